@@ -1,0 +1,1 @@
+pub const sources = [_][]const u8{};

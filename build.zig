@@ -1,0 +1,131 @@
+//! troupe's only build. Zig is pinned in build.zig.zon (minimum_zig_version) and by
+//! scripts/bootstrap.sh (ziglang on PyPI). Steps:
+//!   zig build            troupe binary, libtroupe.a, troupe.h, troupe.pc -> zig-out/
+//!   zig build test       every Criterion suite; fails if a suite fails or ran no test
+//!   zig build bench      `troupe bench` (benchmarks are not tests)
+//!   zig build tidy       the engine-seam check (no clocks, threads, sockets, uv_* outside
+//!                        the engines) and the include arrows between folders
+//! Options: -Doptimize=..., -Dtsan=true (ThreadSanitizer on everything we compile).
+//! Source lists live next to the sources (runtime/sources.zig, ...) so each subsystem
+//! owns its list; all flags and options are here.
+const std = @import("std");
+
+const runtime = @import("runtime/sources.zig");
+const cluster = @import("cluster/sources.zig");
+const sim = @import("sim/sources.zig");
+const actors = @import("actors/sources.zig");
+const cli = @import("cli/sources.zig");
+const bench = @import("bench/sources.zig");
+
+const c_flags = [_][]const u8{
+    "-std=gnu11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wno-unused-parameter",
+    "-Wno-missing-field-initializers",
+    "-fno-strict-aliasing",
+    "-D_GNU_SOURCE",
+};
+
+const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "pthread", "m" };
+
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{});
+    const optimize = b.standardOptimizeOption(.{});
+    const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
+
+    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib;
+
+    // libtroupe.a: runtime + cluster + sim + actors (the embedding library).
+    const lib_mod = newModule(b, target, optimize, tsan);
+    lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &c_flags });
+    const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
+    lib.installHeader(b.path("include/troupe.h"), "troupe.h");
+    b.installArtifact(lib);
+
+    // The troupe binary: the CLI and the benchmarks, over the same sources.
+    const exe_mod = newModule(b, target, optimize, tsan);
+    exe_mod.addCSourceFiles(.{ .files = &(lib_sources ++ cli.sources ++ bench.sources), .flags = &c_flags });
+    linkSystem(exe_mod);
+    const exe = b.addExecutable(.{ .name = "troupe", .root_module = exe_mod });
+    b.installArtifact(exe);
+
+    // pkg-config file for embedders.
+    const pc = b.addWriteFiles();
+    const pc_file = pc.add("troupe.pc", b.fmt(
+        \\prefix=${{pcfiledir}}/../..
+        \\libdir=${{prefix}}/lib
+        \\includedir=${{prefix}}/include
+        \\
+        \\Name: troupe
+        \\Description: actor runtime with a deterministic simulator
+        \\Version: 0.1.0
+        \\Requires.private: libuv lmdb
+        \\Libs: -L${{libdir}} -ltroupe
+        \\Libs.private: -lmsgpackc -lcrypto -lpthread -lm
+        \\Cflags: -I${{includedir}}
+        \\
+    , .{}));
+    b.getInstallStep().dependOn(&b.addInstallFileWithDir(pc_file, .lib, "pkgconfig/troupe.pc").step);
+
+    // zig build run -- ARGS
+    const run_cmd = b.addRunArtifact(exe);
+    if (b.args) |args| run_cmd.addArgs(args);
+    b.step("run", "Run troupe with arguments after --").dependOn(&run_cmd.step);
+
+    // zig build bench -- [NAME...]
+    const bench_cmd = b.addRunArtifact(exe);
+    bench_cmd.addArg("bench");
+    if (b.args) |args| bench_cmd.addArgs(args);
+    b.step("bench", "Run troupe bench (not a test; figures only)").dependOn(&bench_cmd.step);
+
+    // zig build test: one executable per suite, each run through tests/run_suite.sh which
+    // fails when the suite fails or when it ran no test (the --gc-sections trap).
+    const test_step = b.step("test", "Run every Criterion suite");
+    const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests;
+    for (all_tests) |path| {
+        if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
+        const tmod = newModule(b, target, optimize, tsan);
+        tmod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
+        tmod.addIncludePath(b.path("tests"));
+        tmod.linkLibrary(lib);
+        linkSystem(tmod);
+        tmod.linkSystemLibrary("criterion", .{});
+        const name = std.fs.path.stem(path);
+        const t = b.addExecutable(.{ .name = name, .root_module = tmod });
+        t.link_gc_sections = false; // keep Criterion's test sections
+        const run = b.addSystemCommand(&.{ "sh", "tests/run_suite.sh" });
+        run.addArtifactArg(t);
+        run.addArg(name);
+        run.addFileArg(exe.getEmittedBin()); // suites that drive the CLI find it here
+        run.has_side_effects = true;
+        // Criterion's parallel runner crashes under TSan; one job is enough there.
+        if (tsan) run.setEnvironmentVariable("TR_TEST_JOBS", "1");
+        test_step.dependOn(&run.step);
+        b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
+    }
+
+    // zig build tidy
+    const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
+    tidy.has_side_effects = true;
+    b.step("tidy", "Check the engine seam and include arrows").dependOn(&tidy.step);
+    test_step.dependOn(&tidy.step);
+}
+
+fn newModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool) *std.Build.Module {
+    const m = b.createModule(.{
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+        .sanitize_thread = if (tsan) true else null,
+    });
+    m.addIncludePath(b.path("include"));
+    m.addIncludePath(b.path("."));
+    return m;
+}
+
+fn linkSystem(m: *std.Build.Module) void {
+    for (system_libs) |l| m.linkSystemLibrary(l, .{});
+}

@@ -1,0 +1,16 @@
+/* cli.h — the subcommands of the troupe binary. Each takes (argc, argv) with argv[0] the
+ * subcommand name and returns the process exit code: 0 ok, 1 a property or check failed,
+ * 2 usage or tool error. */
+#ifndef TR_CLI_H
+#define TR_CLI_H
+
+int tr_cli_version(int argc, char **argv);
+int tr_cli_bench(int argc, char **argv);
+int tr_cli_sim(int argc, char **argv);
+int tr_cli_check(int argc, char **argv);
+int tr_cli_node(int argc, char **argv);
+int tr_cli_call(int argc, char **argv);
+/* Prints "troupe NAME: not built yet" and returns 2. */
+int tr_cli_not_built(const char *name);
+
+#endif

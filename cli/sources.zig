@@ -1,0 +1,5 @@
+//! cli/: the troupe command.
+pub const sources = [_][]const u8{
+    "cli/main.c",
+    "cli/stubs.c",
+};

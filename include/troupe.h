@@ -1,0 +1,392 @@
+/*
+ * troupe.h — the one public header of libtroupe.
+ *
+ * troupe is an actor runtime: each capability is an actor (behaviour + private state +
+ * mailbox + address), actors talk only through messages whose bodies are msgpack, and the
+ * same actor code runs on two engines:
+ *   - the real engine: M:N worker threads, libuv for I/O and timers, LMDB on disk;
+ *   - the sim engine: one thread, virtual time, N nodes in one process, seeded faults.
+ * An actor cannot tell which engine runs it: everything nondeterministic (clock, random
+ * numbers, scheduling, timers, the network, the store) is reached through the engine.
+ *
+ * Conventions (libuv's):
+ *   - Functions that can fail return 0 or a negative TR_E* code; tr_strerror() names it.
+ *   - A function that returns an error never calls its callback / sends its message.
+ *   - Every pointer argument says whether it is borrowed, taken, or returned owned.
+ *   - tr_ctx functions may be called only from inside that actor's callbacks, on the
+ *     thread that runs them. tr_node functions may be called from any thread (real engine)
+ *     or from the simulation's thread (sim engine).
+ *
+ * Delivery contract: at most once; FIFO per (sender, receiver) pair; a message to a dead or
+ * unknown actor is counted as a dead letter. An actor's callbacks never run concurrently.
+ */
+#ifndef TROUPE_H
+#define TROUPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TR_VERSION_MAJOR 0
+#define TR_VERSION_MINOR 1
+#define TR_VERSION_PATCH 0
+#define TR_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------------------ */
+/* Errors: one project-wide list (libuv's UV_ERRNO_MAP).                                   */
+
+#define TR_ERRNO_MAP(XX)                                                          \
+    XX(INVAL, "invalid argument")                                                 \
+    XX(NOMEM, "out of memory")                                                    \
+    XX(NOENT, "no such actor, name or key")                                       \
+    XX(EXIST, "already exists")                                                   \
+    XX(FULL, "mailbox or queue full")                                             \
+    XX(TIMEDOUT, "timed out")                                                     \
+    XX(CLOSED, "actor, node or connection closed")                                \
+    XX(CORRUPT, "data is corrupt")                                                \
+    XX(VERSION, "unsupported format or protocol version")                         \
+    XX(FOREIGN, "not a troupe data directory")                                    \
+    XX(IO, "input/output error")                                                  \
+    XX(PROTO, "protocol error")                                                   \
+    XX(AUTH, "authentication failed")                                             \
+    XX(TOOBIG, "message, frame or value too large")                               \
+    XX(AGAIN, "resource temporarily unavailable")                                 \
+    XX(NOTSUP, "operation not supported")                                         \
+    XX(BUSY, "resource busy")                                                     \
+    XX(NOSPC, "no space left")                                                    \
+    XX(UNREACH, "node unreachable")                                               \
+    XX(SHUTDOWN, "supervisor gave up: restart intensity exceeded")                \
+    XX(KILLED, "actor was killed")                                                \
+    XX(LINKED, "a linked actor failed")                                           \
+    XX(FAILED, "actor failed")                                                    \
+    XX(NOPROC, "no such process (actor was not alive)")                           \
+    XX(NODEDOWN, "the actor's node went down")
+
+enum tr__errno_index {
+#define TR__XX(name, msg) TR__EIDX_##name,
+    TR_ERRNO_MAP(TR__XX)
+#undef TR__XX
+        TR__ERRNO_COUNT
+};
+
+typedef enum tr_err {
+    TR_OK = 0,
+#define TR__XX(name, msg) TR_E##name = -(TR__EIDX_##name + 1),
+    TR_ERRNO_MAP(TR__XX)
+#undef TR__XX
+} tr_err;
+
+/* Returns a static string: "TR_EINVAL" / "invalid argument"; unknown codes give "unknown". */
+const char *tr_err_name(int err);
+const char *tr_strerror(int err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Addresses and messages                                                                 */
+
+/* An actor's address: the node it lives on and its actor id on that node. actor == 0 is no
+ * actor; an id is never reused for another actor while the node runs (a generation sits in
+ * the high 32 bits). */
+typedef struct tr_addr {
+    uint32_t node;
+    uint32_t reserved_; /* zero */
+    uint64_t actor;
+} tr_addr;
+
+#define TR_ADDR_NONE ((tr_addr){0, 0, 0})
+static inline bool tr_addr_eq(tr_addr a, tr_addr b) {
+    return a.node == b.node && a.actor == b.actor;
+}
+static inline bool tr_addr_is_none(tr_addr a) { return a.actor == 0; }
+
+/* System message types (below TR_MSG_USER). User types are >= TR_MSG_USER. */
+enum {
+    TR_MSG_NONE = 0,
+    TR_MSG_TIMEOUT = 1,   /* a tr_request timed out; corr = the request's corr; no body */
+    TR_MSG_DOWN = 2,      /* a monitored actor stopped; from = it; corr = monitor ref;
+                             body = msgpack int: the reason (0 normal, else a TR_E code) */
+    TR_MSG_EXIT = 3,      /* a linked actor stopped (delivered only when trapping exits);
+                             from = it; body = msgpack int reason */
+    TR_MSG_DURABLE = 4,   /* writes issued before tr_durable_notify are durable;
+                             corr = the token it returned; body = msgpack int status */
+    TR_MSG_NODE_DOWN = 5, /* a monitored node went down; from.node = that node */
+    TR_MSG_NODE_UP = 6,   /* a monitored node is up (again); from.node = that node */
+    TR_MSG_USER = 256
+};
+
+/* A message, as the receiver sees it. Fields are read-only for users; fields ending in an
+ * underscore are private to the runtime. `body` points to `body_len` msgpack bytes (or raw
+ * bytes if the sender chose so) and is valid only during the receive callback that got it:
+ * copy what you keep. Inside a node a message travels by pointer: the body is written once,
+ * by the sender, and never re-encoded; the envelope is encoded only when it leaves the node. */
+typedef struct tr_msg tr_msg;
+struct tr_msg {
+    tr_msg *_Atomic next_;
+    uint32_t type;
+    uint32_t body_len;
+    tr_addr from;
+    tr_addr to;
+    uint64_t corr;  /* correlation id (requests, replies, timers, monitors) */
+    uint64_t trace; /* trace context, propagated by tr_send from the message being handled */
+    const uint8_t *body;
+    uint32_t flags_;
+    uint32_t size_class_;
+};
+
+/* ------------------------------------------------------------------------------------ */
+/* Behaviours                                                                             */
+
+typedef struct tr_ctx tr_ctx;   /* the running actor's handle; valid during callbacks only */
+typedef struct tr_node tr_node; /* one node: actors, registry, store; owned by an engine */
+
+enum {
+    TR_CONTINUE = 0, /* receive: keep going */
+    TR_STOP = 1      /* receive: stop normally (reason 0) */
+    /* any negative TR_E code from init/receive: the actor failed with that reason */
+};
+
+typedef struct tr_behaviour {
+    const char *name;  /* for logs and errors; borrowed, must outlive every actor using it */
+    size_t state_size; /* the runtime allocates this many zeroed bytes as private state */
+    /* Runs first, inside the new actor. arg is a private copy, valid during the call.
+     * Return 0, or a negative TR_E code to fail (monitors and links are told). May be NULL. */
+    int (*init)(tr_ctx *ctx, void *state, const void *arg, size_t arg_len);
+    /* One message at a time. Return TR_CONTINUE, TR_STOP, or a negative TR_E to fail. */
+    int (*receive)(tr_ctx *ctx, void *state, const tr_msg *msg);
+    /* Runs once when the actor stops for any reason (0 = normal). May be NULL. */
+    void (*terminate)(tr_ctx *ctx, void *state, int reason);
+} tr_behaviour;
+
+typedef enum tr_overflow {
+    TR_OVERFLOW_REJECT = 0, /* the send returns TR_EFULL and nothing is queued */
+    TR_OVERFLOW_DROP = 1    /* the send returns 0 and the message is a counted dead letter */
+} tr_overflow;
+
+typedef struct tr_spawn_opts {
+    /* Registers the actor under this name on its node (copied). Durable state is keyed by
+     * this name, so an actor that uses the store must have one; a restarted actor with the
+     * same name sees the same state. NULL = anonymous. */
+    const char *name;
+    uint32_t mailbox_capacity; /* 0 = unbounded by count (senders are still muted, below) */
+    tr_overflow overflow;      /* what a send to a full mailbox does */
+    bool trap_exit;            /* linked exits arrive as TR_MSG_EXIT instead of stopping us */
+} tr_spawn_opts;
+
+/* ------------------------------------------------------------------------------------ */
+/* Inside an actor (tr_ctx)                                                               */
+
+tr_addr tr_self(const tr_ctx *ctx);
+tr_node *tr_ctx_node(tr_ctx *ctx);
+/* The engine's clock: monotonic per node (virtual and possibly skewed in the simulator). */
+uint64_t tr_now_ns(tr_ctx *ctx);
+uint64_t tr_now_ms(tr_ctx *ctx);
+/* The engine's random numbers: seeded and per node in the simulator. */
+uint64_t tr_random(tr_ctx *ctx);
+
+/* Sends a copy of body[0..len) to `to`. Local or remote, the same call. Returns 0 (queued,
+ * or counted as a dead letter if `to` is dead or unknown), TR_EFULL (bounded mailbox with
+ * REJECT policy), TR_ETOOBIG (over the frame limit), TR_EINVAL. Never blocks. A sender that
+ * floods a mailbox past the mute threshold is paused after its current callback until the
+ * receiver catches up (Pony's muting), so mailboxes stay bounded. */
+int tr_send(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t len);
+/* As tr_send with an explicit correlation id. */
+int tr_send_corr(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr, const void *body,
+                 size_t len);
+/* Sends to a registered name: "inventory" (this node) or "inventory@n2" (node named n2). */
+int tr_send_name(tr_ctx *ctx, const char *name, uint32_t type, const void *body, size_t len);
+/* Sends a request with a fresh correlation id (*corr_out). Exactly one of these arrives
+ * later as an ordinary message: the reply (same corr), or TR_MSG_TIMEOUT (same corr) after
+ * timeout_ms. A reply arriving after its timeout is dropped. */
+int tr_request(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t len,
+               uint32_t timeout_ms, uint64_t *corr_out);
+int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *body, size_t len,
+                    uint32_t timeout_ms, uint64_t *corr_out);
+/* Replies to a request: sends to req->from with req->corr. */
+int tr_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len);
+/* As tr_reply, but held back until every store write this actor issued before the call is
+ * durable (committed and synced); if the commit fails the reply is not sent. */
+int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body,
+                     size_t len);
+
+/* Spawns a child actor on this node. opts may be NULL. arg is copied. *out = its address. */
+int tr_spawn(tr_ctx *ctx, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
+             size_t arg_len, tr_addr *out);
+/* Stops `target` (self allowed) with `reason` (0 normal, or a negative TR_E code). Messages
+ * already queued to it become dead letters. Asynchronous for other actors. */
+int tr_stop(tr_ctx *ctx, tr_addr target, int reason);
+
+/* Links are bidirectional: when one side stops with a non-zero reason the other stops with
+ * TR_ELINKED, unless it traps exits (then it gets TR_MSG_EXIT). Linking to a dead actor
+ * behaves as if it had just stopped with TR_ENOPROC. */
+int tr_link(tr_ctx *ctx, tr_addr other);
+int tr_unlink(tr_ctx *ctx, tr_addr other);
+void tr_trap_exit(tr_ctx *ctx, bool on);
+/* Monitors are one-way: when `target` stops, we get TR_MSG_DOWN with corr = *ref_out.
+ * Monitoring a dead or unknown actor gives TR_MSG_DOWN with reason TR_ENOPROC. Monitoring
+ * an actor on another node also fires with TR_ENODEDOWN if that node goes down. */
+int tr_monitor(tr_ctx *ctx, tr_addr target, uint64_t *ref_out);
+int tr_demonitor(tr_ctx *ctx, uint64_t ref);
+/* Asks for TR_MSG_NODE_DOWN / TR_MSG_NODE_UP about node `node_id` (cluster membership). */
+int tr_monitor_node(tr_ctx *ctx, uint32_t node_id);
+
+/* Timers fire as messages to self: type = `type`, corr = *timer_id_out, no body. A one-shot
+ * timer has period_ms == 0. A cancelled timer never delivers afterwards. */
+int tr_timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t period_ms, uint32_t type,
+                   uint64_t *timer_id_out);
+int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id);
+
+/* The per-node registry. Names are copied; at most TR_NAME_MAX bytes. A name is removed
+ * when its actor stops. */
+#define TR_NAME_MAX 63
+int tr_register(tr_ctx *ctx, const char *name, tr_addr who);
+int tr_unregister(tr_ctx *ctx, const char *name);
+int tr_lookup(tr_ctx *ctx, const char *name, tr_addr *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* Durable state (LMDB underneath; only for actors spawned with a name)                   */
+/*
+ * Contract:
+ *   - Writes (put/del/append/snapshot) are applied to the actor's view at once: a later get
+ *     by the same actor sees them. They become durable later, in a group commit that batches
+ *     the writes of all actors of the node into one transaction.
+ *   - tr_durable_notify / tr_reply_durable tell the actor, or its caller, only after the
+ *     commit holding every earlier write has been synced. Nothing else promises durability.
+ *   - If the node crashes, a write that was not yet durable may be lost; a durable one is not.
+ *   - Reads never wait for the writer.
+ * Keys are at most TR_KEY_MAX bytes; values at most TR_VALUE_MAX bytes.
+ */
+#define TR_KEY_MAX 256
+#define TR_VALUE_MAX (16u << 20)
+
+/* Copies the value into buf[0..cap) and sets *len. TR_ENOENT if absent; TR_ETOOBIG (with
+ * *len set to the needed size) if cap is too small. */
+int tr_kv_get(tr_ctx *ctx, const void *key, size_t klen, void *buf, size_t cap, size_t *len);
+int tr_kv_put(tr_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+int tr_kv_del(tr_ctx *ctx, const void *key, size_t klen);
+/* Appends an event to the actor's journal; *seq_out (may be NULL) = its sequence (1, 2..). */
+int tr_journal_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq_out);
+/* Stores a snapshot that covers the journal up to and including `seq`. */
+int tr_snapshot_write(tr_ctx *ctx, uint64_t seq, const void *data, size_t len);
+/* Replays the latest snapshot (if any, on_snapshot called once) and then every journal
+ * event after it in order (on_event). Either callback may be NULL; a callback returning
+ * non-zero stops the replay and that value is returned. Buffers are valid during the call. */
+typedef int (*tr_snapshot_cb)(void *ud, uint64_t seq, const void *data, size_t len);
+typedef int (*tr_event_cb)(void *ud, uint64_t seq, const void *event, size_t len);
+int tr_recover(tr_ctx *ctx, tr_snapshot_cb on_snapshot, tr_event_cb on_event, void *ud);
+/* When all writes issued so far by this actor are durable, TR_MSG_DURABLE arrives with
+ * corr = *token_out and body = msgpack int 0 (or a TR_E code if the commit failed). */
+int tr_durable_notify(tr_ctx *ctx, uint64_t *token_out);
+
+/* ------------------------------------------------------------------------------------ */
+/* Supervisors (OTP)                                                                      */
+
+typedef enum tr_strategy { TR_ONE_FOR_ONE, TR_ONE_FOR_ALL, TR_REST_FOR_ONE } tr_strategy;
+typedef enum tr_restart {
+    TR_PERMANENT, /* always restarted */
+    TR_TRANSIENT, /* restarted only after a non-zero reason */
+    TR_TEMPORARY  /* never restarted */
+} tr_restart;
+
+typedef struct tr_child_spec {
+    const char *name; /* registered name of the child (recommended), or NULL */
+    const tr_behaviour *behaviour;
+    const void *arg;
+    size_t arg_len;
+    tr_restart restart;
+    uint32_t mailbox_capacity;
+    tr_overflow overflow;
+} tr_child_spec;
+
+typedef struct tr_sup_spec {
+    tr_strategy strategy;
+    uint32_t max_restarts; /* more than this many restarts within window_ms: give up */
+    uint32_t window_ms;
+    const tr_child_spec *children; /* started in order, stopped in reverse order */
+    size_t child_count;
+} tr_sup_spec;
+
+/* Spawns a supervisor (the spec is deep-copied; behaviours are borrowed). When the restart
+ * intensity is exceeded it stops all children and stops itself with TR_ESHUTDOWN, which its
+ * own supervisor, link or monitor sees (escalation). */
+int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opts *opts,
+                        tr_addr *out);
+/* Current address of child `index` of a supervisor on this node (TR_ENOENT if not running). */
+int tr_supervisor_child(tr_node *node, tr_addr sup, size_t index, tr_addr *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* Nodes (from outside any actor)                                                         */
+
+uint32_t tr_node_id(const tr_node *node);
+const char *tr_node_name(const tr_node *node);
+int tr_node_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts,
+                  const void *arg, size_t arg_len, tr_addr *out);
+int tr_node_spawn_supervisor(tr_node *node, const tr_sup_spec *spec,
+                             const tr_spawn_opts *opts, tr_addr *out);
+/* Sends from outside (from = {node, 0}). */
+int tr_node_send(tr_node *node, tr_addr to, uint32_t type, const void *body, size_t len);
+int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr,
+                      const void *body, size_t len);
+int tr_node_stop(tr_node *node, tr_addr target, int reason);
+int tr_node_lookup(tr_node *node, const char *name, tr_addr *out);
+bool tr_node_alive(tr_node *node, tr_addr who);
+
+typedef struct tr_stats {
+    uint64_t actors_live;
+    uint64_t actors_spawned;
+    uint64_t messages_delivered;
+    uint64_t dead_letters;
+    uint64_t mailbox_rejects; /* sends refused with TR_EFULL */
+    uint64_t mutes;           /* times a sender was muted */
+    uint64_t restarts;        /* children restarted by supervisors */
+    uint64_t store_commits;
+    uint64_t store_writes;
+} tr_stats;
+void tr_node_stats(tr_node *node, tr_stats *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* The real engine: worker threads, libuv, LMDB on disk                                   */
+
+typedef struct tr_runtime tr_runtime;
+
+typedef struct tr_config {
+    uint32_t node_id;       /* 1.. ; 0 means 1 */
+    const char *node_name;  /* default "n<id>" */
+    uint32_t workers;       /* 0 = one per core */
+    uint32_t batch;         /* messages per activation; 0 = 100 */
+    uint32_t mute_threshold;/* queued messages above which senders are muted; 0 = 4096 */
+    const char *data_dir;   /* LMDB directory; NULL = a fresh temporary one, removed at exit */
+    uint64_t map_size;      /* initial LMDB map size; 0 = 64 MiB; grows when full */
+    uint32_t commit_interval_us; /* group-commit linger; 0 = commit as soon as the writer is free */
+} tr_config;
+
+/* Starts the engine (workers, I/O loop, store writer). *out is owned: tr_runtime_destroy. */
+int tr_runtime_create(const tr_config *cfg, tr_runtime **out);
+tr_node *tr_runtime_node(tr_runtime *rt);
+/* Stops every actor (terminate callbacks run), flushes the store, joins all threads. */
+void tr_runtime_destroy(tr_runtime *rt);
+
+/* An inbox lets a plain thread (a test, main(), a CLI) talk with actors: it has an address,
+ * and tr_inbox_receive blocks the calling thread (never a worker) for the next message. */
+typedef struct tr_inbox tr_inbox;
+int tr_inbox_create(tr_runtime *rt, tr_inbox **out);
+tr_addr tr_inbox_addr(const tr_inbox *inbox);
+/* *out is owned by the caller: free with tr_msg_free. TR_ETIMEDOUT after timeout_ms. */
+int tr_inbox_receive(tr_inbox *inbox, uint32_t timeout_ms, tr_msg **out);
+void tr_inbox_destroy(tr_inbox *inbox);
+void tr_msg_free(tr_msg *msg);
+
+/* ------------------------------------------------------------------------------------ */
+/* The sim engine: N simulated nodes in one thread, virtual time, faults (sim/)           */
+/* (section owned by sim/; see docs/simulation.md) */
+
+/* ------------------------------------------------------------------------------------ */
+/* The cluster: TCP transport between real nodes (cluster/)                               */
+/* (section owned by cluster/; see docs/wire-protocol.md) */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TROUPE_H */

@@ -1,0 +1,40 @@
+/*
+ * codec.h — the wire form of an envelope (the only module that uses msgpack-c's unpacker
+ * internals), used where a message leaves its node: onto TCP (cluster/) and onto a
+ * simulated link (sim/), so the simulator exercises the same codec.
+ *
+ * Envelope = msgpack array of 9:
+ *   [1 (version), type u32, from_node u32, from_actor u64, to_node u32, to_actor u64,
+ *    corr u64, trace u64, to_name str|nil, body bin]
+ * (10 elements: the version counts.) to_name is set when the sender addressed a name
+ * ("inventory@n2") and the receiving node resolves it.
+ *
+ * Decoding is hostile-input safe: tr_msgpack_check walks the bytes first and refuses
+ * nesting deeper than TR_MSGPACK_DEPTH_MAX and any container or string header that
+ * announces more elements/bytes than remain, before msgpack-c allocates anything.
+ */
+#ifndef TR_CODEC_H
+#define TR_CODEC_H
+
+#include "troupe.h"
+
+#define TR_MSGPACK_DEPTH_MAX 32
+#define TR_ENVELOPE_OVERHEAD_MAX (64 + TR_NAME_MAX)
+
+/* Validates that buf[0..len) holds exactly one well-formed msgpack object (trailing bytes
+ * are an error) within the depth limit. 0 or TR_EPROTO / TR_ETOOBIG. */
+int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max);
+/* Same, but for a prefix: *used = bytes of the first object. TR_EAGAIN if incomplete. */
+int tr_msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used);
+
+/* Bytes needed to encode msg (upper bound). */
+size_t tr_envelope_size(const tr_msg *msg, const char *to_name);
+/* Encodes into buf[0..cap); *len = bytes written. TR_ETOOBIG if cap is too small. */
+int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
+                       size_t *len);
+/* Decodes one envelope occupying all of buf[0..len). *out is owned (tr__msg_release);
+ * name_out (TR_NAME_MAX + 1 bytes) gets to_name or "". TR_EPROTO on malformed input,
+ * TR_EVERSION on an unknown version. */
+int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * engine.h — the engine seam.
+ *
+ * Everything nondeterministic that the runtime needs is reached through one table of
+ * functions, tr_engine_ops: the clock, random numbers, which actor runs next, timers,
+ * bytes to another node, and commits to the store. Two engines implement it:
+ *   - runtime/engine_real.c: worker threads, a libuv loop thread, a store-writer thread;
+ *   - sim/engine.c: one thread, an event queue in virtual time, seeded PRNG streams.
+ * The runtime (actors, mailboxes, registry, supervisors, store views) only calls these
+ * functions, so the same actor code runs under both. No file outside an engine (and the
+ * modules an engine owns: the transport, the store's LMDB calls) may call clock_gettime,
+ * time, rand, pthread_create, sockets or uv_*; `zig build tidy` enforces it.
+ *
+ * Threading: under the real engine every op may be called from any worker thread
+ * concurrently; under the sim engine everything happens on one thread.
+ */
+#ifndef TR_ENGINE_H
+#define TR_ENGINE_H
+
+#include "troupe.h"
+
+typedef struct tr_actor tr_actor;
+
+typedef struct tr_engine_ops {
+    /* Monotonic nanoseconds as seen by `node` (virtual, with skew, in the simulator). */
+    uint64_t (*now_ns)(void *engine, tr_node *node);
+    /* 64 random bits from `node`'s stream. */
+    uint64_t (*random)(void *engine, tr_node *node);
+    /* `actor` became runnable (its mailbox went from empty to non-empty, or it was
+     * unmuted). The engine must eventually call tr__actor_run(actor) exactly once for this
+     * call. May be called from inside tr__actor_run of another actor. */
+    void (*schedule)(void *engine, tr_node *node, tr_actor *actor);
+    /* Arms a one-shot timer: at `due_ns` (engine clock) call tr__timer_fire(node, owner,
+     * timer_id). Cancellation is lazy: the runtime ignores fires of cancelled timers. */
+    void (*timer_arm)(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                      uint64_t due_ns);
+    /* Sends `msg` (msg->to.node != this node) to another node. Takes ownership of msg in
+     * every case. Returns 0, or an error (the runtime counts a dead letter). */
+    int (*send_remote)(void *engine, tr_node *node, tr_msg *msg);
+    /* The store of `node` went from no pending writes to some: commit them soon by calling
+     * tr_store_commit(node's store) on the engine's store context (writer thread or a
+     * simulated commit event). */
+    void (*store_ready)(void *engine, tr_node *node);
+    /* Resolves a node name ("n2") to a node id; TR_ENOENT if unknown. May be NULL. */
+    int (*node_by_name)(void *engine, tr_node *node, const char *name, uint32_t *id_out);
+    /* Asks to be told (tr__node_event) when node `id` goes down or up. May be NULL. */
+    void (*watch_node)(void *engine, tr_node *node, uint32_t id);
+} tr_engine_ops;
+
+/* ---- What the runtime offers to engines ---------------------------------------------- */
+
+typedef struct tr_node_opts {
+    uint32_t node_id;
+    const char *name;        /* copied */
+    uint32_t batch;          /* 0 = 100 */
+    uint32_t mute_threshold; /* 0 = 4096 */
+    const tr_engine_ops *ops;
+    void *engine;
+    struct tr_store *store;  /* may be NULL: store calls then fail with TR_ENOTSUP */
+} tr_node_opts;
+
+/* Creates a node; *out is owned, tr__node_destroy frees it (after stopping its actors). */
+int tr__node_create(const tr_node_opts *opts, tr_node **out);
+/* Stops every actor (terminate callbacks run in the caller's thread; no engine must run
+ * the node concurrently), then frees everything. */
+void tr__node_destroy(tr_node *node);
+/* Simulated crash: every actor vanishes without its terminate callback, mailboxes and
+ * timers are discarded, the registry is emptied. The store is not touched here. */
+void tr__node_crash(tr_node *node);
+
+/* Runs up to the node's batch of messages of `actor`. Returns true if the actor must be
+ * scheduled again (more mail and not muted); false if it went idle, got muted, or died. */
+bool tr__actor_run(tr_actor *actor);
+tr_node *tr__actor_node(const tr_actor *actor);
+/* A stable per-actor tiebreak for deterministic ordering: (node id, actor id). */
+tr_addr tr__actor_addr(const tr_actor *actor);
+
+/* A timer armed with ops->timer_arm is due. */
+void tr__timer_fire(tr_node *node, tr_addr owner, uint64_t timer_id);
+/* A message from another node arrives (decoded by tr_envelope_decode). Takes ownership. */
+void tr__node_deliver(tr_node *node, tr_msg *msg);
+/* Node `id` went down (up == false) or up: monitors of its actors and of the node learn. */
+void tr__node_event(tr_node *node, uint32_t id, bool up);
+/* Routes an owned message from inside the node (store notifications, held replies). */
+void tr__node_route(tr_node *node, tr_msg *msg);
+
+/* Message memory: size-classed, per-thread pools. body_cap bytes of body follow the
+ * header; msg->body points at them. */
+tr_msg *tr__msg_alloc(size_t body_cap);
+void tr__msg_release(tr_msg *msg);
+uint8_t *tr__msg_body_mut(tr_msg *msg);
+
+/* Returns the per-thread pools to the global free list (a thread about to exit). */
+void tr__pool_thread_flush(void);
+
+#endif /* TR_ENGINE_H */

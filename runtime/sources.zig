@@ -1,0 +1,8 @@
+//! runtime/: actors, mailboxes, scheduler, timers, supervision, registry, codec, store,
+//! the engine seam and the real engine.
+pub const lib = [_][]const u8{
+    "runtime/error.c",
+};
+pub const tests = [_][]const u8{
+    "tests/runtime/test_error.c",
+};

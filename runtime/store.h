@@ -1,0 +1,86 @@
+/*
+ * store.h — durable actor state on LMDB (the only module that includes lmdb.h).
+ *
+ * One store per node: one LMDB environment in a directory, with named databases
+ *   meta      format magic + version + node identity; checked at open
+ *   kv        (actor name, key)      -> value
+ *   journal   (actor name, seq u64)  -> event
+ *   snapshot  (actor name)           -> (seq, data)   latest only
+ * Keys are prefixed by the actor's persistent name (its registered name) and a NUL, so
+ * an actor that restarts under the same name sees the same state.
+ *
+ * Write path (group commit): tr_store_put/del/append/snapshot only append to the node's
+ * pending batch (mutex-protected, any worker thread) and record the write in the actor's
+ * overlay so that its own later reads see it at once. The engine commits: it is told by
+ * ops->store_ready when the batch goes from empty to non-empty and calls tr_store_commit,
+ * which swaps the batch out, writes it in ONE LMDB transaction and syncs; then it routes
+ * the TR_MSG_DURABLE notifications and held replies (tr_reply_durable) of that batch
+ * through tr__node_route. Real engine: a single writer thread. Sim engine: an event in
+ * virtual time; tr_store_drop_pending models a crash (uncommitted writes vanish).
+ * Reads (get/recover) use short read-only transactions (MDB_NOTLS) plus the overlay and
+ * never wait for the writer. MDB_MAP_FULL grows the map and retries.
+ *
+ * Errors: LMDB codes become TR_E* here. A directory that is not a troupe store gives
+ * TR_EFOREIGN, a newer format TR_EVERSION, a damaged one TR_ECORRUPT; none is ever
+ * re-initialised over existing files.
+ */
+#ifndef TR_STORE_H
+#define TR_STORE_H
+
+#include "troupe.h"
+
+typedef struct tr_store tr_store;
+
+typedef struct tr_store_opts {
+    const char *dir;      /* created if missing (must then be empty or absent) */
+    uint64_t map_size;    /* 0 = 64 MiB */
+    bool no_sync;         /* MDB_NOSYNC: for the simulator's tmpfs stores (a simulated crash
+                             loses only what was never committed, which the store models) */
+} tr_store_opts;
+
+int tr_store_open(const tr_store_opts *opts, tr_store **out);
+/* Commits nothing further; pending writes are dropped (call tr_store_commit first). */
+void tr_store_close(tr_store *st);
+/* Binds the store to the node whose messages it routes (tr__node_route) and whose
+ * engine it tells (ops->store_ready). Called by tr__node_create. */
+void tr_store_bind(tr_store *st, tr_node *node);
+
+/* Actor-side calls (the actor's persistent name identifies its namespace). */
+int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                 size_t cap, size_t *len);
+int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen,
+                 const void *val, size_t vlen);
+int tr_store_del(tr_store *st, const char *actor, const void *key, size_t klen);
+int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
+                    uint64_t *seq_out);
+int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data,
+                      size_t len);
+int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
+                     tr_event_cb on_event, void *ud);
+/* After every write issued so far is durable, route TR_MSG_DURABLE (corr = token) to
+ * `who`. *token_out is fresh. */
+int tr_store_notify(tr_store *st, tr_addr who, uint64_t *token_out);
+/* Takes ownership of `reply` and routes it once every write issued so far is durable
+ * (frees it if the commit fails). */
+int tr_store_hold(tr_store *st, tr_msg *reply);
+/* Forgets the overlay of an actor that stopped (its writes stay pending/committed). */
+void tr_store_actor_gone(tr_store *st, const char *actor);
+
+/* Engine-side calls. */
+/* Commits the pending batch (if any) in one transaction + sync, then routes its
+ * notifications. Returns 0 or an error (the batch's notifications then carry it). Must not
+ * run concurrently with itself. *writes_out (may be NULL) = writes in that commit. */
+int tr_store_commit(tr_store *st, uint64_t *writes_out);
+bool tr_store_has_pending(tr_store *st);
+/* Simulated crash: pending (uncommitted) writes, overlays, notifications are dropped. */
+void tr_store_drop_pending(tr_store *st);
+
+typedef struct tr_store_stats {
+    uint64_t commits;
+    uint64_t writes;
+    uint64_t map_grows;
+    uint64_t max_writes_per_commit;
+} tr_store_stats;
+void tr_store_stats_get(tr_store *st, tr_store_stats *out);
+
+#endif

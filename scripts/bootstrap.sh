@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what troupe needs on a Debian 12 machine, idempotently, with pinned versions:
+# Debian's -dev packages for libuv, msgpack-c, LMDB, Criterion, OpenSSL (libcrypto, for
+# HMAC-SHA256), pkg-config; and Zig from PyPI's ziglang at exactly ZIG_VERSION.
+# Prints the zig command to use on its last line (python3 -m ziglang).
+set -eu
+ZIG_VERSION=0.16.0
+PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev pkg-config gcc libc6-dev python3-pip"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "bootstrap: installing Debian packages:$missing" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >&2
+fi
+have=$(python3 -m ziglang version 2>/dev/null || true)
+if [ "$have" != "$ZIG_VERSION" ]; then
+    echo "bootstrap: installing ziglang==$ZIG_VERSION from PyPI (have: ${have:-none})" >&2
+    python3 -m pip install -q "ziglang==$ZIG_VERSION" >&2 ||
+        python3 -m pip install -q --break-system-packages "ziglang==$ZIG_VERSION" >&2
+fi
+have=$(python3 -m ziglang version)
+[ "$have" = "$ZIG_VERSION" ] || { echo "bootstrap: zig is $have, need $ZIG_VERSION" >&2; exit 2; }
+echo "python3 -m ziglang"
