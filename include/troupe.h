@@ -313,8 +313,8 @@ typedef struct tr_sup_spec {
  * own supervisor, link or monitor sees (escalation). */
 int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                         tr_addr *out);
-/* Current address of child `index` of a supervisor on this node (TR_ENOENT if not running). */
-int tr_supervisor_child(tr_node *node, tr_addr sup, size_t index, tr_addr *out);
+/* Children are found by their registered names (tr_lookup / tr_node_lookup): a restarted
+ * child re-registers its name with its new address. */
 
 /* ------------------------------------------------------------------------------------ */
 /* Nodes (from outside any actor)                                                         */

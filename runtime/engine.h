@@ -34,9 +34,11 @@ typedef struct tr_engine_ops {
      * timer_id). Cancellation is lazy: the runtime ignores fires of cancelled timers. */
     void (*timer_arm)(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                       uint64_t due_ns);
-    /* Sends `msg` (msg->to.node != this node) to another node. Takes ownership of msg in
-     * every case. Returns 0, or an error (the runtime counts a dead letter). */
-    int (*send_remote)(void *engine, tr_node *node, tr_msg *msg);
+    /* Sends `msg` (msg->to.node != this node) to another node. to_name is non-NULL when
+     * the sender addressed a registered name on that node (msg->to.actor is then 0). Takes
+     * ownership of msg in every case. Returns 0, or an error (the runtime counts a dead
+     * letter). */
+    int (*send_remote)(void *engine, tr_node *node, tr_msg *msg, const char *to_name);
     /* The store of `node` went from no pending writes to some: commit them soon by calling
      * tr_store_commit(node's store) on the engine's store context (writer thread or a
      * simulated commit event). */
@@ -56,7 +58,8 @@ typedef struct tr_node_opts {
     uint32_t mute_threshold; /* 0 = 4096 */
     const tr_engine_ops *ops;
     void *engine;
-    struct tr_store *store;  /* may be NULL: store calls then fail with TR_ENOTSUP */
+    struct tr_store *store;  /* may be NULL: store calls then fail with TR_ENOTSUP; the node
+                                binds it (tr_store_bind) and closes it in tr__node_destroy */
 } tr_node_opts;
 
 /* Creates a node; *out is owned, tr__node_destroy frees it (after stopping its actors). */
@@ -77,8 +80,9 @@ tr_addr tr__actor_addr(const tr_actor *actor);
 
 /* A timer armed with ops->timer_arm is due. */
 void tr__timer_fire(tr_node *node, tr_addr owner, uint64_t timer_id);
-/* A message from another node arrives (decoded by tr_envelope_decode). Takes ownership. */
-void tr__node_deliver(tr_node *node, tr_msg *msg);
+/* A message from another node arrives (decoded by tr_envelope_decode). Takes ownership.
+ * to_name non-empty: deliver to that registered name (msg->to.actor is ignored). */
+void tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name);
 /* Node `id` went down (up == false) or up: monitors of its actors and of the node learn. */
 void tr__node_event(tr_node *node, uint32_t id, bool up);
 /* Routes an owned message from inside the node (store notifications, held replies). */

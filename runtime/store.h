@@ -15,7 +15,7 @@
  * ops->store_ready when the batch goes from empty to non-empty and calls tr_store_commit,
  * which swaps the batch out, writes it in ONE LMDB transaction and syncs; then it routes
  * the TR_MSG_DURABLE notifications and held replies (tr_reply_durable) of that batch
- * through tr__node_route. Real engine: a single writer thread. Sim engine: an event in
+ * through the hooks given to tr_store_bind. Real engine: a single writer thread. Sim engine: an event in
  * virtual time; tr_store_drop_pending models a crash (uncommitted writes vanish).
  * Reads (get/recover) use short read-only transactions (MDB_NOTLS) plus the overlay and
  * never wait for the writer. MDB_MAP_FULL grows the map and retries.
@@ -41,9 +41,18 @@ typedef struct tr_store_opts {
 int tr_store_open(const tr_store_opts *opts, tr_store **out);
 /* Commits nothing further; pending writes are dropped (call tr_store_commit first). */
 void tr_store_close(tr_store *st);
-/* Binds the store to the node whose messages it routes (tr__node_route) and whose
- * engine it tells (ops->store_ready). Called by tr__node_create. */
-void tr_store_bind(tr_store *st, tr_node *node);
+/* How the store reaches its node (set by tr__node_create; unit tests set their own):
+ *   ready(ud)                      the pending batch went from empty to non-empty
+ *   durable(ud, who, token, status) a tr_store_notify is satisfied (status 0 or TR_E*)
+ *   release(ud, msg, status)       a held reply may go (status 0) or must be freed
+ * The store never builds messages itself, so it depends on nothing but LMDB. */
+typedef struct tr_store_hooks {
+    void (*ready)(void *ud);
+    void (*durable)(void *ud, tr_addr who, uint64_t token, int status);
+    void (*release)(void *ud, tr_msg *held, int status);
+    void *ud;
+} tr_store_hooks;
+void tr_store_bind(tr_store *st, const tr_store_hooks *hooks);
 
 /* Actor-side calls (the actor's persistent name identifies its namespace). */
 int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
@@ -60,8 +69,8 @@ int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot
 /* After every write issued so far is durable, route TR_MSG_DURABLE (corr = token) to
  * `who`. *token_out is fresh. */
 int tr_store_notify(tr_store *st, tr_addr who, uint64_t *token_out);
-/* Takes ownership of `reply` and routes it once every write issued so far is durable
- * (frees it if the commit fails). */
+/* Takes ownership of `reply` (opaque to the store) and hands it to hooks.release once
+ * every write issued so far is durable, with the commit's status. */
 int tr_store_hold(tr_store *st, tr_msg *reply);
 /* Forgets the overlay of an actor that stopped (its writes stay pending/committed). */
 void tr_store_actor_gone(tr_store *st, const char *actor);
