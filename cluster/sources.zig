@@ -1,2 +1,9 @@
-pub const lib = [_][]const u8{};
-pub const tests = [_][]const u8{};
+//! cluster/: TCP transport (libuv), framing, handshake/auth, membership, failure detection.
+pub const lib = [_][]const u8{
+    "cluster/frame.c",
+    "cluster/handshake.c",
+};
+pub const tests = [_][]const u8{
+    "tests/cluster/test_frame.c",
+    "tests/cluster/test_handshake.c",
+};
