@@ -2,8 +2,12 @@
 pub const lib = [_][]const u8{
     "cluster/frame.c",
     "cluster/handshake.c",
+    "cluster/membership.c",
+    "cluster/transport.c",
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
     "tests/cluster/test_handshake.c",
+    "tests/cluster/test_transport.c",
+    "tests/cluster/test_membership.c",
 };
