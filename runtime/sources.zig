@@ -6,8 +6,10 @@ pub const lib = [_][]const u8{
     "runtime/actor.c",
     "runtime/node.c",
     "runtime/engine_real.c",
+    "runtime/store.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
     "tests/runtime/test_actor.c",
+    "tests/runtime/test_store.c",
 };
