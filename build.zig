@@ -106,6 +106,16 @@ pub fn build(b: *std.Build) void {
             test_step.dependOn(&run.step);
         }
     }
+    // zig build stress: the same stress programs as plain executables (for valgrind).
+    const stress_step = b.step("stress", "Build the concurrency stress programs into zig-out/bin");
+    for (tsan_stress) |path| {
+        const smod = newModule(b, target, optimize, tsan);
+        smod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
+        smod.linkLibrary(lib);
+        linkSystem(smod);
+        const s = b.addExecutable(.{ .name = std.fs.path.stem(path), .root_module = smod });
+        stress_step.dependOn(&b.addInstallArtifact(s, .{}).step);
+    }
     for (all_tests) |path| {
         if (tsan) break;
         if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
