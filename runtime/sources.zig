@@ -2,7 +2,9 @@
 //! the engine seam and the real engine.
 pub const lib = [_][]const u8{
     "runtime/error.c",
+    "runtime/codec.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
+    "tests/runtime/test_codec.c",
 };
