@@ -3,8 +3,10 @@
 pub const lib = [_][]const u8{
     "runtime/error.c",
     "runtime/codec.c",
+    "runtime/supervisor.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
     "tests/runtime/test_codec.c",
+    "tests/runtime/test_supervisor.c",
 };
