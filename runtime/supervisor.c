@@ -8,6 +8,8 @@
  * child in reverse order and fails with TR_ESHUTDOWN, which its own supervisor or monitors
  * see (escalation).
  *
+ * Apart from bumping the node's restart counter (tr_stats.restarts), it uses troupe.h only.
+ *
  * Asynchronous OTP. tr_stop is asynchronous, so the supervisor never starts a new instance
  * of a child while an old instance it stopped may still run (they would fight over the
  * registered name and over the durable state keyed by it). Children to stop are marked
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/internal.h" /* only for the node's restart counter (tr_stats) */
 #include "troupe.h"
 
 #define FLAT_MAGIC 0x70737274u /* "trsp" */
@@ -249,28 +252,16 @@ static int sup_parse(const void *arg, size_t len, sup **out) {
 
 /* ---- Children ------------------------------------------------------------------------------ */
 
-static int spawn_child(tr_ctx *ctx, sup_child *c, tr_addr *addr) {
+static int start_child(tr_ctx *ctx, sup_child *c) {
+    assert(c->state == CHILD_DOWN && !c->finished);
+    /* The registry lets a new actor take a name whose holder is dead, and an old instance's
+     * death removes its name only while the name still points to it: the new instance keeps
+     * the name. We only start after the old instance's TR_MSG_DOWN, i.e. after it died. */
     tr_spawn_opts opts = {.name = c->name,
                           .mailbox_capacity = c->mailbox_capacity,
                           .overflow = c->overflow};
-    int rc = tr_spawn(ctx, c->behaviour, &opts, c->arg, c->arg_len, addr);
-    if (rc != TR_EEXIST || c->name == NULL || tr_addr_is_none(c->addr)) {
-        return rc;
-    }
-    /* We saw the old instance's TR_MSG_DOWN, so it is dead; if its name still points at it
-     * (the registry had not caught up), take the name back. Anyone else's name we leave. */
-    tr_addr holder;
-    if (tr_lookup(ctx, c->name, &holder) != 0 || !tr_addr_eq(holder, c->addr)) {
-        return rc;
-    }
-    (void)tr_unregister(ctx, c->name);
-    return tr_spawn(ctx, c->behaviour, &opts, c->arg, c->arg_len, addr);
-}
-
-static int start_child(tr_ctx *ctx, sup_child *c) {
-    assert(c->state == CHILD_DOWN && !c->finished);
     tr_addr addr;
-    int rc = spawn_child(ctx, c, &addr);
+    int rc = tr_spawn(ctx, c->behaviour, &opts, c->arg, c->arg_len, &addr);
     if (rc != 0) {
         return rc;
     }
@@ -374,6 +365,12 @@ static bool stop_next(tr_ctx *ctx, sup *s) {
     return false;
 }
 
+/* tr_stats.restarts: the one thing the public API cannot reach. */
+static void count_restart(tr_ctx *ctx) {
+    /* relaxed: a statistic, ordered with nothing */
+    atomic_fetch_add_explicit(&tr_ctx_node(ctx)->st_restarts, 1, memory_order_relaxed);
+}
+
 /* Moves the state machine as far as it goes without waiting for a message. Returns 0, or
  * TR_ESHUTDOWN once the supervisor has given up and every child is stopped. */
 static int advance(tr_ctx *ctx, sup *s) {
@@ -392,9 +389,14 @@ static int advance(tr_ctx *ctx, sup *s) {
             sup_child *c = &s->children[i];
             if (c->want_start) {
                 c->want_start = false;
-                if (!c->finished && start_child(ctx, c) != 0) {
+                if (c->finished) {
+                    continue;
+                }
+                if (start_child(ctx, c) != 0) {
                     on_failure(ctx, s, i); /* counts: a child that cannot start ends it */
                     failed = true;
+                } else {
+                    count_restart(ctx);
                 }
             }
         }
@@ -407,23 +409,37 @@ static int advance(tr_ctx *ctx, sup *s) {
     }
 }
 
-/* TR_MSG_DOWN's body is a msgpack int; anything else counts as a failure. */
+/* TR_MSG_DOWN's body is a msgpack int (the core packs a fixint or an int64); anything
+ * else counts as a failure, so a malformed reason can only cause a restart. */
 static int down_reason(const tr_msg *msg) {
     const uint8_t *p = msg->body;
-    if (msg->body_len == 1 && (p[0] <= 0x7f || p[0] >= 0xe0)) {
+    uint32_t len = msg->body_len;
+    if (len == 0) {
+        return TR_EFAILED;
+    }
+    if (len == 1 && (p[0] <= 0x7f || p[0] >= 0xe0)) {
         return (int8_t)p[0];
     }
-    if (msg->body_len == 2 && p[0] == 0xd0) {
-        return (int8_t)p[1];
+    uint32_t n = 0;
+    bool is_signed = p[0] >= 0xd0 && p[0] <= 0xd3;
+    if (is_signed || (p[0] >= 0xcc && p[0] <= 0xcf)) {
+        n = 1u << (p[0] & 0x03); /* 1, 2, 4, 8 bytes */
     }
-    if (msg->body_len == 3 && p[0] == 0xd1) {
-        return (int16_t)(uint16_t)((p[1] << 8) | p[2]);
+    if (n == 0 || len != 1 + n) {
+        return TR_EFAILED;
     }
-    if (msg->body_len == 5 && p[0] == 0xd2) {
-        uint32_t v = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        return (int32_t)v;
+    uint64_t u = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        u = (u << 8) | p[1 + i];
     }
-    return TR_EFAILED;
+    int64_t v = (int64_t)u;
+    if (is_signed && n < 8 && (u >> (8 * n - 1)) != 0) {
+        v = (int64_t)(u | (UINT64_MAX << (8 * n))); /* sign-extend */
+    }
+    if ((!is_signed && u > INT32_MAX) || v < INT32_MIN || v > INT32_MAX) {
+        return TR_EFAILED;
+    }
+    return (int)v;
 }
 
 /* ---- The behaviour ----------------------------------------------------------------------------- */

@@ -235,6 +235,9 @@ Test(supervisor, one_for_one_restarts_only_the_failed_child) {
     cr_assert(tr_addr_eq(lookup("a"), a) && tr_addr_eq(lookup("c"), c));
     assert_quiet();
     cr_assert(tr_node_alive(node, sup));
+    tr_stats st;
+    tr_node_stats(node, &st);
+    cr_assert_eq(st.restarts, 1);
 }
 
 Test(supervisor, one_for_all_restarts_every_child_after_stopping_them_in_reverse) {
@@ -261,6 +264,9 @@ Test(supervisor, one_for_all_restarts_every_child_after_stopping_them_in_reverse
         cr_assert(tr_addr_eq(lookup(abcd[id - 1]), ev[init].addr));
     }
     assert_quiet();
+    tr_stats st;
+    tr_node_stats(node, &st);
+    cr_assert_eq(st.restarts, 3, "every restarted child counts");
 }
 
 Test(supervisor, rest_for_one_restarts_the_failed_child_and_those_after_it) {
