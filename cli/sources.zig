@@ -2,4 +2,7 @@
 pub const sources = [_][]const u8{
     "cli/main.c",
     "cli/stubs.c",
+    "cli/node_common.c",
+    "cli/cmd_node.c",
+    "cli/cmd_call.c",
 };

@@ -4,6 +4,7 @@ pub const lib = [_][]const u8{
     "cluster/handshake.c",
     "cluster/membership.c",
     "cluster/transport.c",
+    "cluster/cluster.c",
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",

@@ -65,7 +65,7 @@ struct conn {
     bool outbound;
     bool authed;
     bool closing;
-    bool bye_sent;
+    bool started; /* the handshake began (the TCP connection was established) */
     char remote[TR_ADDR_STR_MAX + 1];
     uint64_t deadline_ms; /* handshake deadline */
     tr_frame_reader rd;
@@ -96,6 +96,8 @@ struct tr_transport {
     uint32_t handshake_timeout_ms, heartbeat_ms, write_stall_ms, gossip_ms;
     tr_fd_config fdc;
     int (*on_message)(void *, uint32_t, const uint8_t *, size_t);
+    void (*on_refused)(void *, const char *);
+    int log_level;
     void (*on_node)(void *, uint32_t, const char *, bool);
     void *ud;
     conn *conns;
@@ -138,7 +140,26 @@ void tr_cluster_log(const char *level, const char *node, const char *fmt, ...) {
     (void)w;
 }
 
-#define LOG(t, level, ...) tr_cluster_log(level, (t)->name, __VA_ARGS__)
+void tr_cluster_deadline(struct timespec *ts, uint32_t timeout_ms) {
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static int level_rank(const char *level) {
+    return level[0] == 'd' ? 0 : level[0] == 'i' ? 1 : level[0] == 'w' ? 2 : 3;
+}
+
+#define LOG(t, level, ...)                                       \
+    do {                                                         \
+        if (level_rank(level) >= (t)->log_level) {               \
+            tr_cluster_log(level, (t)->name, __VA_ARGS__);       \
+        }                                                        \
+    } while (0)
 
 static uint64_t now_ms(tr_transport *t) { return uv_now(t->loop); }
 
@@ -375,6 +396,9 @@ static void conn_close(conn *c, const char *level, const char *fmt, ...) {
     va_end(ap);
     LOG(t, level, "event=conn_closed remote=%s peer=%s dir=%s reason=\"%s\"", c->remote,
         conn_who(c), c->outbound ? "out" : "in", why);
+    if (c->outbound && c->started && !c->authed && t->on_refused && !t->closing) {
+        t->on_refused(t->ud, why); /* connected, then refused during the handshake */
+    }
     if (c->seed) {
         c->seed->dialing = false;
         if (!c->seed->resolved) {
@@ -846,6 +870,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void conn_start(conn *c) {
     tr_transport *t = c->t;
+    c->started = true;
     format_peer_addr(&c->tcp, c->remote, sizeof c->remote);
     uv_tcp_nodelay(&c->tcp, 1);
     tr_hello mine;
@@ -1092,6 +1117,8 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     }
     t->on_message = cfg->on_message;
     t->on_node = cfg->on_node;
+    t->on_refused = cfg->on_refused;
+    t->log_level = cfg->log_level ? cfg->log_level - 1 : 1;
     t->ud = cfg->ud;
     return 0;
 }

@@ -54,6 +54,12 @@ typedef struct tr_transport_config {
     /* A kind-1 frame (an envelope) from authenticated peer `from`. Loop thread. Returns 0,
      * or an error (a malformed envelope): the connection is then closed with a log line. */
     int (*on_message)(void *ud, uint32_t from, const uint8_t *payload, size_t len);
+    /* An outbound connection was refused or dropped during its handshake (why = the reason
+     * logged). Loop thread. May be NULL. For clients that want to give up at once. */
+    void (*on_refused)(void *ud, const char *why);
+    /* Which log lines are printed: 0 = info and up (default), 1 = all (debug too),
+     * 2 = info and up, 3 = warnings and errors only. */
+    int log_level;
     /* A cluster member (never a client) went up or down. Loop thread. May be NULL. */
     void (*on_node)(void *ud, uint32_t id, const char *name, bool up);
     void *ud;
@@ -83,8 +89,14 @@ typedef struct tr_transport_stats {
 } tr_transport_stats;
 void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out);
 
-/* One structured log line on stderr: "ts=... level=L node=N " + the formatted rest. */
+/* One structured log line on stderr: "ts=... level=L node=N " + the formatted rest.
+ * L is debug, info, warn or error. */
 void tr_cluster_log(const char *level, const char *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait (the clock is
+ * read here, in the transport, the only cluster module allowed to). */
+struct timespec;
+void tr_cluster_deadline(struct timespec *ts, uint32_t timeout_ms);
 
 #endif
