@@ -12,4 +12,5 @@ pub const tests = [_][]const u8{
     "tests/cluster/test_transport.c",
     "tests/cluster/test_membership.c",
     "tests/cluster/test_node.c",
+    "tests/cluster/test_cluster.c",
 };
