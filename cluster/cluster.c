@@ -188,6 +188,7 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .heartbeat_ms = cfg->heartbeat_ms,
         .down_ms = cfg->down_ms,
         .write_stall_ms = cfg->write_stall_ms,
+        .spin_us = cfg->spin_us,
         .on_message = on_message,
         .on_node = on_node,
         .ud = c,

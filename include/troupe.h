@@ -436,6 +436,8 @@ typedef struct tr_cluster_config {
     uint32_t heartbeat_ms;         /* 0 = 500 */
     uint32_t down_ms;        /* silence after which a node is down (suspect at half); 3000 */
     uint32_t write_stall_ms; /* a peer not reading this long is dropped; 0 = 5000 */
+    int32_t spin_us;         /* the I/O loop polls this long after activity before it
+                                sleeps; 0 = 50, negative = never */
 } tr_cluster_config;
 
 /* Starts the transport on rt's I/O loop (listens, dials the seeds) and plugs it into rt.
