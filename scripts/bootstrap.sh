@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what troupe needs on a Debian 12 machine, idempotently, with pinned versions:
 # Debian's -dev packages for libuv, msgpack-c, LMDB, Criterion, OpenSSL (libcrypto, for
-# HMAC-SHA256), jansson (JSON histories), pkg-config; and Zig from PyPI's ziglang at exactly ZIG_VERSION.
+# HMAC-SHA256), jansson (JSON histories), pkg-config; and Zig from PyPI's ziglang at exactly
+# ZIG_VERSION.
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
