@@ -344,11 +344,6 @@ static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_o
     return rc;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-    const uint32_t *x = a, *y = b;
-    return (*x > *y) - (*x < *y);
-}
-
 /* Orders calls by (key, invoke index) so each key's calls are contiguous. */
 static int cmp_call(const void *a, const void *b) {
     const call *x = a, *y = b;
@@ -356,16 +351,6 @@ static int cmp_call(const void *a, const void *b) {
         return x->key < y->key ? -1 : 1;
     }
     return (x->inv > y->inv) - (x->inv < y->inv);
-}
-
-static int cmp_process_index(const void *a, const void *b, void *arg) {
-    const tr_history *h = arg;
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    int64_t px = tr_history_op(h, x)->process, py = tr_history_op(h, y)->process;
-    if (px != py) {
-        return px < py ? -1 : 1;
-    }
-    return cmp_u32(a, b);
 }
 
 /* Turns one invoke (and its completion, if any) into a call; false if it drops out. */
@@ -386,20 +371,15 @@ static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c)
     return true;
 }
 
-/* Pairs every invoke with its completion (the process's next op) into calls[]. */
-static size_t collect_calls(const tr_history *h, call *calls, uint32_t *by_proc) {
-    size_t count = tr_history_count(h), n = 0;
-    for (size_t i = 0; i < count; i++) {
-        by_proc[i] = (uint32_t)i;
-    }
-    qsort_r(by_proc, count, sizeof *by_proc, cmp_process_index, (void *)h);
-    for (size_t k = 0; k < count; k++) {
-        const tr_op *op = tr_history_op(h, by_proc[k]);
-        if (op->type != TR_OP_INVOKE) {
+/* Turns every invoke (with its completion, if any) into calls[]; returns how many. */
+static size_t collect_calls(const tr_history *h, call *calls) {
+    size_t n = 0;
+    for (size_t i = 0; i < tr_history_count(h); i++) {
+        if (tr_history_op(h, i)->type != TR_OP_INVOKE) {
             continue;
         }
-        bool paired = k + 1 < count && tr_history_op(h, by_proc[k + 1])->process == op->process;
-        n += make_call(h, by_proc[k], paired ? by_proc[k + 1] : NIL, &calls[n]);
+        size_t done = tr_history_partner(h, i);
+        n += make_call(h, (uint32_t)i, done == SIZE_MAX ? NIL : (uint32_t)done, &calls[n]);
     }
     return n;
 }
@@ -432,9 +412,8 @@ int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *
     out->verdict = TR_LIN_VALID;
     size_t count = tr_history_count(h);
     call *calls = malloc((count ? count : 1) * sizeof *calls);
-    uint32_t *scratch = malloc((count ? count : 1) * sizeof *scratch);
-    int rc = calls && scratch ? 0 : TR_ENOMEM;
-    size_t n = rc ? 0 : collect_calls(h, calls, scratch);
+    int rc = calls ? 0 : TR_ENOMEM;
+    size_t n = rc ? 0 : collect_calls(h, calls);
     qsort(calls, n, sizeof *calls, cmp_call);
     out->calls = n;
     for (size_t start = 0, end; rc == 0 && start < n; start = end) {
@@ -447,7 +426,6 @@ int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *
         }
     }
     free(calls);
-    free(scratch);
     assert(rc != 0 || out->verdict != TR_LIN_INVALID || out->has_bad_op);
     return rc;
 }
