@@ -257,3 +257,100 @@ Test(latency, empty_history_gives_zeros) {
     cr_assert_eq(lat.max_ns, 0);
     tr_history_destroy(h);
 }
+
+/* ---- troupe check (the CLI over these checkers) ------------------------------------- */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Writes h (JSON, or EDN) or raw text to a temp file; returns its path (static buffer). */
+static const char *temp_file(const tr_history *h, int edn, const char *raw) {
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/tr_check_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    if (raw) {
+        fputs(raw, f);
+    } else {
+        cr_assert_eq(edn ? tr_history_write_edn(h, f) : tr_history_write_json(h, f), 0);
+    }
+    fclose(f);
+    return path;
+}
+
+/* Runs `troupe check ARGS`, captures stdout+stderr into out; returns the exit status. */
+static int run_check(const char *args, char *out, size_t cap) {
+    const char *bin = getenv("TROUPE_BIN");
+    cr_assert_not_null(bin, "TROUPE_BIN not set (run through zig build test)");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s check %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+Test(check_cli, exit_codes_follow_the_verdict) {
+    char out[4096], args[256];
+    tr_history *h = sequential();
+    const char *path = temp_file(h, 0, NULL);
+    cr_assert_eq(run_check(path, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "linearizable: yes"), "%s", out);
+    unlink(path);
+    cr_assert_eq(tr_history_invoke_read(h, ++tick, 9, 1, 0), 0);
+    cr_assert_eq(tr_history_ok_read(h, ++tick, 9, true, 1), 0); /* stale */
+    path = temp_file(h, 1, NULL);
+    snprintf(args, sizeof args, "%s --json", path);
+    cr_assert_eq(run_check(args, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "\"linearizable\":\"invalid\""), "%s", out);
+    cr_assert(strstr(out, "\"bad_op\":{\"index\":7,"), "%s", out);
+    unlink(path);
+    tr_history_destroy(h);
+}
+
+Test(check_cli, budget_exceeded_exits_3) {
+    char out[4096], args[256];
+    tr_history *h = fresh();
+    for (int p = 0; p < 10; p++) {
+        w(h, p, 1, p + 1);
+    }
+    cr_assert_eq(tr_history_invoke_read(h, ++tick, 10, 1, 0), 0);
+    for (int p = 0; p < 10; p++) {
+        ok(h, p);
+    }
+    cr_assert_eq(tr_history_ok_read(h, ++tick, 10, true, 99), 0);
+    const char *path = temp_file(h, 0, NULL);
+    snprintf(args, sizeof args, "%s --budget 50", path);
+    cr_assert_eq(run_check(args, out, sizeof out), 3, "%s", out);
+    cr_assert(strstr(out, "linearizable: unknown"), "%s", out);
+    cr_assert_eq(run_check(path, out, sizeof out), 1, "%s", out);
+    unlink(path);
+    tr_history_destroy(h);
+}
+
+Test(check_cli, bad_files_and_flags_exit_2_with_a_clear_error) {
+    char out[4096], args[256];
+    const char *path = temp_file(NULL, 0, "[{\"type\":\"invoke\",\n \"process\":0,");
+    cr_assert_eq(run_check(path, out, sizeof out), 2);
+    cr_assert(strstr(out, "line 2"), "%s", out);
+    unlink(path);
+    path = temp_file(NULL, 0, "[{\"type\":\"ok\",\"f\":\"read\",\"process\":0,\"value\":[1,2]}]");
+    cr_assert_eq(run_check(path, out, sizeof out), 2);
+    cr_assert(strstr(out, "op 0"), "%s", out);
+    snprintf(args, sizeof args, "%s --budget -5", path);
+    cr_assert_eq(run_check(args, out, sizeof out), 2);
+    cr_assert(strstr(out, "--budget"), "%s", out);
+    unlink(path);
+    cr_assert_eq(run_check("/nonexistent/history.json", out, sizeof out), 2);
+    cr_assert(strstr(out, "No such file"), "%s", out);
+    cr_assert_eq(run_check("", out, sizeof out), 2);
+    cr_assert_eq(run_check("--help", out, sizeof out), 0);
+    cr_assert(strstr(out, "exit status"), "%s", out);
+}
