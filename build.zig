@@ -33,7 +33,7 @@ const tsan_stress = [_][]const u8{
     "tests/tsan/stress_runtime.c",
 };
 
-const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "pthread", "m" };
+const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "jansson", "pthread", "m" };
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
@@ -68,7 +68,7 @@ pub fn build(b: *std.Build) void {
         \\Version: 0.1.0
         \\Requires.private: libuv lmdb
         \\Libs: -L${{libdir}} -ltroupe
-        \\Libs.private: -lmsgpackc -lcrypto -lpthread -lm
+        \\Libs.private: -lmsgpackc -lcrypto -ljansson -lpthread -lm
         \\Cflags: -I${{includedir}}
         \\
     , .{}));
