@@ -1,1 +1,10 @@
-pub const sources = [_][]const u8{};
+//! bench/: `troupe bench` (compiled into the troupe binary only, not into libtroupe).
+pub const sources = [_][]const u8{
+    "bench/bench.c",
+    "bench/bench_util.c",
+    "bench/bench_pingpong.c",
+    "bench/bench_counting.c",
+    "bench/bench_threadring.c",
+    "bench/bench_skynet.c",
+    "bench/bench_spawn_mem.c",
+};
