@@ -84,7 +84,7 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests;
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ bench.tests;
     for (all_tests) |path| {
         if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
         const tmod = newModule(b, target, optimize, tsan);
