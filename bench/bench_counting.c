@@ -79,6 +79,9 @@ static int counter_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
             return TR_EPROTO;
         }
         s->count += x;
+        if (tr_bench_plant_bug && s->count == 1) {
+            s->count++; /* the planted bug: the first increment counts twice */
+        }
         return TR_CONTINUE;
     }
     if (msg->type == TR_BENCH_MSG_GET) {

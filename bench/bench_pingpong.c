@@ -52,6 +52,9 @@ static int pong_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (msg->type != TR_BENCH_MSG_INT || tr_bench_msg_uint(msg, &x) != 0) {
         return TR_EPROTO;
     }
+    if (tr_bench_plant_bug && x == 1) {
+        x = 2; /* the planted bug: the last reply is wrong */
+    }
     return tr_bench_send_uint(ctx, msg->from, TR_BENCH_MSG_INT, x);
 }
 

@@ -30,7 +30,9 @@ static int sky_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     }
     s->parent = a->parent;
     if (a->size == 1) {
-        int rc = tr_bench_send_uint(ctx, a->parent, TR_BENCH_MSG_INT, a->num);
+        /* the planted bug: leaf 0 says 1 */
+        uint64_t num = (tr_bench_plant_bug && a->num == 0) ? 1 : a->num;
+        int rc = tr_bench_send_uint(ctx, a->parent, TR_BENCH_MSG_INT, num);
         return rc != 0 ? rc : tr_stop(ctx, tr_self(ctx), 0);
     }
     uint64_t sub = a->size / 10;

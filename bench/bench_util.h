@@ -82,6 +82,11 @@ int tr_bench_wait_uint(tr_bench_env *env, const char *bench, uint32_t type, uint
 /* Prints the peers' error line (`value=error unit=<why>`) and returns 1. */
 int tr_bench_fail(const tr_bench_opts *o, const char *bench, const char *why);
 
+/* Tests only: `troupe bench` sets this when the environment has TROUPE_BENCH_PLANT_BUG=1,
+ * before any actor runs (read-only afterwards). pingpong, counting and skynet then make one
+ * deliberate arithmetic mistake each, which their own checks must catch (exit 1). */
+extern bool tr_bench_plant_bug;
+
 /* The benchmark's size: o->n if set, else `standard`. */
 long tr_bench_size(const tr_bench_opts *o, long standard);
 
