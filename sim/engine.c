@@ -318,8 +318,18 @@ static void describe(const sim_record *r, char *buf, size_t cap) {
         snprintf(buf, cap, "t=%" PRIu64 " ns %s", r->time, k);
         return;
     }
-    snprintf(buf, cap, "t=%" PRIu64 " ns n%u %s a=%" PRIu64 " b=%" PRIu64, r->time,
-             r->node + 1, k, r->a, r->b);
+    if (r->kind == SIM_EV_DELIVER) {
+        snprintf(buf, cap, "t=%" PRIu64 " ns n%u deliver from n%u type %u corr %" PRIu64
+                 " envelope-hash %016" PRIx64, r->time, r->node + 1,
+                 (unsigned)(r->a >> 32) + 1, (unsigned)(r->a & 0xffffffffu), r->b, r->c);
+        return;
+    }
+    static const char *a_names[SIM_EV_KIND_COUNT] = {"", "actor", "owner", "", "writes", "",
+                                                     "about-node-index"};
+    static const char *b_names[SIM_EV_KIND_COUNT] = {"", "processed", "timer", "", "status", "",
+                                                     "up"};
+    snprintf(buf, cap, "t=%" PRIu64 " ns n%u %s %s=%" PRIu64 " %s=%" PRIu64, r->time,
+             r->node + 1, k, a_names[r->kind], r->a, b_names[r->kind], r->b);
 }
 
 static void record(tr_sim *sim, sim_record *r) {
@@ -403,10 +413,8 @@ static void process(tr_sim *sim, uint32_t slot) {
         break;
     case SIM_EV_DELIVER:
         sim->trace = h;
-        tr_sim__deliver(sim, &ev); /* folds the envelope into the trace */
+        tr_sim__deliver(sim, &ev, &r); /* folds the envelope into the trace */
         h = sim->trace;
-        r.a = ev.u.msg.from;
-        r.b = ev.u.msg.len;
         break;
     case SIM_EV_COMMIT:
         commit(sim, sn, &r);
@@ -537,7 +545,8 @@ static int create_node(tr_sim *sim, uint32_t i) {
     if (rc != 0 && store != NULL) {
         tr_store_close(store);
     }
-    sn->store = rc == 0 ? store : NULL; /* borrowed: the node owns and closes it */
+    sn->store = rc == 0 ? store : NULL; /* ours: closed after tr__node_destroy, as the real
+                                           engine does */
     return rc;
 }
 
@@ -608,6 +617,10 @@ void tr_sim_destroy(tr_sim *sim) {
         if (sim->nodes[i].node != NULL) {
             tr__node_destroy(sim->nodes[i].node);
             sim->nodes[i].node = NULL;
+        }
+        if (sim->nodes[i].store != NULL) {
+            tr_store_close(sim->nodes[i].store);
+            sim->nodes[i].store = NULL;
         }
         free(sim->nodes[i].deferred);
     }

@@ -167,18 +167,20 @@ static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
 }
 
 /* A delivery event for a live, running node: off the link and into the node. */
-void tr_sim__deliver(tr_sim *sim, sim_event *ev) {
+void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     uint8_t *buf = ev->u.msg.buf;
     if (!ev->arrived) {
         sim_link *l = tr_sim__link(sim, ev->u.msg.from, ev->node);
         if (l->epoch != ev->u.msg.link_epoch) {
             sim->stats.dropped_cut++; /* the link broke while it was in flight */
             sim->trace = tr_sim__mix(sim->trace, 0xdead);
+            r->a = (uint64_t)ev->u.msg.from << 32;
             free(buf);
             return;
         }
     }
-    sim->trace = hash_bytes(sim->trace, buf, ev->u.msg.len);
+    r->c = hash_bytes(0, buf, ev->u.msg.len);
+    sim->trace = tr_sim__mix(sim->trace, r->c);
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
     int rc = tr_envelope_decode(buf, ev->u.msg.len, &msg, name);
@@ -191,5 +193,7 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev) {
         return;
     }
     sim->stats.remote_delivered++;
+    r->a = ((uint64_t)ev->u.msg.from << 32) | msg->type;
+    r->b = msg->corr;
     tr__node_deliver(sim->nodes[ev->node].node, msg, name[0] ? name : NULL);
 }

@@ -18,7 +18,7 @@
  *   5. Nothing here reads a clock, a random source or a pointer value into the trace: the
  *      trace hash and every decision depend only on (config, calls, code).
  *
- * Ownership: the sim owns its nodes (tr__node_destroy closes their stores), the encoded
+ * Ownership: the sim owns its nodes and their stores (closed after tr__node_destroy), the encoded
  * envelopes of messages in flight (freed when delivered or dropped) and the store
  * directories (removed at destroy).
  */
@@ -87,7 +87,7 @@ typedef struct sim_link {
 
 typedef struct sim_node {
     tr_node *node;
-    tr_store *store; /* borrowed from the node (which closes it); NULL without a store */
+    tr_store *store; /* owned (closed after tr__node_destroy); NULL without a store */
     uint32_t index;
     uint32_t epoch;
     bool up;
@@ -112,7 +112,7 @@ typedef struct sim_node {
 typedef struct sim_record {
     uint64_t hash; /* trace hash after the event */
     uint64_t time;
-    uint64_t a, b; /* kind-specific details (see sim_describe) */
+    uint64_t a, b, c; /* kind-specific details (see describe() in engine.c) */
     uint32_t kind, node;
 } sim_record;
 
@@ -166,7 +166,8 @@ static inline uint64_t tr_sim__mix(uint64_t h, uint64_t w) {
 
 /* net.c */
 int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name);
-void tr_sim__deliver(tr_sim *sim, sim_event *ev);
+/* Delivers (or drops) a message; fills r->a (from << 32 | type), r->b (corr), r->c (content). */
+void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r);
 sim_link *tr_sim__link(tr_sim *sim, uint32_t from, uint32_t to);
 /* Sets link from -> to up or down; a cut bumps the epoch. Returns true if it changed. */
 bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
