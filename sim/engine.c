@@ -56,6 +56,19 @@ static int slab_grow(tr_sim *sim) {
     }
     sim->heap = heap;
     sim->heap_cap = cap;
+    /* The ring (capacity a power of two, like the slab) is unwrapped into its new array. */
+    sim_heap_entry *ring = malloc((size_t)cap * sizeof *ring);
+    if (ring == NULL) {
+        return TR_ENOMEM;
+    }
+    uint32_t old_cap = sim->ring_cap;
+    for (uint32_t k = 0; k < sim->ring_count; k++) {
+        ring[k] = sim->ring[(sim->ring_head + k) & (old_cap - 1)];
+    }
+    free(sim->ring);
+    sim->ring = ring;
+    sim->ring_head = 0;
+    sim->ring_cap = cap;
     return 0;
 }
 
@@ -63,10 +76,12 @@ static inline bool entry_less(const sim_heap_entry *a, const sim_heap_entry *b) 
     return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
+/* A 4-ary heap: half the levels of a binary one, and the four children of a node share a
+ * cache line or two. */
 static void sift_up(sim_heap_entry *h, uint32_t i) {
     sim_heap_entry e = h[i];
     while (i > 0) {
-        uint32_t p = (i - 1) / 2;
+        uint32_t p = (i - 1) / 4;
         if (!entry_less(&e, &h[p])) {
             break;
         }
@@ -79,25 +94,38 @@ static void sift_up(sim_heap_entry *h, uint32_t i) {
 static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
     sim_heap_entry e = h[i];
     for (;;) {
-        uint32_t c = 2 * i + 1;
+        uint32_t c = 4 * i + 1;
         if (c >= n) {
             break;
         }
-        if (c + 1 < n && entry_less(&h[c + 1], &h[c])) {
-            c++;
+        uint32_t end = c + 4 < n ? c + 4 : n;
+        uint32_t m = c;
+        for (uint32_t k = c + 1; k < end; k++) {
+            if (entry_less(&h[k], &h[m])) {
+                m = k;
+            }
         }
-        if (!entry_less(&h[c], &e)) {
+        if (!entry_less(&h[m], &e)) {
             break;
         }
-        h[i] = h[c];
-        i = c;
+        h[i] = h[m];
+        i = m;
     }
     h[i] = e;
 }
 
+/* Events due now go to the FIFO ring (O(1)): they all have time == now and increasing
+ * sequence numbers, so popping the smaller of ring head and heap top keeps (time, seq)
+ * order exactly. The ring is empty whenever now advances. */
 static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
+    sim_heap_entry e = {time, sim->seq++, slot};
+    if (time == sim->now) {
+        assert(sim->ring_count < sim->ring_cap);
+        sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
+        return;
+    }
     assert(sim->heap_count < sim->heap_cap);
-    sim->heap[sim->heap_count] = (sim_heap_entry){time, sim->seq++, slot};
+    sim->heap[sim->heap_count] = e;
     sift_up(sim->heap, sim->heap_count++);
 }
 
@@ -432,13 +460,21 @@ static void process(tr_sim *sim, uint32_t slot) {
 }
 
 static bool step_until(tr_sim *sim, uint64_t limit) {
-    if (sim->heap_count == 0 || sim->heap[0].time > limit) {
-        return false;
-    }
-    sim_heap_entry top = sim->heap[0];
-    sim->heap[0] = sim->heap[--sim->heap_count];
-    if (sim->heap_count > 0) {
-        sift_down(sim->heap, sim->heap_count, 0);
+    sim_heap_entry top;
+    if (sim->ring_count > 0 &&
+        (sim->heap_count == 0 || entry_less(&sim->ring[sim->ring_head], &sim->heap[0]))) {
+        top = sim->ring[sim->ring_head];
+        sim->ring_head = (sim->ring_head + 1) & (sim->ring_cap - 1);
+        sim->ring_count--;
+    } else {
+        if (sim->heap_count == 0 || sim->heap[0].time > limit) {
+            return false;
+        }
+        top = sim->heap[0];
+        sim->heap[0] = sim->heap[--sim->heap_count];
+        if (sim->heap_count > 0) {
+            sift_down(sim->heap, sim->heap_count, 0);
+        }
     }
     assert(top.time >= sim->now);
     sim->now = top.time;
@@ -627,6 +663,10 @@ void tr_sim_destroy(tr_sim *sim) {
     for (uint32_t k = 0; k < sim->heap_count; k++) {
         tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
     }
+    for (uint32_t k = 0; k < sim->ring_count; k++) {
+        uint32_t slot = sim->ring[(sim->ring_head + k) & (sim->ring_cap - 1)].slot;
+        tr_sim__free_event(sim, &sim->slab[slot]);
+    }
     for (uint32_t i = 0; i < sim->n; i++) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
             tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
@@ -636,6 +676,7 @@ void tr_sim_destroy(tr_sim *sim) {
         nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
     free(sim->heap);
+    free(sim->ring);
     free(sim->slab);
     free(sim->free_slots);
     free(sim->links);

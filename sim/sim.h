@@ -1,10 +1,11 @@
 /*
  * sim.h — internals of the sim engine (sim/engine.c, sim/net.c, sim/nemesis.c, sim/prng.c).
  *
- * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a binary
+ * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a 4-ary
  * min-heap ordered by (virtual time ns, sequence number); the sequence number makes ties
- * deterministic (FIFO among events of equal time). Events live in a slab indexed by slot;
- * the heap holds (time, seq, slot) so that sifting moves 24 bytes.
+ * deterministic (FIFO among events of equal time). Events due exactly now skip the heap
+ * through a FIFO ring (same order, O(1)). Events live in a slab indexed by slot; heap and
+ * ring hold (time, seq, slot) so that sifting moves 24 bytes.
  *
  * Invariants:
  *   1. sim->now never decreases; every event is pushed at a time >= now.
@@ -127,6 +128,8 @@ struct tr_sim {
     tr_sim_stats stats;
     sim_heap_entry *heap;
     uint32_t heap_count, heap_cap;
+    sim_heap_entry *ring; /* events due at now, FIFO (see push_slot) */
+    uint32_t ring_head, ring_count, ring_cap;
     sim_event *slab;
     uint32_t *free_slots;
     uint32_t slab_cap, free_count;
