@@ -30,7 +30,7 @@ static const bench_entry benches[] = {
     {"spawn_mem", tr_bench_spawn_mem, true, "1M idle actors: RSS bytes/actor, spawns/s"},
     /* ---- Other issues add ONE line each below (by_default = false). ------------------- */
     /* {"store", tr_bench_store, false, "..."},   bench/bench_store.c  (store issue)   */
-    /* {"sim", tr_bench_sim, false, "..."},       bench/bench_sim.c    (sim issue)     */
+    {"sim", tr_bench_sim, false, "5 simulated nodes, 2M messages: msgs/s, virtual/real ratio"},
     /* {"remote", tr_bench_remote, false, "..."}, bench/bench_remote.c (cluster issue) */
 };
 
