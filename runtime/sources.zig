@@ -7,4 +7,5 @@ pub const lib = [_][]const u8{
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
     "tests/runtime/test_store.c",
+    "tests/runtime/test_store_crash.c",
 };
