@@ -28,7 +28,7 @@ const c_flags = [_][]const u8{
     "-D_GNU_SOURCE",
 };
 
-const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "pthread", "m" };
+const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "jansson", "pthread", "m" };
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
@@ -63,7 +63,7 @@ pub fn build(b: *std.Build) void {
         \\Version: 0.1.0
         \\Requires.private: libuv lmdb
         \\Libs: -L${{libdir}} -ltroupe
-        \\Libs.private: -lmsgpackc -lcrypto -lpthread -lm
+        \\Libs.private: -lmsgpackc -lcrypto -ljansson -lpthread -lm
         \\Cflags: -I${{includedir}}
         \\
     , .{}));

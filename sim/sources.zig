@@ -1,2 +1,7 @@
-pub const lib = [_][]const u8{};
-pub const tests = [_][]const u8{};
+//! sim/: the simulator, histories and checkers.
+pub const lib = [_][]const u8{
+    "sim/history.c",
+};
+pub const tests = [_][]const u8{
+    "tests/sim/test_history.c",
+};
