@@ -24,6 +24,7 @@ typedef struct proc_slot {
 
 struct tr_history {
     tr_op *ops;
+    uint32_t *partner; /* invoke <-> completion index, TR_HISTORY_NO_PARTNER if none */
     size_t count;
     size_t cap;
     size_t max_ops;
@@ -63,6 +64,7 @@ void tr_history_destroy(tr_history *h) {
         return;
     }
     free(h->ops);
+    free(h->partner);
     free(h->procs);
     free(h);
 }
@@ -74,6 +76,11 @@ size_t tr_history_pending(const tr_history *h) { return h->pending; }
 const tr_op *tr_history_op(const tr_history *h, size_t i) {
     assert(i < h->count);
     return &h->ops[i];
+}
+
+size_t tr_history_partner(const tr_history *h, size_t i) {
+    assert(i < h->count);
+    return h->partner[i] == TR_HISTORY_NO_PARTNER ? SIZE_MAX : h->partner[i];
 }
 
 const char *tr_op_type_name(tr_op_type type) {
@@ -154,7 +161,12 @@ static int ops_reserve(tr_history *h) {
     if (!ops) {
         return TR_ENOMEM;
     }
-    h->ops = ops;
+    h->ops = ops; /* keep the bigger block even if the next realloc fails */
+    uint32_t *partner = realloc(h->partner, cap * sizeof *partner);
+    if (!partner) {
+        return TR_ENOMEM;
+    }
+    h->partner = partner;
     h->cap = cap;
     return 0;
 }
@@ -218,12 +230,15 @@ int tr_history_append(tr_history *h, const tr_op *op) {
     *dst = *op;
     dst->index = h->count;
     dst->error[TR_OP_ERROR_MAX - 1] = '\0';
+    h->partner[h->count] = TR_HISTORY_NO_PARTNER;
     if (op->type == TR_OP_INVOKE) {
         s->state = PROC_BUSY;
         s->open_index = h->count;
         h->pending++;
     } else {
         s->state = op->type == TR_OP_INFO ? PROC_RETIRED : PROC_FREE;
+        h->partner[h->count] = (uint32_t)s->open_index;
+        h->partner[s->open_index] = (uint32_t)h->count;
         h->pending--;
     }
     h->count++;

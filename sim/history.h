@@ -41,6 +41,7 @@
 #define TR_HISTORY_MAX_OPS_LIMIT (64u * 1024u * 1024u)
 #define TR_HISTORY_FILE_MAX (1024u * 1024u * 1024u)
 #define TR_NODE_NONE (-1)
+#define TR_HISTORY_NO_PARTNER UINT32_MAX
 
 typedef enum tr_op_type {
     TR_OP_INVOKE = 0,
@@ -84,6 +85,10 @@ size_t tr_history_count(const tr_history *h);
 size_t tr_history_max_ops(const tr_history *h);
 /* Borrowed; valid until the next append or destroy. i < tr_history_count(h). */
 const tr_op *tr_history_op(const tr_history *h, size_t i);
+
+/* The index of the op paired with op i — its completion if i is an invoke, its invoke if i
+ * is a completion — or SIZE_MAX for an invoke that has not completed (yet). O(1). */
+size_t tr_history_partner(const tr_history *h, size_t i);
 
 /* ---- Appending API for simulated clients ------------------------------------------- */
 /* Each returns 0, TR_EFULL (max_ops reached), or TR_EINVAL (process busy or retired, time

@@ -69,6 +69,17 @@ Test(history, records_jepsen_fields) {
     tr_history_destroy(h);
 }
 
+Test(history, pairs_invokes_with_completions) {
+    tr_history *h = sample();
+    cr_assert_eq(tr_history_partner(h, 0), 2);
+    cr_assert_eq(tr_history_partner(h, 2), 0);
+    cr_assert_eq(tr_history_partner(h, 1), 3);
+    cr_assert_eq(tr_history_partner(h, 8), 9);
+    cr_assert_eq(tr_history_invoke_read(h, 70, 0, 1, 0), 0);
+    cr_assert_eq(tr_history_partner(h, 10), SIZE_MAX);
+    tr_history_destroy(h);
+}
+
 Test(history, info_retires_the_process) {
     tr_history *h = sample();
     cr_assert_not(tr_history_process_free(h, 2));
