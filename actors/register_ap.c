@@ -2,15 +2,17 @@
  * register_ap.c — the "ap" register: last-writer-wins replicas with anti-entropy gossip
  * (see registers.h).
  *
- * State: a bounded table key -> (ts = (ms, node), value), kept in memory and made durable
- * as a journal of applied entries [key, ms, node, value] plus a snapshot of the whole table
+ * State: a bounded table key -> (ts = (ns, node), value), kept in memory and made durable
+ * as a journal of applied entries [key, ns, node, value] plus a snapshot of the whole table
  * every TR_REG_AP_SNAPSHOT_EVERY events; init replays them (tr_recover). A write is
  * acknowledged before it is durable: AP promises availability, not durability of the last
  * few writes across a crash (they also live on the peers the gossip reached).
  *
- * Timestamps: a local write takes ms = max(now_ms, ms of the key's current entry + 1), so a
+ * Timestamps: a local write takes ns = max(now_ns, ns of the key's current entry + 1), so a
  * write always supersedes what this replica has already seen (a hybrid logical clock for
- * one key), and ties between nodes break by node id. Merge keeps the larger ts, which is
+ * one key), and ties between nodes break by node id. Nanoseconds rather than milliseconds:
+ * two writes within one millisecond on different nodes must not be ordered by node id
+ * against their real-time order when clocks agree. Merge keeps the larger ts, which is
  * commutative, associative and idempotent: replicas that exchanged their tables agree.
  */
 #include <assert.h>
@@ -24,7 +26,7 @@ typedef struct ap_entry {
     bool has_value;
     uint32_t key;
     uint32_t node;
-    uint64_t ms;
+    uint64_t ns;
     int64_t value;
 } ap_entry;
 
@@ -35,13 +37,13 @@ typedef struct ap_state {
     uint64_t last_seq;       /* the journal sequence of the last event */
     uint64_t timer;
     ap_entry table[TR_REG_AP_KEYS_MAX];
-    /* Snapshot encoding space; worst case per entry: array header 1 + key 5 + ms 9 +
+    /* Snapshot encoding space; worst case per entry: array header 1 + key 5 + ns 9 +
      * node 5 + value 9 bytes. In the state, not static: replicas may run concurrently. */
     uint8_t snap_buf[5 + TR_REG_AP_KEYS_MAX * 29];
 } ap_state;
 
-static bool newer(const ap_entry *a, uint64_t ms, uint32_t node) {
-    return ms > a->ms || (ms == a->ms && node > a->node);
+static bool newer(const ap_entry *a, uint64_t ns, uint32_t node) {
+    return ns > a->ns || (ns == a->ns && node > a->node);
 }
 
 /* Open addressing with linear probing; keys are never removed. */
@@ -69,7 +71,7 @@ static ap_entry *slot(ap_state *s, uint32_t key, bool create) {
 static void put_entry(tr_wire_w *w, const ap_entry *e) {
     tr_wire_put_array(w, 4);
     tr_wire_put_uint(w, e->key);
-    tr_wire_put_uint(w, e->ms);
+    tr_wire_put_uint(w, e->ns);
     tr_wire_put_uint(w, e->node);
     if (e->has_value) {
         tr_wire_put_int(w, e->value);
@@ -80,25 +82,25 @@ static void put_entry(tr_wire_w *w, const ap_entry *e) {
 
 static int get_entry(tr_wire_r *r, ap_entry *e) {
     uint32_t n;
-    int64_t key, ms, node;
+    int64_t key, ns, node;
     memset(e, 0, sizeof *e);
     tr_wire_get_array(r, &n);
     tr_wire_get_int(r, &key);
-    tr_wire_get_int(r, &ms);
+    tr_wire_get_int(r, &ns);
     tr_wire_get_int(r, &node);
     if (tr_wire_peek(r) == TR_WIRE_NIL) {
         tr_wire_get_nil(r);
     } else {
         e->has_value = tr_wire_get_int(r, &e->value) == 0;
     }
-    if (r->err != 0 || n != 4 || key < 0 || key > UINT32_MAX || ms < 0 || node < 0 ||
+    if (r->err != 0 || n != 4 || key < 0 || key > UINT32_MAX || ns < 0 || node < 0 ||
         node > UINT32_MAX) {
         r->err = TR_EPROTO;
         return TR_EPROTO;
     }
     e->used = true;
     e->key = (uint32_t)key;
-    e->ms = (uint64_t)ms;
+    e->ns = (uint64_t)ns;
     e->node = (uint32_t)node;
     return 0;
 }
@@ -106,13 +108,13 @@ static int get_entry(tr_wire_r *r, ap_entry *e) {
 /* Keeps `in` if it is newer than what we hold. Returns the entry when it changed. */
 static ap_entry *merge(ap_state *s, const ap_entry *in) {
     ap_entry *e = slot(s, in->key, false);
-    if (e == NULL && (in->ms == 0 || (e = slot(s, in->key, true)) == NULL)) {
+    if (e == NULL && (in->ns == 0 || (e = slot(s, in->key, true)) == NULL)) {
         return NULL;
     }
-    if (!newer(e, in->ms, in->node)) {
+    if (!newer(e, in->ns, in->node)) {
         return NULL;
     }
-    e->ms = in->ms;
+    e->ns = in->ns;
     e->node = in->node;
     e->has_value = in->has_value;
     e->value = in->value;
@@ -212,10 +214,11 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
         reply_err(ctx, msg, "full");
         return;
     }
-    uint64_t now = tr_now_ms(ctx);
+    uint64_t now = tr_now_ns(ctx);
     ap_entry in = {.used = true, .has_value = true, .key = key, .value = value,
                    .node = tr_node_id(tr_ctx_node(ctx)),
-                   .ms = now > cur->ms ? now : cur->ms + 1};
+                   
+                   .ns = now > cur->ns ? now : cur->ns + 1};
     ap_entry *e = merge(s, &in);
     assert(e != NULL);
     journal(ctx, s, e);

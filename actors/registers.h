@@ -11,7 +11,7 @@
  *         its reply. No majority within the quorum timeout => an error reply: a minority
  *         side is unavailable, as a CP store must be. State survives a crash (the store).
  *   "ap"  Last-writer-wins: a write is applied to the local replica with
- *         ts = (max(now_ms, last ts of that key + 1), own node id) and acknowledged at once;
+ *         ts = (max(now_ns, last ts of that key + 1), own node id) and acknowledged at once;
  *         reads are local; every gossip_ms a replica pushes its whole table to every peer
  *         (anti-entropy), and a replica keeps the entry with the larger ts, so replicas
  *         converge after a partition heals. Writes are journalled (snapshot every
@@ -41,7 +41,7 @@
  *   TR_REG_STORE      {"key": k, "ts": [counter, writer], "value": int|nil}
  *                                                                -> TR_REG_STORE_ACK (durable)
  *   TR_REG_STORE_ACK  {"ok": true}
- *   TR_REG_GOSSIP     {"entries": [[key, ts_ms, node, value], ...]}  (at most
+ *   TR_REG_GOSSIP     {"entries": [[key, ts_ns, node, value], ...]}  (at most
  *                     TR_REG_GOSSIP_CHUNK entries per message; no reply)
  *
  * Planted bugs (tr_registers_opts.bugs), to show the checkers catch them:

@@ -2,6 +2,7 @@
 pub const lib = [_][]const u8{
     "sim/history.c",
     "sim/lincheck.c",
+    "sim/workload.c",
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_history.c",
