@@ -3,6 +3,5 @@
 #include "cli/cli.h"
 
 int tr_cli_bench(int argc, char **argv) { (void)argc; (void)argv; return tr_cli_not_built("bench"); }
-int tr_cli_check(int argc, char **argv) { (void)argc; (void)argv; return tr_cli_not_built("check"); }
 int tr_cli_node(int argc, char **argv) { (void)argc; (void)argv; return tr_cli_not_built("node"); }
 int tr_cli_call(int argc, char **argv) { (void)argc; (void)argv; return tr_cli_not_built("call"); }

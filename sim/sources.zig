@@ -3,8 +3,10 @@ pub const lib = [_][]const u8{
     "sim/history.c",
     "sim/lincheck.c",
     "sim/workload.c",
+    "sim/checkers.c",
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_history.c",
     "tests/sim/test_lincheck.c",
+    "tests/sim/test_checkers.c",
 };
