@@ -9,4 +9,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_history.c",
     "tests/sim/test_lincheck.c",
     "tests/sim/test_checkers.c",
+    "tests/sim/test_sim_cli.c",
 };
