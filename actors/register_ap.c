@@ -307,7 +307,9 @@ static int ap_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
         return rc;
     }
     if (!(s->cfg.bugs & TR_REG_BUG_NO_ANTI_ENTROPY)) {
-        return tr_timer_start(ctx, s->cfg.gossip_ms, s->cfg.gossip_ms, TR_REG_TICK, &s->timer);
+        /* A random phase: replicas started together must not gossip in lockstep. */
+        uint32_t first = 1 + (uint32_t)(tr_random(ctx) % s->cfg.gossip_ms);
+        return tr_timer_start(ctx, first, s->cfg.gossip_ms, TR_REG_TICK, &s->timer);
     }
     return 0;
 }

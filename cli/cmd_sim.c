@@ -93,7 +93,8 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
-    double wall_s;
+    double wall_s;  /* simulating only */
+    double check_s; /* running the checkers */
     uint64_t virtual_ns;
     store_result cp, ap;
     bool tool_error;
@@ -464,7 +465,7 @@ static bool settled(tr_sim *sim, void *ud) {
         return false;
     }
     uint64_t at;
-    return sc->ap == NULL || tr_workload_converged(sc->ap, sc->out->part_to_ns, &at);
+    return sc->ap == NULL || tr_workload_converged(sc->ap, &at);
 }
 
 static tr_workload *make_workload(scenario *sc, const char *target) {
@@ -488,6 +489,7 @@ static tr_workload *make_workload(scenario *sc, const char *target) {
 }
 
 static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap);
+static double wall_now(void);
 
 /* Drives one sim from time 0 to the verdicts (also the check-determinism scenario). */
 static void run_scenario(tr_sim *sim, void *ud) {
@@ -517,18 +519,22 @@ static void run_scenario(tr_sim *sim, void *ud) {
         tr_sim_at(sim, d / 8, fault_cb, sc);
     }
     tr_sim_at(sim, d, end_cb, sc);
+    double t0 = wall_now();
     tr_sim_run_for(sim, d);
     tr_sim_run_for(sim, 1); /* end_cb, due at d */
     tr_sim_run_until(sim, settled, sc, d + 30 * SEC);
     sc->out->virtual_ns = tr_sim_now_ns(sim);
     sc->out->trace_hash = tr_sim_trace_hash(sim);
     tr_sim_stats_get(sim, &sc->out->stats);
+    double t1 = wall_now();
+    sc->out->wall_s = t1 - t0;
     if (sc->cp) {
         check_store(sc, sc->cp, &sc->out->cp, false);
     }
     if (sc->ap) {
         check_store(sc, sc->ap, &sc->out->ap, true);
     }
+    sc->out->check_s = wall_now() - t1;
 }
 
 /* ---- checking ------------------------------------------------------------------------- */
@@ -561,7 +567,7 @@ static void check_convergence(scenario *sc, tr_workload *wl, store_result *r) {
     tr_replica_state states[TR_SIM_NODES_MAX];
     tr_replica_entry entries[TR_SIM_NODES_MAX * TR_WORKLOAD_KEYS_MAX];
     uint64_t at = 0;
-    r->converged = tr_workload_converged(wl, sc->out->part_to_ns, &at);
+    r->converged = tr_workload_converged(wl, &at);
     r->converged_after_ns = r->converged ? at - sc->out->part_to_ns : 0;
     size_t n = tr_workload_replica_states(wl, states, TR_SIM_NODES_MAX, entries,
                                           sizeof entries / sizeof entries[0]);
@@ -728,9 +734,10 @@ static void print_human(const sim_opts *o, const run_result *r) {
     }
     print_stores(o, r);
     print_faults(r);
-    printf("events: %" PRIu64 " in %.2f s wall (%.0f events/s), virtual/wall time %.1fx\n",
+    printf("events: %" PRIu64 " in %.2f s wall (%.0f events/s), virtual/wall time %.1fx; "
+           "checkers %.2f s\n",
            r->stats.events, r->wall_s, r->wall_s > 0 ? r->stats.events / r->wall_s : 0,
-           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0);
+           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->check_s);
     printf("trace-hash: %016" PRIx64 "\n", r->trace_hash);
     printf("replay: ");
     print_replay(o, r->seed, stdout);
@@ -751,9 +758,9 @@ static void json_store(const char *name, const store_result *s, bool last) {
 static void print_json(const sim_opts *o, const run_result *r) {
     printf("{\"seed\":%" PRIu64 ",\"nodes\":%u,\"trace_hash\":\"%016" PRIx64 "\","
            "\"partitioned\":%s,\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
-           ",\"wall_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
+           ",\"wall_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
            r->seed, o->nodes, r->trace_hash, r->partitioned ? "true" : "false",
-           r->minority_mask, r->stats.events, r->wall_s, r->virtual_ns / 1e9);
+           r->minority_mask, r->stats.events, r->wall_s, r->check_s, r->virtual_ns / 1e9);
     for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
         printf("%s\"%s\":%" PRIu64, f ? "," : "", tr_sim_fault_name((tr_sim_fault)f),
                r->stats.faults[f]);
@@ -828,14 +835,12 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
     memset(r, 0, sizeof *r);
     r->seed = seed;
     sim_config(o, seed, &sc, &cfg);
-    double t0 = wall_now();
     int rc = tr_sim_create(&cfg, &sim);
     if (rc != 0) {
         fprintf(stderr, "troupe sim: cannot create the simulation: %s\n", tr_strerror(rc));
         return 2;
     }
     run_scenario(sim, &sc);
-    r->wall_s = wall_now() - t0;
     if (o->history != NULL && !r->tool_error) {
         if ((sc.cp && write_history(o->history, o->ap ? ".cp" : "",
                                     tr_workload_history(sc.cp)) != 0) ||

@@ -41,6 +41,8 @@ struct tr_workload {
     int64_t next_value;
     uint64_t record_errors;
     uint32_t slot_count;
+    uint64_t probe_since_ns; /* probes started */
+    uint64_t agreed_ns;      /* first time every up node's snapshot agreed; 0 = not yet */
     client_slot slots[TR_WORKLOAD_CLIENTS_MAX];
     probe_node probes[TR_SIM_NODES_MAX];
 };
@@ -184,6 +186,8 @@ static void probe_round(tr_ctx *ctx, tr_workload *wl, probe_node *p) {
     }
 }
 
+static bool snapshots_agree(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns);
+
 static void probe_answer(tr_workload *wl, probe_node *p, const tr_msg *msg) {
     tr_reg_reply rep;
     for (uint32_t k = 0; k < wl->o.keys; k++) {
@@ -202,6 +206,12 @@ static void probe_answer(tr_workload *wl, probe_node *p, const tr_msg *msg) {
             memcpy(p->val, p->cur_val, sizeof p->val);
             p->have = true;
             p->at_ns = now_ns(wl);
+            uint64_t at;
+            if (snapshots_agree(wl, wl->probe_since_ns, &at)) {
+                wl->agreed_ns = wl->agreed_ns ? wl->agreed_ns : at;
+            } else {
+                wl->agreed_ns = 0; /* they differ again (writes still arriving) */
+            }
         }
         return;
     }
@@ -347,6 +357,8 @@ uint64_t tr_workload_record_errors(const tr_workload *wl) { return wl->record_er
 int tr_workload_probe_start(tr_workload *wl) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
     memset(wl->probes, 0, sizeof wl->probes);
+    wl->probe_since_ns = now_ns(wl);
+    wl->agreed_ns = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!tr_sim_node_is_up(wl->o.sim, i)) {
             continue;
@@ -361,7 +373,7 @@ int tr_workload_probe_start(tr_workload *wl) {
     return 0;
 }
 
-bool tr_workload_converged(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns) {
+static bool snapshots_agree(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
     const probe_node *first = NULL;
     uint64_t last = 0;
@@ -388,6 +400,16 @@ bool tr_workload_converged(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns) 
         *at_ns = last;
     }
     return first != NULL;
+}
+
+bool tr_workload_converged(tr_workload *wl, uint64_t *at_ns) {
+    if (wl->agreed_ns == 0) {
+        return false;
+    }
+    if (at_ns != NULL) {
+        *at_ns = wl->agreed_ns;
+    }
+    return true;
 }
 
 size_t tr_workload_replica_states(tr_workload *wl, tr_replica_state *states, size_t states_cap,

@@ -16,8 +16,7 @@
  *
  * Convergence probes (for AP): tr_workload_probe_start spawns a probe actor per node that
  * reads every key from its local replica every probe_ms; tr_workload_converged tells
- * whether the latest complete snapshot of every node (all taken after `since_ns`) agree,
- * and when that first happened; tr_workload_replica_states hands those snapshots to
+ * whether the latest complete snapshots of every node agree, and when that first happened; tr_workload_replica_states hands those snapshots to
  * tr_check_convergence (sim/checkers.h), which also looks for lost and phantom writes.
  *
  * Determinism: clients draw from tr_random (the node's seeded stream) and the sim's clock;
@@ -77,9 +76,11 @@ uint64_t tr_workload_record_errors(const tr_workload *wl);
 
 /* ---- convergence probes --------------------------------------------------------------- */
 int tr_workload_probe_start(tr_workload *wl);
-/* True when every up node's latest snapshot was taken at or after since_ns and all agree;
- * *at_ns = the time the last of those snapshots completed. */
-bool tr_workload_converged(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns);
+/* True when, since the probes started, every up node has completed a snapshot and the
+ * latest snapshots all agree; *at_ns = the first time they did (the snapshot that completed
+ * the agreement). Agreement is re-evaluated at every snapshot: if the replicas diverge
+ * again (writes still arriving), the time is forgotten until they agree again. */
+bool tr_workload_converged(tr_workload *wl, uint64_t *at_ns);
 /* Each up node's latest probe snapshot as a replica state for tr_check_convergence:
  * fills states[0..return) (at most states_cap), their entries from entries[0..entries_cap)
  * (needs nodes * keys). The states point into `entries`. */

@@ -289,7 +289,7 @@ Test(registers, stale_read_bug_is_caught_by_lincheck_in_most_seeds) {
 static bool ap_settled(tr_sim *sim, void *ud) {
     world *w = ud;
     uint64_t at;
-    return tr_workload_pending(w->wl) == 0 && tr_workload_converged(w->wl, 0, &at);
+    return tr_workload_pending(w->wl) == 0 && tr_workload_converged(w->wl, &at);
 }
 
 static void ap_run(world *w, uint64_t seed, uint32_t bugs, tr_convergence_result *conv,
@@ -308,7 +308,7 @@ static void ap_run(world *w, uint64_t seed, uint32_t bugs, tr_convergence_result
     cr_assert_eq(tr_workload_probe_start(w->wl), 0);
     tr_sim_run_until(w->sim, ap_settled, w, heal + 10 * SEC);
     uint64_t at = 0;
-    *converged = tr_workload_converged(w->wl, heal, &at);
+    *converged = tr_workload_converged(w->wl, &at);
     *after_ns = at - heal;
     tr_workload_finish(w->wl);
     size_t n = tr_workload_replica_states(w->wl, states, NODES, entries,
