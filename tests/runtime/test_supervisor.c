@@ -511,3 +511,34 @@ Test(supervisor, a_forged_flat_spec_is_refused_by_init) {
     cr_assert_eq(e.reason, TR_ESHUTDOWN);
     tr_child_spec_release(&child);
 }
+
+/* A transient child that is done at once (stops normally from init) is not restarted: the
+ * supervisor must learn the real reason (0), even though the child died before it could
+ * process the monitor request queued behind its init. DISABLED until the core answers a
+ * TR__SYS_MONITOR still queued to a dying actor with its real reason instead of TR_ENOPROC
+ * (actor_die's drain loop; patch in the codecsup report). With the patch it passes. */
+static int quick_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
+    int rc = worker_init(ctx, state, arg, arg_len);
+    (void)tr_stop(ctx, tr_self(ctx), 0);
+    return rc;
+}
+
+static const tr_behaviour quick = {
+    .name = "quick",
+    .state_size = sizeof(worker_arg),
+    .init = quick_init,
+    .receive = worker_receive,
+    .terminate = worker_terminate,
+};
+
+Test(supervisor, transient_child_done_in_init_is_not_restarted, .disabled = true) {
+    tree t;
+    const tr_restart r[] = {TR_TRANSIENT};
+    tree_init(&t, TR_ONE_FOR_ONE, 5, 60000, abcd, r, 1);
+    t.children[0].behaviour = &quick;
+    event ev[2];
+    start_watched(&t, ev); /* its init */
+    collect(ev + 1, 1);
+    cr_assert(ev[1].type == EV_TERM && ev[1].reason == 0);
+    assert_quiet();
+}
