@@ -22,7 +22,7 @@
 #include "runtime/engine.h"
 
 #define ENVELOPE_VERSION 1
-#define ENVELOPE_FIELDS 10
+#define ENVELOPE_FIELDS 11
 /* The validator's stack: one pending-element count per open container. */
 #define CHECK_STACK_MAX 256
 
@@ -228,7 +228,7 @@ size_t tr_envelope_size(const tr_msg *msg, const char *to_name) {
     size_t n = 1 + uint_size(ENVELOPE_VERSION) + uint_size(msg->type);
     n += uint_size(msg->from.node) + uint_size(msg->from.actor);
     n += uint_size(msg->to.node) + uint_size(msg->to.actor);
-    n += uint_size(msg->corr) + uint_size(msg->trace);
+    n += uint_size(msg->corr) + uint_size(msg->trace) + uint_size(msg->flags_);
     if (to_name != NULL) {
         size_t name_len = strlen(to_name);
         n += str_header_size(name_len) + name_len;
@@ -249,6 +249,7 @@ static int pack_fields(msgpack_packer *pk, const tr_msg *msg, const char *to_nam
     rc |= msgpack_pack_uint64(pk, msg->to.actor);
     rc |= msgpack_pack_uint64(pk, msg->corr);
     rc |= msgpack_pack_uint64(pk, msg->trace);
+    rc |= msgpack_pack_uint64(pk, msg->flags_);
     if (to_name != NULL) {
         size_t name_len = strlen(to_name);
         rc |= msgpack_pack_str_with_body(pk, to_name, name_len);
@@ -391,7 +392,7 @@ static int read_name(reader *r, char *name_out) {
 
 /* The scalar fields, in wire order, after the version. */
 typedef struct fields {
-    uint64_t type, from_node, from_actor, to_node, to_actor, corr, trace;
+    uint64_t type, from_node, from_actor, to_node, to_actor, corr, trace, flags;
 } fields;
 
 static int read_scalars(reader *r, fields *f) {
@@ -402,6 +403,7 @@ static int read_scalars(reader *r, fields *f) {
     if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->to_actor);
     if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->corr);
     if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->trace);
+    if (rc == 0) rc = read_uint(r, UINT32_MAX, &f->flags);
     return rc;
 }
 
@@ -419,7 +421,7 @@ static int read_preamble(reader *r) {
         r->p += 3;
         r->left -= 3;
     } else {
-        return TR_EPROTO; /* array32 is never needed for ten fields */
+        return TR_EPROTO; /* array32 is never needed for eleven fields */
     }
     uint64_t version;
     if (count == 0 || read_uint(r, UINT64_MAX, &version) != 0) {
@@ -466,6 +468,7 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
     msg->to = (tr_addr){.node = (uint32_t)f.to_node, .actor = f.to_actor};
     msg->corr = f.corr;
     msg->trace = f.trace;
+    msg->flags_ = (uint32_t)f.flags;
     *out = msg;
     return 0;
 }
