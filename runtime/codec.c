@@ -26,7 +26,7 @@
 /* The validator's stack: one pending-element count per open container. */
 #define CHECK_STACK_MAX 256
 
-/* ---- Reading big-endian integers (the caller has checked the bounds) ------------------- */
+/* ---- Reading big-endian integers (the caller has checked the bounds) --------------------- */
 
 static uint64_t load_be(const uint8_t *p, size_t n) {
     uint64_t v = 0;
@@ -36,7 +36,7 @@ static uint64_t load_be(const uint8_t *p, size_t n) {
     return v;
 }
 
-/* ---- The validator --------------------------------------------------------------------- */
+/* ---- The validator ----------------------------------------------------------------------- */
 
 /* One msgpack header: how many header bytes, how many payload bytes follow directly, and how
  * many child objects follow (containers). */
@@ -180,7 +180,7 @@ int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
     return rc;
 }
 
-/* ---- Encoding -------------------------------------------------------------------------- */
+/* ---- Encoding ---------------------------------------------------------------------------- */
 
 typedef struct bounded_buf {
     uint8_t *buf;
@@ -283,7 +283,7 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
     return 0;
 }
 
-/* ---- Decoding -------------------------------------------------------------------------- */
+/* ---- Decoding ---------------------------------------------------------------------------- */
 
 typedef struct reader {
     const uint8_t *p;

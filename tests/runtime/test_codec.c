@@ -12,7 +12,7 @@
 #include "runtime/engine.h"
 #include "troupe.h"
 
-/* ---- Helpers --------------------------------------------------------------------------- */
+/* ---- Helpers ----------------------------------------------------------------------------- */
 
 /* A tr_msg on the stack pointing at a caller's body (encode only reads it). */
 static tr_msg make_msg(const void *body, uint32_t body_len) {
@@ -111,7 +111,7 @@ static void cap_address_space(void) {
     cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
 }
 
-/* ---- Round trips ----------------------------------------------------------------------- */
+/* ---- Round trips ------------------------------------------------------------------------- */
 
 Test(codec, round_trip_keeps_every_field_and_the_name) {
     const char body[] = "\x93\x01\x02\x03";
@@ -515,7 +515,7 @@ Test(codec, decode_refuses_wrong_scalar_types) {
     cr_assert_eq(decode_with_bad_scalar(3, pack_over_u32), 0);
 }
 
-/* ---- Fuzzing ------------------------------------------------------------------------------- */
+/* ---- Fuzzing ----------------------------------------------------------------------------- */
 
 static uint64_t xorshift(uint64_t *s) {
     uint64_t x = *s;

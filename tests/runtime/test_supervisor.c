@@ -27,7 +27,7 @@ typedef struct event {
     tr_addr addr;
 } event;
 
-/* ---- Actors used by the tests -------------------------------------------------------------- */
+/* ---- Actors used by the tests ------------------------------------------------------------ */
 
 typedef struct worker_arg {
     tr_addr inbox;
@@ -106,7 +106,7 @@ static const tr_behaviour watcher = {
     .receive = watcher_receive,
 };
 
-/* ---- Fixture ----------------------------------------------------------------------------------- */
+/* ---- Fixture ----------------------------------------------------------------------------- */
 
 static tr_runtime *rt;
 static tr_node *node;
@@ -214,7 +214,7 @@ static void start_watched(tree *t, event *inits) {
 
 static const char *const abcd[] = {"a", "b", "c", "d"};
 
-/* ---- Strategies ---------------------------------------------------------------------------- */
+/* ---- Strategies -------------------------------------------------------------------------- */
 
 Test(supervisor, one_for_one_restarts_only_the_failed_child) {
     tree t;
@@ -287,7 +287,7 @@ Test(supervisor, rest_for_one_restarts_the_failed_child_and_those_after_it) {
     assert_quiet();
 }
 
-/* ---- Restart types ------------------------------------------------------------------------- */
+/* ---- Restart types ----------------------------------------------------------------------- */
 
 Test(supervisor, transient_is_restarted_after_a_failure_only) {
     tree t;
@@ -329,7 +329,7 @@ Test(supervisor, temporary_is_never_restarted_even_as_a_sibling) {
     cr_assert_eq(tr_node_lookup(node, "c", &gone), TR_ENOENT);
 }
 
-/* ---- Intensity and escalation -------------------------------------------------------------- */
+/* ---- Intensity and escalation ------------------------------------------------------------ */
 
 Test(supervisor, intensity_exceeded_stops_children_in_reverse_and_escalates) {
     tree t;
@@ -422,7 +422,7 @@ Test(supervisor, nested_supervisor_escalates_one_level) {
     cr_assert(tr_node_alive(node, top));
 }
 
-/* ---- Lifecycle and spec -------------------------------------------------------------------- */
+/* ---- Lifecycle and spec ------------------------------------------------------------------ */
 
 Test(supervisor, stopping_the_supervisor_stops_children_in_reverse_order) {
     tree t;
