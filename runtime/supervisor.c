@@ -513,6 +513,9 @@ static const tr_behaviour sup_behaviour = {
 static tr_spawn_opts sup_opts(const tr_spawn_opts *opts) {
     tr_spawn_opts o = opts ? *opts : (tr_spawn_opts){0};
     o.trap_exit = false; /* it learns of its children through monitors */
+    /* A bounded mailbox could refuse a child's TR_MSG_DOWN (the core bounds them like any
+     * message) and the child would never be restarted. Supervisors get little other mail. */
+    o.mailbox_capacity = 0;
     return o;
 }
 
