@@ -531,7 +531,7 @@ static const tr_behaviour quick = {
     .terminate = worker_terminate,
 };
 
-Test(supervisor, transient_child_done_in_init_is_not_restarted, .disabled = true) {
+Test(supervisor, transient_child_done_in_init_is_not_restarted) {
     tree t;
     const tr_restart r[] = {TR_TRANSIENT};
     tree_init(&t, TR_ONE_FOR_ONE, 5, 60000, abcd, r, 1);
