@@ -46,6 +46,9 @@ pub fn build(b: *std.Build) void {
     const lib_mod = newModule(b, target, optimize, tsan);
     lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &c_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
+    // Debug builds keep Zig's UB sanitizer on for our code; bundle its runtime so that an
+    // embedder linking libtroupe.a with gcc or clang needs nothing from Zig.
+    lib.bundle_ubsan_rt = true;
     lib.installHeader(b.path("include/troupe.h"), "troupe.h");
     b.installArtifact(lib);
 
@@ -89,7 +92,7 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests;
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ bench.tests;
     // Criterion cannot run under TSan (its sandbox maps memory where TSan keeps its shadow:
     // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
     // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".

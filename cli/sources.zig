@@ -5,4 +5,6 @@ pub const sources = [_][]const u8{
     "cli/node_common.c",
     "cli/cmd_node.c",
     "cli/cmd_call.c",
+    "cli/cmd_sim.c",
+    "cli/cmd_check.c",
 };
