@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "actors/registers.h"
 #include "cli/cli.h"
 #include "cli/node_common.h"
 #include "cluster/cluster.h"
@@ -258,7 +259,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
             "                   [--cluster NAME]\n"
-            "Sends one request (JSON turned into msgpack) of numeric TYPE (>= 256) to the actor\n"
+            "Sends one request (JSON turned into msgpack) of TYPE (a number >= 256, or read /\n"
+            "write for the registers \"cp\" and \"ap\": {\"key\": K[, \"value\": V]}) to the actor\n"
             "registered as ACTOR on the node at HOST:PORT and prints the reply body as JSON.\n"
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
             "timeout or connection failure, 2 on bad usage.\n");
@@ -353,7 +355,11 @@ int tr_cli_call(int argc, char **argv) {
     }
     static call c;
     memset(&c, 0, sizeof c);
-    if (tr_cli_parse_u32("call", "TYPE", a.type, TR_MSG_USER, 0xFFFEFFFFu, &c.type)) {
+    if (!strcmp(a.type, "read")) {
+        c.type = TR_REG_READ;
+    } else if (!strcmp(a.type, "write")) {
+        c.type = TR_REG_WRITE;
+    } else if (tr_cli_parse_u32("call", "TYPE", a.type, TR_MSG_USER, 0xFFFEFFFFu, &c.type)) {
         return 2;
     }
     static uint8_t secret[TR_CLI_SECRET_MAX];

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "actors/registers.h"
 #include "cli/node_common.h"
 #include "cluster/frame.h"
 #include "cluster/transport.h"
@@ -187,7 +188,7 @@ static const tr_behaviour kv_behaviour = {.name = "kv", .receive = kv_receive};
 /* ---- the command ------------------------------------------------------------------------ */
 
 typedef struct node_args {
-    const char *name, *listen, *seeds, *data, *secret_file, *cluster;
+    const char *name, *listen, *seeds, *data, *secret_file, *cluster, *replicas;
     uint32_t id, workers;
     tr_cluster_config cc;
 } node_args;
@@ -198,11 +199,15 @@ static void usage(FILE *out) {
             "                   [--secret-file FILE] [--cluster NAME] [--id N] [--workers N]\n"
             "                   [--frame-max BYTES] [--peer-queue-bytes N] [--peer-queue-count N]\n"
             "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
-            "                   [--write-stall-ms MS]\n"
+            "                   [--write-stall-ms MS] [--spin-us US] [--replicas n1,n2,...]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
-            "the name. Logs are key=value lines on stderr; SIGINT/SIGTERM stop it cleanly.\n");
+            "the name. It also hosts the replicated registers \"cp\" (linearizable, majority\n"
+            "quorums) and \"ap\" (last-writer-wins, gossip) over the nodes named by --replicas\n"
+            "(default: this node alone); see actors/registers.h for their messages (troupe call\n"
+            "TYPE read / write). Logs are key=value lines on stderr; SIGINT/SIGTERM stop it\n"
+            "cleanly.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -221,6 +226,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
         {"--down-ms", offsetof(node_args, cc.down_ms), 50, 600000},
         {"--handshake-timeout-ms", offsetof(node_args, cc.handshake_timeout_ms), 50, 600000},
         {"--write-stall-ms", offsetof(node_args, cc.write_stall_ms), 50, 600000},
+        {"--spin-us", offsetof(node_args, cc.spin_us), 0, 100000},
     };
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -245,6 +251,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--data")        ? &a->data
                            : !strcmp(f, "--secret-file") ? &a->secret_file
                            : !strcmp(f, "--cluster")     ? &a->cluster
+                           : !strcmp(f, "--replicas")    ? &a->replicas
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -276,6 +283,31 @@ static int parse_args(int argc, char **argv, node_args *a) {
     return 0;
 }
 
+/* "n1,n2,n3" -> names (pointing into buf). Returns the count, or -1 (printed). */
+static int parse_replicas(const char *list, const char *self, char *buf, size_t cap,
+                          const char **names) {
+    if (!list) {
+        names[0] = self;
+        return 1;
+    }
+    if (strlen(list) >= cap) {
+        fprintf(stderr, "troupe node: --replicas too long\n");
+        return -1;
+    }
+    strcpy(buf, list);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == TR_REG_PEERS_MAX || !*tok || strlen(tok) > TR_NAME_MAX) {
+            fprintf(stderr, "troupe node: bad --replicas (at most %d names of at most %d "
+                            "bytes)\n", TR_REG_PEERS_MAX, TR_NAME_MAX);
+            return -1;
+        }
+        names[n++] = tok;
+    }
+    return n;
+}
+
 static int spawn_standard_actors(tr_node *node) {
     tr_spawn_opts eo = {.name = "echo"};
     tr_spawn_opts po = {.name = "proxy"};
@@ -303,6 +335,13 @@ int tr_cli_node(int argc, char **argv) {
     if (tr_cli_read_secret("node", a.secret_file, secret, &secret_len)) {
         return 2;
     }
+    static char replica_buf[TR_REG_PEERS_MAX * (TR_NAME_MAX + 1) + 1];
+    const char *replicas[TR_REG_PEERS_MAX];
+    int replica_count = parse_replicas(a.replicas, a.name, replica_buf, sizeof replica_buf,
+                                       replicas);
+    if (replica_count < 0) {
+        return 2;
+    }
     uint32_t id = a.id ? a.id : tr_cluster_node_id(a.name);
     tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers,
                      .data_dir = a.data};
@@ -315,6 +354,11 @@ int tr_cli_node(int argc, char **argv) {
     }
     tr_cluster *cl = NULL;
     rc = spawn_standard_actors(tr_runtime_node(rt));
+    if (rc == 0) {
+        tr_registers_opts ro = {.peer_count = (uint32_t)replica_count, .peer_names = replicas,
+                                .cp = true, .ap = true};
+        rc = tr_registers_boot(tr_runtime_node(rt), &ro);
+    }
     if (rc == 0) {
         a.cc.cluster = a.cluster;
         a.cc.listen = a.listen;

@@ -239,12 +239,12 @@ static int call(int k, const char *actor, const char *type, const char *json, ch
 }
 
 /* Retries a call until it prints `want` (cluster forming, node restarting). */
-static bool call_until(int k, const char *actor, const char *json, const char *want,
-                       int timeout_ms) {
+static bool call_until(int k, const char *actor, const char *type, const char *json,
+                       const char *want, int timeout_ms) {
     char out[1024];
     uint64_t until = proc_now_ms() + (uint64_t)timeout_ms;
     do {
-        if (call(k, actor, "300", json, out, sizeof out, NULL, 1000) == 0 && !strcmp(out, want)) {
+        if (call(k, actor, type, json, out, sizeof out, NULL, 1000) == 0 && !strcmp(out, want)) {
             return true;
         }
         usleep(50000);

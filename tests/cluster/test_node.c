@@ -20,10 +20,10 @@ Test(node_cli, three_nodes_form_a_cluster_and_answer_across_nodes) {
                       NULL, 3000), 0);
     cr_assert_str_eq(out, "{\"a\":[1,2.5,\"x\",null,true]}");
     /* n3 learned n2 through gossip (its only seed is n1): n3 -> n2 and n2 -> n3 */
-    cr_assert(call_until(2, "proxy", "[\"echo@n2\", {\"via\": \"n3\"}]", "{\"via\":\"n3\"}",
+    cr_assert(call_until(2, "proxy", "300", "[\"echo@n2\", {\"via\": \"n3\"}]", "{\"via\":\"n3\"}",
                          5000), "n3 -> echo@n2 never answered");
-    cr_assert(call_until(1, "proxy", "[\"echo@n3\", 42]", "42", 5000));
-    cr_assert(call_until(0, "proxy", "[\"echo@n3\", \"hi\"]", "\"hi\"", 5000));
+    cr_assert(call_until(1, "proxy", "300", "[\"echo@n3\", 42]", "42", 5000));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n3\", \"hi\"]", "\"hi\"", 5000));
     cr_assert(log_wait("n2", "event=link_up peer=n3", 1, 100));
     cr_assert(log_wait("n3", "event=member_learned peer=n2", 1, 100));
 }
@@ -193,7 +193,7 @@ Test(node_cli, a_paused_node_is_detected_down_within_the_bound_and_up_after_resu
     cr_assert(log_count("n1", "failure detector") >= 1);
     proc_signal(n2, SIGCONT);
     cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "no reconnect after resume");
-    cr_assert(call_until(0, "proxy", "[\"echo@n2\", 5]", "5", 5000));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 5000));
 }
 
 Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable_state) {
@@ -202,7 +202,7 @@ Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable
     start_node("n1", 0, NULL, NULL);
     int n2 = start_node("n2", 1, seed0, "--data", d2, NULL);
     start_node("n3", 2, seed0, NULL);
-    cr_assert(call_until(1, "kv", "[\"put\", \"k\", {\"v\": 41}]", "{\"ok\":true}", 5000));
+    cr_assert(call_until(1, "kv", "300", "[\"put\", \"k\", {\"v\": 41}]", "{\"ok\":true}", 5000));
     cr_assert(log_wait("n3", "event=link_up peer=n2", 1, 5000));
     proc_signal(n2, SIGKILL);
     proc_wait(n2, 2000);
@@ -212,7 +212,7 @@ Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable
     cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n1");
     cr_assert(log_wait("n3", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n3");
     /* the state written before the crash, read across nodes after the restart */
-    cr_assert(call_until(2, "proxy", "[\"kv@n2\", [\"get\", \"k\"]]", "{\"v\":41}", 5000));
+    cr_assert(call_until(2, "proxy", "300", "[\"kv@n2\", [\"get\", \"k\"]]", "{\"v\":41}", 5000));
 }
 
 Test(node_cli, sigterm_stops_a_node_cleanly_and_peers_hear_bye) {
@@ -224,4 +224,35 @@ Test(node_cli, sigterm_stops_a_node_cleanly_and_peers_hear_bye) {
     cr_assert(log_wait("n2", "event=node_stopped", 1, 100));
     cr_assert(log_wait("n1", "peer said bye: shutdown", 1, 2000));
     cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000));
+}
+
+Test(node_cli, replicated_registers_answer_across_nodes_and_survive_a_kill) {
+    char d[3][512];
+    const char *names[3] = {"n1", "n2", "n3"};
+    int slots[3];
+    for (int i = 0; i < 3; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "data-%s", names[i]);
+        proc_path(d[i], sizeof d[i], tag);
+        slots[i] = start_node(names[i], i, i ? seed0 : NULL, "--data", d[i], "--replicas",
+                              "n1,n2,n3", NULL);
+    }
+    char out[256];
+    uint64_t until = proc_now_ms() + 8000;
+    int rc;
+    do { /* the mesh forms (gossip) before a quorum is reachable from n1 */
+        rc = call(0, "cp", "write", "{\"key\": 5, \"value\": 77}", out, sizeof out, NULL, 2000);
+    } while ((rc != 0 || strcmp(out, "{\"ok\":true,\"value\":77}")) && proc_now_ms() < until);
+    cr_assert_str_eq(out, "{\"ok\":true,\"value\":77}");
+    cr_assert_eq(call(2, "cp", "read", "{\"key\": 5}", out, sizeof out, NULL, 3000), 0);
+    cr_assert_str_eq(out, "{\"ok\":true,\"value\":77}");
+    proc_signal(slots[1], SIGKILL);
+    proc_wait(slots[1], 2000);
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000));
+    /* a majority (n1, n3) still answers */
+    cr_assert_eq(call(0, "cp", "read", "{\"key\": 5}", out, sizeof out, NULL, 3000), 0);
+    cr_assert_str_eq(out, "{\"ok\":true,\"value\":77}");
+    start_node("n2", 1, seed0, "--data", d[1], "--replicas", "n1,n2,n3", NULL);
+    cr_assert(call_until(1, "cp", "read", "{\"key\": 5}", "{\"ok\":true,\"value\":77}", 8000),
+              "the restarted n2 cannot read the value");
 }
