@@ -190,6 +190,7 @@ static const tr_behaviour kv_behaviour = {.name = "kv", .receive = kv_receive};
 typedef struct node_args {
     const char *name, *listen, *seeds, *data, *secret_file, *cluster, *replicas;
     uint32_t id, workers;
+    bool spin_given;
     tr_cluster_config cc;
 } node_args;
 
@@ -226,7 +227,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
         {"--down-ms", offsetof(node_args, cc.down_ms), 50, 600000},
         {"--handshake-timeout-ms", offsetof(node_args, cc.handshake_timeout_ms), 50, 600000},
         {"--write-stall-ms", offsetof(node_args, cc.write_stall_ms), 50, 600000},
-        {"--spin-us", offsetof(node_args, cc.spin_us), 0, 100000},
+        {"--spin-us", offsetof(node_args, cc.spin_us), 0, 100000}, /* 0: never */
     };
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -266,6 +267,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
             usage(stderr);
             return 2;
         }
+        a->spin_given = a->spin_given || !strcmp(f, "--spin-us");
         if (tr_cli_parse_u32("node", f, v, nums[k].min, nums[k].max,
                              (uint32_t *)((char *)a + nums[k].off))) {
             return 2;
@@ -343,6 +345,9 @@ int tr_cli_node(int argc, char **argv) {
         return 2;
     }
     uint32_t id = a.id ? a.id : tr_cluster_node_id(a.name);
+    if (a.spin_given && a.cc.spin_us == 0) {
+        a.cc.spin_us = -1; /* --spin-us 0 means never (the config's 0 is the default) */
+    }
     tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers,
                      .data_dir = a.data};
     tr_runtime *rt;
