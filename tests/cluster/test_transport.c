@@ -350,7 +350,8 @@ Test(transport, hostile_frames_after_auth_close_only_that_connection) {
     after_auth(deep, sizeof deep, "deep nesting");
     uint8_t lie[] = {0, 0, 0, 6, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
     after_auth(lie, sizeof lie, "huge container header");
-    uint8_t bad_env[] = {0, 0, 0, 12, 0x9a, 0x01, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1};
+    uint8_t bad_env[] = {0,    0,    0,    12,   0x9a, 0x01, 0xc1, 0xc1,
+                         0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1};
     after_auth(bad_env, sizeof bad_env, "malformed envelope");
     uint8_t trunc_hb[] = {0, 0, 0, 2, 0x92, 18};
     after_auth(trunc_hb, sizeof trunc_hb, "truncated heartbeat");
