@@ -43,6 +43,7 @@ struct peer {
     bool dialing; /* an outbound connection to addr is in progress */
     /* [mu] */
     bool reachable; /* sends are accepted (queued) */
+    bool linked;    /* authenticated link up (a copy of fd.linked for other threads) */
     bool in_use;    /* the slot holds a peer (client slots are freed on disconnect) */
     bytes q_ctrl, q_data;
     uint32_t q_count;
@@ -111,6 +112,9 @@ struct tr_transport {
     uint64_t last_heartbeat_ms, last_gossip_ms, hb_seq;
     uint64_t rng;
     int port;
+    tr_gossip_entry gossip[TR_MEMBERS_MAX];    /* scratch: gossip out (loop thread) */
+    tr_gossip_entry gossip_in[TR_MEMBERS_MAX]; /* scratch: gossip in (loop thread) */
+    uint8_t gossip_frame[16 + TR_MEMBERS_MAX * 160];
     /* closing */
     bool closing;
     int open_handles;
@@ -319,6 +323,7 @@ static peer *add_peer(tr_transport *t, uint32_t id, const char *name, const char
 static void peer_set_reachable(tr_transport *t, peer *p, bool reachable) {
     pthread_mutex_lock(&t->mu);
     p->reachable = reachable;
+    p->linked = p->active != NULL;
     if (!reachable) {
         if (p->q_count) {
             LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name,
@@ -633,7 +638,7 @@ int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_ou
 bool tr_transport_linked(tr_transport *t, uint32_t id) {
     pthread_mutex_lock(&t->mu);
     peer *p = find_peer_locked(t, id);
-    bool up = p && p->reachable && p->fd.linked;
+    bool up = p && p->linked;
     pthread_mutex_unlock(&t->mu);
     return up;
 }
@@ -736,6 +741,7 @@ static void on_authenticated(tr_transport *t, conn *c) {
     int ev = tr_fd_link_up(&p->fd, &t->fdc, now_ms(t));
     pthread_mutex_lock(&t->mu);
     p->reachable = true;
+    p->linked = true;
     pthread_mutex_unlock(&t->mu);
     LOG(t, "info", "event=link_up peer=%s id=%u remote=%s dir=%s%s", p->name, p->id,
         c->remote, c->outbound ? "out" : "in", p->client ? " client=1" : "");
@@ -785,7 +791,7 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
         return 0;
     }
     case TR_FRAME_GOSSIP: {
-        static tr_gossip_entry entries[TR_MEMBERS_MAX]; /* loop thread only */
+        tr_gossip_entry *entries = t->gossip_in;
         size_t n;
         if (tr_gossip_decode(p, len, entries, TR_MEMBERS_MAX, &n)) {
             return TR_EPROTO;
@@ -1014,8 +1020,8 @@ static void dial(tr_transport *t, const char *addr, seed *s, peer *p) {
 /* ---- the periodic tick: deadlines, heartbeats, gossip, failure detection, dials ------- */
 
 static void send_gossip_to(tr_transport *t, peer *to) {
-    static tr_gossip_entry e[TR_MEMBERS_MAX]; /* loop thread only */
-    static uint8_t frame[16 + TR_MEMBERS_MAX * 160];
+    tr_gossip_entry *e = t->gossip;
+    uint8_t *frame = t->gossip_frame;
     size_t n = 0;
     if (!t->client && t->listen_addr[0]) {
         snprintf(e[n].name, sizeof e[n].name, "%s", t->name);
@@ -1037,7 +1043,7 @@ static void send_gossip_to(tr_transport *t, peer *to) {
     if (n == 0) {
         return;
     }
-    long len = tr_gossip_encode(e, n, frame, sizeof frame);
+    long len = tr_gossip_encode(e, n, frame, sizeof t->gossip_frame);
     assert(len > 0);
     queue_ctrl(t, to, frame, (size_t)len);
 }

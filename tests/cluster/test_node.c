@@ -220,7 +220,15 @@ Test(node_cli, sigterm_stops_a_node_cleanly_and_peers_hear_bye) {
     int n2 = start_node("n2", 1, seed0, NULL);
     cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
     proc_signal(n2, SIGTERM);
-    cr_assert_eq(proc_wait(n2, 5000), 0, "n2 did not exit 0 on SIGTERM");
+    int rc = proc_wait(n2, 20000);
+    if (rc != 0) {
+        char path[512];
+        proc_path(path, sizeof path, "n2.log");
+        char *log = slurp(path);
+        size_t len = strlen(log);
+        cr_assert_fail("n2 did not exit 0 on SIGTERM (%d); its log ends:\n%s", rc,
+                       log + (len > 1500 ? len - 1500 : 0));
+    }
     cr_assert(log_wait("n2", "event=node_stopped", 1, 100));
     cr_assert(log_wait("n1", "peer said bye: shutdown", 1, 2000));
     cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000));
