@@ -83,6 +83,7 @@ static int proc_spawn(const char *tag, char *const *args) {
     char log[512], out[512];
     snprintf(log, sizeof log, "%s/%s.log", tmpdir, tag);
     snprintf(out, sizeof out, "%s/%s.out", tmpdir, tag);
+    const char *bin = troupe_bin(); /* asserts here, never in the child */
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -93,7 +94,7 @@ static int proc_spawn(const char *tag, char *const *args) {
         dup2(fl, 2);
         char *argv[40];
         int n = 0;
-        argv[n++] = (char *)troupe_bin();
+        argv[n++] = (char *)bin;
         while (args[n - 1] && n < 39) {
             argv[n] = args[n - 1];
             n++;
@@ -244,11 +245,12 @@ static bool call_until(int k, const char *actor, const char *type, const char *j
     char out[1024];
     uint64_t until = proc_now_ms() + (uint64_t)timeout_ms;
     do {
-        if (call(k, actor, type, json, out, sizeof out, NULL, 1000) == 0 && !strcmp(out, want)) {
+        if (call(k, actor, type, json, out, sizeof out, NULL, 2000) == 0 && !strcmp(out, want)) {
             return true;
         }
         usleep(50000);
     } while (proc_now_ms() < until);
+    fprintf(stderr, "call_until: %s on port +%d answered '%s', wanted '%s'\n", actor, k, out, want);
     return false;
 }
 

@@ -22,8 +22,8 @@ Test(node_cli, three_nodes_form_a_cluster_and_answer_across_nodes) {
     /* n3 learned n2 through gossip (its only seed is n1): n3 -> n2 and n2 -> n3 */
     cr_assert(call_until(2, "proxy", "300", "[\"echo@n2\", {\"via\": \"n3\"}]", "{\"via\":\"n3\"}",
                          5000), "n3 -> echo@n2 never answered");
-    cr_assert(call_until(1, "proxy", "300", "[\"echo@n3\", 42]", "42", 5000));
-    cr_assert(call_until(0, "proxy", "300", "[\"echo@n3\", \"hi\"]", "\"hi\"", 5000));
+    cr_assert(call_until(1, "proxy", "300", "[\"echo@n3\", 42]", "42", 10000));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n3\", \"hi\"]", "\"hi\"", 10000));
     cr_assert(log_wait("n2", "event=link_up peer=n3", 1, 100));
     cr_assert(log_wait("n3", "event=link_up peer=n2", 1, 1000), "n3 never linked to n2");
 }
@@ -193,7 +193,7 @@ Test(node_cli, a_paused_node_is_detected_down_within_the_bound_and_up_after_resu
     cr_assert(log_count("n1", "failure detector") >= 1);
     proc_signal(n2, SIGCONT);
     cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "no reconnect after resume");
-    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 5000));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 10000));
 }
 
 Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable_state) {
@@ -202,7 +202,7 @@ Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable
     start_node("n1", 0, NULL, NULL);
     int n2 = start_node("n2", 1, seed0, "--data", d2, NULL);
     start_node("n3", 2, seed0, NULL);
-    cr_assert(call_until(1, "kv", "300", "[\"put\", \"k\", {\"v\": 41}]", "{\"ok\":true}", 5000));
+    cr_assert(call_until(1, "kv", "300", "[\"put\", \"k\", {\"v\": 41}]", "{\"ok\":true}", 10000));
     cr_assert(log_wait("n3", "event=link_up peer=n2", 1, 5000));
     proc_signal(n2, SIGKILL);
     proc_wait(n2, 2000);
@@ -212,7 +212,7 @@ Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable
     cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n1");
     cr_assert(log_wait("n3", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n3");
     /* the state written before the crash, read across nodes after the restart */
-    cr_assert(call_until(2, "proxy", "300", "[\"kv@n2\", [\"get\", \"k\"]]", "{\"v\":41}", 5000));
+    cr_assert(call_until(2, "proxy", "300", "[\"kv@n2\", [\"get\", \"k\"]]", "{\"v\":41}", 10000));
 }
 
 Test(node_cli, sigterm_stops_a_node_cleanly_and_peers_hear_bye) {
