@@ -20,7 +20,7 @@
 #define PEERS_MAX 1024
 #define SEEDS_MAX 32
 #define CTRL_QUEUE_MAX (256u << 10) /* control lane bound: heartbeats and gossip */
-#define WRITE_CHUNK_MAX (256u << 10)
+#define PENDING_CONNS_MAX 256 /* connections still in their handshake; more are refused */
 
 typedef struct bytes {
     uint8_t *p;
@@ -95,6 +95,7 @@ struct tr_transport {
     char listen_addr[TR_ADDR_STR_MAX + 1];
     uint32_t id;
     bool client;
+    int pending_conns; /* connections not yet authenticated */
     uint64_t incarnation;
     uint8_t secret[256];
     size_t secret_len;
@@ -362,6 +363,7 @@ static conn *conn_new(tr_transport *t, bool outbound) {
     c->next = t->conns;
     t->conns = c;
     t->open_handles++;
+    t->pending_conns++;
     return c;
 }
 
@@ -374,6 +376,9 @@ static void on_conn_closed(uv_handle_t *h) {
     }
     if (*pp) {
         *pp = c->next;
+    }
+    if (!c->authed) {
+        t->pending_conns--;
     }
     tr_frame_reader_deinit(&c->rd);
     bytes_free(&c->w_ctrl);
@@ -733,6 +738,7 @@ static void on_authenticated(tr_transport *t, conn *c) {
         conn_close(old, "info", "duplicate connection (replaced)");
     }
     c->authed = true;
+    t->pending_conns--;
     c->peer = p;
     p->active = c;
     if (c->dial_peer == p) {
@@ -961,12 +967,18 @@ static void on_connection(uv_stream_t *server, int status) {
     if (status < 0 || t->closing) {
         return;
     }
+    bool full = t->pending_conns >= PENDING_CONNS_MAX;
     conn *c = conn_new(t, false);
     if (!c) {
         return;
     }
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c, "warn", "accept failed");
+        return;
+    }
+    if (full) {
+        format_peer_addr(&c->tcp, c->remote, sizeof c->remote);
+        conn_close(c, "warn", "too many connections in handshake (%d)", PENDING_CONNS_MAX);
         return;
     }
     pthread_mutex_lock(&t->mu);

@@ -473,3 +473,32 @@ Test(transport, restarted_node_is_seen_down_then_up_again) {
     cr_assert(again, "n2 never reconnected to the restarted n1");
     world_stop();
 }
+
+Test(transport, connections_stuck_in_handshake_are_bounded) {
+    world_start();
+    enum { N = 300 }; /* PENDING_CONNS_MAX is 256 */
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = raw_connect(W.port[0]);
+        cr_assert_geq(fds[i], 0);
+    }
+    /* well before the 400 ms handshake timeout, the ones over the bound are closed */
+    usleep(100000); /* the node accepts them all */
+    int closed = 0;
+    for (int i = 0; i < N; i++) {
+        struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+        if (poll(&pf, 1, 0) > 0) {
+            char b;
+            if (recv(fds[i], &b, 1, 0) <= 0) {
+                closed++;
+            }
+        }
+    }
+    cr_assert_geq(closed, N - 256, "only %d refused", closed);
+    cr_assert_lt(closed, N, "all refused: the bound is not what it says");
+    for (int i = 0; i < N; i++) {
+        close(fds[i]);
+    }
+    good_client_works("a connection flood");
+    world_stop();
+}
