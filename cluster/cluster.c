@@ -14,6 +14,9 @@
 #include "runtime/engine.h"
 #include "runtime/real.h"
 
+/* How long tr_cluster_stop lets queued messages go out before closing. */
+#define DRAIN_MS 1000
+
 enum { ST_STARTING, ST_RUNNING, ST_FAILED, ST_CLOSING, ST_CLOSED };
 
 struct tr_cluster {
@@ -151,6 +154,21 @@ static void close_on_loop(void *arg) {
     pthread_mutex_unlock(&c->mu);
     if (run) {
         atomic_store_explicit(&c->t, NULL, memory_order_release);
+        tr_transport_drain(c->owned, DRAIN_MS, on_closed, c);
+    }
+}
+
+/* The runtime is going away: no time to drain. */
+static void close_now_on_loop(void *arg) {
+    tr_cluster *c = arg;
+    pthread_mutex_lock(&c->mu);
+    bool run = c->state == ST_RUNNING;
+    if (run) {
+        c->state = ST_CLOSING;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (run) {
+        atomic_store_explicit(&c->t, NULL, memory_order_release);
         tr_transport_close(c->owned, on_closed, c);
     }
 }
@@ -194,7 +212,7 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
     return 0;
 }
 
-static void on_runtime_shutdown(void *arg) { close_on_loop(arg); }
+static void on_runtime_shutdown(void *arg) { close_now_on_loop(arg); }
 
 int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
     tr_cluster *c = calloc(1, sizeof *c);

@@ -116,7 +116,9 @@ struct tr_transport {
     tr_gossip_entry gossip[TR_MEMBERS_MAX];    /* scratch: gossip out (loop thread) */
     tr_gossip_entry gossip_in[TR_MEMBERS_MAX]; /* scratch: gossip in (loop thread) */
     uint8_t gossip_frame[16 + TR_MEMBERS_MAX * 160];
-    /* closing */
+    /* draining, then closing */
+    bool draining;
+    uint64_t drain_deadline_ms;
     bool closing;
     int open_handles;
     void (*done)(void *);
@@ -1135,6 +1137,20 @@ static void tick_seeds(tr_transport *t, uint64_t now) {
     }
 }
 
+/* Nothing queued and nothing being written to any linked peer. */
+static bool all_written(tr_transport *t) {
+    bool idle = true;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->peer_count && idle; i++) {
+        peer *p = t->peers[i];
+        if (p->in_use && p->active) {
+            idle = p->q_data.len == 0 && p->q_ctrl.len == 0 && !p->active->writing;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return idle;
+}
+
 static void on_tick(uv_timer_t *timer) {
     tr_transport *t = timer->data;
     if (t->closing) {
@@ -1142,6 +1158,13 @@ static void on_tick(uv_timer_t *timer) {
     }
     uint64_t now = now_ms(t);
     flush_all(t); /* backstop for any wake lost to a race */
+    if (t->draining && (all_written(t) || now >= t->drain_deadline_ms)) {
+        if (!all_written(t)) {
+            LOG(t, "warn", "event=drain_timeout");
+        }
+        tr_transport_close(t, t->done, t->done_arg);
+        return;
+    }
     tick_conns(t, now);
     tick_peers(t, now);
     tick_seeds(t, now);
@@ -1323,6 +1346,20 @@ int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tran
         t->client ? " client=1" : "");
     *out = t;
     return 0;
+}
+
+void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg),
+                        void *arg) {
+    assert(!t->closing && !t->draining);
+    pthread_mutex_lock(&t->mu);
+    t->shut = true;
+    pthread_mutex_unlock(&t->mu);
+    t->draining = true;
+    t->drain_deadline_ms = now_ms(t) + timeout_ms;
+    t->done = done;
+    t->done_arg = arg;
+    flush_all(t);
+    uv_timer_start(&t->tick, on_tick, 5, 5); /* check often: a drain is usually short */
 }
 
 void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {

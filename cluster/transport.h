@@ -82,6 +82,10 @@ int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_ou
 bool tr_transport_linked(tr_transport *t, uint32_t id);
 /* The bound port of the listener (0 if none). */
 int tr_transport_port(const tr_transport *t);
+/* Refuses new sends (TR_ECLOSED), lets what is queued be written for at most timeout_ms
+ * (heartbeats go on; a peer may still be read), then does tr_transport_close(done, arg). */
+void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg),
+                        void *arg);
 /* Says BYE to every peer, closes every handle; `done(arg)` runs on the loop thread once
  * all are closed, after which t is freed. Sends fail with TR_ECLOSED from now on. */
 void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);

@@ -642,8 +642,9 @@ int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
  * For clients that dialled one seed. TR_ETIMEDOUT. Any non-worker thread. */
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
-/* Says BYE to the peers and closes every connection; blocks until done. Idempotent. If not
- * called, tr_runtime_destroy does it. Remote sends fail (dead letters) from then on. */
+/* Drains: refuses new remote sends (dead letters from then on), lets what is already queued
+ * be written for up to 1 s, then says BYE to the peers and closes every connection; blocks
+ * until done. Idempotent. If not called, tr_runtime_destroy closes without draining. */
 void tr_cluster_stop(tr_cluster *c);
 /* Frees c; only after tr_runtime_destroy(rt). */
 void tr_cluster_destroy(tr_cluster *c);

@@ -163,6 +163,18 @@ static int log_count(const char *tag, const char *needle) {
     return n;
 }
 
+/* The last ~1500 bytes of <tag>.log, for failure messages (static buffer). */
+static const char *log_tail(const char *tag) {
+    static char tail[1600];
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", tmpdir, tag);
+    char *s = slurp(path);
+    size_t len = strlen(s);
+    snprintf(tail, sizeof tail, "%s", s + (len > 1500 ? len - 1500 : 0));
+    free(s);
+    return tail;
+}
+
 /* Waits until <tag>.log holds at least `count` occurrences of needle. */
 static bool log_wait(const char *tag, const char *needle, int count, int timeout_ms) {
     uint64_t until = proc_now_ms() + (uint64_t)timeout_ms;
