@@ -38,7 +38,7 @@ static const char *troupe_bin(void) {
 }
 
 /* A fresh temp dir with a secret file; a port range of 20 from the pid (tests run in
- * parallel processes). */
+ * parallel processes), in 20000..31999. */
 static void proc_setup(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/troupe-cluster-test-XXXXXX");
     cr_assert(mkdtemp(tmpdir));
@@ -51,7 +51,8 @@ static void proc_setup(void) {
     f = fopen(path, "w");
     fputs("not-the-cluster-secret-xyz\n", f);
     fclose(f);
-    port_base = 21000 + (int)(getpid() % 1500) * 20;
+    /* below the ephemeral range (32768 up), where outgoing connections take ports */
+    port_base = 20000 + (int)(getpid() % 600) * 20;
     memset(procs, 0, sizeof procs);
 }
 
@@ -221,7 +222,8 @@ static int start_node(const char *name, int k, const int *seeds, ...) {
     args[n] = NULL;
     int before = log_count(name, "event=node_ready");
     int slot = proc_spawn(name, args);
-    cr_assert(log_wait(name, "event=node_ready", before + 1, 5000), "%s did not start", name);
+    cr_assert(log_wait(name, "event=node_ready", before + 1, 10000), "%s did not start:\n%s",
+              name, log_tail(name));
     return slot;
 }
 
