@@ -238,6 +238,11 @@ static int parse_addr(const char *s, struct sockaddr_storage *out) {
     }
     memcpy(host, s, (size_t)(colon - s));
     host[colon - s] = 0;
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* "[::1]:7401" */
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535 || end == colon + 1) {
@@ -266,7 +271,7 @@ static void format_peer_addr(uv_tcp_t *tcp, char *out, size_t cap) {
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
     }
-    snprintf(out, cap, "%s:%d", ip, port);
+    snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 }
 
 /* ---- peers --------------------------------------------------------------------------- */
