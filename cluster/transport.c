@@ -258,7 +258,7 @@ static int parse_addr(const char *s, struct sockaddr_storage *out) {
 }
 
 static void format_peer_addr(uv_tcp_t *tcp, char *out, size_t cap) {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     int len = sizeof ss;
     char ip[64] = "?";
     int port = 0;
