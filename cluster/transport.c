@@ -78,6 +78,7 @@ struct conn {
     uv_write_t wreq;
     bytes w_ctrl, w_data;
     uv_connect_t creq;
+    uv_shutdown_t sreq;
 };
 
 struct tr_transport {
@@ -118,6 +119,7 @@ struct tr_transport {
     uint8_t gossip_frame[16 + TR_MEMBERS_MAX * 160];
     /* draining, then closing */
     bool draining;
+    bool saying_bye; /* drained: BYE sent, write sides shut, waiting for the peers' EOF */
     uint64_t drain_deadline_ms;
     bool closing;
     int open_handles;
@@ -678,7 +680,7 @@ static void on_link_down(tr_transport *t, peer *p, const char *why) {
     int ev = tr_fd_link_down(&p->fd, &t->fdc, now_ms(t), next_random(t));
     /* While closing, nobody is told: the node is going away itself. */
     peer_set_reachable(t, p, false);
-    if (ev == TR_FD_DOWN && !t->closing) {
+    if (ev == TR_FD_DOWN && !t->closing && !t->draining) {
         LOG(t, "warn", "event=node_down peer=%s id=%u reason=\"%s\"", p->name, p->id, why);
         if (t->on_node) {
             t->on_node(t->ud, p->id, p->name, false);
@@ -1126,7 +1128,7 @@ static void tick_peers(tr_transport *t, uint64_t now) {
             if (gossip && !p->client) {
                 send_gossip_to(t, p);
             }
-        } else if (!p->client && !p->dialing && p->addr[0] && !t->client &&
+        } else if (!p->client && !p->dialing && p->addr[0] && !t->client && !t->draining &&
                    tr_fd_should_dial(&p->fd, now)) {
             dial(t, p->addr, NULL, p);
         }
@@ -1136,7 +1138,7 @@ static void tick_peers(tr_transport *t, uint64_t now) {
 static void tick_seeds(tr_transport *t, uint64_t now) {
     for (size_t i = 0; i < t->seed_count; i++) {
         seed *s = &t->seeds[i];
-        if (!s->resolved && !s->dialing && tr_fd_should_dial(&s->fd, now)) {
+        if (!s->resolved && !s->dialing && !t->draining && tr_fd_should_dial(&s->fd, now)) {
             dial(t, s->addr, s, NULL);
         }
     }
@@ -1156,6 +1158,59 @@ static bool all_written(tr_transport *t) {
     return idle;
 }
 
+static long bye_frame(uint8_t *buf, size_t cap) {
+    tr_mpw w;
+    tr_frame_begin(&w, buf, cap);
+    tr_mpw_array(&w, 2);
+    tr_mpw_uint(&w, TR_FRAME_BYE);
+    tr_mpw_str(&w, "shutdown", 8);
+    return tr_frame_end(&w);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status) {
+    conn *c = req->data;
+    if (status < 0 && status != UV_ECANCELED) {
+        conn_close(c, "info", "shutdown failed: %s", uv_strerror(status));
+    }
+}
+
+/* Drained: each link gets BYE, then our write side is shut (FIN after the queued bytes).
+ * We keep reading until the peer closes, so that closing never resets a connection whose
+ * last frames the peer has not read yet (a close with unread input sends RST, and RST makes
+ * the peer drop what it had not read). */
+static void say_bye(tr_transport *t, uint64_t now) {
+    t->saying_bye = true;
+    t->drain_deadline_ms = now + 500;
+    uint8_t bye[64];
+    long n = bye_frame(bye, sizeof bye);
+    for (conn *c = t->conns; c; c = c->next) {
+        if (c->closing) {
+            continue;
+        }
+        if (!c->authed) {
+            conn_close(c, "info", "transport closing");
+            continue;
+        }
+        c->sreq.data = c;
+        int rc = conn_write_raw(c, bye, (size_t)n);
+        if (rc == 0) {
+            rc = uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown_done);
+        }
+        if (rc < 0) {
+            conn_close(c, "info", "transport closing (no graceful shutdown: %d)", rc);
+        }
+    }
+}
+
+static bool any_authed(tr_transport *t) {
+    for (conn *c = t->conns; c; c = c->next) {
+        if (c->authed && !c->closing) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void on_tick(uv_timer_t *timer) {
     tr_transport *t = timer->data;
     if (t->closing) {
@@ -1163,11 +1218,17 @@ static void on_tick(uv_timer_t *timer) {
     }
     uint64_t now = now_ms(t);
     flush_all(t); /* backstop for any wake lost to a race */
-    if (t->draining && (all_written(t) || now >= t->drain_deadline_ms)) {
+    if (t->draining && !t->saying_bye && (all_written(t) || now >= t->drain_deadline_ms)) {
         if (!all_written(t)) {
             LOG(t, "warn", "event=drain_timeout");
         }
-        tr_transport_close(t, t->done, t->done_arg);
+        say_bye(t, now);
+        return;
+    }
+    if (t->saying_bye) {
+        if (!any_authed(t) || now >= t->drain_deadline_ms) {
+            tr_transport_close(t, t->done, t->done_arg);
+        }
         return;
     }
     tick_conns(t, now);
@@ -1376,14 +1437,9 @@ void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     t->done = done;
     t->done_arg = arg;
     uint8_t bye[64];
-    tr_mpw w;
-    tr_frame_begin(&w, bye, sizeof bye);
-    tr_mpw_array(&w, 2);
-    tr_mpw_uint(&w, TR_FRAME_BYE);
-    tr_mpw_str(&w, "shutdown", 8);
-    long n = tr_frame_end(&w);
+    long n = bye_frame(bye, sizeof bye);
     for (conn *c = t->conns; c; c = c->next) {
-        if (c->authed && !c->closing && !c->writing) {
+        if (c->authed && !c->closing && !c->writing && !t->saying_bye) {
             /* Best effort and never blocking: uv_close would cancel a queued write. */
             uv_buf_t b = uv_buf_init((char *)bye, (unsigned)n);
             (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);

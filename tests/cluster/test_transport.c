@@ -76,6 +76,10 @@ static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
         return TR_EPROTO; /* stands for the codec refusing a malformed envelope */
     }
     if (i == 0) {
+        pthread_mutex_lock(&w->mu);
+        w->received[0]++;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
         int rc = tr_transport_send(w->t[0], from, p, len);
         if (rc == TR_EFULL) {
             pthread_mutex_lock(&w->mu);
@@ -500,5 +504,25 @@ Test(transport, connections_stuck_in_handshake_are_bounded) {
         close(fds[i]);
     }
     good_client_works("a connection flood");
+    world_stop();
+}
+
+static void drain_n2(world *w, int unused) {
+    tr_transport_drain(w->t[1], 5000, NULL, NULL);
+    w->t[1] = NULL;
+}
+
+Test(transport, drain_writes_what_was_queued_before_closing) {
+    world_start();
+    on_loop(&W, start_seeded, 1);
+    cr_assert(wait_for(is_up, 100 + 1, 3000));
+    long n = 60000;
+    send_seq(1, 1, n);
+    on_loop(&W, drain_n2, 0); /* at once: most of it is still queued */
+    cr_assert(wait_for(received_all, 0 * 1000000 + n, 10000), "n1 got %ld of %ld",
+              W.received[0], n);
+    uint8_t p[3] = {0x92, 0x01, 0x01};
+    cr_assert(wait_for(is_down, 0 + 2, 3000), "n1 never saw n2 leave");
+    (void)p;
     world_stop();
 }
