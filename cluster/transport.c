@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1368,7 +1369,22 @@ static void maybe_finish_close(tr_transport *t) {
     }
 }
 
+/* libuv writes with write(2): a peer that resets the connection would kill the process
+ * with SIGPIPE. Ignore it (once, process-wide) unless the program installed a handler; the
+ * write then fails with EPIPE and only that connection is closed. */
+static void ignore_sigpipe(void) {
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGPIPE, &ign, NULL);
+    }
+}
+
 int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_transport **out) {
+    ignore_sigpipe();
     tr_transport *t = calloc(1, sizeof *t);
     if (!t) {
         return TR_ENOMEM;

@@ -69,7 +69,9 @@ typedef struct tr_transport_config {
 } tr_transport_config;
 
 /* Creates the transport on `loop` (call on the loop's thread): binds the listener (an error
- * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds. */
+ * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds.
+ * Side effect: SIGPIPE is set to ignored if it had its default action (a peer resetting a
+ * connection must not kill the process). */
 int tr_transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg,
                         tr_transport **out);
 /* Queues one payload (copied) for node `to`. Any thread. 0, or: TR_EUNREACH (unknown node,

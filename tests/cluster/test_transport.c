@@ -2,6 +2,7 @@
  * peers on 127.0.0.1, hostile peers written with plain sockets (rawpeer.h). */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -535,5 +536,33 @@ Test(transport, drain_writes_what_was_queued_before_closing) {
     uint8_t p[3] = {0x92, 0x01, 0x01};
     cr_assert(wait_for(is_down, 0 + 2, 3000), "n1 never saw n2 leave");
     (void)p;
+    world_stop();
+}
+
+Test(transport, a_peer_resetting_mid_write_does_not_kill_the_process) {
+    signal(SIGPIPE, SIG_DFL); /* as in a shell; the build runner may have ignored it */
+    world_start();
+    /* libuv writes with write(2): with SIGPIPE at its default, a write to a reset socket kills
+     * the process (it did, in this suite, before the transport set it to ignored). */
+    struct sigaction now;
+    sigaction(SIGPIPE, NULL, &now);
+    cr_assert(now.sa_handler == SIG_IGN, "the transport left SIGPIPE at its default action");
+    for (int round = 0; round < 5; round++) {
+        int fd = raw_connect(W.port[0]);
+        cr_assert_eq(raw_handshake(fd, "test", "rst", 6161, SECRET, strlen(SECRET), true, NULL),
+                     0);
+        static uint8_t req[4 + 60000];
+        tr_be32_put(req, 60000);
+        req[4] = 0x92;
+        req[5] = 0x01;
+        for (int k = 0; k < 40; k++) {
+            raw_write_all(fd, req, sizeof req); /* echoes pile up unread */
+        }
+        struct linger lg = {1, 0}; /* close with RST while the node is writing to us */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+        usleep(20000);
+    }
+    good_client_works("peers resetting mid-write");
     world_stop();
 }
