@@ -635,7 +635,8 @@ typedef struct tr_cluster_config {
 /* Starts the transport on rt's I/O loop (listens, dials the seeds) and plugs it into rt.
  * The node's id and name (tr_config) are its identity in the cluster. *out is owned:
  * tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
- * config), TR_EBUSY (address in use), TR_EIO. */
+ * config), TR_EBUSY (address in use), TR_EIO. Sets SIGPIPE to ignored if it had its default
+ * action (a peer resetting a connection must not kill the process). */
 int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
 /* The port the node listens on (useful with port 0), or 0. */
 int tr_cluster_port(const tr_cluster *c);
