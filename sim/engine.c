@@ -129,20 +129,31 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     sift_up(sim->heap, sim->heap_count++);
 }
 
-/* Pushes a copy of *ev due at `time` (>= now). Out of memory is fatal here: an engine that
- * silently lost an event would break determinism and the delivery contract. */
-uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+/* Out of memory is fatal here: an engine that silently lost an event would break
+ * determinism and the delivery contract. */
+uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
     if (sim->free_count == 0 && slab_grow(sim) != 0) {
         fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n",
                 sim->cfg.seed);
         abort();
     }
-    if (time < sim->now) {
-        time = sim->now;
-    }
     uint32_t slot = sim->free_slots[--sim->free_count];
     sim->slab[slot] = *ev;
-    push_slot(sim, time, slot);
+    return slot;
+}
+
+uint64_t tr_sim__next_seq(tr_sim *sim) { return sim->seq++; }
+
+void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
+    assert(e.time >= sim->now && sim->heap_count < sim->heap_cap);
+    sim->heap[sim->heap_count] = e;
+    sift_up(sim->heap, sim->heap_count++);
+}
+
+/* Pushes a copy of *ev due at `time` (an earlier time means now). */
+uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+    uint32_t slot = tr_sim__alloc_event(sim, ev);
+    push_slot(sim, time < sim->now ? sim->now : time, slot);
     return slot;
 }
 
@@ -415,6 +426,7 @@ static void process(tr_sim *sim, uint32_t slot) {
             }
             ev.arrived = true;
         }
+        ev.via_link = false; /* off its link: resume re-pushes it like any event */
         if (sn->deferred_count == sn->deferred_cap) {
             uint32_t cap = sn->deferred_cap ? sn->deferred_cap * 2 : 64;
             uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
@@ -478,6 +490,10 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
     }
     assert(top.time >= sim->now);
     sim->now = top.time;
+    sim_event *ev = &sim->slab[top.slot];
+    if (ev->kind == SIM_EV_DELIVER && ev->via_link) {
+        tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
+    }
     process(sim, top.slot);
     return true;
 }
@@ -540,7 +556,7 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
 }
 
 static int make_store_dir(tr_sim *sim) {
-    static unsigned counter; /* distinct directories for sims in one process; not traced */
+    static _Atomic unsigned counter; /* distinct directories per sim in a process; not traced */
     if (!sim->cfg.store) {
         return 0;
     }
@@ -671,6 +687,9 @@ void tr_sim_destroy(tr_sim *sim) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
             tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
         }
+    }
+    if (sim->links != NULL) {
+        tr_sim__links_free(sim);
     }
     if (sim->store_dir[0]) {
         nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

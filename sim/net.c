@@ -9,7 +9,9 @@
  * drawn from the link's own fault stream: loss, duplication (the copy arrives after the
  * original, FIFO), reordering (the message ignores the FIFO bound and may overtake). */
 #include <assert.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,15 +65,71 @@ static uint64_t draw_delay(tr_sim *sim, sim_link *l) {
     return d;
 }
 
+static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
+    if (l->q_count == l->q_cap) {
+        uint32_t cap = l->q_cap ? l->q_cap * 2 : 16;
+        sim_heap_entry *q = malloc((size_t)cap * sizeof *q);
+        if (q == NULL) {
+            fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
+            abort();
+        }
+        for (uint32_t k = 0; k < l->q_count; k++) {
+            q[k] = l->q[(l->q_head + k) & (l->q_cap - 1)];
+        }
+        free(l->q);
+        l->q = q;
+        l->q_head = 0;
+        l->q_cap = cap;
+    }
+    l->q[(l->q_head + l->q_count++) & (l->q_cap - 1)] = e;
+}
+
+void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
+    sim_link *l = tr_sim__link(sim, from, to);
+    assert(l->head_in_heap);
+    l->head_in_heap = false;
+    if (l->q_count > 0) {
+        sim_heap_entry e = l->q[l->q_head];
+        l->q_head = (l->q_head + 1) & (l->q_cap - 1);
+        l->q_count--;
+        tr_sim__heap_insert(sim, e);
+        l->head_in_heap = true;
+    }
+}
+
+void tr_sim__links_free(tr_sim *sim) {
+    for (size_t k = 0; k < (size_t)sim->n * sim->n; k++) {
+        sim_link *l = &sim->links[k];
+        for (uint32_t j = 0; j < l->q_count; j++) {
+            tr_sim__free_event(sim, &sim->slab[l->q[(l->q_head + j) & (l->q_cap - 1)].slot]);
+        }
+        free(l->q);
+        l->q = NULL;
+        l->q_count = 0;
+    }
+}
+
+/* fifo: the message keeps its place behind earlier ones (its due time is >= theirs). */
 static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, uint32_t len,
-                        uint64_t due) {
+                        uint64_t due, bool fifo) {
     sim_link *l = tr_sim__link(sim, from, to);
     sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
     ev.u.msg.buf = buf;
     ev.u.msg.len = len;
     ev.u.msg.from = from;
     ev.u.msg.link_epoch = l->epoch;
-    tr_sim__push(sim, due, &ev);
+    if (!fifo) {
+        tr_sim__push(sim, due, &ev);
+        return;
+    }
+    ev.via_link = true;
+    sim_heap_entry e = {due, tr_sim__next_seq(sim), tr_sim__alloc_event(sim, &ev)};
+    if (l->head_in_heap) {
+        queue_append(sim, l, e);
+    } else {
+        tr_sim__heap_insert(sim, e);
+        l->head_in_heap = true;
+    }
 }
 
 /* Due time on a FIFO link: no earlier than the last message put on it. */
@@ -99,17 +157,18 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
         return;
     }
     uint64_t due = sim->now + draw_delay(sim, l);
-    if (reorder && due < l->last_due) {
-        tr_sim__fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
-    } else {
+    bool fifo = !(reorder && due < l->last_due);
+    if (fifo) {
         due = fifo_due(l, due);
+    } else {
+        tr_sim__fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
     }
     uint8_t *copy = dup ? malloc(len) : NULL;
-    put_on_link(sim, f, t, buf, len, due);
+    put_on_link(sim, f, t, buf, len, due, fifo);
     if (copy != NULL) {
         memcpy(copy, buf, len);
         uint64_t due2 = fifo_due(l, sim->now + draw_delay(sim, l));
-        put_on_link(sim, f, t, copy, len, due2 > due ? due2 : due);
+        put_on_link(sim, f, t, copy, len, due2 > due ? due2 : due, true);
         tr_sim__fault(sim, TR_SIM_FAULT_DUP);
     }
 }

@@ -310,3 +310,101 @@ Test(sim_engine, check_determinism_catches_a_difference_beyond_the_window) {
     cr_assert(d.diverged);
     cr_assert(strstr(d.what, "recorded window") != NULL, "%s", d.what);
 }
+
+/* ---- PRNG streams ------------------------------------------------------------------- */
+
+Test(sim_prng, streams_are_reproducible_and_independent) {
+    tr_sim_rng a, b, c;
+    tr_sim_rng_init(&a, 7, 1);
+    tr_sim_rng_init(&b, 7, 1);
+    tr_sim_rng_init(&c, 7, 2);
+    int same_c = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = tr_sim_rng_next(&a);
+        cr_assert_eq(x, tr_sim_rng_next(&b));
+        same_c += x == tr_sim_rng_next(&c);
+    }
+    cr_assert_lt(same_c, 2);
+    tr_sim_rng d;
+    tr_sim_rng_init(&d, 8, 1); /* another seed, same stream id */
+    tr_sim_rng_init(&a, 7, 1);
+    cr_assert_neq(tr_sim_rng_next(&a), tr_sim_rng_next(&d));
+}
+
+Test(sim_prng, below_and_unit_stay_in_range) {
+    tr_sim_rng r;
+    tr_sim_rng_init(&r, 1, TR_SIM_STREAM_USER);
+    uint64_t hist[10] = {0};
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v = tr_sim_rng_below(&r, 10);
+        cr_assert_lt(v, 10);
+        hist[v]++;
+        double u = tr_sim_rng_unit(&r);
+        cr_assert(u >= 0.0 && u < 1.0);
+    }
+    for (int i = 0; i < 10; i++) {
+        cr_assert(hist[i] > 9000 && hist[i] < 11000, "bucket %d: %llu", i,
+                  (unsigned long long)hist[i]);
+    }
+}
+
+/* ---- Store commits are events in virtual time -------------------------------------- */
+
+static uint64_t durable_reply_at, durable_sent_at;
+
+static int saver_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    if (msg->type == T_PING) {
+        uint64_t v = 1;
+        if (tr_kv_put(ctx, "v", 1, &v, sizeof v) != 0) {
+            return TR_EFAILED;
+        }
+        durable_sent_at = tr_now_ns(ctx);
+        return tr_reply_durable(ctx, msg, T_PONG, NULL, 0) == 0 ? TR_CONTINUE : TR_EFAILED;
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour saver_b = {.name = "saver", .receive = saver_receive};
+
+static int asker_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    return tr_send_name(ctx, "saver@n2", T_PING, NULL, 0);
+}
+
+static int asker_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    if (msg->type == T_PONG) {
+        durable_reply_at = tr_now_ns(ctx);
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour asker_b = {.name = "asker", .init = asker_init,
+                                     .receive = asker_receive};
+
+static int boot_saver(tr_node *node, void *ud) {
+    tr_spawn_opts o = {.name = "saver"};
+    return tr_node_id(node) == 2 ? tr_node_spawn(node, &saver_b, &o, NULL, 0, NULL) : 0;
+}
+
+Test(sim_engine, durable_replies_wait_for_the_simulated_commit) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.nodes = 2;
+    c.boot = boot_saver;
+    c.commit_latency_ns = 3000000; /* 3 ms */
+    c.link_delay_mean_ns = 0;       /* 100 us each way, exactly */
+    c.delay_dist = TR_SIM_DELAY_FIXED;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    durable_reply_at = durable_sent_at = 0;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &asker_b, NULL, NULL, 0, NULL), 0);
+    tr_sim_run_for(sim, 2000000);
+    cr_assert_neq(durable_sent_at, 0);
+    cr_assert_eq(durable_reply_at, 0, "the reply waits for the commit");
+    tr_sim_run_for(sim, 5000000);
+    cr_assert_geq(durable_reply_at, durable_sent_at + 3000000 + 100000);
+    cr_assert_lt(durable_reply_at, durable_sent_at + 3000000 + 200000);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    cr_assert_eq(st.store_commits, 1);
+    tr_sim_destroy(sim);
+}
