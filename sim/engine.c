@@ -160,11 +160,30 @@ uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
 static void release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
 
 void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
-    if (ev->kind == SIM_EV_DELIVER) {
-        free(ev->u.msg.buf);
+    if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
+        tr_sim__buf_free(sim, ev->u.msg.buf, ev->u.msg.len);
         ev->u.msg.buf = NULL;
     }
-    (void)sim;
+}
+
+/* Envelope buffers: most envelopes are small, so buffers of up to SIM_BUF_SMALL bytes come
+ * from a LIFO free list (recently freed = still in cache), bounded at SIM_BUF_POOL_MAX. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len) {
+    if (len <= SIM_BUF_SMALL) {
+        if (sim->buf_pool_count > 0) {
+            return sim->buf_pool[--sim->buf_pool_count];
+        }
+        return malloc(SIM_BUF_SMALL);
+    }
+    return malloc(len);
+}
+
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
+    if (len <= SIM_BUF_SMALL && sim->buf_pool_count < SIM_BUF_POOL_MAX) {
+        sim->buf_pool[sim->buf_pool_count++] = buf;
+        return;
+    }
+    free(buf);
 }
 
 /* ---- Nodes, clocks ------------------------------------------------------------------- */
@@ -674,7 +693,6 @@ void tr_sim_destroy(tr_sim *sim) {
             tr_store_close(sim->nodes[i].store);
             sim->nodes[i].store = NULL;
         }
-        free(sim->nodes[i].deferred);
     }
     for (uint32_t k = 0; k < sim->heap_count; k++) {
         tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
@@ -687,12 +705,16 @@ void tr_sim_destroy(tr_sim *sim) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
             tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
         }
+        free(sim->nodes[i].deferred);
     }
     if (sim->links != NULL) {
         tr_sim__links_free(sim);
     }
     if (sim->store_dir[0]) {
         nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    while (sim->buf_pool_count > 0) {
+        free(sim->buf_pool[--sim->buf_pool_count]);
     }
     free(sim->heap);
     free(sim->ring);

@@ -153,7 +153,7 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
     }
     if (lose) {
         tr_sim__fault(sim, TR_SIM_FAULT_LOSS);
-        free(buf);
+        tr_sim__buf_free(sim, buf, len);
         return;
     }
     uint64_t due = sim->now + draw_delay(sim, l);
@@ -163,7 +163,7 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
     } else {
         tr_sim__fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
     }
-    uint8_t *copy = dup ? malloc(len) : NULL;
+    uint8_t *copy = dup ? tr_sim__buf_alloc(sim, len) : NULL;
     put_on_link(sim, f, t, buf, len, due, fifo);
     if (copy != NULL) {
         memcpy(copy, buf, len);
@@ -183,7 +183,7 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     }
     uint32_t t = to_id - 1;
     size_t cap = tr_envelope_size(msg, to_name);
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = tr_sim__buf_alloc(sim, cap);
     if (buf == NULL) {
         tr__msg_release(msg);
         return TR_ENOMEM;
@@ -192,19 +192,19 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     int rc = tr_envelope_encode(msg, to_name, buf, cap, &len);
     tr__msg_release(msg);
     if (rc != 0) {
-        free(buf);
+        tr_sim__buf_free(sim, buf, cap);
         return rc;
     }
-    assert(len <= cap && len <= UINT32_MAX);
+    assert(len == cap && len <= UINT32_MAX); /* the size is exact: the buffer's class is len */
     sim->stats.remote_sent++;
     if (!tr_sim__link(sim, f, t)->up) {
         sim->stats.dropped_cut++;
-        free(buf);
+        tr_sim__buf_free(sim, buf, len);
         return 0; /* like TCP into a partition: the sender cannot tell */
     }
     if (!sim->nodes[t].up) {
         sim->stats.dropped_down++;
-        free(buf);
+        tr_sim__buf_free(sim, buf, len);
         return 0;
     }
     transmit(sim, f, t, buf, (uint32_t)len);
@@ -234,7 +234,7 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
             sim->stats.dropped_cut++; /* the link broke while it was in flight */
             sim->trace = tr_sim__mix(sim->trace, 0xdead);
             r->a = (uint64_t)ev->u.msg.from << 32;
-            free(buf);
+            tr_sim__buf_free(sim, buf, ev->u.msg.len);
             return;
         }
     }
@@ -243,7 +243,7 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
     int rc = tr_envelope_decode(buf, ev->u.msg.len, &msg, name);
-    free(buf);
+    tr_sim__buf_free(sim, buf, ev->u.msg.len);
     ev->u.msg.buf = NULL;
     if (rc != 0) {
         /* Our own encoder produced it: a failure here is a codec bug, not bad input. */

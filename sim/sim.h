@@ -151,6 +151,8 @@ struct tr_sim {
     uint64_t cmp_count;
     tr_sim_divergence *div;
     bool destroying;
+    uint8_t *buf_pool[1024]; /* free small envelope buffers (tr_sim__buf_alloc) */
+    uint32_t buf_pool_count;
 };
 
 /* prng.c: stream ids of the engine (user streams start at TR_SIM_STREAM_USER). */
@@ -161,6 +163,11 @@ struct tr_sim {
 
 /* engine.c */
 uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
+#define SIM_BUF_SMALL 256
+#define SIM_BUF_POOL_MAX 1024
+/* Envelope buffers; buf_free must get the length the buffer was allocated with. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len);
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len);
 /* For link queues: a slot holding *ev, the next sequence number, a heap insert of a keyed
  * entry (never the now-ring: its key may be older than the ring's). */
 uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev);
