@@ -1,4 +1,17 @@
 //! bench/: `troupe bench` (compiled into the troupe binary only, not into libtroupe).
-//! bench/bench_sim.c (tr_bench_sim) joins this list once bench/bench.c (tr_bench_report)
-//! is on main: listing it before would leave the troupe binary with an undefined symbol.
-pub const sources = [_][]const u8{};
+pub const sources = [_][]const u8{
+    "bench/bench.c",
+    "bench/bench_util.c",
+    "bench/bench_body.c",
+    "bench/bench_pingpong.c",
+    "bench/bench_counting.c",
+    "bench/bench_threadring.c",
+    "bench/bench_skynet.c",
+    "bench/bench_spawn_mem.c",
+    "bench/bench_sim.c",
+};
+/// Criterion suites of bench/ (wired into `zig build test` by build.zig).
+pub const tests = [_][]const u8{
+    "tests/bench/test_bench_body.c",
+    "tests/bench/test_bench_cli.c",
+};

@@ -308,13 +308,36 @@ typedef struct tr_sup_spec {
     size_t child_count;
 } tr_sup_spec;
 
+#define TR_SUP_CHILDREN_MAX 1024   /* children per supervisor */
+#define TR_SUP_RESTARTS_MAX 65535  /* largest max_restarts */
+
 /* Spawns a supervisor (the spec is deep-copied; behaviours are borrowed). When the restart
  * intensity is exceeded it stops all children and stops itself with TR_ESHUTDOWN, which its
- * own supervisor, link or monitor sees (escalation). */
+ * own supervisor, link or monitor sees (escalation). TR_EINVAL for a bad spec (unknown
+ * strategy or restart type, a NULL behaviour, a name over TR_NAME_MAX, two children with the
+ * same name, limits above). opts->trap_exit is ignored: a supervisor monitors its children.
+ * Semantics (OTP's, made asynchronous):
+ *   - children start in spec order in the supervisor's init; if one cannot be spawned, the
+ *     ones started are stopped and the supervisor fails with that error;
+ *   - children it stops are stopped one at a time, highest index first, each after the
+ *     previous one is dead: with TR_EKILLED for a restart, TR_ESHUTDOWN when it gives up or
+ *     fails, 0 when it is stopped normally. A new instance never starts before the old one
+ *     (and every sibling being restarted) is dead;
+ *   - one_for_all / rest_for_one count one restart per failure, whatever they restart; a
+ *     temporary sibling they stop is not restarted; the deaths of instances the supervisor
+ *     stopped itself never count as failures. */
 int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                         tr_addr *out);
 /* Children are found by their registered names (tr_lookup / tr_node_lookup): a restarted
  * child re-registers its name with its new address. */
+
+/* A supervisor as a child of another (a supervision tree): fills *child so that the parent
+ * runs a supervisor with `spec` (deep-copied here) under `name` (borrowed) and `restart`.
+ * child->arg is owned by the caller: tr_child_spec_release(child) once the parent has been
+ * spawned (spawning copies it). TR_EINVAL / TR_ETOOBIG / TR_ENOMEM as tr_spawn_supervisor. */
+int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart restart,
+                             const tr_sup_spec *spec);
+void tr_child_spec_release(tr_child_spec *child);
 
 /* ------------------------------------------------------------------------------------ */
 /* Nodes (from outside any actor)                                                         */

@@ -7,9 +7,13 @@ pub const lib = [_][]const u8{
     "runtime/node.c",
     "runtime/engine_real.c",
     "runtime/store.c",
+    "runtime/codec.c",
+    "runtime/supervisor.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
     "tests/runtime/test_actor.c",
     "tests/runtime/test_store.c",
+    "tests/runtime/test_codec.c",
+    "tests/runtime/test_supervisor.c",
 };
