@@ -157,7 +157,7 @@ uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
     return slot;
 }
 
-static void release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
 
 void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
     if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
@@ -418,7 +418,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     sim_event ev = sim->slab[slot];
     sim_record r = {.time = sim->now, .kind = ev.kind, .node = ev.node};
     if (ev.kind == SIM_EV_CALL) {
-        release_slot(sim, slot);
+        tr_sim__release_slot(sim, slot);
         sim->stats.events++;
         sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), SIM_EV_CALL);
         record(sim, &r);
@@ -427,7 +427,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     }
     sim_node *sn = &sim->nodes[ev.node];
     if (ev.epoch != sn->epoch || !sn->up) {
-        release_slot(sim, slot);
+        tr_sim__release_slot(sim, slot);
         if (ev.kind == SIM_EV_DELIVER) {
             sim->stats.dropped_down++;
         }
@@ -438,7 +438,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         if (ev.kind == SIM_EV_DELIVER && !ev.arrived) {
             sim_link *l = tr_sim__link(sim, ev.u.msg.from, ev.node);
             if (l->epoch != ev.u.msg.link_epoch) {
-                release_slot(sim, slot);
+                tr_sim__release_slot(sim, slot);
                 sim->stats.dropped_cut++;
                 tr_sim__free_event(sim, &ev);
                 return;
@@ -460,7 +460,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         sn->deferred[sn->deferred_count++] = slot;
         return;
     }
-    release_slot(sim, slot);
+    tr_sim__release_slot(sim, slot);
     sim->stats.events++;
     uint64_t h = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
     switch (ev.kind) {

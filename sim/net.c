@@ -36,8 +36,21 @@ bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up) {
 
 void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to) {
     sim_link *l = tr_sim__link(sim, from, to);
-    l->epoch++;      /* what is in flight is lost */
-    l->last_due = 0; /* and no longer holds later messages back */
+    l->epoch++; /* what is in flight is lost */
+    /* ... and must not hold later messages back: the queued ones go now, the head (in the
+     * heap) is detached from the link and dropped by its epoch when it pops. */
+    if (l->head_in_heap) {
+        sim->slab[l->head_slot].via_link = false;
+        l->head_in_heap = false;
+    }
+    for (uint32_t k = 0; k < l->q_count; k++) {
+        uint32_t slot = l->q[(l->q_head + k) & (l->q_cap - 1)].slot;
+        tr_sim__free_event(sim, &sim->slab[slot]);
+        tr_sim__release_slot(sim, slot);
+        sim->stats.dropped_cut++;
+    }
+    l->q_count = 0;
+    l->last_due = 0;
 }
 
 static uint64_t draw_delay(tr_sim *sim, sim_link *l) {
@@ -94,6 +107,7 @@ void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
         l->q_count--;
         tr_sim__heap_insert(sim, e);
         l->head_in_heap = true;
+        l->head_slot = e.slot;
     }
 }
 
@@ -129,6 +143,7 @@ static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, u
     } else {
         tr_sim__heap_insert(sim, e);
         l->head_in_heap = true;
+        l->head_slot = e.slot;
     }
 }
 

@@ -91,6 +91,7 @@ typedef struct sim_link {
     sim_heap_entry *q;
     uint32_t q_head, q_count, q_cap;
     bool head_in_heap;
+    uint32_t head_slot; /* the head's event, while head_in_heap */
 } sim_link;
 
 typedef struct sim_node {
@@ -172,6 +173,7 @@ void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len);
  * entry (never the now-ring: its key may be older than the ring's). */
 uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev);
 uint64_t tr_sim__next_seq(tr_sim *sim);
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot);
 void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e);
 void tr_sim__free_event(tr_sim *sim, sim_event *ev);
 uint32_t tr_sim__index(tr_sim *sim, tr_node *node);
