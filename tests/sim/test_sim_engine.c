@@ -1,6 +1,7 @@
 /* test_sim_engine.c — the sim engine: determinism, trace hash, FIFO links, virtual time,
  * remote sends through the codec, the check-determinism mode (with a planted bug). */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -473,4 +474,15 @@ Test(sim_engine, every_fault_at_once_is_still_deterministic) {
     cr_assert_not(d.diverged, "%s", d.what);
     /* Pings mostly wait out their timeouts behind the faults: few events, many faults. */
     cr_assert_gt(events, 400, "events %llu", (unsigned long long)events);
+}
+
+/* The engine's invariant hook (sim/sim.h SIM_ASSERT) reports the seed and aborts. */
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line);
+
+Test(sim_engine, invariant_failure_aborts_naming_the_seed, .signal = SIGABRT) {
+    tr_sim_config c = ping_config(4242);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
 }
