@@ -28,6 +28,11 @@ const c_flags = [_][]const u8{
     "-D_GNU_SOURCE",
 };
 
+// Concurrency stress programs (plain C, not Criterion), run under -Dtsan=true.
+const tsan_stress = [_][]const u8{
+    "tests/tsan/stress_runtime.c",
+};
+
 const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "jansson", "pthread", "m" };
 
 pub fn build(b: *std.Build) void {
@@ -84,8 +89,35 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests;
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ bench.tests;
+    // Criterion cannot run under TSan (its sandbox maps memory where TSan keeps its shadow:
+    // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
+    // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".
+    if (tsan) {
+        for (tsan_stress) |path| {
+            const smod = newModule(b, target, optimize, tsan);
+            smod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
+            smod.linkLibrary(lib);
+            linkSystem(smod);
+            const s = b.addExecutable(.{ .name = std.fs.path.stem(path), .root_module = smod });
+            const run = b.addRunArtifact(s);
+            run.setEnvironmentVariable("TSAN_OPTIONS", "halt_on_error=1 exitcode=66");
+            run.has_side_effects = true;
+            test_step.dependOn(&run.step);
+        }
+    }
+    // zig build stress: the same stress programs as plain executables (for valgrind).
+    const stress_step = b.step("stress", "Build the concurrency stress programs into zig-out/bin");
+    for (tsan_stress) |path| {
+        const smod = newModule(b, target, optimize, tsan);
+        smod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
+        smod.linkLibrary(lib);
+        linkSystem(smod);
+        const s = b.addExecutable(.{ .name = std.fs.path.stem(path), .root_module = smod });
+        stress_step.dependOn(&b.addInstallArtifact(s, .{}).step);
+    }
     for (all_tests) |path| {
+        if (tsan) break;
         if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
         const tmod = newModule(b, target, optimize, tsan);
         tmod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });

@@ -2,7 +2,19 @@
 //! the engine seam and the real engine.
 pub const lib = [_][]const u8{
     "runtime/error.c",
+    "runtime/pool.c",
+    "runtime/actor.c",
+    "runtime/node.c",
+    "runtime/engine_real.c",
+    "runtime/store.c",
+    "runtime/codec.c",
+    "runtime/supervisor.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
+    "tests/runtime/test_actor.c",
+    "tests/runtime/test_store.c",
+    "tests/runtime/test_codec.c",
+    "tests/runtime/test_supervisor.c",
+    "tests/runtime/test_store_crash.c",
 };

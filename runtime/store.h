@@ -21,8 +21,13 @@
  * never wait for the writer. MDB_MAP_FULL grows the map and retries.
  *
  * Errors: LMDB codes become TR_E* here. A directory that is not a troupe store gives
- * TR_EFOREIGN, a newer format TR_EVERSION, a damaged one TR_ECORRUPT; none is ever
- * re-initialised over existing files.
+ * TR_EFOREIGN, a newer format TR_EVERSION, a damaged one TR_ECORRUPT, one already open
+ * (this or another process) TR_EBUSY; none is ever re-initialised over existing data.
+ * A failed commit (disk full, I/O error) fails its batch's waiters and every later write
+ * and notify with the same code: the store cannot promise durability any more.
+ * A write beyond opts.pending_max uncommitted bytes returns TR_EAGAIN (retry after a
+ * durable notification). Limits: names 1..TR_NAME_MAX bytes, keys TR_KEY_MAX, values
+ * TR_VALUE_MAX (TR_ETOOBIG). Full format and contract: docs/store.md.
  */
 #ifndef TR_STORE_H
 #define TR_STORE_H
@@ -36,6 +41,8 @@ typedef struct tr_store_opts {
     uint64_t map_size;    /* 0 = 64 MiB */
     bool no_sync;         /* MDB_NOSYNC: for the simulator's tmpfs stores (a simulated crash
                              loses only what was never committed, which the store models) */
+    uint64_t pending_max; /* bytes of uncommitted writes before writes get TR_EAGAIN;
+                             0 = 256 MiB (bounds memory when the disk is slower than actors) */
 } tr_store_opts;
 
 int tr_store_open(const tr_store_opts *opts, tr_store **out);
@@ -72,7 +79,9 @@ int tr_store_notify(tr_store *st, tr_addr who, uint64_t *token_out);
 /* Takes ownership of `reply` (opaque to the store) and hands it to hooks.release once
  * every write issued so far is durable, with the commit's status. */
 int tr_store_hold(tr_store *st, tr_msg *reply);
-/* Forgets the overlay of an actor that stopped (its writes stay pending/committed). */
+/* The actor that used this name stopped: its record (journal seq cache) is freed once its
+ * pending writes are committed. Its overlay stays until then, so that an incarnation
+ * restarted under the same name reads the same state at once. */
 void tr_store_actor_gone(tr_store *st, const char *actor);
 
 /* Engine-side calls. */
@@ -89,6 +98,8 @@ typedef struct tr_store_stats {
     uint64_t writes;
     uint64_t map_grows;
     uint64_t max_writes_per_commit;
+    uint64_t overlay_keys;  /* kv keys with a pending version (0 once all is durable) */
+    uint64_t actor_records; /* live or pending actors (journal seq caches) */
 } tr_store_stats;
 void tr_store_stats_get(tr_store *st, tr_store_stats *out);
 

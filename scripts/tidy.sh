@@ -8,7 +8,7 @@
 cd "$(dirname "$0")/.." || exit 2
 fail=0
 allowed='^(runtime/engine_real\.c|runtime/store\.c|cluster/transport\.c|cluster/handshake\.c|cli/.*|bench/.*|tests/.*)$'
-pat='\bclock_gettime\b|\btime\(|\brand\(|\bsrand\(|\brandom\(|\bpthread_create\b|\bsocket\(|\buv_[a-z_]+\(|gettimeofday'
+pat='\bclock_gettime\b|(^|[^.>_a-z])(time|rand|srand|random)\(|\bpthread_create\b|\bsocket\(|\buv_[a-z_]+\(|gettimeofday'
 for f in $(git ls-files -co --exclude-standard 'runtime/*.c' 'runtime/*.h' 'cluster/*.c' 'cluster/*.h' 'sim/*.c' 'sim/*.h' 'actors/*.c' 'actors/*.h'); do
     echo "$f" | grep -Eq "$allowed" && continue
     hits=$(grep -nE "$pat" "$f" | grep -vE '^\s*[0-9]+:\s*(/\*|\*|//)')

@@ -1,0 +1,474 @@
+/*
+ * codec.c — the envelope's wire form (codec.h) and a non-allocating msgpack validator.
+ *
+ * Why a hand-written validator: msgpack-c's unpacker trusts container headers and reserves
+ * memory for the elements an array32/map32 header announces before it has seen them, so a
+ * five-byte frame (dd ff ff ff ff) can ask for 64 GiB. The validator walks headers only, keeps
+ * its state on the stack, and refuses any header announcing more elements or bytes than the
+ * buffer still holds, so nothing is allocated for input that cannot be a real object.
+ *
+ * Encoding uses msgpack_packer over a bounded write callback into the caller's buffer.
+ * Decoding validates first and then reads the ten fields with a small bounds-checked reader:
+ * the envelope has a fixed shape of scalars, so no msgpack object tree (and no zone) is built,
+ * and the only allocation is the message itself, sized by a body length the validator has
+ * already proven to be inside the buffer.
+ */
+#include "runtime/codec.h"
+
+#include <assert.h>
+#include <msgpack.h>
+#include <string.h>
+
+#include "runtime/engine.h"
+
+#define ENVELOPE_VERSION 1
+#define ENVELOPE_FIELDS 11
+/* The validator's stack: one pending-element count per open container. */
+#define CHECK_STACK_MAX 256
+
+/* ---- Reading big-endian integers (the caller has checked the bounds) ------------------- */
+
+static uint64_t load_be(const uint8_t *p, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* ---- The validator --------------------------------------------------------------------- */
+
+/* One msgpack header: how many header bytes, how many payload bytes follow directly, and how
+ * many child objects follow (containers). */
+typedef struct header {
+    size_t head;      /* bytes of the header itself, including the type byte */
+    size_t len_bytes; /* bytes of the length field (0 for fixed-size types) */
+    uint64_t payload; /* raw bytes after the header (str, bin, ext data, scalars) */
+    uint64_t children; /* objects after the header (2 per map entry) */
+    bool container;
+} header;
+
+/* Classifies the type byte b. Returns false for the reserved byte 0xc1. Length-prefixed
+ * types get len_bytes set; their payload/children are read by parse_header. */
+static bool classify(uint8_t b, header *h) {
+    *h = (header){.head = 1};
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+        return true; /* fixints, nil, false, true */
+    }
+    if (b >= 0x80 && b <= 0x8f) { /* fixmap */
+        h->children = 2u * (b & 0x0f);
+        h->container = true;
+        return true;
+    }
+    if (b >= 0x90 && b <= 0x9f) { /* fixarray */
+        h->children = b & 0x0f;
+        h->container = true;
+        return true;
+    }
+    if (b >= 0xa0 && b <= 0xbf) { /* fixstr */
+        h->payload = b & 0x1f;
+        return true;
+    }
+    switch (b) {
+    case 0xc4: case 0xd9: h->len_bytes = 1; return true;          /* bin8, str8 */
+    case 0xc5: case 0xda: h->len_bytes = 2; return true;          /* bin16, str16 */
+    case 0xc6: case 0xdb: h->len_bytes = 4; return true;          /* bin32, str32 */
+    case 0xc7: h->len_bytes = 1; h->head = 2; return true;        /* ext8 (+ type) */
+    case 0xc8: h->len_bytes = 2; h->head = 2; return true;        /* ext16 */
+    case 0xc9: h->len_bytes = 4; h->head = 2; return true;        /* ext32 */
+    case 0xca: case 0xce: case 0xd2: h->payload = 4; return true; /* float32, u32, i32 */
+    case 0xcb: case 0xcf: case 0xd3: h->payload = 8; return true; /* float64, u64, i64 */
+    case 0xcc: case 0xd0: h->payload = 1; return true;            /* u8, i8 */
+    case 0xcd: case 0xd1: h->payload = 2; return true;            /* u16, i16 */
+    case 0xd4: h->payload = 1 + 1; return true;                   /* fixext1 (type + data) */
+    case 0xd5: h->payload = 1 + 2; return true;
+    case 0xd6: h->payload = 1 + 4; return true;
+    case 0xd7: h->payload = 1 + 8; return true;
+    case 0xd8: h->payload = 1 + 16; return true;
+    case 0xdc: h->len_bytes = 2; h->container = true; return true; /* array16 */
+    case 0xdd: h->len_bytes = 4; h->container = true; return true; /* array32 */
+    case 0xde: h->len_bytes = 2; h->container = true; return true; /* map16 */
+    case 0xdf: h->len_bytes = 4; h->container = true; return true; /* map32 */
+    default: return false; /* 0xc1: never used */
+    }
+}
+
+/* Parses the header at p[0..avail). TR_EAGAIN if the header, its payload, or the minimum
+ * bytes its children need (one each) do not fit in avail; TR_EPROTO for 0xc1. */
+static int parse_header(const uint8_t *p, size_t avail, header *h) {
+    assert(avail > 0);
+    if (!classify(p[0], h)) {
+        return TR_EPROTO;
+    }
+    size_t fixed = 1 + h->len_bytes + (h->head - 1); /* type, length, ext type */
+    if (fixed > avail) {
+        return TR_EAGAIN;
+    }
+    if (h->len_bytes > 0) {
+        uint64_t n = load_be(p + 1, h->len_bytes);
+        if (!h->container) {
+            h->payload = n;
+        } else if (p[0] == 0xde || p[0] == 0xdf) {
+            h->children = 2 * n; /* n < 2^32: no overflow */
+        } else {
+            h->children = n;
+        }
+        h->head = fixed;
+    }
+    uint64_t rest = avail - h->head;
+    /* Every child is at least one byte: a header announcing more than remain is a lie. */
+    if (h->payload > rest || h->children > rest - h->payload) {
+        return TR_EAGAIN;
+    }
+    return 0;
+}
+
+/* Walks one object from buf[0..len). *used = its size. TR_EAGAIN if buf ends first. */
+static int walk(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
+    assert(depth_max <= CHECK_STACK_MAX);
+    uint64_t pending[CHECK_STACK_MAX + 1]; /* pending[0]: the top-level object */
+    uint32_t depth = 0;
+    size_t pos = 0;
+    pending[0] = 1;
+    for (;;) {
+        while (depth > 0 && pending[depth] == 0) {
+            depth--; /* a container is complete */
+        }
+        if (pending[depth] == 0) {
+            break; /* depth 0 and the top-level object is done */
+        }
+        if (pos == len) {
+            return TR_EAGAIN;
+        }
+        header h;
+        int rc = parse_header(buf + pos, len - pos, &h);
+        if (rc != 0) {
+            return rc;
+        }
+        pending[depth]--;
+        pos += h.head + h.payload;
+        if (h.container) {
+            if (depth == depth_max) {
+                return TR_ETOOBIG;
+            }
+            pending[++depth] = h.children;
+        }
+    }
+    assert(pos <= len);
+    *used = pos;
+    return 0;
+}
+
+int tr_msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
+    assert(buf != NULL || len == 0);
+    assert(used != NULL);
+    if (depth_max > CHECK_STACK_MAX) {
+        depth_max = CHECK_STACK_MAX; /* the stack is the limit; callers asking more get it */
+    }
+    return walk(buf, len, depth_max, used);
+}
+
+int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
+    size_t used = 0;
+    int rc = tr_msgpack_check_prefix(buf, len, depth_max, &used);
+    if (rc == TR_EAGAIN) {
+        return TR_EPROTO; /* the whole buffer was given: truncated is malformed */
+    }
+    if (rc == 0 && used != len) {
+        return TR_EPROTO; /* trailing bytes */
+    }
+    return rc;
+}
+
+/* ---- Encoding -------------------------------------------------------------------------- */
+
+typedef struct bounded_buf {
+    uint8_t *buf;
+    size_t cap;
+    size_t len;
+} bounded_buf;
+
+static int bounded_write(void *data, const char *bytes, size_t n) {
+    bounded_buf *b = data;
+    if (n == 0) {
+        return 0; /* an empty body: bytes may be NULL */
+    }
+    if (n > b->cap - b->len) {
+        return -1; /* msgpack-c passes it on as the pack call's result */
+    }
+    memcpy(b->buf + b->len, bytes, n);
+    b->len += n;
+    return 0;
+}
+
+/* Bytes msgpack-c's smallest form of an unsigned integer takes. */
+static size_t uint_size(uint64_t v) {
+    if (v <= 0x7f) {
+        return 1;
+    }
+    if (v <= 0xff) {
+        return 2;
+    }
+    if (v <= 0xffff) {
+        return 3;
+    }
+    return v <= 0xffffffffu ? 5 : 9;
+}
+
+static size_t str_header_size(size_t n) {
+    return n < 32 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+}
+
+static size_t bin_header_size(size_t n) {
+    return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+}
+
+size_t tr_envelope_size(const tr_msg *msg, const char *to_name) {
+    assert(msg != NULL);
+    size_t n = 1 + uint_size(ENVELOPE_VERSION) + uint_size(msg->type);
+    n += uint_size(msg->from.node) + uint_size(msg->from.actor);
+    n += uint_size(msg->to.node) + uint_size(msg->to.actor);
+    n += uint_size(msg->corr) + uint_size(msg->trace) + uint_size(msg->flags_);
+    if (to_name != NULL) {
+        size_t name_len = strlen(to_name);
+        n += str_header_size(name_len) + name_len;
+    } else {
+        n += 1;
+    }
+    n += bin_header_size(msg->body_len) + msg->body_len;
+    return n;
+}
+
+static int pack_fields(msgpack_packer *pk, const tr_msg *msg, const char *to_name) {
+    int rc = msgpack_pack_array(pk, ENVELOPE_FIELDS);
+    rc |= msgpack_pack_uint64(pk, ENVELOPE_VERSION);
+    rc |= msgpack_pack_uint64(pk, msg->type);
+    rc |= msgpack_pack_uint64(pk, msg->from.node);
+    rc |= msgpack_pack_uint64(pk, msg->from.actor);
+    rc |= msgpack_pack_uint64(pk, msg->to.node);
+    rc |= msgpack_pack_uint64(pk, msg->to.actor);
+    rc |= msgpack_pack_uint64(pk, msg->corr);
+    rc |= msgpack_pack_uint64(pk, msg->trace);
+    rc |= msgpack_pack_uint64(pk, msg->flags_);
+    if (to_name != NULL) {
+        size_t name_len = strlen(to_name);
+        rc |= msgpack_pack_str_with_body(pk, to_name, name_len);
+    } else {
+        rc |= msgpack_pack_nil(pk);
+    }
+    rc |= msgpack_pack_bin_with_body(pk, msg->body, msg->body_len);
+    return rc;
+}
+
+int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
+                       size_t *len) {
+    assert(msg != NULL && len != NULL);
+    assert(buf != NULL || cap == 0);
+    assert(msg->body != NULL || msg->body_len == 0);
+    if (to_name != NULL && strnlen(to_name, TR_NAME_MAX + 1) > TR_NAME_MAX) {
+        return TR_EINVAL;
+    }
+    size_t need = tr_envelope_size(msg, to_name);
+    if (need > cap) {
+        return TR_ETOOBIG;
+    }
+    bounded_buf out = {.buf = buf, .cap = cap, .len = 0};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, bounded_write);
+    int rc = pack_fields(&pk, msg, to_name);
+    assert(rc == 0); /* the size was checked: the callback cannot refuse */
+    (void)rc;
+    assert(out.len == need); /* tr_envelope_size is exact for our own encoding */
+    *len = out.len;
+    return 0;
+}
+
+/* ---- Decoding -------------------------------------------------------------------------- */
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t left;
+} reader;
+
+/* Reads an integer that must be >= 0 and <= max. Accepts every msgpack integer form
+ * (other encoders use signed forms for small positives). TR_EPROTO otherwise. */
+static int read_uint(reader *r, uint64_t max, uint64_t *out) {
+    if (r->left == 0) {
+        return TR_EPROTO;
+    }
+    uint8_t b = r->p[0];
+    size_t n;
+    bool is_signed = false;
+    if (b <= 0x7f) {
+        *out = b;
+        r->p++;
+        r->left--;
+        return *out <= max ? 0 : TR_EPROTO;
+    }
+    switch (b) {
+    case 0xcc: n = 1; break;
+    case 0xcd: n = 2; break;
+    case 0xce: n = 4; break;
+    case 0xcf: n = 8; break;
+    case 0xd0: n = 1; is_signed = true; break;
+    case 0xd1: n = 2; is_signed = true; break;
+    case 0xd2: n = 4; is_signed = true; break;
+    case 0xd3: n = 8; is_signed = true; break;
+    default: return TR_EPROTO; /* negative fixint and every non-integer */
+    }
+    if (r->left < 1 + n) {
+        return TR_EPROTO;
+    }
+    uint64_t v = load_be(r->p + 1, n);
+    if (is_signed && (v >> (8 * n - 1)) != 0) {
+        return TR_EPROTO; /* a negative number */
+    }
+    r->p += 1 + n;
+    r->left -= 1 + n;
+    if (v > max) {
+        return TR_EPROTO;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Reads a str/bin header of the accepted kinds; *n = payload length, in bounds. */
+static int read_bytes(reader *r, bool want_str, const uint8_t **data, size_t *n) {
+    if (r->left == 0) {
+        return TR_EPROTO;
+    }
+    uint8_t b = r->p[0];
+    size_t len_bytes;
+    size_t len;
+    if (want_str && b >= 0xa0 && b <= 0xbf) {
+        len_bytes = 0;
+        len = b & 0x1f;
+    } else if (b == (want_str ? 0xd9 : 0xc4)) {
+        len_bytes = 1;
+    } else if (b == (want_str ? 0xda : 0xc5)) {
+        len_bytes = 2;
+    } else if (b == (want_str ? 0xdb : 0xc6)) {
+        len_bytes = 4;
+    } else {
+        return TR_EPROTO;
+    }
+    if (r->left < 1 + len_bytes) {
+        return TR_EPROTO;
+    }
+    if (len_bytes > 0) {
+        len = load_be(r->p + 1, len_bytes);
+    }
+    if (len > r->left - 1 - len_bytes) {
+        return TR_EPROTO;
+    }
+    *data = r->p + 1 + len_bytes;
+    *n = len;
+    r->p += 1 + len_bytes + len;
+    r->left -= 1 + len_bytes + len;
+    return 0;
+}
+
+/* to_name: nil -> "", or a str of at most TR_NAME_MAX bytes without NUL. */
+static int read_name(reader *r, char *name_out) {
+    if (r->left > 0 && r->p[0] == 0xc0) {
+        r->p++;
+        r->left--;
+        name_out[0] = '\0';
+        return 0;
+    }
+    const uint8_t *s;
+    size_t n;
+    int rc = read_bytes(r, true, &s, &n);
+    if (rc != 0) {
+        return rc;
+    }
+    if (n > TR_NAME_MAX || memchr(s, '\0', n) != NULL) {
+        return TR_EPROTO;
+    }
+    memcpy(name_out, s, n);
+    name_out[n] = '\0';
+    return 0;
+}
+
+/* The scalar fields, in wire order, after the version. */
+typedef struct fields {
+    uint64_t type, from_node, from_actor, to_node, to_actor, corr, trace, flags;
+} fields;
+
+static int read_scalars(reader *r, fields *f) {
+    int rc = read_uint(r, UINT32_MAX, &f->type);
+    if (rc == 0) rc = read_uint(r, UINT32_MAX, &f->from_node);
+    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->from_actor);
+    if (rc == 0) rc = read_uint(r, UINT32_MAX, &f->to_node);
+    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->to_actor);
+    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->corr);
+    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->trace);
+    if (rc == 0) rc = read_uint(r, UINT32_MAX, &f->flags);
+    return rc;
+}
+
+/* Reads the array header and the version: TR_EVERSION for a well-formed envelope of another
+ * version (whatever its field count), TR_EPROTO if this is not an envelope at all. */
+static int read_preamble(reader *r) {
+    uint8_t b = r->p[0]; /* validated: at least one byte */
+    size_t count;
+    if (b >= 0x90 && b <= 0x9f) {
+        count = b & 0x0f;
+        r->p++;
+        r->left--;
+    } else if (b == 0xdc && r->left >= 3) {
+        count = load_be(r->p + 1, 2);
+        r->p += 3;
+        r->left -= 3;
+    } else {
+        return TR_EPROTO; /* array32 is never needed for eleven fields */
+    }
+    uint64_t version;
+    if (count == 0 || read_uint(r, UINT64_MAX, &version) != 0) {
+        return TR_EPROTO;
+    }
+    if (version != ENVELOPE_VERSION) {
+        return TR_EVERSION;
+    }
+    return count == ENVELOPE_FIELDS ? 0 : TR_EPROTO;
+}
+
+int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
+    assert(out != NULL && name_out != NULL);
+    assert(buf != NULL || len == 0);
+    name_out[0] = '\0';
+    int rc = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+    if (rc != 0) {
+        return rc == TR_ETOOBIG ? TR_EPROTO : rc; /* too deep is malformed for an envelope */
+    }
+    reader r = {.p = buf, .left = len};
+    fields f;
+    const uint8_t *body;
+    size_t body_len;
+    rc = read_preamble(&r);
+    if (rc == 0) rc = read_scalars(&r, &f);
+    if (rc == 0) rc = read_name(&r, name_out);
+    if (rc == 0) rc = read_bytes(&r, false, &body, &body_len);
+    if (rc == 0 && (r.left != 0 || body_len > UINT32_MAX)) rc = TR_EPROTO;
+    if (rc != 0) {
+        name_out[0] = '\0';
+        return rc;
+    }
+    tr_msg *msg = tr__msg_alloc(body_len); /* body_len <= len: proven by the reader */
+    if (msg == NULL) {
+        name_out[0] = '\0';
+        return TR_ENOMEM;
+    }
+    if (body_len > 0) {
+        memcpy(tr__msg_body_mut(msg), body, body_len);
+    }
+    msg->type = (uint32_t)f.type;
+    msg->body_len = (uint32_t)body_len;
+    msg->from = (tr_addr){.node = (uint32_t)f.from_node, .actor = f.from_actor};
+    msg->to = (tr_addr){.node = (uint32_t)f.to_node, .actor = f.to_actor};
+    msg->corr = f.corr;
+    msg->trace = f.trace;
+    msg->flags_ = (uint32_t)f.flags;
+    *out = msg;
+    return 0;
+}

@@ -1,0 +1,730 @@
+/*
+ * engine_real.c — the real engine: M:N worker threads, one libuv I/O thread (timers,
+ * posted work, signals, and the cluster transport's sockets), one store-writer thread.
+ *
+ * Scheduling (DESIGN.md performance notes): waking a parked thread on the other core
+ * costs ~20 us here while a queue push costs ~10 ns, so an actor made runnable by a
+ * worker goes on THAT worker's local run queue (a ring only its owner touches). Work
+ * moves between workers only through the global queue: a worker whose local queue holds
+ * more than one actor while another worker is idle donates half of it; idle workers take
+ * from the global queue, spin briefly, then park on a condition variable. Threads other
+ * than workers (the I/O thread, inbox users) schedule through the global queue.
+ *
+ * Every atomic here is either a counter read as a hint (relaxed: a stale read only delays
+ * a donation or a wake by one activation) or guarded by global_lock, which TSan sees.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "runtime/internal.h"
+#include "runtime/real.h"
+#include "runtime/store.h"
+
+#define SPIN_ROUNDS 4000
+
+typedef struct ring {
+    tr_actor **items;
+    uint32_t head, len, cap; /* cap is a power of two */
+} ring;
+
+typedef struct worker {
+    struct tr_runtime *rt;
+    pthread_t thread;
+    uint32_t index;
+    ring local;
+    uint64_t rng;
+} worker;
+
+typedef struct timer_ent {
+    uint64_t due_ns;
+    uint64_t seq;
+    tr_addr owner;
+    uint64_t id;
+} timer_ent;
+
+typedef struct post_ent {
+    void (*fn)(void *);
+    void *arg;
+} post_ent;
+
+struct tr_runtime {
+    tr_node *node;
+    tr_store *store;
+    char *tmp_dir; /* owned temporary data dir, removed at destroy */
+
+    worker *workers;
+    uint32_t nworkers;
+    pthread_mutex_t global_lock;
+    pthread_cond_t global_cond;
+    ring global;
+    _Atomic uint32_t global_len; /* hint for spinning workers */
+    _Atomic uint32_t idle;       /* workers spinning or parked */
+    uint32_t parked;             /* [global_lock] */
+    _Atomic int stopping;
+
+    /* I/O thread */
+    pthread_t io_thread;
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_timer_t timer;
+    uv_signal_t sigint, sigterm;
+    pthread_mutex_t io_lock; /* guards posts, new timers, io_closing */
+    tr_vec posts;            /* post_ent */
+    tr_vec new_timers;       /* timer_ent */
+    tr_vec heap;             /* timer_ent, I/O thread only */
+    uint64_t timer_seq;
+    int io_closing;
+    tr_vec shutdown_hooks; /* post_ent */
+
+    /* store writer */
+    pthread_t writer;
+    pthread_mutex_t writer_lock;
+    pthread_cond_t writer_cond;
+    int writer_kick, writer_stop;
+    uint32_t commit_interval_us;
+
+    /* signals / stop */
+    pthread_mutex_t sig_lock;
+    pthread_cond_t sig_cond;
+    int sig_received;
+
+    const tr_remote_ops *remote;
+    void *remote_ud;
+};
+
+static _Thread_local worker *current_worker;
+
+/* ---- clock and randomness (the only place they are read) ------------------------------ */
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static _Thread_local uint64_t thread_rng;
+
+static uint64_t real_now(void *e, tr_node *n) {
+    (void)e;
+    (void)n;
+    return mono_ns();
+}
+
+static uint64_t real_random(void *e, tr_node *n) {
+    (void)e;
+    (void)n;
+    if (!thread_rng) thread_rng = mono_ns() ^ (uint64_t)(uintptr_t)&thread_rng ^ (uint64_t)getpid();
+    return splitmix(&thread_rng);
+}
+
+/* ---- run queues --------------------------------------------------------------------------- */
+
+static int ring_push(ring *r, tr_actor *a) {
+    if (r->len == r->cap) {
+        uint32_t cap = r->cap ? r->cap * 2 : 64;
+        tr_actor **items = malloc(cap * sizeof *items);
+        if (!items) return TR_ENOMEM;
+        for (uint32_t i = 0; i < r->len; i++) items[i] = r->items[(r->head + i) & (r->cap - 1)];
+        free(r->items);
+        r->items = items;
+        r->head = 0;
+        r->cap = cap;
+    }
+    r->items[(r->head + r->len) & (r->cap - 1)] = a;
+    r->len++;
+    return 0;
+}
+
+static tr_actor *ring_pop(ring *r) {
+    if (!r->len) return NULL;
+    tr_actor *a = r->items[r->head];
+    r->head = (r->head + 1) & (r->cap - 1);
+    r->len--;
+    return a;
+}
+
+static void global_push_locked(tr_runtime *rt, tr_actor *a) {
+    if (ring_push(&rt->global, a) != 0) {
+        /* Out of memory for the run queue: nothing sane is left to do. */
+        fprintf(stderr, "troupe: out of memory growing the run queue\n");
+        abort();
+    }
+    atomic_store_explicit(&rt->global_len, rt->global.len, memory_order_relaxed);
+    if (rt->parked) pthread_cond_signal(&rt->global_cond);
+}
+
+static void real_schedule(void *e, tr_node *n, tr_actor *a) {
+    tr_runtime *rt = e;
+    (void)n;
+    worker *w = current_worker;
+    if (w && w->rt == rt) {
+        if (ring_push(&w->local, a) == 0) return;
+    }
+    pthread_mutex_lock(&rt->global_lock);
+    global_push_locked(rt, a);
+    pthread_mutex_unlock(&rt->global_lock);
+}
+
+/* Gives half of the local queue to idle workers. */
+static void donate(worker *w) {
+    tr_runtime *rt = w->rt;
+    uint32_t give = w->local.len / 2;
+    pthread_mutex_lock(&rt->global_lock);
+    for (uint32_t i = 0; i < give; i++) global_push_locked(rt, ring_pop(&w->local));
+    pthread_mutex_unlock(&rt->global_lock);
+}
+
+static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
+    pthread_mutex_lock(&rt->global_lock);
+    tr_actor *a;
+    while (!(a = ring_pop(&rt->global)) && wait &&
+           !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        rt->parked++;
+        pthread_cond_wait(&rt->global_cond, &rt->global_lock);
+        rt->parked--;
+    }
+    if (a) {
+        atomic_store_explicit(&rt->global_len, rt->global.len, memory_order_relaxed);
+        /* take a few more so the next activations stay local */
+        uint32_t extra = rt->global.len / (rt->nworkers ? rt->nworkers : 1);
+        for (uint32_t i = 0; i < extra && i < 32; i++) {
+            tr_actor *b = ring_pop(&rt->global);
+            if (!b || ring_push(&w->local, b) != 0) {
+                if (b) global_push_locked(rt, b);
+                break;
+            }
+        }
+        atomic_store_explicit(&rt->global_len, rt->global.len, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&rt->global_lock);
+    return a;
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    tr_runtime *rt = w->rt;
+    current_worker = w;
+    uint32_t tick = 0;
+    while (!atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        tr_actor *a = NULL;
+        /* The global queue first now and then, so local work cannot starve it. */
+        if ((++tick & 31) == 0 && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
+            a = global_take(rt, w, false);
+        }
+        if (!a) a = ring_pop(&w->local);
+        if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
+            a = global_take(rt, w, false);
+        }
+        if (!a) {
+            atomic_fetch_add_explicit(&rt->idle, 1, memory_order_relaxed);
+            for (int i = 0; i < SPIN_ROUNDS && !a; i++) {
+                if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) ||
+                    atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+                    break;
+                }
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            }
+            a = global_take(rt, w, true);
+            atomic_fetch_sub_explicit(&rt->idle, 1, memory_order_relaxed);
+            if (!a) continue;
+        }
+        if (tr__actor_run(a)) ring_push(&w->local, a);
+        /* Donate only real backlogs: two actors feeding each other (pingpong, a producer and
+         * its consumer) run best on one core; moving one costs a ~20 us wake per hand-off. */
+        if (w->local.len > 2 && atomic_load_explicit(&rt->idle, memory_order_relaxed)) donate(w);
+    }
+    current_worker = NULL;
+    tr__pool_thread_flush();
+    return NULL;
+}
+
+/* ---- I/O thread: posted work and timers ------------------------------------------------ */
+
+static bool timer_less(const timer_ent *a, const timer_ent *b) {
+    return a->due_ns < b->due_ns || (a->due_ns == b->due_ns && a->seq < b->seq);
+}
+
+static void heap_push(tr_vec *h, const timer_ent *t) {
+    if (tr__vec_push(h, t, sizeof *t) != 0) return;
+    timer_ent *e = h->items;
+    uint32_t i = h->len - 1;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!timer_less(&e[i], &e[p])) break;
+        timer_ent tmp = e[i];
+        e[i] = e[p];
+        e[p] = tmp;
+        i = p;
+    }
+}
+
+static void heap_pop(tr_vec *h) {
+    timer_ent *e = h->items;
+    e[0] = e[--h->len];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->len && timer_less(&e[l], &e[m])) m = l;
+        if (r < h->len && timer_less(&e[r], &e[m])) m = r;
+        if (m == i) break;
+        timer_ent tmp = e[i];
+        e[i] = e[m];
+        e[m] = tmp;
+        i = m;
+    }
+}
+
+static void arm_uv_timer(tr_runtime *rt);
+
+static void on_timer(uv_timer_t *t) {
+    tr_runtime *rt = t->data;
+    uint64_t now = mono_ns();
+    while (rt->heap.len) {
+        timer_ent *e = rt->heap.items;
+        if (e[0].due_ns > now) break;
+        timer_ent fire = e[0];
+        heap_pop(&rt->heap);
+        tr__timer_fire(rt->node, fire.owner, fire.id);
+    }
+    arm_uv_timer(rt);
+}
+
+static void arm_uv_timer(tr_runtime *rt) {
+    if (!rt->heap.len) {
+        uv_timer_stop(&rt->timer);
+        return;
+    }
+    timer_ent *e = rt->heap.items;
+    uint64_t now = mono_ns();
+    uint64_t ms = e[0].due_ns > now ? (e[0].due_ns - now + 999999) / 1000000 : 0;
+    uv_timer_start(&rt->timer, on_timer, ms, 0);
+}
+
+static void on_async(uv_async_t *h) {
+    tr_runtime *rt = h->data;
+    pthread_mutex_lock(&rt->io_lock);
+    tr_vec posts = rt->posts, timers = rt->new_timers;
+    memset(&rt->posts, 0, sizeof rt->posts);
+    memset(&rt->new_timers, 0, sizeof rt->new_timers);
+    int closing = rt->io_closing;
+    pthread_mutex_unlock(&rt->io_lock);
+    timer_ent *t = timers.items;
+    for (uint32_t i = 0; i < timers.len; i++) heap_push(&rt->heap, &t[i]);
+    tr__vec_free(&timers);
+    post_ent *p = posts.items;
+    for (uint32_t i = 0; i < posts.len; i++) p[i].fn(p[i].arg);
+    tr__vec_free(&posts);
+    if (closing) {
+        post_ent *s = rt->shutdown_hooks.items;
+        for (uint32_t i = 0; i < rt->shutdown_hooks.len; i++) s[i].fn(s[i].arg);
+        uv_close((uv_handle_t *)&rt->timer, NULL);
+        uv_close((uv_handle_t *)&rt->sigint, NULL);
+        uv_close((uv_handle_t *)&rt->sigterm, NULL);
+        uv_close((uv_handle_t *)&rt->async, NULL);
+        return;
+    }
+    arm_uv_timer(rt);
+}
+
+static void real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id, uint64_t due_ns) {
+    tr_runtime *rt = e;
+    (void)n;
+    pthread_mutex_lock(&rt->io_lock);
+    timer_ent t = {due_ns, ++rt->timer_seq, owner, id};
+    int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->new_timers, &t, sizeof t);
+    pthread_mutex_unlock(&rt->io_lock);
+    if (rc == 0) uv_async_send(&rt->async);
+}
+
+int tr_runtime_post(tr_runtime *rt, void (*fn)(void *), void *arg) {
+    post_ent p = {fn, arg};
+    pthread_mutex_lock(&rt->io_lock);
+    int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->posts, &p, sizeof p);
+    pthread_mutex_unlock(&rt->io_lock);
+    if (rc == 0) uv_async_send(&rt->async);
+    return rc;
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    tr_runtime *rt = s->data;
+    (void)signum;
+    pthread_mutex_lock(&rt->sig_lock);
+    rt->sig_received = 1;
+    pthread_cond_broadcast(&rt->sig_cond);
+    pthread_mutex_unlock(&rt->sig_lock);
+}
+
+static void *io_main(void *arg) {
+    tr_runtime *rt = arg;
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
+    tr__pool_thread_flush();
+    return NULL;
+}
+
+/* ---- store writer ---------------------------------------------------------------------- */
+
+static void real_store_ready(void *e, tr_node *n) {
+    tr_runtime *rt = e;
+    (void)n;
+    pthread_mutex_lock(&rt->writer_lock);
+    rt->writer_kick = 1;
+    pthread_cond_signal(&rt->writer_cond);
+    pthread_mutex_unlock(&rt->writer_lock);
+}
+
+static void *writer_main(void *arg) {
+    tr_runtime *rt = arg;
+    pthread_mutex_lock(&rt->writer_lock);
+    for (;;) {
+        while (!rt->writer_kick && !rt->writer_stop) {
+            pthread_cond_wait(&rt->writer_cond, &rt->writer_lock);
+        }
+        int stop = rt->writer_stop;
+        rt->writer_kick = 0;
+        pthread_mutex_unlock(&rt->writer_lock);
+        if (rt->commit_interval_us) usleep(rt->commit_interval_us); /* linger: bigger groups */
+        while (tr_store_has_pending(rt->store)) {
+            int rc = tr_store_commit(rt->store, NULL);
+            if (rc) fprintf(stderr, "troupe: store commit failed: %s\n", tr_strerror(rc));
+        }
+        pthread_mutex_lock(&rt->writer_lock);
+        if (stop) break;
+    }
+    pthread_mutex_unlock(&rt->writer_lock);
+    tr__pool_thread_flush();
+    return NULL;
+}
+
+/* ---- remote ------------------------------------------------------------------------------ */
+
+static int real_send_remote(void *e, tr_node *n, tr_msg *m, const char *to_name) {
+    tr_runtime *rt = e;
+    (void)n;
+    if (!rt->remote || !rt->remote->send) {
+        tr__msg_release(m);
+        return TR_EUNREACH;
+    }
+    return rt->remote->send(rt->remote_ud, m, to_name);
+}
+
+static int real_node_by_name(void *e, tr_node *n, const char *name, uint32_t *id) {
+    tr_runtime *rt = e;
+    (void)n;
+    if (!rt->remote || !rt->remote->node_by_name) return TR_ENOENT;
+    return rt->remote->node_by_name(rt->remote_ud, name, id);
+}
+
+static void real_watch_node(void *e, tr_node *n, uint32_t id) {
+    tr_runtime *rt = e;
+    (void)n;
+    if (rt->remote && rt->remote->watch_node) rt->remote->watch_node(rt->remote_ud, id);
+}
+
+static const tr_engine_ops real_ops = {
+    .now_ns = real_now,
+    .random = real_random,
+    .schedule = real_schedule,
+    .timer_arm = real_timer_arm,
+    .send_remote = real_send_remote,
+    .store_ready = real_store_ready,
+    .node_by_name = real_node_by_name,
+    .watch_node = real_watch_node,
+};
+
+void tr_runtime_set_remote(tr_runtime *rt, const tr_remote_ops *ops, void *ud) {
+    rt->remote_ud = ud;
+    rt->remote = ops;
+}
+
+struct uv_loop_s *tr_runtime_loop(tr_runtime *rt) { return &rt->loop; }
+
+void tr_runtime_on_shutdown(tr_runtime *rt, void (*fn)(void *), void *arg) {
+    post_ent p = {fn, arg};
+    pthread_mutex_lock(&rt->io_lock);
+    (void)tr__vec_push(&rt->shutdown_hooks, &p, sizeof p);
+    pthread_mutex_unlock(&rt->io_lock);
+}
+
+int tr_runtime_wait_signal(tr_runtime *rt) {
+    pthread_mutex_lock(&rt->sig_lock);
+    while (!rt->sig_received) pthread_cond_wait(&rt->sig_cond, &rt->sig_lock);
+    pthread_mutex_unlock(&rt->sig_lock);
+    return 0;
+}
+
+void tr_runtime_stop(tr_runtime *rt) {
+    pthread_mutex_lock(&rt->sig_lock);
+    rt->sig_received = 1;
+    pthread_cond_broadcast(&rt->sig_cond);
+    pthread_mutex_unlock(&rt->sig_lock);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static void rm_tree(const char *dir) {
+    char path[4096];
+    const char *files[] = {"data.mdb", "lock.mdb"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static int io_start(tr_runtime *rt) {
+    int rc = uv_loop_init(&rt->loop);
+    if (rc) return TR_EIO;
+    uv_async_init(&rt->loop, &rt->async, on_async);
+    rt->async.data = rt;
+    uv_timer_init(&rt->loop, &rt->timer);
+    rt->timer.data = rt;
+    uv_signal_init(&rt->loop, &rt->sigint);
+    uv_signal_init(&rt->loop, &rt->sigterm);
+    rt->sigint.data = rt->sigterm.data = rt;
+    uv_signal_start(&rt->sigint, on_signal, SIGINT);
+    uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+    if (pthread_create(&rt->io_thread, NULL, io_main, rt) != 0) return TR_ENOMEM;
+    return 0;
+}
+
+static int store_start(tr_runtime *rt, const tr_config *cfg) {
+    const char *dir = cfg->data_dir;
+    if (!dir) {
+        char tmpl[] = "/tmp/troupe-XXXXXX";
+        if (!mkdtemp(tmpl)) return TR_EIO;
+        rt->tmp_dir = strdup(tmpl);
+        if (!rt->tmp_dir) return TR_ENOMEM;
+        dir = rt->tmp_dir;
+    }
+    tr_store_opts so = {dir, cfg->map_size, false};
+    return tr_store_open(&so, &rt->store);
+}
+
+int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
+    tr_config cfg = cfg_in ? *cfg_in : (tr_config){0};
+    if (!out) return TR_EINVAL;
+    tr_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return TR_ENOMEM;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    rt->nworkers = cfg.workers ? cfg.workers : (uint32_t)(cores > 0 ? cores : 1);
+    rt->commit_interval_us = cfg.commit_interval_us;
+    pthread_mutex_init(&rt->global_lock, NULL);
+    pthread_cond_init(&rt->global_cond, NULL);
+    pthread_mutex_init(&rt->io_lock, NULL);
+    pthread_mutex_init(&rt->writer_lock, NULL);
+    pthread_cond_init(&rt->writer_cond, NULL);
+    pthread_mutex_init(&rt->sig_lock, NULL);
+    pthread_cond_init(&rt->sig_cond, NULL);
+    int rc = store_start(rt, &cfg);
+    if (rc) {
+        if (rt->tmp_dir) rm_tree(rt->tmp_dir);
+        free(rt->tmp_dir);
+        free(rt);
+        return rc;
+    }
+    tr_node_opts no = {
+        .node_id = cfg.node_id ? cfg.node_id : 1,
+        .name = cfg.node_name,
+        .batch = cfg.batch,
+        .mute_threshold = cfg.mute_threshold,
+        .ops = &real_ops,
+        .engine = rt,
+        .store = rt->store,
+    };
+    rc = tr__node_create(&no, &rt->node);
+    if (rc == 0) rc = io_start(rt);
+    if (rc == 0 && pthread_create(&rt->writer, NULL, writer_main, rt) != 0) rc = TR_ENOMEM;
+    if (rc) {
+        fprintf(stderr, "troupe: runtime start failed: %s\n", tr_strerror(rc));
+        abort(); /* partial start-up of threads is not unwound */
+    }
+    rt->workers = calloc(rt->nworkers, sizeof *rt->workers);
+    if (!rt->workers) abort();
+    for (uint32_t i = 0; i < rt->nworkers; i++) {
+        rt->workers[i].rt = rt;
+        rt->workers[i].index = i;
+        if (pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]) != 0) {
+            abort();
+        }
+    }
+    *out = rt;
+    return 0;
+}
+
+tr_node *tr_runtime_node(tr_runtime *rt) { return rt->node; }
+
+void tr_runtime_destroy(tr_runtime *rt) {
+    if (!rt) return;
+    atomic_store_explicit(&rt->stopping, 1, memory_order_relaxed);
+    pthread_mutex_lock(&rt->global_lock);
+    pthread_cond_broadcast(&rt->global_cond);
+    pthread_mutex_unlock(&rt->global_lock);
+    for (uint32_t i = 0; i < rt->nworkers; i++) pthread_join(rt->workers[i].thread, NULL);
+    /* No worker runs now: terminate callbacks run here; their store writes still commit. */
+    tr__actor_free_all(rt->node, true);
+    pthread_mutex_lock(&rt->writer_lock);
+    rt->writer_stop = 1;
+    pthread_cond_signal(&rt->writer_cond);
+    pthread_mutex_unlock(&rt->writer_lock);
+    pthread_join(rt->writer, NULL);
+    pthread_mutex_lock(&rt->io_lock);
+    rt->io_closing = 1;
+    pthread_mutex_unlock(&rt->io_lock);
+    uv_async_send(&rt->async);
+    pthread_join(rt->io_thread, NULL);
+    uv_loop_close(&rt->loop);
+    tr__node_destroy(rt->node);
+    tr_store_close(rt->store);
+    if (rt->tmp_dir) rm_tree(rt->tmp_dir);
+    free(rt->tmp_dir);
+    for (uint32_t i = 0; i < rt->nworkers; i++) free(rt->workers[i].local.items);
+    free(rt->workers);
+    free(rt->global.items);
+    tr__vec_free(&rt->heap);
+    tr__vec_free(&rt->posts);
+    tr__vec_free(&rt->new_timers);
+    tr__vec_free(&rt->shutdown_hooks);
+    pthread_mutex_destroy(&rt->global_lock);
+    pthread_cond_destroy(&rt->global_cond);
+    pthread_mutex_destroy(&rt->io_lock);
+    pthread_mutex_destroy(&rt->writer_lock);
+    pthread_cond_destroy(&rt->writer_cond);
+    pthread_mutex_destroy(&rt->sig_lock);
+    pthread_cond_destroy(&rt->sig_cond);
+    tr__pool_thread_flush();
+    free(rt);
+}
+
+/* ---- inbox: a plain thread's mailbox ---------------------------------------------------- */
+
+struct tr_inbox {
+    tr_runtime *rt;
+    tr_addr addr;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    tr_msg *head, *tail; /* owned copies, linked through next_ (not used atomically here) */
+    uint32_t count;
+    int closed;
+};
+
+static int inbox_receive_cb(tr_ctx *ctx, void *state, const tr_msg *m) {
+    tr_inbox *ib = *(tr_inbox **)state;
+    (void)ctx;
+    tr_msg *c = tr__msg_alloc(m->body_len);
+    if (!c) return TR_CONTINUE;
+    /* Field by field: m->next_ may be written by a producer right now (m is the stub). */
+    c->type = m->type;
+    c->body_len = m->body_len;
+    c->from = m->from;
+    c->to = m->to;
+    c->corr = m->corr;
+    c->trace = m->trace;
+    c->flags_ = m->flags_;
+    if (m->body_len) memcpy(tr__msg_body_mut(c), m->body, m->body_len);
+    pthread_mutex_lock(&ib->lock);
+    if (ib->tail) {
+        atomic_store_explicit(&ib->tail->next_, c, memory_order_relaxed);
+    } else {
+        ib->head = c;
+    }
+    ib->tail = c;
+    ib->count++;
+    pthread_cond_signal(&ib->cond);
+    pthread_mutex_unlock(&ib->lock);
+    return TR_CONTINUE;
+}
+
+static int inbox_init_cb(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    (void)ctx;
+    (void)len;
+    memcpy(state, arg, sizeof(tr_inbox *));
+    return 0;
+}
+
+static const tr_behaviour inbox_behaviour = {
+    .name = "inbox",
+    .state_size = sizeof(tr_inbox *),
+    .init = inbox_init_cb,
+    .receive = inbox_receive_cb,
+};
+
+int tr_inbox_create(tr_runtime *rt, tr_inbox **out) {
+    if (!rt || !out) return TR_EINVAL;
+    tr_inbox *ib = calloc(1, sizeof *ib);
+    if (!ib) return TR_ENOMEM;
+    ib->rt = rt;
+    pthread_mutex_init(&ib->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ib->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    int rc = tr_node_spawn(rt->node, &inbox_behaviour, NULL, &ib, sizeof ib, &ib->addr);
+    if (rc) {
+        pthread_mutex_destroy(&ib->lock);
+        pthread_cond_destroy(&ib->cond);
+        free(ib);
+        return rc;
+    }
+    *out = ib;
+    return 0;
+}
+
+tr_addr tr_inbox_addr(const tr_inbox *ib) { return ib->addr; }
+
+int tr_inbox_receive(tr_inbox *ib, uint32_t timeout_ms, tr_msg **out) {
+    if (!ib || !out) return TR_EINVAL;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&ib->lock);
+    int rc = 0;
+    while (!ib->head && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&ib->cond, &ib->lock, &deadline);
+    tr_msg *m = ib->head;
+    if (m) {
+        ib->head = atomic_load_explicit(&m->next_, memory_order_relaxed);
+        if (!ib->head) ib->tail = NULL;
+        ib->count--;
+    }
+    pthread_mutex_unlock(&ib->lock);
+    if (!m) return TR_ETIMEDOUT;
+    atomic_store_explicit(&m->next_, NULL, memory_order_relaxed);
+    *out = m;
+    return 0;
+}
+
+/* Stops the inbox actor and waits until it is gone, so no callback can touch ib after. */
+void tr_inbox_destroy(tr_inbox *ib) {
+    if (!ib) return;
+    tr_node_stop(ib->rt->node, ib->addr, 0);
+    for (int i = 0; i < 100000 && tr_node_alive(ib->rt->node, ib->addr); i++) usleep(100);
+    tr_msg *m = ib->head;
+    while (m) {
+        tr_msg *n = atomic_load_explicit(&m->next_, memory_order_relaxed);
+        tr__msg_release(m);
+        m = n;
+    }
+    pthread_mutex_destroy(&ib->lock);
+    pthread_cond_destroy(&ib->cond);
+    free(ib);
+}

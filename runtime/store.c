@@ -1,0 +1,1535 @@
+/*
+ * store.c — durable actor state on LMDB (design: store.h; format and contract: docs/store.md).
+ *
+ * Layout of this file: errors; keys and hashing; the overlay (what writers see before the
+ * commit); the pending batch and its waiters; actor-side calls; the commit; opening,
+ * validating and initialising a directory.
+ *
+ * Locks, always taken in this order and never the other way round:
+ *   st->mu        the pending batch, the overlay tables, actor records, waiters, counters;
+ *                 held only for short, non-blocking work (hash lookups, list edits, copies
+ *                 of a value out of the overlay) — never across an LMDB write txn or a hook.
+ *   st->map_lock  a rwlock: every LMDB read txn holds it shared; growing the map holds it
+ *                 exclusively, because mdb_env_set_mapsize() remaps the file and must not
+ *                 run while any txn of this process is alive (lmdb.h). Writer-preferring,
+ *                 so that map growth is not starved by a stream of readers.
+ * The write txn is used only by tr_store_commit (one caller at a time, asserted).
+ */
+#include "runtime/store.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STORE_MAGIC "troupe-store"
+#define STORE_FORMAT 1u
+#define MAP_SIZE_DEFAULT (64ull << 20)
+#define MAP_SIZE_MIN (64ull << 10)
+#define PENDING_MAX_DEFAULT (256ull << 20)
+/* One LMDB txn writes at most this many bytes of entries: LMDB caps the dirty pages of a
+ * txn (MDB_TXN_FULL, about 512 MiB of pages), so a large batch is written as several txns;
+ * its waiters are told only after the last one. */
+#define TXN_BYTES_MAX (64ull << 20)
+/* Recovery copies at most this many bytes of events per read txn, so that no read txn is
+ * held across user callbacks (they may read or write the store themselves). */
+#define RECOVER_CHUNK_BYTES (1u << 20)
+#define FULLKEY_MAX (TR_NAME_MAX + 1 + TR_KEY_MAX)
+#define OVERLAY_BUCKETS_MIN 256u
+
+/* ------------------------------------------------------------------------------------ */
+/* Errors: every LMDB and errno code becomes a TR_E code here and nowhere else.           */
+
+static int map_err(int rc) {
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return TR_ENOENT;
+    case MDB_KEYEXIST:
+        return TR_EEXIST;
+    case MDB_MAP_FULL:
+        return TR_ENOSPC;
+    case MDB_PAGE_NOTFOUND:
+    case MDB_CORRUPTED:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_PAGE_FULL:
+        return TR_ECORRUPT;
+    case MDB_PANIC:
+        return TR_EIO;
+    case MDB_INCOMPATIBLE:
+        return TR_EFOREIGN;
+    case MDB_TXN_FULL:
+    case MDB_BAD_VALSIZE:
+        return TR_ETOOBIG;
+    case MDB_DBS_FULL:
+    case MDB_READERS_FULL:
+    case MDB_TLS_FULL:
+    case MDB_CURSOR_FULL:
+        return TR_EBUSY;
+    case MDB_MAP_RESIZED:
+        return TR_EAGAIN;
+    case MDB_BAD_RSLOT:
+    case MDB_BAD_TXN:
+    case MDB_BAD_DBI:
+    case EINVAL:
+        return TR_EINVAL;
+    case ENOMEM:
+        return TR_ENOMEM;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return TR_ENOSPC;
+    case ENOENT:
+        return TR_ENOENT;
+    case EAGAIN:
+    case EBUSY:
+        return TR_EBUSY;
+    default:
+        return TR_EIO; /* EIO, EACCES, EROFS, ...: the directory cannot be used */
+    }
+}
+
+/* While opening an existing file, anything LMDB cannot make sense of means damage. */
+static int map_open_err(int rc) {
+    int err = map_err(rc);
+    return (err == TR_EINVAL || err == TR_ENOENT) ? TR_ECORRUPT : err;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Keys: "<actor>\0<key>" (kv), "<actor>\0<seq u64 BE>" (journal), "<actor>\0" (snapshot). */
+
+static void put_be64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* Returns the name's length, or 0 if it is not a valid persistent name. */
+static size_t name_len(const char *actor) {
+    if (actor == NULL) {
+        return 0;
+    }
+    size_t n = strnlen(actor, TR_NAME_MAX + 1);
+    return n > TR_NAME_MAX ? 0 : n;
+}
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return h;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Entries, actor records, waiters, batches                                               */
+
+enum { OP_PUT, OP_DEL, OP_APPEND, OP_SNAP };
+
+typedef struct arec arec;
+typedef struct entry entry;
+
+/* One write, owned by the batch it was issued in. data = full key, then value. */
+struct entry {
+    entry *next;  /* batch order */
+    entry *hnext; /* kv: overlay hash chain; journal: the actor's pending list */
+    arec *actor;  /* journal and snapshot entries */
+    uint64_t hash;
+    uint64_t gen; /* the batch it belongs to */
+    uint32_t klen;
+    uint32_t vlen;
+    uint8_t op;
+    bool dead; /* superseded by a later write in the same batch: not written */
+    uint8_t data[];
+};
+
+/* Per-actor record: the journal sequence and the pending journal/snapshot. It lives while
+ * the actor is alive (until tr_store_actor_gone) and while any of its journal or snapshot
+ * writes is pending, so next_seq is never re-read from LMDB while LMDB is behind. */
+struct arec {
+    arec *hnext;
+    uint64_t hash;
+    uint64_t next_seq; /* 0 = not read from LMDB yet */
+    entry *jhead;      /* pending appends in seq order (linked by hnext) */
+    entry *jtail;
+    entry *snap; /* latest pending snapshot */
+    bool gone;
+    uint32_t nlen;
+    char name[];
+};
+
+typedef struct waiter waiter;
+struct waiter {
+    waiter *next;
+    tr_addr who;
+    uint64_t token;
+    tr_msg *msg; /* NULL: a durable notification; else a held reply */
+};
+
+typedef struct batch {
+    entry *head;
+    entry *tail;
+    waiter *whead;
+    waiter *wtail;
+    uint64_t count;
+    uint64_t bytes;
+    uint64_t gen;
+} batch;
+
+typedef struct table {
+    void **slots;
+    size_t cap; /* power of two */
+    size_t count;
+} table;
+
+struct tr_store {
+    MDB_env *env;
+    MDB_dbi dbi_meta;
+    MDB_dbi dbi_kv;
+    MDB_dbi dbi_journal;
+    MDB_dbi dbi_snap;
+    int dir_fd; /* flock()ed: one opener per directory */
+    bool no_sync;
+    uint64_t map_size;
+    uint64_t pending_max;
+    pthread_rwlock_t map_lock;
+    pthread_mutex_t mu;
+    /* Under mu: */
+    batch pending;
+    table kv;     /* full key -> latest pending entry (kv puts and deletes) */
+    table actors; /* name -> arec */
+    bool committing;
+    int failed; /* a commit failed: the store refuses further writes (see docs/store.md) */
+    uint64_t next_token;
+    tr_store_stats stats;
+    tr_store_hooks hooks;
+};
+
+static bool batch_empty(const batch *b) { return b->head == NULL && b->whead == NULL; }
+
+static void batch_add(batch *b, entry *e) {
+    e->next = NULL;
+    if (b->tail) {
+        b->tail->next = e;
+    } else {
+        b->head = e;
+    }
+    b->tail = e;
+    b->count++;
+    b->bytes += sizeof(entry) + e->klen + e->vlen;
+}
+
+static void batch_add_waiter(batch *b, waiter *w) {
+    w->next = NULL;
+    if (b->wtail) {
+        b->wtail->next = w;
+    } else {
+        b->whead = w;
+    }
+    b->wtail = w;
+}
+
+/* Builds "<actor>\0<key>" -> "<vpre><val>". key may be NULL (filled in by the caller). */
+static entry *entry_new(int op, const char *actor, size_t nlen, const void *key, size_t klen,
+                        const void *vpre, size_t vprelen, const void *val, size_t vlen) {
+    size_t fk = nlen + 1 + klen;
+    entry *e = malloc(sizeof(entry) + fk + vprelen + vlen);
+    if (e == NULL) {
+        return NULL;
+    }
+    memset(e, 0, sizeof(*e));
+    e->op = (uint8_t)op;
+    e->klen = (uint32_t)fk;
+    e->vlen = (uint32_t)(vprelen + vlen);
+    memcpy(e->data, actor, nlen);
+    e->data[nlen] = 0;
+    if (key && klen) {
+        memcpy(e->data + nlen + 1, key, klen);
+    }
+    if (vprelen) {
+        memcpy(e->data + fk, vpre, vprelen);
+    }
+    if (vlen) {
+        memcpy(e->data + fk + vprelen, val, vlen);
+    }
+    return e;
+}
+
+/* ---- Chained hash tables (chaining never fails: growth is optional) ----------------- */
+
+static void **table_bucket(table *t, uint64_t hash) { return &t->slots[hash & (t->cap - 1)]; }
+
+/* Doubles the bucket array when the load passes 1; on ENOMEM chains just get longer. */
+static void table_maybe_grow(table *t, void *(*next_of)(void *), void **(*link_of)(void *),
+                             uint64_t (*hash_of)(void *)) {
+    if (t->count < t->cap) {
+        return;
+    }
+    size_t ncap = t->cap * 2;
+    void **ns = calloc(ncap, sizeof(void *));
+    if (ns == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        void *n = t->slots[i];
+        while (n) {
+            void *nx = next_of(n);
+            void **head = &ns[hash_of(n) & (ncap - 1)];
+            *link_of(n) = *head;
+            *head = n;
+            n = nx;
+        }
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+}
+
+static void *entry_next(void *p) { return ((entry *)p)->hnext; }
+static void **entry_link(void *p) { return (void **)&((entry *)p)->hnext; }
+static uint64_t entry_hash(void *p) { return ((entry *)p)->hash; }
+static void *arec_next(void *p) { return ((arec *)p)->hnext; }
+static void **arec_link(void *p) { return (void **)&((arec *)p)->hnext; }
+static uint64_t arec_hash(void *p) { return ((arec *)p)->hash; }
+
+static int table_init(table *t) {
+    t->cap = OVERLAY_BUCKETS_MIN;
+    t->count = 0;
+    t->slots = calloc(t->cap, sizeof(void *));
+    return t->slots ? 0 : TR_ENOMEM;
+}
+
+/* ---- The kv overlay -------------------------------------------------------------------- */
+
+static entry **overlay_slot(tr_store *st, const uint8_t *key, size_t klen, uint64_t hash) {
+    entry **pp = (entry **)table_bucket(&st->kv, hash);
+    while (*pp) {
+        entry *e = *pp;
+        if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0) {
+            return pp;
+        }
+        pp = &e->hnext;
+    }
+    return pp;
+}
+
+/* Makes e the visible version of its key; a version from the same (still pending) batch
+ * is superseded and will not be written. Caller holds mu. */
+static void overlay_set(tr_store *st, entry *e) {
+    entry **pp = overlay_slot(st, e->data, e->klen, e->hash);
+    entry *old = *pp;
+    if (old) {
+        if (old->gen == e->gen) {
+            old->dead = true;
+        }
+        e->hnext = old->hnext;
+        *pp = e;
+        return;
+    }
+    e->hnext = NULL;
+    *pp = e;
+    st->kv.count++;
+    table_maybe_grow(&st->kv, entry_next, entry_link, entry_hash);
+}
+
+/* Forgets e if it is still the visible version of its key (after its commit). */
+static void overlay_release_kv(tr_store *st, entry *e) {
+    entry **pp = overlay_slot(st, e->data, e->klen, e->hash);
+    if (*pp == e) {
+        *pp = e->hnext;
+        st->kv.count--;
+    }
+}
+
+/* ---- Actor records ---------------------------------------------------------------------- */
+
+static arec **arec_slot(tr_store *st, const char *name, size_t nlen, uint64_t hash) {
+    arec **pp = (arec **)table_bucket(&st->actors, hash);
+    while (*pp) {
+        arec *a = *pp;
+        if (a->hash == hash && a->nlen == nlen && memcmp(a->name, name, nlen) == 0) {
+            return pp;
+        }
+        pp = &a->hnext;
+    }
+    return pp;
+}
+
+static arec *arec_find(tr_store *st, const char *name, size_t nlen) {
+    uint64_t h = hash_bytes((const uint8_t *)name, nlen);
+    return *arec_slot(st, name, nlen, h);
+}
+
+static arec *arec_get(tr_store *st, const char *name, size_t nlen) {
+    uint64_t h = hash_bytes((const uint8_t *)name, nlen);
+    arec **pp = arec_slot(st, name, nlen, h);
+    if (*pp) {
+        (*pp)->gone = false; /* a new incarnation under the same name */
+        return *pp;
+    }
+    arec *a = calloc(1, sizeof(arec) + nlen + 1);
+    if (a == NULL) {
+        return NULL;
+    }
+    a->hash = h;
+    a->nlen = (uint32_t)nlen;
+    memcpy(a->name, name, nlen);
+    *pp = a;
+    st->actors.count++;
+    table_maybe_grow(&st->actors, arec_next, arec_link, arec_hash);
+    return a;
+}
+
+static void arec_free_if_idle(tr_store *st, arec *a) {
+    if (!a->gone || a->jhead != NULL || a->snap != NULL) {
+        return;
+    }
+    arec **pp = arec_slot(st, a->name, a->nlen, a->hash);
+    assert(*pp == a);
+    *pp = a->hnext;
+    st->actors.count--;
+    free(a);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* LMDB reads (short read-only txns under the shared map lock)                           */
+
+static int read_begin(tr_store *st, MDB_txn **txn) {
+    pthread_rwlock_rdlock(&st->map_lock);
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&st->map_lock);
+        return map_err(rc);
+    }
+    return 0;
+}
+
+static void read_end(tr_store *st, MDB_txn *txn) {
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&st->map_lock);
+}
+
+static int copy_out(void *buf, size_t cap, const void *src, size_t n, size_t *len) {
+    if (len) {
+        *len = n;
+    }
+    if (n > cap) {
+        return TR_ETOOBIG;
+    }
+    if (n) {
+        memcpy(buf, src, n);
+    }
+    return 0;
+}
+
+/* The last journal seq of `name` in LMDB (0 if none), in an open read txn. */
+static int journal_last_seq(tr_store *st, MDB_txn *txn, const char *name, size_t nlen,
+                            uint64_t *out) {
+    uint8_t k[TR_NAME_MAX + 1 + 8];
+    memcpy(k, name, nlen);
+    k[nlen] = 0;
+    put_be64(k + nlen + 1, UINT64_MAX);
+    MDB_val key = {nlen + 9, k}, val;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, st->dbi_journal, &c);
+    if (rc != 0) {
+        return map_err(rc);
+    }
+    rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+    } else if (rc == 0) {
+        rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
+    }
+    *out = 0;
+    if (rc == 0 && key.mv_size == nlen + 9 && memcmp(key.mv_data, k, nlen + 1) == 0) {
+        *out = get_be64((const uint8_t *)key.mv_data + nlen + 1);
+    }
+    mdb_cursor_close(c);
+    return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : map_err(rc);
+}
+
+static int read_last_seq(tr_store *st, const char *name, size_t nlen, uint64_t *out) {
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc == 0) {
+        rc = journal_last_seq(st, txn, name, nlen, out);
+        read_end(st, txn);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Actor-side calls                                                                       */
+
+/* Queues e in the pending batch. Caller holds mu; *ready tells whether to call the hook. */
+static int admit(tr_store *st, entry *e, bool *ready) {
+    if (st->failed) {
+        return st->failed;
+    }
+    if (st->pending.count > 0 && st->pending.bytes + e->klen + e->vlen > st->pending_max) {
+        return TR_EAGAIN;
+    }
+    *ready = batch_empty(&st->pending);
+    e->gen = st->pending.gen;
+    batch_add(&st->pending, e);
+    return 0;
+}
+
+static void call_ready(tr_store *st, bool ready) {
+    if (ready && st->hooks.ready) {
+        st->hooks.ready(st->hooks.ud);
+    }
+}
+
+static int check_key(const char *actor, const void *key, size_t klen, size_t *nlen) {
+    *nlen = name_len(actor);
+    if (*nlen == 0 || (key == NULL && klen > 0)) {
+        return TR_EINVAL;
+    }
+    return klen > TR_KEY_MAX ? TR_ETOOBIG : 0;
+}
+
+static int check_value(const void *val, size_t vlen) {
+    if (val == NULL && vlen > 0) {
+        return TR_EINVAL;
+    }
+    return vlen > TR_VALUE_MAX ? TR_ETOOBIG : 0;
+}
+
+static int submit_kv(tr_store *st, entry *e) {
+    e->hash = hash_bytes(e->data, e->klen);
+    bool ready = false;
+    pthread_mutex_lock(&st->mu);
+    int rc = admit(st, e, &ready);
+    if (rc == 0) {
+        overlay_set(st, e);
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (rc != 0) {
+        free(e);
+        return rc;
+    }
+    call_ready(st, ready);
+    return 0;
+}
+
+static int kv_write(tr_store *st, int op, const char *actor, const void *key, size_t klen,
+                    const void *val, size_t vlen) {
+    assert(st != NULL);
+    size_t nlen;
+    int rc = check_key(actor, key, klen, &nlen);
+    if (rc == 0) {
+        rc = check_value(val, vlen);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    entry *e = entry_new(op, actor, nlen, key, klen, NULL, 0, val, vlen);
+    if (e == NULL) {
+        return TR_ENOMEM;
+    }
+    return submit_kv(st, e);
+}
+
+int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen,
+                 const void *val, size_t vlen) {
+    return kv_write(st, OP_PUT, actor, key, klen, val, vlen);
+}
+
+int tr_store_del(tr_store *st, const char *actor, const void *key, size_t klen) {
+    return kv_write(st, OP_DEL, actor, key, klen, NULL, 0);
+}
+
+int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                 size_t cap, size_t *len) {
+    assert(st != NULL);
+    size_t nlen;
+    int rc = check_key(actor, key, klen, &nlen);
+    if (rc != 0 || (buf == NULL && cap > 0)) {
+        return rc ? rc : TR_EINVAL;
+    }
+    uint8_t k[FULLKEY_MAX];
+    memcpy(k, actor, nlen);
+    k[nlen] = 0;
+    if (klen) {
+        memcpy(k + nlen + 1, key, klen);
+    }
+    size_t fk = nlen + 1 + klen;
+    uint64_t h = hash_bytes(k, fk);
+    pthread_mutex_lock(&st->mu);
+    entry *e = *overlay_slot(st, k, fk, h);
+    if (e) {
+        rc = e->op == OP_DEL ? TR_ENOENT
+                             : copy_out(buf, cap, e->data + e->klen, e->vlen, len);
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (e) {
+        return rc;
+    }
+    /* Not pending: every write of this key by this actor is committed, so LMDB is current. */
+    MDB_txn *txn;
+    rc = read_begin(st, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val mk = {fk, k}, mv;
+    rc = mdb_get(txn, st->dbi_kv, &mk, &mv);
+    rc = rc == 0 ? copy_out(buf, cap, mv.mv_data, mv.mv_size, len) : map_err(rc);
+    read_end(st, txn);
+    return rc;
+}
+
+int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
+                    uint64_t *seq_out) {
+    assert(st != NULL);
+    size_t nlen = name_len(actor);
+    int rc = nlen == 0 ? TR_EINVAL : check_value(ev, len);
+    if (rc != 0) {
+        return rc;
+    }
+    entry *e = entry_new(OP_APPEND, actor, nlen, NULL, 8, NULL, 0, ev, len);
+    if (e == NULL) {
+        return TR_ENOMEM;
+    }
+    bool ready = false;
+    pthread_mutex_lock(&st->mu);
+    arec *a = arec_get(st, actor, nlen);
+    rc = a ? 0 : TR_ENOMEM;
+    if (rc == 0 && a->next_seq == 0) {
+        uint64_t last;
+        rc = read_last_seq(st, actor, nlen, &last); /* first append of this incarnation */
+        a->next_seq = rc == 0 ? last + 1 : 0;
+    }
+    if (rc == 0) {
+        put_be64(e->data + nlen + 1, a->next_seq);
+        rc = admit(st, e, &ready);
+    }
+    if (rc == 0) {
+        if (seq_out) {
+            *seq_out = a->next_seq;
+        }
+        a->next_seq++;
+        e->actor = a;
+        e->hnext = NULL;
+        if (a->jtail) {
+            a->jtail->hnext = e;
+        } else {
+            a->jhead = e;
+        }
+        a->jtail = e;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (rc != 0) {
+        free(e);
+        return rc;
+    }
+    call_ready(st, ready);
+    return 0;
+}
+
+int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data,
+                      size_t len) {
+    assert(st != NULL);
+    size_t nlen = name_len(actor);
+    int rc = nlen == 0 ? TR_EINVAL : check_value(data, len);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t seqb[8];
+    put_be64(seqb, seq);
+    entry *e = entry_new(OP_SNAP, actor, nlen, NULL, 0, seqb, 8, data, len);
+    if (e == NULL) {
+        return TR_ENOMEM;
+    }
+    bool ready = false;
+    pthread_mutex_lock(&st->mu);
+    arec *a = arec_get(st, actor, nlen);
+    rc = a ? 0 : TR_ENOMEM;
+    if (rc == 0 && a->next_seq == 0) {
+        uint64_t last;
+        rc = read_last_seq(st, actor, nlen, &last);
+        a->next_seq = rc == 0 ? last + 1 : 0;
+    }
+    /* A snapshot past the journal's end would hide the events appended after it. */
+    if (rc == 0 && seq >= a->next_seq) {
+        rc = TR_EINVAL;
+    }
+    if (rc == 0) {
+        rc = admit(st, e, &ready);
+    }
+    if (rc == 0) {
+        if (a->snap && a->snap->gen == e->gen) {
+            a->snap->dead = true;
+        }
+        e->actor = a;
+        a->snap = e;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (rc != 0) {
+        free(e);
+        return rc;
+    }
+    call_ready(st, ready);
+    return 0;
+}
+
+static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_out) {
+    waiter *w = malloc(sizeof(*w));
+    if (w == NULL) {
+        return TR_ENOMEM;
+    }
+    w->who = who;
+    w->msg = msg;
+    bool ready = false;
+    pthread_mutex_lock(&st->mu);
+    int rc = st->failed;
+    if (rc == 0) {
+        w->token = ++st->next_token;
+        if (token_out) {
+            *token_out = w->token;
+        }
+        ready = batch_empty(&st->pending);
+        batch_add_waiter(&st->pending, w);
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (rc != 0) {
+        free(w);
+        return rc;
+    }
+    call_ready(st, ready);
+    return 0;
+}
+
+int tr_store_notify(tr_store *st, tr_addr who, uint64_t *token_out) {
+    assert(st != NULL);
+    return add_waiter(st, who, NULL, token_out);
+}
+
+int tr_store_hold(tr_store *st, tr_msg *reply) {
+    assert(st != NULL && reply != NULL);
+    return add_waiter(st, TR_ADDR_NONE, reply, NULL);
+}
+
+void tr_store_actor_gone(tr_store *st, const char *actor) {
+    size_t nlen = name_len(actor);
+    if (nlen == 0) {
+        return;
+    }
+    pthread_mutex_lock(&st->mu);
+    arec *a = arec_find(st, actor, nlen);
+    if (a) {
+        a->gone = true;
+        arec_free_if_idle(st, a); /* else freed when its last pending write commits */
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Recovery                                                                               */
+
+typedef struct rec_item {
+    uint64_t seq;
+    uint32_t len;
+    uint8_t data[];
+} rec_item;
+
+/* A growable buffer of copied events: items laid out back to back, 8-byte aligned. */
+typedef struct rec_buf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+} rec_buf;
+
+static int rec_push(rec_buf *b, uint64_t seq, const void *data, size_t len) {
+    size_t need = (sizeof(rec_item) + len + 7) & ~(size_t)7;
+    if (b->len + need > b->cap) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap < b->len + need) {
+            ncap *= 2;
+        }
+        uint8_t *np = realloc(b->p, ncap);
+        if (np == NULL) {
+            return TR_ENOMEM;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    rec_item *it = (rec_item *)(b->p + b->len);
+    it->seq = seq;
+    it->len = (uint32_t)len;
+    memcpy(it->data, data, len);
+    b->len += need;
+    return 0;
+}
+
+/* Replays the items of b with seq in (*after, upto]; advances *after. */
+static int rec_replay(const rec_buf *b, tr_event_cb on_event, void *ud, uint64_t *after,
+                      uint64_t upto) {
+    size_t off = 0;
+    while (off < b->len) {
+        const rec_item *it = (const rec_item *)(b->p + off);
+        off += (sizeof(rec_item) + it->len + 7) & ~(size_t)7;
+        if (it->seq <= *after || it->seq > upto) {
+            continue;
+        }
+        *after = it->seq;
+        int rc = on_event ? on_event(ud, it->seq, it->data, it->len) : 0;
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+typedef struct recovery {
+    tr_store *st;
+    const char *name;
+    size_t nlen;
+    bool have_snap;
+    uint64_t snap_seq;
+    rec_buf snap;    /* one item: the latest snapshot */
+    rec_buf pending; /* the actor's pending events, copied */
+    uint64_t upto;   /* replay nothing appended after the replay started */
+} recovery;
+
+/* Copies what only the overlay knows: the pending snapshot and events. Under mu. */
+static int recover_copy_overlay(recovery *r) {
+    arec *a = arec_find(r->st, r->name, r->nlen);
+    r->upto = UINT64_MAX;
+    if (a == NULL) {
+        return 0;
+    }
+    if (a->next_seq) {
+        r->upto = a->next_seq - 1;
+    }
+    int rc = 0;
+    if (a->snap) {
+        const uint8_t *v = a->snap->data + a->snap->klen;
+        r->have_snap = true;
+        r->snap_seq = get_be64(v);
+        rc = rec_push(&r->snap, r->snap_seq, v + 8, a->snap->vlen - 8);
+    }
+    for (entry *e = a->jhead; e && rc == 0; e = e->hnext) {
+        rc = rec_push(&r->pending, get_be64(e->data + r->nlen + 1), e->data + e->klen, e->vlen);
+    }
+    return rc;
+}
+
+/* Reads the snapshot from LMDB if the overlay had none, and fixes upto. */
+static int recover_read_head(recovery *r) {
+    MDB_txn *txn;
+    int rc = read_begin(r->st, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->upto == UINT64_MAX) {
+        rc = journal_last_seq(r->st, txn, r->name, r->nlen, &r->upto);
+    }
+    if (rc == 0 && !r->have_snap) {
+        uint8_t k[TR_NAME_MAX + 1];
+        memcpy(k, r->name, r->nlen);
+        k[r->nlen] = 0;
+        MDB_val mk = {r->nlen + 1, k}, mv;
+        int g = mdb_get(txn, r->st->dbi_snap, &mk, &mv);
+        if (g == 0 && mv.mv_size < 8) {
+            rc = TR_ECORRUPT;
+        } else if (g == 0) {
+            r->have_snap = true;
+            r->snap_seq = get_be64(mv.mv_data);
+            rc = rec_push(&r->snap, r->snap_seq, (uint8_t *)mv.mv_data + 8, mv.mv_size - 8);
+        } else if (g != MDB_NOTFOUND) {
+            rc = map_err(g);
+        }
+    }
+    read_end(r->st, txn);
+    return rc;
+}
+
+/* Copies up to RECOVER_CHUNK_BYTES of committed events with seq > after into out. */
+static int recover_read_chunk(recovery *r, uint64_t after, rec_buf *out, bool *more) {
+    uint8_t k[TR_NAME_MAX + 1 + 8];
+    memcpy(k, r->name, r->nlen);
+    k[r->nlen] = 0;
+    put_be64(k + r->nlen + 1, after + 1);
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = read_begin(r->st, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    int m = mdb_cursor_open(txn, r->st->dbi_journal, &c);
+    bool have_cursor = m == 0;
+    MDB_val mk = {r->nlen + 9, k}, mv;
+    if (have_cursor) {
+        m = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+    }
+    out->len = 0;
+    *more = false;
+    while (m == 0 && rc == 0) {
+        if (mk.mv_size != r->nlen + 9 || memcmp(mk.mv_data, k, r->nlen + 1) != 0) {
+            break; /* past this actor's events */
+        }
+        uint64_t seq = get_be64((const uint8_t *)mk.mv_data + r->nlen + 1);
+        if (seq > r->upto) {
+            break;
+        }
+        if (out->len >= RECOVER_CHUNK_BYTES) {
+            *more = true;
+            break;
+        }
+        rc = rec_push(out, seq, mv.mv_data, mv.mv_size);
+        m = mdb_cursor_get(c, &mk, &mv, MDB_NEXT);
+    }
+    if (rc == 0 && m != 0 && m != MDB_NOTFOUND) {
+        rc = map_err(m);
+    }
+    if (have_cursor) {
+        mdb_cursor_close(c); /* read-only txns do not free their cursors */
+    }
+    read_end(r->st, txn);
+    return rc;
+}
+
+static int recover_run(recovery *r, tr_snapshot_cb on_snapshot, tr_event_cb on_event,
+                       void *ud) {
+    uint64_t after = 0;
+    int rc = 0;
+    if (r->have_snap) {
+        const rec_item *it = (const rec_item *)r->snap.p;
+        after = it->seq;
+        rc = on_snapshot ? on_snapshot(ud, it->seq, it->data, it->len) : 0;
+    }
+    rec_buf chunk = {0};
+    bool more = true;
+    while (rc == 0 && more) {
+        rc = recover_read_chunk(r, after, &chunk, &more);
+        if (rc == 0) {
+            rc = rec_replay(&chunk, on_event, ud, &after, r->upto);
+        }
+    }
+    free(chunk.p);
+    if (rc == 0) {
+        /* Events committed meanwhile are in both; seq order skips the duplicates. */
+        rc = rec_replay(&r->pending, on_event, ud, &after, r->upto);
+    }
+    return rc;
+}
+
+int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
+                     tr_event_cb on_event, void *ud) {
+    assert(st != NULL);
+    recovery r = {.st = st, .name = actor, .nlen = name_len(actor)};
+    if (r.nlen == 0) {
+        return TR_EINVAL;
+    }
+    /* Overlay first, LMDB second: a commit in between only duplicates, never hides. */
+    pthread_mutex_lock(&st->mu);
+    int rc = recover_copy_overlay(&r);
+    pthread_mutex_unlock(&st->mu);
+    if (rc == 0) {
+        rc = recover_read_head(&r);
+    }
+    if (rc == 0) {
+        rc = recover_run(&r, on_snapshot, on_event, ud);
+    }
+    free(r.snap.p);
+    free(r.pending.p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The commit                                                                             */
+
+/* Doubles the map. No txn of this process may be alive meanwhile: readers hold map_lock
+ * shared, and the only write txn is the caller's, already aborted. */
+static int grow_map(tr_store *st) {
+    uint64_t want = st->map_size * 2;
+    pthread_rwlock_wrlock(&st->map_lock);
+    int rc = mdb_env_set_mapsize(st->env, want);
+    if (rc == 0) {
+        MDB_envinfo info;
+        mdb_env_info(st->env, &info);
+        st->map_size = info.me_mapsize;
+    }
+    pthread_rwlock_unlock(&st->map_lock);
+    if (rc == 0) {
+        pthread_mutex_lock(&st->mu);
+        st->stats.map_grows++;
+        pthread_mutex_unlock(&st->mu);
+    }
+    return map_err(rc);
+}
+
+static int put_entry(tr_store *st, MDB_txn *txn, const entry *e) {
+    MDB_val k = {e->klen, (void *)e->data};
+    MDB_val v = {e->vlen, (void *)(e->data + e->klen)};
+    int rc;
+    switch (e->op) {
+    case OP_PUT:
+        return mdb_put(txn, st->dbi_kv, &k, &v, 0);
+    case OP_DEL:
+        rc = mdb_del(txn, st->dbi_kv, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    case OP_APPEND:
+        return mdb_put(txn, st->dbi_journal, &k, &v, 0);
+    default:
+        assert(e->op == OP_SNAP);
+        return mdb_put(txn, st->dbi_snap, &k, &v, 0);
+    }
+}
+
+typedef int (*txn_fn)(tr_store *st, MDB_txn *txn, void *arg);
+
+/* Runs fn in one write txn and commits it; on MDB_MAP_FULL grows the map and retries. */
+static int write_txn(tr_store *st, txn_fn fn, void *arg) {
+    for (;;) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        if (rc != 0) {
+            return map_err(rc);
+        }
+        rc = fn(st, txn, arg);
+        if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+        } else {
+            mdb_txn_abort(txn);
+        }
+        if (rc != MDB_MAP_FULL) {
+            return map_err(rc);
+        }
+        rc = grow_map(st);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+}
+
+typedef struct span {
+    entry *from;
+    entry *to; /* exclusive */
+} span;
+
+static int write_span(tr_store *st, MDB_txn *txn, void *arg) {
+    span *s = arg;
+    for (entry *e = s->from; e != s->to; e = e->next) {
+        if (!e->dead) {
+            int rc = put_entry(st, txn, e);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+static int write_batch(tr_store *st, batch *b) {
+    span s = {b->head, NULL};
+    while (s.from) {
+        uint64_t bytes = 0;
+        s.to = s.from;
+        while (s.to && (bytes == 0 || bytes + s.to->klen + s.to->vlen <= TXN_BYTES_MAX)) {
+            bytes += s.to->klen + s.to->vlen;
+            s.to = s.to->next;
+        }
+        int rc = write_txn(st, write_span, &s);
+        if (rc != 0) {
+            return rc;
+        }
+        s.from = s.to;
+    }
+    return 0;
+}
+
+/* After the commit: the batch's entries leave the overlay (LMDB now has them, or the
+ * store failed). Under mu. */
+static void batch_release(tr_store *st, batch *b) {
+    for (entry *e = b->head; e; e = e->next) {
+        arec *a = e->actor;
+        if (e->op == OP_PUT || e->op == OP_DEL) {
+            if (!e->dead) {
+                overlay_release_kv(st, e);
+            }
+        } else if (e->op == OP_APPEND) {
+            assert(a->jhead == e);
+            a->jhead = e->hnext;
+            if (a->jhead == NULL) {
+                a->jtail = NULL;
+            }
+            arec_free_if_idle(st, a);
+        } else if (a->snap == e) {
+            a->snap = NULL;
+            arec_free_if_idle(st, a);
+        }
+    }
+}
+
+static void free_entries(entry *e) {
+    while (e) {
+        entry *n = e->next;
+        free(e);
+        e = n;
+    }
+}
+
+static void fire_waiters(tr_store *st, waiter *w, int status) {
+    while (w) {
+        waiter *n = w->next;
+        if (w->msg) {
+            if (st->hooks.release) {
+                st->hooks.release(st->hooks.ud, w->msg, status);
+            }
+        } else if (st->hooks.durable) {
+            st->hooks.durable(st->hooks.ud, w->who, w->token, status);
+        }
+        free(w);
+        w = n;
+    }
+}
+
+int tr_store_commit(tr_store *st, uint64_t *writes_out) {
+    assert(st != NULL);
+    pthread_mutex_lock(&st->mu);
+    assert(!st->committing && "tr_store_commit must not run concurrently with itself");
+    batch b = st->pending;
+    int failed = st->failed;
+    memset(&st->pending, 0, sizeof(st->pending));
+    st->pending.gen = b.gen + 1;
+    st->committing = !batch_empty(&b);
+    pthread_mutex_unlock(&st->mu);
+    if (writes_out) {
+        *writes_out = b.count;
+    }
+    if (batch_empty(&b)) {
+        return 0;
+    }
+    int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
+    pthread_mutex_lock(&st->mu);
+    batch_release(st, &b);
+    st->committing = false;
+    if (rc != 0 && st->failed == 0) {
+        st->failed = rc;
+    }
+    if (b.count) {
+        st->stats.commits++;
+        st->stats.writes += b.count;
+        if (b.count > st->stats.max_writes_per_commit) {
+            st->stats.max_writes_per_commit = b.count;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    fire_waiters(st, b.whead, rc);
+    free_entries(b.head);
+    return rc;
+}
+
+bool tr_store_has_pending(tr_store *st) {
+    pthread_mutex_lock(&st->mu);
+    bool r = !batch_empty(&st->pending);
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+static void free_actor_table(tr_store *st) {
+    for (size_t i = 0; i < st->actors.cap; i++) {
+        arec *a = st->actors.slots[i];
+        while (a) {
+            arec *n = a->hnext;
+            free(a);
+            a = n;
+        }
+        st->actors.slots[i] = NULL;
+    }
+    st->actors.count = 0;
+}
+
+/* Forgets everything not committed. Held replies are handed back with TR_ECLOSED so that
+ * their owner frees them; notifications simply vanish, like the actors that asked. */
+static void drop_all_pending(tr_store *st) {
+    pthread_mutex_lock(&st->mu);
+    assert(!st->committing);
+    batch b = st->pending;
+    memset(&st->pending, 0, sizeof(st->pending));
+    st->pending.gen = b.gen + 1;
+    memset(st->kv.slots, 0, st->kv.cap * sizeof(void *));
+    st->kv.count = 0;
+    free_actor_table(st); /* next_seq is re-read from LMDB: pending appends are gone */
+    pthread_mutex_unlock(&st->mu);
+    free_entries(b.head);
+    for (waiter *w = b.whead; w;) {
+        waiter *n = w->next;
+        if (w->msg && st->hooks.release) {
+            st->hooks.release(st->hooks.ud, w->msg, TR_ECLOSED);
+        }
+        free(w);
+        w = n;
+    }
+}
+
+void tr_store_drop_pending(tr_store *st) { drop_all_pending(st); }
+
+void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
+    pthread_mutex_lock(&st->mu);
+    st->hooks = *hooks;
+    pthread_mutex_unlock(&st->mu);
+}
+
+void tr_store_stats_get(tr_store *st, tr_store_stats *out) {
+    pthread_mutex_lock(&st->mu);
+    *out = st->stats;
+    out->overlay_keys = st->kv.count;
+    out->actor_records = st->actors.count;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Opening                                                                                */
+
+/* Looks at the directory before LMDB does. *fresh: nothing worth keeping is there (absent,
+ * empty, or only LMDB's lock file or an empty data file left by an interrupted init). */
+static int inspect_dir(const char *dir, bool *fresh, bool *created) {
+    struct stat sb;
+    *created = false;
+    if (stat(dir, &sb) != 0) {
+        if (errno != ENOENT) {
+            return map_err(errno);
+        }
+        if (mkdir(dir, 0700) != 0) {
+            return map_err(errno);
+        }
+        *fresh = *created = true;
+        return 0;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        return TR_EFOREIGN;
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return map_err(errno);
+    }
+    bool foreign = false, data = false;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strcmp(n, "lock.mdb") == 0) {
+            continue;
+        }
+        if (strcmp(n, "data.mdb") == 0) {
+            data = true;
+        } else {
+            foreign = true;
+        }
+    }
+    closedir(d);
+    if (foreign) {
+        return TR_EFOREIGN;
+    }
+    *fresh = !data;
+    if (data) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int rc = dfd < 0 ? errno : (fstatat(dfd, "data.mdb", &sb, 0) != 0 ? errno : 0);
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        if (rc != 0) {
+            return map_err(rc);
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            return TR_EFOREIGN;
+        }
+        *fresh = sb.st_size == 0;
+    }
+    return 0;
+}
+
+/* One opener per directory (also across processes): LMDB itself would let a second
+ * process write, and the store's caches (journal seqs) assume it is the only writer. */
+static int lock_dir(const char *dir, int *fd_out) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return map_err(errno);
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return e == EWOULDBLOCK ? TR_EBUSY : map_err(e);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int meta_get(MDB_txn *txn, MDB_dbi dbi, const char *k, MDB_val *v) {
+    MDB_val key = {strlen(k), (void *)k};
+    return mdb_get(txn, dbi, &key, v);
+}
+
+/* Checks an existing store's meta in a read txn. */
+static int check_meta(MDB_txn *txn, bool *empty) {
+    MDB_dbi main_dbi, meta;
+    MDB_stat ms;
+    int rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+    if (rc == 0) {
+        rc = mdb_stat(txn, main_dbi, &ms);
+    }
+    if (rc != 0) {
+        return map_open_err(rc);
+    }
+    *empty = ms.ms_entries == 0; /* a valid, empty LMDB file: an interrupted init */
+    if (*empty) {
+        return 0;
+    }
+    rc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+        return TR_EFOREIGN;
+    }
+    MDB_val v;
+    rc = rc ? rc : meta_get(txn, meta, "magic", &v);
+    if (rc == MDB_NOTFOUND || (rc == 0 && (v.mv_size != strlen(STORE_MAGIC) ||
+                                           memcmp(v.mv_data, STORE_MAGIC, v.mv_size) != 0))) {
+        return TR_EFOREIGN;
+    }
+    rc = rc ? rc : meta_get(txn, meta, "version", &v);
+    if (rc != 0 || v.mv_size != 8) {
+        return rc == 0 || rc == MDB_NOTFOUND ? TR_ECORRUPT : map_open_err(rc);
+    }
+    uint64_t version = get_be64(v.mv_data);
+    if (version == 0) {
+        return TR_ECORRUPT;
+    }
+    return version > STORE_FORMAT ? TR_EVERSION : 0;
+}
+
+/* The file must hold every page its meta page claims, or reading one would SIGBUS. */
+static int check_size(MDB_env *env, const char *dir) {
+    MDB_envinfo info;
+    MDB_stat ms;
+    int rc = mdb_env_info(env, &info);
+    if (rc == 0) {
+        rc = mdb_env_stat(env, &ms);
+    }
+    if (rc != 0) {
+        return map_open_err(rc);
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat sb;
+    rc = dfd < 0 ? errno : (fstatat(dfd, "data.mdb", &sb, 0) != 0 ? errno : 0);
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    if (rc != 0) {
+        return map_err(rc);
+    }
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    return (uint64_t)sb.st_size < need ? TR_ECORRUPT : 0;
+}
+
+/* Validates an existing data file read-only and without a lock file (MDB_NOLOCK), so
+ * that a foreign or damaged directory is left exactly as it was. *empty: see check_meta. */
+static int validate_existing(const char *dir, bool *empty) {
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+    if (rc != 0) {
+        return map_err(rc);
+    }
+    mdb_env_set_maxdbs(env, 8);
+    rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600);
+    if (rc != 0) {
+        mdb_env_close(env);
+        return map_open_err(rc);
+    }
+    int err = check_size(env, dir);
+    MDB_txn *txn = NULL;
+    if (err == 0) {
+        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+        err = map_open_err(rc);
+    }
+    if (err == 0) {
+        err = check_meta(txn, empty);
+    }
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return err;
+}
+
+static int open_dbis(tr_store *st, MDB_txn *txn, unsigned flags) {
+    int rc = mdb_dbi_open(txn, "meta", flags, &st->dbi_meta);
+    rc = rc ? rc : mdb_dbi_open(txn, "kv", flags, &st->dbi_kv);
+    rc = rc ? rc : mdb_dbi_open(txn, "journal", flags, &st->dbi_journal);
+    rc = rc ? rc : mdb_dbi_open(txn, "snapshot", flags, &st->dbi_snap);
+    return rc;
+}
+
+static int init_txn(tr_store *st, MDB_txn *txn, void *arg) {
+    int rc = open_dbis(st, txn, MDB_CREATE);
+    uint8_t ver[8];
+    put_be64(ver, STORE_FORMAT);
+    MDB_val mk = {5, "magic"}, mv = {strlen(STORE_MAGIC), STORE_MAGIC};
+    MDB_val vk = {7, "version"}, vv = {8, ver};
+    rc = rc ? rc : mdb_put(txn, st->dbi_meta, &vk, &vv, 0);
+    /* The magic goes in last: a dir is ours only once everything else is there. */
+    rc = rc ? rc : mdb_put(txn, st->dbi_meta, &mk, &mv, 0);
+    return rc;
+}
+
+static int reopen_txn(tr_store *st, MDB_txn *txn, void *arg) {
+    int rc = open_dbis(st, txn, 0);
+    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+}
+
+static void sync_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static void sync_parent(const char *dir) {
+    char buf[4096];
+    size_t n = strnlen(dir, sizeof(buf));
+    if (n >= sizeof(buf)) {
+        return;
+    }
+    memcpy(buf, dir, n + 1);
+    char *slash = strrchr(buf, '/');
+    if (slash == NULL) {
+        sync_dir(".");
+        return;
+    }
+    slash[slash == buf ? 1 : 0] = 0;
+    sync_dir(buf);
+}
+
+static int env_open(tr_store *st, const char *dir, bool fresh) {
+    int rc = mdb_env_create(&st->env);
+    if (rc != 0) {
+        st->env = NULL;
+        return map_err(rc);
+    }
+    mdb_env_set_maxdbs(st->env, 8);
+    mdb_env_set_maxreaders(st->env, 512);
+    mdb_env_set_mapsize(st->env, st->map_size);
+    unsigned flags = MDB_NOTLS | (st->no_sync ? MDB_NOSYNC : 0);
+    rc = mdb_env_open(st->env, dir, flags, 0600);
+    if (rc != 0) {
+        return fresh ? map_err(rc) : map_open_err(rc);
+    }
+    int dead;
+    mdb_reader_check(st->env, &dead); /* slots left by a crashed process */
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    st->map_size = info.me_mapsize; /* an existing file may be larger than asked */
+    return write_txn(st, fresh ? init_txn : reopen_txn, NULL);
+}
+
+static void store_free(tr_store *st) {
+    if (st->env) {
+        mdb_env_close(st->env);
+    }
+    if (st->dir_fd >= 0) {
+        close(st->dir_fd);
+    }
+    free(st->kv.slots);
+    free(st->actors.slots);
+    pthread_rwlock_destroy(&st->map_lock);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+static tr_store *store_alloc(const tr_store_opts *opts) {
+    tr_store *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    st->dir_fd = -1;
+    st->no_sync = opts->no_sync;
+    st->map_size = opts->map_size ? opts->map_size : MAP_SIZE_DEFAULT;
+    if (st->map_size < MAP_SIZE_MIN) {
+        st->map_size = MAP_SIZE_MIN;
+    }
+    st->pending_max = opts->pending_max ? opts->pending_max : PENDING_MAX_DEFAULT;
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&st->map_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&st->mu, NULL);
+    if (table_init(&st->kv) != 0 || table_init(&st->actors) != 0) {
+        store_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+int tr_store_open(const tr_store_opts *opts, tr_store **out) {
+    if (opts == NULL || opts->dir == NULL || opts->dir[0] == 0 || out == NULL) {
+        return TR_EINVAL;
+    }
+    *out = NULL;
+    bool fresh = false, created = false, empty = false;
+    int rc = inspect_dir(opts->dir, &fresh, &created);
+    if (rc != 0) {
+        return rc;
+    }
+    tr_store *st = store_alloc(opts);
+    if (st == NULL) {
+        return TR_ENOMEM;
+    }
+    rc = lock_dir(opts->dir, &st->dir_fd);
+    if (rc == 0 && !fresh) {
+        rc = validate_existing(opts->dir, &empty);
+        fresh = empty;
+    }
+    if (rc == 0) {
+        rc = env_open(st, opts->dir, fresh);
+    }
+    if (rc != 0) {
+        store_free(st);
+        return rc;
+    }
+    if (fresh) {
+        fsync(st->dir_fd); /* the new files' names are durable too */
+        if (created) {
+            sync_parent(opts->dir);
+        }
+    }
+    *out = st;
+    return 0;
+}
+
+void tr_store_close(tr_store *st) {
+    if (st == NULL) {
+        return;
+    }
+    drop_all_pending(st);
+    store_free(st);
+}

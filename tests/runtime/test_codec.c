@@ -1,0 +1,598 @@
+/* The envelope codec and the msgpack validator (runtime/codec.h): round trips, hostile
+ * input, and deterministic mutation fuzzing. */
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "runtime/codec.h"
+#include "runtime/engine.h"
+#include "troupe.h"
+
+/* ---- Helpers --------------------------------------------------------------------------- */
+
+/* A tr_msg on the stack pointing at a caller's body (encode only reads it). */
+static tr_msg make_msg(const void *body, uint32_t body_len) {
+    tr_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = 0xfffffffeu;
+    m.from = (tr_addr){.node = 7, .actor = 0x123456789abcdef0ull};
+    m.to = (tr_addr){.node = 0xffffffffu, .actor = UINT64_MAX};
+    m.corr = 0x8000000000000001ull;
+    m.trace = 42;
+    m.body = body;
+    m.body_len = body_len;
+    return m;
+}
+
+/* Encodes m into a malloc'd buffer of exactly tr_envelope_size bytes. */
+static uint8_t *encode(const tr_msg *m, const char *name, size_t *len) {
+    size_t cap = tr_envelope_size(m, name);
+    uint8_t *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    cr_assert_eq(tr_envelope_encode(m, name, buf, cap, len), 0);
+    cr_assert_eq(*len, cap, "tr_envelope_size must be exact: %zu vs %zu", *len, cap);
+    return buf;
+}
+
+static void assert_same(const tr_msg *a, const tr_msg *b) {
+    cr_assert_eq(a->type, b->type);
+    cr_assert(tr_addr_eq(a->from, b->from));
+    cr_assert(tr_addr_eq(a->to, b->to));
+    cr_assert_eq(a->corr, b->corr);
+    cr_assert_eq(a->trace, b->trace);
+    cr_assert_eq(a->flags_, b->flags_);
+    cr_assert_eq(a->body_len, b->body_len);
+    if (a->body_len > 0) {
+        cr_assert_eq(memcmp(a->body, b->body, a->body_len), 0);
+    }
+}
+
+static void round_trip(const tr_msg *m, const char *name) {
+    size_t len;
+    uint8_t *buf = encode(m, name, &len);
+    tr_msg *got = NULL;
+    char got_name[TR_NAME_MAX + 1];
+    cr_assert_eq(tr_envelope_decode(buf, len, &got, got_name), 0);
+    cr_assert_not_null(got);
+    assert_same(m, got);
+    cr_assert_str_eq(got_name, name ? name : "");
+    tr__msg_release(got);
+    free(buf);
+}
+
+/* Decodes bytes that must be refused; asserts nothing was returned. */
+static int decode_rc(const uint8_t *buf, size_t len) {
+    tr_msg *got = NULL;
+    char name[TR_NAME_MAX + 1];
+    memset(name, 'x', sizeof name);
+    int rc = tr_envelope_decode(buf, len, &got, name);
+    if (rc == 0) {
+        tr__msg_release(got);
+    } else {
+        cr_assert_null(got, "a refused decode must not return a message");
+        cr_assert_eq(name[0], '\0');
+    }
+    return rc;
+}
+
+/* A hand-assembled envelope: header + version + scalars, then caller-chosen tail. */
+typedef struct builder {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} builder;
+
+static void builder_init(builder *b) {
+    msgpack_sbuffer_init(&b->sb);
+    msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+}
+
+static void builder_scalars(builder *b, size_t count, uint64_t version) {
+    msgpack_pack_array(&b->pk, count);
+    msgpack_pack_uint64(&b->pk, version);
+    for (int i = 0; i < 8; i++) { /* type .. trace, flags */
+        msgpack_pack_uint64(&b->pk, (uint64_t)i + 1);
+    }
+}
+
+/* Caps this process's address space near its current size, so that any allocation of
+ * hundreds of MiB fails (and a decoder that tried one could not return TR_EPROTO). */
+static void cap_address_space(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    unsigned long pages = 0;
+    cr_assert_eq(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (64u << 20);
+    struct rlimit rl = {.rlim_cur = limit, .rlim_max = limit};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
+}
+
+/* ---- Round trips ----------------------------------------------------------------------- */
+
+Test(codec, round_trip_keeps_every_field_and_the_name) {
+    const char body[] = "\x93\x01\x02\x03";
+    tr_msg m = make_msg(body, 4);
+    round_trip(&m, "inventory");
+    round_trip(&m, NULL);
+    m.flags_ = 1; /* the reply bit travels */
+    round_trip(&m, NULL);
+}
+
+Test(codec, round_trip_small_and_zero_values) {
+    tr_msg m;
+    memset(&m, 0, sizeof m);
+    round_trip(&m, NULL);
+    m.type = 127;
+    m.from.node = 128;
+    m.to.actor = 0x10000;
+    m.corr = 0xffffffffull + 1;
+    round_trip(&m, "");
+}
+
+Test(codec, round_trip_name_of_maximum_length) {
+    char name[TR_NAME_MAX + 1];
+    memset(name, 'n', TR_NAME_MAX);
+    name[TR_NAME_MAX] = '\0';
+    tr_msg m = make_msg("x", 1);
+    round_trip(&m, name);
+    cr_assert_leq(tr_envelope_size(&m, name) - m.body_len, TR_ENVELOPE_OVERHEAD_MAX);
+}
+
+Test(codec, encode_refuses_a_name_over_the_limit) {
+    char name[TR_NAME_MAX + 2];
+    memset(name, 'n', TR_NAME_MAX + 1);
+    name[TR_NAME_MAX + 1] = '\0';
+    tr_msg m = make_msg("x", 1);
+    uint8_t buf[512];
+    size_t len;
+    cr_assert_eq(tr_envelope_encode(&m, name, buf, sizeof buf, &len), TR_EINVAL);
+}
+
+Test(codec, round_trip_empty_and_large_bodies) {
+    tr_msg m = make_msg(NULL, 0);
+    round_trip(&m, "a");
+    size_t sizes[] = {1, 255, 256, 65535, 65536, 3u << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint8_t *body = malloc(sizes[i]);
+        for (size_t j = 0; j < sizes[i]; j++) {
+            body[j] = (uint8_t)(j * 31 + i);
+        }
+        m = make_msg(body, (uint32_t)sizes[i]);
+        round_trip(&m, "orders@n2");
+        free(body);
+    }
+}
+
+Test(codec, encode_refuses_every_short_buffer_without_writing_past_it) {
+    tr_msg m = make_msg("hello", 5);
+    size_t need = tr_envelope_size(&m, "inventory");
+    uint8_t buf[256];
+    cr_assert_lt(need, sizeof buf);
+    for (size_t cap = 0; cap < need; cap++) {
+        memset(buf, 0xee, sizeof buf);
+        size_t len = 12345;
+        cr_assert_eq(tr_envelope_encode(&m, "inventory", buf, cap, &len), TR_ETOOBIG);
+        cr_assert_eq(len, 12345);
+        for (size_t i = cap; i < sizeof buf; i++) {
+            cr_assert_eq(buf[i], 0xee, "byte %zu written with cap %zu", i, cap);
+        }
+    }
+}
+
+Test(codec, encoding_is_the_documented_wire_form) {
+    tr_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = 300;
+    m.from = (tr_addr){.node = 1, .actor = 2};
+    m.to = (tr_addr){.node = 3, .actor = 4};
+    m.corr = 5;
+    m.trace = 6;
+    m.body = (const uint8_t *)"\x07";
+    m.body_len = 1;
+    uint8_t buf[64];
+    size_t len;
+    cr_assert_eq(tr_envelope_encode(&m, "ab", buf, sizeof buf, &len), 0);
+    const uint8_t want[] = {0x9b, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04, 0x05,
+                            0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
+    cr_assert_eq(len, sizeof want);
+    cr_assert_eq(memcmp(buf, want, len), 0);
+}
+
+/* ---- The validator ----------------------------------------------------------------------- */
+
+Test(msgpack_check, accepts_every_kind_of_object) {
+    builder b;
+    builder_init(&b);
+    msgpack_pack_map(&b.pk, 3);
+    msgpack_pack_str_with_body(&b.pk, "k", 1);
+    msgpack_pack_array(&b.pk, 8);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_true(&b.pk);
+    msgpack_pack_int64(&b.pk, -5000000000ll);
+    msgpack_pack_double(&b.pk, 1.5);
+    msgpack_pack_float(&b.pk, 2.5f);
+    msgpack_pack_ext_with_body(&b.pk, "abcd", 4, 7);  /* fixext4 */
+    msgpack_pack_ext_with_body(&b.pk, "abc", 3, 7);   /* ext8 */
+    msgpack_pack_bin_with_body(&b.pk, "\0\1", 2);
+    msgpack_pack_int(&b.pk, 1);
+    msgpack_pack_map(&b.pk, 0);
+    msgpack_pack_array(&b.pk, 0);
+    char big[70000];
+    memset(big, 'z', sizeof big);
+    msgpack_pack_str_with_body(&b.pk, big, sizeof big); /* str32 */
+    const uint8_t *p = (const uint8_t *)b.sb.data;
+    cr_assert_eq(tr_msgpack_check(p, b.sb.size, TR_MSGPACK_DEPTH_MAX), 0);
+    size_t used = 0;
+    cr_assert_eq(tr_msgpack_check_prefix(p, b.sb.size, TR_MSGPACK_DEPTH_MAX, &used), 0);
+    cr_assert_eq(used, b.sb.size);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
+Test(msgpack_check, refuses_the_reserved_byte) {
+    const uint8_t c1[] = {0xc1};
+    cr_assert_eq(tr_msgpack_check(c1, 1, 32), TR_EPROTO);
+    const uint8_t in_array[] = {0x92, 0x01, 0xc1};
+    cr_assert_eq(tr_msgpack_check(in_array, sizeof in_array, 32), TR_EPROTO);
+}
+
+Test(msgpack_check, refuses_trailing_bytes_but_prefix_reports_the_length) {
+    const uint8_t two[] = {0x92, 0x01, 0x02, 0x03};
+    cr_assert_eq(tr_msgpack_check(two, sizeof two, 32), TR_EPROTO);
+    size_t used = 0;
+    cr_assert_eq(tr_msgpack_check_prefix(two, sizeof two, 32, &used), 0);
+    cr_assert_eq(used, 3);
+}
+
+Test(msgpack_check, empty_input_is_incomplete) {
+    size_t used = 0;
+    cr_assert_eq(tr_msgpack_check(NULL, 0, 32), TR_EPROTO);
+    cr_assert_eq(tr_msgpack_check_prefix(NULL, 0, 32, &used), TR_EAGAIN);
+}
+
+Test(msgpack_check, every_truncation_is_incomplete_or_malformed) {
+    tr_msg m = make_msg("body bytes", 10);
+    size_t len;
+    uint8_t *buf = encode(&m, "inventory", &len);
+    for (size_t cut = 0; cut < len; cut++) {
+        size_t used = 0;
+        cr_assert_eq(tr_msgpack_check_prefix(buf, cut, 32, &used), TR_EAGAIN, "cut %zu", cut);
+        cr_assert_eq(tr_msgpack_check(buf, cut, 32), TR_EPROTO, "cut %zu", cut);
+    }
+    free(buf);
+}
+
+Test(msgpack_check, refuses_headers_announcing_more_than_remains) {
+    const uint8_t array32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01};
+    const uint8_t str32[] = {0xdb, 0x80, 0x00, 0x00, 0x00, 'a', 'b'};
+    const uint8_t bin32[] = {0xc6, 0x7f, 0xff, 0xff, 0xff, 0x00};
+    const uint8_t ext32[] = {0xc9, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t array16[] = {0xdc, 0x00, 0x03, 0x01, 0x02}; /* 3 elements, 2 bytes */
+    const uint8_t map_half[] = {0x81, 0x01};                   /* a key without value */
+    const uint8_t *cases[] = {array32, map32, str32, bin32, ext32, array16, map_half};
+    size_t lens[] = {sizeof array32, sizeof map32, sizeof str32, sizeof bin32, sizeof ext32,
+                     sizeof array16, sizeof map_half};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t used;
+        cr_assert_eq(tr_msgpack_check(cases[i], lens[i], 32), TR_EPROTO, "case %zu", i);
+        cr_assert_eq(tr_msgpack_check_prefix(cases[i], lens[i], 32, &used), TR_EAGAIN);
+    }
+}
+
+/* n nested arrays: [[[...[1]...]]] */
+static uint8_t *nested(size_t n, size_t *len) {
+    uint8_t *buf = malloc(n + 1);
+    memset(buf, 0x91, n);
+    buf[n] = 0x01;
+    *len = n + 1;
+    return buf;
+}
+
+Test(msgpack_check, nesting_at_the_limit_passes_and_one_deeper_fails) {
+    size_t len;
+    uint8_t *ok = nested(TR_MSGPACK_DEPTH_MAX, &len);
+    cr_assert_eq(tr_msgpack_check(ok, len, TR_MSGPACK_DEPTH_MAX), 0);
+    free(ok);
+    uint8_t *deep = nested(TR_MSGPACK_DEPTH_MAX + 1, &len);
+    cr_assert_eq(tr_msgpack_check(deep, len, TR_MSGPACK_DEPTH_MAX), TR_ETOOBIG);
+    cr_assert_eq(decode_rc(deep, len), TR_EPROTO);
+    free(deep);
+    uint8_t *huge = nested(100000, &len); /* no recursion: the walker keeps a fixed stack */
+    cr_assert_eq(tr_msgpack_check(huge, len, TR_MSGPACK_DEPTH_MAX), TR_ETOOBIG);
+    free(huge);
+}
+
+/* msgpack-c's own unpacker must agree with whatever the validator accepts. */
+Test(msgpack_check, what_it_accepts_msgpack_c_parses_to_the_end) {
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint8_t buf[24];
+    int accepted = 0;
+    for (int i = 0; i < 200000; i++) {
+        for (size_t j = 0; j < sizeof buf; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[j] = (uint8_t)x;
+        }
+        size_t len = 1 + (size_t)(x >> 40) % sizeof buf;
+        if (tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX) != 0) {
+            continue;
+        }
+        accepted++;
+        msgpack_zone zone;
+        msgpack_zone_init(&zone, 256);
+        msgpack_object obj;
+        size_t off = 0;
+        int rc = msgpack_unpack((const char *)buf, len, &off, &zone, &obj);
+        cr_assert_eq(rc, MSGPACK_UNPACK_SUCCESS, "iteration %d", i);
+        cr_assert_eq(off, len, "iteration %d", i);
+        msgpack_zone_destroy(&zone);
+    }
+    cr_assert_gt(accepted, 1000, "the generator must produce valid objects too");
+}
+
+/* ---- Hostile envelopes ------------------------------------------------------------------- */
+
+Test(codec, decode_refuses_lying_headers_without_a_huge_allocation) {
+    cap_address_space();
+    const uint8_t array32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    cr_assert_eq(decode_rc(array32, sizeof array32), TR_EPROTO);
+    /* A real envelope whose body claims 2 GiB. */
+    builder b;
+    builder_init(&b);
+    builder_scalars(&b, 11, 1);
+    msgpack_pack_nil(&b.pk);
+    const uint8_t bin32[] = {0xc6, 0x80, 0x00, 0x00, 0x00, 1, 2, 3};
+    msgpack_sbuffer_write(&b.sb, (const char *)bin32, sizeof bin32);
+    cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EPROTO);
+    msgpack_sbuffer_destroy(&b.sb);
+    /* ... and whose name claims 2 GiB. */
+    builder_init(&b);
+    builder_scalars(&b, 11, 1);
+    const uint8_t str32[] = {0xdb, 0x80, 0x00, 0x00, 0x00, 'a', 0xc4, 0x00};
+    msgpack_sbuffer_write(&b.sb, (const char *)str32, sizeof str32);
+    cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EPROTO);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
+Test(codec, decode_refuses_garbage_and_every_truncation) {
+    const uint8_t garbage[] = "GET / HTTP/1.1\r\n\r\n";
+    cr_assert_eq(decode_rc(garbage, sizeof garbage - 1), TR_EPROTO);
+    cr_assert_eq(decode_rc(NULL, 0), TR_EPROTO);
+    const uint8_t c1[] = {0x9a, 0xc1};
+    cr_assert_eq(decode_rc(c1, sizeof c1), TR_EPROTO);
+    const uint8_t scalar[] = {0x01};
+    cr_assert_eq(decode_rc(scalar, 1), TR_EPROTO);
+    tr_msg m = make_msg("payload", 7);
+    size_t len;
+    uint8_t *buf = encode(&m, "name", &len);
+    for (size_t cut = 0; cut < len; cut++) {
+        cr_assert_eq(decode_rc(buf, cut), TR_EPROTO, "cut at %zu", cut);
+    }
+    free(buf);
+}
+
+Test(codec, decode_refuses_trailing_bytes) {
+    tr_msg m = make_msg("p", 1);
+    size_t len;
+    uint8_t *buf = encode(&m, NULL, &len);
+    uint8_t *more = malloc(len + 1);
+    memcpy(more, buf, len);
+    more[len] = 0x00;
+    cr_assert_eq(decode_rc(more, len + 1), TR_EPROTO);
+    cr_assert_eq(decode_rc(buf, len), 0);
+    free(more);
+    free(buf);
+}
+
+Test(codec, decode_refuses_other_versions) {
+    builder b;
+    builder_init(&b);
+    builder_scalars(&b, 11, 2);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_bin_with_body(&b.pk, "", 0);
+    cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EVERSION);
+    msgpack_sbuffer_destroy(&b.sb);
+    /* A future version may have another field count: still a version error. */
+    builder_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    msgpack_pack_uint64(&b.pk, 9);
+    msgpack_pack_nil(&b.pk);
+    cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EVERSION);
+    msgpack_sbuffer_destroy(&b.sb);
+    /* The version itself must be an unsigned integer. */
+    builder_init(&b);
+    msgpack_pack_array(&b.pk, 11);
+    msgpack_pack_str_with_body(&b.pk, "1", 1);
+    for (int i = 0; i < 10; i++) {
+        msgpack_pack_nil(&b.pk);
+    }
+    cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EPROTO);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
+typedef enum tail_kind {
+    TAIL_OK,
+    TAIL_NAME_TOO_LONG,
+    TAIL_NAME_WITH_NUL,
+    TAIL_NAME_AS_BIN,
+    TAIL_BODY_AS_STR,
+    TAIL_BODY_AS_NIL,
+    TAIL_MISSING_BODY,
+    TAIL_EXTRA_FIELD
+} tail_kind;
+
+static int decode_with_tail(tail_kind kind) {
+    builder b;
+    builder_init(&b);
+    builder_scalars(&b, kind == TAIL_MISSING_BODY ? 10 : kind == TAIL_EXTRA_FIELD ? 12 : 11, 1);
+    char long_name[TR_NAME_MAX + 1];
+    memset(long_name, 'q', sizeof long_name);
+    switch (kind) {
+    case TAIL_NAME_TOO_LONG: msgpack_pack_str_with_body(&b.pk, long_name, TR_NAME_MAX + 1); break;
+    case TAIL_NAME_WITH_NUL: msgpack_pack_str_with_body(&b.pk, "a\0b", 3); break;
+    case TAIL_NAME_AS_BIN: msgpack_pack_bin_with_body(&b.pk, "ab", 2); break;
+    default: msgpack_pack_str_with_body(&b.pk, "ab", 2); break;
+    }
+    switch (kind) {
+    case TAIL_BODY_AS_STR: msgpack_pack_str_with_body(&b.pk, "x", 1); break;
+    case TAIL_BODY_AS_NIL: msgpack_pack_nil(&b.pk); break;
+    case TAIL_MISSING_BODY: break;
+    default: msgpack_pack_bin_with_body(&b.pk, "x", 1); break;
+    }
+    if (kind == TAIL_EXTRA_FIELD) {
+        msgpack_pack_nil(&b.pk);
+    }
+    int rc = decode_rc((const uint8_t *)b.sb.data, b.sb.size);
+    msgpack_sbuffer_destroy(&b.sb);
+    return rc;
+}
+
+Test(codec, decode_refuses_wrong_name_and_body_types) {
+    cr_assert_eq(decode_with_tail(TAIL_OK), 0, "the builder itself must be right");
+    cr_assert_eq(decode_with_tail(TAIL_NAME_TOO_LONG), TR_EPROTO);
+    cr_assert_eq(decode_with_tail(TAIL_NAME_WITH_NUL), TR_EPROTO);
+    cr_assert_eq(decode_with_tail(TAIL_NAME_AS_BIN), TR_EPROTO);
+    cr_assert_eq(decode_with_tail(TAIL_BODY_AS_STR), TR_EPROTO);
+    cr_assert_eq(decode_with_tail(TAIL_BODY_AS_NIL), TR_EPROTO);
+    cr_assert_eq(decode_with_tail(TAIL_MISSING_BODY), TR_EPROTO);
+    cr_assert_eq(decode_with_tail(TAIL_EXTRA_FIELD), TR_EPROTO);
+}
+
+/* Replaces scalar field `field` (1 = type .. 7 = trace, 8 = flags) with the object packed
+ * by `bad`. */
+static int decode_with_bad_scalar(int field, void (*bad)(msgpack_packer *)) {
+    builder b;
+    builder_init(&b);
+    msgpack_pack_array(&b.pk, 11);
+    msgpack_pack_uint64(&b.pk, 1);
+    for (int i = 1; i <= 8; i++) {
+        if (i == field) {
+            bad(&b.pk);
+        } else {
+            msgpack_pack_uint64(&b.pk, (uint64_t)i);
+        }
+    }
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_bin_with_body(&b.pk, "", 0);
+    int rc = decode_rc((const uint8_t *)b.sb.data, b.sb.size);
+    msgpack_sbuffer_destroy(&b.sb);
+    return rc;
+}
+
+static void pack_negative(msgpack_packer *pk) { msgpack_pack_int64(pk, -1); }
+static void pack_str(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, "7", 1); }
+static void pack_float(msgpack_packer *pk) { msgpack_pack_double(pk, 7.0); }
+static void pack_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void pack_array(msgpack_packer *pk) { msgpack_pack_array(pk, 0); }
+static void pack_over_u32(msgpack_packer *pk) { msgpack_pack_uint64(pk, 1ull << 32); }
+static void pack_int8_negative(msgpack_packer *pk) {
+    const char i8[] = {(char)0xd0, (char)0xff}; /* int8 -1, not the shortest form */
+    pk->callback(pk->data, i8, sizeof i8);
+}
+static void pack_signed_positive(msgpack_packer *pk) {
+    const char i16[] = {(char)0xd1, 0x01, 0x00}; /* int16 256: other encoders do this */
+    pk->callback(pk->data, i16, sizeof i16);      /* raw bytes: msgpack-c would pick uint16 */
+}
+
+Test(codec, decode_refuses_wrong_scalar_types) {
+    void (*bads[])(msgpack_packer *) = {pack_negative, pack_int8_negative, pack_str,
+                                        pack_float, pack_nil, pack_array};
+    for (int field = 1; field <= 8; field++) {
+        for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+            cr_assert_eq(decode_with_bad_scalar(field, bads[i]), TR_EPROTO, "field %d bad %zu",
+                         field, i);
+        }
+        cr_assert_eq(decode_with_bad_scalar(field, pack_signed_positive), 0, "field %d", field);
+    }
+    /* type, from_node, to_node and flags are 32-bit; actors, corr and trace are 64-bit. */
+    int narrow[] = {1, 2, 4, 8};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(decode_with_bad_scalar(narrow[i], pack_over_u32), TR_EPROTO);
+    }
+    cr_assert_eq(decode_with_bad_scalar(3, pack_over_u32), 0);
+}
+
+/* ---- Fuzzing ------------------------------------------------------------------------------- */
+
+static uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *s = x;
+    return x;
+}
+
+/* Applies 1..4 random edits to buf[0..*len) (capacity cap). */
+static void mutate(uint64_t *seed, uint8_t *buf, size_t *len, size_t cap) {
+    static const uint8_t interesting[] = {0x00, 0x7f, 0x80, 0x90, 0x9f, 0xc0, 0xc1, 0xc4, 0xc6,
+                                          0xcf, 0xd3, 0xd9, 0xdb, 0xdc, 0xdd, 0xdf, 0xff};
+    int edits = 1 + (int)(xorshift(seed) % 4);
+    for (int e = 0; e < edits && *len > 0; e++) {
+        uint64_t r = xorshift(seed);
+        size_t at = (size_t)(r >> 8) % *len;
+        switch (r % 5) {
+        case 0: buf[at] ^= (uint8_t)(1u << ((r >> 40) % 8)); break;
+        case 1: buf[at] = interesting[(r >> 40) % sizeof interesting]; break;
+        case 2: buf[at] = (uint8_t)(r >> 48); break;
+        case 3: *len = at; break; /* truncate */
+        default:                  /* insert a byte */
+            if (*len < cap) {
+                memmove(buf + at + 1, buf + at, *len - at);
+                buf[at] = (uint8_t)(r >> 32);
+                (*len)++;
+            }
+            break;
+        }
+    }
+}
+
+Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
+    uint8_t body[40];
+    for (size_t i = 0; i < sizeof body; i++) {
+        body[i] = (uint8_t)(0x90 + i);
+    }
+    tr_msg m = make_msg(body, sizeof body);
+    size_t base_len;
+    uint8_t *base = encode(&m, "inventory@n2", &base_len);
+    uint8_t buf[256];
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    int decoded = 0, refused = 0;
+    for (int i = 0; i < 100000; i++) {
+        size_t len = base_len;
+        memcpy(buf, base, base_len);
+        mutate(&seed, buf, &len, sizeof buf);
+        tr_msg *got = NULL;
+        char name[TR_NAME_MAX + 1];
+        int rc = tr_envelope_decode(buf, len, &got, name);
+        int check = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+        if (rc != 0) {
+            cr_assert(rc == TR_EPROTO || rc == TR_EVERSION, "iteration %d: rc %d", i, rc);
+            cr_assert_null(got);
+            refused++;
+            continue;
+        }
+        decoded++;
+        cr_assert_eq(check, 0, "decoded what the validator refused (iteration %d)", i);
+        cr_assert_leq(got->body_len, len);
+        cr_assert_leq(strlen(name), TR_NAME_MAX);
+        /* Whatever decodes must re-encode and decode to the same message. */
+        uint8_t again[256];
+        size_t again_len;
+        cr_assert_eq(tr_envelope_encode(got, name[0] ? name : NULL, again, sizeof again,
+                                        &again_len), 0);
+        tr_msg *got2 = NULL;
+        char name2[TR_NAME_MAX + 1];
+        cr_assert_eq(tr_envelope_decode(again, again_len, &got2, name2), 0);
+        assert_same(got, got2);
+        cr_assert_str_eq(name, name2);
+        tr__msg_release(got2);
+        tr__msg_release(got);
+    }
+    free(base);
+    cr_assert_gt(decoded, 100, "mutations that keep an envelope valid must decode");
+    cr_assert_gt(refused, 10000, "most mutations must be refused");
+}

@@ -1,0 +1,765 @@
+/* test_store.c — the store against store.h alone: round trips, recovery, group commit,
+ * read-your-writes, simulated crashes, map growth, limits, and what open refuses. */
+#include <lmdb.h> /* only to build foreign and newer-format directories by hand */
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "store_helpers.h"
+
+/* Hooks that record what the store told its node. */
+typedef struct rec {
+    int ready;
+    int durable;
+    uint64_t last_token;
+    tr_addr last_who;
+    int last_status;
+    int released;
+    int release_status;
+    tr_msg *released_msg;
+} rec;
+
+static void on_ready(void *ud) { ((rec *)ud)->ready++; }
+static void on_durable(void *ud, tr_addr who, uint64_t token, int status) {
+    rec *r = ud;
+    r->durable++;
+    r->last_token = token;
+    r->last_who = who;
+    r->last_status = status;
+}
+static void on_release(void *ud, tr_msg *m, int status) {
+    rec *r = ud;
+    r->released++;
+    r->release_status = status;
+    r->released_msg = m;
+}
+
+static char *dir;
+static tr_store *st;
+static rec hooks_rec;
+
+static tr_store *open_at(const char *d, uint64_t map_size) {
+    tr_store_opts o = {.dir = d, .map_size = map_size};
+    tr_store *s = NULL;
+    int rc = tr_store_open(&o, &s);
+    cr_assert_eq(rc, 0, "open %s: %s", d, tr_err_name(rc));
+    tr_store_hooks h = {on_ready, on_durable, on_release, &hooks_rec};
+    tr_store_bind(s, &h);
+    return s;
+}
+
+static void setup(void) {
+    dir = tmp_dir();
+    memset(&hooks_rec, 0, sizeof(hooks_rec));
+    st = open_at(dir, 0);
+}
+
+static void teardown(void) {
+    if (st) {
+        tr_store_close(st);
+    }
+    rm_dir(dir);
+}
+
+static void reopen(void) {
+    tr_store_close(st);
+    st = open_at(dir, 0);
+}
+
+static void put_s(const char *actor, const char *k, const char *v) {
+    cr_assert_eq(tr_store_put(st, actor, k, strlen(k), v, strlen(v)), 0);
+}
+
+/* Asserts actor's key k reads v (or is absent when v == NULL). */
+static void expect(const char *actor, const char *k, const char *v) {
+    char buf[256];
+    size_t len = 0;
+    int rc = tr_store_get(st, actor, k, strlen(k), buf, sizeof(buf), &len);
+    if (v == NULL) {
+        cr_assert_eq(rc, TR_ENOENT, "%s/%s: %s", actor, k, tr_err_name(rc));
+        return;
+    }
+    cr_assert_eq(rc, 0, "%s/%s: %s", actor, k, tr_err_name(rc));
+    cr_assert_eq(len, strlen(v));
+    cr_assert_eq(memcmp(buf, v, len), 0);
+}
+
+static void commit(void) { cr_assert_eq(tr_store_commit(st, NULL), 0); }
+
+/* ---- kv ------------------------------------------------------------------------------ */
+
+Test(store, kv_round_trip_survives_reopen, .init = setup, .fini = teardown) {
+    put_s("counter", "a", "1");
+    put_s("counter", "b", "22");
+    commit();
+    reopen();
+    expect("counter", "a", "1");
+    expect("counter", "b", "22");
+    expect("counter", "c", NULL);
+}
+
+Test(store, get_with_small_buffer_reports_needed_size, .init = setup, .fini = teardown) {
+    put_s("x", "k", "hello");
+    char buf[2];
+    size_t len = 0;
+    cr_assert_eq(tr_store_get(st, "x", "k", 1, buf, sizeof(buf), &len), TR_ETOOBIG);
+    cr_assert_eq(len, 5);
+    commit();
+    len = 0;
+    cr_assert_eq(tr_store_get(st, "x", "k", 1, buf, sizeof(buf), &len), TR_ETOOBIG);
+    cr_assert_eq(len, 5);
+}
+
+Test(store, del_hides_key_before_and_after_commit, .init = setup, .fini = teardown) {
+    put_s("x", "k", "v");
+    commit();
+    cr_assert_eq(tr_store_del(st, "x", "k", 1), 0);
+    expect("x", "k", NULL);
+    commit();
+    expect("x", "k", NULL);
+    reopen();
+    expect("x", "k", NULL);
+}
+
+Test(store, namespaces_of_actors_are_separate, .init = setup, .fini = teardown) {
+    put_s("a", "bk", "1");
+    put_s("ab", "k", "2");
+    commit();
+    expect("a", "bk", "1");
+    expect("ab", "k", "2");
+    expect("a", "b", NULL);
+    expect("ab", "bk", NULL);
+}
+
+Test(store, binary_keys_and_empty_values_round_trip, .init = setup, .fini = teardown) {
+    unsigned char key[TR_KEY_MAX];
+    for (size_t i = 0; i < sizeof(key); i++) {
+        key[i] = (unsigned char)(i * 7); /* includes NUL bytes */
+    }
+    cr_assert_eq(tr_store_put(st, "b", key, sizeof(key), "", 0), 0);
+    commit();
+    size_t len = 99;
+    cr_assert_eq(tr_store_get(st, "b", key, sizeof(key), NULL, 0, &len), 0);
+    cr_assert_eq(len, 0);
+}
+
+Test(store, limits_and_bad_arguments_are_refused, .init = setup, .fini = teardown) {
+    char key[TR_KEY_MAX + 1] = {0};
+    char name[TR_NAME_MAX + 2];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = 0;
+    cr_assert_eq(tr_store_put(st, "x", key, sizeof(key), "v", 1), TR_ETOOBIG);
+    cr_assert_eq(tr_store_put(st, name, "k", 1, "v", 1), TR_EINVAL);
+    cr_assert_eq(tr_store_put(st, "", "k", 1, "v", 1), TR_EINVAL);
+    cr_assert_eq(tr_store_put(st, NULL, "k", 1, "v", 1), TR_EINVAL);
+    cr_assert_eq(tr_store_put(st, "x", "k", 1, NULL, 3), TR_EINVAL);
+    cr_assert_eq(tr_store_put(st, "x", "k", 1, key, (size_t)TR_VALUE_MAX + 1), TR_ETOOBIG);
+    cr_assert_eq(tr_store_append(st, "x", key, (size_t)TR_VALUE_MAX + 1, NULL), TR_ETOOBIG);
+    cr_assert_eq(tr_store_get(st, name, "k", 1, NULL, 0, NULL), TR_EINVAL);
+    cr_assert_not(tr_store_has_pending(st), "a refused write must not be queued");
+    name[TR_NAME_MAX] = 0; /* exactly TR_NAME_MAX bytes is fine */
+    cr_assert_eq(tr_store_put(st, name, "k", 1, "v", 1), 0);
+}
+
+Test(store, largest_value_round_trips, .init = setup, .fini = teardown) {
+    size_t n = TR_VALUE_MAX;
+    unsigned char *v = malloc(n), *out = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (unsigned char)(i * 31 + 7);
+    }
+    cr_assert_eq(tr_store_put(st, "big", "k", 1, v, n), 0);
+    commit();
+    reopen();
+    size_t len = 0;
+    cr_assert_eq(tr_store_get(st, "big", "k", 1, out, n, &len), 0);
+    cr_assert_eq(len, n);
+    cr_assert_eq(memcmp(v, out, n), 0);
+    free(v);
+    free(out);
+}
+
+/* ---- read-your-writes and group commit ------------------------------------------------ */
+
+Test(store, own_writes_are_visible_before_commit, .init = setup, .fini = teardown) {
+    put_s("x", "k", "old");
+    commit();
+    put_s("x", "k", "new");
+    expect("x", "k", "new");
+    cr_assert_eq(tr_store_del(st, "x", "j", 1), 0);
+    put_s("x", "j", "later");
+    expect("x", "j", "later");
+    tr_store_stats s;
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.overlay_keys, 2);
+    commit();
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.overlay_keys, 0, "overlay must be empty once everything is durable");
+    expect("x", "k", "new");
+    expect("x", "j", "later");
+}
+
+Test(store, close_without_commit_loses_pending_writes, .init = setup, .fini = teardown) {
+    put_s("x", "k", "v");
+    reopen();
+    expect("x", "k", NULL);
+}
+
+Test(store, one_commit_holds_every_pending_write_last_one_wins, .init = setup,
+     .fini = teardown) {
+    for (int i = 0; i < 100; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", i);
+        put_s("x", "same", v);
+        put_s("y", v, v);
+    }
+    uint64_t writes = 0;
+    cr_assert_eq(tr_store_commit(st, &writes), 0);
+    cr_assert_eq(writes, 200);
+    cr_assert_eq(hooks_rec.ready, 1, "ready fires once when the batch becomes non-empty");
+    tr_store_stats s;
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.commits, 1);
+    cr_assert_eq(s.max_writes_per_commit, 200);
+    reopen();
+    expect("x", "same", "99");
+    expect("y", "42", "42");
+}
+
+Test(store, ready_fires_again_for_the_next_batch, .init = setup, .fini = teardown) {
+    put_s("x", "a", "1");
+    put_s("x", "b", "1");
+    cr_assert_eq(hooks_rec.ready, 1);
+    commit();
+    cr_assert_not(tr_store_has_pending(st));
+    uint64_t tok;
+    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 5}, &tok), 0);
+    cr_assert_eq(hooks_rec.ready, 2, "a notify alone makes a batch that must be committed");
+    cr_assert(tr_store_has_pending(st));
+}
+
+Test(store, notify_fires_only_after_the_commit, .init = setup, .fini = teardown) {
+    put_s("x", "k", "v");
+    uint64_t t1, t2;
+    tr_addr who = {3, 0, 77};
+    cr_assert_eq(tr_store_notify(st, who, &t1), 0);
+    cr_assert_eq(tr_store_notify(st, who, &t2), 0);
+    cr_assert_neq(t1, t2, "tokens are fresh");
+    cr_assert_eq(hooks_rec.durable, 0);
+    commit();
+    cr_assert_eq(hooks_rec.durable, 2);
+    cr_assert_eq(hooks_rec.last_token, t2);
+    cr_assert(tr_addr_eq(hooks_rec.last_who, who));
+    cr_assert_eq(hooks_rec.last_status, 0);
+    commit(); /* nothing pending: nothing fires again */
+    cr_assert_eq(hooks_rec.durable, 2);
+}
+
+Test(store, held_reply_is_released_after_the_commit, .init = setup, .fini = teardown) {
+    tr_msg m = {.type = TR_MSG_USER};
+    put_s("x", "k", "v");
+    cr_assert_eq(tr_store_hold(st, &m), 0);
+    cr_assert_eq(hooks_rec.released, 0);
+    commit();
+    cr_assert_eq(hooks_rec.released, 1);
+    cr_assert_eq(hooks_rec.released_msg, &m);
+    cr_assert_eq(hooks_rec.release_status, 0);
+}
+
+Test(store, pending_bytes_beyond_the_limit_give_eagain, .init = setup, .fini = teardown) {
+    tr_store_close(st);
+    tr_store_opts o = {.dir = dir, .pending_max = 4096};
+    cr_assert_eq(tr_store_open(&o, &st), 0);
+    char v[1000] = {0};
+    int rc = 0, n = 0;
+    while ((rc = tr_store_put(st, "x", &n, sizeof(n), v, sizeof(v))) == 0) {
+        n++;
+        cr_assert_lt(n, 100);
+    }
+    cr_assert_eq(rc, TR_EAGAIN);
+    cr_assert_geq(n, 3);
+    commit();
+    cr_assert_eq(tr_store_put(st, "x", &n, sizeof(n), v, sizeof(v)), 0);
+}
+
+/* ---- journal, snapshots, recovery ---------------------------------------------------- */
+
+typedef struct replay {
+    int snapshots;
+    uint64_t snap_seq;
+    char snap[64];
+    int events;
+    uint64_t seqs[64];
+    char data[64][16];
+    int stop_after; /* 0 = never */
+} replay;
+
+static int on_snap(void *ud, uint64_t seq, const void *data, size_t len) {
+    replay *r = ud;
+    r->snapshots++;
+    r->snap_seq = seq;
+    memcpy(r->snap, data, len < 63 ? len : 63);
+    return 0;
+}
+
+static int on_event(void *ud, uint64_t seq, const void *ev, size_t len) {
+    replay *r = ud;
+    cr_assert_lt(r->events, 64);
+    r->seqs[r->events] = seq;
+    memcpy(r->data[r->events], ev, len < 15 ? len : 15);
+    r->events++;
+    return r->stop_after && r->events == r->stop_after ? 42 : 0;
+}
+
+static uint64_t append_s(const char *actor, const char *ev) {
+    uint64_t seq = 0;
+    cr_assert_eq(tr_store_append(st, actor, ev, strlen(ev), &seq), 0);
+    return seq;
+}
+
+Test(store, journal_seqs_start_at_one_and_continue_after_reopen, .init = setup,
+     .fini = teardown) {
+    cr_assert_eq(append_s("j", "e1"), 1);
+    cr_assert_eq(append_s("j", "e2"), 2);
+    cr_assert_eq(append_s("k", "x1"), 1, "each actor has its own sequence");
+    commit();
+    reopen();
+    cr_assert_eq(append_s("j", "e3"), 3);
+    cr_assert_eq(append_s("jj", "y1"), 1, "a name that extends another is another actor");
+    commit();
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "j", on_snap, on_event, &r), 0);
+    cr_assert_eq(r.snapshots, 0);
+    cr_assert_eq(r.events, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(r.seqs[i], (uint64_t)i + 1);
+    }
+    cr_assert_str_eq(r.data[2], "e3");
+}
+
+Test(store, recover_gives_latest_snapshot_then_later_events_in_order, .init = setup,
+     .fini = teardown) {
+    for (int i = 1; i <= 5; i++) {
+        char ev[8];
+        snprintf(ev, sizeof(ev), "e%d", i);
+        append_s("acc", ev);
+    }
+    cr_assert_eq(tr_store_snapshot(st, "acc", 2, "S2", 2), 0);
+    commit();
+    cr_assert_eq(tr_store_snapshot(st, "acc", 3, "S3", 2), 0);
+    append_s("acc", "e6");
+    commit();
+    reopen();
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "acc", on_snap, on_event, &r), 0);
+    cr_assert_eq(r.snapshots, 1);
+    cr_assert_eq(r.snap_seq, 3);
+    cr_assert_str_eq(r.snap, "S3");
+    cr_assert_eq(r.events, 3);
+    cr_assert_eq(r.seqs[0], 4);
+    cr_assert_eq(r.seqs[1], 5);
+    cr_assert_eq(r.seqs[2], 6);
+    cr_assert_str_eq(r.data[2], "e6");
+}
+
+Test(store, recover_sees_pending_snapshot_and_events, .init = setup, .fini = teardown) {
+    append_s("p", "e1");
+    append_s("p", "e2");
+    commit();
+    append_s("p", "e3");
+    cr_assert_eq(tr_store_snapshot(st, "p", 3, "S3", 2), 0);
+    append_s("p", "e4");
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "p", on_snap, on_event, &r), 0);
+    cr_assert_eq(r.snap_seq, 3);
+    cr_assert_eq(r.events, 1);
+    cr_assert_eq(r.seqs[0], 4);
+    replay all = {0};
+    cr_assert_eq(tr_store_recover(st, "p", NULL, on_event, &all), 0);
+    cr_assert_eq(all.events, 1, "without a snapshot callback the snapshot still bounds replay");
+}
+
+Test(store, recover_of_pending_and_committed_events_has_no_gap_or_duplicate,
+     .init = setup, .fini = teardown) {
+    append_s("m", "e1");
+    commit();
+    append_s("m", "e2");
+    append_s("m", "e3");
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "m", NULL, on_event, &r), 0);
+    cr_assert_eq(r.events, 3);
+    cr_assert_eq(r.seqs[0], 1);
+    cr_assert_eq(r.seqs[2], 3);
+}
+
+Test(store, recover_stops_when_a_callback_returns_nonzero, .init = setup, .fini = teardown) {
+    for (int i = 0; i < 5; i++) {
+        append_s("s", "e");
+    }
+    commit();
+    replay r = {.stop_after = 2};
+    cr_assert_eq(tr_store_recover(st, "s", NULL, on_event, &r), 42);
+    cr_assert_eq(r.events, 2);
+}
+
+Test(store, recover_of_unknown_actor_replays_nothing, .init = setup, .fini = teardown) {
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "nobody", on_snap, on_event, &r), 0);
+    cr_assert_eq(r.snapshots + r.events, 0);
+}
+
+Test(store, snapshot_past_the_journal_end_is_refused, .init = setup, .fini = teardown) {
+    append_s("q", "e1");
+    cr_assert_eq(tr_store_snapshot(st, "q", 2, "S", 1), TR_EINVAL);
+    cr_assert_eq(tr_store_snapshot(st, "q", 1, "S", 1), 0);
+    cr_assert_eq(tr_store_snapshot(st, "fresh", 0, "S0", 2), 0, "seq 0 covers no event");
+}
+
+/* Many chunks of committed events (recovery reads them in several read txns). */
+enum { LONG_N = 20000, LONG_EV = 100 };
+typedef struct long_check {
+    uint64_t next;
+    int bad;
+} long_check;
+
+static int long_cb(void *ud, uint64_t seq, const void *e, size_t len) {
+    long_check *c = ud;
+    uint32_t v;
+    memcpy(&v, e, sizeof(v));
+    if (seq != c->next || (seq <= LONG_N && (len != LONG_EV || v != seq))) {
+        c->bad++;
+    }
+    c->next++;
+    return 0;
+}
+
+Test(store, recover_of_a_long_journal_is_complete_and_ordered, .init = setup,
+     .fini = teardown) {
+    char ev[LONG_EV];
+    memset(ev, 'e', sizeof(ev));
+    for (uint32_t i = 1; i <= LONG_N; i++) {
+        memcpy(ev, &i, sizeof(i));
+        cr_assert_eq(tr_store_append(st, "long", ev, sizeof(ev), NULL), 0);
+        if (i % 5000 == 0) {
+            commit();
+        }
+    }
+    append_s("long", "tail"); /* pending */
+    append_s("longer", "other actor");
+    long_check c = {1, 0};
+    cr_assert_eq(tr_store_recover(st, "long", NULL, long_cb, &c), 0);
+    cr_assert_eq(c.bad, 0);
+    cr_assert_eq(c.next, LONG_N + 2);
+}
+
+/* ---- simulated crash ------------------------------------------------------------------ */
+
+Test(store, drop_pending_loses_only_uncommitted_writes, .init = setup, .fini = teardown) {
+    put_s("x", "kept", "1");
+    append_s("x", "e1");
+    commit();
+    put_s("x", "lost", "2");
+    put_s("x", "kept", "overwritten-then-lost");
+    append_s("x", "e2");
+    uint64_t tok;
+    tr_msg m = {0};
+    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    cr_assert_eq(tr_store_hold(st, &m), 0);
+    tr_store_drop_pending(st);
+    cr_assert_not(tr_store_has_pending(st));
+    expect("x", "kept", "1");
+    expect("x", "lost", NULL);
+    cr_assert_eq(hooks_rec.released, 1, "a held reply is handed back to be freed");
+    cr_assert_eq(hooks_rec.release_status, TR_ECLOSED);
+    commit();
+    cr_assert_eq(hooks_rec.durable, 0, "a dropped notification never fires");
+    cr_assert_eq(append_s("x", "e2again"), 2, "the sequence continues from what is durable");
+    tr_store_stats s;
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.overlay_keys, 0);
+}
+
+Test(store, actor_records_are_freed_once_gone_and_durable, .init = setup, .fini = teardown) {
+    append_s("g", "e1");
+    tr_store_actor_gone(st, "g");
+    tr_store_stats s;
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.actor_records, 1, "pending writes keep the record");
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "g", NULL, on_event, &r), 0);
+    cr_assert_eq(r.events, 1, "a restarted incarnation sees the pending event");
+    commit();
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.actor_records, 0);
+    cr_assert_eq(append_s("g", "e2"), 2);
+}
+
+/* ---- map growth and commit failure ---------------------------------------------------- */
+
+Test(store, map_grows_from_a_tiny_size_instead_of_failing, .init = setup, .fini = teardown) {
+    tr_store_close(st);
+    st = open_at(dir, 64 << 10);
+    char v[4096];
+    for (int i = 0; i < 3000; i++) { /* ~12 MiB through a 64 KiB map */
+        memset(v, i & 0xff, sizeof(v));
+        cr_assert_eq(tr_store_put(st, "grow", &i, sizeof(i), v, sizeof(v)), 0);
+        if (i % 500 == 499) {
+            commit();
+        }
+    }
+    commit();
+    tr_store_stats s;
+    tr_store_stats_get(st, &s);
+    cr_assert_geq(s.map_grows, 5);
+    reopen();
+    for (int i = 0; i < 3000; i += 333) {
+        size_t len;
+        cr_assert_eq(tr_store_get(st, "grow", &i, sizeof(i), v, sizeof(v), &len), 0);
+        cr_assert_eq(len, sizeof(v));
+        cr_assert_eq(v[100], (char)(i & 0xff));
+    }
+}
+
+Test(store, failed_commit_fails_its_waiters_and_every_later_write, .init = setup,
+     .fini = teardown) {
+    signal(SIGXFSZ, SIG_IGN);
+    put_s("x", "k", "v");
+    commit();
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = 64 << 10; /* writes past 64 KiB fail with EFBIG */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    char v[8192] = {0};
+    for (int i = 0; i < 64; i++) {
+        cr_assert_eq(tr_store_put(st, "x", &i, sizeof(i), v, sizeof(v)), 0);
+    }
+    uint64_t tok;
+    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    int rc = tr_store_commit(st, NULL);
+    /* EFBIG from pwrite is TR_ENOSPC; LMDB reports a short write as EIO. */
+    cr_assert(rc == TR_ENOSPC || rc == TR_EIO, "got %s", tr_err_name(rc));
+    cr_assert_eq(hooks_rec.durable, 1);
+    cr_assert_eq(hooks_rec.last_status, rc);
+    cr_assert_eq(tr_store_put(st, "x", "k", 1, "w", 1), rc);
+    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), rc);
+    rl.rlim_cur = rl.rlim_max;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    cr_assert_eq(tr_store_commit(st, NULL), 0, "nothing left to commit");
+    cr_assert_eq(tr_store_put(st, "x", "k", 1, "w", 1), rc, "the store stays failed");
+    expect("x", "k", "v"); /* committed data still reads */
+}
+
+/* ---- opening: what is refused, and that refused files stay untouched ------------------- */
+
+static void open_expect(const char *d, int want) {
+    tr_store_opts o = {.dir = d};
+    tr_store *s = NULL;
+    int rc = tr_store_open(&o, &s);
+    cr_assert_eq(rc, want, "open gave %s, want %s", tr_err_name(rc), tr_err_name(want));
+    cr_assert_null(s);
+}
+
+/* Snapshot of a directory's files for "left untouched" checks. */
+typedef struct dirshot {
+    int files;
+    size_t data_len;
+    unsigned char *data;
+} dirshot;
+
+static dirshot shoot(const char *d) {
+    dirshot s = {.files = count_files(d)};
+    s.data = read_file(d, "data.mdb", &s.data_len);
+    return s;
+}
+
+static void same_as(const char *d, dirshot before) {
+    dirshot now = shoot(d);
+    cr_assert_eq(now.files, before.files, "files were added or removed");
+    cr_assert_eq(now.data_len, before.data_len);
+    if (before.data) {
+        cr_assert_eq(memcmp(now.data, before.data, now.data_len), 0, "data.mdb was modified");
+    }
+    free(now.data);
+    free(before.data);
+}
+
+/* Builds an LMDB file by hand: named db `db` (or the main db if NULL) with one key. */
+static void make_lmdb(const char *d, const char *db, const char *k, const void *v, size_t vl) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    cr_assert_eq(mdb_env_open(env, d, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+    MDB_val mk = {strlen(k), (void *)k}, mv = {vl, (void *)v};
+    cr_assert_eq(mdb_put(txn, dbi, &mk, &mv, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+Test(store_open, directory_with_other_files_is_foreign_and_untouched, .init = setup,
+     .fini = teardown) {
+    tr_store_close(st);
+    st = NULL;
+    char *d = tmp_dir();
+    write_file(d, "notes.txt", "mine", 4);
+    dirshot before = shoot(d);
+    open_expect(d, TR_EFOREIGN);
+    same_as(d, before);
+    rm_dir(d);
+}
+
+Test(store_open, a_regular_file_is_foreign, .init = setup, .fini = teardown) {
+    write_file(dir, "data.mdb.bak", "x", 1);
+    char p[512];
+    path_in(p, sizeof(p), dir, "data.mdb.bak");
+    open_expect(p, TR_EFOREIGN);
+}
+
+Test(store_open, lmdb_without_our_meta_is_foreign_and_untouched) {
+    char *d = tmp_dir();
+    make_lmdb(d, NULL, "user", "data", 4);
+    char lock[512];
+    path_in(lock, sizeof(lock), d, "lock.mdb");
+    unlink(lock); /* so that we can see that open does not create one */
+    dirshot before = shoot(d);
+    open_expect(d, TR_EFOREIGN);
+    same_as(d, before);
+    make_lmdb(d, NULL, "meta", "plain key, not a db", 19);
+    open_expect(d, TR_EFOREIGN);
+    rm_dir(d);
+}
+
+Test(store_open, lmdb_with_someone_elses_magic_is_foreign) {
+    char *d = tmp_dir();
+    make_lmdb(d, "meta", "magic", "other-app", 9);
+    open_expect(d, TR_EFOREIGN);
+    rm_dir(d);
+}
+
+Test(store_open, newer_format_is_refused_and_untouched, .init = setup, .fini = teardown) {
+    put_s("x", "k", "v");
+    commit();
+    tr_store_close(st);
+    st = NULL;
+    unsigned char ver[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    make_lmdb(dir, "meta", "version", ver, 8);
+    dirshot before = shoot(dir);
+    open_expect(dir, TR_EVERSION);
+    same_as(dir, before);
+}
+
+Test(store_open, garbled_version_is_corrupt, .init = setup, .fini = teardown) {
+    tr_store_close(st);
+    st = NULL;
+    make_lmdb(dir, "meta", "version", "abc", 3);
+    open_expect(dir, TR_ECORRUPT);
+}
+
+static void damage(const char *d, long off, size_t n, int byte) {
+    char p[512];
+    path_in(p, sizeof(p), d, "data.mdb");
+    int fd = open(p, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    unsigned char buf[8192];
+    memset(buf, byte, sizeof(buf));
+    cr_assert_eq(pwrite(fd, buf, n, off), (ssize_t)n);
+    close(fd);
+}
+
+static void fill_and_close(void) {
+    char v[512] = {0};
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(tr_store_put(st, "x", &i, sizeof(i), v, sizeof(v)), 0);
+    }
+    commit();
+    tr_store_close(st);
+    st = NULL;
+}
+
+Test(store_open, truncated_data_file_is_corrupt_and_untouched, .init = setup,
+     .fini = teardown) {
+    fill_and_close();
+    char p[512];
+    path_in(p, sizeof(p), dir, "data.mdb");
+    struct stat sb;
+    cr_assert_eq(stat(p, &sb), 0);
+    cr_assert_gt(sb.st_size, 3 * 4096);
+    cr_assert_eq(truncate(p, sb.st_size / 2), 0);
+    dirshot before = shoot(dir);
+    open_expect(dir, TR_ECORRUPT);
+    same_as(dir, before);
+    cr_assert_eq(truncate(p, 100), 0); /* shorter than a meta page */
+    open_expect(dir, TR_ECORRUPT);
+}
+
+Test(store_open, garbled_meta_pages_are_corrupt_and_untouched, .init = setup,
+     .fini = teardown) {
+    fill_and_close();
+    damage(dir, 0, 8192, 0x5a);
+    dirshot before = shoot(dir);
+    open_expect(dir, TR_ECORRUPT);
+    same_as(dir, before);
+    damage(dir, 0, 8192, 0);
+    open_expect(dir, TR_ECORRUPT);
+}
+
+Test(store_open, a_text_file_named_data_mdb_is_corrupt, .init = setup, .fini = teardown) {
+    tr_store_close(st);
+    st = NULL;
+    char text[20000];
+    memset(text, 'z', sizeof(text));
+    write_file(dir, "data.mdb", text, sizeof(text));
+    char lock[512];
+    path_in(lock, sizeof(lock), dir, "lock.mdb");
+    unlink(lock);
+    dirshot before = shoot(dir);
+    open_expect(dir, TR_ECORRUPT);
+    same_as(dir, before);
+}
+
+Test(store_open, interrupted_initialisation_is_finished, .init = setup, .fini = teardown) {
+    tr_store_close(st);
+    st = NULL;
+    write_file(dir, "data.mdb", "", 0); /* created, nothing written */
+    st = open_at(dir, 0);
+    put_s("x", "k", "v");
+    commit();
+    tr_store_close(st);
+    st = NULL;
+    char *d = tmp_dir(); /* an LMDB file with no key at all */
+    MDB_env *env;
+    MDB_txn *txn;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_open(env, d, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    tr_store *s2 = open_at(d, 0);
+    tr_store_close(s2);
+    rm_dir(d);
+}
+
+Test(store_open, absent_directory_is_created_and_second_open_is_busy, .init = setup,
+     .fini = teardown) {
+    char sub[512];
+    path_in(sub, sizeof(sub), dir, "nested");
+    tr_store *s2 = open_at(sub, 0);
+    tr_store_opts o = {.dir = sub};
+    tr_store *s3 = NULL;
+    cr_assert_eq(tr_store_open(&o, &s3), TR_EBUSY);
+    cr_assert_null(s3);
+    tr_store_close(s2);
+    s2 = open_at(sub, 0);
+    tr_store_close(s2);
+    rm_dir(strdup(sub));
+}
+
+Test(store_open, bad_options_are_invalid) {
+    tr_store *s = NULL;
+    cr_assert_eq(tr_store_open(NULL, &s), TR_EINVAL);
+    tr_store_opts o = {0};
+    cr_assert_eq(tr_store_open(&o, &s), TR_EINVAL);
+    o.dir = "";
+    cr_assert_eq(tr_store_open(&o, &s), TR_EINVAL);
+}

@@ -1,0 +1,312 @@
+/* test_sim_engine.c — the sim engine: determinism, trace hash, FIFO links, virtual time,
+ * remote sends through the codec, the check-determinism mode (with a planted bug). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "troupe.h"
+
+enum { T_PING = TR_MSG_USER + 1, T_PONG, T_SEQ, T_KICK };
+
+/* ---- echo: replies to every ping with the same body ------------------------------------ */
+
+static int plant_at; /* > 0: the echo on a node perturbs its plant_at-th reply (planted bug) */
+static uint64_t plant_time_ns;
+
+typedef struct echo_state {
+    uint64_t seen;
+} echo_state;
+
+static int echo_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    echo_state *st = state;
+    if (msg->type != T_PING) {
+        return TR_CONTINUE;
+    }
+    st->seen++;
+    uint64_t v;
+    cr_assert_eq(msg->body_len, sizeof v);
+    memcpy(&v, msg->body, sizeof v);
+    if (plant_at > 0 && st->seen == (uint64_t)plant_at) {
+        v ^= 1; /* a reply that depends on something outside (seed, calls, code) */
+        if (plant_time_ns == 0) {
+            plant_time_ns = tr_now_ns(ctx);
+        }
+    }
+    return tr_reply(ctx, msg, T_PONG, &v, sizeof v) == 0 ? TR_CONTINUE : TR_EFAILED;
+}
+
+static const tr_behaviour echo_b = {.name = "echo", .state_size = sizeof(echo_state),
+                                    .receive = echo_receive};
+
+static int boot_echo(tr_node *node, void *ud) {
+    (void)ud;
+    tr_spawn_opts o = {.name = "echo"};
+    return tr_node_spawn(node, &echo_b, &o, NULL, 0, NULL);
+}
+
+/* ---- pinger: keeps `inflight` pings going to random echo@nK --------------------------- */
+
+typedef struct pinger_state {
+    uint64_t sent, got;
+    uint32_t nodes;
+} pinger_state;
+
+static uint64_t pongs_total;
+
+static int ping_random(tr_ctx *ctx, pinger_state *st) {
+    char name[32];
+    uint32_t k = 2 + (uint32_t)(tr_random(ctx) % (st->nodes - 1));
+    snprintf(name, sizeof name, "echo@n%u", k);
+    uint64_t v = st->sent++;
+    return tr_send_name(ctx, name, T_PING, &v, sizeof v);
+}
+
+static int pinger_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    pinger_state *st = state;
+    cr_assert_eq(len, sizeof(uint32_t));
+    memcpy(&st->nodes, arg, sizeof st->nodes);
+    for (int i = 0; i < 4; i++) {
+        int rc = ping_random(ctx, st);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int pinger_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    pinger_state *st = state;
+    if (msg->type == T_PONG) {
+        st->got++;
+        pongs_total++;
+        return ping_random(ctx, st) == 0 ? TR_CONTINUE : TR_EFAILED;
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour pinger_b = {.name = "pinger", .state_size = sizeof(pinger_state),
+                                      .init = pinger_init, .receive = pinger_receive};
+
+static tr_sim_config ping_config(uint64_t seed) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.seed = seed;
+    c.nodes = 3;
+    c.store = false;
+    c.boot = boot_echo;
+    c.delay_dist = TR_SIM_DELAY_EXPONENTIAL;
+    return c;
+}
+
+static void ping_scenario(tr_sim *sim, void *ud) {
+    (void)ud;
+    uint32_t n = tr_sim_node_count(sim);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &pinger_b, NULL, &n, sizeof n, NULL), 0);
+    tr_sim_run_for(sim, 50000000); /* 50 ms virtual */
+}
+
+static uint64_t ping_run(uint64_t seed, uint64_t *pongs) {
+    tr_sim_config c = ping_config(seed);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    pongs_total = 0;
+    ping_scenario(sim, NULL);
+    uint64_t h = tr_sim_trace_hash(sim);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    cr_assert_gt(st.remote_delivered, 100, "the scenario must actually exchange messages");
+    cr_assert_geq(st.remote_delivered, 2 * pongs_total); /* a ping and its pong each */
+    if (pongs != NULL) {
+        *pongs = pongs_total;
+    }
+    tr_sim_destroy(sim);
+    return h;
+}
+
+Test(sim_engine, same_seed_gives_same_trace_hash) {
+    uint64_t p1, p2;
+    uint64_t h1 = ping_run(42, &p1);
+    uint64_t h2 = ping_run(42, &p2);
+    printf("trace-hash: %016llx\n", (unsigned long long)h1);
+    cr_assert_eq(h1, h2);
+    cr_assert_eq(p1, p2);
+    cr_assert_gt(p1, 50);
+}
+
+Test(sim_engine, different_seeds_give_different_trace_hashes) {
+    uint64_t h[4];
+    for (int i = 0; i < 4; i++) {
+        h[i] = ping_run(1000 + (uint64_t)i, NULL);
+    }
+    for (int i = 0; i < 4; i++) {
+        for (int j = i + 1; j < 4; j++) {
+            cr_assert_neq(h[i], h[j], "seeds %d and %d collide", 1000 + i, 1000 + j);
+        }
+    }
+}
+
+Test(sim_engine, virtual_time_advances_only_when_run) {
+    tr_sim_config c = ping_config(7);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    cr_assert_eq(tr_sim_now_ns(sim), 0);
+    tr_sim_run_for(sim, 1234);
+    cr_assert_eq(tr_sim_now_ns(sim), 1234);
+    cr_assert_eq(tr_sim_node_now_ns(sim, 1), 1234);
+    tr_sim_run_for(sim, 0);
+    cr_assert_eq(tr_sim_now_ns(sim), 1234);
+    tr_sim_destroy(sim);
+}
+
+Test(sim_engine, rejects_bad_config) {
+    tr_sim_config c = ping_config(1);
+    tr_sim *sim = NULL;
+    c.nodes = 0;
+    cr_assert_eq(tr_sim_create(&c, &sim), TR_EINVAL);
+    c.nodes = TR_SIM_NODES_MAX + 1;
+    cr_assert_eq(tr_sim_create(&c, &sim), TR_EINVAL);
+    c.nodes = 3;
+    c.loss_prob = 1.5;
+    cr_assert_eq(tr_sim_create(&c, &sim), TR_EINVAL);
+    cr_assert_null(sim);
+}
+
+/* ---- FIFO per link ------------------------------------------------------------------- */
+
+static uint64_t seq_next_expected, seq_received, seq_out_of_order;
+
+static int seq_sink_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    (void)ctx;
+    (void)state;
+    if (msg->type == T_SEQ) {
+        uint64_t v;
+        memcpy(&v, msg->body, sizeof v);
+        if (v < seq_next_expected) {
+            seq_out_of_order++;
+        } else {
+            seq_next_expected = v + 1;
+        }
+        seq_received++;
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour sink_b = {.name = "sink", .receive = seq_sink_receive};
+
+/* A source that sends `count` numbered messages, one per processed KICK (so they leave at
+ * different virtual times and draw different delays). */
+typedef struct source_state {
+    uint64_t next;
+} source_state;
+
+static int source_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    source_state *st = state;
+    if (msg->type == T_KICK) {
+        uint64_t v = st->next++;
+        return tr_send_name(ctx, "sink@n2", T_SEQ, &v, sizeof v) == 0 ? TR_CONTINUE : TR_EFAILED;
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour source_b = {.name = "source", .state_size = sizeof(source_state),
+                                      .receive = source_receive};
+
+static int boot_sink(tr_node *node, void *ud) {
+    (void)ud;
+    if (tr_node_id(node) != 2) {
+        return 0;
+    }
+    tr_spawn_opts o = {.name = "sink"};
+    return tr_node_spawn(node, &sink_b, &o, NULL, 0, NULL);
+}
+
+static void run_sequence(double reorder, tr_sim_stats *st) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.seed = 99;
+    c.nodes = 2;
+    c.store = false;
+    c.boot = boot_sink;
+    c.link_delay_mean_ns = 2000000; /* delays far wider than the send interval */
+    c.reorder_prob = reorder;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_addr src;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &source_b, NULL, NULL, 0, &src), 0);
+    seq_next_expected = seq_received = seq_out_of_order = 0;
+    for (int i = 0; i < 500; i++) {
+        cr_assert_eq(tr_node_send(tr_sim_node(sim, 0), src, T_KICK, NULL, 0), 0);
+        tr_sim_run_for(sim, 10000); /* one send every 10 us */
+    }
+    tr_sim_run_for(sim, 100000000);
+    tr_sim_stats_get(sim, st);
+    tr_sim_destroy(sim);
+}
+
+Test(sim_engine, links_are_fifo_by_default) {
+    tr_sim_stats st;
+    run_sequence(0.0, &st);
+    cr_assert_eq(seq_received, 500);
+    cr_assert_eq(seq_out_of_order, 0);
+    cr_assert_eq(st.faults[TR_SIM_FAULT_REORDER], 0);
+}
+
+Test(sim_engine, reordering_is_opt_in_and_observable) {
+    tr_sim_stats st;
+    run_sequence(0.5, &st);
+    cr_assert_eq(seq_received, 500);
+    cr_assert_gt(seq_out_of_order, 0, "the FIFO check must be able to fail");
+    cr_assert_gt(st.faults[TR_SIM_FAULT_REORDER], 0);
+}
+
+/* ---- Check-determinism mode --------------------------------------------------------- */
+
+static int scenario_runs;
+
+static void planted_scenario(tr_sim *sim, void *ud) {
+    int *plant_in_run = ud;
+    scenario_runs++;
+    plant_at = scenario_runs == *plant_in_run ? 40 : 0;
+    ping_scenario(sim, NULL);
+    plant_at = 0;
+}
+
+Test(sim_engine, check_determinism_passes_a_deterministic_run) {
+    tr_sim_config c = ping_config(5);
+    tr_sim_divergence d;
+    int plant_in_run = 0;
+    scenario_runs = 0;
+    cr_assert_eq(tr_sim_check_determinism(&c, planted_scenario, &plant_in_run, &d), 0);
+    cr_assert_eq(scenario_runs, 2);
+    cr_assert_not(d.diverged, "%s", d.what);
+    cr_assert_eq(d.hash_first, d.hash_second);
+}
+
+Test(sim_engine, check_determinism_names_the_first_differing_event) {
+    tr_sim_config c = ping_config(5);
+    tr_sim_divergence d;
+    int plant_in_run = 2; /* the second run misbehaves */
+    scenario_runs = 0;
+    plant_time_ns = 0;
+    cr_assert_eq(tr_sim_check_determinism(&c, planted_scenario, &plant_in_run, &d), 0);
+    cr_assert(d.diverged);
+    cr_assert_neq(d.hash_first, d.hash_second);
+    cr_assert_gt(plant_time_ns, 0);
+    /* The perturbed reply is first seen when it is delivered back to n1: later than the
+     * echo that planted it, and not before it. */
+    cr_assert_geq(d.time_ns, plant_time_ns);
+    cr_assert_gt(d.event_index, 100);
+    cr_assert(strstr(d.what, "deliver") != NULL, "%s", d.what);
+    printf("planted divergence found: %s\n", d.what);
+}
+
+Test(sim_engine, check_determinism_catches_a_difference_beyond_the_window) {
+    tr_sim_config c = ping_config(5);
+    c.record_events_max = 10; /* far fewer than the run has */
+    tr_sim_divergence d;
+    int plant_in_run = 2;
+    scenario_runs = 0;
+    cr_assert_eq(tr_sim_check_determinism(&c, planted_scenario, &plant_in_run, &d), 0);
+    cr_assert(d.diverged);
+    cr_assert(strstr(d.what, "recorded window") != NULL, "%s", d.what);
+}
