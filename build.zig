@@ -46,6 +46,9 @@ pub fn build(b: *std.Build) void {
     const lib_mod = newModule(b, target, optimize, tsan);
     lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &c_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
+    // Debug builds keep Zig's UB sanitizer on for our code; bundle its runtime so that an
+    // embedder linking libtroupe.a with gcc or clang needs nothing from Zig.
+    lib.bundle_ubsan_rt = true;
     lib.installHeader(b.path("include/troupe.h"), "troupe.h");
     b.installArtifact(lib);
 
@@ -89,7 +92,7 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests;
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ bench.tests;
     // Criterion cannot run under TSan (its sandbox maps memory where TSan keeps its shadow:
     // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
     // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".
@@ -105,6 +108,16 @@ pub fn build(b: *std.Build) void {
             run.has_side_effects = true;
             test_step.dependOn(&run.step);
         }
+    }
+    // zig build stress: the same stress programs as plain executables (for valgrind).
+    const stress_step = b.step("stress", "Build the concurrency stress programs into zig-out/bin");
+    for (tsan_stress) |path| {
+        const smod = newModule(b, target, optimize, tsan);
+        smod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
+        smod.linkLibrary(lib);
+        linkSystem(smod);
+        const s = b.addExecutable(.{ .name = std.fs.path.stem(path), .root_module = smod });
+        stress_step.dependOn(&b.addInstallArtifact(s, .{}).step);
     }
     for (all_tests) |path| {
         if (tsan) break;

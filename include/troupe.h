@@ -315,7 +315,8 @@ typedef struct tr_sup_spec {
  * intensity is exceeded it stops all children and stops itself with TR_ESHUTDOWN, which its
  * own supervisor, link or monitor sees (escalation). TR_EINVAL for a bad spec (unknown
  * strategy or restart type, a NULL behaviour, a name over TR_NAME_MAX, two children with the
- * same name, limits above). opts->trap_exit is ignored: a supervisor monitors its children.
+ * same name, limits above). opts->trap_exit and opts->mailbox_capacity are ignored: a
+ * supervisor monitors its children and must never lose their TR_MSG_DOWN.
  * Semantics (OTP's, made asynchronous):
  *   - children start in spec order in the supervisor's init; if one cannot be spawned, the
  *     ones started are stopped and the supervisor fails with that error;

@@ -40,17 +40,20 @@ typedef struct frame {
     reg state;
 } frame;
 
-/* Memo of configurations: entries of (bitset words, state) in an arena, indexed by an
- * open-addressing table of arena slot numbers + 1 (0 = empty). */
+/* Memo of configurations. An entry is stored compactly and canonically: the bitset's
+ * leading all-ones words and trailing zero words are dropped (linearized calls form a prefix
+ * plus a few in flight), so an entry is [lo_word << 32 | len, value, set, len words] in an
+ * arena of words, indexed by an open-addressing table of arena offsets + 1 (0 = empty). */
 typedef struct memo {
     uint64_t *arena;
-    size_t words; /* per entry: bitset words + 2 */
-    size_t count;
-    size_t arena_cap; /* entries */
-    uint32_t *table;
+    size_t used;      /* words used in the arena */
+    size_t arena_cap; /* words */
+    size_t count;     /* entries */
+    size_t *table;
     size_t table_cap;
     size_t max_entries;
     size_t max_bytes;
+    uint64_t *scratch; /* the candidate entry being built: 3 + bitset words */
 } memo;
 
 typedef struct search {
@@ -100,13 +103,15 @@ static bool step(const call *c, reg s, reg *out) {
 
 /* ---- memo --------------------------------------------------------------------------- */
 
-static size_t memo_bytes(const memo *m, size_t arena_cap, size_t table_cap) {
-    return arena_cap * m->words * sizeof(uint64_t) + table_cap * sizeof(uint32_t);
+static size_t memo_bytes(size_t arena_words, size_t table_cap) {
+    return arena_words * sizeof(uint64_t) + table_cap * sizeof(size_t);
 }
 
-static uint64_t memo_hash(const uint64_t *e, size_t words) {
+static size_t entry_words(const uint64_t *e) { return 3 + (e[0] & 0xffffffffu); }
+
+static uint64_t memo_hash(const uint64_t *e) {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < words; i++) {
+    for (size_t i = 0; i < entry_words(e); i++) {
         h = mix64(h ^ e[i]) + i;
     }
     return h;
@@ -114,19 +119,19 @@ static uint64_t memo_hash(const uint64_t *e, size_t words) {
 
 static int memo_grow_table(memo *m) {
     size_t cap = m->table_cap ? m->table_cap * 2 : 1024;
-    if (memo_bytes(m, m->arena_cap, cap) > m->max_bytes) {
+    if (memo_bytes(m->arena_cap, cap) > m->max_bytes) {
         return TR_ENOSPC;
     }
-    uint32_t *t = calloc(cap, sizeof *t);
+    size_t *t = calloc(cap, sizeof *t);
     if (!t) {
         return TR_ENOSPC;
     }
-    for (size_t i = 0; i < m->count; i++) {
-        size_t j = memo_hash(m->arena + i * m->words, m->words) & (cap - 1);
+    for (size_t off = 0; off < m->used; off += entry_words(m->arena + off)) {
+        size_t j = memo_hash(m->arena + off) & (cap - 1);
         while (t[j]) {
             j = (j + 1) & (cap - 1);
         }
-        t[j] = (uint32_t)(i + 1);
+        t[j] = off + 1;
     }
     free(m->table);
     m->table = t;
@@ -134,15 +139,15 @@ static int memo_grow_table(memo *m) {
     return 0;
 }
 
-static int memo_grow_arena(memo *m) {
-    size_t cap = m->arena_cap ? m->arena_cap * 2 : 1024;
-    if (cap > m->max_entries) {
-        cap = m->max_entries;
+static int memo_grow_arena(memo *m, size_t need) {
+    size_t cap = m->arena_cap ? m->arena_cap : 4096;
+    while (cap < m->used + need) {
+        cap *= 2;
     }
-    if (cap <= m->arena_cap || memo_bytes(m, cap, m->table_cap) > m->max_bytes) {
+    if (memo_bytes(cap, m->table_cap) > m->max_bytes) {
         return TR_ENOSPC;
     }
-    uint64_t *a = realloc(m->arena, cap * m->words * sizeof(uint64_t));
+    uint64_t *a = realloc(m->arena, cap * sizeof *a);
     if (!a) {
         return TR_ENOSPC;
     }
@@ -151,31 +156,57 @@ static int memo_grow_arena(memo *m) {
     return 0;
 }
 
+/* Builds the canonical entry for (bits, state) in m->scratch. */
+static const uint64_t *memo_encode(memo *m, const uint64_t *bits, size_t words, reg s) {
+    size_t lo = 0, hi = words;
+    while (lo < words && bits[lo] == UINT64_MAX) {
+        lo++;
+    }
+    while (hi > lo && bits[hi - 1] == 0) {
+        hi--;
+    }
+    uint64_t *e = m->scratch;
+    e[0] = (uint64_t)lo << 32 | (hi - lo);
+    e[1] = (uint64_t)s.value;
+    e[2] = (uint64_t)s.set;
+    memcpy(e + 3, bits + lo, (hi - lo) * sizeof *e);
+    return e;
+}
+
+/* The table slot holding e, or the empty slot where it would go. */
+static size_t memo_slot(const memo *m, const uint64_t *e) {
+    size_t mask = m->table_cap - 1, n = entry_words(e);
+    size_t j = memo_hash(e) & mask;
+    for (; m->table[j]; j = (j + 1) & mask) {
+        const uint64_t *o = m->arena + m->table[j] - 1;
+        if (o[0] == e[0] && !memcmp(o, e, n * sizeof *e)) {
+            break;
+        }
+    }
+    return j;
+}
+
 /* Inserts (bits, state): 1 if new, 0 if seen, TR_ENOSPC when the budget is exhausted. */
-static int memo_insert(memo *m, const uint64_t *bits, reg s) {
-    if (m->count == m->arena_cap && memo_grow_arena(m) != 0) {
+static int memo_insert(memo *m, const uint64_t *bits, size_t words, reg s) {
+    const uint64_t *e = memo_encode(m, bits, words, s);
+    size_t n = entry_words(e);
+    if (m->table_cap && m->table[memo_slot(m, e)]) {
+        return 0;
+    }
+    if (m->count >= m->max_entries) {
         return TR_ENOSPC;
     }
     if ((m->count + 1) * 2 > m->table_cap && memo_grow_table(m) != 0) {
         return TR_ENOSPC;
     }
-    uint64_t *e = m->arena + m->count * m->words;
-    size_t bw = m->words - 2;
-    memcpy(e, bits, bw * sizeof *e);
-    e[bw] = (uint64_t)s.value;
-    e[bw + 1] = (uint64_t)s.set;
-    size_t mask = m->table_cap - 1;
-    for (size_t j = memo_hash(e, m->words) & mask;; j = (j + 1) & mask) {
-        if (!m->table[j]) {
-            m->table[j] = (uint32_t)(m->count + 1);
-            m->count++;
-            return 1;
-        }
-        const uint64_t *o = m->arena + (m->table[j] - 1) * m->words;
-        if (!memcmp(o, e, m->words * sizeof *e)) {
-            return 0;
-        }
+    if (m->used + n > m->arena_cap && memo_grow_arena(m, n) != 0) {
+        return TR_ENOSPC;
     }
+    memcpy(m->arena + m->used, e, n * sizeof *e);
+    m->table[memo_slot(m, e)] = m->used + 1;
+    m->used += n;
+    m->count++;
+    return 1;
 }
 
 /* ---- the event list ----------------------------------------------------------------- */
@@ -292,7 +323,7 @@ static tr_lin_verdict run(search *s) {
         reg next;
         if (step(&s->calls[nd->call], state, &next)) {
             bit_flip(s->bits, nd->call);
-            int rc = memo_insert(&s->m, s->bits, next);
+            int rc = memo_insert(&s->m, s->bits, s->bit_words, next);
             if (rc < 0) {
                 return TR_LIN_UNKNOWN;
             }
@@ -323,13 +354,13 @@ typedef struct key_outcome {
 static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_outcome *out) {
     search s = {.calls = calls, .n = n};
     s.bit_words = (n + 63) / 64;
-    s.m.words = s.bit_words + 2;
     s.m.max_entries = o->max_configs;
     s.m.max_bytes = o->max_memory_bytes;
     s.nodes = malloc((2 * n + 1) * sizeof *s.nodes);
     s.stack = malloc((n ? n : 1) * sizeof *s.stack);
     s.bits = calloc(s.bit_words ? s.bit_words : 1, sizeof *s.bits);
-    int rc = s.nodes && s.stack && s.bits ? build_events(&s) : TR_ENOMEM;
+    s.m.scratch = malloc((3 + s.bit_words) * sizeof *s.m.scratch);
+    int rc = s.nodes && s.stack && s.bits && s.m.scratch ? build_events(&s) : TR_ENOMEM;
     if (rc == 0) {
         out->verdict = run(&s);
         out->configs = s.m.count;
@@ -341,7 +372,13 @@ static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_o
     free(s.bits);
     free(s.m.arena);
     free(s.m.table);
+    free(s.m.scratch);
     return rc;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 /* Orders calls by (key, invoke index) so each key's calls are contiguous. */
@@ -384,6 +421,33 @@ static size_t collect_calls(const tr_history *h, call *calls) {
     return n;
 }
 
+/* Drops info (or pending) writes and cas ops whose written value nobody observes: no read
+ * returned it and no cas expected it. In any linearization the op after such a write is a
+ * write (a read or cas would observe its value), so leaving it out changes nothing; this
+ * keeps timed-out writes from multiplying the configurations. In place; returns the count. */
+static size_t prune_unobserved(call *c, size_t n) {
+    int64_t *seen = malloc((n ? n : 1) * sizeof *seen);
+    if (!seen) {
+        return n; /* pruning is an optimisation: skip it */
+    }
+    size_t ns = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((c[i].f == TR_F_READ && c[i].has_value) || c[i].f == TR_F_CAS) {
+            seen[ns++] = c[i].value;
+        }
+    }
+    qsort(seen, ns, sizeof *seen, cmp_i64);
+    for (size_t i = 0; i < n; i++) {
+        int64_t written = c[i].f == TR_F_CAS ? c[i].value_to : c[i].value;
+        bool unobserved = !bsearch(&written, seen, ns, sizeof *seen, cmp_i64);
+        if (!(c[i].ret == NIL && c[i].f != TR_F_READ && unobserved)) {
+            c[k++] = c[i];
+        }
+    }
+    free(seen);
+    return k;
+}
+
 static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko,
                       tr_lin_result *out) {
     out->keys++;
@@ -391,7 +455,9 @@ static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko
     if (ko->verdict == TR_LIN_UNKNOWN && out->keys_unknown++ == 0) {
         out->unknown_key = kc->key;
     }
-    if (ko->verdict == TR_LIN_INVALID && ko->has_bad && !out->has_bad_op) {
+    /* of several bad keys, report the op earliest in the history */
+    if (ko->verdict == TR_LIN_INVALID && ko->has_bad &&
+        (!out->has_bad_op || ko->bad_pos < out->bad_op.index)) {
         out->has_bad_op = true;
         out->bad_op = *tr_history_op(h, ko->bad_pos);
     }
@@ -420,7 +486,9 @@ int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *
         for (end = start + 1; end < n && calls[end].key == calls[start].key; end++) {
         }
         key_outcome ko = {0};
-        rc = check_key(calls + start, end - start, &o, &ko);
+        size_t kept = prune_unobserved(calls + start, end - start);
+        out->calls_pruned += end - start - kept;
+        rc = check_key(calls + start, kept, &o, &ko);
         if (rc == 0) {
             merge_key(h, calls + start, &ko, out);
         }

@@ -13,7 +13,9 @@
  *   - ok:   must linearize between its invoke and its completion;
  *   - fail: certainly did not happen: removed (invoke and completion);
  *   - info, or an invoke never completed: may linearize at any point after its invoke, or
- *     never (no return deadline); an info read constrains nothing and is dropped.
+ *     never (no return deadline); an info read constrains nothing and is dropped, and so is
+ *     an info write or cas whose written value no read returned and no cas expected (the
+ *     next op after it would have to be a write: leaving it out changes no verdict).
  * Budget: at most max_configs memoised configurations per key and max_memory_bytes for one
  * key's cache and stack; past either the key's answer is UNKNOWN (never an out-of-memory
  * abort). Work per key is bounded by max_configs * (calls in the key).
@@ -51,10 +53,12 @@ typedef struct tr_lin_result {
     uint64_t configs;       /* memoised configurations, summed over keys */
     size_t keys;            /* distinct keys checked */
     size_t keys_unknown;    /* keys whose budget ran out */
-    size_t calls;           /* calls searched (ok + info/pending writes and cas) */
+    size_t calls;           /* calls (ok ops + info/pending writes and cas) */
+    size_t calls_pruned;    /* of which dropped: info writes nobody observed */
     /* INVALID: the op that could not be linearized — the completion of the call whose
      * return deadline blocked the search at its furthest point (in history order); for a
-     * read it carries the value read. UNKNOWN: the key whose budget ran out first. */
+     * read it carries the value read. With several bad keys, the earliest such op.
+     * UNKNOWN: unknown_key is the smallest key whose budget ran out. */
     bool has_bad_op;
     tr_op bad_op;
     int64_t unknown_key;

@@ -17,4 +17,3 @@ pub const tests = [_][]const u8{
     "tests/sim/test_checkers.c",
     "tests/sim/test_sim_cli.c",
 };
-pub const sources = [_][]const u8{};

@@ -433,3 +433,26 @@ Test(lincheck, agrees_with_brute_force_on_random_histories) {
     cr_assert_gt(valid, 300); /* the generator exercises both answers */
     cr_assert_gt(invalid, 300);
 }
+
+Test(lincheck, unobserved_timed_out_writes_are_pruned) {
+    tr_history *h = fresh();
+    for (int p = 0; p < 40; p++) { /* 40 timed-out writes: 2^40 subsets without pruning */
+        w(h, p, 1, 100 + p);
+        info(h, p);
+    }
+    w(h, 50, 1, 7);
+    ok(h, 50);
+    r(h, 51, 1);
+    ok_r(h, 51, 7);
+    w(h, 52, 1, 8);
+    info(h, 52);
+    r(h, 51, 1);
+    ok_r(h, 51, 8); /* observed: kept, and needed for the answer */
+    r(h, 51, 1);
+    ok_r(h, 51, 7); /* 8 then 7 again: nothing wrote 7 after 8 */
+    tr_lin_result res = check(h, 1000);
+    cr_assert_eq(res.verdict, TR_LIN_INVALID);
+    cr_assert_eq(res.calls_pruned, 40);
+    cr_assert_eq(res.bad_op.index, tr_history_count(h) - 1);
+    tr_history_destroy(h);
+}

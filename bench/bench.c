@@ -1,0 +1,177 @@
+/* bench.c — `troupe bench [NAME...] [--json] [--workers N] [-n N] [--help]`.
+ *
+ * Runs the named benchmarks one after the other, each on a fresh runtime, and prints their
+ * figures in the peers' line format (../shared/peers/run.sh) or as JSON lines. With no
+ * names it runs the in-process five (pingpong counting threadring skynet spawn_mem).
+ * Exit code: 0 all ran and passed their checks, 1 a check failed, 2 usage or tool error. */
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "bench/bench_util.h"
+#include "cli/cli.h"
+
+typedef struct bench_entry {
+    const char *name;
+    int (*run)(const tr_bench_opts *o);
+    bool by_default; /* run when no name is given */
+    const char *what;
+} bench_entry;
+
+static const bench_entry benches[] = {
+    {"pingpong", tr_bench_pingpong, true, "2 actors, 2M round trips: roundtrips/s, msgs/s"},
+    {"counting", tr_bench_counting, true, "1 producer -> 1 counter, 10M msgs: msgs/s, peak RSS"},
+    {"threadring", tr_bench_threadring, true, "1,000 actors in a ring, 10M hops: hops/s"},
+    {"skynet", tr_bench_skynet, true, "tree of 1M leaves, 10 children each: ms (lower wins)"},
+    {"spawn_mem", tr_bench_spawn_mem, true, "1M idle actors: RSS bytes/actor, spawns/s"},
+    /* ---- Other issues add ONE line each below (by_default = false). ------------------- */
+    /* {"store", tr_bench_store, false, "..."},   bench/bench_store.c  (store issue)   */
+    {"sim", tr_bench_sim, false, "5 simulated nodes, 2M messages: msgs/s, virtual/real ratio"},
+    /* {"remote", tr_bench_remote, false, "..."}, bench/bench_remote.c (cluster issue) */
+};
+
+enum { BENCH_COUNT = sizeof benches / sizeof benches[0] };
+
+void tr_bench_report(const tr_bench_opts *o, const char *bench, double value, const char *unit) {
+    assert(bench != NULL && unit != NULL && isfinite(value));
+    /* Times keep one decimal as the peers print them; rates and sizes are whole numbers. */
+    int prec = strcmp(unit, "ms") == 0 ? 1 : 0;
+    if (o->json) {
+        printf("{\"peer\":\"troupe\",\"bench\":\"%s\",\"value\":%.*f,\"unit\":\"%s\"}\n", bench,
+               prec, value, unit);
+    } else {
+        printf("peer=troupe bench=%s value=%.*f unit=%s\n", bench, prec, value, unit);
+    }
+    fflush(stdout);
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: troupe bench [NAME...] [--json] [--workers N] [-n N] [--help]\n\n"
+                 "Runs benchmarks and prints one line per figure:\n"
+                 "  peer=troupe bench=<name> value=<number> unit=<unit>\n"
+                 "(the format of ../shared/peers/run.sh), or JSON objects with --json.\n"
+                 "Each benchmark checks its own result and times only its measured part.\n\n"
+                 "benchmarks (no NAME: the ones marked *):\n");
+    for (size_t i = 0; i < BENCH_COUNT; i++) {
+        fprintf(out, "  %c %-11s %s\n", benches[i].by_default ? '*' : ' ', benches[i].name,
+                benches[i].what);
+    }
+    fprintf(out, "\noptions:\n"
+                 "  --json       JSON lines instead of key=value lines\n"
+                 "  --workers N  worker threads (default: one per core)\n"
+                 "  -n N         override the size (round trips, messages, hops, leaves...)\n"
+                 "  --help       this text\n"
+                 "exit: 0 ok, 1 a benchmark failed its check, 2 usage or tool error\n");
+}
+
+static const bench_entry *find(const char *name) {
+    for (size_t i = 0; i < BENCH_COUNT; i++) {
+        if (strcmp(benches[i].name, name) == 0) {
+            return &benches[i];
+        }
+    }
+    return NULL;
+}
+
+/* Parses a positive decimal integer <= max; false on anything else. */
+static bool parse_count(const char *s, long max, long *out) {
+    if (s == NULL || *s < '0' || *s > '9') {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v <= 0 || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* An option's value: "--opt V" or "--opt=V". NULL if missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *opt) {
+    size_t len = strlen(opt);
+    if (strncmp(argv[*i], opt, len) == 0 && argv[*i][len] == '=') {
+        return argv[*i] + len + 1;
+    }
+    if (*i + 1 < argc) {
+        return argv[++*i];
+    }
+    return NULL;
+}
+
+static bool is_option(const char *arg, const char *opt) {
+    size_t len = strlen(opt);
+    return strncmp(arg, opt, len) == 0 && (arg[len] == '\0' || arg[len] == '=');
+}
+
+/* Fills opts and the list of benches to run; 0, 1 (--help shown) or 2 (usage error). */
+static int parse(int argc, char **argv, tr_bench_opts *o, const bench_entry **run, size_t *nrun) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        long v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (is_option(a, "--workers")) {
+            const char *s = option_value(argc, argv, &i, "--workers");
+            if (!parse_count(s, 256, &v)) {
+                fprintf(stderr, "troupe bench: --workers wants a number 1..256\n");
+                return 2;
+            }
+            o->workers = (unsigned)v;
+        } else if (is_option(a, "-n")) {
+            const char *s = option_value(argc, argv, &i, "-n");
+            if (!parse_count(s, 10000000000L, &v)) {
+                fprintf(stderr, "troupe bench: -n wants a number 1..10000000000\n");
+                return 2;
+            }
+            o->n = v;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "troupe bench: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (find(a) == NULL) {
+            fprintf(stderr, "troupe bench: unknown benchmark '%s' (see --help)\n", a);
+            return 2;
+        } else if (*nrun < (size_t)argc) {
+            run[(*nrun)++] = find(a);
+        }
+    }
+    return 0;
+}
+
+int tr_cli_bench(int argc, char **argv) {
+    tr_bench_opts o = {0};
+    const char *plant = getenv("TROUPE_BENCH_PLANT_BUG");
+    tr_bench_plant_bug = plant != NULL && strcmp(plant, "1") == 0;
+    const bench_entry **run = calloc((size_t)argc + BENCH_COUNT, sizeof *run);
+    if (run == NULL) {
+        return 2;
+    }
+    size_t nrun = 0;
+    int rc = parse(argc, argv, &o, run, &nrun);
+    if (rc != 0) {
+        free(run);
+        return rc == 1 ? 0 : 2;
+    }
+    if (nrun == 0) {
+        for (size_t i = 0; i < BENCH_COUNT; i++) {
+            if (benches[i].by_default) {
+                run[nrun++] = &benches[i];
+            }
+        }
+    }
+    int worst = 0;
+    for (size_t i = 0; i < nrun; i++) {
+        int r = run[i]->run(&o);
+        worst = r > worst ? r : worst;
+    }
+    free(run);
+    return worst;
+}

@@ -1,0 +1,124 @@
+/* bench_util.c — the shared pieces of the in-process benchmarks (see bench_util.h). */
+#include "bench/bench_util.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+bool tr_bench_plant_bug;
+
+uint64_t tr_bench_now_ns(void) {
+    struct timespec ts;
+    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    assert(rc == 0);
+    (void)rc;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+long tr_bench_proc_status_bytes(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[256];
+    long kb = -1;
+    size_t flen = strlen(field);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, field, flen) == 0) {
+            if (sscanf(line + flen, "%ld", &kb) != 1) {
+                kb = -1;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+int tr_bench_reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL) {
+        return -1;
+    }
+    int ok = fputs("5", f) >= 0;
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+int tr_bench_send_uint(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t v) {
+    uint8_t buf[TR_BENCH_BODY_MAX];
+    size_t len = tr_bench_pack_uint(buf, v);
+    return tr_send(ctx, to, type, buf, len);
+}
+
+/* ---- runs ---------------------------------------------------------------------------- */
+
+int tr_bench_start(const tr_bench_opts *o, const char *bench, tr_bench_env *env) {
+    memset(env, 0, sizeof *env);
+    tr_config cfg = {0};
+    cfg.workers = o->workers;
+    int rc = tr_runtime_create(&cfg, &env->rt);
+    if (rc != 0) {
+        fprintf(stderr, "troupe bench %s: runtime: %s\n", bench, tr_strerror(rc));
+        return 2;
+    }
+    env->node = tr_runtime_node(env->rt);
+    rc = tr_inbox_create(env->rt, &env->inbox);
+    if (rc != 0) {
+        fprintf(stderr, "troupe bench %s: inbox: %s\n", bench, tr_strerror(rc));
+        tr_runtime_destroy(env->rt);
+        env->rt = NULL;
+        return 2;
+    }
+    env->main = tr_inbox_addr(env->inbox);
+    return 0;
+}
+
+void tr_bench_stop(tr_bench_env *env) {
+    if (env->inbox != NULL) {
+        tr_inbox_destroy(env->inbox);
+    }
+    if (env->rt != NULL) {
+        tr_runtime_destroy(env->rt);
+    }
+    memset(env, 0, sizeof *env);
+}
+
+int tr_bench_wait_uint(tr_bench_env *env, const char *bench, uint32_t type, uint64_t *value) {
+    tr_msg *msg = NULL;
+    int rc = tr_inbox_receive(env->inbox, TR_BENCH_WAIT_MS, &msg);
+    if (rc != 0) {
+        fprintf(stderr, "troupe bench %s: waiting for the result: %s\n", bench,
+                tr_strerror(rc));
+        return 1;
+    }
+    uint32_t got = msg->type;
+    rc = tr_bench_msg_uint(msg, value);
+    tr_msg_free(msg);
+    if (got == TR_BENCH_MSG_FAIL) {
+        fprintf(stderr, "troupe bench %s: an actor's check failed (at %llu)\n", bench,
+                (unsigned long long)(rc == 0 ? *value : 0));
+        return 1;
+    }
+    if (got != type || rc != 0) {
+        fprintf(stderr, "troupe bench %s: unexpected message (type %u, %s)\n", bench, got,
+                rc == 0 ? "uint body" : "malformed body");
+        return 1;
+    }
+    return 0;
+}
+
+int tr_bench_fail(const tr_bench_opts *o, const char *bench, const char *why) {
+    if (o->json) {
+        printf("{\"peer\":\"troupe\",\"bench\":\"%s\",\"value\":null,\"unit\":null,"
+               "\"error\":\"%s\"}\n", bench, why);
+    } else {
+        printf("peer=troupe bench=%s value=error unit=%s\n", bench, why);
+    }
+    fflush(stdout);
+    return 1;
+}
+
+long tr_bench_size(const tr_bench_opts *o, long standard) {
+    return o->n > 0 ? o->n : standard;
+}

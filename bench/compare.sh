@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# compare.sh — troupe against its peers (Erlang/OTP, CAF), in the same run, on this machine.
+# Builds nothing: run `python3 -m ziglang build -Doptimize=ReleaseFast` first.
+#
+# Usage: bench/compare.sh [PEERS_RUNNER] [BENCH...]
+#   PEERS_RUNNER  the peers' run.sh (e.g. ../shared/peers/run.sh); skipped with a notice
+#                 when absent, or when neither erl nor CAF is installed
+#   BENCH         default: pingpong counting threadring skynet spawn_mem
+# Env:  RUNS=3         run everything 3 times and print medians (default 1)
+#       TROUPE=path    the troupe binary (default zig-out/bin/troupe)
+#       TROUPE_ARGS    extra `troupe bench` options, e.g. "--workers 2"
+#       PEERS          restrict the peers ("erlang", "caf")
+# Prints the raw lines on stderr as they come, then a table on stdout:
+#   bench | unit | troupe | erlang | caf | ratio | beats best peer
+# ratio > 1 means troupe wins: troupe/best peer for rates; for ms and bytes/actor (lower is
+# better) best peer/troupe. Exit: 0 table printed, 2 usage or tool error.
+set -u -o pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+runner=${1:-}
+[ $# -gt 0 ] && shift
+benches=${*:-pingpong counting threadring skynet spawn_mem}
+troupe=${TROUPE:-$root/zig-out/bin/troupe}
+runs=${RUNS:-1}
+read -r -a troupe_args <<< "${TROUPE_ARGS:-}"
+
+case $runs in ''|*[!0-9]*|0) echo "compare.sh: RUNS must be a positive number" >&2; exit 2 ;; esac
+if [ ! -x "$troupe" ]; then
+    echo "compare.sh: $troupe not found; build it: python3 -m ziglang build -Doptimize=ReleaseFast" >&2
+    exit 2
+fi
+
+# Which peers can run here.
+peers=""
+if [ -z "$runner" ] || [ ! -x "$runner" ]; then
+    echo "compare.sh: notice: no peers runner ('${runner}'); troupe only" >&2
+else
+    want=${PEERS:-erlang caf}
+    case " $want " in *" erlang "*)
+        if command -v erl >/dev/null && command -v erlc >/dev/null; then peers="erlang"
+        else echo "compare.sh: notice: erl not installed; Erlang skipped" >&2; fi ;;
+    esac
+    case " $want " in *" caf "*)
+        if command -v g++ >/dev/null && [ -e /usr/include/caf/all.hpp ]; then peers="$peers caf"
+        else echo "compare.sh: notice: CAF (libcaf-dev, g++) not installed; CAF skipped" >&2; fi ;;
+    esac
+    [ -z "$peers" ] && echo "compare.sh: notice: no peer installed; troupe only" >&2
+fi
+# The peers know only these benchmark names.
+peer_benches=""
+for b in $benches; do
+    case " pingpong counting threadring skynet spawn_mem remote " in
+        *" $b "*) peer_benches="$peer_benches $b" ;;
+    esac
+done
+
+out=$(mktemp) || exit 2
+trap 'rm -f "$out"' EXIT
+echo "# load before: $(uptime)" >&2
+for ((r = 1; r <= runs; r++)); do
+    echo "# run $r of $runs" >&2
+    # shellcheck disable=SC2086
+    "$troupe" bench $benches "${troupe_args[@]}" | tee -a "$out" >&2 \
+        || echo "compare.sh: notice: troupe bench exited non-zero (run $r)" >&2
+    if [ -n "$peers" ] && [ -n "$peer_benches" ]; then
+        # shellcheck disable=SC2086
+        PEERS="${peers# }" "$runner" $peer_benches 2>&1 | tee -a "$out" >&2
+    fi
+done
+echo "# load after: $(uptime)" >&2
+
+awk -v runs="$runs" '
+function median(key,    n, i, j, t, a) {
+    n = cnt[key]
+    for (i = 1; i <= n; i++) a[i] = val[key, i]
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function fmt(key, u) {
+    if (!(key in cnt)) return (key in err) ? "error" : "-"
+    return sprintf(u == "ms" ? "%.1f" : "%.0f", median(key))
+}
+/^peer=/ {
+    peer = ""; bench = ""; v = ""; u = ""
+    for (i = 1; i <= NF; i++) {
+        split($i, kv, "=")
+        if (kv[1] == "peer") peer = kv[2]; else if (kv[1] == "bench") bench = kv[2]
+        else if (kv[1] == "value") v = kv[2]; else if (kv[1] == "unit") u = kv[2]
+    }
+    if (peer == "" || bench == "") next
+    if (!(bench in seen)) { seen[bench] = 1; order[++nb] = bench }
+    key = peer SUBSEP bench
+    if (v !~ /^-?[0-9.]+$/) { err[key] = 1; next }
+    unit[bench] = u
+    val[key, ++cnt[key]] = v + 0
+}
+END {
+    printf "%-22s %-13s %14s %14s %14s %7s  %s\n", "bench", "unit", "troupe", "erlang", "caf", "ratio", "beats best peer"
+    for (k = 1; k <= nb; k++) {
+        b = order[k]; u = unit[b]
+        lower = (u == "ms" || u == "bytes/actor")
+        best = ""
+        for (p = 1; p <= 2; p++) {
+            key = (p == 1 ? "erlang" : "caf") SUBSEP b
+            if (!(key in cnt)) continue
+            m = median(key)
+            if (best == "" || (lower ? m < best : m > best)) best = m
+        }
+        tk = "troupe" SUBSEP b
+        ratio = "-"; beats = "-"
+        if (best != "" && (tk in cnt)) {
+            t = median(tk)
+            if (lower) r = (t > 0) ? best / t : 0; else r = (best > 0) ? t / best : 0
+            ratio = sprintf("%.2f", r); beats = (r > 1) ? "yes" : "NO"
+        } else if (best != "" && (tk in err)) {
+            beats = "NO (troupe failed)"
+        }
+        printf "%-22s %-13s %14s %14s %14s %7s  %s\n", b, u, fmt(tk, u), fmt("erlang" SUBSEP b, u), fmt("caf" SUBSEP b, u), ratio, beats
+    }
+    printf "(medians of %d run%s; ratio > 1: troupe wins)\n", runs, runs > 1 ? "s" : ""
+}' "$out"

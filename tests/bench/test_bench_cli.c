@@ -1,0 +1,95 @@
+/* test_bench_cli.c — `troupe bench` as a user runs it (the binary is $TROUPE_BIN, set by
+ * tests/run_suite.sh): usage errors exit 2 and run nothing, small runs print the peers'
+ * line format (or JSON), and a planted arithmetic bug (TROUPE_BENCH_PLANT_BUG=1) makes
+ * each checked benchmark fail with exit 1 and an error line instead of a figure. */
+#include <criterion/criterion.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* Runs `$TROUPE_BIN bench ARGS` (stderr dropped); returns the exit code, stdout in out. */
+static int bench(const char *env, const char *args, char *out, size_t cap) {
+    const char *bin = getenv("TROUPE_BIN");
+    cr_assert_not_null(bin, "TROUPE_BIN is not set (run through zig build test)");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s '%s' bench %s 2>/dev/null", env, bin, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t len = fread(out, 1, cap - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st), "%s: killed", cmd);
+    return WEXITSTATUS(st);
+}
+
+static bool matches(const char *text, const char *pattern) {
+    regex_t re;
+    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE | REG_NOSUB), 0);
+    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+#define LINE(bench, unit) \
+    "^peer=troupe bench=" bench " value=[0-9]+(\\.[0-9])? unit=" unit "$"
+
+Test(bench_cli, help_lists_the_five_and_exits_0) {
+    char out[4096];
+    cr_assert_eq(bench("", "--help", out, sizeof out), 0);
+    const char *names[] = {"pingpong", "counting", "threadring", "skynet", "spawn_mem"};
+    for (size_t i = 0; i < 5; i++) {
+        cr_assert(strstr(out, names[i]) != NULL, "%s missing from --help", names[i]);
+    }
+}
+
+Test(bench_cli, usage_errors_exit_2_and_print_nothing) {
+    const char *bad[] = {"nosuch", "-n 0", "-n abc", "-n 5x", "--workers", "--workers 0",
+                         "--frobnicate", "pingpong -n", "skynet -n 15", "-n -3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char out[4096];
+        cr_assert_eq(bench("", bad[i], out, sizeof out), 2, "'%s'", bad[i]);
+        cr_assert_eq(out[0], '\0', "'%s' printed: %s", bad[i], out);
+    }
+}
+
+Test(bench_cli, pingpong_prints_roundtrips_and_msgs) {
+    char out[4096];
+    cr_assert_eq(bench("", "pingpong -n 2000 --workers 2", out, sizeof out), 0);
+    cr_assert(matches(out, LINE("pingpong", "roundtrips/s")), "%s", out);
+    cr_assert(matches(out, LINE("pingpong_msgs", "msgs/s")), "%s", out);
+}
+
+Test(bench_cli, json_prints_one_object_per_line) {
+    char out[4096];
+    cr_assert_eq(bench("", "pingpong -n 2000 --json", out, sizeof out), 0);
+    cr_assert(matches(out, "^\\{\"peer\":\"troupe\",\"bench\":\"pingpong\",\"value\":[0-9]+,"
+                           "\"unit\":\"roundtrips/s\"\\}$"), "%s", out);
+}
+
+Test(bench_cli, small_runs_of_the_other_four_pass_their_checks) {
+    char out[8192];
+    cr_assert_eq(bench("", "counting threadring skynet spawn_mem -n 10000 --workers 2", out,
+                       sizeof out), 0, "%s", out);
+    cr_assert(matches(out, LINE("counting", "msgs/s")), "%s", out);
+    cr_assert(matches(out, LINE("threadring", "hops/s")), "%s", out);
+    cr_assert(matches(out, LINE("skynet", "ms")), "%s", out);
+    cr_assert(matches(out, "^peer=troupe bench=spawn_mem_rss value=-?[0-9]+ unit=bytes/actor$"),
+              "%s", out);
+    cr_assert(matches(out, LINE("spawn_rate", "spawns/s")), "%s", out);
+}
+
+Test(bench_cli, planted_bug_fails_each_checked_benchmark) {
+    const char *runs[][2] = {{"pingpong -n 1000", "pingpong"},
+                             {"counting -n 5000", "counting"},
+                             {"skynet -n 1000", "skynet"}};
+    for (size_t i = 0; i < 3; i++) {
+        char out[4096], want[128];
+        cr_assert_eq(bench("TROUPE_BENCH_PLANT_BUG=1", runs[i][0], out, sizeof out), 1,
+                     "%s: %s", runs[i][0], out);
+        snprintf(want, sizeof want, "^peer=troupe bench=%s value=error unit=", runs[i][1]);
+        cr_assert(matches(out, want), "%s: %s", runs[i][0], out);
+        cr_assert(!matches(out, LINE("[a-z_]+", "[a-z/]+")), "%s printed a figure", runs[i][0]);
+    }
+}
