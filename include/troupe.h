@@ -571,8 +571,9 @@ typedef struct tr_sim_stats {
     uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
     uint64_t remote_sent;        /* messages put on a link */
     uint64_t remote_delivered;   /* messages taken off a link into a node */
-    uint64_t dropped_cut;        /* sent on, or in flight on, a cut link */
-    uint64_t dropped_down;       /* sent to or from a crashed node */
+    uint64_t dropped_cut;        /* sent on a cut link, or in flight on a link that broke
+                                    (a cut, or a crash of either end) */
+    uint64_t dropped_down;       /* sent to a crashed node, or due at a node that crashed */
     uint64_t timers_fired;
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
