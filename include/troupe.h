@@ -315,7 +315,8 @@ typedef struct tr_sup_spec {
  * intensity is exceeded it stops all children and stops itself with TR_ESHUTDOWN, which its
  * own supervisor, link or monitor sees (escalation). TR_EINVAL for a bad spec (unknown
  * strategy or restart type, a NULL behaviour, a name over TR_NAME_MAX, two children with the
- * same name, limits above). opts->trap_exit is ignored: a supervisor monitors its children.
+ * same name, limits above). opts->trap_exit and opts->mailbox_capacity are ignored: a
+ * supervisor monitors its children and must never lose their TR_MSG_DOWN.
  * Semantics (OTP's, made asynchronous):
  *   - children start in spec order in the supervisor's init; if one cannot be spawned, the
  *     ones started are stopped and the supervisor fails with that error;
@@ -570,8 +571,9 @@ typedef struct tr_sim_stats {
     uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
     uint64_t remote_sent;        /* messages put on a link */
     uint64_t remote_delivered;   /* messages taken off a link into a node */
-    uint64_t dropped_cut;        /* sent on, or in flight on, a cut link */
-    uint64_t dropped_down;       /* sent to or from a crashed node */
+    uint64_t dropped_cut;        /* sent on a cut link, or in flight on a link that broke
+                                    (a cut, or a crash of either end) */
+    uint64_t dropped_down;       /* sent to a crashed node, or due at a node that crashed */
     uint64_t timers_fired;
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */

@@ -129,31 +129,61 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     sift_up(sim->heap, sim->heap_count++);
 }
 
-/* Pushes a copy of *ev due at `time` (>= now). Out of memory is fatal here: an engine that
- * silently lost an event would break determinism and the delivery contract. */
-uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+/* Out of memory is fatal here: an engine that silently lost an event would break
+ * determinism and the delivery contract. */
+uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
     if (sim->free_count == 0 && slab_grow(sim) != 0) {
         fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n",
                 sim->cfg.seed);
         abort();
     }
-    if (time < sim->now) {
-        time = sim->now;
-    }
     uint32_t slot = sim->free_slots[--sim->free_count];
     sim->slab[slot] = *ev;
-    push_slot(sim, time, slot);
     return slot;
 }
 
-static void release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
+uint64_t tr_sim__next_seq(tr_sim *sim) { return sim->seq++; }
+
+void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
+    assert(e.time >= sim->now && sim->heap_count < sim->heap_cap);
+    sim->heap[sim->heap_count] = e;
+    sift_up(sim->heap, sim->heap_count++);
+}
+
+/* Pushes a copy of *ev due at `time` (an earlier time means now). */
+uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+    uint32_t slot = tr_sim__alloc_event(sim, ev);
+    push_slot(sim, time < sim->now ? sim->now : time, slot);
+    return slot;
+}
+
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
 
 void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
-    if (ev->kind == SIM_EV_DELIVER) {
-        free(ev->u.msg.buf);
+    if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
+        tr_sim__buf_free(sim, ev->u.msg.buf, ev->u.msg.len);
         ev->u.msg.buf = NULL;
     }
-    (void)sim;
+}
+
+/* Envelope buffers: most envelopes are small, so buffers of up to SIM_BUF_SMALL bytes come
+ * from a LIFO free list (recently freed = still in cache), bounded at SIM_BUF_POOL_MAX. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len) {
+    if (len <= SIM_BUF_SMALL) {
+        if (sim->buf_pool_count > 0) {
+            return sim->buf_pool[--sim->buf_pool_count];
+        }
+        return malloc(SIM_BUF_SMALL);
+    }
+    return malloc(len);
+}
+
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
+    if (len <= SIM_BUF_SMALL && sim->buf_pool_count < SIM_BUF_POOL_MAX) {
+        sim->buf_pool[sim->buf_pool_count++] = buf;
+        return;
+    }
+    free(buf);
 }
 
 /* ---- Nodes, clocks ------------------------------------------------------------------- */
@@ -388,7 +418,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     sim_event ev = sim->slab[slot];
     sim_record r = {.time = sim->now, .kind = ev.kind, .node = ev.node};
     if (ev.kind == SIM_EV_CALL) {
-        release_slot(sim, slot);
+        tr_sim__release_slot(sim, slot);
         sim->stats.events++;
         sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), SIM_EV_CALL);
         record(sim, &r);
@@ -397,7 +427,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     }
     sim_node *sn = &sim->nodes[ev.node];
     if (ev.epoch != sn->epoch || !sn->up) {
-        release_slot(sim, slot);
+        tr_sim__release_slot(sim, slot);
         if (ev.kind == SIM_EV_DELIVER) {
             sim->stats.dropped_down++;
         }
@@ -408,13 +438,14 @@ static void process(tr_sim *sim, uint32_t slot) {
         if (ev.kind == SIM_EV_DELIVER && !ev.arrived) {
             sim_link *l = tr_sim__link(sim, ev.u.msg.from, ev.node);
             if (l->epoch != ev.u.msg.link_epoch) {
-                release_slot(sim, slot);
+                tr_sim__release_slot(sim, slot);
                 sim->stats.dropped_cut++;
                 tr_sim__free_event(sim, &ev);
                 return;
             }
             ev.arrived = true;
         }
+        ev.via_link = false; /* off its link: resume re-pushes it like any event */
         if (sn->deferred_count == sn->deferred_cap) {
             uint32_t cap = sn->deferred_cap ? sn->deferred_cap * 2 : 64;
             uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
@@ -429,7 +460,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         sn->deferred[sn->deferred_count++] = slot;
         return;
     }
-    release_slot(sim, slot);
+    tr_sim__release_slot(sim, slot);
     sim->stats.events++;
     uint64_t h = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
     switch (ev.kind) {
@@ -478,6 +509,10 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
     }
     assert(top.time >= sim->now);
     sim->now = top.time;
+    sim_event *ev = &sim->slab[top.slot];
+    if (ev->kind == SIM_EV_DELIVER && ev->via_link) {
+        tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
+    }
     process(sim, top.slot);
     return true;
 }
@@ -540,7 +575,7 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
 }
 
 static int make_store_dir(tr_sim *sim) {
-    static unsigned counter; /* distinct directories for sims in one process; not traced */
+    static _Atomic unsigned counter; /* distinct directories per sim in a process; not traced */
     if (!sim->cfg.store) {
         return 0;
     }
@@ -658,7 +693,6 @@ void tr_sim_destroy(tr_sim *sim) {
             tr_store_close(sim->nodes[i].store);
             sim->nodes[i].store = NULL;
         }
-        free(sim->nodes[i].deferred);
     }
     for (uint32_t k = 0; k < sim->heap_count; k++) {
         tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
@@ -671,9 +705,16 @@ void tr_sim_destroy(tr_sim *sim) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
             tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
         }
+        free(sim->nodes[i].deferred);
+    }
+    if (sim->links != NULL) {
+        tr_sim__links_free(sim);
     }
     if (sim->store_dir[0]) {
         nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    while (sim->buf_pool_count > 0) {
+        free(sim->buf_pool[--sim->buf_pool_count]);
     }
     free(sim->heap);
     free(sim->ring);

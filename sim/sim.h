@@ -44,6 +44,7 @@ enum sim_event_kind {
 typedef struct sim_event {
     uint8_t kind;
     bool arrived;   /* a delivery that reached its (paused) node: no longer on the link */
+    bool via_link;  /* a FIFO delivery: popping it moves its link's next message to the heap */
     uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch; /* that node's epoch when pushed */
     union {
@@ -84,6 +85,13 @@ typedef struct sim_link {
     uint64_t spike_until;
     tr_sim_rng rng_delay; /* delays only, so turning a fault on does not shift them */
     tr_sim_rng rng_fault; /* loss / dup / reorder draws */
+    /* FIFO deliveries in send order; only the head is in the heap (head_in_heap), so the
+     * heap holds at most one delivery per link. Their (time, seq) keys are fixed at send,
+     * hence the pop order is the same as if all were in the heap. */
+    sim_heap_entry *q;
+    uint32_t q_head, q_count, q_cap;
+    bool head_in_heap;
+    uint32_t head_slot; /* the head's event, while head_in_heap */
 } sim_link;
 
 typedef struct sim_node {
@@ -144,6 +152,8 @@ struct tr_sim {
     uint64_t cmp_count;
     tr_sim_divergence *div;
     bool destroying;
+    uint8_t *buf_pool[1024]; /* free small envelope buffers (tr_sim__buf_alloc) */
+    uint32_t buf_pool_count;
 };
 
 /* prng.c: stream ids of the engine (user streams start at TR_SIM_STREAM_USER). */
@@ -154,6 +164,17 @@ struct tr_sim {
 
 /* engine.c */
 uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
+#define SIM_BUF_SMALL 256
+#define SIM_BUF_POOL_MAX 1024
+/* Envelope buffers; buf_free must get the length the buffer was allocated with. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len);
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len);
+/* For link queues: a slot holding *ev, the next sequence number, a heap insert of a keyed
+ * entry (never the now-ring: its key may be older than the ring's). */
+uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev);
+uint64_t tr_sim__next_seq(tr_sim *sim);
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot);
+void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e);
 void tr_sim__free_event(tr_sim *sim, sim_event *ev);
 uint32_t tr_sim__index(tr_sim *sim, tr_node *node);
 uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn);
@@ -175,6 +196,10 @@ sim_link *tr_sim__link(tr_sim *sim, uint32_t from, uint32_t to);
 /* Sets link from -> to up or down; a cut bumps the epoch. Returns true if it changed. */
 bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
 void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to);
+/* The head delivery of link from -> to left the heap: put the next one in. */
+void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to);
+/* Frees the queued deliveries of every link (destroy). */
+void tr_sim__links_free(tr_sim *sim);
 
 /* nemesis.c */
 void tr_sim__watch_node(void *engine, tr_node *node, uint32_t id);

@@ -518,3 +518,23 @@ Test(nemesis, scheduled_faults_run_at_their_virtual_time) {
     cr_assert_eq(fault(sim, TR_SIM_FAULT_HEAL), 1);
     tr_sim_destroy(sim);
 }
+
+Test(nemesis, a_broken_link_does_not_hold_back_later_messages) {
+    tr_sim *sim = make(2, NULL);
+    tr_sim_run_for(sim, 5 * MS);
+    /* Messages sent in the next 3 ms are due ~50 ms later; then the link breaks (losing
+     * them) and heals at once: what is sent afterwards must arrive at normal speed, not
+     * queue behind the lost ones. */
+    cr_assert_eq(tr_sim_delay_spike(sim, 0, 1, 50 * MS, 3 * MS), 0);
+    tr_sim_run_for(sim, 4 * MS);
+    cr_assert_eq(tr_sim_link_cut(sim, 0, 1), 0);
+    cr_assert_eq(tr_sim_heal(sim), 0);
+    uint64_t c10 = counts[1][0];
+    max_lat_ns[1] = 0;
+    tr_sim_run_for(sim, 10 * MS);
+    cr_assert_geq(counts[1][0], c10 + 8);
+    cr_assert_lt(max_lat_ns[1], 2 * MS);
+    tr_sim_run_for(sim, 100 * MS); /* the lost ones' due times pass without effect */
+    cr_assert_lt(max_lat_ns[1], 2 * MS);
+    tr_sim_destroy(sim);
+}
