@@ -569,6 +569,7 @@ static int json_import_array(json_t *root, size_t max_ops, tr_history **out, cha
     }
     tr_history *h = tr_history_create(max_ops);
     if (!h) {
+        set_err(err, cap, "out of memory");
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < json_array_size(root); i++) {
@@ -779,6 +780,7 @@ int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history
     }
     tr_history *h = tr_history_create(max_ops);
     if (!h) {
+        set_err(err, err_cap, "out of memory");
         return TR_ENOMEM;
     }
     for (size_t i = 0; !edn_eat(&r, ']'); i++) {
@@ -839,16 +841,20 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
             bufcap = nb ? bufcap * 2 : bufcap;
             continue;
         }
+        errno = 0;
         size_t got = fread(buf + n, 1, bufcap - n, f);
         n += got;
         if (got == 0) {
             rc = ferror(f) ? TR_EIO : 1;
         }
     }
+    int read_errno = errno;
     fclose(f);
     if (rc != 1) {
         set_err(err, cap, "%s: %s", path,
-                rc == TR_ETOOBIG ? "file larger than the history limit" : "read error");
+                rc == TR_ETOOBIG ? "file larger than the history limit"
+                : rc == TR_EIO   ? strerror(read_errno ? read_errno : EIO)
+                                 : "out of memory");
         free(buf);
         return rc;
     }

@@ -36,7 +36,16 @@ static int boot(tr_node *node, void *ud) {
     return rc;
 }
 
+static void world_start_rate(world *w, uint64_t seed, const char *target, uint32_t bugs,
+                             double rate, uint32_t keys, uint32_t clients);
+static double reorder_prob; /* for the next world_start */
+
 static void world_start(world *w, uint64_t seed, const char *target, uint32_t bugs) {
+    world_start_rate(w, seed, target, bugs, 200, 0, 0);
+}
+
+static void world_start_rate(world *w, uint64_t seed, const char *target, uint32_t bugs,
+                             double rate, uint32_t keys, uint32_t clients) {
     tr_sim_config cfg;
     memset(w, 0, sizeof *w);
     w->bugs = bugs;
@@ -47,10 +56,13 @@ static void world_start(world *w, uint64_t seed, const char *target, uint32_t bu
     cfg.nodes = NODES;
     cfg.boot = boot;
     cfg.boot_ud = w;
+    cfg.reorder_prob = reorder_prob;
     cr_assert_eq(tr_sim_create(&cfg, &w->sim), 0);
     tr_workload_opts wo;
     tr_workload_opts_init(&wo, w->sim, target);
-    wo.rate = 200;
+    wo.rate = rate;
+    wo.keys = keys;
+    wo.clients_per_node = clients;
     cr_assert_eq(tr_workload_create(&wo, &w->wl), 0);
     for (uint32_t i = 0; i < NODES; i++) {
         cr_assert_eq(tr_workload_boot(w->wl, tr_sim_node(w->sim, i), i), 0);
@@ -116,6 +128,26 @@ Test(registers, cp_is_linearizable_under_partitions_across_seeds) {
                      (unsigned long long)seed);
         cr_assert_eq(v, TR_LIN_VALID, "seed %llu: cp history %s; replay: troupe sim --seed %llu "
                      "--workload cp", (unsigned long long)seed, tr_lin_verdict_name(v),
+                     (unsigned long long)seed);
+        world_stop(&w);
+    }
+}
+
+/* Regression: two concurrent writes through one coordinator once both took (max + 1,
+ * node id) and, with messages reordered, left replicas holding different values under one
+ * timestamp. */
+Test(registers, cp_concurrent_writes_through_one_coordinator_stay_linearizable) {
+    reorder_prob = 0.3;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        world w;
+        tr_lin_result res;
+        world_start_rate(&w, seed, "cp", 0, 800, 1, 4);
+        for (int i = 0; i < 8; i++) { /* slow links widen the windows of concurrency */
+            tr_sim_delay_spike(w.sim, (uint32_t)tr_sim_rng_below(&w.rng, NODES), TR_SIM_ANY,
+                               20 * MS, 500 * MS);
+            tr_sim_run_for(w.sim, 500 * MS);
+        }
+        cr_assert_eq(finish_and_lincheck(&w, &res), TR_LIN_VALID, "seed %llu",
                      (unsigned long long)seed);
         world_stop(&w);
     }
@@ -225,6 +257,10 @@ Test(registers, cp_recovers_acknowledged_writes_after_every_node_crashed) {
     cfg.boot = boot;
     cfg.boot_ud = &w;
     cr_assert_eq(tr_sim_create(&cfg, &w.sim), 0);
+    request_kv(w.sim, 0, "cp", 9, true, 1); /* at once: the coordinator is not ready */
+    cr_assert(!last_reply.ok && !last_reply.indeterminate);
+    cr_assert_str_eq(last_reply.error, "starting");
+    tr_sim_run_for(w.sim, 100 * MS); /* its incarnation is durable */
     request_kv(w.sim, 0, "cp", 9, true, 4242);
     cr_assert(last_reply.ok);
     for (uint32_t i = 0; i < NODES; i++) {
@@ -252,6 +288,7 @@ Test(registers, replicas_answer_malformed_requests_with_an_error_and_keep_servin
     cfg.boot_ud = &w;
     /* 3 nodes but the peers list names 5: n4 and n5 never answer, 3 of 5 is a majority. */
     cr_assert_eq(tr_sim_create(&cfg, &w.sim), 0);
+    tr_sim_run_for(w.sim, 100 * MS);
     const uint8_t junk[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xc1};
     const uint8_t no_value[] = {0x81, 0xa3, 'k', 'e', 'y', 0x01};
     for (int t = 0; t < 2; t++) {
