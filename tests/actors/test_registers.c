@@ -426,3 +426,74 @@ Test(registers, ap_replicas_recover_from_their_journal_after_a_crash) {
     cr_assert(last_reply.ok && last_reply.has_value && last_reply.value == 1000 + 594);
     tr_sim_destroy(w.sim);
 }
+
+/* ---- the same actors on the real engine ----------------------------------------------- */
+
+typedef struct relay_req {
+    one_req req;
+    tr_addr reply_to; /* the test's inbox */
+} relay_req;
+
+typedef struct relay_state {
+    tr_addr reply_to;
+} relay_state;
+
+static int relay_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    const relay_req *r = arg;
+    relay_state *st = state;
+    uint64_t corr;
+    st->reply_to = r->reply_to;
+    return tr_request_name(ctx, r->req.to, r->req.type, r->req.body, r->req.len, 5000, &corr);
+}
+
+static int relay_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    relay_state *st = state;
+    tr_send(ctx, st->reply_to, msg->type, msg->body, msg->body_len);
+    return TR_STOP;
+}
+
+static const tr_behaviour relay_behaviour = {.name = "relay",
+                                             .state_size = sizeof(relay_state),
+                                             .init = relay_init,
+                                             .receive = relay_receive};
+
+static tr_reg_reply real_request(tr_runtime *rt, tr_inbox *in, const char *to, uint32_t key,
+                                 bool write, int64_t value) {
+    relay_req r = {.req = {.type = write ? TR_REG_WRITE : TR_REG_READ},
+                   .reply_to = tr_inbox_addr(in)};
+    snprintf(r.req.to, sizeof r.req.to, "%s", to);
+    cr_assert_eq(tr_reg_request_encode(r.req.body, sizeof r.req.body, key, write, value,
+                                       &r.req.len), 0);
+    cr_assert_eq(tr_node_spawn(tr_runtime_node(rt), &relay_behaviour, NULL, &r, sizeof r, NULL),
+                 0);
+    tr_msg *m = NULL;
+    cr_assert_eq(tr_inbox_receive(in, 10000, &m), 0, "no reply from %s", to);
+    tr_reg_reply rep;
+    cr_assert_eq(m->type, TR_REG_REPLY, "type %u", m->type);
+    cr_assert_eq(tr_reg_reply_decode(m->body, m->body_len, &rep), 0);
+    tr_msg_free(m);
+    return rep;
+}
+
+Test(registers, cp_and_ap_serve_clients_on_the_real_engine) {
+    tr_config cfg = {.node_id = 1, .workers = 2};
+    tr_runtime *rt;
+    tr_inbox *in;
+    const char *self[] = {"n1"};
+    cr_assert_eq(tr_runtime_create(&cfg, &rt), 0);
+    cr_assert_eq(tr_inbox_create(rt, &in), 0);
+    tr_registers_opts ro = {.peer_count = 1, .peer_names = self, .cp = true, .ap = true};
+    cr_assert_eq(tr_registers_boot(tr_runtime_node(rt), &ro), 0);
+    for (int t = 0; t < 2; t++) {
+        const char *to = t ? "ap" : "cp";
+        tr_reg_reply rep = real_request(rt, in, to, 3, true, 99);
+        for (int i = 0; i < 100 && !rep.ok && !strcmp(rep.error, "starting"); i++) {
+            rep = real_request(rt, in, to, 3, true, 99); /* the incarnation is committing */
+        }
+        cr_assert(rep.ok, "%s write: %s", to, rep.error);
+        rep = real_request(rt, in, to, 3, false, 0);
+        cr_assert(rep.ok && rep.has_value && rep.value == 99, "%s read", to);
+    }
+    tr_inbox_destroy(in);
+    tr_runtime_destroy(rt);
+}
