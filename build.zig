@@ -33,7 +33,7 @@ const tsan_stress = [_][]const u8{
     "tests/tsan/stress_runtime.c",
 };
 
-const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "pthread", "m" };
+const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "jansson", "pthread", "m" };
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
@@ -46,6 +46,9 @@ pub fn build(b: *std.Build) void {
     const lib_mod = newModule(b, target, optimize, tsan);
     lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &c_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
+    // Debug builds keep Zig's UB sanitizer on for our code; bundle its runtime so that an
+    // embedder linking libtroupe.a with gcc or clang needs nothing from Zig.
+    lib.bundle_ubsan_rt = true;
     lib.installHeader(b.path("include/troupe.h"), "troupe.h");
     b.installArtifact(lib);
 
@@ -68,7 +71,7 @@ pub fn build(b: *std.Build) void {
         \\Version: 0.1.0
         \\Requires.private: libuv lmdb
         \\Libs: -L${{libdir}} -ltroupe
-        \\Libs.private: -lmsgpackc -lcrypto -lpthread -lm
+        \\Libs.private: -lmsgpackc -lcrypto -ljansson -lpthread -lm
         \\Cflags: -I${{includedir}}
         \\
     , .{}));

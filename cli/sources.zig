@@ -2,4 +2,6 @@
 pub const sources = [_][]const u8{
     "cli/main.c",
     "cli/stubs.c",
+    "cli/cmd_sim.c",
+    "cli/cmd_check.c",
 };

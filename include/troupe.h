@@ -315,7 +315,8 @@ typedef struct tr_sup_spec {
  * intensity is exceeded it stops all children and stops itself with TR_ESHUTDOWN, which its
  * own supervisor, link or monitor sees (escalation). TR_EINVAL for a bad spec (unknown
  * strategy or restart type, a NULL behaviour, a name over TR_NAME_MAX, two children with the
- * same name, limits above). opts->trap_exit is ignored: a supervisor monitors its children.
+ * same name, limits above). opts->trap_exit and opts->mailbox_capacity are ignored: a
+ * supervisor monitors its children and must never lose their TR_MSG_DOWN.
  * Semantics (OTP's, made asynchronous):
  *   - children start in spec order in the supervisor's init; if one cannot be spawned, the
  *     ones started are stopped and the supervisor fails with that error;
@@ -403,7 +404,199 @@ void tr_msg_free(tr_msg *msg);
 
 /* ------------------------------------------------------------------------------------ */
 /* The sim engine: N simulated nodes in one thread, virtual time, faults (sim/)           */
-/* (section owned by sim/; see docs/simulation.md) */
+/* (section owned by sim/; see docs/simulation.md)
+ *
+ * A tr_sim runs N nodes (index 0..N-1, node id = index + 1, name "n<id>") in the calling
+ * thread, in virtual time. Nothing happens between calls: time advances only inside
+ * tr_sim_run_for / tr_sim_run_until / tr_sim_step. Every node has its own actors, registry
+ * and (optionally) LMDB store on tmpfs; remote sends go through the wire codec onto
+ * simulated links. A run is a pure function of (config, the calls made on the sim, code):
+ * tr_sim_trace_hash() is the same for the same seed and calls, on any machine.
+ *
+ * Threading: a tr_sim and its nodes are used from one thread only. tr_node functions
+ * (tr_node_send, tr_node_spawn, tr_node_lookup, ...) work on tr_sim_node() nodes; they take
+ * effect in virtual time (a send is processed by the next run call).
+ *
+ * Costs in virtual time (documented so that tests can reason about them): each message an
+ * actor processes costs msg_cost_ns of its node's single simulated CPU; a store commit takes
+ * commit_latency_ns; a remote message takes link_delay_min_ns + a random part.
+ */
+
+typedef struct tr_sim tr_sim;
+
+#define TR_SIM_NODES_MAX 64
+#define TR_SIM_ANY UINT32_MAX /* "every node" in link functions */
+
+typedef enum tr_sim_delay_dist {
+    TR_SIM_DELAY_UNIFORM = 0,     /* min + uniform [0, 2 * mean) */
+    TR_SIM_DELAY_EXPONENTIAL = 1, /* min + exponential with that mean (capped at 20 * mean) */
+    TR_SIM_DELAY_FIXED = 2        /* min exactly */
+} tr_sim_delay_dist;
+
+/* Runs on a fresh node at tr_sim_create and after every tr_sim_restart: spawn the node's
+ * actors here (they recover their durable state from the store). Return 0 or a TR_E code
+ * (tr_sim_create / tr_sim_restart then fail with it). `node` is borrowed. */
+typedef int (*tr_sim_boot_fn)(tr_node *node, void *ud);
+
+typedef struct tr_sim_config {
+    uint64_t seed;
+    uint32_t nodes;                /* 1..TR_SIM_NODES_MAX */
+    uint64_t link_delay_min_ns;    /* every remote message takes at least this */
+    uint64_t link_delay_mean_ns;   /* mean of the random part added to the minimum */
+    tr_sim_delay_dist delay_dist;
+    double loss_prob;              /* opt-in: each remote message is lost with this probability */
+    double dup_prob;               /* opt-in: ... delivered twice */
+    double reorder_prob;           /* opt-in: ... may overtake earlier ones on its link */
+    uint64_t msg_cost_ns;          /* virtual CPU per processed message */
+    uint64_t commit_latency_ns;    /* a group commit completes this long after store_ready */
+    uint64_t failure_detect_ns;    /* NODE_DOWN/UP reach watchers this long after the fact */
+    bool store;                    /* open an LMDB store per node (tmpfs, no sync) */
+    const char *store_base;        /* parent of the store directories; NULL = "/dev/shm" */
+    uint32_t batch;                /* per-activation batch; 0 = runtime default */
+    uint32_t mute_threshold;       /* 0 = runtime default */
+    tr_sim_boot_fn boot;           /* may be NULL (then nodes start empty) */
+    void *boot_ud;                 /* borrowed; must outlive the sim */
+    uint64_t record_events_max;    /* check-determinism mode: per-event hashes kept; 0 = 1M */
+} tr_sim_config;
+
+/* Fills *cfg with the defaults: seed 1, 3 nodes, delay 100 us + uniform mean 400 us, no loss,
+ * dup or reorder, 1 us per message, 1 ms commits, 5 ms failure detection, store on. */
+void tr_sim_config_init(tr_sim_config *cfg);
+
+/* Creates the nodes (ids 1..N), opens their stores and runs boot on each, in index order,
+ * at virtual time 0. cfg is copied (boot_ud and store_base stay borrowed). *out is owned:
+ * tr_sim_destroy. TR_EINVAL for a bad config; store errors as the store reports them. */
+int tr_sim_create(const tr_sim_config *cfg, tr_sim **out);
+/* Stops every actor (terminate callbacks run), closes and removes the store directories,
+ * frees everything. Pending events are discarded. */
+void tr_sim_destroy(tr_sim *sim);
+
+uint32_t tr_sim_node_count(const tr_sim *sim);
+/* Node at index i (0-based; id i + 1). Valid until tr_sim_destroy, also across crash and
+ * restart (the same tr_node is reused; its actors are new after a restart). */
+tr_node *tr_sim_node(tr_sim *sim, uint32_t i);
+/* The true virtual time, and node i's local clock (skewed/drifted; what tr_now_ns sees). */
+uint64_t tr_sim_now_ns(const tr_sim *sim);
+uint64_t tr_sim_node_now_ns(tr_sim *sim, uint32_t i);
+uint64_t tr_sim_seed(const tr_sim *sim);
+
+/* Runs every event due up to now + ns, then sets now to that time. */
+void tr_sim_run_for(tr_sim *sim, uint64_t ns);
+/* Runs events until pred(sim, ud) is true (checked before the first event and after each
+ * one) or the next event is later than deadline_ns (absolute virtual time; now then becomes
+ * deadline_ns). 0 if pred held, TR_ETIMEDOUT otherwise. */
+int tr_sim_run_until(tr_sim *sim, bool (*pred)(tr_sim *sim, void *ud), void *ud,
+                     uint64_t deadline_ns);
+/* Runs the next event, if any (now jumps to its time). Returns false if the queue is empty. */
+bool tr_sim_step(tr_sim *sim);
+/* Schedules fn(sim, ud) at virtual time at_ns (now if earlier): the nemesis schedule and the
+ * workload clients use it. fn may call anything on the sim except tr_sim_destroy. */
+int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), void *ud);
+
+/* The trace hash: 64 bits over every event processed (its time, kind and node; the actor's
+ * address and processed-message count for runs; owner and id for timers; the encoded
+ * envelope for remote deliveries). Printed as "trace-hash: %016llx". */
+uint64_t tr_sim_trace_hash(const tr_sim *sim);
+
+/* ---- Seeded random streams: independent per purpose, derived from (seed, stream) ---- */
+typedef struct tr_sim_rng {
+    uint64_t s[4];
+} tr_sim_rng;
+/* Stream ids below TR_SIM_STREAM_USER belong to the engine (nodes, links, nemesis). */
+#define TR_SIM_STREAM_USER 0x100000000ull
+void tr_sim_rng_init(tr_sim_rng *rng, uint64_t seed, uint64_t stream);
+uint64_t tr_sim_rng_next(tr_sim_rng *rng);
+uint64_t tr_sim_rng_below(tr_sim_rng *rng, uint64_t n); /* uniform in [0, n); n > 0 */
+double tr_sim_rng_unit(tr_sim_rng *rng);                 /* uniform in [0, 1) */
+/* tr_sim_rng_init(rng, tr_sim_seed(sim), TR_SIM_STREAM_USER + k): a client's own stream. */
+void tr_sim_rng_stream(const tr_sim *sim, uint64_t stream, tr_sim_rng *rng);
+
+/* ---- Nemesis: faults. Each returns 0 when the fault took effect (and counts it), or
+ * TR_EINVAL (bad index), TR_ECLOSED (node already down), TR_EBUSY (node already up). ---- */
+typedef enum tr_sim_fault {
+    TR_SIM_FAULT_PARTITION,   /* a partition was applied (any shape) */
+    TR_SIM_FAULT_LINK_CUT,    /* a single directed link was cut (one-way partitions) */
+    TR_SIM_FAULT_HEAL,        /* every link restored */
+    TR_SIM_FAULT_CRASH,
+    TR_SIM_FAULT_RESTART,
+    TR_SIM_FAULT_PAUSE,
+    TR_SIM_FAULT_RESUME,
+    TR_SIM_FAULT_CLOCK_SKEW,
+    TR_SIM_FAULT_CLOCK_DRIFT,
+    TR_SIM_FAULT_CLOCK_JUMP,
+    TR_SIM_FAULT_DELAY_SPIKE,
+    TR_SIM_FAULT_LOSS,        /* one message lost by the loss probability */
+    TR_SIM_FAULT_DUP,         /* one message duplicated */
+    TR_SIM_FAULT_REORDER,     /* one message allowed to overtake */
+    TR_SIM_FAULT_COUNT
+} tr_sim_fault;
+const char *tr_sim_fault_name(tr_sim_fault f); /* "partition", "crash", ... */
+
+/* Partitions. A cut link drops everything in flight on it and everything sent later until
+ * it is restored. Shapes cut both directions between the two sides, except one-way. */
+int tr_sim_partition(tr_sim *sim, uint64_t side_mask); /* bit i set = node i on side A */
+int tr_sim_isolate(tr_sim *sim, uint32_t i);           /* node i alone on side A */
+int tr_sim_partition_halves(tr_sim *sim);  /* random minority (n/2 nodes) vs majority */
+int tr_sim_partition_ring(tr_sim *sim);    /* random ring: each node sees a majority, all
+                                              majorities differ (Jepsen's majorities-ring) */
+int tr_sim_partition_bridge(tr_sim *sim);  /* two random halves joined only by one node */
+int tr_sim_link_cut(tr_sim *sim, uint32_t from, uint32_t to); /* one-way: from -> to dropped;
+                                                               TR_SIM_ANY allowed */
+int tr_sim_heal(tr_sim *sim);
+bool tr_sim_link_up(const tr_sim *sim, uint32_t from, uint32_t to);
+
+/* Crash: every actor of node i vanishes without terminate callbacks, mailboxes, timers and
+ * uncommitted store writes are lost, links to and from it drop what is in flight; committed
+ * store data survives. Messages to a crashed node are dropped. Restart re-runs boot. */
+int tr_sim_crash(tr_sim *sim, uint32_t i);
+int tr_sim_restart(tr_sim *sim, uint32_t i);
+bool tr_sim_node_is_up(const tr_sim *sim, uint32_t i);
+/* Pause (a stopped process / long GC): node i processes nothing (no actor runs, timers,
+ * deliveries or commits) until resumed; what arrived meanwhile is processed then, in order. */
+int tr_sim_pause(tr_sim *sim, uint32_t i);
+int tr_sim_resume(tr_sim *sim, uint32_t i);
+/* Clocks: node i's local clock = true time + offset + drift since set. The local clock
+ * never runs backwards: after a backward skew/jump it stands still until it catches up.
+ * Timers armed by node i are in its local time (a forward jump makes them fire sooner). */
+int tr_sim_clock_skew(tr_sim *sim, uint32_t i, int64_t offset_ns); /* set the offset */
+int tr_sim_clock_jump(tr_sim *sim, uint32_t i, int64_t delta_ns);  /* add to the offset */
+int tr_sim_clock_drift(tr_sim *sim, uint32_t i, int32_t ppm);      /* |ppm| <= 500000 */
+/* Adds extra_ns to every message sent on from -> to (TR_SIM_ANY allowed) for duration_ns. */
+int tr_sim_delay_spike(tr_sim *sim, uint32_t from, uint32_t to, uint64_t extra_ns,
+                       uint64_t duration_ns);
+
+typedef struct tr_sim_stats {
+    uint64_t events;             /* events processed */
+    uint64_t actor_runs;
+    uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
+    uint64_t remote_sent;        /* messages put on a link */
+    uint64_t remote_delivered;   /* messages taken off a link into a node */
+    uint64_t dropped_cut;        /* sent on a cut link, or in flight on a link that broke
+                                    (a cut, or a crash of either end) */
+    uint64_t dropped_down;       /* sent to a crashed node, or due at a node that crashed */
+    uint64_t timers_fired;
+    uint64_t store_commits;
+    uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
+} tr_sim_stats;
+void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out);
+
+/* ---- Check-determinism mode ----
+ * Runs scenario(sim, ud) on two sims created from cfg, the first recording per-event hashes
+ * (up to cfg->record_events_max), the second comparing against them. out->diverged tells
+ * whether the runs differ; if so, out->event_index is the first differing event and
+ * out->what describes it in both runs. The scenario must drive the sim it is given (run,
+ * faults, sends) and not destroy it. Returns 0 (whatever the verdict) or an error from
+ * tr_sim_create. */
+typedef struct tr_sim_divergence {
+    bool diverged;
+    uint64_t event_index; /* 0-based index of the first differing event */
+    uint64_t time_ns;     /* its virtual time in the second run */
+    uint64_t hash_first;  /* trace hashes of the two runs */
+    uint64_t hash_second;
+    char what[256];
+} tr_sim_divergence;
+int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *sim, void *ud),
+                             void *ud, tr_sim_divergence *out);
 
 /* ------------------------------------------------------------------------------------ */
 /* The cluster: TCP transport between real nodes (cluster/)                               */

@@ -168,7 +168,9 @@ static int deliver_local(tr_node *node, tr_ctx *ctx, tr_msg *m) {
         return 0;
     }
     uint32_t q = atomic_load_explicit(&a->queued, memory_order_relaxed);
-    if (a->capacity && q >= a->capacity && m->type < TR__SYS_BASE) {
+    /* Runtime notifications (DOWN, EXIT, TIMEOUT, DURABLE, ...) are never refused: losing
+     * one would break a supervisor or a request. Only user messages count. */
+    if (a->capacity && q >= a->capacity && m->type >= TR_MSG_USER && m->type < TR__SYS_BASE) {
         if (a->overflow == TR_OVERFLOW_REJECT) {
             atomic_fetch_add_explicit(&node->st_rejects, 1, memory_order_relaxed);
             tr__msg_release(m);
@@ -404,11 +406,18 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
     notify_watchers(a, self, reason);
     drop_remote_watches(node, self);
     tr_msg *m;
+    uint8_t why[9];
+    size_t why_len = tr__pack_int(why, reason);
     while ((m = mq_pop(a)) != NULL) {
-        if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
+        bool mine = m->to.actor == self.actor;
+        if (mine && m->type == TR__SYS_MONITOR) { /* asked before we died: the real reason */
+            send_sys(node, self, m->from, TR_MSG_DOWN, m->corr, why, why_len);
+        } else if (mine && m->type == TR__SYS_LINK) {
+            send_sys(node, self, m->from, TR__SYS_EXIT, (uint64_t)(int64_t)reason, NULL, 0);
+        } else if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
             tr_msg *copy = make_msg(m->from, self, m->type, m->corr, NULL, 0);
             if (copy) tr__dead_letter(node, copy);
-        } else if (m->type < TR__SYS_BASE && m->to.actor == self.actor) {
+        } else if (m->type < TR__SYS_BASE && mine) {
             atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
         }
     }

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs what troupe needs on a Debian 12 machine, idempotently, with pinned versions:
 # Debian's -dev packages for libuv, msgpack-c, LMDB, Criterion, OpenSSL (libcrypto, for
-# HMAC-SHA256), pkg-config; and Zig from PyPI's ziglang at exactly ZIG_VERSION.
+# HMAC-SHA256), jansson (JSON histories), pkg-config; and Zig from PyPI's ziglang at exactly
+# ZIG_VERSION.
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
-PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev pkg-config gcc libc6-dev python3-pip"
+PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev pkg-config gcc libc6-dev python3-pip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

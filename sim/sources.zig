@@ -1,2 +1,20 @@
-pub const lib = [_][]const u8{};
-pub const tests = [_][]const u8{};
+//! sim/: the sim engine, network model, nemesis, workloads, history, checkers.
+pub const lib = [_][]const u8{
+    "sim/prng.c",
+    "sim/engine.c",
+    "sim/net.c",
+    "sim/nemesis.c",
+    "sim/history.c",
+    "sim/lincheck.c",
+    "sim/checkers.c",
+    "sim/workload.c",
+};
+pub const tests = [_][]const u8{
+    "tests/sim/test_sim_engine.c",
+    "tests/sim/test_nemesis.c",
+    "tests/sim/test_history.c",
+    "tests/sim/test_lincheck.c",
+    "tests/sim/test_checkers.c",
+    "tests/sim/test_sim_cli.c",
+    "tests/sim/test_embed_user.c",
+};

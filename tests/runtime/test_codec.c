@@ -10,9 +10,10 @@
 
 #include "runtime/codec.h"
 #include "runtime/engine.h"
+#include "runtime/internal.h"
 #include "troupe.h"
 
-/* ---- Helpers --------------------------------------------------------------------------- */
+/* ---- Helpers ----------------------------------------------------------------------------- */
 
 /* A tr_msg on the stack pointing at a caller's body (encode only reads it). */
 static tr_msg make_msg(const void *body, uint32_t body_len) {
@@ -44,6 +45,7 @@ static void assert_same(const tr_msg *a, const tr_msg *b) {
     cr_assert(tr_addr_eq(a->to, b->to));
     cr_assert_eq(a->corr, b->corr);
     cr_assert_eq(a->trace, b->trace);
+    cr_assert_eq(a->flags_, b->flags_);
     cr_assert_eq(a->body_len, b->body_len);
     if (a->body_len > 0) {
         cr_assert_eq(memcmp(a->body, b->body, a->body_len), 0);
@@ -92,7 +94,7 @@ static void builder_init(builder *b) {
 static void builder_scalars(builder *b, size_t count, uint64_t version) {
     msgpack_pack_array(&b->pk, count);
     msgpack_pack_uint64(&b->pk, version);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) { /* type .. trace, flags */
         msgpack_pack_uint64(&b->pk, (uint64_t)i + 1);
     }
 }
@@ -110,13 +112,42 @@ static void cap_address_space(void) {
     cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
 }
 
-/* ---- Round trips ----------------------------------------------------------------------- */
+/* ---- Round trips ------------------------------------------------------------------------- */
 
 Test(codec, round_trip_keeps_every_field_and_the_name) {
     const char body[] = "\x93\x01\x02\x03";
     tr_msg m = make_msg(body, 4);
     round_trip(&m, "inventory");
     round_trip(&m, NULL);
+    m.flags_ = 1; /* the reply bit travels */
+    round_trip(&m, NULL);
+}
+
+Test(codec, only_wire_flags_travel) {
+    tr_msg m = make_msg("x", 1);
+    m.flags_ = 0x80000000u | TR__F_REPLY; /* a node-local bit must not leave the node */
+    size_t len;
+    uint8_t *buf = encode(&m, NULL, &len);
+    tr_msg *got = NULL;
+    char name[TR_NAME_MAX + 1];
+    cr_assert_eq(tr_envelope_decode(buf, len, &got, name), 0);
+    cr_assert_eq(got->flags_, TR__F_REPLY);
+    tr__msg_release(got);
+    free(buf);
+    /* A peer sending every bit gets only the known ones through. */
+    builder b;
+    builder_init(&b);
+    msgpack_pack_array(&b.pk, 11);
+    for (int i = 0; i < 8; i++) {
+        msgpack_pack_uint64(&b.pk, 1);
+    }
+    msgpack_pack_uint32(&b.pk, UINT32_MAX);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_bin_with_body(&b.pk, "", 0);
+    cr_assert_eq(tr_envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(got->flags_, TR__F_REPLY);
+    tr__msg_release(got);
+    msgpack_sbuffer_destroy(&b.sb);
 }
 
 Test(codec, round_trip_small_and_zero_values) {
@@ -137,6 +168,20 @@ Test(codec, round_trip_name_of_maximum_length) {
     tr_msg m = make_msg("x", 1);
     round_trip(&m, name);
     cr_assert_leq(tr_envelope_size(&m, name) - m.body_len, TR_ENVELOPE_OVERHEAD_MAX);
+}
+
+Test(codec, overhead_of_the_largest_envelope_is_within_the_documented_bound) {
+    char name[TR_NAME_MAX + 1];
+    memset(name, 'n', TR_NAME_MAX);
+    name[TR_NAME_MAX] = '\0';
+    static uint8_t body[70000]; /* bin32: the longest body header */
+    tr_msg m = make_msg(body, sizeof body);
+    m.type = m.from.node = m.to.node = m.flags_ = UINT32_MAX;
+    m.from.actor = m.to.actor = m.corr = m.trace = UINT64_MAX;
+    size_t len;
+    uint8_t *buf = encode(&m, name, &len);
+    cr_assert_leq(len - sizeof body, TR_ENVELOPE_OVERHEAD_MAX, "overhead %zu", len - sizeof body);
+    free(buf);
 }
 
 Test(codec, encode_refuses_a_name_over_the_limit) {
@@ -193,8 +238,8 @@ Test(codec, encoding_is_the_documented_wire_form) {
     uint8_t buf[64];
     size_t len;
     cr_assert_eq(tr_envelope_encode(&m, "ab", buf, sizeof buf, &len), 0);
-    const uint8_t want[] = {0x9a, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04, 0x05,
-                            0x06, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
+    const uint8_t want[] = {0x9b, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04, 0x05,
+                            0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
     cr_assert_eq(len, sizeof want);
     cr_assert_eq(memcmp(buf, want, len), 0);
 }
@@ -339,7 +384,7 @@ Test(codec, decode_refuses_lying_headers_without_a_huge_allocation) {
     /* A real envelope whose body claims 2 GiB. */
     builder b;
     builder_init(&b);
-    builder_scalars(&b, 10, 1);
+    builder_scalars(&b, 11, 1);
     msgpack_pack_nil(&b.pk);
     const uint8_t bin32[] = {0xc6, 0x80, 0x00, 0x00, 0x00, 1, 2, 3};
     msgpack_sbuffer_write(&b.sb, (const char *)bin32, sizeof bin32);
@@ -347,7 +392,7 @@ Test(codec, decode_refuses_lying_headers_without_a_huge_allocation) {
     msgpack_sbuffer_destroy(&b.sb);
     /* ... and whose name claims 2 GiB. */
     builder_init(&b);
-    builder_scalars(&b, 10, 1);
+    builder_scalars(&b, 11, 1);
     const uint8_t str32[] = {0xdb, 0x80, 0x00, 0x00, 0x00, 'a', 0xc4, 0x00};
     msgpack_sbuffer_write(&b.sb, (const char *)str32, sizeof str32);
     cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EPROTO);
@@ -387,7 +432,7 @@ Test(codec, decode_refuses_trailing_bytes) {
 Test(codec, decode_refuses_other_versions) {
     builder b;
     builder_init(&b);
-    builder_scalars(&b, 10, 2);
+    builder_scalars(&b, 11, 2);
     msgpack_pack_nil(&b.pk);
     msgpack_pack_bin_with_body(&b.pk, "", 0);
     cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EVERSION);
@@ -401,9 +446,9 @@ Test(codec, decode_refuses_other_versions) {
     msgpack_sbuffer_destroy(&b.sb);
     /* The version itself must be an unsigned integer. */
     builder_init(&b);
-    msgpack_pack_array(&b.pk, 10);
+    msgpack_pack_array(&b.pk, 11);
     msgpack_pack_str_with_body(&b.pk, "1", 1);
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 10; i++) {
         msgpack_pack_nil(&b.pk);
     }
     cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EPROTO);
@@ -424,7 +469,7 @@ typedef enum tail_kind {
 static int decode_with_tail(tail_kind kind) {
     builder b;
     builder_init(&b);
-    builder_scalars(&b, kind == TAIL_MISSING_BODY ? 9 : kind == TAIL_EXTRA_FIELD ? 11 : 10, 1);
+    builder_scalars(&b, kind == TAIL_MISSING_BODY ? 10 : kind == TAIL_EXTRA_FIELD ? 12 : 11, 1);
     char long_name[TR_NAME_MAX + 1];
     memset(long_name, 'q', sizeof long_name);
     switch (kind) {
@@ -458,13 +503,14 @@ Test(codec, decode_refuses_wrong_name_and_body_types) {
     cr_assert_eq(decode_with_tail(TAIL_EXTRA_FIELD), TR_EPROTO);
 }
 
-/* Replaces scalar field `field` (1 = type .. 7 = trace) with the object packed by `bad`. */
+/* Replaces scalar field `field` (1 = type .. 7 = trace, 8 = flags) with the object packed
+ * by `bad`. */
 static int decode_with_bad_scalar(int field, void (*bad)(msgpack_packer *)) {
     builder b;
     builder_init(&b);
-    msgpack_pack_array(&b.pk, 10);
+    msgpack_pack_array(&b.pk, 11);
     msgpack_pack_uint64(&b.pk, 1);
-    for (int i = 1; i <= 7; i++) {
+    for (int i = 1; i <= 8; i++) {
         if (i == field) {
             bad(&b.pk);
         } else {
@@ -496,22 +542,22 @@ static void pack_signed_positive(msgpack_packer *pk) {
 Test(codec, decode_refuses_wrong_scalar_types) {
     void (*bads[])(msgpack_packer *) = {pack_negative, pack_int8_negative, pack_str,
                                         pack_float, pack_nil, pack_array};
-    for (int field = 1; field <= 7; field++) {
+    for (int field = 1; field <= 8; field++) {
         for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
             cr_assert_eq(decode_with_bad_scalar(field, bads[i]), TR_EPROTO, "field %d bad %zu",
                          field, i);
         }
         cr_assert_eq(decode_with_bad_scalar(field, pack_signed_positive), 0, "field %d", field);
     }
-    /* type, from_node and to_node are 32-bit; the actors, corr and trace are 64-bit. */
-    int narrow[] = {1, 2, 4};
-    for (size_t i = 0; i < 3; i++) {
+    /* type, from_node, to_node and flags are 32-bit; actors, corr and trace are 64-bit. */
+    int narrow[] = {1, 2, 4, 8};
+    for (size_t i = 0; i < 4; i++) {
         cr_assert_eq(decode_with_bad_scalar(narrow[i], pack_over_u32), TR_EPROTO);
     }
     cr_assert_eq(decode_with_bad_scalar(3, pack_over_u32), 0);
 }
 
-/* ---- Fuzzing ------------------------------------------------------------------------------- */
+/* ---- Fuzzing ----------------------------------------------------------------------------- */
 
 static uint64_t xorshift(uint64_t *s) {
     uint64_t x = *s;

@@ -1,0 +1,260 @@
+/* cmd_check.c — `troupe check FILE`: checks a recorded history for linearizability (multi-key
+ * read/write/cas register) and reports latency and availability. Exit codes: 0 linearizable,
+ * 1 not, 2 usage or tool error, 3 unknown (budget exceeded). See docs/checkers.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sim/checkers.h"
+#include "sim/history.h"
+#include "sim/lincheck.h"
+#include "troupe.h"
+
+#define CHECK_DEFAULT_MAX_OPS (10u * 1000u * 1000u)
+
+enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3 };
+
+typedef struct check_args {
+    const char *path;
+    bool json;
+    uint64_t budget;
+    uint64_t max_ops;
+} check_args;
+
+typedef struct check_report {
+    const tr_history *h;
+    tr_lin_result lin;
+    tr_latency lat;
+    tr_avail_result avail;
+} check_report;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: troupe check FILE [--json] [--budget N] [--max-ops N]\n"
+            "\n"
+            "Checks a recorded history for linearizability against a map of independent\n"
+            "read/write/cas registers (Wing-Gong/Lowe search per key), and reports the\n"
+            "latency (p50/p99/max) of ok ops and the fraction of completed ops that were ok.\n"
+            "\n"
+            "FILE  a JSON history (an array of {\"index\", \"time\", \"type\", \"process\",\n"
+            "      \"f\", \"value\": [key, v], \"node\", \"error\"} objects) or an EDN\n"
+            "      history as written by troupe (Jepsen/Knossos shape); see docs/checkers.md.\n"
+            "\n"
+            "  --json        print the report as one JSON object\n"
+            "  --budget N    at most N memoised configurations per key (default %u);\n"
+            "                past it the answer is 'unknown'\n"
+            "  --max-ops N   refuse histories longer than N ops (default %u)\n"
+            "\n"
+            "exit status: 0 linearizable, 1 not linearizable, 2 usage or tool error\n"
+            "             (unreadable or malformed file), 3 unknown (budget exceeded)\n",
+            TR_LIN_DEFAULT_MAX_CONFIGS, CHECK_DEFAULT_MAX_OPS);
+}
+
+static int parse_count(const char *flag, const char *s, uint64_t max, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = s && *s != '-' ? strtoull(s, &end, 10) : 0;
+    if (!s || *s == '-' || errno || end == s || *end || v == 0 || v > max) {
+        fprintf(stderr, "troupe check: %s needs a whole number from 1 to %" PRIu64 "\n", flag,
+                max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
+static int parse_args(int argc, char **argv, check_args *a) {
+    *a = (check_args){.budget = TR_LIN_DEFAULT_MAX_CONFIGS, .max_ops = CHECK_DEFAULT_MAX_OPS};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout);
+            return 1;
+        } else if (!strcmp(arg, "--json")) {
+            a->json = true;
+        } else if (!strcmp(arg, "--budget")) {
+            if (parse_count(arg, i + 1 < argc ? argv[++i] : NULL, UINT32_MAX - 1, &a->budget)) {
+                return -1;
+            }
+        } else if (!strcmp(arg, "--max-ops")) {
+            if (parse_count(arg, i + 1 < argc ? argv[++i] : NULL, TR_HISTORY_MAX_OPS_LIMIT,
+                            &a->max_ops)) {
+                return -1;
+            }
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "troupe check: unknown option '%s'\n", arg);
+            return -1;
+        } else if (a->path) {
+            fprintf(stderr, "troupe check: one history file at a time ('%s', '%s')\n", a->path,
+                    arg);
+            return -1;
+        } else {
+            a->path = arg;
+        }
+    }
+    if (!a->path) {
+        fprintf(stderr, "troupe check: no history file given\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- human report ------------------------------------------------------------------- */
+
+static void print_value(FILE *out, const tr_op *op) {
+    if (!op->has_value) {
+        fputs("nil", out);
+    } else if (op->f == TR_F_CAS) {
+        fprintf(out, "[%" PRId64 " %" PRId64 "]", op->value, op->value_to);
+    } else {
+        fprintf(out, "%" PRId64, op->value);
+    }
+}
+
+static void print_ms(FILE *out, const char *label, int64_t ns) {
+    fprintf(out, " %s %.3f ms", label, (double)ns / 1e6);
+}
+
+static void print_human(FILE *out, const check_args *a, const check_report *r) {
+    fprintf(out, "history: %s: %zu ops, %zu calls checked, %zu keys\n", a->path,
+            tr_history_count(r->h), r->lin.calls, r->lin.keys);
+    fprintf(out, "linearizable: %s (%" PRIu64 " configurations explored)\n",
+            r->lin.verdict == TR_LIN_VALID     ? "yes"
+            : r->lin.verdict == TR_LIN_INVALID ? "NO"
+                                               : "unknown",
+            r->lin.configs);
+    if (r->lin.verdict == TR_LIN_INVALID && r->lin.has_bad_op) {
+        const tr_op *op = &r->lin.bad_op;
+        fprintf(out, "  first op that could not be linearized: index %" PRIu64 ", key %" PRId64
+                     ", process %" PRId64 ", %s %s ",
+                op->index, op->key, op->process, tr_op_type_name(op->type), tr_op_f_name(op->f));
+        print_value(out, op);
+        fputc('\n', out);
+    }
+    if (r->lin.verdict == TR_LIN_UNKNOWN) {
+        fprintf(out, "  budget of %" PRIu64 " configurations exceeded on %zu key(s), first key %"
+                     PRId64 "; retry with a larger --budget\n",
+                a->budget, r->lin.keys_unknown, r->lin.unknown_key);
+    }
+    fprintf(out, "latency (ok ops, n=%" PRIu64 "):", r->lat.count);
+    print_ms(out, "p50", r->lat.p50_ns);
+    print_ms(out, "p99", r->lat.p99_ns);
+    print_ms(out, "max", r->lat.max_ns);
+    const tr_avail_counts *c = &r->avail.all;
+    fprintf(out, "\navailability: %" PRIu64 " ok, %" PRIu64 " fail, %" PRIu64 " info, %" PRIu64
+                 " pending",
+            c->ok, c->fail, c->info, c->pending);
+    if (c->fraction >= 0) {
+        fprintf(out, " (%.1f%% of completed ops ok)", 100.0 * c->fraction);
+    }
+    fputc('\n', out);
+}
+
+/* ---- JSON report (written by hand: only numbers, fixed words and escaped strings) ------ */
+
+static void json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            fprintf(out, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(out, "\\u%04x", c);
+        } else {
+            fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_bad_op(FILE *out, const tr_op *op) {
+    fprintf(out, "{\"index\":%" PRIu64 ",\"time\":%" PRId64 ",\"type\":\"%s\",\"process\":%" PRId64
+                 ",\"f\":\"%s\",\"key\":%" PRId64 ",\"value\":",
+            op->index, op->time_ns, tr_op_type_name(op->type), op->process, tr_op_f_name(op->f),
+            op->key);
+    if (!op->has_value) {
+        fputs("null", out);
+    } else if (op->f == TR_F_CAS) {
+        fprintf(out, "[%" PRId64 ",%" PRId64 "]", op->value, op->value_to);
+    } else {
+        fprintf(out, "%" PRId64, op->value);
+    }
+    fputc('}', out);
+}
+
+static void print_json(FILE *out, const check_args *a, const check_report *r) {
+    static const char *verdicts[] = {"valid", "invalid", "unknown"};
+    fputs("{\"file\":", out);
+    json_string(out, a->path);
+    fprintf(out, ",\"ops\":%zu,\"calls\":%zu,\"keys\":%zu,\"linearizable\":\"%s\""
+                 ",\"configs\":%" PRIu64 ",\"budget\":%" PRIu64 ",\"keys_unknown\":%zu",
+            tr_history_count(r->h), r->lin.calls, r->lin.keys, verdicts[r->lin.verdict],
+            r->lin.configs, a->budget, r->lin.keys_unknown);
+    fputs(",\"bad_op\":", out);
+    if (r->lin.verdict == TR_LIN_INVALID && r->lin.has_bad_op) {
+        json_bad_op(out, &r->lin.bad_op);
+    } else {
+        fputs("null", out);
+    }
+    fprintf(out, ",\"latency_ns\":{\"count\":%" PRIu64 ",\"p50\":%" PRId64 ",\"p99\":%" PRId64
+                 ",\"max\":%" PRId64 "}",
+            r->lat.count, r->lat.p50_ns, r->lat.p99_ns, r->lat.max_ns);
+    const tr_avail_counts *c = &r->avail.all;
+    fprintf(out, ",\"availability\":{\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+                 ",\"pending\":%" PRIu64 ",\"fraction\":",
+            c->ok, c->fail, c->info, c->pending);
+    if (c->fraction >= 0) {
+        fprintf(out, "%.6f}}\n", c->fraction);
+    } else {
+        fputs("null}}\n", out);
+    }
+}
+
+static int run_checks(const check_args *a, check_report *r) {
+    tr_lin_options lo = {.max_configs = a->budget};
+    int rc = tr_lincheck(r->h, &lo, &r->lin);
+    rc = rc ? rc : tr_check_latency(r->h, &r->lat);
+    rc = rc ? rc : tr_check_availability(r->h, NULL, &r->avail);
+    if (rc != 0) {
+        fprintf(stderr, "troupe check: %s: %s\n", a->path, tr_strerror(rc));
+    }
+    return rc;
+}
+
+int tr_cli_check(int argc, char **argv) {
+    check_args a;
+    int prc = parse_args(argc, argv, &a);
+    if (prc != 0) {
+        if (prc < 0) {
+            fprintf(stderr, "run 'troupe check --help' for usage\n");
+        }
+        return prc > 0 ? 0 : EXIT_USAGE;
+    }
+    tr_history *h = NULL;
+    char err[256] = "";
+    int rc = tr_history_load_file(a.path, a.max_ops, &h, err, sizeof err);
+    if (rc != 0) {
+        bool has_path = !strncmp(err, a.path, strlen(a.path));
+        fprintf(stderr, "troupe check: %s%s%s\n", has_path ? "" : a.path, has_path ? "" : ": ",
+                err[0] ? err : tr_strerror(rc));
+        return EXIT_USAGE;
+    }
+    check_report r = {.h = h};
+    if (run_checks(&a, &r) != 0) {
+        tr_history_destroy(h);
+        return EXIT_USAGE;
+    }
+    if (a.json) {
+        print_json(stdout, &a, &r);
+    } else {
+        print_human(stdout, &a, &r);
+    }
+    tr_history_destroy(h);
+    return r.lin.verdict == TR_LIN_VALID     ? EXIT_VALID
+           : r.lin.verdict == TR_LIN_INVALID ? EXIT_INVALID
+                                             : EXIT_UNKNOWN;
+}

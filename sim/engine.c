@@ -1,0 +1,838 @@
+/* engine.c — the sim engine: tr_engine_ops over an event queue in virtual time.
+ *
+ * See sim/sim.h for the invariants. The loop pops the earliest (time, seq) event, checks
+ * that it still belongs to the current incarnation of its node, defers it if the node is
+ * paused, and otherwise runs it; every processed event is folded into the trace hash.
+ * A RUN event charges its node's single simulated CPU msg_cost_ns per message processed:
+ * while that CPU is busy, further runs on the node wait (messages sent during a run carry
+ * the run's start time). */
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <assert.h>
+
+#include "sim/sim.h"
+
+void tr_sim_config_init(tr_sim_config *cfg) {
+    assert(cfg != NULL);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->seed = 1;
+    cfg->nodes = 3;
+    cfg->link_delay_min_ns = 100000;
+    cfg->link_delay_mean_ns = 400000;
+    cfg->delay_dist = TR_SIM_DELAY_UNIFORM;
+    cfg->msg_cost_ns = 1000;
+    cfg->commit_latency_ns = 1000000;
+    cfg->failure_detect_ns = 5000000;
+    cfg->store = true;
+}
+
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line) {
+    fprintf(stderr,
+            "troupe sim: invariant failed: %s (%s:%d) at event #%" PRIu64 ", t=%" PRIu64
+            " ns, seed %" PRIu64 "\n",
+            expr, file, line, sim->stats.events, sim->now, sim->cfg.seed);
+    abort();
+}
+
+/* ---- Event slab and heap -------------------------------------------------------------- */
+
+static int slab_grow(tr_sim *sim) {
+    uint32_t cap = sim->slab_cap ? sim->slab_cap * 2 : 1024;
+    sim_event *slab = realloc(sim->slab, (size_t)cap * sizeof *slab);
+    if (slab == NULL) {
+        return TR_ENOMEM;
+    }
+    sim->slab = slab;
+    uint32_t *fs = realloc(sim->free_slots, (size_t)cap * sizeof *fs);
+    if (fs == NULL) {
+        return TR_ENOMEM;
+    }
+    sim->free_slots = fs;
+    /* Push new slots so that the lowest index is popped first (pure tidiness). */
+    for (uint32_t s = cap; s > sim->slab_cap; s--) {
+        sim->free_slots[sim->free_count++] = s - 1;
+    }
+    sim->slab_cap = cap;
+    sim_heap_entry *heap = realloc(sim->heap, (size_t)cap * sizeof *heap);
+    if (heap == NULL) {
+        return TR_ENOMEM;
+    }
+    sim->heap = heap;
+    sim->heap_cap = cap;
+    /* The ring (capacity a power of two, like the slab) is unwrapped into its new array. */
+    sim_heap_entry *ring = malloc((size_t)cap * sizeof *ring);
+    if (ring == NULL) {
+        return TR_ENOMEM;
+    }
+    uint32_t old_cap = sim->ring_cap;
+    for (uint32_t k = 0; k < sim->ring_count; k++) {
+        ring[k] = sim->ring[(sim->ring_head + k) & (old_cap - 1)];
+    }
+    free(sim->ring);
+    sim->ring = ring;
+    sim->ring_head = 0;
+    sim->ring_cap = cap;
+    return 0;
+}
+
+static inline bool entry_less(const sim_heap_entry *a, const sim_heap_entry *b) {
+    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+/* A 4-ary heap: half the levels of a binary one, and the four children of a node share a
+ * cache line or two. */
+static void sift_up(sim_heap_entry *h, uint32_t i) {
+    sim_heap_entry e = h[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / 4;
+        if (!entry_less(&e, &h[p])) {
+            break;
+        }
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = e;
+}
+
+static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
+    sim_heap_entry e = h[i];
+    for (;;) {
+        uint32_t c = 4 * i + 1;
+        if (c >= n) {
+            break;
+        }
+        uint32_t end = c + 4 < n ? c + 4 : n;
+        uint32_t m = c;
+        for (uint32_t k = c + 1; k < end; k++) {
+            if (entry_less(&h[k], &h[m])) {
+                m = k;
+            }
+        }
+        if (!entry_less(&h[m], &e)) {
+            break;
+        }
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = e;
+}
+
+/* Events due now go to the FIFO ring (O(1)): they all have time == now and increasing
+ * sequence numbers, so popping the smaller of ring head and heap top keeps (time, seq)
+ * order exactly. The ring is empty whenever now advances. */
+static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
+    sim_heap_entry e = {time, sim->seq++, slot};
+    if (time == sim->now) {
+        SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
+        sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
+        return;
+    }
+    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
+    sim->heap[sim->heap_count] = e;
+    sift_up(sim->heap, sim->heap_count++);
+}
+
+/* Out of memory is fatal here: an engine that silently lost an event would break
+ * determinism and the delivery contract. */
+uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
+    if (sim->free_count == 0 && slab_grow(sim) != 0) {
+        fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n",
+                sim->cfg.seed);
+        abort();
+    }
+    uint32_t slot = sim->free_slots[--sim->free_count];
+    sim->slab[slot] = *ev;
+    return slot;
+}
+
+uint64_t tr_sim__next_seq(tr_sim *sim) { return sim->seq++; }
+
+void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
+    SIM_ASSERT(sim, e.time >= sim->now && sim->heap_count < sim->heap_cap);
+    sim->heap[sim->heap_count] = e;
+    sift_up(sim->heap, sim->heap_count++);
+}
+
+/* Pushes a copy of *ev due at `time` (an earlier time means now). */
+uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+    uint32_t slot = tr_sim__alloc_event(sim, ev);
+    push_slot(sim, time < sim->now ? sim->now : time, slot);
+    return slot;
+}
+
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
+
+void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
+    if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
+        tr_sim__buf_free(sim, ev->u.msg.buf, ev->u.msg.len);
+        ev->u.msg.buf = NULL;
+    }
+}
+
+/* Envelope buffers: most envelopes are small, so buffers of up to SIM_BUF_SMALL bytes come
+ * from a LIFO free list (recently freed = still in cache), bounded at SIM_BUF_POOL_MAX. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len) {
+    if (len <= SIM_BUF_SMALL) {
+        if (sim->buf_pool_count > 0) {
+            return sim->buf_pool[--sim->buf_pool_count];
+        }
+        return malloc(SIM_BUF_SMALL);
+    }
+    return malloc(len);
+}
+
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
+    if (len <= SIM_BUF_SMALL && sim->buf_pool_count < SIM_BUF_POOL_MAX) {
+        sim->buf_pool[sim->buf_pool_count++] = buf;
+        return;
+    }
+    free(buf);
+}
+
+/* ---- Nodes, clocks ------------------------------------------------------------------- */
+
+uint32_t tr_sim__index(tr_sim *sim, tr_node *node) {
+    uint32_t id = tr_node_id(node);
+    assert(id >= 1 && id <= sim->n);
+    return id - 1;
+}
+
+static int64_t clock_raw(const sim_node *sn, uint64_t t) {
+    __int128 drift = (__int128)sn->drift_ppm * (__int128)(t - sn->drift_base) / 1000000;
+    __int128 v = (__int128)t + sn->clock_offset + drift;
+    return v < 0 ? 0 : v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn) {
+    uint64_t raw = (uint64_t)clock_raw(sn, sim->now);
+    if (raw > sn->clock_last) {
+        sn->clock_last = raw;
+    }
+    return sn->clock_last;
+}
+
+/* The earliest true time at which node sn's local clock reads due_local (now if it does). */
+uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) {
+    if (tr_sim__local_now(sim, sn) >= due_local) {
+        return sim->now;
+    }
+    __int128 num = ((__int128)due_local - sn->clock_offset - (__int128)sn->drift_base) * 1000000;
+    __int128 den = 1000000 + sn->drift_ppm;
+    __int128 x = (num + den - 1) / den;
+    __int128 t = (__int128)sn->drift_base + x;
+    if (t <= (__int128)sim->now) {
+        return sim->now + 1; /* rounding: the fire re-checks and retries */
+    }
+    return t > (__int128)INT64_MAX ? (uint64_t)INT64_MAX : (uint64_t)t;
+}
+
+void tr_sim__retime_timers(tr_sim *sim, uint32_t i) {
+    sim_node *sn = &sim->nodes[i];
+    bool changed = false;
+    for (uint32_t k = 0; k < sim->heap_count; k++) {
+        sim_event *ev = &sim->slab[sim->heap[k].slot];
+        if (ev->kind == SIM_EV_TIMER && ev->node == i && ev->epoch == sn->epoch) {
+            sim->heap[k].time = tr_sim__local_to_global(sim, sn, ev->u.timer.due_local);
+            changed = true;
+        }
+    }
+    if (changed && sim->heap_count > 1) {
+        for (uint32_t k = sim->heap_count / 2; k-- > 0;) {
+            sift_down(sim->heap, sim->heap_count, k);
+        }
+    }
+}
+
+/* ---- Engine ops ---------------------------------------------------------------------- */
+
+static uint64_t op_now_ns(void *engine, tr_node *node) {
+    tr_sim *sim = engine;
+    return tr_sim__local_now(sim, &sim->nodes[tr_sim__index(sim, node)]);
+}
+
+static uint64_t op_random(void *engine, tr_node *node) {
+    tr_sim *sim = engine;
+    return tr_sim_rng_next(&sim->nodes[tr_sim__index(sim, node)].rng);
+}
+
+static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
+    tr_sim *sim = engine;
+    uint32_t i = tr_sim__index(sim, node);
+    sim_node *sn = &sim->nodes[i];
+    sim_event ev = {.kind = SIM_EV_RUN, .node = i, .epoch = sn->epoch};
+    ev.u.actor = actor;
+    tr_sim__push(sim, sn->busy_until > sim->now ? sn->busy_until : sim->now, &ev);
+}
+
+static void op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                         uint64_t due_ns) {
+    tr_sim *sim = engine;
+    uint32_t i = tr_sim__index(sim, node);
+    sim_node *sn = &sim->nodes[i];
+    sim_event ev = {.kind = SIM_EV_TIMER, .node = i, .epoch = sn->epoch};
+    ev.u.timer.owner = owner;
+    ev.u.timer.id = timer_id;
+    ev.u.timer.due_local = due_ns;
+    tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev);
+}
+
+static void op_store_ready(void *engine, tr_node *node) {
+    tr_sim *sim = engine;
+    uint32_t i = tr_sim__index(sim, node);
+    sim_node *sn = &sim->nodes[i];
+    if (sn->commit_pending) {
+        return; /* group commit: the scheduled commit takes this batch too */
+    }
+    sn->commit_pending = true;
+    sim_event ev = {.kind = SIM_EV_COMMIT, .node = i, .epoch = sn->epoch};
+    tr_sim__push(sim, sim->now + sim->cfg.commit_latency_ns, &ev);
+}
+
+static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32_t *id_out) {
+    tr_sim *sim = engine;
+    (void)node;
+    if (name == NULL || name[0] != 'n' || name[1] < '1' || name[1] > '9') {
+        return TR_ENOENT;
+    }
+    uint32_t id = 0;
+    for (const char *p = name + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || id > TR_SIM_NODES_MAX) {
+            return TR_ENOENT;
+        }
+        id = id * 10 + (uint32_t)(*p - '0');
+    }
+    if (id < 1 || id > sim->n) {
+        return TR_ENOENT;
+    }
+    *id_out = id;
+    return 0;
+}
+
+static const tr_engine_ops sim_ops = {
+    .now_ns = op_now_ns,
+    .random = op_random,
+    .schedule = op_schedule,
+    .timer_arm = op_timer_arm,
+    .send_remote = tr_sim__send_remote,
+    .store_ready = op_store_ready,
+    .node_by_name = op_node_by_name,
+    .watch_node = tr_sim__watch_node,
+};
+
+/* ---- Processing events --------------------------------------------------------------- */
+
+static uint64_t node_processed(sim_node *sn) {
+    tr_stats st;
+    tr_node_stats(sn->node, &st);
+    return st.messages_delivered;
+}
+
+static void run_actor(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
+    tr_actor *actor = ev->u.actor;
+    tr_addr addr = tr__actor_addr(actor); /* before the run: it may die in it */
+    bool again = tr__actor_run(actor);
+    uint64_t done = node_processed(sn);
+    uint64_t k = done - sn->processed_last;
+    sn->processed_last = done;
+    sn->busy_until = sim->now + k * sim->cfg.msg_cost_ns;
+    sim->stats.actor_runs++;
+    r->a = addr.actor;
+    r->b = k;
+    if (again) {
+        sim_event next = {.kind = SIM_EV_RUN, .node = sn->index, .epoch = sn->epoch};
+        next.u.actor = actor;
+        tr_sim__push(sim, sn->busy_until, &next);
+    }
+}
+
+static void fire_timer(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
+    if (tr_sim__local_now(sim, sn) < ev->u.timer.due_local) {
+        /* The clock was set back or runs slow: not yet due in local time. */
+        tr_sim__push(sim, tr_sim__local_to_global(sim, sn, ev->u.timer.due_local), ev);
+        r->a = UINT64_MAX;
+        return;
+    }
+    r->a = ev->u.timer.owner.actor;
+    r->b = ev->u.timer.id;
+    sim->stats.timers_fired++;
+    tr__timer_fire(sn->node, ev->u.timer.owner, ev->u.timer.id);
+}
+
+static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
+    sn->commit_pending = false;
+    tr_store *st = sn->store;
+    uint64_t writes = 0;
+    if (st != NULL) {
+        int rc = tr_store_commit(st, &writes);
+        r->b = (uint64_t)(int64_t)rc;
+    }
+    r->a = writes;
+    sim->stats.store_commits++;
+}
+
+/* Describes a record for divergence reports. */
+static void describe(const sim_record *r, char *buf, size_t cap) {
+    static const char *names[SIM_EV_KIND_COUNT] = {"?",      "run",  "timer",     "deliver",
+                                                   "commit", "call", "node-event"};
+    const char *k = r->kind < SIM_EV_KIND_COUNT ? names[r->kind] : "?";
+    if (r->kind == SIM_EV_CALL) {
+        snprintf(buf, cap, "t=%" PRIu64 " ns %s", r->time, k);
+        return;
+    }
+    if (r->kind == SIM_EV_DELIVER) {
+        snprintf(buf, cap, "t=%" PRIu64 " ns n%u deliver from n%u type %u corr %" PRIu64
+                 " envelope-hash %016" PRIx64, r->time, r->node + 1,
+                 (unsigned)(r->a >> 32) + 1, (unsigned)(r->a & 0xffffffffu), r->b, r->c);
+        return;
+    }
+    static const char *a_names[SIM_EV_KIND_COUNT] = {"", "actor", "owner", "", "writes", "",
+                                                     "about-node-index"};
+    static const char *b_names[SIM_EV_KIND_COUNT] = {"", "processed", "timer", "", "status", "",
+                                                     "up"};
+    snprintf(buf, cap, "t=%" PRIu64 " ns n%u %s %s=%" PRIu64 " %s=%" PRIu64, r->time,
+             r->node + 1, k, a_names[r->kind], r->a, b_names[r->kind], r->b);
+}
+
+static void record(tr_sim *sim, sim_record *r) {
+    r->hash = sim->trace;
+    uint64_t idx = sim->stats.events - 1;
+    if (sim->mode == SIM_MODE_RECORD && idx < sim->rec_cap) {
+        if (idx >= sim->rec_count) {
+            sim->rec[idx] = *r;
+            sim->rec_count = idx + 1;
+        }
+    } else if (sim->mode == SIM_MODE_COMPARE && !sim->div->diverged && idx < sim->cmp_count) {
+        const sim_record *o = &sim->cmp[idx];
+        if (o->hash != r->hash) {
+            char a[110], b[110];
+            describe(o, a, sizeof a);
+            describe(r, b, sizeof b);
+            sim->div->diverged = true;
+            sim->div->event_index = idx;
+            sim->div->time_ns = r->time;
+            snprintf(sim->div->what, sizeof sim->div->what, "event #%" PRIu64 ": run 1 %s | run 2 %s",
+                     idx, a, b);
+        }
+    }
+}
+
+/* Node sn is paused: keep the event (still in `slot`) until tr_sim_resume. A delivery
+ * that is still on its link is lost if the link broke; otherwise it has arrived. */
+static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
+    if (ev->kind == SIM_EV_DELIVER && !ev->arrived) {
+        sim_link *l = tr_sim__link(sim, ev->u.msg.from, ev->node);
+        if (l->epoch != ev->u.msg.link_epoch) {
+            tr_sim__release_slot(sim, slot);
+            sim->stats.dropped_cut++;
+            tr_sim__free_event(sim, ev);
+            return;
+        }
+        ev->arrived = true;
+    }
+    ev->via_link = false; /* off its link: resume re-pushes it like any event */
+    if (sn->deferred_count == sn->deferred_cap) {
+        uint32_t cap = sn->deferred_cap ? sn->deferred_cap * 2 : 64;
+        uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
+        if (d == NULL) {
+            fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
+            abort();
+        }
+        sn->deferred = d;
+        sn->deferred_cap = cap;
+    }
+    sim->slab[slot] = *ev; /* stays in the slab until resume */
+    sn->deferred[sn->deferred_count++] = slot;
+}
+
+/* Runs the event in slot `slot` (already popped from the heap). */
+static void process(tr_sim *sim, uint32_t slot) {
+    sim_event ev = sim->slab[slot];
+    sim_record r = {.time = sim->now, .kind = ev.kind, .node = ev.node};
+    if (ev.kind == SIM_EV_CALL) {
+        tr_sim__release_slot(sim, slot);
+        sim->stats.events++;
+        sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), SIM_EV_CALL);
+        record(sim, &r);
+        ev.u.call.fn(sim, ev.u.call.ud);
+        return;
+    }
+    sim_node *sn = &sim->nodes[ev.node];
+    if (ev.epoch != sn->epoch || !sn->up) {
+        tr_sim__release_slot(sim, slot);
+        if (ev.kind == SIM_EV_DELIVER) {
+            sim->stats.dropped_down++;
+        }
+        tr_sim__free_event(sim, &ev);
+        return; /* a previous incarnation's event */
+    }
+    if (sn->paused) {
+        defer(sim, sn, slot, &ev);
+        return;
+    }
+    tr_sim__release_slot(sim, slot);
+    sim->stats.events++;
+    uint64_t h = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
+    switch (ev.kind) {
+    case SIM_EV_RUN:
+        run_actor(sim, sn, &ev, &r);
+        break;
+    case SIM_EV_TIMER:
+        fire_timer(sim, sn, &ev, &r);
+        break;
+    case SIM_EV_DELIVER:
+        sim->trace = h;
+        tr_sim__deliver(sim, &ev, &r); /* folds the envelope into the trace */
+        h = sim->trace;
+        break;
+    case SIM_EV_COMMIT:
+        commit(sim, sn, &r);
+        break;
+    case SIM_EV_NODE_EVENT:
+        r.a = ev.u.nev.about;
+        r.b = ev.u.nev.up;
+        tr__node_event(sn->node, ev.u.nev.about + 1, ev.u.nev.up);
+        break;
+    default:
+        SIM_ASSERT(sim, !"unknown sim event");
+    }
+    sim->trace = tr_sim__mix(tr_sim__mix(h, r.a), r.b);
+    record(sim, &r);
+}
+
+static bool step_until(tr_sim *sim, uint64_t limit) {
+    sim_heap_entry top;
+    if (sim->ring_count > 0 &&
+        (sim->heap_count == 0 || entry_less(&sim->ring[sim->ring_head], &sim->heap[0]))) {
+        top = sim->ring[sim->ring_head];
+        sim->ring_head = (sim->ring_head + 1) & (sim->ring_cap - 1);
+        sim->ring_count--;
+    } else {
+        if (sim->heap_count == 0 || sim->heap[0].time > limit) {
+            return false;
+        }
+        top = sim->heap[0];
+        sim->heap[0] = sim->heap[--sim->heap_count];
+        if (sim->heap_count > 0) {
+            sift_down(sim->heap, sim->heap_count, 0);
+        }
+    }
+    SIM_ASSERT(sim, top.time >= sim->now); /* invariant 1: time never runs backwards */
+    sim->now = top.time;
+    sim_event *ev = &sim->slab[top.slot];
+    if (ev->kind == SIM_EV_DELIVER && ev->via_link) {
+        tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
+    }
+    process(sim, top.slot);
+    return true;
+}
+
+bool tr_sim_step(tr_sim *sim) { return step_until(sim, UINT64_MAX); }
+
+void tr_sim_run_for(tr_sim *sim, uint64_t ns) {
+    uint64_t limit = sim->now + ns;
+    while (step_until(sim, limit)) {
+    }
+    sim->now = limit;
+}
+
+int tr_sim_run_until(tr_sim *sim, bool (*pred)(tr_sim *sim, void *ud), void *ud,
+                     uint64_t deadline_ns) {
+    assert(pred != NULL);
+    for (;;) {
+        if (pred(sim, ud)) {
+            return 0;
+        }
+        if (!step_until(sim, deadline_ns)) {
+            break;
+        }
+    }
+    if (deadline_ns > sim->now) {
+        sim->now = deadline_ns;
+    }
+    return pred(sim, ud) ? 0 : TR_ETIMEDOUT;
+}
+
+int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), void *ud) {
+    if (sim == NULL || fn == NULL) {
+        return TR_EINVAL;
+    }
+    sim_event ev = {.kind = SIM_EV_CALL};
+    ev.u.call.fn = fn;
+    ev.u.call.ud = ud;
+    tr_sim__push(sim, at_ns, &ev);
+    return 0;
+}
+
+/* ---- Create / destroy ---------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
+    *out = NULL;
+    if (!sim->cfg.store) {
+        return 0;
+    }
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/n%u", sim->store_dir, i + 1);
+    tr_store_opts so = {.dir = dir, .no_sync = true};
+    return tr_store_open(&so, out);
+}
+
+static int make_store_dir(tr_sim *sim) {
+    static _Atomic unsigned counter; /* distinct directories per sim in a process; not traced */
+    if (!sim->cfg.store) {
+        return 0;
+    }
+    const char *base = sim->cfg.store_base ? sim->cfg.store_base : "/dev/shm";
+    int len = snprintf(sim->store_dir, sizeof sim->store_dir, "%s/troupe-sim-%ld-%u", base,
+                       (long)getpid(), counter++);
+    if (len < 0 || (size_t)len >= sizeof sim->store_dir - 8) {
+        sim->store_dir[0] = 0;
+        return TR_ETOOBIG;
+    }
+    if (mkdir(sim->store_dir, 0700) != 0) {
+        sim->store_dir[0] = 0;
+        return TR_EIO;
+    }
+    return 0;
+}
+
+static int create_node(tr_sim *sim, uint32_t i) {
+    sim_node *sn = &sim->nodes[i];
+    sn->index = i;
+    sn->up = true;
+    tr_sim_rng_init(&sn->rng, sim->cfg.seed, SIM_STREAM_NODE(i));
+    tr_store *store;
+    int rc = open_store(sim, i, &store);
+    if (rc != 0) {
+        return rc;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "n%u", i + 1);
+    tr_node_opts no = {.node_id = i + 1,
+                       .name = name,
+                       .batch = sim->cfg.batch,
+                       .mute_threshold = sim->cfg.mute_threshold,
+                       .ops = &sim_ops,
+                       .engine = sim,
+                       .store = store};
+    rc = tr__node_create(&no, &sn->node);
+    if (rc != 0 && store != NULL) {
+        tr_store_close(store);
+    }
+    sn->store = rc == 0 ? store : NULL; /* ours: closed after tr__node_destroy, as the real
+                                           engine does */
+    return rc;
+}
+
+static int validate(const tr_sim_config *cfg) {
+    if (cfg->nodes < 1 || cfg->nodes > TR_SIM_NODES_MAX) {
+        return TR_EINVAL;
+    }
+    if (!(cfg->loss_prob >= 0 && cfg->loss_prob <= 1) ||
+        !(cfg->dup_prob >= 0 && cfg->dup_prob <= 1) ||
+        !(cfg->reorder_prob >= 0 && cfg->reorder_prob <= 1)) {
+        return TR_EINVAL;
+    }
+    if (cfg->delay_dist > TR_SIM_DELAY_FIXED) {
+        return TR_EINVAL;
+    }
+    return 0;
+}
+
+int tr_sim_create(const tr_sim_config *cfg, tr_sim **out) {
+    if (cfg == NULL || out == NULL) {
+        return TR_EINVAL;
+    }
+    int rc = validate(cfg);
+    if (rc != 0) {
+        return rc;
+    }
+    tr_sim *sim = calloc(1, sizeof *sim);
+    if (sim == NULL) {
+        return TR_ENOMEM;
+    }
+    sim->cfg = *cfg;
+    sim->n = cfg->nodes;
+    sim->trace = 0xcbf29ce484222325ull; /* FNV offset basis */
+    tr_sim_rng_init(&sim->rng_nemesis, cfg->seed, SIM_STREAM_NEMESIS);
+    sim->links = calloc((size_t)sim->n * sim->n, sizeof *sim->links);
+    rc = sim->links == NULL ? TR_ENOMEM : slab_grow(sim);
+    if (rc == 0) {
+        for (uint32_t f = 0; f < sim->n; f++) {
+            for (uint32_t t = 0; t < sim->n; t++) {
+                sim_link *l = tr_sim__link(sim, f, t);
+                l->up = true;
+                tr_sim_rng_init(&l->rng_delay, cfg->seed, SIM_STREAM_LINK_DELAY(f, t));
+                tr_sim_rng_init(&l->rng_fault, cfg->seed, SIM_STREAM_LINK_FAULT(f, t));
+            }
+        }
+        rc = make_store_dir(sim);
+    }
+    for (uint32_t i = 0; rc == 0 && i < sim->n; i++) {
+        rc = create_node(sim, i);
+    }
+    for (uint32_t i = 0; rc == 0 && i < sim->n; i++) {
+        rc = cfg->boot ? cfg->boot(sim->nodes[i].node, cfg->boot_ud) : 0;
+    }
+    if (rc != 0) {
+        tr_sim_destroy(sim);
+        return rc;
+    }
+    *out = sim;
+    return 0;
+}
+
+void tr_sim_destroy(tr_sim *sim) {
+    if (sim == NULL) {
+        return;
+    }
+    sim->destroying = true;
+    for (uint32_t i = 0; i < sim->n; i++) {
+        if (sim->nodes[i].node != NULL) {
+            tr__node_destroy(sim->nodes[i].node);
+            sim->nodes[i].node = NULL;
+        }
+        if (sim->nodes[i].store != NULL) {
+            tr_store_close(sim->nodes[i].store);
+            sim->nodes[i].store = NULL;
+        }
+    }
+    for (uint32_t k = 0; k < sim->heap_count; k++) {
+        tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
+    }
+    for (uint32_t k = 0; k < sim->ring_count; k++) {
+        uint32_t slot = sim->ring[(sim->ring_head + k) & (sim->ring_cap - 1)].slot;
+        tr_sim__free_event(sim, &sim->slab[slot]);
+    }
+    for (uint32_t i = 0; i < sim->n; i++) {
+        for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
+            tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
+        }
+        free(sim->nodes[i].deferred);
+    }
+    if (sim->links != NULL) {
+        tr_sim__links_free(sim);
+    }
+    if (sim->store_dir[0]) {
+        nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    while (sim->buf_pool_count > 0) {
+        free(sim->buf_pool[--sim->buf_pool_count]);
+    }
+    free(sim->heap);
+    free(sim->ring);
+    free(sim->slab);
+    free(sim->free_slots);
+    free(sim->links);
+    free(sim->rec);
+    free(sim);
+}
+
+/* ---- Queries -------------------------------------------------------------------------- */
+
+uint32_t tr_sim_node_count(const tr_sim *sim) { return sim->n; }
+
+tr_node *tr_sim_node(tr_sim *sim, uint32_t i) {
+    assert(i < sim->n);
+    return sim->nodes[i].node;
+}
+
+uint64_t tr_sim_now_ns(const tr_sim *sim) { return sim->now; }
+
+uint64_t tr_sim_node_now_ns(tr_sim *sim, uint32_t i) {
+    assert(i < sim->n);
+    return tr_sim__local_now(sim, &sim->nodes[i]);
+}
+
+uint64_t tr_sim_seed(const tr_sim *sim) { return sim->cfg.seed; }
+
+uint64_t tr_sim_trace_hash(const tr_sim *sim) { return sim->trace; }
+
+void tr_sim_rng_stream(const tr_sim *sim, uint64_t stream, tr_sim_rng *rng) {
+    tr_sim_rng_init(rng, sim->cfg.seed, stream);
+}
+
+void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out) {
+    *out = sim->stats;
+    out->messages_processed = 0;
+    for (uint32_t i = 0; i < sim->n; i++) {
+        tr_stats st;
+        tr_node_stats(sim->nodes[i].node, &st);
+        out->messages_processed += st.messages_delivered;
+    }
+}
+
+/* ---- Check-determinism mode ----------------------------------------------------------- */
+
+int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *sim, void *ud),
+                             void *ud, tr_sim_divergence *out) {
+    if (cfg == NULL || scenario == NULL || out == NULL) {
+        return TR_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    uint64_t cap = cfg->record_events_max ? cfg->record_events_max : (1u << 20);
+    sim_record *rec = malloc(cap * sizeof *rec);
+    if (rec == NULL) {
+        return TR_ENOMEM;
+    }
+    tr_sim *a;
+    int rc = tr_sim_create(cfg, &a);
+    if (rc != 0) {
+        free(rec);
+        return rc;
+    }
+    /* Events processed during create (boot) are recorded too: record from the start. */
+    a->mode = SIM_MODE_RECORD;
+    a->rec = rec;
+    a->rec_cap = cap;
+    a->rec_count = 0;
+    scenario(a, ud);
+    uint64_t count_a = a->stats.events, rec_count = a->rec_count;
+    out->hash_first = a->trace;
+    a->rec = NULL;
+    tr_sim_destroy(a);
+    tr_sim *b;
+    rc = tr_sim_create(cfg, &b);
+    if (rc != 0) {
+        free(rec);
+        return rc;
+    }
+    b->mode = SIM_MODE_COMPARE;
+    b->cmp = rec;
+    b->cmp_count = rec_count;
+    b->div = out;
+    scenario(b, ud);
+    out->hash_second = b->trace;
+    uint64_t count_b = b->stats.events;
+    tr_sim_destroy(b);
+    free(rec);
+    if (!out->diverged && (count_a != count_b || out->hash_first != out->hash_second)) {
+        uint64_t common = count_a < count_b ? count_a : count_b;
+        out->diverged = true;
+        out->event_index = rec_count < common ? rec_count : common;
+        if (rec_count < common) {
+            snprintf(out->what, sizeof out->what,
+                     "runs differ after the recorded window: the first %" PRIu64
+                     " events agree (run 1: %" PRIu64 " events, run 2: %" PRIu64 ")",
+                     rec_count, count_a, count_b);
+        } else {
+            snprintf(out->what, sizeof out->what,
+                     "runs agree for %" PRIu64 " events, then one stops (run 1: %" PRIu64
+                     " events, run 2: %" PRIu64 ")",
+                     common, count_a, count_b);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,883 @@
+/* history.c — the operation history: appending with invariants, EDN/JSON export, import.
+ * jansson is used only here (JSON import and export); the EDN reader below reads exactly
+ * the subset that tr_history_write_edn writes (plus whitespace, commas and ; comments). */
+#include "sim/history.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "troupe.h"
+
+enum { PROC_FREE = 0, PROC_BUSY = 1, PROC_RETIRED = 2 };
+
+typedef struct proc_slot {
+    int64_t process;
+    size_t open_index; /* index of the outstanding invoke when BUSY */
+    uint8_t used;
+    uint8_t state;
+} proc_slot;
+
+struct tr_history {
+    tr_op *ops;
+    uint32_t *partner; /* invoke <-> completion index, TR_HISTORY_NO_PARTNER if none */
+    size_t count;
+    size_t cap;
+    size_t max_ops;
+    proc_slot *procs; /* open addressing, linear probing, power-of-two capacity */
+    size_t proc_count;
+    size_t proc_cap;
+    size_t pending;
+};
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+tr_history *tr_history_create(size_t max_ops) {
+    assert(max_ops >= 1 && max_ops <= TR_HISTORY_MAX_OPS_LIMIT);
+    tr_history *h = calloc(1, sizeof *h);
+    if (!h) {
+        return NULL;
+    }
+    h->max_ops = max_ops;
+    h->proc_cap = 16;
+    h->procs = calloc(h->proc_cap, sizeof *h->procs);
+    if (!h->procs) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void tr_history_destroy(tr_history *h) {
+    if (!h) {
+        return;
+    }
+    free(h->ops);
+    free(h->partner);
+    free(h->procs);
+    free(h);
+}
+
+size_t tr_history_count(const tr_history *h) { return h->count; }
+size_t tr_history_max_ops(const tr_history *h) { return h->max_ops; }
+size_t tr_history_pending(const tr_history *h) { return h->pending; }
+
+const tr_op *tr_history_op(const tr_history *h, size_t i) {
+    assert(i < h->count);
+    return &h->ops[i];
+}
+
+size_t tr_history_partner(const tr_history *h, size_t i) {
+    assert(i < h->count);
+    return h->partner[i] == TR_HISTORY_NO_PARTNER ? SIZE_MAX : h->partner[i];
+}
+
+const char *tr_op_type_name(tr_op_type type) {
+    static const char *names[] = {"invoke", "ok", "fail", "info"};
+    return (unsigned)type < 4 ? names[type] : "?";
+}
+
+const char *tr_op_f_name(tr_op_f f) {
+    static const char *names[] = {"read", "write", "cas"};
+    return (unsigned)f < 3 ? names[f] : "?";
+}
+
+/* ---- process table ------------------------------------------------------------------ */
+
+static proc_slot *proc_find(const tr_history *h, int64_t process) {
+    size_t mask = h->proc_cap - 1;
+    for (size_t i = mix64((uint64_t)process) & mask;; i = (i + 1) & mask) {
+        proc_slot *s = &h->procs[i];
+        if (!s->used || s->process == process) {
+            return s;
+        }
+    }
+}
+
+static int proc_grow(tr_history *h) {
+    size_t old_cap = h->proc_cap;
+    proc_slot *old = h->procs;
+    proc_slot *fresh = calloc(old_cap * 2, sizeof *fresh);
+    if (!fresh) {
+        return TR_ENOMEM;
+    }
+    h->procs = fresh;
+    h->proc_cap = old_cap * 2;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].used) {
+            *proc_find(h, old[i].process) = old[i];
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* Returns the slot for `process`, inserting a FREE one if new; NULL when out of memory. */
+static proc_slot *proc_get(tr_history *h, int64_t process) {
+    proc_slot *s = proc_find(h, process);
+    if (s->used) {
+        return s;
+    }
+    if ((h->proc_count + 1) * 2 > h->proc_cap) {
+        if (proc_grow(h) != 0) {
+            return NULL;
+        }
+        s = proc_find(h, process);
+    }
+    s->used = 1;
+    s->process = process;
+    s->state = PROC_FREE;
+    h->proc_count++;
+    return s;
+}
+
+bool tr_history_process_free(const tr_history *h, int64_t process) {
+    const proc_slot *s = proc_find(h, process);
+    return !s->used || s->state == PROC_FREE;
+}
+
+/* ---- appending ---------------------------------------------------------------------- */
+
+static int ops_reserve(tr_history *h) {
+    if (h->count < h->cap) {
+        return 0;
+    }
+    size_t cap = h->cap ? h->cap * 2 : 64;
+    if (cap > h->max_ops) {
+        cap = h->max_ops;
+    }
+    tr_op *ops = realloc(h->ops, cap * sizeof *ops);
+    if (!ops) {
+        return TR_ENOMEM;
+    }
+    h->ops = ops; /* keep the bigger block even if the next realloc fails */
+    uint32_t *partner = realloc(h->partner, cap * sizeof *partner);
+    if (!partner) {
+        return TR_ENOMEM;
+    }
+    h->partner = partner;
+    h->cap = cap;
+    return 0;
+}
+
+static bool op_shape_ok(const tr_op *op) {
+    if (op->type > TR_OP_INFO || op->f > TR_F_CAS) {
+        return false;
+    }
+    if (op->f == TR_F_READ) {
+        return op->type == TR_OP_OK || !op->has_value;
+    }
+    return op->has_value; /* write and cas always carry their value */
+}
+
+/* Checks invariants 1-5 against the process table; does not modify anything. */
+static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s) {
+    if (!op_shape_ok(op)) {
+        return TR_EINVAL;
+    }
+    if (h->count > 0 && op->time_ns < h->ops[h->count - 1].time_ns) {
+        return TR_EINVAL;
+    }
+    int state = s->used ? s->state : PROC_FREE;
+    if (op->type == TR_OP_INVOKE) {
+        return state == PROC_FREE ? 0 : TR_EINVAL;
+    }
+    if (state != PROC_BUSY) {
+        return TR_EINVAL;
+    }
+    const tr_op *inv = &h->ops[s->open_index];
+    if (inv->f != op->f || inv->key != op->key) {
+        return TR_EINVAL;
+    }
+    if (op->f != TR_F_READ &&
+        (inv->value != op->value || (op->f == TR_F_CAS && inv->value_to != op->value_to))) {
+        return TR_EINVAL;
+    }
+    if (op->f == TR_F_READ && op->type != TR_OP_OK && op->has_value) {
+        return TR_EINVAL;
+    }
+    return 0;
+}
+
+int tr_history_append(tr_history *h, const tr_op *op) {
+    assert(h && op);
+    if (h->count >= h->max_ops) {
+        return TR_EFULL;
+    }
+    int rc = append_check(h, op, proc_find(h, op->process));
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = ops_reserve(h)) != 0) {
+        return rc;
+    }
+    proc_slot *s = proc_get(h, op->process);
+    if (!s) {
+        return TR_ENOMEM;
+    }
+    tr_op *dst = &h->ops[h->count];
+    *dst = *op;
+    dst->index = h->count;
+    dst->error[TR_OP_ERROR_MAX - 1] = '\0';
+    h->partner[h->count] = TR_HISTORY_NO_PARTNER;
+    if (op->type == TR_OP_INVOKE) {
+        s->state = PROC_BUSY;
+        s->open_index = h->count;
+        h->pending++;
+    } else {
+        s->state = op->type == TR_OP_INFO ? PROC_RETIRED : PROC_FREE;
+        h->partner[h->count] = (uint32_t)s->open_index;
+        h->partner[s->open_index] = (uint32_t)h->count;
+        h->pending--;
+    }
+    h->count++;
+    assert(h->count <= h->max_ops);
+    return 0;
+}
+
+static int invoke(tr_history *h, int64_t time_ns, int64_t process, tr_op_f f, int64_t key,
+                  bool has_value, int64_t value, int64_t value_to, int32_t node) {
+    tr_op op = {.time_ns = time_ns, .process = process, .key = key, .value = value,
+                .value_to = value_to, .node = node, .type = TR_OP_INVOKE, .f = (uint8_t)f,
+                .has_value = has_value};
+    return tr_history_append(h, &op);
+}
+
+int tr_history_invoke_read(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                           int32_t node) {
+    return invoke(h, time_ns, process, TR_F_READ, key, false, 0, 0, node);
+}
+
+int tr_history_invoke_write(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                            int64_t value, int32_t node) {
+    return invoke(h, time_ns, process, TR_F_WRITE, key, true, value, 0, node);
+}
+
+int tr_history_invoke_cas(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                          int64_t from, int64_t to, int32_t node) {
+    return invoke(h, time_ns, process, TR_F_CAS, key, true, from, to, node);
+}
+
+/* Builds the completion of the process's outstanding op from its invoke. */
+static int complete(tr_history *h, int64_t time_ns, int64_t process, tr_op_type type,
+                    bool found, int64_t read_value, const char *error) {
+    const proc_slot *s = proc_find(h, process);
+    if (!s->used || s->state != PROC_BUSY) {
+        return TR_EINVAL;
+    }
+    tr_op op = h->ops[s->open_index];
+    op.time_ns = time_ns;
+    op.type = (uint8_t)type;
+    if (op.f == TR_F_READ) {
+        op.has_value = type == TR_OP_OK && found;
+        op.value = op.has_value ? read_value : 0;
+    }
+    if (error) {
+        snprintf(op.error, sizeof op.error, "%s", error);
+    } else {
+        op.error[0] = '\0';
+    }
+    return tr_history_append(h, &op);
+}
+
+int tr_history_ok(tr_history *h, int64_t time_ns, int64_t process) {
+    const proc_slot *s = proc_find(h, process);
+    if (s->used && s->state == PROC_BUSY && h->ops[s->open_index].f == TR_F_READ) {
+        return TR_EINVAL; /* a read's ok needs its value: tr_history_ok_read */
+    }
+    return complete(h, time_ns, process, TR_OP_OK, false, 0, NULL);
+}
+
+int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found,
+                       int64_t value) {
+    const proc_slot *s = proc_find(h, process);
+    if (s->used && s->state == PROC_BUSY && h->ops[s->open_index].f != TR_F_READ) {
+        return TR_EINVAL;
+    }
+    return complete(h, time_ns, process, TR_OP_OK, found, value, NULL);
+}
+
+int tr_history_fail(tr_history *h, int64_t time_ns, int64_t process, const char *error) {
+    return complete(h, time_ns, process, TR_OP_FAIL, false, 0, error);
+}
+
+int tr_history_info(tr_history *h, int64_t time_ns, int64_t process, const char *error) {
+    return complete(h, time_ns, process, TR_OP_INFO, false, 0, error);
+}
+
+/* ---- export ------------------------------------------------------------------------- */
+
+static void edn_value(const tr_op *op, char *buf, size_t cap) {
+    if (!op->has_value) {
+        snprintf(buf, cap, "[%" PRId64 " nil]", op->key);
+    } else if (op->f == TR_F_CAS) {
+        snprintf(buf, cap, "[%" PRId64 " [%" PRId64 " %" PRId64 "]]", op->key, op->value,
+                 op->value_to);
+    } else {
+        snprintf(buf, cap, "[%" PRId64 " %" PRId64 "]", op->key, op->value);
+    }
+}
+
+/* EDN strings: escape backslash and double quote; control bytes become spaces. */
+static void edn_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            fputc('\\', out);
+            fputc(*s, out);
+        } else {
+            fputc((unsigned char)*s < 0x20 ? ' ' : *s, out);
+        }
+    }
+    fputc('"', out);
+}
+
+int tr_history_write_edn(const tr_history *h, FILE *out) {
+    fputs("[", out);
+    for (size_t i = 0; i < h->count; i++) {
+        const tr_op *op = &h->ops[i];
+        char value[96];
+        edn_value(op, value, sizeof value);
+        fprintf(out, "%s{:index %" PRIu64 ", :time %" PRId64 ", :type :%s, :process %" PRId64
+                     ", :f :%s, :value %s",
+                i ? "\n " : "", op->index, op->time_ns, tr_op_type_name(op->type), op->process,
+                tr_op_f_name(op->f), value);
+        if (op->node == TR_NODE_NONE) {
+            fputs(", :node nil", out);
+        } else {
+            fprintf(out, ", :node %" PRId32, op->node);
+        }
+        if (op->error[0]) {
+            fputs(", :error ", out);
+            edn_string(out, op->error);
+        }
+        fputs("}", out);
+    }
+    fputs("]\n", out);
+    return ferror(out) ? TR_EIO : 0;
+}
+
+static json_t *json_op_value(const tr_op *op) {
+    json_t *v;
+    if (!op->has_value) {
+        v = json_null();
+    } else if (op->f == TR_F_CAS) {
+        v = json_pack("[II]", (json_int_t)op->value, (json_int_t)op->value_to);
+    } else {
+        v = json_integer(op->value);
+    }
+    return json_pack("[Io]", (json_int_t)op->key, v);
+}
+
+static json_t *json_op(const tr_op *op) {
+    json_t *node = op->node == TR_NODE_NONE ? json_null() : json_integer(op->node);
+    json_t *o = json_pack("{sIsIsssIsssoso}", "index", (json_int_t)op->index, "time",
+                          (json_int_t)op->time_ns, "type", tr_op_type_name(op->type), "process",
+                          (json_int_t)op->process, "f", tr_op_f_name(op->f), "value",
+                          json_op_value(op), "node", node);
+    if (!o) {
+        return NULL;
+    }
+    if (op->error[0]) {
+        json_object_set_new(o, "error", json_string(op->error));
+    }
+    return o;
+}
+
+int tr_history_write_json(const tr_history *h, FILE *out) {
+    fputs("[", out);
+    for (size_t i = 0; i < h->count; i++) {
+        json_t *o = json_op(&h->ops[i]);
+        if (!o) {
+            return TR_ENOMEM;
+        }
+        fputs(i ? ",\n " : "", out);
+        int rc = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (rc != 0) {
+            return TR_EIO;
+        }
+    }
+    fputs("]\n", out);
+    return ferror(out) ? TR_EIO : 0;
+}
+
+/* ---- import: shared --------------------------------------------------------------------- */
+
+static void set_err(char *err, size_t cap, const char *fmt, ...) {
+    if (!err || cap == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+static int parse_type(const char *s, uint8_t *out) {
+    for (int t = TR_OP_INVOKE; t <= TR_OP_INFO; t++) {
+        if (!strcmp(s, tr_op_type_name((tr_op_type)t))) {
+            *out = (uint8_t)t;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_f(const char *s, uint8_t *out) {
+    for (int f = TR_F_READ; f <= TR_F_CAS; f++) {
+        if (!strcmp(s, tr_op_f_name((tr_op_f)f))) {
+            *out = (uint8_t)f;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const char *append_why(const tr_history *h, const tr_op *op) {
+    if (!op_shape_ok(op)) {
+        return op->f == TR_F_READ ? "a read invoke carries no value"
+                                  : "write and cas need a value";
+    }
+    if (h->count > 0 && op->time_ns < h->ops[h->count - 1].time_ns) {
+        return "time goes back";
+    }
+    if (op->type == TR_OP_INVOKE) {
+        return tr_history_process_free(h, op->process)
+                   ? "invoke rejected"
+                   : "process invokes while busy or after an info (retired)";
+    }
+    return "completion does not match an outstanding invoke of this process "
+           "(same f, key and value)";
+}
+
+/* Appends one parsed op, translating failures into a message naming op number `n`. */
+static int import_append(tr_history *h, const tr_op *op, size_t n, char *err, size_t cap) {
+    int rc = tr_history_append(h, op);
+    if (rc == TR_EFULL) {
+        set_err(err, cap, "op %zu: more than %zu ops (raise the limit)", n, h->max_ops);
+        return TR_ETOOBIG;
+    }
+    if (rc == TR_ENOMEM) {
+        set_err(err, cap, "op %zu: out of memory", n);
+        return rc;
+    }
+    if (rc != 0) {
+        set_err(err, cap, "op %zu (process %" PRId64 "): %s", n, op->process,
+                append_why(h, op));
+        return TR_ECORRUPT;
+    }
+    return 0;
+}
+
+/* ---- import: JSON ------------------------------------------------------------------- */
+
+static int json_get_int(json_t *o, const char *name, bool required, int64_t *out) {
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v)) {
+        return required ? -1 : 1;
+    }
+    if (!json_is_integer(v)) {
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* Fills key/value/has_value from "value": [key, null | int | [from, to]]. */
+static const char *json_parse_value(json_t *v, tr_op *op) {
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(json_array_get(v, 0))) {
+        return "\"value\" must be [key, v] with an integer key";
+    }
+    op->key = json_integer_value(json_array_get(v, 0));
+    json_t *x = json_array_get(v, 1);
+    op->has_value = !json_is_null(x);
+    if (json_is_null(x)) {
+        return NULL;
+    }
+    if (op->f == TR_F_CAS) {
+        if (!json_is_array(x) || json_array_size(x) != 2 ||
+            !json_is_integer(json_array_get(x, 0)) || !json_is_integer(json_array_get(x, 1))) {
+            return "a cas value must be [key, [from, to]]";
+        }
+        op->value = json_integer_value(json_array_get(x, 0));
+        op->value_to = json_integer_value(json_array_get(x, 1));
+        return NULL;
+    }
+    if (!json_is_integer(x)) {
+        return "a read or write value must be [key, integer-or-null]";
+    }
+    op->value = json_integer_value(x);
+    return NULL;
+}
+
+static const char *json_parse_op(json_t *o, tr_op *op) {
+    memset(op, 0, sizeof *op);
+    op->node = TR_NODE_NONE;
+    if (!json_is_object(o)) {
+        return "not an object";
+    }
+    const char *type = json_string_value(json_object_get(o, "type"));
+    const char *f = json_string_value(json_object_get(o, "f"));
+    if (!type || parse_type(type, &op->type) != 0) {
+        return "\"type\" must be one of \"invoke\", \"ok\", \"fail\", \"info\"";
+    }
+    if (!f || parse_f(f, &op->f) != 0) {
+        return "\"f\" must be one of \"read\", \"write\", \"cas\"";
+    }
+    if (json_get_int(o, "process", true, &op->process) != 0) {
+        return "\"process\" must be an integer";
+    }
+    if (json_get_int(o, "time", false, &op->time_ns) < 0) {
+        return "\"time\" must be an integer";
+    }
+    int64_t node = TR_NODE_NONE;
+    if (json_get_int(o, "node", false, &node) < 0 || node < -1 || node > INT32_MAX) {
+        return "\"node\" must be null or a non-negative integer";
+    }
+    op->node = (int32_t)node;
+    json_t *e = json_object_get(o, "error");
+    if (e && !json_is_null(e)) {
+        const char *es = json_string_value(e);
+        snprintf(op->error, sizeof op->error, "%s", es ? es : "error");
+    }
+    json_t *v = json_object_get(o, "value");
+    return v ? json_parse_value(v, op) : "\"value\" is missing";
+}
+
+static int json_import_array(json_t *root, size_t max_ops, tr_history **out, char *err,
+                             size_t cap) {
+    if (!json_is_array(root)) {
+        set_err(err, cap, "a history must be a JSON array of op objects");
+        return TR_ECORRUPT;
+    }
+    if (json_array_size(root) > max_ops) {
+        set_err(err, cap, "%zu ops: more than the limit of %zu", json_array_size(root),
+                max_ops);
+        return TR_ETOOBIG;
+    }
+    tr_history *h = tr_history_create(max_ops);
+    if (!h) {
+        set_err(err, cap, "out of memory");
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < json_array_size(root); i++) {
+        tr_op op;
+        const char *why = json_parse_op(json_array_get(root, i), &op);
+        if (why) {
+            set_err(err, cap, "op %zu: %s", i, why);
+            tr_history_destroy(h);
+            return TR_ECORRUPT;
+        }
+        int rc = import_append(h, &op, i, err, cap);
+        if (rc != 0) {
+            tr_history_destroy(h);
+            return rc;
+        }
+    }
+    *out = h;
+    return 0;
+}
+
+int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out,
+                         char *err, size_t err_cap) {
+    assert(text && out);
+    *out = NULL;
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        set_err(err, err_cap, "line %d column %d: %s", je.line, je.column, je.text);
+        return TR_ECORRUPT;
+    }
+    int rc = json_import_array(root, max_ops, out, err, err_cap);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- import: EDN (exactly what tr_history_write_edn writes) ---------------------------- */
+
+typedef struct edn {
+    const char *p;
+    const char *end;
+    int line;
+} edn;
+
+static void edn_ws(edn *r) {
+    while (r->p < r->end) {
+        char c = *r->p;
+        if (c == ';') {
+            while (r->p < r->end && *r->p != '\n') {
+                r->p++;
+            }
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == ',' || c == '\n') {
+            r->line += c == '\n';
+            r->p++;
+        } else {
+            return;
+        }
+    }
+}
+
+static bool edn_eat(edn *r, char c) {
+    edn_ws(r);
+    if (r->p < r->end && *r->p == c) {
+        r->p++;
+        return true;
+    }
+    return false;
+}
+
+/* A run of symbol characters (after an optional ':'); copied NUL-terminated into buf. */
+static bool edn_word(edn *r, char *buf, size_t cap) {
+    edn_ws(r);
+    size_t n = 0;
+    while (r->p < r->end && n + 1 < cap &&
+           (strchr("-_?!*+./:", *r->p) || (*r->p >= '0' && *r->p <= '9') ||
+            (*r->p >= 'a' && *r->p <= 'z') || (*r->p >= 'A' && *r->p <= 'Z'))) {
+        buf[n++] = *r->p++;
+    }
+    buf[n] = '\0';
+    return n > 0 && n + 1 < cap;
+}
+
+static bool edn_int(edn *r, int64_t *out) {
+    char buf[32];
+    if (!edn_word(r, buf, sizeof buf)) {
+        return false;
+    }
+    errno = 0;
+    char *e;
+    long long v = strtoll(buf, &e, 10);
+    *out = v;
+    return *e == '\0' && errno == 0 && e != buf;
+}
+
+/* nil -> *is_nil; otherwise an integer. */
+static bool edn_int_or_nil(edn *r, int64_t *out, bool *is_nil) {
+    edn_ws(r);
+    const char *save = r->p;
+    char buf[8];
+    if (edn_word(r, buf, sizeof buf) && !strcmp(buf, "nil")) {
+        *is_nil = true;
+        return true;
+    }
+    r->p = save;
+    *is_nil = false;
+    return edn_int(r, out);
+}
+
+static bool edn_string_read(edn *r, char *buf, size_t cap) {
+    if (!edn_eat(r, '"')) {
+        return false;
+    }
+    size_t n = 0;
+    while (r->p < r->end && *r->p != '"') {
+        char c = *r->p++;
+        if (c == '\\' && r->p < r->end) {
+            c = *r->p++;
+        }
+        if (n + 1 < cap) {
+            buf[n++] = c;
+        }
+    }
+    buf[n] = '\0';
+    return edn_eat(r, '"');
+}
+
+static const char *edn_value_read(edn *r, tr_op *op) {
+    bool nil;
+    if (!edn_eat(r, '[') || !edn_int(r, &op->key)) {
+        return ":value must be [key v]";
+    }
+    edn_ws(r);
+    if (op->f == TR_F_CAS && edn_eat(r, '[')) {
+        if (!edn_int(r, &op->value) || !edn_int(r, &op->value_to) || !edn_eat(r, ']')) {
+            return "a cas value must be [key [from to]]";
+        }
+        op->has_value = true;
+    } else if (!edn_int_or_nil(r, &op->value, &nil)) {
+        return ":value must be [key nil-or-integer]";
+    } else {
+        op->has_value = !nil;
+        op->value = nil ? 0 : op->value;
+    }
+    return edn_eat(r, ']') ? NULL : ":value must be [key v]";
+}
+
+static const char *edn_field(edn *r, const char *name, tr_op *op, unsigned *seen) {
+    char buf[16];
+    bool nil;
+    int64_t v;
+    if (!strcmp(name, ":index")) {
+        return edn_int(r, &v) ? NULL : ":index must be an integer";
+    } else if (!strcmp(name, ":time")) {
+        return edn_int(r, &op->time_ns) ? NULL : ":time must be an integer";
+    } else if (!strcmp(name, ":process")) {
+        *seen |= 1;
+        return edn_int(r, &op->process) ? NULL : ":process must be an integer";
+    } else if (!strcmp(name, ":type")) {
+        *seen |= 2;
+        bool ok = edn_word(r, buf, sizeof buf) && buf[0] == ':' && !parse_type(buf + 1, &op->type);
+        return ok ? NULL : ":type must be :invoke, :ok, :fail or :info";
+    } else if (!strcmp(name, ":f")) {
+        *seen |= 4;
+        bool ok = edn_word(r, buf, sizeof buf) && buf[0] == ':' && !parse_f(buf + 1, &op->f);
+        return ok ? NULL : ":f must be :read, :write or :cas (and come before :value)";
+    } else if (!strcmp(name, ":value")) {
+        *seen |= 8;
+        return (*seen & 4) ? edn_value_read(r, op) : ":f must come before :value";
+    } else if (!strcmp(name, ":node")) {
+        if (!edn_int_or_nil(r, &v, &nil) || (!nil && (v < 0 || v > INT32_MAX))) {
+            return ":node must be nil or a non-negative integer";
+        }
+        op->node = nil ? TR_NODE_NONE : (int32_t)v;
+        return NULL;
+    } else if (!strcmp(name, ":error")) {
+        return edn_string_read(r, op->error, sizeof op->error) ? NULL : ":error must be a string";
+    }
+    return "unknown key (this reader reads what troupe writes)";
+}
+
+static const char *edn_op(edn *r, tr_op *op) {
+    memset(op, 0, sizeof *op);
+    op->node = TR_NODE_NONE;
+    unsigned seen = 0;
+    if (!edn_eat(r, '{')) {
+        return "expected '{'";
+    }
+    while (!edn_eat(r, '}')) {
+        char name[16];
+        if (!edn_word(r, name, sizeof name) || name[0] != ':') {
+            return "expected a keyword or '}'";
+        }
+        const char *why = edn_field(r, name, op, &seen);
+        if (why) {
+            return why;
+        }
+    }
+    return seen == 15 ? NULL : "an op needs :type, :process, :f and :value";
+}
+
+int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out,
+                        char *err, size_t err_cap) {
+    assert(text && out);
+    *out = NULL;
+    edn r = {.p = text, .end = text + len, .line = 1};
+    if (!edn_eat(&r, '[')) {
+        set_err(err, err_cap, "line %d: a history must be an EDN vector of op maps", r.line);
+        return TR_ECORRUPT;
+    }
+    tr_history *h = tr_history_create(max_ops);
+    if (!h) {
+        set_err(err, err_cap, "out of memory");
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; !edn_eat(&r, ']'); i++) {
+        tr_op op;
+        const char *why = edn_op(&r, &op);
+        int rc = why ? TR_ECORRUPT : import_append(h, &op, i, err, err_cap);
+        if (why) {
+            set_err(err, err_cap, "line %d: op %zu: %s", r.line, i, why);
+        }
+        if (rc != 0) {
+            tr_history_destroy(h);
+            return rc;
+        }
+    }
+    edn_ws(&r);
+    if (r.p != r.end) {
+        set_err(err, err_cap, "line %d: trailing data after the history", r.line);
+        tr_history_destroy(h);
+        return TR_ECORRUPT;
+    }
+    *out = h;
+    return 0;
+}
+
+/* ---- import: files ------------------------------------------------------------------ */
+
+/* JSON if the first element starts with '{' followed by '"'; EDN if by ':'. */
+static bool looks_like_edn(const char *p, size_t len) {
+    const char *end = p + len;
+    int braces = 0;
+    for (; p < end; p++) {
+        if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ',') {
+            continue;
+        }
+        if ((*p == '[' && braces == 0) || (*p == '{' && braces == 1)) {
+            braces++;
+            continue;
+        }
+        return braces == 2 && *p == ':';
+    }
+    return false;
+}
+
+static int read_file(const char *path, char **text, size_t *len, char *err, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, cap, "%s: %s", path, strerror(errno));
+        return TR_EIO;
+    }
+    size_t n = 0, bufcap = 4096;
+    char *buf = malloc(bufcap);
+    int rc = buf ? 0 : TR_ENOMEM;
+    while (rc == 0) {
+        if (n == bufcap) {
+            char *nb = bufcap >= TR_HISTORY_FILE_MAX ? NULL : realloc(buf, bufcap * 2);
+            rc = nb ? 0 : (bufcap >= TR_HISTORY_FILE_MAX ? TR_ETOOBIG : TR_ENOMEM);
+            buf = nb ? nb : buf;
+            bufcap = nb ? bufcap * 2 : bufcap;
+            continue;
+        }
+        errno = 0;
+        size_t got = fread(buf + n, 1, bufcap - n, f);
+        n += got;
+        if (got == 0) {
+            rc = ferror(f) ? TR_EIO : 1;
+        }
+    }
+    int read_errno = errno;
+    fclose(f);
+    if (rc != 1) {
+        set_err(err, cap, "%s: %s", path,
+                rc == TR_ETOOBIG ? "file larger than the history limit"
+                : rc == TR_EIO   ? strerror(read_errno ? read_errno : EIO)
+                                 : "out of memory");
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+int tr_history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
+                         size_t err_cap) {
+    assert(path && out);
+    *out = NULL;
+    char *text;
+    size_t len;
+    int rc = read_file(path, &text, &len, err, err_cap);
+    if (rc != 0) {
+        return rc;
+    }
+    if (looks_like_edn(text, len)) {
+        rc = tr_history_load_edn(text, len, max_ops, out, err, err_cap);
+    } else {
+        rc = tr_history_load_json(text, len, max_ops, out, err, err_cap);
+    }
+    free(text);
+    return rc;
+}

@@ -1,0 +1,217 @@
+/*
+ * sim.h — internals of the sim engine (sim/engine.c, sim/net.c, sim/nemesis.c, sim/prng.c).
+ *
+ * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a 4-ary
+ * min-heap ordered by (virtual time ns, sequence number); the sequence number makes ties
+ * deterministic (FIFO among events of equal time). Events due exactly now skip the heap
+ * through a FIFO ring (same order, O(1)). Events live in a slab indexed by slot; heap and
+ * ring hold (time, seq, slot) so that sifting moves 24 bytes.
+ *
+ * Invariants:
+ *   1. sim->now never decreases; every event is pushed at a time >= now.
+ *   2. An event bound to a node carries the node's epoch at push time; a crash bumps the
+ *      epoch, so events of the previous incarnation (RUN of freed actors, its timers, its
+ *      commits) are discarded without being touched.
+ *   3. A delivery carries its link's epoch at send time; cutting a link (or crashing one of
+ *      its ends) bumps it, so what was in flight is lost, as on a broken TCP connection.
+ *   4. FIFO per link: a delivery is due no earlier than the previous one on that link
+ *      (ties are ordered by sequence), except for messages chosen to reorder.
+ *   5. Nothing here reads a clock, a random source or a pointer value into the trace: the
+ *      trace hash and every decision depend only on (config, calls, code).
+ *
+ * Ownership: the sim owns its nodes and their stores (closed after tr__node_destroy), the encoded
+ * envelopes of messages in flight (freed when delivered or dropped) and the store
+ * directories (removed at destroy).
+ */
+#ifndef TR_SIM_H
+#define TR_SIM_H
+
+#include "runtime/codec.h"
+#include "runtime/engine.h"
+#include "runtime/store.h"
+#include "troupe.h"
+
+enum sim_event_kind {
+    SIM_EV_RUN = 1,     /* tr__actor_run(actor) */
+    SIM_EV_TIMER,       /* tr__timer_fire */
+    SIM_EV_DELIVER,     /* decode an envelope, tr__node_deliver */
+    SIM_EV_COMMIT,      /* tr_store_commit of the node's store */
+    SIM_EV_CALL,        /* tr_sim_at callback (global, not bound to a node) */
+    SIM_EV_NODE_EVENT,  /* tr__node_event: failure detector verdict */
+    SIM_EV_KIND_COUNT
+};
+
+typedef struct sim_event {
+    uint8_t kind;
+    bool arrived;   /* a delivery that reached its (paused) node: no longer on the link */
+    bool via_link;  /* a FIFO delivery: popping it moves its link's next message to the heap */
+    uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
+    uint32_t epoch; /* that node's epoch when pushed */
+    union {
+        tr_actor *actor;
+        struct {
+            tr_addr owner;
+            uint64_t id;
+            uint64_t due_local; /* in the node's local clock */
+        } timer;
+        struct {
+            uint8_t *buf; /* owned encoded envelope */
+            uint32_t len;
+            uint32_t from;
+            uint64_t link_epoch;
+        } msg;
+        struct {
+            void (*fn)(tr_sim *sim, void *ud);
+            void *ud;
+        } call;
+        struct {
+            uint32_t about; /* node index */
+            bool up;
+        } nev;
+    } u;
+} sim_event;
+
+typedef struct sim_heap_entry {
+    uint64_t time;
+    uint64_t seq;
+    uint32_t slot;
+} sim_heap_entry;
+
+typedef struct sim_link {
+    bool up;
+    uint64_t epoch;
+    uint64_t last_due;    /* FIFO: due time of the latest message put on the link */
+    uint64_t spike_extra; /* delay spike: extra ns for sends before spike_until */
+    uint64_t spike_until;
+    tr_sim_rng rng_delay; /* delays only, so turning a fault on does not shift them */
+    tr_sim_rng rng_fault; /* loss / dup / reorder draws */
+    /* FIFO deliveries in send order; only the head is in the heap (head_in_heap), so the
+     * heap holds at most one delivery per link. Their (time, seq) keys are fixed at send,
+     * hence the pop order is the same as if all were in the heap. */
+    sim_heap_entry *q;
+    uint32_t q_head, q_count, q_cap;
+    bool head_in_heap;
+    uint32_t head_slot; /* the head's event, while head_in_heap */
+} sim_link;
+
+typedef struct sim_node {
+    tr_node *node;
+    tr_store *store; /* owned (closed after tr__node_destroy); NULL without a store */
+    uint32_t index;
+    uint32_t epoch;
+    bool up;
+    bool paused;
+    bool commit_pending;
+    uint64_t busy_until;      /* the node's one simulated CPU is busy until then */
+    uint64_t processed_last;  /* tr_node_stats messages_delivered after the last run */
+    tr_sim_rng rng;           /* ops->random */
+    /* Local clock: raw(t) = t + offset + drift_ppm * (t - drift_base) / 1e6, clamped to
+     * never run backwards (clock_last). */
+    int64_t clock_offset;
+    int32_t drift_ppm;
+    uint64_t drift_base;
+    uint64_t clock_last;
+    uint64_t watch_mask; /* nodes this node asked to hear about (ops->watch_node) */
+    uint64_t seen_mask;  /* ... and the last verdict sent about each: 1 = up */
+    uint32_t *deferred;  /* slots of events that arrived while paused, in order */
+    uint32_t deferred_count, deferred_cap;
+} sim_node;
+
+/* Check-determinism records: one per event. */
+typedef struct sim_record {
+    uint64_t hash; /* trace hash after the event */
+    uint64_t time;
+    uint64_t a, b, c; /* kind-specific details (see describe() in engine.c) */
+    uint32_t kind, node;
+} sim_record;
+
+typedef enum sim_mode { SIM_MODE_PLAIN, SIM_MODE_RECORD, SIM_MODE_COMPARE } sim_mode;
+
+struct tr_sim {
+    tr_sim_config cfg;
+    uint32_t n;
+    uint64_t now;
+    uint64_t seq;
+    uint64_t trace;
+    tr_sim_stats stats;
+    sim_heap_entry *heap;
+    uint32_t heap_count, heap_cap;
+    sim_heap_entry *ring; /* events due at now, FIFO (see push_slot) */
+    uint32_t ring_head, ring_count, ring_cap;
+    sim_event *slab;
+    uint32_t *free_slots;
+    uint32_t slab_cap, free_count;
+    sim_node nodes[TR_SIM_NODES_MAX];
+    sim_link *links; /* n * n, [from * n + to] */
+    tr_sim_rng rng_nemesis;
+    char store_dir[256]; /* "" when no store */
+    sim_mode mode;
+    sim_record *rec;
+    uint64_t rec_count, rec_cap;
+    const sim_record *cmp; /* compare mode: the first run's records */
+    uint64_t cmp_count;
+    tr_sim_divergence *div;
+    bool destroying;
+    uint8_t *buf_pool[1024]; /* free small envelope buffers (tr_sim__buf_alloc) */
+    uint32_t buf_pool_count;
+};
+
+/* prng.c: stream ids of the engine (user streams start at TR_SIM_STREAM_USER). */
+#define SIM_STREAM_NODE(i) ((1ull << 24) + (i))
+#define SIM_STREAM_LINK_DELAY(f, t) ((2ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
+#define SIM_STREAM_LINK_FAULT(f, t) ((3ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
+#define SIM_STREAM_NEMESIS (4ull << 24)
+
+/* Always-on invariant check: on failure prints the seed, event index and virtual time (so
+ * the run can be replayed to that point) and aborts. */
+#define SIM_ASSERT(sim, cond) \
+    ((cond) ? (void)0 : tr_sim__assert_fail((sim), #cond, __FILE__, __LINE__))
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line);
+
+/* engine.c */
+uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
+#define SIM_BUF_SMALL 256
+#define SIM_BUF_POOL_MAX 1024
+/* Envelope buffers; buf_free must get the length the buffer was allocated with. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len);
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len);
+/* For link queues: a slot holding *ev, the next sequence number, a heap insert of a keyed
+ * entry (never the now-ring: its key may be older than the ring's). */
+uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev);
+uint64_t tr_sim__next_seq(tr_sim *sim);
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot);
+void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e);
+void tr_sim__free_event(tr_sim *sim, sim_event *ev);
+uint32_t tr_sim__index(tr_sim *sim, tr_node *node);
+uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn);
+/* Recomputes the due time of node i's pending timers after its clock changed. */
+void tr_sim__retime_timers(tr_sim *sim, uint32_t i);
+uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local);
+static inline uint64_t tr_sim__mix(uint64_t h, uint64_t w) {
+    h ^= w;
+    h *= 0x100000001b3ull;
+    h ^= h >> 29;
+    return h;
+}
+
+/* net.c */
+int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name);
+/* Delivers (or drops) a message; fills r->a (from << 32 | type), r->b (corr), r->c (content). */
+void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r);
+sim_link *tr_sim__link(tr_sim *sim, uint32_t from, uint32_t to);
+/* Sets link from -> to up or down; a cut bumps the epoch. Returns true if it changed. */
+bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
+void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to);
+/* The head delivery of link from -> to left the heap: put the next one in. */
+void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to);
+/* Frees the queued deliveries of every link (destroy). */
+void tr_sim__links_free(tr_sim *sim);
+
+/* nemesis.c */
+void tr_sim__watch_node(void *engine, tr_node *node, uint32_t id);
+/* Re-evaluates every watcher's view after a topology or liveness change. */
+void tr_sim__detect(tr_sim *sim);
+void tr_sim__fault(tr_sim *sim, tr_sim_fault f);
+
+#endif /* TR_SIM_H */
