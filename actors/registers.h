@@ -2,9 +2,12 @@
  * registers.h — two replicated multi-key registers, one per side of CAP.
  *
  *   "cp"  ABD (Attiya, Bar-Noy, Dolev): linearizable, majority quorums. Every replica keeps
- *         key -> (timestamp (counter, writer node id), value) in its durable store. The
- *         replica a client asks coordinates: a query phase to all replicas waits for a
- *         majority of (ts, value) answers; a write picks ts = (max counter + 1, own node id),
+ *         key -> (timestamp (counter, writer node id, incarnation), value) in its durable
+ *         store. The replica a client asks coordinates: a query phase to all replicas waits
+ *         for a majority of (ts, value) answers; a write picks ts = (max(max counter seen,
+ *         last counter it issued) + 1, own node id, its incarnation) — unique per write, as
+ *         the incarnation is bumped durably at every start before any write is taken
+ *         (until then writes get {"ok":false,"error":"starting"});
  *         a read picks the largest (ts, value) seen; then a store phase sends (ts, value) to
  *         all replicas and waits for a majority of acks — a replica acks only after the
  *         value it holds (>= ts) is durable (tr_reply_durable). Only then the client gets
@@ -37,8 +40,8 @@
  *
  * Replica protocol (between "cp" replicas; "ap" gossip), also msgpack maps:
  *   TR_REG_QUERY      {"key": k}                                 -> TR_REG_QUERY_ACK
- *   TR_REG_QUERY_ACK  {"key": k, "ts": [counter, writer], "value": int|nil}
- *   TR_REG_STORE      {"key": k, "ts": [counter, writer], "value": int|nil}
+ *   TR_REG_QUERY_ACK  {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
+ *   TR_REG_STORE      {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
  *                                                                -> TR_REG_STORE_ACK (durable)
  *   TR_REG_STORE_ACK  {"ok": true}
  *   TR_REG_GOSSIP     {"entries": [[key, ts_ns, node, value], ...]}  (at most
