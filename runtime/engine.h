@@ -64,7 +64,8 @@ typedef struct tr_node_opts {
     const tr_engine_ops *ops;
     void *engine;
     struct tr_store *store;  /* may be NULL: store calls then fail with TR_ENOTSUP; the node
-                                binds it (tr_store_bind) and closes it in tr__node_destroy */
+                                binds it (tr_store_bind); the engine that opened it closes it
+                                after tr__node_destroy */
 } tr_node_opts;
 
 /* Creates a node; *out is owned, tr__node_destroy frees it (after stopping its actors). */

@@ -566,10 +566,7 @@ Test(sim_engine, a_local_message_body_difference_is_caught) {
     tr_sim_divergence d;
     int runs = 0;
     cr_assert_eq(tr_sim_check_determinism(&c, local_scenario, &runs, &d), 0);
-    if (traced_seen == 0) {
-        cr_skip_test("the runtime does not call ops->delivered yet (runtime/actor.c)");
-    }
-    cr_assert_geq(traced_seen, 20);
+    cr_assert_geq(traced_seen, 20, "the runtime reports every local delivery to the engine");
     cr_assert(d.diverged, "a body that differs only inside a node must change the trace");
     cr_assert(strstr(d.what, "run") != NULL, "%s", d.what);
 }
