@@ -137,7 +137,9 @@ static void usage(FILE *f) {
             "heal (AP not being linearizable is expected and reported). Defaults: seed 1,\n"
             "5 nodes, both stores, nemesis partition, 60s, 100 ops/s per store, 4 keys,\n"
             "2 clients per node. --history FILE writes the history (JSON, or EDN if FILE ends\n"
-            "in .edn; with both stores FILE.cp and FILE.ap). Exit: 0 every property held,\n"
+            "in .edn; with both stores FILE.cp and FILE.ap; in a sweep FILE.<seed>[.cp|.ap]).\n"
+            "AP acknowledged writes lost under --nemesis clock are reported, not counted:\n"
+            "LWW with skewed clocks loses them by design. Exit: 0 every property held,\n"
             "1 a property was violated, 2 usage or tool error.\n");
 }
 
@@ -503,7 +505,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     sc->sim = sim;
     sc->down = 0;
     sc->paused = 0;
-    tr_sim_rng_stream(sim, 1, &sc->rng);
+    tr_sim_rng_stream(sim, TR_SIM_STREAM_USER + 1, &sc->rng); /* nemesis */
     for (uint32_t i = 0; i < o->nodes; i++) {
         sc->nodes[i] = (node_ud){sc, i};
     }
@@ -837,9 +839,17 @@ static void sim_config(const sim_opts *o, uint64_t seed, scenario *sc, tr_sim_co
     }
 }
 
-static int write_history(const char *path, const char *suffix, const tr_history *h) {
+/* path + (sweeps: "." seed) + (both stores: ".cp"/".ap"). */
+static int write_history(const sim_opts *o, uint64_t seed, const char *store,
+                         const tr_history *h) {
     char name[4096];
-    snprintf(name, sizeof name, "%s%s", path, suffix);
+    const char *path = o->history;
+    char seed_part[32] = "";
+    if (o->sweep) {
+        snprintf(seed_part, sizeof seed_part, ".%" PRIu64, seed);
+    }
+    snprintf(name, sizeof name, "%s%s%s%s", path, seed_part, o->cp && o->ap ? "." : "",
+             o->cp && o->ap ? store : "");
     FILE *f = fopen(name, "w");
     if (f == NULL) {
         fprintf(stderr, "troupe sim: cannot write %s: %s\n", name, strerror(errno));
@@ -876,10 +886,8 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
     }
     run_scenario(sim, &sc);
     if (o->history != NULL && !r->tool_error) {
-        if ((sc.cp && write_history(o->history, o->ap ? ".cp" : "",
-                                    tr_workload_history(sc.cp)) != 0) ||
-            (sc.ap && write_history(o->history, o->cp ? ".ap" : "",
-                                    tr_workload_history(sc.ap)) != 0)) {
+        if ((sc.cp && write_history(o, seed, "cp", tr_workload_history(sc.cp)) != 0) ||
+            (sc.ap && write_history(o, seed, "ap", tr_workload_history(sc.ap)) != 0)) {
             r->tool_error = true;
             snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
         }

@@ -12,7 +12,8 @@
  *   reply error, indeterminate      -> info
  *   timeout / node crashed          -> info; the process id is retired and the client goes
  *                                      on under a fresh one (history invariant 2)
- * Times in the history are the simulator's true virtual time (not a node's skewed clock).
+ * Times in the history are the simulator's true virtual time (not a node's skewed clock);
+ * an op's `node` is the index (0-based, node id - 1) of the node its client talks to.
  *
  * Convergence probes (for AP): tr_workload_probe_start spawns a probe actor per node that
  * reads every key from its local replica every probe_ms; tr_workload_converged tells

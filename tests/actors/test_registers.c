@@ -67,7 +67,7 @@ static void world_start_rate(world *w, uint64_t seed, const char *target, uint32
     for (uint32_t i = 0; i < NODES; i++) {
         cr_assert_eq(tr_workload_boot(w->wl, tr_sim_node(w->sim, i), i), 0);
     }
-    tr_sim_rng_stream(w->sim, 7, &w->rng);
+    tr_sim_rng_stream(w->sim, TR_SIM_STREAM_USER + 7, &w->rng);
 }
 
 static void world_stop(world *w) {
