@@ -44,7 +44,14 @@ enum {
     NEM_LOSS = 1u << 5,
     NEM_DUP = 1u << 6,
     NEM_REORDER = 1u << 7,
+    NEM_ISOLATE = 1u << 8, /* random short partitions of these shapes */
+    NEM_RING = 1u << 9,
+    NEM_BRIDGE = 1u << 10,
+    NEM_ONEWAY = 1u << 11,
 };
+/* The faults drawn at random times (the others: the partition window, link probabilities). */
+#define NEM_RANDOM (NEM_CRASH | NEM_PAUSE | NEM_CLOCK | NEM_DELAY | NEM_ISOLATE | NEM_RING | \
+                    NEM_BRIDGE | NEM_ONEWAY)
 
 static const struct {
     const char *name;
@@ -52,7 +59,8 @@ static const struct {
 } nemeses[] = {
     {"partition", NEM_PARTITION}, {"crash", NEM_CRASH}, {"pause", NEM_PAUSE},
     {"clock", NEM_CLOCK},         {"delay", NEM_DELAY}, {"loss", NEM_LOSS},
-    {"dup", NEM_DUP},             {"reorder", NEM_REORDER},
+    {"dup", NEM_DUP},             {"reorder", NEM_REORDER}, {"isolate", NEM_ISOLATE},
+    {"ring", NEM_RING},           {"bridge", NEM_BRIDGE},   {"oneway", NEM_ONEWAY},
 };
 
 typedef struct sim_opts {
@@ -117,6 +125,8 @@ typedef struct scenario {
     uint64_t minority_mask;
     uint32_t down;      /* nodes crashed by the nemesis and not yet restarted */
     uint64_t paused;    /* mask */
+    bool in_window;     /* the majority/minority partition is the base state of the links */
+    uint64_t shape_until_ns; /* a random partition shape holds until then */
     node_ud nodes[TR_SIM_NODES_MAX];
     run_result *out;
 } scenario;
@@ -126,7 +136,8 @@ typedef struct scenario {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: troupe sim [--seed N | --seeds A..B] [--nodes N] [--workload cp|ap|both]\n"
-            "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder]\n"
+            "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder,\n"
+            "                             isolate,ring,bridge,oneway]\n"
             "                  [--duration 60s] [--rate R] [--keys K] [--clients C]\n"
             "                  [--json] [--history FILE] [--bug stale-read|no-anti-entropy]\n"
             "                  [--check-determinism]\n"
@@ -136,8 +147,12 @@ static void usage(FILE *f) {
             "the histories: CP must be linearizable; AP must stay available and converge after\n"
             "heal (AP not being linearizable is expected and reported). Defaults: seed 1,\n"
             "5 nodes, both stores, nemesis partition, 60s, 100 ops/s per store, 4 keys,\n"
-            "2 clients per node. --history FILE writes the history (JSON, or EDN if FILE ends\n"
-            "in .edn; with both stores FILE.cp and FILE.ap; in a sweep FILE.<seed>[.cp|.ap]).\n"
+            "2 clients per node. Nemeses: partition = one majority/minority split from D/4\n"
+            "to the end (D); crash, pause, clock, delay and the shapes isolate, ring, bridge,\n"
+            "oneway = random short faults from D/8; loss, dup, reorder = link probabilities.\n"
+            "At D clients stop and everything heals. --history FILE writes the history\n"
+            "(JSON, or EDN if FILE ends in .edn; with both stores FILE.cp and FILE.ap; in a\n"
+            "sweep FILE.<seed>[.cp|.ap]).\n"
             "AP acknowledged writes lost under --nemesis clock are reported, not counted:\n"
             "LWW with skewed clocks loses them by design. Exit: 0 every property held,\n"
             "1 a property was violated, 2 usage or tool error.\n");
@@ -385,16 +400,40 @@ static void schedule_fault(scenario *sc) {
     }
 }
 
+/* Links back to their base state: the partition window's split, or all up. */
+static void restore_links_cb(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    if (tr_sim_now_ns(sim) < sc->shape_until_ns) {
+        return; /* a later shape is in force; its own restore comes later */
+    }
+    if (sc->in_window) {
+        tr_sim_partition(sim, sc->minority_mask);
+    } else {
+        tr_sim_heal(sim);
+    }
+}
+
+static void shape_fault(scenario *sc, uint32_t kind, uint32_t i) {
+    int rc = kind == NEM_ISOLATE ? tr_sim_isolate(sc->sim, i)
+             : kind == NEM_RING  ? tr_sim_partition_ring(sc->sim)
+             : kind == NEM_BRIDGE ? tr_sim_partition_bridge(sc->sim)
+                                  : tr_sim_link_cut(sc->sim, i, TR_SIM_ANY); /* i is mute */
+    if (rc == 0) {
+        sc->shape_until_ns = tr_sim_now_ns(sc->sim) + rand_between(sc, 500 * MS, 3 * SEC);
+        tr_sim_at(sc->sim, sc->shape_until_ns, restore_links_cb, sc);
+    }
+}
+
 /* One random fault among the enabled kinds (other than the scheduled partition). */
 static void fault_cb(tr_sim *sim, void *ud) {
     scenario *sc = ud;
-    static const uint32_t kinds[] = {NEM_CRASH, NEM_PAUSE, NEM_CLOCK, NEM_DELAY};
-    uint32_t enabled[4], n = 0;
-    for (size_t k = 0; k < 4; k++) {
-        if (sc->o->nemesis & kinds[k]) {
-            enabled[n++] = kinds[k];
+    uint32_t enabled[32], n = 0;
+    for (uint32_t bit = 1; bit != 0; bit <<= 1) {
+        if (sc->o->nemesis & NEM_RANDOM & bit) {
+            enabled[n++] = bit;
         }
     }
+    assert(n > 0);
     uint32_t kind = enabled[tr_sim_rng_below(&sc->rng, n)];
     uint32_t i = (uint32_t)tr_sim_rng_below(&sc->rng, sc->o->nodes);
     int64_t skew = (int64_t)rand_between(sc, 0, 4 * SEC) - (int64_t)(2 * SEC);
@@ -413,6 +452,8 @@ static void fault_cb(tr_sim *sim, void *ud) {
     } else if (kind == NEM_DELAY) {
         tr_sim_delay_spike(sim, i, TR_SIM_ANY, rand_between(sc, 50 * MS, 500 * MS),
                            rand_between(sc, 1 * SEC, 3 * SEC));
+    } else if (kind & (NEM_ISOLATE | NEM_RING | NEM_BRIDGE | NEM_ONEWAY)) {
+        shape_fault(sc, kind, i);
     }
     schedule_fault(sc);
 }
@@ -420,6 +461,8 @@ static void fault_cb(tr_sim *sim, void *ud) {
 static void partition_cb(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     if (tr_sim_partition(sim, sc->minority_mask) == 0) {
+        sc->in_window = true;
+        sc->shape_until_ns = 0; /* the window's split replaces any shape in force */
         sc->out->partitioned = true;
         sc->out->part_from_ns = tr_sim_now_ns(sim);
     }
@@ -434,6 +477,8 @@ static void end_cb(tr_sim *sim, void *ud) {
     if (sc->ap) {
         tr_workload_stop(sc->ap);
     }
+    sc->in_window = false;
+    sc->shape_until_ns = 0;
     tr_sim_heal(sim);
     sc->out->part_to_ns = tr_sim_now_ns(sim);
     for (uint32_t i = 0; i < sc->o->nodes; i++) {
@@ -505,6 +550,8 @@ static void run_scenario(tr_sim *sim, void *ud) {
     sc->sim = sim;
     sc->down = 0;
     sc->paused = 0;
+    sc->in_window = false;
+    sc->shape_until_ns = 0;
     tr_sim_rng_stream(sim, TR_SIM_STREAM_USER + 1, &sc->rng); /* nemesis */
     for (uint32_t i = 0; i < o->nodes; i++) {
         sc->nodes[i] = (node_ud){sc, i};
@@ -521,7 +568,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     if ((o->nemesis & NEM_PARTITION) && sc->minority_mask != 0) {
         tr_sim_at(sim, d / 4, partition_cb, sc);
     }
-    if (o->nemesis & (NEM_CRASH | NEM_PAUSE | NEM_CLOCK | NEM_DELAY)) {
+    if (o->nemesis & NEM_RANDOM) {
         tr_sim_at(sim, d / 8, fault_cb, sc);
     }
     tr_sim_at(sim, d, end_cb, sc);
