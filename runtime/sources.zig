@@ -17,4 +17,5 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_codec.c",
     "tests/runtime/test_supervisor.c",
     "tests/runtime/test_store_crash.c",
+    "tests/runtime/test_store_actor.c",
 };

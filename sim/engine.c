@@ -31,6 +31,15 @@ void tr_sim_config_init(tr_sim_config *cfg) {
     cfg->store = true;
 }
 
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line) {
+    fprintf(stderr,
+            "troupe sim: invariant failed: %s (%s:%d) at event #%" PRIu64 ", t=%" PRIu64
+            " ns, seed %" PRIu64 "\n",
+            expr, file, line, sim->stats.events, sim->now, sim->cfg.seed);
+    abort();
+}
+
 /* ---- Event slab and heap -------------------------------------------------------------- */
 
 static int slab_grow(tr_sim *sim) {
@@ -120,11 +129,11 @@ static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
 static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     sim_heap_entry e = {time, sim->seq++, slot};
     if (time == sim->now) {
-        assert(sim->ring_count < sim->ring_cap);
+        SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
         sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
         return;
     }
-    assert(sim->heap_count < sim->heap_cap);
+    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
     sim->heap[sim->heap_count] = e;
     sift_up(sim->heap, sim->heap_count++);
 }
@@ -145,7 +154,7 @@ uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
 uint64_t tr_sim__next_seq(tr_sim *sim) { return sim->seq++; }
 
 void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
-    assert(e.time >= sim->now && sim->heap_count < sim->heap_cap);
+    SIM_ASSERT(sim, e.time >= sim->now && sim->heap_count < sim->heap_cap);
     sim->heap[sim->heap_count] = e;
     sift_up(sim->heap, sim->heap_count++);
 }
@@ -413,6 +422,34 @@ static void record(tr_sim *sim, sim_record *r) {
     }
 }
 
+/* Node sn is paused: keep the event (still in `slot`) until tr_sim_resume. A delivery
+ * that is still on its link is lost if the link broke; otherwise it has arrived. */
+static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
+    if (ev->kind == SIM_EV_DELIVER && !ev->arrived) {
+        sim_link *l = tr_sim__link(sim, ev->u.msg.from, ev->node);
+        if (l->epoch != ev->u.msg.link_epoch) {
+            tr_sim__release_slot(sim, slot);
+            sim->stats.dropped_cut++;
+            tr_sim__free_event(sim, ev);
+            return;
+        }
+        ev->arrived = true;
+    }
+    ev->via_link = false; /* off its link: resume re-pushes it like any event */
+    if (sn->deferred_count == sn->deferred_cap) {
+        uint32_t cap = sn->deferred_cap ? sn->deferred_cap * 2 : 64;
+        uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
+        if (d == NULL) {
+            fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
+            abort();
+        }
+        sn->deferred = d;
+        sn->deferred_cap = cap;
+    }
+    sim->slab[slot] = *ev; /* stays in the slab until resume */
+    sn->deferred[sn->deferred_count++] = slot;
+}
+
 /* Runs the event in slot `slot` (already popped from the heap). */
 static void process(tr_sim *sim, uint32_t slot) {
     sim_event ev = sim->slab[slot];
@@ -435,29 +472,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         return; /* a previous incarnation's event */
     }
     if (sn->paused) {
-        if (ev.kind == SIM_EV_DELIVER && !ev.arrived) {
-            sim_link *l = tr_sim__link(sim, ev.u.msg.from, ev.node);
-            if (l->epoch != ev.u.msg.link_epoch) {
-                tr_sim__release_slot(sim, slot);
-                sim->stats.dropped_cut++;
-                tr_sim__free_event(sim, &ev);
-                return;
-            }
-            ev.arrived = true;
-        }
-        ev.via_link = false; /* off its link: resume re-pushes it like any event */
-        if (sn->deferred_count == sn->deferred_cap) {
-            uint32_t cap = sn->deferred_cap ? sn->deferred_cap * 2 : 64;
-            uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
-            if (d == NULL) {
-                fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
-                abort();
-            }
-            sn->deferred = d;
-            sn->deferred_cap = cap;
-        }
-        sim->slab[slot] = ev; /* stays in the slab until resume */
-        sn->deferred[sn->deferred_count++] = slot;
+        defer(sim, sn, slot, &ev);
         return;
     }
     tr_sim__release_slot(sim, slot);
@@ -484,7 +499,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         tr__node_event(sn->node, ev.u.nev.about + 1, ev.u.nev.up);
         break;
     default:
-        assert(!"unknown sim event");
+        SIM_ASSERT(sim, !"unknown sim event");
     }
     sim->trace = tr_sim__mix(tr_sim__mix(h, r.a), r.b);
     record(sim, &r);
@@ -507,7 +522,7 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
             sift_down(sim->heap, sim->heap_count, 0);
         }
     }
-    assert(top.time >= sim->now);
+    SIM_ASSERT(sim, top.time >= sim->now); /* invariant 1: time never runs backwards */
     sim->now = top.time;
     sim_event *ev = &sim->slab[top.slot];
     if (ev->kind == SIM_EV_DELIVER && ev->via_link) {

@@ -99,7 +99,7 @@ static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
 
 void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
     sim_link *l = tr_sim__link(sim, from, to);
-    assert(l->head_in_heap);
+    SIM_ASSERT(sim, l->head_in_heap);
     l->head_in_heap = false;
     if (l->q_count > 0) {
         sim_heap_entry e = l->q[l->q_head];
@@ -210,7 +210,7 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
         tr_sim__buf_free(sim, buf, cap);
         return rc;
     }
-    assert(len == cap && len <= UINT32_MAX); /* the size is exact: the buffer's class is len */
+    SIM_ASSERT(sim, len == cap && len <= UINT32_MAX); /* exact size: the buffer class is len */
     sim->stats.remote_sent++;
     if (!tr_sim__link(sim, f, t)->up) {
         sim->stats.dropped_cut++;
@@ -262,9 +262,7 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     ev->u.msg.buf = NULL;
     if (rc != 0) {
         /* Our own encoder produced it: a failure here is a codec bug, not bad input. */
-        assert(!"sim: envelope failed to decode");
-        sim->stats.dropped_cut++;
-        return;
+        SIM_ASSERT(sim, !"an envelope the sim encoded failed to decode");
     }
     sim->stats.remote_delivered++;
     r->a = ((uint64_t)ev->u.msg.from << 32) | msg->type;

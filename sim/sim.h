@@ -162,6 +162,13 @@ struct tr_sim {
 #define SIM_STREAM_LINK_FAULT(f, t) ((3ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
 #define SIM_STREAM_NEMESIS (4ull << 24)
 
+/* Always-on invariant check: on failure prints the seed, event index and virtual time (so
+ * the run can be replayed to that point) and aborts. */
+#define SIM_ASSERT(sim, cond) \
+    ((cond) ? (void)0 : tr_sim__assert_fail((sim), #cond, __FILE__, __LINE__))
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line);
+
 /* engine.c */
 uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
 #define SIM_BUF_SMALL 256

@@ -16,4 +16,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_lincheck.c",
     "tests/sim/test_checkers.c",
     "tests/sim/test_sim_cli.c",
+    "tests/sim/test_embed_user.c",
 };

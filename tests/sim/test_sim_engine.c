@@ -1,6 +1,7 @@
 /* test_sim_engine.c — the sim engine: determinism, trace hash, FIFO links, virtual time,
  * remote sends through the codec, the check-determinism mode (with a planted bug). */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -473,4 +474,57 @@ Test(sim_engine, every_fault_at_once_is_still_deterministic) {
     cr_assert_not(d.diverged, "%s", d.what);
     /* Pings mostly wait out their timeouts behind the faults: few events, many faults. */
     cr_assert_gt(events, 400, "events %llu", (unsigned long long)events);
+}
+
+/* The engine's invariant hook (sim/sim.h SIM_ASSERT) reports the seed and aborts. */
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line);
+
+Test(sim_engine, invariant_failure_aborts_naming_the_seed, .signal = SIGABRT) {
+    tr_sim_config c = ping_config(4242);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+}
+
+static bool pongs_reached(tr_sim *sim, void *ud) {
+    (void)sim;
+    return pongs_total >= *(uint64_t *)ud;
+}
+
+Test(sim_engine, run_until_stops_at_the_predicate_or_the_deadline) {
+    tr_sim_config c = ping_config(11);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    pongs_total = 0;
+    uint32_t n = 3;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &pinger_b, NULL, &n, sizeof n, NULL), 0);
+    uint64_t want = 10;
+    cr_assert_eq(tr_sim_run_until(sim, pongs_reached, &want, 1000000000), 0);
+    /* It stops right after the event (an actor run) that made it true; one run may handle
+     * several of the 4 pongs in flight. */
+    cr_assert(pongs_total >= 10 && pongs_total < 14, "%llu", (unsigned long long)pongs_total);
+    uint64_t t = tr_sim_now_ns(sim);
+    cr_assert_gt(t, 0);
+    cr_assert_lt(t, 1000000000);
+    want = UINT64_MAX;
+    cr_assert_eq(tr_sim_run_until(sim, pongs_reached, &want, t + 5000000), TR_ETIMEDOUT);
+    cr_assert_eq(tr_sim_now_ns(sim), t + 5000000);
+    /* step: one event at a time, time never goes back */
+    uint64_t before = tr_sim_now_ns(sim);
+    cr_assert(tr_sim_step(sim));
+    cr_assert_geq(tr_sim_now_ns(sim), before);
+    tr_sim_destroy(sim);
+}
+
+Test(sim_engine, step_on_an_empty_queue_returns_false) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.store = false;
+    c.nodes = 1;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    cr_assert_not(tr_sim_step(sim));
+    cr_assert_eq(tr_sim_now_ns(sim), 0);
+    tr_sim_destroy(sim);
 }
