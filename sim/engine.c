@@ -314,6 +314,17 @@ static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32
     return 0;
 }
 
+/* Every message an actor receives, local or remote, goes into the trace. */
+static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
+    tr_sim *sim = engine;
+    uint64_t h = tr_sim__mix(sim->trace, ((uint64_t)tr_sim__index(sim, node) << 32) | msg->type);
+    h = tr_sim__mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
+    h = tr_sim__mix(tr_sim__mix(h, msg->from.actor), msg->to.actor);
+    h = tr_sim__mix(h, msg->corr);
+    sim->trace = tr_sim__hash_bytes(h, msg->body, msg->body_len);
+    sim->stats.messages_traced++;
+}
+
 static const tr_engine_ops sim_ops = {
     .now_ns = op_now_ns,
     .random = op_random,
@@ -323,6 +334,7 @@ static const tr_engine_ops sim_ops = {
     .store_ready = op_store_ready,
     .node_by_name = op_node_by_name,
     .watch_node = tr_sim__watch_node,
+    .delivered = op_delivered,
 };
 
 /* ---- Processing events --------------------------------------------------------------- */
@@ -477,7 +489,9 @@ static void process(tr_sim *sim, uint32_t slot) {
     }
     tr_sim__release_slot(sim, slot);
     sim->stats.events++;
-    uint64_t h = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
+    /* The event's own fields first; what it causes (deliveries via ops->delivered, the
+     * envelope of a remote message) is folded in while it runs; its outcome last. */
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
     switch (ev.kind) {
     case SIM_EV_RUN:
         run_actor(sim, sn, &ev, &r);
@@ -486,9 +500,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         fire_timer(sim, sn, &ev, &r);
         break;
     case SIM_EV_DELIVER:
-        sim->trace = h;
-        tr_sim__deliver(sim, &ev, &r); /* folds the envelope into the trace */
-        h = sim->trace;
+        tr_sim__deliver(sim, &ev, &r);
         break;
     case SIM_EV_COMMIT:
         commit(sim, sn, &r);
@@ -501,7 +513,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     default:
         SIM_ASSERT(sim, !"unknown sim event");
     }
-    sim->trace = tr_sim__mix(tr_sim__mix(h, r.a), r.b);
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r.a), r.b);
     record(sim, &r);
 }
 

@@ -26,6 +26,8 @@
 #ifndef TR_SIM_H
 #define TR_SIM_H
 
+#include <string.h>
+
 #include "runtime/codec.h"
 #include "runtime/engine.h"
 #include "runtime/store.h"
@@ -193,6 +195,20 @@ static inline uint64_t tr_sim__mix(uint64_t h, uint64_t w) {
     h *= 0x100000001b3ull;
     h ^= h >> 29;
     return h;
+}
+
+static inline uint64_t tr_sim__hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = tr_sim__mix(h, w);
+    }
+    uint64_t tail = n;
+    for (; i < n; i++) {
+        tail = (tail << 8) | p[i];
+    }
+    return tr_sim__mix(h, tail);
 }
 
 /* net.c */
