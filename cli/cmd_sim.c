@@ -827,22 +827,33 @@ static void print_human(const sim_opts *o, const run_result *r) {
     printf("\n");
 }
 
-static void json_store(const char *name, const store_result *s, bool last) {
+static void json_store(const char *name, const store_result *s, bool is_ap, bool last) {
+    char bad[160] = "";
+    if (s->lin.verdict == TR_LIN_INVALID && s->lin.has_bad_op) {
+        format_op(bad, sizeof bad, &s->lin.bad_op);
+    }
     printf("\"%s\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
-           ",\"info\":%" PRIu64 ",\"linearizable\":\"%s\",\"availability_majority\":%.4f,"
-           "\"availability_minority\":%.4f,\"availability\":%.4f,\"converged\":%s,"
-           "\"converged_after_ms\":%.3f,\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}%s",
-           name, s->ops, s->ok, s->fail, s->info, tr_lin_verdict_name(s->lin.verdict),
-           s->avail.groups[0].fraction, s->avail.groups[1].fraction, s->avail.all.fraction,
-           s->converged ? "true" : "false", s->converged_after_ns / 1e6,
+           ",\"info\":%" PRIu64 ",\"linearizable\":\"%s\",\"first_violation\":\"%s\","
+           "\"availability_majority\":%.4f,\"availability_minority\":%.4f,"
+           "\"availability\":%.4f,",
+           name, s->ops, s->ok, s->fail, s->info, tr_lin_verdict_name(s->lin.verdict), bad,
+           s->avail.groups[0].fraction, s->avail.groups[1].fraction, s->avail.all.fraction);
+    if (is_ap) {
+        printf("\"converged\":%s,\"converged_after_ms\":%.3f,\"lost_writes\":%zu,",
+               s->converged ? "true" : "false", s->converged_after_ns / 1e6,
+               s->conv.lost_writes);
+    }
+    printf("\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}%s",
            s->violated ? "true" : "false", s->why, s->note, last ? "" : ",");
 }
 
 static void print_json(const sim_opts *o, const run_result *r) {
-    printf("{\"seed\":%" PRIu64 ",\"nodes\":%u,\"trace_hash\":\"%016" PRIx64 "\","
+    printf("{\"seed\":%" PRIu64 ",\"held\":%s,\"nodes\":%u,\"trace_hash\":\"%016" PRIx64
+           "\","
            "\"partitioned\":%s,\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
            ",\"wall_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
-           r->seed, o->nodes, r->trace_hash, r->partitioned ? "true" : "false",
+           r->seed, r->cp.violated || r->ap.violated ? "false" : "true", o->nodes,
+           r->trace_hash, r->partitioned ? "true" : "false",
            r->minority_mask, r->stats.events, r->wall_s, r->check_s, r->virtual_ns / 1e9);
     for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
         printf("%s\"%s\":%" PRIu64, f ? "," : "", tr_sim_fault_name((tr_sim_fault)f),
@@ -850,10 +861,10 @@ static void print_json(const sim_opts *o, const run_result *r) {
     }
     printf("},");
     if (o->cp) {
-        json_store("cp", &r->cp, !o->ap);
+        json_store("cp", &r->cp, false, !o->ap);
     }
     if (o->ap) {
-        json_store("ap", &r->ap, true);
+        json_store("ap", &r->ap, true, true);
     }
     printf(",\"replay\":\"");
     print_replay(o, r->seed, stdout);

@@ -98,6 +98,8 @@ Test(sim_cli, seed_sweep_summarises_and_json_is_emitted) {
         lines++;
     }
     cr_assert_eq(lines, 3, "%s", out);
+    cr_assert_not_null(strstr(out, "\"held\":true"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"first_violation\":\"#"), "%s", out); /* AP's */
 }
 
 Test(sim_cli, crash_pause_and_delay_faults_keep_cp_linearizable) {
