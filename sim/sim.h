@@ -34,7 +34,7 @@
 #include "troupe.h"
 
 enum sim_event_kind {
-    SIM_EV_RUN = 1,     /* tr__actor_run(actor) */
+    SIM_EV_RUN = 1,     /* the node's CPU: tr__actor_run of the head of its run queue */
     SIM_EV_TIMER,       /* tr__timer_fire */
     SIM_EV_DELIVER,     /* decode an envelope, tr__node_deliver */
     SIM_EV_COMMIT,      /* tr_store_commit of the node's store */
@@ -50,7 +50,6 @@ typedef struct sim_event {
     uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch; /* that node's epoch when pushed */
     union {
-        tr_actor *actor;
         struct {
             tr_addr owner;
             uint64_t id;
@@ -104,7 +103,10 @@ typedef struct sim_node {
     bool up;
     bool paused;
     bool commit_pending;
+    bool cpu_pending;         /* a RUN event for this node is queued (or deferred) */
     uint64_t busy_until;      /* the node's one simulated CPU is busy until then */
+    tr_actor **runq;          /* runnable actors, FIFO: one entry per ops->schedule call */
+    uint32_t runq_head, runq_count, runq_cap;
     uint64_t processed_last;  /* tr_node_stats messages_delivered after the last run */
     tr_sim_rng rng;           /* ops->random */
     /* Local clock: raw(t) = t + offset + drift_ppm * (t - drift_base) / 1e6, clamped to

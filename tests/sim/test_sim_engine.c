@@ -573,3 +573,52 @@ Test(sim_engine, a_local_message_body_difference_is_caught) {
     cr_assert(d.diverged, "a body that differs only inside a node must change the trace");
     cr_assert(strstr(d.what, "run") != NULL, "%s", d.what);
 }
+
+/* ---- One CPU per node ------------------------------------------------------------------ */
+
+static uint64_t cpu_last_ns[2], cpu_count[2];
+
+static int cpu_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    int which = *(int *)state;
+    cpu_last_ns[which] = tr_now_ns(ctx);
+    cpu_count[which]++;
+    return TR_CONTINUE;
+}
+
+static int cpu_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    memcpy(state, arg, sizeof(int));
+    return 0;
+}
+
+static const tr_behaviour cpu_b = {.name = "cpu", .state_size = sizeof(int), .init = cpu_init,
+                                   .receive = cpu_receive};
+
+Test(sim_engine, actors_of_a_node_share_one_cpu) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.nodes = 1;
+    c.store = false;
+    c.msg_cost_ns = 1000;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_addr a[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &cpu_b, NULL, &i, sizeof i, &a[i]), 0);
+    }
+    tr_sim_run_for(sim, 1000000); /* both inited */
+    uint64_t t0 = tr_sim_now_ns(sim);
+    memset(cpu_count, 0, sizeof cpu_count);
+    for (int k = 0; k < 100; k++) {
+        for (int i = 0; i < 2; i++) {
+            cr_assert_eq(tr_node_send(tr_sim_node(sim, 0), a[i], T_PING, NULL, 0), 0);
+        }
+    }
+    tr_sim_run_for(sim, 1000000);
+    cr_assert_eq(cpu_count[0] + cpu_count[1], 200);
+    /* 100 messages = 100 us of CPU: whichever ran second started when the first was done. */
+    uint64_t first = cpu_last_ns[0] < cpu_last_ns[1] ? cpu_last_ns[0] : cpu_last_ns[1];
+    uint64_t second = cpu_last_ns[0] < cpu_last_ns[1] ? cpu_last_ns[1] : cpu_last_ns[0];
+    cr_assert_eq(first, t0);
+    cr_assert_eq(second, t0 + 100 * 1000);
+    tr_sim_destroy(sim);
+}
