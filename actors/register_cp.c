@@ -6,9 +6,10 @@
  * the others, through a request to itself, so the quorum code has no special case.
  *
  * Replica state lives only in the durable store: key "r" + 4 bytes big-endian key ->
- * msgpack [[counter, writer, incarnation], value|nil]. Reads go to the store view (which sees this actor's
- * own pending writes), so a restart after a crash recovers by construction: no cache to
- * rebuild, and nothing acknowledged by STORE_ACK was volatile.
+ * msgpack [[counter, writer, incarnation], value|nil], plus "incarnation" -> the number of
+ * the latest run. Reads go to the store view (which sees this actor's own pending writes),
+ * so a restart after a crash recovers by construction: no cache to rebuild, and nothing
+ * acknowledged by STORE_ACK was volatile.
  *
  * Coordinator state is volatile: a crash forgets in-flight operations (their clients time
  * out and must treat them as indeterminate). An operation ends when a majority answered

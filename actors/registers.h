@@ -27,7 +27,8 @@
  * name ("cp@n2"), the peer list being the node names given at boot (this node included).
  *
  * Client protocol (bodies are msgpack maps; unknown keys are ignored, so `troupe call` can
- * send JSON turned into msgpack):
+ * send JSON turned into msgpack; numbers: ints, or floats with an integral value). Message
+ * type numbers: TR_REG_READ = 512, TR_REG_WRITE = 513, TR_REG_REPLY = 514.
  *   TR_REG_READ   {"key": int}                   -> TR_REG_REPLY
  *   TR_REG_WRITE  {"key": int, "value": int}     -> TR_REG_REPLY
  *   TR_REG_REPLY  {"ok": true, "value": int|nil}                   success (value read or

@@ -675,6 +675,7 @@ bool tr__actor_run(tr_actor *a) {
             continue;
         }
         delivered++;
+        if (node->ops->delivered) node->ops->delivered(node->engine, node, m); /* sim: trace */
         int rc = a->beh->receive(&ctx, a->state, m);
         if (rc != TR_CONTINUE) {
             reason = rc == TR_STOP ? 0 : (rc < 0 ? rc : TR_EFAILED);

@@ -261,13 +261,38 @@ static uint64_t op_random(void *engine, tr_node *node) {
     return tr_sim_rng_next(&sim->nodes[tr_sim__index(sim, node)].rng);
 }
 
+/* The node's single CPU: runnable actors wait in its run queue (round robin), and one RUN
+ * event per node, due when the CPU is free, runs the next of them. */
+static void runq_push(tr_sim *sim, sim_node *sn, tr_actor *actor) {
+    if (sn->runq_count == sn->runq_cap) {
+        uint32_t cap = sn->runq_cap ? sn->runq_cap * 2 : 64;
+        tr_actor **q = malloc((size_t)cap * sizeof *q);
+        SIM_ASSERT(sim, q != NULL);
+        for (uint32_t k = 0; k < sn->runq_count; k++) {
+            q[k] = sn->runq[(sn->runq_head + k) & (sn->runq_cap - 1)];
+        }
+        free(sn->runq);
+        sn->runq = q;
+        sn->runq_head = 0;
+        sn->runq_cap = cap;
+    }
+    sn->runq[(sn->runq_head + sn->runq_count++) & (sn->runq_cap - 1)] = actor;
+}
+
+static void cpu_wake(tr_sim *sim, sim_node *sn) {
+    if (sn->cpu_pending || sn->runq_count == 0) {
+        return;
+    }
+    sn->cpu_pending = true;
+    sim_event ev = {.kind = SIM_EV_RUN, .node = sn->index, .epoch = sn->epoch};
+    tr_sim__push(sim, sn->busy_until > sim->now ? sn->busy_until : sim->now, &ev);
+}
+
 static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
-    sim_node *sn = &sim->nodes[i];
-    sim_event ev = {.kind = SIM_EV_RUN, .node = i, .epoch = sn->epoch};
-    ev.u.actor = actor;
-    tr_sim__push(sim, sn->busy_until > sim->now ? sn->busy_until : sim->now, &ev);
+    sim_node *sn = &sim->nodes[tr_sim__index(sim, node)];
+    runq_push(sim, sn, actor);
+    cpu_wake(sim, sn);
 }
 
 static void op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
@@ -314,6 +339,17 @@ static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32
     return 0;
 }
 
+/* Every message an actor receives, local or remote, goes into the trace. */
+static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
+    tr_sim *sim = engine;
+    uint64_t h = tr_sim__mix(sim->trace, ((uint64_t)tr_sim__index(sim, node) << 32) | msg->type);
+    h = tr_sim__mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
+    h = tr_sim__mix(tr_sim__mix(h, msg->from.actor), msg->to.actor);
+    h = tr_sim__mix(h, msg->corr);
+    sim->trace = tr_sim__hash_bytes(h, msg->body, msg->body_len);
+    sim->stats.messages_traced++;
+}
+
 static const tr_engine_ops sim_ops = {
     .now_ns = op_now_ns,
     .random = op_random,
@@ -323,6 +359,7 @@ static const tr_engine_ops sim_ops = {
     .store_ready = op_store_ready,
     .node_by_name = op_node_by_name,
     .watch_node = tr_sim__watch_node,
+    .delivered = op_delivered,
 };
 
 /* ---- Processing events --------------------------------------------------------------- */
@@ -333,8 +370,17 @@ static uint64_t node_processed(sim_node *sn) {
     return st.messages_delivered;
 }
 
-static void run_actor(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
-    tr_actor *actor = ev->u.actor;
+static void run_actor(tr_sim *sim, sim_node *sn, sim_record *r) {
+    sn->cpu_pending = false;
+    if (sn->busy_until > sim->now) { /* resumed from a pause while still busy */
+        r->a = UINT64_MAX;
+        cpu_wake(sim, sn);
+        return;
+    }
+    SIM_ASSERT(sim, sn->runq_count > 0);
+    tr_actor *actor = sn->runq[sn->runq_head];
+    sn->runq_head = (sn->runq_head + 1) & (sn->runq_cap - 1);
+    sn->runq_count--;
     tr_addr addr = tr__actor_addr(actor); /* before the run: it may die in it */
     bool again = tr__actor_run(actor);
     uint64_t done = node_processed(sn);
@@ -345,10 +391,9 @@ static void run_actor(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
     r->a = addr.actor;
     r->b = k;
     if (again) {
-        sim_event next = {.kind = SIM_EV_RUN, .node = sn->index, .epoch = sn->epoch};
-        next.u.actor = actor;
-        tr_sim__push(sim, sn->busy_until, &next);
+        runq_push(sim, sn, actor);
     }
+    cpu_wake(sim, sn);
 }
 
 static void fire_timer(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
@@ -477,18 +522,18 @@ static void process(tr_sim *sim, uint32_t slot) {
     }
     tr_sim__release_slot(sim, slot);
     sim->stats.events++;
-    uint64_t h = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
+    /* The event's own fields first; what it causes (deliveries via ops->delivered, the
+     * envelope of a remote message) is folded in while it runs; its outcome last. */
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
     switch (ev.kind) {
     case SIM_EV_RUN:
-        run_actor(sim, sn, &ev, &r);
+        run_actor(sim, sn, &r);
         break;
     case SIM_EV_TIMER:
         fire_timer(sim, sn, &ev, &r);
         break;
     case SIM_EV_DELIVER:
-        sim->trace = h;
-        tr_sim__deliver(sim, &ev, &r); /* folds the envelope into the trace */
-        h = sim->trace;
+        tr_sim__deliver(sim, &ev, &r);
         break;
     case SIM_EV_COMMIT:
         commit(sim, sn, &r);
@@ -501,7 +546,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     default:
         SIM_ASSERT(sim, !"unknown sim event");
     }
-    sim->trace = tr_sim__mix(tr_sim__mix(h, r.a), r.b);
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r.a), r.b);
     record(sim, &r);
 }
 
@@ -721,6 +766,7 @@ void tr_sim_destroy(tr_sim *sim) {
             tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
         }
         free(sim->nodes[i].deferred);
+        free(sim->nodes[i].runq);
     }
     if (sim->links != NULL) {
         tr_sim__links_free(sim);

@@ -226,20 +226,6 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     return 0;
 }
 
-static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = tr_sim__mix(h, w);
-    }
-    uint64_t tail = n;
-    for (; i < n; i++) {
-        tail = (tail << 8) | p[i];
-    }
-    return tr_sim__mix(h, tail);
-}
-
 /* A delivery event for a live, running node: off the link and into the node. */
 void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     uint8_t *buf = ev->u.msg.buf;
@@ -253,7 +239,7 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
             return;
         }
     }
-    r->c = hash_bytes(0, buf, ev->u.msg.len);
+    r->c = tr_sim__hash_bytes(0, buf, ev->u.msg.len);
     sim->trace = tr_sim__mix(sim->trace, r->c);
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];

@@ -26,13 +26,15 @@
 #ifndef TR_SIM_H
 #define TR_SIM_H
 
+#include <string.h>
+
 #include "runtime/codec.h"
 #include "runtime/engine.h"
 #include "runtime/store.h"
 #include "troupe.h"
 
 enum sim_event_kind {
-    SIM_EV_RUN = 1,     /* tr__actor_run(actor) */
+    SIM_EV_RUN = 1,     /* the node's CPU: tr__actor_run of the head of its run queue */
     SIM_EV_TIMER,       /* tr__timer_fire */
     SIM_EV_DELIVER,     /* decode an envelope, tr__node_deliver */
     SIM_EV_COMMIT,      /* tr_store_commit of the node's store */
@@ -48,7 +50,6 @@ typedef struct sim_event {
     uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch; /* that node's epoch when pushed */
     union {
-        tr_actor *actor;
         struct {
             tr_addr owner;
             uint64_t id;
@@ -102,7 +103,10 @@ typedef struct sim_node {
     bool up;
     bool paused;
     bool commit_pending;
+    bool cpu_pending;         /* a RUN event for this node is queued (or deferred) */
     uint64_t busy_until;      /* the node's one simulated CPU is busy until then */
+    tr_actor **runq;          /* runnable actors, FIFO: one entry per ops->schedule call */
+    uint32_t runq_head, runq_count, runq_cap;
     uint64_t processed_last;  /* tr_node_stats messages_delivered after the last run */
     tr_sim_rng rng;           /* ops->random */
     /* Local clock: raw(t) = t + offset + drift_ppm * (t - drift_base) / 1e6, clamped to
@@ -193,6 +197,20 @@ static inline uint64_t tr_sim__mix(uint64_t h, uint64_t w) {
     h *= 0x100000001b3ull;
     h ^= h >> 29;
     return h;
+}
+
+static inline uint64_t tr_sim__hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = tr_sim__mix(h, w);
+    }
+    uint64_t tail = n;
+    for (; i < n; i++) {
+        tail = (tail << 8) | p[i];
+    }
+    return tr_sim__mix(h, tail);
 }
 
 /* net.c */

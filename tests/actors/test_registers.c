@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/register_wire.h"
 #include "actors/registers.h"
@@ -21,6 +22,7 @@ typedef struct world {
     tr_sim *sim;
     tr_workload *wl;
     uint32_t bugs;
+    uint32_t quorum_ms; /* 0 = the default */
     bool cp, ap;
     tr_sim_rng rng;
 } world;
@@ -28,7 +30,7 @@ typedef struct world {
 static int boot(tr_node *node, void *ud) {
     world *w = ud;
     tr_registers_opts ro = {.peer_count = NODES, .peer_names = names, .cp = w->cp,
-                            .ap = w->ap, .bugs = w->bugs};
+                            .ap = w->ap, .bugs = w->bugs, .quorum_timeout_ms = w->quorum_ms};
     int rc = tr_registers_boot(node, &ro);
     if (rc == 0 && w->wl != NULL) {
         rc = tr_workload_boot(w->wl, node, tr_node_id(node) - 1);
@@ -39,6 +41,7 @@ static int boot(tr_node *node, void *ud) {
 static void world_start_rate(world *w, uint64_t seed, const char *target, uint32_t bugs,
                              double rate, uint32_t keys, uint32_t clients);
 static double reorder_prob; /* for the next world_start */
+static uint32_t quorum_ms;   /* for the next world_start */
 
 static void world_start(world *w, uint64_t seed, const char *target, uint32_t bugs) {
     world_start_rate(w, seed, target, bugs, 200, 0, 0);
@@ -49,6 +52,7 @@ static void world_start_rate(world *w, uint64_t seed, const char *target, uint32
     tr_sim_config cfg;
     memset(w, 0, sizeof *w);
     w->bugs = bugs;
+    w->quorum_ms = quorum_ms;
     w->cp = !strcmp(target, "cp");
     w->ap = !w->cp;
     tr_sim_config_init(&cfg);
@@ -67,7 +71,7 @@ static void world_start_rate(world *w, uint64_t seed, const char *target, uint32
     for (uint32_t i = 0; i < NODES; i++) {
         cr_assert_eq(tr_workload_boot(w->wl, tr_sim_node(w->sim, i), i), 0);
     }
-    tr_sim_rng_stream(w->sim, 7, &w->rng);
+    tr_sim_rng_stream(w->sim, TR_SIM_STREAM_USER + 7, &w->rng);
 }
 
 static void world_stop(world *w) {
@@ -487,8 +491,11 @@ Test(registers, cp_and_ap_serve_clients_on_the_real_engine) {
     for (int t = 0; t < 2; t++) {
         const char *to = t ? "ap" : "cp";
         tr_reg_reply rep = real_request(rt, in, to, 3, true, 99);
-        for (int i = 0; i < 100 && !rep.ok && !strcmp(rep.error, "starting"); i++) {
-            rep = real_request(rt, in, to, 3, true, 99); /* the incarnation is committing */
+        /* The new incarnation commits before serving; on a loaded machine that can take a
+         * while, so wait (up to ~5 s) rather than count on it being quick. */
+        for (int i = 0; i < 500 && !rep.ok && !strcmp(rep.error, "starting"); i++) {
+            usleep(10000);
+            rep = real_request(rt, in, to, 3, true, 99);
         }
         cr_assert(rep.ok, "%s write: %s", to, rep.error);
         rep = real_request(rt, in, to, 3, false, 0);
@@ -496,4 +503,32 @@ Test(registers, cp_and_ap_serve_clients_on_the_real_engine) {
     }
     tr_inbox_destroy(in);
     tr_runtime_destroy(rt);
+}
+
+Test(registers, timed_out_ops_are_info_and_their_process_is_never_reused) {
+    world w;
+    tr_lin_result res;
+    quorum_ms = 3000; /* coordinators wait longer than their clients */
+    world_start(&w, 5, "cp", 0);
+    tr_sim_run_for(w.sim, 1 * SEC);
+    /* every message now takes 1.5 s more: quorums outlast the clients' 1 s timeout */
+    cr_assert_eq(tr_sim_delay_spike(w.sim, TR_SIM_ANY, TR_SIM_ANY, 1500 * MS, 3 * SEC), 0);
+    tr_sim_run_for(w.sim, 5 * SEC);
+    cr_assert_eq(finish_and_lincheck(&w, &res), TR_LIN_VALID);
+    const tr_history *h = tr_workload_history(w.wl);
+    size_t infos = 0;
+    for (size_t i = 0; i < tr_history_count(h); i++) {
+        const tr_op *op = tr_history_op(h, i);
+        if (op->type != TR_OP_INFO) {
+            continue;
+        }
+        infos++;
+        for (size_t j = i + 1; j < tr_history_count(h); j++) {
+            cr_assert_neq(tr_history_op(h, j)->process, op->process,
+                          "process %lld reused after its info at #%zu",
+                          (long long)op->process, i);
+        }
+    }
+    cr_assert_gt(infos, 5, "only %zu info ops", infos);
+    world_stop(&w);
 }

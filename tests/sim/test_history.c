@@ -177,6 +177,19 @@ Test(history, malformed_json_gets_a_clear_error) {
                     TR_ECORRUPT, "duplicate");
 }
 
+Test(history, json_errors_name_the_line_of_the_bad_op) {
+    expect_bad_json("[\n{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[1,null]},\n"
+                    "  {\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":[1,null],\"x\":}]",
+                    TR_ECORRUPT, "line 3 column");
+    expect_bad_json("[{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[1,null]} {}]",
+                    TR_ECORRUPT, "',' or ']' expected after op 0");
+    expect_bad_json("[1,2]", TR_ECORRUPT, "'[' or '{' expected");
+    expect_bad_json("[] []", TR_ECORRUPT, "trailing data");
+    expect_bad_json("[{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[1,null]},",
+                    TR_ECORRUPT, "end of file");
+    expect_bad_json("", TR_ECORRUPT, "line 1");
+}
+
 Test(history, import_over_the_op_limit_is_too_big) {
     const char *text = "[{\"type\":\"invoke\",\"f\":\"read\",\"process\":0,\"value\":[1,null]},"
                        "{\"type\":\"ok\",\"f\":\"read\",\"process\":0,\"value\":[1,null]}]";

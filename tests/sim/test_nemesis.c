@@ -538,3 +538,36 @@ Test(nemesis, a_broken_link_does_not_hold_back_later_messages) {
     cr_assert_lt(max_lat_ns[1], 2 * MS);
     tr_sim_destroy(sim);
 }
+
+Test(nemesis, partitions_are_seen_by_the_failure_detector) {
+    tr_sim *sim = make(3, NULL);
+    tr_sim_run_for(sim, 5 * MS);
+    cr_assert_eq(tr_sim_link_cut(sim, 1, 0), 0); /* n2 -> n1 only: still a failure */
+    tr_sim_run_for(sim, 1 * MS);
+    cr_assert_eq(downs, 0, "the verdict takes failure_detect_ns (2 ms here)");
+    tr_sim_run_for(sim, 2 * MS);
+    cr_assert_eq(downs, 1);
+    cr_assert_eq(tr_sim_heal(sim), 0);
+    tr_sim_run_for(sim, 3 * MS);
+    cr_assert_eq(ups, 1);
+    cr_assert_eq(tr_sim_isolate(sim, 2), 0); /* n3 alone: nothing to say about n2 */
+    tr_sim_run_for(sim, 5 * MS);
+    cr_assert_eq(downs, 1);
+    tr_sim_destroy(sim);
+}
+
+Test(nemesis, a_timer_due_during_a_pause_fires_at_resume) {
+    with_ticker = false;
+    tr_sim *sim = make(2, NULL);
+    with_ticker = true;
+    cr_assert_eq(tr_node_send(tr_sim_node(sim, 1), sink_of(sim, 1), T_ARM, NULL, 0), 0);
+    tr_sim_run_for(sim, 500 * MS);
+    cr_assert_eq(tr_sim_pause(sim, 1), 0);
+    tr_sim_run_for(sim, 1000 * MS); /* the 1000 ms timer is due during the pause */
+    cr_assert_eq(timer_fired_ns, 0);
+    cr_assert_eq(tr_sim_resume(sim, 1), 0);
+    tr_sim_run_for(sim, 1 * MS);
+    cr_assert_geq(timer_fired_ns, 1500 * MS);
+    cr_assert_lt(timer_fired_ns, 1501 * MS);
+    tr_sim_destroy(sim);
+}

@@ -528,3 +528,94 @@ Test(sim_engine, step_on_an_empty_queue_returns_false) {
     cr_assert_eq(tr_sim_now_ns(sim), 0);
     tr_sim_destroy(sim);
 }
+
+/* ---- Local deliveries are in the trace ------------------------------------------------ */
+
+static int local_plant; /* differs between the two runs: a planted nondeterminism */
+static uint64_t traced_seen;
+
+static int quiet_receive(tr_ctx *ctx, void *state, const tr_msg *msg) { return TR_CONTINUE; }
+static const tr_behaviour quiet_b = {.name = "quiet", .receive = quiet_receive};
+
+static int local_sender_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    tr_addr quiet;
+    int rc = tr_spawn(ctx, &quiet_b, NULL, NULL, 0, &quiet);
+    for (int i = 0; rc == 0 && i < 20; i++) {
+        int v = i == 10 ? local_plant : i; /* only the body differs, nothing else */
+        rc = tr_send(ctx, quiet, T_PING, &v, sizeof v);
+    }
+    return rc;
+}
+
+static const tr_behaviour local_sender_b = {.name = "local-sender", .init = local_sender_init,
+                                            .receive = quiet_receive};
+
+static void local_scenario(tr_sim *sim, void *ud) {
+    int *runs = ud;
+    local_plant = ++*runs == 2 ? 1000 : 10;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &local_sender_b, NULL, NULL, 0, NULL), 0);
+    tr_sim_run_for(sim, 1000000);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    traced_seen = st.messages_traced;
+}
+
+Test(sim_engine, a_local_message_body_difference_is_caught) {
+    tr_sim_config c = ping_config(3);
+    c.boot = NULL;
+    tr_sim_divergence d;
+    int runs = 0;
+    cr_assert_eq(tr_sim_check_determinism(&c, local_scenario, &runs, &d), 0);
+    cr_assert_geq(traced_seen, 20, "the runtime reports every local delivery to the engine");
+    cr_assert(d.diverged, "a body that differs only inside a node must change the trace");
+    cr_assert(strstr(d.what, "run") != NULL, "%s", d.what);
+}
+
+/* ---- One CPU per node ------------------------------------------------------------------ */
+
+static uint64_t cpu_last_ns[2], cpu_count[2];
+
+static int cpu_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    int which = *(int *)state;
+    cpu_last_ns[which] = tr_now_ns(ctx);
+    cpu_count[which]++;
+    return TR_CONTINUE;
+}
+
+static int cpu_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    memcpy(state, arg, sizeof(int));
+    return 0;
+}
+
+static const tr_behaviour cpu_b = {.name = "cpu", .state_size = sizeof(int), .init = cpu_init,
+                                   .receive = cpu_receive};
+
+Test(sim_engine, actors_of_a_node_share_one_cpu) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.nodes = 1;
+    c.store = false;
+    c.msg_cost_ns = 1000;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_addr a[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &cpu_b, NULL, &i, sizeof i, &a[i]), 0);
+    }
+    tr_sim_run_for(sim, 1000000); /* both inited */
+    uint64_t t0 = tr_sim_now_ns(sim);
+    memset(cpu_count, 0, sizeof cpu_count);
+    for (int k = 0; k < 100; k++) {
+        for (int i = 0; i < 2; i++) {
+            cr_assert_eq(tr_node_send(tr_sim_node(sim, 0), a[i], T_PING, NULL, 0), 0);
+        }
+    }
+    tr_sim_run_for(sim, 1000000);
+    cr_assert_eq(cpu_count[0] + cpu_count[1], 200);
+    /* 100 messages = 100 us of CPU: whichever ran second started when the first was done. */
+    uint64_t first = cpu_last_ns[0] < cpu_last_ns[1] ? cpu_last_ns[0] : cpu_last_ns[1];
+    uint64_t second = cpu_last_ns[0] < cpu_last_ns[1] ? cpu_last_ns[1] : cpu_last_ns[0];
+    cr_assert_eq(first, t0);
+    cr_assert_eq(second, t0 + 100 * 1000);
+    tr_sim_destroy(sim);
+}
