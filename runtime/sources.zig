@@ -19,4 +19,5 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_sched.c",
     "tests/runtime/test_store_crash.c",
     "tests/runtime/test_store_actor.c",
+    "tests/runtime/test_tidy.c",
 };
