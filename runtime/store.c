@@ -230,6 +230,8 @@ struct tr_store {
     uint64_t next_token;
     tr_store_stats stats;
     tr_store_hooks hooks;
+    void (*mid_commit)(tr_store *st, void *ud); /* tests only */
+    void *mid_commit_ud;
 };
 
 static bool batch_empty(const batch *b) { return b->head == NULL && b->whead == NULL; }
@@ -568,21 +570,45 @@ int tr_store_del(tr_store *st, const char *actor, const void *key, size_t klen) 
     return kv_write(st, OP_DEL, actor, key, klen, NULL, 0);
 }
 
-int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
-                 size_t cap, size_t *len) {
-    assert(st != NULL);
+/* Builds "<actor>\0<key>" into k (FULLKEY_MAX bytes); returns its length or an error. */
+static int full_key(const char *actor, const void *key, size_t klen, uint8_t *k, size_t *fk) {
     size_t nlen;
     int rc = check_key(actor, key, klen, &nlen);
-    if (rc != 0 || (buf == NULL && cap > 0)) {
-        return rc ? rc : TR_EINVAL;
+    if (rc != 0) {
+        return rc;
     }
-    uint8_t k[FULLKEY_MAX];
     memcpy(k, actor, nlen);
     k[nlen] = 0;
     if (klen) {
         memcpy(k + nlen + 1, key, klen);
     }
-    size_t fk = nlen + 1 + klen;
+    *fk = nlen + 1 + klen;
+    return 0;
+}
+
+static int lmdb_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, size_t cap,
+                    size_t *len) {
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val mk = {fk, (void *)k}, mv;
+    rc = mdb_get(txn, st->dbi_kv, &mk, &mv);
+    rc = rc == 0 ? copy_out(buf, cap, mv.mv_data, mv.mv_size, len) : map_err(rc);
+    read_end(st, txn);
+    return rc;
+}
+
+int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                 size_t cap, size_t *len) {
+    assert(st != NULL);
+    uint8_t k[FULLKEY_MAX];
+    size_t fk;
+    int rc = full_key(actor, key, klen, k, &fk);
+    if (rc != 0 || (buf == NULL && cap > 0)) {
+        return rc ? rc : TR_EINVAL;
+    }
     uint64_t h = hash_bytes(k, fk);
     pthread_mutex_lock(&st->mu);
     entry *e = *overlay_slot(st, k, fk, h);
@@ -595,16 +621,19 @@ int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, 
         return rc;
     }
     /* Not pending: every write of this key by this actor is committed, so LMDB is current. */
-    MDB_txn *txn;
-    rc = read_begin(st, &txn);
-    if (rc != 0) {
-        return rc;
+    return lmdb_get(st, k, fk, buf, cap, len);
+}
+
+int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
+                           void *buf, size_t cap, size_t *len) {
+    assert(st != NULL);
+    uint8_t k[FULLKEY_MAX];
+    size_t fk;
+    int rc = full_key(actor, key, klen, k, &fk);
+    if (rc != 0 || (buf == NULL && cap > 0)) {
+        return rc ? rc : TR_EINVAL;
     }
-    MDB_val mk = {fk, k}, mv;
-    rc = mdb_get(txn, st->dbi_kv, &mk, &mv);
-    rc = rc == 0 ? copy_out(buf, cap, mv.mv_data, mv.mv_size, len) : map_err(rc);
-    read_end(st, txn);
-    return rc;
+    return lmdb_get(st, k, fk, buf, cap, len);
 }
 
 int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
@@ -1130,6 +1159,9 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     if (batch_empty(&b)) {
         return 0;
     }
+    if (st->mid_commit) {
+        st->mid_commit(st, st->mid_commit_ud);
+    }
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
     pthread_mutex_lock(&st->mu);
     batch_release(st, &b);
@@ -1199,6 +1231,11 @@ void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
     pthread_mutex_lock(&st->mu);
     st->hooks = *hooks;
     pthread_mutex_unlock(&st->mu);
+}
+
+void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud) {
+    st->mid_commit = fn;
+    st->mid_commit_ud = ud;
 }
 
 void tr_store_stats_get(tr_store *st, tr_store_stats *out) {

@@ -93,6 +93,16 @@ bool tr_store_has_pending(tr_store *st);
 /* Simulated crash: pending (uncommitted) writes, overlays, notifications are dropped. */
 void tr_store_drop_pending(tr_store *st);
 
+/* Tests and tools: as tr_store_get, but reads only what is committed (ignores pending
+ * writes, including the caller's own). */
+int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
+                           void *buf, size_t cap, size_t *len);
+
+/* Tests only: fn(st, ud) runs inside every later tr_store_commit after the batch was swapped
+ * out and before it is written (no lock held), so that a test can issue writes "during" a
+ * commit deterministically. NULL (the default) turns it off. */
+void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud);
+
 typedef struct tr_store_stats {
     uint64_t commits;
     uint64_t writes;
