@@ -15,8 +15,9 @@
  * ops->store_ready when the batch goes from empty to non-empty and calls tr_store_commit,
  * which swaps the batch out, writes it in ONE LMDB transaction and syncs; then it routes
  * the TR_MSG_DURABLE notifications and held replies (tr_reply_durable) of that batch
- * through the hooks given to tr_store_bind. Real engine: a single writer thread. Sim engine: an event in
- * virtual time; tr_store_drop_pending models a crash (uncommitted writes vanish).
+ * through the hooks given to tr_store_bind. Real engine: a single writer thread. Sim
+ * engine: an event in virtual time; tr_store_drop_pending models a crash (uncommitted
+ * writes vanish).
  * Reads (get/recover) use short read-only transactions (MDB_NOTLS) plus the overlay and
  * never wait for the writer. MDB_MAP_FULL grows the map and retries.
  *
