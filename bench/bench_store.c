@@ -5,11 +5,13 @@
  *   store_group_wN          durable writes/s by N = 1, 10, 1000 actors (real runtime, public
  *                           API): each actor does tr_kv_put + tr_durable_notify and writes
  *                           again only when TR_MSG_DURABLE says the last one is on disk
- *                           (one write in flight per actor). The writer thread group-commits.
+ *                           (one write in flight per actor; each overwrites its one state
+ *                           key). The writer thread group-commits.
  *   store_group_wN_batch    writes per commit in that run (node stats).
  *   store_single_wN         the same writes with one commit (and sync) per write: N threads
  *                           on the store API, each put + tr_store_commit under one lock.
- *   store_lmdb_1000         raw LMDB reference: synced txns of 1,000 puts each, puts/s.
+ *   store_lmdb_1000         raw LMDB reference: synced txns of 1,000 puts each, to the same
+ *                           keys the 1,000 actors write (each overwrites its state key).
  *   store_recover_1m        an actor named "journal" with 1,000,000 journal events (written
  *                           beforehand, not timed) recovers them with tr_recover in its
  *                           init: ms from spawn to its report, and events/s.
@@ -33,7 +35,9 @@
 #include "troupe.h"
 
 enum { MSG_GO = TR_MSG_USER + 40, MSG_DONE, MSG_FAIL };
-enum { KEYS_PER_ACTOR = 64, WAIT_MS = 120000 };
+enum { WAIT_MS = 120000 };
+/* Every writer overwrites one key, its state: "state" in the actor's namespace. */
+static const char STATE_KEY[] = "state";
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -101,10 +105,9 @@ static int writer_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
 }
 
 static int writer_issue(tr_ctx *ctx, writer_state *s) {
-    uint32_t key = (uint32_t)(s->done % KEYS_PER_ACTOR);
     uint8_t val[9];
     size_t vl = pack_u64(val, s->done);
-    int rc = tr_kv_put(ctx, &key, sizeof(key), val, vl);
+    int rc = tr_kv_put(ctx, STATE_KEY, sizeof(STATE_KEY) - 1, val, vl);
     return rc ? rc : tr_durable_notify(ctx, NULL);
 }
 
@@ -263,13 +266,13 @@ typedef struct single_arg {
 static void *single_writer(void *p) {
     single_arg *a = p;
     char name[32];
-    snprintf(name, sizeof(name), "bench-single-%u", a->id);
+    snprintf(name, sizeof(name), "bench-writer-%u", a->id);
     for (uint64_t i = 0; i < a->r->per; i++) {
-        uint32_t key = (uint32_t)(i % KEYS_PER_ACTOR);
         uint8_t val[9];
         uint64_t writes = 0;
         pthread_mutex_lock(&a->r->commit_lock);
-        int rc = tr_store_put(a->r->st, name, &key, sizeof(key), val, pack_u64(val, i));
+        int rc = tr_store_put(a->r->st, name, STATE_KEY, sizeof(STATE_KEY) - 1, val,
+                              pack_u64(val, i));
         rc = rc ? rc : tr_store_commit(a->r->st, &writes);
         a->r->bad += rc != 0 || writes != 1;
         pthread_mutex_unlock(&a->r->commit_lock);
@@ -323,16 +326,16 @@ static int bench_single(const tr_bench_opts *o, uint32_t writers, uint64_t total
 
 /* ---- raw LMDB: the ceiling the store is measured against -------------------------------- */
 
+/* The same key bytes the store writes for 1,000 actors' state ("<name>\0state"). */
 static int lmdb_batches(MDB_env *env, MDB_dbi dbi, uint64_t txns, uint32_t per) {
     for (uint64_t t = 0; t < txns; t++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(env, NULL, 0, &txn);
         for (uint32_t i = 0; rc == 0 && i < per; i++) {
-            uint8_t k[16], v[9];
-            snprintf((char *)k, sizeof(k), "a%03u", i % 1000); /* like 1,000 actors' keys */
-            uint32_t slot = (uint32_t)(t % KEYS_PER_ACTOR);
-            memcpy(k + 5, &slot, 4);
-            MDB_val mk = {9, k}, mv = {pack_u64(v, t), v};
+            uint8_t k[64], v[9];
+            int n = snprintf((char *)k, sizeof(k), "bench-writer-%u", i);
+            memcpy(k + n + 1, STATE_KEY, sizeof(STATE_KEY) - 1); /* k[n] is snprintf's NUL */
+            MDB_val mk = {(size_t)n + sizeof(STATE_KEY), k}, mv = {pack_u64(v, t), v};
             rc = mdb_put(txn, dbi, &mk, &mv, 0);
         }
         rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
