@@ -1202,9 +1202,10 @@ static void free_actor_table(tr_store *st) {
     st->actors.count = 0;
 }
 
-/* Forgets everything not committed. Held replies are handed back with TR_ECLOSED so that
- * their owner frees them; notifications simply vanish, like the actors that asked. */
-static void drop_all_pending(tr_store *st) {
+/* Forgets everything not committed. Notifications simply vanish, like the actors that
+ * asked. Held replies go back to the node with TR_ECLOSED (drop_pending: the node lives
+ * on), or are freed here with tr_msg_free (close: the node may be gone already). */
+static void drop_all_pending(tr_store *st, bool closing) {
     pthread_mutex_lock(&st->mu);
     assert(!st->committing);
     batch b = st->pending;
@@ -1217,7 +1218,9 @@ static void drop_all_pending(tr_store *st) {
     free_entries(b.head);
     for (waiter *w = b.whead; w;) {
         waiter *n = w->next;
-        if (w->msg && st->hooks.release) {
+        if (w->msg && closing) {
+            tr_msg_free(w->msg);
+        } else if (w->msg && st->hooks.release) {
             st->hooks.release(st->hooks.ud, w->msg, TR_ECLOSED);
         }
         free(w);
@@ -1225,7 +1228,7 @@ static void drop_all_pending(tr_store *st) {
     }
 }
 
-void tr_store_drop_pending(tr_store *st) { drop_all_pending(st); }
+void tr_store_drop_pending(tr_store *st) { drop_all_pending(st, false); }
 
 void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
     pthread_mutex_lock(&st->mu);
@@ -1567,6 +1570,6 @@ void tr_store_close(tr_store *st) {
     if (st == NULL) {
         return;
     }
-    drop_all_pending(st);
+    drop_all_pending(st, true);
     store_free(st);
 }

@@ -47,7 +47,9 @@ typedef struct tr_store_opts {
 } tr_store_opts;
 
 int tr_store_open(const tr_store_opts *opts, tr_store **out);
-/* Commits nothing further; pending writes are dropped (call tr_store_commit first). */
+/* Commits nothing further; pending writes are dropped (call tr_store_commit first). No
+ * hook is called: held replies still pending are freed with tr_msg_free, so the store may
+ * be closed after its node was destroyed. */
 void tr_store_close(tr_store *st);
 /* How the store reaches its node (set by tr__node_create; unit tests set their own):
  *   ready(ud)                      the pending batch went from empty to non-empty

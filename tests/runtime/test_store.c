@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include "runtime/internal.h" /* tr__msg_alloc: a real message to hold */
 #include "store_helpers.h"
 
 /* Hooks that record what the store told its node. */
@@ -262,6 +263,25 @@ Test(store, held_reply_is_released_after_the_commit, .init = setup, .fini = tear
     cr_assert_eq(hooks_rec.released, 1);
     cr_assert_eq(hooks_rec.released_msg, &m);
     cr_assert_eq(hooks_rec.release_status, 0);
+}
+
+static void release_must_not_run(void *ud, tr_msg *m, int status) {
+    cr_assert_fail("close called the release hook (its node may be gone)");
+}
+
+Test(store, close_frees_held_replies_without_calling_the_node, .init = setup,
+     .fini = teardown) {
+    tr_store_hooks h = {on_ready, on_durable, release_must_not_run, &hooks_rec};
+    tr_store_bind(st, &h);
+    put_s("x", "k", "v");
+    tr_msg *m = tr__msg_alloc(16);
+    cr_assert_not_null(m);
+    cr_assert_eq(tr_store_hold(st, m), 0);
+    uint64_t tok;
+    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    tr_store_close(st);
+    st = NULL;
+    cr_assert_eq(hooks_rec.durable, 0);
 }
 
 Test(store, pending_bytes_beyond_the_limit_give_eagain, .init = setup, .fini = teardown) {
