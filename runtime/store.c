@@ -43,6 +43,7 @@
 #define RECOVER_CHUNK_BYTES (1u << 20)
 #define FULLKEY_MAX (TR_NAME_MAX + 1 + TR_KEY_MAX)
 #define OVERLAY_BUCKETS_MIN 256u
+#define RELEASE_CHUNK 256
 
 /* ------------------------------------------------------------------------------------ */
 /* Errors: every LMDB and errno code becomes a TR_E code here and nowhere else.           */
@@ -1098,25 +1099,31 @@ static int write_batch(tr_store *st, batch *b) {
 }
 
 /* After the commit: the batch's entries leave the overlay (LMDB now has them, or the
- * store failed). Under mu. */
+ * store failed). Takes mu per chunk of entries, so that a large batch does not hold up
+ * readers and writers for long; an entry not released yet still shows a committed value. */
 static void batch_release(tr_store *st, batch *b) {
-    for (entry *e = b->head; e; e = e->next) {
-        arec *a = e->actor;
-        if (e->op == OP_PUT || e->op == OP_DEL) {
-            if (!e->dead) {
-                overlay_release_kv(st, e);
+    entry *e = b->head;
+    while (e) {
+        pthread_mutex_lock(&st->mu);
+        for (int i = 0; e && i < RELEASE_CHUNK; i++, e = e->next) {
+            arec *a = e->actor;
+            if (e->op == OP_PUT || e->op == OP_DEL) {
+                if (!e->dead) {
+                    overlay_release_kv(st, e);
+                }
+            } else if (e->op == OP_APPEND) {
+                assert(a->jhead == e);
+                a->jhead = e->hnext;
+                if (a->jhead == NULL) {
+                    a->jtail = NULL;
+                }
+                arec_free_if_idle(st, a);
+            } else if (a->snap == e) {
+                a->snap = NULL;
+                arec_free_if_idle(st, a);
             }
-        } else if (e->op == OP_APPEND) {
-            assert(a->jhead == e);
-            a->jhead = e->hnext;
-            if (a->jhead == NULL) {
-                a->jtail = NULL;
-            }
-            arec_free_if_idle(st, a);
-        } else if (a->snap == e) {
-            a->snap = NULL;
-            arec_free_if_idle(st, a);
         }
+        pthread_mutex_unlock(&st->mu);
     }
 }
 
@@ -1163,8 +1170,8 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
         st->mid_commit(st, st->mid_commit_ud);
     }
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
-    pthread_mutex_lock(&st->mu);
     batch_release(st, &b);
+    pthread_mutex_lock(&st->mu);
     st->committing = false;
     if (rc != 0 && st->failed == 0) {
         st->failed = rc;

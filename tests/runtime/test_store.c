@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "runtime/internal.h" /* tr__msg_alloc: a real message to hold */
+#include "runtime/engine.h" /* tr__msg_alloc: a real message to hold */
 #include "store_helpers.h"
 
 /* Hooks that record what the store told its node. */
