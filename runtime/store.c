@@ -1127,6 +1127,37 @@ static void batch_release(tr_store *st, batch *b) {
     }
 }
 
+#ifndef NDEBUG
+/* Debug builds: the overlay's invariants, checked under mu after every commit.
+ *   1. kv.count is the number of entries in the kv table, all live (not superseded) and
+ *      from the pending batch or an older one;
+ *   2. every actor's pending journal is in strictly increasing seq order below next_seq,
+ *      and its pending snapshot covers no event past next_seq - 1. */
+static void store_check(tr_store *st) {
+    size_t n = 0;
+    for (size_t i = 0; i < st->kv.cap; i++) {
+        for (entry *e = st->kv.slots[i]; e; e = e->hnext, n++) {
+            assert(!e->dead && e->gen <= st->pending.gen);
+            assert(e->op == OP_PUT || e->op == OP_DEL);
+        }
+    }
+    assert(n == st->kv.count);
+    for (size_t i = 0; i < st->actors.cap; i++) {
+        for (arec *a = st->actors.slots[i]; a; a = a->hnext) {
+            uint64_t prev = 0;
+            for (entry *e = a->jhead; e; e = e->hnext) {
+                uint64_t seq = get_be64(e->data + a->nlen + 1);
+                assert(seq > prev && seq < a->next_seq);
+                prev = seq;
+            }
+            assert(a->snap == NULL || get_be64(a->snap->data + a->snap->klen) < a->next_seq);
+        }
+    }
+}
+#else
+static void store_check(tr_store *st) { (void)st; }
+#endif
+
 static void free_entries(entry *e) {
     while (e) {
         entry *n = e->next;
@@ -1172,6 +1203,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
     batch_release(st, &b);
     pthread_mutex_lock(&st->mu);
+    store_check(st);
     st->committing = false;
     if (rc != 0 && st->failed == 0) {
         st->failed = rc;
