@@ -891,6 +891,34 @@ Test(store_open, absent_directory_is_created_and_second_open_is_busy, .init = se
     rm_dir(strdup(sub));
 }
 
+Test(store_open, a_garbled_snapshot_record_is_reported_not_replayed, .init = setup,
+     .fini = teardown) {
+    append_s("x", "e1");
+    commit();
+    tr_store_close(st);
+    st = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "snapshot", 0, &dbi), 0);
+    MDB_val k = {2, "x\0"}, v = {3, "abc"}; /* shorter than its 8-byte seq */
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    st = open_at(dir, 0);
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "x", on_snap, on_event, &r), TR_ECORRUPT);
+    cr_assert_eq(r.snapshots + r.events, 0);
+}
+
+Test(store_open, a_missing_parent_directory_is_enoent) {
+    open_expect("/tmp/troupe-no-such-parent-dir/store", TR_ENOENT);
+}
+
 Test(store_open, bad_options_are_invalid) {
     tr_store *s = NULL;
     cr_assert_eq(tr_store_open(NULL, &s), TR_EINVAL);
