@@ -47,6 +47,9 @@ pub fn build(b: *std.Build) void {
     const lib_mod = newModule(b, target, optimize, tsan);
     lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &c_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
+    // Debug builds keep Zig's UB sanitizer on for our code; bundle its runtime so that an
+    // embedder linking libtroupe.a with gcc or clang needs nothing from Zig.
+    lib.bundle_ubsan_rt = true;
     lib.installHeader(b.path("include/troupe.h"), "troupe.h");
     b.installArtifact(lib);
 

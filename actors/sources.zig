@@ -1,2 +1,11 @@
-pub const lib = [_][]const u8{};
-pub const tests = [_][]const u8{};
+//! actors/: the capabilities (replicated registers, ...).
+pub const lib = [_][]const u8{
+    "actors/register_wire.c",
+    "actors/registers.c",
+    "actors/register_cp.c",
+    "actors/register_ap.c",
+};
+pub const tests = [_][]const u8{
+    "tests/actors/test_register_wire.c",
+    "tests/actors/test_registers.c",
+};

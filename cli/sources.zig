@@ -1,6 +1,9 @@
 //! cli/: the troupe command.
 pub const sources = [_][]const u8{
     "cli/main.c",
-    "cli/stubs.c",
+    "cli/node_common.c",
+    "cli/cmd_node.c",
+    "cli/cmd_call.c",
+    "cli/cmd_sim.c",
     "cli/cmd_check.c",
 };

@@ -1,2 +1,16 @@
-pub const lib = [_][]const u8{};
-pub const tests = [_][]const u8{};
+//! cluster/: TCP transport (libuv), framing, handshake/auth, membership, failure detection.
+pub const lib = [_][]const u8{
+    "cluster/frame.c",
+    "cluster/handshake.c",
+    "cluster/membership.c",
+    "cluster/transport.c",
+    "cluster/cluster.c",
+};
+pub const tests = [_][]const u8{
+    "tests/cluster/test_frame.c",
+    "tests/cluster/test_handshake.c",
+    "tests/cluster/test_transport.c",
+    "tests/cluster/test_membership.c",
+    "tests/cluster/test_node.c",
+    "tests/cluster/test_cluster.c",
+};

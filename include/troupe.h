@@ -315,7 +315,8 @@ typedef struct tr_sup_spec {
  * intensity is exceeded it stops all children and stops itself with TR_ESHUTDOWN, which its
  * own supervisor, link or monitor sees (escalation). TR_EINVAL for a bad spec (unknown
  * strategy or restart type, a NULL behaviour, a name over TR_NAME_MAX, two children with the
- * same name, limits above). opts->trap_exit is ignored: a supervisor monitors its children.
+ * same name, limits above). opts->trap_exit and opts->mailbox_capacity are ignored: a
+ * supervisor monitors its children and must never lose their TR_MSG_DOWN.
  * Semantics (OTP's, made asynchronous):
  *   - children start in spec order in the supervisor's init; if one cannot be spawned, the
  *     ones started are stopped and the supervisor fails with that error;
@@ -494,7 +495,8 @@ int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), vo
 
 /* The trace hash: 64 bits over every event processed (its time, kind and node; the actor's
  * address and processed-message count for runs; owner and id for timers; the encoded
- * envelope for remote deliveries). Printed as "trace-hash: %016llx". */
+ * envelope for remote deliveries) and every message received by an actor, local or remote
+ * (node, from, to, type, corr, body). Printed as "trace-hash: %016llx". */
 uint64_t tr_sim_trace_hash(const tr_sim *sim);
 
 /* ---- Seeded random streams: independent per purpose, derived from (seed, stream) ---- */
@@ -568,10 +570,12 @@ typedef struct tr_sim_stats {
     uint64_t events;             /* events processed */
     uint64_t actor_runs;
     uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
+    uint64_t messages_traced;    /* messages folded into the trace as they were received */
     uint64_t remote_sent;        /* messages put on a link */
     uint64_t remote_delivered;   /* messages taken off a link into a node */
-    uint64_t dropped_cut;        /* sent on, or in flight on, a cut link */
-    uint64_t dropped_down;       /* sent to or from a crashed node */
+    uint64_t dropped_cut;        /* sent on a cut link, or in flight on a link that broke
+                                    (a cut, or a crash of either end) */
+    uint64_t dropped_down;       /* sent to a crashed node, or due at a node that crashed */
     uint64_t timers_fired;
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
@@ -599,6 +603,56 @@ int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *
 /* ------------------------------------------------------------------------------------ */
 /* The cluster: TCP transport between real nodes (cluster/)                               */
 /* (section owned by cluster/; see docs/wire-protocol.md) */
+/*
+ * A real node joins a cluster by starting a tr_cluster on its runtime: one TCP connection
+ * per node pair, frames of a 4-byte big-endian length and a msgpack envelope, a handshake
+ * that mutually authenticates with a shared secret (HMAC-SHA256 over fresh nonces), seed
+ * nodes + gossip for membership, heartbeats and a timeout failure detector. Remote sends
+ * (tr_send to an address on another node, tr_send_name("x@n2")) then go over TCP; a node
+ * going down or up reaches monitors as TR_MSG_DOWN (TR_ENODEDOWN) / TR_MSG_NODE_DOWN/UP.
+ * Every authenticated peer is trusted like a local actor (it holds the secret).
+ * A send to an unknown or down node, or to a node whose outbound queue is at its bound,
+ * fails fast and is counted as a dead letter. Bad input from a peer closes that connection
+ * with a logged reason (structured key=value lines on stderr) and never harms the node.
+ */
+typedef struct tr_cluster tr_cluster;
+
+typedef struct tr_cluster_config {
+    const char *cluster;     /* cluster name; peers of another cluster are refused; "troupe" */
+    const char *listen;      /* "host:port" to accept peers on; NULL = none (a client) */
+    const char *seeds;       /* "host:port,host:port" dialled to join; NULL = none */
+    const void *secret;      /* shared secret (copied), at least 16 bytes */
+    size_t secret_len;
+    bool client;             /* announce as a client: not a member, never gossiped */
+    uint32_t frame_max;      /* largest frame payload accepted or sent; 0 = 1 MiB */
+    uint32_t peer_queue_bytes;     /* outbound bound per peer; 0 = 4 MiB */
+    uint32_t peer_queue_count;     /* outbound bound per peer; 0 = 65536 messages */
+    uint32_t handshake_timeout_ms; /* 0 = 5000 */
+    uint32_t heartbeat_ms;         /* 0 = 500 */
+    uint32_t down_ms;        /* silence after which a node is down (suspect at half); 3000 */
+    uint32_t write_stall_ms; /* a peer not reading this long is dropped; 0 = 5000 */
+    int32_t spin_us;         /* the I/O loop polls this long after activity before it
+                                sleeps; 0 = 50, negative = never */
+} tr_cluster_config;
+
+/* Starts the transport on rt's I/O loop (listens, dials the seeds) and plugs it into rt.
+ * The node's id and name (tr_config) are its identity in the cluster. *out is owned:
+ * tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
+ * config), TR_EBUSY (address in use), TR_EIO. */
+int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
+/* The port the node listens on (useful with port 0), or 0. */
+int tr_cluster_port(const tr_cluster *c);
+/* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
+ * For clients that dialled one seed. TR_ETIMEDOUT. Any non-worker thread. */
+int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
+/* Says BYE to the peers and closes every connection; blocks until done. Idempotent. If not
+ * called, tr_runtime_destroy does it. Remote sends fail (dead letters) from then on. */
+void tr_cluster_stop(tr_cluster *c);
+/* Frees c; only after tr_runtime_destroy(rt). */
+void tr_cluster_destroy(tr_cluster *c);
+/* The node id `troupe node --name NAME` uses: "n<k>" gives k (1..2^31-1); any other name a
+ * 31-bit FNV-1a hash of it (never 0). Ids from 2^31 up are left for clients. */
+uint32_t tr_cluster_node_id(const char *name);
 
 #ifdef __cplusplus
 }

@@ -112,13 +112,19 @@ static inline void release_stub(tr_actor *a, tr_msg *old) {
     if ((void *)old != (void *)&a->stub) tr__msg_release(old);
 }
 
-static inline tr_msg *mq_pop(tr_actor *a) {
+/* Pops without touching `queued`: the run loop accounts for a whole activation at once. */
+static inline tr_msg *mq_pop_uncounted(tr_actor *a) {
     tr_msg *tail = a->tail;
     tr_msg *next = atomic_load_explicit(&tail->next_, memory_order_acquire);
     if (!next) return NULL;
     a->tail = next;
     release_stub(a, tail);
-    atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);
+    return next;
+}
+
+static inline tr_msg *mq_pop(tr_actor *a) {
+    tr_msg *next = mq_pop_uncounted(a);
+    if (next) atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);
     return next;
 }
 
@@ -162,7 +168,9 @@ static int deliver_local(tr_node *node, tr_ctx *ctx, tr_msg *m) {
         return 0;
     }
     uint32_t q = atomic_load_explicit(&a->queued, memory_order_relaxed);
-    if (a->capacity && q >= a->capacity && m->type < TR__SYS_BASE) {
+    /* Runtime notifications (DOWN, EXIT, TIMEOUT, DURABLE, ...) are never refused: losing
+     * one would break a supervisor or a request. Only user messages count. */
+    if (a->capacity && q >= a->capacity && m->type >= TR_MSG_USER && m->type < TR__SYS_BASE) {
         if (a->overflow == TR_OVERFLOW_REJECT) {
             atomic_fetch_add_explicit(&node->st_rejects, 1, memory_order_relaxed);
             tr__msg_release(m);
@@ -398,11 +406,18 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
     notify_watchers(a, self, reason);
     drop_remote_watches(node, self);
     tr_msg *m;
+    uint8_t why[9];
+    size_t why_len = tr__pack_int(why, reason);
     while ((m = mq_pop(a)) != NULL) {
-        if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
+        bool mine = m->to.actor == self.actor;
+        if (mine && m->type == TR__SYS_MONITOR) { /* asked before we died: the real reason */
+            send_sys(node, self, m->from, TR_MSG_DOWN, m->corr, why, why_len);
+        } else if (mine && m->type == TR__SYS_LINK) {
+            send_sys(node, self, m->from, TR__SYS_EXIT, (uint64_t)(int64_t)reason, NULL, 0);
+        } else if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
             tr_msg *copy = make_msg(m->from, self, m->type, m->corr, NULL, 0);
             if (copy) tr__dead_letter(node, copy);
-        } else if (m->type < TR__SYS_BASE && m->to.actor == self.actor) {
+        } else if (m->type < TR__SYS_BASE && mine) {
             atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
         }
     }
@@ -620,7 +635,13 @@ bool tr__actor_run(tr_actor *a) {
     int reason = 0;
     bool die = false;
     tr_msg *m;
-    while (n < batch && (m = mq_pop(a)) != NULL) {
+    /* `queued` and st_delivered are shared cache lines (the senders increment `queued`):
+     * one atomic per activation instead of one per message, except for a bounded mailbox,
+     * whose capacity check needs the exact count. Unbounded mailboxes only use `queued`
+     * against the mute thresholds, which a lag of one batch cannot upset. */
+    bool exact = a->capacity != 0;
+    uint32_t delivered = 0;
+    while (n < batch && (m = exact ? mq_pop(a) : mq_pop_uncounted(a)) != NULL) {
         n++;
         if (m->to.actor != my_id || my_id == 0) { /* for a previous owner of the slot */
             if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
@@ -653,7 +674,8 @@ bool tr__actor_run(tr_actor *a) {
         } else if (!filter_user(a, m)) {
             continue;
         }
-        atomic_fetch_add_explicit(&node->st_delivered, 1, memory_order_relaxed);
+        delivered++;
+        if (node->ops->delivered) node->ops->delivered(node->engine, node, m); /* sim: trace */
         int rc = a->beh->receive(&ctx, a->state, m);
         if (rc != TR_CONTINUE) {
             reason = rc == TR_STOP ? 0 : (rc < 0 ? rc : TR_EFAILED);
@@ -666,6 +688,8 @@ bool tr__actor_run(tr_actor *a) {
             break;
         }
     }
+    if (!exact && n) atomic_fetch_sub_explicit(&a->queued, n, memory_order_relaxed);
+    if (delivered) atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
     bool again;
     if (!die && ctx.stop_self) { /* tr_stop(self) from init or a system message path */
         die = true;

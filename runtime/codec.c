@@ -20,13 +20,19 @@
 #include <string.h>
 
 #include "runtime/engine.h"
+#include "runtime/internal.h" /* the tr_msg.flags_ bits */
 
 #define ENVELOPE_VERSION 1
 #define ENVELOPE_FIELDS 11
+/* The flags_ bits that mean something on another node. Others are node-local state: never
+ * sent, and ignored when a peer sends them (a later version may define them). Keeping the
+ * wire flags below 128 keeps the field one byte, within TR_ENVELOPE_OVERHEAD_MAX. */
+#define WIRE_FLAGS TR__F_REPLY
+_Static_assert(WIRE_FLAGS < 128, "wire flags must stay a positive fixint");
 /* The validator's stack: one pending-element count per open container. */
 #define CHECK_STACK_MAX 256
 
-/* ---- Reading big-endian integers (the caller has checked the bounds) ------------------- */
+/* ---- Reading big-endian integers (the caller has checked the bounds) --------------------- */
 
 static uint64_t load_be(const uint8_t *p, size_t n) {
     uint64_t v = 0;
@@ -36,7 +42,7 @@ static uint64_t load_be(const uint8_t *p, size_t n) {
     return v;
 }
 
-/* ---- The validator --------------------------------------------------------------------- */
+/* ---- The validator ----------------------------------------------------------------------- */
 
 /* One msgpack header: how many header bytes, how many payload bytes follow directly, and how
  * many child objects follow (containers). */
@@ -180,7 +186,7 @@ int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
     return rc;
 }
 
-/* ---- Encoding -------------------------------------------------------------------------- */
+/* ---- Encoding ---------------------------------------------------------------------------- */
 
 typedef struct bounded_buf {
     uint8_t *buf;
@@ -228,7 +234,7 @@ size_t tr_envelope_size(const tr_msg *msg, const char *to_name) {
     size_t n = 1 + uint_size(ENVELOPE_VERSION) + uint_size(msg->type);
     n += uint_size(msg->from.node) + uint_size(msg->from.actor);
     n += uint_size(msg->to.node) + uint_size(msg->to.actor);
-    n += uint_size(msg->corr) + uint_size(msg->trace) + uint_size(msg->flags_);
+    n += uint_size(msg->corr) + uint_size(msg->trace) + uint_size(msg->flags_ & WIRE_FLAGS);
     if (to_name != NULL) {
         size_t name_len = strlen(to_name);
         n += str_header_size(name_len) + name_len;
@@ -249,7 +255,7 @@ static int pack_fields(msgpack_packer *pk, const tr_msg *msg, const char *to_nam
     rc |= msgpack_pack_uint64(pk, msg->to.actor);
     rc |= msgpack_pack_uint64(pk, msg->corr);
     rc |= msgpack_pack_uint64(pk, msg->trace);
-    rc |= msgpack_pack_uint64(pk, msg->flags_);
+    rc |= msgpack_pack_uint64(pk, msg->flags_ & WIRE_FLAGS);
     if (to_name != NULL) {
         size_t name_len = strlen(to_name);
         rc |= msgpack_pack_str_with_body(pk, to_name, name_len);
@@ -283,7 +289,7 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
     return 0;
 }
 
-/* ---- Decoding -------------------------------------------------------------------------- */
+/* ---- Decoding ---------------------------------------------------------------------------- */
 
 typedef struct reader {
     const uint8_t *p;
@@ -468,7 +474,7 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
     msg->to = (tr_addr){.node = (uint32_t)f.to_node, .actor = f.to_actor};
     msg->corr = f.corr;
     msg->trace = f.trace;
-    msg->flags_ = (uint32_t)f.flags;
+    msg->flags_ = (uint32_t)f.flags & WIRE_FLAGS;
     *out = msg;
     return 0;
 }

@@ -6,8 +6,9 @@
  * Envelope = msgpack array of 11:
  *   [1 (version), type u32, from_node u32, from_actor u64, to_node u32, to_actor u64,
  *    corr u64, trace u64, flags u32, to_name str|nil, body bin]
- * (the version counts). flags: bit 0 = reply to a tr_request (runtime/internal.h). to_name is set when the sender addressed a name
- * ("inventory@n2") and the receiving node resolves it.
+ * (the version counts). flags: bit 0 = reply to a tr_request (runtime/internal.h); other
+ * bits are never sent and are ignored on receipt. to_name is set when the sender addressed a
+ * name ("inventory@n2") and the receiving node resolves it.
  *
  * Decoding is hostile-input safe: tr_msgpack_check walks the bytes first and refuses
  * nesting deeper than TR_MSGPACK_DEPTH_MAX and any container or string header that

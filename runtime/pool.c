@@ -3,13 +3,15 @@
  * miniature), so the message path does not call malloc.
  *
  * A message is a tr_msg header followed by its body capacity. Classes hold 128, 256, 512,
- * 1024 and 4096 bytes in all; larger messages use malloc directly. Each thread keeps a free
- * list per class; when it grows past TR__LOCAL_MAX the thread moves a batch of
- * TR__BATCH messages to a global stack (mutex), and an empty thread takes a batch from
- * there before calling malloc. Messages often die on another thread than the one that
- * made them (producer/consumer), so the batches are how memory flows back.
- * Bounded: the global stack keeps at most TR__GLOBAL_MAX batches per class; beyond that
- * memory goes back to malloc.
+ * 1024 and 4096 bytes in all; larger messages use malloc directly. Each thread keeps, per
+ * class, a list being filled (`cur`, fewer than TR__BATCH messages) and at most one full
+ * batch (`full`, exactly TR__BATCH). When `cur` fills up it becomes `full`, and a `full`
+ * already held moves to a global stack (mutex); an empty thread takes `full`, then a batch
+ * from the global stack, before calling malloc. Every hand-off moves a whole list by its
+ * head in O(1): nothing walks a list of cold messages. Messages often die on another thread
+ * than the one that made them (producer/consumer), so the batches are how memory flows
+ * back. Bounded: a thread holds under 2 * TR__BATCH per class, and the global stack keeps
+ * at most TR__GLOBAL_MAX batches per class; beyond that memory goes back to malloc.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,6 @@
 
 #define TR__CLASSES 5
 #define TR__CLASS_HUGE 0xFFu
-#define TR__LOCAL_MAX 4096
 #define TR__BATCH 1024
 #define TR__GLOBAL_MAX 256
 
@@ -30,8 +31,9 @@ typedef struct tr_free {
 } tr_free;
 
 typedef struct tr_local {
-    tr_free *head[TR__CLASSES];
-    uint32_t count[TR__CLASSES];
+    tr_free *cur[TR__CLASSES]; /* being filled */
+    uint32_t cur_count[TR__CLASSES];
+    tr_free *full[TR__CLASSES]; /* one complete batch of TR__BATCH, or NULL */
 } tr_local;
 
 static _Thread_local tr_local local;
@@ -47,40 +49,44 @@ static inline uint32_t class_of(size_t total) {
     return TR__CLASS_HUGE;
 }
 
-/* Moves TR__BATCH messages of class c from the local list to the global stack. */
-static void give_batch(uint32_t c) {
-    tr_free *first = local.head[c];
-    tr_free *last = first;
-    for (uint32_t i = 1; i < TR__BATCH; i++) last = last->next;
-    local.head[c] = last->next;
-    local.count[c] -= TR__BATCH;
-    last->next = NULL;
-    pthread_mutex_lock(&global_lock);
-    if (global_count[c] < TR__GLOBAL_MAX) {
-        first->next_batch = global_batches[c];
-        global_batches[c] = first;
-        global_count[c]++;
-        first = NULL;
-    }
-    pthread_mutex_unlock(&global_lock);
-    while (first) { /* the global stack is full: give the memory back */
-        tr_free *n = first->next;
-        free(first);
-        first = n;
+static void free_list(tr_free *f) {
+    while (f) {
+        tr_free *n = f->next;
+        free(f);
+        f = n;
     }
 }
 
-static bool take_batch(uint32_t c) {
+/* Pushes one complete batch (TR__BATCH messages linked by next) onto the global stack. */
+static void give_batch(uint32_t c, tr_free *batch) {
     pthread_mutex_lock(&global_lock);
-    tr_free *b = global_batches[c];
-    if (b) {
-        global_batches[c] = b->next_batch;
-        global_count[c]--;
+    if (global_count[c] < TR__GLOBAL_MAX) {
+        batch->next_batch = global_batches[c];
+        global_batches[c] = batch;
+        global_count[c]++;
+        batch = NULL;
     }
     pthread_mutex_unlock(&global_lock);
-    if (!b) return false;
-    local.head[c] = b;
-    local.count[c] = TR__BATCH;
+    free_list(batch); /* the global stack is full: give the memory back */
+}
+
+/* Refills the empty `cur` of class c from `full` or the global stack. */
+static bool refill(uint32_t c) {
+    tr_free *b = local.full[c];
+    if (b) {
+        local.full[c] = NULL;
+    } else {
+        pthread_mutex_lock(&global_lock);
+        b = global_batches[c];
+        if (b) {
+            global_batches[c] = b->next_batch;
+            global_count[c]--;
+        }
+        pthread_mutex_unlock(&global_lock);
+        if (!b) return false;
+    }
+    local.cur[c] = b;
+    local.cur_count[c] = TR__BATCH;
     return true;
 }
 
@@ -90,10 +96,10 @@ tr_msg *tr__msg_alloc(size_t body_cap) {
     tr_msg *m;
     if (c == TR__CLASS_HUGE) {
         m = malloc(total);
-    } else if (local.head[c] || take_batch(c)) {
-        tr_free *f = local.head[c];
-        local.head[c] = f->next;
-        local.count[c]--;
+    } else if (local.cur[c] || refill(c)) {
+        tr_free *f = local.cur[c];
+        local.cur[c] = f->next;
+        local.cur_count[c]--;
         m = (tr_msg *)f;
     } else {
         m = malloc(class_size[c]);
@@ -122,23 +128,28 @@ void tr__msg_release(tr_msg *msg) {
         return;
     }
     tr_free *f = (tr_free *)msg;
-    f->next = local.head[c];
-    local.head[c] = f;
-    if (++local.count[c] > TR__LOCAL_MAX) give_batch(c);
+    /* Checked before the push: `cur` may hold exactly TR__BATCH after a refill, and must
+     * never grow past it, so that every batch handed on is complete and this thread's
+     * holding stays bounded. */
+    if (local.cur_count[c] == TR__BATCH) {
+        if (local.full[c]) give_batch(c, local.full[c]);
+        local.full[c] = local.cur[c];
+        local.cur[c] = NULL;
+        local.cur_count[c] = 0;
+    }
+    f->next = local.cur[c];
+    local.cur[c] = f;
+    local.cur_count[c]++;
 }
 
 void tr_msg_free(tr_msg *msg) { tr__msg_release(msg); }
 
 void tr__pool_thread_flush(void) {
     for (uint32_t c = 0; c < TR__CLASSES; c++) {
-        while (local.count[c] >= TR__BATCH) give_batch(c);
-        tr_free *f = local.head[c];
-        while (f) {
-            tr_free *n = f->next;
-            free(f);
-            f = n;
-        }
-        local.head[c] = NULL;
-        local.count[c] = 0;
+        if (local.full[c]) give_batch(c, local.full[c]);
+        local.full[c] = NULL;
+        free_list(local.cur[c]);
+        local.cur[c] = NULL;
+        local.cur_count[c] = 0;
     }
 }

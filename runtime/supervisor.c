@@ -1,5 +1,5 @@
 /*
- * supervisor.c — OTP supervisors as ordinary actors, built on the public API only.
+ * supervisor.c — OTP supervisors as ordinary actors on the public API.
  *
  * A supervisor starts its children in order in init, monitors each one, and when a child
  * stops applies the child's restart type (permanent / transient / temporary) and the
@@ -18,7 +18,8 @@
  * started, lowest index first. The same sequence gives up: stop all in reverse, then fail.
  *
  * Invariants:
- *   - at most one child is CHILD_STOPPING at a time;
+ *   - at most one child is CHILD_STOPPING at a time (except while the supervisor itself goes
+ *     away: its failed init and its terminate stop every running child at once);
  *   - a TR_MSG_DOWN is acted upon only if its corr is the monitor of the child's current
  *     instance, so the death of an instance the supervisor replaced or stopped itself is
  *     never mistaken for a new failure (no restart cascades);
@@ -42,7 +43,7 @@
 #define FLAT_MAGIC 0x70737274u /* "trsp" */
 #define FLAT_SIZE_MAX (1u << 30)
 
-/* ---- The flat spec ------------------------------------------------------------------------ */
+/* ---- The flat spec ----------------------------------------------------------------------- */
 
 typedef struct flat_header {
     uint32_t magic;
@@ -71,8 +72,10 @@ static bool valid_child(const tr_child_spec *c) {
     if ((unsigned)c->restart > TR_TEMPORARY || (unsigned)c->overflow > TR_OVERFLOW_DROP) {
         return false;
     }
-    return c->name == NULL || (c->name[0] != '\0' && strnlen(c->name, TR_NAME_MAX + 1) <=
-                                                        TR_NAME_MAX);
+    if (c->name == NULL) {
+        return true;
+    }
+    return c->name[0] != '\0' && strnlen(c->name, TR_NAME_MAX + 1) <= TR_NAME_MAX;
 }
 
 /* TR_EINVAL for a spec the supervisor could never run; sets *size to its flat size. */
@@ -250,7 +253,7 @@ static int sup_parse(const void *arg, size_t len, sup **out) {
     return 0;
 }
 
-/* ---- Children ------------------------------------------------------------------------------ */
+/* ---- Children ---------------------------------------------------------------------------- */
 
 static int start_child(tr_ctx *ctx, sup_child *c) {
     assert(c->state == CHILD_DOWN && !c->finished);
@@ -282,7 +285,7 @@ static void stop_child(tr_ctx *ctx, sup_child *c, int reason) {
     c->state = CHILD_STOPPING;
 }
 
-/* ---- Restart intensity ----------------------------------------------------------------------- */
+/* ---- Restart intensity ------------------------------------------------------------------- */
 
 /* Records a restart at now_ms. Returns false, recording nothing, if it would be the
  * (max_restarts + 1)-th within window_ms: the supervisor must give up. */
@@ -301,7 +304,7 @@ static bool allow_restart(sup *s, uint64_t now_ms) {
     return true;
 }
 
-/* ---- The state machine ----------------------------------------------------------------------- */
+/* ---- The state machine ------------------------------------------------------------------- */
 
 static void begin_shutdown(sup *s) {
     s->shutting_down = true;
@@ -442,7 +445,7 @@ static int down_reason(const tr_msg *msg) {
     return (int)v;
 }
 
-/* ---- The behaviour ----------------------------------------------------------------------------- */
+/* ---- The behaviour ----------------------------------------------------------------------- */
 
 static void stop_started(tr_ctx *ctx, sup *s, int reason) {
     for (size_t i = s->child_count; i-- > 0;) {
@@ -505,11 +508,14 @@ static const tr_behaviour sup_behaviour = {
     .terminate = sup_terminate,
 };
 
-/* ---- Public API -------------------------------------------------------------------------------- */
+/* ---- Public API -------------------------------------------------------------------------- */
 
 static tr_spawn_opts sup_opts(const tr_spawn_opts *opts) {
     tr_spawn_opts o = opts ? *opts : (tr_spawn_opts){0};
     o.trap_exit = false; /* it learns of its children through monitors */
+    /* A bounded mailbox could refuse a child's TR_MSG_DOWN (the core bounds them like any
+     * message) and the child would never be restarted. Supervisors get little other mail. */
+    o.mailbox_capacity = 0;
     return o;
 }
 

@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || {
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get install -y -qq valgrind >&2
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >&2
 }
 ZIG=$(sh scripts/bootstrap.sh | tail -n 1)
 $ZIG build stress -Dcpu=baseline -Doptimize=ReleaseSafe --prefix zig-out-valgrind

@@ -7,6 +7,7 @@ pub const lib = [_][]const u8{
     "sim/history.c",
     "sim/lincheck.c",
     "sim/checkers.c",
+    "sim/workload.c",
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_sim_engine.c",
@@ -14,4 +15,6 @@ pub const tests = [_][]const u8{
     "tests/sim/test_history.c",
     "tests/sim/test_lincheck.c",
     "tests/sim/test_checkers.c",
+    "tests/sim/test_sim_cli.c",
+    "tests/sim/test_embed_user.c",
 };

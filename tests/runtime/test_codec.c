@@ -10,9 +10,10 @@
 
 #include "runtime/codec.h"
 #include "runtime/engine.h"
+#include "runtime/internal.h"
 #include "troupe.h"
 
-/* ---- Helpers --------------------------------------------------------------------------- */
+/* ---- Helpers ----------------------------------------------------------------------------- */
 
 /* A tr_msg on the stack pointing at a caller's body (encode only reads it). */
 static tr_msg make_msg(const void *body, uint32_t body_len) {
@@ -111,7 +112,7 @@ static void cap_address_space(void) {
     cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
 }
 
-/* ---- Round trips ----------------------------------------------------------------------- */
+/* ---- Round trips ------------------------------------------------------------------------- */
 
 Test(codec, round_trip_keeps_every_field_and_the_name) {
     const char body[] = "\x93\x01\x02\x03";
@@ -120,6 +121,33 @@ Test(codec, round_trip_keeps_every_field_and_the_name) {
     round_trip(&m, NULL);
     m.flags_ = 1; /* the reply bit travels */
     round_trip(&m, NULL);
+}
+
+Test(codec, only_wire_flags_travel) {
+    tr_msg m = make_msg("x", 1);
+    m.flags_ = 0x80000000u | TR__F_REPLY; /* a node-local bit must not leave the node */
+    size_t len;
+    uint8_t *buf = encode(&m, NULL, &len);
+    tr_msg *got = NULL;
+    char name[TR_NAME_MAX + 1];
+    cr_assert_eq(tr_envelope_decode(buf, len, &got, name), 0);
+    cr_assert_eq(got->flags_, TR__F_REPLY);
+    tr__msg_release(got);
+    free(buf);
+    /* A peer sending every bit gets only the known ones through. */
+    builder b;
+    builder_init(&b);
+    msgpack_pack_array(&b.pk, 11);
+    for (int i = 0; i < 8; i++) {
+        msgpack_pack_uint64(&b.pk, 1);
+    }
+    msgpack_pack_uint32(&b.pk, UINT32_MAX);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_bin_with_body(&b.pk, "", 0);
+    cr_assert_eq(tr_envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(got->flags_, TR__F_REPLY);
+    tr__msg_release(got);
+    msgpack_sbuffer_destroy(&b.sb);
 }
 
 Test(codec, round_trip_small_and_zero_values) {
@@ -140,6 +168,20 @@ Test(codec, round_trip_name_of_maximum_length) {
     tr_msg m = make_msg("x", 1);
     round_trip(&m, name);
     cr_assert_leq(tr_envelope_size(&m, name) - m.body_len, TR_ENVELOPE_OVERHEAD_MAX);
+}
+
+Test(codec, overhead_of_the_largest_envelope_is_within_the_documented_bound) {
+    char name[TR_NAME_MAX + 1];
+    memset(name, 'n', TR_NAME_MAX);
+    name[TR_NAME_MAX] = '\0';
+    static uint8_t body[70000]; /* bin32: the longest body header */
+    tr_msg m = make_msg(body, sizeof body);
+    m.type = m.from.node = m.to.node = m.flags_ = UINT32_MAX;
+    m.from.actor = m.to.actor = m.corr = m.trace = UINT64_MAX;
+    size_t len;
+    uint8_t *buf = encode(&m, name, &len);
+    cr_assert_leq(len - sizeof body, TR_ENVELOPE_OVERHEAD_MAX, "overhead %zu", len - sizeof body);
+    free(buf);
 }
 
 Test(codec, encode_refuses_a_name_over_the_limit) {
@@ -515,7 +557,7 @@ Test(codec, decode_refuses_wrong_scalar_types) {
     cr_assert_eq(decode_with_bad_scalar(3, pack_over_u32), 0);
 }
 
-/* ---- Fuzzing ------------------------------------------------------------------------------- */
+/* ---- Fuzzing ----------------------------------------------------------------------------- */
 
 static uint64_t xorshift(uint64_t *s) {
     uint64_t x = *s;

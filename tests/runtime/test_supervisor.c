@@ -27,7 +27,7 @@ typedef struct event {
     tr_addr addr;
 } event;
 
-/* ---- Actors used by the tests -------------------------------------------------------------- */
+/* ---- Actors used by the tests ------------------------------------------------------------ */
 
 typedef struct worker_arg {
     tr_addr inbox;
@@ -106,7 +106,7 @@ static const tr_behaviour watcher = {
     .receive = watcher_receive,
 };
 
-/* ---- Fixture ----------------------------------------------------------------------------------- */
+/* ---- Fixture ----------------------------------------------------------------------------- */
 
 static tr_runtime *rt;
 static tr_node *node;
@@ -214,7 +214,7 @@ static void start_watched(tree *t, event *inits) {
 
 static const char *const abcd[] = {"a", "b", "c", "d"};
 
-/* ---- Strategies ---------------------------------------------------------------------------- */
+/* ---- Strategies -------------------------------------------------------------------------- */
 
 Test(supervisor, one_for_one_restarts_only_the_failed_child) {
     tree t;
@@ -287,7 +287,7 @@ Test(supervisor, rest_for_one_restarts_the_failed_child_and_those_after_it) {
     assert_quiet();
 }
 
-/* ---- Restart types ------------------------------------------------------------------------- */
+/* ---- Restart types ----------------------------------------------------------------------- */
 
 Test(supervisor, transient_is_restarted_after_a_failure_only) {
     tree t;
@@ -329,7 +329,7 @@ Test(supervisor, temporary_is_never_restarted_even_as_a_sibling) {
     cr_assert_eq(tr_node_lookup(node, "c", &gone), TR_ENOENT);
 }
 
-/* ---- Intensity and escalation -------------------------------------------------------------- */
+/* ---- Intensity and escalation ------------------------------------------------------------ */
 
 Test(supervisor, intensity_exceeded_stops_children_in_reverse_and_escalates) {
     tree t;
@@ -422,7 +422,7 @@ Test(supervisor, nested_supervisor_escalates_one_level) {
     cr_assert(tr_node_alive(node, top));
 }
 
-/* ---- Lifecycle and spec -------------------------------------------------------------------- */
+/* ---- Lifecycle and spec ------------------------------------------------------------------ */
 
 Test(supervisor, stopping_the_supervisor_stops_children_in_reverse_order) {
     tree t;
@@ -510,4 +510,35 @@ Test(supervisor, a_forged_flat_spec_is_refused_by_init) {
     cr_assert_eq(e.type, EV_DOWN);
     cr_assert_eq(e.reason, TR_ESHUTDOWN);
     tr_child_spec_release(&child);
+}
+
+/* A transient child that is done at once (stops normally from init) is not restarted: the
+ * supervisor must learn the real reason (0), even though the child died before it could
+ * process the monitor request queued behind its init. DISABLED until the core answers a
+ * TR__SYS_MONITOR still queued to a dying actor with its real reason instead of TR_ENOPROC
+ * (actor_die's drain loop; patch in the codecsup report). With the patch it passes. */
+static int quick_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
+    int rc = worker_init(ctx, state, arg, arg_len);
+    (void)tr_stop(ctx, tr_self(ctx), 0);
+    return rc;
+}
+
+static const tr_behaviour quick = {
+    .name = "quick",
+    .state_size = sizeof(worker_arg),
+    .init = quick_init,
+    .receive = worker_receive,
+    .terminate = worker_terminate,
+};
+
+Test(supervisor, transient_child_done_in_init_is_not_restarted) {
+    tree t;
+    const tr_restart r[] = {TR_TRANSIENT};
+    tree_init(&t, TR_ONE_FOR_ONE, 5, 60000, abcd, r, 1);
+    t.children[0].behaviour = &quick;
+    event ev[2];
+    start_watched(&t, ev); /* its init */
+    collect(ev + 1, 1);
+    cr_assert(ev[1].type == EV_TERM && ev[1].reason == 0);
+    assert_quiet();
 }

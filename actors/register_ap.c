@@ -1,0 +1,335 @@
+/*
+ * register_ap.c — the "ap" register: last-writer-wins replicas with anti-entropy gossip
+ * (see registers.h).
+ *
+ * State: a bounded table key -> (ts = (ns, node), value), kept in memory and made durable
+ * as a journal of applied entries [key, ns, node, value] plus a snapshot of the whole table
+ * every TR_REG_AP_SNAPSHOT_EVERY events; init replays them (tr_recover). A write is
+ * acknowledged before it is durable: AP promises availability, not durability of the last
+ * few writes across a crash (they also live on the peers the gossip reached).
+ *
+ * Timestamps: a local write takes ns = max(now_ns, ns of the key's current entry + 1), so a
+ * write always supersedes what this replica has already seen (a hybrid logical clock for
+ * one key), and ties between nodes break by node id. Nanoseconds rather than milliseconds:
+ * two writes within one millisecond on different nodes must not be ordered by node id
+ * against their real-time order when clocks agree. Merge keeps the larger ts, which is
+ * commutative, associative and idempotent: replicas that exchanged their tables agree.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "actors/register_wire.h"
+#include "actors/registers.h"
+
+typedef struct ap_entry {
+    bool used;
+    bool has_value;
+    uint32_t key;
+    uint32_t node;
+    uint64_t ns;
+    int64_t value;
+} ap_entry;
+
+typedef struct ap_state {
+    tr_register_arg cfg;
+    uint32_t count;
+    uint32_t since_snapshot; /* journal events since the last snapshot */
+    uint64_t last_seq;       /* the journal sequence of the last event */
+    uint64_t timer;
+    ap_entry table[TR_REG_AP_KEYS_MAX];
+    /* Snapshot encoding space; worst case per entry: array header 1 + key 5 + ns 9 +
+     * node 5 + value 9 bytes. In the state, not static: replicas may run concurrently. */
+    uint8_t snap_buf[5 + TR_REG_AP_KEYS_MAX * 29];
+} ap_state;
+
+static bool newer(const ap_entry *a, uint64_t ns, uint32_t node) {
+    return ns > a->ns || (ns == a->ns && node > a->node);
+}
+
+/* Open addressing with linear probing; keys are never removed. */
+static ap_entry *slot(ap_state *s, uint32_t key, bool create) {
+    uint32_t h = (key * 2654435761u) % TR_REG_AP_KEYS_MAX;
+    for (uint32_t i = 0; i < TR_REG_AP_KEYS_MAX; i++) {
+        ap_entry *e = &s->table[(h + i) % TR_REG_AP_KEYS_MAX];
+        if (e->used && e->key == key) {
+            return e;
+        }
+        if (!e->used) {
+            if (!create) {
+                return NULL;
+            }
+            memset(e, 0, sizeof *e);
+            e->used = true;
+            e->key = key;
+            s->count++;
+            return e;
+        }
+    }
+    return NULL; /* full */
+}
+
+static void put_entry(tr_wire_w *w, const ap_entry *e) {
+    tr_wire_put_array(w, 4);
+    tr_wire_put_uint(w, e->key);
+    tr_wire_put_uint(w, e->ns);
+    tr_wire_put_uint(w, e->node);
+    if (e->has_value) {
+        tr_wire_put_int(w, e->value);
+    } else {
+        tr_wire_put_nil(w);
+    }
+}
+
+static int get_entry(tr_wire_r *r, ap_entry *e) {
+    uint32_t n;
+    int64_t key, ns, node;
+    memset(e, 0, sizeof *e);
+    tr_wire_get_array(r, &n);
+    tr_wire_get_int(r, &key);
+    tr_wire_get_int(r, &ns);
+    tr_wire_get_int(r, &node);
+    if (tr_wire_peek(r) == TR_WIRE_NIL) {
+        tr_wire_get_nil(r);
+    } else {
+        e->has_value = tr_wire_get_int(r, &e->value) == 0;
+    }
+    if (r->err != 0 || n != 4 || key < 0 || key > UINT32_MAX || ns < 0 || node < 0 ||
+        node > UINT32_MAX) {
+        r->err = TR_EPROTO;
+        return TR_EPROTO;
+    }
+    e->used = true;
+    e->key = (uint32_t)key;
+    e->ns = (uint64_t)ns;
+    e->node = (uint32_t)node;
+    return 0;
+}
+
+/* Keeps `in` if it is newer than what we hold. Returns the entry when it changed. */
+static ap_entry *merge(ap_state *s, const ap_entry *in) {
+    ap_entry *e = slot(s, in->key, false);
+    if (e == NULL && (in->ns == 0 || (e = slot(s, in->key, true)) == NULL)) {
+        return NULL;
+    }
+    if (!newer(e, in->ns, in->node)) {
+        return NULL;
+    }
+    e->ns = in->ns;
+    e->node = in->node;
+    e->has_value = in->has_value;
+    e->value = in->value;
+    return e;
+}
+
+/* ---- durability: journal + snapshot -------------------------------------------------- */
+
+static void snapshot(tr_ctx *ctx, ap_state *s) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, s->snap_buf, sizeof s->snap_buf);
+    tr_wire_put_array(&w, s->count);
+    for (uint32_t i = 0; i < TR_REG_AP_KEYS_MAX; i++) {
+        if (s->table[i].used) {
+            put_entry(&w, &s->table[i]);
+        }
+    }
+    assert(w.err == 0);
+    if (tr_snapshot_write(ctx, s->last_seq, s->snap_buf, w.len) == 0) {
+        s->since_snapshot = 0;
+    }
+}
+
+static void journal(tr_ctx *ctx, ap_state *s, const ap_entry *e) {
+    uint8_t buf[40];
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, sizeof buf);
+    put_entry(&w, e);
+    assert(w.err == 0);
+    if (tr_journal_append(ctx, buf, w.len, &s->last_seq) != 0) {
+        return; /* the entry stays in memory and on the peers the gossip reaches */
+    }
+    if (++s->since_snapshot >= TR_REG_AP_SNAPSHOT_EVERY) {
+        snapshot(ctx, s);
+    }
+}
+
+static int on_snapshot(void *ud, uint64_t seq, const void *data, size_t len) {
+    ap_state *s = ud;
+    tr_wire_r r;
+    uint32_t n;
+    ap_entry e;
+    tr_wire_r_init(&r, data, len);
+    tr_wire_get_array(&r, &n);
+    for (uint32_t i = 0; i < n && get_entry(&r, &e) == 0; i++) {
+        merge(s, &e);
+    }
+    s->last_seq = seq;
+    return r.err != 0 ? TR_ECORRUPT : 0;
+}
+
+static int on_event(void *ud, uint64_t seq, const void *event, size_t len) {
+    ap_state *s = ud;
+    tr_wire_r r;
+    ap_entry e;
+    tr_wire_r_init(&r, event, len);
+    if (get_entry(&r, &e) != 0) {
+        return TR_ECORRUPT;
+    }
+    merge(s, &e);
+    s->last_seq = seq;
+    s->since_snapshot++;
+    return 0;
+}
+
+/* ---- client operations --------------------------------------------------------------- */
+
+static void reply(tr_ctx *ctx, const tr_msg *req, const ap_entry *e) {
+    uint8_t buf[TR_REG_BODY_MAX];
+    size_t len;
+    tr_reg_reply_encode_ok(buf, sizeof buf, e != NULL && e->has_value, e ? e->value : 0, &len);
+    tr_reply(ctx, req, TR_REG_REPLY, buf, len);
+}
+
+static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error) {
+    uint8_t buf[TR_REG_BODY_MAX];
+    size_t len;
+    tr_reg_reply_encode_err(buf, sizeof buf, error, false, &len);
+    tr_reply(ctx, req, TR_REG_REPLY, buf, len);
+}
+
+static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write) {
+    uint32_t key;
+    bool has_value;
+    int64_t value;
+    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
+        (is_write && !has_value)) {
+        reply_err(ctx, msg, "bad request");
+        return;
+    }
+    if (!is_write) {
+        reply(ctx, msg, slot(s, key, false));
+        return;
+    }
+    ap_entry *cur = slot(s, key, true);
+    if (cur == NULL) {
+        reply_err(ctx, msg, "full");
+        return;
+    }
+    uint64_t now = tr_now_ns(ctx);
+    ap_entry in = {.used = true, .has_value = true, .key = key, .value = value,
+                   .node = tr_node_id(tr_ctx_node(ctx)),
+                   
+                   .ns = now > cur->ns ? now : cur->ns + 1};
+    ap_entry *e = merge(s, &in);
+    assert(e != NULL);
+    journal(ctx, s, e);
+    reply(ctx, msg, e);
+}
+
+/* ---- anti-entropy -------------------------------------------------------------------- */
+
+static void send_chunk(tr_ctx *ctx, ap_state *s, const uint8_t *buf, size_t len) {
+    const char *self = tr_node_name(tr_ctx_node(ctx));
+    char name[TR_NAME_MAX + 1];
+    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
+        if (strcmp(s->cfg.peers[i], self) == 0) {
+            continue;
+        }
+        memcpy(name, "ap@", 3);
+        memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
+        tr_send_name(ctx, name, TR_REG_GOSSIP, buf, len); /* lost on a cut link: retried */
+    }
+}
+
+static void gossip(tr_ctx *ctx, ap_state *s) {
+    uint8_t buf[16 + TR_REG_GOSSIP_CHUNK * 29];
+    uint32_t i = 0;
+    while (i < TR_REG_AP_KEYS_MAX) {
+        uint32_t n = 0, j = i;
+        for (; j < TR_REG_AP_KEYS_MAX && n < TR_REG_GOSSIP_CHUNK; j++) {
+            n += s->table[j].used;
+        }
+        if (n == 0) {
+            break;
+        }
+        tr_wire_w w;
+        tr_wire_w_init(&w, buf, sizeof buf);
+        tr_wire_put_map(&w, 1);
+        tr_wire_put_str(&w, "entries");
+        tr_wire_put_array(&w, n);
+        for (; i < j; i++) {
+            if (s->table[i].used) {
+                put_entry(&w, &s->table[i]);
+            }
+        }
+        assert(w.err == 0);
+        send_chunk(ctx, s, buf, w.len);
+    }
+}
+
+static void on_gossip(tr_ctx *ctx, ap_state *s, const tr_msg *msg) {
+    tr_wire_r r;
+    uint32_t n, m, klen;
+    const char *k;
+    ap_entry e;
+    tr_wire_r_init(&r, msg->body, msg->body_len);
+    tr_wire_get_map(&r, &n);
+    for (uint32_t i = 0; i < n && r.err == 0; i++) {
+        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+            break;
+        }
+        if (!tr_wire_str_eq(k, klen, "entries")) {
+            tr_wire_skip(&r);
+            continue;
+        }
+        tr_wire_get_array(&r, &m);
+        for (uint32_t j = 0; j < m && get_entry(&r, &e) == 0; j++) {
+            const ap_entry *changed = merge(s, &e);
+            if (changed != NULL) {
+                journal(ctx, s, changed);
+            }
+        }
+    }
+}
+
+/* ---- behaviour ----------------------------------------------------------------------- */
+
+static int ap_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
+    ap_state *s = state;
+    if (arg_len != sizeof(tr_register_arg)) {
+        return TR_EINVAL;
+    }
+    memcpy(&s->cfg, arg, sizeof s->cfg);
+    if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
+        return TR_EINVAL;
+    }
+    int rc = tr_recover(ctx, on_snapshot, on_event, s);
+    if (rc != 0 && rc != TR_ENOENT) {
+        return rc;
+    }
+    if (!(s->cfg.bugs & TR_REG_BUG_NO_ANTI_ENTROPY)) {
+        /* A random phase: replicas started together must not gossip in lockstep. */
+        uint32_t first = 1 + (uint32_t)(tr_random(ctx) % s->cfg.gossip_ms);
+        return tr_timer_start(ctx, first, s->cfg.gossip_ms, TR_REG_TICK, &s->timer);
+    }
+    return 0;
+}
+
+static int ap_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    ap_state *s = state;
+    switch (msg->type) {
+    case TR_REG_READ: client_op(ctx, s, msg, false); break;
+    case TR_REG_WRITE: client_op(ctx, s, msg, true); break;
+    case TR_REG_GOSSIP: on_gossip(ctx, s, msg); break;
+    case TR_REG_TICK: gossip(ctx, s); break;
+    default: break; /* stray input never fails a replica */
+    }
+    return TR_CONTINUE;
+}
+
+const tr_behaviour tr_register_ap_behaviour = {
+    .name = "register_ap",
+    .state_size = sizeof(ap_state),
+    .init = ap_init,
+    .receive = ap_receive,
+    .terminate = NULL,
+};

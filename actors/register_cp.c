@@ -1,0 +1,498 @@
+/*
+ * register_cp.c — the "cp" register: ABD over majority quorums (see registers.h).
+ *
+ * One actor per node is both a replica (answers QUERY/STORE from any coordinator) and a
+ * coordinator (runs the client operations it receives). Its own replica is addressed like
+ * the others, through a request to itself, so the quorum code has no special case.
+ *
+ * Replica state lives only in the durable store: key "r" + 4 bytes big-endian key ->
+ * msgpack [[counter, writer, incarnation], value|nil], plus "incarnation" -> the number of
+ * the latest run. Reads go to the store view (which sees this actor's own pending writes),
+ * so a restart after a crash recovers by construction: no cache to rebuild, and nothing
+ * acknowledged by STORE_ACK was volatile.
+ *
+ * Coordinator state is volatile: a crash forgets in-flight operations (their clients time
+ * out and must treat them as indeterminate). An operation ends when a majority answered
+ * (success) or when every replica answered or timed out without a majority (error).
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "actors/register_wire.h"
+#include "actors/registers.h"
+
+/* A write's timestamp. (writer, incarnation) names one coordinator run; the coordinator
+ * never issues the same counter twice in a run, so no two writes share a timestamp (two
+ * concurrent writes through one node would otherwise both pick max + 1 and leave replicas
+ * disagreeing under one timestamp). */
+typedef struct cp_ts {
+    uint64_t counter;
+    uint32_t writer;
+    uint32_t incarnation;
+} cp_ts;
+
+typedef struct cp_cell {
+    cp_ts ts; /* {0, 0}: never written */
+    bool has_value;
+    int64_t value;
+} cp_cell;
+
+enum { PEER_IDLE = 0, PEER_PENDING, PEER_ACKED, PEER_FAILED };
+enum { PHASE_QUERY = 1, PHASE_STORE };
+
+typedef struct cp_op {
+    bool used;
+    bool is_write;
+    uint8_t phase;
+    uint32_t key;
+    cp_cell cell;  /* query phase: the best answer so far; store phase: what we store */
+    int64_t value; /* the client's value (writes) */
+    tr_msg client; /* a copy of the request's envelope (no body), to reply to */
+    uint32_t acks;
+    uint32_t done;
+    uint64_t corr[TR_REG_PEERS_MAX];
+    uint8_t peer[TR_REG_PEERS_MAX];
+} cp_op;
+
+typedef struct cp_state {
+    tr_register_arg cfg;
+    uint32_t incarnation; /* this run's number, durable before any write is coordinated */
+    bool ready;           /* the incarnation is durable: writes may be coordinated */
+    uint64_t ready_token; /* the tr_durable_notify awaited */
+    uint64_t last_counter; /* the largest counter this run issued */
+    cp_op ops[TR_REG_CP_INFLIGHT_MAX];
+} cp_state;
+
+static int ts_cmp(cp_ts a, cp_ts b) {
+    if (a.counter != b.counter) {
+        return a.counter < b.counter ? -1 : 1;
+    }
+    if (a.writer != b.writer) {
+        return a.writer < b.writer ? -1 : 1;
+    }
+    return a.incarnation < b.incarnation ? -1 : a.incarnation > b.incarnation ? 1 : 0;
+}
+
+static void put_ts(tr_wire_w *w, cp_ts ts) {
+    tr_wire_put_array(w, 3);
+    tr_wire_put_uint(w, ts.counter);
+    tr_wire_put_uint(w, ts.writer);
+    tr_wire_put_uint(w, ts.incarnation);
+}
+
+static int get_ts(tr_wire_r *r, cp_ts *ts) {
+    uint32_t n;
+    int64_t c, wr, inc;
+    tr_wire_get_array(r, &n);
+    tr_wire_get_int(r, &c);
+    tr_wire_get_int(r, &wr);
+    tr_wire_get_int(r, &inc);
+    if (r->err != 0 || n != 3 || c < 0 || wr < 0 || wr > UINT32_MAX || inc < 0 ||
+        inc > UINT32_MAX) {
+        r->err = TR_EPROTO;
+        return TR_EPROTO;
+    }
+    *ts = (cp_ts){(uint64_t)c, (uint32_t)wr, (uint32_t)inc};
+    return 0;
+}
+
+static void put_value(tr_wire_w *w, const cp_cell *cell) {
+    if (cell->has_value) {
+        tr_wire_put_int(w, cell->value);
+    } else {
+        tr_wire_put_nil(w);
+    }
+}
+
+static void get_value(tr_wire_r *r, cp_cell *cell) {
+    if (tr_wire_peek(r) == TR_WIRE_NIL) {
+        tr_wire_get_nil(r);
+    } else {
+        cell->has_value = tr_wire_get_int(r, &cell->value) == 0;
+    }
+}
+
+/* ---- replica: the durable cells ------------------------------------------------------ */
+
+static void cell_key(uint32_t key, uint8_t out[5]) {
+    out[0] = 'r';
+    for (int i = 0; i < 4; i++) {
+        out[1 + i] = (uint8_t)(key >> (24 - 8 * i));
+    }
+}
+
+static int cell_load(tr_ctx *ctx, uint32_t key, cp_cell *out) {
+    uint8_t k[5], buf[64];
+    size_t len;
+    memset(out, 0, sizeof *out);
+    cell_key(key, k);
+    int rc = tr_kv_get(ctx, k, sizeof k, buf, sizeof buf, &len);
+    if (rc == TR_ENOENT) {
+        return 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    tr_wire_r r;
+    uint32_t n;
+    tr_wire_r_init(&r, buf, len);
+    tr_wire_get_array(&r, &n);
+    get_ts(&r, &out->ts);
+    get_value(&r, out);
+    if (r.err != 0 || n != 2 || r.p != r.end) {
+        return TR_ECORRUPT;
+    }
+    return 0;
+}
+
+static int cell_store(tr_ctx *ctx, uint32_t key, const cp_cell *cell) {
+    uint8_t k[5], buf[64];
+    tr_wire_w w;
+    cell_key(key, k);
+    tr_wire_w_init(&w, buf, sizeof buf);
+    tr_wire_put_array(&w, 2);
+    put_ts(&w, cell->ts);
+    put_value(&w, cell);
+    assert(w.err == 0);
+    return tr_kv_put(ctx, k, sizeof k, buf, w.len);
+}
+
+/* {"key": k, "ts": [counter, writer, incarnation], "value": v|nil}. */
+static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell *cell) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, cap);
+    tr_wire_put_map(&w, 3);
+    tr_wire_put_str(&w, "key");
+    tr_wire_put_uint(&w, key);
+    tr_wire_put_str(&w, "ts");
+    put_ts(&w, cell->ts);
+    tr_wire_put_str(&w, "value");
+    put_value(&w, cell);
+    assert(w.err == 0);
+    return w.len;
+}
+
+static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
+    tr_wire_r r;
+    uint32_t n, klen;
+    const char *k;
+    int64_t key_v = -1;
+    bool have_ts = false;
+    memset(cell, 0, sizeof *cell);
+    tr_wire_r_init(&r, msg->body, msg->body_len);
+    tr_wire_get_map(&r, &n);
+    for (uint32_t i = 0; i < n && r.err == 0; i++) {
+        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+            break;
+        }
+        if (tr_wire_str_eq(k, klen, "key")) {
+            tr_wire_get_int(&r, &key_v);
+        } else if (tr_wire_str_eq(k, klen, "ts")) {
+            have_ts = get_ts(&r, &cell->ts) == 0;
+        } else if (tr_wire_str_eq(k, klen, "value") && tr_wire_peek(&r) != TR_WIRE_NIL) {
+            cell->has_value = tr_wire_get_int(&r, &cell->value) == 0;
+        } else {
+            tr_wire_skip(&r);
+        }
+    }
+    if (r.err != 0 || r.p != r.end || !have_ts || key_v < 0 || key_v > (int64_t)UINT32_MAX) {
+        return TR_EPROTO;
+    }
+    *key = (uint32_t)key_v;
+    return 0;
+}
+
+static int replica_query(tr_ctx *ctx, const tr_msg *msg) {
+    uint32_t key;
+    bool has_value;
+    int64_t value;
+    cp_cell cell;
+    uint8_t buf[TR_REG_BODY_MAX];
+    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0) {
+        return TR_CONTINUE; /* a malformed replica message is dropped: its sender times out */
+    }
+    if (cell_load(ctx, key, &cell) != 0) {
+        return TR_CONTINUE;
+    }
+    size_t len = encode_cell(buf, sizeof buf, key, &cell);
+    tr_reply(ctx, msg, TR_REG_QUERY_ACK, buf, len);
+    return TR_CONTINUE;
+}
+
+static int replica_store(tr_ctx *ctx, const tr_msg *msg) {
+    uint32_t key;
+    cp_cell in, cur;
+    uint8_t buf[16];
+    tr_wire_w w;
+    if (decode_cell(msg, &key, &in) != 0 || cell_load(ctx, key, &cur) != 0) {
+        return TR_CONTINUE;
+    }
+    if (ts_cmp(in.ts, cur.ts) > 0 && cell_store(ctx, key, &in) != 0) {
+        return TR_CONTINUE; /* not stored: no ack */
+    }
+    /* Acked only once what we hold (>= in.ts) is durable, even if it was stored earlier. */
+    tr_wire_w_init(&w, buf, sizeof buf);
+    tr_wire_put_map(&w, 1);
+    tr_wire_put_str(&w, "ok");
+    tr_wire_put_bool(&w, true);
+    tr_reply_durable(ctx, msg, TR_REG_STORE_ACK, buf, w.len);
+    return TR_CONTINUE;
+}
+
+/* ---- coordinator --------------------------------------------------------------------- */
+
+static uint32_t majority(const cp_state *s) { return s->cfg.peer_count / 2 + 1; }
+
+static void reply_ok(tr_ctx *ctx, const tr_msg *req, bool has_value, int64_t value) {
+    uint8_t buf[TR_REG_BODY_MAX];
+    size_t len;
+    int rc = tr_reg_reply_encode_ok(buf, sizeof buf, has_value, value, &len);
+    assert(rc == 0);
+    (void)rc;
+    tr_reply(ctx, req, TR_REG_REPLY, buf, len);
+}
+
+static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool indeterminate) {
+    uint8_t buf[TR_REG_BODY_MAX];
+    size_t len;
+    int rc = tr_reg_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
+    assert(rc == 0);
+    (void)rc;
+    tr_reply(ctx, req, TR_REG_REPLY, buf, len);
+}
+
+/* Sends one phase's request to every replica (ourselves through our own address). */
+static void broadcast(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t type, const void *body,
+                      size_t len) {
+    const char *self = tr_node_name(tr_ctx_node(ctx));
+    char name[TR_NAME_MAX + 1];
+    op->acks = 0;
+    op->done = 0;
+    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
+        int rc;
+        op->corr[i] = 0;
+        op->peer[i] = PEER_PENDING;
+        if (strcmp(s->cfg.peers[i], self) == 0) {
+            rc = tr_request(ctx, tr_self(ctx), type, body, len, s->cfg.quorum_timeout_ms,
+                            &op->corr[i]);
+        } else {
+            memcpy(name, "cp@", 3);
+            memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
+            rc = tr_request_name(ctx, name, type, body, len, s->cfg.quorum_timeout_ms,
+                                 &op->corr[i]);
+        }
+        if (rc != 0) { /* never sent: no reply nor timeout will come */
+            op->peer[i] = PEER_FAILED;
+            op->done++;
+        }
+    }
+}
+
+static void op_finish(cp_op *op) { memset(op, 0, sizeof *op); }
+
+static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
+    if (op->done < s->cfg.peer_count || op->acks >= majority(s)) {
+        return;
+    }
+    /* A store phase without a majority may still have reached some replicas. */
+    bool indeterminate = op->is_write && op->phase == PHASE_STORE;
+    reply_err(ctx, &op->client, op->phase == PHASE_QUERY ? "no quorum (query)"
+                                                         : "no quorum (store)",
+              indeterminate);
+    op_finish(op);
+}
+
+static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
+    uint8_t buf[TR_REG_BODY_MAX];
+    if (op->is_write) {
+        uint64_t base = op->cell.ts.counter > s->last_counter ? op->cell.ts.counter
+                                                               : s->last_counter;
+        op->cell.ts.counter = base + 1;
+        op->cell.ts.writer = tr_node_id(tr_ctx_node(ctx));
+        op->cell.ts.incarnation = s->incarnation;
+        s->last_counter = op->cell.ts.counter;
+        op->cell.has_value = true;
+        op->cell.value = op->value;
+    } else if (op->cell.ts.counter == 0) {
+        reply_ok(ctx, &op->client, false, 0); /* never written anywhere in a majority */
+        op_finish(op);
+        return;
+    }
+    op->phase = PHASE_STORE;
+    size_t len = encode_cell(buf, sizeof buf, op->key, &op->cell);
+    broadcast(ctx, s, op, TR_REG_STORE, buf, len);
+    op_check_failed(ctx, s, op);
+}
+
+static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write) {
+    uint32_t key;
+    bool has_value;
+    int64_t value;
+    uint8_t buf[TR_REG_BODY_MAX];
+    size_t len;
+    cp_cell local;
+    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
+        (is_write && !has_value)) {
+        reply_err(ctx, msg, "bad request", false);
+        return;
+    }
+    if (is_write && !s->ready) {
+        reply_err(ctx, msg, "starting", false); /* incarnation not yet durable */
+        return;
+    }
+    if (!is_write && (s->cfg.bugs & TR_REG_BUG_STALE_READ)) {
+        /* Planted bug: a read answered by this replica alone may miss newer writes. */
+        if (cell_load(ctx, key, &local) != 0) {
+            reply_err(ctx, msg, "store error", false);
+        } else {
+            reply_ok(ctx, msg, local.has_value, local.value);
+        }
+        return;
+    }
+    cp_op *op = NULL;
+    for (size_t i = 0; i < TR_REG_CP_INFLIGHT_MAX && op == NULL; i++) {
+        op = s->ops[i].used ? NULL : &s->ops[i];
+    }
+    if (op == NULL) {
+        reply_err(ctx, msg, "busy", false);
+        return;
+    }
+    memset(op, 0, sizeof *op);
+    op->used = true;
+    op->is_write = is_write;
+    op->phase = PHASE_QUERY;
+    op->key = key;
+    op->value = value;
+    op->client = *msg;
+    op->client.body = NULL;
+    op->client.body_len = 0;
+    op->client.next_ = NULL;
+    tr_reg_request_encode(buf, sizeof buf, key, false, 0, &len);
+    broadcast(ctx, s, op, TR_REG_QUERY, buf, len);
+    op_check_failed(ctx, s, op);
+}
+
+static cp_op *find_op(cp_state *s, uint64_t corr, uint32_t *peer) {
+    for (size_t i = 0; i < TR_REG_CP_INFLIGHT_MAX; i++) {
+        cp_op *op = &s->ops[i];
+        if (!op->used) {
+            continue;
+        }
+        for (uint32_t p = 0; p < s->cfg.peer_count; p++) {
+            if (op->corr[p] == corr && op->peer[p] == PEER_PENDING) {
+                *peer = p;
+                return op;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
+    uint32_t p, key;
+    cp_cell cell;
+    cp_op *op = find_op(s, msg->corr, &p);
+    if (op == NULL) {
+        return; /* late: its phase is over */
+    }
+    bool valid = msg->type != TR_MSG_TIMEOUT;
+    if (valid && msg->type == TR_REG_QUERY_ACK) {
+        valid = op->phase == PHASE_QUERY && decode_cell(msg, &key, &cell) == 0 && key == op->key;
+        if (valid && ts_cmp(cell.ts, op->cell.ts) > 0) {
+            op->cell = cell;
+        }
+    } else if (valid) {
+        valid = op->phase == PHASE_STORE && msg->type == TR_REG_STORE_ACK;
+    }
+    op->peer[p] = valid ? PEER_ACKED : PEER_FAILED;
+    op->done++;
+    op->acks += valid;
+    if (op->acks == majority(s)) {
+        if (op->phase == PHASE_QUERY) {
+            start_store(ctx, s, op);
+        } else {
+            reply_ok(ctx, &op->client, op->cell.has_value, op->cell.value);
+            op_finish(op);
+        }
+        return;
+    }
+    op_check_failed(ctx, s, op);
+}
+
+/* ---- behaviour ----------------------------------------------------------------------- */
+
+/* Bumps the durable incarnation number; writes wait until TR_MSG_DURABLE says it is on
+ * disk, so a crash can never make two runs of this coordinator share one. */
+static int bump_incarnation(tr_ctx *ctx, cp_state *s) {
+    static const char key[] = "incarnation";
+    uint8_t buf[16];
+    size_t len;
+    tr_wire_r r;
+    int64_t inc = 0;
+    int rc = tr_kv_get(ctx, key, sizeof key - 1, buf, sizeof buf, &len);
+    if (rc == 0) {
+        tr_wire_r_init(&r, buf, len);
+        if (tr_wire_get_int(&r, &inc) != 0 || inc < 0 || inc >= UINT32_MAX) {
+            return TR_ECORRUPT;
+        }
+    } else if (rc != TR_ENOENT) {
+        return rc;
+    }
+    s->incarnation = (uint32_t)inc + 1;
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, sizeof buf);
+    tr_wire_put_uint(&w, s->incarnation);
+    rc = tr_kv_put(ctx, key, sizeof key - 1, buf, w.len);
+    return rc != 0 ? rc : tr_durable_notify(ctx, &s->ready_token);
+}
+
+static void on_durable(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
+    tr_wire_r r;
+    int64_t status = -1;
+    if (s->ready || msg->corr != s->ready_token) {
+        return;
+    }
+    tr_wire_r_init(&r, msg->body, msg->body_len);
+    tr_wire_get_int(&r, &status);
+    if (status == 0) {
+        s->ready = true;
+    } else {
+        tr_durable_notify(ctx, &s->ready_token); /* the commit failed: ask again */
+    }
+}
+
+static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
+    cp_state *s = state;
+    if (arg_len != sizeof(tr_register_arg)) {
+        return TR_EINVAL;
+    }
+    memcpy(&s->cfg, arg, sizeof s->cfg);
+    if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
+        return TR_EINVAL;
+    }
+    return bump_incarnation(ctx, s);
+}
+
+static int cp_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    cp_state *s = state;
+    switch (msg->type) {
+    case TR_REG_READ: start_op(ctx, s, msg, false); break;
+    case TR_REG_WRITE: start_op(ctx, s, msg, true); break;
+    case TR_REG_QUERY: return replica_query(ctx, msg);
+    case TR_REG_STORE: return replica_store(ctx, msg);
+    case TR_REG_QUERY_ACK:
+    case TR_REG_STORE_ACK:
+    case TR_MSG_TIMEOUT: on_answer(ctx, s, msg); break;
+    case TR_MSG_DURABLE: on_durable(ctx, s, msg); break;
+    default: break; /* unknown types are ignored: a node must not fail on stray input */
+    }
+    return TR_CONTINUE;
+}
+
+const tr_behaviour tr_register_cp_behaviour = {
+    .name = "register_cp",
+    .state_size = sizeof(cp_state),
+    .init = cp_init,
+    .receive = cp_receive,
+    .terminate = NULL,
+};

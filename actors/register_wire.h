@@ -1,0 +1,76 @@
+/*
+ * register_wire.h — the small msgpack subset the registers speak (a writer and a reader).
+ *
+ * Why not msgpack-c here: actors/ include only troupe.h (they cannot tell which engine runs
+ * them, and only the codec module owns msgpack-c), and the register bodies are tiny maps of
+ * ints, bools, strings and two-element arrays. A cursor over caller memory is enough, never
+ * allocates, and is safe on hostile input: every read checks the bytes that remain, and
+ * skipping an unknown value is bounded by TR_WIRE_DEPTH_MAX.
+ *
+ * Writer: tr_wire_w over a caller buffer; every put is a no-op once the buffer is full and
+ * sets `err` (TR_ETOOBIG), so a sequence of puts is checked once at the end.
+ * Reader: tr_wire_r over borrowed bytes; a failed read sets `err` (TR_EPROTO) and every
+ * later read fails too, so a decoder checks `err` once at the end.
+ *
+ * Also used by sim/workload.c (sim/ may drive actors/) to build client requests.
+ */
+#ifndef TR_REGISTER_WIRE_H
+#define TR_REGISTER_WIRE_H
+
+#include "troupe.h"
+
+#define TR_WIRE_DEPTH_MAX 8
+
+typedef struct tr_wire_w {
+    uint8_t *buf; /* borrowed */
+    size_t cap;
+    size_t len;
+    int err;
+} tr_wire_w;
+
+void tr_wire_w_init(tr_wire_w *w, void *buf, size_t cap);
+void tr_wire_put_map(tr_wire_w *w, uint32_t n);
+void tr_wire_put_array(tr_wire_w *w, uint32_t n);
+void tr_wire_put_str(tr_wire_w *w, const char *s); /* NUL-terminated */
+void tr_wire_put_int(tr_wire_w *w, int64_t v);
+void tr_wire_put_uint(tr_wire_w *w, uint64_t v);
+void tr_wire_put_bool(tr_wire_w *w, bool v);
+void tr_wire_put_nil(tr_wire_w *w);
+
+typedef enum tr_wire_kind {
+    TR_WIRE_END = 0, /* no more bytes, or an error */
+    TR_WIRE_NIL,
+    TR_WIRE_BOOL,
+    TR_WIRE_INT, /* signed or unsigned integer */
+    TR_WIRE_FLOAT,
+    TR_WIRE_STR,
+    TR_WIRE_BIN,
+    TR_WIRE_ARRAY,
+    TR_WIRE_MAP,
+    TR_WIRE_EXT,
+    TR_WIRE_BAD /* a reserved byte (0xc1) */
+} tr_wire_kind;
+
+typedef struct tr_wire_r {
+    const uint8_t *p; /* borrowed */
+    const uint8_t *end;
+    int err;
+} tr_wire_r;
+
+void tr_wire_r_init(tr_wire_r *r, const void *buf, size_t len);
+tr_wire_kind tr_wire_peek(const tr_wire_r *r);
+int tr_wire_get_map(tr_wire_r *r, uint32_t *n);
+int tr_wire_get_array(tr_wire_r *r, uint32_t *n);
+/* *s points into the reader's bytes (not NUL-terminated), valid as long as they are. */
+int tr_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len);
+/* Integers that fit int64 (a uint64 above INT64_MAX is a protocol error); a float with an
+ * integral value in range is accepted too (JSON tools may encode 5 as 5.0). */
+int tr_wire_get_int(tr_wire_r *r, int64_t *v);
+int tr_wire_get_bool(tr_wire_r *r, bool *v);
+int tr_wire_get_nil(tr_wire_r *r);
+/* Skips one value of any kind, nested at most TR_WIRE_DEPTH_MAX deep. */
+int tr_wire_skip(tr_wire_r *r);
+/* True when s[0..len) equals the NUL-terminated `lit`. */
+bool tr_wire_str_eq(const char *s, uint32_t len, const char *lit);
+
+#endif /* TR_REGISTER_WIRE_H */

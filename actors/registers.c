@@ -1,0 +1,170 @@
+/* registers.c — boot and the client message codec shared by "cp" and "ap" (registers.h). */
+#include "actors/registers.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "actors/register_wire.h"
+
+/* The numbers registers.h documents for `troupe call` users. */
+_Static_assert(TR_REG_READ == 512 && TR_REG_WRITE == 513 && TR_REG_REPLY == 514,
+               "client message types are part of the protocol");
+
+int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
+    assert(arg != NULL && opts != NULL);
+    memset(arg, 0, sizeof *arg);
+    if (opts->peer_count == 0 || opts->peer_count > TR_REG_PEERS_MAX ||
+        opts->peer_names == NULL) {
+        return TR_EINVAL;
+    }
+    for (uint32_t i = 0; i < opts->peer_count; i++) {
+        const char *name = opts->peer_names[i];
+        /* "cp@" + name must fit a registry name. */
+        if (name == NULL || name[0] == '\0' || strlen(name) + 3 > TR_NAME_MAX ||
+            strchr(name, '@') != NULL) {
+            return TR_EINVAL;
+        }
+        memcpy(arg->peers[i], name, strlen(name) + 1);
+    }
+    arg->peer_count = opts->peer_count;
+    arg->bugs = opts->bugs;
+    arg->quorum_timeout_ms = opts->quorum_timeout_ms ? opts->quorum_timeout_ms : 300;
+    arg->gossip_ms = opts->gossip_ms ? opts->gossip_ms : 100;
+    return 0;
+}
+
+int tr_registers_boot(tr_node *node, const tr_registers_opts *opts) {
+    assert(node != NULL && opts != NULL);
+    tr_register_arg arg;
+    int rc = tr_register_arg_init(&arg, opts);
+    if (rc != 0) {
+        return rc;
+    }
+    if (opts->cp) {
+        tr_spawn_opts so = {.name = "cp"};
+        rc = tr_node_spawn(node, &tr_register_cp_behaviour, &so, &arg, sizeof arg, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (opts->ap) {
+        tr_spawn_opts so = {.name = "ap"};
+        rc = tr_node_spawn(node, &tr_register_ap_behaviour, &so, &arg, sizeof arg, NULL);
+    }
+    return rc;
+}
+
+int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, int64_t value,
+                          size_t *len) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, cap);
+    tr_wire_put_map(&w, has_value ? 2 : 1);
+    tr_wire_put_str(&w, "key");
+    tr_wire_put_uint(&w, key);
+    if (has_value) {
+        tr_wire_put_str(&w, "value");
+        tr_wire_put_int(&w, value);
+    }
+    *len = w.len;
+    return w.err;
+}
+
+int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
+                          int64_t *value) {
+    tr_wire_r r;
+    uint32_t n, klen;
+    const char *k;
+    int64_t key_v = -1;
+    tr_wire_r_init(&r, body, len);
+    *has_value = false;
+    *value = 0;
+    if (tr_wire_get_map(&r, &n) != 0) {
+        return TR_EPROTO;
+    }
+    for (uint32_t i = 0; i < n && r.err == 0; i++) {
+        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+            break;
+        }
+        if (tr_wire_str_eq(k, klen, "key")) {
+            tr_wire_get_int(&r, &key_v);
+        } else if (tr_wire_str_eq(k, klen, "value") && tr_wire_peek(&r) != TR_WIRE_NIL) {
+            *has_value = tr_wire_get_int(&r, value) == 0;
+        } else {
+            tr_wire_skip(&r);
+        }
+    }
+    if (r.err != 0 || r.p != r.end || key_v < 0 || key_v > (int64_t)UINT32_MAX) {
+        return TR_EPROTO;
+    }
+    *key = (uint32_t)key_v;
+    return 0;
+}
+
+int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value, size_t *len) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, cap);
+    tr_wire_put_map(&w, 2);
+    tr_wire_put_str(&w, "ok");
+    tr_wire_put_bool(&w, true);
+    tr_wire_put_str(&w, "value");
+    if (has_value) {
+        tr_wire_put_int(&w, value);
+    } else {
+        tr_wire_put_nil(&w);
+    }
+    *len = w.len;
+    return w.err;
+}
+
+int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                            size_t *len) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, cap);
+    tr_wire_put_map(&w, 3);
+    tr_wire_put_str(&w, "ok");
+    tr_wire_put_bool(&w, false);
+    tr_wire_put_str(&w, "error");
+    tr_wire_put_str(&w, error);
+    tr_wire_put_str(&w, "indeterminate");
+    tr_wire_put_bool(&w, indeterminate);
+    *len = w.len;
+    return w.err;
+}
+
+static void copy_error(tr_reg_reply *out, const char *s, uint32_t len) {
+    size_t n = len < sizeof out->error - 1 ? len : sizeof out->error - 1;
+    memcpy(out->error, s, n);
+    out->error[n] = '\0';
+}
+
+int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
+    tr_wire_r r;
+    uint32_t n, klen, slen;
+    const char *k, *s;
+    bool have_ok = false;
+    memset(out, 0, sizeof *out);
+    tr_wire_r_init(&r, body, len);
+    if (tr_wire_get_map(&r, &n) != 0) {
+        return TR_EPROTO;
+    }
+    for (uint32_t i = 0; i < n && r.err == 0; i++) {
+        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+            break;
+        }
+        if (tr_wire_str_eq(k, klen, "ok")) {
+            have_ok = tr_wire_get_bool(&r, &out->ok) == 0;
+        } else if (tr_wire_str_eq(k, klen, "value") && tr_wire_peek(&r) != TR_WIRE_NIL) {
+            out->has_value = tr_wire_get_int(&r, &out->value) == 0;
+        } else if (tr_wire_str_eq(k, klen, "indeterminate")) {
+            tr_wire_get_bool(&r, &out->indeterminate);
+        } else if (tr_wire_str_eq(k, klen, "error") && tr_wire_get_str(&r, &s, &slen) == 0) {
+            copy_error(out, s, slen);
+        } else {
+            tr_wire_skip(&r);
+        }
+    }
+    if (r.err != 0 || r.p != r.end || !have_ok) {
+        return TR_EPROTO;
+    }
+    return 0;
+}

@@ -1,0 +1,137 @@
+/*
+ * registers.h — two replicated multi-key registers, one per side of CAP.
+ *
+ *   "cp"  ABD (Attiya, Bar-Noy, Dolev): linearizable, majority quorums. Every replica keeps
+ *         key -> (timestamp (counter, writer node id, incarnation), value) in its durable
+ *         store. The replica a client asks coordinates: a query phase to all replicas waits
+ *         for a majority of (ts, value) answers; a write picks ts = (max(max counter seen,
+ *         last counter it issued) + 1, own node id, its incarnation) — unique per write, as
+ *         the incarnation is bumped durably at every start before any write is taken
+ *         (until then writes get {"ok":false,"error":"starting"});
+ *         a read picks the largest (ts, value) seen; then a store phase sends (ts, value) to
+ *         all replicas and waits for a majority of acks — a replica acks only after the
+ *         value it holds (>= ts) is durable (tr_reply_durable). Only then the client gets
+ *         its reply. No majority within the quorum timeout => an error reply: a minority
+ *         side is unavailable, as a CP store must be. State survives a crash (the store).
+ *   "ap"  Last-writer-wins: a write is applied to the local replica with
+ *         ts = (max(now_ns, last ts of that key + 1), own node id) and acknowledged at once;
+ *         reads are local; every gossip_ms a replica pushes its whole table to every peer
+ *         (anti-entropy), and a replica keeps the entry with the larger ts, so replicas
+ *         converge after a partition heals. Writes are journalled (snapshot every
+ *         TR_REG_AP_SNAPSHOT_EVERY events) and replayed at start. Concurrent writes to one
+ *         key lose all but one (LWW), and a skewed clock decides which: that is the stated
+ *         semantics, not a bug.
+ *
+ * Both are plain actors: they use only troupe.h, so the same code runs on the simulator
+ * and on real nodes. Every node registers "cp" and "ap"; replicas address each other by
+ * name ("cp@n2"), the peer list being the node names given at boot (this node included).
+ *
+ * Client protocol (bodies are msgpack maps; unknown keys are ignored, so `troupe call` can
+ * send JSON turned into msgpack; numbers: ints, or floats with an integral value). Message
+ * type numbers: TR_REG_READ = 512, TR_REG_WRITE = 513, TR_REG_REPLY = 514.
+ *   TR_REG_READ   {"key": int}                   -> TR_REG_REPLY
+ *   TR_REG_WRITE  {"key": int, "value": int}     -> TR_REG_REPLY
+ *   TR_REG_REPLY  {"ok": true, "value": int|nil}                   success (value read or
+ *                                                                   written; nil = never
+ *                                                                   written)
+ *                 {"ok": false, "error": str, "indeterminate": bool} failure; indeterminate
+ *                 = the write may have taken effect (a store phase without a majority), else
+ *                 it certainly did not.
+ * Keys are 0 <= key < 2^32. Send them with tr_request / tr_request_name to "cp" or "ap".
+ *
+ * Replica protocol (between "cp" replicas; "ap" gossip), also msgpack maps:
+ *   TR_REG_QUERY      {"key": k}                                 -> TR_REG_QUERY_ACK
+ *   TR_REG_QUERY_ACK  {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
+ *   TR_REG_STORE      {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
+ *                                                                -> TR_REG_STORE_ACK (durable)
+ *   TR_REG_STORE_ACK  {"ok": true}
+ *   TR_REG_GOSSIP     {"entries": [[key, ts_ns, node, value], ...]}  (at most
+ *                     TR_REG_GOSSIP_CHUNK entries per message; no reply)
+ *
+ * Planted bugs (tr_registers_opts.bugs), to show the checkers catch them:
+ *   TR_REG_BUG_STALE_READ       a cp read is answered from the coordinator's own replica.
+ *   TR_REG_BUG_NO_ANTI_ENTROPY  ap replicas never gossip.
+ *
+ * Limits: at most TR_REG_PEERS_MAX replicas; a cp coordinator runs at most
+ * TR_REG_CP_INFLIGHT_MAX client operations at once (more get {"ok":false,"error":"busy"});
+ * an ap replica holds at most TR_REG_AP_KEYS_MAX keys (more: "full").
+ */
+#ifndef TR_REGISTERS_H
+#define TR_REGISTERS_H
+
+#include "troupe.h"
+
+enum {
+    TR_REG_READ = TR_MSG_USER + 0x100,
+    TR_REG_WRITE,
+    TR_REG_REPLY,
+    TR_REG_QUERY,
+    TR_REG_QUERY_ACK,
+    TR_REG_STORE,
+    TR_REG_STORE_ACK,
+    TR_REG_GOSSIP,
+    TR_REG_TICK /* the ap gossip timer (to self) */
+};
+
+#define TR_REG_PEERS_MAX 16
+#define TR_REG_CP_INFLIGHT_MAX 64
+#define TR_REG_AP_KEYS_MAX 1024
+#define TR_REG_AP_SNAPSHOT_EVERY 512
+#define TR_REG_GOSSIP_CHUNK 64
+#define TR_REG_BODY_MAX 64 /* a client request or reply fits in this many bytes */
+
+#define TR_REG_BUG_STALE_READ 0x1u
+#define TR_REG_BUG_NO_ANTI_ENTROPY 0x2u
+
+typedef struct tr_registers_opts {
+    uint32_t peer_count;          /* 1..TR_REG_PEERS_MAX */
+    const char *const *peer_names; /* node names of every replica, this node included;
+                                      borrowed for the call (copied into the actors) */
+    bool cp;                      /* spawn "cp" */
+    bool ap;                      /* spawn "ap" */
+    uint32_t bugs;                /* TR_REG_BUG_* */
+    uint32_t quorum_timeout_ms;   /* cp: per replica request; 0 = 300 */
+    uint32_t gossip_ms;           /* ap: anti-entropy period; 0 = 100 */
+} tr_registers_opts;
+
+/* The spawn argument of both behaviours (copied by the runtime). */
+typedef struct tr_register_arg {
+    uint32_t peer_count;
+    uint32_t bugs;
+    uint32_t quorum_timeout_ms;
+    uint32_t gossip_ms;
+    char peers[TR_REG_PEERS_MAX][TR_NAME_MAX + 1];
+} tr_register_arg;
+
+extern const tr_behaviour tr_register_cp_behaviour;
+extern const tr_behaviour tr_register_ap_behaviour;
+
+/* Fills *arg from *opts. TR_EINVAL on a bad peer list. */
+int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts);
+/* Spawns "cp" and/or "ap" on `node` (registered under those names). 0, TR_EINVAL, or the
+ * spawn's error. Called again after a node restarts: the replicas recover their state. */
+int tr_registers_boot(tr_node *node, const tr_registers_opts *opts);
+
+/* Client-side helpers (used by sim/workload.c and tests). */
+typedef struct tr_reg_reply {
+    bool ok;
+    bool has_value; /* false: nil (key never written) */
+    bool indeterminate;
+    int64_t value;
+    char error[48]; /* "" when ok; truncated */
+} tr_reg_reply;
+
+/* Encodes {"key":k} (has_value false) or {"key":k,"value":v}; *len = bytes used.
+ * buf needs TR_REG_BODY_MAX bytes. */
+int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, int64_t value,
+                          size_t *len);
+/* Decodes a request body. TR_EPROTO when malformed or the key is missing/out of range. */
+int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
+                          int64_t *value);
+int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value, size_t *len);
+int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                            size_t *len);
+/* TR_EPROTO when malformed. */
+int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out);
+
+#endif /* TR_REGISTERS_H */

@@ -1,0 +1,416 @@
+/* cmd_call.c — `troupe call HOST:PORT ACTOR TYPE JSON`: connects to a node as a client
+ * (handshake with the shared secret), sends one request to the actor registered as ACTOR
+ * there (or "actor@node" through a proxy), prints the reply's body as JSON on stdout.
+ * Exit: 0 reply printed, 1 timeout / connection refused / no reply, 2 usage or bad input.
+ *
+ * It runs no actor runtime: a transport on a libuv loop of its own, the envelope codec,
+ * jansson for JSON and msgpack-c's packer/unpacker for the bodies (the reply body is
+ * validated with tr_msgpack_check before msgpack-c looks at it). */
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "actors/registers.h"
+#include "cli/cli.h"
+#include "cli/node_common.h"
+#include "cluster/cluster.h"
+#include "cluster/transport.h"
+#include "runtime/codec.h"
+#include "runtime/engine.h"
+#include "troupe.h"
+
+#define JSON_DEPTH_MAX 32
+
+/* ---- JSON <-> msgpack -------------------------------------------------------------------- */
+
+static int pack_json(msgpack_packer *pk, const json_t *j, int depth) {
+    if (depth > JSON_DEPTH_MAX) {
+        return -1;
+    }
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *v;
+        msgpack_pack_map(pk, json_object_size(j));
+        json_object_foreach((json_t *)j, k, v) {
+            msgpack_pack_str_with_body(pk, k, strlen(k));
+            if (pack_json(pk, v, depth + 1)) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *v;
+        msgpack_pack_array(pk, json_array_size(j));
+        json_array_foreach(j, i, v) {
+            if (pack_json(pk, v, depth + 1)) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case JSON_STRING:
+        return msgpack_pack_str_with_body(pk, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+        return msgpack_pack_int64(pk, json_integer_value(j));
+    case JSON_REAL:
+        return msgpack_pack_double(pk, json_real_value(j));
+    case JSON_TRUE:
+        return msgpack_pack_true(pk);
+    case JSON_FALSE:
+        return msgpack_pack_false(pk);
+    case JSON_NULL:
+        return msgpack_pack_nil(pk);
+    }
+    return -1;
+}
+
+static json_t *to_json(const msgpack_object *o) {
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return json_null();
+    case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > INT64_MAX) {
+            return json_real((double)o->via.u64);
+        }
+        return json_integer((json_int_t)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
+    case MSGPACK_OBJECT_STR: return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN: {
+        /* bytes: shown as {"bin": "<hex>"} */
+        json_t *r = json_object();
+        char *hex = malloc((size_t)o->via.bin.size * 2 + 1);
+        for (uint32_t i = 0; hex && i < o->via.bin.size; i++) {
+            snprintf(hex + 2 * i, 3, "%02x", (uint8_t)o->via.bin.ptr[i]);
+        }
+        if (hex) {
+            hex[(size_t)o->via.bin.size * 2] = 0;
+            json_object_set_new(r, "bin", json_string(hex));
+            free(hex);
+        }
+        return r;
+    }
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            json_array_append_new(a, to_json(&o->via.array.ptr[i]));
+        }
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *m = json_object();
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            char key[64];
+            if (k->type == MSGPACK_OBJECT_STR) {
+                char *s = strndup(k->via.str.ptr, k->via.str.size);
+                json_object_set_new(m, s ? s : "", to_json(&o->via.map.ptr[i].val));
+                free(s);
+                continue;
+            }
+            if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                snprintf(key, sizeof key, "%" PRIu64, k->via.u64);
+            } else if (k->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+                snprintf(key, sizeof key, "%" PRId64, k->via.i64);
+            } else {
+                snprintf(key, sizeof key, "?%u", i);
+            }
+            json_object_set_new(m, key, to_json(&o->via.map.ptr[i].val));
+        }
+        return m;
+    }
+    default: return json_null();
+    }
+}
+
+/* Prints body (msgpack) as one line of JSON. 0, or -1 if the body is not msgpack. */
+static int print_body(const uint8_t *body, size_t len) {
+    if (len == 0) {
+        printf("null\n");
+        return 0;
+    }
+    if (tr_msgpack_check(body, len, TR_MSGPACK_DEPTH_MAX)) {
+        return -1;
+    }
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    msgpack_object obj;
+    size_t off = 0;
+    int rc = -1;
+    if (msgpack_unpack((const char *)body, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS) {
+        json_t *j = to_json(&obj);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        if (s) {
+            printf("%s\n", s);
+            free(s);
+            rc = 0;
+        }
+        json_decref(j);
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+/* ---- the call ------------------------------------------------------------------------------ */
+
+typedef struct call {
+    uv_loop_t loop;
+    uv_timer_t timer;
+    tr_transport *t;
+    uint32_t self_id;
+    uint32_t server;
+    const char *actor;
+    uint32_t type;
+    uint64_t corr;
+    msgpack_sbuffer body;
+    int result; /* -1 pending, 0 replied, 1 failed */
+    bool closing;
+} call;
+
+static void finish(call *c, int result) {
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    c->result = result;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, NULL);
+    tr_transport_close(c->t, NULL, NULL);
+}
+
+static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
+    call *c = ud;
+    tr_msg *m;
+    char name[TR_NAME_MAX + 1];
+    int rc = tr_cluster_decode(from, payload, len, &m, name);
+    if (rc) {
+        return rc;
+    }
+    if (m->corr == c->corr && c->result < 0) {
+        if (print_body(m->body, m->body_len)) {
+            fprintf(stderr, "troupe call: the reply (type %u, %u bytes) is not msgpack\n",
+                    m->type, m->body_len);
+            finish(c, 1);
+        } else {
+            finish(c, 0);
+        }
+    }
+    tr__msg_release(m);
+    return 0;
+}
+
+static void on_node(void *ud, uint32_t id, const char *name, bool up) {
+    call *c = ud;
+    if (!up || c->server || c->closing) {
+        return;
+    }
+    c->server = id;
+    tr_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = c->type;
+    m.from = (tr_addr){c->self_id, 0, 1};
+    m.to = (tr_addr){id, 0, 0};
+    m.corr = c->corr;
+    m.body = (const uint8_t *)c->body.data;
+    m.body_len = (uint32_t)c->body.size;
+    size_t cap = tr_envelope_size(&m, c->actor), len;
+    uint8_t *buf = malloc(cap);
+    {
+        int rc = buf ? tr_envelope_encode(&m, c->actor, buf, cap, &len) : TR_ENOMEM;
+        if (rc == 0) {
+            rc = tr_transport_send(c->t, id, buf, len);
+        }
+        free(buf);
+        if (rc) {
+            fprintf(stderr, "troupe call: cannot send to %s: %s\n", name, tr_strerror(rc));
+            finish(c, 1);
+        }
+    }
+}
+
+static void on_refused(void *ud, const char *why) {
+    call *c = ud;
+    fprintf(stderr, "troupe call: refused by the node: %s\n", why);
+    finish(c, 1);
+}
+
+static void on_timeout(uv_timer_t *t) {
+    call *c = t->data;
+    fprintf(stderr, "troupe call: %s\n",
+            c->server ? "timed out waiting for the reply"
+                      : "timed out: no authenticated connection (node down, wrong secret or "
+                        "cluster name?)");
+    finish(c, 1);
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
+            "                   [--cluster NAME]\n"
+            "Sends one request (JSON turned into msgpack) of TYPE (a number >= 256, or read /\n"
+            "write for the registers \"cp\" and \"ap\": {\"key\": K[, \"value\": V]}) to the actor\n"
+            "registered as ACTOR on the node at HOST:PORT and prints the reply body as JSON.\n"
+            "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
+            "timeout or connection failure, 2 on bad usage.\n");
+}
+
+typedef struct call_args {
+    const char *addr, *actor, *type, *json, *secret_file, *cluster;
+    uint32_t timeout_ms;
+} call_args;
+
+static int parse(int argc, char **argv, call_args *a) {
+    const char *pos[4];
+    int npos = 0;
+    a->timeout_ms = 5000;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!strncmp(f, "--", 2) && strlen(f) > 2) {
+            if (!strcmp(f, "--secret")) {
+                fprintf(stderr, "troupe call: secrets are never taken from flags\n");
+                return 2;
+            }
+            if (i + 1 >= argc) {
+                fprintf(stderr, "troupe call: missing value for %s\n", f);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(f, "--timeout")) {
+                if (tr_cli_parse_u32("call", f, v, 1, 3600000, &a->timeout_ms)) {
+                    return 2;
+                }
+            } else if (!strcmp(f, "--secret-file")) {
+                a->secret_file = v;
+            } else if (!strcmp(f, "--cluster")) {
+                a->cluster = v;
+            } else {
+                fprintf(stderr, "troupe call: unknown option %s\n", f);
+                usage(stderr);
+                return 2;
+            }
+        } else if (npos < 4) {
+            pos[npos++] = f;
+        } else {
+            fprintf(stderr, "troupe call: too many arguments\n");
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (npos != 4) {
+        usage(stderr);
+        return 2;
+    }
+    a->addr = pos[0];
+    a->actor = pos[1];
+    a->type = pos[2];
+    a->json = pos[3];
+    if (strlen(a->actor) > 2 * TR_NAME_MAX + 1 || !a->actor[0]) {
+        fprintf(stderr, "troupe call: bad actor name '%s'\n", a->actor);
+        return 2;
+    }
+    return 0;
+}
+
+static int encode_body(const char *text, msgpack_sbuffer *out) {
+    json_error_t err;
+    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+    if (!j) {
+        fprintf(stderr, "troupe call: bad JSON at %d:%d: %s\n", err.line, err.column, err.text);
+        return -1;
+    }
+    msgpack_sbuffer_init(out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    int rc = pack_json(&pk, j, 0);
+    json_decref(j);
+    if (rc) {
+        fprintf(stderr, "troupe call: JSON nested deeper than %d\n", JSON_DEPTH_MAX);
+        msgpack_sbuffer_destroy(out);
+    }
+    return rc;
+}
+
+int tr_cli_call(int argc, char **argv) {
+    call_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse(argc, argv, &a);
+    if (rc) {
+        return rc;
+    }
+    static call c;
+    memset(&c, 0, sizeof c);
+    if (!strcmp(a.type, "read")) {
+        c.type = TR_REG_READ;
+    } else if (!strcmp(a.type, "write")) {
+        c.type = TR_REG_WRITE;
+    } else if (tr_cli_parse_u32("call", "TYPE", a.type, TR_MSG_USER, 0xFFFEFFFFu, &c.type)) {
+        return 2;
+    }
+    static uint8_t secret[TR_CLI_SECRET_MAX];
+    size_t secret_len;
+    if (tr_cli_read_secret("call", a.secret_file, secret, &secret_len)) {
+        return 2;
+    }
+    if (encode_body(a.json, &c.body)) {
+        return 2;
+    }
+    /* A client id from 2^31 up (members use below), random enough to not collide. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid() ^ (uint64_t)ts.tv_sec;
+    c.self_id = 0x80000000u | (uint32_t)(r & 0x7fffffffu);
+    c.corr = (r * 0x9E3779B97F4A7C15ull) | 1;
+    c.actor = a.actor;
+    c.result = -1;
+    char name[32];
+    snprintf(name, sizeof name, "call-%d", (int)getpid());
+    uv_loop_init(&c.loop);
+    tr_transport_config tc = {
+        .cluster = a.cluster,
+        .node_name = name,
+        .node_id = c.self_id,
+        .seeds = a.addr,
+        .secret = secret,
+        .secret_len = secret_len,
+        .client = true,
+        .handshake_timeout_ms = a.timeout_ms,
+        .down_ms = a.timeout_ms + 1000,
+        .on_message = on_message,
+        .on_node = on_node,
+        .on_refused = on_refused,
+        .log_level = 3,
+        .ud = &c,
+    };
+    rc = tr_transport_create(&c.loop, &tc, &c.t);
+    if (rc) {
+        fprintf(stderr, "troupe call: bad address '%s' (%s)\n", a.addr, tr_strerror(rc));
+        uv_run(&c.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&c.loop);
+        msgpack_sbuffer_destroy(&c.body);
+        return 2;
+    }
+    uv_timer_init(&c.loop, &c.timer);
+    c.timer.data = &c;
+    uv_timer_start(&c.timer, on_timeout, a.timeout_ms, 0);
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c.loop);
+    msgpack_sbuffer_destroy(&c.body);
+    memset(secret, 0, sizeof secret);
+    return c.result == 0 ? 0 : 1;
+}

@@ -1,0 +1,389 @@
+/* cmd_node.c — `troupe node`: one real node in a cluster, hosting the standard actors.
+ *
+ * Standard actors:
+ *   "echo"   replies to any user-type request with the same type and body;
+ *   "proxy"  a request with body [target_name, body] is forwarded as a request to
+ *            target_name ("echo@n2") and the answer relayed back: request/reply across nodes
+ *            from a single `troupe call`. A forwarded request that times out (2 s) is
+ *            answered with {"error": "timeout"};
+ *   "kv"     durable keys: ["put", key, value] stores value (any msgpack) under key (a string)
+ *            and answers {"ok": true} once it is durable (tr_reply_durable); ["get", key]
+ *            answers the value, or nil if absent. State survives a crash (--data DIR).
+ * Logs are key=value lines on stderr; SIGINT/SIGTERM stop the node cleanly (BYE to peers,
+ * actors stopped, store flushed). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "actors/registers.h"
+#include "cli/node_common.h"
+#include "cluster/frame.h"
+#include "cluster/transport.h"
+#include "runtime/codec.h"
+#include "runtime/real.h"
+#include "troupe.h"
+
+/* ---- echo ------------------------------------------------------------------------------ */
+
+static int echo_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    (void)state;
+    if (msg->type >= TR_MSG_USER && !tr_addr_is_none(msg->from)) {
+        (void)tr_reply(ctx, msg, msg->type, msg->body, msg->body_len);
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour echo_behaviour = {.name = "echo", .receive = echo_receive};
+
+/* ---- proxy ----------------------------------------------------------------------------- */
+
+#define PROXY_PENDING_MAX 256
+#define PROXY_TIMEOUT_MS 2000
+
+typedef struct pending {
+    uint64_t corr_out; /* 0 = free slot */
+    tr_addr from;
+    uint64_t corr_in;
+    uint64_t trace;
+} pending;
+
+typedef struct proxy_state {
+    pending p[PROXY_PENDING_MAX];
+} proxy_state;
+
+/* {"error": why} */
+static size_t error_body(uint8_t *buf, const char *why) {
+    size_t n = strlen(why);
+    buf[0] = 0x81;
+    buf[1] = 0xa5;
+    memcpy(buf + 2, "error", 5);
+    buf[7] = (uint8_t)(0xa0 | n);
+    memcpy(buf + 8, why, n);
+    return 8 + n;
+}
+
+static void reply_to(tr_ctx *ctx, const pending *p, uint32_t type, const void *b, size_t n) {
+    tr_msg req;
+    memset(&req, 0, sizeof req);
+    req.from = p->from;
+    req.corr = p->corr_in;
+    req.trace = p->trace;
+    (void)tr_reply(ctx, &req, type, b, n);
+}
+
+static pending *find_pending(proxy_state *s, uint64_t corr) {
+    for (size_t i = 0; i < PROXY_PENDING_MAX; i++) {
+        if (s->p[i].corr_out && s->p[i].corr_out == corr) {
+            return &s->p[i];
+        }
+    }
+    return NULL;
+}
+
+static void proxy_forward(tr_ctx *ctx, proxy_state *s, const tr_msg *msg) {
+    uint8_t err[32];
+    tr_mpr r;
+    uint32_t n, name_len;
+    const char *name;
+    char target[2 * TR_NAME_MAX + 2];
+    pending me = {0, msg->from, msg->corr, msg->trace};
+    tr_mpr_init(&r, msg->body, msg->body_len);
+    if (tr_mpr_array(&r, &n) || n != 2 || tr_mpr_str(&r, &name, &name_len) ||
+        name_len >= sizeof target || r.off >= r.len) {
+        reply_to(ctx, &me, msg->type, err, error_body(err, "want [target, body]"));
+        return;
+    }
+    memcpy(target, name, name_len);
+    target[name_len] = 0;
+    pending *slot = NULL;
+    for (size_t i = 0; i < PROXY_PENDING_MAX && !slot; i++) {
+        if (!s->p[i].corr_out) {
+            slot = &s->p[i];
+        }
+    }
+    if (!slot) {
+        reply_to(ctx, &me, msg->type, err, error_body(err, "busy"));
+        return;
+    }
+    uint64_t corr = 0;
+    int rc = tr_request_name(ctx, target, msg->type, r.p + r.off, r.len - r.off,
+                             PROXY_TIMEOUT_MS, &corr);
+    if (rc || corr == 0) {
+        reply_to(ctx, &me, msg->type, err, error_body(err, "unreachable"));
+        return;
+    }
+    *slot = me;
+    slot->corr_out = corr;
+}
+
+static int proxy_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    proxy_state *s = state;
+    pending *p = msg->corr ? find_pending(s, msg->corr) : NULL;
+    if (p && msg->type == TR_MSG_TIMEOUT) {
+        uint8_t err[32];
+        reply_to(ctx, p, TR_MSG_USER, err, error_body(err, "timeout"));
+        p->corr_out = 0;
+    } else if (p && msg->type >= TR_MSG_USER) {
+        reply_to(ctx, p, msg->type, msg->body, msg->body_len);
+        p->corr_out = 0;
+    } else if (msg->type >= TR_MSG_USER && !tr_addr_is_none(msg->from)) {
+        proxy_forward(ctx, s, msg);
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour proxy_behaviour = {
+    .name = "proxy", .state_size = sizeof(proxy_state), .receive = proxy_receive};
+
+/* ---- kv --------------------------------------------------------------------------------- */
+
+static int kv_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    (void)state;
+    if (msg->type < TR_MSG_USER || tr_addr_is_none(msg->from)) {
+        return TR_CONTINUE;
+    }
+    uint8_t err[32];
+    pending me = {0, msg->from, msg->corr, msg->trace};
+    tr_mpr r;
+    uint32_t n, op_len, key_len;
+    const char *op, *key;
+    tr_mpr_init(&r, msg->body, msg->body_len);
+    if (tr_mpr_array(&r, &n) || n < 2 || n > 3 || tr_mpr_str(&r, &op, &op_len) ||
+        tr_mpr_str(&r, &key, &key_len) || key_len == 0 || key_len > TR_KEY_MAX) {
+        reply_to(ctx, &me, msg->type, err, error_body(err, "want [op, key, ...]"));
+        return TR_CONTINUE;
+    }
+    const uint8_t *val = r.p + r.off;
+    size_t val_len = r.len - r.off;
+    if (n == 3 && op_len == 3 && !memcmp(op, "put", 3) &&
+        tr_msgpack_check(val, val_len, TR_MSGPACK_DEPTH_MAX) == 0) {
+        static const uint8_t ok[] = {0x81, 0xa2, 'o', 'k', 0xc3};
+        int rc = tr_kv_put(ctx, key, key_len, val, val_len);
+        if (rc == 0) {
+            rc = tr_reply_durable(ctx, msg, msg->type, ok, sizeof ok);
+        }
+        if (rc) {
+            reply_to(ctx, &me, msg->type, err, error_body(err, "store failed"));
+        }
+    } else if (n == 2 && op_len == 3 && !memcmp(op, "get", 3)) {
+        static uint8_t buf[64 << 10];
+        size_t len = 0;
+        int rc = tr_kv_get(ctx, key, key_len, buf, sizeof buf, &len);
+        if (rc == TR_ENOENT) {
+            buf[0] = 0xc0;
+            len = 1;
+        } else if (rc) {
+            len = error_body(buf, "store failed");
+        }
+        (void)tr_reply(ctx, msg, msg->type, buf, len);
+    } else {
+        reply_to(ctx, &me, msg->type, err, error_body(err, "bad op"));
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour kv_behaviour = {.name = "kv", .receive = kv_receive};
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+typedef struct node_args {
+    const char *name, *listen, *seeds, *data, *secret_file, *cluster, *replicas;
+    uint32_t id, workers;
+    tr_cluster_config cc;
+} node_args;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: troupe node --name NAME --listen HOST:PORT [--seeds H:P,...] [--data DIR]\n"
+            "                   [--secret-file FILE] [--cluster NAME] [--id N] [--workers N]\n"
+            "                   [--frame-max BYTES] [--peer-queue-bytes N] [--peer-queue-count N]\n"
+            "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
+            "                   [--write-stall-ms MS] [--spin-us US] [--replicas n1,n2,...]\n"
+            "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
+            "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
+            "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
+            "the name. It also hosts the replicated registers \"cp\" (linearizable, majority\n"
+            "quorums) and \"ap\" (last-writer-wins, gossip) over the nodes named by --replicas\n"
+            "(default: this node alone); see actors/registers.h for their messages (troupe call\n"
+            "TYPE read / write). Logs are key=value lines on stderr; SIGINT/SIGTERM stop it\n"
+            "cleanly.\n");
+}
+
+/* Returns 0, or 2 after printing the reason. */
+static int parse_args(int argc, char **argv, node_args *a) {
+    static const struct {
+        const char *flag;
+        size_t off;
+        uint32_t min, max;
+    } nums[] = {
+        {"--id", offsetof(node_args, id), 1, 0x7fffffff},
+        {"--workers", offsetof(node_args, workers), 1, 256},
+        {"--frame-max", offsetof(node_args, cc.frame_max), 4096, 64u << 20},
+        {"--peer-queue-bytes", offsetof(node_args, cc.peer_queue_bytes), 4096, 1u << 30},
+        {"--peer-queue-count", offsetof(node_args, cc.peer_queue_count), 1, 1u << 24},
+        {"--heartbeat-ms", offsetof(node_args, cc.heartbeat_ms), 10, 60000},
+        {"--down-ms", offsetof(node_args, cc.down_ms), 50, 600000},
+        {"--handshake-timeout-ms", offsetof(node_args, cc.handshake_timeout_ms), 50, 600000},
+        {"--write-stall-ms", offsetof(node_args, cc.write_stall_ms), 50, 600000},
+        {"--spin-us", offsetof(node_args, cc.spin_us), 0, 100000},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!strcmp(f, "--secret")) {
+            fprintf(stderr, "troupe node: secrets are never taken from flags; use "
+                            "--secret-file FILE or TROUPE_SECRET\n");
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "troupe node: unknown option or missing value: %s\n", f);
+            usage(stderr);
+            return 2;
+        }
+        const char *v = argv[++i];
+        const char **dst = !strcmp(f, "--name")          ? &a->name
+                           : !strcmp(f, "--listen")      ? &a->listen
+                           : !strcmp(f, "--seeds")       ? &a->seeds
+                           : !strcmp(f, "--data")        ? &a->data
+                           : !strcmp(f, "--secret-file") ? &a->secret_file
+                           : !strcmp(f, "--cluster")     ? &a->cluster
+                           : !strcmp(f, "--replicas")    ? &a->replicas
+                                                         : NULL;
+        if (dst) {
+            *dst = v;
+            continue;
+        }
+        size_t k = 0;
+        while (k < sizeof nums / sizeof nums[0] && strcmp(nums[k].flag, f)) {
+            k++;
+        }
+        if (k == sizeof nums / sizeof nums[0]) {
+            fprintf(stderr, "troupe node: unknown option %s\n", f);
+            usage(stderr);
+            return 2;
+        }
+        if (tr_cli_parse_u32("node", f, v, nums[k].min, nums[k].max,
+                             (uint32_t *)((char *)a + nums[k].off))) {
+            return 2;
+        }
+    }
+    if (!a->name || !a->listen) {
+        fprintf(stderr, "troupe node: --name and --listen are required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (strlen(a->name) > TR_NAME_MAX || strchr(a->name, '@')) {
+        fprintf(stderr, "troupe node: bad --name '%s'\n", a->name);
+        return 2;
+    }
+    return 0;
+}
+
+/* "n1,n2,n3" -> names (pointing into buf). Returns the count, or -1 (printed). */
+static int parse_replicas(const char *list, const char *self, char *buf, size_t cap,
+                          const char **names) {
+    if (!list) {
+        names[0] = self;
+        return 1;
+    }
+    if (strlen(list) >= cap) {
+        fprintf(stderr, "troupe node: --replicas too long\n");
+        return -1;
+    }
+    strcpy(buf, list);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == TR_REG_PEERS_MAX || !*tok || strlen(tok) > TR_NAME_MAX) {
+            fprintf(stderr, "troupe node: bad --replicas (at most %d names of at most %d "
+                            "bytes)\n", TR_REG_PEERS_MAX, TR_NAME_MAX);
+            return -1;
+        }
+        names[n++] = tok;
+    }
+    return n;
+}
+
+static int spawn_standard_actors(tr_node *node) {
+    tr_spawn_opts eo = {.name = "echo"};
+    tr_spawn_opts po = {.name = "proxy"};
+    tr_spawn_opts ko = {.name = "kv"};
+    tr_addr addr;
+    int rc = tr_node_spawn(node, &echo_behaviour, &eo, NULL, 0, &addr);
+    if (rc == 0) {
+        rc = tr_node_spawn(node, &proxy_behaviour, &po, NULL, 0, &addr);
+    }
+    if (rc == 0) {
+        rc = tr_node_spawn(node, &kv_behaviour, &ko, NULL, 0, &addr);
+    }
+    return rc;
+}
+
+int tr_cli_node(int argc, char **argv) {
+    node_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc) {
+        return rc;
+    }
+    static uint8_t secret[TR_CLI_SECRET_MAX];
+    size_t secret_len;
+    if (tr_cli_read_secret("node", a.secret_file, secret, &secret_len)) {
+        return 2;
+    }
+    static char replica_buf[TR_REG_PEERS_MAX * (TR_NAME_MAX + 1) + 1];
+    const char *replicas[TR_REG_PEERS_MAX];
+    int replica_count = parse_replicas(a.replicas, a.name, replica_buf, sizeof replica_buf,
+                                       replicas);
+    if (replica_count < 0) {
+        return 2;
+    }
+    uint32_t id = a.id ? a.id : tr_cluster_node_id(a.name);
+    tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers,
+                     .data_dir = a.data};
+    tr_runtime *rt;
+    rc = tr_runtime_create(&cfg, &rt);
+    if (rc) {
+        tr_cluster_log("error", a.name, "event=start_failed what=runtime error=%s",
+                       tr_err_name(rc));
+        return 2;
+    }
+    tr_cluster *cl = NULL;
+    rc = spawn_standard_actors(tr_runtime_node(rt));
+    if (rc == 0) {
+        tr_registers_opts ro = {.peer_count = (uint32_t)replica_count, .peer_names = replicas,
+                                .cp = true, .ap = true};
+        rc = tr_registers_boot(tr_runtime_node(rt), &ro);
+    }
+    if (rc == 0) {
+        a.cc.cluster = a.cluster;
+        a.cc.listen = a.listen;
+        a.cc.seeds = a.seeds;
+        a.cc.secret = secret;
+        a.cc.secret_len = secret_len;
+        rc = tr_cluster_start(rt, &a.cc, &cl);
+    }
+    if (rc) {
+        tr_cluster_log("error", a.name, "event=start_failed error=%s msg=\"%s\"",
+                       tr_err_name(rc), tr_strerror(rc));
+        tr_runtime_destroy(rt);
+        return 2;
+    }
+    tr_cluster_log("info", a.name, "event=node_ready id=%u port=%d data=%s", id,
+                   tr_cluster_port(cl), a.data ? a.data : "(temporary)");
+    tr_runtime_wait_signal(rt);
+    tr_cluster_log("info", a.name, "event=node_stopping");
+    tr_cluster_stop(cl);
+    tr_stats st;
+    tr_node_stats(tr_runtime_node(rt), &st);
+    tr_runtime_destroy(rt);
+    tr_cluster_destroy(cl);
+    tr_cluster_log("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",
+                   (unsigned long long)st.messages_delivered,
+                   (unsigned long long)st.dead_letters);
+    return 0;
+}

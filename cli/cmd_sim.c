@@ -1,0 +1,1068 @@
+/*
+ * cmd_sim.c — `troupe sim`: a cluster of register replicas inside the simulator, clients
+ * recording histories, a fault schedule, and the checkers' verdicts.
+ *
+ * The scenario of one seed (duration D of virtual time):
+ *   [0, D)        clients run against "cp" and/or "ap" on every node;
+ *   D/4           (nemesis partition) one majority/minority split, the same for both
+ *                 stores, held until D; other nemeses fire at random times in [D/8, D);
+ *   D             clients stop, everything heals (links, crashed nodes restart, paused
+ *                 nodes resume); outstanding ops finish or time out; AP replicas are probed
+ *                 until they agree (the convergence time is measured from D);
+ *   then          the checkers run: CP must be linearizable; AP must converge without lost
+ *                 or phantom writes and never refuse an op. AP not being linearizable is the
+ *                 expected outcome and is reported, not counted as a violation.
+ * Everything the run does is a function of (seed, options, code); the trace hash proves it.
+ * Exit status: 0 every stated property held, 1 one was violated, 2 usage or tool error.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/registers.h"
+#include "cli/cli.h"
+#include "sim/checkers.h"
+#include "sim/lincheck.h"
+#include "sim/workload.h"
+#include "troupe.h"
+
+#define MS ((uint64_t)1000000)
+#define SEC ((uint64_t)1000000000)
+/* How long after the heal AP replicas may take to agree (and CP ops to finish). */
+#define SETTLE_NS (10 * SEC)
+
+enum {
+    NEM_PARTITION = 1u << 0,
+    NEM_CRASH = 1u << 1,
+    NEM_PAUSE = 1u << 2,
+    NEM_CLOCK = 1u << 3,
+    NEM_DELAY = 1u << 4,
+    NEM_LOSS = 1u << 5,
+    NEM_DUP = 1u << 6,
+    NEM_REORDER = 1u << 7,
+    NEM_ISOLATE = 1u << 8, /* random short partitions of these shapes */
+    NEM_RING = 1u << 9,
+    NEM_BRIDGE = 1u << 10,
+    NEM_ONEWAY = 1u << 11,
+};
+/* The faults drawn at random times (the others: the partition window, link probabilities). */
+#define NEM_RANDOM (NEM_CRASH | NEM_PAUSE | NEM_CLOCK | NEM_DELAY | NEM_ISOLATE | NEM_RING | \
+                    NEM_BRIDGE | NEM_ONEWAY)
+
+static const struct {
+    const char *name;
+    uint32_t bit;
+} nemeses[] = {
+    {"partition", NEM_PARTITION}, {"crash", NEM_CRASH}, {"pause", NEM_PAUSE},
+    {"clock", NEM_CLOCK},         {"delay", NEM_DELAY}, {"loss", NEM_LOSS},
+    {"dup", NEM_DUP},             {"reorder", NEM_REORDER}, {"isolate", NEM_ISOLATE},
+    {"ring", NEM_RING},           {"bridge", NEM_BRIDGE},   {"oneway", NEM_ONEWAY},
+};
+
+typedef struct sim_opts {
+    uint64_t seed_lo, seed_hi;
+    bool sweep;
+    uint32_t nodes;
+    bool cp, ap;
+    uint32_t nemesis;
+    const char *nemesis_text;
+    uint64_t duration_ns;
+    double rate;
+    bool json;
+    const char *history;
+    uint32_t bugs;
+    const char *bug_text;
+    bool check_determinism;
+    uint32_t keys;
+    uint32_t clients_per_node;
+} sim_opts;
+
+/* The verdicts of one store in one run. */
+typedef struct store_result {
+    bool ran;
+    uint64_t ok, fail, info, ops;
+    tr_lin_result lin;
+    tr_avail_result avail;
+    bool converged;
+    uint64_t converged_after_ns;
+    tr_convergence_result conv;
+    bool conv_checked;
+    uint64_t record_errors;
+    bool violated;
+    char why[160];
+    char note[200]; /* an expected weakness shown, not a violation */
+} store_result;
+
+typedef struct run_result {
+    uint64_t seed;
+    uint64_t trace_hash;
+    uint64_t minority_mask;
+    uint64_t part_from_ns, part_to_ns;
+    bool partitioned;
+    tr_sim_stats stats;
+    double wall_s;  /* simulating only */
+    double check_s; /* running the checkers */
+    uint64_t virtual_ns;
+    store_result cp, ap;
+    bool tool_error;
+    char tool_why[160];
+} run_result;
+
+typedef struct node_ud {
+    struct scenario *sc;
+    uint32_t index;
+} node_ud;
+
+typedef struct scenario {
+    const sim_opts *o;
+    tr_sim *sim;
+    tr_workload *cp, *ap;
+    tr_sim_rng rng;
+    uint64_t minority_mask;
+    uint32_t down;      /* nodes crashed by the nemesis and not yet restarted */
+    uint64_t paused;    /* mask */
+    bool in_window;     /* the majority/minority partition is the base state of the links */
+    uint64_t shape_until_ns; /* a random partition shape holds until then */
+    node_ud nodes[TR_SIM_NODES_MAX];
+    run_result *out;
+} scenario;
+
+/* ---- argument parsing ------------------------------------------------------------------ */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: troupe sim [--seed N | --seeds A..B] [--nodes N] [--workload cp|ap|both]\n"
+            "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder,\n"
+            "                             isolate,ring,bridge,oneway]\n"
+            "                  [--duration 60s] [--rate R] [--keys K] [--clients C]\n"
+            "                  [--json] [--history FILE] [--bug stale-read|no-anti-entropy]\n"
+            "                  [--check-determinism]\n"
+            "\n"
+            "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
+            "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
+            "the histories: CP must be linearizable; AP must stay available and converge after\n"
+            "heal (AP not being linearizable is expected and reported). Defaults: seed 1,\n"
+            "5 nodes, both stores, nemesis partition, 60s, 100 ops/s per store, 4 keys,\n"
+            "2 clients per node. Nemeses: partition = one majority/minority split from D/4\n"
+            "to the end (D); crash, pause, clock, delay and the shapes isolate, ring, bridge,\n"
+            "oneway = random short faults from D/8; loss, dup, reorder = link probabilities.\n"
+            "At D clients stop and everything heals. --history FILE writes the history\n"
+            "(JSON, or EDN if FILE ends in .edn; with both stores FILE.cp and FILE.ap; in a\n"
+            "sweep FILE.<seed>[.cp|.ap]).\n"
+            "AP acknowledged writes lost under --nemesis clock or crash are reported, not\n"
+            "counted: LWW with skewed clocks, and acks before durability, lose them by\n"
+            "design. Exit: 0 every property held,\n"
+            "1 a property was violated, 2 usage or tool error.\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9') {
+        return TR_EINVAL;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return TR_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+/* "60s", "500ms", "2m", "90" (seconds) -> ns, at most a day of virtual time. */
+static int parse_duration(const char *s, uint64_t *ns) {
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9') {
+        return TR_EINVAL;
+    }
+    errno = 0;
+    double v = strtod(s, &end);
+    double unit = 1e9;
+    if (strcmp(end, "ms") == 0) {
+        unit = 1e6;
+    } else if (strcmp(end, "m") == 0) {
+        unit = 60e9;
+    } else if (strcmp(end, "s") != 0 && *end != '\0') {
+        return TR_EINVAL;
+    }
+    if (errno != 0 || v * unit < 1e6 || v * unit > 86400e9) {
+        return TR_EINVAL;
+    }
+    *ns = (uint64_t)(v * unit);
+    return 0;
+}
+
+static int parse_seeds(const char *s, sim_opts *o) {
+    const char *dots = s ? strstr(s, "..") : NULL;
+    char lo[32];
+    if (dots == NULL || (size_t)(dots - s) >= sizeof lo) {
+        return TR_EINVAL;
+    }
+    memcpy(lo, s, (size_t)(dots - s));
+    lo[dots - s] = '\0';
+    if (parse_u64(lo, &o->seed_lo) != 0 || parse_u64(dots + 2, &o->seed_hi) != 0 ||
+        o->seed_hi < o->seed_lo || o->seed_hi - o->seed_lo >= 1000000) {
+        return TR_EINVAL;
+    }
+    o->sweep = true;
+    return 0;
+}
+
+static int parse_nemesis(const char *s, uint32_t *mask) {
+    char buf[256];
+    if (s == NULL || strlen(s) >= sizeof buf) {
+        return TR_EINVAL;
+    }
+    memcpy(buf, s, strlen(s) + 1);
+    *mask = 0;
+    if (strcmp(buf, "none") == 0) {
+        return 0;
+    }
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < sizeof nemeses / sizeof nemeses[0] && strcmp(tok, nemeses[i].name) != 0) {
+            i++;
+        }
+        if (i == sizeof nemeses / sizeof nemeses[0]) {
+            fprintf(stderr, "troupe sim: unknown nemesis '%s'\n", tok);
+            return TR_EINVAL;
+        }
+        *mask |= nemeses[i].bit;
+    }
+    return *mask != 0 ? 0 : TR_EINVAL;
+}
+
+static const char *const value_options[] = {
+    "--seed", "--seeds", "--nodes", "--workload", "--nemesis", "--duration",
+    "--rate", "--keys", "--clients", "--history", "--bug"};
+
+static bool takes_value(const char *a) {
+    for (size_t i = 0; i < sizeof value_options / sizeof value_options[0]; i++) {
+        if (!strcmp(a, value_options[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int parse_value(const char *a, const char *v, sim_opts *o) {
+    uint64_t n;
+    char *end;
+    if (!strcmp(a, "--seed")) {
+        o->sweep = false;
+        if (parse_u64(v, &o->seed_lo) != 0) { return TR_EINVAL; }
+        o->seed_hi = o->seed_lo;
+        return 0;
+    }
+    if (!strcmp(a, "--seeds")) { return parse_seeds(v, o); }
+    if (!strcmp(a, "--nodes")) {
+        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_REG_PEERS_MAX) { return TR_EINVAL; }
+        o->nodes = (uint32_t)n;
+        return 0;
+    }
+    if (!strcmp(a, "--workload")) {
+        o->cp = !strcmp(v, "cp") || !strcmp(v, "both");
+        o->ap = !strcmp(v, "ap") || !strcmp(v, "both");
+        return o->cp || o->ap ? 0 : TR_EINVAL;
+    }
+    if (!strcmp(a, "--nemesis")) {
+        o->nemesis_text = v;
+        return parse_nemesis(v, &o->nemesis);
+    }
+    if (!strcmp(a, "--duration")) { return parse_duration(v, &o->duration_ns); }
+    if (!strcmp(a, "--rate")) {
+        errno = 0;
+        o->rate = strtod(v, &end);
+        return errno == 0 && end != v && *end == '\0' && o->rate >= 0.1 && o->rate <= 100000
+                   ? 0 : TR_EINVAL;
+    }
+    if (!strcmp(a, "--keys")) {
+        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_WORKLOAD_KEYS_MAX) { return TR_EINVAL; }
+        o->keys = (uint32_t)n;
+        return 0;
+    }
+    if (!strcmp(a, "--clients")) {
+        if (parse_u64(v, &n) != 0 || n < 1 || n > 16) { return TR_EINVAL; }
+        o->clients_per_node = (uint32_t)n;
+        return 0;
+    }
+    if (!strcmp(a, "--history")) {
+        o->history = v;
+        return *v ? 0 : TR_EINVAL;
+    }
+    assert(!strcmp(a, "--bug"));
+    o->bug_text = v;
+    o->bugs = !strcmp(v, "stale-read")        ? TR_REG_BUG_STALE_READ
+              : !strcmp(v, "no-anti-entropy") ? TR_REG_BUG_NO_ANTI_ENTROPY
+                                               : 0;
+    return o->bugs ? 0 : TR_EINVAL;
+}
+
+static int parse_args(int argc, char **argv, sim_opts *o) {
+    *o = (sim_opts){.seed_lo = 1, .seed_hi = 1, .nodes = 5, .cp = true, .ap = true,
+                    .nemesis = NEM_PARTITION, .nemesis_text = "partition",
+                    .duration_ns = 60 * SEC, .rate = 100, .keys = 4, .clients_per_node = 2};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            o->json = true;
+        } else if (!strcmp(a, "--check-determinism")) {
+            o->check_determinism = true;
+        } else if (!takes_value(a)) {
+            fprintf(stderr, "troupe sim: unknown option '%s'\n", a);
+            return TR_EINVAL;
+        } else if (i + 1 >= argc) {
+            fprintf(stderr, "troupe sim: %s needs a value\n", a);
+            return TR_EINVAL;
+        } else if (parse_value(a, argv[++i], o) != 0) {
+            fprintf(stderr, "troupe sim: bad value '%s' for %s\n", argv[i], a);
+            return TR_EINVAL;
+        }
+    }
+    if (o->sweep && o->check_determinism) {
+        fprintf(stderr, "troupe sim: --check-determinism takes one --seed\n");
+        return TR_EINVAL;
+    }
+    if (o->nodes * o->clients_per_node > TR_WORKLOAD_CLIENTS_MAX) {
+        fprintf(stderr, "troupe sim: too many clients\n");
+        return TR_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- the scenario -------------------------------------------------------------------- */
+
+static const char *const node_names[TR_REG_PEERS_MAX] = {
+    "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8",
+    "n9", "n10", "n11", "n12", "n13", "n14", "n15", "n16"};
+
+static int boot(tr_node *node, void *ud) {
+    scenario *sc = ud;
+    uint32_t index = tr_node_id(node) - 1;
+    tr_registers_opts ro = {.peer_count = sc->o->nodes, .peer_names = node_names,
+                            .cp = sc->o->cp, .ap = sc->o->ap, .bugs = sc->o->bugs};
+    int rc = tr_registers_boot(node, &ro);
+    /* At tr_sim_create the workloads do not exist yet: the scenario boots their clients. */
+    if (rc == 0 && sc->cp != NULL) {
+        rc = tr_workload_boot(sc->cp, node, index);
+    }
+    if (rc == 0 && sc->ap != NULL) {
+        rc = tr_workload_boot(sc->ap, node, index);
+    }
+    return rc;
+}
+
+static uint64_t rand_between(scenario *sc, uint64_t lo, uint64_t hi) {
+    return lo + tr_sim_rng_below(&sc->rng, hi - lo + 1);
+}
+
+static void restart_cb(tr_sim *sim, void *ud) {
+    node_ud *n = ud;
+    if (!tr_sim_node_is_up(sim, n->index) && tr_sim_restart(sim, n->index) == 0) {
+        n->sc->down--;
+    }
+}
+
+static void resume_cb(tr_sim *sim, void *ud) {
+    node_ud *n = ud;
+    if (tr_sim_resume(sim, n->index) == 0) {
+        n->sc->paused &= ~(1ull << n->index);
+    }
+}
+
+static void crash_one(scenario *sc, uint32_t i) {
+    /* At most a minority down at once, so that CP can still make progress somewhere. */
+    if (sc->down >= (sc->o->nodes - 1) / 2 || tr_sim_crash(sc->sim, i) != 0) {
+        return;
+    }
+    sc->down++;
+    if (sc->cp) {
+        tr_workload_node_crashed(sc->cp, i);
+    }
+    if (sc->ap) {
+        tr_workload_node_crashed(sc->ap, i);
+    }
+    uint64_t at = tr_sim_now_ns(sc->sim) + rand_between(sc, 1 * SEC, 4 * SEC);
+    tr_sim_at(sc->sim, at, restart_cb, &sc->nodes[i]);
+}
+
+static void fault_cb(tr_sim *sim, void *ud);
+
+static void schedule_fault(scenario *sc) {
+    uint64_t d = sc->o->duration_ns;
+    uint64_t at = tr_sim_now_ns(sc->sim) + rand_between(sc, d / 40, d / 10);
+    if (at < d) {
+        tr_sim_at(sc->sim, at, fault_cb, sc);
+    }
+}
+
+/* Links back to their base state: the partition window's split, or all up. */
+static void restore_links_cb(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    if (tr_sim_now_ns(sim) < sc->shape_until_ns) {
+        return; /* a later shape is in force; its own restore comes later */
+    }
+    if (sc->in_window) {
+        tr_sim_partition(sim, sc->minority_mask);
+    } else {
+        tr_sim_heal(sim);
+    }
+}
+
+static void shape_fault(scenario *sc, uint32_t kind, uint32_t i) {
+    int rc = kind == NEM_ISOLATE ? tr_sim_isolate(sc->sim, i)
+             : kind == NEM_RING  ? tr_sim_partition_ring(sc->sim)
+             : kind == NEM_BRIDGE ? tr_sim_partition_bridge(sc->sim)
+                                  : tr_sim_link_cut(sc->sim, i, TR_SIM_ANY); /* i is mute */
+    if (rc == 0) {
+        sc->shape_until_ns = tr_sim_now_ns(sc->sim) + rand_between(sc, 500 * MS, 3 * SEC);
+        tr_sim_at(sc->sim, sc->shape_until_ns, restore_links_cb, sc);
+    }
+}
+
+/* One random fault among the enabled kinds (other than the scheduled partition). */
+static void fault_cb(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    uint32_t enabled[32], n = 0;
+    for (uint32_t bit = 1; bit != 0; bit <<= 1) {
+        if (sc->o->nemesis & NEM_RANDOM & bit) {
+            enabled[n++] = bit;
+        }
+    }
+    assert(n > 0);
+    uint32_t kind = enabled[tr_sim_rng_below(&sc->rng, n)];
+    uint32_t i = (uint32_t)tr_sim_rng_below(&sc->rng, sc->o->nodes);
+    int64_t skew = (int64_t)rand_between(sc, 0, 4 * SEC) - (int64_t)(2 * SEC);
+    if (kind == NEM_CRASH) {
+        crash_one(sc, i);
+    } else if (kind == NEM_PAUSE && !(sc->paused >> i & 1) && tr_sim_pause(sim, i) == 0) {
+        sc->paused |= 1ull << i;
+        tr_sim_at(sim, tr_sim_now_ns(sim) + rand_between(sc, 200 * MS, 2 * SEC), resume_cb,
+                  &sc->nodes[i]);
+    } else if (kind == NEM_CLOCK) {
+        if (tr_sim_rng_below(&sc->rng, 2) == 0) {
+            tr_sim_clock_jump(sim, i, skew);
+        } else {
+            tr_sim_clock_drift(sim, i, (int32_t)rand_between(sc, 0, 2000) - 1000);
+        }
+    } else if (kind == NEM_DELAY) {
+        tr_sim_delay_spike(sim, i, TR_SIM_ANY, rand_between(sc, 50 * MS, 500 * MS),
+                           rand_between(sc, 1 * SEC, 3 * SEC));
+    } else if (kind & (NEM_ISOLATE | NEM_RING | NEM_BRIDGE | NEM_ONEWAY)) {
+        shape_fault(sc, kind, i);
+    }
+    schedule_fault(sc);
+}
+
+static void partition_cb(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    if (tr_sim_partition(sim, sc->minority_mask) == 0) {
+        sc->in_window = true;
+        sc->shape_until_ns = 0; /* the window's split replaces any shape in force */
+        sc->out->partitioned = true;
+        sc->out->part_from_ns = tr_sim_now_ns(sim);
+    }
+}
+
+/* The end of the workload: stop clients and undo every fault. */
+static void end_cb(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    if (sc->cp) {
+        tr_workload_stop(sc->cp);
+    }
+    if (sc->ap) {
+        tr_workload_stop(sc->ap);
+    }
+    sc->in_window = false;
+    sc->shape_until_ns = 0;
+    tr_sim_heal(sim);
+    sc->out->part_to_ns = tr_sim_now_ns(sim);
+    for (uint32_t i = 0; i < sc->o->nodes; i++) {
+        if (!tr_sim_node_is_up(sim, i)) {
+            restart_cb(sim, &sc->nodes[i]);
+        }
+        if (sc->paused >> i & 1) {
+            resume_cb(sim, &sc->nodes[i]);
+        }
+    }
+    if (sc->ap) {
+        tr_workload_probe_start(sc->ap);
+    }
+}
+
+static uint64_t pick_minority(scenario *sc) {
+    uint32_t want = (sc->o->nodes - 1) / 2, have = 0;
+    uint64_t mask = 0;
+    while (have < want) {
+        uint32_t i = (uint32_t)tr_sim_rng_below(&sc->rng, sc->o->nodes);
+        if (!(mask >> i & 1)) {
+            mask |= 1ull << i;
+            have++;
+        }
+    }
+    return mask;
+}
+
+static bool settled(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    (void)sim;
+    if ((sc->cp && tr_workload_pending(sc->cp) > 0) ||
+        (sc->ap && tr_workload_pending(sc->ap) > 0)) {
+        return false;
+    }
+    uint64_t at;
+    return sc->ap == NULL || tr_workload_converged(sc->ap, &at);
+}
+
+static tr_workload *make_workload(scenario *sc, const char *target) {
+    tr_workload_opts wo;
+    tr_workload *wl = NULL;
+    tr_workload_opts_init(&wo, sc->sim, target);
+    wo.rate = sc->o->rate;
+    wo.keys = sc->o->keys;
+    wo.clients_per_node = sc->o->clients_per_node;
+    wo.op_timeout_ms = 1000;
+    if (tr_workload_create(&wo, &wl) != 0) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < sc->o->nodes; i++) {
+        if (tr_workload_boot(wl, tr_sim_node(sc->sim, i), i) != 0) {
+            tr_workload_destroy(wl);
+            return NULL;
+        }
+    }
+    return wl;
+}
+
+static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap);
+static double wall_now(void);
+static void format_op(char *buf, size_t cap, const tr_op *op);
+
+/* Drives one sim from time 0 to the verdicts (also the check-determinism scenario). */
+static void run_scenario(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    const sim_opts *o = sc->o;
+    uint64_t d = o->duration_ns;
+    sc->sim = sim;
+    sc->down = 0;
+    sc->paused = 0;
+    sc->in_window = false;
+    sc->shape_until_ns = 0;
+    tr_sim_rng_stream(sim, TR_SIM_STREAM_USER + 1, &sc->rng); /* nemesis */
+    for (uint32_t i = 0; i < o->nodes; i++) {
+        sc->nodes[i] = (node_ud){sc, i};
+    }
+    sc->cp = o->cp ? make_workload(sc, "cp") : NULL;
+    sc->ap = o->ap ? make_workload(sc, "ap") : NULL;
+    if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL)) {
+        sc->out->tool_error = true;
+        snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "cannot start the workloads");
+        return;
+    }
+    sc->minority_mask = o->nodes > 2 ? pick_minority(sc) : 0;
+    sc->out->minority_mask = sc->minority_mask;
+    if ((o->nemesis & NEM_PARTITION) && sc->minority_mask != 0) {
+        tr_sim_at(sim, d / 4, partition_cb, sc);
+    }
+    if (o->nemesis & NEM_RANDOM) {
+        tr_sim_at(sim, d / 8, fault_cb, sc);
+    }
+    tr_sim_at(sim, d, end_cb, sc);
+    double t0 = wall_now();
+    tr_sim_run_for(sim, d);
+    tr_sim_run_for(sim, 1); /* end_cb, due at d */
+    tr_sim_run_until(sim, settled, sc, d + SETTLE_NS);
+    sc->out->virtual_ns = tr_sim_now_ns(sim);
+    sc->out->trace_hash = tr_sim_trace_hash(sim);
+    tr_sim_stats_get(sim, &sc->out->stats);
+    double t1 = wall_now();
+    sc->out->wall_s = t1 - t0;
+    if (sc->cp) {
+        check_store(sc, sc->cp, &sc->out->cp, false);
+    }
+    if (sc->ap) {
+        check_store(sc, sc->ap, &sc->out->ap, true);
+    }
+    sc->out->check_s = wall_now() - t1;
+}
+
+/* ---- checking ------------------------------------------------------------------------- */
+
+static void count_ops(const tr_history *h, store_result *r) {
+    for (size_t i = 0; i < tr_history_count(h); i++) {
+        const tr_op *op = tr_history_op(h, i);
+        r->ops += op->type == TR_OP_INVOKE;
+        r->ok += op->type == TR_OP_OK;
+        r->fail += op->type == TR_OP_FAIL;
+        r->info += op->type == TR_OP_INFO;
+    }
+}
+
+static void check_availability(scenario *sc, const tr_history *h, store_result *r) {
+    int32_t groups[TR_SIM_NODES_MAX];
+    for (uint32_t i = 0; i < sc->o->nodes; i++) {
+        groups[i] = (sc->minority_mask >> i & 1) ? 1 : 0; /* 0 majority, 1 minority */
+    }
+    tr_avail_options ao = {.group_of_node = groups, .node_count = sc->o->nodes,
+                           .group_count = 2};
+    if (sc->out->partitioned) {
+        ao.window_start_ns = (int64_t)sc->out->part_from_ns;
+        ao.window_end_ns = (int64_t)sc->out->part_to_ns;
+    }
+    tr_check_availability(h, &ao, &r->avail);
+}
+
+static void check_convergence(scenario *sc, tr_workload *wl, store_result *r) {
+    tr_replica_state states[TR_SIM_NODES_MAX];
+    tr_replica_entry entries[TR_SIM_NODES_MAX * TR_WORKLOAD_KEYS_MAX];
+    uint64_t at = 0;
+    r->converged = tr_workload_converged(wl, &at);
+    r->converged_after_ns = r->converged ? at - sc->out->part_to_ns : 0;
+    size_t n = tr_workload_replica_states(wl, states, TR_SIM_NODES_MAX, entries,
+                                          sizeof entries / sizeof entries[0]);
+    r->conv_checked = n > 0 && tr_check_convergence(tr_workload_history(wl), states, n,
+                                                    &r->conv) == 0;
+}
+
+/* AP's stated guarantees: every op accepted, replicas agree after heal, no value nobody
+ * wrote, and no acknowledged write lost beyond last-writer-wins — which with synchronised
+ * clocks and no crash means none lost in real-time order. Under clock faults LWW does lose
+ * such writes (a skewed clock lets an older write win), and a crash can take a write that
+ * was acknowledged but not yet durable nor gossiped (registers.h): shown as a note, not a
+ * violation. */
+static void check_ap(scenario *sc, tr_workload *wl, store_result *r) {
+    char op[160];
+    check_convergence(sc, wl, r);
+    const tr_convergence_result *c = &r->conv;
+    if (r->conv_checked && c->lost_writes > 0) {
+        format_op(op, sizeof op, &c->lost_write);
+        snprintf(r->note, sizeof r->note, "%zu acknowledged writes lost, first %s (n%d holds "
+                 "%s%" PRId64 ")", c->lost_writes, op, c->lost_on_node + 1,
+                 c->lost_final_present ? "" : "nil ",
+                 c->lost_final_present ? c->lost_final_value : 0);
+    }
+    /* LWW with skewed clocks, and acks given before the write is durable (a crash in
+     * between, before the gossip spread it): the two ways AP is documented to lose. */
+    bool lost_ok = (sc->o->nemesis & (NEM_CLOCK | NEM_CRASH)) != 0;
+    if (!r->converged || !r->conv_checked || !c->agree) {
+        r->violated = true;
+        snprintf(r->why, sizeof r->why, "replicas did not converge after heal (%zu keys "
+                 "differ, e.g. key %" PRId64 " on n%d and n%d)", c->divergent_keys,
+                 c->divergent_key, c->divergent_node_a + 1, c->divergent_node_b + 1);
+    } else if (c->phantoms > 0) {
+        r->violated = true;
+        snprintf(r->why, sizeof r->why, "n%d holds %" PRId64 " for key %" PRId64
+                 ", which nobody wrote", c->phantom_node + 1, c->phantom_value, c->phantom_key);
+    } else if (c->lost_writes > 0 && !lost_ok) {
+        r->violated = true;
+        snprintf(r->why, sizeof r->why, "acknowledged writes lost without clock faults or "
+                 "crashes");
+    } else if (r->avail.all.fail > 0) {
+        r->violated = true;
+        snprintf(r->why, sizeof r->why, "%" PRIu64 " ops refused (AP must accept)",
+                 r->avail.all.fail);
+    }
+    if (r->note[0] != '\0' && lost_ok) {
+        size_t n = strlen(r->note);
+        snprintf(r->note + n, sizeof r->note - n, "; allowed under clock faults and crashes");
+    }
+}
+
+static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap) {
+    tr_workload_finish(wl);
+    const tr_history *h = tr_workload_history(wl);
+    r->ran = true;
+    r->record_errors = tr_workload_record_errors(wl);
+    count_ops(h, r);
+    tr_lin_options lo = {.max_configs = 200000};
+    if (tr_lincheck(h, &lo, &r->lin) != 0) {
+        r->lin.verdict = TR_LIN_UNKNOWN;
+    }
+    check_availability(sc, h, r);
+    if (is_ap) {
+        check_ap(sc, wl, r);
+    } else if (r->lin.verdict == TR_LIN_INVALID) {
+        r->violated = true;
+        snprintf(r->why, sizeof r->why, "history is not linearizable");
+    }
+    if (r->record_errors > 0) {
+        sc->out->tool_error = true;
+        snprintf(sc->out->tool_why, sizeof sc->out->tool_why,
+                 "%" PRIu64 " history records refused", r->record_errors);
+    }
+}
+
+/* ---- output ----------------------------------------------------------------------------- */
+
+static void format_mask(char *buf, size_t cap, uint64_t mask, uint32_t nodes, bool in) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < nodes && len + 6 < cap; i++) {
+        if ((mask >> i & 1) == in) {
+            len += (size_t)snprintf(buf + len, cap - len, "%sn%u", len ? "," : "", i + 1);
+        }
+    }
+}
+
+static void format_pct(char *buf, size_t cap, const tr_avail_counts *c) {
+    if (c->fraction < 0) {
+        snprintf(buf, cap, "-");
+    } else {
+        snprintf(buf, cap, "%.1f%% (%" PRIu64 "/%" PRIu64 ")", 100.0 * c->fraction, c->ok,
+                 c->ok + c->fail + c->info);
+    }
+}
+
+static void format_op(char *buf, size_t cap, const tr_op *op) {
+    char val[32] = "nil";
+    if (op->has_value) {
+        snprintf(val, sizeof val, "%" PRId64, op->value);
+    }
+    snprintf(buf, cap, "#%" PRIu64 " %s key %" PRId64 " %s %s by p%" PRId64 " on n%d at %.3fs",
+             op->index, tr_op_f_name((tr_op_f)op->f), op->key,
+             op->f == TR_F_READ ? "->" : "=", val, op->process, op->node + 1,
+             (double)op->time_ns / 1e9);
+}
+
+static void format_lin(char *buf, size_t cap, const store_result *r) {
+    char op[160];
+    if (r->lin.verdict == TR_LIN_VALID) {
+        snprintf(buf, cap, "yes");
+    } else if (r->lin.verdict == TR_LIN_UNKNOWN) {
+        snprintf(buf, cap, "unknown (search budget, key %" PRId64 ")", r->lin.unknown_key);
+    } else if (r->lin.has_bad_op) {
+        format_op(op, sizeof op, &r->lin.bad_op);
+        snprintf(buf, cap, "no: %s", op);
+    } else {
+        snprintf(buf, cap, "no");
+    }
+}
+
+static void print_row(const char *label, const char *cp, const char *ap) {
+    printf("  %-24s %-34s %s\n", label, cp, ap);
+}
+
+static void print_stores(const sim_opts *o, const run_result *r) {
+    char cp[256], ap[256];
+    const store_result *c = &r->cp, *a = &r->ap;
+    print_row("", o->cp ? "CP (ABD majority quorums)" : "", o->ap ? "AP (LWW + anti-entropy)" : "");
+    snprintf(cp, sizeof cp, "%" PRIu64 "/%" PRIu64 "/%" PRIu64, c->ok, c->fail, c->info);
+    snprintf(ap, sizeof ap, "%" PRIu64 "/%" PRIu64 "/%" PRIu64, a->ok, a->fail, a->info);
+    print_row("ops ok/fail/info", o->cp ? cp : "", o->ap ? ap : "");
+    format_lin(cp, sizeof cp, c);
+    format_lin(ap, sizeof ap, a);
+    print_row("linearizable", o->cp ? cp : "", o->ap ? ap : "");
+    if (r->partitioned) {
+        format_pct(cp, sizeof cp, &c->avail.groups[0]);
+        format_pct(ap, sizeof ap, &a->avail.groups[0]);
+        print_row("available, majority side", o->cp ? cp : "", o->ap ? ap : "");
+        format_pct(cp, sizeof cp, &c->avail.groups[1]);
+        format_pct(ap, sizeof ap, &a->avail.groups[1]);
+        print_row("available, minority side", o->cp ? cp : "", o->ap ? ap : "");
+    } else {
+        format_pct(cp, sizeof cp, &c->avail.all);
+        format_pct(ap, sizeof ap, &a->avail.all);
+        print_row("available", o->cp ? cp : "", o->ap ? ap : "");
+    }
+    if (a->converged) {
+        snprintf(ap, sizeof ap, "%.0f ms (virtual) after heal", a->converged_after_ns / 1e6);
+    } else {
+        snprintf(ap, sizeof ap, "NO (not within %.0f s after heal)", SETTLE_NS / 1e9);
+    }
+    print_row("converged", o->cp ? "n/a (quorums)" : "", o->ap ? ap : "");
+    snprintf(cp, sizeof cp, "%s", c->violated ? "VIOLATED" : "held");
+    snprintf(ap, sizeof ap, "%s", a->violated ? "VIOLATED" : "held");
+    print_row("stated guarantees", o->cp ? cp : "", o->ap ? ap : "");
+    if (c->violated) {
+        printf("  CP: %s\n", c->why);
+    }
+    if (a->violated) {
+        printf("  AP: %s\n", a->why);
+    }
+    if (a->note[0] != '\0') {
+        printf("  AP note: %s\n", a->note);
+    }
+}
+
+static void print_faults(const run_result *r) {
+    printf("faults:");
+    int any = 0;
+    for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
+        if (r->stats.faults[f] > 0) {
+            printf(" %s %" PRIu64, tr_sim_fault_name((tr_sim_fault)f), r->stats.faults[f]);
+            any = 1;
+        }
+    }
+    printf("%s\n", any ? "" : " none");
+}
+
+static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
+    fprintf(f, "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
+            "--duration %.3fs --rate %g --keys %u --clients %u%s%s",
+            seed, o->nodes, o->cp && o->ap ? "both" : o->cp ? "cp" : "ap",
+            o->nemesis ? o->nemesis_text : "none", o->duration_ns / 1e9, o->rate, o->keys,
+            o->clients_per_node, o->bug_text ? " --bug " : "", o->bug_text ? o->bug_text : "");
+}
+
+static void print_human(const sim_opts *o, const run_result *r) {
+    char minority[128], majority[128];
+    printf("troupe sim: seed %" PRIu64 ", %u nodes, %.0f s virtual, nemesis %s, %g ops/s per "
+           "store%s%s\n",
+           r->seed, o->nodes, o->duration_ns / 1e9, o->nemesis ? o->nemesis_text : "none",
+           o->rate, o->bug_text ? ", planted bug " : "", o->bug_text ? o->bug_text : "");
+    if (r->partitioned) {
+        format_mask(minority, sizeof minority, r->minority_mask, o->nodes, true);
+        format_mask(majority, sizeof majority, r->minority_mask, o->nodes, false);
+        printf("partition: minority {%s} | majority {%s} from %.3fs to %.3fs (heal)\n",
+               minority, majority, r->part_from_ns / 1e9, r->part_to_ns / 1e9);
+    }
+    print_stores(o, r);
+    print_faults(r);
+    printf("events: %" PRIu64 " in %.2f s wall (%.0f events/s), virtual/wall time %.1fx; "
+           "checkers %.2f s\n",
+           r->stats.events, r->wall_s, r->wall_s > 0 ? r->stats.events / r->wall_s : 0,
+           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->check_s);
+    printf("trace-hash: %016" PRIx64 "\n", r->trace_hash);
+    printf("replay: ");
+    print_replay(o, r->seed, stdout);
+    printf("\n");
+}
+
+static void json_store(const char *name, const store_result *s, bool is_ap, bool last) {
+    char bad[160] = "";
+    if (s->lin.verdict == TR_LIN_INVALID && s->lin.has_bad_op) {
+        format_op(bad, sizeof bad, &s->lin.bad_op);
+    }
+    printf("\"%s\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
+           ",\"info\":%" PRIu64 ",\"linearizable\":\"%s\",\"first_violation\":\"%s\","
+           "\"availability_majority\":%.4f,\"availability_minority\":%.4f,"
+           "\"availability\":%.4f,",
+           name, s->ops, s->ok, s->fail, s->info, tr_lin_verdict_name(s->lin.verdict), bad,
+           s->avail.groups[0].fraction, s->avail.groups[1].fraction, s->avail.all.fraction);
+    if (is_ap) {
+        printf("\"converged\":%s,\"converged_after_ms\":%.3f,\"lost_writes\":%zu,",
+               s->converged ? "true" : "false", s->converged_after_ns / 1e6,
+               s->conv.lost_writes);
+    }
+    printf("\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}%s",
+           s->violated ? "true" : "false", s->why, s->note, last ? "" : ",");
+}
+
+static void print_json(const sim_opts *o, const run_result *r) {
+    printf("{\"seed\":%" PRIu64 ",\"held\":%s,\"nodes\":%u,\"trace_hash\":\"%016" PRIx64
+           "\","
+           "\"partitioned\":%s,\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
+           ",\"wall_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
+           r->seed, r->cp.violated || r->ap.violated ? "false" : "true", o->nodes,
+           r->trace_hash, r->partitioned ? "true" : "false",
+           r->minority_mask, r->stats.events, r->wall_s, r->check_s, r->virtual_ns / 1e9);
+    for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
+        printf("%s\"%s\":%" PRIu64, f ? "," : "", tr_sim_fault_name((tr_sim_fault)f),
+               r->stats.faults[f]);
+    }
+    printf("},");
+    if (o->cp) {
+        json_store("cp", &r->cp, false, !o->ap);
+    }
+    if (o->ap) {
+        json_store("ap", &r->ap, true, true);
+    }
+    printf(",\"replay\":\"");
+    print_replay(o, r->seed, stdout);
+    printf("\"}\n");
+}
+
+/* ---- driver ------------------------------------------------------------------------------ */
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sim_config(const sim_opts *o, uint64_t seed, scenario *sc, tr_sim_config *cfg) {
+    tr_sim_config_init(cfg);
+    cfg->seed = seed;
+    cfg->nodes = o->nodes;
+    cfg->store = true;
+    cfg->boot = boot;
+    cfg->boot_ud = sc;
+    if (o->nemesis & NEM_LOSS) {
+        cfg->loss_prob = 0.01;
+    }
+    if (o->nemesis & NEM_DUP) {
+        cfg->dup_prob = 0.01;
+    }
+    if (o->nemesis & NEM_REORDER) {
+        cfg->reorder_prob = 0.05;
+    }
+}
+
+/* path + (sweeps: "." seed) + (both stores: ".cp"/".ap"). */
+static int write_history(const sim_opts *o, uint64_t seed, const char *store,
+                         const tr_history *h) {
+    char name[4096];
+    const char *path = o->history;
+    char seed_part[32] = "";
+    if (o->sweep) {
+        snprintf(seed_part, sizeof seed_part, ".%" PRIu64, seed);
+    }
+    snprintf(name, sizeof name, "%s%s%s%s", path, seed_part, o->cp && o->ap ? "." : "",
+             o->cp && o->ap ? store : "");
+    FILE *f = fopen(name, "w");
+    if (f == NULL) {
+        fprintf(stderr, "troupe sim: cannot write %s: %s\n", name, strerror(errno));
+        return TR_EIO;
+    }
+    size_t n = strlen(path);
+    bool edn = n >= 4 && strcmp(path + n - 4, ".edn") == 0;
+    int rc = edn ? tr_history_write_edn(h, f) : tr_history_write_json(h, f);
+    if (fclose(f) != 0 || rc != 0) {
+        fprintf(stderr, "troupe sim: cannot write %s\n", name);
+        return TR_EIO;
+    }
+    return 0;
+}
+
+static void release(scenario *sc) {
+    tr_workload_destroy(sc->cp);
+    tr_workload_destroy(sc->ap);
+    sc->cp = sc->ap = NULL;
+}
+
+/* One seed: create, run, check, destroy. Returns 0/1/2 as the exit status. */
+static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
+    scenario sc = {.o = o, .out = r};
+    tr_sim_config cfg;
+    tr_sim *sim;
+    memset(r, 0, sizeof *r);
+    r->seed = seed;
+    sim_config(o, seed, &sc, &cfg);
+    int rc = tr_sim_create(&cfg, &sim);
+    if (rc != 0) {
+        fprintf(stderr, "troupe sim: cannot create the simulation: %s\n", tr_strerror(rc));
+        return 2;
+    }
+    run_scenario(sim, &sc);
+    if (o->history != NULL && !r->tool_error) {
+        if ((sc.cp && write_history(o, seed, "cp", tr_workload_history(sc.cp)) != 0) ||
+            (sc.ap && write_history(o, seed, "ap", tr_workload_history(sc.ap)) != 0)) {
+            r->tool_error = true;
+            snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
+        }
+    }
+    tr_sim_destroy(sim);
+    release(&sc);
+    if (r->tool_error) {
+        fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, r->tool_why);
+        return 2;
+    }
+    return r->cp.violated || r->ap.violated ? 1 : 0;
+}
+
+static void determinism_scenario(tr_sim *sim, void *ud) {
+    scenario *sc = ud;
+    release(sc);
+    memset(sc->out, 0, sizeof *sc->out);
+    run_scenario(sim, sc);
+    /* The sims are destroyed by tr_sim_check_determinism; the workloads are not referenced
+     * by any terminate callback, so they can go first. */
+    release(sc);
+}
+
+static int check_determinism(const sim_opts *o) {
+    run_result r;
+    scenario sc = {.o = o, .out = &r};
+    tr_sim_config cfg;
+    tr_sim_divergence div;
+    sim_config(o, o->seed_lo, &sc, &cfg);
+    int rc = tr_sim_check_determinism(&cfg, determinism_scenario, &sc, &div);
+    release(&sc);
+    if (rc != 0) {
+        fprintf(stderr, "troupe sim: cannot create the simulation: %s\n", tr_strerror(rc));
+        return 2;
+    }
+    printf("trace-hash: %016" PRIx64 " (first run) %016" PRIx64 " (second run)\n",
+           div.hash_first, div.hash_second);
+    if (div.diverged) {
+        printf("determinism: DIVERGED at event %" PRIu64 " (virtual %.6fs): %s\n",
+               div.event_index, div.time_ns / 1e9, div.what);
+    } else {
+        printf("determinism: both runs identical\n");
+    }
+    printf("replay: ");
+    print_replay(o, o->seed_lo, stdout);
+    printf(" --check-determinism\n");
+    return div.diverged ? 1 : 0;
+}
+
+static int sweep(const sim_opts *o) {
+    uint64_t runs = 0, held = 0, violated = 0, errors = 0, first_bad = 0;
+    double t0 = wall_now();
+    run_result r;
+    for (uint64_t seed = o->seed_lo; seed <= o->seed_hi; seed++) {
+        int rc = run_seed(o, seed, &r);
+        runs++;
+        held += rc == 0;
+        errors += rc == 2;
+        if (rc == 1 && violated++ == 0) {
+            first_bad = seed;
+        }
+        if (o->json) {
+            print_json(o, &r);
+        }
+        fprintf(stderr, "[%" PRIu64 "/%" PRIu64 "] seed %" PRIu64 ": %s  trace-hash: %016"
+                PRIx64 "%s%s%s%s\n", runs, o->seed_hi - o->seed_lo + 1, seed,
+                rc == 0 ? "held" : rc == 1 ? "VIOLATED" : "ERROR", r.trace_hash,
+                r.cp.violated ? "  CP: " : "", r.cp.violated ? r.cp.why : "",
+                r.ap.violated ? "  AP: " : "", r.ap.violated ? r.ap.why : "");
+        if (seed == UINT64_MAX) {
+            break;
+        }
+    }
+    FILE *f = o->json ? stderr : stdout;
+    fprintf(f, "seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
+            " violated, %" PRIu64 " errors, %.1f s wall\n", o->seed_lo, o->seed_hi, runs, held,
+            violated, errors, wall_now() - t0);
+    if (violated > 0) {
+        fprintf(f, "first violating seed %" PRIu64 "; replay: ", first_bad);
+        print_replay(o, first_bad, f);
+        fprintf(f, "\n");
+    }
+    return errors > 0 ? 2 : violated > 0 ? 1 : 0;
+}
+
+int tr_cli_sim(int argc, char **argv) {
+    sim_opts o;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (parse_args(argc, argv, &o) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (o.check_determinism) {
+        return check_determinism(&o);
+    }
+    if (o.sweep) {
+        return sweep(&o);
+    }
+    run_result r;
+    int rc = run_seed(&o, o.seed_lo, &r);
+    if (rc != 2) {
+        if (o.json) {
+            print_json(&o, &r);
+        } else {
+            print_human(&o, &r);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* node_common.c — secrets and numeric flags for `troupe node` / `troupe call`. */
+#include "cli/node_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *len) {
+    size_t n = 0;
+    if (file) {
+        FILE *f = fopen(file, "rb");
+        if (!f) {
+            fprintf(stderr, "troupe %s: cannot read secret file '%s': %s\n", cmd, file,
+                    strerror(errno));
+            return -1;
+        }
+        n = fread(out, 1, TR_CLI_SECRET_MAX, f);
+        int more = fgetc(f) != EOF;
+        fclose(f);
+        if (more) {
+            fprintf(stderr, "troupe %s: secret file longer than %d bytes\n", cmd,
+                    TR_CLI_SECRET_MAX);
+            return -1;
+        }
+    } else {
+        const char *env = getenv("TROUPE_SECRET");
+        if (!env) {
+            fprintf(stderr, "troupe %s: no secret: give --secret-file FILE or set "
+                            "TROUPE_SECRET\n", cmd);
+            return -1;
+        }
+        n = strlen(env);
+        if (n > TR_CLI_SECRET_MAX) {
+            fprintf(stderr, "troupe %s: TROUPE_SECRET longer than %d bytes\n", cmd,
+                    TR_CLI_SECRET_MAX);
+            return -1;
+        }
+        memcpy(out, env, n);
+    }
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) {
+        n--;
+    }
+    if (n < 16) {
+        fprintf(stderr, "troupe %s: the secret must be at least 16 bytes (got %zu)\n", cmd, n);
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
+int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t min,
+                     uint32_t max, uint32_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = s ? strtoull(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || s[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "troupe %s: %s wants a number in [%u, %u], got '%s'\n", cmd, flag, min,
+                max, s ? s : "");
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* node_common.h — what `troupe node` and `troupe call` share: reading the secret (from a
+ * file or TROUPE_SECRET, never from a flag) and parsing numeric options. */
+#ifndef TR_CLI_NODE_COMMON_H
+#define TR_CLI_NODE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TR_CLI_SECRET_MAX 256
+
+/* Reads the secret from `file` (if non-NULL) or the environment variable TROUPE_SECRET.
+ * A trailing newline of the file is dropped. Prints the reason and returns -1 on error
+ * (none given, unreadable, shorter than 16 bytes, longer than TR_CLI_SECRET_MAX). */
+int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *len);
+/* Parses an unsigned decimal in [min, max]; prints an error naming `flag` and returns -1. */
+int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t min,
+                     uint32_t max, uint32_t *out);
+
+#endif

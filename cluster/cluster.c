@@ -1,0 +1,290 @@
+/* cluster.c — the transport plugged into the real engine (see cluster.h, troupe.h). */
+#include "cluster/cluster.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/frame.h"
+#include "cluster/handshake.h"
+#include "cluster/transport.h"
+#include "runtime/codec.h"
+#include "runtime/engine.h"
+#include "runtime/real.h"
+
+enum { ST_STARTING, ST_RUNNING, ST_FAILED, ST_CLOSING, ST_CLOSED };
+
+struct tr_cluster {
+    tr_runtime *rt;
+    tr_node *node;
+    tr_transport *_Atomic t; /* set on the I/O thread once started; NULL once closing */
+    tr_transport *owned;     /* I/O thread's own copy */
+    tr_transport_config tc;
+    char cluster[TR_CLUSTER_NAME_MAX + 1];
+    char listen[TR_ADDR_STR_MAX + 1];
+    char *seeds;
+    uint8_t secret[256];
+    char name[TR_NAME_MAX + 1];
+    uint32_t frame_max;
+    int port;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int state; /* [mu] */
+    int start_rc;
+    uint32_t first_peer; /* [mu] */
+    tr_remote_ops ops;
+};
+
+int tr_cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
+                      char *name_out) {
+    /* The validator walks the bytes without allocating: depth, lying headers, truncation. */
+    int rc = tr_msgpack_check(payload, len, TR_MSGPACK_DEPTH_MAX);
+    if (rc) {
+        return rc;
+    }
+    rc = tr_envelope_decode(payload, len, out, name_out);
+    if (rc) {
+        return rc;
+    }
+    if ((*out)->from.node != from) {
+        tr__msg_release(*out);
+        *out = NULL;
+        return TR_EPROTO;
+    }
+    return 0;
+}
+
+static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
+    tr_cluster *c = ud;
+    tr_msg *m;
+    char name[TR_NAME_MAX + 1];
+    int rc = tr_cluster_decode(from, payload, len, &m, name);
+    if (rc) {
+        return rc;
+    }
+    tr__node_deliver(c->node, m, name[0] ? name : NULL);
+    return 0;
+}
+
+static void on_node(void *ud, uint32_t id, const char *name, bool up) {
+    tr_cluster *c = ud;
+    if (up) {
+        pthread_mutex_lock(&c->mu);
+        if (!c->first_peer) {
+            c->first_peer = id;
+        }
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    tr__node_event(c->node, id, up);
+}
+
+/* Worker threads: encode here (in parallel), queue on the peer, never block. */
+static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
+    tr_cluster *c = ud;
+    tr_transport *t = atomic_load_explicit(&c->t, memory_order_acquire);
+    int rc;
+    size_t need = tr_envelope_size(msg, to_name);
+    if (!t) {
+        rc = TR_EUNREACH;
+    } else if (need > c->frame_max + (size_t)TR_ENVELOPE_OVERHEAD_MAX) {
+        /* Refused before any allocation; the transport checks the exact size. */
+        rc = TR_ETOOBIG;
+    } else {
+        uint8_t stack[4096];
+        uint8_t *buf = need <= sizeof stack ? stack : malloc(need);
+        size_t len = 0;
+        rc = buf ? tr_envelope_encode(msg, to_name, buf, need, &len) : TR_ENOMEM;
+        if (rc == 0) {
+            rc = tr_transport_send(t, msg->to.node, buf, len);
+        }
+        if (buf != stack) {
+            free(buf);
+        }
+    }
+    tr__msg_release(msg);
+    return rc;
+}
+
+static int remote_node_by_name(void *ud, const char *name, uint32_t *id_out) {
+    tr_cluster *c = ud;
+    tr_transport *t = atomic_load_explicit(&c->t, memory_order_acquire);
+    return t ? tr_transport_node_by_name(t, name, id_out) : TR_ENOENT;
+}
+
+/* Node events are reported for every member, so there is nothing to arm per watch. */
+static void remote_watch_node(void *ud, uint32_t id) {
+    (void)ud;
+    (void)id;
+}
+
+static void set_state(tr_cluster *c, int st) {
+    pthread_mutex_lock(&c->mu);
+    c->state = st;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void start_on_loop(void *arg) {
+    tr_cluster *c = arg;
+    tr_transport *t = NULL;
+    c->start_rc = tr_transport_create(tr_runtime_loop(c->rt), &c->tc, &t);
+    if (c->start_rc) {
+        set_state(c, ST_FAILED);
+        return;
+    }
+    c->owned = t;
+    c->port = tr_transport_port(t);
+    atomic_store_explicit(&c->t, t, memory_order_release);
+    set_state(c, ST_RUNNING);
+}
+
+static void on_closed(void *arg) { set_state(arg, ST_CLOSED); }
+
+static void close_on_loop(void *arg) {
+    tr_cluster *c = arg;
+    pthread_mutex_lock(&c->mu);
+    bool run = c->state == ST_RUNNING;
+    if (run) {
+        c->state = ST_CLOSING;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (run) {
+        atomic_store_explicit(&c->t, NULL, memory_order_release);
+        tr_transport_close(c->owned, on_closed, c);
+    }
+}
+
+static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
+    if (!cfg || !cfg->secret || cfg->secret_len < TR_SECRET_MIN ||
+        cfg->secret_len > sizeof c->secret) {
+        return TR_EINVAL;
+    }
+    if ((cfg->cluster && strlen(cfg->cluster) > TR_CLUSTER_NAME_MAX) ||
+        (cfg->listen && strlen(cfg->listen) > TR_ADDR_STR_MAX)) {
+        return TR_EINVAL;
+    }
+    snprintf(c->cluster, sizeof c->cluster, "%s", cfg->cluster ? cfg->cluster : "troupe");
+    snprintf(c->listen, sizeof c->listen, "%s", cfg->listen ? cfg->listen : "");
+    c->seeds = cfg->seeds ? strdup(cfg->seeds) : NULL;
+    memcpy(c->secret, cfg->secret, cfg->secret_len);
+    snprintf(c->name, sizeof c->name, "%s", tr_node_name(c->node));
+    c->frame_max = cfg->frame_max ? cfg->frame_max : TR_FRAME_MAX_DEFAULT;
+    c->tc = (tr_transport_config){
+        .cluster = c->cluster,
+        .node_name = c->name,
+        .node_id = tr_node_id(c->node),
+        .listen = c->listen[0] ? c->listen : NULL,
+        .seeds = c->seeds,
+        .secret = c->secret,
+        .secret_len = cfg->secret_len,
+        .client = cfg->client,
+        .frame_max = c->frame_max,
+        .queue_bytes = cfg->peer_queue_bytes,
+        .queue_count = cfg->peer_queue_count,
+        .handshake_timeout_ms = cfg->handshake_timeout_ms,
+        .heartbeat_ms = cfg->heartbeat_ms,
+        .down_ms = cfg->down_ms,
+        .write_stall_ms = cfg->write_stall_ms,
+        .spin_us = cfg->spin_us,
+        .on_message = on_message,
+        .on_node = on_node,
+        .ud = c,
+    };
+    return 0;
+}
+
+static void on_runtime_shutdown(void *arg) { close_on_loop(arg); }
+
+int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
+    tr_cluster *c = calloc(1, sizeof *c);
+    if (!c) {
+        return TR_ENOMEM;
+    }
+    c->rt = rt;
+    c->node = tr_runtime_node(rt);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    int rc = copy_config(c, cfg);
+    if (rc == 0) {
+        rc = tr_runtime_post(rt, start_on_loop, c);
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&c->mu);
+        while (c->state == ST_STARTING) {
+            pthread_cond_wait(&c->cv, &c->mu);
+        }
+        rc = c->state == ST_RUNNING ? 0 : c->start_rc;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (rc) {
+        /* A failed transport still closes its handles on the loop; c is then unreferenced
+         * (tr_transport_create was given no callback that outlives it). */
+        tr_cluster_destroy(c);
+        return rc;
+    }
+    c->ops = (tr_remote_ops){remote_send, remote_node_by_name, remote_watch_node};
+    tr_runtime_set_remote(rt, &c->ops, c);
+    tr_runtime_on_shutdown(rt, on_runtime_shutdown, c);
+    *out = c;
+    return 0;
+}
+
+int tr_cluster_port(const tr_cluster *c) { return c->port; }
+
+int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out) {
+    struct timespec ts;
+    tr_cluster_deadline(&ts, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    int rc = 0;
+    while (!c->first_peer && rc == 0) {
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    uint32_t id = c->first_peer;
+    pthread_mutex_unlock(&c->mu);
+    if (!id) {
+        return TR_ETIMEDOUT;
+    }
+    *id_out = id;
+    return 0;
+}
+
+void tr_cluster_stop(tr_cluster *c) {
+    if (tr_runtime_post(c->rt, close_on_loop, c) != 0) {
+        return; /* the runtime is shutting down: its hook closes the transport */
+    }
+    pthread_mutex_lock(&c->mu);
+    while (c->state == ST_RUNNING || c->state == ST_CLOSING) {
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void tr_cluster_destroy(tr_cluster *c) {
+    if (!c) {
+        return;
+    }
+    memset(c->secret, 0, sizeof c->secret);
+    free(c->seeds);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+uint32_t tr_cluster_node_id(const char *name) {
+    if (name[0] == 'n' && name[1] >= '1' && name[1] <= '9') {
+        char *end;
+        unsigned long v = strtoul(name + 1, &end, 10);
+        if (*end == 0 && v >= 1 && v <= 0x7fffffffUL) {
+            return (uint32_t)v;
+        }
+    }
+    uint32_t h = 2166136261u;
+    for (const char *p = name; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    h &= 0x7fffffffu;
+    return h ? h : 1;
+}

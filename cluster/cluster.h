@@ -1,0 +1,24 @@
+/*
+ * cluster.h — internal helpers shared by the cluster glue and the CLI (the public API is
+ * the cluster section of troupe.h).
+ *
+ * cluster.c plugs the transport (transport.h) into a real runtime: its remote-send hook
+ * encodes envelopes (runtime/codec.h) on the sending worker's thread and queues them on the
+ * peer's bounded queue; inbound kind-1 frames are checked with tr_msgpack_check BEFORE
+ * tr_envelope_decode, must come from the node that sent them (from.node == the link's
+ * peer), and are handed to tr__node_deliver; node down/up become tr__node_event.
+ */
+#ifndef TR_CLUSTER_CLUSTER_H
+#define TR_CLUSTER_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+/* Checks and decodes one kind-1 payload from peer `from`. *out owned (tr__msg_release).
+ * TR_EPROTO / TR_ETOOBIG / TR_EVERSION for malformed input, TR_EPROTO if spoofed. */
+int tr_cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
+                      char *name_out);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * transport.h — the TCP transport between real nodes (libuv): connections, the handshake,
+ * per-peer outbound queues with batched writes, heartbeats, gossip, reconnects.
+ *
+ * What: one tr_transport per process, living on one libuv loop (the real engine's I/O
+ * thread, or a loop of its own in `troupe call` and in tests). It knows nothing of actors:
+ * it carries opaque payloads of kind 1 (envelopes, runtime/codec.h) between authenticated
+ * peers and reports peers going up and down. cluster/cluster.c plugs it into the runtime.
+ *
+ * Invariants:
+ *   - one authenticated connection per peer (node id); when two race, both sides keep the
+ *     one initiated by the lower node id (or, from the same initiator, the newer);
+ *   - nothing from a connection is acted on before its handshake completes; a connection
+ *     that has not completed it within handshake_timeout_ms is closed;
+ *   - every connection error (bad frame, bad MAC, over-limit length, stalled writes,
+ *     silence) closes only that connection, with one log line saying why;
+ *   - memory per peer is bounded: the queue holds at most queue_bytes bytes and
+ *     queue_count frames waiting, plus one batch of at most as much being written.
+ * Ownership: payloads passed to tr_transport_send are copied. Callbacks get borrowed
+ * payloads valid during the call only.
+ * Threading: tr_transport_send and tr_transport_node_by_name may be called from any
+ * thread; everything else, and every callback, runs on the loop's thread.
+ */
+#ifndef TR_CLUSTER_TRANSPORT_H
+#define TR_CLUSTER_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+struct uv_loop_s;
+typedef struct tr_transport tr_transport;
+
+typedef struct tr_transport_config {
+    const char *cluster;   /* copied; default "troupe" */
+    const char *node_name; /* copied; required */
+    uint32_t node_id;      /* required, != 0 */
+    const char *listen;    /* "host:port" to accept on (port 0 = any); NULL = accept nothing */
+    const char *seeds;     /* "host:port,host:port" to dial at start; NULL = none */
+    const uint8_t *secret; /* copied; at least TR_SECRET_MIN bytes */
+    size_t secret_len;
+    bool client;           /* a client (troupe call): announced as such, never gossiped */
+    uint32_t frame_max;            /* payload limit; 0 = 1 MiB */
+    uint32_t queue_bytes;          /* per-peer outbound bound; 0 = 4 MiB */
+    uint32_t queue_count;          /* per-peer outbound bound; 0 = 65536 frames */
+    uint32_t handshake_timeout_ms; /* 0 = 5000 */
+    uint32_t heartbeat_ms;         /* 0 = 500 */
+    uint32_t down_ms;              /* silence before DOWN; 0 = 3000 (suspect at half) */
+    uint32_t write_stall_ms;       /* a batch unwritten this long closes the link; 0 = 5000 */
+    uint32_t backoff_min_ms;       /* 0 = 100 */
+    uint32_t backoff_max_ms;       /* 0 = 5000 */
+    int32_t spin_us; /* after I/O activity the loop polls without sleeping this long before
+                        parking (saves a wake per message in a conversation); 0 = 50,
+                        negative = never spin */
+    /* A kind-1 frame (an envelope) from authenticated peer `from`. Loop thread. Returns 0,
+     * or an error (a malformed envelope): the connection is then closed with a log line. */
+    int (*on_message)(void *ud, uint32_t from, const uint8_t *payload, size_t len);
+    /* An outbound connection was refused or dropped during its handshake (why = the reason
+     * logged). Loop thread. May be NULL. For clients that want to give up at once. */
+    void (*on_refused)(void *ud, const char *why);
+    /* Which log lines are printed: 0 = info and up (default), 1 = all (debug too),
+     * 2 = info and up, 3 = warnings and errors only. */
+    int log_level;
+    /* A cluster member (never a client) went up or down. Loop thread. May be NULL. */
+    void (*on_node)(void *ud, uint32_t id, const char *name, bool up);
+    void *ud;
+} tr_transport_config;
+
+/* Creates the transport on `loop` (call on the loop's thread): binds the listener (an error
+ * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds. */
+int tr_transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg,
+                        tr_transport **out);
+/* Queues one payload (copied) for node `to`. Any thread. 0, or: TR_EUNREACH (unknown node,
+ * or down), TR_EFULL (its queue is at its bound), TR_ETOOBIG (over frame_max), TR_ECLOSED
+ * (the transport is closing). Never blocks on the network. */
+int tr_transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len);
+/* Name -> id of a known member (or of a connected client). Any thread. TR_ENOENT. */
+int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out);
+/* Is node `id` currently linked and authenticated? Any thread. */
+bool tr_transport_linked(tr_transport *t, uint32_t id);
+/* The bound port of the listener (0 if none). */
+int tr_transport_port(const tr_transport *t);
+/* Says BYE to every peer, closes every handle; `done(arg)` runs on the loop thread once
+ * all are closed, after which t is freed. Sends fail with TR_ECLOSED from now on. */
+void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
+
+typedef struct tr_transport_stats {
+    uint64_t frames_in, frames_out, bytes_in, bytes_out, writes;
+    uint64_t conns_accepted, conns_refused, send_full, send_unreach;
+} tr_transport_stats;
+void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out);
+
+/* One structured log line on stderr: "ts=... level=L node=N " + the formatted rest.
+ * L is debug, info, warn or error. */
+void tr_cluster_log(const char *level, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait (the clock is
+ * read here, in the transport, the only cluster module allowed to). */
+struct timespec;
+void tr_cluster_deadline(struct timespec *ts, uint32_t timeout_ms);
+
+#endif

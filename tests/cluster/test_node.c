@@ -1,0 +1,258 @@
+/* `troupe node` and `troupe call` as real processes on 127.0.0.1: a cluster of three,
+ * hostile peers, failure detection, restart with durable state, clean shutdown. Every test
+ * is bounded (.timeout) and kills its children (proc_teardown; children also die with us). */
+#include <criterion/criterion.h>
+
+#include "proc.h"
+#include "rawpeer.h"
+#include "runtime/codec.h"
+
+TestSuite(node_cli, .init = proc_setup, .fini = proc_teardown, .timeout = 60);
+
+static const int seed0[] = {0, -1};
+
+Test(node_cli, three_nodes_form_a_cluster_and_answer_across_nodes) {
+    start_node("n1", 0, NULL, NULL);
+    start_node("n2", 1, seed0, NULL);
+    start_node("n3", 2, seed0, NULL);
+    char out[1024];
+    cr_assert_eq(call(0, "echo", "300", "{\"a\":[1,2.5,\"x\",null,true]}", out, sizeof out,
+                      NULL, 3000), 0);
+    cr_assert_str_eq(out, "{\"a\":[1,2.5,\"x\",null,true]}");
+    /* n3 learned n2 through gossip (its only seed is n1): n3 -> n2 and n2 -> n3 */
+    cr_assert(call_until(2, "proxy", "300", "[\"echo@n2\", {\"via\": \"n3\"}]", "{\"via\":\"n3\"}",
+                         5000), "n3 -> echo@n2 never answered");
+    cr_assert(call_until(1, "proxy", "300", "[\"echo@n3\", 42]", "42", 5000));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n3\", \"hi\"]", "\"hi\"", 5000));
+    cr_assert(log_wait("n2", "event=link_up peer=n3", 1, 100));
+    cr_assert(log_wait("n3", "event=member_learned peer=n2", 1, 100));
+}
+
+Test(node_cli, wrong_secret_is_refused_and_logged) {
+    start_node("n1", 0, NULL, NULL);
+    char out[256];
+    cr_assert_eq(call(0, "echo", "300", "1", out, sizeof out, "wrong", 2000), 1);
+    cr_assert_str_eq(out, "", "no reply may be printed");
+    cr_assert(log_wait("n1", "reason=\"handshake failed: bad MAC", 1, 1000));
+    cr_assert_eq(call(0, "echo", "300", "1", out, sizeof out, NULL, 2000), 0);
+    cr_assert_str_eq(out, "1");
+}
+
+Test(node_cli, command_line_errors_exit_2) {
+    char *a1[] = {"node", "--name", "n1", "--listen", "127.0.0.1:1", "--secret", "x", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("bad1", a1), 3000), 2, "--secret must be refused");
+    cr_assert_gt(log_count("bad1", "never taken from flags"), 0);
+    unsetenv("TROUPE_SECRET");
+    char *a2[] = {"node", "--name", "n1", "--listen", "127.0.0.1:1", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("bad2", a2), 3000), 2, "no secret");
+    char *a3[] = {"call", "127.0.0.1:1", "echo", "300", "{bad json", NULL};
+    setenv("TROUPE_SECRET", "cluster-test-secret-0123456789", 1);
+    cr_assert_eq(proc_wait(proc_spawn("bad3", a3), 3000), 2, "bad JSON");
+    cr_assert_gt(log_count("bad3", "bad JSON"), 0);
+    char *a4[] = {"call", "127.0.0.1:1", "echo", "12", "1", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("bad4", a4), 3000), 2, "type below TR_MSG_USER");
+    char *a5[] = {"call", "127.0.0.1:1", "echo", "300", "1", "--timeout", "300", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("bad5", a5), 3000), 1, "nobody listening");
+    char *a6[] = {"node", "--name", "n1", "--listen", "127.0.0.1:1", "--down-ms", "x", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("bad6", a6), 3000), 2, "bad number");
+}
+
+/* ---- hostile peers against a real node ---- */
+
+static int raw_authed(void) {
+    int fd = raw_connect(port_base);
+    cr_assert_geq(fd, 0);
+    const char *s = "cluster-test-secret-0123456789";
+    cr_assert_eq(raw_handshake(fd, "troupe", "rawc", 0x80001234u, s, strlen(s), true, NULL),
+                 0);
+    return fd;
+}
+
+static void good_call_works(const char *after) {
+    char out[256];
+    int rc = call(0, "echo", "300", "[\"still\", \"here\"]", out, sizeof out, NULL, 3000);
+    cr_assert_eq(rc, 0, "node stopped serving after: %s", after);
+    cr_assert_str_eq(out, "[\"still\",\"here\"]", "after %s", after);
+}
+
+/* Sends bytes on a fresh connection (authenticated or not), expects the node to close it and
+ * to log `reason`, then checks a good client is still served. */
+static void hostile(bool authed, const void *bytes, size_t len, const char *reason) {
+    int before = log_count("n1", reason);
+    int fd = authed ? raw_authed() : raw_connect(port_base);
+    raw_write_all(fd, bytes, len);
+    cr_assert(raw_wait_closed(fd, 3000), "not closed: %s", reason);
+    close(fd);
+    cr_assert(log_wait("n1", reason, before + 1, 2000), "no log line '%s'", reason);
+    good_call_works(reason);
+}
+
+/* An envelope frame (length prefix included) from the raw client to "echo" on n1. */
+static size_t envelope(uint8_t *buf, size_t cap, uint32_t from_node, const void *body,
+                       size_t body_len) {
+    tr_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = 300;
+    m.from = (tr_addr){from_node, 0, 1};
+    m.to = (tr_addr){1, 0, 0};
+    m.corr = 7;
+    m.body = body;
+    m.body_len = (uint32_t)body_len;
+    size_t len;
+    cr_assert_eq(tr_envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
+    tr_be32_put(buf, (uint32_t)len);
+    return len + 4;
+}
+
+Test(node_cli, hostile_peers_are_closed_with_a_logged_reason_and_the_node_keeps_serving) {
+    start_node("n1", 0, NULL, "--handshake-timeout-ms", "400", "--frame-max", "65536", NULL);
+    good_call_works("start");
+    const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    hostile(false, http, strlen(http), "over limit 65536");
+    uint8_t huge[4] = {0xff, 0xff, 0xff, 0xf0};
+    hostile(false, huge, 4, "frame length 4294967280 over limit");
+    uint8_t env[512];
+    size_t n = envelope(env, sizeof env, 0x80001234u, "\x01", 1);
+    hostile(false, env, n, "before authentication");
+    uint8_t trunc_hello[] = {0, 0, 0, 5, 0x93, 0x10, 0x01, 0xa5, 'x'}; /* cut short */
+    hostile(false, trunc_hello, sizeof trunc_hello, "malformed HELLO");
+    /* after authentication */
+    hostile(true, huge, 4, "frame length 4294967280 over limit");
+    size_t cut = n - 3; /* truncated msgpack: the body bin is cut short */
+    tr_be32_put(env, (uint32_t)(cut - 4));
+    hostile(true, env, cut, "bad envelope");
+    static uint8_t deep[4 + 2 + 1000];
+    tr_be32_put(deep, 1002);
+    deep[4] = 0x9b; /* envelope-shaped: array of 11, version 1, then 1000 nested arrays */
+    deep[5] = 0x01;
+    memset(deep + 6, 0x91, 1000);
+    hostile(true, deep, sizeof deep, "bad envelope");
+    uint8_t lie[4 + 20] = {0, 0, 0, 20, 0x9b, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff};
+    hostile(true, lie, sizeof lie, "bad envelope");
+    n = envelope(env, sizeof env, 999, "\x01", 1); /* from.node is not the sender */
+    hostile(true, env, n, "bad envelope");
+    uint8_t unknown[] = {0, 0, 0, 2, 0x91, 99};
+    hostile(true, unknown, sizeof unknown, "unknown frame (kind 99");
+    /* wrong secret */
+    int fd = raw_connect(port_base);
+    cr_assert_eq(raw_handshake(fd, "troupe", "evil", 0x80004321u, "wrong-wrong-wrong-wrong", 22,
+                               true, NULL), -1);
+    close(fd);
+    cr_assert(log_wait("n1", "bad MAC from 'evil'", 1, 2000));
+    good_call_works("wrong secret");
+    /* a peer that connects and never speaks */
+    fd = raw_connect(port_base);
+    cr_assert(raw_wait_closed(fd, 3000), "silent peer kept");
+    close(fd);
+    cr_assert(log_wait("n1", "handshake timeout after 400 ms", 1, 1000));
+    good_call_works("silent peer");
+}
+
+Test(node_cli, a_peer_that_never_reads_is_bounded_then_dropped) {
+    start_node("n1", 0, NULL, "--peer-queue-bytes", "262144", "--write-stall-ms", "500", NULL);
+    int fd = raw_authed();
+    int small = 16 << 10;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    static uint8_t body[60000], frame[61000];
+    body[0] = 0xc5; /* bin16 of 59997 bytes: a valid msgpack body */
+    body[1] = (59997 >> 8) & 0xff;
+    body[2] = 59997 & 0xff;
+    size_t n = envelope(frame, sizeof frame, 0x80001234u, body, sizeof body);
+    bool dropped = false;
+    uint64_t until = proc_now_ms() + 20000;
+    while (!dropped && proc_now_ms() < until) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT | POLLRDHUP};
+        if (poll(&pf, 1, 100) > 0) {
+            if (pf.revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                dropped = true;
+            } else if (pf.revents & POLLOUT) {
+                dropped = raw_write_all(fd, frame, n) != 0;
+            }
+        }
+        dropped = dropped || log_count("n1", "peer not reading") > 0;
+    }
+    close(fd);
+    cr_assert(dropped, "never dropped");
+    cr_assert(log_wait("n1", "reason=\"peer not reading", 1, 3000));
+    good_call_works("never-reading peer");
+}
+
+/* ---- failure detection, restart, durable state ---- */
+
+Test(node_cli, a_paused_node_is_detected_down_within_the_bound_and_up_after_resume) {
+    start_node("n1", 0, NULL, "--heartbeat-ms", "100", "--down-ms", "600", NULL);
+    int n2 = start_node("n2", 1, seed0, "--heartbeat-ms", "100", "--down-ms", "600", NULL);
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
+    proc_signal(n2, SIGSTOP);
+    uint64_t t0 = proc_now_ms();
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 5000), "pause never detected");
+    uint64_t took = proc_now_ms() - t0;
+    /* Stated bound: down_ms + one tick (50 ms) after the last frame; generous slack for a
+     * loaded 2-core machine. */
+    cr_assert_leq(took, 600 + 50 + 1000, "detected after %llu ms", (unsigned long long)took);
+    cr_assert(log_count("n1", "failure detector") >= 1);
+    proc_signal(n2, SIGCONT);
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "no reconnect after resume");
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 5000));
+}
+
+Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable_state) {
+    char d2[512];
+    proc_path(d2, sizeof d2, "data-n2");
+    start_node("n1", 0, NULL, NULL);
+    int n2 = start_node("n2", 1, seed0, "--data", d2, NULL);
+    start_node("n3", 2, seed0, NULL);
+    cr_assert(call_until(1, "kv", "300", "[\"put\", \"k\", {\"v\": 41}]", "{\"ok\":true}", 5000));
+    cr_assert(log_wait("n3", "event=link_up peer=n2", 1, 5000));
+    proc_signal(n2, SIGKILL);
+    proc_wait(n2, 2000);
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000), "n1 did not see n2 die");
+    cr_assert(log_wait("n3", "event=node_down peer=n2", 1, 2000), "n3 did not see n2 die");
+    start_node("n2", 1, seed0, "--data", d2, NULL);
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n1");
+    cr_assert(log_wait("n3", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n3");
+    /* the state written before the crash, read across nodes after the restart */
+    cr_assert(call_until(2, "proxy", "300", "[\"kv@n2\", [\"get\", \"k\"]]", "{\"v\":41}", 5000));
+}
+
+Test(node_cli, sigterm_stops_a_node_cleanly_and_peers_hear_bye) {
+    start_node("n1", 0, NULL, NULL);
+    int n2 = start_node("n2", 1, seed0, NULL);
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
+    proc_signal(n2, SIGTERM);
+    cr_assert_eq(proc_wait(n2, 5000), 0, "n2 did not exit 0 on SIGTERM");
+    cr_assert(log_wait("n2", "event=node_stopped", 1, 100));
+    cr_assert(log_wait("n1", "peer said bye: shutdown", 1, 2000));
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000));
+}
+
+Test(node_cli, replicated_registers_answer_across_nodes_and_survive_a_kill) {
+    char d[3][512];
+    const char *names[3] = {"n1", "n2", "n3"};
+    int slots[3];
+    for (int i = 0; i < 3; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "data-%s", names[i]);
+        proc_path(d[i], sizeof d[i], tag);
+        slots[i] = start_node(names[i], i, i ? seed0 : NULL, "--data", d[i], "--replicas",
+                              "n1,n2,n3", NULL);
+    }
+    char out[256];
+    uint64_t until = proc_now_ms() + 8000;
+    int rc;
+    do { /* the mesh forms (gossip) before a quorum is reachable from n1 */
+        rc = call(0, "cp", "write", "{\"key\": 5, \"value\": 77}", out, sizeof out, NULL, 2000);
+    } while ((rc != 0 || strcmp(out, "{\"ok\":true,\"value\":77}")) && proc_now_ms() < until);
+    cr_assert_str_eq(out, "{\"ok\":true,\"value\":77}");
+    cr_assert_eq(call(2, "cp", "read", "{\"key\": 5}", out, sizeof out, NULL, 3000), 0);
+    cr_assert_str_eq(out, "{\"ok\":true,\"value\":77}");
+    proc_signal(slots[1], SIGKILL);
+    proc_wait(slots[1], 2000);
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000));
+    /* a majority (n1, n3) still answers */
+    cr_assert_eq(call(0, "cp", "read", "{\"key\": 5}", out, sizeof out, NULL, 3000), 0);
+    cr_assert_str_eq(out, "{\"ok\":true,\"value\":77}");
+    start_node("n2", 1, seed0, "--data", d[1], "--replicas", "n1,n2,n3", NULL);
+    cr_assert(call_until(1, "cp", "read", "{\"key\": 5}", "{\"ok\":true,\"value\":77}", 8000),
+              "the restarted n2 cannot read the value");
+}

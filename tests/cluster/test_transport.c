@@ -1,0 +1,474 @@
+/* The transport in one process: transports on a libuv loop of the test's own (a thread),
+ * peers on 127.0.0.1, hostile peers written with plain sockets (rawpeer.h). */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "cluster/transport.h"
+#include "rawpeer.h"
+
+#define SECRET "test-secret-0123456789"
+#define NODES 4
+
+typedef struct world {
+    uv_loop_t loop;
+    pthread_t th;
+    uv_async_t cmd;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void (*fn)(struct world *, int);
+    int arg;
+    bool done;
+    tr_transport *t[NODES];
+    tr_transport_config cfg[NODES];
+    int port[NODES];
+    /* observations, under mu */
+    int ups[NODES][NODES + 8], downs[NODES][NODES + 8];
+    long received[NODES];
+    long out_of_order[NODES];
+    long echo_full[NODES];
+    long bad[NODES];
+} world;
+
+static world W;
+
+static void on_cmd(uv_async_t *a) {
+    world *w = a->data;
+    pthread_mutex_lock(&w->mu);
+    void (*fn)(world *, int) = w->fn;
+    int arg = w->arg;
+    pthread_mutex_unlock(&w->mu);
+    if (fn) {
+        fn(w, arg);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->fn = NULL;
+    w->done = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Runs fn(w, arg) on the loop thread and waits for it. */
+static void on_loop(world *w, void (*fn)(world *, int), int arg) {
+    pthread_mutex_lock(&w->mu);
+    w->fn = fn;
+    w->arg = arg;
+    w->done = false;
+    uv_async_send(&w->cmd);
+    while (!w->done) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int node_index(world *w, void *ud) { return (int)((intptr_t)ud); }
+
+/* Node 0 echoes; the others count what comes back and check the order. */
+static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
+    world *w = &W;
+    int i = node_index(w, ud);
+    if (len < 3 || p[0] != 0x92 || p[1] != 0x01) {
+        pthread_mutex_lock(&w->mu);
+        w->bad[i]++;
+        pthread_mutex_unlock(&w->mu);
+        return TR_EPROTO; /* stands for the codec refusing a malformed envelope */
+    }
+    if (i == 0) {
+        int rc = tr_transport_send(w->t[0], from, p, len);
+        if (rc == TR_EFULL) {
+            pthread_mutex_lock(&w->mu);
+            w->echo_full[0]++;
+            pthread_mutex_unlock(&w->mu);
+        }
+        return 0;
+    }
+    pthread_mutex_lock(&w->mu);
+    long seq = p[2] < 0x80 ? p[2] : (p[2] == 0xce ? (long)tr_be32_get(p + 3) : -1);
+    if (seq != w->received[i] % 100000) {
+        w->out_of_order[i]++;
+    }
+    w->received[i]++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+static void on_node(void *ud, uint32_t id, const char *name, bool up) {
+    world *w = &W;
+    int i = node_index(w, ud);
+    pthread_mutex_lock(&w->mu);
+    if (id < NODES + 8) {
+        (up ? w->ups : w->downs)[i][id]++;
+    }
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *loop_main(void *arg) {
+    world *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static void base_config(world *w, int i, const char *seeds) {
+    static char names[NODES][8];
+    snprintf(names[i], sizeof names[i], "n%d", i + 1);
+    tr_transport_config *c = &w->cfg[i];
+    memset(c, 0, sizeof *c);
+    c->cluster = "test";
+    c->node_name = names[i];
+    c->node_id = (uint32_t)i + 1;
+    c->listen = "127.0.0.1:0";
+    c->seeds = seeds;
+    c->secret = (const uint8_t *)SECRET;
+    c->secret_len = strlen(SECRET);
+    c->handshake_timeout_ms = 400;
+    c->heartbeat_ms = 100;
+    c->down_ms = 600;
+    c->write_stall_ms = 600;
+    c->backoff_min_ms = 50;
+    c->backoff_max_ms = 400;
+    c->queue_bytes = 256 << 10;
+    c->frame_max = 128 << 10;
+    c->on_message = on_message;
+    c->on_node = on_node;
+    c->ud = (void *)(intptr_t)i;
+}
+
+static void start_node(world *w, int i) {
+    int rc = tr_transport_create(&w->loop, &w->cfg[i], &w->t[i]);
+    cr_assert_eq(rc, 0, "create n%d: %s", i + 1, tr_strerror(rc));
+    w->port[i] = tr_transport_port(w->t[i]);
+}
+
+static void stop_node(world *w, int i) {
+    if (w->t[i]) {
+        tr_transport_close(w->t[i], NULL, NULL);
+        w->t[i] = NULL;
+    }
+}
+
+static void stop_all(world *w, int unused) {
+    for (int i = 0; i < NODES; i++) {
+        stop_node(w, i);
+    }
+    uv_close((uv_handle_t *)&w->cmd, NULL);
+}
+
+static void world_start(void) {
+    memset(&W, 0, sizeof W);
+    uv_loop_init(&W.loop);
+    pthread_mutex_init(&W.mu, NULL);
+    pthread_cond_init(&W.cv, NULL);
+    uv_async_init(&W.loop, &W.cmd, on_cmd);
+    W.cmd.data = &W;
+    base_config(&W, 0, NULL);
+    start_node(&W, 0);
+    pthread_create(&W.th, NULL, loop_main, &W);
+}
+
+static void world_stop(void) {
+    on_loop(&W, stop_all, 0);
+    pthread_join(W.th, NULL);
+    cr_assert_eq(uv_loop_close(&W.loop), 0, "a handle was leaked");
+}
+
+/* Waits until pred() holds (under mu) or timeout; returns whether it held. */
+static bool wait_for(bool (*pred)(world *, long), long arg, int timeout_ms) {
+    uint64_t until = raw_now_ms() + (uint64_t)timeout_ms;
+    pthread_mutex_lock(&W.mu);
+    while (!pred(&W, arg) && raw_now_ms() < until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+    }
+    bool ok = pred(&W, arg);
+    pthread_mutex_unlock(&W.mu);
+    return ok;
+}
+
+/* arg = observer * 100 + id */
+static bool is_up(world *w, long arg) { return w->ups[arg / 100][arg % 100] > 0; }
+static bool is_down(world *w, long arg) { return w->downs[arg / 100][arg % 100] > 0; }
+static bool received_all(world *w, long arg) { return w->received[arg / 1000000] >= arg % 1000000; }
+
+static char seed_buf[NODES][32];
+static void start_seeded(world *w, int i) {
+    snprintf(seed_buf[i], sizeof seed_buf[i], "127.0.0.1:%d", w->port[0]);
+    base_config(w, i, seed_buf[i]);
+    start_node(w, i);
+}
+
+static void send_seq(int from, uint32_t to, long count) {
+    for (long k = 0; k < count; k++) {
+        uint8_t p[8] = {0x92, 0x01};
+        size_t len;
+        long seq = k % 100000;
+        if (seq < 0x80) {
+            p[2] = (uint8_t)seq;
+            len = 3;
+        } else {
+            p[2] = 0xce;
+            tr_be32_put(p + 3, (uint32_t)seq);
+            len = 7;
+        }
+        int rc;
+        while ((rc = tr_transport_send(W.t[from], to, p, len)) == TR_EFULL) {
+            usleep(200);
+        }
+        cr_assert_eq(rc, 0, "send %ld: %s", k, tr_strerror(rc));
+    }
+}
+
+Test(transport, two_nodes_link_and_echo_in_order_with_batched_writes) {
+    world_start();
+    on_loop(&W, start_seeded, 1);
+    cr_assert(wait_for(is_up, 100 + 1, 3000), "n2 never saw n1 up");
+    cr_assert(wait_for(is_up, 0 + 2, 3000), "n1 never saw n2 up");
+    long n = 20000;
+    send_seq(1, 1, n);
+    cr_assert(wait_for(received_all, 1000000 + n, 10000), "echoes: %ld of %ld", W.received[1], n);
+    cr_assert_eq(W.out_of_order[1], 0, "FIFO per link");
+    tr_transport_stats st;
+    tr_transport_stats_get(W.t[1], &st);
+    cr_assert_lt(st.writes, st.frames_out / 4, "frames were not coalesced: %llu writes for %llu",
+                 (unsigned long long)st.writes, (unsigned long long)st.frames_out);
+    world_stop();
+}
+
+Test(transport, unknown_node_is_unreachable_and_oversize_refused) {
+    world_start();
+    uint8_t p[4] = {0x92, 0x01, 0x05, 0};
+    cr_assert_eq(tr_transport_send(W.t[0], 77, p, 3), TR_EUNREACH);
+    static uint8_t big[(128 << 10) + 1];
+    cr_assert_eq(tr_transport_send(W.t[0], 77, big, sizeof big), TR_ETOOBIG);
+    world_stop();
+}
+
+/* A good client: handshakes, sends one kind-1 frame, expects its echo. */
+static void good_client_works(const char *after) {
+    int fd = raw_connect(W.port[0]);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(raw_handshake(fd, "test", "good", 4242, SECRET, strlen(SECRET), true, NULL), 0,
+                 "good client refused after %s", after);
+    uint8_t frame[] = {0, 0, 0, 3, 0x92, 0x01, 0x07};
+    cr_assert_eq(raw_write_all(fd, frame, sizeof frame), 0);
+    uint8_t in[64];
+    long n;
+    /* heartbeats and gossip may come first: skip control frames */
+    do {
+        n = raw_read_frame(fd, in, sizeof in, 3000);
+        cr_assert_gt(n, 0, "no echo after %s (%ld)", after, n);
+    } while (in[1] != 0x01);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(in[2], 0x07);
+    close(fd);
+}
+
+static void expect_closed(int fd, const char *what) {
+    cr_assert(raw_wait_closed(fd, 3000), "%s: connection not closed", what);
+    close(fd);
+    good_client_works(what);
+}
+
+Test(transport, hostile_bytes_before_auth_close_only_that_connection) {
+    world_start();
+    good_client_works("start");
+    int fd = raw_connect(W.port[0]);
+    const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_write_all(fd, http, strlen(http));
+    expect_closed(fd, "garbage");
+
+    fd = raw_connect(W.port[0]);
+    uint8_t huge[4] = {0x7f, 0xff, 0xff, 0xff};
+    raw_write_all(fd, huge, 4);
+    expect_closed(fd, "over-limit length");
+
+    fd = raw_connect(W.port[0]);
+    uint8_t zero[4] = {0, 0, 0, 0};
+    raw_write_all(fd, zero, 4);
+    expect_closed(fd, "zero length");
+
+    fd = raw_connect(W.port[0]);
+    uint8_t env[] = {0, 0, 0, 3, 0x92, 0x01, 0x07};
+    raw_write_all(fd, env, sizeof env);
+    expect_closed(fd, "envelope before auth");
+
+    fd = raw_connect(W.port[0]);
+    uint8_t trunc[] = {0, 0, 0, 5, 0x99, 0x10, 0x01, 0xa5, 'x'}; /* truncated HELLO */
+    raw_write_all(fd, trunc, sizeof trunc);
+    expect_closed(fd, "truncated hello");
+
+    fd = raw_connect(W.port[0]);
+    cr_assert_eq(raw_handshake(fd, "test", "evil", 666, "wrong-secret-0123456789", 23, true,
+                               NULL), -1, "wrong secret accepted");
+    expect_closed(fd, "wrong secret");
+
+    fd = raw_connect(W.port[0]);
+    cr_assert_eq(raw_handshake(fd, "other", "evil", 666, SECRET, strlen(SECRET), true, NULL),
+                 -1, "other cluster accepted");
+    expect_closed(fd, "other cluster");
+
+    fd = raw_connect(W.port[0]);
+    uint64_t t0 = raw_now_ms();
+    cr_assert(raw_wait_closed(fd, 3000), "silent peer not closed");
+    cr_assert_geq(raw_now_ms() - t0, 300, "closed before the handshake timeout");
+    close(fd);
+    good_client_works("silent peer");
+
+    tr_transport_stats st;
+    tr_transport_stats_get(W.t[0], &st);
+    cr_assert_geq(st.conns_refused, 4);
+    world_stop();
+}
+
+/* Handshakes as a client, then writes `bytes` raw; expects the connection closed. */
+static void after_auth(const uint8_t *bytes, size_t len, const char *what) {
+    int fd = raw_connect(W.port[0]);
+    cr_assert_eq(raw_handshake(fd, "test", "badclient", 5151, SECRET, strlen(SECRET), true,
+                               NULL), 0);
+    raw_write_all(fd, bytes, len);
+    expect_closed(fd, what);
+}
+
+Test(transport, hostile_frames_after_auth_close_only_that_connection) {
+    world_start();
+    uint8_t huge[] = {0x00, 0x02, 0x00, 0x01}; /* 128 KiB + 1 */
+    after_auth(huge, sizeof huge, "over-limit length after auth");
+    uint8_t zero[] = {0, 0, 0, 0};
+    after_auth(zero, sizeof zero, "zero length after auth");
+    static uint8_t deep[4 + 2000];
+    tr_be32_put(deep, 2000);
+    memset(deep + 4, 0x91, 2000);
+    after_auth(deep, sizeof deep, "deep nesting");
+    uint8_t lie[] = {0, 0, 0, 6, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    after_auth(lie, sizeof lie, "huge container header");
+    uint8_t bad_env[] = {0, 0, 0, 12, 0x9a, 0x01, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1};
+    after_auth(bad_env, sizeof bad_env, "malformed envelope");
+    uint8_t trunc_hb[] = {0, 0, 0, 2, 0x92, 18};
+    after_auth(trunc_hb, sizeof trunc_hb, "truncated heartbeat");
+    uint8_t unknown[] = {0, 0, 0, 2, 0x91, 99};
+    after_auth(unknown, sizeof unknown, "unknown kind");
+    uint8_t hello_again[] = {0, 0, 0, 2, 0x91, 16};
+    after_auth(hello_again, sizeof hello_again, "hello after auth");
+    cr_assert_geq(W.bad[0], 1, "the envelope handler saw the malformed envelope");
+    world_stop();
+}
+
+Test(transport, peer_that_never_reads_is_bounded_then_dropped) {
+    world_start();
+    int fd = raw_connect(W.port[0]);
+    cr_assert_eq(raw_handshake(fd, "test", "sink", 5252, SECRET, strlen(SECRET), true, NULL),
+                 0);
+    int small = 16 << 10;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    /* 60 KiB requests whose 60 KiB echoes we never read. */
+    static uint8_t req[4 + 60000];
+    tr_be32_put(req, 60000);
+    req[4] = 0x92;
+    req[5] = 0x01;
+    req[6] = 0xc4; /* bin8 is wrong length-wise but the echo only checks the first bytes */
+    bool closed = false;
+    for (int k = 0; k < 2000 && !closed; k++) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, 100) > 0 && (pf.revents & (POLLERR | POLLHUP))) {
+            closed = true;
+        } else if (pf.revents & POLLOUT) {
+            closed = raw_write_all(fd, req, sizeof req) != 0;
+        }
+        pthread_mutex_lock(&W.mu);
+        long full = W.echo_full[0];
+        pthread_mutex_unlock(&W.mu);
+        if (full > 0 && k % 10 == 0) {
+            /* the queue is at its bound; now wait for the stall to close us */
+            struct pollfd pe = {.fd = fd, .events = POLLRDHUP};
+            if (poll(&pe, 1, 100) > 0 && (pe.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                closed = true;
+            }
+        }
+    }
+    cr_assert_gt(W.echo_full[0], 0, "sends to the non-reader never hit the queue bound");
+    cr_assert(closed, "the non-reading peer was never dropped");
+    close(fd);
+    good_client_works("never-reading peer");
+    world_stop();
+}
+
+Test(transport, member_going_silent_is_detected_down_within_bound) {
+    world_start();
+    int fd = raw_connect(W.port[0]);
+    /* a member (not a client), id 3, that then never sends a heartbeat */
+    cr_assert_eq(raw_handshake(fd, "test", "mute", 3, SECRET, strlen(SECRET), false, NULL), 0);
+    cr_assert(wait_for(is_up, 0 + 3, 2000));
+    uint64_t t0 = raw_now_ms();
+    cr_assert(wait_for(is_down, 0 + 3, 3000), "silent member never detected down");
+    uint64_t took = raw_now_ms() - t0;
+    /* bound: down_ms (600) + one tick (50) + scheduling slack */
+    cr_assert_leq(took, 600 + 50 + 400, "detected after %llu ms", (unsigned long long)took);
+    cr_assert(raw_wait_closed(fd, 1000), "link to the dead member not closed");
+    close(fd);
+    /* a member whose socket breaks is down at once */
+    fd = raw_connect(W.port[0]);
+    cr_assert_eq(raw_handshake(fd, "test", "brk", 5, SECRET, strlen(SECRET), false, NULL), 0);
+    cr_assert(wait_for(is_up, 0 + 5, 2000));
+    close(fd);
+    cr_assert(wait_for(is_down, 0 + 5, 500), "broken link not reported down");
+    world_stop();
+}
+
+Test(transport, three_nodes_find_each_other_by_gossip) {
+    world_start();
+    on_loop(&W, start_seeded, 1);
+    on_loop(&W, start_seeded, 2);
+    cr_assert(wait_for(is_up, 100 + 3, 5000), "n2 never linked to n3 (gossip)");
+    cr_assert(wait_for(is_up, 200 + 2, 5000), "n3 never linked to n2 (gossip)");
+    uint32_t id;
+    cr_assert_eq(tr_transport_node_by_name(W.t[1], "n3", &id), 0);
+    cr_assert_eq(id, 3);
+    /* n2 -> n3 directly works: n3 does not echo, so count what n3 got */
+    send_seq(1, 3, 100);
+    cr_assert(wait_for(received_all, 2 * 1000000 + 100, 3000), "n3 got %ld", W.received[2]);
+    world_stop();
+}
+
+static void restart_n1(world *w, int unused) {
+    stop_node(w, 0);
+    static char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", w->port[0]);
+    base_config(w, 0, NULL);
+    w->cfg[0].listen = listen;
+    start_node(w, 0);
+}
+
+Test(transport, restarted_node_is_seen_down_then_up_again) {
+    world_start();
+    on_loop(&W, start_seeded, 1);
+    cr_assert(wait_for(is_up, 100 + 1, 3000));
+    on_loop(&W, restart_n1, 0);
+    cr_assert(wait_for(is_down, 100 + 1, 2000), "n2 never saw n1 down");
+    /* sends to a down node fail fast */
+    uint8_t p[3] = {0x92, 0x01, 0x01};
+    int rc = tr_transport_send(W.t[1], 1, p, 3);
+    cr_assert(rc == TR_EUNREACH || rc == 0, "%s", tr_strerror(rc));
+    long ups_before;
+    pthread_mutex_lock(&W.mu);
+    ups_before = W.ups[1][1];
+    pthread_mutex_unlock(&W.mu);
+    cr_assert_eq(ups_before, 1);
+    bool again = false;
+    for (int k = 0; k < 150 && !again; k++) {
+        usleep(20000);
+        pthread_mutex_lock(&W.mu);
+        again = W.ups[1][1] >= 2;
+        pthread_mutex_unlock(&W.mu);
+    }
+    cr_assert(again, "n2 never reconnected to the restarted n1");
+    world_stop();
+}
