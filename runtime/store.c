@@ -322,6 +322,20 @@ static void *arec_next(void *p) { return ((arec *)p)->hnext; }
 static void **arec_link(void *p) { return (void **)&((arec *)p)->hnext; }
 static uint64_t arec_hash(void *p) { return ((arec *)p)->hash; }
 
+/* A burst of pending keys leaves a large bucket array behind; give it back once the
+ * overlay is empty again (memory stays bounded by what is pending, not by the past). */
+static void table_shrink_if_empty(table *t) {
+    if (t->count != 0 || t->cap <= OVERLAY_BUCKETS_MIN * 16) {
+        return;
+    }
+    void **ns = calloc(OVERLAY_BUCKETS_MIN, sizeof(void *));
+    if (ns != NULL) {
+        free(t->slots);
+        t->slots = ns;
+        t->cap = OVERLAY_BUCKETS_MIN;
+    }
+}
+
 static int table_init(table *t) {
     t->cap = OVERLAY_BUCKETS_MIN;
     t->count = 0;
@@ -1203,6 +1217,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
     batch_release(st, &b);
     pthread_mutex_lock(&st->mu);
+    table_shrink_if_empty(&st->kv);
     store_check(st);
     st->committing = false;
     if (rc != 0 && st->failed == 0) {
@@ -1284,6 +1299,7 @@ void tr_store_stats_get(tr_store *st, tr_store_stats *out) {
     pthread_mutex_lock(&st->mu);
     *out = st->stats;
     out->overlay_keys = st->kv.count;
+    out->overlay_buckets = st->kv.cap;
     out->actor_records = st->actors.count;
     pthread_mutex_unlock(&st->mu);
 }
@@ -1474,8 +1490,7 @@ static int init_txn(tr_store *st, MDB_txn *txn, void *arg) {
     MDB_val mk = {5, "magic"}, mv = {strlen(STORE_MAGIC), STORE_MAGIC};
     MDB_val vk = {7, "version"}, vv = {8, ver};
     rc = rc ? rc : mdb_put(txn, st->dbi_meta, &vk, &vv, 0);
-    /* The magic goes in last: a dir is ours only once everything else is there. */
-    rc = rc ? rc : mdb_put(txn, st->dbi_meta, &mk, &mv, 0);
+    rc = rc ? rc : mdb_put(txn, st->dbi_meta, &mk, &mv, 0); /* all or nothing: one txn */
     return rc;
 }
 

@@ -112,6 +112,7 @@ typedef struct tr_store_stats {
     uint64_t map_grows;
     uint64_t max_writes_per_commit;
     uint64_t overlay_keys;  /* kv keys with a pending version (0 once all is durable) */
+    uint64_t overlay_buckets; /* its hash table's size (shrinks back when it empties) */
     uint64_t actor_records; /* live or pending actors (journal seq caches) */
 } tr_store_stats;
 void tr_store_stats_get(tr_store *st, tr_store_stats *out);

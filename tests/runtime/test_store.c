@@ -198,6 +198,25 @@ Test(store, own_writes_are_visible_before_commit, .init = setup, .fini = teardow
     expect("x", "j", "later");
 }
 
+Test(store, overlay_memory_returns_after_a_burst, .init = setup, .fini = teardown) {
+    tr_store_stats s0, s1, s2;
+    tr_store_stats_get(st, &s0);
+    for (uint32_t i = 0; i < 20000; i++) {
+        cr_assert_eq(tr_store_put(st, "burst", &i, sizeof(i), &i, sizeof(i)), 0);
+    }
+    tr_store_stats_get(st, &s1);
+    cr_assert_eq(s1.overlay_keys, 20000);
+    cr_assert_geq(s1.overlay_buckets, 16384);
+    commit();
+    tr_store_stats_get(st, &s2);
+    cr_assert_eq(s2.overlay_keys, 0);
+    cr_assert_eq(s2.overlay_buckets, s0.overlay_buckets);
+    uint32_t k = 777, v = 0;
+    size_t len;
+    cr_assert_eq(tr_store_get(st, "burst", &k, sizeof(k), &v, sizeof(v), &len), 0);
+    cr_assert_eq(v, 777);
+}
+
 Test(store, close_without_commit_loses_pending_writes, .init = setup, .fini = teardown) {
     put_s("x", "k", "v");
     reopen();
