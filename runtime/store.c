@@ -1610,7 +1610,7 @@ int tr_store_open(const tr_store_opts *opts, tr_store **out) {
         store_free(st);
         return rc;
     }
-    if (fresh) {
+    if (fresh && !st->no_sync) {
         fsync(st->dir_fd); /* the new files' names are durable too */
         if (created) {
             sync_parent(opts->dir);
