@@ -376,12 +376,15 @@ static void overlay_set(tr_store *st, entry *e) {
     table_maybe_grow(&st->kv, entry_next, entry_link, entry_hash);
 }
 
-/* Forgets e if it is still the visible version of its key (after its commit). */
+/* Forgets e if it is still the visible version of its key (after its commit). A newer
+ * version replaced e in the same chain position, so looking for the pointer suffices. */
 static void overlay_release_kv(tr_store *st, entry *e) {
-    entry **pp = overlay_slot(st, e->data, e->klen, e->hash);
-    if (*pp == e) {
-        *pp = e->hnext;
-        st->kv.count--;
+    for (entry **pp = (entry **)table_bucket(&st->kv, e->hash); *pp; pp = &(*pp)->hnext) {
+        if (*pp == e) {
+            *pp = e->hnext;
+            st->kv.count--;
+            return;
+        }
     }
 }
 

@@ -42,10 +42,10 @@ mutant "no file size check" "    return (uint64_t)sb.st_size < need ? TR_ECORRUP
     return 0;"
 mutant "failed store not sticky" "    if (rc != 0 && st->failed == 0) {" "    if (0) {"
 mutant "kv superseded across batches" "        if (old->gen == e->gen) {" "        if (1) {"
-mutant "commit drops a newer overlay entry" "    if (*pp == e) {
-        *pp = e->hnext;" "    if (*pp) {
-        e = *pp;
-        *pp = e->hnext;"
+mutant "commit drops a newer overlay entry" "        if (*pp == e) {
+            *pp = e->hnext;" "        if ((*pp)->hash == e->hash) {
+            e = *pp;
+            *pp = e->hnext;"
 mutant "snapshot superseded across batches" "        if (a->snap && a->snap->gen == e->gen) {" \
 "        if (a->snap) {"
 mutant "commit drops a newer snapshot" "        } else if (a->snap == e) {" "        } else if (a->snap) {"
