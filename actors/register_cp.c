@@ -6,9 +6,10 @@
  * the others, through a request to itself, so the quorum code has no special case.
  *
  * Replica state lives only in the durable store: key "r" + 4 bytes big-endian key ->
- * msgpack [counter, writer, value|nil]. Reads go to the store view (which sees this actor's
- * own pending writes), so a restart after a crash recovers by construction: no cache to
- * rebuild, and nothing acknowledged by STORE_ACK was volatile.
+ * msgpack [[counter, writer, incarnation], value|nil], plus "incarnation" -> the number of
+ * the latest run. Reads go to the store view (which sees this actor's own pending writes),
+ * so a restart after a crash recovers by construction: no cache to rebuild, and nothing
+ * acknowledged by STORE_ACK was volatile.
  *
  * Coordinator state is volatile: a crash forgets in-flight operations (their clients time
  * out and must treat them as indeterminate). An operation ends when a majority answered
@@ -20,9 +21,14 @@
 #include "actors/register_wire.h"
 #include "actors/registers.h"
 
+/* A write's timestamp. (writer, incarnation) names one coordinator run; the coordinator
+ * never issues the same counter twice in a run, so no two writes share a timestamp (two
+ * concurrent writes through one node would otherwise both pick max + 1 and leave replicas
+ * disagreeing under one timestamp). */
 typedef struct cp_ts {
     uint64_t counter;
     uint32_t writer;
+    uint32_t incarnation;
 } cp_ts;
 
 typedef struct cp_cell {
@@ -50,6 +56,10 @@ typedef struct cp_op {
 
 typedef struct cp_state {
     tr_register_arg cfg;
+    uint32_t incarnation; /* this run's number, durable before any write is coordinated */
+    bool ready;           /* the incarnation is durable: writes may be coordinated */
+    uint64_t ready_token; /* the tr_durable_notify awaited */
+    uint64_t last_counter; /* the largest counter this run issued */
     cp_op ops[TR_REG_CP_INFLIGHT_MAX];
 } cp_state;
 
@@ -57,7 +67,49 @@ static int ts_cmp(cp_ts a, cp_ts b) {
     if (a.counter != b.counter) {
         return a.counter < b.counter ? -1 : 1;
     }
-    return a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : 0;
+    if (a.writer != b.writer) {
+        return a.writer < b.writer ? -1 : 1;
+    }
+    return a.incarnation < b.incarnation ? -1 : a.incarnation > b.incarnation ? 1 : 0;
+}
+
+static void put_ts(tr_wire_w *w, cp_ts ts) {
+    tr_wire_put_array(w, 3);
+    tr_wire_put_uint(w, ts.counter);
+    tr_wire_put_uint(w, ts.writer);
+    tr_wire_put_uint(w, ts.incarnation);
+}
+
+static int get_ts(tr_wire_r *r, cp_ts *ts) {
+    uint32_t n;
+    int64_t c, wr, inc;
+    tr_wire_get_array(r, &n);
+    tr_wire_get_int(r, &c);
+    tr_wire_get_int(r, &wr);
+    tr_wire_get_int(r, &inc);
+    if (r->err != 0 || n != 3 || c < 0 || wr < 0 || wr > UINT32_MAX || inc < 0 ||
+        inc > UINT32_MAX) {
+        r->err = TR_EPROTO;
+        return TR_EPROTO;
+    }
+    *ts = (cp_ts){(uint64_t)c, (uint32_t)wr, (uint32_t)inc};
+    return 0;
+}
+
+static void put_value(tr_wire_w *w, const cp_cell *cell) {
+    if (cell->has_value) {
+        tr_wire_put_int(w, cell->value);
+    } else {
+        tr_wire_put_nil(w);
+    }
+}
+
+static void get_value(tr_wire_r *r, cp_cell *cell) {
+    if (tr_wire_peek(r) == TR_WIRE_NIL) {
+        tr_wire_get_nil(r);
+    } else {
+        cell->has_value = tr_wire_get_int(r, &cell->value) == 0;
+    }
 }
 
 /* ---- replica: the durable cells ------------------------------------------------------ */
@@ -83,20 +135,13 @@ static int cell_load(tr_ctx *ctx, uint32_t key, cp_cell *out) {
     }
     tr_wire_r r;
     uint32_t n;
-    int64_t counter, writer;
     tr_wire_r_init(&r, buf, len);
     tr_wire_get_array(&r, &n);
-    tr_wire_get_int(&r, &counter);
-    tr_wire_get_int(&r, &writer);
-    if (tr_wire_peek(&r) == TR_WIRE_NIL) {
-        tr_wire_get_nil(&r);
-    } else {
-        out->has_value = tr_wire_get_int(&r, &out->value) == 0;
-    }
-    if (r.err != 0 || n != 3 || counter < 0 || writer < 0 || writer > UINT32_MAX) {
+    get_ts(&r, &out->ts);
+    get_value(&r, out);
+    if (r.err != 0 || n != 2 || r.p != r.end) {
         return TR_ECORRUPT;
     }
-    out->ts = (cp_ts){(uint64_t)counter, (uint32_t)writer};
     return 0;
 }
 
@@ -105,19 +150,14 @@ static int cell_store(tr_ctx *ctx, uint32_t key, const cp_cell *cell) {
     tr_wire_w w;
     cell_key(key, k);
     tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_array(&w, 3);
-    tr_wire_put_uint(&w, cell->ts.counter);
-    tr_wire_put_uint(&w, cell->ts.writer);
-    if (cell->has_value) {
-        tr_wire_put_int(&w, cell->value);
-    } else {
-        tr_wire_put_nil(&w);
-    }
+    tr_wire_put_array(&w, 2);
+    put_ts(&w, cell->ts);
+    put_value(&w, cell);
     assert(w.err == 0);
     return tr_kv_put(ctx, k, sizeof k, buf, w.len);
 }
 
-/* {"key": k, "ts": [c, w], "value": v|nil} (with_key false: without "key"). */
+/* {"key": k, "ts": [counter, writer, incarnation], "value": v|nil}. */
 static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell *cell) {
     tr_wire_w w;
     tr_wire_w_init(&w, buf, cap);
@@ -125,31 +165,11 @@ static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell 
     tr_wire_put_str(&w, "key");
     tr_wire_put_uint(&w, key);
     tr_wire_put_str(&w, "ts");
-    tr_wire_put_array(&w, 2);
-    tr_wire_put_uint(&w, cell->ts.counter);
-    tr_wire_put_uint(&w, cell->ts.writer);
+    put_ts(&w, cell->ts);
     tr_wire_put_str(&w, "value");
-    if (cell->has_value) {
-        tr_wire_put_int(&w, cell->value);
-    } else {
-        tr_wire_put_nil(&w);
-    }
+    put_value(&w, cell);
     assert(w.err == 0);
     return w.len;
-}
-
-static int decode_ts(tr_wire_r *r, cp_ts *ts) {
-    uint32_t n;
-    int64_t c, wr;
-    tr_wire_get_array(r, &n);
-    tr_wire_get_int(r, &c);
-    tr_wire_get_int(r, &wr);
-    if (r->err != 0 || n != 2 || c < 0 || wr < 0 || wr > UINT32_MAX) {
-        r->err = TR_EPROTO;
-        return TR_EPROTO;
-    }
-    *ts = (cp_ts){(uint64_t)c, (uint32_t)wr};
-    return 0;
 }
 
 static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
@@ -168,7 +188,7 @@ static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
         if (tr_wire_str_eq(k, klen, "key")) {
             tr_wire_get_int(&r, &key_v);
         } else if (tr_wire_str_eq(k, klen, "ts")) {
-            have_ts = decode_ts(&r, &cell->ts) == 0;
+            have_ts = get_ts(&r, &cell->ts) == 0;
         } else if (tr_wire_str_eq(k, klen, "value") && tr_wire_peek(&r) != TR_WIRE_NIL) {
             cell->has_value = tr_wire_get_int(&r, &cell->value) == 0;
         } else {
@@ -285,8 +305,12 @@ static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
 static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
     uint8_t buf[TR_REG_BODY_MAX];
     if (op->is_write) {
-        op->cell.ts.counter++;
+        uint64_t base = op->cell.ts.counter > s->last_counter ? op->cell.ts.counter
+                                                               : s->last_counter;
+        op->cell.ts.counter = base + 1;
         op->cell.ts.writer = tr_node_id(tr_ctx_node(ctx));
+        op->cell.ts.incarnation = s->incarnation;
+        s->last_counter = op->cell.ts.counter;
         op->cell.has_value = true;
         op->cell.value = op->value;
     } else if (op->cell.ts.counter == 0) {
@@ -310,6 +334,10 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
         (is_write && !has_value)) {
         reply_err(ctx, msg, "bad request", false);
+        return;
+    }
+    if (is_write && !s->ready) {
+        reply_err(ctx, msg, "starting", false); /* incarnation not yet durable */
         return;
     }
     if (!is_write && (s->cfg.bugs & TR_REG_BUG_STALE_READ)) {
@@ -393,6 +421,46 @@ static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
 
 /* ---- behaviour ----------------------------------------------------------------------- */
 
+/* Bumps the durable incarnation number; writes wait until TR_MSG_DURABLE says it is on
+ * disk, so a crash can never make two runs of this coordinator share one. */
+static int bump_incarnation(tr_ctx *ctx, cp_state *s) {
+    static const char key[] = "incarnation";
+    uint8_t buf[16];
+    size_t len;
+    tr_wire_r r;
+    int64_t inc = 0;
+    int rc = tr_kv_get(ctx, key, sizeof key - 1, buf, sizeof buf, &len);
+    if (rc == 0) {
+        tr_wire_r_init(&r, buf, len);
+        if (tr_wire_get_int(&r, &inc) != 0 || inc < 0 || inc >= UINT32_MAX) {
+            return TR_ECORRUPT;
+        }
+    } else if (rc != TR_ENOENT) {
+        return rc;
+    }
+    s->incarnation = (uint32_t)inc + 1;
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, sizeof buf);
+    tr_wire_put_uint(&w, s->incarnation);
+    rc = tr_kv_put(ctx, key, sizeof key - 1, buf, w.len);
+    return rc != 0 ? rc : tr_durable_notify(ctx, &s->ready_token);
+}
+
+static void on_durable(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
+    tr_wire_r r;
+    int64_t status = -1;
+    if (s->ready || msg->corr != s->ready_token) {
+        return;
+    }
+    tr_wire_r_init(&r, msg->body, msg->body_len);
+    tr_wire_get_int(&r, &status);
+    if (status == 0) {
+        s->ready = true;
+    } else {
+        tr_durable_notify(ctx, &s->ready_token); /* the commit failed: ask again */
+    }
+}
+
 static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     cp_state *s = state;
     if (arg_len != sizeof(tr_register_arg)) {
@@ -402,7 +470,7 @@ static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
     }
-    return 0;
+    return bump_incarnation(ctx, s);
 }
 
 static int cp_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
@@ -415,6 +483,7 @@ static int cp_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     case TR_REG_QUERY_ACK:
     case TR_REG_STORE_ACK:
     case TR_MSG_TIMEOUT: on_answer(ctx, s, msg); break;
+    case TR_MSG_DURABLE: on_durable(ctx, s, msg); break;
     default: break; /* unknown types are ignored: a node must not fail on stray input */
     }
     return TR_CONTINUE;

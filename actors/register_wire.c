@@ -225,9 +225,36 @@ int tr_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len) {
     return 0;
 }
 
+/* A float holding an integral value in int64 range (JSON tools may send 5.0 for 5). */
+static int get_integral_float(tr_wire_r *r, int64_t *v) {
+    uint8_t tag;
+    uint64_t bits;
+    double d;
+    if (get_tag(r, &tag) != 0 || get_be(r, tag == 0xca ? 4 : 8, &bits) != 0) {
+        return TR_EPROTO;
+    }
+    if (tag == 0xca) {
+        uint32_t b32 = (uint32_t)bits;
+        float f;
+        memcpy(&f, &b32, sizeof f);
+        d = f;
+    } else {
+        memcpy(&d, &bits, sizeof d);
+    }
+    /* -2^63 <= d < 2^63, and no fraction (NaN fails both comparisons) */
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d) {
+        return fail(r);
+    }
+    *v = (int64_t)d;
+    return 0;
+}
+
 int tr_wire_get_int(tr_wire_r *r, int64_t *v) {
     uint8_t tag;
     uint64_t x;
+    if (tr_wire_peek(r) == TR_WIRE_FLOAT) {
+        return get_integral_float(r, v);
+    }
     if (tr_wire_peek(r) != TR_WIRE_INT || get_tag(r, &tag) != 0) {
         return fail(r);
     }

@@ -63,7 +63,8 @@ int tr_wire_get_map(tr_wire_r *r, uint32_t *n);
 int tr_wire_get_array(tr_wire_r *r, uint32_t *n);
 /* *s points into the reader's bytes (not NUL-terminated), valid as long as they are. */
 int tr_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len);
-/* Integers that fit int64 (a uint64 above INT64_MAX is a protocol error). */
+/* Integers that fit int64 (a uint64 above INT64_MAX is a protocol error); a float with an
+ * integral value in range is accepted too (JSON tools may encode 5 as 5.0). */
 int tr_wire_get_int(tr_wire_r *r, int64_t *v);
 int tr_wire_get_bool(tr_wire_r *r, bool *v);
 int tr_wire_get_nil(tr_wire_r *r);

@@ -6,6 +6,10 @@
 
 #include "actors/register_wire.h"
 
+/* The numbers registers.h documents for `troupe call` users. */
+_Static_assert(TR_REG_READ == 512 && TR_REG_WRITE == 513 && TR_REG_REPLY == 514,
+               "client message types are part of the protocol");
+
 int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
     assert(arg != NULL && opts != NULL);
     memset(arg, 0, sizeof *arg);

@@ -2,9 +2,12 @@
  * registers.h — two replicated multi-key registers, one per side of CAP.
  *
  *   "cp"  ABD (Attiya, Bar-Noy, Dolev): linearizable, majority quorums. Every replica keeps
- *         key -> (timestamp (counter, writer node id), value) in its durable store. The
- *         replica a client asks coordinates: a query phase to all replicas waits for a
- *         majority of (ts, value) answers; a write picks ts = (max counter + 1, own node id),
+ *         key -> (timestamp (counter, writer node id, incarnation), value) in its durable
+ *         store. The replica a client asks coordinates: a query phase to all replicas waits
+ *         for a majority of (ts, value) answers; a write picks ts = (max(max counter seen,
+ *         last counter it issued) + 1, own node id, its incarnation) — unique per write, as
+ *         the incarnation is bumped durably at every start before any write is taken
+ *         (until then writes get {"ok":false,"error":"starting"});
  *         a read picks the largest (ts, value) seen; then a store phase sends (ts, value) to
  *         all replicas and waits for a majority of acks — a replica acks only after the
  *         value it holds (>= ts) is durable (tr_reply_durable). Only then the client gets
@@ -24,7 +27,8 @@
  * name ("cp@n2"), the peer list being the node names given at boot (this node included).
  *
  * Client protocol (bodies are msgpack maps; unknown keys are ignored, so `troupe call` can
- * send JSON turned into msgpack):
+ * send JSON turned into msgpack; numbers: ints, or floats with an integral value). Message
+ * type numbers: TR_REG_READ = 512, TR_REG_WRITE = 513, TR_REG_REPLY = 514.
  *   TR_REG_READ   {"key": int}                   -> TR_REG_REPLY
  *   TR_REG_WRITE  {"key": int, "value": int}     -> TR_REG_REPLY
  *   TR_REG_REPLY  {"ok": true, "value": int|nil}                   success (value read or
@@ -37,8 +41,8 @@
  *
  * Replica protocol (between "cp" replicas; "ap" gossip), also msgpack maps:
  *   TR_REG_QUERY      {"key": k}                                 -> TR_REG_QUERY_ACK
- *   TR_REG_QUERY_ACK  {"key": k, "ts": [counter, writer], "value": int|nil}
- *   TR_REG_STORE      {"key": k, "ts": [counter, writer], "value": int|nil}
+ *   TR_REG_QUERY_ACK  {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
+ *   TR_REG_STORE      {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
  *                                                                -> TR_REG_STORE_ACK (durable)
  *   TR_REG_STORE_ACK  {"ok": true}
  *   TR_REG_GOSSIP     {"entries": [[key, ts_ns, node, value], ...]}  (at most

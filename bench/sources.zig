@@ -9,6 +9,7 @@ pub const sources = [_][]const u8{
     "bench/bench_skynet.c",
     "bench/bench_spawn_mem.c",
     "bench/bench_sim.c",
+    "bench/bench_store.c",
     "bench/bench_remote.c",
 };
 /// Criterion suites of bench/ (wired into `zig build test` by build.zig).

@@ -194,6 +194,9 @@ static void print_json(FILE *out, const check_args *a, const check_report *r) {
                  ",\"configs\":%" PRIu64 ",\"budget\":%" PRIu64 ",\"keys_unknown\":%zu",
             tr_history_count(r->h), r->lin.calls, r->lin.keys, verdicts[r->lin.verdict],
             r->lin.configs, a->budget, r->lin.keys_unknown);
+    if (r->lin.keys_unknown) {
+        fprintf(out, ",\"unknown_key\":%" PRId64, r->lin.unknown_key);
+    }
     fputs(",\"bad_op\":", out);
     if (r->lin.verdict == TR_LIN_INVALID && r->lin.has_bad_op) {
         json_bad_op(out, &r->lin.bad_op);

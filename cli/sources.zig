@@ -1,7 +1,6 @@
 //! cli/: the troupe command.
 pub const sources = [_][]const u8{
     "cli/main.c",
-    "cli/stubs.c",
     "cli/node_common.c",
     "cli/cmd_node.c",
     "cli/cmd_call.c",

@@ -495,7 +495,8 @@ int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), vo
 
 /* The trace hash: 64 bits over every event processed (its time, kind and node; the actor's
  * address and processed-message count for runs; owner and id for timers; the encoded
- * envelope for remote deliveries). Printed as "trace-hash: %016llx". */
+ * envelope for remote deliveries) and every message received by an actor, local or remote
+ * (node, from, to, type, corr, body). Printed as "trace-hash: %016llx". */
 uint64_t tr_sim_trace_hash(const tr_sim *sim);
 
 /* ---- Seeded random streams: independent per purpose, derived from (seed, stream) ---- */
@@ -569,10 +570,12 @@ typedef struct tr_sim_stats {
     uint64_t events;             /* events processed */
     uint64_t actor_runs;
     uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
+    uint64_t messages_traced;    /* messages folded into the trace as they were received */
     uint64_t remote_sent;        /* messages put on a link */
     uint64_t remote_delivered;   /* messages taken off a link into a node */
-    uint64_t dropped_cut;        /* sent on, or in flight on, a cut link */
-    uint64_t dropped_down;       /* sent to or from a crashed node */
+    uint64_t dropped_cut;        /* sent on a cut link, or in flight on a link that broke
+                                    (a cut, or a crash of either end) */
+    uint64_t dropped_down;       /* sent to a crashed node, or due at a node that crashed */
     uint64_t timers_fired;
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */

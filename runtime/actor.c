@@ -675,6 +675,7 @@ bool tr__actor_run(tr_actor *a) {
             continue;
         }
         delivered++;
+        if (node->ops->delivered) node->ops->delivered(node->engine, node, m); /* sim: trace */
         int rc = a->beh->receive(&ctx, a->state, m);
         if (rc != TR_CONTINUE) {
             reason = rc == TR_STOP ? 0 : (rc < 0 ? rc : TR_EFAILED);
@@ -686,6 +687,11 @@ bool tr__actor_run(tr_actor *a) {
             die = true;
             break;
         }
+        /* troupe.h: a sender that floods a mailbox is paused after its CURRENT callback
+         * (Pony's maybe_mute). Finishing the batch first let a producer that continues
+         * through messages to itself send batch x (its sends per callback) before being
+         * muted: 100k queued messages instead of ~threshold. */
+        if (ctx.mute_on) break;
     }
     if (!exact && n) atomic_fetch_sub_explicit(&a->queued, n, memory_order_relaxed);
     if (delivered) atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);

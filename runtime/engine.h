@@ -47,6 +47,11 @@ typedef struct tr_engine_ops {
     int (*node_by_name)(void *engine, tr_node *node, const char *name, uint32_t *id_out);
     /* Asks to be told (tr__node_event) when node `id` goes down or up. May be NULL. */
     void (*watch_node)(void *engine, tr_node *node, uint32_t id);
+    /* `msg` is about to be handed to an actor's receive callback (called by tr__actor_run,
+     * on the thread running the actor). May be NULL. The sim engine folds (time, node,
+     * receiver, type, corr, body) into its trace hash, so that local deliveries, which never
+     * leave the node, are covered by the determinism check too. */
+    void (*delivered)(void *engine, tr_node *node, const tr_msg *msg);
 } tr_engine_ops;
 
 /* ---- What the runtime offers to engines ---------------------------------------------- */
@@ -59,7 +64,8 @@ typedef struct tr_node_opts {
     const tr_engine_ops *ops;
     void *engine;
     struct tr_store *store;  /* may be NULL: store calls then fail with TR_ENOTSUP; the node
-                                binds it (tr_store_bind) and closes it in tr__node_destroy */
+                                binds it (tr_store_bind); the engine that opened it closes it
+                                after tr__node_destroy */
 } tr_node_opts;
 
 /* Creates a node; *out is owned, tr__node_destroy frees it (after stopping its actors). */

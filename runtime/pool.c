@@ -128,14 +128,18 @@ void tr__msg_release(tr_msg *msg) {
         return;
     }
     tr_free *f = (tr_free *)msg;
-    f->next = local.cur[c];
-    local.cur[c] = f;
-    if (++local.cur_count[c] == TR__BATCH) { /* cur is a complete batch now */
+    /* Checked before the push: `cur` may hold exactly TR__BATCH after a refill, and must
+     * never grow past it, so that every batch handed on is complete and this thread's
+     * holding stays bounded. */
+    if (local.cur_count[c] == TR__BATCH) {
         if (local.full[c]) give_batch(c, local.full[c]);
         local.full[c] = local.cur[c];
         local.cur[c] = NULL;
         local.cur_count[c] = 0;
     }
+    f->next = local.cur[c];
+    local.cur[c] = f;
+    local.cur_count[c]++;
 }
 
 void tr_msg_free(tr_msg *msg) { tr__msg_release(msg); }

@@ -31,6 +31,15 @@ void tr_sim_config_init(tr_sim_config *cfg) {
     cfg->store = true;
 }
 
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line) {
+    fprintf(stderr,
+            "troupe sim: invariant failed: %s (%s:%d) at event #%" PRIu64 ", t=%" PRIu64
+            " ns, seed %" PRIu64 "\n",
+            expr, file, line, sim->stats.events, sim->now, sim->cfg.seed);
+    abort();
+}
+
 /* ---- Event slab and heap -------------------------------------------------------------- */
 
 static int slab_grow(tr_sim *sim) {
@@ -120,40 +129,70 @@ static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
 static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     sim_heap_entry e = {time, sim->seq++, slot};
     if (time == sim->now) {
-        assert(sim->ring_count < sim->ring_cap);
+        SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
         sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
         return;
     }
-    assert(sim->heap_count < sim->heap_cap);
+    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
     sim->heap[sim->heap_count] = e;
     sift_up(sim->heap, sim->heap_count++);
 }
 
-/* Pushes a copy of *ev due at `time` (>= now). Out of memory is fatal here: an engine that
- * silently lost an event would break determinism and the delivery contract. */
-uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+/* Out of memory is fatal here: an engine that silently lost an event would break
+ * determinism and the delivery contract. */
+uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
     if (sim->free_count == 0 && slab_grow(sim) != 0) {
         fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n",
                 sim->cfg.seed);
         abort();
     }
-    if (time < sim->now) {
-        time = sim->now;
-    }
     uint32_t slot = sim->free_slots[--sim->free_count];
     sim->slab[slot] = *ev;
-    push_slot(sim, time, slot);
     return slot;
 }
 
-static void release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
+uint64_t tr_sim__next_seq(tr_sim *sim) { return sim->seq++; }
+
+void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
+    SIM_ASSERT(sim, e.time >= sim->now && sim->heap_count < sim->heap_cap);
+    sim->heap[sim->heap_count] = e;
+    sift_up(sim->heap, sim->heap_count++);
+}
+
+/* Pushes a copy of *ev due at `time` (an earlier time means now). */
+uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+    uint32_t slot = tr_sim__alloc_event(sim, ev);
+    push_slot(sim, time < sim->now ? sim->now : time, slot);
+    return slot;
+}
+
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
 
 void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
-    if (ev->kind == SIM_EV_DELIVER) {
-        free(ev->u.msg.buf);
+    if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
+        tr_sim__buf_free(sim, ev->u.msg.buf, ev->u.msg.len);
         ev->u.msg.buf = NULL;
     }
-    (void)sim;
+}
+
+/* Envelope buffers: most envelopes are small, so buffers of up to SIM_BUF_SMALL bytes come
+ * from a LIFO free list (recently freed = still in cache), bounded at SIM_BUF_POOL_MAX. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len) {
+    if (len <= SIM_BUF_SMALL) {
+        if (sim->buf_pool_count > 0) {
+            return sim->buf_pool[--sim->buf_pool_count];
+        }
+        return malloc(SIM_BUF_SMALL);
+    }
+    return malloc(len);
+}
+
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
+    if (len <= SIM_BUF_SMALL && sim->buf_pool_count < SIM_BUF_POOL_MAX) {
+        sim->buf_pool[sim->buf_pool_count++] = buf;
+        return;
+    }
+    free(buf);
 }
 
 /* ---- Nodes, clocks ------------------------------------------------------------------- */
@@ -222,13 +261,38 @@ static uint64_t op_random(void *engine, tr_node *node) {
     return tr_sim_rng_next(&sim->nodes[tr_sim__index(sim, node)].rng);
 }
 
+/* The node's single CPU: runnable actors wait in its run queue (round robin), and one RUN
+ * event per node, due when the CPU is free, runs the next of them. */
+static void runq_push(tr_sim *sim, sim_node *sn, tr_actor *actor) {
+    if (sn->runq_count == sn->runq_cap) {
+        uint32_t cap = sn->runq_cap ? sn->runq_cap * 2 : 64;
+        tr_actor **q = malloc((size_t)cap * sizeof *q);
+        SIM_ASSERT(sim, q != NULL);
+        for (uint32_t k = 0; k < sn->runq_count; k++) {
+            q[k] = sn->runq[(sn->runq_head + k) & (sn->runq_cap - 1)];
+        }
+        free(sn->runq);
+        sn->runq = q;
+        sn->runq_head = 0;
+        sn->runq_cap = cap;
+    }
+    sn->runq[(sn->runq_head + sn->runq_count++) & (sn->runq_cap - 1)] = actor;
+}
+
+static void cpu_wake(tr_sim *sim, sim_node *sn) {
+    if (sn->cpu_pending || sn->runq_count == 0) {
+        return;
+    }
+    sn->cpu_pending = true;
+    sim_event ev = {.kind = SIM_EV_RUN, .node = sn->index, .epoch = sn->epoch};
+    tr_sim__push(sim, sn->busy_until > sim->now ? sn->busy_until : sim->now, &ev);
+}
+
 static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
-    sim_node *sn = &sim->nodes[i];
-    sim_event ev = {.kind = SIM_EV_RUN, .node = i, .epoch = sn->epoch};
-    ev.u.actor = actor;
-    tr_sim__push(sim, sn->busy_until > sim->now ? sn->busy_until : sim->now, &ev);
+    sim_node *sn = &sim->nodes[tr_sim__index(sim, node)];
+    runq_push(sim, sn, actor);
+    cpu_wake(sim, sn);
 }
 
 static void op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
@@ -275,6 +339,17 @@ static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32
     return 0;
 }
 
+/* Every message an actor receives, local or remote, goes into the trace. */
+static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
+    tr_sim *sim = engine;
+    uint64_t h = tr_sim__mix(sim->trace, ((uint64_t)tr_sim__index(sim, node) << 32) | msg->type);
+    h = tr_sim__mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
+    h = tr_sim__mix(tr_sim__mix(h, msg->from.actor), msg->to.actor);
+    h = tr_sim__mix(h, msg->corr);
+    sim->trace = tr_sim__hash_bytes(h, msg->body, msg->body_len);
+    sim->stats.messages_traced++;
+}
+
 static const tr_engine_ops sim_ops = {
     .now_ns = op_now_ns,
     .random = op_random,
@@ -284,6 +359,7 @@ static const tr_engine_ops sim_ops = {
     .store_ready = op_store_ready,
     .node_by_name = op_node_by_name,
     .watch_node = tr_sim__watch_node,
+    .delivered = op_delivered,
 };
 
 /* ---- Processing events --------------------------------------------------------------- */
@@ -294,8 +370,17 @@ static uint64_t node_processed(sim_node *sn) {
     return st.messages_delivered;
 }
 
-static void run_actor(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
-    tr_actor *actor = ev->u.actor;
+static void run_actor(tr_sim *sim, sim_node *sn, sim_record *r) {
+    sn->cpu_pending = false;
+    if (sn->busy_until > sim->now) { /* resumed from a pause while still busy */
+        r->a = UINT64_MAX;
+        cpu_wake(sim, sn);
+        return;
+    }
+    SIM_ASSERT(sim, sn->runq_count > 0);
+    tr_actor *actor = sn->runq[sn->runq_head];
+    sn->runq_head = (sn->runq_head + 1) & (sn->runq_cap - 1);
+    sn->runq_count--;
     tr_addr addr = tr__actor_addr(actor); /* before the run: it may die in it */
     bool again = tr__actor_run(actor);
     uint64_t done = node_processed(sn);
@@ -306,10 +391,9 @@ static void run_actor(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
     r->a = addr.actor;
     r->b = k;
     if (again) {
-        sim_event next = {.kind = SIM_EV_RUN, .node = sn->index, .epoch = sn->epoch};
-        next.u.actor = actor;
-        tr_sim__push(sim, sn->busy_until, &next);
+        runq_push(sim, sn, actor);
     }
+    cpu_wake(sim, sn);
 }
 
 static void fire_timer(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
@@ -383,12 +467,40 @@ static void record(tr_sim *sim, sim_record *r) {
     }
 }
 
+/* Node sn is paused: keep the event (still in `slot`) until tr_sim_resume. A delivery
+ * that is still on its link is lost if the link broke; otherwise it has arrived. */
+static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
+    if (ev->kind == SIM_EV_DELIVER && !ev->arrived) {
+        sim_link *l = tr_sim__link(sim, ev->u.msg.from, ev->node);
+        if (l->epoch != ev->u.msg.link_epoch) {
+            tr_sim__release_slot(sim, slot);
+            sim->stats.dropped_cut++;
+            tr_sim__free_event(sim, ev);
+            return;
+        }
+        ev->arrived = true;
+    }
+    ev->via_link = false; /* off its link: resume re-pushes it like any event */
+    if (sn->deferred_count == sn->deferred_cap) {
+        uint32_t cap = sn->deferred_cap ? sn->deferred_cap * 2 : 64;
+        uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
+        if (d == NULL) {
+            fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
+            abort();
+        }
+        sn->deferred = d;
+        sn->deferred_cap = cap;
+    }
+    sim->slab[slot] = *ev; /* stays in the slab until resume */
+    sn->deferred[sn->deferred_count++] = slot;
+}
+
 /* Runs the event in slot `slot` (already popped from the heap). */
 static void process(tr_sim *sim, uint32_t slot) {
     sim_event ev = sim->slab[slot];
     sim_record r = {.time = sim->now, .kind = ev.kind, .node = ev.node};
     if (ev.kind == SIM_EV_CALL) {
-        release_slot(sim, slot);
+        tr_sim__release_slot(sim, slot);
         sim->stats.events++;
         sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), SIM_EV_CALL);
         record(sim, &r);
@@ -397,7 +509,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     }
     sim_node *sn = &sim->nodes[ev.node];
     if (ev.epoch != sn->epoch || !sn->up) {
-        release_slot(sim, slot);
+        tr_sim__release_slot(sim, slot);
         if (ev.kind == SIM_EV_DELIVER) {
             sim->stats.dropped_down++;
         }
@@ -405,44 +517,23 @@ static void process(tr_sim *sim, uint32_t slot) {
         return; /* a previous incarnation's event */
     }
     if (sn->paused) {
-        if (ev.kind == SIM_EV_DELIVER && !ev.arrived) {
-            sim_link *l = tr_sim__link(sim, ev.u.msg.from, ev.node);
-            if (l->epoch != ev.u.msg.link_epoch) {
-                release_slot(sim, slot);
-                sim->stats.dropped_cut++;
-                tr_sim__free_event(sim, &ev);
-                return;
-            }
-            ev.arrived = true;
-        }
-        if (sn->deferred_count == sn->deferred_cap) {
-            uint32_t cap = sn->deferred_cap ? sn->deferred_cap * 2 : 64;
-            uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
-            if (d == NULL) {
-                fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
-                abort();
-            }
-            sn->deferred = d;
-            sn->deferred_cap = cap;
-        }
-        sim->slab[slot] = ev; /* stays in the slab until resume */
-        sn->deferred[sn->deferred_count++] = slot;
+        defer(sim, sn, slot, &ev);
         return;
     }
-    release_slot(sim, slot);
+    tr_sim__release_slot(sim, slot);
     sim->stats.events++;
-    uint64_t h = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
+    /* The event's own fields first; what it causes (deliveries via ops->delivered, the
+     * envelope of a remote message) is folded in while it runs; its outcome last. */
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
     switch (ev.kind) {
     case SIM_EV_RUN:
-        run_actor(sim, sn, &ev, &r);
+        run_actor(sim, sn, &r);
         break;
     case SIM_EV_TIMER:
         fire_timer(sim, sn, &ev, &r);
         break;
     case SIM_EV_DELIVER:
-        sim->trace = h;
-        tr_sim__deliver(sim, &ev, &r); /* folds the envelope into the trace */
-        h = sim->trace;
+        tr_sim__deliver(sim, &ev, &r);
         break;
     case SIM_EV_COMMIT:
         commit(sim, sn, &r);
@@ -453,9 +544,9 @@ static void process(tr_sim *sim, uint32_t slot) {
         tr__node_event(sn->node, ev.u.nev.about + 1, ev.u.nev.up);
         break;
     default:
-        assert(!"unknown sim event");
+        SIM_ASSERT(sim, !"unknown sim event");
     }
-    sim->trace = tr_sim__mix(tr_sim__mix(h, r.a), r.b);
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r.a), r.b);
     record(sim, &r);
 }
 
@@ -476,8 +567,12 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
             sift_down(sim->heap, sim->heap_count, 0);
         }
     }
-    assert(top.time >= sim->now);
+    SIM_ASSERT(sim, top.time >= sim->now); /* invariant 1: time never runs backwards */
     sim->now = top.time;
+    sim_event *ev = &sim->slab[top.slot];
+    if (ev->kind == SIM_EV_DELIVER && ev->via_link) {
+        tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
+    }
     process(sim, top.slot);
     return true;
 }
@@ -540,7 +635,7 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
 }
 
 static int make_store_dir(tr_sim *sim) {
-    static unsigned counter; /* distinct directories for sims in one process; not traced */
+    static _Atomic unsigned counter; /* distinct directories per sim in a process; not traced */
     if (!sim->cfg.store) {
         return 0;
     }
@@ -658,7 +753,6 @@ void tr_sim_destroy(tr_sim *sim) {
             tr_store_close(sim->nodes[i].store);
             sim->nodes[i].store = NULL;
         }
-        free(sim->nodes[i].deferred);
     }
     for (uint32_t k = 0; k < sim->heap_count; k++) {
         tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
@@ -671,9 +765,17 @@ void tr_sim_destroy(tr_sim *sim) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
             tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
         }
+        free(sim->nodes[i].deferred);
+        free(sim->nodes[i].runq);
+    }
+    if (sim->links != NULL) {
+        tr_sim__links_free(sim);
     }
     if (sim->store_dir[0]) {
         nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    while (sim->buf_pool_count > 0) {
+        free(sim->buf_pool[--sim->buf_pool_count]);
     }
     free(sim->heap);
     free(sim->ring);

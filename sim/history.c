@@ -556,36 +556,104 @@ static const char *json_parse_op(json_t *o, tr_op *op) {
     return v ? json_parse_value(v, op) : "\"value\" is missing";
 }
 
-static int json_import_array(json_t *root, size_t max_ops, tr_history **out, char *err,
-                             size_t cap) {
-    if (!json_is_array(root)) {
+/* Position in the text for error messages: 1-based line, 0-based column. */
+typedef struct text_pos {
+    size_t at;
+    int line;
+    int column;
+} text_pos;
+
+static void advance(const char *text, text_pos *p, size_t to) {
+    for (; p->at < to; p->at++) {
+        bool nl = text[p->at] == '\n';
+        p->line += nl;
+        p->column = nl ? 0 : p->column + 1;
+    }
+}
+
+static void skip_ws(const char *text, size_t len, text_pos *p) {
+    size_t i = p->at;
+    while (i < len && strchr(" \t\r\n", text[i]) && text[i] != '\0') {
+        i++;
+    }
+    advance(text, p, i);
+}
+
+/* Not an array: report jansson's syntax error if there is one, else the shape. */
+static int json_not_array(const char *text, size_t len, char *err, size_t cap) {
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    if (root) {
         set_err(err, cap, "a history must be a JSON array of op objects");
+        json_decref(root);
+    } else {
+        set_err(err, cap, "line %d column %d: %s", je.line, je.column, je.text);
+    }
+    return TR_ECORRUPT;
+}
+
+/* Parses one array element with jansson (which stops after it), then appends it. */
+static int json_import_one(tr_history *h, const char *text, size_t len, text_pos *p, size_t n,
+                           char *err, size_t cap) {
+    json_error_t je;
+    json_t *v = json_loadb(text + p->at, len - p->at,
+                           JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
+    if (!v) {
+        int line = p->line + (je.line > 0 ? je.line - 1 : 0);
+        int column = je.line == 1 ? p->column + je.column : je.column;
+        set_err(err, cap, "line %d column %d: %s", line, column, je.text);
         return TR_ECORRUPT;
     }
-    if (json_array_size(root) > max_ops) {
-        set_err(err, cap, "%zu ops: more than the limit of %zu", json_array_size(root),
-                max_ops);
-        return TR_ETOOBIG;
+    tr_op op;
+    const char *why = json_parse_op(v, &op);
+    json_decref(v);
+    if (why) {
+        set_err(err, cap, "line %d: op %zu: %s", p->line, n, why);
+        return TR_ECORRUPT;
     }
-    tr_history *h = tr_history_create(max_ops);
-    if (!h) {
-        return TR_ENOMEM;
+    advance(text, p, p->at + (size_t)je.position);
+    return import_append(h, &op, n, err, cap);
+}
+
+/* Streams the top-level array one element at a time, so memory is the text plus the
+ * history, never a whole DOM (jansson's tree of a large history is ~15x the text). */
+static int json_import(tr_history *h, const char *text, size_t len, char *err, size_t cap) {
+    text_pos p = {.line = 1};
+    skip_ws(text, len, &p);
+    if (p.at == len || text[p.at] != '[') {
+        return json_not_array(text, len, err, cap);
     }
-    for (size_t i = 0; i < json_array_size(root); i++) {
-        tr_op op;
-        const char *why = json_parse_op(json_array_get(root, i), &op);
-        if (why) {
-            set_err(err, cap, "op %zu: %s", i, why);
-            tr_history_destroy(h);
-            return TR_ECORRUPT;
-        }
-        int rc = import_append(h, &op, i, err, cap);
+    advance(text, &p, p.at + 1);
+    skip_ws(text, len, &p);
+    bool more = p.at < len && text[p.at] != ']';
+    for (size_t n = 0; more; n++) {
+        int rc = json_import_one(h, text, len, &p, n, err, cap);
         if (rc != 0) {
-            tr_history_destroy(h);
             return rc;
         }
+        skip_ws(text, len, &p);
+        more = p.at < len && text[p.at] == ',';
+        if (!more && (p.at == len || text[p.at] != ']')) {
+            set_err(err, cap, "line %d column %d: ',' or ']' expected after op %zu", p.line,
+                    p.column, n);
+            return TR_ECORRUPT;
+        }
+        if (more) {
+            advance(text, &p, p.at + 1);
+            skip_ws(text, len, &p);
+        }
     }
-    *out = h;
+    if (p.at == len) {
+        set_err(err, cap, "line %d column %d: ']' expected near end of file", p.line, p.column);
+        return TR_ECORRUPT;
+    }
+    advance(text, &p, p.at + 1);
+    skip_ws(text, len, &p);
+    if (p.at != len) {
+        set_err(err, cap, "line %d column %d: trailing data after the history", p.line,
+                p.column);
+        return TR_ECORRUPT;
+    }
     return 0;
 }
 
@@ -593,15 +661,18 @@ int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_histor
                          char *err, size_t err_cap) {
     assert(text && out);
     *out = NULL;
-    json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        set_err(err, err_cap, "line %d column %d: %s", je.line, je.column, je.text);
-        return TR_ECORRUPT;
+    tr_history *h = tr_history_create(max_ops);
+    if (!h) {
+        set_err(err, err_cap, "out of memory");
+        return TR_ENOMEM;
     }
-    int rc = json_import_array(root, max_ops, out, err, err_cap);
-    json_decref(root);
-    return rc;
+    int rc = json_import(h, text, len, err, err_cap);
+    if (rc != 0) {
+        tr_history_destroy(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
 }
 
 /* ---- import: EDN (exactly what tr_history_write_edn writes) ---------------------------- */
@@ -779,6 +850,7 @@ int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history
     }
     tr_history *h = tr_history_create(max_ops);
     if (!h) {
+        set_err(err, err_cap, "out of memory");
         return TR_ENOMEM;
     }
     for (size_t i = 0; !edn_eat(&r, ']'); i++) {
@@ -839,16 +911,20 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
             bufcap = nb ? bufcap * 2 : bufcap;
             continue;
         }
+        errno = 0;
         size_t got = fread(buf + n, 1, bufcap - n, f);
         n += got;
         if (got == 0) {
             rc = ferror(f) ? TR_EIO : 1;
         }
     }
+    int read_errno = errno;
     fclose(f);
     if (rc != 1) {
         set_err(err, cap, "%s: %s", path,
-                rc == TR_ETOOBIG ? "file larger than the history limit" : "read error");
+                rc == TR_ETOOBIG ? "file larger than the history limit"
+                : rc == TR_EIO   ? strerror(read_errno ? read_errno : EIO)
+                                 : "out of memory");
         free(buf);
         return rc;
     }

@@ -22,6 +22,14 @@
  *   5. For write and cas the completion carries the invoke's value; for a read the invoke
  *      carries nil and the `ok` completion carries the value read (nil = key unset).
  *
+ * Use from a simulated client (virtual time `now`, process id `p`, target node `n`):
+ *     tr_history_invoke_write(h, now, p, key, value, n);      // on send
+ *     tr_history_ok(h, now, p);                               // acknowledged
+ *     tr_history_fail(h, now, p, "not leader");               // certainly not applied
+ *     tr_history_info(h, now, p, "timeout"); p = next_id++;   // unknown: retire p
+ *     tr_history_invoke_read(h, now, p, key, n);
+ *     tr_history_ok_read(h, now, p, found, value);            // found=false: read nil
+ *
  * Ownership: tr_history_create returns an owned history, freed by tr_history_destroy.
  * tr_history_op returns a borrowed pointer valid until the next append or destroy.
  * Threading: none; one thread at a time (the simulator's). Deterministic: no clock, no

@@ -252,6 +252,8 @@ int tr_sim_crash(tr_sim *sim, uint32_t i) {
     sn->paused = false;
     sn->epoch++; /* its pending runs, timers, commits and deliveries are void */
     sn->commit_pending = false;
+    sn->cpu_pending = false;
+    sn->runq_count = 0; /* those actors are gone */
     sn->busy_until = sim->now;
     sn->watch_mask = 0; /* the new incarnation watches afresh */
     sn->seen_mask = 0;

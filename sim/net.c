@@ -9,7 +9,9 @@
  * drawn from the link's own fault stream: loss, duplication (the copy arrives after the
  * original, FIFO), reordering (the message ignores the FIFO bound and may overtake). */
 #include <assert.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +36,21 @@ bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up) {
 
 void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to) {
     sim_link *l = tr_sim__link(sim, from, to);
-    l->epoch++;      /* what is in flight is lost */
-    l->last_due = 0; /* and no longer holds later messages back */
+    l->epoch++; /* what is in flight is lost */
+    /* ... and must not hold later messages back: the queued ones go now, the head (in the
+     * heap) is detached from the link and dropped by its epoch when it pops. */
+    if (l->head_in_heap) {
+        sim->slab[l->head_slot].via_link = false;
+        l->head_in_heap = false;
+    }
+    for (uint32_t k = 0; k < l->q_count; k++) {
+        uint32_t slot = l->q[(l->q_head + k) & (l->q_cap - 1)].slot;
+        tr_sim__free_event(sim, &sim->slab[slot]);
+        tr_sim__release_slot(sim, slot);
+        sim->stats.dropped_cut++;
+    }
+    l->q_count = 0;
+    l->last_due = 0;
 }
 
 static uint64_t draw_delay(tr_sim *sim, sim_link *l) {
@@ -63,15 +78,73 @@ static uint64_t draw_delay(tr_sim *sim, sim_link *l) {
     return d;
 }
 
+static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
+    if (l->q_count == l->q_cap) {
+        uint32_t cap = l->q_cap ? l->q_cap * 2 : 16;
+        sim_heap_entry *q = malloc((size_t)cap * sizeof *q);
+        if (q == NULL) {
+            fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
+            abort();
+        }
+        for (uint32_t k = 0; k < l->q_count; k++) {
+            q[k] = l->q[(l->q_head + k) & (l->q_cap - 1)];
+        }
+        free(l->q);
+        l->q = q;
+        l->q_head = 0;
+        l->q_cap = cap;
+    }
+    l->q[(l->q_head + l->q_count++) & (l->q_cap - 1)] = e;
+}
+
+void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
+    sim_link *l = tr_sim__link(sim, from, to);
+    SIM_ASSERT(sim, l->head_in_heap);
+    l->head_in_heap = false;
+    if (l->q_count > 0) {
+        sim_heap_entry e = l->q[l->q_head];
+        l->q_head = (l->q_head + 1) & (l->q_cap - 1);
+        l->q_count--;
+        tr_sim__heap_insert(sim, e);
+        l->head_in_heap = true;
+        l->head_slot = e.slot;
+    }
+}
+
+void tr_sim__links_free(tr_sim *sim) {
+    for (size_t k = 0; k < (size_t)sim->n * sim->n; k++) {
+        sim_link *l = &sim->links[k];
+        for (uint32_t j = 0; j < l->q_count; j++) {
+            tr_sim__free_event(sim, &sim->slab[l->q[(l->q_head + j) & (l->q_cap - 1)].slot]);
+        }
+        free(l->q);
+        l->q = NULL;
+        l->q_count = 0;
+    }
+}
+
+/* fifo: the message keeps its place behind earlier ones (its due time is >= theirs). */
 static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, uint32_t len,
-                        uint64_t due) {
+                        uint64_t due, bool fifo) {
     sim_link *l = tr_sim__link(sim, from, to);
     sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
     ev.u.msg.buf = buf;
     ev.u.msg.len = len;
     ev.u.msg.from = from;
     ev.u.msg.link_epoch = l->epoch;
-    tr_sim__push(sim, due, &ev);
+    if (!fifo) {
+        tr_sim__push(sim, due, &ev);
+        return;
+    }
+    ev.via_link = true;
+    sim_heap_entry e = {due, tr_sim__next_seq(sim), tr_sim__alloc_event(sim, &ev)};
+    if (l->head_in_heap) {
+        queue_append(sim, l, e);
+    } else {
+        tr_sim__heap_insert(sim, e);
+        l->head_in_heap = true;
+        l->head_slot = e.slot;
+    }
 }
 
 /* Due time on a FIFO link: no earlier than the last message put on it. */
@@ -95,21 +168,22 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
     }
     if (lose) {
         tr_sim__fault(sim, TR_SIM_FAULT_LOSS);
-        free(buf);
+        tr_sim__buf_free(sim, buf, len);
         return;
     }
     uint64_t due = sim->now + draw_delay(sim, l);
-    if (reorder && due < l->last_due) {
-        tr_sim__fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
-    } else {
+    bool fifo = !(reorder && due < l->last_due);
+    if (fifo) {
         due = fifo_due(l, due);
+    } else {
+        tr_sim__fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
     }
-    uint8_t *copy = dup ? malloc(len) : NULL;
-    put_on_link(sim, f, t, buf, len, due);
+    uint8_t *copy = dup ? tr_sim__buf_alloc(sim, len) : NULL;
+    put_on_link(sim, f, t, buf, len, due, fifo);
     if (copy != NULL) {
         memcpy(copy, buf, len);
         uint64_t due2 = fifo_due(l, sim->now + draw_delay(sim, l));
-        put_on_link(sim, f, t, copy, len, due2 > due ? due2 : due);
+        put_on_link(sim, f, t, copy, len, due2 > due ? due2 : due, true);
         tr_sim__fault(sim, TR_SIM_FAULT_DUP);
     }
 }
@@ -124,7 +198,7 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     }
     uint32_t t = to_id - 1;
     size_t cap = tr_envelope_size(msg, to_name);
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = tr_sim__buf_alloc(sim, cap);
     if (buf == NULL) {
         tr__msg_release(msg);
         return TR_ENOMEM;
@@ -133,37 +207,23 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     int rc = tr_envelope_encode(msg, to_name, buf, cap, &len);
     tr__msg_release(msg);
     if (rc != 0) {
-        free(buf);
+        tr_sim__buf_free(sim, buf, cap);
         return rc;
     }
-    assert(len <= cap && len <= UINT32_MAX);
+    SIM_ASSERT(sim, len == cap && len <= UINT32_MAX); /* exact size: the buffer class is len */
     sim->stats.remote_sent++;
     if (!tr_sim__link(sim, f, t)->up) {
         sim->stats.dropped_cut++;
-        free(buf);
+        tr_sim__buf_free(sim, buf, len);
         return 0; /* like TCP into a partition: the sender cannot tell */
     }
     if (!sim->nodes[t].up) {
         sim->stats.dropped_down++;
-        free(buf);
+        tr_sim__buf_free(sim, buf, len);
         return 0;
     }
     transmit(sim, f, t, buf, (uint32_t)len);
     return 0;
-}
-
-static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = tr_sim__mix(h, w);
-    }
-    uint64_t tail = n;
-    for (; i < n; i++) {
-        tail = (tail << 8) | p[i];
-    }
-    return tr_sim__mix(h, tail);
 }
 
 /* A delivery event for a live, running node: off the link and into the node. */
@@ -175,22 +235,20 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
             sim->stats.dropped_cut++; /* the link broke while it was in flight */
             sim->trace = tr_sim__mix(sim->trace, 0xdead);
             r->a = (uint64_t)ev->u.msg.from << 32;
-            free(buf);
+            tr_sim__buf_free(sim, buf, ev->u.msg.len);
             return;
         }
     }
-    r->c = hash_bytes(0, buf, ev->u.msg.len);
+    r->c = tr_sim__hash_bytes(0, buf, ev->u.msg.len);
     sim->trace = tr_sim__mix(sim->trace, r->c);
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
     int rc = tr_envelope_decode(buf, ev->u.msg.len, &msg, name);
-    free(buf);
+    tr_sim__buf_free(sim, buf, ev->u.msg.len);
     ev->u.msg.buf = NULL;
     if (rc != 0) {
         /* Our own encoder produced it: a failure here is a codec bug, not bad input. */
-        assert(!"sim: envelope failed to decode");
-        sim->stats.dropped_cut++;
-        return;
+        SIM_ASSERT(sim, !"an envelope the sim encoded failed to decode");
     }
     sim->stats.remote_delivered++;
     r->a = ((uint64_t)ev->u.msg.from << 32) | msg->type;

@@ -26,13 +26,15 @@
 #ifndef TR_SIM_H
 #define TR_SIM_H
 
+#include <string.h>
+
 #include "runtime/codec.h"
 #include "runtime/engine.h"
 #include "runtime/store.h"
 #include "troupe.h"
 
 enum sim_event_kind {
-    SIM_EV_RUN = 1,     /* tr__actor_run(actor) */
+    SIM_EV_RUN = 1,     /* the node's CPU: tr__actor_run of the head of its run queue */
     SIM_EV_TIMER,       /* tr__timer_fire */
     SIM_EV_DELIVER,     /* decode an envelope, tr__node_deliver */
     SIM_EV_COMMIT,      /* tr_store_commit of the node's store */
@@ -44,10 +46,10 @@ enum sim_event_kind {
 typedef struct sim_event {
     uint8_t kind;
     bool arrived;   /* a delivery that reached its (paused) node: no longer on the link */
+    bool via_link;  /* a FIFO delivery: popping it moves its link's next message to the heap */
     uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch; /* that node's epoch when pushed */
     union {
-        tr_actor *actor;
         struct {
             tr_addr owner;
             uint64_t id;
@@ -84,6 +86,13 @@ typedef struct sim_link {
     uint64_t spike_until;
     tr_sim_rng rng_delay; /* delays only, so turning a fault on does not shift them */
     tr_sim_rng rng_fault; /* loss / dup / reorder draws */
+    /* FIFO deliveries in send order; only the head is in the heap (head_in_heap), so the
+     * heap holds at most one delivery per link. Their (time, seq) keys are fixed at send,
+     * hence the pop order is the same as if all were in the heap. */
+    sim_heap_entry *q;
+    uint32_t q_head, q_count, q_cap;
+    bool head_in_heap;
+    uint32_t head_slot; /* the head's event, while head_in_heap */
 } sim_link;
 
 typedef struct sim_node {
@@ -94,7 +103,10 @@ typedef struct sim_node {
     bool up;
     bool paused;
     bool commit_pending;
+    bool cpu_pending;         /* a RUN event for this node is queued (or deferred) */
     uint64_t busy_until;      /* the node's one simulated CPU is busy until then */
+    tr_actor **runq;          /* runnable actors, FIFO: one entry per ops->schedule call */
+    uint32_t runq_head, runq_count, runq_cap;
     uint64_t processed_last;  /* tr_node_stats messages_delivered after the last run */
     tr_sim_rng rng;           /* ops->random */
     /* Local clock: raw(t) = t + offset + drift_ppm * (t - drift_base) / 1e6, clamped to
@@ -144,6 +156,8 @@ struct tr_sim {
     uint64_t cmp_count;
     tr_sim_divergence *div;
     bool destroying;
+    uint8_t *buf_pool[1024]; /* free small envelope buffers (tr_sim__buf_alloc) */
+    uint32_t buf_pool_count;
 };
 
 /* prng.c: stream ids of the engine (user streams start at TR_SIM_STREAM_USER). */
@@ -152,8 +166,26 @@ struct tr_sim {
 #define SIM_STREAM_LINK_FAULT(f, t) ((3ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
 #define SIM_STREAM_NEMESIS (4ull << 24)
 
+/* Always-on invariant check: on failure prints the seed, event index and virtual time (so
+ * the run can be replayed to that point) and aborts. */
+#define SIM_ASSERT(sim, cond) \
+    ((cond) ? (void)0 : tr_sim__assert_fail((sim), #cond, __FILE__, __LINE__))
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line);
+
 /* engine.c */
 uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
+#define SIM_BUF_SMALL 256
+#define SIM_BUF_POOL_MAX 1024
+/* Envelope buffers; buf_free must get the length the buffer was allocated with. */
+uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len);
+void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len);
+/* For link queues: a slot holding *ev, the next sequence number, a heap insert of a keyed
+ * entry (never the now-ring: its key may be older than the ring's). */
+uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev);
+uint64_t tr_sim__next_seq(tr_sim *sim);
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot);
+void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e);
 void tr_sim__free_event(tr_sim *sim, sim_event *ev);
 uint32_t tr_sim__index(tr_sim *sim, tr_node *node);
 uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn);
@@ -167,6 +199,20 @@ static inline uint64_t tr_sim__mix(uint64_t h, uint64_t w) {
     return h;
 }
 
+static inline uint64_t tr_sim__hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = tr_sim__mix(h, w);
+    }
+    uint64_t tail = n;
+    for (; i < n; i++) {
+        tail = (tail << 8) | p[i];
+    }
+    return tr_sim__mix(h, tail);
+}
+
 /* net.c */
 int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name);
 /* Delivers (or drops) a message; fills r->a (from << 32 | type), r->b (corr), r->c (content). */
@@ -175,6 +221,10 @@ sim_link *tr_sim__link(tr_sim *sim, uint32_t from, uint32_t to);
 /* Sets link from -> to up or down; a cut bumps the epoch. Returns true if it changed. */
 bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
 void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to);
+/* The head delivery of link from -> to left the heap: put the next one in. */
+void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to);
+/* Frees the queued deliveries of every link (destroy). */
+void tr_sim__links_free(tr_sim *sim);
 
 /* nemesis.c */
 void tr_sim__watch_node(void *engine, tr_node *node, uint32_t id);

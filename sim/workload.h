@@ -12,12 +12,14 @@
  *   reply error, indeterminate      -> info
  *   timeout / node crashed          -> info; the process id is retired and the client goes
  *                                      on under a fresh one (history invariant 2)
- * Times in the history are the simulator's true virtual time (not a node's skewed clock).
+ * Times in the history are the simulator's true virtual time (not a node's skewed clock);
+ * an op's `node` is the index (0-based, node id - 1) of the node its client talks to.
  *
  * Convergence probes (for AP): tr_workload_probe_start spawns a probe actor per node that
  * reads every key from its local replica every probe_ms; tr_workload_converged tells
- * whether the latest complete snapshots of every node agree, and when that first happened; tr_workload_replica_states hands those snapshots to
- * tr_check_convergence (sim/checkers.h), which also looks for lost and phantom writes.
+ * whether the latest complete snapshots of every node agree, and when that first happened;
+ * tr_workload_replica_states hands those snapshots to tr_check_convergence
+ * (sim/checkers.h), which also looks for lost and phantom writes.
  *
  * Determinism: clients draw from tr_random (the node's seeded stream) and the sim's clock;
  * the workload keeps pointers only as handles, never as data.

@@ -123,3 +123,20 @@ Test(register_wire, boot_arg_rejects_bad_peer_lists) {
     o = (tr_registers_opts){.peer_count = TR_REG_PEERS_MAX + 1, .peer_names = ok};
     cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
 }
+
+Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
+    uint32_t key;
+    bool has;
+    int64_t v;
+    /* {"key": 2.0 (float64), "value": -3.0 (float32)} */
+    const uint8_t ok[] = {0x82, 0xa3, 'k', 'e', 'y', 0xcb, 0x40, 0x00, 0, 0, 0, 0, 0, 0,
+                          0xa5, 'v', 'a', 'l', 'u', 'e', 0xca, 0xc0, 0x40, 0x00, 0x00};
+    cr_assert_eq(tr_reg_request_decode(ok, sizeof ok, &key, &has, &v), 0);
+    cr_assert(key == 2 && has && v == -3);
+    const uint8_t frac[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(tr_reg_request_decode(frac, sizeof frac, &key, &has, &v), TR_EPROTO); /* 1.5 */
+    const uint8_t nan[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(tr_reg_request_decode(nan, sizeof nan, &key, &has, &v), TR_EPROTO);
+    const uint8_t huge[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x43, 0xe0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(tr_reg_request_decode(huge, sizeof huge, &key, &has, &v), TR_EPROTO); /* 2^63 */
+}

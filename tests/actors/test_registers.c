@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/register_wire.h"
 #include "actors/registers.h"
@@ -21,6 +22,7 @@ typedef struct world {
     tr_sim *sim;
     tr_workload *wl;
     uint32_t bugs;
+    uint32_t quorum_ms; /* 0 = the default */
     bool cp, ap;
     tr_sim_rng rng;
 } world;
@@ -28,7 +30,7 @@ typedef struct world {
 static int boot(tr_node *node, void *ud) {
     world *w = ud;
     tr_registers_opts ro = {.peer_count = NODES, .peer_names = names, .cp = w->cp,
-                            .ap = w->ap, .bugs = w->bugs};
+                            .ap = w->ap, .bugs = w->bugs, .quorum_timeout_ms = w->quorum_ms};
     int rc = tr_registers_boot(node, &ro);
     if (rc == 0 && w->wl != NULL) {
         rc = tr_workload_boot(w->wl, node, tr_node_id(node) - 1);
@@ -36,10 +38,21 @@ static int boot(tr_node *node, void *ud) {
     return rc;
 }
 
+static void world_start_rate(world *w, uint64_t seed, const char *target, uint32_t bugs,
+                             double rate, uint32_t keys, uint32_t clients);
+static double reorder_prob; /* for the next world_start */
+static uint32_t quorum_ms;   /* for the next world_start */
+
 static void world_start(world *w, uint64_t seed, const char *target, uint32_t bugs) {
+    world_start_rate(w, seed, target, bugs, 200, 0, 0);
+}
+
+static void world_start_rate(world *w, uint64_t seed, const char *target, uint32_t bugs,
+                             double rate, uint32_t keys, uint32_t clients) {
     tr_sim_config cfg;
     memset(w, 0, sizeof *w);
     w->bugs = bugs;
+    w->quorum_ms = quorum_ms;
     w->cp = !strcmp(target, "cp");
     w->ap = !w->cp;
     tr_sim_config_init(&cfg);
@@ -47,15 +60,18 @@ static void world_start(world *w, uint64_t seed, const char *target, uint32_t bu
     cfg.nodes = NODES;
     cfg.boot = boot;
     cfg.boot_ud = w;
+    cfg.reorder_prob = reorder_prob;
     cr_assert_eq(tr_sim_create(&cfg, &w->sim), 0);
     tr_workload_opts wo;
     tr_workload_opts_init(&wo, w->sim, target);
-    wo.rate = 200;
+    wo.rate = rate;
+    wo.keys = keys;
+    wo.clients_per_node = clients;
     cr_assert_eq(tr_workload_create(&wo, &w->wl), 0);
     for (uint32_t i = 0; i < NODES; i++) {
         cr_assert_eq(tr_workload_boot(w->wl, tr_sim_node(w->sim, i), i), 0);
     }
-    tr_sim_rng_stream(w->sim, 7, &w->rng);
+    tr_sim_rng_stream(w->sim, TR_SIM_STREAM_USER + 7, &w->rng);
 }
 
 static void world_stop(world *w) {
@@ -116,6 +132,26 @@ Test(registers, cp_is_linearizable_under_partitions_across_seeds) {
                      (unsigned long long)seed);
         cr_assert_eq(v, TR_LIN_VALID, "seed %llu: cp history %s; replay: troupe sim --seed %llu "
                      "--workload cp", (unsigned long long)seed, tr_lin_verdict_name(v),
+                     (unsigned long long)seed);
+        world_stop(&w);
+    }
+}
+
+/* Regression: two concurrent writes through one coordinator once both took (max + 1,
+ * node id) and, with messages reordered, left replicas holding different values under one
+ * timestamp. */
+Test(registers, cp_concurrent_writes_through_one_coordinator_stay_linearizable) {
+    reorder_prob = 0.3;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        world w;
+        tr_lin_result res;
+        world_start_rate(&w, seed, "cp", 0, 800, 1, 4);
+        for (int i = 0; i < 8; i++) { /* slow links widen the windows of concurrency */
+            tr_sim_delay_spike(w.sim, (uint32_t)tr_sim_rng_below(&w.rng, NODES), TR_SIM_ANY,
+                               20 * MS, 500 * MS);
+            tr_sim_run_for(w.sim, 500 * MS);
+        }
+        cr_assert_eq(finish_and_lincheck(&w, &res), TR_LIN_VALID, "seed %llu",
                      (unsigned long long)seed);
         world_stop(&w);
     }
@@ -225,6 +261,10 @@ Test(registers, cp_recovers_acknowledged_writes_after_every_node_crashed) {
     cfg.boot = boot;
     cfg.boot_ud = &w;
     cr_assert_eq(tr_sim_create(&cfg, &w.sim), 0);
+    request_kv(w.sim, 0, "cp", 9, true, 1); /* at once: the coordinator is not ready */
+    cr_assert(!last_reply.ok && !last_reply.indeterminate);
+    cr_assert_str_eq(last_reply.error, "starting");
+    tr_sim_run_for(w.sim, 100 * MS); /* its incarnation is durable */
     request_kv(w.sim, 0, "cp", 9, true, 4242);
     cr_assert(last_reply.ok);
     for (uint32_t i = 0; i < NODES; i++) {
@@ -252,6 +292,7 @@ Test(registers, replicas_answer_malformed_requests_with_an_error_and_keep_servin
     cfg.boot_ud = &w;
     /* 3 nodes but the peers list names 5: n4 and n5 never answer, 3 of 5 is a majority. */
     cr_assert_eq(tr_sim_create(&cfg, &w.sim), 0);
+    tr_sim_run_for(w.sim, 100 * MS);
     const uint8_t junk[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xc1};
     const uint8_t no_value[] = {0x81, 0xa3, 'k', 'e', 'y', 0x01};
     for (int t = 0; t < 2; t++) {
@@ -388,4 +429,106 @@ Test(registers, ap_replicas_recover_from_their_journal_after_a_crash) {
     request_kv(w.sim, 4, "ap", 6, false, 0);
     cr_assert(last_reply.ok && last_reply.has_value && last_reply.value == 1000 + 594);
     tr_sim_destroy(w.sim);
+}
+
+/* ---- the same actors on the real engine ----------------------------------------------- */
+
+typedef struct relay_req {
+    one_req req;
+    tr_addr reply_to; /* the test's inbox */
+} relay_req;
+
+typedef struct relay_state {
+    tr_addr reply_to;
+} relay_state;
+
+static int relay_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    const relay_req *r = arg;
+    relay_state *st = state;
+    uint64_t corr;
+    st->reply_to = r->reply_to;
+    return tr_request_name(ctx, r->req.to, r->req.type, r->req.body, r->req.len, 5000, &corr);
+}
+
+static int relay_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    relay_state *st = state;
+    tr_send(ctx, st->reply_to, msg->type, msg->body, msg->body_len);
+    return TR_STOP;
+}
+
+static const tr_behaviour relay_behaviour = {.name = "relay",
+                                             .state_size = sizeof(relay_state),
+                                             .init = relay_init,
+                                             .receive = relay_receive};
+
+static tr_reg_reply real_request(tr_runtime *rt, tr_inbox *in, const char *to, uint32_t key,
+                                 bool write, int64_t value) {
+    relay_req r = {.req = {.type = write ? TR_REG_WRITE : TR_REG_READ},
+                   .reply_to = tr_inbox_addr(in)};
+    snprintf(r.req.to, sizeof r.req.to, "%s", to);
+    cr_assert_eq(tr_reg_request_encode(r.req.body, sizeof r.req.body, key, write, value,
+                                       &r.req.len), 0);
+    cr_assert_eq(tr_node_spawn(tr_runtime_node(rt), &relay_behaviour, NULL, &r, sizeof r, NULL),
+                 0);
+    tr_msg *m = NULL;
+    cr_assert_eq(tr_inbox_receive(in, 10000, &m), 0, "no reply from %s", to);
+    tr_reg_reply rep;
+    cr_assert_eq(m->type, TR_REG_REPLY, "type %u", m->type);
+    cr_assert_eq(tr_reg_reply_decode(m->body, m->body_len, &rep), 0);
+    tr_msg_free(m);
+    return rep;
+}
+
+Test(registers, cp_and_ap_serve_clients_on_the_real_engine) {
+    tr_config cfg = {.node_id = 1, .workers = 2};
+    tr_runtime *rt;
+    tr_inbox *in;
+    const char *self[] = {"n1"};
+    cr_assert_eq(tr_runtime_create(&cfg, &rt), 0);
+    cr_assert_eq(tr_inbox_create(rt, &in), 0);
+    tr_registers_opts ro = {.peer_count = 1, .peer_names = self, .cp = true, .ap = true};
+    cr_assert_eq(tr_registers_boot(tr_runtime_node(rt), &ro), 0);
+    for (int t = 0; t < 2; t++) {
+        const char *to = t ? "ap" : "cp";
+        tr_reg_reply rep = real_request(rt, in, to, 3, true, 99);
+        /* The new incarnation commits before serving; on a loaded machine that can take a
+         * while, so wait (up to ~5 s) rather than count on it being quick. */
+        for (int i = 0; i < 500 && !rep.ok && !strcmp(rep.error, "starting"); i++) {
+            usleep(10000);
+            rep = real_request(rt, in, to, 3, true, 99);
+        }
+        cr_assert(rep.ok, "%s write: %s", to, rep.error);
+        rep = real_request(rt, in, to, 3, false, 0);
+        cr_assert(rep.ok && rep.has_value && rep.value == 99, "%s read", to);
+    }
+    tr_inbox_destroy(in);
+    tr_runtime_destroy(rt);
+}
+
+Test(registers, timed_out_ops_are_info_and_their_process_is_never_reused) {
+    world w;
+    tr_lin_result res;
+    quorum_ms = 3000; /* coordinators wait longer than their clients */
+    world_start(&w, 5, "cp", 0);
+    tr_sim_run_for(w.sim, 1 * SEC);
+    /* every message now takes 1.5 s more: quorums outlast the clients' 1 s timeout */
+    cr_assert_eq(tr_sim_delay_spike(w.sim, TR_SIM_ANY, TR_SIM_ANY, 1500 * MS, 3 * SEC), 0);
+    tr_sim_run_for(w.sim, 5 * SEC);
+    cr_assert_eq(finish_and_lincheck(&w, &res), TR_LIN_VALID);
+    const tr_history *h = tr_workload_history(w.wl);
+    size_t infos = 0;
+    for (size_t i = 0; i < tr_history_count(h); i++) {
+        const tr_op *op = tr_history_op(h, i);
+        if (op->type != TR_OP_INFO) {
+            continue;
+        }
+        infos++;
+        for (size_t j = i + 1; j < tr_history_count(h); j++) {
+            cr_assert_neq(tr_history_op(h, j)->process, op->process,
+                          "process %lld reused after its info at #%zu",
+                          (long long)op->process, i);
+        }
+    }
+    cr_assert_gt(infos, 5, "only %zu info ops", infos);
+    world_stop(&w);
 }

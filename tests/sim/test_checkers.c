@@ -330,6 +330,10 @@ Test(check_cli, budget_exceeded_exits_3) {
     snprintf(args, sizeof args, "%s --budget 50", path);
     cr_assert_eq(run_check(args, out, sizeof out), 3, "%s", out);
     cr_assert(strstr(out, "linearizable: unknown"), "%s", out);
+    snprintf(args, sizeof args, "%s --budget 50 --json", path);
+    cr_assert_eq(run_check(args, out, sizeof out), 3, "%s", out);
+    cr_assert(strstr(out, "\"linearizable\":\"unknown\""), "%s", out);
+    cr_assert(strstr(out, "\"unknown_key\":1"), "%s", out);
     cr_assert_eq(run_check(path, out, sizeof out), 1, "%s", out);
     unlink(path);
     tr_history_destroy(h);

@@ -177,6 +177,19 @@ Test(history, malformed_json_gets_a_clear_error) {
                     TR_ECORRUPT, "duplicate");
 }
 
+Test(history, json_errors_name_the_line_of_the_bad_op) {
+    expect_bad_json("[\n{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[1,null]},\n"
+                    "  {\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":[1,null],\"x\":}]",
+                    TR_ECORRUPT, "line 3 column");
+    expect_bad_json("[{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[1,null]} {}]",
+                    TR_ECORRUPT, "',' or ']' expected after op 0");
+    expect_bad_json("[1,2]", TR_ECORRUPT, "'[' or '{' expected");
+    expect_bad_json("[] []", TR_ECORRUPT, "trailing data");
+    expect_bad_json("[{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[1,null]},",
+                    TR_ECORRUPT, "end of file");
+    expect_bad_json("", TR_ECORRUPT, "line 1");
+}
+
 Test(history, import_over_the_op_limit_is_too_big) {
     const char *text = "[{\"type\":\"invoke\",\"f\":\"read\",\"process\":0,\"value\":[1,null]},"
                        "{\"type\":\"ok\",\"f\":\"read\",\"process\":0,\"value\":[1,null]}]";
@@ -214,5 +227,39 @@ Test(history, load_file_detects_format_and_reports_missing_file) {
     unlink(path);
     cr_assert_eq(tr_history_load_file(path, 100, &back, err, sizeof err), TR_EIO);
     cr_assert(strstr(err, "No such file"), "%s", err);
+    tr_history_destroy(h);
+}
+
+/* Deterministic byte mutations of valid exports: every load either succeeds or fails with
+ * an explanation; none crashes, leaks into *out on error, or accepts a broken invariant. */
+Test(history, mutated_files_never_crash_the_loaders) {
+    tr_history *h = sample();
+    uint64_t lcg = 99;
+    for (int edn = 0; edn < 2; edn++) {
+        size_t len;
+        char *text = dump(h, edn, &len);
+        char *copy = malloc(len);
+        for (int round = 0; round < 2000; round++) {
+            memcpy(copy, text, len);
+            for (int m = 0; m < 1 + round % 4; m++) {
+                lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+                size_t at = (size_t)(lcg >> 33) % len;
+                copy[at] = "[]{}:,\" 0123456789-niltrue\\x"[(lcg >> 20) % 28];
+            }
+            tr_history *back = (tr_history *)1;
+            char err[200] = "";
+            int rc = edn ? tr_history_load_edn(copy, len, 100, &back, err, sizeof err)
+                         : tr_history_load_json(copy, len, 100, &back, err, sizeof err);
+            if (rc == 0) {
+                cr_assert_not_null(back);
+                tr_history_destroy(back);
+            } else {
+                cr_assert_null(back);
+                cr_assert_neq(err[0], '\0', "round %d: error %d without a message", round, rc);
+            }
+        }
+        free(copy);
+        free(text);
+    }
     tr_history_destroy(h);
 }

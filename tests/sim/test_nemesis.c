@@ -518,3 +518,56 @@ Test(nemesis, scheduled_faults_run_at_their_virtual_time) {
     cr_assert_eq(fault(sim, TR_SIM_FAULT_HEAL), 1);
     tr_sim_destroy(sim);
 }
+
+Test(nemesis, a_broken_link_does_not_hold_back_later_messages) {
+    tr_sim *sim = make(2, NULL);
+    tr_sim_run_for(sim, 5 * MS);
+    /* Messages sent in the next 3 ms are due ~50 ms later; then the link breaks (losing
+     * them) and heals at once: what is sent afterwards must arrive at normal speed, not
+     * queue behind the lost ones. */
+    cr_assert_eq(tr_sim_delay_spike(sim, 0, 1, 50 * MS, 3 * MS), 0);
+    tr_sim_run_for(sim, 4 * MS);
+    cr_assert_eq(tr_sim_link_cut(sim, 0, 1), 0);
+    cr_assert_eq(tr_sim_heal(sim), 0);
+    uint64_t c10 = counts[1][0];
+    max_lat_ns[1] = 0;
+    tr_sim_run_for(sim, 10 * MS);
+    cr_assert_geq(counts[1][0], c10 + 8);
+    cr_assert_lt(max_lat_ns[1], 2 * MS);
+    tr_sim_run_for(sim, 100 * MS); /* the lost ones' due times pass without effect */
+    cr_assert_lt(max_lat_ns[1], 2 * MS);
+    tr_sim_destroy(sim);
+}
+
+Test(nemesis, partitions_are_seen_by_the_failure_detector) {
+    tr_sim *sim = make(3, NULL);
+    tr_sim_run_for(sim, 5 * MS);
+    cr_assert_eq(tr_sim_link_cut(sim, 1, 0), 0); /* n2 -> n1 only: still a failure */
+    tr_sim_run_for(sim, 1 * MS);
+    cr_assert_eq(downs, 0, "the verdict takes failure_detect_ns (2 ms here)");
+    tr_sim_run_for(sim, 2 * MS);
+    cr_assert_eq(downs, 1);
+    cr_assert_eq(tr_sim_heal(sim), 0);
+    tr_sim_run_for(sim, 3 * MS);
+    cr_assert_eq(ups, 1);
+    cr_assert_eq(tr_sim_isolate(sim, 2), 0); /* n3 alone: nothing to say about n2 */
+    tr_sim_run_for(sim, 5 * MS);
+    cr_assert_eq(downs, 1);
+    tr_sim_destroy(sim);
+}
+
+Test(nemesis, a_timer_due_during_a_pause_fires_at_resume) {
+    with_ticker = false;
+    tr_sim *sim = make(2, NULL);
+    with_ticker = true;
+    cr_assert_eq(tr_node_send(tr_sim_node(sim, 1), sink_of(sim, 1), T_ARM, NULL, 0), 0);
+    tr_sim_run_for(sim, 500 * MS);
+    cr_assert_eq(tr_sim_pause(sim, 1), 0);
+    tr_sim_run_for(sim, 1000 * MS); /* the 1000 ms timer is due during the pause */
+    cr_assert_eq(timer_fired_ns, 0);
+    cr_assert_eq(tr_sim_resume(sim, 1), 0);
+    tr_sim_run_for(sim, 1 * MS);
+    cr_assert_geq(timer_fired_ns, 1500 * MS);
+    cr_assert_lt(timer_fired_ns, 1501 * MS);
+    tr_sim_destroy(sim);
+}

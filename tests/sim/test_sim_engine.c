@@ -1,6 +1,7 @@
 /* test_sim_engine.c — the sim engine: determinism, trace hash, FIFO links, virtual time,
  * remote sends through the codec, the check-determinism mode (with a planted bug). */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,7 +59,9 @@ static int ping_random(tr_ctx *ctx, pinger_state *st) {
     uint32_t k = 2 + (uint32_t)(tr_random(ctx) % (st->nodes - 1));
     snprintf(name, sizeof name, "echo@n%u", k);
     uint64_t v = st->sent++;
-    return tr_send_name(ctx, name, T_PING, &v, sizeof v);
+    uint64_t corr;
+    /* A request, so that a ping lost to a fault comes back as TR_MSG_TIMEOUT. */
+    return tr_request_name(ctx, name, T_PING, &v, sizeof v, 20, &corr);
 }
 
 static int pinger_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
@@ -76,9 +79,9 @@ static int pinger_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
 
 static int pinger_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     pinger_state *st = state;
-    if (msg->type == T_PONG) {
-        st->got++;
-        pongs_total++;
+    if (msg->type == T_PONG || msg->type == TR_MSG_TIMEOUT) {
+        st->got += msg->type == T_PONG;
+        pongs_total += msg->type == T_PONG;
         return ping_random(ctx, st) == 0 ? TR_CONTINUE : TR_EFAILED;
     }
     return TR_CONTINUE;
@@ -309,4 +312,310 @@ Test(sim_engine, check_determinism_catches_a_difference_beyond_the_window) {
     cr_assert_eq(tr_sim_check_determinism(&c, planted_scenario, &plant_in_run, &d), 0);
     cr_assert(d.diverged);
     cr_assert(strstr(d.what, "recorded window") != NULL, "%s", d.what);
+}
+
+/* ---- PRNG streams ------------------------------------------------------------------- */
+
+Test(sim_prng, streams_are_reproducible_and_independent) {
+    tr_sim_rng a, b, c;
+    tr_sim_rng_init(&a, 7, 1);
+    tr_sim_rng_init(&b, 7, 1);
+    tr_sim_rng_init(&c, 7, 2);
+    int same_c = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = tr_sim_rng_next(&a);
+        cr_assert_eq(x, tr_sim_rng_next(&b));
+        same_c += x == tr_sim_rng_next(&c);
+    }
+    cr_assert_lt(same_c, 2);
+    tr_sim_rng d;
+    tr_sim_rng_init(&d, 8, 1); /* another seed, same stream id */
+    tr_sim_rng_init(&a, 7, 1);
+    cr_assert_neq(tr_sim_rng_next(&a), tr_sim_rng_next(&d));
+}
+
+Test(sim_prng, below_and_unit_stay_in_range) {
+    tr_sim_rng r;
+    tr_sim_rng_init(&r, 1, TR_SIM_STREAM_USER);
+    uint64_t hist[10] = {0};
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v = tr_sim_rng_below(&r, 10);
+        cr_assert_lt(v, 10);
+        hist[v]++;
+        double u = tr_sim_rng_unit(&r);
+        cr_assert(u >= 0.0 && u < 1.0);
+    }
+    for (int i = 0; i < 10; i++) {
+        cr_assert(hist[i] > 9000 && hist[i] < 11000, "bucket %d: %llu", i,
+                  (unsigned long long)hist[i]);
+    }
+}
+
+/* ---- Store commits are events in virtual time -------------------------------------- */
+
+static uint64_t durable_reply_at, durable_sent_at;
+
+static int saver_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    if (msg->type == T_PING) {
+        uint64_t v = 1;
+        if (tr_kv_put(ctx, "v", 1, &v, sizeof v) != 0) {
+            return TR_EFAILED;
+        }
+        durable_sent_at = tr_now_ns(ctx);
+        return tr_reply_durable(ctx, msg, T_PONG, NULL, 0) == 0 ? TR_CONTINUE : TR_EFAILED;
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour saver_b = {.name = "saver", .receive = saver_receive};
+
+static int asker_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    return tr_send_name(ctx, "saver@n2", T_PING, NULL, 0);
+}
+
+static int asker_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    if (msg->type == T_PONG) {
+        durable_reply_at = tr_now_ns(ctx);
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour asker_b = {.name = "asker", .init = asker_init,
+                                     .receive = asker_receive};
+
+static int boot_saver(tr_node *node, void *ud) {
+    tr_spawn_opts o = {.name = "saver"};
+    return tr_node_id(node) == 2 ? tr_node_spawn(node, &saver_b, &o, NULL, 0, NULL) : 0;
+}
+
+Test(sim_engine, durable_replies_wait_for_the_simulated_commit) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.nodes = 2;
+    c.boot = boot_saver;
+    c.commit_latency_ns = 3000000; /* 3 ms */
+    c.link_delay_mean_ns = 0;       /* 100 us each way, exactly */
+    c.delay_dist = TR_SIM_DELAY_FIXED;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    durable_reply_at = durable_sent_at = 0;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &asker_b, NULL, NULL, 0, NULL), 0);
+    tr_sim_run_for(sim, 2000000);
+    cr_assert_neq(durable_sent_at, 0);
+    cr_assert_eq(durable_reply_at, 0, "the reply waits for the commit");
+    tr_sim_run_for(sim, 5000000);
+    cr_assert_geq(durable_reply_at, durable_sent_at + 3000000 + 100000);
+    cr_assert_lt(durable_reply_at, durable_sent_at + 3000000 + 200000);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    cr_assert_eq(st.store_commits, 1);
+    tr_sim_destroy(sim);
+}
+
+/* ---- Determinism under every fault at once ------------------------------------------ */
+
+static void chaos_step(tr_sim *sim, void *ud) {
+    (void)ud;
+    tr_sim_rng rng;
+    tr_sim_rng_stream(sim, TR_SIM_STREAM_USER + tr_sim_now_ns(sim), &rng);
+    uint32_t n = tr_sim_node_count(sim);
+    uint32_t i = 1 + (uint32_t)tr_sim_rng_below(&rng, n - 1); /* never n1: it drives pings */
+    switch (tr_sim_rng_below(&rng, 9)) {
+    case 0: tr_sim_partition_ring(sim); break;
+    case 1: tr_sim_partition_bridge(sim); break;
+    case 2: tr_sim_heal(sim); break;
+    case 3: tr_sim_node_is_up(sim, i) ? tr_sim_crash(sim, i) : tr_sim_restart(sim, i); break;
+    case 4: tr_sim_pause(sim, i) == TR_EBUSY ? tr_sim_resume(sim, i) : 0; break;
+    case 5: tr_sim_clock_jump(sim, i, (int64_t)tr_sim_rng_below(&rng, 20000000) - 10000000); break;
+    case 6: tr_sim_clock_drift(sim, i, (int32_t)tr_sim_rng_below(&rng, 2000) - 1000); break;
+    case 7: tr_sim_delay_spike(sim, TR_SIM_ANY, i, 5000000, 3000000); break;
+    default: tr_sim_link_cut(sim, i, 0); break;
+    }
+    if (tr_sim_now_ns(sim) < 180000000) {
+        tr_sim_at(sim, tr_sim_now_ns(sim) + 1000000 + tr_sim_rng_below(&rng, 4000000), chaos_step,
+                  NULL);
+    }
+}
+
+static void chaos_scenario(tr_sim *sim, void *ud) {
+    uint64_t *events = ud;
+    pongs_total = 0;
+    uint32_t n = tr_sim_node_count(sim);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &pinger_b, NULL, &n, sizeof n, NULL), 0);
+    tr_sim_at(sim, 2000000, chaos_step, NULL);
+    tr_sim_run_for(sim, 200000000);
+    for (uint32_t i = 1; i < n; i++) {
+        if (!tr_sim_node_is_up(sim, i)) {
+            tr_sim_restart(sim, i);
+        }
+    }
+    tr_sim_heal(sim);
+    tr_sim_run_for(sim, 20000000);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    *events = st.events;
+    uint64_t kinds = 0;
+    for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
+        kinds += st.faults[f] > 0;
+    }
+    cr_assert_geq(kinds, 10, "the scenario must exercise most fault kinds");
+}
+
+Test(sim_engine, every_fault_at_once_is_still_deterministic) {
+    tr_sim_config c = ping_config(31337);
+    c.nodes = 5;
+    c.store = true;
+    c.loss_prob = 0.02;
+    c.dup_prob = 0.02;
+    c.reorder_prob = 0.05;
+    tr_sim_divergence d;
+    uint64_t events = 0;
+    cr_assert_eq(tr_sim_check_determinism(&c, chaos_scenario, &events, &d), 0);
+    cr_assert_not(d.diverged, "%s", d.what);
+    /* Pings mostly wait out their timeouts behind the faults: few events, many faults. */
+    cr_assert_gt(events, 400, "events %llu", (unsigned long long)events);
+}
+
+/* The engine's invariant hook (sim/sim.h SIM_ASSERT) reports the seed and aborts. */
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+                                   int line);
+
+Test(sim_engine, invariant_failure_aborts_naming_the_seed, .signal = SIGABRT) {
+    tr_sim_config c = ping_config(4242);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+}
+
+static bool pongs_reached(tr_sim *sim, void *ud) {
+    (void)sim;
+    return pongs_total >= *(uint64_t *)ud;
+}
+
+Test(sim_engine, run_until_stops_at_the_predicate_or_the_deadline) {
+    tr_sim_config c = ping_config(11);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    pongs_total = 0;
+    uint32_t n = 3;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &pinger_b, NULL, &n, sizeof n, NULL), 0);
+    uint64_t want = 10;
+    cr_assert_eq(tr_sim_run_until(sim, pongs_reached, &want, 1000000000), 0);
+    /* It stops right after the event (an actor run) that made it true; one run may handle
+     * several of the 4 pongs in flight. */
+    cr_assert(pongs_total >= 10 && pongs_total < 14, "%llu", (unsigned long long)pongs_total);
+    uint64_t t = tr_sim_now_ns(sim);
+    cr_assert_gt(t, 0);
+    cr_assert_lt(t, 1000000000);
+    want = UINT64_MAX;
+    cr_assert_eq(tr_sim_run_until(sim, pongs_reached, &want, t + 5000000), TR_ETIMEDOUT);
+    cr_assert_eq(tr_sim_now_ns(sim), t + 5000000);
+    /* step: one event at a time, time never goes back */
+    uint64_t before = tr_sim_now_ns(sim);
+    cr_assert(tr_sim_step(sim));
+    cr_assert_geq(tr_sim_now_ns(sim), before);
+    tr_sim_destroy(sim);
+}
+
+Test(sim_engine, step_on_an_empty_queue_returns_false) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.store = false;
+    c.nodes = 1;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    cr_assert_not(tr_sim_step(sim));
+    cr_assert_eq(tr_sim_now_ns(sim), 0);
+    tr_sim_destroy(sim);
+}
+
+/* ---- Local deliveries are in the trace ------------------------------------------------ */
+
+static int local_plant; /* differs between the two runs: a planted nondeterminism */
+static uint64_t traced_seen;
+
+static int quiet_receive(tr_ctx *ctx, void *state, const tr_msg *msg) { return TR_CONTINUE; }
+static const tr_behaviour quiet_b = {.name = "quiet", .receive = quiet_receive};
+
+static int local_sender_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    tr_addr quiet;
+    int rc = tr_spawn(ctx, &quiet_b, NULL, NULL, 0, &quiet);
+    for (int i = 0; rc == 0 && i < 20; i++) {
+        int v = i == 10 ? local_plant : i; /* only the body differs, nothing else */
+        rc = tr_send(ctx, quiet, T_PING, &v, sizeof v);
+    }
+    return rc;
+}
+
+static const tr_behaviour local_sender_b = {.name = "local-sender", .init = local_sender_init,
+                                            .receive = quiet_receive};
+
+static void local_scenario(tr_sim *sim, void *ud) {
+    int *runs = ud;
+    local_plant = ++*runs == 2 ? 1000 : 10;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &local_sender_b, NULL, NULL, 0, NULL), 0);
+    tr_sim_run_for(sim, 1000000);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    traced_seen = st.messages_traced;
+}
+
+Test(sim_engine, a_local_message_body_difference_is_caught) {
+    tr_sim_config c = ping_config(3);
+    c.boot = NULL;
+    tr_sim_divergence d;
+    int runs = 0;
+    cr_assert_eq(tr_sim_check_determinism(&c, local_scenario, &runs, &d), 0);
+    cr_assert_geq(traced_seen, 20, "the runtime reports every local delivery to the engine");
+    cr_assert(d.diverged, "a body that differs only inside a node must change the trace");
+    cr_assert(strstr(d.what, "run") != NULL, "%s", d.what);
+}
+
+/* ---- One CPU per node ------------------------------------------------------------------ */
+
+static uint64_t cpu_last_ns[2], cpu_count[2];
+
+static int cpu_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    int which = *(int *)state;
+    cpu_last_ns[which] = tr_now_ns(ctx);
+    cpu_count[which]++;
+    return TR_CONTINUE;
+}
+
+static int cpu_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    memcpy(state, arg, sizeof(int));
+    return 0;
+}
+
+static const tr_behaviour cpu_b = {.name = "cpu", .state_size = sizeof(int), .init = cpu_init,
+                                   .receive = cpu_receive};
+
+Test(sim_engine, actors_of_a_node_share_one_cpu) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.nodes = 1;
+    c.store = false;
+    c.msg_cost_ns = 1000;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_addr a[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &cpu_b, NULL, &i, sizeof i, &a[i]), 0);
+    }
+    tr_sim_run_for(sim, 1000000); /* both inited */
+    uint64_t t0 = tr_sim_now_ns(sim);
+    memset(cpu_count, 0, sizeof cpu_count);
+    for (int k = 0; k < 100; k++) {
+        for (int i = 0; i < 2; i++) {
+            cr_assert_eq(tr_node_send(tr_sim_node(sim, 0), a[i], T_PING, NULL, 0), 0);
+        }
+    }
+    tr_sim_run_for(sim, 1000000);
+    cr_assert_eq(cpu_count[0] + cpu_count[1], 200);
+    /* 100 messages = 100 us of CPU: whichever ran second started when the first was done. */
+    uint64_t first = cpu_last_ns[0] < cpu_last_ns[1] ? cpu_last_ns[0] : cpu_last_ns[1];
+    uint64_t second = cpu_last_ns[0] < cpu_last_ns[1] ? cpu_last_ns[1] : cpu_last_ns[0];
+    cr_assert_eq(first, t0);
+    cr_assert_eq(second, t0 + 100 * 1000);
+    tr_sim_destroy(sim);
 }
