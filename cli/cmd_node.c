@@ -188,7 +188,7 @@ static const tr_behaviour kv_behaviour = {.name = "kv", .receive = kv_receive};
 /* ---- the command ------------------------------------------------------------------------ */
 
 typedef struct node_args {
-    const char *name, *listen, *seeds, *data, *secret_file, *cluster, *replicas;
+    const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
     uint32_t id, workers;
     bool spin_given;
     tr_cluster_config cc;
@@ -196,7 +196,8 @@ typedef struct node_args {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: troupe node --name NAME --listen HOST:PORT [--seeds H:P,...] [--data DIR]\n"
+            "usage: troupe node --name NAME --listen HOST:PORT [--advertise HOST:PORT]\n"
+            "                   [--seeds H:P,...] [--data DIR]\n"
             "                   [--secret-file FILE] [--cluster NAME] [--id N] [--workers N]\n"
             "                   [--frame-max BYTES] [--peer-queue-bytes N] [--peer-queue-count N]\n"
             "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
@@ -248,6 +249,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
         const char *v = argv[++i];
         const char **dst = !strcmp(f, "--name")          ? &a->name
                            : !strcmp(f, "--listen")      ? &a->listen
+                           : !strcmp(f, "--advertise")   ? &a->advertise
                            : !strcmp(f, "--seeds")       ? &a->seeds
                            : !strcmp(f, "--data")        ? &a->data
                            : !strcmp(f, "--secret-file") ? &a->secret_file
@@ -367,6 +369,7 @@ int tr_cli_node(int argc, char **argv) {
     if (rc == 0) {
         a.cc.cluster = a.cluster;
         a.cc.listen = a.listen;
+        a.cc.advertise = a.advertise;
         a.cc.seeds = a.seeds;
         a.cc.secret = secret;
         a.cc.secret_len = secret_len;

@@ -27,6 +27,7 @@ struct tr_cluster {
     tr_transport_config tc;
     char cluster[TR_CLUSTER_NAME_MAX + 1];
     char listen[TR_ADDR_STR_MAX + 1];
+    char advertise[TR_ADDR_STR_MAX + 1];
     char *seeds;
     uint8_t secret[256];
     char name[TR_NAME_MAX + 1];
@@ -179,9 +180,11 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         return TR_EINVAL;
     }
     if ((cfg->cluster && strlen(cfg->cluster) > TR_CLUSTER_NAME_MAX) ||
-        (cfg->listen && strlen(cfg->listen) > TR_ADDR_STR_MAX)) {
+        (cfg->listen && strlen(cfg->listen) > TR_ADDR_STR_MAX) ||
+        (cfg->advertise && strlen(cfg->advertise) > TR_ADDR_STR_MAX)) {
         return TR_EINVAL;
     }
+    snprintf(c->advertise, sizeof c->advertise, "%s", cfg->advertise ? cfg->advertise : "");
     snprintf(c->cluster, sizeof c->cluster, "%s", cfg->cluster ? cfg->cluster : "troupe");
     snprintf(c->listen, sizeof c->listen, "%s", cfg->listen ? cfg->listen : "");
     c->seeds = cfg->seeds ? strdup(cfg->seeds) : NULL;
@@ -193,6 +196,7 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .node_name = c->name,
         .node_id = tr_node_id(c->node),
         .listen = c->listen[0] ? c->listen : NULL,
+        .advertise = c->advertise[0] ? c->advertise : NULL,
         .seeds = c->seeds,
         .secret = c->secret,
         .secret_len = cfg->secret_len,

@@ -1246,9 +1246,17 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
         return TR_EINVAL;
     }
     const char *cluster = cfg->cluster ? cfg->cluster : "troupe";
-    if (strlen(cluster) > TR_CLUSTER_NAME_MAX || (cfg->listen && strlen(cfg->listen) >
-                                                                     TR_ADDR_STR_MAX)) {
+    if (strlen(cluster) > TR_CLUSTER_NAME_MAX ||
+        (cfg->listen && strlen(cfg->listen) > TR_ADDR_STR_MAX) ||
+        (cfg->advertise && strlen(cfg->advertise) > TR_ADDR_STR_MAX)) {
         return TR_EINVAL;
+    }
+    if (cfg->advertise && cfg->advertise[0]) {
+        struct sockaddr_storage ss;
+        if (parse_addr(cfg->advertise, &ss)) {
+            return TR_EINVAL;
+        }
+        snprintf(t->listen_addr, sizeof t->listen_addr, "%s", cfg->advertise);
     }
     snprintf(t->cluster, sizeof t->cluster, "%s", cluster);
     snprintf(t->name, sizeof t->name, "%s", cfg->node_name);
@@ -1332,10 +1340,18 @@ static int start_listen(tr_transport *t, const char *listen) {
     int len = sizeof bound;
     uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound, &len);
     t->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    if (t->listen_addr[0]) {
+        return 0; /* an advertised address was given */
+    }
     /* Announce the real port when asked for port 0. */
     char host[TR_ADDR_STR_MAX + 1];
     snprintf(host, sizeof host, "%s", listen);
     *strrchr(host, ':') = 0;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) {
+        LOG(t, "error", "event=listen_failed addr=%s error=\"a wildcard address cannot be "
+                        "dialled: give the address to advertise\"", listen);
+        return TR_EINVAL;
+    }
     snprintf(t->listen_addr, sizeof t->listen_addr, "%s:%d", host, t->port);
     return 0;
 }

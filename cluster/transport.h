@@ -38,6 +38,9 @@ typedef struct tr_transport_config {
     const char *node_name; /* copied; required */
     uint32_t node_id;      /* required, != 0 */
     const char *listen;    /* "host:port" to accept on (port 0 = any); NULL = accept nothing */
+    const char *advertise; /* "host:port" peers dial to reach us (HELLO, gossip); NULL = the
+                              listen address with its real port (required when listening on
+                              0.0.0.0 or [::]) */
     const char *seeds;     /* "host:port,host:port" to dial at start; NULL = none */
     const uint8_t *secret; /* copied; at least TR_SECRET_MIN bytes */
     size_t secret_len;

@@ -620,6 +620,8 @@ typedef struct tr_cluster tr_cluster;
 typedef struct tr_cluster_config {
     const char *cluster;     /* cluster name; peers of another cluster are refused; "troupe" */
     const char *listen;      /* "host:port" to accept peers on; NULL = none (a client) */
+    const char *advertise;   /* "host:port" peers dial to reach this node; NULL = listen
+                                (needed when listening on 0.0.0.0 or [::]) */
     const char *seeds;       /* "host:port,host:port" dialled to join; NULL = none */
     const void *secret;      /* shared secret (copied), at least 16 bytes */
     size_t secret_len;
