@@ -1,14 +1,16 @@
 /*
- * engine_real.c — the real engine: M:N worker threads, one libuv I/O thread (timers,
- * posted work, signals, and the cluster transport's sockets), one store-writer thread.
+ * engine_real.c — the real engine: M:N worker threads, of which worker 0 also runs the
+ * libuv loop (timers, posted work, signals, and the cluster transport's sockets), and one
+ * store-writer thread.
  *
  * Scheduling (DESIGN.md performance notes): waking a parked thread on the other core
  * costs ~20 us here while a queue push costs ~10 ns, so an actor made runnable by a
  * worker goes on THAT worker's local run queue (a ring only its owner touches). Work
  * moves between workers only through the global queue: a worker whose local queue holds
- * more than one actor while another worker is idle donates half of it; idle workers take
- * from the global queue, spin briefly, then park on a condition variable. Threads other
- * than workers (the I/O thread, inbox users) schedule through the global queue.
+ * more than two actors while another worker is idle donates the older half; idle workers
+ * take from the global queue, spin briefly, then park on a condition variable (worker 0:
+ * in the loop's poll). Threads other than workers (inbox users, the store writer) schedule
+ * through the global queue.
  *
  * The local queue is a deque. An actor woken by this worker goes to its FRONT and runs
  * next (LIFO, as Go's runnext and work-stealing schedulers do): the woken actor's mailbox
@@ -75,10 +77,10 @@ struct tr_runtime {
     _Atomic uint32_t global_len; /* hint for spinning workers */
     _Atomic uint32_t idle;       /* workers spinning or parked */
     uint32_t parked;             /* [global_lock] */
+    int w0_parked;               /* [global_lock] worker 0 is blocked in the loop's poll */
     _Atomic int stopping;
 
-    /* I/O thread */
-    pthread_t io_thread;
+    /* the libuv loop, run by worker 0 (and by the destroying thread at the end) */
     uv_loop_t loop;
     uv_async_t async;
     uv_timer_t timer;
@@ -192,7 +194,12 @@ static void global_push_locked(tr_runtime *rt, tr_actor *a) {
         abort();
     }
     atomic_store_explicit(&rt->global_len, rt->global.len, memory_order_relaxed);
-    if (rt->parked) pthread_cond_signal(&rt->global_cond);
+    if (rt->parked) {
+        pthread_cond_signal(&rt->global_cond);
+    } else if (rt->w0_parked) { /* worker 0 sleeps in epoll: wake it through the loop */
+        rt->w0_parked = 0;
+        uv_async_send(&rt->async);
+    }
 }
 
 static void real_schedule(void *e, tr_node *n, tr_actor *a) {
@@ -242,11 +249,47 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
     return a;
 }
 
+/* Worker 0 is also the I/O thread: it runs the libuv loop (sockets, timers, posted work,
+ * signals) between activations. A message that arrives from the network is then delivered,
+ * and its actor run, on the thread that read it, and an actor's send is written by that same
+ * thread: a remote round trip costs no cross-thread wake-up (each one costs ~20-40 us here,
+ * and a separate I/O thread paid six per round trip). While busy it polls the loop without
+ * blocking every W0_POLL_EVERY activations; when idle it polls for up to W0_SPIN_NS, then
+ * sleeps in the loop's poll, from which a global push or a post wakes it (uv_async_send). */
+#define W0_POLL_EVERY 256
+#define W0_SPIN_NS 50000u
+
+static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
+    uint64_t until = mono_ns() + W0_SPIN_NS;
+    tr_actor *a = NULL;
+    while (!a && !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        uv_run(&rt->loop, UV_RUN_NOWAIT);
+        a = ring_pop(&w->local);
+        if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
+            a = global_take(rt, w, false);
+        }
+        if (a || mono_ns() >= until) break;
+    }
+    if (a || atomic_load_explicit(&rt->stopping, memory_order_relaxed)) return a;
+    pthread_mutex_lock(&rt->global_lock);
+    bool sleep = rt->global.len == 0;
+    if (sleep) rt->w0_parked = 1;
+    pthread_mutex_unlock(&rt->global_lock);
+    if (sleep) {
+        uv_run(&rt->loop, UV_RUN_ONCE); /* I/O, a timer, a post, or a push wakes us */
+        pthread_mutex_lock(&rt->global_lock);
+        rt->w0_parked = 0;
+        pthread_mutex_unlock(&rt->global_lock);
+    }
+    return ring_pop(&w->local);
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     tr_runtime *rt = w->rt;
     current_worker = w;
-    uint32_t tick = 0;
+    uint32_t tick = 0, since_poll = 0;
+    bool io = w->index == 0;
     while (!atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
         tr_actor *a = NULL;
         /* The global queue first now and then, so local work cannot starve it. */
@@ -257,7 +300,13 @@ static void *worker_main(void *arg) {
         if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
             a = global_take(rt, w, false);
         }
-        if (!a) {
+        if (!a && io) {
+            atomic_fetch_add_explicit(&rt->idle, 1, memory_order_relaxed);
+            a = w0_idle(rt, w);
+            atomic_fetch_sub_explicit(&rt->idle, 1, memory_order_relaxed);
+            since_poll = 0;
+            if (!a) continue;
+        } else if (!a) {
             atomic_fetch_add_explicit(&rt->idle, 1, memory_order_relaxed);
             for (int i = 0; i < SPIN_ROUNDS && !a; i++) {
                 if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) ||
@@ -273,6 +322,10 @@ static void *worker_main(void *arg) {
             if (!a) continue;
         }
         if (tr__actor_run(a)) ring_push(&w->local, a);
+        if (io && ++since_poll >= W0_POLL_EVERY) {
+            since_poll = 0;
+            uv_run(&rt->loop, UV_RUN_NOWAIT);
+        }
         /* Donate only real backlogs: two actors feeding each other (pingpong, a producer and
          * its consumer) run best on one core; moving one costs a ~20 us wake per hand-off. */
         if (w->local.len > 2 && atomic_load_explicit(&rt->idle, memory_order_relaxed)) donate(w);
@@ -398,13 +451,6 @@ static void on_signal(uv_signal_t *s, int signum) {
     pthread_mutex_unlock(&rt->sig_lock);
 }
 
-static void *io_main(void *arg) {
-    tr_runtime *rt = arg;
-    uv_run(&rt->loop, UV_RUN_DEFAULT);
-    tr__pool_thread_flush();
-    return NULL;
-}
-
 /* ---- store writer ---------------------------------------------------------------------- */
 
 static void real_store_ready(void *e, tr_node *n) {
@@ -527,8 +573,7 @@ static int io_start(tr_runtime *rt) {
     rt->sigint.data = rt->sigterm.data = rt;
     uv_signal_start(&rt->sigint, on_signal, SIGINT);
     uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
-    if (pthread_create(&rt->io_thread, NULL, io_main, rt) != 0) return TR_ENOMEM;
-    return 0;
+    return 0; /* worker 0 runs the loop (worker_main) */
 }
 
 static int store_start(tr_runtime *rt, const tr_config *cfg) {
@@ -603,6 +648,7 @@ void tr_runtime_destroy(tr_runtime *rt) {
     pthread_mutex_lock(&rt->global_lock);
     pthread_cond_broadcast(&rt->global_cond);
     pthread_mutex_unlock(&rt->global_lock);
+    uv_async_send(&rt->async); /* worker 0 may sleep in the loop */
     for (uint32_t i = 0; i < rt->nworkers; i++) pthread_join(rt->workers[i].thread, NULL);
     /* No worker runs now: terminate callbacks run here; their store writes still commit. */
     tr__actor_free_all(rt->node, true);
@@ -615,7 +661,9 @@ void tr_runtime_destroy(tr_runtime *rt) {
     rt->io_closing = 1;
     pthread_mutex_unlock(&rt->io_lock);
     uv_async_send(&rt->async);
-    pthread_join(rt->io_thread, NULL);
+    /* Worker 0 has exited: this thread owns the loop now and runs its closing (the shutdown
+     * hooks, e.g. the transport's drain) until every handle is closed. */
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(&rt->loop);
     tr__node_destroy(rt->node);
     tr_store_close(rt->store);

@@ -1,8 +1,8 @@
 /*
  * real.h — what cluster/ and cli/ need from the real engine (runtime/engine_real.c).
  *
- * The real engine owns one libuv loop running on its I/O thread (timers, signals, and the
- * cluster transport's sockets). cluster/ plugs its transport in with tr_runtime_set_remote;
+ * The real engine owns one libuv loop, run by its worker 0 between activations (timers,
+ * signals, and the cluster transport's sockets): that thread is "the I/O thread" below. cluster/ plugs its transport in with tr_runtime_set_remote;
  * its send hook is called on worker threads and must only queue (e.g. a bounded per-peer
  * queue + tr_runtime_post / uv_async) — never block.
  */
