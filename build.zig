@@ -32,6 +32,7 @@ const c_flags = [_][]const u8{
 const tsan_stress = [_][]const u8{
     "tests/tsan/stress_runtime.c",
     "tests/tsan/stress_store.c",
+    "tests/tsan/stress_cluster.c",
 };
 
 const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "jansson", "pthread", "m" };
