@@ -176,16 +176,16 @@ static int measure(const tr_bench_opts *o, tr_bench_env *env, const pinger_arg *
     }
     double s = phase(env, pinger, PHASE_SEQ, arg->n_seq);
     if (s <= 0) {
-        return tr_bench_fail(o, "remote_seq", "failed");
+        return tr_bench_fail(o, "remote_pingpong_seq", "failed");
     }
-    tr_bench_report(o, "remote_seq", (double)arg->n_seq / s, "roundtrips/s");
-    tr_bench_report(o, "remote_seq_rtt", s * 1e6 / (double)arg->n_seq, "us");
+    tr_bench_report(o, "remote_pingpong_seq", (double)arg->n_seq / s, "roundtrips/s");
+    tr_bench_report(o, "remote_pingpong_seq_rtt", s * 1e6 / (double)arg->n_seq, "us");
     s = phase(env, pinger, PHASE_PIPE, arg->n_pipe);
     if (s <= 0) {
-        return tr_bench_fail(o, "remote_pipelined", "failed");
+        return tr_bench_fail(o, "remote_pingpong_pipe1000", "failed");
     }
-    tr_bench_report(o, "remote_pipelined", (double)arg->n_pipe / s, "roundtrips/s");
-    tr_bench_report(o, "remote_pipelined_msgs", 2.0 * (double)arg->n_pipe / s, "msgs/s");
+    tr_bench_report(o, "remote_pingpong_pipe1000", (double)arg->n_pipe / s, "roundtrips/s");
+    tr_bench_report(o, "remote_pingpong_pipe1000_msgs", 2.0 * (double)arg->n_pipe / s, "msgs/s");
     return 0;
 }
 
