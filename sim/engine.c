@@ -203,8 +203,13 @@ uint32_t tr_sim__index(tr_sim *sim, tr_node *node) {
     return id - 1;
 }
 
+/* Without drift (the common case) the 128-bit divisions below are skipped; the shortcuts
+ * give exactly what the divisions give for drift_ppm == 0, so timers keep their times. */
 static int64_t clock_raw(const sim_node *sn, uint64_t t) {
-    __int128 drift = (__int128)sn->drift_ppm * (__int128)(t - sn->drift_base) / 1000000;
+    __int128 drift = 0;
+    if (sn->drift_ppm != 0) {
+        drift = (__int128)sn->drift_ppm * (__int128)(t - sn->drift_base) / 1000000;
+    }
     __int128 v = (__int128)t + sn->clock_offset + drift;
     return v < 0 ? 0 : v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
@@ -222,9 +227,16 @@ uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) 
     if (tr_sim__local_now(sim, sn) >= due_local) {
         return sim->now;
     }
-    __int128 num = ((__int128)due_local - sn->clock_offset - (__int128)sn->drift_base) * 1000000;
-    __int128 den = 1000000 + sn->drift_ppm;
-    __int128 x = (num + den - 1) / den;
+    __int128 k = (__int128)due_local - sn->clock_offset - (__int128)sn->drift_base;
+    __int128 x;
+    if (sn->drift_ppm == 0) {
+        /* (k * 10^6 + 10^6 - 1) / 10^6 with C's truncation toward zero */
+        x = k < 0 ? k + 1 : k;
+    } else {
+        __int128 num = k * 1000000;
+        __int128 den = 1000000 + sn->drift_ppm;
+        x = (num + den - 1) / den;
+    }
     __int128 t = (__int128)sn->drift_base + x;
     if (t <= (__int128)sim->now) {
         return sim->now + 1; /* rounding: the fire re-checks and retries */
