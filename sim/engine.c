@@ -65,6 +65,11 @@ static int slab_grow(tr_sim *sim) {
     }
     sim->heap = heap;
     sim->heap_cap = cap;
+    sim_heap_entry *theap = realloc(sim->theap, (size_t)cap * sizeof *theap);
+    if (theap == NULL) {
+        return TR_ENOMEM;
+    }
+    sim->theap = theap;
     /* The ring (capacity a power of two, like the slab) is unwrapped into its new array. */
     sim_heap_entry *ring = malloc((size_t)cap * sizeof *ring);
     if (ring == NULL) {
@@ -107,11 +112,16 @@ static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
         if (c >= n) {
             break;
         }
-        uint32_t end = c + 4 < n ? c + 4 : n;
         uint32_t m = c;
-        for (uint32_t k = c + 1; k < end; k++) {
-            if (entry_less(&h[k], &h[m])) {
-                m = k;
+        if (c + 4 <= n) { /* all four children: unrolled (the common case) */
+            uint32_t m2 = entry_less(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
+            m = entry_less(&h[c + 1], &h[c]) ? c + 1 : c;
+            m = entry_less(&h[m2], &h[m]) ? m2 : m;
+        } else {
+            for (uint32_t k = c + 1; k < n; k++) {
+                if (entry_less(&h[k], &h[m])) {
+                    m = k;
+                }
             }
         }
         if (!entry_less(&h[m], &e)) {
@@ -131,6 +141,12 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     if (time == sim->now) {
         SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
         sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
+        return;
+    }
+    if (sim->slab[slot].kind == SIM_EV_TIMER) {
+        SIM_ASSERT(sim, sim->theap_count < sim->heap_cap);
+        sim->theap[sim->theap_count] = e;
+        sift_up(sim->theap, sim->theap_count++);
         return;
     }
     SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
@@ -247,16 +263,16 @@ uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) 
 void tr_sim__retime_timers(tr_sim *sim, uint32_t i) {
     sim_node *sn = &sim->nodes[i];
     bool changed = false;
-    for (uint32_t k = 0; k < sim->heap_count; k++) {
-        sim_event *ev = &sim->slab[sim->heap[k].slot];
-        if (ev->kind == SIM_EV_TIMER && ev->node == i && ev->epoch == sn->epoch) {
-            sim->heap[k].time = tr_sim__local_to_global(sim, sn, ev->u.timer.due_local);
+    for (uint32_t k = 0; k < sim->theap_count; k++) {
+        sim_event *ev = &sim->slab[sim->theap[k].slot];
+        if (ev->node == i && ev->epoch == sn->epoch) {
+            sim->theap[k].time = tr_sim__local_to_global(sim, sn, ev->u.timer.due_local);
             changed = true;
         }
     }
-    if (changed && sim->heap_count > 1) {
-        for (uint32_t k = sim->heap_count / 2; k-- > 0;) {
-            sift_down(sim->heap, sim->heap_count, k);
+    if (changed && sim->theap_count > 1) {
+        for (uint32_t k = sim->theap_count / 2; k-- > 0;) {
+            sift_down(sim->theap, sim->theap_count, k);
         }
     }
 }
@@ -562,22 +578,33 @@ static void process(tr_sim *sim, uint32_t slot) {
     record(sim, &r);
 }
 
+/* Pops the top of heap h (count *n > 0). */
+static sim_heap_entry heap_pop(sim_heap_entry *h, uint32_t *n) {
+    sim_heap_entry top = h[0];
+    h[0] = h[--*n];
+    if (*n > 0) {
+        sift_down(h, *n, 0);
+    }
+    return top;
+}
+
 static bool step_until(tr_sim *sim, uint64_t limit) {
     sim_heap_entry top;
-    if (sim->ring_count > 0 &&
-        (sim->heap_count == 0 || entry_less(&sim->ring[sim->ring_head], &sim->heap[0]))) {
+    /* The earliest of the two heaps' tops (NULL: both empty). */
+    sim_heap_entry *first = sim->heap_count > 0 ? &sim->heap[0] : NULL;
+    if (sim->theap_count > 0 && (first == NULL || entry_less(&sim->theap[0], first))) {
+        first = &sim->theap[0];
+    }
+    if (sim->ring_count > 0 && (first == NULL || entry_less(&sim->ring[sim->ring_head], first))) {
         top = sim->ring[sim->ring_head];
         sim->ring_head = (sim->ring_head + 1) & (sim->ring_cap - 1);
         sim->ring_count--;
     } else {
-        if (sim->heap_count == 0 || sim->heap[0].time > limit) {
+        if (first == NULL || first->time > limit) {
             return false;
         }
-        top = sim->heap[0];
-        sim->heap[0] = sim->heap[--sim->heap_count];
-        if (sim->heap_count > 0) {
-            sift_down(sim->heap, sim->heap_count, 0);
-        }
+        top = first == sim->heap ? heap_pop(sim->heap, &sim->heap_count)
+                                 : heap_pop(sim->theap, &sim->theap_count);
     }
     SIM_ASSERT(sim, top.time >= sim->now); /* invariant 1: time never runs backwards */
     sim->now = top.time;
@@ -769,6 +796,9 @@ void tr_sim_destroy(tr_sim *sim) {
     for (uint32_t k = 0; k < sim->heap_count; k++) {
         tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
     }
+    for (uint32_t k = 0; k < sim->theap_count; k++) {
+        tr_sim__free_event(sim, &sim->slab[sim->theap[k].slot]);
+    }
     for (uint32_t k = 0; k < sim->ring_count; k++) {
         uint32_t slot = sim->ring[(sim->ring_head + k) & (sim->ring_cap - 1)].slot;
         tr_sim__free_event(sim, &sim->slab[slot]);
@@ -790,6 +820,7 @@ void tr_sim_destroy(tr_sim *sim) {
         free(sim->buf_pool[--sim->buf_pool_count]);
     }
     free(sim->heap);
+    free(sim->theap);
     free(sim->ring);
     free(sim->slab);
     free(sim->free_slots);

@@ -4,8 +4,11 @@
  * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a 4-ary
  * min-heap ordered by (virtual time ns, sequence number); the sequence number makes ties
  * deterministic (FIFO among events of equal time). Events due exactly now skip the heap
- * through a FIFO ring (same order, O(1)). Events live in a slab indexed by slot; heap and
- * ring hold (time, seq, slot) so that sifting moves 24 bytes.
+ * through a FIFO ring (same order, O(1)). Timers, which wait long (timeouts) and would make
+ * every other event's sift longer, live in a heap of their own; the loop pops the least
+ * (time, seq) of ring head, heap top and timer-heap top, so the order is exactly that of one
+ * heap. Events live in a slab indexed by slot; heaps and ring hold (time, seq, slot) so that
+ * sifting moves 24 bytes.
  *
  * Invariants:
  *   1. sim->now never decreases; every event is pushed at a time >= now.
@@ -138,8 +141,10 @@ struct tr_sim {
     uint64_t seq;
     uint64_t trace;
     tr_sim_stats stats;
-    sim_heap_entry *heap;
+    sim_heap_entry *heap; /* every future event but timers */
     uint32_t heap_count, heap_cap;
+    sim_heap_entry *theap; /* future timers (same capacity as heap) */
+    uint32_t theap_count;
     sim_heap_entry *ring; /* events due at now, FIFO (see push_slot) */
     uint32_t ring_head, ring_count, ring_cap;
     sim_event *slab;
