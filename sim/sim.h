@@ -110,7 +110,9 @@ typedef struct sim_node {
     uint64_t busy_until;      /* the node's one simulated CPU is busy until then */
     tr_actor **runq;          /* runnable actors, FIFO: one entry per ops->schedule call */
     uint32_t runq_head, runq_count, runq_cap;
-    uint64_t processed_last;  /* tr_node_stats messages_delivered after the last run */
+    uint64_t processed_last;  /* `delivered` after the last run */
+    uint64_t delivered;       /* messages its actors received (ops->delivered): the same
+                                 count as tr_stats.messages_delivered, without a call */
     tr_sim_rng rng;           /* ops->random */
     /* Local clock: raw(t) = t + offset + drift_ppm * (t - drift_base) / 1e6, clamped to
      * never run backwards (clock_last). */
