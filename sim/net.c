@@ -97,6 +97,19 @@ static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
     l->q[(l->q_head + l->q_count++) & (l->q_cap - 1)] = e;
 }
 
+bool tr_sim__link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next) {
+    sim_link *l = tr_sim__link(sim, from, to);
+    SIM_ASSERT(sim, l->head_in_heap);
+    if (l->q_count == 0) {
+        return false;
+    }
+    *next = l->q[l->q_head];
+    l->q_head = (l->q_head + 1) & (l->q_cap - 1);
+    l->q_count--;
+    l->head_slot = next->slot; /* still head_in_heap: the caller puts it there */
+    return true;
+}
+
 void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
     sim_link *l = tr_sim__link(sim, from, to);
     SIM_ASSERT(sim, l->head_in_heap);

@@ -230,6 +230,9 @@ bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
 void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to);
 /* The head delivery of link from -> to left the heap: put the next one in. */
 void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to);
+/* The same, for a head that is still at the heap's top: hands out the link's next queued
+ * delivery (false if none) for the caller to put in the head's place. */
+bool tr_sim__link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next);
 /* Frees the queued deliveries of every link (destroy). */
 void tr_sim__links_free(tr_sim *sim);
 
