@@ -31,6 +31,7 @@ const c_flags = [_][]const u8{
 // Concurrency stress programs (plain C, not Criterion), run under -Dtsan=true.
 const tsan_stress = [_][]const u8{
     "tests/tsan/stress_runtime.c",
+    "tests/tsan/stress_store.c",
 };
 
 const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "jansson", "pthread", "m" };

@@ -31,7 +31,7 @@ static const bench_entry benches[] = {
     /* ---- Other issues add ONE line each below (by_default = false). ------------------- */
     {"store", tr_bench_store, false, "durable writes, 1/10/1000 actors; 1M-event recovery"},
     {"sim", tr_bench_sim, false, "5 simulated nodes, 2M messages: msgs/s, virtual/real ratio"},
-    /* {"remote", tr_bench_remote, false, "..."}, bench/bench_remote.c (cluster issue) */
+    {"remote", tr_bench_remote, false, "2 processes, loopback TCP: 20k sequential, 500k pipelined"},
 };
 
 enum { BENCH_COUNT = sizeof benches / sizeof benches[0] };

@@ -107,7 +107,7 @@ static const tr_behaviour counter_behaviour = {
 
 static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
     bool peak_ok = tr_bench_reset_peak_rss() == 0;
-    uint64_t t0 = tr_bench_now_ns();
+    tr_bench_clock clk = tr_bench_clock_start();
     producer_arg arg = {.main = env->main, .n = n};
     int rc = tr_node_spawn(env->node, &counter_behaviour, NULL, NULL, 0, &arg.counter);
     tr_addr producer;
@@ -122,7 +122,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
     if (tr_bench_wait_uint(env, "counting", TR_BENCH_MSG_DONE, &count) != 0) {
         return tr_bench_fail(o, "counting", "failed");
     }
-    double secs = (double)(tr_bench_now_ns() - t0) / 1e9;
+    double secs = tr_bench_clock_stop(&clk, "counting", (double)n, "msgs");
     if (count != n) {
         fprintf(stderr, "troupe bench counting: count %llu, expected %llu\n",
                 (unsigned long long)count, (unsigned long long)n);

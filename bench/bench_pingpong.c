@@ -78,7 +78,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
         fprintf(stderr, "troupe bench pingpong: spawn: %s\n", tr_strerror(rc));
         return 2;
     }
-    uint64_t t0 = tr_bench_now_ns();
+    tr_bench_clock clk = tr_bench_clock_start();
     tr_addr ping;
     rc = tr_node_spawn(env->node, &ping_behaviour, NULL, &arg, sizeof arg, &ping);
     if (rc != 0) {
@@ -89,7 +89,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
     if (tr_bench_wait_uint(env, "pingpong", TR_BENCH_MSG_DONE, &done) != 0) {
         return tr_bench_fail(o, "pingpong", "failed");
     }
-    double secs = (double)(tr_bench_now_ns() - t0) / 1e9;
+    double secs = tr_bench_clock_stop(&clk, "pingpong", (double)n, "round trips");
     if (done != n) {
         return tr_bench_fail(o, "pingpong", "bad_count");
     }

@@ -77,7 +77,7 @@ static bool power_of_ten(uint64_t n) {
 }
 
 static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
-    uint64_t t0 = tr_bench_now_ns();
+    tr_bench_clock clk = tr_bench_clock_start();
     sky_arg root = {env->main, 0, n};
     tr_addr out;
     int rc = tr_node_spawn(env->node, &sky_behaviour, NULL, &root, sizeof root, &out);
@@ -89,7 +89,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
     if (tr_bench_wait_uint(env, "skynet", TR_BENCH_MSG_INT, &sum) != 0) {
         return tr_bench_fail(o, "skynet", "failed");
     }
-    double ms = (double)(tr_bench_now_ns() - t0) / 1e6;
+    double ms = 1e3 * tr_bench_clock_stop(&clk, "skynet", (double)n, "leaves");
     if (sum != n * (n - 1) / 2) {
         fprintf(stderr, "troupe bench skynet: sum %llu, expected %llu\n",
                 (unsigned long long)sum, (unsigned long long)(n * (n - 1) / 2));

@@ -56,7 +56,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, long n) {
     atomic_store(&inits_done, 0);
     atomic_long *arg = &inits_done;
     long r0 = tr_bench_proc_status_bytes("VmRSS:");
-    uint64_t t0 = tr_bench_now_ns();
+    tr_bench_clock clk = tr_bench_clock_start();
     for (long i = 0; i < n; i++) {
         tr_addr out;
         int rc = tr_node_spawn(env->node, &idle_behaviour, NULL, &arg, sizeof arg, &out);
@@ -70,7 +70,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, long n) {
                 atomic_load(&inits_done), n);
         return tr_bench_fail(o, "spawn_mem_rss", "failed");
     }
-    double secs = (double)(tr_bench_now_ns() - t0) / 1e9;
+    double secs = tr_bench_clock_stop(&clk, "spawn_mem", (double)n, "spawns");
     long r1 = tr_bench_proc_status_bytes("VmRSS:");
     if (r0 < 0 || r1 < 0) {
         fprintf(stderr, "troupe bench spawn_mem: cannot read VmRSS\n");

@@ -5,11 +5,16 @@
  *   store_group_wN          durable writes/s by N = 1, 10, 1000 actors (real runtime, public
  *                           API): each actor does tr_kv_put + tr_durable_notify and writes
  *                           again only when TR_MSG_DURABLE says the last one is on disk
- *                           (one write in flight per actor). The writer thread group-commits.
+ *                           (one write in flight per actor; each overwrites its one state
+ *                           key). The writer thread group-commits.
  *   store_group_wN_batch    writes per commit in that run (node stats).
+ *   store_group_w1000_d16   as store_group_w1000, but each actor keeps 16 durable writes in
+ *                           flight (to 16 keys): what the store does when the disk, not
+ *                           the number of writers, is the limit.
  *   store_single_wN         the same writes with one commit (and sync) per write: N threads
  *                           on the store API, each put + tr_store_commit under one lock.
- *   store_lmdb_1000         raw LMDB reference: synced txns of 1,000 puts each, puts/s.
+ *   store_lmdb_1000         raw LMDB reference: synced txns of 1,000 puts each, to the same
+ *                           keys the 1,000 actors write (each overwrites its state key).
  *   store_recover_1m        an actor named "journal" with 1,000,000 journal events (written
  *                           beforehand, not timed) recovers them with tr_recover in its
  *                           init: ms from spawn to its report, and events/s.
@@ -33,7 +38,9 @@
 #include "troupe.h"
 
 enum { MSG_GO = TR_MSG_USER + 40, MSG_DONE, MSG_FAIL };
-enum { KEYS_PER_ACTOR = 64, WAIT_MS = 120000 };
+enum { WAIT_MS = 120000 };
+/* Every writer overwrites one key, its state: "state" in the actor's namespace. */
+static const char STATE_KEY[] = "state";
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -86,10 +93,12 @@ static void remove_tmp(char *d) {
 typedef struct writer_arg {
     tr_addr main;
     uint64_t writes;
+    uint32_t depth; /* durable writes in flight (1: write, wait, write...) */
 } writer_arg;
 
 typedef struct writer_state {
     writer_arg a;
+    uint64_t issued;
     uint64_t done;
 } writer_state;
 
@@ -97,22 +106,30 @@ static int writer_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     (void)ctx;
     writer_state *s = state;
     memcpy(&s->a, arg, sizeof(s->a));
-    return len == sizeof(s->a) ? 0 : TR_EINVAL;
+    return len == sizeof(s->a) && s->a.depth >= 1 ? 0 : TR_EINVAL;
 }
 
+/* One write and its notification. With depth > 1 the writes in flight go to different
+ * keys (state0, state1, ...), so that no write is folded into another in a batch. */
 static int writer_issue(tr_ctx *ctx, writer_state *s) {
-    uint32_t key = (uint32_t)(s->done % KEYS_PER_ACTOR);
+    char key[16];
+    int kl = s->a.depth == 1 ? snprintf(key, sizeof(key), "%s", STATE_KEY)
+                             : snprintf(key, sizeof(key), "%s%u", STATE_KEY,
+                                        (unsigned)(s->issued % s->a.depth));
     uint8_t val[9];
-    size_t vl = pack_u64(val, s->done);
-    int rc = tr_kv_put(ctx, &key, sizeof(key), val, vl);
+    size_t vl = pack_u64(val, s->issued++);
+    int rc = tr_kv_put(ctx, key, (size_t)kl, val, vl);
     return rc ? rc : tr_durable_notify(ctx, NULL);
 }
 
 static int writer_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     writer_state *s = state;
     uint8_t b[9];
+    int rc = 0;
     if (m->type == MSG_GO) {
-        int rc = writer_issue(ctx, s);
+        while (rc == 0 && s->issued < s->a.writes && s->issued < s->a.depth) {
+            rc = writer_issue(ctx, s);
+        }
         return rc ? rc : TR_CONTINUE;
     }
     if (m->type != TR_MSG_DURABLE) {
@@ -126,7 +143,7 @@ static int writer_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
         tr_send(ctx, s->a.main, MSG_DONE, b, pack_u64(b, s->done));
         return TR_CONTINUE;
     }
-    int rc = writer_issue(ctx, s);
+    rc = s->issued < s->a.writes ? writer_issue(ctx, s) : 0;
     return rc ? rc : TR_CONTINUE;
 }
 
@@ -193,8 +210,9 @@ static void env_stop(run_env *e) {
     tr_runtime_destroy(e->rt);
 }
 
-static int spawn_writers(run_env *e, uint32_t n, uint64_t per, tr_addr *addrs) {
-    writer_arg a = {tr_inbox_addr(e->inbox), per};
+static int spawn_writers(run_env *e, uint32_t n, uint64_t per, uint32_t depth,
+                         tr_addr *addrs) {
+    writer_arg a = {tr_inbox_addr(e->inbox), per, depth};
     for (uint32_t i = 0; i < n; i++) {
         char name[32];
         snprintf(name, sizeof(name), "bench-writer-%u", i);
@@ -208,9 +226,11 @@ static int spawn_writers(run_env *e, uint32_t n, uint64_t per, tr_addr *addrs) {
     return 0;
 }
 
-static int bench_group(const tr_bench_opts *o, uint32_t writers, uint64_t total) {
+static int bench_group(const tr_bench_opts *o, uint32_t writers, uint32_t depth,
+                       uint64_t total) {
     uint64_t per = total / writers ? total / writers : 1;
-    char name[64];
+    char name[64], tag[32];
+    snprintf(tag, sizeof(tag), depth > 1 ? "w%u_d%u" : "w%u", writers, depth);
     run_env e;
     const char *lg = getenv("TR_BENCH_LINGER_US");
     int rc = env_start(o, NULL, lg ? (uint32_t)atoi(lg) : 0, &e); /* fresh temporary dir */
@@ -218,14 +238,14 @@ static int bench_group(const tr_bench_opts *o, uint32_t writers, uint64_t total)
         return rc;
     }
     tr_addr *addrs = calloc(writers, sizeof(tr_addr));
-    rc = addrs ? spawn_writers(&e, writers, per, addrs) : 2;
+    rc = addrs ? spawn_writers(&e, writers, per, depth, addrs) : 2;
     tr_stats s0, s1;
     tr_node_stats(e.node, &s0);
     uint64_t t0 = now_ns();
     for (uint32_t i = 0; rc == 0 && i < writers; i++) {
         rc = tr_node_send(e.node, addrs[i], MSG_GO, NULL, 0) ? 2 : 0;
     }
-    snprintf(name, sizeof(name), "store_group_w%u", writers);
+    snprintf(name, sizeof(name), "store_group_%s", tag);
     rc = rc ? rc : wait_done(e.inbox, writers, per * writers, name);
     double secs = (double)(now_ns() - t0) / 1e9;
     tr_node_stats(e.node, &s1);
@@ -238,7 +258,7 @@ static int bench_group(const tr_bench_opts *o, uint32_t writers, uint64_t total)
     }
     if (rc == 0) {
         tr_bench_report(o, name, (double)writes / secs, "writes/s");
-        snprintf(name, sizeof(name), "store_group_w%u_batch", writers);
+        snprintf(name, sizeof(name), "store_group_%s_batch", tag);
         tr_bench_report(o, name, commits ? (double)writes / (double)commits : 0, "writes/commit");
     }
     free(addrs);
@@ -263,13 +283,13 @@ typedef struct single_arg {
 static void *single_writer(void *p) {
     single_arg *a = p;
     char name[32];
-    snprintf(name, sizeof(name), "bench-single-%u", a->id);
+    snprintf(name, sizeof(name), "bench-writer-%u", a->id);
     for (uint64_t i = 0; i < a->r->per; i++) {
-        uint32_t key = (uint32_t)(i % KEYS_PER_ACTOR);
         uint8_t val[9];
         uint64_t writes = 0;
         pthread_mutex_lock(&a->r->commit_lock);
-        int rc = tr_store_put(a->r->st, name, &key, sizeof(key), val, pack_u64(val, i));
+        int rc = tr_store_put(a->r->st, name, STATE_KEY, sizeof(STATE_KEY) - 1, val,
+                              pack_u64(val, i));
         rc = rc ? rc : tr_store_commit(a->r->st, &writes);
         a->r->bad += rc != 0 || writes != 1;
         pthread_mutex_unlock(&a->r->commit_lock);
@@ -323,16 +343,16 @@ static int bench_single(const tr_bench_opts *o, uint32_t writers, uint64_t total
 
 /* ---- raw LMDB: the ceiling the store is measured against -------------------------------- */
 
+/* The same key bytes the store writes for 1,000 actors' state ("<name>\0state"). */
 static int lmdb_batches(MDB_env *env, MDB_dbi dbi, uint64_t txns, uint32_t per) {
     for (uint64_t t = 0; t < txns; t++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(env, NULL, 0, &txn);
         for (uint32_t i = 0; rc == 0 && i < per; i++) {
-            uint8_t k[16], v[9];
-            snprintf((char *)k, sizeof(k), "a%03u", i % 1000); /* like 1,000 actors' keys */
-            uint32_t slot = (uint32_t)(t % KEYS_PER_ACTOR);
-            memcpy(k + 5, &slot, 4);
-            MDB_val mk = {9, k}, mv = {pack_u64(v, t), v};
+            uint8_t k[64], v[9];
+            int n = snprintf((char *)k, sizeof(k), "bench-writer-%u", i);
+            memcpy(k + n + 1, STATE_KEY, sizeof(STATE_KEY) - 1); /* k[n] is snprintf's NUL */
+            MDB_val mk = {(size_t)n + sizeof(STATE_KEY), k}, mv = {pack_u64(v, t), v};
             rc = mdb_put(txn, dbi, &mk, &mv, 0);
         }
         rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
@@ -484,12 +504,15 @@ int tr_bench_store(const tr_bench_opts *o) {
     uint64_t single_n = n ? n : 500;
     int worst = 0;
     for (size_t i = 0; i < 3; i++) {
-        int rc = bench_group(o, writers[i], group_n[i]);
+        int rc = bench_group(o, writers[i], 1, group_n[i]);
         worst = rc > worst ? rc : worst;
         rc = bench_single(o, writers[i], single_n < writers[i] ? writers[i] : single_n);
         worst = rc > worst ? rc : worst;
     }
-    int rc = bench_lmdb_raw(o, n ? n : 200000);
+    /* The same 1,000 actors with 16 durable writes each in flight (16 keys per actor). */
+    int rc = bench_group(o, 1000, 16, n ? n : 800000);
+    worst = rc > worst ? rc : worst;
+    rc = bench_lmdb_raw(o, n ? n : 200000);
     worst = rc > worst ? rc : worst;
     rc = bench_recover(o, n ? n : 1000000);
     return rc > worst ? rc : worst;

@@ -93,7 +93,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t hops) {
     }
     uint8_t buf[TR_BENCH_BODY_MAX];
     size_t len = tr_bench_pack_uint(buf, hops);
-    uint64_t t0 = tr_bench_now_ns();
+    tr_bench_clock clk = tr_bench_clock_start();
     rc = tr_node_send(env->node, ring[0], TR_BENCH_MSG_INT, buf, len);
     free(ring);
     if (rc != 0) {
@@ -104,7 +104,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t hops) {
     if (tr_bench_wait_uint(env, "threadring", TR_BENCH_MSG_DONE, &zero) != 0) {
         return tr_bench_fail(o, "threadring", "failed");
     }
-    double secs = (double)(tr_bench_now_ns() - t0) / 1e9;
+    double secs = tr_bench_clock_stop(&clk, "threadring", (double)hops, "hops");
     tr_stats st;
     tr_node_stats(env->node, &st);
     /* The token reaches 0 after exactly `hops` sends; one sent to a dead actor shows here. */

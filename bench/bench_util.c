@@ -16,6 +16,29 @@ uint64_t tr_bench_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t cpu_now_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+tr_bench_clock tr_bench_clock_start(void) {
+    return (tr_bench_clock){tr_bench_now_ns(), cpu_now_ns()};
+}
+
+double tr_bench_clock_stop(const tr_bench_clock *c, const char *bench, double ops,
+                           const char *what) {
+    double wall = (double)(tr_bench_now_ns() - c->wall_ns) / 1e9;
+    double cpu = (double)(cpu_now_ns() - c->cpu_ns) / 1e9;
+    if (ops > 0 && cpu > 0) {
+        fprintf(stderr, "# troupe bench %s: wall %.1f ms, cpu %.1f ms, %.0f %s per cpu-second\n",
+                bench, wall * 1e3, cpu * 1e3, ops / cpu, what);
+    }
+    return wall;
+}
+
 long tr_bench_proc_status_bytes(const char *field) {
     FILE *f = fopen("/proc/self/status", "r");
     if (f == NULL) {

@@ -43,6 +43,21 @@ enum {
 
 uint64_t tr_bench_now_ns(void);
 
+/* The timed part of a run: wall time (CLOCK_MONOTONIC, the reported figure) and the
+ * process's CPU time over the same interval, which tells a loaded machine apart: on a
+ * machine shared with other work the wall figure drops while CPU per operation does not.
+ * (CPU time includes idle workers spinning before they park.) */
+typedef struct tr_bench_clock {
+    uint64_t wall_ns;
+    uint64_t cpu_ns;
+} tr_bench_clock;
+
+tr_bench_clock tr_bench_clock_start(void);
+/* Stops the clock: prints "# troupe bench NAME: wall .. ms, cpu .. ms, .. OPS per
+ * cpu-second" on stderr (ops > 0) and returns the wall seconds. */
+double tr_bench_clock_stop(const tr_bench_clock *c, const char *bench, double ops,
+                           const char *what);
+
 /* A "VmRSS:"-style field of /proc/self/status in bytes; -1 if it cannot be read. */
 long tr_bench_proc_status_bytes(const char *field);
 /* Resets VmHWM (peak RSS) to the current RSS (Linux >= 4.0); 0 or -1. */

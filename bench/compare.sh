@@ -116,5 +116,5 @@ END {
         }
         printf "%-22s %-13s %14s %14s %14s %7s  %s\n", b, u, fmt(tk, u), fmt("erlang" SUBSEP b, u), fmt("caf" SUBSEP b, u), ratio, beats
     }
-    printf "(medians of %d run%s; ratio > 1: troupe wins)\n", runs, runs > 1 ? "s" : ""
+    printf "(medians of %d run%s; ratio > 1: troupe wins)\n", runs, (runs > 1 ? "s" : "")
 }' "$out"

@@ -10,6 +10,7 @@ pub const sources = [_][]const u8{
     "bench/bench_spawn_mem.c",
     "bench/bench_sim.c",
     "bench/bench_store.c",
+    "bench/bench_remote.c",
 };
 /// Criterion suites of bench/ (wired into `zig build test` by build.zig).
 pub const tests = [_][]const u8{

@@ -259,9 +259,10 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
             "                   [--cluster NAME]\n"
-            "Sends one request (JSON turned into msgpack) of TYPE (a number >= 256, or read /\n"
-            "write for the registers \"cp\" and \"ap\": {\"key\": K[, \"value\": V]}) to the actor\n"
-            "registered as ACTOR on the node at HOST:PORT and prints the reply body as JSON.\n"
+            "Sends one request (JSON turned into msgpack) of TYPE (a number >= 256, or\n"
+            "read / write for the registers \"cp\" and \"ap\": {\"key\": K[, \"value\": V]})\n"
+            "to the actor registered as ACTOR on the node at HOST:PORT and prints the reply\n"
+            "body as JSON.\n"
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
             "timeout or connection failure, 2 on bad usage.\n");
 }

@@ -188,14 +188,16 @@ static const tr_behaviour kv_behaviour = {.name = "kv", .receive = kv_receive};
 /* ---- the command ------------------------------------------------------------------------ */
 
 typedef struct node_args {
-    const char *name, *listen, *seeds, *data, *secret_file, *cluster, *replicas;
+    const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
     uint32_t id, workers;
+    bool spin_given;
     tr_cluster_config cc;
 } node_args;
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: troupe node --name NAME --listen HOST:PORT [--seeds H:P,...] [--data DIR]\n"
+            "usage: troupe node --name NAME --listen HOST:PORT [--advertise HOST:PORT]\n"
+            "                   [--seeds H:P,...] [--data DIR]\n"
             "                   [--secret-file FILE] [--cluster NAME] [--id N] [--workers N]\n"
             "                   [--frame-max BYTES] [--peer-queue-bytes N] [--peer-queue-count N]\n"
             "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
@@ -226,7 +228,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
         {"--down-ms", offsetof(node_args, cc.down_ms), 50, 600000},
         {"--handshake-timeout-ms", offsetof(node_args, cc.handshake_timeout_ms), 50, 600000},
         {"--write-stall-ms", offsetof(node_args, cc.write_stall_ms), 50, 600000},
-        {"--spin-us", offsetof(node_args, cc.spin_us), 0, 100000},
+        {"--spin-us", offsetof(node_args, cc.spin_us), 0, 100000}, /* 0: never */
     };
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -247,6 +249,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
         const char *v = argv[++i];
         const char **dst = !strcmp(f, "--name")          ? &a->name
                            : !strcmp(f, "--listen")      ? &a->listen
+                           : !strcmp(f, "--advertise")   ? &a->advertise
                            : !strcmp(f, "--seeds")       ? &a->seeds
                            : !strcmp(f, "--data")        ? &a->data
                            : !strcmp(f, "--secret-file") ? &a->secret_file
@@ -266,6 +269,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
             usage(stderr);
             return 2;
         }
+        a->spin_given = a->spin_given || !strcmp(f, "--spin-us");
         if (tr_cli_parse_u32("node", f, v, nums[k].min, nums[k].max,
                              (uint32_t *)((char *)a + nums[k].off))) {
             return 2;
@@ -343,6 +347,9 @@ int tr_cli_node(int argc, char **argv) {
         return 2;
     }
     uint32_t id = a.id ? a.id : tr_cluster_node_id(a.name);
+    if (a.spin_given && a.cc.spin_us == 0) {
+        a.cc.spin_us = -1; /* --spin-us 0 means never (the config's 0 is the default) */
+    }
     tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers,
                      .data_dir = a.data};
     tr_runtime *rt;
@@ -362,6 +369,7 @@ int tr_cli_node(int argc, char **argv) {
     if (rc == 0) {
         a.cc.cluster = a.cluster;
         a.cc.listen = a.listen;
+        a.cc.advertise = a.advertise;
         a.cc.seeds = a.seeds;
         a.cc.secret = secret;
         a.cc.secret_len = secret_len;

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #define PEERS_MAX 1024
 #define SEEDS_MAX 32
 #define CTRL_QUEUE_MAX (256u << 10) /* control lane bound: heartbeats and gossip */
-#define WRITE_CHUNK_MAX (256u << 10)
+#define PENDING_CONNS_MAX 256 /* connections still in their handshake; more are refused */
 
 typedef struct bytes {
     uint8_t *p;
@@ -43,6 +44,7 @@ struct peer {
     bool dialing; /* an outbound connection to addr is in progress */
     /* [mu] */
     bool reachable; /* sends are accepted (queued) */
+    bool linked;    /* authenticated link up (a copy of fd.linked for other threads) */
     bool in_use;    /* the slot holds a peer (client slots are freed on disconnect) */
     bytes q_ctrl, q_data;
     uint32_t q_count;
@@ -77,6 +79,7 @@ struct conn {
     uv_write_t wreq;
     bytes w_ctrl, w_data;
     uv_connect_t creq;
+    uv_shutdown_t sreq;
 };
 
 struct tr_transport {
@@ -94,6 +97,7 @@ struct tr_transport {
     char listen_addr[TR_ADDR_STR_MAX + 1];
     uint32_t id;
     bool client;
+    int pending_conns; /* connections not yet authenticated */
     uint64_t incarnation;
     uint8_t secret[256];
     size_t secret_len;
@@ -111,7 +115,13 @@ struct tr_transport {
     uint64_t last_heartbeat_ms, last_gossip_ms, hb_seq;
     uint64_t rng;
     int port;
-    /* closing */
+    tr_gossip_entry gossip[TR_MEMBERS_MAX];    /* scratch: gossip out (loop thread) */
+    tr_gossip_entry gossip_in[TR_MEMBERS_MAX]; /* scratch: gossip in (loop thread) */
+    uint8_t gossip_frame[16 + TR_MEMBERS_MAX * 160];
+    /* draining, then closing */
+    bool draining;
+    bool saying_bye; /* drained: BYE sent, write sides shut, waiting for the peers' EOF */
+    uint64_t drain_deadline_ms;
     bool closing;
     int open_handles;
     void (*done)(void *);
@@ -231,6 +241,11 @@ static int parse_addr(const char *s, struct sockaddr_storage *out) {
     }
     memcpy(host, s, (size_t)(colon - s));
     host[colon - s] = 0;
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* "[::1]:7401" */
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535 || end == colon + 1) {
@@ -246,7 +261,7 @@ static int parse_addr(const char *s, struct sockaddr_storage *out) {
 }
 
 static void format_peer_addr(uv_tcp_t *tcp, char *out, size_t cap) {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     int len = sizeof ss;
     char ip[64] = "?";
     int port = 0;
@@ -259,7 +274,7 @@ static void format_peer_addr(uv_tcp_t *tcp, char *out, size_t cap) {
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
     }
-    snprintf(out, cap, "%s:%d", ip, port);
+    snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 }
 
 /* ---- peers --------------------------------------------------------------------------- */
@@ -319,6 +334,7 @@ static peer *add_peer(tr_transport *t, uint32_t id, const char *name, const char
 static void peer_set_reachable(tr_transport *t, peer *p, bool reachable) {
     pthread_mutex_lock(&t->mu);
     p->reachable = reachable;
+    p->linked = p->active != NULL;
     if (!reachable) {
         if (p->q_count) {
             LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name,
@@ -357,6 +373,7 @@ static conn *conn_new(tr_transport *t, bool outbound) {
     c->next = t->conns;
     t->conns = c;
     t->open_handles++;
+    t->pending_conns++;
     return c;
 }
 
@@ -369,6 +386,9 @@ static void on_conn_closed(uv_handle_t *h) {
     }
     if (*pp) {
         *pp = c->next;
+    }
+    if (!c->authed) {
+        t->pending_conns--;
     }
     tr_frame_reader_deinit(&c->rd);
     bytes_free(&c->w_ctrl);
@@ -633,7 +653,7 @@ int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_ou
 bool tr_transport_linked(tr_transport *t, uint32_t id) {
     pthread_mutex_lock(&t->mu);
     peer *p = find_peer_locked(t, id);
-    bool up = p && p->reachable && p->fd.linked;
+    bool up = p && p->linked;
     pthread_mutex_unlock(&t->mu);
     return up;
 }
@@ -661,7 +681,7 @@ static void on_link_down(tr_transport *t, peer *p, const char *why) {
     int ev = tr_fd_link_down(&p->fd, &t->fdc, now_ms(t), next_random(t));
     /* While closing, nobody is told: the node is going away itself. */
     peer_set_reachable(t, p, false);
-    if (ev == TR_FD_DOWN && !t->closing) {
+    if (ev == TR_FD_DOWN && !t->closing && !t->draining) {
         LOG(t, "warn", "event=node_down peer=%s id=%u reason=\"%s\"", p->name, p->id, why);
         if (t->on_node) {
             t->on_node(t->ud, p->id, p->name, false);
@@ -728,6 +748,7 @@ static void on_authenticated(tr_transport *t, conn *c) {
         conn_close(old, "info", "duplicate connection (replaced)");
     }
     c->authed = true;
+    t->pending_conns--;
     c->peer = p;
     p->active = c;
     if (c->dial_peer == p) {
@@ -736,6 +757,7 @@ static void on_authenticated(tr_transport *t, conn *c) {
     int ev = tr_fd_link_up(&p->fd, &t->fdc, now_ms(t));
     pthread_mutex_lock(&t->mu);
     p->reachable = true;
+    p->linked = true;
     pthread_mutex_unlock(&t->mu);
     LOG(t, "info", "event=link_up peer=%s id=%u remote=%s dir=%s%s", p->name, p->id,
         c->remote, c->outbound ? "out" : "in", p->client ? " client=1" : "");
@@ -785,7 +807,7 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
         return 0;
     }
     case TR_FRAME_GOSSIP: {
-        static tr_gossip_entry entries[TR_MEMBERS_MAX]; /* loop thread only */
+        tr_gossip_entry *entries = t->gossip_in;
         size_t n;
         if (tr_gossip_decode(p, len, entries, TR_MEMBERS_MAX, &n)) {
             return TR_EPROTO;
@@ -955,12 +977,18 @@ static void on_connection(uv_stream_t *server, int status) {
     if (status < 0 || t->closing) {
         return;
     }
+    bool full = t->pending_conns >= PENDING_CONNS_MAX;
     conn *c = conn_new(t, false);
     if (!c) {
         return;
     }
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c, "warn", "accept failed");
+        return;
+    }
+    if (full) {
+        format_peer_addr(&c->tcp, c->remote, sizeof c->remote);
+        conn_close(c, "warn", "too many connections in handshake (%d)", PENDING_CONNS_MAX);
         return;
     }
     pthread_mutex_lock(&t->mu);
@@ -1014,8 +1042,8 @@ static void dial(tr_transport *t, const char *addr, seed *s, peer *p) {
 /* ---- the periodic tick: deadlines, heartbeats, gossip, failure detection, dials ------- */
 
 static void send_gossip_to(tr_transport *t, peer *to) {
-    static tr_gossip_entry e[TR_MEMBERS_MAX]; /* loop thread only */
-    static uint8_t frame[16 + TR_MEMBERS_MAX * 160];
+    tr_gossip_entry *e = t->gossip;
+    uint8_t *frame = t->gossip_frame;
     size_t n = 0;
     if (!t->client && t->listen_addr[0]) {
         snprintf(e[n].name, sizeof e[n].name, "%s", t->name);
@@ -1037,7 +1065,7 @@ static void send_gossip_to(tr_transport *t, peer *to) {
     if (n == 0) {
         return;
     }
-    long len = tr_gossip_encode(e, n, frame, sizeof frame);
+    long len = tr_gossip_encode(e, n, frame, sizeof t->gossip_frame);
     assert(len > 0);
     queue_ctrl(t, to, frame, (size_t)len);
 }
@@ -1101,7 +1129,7 @@ static void tick_peers(tr_transport *t, uint64_t now) {
             if (gossip && !p->client) {
                 send_gossip_to(t, p);
             }
-        } else if (!p->client && !p->dialing && p->addr[0] && !t->client &&
+        } else if (!p->client && !p->dialing && p->addr[0] && !t->client && !t->draining &&
                    tr_fd_should_dial(&p->fd, now)) {
             dial(t, p->addr, NULL, p);
         }
@@ -1111,10 +1139,77 @@ static void tick_peers(tr_transport *t, uint64_t now) {
 static void tick_seeds(tr_transport *t, uint64_t now) {
     for (size_t i = 0; i < t->seed_count; i++) {
         seed *s = &t->seeds[i];
-        if (!s->resolved && !s->dialing && tr_fd_should_dial(&s->fd, now)) {
+        if (!s->resolved && !s->dialing && !t->draining && tr_fd_should_dial(&s->fd, now)) {
             dial(t, s->addr, s, NULL);
         }
     }
+}
+
+/* Nothing queued and nothing being written to any linked peer. */
+static bool all_written(tr_transport *t) {
+    bool idle = true;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->peer_count && idle; i++) {
+        peer *p = t->peers[i];
+        if (p->in_use && p->active) {
+            idle = p->q_data.len == 0 && p->q_ctrl.len == 0 && !p->active->writing;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return idle;
+}
+
+static long bye_frame(uint8_t *buf, size_t cap) {
+    tr_mpw w;
+    tr_frame_begin(&w, buf, cap);
+    tr_mpw_array(&w, 2);
+    tr_mpw_uint(&w, TR_FRAME_BYE);
+    tr_mpw_str(&w, "shutdown", 8);
+    return tr_frame_end(&w);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status) {
+    conn *c = req->data;
+    if (status < 0 && status != UV_ECANCELED) {
+        conn_close(c, "info", "shutdown failed: %s", uv_strerror(status));
+    }
+}
+
+/* Drained: each link gets BYE, then our write side is shut (FIN after the queued bytes).
+ * We keep reading until the peer closes, so that closing never resets a connection whose
+ * last frames the peer has not read yet (a close with unread input sends RST, and RST makes
+ * the peer drop what it had not read). */
+static void say_bye(tr_transport *t, uint64_t now) {
+    t->saying_bye = true;
+    t->drain_deadline_ms = now + 500;
+    uint8_t bye[64];
+    long n = bye_frame(bye, sizeof bye);
+    for (conn *c = t->conns; c; c = c->next) {
+        if (c->closing) {
+            continue;
+        }
+        if (!c->authed) {
+            conn_close(c, "info", "transport closing");
+            continue;
+        }
+        c->sreq.data = c;
+        int rc = conn_write_raw(c, bye, (size_t)n);
+        if (rc == 0) {
+            rc = uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown_done);
+        }
+        if (rc < 0) {
+            conn_close(c, "info", "transport closing (no graceful shutdown: %d)", rc);
+        }
+    }
+}
+
+static bool any_authed(tr_transport *t) {
+    for (conn *c = t->conns; c; c = c->next) {
+        if (c->authed && !c->closing) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void on_tick(uv_timer_t *timer) {
@@ -1124,6 +1219,19 @@ static void on_tick(uv_timer_t *timer) {
     }
     uint64_t now = now_ms(t);
     flush_all(t); /* backstop for any wake lost to a race */
+    if (t->draining && !t->saying_bye && (all_written(t) || now >= t->drain_deadline_ms)) {
+        if (!all_written(t)) {
+            LOG(t, "warn", "event=drain_timeout");
+        }
+        say_bye(t, now);
+        return;
+    }
+    if (t->saying_bye) {
+        if (!any_authed(t) || now >= t->drain_deadline_ms) {
+            tr_transport_close(t, t->done, t->done_arg);
+        }
+        return;
+    }
     tick_conns(t, now);
     tick_peers(t, now);
     tick_seeds(t, now);
@@ -1138,9 +1246,17 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
         return TR_EINVAL;
     }
     const char *cluster = cfg->cluster ? cfg->cluster : "troupe";
-    if (strlen(cluster) > TR_CLUSTER_NAME_MAX || (cfg->listen && strlen(cfg->listen) >
-                                                                     TR_ADDR_STR_MAX)) {
+    if (strlen(cluster) > TR_CLUSTER_NAME_MAX ||
+        (cfg->listen && strlen(cfg->listen) > TR_ADDR_STR_MAX) ||
+        (cfg->advertise && strlen(cfg->advertise) > TR_ADDR_STR_MAX)) {
         return TR_EINVAL;
+    }
+    if (cfg->advertise && cfg->advertise[0]) {
+        struct sockaddr_storage ss;
+        if (parse_addr(cfg->advertise, &ss)) {
+            return TR_EINVAL;
+        }
+        snprintf(t->listen_addr, sizeof t->listen_addr, "%s", cfg->advertise);
     }
     snprintf(t->cluster, sizeof t->cluster, "%s", cluster);
     snprintf(t->name, sizeof t->name, "%s", cfg->node_name);
@@ -1224,10 +1340,18 @@ static int start_listen(tr_transport *t, const char *listen) {
     int len = sizeof bound;
     uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound, &len);
     t->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    if (t->listen_addr[0]) {
+        return 0; /* an advertised address was given */
+    }
     /* Announce the real port when asked for port 0. */
     char host[TR_ADDR_STR_MAX + 1];
     snprintf(host, sizeof host, "%s", listen);
     *strrchr(host, ':') = 0;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) {
+        LOG(t, "error", "event=listen_failed addr=%s error=\"a wildcard address cannot be "
+                        "dialled: give the address to advertise\"", listen);
+        return TR_EINVAL;
+    }
     snprintf(t->listen_addr, sizeof t->listen_addr, "%s:%d", host, t->port);
     return 0;
 }
@@ -1261,7 +1385,22 @@ static void maybe_finish_close(tr_transport *t) {
     }
 }
 
+/* libuv writes with write(2): a peer that resets the connection would kill the process
+ * with SIGPIPE. Ignore it (once, process-wide) unless the program installed a handler; the
+ * write then fails with EPIPE and only that connection is closed. */
+static void ignore_sigpipe(void) {
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGPIPE, &ign, NULL);
+    }
+}
+
 int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_transport **out) {
+    ignore_sigpipe();
     tr_transport *t = calloc(1, sizeof *t);
     if (!t) {
         return TR_ENOMEM;
@@ -1307,6 +1446,20 @@ int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tran
     return 0;
 }
 
+void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg),
+                        void *arg) {
+    assert(!t->closing && !t->draining);
+    pthread_mutex_lock(&t->mu);
+    t->shut = true;
+    pthread_mutex_unlock(&t->mu);
+    t->draining = true;
+    t->drain_deadline_ms = now_ms(t) + timeout_ms;
+    t->done = done;
+    t->done_arg = arg;
+    flush_all(t);
+    uv_timer_start(&t->tick, on_tick, 5, 5); /* check often: a drain is usually short */
+}
+
 void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     assert(!t->closing);
     pthread_mutex_lock(&t->mu);
@@ -1316,14 +1469,9 @@ void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     t->done = done;
     t->done_arg = arg;
     uint8_t bye[64];
-    tr_mpw w;
-    tr_frame_begin(&w, bye, sizeof bye);
-    tr_mpw_array(&w, 2);
-    tr_mpw_uint(&w, TR_FRAME_BYE);
-    tr_mpw_str(&w, "shutdown", 8);
-    long n = tr_frame_end(&w);
+    long n = bye_frame(bye, sizeof bye);
     for (conn *c = t->conns; c; c = c->next) {
-        if (c->authed && !c->closing && !c->writing) {
+        if (c->authed && !c->closing && !c->writing && !t->saying_bye) {
             /* Best effort and never blocking: uv_close would cancel a queued write. */
             uv_buf_t b = uv_buf_init((char *)bye, (unsigned)n);
             (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);

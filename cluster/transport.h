@@ -38,6 +38,9 @@ typedef struct tr_transport_config {
     const char *node_name; /* copied; required */
     uint32_t node_id;      /* required, != 0 */
     const char *listen;    /* "host:port" to accept on (port 0 = any); NULL = accept nothing */
+    const char *advertise; /* "host:port" peers dial to reach us (HELLO, gossip); NULL = the
+                              listen address with its real port (required when listening on
+                              0.0.0.0 or [::]) */
     const char *seeds;     /* "host:port,host:port" to dial at start; NULL = none */
     const uint8_t *secret; /* copied; at least TR_SECRET_MIN bytes */
     size_t secret_len;
@@ -69,7 +72,9 @@ typedef struct tr_transport_config {
 } tr_transport_config;
 
 /* Creates the transport on `loop` (call on the loop's thread): binds the listener (an error
- * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds. */
+ * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds.
+ * Side effect: SIGPIPE is set to ignored if it had its default action (a peer resetting a
+ * connection must not kill the process). */
 int tr_transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg,
                         tr_transport **out);
 /* Queues one payload (copied) for node `to`. Any thread. 0, or: TR_EUNREACH (unknown node,
@@ -82,6 +87,10 @@ int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_ou
 bool tr_transport_linked(tr_transport *t, uint32_t id);
 /* The bound port of the listener (0 if none). */
 int tr_transport_port(const tr_transport *t);
+/* Refuses new sends (TR_ECLOSED), lets what is queued be written for at most timeout_ms
+ * (heartbeats go on; a peer may still be read), then does tr_transport_close(done, arg). */
+void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg),
+                        void *arg);
 /* Says BYE to every peer, closes every handle; `done(arg)` runs on the loop thread once
  * all are closed, after which t is freed. Sends fail with TR_ECLOSED from now on. */
 void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);

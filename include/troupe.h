@@ -620,6 +620,8 @@ typedef struct tr_cluster tr_cluster;
 typedef struct tr_cluster_config {
     const char *cluster;     /* cluster name; peers of another cluster are refused; "troupe" */
     const char *listen;      /* "host:port" to accept peers on; NULL = none (a client) */
+    const char *advertise;   /* "host:port" peers dial to reach this node; NULL = listen
+                                (needed when listening on 0.0.0.0 or [::]) */
     const char *seeds;       /* "host:port,host:port" dialled to join; NULL = none */
     const void *secret;      /* shared secret (copied), at least 16 bytes */
     size_t secret_len;
@@ -638,15 +640,17 @@ typedef struct tr_cluster_config {
 /* Starts the transport on rt's I/O loop (listens, dials the seeds) and plugs it into rt.
  * The node's id and name (tr_config) are its identity in the cluster. *out is owned:
  * tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
- * config), TR_EBUSY (address in use), TR_EIO. */
+ * config), TR_EBUSY (address in use), TR_EIO. Sets SIGPIPE to ignored if it had its default
+ * action (a peer resetting a connection must not kill the process). */
 int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
 /* The port the node listens on (useful with port 0), or 0. */
 int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
  * For clients that dialled one seed. TR_ETIMEDOUT. Any non-worker thread. */
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
-/* Says BYE to the peers and closes every connection; blocks until done. Idempotent. If not
- * called, tr_runtime_destroy does it. Remote sends fail (dead letters) from then on. */
+/* Drains: refuses new remote sends (dead letters from then on), lets what is already queued
+ * be written for up to 1 s, then says BYE to the peers and closes every connection; blocks
+ * until done. Idempotent. If not called, tr_runtime_destroy closes without draining. */
 void tr_cluster_stop(tr_cluster *c);
 /* Frees c; only after tr_runtime_destroy(rt). */
 void tr_cluster_destroy(tr_cluster *c);

@@ -687,6 +687,11 @@ bool tr__actor_run(tr_actor *a) {
             die = true;
             break;
         }
+        /* troupe.h: a sender that floods a mailbox is paused after its CURRENT callback
+         * (Pony's maybe_mute). Finishing the batch first let a producer that continues
+         * through messages to itself send batch x (its sends per callback) before being
+         * muted: 100k queued messages instead of ~threshold. */
+        if (ctx.mute_on) break;
     }
     if (!exact && n) atomic_fetch_sub_explicit(&a->queued, n, memory_order_relaxed);
     if (delivered) atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);

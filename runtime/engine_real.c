@@ -10,6 +10,14 @@
  * from the global queue, spin briefly, then park on a condition variable. Threads other
  * than workers (the I/O thread, inbox users) schedule through the global queue.
  *
+ * The local queue is a deque. An actor woken by this worker goes to its FRONT and runs
+ * next (LIFO, as Go's runnext and work-stealing schedulers do): the woken actor's mailbox
+ * and state are still in this core's cache, and a tree of spawns (skynet) runs depth
+ * first with a small live set instead of breadth first with all of it in memory. An actor
+ * that still has mail after its batch goes to the BACK. Fairness: every LOCAL_FAIR-th pick
+ * takes the BACK (the oldest), so an actor waits at most LOCAL_FAIR picks per actor ahead
+ * of it however fast new wake-ups arrive; donations also take the oldest.
+ *
  * Every atomic here is either a counter read as a hint (relaxed: a stale read only delays
  * a donation or a wake by one activation) or guarded by global_lock, which TSan sees.
  */
@@ -27,6 +35,7 @@
 #include "runtime/store.h"
 
 #define SPIN_ROUNDS 4000
+#define LOCAL_FAIR 64 /* every 64th local pick takes the oldest actor */
 
 typedef struct ring {
     tr_actor **items;
@@ -148,6 +157,26 @@ static int ring_push(ring *r, tr_actor *a) {
     return 0;
 }
 
+/* Pushes at the front (the next ring_pop returns a). */
+static int ring_push_front(ring *r, tr_actor *a) {
+    if (r->len == r->cap) {
+        int rc = ring_push(r, a); /* grows; then take a back off the tail */
+        if (rc != 0) return rc;
+        r->len--;
+    }
+    r->head = (r->head - 1) & (r->cap - 1);
+    r->items[r->head] = a;
+    r->len++;
+    return 0;
+}
+
+/* Pops from the back: the actor that has waited longest. */
+static tr_actor *ring_pop_back(ring *r) {
+    if (!r->len) return NULL;
+    r->len--;
+    return r->items[(r->head + r->len) & (r->cap - 1)];
+}
+
 static tr_actor *ring_pop(ring *r) {
     if (!r->len) return NULL;
     tr_actor *a = r->items[r->head];
@@ -171,19 +200,19 @@ static void real_schedule(void *e, tr_node *n, tr_actor *a) {
     (void)n;
     worker *w = current_worker;
     if (w && w->rt == rt) {
-        if (ring_push(&w->local, a) == 0) return;
+        if (ring_push_front(&w->local, a) == 0) return;
     }
     pthread_mutex_lock(&rt->global_lock);
     global_push_locked(rt, a);
     pthread_mutex_unlock(&rt->global_lock);
 }
 
-/* Gives half of the local queue to idle workers. */
+/* Gives the older half of the local queue to idle workers. */
 static void donate(worker *w) {
     tr_runtime *rt = w->rt;
     uint32_t give = w->local.len / 2;
     pthread_mutex_lock(&rt->global_lock);
-    for (uint32_t i = 0; i < give; i++) global_push_locked(rt, ring_pop(&w->local));
+    for (uint32_t i = 0; i < give; i++) global_push_locked(rt, ring_pop_back(&w->local));
     pthread_mutex_unlock(&rt->global_lock);
 }
 
@@ -224,7 +253,7 @@ static void *worker_main(void *arg) {
         if ((++tick & 31) == 0 && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
             a = global_take(rt, w, false);
         }
-        if (!a) a = ring_pop(&w->local);
+        if (!a) a = (tick % LOCAL_FAIR) == 0 ? ring_pop_back(&w->local) : ring_pop(&w->local);
         if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
             a = global_take(rt, w, false);
         }

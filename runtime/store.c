@@ -43,6 +43,7 @@
 #define RECOVER_CHUNK_BYTES (1u << 20)
 #define FULLKEY_MAX (TR_NAME_MAX + 1 + TR_KEY_MAX)
 #define OVERLAY_BUCKETS_MIN 256u
+#define RELEASE_CHUNK 256
 
 /* ------------------------------------------------------------------------------------ */
 /* Errors: every LMDB and errno code becomes a TR_E code here and nowhere else.           */
@@ -230,6 +231,8 @@ struct tr_store {
     uint64_t next_token;
     tr_store_stats stats;
     tr_store_hooks hooks;
+    void (*mid_commit)(tr_store *st, void *ud); /* tests only */
+    void *mid_commit_ud;
 };
 
 static bool batch_empty(const batch *b) { return b->head == NULL && b->whead == NULL; }
@@ -319,6 +322,20 @@ static void *arec_next(void *p) { return ((arec *)p)->hnext; }
 static void **arec_link(void *p) { return (void **)&((arec *)p)->hnext; }
 static uint64_t arec_hash(void *p) { return ((arec *)p)->hash; }
 
+/* A burst of pending keys leaves a large bucket array behind; give it back once the
+ * overlay is empty again (memory stays bounded by what is pending, not by the past). */
+static void table_shrink_if_empty(table *t) {
+    if (t->count != 0 || t->cap <= OVERLAY_BUCKETS_MIN * 16) {
+        return;
+    }
+    void **ns = calloc(OVERLAY_BUCKETS_MIN, sizeof(void *));
+    if (ns != NULL) {
+        free(t->slots);
+        t->slots = ns;
+        t->cap = OVERLAY_BUCKETS_MIN;
+    }
+}
+
 static int table_init(table *t) {
     t->cap = OVERLAY_BUCKETS_MIN;
     t->count = 0;
@@ -359,12 +376,15 @@ static void overlay_set(tr_store *st, entry *e) {
     table_maybe_grow(&st->kv, entry_next, entry_link, entry_hash);
 }
 
-/* Forgets e if it is still the visible version of its key (after its commit). */
+/* Forgets e if it is still the visible version of its key (after its commit). A newer
+ * version replaced e in the same chain position, so looking for the pointer suffices. */
 static void overlay_release_kv(tr_store *st, entry *e) {
-    entry **pp = overlay_slot(st, e->data, e->klen, e->hash);
-    if (*pp == e) {
-        *pp = e->hnext;
-        st->kv.count--;
+    for (entry **pp = (entry **)table_bucket(&st->kv, e->hash); *pp; pp = &(*pp)->hnext) {
+        if (*pp == e) {
+            *pp = e->hnext;
+            st->kv.count--;
+            return;
+        }
     }
 }
 
@@ -568,21 +588,45 @@ int tr_store_del(tr_store *st, const char *actor, const void *key, size_t klen) 
     return kv_write(st, OP_DEL, actor, key, klen, NULL, 0);
 }
 
-int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
-                 size_t cap, size_t *len) {
-    assert(st != NULL);
+/* Builds "<actor>\0<key>" into k (FULLKEY_MAX bytes); returns its length or an error. */
+static int full_key(const char *actor, const void *key, size_t klen, uint8_t *k, size_t *fk) {
     size_t nlen;
     int rc = check_key(actor, key, klen, &nlen);
-    if (rc != 0 || (buf == NULL && cap > 0)) {
-        return rc ? rc : TR_EINVAL;
+    if (rc != 0) {
+        return rc;
     }
-    uint8_t k[FULLKEY_MAX];
     memcpy(k, actor, nlen);
     k[nlen] = 0;
     if (klen) {
         memcpy(k + nlen + 1, key, klen);
     }
-    size_t fk = nlen + 1 + klen;
+    *fk = nlen + 1 + klen;
+    return 0;
+}
+
+static int lmdb_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, size_t cap,
+                    size_t *len) {
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val mk = {fk, (void *)k}, mv;
+    rc = mdb_get(txn, st->dbi_kv, &mk, &mv);
+    rc = rc == 0 ? copy_out(buf, cap, mv.mv_data, mv.mv_size, len) : map_err(rc);
+    read_end(st, txn);
+    return rc;
+}
+
+int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                 size_t cap, size_t *len) {
+    assert(st != NULL);
+    uint8_t k[FULLKEY_MAX];
+    size_t fk;
+    int rc = full_key(actor, key, klen, k, &fk);
+    if (rc != 0 || (buf == NULL && cap > 0)) {
+        return rc ? rc : TR_EINVAL;
+    }
     uint64_t h = hash_bytes(k, fk);
     pthread_mutex_lock(&st->mu);
     entry *e = *overlay_slot(st, k, fk, h);
@@ -595,16 +639,19 @@ int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, 
         return rc;
     }
     /* Not pending: every write of this key by this actor is committed, so LMDB is current. */
-    MDB_txn *txn;
-    rc = read_begin(st, &txn);
-    if (rc != 0) {
-        return rc;
+    return lmdb_get(st, k, fk, buf, cap, len);
+}
+
+int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
+                           void *buf, size_t cap, size_t *len) {
+    assert(st != NULL);
+    uint8_t k[FULLKEY_MAX];
+    size_t fk;
+    int rc = full_key(actor, key, klen, k, &fk);
+    if (rc != 0 || (buf == NULL && cap > 0)) {
+        return rc ? rc : TR_EINVAL;
     }
-    MDB_val mk = {fk, k}, mv;
-    rc = mdb_get(txn, st->dbi_kv, &mk, &mv);
-    rc = rc == 0 ? copy_out(buf, cap, mv.mv_data, mv.mv_size, len) : map_err(rc);
-    read_end(st, txn);
-    return rc;
+    return lmdb_get(st, k, fk, buf, cap, len);
 }
 
 int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
@@ -1069,27 +1116,64 @@ static int write_batch(tr_store *st, batch *b) {
 }
 
 /* After the commit: the batch's entries leave the overlay (LMDB now has them, or the
- * store failed). Under mu. */
+ * store failed). Takes mu per chunk of entries, so that a large batch does not hold up
+ * readers and writers for long; an entry not released yet still shows a committed value. */
 static void batch_release(tr_store *st, batch *b) {
-    for (entry *e = b->head; e; e = e->next) {
-        arec *a = e->actor;
-        if (e->op == OP_PUT || e->op == OP_DEL) {
-            if (!e->dead) {
-                overlay_release_kv(st, e);
+    entry *e = b->head;
+    while (e) {
+        pthread_mutex_lock(&st->mu);
+        for (int i = 0; e && i < RELEASE_CHUNK; i++, e = e->next) {
+            arec *a = e->actor;
+            if (e->op == OP_PUT || e->op == OP_DEL) {
+                if (!e->dead) {
+                    overlay_release_kv(st, e);
+                }
+            } else if (e->op == OP_APPEND) {
+                assert(a->jhead == e);
+                a->jhead = e->hnext;
+                if (a->jhead == NULL) {
+                    a->jtail = NULL;
+                }
+                arec_free_if_idle(st, a);
+            } else if (a->snap == e) {
+                a->snap = NULL;
+                arec_free_if_idle(st, a);
             }
-        } else if (e->op == OP_APPEND) {
-            assert(a->jhead == e);
-            a->jhead = e->hnext;
-            if (a->jhead == NULL) {
-                a->jtail = NULL;
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+}
+
+#ifndef NDEBUG
+/* Debug builds: the overlay's invariants, checked under mu after every commit.
+ *   1. kv.count is the number of entries in the kv table, all live (not superseded) and
+ *      from the pending batch or an older one;
+ *   2. every actor's pending journal is in strictly increasing seq order below next_seq,
+ *      and its pending snapshot covers no event past next_seq - 1. */
+static void store_check(tr_store *st) {
+    size_t n = 0;
+    for (size_t i = 0; i < st->kv.cap; i++) {
+        for (entry *e = st->kv.slots[i]; e; e = e->hnext, n++) {
+            assert(!e->dead && e->gen <= st->pending.gen);
+            assert(e->op == OP_PUT || e->op == OP_DEL);
+        }
+    }
+    assert(n == st->kv.count);
+    for (size_t i = 0; i < st->actors.cap; i++) {
+        for (arec *a = st->actors.slots[i]; a; a = a->hnext) {
+            uint64_t prev = 0;
+            for (entry *e = a->jhead; e; e = e->hnext) {
+                uint64_t seq = get_be64(e->data + a->nlen + 1);
+                assert(seq > prev && seq < a->next_seq);
+                prev = seq;
             }
-            arec_free_if_idle(st, a);
-        } else if (a->snap == e) {
-            a->snap = NULL;
-            arec_free_if_idle(st, a);
+            assert(a->snap == NULL || get_be64(a->snap->data + a->snap->klen) < a->next_seq);
         }
     }
 }
+#else
+static void store_check(tr_store *st) { (void)st; }
+#endif
 
 static void free_entries(entry *e) {
     while (e) {
@@ -1130,9 +1214,14 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     if (batch_empty(&b)) {
         return 0;
     }
+    if (st->mid_commit) {
+        st->mid_commit(st, st->mid_commit_ud);
+    }
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
-    pthread_mutex_lock(&st->mu);
     batch_release(st, &b);
+    pthread_mutex_lock(&st->mu);
+    table_shrink_if_empty(&st->kv);
+    store_check(st);
     st->committing = false;
     if (rc != 0 && st->failed == 0) {
         st->failed = rc;
@@ -1170,9 +1259,10 @@ static void free_actor_table(tr_store *st) {
     st->actors.count = 0;
 }
 
-/* Forgets everything not committed. Held replies are handed back with TR_ECLOSED so that
- * their owner frees them; notifications simply vanish, like the actors that asked. */
-static void drop_all_pending(tr_store *st) {
+/* Forgets everything not committed. Notifications simply vanish, like the actors that
+ * asked. Held replies go back to the node with TR_ECLOSED (drop_pending: the node lives
+ * on), or are freed here with tr_msg_free (close: the node may be gone already). */
+static void drop_all_pending(tr_store *st, bool closing) {
     pthread_mutex_lock(&st->mu);
     assert(!st->committing);
     batch b = st->pending;
@@ -1185,7 +1275,9 @@ static void drop_all_pending(tr_store *st) {
     free_entries(b.head);
     for (waiter *w = b.whead; w;) {
         waiter *n = w->next;
-        if (w->msg && st->hooks.release) {
+        if (w->msg && closing) {
+            tr_msg_free(w->msg);
+        } else if (w->msg && st->hooks.release) {
             st->hooks.release(st->hooks.ud, w->msg, TR_ECLOSED);
         }
         free(w);
@@ -1193,7 +1285,7 @@ static void drop_all_pending(tr_store *st) {
     }
 }
 
-void tr_store_drop_pending(tr_store *st) { drop_all_pending(st); }
+void tr_store_drop_pending(tr_store *st) { drop_all_pending(st, false); }
 
 void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
     pthread_mutex_lock(&st->mu);
@@ -1201,10 +1293,16 @@ void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
     pthread_mutex_unlock(&st->mu);
 }
 
+void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud) {
+    st->mid_commit = fn;
+    st->mid_commit_ud = ud;
+}
+
 void tr_store_stats_get(tr_store *st, tr_store_stats *out) {
     pthread_mutex_lock(&st->mu);
     *out = st->stats;
     out->overlay_keys = st->kv.count;
+    out->overlay_buckets = st->kv.cap;
     out->actor_records = st->actors.count;
     pthread_mutex_unlock(&st->mu);
 }
@@ -1395,8 +1493,7 @@ static int init_txn(tr_store *st, MDB_txn *txn, void *arg) {
     MDB_val mk = {5, "magic"}, mv = {strlen(STORE_MAGIC), STORE_MAGIC};
     MDB_val vk = {7, "version"}, vv = {8, ver};
     rc = rc ? rc : mdb_put(txn, st->dbi_meta, &vk, &vv, 0);
-    /* The magic goes in last: a dir is ours only once everything else is there. */
-    rc = rc ? rc : mdb_put(txn, st->dbi_meta, &mk, &mv, 0);
+    rc = rc ? rc : mdb_put(txn, st->dbi_meta, &mk, &mv, 0); /* all or nothing: one txn */
     return rc;
 }
 
@@ -1526,7 +1623,7 @@ int tr_store_open(const tr_store_opts *opts, tr_store **out) {
         store_free(st);
         return rc;
     }
-    if (fresh) {
+    if (fresh && !st->no_sync) {
         fsync(st->dir_fd); /* the new files' names are durable too */
         if (created) {
             sync_parent(opts->dir);
@@ -1540,6 +1637,6 @@ void tr_store_close(tr_store *st) {
     if (st == NULL) {
         return;
     }
-    drop_all_pending(st);
+    drop_all_pending(st, true);
     store_free(st);
 }

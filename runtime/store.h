@@ -15,8 +15,9 @@
  * ops->store_ready when the batch goes from empty to non-empty and calls tr_store_commit,
  * which swaps the batch out, writes it in ONE LMDB transaction and syncs; then it routes
  * the TR_MSG_DURABLE notifications and held replies (tr_reply_durable) of that batch
- * through the hooks given to tr_store_bind. Real engine: a single writer thread. Sim engine: an event in
- * virtual time; tr_store_drop_pending models a crash (uncommitted writes vanish).
+ * through the hooks given to tr_store_bind. Real engine: a single writer thread. Sim
+ * engine: an event in virtual time; tr_store_drop_pending models a crash (uncommitted
+ * writes vanish).
  * Reads (get/recover) use short read-only transactions (MDB_NOTLS) plus the overlay and
  * never wait for the writer. MDB_MAP_FULL grows the map and retries.
  *
@@ -46,7 +47,9 @@ typedef struct tr_store_opts {
 } tr_store_opts;
 
 int tr_store_open(const tr_store_opts *opts, tr_store **out);
-/* Commits nothing further; pending writes are dropped (call tr_store_commit first). */
+/* Commits nothing further; pending writes are dropped (call tr_store_commit first). No
+ * hook is called: held replies still pending are freed with tr_msg_free, so the store may
+ * be closed after its node was destroyed. */
 void tr_store_close(tr_store *st);
 /* How the store reaches its node (set by tr__node_create; unit tests set their own):
  *   ready(ud)                      the pending batch went from empty to non-empty
@@ -93,12 +96,23 @@ bool tr_store_has_pending(tr_store *st);
 /* Simulated crash: pending (uncommitted) writes, overlays, notifications are dropped. */
 void tr_store_drop_pending(tr_store *st);
 
+/* Tests and tools: as tr_store_get, but reads only what is committed (ignores pending
+ * writes, including the caller's own). */
+int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
+                           void *buf, size_t cap, size_t *len);
+
+/* Tests only: fn(st, ud) runs inside every later tr_store_commit after the batch was swapped
+ * out and before it is written (no lock held), so that a test can issue writes "during" a
+ * commit deterministically. NULL (the default) turns it off. */
+void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud);
+
 typedef struct tr_store_stats {
     uint64_t commits;
     uint64_t writes;
     uint64_t map_grows;
     uint64_t max_writes_per_commit;
     uint64_t overlay_keys;  /* kv keys with a pending version (0 once all is durable) */
+    uint64_t overlay_buckets; /* its hash table's size (shrinks back when it empties) */
     uint64_t actor_records; /* live or pending actors (journal seq caches) */
 } tr_store_stats;
 void tr_store_stats_get(tr_store *st, tr_store_stats *out);

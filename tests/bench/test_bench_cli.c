@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* Runs `$TROUPE_BIN bench ARGS` (stderr dropped); returns the exit code, stdout in out. */
 static int bench(const char *env, const char *args, char *out, size_t cap) {
@@ -92,4 +93,50 @@ Test(bench_cli, planted_bug_fails_each_checked_benchmark) {
         cr_assert(matches(out, want), "%s: %s", runs[i][0], out);
         cr_assert(!matches(out, LINE("[a-z_]+", "[a-z/]+")), "%s printed a figure", runs[i][0]);
     }
+}
+
+/* bench/compare.sh against a fake troupe and a fake peers runner: medians over RUNS, the
+ * ratio direction per unit (rates: troupe/best; ms and bytes/actor: best/troupe), a failed
+ * troupe figure, and nothing written outside its temporary file. */
+Test(bench_cli, compare_table_takes_medians_and_orients_ratios) {
+    if (system("command -v g++ >/dev/null && test -e /usr/include/caf/all.hpp") != 0) {
+        cr_skip_test("compare.sh counts CAF only when it is installed");
+    }
+    char dir[] = "/tmp/troupe-compare-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[2048], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && printf '%%s\\n' '#!/bin/sh' 'c=$(cat n 2>/dev/null || echo 0)' "
+             "'c=$((c+1)); echo $c > n' "
+             "'echo peer=troupe bench=pingpong value=$((c*100)) unit=roundtrips/s' "
+             "'echo peer=troupe bench=skynet value=50.0 unit=ms' "
+             "'echo peer=troupe bench=counting value=error unit=bad_count' > troupe && "
+             "printf '%%s\\n' '#!/bin/sh' "
+             "'echo peer=erlang bench=pingpong value=100 unit=roundtrips/s' "
+             "'echo peer=caf bench=pingpong value=150 unit=roundtrips/s' "
+             "'echo peer=caf bench=skynet value=200.0 unit=ms' "
+             "'echo peer=erlang bench=counting value=7 unit=msgs/s' > run.sh && "
+             "chmod +x troupe run.sh", dir);
+    cr_assert_eq(system(cmd), 0);
+    char root[1024]; /* the build runs suites from the repository root */
+    cr_assert_not_null(getcwd(root, sizeof root));
+    snprintf(cmd, sizeof cmd,
+             "cd %s && RUNS=3 TROUPE=./troupe PEERS=caf %s/bench/compare.sh ./run.sh 2>/dev/null",
+             dir, root);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    cr_assert(matches(out, "^\\(medians of 3 runs; ratio > 1: troupe wins\\)$"), "%s", out);
+    cr_assert_eq(WEXITSTATUS(st), 0, "%s", out);
+    /* troupe pingpong runs 100, 200, 300: median 200; best peer 150 -> 1.33, yes */
+    cr_assert(matches(out, "^pingpong +roundtrips/s +200 .* 1\\.33  yes$"), "%s", out);
+    /* skynet: lower wins, 200 / 50 = 4.00 */
+    cr_assert(matches(out, "^skynet +ms +50\\.0 .* 4\\.00  yes$"), "%s", out);
+    cr_assert(matches(out, "^counting .* error .*NO \\(troupe failed\\)$"), "%s", out);
+    snprintf(cmd, sizeof cmd, "test \"$(ls %s | sort | tr '\\n' ' ')\" = 'n run.sh troupe '", dir);
+    cr_assert_eq(system(cmd), 0, "compare.sh left files behind in its working directory");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    system(cmd);
 }

@@ -38,7 +38,7 @@ static const char *troupe_bin(void) {
 }
 
 /* A fresh temp dir with a secret file; a port range of 20 from the pid (tests run in
- * parallel processes). */
+ * parallel processes), in 20000..31999. */
 static void proc_setup(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/troupe-cluster-test-XXXXXX");
     cr_assert(mkdtemp(tmpdir));
@@ -51,7 +51,8 @@ static void proc_setup(void) {
     f = fopen(path, "w");
     fputs("not-the-cluster-secret-xyz\n", f);
     fclose(f);
-    port_base = 21000 + (int)(getpid() % 1500) * 20;
+    /* below the ephemeral range (32768 up), where outgoing connections take ports */
+    port_base = 20000 + (int)(getpid() % 600) * 20;
     memset(procs, 0, sizeof procs);
 }
 
@@ -83,6 +84,7 @@ static int proc_spawn(const char *tag, char *const *args) {
     char log[512], out[512];
     snprintf(log, sizeof log, "%s/%s.log", tmpdir, tag);
     snprintf(out, sizeof out, "%s/%s.out", tmpdir, tag);
+    const char *bin = troupe_bin(); /* asserts here, never in the child */
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -93,7 +95,7 @@ static int proc_spawn(const char *tag, char *const *args) {
         dup2(fl, 2);
         char *argv[40];
         int n = 0;
-        argv[n++] = (char *)troupe_bin();
+        argv[n++] = (char *)bin;
         while (args[n - 1] && n < 39) {
             argv[n] = args[n - 1];
             n++;
@@ -162,6 +164,18 @@ static int log_count(const char *tag, const char *needle) {
     return n;
 }
 
+/* The last ~1500 bytes of <tag>.log, for failure messages (static buffer). */
+static const char *log_tail(const char *tag) {
+    static char tail[1600];
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", tmpdir, tag);
+    char *s = slurp(path);
+    size_t len = strlen(s);
+    snprintf(tail, sizeof tail, "%s", s + (len > 1500 ? len - 1500 : 0));
+    free(s);
+    return tail;
+}
+
 /* Waits until <tag>.log holds at least `count` occurrences of needle. */
 static bool log_wait(const char *tag, const char *needle, int count, int timeout_ms) {
     uint64_t until = proc_now_ms() + (uint64_t)timeout_ms;
@@ -208,7 +222,8 @@ static int start_node(const char *name, int k, const int *seeds, ...) {
     args[n] = NULL;
     int before = log_count(name, "event=node_ready");
     int slot = proc_spawn(name, args);
-    cr_assert(log_wait(name, "event=node_ready", before + 1, 5000), "%s did not start", name);
+    cr_assert(log_wait(name, "event=node_ready", before + 1, 10000), "%s did not start:\n%s",
+              name, log_tail(name));
     return slot;
 }
 
@@ -244,11 +259,12 @@ static bool call_until(int k, const char *actor, const char *type, const char *j
     char out[1024];
     uint64_t until = proc_now_ms() + (uint64_t)timeout_ms;
     do {
-        if (call(k, actor, type, json, out, sizeof out, NULL, 1000) == 0 && !strcmp(out, want)) {
+        if (call(k, actor, type, json, out, sizeof out, NULL, 2000) == 0 && !strcmp(out, want)) {
             return true;
         }
         usleep(50000);
     } while (proc_now_ms() < until);
+    fprintf(stderr, "call_until: %s on port +%d answered '%s', wanted '%s'\n", actor, k, out, want);
     return false;
 }
 

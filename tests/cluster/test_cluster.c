@@ -168,6 +168,12 @@ Test(cluster_rt, bad_config_is_refused) {
     tr_cluster_config bad_addr = {.listen = "nowhere", .secret = SECRET,
                                   .secret_len = strlen(SECRET)};
     cr_assert_eq(tr_cluster_start(rt1, &bad_addr, &c), TR_EINVAL);
+    tr_cluster_config wildcard = {.listen = "0.0.0.0:0", .secret = SECRET,
+                                  .secret_len = strlen(SECRET)};
+    cr_assert_eq(tr_cluster_start(rt1, &wildcard, &c), TR_EINVAL, "nothing to advertise");
+    tr_cluster_config bad_adv = {.listen = "127.0.0.1:0", .advertise = "nowhere",
+                                 .secret = SECRET, .secret_len = strlen(SECRET)};
+    cr_assert_eq(tr_cluster_start(rt1, &bad_adv, &c), TR_EINVAL);
     tr_cluster_config ok = {.listen = "127.0.0.1:0", .secret = SECRET,
                             .secret_len = strlen(SECRET)};
     cr_assert_eq(tr_cluster_start(rt1, &ok, &c), 0);

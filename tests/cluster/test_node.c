@@ -22,10 +22,10 @@ Test(node_cli, three_nodes_form_a_cluster_and_answer_across_nodes) {
     /* n3 learned n2 through gossip (its only seed is n1): n3 -> n2 and n2 -> n3 */
     cr_assert(call_until(2, "proxy", "300", "[\"echo@n2\", {\"via\": \"n3\"}]", "{\"via\":\"n3\"}",
                          5000), "n3 -> echo@n2 never answered");
-    cr_assert(call_until(1, "proxy", "300", "[\"echo@n3\", 42]", "42", 5000));
-    cr_assert(call_until(0, "proxy", "300", "[\"echo@n3\", \"hi\"]", "\"hi\"", 5000));
+    cr_assert(call_until(1, "proxy", "300", "[\"echo@n3\", 42]", "42", 10000));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n3\", \"hi\"]", "\"hi\"", 10000));
     cr_assert(log_wait("n2", "event=link_up peer=n3", 1, 100));
-    cr_assert(log_wait("n3", "event=member_learned peer=n2", 1, 100));
+    cr_assert(log_wait("n3", "event=link_up peer=n2", 1, 1000), "n3 never linked to n2");
 }
 
 Test(node_cli, wrong_secret_is_refused_and_logged) {
@@ -185,15 +185,17 @@ Test(node_cli, a_paused_node_is_detected_down_within_the_bound_and_up_after_resu
     cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
     proc_signal(n2, SIGSTOP);
     uint64_t t0 = proc_now_ms();
-    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 5000), "pause never detected");
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 5000), "pause never detected; n1:\n%s",
+              log_tail("n1"));
     uint64_t took = proc_now_ms() - t0;
     /* Stated bound: down_ms + one tick (50 ms) after the last frame; generous slack for a
      * loaded 2-core machine. */
     cr_assert_leq(took, 600 + 50 + 1000, "detected after %llu ms", (unsigned long long)took);
     cr_assert(log_count("n1", "failure detector") >= 1);
     proc_signal(n2, SIGCONT);
-    cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "no reconnect after resume");
-    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 5000));
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 10000),
+              "no reconnect after resume; n1:\n%s", log_tail("n1"));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 10000));
 }
 
 Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable_state) {
@@ -202,17 +204,18 @@ Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable
     start_node("n1", 0, NULL, NULL);
     int n2 = start_node("n2", 1, seed0, "--data", d2, NULL);
     start_node("n3", 2, seed0, NULL);
-    cr_assert(call_until(1, "kv", "300", "[\"put\", \"k\", {\"v\": 41}]", "{\"ok\":true}", 5000));
+    cr_assert(call_until(1, "kv", "300", "[\"put\", \"k\", {\"v\": 41}]", "{\"ok\":true}", 10000));
     cr_assert(log_wait("n3", "event=link_up peer=n2", 1, 5000));
     proc_signal(n2, SIGKILL);
     proc_wait(n2, 2000);
-    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000), "n1 did not see n2 die");
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000), "n1 did not see n2 die:\n%s",
+              log_tail("n1"));
     cr_assert(log_wait("n3", "event=node_down peer=n2", 1, 2000), "n3 did not see n2 die");
     start_node("n2", 1, seed0, "--data", d2, NULL);
     cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n1");
     cr_assert(log_wait("n3", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n3");
     /* the state written before the crash, read across nodes after the restart */
-    cr_assert(call_until(2, "proxy", "300", "[\"kv@n2\", [\"get\", \"k\"]]", "{\"v\":41}", 5000));
+    cr_assert(call_until(2, "proxy", "300", "[\"kv@n2\", [\"get\", \"k\"]]", "{\"v\":41}", 10000));
 }
 
 Test(node_cli, sigterm_stops_a_node_cleanly_and_peers_hear_bye) {
@@ -220,7 +223,15 @@ Test(node_cli, sigterm_stops_a_node_cleanly_and_peers_hear_bye) {
     int n2 = start_node("n2", 1, seed0, NULL);
     cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
     proc_signal(n2, SIGTERM);
-    cr_assert_eq(proc_wait(n2, 5000), 0, "n2 did not exit 0 on SIGTERM");
+    int rc = proc_wait(n2, 20000);
+    if (rc != 0) {
+        char path[512];
+        proc_path(path, sizeof path, "n2.log");
+        char *log = slurp(path);
+        size_t len = strlen(log);
+        cr_assert_fail("n2 did not exit 0 on SIGTERM (%d); its log ends:\n%s", rc,
+                       log + (len > 1500 ? len - 1500 : 0));
+    }
     cr_assert(log_wait("n2", "event=node_stopped", 1, 100));
     cr_assert(log_wait("n1", "peer said bye: shutdown", 1, 2000));
     cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000));

@@ -2,6 +2,7 @@
  * peers on 127.0.0.1, hostile peers written with plain sockets (rawpeer.h). */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -76,6 +77,10 @@ static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
         return TR_EPROTO; /* stands for the codec refusing a malformed envelope */
     }
     if (i == 0) {
+        pthread_mutex_lock(&w->mu);
+        w->received[0]++;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
         int rc = tr_transport_send(w->t[0], from, p, len);
         if (rc == TR_EFULL) {
             pthread_mutex_lock(&w->mu);
@@ -350,7 +355,8 @@ Test(transport, hostile_frames_after_auth_close_only_that_connection) {
     after_auth(deep, sizeof deep, "deep nesting");
     uint8_t lie[] = {0, 0, 0, 6, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
     after_auth(lie, sizeof lie, "huge container header");
-    uint8_t bad_env[] = {0, 0, 0, 12, 0x9a, 0x01, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1};
+    uint8_t bad_env[] = {0,    0,    0,    12,   0x9a, 0x01, 0xc1, 0xc1,
+                         0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1};
     after_auth(bad_env, sizeof bad_env, "malformed envelope");
     uint8_t trunc_hb[] = {0, 0, 0, 2, 0x92, 18};
     after_auth(trunc_hb, sizeof trunc_hb, "truncated heartbeat");
@@ -470,5 +476,93 @@ Test(transport, restarted_node_is_seen_down_then_up_again) {
         pthread_mutex_unlock(&W.mu);
     }
     cr_assert(again, "n2 never reconnected to the restarted n1");
+    world_stop();
+}
+
+Test(transport, connections_stuck_in_handshake_are_bounded) {
+    world_start();
+    enum { N = 300 }; /* PENDING_CONNS_MAX is 256 */
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = raw_connect(W.port[0]);
+        cr_assert_geq(fds[i], 0);
+    }
+    /* well before the 400 ms handshake timeout, the ones over the bound are closed */
+    usleep(100000); /* the node accepts them all */
+    int closed = 0;
+    for (int i = 0; i < N; i++) {
+        struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+        if (poll(&pf, 1, 0) > 0) {
+            char b;
+            if (recv(fds[i], &b, 1, 0) <= 0) {
+                closed++;
+            }
+        }
+    }
+    cr_assert_geq(closed, N - 256, "only %d refused", closed);
+    cr_assert_lt(closed, N, "all refused: the bound is not what it says");
+    for (int i = 0; i < N; i++) {
+        close(fds[i]);
+    }
+    /* the node frees the slots as it sees those connections close */
+    bool ok = false;
+    for (int k = 0; k < 100 && !ok; k++) {
+        int fd = raw_connect(W.port[0]);
+        ok = raw_handshake(fd, "test", "late", 4343, SECRET, strlen(SECRET), true, NULL) == 0;
+        close(fd);
+        if (!ok) {
+            usleep(20000);
+        }
+    }
+    cr_assert(ok, "handshake slots never freed after the flood");
+    good_client_works("a connection flood");
+    world_stop();
+}
+
+static void drain_n2(world *w, int unused) {
+    tr_transport_drain(w->t[1], 5000, NULL, NULL);
+    w->t[1] = NULL;
+}
+
+Test(transport, drain_writes_what_was_queued_before_closing) {
+    world_start();
+    on_loop(&W, start_seeded, 1);
+    cr_assert(wait_for(is_up, 100 + 1, 3000));
+    long n = 60000;
+    send_seq(1, 1, n);
+    on_loop(&W, drain_n2, 0); /* at once: most of it is still queued */
+    cr_assert(wait_for(received_all, 0 * 1000000 + n, 10000), "n1 got %ld of %ld",
+              W.received[0], n);
+    uint8_t p[3] = {0x92, 0x01, 0x01};
+    cr_assert(wait_for(is_down, 0 + 2, 3000), "n1 never saw n2 leave");
+    (void)p;
+    world_stop();
+}
+
+Test(transport, a_peer_resetting_mid_write_does_not_kill_the_process) {
+    signal(SIGPIPE, SIG_DFL); /* as in a shell; the build runner may have ignored it */
+    world_start();
+    /* libuv writes with write(2): with SIGPIPE at its default, a write to a reset socket kills
+     * the process (it did, in this suite, before the transport set it to ignored). */
+    struct sigaction now;
+    sigaction(SIGPIPE, NULL, &now);
+    cr_assert(now.sa_handler == SIG_IGN, "the transport left SIGPIPE at its default action");
+    for (int round = 0; round < 5; round++) {
+        int fd = raw_connect(W.port[0]);
+        cr_assert_eq(raw_handshake(fd, "test", "rst", 6161, SECRET, strlen(SECRET), true, NULL),
+                     0);
+        static uint8_t req[4 + 60000];
+        tr_be32_put(req, 60000);
+        req[4] = 0x92;
+        req[5] = 0x01;
+        for (int k = 0; k < 40; k++) {
+            raw_write_all(fd, req, sizeof req); /* echoes pile up unread */
+        }
+        struct linger lg = {1, 0}; /* close with RST while the node is writing to us */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+        usleep(20000);
+    }
+    good_client_works("peers resetting mid-write");
     world_stop();
 }

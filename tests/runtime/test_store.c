@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include "runtime/engine.h" /* tr__msg_alloc: a real message to hold */
 #include "store_helpers.h"
 
 /* Hooks that record what the store told its node. */
@@ -197,6 +198,25 @@ Test(store, own_writes_are_visible_before_commit, .init = setup, .fini = teardow
     expect("x", "j", "later");
 }
 
+Test(store, overlay_memory_returns_after_a_burst, .init = setup, .fini = teardown) {
+    tr_store_stats s0, s1, s2;
+    tr_store_stats_get(st, &s0);
+    for (uint32_t i = 0; i < 20000; i++) {
+        cr_assert_eq(tr_store_put(st, "burst", &i, sizeof(i), &i, sizeof(i)), 0);
+    }
+    tr_store_stats_get(st, &s1);
+    cr_assert_eq(s1.overlay_keys, 20000);
+    cr_assert_geq(s1.overlay_buckets, 16384);
+    commit();
+    tr_store_stats_get(st, &s2);
+    cr_assert_eq(s2.overlay_keys, 0);
+    cr_assert_eq(s2.overlay_buckets, s0.overlay_buckets);
+    uint32_t k = 777, v = 0;
+    size_t len;
+    cr_assert_eq(tr_store_get(st, "burst", &k, sizeof(k), &v, sizeof(v), &len), 0);
+    cr_assert_eq(v, 777);
+}
+
 Test(store, close_without_commit_loses_pending_writes, .init = setup, .fini = teardown) {
     put_s("x", "k", "v");
     reopen();
@@ -264,6 +284,25 @@ Test(store, held_reply_is_released_after_the_commit, .init = setup, .fini = tear
     cr_assert_eq(hooks_rec.release_status, 0);
 }
 
+static void release_must_not_run(void *ud, tr_msg *m, int status) {
+    cr_assert_fail("close called the release hook (its node may be gone)");
+}
+
+Test(store, close_frees_held_replies_without_calling_the_node, .init = setup,
+     .fini = teardown) {
+    tr_store_hooks h = {on_ready, on_durable, release_must_not_run, &hooks_rec};
+    tr_store_bind(st, &h);
+    put_s("x", "k", "v");
+    tr_msg *m = tr__msg_alloc(16);
+    cr_assert_not_null(m);
+    cr_assert_eq(tr_store_hold(st, m), 0);
+    uint64_t tok;
+    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    tr_store_close(st);
+    st = NULL;
+    cr_assert_eq(hooks_rec.durable, 0);
+}
+
 Test(store, pending_bytes_beyond_the_limit_give_eagain, .init = setup, .fini = teardown) {
     tr_store_close(st);
     tr_store_opts o = {.dir = dir, .pending_max = 4096};
@@ -278,6 +317,122 @@ Test(store, pending_bytes_beyond_the_limit_give_eagain, .init = setup, .fini = t
     cr_assert_geq(n, 3);
     commit();
     cr_assert_eq(tr_store_put(st, "x", &n, sizeof(n), v, sizeof(v)), 0);
+}
+
+/* ---- writes issued while a commit is in progress (deterministic interleavings) -------- */
+
+static void committed_is(const char *actor, const char *k, const char *v) {
+    char buf[64];
+    size_t len = 0;
+    int rc = tr_store_get_committed(st, actor, k, strlen(k), buf, sizeof(buf), &len);
+    if (v == NULL) {
+        cr_assert_eq(rc, TR_ENOENT, "%s/%s committed: %s", actor, k, tr_err_name(rc));
+        return;
+    }
+    cr_assert_eq(rc, 0, "%s/%s committed: %s", actor, k, tr_err_name(rc));
+    cr_assert_eq(len, strlen(v));
+    cr_assert_eq(memcmp(buf, v, len), 0, "%s/%s committed", actor, k);
+}
+
+static uint64_t append_s(const char *actor, const char *ev);
+
+static void during_commit_rewrite(tr_store *s, void *ud) {
+    (void)ud;
+    tr_store_test_mid_commit(s, NULL, NULL); /* once */
+    cr_assert_eq(tr_store_put(s, "x", "k", 1, "v2", 2), 0);
+    cr_assert_eq(tr_store_snapshot(s, "x", 1, "S-new", 5), 0);
+    cr_assert_eq(append_s("x", "e2"), 2);
+    char buf[8];
+    size_t len;
+    cr_assert_eq(tr_store_get(s, "x", "k", 1, buf, sizeof(buf), &len), 0);
+    cr_assert_eq(memcmp(buf, "v2", 2), 0, "the writer sees its newest version mid-commit");
+}
+
+Test(store, a_write_during_a_commit_stays_visible_and_commits_next, .init = setup,
+     .fini = teardown) {
+    put_s("x", "k", "v1");
+    append_s("x", "e1");
+    cr_assert_eq(tr_store_snapshot(st, "x", 1, "S-old", 5), 0);
+    tr_store_test_mid_commit(st, during_commit_rewrite, NULL);
+    commit();
+    expect("x", "k", "v2"); /* still in the overlay: batch N's release must not drop it */
+    committed_is("x", "k", "v1");
+    tr_store_stats s;
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.overlay_keys, 1);
+    commit();
+    committed_is("x", "k", "v2");
+    tr_store_stats_get(st, &s);
+    cr_assert_eq(s.overlay_keys, 0);
+    reopen();
+    expect("x", "k", "v2");
+    cr_assert_eq(append_s("x", "e3"), 3);
+}
+
+/* The notification of batch N must find N's version in LMDB even though a newer version of
+ * the same key was written while N was being committed. */
+static const char *durable_saw;
+static void durable_checks_lmdb(void *ud, tr_addr who, uint64_t token, int status) {
+    on_durable(ud, who, token, status);
+    char buf[8] = {0};
+    size_t len = 0;
+    int rc = tr_store_get_committed(st, "x", "k", 1, buf, sizeof(buf) - 1, &len);
+    durable_saw = rc == 0 && len == 2 && memcmp(buf, "v1", 2) == 0 ? "v1" : "other";
+}
+
+static void during_commit_put(tr_store *s, void *ud) {
+    (void)ud;
+    tr_store_test_mid_commit(s, NULL, NULL);
+    cr_assert_eq(tr_store_put(s, "x", "k", 1, "v2", 2), 0);
+}
+
+Test(store, a_notification_finds_its_batch_in_lmdb_despite_a_newer_write, .init = setup,
+     .fini = teardown) {
+    tr_store_hooks h = {on_ready, durable_checks_lmdb, on_release, &hooks_rec};
+    tr_store_bind(st, &h);
+    put_s("x", "k", "v1");
+    uint64_t tok;
+    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    tr_store_test_mid_commit(st, during_commit_put, NULL);
+    durable_saw = NULL;
+    commit();
+    cr_assert_eq(hooks_rec.durable, 1);
+    cr_assert_str_eq(durable_saw, "v1");
+}
+
+Test(store, drop_pending_after_a_commit_keeps_that_commit_only, .init = setup,
+     .fini = teardown) {
+    put_s("x", "k", "v1");
+    tr_store_test_mid_commit(st, during_commit_put, NULL);
+    commit();
+    tr_store_drop_pending(st); /* the write made during the commit was never committed */
+    expect("x", "k", "v1");
+}
+
+static int snap_text(void *ud, uint64_t seq, const void *data, size_t len) {
+    memcpy(ud, data, len < 63 ? len : 63);
+    return 0;
+}
+
+static void during_commit_snapshot(tr_store *s, void *ud) {
+    (void)ud;
+    tr_store_test_mid_commit(s, NULL, NULL);
+    cr_assert_eq(tr_store_snapshot(s, "x", 1, "S-new", 5), 0);
+}
+
+Test(store, a_snapshot_during_a_commit_stays_visible_and_the_old_one_commits,
+     .init = setup, .fini = teardown) {
+    append_s("x", "e1");
+    cr_assert_eq(tr_store_snapshot(st, "x", 1, "S-old", 5), 0);
+    tr_store_test_mid_commit(st, during_commit_snapshot, NULL);
+    commit();
+    char got[64] = {0};
+    cr_assert_eq(tr_store_recover(st, "x", snap_text, NULL, got), 0);
+    cr_assert_str_eq(got, "S-new", "the newest snapshot is the actor's view");
+    tr_store_drop_pending(st);
+    memset(got, 0, sizeof(got));
+    cr_assert_eq(tr_store_recover(st, "x", snap_text, NULL, got), 0);
+    cr_assert_str_eq(got, "S-old", "the snapshot of the finished commit is durable");
 }
 
 /* ---- journal, snapshots, recovery ---------------------------------------------------- */
@@ -753,6 +908,34 @@ Test(store_open, absent_directory_is_created_and_second_open_is_busy, .init = se
     s2 = open_at(sub, 0);
     tr_store_close(s2);
     rm_dir(strdup(sub));
+}
+
+Test(store_open, a_garbled_snapshot_record_is_reported_not_replayed, .init = setup,
+     .fini = teardown) {
+    append_s("x", "e1");
+    commit();
+    tr_store_close(st);
+    st = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "snapshot", 0, &dbi), 0);
+    MDB_val k = {2, "x\0"}, v = {3, "abc"}; /* shorter than its 8-byte seq */
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    st = open_at(dir, 0);
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, "x", on_snap, on_event, &r), TR_ECORRUPT);
+    cr_assert_eq(r.snapshots + r.events, 0);
+}
+
+Test(store_open, a_missing_parent_directory_is_enoent) {
+    open_expect("/tmp/troupe-no-such-parent-dir/store", TR_ENOENT);
 }
 
 Test(store_open, bad_options_are_invalid) {

@@ -404,6 +404,8 @@ static void *mt_committer(void *arg) {
     return NULL;
 }
 
+enum { MT_WRITES = 10000 };
+
 typedef struct mt_arg {
     mt *m;
     int id;
@@ -416,17 +418,24 @@ static void *mt_actor(void *arg) {
     char name[16];
     snprintf(name, sizeof(name), "actor%d", a->id);
     uint64_t bad = 0;
-    for (uint32_t i = 0; i < 3000; i++) {
-        uint32_t k = i % 17, got = 0;
-        size_t len;
+    /* Few keys: an actor rewrites a key while its previous version is being committed. */
+    enum { KEYS = 3 };
+    uint32_t last[KEYS] = {0}; /* what this actor wrote last to each key (0 = nothing) */
+    for (uint32_t i = 1; i <= MT_WRITES; i++) {
+        uint32_t k = i % KEYS;
         bad += tr_store_put(a->m->st, name, &k, sizeof(k), &i, sizeof(i)) != 0;
-        bad += tr_store_get(a->m->st, name, &k, sizeof(k), &got, sizeof(got), &len) != 0;
-        bad += got != i;
+        last[k] = i;
+        for (uint32_t j = 0; j < KEYS; j++) { /* every key reads its latest version */
+            uint32_t got = 0;
+            size_t len;
+            int rc = tr_store_get(a->m->st, name, &j, sizeof(j), &got, sizeof(got), &len);
+            bad += last[j] ? (rc != 0 || got != last[j]) : rc != TR_ENOENT;
+        }
         uint64_t seq = 0;
         bad += tr_store_append(a->m->st, name, &i, sizeof(i), &seq) != 0;
-        bad += seq != i + 1;
-        if (i % 100 == 99) { /* wait for durability now and then, so commits interleave */
-            uint64_t want = i / 100 + 1;
+        bad += seq != i;
+        if (i % 100 == 0) { /* wait for durability now and then, so commits interleave */
+            uint64_t want = i / 100;
             bad += tr_store_notify(a->m->st, (tr_addr){1, 0, (uint64_t)a->id}, NULL) != 0;
             pthread_mutex_lock(&a->m->mu);
             while (a->m->durable[a->id] < want) {
@@ -465,11 +474,99 @@ Test(store_threads, readers_see_their_writes_while_the_writer_commits) {
     cr_assert_eq(m.bad, 0);
     tr_store_stats s;
     tr_store_stats_get(m.st, &s);
-    cr_assert_eq(s.writes, 4 * 3000 * 2);
+    cr_assert_eq(s.writes, 4 * MT_WRITES * 2);
     cr_assert_eq(s.overlay_keys, 0);
-    cr_assert_geq(s.commits, 30, "each actor waited for 30 separate commits");
+    cr_assert_geq(s.commits, MT_WRITES / 100, "each actor waited for that many commits");
     cr_log_info("%llu commits, at most %llu writes per commit", (unsigned long long)s.commits,
                 (unsigned long long)s.max_writes_per_commit);
     tr_store_close(m.st);
+    rm_dir(dir);
+}
+
+/* ---- a notification never runs ahead of the committed data ------------------------------- */
+
+/* Writers overwrite one key with 1, 2, 3... and ask for a notification after each write.
+ * When the notification for write n fires, LMDB itself (not the overlay) must hold n or a
+ * later value: superseding a version that is already being committed would break this. */
+enum { LAG_WRITERS = 2, LAG_WRITES = 8000, LAG_WINDOW = 64 };
+
+typedef struct lag {
+    mt m; /* the committer and its ready flag */
+    uint64_t notified[LAG_WRITERS];
+    uint64_t violations;
+    uint64_t checked;
+} lag;
+
+static void lag_durable(void *ud, tr_addr who, uint64_t token, int status) {
+    lag *l = ud;
+    char name[16];
+    snprintf(name, sizeof(name), "lag%u", who.node);
+    uint64_t v = 0;
+    size_t len = 0;
+    int rc = tr_store_get_committed(l->m.st, name, "latest", 6, &v, sizeof(v), &len);
+    pthread_mutex_lock(&l->m.mu);
+    l->checked++;
+    l->violations += status != 0 || rc != 0 || len != sizeof(v) || v < who.actor;
+    l->notified[who.node] = who.actor;
+    pthread_cond_broadcast(&l->m.cv);
+    pthread_mutex_unlock(&l->m.mu);
+}
+
+static void *lag_writer(void *arg) {
+    mt_arg *a = arg;
+    lag *l = (lag *)a->m;
+    char name[16];
+    snprintf(name, sizeof(name), "lag%d", a->id);
+    for (uint64_t n = 1; n <= LAG_WRITES; n++) {
+        pthread_mutex_lock(&l->m.mu);
+        while (n > l->notified[a->id] + LAG_WINDOW) {
+            pthread_cond_wait(&l->m.cv, &l->m.mu);
+        }
+        pthread_mutex_unlock(&l->m.mu);
+        char filler[200] = {0};
+        for (uint32_t f = 0; f < 8; f++) { /* bigger batches: a longer commit to race */
+            uint32_t fk = (uint32_t)(n % 512) * 8 + f;
+            if (tr_store_put(l->m.st, name, &fk, sizeof(fk), filler, sizeof(filler)) != 0) {
+                __atomic_add_fetch(&l->violations, 1, __ATOMIC_RELAXED);
+            }
+        }
+        if (tr_store_put(l->m.st, name, "latest", 6, &n, sizeof(n)) != 0 ||
+            tr_store_notify(l->m.st, (tr_addr){(uint32_t)a->id, 0, n}, NULL) != 0) {
+            __atomic_add_fetch(&l->violations, 1, __ATOMIC_RELAXED);
+        }
+    }
+    return NULL;
+}
+
+Test(store_threads, a_notification_never_runs_ahead_of_committed_data) {
+    char *dir = tmp_dir();
+    static lag l;
+    memset(&l, 0, sizeof(l));
+    pthread_mutex_init(&l.m.mu, NULL);
+    pthread_cond_init(&l.m.cv, NULL);
+    tr_store_opts o = {.dir = dir, .no_sync = true};
+    cr_assert_eq(tr_store_open(&o, &l.m.st), 0);
+    tr_store_hooks h = {mt_ready, lag_durable, NULL, &l};
+    tr_store_bind(l.m.st, &h);
+    pthread_t c, t[LAG_WRITERS];
+    mt_arg args[LAG_WRITERS];
+    pthread_create(&c, NULL, mt_committer, &l.m);
+    for (int i = 0; i < LAG_WRITERS; i++) {
+        args[i] = (mt_arg){&l.m, i};
+        pthread_create(&t[i], NULL, lag_writer, &args[i]);
+    }
+    for (int i = 0; i < LAG_WRITERS; i++) {
+        pthread_join(t[i], NULL);
+    }
+    pthread_mutex_lock(&l.m.mu);
+    l.m.stop = true;
+    pthread_cond_broadcast(&l.m.cv);
+    pthread_mutex_unlock(&l.m.mu);
+    pthread_join(c, NULL);
+    cr_assert_eq(tr_store_commit(l.m.st, NULL), 0);
+    cr_assert_eq(l.checked, (uint64_t)LAG_WRITERS * LAG_WRITES);
+    cr_assert_eq(l.violations, 0, "%llu of %llu notifications ran ahead of LMDB",
+                 (unsigned long long)l.violations, (unsigned long long)l.checked);
+    tr_store_close(l.m.st);
     rm_dir(dir);
 }

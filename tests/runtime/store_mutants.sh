@@ -1,0 +1,53 @@
+#!/bin/sh
+# Plants known bugs in runtime/store.c, one at a time, in a scratch copy of the tree, and
+# checks that the store suites fail on each (a test that cannot fail is worthless).
+# Usage: sh tests/runtime/store_mutants.sh   (from the repository root; a few minutes)
+# Exit 0 when every mutant is caught; 1 (and the survivors' names) otherwise.
+cd "$(dirname "$0")/../.." || exit 2
+scratch=$(mktemp -d /tmp/store-mutants-XXXXXX) || exit 2
+trap 'rm -rf "$scratch"' EXIT
+git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$scratch"
+cp runtime/store.c "$scratch/store.c.orig"
+survivors=0
+mutant() { # name, exact text, replacement
+    python3 - "$scratch" "$2" "$3" <<'PY' || { echo "mutant $1: pattern not found"; exit 2; }
+import sys
+d, old, new = sys.argv[1:4]
+s = open(d + "/store.c.orig").read()
+assert old in s
+open(d + "/runtime/store.c", "w").write(s.replace(old, new, 1))
+PY
+    if (cd "$scratch" && python3 -m ziglang build test -Dsuite=test_store >/dev/null 2>&1); then
+        echo "SURVIVED: $1"; survivors=$((survivors + 1))
+    else
+        echo "caught:   $1"
+    fi
+}
+mutant "get ignores the overlay" "    entry *e = *overlay_slot(st, k, fk, h);" \
+"    entry *e = *overlay_slot(st, k, fk, h);
+    e = NULL;"
+mutant "journal seq not read from LMDB" "        a->next_seq = rc == 0 ? last + 1 : 0;
+    }
+    if (rc == 0) {
+        put_be64" "        a->next_seq = rc == 0 ? 1 : 0;
+    }
+    if (rc == 0) {
+        put_be64"
+mutant "waiters told before the write" \
+"    int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);" \
+"    fire_waiters(st, b.whead, 0);
+    b.whead = NULL;
+    int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);"
+mutant "no file size check" "    return (uint64_t)sb.st_size < need ? TR_ECORRUPT : 0;" "    (void)need;
+    return 0;"
+mutant "failed store not sticky" "    if (rc != 0 && st->failed == 0) {" "    if (0) {"
+mutant "kv superseded across batches" "        if (old->gen == e->gen) {" "        if (1) {"
+mutant "commit drops a newer overlay entry" "        if (*pp == e) {
+            *pp = e->hnext;" "        if ((*pp)->hash == e->hash) {
+            e = *pp;
+            *pp = e->hnext;"
+mutant "snapshot superseded across batches" "        if (a->snap && a->snap->gen == e->gen) {" \
+"        if (a->snap) {"
+mutant "commit drops a newer snapshot" "        } else if (a->snap == e) {" "        } else if (a->snap) {"
+[ "$survivors" -eq 0 ] && echo "every mutant was caught" && exit 0
+exit 1
