@@ -27,6 +27,7 @@
 #include "cli/cli.h"
 #include "sim/checkers.h"
 #include "sim/lincheck.h"
+#include "sim/scenario.h"
 #include "sim/workload.h"
 #include "troupe.h"
 
@@ -79,6 +80,10 @@ typedef struct sim_opts {
     bool check_determinism;
     uint32_t keys;
     uint32_t clients_per_node;
+    bool nemesis_given;
+    const char *scenario_path; /* --scenario FILE */
+    tr_scenario scen;          /* its faults, parsed before any sim starts */
+    bool scen_lossy;           /* it crashes a node or touches a clock (see check_ap) */
 } sim_opts;
 
 /* The verdicts of one store in one run. */
@@ -104,7 +109,8 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
-    double wall_s;  /* simulating only */
+    double wall_s;  /* simulating only: the tr_sim_run_* calls */
+    double setup_s; /* creating the sim (stores, boot) and the workloads */
     double check_s; /* running the checkers */
     uint64_t virtual_ns;
     store_result cp, ap;
@@ -117,8 +123,14 @@ typedef struct node_ud {
     uint32_t index;
 } node_ud;
 
+typedef struct scen_ud {
+    struct scenario *sc;
+    const tr_scen_event *ev;
+} scen_ud;
+
 typedef struct scenario {
     const sim_opts *o;
+    scen_ud *scen; /* one per --scenario fault, while the sim runs */
     tr_sim *sim;
     tr_workload *cp, *ap;
     tr_sim_rng rng;
@@ -129,6 +141,7 @@ typedef struct scenario {
     uint64_t shape_until_ns; /* a random partition shape holds until then */
     node_ud nodes[TR_SIM_NODES_MAX];
     run_result *out;
+    double t_create; /* wall clock before tr_sim_create (0: not measured) */
 } scenario;
 
 /* ---- argument parsing ------------------------------------------------------------------ */
@@ -140,7 +153,7 @@ static void usage(FILE *f) {
             "                             isolate,ring,bridge,oneway]\n"
             "                  [--duration 60s] [--rate R] [--keys K] [--clients C]\n"
             "                  [--json] [--history FILE] [--bug stale-read|no-anti-entropy]\n"
-            "                  [--check-determinism]\n"
+            "                  [--check-determinism] [--scenario FILE]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -153,6 +166,13 @@ static void usage(FILE *f) {
             "At D clients stop and everything heals. --history FILE writes the history\n"
             "(JSON, or EDN if FILE ends in .edn; with both stores FILE.cp and FILE.ap; in a\n"
             "sweep FILE.<seed>[.cp|.ap]).\n"
+            "--scenario FILE schedules faults at fixed virtual times, one per line\n"
+            "('#' comments; without --nemesis, no random faults are added):\n"
+            "  10s partition halves | 9s partition n1,n2|n3,n4,n5 | 5s isolate n1 | 7s ring\n"
+            "  8s bridge | 6s oneway n1->n3 | 20s heal | 25s crash n2 | 30s restart n2\n"
+            "  12s pause n3 | 14s resume n3 | 15s clock-skew n1 +200ms | 16s clock-jump n4 -50ms\n"
+            "  17s clock-drift n2 500ppm | 18s delay-spike n1->n2 50ms for 2s (* = any node)\n"
+            "Times: ns, us, ms, s, m; each before --duration. A bad file exits 2 with the line.\n"
             "AP acknowledged writes lost under --nemesis clock or crash are reported, not\n"
             "counted: LWW with skewed clocks, and acks before durability, lose them by\n"
             "design. Exit: 0 every property held,\n"
@@ -239,7 +259,7 @@ static int parse_nemesis(const char *s, uint32_t *mask) {
 
 static const char *const value_options[] = {
     "--seed", "--seeds", "--nodes", "--workload", "--nemesis", "--duration",
-    "--rate", "--keys", "--clients", "--history", "--bug"};
+    "--rate", "--keys", "--clients", "--history", "--bug", "--scenario"};
 
 static bool takes_value(const char *a) {
     for (size_t i = 0; i < sizeof value_options / sizeof value_options[0]; i++) {
@@ -270,7 +290,12 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
         o->ap = !strcmp(v, "ap") || !strcmp(v, "both");
         return o->cp || o->ap ? 0 : TR_EINVAL;
     }
+    if (!strcmp(a, "--scenario")) {
+        o->scenario_path = v;
+        return *v ? 0 : TR_EINVAL;
+    }
     if (!strcmp(a, "--nemesis")) {
+        o->nemesis_given = true;
         o->nemesis_text = v;
         return parse_nemesis(v, &o->nemesis);
     }
@@ -331,6 +356,53 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
     if (o->nodes * o->clients_per_node > TR_WORKLOAD_CLIENTS_MAX) {
         fprintf(stderr, "troupe sim: too many clients\n");
         return TR_EINVAL;
+    }
+    if (o->scenario_path != NULL && !o->nemesis_given) {
+        o->nemesis = 0; /* the file is the schedule */
+        o->nemesis_text = "none";
+    }
+    return 0;
+}
+
+/* A scenario file is at most this big (100k faults of ~20 bytes fit easily). */
+#define SCENARIO_FILE_MAX (4u << 20)
+
+/* Reads and checks --scenario FILE. 0, or TR_EINVAL after printing why (with the line). */
+static int load_scenario(sim_opts *o) {
+    const char *path = o->scenario_path;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "troupe sim: cannot read scenario %s: %s\n", path, strerror(errno));
+        return TR_EINVAL;
+    }
+    char *text = malloc(SCENARIO_FILE_MAX + 1);
+    size_t len = text ? fread(text, 1, SCENARIO_FILE_MAX + 1, f) : 0;
+    bool read_error = text == NULL || ferror(f);
+    fclose(f);
+    if (read_error || len > SCENARIO_FILE_MAX) {
+        fprintf(stderr, "troupe sim: scenario %s: %s\n", path,
+                read_error ? "cannot read it" : "larger than 4 MiB");
+        free(text);
+        return TR_EINVAL;
+    }
+    char err[256];
+    int rc = tr_scenario_parse(text, len, o->nodes, &o->scen, err, sizeof err);
+    free(text);
+    if (rc != 0) {
+        fprintf(stderr, "troupe sim: scenario %s: %s\n", path, err);
+        return TR_EINVAL;
+    }
+    for (size_t i = 0; i < o->scen.count; i++) {
+        const tr_scen_event *ev = &o->scen.events[i];
+        o->scen_lossy |= ev->kind == TR_SCEN_CRASH || ev->kind == TR_SCEN_CLOCK_SKEW ||
+                         ev->kind == TR_SCEN_CLOCK_JUMP || ev->kind == TR_SCEN_CLOCK_DRIFT;
+        if (ev->at_ns >= o->duration_ns) {
+            fprintf(stderr, "troupe sim: scenario %s: line %u: at %.3fs, not before the end "
+                    "of the workload (--duration %.3fs)\n", path, ev->line, ev->at_ns / 1e9,
+                    o->duration_ns / 1e9);
+            tr_scenario_free(&o->scen);
+            return TR_EINVAL;
+        }
     }
     return 0;
 }
@@ -459,6 +531,48 @@ static void fault_cb(tr_sim *sim, void *ud) {
     schedule_fault(sc);
 }
 
+/* One --scenario fault. Crash and pause keep the bookkeeping that end_cb relies on to
+ * restart and resume everything at the end. */
+static void scenario_cb(tr_sim *sim, void *ud) {
+    const scen_ud *u = ud;
+    scenario *sc = u->sc;
+    const tr_scen_event *ev = u->ev;
+    if (tr_scenario_apply(sim, ev) != 0) {
+        return; /* it changed nothing (e.g. crash of a node that is down): not counted */
+    }
+    if (ev->kind == TR_SCEN_CRASH) {
+        sc->down++;
+        if (sc->cp) {
+            tr_workload_node_crashed(sc->cp, ev->a);
+        }
+        if (sc->ap) {
+            tr_workload_node_crashed(sc->ap, ev->a);
+        }
+    } else if (ev->kind == TR_SCEN_RESTART) {
+        sc->down--;
+    } else if (ev->kind == TR_SCEN_PAUSE) {
+        sc->paused |= 1ull << ev->a;
+    } else if (ev->kind == TR_SCEN_RESUME) {
+        sc->paused &= ~(1ull << ev->a);
+    }
+}
+
+static int schedule_scenario(tr_sim *sim, scenario *sc) {
+    const tr_scenario *scen = &sc->o->scen;
+    if (scen->count == 0) {
+        return 0;
+    }
+    sc->scen = calloc(scen->count, sizeof *sc->scen);
+    if (sc->scen == NULL) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < scen->count; i++) {
+        sc->scen[i] = (scen_ud){sc, &scen->events[i]};
+        tr_sim_at(sim, scen->events[i].at_ns, scenario_cb, &sc->scen[i]);
+    }
+    return 0;
+}
+
 static void partition_cb(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     if (tr_sim_partition(sim, sc->minority_mask) == 0) {
@@ -548,6 +662,9 @@ static void run_scenario(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     const sim_opts *o = sc->o;
     uint64_t d = o->duration_ns;
+    if (sc->t_create == 0) {
+        sc->t_create = wall_now(); /* check-determinism: the sim was created just before */
+    }
     sc->sim = sim;
     sc->down = 0;
     sc->paused = 0;
@@ -559,7 +676,8 @@ static void run_scenario(tr_sim *sim, void *ud) {
     }
     sc->cp = o->cp ? make_workload(sc, "cp") : NULL;
     sc->ap = o->ap ? make_workload(sc, "ap") : NULL;
-    if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL)) {
+    if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL) ||
+        schedule_scenario(sim, sc) != 0) {
         sc->out->tool_error = true;
         snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "cannot start the workloads");
         return;
@@ -573,7 +691,11 @@ static void run_scenario(tr_sim *sim, void *ud) {
         tr_sim_at(sim, d / 8, fault_cb, sc);
     }
     tr_sim_at(sim, d, end_cb, sc);
+    /* The ratio shown is virtual time over the wall time of these run calls only: set-up
+     * (tr_sim_create: store directories, boot; the workloads), the checkers, tear-down and
+     * process start-up are excluded and shown or timed separately. */
     double t0 = wall_now();
+    sc->out->setup_s = t0 - sc->t_create;
     tr_sim_run_for(sim, d);
     tr_sim_run_for(sim, 1); /* end_cb, due at d */
     tr_sim_run_until(sim, settled, sc, d + SETTLE_NS);
@@ -648,7 +770,7 @@ static void check_ap(scenario *sc, tr_workload *wl, store_result *r) {
     }
     /* LWW with skewed clocks, and acks given before the write is durable (a crash in
      * between, before the gossip spread it): the two ways AP is documented to lose. */
-    bool lost_ok = (sc->o->nemesis & (NEM_CLOCK | NEM_CRASH)) != 0;
+    bool lost_ok = (sc->o->nemesis & (NEM_CLOCK | NEM_CRASH)) != 0 || sc->o->scen_lossy;
     if (!r->converged || !r->conv_checked || !c->agree) {
         r->violated = true;
         snprintf(r->why, sizeof r->why, "replicas did not converge after heal (%zu keys "
@@ -801,12 +923,34 @@ static void print_faults(const run_result *r) {
     printf("%s\n", any ? "" : " none");
 }
 
+/* A path as one shell word: as is when it is plain, else single-quoted. */
+static void print_shell_word(FILE *f, const char *s) {
+    if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+=,:@%-")]
+        == '\0') {
+        fputs(s, f);
+        return;
+    }
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') {
+            fputs("'\\''", f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+    fputc('\'', f);
+}
+
 static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     fprintf(f, "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
             "--duration %.3fs --rate %g --keys %u --clients %u%s%s",
             seed, o->nodes, o->cp && o->ap ? "both" : o->cp ? "cp" : "ap",
             o->nemesis ? o->nemesis_text : "none", o->duration_ns / 1e9, o->rate, o->keys,
             o->clients_per_node, o->bug_text ? " --bug " : "", o->bug_text ? o->bug_text : "");
+    if (o->scenario_path != NULL) {
+        fputs(" --scenario ", f);
+        print_shell_word(f, o->scenario_path);
+    }
 }
 
 static void print_human(const sim_opts *o, const run_result *r) {
@@ -815,6 +959,9 @@ static void print_human(const sim_opts *o, const run_result *r) {
            "store%s%s\n",
            r->seed, o->nodes, o->duration_ns / 1e9, o->nemesis ? o->nemesis_text : "none",
            o->rate, o->bug_text ? ", planted bug " : "", o->bug_text ? o->bug_text : "");
+    if (o->scenario_path != NULL) {
+        printf("scenario: %s, %zu faults scheduled\n", o->scenario_path, o->scen.count);
+    }
     if (r->partitioned) {
         format_mask(minority, sizeof minority, r->minority_mask, o->nodes, true);
         format_mask(majority, sizeof majority, r->minority_mask, o->nodes, false);
@@ -823,10 +970,11 @@ static void print_human(const sim_opts *o, const run_result *r) {
     }
     print_stores(o, r);
     print_faults(r);
-    printf("events: %" PRIu64 " in %.2f s wall (%.0f events/s), virtual/wall time %.1fx; "
-           "checkers %.2f s\n",
+    printf("events: %" PRIu64 " in %.3f s wall (%.0f events/s), virtual/wall time %.1fx "
+           "(%.1f s virtual, simulation only); set-up %.3f s, checkers %.3f s\n",
            r->stats.events, r->wall_s, r->wall_s > 0 ? r->stats.events / r->wall_s : 0,
-           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->check_s);
+           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->virtual_ns / 1e9,
+           r->setup_s, r->check_s);
     printf("trace-hash: %016" PRIx64 "\n", r->trace_hash);
     printf("replay: ");
     print_replay(o, r->seed, stdout);
@@ -933,6 +1081,8 @@ static void release(scenario *sc) {
     tr_workload_destroy(sc->cp);
     tr_workload_destroy(sc->ap);
     sc->cp = sc->ap = NULL;
+    free(sc->scen);
+    sc->scen = NULL;
 }
 
 /* One seed: create, run, check, destroy. Returns 0/1/2 as the exit status. */
@@ -943,6 +1093,7 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
     memset(r, 0, sizeof *r);
     r->seed = seed;
     sim_config(o, seed, &sc, &cfg);
+    sc.t_create = wall_now();
     int rc = tr_sim_create(&cfg, &sim);
     if (rc != 0) {
         fprintf(stderr, "troupe sim: cannot create the simulation: %s\n", tr_strerror(rc));
@@ -969,6 +1120,7 @@ static void determinism_scenario(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     release(sc);
     memset(sc->out, 0, sizeof *sc->out);
+    sc->t_create = 0;
     run_scenario(sim, sc);
     /* The sims are destroyed by tr_sim_check_determinism; the workloads are not referenced
      * by any terminate callback, so they can go first. */
@@ -1037,6 +1189,8 @@ static int sweep(const sim_opts *o) {
     return errors > 0 ? 2 : violated > 0 ? 1 : 0;
 }
 
+static int run_cli(const sim_opts *o);
+
 int tr_cli_sim(int argc, char **argv) {
     sim_opts o;
     for (int i = 1; i < argc; i++) {
@@ -1049,19 +1203,28 @@ int tr_cli_sim(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (o.check_determinism) {
-        return check_determinism(&o);
+    if (o.scenario_path != NULL && load_scenario(&o) != 0) {
+        return 2; /* the error names the file and line; usage would bury it */
     }
-    if (o.sweep) {
-        return sweep(&o);
+    int rc = run_cli(&o);
+    tr_scenario_free(&o.scen);
+    return rc;
+}
+
+static int run_cli(const sim_opts *o) {
+    if (o->check_determinism) {
+        return check_determinism(o);
+    }
+    if (o->sweep) {
+        return sweep(o);
     }
     run_result r;
-    int rc = run_seed(&o, o.seed_lo, &r);
+    int rc = run_seed(o, o->seed_lo, &r);
     if (rc != 2) {
-        if (o.json) {
-            print_json(&o, &r);
+        if (o->json) {
+            print_json(o, &r);
         } else {
-            print_human(&o, &r);
+            print_human(o, &r);
         }
     }
     return rc;

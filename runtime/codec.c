@@ -8,10 +8,11 @@
  * buffer still holds, so nothing is allocated for input that cannot be a real object.
  *
  * Encoding uses msgpack_packer over a bounded write callback into the caller's buffer.
- * Decoding validates first and then reads the ten fields with a small bounds-checked reader:
- * the envelope has a fixed shape of scalars, so no msgpack object tree (and no zone) is built,
- * and the only allocation is the message itself, sized by a body length the validator has
- * already proven to be inside the buffer.
+ * Decoding reads the eleven fields with a small bounds-checked reader: the envelope has a
+ * fixed shape of scalars, so no msgpack object tree (and no zone) is built, and the only
+ * allocation is the message itself, sized by a body length the reader has proven to be inside
+ * the buffer. A buffer the reader accepts is one well-formed object, so the validator runs
+ * only on the others, to give the same error code as if it had run first.
  */
 #include "runtime/codec.h"
 
@@ -35,6 +36,13 @@ _Static_assert(WIRE_FLAGS < 128, "wire flags must stay a positive fixint");
 /* ---- Reading big-endian integers (the caller has checked the bounds) --------------------- */
 
 static uint64_t load_be(const uint8_t *p, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8) { /* the widest field, common in envelopes (actor ids, trace ids): one load */
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    }
+#endif
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         v = (v << 8) | p[i];
@@ -129,6 +137,26 @@ static int parse_header(const uint8_t *p, size_t avail, header *h) {
     return 0;
 }
 
+/* The size of every object that is one byte of type plus a fixed number of bytes (fixints,
+ * nil, bools, fixstr, floats, ints, fixext), 0 for the others (containers, str8..32,
+ * bin, ext, 0xc1), which go through parse_header. The walk's common case is then one table
+ * load and one bounds check; the answer is the one parse_header gives for these bytes. */
+static const uint8_t scalar_size[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), /* 0x00-0x7f fixint */
+    R16(0), R16(0),                                                 /* fixmap, fixarray */
+    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, /* fixstr 0-15 */
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, /* fixstr 16-31 */
+    1, 0, 1, 1,                 /* nil, (never used), false, true */
+    0, 0, 0, 0, 0, 0,           /* bin8/16/32, ext8/16/32 */
+    5, 9, 2, 3, 5, 9, 2, 3, 5, 9, /* float32/64, u8..u64, i8..i64 */
+    3, 4, 6, 10, 18,            /* fixext1/2/4/8/16 */
+    0, 0, 0, 0, 0, 0, 0,        /* str8/16/32, array16/32, map16/32 */
+    R16(1), R16(1),             /* 0xe0-0xff negative fixint */
+#undef R16
+};
+_Static_assert(sizeof scalar_size == 256, "one entry per type byte");
+
 /* Walks one object from buf[0..len). *used = its size. TR_EAGAIN if buf ends first. */
 static int walk(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
     assert(depth_max <= CHECK_STACK_MAX);
@@ -145,6 +173,15 @@ static int walk(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used
         }
         if (pos == len) {
             return TR_EAGAIN;
+        }
+        size_t size = scalar_size[buf[pos]];
+        if (size != 0) { /* fast path: parse_header would say the same */
+            if (size > len - pos) {
+                return TR_EAGAIN;
+            }
+            pending[depth]--;
+            pos += size;
+            continue;
         }
         header h;
         int rc = parse_header(buf + pos, len - pos, &h);
@@ -298,7 +335,9 @@ typedef struct reader {
 
 /* Reads an integer that must be >= 0 and <= max. Accepts every msgpack integer form
  * (other encoders use signed forms for small positives). TR_EPROTO otherwise. */
-static int read_uint(reader *r, uint64_t max, uint64_t *out) {
+/* Inlined: the decoder calls it nine times per envelope. */
+__attribute__((always_inline)) static inline int read_uint(reader *r, uint64_t max,
+                                                      uint64_t *out) {
     if (r->left == 0) {
         return TR_EPROTO;
     }
@@ -439,25 +478,41 @@ static int read_preamble(reader *r) {
     return count == ENVELOPE_FIELDS ? 0 : TR_EPROTO;
 }
 
+/* Reads the whole envelope with the bounds-checked reader. Success proves the buffer is
+ * exactly one array of eleven in-bounds scalars (nothing after it), i.e. one well-formed
+ * msgpack object of depth 1, which tr_msgpack_check would accept. */
+static int read_envelope(reader *r, fields *f, char *name_out, const uint8_t **body,
+                         size_t *body_len) {
+    if (r->left == 0) {
+        return TR_EPROTO;
+    }
+    int rc = read_preamble(r);
+    if (rc == 0) rc = read_scalars(r, f);
+    if (rc == 0) rc = read_name(r, name_out);
+    if (rc == 0) rc = read_bytes(r, false, body, body_len);
+    if (rc == 0 && (r->left != 0 || *body_len > UINT32_MAX)) rc = TR_EPROTO;
+    return rc;
+}
+
 int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
     assert(out != NULL && name_out != NULL);
     assert(buf != NULL || len == 0);
     name_out[0] = '\0';
-    int rc = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
-    if (rc != 0) {
-        return rc == TR_ETOOBIG ? TR_EPROTO : rc; /* too deep is malformed for an envelope */
-    }
     reader r = {.p = buf, .left = len};
     fields f;
-    const uint8_t *body;
-    size_t body_len;
-    rc = read_preamble(&r);
-    if (rc == 0) rc = read_scalars(&r, &f);
-    if (rc == 0) rc = read_name(&r, name_out);
-    if (rc == 0) rc = read_bytes(&r, false, &body, &body_len);
-    if (rc == 0 && (r.left != 0 || body_len > UINT32_MAX)) rc = TR_EPROTO;
+    const uint8_t *body = NULL;
+    size_t body_len = 0;
+    int rc = read_envelope(&r, &f, name_out, &body, &body_len);
     if (rc != 0) {
+        /* Only bytes that are not a current envelope get here. The validator then gives its
+         * verdict first, exactly as when it ran before the reader: a malformed buffer is
+         * TR_EPROTO whatever the reader met first, and only a well-formed one can be
+         * TR_EVERSION. A valid envelope skips the validator: the reader proved it (above). */
         name_out[0] = '\0';
+        int vrc = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+        if (vrc != 0) {
+            return vrc == TR_ETOOBIG ? TR_EPROTO : vrc; /* too deep is malformed here */
+        }
         return rc;
     }
     tr_msg *msg = tr__msg_alloc(body_len); /* body_len <= len: proven by the reader */

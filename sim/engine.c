@@ -65,6 +65,11 @@ static int slab_grow(tr_sim *sim) {
     }
     sim->heap = heap;
     sim->heap_cap = cap;
+    sim_heap_entry *theap = realloc(sim->theap, (size_t)cap * sizeof *theap);
+    if (theap == NULL) {
+        return TR_ENOMEM;
+    }
+    sim->theap = theap;
     /* The ring (capacity a power of two, like the slab) is unwrapped into its new array. */
     sim_heap_entry *ring = malloc((size_t)cap * sizeof *ring);
     if (ring == NULL) {
@@ -107,11 +112,16 @@ static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
         if (c >= n) {
             break;
         }
-        uint32_t end = c + 4 < n ? c + 4 : n;
         uint32_t m = c;
-        for (uint32_t k = c + 1; k < end; k++) {
-            if (entry_less(&h[k], &h[m])) {
-                m = k;
+        if (c + 4 <= n) { /* all four children: unrolled (the common case) */
+            uint32_t m2 = entry_less(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
+            m = entry_less(&h[c + 1], &h[c]) ? c + 1 : c;
+            m = entry_less(&h[m2], &h[m]) ? m2 : m;
+        } else {
+            for (uint32_t k = c + 1; k < n; k++) {
+                if (entry_less(&h[k], &h[m])) {
+                    m = k;
+                }
             }
         }
         if (!entry_less(&h[m], &e)) {
@@ -131,6 +141,12 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     if (time == sim->now) {
         SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
         sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
+        return;
+    }
+    if (sim->slab[slot].kind == SIM_EV_TIMER) {
+        SIM_ASSERT(sim, sim->theap_count < sim->heap_cap);
+        sim->theap[sim->theap_count] = e;
+        sift_up(sim->theap, sim->theap_count++);
         return;
     }
     SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
@@ -203,8 +219,13 @@ uint32_t tr_sim__index(tr_sim *sim, tr_node *node) {
     return id - 1;
 }
 
+/* Without drift (the common case) the 128-bit divisions below are skipped; the shortcuts
+ * give exactly what the divisions give for drift_ppm == 0, so timers keep their times. */
 static int64_t clock_raw(const sim_node *sn, uint64_t t) {
-    __int128 drift = (__int128)sn->drift_ppm * (__int128)(t - sn->drift_base) / 1000000;
+    __int128 drift = 0;
+    if (sn->drift_ppm != 0) {
+        drift = (__int128)sn->drift_ppm * (__int128)(t - sn->drift_base) / 1000000;
+    }
     __int128 v = (__int128)t + sn->clock_offset + drift;
     return v < 0 ? 0 : v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
@@ -222,9 +243,16 @@ uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) 
     if (tr_sim__local_now(sim, sn) >= due_local) {
         return sim->now;
     }
-    __int128 num = ((__int128)due_local - sn->clock_offset - (__int128)sn->drift_base) * 1000000;
-    __int128 den = 1000000 + sn->drift_ppm;
-    __int128 x = (num + den - 1) / den;
+    __int128 k = (__int128)due_local - sn->clock_offset - (__int128)sn->drift_base;
+    __int128 x;
+    if (sn->drift_ppm == 0) {
+        /* (k * 10^6 + 10^6 - 1) / 10^6 with C's truncation toward zero */
+        x = k < 0 ? k + 1 : k;
+    } else {
+        __int128 num = k * 1000000;
+        __int128 den = 1000000 + sn->drift_ppm;
+        x = (num + den - 1) / den;
+    }
     __int128 t = (__int128)sn->drift_base + x;
     if (t <= (__int128)sim->now) {
         return sim->now + 1; /* rounding: the fire re-checks and retries */
@@ -235,16 +263,16 @@ uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) 
 void tr_sim__retime_timers(tr_sim *sim, uint32_t i) {
     sim_node *sn = &sim->nodes[i];
     bool changed = false;
-    for (uint32_t k = 0; k < sim->heap_count; k++) {
-        sim_event *ev = &sim->slab[sim->heap[k].slot];
-        if (ev->kind == SIM_EV_TIMER && ev->node == i && ev->epoch == sn->epoch) {
-            sim->heap[k].time = tr_sim__local_to_global(sim, sn, ev->u.timer.due_local);
+    for (uint32_t k = 0; k < sim->theap_count; k++) {
+        sim_event *ev = &sim->slab[sim->theap[k].slot];
+        if (ev->node == i && ev->epoch == sn->epoch) {
+            sim->theap[k].time = tr_sim__local_to_global(sim, sn, ev->u.timer.due_local);
             changed = true;
         }
     }
-    if (changed && sim->heap_count > 1) {
-        for (uint32_t k = sim->heap_count / 2; k-- > 0;) {
-            sift_down(sim->heap, sim->heap_count, k);
+    if (changed && sim->theap_count > 1) {
+        for (uint32_t k = sim->theap_count / 2; k-- > 0;) {
+            sift_down(sim->theap, sim->theap_count, k);
         }
     }
 }
@@ -342,7 +370,9 @@ static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32
 /* Every message an actor receives, local or remote, goes into the trace. */
 static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
     tr_sim *sim = engine;
-    uint64_t h = tr_sim__mix(sim->trace, ((uint64_t)tr_sim__index(sim, node) << 32) | msg->type);
+    uint32_t i = tr_sim__index(sim, node);
+    sim->nodes[i].delivered++;
+    uint64_t h = tr_sim__mix(sim->trace, ((uint64_t)i << 32) | msg->type);
     h = tr_sim__mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
     h = tr_sim__mix(tr_sim__mix(h, msg->from.actor), msg->to.actor);
     h = tr_sim__mix(h, msg->corr);
@@ -364,10 +394,15 @@ static const tr_engine_ops sim_ops = {
 
 /* ---- Processing events --------------------------------------------------------------- */
 
+/* Messages processed by the node's actors so far. The runtime calls ops->delivered once per
+ * message it counts in messages_delivered; debug builds check that the two agree. */
 static uint64_t node_processed(sim_node *sn) {
+#ifndef NDEBUG
     tr_stats st;
     tr_node_stats(sn->node, &st);
-    return st.messages_delivered;
+    assert(st.messages_delivered == sn->delivered);
+#endif
+    return sn->delivered;
 }
 
 static void run_actor(tr_sim *sim, sim_node *sn, sim_record *r) {
@@ -503,7 +538,9 @@ static void process(tr_sim *sim, uint32_t slot) {
         tr_sim__release_slot(sim, slot);
         sim->stats.events++;
         sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), SIM_EV_CALL);
-        record(sim, &r);
+        if (sim->mode != SIM_MODE_PLAIN) {
+            record(sim, &r); /* check-determinism only */
+        }
         ev.u.call.fn(sim, ev.u.call.ud);
         return;
     }
@@ -547,30 +584,59 @@ static void process(tr_sim *sim, uint32_t slot) {
         SIM_ASSERT(sim, !"unknown sim event");
     }
     sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r.a), r.b);
-    record(sim, &r);
+    if (sim->mode != SIM_MODE_PLAIN) {
+        record(sim, &r); /* check-determinism only */
+    }
+}
+
+/* Pops the top of heap h (count *n > 0). */
+static sim_heap_entry heap_pop(sim_heap_entry *h, uint32_t *n) {
+    sim_heap_entry top = h[0];
+    h[0] = h[--*n];
+    if (*n > 0) {
+        sift_down(h, *n, 0);
+    }
+    return top;
 }
 
 static bool step_until(tr_sim *sim, uint64_t limit) {
     sim_heap_entry top;
-    if (sim->ring_count > 0 &&
-        (sim->heap_count == 0 || entry_less(&sim->ring[sim->ring_head], &sim->heap[0]))) {
+    bool advanced = false; /* the link of a popped delivery already moved on */
+    /* The earliest of the two heaps' tops (NULL: both empty). */
+    sim_heap_entry *first = sim->heap_count > 0 ? &sim->heap[0] : NULL;
+    if (sim->theap_count > 0 && (first == NULL || entry_less(&sim->theap[0], first))) {
+        first = &sim->theap[0];
+    }
+    if (sim->ring_count > 0 && (first == NULL || entry_less(&sim->ring[sim->ring_head], first))) {
         top = sim->ring[sim->ring_head];
         sim->ring_head = (sim->ring_head + 1) & (sim->ring_cap - 1);
         sim->ring_count--;
     } else {
-        if (sim->heap_count == 0 || sim->heap[0].time > limit) {
+        if (first == NULL || first->time > limit) {
             return false;
         }
-        top = sim->heap[0];
-        sim->heap[0] = sim->heap[--sim->heap_count];
-        if (sim->heap_count > 0) {
-            sift_down(sim->heap, sim->heap_count, 0);
+        if (first == sim->theap) {
+            top = heap_pop(sim->theap, &sim->theap_count);
+        } else {
+            /* A link's head leaving: its next delivery (a key >= the head's) takes the head's
+             * place at the top, one sift instead of a pop and an insert. */
+            top = sim->heap[0];
+            const sim_event *tev = &sim->slab[top.slot];
+            sim_heap_entry next;
+            if (tev->kind == SIM_EV_DELIVER && tev->via_link &&
+                tr_sim__link_next(sim, tev->u.msg.from, tev->node, &next)) {
+                sim->heap[0] = next;
+                sift_down(sim->heap, sim->heap_count, 0);
+                advanced = true;
+            } else {
+                heap_pop(sim->heap, &sim->heap_count);
+            }
         }
     }
     SIM_ASSERT(sim, top.time >= sim->now); /* invariant 1: time never runs backwards */
     sim->now = top.time;
     sim_event *ev = &sim->slab[top.slot];
-    if (ev->kind == SIM_EV_DELIVER && ev->via_link) {
+    if (ev->kind == SIM_EV_DELIVER && ev->via_link && !advanced) {
         tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
     }
     process(sim, top.slot);
@@ -757,6 +823,9 @@ void tr_sim_destroy(tr_sim *sim) {
     for (uint32_t k = 0; k < sim->heap_count; k++) {
         tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
     }
+    for (uint32_t k = 0; k < sim->theap_count; k++) {
+        tr_sim__free_event(sim, &sim->slab[sim->theap[k].slot]);
+    }
     for (uint32_t k = 0; k < sim->ring_count; k++) {
         uint32_t slot = sim->ring[(sim->ring_head + k) & (sim->ring_cap - 1)].slot;
         tr_sim__free_event(sim, &sim->slab[slot]);
@@ -778,6 +847,7 @@ void tr_sim_destroy(tr_sim *sim) {
         free(sim->buf_pool[--sim->buf_pool_count]);
     }
     free(sim->heap);
+    free(sim->theap);
     free(sim->ring);
     free(sim->slab);
     free(sim->free_slots);

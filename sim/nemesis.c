@@ -277,9 +277,7 @@ int tr_sim_restart(tr_sim *sim, uint32_t i) {
     }
     sn->up = true;
     /* Counters of the node survive the crash; runs charge only what they process now. */
-    tr_stats st;
-    tr_node_stats(sn->node, &st);
-    sn->processed_last = st.messages_delivered;
+    sn->processed_last = sn->delivered;
     tr_sim__fault(sim, TR_SIM_FAULT_RESTART);
     tr_sim__detect(sim);
     return sim->cfg.boot ? sim->cfg.boot(sn->node, sim->cfg.boot_ud) : 0;

@@ -97,6 +97,19 @@ static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
     l->q[(l->q_head + l->q_count++) & (l->q_cap - 1)] = e;
 }
 
+bool tr_sim__link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next) {
+    sim_link *l = tr_sim__link(sim, from, to);
+    SIM_ASSERT(sim, l->head_in_heap);
+    if (l->q_count == 0) {
+        return false;
+    }
+    *next = l->q[l->q_head];
+    l->q_head = (l->q_head + 1) & (l->q_cap - 1);
+    l->q_count--;
+    l->head_slot = next->slot; /* still head_in_heap: the caller puts it there */
+    return true;
+}
+
 void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
     sim_link *l = tr_sim__link(sim, from, to);
     SIM_ASSERT(sim, l->head_in_heap);
@@ -197,20 +210,28 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
         return TR_EUNREACH;
     }
     uint32_t t = to_id - 1;
-    size_t cap = tr_envelope_size(msg, to_name);
+    /* Most envelopes fit a small pooled buffer: encode into one directly (the encoder checks
+     * the size itself), and size a buffer only for the few that do not. */
+    size_t cap = SIM_BUF_SMALL;
     uint8_t *buf = tr_sim__buf_alloc(sim, cap);
-    if (buf == NULL) {
-        tr__msg_release(msg);
-        return TR_ENOMEM;
-    }
     size_t len = 0;
-    int rc = tr_envelope_encode(msg, to_name, buf, cap, &len);
+    int rc = buf ? tr_envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
+    if (rc == TR_ETOOBIG) {
+        tr_sim__buf_free(sim, buf, cap);
+        cap = tr_envelope_size(msg, to_name);
+        buf = tr_sim__buf_alloc(sim, cap);
+        rc = buf ? tr_envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
+    }
     tr__msg_release(msg);
     if (rc != 0) {
-        tr_sim__buf_free(sim, buf, cap);
+        if (buf != NULL) {
+            tr_sim__buf_free(sim, buf, cap);
+        }
         return rc;
     }
-    SIM_ASSERT(sim, len == cap && len <= UINT32_MAX); /* exact size: the buffer class is len */
+    /* The buffer class is len: small buffers are all SIM_BUF_SMALL bytes, a large one is
+     * exactly len. */
+    SIM_ASSERT(sim, len <= UINT32_MAX && (len <= SIM_BUF_SMALL) == (cap == SIM_BUF_SMALL));
     sim->stats.remote_sent++;
     if (!tr_sim__link(sim, f, t)->up) {
         sim->stats.dropped_cut++;

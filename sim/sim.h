@@ -4,8 +4,11 @@
  * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a 4-ary
  * min-heap ordered by (virtual time ns, sequence number); the sequence number makes ties
  * deterministic (FIFO among events of equal time). Events due exactly now skip the heap
- * through a FIFO ring (same order, O(1)). Events live in a slab indexed by slot; heap and
- * ring hold (time, seq, slot) so that sifting moves 24 bytes.
+ * through a FIFO ring (same order, O(1)). Timers, which wait long (timeouts) and would make
+ * every other event's sift longer, live in a heap of their own; the loop pops the least
+ * (time, seq) of ring head, heap top and timer-heap top, so the order is exactly that of one
+ * heap. Events live in a slab indexed by slot; heaps and ring hold (time, seq, slot) so that
+ * sifting moves 24 bytes.
  *
  * Invariants:
  *   1. sim->now never decreases; every event is pushed at a time >= now.
@@ -107,7 +110,9 @@ typedef struct sim_node {
     uint64_t busy_until;      /* the node's one simulated CPU is busy until then */
     tr_actor **runq;          /* runnable actors, FIFO: one entry per ops->schedule call */
     uint32_t runq_head, runq_count, runq_cap;
-    uint64_t processed_last;  /* tr_node_stats messages_delivered after the last run */
+    uint64_t processed_last;  /* `delivered` after the last run */
+    uint64_t delivered;       /* messages its actors received (ops->delivered): the same
+                                 count as tr_stats.messages_delivered, without a call */
     tr_sim_rng rng;           /* ops->random */
     /* Local clock: raw(t) = t + offset + drift_ppm * (t - drift_base) / 1e6, clamped to
      * never run backwards (clock_last). */
@@ -138,8 +143,10 @@ struct tr_sim {
     uint64_t seq;
     uint64_t trace;
     tr_sim_stats stats;
-    sim_heap_entry *heap;
+    sim_heap_entry *heap; /* every future event but timers */
     uint32_t heap_count, heap_cap;
+    sim_heap_entry *theap; /* future timers (same capacity as heap) */
+    uint32_t theap_count;
     sim_heap_entry *ring; /* events due at now, FIFO (see push_slot) */
     uint32_t ring_head, ring_count, ring_cap;
     sim_event *slab;
@@ -223,6 +230,9 @@ bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
 void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to);
 /* The head delivery of link from -> to left the heap: put the next one in. */
 void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to);
+/* The same, for a head that is still at the heap's top: hands out the link's next queued
+ * delivery (false if none) for the caller to put in the head's place. */
+bool tr_sim__link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next);
 /* Frees the queued deliveries of every link (destroy). */
 void tr_sim__links_free(tr_sim *sim);
 

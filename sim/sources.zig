@@ -8,6 +8,7 @@ pub const lib = [_][]const u8{
     "sim/lincheck.c",
     "sim/checkers.c",
     "sim/workload.c",
+    "sim/scenario.c",
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_sim_engine.c",
@@ -17,4 +18,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_checkers.c",
     "tests/sim/test_sim_cli.c",
     "tests/sim/test_embed_user.c",
+    "tests/sim/test_scenario.c",
 };

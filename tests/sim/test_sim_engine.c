@@ -619,3 +619,44 @@ Test(sim_engine, actors_of_a_node_share_one_cpu) {
     cr_assert_eq(second, t0 + 100 * 1000);
     tr_sim_destroy(sim);
 }
+
+/* ---- Timers and other events due at the same time ------------------------------------ */
+
+/* Timers live in a heap of their own: an event due at the same virtual time as a timer must
+ * still run in push order, before it if pushed before the timer was armed, after if after. */
+static uint64_t timer_seen_by[2];
+
+static int timer_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    return tr_timer_start(ctx, 10, 0, T_KICK, NULL); /* armed at t = 0: due at 10 ms */
+}
+
+static const tr_behaviour timer_b = {.name = "timer", .init = timer_init,
+                                     .receive = quiet_receive};
+
+static void count_timers(tr_sim *sim, void *ud) {
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    cr_assert_eq(tr_sim_now_ns(sim), 10000000);
+    timer_seen_by[*(int *)ud] = st.timers_fired;
+}
+
+Test(sim_engine, a_timer_and_a_call_due_together_run_in_push_order) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.nodes = 1;
+    c.store = false;
+    tr_sim *sim;
+    static int first = 0, second = 1;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &timer_b, NULL, NULL, 0, NULL), 0);
+    cr_assert_eq(tr_sim_at(sim, 10000000, count_timers, &first), 0); /* before the arming */
+    tr_sim_run_for(sim, 1000000);                                     /* init arms the timer */
+    cr_assert_eq(tr_sim_at(sim, 10000000, count_timers, &second), 0); /* after it */
+    tr_sim_run_for(sim, 20000000);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    cr_assert_eq(st.timers_fired, 1);
+    cr_assert_eq(timer_seen_by[0], 0, "the call pushed first runs before the timer");
+    cr_assert_eq(timer_seen_by[1], 1, "the call pushed after the arming runs after the timer");
+    tr_sim_destroy(sim);
+}
