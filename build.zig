@@ -99,6 +99,14 @@ pub fn build(b: *std.Build) void {
     // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
     // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".
     if (tsan) {
+        // The planted race must be reported: proof that the instrumentation is live.
+        const pmod = newModule(b, target, optimize, tsan);
+        pmod.addCSourceFiles(.{ .files = &.{"tests/tsan/planted_race.c"}, .flags = &c_flags });
+        const planted = b.addExecutable(.{ .name = "planted_race", .root_module = pmod });
+        const prun = b.addSystemCommand(&.{ "sh", "tests/tsan/expect_race.sh" });
+        prun.addArtifactArg(planted);
+        prun.has_side_effects = true;
+        test_step.dependOn(&prun.step);
         for (tsan_stress) |path| {
             const smod = newModule(b, target, optimize, tsan);
             smod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });

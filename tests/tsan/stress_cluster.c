@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/real.h"
+#include "tests/tsan/stress.h"
 #include "troupe.h"
 
 #define SECRET "stress-cluster-secret-0123456789"
@@ -60,6 +61,21 @@ static int client_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
 static const tr_behaviour client_b = {.name = "client", .state_size = sizeof(client),
                                       .init = client_init, .receive = client_receive};
 
+/* Waits for every client's report; 0 when all CLIENTS finished with no bad reply. */
+static int wait_clients(tr_inbox *ib) {
+    for (int i = 0; i < CLIENTS; i++) {
+        tr_msg *m;
+        STRESS_ASSERT(tr_inbox_receive(ib, 30000, &m) == 0, "client %d did not finish", i);
+        uint64_t bad = 0;
+        if (m->body_len == sizeof bad) memcpy(&bad, m->body, sizeof bad);
+        uint32_t type = m->type;
+        tr_msg_free(m);
+        STRESS_ASSERT(type == T_DONE && bad == 0, "client %d: %llu bad replies", i,
+                      (unsigned long long)bad);
+    }
+    return 0;
+}
+
 int main(void) {
     tr_runtime *rt1, *rt2;
     tr_cluster *c1, *c2;
@@ -88,21 +104,7 @@ int main(void) {
         for (int i = 0; i < CLIENTS; i++) {
             tr_node_spawn(tr_runtime_node(rt1), &client_b, NULL, &main_addr, sizeof main_addr, NULL);
         }
-        for (int i = 0; i < CLIENTS && !failed; i++) {
-            tr_msg *m;
-            if (tr_inbox_receive(ib, 30000, &m) != 0) {
-                fprintf(stderr, "FAIL: client %d did not finish\n", i);
-                failed = 1;
-                break;
-            }
-            uint64_t bad;
-            memcpy(&bad, m->body, sizeof bad);
-            if (m->type != T_DONE || bad) {
-                fprintf(stderr, "FAIL: %llu bad replies\n", (unsigned long long)bad);
-                failed = 1;
-            }
-            tr_msg_free(m);
-        }
+        failed = wait_clients(ib);
         tr_inbox_destroy(ib);
     }
     tr_cluster_stop(c2);

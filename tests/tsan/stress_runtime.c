@@ -7,21 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/tsan/stress.h"
 #include "troupe.h"
 
 enum { T_NUM = TR_MSG_USER, T_GO, T_ASK, T_DONE, T_PING, T_PONG };
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (!(cond)) {                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                  \
-            fprintf(stderr, "\n");                         \
-            return 1;                                      \
-        }                                                  \
-    } while (0)
 
 static tr_addr inbox_addr;
 
@@ -76,15 +68,15 @@ static const tr_behaviour src_b = {"src", sizeof(src_state), src_init, src_recv,
 static int stress_mpsc(tr_runtime *rt, tr_inbox *ib) {
     tr_node *node = tr_runtime_node(rt);
     tr_addr sink;
-    CHECK(tr_node_spawn(node, &sink_b, NULL, NULL, 0, &sink) == 0, "spawn");
+    STRESS_ASSERT(tr_node_spawn(node, &sink_b, NULL, NULL, 0, &sink) == 0, "spawn");
     for (uint32_t i = 0; i < PRODUCERS; i++) {
         src_state s = {sink, i, 0};
-        CHECK(tr_node_spawn(node, &src_b, NULL, &s, sizeof s, NULL) == 0, "spawn");
+        STRESS_ASSERT(tr_node_spawn(node, &src_b, NULL, &s, sizeof s, NULL) == 0, "spawn");
     }
     int ok;
     uint64_t bad = recv_u64(ib, T_DONE, &ok);
-    CHECK(ok, "no completion");
-    CHECK(bad == 0, "%lu out of order", (unsigned long)bad);
+    STRESS_ASSERT(ok, "no completion");
+    STRESS_ASSERT(bad == 0, "%lu out of order", (unsigned long)bad);
     tr_node_stop(node, sink, 0);
     return 0;
 }
@@ -133,11 +125,11 @@ static int boss_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
 static const tr_behaviour boss_b = {"boss", sizeof(boss_state), boss_init, boss_recv, NULL};
 
 static int stress_churn(tr_runtime *rt, tr_inbox *ib) {
-    CHECK(tr_node_spawn(tr_runtime_node(rt), &boss_b, NULL, NULL, 0, NULL) == 0, "spawn");
+    STRESS_ASSERT(tr_node_spawn(tr_runtime_node(rt), &boss_b, NULL, NULL, 0, NULL) == 0, "spawn");
     int ok;
     uint64_t replies = recv_u64(ib, T_DONE, &ok);
-    CHECK(ok, "no completion");
-    CHECK(replies == 2000, "%lu replies", (unsigned long)replies);
+    STRESS_ASSERT(ok, "no completion");
+    STRESS_ASSERT(replies == 2000, "%lu replies", (unsigned long)replies);
     return 0;
 }
 
@@ -170,14 +162,14 @@ static int stress_pingpong(tr_runtime *rt, tr_inbox *ib) {
     tr_node *node = tr_runtime_node(rt);
     tr_addr a[8], b[8];
     for (int i = 0; i < 8; i++) {
-        CHECK(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &a[i]) == 0, "spawn");
-        CHECK(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &b[i]) == 0, "spawn");
+        STRESS_ASSERT(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &a[i]) == 0, "spawn");
+        STRESS_ASSERT(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &b[i]) == 0, "spawn");
         tr_node_send(node, a[i], T_GO, &b[i], sizeof b[i]);
     }
     for (int i = 0; i < 8; i++) {
         int ok;
         recv_u64(ib, T_DONE, &ok);
-        CHECK(ok, "pair %d did not finish", i);
+        STRESS_ASSERT(ok, "pair %d did not finish", i);
     }
     return 0;
 }
@@ -215,12 +207,12 @@ static int stress_durable(tr_runtime *rt, tr_inbox *ib) {
         char name[32];
         snprintf(name, sizeof name, "dw%d", i);
         tr_spawn_opts o = {.name = name};
-        CHECK(tr_node_spawn(tr_runtime_node(rt), &dw_b, &o, NULL, 0, NULL) == 0, "spawn");
+        STRESS_ASSERT(tr_node_spawn(tr_runtime_node(rt), &dw_b, &o, NULL, 0, NULL) == 0, "spawn");
     }
     for (int i = 0; i < 20; i++) {
         int ok;
         recv_u64(ib, T_DONE, &ok);
-        CHECK(ok, "writer %d did not finish", i);
+        STRESS_ASSERT(ok, "writer %d did not finish", i);
     }
     return 0;
 }

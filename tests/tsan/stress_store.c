@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "runtime/store.h"
+#include "tests/tsan/stress.h"
 
 enum { ACTORS = 4, WRITES = 20000, KEYS = 5 };
 
@@ -153,12 +154,6 @@ static int stress_concurrent(void) {
     tr_store_commit(s.st, NULL);
     tr_store_stats st;
     tr_store_stats_get(s.st, &st);
-    int rc = s.bad != 0 || st.overlay_keys != 0 || st.actor_records != 0 || st.map_grows == 0;
-    if (rc) {
-        fprintf(stderr, "FAIL: %ld bad results, %llu overlay keys, %llu records, %llu grows\n",
-                s.bad, (unsigned long long)st.overlay_keys,
-                (unsigned long long)st.actor_records, (unsigned long long)st.map_grows);
-    }
     tr_store_close(s.st);
     char p[128];
     snprintf(p, sizeof(p), "%s/data.mdb", dir);
@@ -166,7 +161,12 @@ static int stress_concurrent(void) {
     snprintf(p, sizeof(p), "%s/lock.mdb", dir);
     unlink(p);
     rmdir(dir);
-    return rc;
+    STRESS_ASSERT(s.bad == 0, "%ld bad results", s.bad);
+    STRESS_ASSERT(st.overlay_keys == 0, "%llu overlay keys left", (unsigned long long)st.overlay_keys);
+    STRESS_ASSERT(st.actor_records == 0, "%llu actor records left",
+                  (unsigned long long)st.actor_records);
+    STRESS_ASSERT(st.map_grows > 0, "the map never grew");
+    return 0;
 }
 
 int main(void) {
