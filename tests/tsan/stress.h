@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#define STRESS_ASSERT(cond, ...)                                      \
+#define stress_assert(cond, ...)                                      \
     do {                                                              \
         if (!(cond)) {                                                \
             fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \

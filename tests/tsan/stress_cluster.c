@@ -65,12 +65,12 @@ static const tr_behaviour client_b = {.name = "client", .state_size = sizeof(cli
 static int wait_clients(tr_inbox *ib) {
     for (int i = 0; i < CLIENTS; i++) {
         tr_msg *m;
-        STRESS_ASSERT(tr_inbox_receive(ib, 30000, &m) == 0, "client %d did not finish", i);
+        stress_assert(tr_inbox_receive(ib, 30000, &m) == 0, "client %d did not finish", i);
         uint64_t bad = 0;
         if (m->body_len == sizeof bad) memcpy(&bad, m->body, sizeof bad);
         uint32_t type = m->type;
         tr_msg_free(m);
-        STRESS_ASSERT(type == T_DONE && bad == 0, "client %d: %llu bad replies", i,
+        stress_assert(type == T_DONE && bad == 0, "client %d: %llu bad replies", i,
                       (unsigned long long)bad);
     }
     return 0;

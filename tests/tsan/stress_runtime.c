@@ -68,15 +68,15 @@ static const tr_behaviour src_b = {"src", sizeof(src_state), src_init, src_recv,
 static int stress_mpsc(tr_runtime *rt, tr_inbox *ib) {
     tr_node *node = tr_runtime_node(rt);
     tr_addr sink;
-    STRESS_ASSERT(tr_node_spawn(node, &sink_b, NULL, NULL, 0, &sink) == 0, "spawn");
+    stress_assert(tr_node_spawn(node, &sink_b, NULL, NULL, 0, &sink) == 0, "spawn");
     for (uint32_t i = 0; i < PRODUCERS; i++) {
         src_state s = {sink, i, 0};
-        STRESS_ASSERT(tr_node_spawn(node, &src_b, NULL, &s, sizeof s, NULL) == 0, "spawn");
+        stress_assert(tr_node_spawn(node, &src_b, NULL, &s, sizeof s, NULL) == 0, "spawn");
     }
     int ok;
     uint64_t bad = recv_u64(ib, T_DONE, &ok);
-    STRESS_ASSERT(ok, "no completion");
-    STRESS_ASSERT(bad == 0, "%lu out of order", (unsigned long)bad);
+    stress_assert(ok, "no completion");
+    stress_assert(bad == 0, "%lu out of order", (unsigned long)bad);
     tr_node_stop(node, sink, 0);
     return 0;
 }
@@ -125,11 +125,11 @@ static int boss_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
 static const tr_behaviour boss_b = {"boss", sizeof(boss_state), boss_init, boss_recv, NULL};
 
 static int stress_churn(tr_runtime *rt, tr_inbox *ib) {
-    STRESS_ASSERT(tr_node_spawn(tr_runtime_node(rt), &boss_b, NULL, NULL, 0, NULL) == 0, "spawn");
+    stress_assert(tr_node_spawn(tr_runtime_node(rt), &boss_b, NULL, NULL, 0, NULL) == 0, "spawn");
     int ok;
     uint64_t replies = recv_u64(ib, T_DONE, &ok);
-    STRESS_ASSERT(ok, "no completion");
-    STRESS_ASSERT(replies == 2000, "%lu replies", (unsigned long)replies);
+    stress_assert(ok, "no completion");
+    stress_assert(replies == 2000, "%lu replies", (unsigned long)replies);
     return 0;
 }
 
@@ -162,14 +162,14 @@ static int stress_pingpong(tr_runtime *rt, tr_inbox *ib) {
     tr_node *node = tr_runtime_node(rt);
     tr_addr a[8], b[8];
     for (int i = 0; i < 8; i++) {
-        STRESS_ASSERT(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &a[i]) == 0, "spawn");
-        STRESS_ASSERT(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &b[i]) == 0, "spawn");
+        stress_assert(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &a[i]) == 0, "spawn");
+        stress_assert(tr_node_spawn(node, &pp_b, NULL, NULL, 0, &b[i]) == 0, "spawn");
         tr_node_send(node, a[i], T_GO, &b[i], sizeof b[i]);
     }
     for (int i = 0; i < 8; i++) {
         int ok;
         recv_u64(ib, T_DONE, &ok);
-        STRESS_ASSERT(ok, "pair %d did not finish", i);
+        stress_assert(ok, "pair %d did not finish", i);
     }
     return 0;
 }
@@ -207,12 +207,12 @@ static int stress_durable(tr_runtime *rt, tr_inbox *ib) {
         char name[32];
         snprintf(name, sizeof name, "dw%d", i);
         tr_spawn_opts o = {.name = name};
-        STRESS_ASSERT(tr_node_spawn(tr_runtime_node(rt), &dw_b, &o, NULL, 0, NULL) == 0, "spawn");
+        stress_assert(tr_node_spawn(tr_runtime_node(rt), &dw_b, &o, NULL, 0, NULL) == 0, "spawn");
     }
     for (int i = 0; i < 20; i++) {
         int ok;
         recv_u64(ib, T_DONE, &ok);
-        STRESS_ASSERT(ok, "writer %d did not finish", i);
+        stress_assert(ok, "writer %d did not finish", i);
     }
     return 0;
 }

@@ -161,11 +161,11 @@ static int stress_concurrent(void) {
     snprintf(p, sizeof(p), "%s/lock.mdb", dir);
     unlink(p);
     rmdir(dir);
-    STRESS_ASSERT(s.bad == 0, "%ld bad results", s.bad);
-    STRESS_ASSERT(st.overlay_keys == 0, "%llu overlay keys left", (unsigned long long)st.overlay_keys);
-    STRESS_ASSERT(st.actor_records == 0, "%llu actor records left",
+    stress_assert(s.bad == 0, "%ld bad results", s.bad);
+    stress_assert(st.overlay_keys == 0, "%llu overlay keys left", (unsigned long long)st.overlay_keys);
+    stress_assert(st.actor_records == 0, "%llu actor records left",
                   (unsigned long long)st.actor_records);
-    STRESS_ASSERT(st.map_grows > 0, "the map never grew");
+    stress_assert(st.map_grows > 0, "the map never grew");
     return 0;
 }
 
