@@ -66,7 +66,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
     if (rc) {
         return rc;
     }
-    tr__node_deliver(c->node, m, name[0] ? name : NULL);
+    (void)tr__node_deliver(c->node, m, name[0] ? name : NULL, NULL);
     return 0;
 }
 
