@@ -39,6 +39,13 @@ struct tr_cluster {
     int start_rc;
     uint32_t first_peer; /* [mu] */
     tr_remote_ops ops;
+    /* I/O thread only: which local receiver each paused peer waits for (one per peer at
+     * most, so bounded by the number of links) */
+    struct blocked {
+        uint32_t peer;
+        tr_addr on;
+    } *blocked;
+    uint32_t blocked_len, blocked_cap;
 };
 
 int tr_cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
@@ -58,6 +65,44 @@ int tr_cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg 
     return 0;
 }
 
+/* Back-pressure: remote senders cannot be muted like local ones (actor.c), so when a
+ * delivery leaves its receiver over the mute threshold the transport stops reading that
+ * peer until the receiver is back under half of it (the same hysteresis as unmuting). */
+static bool note_blocked(tr_cluster *c, uint32_t peer, tr_addr on) {
+    for (uint32_t i = 0; i < c->blocked_len; i++) {
+        if (c->blocked[i].peer == peer) {
+            c->blocked[i].on = on;
+            return true;
+        }
+    }
+    if (c->blocked_len == c->blocked_cap) {
+        uint32_t cap = c->blocked_cap ? c->blocked_cap * 2 : 4;
+        struct blocked *b = realloc(c->blocked, cap * sizeof *b);
+        if (!b) {
+            return false; /* no memory to remember it: keep reading rather than stall */
+        }
+        c->blocked = b;
+        c->blocked_cap = cap;
+    }
+    c->blocked[c->blocked_len++] = (struct blocked){peer, on};
+    return true;
+}
+
+static bool backlogged(void *ud, uint32_t from) {
+    tr_cluster *c = ud;
+    for (uint32_t i = 0; i < c->blocked_len; i++) {
+        if (c->blocked[i].peer == from) {
+            uint32_t low = tr__node_mute_threshold(c->node) / 2;
+            if (tr__node_backlog(c->node, c->blocked[i].on) > low) {
+                return true;
+            }
+            c->blocked[i] = c->blocked[--c->blocked_len];
+            return false;
+        }
+    }
+    return false;
+}
+
 static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
     tr_cluster *c = ud;
     tr_msg *m;
@@ -66,7 +111,10 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
     if (rc) {
         return rc;
     }
-    tr__node_deliver(c->node, m, name[0] ? name : NULL);
+    tr_addr to;
+    if (tr__node_deliver(c->node, m, name[0] ? name : NULL, &to) && note_blocked(c, from, to)) {
+        return TR_TRANSPORT_PAUSE;
+    }
     return 0;
 }
 
@@ -210,6 +258,7 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .write_stall_ms = cfg->write_stall_ms,
         .spin_us = cfg->spin_us,
         .on_message = on_message,
+        .backlogged = backlogged,
         .on_node = on_node,
         .ud = c,
     };
@@ -288,6 +337,7 @@ void tr_cluster_destroy(tr_cluster *c) {
     }
     memset(c->secret, 0, sizeof c->secret);
     free(c->seeds);
+    free(c->blocked);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);

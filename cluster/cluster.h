@@ -8,6 +8,14 @@
  * tr_msgpack_check over the whole payload before decoding anything; they must come from the
  * node that sent them (from.node == the link's peer) and are handed to tr__node_deliver;
  * node down/up become tr__node_event.
+ *
+ * Inbound back-pressure: remote senders cannot be muted like local ones, so when a delivery
+ * leaves its receiver over the node's mute threshold, on_message answers
+ * TR_TRANSPORT_PAUSE and the transport stops reading that peer until the receiver is back
+ * under half the threshold (or a capped pause elapses: see transport.h). The receiver's
+ * mailbox then holds at most the threshold plus one frame per capped pause. The whole link
+ * waits (TCP is one ordered stream): other receivers on this node hear from that peer later,
+ * nothing is dropped, and the peer's senders meet its bounded queue (TR_EFULL).
  */
 #ifndef TR_CLUSTER_CLUSTER_H
 #define TR_CLUSTER_CLUSTER_H

@@ -2,6 +2,7 @@
 #include "cluster/transport.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -73,6 +74,10 @@ struct conn {
     uint64_t deadline_ms; /* handshake deadline */
     tr_frame_reader rd;
     tr_handshake hs;
+    /* reading stopped because a receiver is backlogged (TR_TRANSPORT_PAUSE) */
+    bool paused;
+    bool pause_logged; /* this pause got a log line: so does its end */
+    uint64_t paused_since_ms;
     /* the batch being written */
     bool writing;
     uint64_t write_started_ms;
@@ -87,6 +92,12 @@ struct tr_transport {
     uv_tcp_t listener;
     bool listening;
     uv_timer_t tick;
+    uv_timer_t resume; /* polls paused connections (one-shot, backing off) */
+    uint32_t resume_ms;
+    uint32_t paused_conns;
+    uint32_t pause_max_ms;
+    uint64_t pause_log_ms;   /* last pause/resume log line */
+    uint64_t pause_unlogged; /* pauses since it */
     uv_async_t async;
     uv_idle_t spin; /* active while spinning: the loop polls without blocking */
     uint64_t spin_ns;
@@ -105,6 +116,7 @@ struct tr_transport {
     uint32_t handshake_timeout_ms, heartbeat_ms, write_stall_ms, gossip_ms;
     tr_fd_config fdc;
     int (*on_message)(void *, uint32_t, const uint8_t *, size_t);
+    bool (*backlogged)(void *, uint32_t);
     void (*on_refused)(void *, const char *);
     int log_level;
     void (*on_node)(void *, uint32_t, const char *, bool);
@@ -436,6 +448,10 @@ static void conn_close(conn *c, const char *level, const char *fmt, ...) {
         if (!c->dial_peer->active) {
             tr_fd_link_down(&c->dial_peer->fd, &t->fdc, now_ms(t), next_random(t));
         }
+    }
+    if (c->paused) {
+        c->paused = false;
+        t->paused_conns--;
     }
     peer *p = c->peer;
     c->peer = NULL;
@@ -835,6 +851,81 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
     }
 }
 
+/* ---- inbound back-pressure ------------------------------------------------------------
+ * on_message returned TR_TRANSPORT_PAUSE: a local receiver is over its threshold. Reading
+ * this connection stops (the peer's frames wait in its kernel buffers, then in its bounded
+ * queue, where its senders get TR_EFULL) and t->resume polls t->backlogged every 1 ms,
+ * doubling to RESUME_POLL_MAX_MS, until the receiver drained. Nothing is dropped: frames
+ * already buffered in c->rd are handled on resume, in order. Heartbeats share the stream, so
+ * a pause lasts at most pause_max_ms (a quarter of down_ms / write_stall_ms): then reading
+ * resumes and at least one frame is handled, which counts as hearing from the peer. */
+#define RESUME_POLL_MAX_MS 50
+#define PAUSE_LOG_EVERY_MS 1000
+
+static void conn_process(conn *c);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_resume_timer(uv_timer_t *timer);
+
+static void conn_pause(conn *c) {
+    tr_transport *t = c->t;
+    uint64_t now = now_ms(t);
+    c->paused = true;
+    c->paused_since_ms = now;
+    t->paused_conns++;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    t->pause_unlogged++;
+    if (now - t->pause_log_ms >= PAUSE_LOG_EVERY_MS) {
+        LOG(t, "info", "event=read_paused peer=%s reason=receiver_backlogged pauses=%" PRIu64,
+            conn_who(c), t->pause_unlogged);
+        t->pause_log_ms = now;
+        t->pause_unlogged = 0;
+        c->pause_logged = true;
+    }
+    if (!uv_is_active((uv_handle_t *)&t->resume)) {
+        t->resume_ms = 1;
+        uv_timer_start(&t->resume, on_resume_timer, t->resume_ms, 0);
+    }
+}
+
+static void conn_resume(conn *c, bool forced) {
+    tr_transport *t = c->t;
+    c->paused = false;
+    t->paused_conns--;
+    if (c->pause_logged) {
+        LOG(t, "info", "event=read_resumed peer=%s reason=%s paused_ms=%" PRIu64, conn_who(c),
+            forced ? "pause_cap" : "drained", now_ms(t) - c->paused_since_ms);
+        c->pause_logged = false;
+    }
+    conn_process(c);
+    if (!c->closing && !c->paused) {
+        int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (rc < 0) {
+            conn_close(c, "warn", "read restart failed: %s", uv_strerror(rc));
+        }
+    }
+}
+
+static void on_resume_timer(uv_timer_t *timer) {
+    tr_transport *t = timer->data;
+    uint64_t now = now_ms(t);
+    for (conn *c = t->conns; c; c = c->next) {
+        if (!c->paused || c->closing) {
+            continue;
+        }
+        bool forced = now - c->paused_since_ms >= t->pause_max_ms;
+        bool busy = t->backlogged && c->peer && t->backlogged(t->ud, c->peer->id);
+        if (!busy || forced) {
+            conn_resume(c, forced && busy);
+        }
+    }
+    if (t->paused_conns > 0 && !t->closing) {
+        t->resume_ms = t->resume_ms * 2 > RESUME_POLL_MAX_MS ? RESUME_POLL_MAX_MS
+                                                             : t->resume_ms * 2;
+        uv_timer_start(&t->resume, on_resume_timer, t->resume_ms, 0);
+    }
+}
+
 /* One frame on an authenticated connection. Returns 0 or an error (the caller closes). */
 static int on_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len, char *why,
                     size_t why_cap) {
@@ -847,6 +938,10 @@ static int on_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len, char
     }
     if (kind == TR_FRAME_ENVELOPE) {
         int rc = t->on_message(t->ud, pr->id, p, len);
+        if (rc == TR_TRANSPORT_PAUSE) {
+            conn_pause(c); /* the frame was taken; stop before the next one */
+            return 0;
+        }
         if (rc) {
             snprintf(why, why_cap, "bad envelope (%zu bytes): %s", len, tr_strerror(rc));
         }
@@ -912,11 +1007,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     pthread_mutex_lock(&t->mu);
     t->stats.bytes_in += (uint64_t)nread;
     pthread_mutex_unlock(&t->mu);
+    conn_process(c);
+}
+
+/* Handles the frames buffered in c->rd, until they run out, c closes or c pauses. */
+static void conn_process(conn *c) {
+    tr_transport *t = c->t;
     const uint8_t *p;
-    size_t len;
-    int rc;
+    size_t len = 0;
+    int rc = 0;
     uint64_t frames = 0;
-    while (!c->closing && (rc = tr_frame_reader_next(&c->rd, &p, &len)) == 1) {
+    while (!c->closing && !c->paused && (rc = tr_frame_reader_next(&c->rd, &p, &len)) == 1) {
         frames++;
         if (!c->authed) {
             on_handshake_frame(t, c, p, len);
@@ -1285,6 +1386,11 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
         t->fdc.backoff_max_ms = t->fdc.backoff_min_ms;
     }
     t->on_message = cfg->on_message;
+    t->backlogged = cfg->backlogged;
+    /* A pause never outlasts a quarter of the failure detector's or the write-stall bound:
+     * then at least one more frame is read (every frame counts as liveness). */
+    uint32_t bound = t->fdc.down_ms < t->write_stall_ms ? t->fdc.down_ms : t->write_stall_ms;
+    t->pause_max_ms = bound / 4 ? bound / 4 : 1;
     t->on_node = cfg->on_node;
     t->on_refused = cfg->on_refused;
     t->spin_ns = (uint64_t)(cfg->spin_us == 0 ? 50 : cfg->spin_us < 0 ? 0 : cfg->spin_us) * 1000;
@@ -1426,7 +1532,9 @@ int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tran
     t->tick.data = t;
     uv_idle_init(loop, &t->spin);
     t->spin.data = t;
-    t->open_handles += 3;
+    uv_timer_init(loop, &t->resume);
+    t->resume.data = t;
+    t->open_handles += 4;
     if (cfg->listen && cfg->listen[0]) {
         rc = start_listen(t, cfg->listen);
         if (rc) {
@@ -1480,6 +1588,8 @@ void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     }
     uv_timer_stop(&t->tick);
     uv_close((uv_handle_t *)&t->tick, on_handle_closed);
+    uv_timer_stop(&t->resume);
+    uv_close((uv_handle_t *)&t->resume, on_handle_closed);
     uv_close((uv_handle_t *)&t->async, on_handle_closed);
     uv_close((uv_handle_t *)&t->spin, on_handle_closed);
     atomic_store_explicit(&t->spinning, false, memory_order_seq_cst);

@@ -33,6 +33,9 @@
 struct uv_loop_s;
 typedef struct tr_transport tr_transport;
 
+/* on_message's "taken, now stop reading this peer" (see below). */
+#define TR_TRANSPORT_PAUSE 1
+
 typedef struct tr_transport_config {
     const char *cluster;   /* copied; default "troupe" */
     const char *node_name; /* copied; required */
@@ -58,8 +61,16 @@ typedef struct tr_transport_config {
                         parking (saves a wake per message in a conversation); 0 = 50,
                         negative = never spin */
     /* A kind-1 frame (an envelope) from authenticated peer `from`. Loop thread. Returns 0,
-     * or an error (a malformed envelope): the connection is then closed with a log line. */
+     * or an error (a malformed envelope): the connection is then closed with a log line;
+     * or TR_TRANSPORT_PAUSE: taken, but its receiver is backlogged: reading from this
+     * connection stops until backlogged(ud, from) returns false, polled every 1 ms doubling
+     * to 50 ms. A pause lasts at most a quarter of min(down_ms, write_stall_ms): then at
+     * least one more frame is read (frames count as heartbeats), so a backlog alone never
+     * makes either side declare the other down. Buffered frames are kept, never dropped. */
     int (*on_message)(void *ud, uint32_t from, const uint8_t *payload, size_t len);
+    /* Is the receiver that made peer `from` pause still backlogged? Loop thread. May be
+     * NULL (then a pause ends at the first poll). */
+    bool (*backlogged)(void *ud, uint32_t from);
     /* An outbound connection was refused or dropped during its handshake (why = the reason
      * logged). Loop thread. May be NULL. For clients that want to give up at once. */
     void (*on_refused)(void *ud, const char *why);

@@ -87,8 +87,17 @@ tr_addr tr__actor_addr(const tr_actor *actor);
 /* A timer armed with ops->timer_arm is due. */
 void tr__timer_fire(tr_node *node, tr_addr owner, uint64_t timer_id);
 /* A message from another node arrives (decoded by tr_envelope_decode). Takes ownership.
- * to_name non-empty: deliver to that registered name (msg->to.actor is ignored). */
-void tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name);
+ * to_name non-empty: deliver to that registered name (msg->to.actor is ignored).
+ * Returns true if, after the push, the receiver's mailbox holds more than the node's mute
+ * threshold (the transport should stop reading that peer until it drains: remote senders
+ * cannot be muted like local ones); *receiver (if not NULL) is then set to the resolved
+ * address, for tr__node_backlog. The sim ignores the result. */
+bool tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name, tr_addr *receiver);
+/* Messages queued for local actor `who` (0 if it is not alive here). Any thread; a relaxed
+ * read, exact enough for back-pressure. */
+uint32_t tr__node_backlog(tr_node *node, tr_addr who);
+/* The node's mute threshold (a mailbox deeper than this mutes local senders). */
+uint32_t tr__node_mute_threshold(const tr_node *node);
 /* Node `id` went down (up == false) or up: monitors of its actors and of the node learn. */
 void tr__node_event(tr_node *node, uint32_t id, bool up);
 /* Routes an owned message from inside the node (store notifications, held replies). */

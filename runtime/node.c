@@ -234,19 +234,31 @@ void tr__node_destroy(tr_node *node) {
 
 /* ---- events from engines --------------------------------------------------------------- */
 
-void tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name) {
+bool tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name, tr_addr *receiver) {
     if (to_name && to_name[0]) {
         if (tr__reg_find(node, to_name, &msg->to) != 0) {
             tr__dead_letter(node, msg);
-            return;
+            return false;
         }
     }
     if (msg->to.node != node->id) {
         tr__dead_letter(node, msg); /* not for us: never forward */
-        return;
+        return false;
     }
+    tr_addr to = msg->to;
     (void)tr__send_msg(node, NULL, msg, NULL);
+    if (receiver) *receiver = to;
+    return tr__node_backlog(node, to) > node->mute_threshold;
 }
+
+uint32_t tr__node_backlog(tr_node *node, tr_addr who) {
+    if (who.node != node->id) return 0;
+    tr_actor *a = tr__slot_get(node, who.actor);
+    if (!a || atomic_load_explicit(&a->id, memory_order_acquire) != who.actor) return 0;
+    return atomic_load_explicit(&a->queued, memory_order_relaxed);
+}
+
+uint32_t tr__node_mute_threshold(const tr_node *node) { return node->mute_threshold; }
 
 static void send_simple(tr_node *node, tr_addr from, tr_addr to, uint32_t type, uint64_t corr,
                         int64_t reason, bool with_body) {

@@ -274,5 +274,5 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     sim->stats.remote_delivered++;
     r->a = ((uint64_t)ev->u.msg.from << 32) | msg->type;
     r->b = msg->corr;
-    tr__node_deliver(sim->nodes[ev->node].node, msg, name[0] ? name : NULL);
+    (void)tr__node_deliver(sim->nodes[ev->node].node, msg, name[0] ? name : NULL, NULL);
 }

@@ -35,6 +35,12 @@ typedef struct world {
 
 static world W;
 
+/* Back-pressure mode: node 0 takes every envelope but answers TR_TRANSPORT_PAUSE, and its
+ * receiver stays backlogged while g_stuck. */
+static _Atomic bool g_pause_mode, g_stuck;
+
+static bool backlogged(void *ud, uint32_t from) { return atomic_load(&g_stuck); }
+
 static void on_cmd(uv_async_t *a) {
     world *w = a->data;
     pthread_mutex_lock(&w->mu);
@@ -76,7 +82,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
         pthread_mutex_unlock(&w->mu);
         return TR_EPROTO; /* stands for the codec refusing a malformed envelope */
     }
-    if (i == 0) {
+    if (i == 0 && !atomic_load(&g_pause_mode)) {
         pthread_mutex_lock(&w->mu);
         w->received[0]++;
         pthread_cond_broadcast(&w->cv);
@@ -97,7 +103,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
     w->received[i]++;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    return 0;
+    return i == 0 ? TR_TRANSPORT_PAUSE : 0;
 }
 
 static void on_node(void *ud, uint32_t id, const char *name, bool up) {
@@ -138,6 +144,7 @@ static void base_config(world *w, int i, const char *seeds) {
     c->queue_bytes = 256 << 10;
     c->frame_max = 128 << 10;
     c->on_message = on_message;
+    c->backlogged = backlogged;
     c->on_node = on_node;
     c->ud = (void *)(intptr_t)i;
 }
@@ -565,4 +572,34 @@ Test(transport, a_peer_resetting_mid_write_does_not_kill_the_process) {
     }
     good_client_works("peers resetting mid-write");
     world_stop();
+}
+
+/* A receiver that stays backlogged far longer than down_ms (600) and write_stall_ms (600):
+ * reading pauses, but a pause lasts at most 150 ms and then one more frame is read, so
+ * neither side declares the other down and the flood is held back; once the receiver drains
+ * every frame arrives, in order. */
+Test(transport, a_paused_reader_keeps_the_link_up_and_loses_nothing) {
+    atomic_store(&g_pause_mode, true);
+    atomic_store(&g_stuck, true);
+    world_start();
+    on_loop(&W, start_seeded, 1);
+    cr_assert(wait_for(is_up, 100 + 1, 3000), "n2 never saw n1 up");
+    cr_assert(wait_for(is_up, 0 + 2, 3000), "n1 never saw n2 up");
+    long n = 200;
+    send_seq(1, 1, n);
+    usleep(1500 * 1000);
+    pthread_mutex_lock(&W.mu);
+    long held = W.received[0];
+    int downs = W.downs[0][2] + W.downs[1][1];
+    pthread_mutex_unlock(&W.mu);
+    cr_assert_eq(downs, 0, "a paused read got a link declared down");
+    cr_log_info("held back: %ld of %ld frames read in 1.5 s while stuck", held, n);
+    cr_assert_geq(held, 2, "capped pauses never read on (%ld frames)", held);
+    cr_assert_lt(held, n / 2, "the pause did not hold the flood back (%ld of %ld)", held, n);
+    atomic_store(&g_stuck, false);
+    cr_assert(wait_for(received_all, n, 5000), "after the drain: %ld of %ld", W.received[0], n);
+    cr_assert_eq(W.out_of_order[0], 0, "in order");
+    cr_assert_eq(W.downs[0][2] + W.downs[1][1], 0, "no link went down");
+    world_stop();
+    atomic_store(&g_pause_mode, false);
 }
