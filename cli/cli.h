@@ -10,7 +10,5 @@ int tr_cli_sim(int argc, char **argv);
 int tr_cli_check(int argc, char **argv);
 int tr_cli_node(int argc, char **argv);
 int tr_cli_call(int argc, char **argv);
-/* Prints "troupe NAME: not built yet" and returns 2. */
-int tr_cli_not_built(const char *name);
 
 #endif

@@ -33,11 +33,6 @@ int tr_cli_version(int argc, char **argv) {
     return 0;
 }
 
-int tr_cli_not_built(const char *name) {
-    fprintf(stderr, "troupe %s: not built yet\n", name);
-    return 2;
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
