@@ -355,8 +355,9 @@ int tr_cli_node(int argc, char **argv) {
     tr_runtime *rt;
     rc = tr_runtime_create(&cfg, &rt);
     if (rc) {
-        tr_cluster_log("error", a.name, "event=start_failed what=runtime error=%s",
-                       tr_err_name(rc));
+        tr_cluster_log("error", a.name, "event=start_failed what=runtime error=%s msg=\"%s\"%s%s",
+                       tr_err_name(rc), tr_strerror(rc), a.data ? " data=" : "",
+                       a.data ? a.data : "");
         return 2;
     }
     tr_cluster *cl = NULL;
