@@ -116,7 +116,9 @@ static void *actor(void *arg) {
             pthread_mutex_unlock(&s->mu);
         }
     }
-    __atomic_add_fetch(&s->bad, bad, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&s->mu); /* on_durable updates `bad` under this mutex too */
+    s->bad += bad;
+    pthread_mutex_unlock(&s->mu);
     tr_store_actor_gone(s->st, name);
     return NULL;
 }
