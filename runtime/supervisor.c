@@ -519,21 +519,6 @@ static tr_spawn_opts sup_opts(const tr_spawn_opts *opts) {
     return o;
 }
 
-int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opts *opts,
-                        tr_addr *out) {
-    assert(ctx != NULL);
-    uint8_t *blob;
-    size_t len;
-    int rc = flatten(spec, &blob, &len);
-    if (rc != 0) {
-        return rc;
-    }
-    tr_spawn_opts o = sup_opts(opts);
-    rc = tr_spawn(ctx, &sup_behaviour, &o, blob, len, out);
-    free(blob); /* tr_spawn copied it */
-    return rc;
-}
-
 int tr_node_spawn_supervisor(tr_node *node, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                              tr_addr *out) {
     assert(node != NULL);
@@ -545,8 +530,15 @@ int tr_node_spawn_supervisor(tr_node *node, const tr_sup_spec *spec, const tr_sp
     }
     tr_spawn_opts o = sup_opts(opts);
     rc = tr_node_spawn(node, &sup_behaviour, &o, blob, len, out);
-    free(blob);
+    free(blob); /* the spawn copied it */
     return rc;
+}
+
+/* From inside an actor: the same spawn on the actor's own node. */
+int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opts *opts,
+                        tr_addr *out) {
+    assert(ctx != NULL);
+    return tr_node_spawn_supervisor(tr_ctx_node(ctx), spec, opts, out);
 }
 
 int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart restart,
