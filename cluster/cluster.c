@@ -193,8 +193,9 @@ static void start_on_loop(void *arg) {
 
 static void on_closed(void *arg) { set_state(arg, ST_CLOSED); }
 
-static void close_on_loop(void *arg) {
-    tr_cluster *c = arg;
+/* RUNNING -> CLOSING, once: true if this call made the move (and hid the transport from
+ * senders), false if the cluster was not running. */
+static bool begin_close(tr_cluster *c) {
     pthread_mutex_lock(&c->mu);
     bool run = c->state == ST_RUNNING;
     if (run) {
@@ -203,6 +204,13 @@ static void close_on_loop(void *arg) {
     pthread_mutex_unlock(&c->mu);
     if (run) {
         atomic_store_explicit(&c->t, NULL, memory_order_release);
+    }
+    return run;
+}
+
+static void close_on_loop(void *arg) {
+    tr_cluster *c = arg;
+    if (begin_close(c)) {
         tr_transport_drain(c->owned, DRAIN_MS, on_closed, c);
     }
 }
@@ -210,14 +218,7 @@ static void close_on_loop(void *arg) {
 /* The runtime is going away: no time to drain. */
 static void close_now_on_loop(void *arg) {
     tr_cluster *c = arg;
-    pthread_mutex_lock(&c->mu);
-    bool run = c->state == ST_RUNNING;
-    if (run) {
-        c->state = ST_CLOSING;
-    }
-    pthread_mutex_unlock(&c->mu);
-    if (run) {
-        atomic_store_explicit(&c->t, NULL, memory_order_release);
+    if (begin_close(c)) {
         tr_transport_close(c->owned, on_closed, c);
     }
 }
