@@ -654,6 +654,18 @@ int tr_store_get_committed(tr_store *st, const char *actor, const void *key, siz
     return lmdb_get(st, k, fk, buf, cap, len);
 }
 
+/* Loads the actor's next journal sequence from LMDB on its first journal write (0 means
+ * not loaded yet). Called with st->mu held. */
+static int ensure_next_seq(tr_store *st, arec *a, const char *actor, size_t nlen) {
+    if (a->next_seq != 0) {
+        return 0;
+    }
+    uint64_t last;
+    int rc = read_last_seq(st, actor, nlen, &last);
+    a->next_seq = rc == 0 ? last + 1 : 0;
+    return rc;
+}
+
 int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
                     uint64_t *seq_out) {
     assert(st != NULL);
@@ -670,10 +682,8 @@ int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
     pthread_mutex_lock(&st->mu);
     arec *a = arec_get(st, actor, nlen);
     rc = a ? 0 : TR_ENOMEM;
-    if (rc == 0 && a->next_seq == 0) {
-        uint64_t last;
-        rc = read_last_seq(st, actor, nlen, &last); /* first append of this incarnation */
-        a->next_seq = rc == 0 ? last + 1 : 0;
+    if (rc == 0) {
+        rc = ensure_next_seq(st, a, actor, nlen); /* first journal write of this incarnation */
     }
     if (rc == 0) {
         put_be64(e->data + nlen + 1, a->next_seq);
@@ -720,10 +730,8 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
     pthread_mutex_lock(&st->mu);
     arec *a = arec_get(st, actor, nlen);
     rc = a ? 0 : TR_ENOMEM;
-    if (rc == 0 && a->next_seq == 0) {
-        uint64_t last;
-        rc = read_last_seq(st, actor, nlen, &last);
-        a->next_seq = rc == 0 ? last + 1 : 0;
+    if (rc == 0) {
+        rc = ensure_next_seq(st, a, actor, nlen);
     }
     /* A snapshot past the journal's end would hide the events appended after it. */
     if (rc == 0 && seq >= a->next_seq) {
