@@ -701,18 +701,18 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
 }
 
 static int make_store_dir(tr_sim *sim) {
-    static _Atomic unsigned counter; /* distinct directories per sim in a process; not traced */
     if (!sim->cfg.store) {
         return 0;
     }
+    /* mkdtemp, not pid + counter: a run that was killed leaves its directory behind, and a
+     * later process with the recycled pid would collide with it. The name is never traced. */
     const char *base = sim->cfg.store_base ? sim->cfg.store_base : "/dev/shm";
-    int len = snprintf(sim->store_dir, sizeof sim->store_dir, "%s/troupe-sim-%ld-%u", base,
-                       (long)getpid(), counter++);
+    int len = snprintf(sim->store_dir, sizeof sim->store_dir, "%s/troupe-sim-XXXXXX", base);
     if (len < 0 || (size_t)len >= sizeof sim->store_dir - 8) {
         sim->store_dir[0] = 0;
         return TR_ETOOBIG;
     }
-    if (mkdir(sim->store_dir, 0700) != 0) {
+    if (mkdtemp(sim->store_dir) == NULL) {
         sim->store_dir[0] = 0;
         return TR_EIO;
     }
