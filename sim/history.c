@@ -89,8 +89,13 @@ const char *tr_op_type_name(tr_op_type type) {
 }
 
 const char *tr_op_f_name(tr_op_f f) {
-    static const char *names[] = {"read", "write", "cas"};
-    return (unsigned)f < 3 ? names[f] : "?";
+    static const char *names[] = {"read", "write", "cas", "reserve", "restock"};
+    return (unsigned)f < 5 ? names[f] : "?";
+}
+
+/* Ops whose value is a pair (value, value_to): cas [from to], reserve/restock [qty id]. */
+static bool f_is_pair(uint8_t f) {
+    return f == TR_F_CAS || f == TR_F_RESERVE || f == TR_F_RESTOCK;
 }
 
 /* ---- process table ------------------------------------------------------------------ */
@@ -172,7 +177,7 @@ static int ops_reserve(tr_history *h) {
 }
 
 static bool op_shape_ok(const tr_op *op) {
-    if (op->type > TR_OP_INFO || op->f > TR_F_CAS) {
+    if (op->type > TR_OP_INFO || op->f > TR_F_RESTOCK) {
         return false;
     }
     if (op->f == TR_F_READ) {
@@ -201,7 +206,7 @@ static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s
         return TR_EINVAL;
     }
     if (op->f != TR_F_READ &&
-        (inv->value != op->value || (op->f == TR_F_CAS && inv->value_to != op->value_to))) {
+        (inv->value != op->value || (f_is_pair(op->f) && inv->value_to != op->value_to))) {
         return TR_EINVAL;
     }
     if (op->f == TR_F_READ && op->type != TR_OP_OK && op->has_value) {
@@ -321,7 +326,7 @@ int tr_history_info(tr_history *h, int64_t time_ns, int64_t process, const char 
 static void edn_value(const tr_op *op, char *buf, size_t cap) {
     if (!op->has_value) {
         snprintf(buf, cap, "[%" PRId64 " nil]", op->key);
-    } else if (op->f == TR_F_CAS) {
+    } else if (f_is_pair(op->f)) {
         snprintf(buf, cap, "[%" PRId64 " [%" PRId64 " %" PRId64 "]]", op->key, op->value,
                  op->value_to);
     } else {
@@ -372,7 +377,7 @@ static json_t *json_op_value(const tr_op *op) {
     json_t *v;
     if (!op->has_value) {
         v = json_null();
-    } else if (op->f == TR_F_CAS) {
+    } else if (f_is_pair(op->f)) {
         v = json_pack("[II]", (json_int_t)op->value, (json_int_t)op->value_to);
     } else {
         v = json_integer(op->value);
@@ -436,7 +441,7 @@ static int parse_type(const char *s, uint8_t *out) {
 }
 
 static int parse_f(const char *s, uint8_t *out) {
-    for (int f = TR_F_READ; f <= TR_F_CAS; f++) {
+    for (int f = TR_F_READ; f <= TR_F_RESTOCK; f++) {
         if (!strcmp(s, tr_op_f_name((tr_op_f)f))) {
             *out = (uint8_t)f;
             return 0;
@@ -506,10 +511,10 @@ static const char *json_parse_value(json_t *v, tr_op *op) {
     if (json_is_null(x)) {
         return NULL;
     }
-    if (op->f == TR_F_CAS) {
+    if (f_is_pair(op->f)) {
         if (!json_is_array(x) || json_array_size(x) != 2 ||
             !json_is_integer(json_array_get(x, 0)) || !json_is_integer(json_array_get(x, 1))) {
-            return "a cas value must be [key, [from, to]]";
+            return "a cas, reserve or restock value must be [key, [a, b]]";
         }
         op->value = json_integer_value(json_array_get(x, 0));
         op->value_to = json_integer_value(json_array_get(x, 1));
@@ -771,9 +776,9 @@ static const char *edn_value_read(edn *r, tr_op *op) {
         return ":value must be [key v]";
     }
     edn_ws(r);
-    if (op->f == TR_F_CAS && edn_eat(r, '[')) {
+    if (f_is_pair(op->f) && edn_eat(r, '[')) {
         if (!edn_int(r, &op->value) || !edn_int(r, &op->value_to) || !edn_eat(r, ']')) {
-            return "a cas value must be [key [from to]]";
+            return "a cas, reserve or restock value must be [key [a b]]";
         }
         op->has_value = true;
     } else if (!edn_int_or_nil(r, &op->value, &nil)) {

@@ -62,12 +62,19 @@ typedef enum tr_op_f {
     TR_F_READ = 0,
     TR_F_WRITE = 1,
     TR_F_CAS = 2,
+    /* The stock workload (sim/workload_stock.h): value = qty, value_to = reservation id;
+     * a stock read is TR_F_READ with the level as its ok value. Not register ops: the
+     * linearizability checker refuses histories holding them (TR_EINVAL). */
+    TR_F_RESERVE = 3,
+    TR_F_RESTOCK = 4,
 } tr_op_f;
 
 /* One history entry. `value`:
  *   read:  has_value=false on invoke; on ok, has_value=false means "read nil (unset)".
  *   write: has_value=true, value = the value written.
- *   cas:   has_value=true, value = expected (from), value_to = new value (to). */
+ *   cas:   has_value=true, value = expected (from), value_to = new value (to).
+ *   reserve, restock: has_value=true, value = quantity, value_to = reservation id; exported
+ *          like a cas, [key [qty id]]. */
 typedef struct tr_op {
     uint64_t index;
     int64_t time_ns;

@@ -477,6 +477,12 @@ int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *
     memset(out, 0, sizeof *out);
     out->verdict = TR_LIN_VALID;
     size_t count = tr_history_count(h);
+    for (size_t i = 0; i < count; i++) {
+        if (tr_history_op(h, i)->f > TR_F_CAS) {
+            out->verdict = TR_LIN_UNKNOWN;
+            return TR_EINVAL; /* not a register history: the register model does not apply */
+        }
+    }
     call *calls = malloc((count ? count : 1) * sizeof *calls);
     int rc = calls ? 0 : TR_ENOMEM;
     size_t n = rc ? 0 : collect_calls(h, calls);

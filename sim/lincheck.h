@@ -64,8 +64,10 @@ typedef struct tr_lin_result {
     int64_t unknown_key;
 } tr_lin_result;
 
-/* Checks `h` and fills *out. Returns 0, or TR_ENOMEM if even the per-key setup could not be
- * allocated (the search itself degrades to UNKNOWN instead). opts may be NULL (defaults). */
+/* Checks `h` and fills *out. Returns 0, TR_EINVAL if `h` holds ops that are not register ops
+ * (reserve, restock: a stock history, sim/check_stock.h), or TR_ENOMEM if even the per-key
+ * setup could not be allocated (the search itself degrades to UNKNOWN instead). opts may be
+ * NULL (defaults). */
 int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out);
 
 const char *tr_lin_verdict_name(tr_lin_verdict v); /* "linearizable", ... */
