@@ -4,6 +4,8 @@ pub const lib = [_][]const u8{
     "actors/registers.c",
     "actors/register_cp.c",
     "actors/register_ap.c",
+    "actors/stock_wire.c",
+    "actors/stock.c",
 };
 pub const tests = [_][]const u8{
     "tests/actors/test_register_wire.c",

@@ -1,0 +1,163 @@
+/* stock_wire.c — boot and the client message codec of "stock" (stock.h). */
+#include <assert.h>
+#include <string.h>
+
+#include "actors/register_wire.h"
+#include "actors/stock.h"
+
+_Static_assert(TR_STOCK_RESERVE == 1024 && TR_STOCK_REPLY == 1027,
+               "client message types are part of the protocol");
+
+int tr_stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
+    assert(arg != NULL && opts != NULL);
+    memset(arg, 0, sizeof *arg);
+    if (opts->peer_count == 0 || opts->peer_count > TR_STOCK_PEERS_MAX ||
+        opts->peer_names == NULL || opts->initial < 0 || opts->initial > TR_STOCK_QTY_MAX) {
+        return TR_EINVAL;
+    }
+    for (uint32_t i = 0; i < opts->peer_count; i++) {
+        const char *name = opts->peer_names[i];
+        /* "stock@" + name must fit a registry name. */
+        if (name == NULL || name[0] == '\0' || strlen(name) + 6 > TR_NAME_MAX ||
+            strchr(name, '@') != NULL) {
+            return TR_EINVAL;
+        }
+        memcpy(arg->peers[i], name, strlen(name) + 1);
+    }
+    arg->peer_count = opts->peer_count;
+    arg->bugs = opts->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE);
+    arg->initial = opts->initial;
+    arg->forward_timeout_ms = opts->forward_timeout_ms ? opts->forward_timeout_ms : 300;
+    return 0;
+}
+
+int tr_stock_boot(tr_node *node, const tr_stock_opts *opts) {
+    assert(node != NULL && opts != NULL);
+    tr_stock_arg arg;
+    int rc = tr_stock_arg_init(&arg, opts);
+    if (rc != 0) {
+        return rc;
+    }
+    tr_spawn_opts so = {.name = "stock"};
+    return tr_node_spawn(node, &tr_stock_behaviour, &so, &arg, sizeof arg, NULL);
+}
+
+uint32_t tr_stock_owner(uint32_t item, uint32_t peer_count) {
+    assert(peer_count > 0);
+    return item % peer_count;
+}
+
+int tr_stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, size_t *len) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, cap);
+    tr_wire_put_map(&w, 1u + r->has_qty + r->has_id);
+    tr_wire_put_str(&w, "item");
+    tr_wire_put_uint(&w, r->item);
+    if (r->has_qty) {
+        tr_wire_put_str(&w, "qty");
+        tr_wire_put_int(&w, r->qty);
+    }
+    if (r->has_id) {
+        tr_wire_put_str(&w, "id");
+        tr_wire_put_uint(&w, r->id);
+    }
+    *len = w.len;
+    return w.err;
+}
+
+static bool id_valid(int64_t id) { return id > 0 && (id >> 32) > 0 && (id & 0xffffffff) > 0; }
+
+int tr_stock_request_decode(const void *body, size_t len, tr_stock_request *out) {
+    tr_wire_r r;
+    uint32_t n, klen;
+    const char *k;
+    int64_t item = -1, id = 0;
+    memset(out, 0, sizeof *out);
+    tr_wire_r_init(&r, body, len);
+    if (tr_wire_get_map(&r, &n) != 0) {
+        return TR_EPROTO;
+    }
+    for (uint32_t i = 0; i < n && r.err == 0; i++) {
+        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+            break;
+        }
+        if (tr_wire_str_eq(k, klen, "item")) {
+            tr_wire_get_int(&r, &item);
+        } else if (tr_wire_str_eq(k, klen, "qty")) {
+            out->has_qty = tr_wire_get_int(&r, &out->qty) == 0;
+        } else if (tr_wire_str_eq(k, klen, "id")) {
+            out->has_id = tr_wire_get_int(&r, &id) == 0;
+        } else {
+            tr_wire_skip(&r);
+        }
+    }
+    if (r.err != 0 || r.p != r.end || item < 0 || item > (int64_t)UINT32_MAX ||
+        (out->has_qty && (out->qty < 1 || out->qty > TR_STOCK_QTY_MAX)) ||
+        (out->has_id && !id_valid(id))) {
+        return TR_EPROTO;
+    }
+    out->item = (uint32_t)item;
+    out->id = (uint64_t)id;
+    return 0;
+}
+
+int tr_stock_reply_encode_ok(void *buf, size_t cap, int64_t level, size_t *len) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, cap);
+    tr_wire_put_map(&w, 2);
+    tr_wire_put_str(&w, "ok");
+    tr_wire_put_bool(&w, true);
+    tr_wire_put_str(&w, "level");
+    tr_wire_put_int(&w, level);
+    *len = w.len;
+    return w.err;
+}
+
+int tr_stock_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                              size_t *len) {
+    tr_wire_w w;
+    tr_wire_w_init(&w, buf, cap);
+    tr_wire_put_map(&w, 3);
+    tr_wire_put_str(&w, "ok");
+    tr_wire_put_bool(&w, false);
+    tr_wire_put_str(&w, "error");
+    tr_wire_put_str(&w, error);
+    tr_wire_put_str(&w, "indeterminate");
+    tr_wire_put_bool(&w, indeterminate);
+    *len = w.len;
+    return w.err;
+}
+
+int tr_stock_reply_decode(const void *body, size_t len, tr_stock_reply *out) {
+    tr_wire_r r;
+    uint32_t n, klen, slen;
+    const char *k, *s;
+    bool have_ok = false, have_level = false;
+    memset(out, 0, sizeof *out);
+    tr_wire_r_init(&r, body, len);
+    if (tr_wire_get_map(&r, &n) != 0) {
+        return TR_EPROTO;
+    }
+    for (uint32_t i = 0; i < n && r.err == 0; i++) {
+        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+            break;
+        }
+        if (tr_wire_str_eq(k, klen, "ok")) {
+            have_ok = tr_wire_get_bool(&r, &out->ok) == 0;
+        } else if (tr_wire_str_eq(k, klen, "level")) {
+            have_level = tr_wire_get_int(&r, &out->level) == 0;
+        } else if (tr_wire_str_eq(k, klen, "indeterminate")) {
+            tr_wire_get_bool(&r, &out->indeterminate);
+        } else if (tr_wire_str_eq(k, klen, "error") && tr_wire_get_str(&r, &s, &slen) == 0) {
+            size_t m = slen < sizeof out->error - 1 ? slen : sizeof out->error - 1;
+            memcpy(out->error, s, m);
+            out->error[m] = '\0';
+        } else {
+            tr_wire_skip(&r);
+        }
+    }
+    if (r.err != 0 || r.p != r.end || !have_ok || (out->ok && !have_level)) {
+        return TR_EPROTO;
+    }
+    return 0;
+}
