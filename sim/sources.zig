@@ -8,6 +8,8 @@ pub const lib = [_][]const u8{
     "sim/lincheck.c",
     "sim/checkers.c",
     "sim/workload.c",
+    "sim/workload_stock.c",
+    "sim/check_stock.c",
     "sim/scenario.c",
 };
 pub const tests = [_][]const u8{

@@ -1,0 +1,251 @@
+/* check_stock.c — stock never negative, conservation / no double charge (check_stock.h). */
+#include "sim/check_stock.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "troupe.h"
+
+/* One reservation id: every attempt of it (reserve or restock, same item and qty). */
+typedef struct id_rec {
+    int64_t id;
+    int64_t item;
+    int64_t qty;
+    uint8_t f;
+    bool has_ok;       /* some attempt completed ok: applied (once) */
+    bool possible;     /* some attempt ok, info or pending: may have been applied */
+    bool supply_done;  /* counted in the running supply bound */
+    bool demand_done;  /* counted in the running demand bound */
+    uint32_t attempts;
+    size_t last_invoke; /* history index of its latest attempt */
+    size_t ok_index;    /* its first ok completion, SIZE_MAX if none */
+} id_rec;
+
+typedef struct attempt {
+    int64_t id;
+    size_t index; /* the invoke */
+} attempt;
+
+static int cmp_attempt(const void *a, const void *b) {
+    const attempt *x = a, *y = b;
+    if (x->id != y->id) {
+        return x->id < y->id ? -1 : 1;
+    }
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static bool is_change(const tr_op *op) {
+    return op->f == TR_F_RESERVE || op->f == TR_F_RESTOCK;
+}
+
+/* The completion type of invoke i: TR_OP_INFO when it is still pending. */
+static uint8_t outcome(const tr_history *h, size_t i) {
+    size_t p = tr_history_partner(h, i);
+    return p == SIZE_MAX ? TR_OP_INFO : tr_history_op(h, p)->type;
+}
+
+typedef struct scratch {
+    size_t n_ops;
+    attempt *att;
+    id_rec *recs;
+    size_t n_recs;
+    uint32_t *rec_of; /* op index -> id record + 1 (0: none) */
+} scratch;
+
+static void scratch_free(scratch *s) {
+    free(s->att);
+    free(s->recs);
+    free(s->rec_of);
+}
+
+/* Groups the attempts by id into recs[], and maps each attempt's ops to its record. */
+static int build_ids(const tr_history *h, size_t items, scratch *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_ops; i++) {
+        const tr_op *op = tr_history_op(h, i);
+        if (op->key < 0 || (uint64_t)op->key >= items) {
+            return TR_EINVAL;
+        }
+        if (op->type == TR_OP_INVOKE && is_change(op)) {
+            s->att[n++] = (attempt){op->value_to, i};
+        }
+    }
+    qsort(s->att, n, sizeof *s->att, cmp_attempt);
+    for (size_t i = 0; i < n; i++) {
+        const tr_op *op = tr_history_op(h, s->att[i].index);
+        if (i == 0 || s->att[i].id != s->att[i - 1].id) {
+            s->recs[s->n_recs++] = (id_rec){.id = op->value_to, .item = op->key,
+                                            .qty = op->value, .f = op->f, .ok_index = SIZE_MAX};
+        }
+        id_rec *r = &s->recs[s->n_recs - 1];
+        if (r->item != op->key || r->qty != op->value || r->f != op->f) {
+            return TR_EINVAL; /* one id, two different operations */
+        }
+        uint8_t type = outcome(h, s->att[i].index);
+        size_t done = tr_history_partner(h, s->att[i].index);
+        r->attempts++;
+        r->last_invoke = s->att[i].index;
+        r->possible |= type != TR_OP_FAIL;
+        if (type == TR_OP_OK && !r->has_ok) {
+            r->has_ok = true;
+            r->ok_index = done;
+        }
+        s->rec_of[s->att[i].index] = (uint32_t)s->n_recs;
+        if (done != SIZE_MAX) {
+            s->rec_of[done] = (uint32_t)s->n_recs;
+        }
+    }
+    return 0;
+}
+
+static void note_negative(tr_stock_check_result *out, const tr_op *op, int64_t item,
+                          int64_t level) {
+    if (!out->has_negative_op) {
+        out->has_negative_op = true;
+        out->negative_op = *op;
+        out->negative_item = item;
+        out->negative_level = level;
+    }
+}
+
+/* Invariant (a), parts 1 (reads) and 2 (the running bound), in history order. */
+static int check_running(const tr_stock_check_input *in, scratch *s,
+                         tr_stock_check_result *out) {
+    int64_t *supply = calloc(in->items, sizeof *supply);
+    int64_t *demand = calloc(in->items, sizeof *demand);
+    if (supply == NULL || demand == NULL) {
+        free(supply);
+        free(demand);
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < s->n_ops; i++) {
+        const tr_op *op = tr_history_op(in->h, i);
+        id_rec *r = s->rec_of[i] ? &s->recs[s->rec_of[i] - 1] : NULL;
+        if (op->f == TR_F_READ && op->type == TR_OP_OK && op->has_value && op->value < 0) {
+            out->negative_reads++;
+            note_negative(out, op, op->key, op->value);
+        } else if (r && r->f == TR_F_RESTOCK && op->type == TR_OP_INVOKE && !r->supply_done &&
+                   outcome(in->h, i) != TR_OP_FAIL) {
+            r->supply_done = true;
+            supply[op->key] += r->qty;
+        } else if (r && r->f == TR_F_RESERVE && op->type == TR_OP_OK && !r->demand_done) {
+            r->demand_done = true;
+            demand[op->key] += r->qty;
+            int64_t room = in->initial + supply[op->key] - demand[op->key];
+            if (room < 0) {
+                out->oversold_reserves++;
+                note_negative(out, op, op->key, room);
+            }
+        }
+    }
+    free(supply);
+    free(demand);
+    return 0;
+}
+
+static void item_bounds(const tr_stock_check_input *in, const scratch *s, size_t item,
+                        tr_stock_bounds *b) {
+    *b = (tr_stock_bounds){.lower = in->initial, .upper = in->initial,
+                           .known = in->final_known[item], .final = in->final_level[item]};
+    for (size_t k = 0; k < s->n_recs; k++) {
+        const id_rec *r = &s->recs[k];
+        if ((size_t)r->item != item) {
+            continue;
+        }
+        if (r->f == TR_F_RESTOCK) {
+            b->lower += r->has_ok ? r->qty : 0;
+            b->upper += r->possible ? r->qty : 0;
+        } else {
+            b->lower -= r->possible ? r->qty : 0;
+            b->upper -= r->has_ok ? r->qty : 0;
+        }
+    }
+}
+
+/* The op to blame for item's broken conservation: its latest retried reserve id, else its
+ * last ok reserve. */
+static void find_suspect(const tr_stock_check_input *in, const scratch *s, int64_t item,
+                         tr_stock_check_result *out) {
+    const id_rec *best = NULL, *last_ok = NULL;
+    for (size_t k = 0; k < s->n_recs; k++) {
+        const id_rec *r = &s->recs[k];
+        if (r->item != item || r->f != TR_F_RESERVE || !r->possible) {
+            continue;
+        }
+        if (r->attempts > 1 && (best == NULL || r->last_invoke > best->last_invoke)) {
+            best = r;
+        }
+        if (r->has_ok && (last_ok == NULL || r->ok_index > last_ok->ok_index)) {
+            last_ok = r;
+        }
+    }
+    const id_rec *r = best ? best : last_ok;
+    if (r != NULL) {
+        out->has_suspect_op = true;
+        out->suspect_op = *tr_history_op(in->h, r->has_ok ? r->ok_index : r->last_invoke);
+    }
+}
+
+static void check_conservation(const tr_stock_check_input *in, const scratch *s,
+                               tr_stock_check_result *out) {
+    for (size_t item = 0; item < in->items; item++) {
+        tr_stock_bounds b;
+        item_bounds(in, s, item, &b);
+        if (in->bounds != NULL) {
+            in->bounds[item] = b;
+        }
+        if (!b.known) {
+            out->items_unknown++;
+            continue;
+        }
+        if (b.final < 0) {
+            out->negative_finals++;
+            if (!out->has_negative_op && out->negative_finals == 1) {
+                out->negative_item = (int64_t)item;
+                out->negative_level = b.final;
+            }
+        }
+        bool below = b.final < b.lower, above = b.final > b.upper;
+        out->items_below += below;
+        out->items_above += above;
+        if ((below || above) && out->items_below + out->items_above == 1) {
+            out->bad_item = (int64_t)item;
+            out->bad_bounds = b;
+            find_suspect(in, s, (int64_t)item, out);
+        }
+    }
+}
+
+static void count_ids(const scratch *s, tr_stock_check_result *out) {
+    for (size_t k = 0; k < s->n_recs; k++) {
+        out->reserve_ids += s->recs[k].f == TR_F_RESERVE;
+        out->restock_ids += s->recs[k].f == TR_F_RESTOCK;
+        out->retried_ids += s->recs[k].attempts > 1;
+    }
+}
+
+int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
+    memset(out, 0, sizeof *out);
+    if (in == NULL || in->h == NULL || in->items == 0 || in->items > TR_STOCK_CHECK_ITEMS_MAX ||
+        in->final_level == NULL || in->final_known == NULL) {
+        return TR_EINVAL;
+    }
+    scratch s = {.n_ops = tr_history_count(in->h)};
+    size_t cap = s.n_ops ? s.n_ops : 1;
+    s.att = malloc(cap * sizeof *s.att);
+    s.recs = malloc(cap * sizeof *s.recs);
+    s.rec_of = calloc(cap, sizeof *s.rec_of);
+    int rc = s.att && s.recs && s.rec_of ? 0 : TR_ENOMEM;
+    rc = rc ? rc : build_ids(in->h, in->items, &s);
+    rc = rc ? rc : check_running(in, &s, out);
+    if (rc == 0) {
+        check_conservation(in, &s, out);
+        count_ids(&s, out);
+        out->never_negative = out->negative_reads + out->negative_finals +
+                                  out->oversold_reserves == 0;
+        out->conserved = out->items_below + out->items_above == 0;
+        out->ok = out->never_negative && out->conserved;
+    }
+    scratch_free(&s);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/* check_stock.h — the stock workload's invariants over a history and the final levels.
+ *
+ * Input: a history of reserve / restock / read ops (sim/workload_stock.h: key = item; for
+ * reserve and restock value = qty, value_to = reservation id; an ok read carries the level),
+ * every item's initial level, and the final level of every item read at its owner once the
+ * cluster is healed and quiet. An id may appear in several attempts (a client retries an
+ * indeterminate op under the same id, as a fresh process); the service promises to apply
+ * an id at most once, so ids, not attempts, are what the bounds count.
+ *
+ * Invariant (a) stock never negative:
+ *   1. no ok read shows a negative level, and no final level is negative;
+ *   2. at every ok reserve completion, for its item: the quantity of the distinct reserve
+ *      ids completed ok so far (certainly charged by then) <= initial + the quantity of the
+ *      distinct restock ids invoked so far and not certainly failed (all that could have
+ *      been supplied by then). A service that checks level >= qty atomically before each
+ *      charge can never break this; two reservations that both passed a stale check (the
+ *      oversell bug) do, as soon as both are acknowledged.
+ * Invariant (b) conservation / no double charge, per item with a known final level F:
+ *      lower = initial + sum(restock ids with an ok attempt)
+ *                      - sum(reserve ids with an ok, info or pending attempt)
+ *      upper = initial + sum(restock ids with an ok, info or pending attempt)
+ *                      - sum(reserve ids with an ok attempt)
+ *   each id counted once (its qty); ids whose attempts all failed count nowhere. F < lower:
+ *   more was charged than every acknowledged and possible reservation together, i.e. some
+ *   id was charged twice (double charge) — or a restock was lost; F > upper: a charge was
+ *   lost or stock appeared from nowhere. As the bounds already give info ops the benefit of
+ *   the doubt in the pessimistic direction, a single extra charge of qty q is caught when
+ *   the slack on its item (applied info restocks + unapplied info reserves) is below q; the
+ *   workload retries info ops until they resolve, which keeps the slack near zero.
+ *   Also: one reservation id used with two different (item, qty) is reported as a bad
+ *   history (TR_EINVAL).
+ * The first offending op is reported: (a) the read or ok reserve completion where the bound
+ * broke; (b) the latest retried reserve id of the item (an id with more than one attempt,
+ * the likely double charge), else the item's last ok reserve.
+ *
+ * Ownership: inputs borrowed for the call; the result is plain values. Deterministic.
+ * Memory: O(ops) scratch. Limits: items are the history's keys, 0 <= key < items.
+ */
+#ifndef TR_SIM_CHECK_STOCK_H
+#define TR_SIM_CHECK_STOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/history.h"
+
+typedef struct tr_stock_check_input {
+    const tr_history *h;
+    size_t items;            /* items 0..items-1 */
+    int64_t initial;         /* every item's level before the run */
+    const int64_t *final_level; /* [items] */
+    const bool *final_known; /* [items]; false: unknown (conservation not checked there) */
+    struct tr_stock_bounds *bounds; /* optional [items]: filled with each item's bounds */
+} tr_stock_check_input;
+
+typedef struct tr_stock_bounds {
+    int64_t lower, upper;
+    int64_t final;
+    bool known;
+} tr_stock_bounds;
+
+#define TR_STOCK_CHECK_ITEMS_MAX 1024
+
+typedef struct tr_stock_check_result {
+    bool ok; /* both invariants held */
+    /* (a) */
+    bool never_negative;
+    size_t negative_reads;      /* ok reads of a level < 0 */
+    size_t negative_finals;     /* items whose final level < 0 */
+    size_t oversold_reserves;   /* ok reserve completions breaking bound (a)2 */
+    bool has_negative_op;
+    tr_op negative_op;          /* the first offending op (a read or a reserve completion) */
+    int64_t negative_item;      /* its item (or the first item with a negative final) */
+    int64_t negative_level;     /* the level read, or the bound: supply - demand (< 0) */
+    /* (b) */
+    bool conserved;
+    size_t items_below;         /* final < lower: double charge */
+    size_t items_above;         /* final > upper */
+    int64_t bad_item;           /* the first such item */
+    tr_stock_bounds bad_bounds;
+    bool has_suspect_op;
+    tr_op suspect_op;           /* see above */
+    size_t items_unknown;       /* final level not known */
+    /* counts */
+    uint64_t reserve_ids, restock_ids, retried_ids;
+} tr_stock_check_result;
+
+/* 0, TR_EINVAL (items 0 or > TR_STOCK_CHECK_ITEMS_MAX, an op's key out of range, an id
+ * reused with another item or qty), TR_ENOMEM. */
+int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out);
+
+#endif
