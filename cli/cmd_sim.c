@@ -24,17 +24,23 @@
 #include <time.h>
 
 #include "actors/registers.h"
+#include "actors/stock.h"
 #include "cli/cli.h"
+#include "sim/check_stock.h"
 #include "sim/checkers.h"
 #include "sim/lincheck.h"
 #include "sim/scenario.h"
 #include "sim/workload.h"
+#include "sim/workload_stock.h"
 #include "troupe.h"
 
 #define MS ((uint64_t)1000000)
 #define SEC ((uint64_t)1000000000)
 /* How long after the heal AP replicas may take to agree (and CP ops to finish). */
 #define SETTLE_NS (10 * SEC)
+/* Stock: every item's level at the start, and how long the final owner reads may take. */
+#define STOCK_INITIAL 10
+#define STOCK_FINAL_NS (5 * SEC)
 
 enum {
     NEM_PARTITION = 1u << 0,
@@ -69,6 +75,7 @@ typedef struct sim_opts {
     bool sweep;
     uint32_t nodes;
     bool cp, ap;
+    bool stock; /* --workload stock (then cp and ap are off) */
     uint32_t nemesis;
     const char *nemesis_text;
     uint64_t duration_ns;
@@ -102,6 +109,24 @@ typedef struct store_result {
     char note[200]; /* an expected weakness shown, not a violation */
 } store_result;
 
+/* The verdicts of the stock workload in one run. */
+typedef struct stock_result {
+    bool ran;
+    uint64_t ok, fail, info, ops;
+    uint64_t f_ok[5], f_all[5]; /* per tr_op_f: ok completions, invokes */
+    uint64_t abandoned;
+    uint64_t record_errors;
+    tr_stock_check_result chk;
+    int64_t final_level[TR_STOCK_WORKLOAD_ITEMS_MAX];
+    bool final_known[TR_STOCK_WORKLOAD_ITEMS_MAX];
+    tr_stock_bounds bounds[TR_STOCK_WORKLOAD_ITEMS_MAX];
+    uint32_t items;
+    tr_avail_result avail;
+    bool violated;
+    char why[320];
+    char note[160];
+} stock_result;
+
 typedef struct run_result {
     uint64_t seed;
     uint64_t trace_hash;
@@ -114,6 +139,7 @@ typedef struct run_result {
     double check_s; /* running the checkers */
     uint64_t virtual_ns;
     store_result cp, ap;
+    stock_result stock;
     bool tool_error;
     char tool_why[160];
 } run_result;
@@ -133,6 +159,7 @@ typedef struct scenario {
     scen_ud *scen; /* one per --scenario fault, while the sim runs */
     tr_sim *sim;
     tr_workload *cp, *ap;
+    tr_stock_workload *stock;
     tr_sim_rng rng;
     uint64_t minority_mask;
     uint32_t down;      /* nodes crashed by the nemesis and not yet restarted */
@@ -148,11 +175,13 @@ typedef struct scenario {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: troupe sim [--seed N | --seeds A..B] [--nodes N] [--workload cp|ap|both]\n"
+            "usage: troupe sim [--seed N | --seeds A..B] [--nodes N]\n"
+            "                  [--workload cp|ap|both|stock]\n"
             "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder,\n"
             "                             isolate,ring,bridge,oneway]\n"
             "                  [--duration 60s] [--rate R] [--keys K] [--clients C]\n"
-            "                  [--json] [--history FILE] [--bug stale-read|no-anti-entropy]\n"
+            "                  [--json] [--history FILE]\n"
+            "                  [--bug stale-read|no-anti-entropy|oversell|double-charge]\n"
             "                  [--check-determinism] [--scenario FILE]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
@@ -175,7 +204,17 @@ static void usage(FILE *f) {
             "Times: ns, us, ms, s, m; each before --duration. A bad file exits 2 with the line.\n"
             "AP acknowledged writes lost under --nemesis clock or crash are reported, not\n"
             "counted: LWW with skewed clocks, and acks before durability, lose them by\n"
-            "design. Exit: 0 every property held,\n"
+            "design.\n"
+            "--workload stock runs an inventory service instead (\"stock\" on every node, each\n"
+            "item owned by one node, durable levels and an idempotency ledger): clients\n"
+            "reserve, restock and read items (--keys = items, each starting at 10) and retry\n"
+            "an indeterminate reserve or restock under the same reservation id; after heal\n"
+            "every item is read at its owner and two invariants are checked: stock never\n"
+            "negative, and conservation (final level within the bounds the acknowledged and\n"
+            "indeterminate ops allow: below them = a double charge). Without --nemesis it\n"
+            "runs partition,crash. Planted bugs: oversell (check-then-act across a message\n"
+            "round trip), double-charge (the ledger lookup skipped).\n"
+            "Exit: 0 every property held,\n"
             "1 a property was violated, 2 usage or tool error.\n");
 }
 
@@ -286,9 +325,10 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
         return 0;
     }
     if (!strcmp(a, "--workload")) {
+        o->stock = !strcmp(v, "stock");
         o->cp = !strcmp(v, "cp") || !strcmp(v, "both");
         o->ap = !strcmp(v, "ap") || !strcmp(v, "both");
-        return o->cp || o->ap ? 0 : TR_EINVAL;
+        return o->cp || o->ap || o->stock ? 0 : TR_EINVAL;
     }
     if (!strcmp(a, "--scenario")) {
         o->scenario_path = v;
@@ -324,6 +364,8 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     o->bug_text = v;
     o->bugs = !strcmp(v, "stale-read")        ? TR_REG_BUG_STALE_READ
               : !strcmp(v, "no-anti-entropy") ? TR_REG_BUG_NO_ANTI_ENTROPY
+              : !strcmp(v, "oversell")        ? TR_STOCK_BUG_OVERSELL
+              : !strcmp(v, "double-charge")   ? TR_STOCK_BUG_DOUBLE_CHARGE
                                                : 0;
     return o->bugs ? 0 : TR_EINVAL;
 }
@@ -360,6 +402,16 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
     if (o->scenario_path != NULL && !o->nemesis_given) {
         o->nemesis = 0; /* the file is the schedule */
         o->nemesis_text = "none";
+    } else if (o->stock && !o->nemesis_given) {
+        /* Crashes are what makes a retried reservation meet its applied original. */
+        o->nemesis = NEM_PARTITION | NEM_CRASH;
+        o->nemesis_text = "partition,crash";
+    }
+    bool stock_bug = (o->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE)) != 0;
+    if (o->bugs != 0 && stock_bug != o->stock) {
+        fprintf(stderr, "troupe sim: --bug %s needs --workload %s\n", o->bug_text,
+                stock_bug ? "stock" : "cp, ap or both");
+        return TR_EINVAL;
     }
     return 0;
 }
@@ -419,6 +471,14 @@ static int boot(tr_node *node, void *ud) {
     tr_registers_opts ro = {.peer_count = sc->o->nodes, .peer_names = node_names,
                             .cp = sc->o->cp, .ap = sc->o->ap, .bugs = sc->o->bugs};
     int rc = tr_registers_boot(node, &ro);
+    if (rc == 0 && sc->o->stock) {
+        tr_stock_opts so = {.peer_count = sc->o->nodes, .peer_names = node_names,
+                            .bugs = sc->o->bugs, .initial = STOCK_INITIAL};
+        rc = tr_stock_boot(node, &so);
+    }
+    if (rc == 0 && sc->stock != NULL) {
+        rc = tr_stock_workload_boot(sc->stock, node, index);
+    }
     /* At tr_sim_create the workloads do not exist yet: the scenario boots their clients. */
     if (rc == 0 && sc->cp != NULL) {
         rc = tr_workload_boot(sc->cp, node, index);
@@ -458,6 +518,9 @@ static void crash_one(scenario *sc, uint32_t i) {
     }
     if (sc->ap) {
         tr_workload_node_crashed(sc->ap, i);
+    }
+    if (sc->stock) {
+        tr_stock_workload_node_crashed(sc->stock, i);
     }
     uint64_t at = tr_sim_now_ns(sc->sim) + rand_between(sc, 1 * SEC, 4 * SEC);
     tr_sim_at(sc->sim, at, restart_cb, &sc->nodes[i]);
@@ -548,6 +611,9 @@ static void scenario_cb(tr_sim *sim, void *ud) {
         if (sc->ap) {
             tr_workload_node_crashed(sc->ap, ev->a);
         }
+        if (sc->stock) {
+            tr_stock_workload_node_crashed(sc->stock, ev->a);
+        }
     } else if (ev->kind == TR_SCEN_RESTART) {
         sc->down--;
     } else if (ev->kind == TR_SCEN_PAUSE) {
@@ -592,6 +658,9 @@ static void end_cb(tr_sim *sim, void *ud) {
     if (sc->ap) {
         tr_workload_stop(sc->ap);
     }
+    if (sc->stock) {
+        tr_stock_workload_stop(sc->stock);
+    }
     sc->in_window = false;
     sc->shape_until_ns = 0;
     tr_sim_heal(sim);
@@ -626,7 +695,8 @@ static bool settled(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     (void)sim;
     if ((sc->cp && tr_workload_pending(sc->cp) > 0) ||
-        (sc->ap && tr_workload_pending(sc->ap) > 0)) {
+        (sc->ap && tr_workload_pending(sc->ap) > 0) ||
+        (sc->stock && tr_stock_workload_busy(sc->stock))) {
         return false;
     }
     uint64_t at;
@@ -653,7 +723,41 @@ static tr_workload *make_workload(scenario *sc, const char *target) {
     return wl;
 }
 
+static tr_stock_workload *make_stock_workload(scenario *sc) {
+    tr_stock_workload_opts wo;
+    tr_stock_workload *wl = NULL;
+    tr_stock_workload_opts_init(&wo, sc->sim);
+    wo.rate = sc->o->rate;
+    wo.items = sc->o->keys;
+    wo.clients_per_node = sc->o->clients_per_node;
+    wo.op_timeout_ms = 1000;
+    if (tr_stock_workload_create(&wo, &wl) != 0) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < sc->o->nodes; i++) {
+        if (tr_stock_workload_boot(wl, tr_sim_node(sc->sim, i), i) != 0) {
+            tr_stock_workload_destroy(wl);
+            return NULL;
+        }
+    }
+    return wl;
+}
+
+static bool stock_final_done(tr_sim *sim, void *ud) {
+    (void)sim;
+    return tr_stock_workload_final_done(ud);
+}
+
+/* After heal and quiet: every item's level, read at its owner. */
+static void stock_final_read(scenario *sc) {
+    if (tr_stock_workload_final_start(sc->stock) == 0) {
+        tr_sim_run_until(sc->sim, stock_final_done, sc->stock,
+                         tr_sim_now_ns(sc->sim) + STOCK_FINAL_NS);
+    }
+}
+
 static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap);
+static void check_stock(scenario *sc, stock_result *r);
 static double wall_now(void);
 static void format_op(char *buf, size_t cap, const tr_op *op);
 
@@ -676,7 +780,9 @@ static void run_scenario(tr_sim *sim, void *ud) {
     }
     sc->cp = o->cp ? make_workload(sc, "cp") : NULL;
     sc->ap = o->ap ? make_workload(sc, "ap") : NULL;
+    sc->stock = o->stock ? make_stock_workload(sc) : NULL;
     if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL) ||
+        (o->stock && sc->stock == NULL) ||
         schedule_scenario(sim, sc) != 0) {
         sc->out->tool_error = true;
         snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "cannot start the workloads");
@@ -699,6 +805,9 @@ static void run_scenario(tr_sim *sim, void *ud) {
     tr_sim_run_for(sim, d);
     tr_sim_run_for(sim, 1); /* end_cb, due at d */
     tr_sim_run_until(sim, settled, sc, d + SETTLE_NS);
+    if (sc->stock) {
+        stock_final_read(sc);
+    }
     sc->out->virtual_ns = tr_sim_now_ns(sim);
     sc->out->trace_hash = tr_sim_trace_hash(sim);
     tr_sim_stats_get(sim, &sc->out->stats);
@@ -709,6 +818,9 @@ static void run_scenario(tr_sim *sim, void *ud) {
     }
     if (sc->ap) {
         check_store(sc, sc->ap, &sc->out->ap, true);
+    }
+    if (sc->stock) {
+        check_stock(sc, &sc->out->stock);
     }
     sc->out->check_s = wall_now() - t1;
 }
@@ -725,7 +837,7 @@ static void count_ops(const tr_history *h, store_result *r) {
     }
 }
 
-static void check_availability(scenario *sc, const tr_history *h, store_result *r) {
+static void check_availability(scenario *sc, const tr_history *h, tr_avail_result *out) {
     int32_t groups[TR_SIM_NODES_MAX];
     for (uint32_t i = 0; i < sc->o->nodes; i++) {
         groups[i] = (sc->minority_mask >> i & 1) ? 1 : 0; /* 0 majority, 1 minority */
@@ -736,7 +848,7 @@ static void check_availability(scenario *sc, const tr_history *h, store_result *
         ao.window_start_ns = (int64_t)sc->out->part_from_ns;
         ao.window_end_ns = (int64_t)sc->out->part_to_ns;
     }
-    tr_check_availability(h, &ao, &r->avail);
+    tr_check_availability(h, &ao, out);
 }
 
 static void check_convergence(scenario *sc, tr_workload *wl, store_result *r) {
@@ -805,12 +917,92 @@ static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_
     if (tr_lincheck(h, &lo, &r->lin) != 0) {
         r->lin.verdict = TR_LIN_UNKNOWN;
     }
-    check_availability(sc, h, r);
+    check_availability(sc, h, &r->avail);
     if (is_ap) {
         check_ap(sc, wl, r);
     } else if (r->lin.verdict == TR_LIN_INVALID) {
         r->violated = true;
         snprintf(r->why, sizeof r->why, "history is not linearizable");
+    }
+    if (r->record_errors > 0) {
+        sc->out->tool_error = true;
+        snprintf(sc->out->tool_why, sizeof sc->out->tool_why,
+                 "%" PRIu64 " history records refused", r->record_errors);
+    }
+}
+
+static void format_stock_op(char *buf, size_t cap, const tr_op *op);
+
+static void count_stock_ops(const tr_history *h, stock_result *r) {
+    for (size_t i = 0; i < tr_history_count(h); i++) {
+        const tr_op *op = tr_history_op(h, i);
+        r->ops += op->type == TR_OP_INVOKE;
+        r->ok += op->type == TR_OP_OK;
+        r->fail += op->type == TR_OP_FAIL;
+        r->info += op->type == TR_OP_INFO;
+        if (op->f < 5) {
+            r->f_all[op->f] += op->type == TR_OP_INVOKE;
+            r->f_ok[op->f] += op->type == TR_OP_OK;
+        }
+    }
+}
+
+/* The why of a broken invariant, naming the first offending op. */
+static void stock_why(stock_result *r) {
+    const tr_stock_check_result *c = &r->chk;
+    char op[200] = "", *why = r->why;
+    size_t n = 0, cap = sizeof r->why;
+    if (!c->never_negative) {
+        if (c->has_negative_op) {
+            format_stock_op(op, sizeof op, &c->negative_op);
+            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " at %" PRId64
+                                  " (%s)", c->negative_item, c->negative_level, op);
+        } else {
+            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " ends at %"
+                                  PRId64, c->negative_item, c->negative_level);
+        }
+    }
+    if (!c->conserved && n < cap) {
+        const tr_stock_bounds *b = &c->bad_bounds;
+        op[0] = '\0';
+        if (c->has_suspect_op) {
+            format_stock_op(op, sizeof op, &c->suspect_op);
+        }
+        snprintf(why + n, cap - n, "%sitem %" PRId64 " ends at %" PRId64 ", %s the bounds ["
+                 "%" PRId64 ", %" PRId64 "] the history allows (%s)%s%s", n ? "; " : "",
+                 c->bad_item, b->final, b->final < b->lower ? "below" : "above", b->lower,
+                 b->upper, b->final < b->lower ? "a double charge" : "a lost charge",
+                 op[0] ? "; suspect " : "", op);
+    }
+}
+
+/* Stock: (a) never negative and (b) conservation over the history and the final levels. */
+static void check_stock(scenario *sc, stock_result *r) {
+    tr_stock_workload *wl = sc->stock;
+    tr_stock_workload_finish(wl);
+    const tr_history *h = tr_stock_workload_history(wl);
+    r->ran = true;
+    r->items = tr_stock_workload_items(wl);
+    r->record_errors = tr_stock_workload_record_errors(wl);
+    r->abandoned = tr_stock_workload_abandoned(wl);
+    count_stock_ops(h, r);
+    tr_stock_workload_final_levels(wl, r->final_level, r->final_known);
+    check_availability(sc, h, &r->avail);
+    tr_stock_check_input in = {.h = h, .items = r->items, .initial = STOCK_INITIAL,
+                               .final_level = r->final_level, .final_known = r->final_known,
+                               .bounds = r->bounds};
+    if (tr_check_stock(&in, &r->chk) != 0) {
+        sc->out->tool_error = true;
+        snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "the stock checker failed");
+        return;
+    }
+    r->violated = !r->chk.ok;
+    if (r->violated) {
+        stock_why(r);
+    }
+    if (r->chk.items_unknown > 0) {
+        snprintf(r->note, sizeof r->note, "%zu items' final level unknown (owner did not "
+                 "answer): conservation not checked there", r->chk.items_unknown);
     }
     if (r->record_errors > 0) {
         sc->out->tool_error = true;
@@ -911,6 +1103,64 @@ static void print_stores(const sim_opts *o, const run_result *r) {
     }
 }
 
+/* "#12 reserve item 2 qty 3 id 4:7 ok by p9 on n2 at 12.345s"; reads show the level. */
+static void format_stock_op(char *buf, size_t cap, const tr_op *op) {
+    char what[64];
+    if (op->f == TR_F_READ) {
+        snprintf(what, sizeof what, "-> %" PRId64, op->value);
+    } else {
+        snprintf(what, sizeof what, "qty %" PRId64 " id %" PRId64 ":%" PRId64, op->value,
+                 op->value_to >> 32, op->value_to & 0xffffffff);
+    }
+    snprintf(buf, cap, "#%" PRIu64 " %s item %" PRId64 " %s %s by p%" PRId64 " on n%d at "
+             "%.3fs", op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
+             tr_op_type_name((tr_op_type)op->type), op->process, op->node + 1,
+             (double)op->time_ns / 1e9);
+}
+
+static void print_stock(const run_result *r) {
+    const stock_result *s = &r->stock;
+    const tr_stock_check_result *c = &s->chk;
+    char a[256], b[64];
+    printf("  stock service (an owner per item, durable levels, idempotency ledger)\n");
+    snprintf(a, sizeof a, "%" PRIu64 "/%" PRIu64 "/%" PRIu64 " (ok: reserve %" PRIu64 "/%"
+             PRIu64 ", restock %" PRIu64 "/%" PRIu64 ", read %" PRIu64 "/%" PRIu64 ")",
+             s->ok, s->fail, s->info, s->f_ok[TR_F_RESERVE], s->f_all[TR_F_RESERVE],
+             s->f_ok[TR_F_RESTOCK], s->f_all[TR_F_RESTOCK], s->f_ok[TR_F_READ],
+             s->f_all[TR_F_READ]);
+    printf("  %-24s %s\n", "ops ok/fail/info", a);
+    printf("  %-24s %" PRIu64 " reserve, %" PRIu64 " restock; %" PRIu64 " retried, %" PRIu64
+           " given up\n", "reservation ids", c->reserve_ids, c->restock_ids, c->retried_ids,
+           s->abandoned);
+    if (r->partitioned) {
+        format_pct(a, sizeof a, &s->avail.groups[0]);
+        format_pct(b, sizeof b, &s->avail.groups[1]);
+        printf("  %-24s majority side %s, minority side %s\n", "available", a, b);
+    } else {
+        format_pct(a, sizeof a, &s->avail.all);
+        printf("  %-24s %s\n", "available", a);
+    }
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->items && n + 48 < sizeof a; i++) {
+        n += (size_t)(s->final_known[i]
+                          ? snprintf(a + n, sizeof a - n, "%s%" PRId64 " [%" PRId64 ",%" PRId64
+                                     "]", i ? " " : "", s->final_level[i], s->bounds[i].lower,
+                                     s->bounds[i].upper)
+                          : snprintf(a + n, sizeof a - n, "%s?", i ? " " : ""));
+    }
+    printf("  %-24s %s\n", "final levels [bounds]", a);
+    printf("  %-24s %s\n", "stock never negative", c->never_negative ? "held" : "VIOLATED");
+    printf("  %-24s %s\n", "conservation", c->conserved ? "held (no double charge)"
+                                                         : "VIOLATED");
+    printf("  %-24s %s\n", "stated guarantees", s->violated ? "VIOLATED" : "held");
+    if (s->violated) {
+        printf("  stock: %s\n", s->why);
+    }
+    if (s->note[0] != '\0') {
+        printf("  stock note: %s\n", s->note);
+    }
+}
+
 static void print_faults(const run_result *r) {
     printf("faults:");
     int any = 0;
@@ -944,7 +1194,8 @@ static void print_shell_word(FILE *f, const char *s) {
 static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     fprintf(f, "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
             "--duration %.3fs --rate %g --keys %u --clients %u%s%s",
-            seed, o->nodes, o->cp && o->ap ? "both" : o->cp ? "cp" : "ap",
+            seed, o->nodes,
+            o->stock ? "stock" : o->cp && o->ap ? "both" : o->cp ? "cp" : "ap",
             o->nemesis ? o->nemesis_text : "none", o->duration_ns / 1e9, o->rate, o->keys,
             o->clients_per_node, o->bug_text ? " --bug " : "", o->bug_text ? o->bug_text : "");
     if (o->scenario_path != NULL) {
@@ -968,7 +1219,11 @@ static void print_human(const sim_opts *o, const run_result *r) {
         printf("partition: minority {%s} | majority {%s} from %.3fs to %.3fs (heal)\n",
                minority, majority, r->part_from_ns / 1e9, r->part_to_ns / 1e9);
     }
-    print_stores(o, r);
+    if (o->stock) {
+        print_stock(r);
+    } else {
+        print_stores(o, r);
+    }
     print_faults(r);
     printf("events: %" PRIu64 " in %.3f s wall (%.0f events/s), virtual/wall time %.1fx "
            "(%.1f s virtual, simulation only); set-up %.3f s, checkers %.3f s\n",
@@ -1001,12 +1256,45 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
            s->violated ? "true" : "false", s->why, s->note, last ? "" : ",");
 }
 
+static void json_stock(const stock_result *s) {
+    const tr_stock_check_result *c = &s->chk;
+    char neg[200] = "", sus[200] = "";
+    if (c->has_negative_op) {
+        format_stock_op(neg, sizeof neg, &c->negative_op);
+    }
+    if (c->has_suspect_op) {
+        format_stock_op(sus, sizeof sus, &c->suspect_op);
+    }
+    printf("\"stock\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
+           ",\"info\":%" PRIu64 ",\"reserve_ids\":%" PRIu64 ",\"restock_ids\":%" PRIu64
+           ",\"retried_ids\":%" PRIu64 ",\"abandoned_ids\":%" PRIu64
+           ",\"availability_majority\":%.4f,\"availability_minority\":%.4f,"
+           "\"availability\":%.4f,\"never_negative\":%s,\"first_negative\":\"%s\","
+           "\"conserved\":%s,\"items_below_bounds\":%zu,\"items_above_bounds\":%zu,"
+           "\"suspect\":\"%s\",\"final_levels\":[",
+           s->ops, s->ok, s->fail, s->info, c->reserve_ids, c->restock_ids, c->retried_ids,
+           s->abandoned, s->avail.groups[0].fraction, s->avail.groups[1].fraction,
+           s->avail.all.fraction, c->never_negative ? "true" : "false", neg,
+           c->conserved ? "true" : "false", c->items_below, c->items_above, sus);
+    for (uint32_t i = 0; i < s->items; i++) {
+        if (s->final_known[i]) {
+            printf("%s{\"level\":%" PRId64 ",\"lower\":%" PRId64 ",\"upper\":%" PRId64 "}",
+                   i ? "," : "", s->final_level[i], s->bounds[i].lower, s->bounds[i].upper);
+        } else {
+            printf("%snull", i ? "," : "");
+        }
+    }
+    printf("],\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}",
+           s->violated ? "true" : "false", s->why, s->note);
+}
+
 static void print_json(const sim_opts *o, const run_result *r) {
     printf("{\"seed\":%" PRIu64 ",\"held\":%s,\"nodes\":%u,\"trace_hash\":\"%016" PRIx64
            "\","
            "\"partitioned\":%s,\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
            ",\"wall_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
-           r->seed, r->cp.violated || r->ap.violated ? "false" : "true", o->nodes,
+           r->seed, r->cp.violated || r->ap.violated || r->stock.violated ? "false" : "true",
+           o->nodes,
            r->trace_hash, r->partitioned ? "true" : "false",
            r->minority_mask, r->stats.events, r->wall_s, r->check_s, r->virtual_ns / 1e9);
     for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
@@ -1019,6 +1307,9 @@ static void print_json(const sim_opts *o, const run_result *r) {
     }
     if (o->ap) {
         json_store("ap", &r->ap, true, true);
+    }
+    if (o->stock) {
+        json_stock(&r->stock);
     }
     printf(",\"replay\":\"");
     print_replay(o, r->seed, stdout);
@@ -1080,7 +1371,9 @@ static int write_history(const sim_opts *o, uint64_t seed, const char *store,
 static void release(scenario *sc) {
     tr_workload_destroy(sc->cp);
     tr_workload_destroy(sc->ap);
+    tr_stock_workload_destroy(sc->stock);
     sc->cp = sc->ap = NULL;
+    sc->stock = NULL;
     free(sc->scen);
     sc->scen = NULL;
 }
@@ -1102,7 +1395,9 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
     run_scenario(sim, &sc);
     if (o->history != NULL && !r->tool_error) {
         if ((sc.cp && write_history(o, seed, "cp", tr_workload_history(sc.cp)) != 0) ||
-            (sc.ap && write_history(o, seed, "ap", tr_workload_history(sc.ap)) != 0)) {
+            (sc.ap && write_history(o, seed, "ap", tr_workload_history(sc.ap)) != 0) ||
+            (sc.stock &&
+             write_history(o, seed, "stock", tr_stock_workload_history(sc.stock)) != 0)) {
             r->tool_error = true;
             snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
         }
@@ -1113,7 +1408,7 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
         fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, r->tool_why);
         return 2;
     }
-    return r->cp.violated || r->ap.violated ? 1 : 0;
+    return r->cp.violated || r->ap.violated || r->stock.violated ? 1 : 0;
 }
 
 static void determinism_scenario(tr_sim *sim, void *ud) {
@@ -1169,10 +1464,11 @@ static int sweep(const sim_opts *o) {
             print_json(o, &r);
         }
         fprintf(stderr, "[%" PRIu64 "/%" PRIu64 "] seed %" PRIu64 ": %s  trace-hash: %016"
-                PRIx64 "%s%s%s%s\n", runs, o->seed_hi - o->seed_lo + 1, seed,
+                PRIx64 "%s%s%s%s%s%s\n", runs, o->seed_hi - o->seed_lo + 1, seed,
                 rc == 0 ? "held" : rc == 1 ? "VIOLATED" : "ERROR", r.trace_hash,
                 r.cp.violated ? "  CP: " : "", r.cp.violated ? r.cp.why : "",
-                r.ap.violated ? "  AP: " : "", r.ap.violated ? r.ap.why : "");
+                r.ap.violated ? "  AP: " : "", r.ap.violated ? r.ap.why : "",
+                r.stock.violated ? "  stock: " : "", r.stock.violated ? r.stock.why : "");
         if (seed == UINT64_MAX) {
             break;
         }

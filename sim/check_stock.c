@@ -14,6 +14,7 @@ typedef struct id_rec {
     uint8_t f;
     bool has_ok;       /* some attempt completed ok: applied (once) */
     bool possible;     /* some attempt ok, info or pending: may have been applied */
+    bool refused;      /* some attempt failed "out of stock": the id's definite outcome */
     bool supply_done;  /* counted in the running supply bound */
     bool demand_done;  /* counted in the running demand bound */
     uint32_t attempts;
@@ -86,6 +87,8 @@ static int build_ids(const tr_history *h, size_t items, scratch *s) {
         r->attempts++;
         r->last_invoke = s->att[i].index;
         r->possible |= type != TR_OP_FAIL;
+        r->refused |= type == TR_OP_FAIL &&
+                      strcmp(tr_history_op(h, done)->error, TR_STOCK_OUT_OF_STOCK) == 0;
         if (type == TR_OP_OK && !r->has_ok) {
             r->has_ok = true;
             r->ok_index = done;
@@ -156,7 +159,7 @@ static void item_bounds(const tr_stock_check_input *in, const scratch *s, size_t
             b->lower += r->has_ok ? r->qty : 0;
             b->upper += r->possible ? r->qty : 0;
         } else {
-            b->lower -= r->possible ? r->qty : 0;
+            b->lower -= r->possible && (r->has_ok || !r->refused) ? r->qty : 0;
             b->upper -= r->has_ok ? r->qty : 0;
         }
     }

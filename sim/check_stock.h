@@ -17,7 +17,10 @@
  *      oversell bug) do, as soon as both are acknowledged.
  * Invariant (b) conservation / no double charge, per item with a known final level F:
  *      lower = initial + sum(restock ids with an ok attempt)
- *                      - sum(reserve ids with an ok, info or pending attempt)
+ *                      - sum(reserve ids with an ok, info or pending attempt, unless
+ *                            one attempt failed "out of stock": the service records that
+ *                            answer per id and repeats it to every retry, so such an id
+ *                            was never charged)
  *      upper = initial + sum(restock ids with an ok, info or pending attempt)
  *                      - sum(reserve ids with an ok attempt)
  *   each id counted once (its qty); ids whose attempts all failed count nowhere. F < lower:
@@ -61,6 +64,8 @@ typedef struct tr_stock_bounds {
 } tr_stock_bounds;
 
 #define TR_STOCK_CHECK_ITEMS_MAX 1024
+/* The error of a reserve the service refused for want of stock (actors/stock.h). */
+#define TR_STOCK_OUT_OF_STOCK "out of stock"
 
 typedef struct tr_stock_check_result {
     bool ok; /* both invariants held */

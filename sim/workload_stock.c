@@ -10,6 +10,7 @@
 enum { STOCK_CLIENT_TICK = TR_MSG_USER + 0x210, STOCK_FINAL_TICK };
 
 #define FINAL_RETRY_MS 50
+#define RETRY_CAP_MS 500
 
 typedef struct stock_slot {
     uint32_t node_index;
@@ -73,10 +74,15 @@ static void think(tr_ctx *ctx, tr_stock_workload *wl) {
     tr_timer_start(ctx, (uint32_t)(1 + tr_random(ctx) % span), 0, STOCK_CLIENT_TICK, &id);
 }
 
-static void back_off(tr_ctx *ctx, tr_stock_workload *wl) {
-    uint64_t id;
-    uint32_t span = 2 * wl->o.retry_ms;
-    tr_timer_start(ctx, (uint32_t)(1 + tr_random(ctx) % span), 0, STOCK_CLIENT_TICK, &id);
+/* Before retry n (n = attempts so far >= 1): uniform in [1, 2 * min(retry_ms * 2^(n-1),
+ * RETRY_CAP_MS)] ms, so a client waiting out a partition asks about once a second. */
+static void back_off(tr_ctx *ctx, tr_stock_workload *wl, uint32_t attempts) {
+    uint64_t id, base = wl->o.retry_ms;
+    for (uint32_t i = 1; i < attempts && base < RETRY_CAP_MS; i++) {
+        base *= 2;
+    }
+    base = base < RETRY_CAP_MS ? base : RETRY_CAP_MS;
+    tr_timer_start(ctx, (uint32_t)(1 + tr_random(ctx) % (2 * base)), 0, STOCK_CLIENT_TICK, &id);
 }
 
 static void retire(tr_stock_workload *wl, stock_slot *s) {
@@ -152,7 +158,7 @@ static void indeterminate(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s,
         wl->abandoned++;
         think(ctx, wl);
     } else {
-        back_off(ctx, wl);
+        back_off(ctx, wl, s->attempts);
     }
 }
 
@@ -189,7 +195,7 @@ static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len
     memcpy(&c->a, arg, sizeof c->a);
     stock_slot *s = my_slot(c);
     if (s != NULL && s->has_op) {
-        back_off(ctx, c->a.wl); /* restarted with a retry due */
+        back_off(ctx, c->a.wl, s->attempts); /* restarted with a retry due */
     } else {
         think(ctx, c->a.wl);
     }
@@ -255,10 +261,13 @@ static void read_round(tr_ctx *ctx, tr_stock_workload *wl, uint32_t node) {
     }
 }
 
-static void read_answer(tr_stock_workload *wl, const tr_msg *msg) {
+/* Correlation ids are per node: only the items this reader's node owns can match. */
+static void read_answer(tr_stock_workload *wl, uint32_t node, const tr_msg *msg) {
     tr_stock_reply rep;
+    uint32_t peers = tr_sim_node_count(wl->o.sim);
     for (uint32_t i = 0; i < wl->o.items; i++) {
-        if (wl->final_corr[i] != msg->corr || msg->corr == 0 || wl->final_known[i]) {
+        if (wl->final_corr[i] != msg->corr || msg->corr == 0 || wl->final_known[i] ||
+            tr_stock_owner(i, peers) != node) {
             continue;
         }
         wl->final_corr[i] = 0;
@@ -287,7 +296,7 @@ static int reader_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (msg->type == STOCK_FINAL_TICK) {
         read_round(ctx, r->a.wl, r->a.index);
     } else {
-        read_answer(r->a.wl, msg);
+        read_answer(r->a.wl, r->a.index, msg);
     }
     return TR_CONTINUE;
 }
@@ -317,7 +326,7 @@ static void fill_defaults(tr_stock_workload_opts *o) {
     o->restock_percent = o->restock_percent > 100 ? 20 : o->restock_percent;
     o->qty_max = o->qty_max ? o->qty_max : 3;
     o->restock_max = o->restock_max ? o->restock_max : 6;
-    o->max_attempts = o->max_attempts ? o->max_attempts : 8;
+    o->max_attempts = o->max_attempts ? o->max_attempts : 200;
     o->retry_ms = o->retry_ms ? o->retry_ms : 50;
     o->max_ops = o->max_ops ? o->max_ops : (1u << 20);
 }

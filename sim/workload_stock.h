@@ -13,7 +13,9 @@
  * info for a timeout, an indeterminate error or a crash of the client's node. After an
  * info the history process is retired (history invariant 2) and — for reserve and restock —
  * the client retries the SAME operation with the SAME reservation id under a fresh process
- * id, after a short back-off, up to max_attempts attempts; this is what makes the service's
+ * id, after a back-off (exponential, capped), up to max_attempts attempts — enough to wait
+ * out a partition, so that after the heal almost every id is resolved (ok or fail) and the
+ * checker's bounds are tight; this is what makes the service's
  * idempotency (and the planted double-charge bug) observable. Reads are not retried.
  * Reservation ids are tr_stock_id(client, seq): client = slot + 1 (stable across restarts
  * of its node: the retry state lives here, as a client's own durable memory would), seq
@@ -53,8 +55,9 @@ typedef struct tr_stock_workload_opts {
     uint32_t restock_percent;  /* share of restocks; > 100 = default 20 (reserves: the rest) */
     uint32_t qty_max;          /* reserve qty in [1, qty_max]; 0 = 3 */
     uint32_t restock_max;      /* restock qty in [1, restock_max]; 0 = 6 */
-    uint32_t max_attempts;     /* per reserve/restock id; 0 = 8 */
-    uint32_t retry_ms;         /* back-off before a retry, uniform in [1, 2 * retry_ms]; 0 = 50 */
+    uint32_t max_attempts;     /* per reserve/restock id; 0 = 200 */
+    uint32_t retry_ms;         /* first back-off, uniform in [1, 2 * retry_ms], doubling per
+                                  attempt up to 500 ms; 0 = 50 */
     size_t max_ops;            /* history bound; 0 = 1M */
 } tr_stock_workload_opts;
 
