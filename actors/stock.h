@@ -25,7 +25,8 @@
  * numbers its operations 1, 2, ...). The ledger slot of a client is client %
  * TR_STOCK_LEDGER_SLOTS; it remembers the results of that client's ids with seq in
  * (max_seq - TR_STOCK_LEDGER_WINDOW, max_seq]. Bound: at most TR_STOCK_LEDGER_SLOTS keys per
- * owner, each at most TR_STOCK_LEDGER_WINDOW entries (< 512 bytes): O(1) store per node,
+ * owner, each at most TR_STOCK_LEDGER_WINDOW entries (< 1.2 KiB; so < 1.2 MiB per owner
+ * in all): O(1) store per node,
  * whatever the number of operations. Idempotency holds for a client while it has fewer than
  * TR_STOCK_LEDGER_WINDOW ids outstanding and no other live client shares its slot (a client
  * id that hashes to a slot held by another client takes the slot over; the evicted client's
@@ -74,7 +75,7 @@ enum {
 #define TR_STOCK_PEERS_MAX 16
 #define TR_STOCK_INFLIGHT_MAX 64
 #define TR_STOCK_LEDGER_SLOTS 1024u
-#define TR_STOCK_LEDGER_WINDOW 16u
+#define TR_STOCK_LEDGER_WINDOW 64u
 #define TR_STOCK_QTY_MAX 1000000000
 #define TR_STOCK_BODY_MAX 96 /* a request or reply fits in this many bytes */
 

@@ -122,6 +122,7 @@ typedef struct stock_result {
     tr_stock_bounds bounds[TR_STOCK_WORKLOAD_ITEMS_MAX];
     uint32_t items;
     tr_avail_result avail;
+    uint64_t refused[3]; /* "out of stock" fails: whole run, majority, minority side */
     bool violated;
     char why[320];
     char note[160];
@@ -212,8 +213,8 @@ static void usage(FILE *f) {
             "every item is read at its owner and two invariants are checked: stock never\n"
             "negative, and conservation (final level within the bounds the acknowledged and\n"
             "indeterminate ops allow: below them = a double charge). Without --nemesis it\n"
-            "runs partition,crash. Planted bugs: oversell (check-then-act across a message\n"
-            "round trip), double-charge (the ledger lookup skipped).\n"
+            "runs partition,crash,loss. Planted bugs: oversell (check-then-act across a\n"
+            "message round trip), double-charge (the ledger lookup skipped).\n"
             "Exit: 0 every property held,\n"
             "1 a property was violated, 2 usage or tool error.\n");
 }
@@ -403,9 +404,10 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
         o->nemesis = 0; /* the file is the schedule */
         o->nemesis_text = "none";
     } else if (o->stock && !o->nemesis_given) {
-        /* Crashes are what makes a retried reservation meet its applied original. */
-        o->nemesis = NEM_PARTITION | NEM_CRASH;
-        o->nemesis_text = "partition,crash";
+        /* Lost replies are what makes a retried reservation meet its applied original
+         * (under partition and crash alone that needs a cut inside a ~1 ms window). */
+        o->nemesis = NEM_PARTITION | NEM_CRASH | NEM_LOSS;
+        o->nemesis_text = "partition,crash,loss";
     }
     bool stock_bug = (o->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE)) != 0;
     if (o->bugs != 0 && stock_bug != o->stock) {
@@ -976,6 +978,23 @@ static void stock_why(stock_result *r) {
     }
 }
 
+/* "out of stock" is an answer, not unavailability: counted per side of the partition (in
+ * its window) so that the report can add them to the ok ops. */
+static void count_refused(scenario *sc, const tr_history *h, stock_result *r) {
+    for (size_t i = 0; i < tr_history_count(h); i++) {
+        const tr_op *op = tr_history_op(h, i);
+        if (op->type != TR_OP_FAIL || strcmp(op->error, TR_STOCK_OUT_OF_STOCK) != 0) {
+            continue;
+        }
+        r->refused[0]++;
+        int64_t t = tr_history_op(h, tr_history_partner(h, i))->time_ns;
+        if (sc->out->partitioned && t >= (int64_t)sc->out->part_from_ns &&
+            t < (int64_t)sc->out->part_to_ns && op->node >= 0) {
+            r->refused[(sc->minority_mask >> op->node & 1) ? 2 : 1]++;
+        }
+    }
+}
+
 /* Stock: (a) never negative and (b) conservation over the history and the final levels. */
 static void check_stock(scenario *sc, stock_result *r) {
     tr_stock_workload *wl = sc->stock;
@@ -988,6 +1007,7 @@ static void check_stock(scenario *sc, stock_result *r) {
     count_stock_ops(h, r);
     tr_stock_workload_final_levels(wl, r->final_level, r->final_known);
     check_availability(sc, h, &r->avail);
+    count_refused(sc, h, r);
     tr_stock_check_input in = {.h = h, .items = r->items, .initial = STOCK_INITIAL,
                                .final_level = r->final_level, .final_known = r->final_known,
                                .bounds = r->bounds};
@@ -1118,6 +1138,17 @@ static void format_stock_op(char *buf, size_t cap, const tr_op *op) {
              (double)op->time_ns / 1e9);
 }
 
+/* Counts with the "out of stock" answers moved from fail to ok. */
+static tr_avail_counts answered(const tr_avail_counts *c, uint64_t refused) {
+    tr_avail_counts x = *c;
+    refused = refused < x.fail ? refused : x.fail;
+    x.ok += refused;
+    x.fail -= refused;
+    uint64_t done = x.ok + x.fail + x.info;
+    x.fraction = done ? (double)x.ok / (double)done : -1;
+    return x;
+}
+
 static void print_stock(const run_result *r) {
     const stock_result *s = &r->stock;
     const tr_stock_check_result *c = &s->chk;
@@ -1132,13 +1163,16 @@ static void print_stock(const run_result *r) {
     printf("  %-24s %" PRIu64 " reserve, %" PRIu64 " restock; %" PRIu64 " retried, %" PRIu64
            " given up\n", "reservation ids", c->reserve_ids, c->restock_ids, c->retried_ids,
            s->abandoned);
+    tr_avail_counts all = answered(&s->avail.all, s->refused[0]);
     if (r->partitioned) {
-        format_pct(a, sizeof a, &s->avail.groups[0]);
-        format_pct(b, sizeof b, &s->avail.groups[1]);
-        printf("  %-24s majority side %s, minority side %s\n", "available", a, b);
+        tr_avail_counts maj = answered(&s->avail.groups[0], s->refused[1]);
+        tr_avail_counts min = answered(&s->avail.groups[1], s->refused[2]);
+        format_pct(a, sizeof a, &maj);
+        format_pct(b, sizeof b, &min);
+        printf("  %-24s majority side %s, minority side %s\n", "attempts answered", a, b);
     } else {
-        format_pct(a, sizeof a, &s->avail.all);
-        printf("  %-24s %s\n", "available", a);
+        format_pct(a, sizeof a, &all);
+        printf("  %-24s %s\n", "attempts answered", a);
     }
     size_t n = 0;
     for (uint32_t i = 0; i < s->items && n + 48 < sizeof a; i++) {
@@ -1273,8 +1307,9 @@ static void json_stock(const stock_result *s) {
            "\"conserved\":%s,\"items_below_bounds\":%zu,\"items_above_bounds\":%zu,"
            "\"suspect\":\"%s\",\"final_levels\":[",
            s->ops, s->ok, s->fail, s->info, c->reserve_ids, c->restock_ids, c->retried_ids,
-           s->abandoned, s->avail.groups[0].fraction, s->avail.groups[1].fraction,
-           s->avail.all.fraction, c->never_negative ? "true" : "false", neg,
+           s->abandoned, answered(&s->avail.groups[0], s->refused[1]).fraction,
+           answered(&s->avail.groups[1], s->refused[2]).fraction,
+           answered(&s->avail.all, s->refused[0]).fraction, c->never_negative ? "true" : "false", neg,
            c->conserved ? "true" : "false", c->items_below, c->items_above, sus);
     for (uint32_t i = 0; i < s->items; i++) {
         if (s->final_known[i]) {

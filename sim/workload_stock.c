@@ -11,6 +11,21 @@ enum { STOCK_CLIENT_TICK = TR_MSG_USER + 0x210, STOCK_FINAL_TICK };
 
 #define FINAL_RETRY_MS 50
 #define RETRY_CAP_MS 500
+/* Unresolved reserve/restock ops a client keeps aside (retrying them when due) while it
+ * goes on with new ones. Their ids must stay inside the service's ledger window, so a
+ * client starts a new change only if its seq stays within TR_STOCK_LEDGER_WINDOW of the
+ * oldest parked id. */
+#define PARK_MAX 8
+_Static_assert(PARK_MAX + 1 < TR_STOCK_LEDGER_WINDOW, "parked ids must fit the ledger window");
+
+typedef struct stock_opdesc {
+    uint8_t f; /* TR_F_RESERVE, TR_F_RESTOCK or TR_F_READ */
+    uint32_t item;
+    int64_t qty;
+    uint64_t id;
+    uint32_t attempts;
+    uint64_t due_ns; /* parked: retry from then on */
+} stock_opdesc;
 
 typedef struct stock_slot {
     uint32_t node_index;
@@ -18,14 +33,12 @@ typedef struct stock_slot {
     uint32_t next_seq; /* the seq of the next new operation */
     int64_t process;
     uint32_t epoch;    /* bumped at every (re)boot: a stale actor must not touch the slot */
-    bool pending;      /* an op is outstanding in the history */
-    bool has_op;       /* the op below awaits a definite outcome (in flight or to retry) */
-    uint8_t f;         /* TR_F_RESERVE, TR_F_RESTOCK or TR_F_READ */
-    uint32_t item;
-    int64_t qty;
-    uint64_t id;
-    uint32_t attempts;
+    bool pending;      /* `cur` is outstanding in the history */
+    bool retrying;     /* `cur` is a retry (then the next tick prefers a new op) */
+    stock_opdesc cur;
     uint64_t corr;
+    uint32_t parked_count;
+    stock_opdesc parked[PARK_MAX];
 } stock_slot;
 
 struct tr_stock_workload {
@@ -49,9 +62,8 @@ typedef struct stock_actor_arg {
     uint32_t epoch;
 } stock_actor_arg;
 
-static int64_t now_ns(const tr_stock_workload *wl) {
-    return (int64_t)tr_sim_now_ns(wl->o.sim);
-}
+static uint64_t now_u(const tr_stock_workload *wl) { return tr_sim_now_ns(wl->o.sim); }
+static int64_t now_ns(const tr_stock_workload *wl) { return (int64_t)now_u(wl); }
 
 static void note(tr_stock_workload *wl, int rc) { wl->record_errors += rc != 0; }
 
@@ -66,23 +78,27 @@ static stock_slot *my_slot(stock_client *c) {
     return s->epoch == c->a.epoch ? s : NULL;
 }
 
+static void tick_in(tr_ctx *ctx, uint64_t ms) {
+    uint64_t id;
+    tr_timer_start(ctx, (uint32_t)(ms ? ms : 1), 0, STOCK_CLIENT_TICK, &id);
+}
+
 static void think(tr_ctx *ctx, tr_stock_workload *wl) {
     /* mean interval per client = clients / rate; uniform in [1, 2 * mean] ms */
     double mean_ms = 1000.0 * wl->slot_count / wl->o.rate;
     uint64_t span = mean_ms < 1.0 ? 2 : (uint64_t)(2.0 * mean_ms);
-    uint64_t id;
-    tr_timer_start(ctx, (uint32_t)(1 + tr_random(ctx) % span), 0, STOCK_CLIENT_TICK, &id);
+    tick_in(ctx, 1 + tr_random(ctx) % span);
 }
 
 /* Before retry n (n = attempts so far >= 1): uniform in [1, 2 * min(retry_ms * 2^(n-1),
  * RETRY_CAP_MS)] ms, so a client waiting out a partition asks about once a second. */
-static void back_off(tr_ctx *ctx, tr_stock_workload *wl, uint32_t attempts) {
-    uint64_t id, base = wl->o.retry_ms;
+static uint64_t back_off_ns(tr_ctx *ctx, tr_stock_workload *wl, uint32_t attempts) {
+    uint64_t base = wl->o.retry_ms;
     for (uint32_t i = 1; i < attempts && base < RETRY_CAP_MS; i++) {
         base *= 2;
     }
     base = base < RETRY_CAP_MS ? base : RETRY_CAP_MS;
-    tr_timer_start(ctx, (uint32_t)(1 + tr_random(ctx) % (2 * base)), 0, STOCK_CLIENT_TICK, &id);
+    return (1 + tr_random(ctx) % (2 * base)) * 1000000u;
 }
 
 static void retire(tr_stock_workload *wl, stock_slot *s) {
@@ -90,31 +106,73 @@ static void retire(tr_stock_workload *wl, stock_slot *s) {
     s->process = wl->next_process++;
 }
 
-/* Draws the next new operation into the slot. */
-static void draw_op(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
-    uint32_t dice = (uint32_t)(tr_random(ctx) % 100);
-    s->item = (uint32_t)(tr_random(ctx) % wl->o.items);
-    s->attempts = 0;
-    s->has_op = true;
-    if (dice < wl->o.read_percent) {
-        s->f = TR_F_READ;
-        s->qty = 0;
-        s->id = 0;
+/* Puts the current (indeterminate) change aside for a retry from due_ns on. */
+static void park(tr_stock_workload *wl, stock_slot *s, uint64_t due_ns) {
+    if (s->cur.attempts >= wl->o.max_attempts) {
+        wl->abandoned++;
         return;
     }
+    assert(s->parked_count < PARK_MAX); /* new changes start only when there is room */
+    s->cur.due_ns = due_ns;
+    s->parked[s->parked_count++] = s->cur;
+}
+
+/* The parked op due first (index), or -1 when none is parked. */
+static int earliest_parked(const stock_slot *s) {
+    int best = -1;
+    for (uint32_t i = 0; i < s->parked_count; i++) {
+        if (best < 0 || s->parked[i].due_ns < s->parked[best].due_ns) {
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
+static void unpark(stock_slot *s, int i) {
+    s->cur = s->parked[i];
+    s->parked[i] = s->parked[--s->parked_count];
+}
+
+/* A new change (reserve/restock) may start: room to park it, and its seq keeps every
+ * parked id inside the ledger window. */
+static bool change_allowed(const stock_slot *s) {
+    if (s->parked_count >= PARK_MAX) {
+        return false;
+    }
+    for (uint32_t i = 0; i < s->parked_count; i++) {
+        uint32_t seq = (uint32_t)s->parked[i].id;
+        if (s->next_seq - seq + 1 >= TR_STOCK_LEDGER_WINDOW) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Draws the next new operation into cur; false if a change is drawn but not allowed. */
+static bool draw_op(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
+    uint32_t dice = (uint32_t)(tr_random(ctx) % 100);
+    uint32_t item = (uint32_t)(tr_random(ctx) % wl->o.items);
+    if (dice < wl->o.read_percent) {
+        s->cur = (stock_opdesc){.f = TR_F_READ, .item = item};
+        return true;
+    }
     bool restock = dice < wl->o.read_percent + wl->o.restock_percent;
-    s->f = restock ? TR_F_RESTOCK : TR_F_RESERVE;
-    s->qty = 1 + (int64_t)(tr_random(ctx) % (restock ? wl->o.restock_max : wl->o.qty_max));
-    s->id = tr_stock_id(s->client, s->next_seq++);
+    int64_t qty = 1 + (int64_t)(tr_random(ctx) % (restock ? wl->o.restock_max : wl->o.qty_max));
+    if (!change_allowed(s)) {
+        return false;
+    }
+    s->cur = (stock_opdesc){.f = restock ? TR_F_RESTOCK : TR_F_RESERVE, .item = item,
+                            .qty = qty, .id = tr_stock_id(s->client, s->next_seq++)};
+    return true;
 }
 
 static int record_invoke(tr_stock_workload *wl, stock_slot *s) {
-    tr_op op = {.time_ns = now_ns(wl), .process = s->process, .key = s->item,
-                .node = (int32_t)s->node_index, .type = TR_OP_INVOKE, .f = s->f};
-    if (s->f != TR_F_READ) {
+    tr_op op = {.time_ns = now_ns(wl), .process = s->process, .key = s->cur.item,
+                .node = (int32_t)s->node_index, .type = TR_OP_INVOKE, .f = s->cur.f};
+    if (s->cur.f != TR_F_READ) {
         op.has_value = true;
-        op.value = s->qty;
-        op.value_to = (int64_t)s->id;
+        op.value = s->cur.qty;
+        op.value_to = (int64_t)s->cur.id;
     }
     return tr_history_append(wl->history, &op);
 }
@@ -125,41 +183,39 @@ static void invoke(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
     int rc = record_invoke(wl, s);
     if (rc != 0) {
         note(wl, rc);
-        s->has_op = false;
+        wl->abandoned += s->cur.f != TR_F_READ;
         return; /* history full: this client goes quiet */
     }
     s->pending = true;
-    s->attempts++;
-    tr_stock_request rq = {.item = s->item, .has_qty = s->f != TR_F_READ,
-                           .has_id = s->f != TR_F_READ, .qty = s->qty, .id = s->id};
+    s->cur.attempts++;
+    bool change = s->cur.f != TR_F_READ;
+    tr_stock_request rq = {.item = s->cur.item, .has_qty = change, .has_id = change,
+                           .qty = s->cur.qty, .id = s->cur.id};
     tr_stock_request_encode(body, sizeof body, &rq, &len);
-    uint32_t type = s->f == TR_F_READ      ? TR_STOCK_READ
-                    : s->f == TR_F_RESTOCK ? TR_STOCK_RESTOCK
-                                           : TR_STOCK_RESERVE;
+    uint32_t type = s->cur.f == TR_F_READ      ? TR_STOCK_READ
+                    : s->cur.f == TR_F_RESTOCK ? TR_STOCK_RESTOCK
+                                               : TR_STOCK_RESERVE;
     rc = tr_request_name(ctx, "stock", type, body, len, wl->o.op_timeout_ms, &s->corr);
-    if (rc != 0) { /* never sent: certainly not applied; a new op next time */
+    if (rc != 0) { /* never sent: this attempt certainly did nothing; retry it later */
         note(wl, tr_history_fail(wl->history, now_ns(wl), s->process, "send refused"));
         s->pending = false;
-        s->has_op = false;
+        if (change) {
+            park(wl, s, now_u(wl) + back_off_ns(ctx, wl, s->cur.attempts));
+        }
         think(ctx, wl);
     }
 }
 
-/* The op's outcome is unknown: retire the process; reserve/restock are retried. */
+/* The op's outcome is unknown: retire the process; reserve/restock are parked for a retry
+ * under the same id. */
 static void indeterminate(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s,
                           const char *why) {
     note(wl, tr_history_info(wl->history, now_ns(wl), s->process, why));
     retire(wl, s);
-    if (s->f == TR_F_READ) {
-        s->has_op = false;
-        think(ctx, wl);
-    } else if (s->attempts >= wl->o.max_attempts) {
-        s->has_op = false;
-        wl->abandoned++;
-        think(ctx, wl);
-    } else {
-        back_off(ctx, wl, s->attempts);
+    if (s->cur.f != TR_F_READ) {
+        park(wl, s, now_u(wl) + back_off_ns(ctx, wl, s->cur.attempts));
     }
+    think(ctx, wl);
 }
 
 static void complete(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const tr_msg *msg) {
@@ -178,14 +234,13 @@ static void complete(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const tr
         return;
     }
     if (rep.ok) {
-        note(wl, s->f == TR_F_READ ? tr_history_ok_read(wl->history, t, s->process, true,
-                                                        rep.level)
-                                   : tr_history_ok(wl->history, t, s->process));
+        note(wl, s->cur.f == TR_F_READ
+                     ? tr_history_ok_read(wl->history, t, s->process, true, rep.level)
+                     : tr_history_ok(wl->history, t, s->process));
     } else {
         note(wl, tr_history_fail(wl->history, t, s->process, rep.error));
     }
     s->pending = false;
-    s->has_op = false;
     think(ctx, wl);
 }
 
@@ -193,26 +248,36 @@ static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len
     stock_client *c = state;
     assert(arg_len == sizeof c->a);
     memcpy(&c->a, arg, sizeof c->a);
-    stock_slot *s = my_slot(c);
-    if (s != NULL && s->has_op) {
-        back_off(ctx, c->a.wl, s->attempts); /* restarted with a retry due */
-    } else {
-        think(ctx, c->a.wl);
-    }
+    think(ctx, c->a.wl);
     return 0;
 }
 
+/* A tick: retry a parked op that is due or start a new one (until stopped), alternating
+ * when both are possible, so that ids stuck behind a partition do not starve the rest;
+ * when nothing can start, tick again when the first parked op is due. */
 static void on_tick(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
     if (s->pending) {
         return;
     }
-    if (!s->has_op) {
-        if (wl->stopped) {
-            return;
-        }
-        draw_op(ctx, wl, s);
+    int p = earliest_parked(s);
+    uint64_t now = now_u(wl);
+    bool due = p >= 0 && s->parked[p].due_ns <= now;
+    if (due && (!s->retrying || wl->stopped)) {
+        unpark(s, p);
+        s->retrying = true;
+        invoke(ctx, wl, s);
+    } else if (!wl->stopped && draw_op(ctx, wl, s)) {
+        s->retrying = false;
+        invoke(ctx, wl, s);
+    } else if (due) {
+        unpark(s, p);
+        s->retrying = true;
+        invoke(ctx, wl, s);
+    } else if (p >= 0) {
+        tick_in(ctx, (s->parked[p].due_ns - now) / 1000000u + 1);
+    } else if (!wl->stopped) {
+        think(ctx, wl);
     }
-    invoke(ctx, wl, s);
 }
 
 static int client_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
@@ -379,6 +444,9 @@ int tr_stock_workload_boot(tr_stock_workload *wl, tr_node *node, uint32_t index)
         if (s->pending) { /* booted again without tr_stock_workload_node_crashed */
             note(wl, tr_history_info(wl->history, now_ns(wl), s->process, "restarted"));
             retire(wl, s);
+            if (s->cur.f != TR_F_READ) {
+                park(wl, s, now_u(wl));
+            }
         }
         s->epoch++;
         stock_actor_arg a = {.wl = wl, .index = i, .epoch = s->epoch};
@@ -398,11 +466,8 @@ void tr_stock_workload_node_crashed(tr_stock_workload *wl, uint32_t index) {
         }
         note(wl, tr_history_info(wl->history, now_ns(wl), s->process, "crashed"));
         retire(wl, s);
-        if (s->f == TR_F_READ) {
-            s->has_op = false; /* reads are not retried */
-        } else if (s->attempts >= wl->o.max_attempts) {
-            s->has_op = false;
-            wl->abandoned++;
+        if (s->cur.f != TR_F_READ) { /* retried after the restart */
+            park(wl, s, now_u(wl));
         }
     }
 }
@@ -411,7 +476,7 @@ void tr_stock_workload_stop(tr_stock_workload *wl) { wl->stopped = true; }
 
 bool tr_stock_workload_busy(const tr_stock_workload *wl) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
-        if (wl->slots[i].pending || wl->slots[i].has_op) {
+        if (wl->slots[i].pending || wl->slots[i].parked_count > 0) {
             return true;
         }
     }
@@ -426,9 +491,10 @@ void tr_stock_workload_finish(tr_stock_workload *wl) {
         if (s->pending) {
             note(wl, tr_history_info(wl->history, now_ns(wl), s->process, "run ended"));
             retire(wl, s);
+            wl->abandoned += s->cur.f != TR_F_READ;
         }
-        wl->abandoned += s->has_op && s->f != TR_F_READ;
-        s->has_op = false;
+        wl->abandoned += s->parked_count;
+        s->parked_count = 0;
         s->epoch++; /* any client still alive stops at its next message */
     }
 }
