@@ -10,4 +10,5 @@ pub const lib = [_][]const u8{
 pub const tests = [_][]const u8{
     "tests/actors/test_register_wire.c",
     "tests/actors/test_registers.c",
+    "tests/actors/test_stock.c",
 };
