@@ -20,6 +20,7 @@ pub const tests = [_][]const u8{
     "tests/sim/test_checkers.c",
     "tests/sim/test_check_stock.c",
     "tests/sim/test_sim_cli.c",
+    "tests/sim/test_stock_sim.c",
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
 };
