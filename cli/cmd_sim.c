@@ -1309,8 +1309,8 @@ static void json_stock(const stock_result *s) {
            s->ops, s->ok, s->fail, s->info, c->reserve_ids, c->restock_ids, c->retried_ids,
            s->abandoned, answered(&s->avail.groups[0], s->refused[1]).fraction,
            answered(&s->avail.groups[1], s->refused[2]).fraction,
-           answered(&s->avail.all, s->refused[0]).fraction, c->never_negative ? "true" : "false", neg,
-           c->conserved ? "true" : "false", c->items_below, c->items_above, sus);
+           answered(&s->avail.all, s->refused[0]).fraction,
+           c->never_negative ? "true" : "false", neg, c->conserved ? "true" : "false", c->items_below, c->items_above, sus);
     for (uint32_t i = 0; i < s->items; i++) {
         if (s->final_known[i]) {
             printf("%s{\"level\":%" PRId64 ",\"lower\":%" PRId64 ",\"upper\":%" PRId64 "}",

@@ -514,7 +514,8 @@ static const char *json_parse_value(json_t *v, tr_op *op) {
     if (f_is_pair(op->f)) {
         if (!json_is_array(x) || json_array_size(x) != 2 ||
             !json_is_integer(json_array_get(x, 0)) || !json_is_integer(json_array_get(x, 1))) {
-            return "a cas, reserve or restock value must be [key, [a, b]]";
+            return op->f == TR_F_CAS ? "a cas value must be [key, [from, to]]"
+                                     : "a reserve or restock value must be [key, [qty, id]]";
         }
         op->value = json_integer_value(json_array_get(x, 0));
         op->value_to = json_integer_value(json_array_get(x, 1));
@@ -778,7 +779,8 @@ static const char *edn_value_read(edn *r, tr_op *op) {
     edn_ws(r);
     if (f_is_pair(op->f) && edn_eat(r, '[')) {
         if (!edn_int(r, &op->value) || !edn_int(r, &op->value_to) || !edn_eat(r, ']')) {
-            return "a cas, reserve or restock value must be [key [a b]]";
+            return op->f == TR_F_CAS ? "a cas value must be [key [from to]]"
+                                     : "a reserve or restock value must be [key [qty id]]";
         }
         op->has_value = true;
     } else if (!edn_int_or_nil(r, &op->value, &nil)) {
