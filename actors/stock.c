@@ -311,6 +311,7 @@ static int to_owner(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,
     size_t len;
     int rc = tr_stock_request_encode(buf, sizeof buf, rq, &len);
     assert(rc == 0);
+    (void)rc;
     uint32_t owner = tr_stock_owner(rq->item, s->cfg.peer_count);
     if (owner == s->self) {
         return tr_request(ctx, tr_self(ctx), type, buf, len, s->cfg.forward_timeout_ms,
