@@ -124,7 +124,7 @@ typedef struct stock_result {
     tr_avail_result avail;
     uint64_t refused[3]; /* "out of stock" fails: whole run, majority, minority side */
     bool violated;
-    char why[320];
+    char why[480];
     char note[160];
 } stock_result;
 
@@ -949,11 +949,41 @@ static void count_stock_ops(const tr_history *h, stock_result *r) {
     }
 }
 
+#define DOUBLE_CHARGE_TEXT "a double charge, or a charge answered as refused"
+
+/* Conservation: the first read out of its bounds, else the first final level out of them;
+ * then the suspect reservation. */
+static void conservation_why(const tr_stock_check_result *c, char *why, size_t cap) {
+    char op[200] = "";
+    size_t n;
+    if (c->has_read_op) {
+        const tr_op *r = &c->read_op;
+        bool below = r->value < c->read_lower;
+        format_stock_op(op, sizeof op, r);
+        n = (size_t)snprintf(why, cap, "item %" PRId64 " read %" PRId64 ", %s the bounds [%"
+                             PRId64 ", %" PRId64 "] of its time (%s): %s", r->key, r->value,
+                             below ? "below" : "above", c->read_lower, c->read_upper, op,
+                             below ? DOUBLE_CHARGE_TEXT : "a lost charge");
+    } else {
+        const tr_stock_bounds *b = &c->bad_bounds;
+        bool below = b->final < b->lower;
+        n = (size_t)snprintf(why, cap, "item %" PRId64 " ends at %" PRId64 ", %s the bounds [%"
+                             PRId64 ", %" PRId64 "] the history allows: %s", c->bad_item,
+                             b->final, below ? "below" : "above", b->lower, b->upper,
+                             below ? DOUBLE_CHARGE_TEXT : "a lost charge");
+    }
+    if (c->has_suspect_op && n < cap) {
+        format_stock_op(op, sizeof op, &c->suspect_op);
+        snprintf(why + n, cap - n, "; suspect %s", op);
+    }
+}
+
 /* The why of a broken invariant, naming the first offending op. */
 static void stock_why(stock_result *r) {
     const tr_stock_check_result *c = &r->chk;
     char op[200] = "", *why = r->why;
     size_t n = 0, cap = sizeof r->why;
+    /* the first offending op of (a) */
     if (!c->never_negative) {
         if (c->has_negative_op) {
             format_stock_op(op, sizeof op, &c->negative_op);
@@ -965,16 +995,8 @@ static void stock_why(stock_result *r) {
         }
     }
     if (!c->conserved && n < cap) {
-        const tr_stock_bounds *b = &c->bad_bounds;
-        op[0] = '\0';
-        if (c->has_suspect_op) {
-            format_stock_op(op, sizeof op, &c->suspect_op);
-        }
-        snprintf(why + n, cap - n, "%sitem %" PRId64 " ends at %" PRId64 ", %s the bounds ["
-                 "%" PRId64 ", %" PRId64 "] the history allows (%s)%s%s", n ? "; " : "",
-                 c->bad_item, b->final, b->final < b->lower ? "below" : "above", b->lower,
-                 b->upper, b->final < b->lower ? "a double charge" : "a lost charge",
-                 op[0] ? "; suspect " : "", op);
+        n += (size_t)snprintf(why + n, cap - n, "%s", n ? "; " : "");
+        conservation_why(c, why + n, n < cap ? cap - n : 0);
     }
 }
 
@@ -1132,10 +1154,10 @@ static void format_stock_op(char *buf, size_t cap, const tr_op *op) {
         snprintf(what, sizeof what, "qty %" PRId64 " id %" PRId64 ":%" PRId64, op->value,
                  op->value_to >> 32, op->value_to & 0xffffffff);
     }
-    snprintf(buf, cap, "#%" PRIu64 " %s item %" PRId64 " %s %s by p%" PRId64 " on n%d at "
-             "%.3fs", op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
-             tr_op_type_name((tr_op_type)op->type), op->process, op->node + 1,
-             (double)op->time_ns / 1e9);
+    snprintf(buf, cap, "#%" PRIu64 " %s item %" PRId64 " %s %s%s%s%s by p%" PRId64 " on n%d "
+             "at %.3fs", op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
+             tr_op_type_name((tr_op_type)op->type), op->error[0] ? " (" : "", op->error,
+             op->error[0] ? ")" : "", op->process, op->node + 1, (double)op->time_ns / 1e9);
 }
 
 /* Counts with the "out of stock" answers moved from fail to ok. */

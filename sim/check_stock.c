@@ -17,8 +17,12 @@ typedef struct id_rec {
     bool refused;      /* some attempt failed "out of stock": the id's definite outcome */
     bool supply_done;  /* counted in the running supply bound */
     bool demand_done;  /* counted in the running demand bound */
+    bool seen;         /* read bounds: its first attempt was invoked */
+    bool ok_seen;      /* read bounds: its first ok completion was seen */
     uint32_t attempts;
     size_t last_invoke; /* history index of its latest attempt */
+    size_t first_invoke; /* ... of its first attempt */
+    size_t retry_invoke; /* ... of its second attempt (the first retry), SIZE_MAX if none */
     size_t ok_index;    /* its first ok completion, SIZE_MAX if none */
 } id_rec;
 
@@ -76,7 +80,9 @@ static int build_ids(const tr_history *h, size_t items, scratch *s) {
         const tr_op *op = tr_history_op(h, s->att[i].index);
         if (i == 0 || s->att[i].id != s->att[i - 1].id) {
             s->recs[s->n_recs++] = (id_rec){.id = op->value_to, .item = op->key,
-                                            .qty = op->value, .f = op->f, .ok_index = SIZE_MAX};
+                                            .qty = op->value, .f = op->f, .ok_index = SIZE_MAX,
+                                            .retry_invoke = SIZE_MAX,
+                                            .first_invoke = s->att[i].index};
         }
         id_rec *r = &s->recs[s->n_recs - 1];
         if (r->item != op->key || r->qty != op->value || r->f != op->f) {
@@ -86,6 +92,7 @@ static int build_ids(const tr_history *h, size_t items, scratch *s) {
         size_t done = tr_history_partner(h, s->att[i].index);
         r->attempts++;
         r->last_invoke = s->att[i].index;
+        r->retry_invoke = r->attempts == 2 ? s->att[i].index : r->retry_invoke;
         r->possible |= type != TR_OP_FAIL;
         r->refused |= type == TR_OP_FAIL &&
                       strcmp(tr_history_op(h, done)->error, TR_STOCK_OUT_OF_STOCK) == 0;
@@ -146,6 +153,75 @@ static int check_running(const tr_stock_check_input *in, scratch *s,
     return 0;
 }
 
+/* The read bounds' running sums of one item (see check_reads). */
+typedef struct read_sums {
+    int64_t sup_ok, sup_pos, dem_ok, dem_pos;
+} read_sums;
+
+/* Adds op i's id to the running sums the first time it is invoked / completed ok. */
+static void read_sums_add(const scratch *s, size_t i, const tr_op *op, read_sums *sum) {
+    id_rec *r = s->rec_of[i] ? &s->recs[s->rec_of[i] - 1] : NULL;
+    if (r == NULL) {
+        return;
+    }
+    bool restock = r->f == TR_F_RESTOCK;
+    if (op->type == TR_OP_INVOKE && !r->seen) {
+        r->seen = true;
+        bool may = r->possible && (restock || r->has_ok || !r->refused);
+        *(restock ? &sum->sup_pos : &sum->dem_pos) += may ? r->qty : 0;
+    } else if (op->type == TR_OP_OK && !r->ok_seen) {
+        r->ok_seen = true;
+        *(restock ? &sum->sup_ok : &sum->dem_ok) += r->qty;
+    }
+}
+
+static void note_read(tr_stock_check_result *out, const tr_op *op, int64_t lo, int64_t hi) {
+    if (!out->has_read_op) {
+        out->has_read_op = true;
+        out->read_op = *op;
+        out->read_lower = lo;
+        out->read_upper = hi;
+    }
+}
+
+/* Invariant (b) on every ok read: the level read lies in
+ *   [initial + restocks acknowledged before the read began - reservations that may have
+ *    been charged before it ended, initial + restocks that may have been applied before it
+ *    ended - reservations acknowledged before it began]. */
+static int check_reads(const tr_stock_check_input *in, const scratch *s,
+                       tr_stock_check_result *out) {
+    read_sums *sum = calloc(in->items, sizeof *sum);
+    read_sums *snap = calloc(s->n_ops ? s->n_ops : 1, sizeof *snap); /* at read invokes */
+    if (sum == NULL || snap == NULL) {
+        free(sum);
+        free(snap);
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < s->n_ops; i++) {
+        const tr_op *op = tr_history_op(in->h, i);
+        read_sums *x = &sum[op->key];
+        read_sums_add(s, i, op, x);
+        if (op->f != TR_F_READ) {
+            continue;
+        }
+        if (op->type == TR_OP_INVOKE) {
+            snap[i] = *x;
+        } else if (op->type == TR_OP_OK && op->has_value) {
+            const read_sums *at = &snap[tr_history_partner(in->h, i)];
+            int64_t lo = in->initial + at->sup_ok - x->dem_pos;
+            int64_t hi = in->initial + x->sup_pos - at->dem_ok;
+            out->reads_below += op->value < lo;
+            out->reads_above += op->value > hi;
+            if (op->value < lo || op->value > hi) {
+                note_read(out, op, lo, hi);
+            }
+        }
+    }
+    free(sum);
+    free(snap);
+    return 0;
+}
+
 static void item_bounds(const tr_stock_check_input *in, const scratch *s, size_t item,
                         tr_stock_bounds *b) {
     *b = (tr_stock_bounds){.lower = in->initial, .upper = in->initial,
@@ -165,32 +241,45 @@ static void item_bounds(const tr_stock_check_input *in, const scratch *s, size_t
     }
 }
 
-/* The op to blame for item's broken conservation: its latest retried reserve id, else its
- * last ok reserve. */
+/* The op to blame for item's broken conservation: the first retry (its completion, else its
+ * invoke) of the retried reserve id of that item invoked last before `limit` (a history
+ * index: the first read showing the damage, which the id's first charge preceded), else of
+ * the id retried last, else the item's last ok reserve. */
 static void find_suspect(const tr_stock_check_input *in, const scratch *s, int64_t item,
-                         tr_stock_check_result *out) {
-    const id_rec *best = NULL, *last_ok = NULL;
+                         size_t limit, tr_stock_check_result *out) {
+    const id_rec *best = NULL, *fallback = NULL, *last_ok = NULL;
     for (size_t k = 0; k < s->n_recs; k++) {
         const id_rec *r = &s->recs[k];
         if (r->item != item || r->f != TR_F_RESERVE || !r->possible) {
             continue;
         }
-        if (r->attempts > 1 && (best == NULL || r->last_invoke > best->last_invoke)) {
+        if (r->attempts > 1 && r->first_invoke < limit &&
+            (best == NULL || r->first_invoke > best->first_invoke)) {
             best = r;
+        }
+        if (r->attempts > 1 && (fallback == NULL || r->retry_invoke > fallback->retry_invoke)) {
+            fallback = r;
         }
         if (r->has_ok && (last_ok == NULL || r->ok_index > last_ok->ok_index)) {
             last_ok = r;
         }
     }
-    const id_rec *r = best ? best : last_ok;
+    const id_rec *r = best ? best : fallback;
     if (r != NULL) {
         out->has_suspect_op = true;
-        out->suspect_op = *tr_history_op(in->h, r->has_ok ? r->ok_index : r->last_invoke);
+        size_t done = tr_history_partner(in->h, r->retry_invoke);
+        out->suspect_op = *tr_history_op(in->h, done != SIZE_MAX ? done : r->retry_invoke);
+    } else if (last_ok != NULL) {
+        out->has_suspect_op = true;
+        out->suspect_op = *tr_history_op(in->h, last_ok->ok_index);
     }
 }
 
 static void check_conservation(const tr_stock_check_input *in, const scratch *s,
                                tr_stock_check_result *out) {
+    if (out->has_read_op) { /* the earliest evidence: blame an id acknowledged before it */
+        find_suspect(in, s, out->read_op.key, out->read_op.index, out);
+    }
     for (size_t item = 0; item < in->items; item++) {
         tr_stock_bounds b;
         item_bounds(in, s, item, &b);
@@ -214,7 +303,9 @@ static void check_conservation(const tr_stock_check_input *in, const scratch *s,
         if ((below || above) && out->items_below + out->items_above == 1) {
             out->bad_item = (int64_t)item;
             out->bad_bounds = b;
-            find_suspect(in, s, (int64_t)item, out);
+            if (!out->has_suspect_op) {
+                find_suspect(in, s, (int64_t)item, SIZE_MAX, out);
+            }
         }
     }
 }
@@ -241,12 +332,14 @@ int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
     int rc = s.att && s.recs && s.rec_of ? 0 : TR_ENOMEM;
     rc = rc ? rc : build_ids(in->h, in->items, &s);
     rc = rc ? rc : check_running(in, &s, out);
+    rc = rc ? rc : check_reads(in, &s, out);
     if (rc == 0) {
         check_conservation(in, &s, out);
         count_ids(&s, out);
         out->never_negative = out->negative_reads + out->negative_finals +
                                   out->oversold_reserves == 0;
-        out->conserved = out->items_below + out->items_above == 0;
+        out->conserved = out->items_below + out->items_above + out->reads_below +
+                             out->reads_above == 0;
         out->ok = out->never_negative && out->conserved;
     }
     scratch_free(&s);

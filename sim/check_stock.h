@@ -30,11 +30,20 @@
  *   the doubt in the pessimistic direction, a single extra charge of qty q is caught when
  *   the slack on its item (applied info restocks + unapplied info reserves) is below q; the
  *   workload retries info ops until they resolve, which keeps the slack near zero.
+ *   The same bounds are applied to every ok read, as of the read's real-time window: the
+ *   level read must lie in [initial + restock ids acknowledged before the read began -
+ *   reserve ids that may have been charged before it ended, initial + restock ids that may
+ *   have been applied before it ended - reserve ids acknowledged before it began]; a read
+ *   below is the earliest evidence of a double charge (the final level may hide it later,
+ *   e.g. behind a lost restock).
  *   Also: one reservation id used with two different (item, qty) is reported as a bad
  *   history (TR_EINVAL).
  * The first offending op is reported: (a) the read or ok reserve completion where the bound
- * broke; (b) the latest retried reserve id of the item (an id with more than one attempt,
- * the likely double charge), else the item's last ok reserve.
+ * broke; (b) the first read outside its bounds (read_op), and a suspect: the first retry
+ * (the completion of its second attempt, else its invoke) of the retried reserve id of that
+ * item first invoked last before that read — the likely double charge, or a charge whose
+ * retry was answered "out of stock" — else of the id retried last on the first item whose
+ * final level is out of bounds, else that item's last ok reserve.
  *
  * Ownership: inputs borrowed for the call; the result is plain values. Deterministic.
  * Memory: O(ops) scratch. Limits: items are the history's keys, 0 <= key < items.
@@ -87,6 +96,10 @@ typedef struct tr_stock_check_result {
     bool has_suspect_op;
     tr_op suspect_op;           /* see above */
     size_t items_unknown;       /* final level not known */
+    size_t reads_below, reads_above; /* ok reads outside their bounds (see above) */
+    bool has_read_op;
+    tr_op read_op;              /* the first such read (its ok completion) */
+    int64_t read_lower, read_upper; /* ... and its bounds */
     /* counts */
     uint64_t reserve_ids, restock_ids, retried_ids;
 } tr_stock_check_result;
