@@ -397,9 +397,12 @@ static void on_answer(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
     memset(op, 0, sizeof *op);
 }
 
+/* Only the planted oversell path sends DEBIT; the correct service refuses it, so that no
+ * client can charge without the check. */
 static void on_debit(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
     tr_stock_request rq;
-    if (tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty ||
+    if (!(s->cfg.bugs & TR_STOCK_BUG_OVERSELL) ||
+        tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty ||
         !rq.has_id || tr_stock_owner(rq.item, s->cfg.peer_count) != s->self) {
         reply_err(ctx, msg, "bad request", false, false);
         return;

@@ -45,7 +45,8 @@
  *       (TR_STOCK_INFLIGHT_MAX forwards in flight), "owner unreachable", "id expired",
  *       "store error". indeterminate = the operation may have taken effect.
  *   Items are 0 <= item < 2^32; 1 <= qty <= TR_STOCK_QTY_MAX; id as above.
- *   TR_STOCK_DEBIT (internal, the planted oversell path only): an unconditional charge.
+ *   TR_STOCK_DEBIT (internal, the planted oversell path only): an unconditional charge;
+ *       refused ("bad request") unless that bug is planted.
  *
  * Planted bugs (tr_stock_opts.bugs; bits next to TR_REG_BUG_* so one --bug mask serves all):
  *   TR_STOCK_BUG_OVERSELL       the node a reserve reaches first reads the level from the

@@ -276,6 +276,10 @@ Test(stock, hostile_requests_get_bad_request_and_the_service_keeps_serving) {
         wait_for(1);
         cr_assert_str_eq(replies[0].error, "bad request", "case %zu", i);
     }
+    /* the oversell bug's internal unconditional charge is not for clients */
+    tr_stock_reply r = op(1, TR_STOCK_DEBIT, 1, 50, tr_stock_id(1, 9));
+    cr_assert(!r.ok);
+    cr_assert_str_eq(r.error, "bad request");
     cr_assert_eq(level(1, 1), 5);
     cr_assert(op(2, TR_STOCK_RESERVE, 1, 1, tr_stock_id(1, 1)).ok);
     stop();
