@@ -76,9 +76,12 @@ typedef struct cp_state {
     bool ready;           /* the incarnation is durable: writes may be coordinated */
     uint64_t ready_token; /* the tr_durable_notify awaited */
     uint64_t last_counter; /* the largest counter this run issued */
+    uint64_t ops_used;     /* bit i: ops[i].used (answers look only at live operations) */
     cp_op ops[TR_REG_CP_INFLIGHT_MAX];
     cp_cached cache[CP_CACHE_SLOTS]; /* see the file comment */
 } cp_state;
+
+_Static_assert(TR_REG_CP_INFLIGHT_MAX <= 64, "ops_used is one 64-bit mask");
 
 static int ts_cmp(cp_ts a, cp_ts b) {
     if (a.counter != b.counter) {
@@ -318,7 +321,10 @@ static void broadcast(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t type, const 
     }
 }
 
-static void op_finish(cp_op *op) { memset(op, 0, sizeof *op); }
+static void op_finish(cp_state *s, cp_op *op) {
+    s->ops_used &= ~(1ull << (op - s->ops));
+    memset(op, 0, sizeof *op);
+}
 
 static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
     if (op->done < s->cfg.peer_count || op->acks >= majority(s)) {
@@ -329,7 +335,7 @@ static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
     reply_err(ctx, &op->client, op->phase == PHASE_QUERY ? "no quorum (query)"
                                                          : "no quorum (store)",
               indeterminate);
-    op_finish(op);
+    op_finish(s, op);
 }
 
 static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
@@ -345,7 +351,7 @@ static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
         op->cell.value = op->value;
     } else if (op->cell.ts.counter == 0) {
         reply_ok(ctx, &op->client, false, 0); /* never written anywhere in a majority */
-        op_finish(op);
+        op_finish(s, op);
         return;
     }
     op->phase = PHASE_STORE;
@@ -379,16 +385,15 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
         }
         return;
     }
-    cp_op *op = NULL;
-    for (size_t i = 0; i < TR_REG_CP_INFLIGHT_MAX && op == NULL; i++) {
-        op = s->ops[i].used ? NULL : &s->ops[i];
-    }
-    if (op == NULL) {
+    if (s->ops_used == UINT64_MAX) {
         reply_err(ctx, msg, "busy", false);
         return;
     }
+    unsigned free_index = (unsigned)__builtin_ctzll(~s->ops_used); /* the lowest free op */
+    cp_op *op = &s->ops[free_index];
     memset(op, 0, sizeof *op);
     op->used = true;
+    s->ops_used |= 1ull << free_index;
     op->is_write = is_write;
     op->phase = PHASE_QUERY;
     op->key = key;
@@ -403,11 +408,9 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
 }
 
 static cp_op *find_op(cp_state *s, uint64_t corr, uint32_t *peer) {
-    for (size_t i = 0; i < TR_REG_CP_INFLIGHT_MAX; i++) {
-        cp_op *op = &s->ops[i];
-        if (!op->used) {
-            continue;
-        }
+    for (uint64_t live = s->ops_used; live != 0; live &= live - 1) {
+        cp_op *op = &s->ops[__builtin_ctzll(live)];
+        assert(op->used);
         for (uint32_t p = 0; p < s->cfg.peer_count; p++) {
             if (op->corr[p] == corr && op->peer[p] == PEER_PENDING) {
                 *peer = p;
@@ -442,7 +445,7 @@ static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
             start_store(ctx, s, op);
         } else {
             reply_ok(ctx, &op->client, op->cell.has_value, op->cell.value);
-            op_finish(op);
+            op_finish(s, op);
         }
         return;
     }
