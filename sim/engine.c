@@ -323,8 +323,8 @@ static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
     cpu_wake(sim, sn);
 }
 
-static void op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
-                         uint64_t due_ns) {
+static uint64_t op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                             uint64_t due_ns) {
     tr_sim *sim = engine;
     uint32_t i = tr_sim__index(sim, node);
     sim_node *sn = &sim->nodes[i];
@@ -332,7 +332,27 @@ static void op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t ti
     ev.u.timer.owner = owner;
     ev.u.timer.id = timer_id;
     ev.u.timer.due_local = due_ns;
-    tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev);
+    return (uint64_t)tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev) + 1;
+}
+
+/* Marks the timer in slot handle - 1 cancelled if it is still that timer: a slot is reused
+ * once its event ran, so the owner and id must match (timer ids are unique per actor). The
+ * event stays queued and is dropped untraced when it comes up (see process). A timer that
+ * was re-queued (fire_timer, clock set back) lives in another slot: it fires, and the
+ * runtime ignores it, as without cancellation. */
+static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                            uint64_t handle) {
+    tr_sim *sim = engine;
+    uint32_t i = tr_sim__index(sim, node);
+    if (handle == 0 || handle > sim->slab_cap) {
+        return;
+    }
+    sim_event *ev = &sim->slab[handle - 1];
+    if (ev->kind == SIM_EV_TIMER && ev->node == i && ev->epoch == sim->nodes[i].epoch &&
+        ev->u.timer.owner.actor == owner.actor && ev->u.timer.id == timer_id) {
+        ev->cancelled = true;
+        sim->stats.timers_cancelled++;
+    }
 }
 
 static void op_store_ready(void *engine, tr_node *node) {
@@ -385,6 +405,7 @@ static const tr_engine_ops sim_ops = {
     .random = op_random,
     .schedule = op_schedule,
     .timer_arm = op_timer_arm,
+    .timer_cancel = op_timer_cancel,
     .send_remote = tr_sim__send_remote,
     .store_ready = op_store_ready,
     .node_by_name = op_node_by_name,
@@ -552,6 +573,10 @@ static void process(tr_sim *sim, uint32_t slot) {
         return;
     }
     sim_node *sn = &sim->nodes[ev.node];
+    if (ev.cancelled) { /* a withdrawn timer: never an event (see op_timer_cancel) */
+        tr_sim__release_slot(sim, slot);
+        return;
+    }
     if (ev.epoch != sn->epoch || !sn->up) {
         tr_sim__release_slot(sim, slot);
         if (ev.kind == SIM_EV_DELIVER) {

@@ -50,6 +50,7 @@ typedef struct sim_event {
     uint8_t kind;
     bool arrived;   /* a delivery that reached its (paused) node: no longer on the link */
     bool via_link;  /* a FIFO delivery: popping it moves its link's next message to the heap */
+    bool cancelled; /* a timer withdrawn by ops->timer_cancel: dropped, untraced */
     uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch; /* that node's epoch when pushed */
     union {
