@@ -144,6 +144,7 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
         return;
     }
     if (sim->slab[slot].kind == SIM_EV_TIMER) {
+        sim->slab[slot].in_theap = true;
         SIM_ASSERT(sim, sim->theap_count < sim->heap_cap);
         sim->theap[sim->theap_count] = e;
         sift_up(sim->theap, sim->theap_count++);
@@ -182,7 +183,10 @@ uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
     return slot;
 }
 
-void tr_sim__release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot) {
+    sim->slab[slot].kind = 0; /* free: op_timer_cancel must not match it */
+    sim->free_slots[sim->free_count++] = slot;
+}
 
 void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
     if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
@@ -335,11 +339,31 @@ static uint64_t op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_
     return (uint64_t)tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev) + 1;
 }
 
-/* Marks the timer in slot handle - 1 cancelled if it is still that timer: a slot is reused
- * once its event ran, so the owner and id must match (timer ids are unique per actor). The
- * event stays queued and is dropped untraced when it comes up (see process). A timer that
- * was re-queued (fire_timer, clock set back) lives in another slot: it fires, and the
- * runtime ignores it, as without cancellation. */
+/* Takes the withdrawn timers out of the timer heap and rebuilds it. Pop order does not
+ * change: keys (time, seq) are unique, so any heap of the same entries pops the same. */
+static void compact_timers(tr_sim *sim) {
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < sim->theap_count; k++) {
+        uint32_t slot = sim->theap[k].slot;
+        if (sim->slab[slot].cancelled) {
+            tr_sim__release_slot(sim, slot);
+        } else {
+            sim->theap[n++] = sim->theap[k];
+        }
+    }
+    sim->theap_count = n;
+    sim->theap_cancelled = 0;
+    for (uint32_t k = n > 1 ? (n - 2) / 4 + 1 : 0; k-- > 0;) {
+        sift_down(sim->theap, n, k);
+    }
+}
+
+/* Marks the timer in slot handle - 1 cancelled if it is still that timer: a freed slot has
+ * kind 0 and a reused one another owner or id (timer ids are unique per actor). A cancelled
+ * event is dropped untraced when it comes up (see process); the timer heap is compacted
+ * once withdrawn timers are most of it (request timeouts whose replies came: most timers),
+ * so it stays small. A timer that was re-queued (fire_timer, clock set back) lives in another
+ * slot: it fires, and the runtime ignores it, as without cancellation. */
 static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                             uint64_t handle) {
     tr_sim *sim = engine;
@@ -352,6 +376,10 @@ static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t
         ev->u.timer.owner.actor == owner.actor && ev->u.timer.id == timer_id) {
         ev->cancelled = true;
         sim->stats.timers_cancelled++;
+        if (ev->in_theap && ++sim->theap_cancelled > 32 &&
+            sim->theap_cancelled > sim->theap_count / 2) {
+            compact_timers(sim);
+        }
     }
 }
 
@@ -649,6 +677,9 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
         }
         if (first == sim->theap) {
             top = heap_pop(sim->theap, &sim->theap_count);
+            sim_event *tev = &sim->slab[top.slot];
+            tev->in_theap = false;
+            sim->theap_cancelled -= tev->cancelled;
         } else {
             /* A link's head leaving: its next delivery (a key >= the head's) takes the head's
              * place at the top, one sift instead of a pop and an insert. */

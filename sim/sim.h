@@ -51,6 +51,7 @@ typedef struct sim_event {
     bool arrived;   /* a delivery that reached its (paused) node: no longer on the link */
     bool via_link;  /* a FIFO delivery: popping it moves its link's next message to the heap */
     bool cancelled; /* a timer withdrawn by ops->timer_cancel: dropped, untraced */
+    bool in_theap;  /* queued in the timer heap (theap_cancelled counts cancelled ones) */
     uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch; /* that node's epoch when pushed */
     union {
@@ -148,6 +149,7 @@ struct tr_sim {
     uint32_t heap_count, heap_cap;
     sim_heap_entry *theap; /* future timers (same capacity as heap) */
     uint32_t theap_count;
+    uint32_t theap_cancelled; /* entries of theap whose timer was withdrawn */
     sim_heap_entry *ring; /* events due at now, FIFO (see push_slot) */
     uint32_t ring_head, ring_count, ring_cap;
     sim_event *slab;
