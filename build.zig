@@ -59,6 +59,11 @@ pub fn build(b: *std.Build) void {
     exe_mod.addCSourceFiles(.{ .files = &(lib_sources ++ cli.sources ++ bench.sources), .flags = &c_flags });
     linkSystem(exe_mod);
     const exe = b.addExecutable(.{ .name = "troupe", .root_module = exe_mod });
+    // Release builds of the binary link-time optimise: the hot paths cross files (actor.c ->
+    // engine -> sim/net.c -> codec.c), and LTO inlines across them.
+    if (optimize != .Debug and !tsan) {
+        exe.lto = .full;
+    }
     b.installArtifact(exe);
 
     // pkg-config file for embedders.

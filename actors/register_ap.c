@@ -37,6 +37,9 @@ typedef struct ap_state {
     uint64_t last_seq;       /* the journal sequence of the last event */
     uint64_t timer;
     ap_entry table[TR_REG_AP_KEYS_MAX];
+    /* The indexes of the used slots of `table`, ascending (count of them): gossip and
+     * snapshots walk these instead of scanning every slot at every tick. */
+    uint16_t used[TR_REG_AP_KEYS_MAX];
     /* Snapshot encoding space; worst case per entry: array header 1 + key 5 + ns 9 +
      * node 5 + value 9 bytes. In the state, not static: replicas may run concurrently. */
     uint8_t snap_buf[5 + TR_REG_AP_KEYS_MAX * 29];
@@ -46,11 +49,23 @@ static bool newer(const ap_entry *a, uint64_t ns, uint32_t node) {
     return ns > a->ns || (ns == a->ns && node > a->node);
 }
 
+/* Records slot `idx` as used, keeping s->used ascending. */
+static void used_insert(ap_state *s, uint32_t idx) {
+    uint32_t at = s->count;
+    while (at > 0 && s->used[at - 1] > idx) {
+        at--;
+    }
+    memmove(&s->used[at + 1], &s->used[at], (s->count - at) * sizeof s->used[0]);
+    s->used[at] = (uint16_t)idx;
+    s->count++;
+}
+
 /* Open addressing with linear probing; keys are never removed. */
 static ap_entry *slot(ap_state *s, uint32_t key, bool create) {
     uint32_t h = (key * 2654435761u) % TR_REG_AP_KEYS_MAX;
     for (uint32_t i = 0; i < TR_REG_AP_KEYS_MAX; i++) {
-        ap_entry *e = &s->table[(h + i) % TR_REG_AP_KEYS_MAX];
+        uint32_t idx = (h + i) % TR_REG_AP_KEYS_MAX;
+        ap_entry *e = &s->table[idx];
         if (e->used && e->key == key) {
             return e;
         }
@@ -61,7 +76,7 @@ static ap_entry *slot(ap_state *s, uint32_t key, bool create) {
             memset(e, 0, sizeof *e);
             e->used = true;
             e->key = key;
-            s->count++;
+            used_insert(s, idx);
             return e;
         }
     }
@@ -127,10 +142,8 @@ static void snapshot(tr_ctx *ctx, ap_state *s) {
     tr_wire_w w;
     tr_wire_w_init(&w, s->snap_buf, sizeof s->snap_buf);
     tr_wire_put_array(&w, s->count);
-    for (uint32_t i = 0; i < TR_REG_AP_KEYS_MAX; i++) {
-        if (s->table[i].used) {
-            put_entry(&w, &s->table[i]);
-        }
+    for (uint32_t i = 0; i < s->count; i++) {
+        put_entry(&w, &s->table[s->used[i]]);
     }
     assert(w.err == 0);
     if (tr_snapshot_write(ctx, s->last_seq, s->snap_buf, w.len) == 0) {
@@ -242,24 +255,15 @@ static void send_chunk(tr_ctx *ctx, ap_state *s, const uint8_t *buf, size_t len)
 
 static void gossip(tr_ctx *ctx, ap_state *s) {
     uint8_t buf[16 + TR_REG_GOSSIP_CHUNK * 29];
-    uint32_t i = 0;
-    while (i < TR_REG_AP_KEYS_MAX) {
-        uint32_t n = 0, j = i;
-        for (; j < TR_REG_AP_KEYS_MAX && n < TR_REG_GOSSIP_CHUNK; j++) {
-            n += s->table[j].used;
-        }
-        if (n == 0) {
-            break;
-        }
+    for (uint32_t i = 0; i < s->count;) {
+        uint32_t n = s->count - i < TR_REG_GOSSIP_CHUNK ? s->count - i : TR_REG_GOSSIP_CHUNK;
         tr_wire_w w;
         tr_wire_w_init(&w, buf, sizeof buf);
         tr_wire_put_map(&w, 1);
         tr_wire_put_str(&w, "entries");
         tr_wire_put_array(&w, n);
-        for (; i < j; i++) {
-            if (s->table[i].used) {
-                put_entry(&w, &s->table[i]);
-            }
+        for (uint32_t end = i + n; i < end; i++) {
+            put_entry(&w, &s->table[s->used[i]]);
         }
         assert(w.err == 0);
         send_chunk(ctx, s, buf, w.len);

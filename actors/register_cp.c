@@ -5,11 +5,18 @@
  * coordinator (runs the client operations it receives). Its own replica is addressed like
  * the others, through a request to itself, so the quorum code has no special case.
  *
- * Replica state lives only in the durable store: key "r" + 4 bytes big-endian key ->
+ * Replica state lives in the durable store: key "r" + 4 bytes big-endian key ->
  * msgpack [[counter, writer, incarnation], value|nil], plus "incarnation" -> the number of
- * the latest run. Reads go to the store view (which sees this actor's own pending writes),
- * so a restart after a crash recovers by construction: no cache to rebuild, and nothing
- * acknowledged by STORE_ACK was volatile.
+ * the latest run. Reads see the store view (which includes this actor's own pending
+ * writes), so a restart after a crash recovers by construction, and nothing acknowledged by
+ * STORE_ACK was volatile. A small direct-mapped cache in the actor's state mirrors that view
+ * for recently used cells: every cell write goes to the store first and to the cache only
+ * when the store took it, and the cache dies with the actor, so after a restart it refills
+ * from the store. (It saves an LMDB read transaction per QUERY and STORE, most of a
+ * replica's cost.) One difference from the store view: when a commit fails, the store drops
+ * the batch from its view but the cache still holds the value; the store then fails every
+ * later durable reply, so this replica acknowledges no STORE again, and a QUERY answered from
+ * the cache only ever reports a value that a reader must still write back to a majority.
  *
  * Coordinator state is volatile: a crash forgets in-flight operations (their clients time
  * out and must treat them as indeterminate). An operation ends when a majority answered
@@ -37,6 +44,15 @@ typedef struct cp_cell {
     int64_t value;
 } cp_cell;
 
+/* A cached replica cell: the store view's value of `key`. */
+typedef struct cp_cached {
+    bool valid;
+    uint32_t key;
+    cp_cell cell;
+} cp_cached;
+
+#define CP_CACHE_SLOTS 256 /* a power of two */
+
 enum { PEER_IDLE = 0, PEER_PENDING, PEER_ACKED, PEER_FAILED };
 enum { PHASE_QUERY = 1, PHASE_STORE };
 
@@ -60,8 +76,12 @@ typedef struct cp_state {
     bool ready;           /* the incarnation is durable: writes may be coordinated */
     uint64_t ready_token; /* the tr_durable_notify awaited */
     uint64_t last_counter; /* the largest counter this run issued */
+    uint64_t ops_used;     /* bit i: ops[i].used (answers look only at live operations) */
     cp_op ops[TR_REG_CP_INFLIGHT_MAX];
+    cp_cached cache[CP_CACHE_SLOTS]; /* see the file comment */
 } cp_state;
+
+_Static_assert(TR_REG_CP_INFLIGHT_MAX <= 64, "ops_used is one 64-bit mask");
 
 static int ts_cmp(cp_ts a, cp_ts b) {
     if (a.counter != b.counter) {
@@ -121,31 +141,40 @@ static void cell_key(uint32_t key, uint8_t out[5]) {
     }
 }
 
-static int cell_load(tr_ctx *ctx, uint32_t key, cp_cell *out) {
+static cp_cached *cache_slot(cp_state *s, uint32_t key) {
+    return &s->cache[(key * 2654435761u) >> 24 & (CP_CACHE_SLOTS - 1)];
+}
+
+static int cell_load(tr_ctx *ctx, cp_state *s, uint32_t key, cp_cell *out) {
     uint8_t k[5], buf[64];
     size_t len;
+    cp_cached *c = cache_slot(s, key);
+    if (c->valid && c->key == key) {
+        *out = c->cell;
+        return 0;
+    }
     memset(out, 0, sizeof *out);
     cell_key(key, k);
     int rc = tr_kv_get(ctx, k, sizeof k, buf, sizeof buf, &len);
-    if (rc == TR_ENOENT) {
-        return 0;
-    }
-    if (rc != 0) {
+    if (rc != 0 && rc != TR_ENOENT) {
         return rc;
     }
-    tr_wire_r r;
-    uint32_t n;
-    tr_wire_r_init(&r, buf, len);
-    tr_wire_get_array(&r, &n);
-    get_ts(&r, &out->ts);
-    get_value(&r, out);
-    if (r.err != 0 || n != 2 || r.p != r.end) {
-        return TR_ECORRUPT;
+    if (rc == 0) {
+        tr_wire_r r;
+        uint32_t n;
+        tr_wire_r_init(&r, buf, len);
+        tr_wire_get_array(&r, &n);
+        get_ts(&r, &out->ts);
+        get_value(&r, out);
+        if (r.err != 0 || n != 2 || r.p != r.end) {
+            return TR_ECORRUPT;
+        }
     }
+    *c = (cp_cached){.valid = true, .key = key, .cell = *out};
     return 0;
 }
 
-static int cell_store(tr_ctx *ctx, uint32_t key, const cp_cell *cell) {
+static int cell_store(tr_ctx *ctx, cp_state *s, uint32_t key, const cp_cell *cell) {
     uint8_t k[5], buf[64];
     tr_wire_w w;
     cell_key(key, k);
@@ -154,7 +183,11 @@ static int cell_store(tr_ctx *ctx, uint32_t key, const cp_cell *cell) {
     put_ts(&w, cell->ts);
     put_value(&w, cell);
     assert(w.err == 0);
-    return tr_kv_put(ctx, k, sizeof k, buf, w.len);
+    int rc = tr_kv_put(ctx, k, sizeof k, buf, w.len);
+    if (rc == 0) {
+        *cache_slot(s, key) = (cp_cached){.valid = true, .key = key, .cell = *cell};
+    }
+    return rc;
 }
 
 /* {"key": k, "ts": [counter, writer, incarnation], "value": v|nil}. */
@@ -202,7 +235,7 @@ static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     return 0;
 }
 
-static int replica_query(tr_ctx *ctx, const tr_msg *msg) {
+static int replica_query(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     uint32_t key;
     bool has_value;
     int64_t value;
@@ -211,7 +244,7 @@ static int replica_query(tr_ctx *ctx, const tr_msg *msg) {
     if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0) {
         return TR_CONTINUE; /* a malformed replica message is dropped: its sender times out */
     }
-    if (cell_load(ctx, key, &cell) != 0) {
+    if (cell_load(ctx, s, key, &cell) != 0) {
         return TR_CONTINUE;
     }
     size_t len = encode_cell(buf, sizeof buf, key, &cell);
@@ -219,15 +252,15 @@ static int replica_query(tr_ctx *ctx, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static int replica_store(tr_ctx *ctx, const tr_msg *msg) {
+static int replica_store(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     uint32_t key;
     cp_cell in, cur;
     uint8_t buf[16];
     tr_wire_w w;
-    if (decode_cell(msg, &key, &in) != 0 || cell_load(ctx, key, &cur) != 0) {
+    if (decode_cell(msg, &key, &in) != 0 || cell_load(ctx, s, key, &cur) != 0) {
         return TR_CONTINUE;
     }
-    if (ts_cmp(in.ts, cur.ts) > 0 && cell_store(ctx, key, &in) != 0) {
+    if (ts_cmp(in.ts, cur.ts) > 0 && cell_store(ctx, s, key, &in) != 0) {
         return TR_CONTINUE; /* not stored: no ack */
     }
     /* Acked only once what we hold (>= in.ts) is durable, even if it was stored earlier. */
@@ -288,7 +321,10 @@ static void broadcast(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t type, const 
     }
 }
 
-static void op_finish(cp_op *op) { memset(op, 0, sizeof *op); }
+static void op_finish(cp_state *s, cp_op *op) {
+    s->ops_used &= ~(1ull << (op - s->ops));
+    memset(op, 0, sizeof *op);
+}
 
 static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
     if (op->done < s->cfg.peer_count || op->acks >= majority(s)) {
@@ -299,7 +335,7 @@ static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
     reply_err(ctx, &op->client, op->phase == PHASE_QUERY ? "no quorum (query)"
                                                          : "no quorum (store)",
               indeterminate);
-    op_finish(op);
+    op_finish(s, op);
 }
 
 static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
@@ -315,7 +351,7 @@ static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
         op->cell.value = op->value;
     } else if (op->cell.ts.counter == 0) {
         reply_ok(ctx, &op->client, false, 0); /* never written anywhere in a majority */
-        op_finish(op);
+        op_finish(s, op);
         return;
     }
     op->phase = PHASE_STORE;
@@ -342,23 +378,22 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     }
     if (!is_write && (s->cfg.bugs & TR_REG_BUG_STALE_READ)) {
         /* Planted bug: a read answered by this replica alone may miss newer writes. */
-        if (cell_load(ctx, key, &local) != 0) {
+        if (cell_load(ctx, s, key, &local) != 0) {
             reply_err(ctx, msg, "store error", false);
         } else {
             reply_ok(ctx, msg, local.has_value, local.value);
         }
         return;
     }
-    cp_op *op = NULL;
-    for (size_t i = 0; i < TR_REG_CP_INFLIGHT_MAX && op == NULL; i++) {
-        op = s->ops[i].used ? NULL : &s->ops[i];
-    }
-    if (op == NULL) {
+    if (s->ops_used == UINT64_MAX) {
         reply_err(ctx, msg, "busy", false);
         return;
     }
+    unsigned free_index = (unsigned)__builtin_ctzll(~s->ops_used); /* the lowest free op */
+    cp_op *op = &s->ops[free_index];
     memset(op, 0, sizeof *op);
     op->used = true;
+    s->ops_used |= 1ull << free_index;
     op->is_write = is_write;
     op->phase = PHASE_QUERY;
     op->key = key;
@@ -373,11 +408,9 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
 }
 
 static cp_op *find_op(cp_state *s, uint64_t corr, uint32_t *peer) {
-    for (size_t i = 0; i < TR_REG_CP_INFLIGHT_MAX; i++) {
-        cp_op *op = &s->ops[i];
-        if (!op->used) {
-            continue;
-        }
+    for (uint64_t live = s->ops_used; live != 0; live &= live - 1) {
+        cp_op *op = &s->ops[__builtin_ctzll(live)];
+        assert(op->used);
         for (uint32_t p = 0; p < s->cfg.peer_count; p++) {
             if (op->corr[p] == corr && op->peer[p] == PEER_PENDING) {
                 *peer = p;
@@ -412,7 +445,7 @@ static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
             start_store(ctx, s, op);
         } else {
             reply_ok(ctx, &op->client, op->cell.has_value, op->cell.value);
-            op_finish(op);
+            op_finish(s, op);
         }
         return;
     }
@@ -478,8 +511,8 @@ static int cp_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     switch (msg->type) {
     case TR_REG_READ: start_op(ctx, s, msg, false); break;
     case TR_REG_WRITE: start_op(ctx, s, msg, true); break;
-    case TR_REG_QUERY: return replica_query(ctx, msg);
-    case TR_REG_STORE: return replica_store(ctx, msg);
+    case TR_REG_QUERY: return replica_query(ctx, s, msg);
+    case TR_REG_STORE: return replica_store(ctx, s, msg);
     case TR_REG_QUERY_ACK:
     case TR_REG_STORE_ACK:
     case TR_MSG_TIMEOUT: on_answer(ctx, s, msg); break;

@@ -30,7 +30,8 @@ static const bench_entry benches[] = {
     {"spawn_mem", tr_bench_spawn_mem, true, "1M idle actors: RSS bytes/actor, spawns/s"},
     /* ---- Other issues add ONE line each below (by_default = false). ------------------- */
     {"store", tr_bench_store, false, "durable writes, 1/10/1000 actors; 1M-event recovery"},
-    {"sim", tr_bench_sim, false, "5 simulated nodes, 2M messages: msgs/s, virtual/real ratio"},
+    {"sim", tr_bench_sim, false,
+     "5 simulated nodes, 2M messages: msgs/s; the default troupe sim x9: time compression"},
     {"remote", tr_bench_remote, false, "2 processes, loopback TCP: 20k sequential, 500k pipelined"},
 };
 

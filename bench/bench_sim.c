@@ -10,12 +10,21 @@
  * virtual/real time ratio as virtual ms per real s (1000 = as fast as real time). stderr
  * also gives the process CPU time, which tells a slow simulator from a loaded machine. The check:
  * every ball arrives exactly hops + 1 times, so the total of receipts is exact; a lost or
- * duplicated message fails the run. The trace hash goes to stderr (stdout carries figures). */
+ * duplicated message fails the run. The trace hash goes to stderr (stdout carries figures).
+ *
+ * Then the default scenario: `troupe sim` with no flags (5 nodes, CP + AP registers, the
+ * majority/minority partition, 60 s virtual), run DEFAULT_RUNS times through the same code
+ * as the CLI. Figures: the median time compression (virtual time / wall time of the
+ * simulation calls; the target is >= 1000x) and the same over this thread's CPU time, which a
+ * loaded machine inflates less. Every run must hold its properties and give the same trace
+ * hash (a run that differs fails the benchmark). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench/bench.h"
+#include "cli/cli.h"
 #include "troupe.h"
 
 enum { SIM_NODES = 5, SIM_PLAYERS = 20, SIM_BALLS = 1000, SIM_BALL = TR_MSG_USER + 40 };
@@ -91,6 +100,53 @@ static bool all_finished(tr_sim *sim, void *ud) {
     return finished == *(uint64_t *)ud;
 }
 
+enum { DEFAULT_RUNS = 9 };
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The default `troupe sim`, DEFAULT_RUNS times: medians of virtual/wall and virtual/cpu. */
+static int bench_default_scenario(const tr_bench_opts *o) {
+    char *argv[] = {"sim", NULL};
+    double wall[DEFAULT_RUNS], cpu[DEFAULT_RUNS];
+    tr_cli_sim_timing t, first = {0};
+    for (int i = 0; i < DEFAULT_RUNS; i++) {
+        int rc = tr_cli_sim_measure(1, argv, &t);
+        if (rc != 0 || (i > 0 && t.trace_hash != first.trace_hash)) {
+            fprintf(stderr, "bench sim: default scenario run %d: %s (trace-hash %016llx, "
+                    "first %016llx)\n", i + 1, rc == 1 ? "a property was violated"
+                    : rc == 2 ? "tool error" : "the trace differs between runs",
+                    t.trace_hash, first.trace_hash);
+            return rc == 2 ? 2 : 1;
+        }
+        if (i == 0) {
+            first = t;
+        }
+        wall[i] = t.virtual_s / t.wall_s;
+        cpu[i] = t.virtual_s / t.cpu_s;
+    }
+    double w_lo = wall[0], w_hi = wall[0];
+    for (int i = 1; i < DEFAULT_RUNS; i++) {
+        w_lo = wall[i] < w_lo ? wall[i] : w_lo;
+        w_hi = wall[i] > w_hi ? wall[i] : w_hi;
+    }
+    double w = median(wall, DEFAULT_RUNS), c = median(cpu, DEFAULT_RUNS);
+    fprintf(stderr, "bench sim: default scenario x%d: %.1f s virtual, %llu events per run, "
+            "virtual/wall median %.0fx (range %.0f-%.0fx), virtual/cpu median %.0fx, "
+            "trace-hash: %016llx\n", DEFAULT_RUNS, first.virtual_s, first.events, w, w_lo, w_hi,
+            c, first.trace_hash);
+    tr_bench_report(o, "sim_default_time_ratio", w, "x");
+    tr_bench_report(o, "sim_default_time_ratio_cpu", c, "x");
+    return 0;
+}
+
 static double clock_s(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
@@ -148,5 +204,5 @@ int tr_bench_sim(const tr_bench_opts *o) {
     tr_bench_report(o, "sim_msgs", (double)receipts / secs, "msgs/s");
     /* Whole numbers are printed: virtual milliseconds per real second (1000 = real time). */
     tr_bench_report(o, "sim_virtual_ms_per_real_s", vsecs * 1000.0 / secs, "ms/s");
-    return 0;
+    return bench_default_scenario(o);
 }

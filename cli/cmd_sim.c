@@ -136,6 +136,8 @@ typedef struct run_result {
     bool partitioned;
     tr_sim_stats stats;
     double wall_s;  /* simulating only: the tr_sim_run_* calls */
+    double cpu_s;   /* the same span in this thread's CPU time (a loaded machine inflates
+                       wall_s, not this) */
     double setup_s; /* creating the sim (stores, boot) and the workloads */
     double check_s; /* running the checkers */
     uint64_t virtual_ns;
@@ -761,6 +763,7 @@ static void stock_final_read(scenario *sc) {
 static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap);
 static void check_stock(scenario *sc, stock_result *r);
 static double wall_now(void);
+static double cpu_now(void);
 static void format_op(char *buf, size_t cap, const tr_op *op);
 
 /* Drives one sim from time 0 to the verdicts (also the check-determinism scenario). */
@@ -802,7 +805,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     /* The ratio shown is virtual time over the wall time of these run calls only: set-up
      * (tr_sim_create: store directories, boot; the workloads), the checkers, tear-down and
      * process start-up are excluded and shown or timed separately. */
-    double t0 = wall_now();
+    double t0 = wall_now(), c0 = cpu_now();
     sc->out->setup_s = t0 - sc->t_create;
     tr_sim_run_for(sim, d);
     tr_sim_run_for(sim, 1); /* end_cb, due at d */
@@ -815,6 +818,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     tr_sim_stats_get(sim, &sc->out->stats);
     double t1 = wall_now();
     sc->out->wall_s = t1 - t0;
+    sc->out->cpu_s = cpu_now() - c0;
     if (sc->cp) {
         check_store(sc, sc->cp, &sc->out->cp, false);
     }
@@ -1282,10 +1286,11 @@ static void print_human(const sim_opts *o, const run_result *r) {
     }
     print_faults(r);
     printf("events: %" PRIu64 " in %.3f s wall (%.0f events/s), virtual/wall time %.1fx "
-           "(%.1f s virtual, simulation only); set-up %.3f s, checkers %.3f s\n",
+           "(%.1f s virtual, simulation only; %.3f s cpu: virtual/cpu %.1fx); set-up %.3f s, "
+           "checkers %.3f s\n",
            r->stats.events, r->wall_s, r->wall_s > 0 ? r->stats.events / r->wall_s : 0,
-           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->virtual_ns / 1e9,
-           r->setup_s, r->check_s);
+           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->virtual_ns / 1e9, r->cpu_s,
+           r->cpu_s > 0 ? r->virtual_ns / 1e9 / r->cpu_s : 0, r->setup_s, r->check_s);
     printf("trace-hash: %016" PRIx64 "\n", r->trace_hash);
     printf("replay: ");
     print_replay(o, r->seed, stdout);
@@ -1332,7 +1337,8 @@ static void json_stock(const stock_result *s) {
            s->abandoned, answered(&s->avail.groups[0], s->refused[1]).fraction,
            answered(&s->avail.groups[1], s->refused[2]).fraction,
            answered(&s->avail.all, s->refused[0]).fraction,
-           c->never_negative ? "true" : "false", neg, c->conserved ? "true" : "false", c->items_below, c->items_above, sus);
+           c->never_negative ? "true" : "false", neg, c->conserved ? "true" : "false",
+           c->items_below, c->items_above, sus);
     for (uint32_t i = 0; i < s->items; i++) {
         if (s->final_known[i]) {
             printf("%s{\"level\":%" PRId64 ",\"lower\":%" PRId64 ",\"upper\":%" PRId64 "}",
@@ -1349,11 +1355,12 @@ static void print_json(const sim_opts *o, const run_result *r) {
     printf("{\"seed\":%" PRIu64 ",\"held\":%s,\"nodes\":%u,\"trace_hash\":\"%016" PRIx64
            "\","
            "\"partitioned\":%s,\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
-           ",\"wall_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
+           ",\"wall_s\":%.3f,\"cpu_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
            r->seed, r->cp.violated || r->ap.violated || r->stock.violated ? "false" : "true",
            o->nodes,
            r->trace_hash, r->partitioned ? "true" : "false",
-           r->minority_mask, r->stats.events, r->wall_s, r->check_s, r->virtual_ns / 1e9);
+           r->minority_mask, r->stats.events, r->wall_s, r->cpu_s, r->check_s,
+           r->virtual_ns / 1e9);
     for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
         printf("%s\"%s\":%" PRIu64, f ? "," : "", tr_sim_fault_name((tr_sim_fault)f),
                r->stats.faults[f]);
@@ -1374,6 +1381,12 @@ static void print_json(const sim_opts *o, const run_result *r) {
 }
 
 /* ---- driver ------------------------------------------------------------------------------ */
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static double wall_now(void) {
     struct timespec ts;
@@ -1580,5 +1593,23 @@ static int run_cli(const sim_opts *o) {
             print_human(o, &r);
         }
     }
+    return rc;
+}
+
+/* cli.h: one quiet run for `troupe bench sim` (the default scenario's speed). */
+int tr_cli_sim_measure(int argc, char **argv, tr_cli_sim_timing *out) {
+    sim_opts o;
+    memset(out, 0, sizeof *out);
+    if (parse_args(argc, argv, &o) != 0 || o.sweep || o.check_determinism || o.json ||
+        o.history != NULL || o.scenario_path != NULL) {
+        return 2; /* only plain single-seed runs are measured */
+    }
+    run_result r;
+    int rc = run_seed(&o, o.seed_lo, &r);
+    out->virtual_s = r.virtual_ns / 1e9;
+    out->wall_s = r.wall_s;
+    out->cpu_s = r.cpu_s;
+    out->events = r.stats.events;
+    out->trace_hash = r.trace_hash;
     return rc;
 }

@@ -577,6 +577,8 @@ typedef struct tr_sim_stats {
                                     (a cut, or a crash of either end) */
     uint64_t dropped_down;       /* sent to a crashed node, or due at a node that crashed */
     uint64_t timers_fired;
+    uint64_t timers_cancelled;   /* withdrawn before they were due (a reply beat its
+                                    request's timeout): dropped, not events, not traced */
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
 } tr_sim_stats;

@@ -487,6 +487,16 @@ static tr_timer_rec *timer_find(tr_actor_ext *x, uint64_t id, uint32_t *idx) {
     return NULL;
 }
 
+/* Forgets timer record i of actor a, and tells the engine it need not fire it. */
+static void timer_drop(tr_actor *a, uint32_t i) {
+    tr_timer_rec *t = &((tr_timer_rec *)a->ext->timers.items)[i];
+    tr_node *node = a->node;
+    if (t->handle && node->ops->timer_cancel) {
+        node->ops->timer_cancel(node->engine, node, addr_of(a), t->id, t->handle);
+    }
+    tr__vec_remove(&a->ext->timers, i, sizeof *t);
+}
+
 static bool watch_remove(tr_vec *v, tr_addr who, uint64_t ref, bool match_who) {
     tr_watch *w = v->items;
     for (uint32_t i = 0; i < v->len; i++) {
@@ -581,7 +591,8 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
             t->due_ns += (uint64_t)t->period_ms * 1000000u;
             uint64_t now = a->node->ops->now_ns(a->node->engine, a->node);
             if (t->due_ns < now) t->due_ns = now; /* don't burst to catch up */
-            a->node->ops->timer_arm(a->node->engine, a->node, addr_of(a), t->id, t->due_ns);
+            t->handle = a->node->ops->timer_arm(a->node->engine, a->node, addr_of(a), t->id,
+                                                t->due_ns);
         } else {
             tr__vec_remove(&a->ext->timers, idx, sizeof *t);
         }
@@ -611,7 +622,7 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
         tr_timer_rec *t = x ? x->timers.items : NULL;
         for (uint32_t i = 0; x && i < x->timers.len; i++) {
             if (t[i].corr == m->corr) {
-                tr__vec_remove(&x->timers, i, sizeof *t); /* the reply beat the timeout */
+                timer_drop(a, i); /* the reply beat the timeout */
                 return true;
             }
         }
@@ -821,12 +832,14 @@ static int arm_timer(tr_ctx *ctx, uint64_t id, uint64_t corr, uint32_t type, uin
     tr_actor_ext *x = ext_of(a);
     if (!x) return TR_ENOMEM;
     uint64_t due = tr_now_ns(ctx) + (uint64_t)delay_ms * 1000000u;
-    tr_timer_rec t = {id, corr, type, period_ms, due};
+    tr_timer_rec t = {id, corr, type, period_ms, due, 0};
     int rc = tr__vec_push(&x->timers, &t, sizeof t);
     if (rc) return rc;
-    ctx->node->ops->timer_arm(ctx->node->engine, ctx->node, addr_of(a), id, due);
+    uint64_t handle = ctx->node->ops->timer_arm(ctx->node->engine, ctx->node, addr_of(a), id, due);
+    ((tr_timer_rec *)x->timers.items)[x->timers.len - 1].handle = handle;
     return 0;
 }
+
 
 static int request(tr_ctx *ctx, tr_addr to, const char *name, uint32_t type, const void *body,
                    size_t len, uint32_t timeout_ms, uint64_t *corr_out) {
@@ -986,7 +999,7 @@ int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id) {
     uint32_t idx;
     tr_timer_rec *t = ctx ? timer_find(ctx->actor->ext, timer_id, &idx) : NULL;
     if (!t || t->corr) return TR_ENOENT;
-    tr__vec_remove(&ctx->actor->ext->timers, idx, sizeof *t);
+    timer_drop(ctx->actor, idx);
     return 0;
 }
 

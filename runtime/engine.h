@@ -31,9 +31,17 @@ typedef struct tr_engine_ops {
      * call. May be called from inside tr__actor_run of another actor. */
     void (*schedule)(void *engine, tr_node *node, tr_actor *actor);
     /* Arms a one-shot timer: at `due_ns` (engine clock) call tr__timer_fire(node, owner,
-     * timer_id). Cancellation is lazy: the runtime ignores fires of cancelled timers. */
-    void (*timer_arm)(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
-                      uint64_t due_ns);
+     * timer_id). Returns a handle for timer_cancel, or 0 (no handle: the timer cannot be
+     * withdrawn). The runtime ignores fires of timers it no longer has, so an engine may
+     * fire a cancelled timer anyway. */
+    uint64_t (*timer_arm)(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                          uint64_t due_ns);
+    /* Optional (NULL: cancellation stays lazy). The runtime no longer needs the timer armed
+     * as (owner, timer_id) with `handle` (non-zero, from timer_arm), e.g. a reply beat its
+     * request's timeout: the engine may drop it instead of firing it. Called on the owner's
+     * node, from the owner's run. */
+    void (*timer_cancel)(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                         uint64_t handle);
     /* Sends `msg` (msg->to.node != this node) to another node. to_name is non-NULL when
      * the sender addressed a registered name on that node (msg->to.actor is then 0). Takes
      * ownership of msg in every case. Returns 0, or an error (the runtime counts a dead

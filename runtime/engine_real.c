@@ -423,7 +423,10 @@ static void on_async(uv_async_t *h) {
     arm_uv_timer(rt);
 }
 
-static void real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id, uint64_t due_ns) {
+/* No handle: cancellation is lazy here (the runtime ignores the fire of a timer it dropped);
+ * withdrawing it would mean a cross-thread call into the I/O loop's heap for every reply. */
+static uint64_t real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id,
+                               uint64_t due_ns) {
     tr_runtime *rt = e;
     (void)n;
     pthread_mutex_lock(&rt->io_lock);
@@ -431,6 +434,7 @@ static void real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id, uint
     int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->new_timers, &t, sizeof t);
     pthread_mutex_unlock(&rt->io_lock);
     if (rc == 0) uv_async_send(&rt->async);
+    return 0;
 }
 
 int tr_runtime_post(tr_runtime *rt, void (*fn)(void *), void *arg) {

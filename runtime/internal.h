@@ -60,6 +60,7 @@ typedef struct tr_timer_rec {
     uint32_t type;
     uint32_t period_ms;
     uint64_t due_ns;
+    uint64_t handle; /* the engine's, for ops->timer_cancel (0: none) */
 } tr_timer_rec;
 
 typedef struct tr_watch {

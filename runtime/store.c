@@ -220,6 +220,8 @@ struct tr_store {
     bool no_sync;
     uint64_t map_size;
     uint64_t pending_max;
+    uint64_t defer_bytes; /* see tr_store_opts; 0 = off */
+    batch deferred;       /* committed, not yet in LMDB (defer_bytes stores); committer only */
     pthread_rwlock_t map_lock;
     pthread_mutex_t mu;
     /* Under mu: */
@@ -650,6 +652,9 @@ int tr_store_get_committed(tr_store *st, const char *actor, const void *key, siz
     int rc = full_key(actor, key, klen, k, &fk);
     if (rc != 0 || (buf == NULL && cap > 0)) {
         return rc ? rc : TR_EINVAL;
+    }
+    if ((rc = tr_store_flush(st)) != 0) {
+        return rc;
     }
     return lmdb_get(st, k, fk, buf, cap, len);
 }
@@ -1206,6 +1211,63 @@ static void fire_waiters(tr_store *st, waiter *w, int status) {
     }
 }
 
+/* Moves a committed batch's entries to the end of st->deferred. */
+static void defer_batch(tr_store *st, batch *b) {
+    if (b->head == NULL) {
+        return;
+    }
+    if (st->deferred.tail) {
+        st->deferred.tail->next = b->head;
+    } else {
+        st->deferred.head = b->head;
+    }
+    st->deferred.tail = b->tail;
+    st->deferred.count += b->count;
+    st->deferred.bytes += b->bytes;
+}
+
+int tr_store_flush(tr_store *st) {
+    assert(st != NULL);
+    batch d = st->deferred;
+    if (d.head == NULL) {
+        return 0;
+    }
+    memset(&st->deferred, 0, sizeof st->deferred);
+    pthread_mutex_lock(&st->mu);
+    int rc = st->failed;
+    pthread_mutex_unlock(&st->mu);
+    /* Older batches first: a key written in two of them ends with the newer value. */
+    rc = rc ? rc : write_batch(st, &d);
+    batch_release(st, &d);
+    pthread_mutex_lock(&st->mu);
+    table_shrink_if_empty(&st->kv);
+    store_check(st);
+    if (rc != 0 && st->failed == 0) {
+        st->failed = rc;
+    }
+    st->stats.flushes++;
+    pthread_mutex_unlock(&st->mu);
+    free_entries(d.head);
+    return rc;
+}
+
+/* defer_bytes stores: the batch is durable from now on; LMDB gets it at the next flush. */
+static int commit_deferred(tr_store *st, batch *b) {
+    defer_batch(st, b);
+    pthread_mutex_lock(&st->mu);
+    st->committing = false;
+    if (b->count) {
+        st->stats.commits++;
+        st->stats.writes += b->count;
+        if (b->count > st->stats.max_writes_per_commit) {
+            st->stats.max_writes_per_commit = b->count;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    fire_waiters(st, b->whead, 0);
+    return st->deferred.bytes >= st->defer_bytes ? tr_store_flush(st) : 0;
+}
+
 int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     assert(st != NULL);
     pthread_mutex_lock(&st->mu);
@@ -1224,6 +1286,9 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     }
     if (st->mid_commit) {
         st->mid_commit(st, st->mid_commit_ud);
+    }
+    if (st->defer_bytes && !failed) {
+        return commit_deferred(st, &b);
     }
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
     batch_release(st, &b);
@@ -1271,6 +1336,7 @@ static void free_actor_table(tr_store *st) {
  * asked. Held replies go back to the node with TR_ECLOSED (drop_pending: the node lives
  * on), or are freed here with tr_msg_free (close: the node may be gone already). */
 static void drop_all_pending(tr_store *st, bool closing) {
+    tr_store_flush(st); /* committed: kept (a failure is recorded in st->failed) */
     pthread_mutex_lock(&st->mu);
     assert(!st->committing);
     batch b = st->pending;
@@ -1592,6 +1658,7 @@ static tr_store *store_alloc(const tr_store_opts *opts) {
         st->map_size = MAP_SIZE_MIN;
     }
     st->pending_max = opts->pending_max ? opts->pending_max : PENDING_MAX_DEFAULT;
+    st->defer_bytes = opts->defer_bytes;
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);

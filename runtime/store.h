@@ -44,6 +44,14 @@ typedef struct tr_store_opts {
                              loses only what was never committed, which the store models) */
     uint64_t pending_max; /* bytes of uncommitted writes before writes get TR_EAGAIN;
                              0 = 256 MiB (bounds memory when the disk is slower than actors) */
+    uint64_t defer_bytes; /* 0 = off. Simulator only (single-threaded, and the process is not
+                             a failure domain of the simulated nodes): tr_store_commit makes
+                             its batch durable for the store's users at once (notifications
+                             fire, a simulated crash no longer drops it) but writes it to
+                             LMDB later, in one transaction with the batches after it, when
+                             they exceed defer_bytes, at tr_store_flush, before a
+                             drop_pending or close, and before get_committed. Until then the
+                             overlay serves it, as it serves a batch being committed. */
 } tr_store_opts;
 
 int tr_store_open(const tr_store_opts *opts, tr_store **out);
@@ -93,6 +101,11 @@ void tr_store_actor_gone(tr_store *st, const char *actor);
  * run concurrently with itself. *writes_out (may be NULL) = writes in that commit. */
 int tr_store_commit(tr_store *st, uint64_t *writes_out);
 bool tr_store_has_pending(tr_store *st);
+/* defer_bytes stores: writes the committed batches still held back to LMDB now. 0 or the
+ * error; after an error the store is failed (every later write and commit reports it), and
+ * the held-back batches, already reported durable, are lost: the caller must treat it as a
+ * fatal error of the run. A no-op for other stores. */
+int tr_store_flush(tr_store *st);
 /* Simulated crash: pending (uncommitted) writes, overlays, notifications are dropped. */
 void tr_store_drop_pending(tr_store *st);
 
@@ -111,7 +124,9 @@ typedef struct tr_store_stats {
     uint64_t writes;
     uint64_t map_grows;
     uint64_t max_writes_per_commit;
-    uint64_t overlay_keys;  /* kv keys with a pending version (0 once all is durable) */
+    uint64_t flushes;       /* defer_bytes stores: LMDB writes of held-back batches */
+    uint64_t overlay_keys;  /* kv keys with a pending or held-back version (0 once all is
+                               in LMDB) */
     uint64_t overlay_buckets; /* its hash table's size (shrinks back when it empties) */
     uint64_t actor_records; /* live or pending actors (journal seq caches) */
 } tr_store_stats;

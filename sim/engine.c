@@ -144,6 +144,7 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
         return;
     }
     if (sim->slab[slot].kind == SIM_EV_TIMER) {
+        sim->slab[slot].in_theap = true;
         SIM_ASSERT(sim, sim->theap_count < sim->heap_cap);
         sim->theap[sim->theap_count] = e;
         sift_up(sim->theap, sim->theap_count++);
@@ -182,7 +183,10 @@ uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
     return slot;
 }
 
-void tr_sim__release_slot(tr_sim *sim, uint32_t slot) { sim->free_slots[sim->free_count++] = slot; }
+void tr_sim__release_slot(tr_sim *sim, uint32_t slot) {
+    sim->slab[slot].kind = 0; /* free: op_timer_cancel must not match it */
+    sim->free_slots[sim->free_count++] = slot;
+}
 
 void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
     if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
@@ -323,8 +327,8 @@ static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
     cpu_wake(sim, sn);
 }
 
-static void op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
-                         uint64_t due_ns) {
+static uint64_t op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                             uint64_t due_ns) {
     tr_sim *sim = engine;
     uint32_t i = tr_sim__index(sim, node);
     sim_node *sn = &sim->nodes[i];
@@ -332,7 +336,51 @@ static void op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t ti
     ev.u.timer.owner = owner;
     ev.u.timer.id = timer_id;
     ev.u.timer.due_local = due_ns;
-    tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev);
+    return (uint64_t)tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev) + 1;
+}
+
+/* Takes the withdrawn timers out of the timer heap and rebuilds it. Pop order does not
+ * change: keys (time, seq) are unique, so any heap of the same entries pops the same. */
+static void compact_timers(tr_sim *sim) {
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < sim->theap_count; k++) {
+        uint32_t slot = sim->theap[k].slot;
+        if (sim->slab[slot].cancelled) {
+            tr_sim__release_slot(sim, slot);
+        } else {
+            sim->theap[n++] = sim->theap[k];
+        }
+    }
+    sim->theap_count = n;
+    sim->theap_cancelled = 0;
+    for (uint32_t k = n > 1 ? (n - 2) / 4 + 1 : 0; k-- > 0;) {
+        sift_down(sim->theap, n, k);
+    }
+}
+
+/* Marks the timer in slot handle - 1 cancelled if it is still that timer: a freed slot has
+ * kind 0 and a reused one another owner or id (timer ids are unique per actor). A cancelled
+ * event is dropped untraced when it comes up (see process); the timer heap is compacted
+ * once withdrawn timers are most of it (request timeouts whose replies came: most timers),
+ * so it stays small. A timer that was re-queued (fire_timer, clock set back) lives in another
+ * slot: it fires, and the runtime ignores it, as without cancellation. */
+static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
+                            uint64_t handle) {
+    tr_sim *sim = engine;
+    uint32_t i = tr_sim__index(sim, node);
+    if (handle == 0 || handle > sim->slab_cap) {
+        return;
+    }
+    sim_event *ev = &sim->slab[handle - 1];
+    if (ev->kind == SIM_EV_TIMER && ev->node == i && ev->epoch == sim->nodes[i].epoch &&
+        ev->u.timer.owner.actor == owner.actor && ev->u.timer.id == timer_id) {
+        ev->cancelled = true;
+        sim->stats.timers_cancelled++;
+        if (ev->in_theap && ++sim->theap_cancelled > 32 &&
+            sim->theap_cancelled > sim->theap_count / 2) {
+            compact_timers(sim);
+        }
+    }
 }
 
 static void op_store_ready(void *engine, tr_node *node) {
@@ -385,6 +433,7 @@ static const tr_engine_ops sim_ops = {
     .random = op_random,
     .schedule = op_schedule,
     .timer_arm = op_timer_arm,
+    .timer_cancel = op_timer_cancel,
     .send_remote = tr_sim__send_remote,
     .store_ready = op_store_ready,
     .node_by_name = op_node_by_name,
@@ -450,6 +499,13 @@ static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
     uint64_t writes = 0;
     if (st != NULL) {
         int rc = tr_store_commit(st, &writes);
+        if (rc != 0) {
+            /* Writing held-back batches failed (tmpfs full?): writes already reported
+             * durable are gone, so nothing after this point would mean anything. */
+            fprintf(stderr, "troupe sim: the store of n%u failed (%s); the run is void (seed %"
+                    PRIu64 ")\n", sn->index + 1, tr_strerror(rc), sim->cfg.seed);
+            abort();
+        }
         r->b = (uint64_t)(int64_t)rc;
     }
     r->a = writes;
@@ -545,6 +601,10 @@ static void process(tr_sim *sim, uint32_t slot) {
         return;
     }
     sim_node *sn = &sim->nodes[ev.node];
+    if (ev.cancelled) { /* a withdrawn timer: never an event (see op_timer_cancel) */
+        tr_sim__release_slot(sim, slot);
+        return;
+    }
     if (ev.epoch != sn->epoch || !sn->up) {
         tr_sim__release_slot(sim, slot);
         if (ev.kind == SIM_EV_DELIVER) {
@@ -617,6 +677,9 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
         }
         if (first == sim->theap) {
             top = heap_pop(sim->theap, &sim->theap_count);
+            sim_event *tev = &sim->slab[top.slot];
+            tev->in_theap = false;
+            sim->theap_cancelled -= tev->cancelled;
         } else {
             /* A link's head leaving: its next delivery (a key >= the head's) takes the head's
              * place at the top, one sift instead of a pop and an insert. */
@@ -696,7 +759,11 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
     }
     char dir[300];
     snprintf(dir, sizeof dir, "%s/n%u", sim->store_dir, i + 1);
-    tr_store_opts so = {.dir = dir, .no_sync = true};
+    /* defer_bytes: a simulated commit is durable at its virtual time, but LMDB gets the
+     * batches in bigger transactions (an LMDB transaction costs several thousand
+     * instructions, most of a small commit's price). Crash, restart and recovery see the
+     * same state either way: the store flushes before a drop_pending. */
+    tr_store_opts so = {.dir = dir, .no_sync = true, .defer_bytes = SIM_STORE_DEFER_BYTES};
     return tr_store_open(&so, out);
 }
 

@@ -50,6 +50,8 @@ typedef struct sim_event {
     uint8_t kind;
     bool arrived;   /* a delivery that reached its (paused) node: no longer on the link */
     bool via_link;  /* a FIFO delivery: popping it moves its link's next message to the heap */
+    bool cancelled; /* a timer withdrawn by ops->timer_cancel: dropped, untraced */
+    bool in_theap;  /* queued in the timer heap (theap_cancelled counts cancelled ones) */
     uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch; /* that node's epoch when pushed */
     union {
@@ -147,6 +149,7 @@ struct tr_sim {
     uint32_t heap_count, heap_cap;
     sim_heap_entry *theap; /* future timers (same capacity as heap) */
     uint32_t theap_count;
+    uint32_t theap_cancelled; /* entries of theap whose timer was withdrawn */
     sim_heap_entry *ring; /* events due at now, FIFO (see push_slot) */
     uint32_t ring_head, ring_count, ring_cap;
     sim_event *slab;
@@ -182,6 +185,7 @@ _Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const ch
 
 /* engine.c */
 uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
+#define SIM_STORE_DEFER_BYTES (1u << 20) /* see open_store */
 #define SIM_BUF_SMALL 256
 #define SIM_BUF_POOL_MAX 1024
 /* Envelope buffers; buf_free must get the length the buffer was allocated with. */

@@ -52,7 +52,7 @@ typedef struct pinger_state {
     uint32_t nodes;
 } pinger_state;
 
-static uint64_t pongs_total;
+static uint64_t pongs_total, timeouts_total;
 
 static int ping_random(tr_ctx *ctx, pinger_state *st) {
     char name[32];
@@ -82,6 +82,7 @@ static int pinger_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (msg->type == T_PONG || msg->type == TR_MSG_TIMEOUT) {
         st->got += msg->type == T_PONG;
         pongs_total += msg->type == T_PONG;
+        timeouts_total += msg->type == TR_MSG_TIMEOUT;
         return ping_random(ctx, st) == 0 ? TR_CONTINUE : TR_EFAILED;
     }
     return TR_CONTINUE;
@@ -124,6 +125,38 @@ static uint64_t ping_run(uint64_t seed, uint64_t *pongs) {
     }
     tr_sim_destroy(sim);
     return h;
+}
+
+/* A reply withdraws its request's timeout from the event queue (ops->timer_cancel); a
+ * request whose reply never comes still times out. */
+Test(sim_engine, answered_requests_withdraw_their_timeouts_and_lost_ones_time_out) {
+    tr_sim_config c = ping_config(5);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    pongs_total = timeouts_total = 0;
+    uint32_t n = tr_sim_node_count(sim);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &pinger_b, NULL, &n, sizeof n, NULL), 0);
+    tr_sim_run_for(sim, 50000000);
+    tr_sim_stats st;
+    tr_sim_stats_get(sim, &st);
+    cr_assert_gt(pongs_total, 100);
+    cr_assert_eq(timeouts_total, 0, "nothing is lost on a healthy network");
+    cr_assert_eq(st.timers_fired, 0, "every timeout was withdrawn by its reply");
+    /* all answered; the 4 requests still in flight keep their timeouts queued */
+    cr_assert_geq(st.timers_cancelled + 4, pongs_total);
+    cr_assert_leq(st.timers_cancelled, pongs_total);
+    uint64_t pongs_before = pongs_total;
+    cr_assert_eq(tr_sim_isolate(sim, 0), 0); /* the pinger's pings are now lost */
+    tr_sim_run_for(sim, 100000000);
+    tr_sim_stats_get(sim, &st);
+    /* 4 requests in flight, 20 ms timeouts, each timeout sends the next: 100 ms of cut
+     * link time out every one of them, ~5 times each (a withdrawn timer taken out of the
+     * queue by compaction must never take a live one with it) */
+    cr_assert_geq(timeouts_total, 16, "lost requests still time out (%llu)",
+                  (unsigned long long)timeouts_total);
+    cr_assert_eq(st.timers_fired, timeouts_total);
+    cr_assert_leq(pongs_total, pongs_before + 4, "only replies already in flight arrive");
+    tr_sim_destroy(sim);
 }
 
 Test(sim_engine, same_seed_gives_same_trace_hash) {
