@@ -82,6 +82,8 @@ enum {
 
 #define TR_REG_BUG_STALE_READ 0x1u
 #define TR_REG_BUG_NO_ANTI_ENTROPY 0x2u
+/* 0x4u and 0x8u: TR_STOCK_BUG_OVERSELL and TR_STOCK_BUG_DOUBLE_CHARGE (actors/stock.h); one
+ * --bug mask is handed to every service, each looks only at its own bits. */
 
 typedef struct tr_registers_opts {
     uint32_t peer_count;          /* 1..TR_REG_PEERS_MAX */

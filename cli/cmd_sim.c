@@ -12,6 +12,10 @@
  *   then          the checkers run: CP must be linearizable; AP must converge without lost
  *                 or phantom writes and never refuse an op. AP not being linearizable is the
  *                 expected outcome and is reported, not counted as a violation.
+ * --workload stock replaces the registers by the inventory service of actors/stock.h: the
+ * same schedule (default nemesis partition,crash,loss), clients that retry unresolved
+ * reservations under the same id until the settle deadline, then a read of every item at
+ * its owner, and the stock invariants (sim/check_stock.h) instead of the register checks.
  * Everything the run does is a function of (seed, options, code); the trace hash proves it.
  * Exit status: 0 every stated property held, 1 one was violated, 2 usage or tool error.
  */
