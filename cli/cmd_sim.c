@@ -1204,15 +1204,17 @@ static void print_stock(const run_result *r) {
         format_pct(a, sizeof a, &all);
         printf("  %-24s %s\n", "attempts answered", a);
     }
+    char levels[1600] = "";
     size_t n = 0;
-    for (uint32_t i = 0; i < s->items && n + 48 < sizeof a; i++) {
+    uint32_t i = 0;
+    for (; i < s->items && n + 70 < sizeof levels; i++) { /* 70: one entry at most */
         n += (size_t)(s->final_known[i]
-                          ? snprintf(a + n, sizeof a - n, "%s%" PRId64 " [%" PRId64 ",%" PRId64
-                                     "]", i ? " " : "", s->final_level[i], s->bounds[i].lower,
-                                     s->bounds[i].upper)
-                          : snprintf(a + n, sizeof a - n, "%s?", i ? " " : ""));
+                          ? snprintf(levels + n, sizeof levels - n, "%s%" PRId64 " [%" PRId64
+                                     ",%" PRId64 "]", i ? " " : "", s->final_level[i],
+                                     s->bounds[i].lower, s->bounds[i].upper)
+                          : snprintf(levels + n, sizeof levels - n, "%s?", i ? " " : ""));
     }
-    printf("  %-24s %s\n", "final levels [bounds]", a);
+    printf("  %-24s %s%s\n", "final levels [bounds]", levels, i < s->items ? " ..." : "");
     printf("  %-24s %s\n", "stock never negative", c->never_negative ? "held" : "VIOLATED");
     printf("  %-24s %s\n", "conservation", c->conserved ? "held (no double charge)"
                                                          : "VIOLATED");
