@@ -122,6 +122,9 @@ Test(stock_sim, history_and_json_are_written) {
     unlink(path);
     cr_assert_not_null(strstr(out2, "\"f\":\"reserve\""), "%.300s", out2);
     cr_assert_not_null(strstr(out2, "\"f\":\"restock\""), "%.300s", out2);
+    /* clients keep their unresolved ids inside the service's ledger window */
+    cr_assert_null(strstr(out2, "id expired"));
+    cr_assert_not_null(strstr(out2, "owner unreachable"), "the partition was felt");
 }
 
 Test(stock_sim, mismatched_bug_and_workload_exit_2) {
