@@ -185,7 +185,7 @@ _Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const ch
 
 /* engine.c */
 uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
-#define SIM_STORE_DEFER_BYTES (1u << 20) /* see open_store */
+#define SIM_STORE_DEFER_BYTES (1u << 16) /* see open_store */
 #define SIM_BUF_SMALL 256
 #define SIM_BUF_POOL_MAX 1024
 /* Envelope buffers; buf_free must get the length the buffer was allocated with. */
