@@ -1,6 +1,8 @@
 /* cmd_check.c — `troupe check FILE`: checks a recorded history for linearizability (multi-key
- * read/write/cas register) and reports latency and availability. Exit codes: 0 linearizable,
- * 1 not, 2 usage or tool error, 3 unknown (budget exceeded). See docs/checkers.md. */
+ * read/write/cas register), or, for a history of the stock workload (reserve/restock ops),
+ * the stock invariants (sim/check_stock.h), and reports latency and availability. Exit
+ * codes: 0 valid, 1 not, 2 usage or tool error, 3 unknown (budget exceeded). See
+ * docs/checkers.md. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sim/check_stock.h"
 #include "sim/checkers.h"
 #include "sim/history.h"
 #include "sim/lincheck.h"
@@ -22,10 +25,15 @@ typedef struct check_args {
     bool json;
     uint64_t budget;
     uint64_t max_ops;
+    int64_t stock_initial; /* stock histories: every item's level before the run */
 } check_args;
 
 typedef struct check_report {
     const tr_history *h;
+    bool stock;   /* reserve/restock ops: the stock invariants, not linearizability */
+    size_t items; /* stock: keys 0..items-1 */
+    tr_stock_check_result st;
+    char why[600];
     tr_lin_result lin;
     tr_latency lat;
     tr_avail_result avail;
@@ -33,11 +41,15 @@ typedef struct check_report {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: troupe check FILE [--json] [--budget N] [--max-ops N]\n"
+            "usage: troupe check FILE [--json] [--budget N] [--max-ops N] [--stock-initial N]\n"
             "\n"
             "Checks a recorded history for linearizability against a map of independent\n"
             "read/write/cas registers (Wing-Gong/Lowe search per key), and reports the\n"
             "latency (p50/p99/max) of ok ops and the fraction of completed ops that were ok.\n"
+            "A history with reserve/restock ops (troupe sim --workload stock --history) is\n"
+            "checked for the stock invariants instead: stock never negative, and every ok\n"
+            "read (the final reads included) within what the acknowledged and possible\n"
+            "reservations and restocks allow (no double charge).\n"
             "\n"
             "FILE  a JSON history (an array of {\"index\", \"time\", \"type\", \"process\",\n"
             "      \"f\", \"value\": [key, v], \"node\", \"error\"} objects) or an EDN\n"
@@ -47,10 +59,13 @@ static void usage(FILE *out) {
             "  --budget N    at most N memoised configurations per key (default %u);\n"
             "                past it the answer is 'unknown'\n"
             "  --max-ops N   refuse histories longer than N ops (default %u)\n"
+            "  --stock-initial N\n"
+            "                stock histories: every item's level before the run (default %d,\n"
+            "                what troupe sim starts with)\n"
             "\n"
-            "exit status: 0 linearizable, 1 not linearizable, 2 usage or tool error\n"
-            "             (unreadable or malformed file), 3 unknown (budget exceeded)\n",
-            TR_LIN_DEFAULT_MAX_CONFIGS, CHECK_DEFAULT_MAX_OPS);
+            "exit status: 0 linearizable (stock: invariants held), 1 not, 2 usage or tool\n"
+            "             error (unreadable or malformed file), 3 unknown (budget exceeded)\n",
+            TR_LIN_DEFAULT_MAX_CONFIGS, CHECK_DEFAULT_MAX_OPS, TR_STOCK_INITIAL_DEFAULT);
 }
 
 static int parse_count(const char *flag, const char *s, uint64_t max, uint64_t *out) {
@@ -68,7 +83,8 @@ static int parse_count(const char *flag, const char *s, uint64_t max, uint64_t *
 
 /* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
 static int parse_args(int argc, char **argv, check_args *a) {
-    *a = (check_args){.budget = TR_LIN_DEFAULT_MAX_CONFIGS, .max_ops = CHECK_DEFAULT_MAX_OPS};
+    *a = (check_args){.budget = TR_LIN_DEFAULT_MAX_CONFIGS, .max_ops = CHECK_DEFAULT_MAX_OPS,
+                      .stock_initial = TR_STOCK_INITIAL_DEFAULT};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -84,6 +100,16 @@ static int parse_args(int argc, char **argv, check_args *a) {
             if (parse_count(arg, i + 1 < argc ? argv[++i] : NULL, TR_HISTORY_MAX_OPS_LIMIT,
                             &a->max_ops)) {
                 return -1;
+            }
+        } else if (!strcmp(arg, "--stock-initial")) {
+            uint64_t v;
+            const char *s = i + 1 < argc ? argv[++i] : NULL;
+            if (s != NULL && !strcmp(s, "0")) {
+                a->stock_initial = 0;
+            } else if (parse_count(arg, s, (uint64_t)1 << 40, &v)) {
+                return -1;
+            } else {
+                a->stock_initial = (int64_t)v;
             }
         } else if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "troupe check: unknown option '%s'\n", arg);
@@ -119,7 +145,28 @@ static void print_ms(FILE *out, const char *label, int64_t ns) {
     fprintf(out, " %s %.3f ms", label, (double)ns / 1e6);
 }
 
+static void print_tail(FILE *out, const check_report *r);
+
+static void print_stock(FILE *out, const check_args *a, const check_report *r) {
+    const tr_stock_check_result *c = &r->st;
+    fprintf(out, "history: %s: %zu ops, stock workload: %zu items from level %" PRId64
+                 ", %" PRIu64 " reservation ids, %" PRIu64 " restock ids (%" PRIu64 " retried)\n",
+            a->path, tr_history_count(r->h), r->items, a->stock_initial, c->reserve_ids,
+            c->restock_ids, c->retried_ids);
+    fprintf(out, "stock never negative: %s\n", c->never_negative ? "held" : "VIOLATED");
+    fprintf(out, "conservation: %s (every ok read, the final reads included, within the bounds "
+                 "of its time)\n", c->conserved ? "held" : "VIOLATED");
+    if (!c->ok) {
+        fprintf(out, "  %s\n", r->why);
+    }
+    print_tail(out, r);
+}
+
 static void print_human(FILE *out, const check_args *a, const check_report *r) {
+    if (r->stock) {
+        print_stock(out, a, r);
+        return;
+    }
     fprintf(out, "history: %s: %zu ops, %zu calls checked, %zu keys\n", a->path,
             tr_history_count(r->h), r->lin.calls, r->lin.keys);
     fprintf(out, "linearizable: %s (%" PRIu64 " configurations explored)\n",
@@ -140,6 +187,11 @@ static void print_human(FILE *out, const check_args *a, const check_report *r) {
                      PRId64 "; retry with a larger --budget\n",
                 a->budget, r->lin.keys_unknown, r->lin.unknown_key);
     }
+    print_tail(out, r);
+}
+
+/* Latency and availability: the same for both kinds of history. */
+static void print_tail(FILE *out, const check_report *r) {
     fprintf(out, "latency (ok ops, n=%" PRIu64 "):", r->lat.count);
     print_ms(out, "p50", r->lat.p50_ns);
     print_ms(out, "p99", r->lat.p99_ns);
@@ -186,10 +238,22 @@ static void json_bad_op(FILE *out, const tr_op *op) {
     fputc('}', out);
 }
 
+static void json_tail(FILE *out, const check_report *r);
+
 static void print_json(FILE *out, const check_args *a, const check_report *r) {
     static const char *verdicts[] = {"valid", "invalid", "unknown"};
     fputs("{\"file\":", out);
     json_string(out, a->path);
+    if (r->stock) {
+        const tr_stock_check_result *c = &r->st;
+        fprintf(out, ",\"ops\":%zu,\"checker\":\"stock\",\"items\":%zu,\"initial\":%" PRId64
+                     ",\"valid\":%s,\"never_negative\":%s,\"conserved\":%s,\"why\":",
+                tr_history_count(r->h), r->items, a->stock_initial, c->ok ? "true" : "false",
+                c->never_negative ? "true" : "false", c->conserved ? "true" : "false");
+        json_string(out, r->why);
+        json_tail(out, r);
+        return;
+    }
     fprintf(out, ",\"ops\":%zu,\"calls\":%zu,\"keys\":%zu,\"linearizable\":\"%s\""
                  ",\"configs\":%" PRIu64 ",\"budget\":%" PRIu64 ",\"keys_unknown\":%zu",
             tr_history_count(r->h), r->lin.calls, r->lin.keys, verdicts[r->lin.verdict],
@@ -203,6 +267,10 @@ static void print_json(FILE *out, const check_args *a, const check_report *r) {
     } else {
         fputs("null", out);
     }
+    json_tail(out, r);
+}
+
+static void json_tail(FILE *out, const check_report *r) {
     fprintf(out, ",\"latency_ns\":{\"count\":%" PRIu64 ",\"p50\":%" PRId64 ",\"p99\":%" PRId64
                  ",\"max\":%" PRId64 "}",
             r->lat.count, r->lat.p50_ns, r->lat.p99_ns, r->lat.max_ns);
@@ -217,9 +285,46 @@ static void print_json(FILE *out, const check_args *a, const check_report *r) {
     }
 }
 
+/* A stock history: items are its keys 0..max (TR_EINVAL past TR_STOCK_CHECK_ITEMS_MAX). The
+ * final levels are not passed: troupe sim records its final reads in the history, where the
+ * read bounds check them. */
+static int check_stock(const check_args *a, check_report *r) {
+    int64_t max_key = -1;
+    for (size_t i = 0; i < tr_history_count(r->h); i++) {
+        int64_t k = tr_history_op(r->h, i)->key;
+        if (k < 0 || k >= TR_STOCK_CHECK_ITEMS_MAX) {
+            fprintf(stderr, "troupe check: %s: stock item %" PRId64 " out of range 0..%d\n",
+                    a->path, k, TR_STOCK_CHECK_ITEMS_MAX - 1);
+            return TR_EINVAL;
+        }
+        max_key = k > max_key ? k : max_key;
+    }
+    r->items = (size_t)(max_key + 1);
+    static const int64_t levels[TR_STOCK_CHECK_ITEMS_MAX];
+    static const bool known[TR_STOCK_CHECK_ITEMS_MAX];
+    tr_stock_check_input in = {.h = r->h, .items = r->items, .initial = a->stock_initial,
+                               .final_level = levels, .final_known = known};
+    int rc = tr_check_stock(&in, &r->st);
+    if (rc == 0) {
+        tr_check_stock_explain(&r->st, r->why, sizeof r->why);
+    }
+    return rc;
+}
+
+static bool is_stock(const tr_history *h) {
+    for (size_t i = 0; i < tr_history_count(h); i++) {
+        uint8_t f = tr_history_op(h, i)->f;
+        if (f == TR_F_RESERVE || f == TR_F_RESTOCK) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int run_checks(const check_args *a, check_report *r) {
     tr_lin_options lo = {.max_configs = a->budget};
-    int rc = tr_lincheck(r->h, &lo, &r->lin);
+    r->stock = is_stock(r->h);
+    int rc = r->stock ? check_stock(a, r) : tr_lincheck(r->h, &lo, &r->lin);
     rc = rc ? rc : tr_check_latency(r->h, &r->lat);
     rc = rc ? rc : tr_check_availability(r->h, NULL, &r->avail);
     if (rc != 0) {
@@ -257,6 +362,9 @@ int tr_cli_check(int argc, char **argv) {
         print_human(stdout, &a, &r);
     }
     tr_history_destroy(h);
+    if (r.stock) {
+        return r.st.ok ? EXIT_VALID : EXIT_INVALID;
+    }
     return r.lin.verdict == TR_LIN_VALID     ? EXIT_VALID
            : r.lin.verdict == TR_LIN_INVALID ? EXIT_INVALID
                                              : EXIT_UNKNOWN;

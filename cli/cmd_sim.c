@@ -43,7 +43,6 @@
 /* How long after the heal AP replicas may take to agree (and CP ops to finish). */
 #define SETTLE_NS (10 * SEC)
 /* Stock: every item's level at the start, and how long the final owner reads may take. */
-#define STOCK_INITIAL 10
 #define STOCK_FINAL_NS (5 * SEC)
 
 enum {
@@ -481,7 +480,7 @@ static int boot(tr_node *node, void *ud) {
     int rc = tr_registers_boot(node, &ro);
     if (rc == 0 && sc->o->stock) {
         tr_stock_opts so = {.peer_count = sc->o->nodes, .peer_names = node_names,
-                            .bugs = sc->o->bugs, .initial = STOCK_INITIAL};
+                            .bugs = sc->o->bugs, .initial = TR_STOCK_INITIAL_DEFAULT};
         rc = tr_stock_boot(node, &so);
     }
     if (rc == 0 && sc->stock != NULL) {
@@ -941,8 +940,6 @@ static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_
     }
 }
 
-static void format_stock_op(char *buf, size_t cap, const tr_op *op);
-
 static void count_stock_ops(const tr_history *h, stock_result *r) {
     for (size_t i = 0; i < tr_history_count(h); i++) {
         const tr_op *op = tr_history_op(h, i);
@@ -957,56 +954,8 @@ static void count_stock_ops(const tr_history *h, stock_result *r) {
     }
 }
 
-#define DOUBLE_CHARGE_TEXT "a double charge, or a charge answered as refused"
-
-/* Conservation: the first read out of its bounds, else the first final level out of them;
- * then the suspect reservation. */
-static void conservation_why(const tr_stock_check_result *c, char *why, size_t cap) {
-    char op[200] = "";
-    size_t n;
-    if (c->has_read_op) {
-        const tr_op *r = &c->read_op;
-        bool below = r->value < c->read_lower;
-        format_stock_op(op, sizeof op, r);
-        n = (size_t)snprintf(why, cap, "item %" PRId64 " read %" PRId64 ", %s the bounds [%"
-                             PRId64 ", %" PRId64 "] of its time (%s): %s", r->key, r->value,
-                             below ? "below" : "above", c->read_lower, c->read_upper, op,
-                             below ? DOUBLE_CHARGE_TEXT : "a lost charge");
-    } else {
-        const tr_stock_bounds *b = &c->bad_bounds;
-        bool below = b->final < b->lower;
-        n = (size_t)snprintf(why, cap, "item %" PRId64 " ends at %" PRId64 ", %s the bounds [%"
-                             PRId64 ", %" PRId64 "] the history allows: %s", c->bad_item,
-                             b->final, below ? "below" : "above", b->lower, b->upper,
-                             below ? DOUBLE_CHARGE_TEXT : "a lost charge");
-    }
-    if (c->has_suspect_op && n < cap) {
-        format_stock_op(op, sizeof op, &c->suspect_op);
-        snprintf(why + n, cap - n, "; suspect %s", op);
-    }
-}
-
 /* The why of a broken invariant, naming the first offending op. */
-static void stock_why(stock_result *r) {
-    const tr_stock_check_result *c = &r->chk;
-    char op[200] = "", *why = r->why;
-    size_t n = 0, cap = sizeof r->why;
-    /* the first offending op of (a) */
-    if (!c->never_negative) {
-        if (c->has_negative_op) {
-            format_stock_op(op, sizeof op, &c->negative_op);
-            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " at %" PRId64
-                                  " (%s)", c->negative_item, c->negative_level, op);
-        } else {
-            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " ends at %"
-                                  PRId64, c->negative_item, c->negative_level);
-        }
-    }
-    if (!c->conserved && n < cap) {
-        n += (size_t)snprintf(why + n, cap - n, "%s", n ? "; " : "");
-        conservation_why(c, why + n, n < cap ? cap - n : 0);
-    }
-}
+static void stock_why(stock_result *r) { tr_check_stock_explain(&r->chk, r->why, sizeof r->why); }
 
 /* "out of stock" is an answer, not unavailability: counted per side of the partition (in
  * its window) so that the report can add them to the ok ops. */
@@ -1038,7 +987,7 @@ static void check_stock(scenario *sc, stock_result *r) {
     tr_stock_workload_final_levels(wl, r->final_level, r->final_known);
     check_availability(sc, h, &r->avail);
     count_refused(sc, h, r);
-    tr_stock_check_input in = {.h = h, .items = r->items, .initial = STOCK_INITIAL,
+    tr_stock_check_input in = {.h = h, .items = r->items, .initial = TR_STOCK_INITIAL_DEFAULT,
                                .final_level = r->final_level, .final_known = r->final_known,
                                .bounds = r->bounds};
     if (tr_check_stock(&in, &r->chk) != 0) {
@@ -1151,21 +1100,6 @@ static void print_stores(const sim_opts *o, const run_result *r) {
     if (a->note[0] != '\0') {
         printf("  AP note: %s\n", a->note);
     }
-}
-
-/* "#12 reserve item 2 qty 3 id 4:7 ok by p9 on n2 at 12.345s"; reads show the level. */
-static void format_stock_op(char *buf, size_t cap, const tr_op *op) {
-    char what[64];
-    if (op->f == TR_F_READ) {
-        snprintf(what, sizeof what, "-> %" PRId64, op->value);
-    } else {
-        snprintf(what, sizeof what, "qty %" PRId64 " id %" PRId64 ":%" PRId64, op->value,
-                 op->value_to >> 32, op->value_to & 0xffffffff);
-    }
-    snprintf(buf, cap, "#%" PRIu64 " %s item %" PRId64 " %s %s%s%s%s by p%" PRId64 " on n%d "
-             "at %.3fs", op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
-             tr_op_type_name((tr_op_type)op->type), op->error[0] ? " (" : "", op->error,
-             op->error[0] ? ")" : "", op->process, op->node + 1, (double)op->time_ns / 1e9);
 }
 
 /* Counts with the "out of stock" answers moved from fail to ok. */
@@ -1327,10 +1261,10 @@ static void json_stock(const stock_result *s) {
     const tr_stock_check_result *c = &s->chk;
     char neg[200] = "", sus[200] = "";
     if (c->has_negative_op) {
-        format_stock_op(neg, sizeof neg, &c->negative_op);
+        tr_stock_op_format(neg, sizeof neg, &c->negative_op);
     }
     if (c->has_suspect_op) {
-        format_stock_op(sus, sizeof sus, &c->suspect_op);
+        tr_stock_op_format(sus, sizeof sus, &c->suspect_op);
     }
     printf("\"stock\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
            ",\"info\":%" PRIu64 ",\"reserve_ids\":%" PRIu64 ",\"restock_ids\":%" PRIu64

@@ -1,6 +1,8 @@
 /* check_stock.c — stock never negative, conservation / no double charge (check_stock.h). */
 #include "sim/check_stock.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -344,4 +346,73 @@ int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
     }
     scratch_free(&s);
     return rc;
+}
+
+/* ---- explaining a verdict ------------------------------------------------------------ */
+
+void tr_stock_op_format(char *buf, size_t cap, const tr_op *op) {
+    char what[64];
+    if (op->f == TR_F_READ) {
+        snprintf(what, sizeof what, "-> %" PRId64, op->value);
+    } else {
+        snprintf(what, sizeof what, "qty %" PRId64 " id %" PRId64 ":%" PRId64, op->value,
+                 op->value_to >> 32, op->value_to & 0xffffffff);
+    }
+    snprintf(buf, cap, "#%" PRIu64 " %s item %" PRId64 " %s %s%s%s%s by p%" PRId64 " on n%d "
+             "at %.3fs", op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
+             tr_op_type_name((tr_op_type)op->type), op->error[0] ? " (" : "", op->error,
+             op->error[0] ? ")" : "", op->process, op->node + 1, (double)op->time_ns / 1e9);
+}
+
+#define DOUBLE_CHARGE_TEXT "a double charge, or a charge answered as refused"
+
+/* Conservation: the first read out of its bounds, else the first final level out of them;
+ * then the suspect reservation. */
+static void conservation_why(const tr_stock_check_result *c, char *why, size_t cap) {
+    char op[200] = "";
+    size_t n;
+    if (c->has_read_op) {
+        const tr_op *r = &c->read_op;
+        bool below = r->value < c->read_lower;
+        tr_stock_op_format(op, sizeof op, r);
+        n = (size_t)snprintf(why, cap, "item %" PRId64 " read %" PRId64 ", %s the bounds [%"
+                             PRId64 ", %" PRId64 "] of its time (%s): %s", r->key, r->value,
+                             below ? "below" : "above", c->read_lower, c->read_upper, op,
+                             below ? DOUBLE_CHARGE_TEXT : "a lost charge");
+    } else {
+        const tr_stock_bounds *b = &c->bad_bounds;
+        bool below = b->final < b->lower;
+        n = (size_t)snprintf(why, cap, "item %" PRId64 " ends at %" PRId64 ", %s the bounds [%"
+                             PRId64 ", %" PRId64 "] the history allows: %s", c->bad_item,
+                             b->final, below ? "below" : "above", b->lower, b->upper,
+                             below ? DOUBLE_CHARGE_TEXT : "a lost charge");
+    }
+    if (c->has_suspect_op && n < cap) {
+        tr_stock_op_format(op, sizeof op, &c->suspect_op);
+        snprintf(why + n, cap - n, "; suspect %s", op);
+    }
+}
+
+void tr_check_stock_explain(const tr_stock_check_result *c, char *why, size_t cap) {
+    char op[200] = "";
+    size_t n = 0;
+    if (cap == 0) {
+        return;
+    }
+    why[0] = '\0';
+    /* the first offending op of (a) */
+    if (!c->never_negative) {
+        if (c->has_negative_op) {
+            tr_stock_op_format(op, sizeof op, &c->negative_op);
+            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " at %" PRId64
+                                  " (%s)", c->negative_item, c->negative_level, op);
+        } else {
+            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " ends at %"
+                                  PRId64, c->negative_item, c->negative_level);
+        }
+    }
+    if (!c->conserved && n < cap) {
+        n += (size_t)snprintf(why + n, cap - n, "%s", n ? "; " : "");
+        conservation_why(c, why + n, n < cap ? cap - n : 0);
+    }
 }

@@ -73,6 +73,9 @@ typedef struct tr_stock_bounds {
 } tr_stock_bounds;
 
 #define TR_STOCK_CHECK_ITEMS_MAX 1024
+/* The level `troupe sim --workload stock` starts every item at (and `troupe check`'s default
+ * for --stock-initial). */
+#define TR_STOCK_INITIAL_DEFAULT 10
 /* The error of a reserve the service refused for want of stock (actors/stock.h). */
 #define TR_STOCK_OUT_OF_STOCK "out of stock"
 
@@ -107,5 +110,11 @@ typedef struct tr_stock_check_result {
 /* 0, TR_EINVAL (items 0 or > TR_STOCK_CHECK_ITEMS_MAX, an op's key out of range, an id
  * reused with another item or qty), TR_ENOMEM. */
 int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out);
+
+/* One line naming the broken invariants and their first offending op (and the suspect of a
+ * double charge), as `troupe sim` and `troupe check` print it; "" when both held. */
+void tr_check_stock_explain(const tr_stock_check_result *c, char *why, size_t cap);
+/* "#12 reserve item 2 qty 3 id 4:7 ok by p9 on n2 at 12.345s"; reads show the level. */
+void tr_stock_op_format(char *buf, size_t cap, const tr_op *op);
 
 #endif

@@ -54,6 +54,7 @@ struct tr_stock_workload {
     bool final_known[TR_STOCK_WORKLOAD_ITEMS_MAX];
     int64_t final_level[TR_STOCK_WORKLOAD_ITEMS_MAX];
     uint64_t final_corr[TR_STOCK_WORKLOAD_ITEMS_MAX];
+    int64_t final_proc[TR_STOCK_WORKLOAD_ITEMS_MAX]; /* its open read in the history, or -1 */
 };
 
 typedef struct stock_actor_arg {
@@ -310,6 +311,16 @@ typedef struct stock_reader {
     uint64_t timer;
 } stock_reader;
 
+/* The final reads are recorded in the history like any read (a fresh process each, on the
+ * owner), so that an exported history carries the levels the conservation check ends on and
+ * `troupe check` can check it alone. A read not answered before the next round is info. */
+static void final_close(tr_stock_workload *wl, uint32_t i, const char *why) {
+    if (wl->final_proc[i] >= 0) {
+        note(wl, tr_history_info(wl->history, now_ns(wl), wl->final_proc[i], why));
+        wl->final_proc[i] = -1;
+    }
+}
+
 static void read_round(tr_ctx *ctx, tr_stock_workload *wl, uint32_t node) {
     uint8_t body[TR_STOCK_BODY_MAX];
     size_t len;
@@ -321,6 +332,10 @@ static void read_round(tr_ctx *ctx, tr_stock_workload *wl, uint32_t node) {
         tr_stock_request rq = {.item = i};
         tr_stock_request_encode(body, sizeof body, &rq, &len);
         wl->final_corr[i] = 0;
+        final_close(wl, i, "no answer (final read retried)");
+        wl->final_proc[i] = wl->next_process++;
+        note(wl, tr_history_invoke_read(wl->history, now_ns(wl), wl->final_proc[i], i,
+                                        (int32_t)node));
         tr_request_name(ctx, "stock", TR_STOCK_READ, body, len, FINAL_RETRY_MS,
                         &wl->final_corr[i]);
     }
@@ -340,6 +355,13 @@ static void read_answer(tr_stock_workload *wl, uint32_t node, const tr_msg *msg)
                                                                  &rep) == 0 && rep.ok) {
             wl->final_known[i] = true;
             wl->final_level[i] = rep.level;
+            if (wl->final_proc[i] >= 0) {
+                note(wl, tr_history_ok_read(wl->history, now_ns(wl), wl->final_proc[i], true,
+                                            rep.level));
+                wl->final_proc[i] = -1;
+            }
+        } else {
+            final_close(wl, i, msg->type == TR_MSG_TIMEOUT ? "timeout" : "error");
         }
         return;
     }
@@ -414,6 +436,9 @@ int tr_stock_workload_create(const tr_stock_workload_opts *opts, tr_stock_worklo
         return TR_ENOMEM;
     }
     wl->o = o;
+    for (uint32_t i = 0; i < TR_STOCK_WORKLOAD_ITEMS_MAX; i++) {
+        wl->final_proc[i] = -1; /* no final read open */
+    }
     wl->history = tr_history_create(o.max_ops);
     if (wl->history == NULL) {
         free(wl);
@@ -497,6 +522,9 @@ void tr_stock_workload_finish(tr_stock_workload *wl) {
         s->parked_count = 0;
         s->epoch++; /* any client still alive stops at its next message */
     }
+    for (uint32_t i = 0; i < wl->o.items; i++) {
+        final_close(wl, i, "run ended");
+    }
 }
 
 tr_history *tr_stock_workload_history(tr_stock_workload *wl) { return wl->history; }
@@ -510,6 +538,9 @@ int tr_stock_workload_final_start(tr_stock_workload *wl) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
     memset(wl->final_known, 0, sizeof wl->final_known);
     memset(wl->final_corr, 0, sizeof wl->final_corr);
+    for (uint32_t i = 0; i < TR_STOCK_WORKLOAD_ITEMS_MAX; i++) {
+        wl->final_proc[i] = -1;
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (!tr_sim_node_is_up(wl->o.sim, i)) {
             continue;

@@ -11,19 +11,24 @@
 
 #define OUT_MAX (1 << 18)
 
-/* Runs `troupe sim ARGS`; stderr is kept (2>&1) when `with_err`. Returns the exit status. */
-static int run_sim(char *out, const char *args, bool with_err) {
+/* Runs `troupe SUB ARGS`; stderr is kept (2>&1) when `with_err`. Returns the exit status. */
+static int run_troupe(char *out, const char *sub, const char *args, bool with_err) {
     const char *bin = getenv("TROUPE_BIN");
     cr_assert_not_null(bin, "TROUPE_BIN is not set (run through tests/run_suite.sh)");
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' sim %s %s", bin, args, with_err ? "2>&1" : "2>/dev/null");
+    snprintf(cmd, sizeof cmd, "'%s' %s %s %s", bin, sub, args,
+             with_err ? "2>&1" : "2>/dev/null");
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     size_t n = fread(out, 1, OUT_MAX - 1, p);
     out[n] = '\0';
     int st = pclose(p);
-    cr_assert(WIFEXITED(st), "troupe sim %s did not exit normally", args);
+    cr_assert(WIFEXITED(st), "troupe %s %s did not exit normally", sub, args);
     return WEXITSTATUS(st);
+}
+
+static int run_sim(char *out, const char *args, bool with_err) {
+    return run_troupe(out, "sim", args, with_err);
 }
 
 static size_t count(const char *hay, const char *needle) {
@@ -125,6 +130,35 @@ Test(stock_sim, history_and_json_are_written) {
     /* clients keep their unresolved ids inside the service's ledger window */
     cr_assert_null(strstr(out2, "id expired"));
     cr_assert_not_null(strstr(out2, "owner unreachable"), "the partition was felt");
+}
+
+/* The exported history carries the final reads: `troupe check` alone reaches the sim's
+ * verdicts, for the correct service and for a planted double charge. */
+Test(stock_sim, exported_history_is_checked_alone_by_troupe_check) {
+    char path[] = "/tmp/troupe-stock-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    char args[256];
+    snprintf(args, sizeof args, "--workload stock --seed 2 --history %s", path);
+    cr_assert_eq(run_sim(out, args, false), 0, "%s", out);
+    cr_assert_eq(run_troupe(out, "check", path, true), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "stock never negative: held"), "%s", out);
+    cr_assert_not_null(strstr(out, "conservation: held"), "%s", out);
+    snprintf(args, sizeof args, "%s --json", path);
+    cr_assert_eq(run_troupe(out, "check", args, true), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"checker\":\"stock\""), "%s", out);
+    cr_assert_not_null(strstr(out, "\"valid\":true"), "%s", out);
+    /* the same history against a wrong initial level cannot balance */
+    snprintf(args, sizeof args, "%s --stock-initial 3", path);
+    cr_assert_eq(run_troupe(out, "check", args, true), 1, "%s", out);
+    snprintf(args, sizeof args, "--workload stock --seed 2 --bug double-charge --history %s",
+             path);
+    cr_assert_eq(run_sim(out, args, false), 1, "%s", out);
+    cr_assert_eq(run_troupe(out, "check", path, true), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "conservation: VIOLATED"), "%s", out);
+    cr_assert_not_null(strstr(out, "a double charge"), "%s", out);
+    unlink(path);
 }
 
 Test(stock_sim, mismatched_bug_and_workload_exit_2) {
