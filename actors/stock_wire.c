@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "actors/register_wire.h"
+#include "actors/registers.h"
 #include "actors/stock.h"
 
 _Static_assert(TR_STOCK_RESERVE == 1024 && TR_STOCK_REPLY == 1027,
@@ -113,19 +114,10 @@ int tr_stock_reply_encode_ok(void *buf, size_t cap, int64_t level, size_t *len) 
     return w.err;
 }
 
+/* Error replies have the registers' shape: {"ok": false, "error": e, "indeterminate": b}. */
 int tr_stock_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
                               size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 3);
-    tr_wire_put_str(&w, "ok");
-    tr_wire_put_bool(&w, false);
-    tr_wire_put_str(&w, "error");
-    tr_wire_put_str(&w, error);
-    tr_wire_put_str(&w, "indeterminate");
-    tr_wire_put_bool(&w, indeterminate);
-    *len = w.len;
-    return w.err;
+    return tr_reg_reply_encode_err(buf, cap, error, indeterminate, len);
 }
 
 int tr_stock_reply_decode(const void *body, size_t len, tr_stock_reply *out) {
