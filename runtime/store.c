@@ -1226,6 +1226,49 @@ static void defer_batch(tr_store *st, batch *b) {
     st->deferred.bytes += b->bytes;
 }
 
+/* Held-back batches rewrite the same keys over and over (a replica's cells): within the
+ * batches written together only the newest version of a kv key matters, so the older ones
+ * are marked dead (not written; they are no longer in the overlay, which holds the newest
+ * version of each key). Every entry here is committed, so nothing a crash could drop stands
+ * in for them. Without memory for the scratch set, everything is written, as before. */
+static void mark_superseded(batch *d) {
+    size_t n = 0, cap = 16;
+    for (entry *e = d->head; e; e = e->next) {
+        n += e->op == OP_PUT || e->op == OP_DEL;
+    }
+    while (cap < 2 * n) {
+        cap *= 2;
+    }
+    entry **all = malloc(n * sizeof *all), **set = calloc(cap, sizeof *set);
+    if (n == 0 || all == NULL || set == NULL) {
+        free(all);
+        free(set);
+        return;
+    }
+    size_t k = 0;
+    for (entry *e = d->head; e; e = e->next) {
+        if (e->op == OP_PUT || e->op == OP_DEL) {
+            all[k++] = e;
+        }
+    }
+    while (k-- > 0) { /* newest first */
+        entry *e = all[k];
+        size_t i = e->hash & (cap - 1);
+        for (; set[i]; i = (i + 1) & (cap - 1)) {
+            if (set[i]->hash == e->hash && set[i]->klen == e->klen &&
+                memcmp(set[i]->data, e->data, e->klen) == 0) {
+                e->dead = true; /* a newer version follows in these batches */
+                break;
+            }
+        }
+        if (!set[i]) {
+            set[i] = e;
+        }
+    }
+    free(all);
+    free(set);
+}
+
 int tr_store_flush(tr_store *st) {
     assert(st != NULL);
     batch d = st->deferred;
@@ -1233,6 +1276,7 @@ int tr_store_flush(tr_store *st) {
         return 0;
     }
     memset(&st->deferred, 0, sizeof st->deferred);
+    mark_superseded(&d);
     pthread_mutex_lock(&st->mu);
     int rc = st->failed;
     pthread_mutex_unlock(&st->mu);
