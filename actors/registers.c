@@ -10,21 +10,29 @@
 _Static_assert(TR_REG_READ == 512 && TR_REG_WRITE == 513 && TR_REG_REPLY == 514,
                "client message types are part of the protocol");
 
-int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
-    assert(arg != NULL && opts != NULL);
-    memset(arg, 0, sizeof *arg);
-    if (opts->peer_count == 0 || opts->peer_count > TR_REG_PEERS_MAX ||
-        opts->peer_names == NULL) {
+int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
+                      uint32_t count, uint32_t max, size_t prefix_len) {
+    if (count == 0 || count > max || names == NULL) {
         return TR_EINVAL;
     }
-    for (uint32_t i = 0; i < opts->peer_count; i++) {
-        const char *name = opts->peer_names[i];
-        /* "cp@" + name must fit a registry name. */
-        if (name == NULL || name[0] == '\0' || strlen(name) + 3 > TR_NAME_MAX ||
+    for (uint32_t i = 0; i < count; i++) {
+        const char *name = names[i];
+        if (name == NULL || name[0] == '\0' || strlen(name) + prefix_len > TR_NAME_MAX ||
             strchr(name, '@') != NULL) {
             return TR_EINVAL;
         }
-        memcpy(arg->peers[i], name, strlen(name) + 1);
+        memcpy(peers[i], name, strlen(name) + 1);
+    }
+    return 0;
+}
+
+int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
+    assert(arg != NULL && opts != NULL);
+    memset(arg, 0, sizeof *arg);
+    /* "cp@" + name must fit a registry name. */
+    if (tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_REG_PEERS_MAX,
+                          3) != 0) {
+        return TR_EINVAL;
     }
     arg->peer_count = opts->peer_count;
     arg->bugs = opts->bugs;

@@ -136,4 +136,10 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
 /* TR_EPROTO when malformed. */
 int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out);
 
+/* Copies `count` (1..max) node names into peers after checking each: non-empty, no '@', and
+ * prefix_len + its length within TR_NAME_MAX (so that "<actor>@" + name is a registry name).
+ * TR_EINVAL otherwise. Shared by the registers and the stock service (actors/stock.h). */
+int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
+                      uint32_t count, uint32_t max, size_t prefix_len);
+
 #endif /* TR_REGISTERS_H */

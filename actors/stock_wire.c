@@ -12,18 +12,11 @@ _Static_assert(TR_STOCK_RESERVE == 1024 && TR_STOCK_REPLY == 1027,
 int tr_stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
     assert(arg != NULL && opts != NULL);
     memset(arg, 0, sizeof *arg);
-    if (opts->peer_count == 0 || opts->peer_count > TR_STOCK_PEERS_MAX ||
-        opts->peer_names == NULL || opts->initial < 0 || opts->initial > TR_STOCK_QTY_MAX) {
+    /* "stock@" + name must fit a registry name. */
+    if (opts->initial < 0 || opts->initial > TR_STOCK_QTY_MAX ||
+        tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_STOCK_PEERS_MAX,
+                          6) != 0) {
         return TR_EINVAL;
-    }
-    for (uint32_t i = 0; i < opts->peer_count; i++) {
-        const char *name = opts->peer_names[i];
-        /* "stock@" + name must fit a registry name. */
-        if (name == NULL || name[0] == '\0' || strlen(name) + 6 > TR_NAME_MAX ||
-            strchr(name, '@') != NULL) {
-            return TR_EINVAL;
-        }
-        memcpy(arg->peers[i], name, strlen(name) + 1);
     }
     arg->peer_count = opts->peer_count;
     arg->bugs = opts->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE);
