@@ -66,6 +66,7 @@ typedef struct cp_op {
     tr_msg client; /* a copy of the request's envelope (no body), to reply to */
     uint32_t acks;
     uint32_t done;
+    bool mixed; /* query phase: the valid answers so far do not all carry one ts */
     uint64_t corr[TR_REG_PEERS_MAX];
     uint8_t peer[TR_REG_PEERS_MAX];
 } cp_op;
@@ -235,6 +236,8 @@ static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     return 0;
 }
 
+/* A read's query (TR_REG_QUERY_READ) is answered once what it reports is durable, so that a
+ * coordinator may skip the store phase (see on_answer); a write's query needs no wait. */
 static int replica_query(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     uint32_t key;
     bool has_value;
@@ -248,7 +251,11 @@ static int replica_query(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
         return TR_CONTINUE;
     }
     size_t len = encode_cell(buf, sizeof buf, key, &cell);
-    tr_reply(ctx, msg, TR_REG_QUERY_ACK, buf, len);
+    if (msg->type == TR_REG_QUERY_READ) {
+        tr_reply_durable(ctx, msg, TR_REG_QUERY_ACK, buf, len);
+    } else {
+        tr_reply(ctx, msg, TR_REG_QUERY_ACK, buf, len);
+    }
     return TR_CONTINUE;
 }
 
@@ -403,7 +410,7 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     op->client.body_len = 0;
     op->client.next_ = NULL;
     tr_reg_request_encode(buf, sizeof buf, key, false, 0, &len);
-    broadcast(ctx, s, op, TR_REG_QUERY, buf, len);
+    broadcast(ctx, s, op, is_write ? TR_REG_QUERY : TR_REG_QUERY_READ, buf, len);
     op_check_failed(ctx, s, op);
 }
 
@@ -431,6 +438,9 @@ static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     bool valid = msg->type != TR_MSG_TIMEOUT;
     if (valid && msg->type == TR_REG_QUERY_ACK) {
         valid = op->phase == PHASE_QUERY && decode_cell(msg, &key, &cell) == 0 && key == op->key;
+        if (valid && op->acks > 0 && ts_cmp(cell.ts, op->cell.ts) != 0) {
+            op->mixed = true;
+        }
         if (valid && ts_cmp(cell.ts, op->cell.ts) > 0) {
             op->cell = cell;
         }
@@ -441,7 +451,12 @@ static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     op->done++;
     op->acks += valid;
     if (op->acks == majority(s)) {
-        if (op->phase == PHASE_QUERY) {
+        bool agreed = !op->mixed || (s->cfg.bugs & TR_REG_BUG_NO_WRITE_BACK);
+        if (op->phase == PHASE_QUERY && !op->is_write && agreed) {
+            /* Fast read: a majority durably holds this (ts, value): nothing to write back. */
+            reply_ok(ctx, &op->client, op->cell.has_value, op->cell.value);
+            op_finish(s, op);
+        } else if (op->phase == PHASE_QUERY) {
             start_store(ctx, s, op);
         } else {
             reply_ok(ctx, &op->client, op->cell.has_value, op->cell.value);
@@ -511,7 +526,8 @@ static int cp_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     switch (msg->type) {
     case TR_REG_READ: start_op(ctx, s, msg, false); break;
     case TR_REG_WRITE: start_op(ctx, s, msg, true); break;
-    case TR_REG_QUERY: return replica_query(ctx, s, msg);
+    case TR_REG_QUERY:
+    case TR_REG_QUERY_READ: return replica_query(ctx, s, msg);
     case TR_REG_STORE: return replica_store(ctx, s, msg);
     case TR_REG_QUERY_ACK:
     case TR_REG_STORE_ACK:

@@ -11,7 +11,11 @@
  *         a read picks the largest (ts, value) seen; then a store phase sends (ts, value) to
  *         all replicas and waits for a majority of acks — a replica acks only after the
  *         value it holds (>= ts) is durable (tr_reply_durable). Only then the client gets
- *         its reply. No majority within the quorum timeout => an error reply: a minority
+ *         its reply. Fast reads: a read's query (TR_REG_QUERY_READ) is answered only once
+ *         what the replica reports is durable, and when the whole answering majority
+ *         reports one ts, that value is already durable at a majority, so the store phase
+ *         could not change anything and is skipped (the usual ABD write-back-skip: a later
+ *         read's quorum meets that majority and sees ts or newer). No majority within the quorum timeout => an error reply: a minority
  *         side is unavailable, as a CP store must be. State survives a crash (the store).
  *   "ap"  Last-writer-wins: a write is applied to the local replica with
  *         ts = (max(now_ns, last ts of that key + 1), own node id) and acknowledged at once;
@@ -41,6 +45,7 @@
  *
  * Replica protocol (between "cp" replicas; "ap" gossip), also msgpack maps:
  *   TR_REG_QUERY      {"key": k}                                 -> TR_REG_QUERY_ACK
+ *   TR_REG_QUERY_READ {"key": k}                   -> TR_REG_QUERY_ACK (once durable)
  *   TR_REG_QUERY_ACK  {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
  *   TR_REG_STORE      {"key": k, "ts": [counter, writer, incarnation], "value": int|nil}
  *                                                                -> TR_REG_STORE_ACK (durable)
@@ -51,6 +56,10 @@
  * Planted bugs (tr_registers_opts.bugs), to show the checkers catch them:
  *   TR_REG_BUG_STALE_READ       a cp read is answered from the coordinator's own replica.
  *   TR_REG_BUG_NO_ANTI_ENTROPY  ap replicas never gossip.
+ *   TR_REG_BUG_NO_WRITE_BACK    a cp read returns the largest ts of its query majority
+ *                               without the store phase even when the answers disagree (the
+ *                               fast read's condition dropped): a later read can miss what
+ *                               an earlier one returned.
  *
  * Limits: at most TR_REG_PEERS_MAX replicas; a cp coordinator runs at most
  * TR_REG_CP_INFLIGHT_MAX client operations at once (more get {"ok":false,"error":"busy"});
@@ -70,7 +79,8 @@ enum {
     TR_REG_STORE,
     TR_REG_STORE_ACK,
     TR_REG_GOSSIP,
-    TR_REG_TICK /* the ap gossip timer (to self) */
+    TR_REG_TICK,      /* the ap gossip timer (to self) */
+    TR_REG_QUERY_READ /* a read's query: answered once what it reports is durable */
 };
 
 #define TR_REG_PEERS_MAX 16
@@ -82,6 +92,7 @@ enum {
 
 #define TR_REG_BUG_STALE_READ 0x1u
 #define TR_REG_BUG_NO_ANTI_ENTROPY 0x2u
+#define TR_REG_BUG_NO_WRITE_BACK 0x10u
 /* 0x4u and 0x8u: TR_STOCK_BUG_OVERSELL and TR_STOCK_BUG_DOUBLE_CHARGE (actors/stock.h); one
  * --bug mask is handed to every service, each looks only at its own bits. */
 

@@ -187,7 +187,8 @@ static void usage(FILE *f) {
             "                             isolate,ring,bridge,oneway]\n"
             "                  [--duration 60s] [--rate R] [--keys K] [--clients C]\n"
             "                  [--json] [--history FILE]\n"
-            "                  [--bug stale-read|no-anti-entropy|oversell|double-charge]\n"
+            "                  [--bug stale-read|no-anti-entropy|no-write-back|oversell|\n"
+            "                         double-charge]\n"
             "                  [--check-determinism] [--scenario FILE]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
@@ -210,7 +211,9 @@ static void usage(FILE *f) {
             "Times: ns, us, ms, s, m; each before --duration. A bad file exits 2 with the line.\n"
             "AP acknowledged writes lost under --nemesis clock or crash are reported, not\n"
             "counted: LWW with skewed clocks, and acks before durability, lose them by\n"
-            "design.\n"
+            "design. Planted register bugs: stale-read (a CP read answered by one replica),\n"
+            "no-anti-entropy (AP replicas never gossip), no-write-back (a CP read skips the\n"
+            "store phase even when its quorum disagrees).\n"
             "--workload stock runs an inventory service instead (\"stock\" on every node, each\n"
             "item owned by one node, durable levels and an idempotency ledger): clients\n"
             "reserve, restock and read items (--keys = items, each starting at 10) and retry\n"
@@ -370,6 +373,7 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     o->bug_text = v;
     o->bugs = !strcmp(v, "stale-read")        ? TR_REG_BUG_STALE_READ
               : !strcmp(v, "no-anti-entropy") ? TR_REG_BUG_NO_ANTI_ENTROPY
+              : !strcmp(v, "no-write-back")   ? TR_REG_BUG_NO_WRITE_BACK
               : !strcmp(v, "oversell")        ? TR_STOCK_BUG_OVERSELL
               : !strcmp(v, "double-charge")   ? TR_STOCK_BUG_DOUBLE_CHARGE
                                                : 0;
