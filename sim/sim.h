@@ -8,7 +8,9 @@
  * every other event's sift longer, live in a heap of their own; the loop pops the least
  * (time, seq) of ring head, heap top and timer-heap top, so the order is exactly that of one
  * heap. Events live in a slab indexed by slot; heaps and ring hold (time, seq, slot) so that
- * sifting moves 24 bytes.
+ * sifting moves 24 bytes. A timer the runtime withdraws (ops->timer_cancel: a reply beat
+ * its request's timeout) is marked cancelled in its slot and dropped untraced when it comes
+ * up; the timer heap is compacted once cancelled entries are most of it.
  *
  * Invariants:
  *   1. sim->now never decreases; every event is pushed at a time >= now.
