@@ -139,13 +139,7 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
     return w.err;
 }
 
-static void copy_error(tr_reg_reply *out, const char *s, uint32_t len) {
-    size_t n = len < sizeof out->error - 1 ? len : sizeof out->error - 1;
-    memcpy(out->error, s, n);
-    out->error[n] = '\0';
-}
-
-int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
+int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reply_fields *out) {
     tr_wire_r r;
     uint32_t n, klen, slen;
     const char *k, *s;
@@ -161,12 +155,14 @@ int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
         }
         if (tr_wire_str_eq(k, klen, "ok")) {
             have_ok = tr_wire_get_bool(&r, &out->ok) == 0;
-        } else if (tr_wire_str_eq(k, klen, "value") && tr_wire_peek(&r) != TR_WIRE_NIL) {
+        } else if (tr_wire_str_eq(k, klen, field) && tr_wire_peek(&r) != TR_WIRE_NIL) {
             out->has_value = tr_wire_get_int(&r, &out->value) == 0;
         } else if (tr_wire_str_eq(k, klen, "indeterminate")) {
             tr_wire_get_bool(&r, &out->indeterminate);
         } else if (tr_wire_str_eq(k, klen, "error") && tr_wire_get_str(&r, &s, &slen) == 0) {
-            copy_error(out, s, slen);
+            size_t m = slen < sizeof out->error - 1 ? slen : sizeof out->error - 1;
+            memcpy(out->error, s, m);
+            out->error[m] = '\0';
         } else {
             tr_wire_skip(&r);
         }
@@ -175,4 +171,21 @@ int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
         return TR_EPROTO;
     }
     return 0;
+}
+
+_Static_assert(sizeof(((tr_reg_reply *)0)->error) == sizeof(((tr_reply_fields *)0)->error),
+               "the error text is copied whole");
+
+int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
+    tr_reply_fields f;
+    memset(out, 0, sizeof *out);
+    int rc = tr_reg_reply_fields(body, len, "value", &f);
+    if (rc == 0) {
+        out->ok = f.ok;
+        out->has_value = f.has_value;
+        out->indeterminate = f.indeterminate;
+        out->value = f.value;
+        memcpy(out->error, f.error, sizeof out->error);
+    }
+    return rc;
 }

@@ -113,36 +113,20 @@ int tr_stock_reply_encode_err(void *buf, size_t cap, const char *error, bool ind
     return tr_reg_reply_encode_err(buf, cap, error, indeterminate, len);
 }
 
+_Static_assert(sizeof(((tr_stock_reply *)0)->error) == sizeof(((tr_reply_fields *)0)->error),
+               "the error text is copied whole");
+
+/* The registers' reply shape with "level" as its field; an ok reply must carry it. */
 int tr_stock_reply_decode(const void *body, size_t len, tr_stock_reply *out) {
-    tr_wire_r r;
-    uint32_t n, klen, slen;
-    const char *k, *s;
-    bool have_ok = false, have_level = false;
+    tr_reply_fields f;
     memset(out, 0, sizeof *out);
-    tr_wire_r_init(&r, body, len);
-    if (tr_wire_get_map(&r, &n) != 0) {
+    int rc = tr_reg_reply_fields(body, len, "level", &f);
+    if (rc != 0 || (f.ok && !f.has_value)) {
         return TR_EPROTO;
     }
-    for (uint32_t i = 0; i < n && r.err == 0; i++) {
-        if (tr_wire_get_str(&r, &k, &klen) != 0) {
-            break;
-        }
-        if (tr_wire_str_eq(k, klen, "ok")) {
-            have_ok = tr_wire_get_bool(&r, &out->ok) == 0;
-        } else if (tr_wire_str_eq(k, klen, "level")) {
-            have_level = tr_wire_get_int(&r, &out->level) == 0;
-        } else if (tr_wire_str_eq(k, klen, "indeterminate")) {
-            tr_wire_get_bool(&r, &out->indeterminate);
-        } else if (tr_wire_str_eq(k, klen, "error") && tr_wire_get_str(&r, &s, &slen) == 0) {
-            size_t m = slen < sizeof out->error - 1 ? slen : sizeof out->error - 1;
-            memcpy(out->error, s, m);
-            out->error[m] = '\0';
-        } else {
-            tr_wire_skip(&r);
-        }
-    }
-    if (r.err != 0 || r.p != r.end || !have_ok || (out->ok && !have_level)) {
-        return TR_EPROTO;
-    }
+    out->ok = f.ok;
+    out->indeterminate = f.indeterminate;
+    out->level = f.value;
+    memcpy(out->error, f.error, sizeof out->error);
     return 0;
 }
