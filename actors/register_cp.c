@@ -18,6 +18,14 @@
  * later durable reply, so this replica acknowledges no STORE again, and a QUERY answered from
  * the cache only ever reports a value that a reader must still write back to a majority.
  *
+ * Thrifty queries: a query phase asks a majority only (itself first, then peers in an order
+ * that rotates), since any majority meets every other; a peer that fails to answer is
+ * replaced by another and becomes suspect: suspects are asked only when too few trusted
+ * peers remain (then every peer is asked at once, so a minority fails as fast as before), and
+ * as an extra every PROBE_NS so that their return is noticed. A store phase asks everyone,
+ * which keeps replicas current and later reads on the fast path. The cost: a query waits
+ * for the slowest of the peers it asked, not for the fastest majority of all.
+ *
  * Coordinator state is volatile: a crash forgets in-flight operations (their clients time
  * out and must treat them as indeterminate). An operation ends when a majority answered
  * (success) or when every replica answered or timed out without a majority (error).
@@ -65,8 +73,11 @@ typedef struct cp_op {
     int64_t value; /* the client's value (writes) */
     tr_msg client; /* a copy of the request's envelope (no body), to reply to */
     uint32_t acks;
-    uint32_t done;
+    uint32_t pending; /* peers asked in this phase that have not answered yet */
     bool mixed; /* query phase: the valid answers so far do not all carry one ts */
+    uint8_t req_len;  /* the phase's request, kept to ask further peers (thrifty query) */
+    uint32_t req_type;
+    uint8_t req[TR_REG_BODY_MAX];
     uint64_t corr[TR_REG_PEERS_MAX];
     uint8_t peer[TR_REG_PEERS_MAX];
 } cp_op;
@@ -78,6 +89,9 @@ typedef struct cp_state {
     uint64_t ready_token; /* the tr_durable_notify awaited */
     uint64_t last_counter; /* the largest counter this run issued */
     uint64_t ops_used;     /* bit i: ops[i].used (answers look only at live operations) */
+    uint32_t next_peer;    /* where the thrifty query's choice of peers starts (rotates) */
+    bool suspect[TR_REG_PEERS_MAX];     /* failed to answer, and has not answered since */
+    uint64_t probe_at[TR_REG_PEERS_MAX]; /* local ns: a suspect is next asked as an extra */
     cp_op ops[TR_REG_CP_INFLIGHT_MAX];
     cp_cached cache[CP_CACHE_SLOTS]; /* see the file comment */
 } cp_state;
@@ -301,31 +315,92 @@ static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool in
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
 }
 
-/* Sends one phase's request to every replica (ourselves through our own address). */
-static void broadcast(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t type, const void *body,
-                      size_t len) {
-    const char *self = tr_node_name(tr_ctx_node(ctx));
+/* How often a suspected peer is asked anyway, as an extra, to notice it is back. */
+#define PROBE_NS (100ull * 1000 * 1000)
+
+/* Asks peer i for the op's current phase (ourselves through our own address). */
+static void ask(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t i) {
     char name[TR_NAME_MAX + 1];
-    op->acks = 0;
-    op->done = 0;
-    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
-        int rc;
-        op->corr[i] = 0;
-        op->peer[i] = PEER_PENDING;
-        if (strcmp(s->cfg.peers[i], self) == 0) {
-            rc = tr_request(ctx, tr_self(ctx), type, body, len, s->cfg.quorum_timeout_ms,
-                            &op->corr[i]);
-        } else {
-            memcpy(name, "cp@", 3);
-            memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
-            rc = tr_request_name(ctx, name, type, body, len, s->cfg.quorum_timeout_ms,
-                                 &op->corr[i]);
+    int rc;
+    op->corr[i] = 0;
+    if (strcmp(s->cfg.peers[i], tr_node_name(tr_ctx_node(ctx))) == 0) {
+        rc = tr_request(ctx, tr_self(ctx), op->req_type, op->req, op->req_len,
+                        s->cfg.quorum_timeout_ms, &op->corr[i]);
+    } else {
+        memcpy(name, "cp@", 3);
+        memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
+        rc = tr_request_name(ctx, name, op->req_type, op->req, op->req_len,
+                             s->cfg.quorum_timeout_ms, &op->corr[i]);
+    }
+    /* never sent: no reply nor timeout will come */
+    op->peer[i] = rc == 0 ? PEER_PENDING : PEER_FAILED;
+    op->pending += rc == 0;
+}
+
+/* The next peer not asked yet in this phase: ourselves first, then peers not suspected of
+ * being unreachable, in an order that rotates across operations, then suspected ones.
+ * Returns peer_count when every peer was asked. */
+static uint32_t next_idle(tr_ctx *ctx, cp_state *s, const cp_op *op) {
+    uint32_t n = s->cfg.peer_count, pick = n;
+    const char *self = tr_node_name(tr_ctx_node(ctx));
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = (s->next_peer + k) % n;
+        if (op->peer[i] != PEER_IDLE) {
+            continue;
         }
-        if (rc != 0) { /* never sent: no reply nor timeout will come */
-            op->peer[i] = PEER_FAILED;
-            op->done++;
+        if (strcmp(s->cfg.peers[i], self) == 0) {
+            return i;
+        }
+        if (pick == n || (!s->suspect[i] && s->suspect[pick])) {
+            pick = i;
         }
     }
+    return pick;
+}
+
+/* Keeps enough peers asked for a majority. A query asks a majority only (thrifty: any
+ * majority meets every other, so the rest need not be asked while these answer), trusted
+ * peers first, and one more peer for each that fails; a suspected peer is also asked as an
+ * extra every PROBE_NS, so that its return is noticed without making an operation wait on
+ * it. A store asks every replica, so that all stay current and later reads take the fast
+ * path. */
+static void top_up(tr_ctx *ctx, cp_state *s, cp_op *op) {
+    uint32_t want = op->phase == PHASE_QUERY ? majority(s) : s->cfg.peer_count;
+    uint32_t trusted = 0;
+    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
+        trusted += op->peer[i] == PEER_IDLE && !s->suspect[i];
+    }
+    if (op->acks + op->pending + trusted < want) {
+        want = s->cfg.peer_count; /* too few trusted peers left: ask everyone at once */
+    }
+    while (op->acks + op->pending < want) {
+        uint32_t i = next_idle(ctx, s, op);
+        if (i == s->cfg.peer_count) {
+            break;
+        }
+        ask(ctx, s, op, i);
+    }
+    uint64_t now = tr_now_ns(ctx);
+    for (uint32_t i = 0; i < s->cfg.peer_count && op->phase == PHASE_QUERY; i++) {
+        if (s->suspect[i] && op->peer[i] == PEER_IDLE && s->probe_at[i] <= now) {
+            s->probe_at[i] = now + PROBE_NS;
+            ask(ctx, s, op, i);
+        }
+    }
+}
+
+/* Starts a phase: remembers its request (to ask further peers) and asks the first peers. */
+static void start_phase(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t type, const void *body,
+                        size_t len) {
+    assert(len <= sizeof op->req);
+    op->acks = 0;
+    op->pending = 0;
+    op->req_type = type;
+    op->req_len = (uint8_t)len;
+    memcpy(op->req, body, len);
+    memset(op->peer, PEER_IDLE, sizeof op->peer);
+    s->next_peer = (s->next_peer + 1) % s->cfg.peer_count;
+    top_up(ctx, s, op);
 }
 
 static void op_finish(cp_state *s, cp_op *op) {
@@ -333,8 +408,9 @@ static void op_finish(cp_state *s, cp_op *op) {
     memset(op, 0, sizeof *op);
 }
 
+/* No majority can come any more: every peer asked has answered or failed. */
 static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
-    if (op->done < s->cfg.peer_count || op->acks >= majority(s)) {
+    if (op->pending > 0 || op->acks >= majority(s)) {
         return;
     }
     /* A store phase without a majority may still have reached some replicas. */
@@ -363,7 +439,7 @@ static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
     }
     op->phase = PHASE_STORE;
     size_t len = encode_cell(buf, sizeof buf, op->key, &op->cell);
-    broadcast(ctx, s, op, TR_REG_STORE, buf, len);
+    start_phase(ctx, s, op, TR_REG_STORE, buf, len);
     op_check_failed(ctx, s, op);
 }
 
@@ -410,7 +486,7 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     op->client.body_len = 0;
     op->client.next_ = NULL;
     tr_reg_request_encode(buf, sizeof buf, key, false, 0, &len);
-    broadcast(ctx, s, op, is_write ? TR_REG_QUERY : TR_REG_QUERY_READ, buf, len);
+    start_phase(ctx, s, op, is_write ? TR_REG_QUERY : TR_REG_QUERY_READ, buf, len);
     op_check_failed(ctx, s, op);
 }
 
@@ -448,8 +524,12 @@ static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
         valid = op->phase == PHASE_STORE && msg->type == TR_REG_STORE_ACK;
     }
     op->peer[p] = valid ? PEER_ACKED : PEER_FAILED;
-    op->done++;
+    op->pending--;
     op->acks += valid;
+    if (!valid && !s->suspect[p]) {
+        s->probe_at[p] = tr_now_ns(ctx) + PROBE_NS;
+    }
+    s->suspect[p] = !valid;
     if (op->acks == majority(s)) {
         bool agreed = !op->mixed || (s->cfg.bugs & TR_REG_BUG_NO_WRITE_BACK);
         if (op->phase == PHASE_QUERY && !op->is_write && agreed) {
@@ -463,6 +543,9 @@ static void on_answer(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
             op_finish(s, op);
         }
         return;
+    }
+    if (!valid) {
+        top_up(ctx, s, op); /* ask another peer in its place */
     }
     op_check_failed(ctx, s, op);
 }

@@ -3,8 +3,9 @@
  *
  *   "cp"  ABD (Attiya, Bar-Noy, Dolev): linearizable, majority quorums. Every replica keeps
  *         key -> (timestamp (counter, writer node id, incarnation), value) in its durable
- *         store. The replica a client asks coordinates: a query phase to all replicas waits
- *         for a majority of (ts, value) answers; a write picks ts = (max(max counter seen,
+ *         store. The replica a client asks coordinates: a query phase asks a majority of
+ *         replicas (others only in place of those that fail) and waits for their (ts, value)
+ *         answers; a write picks ts = (max(max counter seen,
  *         last counter it issued) + 1, own node id, its incarnation) — unique per write, as
  *         the incarnation is bumped durably at every start before any write is taken
  *         (until then writes get {"ok":false,"error":"starting"});
