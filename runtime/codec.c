@@ -311,8 +311,10 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
     if (to_name != NULL && strnlen(to_name, TR_NAME_MAX + 1) > TR_NAME_MAX) {
         return TR_EINVAL;
     }
-    size_t need = tr_envelope_size(msg, to_name);
-    if (need > cap) {
+    /* Every field but the body fits TR_ENVELOPE_OVERHEAD_MAX: the exact size is worked out
+     * only for a buffer that could be too small. */
+    if (cap < TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len &&
+        tr_envelope_size(msg, to_name) > cap) {
         return TR_ETOOBIG;
     }
     bounded_buf out = {.buf = buf, .cap = cap, .len = 0};
@@ -321,7 +323,8 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
     int rc = pack_fields(&pk, msg, to_name);
     assert(rc == 0); /* the size was checked: the callback cannot refuse */
     (void)rc;
-    assert(out.len == need); /* tr_envelope_size is exact for our own encoding */
+    assert(out.len == tr_envelope_size(msg, to_name)); /* exact for our own encoding */
+    assert(out.len <= TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len);
     *len = out.len;
     return 0;
 }
