@@ -65,7 +65,6 @@ enum { PEER_IDLE = 0, PEER_PENDING, PEER_ACKED, PEER_FAILED };
 enum { PHASE_QUERY = 1, PHASE_STORE };
 
 typedef struct cp_op {
-    bool used;
     bool is_write;
     uint8_t phase;
     uint32_t key;
@@ -88,7 +87,8 @@ typedef struct cp_state {
     bool ready;           /* the incarnation is durable: writes may be coordinated */
     uint64_t ready_token; /* the tr_durable_notify awaited */
     uint64_t last_counter; /* the largest counter this run issued */
-    uint64_t ops_used;     /* bit i: ops[i].used (answers look only at live operations) */
+    uint64_t ops_used;     /* bit i: ops[i] is live (answers look only at live operations) */
+    uint32_t self;         /* our index in cfg.peers, or cfg.peer_count when not a peer */
     uint32_t next_peer;    /* where the thrifty query's choice of peers starts (rotates) */
     bool suspect[TR_REG_PEERS_MAX];     /* failed to answer, and has not answered since */
     uint64_t probe_at[TR_REG_PEERS_MAX]; /* local ns: a suspect is next asked as an extra */
@@ -323,7 +323,7 @@ static void ask(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t i) {
     char name[TR_NAME_MAX + 1];
     int rc;
     op->corr[i] = 0;
-    if (strcmp(s->cfg.peers[i], tr_node_name(tr_ctx_node(ctx))) == 0) {
+    if (i == s->self) {
         rc = tr_request(ctx, tr_self(ctx), op->req_type, op->req, op->req_len,
                         s->cfg.quorum_timeout_ms, &op->corr[i]);
     } else {
@@ -340,16 +340,15 @@ static void ask(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t i) {
 /* The next peer not asked yet in this phase: ourselves first, then peers not suspected of
  * being unreachable, in an order that rotates across operations, then suspected ones.
  * Returns peer_count when every peer was asked. */
-static uint32_t next_idle(tr_ctx *ctx, cp_state *s, const cp_op *op) {
+static uint32_t next_idle(const cp_state *s, const cp_op *op) {
     uint32_t n = s->cfg.peer_count, pick = n;
-    const char *self = tr_node_name(tr_ctx_node(ctx));
+    if (s->self < n && op->peer[s->self] == PEER_IDLE) {
+        return s->self;
+    }
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = (s->next_peer + k) % n;
         if (op->peer[i] != PEER_IDLE) {
             continue;
-        }
-        if (strcmp(s->cfg.peers[i], self) == 0) {
-            return i;
         }
         if (pick == n || (!s->suspect[i] && s->suspect[pick])) {
             pick = i;
@@ -374,7 +373,7 @@ static void top_up(tr_ctx *ctx, cp_state *s, cp_op *op) {
         want = s->cfg.peer_count; /* too few trusted peers left: ask everyone at once */
     }
     while (op->acks + op->pending < want) {
-        uint32_t i = next_idle(ctx, s, op);
+        uint32_t i = next_idle(s, op);
         if (i == s->cfg.peer_count) {
             break;
         }
@@ -475,7 +474,6 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     unsigned free_index = (unsigned)__builtin_ctzll(~s->ops_used); /* the lowest free op */
     cp_op *op = &s->ops[free_index];
     memset(op, 0, sizeof *op);
-    op->used = true;
     s->ops_used |= 1ull << free_index;
     op->is_write = is_write;
     op->phase = PHASE_QUERY;
@@ -493,7 +491,6 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
 static cp_op *find_op(cp_state *s, uint64_t corr, uint32_t *peer) {
     for (uint64_t live = s->ops_used; live != 0; live &= live - 1) {
         cp_op *op = &s->ops[__builtin_ctzll(live)];
-        assert(op->used);
         for (uint32_t p = 0; p < s->cfg.peer_count; p++) {
             if (op->corr[p] == corr && op->peer[p] == PEER_PENDING) {
                 *peer = p;
@@ -600,6 +597,12 @@ static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     memcpy(&s->cfg, arg, sizeof s->cfg);
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
+    }
+    const char *name = tr_node_name(tr_ctx_node(ctx));
+    for (s->self = 0; s->self < s->cfg.peer_count; s->self++) {
+        if (strcmp(s->cfg.peers[s->self], name) == 0) {
+            break;
+        }
     }
     return bump_incarnation(ctx, s);
 }

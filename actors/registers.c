@@ -139,7 +139,7 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
     return w.err;
 }
 
-int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reply_fields *out) {
+int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out) {
     tr_wire_r r;
     uint32_t n, klen, slen;
     const char *k, *s;
@@ -173,19 +173,6 @@ int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_repl
     return 0;
 }
 
-_Static_assert(sizeof(((tr_reg_reply *)0)->error) == sizeof(((tr_reply_fields *)0)->error),
-               "the error text is copied whole");
-
 int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
-    tr_reply_fields f;
-    memset(out, 0, sizeof *out);
-    int rc = tr_reg_reply_fields(body, len, "value", &f);
-    if (rc == 0) {
-        out->ok = f.ok;
-        out->has_value = f.has_value;
-        out->indeterminate = f.indeterminate;
-        out->value = f.value;
-        memcpy(out->error, f.error, sizeof out->error);
-    }
-    return rc;
+    return tr_reg_reply_fields(body, len, "value", out);
 }

@@ -149,16 +149,10 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
 int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out);
 
 /* The reply shape the registers and the stock service share: {"ok": bool, <field>: int|nil,
- * "error": str, "indeterminate": bool}, unknown keys skipped. TR_EPROTO when malformed or
- * "ok" is missing; a nil or absent <field> leaves has_value false. */
-typedef struct tr_reply_fields {
-    bool ok;
-    bool has_value;
-    bool indeterminate;
-    int64_t value;
-    char error[48]; /* "" when absent; truncated */
-} tr_reply_fields;
-int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reply_fields *out);
+ * "error": str, "indeterminate": bool}, unknown keys skipped; tr_reg_reply_decode is this
+ * with field "value". TR_EPROTO when malformed or "ok" is missing; a nil or absent <field>
+ * leaves has_value false. */
+int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out);
 
 /* Copies `count` (1..max) node names into peers after checking each: non-empty, no '@', and
  * prefix_len + its length within TR_NAME_MAX (so that "<actor>@" + name is a registry name).

@@ -113,12 +113,12 @@ int tr_stock_reply_encode_err(void *buf, size_t cap, const char *error, bool ind
     return tr_reg_reply_encode_err(buf, cap, error, indeterminate, len);
 }
 
-_Static_assert(sizeof(((tr_stock_reply *)0)->error) == sizeof(((tr_reply_fields *)0)->error),
+_Static_assert(sizeof(((tr_stock_reply *)0)->error) == sizeof(((tr_reg_reply *)0)->error),
                "the error text is copied whole");
 
 /* The registers' reply shape with "level" as its field; an ok reply must carry it. */
 int tr_stock_reply_decode(const void *body, size_t len, tr_stock_reply *out) {
-    tr_reply_fields f;
+    tr_reg_reply f;
     memset(out, 0, sizeof *out);
     int rc = tr_reg_reply_fields(body, len, "level", &f);
     if (rc != 0 || (f.ok && !f.has_value)) {
