@@ -36,6 +36,7 @@ typedef struct ap_state {
     uint32_t since_snapshot; /* journal events since the last snapshot */
     uint64_t last_seq;       /* the journal sequence of the last event */
     uint64_t timer;
+    uint32_t self; /* our index in cfg.peers (cfg.peer_count: not a peer) */
     ap_entry table[TR_REG_AP_KEYS_MAX];
     /* The indexes of the used slots of `table`, ascending (count of them): gossip and
      * snapshots walk these instead of scanning every slot at every tick. */
@@ -241,10 +242,9 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
 /* ---- anti-entropy -------------------------------------------------------------------- */
 
 static void send_chunk(tr_ctx *ctx, ap_state *s, const uint8_t *buf, size_t len) {
-    const char *self = tr_node_name(tr_ctx_node(ctx));
     char name[TR_NAME_MAX + 1];
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
-        if (strcmp(s->cfg.peers[i], self) == 0) {
+        if (i == s->self) {
             continue;
         }
         memcpy(name, "ap@", 3);
@@ -306,6 +306,7 @@ static int ap_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
     }
+    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     int rc = tr_recover(ctx, on_snapshot, on_event, s);
     if (rc != 0 && rc != TR_ENOENT) {
         return rc;

@@ -598,12 +598,7 @@ static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
     }
-    const char *name = tr_node_name(tr_ctx_node(ctx));
-    for (s->self = 0; s->self < s->cfg.peer_count; s->self++) {
-        if (strcmp(s->cfg.peers[s->self], name) == 0) {
-            break;
-        }
-    }
+    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     return bump_incarnation(ctx, s);
 }
 

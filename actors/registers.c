@@ -26,6 +26,15 @@ int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
     return 0;
 }
 
+uint32_t tr_reg_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t count) {
+    const char *me = tr_node_name(tr_ctx_node(ctx));
+    uint32_t i = 0;
+    while (i < count && strcmp(peers[i], me) != 0) {
+        i++;
+    }
+    return i;
+}
+
 int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
     assert(arg != NULL && opts != NULL);
     memset(arg, 0, sizeof *arg);

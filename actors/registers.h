@@ -159,5 +159,8 @@ int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_
  * TR_EINVAL otherwise. Shared by the registers and the stock service (actors/stock.h). */
 int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
                       uint32_t count, uint32_t max, size_t prefix_len);
+/* The index of this actor's node in peers[0..count), or count when it is not one of them
+ * (found once at init: the hot paths compare indexes, not names). */
+uint32_t tr_reg_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t count);
 
 #endif /* TR_REGISTERS_H */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "actors/register_wire.h"
+#include "actors/registers.h"
 #include "actors/stock.h"
 
 enum { PHASE_FORWARD = 1, PHASE_CHECK, PHASE_DEBIT };
@@ -421,13 +422,8 @@ static int stock_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len)
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_STOCK_PEERS_MAX) {
         return TR_EINVAL;
     }
-    const char *me = tr_node_name(tr_ctx_node(ctx));
-    for (s->self = 0; s->self < s->cfg.peer_count; s->self++) {
-        if (strcmp(s->cfg.peers[s->self], me) == 0) {
-            return 0;
-        }
-    }
-    return TR_EINVAL; /* this node is not in the peer list */
+    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    return s->self < s->cfg.peer_count ? 0 : TR_EINVAL; /* this node must be a peer */
 }
 
 static int stock_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
