@@ -546,6 +546,18 @@ static int check_value(const void *val, size_t vlen) {
     return vlen > TR_VALUE_MAX ? TR_ETOOBIG : 0;
 }
 
+/* The end of every write: releases mu (taken by the caller), then frees a refused entry or
+ * tells the engine a batch began. */
+static int submitted(tr_store *st, entry *e, int rc, bool ready) {
+    pthread_mutex_unlock(&st->mu);
+    if (rc != 0) {
+        free(e);
+        return rc;
+    }
+    call_ready(st, ready);
+    return 0;
+}
+
 static int submit_kv(tr_store *st, entry *e) {
     e->hash = hash_bytes(e->data, e->klen);
     bool ready = false;
@@ -554,13 +566,7 @@ static int submit_kv(tr_store *st, entry *e) {
     if (rc == 0) {
         overlay_set(st, e);
     }
-    pthread_mutex_unlock(&st->mu);
-    if (rc != 0) {
-        free(e);
-        return rc;
-    }
-    call_ready(st, ready);
-    return 0;
+    return submitted(st, e, rc, ready);
 }
 
 static int kv_write(tr_store *st, int op, const char *actor, const void *key, size_t klen,
@@ -708,13 +714,7 @@ int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
         }
         a->jtail = e;
     }
-    pthread_mutex_unlock(&st->mu);
-    if (rc != 0) {
-        free(e);
-        return rc;
-    }
-    call_ready(st, ready);
-    return 0;
+    return submitted(st, e, rc, ready);
 }
 
 int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data,
@@ -752,13 +752,7 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
         e->actor = a;
         a->snap = e;
     }
-    pthread_mutex_unlock(&st->mu);
-    if (rc != 0) {
-        free(e);
-        return rc;
-    }
-    call_ready(st, ready);
-    return 0;
+    return submitted(st, e, rc, ready);
 }
 
 static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_out) {
@@ -1211,6 +1205,17 @@ static void fire_waiters(tr_store *st, waiter *w, int status) {
     }
 }
 
+/* A batch with writes was committed (held back or not): the stats. Under mu. */
+static void count_commit(tr_store *st, const batch *b) {
+    if (b->count) {
+        st->stats.commits++;
+        st->stats.writes += b->count;
+        if (b->count > st->stats.max_writes_per_commit) {
+            st->stats.max_writes_per_commit = b->count;
+        }
+    }
+}
+
 /* Moves a committed batch's entries to the end of st->deferred. */
 static void defer_batch(tr_store *st, batch *b) {
     if (b->head == NULL) {
@@ -1300,13 +1305,7 @@ static int commit_deferred(tr_store *st, batch *b) {
     defer_batch(st, b);
     pthread_mutex_lock(&st->mu);
     st->committing = false;
-    if (b->count) {
-        st->stats.commits++;
-        st->stats.writes += b->count;
-        if (b->count > st->stats.max_writes_per_commit) {
-            st->stats.max_writes_per_commit = b->count;
-        }
-    }
+    count_commit(st, b);
     pthread_mutex_unlock(&st->mu);
     fire_waiters(st, b->whead, 0);
     return st->deferred.bytes >= st->defer_bytes ? tr_store_flush(st) : 0;
@@ -1343,13 +1342,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     if (rc != 0 && st->failed == 0) {
         st->failed = rc;
     }
-    if (b.count) {
-        st->stats.commits++;
-        st->stats.writes += b.count;
-        if (b.count > st->stats.max_writes_per_commit) {
-            st->stats.max_writes_per_commit = b.count;
-        }
-    }
+    count_commit(st, &b);
     pthread_mutex_unlock(&st->mu);
     fire_waiters(st, b.whead, rc);
     free_entries(b.head);
