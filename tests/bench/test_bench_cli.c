@@ -10,19 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/troupe_cli.h"
+
 /* Runs `$TROUPE_BIN bench ARGS` (stderr dropped); returns the exit code, stdout in out. */
 static int bench(const char *env, const char *args, char *out, size_t cap) {
-    const char *bin = getenv("TROUPE_BIN");
-    cr_assert_not_null(bin, "TROUPE_BIN is not set (run through zig build test)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s '%s' bench %s 2>/dev/null", env, bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t len = fread(out, 1, cap - 1, p);
-    out[len] = '\0';
-    int st = pclose(p);
-    cr_assert(WIFEXITED(st), "%s: killed", cmd);
-    return WEXITSTATUS(st);
+    return troupe_cli(env, "bench", args, false, out, cap);
 }
 
 static bool matches(const char *text, const char *pattern) {

@@ -2,6 +2,7 @@
 
 #include "sim/checkers.h"
 #include "sim/history.h"
+#include "tests/troupe_cli.h"
 #include "troupe.h"
 
 static int64_t tick;
@@ -263,7 +264,6 @@ Test(latency, empty_history_gives_zeros) {
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* Writes h (JSON, or EDN) or raw text to a temp file; returns its path (static buffer). */
@@ -284,17 +284,7 @@ static const char *temp_file(const tr_history *h, int edn, const char *raw) {
 
 /* Runs `troupe check ARGS`, captures stdout+stderr into out; returns the exit status. */
 static int run_check(const char *args, char *out, size_t cap) {
-    const char *bin = getenv("TROUPE_BIN");
-    cr_assert_not_null(bin, "TROUPE_BIN not set (run through zig build test)");
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s check %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    cr_assert(WIFEXITED(st));
-    return WEXITSTATUS(st);
+    return troupe_cli("", "check", args, true, out, cap);
 }
 
 Test(check_cli, exit_codes_follow_the_verdict) {

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/scenario.h"
+#include "tests/troupe_cli.h"
 
 #define OUT_MAX (1 << 16)
 
@@ -165,18 +165,7 @@ Test(scenario, hostile_bytes_never_crash_and_errors_stay_bounded) {
 
 /* Runs `troupe sim ARGS` (stderr too when `with_stderr`); returns the exit status. */
 static int run(char *buf, const char *args, bool with_stderr) {
-    const char *bin = getenv("TROUPE_BIN");
-    cr_assert_not_null(bin, "TROUPE_BIN is not set (run through tests/run_suite.sh)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' sim %s %s", bin, args,
-             with_stderr ? "2>&1" : "2>/dev/null");
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(buf, 1, OUT_MAX - 1, p);
-    buf[n] = '\0';
-    int st = pclose(p);
-    cr_assert(WIFEXITED(st), "troupe sim %s did not exit normally", args);
-    return WEXITSTATUS(st);
+    return troupe_cli("", "sim", args, with_stderr, buf, OUT_MAX);
 }
 
 static void write_file(char *path, const char *text) {

@@ -4,24 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/troupe_cli.h"
 
 #define OUT_MAX (1 << 16)
 
 /* Runs `troupe sim ARGS` with stderr discarded; returns the exit status, output in out. */
 static int run(char *out, const char *args) {
-    const char *bin = getenv("TROUPE_BIN");
-    cr_assert_not_null(bin, "TROUPE_BIN is not set (run through tests/run_suite.sh)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' sim %s 2>/dev/null", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, OUT_MAX - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    cr_assert(WIFEXITED(st), "troupe sim %s did not exit normally", args);
-    return WEXITSTATUS(st);
+    return troupe_cli("", "sim", args, false, out, OUT_MAX);
 }
 
 static void trace_hash(const char *out, char hash[17]) {
@@ -152,11 +143,9 @@ Test(sim_cli, history_file_is_written_and_checks_with_troupe_check) {
     char args[256];
     snprintf(args, sizeof args, "--workload cp --duration 5s --history %s", path);
     cr_assert_eq(run(out, args), 0, "%s", out);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' check %s >/dev/null 2>&1", getenv("TROUPE_BIN"), path);
-    int st = system(cmd);
+    int st = troupe_cli("", "check", path, true, out, OUT_MAX);
     unlink(path);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "troupe check said %d", st);
+    cr_assert_eq(st, 0, "troupe check said %d: %s", st, out);
 }
 
 Test(sim_cli, bad_flags_exit_2) {

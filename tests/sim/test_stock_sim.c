@@ -6,25 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/troupe_cli.h"
 
 #define OUT_MAX (1 << 18)
 
 /* Runs `troupe SUB ARGS`; stderr is kept (2>&1) when `with_err`. Returns the exit status. */
 static int run_troupe(char *out, const char *sub, const char *args, bool with_err) {
-    const char *bin = getenv("TROUPE_BIN");
-    cr_assert_not_null(bin, "TROUPE_BIN is not set (run through tests/run_suite.sh)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' %s %s %s", bin, sub, args,
-             with_err ? "2>&1" : "2>/dev/null");
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, OUT_MAX - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    cr_assert(WIFEXITED(st), "troupe %s %s did not exit normally", sub, args);
-    return WEXITSTATUS(st);
+    return troupe_cli("", sub, args, with_err, out, OUT_MAX);
 }
 
 static int run_sim(char *out, const char *args, bool with_err) {
