@@ -34,15 +34,6 @@ struct tr_history {
     size_t pending;
 };
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 tr_history *tr_history_create(size_t max_ops) {
     assert(max_ops >= 1 && max_ops <= TR_HISTORY_MAX_OPS_LIMIT);
     tr_history *h = calloc(1, sizeof *h);
@@ -102,7 +93,7 @@ static bool f_is_pair(uint8_t f) {
 
 static proc_slot *proc_find(const tr_history *h, int64_t process) {
     size_t mask = h->proc_cap - 1;
-    for (size_t i = mix64((uint64_t)process) & mask;; i = (i + 1) & mask) {
+    for (size_t i = tr_history_mix64((uint64_t)process) & mask;; i = (i + 1) & mask) {
         proc_slot *s = &h->procs[i];
         if (!s->used || s->process == process) {
             return s;

@@ -155,4 +155,15 @@ int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history
 const char *tr_op_type_name(tr_op_type type); /* "invoke" ... */
 const char *tr_op_f_name(tr_op_f f);          /* "read" ... */
 
+/* A 64-bit mixer (MurmurHash3's fmix64) for the hash tables of the history and the
+ * checkers (process slots, memoised states). */
+static inline uint64_t tr_history_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 #endif

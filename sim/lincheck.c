@@ -68,15 +68,6 @@ typedef struct search {
     bool has_bad;
 } search;
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 const char *tr_lin_verdict_name(tr_lin_verdict v) {
     switch (v) {
     case TR_LIN_VALID: return "linearizable";
@@ -112,7 +103,7 @@ static size_t entry_words(const uint64_t *e) { return 3 + (e[0] & 0xffffffffu); 
 static uint64_t memo_hash(const uint64_t *e) {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (size_t i = 0; i < entry_words(e); i++) {
-        h = mix64(h ^ e[i]) + i;
+        h = tr_history_mix64(h ^ e[i]) + i;
     }
     return h;
 }
