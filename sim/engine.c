@@ -466,7 +466,12 @@ static void run_actor(tr_sim *sim, sim_node *sn, sim_record *r) {
     sn->runq_head = (sn->runq_head + 1) & (sn->runq_cap - 1);
     sn->runq_count--;
     tr_addr addr = tr__actor_addr(actor); /* before the run: it may die in it */
+    /* Held during the run: work it queues (a local send) waits for the CPU to be free at
+     * busy_until, known only after the run; woken once below. Without it, such a send
+     * queued a RUN at `now` that found the CPU busy and queued itself again. */
+    sn->cpu_pending = true;
     bool again = tr__actor_run(actor);
+    sn->cpu_pending = false;
     uint64_t done = node_processed(sn);
     uint64_t k = done - sn->processed_last;
     sn->processed_last = done;
