@@ -570,7 +570,8 @@ typedef struct tr_sim_stats {
     uint64_t events;             /* events processed */
     uint64_t actor_runs;
     uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
-    uint64_t messages_traced;    /* messages folded into the trace as they were received */
+    uint64_t messages_traced;    /* messages hashed into the trace as they were received
+                                    (a remote one is in it through its envelope) */
     uint64_t remote_sent;        /* messages put on a link */
     uint64_t remote_delivered;   /* messages taken off a link into a node */
     uint64_t dropped_cut;        /* sent on a cut link, or in flight on a link that broke

@@ -62,6 +62,11 @@ typedef struct tr_engine_ops {
     void (*delivered)(void *engine, tr_node *node, const tr_msg *msg);
 } tr_engine_ops;
 
+/* An engine may set this bit in a tr_msg's flags_ before handing the message to
+ * tr__node_deliver, e.g. to note that it is already in its trace (the sim engine marks what
+ * it decoded from a link). The runtime keeps the bit and never puts it on the wire. */
+#define TR__F_ENGINE 0x80000000u
+
 /* ---- What the runtime offers to engines ---------------------------------------------- */
 
 typedef struct tr_node_opts {

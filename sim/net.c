@@ -271,6 +271,7 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
         /* Our own encoder produced it: a failure here is a codec bug, not bad input. */
         SIM_ASSERT(sim, !"an envelope the sim encoded failed to decode");
     }
+    msg->flags_ |= TR__F_ENGINE;
     sim->stats.remote_delivered++;
     r->a = ((uint64_t)ev->u.msg.from << 32) | msg->type;
     r->b = msg->corr;
