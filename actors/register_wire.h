@@ -8,7 +8,9 @@
  * skipping an unknown value is bounded by TR_WIRE_DEPTH_MAX.
  *
  * Writer: tr_wire_w over a caller buffer; every put is a no-op once the buffer is full and
- * sets `err` (TR_ETOOBIG), so a sequence of puts is checked once at the end.
+ * sets `err` (TR_ETOOBIG), so a sequence of puts is checked once at the end. A value is
+ * written whole or not at all (one bounds check per value; `len` then counts only the
+ * values that fitted).
  * Reader: tr_wire_r over borrowed bytes; a failed read sets `err` (TR_EPROTO) and every
  * later read fails too, so a decoder checks `err` once at the end.
  *
@@ -16,6 +18,8 @@
  */
 #ifndef TR_REGISTER_WIRE_H
 #define TR_REGISTER_WIRE_H
+
+#include <string.h>
 
 #include "troupe.h"
 
@@ -31,7 +35,12 @@ typedef struct tr_wire_w {
 void tr_wire_w_init(tr_wire_w *w, void *buf, size_t cap);
 void tr_wire_put_map(tr_wire_w *w, uint32_t n);
 void tr_wire_put_array(tr_wire_w *w, uint32_t n);
-void tr_wire_put_str(tr_wire_w *w, const char *s); /* NUL-terminated */
+/* s[0..n) (borrowed for the call). */
+void tr_wire_put_strn(tr_wire_w *w, const char *s, size_t n);
+/* NUL-terminated; inline so that the length of a literal is known when compiling. */
+static inline void tr_wire_put_str(tr_wire_w *w, const char *s) {
+    tr_wire_put_strn(w, s, strlen(s));
+}
 void tr_wire_put_int(tr_wire_w *w, int64_t v);
 void tr_wire_put_uint(tr_wire_w *w, uint64_t v);
 void tr_wire_put_bool(tr_wire_w *w, bool v);
