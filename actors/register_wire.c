@@ -208,10 +208,8 @@ static int get_tag(tr_wire_r *r, uint8_t *tag) {
 }
 
 /* The bytes left after the tag at r->p, or -1 when there is no tag to read (error or end):
- * every fast path below checks its whole value against this once. */
-static inline ptrdiff_t after_tag(const tr_wire_r *r) {
-    return r->err != 0 || r->p >= r->end ? -1 : r->end - r->p - 1;
-}
+ * every reader below checks its whole value against this once. */
+static inline ptrdiff_t after_tag(const tr_wire_r *r) { return tr_wire__left(r); }
 
 static int get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16, uint8_t t32) {
     ptrdiff_t left = after_tag(r);
@@ -243,8 +241,10 @@ static int get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16, ui
     return 0;
 }
 
-int tr_wire_get_map(tr_wire_r *r, uint32_t *n) { return get_container(r, n, 0x80, 0xde, 0xdf); }
-int tr_wire_get_array(tr_wire_r *r, uint32_t *n) {
+int tr_wire__get_map(tr_wire_r *r, uint32_t *n) {
+    return get_container(r, n, 0x80, 0xde, 0xdf);
+}
+int tr_wire__get_array(tr_wire_r *r, uint32_t *n) {
     return get_container(r, n, 0x90, 0xdc, 0xdd);
 }
 
@@ -261,7 +261,7 @@ static int get_raw_len(tr_wire_r *r, uint8_t tag, uint64_t *n) {
     }
 }
 
-int tr_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len) {
+int tr_wire__get_str(tr_wire_r *r, const char **s, uint32_t *len) {
     ptrdiff_t left = after_tag(r);
     if (left < 0) {
         return fail(r);
@@ -316,7 +316,7 @@ static int get_integral_float(tr_wire_r *r, int64_t *v) {
 
 /* The tag is read once and decides everything: fixints need no further check, the sized
  * ints one bounds check each. */
-int tr_wire_get_int(tr_wire_r *r, int64_t *v) {
+int tr_wire__get_int(tr_wire_r *r, int64_t *v) {
     ptrdiff_t left = after_tag(r);
     if (left < 0) {
         return fail(r);
@@ -439,8 +439,3 @@ static int skip_depth(tr_wire_r *r, int depth) {
 }
 
 int tr_wire_skip(tr_wire_r *r) { return skip_depth(r, 0); }
-
-bool tr_wire_str_eq(const char *s, uint32_t len, const char *lit) {
-    size_t n = strlen(lit);
-    return n == len && memcmp(s, lit, n) == 0;
-}

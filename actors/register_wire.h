@@ -19,6 +19,7 @@
 #ifndef TR_REGISTER_WIRE_H
 #define TR_REGISTER_WIRE_H
 
+#include <stddef.h>
 #include <string.h>
 
 #include "troupe.h"
@@ -68,18 +69,72 @@ typedef struct tr_wire_r {
 
 void tr_wire_r_init(tr_wire_r *r, const void *buf, size_t len);
 tr_wire_kind tr_wire_peek(const tr_wire_r *r);
-int tr_wire_get_map(tr_wire_r *r, uint32_t *n);
-int tr_wire_get_array(tr_wire_r *r, uint32_t *n);
-/* *s points into the reader's bytes (not NUL-terminated), valid as long as they are. */
-int tr_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len);
-/* Integers that fit int64 (a uint64 above INT64_MAX is a protocol error); a float with an
- * integral value in range is accepted too (JSON tools may encode 5 as 5.0). */
-int tr_wire_get_int(tr_wire_r *r, int64_t *v);
-int tr_wire_get_bool(tr_wire_r *r, bool *v);
-int tr_wire_get_nil(tr_wire_r *r);
 /* Skips one value of any kind, nested at most TR_WIRE_DEPTH_MAX deep. */
 int tr_wire_skip(tr_wire_r *r);
-/* True when s[0..len) equals the NUL-terminated `lit`. */
-bool tr_wire_str_eq(const char *s, uint32_t len, const char *lit);
+
+/* The general readers; use the tr_wire_get_* below, whose inline fast paths take the
+ * common one-byte-header forms and leave everything else (and every error) to these. */
+int tr_wire__get_map(tr_wire_r *r, uint32_t *n);
+int tr_wire__get_array(tr_wire_r *r, uint32_t *n);
+int tr_wire__get_str(tr_wire_r *r, const char **s, uint32_t *len);
+int tr_wire__get_int(tr_wire_r *r, int64_t *v);
+int tr_wire_get_bool(tr_wire_r *r, bool *v);
+int tr_wire_get_nil(tr_wire_r *r);
+
+/* The bytes after the header byte at r->p, or -1 when there is none (error or end). */
+static inline ptrdiff_t tr_wire__left(const tr_wire_r *r) {
+    return r->err != 0 || r->p >= r->end ? -1 : r->end - r->p - 1;
+}
+
+/* A map header; each of its n entries takes at least two bytes, so a header announcing
+ * more than the bytes left is an error (no loop over a hostile count). */
+static inline int tr_wire_get_map(tr_wire_r *r, uint32_t *n) {
+    ptrdiff_t left = tr_wire__left(r);
+    if (left >= 0 && (r->p[0] & 0xf0) == 0x80 && 2 * (r->p[0] & 0x0f) <= left) {
+        *n = *r->p++ & 0x0f; /* fixmap */
+        return 0;
+    }
+    return tr_wire__get_map(r, n);
+}
+
+/* An array header; each element takes at least one byte (as for maps). */
+static inline int tr_wire_get_array(tr_wire_r *r, uint32_t *n) {
+    ptrdiff_t left = tr_wire__left(r);
+    if (left >= 0 && (r->p[0] & 0xf0) == 0x90 && (r->p[0] & 0x0f) <= left) {
+        *n = *r->p++ & 0x0f; /* fixarray */
+        return 0;
+    }
+    return tr_wire__get_array(r, n);
+}
+
+/* *s points into the reader's bytes (not NUL-terminated), valid as long as they are. */
+static inline int tr_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len) {
+    ptrdiff_t left = tr_wire__left(r);
+    if (left >= 0 && (r->p[0] & 0xe0) == 0xa0 && (r->p[0] & 0x1f) <= left) {
+        *len = r->p[0] & 0x1f; /* fixstr */
+        *s = (const char *)r->p + 1;
+        r->p += 1 + *len;
+        return 0;
+    }
+    return tr_wire__get_str(r, s, len);
+}
+
+/* Integers that fit int64 (a uint64 above INT64_MAX is a protocol error); a float with an
+ * integral value in range is accepted too (JSON tools may encode 5 as 5.0). */
+static inline int tr_wire_get_int(tr_wire_r *r, int64_t *v) {
+    /* a positive (0x00..0x7f) or negative (0xe0..0xff) fixint: -32..127 as int8_t */
+    if (tr_wire__left(r) >= 0 && (int8_t)r->p[0] >= -32) {
+        *v = (int8_t)*r->p++;
+        return 0;
+    }
+    return tr_wire__get_int(r, v);
+}
+
+/* True when s[0..len) equals the NUL-terminated `lit` (inline: a literal's length and
+ * comparison fold at compile time). */
+static inline bool tr_wire_str_eq(const char *s, uint32_t len, const char *lit) {
+    size_t n = strlen(lit);
+    return n == len && memcmp(s, lit, n) == 0;
+}
 
 #endif /* TR_REGISTER_WIRE_H */
