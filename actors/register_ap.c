@@ -96,9 +96,38 @@ static void put_entry(tr_wire_w *w, const ap_entry *e) {
     }
 }
 
+/* [key, ns, node, value|nil] read without the general decoder; false for any other form or
+ * a value out of range (get_entry then reads it the general way, to the same result). */
+static bool get_entry_fast(tr_wire_r *r, ap_entry *e) {
+    if (r->err != 0) {
+        return false;
+    }
+    tr_wire_fast c = {r->p, r->end};
+    int64_t key, ns, node, value;
+    bool has_value;
+    if (!TR_WIRE_FAST_LIT(&c, "\x94") || !tr_wire_fast_int(&c, &key) ||
+        !tr_wire_fast_int(&c, &ns) || !tr_wire_fast_int(&c, &node) ||
+        !tr_wire_fast_int_or_nil(&c, &has_value, &value) || key < 0 || key > UINT32_MAX ||
+        ns < 0 || node < 0 || node > UINT32_MAX) {
+        return false;
+    }
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    e->has_value = has_value;
+    e->key = (uint32_t)key;
+    e->ns = (uint64_t)ns;
+    e->node = (uint32_t)node;
+    e->value = has_value ? value : 0;
+    r->p = c.p;
+    return true;
+}
+
 static int get_entry(tr_wire_r *r, ap_entry *e) {
     uint32_t n;
     int64_t key, ns, node;
+    if (get_entry_fast(r, e)) {
+        return 0;
+    }
     memset(e, 0, sizeof *e);
     tr_wire_get_array(r, &n);
     tr_wire_get_int(r, &key);

@@ -9,17 +9,7 @@
 
 /* One load or store per field instead of a loop over its bytes (memcpy of a constant size
  * compiles to a plain move; the swap is one instruction). */
-static inline uint64_t load_be(const uint8_t *p, int width) {
-    uint16_t x16;
-    uint32_t x32;
-    uint64_t x64;
-    switch (width) {
-    case 1: return p[0];
-    case 2: memcpy(&x16, p, 2); return __builtin_bswap16(x16);
-    case 4: memcpy(&x32, p, 4); return __builtin_bswap32(x32);
-    default: memcpy(&x64, p, 8); return __builtin_bswap64(x64);
-    }
-}
+static inline uint64_t load_be(const uint8_t *p, int width) { return tr_wire__load_be(p, width); }
 
 static inline void store_be(uint8_t *p, uint64_t v, int width) {
     uint16_t x16;
@@ -112,6 +102,14 @@ void tr_wire_put_strn(tr_wire_w *w, const char *s, size_t n) {
     p[0] = width == 1 ? 0xd9 : width == 2 ? 0xda : 0xdb;
     store_be(p + 1, n, width);
     memcpy(p + 1 + width, s, n);
+}
+
+void tr_wire_put_raw(tr_wire_w *w, const void *bytes, size_t n) {
+    assert(bytes != NULL || n == 0);
+    uint8_t *p = reserve(w, n);
+    if (p != NULL) {
+        memcpy(p, bytes, n);
+    }
 }
 
 void tr_wire_put_uint(tr_wire_w *w, uint64_t v) {

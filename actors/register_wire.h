@@ -42,6 +42,11 @@ void tr_wire_put_strn(tr_wire_w *w, const char *s, size_t n);
 static inline void tr_wire_put_str(tr_wire_w *w, const char *s) {
     tr_wire_put_strn(w, s, strlen(s));
 }
+/* n bytes of msgpack encoded in advance (a map header and its first key, say), written as
+ * they are: one bounds check and one copy instead of a put per item. */
+void tr_wire_put_raw(tr_wire_w *w, const void *bytes, size_t n);
+/* tr_wire_put_raw of a string literal's bytes (its NUL excluded). */
+#define TR_WIRE_PUT_LIT(w, lit) tr_wire_put_raw((w), "" lit, sizeof(lit) - 1)
 void tr_wire_put_int(tr_wire_w *w, int64_t v);
 void tr_wire_put_uint(tr_wire_w *w, uint64_t v);
 void tr_wire_put_bool(tr_wire_w *w, bool v);
@@ -135,6 +140,92 @@ static inline int tr_wire_get_int(tr_wire_r *r, int64_t *v) {
 static inline bool tr_wire_str_eq(const char *s, uint32_t len, const char *lit) {
     size_t n = strlen(lit);
     return n == len && memcmp(s, lit, n) == 0;
+}
+
+/* ---- canonical fast paths ------------------------------------------------------------
+ * The registers mostly decode bodies they wrote themselves, in one canonical layout. A
+ * decoder first tries to match that layout with a tr_wire_fast cursor (plain pointers, no
+ * error state, inline: each step returns false when the bytes are not exactly in the form
+ * expected) and, when any step fails, decodes the same bytes again with tr_wire_r, which
+ * takes every form and reports errors. So a fast path may only accept bytes that the general
+ * decoder reads to the same result; it never reads outside [p, end). */
+typedef struct tr_wire_fast {
+    const uint8_t *p; /* borrowed */
+    const uint8_t *end;
+} tr_wire_fast;
+
+static inline tr_wire_fast tr_wire_fast_init(const void *buf, size_t len) {
+    const uint8_t *p = buf;
+    return (tr_wire_fast){p, p + len};
+}
+
+/* Exactly the n bytes of `lit` (msgpack encoded in advance: a header and a key, say). */
+static inline bool tr_wire_fast_lit(tr_wire_fast *c, const char *lit, size_t n) {
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0) {
+        return false;
+    }
+    c->p += n;
+    return true;
+}
+
+/* tr_wire_fast_lit of a string literal's bytes (its NUL excluded). */
+#define TR_WIRE_FAST_LIT(c, lit) tr_wire_fast_lit((c), "" lit, sizeof(lit) - 1)
+
+/* Big-endian 1, 2, 4 or 8 bytes (memcpy of a constant size is a plain load). */
+static inline uint64_t tr_wire__load_be(const uint8_t *p, int width) {
+    uint16_t x16;
+    uint32_t x32;
+    uint64_t x64;
+    switch (width) {
+    case 1: return p[0];
+    case 2: memcpy(&x16, p, 2); return __builtin_bswap16(x16);
+    case 4: memcpy(&x32, p, 4); return __builtin_bswap32(x32);
+    default: memcpy(&x64, p, 8); return __builtin_bswap64(x64);
+    }
+}
+
+/* An integer in any of msgpack's integer forms, read as tr_wire_get_int reads it; false for
+ * anything else (floats included: the general path takes those). */
+static inline bool tr_wire_fast_int(tr_wire_fast *c, int64_t *v) {
+    if (c->p >= c->end) {
+        return false;
+    }
+    uint8_t tag = c->p[0];
+    if ((int8_t)tag >= -32) { /* fixint: 0x00..0x7f, 0xe0..0xff */
+        *v = (int8_t)tag;
+        c->p++;
+        return true;
+    }
+    if (tag < 0xcc || tag > 0xd3) {
+        return false;
+    }
+    int width = 1 << (tag & 3); /* cc..cf unsigned, d0..d3 signed: 1, 2, 4, 8 bytes */
+    if (c->end - c->p - 1 < width) {
+        return false;
+    }
+    uint64_t x = tr_wire__load_be(c->p + 1, width);
+    if (tag <= 0xcf) {
+        if (x > INT64_MAX) {
+            return false;
+        }
+        *v = (int64_t)x;
+    } else {
+        int shift = 64 - 8 * width; /* sign-extend */
+        *v = (int64_t)(x << shift) >> shift;
+    }
+    c->p += 1 + width;
+    return true;
+}
+
+/* nil (*has = false) or an integer (*has = true, *v). */
+static inline bool tr_wire_fast_int_or_nil(tr_wire_fast *c, bool *has, int64_t *v) {
+    if (c->p < c->end && c->p[0] == 0xc0) {
+        c->p++;
+        *has = false;
+        return true;
+    }
+    *has = true;
+    return tr_wire_fast_int(c, v);
 }
 
 #endif /* TR_REGISTER_WIRE_H */
