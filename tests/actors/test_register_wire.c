@@ -177,9 +177,43 @@ static void same_read(tr_wire_r *a, tr_wire_r *b, int op, const uint8_t *buf, si
     }
 }
 
+/* The fast cursor's int and int-or-nil steps accept only what the reference reads as an int
+ * (or a nil), to the same value and position, and never what it rejects. */
+static void fast_agrees(const uint8_t *buf, size_t len) {
+    tr_wire_fast c = tr_wire_fast_init(buf, len);
+    tr_wire_r r;
+    int64_t fv = 0, rv = 0;
+    ref_wire_r_init(&r, buf, len);
+    bool ok = tr_wire_fast_int(&c, &fv);
+    int rc = ref_wire_get_int(&r, &rv);
+    uint8_t first = len > 0 ? buf[0] : 0;
+    if (ok) {
+        cr_assert(rc == 0 && fv == rv && c.p == r.p, "fast int on %zu bytes from 0x%02x", len,
+                  first);
+    } else {
+        cr_assert(c.p == buf, "a failed step does not move");
+        /* only floats are left to the general path among what it accepts */
+        cr_assert(rc != 0 || first == 0xca || first == 0xcb, "0x%02x, %zu bytes", first, len);
+    }
+    bool has = true;
+    c = tr_wire_fast_init(buf, len);
+    ok = tr_wire_fast_int_or_nil(&c, &has, &fv);
+    if (ok && !has) {
+        cr_assert(len > 0 && buf[0] == 0xc0 && c.p == buf + 1);
+    } else if (ok) {
+        cr_assert(rc == 0 && fv == rv && c.p == r.p);
+    } else {
+        cr_assert(rc != 0 || first == 0xca || first == 0xcb);
+    }
+    c = tr_wire_fast_init(buf, len); /* a literal longer than what is left never matches */
+    cr_assert(!tr_wire_fast_lit(&c, (const char *)buf, len + 1) || len + 1 == 0);
+    cr_assert(tr_wire_fast_lit(&c, (const char *)buf, len) && c.p == buf + len);
+}
+
 /* Every op, then every op again in sequence, on `buf` truncated at every length. */
 static void same_reads_at_every_length(const uint8_t *buf, size_t len) {
     for (size_t cut = 0; cut <= len; cut++) {
+        fast_agrees(buf, cut);
         for (int op = 0; op < OP_COUNT; op++) {
             tr_wire_r a, b;
             tr_wire_r_init(&a, buf, cut);
