@@ -149,18 +149,22 @@ static inline bool tr_wire_str_eq(const char *s, uint32_t len, const char *lit) 
  * expected) and, when any step fails, decodes the same bytes again with tr_wire_r, which
  * takes every form and reports errors. So a fast path may only accept bytes that the general
  * decoder reads to the same result; it never reads outside [p, end). */
+/* Forced: a cursor that stays in registers is the point of these (left to itself the
+ * compiler keeps some out of line, and then the cursor lives in memory). */
+#define TR_WIRE_INLINE static inline __attribute__((always_inline))
+
 typedef struct tr_wire_fast {
     const uint8_t *p; /* borrowed */
     const uint8_t *end;
 } tr_wire_fast;
 
-static inline tr_wire_fast tr_wire_fast_init(const void *buf, size_t len) {
+TR_WIRE_INLINE tr_wire_fast tr_wire_fast_init(const void *buf, size_t len) {
     const uint8_t *p = buf;
     return (tr_wire_fast){p, p + len};
 }
 
 /* Exactly the n bytes of `lit` (msgpack encoded in advance: a header and a key, say). */
-static inline bool tr_wire_fast_lit(tr_wire_fast *c, const char *lit, size_t n) {
+TR_WIRE_INLINE bool tr_wire_fast_lit(tr_wire_fast *c, const char *lit, size_t n) {
     if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0) {
         return false;
     }
@@ -172,7 +176,7 @@ static inline bool tr_wire_fast_lit(tr_wire_fast *c, const char *lit, size_t n) 
 #define TR_WIRE_FAST_LIT(c, lit) tr_wire_fast_lit((c), "" lit, sizeof(lit) - 1)
 
 /* Big-endian 1, 2, 4 or 8 bytes (memcpy of a constant size is a plain load). */
-static inline uint64_t tr_wire__load_be(const uint8_t *p, int width) {
+TR_WIRE_INLINE uint64_t tr_wire__load_be(const uint8_t *p, int width) {
     uint16_t x16;
     uint32_t x32;
     uint64_t x64;
@@ -186,7 +190,7 @@ static inline uint64_t tr_wire__load_be(const uint8_t *p, int width) {
 
 /* An integer in any of msgpack's integer forms, read as tr_wire_get_int reads it; false for
  * anything else (floats included: the general path takes those). */
-static inline bool tr_wire_fast_int(tr_wire_fast *c, int64_t *v) {
+TR_WIRE_INLINE bool tr_wire_fast_int(tr_wire_fast *c, int64_t *v) {
     if (c->p >= c->end) {
         return false;
     }
@@ -218,7 +222,7 @@ static inline bool tr_wire_fast_int(tr_wire_fast *c, int64_t *v) {
 }
 
 /* nil (*has = false) or an integer (*has = true, *v). */
-static inline bool tr_wire_fast_int_or_nil(tr_wire_fast *c, bool *has, int64_t *v) {
+TR_WIRE_INLINE bool tr_wire_fast_int_or_nil(tr_wire_fast *c, bool *has, int64_t *v) {
     if (c->p < c->end && c->p[0] == 0xc0) {
         c->p++;
         *has = false;
