@@ -37,6 +37,7 @@ typedef struct ap_state {
     uint64_t last_seq;       /* the journal sequence of the last event */
     uint64_t timer;
     uint32_t self; /* our index in cfg.peers (cfg.peer_count: not a peer) */
+    char addr[TR_REG_PEERS_MAX][TR_NAME_MAX + 1]; /* "ap@<peer>", built once at init */
     ap_entry table[TR_REG_AP_KEYS_MAX];
     /* The indexes of the used slots of `table`, ascending (count of them): gossip and
      * snapshots walk these instead of scanning every slot at every tick. */
@@ -271,14 +272,12 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
 /* ---- anti-entropy -------------------------------------------------------------------- */
 
 static void send_chunk(tr_ctx *ctx, ap_state *s, const uint8_t *buf, size_t len) {
-    char name[TR_NAME_MAX + 1];
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
         if (i == s->self) {
             continue;
         }
-        memcpy(name, "ap@", 3);
-        memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
-        tr_send_name(ctx, name, TR_REG_GOSSIP, buf, len); /* lost on a cut link: retried */
+        /* lost on a cut link: retried */
+        tr_send_name(ctx, s->addr[i], TR_REG_GOSSIP, buf, len);
     }
 }
 
@@ -336,6 +335,10 @@ static int ap_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
         return TR_EINVAL;
     }
     s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
+        memcpy(s->addr[i], "ap@", 3);
+        memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
+    }
     int rc = tr_recover(ctx, on_snapshot, on_event, s);
     if (rc != 0 && rc != TR_ENOENT) {
         return rc;

@@ -91,6 +91,7 @@ typedef struct cp_state {
     uint32_t self;         /* our index in cfg.peers, or cfg.peer_count when not a peer */
     uint32_t next_peer;    /* where the thrifty query's choice of peers starts (rotates) */
     bool suspect[TR_REG_PEERS_MAX];     /* failed to answer, and has not answered since */
+    char addr[TR_REG_PEERS_MAX][TR_NAME_MAX + 1]; /* "cp@<peer>", built once at init */
     uint64_t probe_at[TR_REG_PEERS_MAX]; /* local ns: a suspect is next asked as an extra */
     cp_op ops[TR_REG_CP_INFLIGHT_MAX];
     cp_cached cache[CP_CACHE_SLOTS]; /* see the file comment */
@@ -345,16 +346,13 @@ static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool in
 
 /* Asks peer i for the op's current phase (ourselves through our own address). */
 static void ask(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t i) {
-    char name[TR_NAME_MAX + 1];
     int rc;
     op->corr[i] = 0;
     if (i == s->self) {
         rc = tr_request(ctx, tr_self(ctx), op->req_type, op->req, op->req_len,
                         s->cfg.quorum_timeout_ms, &op->corr[i]);
     } else {
-        memcpy(name, "cp@", 3);
-        memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
-        rc = tr_request_name(ctx, name, op->req_type, op->req, op->req_len,
+        rc = tr_request_name(ctx, s->addr[i], op->req_type, op->req, op->req_len,
                              s->cfg.quorum_timeout_ms, &op->corr[i]);
     }
     /* never sent: no reply nor timeout will come */
@@ -624,6 +622,10 @@ static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
         return TR_EINVAL;
     }
     s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
+        memcpy(s->addr[i], "cp@", 3);
+        memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
+    }
     return bump_incarnation(ctx, s);
 }
 
