@@ -99,7 +99,7 @@ static void put_entry(tr_wire_w *w, const ap_entry *e) {
 
 /* [key, ns, node, value|nil] read without the general decoder; false for any other form or
  * a value out of range (get_entry then reads it the general way, to the same result). */
-static bool get_entry_fast(tr_wire_r *r, ap_entry *e) {
+static inline __attribute__((always_inline)) bool get_entry_fast(tr_wire_r *r, ap_entry *e) {
     if (r->err != 0) {
         return false;
     }
@@ -123,12 +123,10 @@ static bool get_entry_fast(tr_wire_r *r, ap_entry *e) {
     return true;
 }
 
-static int get_entry(tr_wire_r *r, ap_entry *e) {
+/* Any form. */
+static int get_entry_general(tr_wire_r *r, ap_entry *e) {
     uint32_t n;
     int64_t key, ns, node;
-    if (get_entry_fast(r, e)) {
-        return 0;
-    }
     memset(e, 0, sizeof *e);
     tr_wire_get_array(r, &n);
     tr_wire_get_int(r, &key);
@@ -149,6 +147,10 @@ static int get_entry(tr_wire_r *r, ap_entry *e) {
     e->ns = (uint64_t)ns;
     e->node = (uint32_t)node;
     return 0;
+}
+
+static inline __attribute__((always_inline)) int get_entry(tr_wire_r *r, ap_entry *e) {
+    return get_entry_fast(r, e) ? 0 : get_entry_general(r, e);
 }
 
 /* Keeps `in` if it is newer than what we hold. Returns the entry when it changed. */

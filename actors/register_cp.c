@@ -222,7 +222,8 @@ static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell 
 
 /* The layout encode_cell writes, read without the general decoder; false when the body is
  * in any other form (decode_cell then reads it the general way, to the same result). */
-static bool decode_cell_fast(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
+static inline __attribute__((always_inline)) bool
+decode_cell_fast(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     tr_wire_fast c = tr_wire_fast_init(msg->body, msg->body_len);
     int64_t k, counter, writer, inc, value;
     bool has_value;
@@ -245,15 +246,13 @@ static bool decode_cell_fast(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     return true;
 }
 
-static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
+/* Any form. */
+static int decode_cell_general(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     tr_wire_r r;
     uint32_t n, klen;
     const char *k;
     int64_t key_v = -1;
     bool have_ts = false;
-    if (decode_cell_fast(msg, key, cell)) {
-        return 0;
-    }
     memset(cell, 0, sizeof *cell);
     tr_wire_r_init(&r, msg->body, msg->body_len);
     tr_wire_get_map(&r, &n);
@@ -276,6 +275,11 @@ static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     }
     *key = (uint32_t)key_v;
     return 0;
+}
+
+static inline __attribute__((always_inline)) int decode_cell(const tr_msg *msg, uint32_t *key,
+                                                             cp_cell *cell) {
+    return decode_cell_fast(msg, key, cell) ? 0 : decode_cell_general(msg, key, cell);
 }
 
 /* A read's query (TR_REG_QUERY_READ) is answered once what it reports is durable, so that a

@@ -174,10 +174,10 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
 /* {"ok": true|false, <field>: int|nil}, the layout of tr_reg_reply_encode_ok (and of the
  * stock service's replies with their field); false for any other form (the general decoder
  * then reads it, to the same result). *out is zeroed. */
-static bool reply_fields_fast(const void *body, size_t len, const char *field,
-                              tr_reg_reply *out) {
+static inline __attribute__((always_inline)) bool
+reply_fields_fast(const void *body, size_t len, const char *field, size_t flen,
+                  tr_reg_reply *out) {
     tr_wire_fast c = tr_wire_fast_init(body, len);
-    size_t flen = strlen(field);
     /* A field named like a key the general decoder tests first would be read as that key. */
     if (flen >= 32 || tr_wire_str_eq(field, (uint32_t)flen, "ok") ||
         tr_wire_str_eq(field, (uint32_t)flen, "indeterminate") ||
@@ -197,15 +197,13 @@ static bool reply_fields_fast(const void *body, size_t len, const char *field,
     return true;
 }
 
-int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out) {
+/* Any form; *out zeroed by the caller. */
+static int reply_fields_general(const void *body, size_t len, const char *field,
+                                tr_reg_reply *out) {
     tr_wire_r r;
     uint32_t n, klen, slen;
     const char *k, *s;
     bool have_ok = false;
-    memset(out, 0, sizeof *out);
-    if (reply_fields_fast(body, len, field, out)) {
-        return 0;
-    }
     tr_wire_r_init(&r, body, len);
     if (tr_wire_get_map(&r, &n) != 0) {
         return TR_EPROTO;
@@ -234,6 +232,19 @@ int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_
     return 0;
 }
 
+int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out) {
+    memset(out, 0, sizeof *out);
+    if (reply_fields_fast(body, len, field, strlen(field), out)) {
+        return 0;
+    }
+    return reply_fields_general(body, len, field, out);
+}
+
+/* tr_reg_reply_fields with "value", its fast path compiled for that literal. */
 int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
-    return tr_reg_reply_fields(body, len, "value", out);
+    memset(out, 0, sizeof *out);
+    if (reply_fields_fast(body, len, "value", 5, out)) {
+        return 0;
+    }
+    return reply_fields_general(body, len, "value", out);
 }
