@@ -109,11 +109,12 @@ static int ts_cmp(cp_ts a, cp_ts b) {
     return a.incarnation < b.incarnation ? -1 : a.incarnation > b.incarnation ? 1 : 0;
 }
 
-static void put_ts(tr_wire_w *w, cp_ts ts) {
-    tr_wire_put_array(w, 3);
-    tr_wire_put_uint(w, ts.counter);
-    tr_wire_put_uint(w, ts.writer);
-    tr_wire_put_uint(w, ts.incarnation);
+/* [counter, writer, incarnation] at p (at most 1 + 9 + 5 + 5 bytes); returns the byte after. */
+static uint8_t *raw_ts(uint8_t *p, cp_ts ts) {
+    *p++ = 0x93; /* array of 3 */
+    p = tr_wire_raw_uint(p, ts.counter);
+    p = tr_wire_raw_uint(p, ts.writer);
+    return tr_wire_raw_uint(p, ts.incarnation);
 }
 
 static int get_ts(tr_wire_r *r, cp_ts *ts) {
@@ -132,12 +133,13 @@ static int get_ts(tr_wire_r *r, cp_ts *ts) {
     return 0;
 }
 
-static void put_value(tr_wire_w *w, const cp_cell *cell) {
+/* The value or nil at p (at most 9 bytes); returns the byte after. */
+static uint8_t *raw_value(uint8_t *p, const cp_cell *cell) {
     if (cell->has_value) {
-        tr_wire_put_int(w, cell->value);
-    } else {
-        tr_wire_put_nil(w);
+        return tr_wire_raw_int(p, cell->value);
     }
+    *p = 0xc0; /* nil */
+    return p + 1;
 }
 
 static void get_value(tr_wire_r *r, cp_cell *cell) {
@@ -190,34 +192,39 @@ static int cell_load(tr_ctx *ctx, cp_state *s, uint32_t key, cp_cell *out) {
     return 0;
 }
 
+/* [[counter, writer, incarnation], value|nil]: at most 1 + 20 + 9 bytes. */
+#define CELL_STORED_MAX 30
+
 static int cell_store(tr_ctx *ctx, cp_state *s, uint32_t key, const cp_cell *cell) {
-    uint8_t k[5], buf[64];
-    tr_wire_w w;
+    uint8_t k[5], buf[CELL_STORED_MAX];
     cell_key(key, k);
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_array(&w, 2);
-    put_ts(&w, cell->ts);
-    put_value(&w, cell);
-    assert(w.err == 0);
-    int rc = tr_kv_put(ctx, k, sizeof k, buf, w.len);
+    uint8_t *p = buf;
+    *p++ = 0x92; /* array of 2 */
+    p = raw_ts(p, cell->ts);
+    p = raw_value(p, cell);
+    assert(p <= buf + sizeof buf);
+    int rc = tr_kv_put(ctx, k, sizeof k, buf, (size_t)(p - buf));
     if (rc == 0) {
         *cache_slot(s, key) = (cp_cached){.valid = true, .key = key, .cell = *cell};
     }
     return rc;
 }
 
-/* {"key": k, "ts": [counter, writer, incarnation], "value": v|nil}. */
+/* {"key": k, "ts": [counter, writer, incarnation], "value": v|nil}: at most 5 + 5 + 3 + 20 +
+ * 6 + 9 bytes. */
+#define CELL_BODY_MAX 48
+_Static_assert(CELL_BODY_MAX <= TR_REG_BODY_MAX, "a cell body fits a register body");
+
 static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell *cell) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    TR_WIRE_PUT_LIT(&w, "\x83\xa3" "key"); /* map of 3, "key" */
-    tr_wire_put_uint(&w, key);
-    TR_WIRE_PUT_LIT(&w, "\xa2" "ts");
-    put_ts(&w, cell->ts);
-    TR_WIRE_PUT_LIT(&w, "\xa5" "value");
-    put_value(&w, cell);
-    assert(w.err == 0);
-    return w.len;
+    assert(cap >= CELL_BODY_MAX);
+    uint8_t *p = TR_WIRE_RAW_LIT(buf, "\x83\xa3" "key"); /* map of 3, "key" */
+    p = tr_wire_raw_uint(p, key);
+    p = TR_WIRE_RAW_LIT(p, "\xa2" "ts");
+    p = raw_ts(p, cell->ts);
+    p = TR_WIRE_RAW_LIT(p, "\xa5" "value");
+    p = raw_value(p, cell);
+    assert(p <= buf + CELL_BODY_MAX);
+    return (size_t)(p - buf);
 }
 
 /* The layout encode_cell writes, read without the general decoder; false when the body is

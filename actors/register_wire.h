@@ -19,6 +19,7 @@
 #ifndef TR_REGISTER_WIRE_H
 #define TR_REGISTER_WIRE_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -51,6 +52,82 @@ void tr_wire_put_int(tr_wire_w *w, int64_t v);
 void tr_wire_put_uint(tr_wire_w *w, uint64_t v);
 void tr_wire_put_bool(tr_wire_w *w, bool v);
 void tr_wire_put_nil(tr_wire_w *w);
+
+/* ---- raw writing, for encoders of fixed layouts ----------------------------------------
+ * tr_wire_room returns where up to `max` bytes may be written, or NULL when fewer are left
+ * (or err is set): the encoder then falls back to the puts above, which handle a tight
+ * buffer exactly. tr_wire_raw_* write one value there without any check and return the
+ * byte after it; tr_wire_advance records what was written. Same bytes as the puts. */
+static inline uint8_t *tr_wire_room(tr_wire_w *w, size_t max) {
+    return w->err == 0 && max <= w->cap - w->len ? w->buf + w->len : NULL;
+}
+
+static inline void tr_wire_advance(tr_wire_w *w, const uint8_t *end) {
+    assert(end >= w->buf + w->len && end <= w->buf + w->cap);
+    w->len = (size_t)(end - w->buf);
+}
+
+/* A tag and `width` big-endian bytes of v. */
+static inline __attribute__((always_inline)) uint8_t *tr_wire__raw_tagged(uint8_t *p,
+                                                                         uint8_t tag,
+                                                                         uint64_t v,
+                                                                         int width) {
+    uint16_t x16;
+    uint32_t x32;
+    uint64_t x64;
+    p[0] = tag;
+    switch (width) {
+    case 1: p[1] = (uint8_t)v; break;
+    case 2: x16 = __builtin_bswap16((uint16_t)v); memcpy(p + 1, &x16, 2); break;
+    case 4: x32 = __builtin_bswap32((uint32_t)v); memcpy(p + 1, &x32, 4); break;
+    default: x64 = __builtin_bswap64(v); memcpy(p + 1, &x64, 8); break;
+    }
+    return p + 1 + width;
+}
+
+/* At most 9 bytes. */
+static inline __attribute__((always_inline)) uint8_t *tr_wire_raw_uint(uint8_t *p,
+                                                                      uint64_t v) {
+    if (v < 128) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v <= 0xff) {
+        return tr_wire__raw_tagged(p, 0xcc, v, 1);
+    }
+    if (v <= 0xffff) {
+        return tr_wire__raw_tagged(p, 0xcd, v, 2);
+    }
+    if (v <= 0xffffffffu) {
+        return tr_wire__raw_tagged(p, 0xce, v, 4);
+    }
+    return tr_wire__raw_tagged(p, 0xcf, v, 8);
+}
+
+/* At most 9 bytes. */
+static inline __attribute__((always_inline)) uint8_t *tr_wire_raw_int(uint8_t *p, int64_t v) {
+    if (v >= 0) {
+        return tr_wire_raw_uint(p, (uint64_t)v);
+    }
+    if (v >= -32) {
+        *p = (uint8_t)(int8_t)v;
+        return p + 1;
+    }
+    if (v >= INT8_MIN) {
+        return tr_wire__raw_tagged(p, 0xd0, (uint64_t)v, 1);
+    }
+    if (v >= INT16_MIN) {
+        return tr_wire__raw_tagged(p, 0xd1, (uint64_t)v, 2);
+    }
+    if (v >= INT32_MIN) {
+        return tr_wire__raw_tagged(p, 0xd2, (uint64_t)v, 4);
+    }
+    return tr_wire__raw_tagged(p, 0xd3, (uint64_t)v, 8);
+}
+
+/* The bytes of a string literal (its NUL excluded); returns the byte after them. */
+#define TR_WIRE_RAW_LIT(p, lit) \
+    ((uint8_t *)memcpy((p), "" lit, sizeof(lit) - 1) + (sizeof(lit) - 1))
 
 typedef enum tr_wire_kind {
     TR_WIRE_END = 0, /* no more bytes, or an error */

@@ -75,6 +75,21 @@ int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, i
                           size_t *len) {
     tr_wire_w w;
     tr_wire_w_init(&w, buf, cap);
+    uint8_t *p = tr_wire_room(&w, 25); /* map 1 + "key" 4 + key 5 + "value" 6 + value 9 */
+    if (p != NULL) { /* the common case: written raw, one check for the whole body */
+        if (has_value) {
+            p = TR_WIRE_RAW_LIT(p, "\x82\xa3" "key");
+            p = tr_wire_raw_uint(p, key);
+            p = TR_WIRE_RAW_LIT(p, "\xa5" "value");
+            p = tr_wire_raw_int(p, value);
+        } else {
+            p = TR_WIRE_RAW_LIT(p, "\x81\xa3" "key");
+            p = tr_wire_raw_uint(p, key);
+        }
+        tr_wire_advance(&w, p);
+        *len = w.len;
+        return 0;
+    }
     /* {"key": k} or {"key": k, "value": v}: a map header and "key" */
     if (has_value) {
         TR_WIRE_PUT_LIT(&w, "\x82\xa3" "key");
@@ -146,6 +161,18 @@ int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has
 int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value, size_t *len) {
     tr_wire_w w;
     tr_wire_w_init(&w, buf, cap);
+    uint8_t *p = tr_wire_room(&w, 20); /* map, "ok", true, "value": 11, value 9 */
+    if (p != NULL) { /* the common case: written raw, one check for the whole body */
+        p = TR_WIRE_RAW_LIT(p, "\x82\xa2" "ok" "\xc3\xa5" "value");
+        if (has_value) {
+            p = tr_wire_raw_int(p, value);
+        } else {
+            *p++ = 0xc0; /* nil */
+        }
+        tr_wire_advance(&w, p);
+        *len = w.len;
+        return 0;
+    }
     TR_WIRE_PUT_LIT(&w, "\x82\xa2" "ok" "\xc3\xa5" "value"); /* {"ok": true, "value": */
     if (has_value) {
         tr_wire_put_int(&w, value);
