@@ -267,35 +267,50 @@ TR_WIRE_INLINE uint64_t tr_wire__load_be(const uint8_t *p, int width) {
 
 /* An integer in any of msgpack's integer forms, read as tr_wire_get_int reads it; false for
  * anything else (floats included: the general path takes those). */
+/* One sized form: `width` bytes after the tag, unsigned or sign-extended. */
+TR_WIRE_INLINE bool tr_wire__fast_sized(tr_wire_fast *c, int width, bool is_signed,
+                                        int64_t *v) {
+    if (c->end - c->p - 1 < width) {
+        return false;
+    }
+    uint64_t x = tr_wire__load_be(c->p + 1, width);
+    if (is_signed) {
+        int shift = 64 - 8 * width; /* sign-extend */
+        *v = (int64_t)(x << shift) >> shift;
+    } else if (x > INT64_MAX) {
+        return false;
+    } else {
+        *v = (int64_t)x;
+    }
+    c->p += 1 + width;
+    return true;
+}
+
+/* An integer in any of msgpack's integer forms, read as tr_wire_get_int reads it; false for
+ * anything else (floats included: the general path takes those). A switch on the tag (a jump
+ * table), each case with its width known when compiling. */
 TR_WIRE_INLINE bool tr_wire_fast_int(tr_wire_fast *c, int64_t *v) {
     if (c->p >= c->end) {
         return false;
     }
     uint8_t tag = c->p[0];
-    if ((int8_t)tag >= -32) { /* fixint: 0x00..0x7f, 0xe0..0xff */
-        *v = (int8_t)tag;
+    switch (tag) {
+    case 0xcc: return tr_wire__fast_sized(c, 1, false, v);
+    case 0xcd: return tr_wire__fast_sized(c, 2, false, v);
+    case 0xce: return tr_wire__fast_sized(c, 4, false, v);
+    case 0xcf: return tr_wire__fast_sized(c, 8, false, v);
+    case 0xd0: return tr_wire__fast_sized(c, 1, true, v);
+    case 0xd1: return tr_wire__fast_sized(c, 2, true, v);
+    case 0xd2: return tr_wire__fast_sized(c, 4, true, v);
+    case 0xd3: return tr_wire__fast_sized(c, 8, true, v);
+    default:
+        if ((int8_t)tag < -32) {
+            return false; /* not an integer */
+        }
+        *v = (int8_t)tag; /* fixint: 0x00..0x7f, 0xe0..0xff */
         c->p++;
         return true;
     }
-    if (tag < 0xcc || tag > 0xd3) {
-        return false;
-    }
-    int width = 1 << (tag & 3); /* cc..cf unsigned, d0..d3 signed: 1, 2, 4, 8 bytes */
-    if (c->end - c->p - 1 < width) {
-        return false;
-    }
-    uint64_t x = tr_wire__load_be(c->p + 1, width);
-    if (tag <= 0xcf) {
-        if (x > INT64_MAX) {
-            return false;
-        }
-        *v = (int64_t)x;
-    } else {
-        int shift = 64 - 8 * width; /* sign-extend */
-        *v = (int64_t)(x << shift) >> shift;
-    }
-    c->p += 1 + width;
-    return true;
 }
 
 /* nil (*has = false) or an integer (*has = true, *v). */
