@@ -14,6 +14,13 @@
  * Reader: tr_wire_r over borrowed bytes; a failed read sets `err` (TR_EPROTO) and every
  * later read fails too, so a decoder checks `err` once at the end.
  *
+ * Speed (these bodies are most of the simulator's messages): the one-byte-header forms are
+ * read inline (tr_wire_get_*); the registers' own fixed layouts are matched whole by an
+ * inline tr_wire_fast cursor and written raw after one room check (tr_wire_room). Each
+ * falls back to the general code for anything else, so what is accepted, what is rejected
+ * and what is written stay exactly the general code's (tests/actors/wire_reference.h keeps
+ * the pre-fast-path codec, and test_register_wire checks them against it).
+ *
  * Also used by sim/workload.c (sim/ may drive actors/) to build client requests.
  */
 #ifndef TR_REGISTER_WIRE_H
