@@ -37,6 +37,7 @@ typedef struct ap_state {
     uint64_t last_seq;       /* the journal sequence of the last event */
     uint64_t timer;
     uint32_t self; /* our index in cfg.peers (cfg.peer_count: not a peer) */
+    char addr[TR_REG_PEERS_MAX][TR_NAME_MAX + 1]; /* "ap@<peer>", built once at init */
     ap_entry table[TR_REG_AP_KEYS_MAX];
     /* The indexes of the used slots of `table`, ascending (count of them): gossip and
      * snapshots walk these instead of scanning every slot at every tick. */
@@ -84,8 +85,25 @@ static ap_entry *slot(ap_state *s, uint32_t key, bool create) {
     return NULL; /* full */
 }
 
+/* [key, ns, node, value|nil]: at most 1 + 5 + 9 + 5 + 9 bytes. */
+#define ENTRY_MAX 29
+
 static void put_entry(tr_wire_w *w, const ap_entry *e) {
-    tr_wire_put_array(w, 4);
+    uint8_t *p = tr_wire_room(w, ENTRY_MAX);
+    if (p != NULL) { /* the common case: written raw, one check for the whole entry */
+        *p++ = 0x94; /* array of 4 */
+        p = tr_wire_raw_uint(p, e->key);
+        p = tr_wire_raw_uint(p, e->ns);
+        p = tr_wire_raw_uint(p, e->node);
+        if (e->has_value) {
+            p = tr_wire_raw_int(p, e->value);
+        } else {
+            *p++ = 0xc0; /* nil */
+        }
+        tr_wire_advance(w, p);
+        return;
+    }
+    tr_wire_put_array(w, 4); /* a tight buffer: item by item, exactly as before */
     tr_wire_put_uint(w, e->key);
     tr_wire_put_uint(w, e->ns);
     tr_wire_put_uint(w, e->node);
@@ -96,7 +114,34 @@ static void put_entry(tr_wire_w *w, const ap_entry *e) {
     }
 }
 
-static int get_entry(tr_wire_r *r, ap_entry *e) {
+/* [key, ns, node, value|nil] read without the general decoder; false for any other form or
+ * a value out of range (get_entry then reads it the general way, to the same result). */
+static inline __attribute__((always_inline)) bool get_entry_fast(tr_wire_r *r, ap_entry *e) {
+    if (r->err != 0) {
+        return false;
+    }
+    tr_wire_fast c = {r->p, r->end};
+    int64_t key, ns, node, value;
+    bool has_value;
+    if (!TR_WIRE_FAST_LIT(&c, "\x94") || !tr_wire_fast_int(&c, &key) ||
+        !tr_wire_fast_int(&c, &ns) || !tr_wire_fast_int(&c, &node) ||
+        !tr_wire_fast_int_or_nil(&c, &has_value, &value) || key < 0 || key > UINT32_MAX ||
+        ns < 0 || node < 0 || node > UINT32_MAX) {
+        return false;
+    }
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    e->has_value = has_value;
+    e->key = (uint32_t)key;
+    e->ns = (uint64_t)ns;
+    e->node = (uint32_t)node;
+    e->value = has_value ? value : 0;
+    r->p = c.p;
+    return true;
+}
+
+/* Any form. */
+static int get_entry_general(tr_wire_r *r, ap_entry *e) {
     uint32_t n;
     int64_t key, ns, node;
     memset(e, 0, sizeof *e);
@@ -119,6 +164,10 @@ static int get_entry(tr_wire_r *r, ap_entry *e) {
     e->ns = (uint64_t)ns;
     e->node = (uint32_t)node;
     return 0;
+}
+
+static inline __attribute__((always_inline)) int get_entry(tr_wire_r *r, ap_entry *e) {
+    return get_entry_fast(r, e) ? 0 : get_entry_general(r, e);
 }
 
 /* Keeps `in` if it is newer than what we hold. Returns the entry when it changed. */
@@ -242,14 +291,12 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
 /* ---- anti-entropy -------------------------------------------------------------------- */
 
 static void send_chunk(tr_ctx *ctx, ap_state *s, const uint8_t *buf, size_t len) {
-    char name[TR_NAME_MAX + 1];
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
         if (i == s->self) {
             continue;
         }
-        memcpy(name, "ap@", 3);
-        memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
-        tr_send_name(ctx, name, TR_REG_GOSSIP, buf, len); /* lost on a cut link: retried */
+        /* lost on a cut link: retried */
+        tr_send_name(ctx, s->addr[i], TR_REG_GOSSIP, buf, len);
     }
 }
 
@@ -307,6 +354,10 @@ static int ap_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
         return TR_EINVAL;
     }
     s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
+        memcpy(s->addr[i], "ap@", 3);
+        memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
+    }
     int rc = tr_recover(ctx, on_snapshot, on_event, s);
     if (rc != 0 && rc != TR_ENOENT) {
         return rc;

@@ -91,6 +91,7 @@ typedef struct cp_state {
     uint32_t self;         /* our index in cfg.peers, or cfg.peer_count when not a peer */
     uint32_t next_peer;    /* where the thrifty query's choice of peers starts (rotates) */
     bool suspect[TR_REG_PEERS_MAX];     /* failed to answer, and has not answered since */
+    char addr[TR_REG_PEERS_MAX][TR_NAME_MAX + 1]; /* "cp@<peer>", built once at init */
     uint64_t probe_at[TR_REG_PEERS_MAX]; /* local ns: a suspect is next asked as an extra */
     cp_op ops[TR_REG_CP_INFLIGHT_MAX];
     cp_cached cache[CP_CACHE_SLOTS]; /* see the file comment */
@@ -108,11 +109,12 @@ static int ts_cmp(cp_ts a, cp_ts b) {
     return a.incarnation < b.incarnation ? -1 : a.incarnation > b.incarnation ? 1 : 0;
 }
 
-static void put_ts(tr_wire_w *w, cp_ts ts) {
-    tr_wire_put_array(w, 3);
-    tr_wire_put_uint(w, ts.counter);
-    tr_wire_put_uint(w, ts.writer);
-    tr_wire_put_uint(w, ts.incarnation);
+/* [counter, writer, incarnation] at p (at most 1 + 9 + 5 + 5 bytes); returns the byte after. */
+static uint8_t *raw_ts(uint8_t *p, cp_ts ts) {
+    *p++ = 0x93; /* array of 3 */
+    p = tr_wire_raw_uint(p, ts.counter);
+    p = tr_wire_raw_uint(p, ts.writer);
+    return tr_wire_raw_uint(p, ts.incarnation);
 }
 
 static int get_ts(tr_wire_r *r, cp_ts *ts) {
@@ -131,12 +133,13 @@ static int get_ts(tr_wire_r *r, cp_ts *ts) {
     return 0;
 }
 
-static void put_value(tr_wire_w *w, const cp_cell *cell) {
+/* The value or nil at p (at most 9 bytes); returns the byte after. */
+static uint8_t *raw_value(uint8_t *p, const cp_cell *cell) {
     if (cell->has_value) {
-        tr_wire_put_int(w, cell->value);
-    } else {
-        tr_wire_put_nil(w);
+        return tr_wire_raw_int(p, cell->value);
     }
+    *p = 0xc0; /* nil */
+    return p + 1;
 }
 
 static void get_value(tr_wire_r *r, cp_cell *cell) {
@@ -189,38 +192,69 @@ static int cell_load(tr_ctx *ctx, cp_state *s, uint32_t key, cp_cell *out) {
     return 0;
 }
 
+/* [[counter, writer, incarnation], value|nil]: at most 1 + 20 + 9 bytes. */
+#define CELL_STORED_MAX 30
+
 static int cell_store(tr_ctx *ctx, cp_state *s, uint32_t key, const cp_cell *cell) {
-    uint8_t k[5], buf[64];
-    tr_wire_w w;
+    uint8_t k[5], buf[CELL_STORED_MAX];
     cell_key(key, k);
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_array(&w, 2);
-    put_ts(&w, cell->ts);
-    put_value(&w, cell);
-    assert(w.err == 0);
-    int rc = tr_kv_put(ctx, k, sizeof k, buf, w.len);
+    uint8_t *p = buf;
+    *p++ = 0x92; /* array of 2 */
+    p = raw_ts(p, cell->ts);
+    p = raw_value(p, cell);
+    assert(p <= buf + sizeof buf);
+    int rc = tr_kv_put(ctx, k, sizeof k, buf, (size_t)(p - buf));
     if (rc == 0) {
         *cache_slot(s, key) = (cp_cached){.valid = true, .key = key, .cell = *cell};
     }
     return rc;
 }
 
-/* {"key": k, "ts": [counter, writer, incarnation], "value": v|nil}. */
+/* {"key": k, "ts": [counter, writer, incarnation], "value": v|nil}: at most 5 + 5 + 3 + 20 +
+ * 6 + 9 bytes. */
+#define CELL_BODY_MAX 48
+_Static_assert(CELL_BODY_MAX <= TR_REG_BODY_MAX, "a cell body fits a register body");
+
 static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell *cell) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 3);
-    tr_wire_put_str(&w, "key");
-    tr_wire_put_uint(&w, key);
-    tr_wire_put_str(&w, "ts");
-    put_ts(&w, cell->ts);
-    tr_wire_put_str(&w, "value");
-    put_value(&w, cell);
-    assert(w.err == 0);
-    return w.len;
+    assert(cap >= CELL_BODY_MAX);
+    uint8_t *p = TR_WIRE_RAW_LIT(buf, "\x83\xa3" "key"); /* map of 3, "key" */
+    p = tr_wire_raw_uint(p, key);
+    p = TR_WIRE_RAW_LIT(p, "\xa2" "ts");
+    p = raw_ts(p, cell->ts);
+    p = TR_WIRE_RAW_LIT(p, "\xa5" "value");
+    p = raw_value(p, cell);
+    assert(p <= buf + CELL_BODY_MAX);
+    return (size_t)(p - buf);
 }
 
-static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
+/* The layout encode_cell writes, read without the general decoder; false when the body is
+ * in any other form (decode_cell then reads it the general way, to the same result). */
+static inline __attribute__((always_inline)) bool
+decode_cell_fast(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
+    tr_wire_fast c = tr_wire_fast_init(msg->body, msg->body_len);
+    int64_t k, counter, writer, inc, value;
+    bool has_value;
+    if (!TR_WIRE_FAST_LIT(&c, "\x83\xa3" "key") || !tr_wire_fast_int(&c, &k) ||
+        !TR_WIRE_FAST_LIT(&c, "\xa2" "ts" "\x93") || !tr_wire_fast_int(&c, &counter) ||
+        !tr_wire_fast_int(&c, &writer) || !tr_wire_fast_int(&c, &inc) ||
+        !TR_WIRE_FAST_LIT(&c, "\xa5" "value") ||
+        !tr_wire_fast_int_or_nil(&c, &has_value, &value) || c.p != c.end) {
+        return false;
+    }
+    if (k < 0 || k > (int64_t)UINT32_MAX || counter < 0 || writer < 0 || writer > UINT32_MAX ||
+        inc < 0 || inc > UINT32_MAX) {
+        return false; /* the general decoder rejects it */
+    }
+    *key = (uint32_t)k;
+    memset(cell, 0, sizeof *cell);
+    cell->ts = (cp_ts){(uint64_t)counter, (uint32_t)writer, (uint32_t)inc};
+    cell->has_value = has_value;
+    cell->value = has_value ? value : 0;
+    return true;
+}
+
+/* Any form. */
+static int decode_cell_general(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     tr_wire_r r;
     uint32_t n, klen;
     const char *k;
@@ -248,6 +282,11 @@ static int decode_cell(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
     }
     *key = (uint32_t)key_v;
     return 0;
+}
+
+static inline __attribute__((always_inline)) int decode_cell(const tr_msg *msg, uint32_t *key,
+                                                             cp_cell *cell) {
+    return decode_cell_fast(msg, key, cell) ? 0 : decode_cell_general(msg, key, cell);
 }
 
 /* A read's query (TR_REG_QUERY_READ) is answered once what it reports is durable, so that a
@@ -286,9 +325,7 @@ static int replica_store(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     }
     /* Acked only once what we hold (>= in.ts) is durable, even if it was stored earlier. */
     tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_map(&w, 1);
-    tr_wire_put_str(&w, "ok");
-    tr_wire_put_bool(&w, true);
+    TR_WIRE_PUT_LIT(&w, "\x81\xa2" "ok" "\xc3"); /* {"ok": true} */
     tr_reply_durable(ctx, msg, TR_REG_STORE_ACK, buf, w.len);
     return TR_CONTINUE;
 }
@@ -320,16 +357,13 @@ static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool in
 
 /* Asks peer i for the op's current phase (ourselves through our own address). */
 static void ask(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t i) {
-    char name[TR_NAME_MAX + 1];
     int rc;
     op->corr[i] = 0;
     if (i == s->self) {
         rc = tr_request(ctx, tr_self(ctx), op->req_type, op->req, op->req_len,
                         s->cfg.quorum_timeout_ms, &op->corr[i]);
     } else {
-        memcpy(name, "cp@", 3);
-        memcpy(name + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
-        rc = tr_request_name(ctx, name, op->req_type, op->req, op->req_len,
+        rc = tr_request_name(ctx, s->addr[i], op->req_type, op->req, op->req_len,
                              s->cfg.quorum_timeout_ms, &op->corr[i]);
     }
     /* never sent: no reply nor timeout will come */
@@ -599,6 +633,10 @@ static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
         return TR_EINVAL;
     }
     s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
+        memcpy(s->addr[i], "cp@", 3);
+        memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
+    }
     return bump_incarnation(ctx, s);
 }
 

@@ -2,7 +2,28 @@
 #include "actors/register_wire.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <string.h>
+
+/* ---- big-endian loads and stores ---------------------------------------------------- */
+
+/* One load or store per field instead of a loop over its bytes (memcpy of a constant size
+ * compiles to a plain move; the swap is one instruction). */
+static inline uint64_t load_be(const uint8_t *p, int width) { return tr_wire__load_be(p, width); }
+
+static inline void store_be(uint8_t *p, uint64_t v, int width) {
+    uint16_t x16;
+    uint32_t x32;
+    uint64_t x64;
+    switch (width) {
+    case 1: p[0] = (uint8_t)v; break;
+    case 2: x16 = __builtin_bswap16((uint16_t)v); memcpy(p, &x16, 2); break;
+    case 4: x32 = __builtin_bswap32((uint32_t)v); memcpy(p, &x32, 4); break;
+    default: x64 = __builtin_bswap64(v); memcpy(p, &x64, 8); break;
+    }
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "load_be/store_be swap bytes");
 
 /* ---- writer ------------------------------------------------------------------------- */
 
@@ -14,31 +35,39 @@ void tr_wire_w_init(tr_wire_w *w, void *buf, size_t cap) {
     w->err = 0;
 }
 
-static void put_bytes(tr_wire_w *w, const void *src, size_t n) {
+/* Room for one whole value (header and payload: one bounds check per value), or NULL, with
+ * err set, when it does not fit; a value that does not fit is not written at all. */
+static inline uint8_t *reserve(tr_wire_w *w, size_t n) {
     if (w->err != 0) {
-        return;
+        return NULL;
     }
     if (n > w->cap - w->len) {
         w->err = TR_ETOOBIG;
-        return;
+        return NULL;
     }
-    memcpy(w->buf + w->len, src, n);
+    uint8_t *p = w->buf + w->len;
     w->len += n;
+    return p;
 }
 
-static void put_u8(tr_wire_w *w, uint8_t b) { put_bytes(w, &b, 1); }
+static inline void put_u8(tr_wire_w *w, uint8_t b) {
+    uint8_t *p = reserve(w, 1);
+    if (p != NULL) {
+        p[0] = b;
+    }
+}
 
 /* A tag byte followed by `width` big-endian bytes of v. */
-static void put_tagged(tr_wire_w *w, uint8_t tag, uint64_t v, int width) {
-    uint8_t b[9];
-    b[0] = tag;
-    for (int i = 0; i < width; i++) {
-        b[1 + i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+static inline void put_tagged(tr_wire_w *w, uint8_t tag, uint64_t v, int width) {
+    uint8_t *p = reserve(w, (size_t)width + 1);
+    if (p != NULL) {
+        p[0] = tag;
+        store_be(p + 1, v, width);
     }
-    put_bytes(w, b, (size_t)width + 1);
 }
 
-static void put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16, uint8_t t32) {
+static inline void put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16,
+                                 uint8_t t32) {
     if (n < 16) {
         put_u8(w, (uint8_t)(fix | n));
     } else if (n <= 0xffff) {
@@ -51,20 +80,36 @@ static void put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16, ui
 void tr_wire_put_map(tr_wire_w *w, uint32_t n) { put_container(w, n, 0x80, 0xde, 0xdf); }
 void tr_wire_put_array(tr_wire_w *w, uint32_t n) { put_container(w, n, 0x90, 0xdc, 0xdd); }
 
-void tr_wire_put_str(tr_wire_w *w, const char *s) {
-    assert(s != NULL);
-    size_t n = strlen(s);
+void tr_wire_put_strn(tr_wire_w *w, const char *s, size_t n) {
+    assert(s != NULL || n == 0);
     assert(n <= UINT32_MAX);
+    uint8_t *p;
     if (n < 32) {
-        put_u8(w, (uint8_t)(0xa0 | n));
-    } else if (n <= 0xff) {
-        put_tagged(w, 0xd9, n, 1);
-    } else if (n <= 0xffff) {
-        put_tagged(w, 0xda, n, 2);
-    } else {
-        put_tagged(w, 0xdb, n, 4);
+        if ((p = reserve(w, 1 + n)) == NULL) {
+            return;
+        }
+        p[0] = (uint8_t)(0xa0 | n);
+        p += 1;
+        for (size_t i = 0; i < n; i++) { /* short: cheaper than a call to memcpy */
+            p[i] = (uint8_t)s[i];
+        }
+        return;
     }
-    put_bytes(w, s, n);
+    int width = n <= 0xff ? 1 : n <= 0xffff ? 2 : 4;
+    if ((p = reserve(w, 1 + (size_t)width + n)) == NULL) {
+        return;
+    }
+    p[0] = width == 1 ? 0xd9 : width == 2 ? 0xda : 0xdb;
+    store_be(p + 1, n, width);
+    memcpy(p + 1 + width, s, n);
+}
+
+void tr_wire_put_raw(tr_wire_w *w, const void *bytes, size_t n) {
+    assert(bytes != NULL || n == 0);
+    uint8_t *p = reserve(w, n);
+    if (p != NULL) {
+        memcpy(p, bytes, n);
+    }
 }
 
 void tr_wire_put_uint(tr_wire_w *w, uint64_t v) {
@@ -147,12 +192,8 @@ static int get_be(tr_wire_r *r, int width, uint64_t *v) {
     if (r->err != 0 || r->end - r->p < width) {
         return fail(r);
     }
-    uint64_t x = 0;
-    for (int i = 0; i < width; i++) {
-        x = (x << 8) | r->p[i];
-    }
+    *v = load_be(r->p, width);
     r->p += width;
-    *v = x;
     return 0;
 }
 
@@ -164,36 +205,44 @@ static int get_tag(tr_wire_r *r, uint8_t *tag) {
     return 0;
 }
 
+/* The bytes left after the tag at r->p, or -1 when there is no tag to read (error or end):
+ * every reader below checks its whole value against this once. */
+static inline ptrdiff_t after_tag(const tr_wire_r *r) { return tr_wire__left(r); }
+
 static int get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16, uint8_t t32) {
-    uint8_t tag;
-    uint64_t v;
-    if (get_tag(r, &tag) != 0) {
-        return TR_EPROTO;
+    ptrdiff_t left = after_tag(r);
+    if (left < 0) {
+        return fail(r);
     }
+    uint8_t tag = r->p[0];
+    uint64_t v;
+    int width;
     if ((tag & 0xf0) == fix) {
         v = tag & 0x0f;
-    } else if (tag == t16) {
-        if (get_be(r, 2, &v) != 0) {
-            return TR_EPROTO;
-        }
-    } else if (tag == t32) {
-        if (get_be(r, 4, &v) != 0) {
-            return TR_EPROTO;
-        }
+        width = 0;
+    } else if (tag == t16 && left >= 2) {
+        v = load_be(r->p + 1, 2);
+        width = 2;
+    } else if (tag == t32 && left >= 4) {
+        v = load_be(r->p + 1, 4);
+        width = 4;
     } else {
         return fail(r);
     }
     /* Every element takes at least one byte: a header announcing more is hostile. */
     uint64_t min_bytes = fix == 0x80 ? 2 * v : v;
-    if (min_bytes > (uint64_t)(r->end - r->p)) {
+    if (min_bytes > (uint64_t)(left - width)) {
         return fail(r);
     }
+    r->p += 1 + width;
     *n = (uint32_t)v;
     return 0;
 }
 
-int tr_wire_get_map(tr_wire_r *r, uint32_t *n) { return get_container(r, n, 0x80, 0xde, 0xdf); }
-int tr_wire_get_array(tr_wire_r *r, uint32_t *n) {
+int tr_wire__get_map(tr_wire_r *r, uint32_t *n) {
+    return get_container(r, n, 0x80, 0xde, 0xdf);
+}
+int tr_wire__get_array(tr_wire_r *r, uint32_t *n) {
     return get_container(r, n, 0x90, 0xdc, 0xdd);
 }
 
@@ -210,18 +259,32 @@ static int get_raw_len(tr_wire_r *r, uint8_t tag, uint64_t *n) {
     }
 }
 
-int tr_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len) {
-    uint8_t tag;
+int tr_wire__get_str(tr_wire_r *r, const char **s, uint32_t *len) {
+    ptrdiff_t left = after_tag(r);
+    if (left < 0) {
+        return fail(r);
+    }
+    uint8_t tag = r->p[0];
     uint64_t n;
-    if (tr_wire_peek(r) != TR_WIRE_STR || get_tag(r, &tag) != 0 || get_raw_len(r, tag, &n)) {
+    int width;
+    if ((tag & 0xe0) == 0xa0) { /* fixstr */
+        n = tag & 0x1f;
+        width = 0;
+    } else if (tag >= 0xd9 && tag <= 0xdb) {
+        width = 1 << (tag - 0xd9); /* 1, 2, 4 */
+        if (left < width) {
+            return fail(r);
+        }
+        n = load_be(r->p + 1, width);
+    } else {
         return fail(r);
     }
-    if (n > (uint64_t)(r->end - r->p)) {
+    if (n > (uint64_t)(left - width)) {
         return fail(r);
     }
-    *s = (const char *)r->p;
+    *s = (const char *)r->p + 1 + width;
     *len = (uint32_t)n;
-    r->p += n;
+    r->p += 1 + width + n;
     return 0;
 }
 
@@ -249,28 +312,31 @@ static int get_integral_float(tr_wire_r *r, int64_t *v) {
     return 0;
 }
 
-int tr_wire_get_int(tr_wire_r *r, int64_t *v) {
-    uint8_t tag;
-    uint64_t x;
-    if (tr_wire_peek(r) == TR_WIRE_FLOAT) {
-        return get_integral_float(r, v);
-    }
-    if (tr_wire_peek(r) != TR_WIRE_INT || get_tag(r, &tag) != 0) {
+/* The tag is read once and decides everything: fixints need no further check, the sized
+ * ints one bounds check each. */
+int tr_wire__get_int(tr_wire_r *r, int64_t *v) {
+    ptrdiff_t left = after_tag(r);
+    if (left < 0) {
         return fail(r);
     }
-    if (tag <= 0x7f) {
-        *v = tag;
+    const uint8_t *p = r->p;
+    uint8_t tag = p[0];
+    if (tag <= 0x7f || tag >= 0xe0) { /* positive and negative fixint */
+        *v = (int8_t)tag; /* 0x00..0x7f are 0..127, 0xe0..0xff are -32..-1 */
+        r->p = p + 1;
         return 0;
     }
-    if (tag >= 0xe0) {
-        *v = (int8_t)tag;
-        return 0;
+    if (tag == 0xca || tag == 0xcb) {
+        return get_integral_float(r, v);
     }
-    static const int widths[8] = {1, 2, 4, 8, 1, 2, 4, 8}; /* cc..cf unsigned, d0..d3 signed */
-    int width = widths[tag - 0xcc];
-    if (get_be(r, width, &x) != 0) {
-        return TR_EPROTO;
+    if (tag < 0xcc || tag > 0xd3) {
+        return fail(r);
     }
+    int width = 1 << (tag & 3); /* cc..cf unsigned, d0..d3 signed: 1, 2, 4, 8 bytes */
+    if (left < width) {
+        return fail(r);
+    }
+    uint64_t x = load_be(p + 1, width);
     if (tag <= 0xcf) {
         if (x > INT64_MAX) {
             return fail(r);
@@ -280,23 +346,23 @@ int tr_wire_get_int(tr_wire_r *r, int64_t *v) {
         int shift = 64 - 8 * width; /* sign-extend */
         *v = (int64_t)(x << shift) >> shift;
     }
+    r->p = p + 1 + width;
     return 0;
 }
 
 int tr_wire_get_bool(tr_wire_r *r, bool *v) {
-    uint8_t tag;
-    if (tr_wire_peek(r) != TR_WIRE_BOOL || get_tag(r, &tag) != 0) {
+    if (after_tag(r) < 0 || (r->p[0] & 0xfe) != 0xc2) {
         return fail(r);
     }
-    *v = tag == 0xc3;
+    *v = *r->p++ == 0xc3;
     return 0;
 }
 
 int tr_wire_get_nil(tr_wire_r *r) {
-    uint8_t tag;
-    if (tr_wire_peek(r) != TR_WIRE_NIL || get_tag(r, &tag) != 0) {
+    if (after_tag(r) < 0 || r->p[0] != 0xc0) {
         return fail(r);
     }
+    r->p++;
     return 0;
 }
 
@@ -371,8 +437,3 @@ static int skip_depth(tr_wire_r *r, int depth) {
 }
 
 int tr_wire_skip(tr_wire_r *r) { return skip_depth(r, 0); }
-
-bool tr_wire_str_eq(const char *s, uint32_t len, const char *lit) {
-    size_t n = strlen(lit);
-    return n == len && memcmp(s, lit, n) == 0;
-}

@@ -75,15 +75,53 @@ int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, i
                           size_t *len) {
     tr_wire_w w;
     tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, has_value ? 2 : 1);
-    tr_wire_put_str(&w, "key");
+    uint8_t *p = tr_wire_room(&w, 25); /* map 1 + "key" 4 + key 5 + "value" 6 + value 9 */
+    if (p != NULL) { /* the common case: written raw, one check for the whole body */
+        if (has_value) {
+            p = TR_WIRE_RAW_LIT(p, "\x82\xa3" "key");
+            p = tr_wire_raw_uint(p, key);
+            p = TR_WIRE_RAW_LIT(p, "\xa5" "value");
+            p = tr_wire_raw_int(p, value);
+        } else {
+            p = TR_WIRE_RAW_LIT(p, "\x81\xa3" "key");
+            p = tr_wire_raw_uint(p, key);
+        }
+        tr_wire_advance(&w, p);
+        *len = w.len;
+        return 0;
+    }
+    /* {"key": k} or {"key": k, "value": v}: a map header and "key" */
+    if (has_value) {
+        TR_WIRE_PUT_LIT(&w, "\x82\xa3" "key");
+    } else {
+        TR_WIRE_PUT_LIT(&w, "\x81\xa3" "key");
+    }
     tr_wire_put_uint(&w, key);
     if (has_value) {
-        tr_wire_put_str(&w, "value");
+        TR_WIRE_PUT_LIT(&w, "\xa5" "value");
         tr_wire_put_int(&w, value);
     }
     *len = w.len;
     return w.err;
+}
+
+/* The layouts tr_reg_request_encode writes; false for any other form (the general decoder
+ * then reads it, to the same result). */
+static bool request_decode_fast(const void *body, size_t len, uint32_t *key, bool *has_value,
+                                int64_t *value) {
+    tr_wire_fast c = tr_wire_fast_init(body, len);
+    int64_t k, v = 0;
+    bool has = len > 0 && *(const uint8_t *)body == 0x82;
+    if (!(has ? TR_WIRE_FAST_LIT(&c, "\x82\xa3" "key") : TR_WIRE_FAST_LIT(&c, "\x81\xa3" "key")) ||
+        !tr_wire_fast_int(&c, &k) ||
+        (has && (!TR_WIRE_FAST_LIT(&c, "\xa5" "value") || !tr_wire_fast_int(&c, &v))) ||
+        c.p != c.end || k < 0 || k > (int64_t)UINT32_MAX) {
+        return false;
+    }
+    *key = (uint32_t)k;
+    *has_value = has;
+    *value = v;
+    return true;
 }
 
 int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
@@ -92,6 +130,9 @@ int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has
     uint32_t n, klen;
     const char *k;
     int64_t key_v = -1;
+    if (request_decode_fast(body, len, key, has_value, value)) {
+        return 0;
+    }
     tr_wire_r_init(&r, body, len);
     *has_value = false;
     *value = 0;
@@ -120,10 +161,19 @@ int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has
 int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value, size_t *len) {
     tr_wire_w w;
     tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 2);
-    tr_wire_put_str(&w, "ok");
-    tr_wire_put_bool(&w, true);
-    tr_wire_put_str(&w, "value");
+    uint8_t *p = tr_wire_room(&w, 20); /* map, "ok", true, "value": 11, value 9 */
+    if (p != NULL) { /* the common case: written raw, one check for the whole body */
+        p = TR_WIRE_RAW_LIT(p, "\x82\xa2" "ok" "\xc3\xa5" "value");
+        if (has_value) {
+            p = tr_wire_raw_int(p, value);
+        } else {
+            *p++ = 0xc0; /* nil */
+        }
+        tr_wire_advance(&w, p);
+        *len = w.len;
+        return 0;
+    }
+    TR_WIRE_PUT_LIT(&w, "\x82\xa2" "ok" "\xc3\xa5" "value"); /* {"ok": true, "value": */
     if (has_value) {
         tr_wire_put_int(&w, value);
     } else {
@@ -148,12 +198,39 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
     return w.err;
 }
 
-int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out) {
+/* {"ok": true|false, <field>: int|nil}, the layout of tr_reg_reply_encode_ok (and of the
+ * stock service's replies with their field); false for any other form (the general decoder
+ * then reads it, to the same result). *out is zeroed. */
+static inline __attribute__((always_inline)) bool
+reply_fields_fast(const void *body, size_t len, const char *field, size_t flen,
+                  tr_reg_reply *out) {
+    tr_wire_fast c = tr_wire_fast_init(body, len);
+    /* A field named like a key the general decoder tests first would be read as that key. */
+    if (flen >= 32 || tr_wire_str_eq(field, (uint32_t)flen, "ok") ||
+        tr_wire_str_eq(field, (uint32_t)flen, "indeterminate") ||
+        tr_wire_str_eq(field, (uint32_t)flen, "error")) {
+        return false;
+    }
+    const char hdr = (char)(0xa0 | flen); /* fixstr */
+    if (!TR_WIRE_FAST_LIT(&c, "\x82\xa2" "ok") || c.p == c.end || (c.p[0] & 0xfe) != 0xc2) {
+        return false;
+    }
+    out->ok = *c.p++ == 0xc3;
+    if (!tr_wire_fast_lit(&c, &hdr, 1) || !tr_wire_fast_lit(&c, field, flen) ||
+        !tr_wire_fast_int_or_nil(&c, &out->has_value, &out->value) || c.p != c.end) {
+        memset(out, 0, sizeof *out);
+        return false;
+    }
+    return true;
+}
+
+/* Any form; *out zeroed by the caller. */
+static int reply_fields_general(const void *body, size_t len, const char *field,
+                                tr_reg_reply *out) {
     tr_wire_r r;
     uint32_t n, klen, slen;
     const char *k, *s;
     bool have_ok = false;
-    memset(out, 0, sizeof *out);
     tr_wire_r_init(&r, body, len);
     if (tr_wire_get_map(&r, &n) != 0) {
         return TR_EPROTO;
@@ -182,6 +259,19 @@ int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_
     return 0;
 }
 
+int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out) {
+    memset(out, 0, sizeof *out);
+    if (reply_fields_fast(body, len, field, strlen(field), out)) {
+        return 0;
+    }
+    return reply_fields_general(body, len, field, out);
+}
+
+/* tr_reg_reply_fields with "value", its fast path compiled for that literal. */
 int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
-    return tr_reg_reply_fields(body, len, "value", out);
+    memset(out, 0, sizeof *out);
+    if (reply_fields_fast(body, len, "value", 5, out)) {
+        return 0;
+    }
+    return reply_fields_general(body, len, "value", out);
 }

@@ -216,8 +216,8 @@ static int one_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
 }
 
 static int one_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
-    if (msg->type == TR_REG_REPLY && tr_reg_reply_decode(msg->body, msg->body_len,
-                                                         &last_reply) == 0) {
+    bool answer = msg->type == TR_REG_REPLY || msg->type == TR_REG_STORE_ACK;
+    if (answer && tr_reg_reply_decode(msg->body, msg->body_len, &last_reply) == 0) {
         replies++;
     }
     return TR_STOP;
@@ -229,6 +229,19 @@ static const tr_behaviour one_behaviour = {.name = "one", .init = one_init,
 static bool replied(tr_sim *sim, void *ud) {
     (void)sim;
     return replies > *(int *)ud;
+}
+
+/* True when the request got an answer within 3 s. */
+static bool try_request(tr_sim *sim, uint32_t node, const char *to, uint32_t type,
+                        const void *body, size_t len) {
+    one_req r = {.type = type, .len = len};
+    snprintf(r.to, sizeof r.to, "%s", to);
+    memcpy(r.body, body, len);
+    int before = replies;
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, node), &one_behaviour, NULL, &r, sizeof r,
+                               NULL), 0);
+    tr_sim_run_until(sim, replied, &before, tr_sim_now_ns(sim) + 3 * SEC);
+    return replies > before;
 }
 
 static void request(tr_sim *sim, uint32_t node, const char *to, uint32_t type,
@@ -307,6 +320,44 @@ Test(registers, replicas_answer_malformed_requests_with_an_error_and_keep_servin
         request_kv(w.sim, 1, to, 1, false, 0);
         cr_assert(last_reply.ok && last_reply.has_value && last_reply.value == 7);
     }
+    tr_sim_destroy(w.sim);
+}
+
+/* A replica reads a STORE in any msgpack form, not only the layout it writes itself (its
+ * fast path), and drops one out of range even when laid out that way. */
+Test(registers, cp_replica_takes_stores_in_any_form_and_drops_bad_ones) {
+    world w;
+    memset(&w, 0, sizeof w);
+    w.cp = true;
+    tr_sim_config cfg;
+    tr_sim_config_init(&cfg);
+    cfg.nodes = NODES;
+    cfg.boot = boot;
+    cfg.boot_ud = &w;
+    cr_assert_eq(tr_sim_create(&cfg, &w.sim), 0);
+    tr_sim_run_for(w.sim, 100 * MS);
+    /* {"value": int32 55, "x": nil, "ts": [uint16 300, 2.0, 0], "key": 5.0} */
+    const uint8_t any_form[] = {0x84, 0xa5, 'v', 'a', 'l', 'u', 'e', 0xd2, 0, 0, 0, 55,
+                                0xa1, 'x', 0xc0, 0xa2, 't', 's', 0x93, 0xcd, 0x01, 0x2c,
+                                0xcb, 0x40, 0x00, 0, 0, 0, 0, 0, 0, 0x00,
+                                0xa3, 'k', 'e', 'y', 0xcb, 0x40, 0x14, 0, 0, 0, 0, 0, 0};
+    cr_assert(try_request(w.sim, 0, "cp", TR_REG_STORE, any_form, sizeof any_form));
+    cr_assert(last_reply.ok);
+    request_kv(w.sim, 0, "cp", 5, false, 0);
+    cr_assert(last_reply.ok && last_reply.has_value && last_reply.value == 55);
+    /* the canonical layout, but the writer is out of range (2^32), or the counter negative */
+    const uint8_t big_writer[] = {0x83, 0xa3, 'k', 'e', 'y', 0x06, 0xa2, 't', 's', 0x93,
+                                  0xcd, 0x01, 0x2c, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0, 0x00,
+                                  0xa5, 'v', 'a', 'l', 'u', 'e', 0x01};
+    const uint8_t neg_counter[] = {0x83, 0xa3, 'k', 'e', 'y', 0x06, 0xa2, 't', 's', 0x93,
+                                   0xff, 0x01, 0x00, 0xa5, 'v', 'a', 'l', 'u', 'e', 0x01};
+    cr_assert(!try_request(w.sim, 0, "cp", TR_REG_STORE, big_writer, sizeof big_writer));
+    cr_assert(!try_request(w.sim, 0, "cp", TR_REG_STORE, neg_counter, sizeof neg_counter));
+    for (size_t cut = 0; cut < sizeof any_form; cut += 7) { /* truncated: dropped */
+        cr_assert(!try_request(w.sim, 0, "cp", TR_REG_STORE, any_form, cut), "cut %zu", cut);
+    }
+    request_kv(w.sim, 0, "cp", 6, false, 0);
+    cr_assert(last_reply.ok && !last_reply.has_value);
     tr_sim_destroy(w.sim);
 }
 
