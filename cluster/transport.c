@@ -1330,6 +1330,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (err) {
         LOG(t, "warn", "event=resolve_failed addr=%s for=%s error=\"%s\"", addr,
             p ? p->name : "seed", err);
+        pthread_mutex_lock(&t->mu);
+        t->stats.resolve_failures++;
+        pthread_mutex_unlock(&t->mu);
         dial_done(t, s, p, true);
         if (t->on_unresolved) {
             t->on_unresolved(t->ud, addr, err);
@@ -1367,8 +1370,13 @@ static void resolve_start(tr_transport *t, const char *addr, const hostport *hp,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     int rc = uv_getaddrinfo(t->loop, &r->req, on_resolved, hp->host, port, &hints);
+    pthread_mutex_lock(&t->mu);
+    t->stats.resolves++;
+    t->stats.resolve_failures += rc < 0;
+    pthread_mutex_unlock(&t->mu);
     if (rc < 0) {
-        LOG(t, "warn", "event=resolve_failed addr=%s error=\"%s\"", addr, uv_strerror(rc));
+        LOG(t, "warn", "event=resolve_failed addr=%s for=%s error=\"%s\"", addr,
+            p ? p->name : "seed", uv_strerror(rc));
         free(r);
         dial_done(t, s, p, true);
         return;

@@ -132,6 +132,8 @@ void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
 typedef struct tr_transport_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out, writes;
     uint64_t conns_accepted, conns_refused, send_full, send_unreach;
+    uint64_t resolves;         /* host name resolutions started (dials of a name) */
+    uint64_t resolve_failures; /* of those, the ones that failed (not the cancelled ones) */
 } tr_transport_stats;
 void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out);
 
