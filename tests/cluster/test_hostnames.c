@@ -40,6 +40,22 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
         }
         node = "localhost";
     }
+    if (node && !strcmp(node, "two.test")) {
+        /* two addresses: first one nobody listens on, then the node's */
+        struct addrinfo *a = NULL, *b = NULL;
+        int rc = real("127.0.0.2", service, hints, &a);
+        if (rc == 0 && (rc = real("127.0.0.1", service, hints, &b)) == 0) {
+            struct addrinfo *last = a;
+            while (last->ai_next) {
+                last = last->ai_next;
+            }
+            last->ai_next = b;
+            *res = a;
+            return 0;
+        }
+        freeaddrinfo(a);
+        return rc;
+    }
     return real(node, service, hints, res);
 }
 
@@ -408,6 +424,25 @@ Test(hostnames, an_unresolvable_seed_is_logged_and_retried_while_the_other_seed_
     cr_assert_geq(st.resolve_failures, 3);
     cr_assert_eq(log_count("event=bad_address", "nosuchhost"), 0, "not a syntax error");
     cr_assert_eq(W.downs[0][2] + W.downs[1][1], 0, "the link flapped");
+    world_stop();
+}
+
+Test(hostnames, a_name_with_several_addresses_is_tried_in_order, .timeout = 20) {
+    world_start();
+    cr_assert_eq(start(0, "127.0.0.1:0", NULL), 0);
+    char seed[32];
+    snprintf(seed, sizeof seed, "two.test:%d", W.port[0]);
+    config(1, "127.0.0.1:0", seed);
+    W.cfg[1].log_level = 1; /* the failed connect is a debug line */
+    on_loop(do_start, 1);
+    cr_assert_eq(W.create_rc, 0);
+    cr_assert(wait_for(is_up, 10 + 1, 5000), "the second address was never tried");
+    char first[64];
+    snprintf(first, sizeof first, "connect to 127.0.0.2:%d failed", W.port[0]);
+    cr_assert(logged(first, "trying the next address", 1), "the first address was not tried");
+    tr_transport_stats st;
+    tr_transport_stats_get(W.t[1], &st);
+    cr_assert_eq(st.resolves, 1, "one resolution for both addresses");
     world_stop();
 }
 
