@@ -1339,7 +1339,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         }
         return;
     }
-    if (t->draining) {
+    if (t->draining || (p && p->active)) { /* or the member dialled us meanwhile */
         dial_done(t, s, p, false);
         return;
     }
