@@ -246,6 +246,12 @@ static void on_refused(void *ud, const char *why) {
     finish(c, 1);
 }
 
+static void on_unresolved(void *ud, const char *addr, const char *error) {
+    call *c = ud;
+    fprintf(stderr, "troupe call: cannot resolve %s: %s\n", addr, error);
+    finish(c, 1);
+}
+
 static void on_timeout(uv_timer_t *t) {
     call *c = t->data;
     fprintf(stderr, "troupe call: %s\n",
@@ -262,9 +268,10 @@ static void usage(FILE *out) {
             "Sends one request (JSON turned into msgpack) of TYPE (a number >= 256, or\n"
             "read / write for the registers \"cp\" and \"ap\": {\"key\": K[, \"value\": V]})\n"
             "to the actor registered as ACTOR on the node at HOST:PORT and prints the reply\n"
-            "body as JSON.\n"
+            "body as JSON. HOST is a name (resolved by the system resolver: /etc/hosts,\n"
+            "DNS), an IPv4 address or an IPv6 address in brackets (\"[::1]:7401\").\n"
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
-            "timeout or connection failure, 2 on bad usage.\n");
+            "timeout, connection failure or a name that does not resolve, 2 on bad usage.\n");
 }
 
 typedef struct call_args {
@@ -321,6 +328,9 @@ static int parse(int argc, char **argv, call_args *a) {
     a->actor = pos[1];
     a->type = pos[2];
     a->json = pos[3];
+    if (tr_cli_check_addr("call", "HOST:PORT", a->addr, false, false)) {
+        return 2;
+    }
     if (strlen(a->actor) > 2 * TR_NAME_MAX + 1 || !a->actor[0]) {
         fprintf(stderr, "troupe call: bad actor name '%s'\n", a->actor);
         return 2;
@@ -395,6 +405,7 @@ int tr_cli_call(int argc, char **argv) {
         .on_message = on_message,
         .on_node = on_node,
         .on_refused = on_refused,
+        .on_unresolved = on_unresolved,
         .log_level = 3,
         .ud = &c,
     };

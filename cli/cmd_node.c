@@ -209,7 +209,14 @@ static void usage(FILE *out) {
             "quorums) and \"ap\" (last-writer-wins, gossip) over the nodes named by --replicas\n"
             "(default: this node alone); see actors/registers.h for their messages (troupe call\n"
             "TYPE read / write). Logs are key=value lines on stderr; SIGINT/SIGTERM stop it\n"
-            "cleanly.\n");
+            "cleanly.\n"
+            "Addresses are HOST:PORT, HOST a name (\"db-2.internal:7401\", resolved by the\n"
+            "system resolver: /etc/hosts, DNS), an IPv4 address or an IPv6 address in brackets\n"
+            "(\"[::1]:7401\"); at most 63 bytes. --listen binds the first address its name\n"
+            "resolves to at start (port 0: any free port) and is what peers dial unless\n"
+            "--advertise is given (required when listening on 0.0.0.0 or [::]). Seeds and\n"
+            "members' names are resolved each time they are dialled, without blocking the\n"
+            "node; one that does not resolve is logged (event=resolve_failed) and retried.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -282,6 +289,11 @@ static int parse_args(int argc, char **argv, node_args *a) {
     }
     if (strlen(a->name) > TR_NAME_MAX || strchr(a->name, '@')) {
         fprintf(stderr, "troupe node: bad --name '%s'\n", a->name);
+        return 2;
+    }
+    if (tr_cli_check_addr("node", "--listen", a->listen, false, true) ||
+        (a->advertise && tr_cli_check_addr("node", "--advertise", a->advertise, false, false)) ||
+        (a->seeds && tr_cli_check_addr("node", "--seeds", a->seeds, true, false))) {
         return 2;
     }
     return 0;

@@ -1,10 +1,13 @@
-/* node_common.c — secrets and numeric flags for `troupe node` / `troupe call`. */
+/* node_common.c — secrets, numeric flags and addresses for `troupe node` / `troupe call`. */
 #include "cli/node_common.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cluster/handshake.h"
+#include "cluster/transport.h"
 
 int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *len) {
     size_t n = 0;
@@ -60,5 +63,33 @@ int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t 
         return -1;
     }
     *out = (uint32_t)v;
+    return 0;
+}
+
+int tr_cli_check_addr(const char *cmd, const char *flag, const char *value, bool list,
+                      bool port0_ok) {
+    const char *s = value;
+    do {
+        const char *end = list ? strchr(s, ',') : NULL;
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        char one[TR_ADDR_STR_MAX + 2];
+        const char *why = NULL;
+        if (n > TR_ADDR_STR_MAX) {
+            why = "longer than 63 bytes";
+        } else {
+            memcpy(one, s, n);
+            one[n] = 0;
+            if (n > 0 || !list) { /* empty list entries are skipped, as the transport does */
+                (void)tr_cluster_addr_check(one, port0_ok, &why);
+            }
+        }
+        if (why) {
+            fprintf(stderr, "troupe %s: bad %s address '%.*s': %s (want HOST:PORT, HOST a "
+                            "name, an IPv4 address or [an IPv6 address])\n",
+                    cmd, flag, (int)(n > 100 ? 100 : n), s, why);
+            return -1;
+        }
+        s = end ? end + 1 : NULL;
+    } while (s);
     return 0;
 }

@@ -1,8 +1,10 @@
 /* node_common.h — what `troupe node` and `troupe call` share: reading the secret (from a
- * file or TROUPE_SECRET, never from a flag) and parsing numeric options. */
+ * file or TROUPE_SECRET, never from a flag), parsing numeric options and checking the
+ * syntax of addresses (host names are resolved later, by the transport). */
 #ifndef TR_CLI_NODE_COMMON_H
 #define TR_CLI_NODE_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,5 +17,10 @@ int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *
 /* Parses an unsigned decimal in [min, max]; prints an error naming `flag` and returns -1. */
 int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t min,
                      uint32_t max, uint32_t *out);
+/* Checks `value`, a "host:port" address (or, if list, a comma-separated list of them),
+ * with tr_cluster_addr_check (port 0 only if port0_ok); prints what is wrong, naming `flag`,
+ * and returns -1. */
+int tr_cli_check_addr(const char *cmd, const char *flag, const char *value, bool list,
+                      bool port0_ok);
 
 #endif

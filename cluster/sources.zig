@@ -10,6 +10,7 @@ pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
     "tests/cluster/test_handshake.c",
     "tests/cluster/test_transport.c",
+    "tests/cluster/test_hostnames.c",
     "tests/cluster/test_membership.c",
     "tests/cluster/test_node.c",
     "tests/cluster/test_cluster.c",

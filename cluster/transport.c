@@ -23,6 +23,7 @@
 #define SEEDS_MAX 32
 #define CTRL_QUEUE_MAX (256u << 10) /* control lane bound: heartbeats and gossip */
 #define PENDING_CONNS_MAX 256 /* connections still in their handshake; more are refused */
+#define DIAL_ADDRS_MAX 4 /* resolved addresses of one name tried in turn */
 
 typedef struct bytes {
     uint8_t *p;
@@ -42,7 +43,8 @@ struct peer {
     uint64_t incarnation;
     tr_fd fd;
     conn *active; /* the authenticated connection, or NULL */
-    bool dialing; /* an outbound connection to addr is in progress */
+    bool dialing; /* addr is being resolved or connected to */
+    bool addr_bad; /* addr is not a valid "host:port": not dialled until it changes */
     /* [mu] */
     bool reachable; /* sends are accepted (queued) */
     bool linked;    /* authenticated link up (a copy of fd.linked for other threads) */
@@ -54,10 +56,29 @@ struct peer {
 /* A seed address, dialled until a handshake through it succeeds once. */
 typedef struct seed {
     char addr[TR_ADDR_STR_MAX + 1];
-    bool resolved;
-    bool dialing;
+    bool joined; /* a handshake through it succeeded: never dialled again */
+    bool dialing; /* being resolved or connected to */
     tr_fd fd;
 } seed;
+
+/* An IPv4 or IPv6 socket address. */
+typedef union sockaddr_any {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+} sockaddr_any;
+
+/* A host name being resolved (uv_getaddrinfo on libuv's thread pool) for a dial. It is
+ * counted in t->resolving, so the transport is freed only after its callback ran (closing
+ * cancels it: the callback then gets UV_ECANCELED, or the result if already running). */
+typedef struct resolve {
+    uv_getaddrinfo_t req;
+    tr_transport *t;
+    struct resolve *next; /* t->resolves */
+    seed *seed;           /* what it dials for (seed and peer structs outlive it) */
+    peer *peer;
+    char addr[TR_ADDR_STR_MAX + 1];
+} resolve;
 
 struct conn {
     uv_tcp_t tcp; /* first: handle -> conn */
@@ -71,6 +92,10 @@ struct conn {
     bool closing;
     bool started; /* the handshake began (the TCP connection was established) */
     char remote[TR_ADDR_STR_MAX + 1];
+    /* outbound: the addresses its dial may use; alts[alt_i] is the one being connected to,
+     * the rest are tried in turn if that connect fails */
+    sockaddr_any alts[DIAL_ADDRS_MAX];
+    uint8_t alt_n, alt_i;
     uint64_t deadline_ms; /* handshake deadline */
     tr_frame_reader rd;
     tr_handshake hs;
@@ -118,6 +143,7 @@ struct tr_transport {
     int (*on_message)(void *, uint32_t, const uint8_t *, size_t);
     bool (*backlogged)(void *, uint32_t);
     void (*on_refused)(void *, const char *);
+    void (*on_unresolved)(void *, const char *, const char *);
     int log_level;
     void (*on_node)(void *, uint32_t, const char *, bool);
     void *ud;
@@ -136,6 +162,8 @@ struct tr_transport {
     uint64_t drain_deadline_ms;
     bool closing;
     int open_handles;
+    resolve *resolves; /* host names being resolved */
+    int resolving;     /* how many: close completes when this and open_handles are 0 */
     void (*done)(void *);
     void *done_arg;
     /* [mu] */
@@ -245,31 +273,128 @@ static void bytes_trim(bytes *b) {
 
 /* ---- address parsing ----------------------------------------------------------------- */
 
-static int parse_addr(const char *s, struct sockaddr_storage *out) {
-    char host[TR_ADDR_STR_MAX + 1];
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof host) {
-        return TR_EINVAL;
+/* A "host:port" split and checked (syntax only: names are resolved later, when dialled). */
+typedef struct hostport {
+    char host[TR_ADDR_STR_MAX + 1]; /* without the brackets of "[v6]" */
+    int port;
+    bool numeric;                /* host is an IPv4 or IPv6 literal: ss holds it */
+    struct sockaddr_storage ss;  /* numeric only */
+} hostport;
+
+/* RFC 1123 names: dot-separated labels of letters, digits and '-' (not first or last),
+ * each 1..63 bytes, one optional trailing dot. '_' is accepted too (container and service
+ * names use it and resolvers pass it through). A last label of digits only is not a name
+ * (RFC 1123 2.1: it would be a mistyped IPv4 address such as "10.0.0.256" or "10.1"). */
+static const char *check_name(const char *h) {
+    size_t n = strlen(h);
+    if (n > 1 && h[n - 1] == '.') {
+        n--;
     }
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    size_t hl = strlen(host);
-    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* "[::1]:7401" */
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
+    size_t label = 0;
+    bool digits = true;
+    for (size_t i = 0; i <= n; i++) {
+        char ch = i < n ? h[i] : '.';
+        if (ch == '.') {
+            if (label == 0) {
+                return "empty label in host name";
+            }
+            if (h[i - 1] == '-') {
+                return "a host name label ends with '-'";
+            }
+            if (i < n) {
+                label = 0;
+                digits = true;
+            }
+            continue;
+        }
+        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                     (ch >= '0' && ch <= '9');
+        if (!alnum && ch != '-' && ch != '_') {
+            return "invalid character in host name (letters, digits, '-', '_' and '.')";
+        }
+        if (ch == '-' && label == 0) {
+            return "a host name label starts with '-'";
+        }
+        digits = digits && ch >= '0' && ch <= '9';
+        label++;
     }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535 || end == colon + 1) {
-        return TR_EINVAL;
+    return digits ? "not a valid IPv4 address" : NULL;
+}
+
+/* Splits and checks addr. Returns NULL, or why it is refused (a static string). */
+static const char *parse_hostport(const char *addr, bool port0_ok, hostport *out) {
+    memset(out, 0, sizeof *out);
+    size_t len = strlen(addr);
+    if (len == 0) {
+        return "empty address";
     }
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0) {
-        return 0;
+    if (len > TR_ADDR_STR_MAX) {
+        return "longer than 63 bytes";
     }
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0) {
-        return 0;
+    const char *colon = strrchr(addr, ':');
+    if (!colon) {
+        return "missing ':port' (want host:port)";
     }
-    return TR_EINVAL;
+    const char *p = colon + 1;
+    size_t plen = strlen(p);
+    long port = 0;
+    for (size_t i = 0; i < plen; i++) {
+        port = p[i] >= '0' && p[i] <= '9' && i < 5 ? port * 10 + (p[i] - '0') : -1;
+        if (port < 0) {
+            break;
+        }
+    }
+    if (plen == 0 || port < (port0_ok ? 0 : 1) || port > 65535) {
+        return port0_ok ? "port must be a number in 0..65535" : "port must be a number in 1..65535";
+    }
+    out->port = (int)port;
+    size_t hl = (size_t)(colon - addr);
+    if (hl == 0) {
+        return "empty host (want host:port)";
+    }
+    memcpy(out->host, addr, hl);
+    out->host[hl] = 0;
+    if (out->host[0] == '[') {
+        if (hl < 3 || out->host[hl - 1] != ']') {
+            return "bad bracketed address (want [IPv6]:port)";
+        }
+        memmove(out->host, out->host + 1, hl - 2);
+        out->host[hl - 2] = 0;
+        if (uv_ip6_addr(out->host, out->port, (struct sockaddr_in6 *)&out->ss)) {
+            return "not a valid IPv6 address inside [ ]";
+        }
+        out->numeric = true;
+        return NULL;
+    }
+    if (uv_ip4_addr(out->host, out->port, (struct sockaddr_in *)&out->ss) == 0) {
+        out->numeric = true;
+        return NULL;
+    }
+    if (strchr(out->host, ':')) { /* "::1:7401": accepted (it always was) if it parses */
+        if (uv_ip6_addr(out->host, out->port, (struct sockaddr_in6 *)&out->ss)) {
+            return "not a valid IPv6 address (write it as [IPv6]:port)";
+        }
+        out->numeric = true;
+        return NULL;
+    }
+    return check_name(out->host);
+}
+
+int tr_cluster_addr_check(const char *addr, bool port0_ok, const char **why) {
+    hostport hp;
+    const char *w = parse_hostport(addr, port0_ok, &hp);
+    if (why) {
+        *why = w;
+    }
+    return w ? TR_EINVAL : 0;
+}
+
+static bool is_wildcard(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) {
+        return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    }
+    return sa->sa_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
 static void format_peer_addr(uv_tcp_t *tcp, char *out, size_t cap) {
@@ -368,6 +493,23 @@ static void note_activity(tr_transport *t);
 static void maybe_finish_close(tr_transport *t);
 static void on_link_down(tr_transport *t, peer *p, const char *why);
 
+/* A dial for seed s or member p (either may be NULL) ended without a link: it is no longer
+ * dialling, and if it failed, its next dial waits for the backoff delay. */
+static void dial_done(tr_transport *t, seed *s, peer *p, bool failed) {
+    if (s) {
+        s->dialing = false;
+        if (failed && !s->joined) {
+            tr_fd_link_down(&s->fd, &t->fdc, now_ms(t), next_random(t));
+        }
+    }
+    if (p) {
+        p->dialing = false;
+        if (failed && !p->active) {
+            tr_fd_link_down(&p->fd, &t->fdc, now_ms(t), next_random(t));
+        }
+    }
+}
+
 static conn *conn_new(tr_transport *t, bool outbound) {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -437,18 +579,9 @@ static void conn_close(conn *c, const char *level, const char *fmt, ...) {
     if (c->outbound && c->started && !c->authed && t->on_refused && !t->closing) {
         t->on_refused(t->ud, why); /* connected, then refused during the handshake */
     }
-    if (c->seed) {
-        c->seed->dialing = false;
-        if (!c->seed->resolved) {
-            tr_fd_link_down(&c->seed->fd, &t->fdc, now_ms(t), next_random(t));
-        }
-    }
-    if (c->dial_peer) {
-        c->dial_peer->dialing = false;
-        if (!c->dial_peer->active) {
-            tr_fd_link_down(&c->dial_peer->fd, &t->fdc, now_ms(t), next_random(t));
-        }
-    }
+    dial_done(t, c->seed, c->dial_peer, true);
+    c->seed = NULL;
+    c->dial_peer = NULL;
     if (c->paused) {
         c->paused = false;
         t->paused_conns--;
@@ -723,7 +856,7 @@ static void send_gossip_to(tr_transport *t, peer *p);
 static void on_authenticated(tr_transport *t, conn *c) {
     const tr_hello *h = &c->hs.theirs;
     if (c->seed) {
-        c->seed->resolved = true;
+        c->seed->joined = true;
         c->seed->dialing = false;
         c->seed = NULL;
     }
@@ -752,6 +885,7 @@ static void on_authenticated(tr_transport *t, conn *c) {
     } else if (!client && h->incarnation != p->incarnation) {
         p->incarnation = h->incarnation;
         snprintf(p->addr, sizeof p->addr, "%s", h->listen);
+        p->addr_bad = false;
     }
     if (p->active) {
         if (!new_conn_wins(t, p->active, c)) {
@@ -797,6 +931,7 @@ static void add_member_from_gossip(tr_transport *t, const tr_gossip_entry *e) {
         if (!p->client && e->incarnation > p->incarnation && !p->active) {
             p->incarnation = e->incarnation;
             snprintf(p->addr, sizeof p->addr, "%s", e->addr);
+            p->addr_bad = false;
         }
         return;
     }
@@ -1098,45 +1233,189 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_start(c);
 }
 
+static void connect_to(tr_transport *t, const char *addr, const sockaddr_any *alts, int n,
+                       int i, seed *s, peer *p);
+
+static void sockaddr_name(const sockaddr_any *a, char *out, size_t cap) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (a->sa.sa_family == AF_INET) {
+        uv_ip4_name(&a->in4, ip, sizeof ip);
+        snprintf(out, cap, "%s:%d", ip, ntohs(a->in4.sin_port));
+    } else {
+        uv_ip6_name(&a->in6, ip, sizeof ip);
+        snprintf(out, cap, "[%s]:%d", ip, ntohs(a->in6.sin6_port));
+    }
+}
+
 static void on_connected(uv_connect_t *req, int status) {
     conn *c = req->data;
+    tr_transport *t = c->t;
     if (c->closing) {
         return;
     }
-    if (status < 0) {
-        conn_close(c, "debug", "connect failed: %s", uv_strerror(status));
+    if (status >= 0) {
+        conn_start(c);
         return;
     }
-    conn_start(c);
+    char ip[TR_ADDR_STR_MAX + 1];
+    sockaddr_name(&c->alts[c->alt_i], ip, sizeof ip);
+    if (c->alt_i + 1 < c->alt_n && !t->draining) {
+        /* A name with several addresses: try the next one before backing off. The dial
+         * moves to a new connection (a failed handle cannot connect again). */
+        seed *s = c->seed;
+        peer *p = c->dial_peer;
+        c->seed = NULL;
+        c->dial_peer = NULL;
+        conn_close(c, "debug", "connect to %s failed: %s (trying the next address)", ip,
+                   uv_strerror(status));
+        connect_to(t, c->remote, c->alts, c->alt_n, c->alt_i + 1, s, p);
+        return;
+    }
+    conn_close(c, "debug", "connect to %s failed: %s", ip, uv_strerror(status));
 }
 
-/* Dials addr for a seed or a member. */
-static void dial(tr_transport *t, const char *addr, seed *s, peer *p) {
-    struct sockaddr_storage ss;
-    if (parse_addr(addr, &ss)) {
-        LOG(t, "warn", "event=bad_address addr=\"%s\"", addr);
-        if (s) {
-            s->resolved = true; /* never retried */
-        }
-        return;
-    }
+/* Connects to alts[i] (alts[i+1..n) are the fallbacks) for a seed or a member. */
+static void connect_to(tr_transport *t, const char *addr, const sockaddr_any *alts, int n,
+                       int i, seed *s, peer *p) {
+    assert(n > 0 && n <= DIAL_ADDRS_MAX && i < n);
     conn *c = conn_new(t, true);
     if (!c) {
+        dial_done(t, s, p, true);
         return;
     }
     snprintf(c->remote, sizeof c->remote, "%s", addr);
+    memcpy(c->alts, alts, (size_t)n * sizeof *alts);
+    c->alt_n = (uint8_t)n;
+    c->alt_i = (uint8_t)i;
     c->seed = s;
     c->dial_peer = p;
+    c->creq.data = c;
+    int rc = uv_tcp_connect(&c->creq, &c->tcp, &c->alts[i].sa, on_connected);
+    if (rc < 0) {
+        conn_close(c, "debug", "connect failed: %s", uv_strerror(rc));
+    }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+    resolve *r = req->data;
+    tr_transport *t = r->t;
+    resolve **pp = &t->resolves;
+    while (*pp != r) {
+        pp = &(*pp)->next;
+    }
+    *pp = r->next;
+    t->resolving--;
+    /* In getaddrinfo's order (RFC 6724: the preferred address first). */
+    sockaddr_any alts[DIAL_ADDRS_MAX];
+    int n = 0;
+    for (struct addrinfo *ai = status == 0 ? res : NULL; ai && n < DIAL_ADDRS_MAX;
+         ai = ai->ai_next) {
+        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+            ai->ai_addrlen <= sizeof alts[0]) {
+            memset(&alts[n], 0, sizeof alts[n]);
+            memcpy(&alts[n++], ai->ai_addr, ai->ai_addrlen);
+        }
+    }
+    uv_freeaddrinfo(res);
+    seed *s = r->seed;
+    peer *p = r->peer;
+    char addr[TR_ADDR_STR_MAX + 1];
+    memcpy(addr, r->addr, sizeof addr);
+    free(r);
+    if (t->closing) {
+        maybe_finish_close(t); /* cancelled (UV_ECANCELED) or finished too late: unused */
+        return;
+    }
+    const char *err = status < 0 ? uv_strerror(status) : n == 0 ? "no IPv4 or IPv6 address" : NULL;
+    if (err) {
+        LOG(t, "warn", "event=resolve_failed addr=%s for=%s error=\"%s\"", addr,
+            p ? p->name : "seed", err);
+        pthread_mutex_lock(&t->mu);
+        t->stats.resolve_failures++;
+        pthread_mutex_unlock(&t->mu);
+        dial_done(t, s, p, true);
+        if (t->on_unresolved) {
+            t->on_unresolved(t->ud, addr, err);
+        }
+        return;
+    }
+    if (t->draining || (p && p->active)) { /* or the member dialled us meanwhile */
+        dial_done(t, s, p, false);
+        return;
+    }
+    char first[TR_ADDR_STR_MAX + 1];
+    sockaddr_name(&alts[0], first, sizeof first);
+    LOG(t, "debug", "event=resolved addr=%s first=%s addresses=%d", addr, first, n);
+    connect_to(t, addr, alts, n, 0, s, p);
+}
+
+/* Starts resolving hp's host name for a dial of addr; the loop thread never waits for it. */
+static void resolve_start(tr_transport *t, const char *addr, const hostport *hp, seed *s,
+                          peer *p) {
+    resolve *r = calloc(1, sizeof *r);
+    if (!r) {
+        dial_done(t, s, p, true);
+        return;
+    }
+    r->t = t;
+    r->seed = s;
+    r->peer = p;
+    snprintf(r->addr, sizeof r->addr, "%s", addr);
+    r->req.data = r;
+    char port[8];
+    snprintf(port, sizeof port, "%d", hp->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int rc = uv_getaddrinfo(t->loop, &r->req, on_resolved, hp->host, port, &hints);
+    pthread_mutex_lock(&t->mu);
+    t->stats.resolves++;
+    t->stats.resolve_failures += rc < 0;
+    pthread_mutex_unlock(&t->mu);
+    if (rc < 0) {
+        LOG(t, "warn", "event=resolve_failed addr=%s for=%s error=\"%s\"", addr,
+            p ? p->name : "seed", uv_strerror(rc));
+        free(r);
+        dial_done(t, s, p, true);
+        return;
+    }
+    r->next = t->resolves;
+    t->resolves = r;
+    t->resolving++;
+}
+
+/* Dials addr for a seed or a member: a numeric address is connected to at once, a host
+ * name is resolved first (asynchronously). Either way the seed or member counts as
+ * dialling until the dial ends. */
+static void dial(tr_transport *t, const char *addr, seed *s, peer *p) {
+    hostport hp;
+    const char *why = parse_hostport(addr, false, &hp);
+    if (why) {
+        /* Only a malformed string (a peer's HELLO or gossip): no point in retrying it. */
+        LOG(t, "warn", "event=bad_address addr=\"%s\" reason=\"%s\" retry=never", addr, why);
+        if (s) {
+            s->joined = true;
+        }
+        if (p) {
+            p->addr_bad = true;
+        }
+        return;
+    }
     if (s) {
         s->dialing = true;
     }
     if (p) {
         p->dialing = true;
     }
-    c->creq.data = c;
-    int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&ss, on_connected);
-    if (rc < 0) {
-        conn_close(c, "debug", "connect failed: %s", uv_strerror(rc));
+    if (hp.numeric) {
+        sockaddr_any a;
+        memset(&a, 0, sizeof a);
+        memcpy(&a, &hp.ss, hp.ss.ss_family == AF_INET ? sizeof a.in4 : sizeof a.in6);
+        connect_to(t, addr, &a, 1, 0, s, p);
+    } else {
+        resolve_start(t, addr, &hp, s, p);
     }
 }
 
@@ -1230,7 +1509,8 @@ static void tick_peers(tr_transport *t, uint64_t now) {
             if (gossip && !p->client) {
                 send_gossip_to(t, p);
             }
-        } else if (!p->client && !p->dialing && p->addr[0] && !t->client && !t->draining &&
+        } else if (!p->client && !p->dialing && !p->addr_bad && p->addr[0] && !t->client &&
+                   !t->draining &&
                    tr_fd_should_dial(&p->fd, now)) {
             dial(t, p->addr, NULL, p);
         }
@@ -1240,7 +1520,7 @@ static void tick_peers(tr_transport *t, uint64_t now) {
 static void tick_seeds(tr_transport *t, uint64_t now) {
     for (size_t i = 0; i < t->seed_count; i++) {
         seed *s = &t->seeds[i];
-        if (!s->resolved && !s->dialing && !t->draining && tr_fd_should_dial(&s->fd, now)) {
+        if (!s->joined && !s->dialing && !t->draining && tr_fd_should_dial(&s->fd, now)) {
             dial(t, s->addr, s, NULL);
         }
     }
@@ -1347,20 +1627,22 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
         return TR_EINVAL;
     }
     const char *cluster = cfg->cluster ? cfg->cluster : "troupe";
-    if (strlen(cluster) > TR_CLUSTER_NAME_MAX ||
-        (cfg->listen && strlen(cfg->listen) > TR_ADDR_STR_MAX) ||
-        (cfg->advertise && strlen(cfg->advertise) > TR_ADDR_STR_MAX)) {
+    if (strlen(cluster) > TR_CLUSTER_NAME_MAX) {
         return TR_EINVAL;
     }
+    snprintf(t->cluster, sizeof t->cluster, "%s", cluster);
+    snprintf(t->name, sizeof t->name, "%s", cfg->node_name);
+    t->log_level = cfg->log_level ? cfg->log_level - 1 : 1;
     if (cfg->advertise && cfg->advertise[0]) {
-        struct sockaddr_storage ss;
-        if (parse_addr(cfg->advertise, &ss)) {
+        hostport hp;
+        const char *why = parse_hostport(cfg->advertise, false, &hp);
+        if (why) {
+            LOG(t, "error", "event=bad_address what=advertise addr=\"%s\" reason=\"%s\"",
+                cfg->advertise, why);
             return TR_EINVAL;
         }
         snprintf(t->listen_addr, sizeof t->listen_addr, "%s", cfg->advertise);
     }
-    snprintf(t->cluster, sizeof t->cluster, "%s", cluster);
-    snprintf(t->name, sizeof t->name, "%s", cfg->node_name);
     t->id = cfg->node_id;
     t->client = cfg->client;
     memcpy(t->secret, cfg->secret, cfg->secret_len);
@@ -1393,8 +1675,8 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     t->pause_max_ms = bound / 4 ? bound / 4 : 1;
     t->on_node = cfg->on_node;
     t->on_refused = cfg->on_refused;
+    t->on_unresolved = cfg->on_unresolved;
     t->spin_ns = (uint64_t)(cfg->spin_us == 0 ? 50 : cfg->spin_us < 0 ? 0 : cfg->spin_us) * 1000;
-    t->log_level = cfg->log_level ? cfg->log_level - 1 : 1;
     t->ud = cfg->ud;
     return 0;
 }
@@ -1409,13 +1691,19 @@ static int parse_seeds(tr_transport *t, const char *seeds) {
         size_t n = end ? (size_t)(end - s) : strlen(s);
         if (n > 0) {
             if (n > TR_ADDR_STR_MAX || t->seed_count == SEEDS_MAX) {
+                LOG(t, "error", "event=bad_address what=seeds addr=\"%.*s\" reason=\"%s\"",
+                    (int)(n > 200 ? 200 : n), s,
+                    n > TR_ADDR_STR_MAX ? "longer than 63 bytes" : "more than 32 seeds");
                 return TR_EINVAL;
             }
             seed *sd = &t->seeds[t->seed_count++];
             memcpy(sd->addr, s, n);
             sd->addr[n] = 0;
-            struct sockaddr_storage ss;
-            if (parse_addr(sd->addr, &ss)) {
+            hostport hp;
+            const char *why = parse_hostport(sd->addr, false, &hp);
+            if (why) {
+                LOG(t, "error", "event=bad_address what=seeds addr=\"%s\" reason=\"%s\"",
+                    sd->addr, why);
                 return TR_EINVAL;
             }
             tr_fd_init(&sd->fd, &t->fdc, now_ms(t));
@@ -1425,16 +1713,61 @@ static int parse_seeds(tr_transport *t, const char *seeds) {
     return 0;
 }
 
+/* The listen address: a name is resolved here, once and synchronously (start-up may wait
+ * for DNS; the loop is not serving anyone yet), and the first address is bound. */
+static int listen_sockaddr(tr_transport *t, const char *listen, struct sockaddr_storage *ss) {
+    hostport hp;
+    const char *why = parse_hostport(listen, true, &hp);
+    if (why) {
+        LOG(t, "error", "event=listen_failed addr=\"%s\" error=\"%s\"", listen, why);
+        return TR_EINVAL;
+    }
+    if (hp.numeric) {
+        *ss = hp.ss;
+        return 0;
+    }
+    uv_getaddrinfo_t req;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    char port[8];
+    snprintf(port, sizeof port, "%d", hp.port);
+    int rc = uv_getaddrinfo(t->loop, &req, NULL, hp.host, port, &hints); /* no callback: sync */
+    struct addrinfo *ai = rc == 0 ? req.addrinfo : NULL;
+    while (ai && ai->ai_family != AF_INET && ai->ai_family != AF_INET6) {
+        ai = ai->ai_next;
+    }
+    if (ai && ai->ai_addrlen <= sizeof *ss) {
+        memset(ss, 0, sizeof *ss);
+        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    }
+    uv_freeaddrinfo(rc == 0 ? req.addrinfo : NULL);
+    if (!ai) {
+        LOG(t, "error", "event=listen_failed addr=\"%s\" error=\"cannot resolve %s: %s\"",
+            listen, hp.host, rc ? uv_strerror(rc) : "no IPv4 or IPv6 address");
+        return rc == UV_EAI_AGAIN ? TR_EAGAIN : TR_EINVAL;
+    }
+    return 0;
+}
+
 static int start_listen(tr_transport *t, const char *listen) {
     struct sockaddr_storage ss;
-    if (parse_addr(listen, &ss)) {
+    int rc = listen_sockaddr(t, listen, &ss);
+    if (rc) {
+        return rc;
+    }
+    if (!t->listen_addr[0] && is_wildcard((const struct sockaddr *)&ss)) {
+        LOG(t, "error", "event=listen_failed addr=%s error=\"a wildcard address cannot be "
+                        "dialled: give the address to advertise\"", listen);
         return TR_EINVAL;
     }
     uv_tcp_init(t->loop, &t->listener);
     t->listener.data = t;
     t->open_handles++;
     t->listening = true;
-    int rc = uv_tcp_bind(&t->listener, (const struct sockaddr *)&ss, 0);
+    rc = uv_tcp_bind(&t->listener, (const struct sockaddr *)&ss, 0);
     if (rc == 0) {
         rc = uv_listen((uv_stream_t *)&t->listener, 128, on_connection);
     }
@@ -1449,15 +1782,10 @@ static int start_listen(tr_transport *t, const char *listen) {
     if (t->listen_addr[0]) {
         return 0; /* an advertised address was given */
     }
-    /* Announce the real port when asked for port 0. */
+    /* Announce the listen host (a name stays a name) with the real port (asked for 0). */
     char host[TR_ADDR_STR_MAX + 1];
     snprintf(host, sizeof host, "%s", listen);
     *strrchr(host, ':') = 0;
-    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) {
-        LOG(t, "error", "event=listen_failed addr=%s error=\"a wildcard address cannot be "
-                        "dialled: give the address to advertise\"", listen);
-        return TR_EINVAL;
-    }
     snprintf(t->listen_addr, sizeof t->listen_addr, "%s:%d", host, t->port);
     return 0;
 }
@@ -1481,7 +1809,7 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 static void maybe_finish_close(tr_transport *t) {
-    if (t->closing && t->open_handles == 0) {
+    if (t->closing && t->open_handles == 0 && t->resolving == 0) {
         void (*done)(void *) = t->done;
         void *arg = t->done_arg;
         destroy(t);
@@ -1585,6 +1913,12 @@ void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
             (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         }
         conn_close(c, "info", "transport closing");
+    }
+    /* A resolution still queued is cancelled (its callback gets UV_ECANCELED); one already
+     * running on the thread pool cannot be: its callback comes when getaddrinfo returns.
+     * Either way t is freed only after the last callback (t->resolving). */
+    for (resolve *r = t->resolves; r; r = r->next) {
+        (void)uv_cancel((uv_req_t *)&r->req);
     }
     uv_timer_stop(&t->tick);
     uv_close((uv_handle_t *)&t->tick, on_handle_closed);

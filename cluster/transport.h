@@ -18,6 +18,18 @@
  *     queue_count frames waiting, plus one batch of at most as much being written.
  * Ownership: payloads passed to tr_transport_send are copied. Callbacks get borrowed
  * payloads valid during the call only.
+ * Addresses: "host:port" strings of at most TR_ADDR_STR_MAX (63) bytes, the host an IPv4
+ * literal, an IPv6 literal in brackets ("[::1]:7401") or a host name ("db-2.internal:7401").
+ * Their syntax is checked at creation (a typo fails then, with a log line saying why). A
+ * name is resolved each time it is dialled (seeds, members' addresses from HELLO and gossip),
+ * asynchronously on libuv's thread pool (uv_getaddrinfo, AF_UNSPEC), so a slow resolver
+ * never stalls the loop (heartbeats go on); the results are tried in getaddrinfo's order.
+ * While resolving, the seed or member counts as being dialled; a failed resolution is logged
+ * (event=resolve_failed) and retried with the reconnect backoff, like a failed connect.
+ * Only a malformed address (from a peer's HELLO or gossip) is never dialled. The listen
+ * address is resolved once, synchronously, at creation. Closing cancels the resolutions in
+ * flight and completes only after their callbacks ran (one already inside getaddrinfo
+ * delays the close until it returns: the resolver's own timeout bounds that).
  * Threading: tr_transport_send and tr_transport_node_by_name may be called from any
  * thread; everything else, and every callback, runs on the loop's thread.
  */
@@ -40,11 +52,13 @@ typedef struct tr_transport_config {
     const char *cluster;   /* copied; default "troupe" */
     const char *node_name; /* copied; required */
     uint32_t node_id;      /* required, != 0 */
-    const char *listen;    /* "host:port" to accept on (port 0 = any); NULL = accept nothing */
+    const char *listen;    /* "host:port" to accept on (port 0 = any; a name is resolved at
+                              once and its first address bound); NULL = accept nothing */
     const char *advertise; /* "host:port" peers dial to reach us (HELLO, gossip); NULL = the
-                              listen address with its real port (required when listening on
-                              0.0.0.0 or [::]) */
-    const char *seeds;     /* "host:port,host:port" to dial at start; NULL = none */
+                              listen address (as given: a name stays a name) with its real
+                              port (required when listening on a wildcard such as 0.0.0.0
+                              or [::]) */
+    const char *seeds;     /* "host:port,host:port" (at most 32) to dial at start; NULL = none */
     const uint8_t *secret; /* copied; at least TR_SECRET_MIN bytes */
     size_t secret_len;
     bool client;           /* a client (troupe call): announced as such, never gossiped */
@@ -74,6 +88,10 @@ typedef struct tr_transport_config {
     /* An outbound connection was refused or dropped during its handshake (why = the reason
      * logged). Loop thread. May be NULL. For clients that want to give up at once. */
     void (*on_refused)(void *ud, const char *why);
+    /* A dialled host name (addr = the "host:port" dialled) did not resolve; error = the
+     * resolver's message. Loop thread. May be NULL. For clients that want to give up at once
+     * (the transport itself retries with backoff). */
+    void (*on_unresolved)(void *ud, const char *addr, const char *error);
     /* Which log lines are printed: 0 = info and up (default), 1 = all (debug too),
      * 2 = info and up, 3 = warnings and errors only. */
     int log_level;
@@ -81,6 +99,11 @@ typedef struct tr_transport_config {
     void (*on_node)(void *ud, uint32_t id, const char *name, bool up);
     void *ud;
 } tr_transport_config;
+
+/* Checks the syntax of a "host:port" address (see Addresses above; port 0 only if port0_ok,
+ * as for a listen address). 0, or TR_EINVAL with *why (if why is not NULL) set to a static
+ * sentence saying what is wrong. Resolves nothing. Any thread. */
+int tr_cluster_addr_check(const char *addr, bool port0_ok, const char **why);
 
 /* Creates the transport on `loop` (call on the loop's thread): binds the listener (an error
  * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds.
@@ -109,6 +132,8 @@ void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
 typedef struct tr_transport_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out, writes;
     uint64_t conns_accepted, conns_refused, send_full, send_unreach;
+    uint64_t resolves;         /* host name resolutions started (dials of a name) */
+    uint64_t resolve_failures; /* of those, the ones that failed (not the cancelled ones) */
 } tr_transport_stats;
 void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out);
 

@@ -625,7 +625,10 @@ typedef struct tr_cluster_config {
     const char *listen;      /* "host:port" to accept peers on; NULL = none (a client) */
     const char *advertise;   /* "host:port" peers dial to reach this node; NULL = listen
                                 (needed when listening on 0.0.0.0 or [::]) */
-    const char *seeds;       /* "host:port,host:port" dialled to join; NULL = none */
+    const char *seeds;       /* "host:port,host:port" dialled to join; NULL = none. A host
+                                is an IPv4 address, [an IPv6 address] or a name, resolved
+                                without blocking whenever it is dialled (and retried if it
+                                does not resolve); see docs/wire-protocol.md */
     const void *secret;      /* shared secret (copied), at least 16 bytes */
     size_t secret_len;
     bool client;             /* announce as a client: not a member, never gossiped */

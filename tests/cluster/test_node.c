@@ -57,6 +57,49 @@ Test(node_cli, command_line_errors_exit_2) {
     cr_assert_eq(proc_wait(proc_spawn("bad6", a6), 3000), 2, "bad number");
 }
 
+/* Host names on the command line: a node listening on and seeded with "localhost:PORT"
+ * (/etc/hosts), a seed that does not resolve (RFC 6761 ".invalid"), troupe call by name. */
+Test(node_cli, nodes_and_calls_use_host_names) {
+    start_node("n1", 0, NULL, NULL);
+    static char listen[32], seeds[96], secret[512], target[32];
+    snprintf(listen, sizeof listen, "localhost:%d", port_base + 1);
+    snprintf(seeds, sizeof seeds, "nosuchhost.invalid:7401,localhost:%d", port_base);
+    proc_path(secret, sizeof secret, "secret");
+    char *a2[] = {"node", "--name", "n2", "--listen", listen, "--seeds", seeds,
+                  "--secret-file", secret, NULL};
+    proc_spawn("n2", a2);
+    cr_assert(log_wait("n2", "event=link_up peer=n1", 1, 5000), "n2 never linked by name:\n%s",
+              log_tail("n2"));
+    cr_assert(log_wait("n2", "event=resolve_failed addr=nosuchhost.invalid:7401", 2, 5000),
+              "the unresolvable seed was not logged and retried");
+    /* n1 learned n2 as "localhost:PORT" (its advertised listen address) */
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 1000));
+    snprintf(target, sizeof target, "localhost:%d", port_base + 1);
+    char *c1[] = {"call", target, "proxy", "300", "[\"echo@n1\", 7]", "--secret-file", secret,
+                  NULL};
+    cr_assert_eq(proc_wait(proc_spawn("byname", c1), 6000), 0, "call by name:\n%s",
+                 log_tail("byname"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/byname.out", tmpdir);
+    char *out = slurp(path);
+    cr_assert_str_eq(out, "7\n");
+    free(out);
+    char *c2[] = {"call", "nosuchhost.invalid:7401", "echo", "300", "1", "--secret-file",
+                  secret, "--timeout", "5000", NULL};
+    uint64_t t0 = proc_now_ms();
+    cr_assert_eq(proc_wait(proc_spawn("noname", c2), 6000), 1);
+    cr_assert_gt(log_count("noname", "troupe call: cannot resolve nosuchhost.invalid:7401"), 0,
+                 "%s", log_tail("noname"));
+    cr_assert_lt(proc_now_ms() - t0, 4000, "troupe call waited for its timeout");
+    char *b1[] = {"node", "--name", "n3", "--listen", "127.0.0.1:0", "--seeds", "db..x:1",
+                  "--secret-file", secret, NULL};
+    cr_assert_eq(proc_wait(proc_spawn("badname", b1), 3000), 2);
+    cr_assert_gt(log_count("badname", "bad --seeds address 'db..x:1': empty label"), 0);
+    char *b2[] = {"call", "localhost", "echo", "300", "1", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("badcall", b2), 3000), 2);
+    cr_assert_gt(log_count("badcall", "missing ':port'"), 0);
+}
+
 /* ---- hostile peers against a real node ---- */
 
 static int raw_authed(void) {

@@ -1,7 +1,8 @@
 /* stress_cluster.c — the real cluster path under ThreadSanitizer: two runtimes in one
  * process (2 workers each; worker 0 also runs the libuv loop) joined by tr_cluster over
- * 127.0.0.1. Many client actors on node 1 send pipelined requests to an echo on node 2 by
- * name and check every reply; sends come from both workers while worker 0 polls the loop.
+ * 127.0.0.1 (node 2's seed given as "localhost:PORT": resolved on libuv's thread pool).
+ * Many client actors on node 1 send pipelined requests to an echo on node 2 by name and
+ * check every reply; sends come from both workers while worker 0 polls the loop.
  * Prints "N passed, M failed" (see stress_runtime.c for why this is not Criterion). */
 #include <stdio.h>
 #include <string.h>
@@ -86,7 +87,8 @@ int main(void) {
                             .secret_len = strlen(SECRET)};
     if (tr_cluster_start(rt1, &cc, &c1)) return 2;
     char seeds[32];
-    snprintf(seeds, sizeof seeds, "127.0.0.1:%d", tr_cluster_port(c1));
+    /* by name: the resolution runs on libuv's thread pool (uv_getaddrinfo) */
+    snprintf(seeds, sizeof seeds, "localhost:%d", tr_cluster_port(c1));
     tr_cluster_config cc2 = cc;
     cc2.seeds = seeds;
     if (tr_cluster_start(rt2, &cc2, &c2)) return 2;
