@@ -2,6 +2,7 @@
 #include "cluster/membership.h"
 
 #include <assert.h>
+#include <math.h>
 #include <string.h>
 
 #include "cluster/frame.h"
@@ -16,8 +17,81 @@ const char *tr_member_status_name(tr_member_status s) {
     return "?";
 }
 
+int tr_fd_config_check(const tr_fd_config *cfg) {
+    bool ok = cfg->heartbeat_ms > 0 && cfg->min_std_ms > 0 && cfg->down_ms > 0 &&
+              cfg->backoff_min_ms > 0 && cfg->phi_suspect > 0 &&
+              cfg->phi_down >= cfg->phi_suspect && cfg->phi_down <= TR_FD_PHI_MAX;
+    return ok ? 0 : TR_EINVAL; /* written so that NaN thresholds fail too */
+}
+
+void tr_fd_history_clear(tr_fd_history *h) { memset(h, 0, sizeof *h); }
+
+void tr_fd_history_add(tr_fd_history *h, uint64_t interval_ms) {
+    assert(h->count <= TR_FD_WINDOW && h->next < TR_FD_WINDOW);
+    uint32_t x = interval_ms > TR_FD_INTERVAL_MAX ? TR_FD_INTERVAL_MAX : (uint32_t)interval_ms;
+    if (h->count == TR_FD_WINDOW) { /* full: the oldest sample (in slot next) leaves */
+        uint64_t old = h->interval_ms[h->next];
+        h->sum_ms -= old;
+        h->sum_sq_ms -= old * old;
+    } else {
+        h->count++;
+    }
+    h->interval_ms[h->next] = x;
+    h->sum_ms += x;
+    h->sum_sq_ms += (uint64_t)x * x;
+    h->next = (h->next + 1) % TR_FD_WINDOW;
+    assert(h->sum_ms <= (uint64_t)h->count * TR_FD_INTERVAL_MAX);
+}
+
+void tr_fd_estimate(const tr_fd_history *h, const tr_fd_config *cfg, double *mean_ms,
+                    double *std_ms) {
+    /* A short history: the configured interval, with a quarter of it as deviation (how
+     * Akka bootstraps its detector), so the first jittery beats of a link do not flap. */
+    double mean = cfg->heartbeat_ms, std = cfg->heartbeat_ms / 4.0;
+    if (h->count >= TR_FD_SAMPLES_MIN) {
+        /* n^2 var = n sum_sq - sum^2, exact in 64 bits (both at most 3.6e15) and >= 0 by
+         * Cauchy-Schwarz, so no cancellation and no negative variance. */
+        uint64_t n = h->count;
+        uint64_t num = n * h->sum_sq_ms - h->sum_ms * h->sum_ms;
+        mean = (double)h->sum_ms / (double)n;
+        std = sqrt((double)num) / (double)n;
+    }
+    *mean_ms = mean;
+    *std_ms = std < cfg->min_std_ms ? cfg->min_std_ms : std;
+}
+
+/* -log10 of the normal upper tail at z, from its asymptotic series (Mills' ratio). */
+static double phi_tail_series(double z) {
+    double z2 = z * z;
+    double ln = z2 / 2 + log(z) + 0.5 * log(2 * M_PI) - log1p(-1 / z2 + 3 / (z2 * z2));
+    return ln / M_LN10;
+}
+
+double tr_phi_normal(double elapsed_ms, double mean_ms, double std_ms) {
+    assert(std_ms > 0);
+    double z = (elapsed_ms - mean_ms) / std_ms;
+    /* erfc is exact until its result nears the smallest double (z ~ 37); past z = 30
+     * (phi ~ 197, above any threshold allowed) the series continues it, shifted to meet it
+     * exactly so that phi stays continuous and increasing. */
+    const double zs = 30;
+    if (z > zs) {
+        return -log10(0.5 * erfc(zs / M_SQRT2)) + phi_tail_series(z) - phi_tail_series(zs);
+    }
+    double p = 0.5 * erfc(z / M_SQRT2);
+    return p >= 1 ? 0 : -log10(p);
+}
+
+double tr_fd_phi(const tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
+    if (now_ms <= fd->last_heard_ms) {
+        return 0;
+    }
+    double mean, std;
+    tr_fd_estimate(&fd->history, cfg, &mean, &std);
+    return tr_phi_normal((double)(now_ms - fd->last_heard_ms), mean + cfg->pause_ms, std);
+}
+
 void tr_fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
-    assert(cfg->suspect_ms <= cfg->down_ms && cfg->backoff_min_ms > 0);
+    assert(tr_fd_config_check(cfg) == 0);
     memset(fd, 0, sizeof *fd);
     fd->status = TR_MEMBER_JOINING;
     fd->last_heard_ms = now_ms;
@@ -25,8 +99,16 @@ void tr_fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     fd->backoff_ms = cfg->backoff_min_ms;
 }
 
-int tr_fd_heard(tr_fd *fd, uint64_t now_ms) {
+int tr_fd_heard(tr_fd *fd, uint64_t now_ms, bool heartbeat) {
     fd->last_heard_ms = now_ms;
+    tr_fd_history *h = &fd->history;
+    if (heartbeat) {
+        if (h->beat_seen && now_ms >= h->last_beat_ms) {
+            tr_fd_history_add(h, now_ms - h->last_beat_ms);
+        }
+        h->beat_seen = true;
+        h->last_beat_ms = now_ms;
+    }
     if (fd->linked && fd->status == TR_MEMBER_SUSPECT) {
         fd->status = TR_MEMBER_UP;
         return TR_FD_UP;
@@ -38,6 +120,8 @@ int tr_fd_link_up(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     fd->linked = true;
     fd->last_heard_ms = now_ms;
     fd->backoff_ms = cfg->backoff_min_ms;
+    /* A new connection may be a restarted peer: its old rhythm says nothing. */
+    tr_fd_history_clear(&fd->history);
     tr_member_status was = fd->status;
     fd->status = TR_MEMBER_UP;
     return was == TR_MEMBER_UP ? TR_FD_SAME : TR_FD_UP;
@@ -61,11 +145,11 @@ int tr_fd_tick(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     if (!fd->linked || now_ms < fd->last_heard_ms) {
         return TR_FD_SAME;
     }
-    uint64_t silent = now_ms - fd->last_heard_ms;
-    if (silent >= cfg->down_ms) {
+    double phi = tr_fd_phi(fd, cfg, now_ms);
+    if (now_ms - fd->last_heard_ms >= cfg->down_ms || phi >= cfg->phi_down) {
         return TR_FD_DOWN; /* the caller closes the link, then calls tr_fd_link_down */
     }
-    if (silent >= cfg->suspect_ms && fd->status == TR_MEMBER_UP) {
+    if (phi >= cfg->phi_suspect && fd->status == TR_MEMBER_UP) {
         fd->status = TR_MEMBER_SUSPECT;
         return TR_FD_SUSPECT;
     }

@@ -6,15 +6,33 @@
  * loop clock) and random numbers (for jitter) and acts on what it answers (dial, close,
  * report down/up). So the detector's rules can be unit-tested without waiting.
  *
- * Failure detector (timeout-based, one TCP link per pair):
+ * Failure detector (phi accrual, Hayashibara et al. 2004, as in Akka and Cassandra; one
+ * TCP link per pair):
  *   - every node sends a HEARTBEAT on each link every heartbeat_ms on the control lane,
- *     which the writer puts ahead of queued user frames; ANY frame received counts as a
- *     sign of life, so a busy link never looks dead;
- *   - no frame for suspect_ms -> SUSPECT (logged only); none for down_ms -> DOWN;
+ *     which the writer puts ahead of queued user frames;
+ *   - ANY frame received is a sign of life: it resets the time silence is measured from, so
+ *     a busy link never looks dead;
+ *   - the intervals between HEARTBEAT frames (only those) go into a per-peer window of the
+ *     last TR_FD_WINDOW samples, with running integer sums for the mean and variance.
+ *     Only heartbeats are sampled because they are the one stationary stream (sent every
+ *     heartbeat_ms whatever the traffic): a burst of user frames microseconds apart would
+ *     shrink the mean to nothing and make the next ordinary heartbeat gap look like death;
+ *   - phi(t) = -log10(P(X > t)) for t = silence so far and X ~ Normal(mean + pause_ms,
+ *     max(std, min_std_ms)); P from erfc (libm; exact to double precision, and at one call
+ *     per member per tick speed is irrelevant, so Akka's logistic approximation, chosen for
+ *     speed, buys nothing). pause_ms (Akka's acceptable-heartbeat-pause) and min_std_ms keep
+ *     a late beat or a short, too-regular history from flapping;
+ *   - with fewer than TR_FD_SAMPLES_MIN samples (a fresh link) the mean is heartbeat_ms
+ *     and the deviation a quarter of it (as Akka bootstraps), floored at min_std_ms;
+ *   - phi >= phi_suspect -> SUSPECT (logged only); phi >= phi_down, or no frame at all for
+ *     down_ms (a hard bound whatever phi says) -> DOWN;
  *   - the link breaking (EOF, reset, write error, BYE) -> DOWN at once.
- *   Bound: a node that dies or hangs is DOWN at most down_ms + one tick (heartbeat_ms / 2)
- *   after the last frame it sent; a killed process (socket reset) is DOWN at once.
- *   - DOWN -> UP only through a new connection and a complete handshake.
+ *   Bound: a node that dies or hangs is DOWN at most down_ms + one tick after the last frame
+ *   it sent (phi normally declares it earlier for a regular heartbeat stream, never later);
+ *   a killed process (socket reset) is DOWN at once.
+ *   - DOWN -> UP only through a new connection and a complete handshake, which starts a
+ *     fresh history.
+ *   All state is in fixed arrays; the functions are pure in (arrival times, now).
  * Reconnects: exponential backoff from backoff_min_ms doubling to backoff_max_ms, each delay
  * drawn uniformly from [d/2, d) (jitter), reset on a successful handshake.
  *
@@ -46,36 +64,76 @@ typedef enum tr_member_status {
 
 const char *tr_member_status_name(tr_member_status s);
 
+#define TR_FD_WINDOW 100      /* heartbeat intervals kept per member */
+#define TR_FD_SAMPLES_MIN 3    /* fewer: the mean is the configured heartbeat_ms */
+#define TR_FD_INTERVAL_MAX 600000u /* a sample is clamped to this (10 min): sums stay exact */
+#define TR_FD_PHI_SUSPECT 5.0  /* defaults of the thresholds */
+#define TR_FD_PHI_DOWN 8.0
+#define TR_FD_PHI_MAX 100.0    /* thresholds above this are refused */
+
 typedef struct tr_fd_config {
-    uint32_t suspect_ms;
-    uint32_t down_ms;
+    uint32_t heartbeat_ms;   /* the sender's interval: the mean of a short history */
+    uint32_t min_std_ms;     /* floor of the standard deviation (> 0) */
+    uint32_t pause_ms;       /* acceptable pause, added to the mean */
+    double phi_suspect;      /* SUSPECT at phi >= this (> 0) */
+    double phi_down;         /* DOWN at phi >= this (>= phi_suspect) */
+    uint32_t down_ms;        /* hard bound: DOWN after this long without any frame */
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;
 } tr_fd_config;
+
+/* The window of heartbeat inter-arrival times: a ring of the last TR_FD_WINDOW samples and
+ * their exact integer sums (sum and sum of squares). Invariants: count <= TR_FD_WINDOW,
+ * next < TR_FD_WINDOW, sum / sum_sq are the sums over the count samples held. */
+typedef struct tr_fd_history {
+    uint32_t interval_ms[TR_FD_WINDOW];
+    uint32_t count;
+    uint32_t next;         /* slot the next sample goes into */
+    uint64_t sum_ms;
+    uint64_t sum_sq_ms;    /* at most 100 * (6e5)^2 = 3.6e13: no overflow */
+    bool beat_seen;        /* last_beat_ms is valid */
+    uint64_t last_beat_ms;
+} tr_fd_history;
 
 /* Failure-detector and dial state of one member. */
 typedef struct tr_fd {
     tr_member_status status;
     bool linked;
-    uint64_t last_heard_ms;
+    uint64_t last_heard_ms; /* the last frame of any kind (or link up) */
     uint64_t next_dial_ms;
     uint32_t backoff_ms; /* the current delay ceiling */
+    tr_fd_history history;
 } tr_fd;
 
 /* What a call changed: the transport reports TR_FD_DOWN / TR_FD_UP as node events. */
 enum { TR_FD_SAME = 0, TR_FD_UP, TR_FD_SUSPECT, TR_FD_DOWN };
 
+/* 0, or TR_EINVAL if cfg breaks a rule above (the transport checks its config with it). */
+int tr_fd_config_check(const tr_fd_config *cfg);
 void tr_fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
-/* A frame arrived on the member's link. */
-int tr_fd_heard(tr_fd *fd, uint64_t now_ms);
-/* The handshake completed (link up). */
+/* A frame arrived on the member's link; heartbeat: it was a HEARTBEAT (sampled). */
+int tr_fd_heard(tr_fd *fd, uint64_t now_ms, bool heartbeat);
+/* The handshake completed (link up): a fresh history. */
 int tr_fd_link_up(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
 /* The link broke or a dial failed; schedules the next dial with backoff + jitter. */
 int tr_fd_link_down(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms, uint64_t random);
-/* Periodic: SUSPECT / DOWN by silence. On TR_FD_DOWN the caller closes the link. */
+/* Periodic: SUSPECT / DOWN by phi or the hard bound. On TR_FD_DOWN the caller closes the
+ * link. */
 int tr_fd_tick(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
 /* Is it time to dial (not linked, and the backoff delay has passed)? */
 bool tr_fd_should_dial(const tr_fd *fd, uint64_t now_ms);
+
+/* phi of the member at now_ms: 0 for a frame just heard, rising with silence. Pure. */
+double tr_fd_phi(const tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
+/* The distribution phi uses: *mean_ms (pause_ms not included) and *std_ms (floored). */
+void tr_fd_estimate(const tr_fd_history *h, const tr_fd_config *cfg, double *mean_ms,
+                    double *std_ms);
+/* -log10(P(X > elapsed)) for X ~ Normal(mean, std), std > 0; finite for any input. */
+double tr_phi_normal(double elapsed_ms, double mean_ms, double std_ms);
+
+/* The history alone (for tests): adds one interval; clears. */
+void tr_fd_history_add(tr_fd_history *h, uint64_t interval_ms);
+void tr_fd_history_clear(tr_fd_history *h);
 
 typedef struct tr_gossip_entry {
     char name[TR_NAME_MAX + 1];

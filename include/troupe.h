@@ -610,7 +610,7 @@ int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *
  * A real node joins a cluster by starting a tr_cluster on its runtime: one TCP connection
  * per node pair, frames of a 4-byte big-endian length and a msgpack envelope, a handshake
  * that mutually authenticates with a shared secret (HMAC-SHA256 over fresh nonces), seed
- * nodes + gossip for membership, heartbeats and a timeout failure detector. Remote sends
+ * nodes + gossip for membership, heartbeats and a phi-accrual failure detector. Remote sends
  * (tr_send to an address on another node, tr_send_name("x@n2")) then go over TCP; a node
  * going down or up reaches monitors as TR_MSG_DOWN (TR_ENODEDOWN) / TR_MSG_NODE_DOWN/UP.
  * Every authenticated peer is trusted like a local actor (it holds the secret).
@@ -637,7 +637,9 @@ typedef struct tr_cluster_config {
     uint32_t peer_queue_count;     /* outbound bound per peer; 0 = 65536 messages */
     uint32_t handshake_timeout_ms; /* 0 = 5000 */
     uint32_t heartbeat_ms;         /* 0 = 500 */
-    uint32_t down_ms;        /* silence after which a node is down (suspect at half); 3000 */
+    uint32_t down_ms;        /* silence after which a node is down at the latest; 0 = 3000 */
+    double phi_suspect;      /* phi-accrual failure detector (docs/wire-protocol.md 6): a */
+    double phi_down;         /* node is suspect / down at phi >= these; 0 = 5 and 8 */
     uint32_t write_stall_ms; /* a peer not reading this long is dropped; 0 = 5000 */
     int32_t spin_us;         /* the I/O loop polls this long after activity before it
                                 sleeps; 0 = 50, negative = never */
