@@ -256,6 +256,8 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .handshake_timeout_ms = cfg->handshake_timeout_ms,
         .heartbeat_ms = cfg->heartbeat_ms,
         .down_ms = cfg->down_ms,
+        .phi_suspect = cfg->phi_suspect,
+        .phi_down = cfg->phi_down,
         .write_stall_ms = cfg->write_stall_ms,
         .spin_us = cfg->spin_us,
         .on_message = on_message,

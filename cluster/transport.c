@@ -1067,7 +1067,7 @@ static int on_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len, char
     uint32_t count;
     int kind = tr_frame_kind(p, len, &count);
     peer *pr = c->peer;
-    int ev = tr_fd_heard(&pr->fd, now_ms(t));
+    int ev = tr_fd_heard(&pr->fd, now_ms(t), kind == TR_FRAME_HEARTBEAT);
     if (ev == TR_FD_UP) {
         LOG(t, "info", "event=node_alive_again peer=%s", pr->name);
     }
@@ -1495,13 +1495,15 @@ static void tick_peers(tr_transport *t, uint64_t now) {
         if (p->active) {
             int ev = p->client ? TR_FD_SAME : tr_fd_tick(&p->fd, &t->fdc, now);
             if (ev == TR_FD_DOWN) {
-                conn_close(p->active, "warn", "no frame for %llu ms (failure detector)",
-                           (unsigned long long)(now - p->fd.last_heard_ms));
+                conn_close(p->active, "warn", "no frame for %llu ms (failure detector, phi %.1f)",
+                           (unsigned long long)(now - p->fd.last_heard_ms),
+                           tr_fd_phi(&p->fd, &t->fdc, now));
                 continue;
             }
             if (ev == TR_FD_SUSPECT) {
-                LOG(t, "warn", "event=node_suspect peer=%s silent_ms=%llu", p->name,
-                    (unsigned long long)(now - p->fd.last_heard_ms));
+                LOG(t, "warn", "event=node_suspect peer=%s silent_ms=%llu phi=%.1f", p->name,
+                    (unsigned long long)(now - p->fd.last_heard_ms),
+                    tr_fd_phi(&p->fd, &t->fdc, now));
             }
             if (beat) {
                 send_heartbeat_to(t, p);
@@ -1661,11 +1663,22 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     t->write_stall_ms = cfg->write_stall_ms ? cfg->write_stall_ms : 5000;
     t->gossip_ms = t->heartbeat_ms * 2;
     t->fdc.down_ms = cfg->down_ms ? cfg->down_ms : 3000;
-    t->fdc.suspect_ms = t->fdc.down_ms / 2;
+    /* phi's knobs follow the heartbeat: a quarter of it as the least deviation, two beats
+     * of acceptable pause (one lost tick and a scheduling stall on a loaded machine). */
+    t->fdc.heartbeat_ms = t->heartbeat_ms;
+    t->fdc.min_std_ms = t->heartbeat_ms / 4 ? t->heartbeat_ms / 4 : 1;
+    t->fdc.pause_ms = t->heartbeat_ms * 2;
+    t->fdc.phi_suspect = cfg->phi_suspect > 0 ? cfg->phi_suspect : TR_FD_PHI_SUSPECT;
+    t->fdc.phi_down = cfg->phi_down > 0 ? cfg->phi_down : TR_FD_PHI_DOWN;
     t->fdc.backoff_min_ms = cfg->backoff_min_ms ? cfg->backoff_min_ms : 100;
     t->fdc.backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : 5000;
     if (t->fdc.backoff_max_ms < t->fdc.backoff_min_ms) {
         t->fdc.backoff_max_ms = t->fdc.backoff_min_ms;
+    }
+    if (tr_fd_config_check(&t->fdc)) {
+        LOG(t, "error", "event=bad_config reason=\"phi thresholds: need 0 < suspect (%g) <= "
+                        "down (%g) <= %g\"", t->fdc.phi_suspect, t->fdc.phi_down, TR_FD_PHI_MAX);
+        return TR_EINVAL;
     }
     t->on_message = cfg->on_message;
     t->backlogged = cfg->backlogged;
