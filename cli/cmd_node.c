@@ -19,6 +19,7 @@
 #include "actors/registers.h"
 #include "cli/node_common.h"
 #include "cluster/frame.h"
+#include "cluster/membership.h"
 #include "cluster/transport.h"
 #include "runtime/codec.h"
 #include "runtime/real.h"
@@ -202,6 +203,7 @@ static void usage(FILE *out) {
             "                   [--frame-max BYTES] [--peer-queue-bytes N] [--peer-queue-count N]\n"
             "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
             "                   [--write-stall-ms MS] [--spin-us US] [--replicas n1,n2,...]\n"
+            "                   [--phi-suspect PHI] [--phi-down PHI]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -216,7 +218,13 @@ static void usage(FILE *out) {
             "resolves to at start (port 0: any free port) and is what peers dial unless\n"
             "--advertise is given (required when listening on 0.0.0.0 or [::]). Seeds and\n"
             "members' names are resolved each time they are dialled, without blocking the\n"
-            "node; one that does not resolve is logged (event=resolve_failed) and retried.\n");
+            "node; one that does not resolve is logged (event=resolve_failed) and retried.\n"
+            "Failure detection (phi accrual, docs/wire-protocol.md section 6): every link\n"
+            "carries a heartbeat each --heartbeat-ms (default 500); from the intervals seen,\n"
+            "phi = -log10(chance that a live peer stays silent this long). A peer is suspect\n"
+            "(logged) at phi >= --phi-suspect (default 5) and down at phi >= --phi-down\n"
+            "(default 8; both in [0.1, 100], suspect <= down), and down in any case after\n"
+            "--down-ms (default 3000) without any frame.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -267,6 +275,15 @@ static int parse_args(int argc, char **argv, node_args *a) {
             *dst = v;
             continue;
         }
+        double *phi = !strcmp(f, "--phi-suspect") ? &a->cc.phi_suspect
+                      : !strcmp(f, "--phi-down")  ? &a->cc.phi_down
+                                                  : NULL;
+        if (phi) {
+            if (tr_cli_parse_double("node", f, v, 0.1, TR_FD_PHI_MAX, phi)) {
+                return 2;
+            }
+            continue;
+        }
         size_t k = 0;
         while (k < sizeof nums / sizeof nums[0] && strcmp(nums[k].flag, f)) {
             k++;
@@ -281,6 +298,13 @@ static int parse_args(int argc, char **argv, node_args *a) {
                              (uint32_t *)((char *)a + nums[k].off))) {
             return 2;
         }
+    }
+    double suspect = a->cc.phi_suspect > 0 ? a->cc.phi_suspect : TR_FD_PHI_SUSPECT;
+    double down = a->cc.phi_down > 0 ? a->cc.phi_down : TR_FD_PHI_DOWN;
+    if (suspect > down) {
+        fprintf(stderr, "troupe node: --phi-suspect (%g) must not exceed --phi-down (%g)\n",
+                suspect, down);
+        return 2;
     }
     if (!a->name || !a->listen) {
         fprintf(stderr, "troupe node: --name and --listen are required\n");

@@ -2,6 +2,7 @@
 #include "cli/node_common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,21 @@ int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t 
         return -1;
     }
     *out = (uint32_t)v;
+    return 0;
+}
+
+int tr_cli_parse_double(const char *cmd, const char *flag, const char *s, double min,
+                        double max, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = s && *s ? strtod(s, &end) : NAN;
+    /* written so that NaN (and "nan", "inf" from strtod) fails the range test */
+    if (!s || !*s || *end || errno || !(v >= min && v <= max)) {
+        fprintf(stderr, "troupe %s: %s wants a number in [%g, %g], got '%s'\n", cmd, flag, min,
+                max, s ? s : "");
+        return -1;
+    }
+    *out = v;
     return 0;
 }
 

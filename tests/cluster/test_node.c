@@ -55,6 +55,12 @@ Test(node_cli, command_line_errors_exit_2) {
     cr_assert_eq(proc_wait(proc_spawn("bad5", a5), 3000), 1, "nobody listening");
     char *a6[] = {"node", "--name", "n1", "--listen", "127.0.0.1:1", "--down-ms", "x", NULL};
     cr_assert_eq(proc_wait(proc_spawn("bad6", a6), 3000), 2, "bad number");
+    char *a7[] = {"node", "--name", "n1", "--listen", "127.0.0.1:1", "--phi-down", "nan", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("bad7", a7), 3000), 2, "phi not a number");
+    cr_assert_gt(log_count("bad7", "--phi-down wants a number in [0.1, 100]"), 0);
+    char *a8[] = {"node", "--name", "n1", "--listen", "127.0.0.1:1", "--phi-suspect", "9", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("bad8", a8), 3000), 2, "suspect above the default down");
+    cr_assert_gt(log_count("bad8", "must not exceed --phi-down (8)"), 0);
 }
 
 /* Host names on the command line: a node listening on and seeded with "localhost:PORT"
