@@ -256,7 +256,8 @@ Test(membership, down_comes_at_the_hard_bound_whatever_phi_says) {
     history_of(&fd, &c, wild, 100);
     uint64_t last = fd.last_heard_ms;
     for (uint64_t t = last + 1; t < last + c.down_ms; t++) {
-        cr_assert_neq(tr_fd_tick(&fd, &c, t), TR_FD_DOWN, "t=+%llu", (unsigned long long)(t - last));
+        cr_assert_neq(tr_fd_tick(&fd, &c, t), TR_FD_DOWN, "t=+%llu",
+                      (unsigned long long)(t - last));
     }
     cr_assert_lt(tr_fd_phi(&fd, &c, last + c.down_ms), c.phi_suspect, "phi alone would wait");
     cr_assert_eq(tr_fd_tick(&fd, &c, last + c.down_ms), TR_FD_DOWN, "down at down_ms exactly");

@@ -123,6 +123,8 @@ static void *loop_main(void *arg) {
     return NULL;
 }
 
+static uint32_t down_ms_override; /* 0: the usual 600 ms */
+
 static void base_config(world *w, int i, const char *seeds) {
     static char names[NODES][8];
     snprintf(names[i], sizeof names[i], "n%d", i + 1);
@@ -137,7 +139,7 @@ static void base_config(world *w, int i, const char *seeds) {
     c->secret_len = strlen(SECRET);
     c->handshake_timeout_ms = 400;
     c->heartbeat_ms = 100;
-    c->down_ms = 600;
+    c->down_ms = down_ms_override ? down_ms_override : 600;
     c->write_stall_ms = 600;
     c->backoff_min_ms = 50;
     c->backoff_max_ms = 400;
@@ -433,6 +435,35 @@ Test(transport, member_going_silent_is_detected_down_within_bound) {
     cr_assert(wait_for(is_up, 0 + 5, 2000));
     close(fd);
     cr_assert(wait_for(is_down, 0 + 5, 500), "broken link not reported down");
+    world_stop();
+}
+
+/* The phi-accrual detector: a member that beats every 100 ms and then falls silent is down
+ * long before the hard bound (8 s here); while it beats it is never suspected down. */
+Test(transport, phi_declares_a_regular_member_down_long_before_down_ms) {
+    down_ms_override = 8000;
+    world_start();
+    down_ms_override = 0;
+    int fd = raw_connect(W.port[0]);
+    cr_assert_eq(raw_handshake(fd, "test", "beater", 3, SECRET, strlen(SECRET), false, NULL),
+                 0);
+    cr_assert(wait_for(is_up, 0 + 3, 2000));
+    for (int k = 0; k < 30; k++) { /* HEARTBEAT frames: [18, seq] */
+        uint8_t hb[7] = {0, 0, 0, 3, 0x92, 0x12, (uint8_t)(k & 0x7f)};
+        cr_assert_eq(raw_write_all(fd, hb, sizeof hb), 0);
+        usleep(100 * 1000);
+    }
+    pthread_mutex_lock(&W.mu);
+    int downs = W.downs[0][3];
+    pthread_mutex_unlock(&W.mu);
+    cr_assert_eq(downs, 0, "a member beating regularly was declared down");
+    uint64_t t0 = raw_now_ms();
+    cr_assert(wait_for(is_down, 0 + 3, 7000), "silent member not detected before down_ms");
+    uint64_t took = raw_now_ms() - t0;
+    /* phi 8 at about mean 100 + pause 200 + 5.6 x 25 ms = 440 ms; generous slack for a
+     * loaded machine, still far below the 8,000 ms bound */
+    cr_assert_leq(took, 3000, "detected after %llu ms", (unsigned long long)took);
+    close(fd);
     world_stop();
 }
 
