@@ -992,8 +992,9 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
  * queue, where its senders get TR_EFULL) and t->resume polls t->backlogged every 1 ms,
  * doubling to RESUME_POLL_MAX_MS, until the receiver drained. Nothing is dropped: frames
  * already buffered in c->rd are handled on resume, in order. Heartbeats share the stream, so
- * a pause lasts at most pause_max_ms (a quarter of down_ms / write_stall_ms): then reading
- * resumes and at least one frame is handled, which counts as hearing from the peer. */
+ * a pause lasts at most pause_max_ms (a quarter of the smallest of down_ms, write_stall_ms
+ * and heartbeat_ms + phi's acceptable pause): then reading resumes and at least one frame is
+ * handled, which counts as hearing from the peer. */
 #define RESUME_POLL_MAX_MS 50
 #define PAUSE_LOG_EVERY_MS 1000
 
@@ -1683,8 +1684,12 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     t->on_message = cfg->on_message;
     t->backlogged = cfg->backlogged;
     /* A pause never outlasts a quarter of the failure detector's or the write-stall bound:
-     * then at least one more frame is read (every frame counts as liveness). */
+     * then at least one more frame is read (every frame counts as liveness). phi may judge
+     * a regular peer down after heartbeat + acceptable pause + a few deviations, so that
+     * (without the deviations) is a bound too. */
     uint32_t bound = t->fdc.down_ms < t->write_stall_ms ? t->fdc.down_ms : t->write_stall_ms;
+    uint32_t phi_bound = t->fdc.heartbeat_ms + t->fdc.pause_ms;
+    bound = phi_bound < bound ? phi_bound : bound;
     t->pause_max_ms = bound / 4 ? bound / 4 : 1;
     t->on_node = cfg->on_node;
     t->on_refused = cfg->on_refused;

@@ -80,7 +80,8 @@ typedef struct tr_transport_config {
      * or an error (a malformed envelope): the connection is then closed with a log line;
      * or TR_TRANSPORT_PAUSE: taken, but its receiver is backlogged: reading from this
      * connection stops until backlogged(ud, from) returns false, polled every 1 ms doubling
-     * to 50 ms. A pause lasts at most a quarter of min(down_ms, write_stall_ms): then at
+     * to 50 ms. A pause lasts at most a quarter of min(down_ms, write_stall_ms,
+     * 3 x heartbeat_ms) (the last: the phi detector's heartbeat + acceptable pause): then at
      * least one more frame is read (frames count as heartbeats), so a backlog alone never
      * makes either side declare the other down. Buffered frames are kept, never dropped. */
     int (*on_message)(void *ud, uint32_t from, const uint8_t *payload, size_t len);
