@@ -6,8 +6,8 @@
  * loop clock) and random numbers (for jitter) and acts on what it answers (dial, close,
  * report down/up). So the detector's rules can be unit-tested without waiting.
  *
- * Failure detector (phi accrual, Hayashibara et al. 2004, as in Akka and Cassandra; one
- * TCP link per pair):
+ * Failure detector (phi accrual, Hayashibara et al. 2004, with a normal distribution as
+ * Akka does it; one TCP link per pair):
  *   - every node sends a HEARTBEAT on each link every heartbeat_ms on the control lane,
  *     which the writer puts ahead of queued user frames;
  *   - ANY frame received is a sign of life: it resets the time silence is measured from, so
@@ -32,7 +32,9 @@
  *   a killed process (socket reset) is DOWN at once.
  *   - DOWN -> UP only through a new connection and a complete handshake, which starts a
  *     fresh history.
- *   All state is in fixed arrays; the functions are pure in (arrival times, now).
+ *   All state is in fixed arrays (about 450 bytes per member, no allocation); the functions
+ *   are pure in (arrival times, now). Threading: a tr_fd belongs to one thread (the
+ *   transport's loop).
  * Reconnects: exponential backoff from backoff_min_ms doubling to backoff_max_ms, each delay
  * drawn uniformly from [d/2, d) (jitter), reset on a successful handshake.
  *
