@@ -247,6 +247,29 @@ Test(node_cli, a_paused_node_is_detected_down_within_the_bound_and_up_after_resu
     cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 10000));
 }
 
+/* The phi-accrual detector through the command line: with a 10 s hard bound, a node that
+ * beat every 100 ms and then stops is suspect and down within about half a second. */
+Test(node_cli, phi_flags_judge_a_paused_node_down_long_before_down_ms) {
+    start_node("n1", 0, NULL, "--heartbeat-ms", "100", "--down-ms", "10000", "--phi-suspect",
+               "4.5", "--phi-down", "8", NULL);
+    int n2 = start_node("n2", 1, seed0, "--heartbeat-ms", "100", "--down-ms", "10000", NULL);
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
+    usleep(1500 * 1000); /* a history of regular beats */
+    cr_assert_eq(log_count("n1", "event=node_suspect"), 0, "suspected while beating:\n%s",
+                 log_tail("n1"));
+    proc_signal(n2, SIGSTOP);
+    uint64_t t0 = proc_now_ms();
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 9000), "pause never detected; n1:\n%s",
+              log_tail("n1"));
+    uint64_t took = proc_now_ms() - t0;
+    /* about 100 + 200 + 5.6 x 25 = 440 ms; slack for a loaded machine, far below 10 s */
+    cr_assert_leq(took, 4000, "detected after %llu ms", (unsigned long long)took);
+    /* suspect (phi 4.5) and down (phi 8) are ~60 ms apart here: a 50 ms tick may see both */
+    cr_assert_leq(log_count("n1", "event=node_suspect peer=n2"), 1, "%s", log_tail("n1"));
+    cr_assert_geq(log_count("n1", "(failure detector, phi "), 1);
+    proc_signal(n2, SIGCONT);
+}
+
 Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable_state) {
     char d2[512];
     proc_path(d2, sizeof d2, "data-n2");
