@@ -20,7 +20,8 @@ const char *tr_member_status_name(tr_member_status s) {
 int tr_fd_config_check(const tr_fd_config *cfg) {
     bool ok = cfg->heartbeat_ms > 0 && cfg->min_std_ms > 0 && cfg->down_ms > 0 &&
               cfg->backoff_min_ms > 0 && cfg->phi_suspect > 0 &&
-              cfg->phi_down >= cfg->phi_suspect && cfg->phi_down <= TR_FD_PHI_MAX;
+              cfg->phi_down >= cfg->phi_suspect &&
+              (cfg->phi_down <= TR_FD_PHI_MAX || cfg->phi_down == INFINITY);
     return ok ? 0 : TR_EINVAL; /* written so that NaN thresholds fail too */
 }
 

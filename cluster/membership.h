@@ -78,7 +78,8 @@ typedef struct tr_fd_config {
     uint32_t min_std_ms;     /* floor of the standard deviation (> 0) */
     uint32_t pause_ms;       /* acceptable pause, added to the mean */
     double phi_suspect;      /* SUSPECT at phi >= this (> 0) */
-    double phi_down;         /* DOWN at phi >= this (>= phi_suspect) */
+    double phi_down;         /* DOWN at phi >= this (>= phi_suspect, <= TR_FD_PHI_MAX);
+                                INFINITY: phi never declares DOWN, only down_ms does */
     uint32_t down_ms;        /* hard bound: DOWN after this long without any frame */
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;

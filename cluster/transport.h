@@ -69,7 +69,9 @@ typedef struct tr_transport_config {
     uint32_t heartbeat_ms;         /* 0 = 500 */
     uint32_t down_ms;              /* hard bound: silence before DOWN; 0 = 3000 */
     double phi_suspect;            /* phi accrual (membership.h): SUSPECT at phi >= this; */
-    double phi_down;               /* DOWN at phi >= this; 0 = 5 and 8 */
+    double phi_down;               /* DOWN at phi >= this; 0 = 5 and 8. phi_down INFINITY:
+                                      only down_ms declares DOWN (for a client that must
+                                      outwait a slow reply, as troupe call) */
     uint32_t write_stall_ms;       /* a batch unwritten this long closes the link; 0 = 5000 */
     uint32_t backoff_min_ms;       /* 0 = 100 */
     uint32_t backoff_max_ms;       /* 0 = 5000 */

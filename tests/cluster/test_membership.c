@@ -336,6 +336,28 @@ Test(membership, config_check_refuses_bad_thresholds) {
     cr_assert_eq(tr_fd_config_check(&c), TR_EINVAL, "no deviation floor");
 }
 
+Test(membership, an_infinite_down_threshold_leaves_only_the_hard_bound) {
+    tr_fd_config c = cfg;
+    c.phi_suspect = TR_FD_PHI_MAX;
+    c.phi_down = INFINITY;
+    cr_assert_eq(tr_fd_config_check(&c), 0);
+    static uint32_t regular[50];
+    for (size_t i = 0; i < 50; i++) {
+        regular[i] = 100;
+    }
+    tr_fd fd;
+    history_of(&fd, &c, regular, 50);
+    uint64_t last = fd.last_heard_ms;
+    int suspects = 0;
+    for (uint64_t t = last + 1; t < last + c.down_ms; t++) {
+        int ev = tr_fd_tick(&fd, &c, t);
+        cr_assert_neq(ev, TR_FD_DOWN, "t=+%llu", (unsigned long long)(t - last));
+        suspects += ev == TR_FD_SUSPECT;
+    }
+    cr_assert_eq(suspects, 1, "still suspected (at phi 100)");
+    cr_assert_eq(tr_fd_tick(&fd, &c, last + c.down_ms), TR_FD_DOWN);
+}
+
 Test(membership, a_member_that_never_came_up_is_not_reported_down) {
     tr_fd fd;
     tr_fd_init(&fd, &cfg, 0);
