@@ -244,6 +244,80 @@ Test(codec, encoding_is_the_documented_wire_form) {
     cr_assert_eq(memcmp(buf, want, len), 0);
 }
 
+/* The reference: the envelope as msgpack-c's packer writes it (how codec.c encoded it before
+ * it wrote the bytes itself). */
+static void pack_reference(msgpack_sbuffer *sb, const tr_msg *m, const char *name) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 11);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_uint64(&pk, m->type);
+    msgpack_pack_uint64(&pk, m->from.node);
+    msgpack_pack_uint64(&pk, m->from.actor);
+    msgpack_pack_uint64(&pk, m->to.node);
+    msgpack_pack_uint64(&pk, m->to.actor);
+    msgpack_pack_uint64(&pk, m->corr);
+    msgpack_pack_uint64(&pk, m->trace);
+    msgpack_pack_uint64(&pk, m->flags_ & TR__F_REPLY);
+    if (name != NULL) {
+        msgpack_pack_str_with_body(&pk, name, strlen(name));
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    msgpack_pack_bin_with_body(&pk, m->body, m->body_len);
+}
+
+static uint64_t xorshift(uint64_t *s);
+
+/* Every integer width boundary, every str/bin header boundary, random values in between. */
+Test(codec, encoding_is_byte_for_byte_what_msgpack_c_packs) {
+    static const uint64_t edges[] = {0,          1,           0x7f,          0x80,
+                                     0xff,       0x100,       0xffff,        0x10000,
+                                     0xffffffff, 0x100000000, UINT64_MAX - 1, UINT64_MAX};
+    static uint8_t body[70000];
+    static const uint32_t body_lens[] = {0, 1, 255, 256, 65535, 65536, 70000};
+    char names[6][TR_NAME_MAX + 1];
+    const size_t name_lens[] = {0, 1, 31, 32, TR_NAME_MAX};
+    for (size_t i = 0; i < 5; i++) {
+        memset(names[i], 'a' + (int)i, name_lens[i]);
+        names[i][name_lens[i]] = '\0';
+    }
+    const size_t edge_count = sizeof edges / sizeof edges[0];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    uint8_t *buf = malloc(sizeof body + TR_ENVELOPE_OVERHEAD_MAX);
+    cr_assert_not_null(buf);
+    for (int i = 0; i < 20000; i++) {
+        uint64_t v[8];
+        for (int f = 0; f < 8; f++) {
+            uint64_t r = xorshift(&seed);
+            /* half edges, half random values of a random width */
+            v[f] = (r & 1) ? edges[(r >> 1) % edge_count] : xorshift(&seed) >> (r >> 58);
+        }
+        tr_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = (uint32_t)v[0];
+        m.from = (tr_addr){.node = (uint32_t)v[1], .actor = v[2]};
+        m.to = (tr_addr){.node = (uint32_t)v[3], .actor = v[4]};
+        m.corr = v[5];
+        m.trace = v[6];
+        m.flags_ = (uint32_t)v[7];
+        m.body = body;
+        m.body_len = body_lens[(v[7] >> 3) % (i < 1000 ? 7 : 4)]; /* big ones sometimes */
+        int which = (int)(xorshift(&seed) % 6);
+        const char *name = which == 5 ? NULL : names[which];
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        pack_reference(&sb, &m, name);
+        size_t len = 0;
+        cr_assert_eq(tr_envelope_encode(&m, name, buf, sb.size, &len), 0, "iteration %d", i);
+        cr_assert_eq(len, sb.size, "iteration %d", i);
+        cr_assert_eq(memcmp(buf, sb.data, len), 0, "iteration %d: bytes differ", i);
+        cr_assert_eq(tr_envelope_size(&m, name), len);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    free(buf);
+}
+
 /* ---- The validator ----------------------------------------------------------------------- */
 
 Test(msgpack_check, accepts_every_kind_of_object) {
