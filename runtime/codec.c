@@ -13,7 +13,10 @@
  * fixed shape of scalars, so no msgpack object tree (and no zone) is built, and the only
  * allocation is the message itself, sized by a body length the reader has proven to be inside
  * the buffer. A buffer the reader accepts is one well-formed object, so the validator runs
- * only on the others, to give the same error code as if it had run first.
+ * only on the others, to give the same error code as if it had run first. Before the reader,
+ * a fast path takes the layout our own encoder writes (fixints and uint8..64, nil or fixstr
+ * name, bin8/16 body) in one pass without per-field dispatch; it only ever accepts or passes
+ * the buffer on, so odd or hostile input meets the general reader exactly as before.
  */
 #include "runtime/codec.h"
 
@@ -550,7 +553,106 @@ static int read_envelope(reader *r, fields *f, char *name_out, const uint8_t **b
     return rc;
 }
 
-int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
+/* ---- The fast path: the shape our own encoder writes ------------------------------------- */
+
+/* An unsigned integer as our encoder writes it (positive fixint or uint8..uint64) and at most
+ * max; false for anything else, including what read_uint would accept or refuse otherwise. */
+__attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp,
+                                                            const uint8_t *end, uint64_t max,
+                                                            uint64_t *out) {
+    const uint8_t *p = *pp;
+    if (p == end) {
+        return false;
+    }
+    uint8_t b = *p;
+    if (b < 0x80) {
+        *out = b;
+        *pp = p + 1;
+        return true; /* max >= UINT32_MAX for every field */
+    }
+    unsigned k = (unsigned)b - 0xcc; /* 0xcc..0xcf: uint8, 16, 32, 64 */
+    if (k > 3) {
+        return false;
+    }
+    size_t n = (size_t)1 << k;
+    size_t left = (size_t)(end - p) - 1;
+    if (left < n) {
+        return false;
+    }
+    uint64_t v;
+    if (left >= 8) { /* one load of 8 bytes, keep the first n */
+        memcpy(&v, p + 1, 8);
+        v = __builtin_bswap64(v) >> (64 - 8 * n);
+    } else {
+        v = load_be(p + 1, n);
+    }
+    if (v > max) {
+        return false;
+    }
+    *out = v;
+    *pp = p + 1 + n;
+    return true;
+}
+
+/* Reads buf[0..len) if it is laid out the way tr_envelope_encode writes it: fixarray of 11,
+ * version 1 as a fixint, the eight scalars as unsigned forms in range, to_name nil or a
+ * fixstr without NUL, the body as bin8 or bin16 ending exactly at len. Returns false for
+ * anything else, having written nothing the caller keeps: the general reader then decides,
+ * so every refusal (and its error code) stays the general path's. What this accepts, the
+ * general reader accepts with the same fields, name and body (read_uint and read_bytes
+ * accept these forms and read them the same way; tests/runtime/test_codec.c compares the
+ * two on every truncation, every single-byte change and fuzzed input). */
+static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
+                      const uint8_t **body, size_t *body_len) {
+    /* header, version, 8 one-byte scalars, nil, bin8 header: the shortest envelope */
+    if (len < 13 || buf[0] != (0x90 | ENVELOPE_FIELDS) || buf[1] != ENVELOPE_VERSION) {
+        return false;
+    }
+    const uint8_t *p = buf + 2, *end = buf + len;
+    if (!fast_uint(&p, end, UINT32_MAX, &f->type) ||
+        !fast_uint(&p, end, UINT32_MAX, &f->from_node) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->from_actor) ||
+        !fast_uint(&p, end, UINT32_MAX, &f->to_node) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->to_actor) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->corr) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->trace) ||
+        !fast_uint(&p, end, UINT32_MAX, &f->flags) || end - p < 3) {
+        return false; /* after the scalars: at least a nil and a bin8 header */
+    }
+    uint8_t b = *p++;
+    if (b != 0xc0) {
+        size_t n = b & 0x1f;
+        if ((b & 0xe0) != 0xa0 || (size_t)(end - p) < n + 2) { /* fixstr; then a bin8 */
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '\0') {
+                return false;
+            }
+            name_out[i] = (char)p[i];
+        }
+        name_out[n] = '\0';
+        p += n;
+    }
+    size_t blen;
+    if (p[0] == 0xc4) {
+        blen = p[1];
+        p += 2;
+    } else if (p[0] == 0xc5 && end - p >= 3) {
+        blen = ((size_t)p[1] << 8) | p[2];
+        p += 3;
+    } else {
+        return false;
+    }
+    if ((size_t)(end - p) != blen) {
+        return false; /* truncated or trailing bytes */
+    }
+    *body = p;
+    *body_len = blen;
+    return true;
+}
+
+static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, bool fast) {
     assert(out != NULL && name_out != NULL);
     assert(buf != NULL || len == 0);
     name_out[0] = '\0';
@@ -558,7 +660,9 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
     fields f;
     const uint8_t *body = NULL;
     size_t body_len = 0;
-    int rc = read_envelope(&r, &f, name_out, &body, &body_len);
+    int rc = fast && read_fast(buf, len, &f, name_out, &body, &body_len)
+                 ? 0
+                 : read_envelope(&r, &f, name_out, &body, &body_len);
     if (rc != 0) {
         /* Only bytes that are not a current envelope get here. The validator then gives its
          * verdict first, exactly as when it ran before the reader: a malformed buffer is
@@ -588,4 +692,13 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
     msg->flags_ = (uint32_t)f.flags & WIRE_FLAGS;
     *out = msg;
     return 0;
+}
+
+int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
+    return decode(buf, len, out, name_out, true);
+}
+
+int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out,
+                                char *name_out) {
+    return decode(buf, len, out, name_out, false);
 }

@@ -631,6 +631,131 @@ Test(codec, decode_refuses_wrong_scalar_types) {
     cr_assert_eq(decode_with_bad_scalar(3, pack_over_u32), 0);
 }
 
+/* ---- The fast path agrees with the general reader ---------------------------------------- */
+
+/* Decodes buf both ways; they must agree on the result code, every field, the name and the
+ * body. Returns the code. */
+static int decode_both(const uint8_t *buf, size_t len, const char *what, size_t at) {
+    tr_msg *fast = NULL, *general = NULL;
+    char fast_name[TR_NAME_MAX + 1], general_name[TR_NAME_MAX + 1];
+    memset(fast_name, 'x', sizeof fast_name);
+    memset(general_name, 'y', sizeof general_name);
+    int rc = tr_envelope_decode(buf, len, &fast, fast_name);
+    int grc = tr__envelope_decode_general(buf, len, &general, general_name);
+    cr_assert_eq(rc, grc, "%s %zu: fast path %d, general reader %d", what, at, rc, grc);
+    cr_assert_str_eq(fast_name, general_name, "%s %zu", what, at);
+    if (rc == 0) {
+        assert_same(fast, general);
+    } else {
+        cr_assert_null(fast);
+    }
+    tr__msg_release(fast);
+    tr__msg_release(general);
+    return rc;
+}
+
+/* Envelopes in the fast path's layout and next to it: every scalar width, nil / fixstr /
+ * str8 names, bin8 / bin16 bodies. */
+static uint8_t *fast_path_sample(int which, size_t *len) {
+    static uint8_t body[300];
+    for (size_t i = 0; i < sizeof body; i++) {
+        body[i] = (uint8_t)(i * 7);
+    }
+    tr_msg m = make_msg(body, 5);
+    const char *name = NULL;
+    switch (which) {
+    case 0: break; /* wide scalars, nil name, bin8 */
+    case 1:
+        memset(&m, 0, sizeof m); /* every scalar a fixint */
+        m.body = body;
+        name = "inventory@n2";
+        break;
+    case 2:
+        m.type = 0x80; /* uint8, uint16, uint32 forms */
+        m.from.node = 0x1234;
+        m.to.node = 0x12345678;
+        m.corr = 0xff;
+        m.flags_ = TR__F_REPLY;
+        m.body_len = 300; /* bin16 */
+        name = "0123456789012345678901234567890"; /* the longest fixstr */
+        break;
+    case 3: name = "01234567890123456789012345678901"; break; /* str8: general path only */
+    default: m.body_len = 0; name = ""; break;
+    }
+    return encode(&m, name, len);
+}
+
+/* Every scalar as a uint64 (0xcf) of value 1: a one-byte change then reaches every value
+ * width, e.g. a 32-bit field over UINT32_MAX. */
+static uint8_t *wide_sample(size_t *len) {
+    static const uint8_t tail[] = {0xc0, 0xc4, 0x01, 'z'};
+    *len = 2 + 8 * 9 + sizeof tail;
+    uint8_t *buf = malloc(*len), *p = buf;
+    cr_assert_not_null(buf);
+    *p++ = 0x9b;
+    *p++ = 0x01;
+    for (int i = 0; i < 8; i++) {
+        *p++ = 0xcf;
+        memset(p, 0, 7);
+        p[7] = 1;
+        p += 8;
+    }
+    memcpy(p, tail, sizeof tail);
+    return buf;
+}
+
+Test(codec, fast_path_agrees_with_the_general_reader_on_every_cut_and_byte) {
+    for (int which = 0; which < 6; which++) {
+        size_t len;
+        uint8_t *base = which == 5 ? wide_sample(&len) : fast_path_sample(which, &len);
+        cr_assert_eq(decode_both(base, len, "intact", (size_t)which), 0);
+        for (size_t cut = 0; cut < len; cut++) {
+            cr_assert_eq(decode_both(base, cut, "cut at", cut), TR_EPROTO);
+        }
+        uint8_t *buf = malloc(len + 1);
+        cr_assert_not_null(buf);
+        memcpy(buf, base, len);
+        buf[len] = 0xc0;
+        cr_assert_eq(decode_both(buf, len + 1, "trailing byte", len), TR_EPROTO);
+        for (size_t at = 0; at < len; at++) {
+            for (int v = 0; v < 256; v++) {
+                buf[at] = (uint8_t)v;
+                decode_both(buf, len, "byte changed at", at);
+            }
+            buf[at] = base[at];
+        }
+        free(buf);
+        free(base);
+    }
+}
+
+/* Forms other encoders use, which the fast path leaves to the general reader. */
+Test(codec, fast_path_leaves_foreign_forms_to_the_general_reader) {
+    cr_assert_eq(decode_with_bad_scalar(3, pack_signed_positive), 0);
+    cr_assert_eq(decode_with_tail(TAIL_OK), 0);
+    builder b;
+    builder_init(&b);
+    msgpack_pack_array(&b.pk, 11);
+    msgpack_pack_uint64(&b.pk, 1);
+    for (int i = 0; i < 8; i++) {
+        const char u64[] = {(char)0xcf, 0, 0, 0, 0, 0, 0, 0, (char)(i + 1)}; /* not minimal */
+        b.pk.callback(b.pk.data, u64, sizeof u64);
+    }
+    const char tail[] = {(char)0xd9, 2, 'a', 'b', (char)0xc6, 0, 0, 0, 1, 'z'}; /* str8, bin32 */
+    b.pk.callback(b.pk.data, tail, sizeof tail);
+    tr_msg *got = NULL;
+    char name[TR_NAME_MAX + 1];
+    cr_assert_eq(decode_both((const uint8_t *)b.sb.data, b.sb.size, "foreign", 0), 0);
+    cr_assert_eq(tr_envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(got->type, 1);
+    cr_assert_eq(got->flags_, 0); /* 8 has no wire meaning */
+    cr_assert_str_eq(name, "ab");
+    cr_assert_eq(got->body_len, 1);
+    cr_assert_eq(got->body[0], 'z');
+    tr__msg_release(got);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
 /* ---- Fuzzing ----------------------------------------------------------------------------- */
 
 static uint64_t xorshift(uint64_t *s) {
@@ -685,6 +810,7 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         char name[TR_NAME_MAX + 1];
         int rc = tr_envelope_decode(buf, len, &got, name);
         int check = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+        decode_both(buf, len, "fuzz iteration", (size_t)i);
         if (rc != 0) {
             cr_assert(rc == TR_EPROTO || rc == TR_EVERSION, "iteration %d: rc %d", i, rc);
             cr_assert_null(got);
