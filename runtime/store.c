@@ -1042,22 +1042,55 @@ static int grow_map(tr_store *st) {
     return map_err(rc);
 }
 
-static int put_entry(tr_store *st, MDB_txn *txn, const entry *e) {
+/* A write txn's cursors, one per database, opened on first use. A cursor left on the leaf
+ * page it last wrote lets mdb_cursor_put skip the search from the root when the next key
+ * falls inside that page or past the end of the database (mdb_cursor_set's shortcut), which
+ * is the case of every journal append after the first (an actor's seq keys grow); mdb_put
+ * searches from the root each time. The writes and their order are the same either way, so
+ * LMDB builds the same tree. Cursors of a write txn are tracked by LMDB: the mdb_del below
+ * keeps them valid. */
+typedef struct cursors {
+    MDB_cursor *kv;
+    MDB_cursor *journal;
+    MDB_cursor *snap;
+} cursors;
+
+static void cursors_close(cursors *cs) {
+    MDB_cursor *all[] = {cs->kv, cs->journal, cs->snap};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (all[i] != NULL) {
+            mdb_cursor_close(all[i]);
+        }
+    }
+    memset(cs, 0, sizeof *cs);
+}
+
+static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, const entry *e) {
     MDB_val k = {e->klen, (void *)e->data};
     MDB_val v = {e->vlen, (void *)(e->data + e->klen)};
+    MDB_cursor **c;
+    MDB_dbi dbi;
     int rc;
     switch (e->op) {
     case OP_PUT:
-        return mdb_put(txn, st->dbi_kv, &k, &v, 0);
+        c = &cs->kv;
+        dbi = st->dbi_kv;
+        break;
     case OP_DEL:
         rc = mdb_del(txn, st->dbi_kv, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     case OP_APPEND:
-        return mdb_put(txn, st->dbi_journal, &k, &v, 0);
+        c = &cs->journal;
+        dbi = st->dbi_journal;
+        break;
     default:
         assert(e->op == OP_SNAP);
-        return mdb_put(txn, st->dbi_snap, &k, &v, 0);
+        c = &cs->snap;
+        dbi = st->dbi_snap;
+        break;
     }
+    rc = *c != NULL ? 0 : mdb_cursor_open(txn, dbi, c);
+    return rc != 0 ? rc : mdb_cursor_put(*c, &k, &v, 0);
 }
 
 typedef int (*txn_fn)(tr_store *st, MDB_txn *txn, void *arg);
@@ -1093,15 +1126,15 @@ typedef struct span {
 
 static int write_span(tr_store *st, MDB_txn *txn, void *arg) {
     span *s = arg;
-    for (entry *e = s->from; e != s->to; e = e->next) {
+    cursors cs = {0};
+    int rc = 0;
+    for (entry *e = s->from; e != s->to && rc == 0; e = e->next) {
         if (!e->dead) {
-            int rc = put_entry(st, txn, e);
-            if (rc != 0) {
-                return rc;
-            }
+            rc = put_entry(st, txn, &cs, e);
         }
     }
-    return 0;
+    cursors_close(&cs); /* before the caller commits or aborts the txn */
+    return rc;
 }
 
 static int write_batch(tr_store *st, batch *b) {

@@ -731,6 +731,100 @@ Test(store_defer, recover_replays_held_back_events_and_a_crash_keeps_them, .init
     cr_assert_eq(append_s("j", "e4again"), 4, "the sequence continues after the held-back batch");
 }
 
+/* ---- One txn writing to every database (the commit's per-database cursors) ------------- */
+
+typedef struct seq_check {
+    const char *actor;
+    uint64_t next;
+    uint64_t snap_seq;
+    int bad;
+} seq_check;
+
+static int seq_snap(void *ud, uint64_t seq, const void *data, size_t len) {
+    seq_check *c = ud;
+    char want[32];
+    int n = snprintf(want, sizeof want, "S%llu", (unsigned long long)seq);
+    c->bad += len != (size_t)n || memcmp(data, want, len) != 0;
+    c->snap_seq = seq;
+    c->next = seq + 1;
+    return 0;
+}
+
+static int seq_event(void *ud, uint64_t seq, const void *ev, size_t len) {
+    seq_check *c = ud;
+    char want[32];
+    int n = snprintf(want, sizeof want, "%s-%llu", c->actor, (unsigned long long)seq);
+    c->bad += seq != c->next || len != (size_t)n || memcmp(ev, want, len) != 0;
+    c->next = seq + 1;
+    return 0;
+}
+
+/* Batch 1: 400 kv keys in scattered order. Batch 2: three actors' journals interleaved,
+ * every kv key rewritten or deleted in scattered order, three snapshots of one actor. */
+static void write_mixed_batches(void) {
+    char k[16], v[32], ev[32];
+    for (int i = 0; i < 400; i++) {
+        snprintf(k, sizeof k, "k%03d", i * 7 % 400);
+        snprintf(v, sizeof v, "v1-%d", i);
+        put_s("kv", k, v);
+    }
+    commit();
+    static const char *actors[] = {"ja", "jb", "jc"};
+    for (int i = 0; i < 900; i++) {
+        const char *a = actors[i % 3];
+        uint64_t seq = (uint64_t)i / 3 + 1;
+        snprintf(ev, sizeof ev, "%s-%llu", a, (unsigned long long)seq);
+        cr_assert_eq(append_s(a, ev), seq);
+        if (i % 300 == 0) {
+            snprintf(v, sizeof v, "S%llu", (unsigned long long)seq);
+            cr_assert_eq(tr_store_snapshot(st, "ja", seq, v, strlen(v)), 0);
+        }
+        int key = i * 13 % 400;
+        snprintf(k, sizeof k, "k%03d", key);
+        if (key % 3 == 0) {
+            cr_assert_eq(tr_store_del(st, "kv", k, strlen(k)), 0);
+        } else {
+            snprintf(v, sizeof v, "v2-%d", key);
+            put_s("kv", k, v);
+        }
+    }
+    commit();
+}
+
+static void check_mixed_batches(void) {
+    char k[16], v[32];
+    for (int key = 0; key < 400; key++) {
+        snprintf(k, sizeof k, "k%03d", key);
+        snprintf(v, sizeof v, "v2-%d", key);
+        expect("kv", k, key % 3 == 0 ? NULL : v);
+    }
+    seq_check c[3] = {{"ja", 1, 0, 0}, {"jb", 1, 0, 0}, {"jc", 1, 0, 0}};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(tr_store_recover(st, c[i].actor, seq_snap, seq_event, &c[i]), 0);
+        cr_assert_eq(c[i].bad, 0, "%s", c[i].actor);
+        cr_assert_eq(c[i].next, 301, "%s: every event, in order", c[i].actor);
+    }
+    cr_assert_eq(c[0].snap_seq, 201, "the latest snapshot wins");
+    cr_assert_eq(c[1].snap_seq, 0);
+}
+
+Test(store, one_txn_over_every_database_keeps_every_write, .init = setup, .fini = teardown) {
+    write_mixed_batches();
+    check_mixed_batches();
+    reopen();
+    check_mixed_batches();
+}
+
+Test(store_defer, one_flush_over_every_database_keeps_every_write, .init = setup,
+     .fini = teardown) {
+    reopen_deferred(1 << 20);
+    write_mixed_batches();
+    cr_assert_eq(stats_now().flushes, 0);
+    check_mixed_batches();
+    reopen(); /* close flushes both batches in one txn; the plain store reads it back */
+    check_mixed_batches();
+}
+
 Test(store, actor_records_are_freed_once_gone_and_durable, .init = setup, .fini = teardown) {
     append_s("g", "e1");
     tr_store_actor_gone(st, "g");
