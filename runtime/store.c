@@ -9,6 +9,7 @@
  *   st->mu        the pending batch, the overlay tables, actor records, waiters, counters;
  *                 held only for short, non-blocking work (hash lookups, list edits, copies
  *                 of a value out of the overlay) — never across an LMDB write txn or a hook.
+ *                 Not taken at all in a defer_bytes store, which is single-threaded (mu_lock).
  *   st->map_lock  a rwlock: every LMDB read txn holds it shared; growing the map holds it
  *                 exclusively, because mdb_env_set_mapsize() remaps the file and must not
  *                 run while any txn of this process is alive (lmdb.h). Writer-preferring,
@@ -223,7 +224,11 @@ struct tr_store {
     uint64_t defer_bytes; /* see tr_store_opts; 0 = off */
     batch deferred;       /* committed, not yet in LMDB (defer_bytes stores); committer only */
     pthread_rwlock_t map_lock;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;   /* not taken when single (see mu_lock) */
+    bool single;          /* defer_bytes store: one thread (the simulator's) uses it */
+#ifndef NDEBUG
+    pthread_t owner;      /* single: the thread that opened it, the only one that may call */
+#endif
     /* Under mu: */
     batch pending;
     table kv;     /* full key -> latest pending entry (kv puts and deletes) */
@@ -236,6 +241,27 @@ struct tr_store {
     void (*mid_commit)(tr_store *st, void *ud); /* tests only */
     void *mid_commit_ud;
 };
+
+/* st->mu, except for a single-threaded store. A defer_bytes store is the simulator's
+ * (store.h): the simulator runs every node, engine and store of a run on the thread that
+ * opened them, so every call on it and every hook it calls is on that one thread and there is
+ * nothing for mu to order; the lock/unlock pair cost more than the work it guarded (tens of
+ * thousands per simulated second). Debug builds check the thread on every call; the real
+ * engine's stores (defer_bytes 0) lock exactly as before. */
+static void mu_lock(tr_store *st) {
+    if (st->single) {
+        assert(pthread_equal(st->owner, pthread_self()) &&
+               "a defer_bytes store is single-threaded (store.h)");
+        return;
+    }
+    pthread_mutex_lock(&st->mu);
+}
+
+static void mu_unlock(tr_store *st) {
+    if (!st->single) {
+        pthread_mutex_unlock(&st->mu);
+    }
+}
 
 static bool batch_empty(const batch *b) { return b->head == NULL && b->whead == NULL; }
 
@@ -549,7 +575,7 @@ static int check_value(const void *val, size_t vlen) {
 /* The end of every write: releases mu (taken by the caller), then frees a refused entry or
  * tells the engine a batch began. */
 static int submitted(tr_store *st, entry *e, int rc, bool ready) {
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (rc != 0) {
         free(e);
         return rc;
@@ -561,7 +587,7 @@ static int submitted(tr_store *st, entry *e, int rc, bool ready) {
 static int submit_kv(tr_store *st, entry *e) {
     e->hash = hash_bytes(e->data, e->klen);
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = admit(st, e, &ready);
     if (rc == 0) {
         overlay_set(st, e);
@@ -636,13 +662,13 @@ int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, 
         return rc ? rc : TR_EINVAL;
     }
     uint64_t h = hash_bytes(k, fk);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     entry *e = *overlay_slot(st, k, fk, h);
     if (e) {
         rc = e->op == OP_DEL ? TR_ENOENT
                              : copy_out(buf, cap, e->data + e->klen, e->vlen, len);
     }
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (e) {
         return rc;
     }
@@ -690,7 +716,7 @@ int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
         return TR_ENOMEM;
     }
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     arec *a = arec_get(st, actor, nlen);
     rc = a ? 0 : TR_ENOMEM;
     if (rc == 0) {
@@ -732,7 +758,7 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
         return TR_ENOMEM;
     }
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     arec *a = arec_get(st, actor, nlen);
     rc = a ? 0 : TR_ENOMEM;
     if (rc == 0) {
@@ -763,7 +789,7 @@ static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_ou
     w->who = who;
     w->msg = msg;
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = st->failed;
     if (rc == 0) {
         w->token = ++st->next_token;
@@ -773,7 +799,7 @@ static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_ou
         ready = batch_empty(&st->pending);
         batch_add_waiter(&st->pending, w);
     }
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (rc != 0) {
         free(w);
         return rc;
@@ -797,13 +823,13 @@ void tr_store_actor_gone(tr_store *st, const char *actor) {
     if (nlen == 0) {
         return;
     }
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     arec *a = arec_find(st, actor, nlen);
     if (a) {
         a->gone = true;
         arec_free_if_idle(st, a); /* else freed when its last pending write commits */
     }
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1005,9 +1031,9 @@ int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot
         return TR_EINVAL;
     }
     /* Overlay first, LMDB second: a commit in between only duplicates, never hides. */
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = recover_copy_overlay(&r);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (rc == 0) {
         rc = recover_read_head(&r);
     }
@@ -1035,9 +1061,9 @@ static int grow_map(tr_store *st) {
     }
     pthread_rwlock_unlock(&st->map_lock);
     if (rc == 0) {
-        pthread_mutex_lock(&st->mu);
+        mu_lock(st);
         st->stats.map_grows++;
-        pthread_mutex_unlock(&st->mu);
+        mu_unlock(st);
     }
     return map_err(rc);
 }
@@ -1161,7 +1187,7 @@ static int write_batch(tr_store *st, batch *b) {
 static void batch_release(tr_store *st, batch *b) {
     entry *e = b->head;
     while (e) {
-        pthread_mutex_lock(&st->mu);
+        mu_lock(st);
         for (int i = 0; e && i < RELEASE_CHUNK; i++, e = e->next) {
             arec *a = e->actor;
             if (e->op == OP_PUT || e->op == OP_DEL) {
@@ -1180,7 +1206,7 @@ static void batch_release(tr_store *st, batch *b) {
                 arec_free_if_idle(st, a);
             }
         }
-        pthread_mutex_unlock(&st->mu);
+        mu_unlock(st);
     }
 }
 
@@ -1315,20 +1341,20 @@ int tr_store_flush(tr_store *st) {
     }
     memset(&st->deferred, 0, sizeof st->deferred);
     mark_superseded(&d);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = st->failed;
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     /* Older batches first: a key written in two of them ends with the newer value. */
     rc = rc ? rc : write_batch(st, &d);
     batch_release(st, &d);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     table_shrink_if_empty(&st->kv);
     store_check(st);
     if (rc != 0 && st->failed == 0) {
         st->failed = rc;
     }
     st->stats.flushes++;
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     free_entries(d.head);
     return rc;
 }
@@ -1336,24 +1362,24 @@ int tr_store_flush(tr_store *st) {
 /* defer_bytes stores: the batch is durable from now on; LMDB gets it at the next flush. */
 static int commit_deferred(tr_store *st, batch *b) {
     defer_batch(st, b);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     st->committing = false;
     count_commit(st, b);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     fire_waiters(st, b->whead, 0);
     return st->deferred.bytes >= st->defer_bytes ? tr_store_flush(st) : 0;
 }
 
 int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     assert(st != NULL);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     assert(!st->committing && "tr_store_commit must not run concurrently with itself");
     batch b = st->pending;
     int failed = st->failed;
     memset(&st->pending, 0, sizeof(st->pending));
     st->pending.gen = b.gen + 1;
     st->committing = !batch_empty(&b);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (writes_out) {
         *writes_out = b.count;
     }
@@ -1368,7 +1394,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     }
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
     batch_release(st, &b);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     table_shrink_if_empty(&st->kv);
     store_check(st);
     st->committing = false;
@@ -1376,16 +1402,16 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
         st->failed = rc;
     }
     count_commit(st, &b);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     fire_waiters(st, b.whead, rc);
     free_entries(b.head);
     return rc;
 }
 
 bool tr_store_has_pending(tr_store *st) {
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     bool r = !batch_empty(&st->pending);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     return r;
 }
 
@@ -1407,7 +1433,7 @@ static void free_actor_table(tr_store *st) {
  * on), or are freed here with tr_msg_free (close: the node may be gone already). */
 static void drop_all_pending(tr_store *st, bool closing) {
     tr_store_flush(st); /* committed: kept (a failure is recorded in st->failed) */
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     assert(!st->committing);
     batch b = st->pending;
     memset(&st->pending, 0, sizeof(st->pending));
@@ -1415,7 +1441,7 @@ static void drop_all_pending(tr_store *st, bool closing) {
     memset(st->kv.slots, 0, st->kv.cap * sizeof(void *));
     st->kv.count = 0;
     free_actor_table(st); /* next_seq is re-read from LMDB: pending appends are gone */
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     free_entries(b.head);
     for (waiter *w = b.whead; w;) {
         waiter *n = w->next;
@@ -1432,9 +1458,9 @@ static void drop_all_pending(tr_store *st, bool closing) {
 void tr_store_drop_pending(tr_store *st) { drop_all_pending(st, false); }
 
 void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     st->hooks = *hooks;
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
 }
 
 void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud) {
@@ -1443,12 +1469,12 @@ void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), 
 }
 
 void tr_store_stats_get(tr_store *st, tr_store_stats *out) {
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     *out = st->stats;
     out->overlay_keys = st->kv.count;
     out->overlay_buckets = st->kv.cap;
     out->actor_records = st->actors.count;
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1729,6 +1755,10 @@ static tr_store *store_alloc(const tr_store_opts *opts) {
     }
     st->pending_max = opts->pending_max ? opts->pending_max : PENDING_MAX_DEFAULT;
     st->defer_bytes = opts->defer_bytes;
+    st->single = opts->defer_bytes != 0;
+#ifndef NDEBUG
+    st->owner = pthread_self();
+#endif
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);

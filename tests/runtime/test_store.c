@@ -1,6 +1,7 @@
 /* test_store.c — the store against store.h alone: round trips, recovery, group commit,
  * read-your-writes, simulated crashes, map growth, limits, and what open refuses. */
 #include <lmdb.h> /* only to build foreign and newer-format directories by hand */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -823,6 +824,32 @@ Test(store_defer, one_flush_over_every_database_keeps_every_write, .init = setup
     check_mixed_batches();
     reopen(); /* close flushes both batches in one txn; the plain store reads it back */
     check_mixed_batches();
+}
+
+/* A defer_bytes store takes no lock: it is the simulator's, used by the thread that opened
+ * it. Debug builds enforce that; a call from another thread stops the process. */
+static void *put_from_another_thread(void *arg) {
+    (void)arg;
+    tr_store_put(st, "x", "k", 1, "v", 1);
+    return NULL;
+}
+
+#ifndef NDEBUG
+Test(store_defer, a_call_from_another_thread_is_refused_in_debug_builds, .init = setup,
+     .fini = teardown, .signal = SIGABRT) {
+    reopen_deferred(1 << 20);
+    put_s("x", "k", "from the opener");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, put_from_another_thread, NULL), 0);
+    pthread_join(t, NULL);
+}
+#endif
+
+Test(store, a_plain_store_takes_calls_from_any_thread, .init = setup, .fini = teardown) {
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, put_from_another_thread, NULL), 0);
+    pthread_join(t, NULL);
+    expect("x", "k", "v");
 }
 
 Test(store, actor_records_are_freed_once_gone_and_durable, .init = setup, .fini = teardown) {
