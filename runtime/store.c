@@ -45,6 +45,8 @@
 #define FULLKEY_MAX (TR_NAME_MAX + 1 + TR_KEY_MAX)
 #define OVERLAY_BUCKETS_MIN 256u
 #define RELEASE_CHUNK 256
+#define SPARE_ENTRY_BYTES 192u /* single stores recycle entries up to this size ... */
+#define SPARE_MAX 2048u        /* ... and waiters; at most this many of each are kept */
 
 /* ------------------------------------------------------------------------------------ */
 /* Errors: every LMDB and errno code becomes a TR_E code here and nowhere else.           */
@@ -205,6 +207,17 @@ typedef struct batch {
     uint64_t gen;
 } batch;
 
+/* A single-threaded store's free blocks of one size (see spare_take). */
+typedef struct spare spare;
+struct spare {
+    spare *next;
+};
+
+typedef struct spares {
+    spare *head;
+    uint32_t count;
+} spares;
+
 typedef struct table {
     void **slots;
     size_t cap; /* power of two */
@@ -226,6 +239,8 @@ struct tr_store {
     pthread_rwlock_t map_lock;
     pthread_mutex_t mu;   /* not taken when single (see mu_lock) */
     bool single;          /* defer_bytes store: one thread (the simulator's) uses it */
+    spares spare_entries; /* single: entries of SPARE_ENTRY_BYTES, for reuse */
+    spares spare_waiters; /* single: waiters, for reuse */
 #ifndef NDEBUG
     pthread_t owner;      /* single: the thread that opened it, the only one that may call */
 #endif
@@ -263,6 +278,55 @@ static void mu_unlock(tr_store *st) {
     }
 }
 
+/* Entries and waiters of a single-threaded store come from, and go back to, its own free
+ * lists: every write and every notification made one malloc and one free, the most
+ * expensive part of a write in the simulator. Only a single store does this, because its
+ * lists need no lock (mu_lock); the others use malloc as before. Bounded by SPARE_MAX blocks
+ * per list; close frees them. */
+static void *spare_take(tr_store *st, spares *sp, size_t size) {
+    if (!st->single || sp->head == NULL) {
+        return malloc(size);
+    }
+    spare *b = sp->head;
+    sp->head = b->next;
+    sp->count--;
+    return b;
+}
+
+static void spare_give(tr_store *st, spares *sp, void *p) {
+    if (!st->single || sp->count >= SPARE_MAX) {
+        free(p);
+        return;
+    }
+    spare *b = p;
+    b->next = sp->head;
+    sp->head = b;
+    sp->count++;
+}
+
+static void spares_free(spares *sp) {
+    while (sp->head) {
+        spare *b = sp->head;
+        sp->head = b->next;
+        free(b);
+    }
+    sp->count = 0;
+}
+
+static void entry_free(tr_store *st, entry *e) {
+    if (st->single && sizeof(entry) + (size_t)e->klen + e->vlen <= SPARE_ENTRY_BYTES) {
+        spare_give(st, &st->spare_entries, e); /* made at this size (entry_new) */
+    } else {
+        free(e);
+    }
+}
+
+static waiter *waiter_new(tr_store *st) {
+    return spare_take(st, &st->spare_waiters, sizeof(waiter));
+}
+
+static void waiter_free(tr_store *st, waiter *w) { spare_give(st, &st->spare_waiters, w); }
+
 static bool batch_empty(const batch *b) { return b->head == NULL && b->whead == NULL; }
 
 static void batch_add(batch *b, entry *e) {
@@ -288,10 +352,14 @@ static void batch_add_waiter(batch *b, waiter *w) {
 }
 
 /* Builds "<actor>\0<key>" -> "<vpre><val>". key may be NULL (filled in by the caller). */
-static entry *entry_new(int op, const char *actor, size_t nlen, const void *key, size_t klen,
-                        const void *vpre, size_t vprelen, const void *val, size_t vlen) {
+static entry *entry_new(tr_store *st, int op, const char *actor, size_t nlen, const void *key,
+                        size_t klen, const void *vpre, size_t vprelen, const void *val,
+                        size_t vlen) {
     size_t fk = nlen + 1 + klen;
-    entry *e = malloc(sizeof(entry) + fk + vprelen + vlen);
+    size_t size = sizeof(entry) + fk + vprelen + vlen;
+    entry *e = st->single && size <= SPARE_ENTRY_BYTES
+                   ? spare_take(st, &st->spare_entries, SPARE_ENTRY_BYTES)
+                   : malloc(size);
     if (e == NULL) {
         return NULL;
     }
@@ -577,7 +645,7 @@ static int check_value(const void *val, size_t vlen) {
 static int submitted(tr_store *st, entry *e, int rc, bool ready) {
     mu_unlock(st);
     if (rc != 0) {
-        free(e);
+        entry_free(st, e);
         return rc;
     }
     call_ready(st, ready);
@@ -606,7 +674,7 @@ static int kv_write(tr_store *st, int op, const char *actor, const void *key, si
     if (rc != 0) {
         return rc;
     }
-    entry *e = entry_new(op, actor, nlen, key, klen, NULL, 0, val, vlen);
+    entry *e = entry_new(st, op, actor, nlen, key, klen, NULL, 0, val, vlen);
     if (e == NULL) {
         return TR_ENOMEM;
     }
@@ -711,7 +779,7 @@ int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
     if (rc != 0) {
         return rc;
     }
-    entry *e = entry_new(OP_APPEND, actor, nlen, NULL, 8, NULL, 0, ev, len);
+    entry *e = entry_new(st, OP_APPEND, actor, nlen, NULL, 8, NULL, 0, ev, len);
     if (e == NULL) {
         return TR_ENOMEM;
     }
@@ -753,7 +821,7 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
     }
     uint8_t seqb[8];
     put_be64(seqb, seq);
-    entry *e = entry_new(OP_SNAP, actor, nlen, NULL, 0, seqb, 8, data, len);
+    entry *e = entry_new(st, OP_SNAP, actor, nlen, NULL, 0, seqb, 8, data, len);
     if (e == NULL) {
         return TR_ENOMEM;
     }
@@ -782,7 +850,7 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
 }
 
 static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_out) {
-    waiter *w = malloc(sizeof(*w));
+    waiter *w = waiter_new(st);
     if (w == NULL) {
         return TR_ENOMEM;
     }
@@ -801,7 +869,7 @@ static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_ou
     }
     mu_unlock(st);
     if (rc != 0) {
-        free(w);
+        waiter_free(st, w);
         return rc;
     }
     call_ready(st, ready);
@@ -1241,10 +1309,10 @@ static void store_check(tr_store *st) {
 static void store_check(tr_store *st) { (void)st; }
 #endif
 
-static void free_entries(entry *e) {
+static void free_entries(tr_store *st, entry *e) {
     while (e) {
         entry *n = e->next;
-        free(e);
+        entry_free(st, e);
         e = n;
     }
 }
@@ -1259,7 +1327,7 @@ static void fire_waiters(tr_store *st, waiter *w, int status) {
         } else if (st->hooks.durable) {
             st->hooks.durable(st->hooks.ud, w->who, w->token, status);
         }
-        free(w);
+        waiter_free(st, w);
         w = n;
     }
 }
@@ -1355,7 +1423,7 @@ int tr_store_flush(tr_store *st) {
     }
     st->stats.flushes++;
     mu_unlock(st);
-    free_entries(d.head);
+    free_entries(st, d.head);
     return rc;
 }
 
@@ -1404,7 +1472,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     count_commit(st, &b);
     mu_unlock(st);
     fire_waiters(st, b.whead, rc);
-    free_entries(b.head);
+    free_entries(st, b.head);
     return rc;
 }
 
@@ -1442,7 +1510,7 @@ static void drop_all_pending(tr_store *st, bool closing) {
     st->kv.count = 0;
     free_actor_table(st); /* next_seq is re-read from LMDB: pending appends are gone */
     mu_unlock(st);
-    free_entries(b.head);
+    free_entries(st, b.head);
     for (waiter *w = b.whead; w;) {
         waiter *n = w->next;
         if (w->msg && closing) {
@@ -1450,7 +1518,7 @@ static void drop_all_pending(tr_store *st, bool closing) {
         } else if (w->msg && st->hooks.release) {
             st->hooks.release(st->hooks.ud, w->msg, TR_ECLOSED);
         }
-        free(w);
+        waiter_free(st, w);
         w = n;
     }
 }
@@ -1737,6 +1805,8 @@ static void store_free(tr_store *st) {
     }
     free(st->kv.slots);
     free(st->actors.slots);
+    spares_free(&st->spare_entries);
+    spares_free(&st->spare_waiters);
     pthread_rwlock_destroy(&st->map_lock);
     pthread_mutex_destroy(&st->mu);
     free(st);

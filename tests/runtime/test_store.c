@@ -826,6 +826,71 @@ Test(store_defer, one_flush_over_every_database_keeps_every_write, .init = setup
     check_mixed_batches();
 }
 
+/* A defer_bytes store recycles its entries and waiters: thousands of writes of every size
+ * (some recycled, some too big to be), flushes, notifications and crashes in between, and
+ * every key still reads its last committed value. */
+Test(store_defer, recycled_entries_and_waiters_keep_every_value, .init = setup,
+     .fini = teardown) {
+    reopen_deferred(4096); /* a flush every few dozen writes */
+    enum { KEYS = 97 };
+    static char model[KEYS][256], pending[KEYS][256];
+    static bool in_model[KEYS], in_pending[KEYS];
+    uint64_t seed = 12345;
+    char k[16], v[256];
+    int durable_before = hooks_rec.durable;
+    int notified = 0;
+    for (int i = 0; i < 6000; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        int key = (int)((seed >> 33) % KEYS);
+        size_t len = 8 + (size_t)((seed >> 20) % 240); /* entries of ~70 to ~310 bytes */
+        snprintf(k, sizeof k, "k%d", key);
+        int n = snprintf(v, sizeof v, "%d/", i); /* a distinct prefix, then padding */
+        memset(v + n, 'a' + i % 26, len - (size_t)n);
+        v[len] = '\0';
+        put_s("r", k, v);
+        strcpy(pending[key], v);
+        in_pending[key] = true;
+        if (i % 7 == 0) {
+            uint64_t tok;
+            cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+            notified++;
+        }
+        if (i % 5 == 4) {
+            commit();
+            for (int j = 0; j < KEYS; j++) {
+                if (in_pending[j]) {
+                    strcpy(model[j], pending[j]);
+                    in_model[j] = true;
+                    in_pending[j] = false;
+                }
+            }
+        }
+        if (i % 997 == 996) { /* a crash: the pending writes vanish */
+            tr_store_drop_pending(st);
+            memset(in_pending, 0, sizeof in_pending);
+            for (int j = 0; j < KEYS; j++) {
+                snprintf(k, sizeof k, "k%d", j);
+                expect("r", k, in_model[j] ? model[j] : NULL);
+            }
+        }
+    }
+    commit();
+    for (int j = 0; j < KEYS; j++) {
+        if (in_pending[j]) {
+            strcpy(model[j], pending[j]);
+            in_model[j] = true;
+        }
+    }
+    cr_assert_gt(stats_now().flushes, 50);
+    cr_assert_gt(hooks_rec.durable - durable_before, 0);
+    cr_assert_leq(hooks_rec.durable - durable_before, notified);
+    reopen(); /* close flushes; the plain store reads LMDB */
+    for (int j = 0; j < KEYS; j++) {
+        snprintf(k, sizeof k, "k%d", j);
+        expect("r", k, in_model[j] ? model[j] : NULL);
+    }
+}
+
 /* A defer_bytes store takes no lock: it is the simulator's, used by the thread that opened
  * it. Debug builds enforce that; a call from another thread stops the process. */
 static void *put_from_another_thread(void *arg) {
