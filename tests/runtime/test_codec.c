@@ -209,6 +209,34 @@ Test(codec, round_trip_empty_and_large_bodies) {
     }
 }
 
+/* Short bodies and names are copied inline (by 1, 4, 8 and 16 bytes, overlapping): every
+ * length around those sizes, with no two bytes alike, and nothing written past the end. */
+Test(codec, every_short_body_and_name_length_round_trips) {
+    uint8_t body[48];
+    for (size_t i = 0; i < sizeof body; i++) {
+        body[i] = (uint8_t)(i * 5 + 1);
+    }
+    char name[TR_NAME_MAX + 1];
+    for (size_t i = 0; i < TR_NAME_MAX; i++) {
+        name[i] = (char)('!' + i);
+    }
+    for (uint32_t blen = 0; blen <= 40; blen++) {
+        for (size_t nlen = 0; nlen <= TR_NAME_MAX; nlen += (nlen < 40 ? 1 : 23)) {
+            name[nlen] = '\0';
+            tr_msg m = make_msg(body, blen);
+            round_trip(&m, name);
+            size_t need = tr_envelope_size(&m, name), len = 0;
+            uint8_t out[160];
+            memset(out, 0xee, sizeof out);
+            cr_assert_eq(tr_envelope_encode(&m, name, out, need, &len), 0);
+            for (size_t i = need; i < sizeof out; i++) {
+                cr_assert_eq(out[i], 0xee, "body %u name %zu: byte %zu written", blen, nlen, i);
+            }
+            name[nlen] = (char)('!' + nlen);
+        }
+    }
+}
+
 Test(codec, encode_refuses_every_short_buffer_without_writing_past_it) {
     tr_msg m = make_msg("hello", 5);
     size_t need = tr_envelope_size(&m, "inventory");
