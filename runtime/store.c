@@ -1184,6 +1184,18 @@ static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, const entry *e) {
         break;
     }
     rc = *c != NULL ? 0 : mdb_cursor_open(txn, dbi, c);
+    if (rc == 0 && e->op == OP_APPEND) {
+        /* An actor's journal keys grow, and with one journaling actor (the common case) so
+         * do the database's: MDB_APPEND then adds at the end without a search, and a full
+         * last page is not split in half but continued on a new one. A key that is not past
+         * the last one is refused with MDB_KEYEXIST before anything changes (lmdb.h), and
+         * goes in the ordinary way. */
+        rc = mdb_cursor_put(*c, &k, &v, MDB_APPEND);
+        if (rc != MDB_KEYEXIST) {
+            return rc;
+        }
+        rc = 0;
+    }
     return rc != 0 ? rc : mdb_cursor_put(*c, &k, &v, 0);
 }
 
