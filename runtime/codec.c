@@ -606,15 +606,14 @@ __attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp,
     }
     size_t n = (size_t)1 << k;
     size_t left = (size_t)(end - p) - 1;
-    if (left < n) {
-        return false;
-    }
     uint64_t v;
-    if (left >= 8) { /* one load of 8 bytes, keep the first n */
+    if (left >= 8) { /* one load of 8 bytes, keep the first n (n <= 8: in bounds) */
         memcpy(&v, p + 1, 8);
         v = __builtin_bswap64(v) >> (64 - 8 * n);
-    } else {
+    } else if (left >= n) {
         v = load_be(p + 1, n);
+    } else {
+        return false;
     }
     if (v > max) {
         return false;
