@@ -7,17 +7,20 @@
  * its state on the stack, and refuses any header announcing more elements or bytes than the
  * buffer still holds, so nothing is allocated for input that cannot be a real object.
  *
- * Encoding uses msgpack_packer over a bounded write callback into the caller's buffer.
+ * Encoding writes msgpack-c's exact bytes directly into the caller's buffer, after one bounds
+ * check (see the encoding section for why not through msgpack_packer).
  * Decoding reads the eleven fields with a small bounds-checked reader: the envelope has a
  * fixed shape of scalars, so no msgpack object tree (and no zone) is built, and the only
  * allocation is the message itself, sized by a body length the reader has proven to be inside
  * the buffer. A buffer the reader accepts is one well-formed object, so the validator runs
- * only on the others, to give the same error code as if it had run first.
+ * only on the others, to give the same error code as if it had run first. Before the reader,
+ * a fast path takes the layout our own encoder writes (fixints and uint8..64, nil or fixstr
+ * name, bin8/16 body) in one pass without per-field dispatch; it only ever accepts or passes
+ * the buffer on, so odd or hostile input meets the general reader exactly as before.
  */
 #include "runtime/codec.h"
 
 #include <assert.h>
-#include <msgpack.h>
 #include <string.h>
 
 #include "runtime/engine.h"
@@ -48,6 +51,38 @@ static uint64_t load_be(const uint8_t *p, size_t n) {
         v = (v << 8) | p[i];
     }
     return v;
+}
+
+/* Copies n bytes. Envelope bodies and names are mostly short, and a call into memcpy for a
+ * dozen bytes cost more than the rest of a field: up to 32 bytes are copied inline with two
+ * overlapping loads and stores (of 1, 4, 8 or 16 bytes), as memcpy itself would. */
+static inline void copy_bytes(uint8_t *d, const uint8_t *s, size_t n) {
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        uint8_t a[16], b[16];
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(d, a, 16);
+        memcpy(d + n - 16, b, 16);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 0) {
+        uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
+        d[0] = a;
+        d[n / 2] = b;
+        d[n - 1] = c;
+    }
 }
 
 /* ---- The validator ----------------------------------------------------------------------- */
@@ -225,26 +260,73 @@ int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
 
 /* ---- Encoding ---------------------------------------------------------------------------- */
 
-typedef struct bounded_buf {
-    uint8_t *buf;
-    size_t cap;
-    size_t len;
-} bounded_buf;
+/* The encoder writes msgpack-c's bytes itself: the smallest form of every unsigned integer,
+ * str (fixstr, str8/16/32) and bin (bin8/16/32) headers exactly as msgpack-c's
+ * pack_template.h chooses them. A packer with a write callback per field cost three times
+ * as much, and the bytes are the same (tests/runtime/test_codec.c compares the two on many
+ * messages). */
 
-static int bounded_write(void *data, const char *bytes, size_t n) {
-    bounded_buf *b = data;
-    if (n == 0) {
-        return 0; /* an empty body: bytes may be NULL */
-    }
-    if (n > b->cap - b->len) {
-        return -1; /* msgpack-c passes it on as the pack call's result */
-    }
-    memcpy(b->buf + b->len, bytes, n);
-    b->len += n;
-    return 0;
+static uint8_t *store_be16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
 }
 
-/* Bytes msgpack-c's smallest form of an unsigned integer takes. */
+static uint8_t *store_be32(uint8_t *p, uint32_t v) {
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
+    return p + 4;
+}
+
+static uint8_t *store_be64(uint8_t *p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+    return p + 8;
+}
+
+/* msgpack-c's msgpack_pack_uint64: the smallest unsigned form. */
+static inline uint8_t *put_uint(uint8_t *p, uint64_t v) {
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v <= 0xff) {
+        p[0] = 0xcc;
+        p[1] = (uint8_t)v;
+        return p + 2;
+    }
+    if (v <= 0xffff) {
+        *p = 0xcd;
+        return store_be16(p + 1, (uint16_t)v);
+    }
+    if (v <= 0xffffffffu) {
+        *p = 0xce;
+        return store_be32(p + 1, (uint32_t)v);
+    }
+    *p = 0xcf;
+    return store_be64(p + 1, v);
+}
+
+/* msgpack-c's msgpack_pack_str (n < 32: fixstr) or msgpack_pack_bin header. */
+static uint8_t *put_bytes_header(uint8_t *p, size_t n, bool str) {
+    if (str && n < 32) {
+        *p = (uint8_t)(0xa0 | n);
+        return p + 1;
+    }
+    if (n <= 0xff) {
+        p[0] = str ? 0xd9 : 0xc4;
+        p[1] = (uint8_t)n;
+        return p + 2;
+    }
+    if (n <= 0xffff) {
+        *p = str ? 0xda : 0xc5;
+        return store_be16(p + 1, (uint16_t)n);
+    }
+    *p = str ? 0xdb : 0xc6;
+    return store_be32(p + 1, (uint32_t)n);
+}
+
+/* Bytes the smallest form of an unsigned integer takes. */
 static size_t uint_size(uint64_t v) {
     if (v <= 0x7f) {
         return 1;
@@ -282,25 +364,30 @@ size_t tr_envelope_size(const tr_msg *msg, const char *to_name) {
     return n;
 }
 
-static int pack_fields(msgpack_packer *pk, const tr_msg *msg, const char *to_name) {
-    int rc = msgpack_pack_array(pk, ENVELOPE_FIELDS);
-    rc |= msgpack_pack_uint64(pk, ENVELOPE_VERSION);
-    rc |= msgpack_pack_uint64(pk, msg->type);
-    rc |= msgpack_pack_uint64(pk, msg->from.node);
-    rc |= msgpack_pack_uint64(pk, msg->from.actor);
-    rc |= msgpack_pack_uint64(pk, msg->to.node);
-    rc |= msgpack_pack_uint64(pk, msg->to.actor);
-    rc |= msgpack_pack_uint64(pk, msg->corr);
-    rc |= msgpack_pack_uint64(pk, msg->trace);
-    rc |= msgpack_pack_uint64(pk, msg->flags_ & WIRE_FLAGS);
+/* Writes the envelope; the caller has checked that it fits. Returns the end. */
+static uint8_t *put_fields(uint8_t *p, const tr_msg *msg, const char *to_name, size_t name_len) {
+    _Static_assert(ENVELOPE_FIELDS <= 15 && ENVELOPE_VERSION < 0x80, "one-byte header, version");
+    *p++ = 0x90 | ENVELOPE_FIELDS;
+    *p++ = ENVELOPE_VERSION;
+    p = put_uint(p, msg->type);
+    p = put_uint(p, msg->from.node);
+    p = put_uint(p, msg->from.actor);
+    p = put_uint(p, msg->to.node);
+    p = put_uint(p, msg->to.actor);
+    p = put_uint(p, msg->corr);
+    p = put_uint(p, msg->trace);
+    *p++ = (uint8_t)(msg->flags_ & WIRE_FLAGS); /* a positive fixint (asserted above) */
     if (to_name != NULL) {
-        size_t name_len = strlen(to_name);
-        rc |= msgpack_pack_str_with_body(pk, to_name, name_len);
+        p = put_bytes_header(p, name_len, true);
+        copy_bytes(p, (const uint8_t *)to_name, name_len);
+        p += name_len;
     } else {
-        rc |= msgpack_pack_nil(pk);
+        *p++ = 0xc0; /* nil */
     }
-    rc |= msgpack_pack_bin_with_body(pk, msg->body, msg->body_len);
-    return rc;
+    p = put_bytes_header(p, msg->body_len, false);
+    copy_bytes(p, msg->body, msg->body_len);
+    p += msg->body_len;
+    return p;
 }
 
 int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
@@ -308,8 +395,12 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
     assert(msg != NULL && len != NULL);
     assert(buf != NULL || cap == 0);
     assert(msg->body != NULL || msg->body_len == 0);
-    if (to_name != NULL && strnlen(to_name, TR_NAME_MAX + 1) > TR_NAME_MAX) {
-        return TR_EINVAL;
+    size_t name_len = 0;
+    if (to_name != NULL) {
+        name_len = strnlen(to_name, TR_NAME_MAX + 1);
+        if (name_len > TR_NAME_MAX) {
+            return TR_EINVAL;
+        }
     }
     /* Every field but the body fits TR_ENVELOPE_OVERHEAD_MAX: the exact size is worked out
      * only for a buffer that could be too small. */
@@ -317,15 +408,10 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
         tr_envelope_size(msg, to_name) > cap) {
         return TR_ETOOBIG;
     }
-    bounded_buf out = {.buf = buf, .cap = cap, .len = 0};
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &out, bounded_write);
-    int rc = pack_fields(&pk, msg, to_name);
-    assert(rc == 0); /* the size was checked: the callback cannot refuse */
-    (void)rc;
-    assert(out.len == tr_envelope_size(msg, to_name)); /* exact for our own encoding */
-    assert(out.len <= TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len);
-    *len = out.len;
+    size_t n = (size_t)(put_fields(buf, msg, to_name, name_len) - buf);
+    assert(n == tr_envelope_size(msg, to_name)); /* exact for our own encoding */
+    assert(n <= TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len);
+    *len = n;
     return 0;
 }
 
@@ -497,7 +583,105 @@ static int read_envelope(reader *r, fields *f, char *name_out, const uint8_t **b
     return rc;
 }
 
-int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
+/* ---- The fast path: the shape our own encoder writes ------------------------------------- */
+
+/* An unsigned integer as our encoder writes it (positive fixint or uint8..uint64) and at most
+ * max; false for anything else, including what read_uint would accept or refuse otherwise. */
+__attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp,
+                                                            const uint8_t *end, uint64_t max,
+                                                            uint64_t *out) {
+    const uint8_t *p = *pp;
+    if (p == end) {
+        return false;
+    }
+    uint8_t b = *p;
+    if (b < 0x80) {
+        *out = b;
+        *pp = p + 1;
+        return true; /* max >= UINT32_MAX for every field */
+    }
+    unsigned k = (unsigned)b - 0xcc; /* 0xcc..0xcf: uint8, 16, 32, 64 */
+    if (k > 3) {
+        return false;
+    }
+    size_t n = (size_t)1 << k;
+    size_t left = (size_t)(end - p) - 1;
+    uint64_t v;
+    if (left >= 8) { /* one load of 8 bytes, keep the first n (n <= 8: in bounds) */
+        memcpy(&v, p + 1, 8);
+        v = __builtin_bswap64(v) >> (64 - 8 * n);
+    } else if (left >= n) {
+        v = load_be(p + 1, n);
+    } else {
+        return false;
+    }
+    if (v > max) {
+        return false;
+    }
+    *out = v;
+    *pp = p + 1 + n;
+    return true;
+}
+
+/* Reads buf[0..len) if it is laid out the way tr_envelope_encode writes it: fixarray of 11,
+ * version 1 as a fixint, the eight scalars as unsigned forms in range, to_name nil or a
+ * fixstr without NUL, the body as bin8 or bin16 ending exactly at len. Returns false for
+ * anything else, having written nothing the caller keeps: the general reader then decides,
+ * so every refusal (and its error code) stays the general path's. What this accepts, the
+ * general reader accepts with the same fields, name and body (read_uint and read_bytes
+ * accept these forms and read them the same way; tests/runtime/test_codec.c compares the
+ * two on every truncation, every single-byte change and fuzzed input). */
+static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
+                      const uint8_t **body, size_t *body_len) {
+    /* header, version, 8 one-byte scalars, nil, bin8 header: the shortest envelope */
+    if (len < 13 || buf[0] != (0x90 | ENVELOPE_FIELDS) || buf[1] != ENVELOPE_VERSION) {
+        return false;
+    }
+    const uint8_t *p = buf + 2, *end = buf + len;
+    if (!fast_uint(&p, end, UINT32_MAX, &f->type) ||
+        !fast_uint(&p, end, UINT32_MAX, &f->from_node) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->from_actor) ||
+        !fast_uint(&p, end, UINT32_MAX, &f->to_node) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->to_actor) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->corr) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->trace) ||
+        !fast_uint(&p, end, UINT32_MAX, &f->flags) || end - p < 3) {
+        return false; /* after the scalars: at least a nil and a bin8 header */
+    }
+    uint8_t b = *p++;
+    if (b != 0xc0) {
+        size_t n = b & 0x1f;
+        if ((b & 0xe0) != 0xa0 || (size_t)(end - p) < n + 2) { /* fixstr; then a bin8 */
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '\0') {
+                return false;
+            }
+            name_out[i] = (char)p[i];
+        }
+        name_out[n] = '\0';
+        p += n;
+    }
+    size_t blen;
+    if (p[0] == 0xc4) {
+        blen = p[1];
+        p += 2;
+    } else if (p[0] == 0xc5 && end - p >= 3) {
+        blen = ((size_t)p[1] << 8) | p[2];
+        p += 3;
+    } else {
+        return false;
+    }
+    if ((size_t)(end - p) != blen) {
+        return false; /* truncated or trailing bytes */
+    }
+    *body = p;
+    *body_len = blen;
+    return true;
+}
+
+static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, bool fast) {
     assert(out != NULL && name_out != NULL);
     assert(buf != NULL || len == 0);
     name_out[0] = '\0';
@@ -505,7 +689,9 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
     fields f;
     const uint8_t *body = NULL;
     size_t body_len = 0;
-    int rc = read_envelope(&r, &f, name_out, &body, &body_len);
+    int rc = fast && read_fast(buf, len, &f, name_out, &body, &body_len)
+                 ? 0
+                 : read_envelope(&r, &f, name_out, &body, &body_len);
     if (rc != 0) {
         /* Only bytes that are not a current envelope get here. The validator then gives its
          * verdict first, exactly as when it ran before the reader: a malformed buffer is
@@ -523,9 +709,7 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
         name_out[0] = '\0';
         return TR_ENOMEM;
     }
-    if (body_len > 0) {
-        memcpy(tr__msg_body_mut(msg), body, body_len);
-    }
+    copy_bytes(tr__msg_body_mut(msg), body, body_len);
     msg->type = (uint32_t)f.type;
     msg->body_len = (uint32_t)body_len;
     msg->from = (tr_addr){.node = (uint32_t)f.from_node, .actor = f.from_actor};
@@ -535,4 +719,13 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
     msg->flags_ = (uint32_t)f.flags & WIRE_FLAGS;
     *out = msg;
     return 0;
+}
+
+int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
+    return decode(buf, len, out, name_out, true);
+}
+
+int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out,
+                                char *name_out) {
+    return decode(buf, len, out, name_out, false);
 }

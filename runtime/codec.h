@@ -1,6 +1,6 @@
 /*
- * codec.h — the wire form of an envelope (the only module that uses msgpack-c's unpacker
- * internals), used where a message leaves its node: onto TCP (cluster/) and onto a
+ * codec.h — the wire form of an envelope (hand-written msgpack: no msgpack-c at run time, its
+ * bytes exactly), used where a message leaves its node: onto TCP (cluster/) and onto a
  * simulated link (sim/), so the simulator exercises the same codec.
  *
  * Envelope = msgpack array of 11:
@@ -12,7 +12,9 @@
  *
  * Decoding is hostile-input safe: tr_msgpack_check walks the bytes first and refuses
  * nesting deeper than TR_MSGPACK_DEPTH_MAX and any container or string header that
- * announces more elements/bytes than remain, before msgpack-c allocates anything.
+ * announces more elements/bytes than remain, before anything is allocated. The exact layout
+ * tr_envelope_encode writes takes a fast path; everything else goes through the general
+ * reader, which alone decides every refusal and its error code.
  */
 #ifndef TR_CODEC_H
 #define TR_CODEC_H
@@ -37,5 +39,9 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
  * name_out (TR_NAME_MAX + 1 bytes) gets to_name or "". TR_EPROTO on malformed input,
  * TR_EVERSION on an unknown version. */
 int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);
+/* Tests only: tr_envelope_decode without its fast path for the layout tr_envelope_encode
+ * writes, i.e. the general reader alone: the reference the fast path must agree with. */
+int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out,
+                                char *name_out);
 
 #endif

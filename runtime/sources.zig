@@ -15,6 +15,7 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_actor.c",
     "tests/runtime/test_store.c",
     "tests/runtime/test_codec.c",
+    "tests/runtime/test_pool.c",
     "tests/runtime/test_supervisor.c",
     "tests/runtime/test_sched.c",
     "tests/runtime/test_store_crash.c",

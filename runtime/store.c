@@ -9,6 +9,7 @@
  *   st->mu        the pending batch, the overlay tables, actor records, waiters, counters;
  *                 held only for short, non-blocking work (hash lookups, list edits, copies
  *                 of a value out of the overlay) — never across an LMDB write txn or a hook.
+ *                 Not taken at all in a defer_bytes store, which is single-threaded (mu_lock).
  *   st->map_lock  a rwlock: every LMDB read txn holds it shared; growing the map holds it
  *                 exclusively, because mdb_env_set_mapsize() remaps the file and must not
  *                 run while any txn of this process is alive (lmdb.h). Writer-preferring,
@@ -44,6 +45,8 @@
 #define FULLKEY_MAX (TR_NAME_MAX + 1 + TR_KEY_MAX)
 #define OVERLAY_BUCKETS_MIN 256u
 #define RELEASE_CHUNK 256
+#define SPARE_ENTRY_BYTES 192u /* single stores recycle entries up to this size ... */
+#define SPARE_MAX 2048u        /* ... and waiters; at most this many of each are kept */
 
 /* ------------------------------------------------------------------------------------ */
 /* Errors: every LMDB and errno code becomes a TR_E code here and nowhere else.           */
@@ -204,6 +207,17 @@ typedef struct batch {
     uint64_t gen;
 } batch;
 
+/* A single-threaded store's free blocks of one size (see spare_take). */
+typedef struct spare spare;
+struct spare {
+    spare *next;
+};
+
+typedef struct spares {
+    spare *head;
+    uint32_t count;
+} spares;
+
 typedef struct table {
     void **slots;
     size_t cap; /* power of two */
@@ -223,7 +237,13 @@ struct tr_store {
     uint64_t defer_bytes; /* see tr_store_opts; 0 = off */
     batch deferred;       /* committed, not yet in LMDB (defer_bytes stores); committer only */
     pthread_rwlock_t map_lock;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;   /* not taken when single (see mu_lock) */
+    bool single;          /* defer_bytes store: one thread (the simulator's) uses it */
+    spares spare_entries; /* single: entries of SPARE_ENTRY_BYTES, for reuse */
+    spares spare_waiters; /* single: waiters, for reuse */
+#ifndef NDEBUG
+    pthread_t owner;      /* single: the thread that opened it, the only one that may call */
+#endif
     /* Under mu: */
     batch pending;
     table kv;     /* full key -> latest pending entry (kv puts and deletes) */
@@ -236,6 +256,76 @@ struct tr_store {
     void (*mid_commit)(tr_store *st, void *ud); /* tests only */
     void *mid_commit_ud;
 };
+
+/* st->mu, except for a single-threaded store. A defer_bytes store is the simulator's
+ * (store.h): the simulator runs every node, engine and store of a run on the thread that
+ * opened them, so every call on it and every hook it calls is on that one thread and there is
+ * nothing for mu to order; the lock/unlock pair cost more than the work it guarded (tens of
+ * thousands per simulated second). Debug builds check the thread on every call; the real
+ * engine's stores (defer_bytes 0) lock exactly as before. */
+static void mu_lock(tr_store *st) {
+    if (st->single) {
+        assert(pthread_equal(st->owner, pthread_self()) &&
+               "a defer_bytes store is single-threaded (store.h)");
+        return;
+    }
+    pthread_mutex_lock(&st->mu);
+}
+
+static void mu_unlock(tr_store *st) {
+    if (!st->single) {
+        pthread_mutex_unlock(&st->mu);
+    }
+}
+
+/* Entries and waiters of a single-threaded store come from, and go back to, its own free
+ * lists: every write and every notification made one malloc and one free, the most
+ * expensive part of a write in the simulator. Only a single store does this, because its
+ * lists need no lock (mu_lock); the others use malloc as before. Bounded by SPARE_MAX blocks
+ * per list; close frees them. */
+static void *spare_take(tr_store *st, spares *sp, size_t size) {
+    if (!st->single || sp->head == NULL) {
+        return malloc(size);
+    }
+    spare *b = sp->head;
+    sp->head = b->next;
+    sp->count--;
+    return b;
+}
+
+static void spare_give(tr_store *st, spares *sp, void *p) {
+    if (!st->single || sp->count >= SPARE_MAX) {
+        free(p);
+        return;
+    }
+    spare *b = p;
+    b->next = sp->head;
+    sp->head = b;
+    sp->count++;
+}
+
+static void spares_free(spares *sp) {
+    while (sp->head) {
+        spare *b = sp->head;
+        sp->head = b->next;
+        free(b);
+    }
+    sp->count = 0;
+}
+
+static void entry_free(tr_store *st, entry *e) {
+    if (st->single && sizeof(entry) + (size_t)e->klen + e->vlen <= SPARE_ENTRY_BYTES) {
+        spare_give(st, &st->spare_entries, e); /* made at this size (entry_new) */
+    } else {
+        free(e);
+    }
+}
+
+static waiter *waiter_new(tr_store *st) {
+    return spare_take(st, &st->spare_waiters, sizeof(waiter));
+}
+
+static void waiter_free(tr_store *st, waiter *w) { spare_give(st, &st->spare_waiters, w); }
 
 static bool batch_empty(const batch *b) { return b->head == NULL && b->whead == NULL; }
 
@@ -262,10 +352,14 @@ static void batch_add_waiter(batch *b, waiter *w) {
 }
 
 /* Builds "<actor>\0<key>" -> "<vpre><val>". key may be NULL (filled in by the caller). */
-static entry *entry_new(int op, const char *actor, size_t nlen, const void *key, size_t klen,
-                        const void *vpre, size_t vprelen, const void *val, size_t vlen) {
+static entry *entry_new(tr_store *st, int op, const char *actor, size_t nlen, const void *key,
+                        size_t klen, const void *vpre, size_t vprelen, const void *val,
+                        size_t vlen) {
     size_t fk = nlen + 1 + klen;
-    entry *e = malloc(sizeof(entry) + fk + vprelen + vlen);
+    size_t size = sizeof(entry) + fk + vprelen + vlen;
+    entry *e = st->single && size <= SPARE_ENTRY_BYTES
+                   ? spare_take(st, &st->spare_entries, SPARE_ENTRY_BYTES)
+                   : malloc(size);
     if (e == NULL) {
         return NULL;
     }
@@ -549,9 +643,9 @@ static int check_value(const void *val, size_t vlen) {
 /* The end of every write: releases mu (taken by the caller), then frees a refused entry or
  * tells the engine a batch began. */
 static int submitted(tr_store *st, entry *e, int rc, bool ready) {
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (rc != 0) {
-        free(e);
+        entry_free(st, e);
         return rc;
     }
     call_ready(st, ready);
@@ -561,7 +655,7 @@ static int submitted(tr_store *st, entry *e, int rc, bool ready) {
 static int submit_kv(tr_store *st, entry *e) {
     e->hash = hash_bytes(e->data, e->klen);
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = admit(st, e, &ready);
     if (rc == 0) {
         overlay_set(st, e);
@@ -580,7 +674,7 @@ static int kv_write(tr_store *st, int op, const char *actor, const void *key, si
     if (rc != 0) {
         return rc;
     }
-    entry *e = entry_new(op, actor, nlen, key, klen, NULL, 0, val, vlen);
+    entry *e = entry_new(st, op, actor, nlen, key, klen, NULL, 0, val, vlen);
     if (e == NULL) {
         return TR_ENOMEM;
     }
@@ -636,13 +730,13 @@ int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, 
         return rc ? rc : TR_EINVAL;
     }
     uint64_t h = hash_bytes(k, fk);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     entry *e = *overlay_slot(st, k, fk, h);
     if (e) {
         rc = e->op == OP_DEL ? TR_ENOENT
                              : copy_out(buf, cap, e->data + e->klen, e->vlen, len);
     }
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (e) {
         return rc;
     }
@@ -685,12 +779,12 @@ int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
     if (rc != 0) {
         return rc;
     }
-    entry *e = entry_new(OP_APPEND, actor, nlen, NULL, 8, NULL, 0, ev, len);
+    entry *e = entry_new(st, OP_APPEND, actor, nlen, NULL, 8, NULL, 0, ev, len);
     if (e == NULL) {
         return TR_ENOMEM;
     }
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     arec *a = arec_get(st, actor, nlen);
     rc = a ? 0 : TR_ENOMEM;
     if (rc == 0) {
@@ -727,12 +821,12 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
     }
     uint8_t seqb[8];
     put_be64(seqb, seq);
-    entry *e = entry_new(OP_SNAP, actor, nlen, NULL, 0, seqb, 8, data, len);
+    entry *e = entry_new(st, OP_SNAP, actor, nlen, NULL, 0, seqb, 8, data, len);
     if (e == NULL) {
         return TR_ENOMEM;
     }
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     arec *a = arec_get(st, actor, nlen);
     rc = a ? 0 : TR_ENOMEM;
     if (rc == 0) {
@@ -756,14 +850,14 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
 }
 
 static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_out) {
-    waiter *w = malloc(sizeof(*w));
+    waiter *w = waiter_new(st);
     if (w == NULL) {
         return TR_ENOMEM;
     }
     w->who = who;
     w->msg = msg;
     bool ready = false;
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = st->failed;
     if (rc == 0) {
         w->token = ++st->next_token;
@@ -773,9 +867,9 @@ static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_ou
         ready = batch_empty(&st->pending);
         batch_add_waiter(&st->pending, w);
     }
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (rc != 0) {
-        free(w);
+        waiter_free(st, w);
         return rc;
     }
     call_ready(st, ready);
@@ -797,13 +891,13 @@ void tr_store_actor_gone(tr_store *st, const char *actor) {
     if (nlen == 0) {
         return;
     }
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     arec *a = arec_find(st, actor, nlen);
     if (a) {
         a->gone = true;
         arec_free_if_idle(st, a); /* else freed when its last pending write commits */
     }
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1005,9 +1099,9 @@ int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot
         return TR_EINVAL;
     }
     /* Overlay first, LMDB second: a commit in between only duplicates, never hides. */
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = recover_copy_overlay(&r);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (rc == 0) {
         rc = recover_read_head(&r);
     }
@@ -1035,29 +1129,74 @@ static int grow_map(tr_store *st) {
     }
     pthread_rwlock_unlock(&st->map_lock);
     if (rc == 0) {
-        pthread_mutex_lock(&st->mu);
+        mu_lock(st);
         st->stats.map_grows++;
-        pthread_mutex_unlock(&st->mu);
+        mu_unlock(st);
     }
     return map_err(rc);
 }
 
-static int put_entry(tr_store *st, MDB_txn *txn, const entry *e) {
+/* A write txn's cursors, one per database, opened on first use. A cursor left on the leaf
+ * page it last wrote lets mdb_cursor_put skip the search from the root when the next key
+ * falls inside that page or past the end of the database (mdb_cursor_set's shortcut), which
+ * is the case of every journal append after the first (an actor's seq keys grow); mdb_put
+ * searches from the root each time. The writes and their order are the same either way, so
+ * LMDB builds the same tree. Cursors of a write txn are tracked by LMDB: the mdb_del below
+ * keeps them valid. */
+typedef struct cursors {
+    MDB_cursor *kv;
+    MDB_cursor *journal;
+    MDB_cursor *snap;
+} cursors;
+
+static void cursors_close(cursors *cs) {
+    MDB_cursor *all[] = {cs->kv, cs->journal, cs->snap};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (all[i] != NULL) {
+            mdb_cursor_close(all[i]);
+        }
+    }
+    memset(cs, 0, sizeof *cs);
+}
+
+static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, const entry *e) {
     MDB_val k = {e->klen, (void *)e->data};
     MDB_val v = {e->vlen, (void *)(e->data + e->klen)};
+    MDB_cursor **c;
+    MDB_dbi dbi;
     int rc;
     switch (e->op) {
     case OP_PUT:
-        return mdb_put(txn, st->dbi_kv, &k, &v, 0);
+        c = &cs->kv;
+        dbi = st->dbi_kv;
+        break;
     case OP_DEL:
         rc = mdb_del(txn, st->dbi_kv, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     case OP_APPEND:
-        return mdb_put(txn, st->dbi_journal, &k, &v, 0);
+        c = &cs->journal;
+        dbi = st->dbi_journal;
+        break;
     default:
         assert(e->op == OP_SNAP);
-        return mdb_put(txn, st->dbi_snap, &k, &v, 0);
+        c = &cs->snap;
+        dbi = st->dbi_snap;
+        break;
     }
+    rc = *c != NULL ? 0 : mdb_cursor_open(txn, dbi, c);
+    if (rc == 0 && e->op == OP_APPEND) {
+        /* An actor's journal keys grow, and with one journaling actor (the common case) so
+         * do the database's: MDB_APPEND then adds at the end without a search, and a full
+         * last page is not split in half but continued on a new one. A key that is not past
+         * the last one is refused with MDB_KEYEXIST before anything changes (lmdb.h), and
+         * goes in the ordinary way. */
+        rc = mdb_cursor_put(*c, &k, &v, MDB_APPEND);
+        if (rc != MDB_KEYEXIST) {
+            return rc;
+        }
+        rc = 0;
+    }
+    return rc != 0 ? rc : mdb_cursor_put(*c, &k, &v, 0);
 }
 
 typedef int (*txn_fn)(tr_store *st, MDB_txn *txn, void *arg);
@@ -1093,15 +1232,15 @@ typedef struct span {
 
 static int write_span(tr_store *st, MDB_txn *txn, void *arg) {
     span *s = arg;
-    for (entry *e = s->from; e != s->to; e = e->next) {
+    cursors cs = {0};
+    int rc = 0;
+    for (entry *e = s->from; e != s->to && rc == 0; e = e->next) {
         if (!e->dead) {
-            int rc = put_entry(st, txn, e);
-            if (rc != 0) {
-                return rc;
-            }
+            rc = put_entry(st, txn, &cs, e);
         }
     }
-    return 0;
+    cursors_close(&cs); /* before the caller commits or aborts the txn */
+    return rc;
 }
 
 static int write_batch(tr_store *st, batch *b) {
@@ -1128,7 +1267,7 @@ static int write_batch(tr_store *st, batch *b) {
 static void batch_release(tr_store *st, batch *b) {
     entry *e = b->head;
     while (e) {
-        pthread_mutex_lock(&st->mu);
+        mu_lock(st);
         for (int i = 0; e && i < RELEASE_CHUNK; i++, e = e->next) {
             arec *a = e->actor;
             if (e->op == OP_PUT || e->op == OP_DEL) {
@@ -1147,7 +1286,7 @@ static void batch_release(tr_store *st, batch *b) {
                 arec_free_if_idle(st, a);
             }
         }
-        pthread_mutex_unlock(&st->mu);
+        mu_unlock(st);
     }
 }
 
@@ -1182,10 +1321,10 @@ static void store_check(tr_store *st) {
 static void store_check(tr_store *st) { (void)st; }
 #endif
 
-static void free_entries(entry *e) {
+static void free_entries(tr_store *st, entry *e) {
     while (e) {
         entry *n = e->next;
-        free(e);
+        entry_free(st, e);
         e = n;
     }
 }
@@ -1200,7 +1339,7 @@ static void fire_waiters(tr_store *st, waiter *w, int status) {
         } else if (st->hooks.durable) {
             st->hooks.durable(st->hooks.ud, w->who, w->token, status);
         }
-        free(w);
+        waiter_free(st, w);
         w = n;
     }
 }
@@ -1282,45 +1421,45 @@ int tr_store_flush(tr_store *st) {
     }
     memset(&st->deferred, 0, sizeof st->deferred);
     mark_superseded(&d);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     int rc = st->failed;
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     /* Older batches first: a key written in two of them ends with the newer value. */
     rc = rc ? rc : write_batch(st, &d);
     batch_release(st, &d);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     table_shrink_if_empty(&st->kv);
     store_check(st);
     if (rc != 0 && st->failed == 0) {
         st->failed = rc;
     }
     st->stats.flushes++;
-    pthread_mutex_unlock(&st->mu);
-    free_entries(d.head);
+    mu_unlock(st);
+    free_entries(st, d.head);
     return rc;
 }
 
 /* defer_bytes stores: the batch is durable from now on; LMDB gets it at the next flush. */
 static int commit_deferred(tr_store *st, batch *b) {
     defer_batch(st, b);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     st->committing = false;
     count_commit(st, b);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     fire_waiters(st, b->whead, 0);
     return st->deferred.bytes >= st->defer_bytes ? tr_store_flush(st) : 0;
 }
 
 int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     assert(st != NULL);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     assert(!st->committing && "tr_store_commit must not run concurrently with itself");
     batch b = st->pending;
     int failed = st->failed;
     memset(&st->pending, 0, sizeof(st->pending));
     st->pending.gen = b.gen + 1;
     st->committing = !batch_empty(&b);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (writes_out) {
         *writes_out = b.count;
     }
@@ -1335,7 +1474,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     }
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
     batch_release(st, &b);
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     table_shrink_if_empty(&st->kv);
     store_check(st);
     st->committing = false;
@@ -1343,16 +1482,16 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
         st->failed = rc;
     }
     count_commit(st, &b);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     fire_waiters(st, b.whead, rc);
-    free_entries(b.head);
+    free_entries(st, b.head);
     return rc;
 }
 
 bool tr_store_has_pending(tr_store *st) {
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     bool r = !batch_empty(&st->pending);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     return r;
 }
 
@@ -1374,7 +1513,7 @@ static void free_actor_table(tr_store *st) {
  * on), or are freed here with tr_msg_free (close: the node may be gone already). */
 static void drop_all_pending(tr_store *st, bool closing) {
     tr_store_flush(st); /* committed: kept (a failure is recorded in st->failed) */
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     assert(!st->committing);
     batch b = st->pending;
     memset(&st->pending, 0, sizeof(st->pending));
@@ -1382,8 +1521,8 @@ static void drop_all_pending(tr_store *st, bool closing) {
     memset(st->kv.slots, 0, st->kv.cap * sizeof(void *));
     st->kv.count = 0;
     free_actor_table(st); /* next_seq is re-read from LMDB: pending appends are gone */
-    pthread_mutex_unlock(&st->mu);
-    free_entries(b.head);
+    mu_unlock(st);
+    free_entries(st, b.head);
     for (waiter *w = b.whead; w;) {
         waiter *n = w->next;
         if (w->msg && closing) {
@@ -1391,7 +1530,7 @@ static void drop_all_pending(tr_store *st, bool closing) {
         } else if (w->msg && st->hooks.release) {
             st->hooks.release(st->hooks.ud, w->msg, TR_ECLOSED);
         }
-        free(w);
+        waiter_free(st, w);
         w = n;
     }
 }
@@ -1399,9 +1538,9 @@ static void drop_all_pending(tr_store *st, bool closing) {
 void tr_store_drop_pending(tr_store *st) { drop_all_pending(st, false); }
 
 void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     st->hooks = *hooks;
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
 }
 
 void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud) {
@@ -1410,12 +1549,12 @@ void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), 
 }
 
 void tr_store_stats_get(tr_store *st, tr_store_stats *out) {
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     *out = st->stats;
     out->overlay_keys = st->kv.count;
     out->overlay_buckets = st->kv.cap;
     out->actor_records = st->actors.count;
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1678,6 +1817,8 @@ static void store_free(tr_store *st) {
     }
     free(st->kv.slots);
     free(st->actors.slots);
+    spares_free(&st->spare_entries);
+    spares_free(&st->spare_waiters);
     pthread_rwlock_destroy(&st->map_lock);
     pthread_mutex_destroy(&st->mu);
     free(st);
@@ -1696,6 +1837,10 @@ static tr_store *store_alloc(const tr_store_opts *opts) {
     }
     st->pending_max = opts->pending_max ? opts->pending_max : PENDING_MAX_DEFAULT;
     st->defer_bytes = opts->defer_bytes;
+    st->single = opts->defer_bytes != 0;
+#ifndef NDEBUG
+    st->owner = pthread_self();
+#endif
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);

@@ -45,7 +45,9 @@ typedef struct tr_store_opts {
     uint64_t pending_max; /* bytes of uncommitted writes before writes get TR_EAGAIN;
                              0 = 256 MiB (bounds memory when the disk is slower than actors) */
     uint64_t defer_bytes; /* 0 = off. Simulator only (single-threaded, and the process is not
-                             a failure domain of the simulated nodes): tr_store_commit makes
+                             a failure domain of the simulated nodes). Such a store takes no
+                             lock: every call on it must come from the thread that opened it
+                             (asserted in debug builds). tr_store_commit makes
                              its batch durable for the store's users at once (notifications
                              fire, a simulated crash no longer drops it) but writes it to
                              LMDB later, in one transaction with the batches after it, when

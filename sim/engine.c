@@ -58,20 +58,26 @@ static int slab_grow(tr_sim *sim) {
     for (uint32_t s = cap; s > sim->slab_cap; s--) {
         sim->free_slots[sim->free_count++] = s - 1;
     }
+    if (cap >= SIM_SLOT_RUN) {
+        return TR_ENOMEM; /* slot numbers must stay clear of SIM_SLOT_RUN */
+    }
     sim->slab_cap = cap;
-    sim_heap_entry *heap = realloc(sim->heap, (size_t)cap * sizeof *heap);
+    /* The heap and the ring also hold RUN entries without a slot (one per node at most,
+     * TR_SIM_NODES_MAX <= 1024 <= cap): twice the slab's capacity is always enough. */
+    uint32_t qcap = 2 * cap;
+    sim_heap_entry *heap = realloc(sim->heap, (size_t)qcap * sizeof *heap);
     if (heap == NULL) {
         return TR_ENOMEM;
     }
     sim->heap = heap;
-    sim->heap_cap = cap;
+    sim->heap_cap = qcap;
     sim_heap_entry *theap = realloc(sim->theap, (size_t)cap * sizeof *theap);
     if (theap == NULL) {
         return TR_ENOMEM;
     }
     sim->theap = theap;
     /* The ring (capacity a power of two, like the slab) is unwrapped into its new array. */
-    sim_heap_entry *ring = malloc((size_t)cap * sizeof *ring);
+    sim_heap_entry *ring = malloc((size_t)qcap * sizeof *ring);
     if (ring == NULL) {
         return TR_ENOMEM;
     }
@@ -82,7 +88,7 @@ static int slab_grow(tr_sim *sim) {
     free(sim->ring);
     sim->ring = ring;
     sim->ring_head = 0;
-    sim->ring_cap = cap;
+    sim->ring_cap = qcap;
     return 0;
 }
 
@@ -148,7 +154,7 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     }
     if (sim->slab[slot].kind == SIM_EV_TIMER) {
         sim->slab[slot].in_theap = true;
-        SIM_ASSERT(sim, sim->theap_count < sim->heap_cap);
+        SIM_ASSERT(sim, sim->theap_count < sim->slab_cap);
         sim->theap[sim->theap_count] = e;
         sift_up(sim->theap, sim->theap_count++);
         return;
@@ -319,8 +325,16 @@ static void cpu_wake(tr_sim *sim, sim_node *sn) {
         return;
     }
     sn->cpu_pending = true;
-    sim_event ev = {.kind = SIM_EV_RUN, .node = sn->index, .epoch = sn->epoch};
-    tr_sim__push(sim, sn->busy_until > sim->now ? sn->busy_until : sim->now, &ev);
+    uint64_t at = sn->busy_until > sim->now ? sn->busy_until : sim->now;
+    sim_heap_entry e = {at, sim->seq++, SIM_SLOT_RUN | sn->index, sn->epoch};
+    if (at == sim->now) { /* as push_slot does */
+        SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
+        sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
+        return;
+    }
+    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
+    sim->heap[sim->heap_count] = e;
+    sift_up(sim->heap, sim->heap_count++);
 }
 
 static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
@@ -659,6 +673,29 @@ static void process(tr_sim *sim, uint32_t slot) {
     }
 }
 
+/* A slot-less RUN entry (see SIM_SLOT_RUN): what process does for a RUN event, with the
+ * same trace and record. */
+static void process_run(tr_sim *sim, const sim_heap_entry *e) {
+    uint32_t i = e->slot & ~SIM_SLOT_RUN;
+    sim_node *sn = &sim->nodes[i];
+    if (e->epoch != sn->epoch || !sn->up) {
+        return; /* a previous incarnation's run */
+    }
+    sim_event ev = {.kind = SIM_EV_RUN, .node = i, .epoch = e->epoch};
+    if (sn->paused) { /* it waits in the slab like any deferred event */
+        defer(sim, sn, tr_sim__alloc_event(sim, &ev), &ev);
+        return;
+    }
+    sim_record r = {.time = sim->now, .kind = SIM_EV_RUN, .node = i};
+    sim->stats.events++;
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)SIM_EV_RUN << 32) | i);
+    run_actor(sim, sn, &r);
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r.a), r.b);
+    if (sim->mode != SIM_MODE_PLAIN) {
+        record(sim, &r); /* check-determinism only */
+    }
+}
+
 /* Pops the top of heap h (count *n > 0). */
 static sim_heap_entry heap_pop(sim_heap_entry *h, uint32_t *n) {
     sim_heap_entry top = h[0];
@@ -694,9 +731,9 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
             /* A link's head leaving: its next delivery (a key >= the head's) takes the head's
              * place at the top, one sift instead of a pop and an insert. */
             top = sim->heap[0];
-            const sim_event *tev = &sim->slab[top.slot];
+            const sim_event *tev = &sim->slab[top.slot & ~SIM_SLOT_RUN];
             sim_heap_entry next;
-            if (tev->kind == SIM_EV_DELIVER && tev->via_link &&
+            if (!(top.slot & SIM_SLOT_RUN) && tev->kind == SIM_EV_DELIVER && tev->via_link &&
                 tr_sim__link_next(sim, tev->u.msg.from, tev->node, &next)) {
                 sim->heap[0] = next;
                 sift_down(sim->heap, sim->heap_count, 0);
@@ -708,6 +745,10 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
     }
     SIM_ASSERT(sim, top.time >= sim->now); /* invariant 1: time never runs backwards */
     sim->now = top.time;
+    if (top.slot & SIM_SLOT_RUN) {
+        process_run(sim, &top);
+        return true;
+    }
     sim_event *ev = &sim->slab[top.slot];
     if (ev->kind == SIM_EV_DELIVER && ev->via_link && !advanced) {
         tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
@@ -898,14 +939,18 @@ void tr_sim_destroy(tr_sim *sim) {
         }
     }
     for (uint32_t k = 0; k < sim->heap_count; k++) {
-        tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
+        if (!(sim->heap[k].slot & SIM_SLOT_RUN)) {
+            tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
+        }
     }
     for (uint32_t k = 0; k < sim->theap_count; k++) {
         tr_sim__free_event(sim, &sim->slab[sim->theap[k].slot]);
     }
     for (uint32_t k = 0; k < sim->ring_count; k++) {
         uint32_t slot = sim->ring[(sim->ring_head + k) & (sim->ring_cap - 1)].slot;
-        tr_sim__free_event(sim, &sim->slab[slot]);
+        if (!(slot & SIM_SLOT_RUN)) {
+            tr_sim__free_event(sim, &sim->slab[slot]);
+        }
     }
     for (uint32_t i = 0; i < sim->n; i++) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {

@@ -82,8 +82,15 @@ typedef struct sim_event {
 typedef struct sim_heap_entry {
     uint64_t time;
     uint64_t seq;
-    uint32_t slot;
+    uint32_t slot;  /* slab index, or SIM_SLOT_RUN | node index (below) */
+    uint32_t epoch; /* a SIM_SLOT_RUN entry's node epoch (else unused) */
 } sim_heap_entry;
+
+/* A node's RUN event lives in its queue entry alone (slot = SIM_SLOT_RUN | node index, with
+ * the epoch beside it): half of all events are RUNs, and they need no slab slot, copy or
+ * release. A RUN that must wait for a paused node is given a slab slot then (see defer).
+ * The slab stays below 2^31 slots. */
+#define SIM_SLOT_RUN 0x80000000u
 
 typedef struct sim_link {
     bool up;

@@ -209,6 +209,34 @@ Test(codec, round_trip_empty_and_large_bodies) {
     }
 }
 
+/* Short bodies and names are copied inline (by 1, 4, 8 and 16 bytes, overlapping): every
+ * length around those sizes, with no two bytes alike, and nothing written past the end. */
+Test(codec, every_short_body_and_name_length_round_trips) {
+    uint8_t body[48];
+    for (size_t i = 0; i < sizeof body; i++) {
+        body[i] = (uint8_t)(i * 5 + 1);
+    }
+    char name[TR_NAME_MAX + 1];
+    for (size_t i = 0; i < TR_NAME_MAX; i++) {
+        name[i] = (char)('!' + i);
+    }
+    for (uint32_t blen = 0; blen <= 40; blen++) {
+        for (size_t nlen = 0; nlen <= TR_NAME_MAX; nlen += (nlen < 40 ? 1 : 23)) {
+            name[nlen] = '\0';
+            tr_msg m = make_msg(body, blen);
+            round_trip(&m, name);
+            size_t need = tr_envelope_size(&m, name), len = 0;
+            uint8_t out[160];
+            memset(out, 0xee, sizeof out);
+            cr_assert_eq(tr_envelope_encode(&m, name, out, need, &len), 0);
+            for (size_t i = need; i < sizeof out; i++) {
+                cr_assert_eq(out[i], 0xee, "body %u name %zu: byte %zu written", blen, nlen, i);
+            }
+            name[nlen] = (char)('!' + nlen);
+        }
+    }
+}
+
 Test(codec, encode_refuses_every_short_buffer_without_writing_past_it) {
     tr_msg m = make_msg("hello", 5);
     size_t need = tr_envelope_size(&m, "inventory");
@@ -242,6 +270,80 @@ Test(codec, encoding_is_the_documented_wire_form) {
                             0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
     cr_assert_eq(len, sizeof want);
     cr_assert_eq(memcmp(buf, want, len), 0);
+}
+
+/* The reference: the envelope as msgpack-c's packer writes it (how codec.c encoded it before
+ * it wrote the bytes itself). */
+static void pack_reference(msgpack_sbuffer *sb, const tr_msg *m, const char *name) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 11);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_uint64(&pk, m->type);
+    msgpack_pack_uint64(&pk, m->from.node);
+    msgpack_pack_uint64(&pk, m->from.actor);
+    msgpack_pack_uint64(&pk, m->to.node);
+    msgpack_pack_uint64(&pk, m->to.actor);
+    msgpack_pack_uint64(&pk, m->corr);
+    msgpack_pack_uint64(&pk, m->trace);
+    msgpack_pack_uint64(&pk, m->flags_ & TR__F_REPLY);
+    if (name != NULL) {
+        msgpack_pack_str_with_body(&pk, name, strlen(name));
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    msgpack_pack_bin_with_body(&pk, m->body, m->body_len);
+}
+
+static uint64_t xorshift(uint64_t *s);
+
+/* Every integer width boundary, every str/bin header boundary, random values in between. */
+Test(codec, encoding_is_byte_for_byte_what_msgpack_c_packs) {
+    static const uint64_t edges[] = {0,          1,           0x7f,          0x80,
+                                     0xff,       0x100,       0xffff,        0x10000,
+                                     0xffffffff, 0x100000000, UINT64_MAX - 1, UINT64_MAX};
+    static uint8_t body[70000];
+    static const uint32_t body_lens[] = {0, 1, 255, 256, 65535, 65536, 70000};
+    char names[6][TR_NAME_MAX + 1];
+    const size_t name_lens[] = {0, 1, 31, 32, TR_NAME_MAX};
+    for (size_t i = 0; i < 5; i++) {
+        memset(names[i], 'a' + (int)i, name_lens[i]);
+        names[i][name_lens[i]] = '\0';
+    }
+    const size_t edge_count = sizeof edges / sizeof edges[0];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    uint8_t *buf = malloc(sizeof body + TR_ENVELOPE_OVERHEAD_MAX);
+    cr_assert_not_null(buf);
+    for (int i = 0; i < 20000; i++) {
+        uint64_t v[8];
+        for (int f = 0; f < 8; f++) {
+            uint64_t r = xorshift(&seed);
+            /* half edges, half random values of a random width */
+            v[f] = (r & 1) ? edges[(r >> 1) % edge_count] : xorshift(&seed) >> (r >> 58);
+        }
+        tr_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = (uint32_t)v[0];
+        m.from = (tr_addr){.node = (uint32_t)v[1], .actor = v[2]};
+        m.to = (tr_addr){.node = (uint32_t)v[3], .actor = v[4]};
+        m.corr = v[5];
+        m.trace = v[6];
+        m.flags_ = (uint32_t)v[7];
+        m.body = body;
+        m.body_len = body_lens[(v[7] >> 3) % (i < 1000 ? 7 : 4)]; /* big ones sometimes */
+        int which = (int)(xorshift(&seed) % 6);
+        const char *name = which == 5 ? NULL : names[which];
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        pack_reference(&sb, &m, name);
+        size_t len = 0;
+        cr_assert_eq(tr_envelope_encode(&m, name, buf, sb.size, &len), 0, "iteration %d", i);
+        cr_assert_eq(len, sb.size, "iteration %d", i);
+        cr_assert_eq(memcmp(buf, sb.data, len), 0, "iteration %d: bytes differ", i);
+        cr_assert_eq(tr_envelope_size(&m, name), len);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    free(buf);
 }
 
 /* ---- The validator ----------------------------------------------------------------------- */
@@ -557,6 +659,131 @@ Test(codec, decode_refuses_wrong_scalar_types) {
     cr_assert_eq(decode_with_bad_scalar(3, pack_over_u32), 0);
 }
 
+/* ---- The fast path agrees with the general reader ---------------------------------------- */
+
+/* Decodes buf both ways; they must agree on the result code, every field, the name and the
+ * body. Returns the code. */
+static int decode_both(const uint8_t *buf, size_t len, const char *what, size_t at) {
+    tr_msg *fast = NULL, *general = NULL;
+    char fast_name[TR_NAME_MAX + 1], general_name[TR_NAME_MAX + 1];
+    memset(fast_name, 'x', sizeof fast_name);
+    memset(general_name, 'y', sizeof general_name);
+    int rc = tr_envelope_decode(buf, len, &fast, fast_name);
+    int grc = tr__envelope_decode_general(buf, len, &general, general_name);
+    cr_assert_eq(rc, grc, "%s %zu: fast path %d, general reader %d", what, at, rc, grc);
+    cr_assert_str_eq(fast_name, general_name, "%s %zu", what, at);
+    if (rc == 0) {
+        assert_same(fast, general);
+    } else {
+        cr_assert_null(fast);
+    }
+    tr__msg_release(fast);
+    tr__msg_release(general);
+    return rc;
+}
+
+/* Envelopes in the fast path's layout and next to it: every scalar width, nil / fixstr /
+ * str8 names, bin8 / bin16 bodies. */
+static uint8_t *fast_path_sample(int which, size_t *len) {
+    static uint8_t body[300];
+    for (size_t i = 0; i < sizeof body; i++) {
+        body[i] = (uint8_t)(i * 7);
+    }
+    tr_msg m = make_msg(body, 5);
+    const char *name = NULL;
+    switch (which) {
+    case 0: break; /* wide scalars, nil name, bin8 */
+    case 1:
+        memset(&m, 0, sizeof m); /* every scalar a fixint */
+        m.body = body;
+        name = "inventory@n2";
+        break;
+    case 2:
+        m.type = 0x80; /* uint8, uint16, uint32 forms */
+        m.from.node = 0x1234;
+        m.to.node = 0x12345678;
+        m.corr = 0xff;
+        m.flags_ = TR__F_REPLY;
+        m.body_len = 300; /* bin16 */
+        name = "0123456789012345678901234567890"; /* the longest fixstr */
+        break;
+    case 3: name = "01234567890123456789012345678901"; break; /* str8: general path only */
+    default: m.body_len = 0; name = ""; break;
+    }
+    return encode(&m, name, len);
+}
+
+/* Every scalar as a uint64 (0xcf) of value 1: a one-byte change then reaches every value
+ * width, e.g. a 32-bit field over UINT32_MAX. */
+static uint8_t *wide_sample(size_t *len) {
+    static const uint8_t tail[] = {0xc0, 0xc4, 0x01, 'z'};
+    *len = 2 + 8 * 9 + sizeof tail;
+    uint8_t *buf = malloc(*len), *p = buf;
+    cr_assert_not_null(buf);
+    *p++ = 0x9b;
+    *p++ = 0x01;
+    for (int i = 0; i < 8; i++) {
+        *p++ = 0xcf;
+        memset(p, 0, 7);
+        p[7] = 1;
+        p += 8;
+    }
+    memcpy(p, tail, sizeof tail);
+    return buf;
+}
+
+Test(codec, fast_path_agrees_with_the_general_reader_on_every_cut_and_byte) {
+    for (int which = 0; which < 6; which++) {
+        size_t len;
+        uint8_t *base = which == 5 ? wide_sample(&len) : fast_path_sample(which, &len);
+        cr_assert_eq(decode_both(base, len, "intact", (size_t)which), 0);
+        for (size_t cut = 0; cut < len; cut++) {
+            cr_assert_eq(decode_both(base, cut, "cut at", cut), TR_EPROTO);
+        }
+        uint8_t *buf = malloc(len + 1);
+        cr_assert_not_null(buf);
+        memcpy(buf, base, len);
+        buf[len] = 0xc0;
+        cr_assert_eq(decode_both(buf, len + 1, "trailing byte", len), TR_EPROTO);
+        for (size_t at = 0; at < len; at++) {
+            for (int v = 0; v < 256; v++) {
+                buf[at] = (uint8_t)v;
+                decode_both(buf, len, "byte changed at", at);
+            }
+            buf[at] = base[at];
+        }
+        free(buf);
+        free(base);
+    }
+}
+
+/* Forms other encoders use, which the fast path leaves to the general reader. */
+Test(codec, fast_path_leaves_foreign_forms_to_the_general_reader) {
+    cr_assert_eq(decode_with_bad_scalar(3, pack_signed_positive), 0);
+    cr_assert_eq(decode_with_tail(TAIL_OK), 0);
+    builder b;
+    builder_init(&b);
+    msgpack_pack_array(&b.pk, 11);
+    msgpack_pack_uint64(&b.pk, 1);
+    for (int i = 0; i < 8; i++) {
+        const char u64[] = {(char)0xcf, 0, 0, 0, 0, 0, 0, 0, (char)(i + 1)}; /* not minimal */
+        b.pk.callback(b.pk.data, u64, sizeof u64);
+    }
+    const char tail[] = {(char)0xd9, 2, 'a', 'b', (char)0xc6, 0, 0, 0, 1, 'z'}; /* str8, bin32 */
+    b.pk.callback(b.pk.data, tail, sizeof tail);
+    tr_msg *got = NULL;
+    char name[TR_NAME_MAX + 1];
+    cr_assert_eq(decode_both((const uint8_t *)b.sb.data, b.sb.size, "foreign", 0), 0);
+    cr_assert_eq(tr_envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(got->type, 1);
+    cr_assert_eq(got->flags_, 0); /* 8 has no wire meaning */
+    cr_assert_str_eq(name, "ab");
+    cr_assert_eq(got->body_len, 1);
+    cr_assert_eq(got->body[0], 'z');
+    tr__msg_release(got);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
 /* ---- Fuzzing ----------------------------------------------------------------------------- */
 
 static uint64_t xorshift(uint64_t *s) {
@@ -611,6 +838,7 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         char name[TR_NAME_MAX + 1];
         int rc = tr_envelope_decode(buf, len, &got, name);
         int check = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+        decode_both(buf, len, "fuzz iteration", (size_t)i);
         if (rc != 0) {
             cr_assert(rc == TR_EPROTO || rc == TR_EVERSION, "iteration %d: rc %d", i, rc);
             cr_assert_null(got);

@@ -1,6 +1,7 @@
 /* test_store.c — the store against store.h alone: round trips, recovery, group commit,
  * read-your-writes, simulated crashes, map growth, limits, and what open refuses. */
 #include <lmdb.h> /* only to build foreign and newer-format directories by hand */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -729,6 +730,191 @@ Test(store_defer, recover_replays_held_back_events_and_a_crash_keeps_them, .init
     cr_assert_eq(after.events, 1);
     cr_assert_eq(after.seqs[0], 3);
     cr_assert_eq(append_s("j", "e4again"), 4, "the sequence continues after the held-back batch");
+}
+
+/* ---- One txn writing to every database (the commit's per-database cursors) ------------- */
+
+typedef struct seq_check {
+    const char *actor;
+    uint64_t next;
+    uint64_t snap_seq;
+    int bad;
+} seq_check;
+
+static int seq_snap(void *ud, uint64_t seq, const void *data, size_t len) {
+    seq_check *c = ud;
+    char want[32];
+    int n = snprintf(want, sizeof want, "S%llu", (unsigned long long)seq);
+    c->bad += len != (size_t)n || memcmp(data, want, len) != 0;
+    c->snap_seq = seq;
+    c->next = seq + 1;
+    return 0;
+}
+
+static int seq_event(void *ud, uint64_t seq, const void *ev, size_t len) {
+    seq_check *c = ud;
+    char want[32];
+    int n = snprintf(want, sizeof want, "%s-%llu", c->actor, (unsigned long long)seq);
+    c->bad += seq != c->next || len != (size_t)n || memcmp(ev, want, len) != 0;
+    c->next = seq + 1;
+    return 0;
+}
+
+/* Batch 1: 400 kv keys in scattered order. Batch 2: three actors' journals interleaved,
+ * every kv key rewritten or deleted in scattered order, three snapshots of one actor. */
+static void write_mixed_batches(void) {
+    char k[16], v[32], ev[32];
+    for (int i = 0; i < 400; i++) {
+        snprintf(k, sizeof k, "k%03d", i * 7 % 400);
+        snprintf(v, sizeof v, "v1-%d", i);
+        put_s("kv", k, v);
+    }
+    commit();
+    static const char *actors[] = {"ja", "jb", "jc"};
+    for (int i = 0; i < 900; i++) {
+        const char *a = actors[i % 3];
+        uint64_t seq = (uint64_t)i / 3 + 1;
+        snprintf(ev, sizeof ev, "%s-%llu", a, (unsigned long long)seq);
+        cr_assert_eq(append_s(a, ev), seq);
+        if (i % 300 == 0) {
+            snprintf(v, sizeof v, "S%llu", (unsigned long long)seq);
+            cr_assert_eq(tr_store_snapshot(st, "ja", seq, v, strlen(v)), 0);
+        }
+        int key = i * 13 % 400;
+        snprintf(k, sizeof k, "k%03d", key);
+        if (key % 3 == 0) {
+            cr_assert_eq(tr_store_del(st, "kv", k, strlen(k)), 0);
+        } else {
+            snprintf(v, sizeof v, "v2-%d", key);
+            put_s("kv", k, v);
+        }
+    }
+    commit();
+}
+
+static void check_mixed_batches(void) {
+    char k[16], v[32];
+    for (int key = 0; key < 400; key++) {
+        snprintf(k, sizeof k, "k%03d", key);
+        snprintf(v, sizeof v, "v2-%d", key);
+        expect("kv", k, key % 3 == 0 ? NULL : v);
+    }
+    seq_check c[3] = {{"ja", 1, 0, 0}, {"jb", 1, 0, 0}, {"jc", 1, 0, 0}};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(tr_store_recover(st, c[i].actor, seq_snap, seq_event, &c[i]), 0);
+        cr_assert_eq(c[i].bad, 0, "%s", c[i].actor);
+        cr_assert_eq(c[i].next, 301, "%s: every event, in order", c[i].actor);
+    }
+    cr_assert_eq(c[0].snap_seq, 201, "the latest snapshot wins");
+    cr_assert_eq(c[1].snap_seq, 0);
+}
+
+Test(store, one_txn_over_every_database_keeps_every_write, .init = setup, .fini = teardown) {
+    write_mixed_batches();
+    check_mixed_batches();
+    reopen();
+    check_mixed_batches();
+}
+
+Test(store_defer, one_flush_over_every_database_keeps_every_write, .init = setup,
+     .fini = teardown) {
+    reopen_deferred(1 << 20);
+    write_mixed_batches();
+    cr_assert_eq(stats_now().flushes, 0);
+    check_mixed_batches();
+    reopen(); /* close flushes both batches in one txn; the plain store reads it back */
+    check_mixed_batches();
+}
+
+/* A defer_bytes store recycles its entries and waiters: thousands of writes of every size
+ * (some recycled, some too big to be), flushes, notifications and crashes in between, and
+ * every key still reads its last committed value. */
+Test(store_defer, recycled_entries_and_waiters_keep_every_value, .init = setup,
+     .fini = teardown) {
+    reopen_deferred(4096); /* a flush every few dozen writes */
+    enum { KEYS = 97 };
+    static char model[KEYS][256], pending[KEYS][256];
+    static bool in_model[KEYS], in_pending[KEYS];
+    uint64_t seed = 12345;
+    char k[16], v[256];
+    int durable_before = hooks_rec.durable;
+    int notified = 0;
+    for (int i = 0; i < 6000; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        int key = (int)((seed >> 33) % KEYS);
+        size_t len = 8 + (size_t)((seed >> 20) % 240); /* entries of ~70 to ~310 bytes */
+        snprintf(k, sizeof k, "k%d", key);
+        int n = snprintf(v, sizeof v, "%d/", i); /* a distinct prefix, then padding */
+        memset(v + n, 'a' + i % 26, len - (size_t)n);
+        v[len] = '\0';
+        put_s("r", k, v);
+        strcpy(pending[key], v);
+        in_pending[key] = true;
+        if (i % 7 == 0) {
+            uint64_t tok;
+            cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+            notified++;
+        }
+        if (i % 5 == 4) {
+            commit();
+            for (int j = 0; j < KEYS; j++) {
+                if (in_pending[j]) {
+                    strcpy(model[j], pending[j]);
+                    in_model[j] = true;
+                    in_pending[j] = false;
+                }
+            }
+        }
+        if (i % 997 == 996) { /* a crash: the pending writes vanish */
+            tr_store_drop_pending(st);
+            memset(in_pending, 0, sizeof in_pending);
+            for (int j = 0; j < KEYS; j++) {
+                snprintf(k, sizeof k, "k%d", j);
+                expect("r", k, in_model[j] ? model[j] : NULL);
+            }
+        }
+    }
+    commit();
+    for (int j = 0; j < KEYS; j++) {
+        if (in_pending[j]) {
+            strcpy(model[j], pending[j]);
+            in_model[j] = true;
+        }
+    }
+    cr_assert_gt(stats_now().flushes, 50);
+    cr_assert_gt(hooks_rec.durable - durable_before, 0);
+    cr_assert_leq(hooks_rec.durable - durable_before, notified);
+    reopen(); /* close flushes; the plain store reads LMDB */
+    for (int j = 0; j < KEYS; j++) {
+        snprintf(k, sizeof k, "k%d", j);
+        expect("r", k, in_model[j] ? model[j] : NULL);
+    }
+}
+
+/* A defer_bytes store takes no lock: it is the simulator's, used by the thread that opened
+ * it. Debug builds enforce that; a call from another thread stops the process. */
+static void *put_from_another_thread(void *arg) {
+    (void)arg;
+    tr_store_put(st, "x", "k", 1, "v", 1);
+    return NULL;
+}
+
+#ifndef NDEBUG
+Test(store_defer, a_call_from_another_thread_is_refused_in_debug_builds, .init = setup,
+     .fini = teardown, .signal = SIGABRT) {
+    reopen_deferred(1 << 20);
+    put_s("x", "k", "from the opener");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, put_from_another_thread, NULL), 0);
+    pthread_join(t, NULL);
+}
+#endif
+
+Test(store, a_plain_store_takes_calls_from_any_thread, .init = setup, .fini = teardown) {
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, put_from_another_thread, NULL), 0);
+    pthread_join(t, NULL);
+    expect("x", "k", "v");
 }
 
 Test(store, actor_records_are_freed_once_gone_and_durable, .init = setup, .fini = teardown) {
