@@ -402,6 +402,9 @@ int tr_cli_call(int argc, char **argv) {
         .client = true,
         .handshake_timeout_ms = a.timeout_ms,
         .down_ms = a.timeout_ms + 1000,
+        /* A one-shot client waits out a slow reply: only down_ms (the call's timeout plus a
+         * second) ends the link, not phi, which gives up on a server stalled ~2 s. */
+        .phi_down = INFINITY,
         .on_message = on_message,
         .on_node = on_node,
         .on_refused = on_refused,
