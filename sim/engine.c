@@ -31,13 +31,29 @@ void tr_sim_config_init(tr_sim_config *cfg) {
     cfg->store = true;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A run that cannot go on: its stores' temporary directory (in /dev/shm, i.e. memory) goes
+ * first, or every aborted run would leave one behind; the seed replays the run. */
+_Noreturn void tr_sim__die(const tr_sim *sim) {
+    if (sim->store_dir[0]) {
+        nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    abort();
+}
+
 _Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
                                    int line) {
     fprintf(stderr,
             "troupe sim: invariant failed: %s (%s:%d) at event #%" PRIu64 ", t=%" PRIu64
             " ns, seed %" PRIu64 "\n",
             expr, file, line, sim->stats.events, sim->now, sim->cfg.seed);
-    abort();
+    tr_sim__die(sim);
 }
 
 /* ---- Event slab and heap -------------------------------------------------------------- */
@@ -170,7 +186,7 @@ uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
     if (sim->free_count == 0 && slab_grow(sim) != 0) {
         fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n",
                 sim->cfg.seed);
-        abort();
+        tr_sim__die(sim);
     }
     uint32_t slot = sim->free_slots[--sim->free_count];
     sim->slab[slot] = *ev;
@@ -529,7 +545,7 @@ static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
              * durable are gone, so nothing after this point would mean anything. */
             fprintf(stderr, "troupe sim: the store of n%u failed (%s); the run is void (seed %"
                     PRIu64 ")\n", sn->index + 1, tr_strerror(rc), sim->cfg.seed);
-            abort();
+            tr_sim__die(sim);
         }
     } /* r->b, the commit's status, stays 0: a failed commit never gets here */
     r->a = writes;
@@ -601,7 +617,7 @@ static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
         uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
         if (d == NULL) {
             fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
-            abort();
+            tr_sim__die(sim);
         }
         sn->deferred = d;
         sn->deferred_cap = cap;
@@ -795,13 +811,6 @@ int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), vo
 }
 
 /* ---- Create / destroy ---------------------------------------------------------------- */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
     *out = NULL;

@@ -84,7 +84,7 @@ static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
         sim_heap_entry *q = malloc((size_t)cap * sizeof *q);
         if (q == NULL) {
             fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
-            abort();
+            tr_sim__die(sim);
         }
         for (uint32_t k = 0; k < l->q_count; k++) {
             q[k] = l->q[(l->q_head + k) & (l->q_cap - 1)];

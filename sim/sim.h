@@ -189,6 +189,8 @@ struct tr_sim {
  * the run can be replayed to that point) and aborts. */
 #define SIM_ASSERT(sim, cond) \
     ((cond) ? (void)0 : tr_sim__assert_fail((sim), #cond, __FILE__, __LINE__))
+/* Aborts the run (after removing its stores' temporary directory). */
+_Noreturn void tr_sim__die(const tr_sim *sim);
 _Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
                                    int line);
 

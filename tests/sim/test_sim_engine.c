@@ -1,9 +1,13 @@
 /* test_sim_engine.c — the sim engine: determinism, trace hash, FIFO links, virtual time,
  * remote sends through the codec, the check-determinism mode (with a planted bug). */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "troupe.h"
 
@@ -518,6 +522,39 @@ Test(sim_engine, invariant_failure_aborts_naming_the_seed, .signal = SIGABRT) {
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&c, &sim), 0);
     tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+}
+
+/* An aborted run leaves no store directory behind (they live in /dev/shm, i.e. memory). */
+Test(sim_engine, an_aborted_run_removes_its_store_directory) {
+    char base[] = "/tmp/troupe-abort-XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        tr_sim_config c = ping_config(4243);
+        c.store = true;
+        c.store_base = base;
+        tr_sim *sim;
+        if (tr_sim_create(&c, &sim) != 0) {
+            _exit(3);
+        }
+        tr_sim_run_for(sim, 1000000); /* the stores hold something */
+        tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d", status);
+    DIR *d = opendir(base);
+    cr_assert_not_null(d);
+    int left = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        left += strncmp(e->d_name, "troupe-sim-", 11) == 0;
+    }
+    closedir(d);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base); /* what a failure leaves */
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(left, 0, "the aborted run's store directory is still there");
 }
 
 static bool pongs_reached(tr_sim *sim, void *ud) {
