@@ -448,7 +448,7 @@ static void *mt_actor(void *arg) {
     return NULL;
 }
 
-Test(store_threads, readers_see_their_writes_while_the_writer_commits) {
+Test(store_threads, readers_see_their_writes_while_the_writer_commits, .timeout = 60) {
     char *dir = tmp_dir();
     mt m = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     tr_store_opts o = {.dir = dir, .map_size = 256 << 10, .no_sync = true};
@@ -538,7 +538,7 @@ static void *lag_writer(void *arg) {
     return NULL;
 }
 
-Test(store_threads, a_notification_never_runs_ahead_of_committed_data) {
+Test(store_threads, a_notification_never_runs_ahead_of_committed_data, .timeout = 60) {
     char *dir = tmp_dir();
     static lag l;
     memset(&l, 0, sizeof(l));
