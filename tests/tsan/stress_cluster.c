@@ -66,7 +66,7 @@ static const tr_behaviour client_b = {.name = "client", .state_size = sizeof(cli
 static int wait_clients(tr_inbox *ib) {
     for (int i = 0; i < CLIENTS; i++) {
         tr_msg *m;
-        stress_assert(tr_inbox_receive(ib, 30000, &m) == 0, "client %d did not finish", i);
+        stress_assert(tr_inbox_receive(ib, 120000, &m) == 0, "client %d did not finish", i);
         uint64_t bad = 0;
         if (m->body_len == sizeof bad) memcpy(&bad, m->body, sizeof bad);
         uint32_t type = m->type;

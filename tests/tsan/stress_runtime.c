@@ -20,7 +20,9 @@ static tr_addr inbox_addr;
 static uint64_t recv_u64(tr_inbox *ib, uint32_t type, int *ok) {
     tr_msg *m = NULL;
     *ok = 0;
-    if (tr_inbox_receive(ib, 20000, &m) != 0) return 0;
+    /* A guard against a hang, not a timing: valgrind serialises the workers and a loaded
+     * machine slows it further (20 s once ran out there), so it is generous. */
+    if (tr_inbox_receive(ib, 120000, &m) != 0) return 0;
     uint64_t v = 0;
     if (m->type == type && m->body_len == 8) {
         memcpy(&v, m->body, 8);
