@@ -191,6 +191,7 @@ struct arec {
     entry *snap; /* latest pending snapshot */
     entry *trunc;       /* latest pending (or re-queued) journal truncation */
     uint64_t trunc_seq; /* the highest truncation point this record has seen issued */
+    uint64_t flush_upto; /* mark_truncated's scratch (0 outside it) */
     bool gone;
     uint32_t nlen;
     char name[];
@@ -1586,6 +1587,38 @@ static void defer_batch(tr_store *st, batch *b) {
  * are marked dead (not written; they are no longer in the overlay, which holds the newest
  * version of each key). Every entry here is committed, so nothing a crash could drop stands
  * in for them. Without memory for the scratch set, everything is written, as before. */
+/* Held-back batches also append events and then truncate them (the AP register snapshots
+ * and truncates every 512 events): an append that a later truncation in the batches written
+ * together deletes is marked dead, not written and deleted in the same txn. Its truncation
+ * follows it in batch order (it was issued after the snapshot covering it), all of them are
+ * committed, and the txn is all or nothing, so LMDB ends the same. Runs single-threaded (a
+ * defer_bytes store), so the actor records' scratch field needs no lock. */
+static void mark_truncated(batch *d) {
+    bool any = false;
+    for (entry *e = d->head; e; e = e->next) {
+        if (e->op == OP_TRUNC && !e->dead) {
+            uint64_t upto = get_be64(e->data + e->actor->nlen + 1);
+            if (upto > e->actor->flush_upto) {
+                e->actor->flush_upto = upto;
+            }
+            any = true;
+        }
+    }
+    if (!any) {
+        return;
+    }
+    for (entry *e = d->head; e; e = e->next) {
+        if (e->op == OP_APPEND && get_be64(e->data + e->actor->nlen + 1) <= e->actor->flush_upto) {
+            e->dead = true;
+        }
+    }
+    for (entry *e = d->head; e; e = e->next) {
+        if (e->op == OP_TRUNC) {
+            e->actor->flush_upto = 0;
+        }
+    }
+}
+
 static void mark_superseded(batch *d) {
     size_t n = 0, cap = 16;
     for (entry *e = d->head; e; e = e->next) {
@@ -1633,6 +1666,7 @@ static int flush_deferred(tr_store *st, bool requeue) {
     }
     memset(&st->deferred, 0, sizeof st->deferred);
     mark_superseded(&d);
+    mark_truncated(&d);
     mu_lock(st);
     int rc = st->failed;
     mu_unlock(st);

@@ -901,27 +901,55 @@ Test(store_trunc, a_long_journal_is_truncated_in_bounded_steps, .init = setup,
 Test(store_trunc, a_held_back_truncation_is_durable_at_its_commit_and_kept_by_a_crash,
      .init = setup, .fini = teardown) {
     reopen_deferred(1 << 20);
-    append_n("d", 1, 5);
+    append_n("d", 1, 3);
+    commit();
+    cr_assert_eq(tr_store_flush(st), 0); /* e1..e3 are in LMDB */
+    append_n("d", 4, 5);
     cr_assert_eq(tr_store_snapshot(st, "d", 5, "S5", 2), 0);
     cr_assert_eq(tr_store_truncate(st, "d", 5), 0);
     uint64_t writes = 0;
     cr_assert_eq(tr_store_commit(st, &writes), 0);
-    cr_assert_eq(writes, 6, "writes_out leaves the truncation out");
-    cr_assert_eq(stats_now().flushes, 0, "held back");
-    cr_assert_eq(stats_now().truncated, 0, "nothing deleted yet");
+    cr_assert_eq(writes, 3, "writes_out leaves the truncation out");
+    cr_assert_eq(stats_now().truncated, 0, "held back: nothing deleted yet");
+    expect_recovery("d", 5, 5);
     append_n("d", 6, 6);
     cr_assert_eq(tr_store_snapshot(st, "d", 6, "S6", 2), 0);
     cr_assert_eq(tr_store_truncate(st, "d", 6), 0); /* pending: the crash loses it */
     tr_store_drop_pending(st);
-    cr_assert_eq(stats_now().truncated, 5, "the crash flushed the committed truncation");
+    /* The crash flushed the committed batch: e1..e3 deleted from LMDB, e4 and e5 (appended
+     * and truncated in the same flush) never written. */
+    cr_assert_eq(stats_now().truncated, 3);
     cr_assert_eq(journal_range("d").count, 0);
     replay r = {0};
     cr_assert_eq(tr_store_recover(st, "d", on_snap, on_event, &r), 0);
     cr_assert(r.snap_seq == 5 && r.events == 0);
-    cr_assert_eq(append_s("d", "e6"), 6);
+    cr_assert_eq(append_s("d", "e6"), 6, "the sequence goes on from the held-back snapshot");
     commit();
     reopen();
     expect_recovery("d", 5, 6);
+}
+
+/* A held-back truncation that is not finished in one flush goes on in the next commits. */
+Test(store_trunc, a_held_back_long_truncation_continues_in_later_commits, .init = setup,
+     .fini = teardown) {
+    enum { N = 40000 };
+    reopen_deferred(1 << 16);
+    for (uint64_t i = 1; i <= N; i++) {
+        cr_assert_eq(tr_store_append(st, "big", "ev", 2, NULL), 0);
+    }
+    cr_assert_eq(tr_store_snapshot(st, "big", N, "SN", 2), 0);
+    commit(); /* past defer_bytes: flushed */
+    cr_assert_eq(journal_range("big").count, N);
+    cr_assert_eq(tr_store_truncate(st, "big", N), 0);
+    int commits = 0;
+    while (tr_store_has_pending(st) && commits < 10) {
+        commit();
+        cr_assert_eq(tr_store_flush(st), 0);
+        commits++;
+    }
+    cr_assert_eq(commits, 3, "40,000 events in steps of 16,384");
+    cr_assert_eq(stats_now().truncated, N);
+    cr_assert_eq(journal_range("big").count, 0);
 }
 
 /* ---- One txn writing to every database (the commit's per-database cursors) ------------- */
