@@ -790,6 +790,26 @@ Test(store_trunc, truncate_drops_covered_events_and_recovery_gives_snapshot_and_
     expect_recovery("acc", 4, 7);
 }
 
+Test(store_trunc, truncating_a_whole_journal_leaves_the_next_actors_alone, .init = setup,
+     .fini = teardown) {
+    append_n("a", 1, 3); /* "a\0..." sorts before "b\0..." and "a2\0..." */
+    append_n("a2", 1, 2);
+    append_n("b", 1, 2);
+    commit();
+    cr_assert_eq(tr_store_snapshot(st, "a", 3, "S3", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "a", 3), 0);
+    commit();
+    cr_assert_eq(journal_range("a").count, 0);
+    cr_assert_eq(journal_range("a2").count, 2);
+    cr_assert_eq(journal_range("b").count, 2);
+    cr_assert_eq(tr_store_snapshot(st, "b", 2, "S2", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "b", 1), 0); /* the last actor: no key after it */
+    commit();
+    jrange j = journal_range("b");
+    cr_assert(j.first == 2 && j.count == 1);
+    cr_assert_eq(journal_range("a2").count, 2);
+}
+
 Test(store_trunc, truncating_everything_keeps_the_sequence_going, .init = setup,
      .fini = teardown) {
     append_n("j", 1, 3);
