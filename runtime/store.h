@@ -4,7 +4,7 @@
  * One store per node: one LMDB environment in a directory, with named databases
  *   meta      format magic + version + node identity; checked at open
  *   kv        (actor name, key)      -> value
- *   journal   (actor name, seq u64)  -> event
+ *   journal   (actor name, seq u64)  -> event       (compacted by tr_store_truncate)
  *   snapshot  (actor name)           -> (seq, data)   latest only
  * Keys are prefixed by the actor's persistent name (its registered name) and a NUL, so
  * an actor that restarts under the same name sees the same state.
