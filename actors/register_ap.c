@@ -4,7 +4,9 @@
  *
  * State: a bounded table key -> (ts = (ns, node), value), kept in memory and made durable
  * as a journal of applied entries [key, ns, node, value] plus a snapshot of the whole table
- * every TR_REG_AP_SNAPSHOT_EVERY events; init replays them (tr_recover). A write is
+ * every TR_REG_AP_SNAPSHOT_EVERY events, after which the journal is truncated up to the
+ * snapshot (tr_journal_truncate), so the disk holds at most about one interval of events;
+ * init replays them (tr_recover). A write is
  * acknowledged before it is durable: AP promises availability, not durability of the last
  * few writes across a crash (they also live on the peers the gossip reached).
  *
@@ -198,6 +200,9 @@ static void snapshot(tr_ctx *ctx, ap_state *s) {
     assert(w.err == 0);
     if (tr_snapshot_write(ctx, s->last_seq, s->snap_buf, w.len) == 0) {
         s->since_snapshot = 0;
+        /* The snapshot covers every event so far: drop them from disk (committed with or
+         * after it, never before). A failure only leaves them there for the next time. */
+        (void)tr_journal_truncate(ctx, s->last_seq);
     }
 }
 

@@ -270,6 +270,16 @@ int tr_kv_del(tr_ctx *ctx, const void *key, size_t klen);
 int tr_journal_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq_out);
 /* Stores a snapshot that covers the journal up to and including `seq`. */
 int tr_snapshot_write(tr_ctx *ctx, uint64_t seq, const void *data, size_t len);
+/* Compaction: drops the actor's journal events with seq <= upto_seq. Queued like a write: it
+ * is durable in the same ordered group commit as the actor's other writes, never before an
+ * earlier snapshot. TR_EINVAL if upto_seq is past the latest snapshot the actor sees (its own
+ * pending one counts), so every dropped event is covered by a snapshot; 0 and nothing done for
+ * 0 or a point not past an earlier truncation. Recovery is unchanged (snapshot, then the
+ * events after it) and sequences go on from the last one used, even with an empty journal.
+ * A long truncation is done in steps of at most 16,384 events per commit; a step lost to a
+ * crash is redone by the actor's next truncation. After it, a snapshot below upto_seq is
+ * refused (TR_EINVAL) while the actor lives. Contract: docs/store.md. */
+int tr_journal_truncate(tr_ctx *ctx, uint64_t upto_seq);
 /* Replays the latest snapshot (if any, on_snapshot called once) and then every journal
  * event after it in order (on_event). Either callback may be NULL; a callback returning
  * non-zero stops the replay and that value is returned. Buffers are valid during the call. */

@@ -1070,6 +1070,12 @@ int tr_snapshot_write(tr_ctx *ctx, uint64_t seq, const void *data, size_t len) {
     return rc ? rc : tr_store_snapshot(ctx->node->store, n, seq, data, len);
 }
 
+int tr_journal_truncate(tr_ctx *ctx, uint64_t upto_seq) {
+    const char *n;
+    int rc = store_name(ctx, &n);
+    return rc ? rc : tr_store_truncate(ctx->node->store, n, upto_seq);
+}
+
 int tr_recover(tr_ctx *ctx, tr_snapshot_cb on_snapshot, tr_event_cb on_event, void *ud) {
     const char *n;
     int rc = store_name(ctx, &n);

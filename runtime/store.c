@@ -47,6 +47,10 @@
 #define RELEASE_CHUNK 256
 #define SPARE_ENTRY_BYTES 192u /* single stores recycle entries up to this size ... */
 #define SPARE_MAX 2048u        /* ... and waiters; at most this many of each are kept */
+/* A journal truncation deletes at most this many events per write txn; the rest of it is
+ * queued again and goes on in the next commit (see batch_release), so that truncating a
+ * long journal does not make one commit (and every waiter of it) arbitrarily slow. */
+#define TRUNC_STEP 16384u
 
 /* ------------------------------------------------------------------------------------ */
 /* Errors: every LMDB and errno code becomes a TR_E code here and nowhere else.           */
@@ -155,7 +159,7 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n) {
 /* ------------------------------------------------------------------------------------ */
 /* Entries, actor records, waiters, batches                                               */
 
-enum { OP_PUT, OP_DEL, OP_APPEND, OP_SNAP };
+enum { OP_PUT, OP_DEL, OP_APPEND, OP_SNAP, OP_TRUNC };
 
 typedef struct arec arec;
 typedef struct entry entry;
@@ -171,6 +175,7 @@ struct entry {
     uint32_t vlen;
     uint8_t op;
     bool dead; /* superseded by a later write in the same batch: not written */
+    bool more; /* OP_TRUNC: its txn's deletion budget ran out before the end (TRUNC_STEP) */
     uint8_t data[];
 };
 
@@ -184,6 +189,9 @@ struct arec {
     entry *jhead;      /* pending appends in seq order (linked by hnext) */
     entry *jtail;
     entry *snap; /* latest pending snapshot */
+    entry *trunc;       /* latest pending (or re-queued) journal truncation */
+    uint64_t trunc_seq; /* the highest truncation point this record has seen issued */
+    uint64_t flush_upto; /* mark_truncated's scratch (0 outside it) */
     bool gone;
     uint32_t nlen;
     char name[];
@@ -202,7 +210,9 @@ typedef struct batch {
     entry *tail;
     waiter *whead;
     waiter *wtail;
-    uint64_t count;
+    uint64_t count;  /* entries, truncations included */
+    uint64_t truncs;  /* of which OP_TRUNC (not counted as writes: see count_commit) */
+    uint64_t deleted; /* journal events its truncations deleted (once written) */
     uint64_t bytes;
     uint64_t gen;
 } batch;
@@ -338,6 +348,7 @@ static void batch_add(batch *b, entry *e) {
     }
     b->tail = e;
     b->count++;
+    b->truncs += e->op == OP_TRUNC;
     b->bytes += sizeof(entry) + e->klen + e->vlen;
 }
 
@@ -524,7 +535,7 @@ static arec *arec_get(tr_store *st, const char *name, size_t nlen) {
 }
 
 static void arec_free_if_idle(tr_store *st, arec *a) {
-    if (!a->gone || a->jhead != NULL || a->snap != NULL) {
+    if (!a->gone || a->jhead != NULL || a->snap != NULL || a->trunc != NULL) {
         return;
     }
     arec **pp = arec_slot(st, a->name, a->nlen, a->hash);
@@ -592,11 +603,53 @@ static int journal_last_seq(tr_store *st, MDB_txn *txn, const char *name, size_t
     return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : map_err(rc);
 }
 
+/* The seq of `name`'s snapshot in LMDB (*have false if none), in an open read txn. */
+static int snap_seq_get(tr_store *st, MDB_txn *txn, const char *name, size_t nlen, bool *have,
+                        uint64_t *seq) {
+    uint8_t k[TR_NAME_MAX + 1];
+    memcpy(k, name, nlen);
+    k[nlen] = 0;
+    MDB_val mk = {nlen + 1, k}, mv;
+    int g = mdb_get(txn, st->dbi_snap, &mk, &mv);
+    *have = false;
+    *seq = 0;
+    if (g == MDB_NOTFOUND) {
+        return 0;
+    }
+    if (g == 0 && mv.mv_size < 8) {
+        return TR_ECORRUPT;
+    }
+    if (g == 0) {
+        *have = true;
+        *seq = get_be64(mv.mv_data);
+    }
+    return map_err(g);
+}
+
+/* The last sequence `name` used, as LMDB knows it: the journal's last key, or the snapshot's
+ * seq if that is larger (a truncation may have emptied the journal up to the snapshot). */
 static int read_last_seq(tr_store *st, const char *name, size_t nlen, uint64_t *out) {
     MDB_txn *txn;
     int rc = read_begin(st, &txn);
     if (rc == 0) {
+        bool have;
+        uint64_t snap;
         rc = journal_last_seq(st, txn, name, nlen, out);
+        rc = rc ? rc : snap_seq_get(st, txn, name, nlen, &have, &snap);
+        if (rc == 0 && snap > *out) {
+            *out = snap;
+        }
+        read_end(st, txn);
+    }
+    return rc;
+}
+
+static int read_snap_seq(tr_store *st, const char *name, size_t nlen, bool *have,
+                         uint64_t *seq) {
+    MDB_txn *txn;
+    int rc = read_begin(st, &txn);
+    if (rc == 0) {
+        rc = snap_seq_get(st, txn, name, nlen, have, seq);
         read_end(st, txn);
     }
     return rc;
@@ -759,6 +812,38 @@ int tr_store_get_committed(tr_store *st, const char *actor, const void *key, siz
     return lmdb_get(st, k, fk, buf, cap, len);
 }
 
+int tr_store_journal_range(tr_store *st, const char *actor, uint64_t *first, uint64_t *last,
+                           uint64_t *count) {
+    assert(st != NULL && first != NULL && last != NULL && count != NULL);
+    size_t nlen = name_len(actor);
+    int rc = nlen == 0 ? TR_EINVAL : tr_store_flush(st);
+    MDB_txn *txn;
+    rc = rc ? rc : read_begin(st, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t k[TR_NAME_MAX + 1 + 8];
+    memcpy(k, actor, nlen);
+    k[nlen] = 0;
+    put_be64(k + nlen + 1, 0);
+    MDB_val mk = {nlen + 9, k}, mv;
+    MDB_cursor *c;
+    *first = *last = *count = 0;
+    int m = mdb_cursor_open(txn, st->dbi_journal, &c);
+    if (m == 0) {
+        for (m = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+             m == 0 && mk.mv_size == nlen + 9 && memcmp(mk.mv_data, k, nlen + 1) == 0;
+             m = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+            *last = get_be64((const uint8_t *)mk.mv_data + nlen + 1);
+            *first = *count == 0 ? *last : *first;
+            (*count)++;
+        }
+        mdb_cursor_close(c);
+    }
+    read_end(st, txn);
+    return m == 0 || m == MDB_NOTFOUND ? 0 : map_err(m);
+}
+
 /* Loads the actor's next journal sequence from LMDB on its first journal write (0 means
  * not loaded yet). Called with st->mu held. */
 static int ensure_next_seq(tr_store *st, arec *a, const char *actor, size_t nlen) {
@@ -836,6 +921,10 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
     if (rc == 0 && seq >= a->next_seq) {
         rc = TR_EINVAL;
     }
+    /* One below a truncation would need events that are (or are about to be) deleted. */
+    if (rc == 0 && seq < a->trunc_seq) {
+        rc = TR_EINVAL;
+    }
     if (rc == 0) {
         rc = admit(st, e, &ready);
     }
@@ -845,6 +934,64 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
         }
         e->actor = a;
         a->snap = e;
+    }
+    return submitted(st, e, rc, ready);
+}
+
+/* The actor's latest snapshot seq as it sees it: its pending one, else LMDB's. Under mu (a
+ * snapshot leaves the overlay only after LMDB has it). */
+static int visible_snap_seq(tr_store *st, arec *a, bool *have, uint64_t *seq) {
+    if (a->snap != NULL) {
+        *have = true;
+        *seq = get_be64(a->snap->data + a->snap->klen);
+        return 0;
+    }
+    return read_snap_seq(st, a->name, a->nlen, have, seq);
+}
+
+/* Queues a truncation of a's journal up to `upto` (the entry's key). Under mu. */
+static int queue_trunc(tr_store *st, arec *a, entry *e, bool *ready) {
+    int rc = admit(st, e, ready);
+    if (rc == 0) {
+        if (a->trunc && a->trunc->gen == e->gen) {
+            a->trunc->dead = true; /* this one goes further (upto only grows) */
+        }
+        e->actor = a;
+        a->trunc = e;
+    }
+    return rc;
+}
+
+int tr_store_truncate(tr_store *st, const char *actor, uint64_t upto) {
+    assert(st != NULL);
+    size_t nlen = name_len(actor);
+    if (nlen == 0) {
+        return TR_EINVAL;
+    }
+    entry *e = entry_new(st, OP_TRUNC, actor, nlen, NULL, 8, NULL, 0, NULL, 0);
+    if (e == NULL) {
+        return TR_ENOMEM;
+    }
+    put_be64(e->data + nlen + 1, upto);
+    bool ready = false, have = false;
+    uint64_t snap = 0;
+    mu_lock(st);
+    arec *a = arec_get(st, actor, nlen);
+    int rc = a ? 0 : TR_ENOMEM;
+    rc = rc ? rc : (st->failed ? st->failed : visible_snap_seq(st, a, &have, &snap));
+    if (rc == 0 && upto > 0 && (!have || upto > snap)) {
+        rc = TR_EINVAL; /* events no snapshot covers would be lost */
+    }
+    if (rc == 0 && upto <= a->trunc_seq) {
+        mu_unlock(st); /* nothing new to drop */
+        entry_free(st, e);
+        return 0;
+    }
+    if (rc == 0) {
+        rc = queue_trunc(st, a, e, &ready);
+    }
+    if (rc == 0) {
+        a->trunc_seq = upto;
     }
     return submitted(st, e, rc, ready);
 }
@@ -1159,7 +1306,32 @@ static void cursors_close(cursors *cs) {
     memset(cs, 0, sizeof *cs);
 }
 
-static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, const entry *e) {
+/* Deletes e's actor's journal events with seq <= upto, oldest first, in one cursor walk from
+ * the actor's first key; at most *budget of them (e->more is set when it stops short). */
+static int trunc_entry(MDB_cursor *c, entry *e, uint32_t *budget) {
+    size_t plen = e->klen - 8; /* "<actor>\0" */
+    uint64_t upto = get_be64(e->data + plen);
+    uint8_t k[TR_NAME_MAX + 1 + 8];
+    memcpy(k, e->data, plen);
+    put_be64(k + plen, 0);
+    MDB_val mk = {plen + 8, k}, mv;
+    e->more = false;
+    int rc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+    while (rc == 0 && mk.mv_size == plen + 8 && memcmp(mk.mv_data, e->data, plen) == 0 &&
+           get_be64((const uint8_t *)mk.mv_data + plen) <= upto) {
+        if (*budget == 0) {
+            e->more = true;
+            return 0;
+        }
+        rc = mdb_cursor_del(c, 0);
+        (*budget)--;
+        /* After a delete the cursor already stands on the next key: MDB_NEXT reads it. */
+        rc = rc ? rc : mdb_cursor_get(c, &mk, &mv, MDB_NEXT);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, entry *e, uint32_t *budget) {
     MDB_val k = {e->klen, (void *)e->data};
     MDB_val v = {e->vlen, (void *)(e->data + e->klen)};
     MDB_cursor **c;
@@ -1174,6 +1346,7 @@ static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, const entry *e) {
         rc = mdb_del(txn, st->dbi_kv, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     case OP_APPEND:
+    case OP_TRUNC:
         c = &cs->journal;
         dbi = st->dbi_journal;
         break;
@@ -1184,6 +1357,9 @@ static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, const entry *e) {
         break;
     }
     rc = *c != NULL ? 0 : mdb_cursor_open(txn, dbi, c);
+    if (rc == 0 && e->op == OP_TRUNC) {
+        return trunc_entry(*c, e, budget);
+    }
     if (rc == 0 && e->op == OP_APPEND) {
         /* An actor's journal keys grow, and with one journaling actor (the common case) so
          * do the database's: MDB_APPEND then adds at the end without a search, and a full
@@ -1227,24 +1403,27 @@ static int write_txn(tr_store *st, txn_fn fn, void *arg) {
 
 typedef struct span {
     entry *from;
-    entry *to; /* exclusive */
+    entry *to;        /* exclusive */
+    uint64_t deleted; /* journal events deleted by truncations in the last attempt */
 } span;
 
 static int write_span(tr_store *st, MDB_txn *txn, void *arg) {
     span *s = arg;
     cursors cs = {0};
     int rc = 0;
+    uint32_t budget = TRUNC_STEP; /* per txn, so a retry after map growth starts afresh */
     for (entry *e = s->from; e != s->to && rc == 0; e = e->next) {
         if (!e->dead) {
-            rc = put_entry(st, txn, &cs, e);
+            rc = put_entry(st, txn, &cs, e, &budget);
         }
     }
+    s->deleted = TRUNC_STEP - budget;
     cursors_close(&cs); /* before the caller commits or aborts the txn */
     return rc;
 }
 
 static int write_batch(tr_store *st, batch *b) {
-    span s = {b->head, NULL};
+    span s = {b->head, NULL, 0};
     while (s.from) {
         uint64_t bytes = 0;
         s.to = s.from;
@@ -1256,6 +1435,7 @@ static int write_batch(tr_store *st, batch *b) {
         if (rc != 0) {
             return rc;
         }
+        b->deleted += s.deleted;
         s.from = s.to;
     }
     return 0;
@@ -1264,13 +1444,41 @@ static int write_batch(tr_store *st, batch *b) {
 /* After the commit: the batch's entries leave the overlay (LMDB now has them, or the
  * store failed). Takes mu per chunk of entries, so that a large batch does not hold up
  * readers and writers for long; an entry not released yet still shows a committed value. */
-static void batch_release(tr_store *st, batch *b) {
+/* A truncation that ran out of budget (e->more) goes on in the next commit: a copy is queued
+ * in the pending batch, unless a newer truncation of the actor replaced it. If it cannot be
+ * queued (a failed store, a full pending batch, no memory) the rest waits for the actor's
+ * next truncation, which walks from the journal's start again. Under mu. */
+static void trunc_requeue(tr_store *st, arec *a, const entry *e, bool *ready) {
+    entry *n = entry_new(st, OP_TRUNC, a->name, a->nlen, e->data + a->nlen + 1, 8, NULL, 0,
+                         NULL, 0);
+    bool r = false;
+    if (n != NULL && queue_trunc(st, a, n, &r) != 0) {
+        entry_free(st, n);
+    }
+    *ready = *ready || r;
+}
+
+/* After the commit (status rc): the batch's entries leave the overlay (LMDB now has them, or
+ * the store failed). Takes mu per chunk of entries, so that a large batch does not hold up
+ * readers and writers for long; an entry not released yet still shows a committed value.
+ * With `requeue`, unfinished truncations are queued again; returns whether that began a
+ * pending batch (the caller then calls the ready hook, without mu). */
+static bool batch_release(tr_store *st, batch *b, int rc, bool requeue) {
     entry *e = b->head;
+    bool ready = false;
     while (e) {
         mu_lock(st);
         for (int i = 0; e && i < RELEASE_CHUNK; i++, e = e->next) {
             arec *a = e->actor;
-            if (e->op == OP_PUT || e->op == OP_DEL) {
+            if (e->op == OP_TRUNC) {
+                if (a->trunc == e) {
+                    a->trunc = NULL;
+                    if (e->more && rc == 0 && requeue) {
+                        trunc_requeue(st, a, e, &ready);
+                    }
+                    arec_free_if_idle(st, a);
+                }
+            } else if (e->op == OP_PUT || e->op == OP_DEL) {
                 if (!e->dead) {
                     overlay_release_kv(st, e);
                 }
@@ -1288,6 +1496,7 @@ static void batch_release(tr_store *st, batch *b) {
         }
         mu_unlock(st);
     }
+    return ready;
 }
 
 #ifndef NDEBUG
@@ -1314,6 +1523,7 @@ static void store_check(tr_store *st) {
                 prev = seq;
             }
             assert(a->snap == NULL || get_be64(a->snap->data + a->snap->klen) < a->next_seq);
+            assert(a->trunc == NULL || get_be64(a->trunc->data + a->nlen + 1) <= a->trunc_seq);
         }
     }
 }
@@ -1348,9 +1558,11 @@ static void fire_waiters(tr_store *st, waiter *w, int status) {
 static void count_commit(tr_store *st, const batch *b) {
     if (b->count) {
         st->stats.commits++;
-        st->stats.writes += b->count;
-        if (b->count > st->stats.max_writes_per_commit) {
-            st->stats.max_writes_per_commit = b->count;
+        st->stats.writes += b->count - b->truncs;
+        st->stats.truncations += b->truncs;
+        st->stats.truncated += b->deleted;
+        if (b->count - b->truncs > st->stats.max_writes_per_commit) {
+            st->stats.max_writes_per_commit = b->count - b->truncs;
         }
     }
 }
@@ -1375,6 +1587,38 @@ static void defer_batch(tr_store *st, batch *b) {
  * are marked dead (not written; they are no longer in the overlay, which holds the newest
  * version of each key). Every entry here is committed, so nothing a crash could drop stands
  * in for them. Without memory for the scratch set, everything is written, as before. */
+/* Held-back batches also append events and then truncate them (the AP register snapshots
+ * and truncates every 512 events): an append that a later truncation in the batches written
+ * together deletes is marked dead, not written and deleted in the same txn. Its truncation
+ * follows it in batch order (it was issued after the snapshot covering it), all of them are
+ * committed, and the txn is all or nothing, so LMDB ends the same. Runs single-threaded (a
+ * defer_bytes store), so the actor records' scratch field needs no lock. */
+static void mark_truncated(batch *d) {
+    bool any = false;
+    for (entry *e = d->head; e; e = e->next) {
+        if (e->op == OP_TRUNC && !e->dead) {
+            uint64_t upto = get_be64(e->data + e->actor->nlen + 1);
+            if (upto > e->actor->flush_upto) {
+                e->actor->flush_upto = upto;
+            }
+            any = true;
+        }
+    }
+    if (!any) {
+        return;
+    }
+    for (entry *e = d->head; e; e = e->next) {
+        if (e->op == OP_APPEND && get_be64(e->data + e->actor->nlen + 1) <= e->actor->flush_upto) {
+            e->dead = true;
+        }
+    }
+    for (entry *e = d->head; e; e = e->next) {
+        if (e->op == OP_TRUNC) {
+            e->actor->flush_upto = 0;
+        }
+    }
+}
+
 static void mark_superseded(batch *d) {
     size_t n = 0, cap = 16;
     for (entry *e = d->head; e; e = e->next) {
@@ -1413,20 +1657,22 @@ static void mark_superseded(batch *d) {
     free(set);
 }
 
-int tr_store_flush(tr_store *st) {
-    assert(st != NULL);
+/* requeue: whether unfinished truncations go on (not when the pending batch is about to be
+ * dropped: they would only begin a batch, and call the ready hook, for nothing). */
+static int flush_deferred(tr_store *st, bool requeue) {
     batch d = st->deferred;
     if (d.head == NULL) {
         return 0;
     }
     memset(&st->deferred, 0, sizeof st->deferred);
     mark_superseded(&d);
+    mark_truncated(&d);
     mu_lock(st);
     int rc = st->failed;
     mu_unlock(st);
     /* Older batches first: a key written in two of them ends with the newer value. */
     rc = rc ? rc : write_batch(st, &d);
-    batch_release(st, &d);
+    bool ready = batch_release(st, &d, rc, requeue);
     mu_lock(st);
     table_shrink_if_empty(&st->kv);
     store_check(st);
@@ -1434,9 +1680,16 @@ int tr_store_flush(tr_store *st) {
         st->failed = rc;
     }
     st->stats.flushes++;
+    st->stats.truncated += d.deleted;
     mu_unlock(st);
     free_entries(st, d.head);
+    call_ready(st, ready);
     return rc;
+}
+
+int tr_store_flush(tr_store *st) {
+    assert(st != NULL);
+    return flush_deferred(st, true);
 }
 
 /* defer_bytes stores: the batch is durable from now on; LMDB gets it at the next flush. */
@@ -1461,7 +1714,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     st->committing = !batch_empty(&b);
     mu_unlock(st);
     if (writes_out) {
-        *writes_out = b.count;
+        *writes_out = b.count - b.truncs; /* a truncation changes nothing an actor can read */
     }
     if (batch_empty(&b)) {
         return 0;
@@ -1473,7 +1726,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
         return commit_deferred(st, &b);
     }
     int rc = failed ? failed : (b.count ? write_batch(st, &b) : 0);
-    batch_release(st, &b);
+    bool ready = batch_release(st, &b, rc, true);
     mu_lock(st);
     table_shrink_if_empty(&st->kv);
     store_check(st);
@@ -1485,6 +1738,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     mu_unlock(st);
     fire_waiters(st, b.whead, rc);
     free_entries(st, b.head);
+    call_ready(st, ready);
     return rc;
 }
 
@@ -1512,7 +1766,7 @@ static void free_actor_table(tr_store *st) {
  * asked. Held replies go back to the node with TR_ECLOSED (drop_pending: the node lives
  * on), or are freed here with tr_msg_free (close: the node may be gone already). */
 static void drop_all_pending(tr_store *st, bool closing) {
-    tr_store_flush(st); /* committed: kept (a failure is recorded in st->failed) */
+    flush_deferred(st, false); /* committed: kept (a failure is recorded in st->failed) */
     mu_lock(st);
     assert(!st->committing);
     batch b = st->pending;

@@ -4,7 +4,7 @@
  * One store per node: one LMDB environment in a directory, with named databases
  *   meta      format magic + version + node identity; checked at open
  *   kv        (actor name, key)      -> value
- *   journal   (actor name, seq u64)  -> event
+ *   journal   (actor name, seq u64)  -> event       (compacted by tr_store_truncate)
  *   snapshot  (actor name)           -> (seq, data)   latest only
  * Keys are prefixed by the actor's persistent name (its registered name) and a NUL, so
  * an actor that restarts under the same name sees the same state.
@@ -86,6 +86,14 @@ int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void 
                       size_t len);
 int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
                      tr_event_cb on_event, void *ud);
+/* Queues the deletion of the actor's journal events with seq <= upto, in the pending batch
+ * like any write (so after every write issued before it, in the same ordered commit).
+ * TR_EINVAL if upto is past the latest snapshot the actor sees (pending included); 0 and
+ * nothing queued if upto is 0 or not past an earlier truncation of this record. A commit
+ * deletes at most TRUNC_STEP (16,384) events per txn; the rest is queued again for the next
+ * commit. Not counted in writes (writes_out, stats.writes): actors read nothing different.
+ * Afterwards a snapshot below upto is refused (TR_EINVAL) while the actor's record lives. */
+int tr_store_truncate(tr_store *st, const char *actor, uint64_t upto);
 /* After every write issued so far is durable, route TR_MSG_DURABLE (corr = token) to
  * `who`. *token_out is fresh. */
 int tr_store_notify(tr_store *st, tr_addr who, uint64_t *token_out);
@@ -115,6 +123,10 @@ void tr_store_drop_pending(tr_store *st);
  * writes, including the caller's own). */
 int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
                            void *buf, size_t cap, size_t *len);
+/* Tests and tools: the committed journal of `actor` (after a flush): its first and last seq
+ * and how many events it holds (all 0 when empty). Walks every event. */
+int tr_store_journal_range(tr_store *st, const char *actor, uint64_t *first, uint64_t *last,
+                           uint64_t *count);
 
 /* Tests only: fn(st, ud) runs inside every later tr_store_commit after the batch was swapped
  * out and before it is written (no lock held), so that a test can issue writes "during" a
@@ -131,6 +143,8 @@ typedef struct tr_store_stats {
                                in LMDB) */
     uint64_t overlay_buckets; /* its hash table's size (shrinks back when it empties) */
     uint64_t actor_records; /* live or pending actors (journal seq caches) */
+    uint64_t truncations;   /* journal truncations committed (re-queued steps included) */
+    uint64_t truncated;     /* journal events they deleted (once written to LMDB) */
 } tr_store_stats;
 void tr_store_stats_get(tr_store *st, tr_store_stats *out);
 

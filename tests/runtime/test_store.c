@@ -732,6 +732,245 @@ Test(store_defer, recover_replays_held_back_events_and_a_crash_keeps_them, .init
     cr_assert_eq(append_s("j", "e4again"), 4, "the sequence continues after the held-back batch");
 }
 
+/* ---- Journal truncation (compaction) ---------------------------------------------------- */
+
+typedef struct jrange {
+    uint64_t first, last, count;
+} jrange;
+
+static jrange journal_range(const char *actor) {
+    jrange r;
+    cr_assert_eq(tr_store_journal_range(st, actor, &r.first, &r.last, &r.count), 0);
+    return r;
+}
+
+static void append_n(const char *actor, uint64_t from, uint64_t to) {
+    for (uint64_t i = from; i <= to; i++) {
+        char ev[16];
+        snprintf(ev, sizeof ev, "e%llu", (unsigned long long)i);
+        cr_assert_eq(append_s(actor, ev), i);
+    }
+}
+
+/* Recovery gives snapshot `snap_seq` and then exactly the events snap_seq+1..last. */
+static void expect_recovery(const char *actor, uint64_t snap_seq, uint64_t last) {
+    replay r = {0};
+    cr_assert_eq(tr_store_recover(st, actor, on_snap, on_event, &r), 0);
+    cr_assert_eq(r.snapshots, 1);
+    cr_assert_eq(r.snap_seq, snap_seq);
+    cr_assert_eq((uint64_t)r.events, last - snap_seq, "events %d", r.events);
+    for (int i = 0; i < r.events; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "e%llu", (unsigned long long)(snap_seq + 1 + i));
+        cr_assert_eq(r.seqs[i], snap_seq + 1 + (uint64_t)i);
+        cr_assert_str_eq(r.data[i], want);
+    }
+}
+
+Test(store_trunc, truncate_drops_covered_events_and_recovery_gives_snapshot_and_tail,
+     .init = setup, .fini = teardown) {
+    append_n("acc", 1, 6);
+    append_s("acc2", "other"); /* another actor's journal is not touched */
+    cr_assert_eq(tr_store_snapshot(st, "acc", 4, "S4", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "acc", 4), 0);
+    commit();
+    jrange j = journal_range("acc");
+    cr_assert(j.first == 5 && j.last == 6 && j.count == 2, "%llu..%llu (%llu)",
+              (unsigned long long)j.first, (unsigned long long)j.last,
+              (unsigned long long)j.count);
+    cr_assert_eq(journal_range("acc2").count, 1);
+    expect_recovery("acc", 4, 6);
+    cr_assert_eq(stats_now().truncations, 1);
+    cr_assert_eq(stats_now().truncated, 4);
+    cr_assert_eq(stats_now().writes, 8, "a truncation is not counted as a write");
+    reopen();
+    expect_recovery("acc", 4, 6);
+    cr_assert_eq(append_s("acc", "e7"), 7);
+    commit();
+    expect_recovery("acc", 4, 7);
+}
+
+Test(store_trunc, truncating_a_whole_journal_leaves_the_next_actors_alone, .init = setup,
+     .fini = teardown) {
+    append_n("a", 1, 3); /* "a\0..." sorts before "b\0..." and "a2\0..." */
+    append_n("a2", 1, 2);
+    append_n("b", 1, 2);
+    commit();
+    cr_assert_eq(tr_store_snapshot(st, "a", 3, "S3", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "a", 3), 0);
+    commit();
+    cr_assert_eq(journal_range("a").count, 0);
+    cr_assert_eq(journal_range("a2").count, 2);
+    cr_assert_eq(journal_range("b").count, 2);
+    cr_assert_eq(tr_store_snapshot(st, "b", 2, "S2", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "b", 1), 0); /* the last actor: no key after it */
+    commit();
+    jrange j = journal_range("b");
+    cr_assert(j.first == 2 && j.count == 1);
+    cr_assert_eq(journal_range("a2").count, 2);
+}
+
+Test(store_trunc, truncating_everything_keeps_the_sequence_going, .init = setup,
+     .fini = teardown) {
+    append_n("j", 1, 3);
+    cr_assert_eq(tr_store_snapshot(st, "j", 3, "S3", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "j", 3), 0);
+    commit();
+    cr_assert_eq(journal_range("j").count, 0);
+    tr_store_drop_pending(st); /* forgets the cached sequence: LMDB must give it */
+    cr_assert_eq(append_s("j", "e4"), 4, "after a crash");
+    commit();
+    cr_assert_eq(tr_store_snapshot(st, "j", 4, "S4", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "j", 4), 0);
+    commit();
+    reopen();
+    cr_assert_eq(journal_range("j").count, 0);
+    cr_assert_eq(append_s("j", "e5"), 5, "after a reopen");
+    commit();
+    expect_recovery("j", 4, 5);
+}
+
+Test(store_trunc, truncating_past_the_latest_snapshot_is_refused, .init = setup,
+     .fini = teardown) {
+    append_n("r", 1, 5);
+    cr_assert_eq(tr_store_truncate(st, "r", 1), TR_EINVAL, "no snapshot at all");
+    cr_assert_eq(tr_store_truncate(st, "r", 0), 0, "nothing to drop");
+    cr_assert_eq(tr_store_truncate(st, "", 0), TR_EINVAL);
+    cr_assert_eq(tr_store_snapshot(st, "r", 3, "S3", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "r", 4), TR_EINVAL, "past the pending snapshot");
+    cr_assert_eq(tr_store_truncate(st, "r", 2), 0);
+    commit();
+    cr_assert_eq(tr_store_truncate(st, "r", 4), TR_EINVAL, "past the committed snapshot");
+    cr_assert_eq(tr_store_truncate(st, "r", 3), 0);
+    cr_assert_eq(tr_store_truncate(st, "r", 3), 0, "again: nothing new");
+    cr_assert_eq(tr_store_snapshot(st, "r", 2, "S2", 2), TR_EINVAL,
+                 "a snapshot below a truncation would need dropped events");
+    commit();
+    jrange j = journal_range("r");
+    cr_assert(j.first == 4 && j.count == 2);
+    expect_recovery("r", 3, 5);
+    cr_assert_eq(stats_now().truncations, 2);
+}
+
+Test(store_trunc, a_pending_truncation_is_lost_at_a_crash_and_recovery_stays_complete,
+     .init = setup, .fini = teardown) {
+    append_n("c", 1, 4);
+    cr_assert_eq(tr_store_snapshot(st, "c", 2, "S2", 2), 0);
+    commit();
+    cr_assert_eq(tr_store_truncate(st, "c", 2), 0);
+    append_s("c", "e5");
+    expect_recovery("c", 2, 5); /* the actor's view with the truncation pending */
+    tr_store_drop_pending(st);
+    jrange j = journal_range("c");
+    cr_assert(j.first == 1 && j.count == 4, "the truncation went with the crash");
+    expect_recovery("c", 2, 4);
+    cr_assert_eq(append_s("c", "e5"), 5);
+    cr_assert_eq(tr_store_truncate(st, "c", 2), 0, "redone after the crash");
+    commit();
+    cr_assert_eq(journal_range("c").first, 3);
+    expect_recovery("c", 2, 5);
+}
+
+/* The truncation issued while its snapshot is being committed goes in the next commit. */
+static void during_commit_truncate(tr_store *s, void *ud) {
+    (void)ud;
+    tr_store_test_mid_commit(s, NULL, NULL);
+    cr_assert_eq(tr_store_truncate(s, "m", 3), 0, "the committing snapshot is visible");
+}
+
+Test(store_trunc, a_truncation_never_commits_before_its_snapshot, .init = setup,
+     .fini = teardown) {
+    append_n("m", 1, 4);
+    cr_assert_eq(tr_store_snapshot(st, "m", 3, "S3", 2), 0);
+    tr_store_test_mid_commit(st, during_commit_truncate, NULL);
+    commit();
+    cr_assert_eq(journal_range("m").count, 4, "the truncation waits for the next commit");
+    cr_assert(tr_store_has_pending(st));
+    commit();
+    cr_assert_eq(journal_range("m").first, 4);
+    expect_recovery("m", 3, 4);
+}
+
+Test(store_trunc, a_long_journal_is_truncated_in_bounded_steps, .init = setup,
+     .fini = teardown) {
+    enum { N = 100000 };
+    for (uint64_t i = 1; i <= N; i++) {
+        cr_assert_eq(tr_store_append(st, "big", "ev", 2, NULL), 0);
+    }
+    cr_assert_eq(tr_store_snapshot(st, "big", N, "SN", 2), 0);
+    commit();
+    int ready = hooks_rec.ready;
+    cr_assert_eq(tr_store_truncate(st, "big", N), 0);
+    int commits = 0;
+    while (tr_store_has_pending(st)) {
+        commit();
+        commits++;
+        cr_assert_eq(stats_now().truncated, (uint64_t)commits * 16384 < N
+                                                ? (uint64_t)commits * 16384 : N);
+        cr_assert_eq(journal_range("big").count, N - stats_now().truncated);
+        cr_assert_leq(commits, 7);
+    }
+    cr_assert_eq(commits, 7, "100,000 events in steps of 16,384");
+    cr_assert_eq(hooks_rec.ready, ready + 7, "each re-queued step asks for a commit");
+    cr_assert_eq(journal_range("big").count, 0);
+    uint64_t seq;
+    cr_assert_eq(tr_store_append(st, "big", "ev", 2, &seq), 0);
+    cr_assert_eq(seq, N + 1);
+}
+
+Test(store_trunc, a_held_back_truncation_is_durable_at_its_commit_and_kept_by_a_crash,
+     .init = setup, .fini = teardown) {
+    reopen_deferred(1 << 20);
+    append_n("d", 1, 3);
+    commit();
+    cr_assert_eq(tr_store_flush(st), 0); /* e1..e3 are in LMDB */
+    append_n("d", 4, 6);
+    cr_assert_eq(tr_store_snapshot(st, "d", 5, "S5", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "d", 5), 0);
+    uint64_t writes = 0;
+    cr_assert_eq(tr_store_commit(st, &writes), 0);
+    cr_assert_eq(writes, 4, "writes_out leaves the truncation out");
+    cr_assert_eq(stats_now().truncated, 0, "held back: nothing deleted yet");
+    expect_recovery("d", 5, 6);
+    append_n("d", 7, 7);
+    cr_assert_eq(tr_store_snapshot(st, "d", 7, "S7", 2), 0);
+    cr_assert_eq(tr_store_truncate(st, "d", 7), 0); /* pending: the crash loses it */
+    tr_store_drop_pending(st);
+    /* The crash flushed the committed batch: e1..e3 deleted from LMDB, e4 and e5 (appended
+     * and truncated in the same flush) never written, e6 written. */
+    cr_assert_eq(stats_now().truncated, 3);
+    jrange j = journal_range("d");
+    cr_assert(j.first == 6 && j.last == 6 && j.count == 1);
+    expect_recovery("d", 5, 6);
+    cr_assert_eq(append_s("d", "e7"), 7, "the sequence goes on from the held-back batch");
+    commit();
+    reopen();
+    expect_recovery("d", 5, 7);
+}
+
+/* A held-back truncation that is not finished in one flush goes on in the next commits. */
+Test(store_trunc, a_held_back_long_truncation_continues_in_later_commits, .init = setup,
+     .fini = teardown) {
+    enum { N = 40000 };
+    reopen_deferred(1 << 16);
+    for (uint64_t i = 1; i <= N; i++) {
+        cr_assert_eq(tr_store_append(st, "big", "ev", 2, NULL), 0);
+    }
+    cr_assert_eq(tr_store_snapshot(st, "big", N, "SN", 2), 0);
+    commit(); /* past defer_bytes: flushed */
+    cr_assert_eq(journal_range("big").count, N);
+    cr_assert_eq(tr_store_truncate(st, "big", N), 0);
+    int commits = 0;
+    while (tr_store_has_pending(st) && commits < 10) {
+        commit();
+        cr_assert_eq(tr_store_flush(st), 0);
+        commits++;
+    }
+    cr_assert_eq(commits, 3, "40,000 events in steps of 16,384");
+    cr_assert_eq(stats_now().truncated, N);
+    cr_assert_eq(journal_range("big").count, 0);
+}
+
 /* ---- One txn writing to every database (the commit's per-database cursors) ------------- */
 
 typedef struct seq_check {
