@@ -23,7 +23,8 @@
  *         reads are local; every gossip_ms a replica pushes its whole table to every peer
  *         (anti-entropy), and a replica keeps the entry with the larger ts, so replicas
  *         converge after a partition heals. Writes are journalled (snapshot every
- *         TR_REG_AP_SNAPSHOT_EVERY events) and replayed at start. Concurrent writes to one
+ *         TR_REG_AP_SNAPSHOT_EVERY events, the journal truncated up to each snapshot)
+ *         and replayed at start. Concurrent writes to one
  *         key lose all but one (LWW), and a skewed clock decides which: that is the stated
  *         semantics, not a bug.
  *
