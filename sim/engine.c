@@ -6,11 +6,14 @@
  * A RUN event charges its node's single simulated CPU msg_cost_ns per message processed:
  * while that CPU is busy, further runs on the node wait (messages sent during a run carry
  * the run's start time). */
+#include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <assert.h>
@@ -827,6 +830,60 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
     return tr_store_open(&so, out);
 }
 
+/* Store directories of runs that died without tr_sim_destroy (SIGKILL, Ctrl-C) would stay
+ * in /dev/shm, i.e. in memory, forever. Each run holds an flock on its directory's
+ * owner.lock while it lives; the kernel drops it however the process ends. A new run removes
+ * every troupe-sim-* directory in its base whose lock it can take: nobody uses those. A
+ * directory without owner.lock (being created, or older) is left alone. */
+static void sweep_dead_stores(const char *base) {
+    DIR *d = opendir(base);
+    if (d == NULL) {
+        return;
+    }
+    char path[300];
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, "troupe-sim-", 11) != 0) {
+            continue;
+        }
+        int n = snprintf(path, sizeof path, "%s/%s/owner.lock", base, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof path) {
+            continue;
+        }
+        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            continue;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            path[n - (int)strlen("/owner.lock")] = '\0';
+            nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* Takes this run's lock (see sweep_dead_stores). The file is locked under another name and
+ * then renamed (the lock stays with the file), so a sweep never finds owner.lock unlocked
+ * while its run is alive. */
+static int lock_store_dir(tr_sim *sim) {
+    char tmp[300], path[300];
+    int n = snprintf(tmp, sizeof tmp, "%s/owner.new", sim->store_dir);
+    int m = snprintf(path, sizeof path, "%s/owner.lock", sim->store_dir);
+    if (n < 0 || (size_t)n >= sizeof tmp || m < 0 || (size_t)m >= sizeof path) {
+        return TR_ETOOBIG;
+    }
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return TR_EIO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(tmp, path) != 0) {
+        close(fd);
+        return TR_EIO;
+    }
+    sim->store_lock_fd = fd + 1;
+    return 0;
+}
+
 static int make_store_dir(tr_sim *sim) {
     if (!sim->cfg.store) {
         return 0;
@@ -839,11 +896,12 @@ static int make_store_dir(tr_sim *sim) {
         sim->store_dir[0] = 0;
         return TR_ETOOBIG;
     }
+    sweep_dead_stores(base);
     if (mkdtemp(sim->store_dir) == NULL) {
         sim->store_dir[0] = 0;
         return TR_EIO;
     }
-    return 0;
+    return lock_store_dir(sim);
 }
 
 static int create_node(tr_sim *sim, uint32_t i) {
@@ -973,6 +1031,9 @@ void tr_sim_destroy(tr_sim *sim) {
     }
     if (sim->store_dir[0]) {
         nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (sim->store_lock_fd > 0) {
+        close(sim->store_lock_fd - 1);
     }
     while (sim->buf_pool_count > 0) {
         free(sim->buf_pool[--sim->buf_pool_count]);

@@ -168,6 +168,7 @@ struct tr_sim {
     sim_link *links; /* n * n, [from * n + to] */
     tr_sim_rng rng_nemesis;
     char store_dir[256]; /* "" when no store */
+    int store_lock_fd;   /* store_dir/owner.lock, flock'ed while the sim lives; 0: none */
     sim_mode mode;
     sim_record *rec;
     uint64_t rec_count, rec_cap;

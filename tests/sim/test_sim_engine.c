@@ -557,6 +557,55 @@ Test(sim_engine, an_aborted_run_removes_its_store_directory) {
     cr_assert_eq(left, 0, "the aborted run's store directory is still there");
 }
 
+static int count_store_dirs(const char *base) {
+    DIR *d = opendir(base);
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        n += strncmp(e->d_name, "troupe-sim-", 11) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A run killed outright (SIGKILL, Ctrl-C) cannot clean up: the next run removes its
+ * directory, and never one whose run is alive. */
+Test(sim_engine, a_killed_run_s_store_directory_is_swept_by_the_next_run) {
+    char base[] = "/tmp/troupe-sweep-XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    tr_sim_config c = ping_config(4244);
+    c.store = true;
+    c.store_base = base;
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        tr_sim *sim;
+        if (tr_sim_create(&c, &sim) == 0) {
+            tr_sim_run_for(sim, 1000000);
+        }
+        raise(SIGKILL);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %d", status);
+    int left = count_store_dirs(base);
+    tr_sim *a = NULL, *b = NULL;
+    cr_assert_eq(tr_sim_create(&c, &a), 0);
+    int with_a = count_store_dirs(base);
+    cr_assert_eq(tr_sim_create(&c, &b), 0);
+    int with_b = count_store_dirs(base);
+    tr_sim_destroy(b);
+    tr_sim_destroy(a);
+    int after = count_store_dirs(base);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(left, 1, "the killed run left its directory");
+    cr_assert_eq(with_a, 1, "the next run removed the dead run's directory (%d left)", with_a);
+    cr_assert_eq(with_b, 2, "a live run's directory is never removed");
+    cr_assert_eq(after, 0);
+}
+
 static bool pongs_reached(tr_sim *sim, void *ud) {
     (void)sim;
     return pongs_total >= *(uint64_t *)ud;
