@@ -164,23 +164,33 @@ static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
 /* Events due now go to the FIFO ring (O(1)): they all have time == now and increasing
  * sequence numbers, so popping the smaller of ring head and heap top keeps (time, seq)
  * order exactly. The ring is empty whenever now advances. */
-static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
-    sim_heap_entry e = {time, sim->seq++, slot};
-    if (time == sim->now) {
+static inline void heap_insert(tr_sim *sim, sim_heap_entry e) {
+    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
+    sim->heap[sim->heap_count] = e;
+    sift_up(sim->heap, sim->heap_count++);
+}
+
+/* The ring if e is due now, else the heap. */
+static inline void enqueue(tr_sim *sim, sim_heap_entry e) {
+    if (e.time == sim->now) {
         SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
         sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
         return;
     }
-    if (sim->slab[slot].kind == SIM_EV_TIMER) {
+    heap_insert(sim, e);
+}
+
+/* Timers due later wait in their own heap (see compact_timers). */
+static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
+    sim_heap_entry e = {time, sim->seq++, slot};
+    if (time != sim->now && sim->slab[slot].kind == SIM_EV_TIMER) {
         sim->slab[slot].in_theap = true;
         SIM_ASSERT(sim, sim->theap_count < sim->slab_cap);
         sim->theap[sim->theap_count] = e;
         sift_up(sim->theap, sim->theap_count++);
         return;
     }
-    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
-    sim->heap[sim->heap_count] = e;
-    sift_up(sim->heap, sim->heap_count++);
+    enqueue(sim, e);
 }
 
 /* Out of memory is fatal here: an engine that silently lost an event would break
@@ -199,9 +209,8 @@ uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
 uint64_t tr_sim__next_seq(tr_sim *sim) { return sim->seq++; }
 
 void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
-    SIM_ASSERT(sim, e.time >= sim->now && sim->heap_count < sim->heap_cap);
-    sim->heap[sim->heap_count] = e;
-    sift_up(sim->heap, sim->heap_count++);
+    SIM_ASSERT(sim, e.time >= sim->now);
+    heap_insert(sim, e);
 }
 
 /* Pushes a copy of *ev due at `time` (an earlier time means now). */
@@ -345,15 +354,7 @@ static void cpu_wake(tr_sim *sim, sim_node *sn) {
     }
     sn->cpu_pending = true;
     uint64_t at = sn->busy_until > sim->now ? sn->busy_until : sim->now;
-    sim_heap_entry e = {at, sim->seq++, SIM_SLOT_RUN | sn->index, sn->epoch};
-    if (at == sim->now) { /* as push_slot does */
-        SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
-        sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
-        return;
-    }
-    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
-    sim->heap[sim->heap_count] = e;
-    sift_up(sim->heap, sim->heap_count++);
+    enqueue(sim, (sim_heap_entry){at, sim->seq++, SIM_SLOT_RUN | sn->index, sn->epoch});
 }
 
 static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
@@ -629,6 +630,21 @@ static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
     sn->deferred[sn->deferred_count++] = slot;
 }
 
+/* A node event's trace: its own fields first; what it causes (deliveries via
+ * ops->delivered, the envelope of a remote message) is folded in while it runs
+ * (between event_begin and event_end); its outcome (r->a, r->b) last. */
+static inline void event_begin(tr_sim *sim, uint8_t kind, uint32_t node) {
+    sim->stats.events++;
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)kind << 32) | node);
+}
+
+static inline void event_end(tr_sim *sim, sim_record *r) {
+    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r->a), r->b);
+    if (sim->mode != SIM_MODE_PLAIN) {
+        record(sim, r); /* check-determinism only */
+    }
+}
+
 /* Runs the event in slot `slot` (already popped from the heap). */
 static void process(tr_sim *sim, uint32_t slot) {
     sim_event ev = sim->slab[slot];
@@ -661,10 +677,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         return;
     }
     tr_sim__release_slot(sim, slot);
-    sim->stats.events++;
-    /* The event's own fields first; what it causes (deliveries via ops->delivered, the
-     * envelope of a remote message) is folded in while it runs; its outcome last. */
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)ev.kind << 32) | ev.node);
+    event_begin(sim, ev.kind, ev.node);
     switch (ev.kind) {
     case SIM_EV_RUN:
         run_actor(sim, sn, &r);
@@ -686,10 +699,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     default:
         SIM_ASSERT(sim, !"unknown sim event");
     }
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r.a), r.b);
-    if (sim->mode != SIM_MODE_PLAIN) {
-        record(sim, &r); /* check-determinism only */
-    }
+    event_end(sim, &r);
 }
 
 /* A slot-less RUN entry (see SIM_SLOT_RUN): what process does for a RUN event, with the
@@ -706,13 +716,9 @@ static void process_run(tr_sim *sim, const sim_heap_entry *e) {
         return;
     }
     sim_record r = {.time = sim->now, .kind = SIM_EV_RUN, .node = i};
-    sim->stats.events++;
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)SIM_EV_RUN << 32) | i);
+    event_begin(sim, SIM_EV_RUN, i);
     run_actor(sim, sn, &r);
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r.a), r.b);
-    if (sim->mode != SIM_MODE_PLAIN) {
-        record(sim, &r); /* check-determinism only */
-    }
+    event_end(sim, &r);
 }
 
 /* Pops the top of heap h (count *n > 0). */
