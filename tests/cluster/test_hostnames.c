@@ -134,6 +134,7 @@ static bool logged(const char *a, const char *b, int n) {
 /* ---- transports on a loop of their own ---------------------------------------------------- */
 
 typedef struct world {
+    /* loop_thread.h's */
     uv_loop_t loop;
     pthread_t th;
     uv_async_t cmd;
@@ -153,34 +154,7 @@ typedef struct world {
 
 static world W;
 
-static void on_cmd(uv_async_t *a) {
-    world *w = a->data;
-    pthread_mutex_lock(&w->mu);
-    void (*fn)(world *, int) = w->fn;
-    int arg = w->arg;
-    pthread_mutex_unlock(&w->mu);
-    if (fn) {
-        fn(w, arg);
-    }
-    pthread_mutex_lock(&w->mu);
-    w->fn = NULL;
-    w->done = true;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-/* Runs fn(w, arg) on the loop thread and waits for it. */
-static void on_loop(void (*fn)(world *, int), int arg) {
-    pthread_mutex_lock(&W.mu);
-    W.fn = fn;
-    W.arg = arg;
-    W.done = false;
-    uv_async_send(&W.cmd);
-    while (!W.done) {
-        pthread_cond_wait(&W.cv, &W.mu);
-    }
-    pthread_mutex_unlock(&W.mu);
-}
+#include "loop_thread.h"
 
 static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
     (void)ud;
@@ -207,11 +181,6 @@ static void on_closed(void *arg) {
     W.closed++;
     pthread_cond_broadcast(&W.cv);
     pthread_mutex_unlock(&W.mu);
-}
-
-static void *loop_main(void *arg) {
-    uv_run(&((world *)arg)->loop, UV_RUN_DEFAULT);
-    return NULL;
 }
 
 /* Node i (name n<i+1>, id i+1) listening on `listen` and seeded with `seeds`. */
@@ -245,7 +214,7 @@ static void do_start(world *w, int i) {
 
 static int start(int i, const char *listen, const char *seeds) {
     config(i, listen, seeds);
-    on_loop(do_start, i);
+    on_loop(&W, do_start, i);
     return W.create_rc;
 }
 
@@ -274,48 +243,29 @@ static void world_start(void) {
     memset(&W, 0, sizeof W);
     atomic_store(&g_slow_inside, 0);
     atomic_store(&g_slow_release, false);
-    uv_loop_init(&W.loop);
-    pthread_mutex_init(&W.mu, NULL);
-    pthread_cond_init(&W.cv, NULL);
-    uv_async_init(&W.loop, &W.cmd, on_cmd);
-    W.cmd.data = &W;
+    loop_thread_init(&W);
     log_capture_start();
     pthread_create(&W.th, NULL, loop_main, &W);
 }
 
 static void world_stop(void) {
     atomic_store(&g_slow_release, true);
-    on_loop(stop_all, 0);
+    on_loop(&W, stop_all, 0);
     pthread_join(W.th, NULL);
     int rc = uv_loop_close(&W.loop);
     log_capture_stop();
     cr_assert_eq(rc, 0, "a handle or request was leaked");
 }
 
-/* Waits until pred(arg) holds (under mu) or timeout_ms; returns whether it held. */
-static bool wait_for(bool (*pred)(long), long arg, int timeout_ms) {
-    uint64_t until = raw_now_ms() + (uint64_t)timeout_ms;
-    pthread_mutex_lock(&W.mu);
-    while (!pred(arg) && raw_now_ms() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 10 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&W.cv, &W.mu, &ts);
-    }
-    bool ok = pred(arg);
-    pthread_mutex_unlock(&W.mu);
-    return ok;
-}
-
 /* arg = observer * 10 + id */
-static bool is_up(long arg) { return W.ups[arg / 10][arg % 10] > 0; }
-static bool closed_n(long n) { return W.closed >= n; }
-static bool slow_inside(long n) { return atomic_load(&g_slow_inside) >= n; }
-static bool failures_logged(long n) {
+static bool is_up(world *w, long arg) { return w->ups[arg / 10][arg % 10] > 0; }
+static bool closed_n(world *w, long n) { return w->closed >= n; }
+static bool slow_inside(world *w, long n) {
+    (void)w;
+    return atomic_load(&g_slow_inside) >= n;
+}
+static bool failures_logged(world *w, long n) {
+    (void)w;
     return log_count("event=resolve_failed", "addr=nosuchhost.invalid:7401") >= n;
 }
 
@@ -362,7 +312,7 @@ Test(hostnames, bad_syntax_is_refused_at_creation_with_the_reason, .timeout = 20
     cr_assert_eq(start(0, "localhost", NULL), TR_EINVAL);
     config(0, "127.0.0.1:0", NULL);
     W.cfg[0].advertise = "db-2.internal:0";
-    on_loop(do_start, 0);
+    on_loop(&W, do_start, 0);
     cr_assert_eq(W.create_rc, TR_EINVAL, "advertised port 0");
     cr_assert_eq(start(0, "0.0.0.0:0", NULL), TR_EINVAL, "a wildcard with nothing to advertise");
     cr_assert(logged("what=seeds", "reason=\"empty label in host name\"", 1));
@@ -417,10 +367,10 @@ Test(hostnames, an_unresolvable_seed_is_logged_and_retried_while_the_other_seed_
     cr_assert(wait_for(is_up, 0 + 2, 5000));
     /* backoff 50..200 ms: several attempts in 3 s (the resolver answers NXDOMAIN) */
     uint64_t t0 = raw_now_ms();
-    while (!failures_logged(3) && raw_now_ms() - t0 < 8000) {
+    while (!failures_logged(&W, 3) && raw_now_ms() - t0 < 8000) {
         sleep_ms(20);
     }
-    cr_assert(failures_logged(3), "resolve_failed logged %d times, want retries",
+    cr_assert(failures_logged(&W, 3), "resolve_failed logged %d times, want retries",
               log_count("event=resolve_failed", "addr=nosuchhost.invalid:7401"));
     cr_assert(logged("level=warn", "event=resolve_failed addr=nosuchhost.invalid:7401", 3));
     tr_transport_stats st;
@@ -438,7 +388,7 @@ Test(hostnames, a_name_with_several_addresses_is_tried_in_order, .timeout = 20) 
     snprintf(seed, sizeof seed, "two.test:%d", W.port[0]);
     config(1, "127.0.0.1:0", seed);
     W.cfg[1].log_level = 1; /* the failed connect is a debug line */
-    on_loop(do_start, 1);
+    on_loop(&W, do_start, 1);
     cr_assert_eq(W.create_rc, 0);
     cr_assert(wait_for(is_up, 10 + 1, 5000), "the second address was never tried");
     char first[64];
@@ -486,7 +436,7 @@ Test(hostnames, close_waits_for_a_resolution_running_in_the_pool, .timeout = 20)
     world_start();
     cr_assert_eq(start(0, "127.0.0.1:0", "slow.test:7401"), 0);
     cr_assert(wait_for(slow_inside, 1, 3000), "the slow resolver was never called");
-    on_loop(do_close, 0);
+    on_loop(&W, do_close, 0);
     /* getaddrinfo is running: uv_cancel cannot stop it, so the close waits */
     cr_assert_not(wait_for(closed_n, 1, 300), "closed with its resolution still running");
     atomic_store(&g_slow_release, true);
@@ -502,7 +452,7 @@ Test(hostnames, drain_with_a_resolution_in_flight_completes_cleanly, .timeout = 
     cr_assert_eq(start(1, "127.0.0.1:0", seeds), 0);
     cr_assert(wait_for(is_up, 10 + 1, 5000));
     cr_assert(wait_for(slow_inside, 1, 3000), "the slow resolver was never called");
-    on_loop(do_drain, 1);
+    on_loop(&W, do_drain, 1);
     cr_assert_not(wait_for(closed_n, 1, 900), "drained with its resolution still running");
     atomic_store(&g_slow_release, true);
     cr_assert(wait_for(closed_n, 1, 3000), "drain never completed after the resolution");
@@ -534,7 +484,9 @@ static void block_pool(world *w, int unused) {
     }
 }
 
-static bool pool_blocked(long n) { return atomic_load(&g_pool_blocked) >= n; }
+static bool pool_blocked(world *w, long n) {
+    (void)w;
+    return atomic_load(&g_pool_blocked) >= n; }
 
 static uint64_t resolves_started(int i) {
     tr_transport_stats st;
@@ -545,7 +497,7 @@ static uint64_t resolves_started(int i) {
 Test(hostnames, close_cancels_a_queued_resolution, .timeout = 20) {
     setenv("UV_THREADPOOL_SIZE", "4", 1); /* read when the pool first starts (below) */
     world_start();
-    on_loop(block_pool, 0);
+    on_loop(&W, block_pool, 0);
     cr_assert(wait_for(pool_blocked, POOL, 3000), "the pool was not saturated");
     cr_assert_eq(start(0, "127.0.0.1:0", "localhost:7401"), 0);
     uint64_t t0 = raw_now_ms();
@@ -553,7 +505,7 @@ Test(hostnames, close_cancels_a_queued_resolution, .timeout = 20) {
         sleep_ms(10);
     }
     cr_assert_eq(resolves_started(0), 1, "no resolution was started");
-    on_loop(do_close, 0);
+    on_loop(&W, do_close, 0);
     /* queued, not running: cancelled at once, its callback (UV_ECANCELED) ends the close
      * while every pool thread is still busy */
     cr_assert(wait_for(closed_n, 1, 2000), "close waited for a cancellable resolution");

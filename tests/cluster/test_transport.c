@@ -14,6 +14,7 @@
 #define NODES 4
 
 typedef struct world {
+    /* loop_thread.h's */
     uv_loop_t loop;
     pthread_t th;
     uv_async_t cmd;
@@ -35,40 +36,13 @@ typedef struct world {
 
 static world W;
 
+#include "loop_thread.h"
+
 /* Back-pressure mode: node 0 takes every envelope but answers TR_TRANSPORT_PAUSE, and its
  * receiver stays backlogged while g_stuck. */
 static _Atomic bool g_pause_mode, g_stuck;
 
 static bool backlogged(void *ud, uint32_t from) { return atomic_load(&g_stuck); }
-
-static void on_cmd(uv_async_t *a) {
-    world *w = a->data;
-    pthread_mutex_lock(&w->mu);
-    void (*fn)(world *, int) = w->fn;
-    int arg = w->arg;
-    pthread_mutex_unlock(&w->mu);
-    if (fn) {
-        fn(w, arg);
-    }
-    pthread_mutex_lock(&w->mu);
-    w->fn = NULL;
-    w->done = true;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-/* Runs fn(w, arg) on the loop thread and waits for it. */
-static void on_loop(world *w, void (*fn)(world *, int), int arg) {
-    pthread_mutex_lock(&w->mu);
-    w->fn = fn;
-    w->arg = arg;
-    w->done = false;
-    uv_async_send(&w->cmd);
-    while (!w->done) {
-        pthread_cond_wait(&w->cv, &w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
-}
 
 static int node_index(world *w, void *ud) { return (int)((intptr_t)ud); }
 
@@ -115,12 +89,6 @@ static void on_node(void *ud, uint32_t id, const char *name, bool up) {
     }
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-}
-
-static void *loop_main(void *arg) {
-    world *w = arg;
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    return NULL;
 }
 
 static uint32_t down_ms_override; /* 0: the usual 600 ms */
@@ -173,11 +141,7 @@ static void stop_all(world *w, int unused) {
 
 static void world_start(void) {
     memset(&W, 0, sizeof W);
-    uv_loop_init(&W.loop);
-    pthread_mutex_init(&W.mu, NULL);
-    pthread_cond_init(&W.cv, NULL);
-    uv_async_init(&W.loop, &W.cmd, on_cmd);
-    W.cmd.data = &W;
+    loop_thread_init(&W);
     base_config(&W, 0, NULL);
     start_node(&W, 0);
     pthread_create(&W.th, NULL, loop_main, &W);
@@ -187,25 +151,6 @@ static void world_stop(void) {
     on_loop(&W, stop_all, 0);
     pthread_join(W.th, NULL);
     cr_assert_eq(uv_loop_close(&W.loop), 0, "a handle was leaked");
-}
-
-/* Waits until pred() holds (under mu) or timeout; returns whether it held. */
-static bool wait_for(bool (*pred)(world *, long), long arg, int timeout_ms) {
-    uint64_t until = raw_now_ms() + (uint64_t)timeout_ms;
-    pthread_mutex_lock(&W.mu);
-    while (!pred(&W, arg) && raw_now_ms() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&W.cv, &W.mu, &ts);
-    }
-    bool ok = pred(&W, arg);
-    pthread_mutex_unlock(&W.mu);
-    return ok;
 }
 
 /* arg = observer * 100 + id */
