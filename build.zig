@@ -3,6 +3,7 @@
 //!   zig build            troupe binary, libtroupe.a, troupe.h, troupe.pc -> zig-out/
 //!   zig build test       every Criterion suite; fails if a suite fails or ran no test
 //!   zig build bench      `troupe bench` (benchmarks are not tests)
+//!   zig build fmt        format every C file (.clang-format); the test step checks it
 //!   zig build tidy       the engine-seam check (no clocks, threads, sockets, uv_* outside
 //!                        the engines) and the include arrows between folders
 //! Options: -Doptimize=..., -Dtsan=true (ThreadSanitizer on everything we compile).
@@ -162,6 +163,14 @@ pub fn build(b: *std.Build) void {
     tidy.has_side_effects = true;
     b.step("tidy", "Check the engine seam and include arrows").dependOn(&tidy.step);
     test_step.dependOn(&tidy.step);
+
+    // zig build fmt / the test step's formatting check (.clang-format, scripts/format.sh)
+    const fmt = b.addSystemCommand(&.{ "sh", "scripts/format.sh" });
+    fmt.has_side_effects = true;
+    b.step("fmt", "Format every C file with the checked-in .clang-format").dependOn(&fmt.step);
+    const fmt_check = b.addSystemCommand(&.{ "sh", "scripts/format.sh", "--check" });
+    fmt_check.has_side_effects = true;
+    test_step.dependOn(&fmt_check.step);
 }
 
 fn newModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool) *std.Build.Module {

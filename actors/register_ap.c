@@ -127,8 +127,8 @@ static inline __attribute__((always_inline)) bool get_entry_fast(tr_wire_r *r, a
     bool has_value;
     if (!TR_WIRE_FAST_LIT(&c, "\x94") || !tr_wire_fast_int(&c, &key) ||
         !tr_wire_fast_int(&c, &ns) || !tr_wire_fast_int(&c, &node) ||
-        !tr_wire_fast_int_or_nil(&c, &has_value, &value) || key < 0 || key > UINT32_MAX ||
-        ns < 0 || node < 0 || node > UINT32_MAX) {
+        !tr_wire_fast_int_or_nil(&c, &has_value, &value) || key < 0 || key > UINT32_MAX || ns < 0 ||
+        node < 0 || node > UINT32_MAX) {
         return false;
     }
     memset(e, 0, sizeof *e);
@@ -283,9 +283,12 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
         return;
     }
     uint64_t now = tr_now_ns(ctx);
-    ap_entry in = {.used = true, .has_value = true, .key = key, .value = value,
+    ap_entry in = {.used = true,
+                   .has_value = true,
+                   .key = key,
+                   .value = value,
                    .node = tr_node_id(tr_ctx_node(ctx)),
-                   
+
                    .ns = now > cur->ns ? now : cur->ns + 1};
     ap_entry *e = merge(s, &in);
     assert(e != NULL);

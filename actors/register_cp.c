@@ -61,8 +61,16 @@ typedef struct cp_cached {
 
 #define CP_CACHE_SLOTS 256 /* a power of two */
 
-enum { PEER_IDLE = 0, PEER_PENDING, PEER_ACKED, PEER_FAILED };
-enum { PHASE_QUERY = 1, PHASE_STORE };
+enum {
+    PEER_IDLE = 0,
+    PEER_PENDING,
+    PEER_ACKED,
+    PEER_FAILED
+};
+enum {
+    PHASE_QUERY = 1,
+    PHASE_STORE
+};
 
 typedef struct cp_op {
     bool is_write;
@@ -73,7 +81,7 @@ typedef struct cp_op {
     tr_msg client; /* a copy of the request's envelope (no body), to reply to */
     uint32_t acks;
     uint32_t pending; /* peers asked in this phase that have not answered yet */
-    bool mixed; /* query phase: the valid answers so far do not all carry one ts */
+    bool mixed;       /* query phase: the valid answers so far do not all carry one ts */
     uint8_t req_len;  /* the phase's request, kept to ask further peers (thrifty query) */
     uint32_t req_type;
     uint8_t req[TR_REG_BODY_MAX];
@@ -83,14 +91,14 @@ typedef struct cp_op {
 
 typedef struct cp_state {
     tr_register_arg cfg;
-    uint32_t incarnation; /* this run's number, durable before any write is coordinated */
-    bool ready;           /* the incarnation is durable: writes may be coordinated */
-    uint64_t ready_token; /* the tr_durable_notify awaited */
+    uint32_t incarnation;  /* this run's number, durable before any write is coordinated */
+    bool ready;            /* the incarnation is durable: writes may be coordinated */
+    uint64_t ready_token;  /* the tr_durable_notify awaited */
     uint64_t last_counter; /* the largest counter this run issued */
     uint64_t ops_used;     /* bit i: ops[i] is live (answers look only at live operations) */
     uint32_t self;         /* our index in cfg.peers, or cfg.peer_count when not a peer */
     uint32_t next_peer;    /* where the thrifty query's choice of peers starts (rotates) */
-    bool suspect[TR_REG_PEERS_MAX];     /* failed to answer, and has not answered since */
+    bool suspect[TR_REG_PEERS_MAX];               /* failed to answer, and has not answered since */
     char addr[TR_REG_PEERS_MAX][TR_NAME_MAX + 1]; /* "cp@<peer>", built once at init */
     uint64_t probe_at[TR_REG_PEERS_MAX]; /* local ns: a suspect is next asked as an extra */
     cp_op ops[TR_REG_CP_INFLIGHT_MAX];
@@ -217,11 +225,14 @@ _Static_assert(CELL_BODY_MAX <= TR_REG_BODY_MAX, "a cell body fits a register bo
 
 static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell *cell) {
     assert(cap >= CELL_BODY_MAX);
-    uint8_t *p = TR_WIRE_RAW_LIT(buf, "\x83\xa3" "key"); /* map of 3, "key" */
+    uint8_t *p = TR_WIRE_RAW_LIT(buf, "\x83\xa3"
+                                      "key"); /* map of 3, "key" */
     p = tr_wire_raw_uint(p, key);
-    p = TR_WIRE_RAW_LIT(p, "\xa2" "ts");
+    p = TR_WIRE_RAW_LIT(p, "\xa2"
+                           "ts");
     p = raw_ts(p, cell->ts);
-    p = TR_WIRE_RAW_LIT(p, "\xa5" "value");
+    p = TR_WIRE_RAW_LIT(p, "\xa5"
+                           "value");
     p = raw_value(p, cell);
     assert(p <= buf + CELL_BODY_MAX);
     return (size_t)(p - buf);
@@ -229,15 +240,21 @@ static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell 
 
 /* The layout encode_cell writes, read without the general decoder; false when the body is
  * in any other form (decode_cell then reads it the general way, to the same result). */
-static inline __attribute__((always_inline)) bool
-decode_cell_fast(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
+static inline __attribute__((always_inline)) bool decode_cell_fast(const tr_msg *msg, uint32_t *key,
+                                                                   cp_cell *cell) {
     tr_wire_fast c = tr_wire_fast_init(msg->body, msg->body_len);
     int64_t k, counter, writer, inc, value;
     bool has_value;
-    if (!TR_WIRE_FAST_LIT(&c, "\x83\xa3" "key") || !tr_wire_fast_int(&c, &k) ||
-        !TR_WIRE_FAST_LIT(&c, "\xa2" "ts" "\x93") || !tr_wire_fast_int(&c, &counter) ||
-        !tr_wire_fast_int(&c, &writer) || !tr_wire_fast_int(&c, &inc) ||
-        !TR_WIRE_FAST_LIT(&c, "\xa5" "value") ||
+    if (!TR_WIRE_FAST_LIT(&c, "\x83\xa3"
+                              "key") ||
+        !tr_wire_fast_int(&c, &k) ||
+        !TR_WIRE_FAST_LIT(&c, "\xa2"
+                              "ts"
+                              "\x93") ||
+        !tr_wire_fast_int(&c, &counter) || !tr_wire_fast_int(&c, &writer) ||
+        !tr_wire_fast_int(&c, &inc) ||
+        !TR_WIRE_FAST_LIT(&c, "\xa5"
+                              "value") ||
         !tr_wire_fast_int_or_nil(&c, &has_value, &value) || c.p != c.end) {
         return false;
     }
@@ -325,14 +342,18 @@ static int replica_store(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     }
     /* Acked only once what we hold (>= in.ts) is durable, even if it was stored earlier. */
     tr_wire_w_init(&w, buf, sizeof buf);
-    TR_WIRE_PUT_LIT(&w, "\x81\xa2" "ok" "\xc3"); /* {"ok": true} */
+    TR_WIRE_PUT_LIT(&w, "\x81\xa2"
+                        "ok"
+                        "\xc3"); /* {"ok": true} */
     tr_reply_durable(ctx, msg, TR_REG_STORE_ACK, buf, w.len);
     return TR_CONTINUE;
 }
 
 /* ---- coordinator --------------------------------------------------------------------- */
 
-static uint32_t majority(const cp_state *s) { return s->cfg.peer_count / 2 + 1; }
+static uint32_t majority(const cp_state *s) {
+    return s->cfg.peer_count / 2 + 1;
+}
 
 static void reply_ok(tr_ctx *ctx, const tr_msg *req, bool has_value, int64_t value) {
     uint8_t buf[TR_REG_BODY_MAX];
@@ -448,17 +469,16 @@ static void op_check_failed(tr_ctx *ctx, cp_state *s, cp_op *op) {
     }
     /* A store phase without a majority may still have reached some replicas. */
     bool indeterminate = op->is_write && op->phase == PHASE_STORE;
-    reply_err(ctx, &op->client, op->phase == PHASE_QUERY ? "no quorum (query)"
-                                                         : "no quorum (store)",
-              indeterminate);
+    reply_err(ctx, &op->client,
+              op->phase == PHASE_QUERY ? "no quorum (query)" : "no quorum (store)", indeterminate);
     op_finish(s, op);
 }
 
 static void start_store(tr_ctx *ctx, cp_state *s, cp_op *op) {
     uint8_t buf[TR_REG_BODY_MAX];
     if (op->is_write) {
-        uint64_t base = op->cell.ts.counter > s->last_counter ? op->cell.ts.counter
-                                                               : s->last_counter;
+        uint64_t base =
+            op->cell.ts.counter > s->last_counter ? op->cell.ts.counter : s->last_counter;
         op->cell.ts.counter = base + 1;
         op->cell.ts.writer = tr_node_id(tr_ctx_node(ctx));
         op->cell.ts.incarnation = s->incarnation;

@@ -9,7 +9,9 @@
 
 /* One load or store per field instead of a loop over its bytes (memcpy of a constant size
  * compiles to a plain move; the swap is one instruction). */
-static inline uint64_t load_be(const uint8_t *p, int width) { return tr_wire__load_be(p, width); }
+static inline uint64_t load_be(const uint8_t *p, int width) {
+    return tr_wire__load_be(p, width);
+}
 
 static inline void store_be(uint8_t *p, uint64_t v, int width) {
     uint16_t x16;
@@ -17,9 +19,18 @@ static inline void store_be(uint8_t *p, uint64_t v, int width) {
     uint64_t x64;
     switch (width) {
     case 1: p[0] = (uint8_t)v; break;
-    case 2: x16 = __builtin_bswap16((uint16_t)v); memcpy(p, &x16, 2); break;
-    case 4: x32 = __builtin_bswap32((uint32_t)v); memcpy(p, &x32, 4); break;
-    default: x64 = __builtin_bswap64(v); memcpy(p, &x64, 8); break;
+    case 2:
+        x16 = __builtin_bswap16((uint16_t)v);
+        memcpy(p, &x16, 2);
+        break;
+    case 4:
+        x32 = __builtin_bswap32((uint32_t)v);
+        memcpy(p, &x32, 4);
+        break;
+    default:
+        x64 = __builtin_bswap64(v);
+        memcpy(p, &x64, 8);
+        break;
     }
 }
 
@@ -66,8 +77,7 @@ static inline void put_tagged(tr_wire_w *w, uint8_t tag, uint64_t v, int width) 
     }
 }
 
-static inline void put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16,
-                                 uint8_t t32) {
+static inline void put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16, uint8_t t32) {
     if (n < 16) {
         put_u8(w, (uint8_t)(fix | n));
     } else if (n <= 0xffff) {
@@ -77,8 +87,12 @@ static inline void put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t 
     }
 }
 
-void tr_wire_put_map(tr_wire_w *w, uint32_t n) { put_container(w, n, 0x80, 0xde, 0xdf); }
-void tr_wire_put_array(tr_wire_w *w, uint32_t n) { put_container(w, n, 0x90, 0xdc, 0xdd); }
+void tr_wire_put_map(tr_wire_w *w, uint32_t n) {
+    put_container(w, n, 0x80, 0xde, 0xdf);
+}
+void tr_wire_put_array(tr_wire_w *w, uint32_t n) {
+    put_container(w, n, 0x90, 0xdc, 0xdd);
+}
 
 void tr_wire_put_strn(tr_wire_w *w, const char *s, size_t n) {
     assert(s != NULL || n == 0);
@@ -142,8 +156,12 @@ void tr_wire_put_int(tr_wire_w *w, int64_t v) {
     }
 }
 
-void tr_wire_put_bool(tr_wire_w *w, bool v) { put_u8(w, v ? 0xc3 : 0xc2); }
-void tr_wire_put_nil(tr_wire_w *w) { put_u8(w, 0xc0); }
+void tr_wire_put_bool(tr_wire_w *w, bool v) {
+    put_u8(w, v ? 0xc3 : 0xc2);
+}
+void tr_wire_put_nil(tr_wire_w *w) {
+    put_u8(w, 0xc0);
+}
 
 /* ---- reader ------------------------------------------------------------------------- */
 
@@ -179,9 +197,13 @@ tr_wire_kind tr_wire_peek(const tr_wire_r *r) {
     }
     switch (b) {
     case 0xc0: return TR_WIRE_NIL;
-    case 0xc2: case 0xc3: return TR_WIRE_BOOL;
-    case 0xc4: case 0xc5: case 0xc6: return TR_WIRE_BIN;
-    case 0xca: case 0xcb: return TR_WIRE_FLOAT;
+    case 0xc2:
+    case 0xc3: return TR_WIRE_BOOL;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6: return TR_WIRE_BIN;
+    case 0xca:
+    case 0xcb: return TR_WIRE_FLOAT;
     case 0xc1: return TR_WIRE_BAD;
     default: return TR_WIRE_EXT; /* c7-c9, d4-d8 */
     }
@@ -207,7 +229,9 @@ static int get_tag(tr_wire_r *r, uint8_t *tag) {
 
 /* The bytes left after the tag at r->p, or -1 when there is no tag to read (error or end):
  * every reader below checks its whole value against this once. */
-static inline ptrdiff_t after_tag(const tr_wire_r *r) { return tr_wire__left(r); }
+static inline ptrdiff_t after_tag(const tr_wire_r *r) {
+    return tr_wire__left(r);
+}
 
 static int get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16, uint8_t t32) {
     ptrdiff_t left = after_tag(r);
@@ -252,9 +276,12 @@ static int get_raw_len(tr_wire_r *r, uint8_t tag, uint64_t *n) {
         return 0;
     }
     switch (tag) {
-    case 0xd9: case 0xc4: return get_be(r, 1, n);
-    case 0xda: case 0xc5: return get_be(r, 2, n);
-    case 0xdb: case 0xc6: return get_be(r, 4, n);
+    case 0xd9:
+    case 0xc4: return get_be(r, 1, n);
+    case 0xda:
+    case 0xc5: return get_be(r, 2, n);
+    case 0xdb:
+    case 0xc6: return get_be(r, 4, n);
     default: return fail(r);
     }
 }
@@ -322,7 +349,7 @@ int tr_wire__get_int(tr_wire_r *r, int64_t *v) {
     const uint8_t *p = r->p;
     uint8_t tag = p[0];
     if (tag <= 0x7f || tag >= 0xe0) { /* positive and negative fixint */
-        *v = (int8_t)tag; /* 0x00..0x7f are 0..127, 0xe0..0xff are -32..-1 */
+        *v = (int8_t)tag;             /* 0x00..0x7f are 0..127, 0xe0..0xff are -32..-1 */
         r->p = p + 1;
         return 0;
     }
@@ -426,7 +453,7 @@ static int skip_depth(tr_wire_r *r, int depth) {
         return tr_wire_get_array(r, &n) != 0 ? TR_EPROTO : skip_elements(r, n, depth + 1);
     case TR_WIRE_MAP:
         return tr_wire_get_map(r, &n) != 0 ? TR_EPROTO
-                                            : skip_elements(r, 2 * (uint64_t)n, depth + 1);
+                                           : skip_elements(r, 2 * (uint64_t)n, depth + 1);
     case TR_WIRE_EXT:
         if (get_tag(r, &tag) != 0) {
             return TR_EPROTO;
@@ -436,4 +463,6 @@ static int skip_depth(tr_wire_r *r, int depth) {
     }
 }
 
-int tr_wire_skip(tr_wire_r *r) { return skip_depth(r, 0); }
+int tr_wire_skip(tr_wire_r *r) {
+    return skip_depth(r, 0);
+}

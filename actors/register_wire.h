@@ -75,26 +75,32 @@ static inline void tr_wire_advance(tr_wire_w *w, const uint8_t *end) {
 }
 
 /* A tag and `width` big-endian bytes of v. */
-static inline __attribute__((always_inline)) uint8_t *tr_wire__raw_tagged(uint8_t *p,
-                                                                         uint8_t tag,
-                                                                         uint64_t v,
-                                                                         int width) {
+static inline __attribute__((always_inline)) uint8_t *tr_wire__raw_tagged(uint8_t *p, uint8_t tag,
+                                                                          uint64_t v, int width) {
     uint16_t x16;
     uint32_t x32;
     uint64_t x64;
     p[0] = tag;
     switch (width) {
     case 1: p[1] = (uint8_t)v; break;
-    case 2: x16 = __builtin_bswap16((uint16_t)v); memcpy(p + 1, &x16, 2); break;
-    case 4: x32 = __builtin_bswap32((uint32_t)v); memcpy(p + 1, &x32, 4); break;
-    default: x64 = __builtin_bswap64(v); memcpy(p + 1, &x64, 8); break;
+    case 2:
+        x16 = __builtin_bswap16((uint16_t)v);
+        memcpy(p + 1, &x16, 2);
+        break;
+    case 4:
+        x32 = __builtin_bswap32((uint32_t)v);
+        memcpy(p + 1, &x32, 4);
+        break;
+    default:
+        x64 = __builtin_bswap64(v);
+        memcpy(p + 1, &x64, 8);
+        break;
     }
     return p + 1 + width;
 }
 
 /* At most 9 bytes. */
-static inline __attribute__((always_inline)) uint8_t *tr_wire_raw_uint(uint8_t *p,
-                                                                      uint64_t v) {
+static inline __attribute__((always_inline)) uint8_t *tr_wire_raw_uint(uint8_t *p, uint64_t v) {
     if (v < 128) {
         *p = (uint8_t)v;
         return p + 1;
@@ -275,8 +281,7 @@ TR_WIRE_INLINE uint64_t tr_wire__load_be(const uint8_t *p, int width) {
 /* An integer in any of msgpack's integer forms, read as tr_wire_get_int reads it; false for
  * anything else (floats included: the general path takes those). */
 /* One sized form: `width` bytes after the tag, unsigned or sign-extended. */
-TR_WIRE_INLINE bool tr_wire__fast_sized(tr_wire_fast *c, int width, bool is_signed,
-                                        int64_t *v) {
+TR_WIRE_INLINE bool tr_wire__fast_sized(tr_wire_fast *c, int width, bool is_signed, int64_t *v) {
     if (c->end - c->p - 1 < width) {
         return false;
     }

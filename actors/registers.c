@@ -10,8 +10,8 @@
 _Static_assert(TR_REG_READ == 512 && TR_REG_WRITE == 513 && TR_REG_REPLY == 514,
                "client message types are part of the protocol");
 
-int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
-                      uint32_t count, uint32_t max, size_t prefix_len) {
+int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names, uint32_t count,
+                      uint32_t max, size_t prefix_len) {
     if (count == 0 || count > max || names == NULL) {
         return TR_EINVAL;
     }
@@ -39,8 +39,8 @@ int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
     assert(arg != NULL && opts != NULL);
     memset(arg, 0, sizeof *arg);
     /* "cp@" + name must fit a registry name. */
-    if (tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_REG_PEERS_MAX,
-                          3) != 0) {
+    if (tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_REG_PEERS_MAX, 3) !=
+        0) {
         return TR_EINVAL;
     }
     arg->peer_count = opts->peer_count;
@@ -78,12 +78,15 @@ int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, i
     uint8_t *p = tr_wire_room(&w, 25); /* map 1 + "key" 4 + key 5 + "value" 6 + value 9 */
     if (p != NULL) { /* the common case: written raw, one check for the whole body */
         if (has_value) {
-            p = TR_WIRE_RAW_LIT(p, "\x82\xa3" "key");
+            p = TR_WIRE_RAW_LIT(p, "\x82\xa3"
+                                   "key");
             p = tr_wire_raw_uint(p, key);
-            p = TR_WIRE_RAW_LIT(p, "\xa5" "value");
+            p = TR_WIRE_RAW_LIT(p, "\xa5"
+                                   "value");
             p = tr_wire_raw_int(p, value);
         } else {
-            p = TR_WIRE_RAW_LIT(p, "\x81\xa3" "key");
+            p = TR_WIRE_RAW_LIT(p, "\x81\xa3"
+                                   "key");
             p = tr_wire_raw_uint(p, key);
         }
         tr_wire_advance(&w, p);
@@ -92,13 +95,16 @@ int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, i
     }
     /* {"key": k} or {"key": k, "value": v}: a map header and "key" */
     if (has_value) {
-        TR_WIRE_PUT_LIT(&w, "\x82\xa3" "key");
+        TR_WIRE_PUT_LIT(&w, "\x82\xa3"
+                            "key");
     } else {
-        TR_WIRE_PUT_LIT(&w, "\x81\xa3" "key");
+        TR_WIRE_PUT_LIT(&w, "\x81\xa3"
+                            "key");
     }
     tr_wire_put_uint(&w, key);
     if (has_value) {
-        TR_WIRE_PUT_LIT(&w, "\xa5" "value");
+        TR_WIRE_PUT_LIT(&w, "\xa5"
+                            "value");
         tr_wire_put_int(&w, value);
     }
     *len = w.len;
@@ -112,9 +118,14 @@ static bool request_decode_fast(const void *body, size_t len, uint32_t *key, boo
     tr_wire_fast c = tr_wire_fast_init(body, len);
     int64_t k, v = 0;
     bool has = len > 0 && *(const uint8_t *)body == 0x82;
-    if (!(has ? TR_WIRE_FAST_LIT(&c, "\x82\xa3" "key") : TR_WIRE_FAST_LIT(&c, "\x81\xa3" "key")) ||
+    if (!(has ? TR_WIRE_FAST_LIT(&c, "\x82\xa3"
+                                     "key")
+              : TR_WIRE_FAST_LIT(&c, "\x81\xa3"
+                                     "key")) ||
         !tr_wire_fast_int(&c, &k) ||
-        (has && (!TR_WIRE_FAST_LIT(&c, "\xa5" "value") || !tr_wire_fast_int(&c, &v))) ||
+        (has && (!TR_WIRE_FAST_LIT(&c, "\xa5"
+                                       "value") ||
+                 !tr_wire_fast_int(&c, &v))) ||
         c.p != c.end || k < 0 || k > (int64_t)UINT32_MAX) {
         return false;
     }
@@ -163,7 +174,10 @@ int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value,
     tr_wire_w_init(&w, buf, cap);
     uint8_t *p = tr_wire_room(&w, 20); /* map, "ok", true, "value": 11, value 9 */
     if (p != NULL) { /* the common case: written raw, one check for the whole body */
-        p = TR_WIRE_RAW_LIT(p, "\x82\xa2" "ok" "\xc3\xa5" "value");
+        p = TR_WIRE_RAW_LIT(p, "\x82\xa2"
+                               "ok"
+                               "\xc3\xa5"
+                               "value");
         if (has_value) {
             p = tr_wire_raw_int(p, value);
         } else {
@@ -173,7 +187,10 @@ int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value,
         *len = w.len;
         return 0;
     }
-    TR_WIRE_PUT_LIT(&w, "\x82\xa2" "ok" "\xc3\xa5" "value"); /* {"ok": true, "value": */
+    TR_WIRE_PUT_LIT(&w, "\x82\xa2"
+                        "ok"
+                        "\xc3\xa5"
+                        "value"); /* {"ok": true, "value": */
     if (has_value) {
         tr_wire_put_int(&w, value);
     } else {
@@ -202,8 +219,7 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
  * stock service's replies with their field); false for any other form (the general decoder
  * then reads it, to the same result). *out is zeroed. */
 static inline __attribute__((always_inline)) bool
-reply_fields_fast(const void *body, size_t len, const char *field, size_t flen,
-                  tr_reg_reply *out) {
+reply_fields_fast(const void *body, size_t len, const char *field, size_t flen, tr_reg_reply *out) {
     tr_wire_fast c = tr_wire_fast_init(body, len);
     /* A field named like a key the general decoder tests first would be read as that key. */
     if (flen >= 32 || tr_wire_str_eq(field, (uint32_t)flen, "ok") ||
@@ -212,7 +228,9 @@ reply_fields_fast(const void *body, size_t len, const char *field, size_t flen,
         return false;
     }
     const char hdr = (char)(0xa0 | flen); /* fixstr */
-    if (!TR_WIRE_FAST_LIT(&c, "\x82\xa2" "ok") || c.p == c.end || (c.p[0] & 0xfe) != 0xc2) {
+    if (!TR_WIRE_FAST_LIT(&c, "\x82\xa2"
+                              "ok") ||
+        c.p == c.end || (c.p[0] & 0xfe) != 0xc2) {
         return false;
     }
     out->ok = *c.p++ == 0xc3;

@@ -99,14 +99,14 @@ enum {
  * --bug mask is handed to every service, each looks only at its own bits. */
 
 typedef struct tr_registers_opts {
-    uint32_t peer_count;          /* 1..TR_REG_PEERS_MAX */
+    uint32_t peer_count;           /* 1..TR_REG_PEERS_MAX */
     const char *const *peer_names; /* node names of every replica, this node included;
                                       borrowed for the call (copied into the actors) */
-    bool cp;                      /* spawn "cp" */
-    bool ap;                      /* spawn "ap" */
-    uint32_t bugs;                /* TR_REG_BUG_* */
-    uint32_t quorum_timeout_ms;   /* cp: per replica request; 0 = 300 */
-    uint32_t gossip_ms;           /* ap: anti-entropy period; 0 = 100 */
+    bool cp;                       /* spawn "cp" */
+    bool ap;                       /* spawn "ap" */
+    uint32_t bugs;                 /* TR_REG_BUG_* */
+    uint32_t quorum_timeout_ms;    /* cp: per replica request; 0 = 300 */
+    uint32_t gossip_ms;            /* ap: anti-entropy period; 0 = 100 */
 } tr_registers_opts;
 
 /* The spawn argument of both behaviours (copied by the runtime). */
@@ -158,8 +158,8 @@ int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_
 /* Copies `count` (1..max) node names into peers after checking each: non-empty, no '@', and
  * prefix_len + its length within TR_NAME_MAX (so that "<actor>@" + name is a registry name).
  * TR_EINVAL otherwise. Shared by the registers and the stock service (actors/stock.h). */
-int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
-                      uint32_t count, uint32_t max, size_t prefix_len);
+int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names, uint32_t count,
+                      uint32_t max, size_t prefix_len);
 /* The index of this actor's node in peers[0..count), or count when it is not one of them
  * (found once at init: the hot paths compare indexes, not names). */
 uint32_t tr_reg_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t count);

@@ -15,7 +15,11 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 
-enum { PHASE_FORWARD = 1, PHASE_CHECK, PHASE_DEBIT };
+enum {
+    PHASE_FORWARD = 1,
+    PHASE_CHECK,
+    PHASE_DEBIT
+};
 
 typedef struct stock_op {
     bool used;
@@ -132,8 +136,8 @@ static int ledger_decode(const uint8_t *buf, size_t len, ledger_slot *l) {
     tr_wire_get_int(&r, &client);
     tr_wire_get_int(&r, &max_seq);
     tr_wire_get_array(&r, &m);
-    if (r.err != 0 || n != 3 || m > TR_STOCK_LEDGER_WINDOW || client < 1 ||
-        client > UINT32_MAX || max_seq < 0 || max_seq > UINT32_MAX) {
+    if (r.err != 0 || n != 3 || m > TR_STOCK_LEDGER_WINDOW || client < 1 || client > UINT32_MAX ||
+        max_seq < 0 || max_seq > UINT32_MAX) {
         return TR_ECORRUPT;
     }
     l->client = (uint32_t)client;
@@ -171,7 +175,11 @@ static int ledger_load(tr_ctx *ctx, uint32_t client, ledger_slot *l) {
     return rc;
 }
 
-enum { LEDGER_NEW = 0, LEDGER_FOUND, LEDGER_EXPIRED };
+enum {
+    LEDGER_NEW = 0,
+    LEDGER_FOUND,
+    LEDGER_EXPIRED
+};
 
 static int ledger_find(const ledger_slot *l, uint32_t seq, ledger_entry *out) {
     if (l->client == 0) {
@@ -315,8 +323,7 @@ static int to_owner(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,
     (void)rc;
     uint32_t owner = tr_stock_owner(rq->item, s->cfg.peer_count);
     if (owner == s->self) {
-        return tr_request(ctx, tr_self(ctx), type, buf, len, s->cfg.forward_timeout_ms,
-                          &op->corr);
+        return tr_request(ctx, tr_self(ctx), type, buf, len, s->cfg.forward_timeout_ms, &op->corr);
     }
     memcpy(name, "stock@", 6);
     memcpy(name + 6, s->cfg.peers[owner], strlen(s->cfg.peers[owner]) + 1);
@@ -381,8 +388,7 @@ static void on_answer(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
         return; /* not ours, or late */
     }
     bool changes = op->type != TR_STOCK_READ && op->phase != PHASE_CHECK;
-    if (msg->type == TR_MSG_TIMEOUT ||
-        tr_stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
+    if (msg->type == TR_MSG_TIMEOUT || tr_stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
         reply_err(ctx, &op->client, "owner unreachable", changes, false);
     } else if (op->phase == PHASE_CHECK && rep.ok && rep.level >= op->req.qty) {
         op->phase = PHASE_DEBIT;
@@ -403,8 +409,8 @@ static void on_answer(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
 static void on_debit(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
     tr_stock_request rq;
     if (!(s->cfg.bugs & TR_STOCK_BUG_OVERSELL) ||
-        tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty ||
-        !rq.has_id || tr_stock_owner(rq.item, s->cfg.peer_count) != s->self) {
+        tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty || !rq.has_id ||
+        tr_stock_owner(rq.item, s->cfg.peer_count) != s->self) {
         reply_err(ctx, msg, "bad request", false, false);
         return;
     }

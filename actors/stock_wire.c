@@ -14,8 +14,8 @@ int tr_stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
     memset(arg, 0, sizeof *arg);
     /* "stock@" + name must fit a registry name. */
     if (opts->initial < 0 || opts->initial > TR_STOCK_QTY_MAX ||
-        tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_STOCK_PEERS_MAX,
-                          6) != 0) {
+        tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_STOCK_PEERS_MAX, 6) !=
+            0) {
         return TR_EINVAL;
     }
     arg->peer_count = opts->peer_count;
@@ -59,7 +59,9 @@ int tr_stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, si
     return w.err;
 }
 
-static bool id_valid(int64_t id) { return id > 0 && (id >> 32) > 0 && (id & 0xffffffff) > 0; }
+static bool id_valid(int64_t id) {
+    return id > 0 && (id >> 32) > 0 && (id & 0xffffffff) > 0;
+}
 
 int tr_stock_request_decode(const void *body, size_t len, tr_stock_request *out) {
     tr_wire_r r;

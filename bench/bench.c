@@ -35,7 +35,9 @@ static const bench_entry benches[] = {
     {"remote", tr_bench_remote, false, "2 processes, loopback TCP: 20k sequential, 500k pipelined"},
 };
 
-enum { BENCH_COUNT = sizeof benches / sizeof benches[0] };
+enum {
+    BENCH_COUNT = sizeof benches / sizeof benches[0]
+};
 
 void tr_bench_report(const tr_bench_opts *o, const char *bench, double value, const char *unit) {
     assert(bench != NULL && unit != NULL && isfinite(value));

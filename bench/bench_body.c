@@ -57,7 +57,9 @@ size_t tr_bench_pack_nil(uint8_t *buf) {
     return sb.len;
 }
 
-static inline uint64_t load_be16(const uint8_t *p) { return ((uint64_t)p[0] << 8) | p[1]; }
+static inline uint64_t load_be16(const uint8_t *p) {
+    return ((uint64_t)p[0] << 8) | p[1];
+}
 
 static inline uint64_t load_be32(const uint8_t *p) {
     uint32_t v;
@@ -81,10 +83,14 @@ static inline int read_uint(const uint8_t *body, size_t len, size_t *pos, uint64
     size_t left = len - *pos - 1; /* bytes after the tag */
     size_t width;
     switch (p[0]) {
-    case 0xcc: case 0xd0: width = 1; break;
-    case 0xcd: case 0xd1: width = 2; break;
-    case 0xce: case 0xd2: width = 4; break;
-    case 0xcf: case 0xd3: width = 8; break;
+    case 0xcc:
+    case 0xd0: width = 1; break;
+    case 0xcd:
+    case 0xd1: width = 2; break;
+    case 0xce:
+    case 0xd2: width = 4; break;
+    case 0xcf:
+    case 0xd3: width = 8; break;
     default:
         if (p[0] > 0x7f) { /* negative fixint, nil, floats, strings, containers... */
             return TR_EPROTO;
@@ -96,10 +102,10 @@ static inline int read_uint(const uint8_t *body, size_t len, size_t *pos, uint64
     if (left < width) {
         return TR_EPROTO;
     }
-    uint64_t v = width == 1 ? p[1]
-               : width == 2 ? load_be16(p + 1)
-               : width == 4 ? load_be32(p + 1)
-                            : load_be64(p + 1);
+    uint64_t v = width == 1   ? p[1]
+                 : width == 2 ? load_be16(p + 1)
+                 : width == 4 ? load_be32(p + 1)
+                              : load_be64(p + 1);
     if (p[0] >= 0xd0 && (v >> (width * 8 - 1)) != 0) {
         return TR_EPROTO; /* a signed format holding a negative value */
     }

@@ -9,7 +9,9 @@
 
 #include "bench/bench_util.h"
 
-enum { SLICE = 1000 };
+enum {
+    SLICE = 1000
+};
 
 typedef struct producer_arg {
     tr_addr counter;

@@ -33,7 +33,11 @@ static int spin_us(void) {
     return e ? atoi(e) : SPIN_US;
 }
 
-enum { PHASE_WARMUP, PHASE_SEQ, PHASE_PIPE };
+enum {
+    PHASE_WARMUP,
+    PHASE_SEQ,
+    PHASE_PIPE
+};
 
 typedef struct pinger_arg {
     tr_addr main;
@@ -191,9 +195,8 @@ static int measure(const tr_bench_opts *o, tr_bench_env *env, const pinger_arg *
 
 int tr_bench_remote(const tr_bench_opts *o) {
     long n = tr_bench_size(o, N_SEQ);
-    pinger_arg arg = {.n_seq = (uint64_t)n,
-                      .n_pipe = o->n ? (uint64_t)n * 25 : N_PIPE,
-                      .window = WINDOW};
+    pinger_arg arg = {
+        .n_seq = (uint64_t)n, .n_pipe = o->n ? (uint64_t)n * 25 : N_PIPE, .window = WINDOW};
     tr_bench_opts mine = *o;
     if (mine.workers == 0) {
         mine.workers = 1;
@@ -209,8 +212,10 @@ int tr_bench_remote(const tr_bench_opts *o) {
     uint64_t r = tr_bench_now_ns() ^ ((uint64_t)getpid() << 40);
     snprintf(secret, sizeof secret, "bench-%016llx-%05d", (unsigned long long)r,
              (int)getpid() % 100000);
-    tr_cluster_config cc = {.listen = "127.0.0.1:0", .secret = secret,
-                            .secret_len = strlen(secret), .spin_us = spin_us()};
+    tr_cluster_config cc = {.listen = "127.0.0.1:0",
+                            .secret = secret,
+                            .secret_len = strlen(secret),
+                            .spin_us = spin_us()};
     tr_cluster *cl;
     int rc = tr_cluster_start(env.rt, &cc, &cl);
     if (rc != 0) {

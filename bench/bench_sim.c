@@ -27,7 +27,12 @@
 #include "cli/cli.h"
 #include "troupe.h"
 
-enum { SIM_NODES = 5, SIM_PLAYERS = 20, SIM_BALLS = 1000, SIM_BALL = TR_MSG_USER + 40 };
+enum {
+    SIM_NODES = 5,
+    SIM_PLAYERS = 20,
+    SIM_BALLS = 1000,
+    SIM_BALL = TR_MSG_USER + 40
+};
 
 static tr_addr players[SIM_NODES][SIM_PLAYERS];
 static uint64_t receipts, finished, bad_bodies;
@@ -100,7 +105,9 @@ static bool all_finished(tr_sim *sim, void *ud) {
     return finished == *(uint64_t *)ud;
 }
 
-enum { DEFAULT_RUNS = 9 };
+enum {
+    DEFAULT_RUNS = 9
+};
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -120,9 +127,13 @@ static int bench_default_scenario(const tr_bench_opts *o) {
     for (int i = 0; i < DEFAULT_RUNS; i++) {
         int rc = tr_cli_sim_measure(1, argv, &t);
         if (rc != 0 || (i > 0 && t.trace_hash != first.trace_hash)) {
-            fprintf(stderr, "bench sim: default scenario run %d: %s (trace-hash %016llx, "
-                    "first %016llx)\n", i + 1, rc == 1 ? "a property was violated"
-                    : rc == 2 ? "tool error" : "the trace differs between runs",
+            fprintf(stderr,
+                    "bench sim: default scenario run %d: %s (trace-hash %016llx, "
+                    "first %016llx)\n",
+                    i + 1,
+                    rc == 1   ? "a property was violated"
+                    : rc == 2 ? "tool error"
+                              : "the trace differs between runs",
                     t.trace_hash, first.trace_hash);
             return rc == 2 ? 2 : 1;
         }
@@ -138,10 +149,11 @@ static int bench_default_scenario(const tr_bench_opts *o) {
         w_hi = wall[i] > w_hi ? wall[i] : w_hi;
     }
     double w = median(wall, DEFAULT_RUNS), c = median(cpu, DEFAULT_RUNS);
-    fprintf(stderr, "bench sim: default scenario x%d: %.1f s virtual, %llu events per run, "
+    fprintf(stderr,
+            "bench sim: default scenario x%d: %.1f s virtual, %llu events per run, "
             "virtual/wall median %.0fx (range %.0f-%.0fx), virtual/cpu median %.0fx, "
-            "trace-hash: %016llx\n", DEFAULT_RUNS, first.virtual_s, first.events, w, w_lo, w_hi,
-            c, first.trace_hash);
+            "trace-hash: %016llx\n",
+            DEFAULT_RUNS, first.virtual_s, first.events, w, w_lo, w_hi, c, first.trace_hash);
     tr_bench_report(o, "sim_default_time_ratio", w, "x");
     tr_bench_report(o, "sim_default_time_ratio_cpu", c, "x");
     return 0;
@@ -192,8 +204,8 @@ int tr_bench_sim(const tr_bench_opts *o) {
     fprintf(stderr,
             "bench sim: %llu receipts (%llu remote), %.3f s virtual, %.3f s real, %.3f s cpu "
             "(%.2f M msgs per cpu-second), trace-hash: %016llx\n",
-            (unsigned long long)receipts, (unsigned long long)st.remote_delivered, vsecs, secs,
-            cpu, (double)receipts / cpu * 1e-6, (unsigned long long)tr_sim_trace_hash(sim));
+            (unsigned long long)receipts, (unsigned long long)st.remote_delivered, vsecs, secs, cpu,
+            (double)receipts / cpu * 1e-6, (unsigned long long)tr_sim_trace_hash(sim));
     tr_sim_destroy(sim);
     if (rc != 0 || bad_bodies != 0 || receipts != balls * hops) {
         fprintf(stderr, "bench sim: check failed (rc %d, %llu receipts, expected %llu, %llu bad)\n",

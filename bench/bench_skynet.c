@@ -91,8 +91,8 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
     }
     double ms = 1e3 * tr_bench_clock_stop(&clk, "skynet", (double)n, "leaves");
     if (sum != n * (n - 1) / 2) {
-        fprintf(stderr, "troupe bench skynet: sum %llu, expected %llu\n",
-                (unsigned long long)sum, (unsigned long long)(n * (n - 1) / 2));
+        fprintf(stderr, "troupe bench skynet: sum %llu, expected %llu\n", (unsigned long long)sum,
+                (unsigned long long)(n * (n - 1) / 2));
         return tr_bench_fail(o, "skynet", "bad_sum");
     }
     tr_bench_report(o, "skynet", ms, "ms");

@@ -37,8 +37,14 @@
 #include "runtime/store.h"
 #include "troupe.h"
 
-enum { MSG_GO = TR_MSG_USER + 40, MSG_DONE, MSG_FAIL };
-enum { WAIT_MS = 120000 };
+enum {
+    MSG_GO = TR_MSG_USER + 40,
+    MSG_DONE,
+    MSG_FAIL
+};
+enum {
+    WAIT_MS = 120000
+};
 /* Every writer overwrites one key, its state: "state" in the actor's namespace. */
 static const char STATE_KEY[] = "state";
 
@@ -188,8 +194,7 @@ typedef struct run_env {
     tr_inbox *inbox;
 } run_env;
 
-static int env_start(const tr_bench_opts *o, const char *dir, uint32_t linger_us,
-                     run_env *e) {
+static int env_start(const tr_bench_opts *o, const char *dir, uint32_t linger_us, run_env *e) {
     tr_config cfg = {.workers = o->workers, .data_dir = dir, .commit_interval_us = linger_us};
     int rc = tr_runtime_create(&cfg, &e->rt);
     if (rc == 0) {
@@ -210,8 +215,7 @@ static void env_stop(run_env *e) {
     tr_runtime_destroy(e->rt);
 }
 
-static int spawn_writers(run_env *e, uint32_t n, uint64_t per, uint32_t depth,
-                         tr_addr *addrs) {
+static int spawn_writers(run_env *e, uint32_t n, uint64_t per, uint32_t depth, tr_addr *addrs) {
     writer_arg a = {tr_inbox_addr(e->inbox), per, depth};
     for (uint32_t i = 0; i < n; i++) {
         char name[32];
@@ -226,8 +230,7 @@ static int spawn_writers(run_env *e, uint32_t n, uint64_t per, uint32_t depth,
     return 0;
 }
 
-static int bench_group(const tr_bench_opts *o, uint32_t writers, uint32_t depth,
-                       uint64_t total) {
+static int bench_group(const tr_bench_opts *o, uint32_t writers, uint32_t depth, uint64_t total) {
     uint64_t per = total / writers ? total / writers : 1;
     char name[64], tag[32];
     snprintf(tag, sizeof(tag), depth > 1 ? "w%u_d%u" : "w%u", writers, depth);
@@ -288,8 +291,8 @@ static void *single_writer(void *p) {
         uint8_t val[9];
         uint64_t writes = 0;
         pthread_mutex_lock(&a->r->commit_lock);
-        int rc = tr_store_put(a->r->st, name, STATE_KEY, sizeof(STATE_KEY) - 1, val,
-                              pack_u64(val, i));
+        int rc =
+            tr_store_put(a->r->st, name, STATE_KEY, sizeof(STATE_KEY) - 1, val, pack_u64(val, i));
         rc = rc ? rc : tr_store_commit(a->r->st, &writes);
         a->r->bad += rc != 0 || writes != 1;
         pthread_mutex_unlock(&a->r->commit_lock);
@@ -365,7 +368,9 @@ static int lmdb_batches(MDB_env *env, MDB_dbi dbi, uint64_t txns, uint32_t per) 
 }
 
 static int bench_lmdb_raw(const tr_bench_opts *o, uint64_t total) {
-    enum { PER = 1000 };
+    enum {
+        PER = 1000
+    };
     char *dir = make_tmp();
     MDB_env *env = NULL;
     MDB_txn *txn;
@@ -426,7 +431,9 @@ static int recover_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     return 0;
 }
 
-static int recover_receive(tr_ctx *ctx, void *state, const tr_msg *m) { return TR_CONTINUE; }
+static int recover_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
+    return TR_CONTINUE;
+}
 
 static const tr_behaviour recover_b = {
     .name = "bench_store_journal",

@@ -9,7 +9,9 @@
 
 #include "bench/bench_util.h"
 
-enum { RING = 1000 };
+enum {
+    RING = 1000
+};
 
 typedef struct ring_state {
     tr_addr next;
@@ -56,8 +58,8 @@ static const tr_behaviour ring_behaviour = {
 /* Spawns the ring, sends each actor its neighbour and waits for every acknowledgement. */
 static int setup(tr_bench_env *env, tr_addr *ring) {
     for (int i = 0; i < RING; i++) {
-        int rc = tr_node_spawn(env->node, &ring_behaviour, NULL, &env->main, sizeof env->main,
-                               &ring[i]);
+        int rc =
+            tr_node_spawn(env->node, &ring_behaviour, NULL, &env->main, sizeof env->main, &ring[i]);
         if (rc != 0) {
             fprintf(stderr, "troupe bench threadring: spawn: %s\n", tr_strerror(rc));
             return 2;

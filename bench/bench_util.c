@@ -111,8 +111,7 @@ int tr_bench_wait_uint(tr_bench_env *env, const char *bench, uint32_t type, uint
     tr_msg *msg = NULL;
     int rc = tr_inbox_receive(env->inbox, TR_BENCH_WAIT_MS, &msg);
     if (rc != 0) {
-        fprintf(stderr, "troupe bench %s: waiting for the result: %s\n", bench,
-                tr_strerror(rc));
+        fprintf(stderr, "troupe bench %s: waiting for the result: %s\n", bench, tr_strerror(rc));
         return 1;
     }
     uint32_t got = msg->type;
@@ -134,7 +133,8 @@ int tr_bench_wait_uint(tr_bench_env *env, const char *bench, uint32_t type, uint
 int tr_bench_fail(const tr_bench_opts *o, const char *bench, const char *why) {
     if (o->json) {
         printf("{\"peer\":\"troupe\",\"bench\":\"%s\",\"value\":null,\"unit\":null,"
-               "\"error\":\"%s\"}\n", bench, why);
+               "\"error\":\"%s\"}\n",
+               bench, why);
     } else {
         printf("peer=troupe bench=%s value=error unit=%s\n", bench, why);
     }

@@ -60,16 +60,11 @@ static int pack_json(msgpack_packer *pk, const json_t *j, int depth) {
     }
     case JSON_STRING:
         return msgpack_pack_str_with_body(pk, json_string_value(j), json_string_length(j));
-    case JSON_INTEGER:
-        return msgpack_pack_int64(pk, json_integer_value(j));
-    case JSON_REAL:
-        return msgpack_pack_double(pk, json_real_value(j));
-    case JSON_TRUE:
-        return msgpack_pack_true(pk);
-    case JSON_FALSE:
-        return msgpack_pack_false(pk);
-    case JSON_NULL:
-        return msgpack_pack_nil(pk);
+    case JSON_INTEGER: return msgpack_pack_int64(pk, json_integer_value(j));
+    case JSON_REAL: return msgpack_pack_double(pk, json_real_value(j));
+    case JSON_TRUE: return msgpack_pack_true(pk);
+    case JSON_FALSE: return msgpack_pack_false(pk);
+    case JSON_NULL: return msgpack_pack_nil(pk);
     }
     return -1;
 }
@@ -85,8 +80,7 @@ static json_t *to_json(const msgpack_object *o) {
         return json_integer((json_int_t)o->via.u64);
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
+    case MSGPACK_OBJECT_FLOAT64: return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
     case MSGPACK_OBJECT_STR: return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
     case MSGPACK_OBJECT_BIN: {
         /* bytes: shown as {"bin": "<hex>"} */
@@ -200,8 +194,8 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
     }
     if (m->corr == c->corr && c->result < 0) {
         if (print_body(m->body, m->body_len)) {
-            fprintf(stderr, "troupe call: the reply (type %u, %u bytes) is not msgpack\n",
-                    m->type, m->body_len);
+            fprintf(stderr, "troupe call: the reply (type %u, %u bytes) is not msgpack\n", m->type,
+                    m->body_len);
             finish(c, 1);
         } else {
             finish(c, 0);

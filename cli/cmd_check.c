@@ -18,7 +18,12 @@
 
 #define CHECK_DEFAULT_MAX_OPS (10u * 1000u * 1000u)
 
-enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3 };
+enum {
+    EXIT_VALID = 0,
+    EXIT_INVALID = 1,
+    EXIT_USAGE = 2,
+    EXIT_UNKNOWN = 3
+};
 
 typedef struct check_args {
     const char *path;
@@ -73,8 +78,7 @@ static int parse_count(const char *flag, const char *s, uint64_t max, uint64_t *
     errno = 0;
     unsigned long long v = s && *s != '-' ? strtoull(s, &end, 10) : 0;
     if (!s || *s == '-' || errno || end == s || *end || v == 0 || v > max) {
-        fprintf(stderr, "troupe check: %s needs a whole number from 1 to %" PRIu64 "\n", flag,
-                max);
+        fprintf(stderr, "troupe check: %s needs a whole number from 1 to %" PRIu64 "\n", flag, max);
         return -1;
     }
     *out = v;
@@ -83,7 +87,8 @@ static int parse_count(const char *flag, const char *s, uint64_t max, uint64_t *
 
 /* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
 static int parse_args(int argc, char **argv, check_args *a) {
-    *a = (check_args){.budget = TR_LIN_DEFAULT_MAX_CONFIGS, .max_ops = CHECK_DEFAULT_MAX_OPS,
+    *a = (check_args){.budget = TR_LIN_DEFAULT_MAX_CONFIGS,
+                      .max_ops = CHECK_DEFAULT_MAX_OPS,
                       .stock_initial = TR_STOCK_INITIAL_DEFAULT};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -149,13 +154,16 @@ static void print_tail(FILE *out, const check_report *r);
 
 static void print_stock(FILE *out, const check_args *a, const check_report *r) {
     const tr_stock_check_result *c = &r->st;
-    fprintf(out, "history: %s: %zu ops, stock workload: %zu items from level %" PRId64
-                 ", %" PRIu64 " reservation ids, %" PRIu64 " restock ids (%" PRIu64 " retried)\n",
+    fprintf(out,
+            "history: %s: %zu ops, stock workload: %zu items from level %" PRId64 ", %" PRIu64
+            " reservation ids, %" PRIu64 " restock ids (%" PRIu64 " retried)\n",
             a->path, tr_history_count(r->h), r->items, a->stock_initial, c->reserve_ids,
             c->restock_ids, c->retried_ids);
     fprintf(out, "stock never negative: %s\n", c->never_negative ? "held" : "VIOLATED");
-    fprintf(out, "conservation: %s (every ok read, the final reads included, within the bounds "
-                 "of its time)\n", c->conserved ? "held" : "VIOLATED");
+    fprintf(out,
+            "conservation: %s (every ok read, the final reads included, within the bounds "
+            "of its time)\n",
+            c->conserved ? "held" : "VIOLATED");
     if (!c->ok) {
         fprintf(out, "  %s\n", r->why);
     }
@@ -176,15 +184,17 @@ static void print_human(FILE *out, const check_args *a, const check_report *r) {
             r->lin.configs);
     if (r->lin.verdict == TR_LIN_INVALID && r->lin.has_bad_op) {
         const tr_op *op = &r->lin.bad_op;
-        fprintf(out, "  first op that could not be linearized: index %" PRIu64 ", key %" PRId64
-                     ", process %" PRId64 ", %s %s ",
+        fprintf(out,
+                "  first op that could not be linearized: index %" PRIu64 ", key %" PRId64
+                ", process %" PRId64 ", %s %s ",
                 op->index, op->key, op->process, tr_op_type_name(op->type), tr_op_f_name(op->f));
         print_value(out, op);
         fputc('\n', out);
     }
     if (r->lin.verdict == TR_LIN_UNKNOWN) {
-        fprintf(out, "  budget of %" PRIu64 " configurations exceeded on %zu key(s), first key %"
-                     PRId64 "; retry with a larger --budget\n",
+        fprintf(out,
+                "  budget of %" PRIu64 " configurations exceeded on %zu key(s), first key %" PRId64
+                "; retry with a larger --budget\n",
                 a->budget, r->lin.keys_unknown, r->lin.unknown_key);
     }
     print_tail(out, r);
@@ -197,8 +207,9 @@ static void print_tail(FILE *out, const check_report *r) {
     print_ms(out, "p99", r->lat.p99_ns);
     print_ms(out, "max", r->lat.max_ns);
     const tr_avail_counts *c = &r->avail.all;
-    fprintf(out, "\navailability: %" PRIu64 " ok, %" PRIu64 " fail, %" PRIu64 " info, %" PRIu64
-                 " pending",
+    fprintf(out,
+            "\navailability: %" PRIu64 " ok, %" PRIu64 " fail, %" PRIu64 " info, %" PRIu64
+            " pending",
             c->ok, c->fail, c->info, c->pending);
     if (c->fraction >= 0) {
         fprintf(out, " (%.1f%% of completed ops ok)", 100.0 * c->fraction);
@@ -224,8 +235,9 @@ static void json_string(FILE *out, const char *s) {
 }
 
 static void json_bad_op(FILE *out, const tr_op *op) {
-    fprintf(out, "{\"index\":%" PRIu64 ",\"time\":%" PRId64 ",\"type\":\"%s\",\"process\":%" PRId64
-                 ",\"f\":\"%s\",\"key\":%" PRId64 ",\"value\":",
+    fprintf(out,
+            "{\"index\":%" PRIu64 ",\"time\":%" PRId64 ",\"type\":\"%s\",\"process\":%" PRId64
+            ",\"f\":\"%s\",\"key\":%" PRId64 ",\"value\":",
             op->index, op->time_ns, tr_op_type_name(op->type), op->process, tr_op_f_name(op->f),
             op->key);
     if (!op->has_value) {
@@ -246,16 +258,18 @@ static void print_json(FILE *out, const check_args *a, const check_report *r) {
     json_string(out, a->path);
     if (r->stock) {
         const tr_stock_check_result *c = &r->st;
-        fprintf(out, ",\"ops\":%zu,\"checker\":\"stock\",\"items\":%zu,\"initial\":%" PRId64
-                     ",\"valid\":%s,\"never_negative\":%s,\"conserved\":%s,\"why\":",
+        fprintf(out,
+                ",\"ops\":%zu,\"checker\":\"stock\",\"items\":%zu,\"initial\":%" PRId64
+                ",\"valid\":%s,\"never_negative\":%s,\"conserved\":%s,\"why\":",
                 tr_history_count(r->h), r->items, a->stock_initial, c->ok ? "true" : "false",
                 c->never_negative ? "true" : "false", c->conserved ? "true" : "false");
         json_string(out, r->why);
         json_tail(out, r);
         return;
     }
-    fprintf(out, ",\"ops\":%zu,\"calls\":%zu,\"keys\":%zu,\"linearizable\":\"%s\""
-                 ",\"configs\":%" PRIu64 ",\"budget\":%" PRIu64 ",\"keys_unknown\":%zu",
+    fprintf(out,
+            ",\"ops\":%zu,\"calls\":%zu,\"keys\":%zu,\"linearizable\":\"%s\""
+            ",\"configs\":%" PRIu64 ",\"budget\":%" PRIu64 ",\"keys_unknown\":%zu",
             tr_history_count(r->h), r->lin.calls, r->lin.keys, verdicts[r->lin.verdict],
             r->lin.configs, a->budget, r->lin.keys_unknown);
     if (r->lin.keys_unknown) {
@@ -271,12 +285,14 @@ static void print_json(FILE *out, const check_args *a, const check_report *r) {
 }
 
 static void json_tail(FILE *out, const check_report *r) {
-    fprintf(out, ",\"latency_ns\":{\"count\":%" PRIu64 ",\"p50\":%" PRId64 ",\"p99\":%" PRId64
-                 ",\"max\":%" PRId64 "}",
+    fprintf(out,
+            ",\"latency_ns\":{\"count\":%" PRIu64 ",\"p50\":%" PRId64 ",\"p99\":%" PRId64
+            ",\"max\":%" PRId64 "}",
             r->lat.count, r->lat.p50_ns, r->lat.p99_ns, r->lat.max_ns);
     const tr_avail_counts *c = &r->avail.all;
-    fprintf(out, ",\"availability\":{\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
-                 ",\"pending\":%" PRIu64 ",\"fraction\":",
+    fprintf(out,
+            ",\"availability\":{\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+            ",\"pending\":%" PRIu64 ",\"fraction\":",
             c->ok, c->fail, c->info, c->pending);
     if (c->fraction >= 0) {
         fprintf(out, "%.6f}}\n", c->fraction);
@@ -302,8 +318,11 @@ static int check_stock(const check_args *a, check_report *r) {
     r->items = (size_t)(max_key + 1);
     static const int64_t levels[TR_STOCK_CHECK_ITEMS_MAX];
     static const bool known[TR_STOCK_CHECK_ITEMS_MAX];
-    tr_stock_check_input in = {.h = r->h, .items = r->items, .initial = a->stock_initial,
-                               .final_level = levels, .final_known = known};
+    tr_stock_check_input in = {.h = r->h,
+                               .items = r->items,
+                               .initial = a->stock_initial,
+                               .final_level = levels,
+                               .final_known = known};
     int rc = tr_check_stock(&in, &r->st);
     if (rc == 0) {
         tr_check_stock_explain(&r->st, r->why, sizeof r->why);

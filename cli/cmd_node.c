@@ -108,8 +108,8 @@ static void proxy_forward(tr_ctx *ctx, proxy_state *s, const tr_msg *msg) {
         return;
     }
     uint64_t corr = 0;
-    int rc = tr_request_name(ctx, target, msg->type, r.p + r.off, r.len - r.off,
-                             PROXY_TIMEOUT_MS, &corr);
+    int rc = tr_request_name(ctx, target, msg->type, r.p + r.off, r.len - r.off, PROXY_TIMEOUT_MS,
+                             &corr);
     if (rc || corr == 0) {
         reply_to(ctx, &me, msg->type, err, error_body(err, "unreachable"));
         return;
@@ -339,8 +339,10 @@ static int parse_replicas(const char *list, const char *self, char *buf, size_t 
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         if (n == TR_REG_PEERS_MAX || !*tok || strlen(tok) > TR_NAME_MAX) {
-            fprintf(stderr, "troupe node: bad --replicas (at most %d names of at most %d "
-                            "bytes)\n", TR_REG_PEERS_MAX, TR_NAME_MAX);
+            fprintf(stderr,
+                    "troupe node: bad --replicas (at most %d names of at most %d "
+                    "bytes)\n",
+                    TR_REG_PEERS_MAX, TR_NAME_MAX);
             return -1;
         }
         names[n++] = tok;
@@ -377,8 +379,8 @@ int tr_cli_node(int argc, char **argv) {
     }
     static char replica_buf[TR_REG_PEERS_MAX * (TR_NAME_MAX + 1) + 1];
     const char *replicas[TR_REG_PEERS_MAX];
-    int replica_count = parse_replicas(a.replicas, a.name, replica_buf, sizeof replica_buf,
-                                       replicas);
+    int replica_count =
+        parse_replicas(a.replicas, a.name, replica_buf, sizeof replica_buf, replicas);
     if (replica_count < 0) {
         return 2;
     }
@@ -386,8 +388,7 @@ int tr_cli_node(int argc, char **argv) {
     if (a.spin_given && a.cc.spin_us == 0) {
         a.cc.spin_us = -1; /* --spin-us 0 means never (the config's 0 is the default) */
     }
-    tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers,
-                     .data_dir = a.data};
+    tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers, .data_dir = a.data};
     tr_runtime *rt;
     rc = tr_runtime_create(&cfg, &rt);
     if (rc) {
@@ -399,8 +400,8 @@ int tr_cli_node(int argc, char **argv) {
     tr_cluster *cl = NULL;
     rc = spawn_standard_actors(tr_runtime_node(rt));
     if (rc == 0) {
-        tr_registers_opts ro = {.peer_count = (uint32_t)replica_count, .peer_names = replicas,
-                                .cp = true, .ap = true};
+        tr_registers_opts ro = {
+            .peer_count = (uint32_t)replica_count, .peer_names = replicas, .cp = true, .ap = true};
         rc = tr_registers_boot(tr_runtime_node(rt), &ro);
     }
     if (rc == 0) {
@@ -413,8 +414,8 @@ int tr_cli_node(int argc, char **argv) {
         rc = tr_cluster_start(rt, &a.cc, &cl);
     }
     if (rc) {
-        tr_cluster_log("error", a.name, "event=start_failed error=%s msg=\"%s\"",
-                       tr_err_name(rc), tr_strerror(rc));
+        tr_cluster_log("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
+                       tr_strerror(rc));
         tr_runtime_destroy(rt);
         return 2;
     }
@@ -428,7 +429,6 @@ int tr_cli_node(int argc, char **argv) {
     tr_runtime_destroy(rt);
     tr_cluster_destroy(cl);
     tr_cluster_log("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",
-                   (unsigned long long)st.messages_delivered,
-                   (unsigned long long)st.dead_letters);
+                   (unsigned long long)st.messages_delivered, (unsigned long long)st.dead_letters);
     return 0;
 }

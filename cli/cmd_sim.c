@@ -60,17 +60,26 @@ enum {
     NEM_ONEWAY = 1u << 11,
 };
 /* The faults drawn at random times (the others: the partition window, link probabilities). */
-#define NEM_RANDOM (NEM_CRASH | NEM_PAUSE | NEM_CLOCK | NEM_DELAY | NEM_ISOLATE | NEM_RING | \
-                    NEM_BRIDGE | NEM_ONEWAY)
+#define NEM_RANDOM                                                                         \
+    (NEM_CRASH | NEM_PAUSE | NEM_CLOCK | NEM_DELAY | NEM_ISOLATE | NEM_RING | NEM_BRIDGE | \
+     NEM_ONEWAY)
 
 static const struct {
     const char *name;
     uint32_t bit;
 } nemeses[] = {
-    {"partition", NEM_PARTITION}, {"crash", NEM_CRASH}, {"pause", NEM_PAUSE},
-    {"clock", NEM_CLOCK},         {"delay", NEM_DELAY}, {"loss", NEM_LOSS},
-    {"dup", NEM_DUP},             {"reorder", NEM_REORDER}, {"isolate", NEM_ISOLATE},
-    {"ring", NEM_RING},           {"bridge", NEM_BRIDGE},   {"oneway", NEM_ONEWAY},
+    {"partition", NEM_PARTITION},
+    {"crash", NEM_CRASH},
+    {"pause", NEM_PAUSE},
+    {"clock", NEM_CLOCK},
+    {"delay", NEM_DELAY},
+    {"loss", NEM_LOSS},
+    {"dup", NEM_DUP},
+    {"reorder", NEM_REORDER},
+    {"isolate", NEM_ISOLATE},
+    {"ring", NEM_RING},
+    {"bridge", NEM_BRIDGE},
+    {"oneway", NEM_ONEWAY},
 };
 
 typedef struct sim_opts {
@@ -168,9 +177,9 @@ typedef struct scenario {
     tr_stock_workload *stock;
     tr_sim_rng rng;
     uint64_t minority_mask;
-    uint32_t down;      /* nodes crashed by the nemesis and not yet restarted */
-    uint64_t paused;    /* mask */
-    bool in_window;     /* the majority/minority partition is the base state of the links */
+    uint32_t down;           /* nodes crashed by the nemesis and not yet restarted */
+    uint64_t paused;         /* mask */
+    bool in_window;          /* the majority/minority partition is the base state of the links */
     uint64_t shape_until_ns; /* a random partition shape holds until then */
     node_ud nodes[TR_SIM_NODES_MAX];
     run_result *out;
@@ -305,9 +314,9 @@ static int parse_nemesis(const char *s, uint32_t *mask) {
     return *mask != 0 ? 0 : TR_EINVAL;
 }
 
-static const char *const value_options[] = {
-    "--seed", "--seeds", "--nodes", "--workload", "--nemesis", "--duration",
-    "--rate", "--keys", "--clients", "--history", "--bug", "--scenario"};
+static const char *const value_options[] = {"--seed",    "--seeds",    "--nodes", "--workload",
+                                            "--nemesis", "--duration", "--rate",  "--keys",
+                                            "--clients", "--history",  "--bug",   "--scenario"};
 
 static bool takes_value(const char *a) {
     for (size_t i = 0; i < sizeof value_options / sizeof value_options[0]; i++) {
@@ -323,13 +332,19 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     char *end;
     if (!strcmp(a, "--seed")) {
         o->sweep = false;
-        if (parse_u64(v, &o->seed_lo) != 0) { return TR_EINVAL; }
+        if (parse_u64(v, &o->seed_lo) != 0) {
+            return TR_EINVAL;
+        }
         o->seed_hi = o->seed_lo;
         return 0;
     }
-    if (!strcmp(a, "--seeds")) { return parse_seeds(v, o); }
+    if (!strcmp(a, "--seeds")) {
+        return parse_seeds(v, o);
+    }
     if (!strcmp(a, "--nodes")) {
-        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_REG_PEERS_MAX) { return TR_EINVAL; }
+        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_REG_PEERS_MAX) {
+            return TR_EINVAL;
+        }
         o->nodes = (uint32_t)n;
         return 0;
     }
@@ -348,20 +363,27 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
         o->nemesis_text = v;
         return parse_nemesis(v, &o->nemesis);
     }
-    if (!strcmp(a, "--duration")) { return parse_duration(v, &o->duration_ns); }
+    if (!strcmp(a, "--duration")) {
+        return parse_duration(v, &o->duration_ns);
+    }
     if (!strcmp(a, "--rate")) {
         errno = 0;
         o->rate = strtod(v, &end);
         return errno == 0 && end != v && *end == '\0' && o->rate >= 0.1 && o->rate <= 100000
-                   ? 0 : TR_EINVAL;
+                   ? 0
+                   : TR_EINVAL;
     }
     if (!strcmp(a, "--keys")) {
-        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_WORKLOAD_KEYS_MAX) { return TR_EINVAL; }
+        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_WORKLOAD_KEYS_MAX) {
+            return TR_EINVAL;
+        }
         o->keys = (uint32_t)n;
         return 0;
     }
     if (!strcmp(a, "--clients")) {
-        if (parse_u64(v, &n) != 0 || n < 1 || n > 16) { return TR_EINVAL; }
+        if (parse_u64(v, &n) != 0 || n < 1 || n > 16) {
+            return TR_EINVAL;
+        }
         o->clients_per_node = (uint32_t)n;
         return 0;
     }
@@ -376,14 +398,22 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
               : !strcmp(v, "no-write-back")   ? TR_REG_BUG_NO_WRITE_BACK
               : !strcmp(v, "oversell")        ? TR_STOCK_BUG_OVERSELL
               : !strcmp(v, "double-charge")   ? TR_STOCK_BUG_DOUBLE_CHARGE
-                                               : 0;
+                                              : 0;
     return o->bugs ? 0 : TR_EINVAL;
 }
 
 static int parse_args(int argc, char **argv, sim_opts *o) {
-    *o = (sim_opts){.seed_lo = 1, .seed_hi = 1, .nodes = 5, .cp = true, .ap = true,
-                    .nemesis = NEM_PARTITION, .nemesis_text = "partition",
-                    .duration_ns = 60 * SEC, .rate = 100, .keys = 4, .clients_per_node = 2};
+    *o = (sim_opts){.seed_lo = 1,
+                    .seed_hi = 1,
+                    .nodes = 5,
+                    .cp = true,
+                    .ap = true,
+                    .nemesis = NEM_PARTITION,
+                    .nemesis_text = "partition",
+                    .duration_ns = 60 * SEC,
+                    .rate = 100,
+                    .keys = 4,
+                    .clients_per_node = 2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
@@ -460,9 +490,10 @@ static int load_scenario(sim_opts *o) {
         o->scen_lossy |= ev->kind == TR_SCEN_CRASH || ev->kind == TR_SCEN_CLOCK_SKEW ||
                          ev->kind == TR_SCEN_CLOCK_JUMP || ev->kind == TR_SCEN_CLOCK_DRIFT;
         if (ev->at_ns >= o->duration_ns) {
-            fprintf(stderr, "troupe sim: scenario %s: line %u: at %.3fs, not before the end "
-                    "of the workload (--duration %.3fs)\n", path, ev->line, ev->at_ns / 1e9,
-                    o->duration_ns / 1e9);
+            fprintf(stderr,
+                    "troupe sim: scenario %s: line %u: at %.3fs, not before the end "
+                    "of the workload (--duration %.3fs)\n",
+                    path, ev->line, ev->at_ns / 1e9, o->duration_ns / 1e9);
             tr_scenario_free(&o->scen);
             return TR_EINVAL;
         }
@@ -472,19 +503,24 @@ static int load_scenario(sim_opts *o) {
 
 /* ---- the scenario -------------------------------------------------------------------- */
 
-static const char *const node_names[TR_REG_PEERS_MAX] = {
-    "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8",
-    "n9", "n10", "n11", "n12", "n13", "n14", "n15", "n16"};
+static const char *const node_names[TR_REG_PEERS_MAX] = {"n1",  "n2",  "n3",  "n4",  "n5",  "n6",
+                                                         "n7",  "n8",  "n9",  "n10", "n11", "n12",
+                                                         "n13", "n14", "n15", "n16"};
 
 static int boot(tr_node *node, void *ud) {
     scenario *sc = ud;
     uint32_t index = tr_node_id(node) - 1;
-    tr_registers_opts ro = {.peer_count = sc->o->nodes, .peer_names = node_names,
-                            .cp = sc->o->cp, .ap = sc->o->ap, .bugs = sc->o->bugs};
+    tr_registers_opts ro = {.peer_count = sc->o->nodes,
+                            .peer_names = node_names,
+                            .cp = sc->o->cp,
+                            .ap = sc->o->ap,
+                            .bugs = sc->o->bugs};
     int rc = tr_registers_boot(node, &ro);
     if (rc == 0 && sc->o->stock) {
-        tr_stock_opts so = {.peer_count = sc->o->nodes, .peer_names = node_names,
-                            .bugs = sc->o->bugs, .initial = TR_STOCK_INITIAL_DEFAULT};
+        tr_stock_opts so = {.peer_count = sc->o->nodes,
+                            .peer_names = node_names,
+                            .bugs = sc->o->bugs,
+                            .initial = TR_STOCK_INITIAL_DEFAULT};
         rc = tr_stock_boot(node, &so);
     }
     if (rc == 0 && sc->stock != NULL) {
@@ -561,8 +597,8 @@ static void restore_links_cb(tr_sim *sim, void *ud) {
 }
 
 static void shape_fault(scenario *sc, uint32_t kind, uint32_t i) {
-    int rc = kind == NEM_ISOLATE ? tr_sim_isolate(sc->sim, i)
-             : kind == NEM_RING  ? tr_sim_partition_ring(sc->sim)
+    int rc = kind == NEM_ISOLATE  ? tr_sim_isolate(sc->sim, i)
+             : kind == NEM_RING   ? tr_sim_partition_ring(sc->sim)
              : kind == NEM_BRIDGE ? tr_sim_partition_bridge(sc->sim)
                                   : tr_sim_link_cut(sc->sim, i, TR_SIM_ANY); /* i is mute */
     if (rc == 0) {
@@ -793,8 +829,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     sc->cp = o->cp ? make_workload(sc, "cp") : NULL;
     sc->ap = o->ap ? make_workload(sc, "ap") : NULL;
     sc->stock = o->stock ? make_stock_workload(sc) : NULL;
-    if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL) ||
-        (o->stock && sc->stock == NULL) ||
+    if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL) || (o->stock && sc->stock == NULL) ||
         schedule_scenario(sim, sc) != 0) {
         sc->out->tool_error = true;
         snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "cannot start the workloads");
@@ -855,8 +890,7 @@ static void check_availability(scenario *sc, const tr_history *h, tr_avail_resul
     for (uint32_t i = 0; i < sc->o->nodes; i++) {
         groups[i] = (sc->minority_mask >> i & 1) ? 1 : 0; /* 0 majority, 1 minority */
     }
-    tr_avail_options ao = {.group_of_node = groups, .node_count = sc->o->nodes,
-                           .group_count = 2};
+    tr_avail_options ao = {.group_of_node = groups, .node_count = sc->o->nodes, .group_count = 2};
     if (sc->out->partitioned) {
         ao.window_start_ns = (int64_t)sc->out->part_from_ns;
         ao.window_end_ns = (int64_t)sc->out->part_to_ns;
@@ -872,8 +906,8 @@ static void check_convergence(scenario *sc, tr_workload *wl, store_result *r) {
     r->converged_after_ns = r->converged ? at - sc->out->part_to_ns : 0;
     size_t n = tr_workload_replica_states(wl, states, TR_SIM_NODES_MAX, entries,
                                           sizeof entries / sizeof entries[0]);
-    r->conv_checked = n > 0 && tr_check_convergence(tr_workload_history(wl), states, n,
-                                                    &r->conv) == 0;
+    r->conv_checked =
+        n > 0 && tr_check_convergence(tr_workload_history(wl), states, n, &r->conv) == 0;
 }
 
 /* AP's stated guarantees: every op accepted, replicas agree after heal, no value nobody
@@ -888,9 +922,10 @@ static void check_ap(scenario *sc, tr_workload *wl, store_result *r) {
     const tr_convergence_result *c = &r->conv;
     if (r->conv_checked && c->lost_writes > 0) {
         format_op(op, sizeof op, &c->lost_write);
-        snprintf(r->note, sizeof r->note, "%zu acknowledged writes lost, first %s (n%d holds "
-                 "%s%" PRId64 ")", c->lost_writes, op, c->lost_on_node + 1,
-                 c->lost_final_present ? "" : "nil ",
+        snprintf(r->note, sizeof r->note,
+                 "%zu acknowledged writes lost, first %s (n%d holds "
+                 "%s%" PRId64 ")",
+                 c->lost_writes, op, c->lost_on_node + 1, c->lost_final_present ? "" : "nil ",
                  c->lost_final_present ? c->lost_final_value : 0);
     }
     /* LWW with skewed clocks, and acks given before the write is durable (a crash in
@@ -898,16 +933,20 @@ static void check_ap(scenario *sc, tr_workload *wl, store_result *r) {
     bool lost_ok = (sc->o->nemesis & (NEM_CLOCK | NEM_CRASH)) != 0 || sc->o->scen_lossy;
     if (!r->converged || !r->conv_checked || !c->agree) {
         r->violated = true;
-        snprintf(r->why, sizeof r->why, "replicas did not converge after heal (%zu keys "
-                 "differ, e.g. key %" PRId64 " on n%d and n%d)", c->divergent_keys,
-                 c->divergent_key, c->divergent_node_a + 1, c->divergent_node_b + 1);
+        snprintf(r->why, sizeof r->why,
+                 "replicas did not converge after heal (%zu keys "
+                 "differ, e.g. key %" PRId64 " on n%d and n%d)",
+                 c->divergent_keys, c->divergent_key, c->divergent_node_a + 1,
+                 c->divergent_node_b + 1);
     } else if (c->phantoms > 0) {
         r->violated = true;
-        snprintf(r->why, sizeof r->why, "n%d holds %" PRId64 " for key %" PRId64
-                 ", which nobody wrote", c->phantom_node + 1, c->phantom_value, c->phantom_key);
+        snprintf(r->why, sizeof r->why,
+                 "n%d holds %" PRId64 " for key %" PRId64 ", which nobody wrote",
+                 c->phantom_node + 1, c->phantom_value, c->phantom_key);
     } else if (c->lost_writes > 0 && !lost_ok) {
         r->violated = true;
-        snprintf(r->why, sizeof r->why, "acknowledged writes lost without clock faults or "
+        snprintf(r->why, sizeof r->why,
+                 "acknowledged writes lost without clock faults or "
                  "crashes");
     } else if (r->avail.all.fail > 0) {
         r->violated = true;
@@ -939,8 +978,8 @@ static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_
     }
     if (r->record_errors > 0) {
         sc->out->tool_error = true;
-        snprintf(sc->out->tool_why, sizeof sc->out->tool_why,
-                 "%" PRIu64 " history records refused", r->record_errors);
+        snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "%" PRIu64 " history records refused",
+                 r->record_errors);
     }
 }
 
@@ -959,7 +998,9 @@ static void count_stock_ops(const tr_history *h, stock_result *r) {
 }
 
 /* The why of a broken invariant, naming the first offending op. */
-static void stock_why(stock_result *r) { tr_check_stock_explain(&r->chk, r->why, sizeof r->why); }
+static void stock_why(stock_result *r) {
+    tr_check_stock_explain(&r->chk, r->why, sizeof r->why);
+}
 
 /* "out of stock" is an answer, not unavailability: counted per side of the partition (in
  * its window) so that the report can add them to the ok ops. */
@@ -991,8 +1032,11 @@ static void check_stock(scenario *sc, stock_result *r) {
     tr_stock_workload_final_levels(wl, r->final_level, r->final_known);
     check_availability(sc, h, &r->avail);
     count_refused(sc, h, r);
-    tr_stock_check_input in = {.h = h, .items = r->items, .initial = TR_STOCK_INITIAL_DEFAULT,
-                               .final_level = r->final_level, .final_known = r->final_known,
+    tr_stock_check_input in = {.h = h,
+                               .items = r->items,
+                               .initial = TR_STOCK_INITIAL_DEFAULT,
+                               .final_level = r->final_level,
+                               .final_known = r->final_known,
                                .bounds = r->bounds};
     if (tr_check_stock(&in, &r->chk) != 0) {
         sc->out->tool_error = true;
@@ -1004,13 +1048,15 @@ static void check_stock(scenario *sc, stock_result *r) {
         stock_why(r);
     }
     if (r->chk.items_unknown > 0) {
-        snprintf(r->note, sizeof r->note, "%zu items' final level unknown (owner did not "
-                 "answer): conservation not checked there", r->chk.items_unknown);
+        snprintf(r->note, sizeof r->note,
+                 "%zu items' final level unknown (owner did not "
+                 "answer): conservation not checked there",
+                 r->chk.items_unknown);
     }
     if (r->record_errors > 0) {
         sc->out->tool_error = true;
-        snprintf(sc->out->tool_why, sizeof sc->out->tool_why,
-                 "%" PRIu64 " history records refused", r->record_errors);
+        snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "%" PRIu64 " history records refused",
+                 r->record_errors);
     }
 }
 
@@ -1041,9 +1087,8 @@ static void format_op(char *buf, size_t cap, const tr_op *op) {
         snprintf(val, sizeof val, "%" PRId64, op->value);
     }
     snprintf(buf, cap, "#%" PRIu64 " %s key %" PRId64 " %s %s by p%" PRId64 " on n%d at %.3fs",
-             op->index, tr_op_f_name((tr_op_f)op->f), op->key,
-             op->f == TR_F_READ ? "->" : "=", val, op->process, op->node + 1,
-             (double)op->time_ns / 1e9);
+             op->index, tr_op_f_name((tr_op_f)op->f), op->key, op->f == TR_F_READ ? "->" : "=", val,
+             op->process, op->node + 1, (double)op->time_ns / 1e9);
 }
 
 static void format_lin(char *buf, size_t cap, const store_result *r) {
@@ -1122,15 +1167,16 @@ static void print_stock(const run_result *r) {
     const tr_stock_check_result *c = &s->chk;
     char a[256], b[64];
     printf("  stock service (an owner per item, durable levels, idempotency ledger)\n");
-    snprintf(a, sizeof a, "%" PRIu64 "/%" PRIu64 "/%" PRIu64 " (ok: reserve %" PRIu64 "/%"
-             PRIu64 ", restock %" PRIu64 "/%" PRIu64 ", read %" PRIu64 "/%" PRIu64 ")",
+    snprintf(a, sizeof a,
+             "%" PRIu64 "/%" PRIu64 "/%" PRIu64 " (ok: reserve %" PRIu64 "/%" PRIu64
+             ", restock %" PRIu64 "/%" PRIu64 ", read %" PRIu64 "/%" PRIu64 ")",
              s->ok, s->fail, s->info, s->f_ok[TR_F_RESERVE], s->f_all[TR_F_RESERVE],
              s->f_ok[TR_F_RESTOCK], s->f_all[TR_F_RESTOCK], s->f_ok[TR_F_READ],
              s->f_all[TR_F_READ]);
     printf("  %-24s %s\n", "ops ok/fail/info", a);
     printf("  %-24s %" PRIu64 " reserve, %" PRIu64 " restock; %" PRIu64 " retried, %" PRIu64
-           " given up\n", "reservation ids", c->reserve_ids, c->restock_ids, c->retried_ids,
-           s->abandoned);
+           " given up\n",
+           "reservation ids", c->reserve_ids, c->restock_ids, c->retried_ids, s->abandoned);
     tr_avail_counts all = answered(&s->avail.all, s->refused[0]);
     if (r->partitioned) {
         tr_avail_counts maj = answered(&s->avail.groups[0], s->refused[1]);
@@ -1147,15 +1193,14 @@ static void print_stock(const run_result *r) {
     uint32_t i = 0;
     for (; i < s->items && n + 70 < sizeof levels; i++) { /* 70: one entry at most */
         n += (size_t)(s->final_known[i]
-                          ? snprintf(levels + n, sizeof levels - n, "%s%" PRId64 " [%" PRId64
-                                     ",%" PRId64 "]", i ? " " : "", s->final_level[i],
-                                     s->bounds[i].lower, s->bounds[i].upper)
+                          ? snprintf(levels + n, sizeof levels - n,
+                                     "%s%" PRId64 " [%" PRId64 ",%" PRId64 "]", i ? " " : "",
+                                     s->final_level[i], s->bounds[i].lower, s->bounds[i].upper)
                           : snprintf(levels + n, sizeof levels - n, "%s?", i ? " " : ""));
     }
     printf("  %-24s %s%s\n", "final levels [bounds]", levels, i < s->items ? " ..." : "");
     printf("  %-24s %s\n", "stock never negative", c->never_negative ? "held" : "VIOLATED");
-    printf("  %-24s %s\n", "conservation", c->conserved ? "held (no double charge)"
-                                                         : "VIOLATED");
+    printf("  %-24s %s\n", "conservation", c->conserved ? "held (no double charge)" : "VIOLATED");
     printf("  %-24s %s\n", "stated guarantees", s->violated ? "VIOLATED" : "held");
     if (s->violated) {
         printf("  stock: %s\n", s->why);
@@ -1179,8 +1224,8 @@ static void print_faults(const run_result *r) {
 
 /* A path as one shell word: as is when it is plain, else single-quoted. */
 static void print_shell_word(FILE *f, const char *s) {
-    if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+=,:@%-")]
-        == '\0') {
+    if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+=,:@%-")] ==
+        '\0') {
         fputs(s, f);
         return;
     }
@@ -1196,10 +1241,14 @@ static void print_shell_word(FILE *f, const char *s) {
 }
 
 static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
-    fprintf(f, "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
+    fprintf(f,
+            "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
             "--duration %.3fs --rate %g --keys %u --clients %u%s%s",
             seed, o->nodes,
-            o->stock ? "stock" : o->cp && o->ap ? "both" : o->cp ? "cp" : "ap",
+            o->stock         ? "stock"
+            : o->cp && o->ap ? "both"
+            : o->cp          ? "cp"
+                             : "ap",
             o->nemesis ? o->nemesis_text : "none", o->duration_ns / 1e9, o->rate, o->keys,
             o->clients_per_node, o->bug_text ? " --bug " : "", o->bug_text ? o->bug_text : "");
     if (o->scenario_path != NULL) {
@@ -1212,16 +1261,16 @@ static void print_human(const sim_opts *o, const run_result *r) {
     char minority[128], majority[128];
     printf("troupe sim: seed %" PRIu64 ", %u nodes, %.0f s virtual, nemesis %s, %g ops/s per "
            "store%s%s\n",
-           r->seed, o->nodes, o->duration_ns / 1e9, o->nemesis ? o->nemesis_text : "none",
-           o->rate, o->bug_text ? ", planted bug " : "", o->bug_text ? o->bug_text : "");
+           r->seed, o->nodes, o->duration_ns / 1e9, o->nemesis ? o->nemesis_text : "none", o->rate,
+           o->bug_text ? ", planted bug " : "", o->bug_text ? o->bug_text : "");
     if (o->scenario_path != NULL) {
         printf("scenario: %s, %zu faults scheduled\n", o->scenario_path, o->scen.count);
     }
     if (r->partitioned) {
         format_mask(minority, sizeof minority, r->minority_mask, o->nodes, true);
         format_mask(majority, sizeof majority, r->minority_mask, o->nodes, false);
-        printf("partition: minority {%s} | majority {%s} from %.3fs to %.3fs (heal)\n",
-               minority, majority, r->part_from_ns / 1e9, r->part_to_ns / 1e9);
+        printf("partition: minority {%s} | majority {%s} from %.3fs to %.3fs (heal)\n", minority,
+               majority, r->part_from_ns / 1e9, r->part_to_ns / 1e9);
     }
     if (o->stock) {
         print_stock(r);
@@ -1246,19 +1295,18 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
     if (s->lin.verdict == TR_LIN_INVALID && s->lin.has_bad_op) {
         format_op(bad, sizeof bad, &s->lin.bad_op);
     }
-    printf("\"%s\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
-           ",\"info\":%" PRIu64 ",\"linearizable\":\"%s\",\"first_violation\":\"%s\","
+    printf("\"%s\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+           ",\"linearizable\":\"%s\",\"first_violation\":\"%s\","
            "\"availability_majority\":%.4f,\"availability_minority\":%.4f,"
            "\"availability\":%.4f,",
            name, s->ops, s->ok, s->fail, s->info, tr_lin_verdict_name(s->lin.verdict), bad,
            s->avail.groups[0].fraction, s->avail.groups[1].fraction, s->avail.all.fraction);
     if (is_ap) {
         printf("\"converged\":%s,\"converged_after_ms\":%.3f,\"lost_writes\":%zu,",
-               s->converged ? "true" : "false", s->converged_after_ns / 1e6,
-               s->conv.lost_writes);
+               s->converged ? "true" : "false", s->converged_after_ns / 1e6, s->conv.lost_writes);
     }
-    printf("\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}%s",
-           s->violated ? "true" : "false", s->why, s->note, last ? "" : ",");
+    printf("\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}%s", s->violated ? "true" : "false",
+           s->why, s->note, last ? "" : ",");
 }
 
 static void json_stock(const stock_result *s) {
@@ -1280,9 +1328,8 @@ static void json_stock(const stock_result *s) {
            s->ops, s->ok, s->fail, s->info, c->reserve_ids, c->restock_ids, c->retried_ids,
            s->abandoned, answered(&s->avail.groups[0], s->refused[1]).fraction,
            answered(&s->avail.groups[1], s->refused[2]).fraction,
-           answered(&s->avail.all, s->refused[0]).fraction,
-           c->never_negative ? "true" : "false", neg, c->conserved ? "true" : "false",
-           c->items_below, c->items_above, sus);
+           answered(&s->avail.all, s->refused[0]).fraction, c->never_negative ? "true" : "false",
+           neg, c->conserved ? "true" : "false", c->items_below, c->items_above, sus);
     for (uint32_t i = 0; i < s->items; i++) {
         if (s->final_known[i]) {
             printf("%s{\"level\":%" PRId64 ",\"lower\":%" PRId64 ",\"upper\":%" PRId64 "}",
@@ -1291,20 +1338,17 @@ static void json_stock(const stock_result *s) {
             printf("%snull", i ? "," : "");
         }
     }
-    printf("],\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}",
-           s->violated ? "true" : "false", s->why, s->note);
+    printf("],\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}", s->violated ? "true" : "false",
+           s->why, s->note);
 }
 
 static void print_json(const sim_opts *o, const run_result *r) {
-    printf("{\"seed\":%" PRIu64 ",\"held\":%s,\"nodes\":%u,\"trace_hash\":\"%016" PRIx64
-           "\","
+    printf("{\"seed\":%" PRIu64 ",\"held\":%s,\"nodes\":%u,\"trace_hash\":\"%016" PRIx64 "\","
            "\"partitioned\":%s,\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
            ",\"wall_s\":%.3f,\"cpu_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
            r->seed, r->cp.violated || r->ap.violated || r->stock.violated ? "false" : "true",
-           o->nodes,
-           r->trace_hash, r->partitioned ? "true" : "false",
-           r->minority_mask, r->stats.events, r->wall_s, r->cpu_s, r->check_s,
-           r->virtual_ns / 1e9);
+           o->nodes, r->trace_hash, r->partitioned ? "true" : "false", r->minority_mask,
+           r->stats.events, r->wall_s, r->cpu_s, r->check_s, r->virtual_ns / 1e9);
     for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
         printf("%s\"%s\":%" PRIu64, f ? "," : "", tr_sim_fault_name((tr_sim_fault)f),
                r->stats.faults[f]);
@@ -1357,8 +1401,7 @@ static void sim_config(const sim_opts *o, uint64_t seed, scenario *sc, tr_sim_co
 }
 
 /* path + (sweeps: "." seed) + (both stores: ".cp"/".ap"). */
-static int write_history(const sim_opts *o, uint64_t seed, const char *store,
-                         const tr_history *h) {
+static int write_history(const sim_opts *o, uint64_t seed, const char *store, const tr_history *h) {
     char name[4096];
     const char *path = o->history;
     char seed_part[32] = "";
@@ -1448,11 +1491,11 @@ static int check_determinism(const sim_opts *o) {
         fprintf(stderr, "troupe sim: cannot create the simulation: %s\n", tr_strerror(rc));
         return 2;
     }
-    printf("trace-hash: %016" PRIx64 " (first run) %016" PRIx64 " (second run)\n",
-           div.hash_first, div.hash_second);
+    printf("trace-hash: %016" PRIx64 " (first run) %016" PRIx64 " (second run)\n", div.hash_first,
+           div.hash_second);
     if (div.diverged) {
-        printf("determinism: DIVERGED at event %" PRIu64 " (virtual %.6fs): %s\n",
-               div.event_index, div.time_ns / 1e9, div.what);
+        printf("determinism: DIVERGED at event %" PRIu64 " (virtual %.6fs): %s\n", div.event_index,
+               div.time_ns / 1e9, div.what);
     } else {
         printf("determinism: both runs identical\n");
     }
@@ -1477,10 +1520,14 @@ static int sweep(const sim_opts *o) {
         if (o->json) {
             print_json(o, &r);
         }
-        fprintf(stderr, "[%" PRIu64 "/%" PRIu64 "] seed %" PRIu64 ": %s  trace-hash: %016"
-                PRIx64 "%s%s%s%s%s%s\n", runs, o->seed_hi - o->seed_lo + 1, seed,
-                rc == 0 ? "held" : rc == 1 ? "VIOLATED" : "ERROR", r.trace_hash,
-                r.cp.violated ? "  CP: " : "", r.cp.violated ? r.cp.why : "",
+        fprintf(stderr,
+                "[%" PRIu64 "/%" PRIu64 "] seed %" PRIu64 ": %s  trace-hash: %016" PRIx64
+                "%s%s%s%s%s%s\n",
+                runs, o->seed_hi - o->seed_lo + 1, seed,
+                rc == 0   ? "held"
+                : rc == 1 ? "VIOLATED"
+                          : "ERROR",
+                r.trace_hash, r.cp.violated ? "  CP: " : "", r.cp.violated ? r.cp.why : "",
                 r.ap.violated ? "  AP: " : "", r.ap.violated ? r.ap.why : "",
                 r.stock.violated ? "  stock: " : "", r.stock.violated ? r.stock.why : "");
         if (seed == UINT64_MAX) {
@@ -1488,9 +1535,10 @@ static int sweep(const sim_opts *o) {
         }
     }
     FILE *f = o->json ? stderr : stdout;
-    fprintf(f, "seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
-            " violated, %" PRIu64 " errors, %.1f s wall\n", o->seed_lo, o->seed_hi, runs, held,
-            violated, errors, wall_now() - t0);
+    fprintf(f,
+            "seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
+            " violated, %" PRIu64 " errors, %.1f s wall\n",
+            o->seed_lo, o->seed_hi, runs, held, violated, errors, wall_now() - t0);
     if (violated > 0) {
         fprintf(f, "first violating seed %" PRIu64 "; replay: ", first_bad);
         print_replay(o, first_bad, f);

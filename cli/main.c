@@ -42,9 +42,13 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) return tr_cli_version(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--version")) {
+        return tr_cli_version(argc - 1, argv + 1);
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
     }
     fprintf(stderr, "troupe: unknown command '%s'\n", argv[1]);
     usage(stderr);

@@ -30,8 +30,10 @@ int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *
     } else {
         const char *env = getenv("TROUPE_SECRET");
         if (!env) {
-            fprintf(stderr, "troupe %s: no secret: give --secret-file FILE or set "
-                            "TROUPE_SECRET\n", cmd);
+            fprintf(stderr,
+                    "troupe %s: no secret: give --secret-file FILE or set "
+                    "TROUPE_SECRET\n",
+                    cmd);
             return -1;
         }
         n = strlen(env);
@@ -53,29 +55,29 @@ int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *
     return 0;
 }
 
-int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t min,
-                     uint32_t max, uint32_t *out) {
+int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t min, uint32_t max,
+                     uint32_t *out) {
     char *end;
     errno = 0;
     unsigned long long v = s ? strtoull(s, &end, 10) : 0;
     if (!s || !*s || *end || errno || s[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "troupe %s: %s wants a number in [%u, %u], got '%s'\n", cmd, flag, min,
-                max, s ? s : "");
+        fprintf(stderr, "troupe %s: %s wants a number in [%u, %u], got '%s'\n", cmd, flag, min, max,
+                s ? s : "");
         return -1;
     }
     *out = (uint32_t)v;
     return 0;
 }
 
-int tr_cli_parse_double(const char *cmd, const char *flag, const char *s, double min,
-                        double max, double *out) {
+int tr_cli_parse_double(const char *cmd, const char *flag, const char *s, double min, double max,
+                        double *out) {
     char *end = NULL;
     errno = 0;
     double v = s && *s ? strtod(s, &end) : NAN;
     /* written so that NaN (and "nan", "inf" from strtod) fails the range test */
     if (!s || !*s || *end || errno || !(v >= min && v <= max)) {
-        fprintf(stderr, "troupe %s: %s wants a number in [%g, %g], got '%s'\n", cmd, flag, min,
-                max, s ? s : "");
+        fprintf(stderr, "troupe %s: %s wants a number in [%g, %g], got '%s'\n", cmd, flag, min, max,
+                s ? s : "");
         return -1;
     }
     *out = v;
@@ -100,8 +102,9 @@ int tr_cli_check_addr(const char *cmd, const char *flag, const char *value, bool
             }
         }
         if (why) {
-            fprintf(stderr, "troupe %s: bad %s address '%.*s': %s (want HOST:PORT, HOST a "
-                            "name, an IPv4 address or [an IPv6 address])\n",
+            fprintf(stderr,
+                    "troupe %s: bad %s address '%.*s': %s (want HOST:PORT, HOST a "
+                    "name, an IPv4 address or [an IPv6 address])\n",
                     cmd, flag, (int)(n > 100 ? 100 : n), s, why);
             return -1;
         }

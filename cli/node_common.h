@@ -15,12 +15,12 @@
  * (none given, unreadable, shorter than 16 bytes, longer than TR_CLI_SECRET_MAX). */
 int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *len);
 /* Parses an unsigned decimal in [min, max]; prints an error naming `flag` and returns -1. */
-int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t min,
-                     uint32_t max, uint32_t *out);
+int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t min, uint32_t max,
+                     uint32_t *out);
 /* Parses a decimal number (as strtod: "8", "4.5") in [min, max], finite; prints an error
  * naming `flag` and returns -1. */
-int tr_cli_parse_double(const char *cmd, const char *flag, const char *s, double min,
-                        double max, double *out);
+int tr_cli_parse_double(const char *cmd, const char *flag, const char *s, double min, double max,
+                        double *out);
 /* Checks `value`, a "host:port" address (or, if list, a comma-separated list of them),
  * with tr_cluster_addr_check (port 0 only if port0_ok); prints what is wrong, naming `flag`,
  * and returns -1. */

@@ -17,7 +17,13 @@
 /* How long tr_cluster_stop lets queued messages go out before closing. */
 #define DRAIN_MS 1000
 
-enum { ST_STARTING, ST_RUNNING, ST_FAILED, ST_CLOSING, ST_CLOSED };
+enum {
+    ST_STARTING,
+    ST_RUNNING,
+    ST_FAILED,
+    ST_CLOSING,
+    ST_CLOSED
+};
 
 struct tr_cluster {
     tr_runtime *rt;
@@ -191,7 +197,9 @@ static void start_on_loop(void *arg) {
     set_state(c, ST_RUNNING);
 }
 
-static void on_closed(void *arg) { set_state(arg, ST_CLOSED); }
+static void on_closed(void *arg) {
+    set_state(arg, ST_CLOSED);
+}
 
 /* RUNNING -> CLOSING, once: true if this call made the move (and hid the transport from
  * senders), false if the cluster was not running. */
@@ -268,7 +276,9 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
     return 0;
 }
 
-static void on_runtime_shutdown(void *arg) { close_now_on_loop(arg); }
+static void on_runtime_shutdown(void *arg) {
+    close_now_on_loop(arg);
+}
 
 int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
     tr_cluster *c = calloc(1, sizeof *c);
@@ -304,7 +314,9 @@ int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **
     return 0;
 }
 
-int tr_cluster_port(const tr_cluster *c) { return c->port; }
+int tr_cluster_port(const tr_cluster *c) {
+    return c->port;
+}
 
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out) {
     struct timespec ts;

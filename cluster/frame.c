@@ -119,8 +119,8 @@ static void put(tr_mpw *w, const void *b, size_t n) {
     w->len += n;
 }
 
-static void put_tag32(tr_mpw *w, uint32_t n, uint8_t fix_base, uint32_t fix_max,
-                      uint8_t tag8, uint8_t tag16, uint8_t tag32) {
+static void put_tag32(tr_mpw *w, uint32_t n, uint8_t fix_base, uint32_t fix_max, uint8_t tag8,
+                      uint8_t tag16, uint8_t tag32) {
     uint8_t b[5];
     if (n <= fix_max && fix_base) {
         b[0] = (uint8_t)(fix_base | n);
@@ -141,7 +141,9 @@ static void put_tag32(tr_mpw *w, uint32_t n, uint8_t fix_base, uint32_t fix_max,
     }
 }
 
-void tr_mpw_array(tr_mpw *w, uint32_t n) { put_tag32(w, n, 0x90, 15, 0, 0xdc, 0xdd); }
+void tr_mpw_array(tr_mpw *w, uint32_t n) {
+    put_tag32(w, n, 0x90, 15, 0, 0xdc, 0xdd);
+}
 
 void tr_mpw_uint(tr_mpw *w, uint64_t v) {
     uint8_t b[9];
@@ -322,14 +324,15 @@ int tr_mpr_str_copy(tr_mpr *r, char *out, size_t cap) {
     return 0;
 }
 
-int tr_mpr_done(const tr_mpr *r) { return r->off == r->len ? 0 : TR_EPROTO; }
+int tr_mpr_done(const tr_mpr *r) {
+    return r->off == r->len ? 0 : TR_EPROTO;
+}
 
 int tr_frame_kind(const uint8_t *payload, size_t len, uint32_t *count) {
     tr_mpr r;
     tr_mpr_init(&r, payload, len);
     uint32_t n;
-    if (tr_mpr_array(&r, &n) || n < 1 || need(&r, 1) || r.p[r.off] >= 0x80 ||
-        r.p[r.off] == 0) {
+    if (tr_mpr_array(&r, &n) || n < 1 || need(&r, 1) || r.p[r.off] >= 0x80 || r.p[r.off] == 0) {
         return TR_EPROTO;
     }
     *count = n;

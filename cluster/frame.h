@@ -27,7 +27,7 @@
 
 #include "troupe.h"
 
-#define TR_FRAME_MAX_DEFAULT (1u << 20) /* 1 MiB payload */
+#define TR_FRAME_MAX_DEFAULT (1u << 20)  /* 1 MiB payload */
 #define TR_FRAME_MAX_CEILING (64u << 20) /* a configured limit may not exceed this */
 #define TR_FRAME_MIN_LIMIT 4096u         /* nor go below this (handshake/gossip fit) */
 #define TR_FRAME_READ_CHUNK (64u << 10)

@@ -35,7 +35,7 @@
 #define TR_MAC_LEN 32
 #define TR_CLUSTER_NAME_MAX 63
 #define TR_ADDR_STR_MAX 63
-#define TR_SECRET_MIN 16 /* bytes; shorter secrets are refused at configuration */
+#define TR_SECRET_MIN 16   /* bytes; shorter secrets are refused at configuration */
 #define TR_HELLO_CLIENT 1u /* flag: a client (troupe call), not a member; never dialled */
 
 typedef struct tr_hello {
@@ -62,13 +62,18 @@ int tr_hs_mac(const uint8_t *secret, size_t secret_len, char role, const tr_hell
 /* Fills a fresh nonce from the OS CSPRNG. 0 or TR_EIO. */
 int tr_hs_nonce(uint8_t nonce[TR_NONCE_LEN]);
 
-enum { TR_HS_WAIT_HELLO, TR_HS_WAIT_AUTH, TR_HS_DONE, TR_HS_FAILED };
+enum {
+    TR_HS_WAIT_HELLO,
+    TR_HS_WAIT_AUTH,
+    TR_HS_DONE,
+    TR_HS_FAILED
+};
 
 typedef struct tr_handshake {
     bool initiator;
     int state;
-    tr_hello mine;   /* our HELLO (nonce filled by tr_handshake_start) */
-    tr_hello theirs; /* valid once their HELLO arrived */
+    tr_hello mine;         /* our HELLO (nonce filled by tr_handshake_start) */
+    tr_hello theirs;       /* valid once their HELLO arrived */
     const uint8_t *secret; /* borrowed; outlives the handshake */
     size_t secret_len;
     char reason[96]; /* why it failed, for the log line */

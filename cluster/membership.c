@@ -25,7 +25,9 @@ int tr_fd_config_check(const tr_fd_config *cfg) {
     return ok ? 0 : TR_EINVAL; /* written so that NaN thresholds fail too */
 }
 
-void tr_fd_history_clear(tr_fd_history *h) { memset(h, 0, sizeof *h); }
+void tr_fd_history_clear(tr_fd_history *h) {
+    memset(h, 0, sizeof *h);
+}
 
 void tr_fd_history_add(tr_fd_history *h, uint64_t interval_ms) {
     assert(h->count <= TR_FD_WINDOW && h->next < TR_FD_WINDOW);
@@ -188,14 +190,14 @@ int tr_gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, siz
     uint32_t cnt, members, fields;
     uint64_t kind, id;
     tr_mpr_init(&r, payload, len);
-    if (tr_mpr_array(&r, &cnt) || cnt != 2 || tr_mpr_uint(&r, &kind) ||
-        kind != TR_FRAME_GOSSIP || tr_mpr_array(&r, &members) || members > cap) {
+    if (tr_mpr_array(&r, &cnt) || cnt != 2 || tr_mpr_uint(&r, &kind) || kind != TR_FRAME_GOSSIP ||
+        tr_mpr_array(&r, &members) || members > cap) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < members; i++) {
         if (tr_mpr_array(&r, &fields) || fields != 4 ||
-            tr_mpr_str_copy(&r, e[i].name, sizeof e[i].name) || tr_mpr_uint(&r, &id) ||
-            id == 0 || id > UINT32_MAX || tr_mpr_str_copy(&r, e[i].addr, sizeof e[i].addr) ||
+            tr_mpr_str_copy(&r, e[i].name, sizeof e[i].name) || tr_mpr_uint(&r, &id) || id == 0 ||
+            id > UINT32_MAX || tr_mpr_str_copy(&r, e[i].addr, sizeof e[i].addr) ||
             tr_mpr_uint(&r, &e[i].incarnation) || !e[i].name[0] || !e[i].addr[0]) {
             return TR_EPROTO;
         }

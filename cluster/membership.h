@@ -66,21 +66,21 @@ typedef enum tr_member_status {
 
 const char *tr_member_status_name(tr_member_status s);
 
-#define TR_FD_WINDOW 100      /* heartbeat intervals kept per member */
-#define TR_FD_SAMPLES_MIN 3    /* fewer: the mean is the configured heartbeat_ms */
+#define TR_FD_WINDOW 100           /* heartbeat intervals kept per member */
+#define TR_FD_SAMPLES_MIN 3        /* fewer: the mean is the configured heartbeat_ms */
 #define TR_FD_INTERVAL_MAX 600000u /* a sample is clamped to this (10 min): sums stay exact */
-#define TR_FD_PHI_SUSPECT 5.0  /* defaults of the thresholds */
+#define TR_FD_PHI_SUSPECT 5.0      /* defaults of the thresholds */
 #define TR_FD_PHI_DOWN 8.0
-#define TR_FD_PHI_MAX 100.0    /* thresholds above this are refused */
+#define TR_FD_PHI_MAX 100.0 /* thresholds above this are refused */
 
 typedef struct tr_fd_config {
-    uint32_t heartbeat_ms;   /* the sender's interval: the mean of a short history */
-    uint32_t min_std_ms;     /* floor of the standard deviation (> 0) */
-    uint32_t pause_ms;       /* acceptable pause, added to the mean */
-    double phi_suspect;      /* SUSPECT at phi >= this (> 0) */
-    double phi_down;         /* DOWN at phi >= this (>= phi_suspect, <= TR_FD_PHI_MAX);
+    uint32_t heartbeat_ms; /* the sender's interval: the mean of a short history */
+    uint32_t min_std_ms;   /* floor of the standard deviation (> 0) */
+    uint32_t pause_ms;     /* acceptable pause, added to the mean */
+    double phi_suspect;    /* SUSPECT at phi >= this (> 0) */
+    double phi_down;       /* DOWN at phi >= this (>= phi_suspect, <= TR_FD_PHI_MAX);
                                 INFINITY: phi never declares DOWN, only down_ms does */
-    uint32_t down_ms;        /* hard bound: DOWN after this long without any frame */
+    uint32_t down_ms;      /* hard bound: DOWN after this long without any frame */
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;
 } tr_fd_config;
@@ -91,10 +91,10 @@ typedef struct tr_fd_config {
 typedef struct tr_fd_history {
     uint32_t interval_ms[TR_FD_WINDOW];
     uint32_t count;
-    uint32_t next;         /* slot the next sample goes into */
+    uint32_t next; /* slot the next sample goes into */
     uint64_t sum_ms;
-    uint64_t sum_sq_ms;    /* at most 100 * (6e5)^2 = 3.6e13: no overflow */
-    bool beat_seen;        /* last_beat_ms is valid */
+    uint64_t sum_sq_ms; /* at most 100 * (6e5)^2 = 3.6e13: no overflow */
+    bool beat_seen;     /* last_beat_ms is valid */
     uint64_t last_beat_ms;
 } tr_fd_history;
 
@@ -109,7 +109,12 @@ typedef struct tr_fd {
 } tr_fd;
 
 /* What a call changed: the transport reports TR_FD_DOWN / TR_FD_UP as node events. */
-enum { TR_FD_SAME = 0, TR_FD_UP, TR_FD_SUSPECT, TR_FD_DOWN };
+enum {
+    TR_FD_SAME = 0,
+    TR_FD_UP,
+    TR_FD_SUSPECT,
+    TR_FD_DOWN
+};
 
 /* 0, or TR_EINVAL if cfg breaks a rule above (the transport checks its config with it). */
 int tr_fd_config_check(const tr_fd_config *cfg);
@@ -149,8 +154,7 @@ typedef struct tr_gossip_entry {
 long tr_gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t cap);
 /* Parses a GOSSIP payload into e[0..cap); *n = entries. TR_EPROTO (malformed, more than
  * cap entries, id 0, empty name or address). */
-int tr_gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, size_t cap,
-                     size_t *n);
+int tr_gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, size_t cap, size_t *n);
 /* Upper bound of a gossip frame with n entries. */
 size_t tr_gossip_size_max(size_t n);
 

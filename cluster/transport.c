@@ -22,8 +22,8 @@
 #define PEERS_MAX 1024
 #define SEEDS_MAX 32
 #define CTRL_QUEUE_MAX (256u << 10) /* control lane bound: heartbeats and gossip */
-#define PENDING_CONNS_MAX 256 /* connections still in their handshake; more are refused */
-#define DIAL_ADDRS_MAX 4 /* resolved addresses of one name tried in turn */
+#define PENDING_CONNS_MAX 256       /* connections still in their handshake; more are refused */
+#define DIAL_ADDRS_MAX 4            /* resolved addresses of one name tried in turn */
 
 typedef struct bytes {
     uint8_t *p;
@@ -42,8 +42,8 @@ struct peer {
     char addr[TR_ADDR_STR_MAX + 1];
     uint64_t incarnation;
     tr_fd fd;
-    conn *active; /* the authenticated connection, or NULL */
-    bool dialing; /* addr is being resolved or connected to */
+    conn *active;  /* the authenticated connection, or NULL */
+    bool dialing;  /* addr is being resolved or connected to */
     bool addr_bad; /* addr is not a valid "host:port": not dialled until it changes */
     /* [mu] */
     bool reachable; /* sends are accepted (queued) */
@@ -56,7 +56,7 @@ struct peer {
 /* A seed address, dialled until a handshake through it succeeds once. */
 typedef struct seed {
     char addr[TR_ADDR_STR_MAX + 1];
-    bool joined; /* a handshake through it succeeded: never dialled again */
+    bool joined;  /* a handshake through it succeeded: never dialled again */
     bool dialing; /* being resolved or connected to */
     tr_fd fd;
 } seed;
@@ -83,9 +83,9 @@ typedef struct resolve {
 struct conn {
     uv_tcp_t tcp; /* first: handle -> conn */
     tr_transport *t;
-    conn *next; /* t->conns */
-    peer *peer; /* set once authenticated and active */
-    seed *seed; /* dialled for this seed */
+    conn *next;      /* t->conns */
+    peer *peer;      /* set once authenticated and active */
+    seed *seed;      /* dialled for this seed */
     peer *dial_peer; /* dialled for this member */
     bool outbound;
     bool authed;
@@ -209,14 +209,16 @@ static int level_rank(const char *level) {
     return level[0] == 'd' ? 0 : level[0] == 'i' ? 1 : level[0] == 'w' ? 2 : 3;
 }
 
-#define LOG(t, level, ...)                                       \
-    do {                                                         \
-        if (level_rank(level) >= (t)->log_level) {               \
-            tr_cluster_log(level, (t)->name, __VA_ARGS__);       \
-        }                                                        \
+#define LOG(t, level, ...)                                 \
+    do {                                                   \
+        if (level_rank(level) >= (t)->log_level) {         \
+            tr_cluster_log(level, (t)->name, __VA_ARGS__); \
+        }                                                  \
     } while (0)
 
-static uint64_t now_ms(tr_transport *t) { return uv_now(t->loop); }
+static uint64_t now_ms(tr_transport *t) {
+    return uv_now(t->loop);
+}
 
 static uint64_t next_random(tr_transport *t) {
     /* xorshift64*: jitter only, seeded from the clock and pid; never for security. */
@@ -277,8 +279,8 @@ static void bytes_trim(bytes *b) {
 typedef struct hostport {
     char host[TR_ADDR_STR_MAX + 1]; /* without the brackets of "[v6]" */
     int port;
-    bool numeric;                /* host is an IPv4 or IPv6 literal: ss holds it */
-    struct sockaddr_storage ss;  /* numeric only */
+    bool numeric;               /* host is an IPv4 or IPv6 literal: ss holds it */
+    struct sockaddr_storage ss; /* numeric only */
 } hostport;
 
 /* RFC 1123 names: dot-separated labels of letters, digits and '-' (not first or last),
@@ -307,8 +309,8 @@ static const char *check_name(const char *h) {
             }
             continue;
         }
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9');
+        bool alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
         if (!alnum && ch != '-' && ch != '_') {
             return "invalid character in host name (letters, digits, '-', '_' and '.')";
         }
@@ -474,8 +476,8 @@ static void peer_set_reachable(tr_transport *t, peer *p, bool reachable) {
     p->linked = p->active != NULL;
     if (!reachable) {
         if (p->q_count) {
-            LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name,
-                p->q_count, p->q_data.len);
+            LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name, p->q_count,
+                p->q_data.len);
         }
         p->q_ctrl.len = p->q_data.len = 0;
         p->q_count = 0;
@@ -807,7 +809,9 @@ bool tr_transport_linked(tr_transport *t, uint32_t id) {
     return up;
 }
 
-int tr_transport_port(const tr_transport *t) { return t->port; }
+int tr_transport_port(const tr_transport *t) {
+    return t->port;
+}
 
 void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out) {
     pthread_mutex_lock(&t->mu);
@@ -909,8 +913,8 @@ static void on_authenticated(tr_transport *t, conn *c) {
     p->reachable = true;
     p->linked = true;
     pthread_mutex_unlock(&t->mu);
-    LOG(t, "info", "event=link_up peer=%s id=%u remote=%s dir=%s%s", p->name, p->id,
-        c->remote, c->outbound ? "out" : "in", p->client ? " client=1" : "");
+    LOG(t, "info", "event=link_up peer=%s id=%u remote=%s dir=%s%s", p->name, p->id, c->remote,
+        c->outbound ? "out" : "in", p->client ? " client=1" : "");
     if (!p->client) {
         send_gossip_to(t, p);
         if (ev == TR_FD_UP && t->on_node) {
@@ -951,8 +955,8 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
         uint32_t n;
         uint64_t kind_v, seq;
         tr_mpr_init(&r, p, len);
-        if (tr_mpr_array(&r, &n) || n != 2 || tr_mpr_uint(&r, &kind_v) ||
-            tr_mpr_uint(&r, &seq) || tr_mpr_done(&r)) {
+        if (tr_mpr_array(&r, &n) || n != 2 || tr_mpr_uint(&r, &kind_v) || tr_mpr_uint(&r, &seq) ||
+            tr_mpr_done(&r)) {
             return TR_EPROTO;
         }
         return 0;
@@ -981,8 +985,7 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
         conn_close(c, "info", "peer said bye: %s", why);
         return 0;
     }
-    default:
-        return TR_EPROTO;
+    default: return TR_EPROTO;
     }
 }
 
@@ -1056,8 +1059,8 @@ static void on_resume_timer(uv_timer_t *timer) {
         }
     }
     if (t->paused_conns > 0 && !t->closing) {
-        t->resume_ms = t->resume_ms * 2 > RESUME_POLL_MAX_MS ? RESUME_POLL_MAX_MS
-                                                             : t->resume_ms * 2;
+        t->resume_ms =
+            t->resume_ms * 2 > RESUME_POLL_MAX_MS ? RESUME_POLL_MAX_MS : t->resume_ms * 2;
         uv_timer_start(&t->resume, on_resume_timer, t->resume_ms, 0);
     }
 }
@@ -1132,8 +1135,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (nread < 0) {
-        conn_close(c, "info", "%s", nread == UV_EOF ? "peer closed the connection"
-                                                    : uv_strerror((int)nread));
+        conn_close(c, "info", "%s",
+                   nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
         return;
     }
     tr_frame_reader_commit(&c->rd, (size_t)nread);
@@ -1194,8 +1197,8 @@ static void conn_start(conn *c) {
     mine.incarnation = t->incarnation;
     uint8_t out[TR_HS_OUT_MAX];
     size_t n;
-    if (tr_handshake_start(&c->hs, c->outbound, &mine, t->secret, t->secret_len, out,
-                           sizeof out, &n)) {
+    if (tr_handshake_start(&c->hs, c->outbound, &mine, t->secret, t->secret_len, out, sizeof out,
+                           &n)) {
         conn_close(c, "error", "handshake start failed: %s", c->hs.reason);
         return;
     }
@@ -1234,8 +1237,8 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_start(c);
 }
 
-static void connect_to(tr_transport *t, const char *addr, const sockaddr_any *alts, int n,
-                       int i, seed *s, peer *p);
+static void connect_to(tr_transport *t, const char *addr, const sockaddr_any *alts, int n, int i,
+                       seed *s, peer *p);
 
 static void sockaddr_name(const sockaddr_any *a, char *out, size_t cap) {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -1276,8 +1279,8 @@ static void on_connected(uv_connect_t *req, int status) {
 }
 
 /* Connects to alts[i] (alts[i+1..n) are the fallbacks) for a seed or a member. */
-static void connect_to(tr_transport *t, const char *addr, const sockaddr_any *alts, int n,
-                       int i, seed *s, peer *p) {
+static void connect_to(tr_transport *t, const char *addr, const sockaddr_any *alts, int n, int i,
+                       seed *s, peer *p) {
     assert(n > 0 && n <= DIAL_ADDRS_MAX && i < n);
     conn *c = conn_new(t, true);
     if (!c) {
@@ -1351,8 +1354,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 }
 
 /* Starts resolving hp's host name for a dial of addr; the loop thread never waits for it. */
-static void resolve_start(tr_transport *t, const char *addr, const hostport *hp, seed *s,
-                          peer *p) {
+static void resolve_start(tr_transport *t, const char *addr, const hostport *hp, seed *s, peer *p) {
     resolve *r = calloc(1, sizeof *r);
     if (!r) {
         dial_done(t, s, p, true);
@@ -1513,8 +1515,7 @@ static void tick_peers(tr_transport *t, uint64_t now) {
                 send_gossip_to(t, p);
             }
         } else if (!p->client && !p->dialing && !p->addr_bad && p->addr[0] && !t->client &&
-                   !t->draining &&
-                   tr_fd_should_dial(&p->fd, now)) {
+                   !t->draining && tr_fd_should_dial(&p->fd, now)) {
             dial(t, p->addr, NULL, p);
         }
     }
@@ -1677,8 +1678,10 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
         t->fdc.backoff_max_ms = t->fdc.backoff_min_ms;
     }
     if (tr_fd_config_check(&t->fdc)) {
-        LOG(t, "error", "event=bad_config reason=\"phi thresholds: need 0 < suspect (%g) <= "
-                        "down (%g) <= %g\"", t->fdc.phi_suspect, t->fdc.phi_down, TR_FD_PHI_MAX);
+        LOG(t, "error",
+            "event=bad_config reason=\"phi thresholds: need 0 < suspect (%g) <= "
+            "down (%g) <= %g\"",
+            t->fdc.phi_suspect, t->fdc.phi_down, TR_FD_PHI_MAX);
         return TR_EINVAL;
     }
     t->on_message = cfg->on_message;
@@ -1720,8 +1723,8 @@ static int parse_seeds(tr_transport *t, const char *seeds) {
             hostport hp;
             const char *why = parse_hostport(sd->addr, false, &hp);
             if (why) {
-                LOG(t, "error", "event=bad_address what=seeds addr=\"%s\" reason=\"%s\"",
-                    sd->addr, why);
+                LOG(t, "error", "event=bad_address what=seeds addr=\"%s\" reason=\"%s\"", sd->addr,
+                    why);
                 return TR_EINVAL;
             }
             tr_fd_init(&sd->fd, &t->fdc, now_ms(t));
@@ -1763,8 +1766,8 @@ static int listen_sockaddr(tr_transport *t, const char *listen, struct sockaddr_
     }
     uv_freeaddrinfo(rc == 0 ? req.addrinfo : NULL);
     if (!ai) {
-        LOG(t, "error", "event=listen_failed addr=\"%s\" error=\"cannot resolve %s: %s\"",
-            listen, hp.host, rc ? uv_strerror(rc) : "no IPv4 or IPv6 address");
+        LOG(t, "error", "event=listen_failed addr=\"%s\" error=\"cannot resolve %s: %s\"", listen,
+            hp.host, rc ? uv_strerror(rc) : "no IPv4 or IPv6 address");
         return rc == UV_EAI_AGAIN ? TR_EAGAIN : TR_EINVAL;
     }
     return 0;
@@ -1777,8 +1780,10 @@ static int start_listen(tr_transport *t, const char *listen) {
         return rc;
     }
     if (!t->listen_addr[0] && is_wildcard((const struct sockaddr *)&ss)) {
-        LOG(t, "error", "event=listen_failed addr=%s error=\"a wildcard address cannot be "
-                        "dialled: give the address to advertise\"", listen);
+        LOG(t, "error",
+            "event=listen_failed addr=%s error=\"a wildcard address cannot be "
+            "dialled: give the address to advertise\"",
+            listen);
         return TR_EINVAL;
     }
     uv_tcp_init(t->loop, &t->listener);
@@ -1900,8 +1905,7 @@ int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tran
     return 0;
 }
 
-void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg),
-                        void *arg) {
+void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg) {
     assert(!t->closing && !t->draining);
     pthread_mutex_lock(&t->mu);
     t->shut = true;

@@ -61,7 +61,7 @@ typedef struct tr_transport_config {
     const char *seeds;     /* "host:port,host:port" (at most 32) to dial at start; NULL = none */
     const uint8_t *secret; /* copied; at least TR_SECRET_MIN bytes */
     size_t secret_len;
-    bool client;           /* a client (troupe call): announced as such, never gossiped */
+    bool client;                   /* a client (troupe call): announced as such, never gossiped */
     uint32_t frame_max;            /* payload limit; 0 = 1 MiB */
     uint32_t queue_bytes;          /* per-peer outbound bound; 0 = 4 MiB */
     uint32_t queue_count;          /* per-peer outbound bound; 0 = 65536 frames */
@@ -114,8 +114,7 @@ int tr_cluster_addr_check(const char *addr, bool port0_ok, const char **why);
  * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds.
  * Side effect: SIGPIPE is set to ignored if it had its default action (a peer resetting a
  * connection must not kill the process). */
-int tr_transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg,
-                        tr_transport **out);
+int tr_transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg, tr_transport **out);
 /* Queues one payload (copied) for node `to`. Any thread. 0, or: TR_EUNREACH (unknown node,
  * or down), TR_EFULL (its queue is at its bound), TR_ETOOBIG (over frame_max), TR_ECLOSED
  * (the transport is closing). Never blocks on the network. */
@@ -128,8 +127,7 @@ bool tr_transport_linked(tr_transport *t, uint32_t id);
 int tr_transport_port(const tr_transport *t);
 /* Refuses new sends (TR_ECLOSED), lets what is queued be written for at most timeout_ms
  * (heartbeats go on; a peer may still be read), then does tr_transport_close(done, arg). */
-void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg),
-                        void *arg);
+void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg);
 /* Says BYE to every peer, closes every handle; `done(arg)` runs on the loop thread once
  * all are closed, after which t is freed. Sends fail with TR_ECLOSED from now on. */
 void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);

@@ -39,38 +39,38 @@ extern "C" {
 /* ------------------------------------------------------------------------------------ */
 /* Errors: one project-wide list (libuv's UV_ERRNO_MAP).                                   */
 
-#define TR_ERRNO_MAP(XX)                                                          \
-    XX(INVAL, "invalid argument")                                                 \
-    XX(NOMEM, "out of memory")                                                    \
-    XX(NOENT, "no such actor, name or key")                                       \
-    XX(EXIST, "already exists")                                                   \
-    XX(FULL, "mailbox or queue full")                                             \
-    XX(TIMEDOUT, "timed out")                                                     \
-    XX(CLOSED, "actor, node or connection closed")                                \
-    XX(CORRUPT, "data is corrupt")                                                \
-    XX(VERSION, "unsupported format or protocol version")                         \
-    XX(FOREIGN, "not a troupe data directory")                                    \
-    XX(IO, "input/output error")                                                  \
-    XX(PROTO, "protocol error")                                                   \
-    XX(AUTH, "authentication failed")                                             \
-    XX(TOOBIG, "message, frame or value too large")                               \
-    XX(AGAIN, "resource temporarily unavailable")                                 \
-    XX(NOTSUP, "operation not supported")                                         \
-    XX(BUSY, "resource busy")                                                     \
-    XX(NOSPC, "no space left")                                                    \
-    XX(UNREACH, "node unreachable")                                               \
-    XX(SHUTDOWN, "supervisor gave up: restart intensity exceeded")                \
-    XX(KILLED, "actor was killed")                                                \
-    XX(LINKED, "a linked actor failed")                                           \
-    XX(FAILED, "actor failed")                                                    \
-    XX(NOPROC, "no such process (actor was not alive)")                           \
+#define TR_ERRNO_MAP(XX)                                           \
+    XX(INVAL, "invalid argument")                                  \
+    XX(NOMEM, "out of memory")                                     \
+    XX(NOENT, "no such actor, name or key")                        \
+    XX(EXIST, "already exists")                                    \
+    XX(FULL, "mailbox or queue full")                              \
+    XX(TIMEDOUT, "timed out")                                      \
+    XX(CLOSED, "actor, node or connection closed")                 \
+    XX(CORRUPT, "data is corrupt")                                 \
+    XX(VERSION, "unsupported format or protocol version")          \
+    XX(FOREIGN, "not a troupe data directory")                     \
+    XX(IO, "input/output error")                                   \
+    XX(PROTO, "protocol error")                                    \
+    XX(AUTH, "authentication failed")                              \
+    XX(TOOBIG, "message, frame or value too large")                \
+    XX(AGAIN, "resource temporarily unavailable")                  \
+    XX(NOTSUP, "operation not supported")                          \
+    XX(BUSY, "resource busy")                                      \
+    XX(NOSPC, "no space left")                                     \
+    XX(UNREACH, "node unreachable")                                \
+    XX(SHUTDOWN, "supervisor gave up: restart intensity exceeded") \
+    XX(KILLED, "actor was killed")                                 \
+    XX(LINKED, "a linked actor failed")                            \
+    XX(FAILED, "actor failed")                                     \
+    XX(NOPROC, "no such process (actor was not alive)")            \
     XX(NODEDOWN, "the actor's node went down")
 
 enum tr__errno_index {
 #define TR__XX(name, msg) TR__EIDX_##name,
     TR_ERRNO_MAP(TR__XX)
 #undef TR__XX
-        TR__ERRNO_COUNT
+    TR__ERRNO_COUNT
 };
 
 typedef enum tr_err {
@@ -100,7 +100,9 @@ typedef struct tr_addr {
 static inline bool tr_addr_eq(tr_addr a, tr_addr b) {
     return a.node == b.node && a.actor == b.actor;
 }
-static inline bool tr_addr_is_none(tr_addr a) { return a.actor == 0; }
+static inline bool tr_addr_is_none(tr_addr a) {
+    return a.actor == 0;
+}
 
 /* System message types (below TR_MSG_USER). User types are >= TR_MSG_USER. */
 enum {
@@ -208,8 +210,7 @@ int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *bo
 int tr_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len);
 /* As tr_reply, but held back until every store write this actor issued before the call is
  * durable (committed and synced); if the commit fails the reply is not sent. */
-int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body,
-                     size_t len);
+int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len);
 
 /* Spawns a child actor on this node. opts may be NULL. arg is copied. *out = its address. */
 int tr_spawn(tr_ctx *ctx, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
@@ -293,7 +294,11 @@ int tr_durable_notify(tr_ctx *ctx, uint64_t *token_out);
 /* ------------------------------------------------------------------------------------ */
 /* Supervisors (OTP)                                                                      */
 
-typedef enum tr_strategy { TR_ONE_FOR_ONE, TR_ONE_FOR_ALL, TR_REST_FOR_ONE } tr_strategy;
+typedef enum tr_strategy {
+    TR_ONE_FOR_ONE,
+    TR_ONE_FOR_ALL,
+    TR_REST_FOR_ONE
+} tr_strategy;
 typedef enum tr_restart {
     TR_PERMANENT, /* always restarted */
     TR_TRANSIENT, /* restarted only after a non-zero reason */
@@ -318,8 +323,8 @@ typedef struct tr_sup_spec {
     size_t child_count;
 } tr_sup_spec;
 
-#define TR_SUP_CHILDREN_MAX 1024   /* children per supervisor */
-#define TR_SUP_RESTARTS_MAX 65535  /* largest max_restarts */
+#define TR_SUP_CHILDREN_MAX 1024  /* children per supervisor */
+#define TR_SUP_RESTARTS_MAX 65535 /* largest max_restarts */
 
 /* Spawns a supervisor (the spec is deep-copied; behaviours are borrowed). When the restart
  * intensity is exceeded it stops all children and stops itself with TR_ESHUTDOWN, which its
@@ -355,14 +360,14 @@ void tr_child_spec_release(tr_child_spec *child);
 
 uint32_t tr_node_id(const tr_node *node);
 const char *tr_node_name(const tr_node *node);
-int tr_node_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts,
-                  const void *arg, size_t arg_len, tr_addr *out);
-int tr_node_spawn_supervisor(tr_node *node, const tr_sup_spec *spec,
-                             const tr_spawn_opts *opts, tr_addr *out);
+int tr_node_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
+                  size_t arg_len, tr_addr *out);
+int tr_node_spawn_supervisor(tr_node *node, const tr_sup_spec *spec, const tr_spawn_opts *opts,
+                             tr_addr *out);
 /* Sends from outside (from = {node, 0}). */
 int tr_node_send(tr_node *node, tr_addr to, uint32_t type, const void *body, size_t len);
-int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr,
-                      const void *body, size_t len);
+int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr, const void *body,
+                      size_t len);
 int tr_node_stop(tr_node *node, tr_addr target, int reason);
 int tr_node_lookup(tr_node *node, const char *name, tr_addr *out);
 bool tr_node_alive(tr_node *node, tr_addr who);
@@ -386,13 +391,13 @@ void tr_node_stats(tr_node *node, tr_stats *out);
 typedef struct tr_runtime tr_runtime;
 
 typedef struct tr_config {
-    uint32_t node_id;       /* 1.. ; 0 means 1 */
-    const char *node_name;  /* default "n<id>" */
-    uint32_t workers;       /* 0 = one per core */
-    uint32_t batch;         /* messages per activation; 0 = 100 */
-    uint32_t mute_threshold;/* queued messages above which senders are muted; 0 = 4096 */
-    const char *data_dir;   /* LMDB directory; NULL = a fresh temporary one, removed at exit */
-    uint64_t map_size;      /* initial LMDB map size; 0 = 64 MiB; grows when full */
+    uint32_t node_id;            /* 1.. ; 0 means 1 */
+    const char *node_name;       /* default "n<id>" */
+    uint32_t workers;            /* 0 = one per core */
+    uint32_t batch;              /* messages per activation; 0 = 100 */
+    uint32_t mute_threshold;     /* queued messages above which senders are muted; 0 = 4096 */
+    const char *data_dir;        /* LMDB directory; NULL = a fresh temporary one, removed at exit */
+    uint64_t map_size;           /* initial LMDB map size; 0 = 64 MiB; grows when full */
     uint32_t commit_interval_us; /* group-commit linger; 0 = commit as soon as the writer is free */
 } tr_config;
 
@@ -450,23 +455,23 @@ typedef int (*tr_sim_boot_fn)(tr_node *node, void *ud);
 
 typedef struct tr_sim_config {
     uint64_t seed;
-    uint32_t nodes;                /* 1..TR_SIM_NODES_MAX */
-    uint64_t link_delay_min_ns;    /* every remote message takes at least this */
-    uint64_t link_delay_mean_ns;   /* mean of the random part added to the minimum */
+    uint32_t nodes;              /* 1..TR_SIM_NODES_MAX */
+    uint64_t link_delay_min_ns;  /* every remote message takes at least this */
+    uint64_t link_delay_mean_ns; /* mean of the random part added to the minimum */
     tr_sim_delay_dist delay_dist;
-    double loss_prob;              /* opt-in: each remote message is lost with this probability */
-    double dup_prob;               /* opt-in: ... delivered twice */
-    double reorder_prob;           /* opt-in: ... may overtake earlier ones on its link */
-    uint64_t msg_cost_ns;          /* virtual CPU per processed message */
-    uint64_t commit_latency_ns;    /* a group commit completes this long after store_ready */
-    uint64_t failure_detect_ns;    /* NODE_DOWN/UP reach watchers this long after the fact */
-    bool store;                    /* open an LMDB store per node (tmpfs, no sync) */
-    const char *store_base;        /* parent of the store directories; NULL = "/dev/shm" */
-    uint32_t batch;                /* per-activation batch; 0 = runtime default */
-    uint32_t mute_threshold;       /* 0 = runtime default */
-    tr_sim_boot_fn boot;           /* may be NULL (then nodes start empty) */
-    void *boot_ud;                 /* borrowed; must outlive the sim */
-    uint64_t record_events_max;    /* check-determinism mode: per-event hashes kept; 0 = 1M */
+    double loss_prob;           /* opt-in: each remote message is lost with this probability */
+    double dup_prob;            /* opt-in: ... delivered twice */
+    double reorder_prob;        /* opt-in: ... may overtake earlier ones on its link */
+    uint64_t msg_cost_ns;       /* virtual CPU per processed message */
+    uint64_t commit_latency_ns; /* a group commit completes this long after store_ready */
+    uint64_t failure_detect_ns; /* NODE_DOWN/UP reach watchers this long after the fact */
+    bool store;                 /* open an LMDB store per node (tmpfs, no sync) */
+    const char *store_base;     /* parent of the store directories; NULL = "/dev/shm" */
+    uint32_t batch;             /* per-activation batch; 0 = runtime default */
+    uint32_t mute_threshold;    /* 0 = runtime default */
+    tr_sim_boot_fn boot;        /* may be NULL (then nodes start empty) */
+    void *boot_ud;              /* borrowed; must outlive the sim */
+    uint64_t record_events_max; /* check-determinism mode: per-event hashes kept; 0 = 1M */
 } tr_sim_config;
 
 /* Fills *cfg with the defaults: seed 1, 3 nodes, delay 100 us + uniform mean 400 us, no loss,
@@ -518,16 +523,16 @@ typedef struct tr_sim_rng {
 void tr_sim_rng_init(tr_sim_rng *rng, uint64_t seed, uint64_t stream);
 uint64_t tr_sim_rng_next(tr_sim_rng *rng);
 uint64_t tr_sim_rng_below(tr_sim_rng *rng, uint64_t n); /* uniform in [0, n); n > 0 */
-double tr_sim_rng_unit(tr_sim_rng *rng);                 /* uniform in [0, 1) */
+double tr_sim_rng_unit(tr_sim_rng *rng);                /* uniform in [0, 1) */
 /* tr_sim_rng_init(rng, tr_sim_seed(sim), TR_SIM_STREAM_USER + k): a client's own stream. */
 void tr_sim_rng_stream(const tr_sim *sim, uint64_t stream, tr_sim_rng *rng);
 
 /* ---- Nemesis: faults. Each returns 0 when the fault took effect (and counts it), or
  * TR_EINVAL (bad index), TR_ECLOSED (node already down), TR_EBUSY (node already up). ---- */
 typedef enum tr_sim_fault {
-    TR_SIM_FAULT_PARTITION,   /* a partition was applied (any shape) */
-    TR_SIM_FAULT_LINK_CUT,    /* a single directed link was cut (one-way partitions) */
-    TR_SIM_FAULT_HEAL,        /* every link restored */
+    TR_SIM_FAULT_PARTITION, /* a partition was applied (any shape) */
+    TR_SIM_FAULT_LINK_CUT,  /* a single directed link was cut (one-way partitions) */
+    TR_SIM_FAULT_HEAL,      /* every link restored */
     TR_SIM_FAULT_CRASH,
     TR_SIM_FAULT_RESTART,
     TR_SIM_FAULT_PAUSE,
@@ -536,9 +541,9 @@ typedef enum tr_sim_fault {
     TR_SIM_FAULT_CLOCK_DRIFT,
     TR_SIM_FAULT_CLOCK_JUMP,
     TR_SIM_FAULT_DELAY_SPIKE,
-    TR_SIM_FAULT_LOSS,        /* one message lost by the loss probability */
-    TR_SIM_FAULT_DUP,         /* one message duplicated */
-    TR_SIM_FAULT_REORDER,     /* one message allowed to overtake */
+    TR_SIM_FAULT_LOSS,    /* one message lost by the loss probability */
+    TR_SIM_FAULT_DUP,     /* one message duplicated */
+    TR_SIM_FAULT_REORDER, /* one message allowed to overtake */
     TR_SIM_FAULT_COUNT
 } tr_sim_fault;
 const char *tr_sim_fault_name(tr_sim_fault f); /* "partition", "crash", ... */
@@ -547,10 +552,10 @@ const char *tr_sim_fault_name(tr_sim_fault f); /* "partition", "crash", ... */
  * it is restored. Shapes cut both directions between the two sides, except one-way. */
 int tr_sim_partition(tr_sim *sim, uint64_t side_mask); /* bit i set = node i on side A */
 int tr_sim_isolate(tr_sim *sim, uint32_t i);           /* node i alone on side A */
-int tr_sim_partition_halves(tr_sim *sim);  /* random minority (n/2 nodes) vs majority */
-int tr_sim_partition_ring(tr_sim *sim);    /* random ring: each node sees a majority, all
+int tr_sim_partition_halves(tr_sim *sim);              /* random minority (n/2 nodes) vs majority */
+int tr_sim_partition_ring(tr_sim *sim);   /* random ring: each node sees a majority, all
                                               majorities differ (Jepsen's majorities-ring) */
-int tr_sim_partition_bridge(tr_sim *sim);  /* two random halves joined only by one node */
+int tr_sim_partition_bridge(tr_sim *sim); /* two random halves joined only by one node */
 int tr_sim_link_cut(tr_sim *sim, uint32_t from, uint32_t to); /* one-way: from -> to dropped;
                                                                TR_SIM_ANY allowed */
 int tr_sim_heal(tr_sim *sim);
@@ -577,7 +582,7 @@ int tr_sim_delay_spike(tr_sim *sim, uint32_t from, uint32_t to, uint64_t extra_n
                        uint64_t duration_ns);
 
 typedef struct tr_sim_stats {
-    uint64_t events;             /* events processed */
+    uint64_t events; /* events processed */
     uint64_t actor_runs;
     uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
     uint64_t messages_traced;    /* messages hashed into the trace as they were received
@@ -588,7 +593,7 @@ typedef struct tr_sim_stats {
                                     (a cut, or a crash of either end) */
     uint64_t dropped_down;       /* sent to a crashed node, or due at a node that crashed */
     uint64_t timers_fired;
-    uint64_t timers_cancelled;   /* withdrawn before they were due (a reply beat its
+    uint64_t timers_cancelled; /* withdrawn before they were due (a reply beat its
                                     request's timeout): dropped, not events, not traced */
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
@@ -631,27 +636,27 @@ int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *
 typedef struct tr_cluster tr_cluster;
 
 typedef struct tr_cluster_config {
-    const char *cluster;     /* cluster name; peers of another cluster are refused; "troupe" */
-    const char *listen;      /* "host:port" to accept peers on; NULL = none (a client) */
-    const char *advertise;   /* "host:port" peers dial to reach this node; NULL = listen
+    const char *cluster;   /* cluster name; peers of another cluster are refused; "troupe" */
+    const char *listen;    /* "host:port" to accept peers on; NULL = none (a client) */
+    const char *advertise; /* "host:port" peers dial to reach this node; NULL = listen
                                 (needed when listening on 0.0.0.0 or [::]) */
-    const char *seeds;       /* "host:port,host:port" dialled to join; NULL = none. A host
+    const char *seeds;     /* "host:port,host:port" dialled to join; NULL = none. A host
                                 is an IPv4 address, [an IPv6 address] or a name, resolved
                                 without blocking whenever it is dialled (and retried if it
                                 does not resolve); see docs/wire-protocol.md */
-    const void *secret;      /* shared secret (copied), at least 16 bytes */
+    const void *secret;    /* shared secret (copied), at least 16 bytes */
     size_t secret_len;
-    bool client;             /* announce as a client: not a member, never gossiped */
-    uint32_t frame_max;      /* largest frame payload accepted or sent; 0 = 1 MiB */
+    bool client;                   /* announce as a client: not a member, never gossiped */
+    uint32_t frame_max;            /* largest frame payload accepted or sent; 0 = 1 MiB */
     uint32_t peer_queue_bytes;     /* outbound bound per peer; 0 = 4 MiB */
     uint32_t peer_queue_count;     /* outbound bound per peer; 0 = 65536 messages */
     uint32_t handshake_timeout_ms; /* 0 = 5000 */
     uint32_t heartbeat_ms;         /* 0 = 500 */
-    uint32_t down_ms;        /* silence after which a node is down at the latest; 0 = 3000 */
-    double phi_suspect;      /* phi-accrual failure detector (docs/wire-protocol.md 6): a */
-    double phi_down;         /* node is suspect / down at phi >= these; 0 = 5 and 8 */
-    uint32_t write_stall_ms; /* a peer not reading this long is dropped; 0 = 5000 */
-    int32_t spin_us;         /* the I/O loop polls this long after activity before it
+    uint32_t down_ms;              /* silence after which a node is down at the latest; 0 = 3000 */
+    double phi_suspect;            /* phi-accrual failure detector (docs/wire-protocol.md 6): a */
+    double phi_down;               /* node is suspect / down at phi >= these; 0 = 5 and 8 */
+    uint32_t write_stall_ms;       /* a peer not reading this long is dropped; 0 = 5000 */
+    int32_t spin_us;               /* the I/O loop polls this long after activity before it
                                 sleeps; 0 = 50, negative = never */
 } tr_cluster_config;
 

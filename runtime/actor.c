@@ -24,7 +24,9 @@ int tr__vec_push(tr_vec *v, const void *item, size_t size) {
     if (v->len == v->cap) {
         uint32_t cap = v->cap ? v->cap * 2 : 4;
         void *p = realloc(v->items, (size_t)cap * size);
-        if (!p) return TR_ENOMEM;
+        if (!p) {
+            return TR_ENOMEM;
+        }
         v->items = p;
         v->cap = cap;
     }
@@ -37,8 +39,7 @@ void tr__vec_remove(tr_vec *v, uint32_t i, size_t size) {
     assert(i < v->len);
     v->len--;
     if (i != v->len) {
-        memcpy((char *)v->items + (size_t)i * size, (char *)v->items + (size_t)v->len * size,
-               size);
+        memcpy((char *)v->items + (size_t)i * size, (char *)v->items + (size_t)v->len * size, size);
     }
 }
 
@@ -59,17 +60,25 @@ size_t tr__pack_int(uint8_t *buf, int64_t v) {
     }
     buf[0] = 0xd3; /* int64, big endian */
     uint64_t u = (uint64_t)v;
-    for (int i = 0; i < 8; i++) buf[1 + i] = (uint8_t)(u >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++) {
+        buf[1 + i] = (uint8_t)(u >> (56 - 8 * i));
+    }
     return 9;
 }
 
-static inline uint32_t id_slot(uint64_t id) { return (uint32_t)(id & 0xFFFFFFFFu); }
+static inline uint32_t id_slot(uint64_t id) {
+    return (uint32_t)(id & 0xFFFFFFFFu);
+}
 
 static tr_actor *slot_at(tr_node *node, uint32_t slot) {
     uint32_t page = slot >> TR__PAGE_SHIFT;
-    if (page >= TR__PAGES_MAX) return NULL;
+    if (page >= TR__PAGES_MAX) {
+        return NULL;
+    }
     tr_actor *p = atomic_load_explicit(&node->pages[page], memory_order_acquire);
-    if (!p) return NULL;
+    if (!p) {
+        return NULL;
+    }
     return &p[slot & (TR__PAGE_SIZE - 1)];
 }
 
@@ -78,7 +87,9 @@ tr_actor *tr__slot_get(tr_node *node, uint64_t actor_id) {
 }
 
 static tr_actor_ext *ext_of(tr_actor *a) {
-    if (!a->ext) a->ext = calloc(1, sizeof *a->ext);
+    if (!a->ext) {
+        a->ext = calloc(1, sizeof *a->ext);
+    }
     return a->ext;
 }
 
@@ -86,8 +97,12 @@ static inline tr_addr addr_of(tr_actor *a) {
     return (tr_addr){a->node->id, 0, atomic_load_explicit(&a->id, memory_order_relaxed)};
 }
 
-tr_node *tr__actor_node(const tr_actor *a) { return a->node; }
-tr_addr tr__actor_addr(const tr_actor *a) { return addr_of((tr_actor *)a); }
+tr_node *tr__actor_node(const tr_actor *a) {
+    return a->node;
+}
+tr_addr tr__actor_addr(const tr_actor *a) {
+    return addr_of((tr_actor *)a);
+}
 
 /* ---- mailbox -------------------------------------------------------------------------- */
 
@@ -109,14 +124,18 @@ static inline bool mq_push(tr_actor *a, tr_msg *m) {
 }
 
 static inline void release_stub(tr_actor *a, tr_msg *old) {
-    if ((void *)old != (void *)&a->stub) tr__msg_release(old);
+    if ((void *)old != (void *)&a->stub) {
+        tr__msg_release(old);
+    }
 }
 
 /* Pops without touching `queued`: the run loop accounts for a whole activation at once. */
 static inline tr_msg *mq_pop_uncounted(tr_actor *a) {
     tr_msg *tail = a->tail;
     tr_msg *next = atomic_load_explicit(&tail->next_, memory_order_acquire);
-    if (!next) return NULL;
+    if (!next) {
+        return NULL;
+    }
     a->tail = next;
     release_stub(a, tail);
     return next;
@@ -124,7 +143,9 @@ static inline tr_msg *mq_pop_uncounted(tr_actor *a) {
 
 static inline tr_msg *mq_pop(tr_actor *a) {
     tr_msg *next = mq_pop_uncounted(a);
-    if (next) atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);
+    if (next) {
+        atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);
+    }
     return next;
 }
 
@@ -179,8 +200,12 @@ static int deliver_local(tr_node *node, tr_ctx *ctx, tr_msg *m) {
         tr__dead_letter(node, m);
         return 0;
     }
-    if (mq_push(a, m)) node->ops->schedule(node->engine, node, a);
-    if (q + 1 > node->mute_threshold) note_mute(ctx, a);
+    if (mq_push(a, m)) {
+        node->ops->schedule(node->engine, node, a);
+    }
+    if (q + 1 > node->mute_threshold) {
+        note_mute(ctx, a);
+    }
     return 0;
 }
 
@@ -198,32 +223,42 @@ int tr__send_msg(tr_node *node, tr_ctx *ctx, tr_msg *m, const char *to_name) {
             return TR_EUNREACH;
         }
         int rc = node->ops->send_remote(node->engine, node, m, to_name);
-        if (rc != 0) atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+        if (rc != 0) {
+            atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+        }
         return rc == TR_EFULL ? TR_EFULL : 0;
     }
     m->to.node = node->id;
     return deliver_local(node, ctx, m);
 }
 
-void tr__node_route(tr_node *node, tr_msg *msg) { (void)tr__send_msg(node, NULL, msg, NULL); }
+void tr__node_route(tr_node *node, tr_msg *msg) {
+    (void)tr__send_msg(node, NULL, msg, NULL);
+}
 
-static tr_msg *make_msg(tr_addr from, tr_addr to, uint32_t type, uint64_t corr,
-                        const void *body, size_t len) {
+static tr_msg *make_msg(tr_addr from, tr_addr to, uint32_t type, uint64_t corr, const void *body,
+                        size_t len) {
     tr_msg *m = tr__msg_alloc(len);
-    if (!m) return NULL;
+    if (!m) {
+        return NULL;
+    }
     m->type = type;
     m->from = from;
     m->to = to;
     m->corr = corr;
     m->body_len = (uint32_t)len;
-    if (len) memcpy(tr__msg_body_mut(m), body, len);
+    if (len) {
+        memcpy(tr__msg_body_mut(m), body, len);
+    }
     return m;
 }
 
 static int send_sys(tr_node *node, tr_addr from, tr_addr to, uint32_t type, uint64_t corr,
                     const void *body, size_t len) {
     tr_msg *m = make_msg(from, to, type, corr, body, len);
-    if (!m) return TR_ENOMEM;
+    if (!m) {
+        return TR_ENOMEM;
+    }
     return tr__send_msg(node, NULL, m, NULL);
 }
 
@@ -247,7 +282,9 @@ static tr_actor *slot_alloc(tr_node *node, uint32_t *slot_out) {
                 pthread_mutex_unlock(&node->slot_lock);
                 return NULL;
             }
-            for (uint32_t i = 0; i < TR__PAGE_SIZE; i++) mq_init(&p[i]);
+            for (uint32_t i = 0; i < TR__PAGE_SIZE; i++) {
+                mq_init(&p[i]);
+            }
             atomic_store_explicit(&node->pages[page], p, memory_order_release);
         }
         node->slot_next++;
@@ -280,21 +317,27 @@ static void drain_dead(tr_node *node, tr_actor *a) {
         /* m stays as the stub: answer it, but the memory is released by the next pop. */
         if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
             tr_msg *copy = make_msg(m->from, m->to, m->type, m->corr, NULL, 0);
-            if (copy) tr__dead_letter(node, copy);
+            if (copy) {
+                tr__dead_letter(node, copy);
+            }
         } else if (m->type < TR__SYS_BASE) {
             atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
         }
     }
 }
 
-int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts,
-              const void *arg, size_t arg_len, tr_addr *out) {
-    if (!node || !b || !b->receive || (arg_len && !arg)) return TR_EINVAL;
+int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
+              size_t arg_len, tr_addr *out) {
+    if (!node || !b || !b->receive || (arg_len && !arg)) {
+        return TR_EINVAL;
+    }
     if (opts && opts->name && (!opts->name[0] || strlen(opts->name) > TR_NAME_MAX)) {
         return TR_EINVAL;
     }
     tr_msg *init = make_msg(TR_ADDR_NONE, TR_ADDR_NONE, TR__SYS_INIT, 0, arg, arg_len);
-    if (!init) return TR_ENOMEM;
+    if (!init) {
+        return TR_ENOMEM;
+    }
     void *state = NULL;
     if (b->state_size && !(state = calloc(1, b->state_size))) {
         tr__msg_release(init);
@@ -309,7 +352,9 @@ int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts,
     }
     drain_dead(node, a);
     a->gen++;
-    if (a->gen == 0) a->gen = 1;
+    if (a->gen == 0) {
+        a->gen = 1;
+    }
     uint64_t id = ((uint64_t)a->gen << 32) | slot;
     a->node = node;
     a->beh = b;
@@ -343,7 +388,9 @@ int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts,
      * token (never marked empty). Either way exactly one schedule is owed now. */
     (void)mq_push(a, init);
     node->ops->schedule(node->engine, node, a);
-    if (out) *out = addr;
+    if (out) {
+        *out = addr;
+    }
     return 0;
 }
 
@@ -354,7 +401,9 @@ static void unmute_senders_of(tr_node *node, uint64_t receiver, bool all);
 static void notify_watchers(tr_actor *a, tr_addr self, int reason) {
     tr_node *node = a->node;
     tr_actor_ext *x = a->ext;
-    if (!x) return;
+    if (!x) {
+        return;
+    }
     uint8_t body[9];
     size_t n = tr__pack_int(body, reason);
     tr_watch *w = x->monitors.items;
@@ -383,7 +432,9 @@ static void drop_remote_watches(tr_node *node, tr_addr self) {
 
 static void free_ext(tr_actor *a) {
     tr_actor_ext *x = a->ext;
-    if (!x) return;
+    if (!x) {
+        return;
+    }
     tr__vec_free(&x->links);
     tr__vec_free(&x->monitors);
     tr__vec_free(&x->watching);
@@ -397,11 +448,15 @@ static void free_ext(tr_actor *a) {
 static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) {
     tr_node *node = a->node;
     tr_addr self = addr_of(a);
-    if (run_terminate && a->inited && a->beh->terminate) a->beh->terminate(ctx, a->state, reason);
+    if (run_terminate && a->inited && a->beh->terminate) {
+        a->beh->terminate(ctx, a->state, reason);
+    }
     atomic_store_explicit(&a->id, 0, memory_order_release);
     if (a->ext && a->ext->name[0]) {
         tr__reg_remove_if(node, a->ext->name, self);
-        if (node->store) tr_store_actor_gone(node->store, a->ext->name);
+        if (node->store) {
+            tr_store_actor_gone(node->store, a->ext->name);
+        }
     }
     notify_watchers(a, self, reason);
     drop_remote_watches(node, self);
@@ -416,7 +471,9 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
             send_sys(node, self, m->from, TR__SYS_EXIT, (uint64_t)(int64_t)reason, NULL, 0);
         } else if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
             tr_msg *copy = make_msg(m->from, self, m->type, m->corr, NULL, 0);
-            if (copy) tr__dead_letter(node, copy);
+            if (copy) {
+                tr__dead_letter(node, copy);
+            }
         } else if (m->type < TR__SYS_BASE && mine) {
             atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
         }
@@ -446,11 +503,15 @@ static void unmute_senders_of(tr_node *node, uint64_t receiver, bool all) {
         }
     }
     tr_actor *ra = tr__slot_get(node, receiver);
-    if (ra) atomic_store_explicit(&ra->has_muted, 0, memory_order_release);
+    if (ra) {
+        atomic_store_explicit(&ra->has_muted, 0, memory_order_release);
+    }
     pthread_mutex_unlock(&node->mute_lock);
     (void)all;
     tr_actor **s = wake.items;
-    for (uint32_t i = 0; i < wake.len; i++) node->ops->schedule(node->engine, node, s[i]);
+    for (uint32_t i = 0; i < wake.len; i++) {
+        node->ops->schedule(node->engine, node, s[i]);
+    }
     tr__vec_free(&wake);
 }
 
@@ -469,18 +530,24 @@ static bool mute_self(tr_actor *a, tr_actor *r, uint64_t rid) {
         }
     }
     pthread_mutex_unlock(&node->mute_lock);
-    if (muted) atomic_fetch_add_explicit(&node->st_mutes, 1, memory_order_relaxed);
+    if (muted) {
+        atomic_fetch_add_explicit(&node->st_mutes, 1, memory_order_relaxed);
+    }
     return muted;
 }
 
 /* ---- system messages ----------------------------------------------------------------- */
 
 static tr_timer_rec *timer_find(tr_actor_ext *x, uint64_t id, uint32_t *idx) {
-    if (!x) return NULL;
+    if (!x) {
+        return NULL;
+    }
     tr_timer_rec *t = x->timers.items;
     for (uint32_t i = 0; i < x->timers.len; i++) {
         if (t[i].id == id) {
-            if (idx) *idx = i;
+            if (idx) {
+                *idx = i;
+            }
             return &t[i];
         }
     }
@@ -533,15 +600,17 @@ static void remote_watch_forget(tr_node *node, tr_addr watcher, tr_addr target, 
     pthread_mutex_unlock(&node->watch_lock);
 }
 
-enum { DISPATCH_DELIVER, DISPATCH_SKIP, DISPATCH_DIE };
+enum {
+    DISPATCH_DELIVER,
+    DISPATCH_SKIP,
+    DISPATCH_DIE
+};
 
 /* Handles runtime-level messages. Returns whether to call receive, skip, or die (*reason). */
 static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
     tr_actor_ext *x;
     switch (m->type) {
-    case TR__SYS_KILL:
-        *reason = (int)(int64_t)m->corr;
-        return DISPATCH_DIE;
+    case TR__SYS_KILL: *reason = (int)(int64_t)m->corr; return DISPATCH_DIE;
     case TR__SYS_LINK:
         if ((x = ext_of(a))) {
             link_remove(&x->links, m->from); /* no duplicates */
@@ -549,7 +618,9 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
         }
         return DISPATCH_SKIP;
     case TR__SYS_UNLINK:
-        if (a->ext) link_remove(&a->ext->links, m->from);
+        if (a->ext) {
+            link_remove(&a->ext->links, m->from);
+        }
         return DISPATCH_SKIP;
     case TR__SYS_MONITOR:
         if ((x = ext_of(a))) {
@@ -558,7 +629,9 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
         }
         return DISPATCH_SKIP;
     case TR__SYS_DEMONITOR:
-        if (a->ext) watch_remove(&a->ext->monitors, m->from, m->corr, true);
+        if (a->ext) {
+            watch_remove(&a->ext->monitors, m->from, m->corr, true);
+        }
         return DISPATCH_SKIP;
     case TR__SYS_EXIT: {
         int r = (int)(int64_t)m->corr;
@@ -566,21 +639,27 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
         if (m->from.node != a->node->id && linked) {
             remote_watch_forget(a->node, addr_of(a), m->from, 0, 1);
         }
-        if (!linked) return DISPATCH_SKIP; /* unlinked since, or never linked */
+        if (!linked) {
+            return DISPATCH_SKIP; /* unlinked since, or never linked */
+        }
         if (a->trap_exit) {
             m->type = TR_MSG_EXIT;
             m->body_len = (uint32_t)tr__pack_int(tr__msg_body_mut(m), r);
             return m->body_len <= 9 ? DISPATCH_DELIVER : DISPATCH_SKIP;
         }
-        if (r == 0) return DISPATCH_SKIP;
+        if (r == 0) {
+            return DISPATCH_SKIP;
+        }
         *reason = TR_ELINKED;
         return DISPATCH_DIE;
     }
     case TR__SYS_TIMER: {
         uint32_t idx;
         tr_timer_rec *t = timer_find(a->ext, m->corr, &idx);
-        if (!t) return DISPATCH_SKIP; /* cancelled */
-        if (t->corr) {                /* a request timed out */
+        if (!t) {
+            return DISPATCH_SKIP; /* cancelled */
+        }
+        if (t->corr) { /* a request timed out */
             m->type = TR_MSG_TIMEOUT;
             m->corr = t->corr;
             tr__vec_remove(&a->ext->timers, idx, sizeof *t);
@@ -590,18 +669,18 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
         if (t->period_ms) {
             t->due_ns += (uint64_t)t->period_ms * 1000000u;
             uint64_t now = a->node->ops->now_ns(a->node->engine, a->node);
-            if (t->due_ns < now) t->due_ns = now; /* don't burst to catch up */
-            t->handle = a->node->ops->timer_arm(a->node->engine, a->node, addr_of(a), t->id,
-                                                t->due_ns);
+            if (t->due_ns < now) {
+                t->due_ns = now; /* don't burst to catch up */
+            }
+            t->handle =
+                a->node->ops->timer_arm(a->node->engine, a->node, addr_of(a), t->id, t->due_ns);
         } else {
             tr__vec_remove(&a->ext->timers, idx, sizeof *t);
         }
         return DISPATCH_DELIVER;
     }
-    case TR__SYS_WAKE:
-        return DISPATCH_SKIP;
-    default:
-        return DISPATCH_SKIP;
+    case TR__SYS_WAKE: return DISPATCH_SKIP;
+    default: return DISPATCH_SKIP;
     }
 }
 
@@ -612,7 +691,9 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
 static bool filter_user(tr_actor *a, tr_msg *m) {
     tr_actor_ext *x = a->ext;
     if (m->type == TR_MSG_DOWN) {
-        if (!x || !watch_remove(&x->watching, m->from, m->corr, false)) return false;
+        if (!x || !watch_remove(&x->watching, m->from, m->corr, false)) {
+            return false;
+        }
         if (m->from.node != a->node->id) {
             remote_watch_forget(a->node, addr_of(a), m->from, m->corr, 0);
         }
@@ -636,7 +717,9 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
 bool tr__actor_run(tr_actor *a) {
     /* A run for an actor that is idle (empty bit set) is spurious: e.g. a simulated crash
      * reset the node while a run was queued. Running it would steal a token. */
-    if (atomic_load_explicit(&a->head, memory_order_acquire) & 1) return false;
+    if (atomic_load_explicit(&a->head, memory_order_acquire) & 1) {
+        return false;
+    }
     tr_node *node = a->node;
     tr_ctx ctx = {a, node, NULL, NULL, 0, 0, 0};
     tr_ctx *saved = current_ctx;
@@ -657,7 +740,9 @@ bool tr__actor_run(tr_actor *a) {
         if (m->to.actor != my_id || my_id == 0) { /* for a previous owner of the slot */
             if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
                 tr_msg *copy = make_msg(m->from, m->to, m->type, m->corr, NULL, 0);
-                if (copy) tr__dead_letter(node, copy);
+                if (copy) {
+                    tr__dead_letter(node, copy);
+                }
             } else if (m->type < TR__SYS_BASE) {
                 atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
             }
@@ -667,7 +752,9 @@ bool tr__actor_run(tr_actor *a) {
         if (m->type == TR__SYS_INIT) {
             a->inited = 1;
             int rc = a->beh->init ? a->beh->init(&ctx, a->state, m->body, m->body_len) : 0;
-            if (rc == 0 && ctx.stop_self) break;
+            if (rc == 0 && ctx.stop_self) {
+                break;
+            }
             if (rc != 0) {
                 reason = rc < 0 ? rc : TR_EFAILED;
                 die = true;
@@ -681,12 +768,16 @@ bool tr__actor_run(tr_actor *a) {
                 die = true;
                 break;
             }
-            if (d == DISPATCH_SKIP) continue;
+            if (d == DISPATCH_SKIP) {
+                continue;
+            }
         } else if (!filter_user(a, m)) {
             continue;
         }
         delivered++;
-        if (node->ops->delivered) node->ops->delivered(node->engine, node, m); /* sim: trace */
+        if (node->ops->delivered) {
+            node->ops->delivered(node->engine, node, m); /* sim: trace */
+        }
         int rc = a->beh->receive(&ctx, a->state, m);
         if (rc != TR_CONTINUE) {
             reason = rc == TR_STOP ? 0 : (rc < 0 ? rc : TR_EFAILED);
@@ -702,10 +793,16 @@ bool tr__actor_run(tr_actor *a) {
          * (Pony's maybe_mute). Finishing the batch first let a producer that continues
          * through messages to itself send batch x (its sends per callback) before being
          * muted: 100k queued messages instead of ~threshold. */
-        if (ctx.mute_on) break;
+        if (ctx.mute_on) {
+            break;
+        }
     }
-    if (!exact && n) atomic_fetch_sub_explicit(&a->queued, n, memory_order_relaxed);
-    if (delivered) atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
+    if (!exact && n) {
+        atomic_fetch_sub_explicit(&a->queued, n, memory_order_relaxed);
+    }
+    if (delivered) {
+        atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
+    }
     bool again;
     if (!die && ctx.stop_self) { /* tr_stop(self) from init or a system message path */
         die = true;
@@ -735,7 +832,9 @@ bool tr__actor_run(tr_actor *a) {
 void tr__actor_free_all(tr_node *node, bool run_terminate) {
     for (uint32_t p = 0; p < TR__PAGES_MAX; p++) {
         tr_actor *page = atomic_load_explicit(&node->pages[p], memory_order_acquire);
-        if (!page) break;
+        if (!page) {
+            break;
+        }
         for (uint32_t i = 0; i < TR__PAGE_SIZE; i++) {
             tr_actor *a = &page[i];
             if (atomic_load_explicit(&a->id, memory_order_acquire) != 0) {
@@ -763,38 +862,62 @@ void tr__actor_free_all(tr_node *node, bool run_terminate) {
 
 /* ---- the tr_ctx API -------------------------------------------------------------------- */
 
-tr_addr tr_self(const tr_ctx *ctx) { return addr_of(ctx->actor); }
-tr_node *tr_ctx_node(tr_ctx *ctx) { return ctx->node; }
-uint64_t tr_now_ns(tr_ctx *ctx) { return ctx->node->ops->now_ns(ctx->node->engine, ctx->node); }
-uint64_t tr_now_ms(tr_ctx *ctx) { return tr_now_ns(ctx) / 1000000u; }
-uint64_t tr_random(tr_ctx *ctx) { return ctx->node->ops->random(ctx->node->engine, ctx->node); }
+tr_addr tr_self(const tr_ctx *ctx) {
+    return addr_of(ctx->actor);
+}
+tr_node *tr_ctx_node(tr_ctx *ctx) {
+    return ctx->node;
+}
+uint64_t tr_now_ns(tr_ctx *ctx) {
+    return ctx->node->ops->now_ns(ctx->node->engine, ctx->node);
+}
+uint64_t tr_now_ms(tr_ctx *ctx) {
+    return tr_now_ns(ctx) / 1000000u;
+}
+uint64_t tr_random(tr_ctx *ctx) {
+    return ctx->node->ops->random(ctx->node->engine, ctx->node);
+}
 
 static int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr, const void *body,
                     size_t len, const char *to_name) {
-    if (!ctx || (len && !body) || len > TR_VALUE_MAX || type >= TR__SYS_BASE) return TR_EINVAL;
+    if (!ctx || (len && !body) || len > TR_VALUE_MAX || type >= TR__SYS_BASE) {
+        return TR_EINVAL;
+    }
     tr_msg *m = make_msg(addr_of(ctx->actor), to, type, corr, body, len);
-    if (!m) return TR_ENOMEM;
-    if (ctx->current) m->trace = ctx->current->trace;
+    if (!m) {
+        return TR_ENOMEM;
+    }
+    if (ctx->current) {
+        m->trace = ctx->current->trace;
+    }
     return tr__send_msg(ctx->node, ctx, m, to_name);
 }
 
 int tr_send(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t len) {
-    if (tr_addr_is_none(to)) return TR_EINVAL;
+    if (tr_addr_is_none(to)) {
+        return TR_EINVAL;
+    }
     return ctx_send(ctx, to, type, 0, body, len, NULL);
 }
 
 int tr_send_corr(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr, const void *body,
                  size_t len) {
-    if (tr_addr_is_none(to)) return TR_EINVAL;
+    if (tr_addr_is_none(to)) {
+        return TR_EINVAL;
+    }
     return ctx_send(ctx, to, type, corr, body, len, NULL);
 }
 
 /* "name" or "name@node" -> (to, local name). */
 static int resolve_name(tr_node *node, const char *full, tr_addr *to, char *name) {
-    if (!full) return TR_EINVAL;
+    if (!full) {
+        return TR_EINVAL;
+    }
     const char *at = strchr(full, '@');
     size_t nlen = at ? (size_t)(at - full) : strlen(full);
-    if (nlen == 0 || nlen > TR_NAME_MAX) return TR_EINVAL;
+    if (nlen == 0 || nlen > TR_NAME_MAX) {
+        return TR_EINVAL;
+    }
     memcpy(name, full, nlen);
     name[nlen] = 0;
     *to = (tr_addr){node->id, 0, 0};
@@ -816,13 +939,17 @@ int tr_send_name(tr_ctx *ctx, const char *name, uint32_t type, const void *body,
         atomic_fetch_add_explicit(&ctx->node->st_dead, 1, memory_order_relaxed);
         return 0;
     }
-    if (rc) return rc;
+    if (rc) {
+        return rc;
+    }
     return ctx_send(ctx, to, type, 0, body, len, local);
 }
 
 static uint64_t next_corr(tr_actor *a) {
     tr_actor_ext *x = ext_of(a);
-    if (!x) return 0;
+    if (!x) {
+        return 0;
+    }
     return ++x->next_corr;
 }
 
@@ -830,33 +957,46 @@ static int arm_timer(tr_ctx *ctx, uint64_t id, uint64_t corr, uint32_t type, uin
                      uint32_t period_ms) {
     tr_actor *a = ctx->actor;
     tr_actor_ext *x = ext_of(a);
-    if (!x) return TR_ENOMEM;
+    if (!x) {
+        return TR_ENOMEM;
+    }
     uint64_t due = tr_now_ns(ctx) + (uint64_t)delay_ms * 1000000u;
     tr_timer_rec t = {id, corr, type, period_ms, due, 0};
     int rc = tr__vec_push(&x->timers, &t, sizeof t);
-    if (rc) return rc;
+    if (rc) {
+        return rc;
+    }
     uint64_t handle = ctx->node->ops->timer_arm(ctx->node->engine, ctx->node, addr_of(a), id, due);
     ((tr_timer_rec *)x->timers.items)[x->timers.len - 1].handle = handle;
     return 0;
 }
 
-
 static int request(tr_ctx *ctx, tr_addr to, const char *name, uint32_t type, const void *body,
                    size_t len, uint32_t timeout_ms, uint64_t *corr_out) {
     uint64_t corr = next_corr(ctx->actor) | TR__CORR_REQUEST;
     uint64_t tid = next_corr(ctx->actor);
-    if (!tid) return TR_ENOMEM;
+    if (!tid) {
+        return TR_ENOMEM;
+    }
     int rc = ctx_send(ctx, to, type, corr, body, len, name);
-    if (rc) return rc;
+    if (rc) {
+        return rc;
+    }
     rc = arm_timer(ctx, tid, corr, TR_MSG_TIMEOUT, timeout_ms, 0);
-    if (rc) return rc;
-    if (corr_out) *corr_out = corr;
+    if (rc) {
+        return rc;
+    }
+    if (corr_out) {
+        *corr_out = corr;
+    }
     return 0;
 }
 
 int tr_request(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t len,
                uint32_t timeout_ms, uint64_t *corr_out) {
-    if (!ctx || tr_addr_is_none(to)) return TR_EINVAL;
+    if (!ctx || tr_addr_is_none(to)) {
+        return TR_EINVAL;
+    }
     return request(ctx, to, NULL, type, body, len, timeout_ms, corr_out);
 }
 
@@ -867,12 +1007,18 @@ int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *bo
     int rc = resolve_name(ctx->node, name, &to, local);
     if (rc == TR_EUNREACH) { /* unknown node: the timeout will tell the caller */
         uint64_t corr = next_corr(ctx->actor) | TR__CORR_REQUEST, tid = next_corr(ctx->actor);
-        if (!tid) return TR_ENOMEM;
+        if (!tid) {
+            return TR_ENOMEM;
+        }
         rc = arm_timer(ctx, tid, corr, TR_MSG_TIMEOUT, timeout_ms, 0);
-        if (!rc && corr_out) *corr_out = corr;
+        if (!rc && corr_out) {
+            *corr_out = corr;
+        }
         return rc;
     }
-    if (rc) return rc;
+    if (rc) {
+        return rc;
+    }
     return request(ctx, to, local, type, body, len, timeout_ms, corr_out);
 }
 
@@ -882,43 +1028,58 @@ int tr_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, si
         return TR_EINVAL;
     }
     tr_msg *m = make_msg(addr_of(ctx->actor), req->from, type, req->corr, body, len);
-    if (!m) return TR_ENOMEM;
+    if (!m) {
+        return TR_ENOMEM;
+    }
     m->trace = req->trace;
-    if (req->corr & TR__CORR_REQUEST) m->flags_ |= TR__F_REPLY;
+    if (req->corr & TR__CORR_REQUEST) {
+        m->flags_ |= TR__F_REPLY;
+    }
     return tr__send_msg(ctx->node, ctx, m, NULL);
 }
 
-int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body,
-                     size_t len) {
+int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len) {
     if (!req || tr_addr_is_none(req->from) || (len && !body) || type >= TR__SYS_BASE) {
         return TR_EINVAL;
     }
-    if (!ctx->node->store) return TR_ENOTSUP;
+    if (!ctx->node->store) {
+        return TR_ENOTSUP;
+    }
     tr_msg *m = make_msg(addr_of(ctx->actor), req->from, type, req->corr, body, len);
-    if (!m) return TR_ENOMEM;
+    if (!m) {
+        return TR_ENOMEM;
+    }
     m->trace = req->trace;
-    if (req->corr & TR__CORR_REQUEST) m->flags_ |= TR__F_REPLY;
+    if (req->corr & TR__CORR_REQUEST) {
+        m->flags_ |= TR__F_REPLY;
+    }
     int rc = tr_store_hold(ctx->node->store, m);
-    if (rc) tr__msg_release(m);
+    if (rc) {
+        tr__msg_release(m);
+    }
     return rc;
 }
 
 int tr_spawn(tr_ctx *ctx, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
              size_t arg_len, tr_addr *out) {
-    if (!ctx) return TR_EINVAL;
+    if (!ctx) {
+        return TR_EINVAL;
+    }
     return tr__spawn(ctx->node, b, opts, arg, arg_len, out);
 }
 
 int tr_stop(tr_ctx *ctx, tr_addr target, int reason) {
-    if (!ctx || tr_addr_is_none(target) || reason > 0) return TR_EINVAL;
+    if (!ctx || tr_addr_is_none(target) || reason > 0) {
+        return TR_EINVAL;
+    }
     tr_actor *a = ctx->actor;
     if (target.actor == addr_of(a).actor && (target.node == 0 || target.node == ctx->node->id)) {
         ctx->stop_self = 1; /* dies when the callback returns: the message stays valid */
         ctx->stop_reason = reason;
         return 0;
     }
-    return send_sys(ctx->node, addr_of(a), target, TR__SYS_KILL, (uint64_t)(int64_t)reason,
-                    NULL, 0);
+    return send_sys(ctx->node, addr_of(a), target, TR__SYS_KILL, (uint64_t)(int64_t)reason, NULL,
+                    0);
 }
 
 static void remote_watch_add(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref,
@@ -927,52 +1088,86 @@ static void remote_watch_add(tr_node *node, tr_addr watcher, tr_addr target, uin
     pthread_mutex_lock(&node->watch_lock);
     (void)tr__vec_push(&node->remote_watches, &w, sizeof w);
     pthread_mutex_unlock(&node->watch_lock);
-    if (node->ops->watch_node) node->ops->watch_node(node->engine, node, target.node);
+    if (node->ops->watch_node) {
+        node->ops->watch_node(node->engine, node, target.node);
+    }
 }
 
-static bool is_remote(tr_ctx *ctx, tr_addr a) { return a.node != 0 && a.node != ctx->node->id; }
+static bool is_remote(tr_ctx *ctx, tr_addr a) {
+    return a.node != 0 && a.node != ctx->node->id;
+}
 
 int tr_link(tr_ctx *ctx, tr_addr other) {
-    if (!ctx || tr_addr_is_none(other) || tr_addr_eq(other, tr_self(ctx))) return TR_EINVAL;
+    if (!ctx || tr_addr_is_none(other) || tr_addr_eq(other, tr_self(ctx))) {
+        return TR_EINVAL;
+    }
     tr_actor_ext *x = ext_of(ctx->actor);
-    if (!x) return TR_ENOMEM;
+    if (!x) {
+        return TR_ENOMEM;
+    }
     link_remove(&x->links, other);
     int rc = tr__vec_push(&x->links, &other, sizeof other);
-    if (rc) return rc;
-    if (is_remote(ctx, other)) remote_watch_add(ctx->node, tr_self(ctx), other, 0, 1);
+    if (rc) {
+        return rc;
+    }
+    if (is_remote(ctx, other)) {
+        remote_watch_add(ctx->node, tr_self(ctx), other, 0, 1);
+    }
     return send_sys(ctx->node, tr_self(ctx), other, TR__SYS_LINK, 0, NULL, 0);
 }
 
 int tr_unlink(tr_ctx *ctx, tr_addr other) {
-    if (!ctx || tr_addr_is_none(other)) return TR_EINVAL;
-    if (ctx->actor->ext) link_remove(&ctx->actor->ext->links, other);
-    if (is_remote(ctx, other)) remote_watch_forget(ctx->node, tr_self(ctx), other, 0, 1);
+    if (!ctx || tr_addr_is_none(other)) {
+        return TR_EINVAL;
+    }
+    if (ctx->actor->ext) {
+        link_remove(&ctx->actor->ext->links, other);
+    }
+    if (is_remote(ctx, other)) {
+        remote_watch_forget(ctx->node, tr_self(ctx), other, 0, 1);
+    }
     return send_sys(ctx->node, tr_self(ctx), other, TR__SYS_UNLINK, 0, NULL, 0);
 }
 
-void tr_trap_exit(tr_ctx *ctx, bool on) { ctx->actor->trap_exit = on; }
+void tr_trap_exit(tr_ctx *ctx, bool on) {
+    ctx->actor->trap_exit = on;
+}
 
 int tr_monitor(tr_ctx *ctx, tr_addr target, uint64_t *ref_out) {
-    if (!ctx || tr_addr_is_none(target)) return TR_EINVAL;
+    if (!ctx || tr_addr_is_none(target)) {
+        return TR_EINVAL;
+    }
     uint64_t ref = next_corr(ctx->actor);
-    if (!ref) return TR_ENOMEM;
+    if (!ref) {
+        return TR_ENOMEM;
+    }
     tr_watch w = {target, ref};
     int rc = tr__vec_push(&ctx->actor->ext->watching, &w, sizeof w);
-    if (rc) return rc;
-    if (is_remote(ctx, target)) remote_watch_add(ctx->node, tr_self(ctx), target, ref, 0);
-    if (ref_out) *ref_out = ref;
+    if (rc) {
+        return rc;
+    }
+    if (is_remote(ctx, target)) {
+        remote_watch_add(ctx->node, tr_self(ctx), target, ref, 0);
+    }
+    if (ref_out) {
+        *ref_out = ref;
+    }
     return send_sys(ctx->node, tr_self(ctx), target, TR__SYS_MONITOR, ref, NULL, 0);
 }
 
 int tr_demonitor(tr_ctx *ctx, uint64_t ref) {
     tr_actor_ext *x = ctx ? ctx->actor->ext : NULL;
-    if (!x) return TR_ENOENT;
+    if (!x) {
+        return TR_ENOENT;
+    }
     tr_watch *w = x->watching.items;
     for (uint32_t i = 0; i < x->watching.len; i++) {
         if (w[i].ref == ref) {
             tr_addr target = w[i].who;
             tr__vec_remove(&x->watching, i, sizeof *w);
-            if (is_remote(ctx, target)) remote_watch_forget(ctx->node, tr_self(ctx), target, ref, 0);
+            if (is_remote(ctx, target)) {
+                remote_watch_forget(ctx->node, tr_self(ctx), target, ref, 0);
+            }
             return send_sys(ctx->node, tr_self(ctx), target, TR__SYS_DEMONITOR, ref, NULL, 0);
         }
     }
@@ -980,25 +1175,35 @@ int tr_demonitor(tr_ctx *ctx, uint64_t ref) {
 }
 
 int tr_monitor_node(tr_ctx *ctx, uint32_t node_id) {
-    if (!ctx || node_id == 0 || node_id == ctx->node->id) return TR_EINVAL;
+    if (!ctx || node_id == 0 || node_id == ctx->node->id) {
+        return TR_EINVAL;
+    }
     remote_watch_add(ctx->node, tr_self(ctx), (tr_addr){node_id, 0, 0}, 0, 2);
     return 0;
 }
 
 int tr_timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t period_ms, uint32_t type,
                    uint64_t *timer_id_out) {
-    if (!ctx || type >= TR__SYS_BASE) return TR_EINVAL;
+    if (!ctx || type >= TR__SYS_BASE) {
+        return TR_EINVAL;
+    }
     uint64_t id = next_corr(ctx->actor);
-    if (!id) return TR_ENOMEM;
+    if (!id) {
+        return TR_ENOMEM;
+    }
     int rc = arm_timer(ctx, id, 0, type, delay_ms, period_ms);
-    if (rc == 0 && timer_id_out) *timer_id_out = id;
+    if (rc == 0 && timer_id_out) {
+        *timer_id_out = id;
+    }
     return rc;
 }
 
 int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id) {
     uint32_t idx;
     tr_timer_rec *t = ctx ? timer_find(ctx->actor->ext, timer_id, &idx) : NULL;
-    if (!t || t->corr) return TR_ENOENT;
+    if (!t || t->corr) {
+        return TR_ENOENT;
+    }
     timer_drop(ctx->actor, idx);
     return 0;
 }
@@ -1011,31 +1216,45 @@ int tr_register(tr_ctx *ctx, const char *name, tr_addr who) {
     if (!ctx || !name || !name[0] || strlen(name) > TR_NAME_MAX || tr_addr_is_none(who)) {
         return TR_EINVAL;
     }
-    if (who.node != 0 && who.node != ctx->node->id) return TR_EINVAL;
+    if (who.node != 0 && who.node != ctx->node->id) {
+        return TR_EINVAL;
+    }
     who.node = ctx->node->id;
     return tr__reg_add(ctx->node, name, who, true);
 }
 
 int tr_unregister(tr_ctx *ctx, const char *name) {
     tr_addr cur;
-    if (!ctx || !name) return TR_EINVAL;
-    if (tr__reg_find(ctx->node, name, &cur)) return TR_ENOENT;
+    if (!ctx || !name) {
+        return TR_EINVAL;
+    }
+    if (tr__reg_find(ctx->node, name, &cur)) {
+        return TR_ENOENT;
+    }
     tr__reg_remove_if(ctx->node, name, cur);
     return 0;
 }
 
 int tr_lookup(tr_ctx *ctx, const char *name, tr_addr *out) {
-    if (!ctx || !name || !out) return TR_EINVAL;
+    if (!ctx || !name || !out) {
+        return TR_EINVAL;
+    }
     return tr__reg_find(ctx->node, name, out);
 }
 
 /* ---- store forwarding ------------------------------------------------------------------- */
 
 static int store_name(tr_ctx *ctx, const char **name) {
-    if (!ctx) return TR_EINVAL;
-    if (!ctx->node->store) return TR_ENOTSUP;
+    if (!ctx) {
+        return TR_EINVAL;
+    }
+    if (!ctx->node->store) {
+        return TR_ENOTSUP;
+    }
     tr_actor_ext *x = ctx->actor->ext;
-    if (!x || !x->name[0]) return TR_EINVAL; /* durable state needs a persistent name */
+    if (!x || !x->name[0]) {
+        return TR_EINVAL; /* durable state needs a persistent name */
+    }
     *name = x->name;
     return 0;
 }
@@ -1083,7 +1302,11 @@ int tr_recover(tr_ctx *ctx, tr_snapshot_cb on_snapshot, tr_event_cb on_event, vo
 }
 
 int tr_durable_notify(tr_ctx *ctx, uint64_t *token_out) {
-    if (!ctx) return TR_EINVAL;
-    if (!ctx->node->store) return TR_ENOTSUP;
+    if (!ctx) {
+        return TR_EINVAL;
+    }
+    if (!ctx->node->store) {
+        return TR_ENOTSUP;
+    }
     return tr_store_notify(ctx->node->store, tr_self(ctx), token_out);
 }

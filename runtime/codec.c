@@ -90,9 +90,9 @@ static inline void copy_bytes(uint8_t *d, const uint8_t *s, size_t n) {
 /* One msgpack header: how many header bytes, how many payload bytes follow directly, and how
  * many child objects follow (containers). */
 typedef struct header {
-    size_t head;      /* bytes of the header itself, including the type byte */
-    size_t len_bytes; /* bytes of the length field (0 for fixed-size types) */
-    uint64_t payload; /* raw bytes after the header (str, bin, ext data, scalars) */
+    size_t head;       /* bytes of the header itself, including the type byte */
+    size_t len_bytes;  /* bytes of the length field (0 for fixed-size types) */
+    uint64_t payload;  /* raw bytes after the header (str, bin, ext data, scalars) */
     uint64_t children; /* objects after the header (2 per map entry) */
     bool container;
 } header;
@@ -119,25 +119,55 @@ static bool classify(uint8_t b, header *h) {
         return true;
     }
     switch (b) {
-    case 0xc4: case 0xd9: h->len_bytes = 1; return true;          /* bin8, str8 */
-    case 0xc5: case 0xda: h->len_bytes = 2; return true;          /* bin16, str16 */
-    case 0xc6: case 0xdb: h->len_bytes = 4; return true;          /* bin32, str32 */
-    case 0xc7: h->len_bytes = 1; h->head = 2; return true;        /* ext8 (+ type) */
-    case 0xc8: h->len_bytes = 2; h->head = 2; return true;        /* ext16 */
-    case 0xc9: h->len_bytes = 4; h->head = 2; return true;        /* ext32 */
-    case 0xca: case 0xce: case 0xd2: h->payload = 4; return true; /* float32, u32, i32 */
-    case 0xcb: case 0xcf: case 0xd3: h->payload = 8; return true; /* float64, u64, i64 */
-    case 0xcc: case 0xd0: h->payload = 1; return true;            /* u8, i8 */
-    case 0xcd: case 0xd1: h->payload = 2; return true;            /* u16, i16 */
-    case 0xd4: h->payload = 1 + 1; return true;                   /* fixext1 (type + data) */
+    case 0xc4:
+    case 0xd9: h->len_bytes = 1; return true; /* bin8, str8 */
+    case 0xc5:
+    case 0xda: h->len_bytes = 2; return true; /* bin16, str16 */
+    case 0xc6:
+    case 0xdb: h->len_bytes = 4; return true; /* bin32, str32 */
+    case 0xc7:
+        h->len_bytes = 1;
+        h->head = 2;
+        return true; /* ext8 (+ type) */
+    case 0xc8:
+        h->len_bytes = 2;
+        h->head = 2;
+        return true; /* ext16 */
+    case 0xc9:
+        h->len_bytes = 4;
+        h->head = 2;
+        return true; /* ext32 */
+    case 0xca:
+    case 0xce:
+    case 0xd2: h->payload = 4; return true; /* float32, u32, i32 */
+    case 0xcb:
+    case 0xcf:
+    case 0xd3: h->payload = 8; return true; /* float64, u64, i64 */
+    case 0xcc:
+    case 0xd0: h->payload = 1; return true; /* u8, i8 */
+    case 0xcd:
+    case 0xd1: h->payload = 2; return true;     /* u16, i16 */
+    case 0xd4: h->payload = 1 + 1; return true; /* fixext1 (type + data) */
     case 0xd5: h->payload = 1 + 2; return true;
     case 0xd6: h->payload = 1 + 4; return true;
     case 0xd7: h->payload = 1 + 8; return true;
     case 0xd8: h->payload = 1 + 16; return true;
-    case 0xdc: h->len_bytes = 2; h->container = true; return true; /* array16 */
-    case 0xdd: h->len_bytes = 4; h->container = true; return true; /* array32 */
-    case 0xde: h->len_bytes = 2; h->container = true; return true; /* map16 */
-    case 0xdf: h->len_bytes = 4; h->container = true; return true; /* map32 */
+    case 0xdc:
+        h->len_bytes = 2;
+        h->container = true;
+        return true; /* array16 */
+    case 0xdd:
+        h->len_bytes = 4;
+        h->container = true;
+        return true; /* array32 */
+    case 0xde:
+        h->len_bytes = 2;
+        h->container = true;
+        return true; /* map16 */
+    case 0xdf:
+        h->len_bytes = 4;
+        h->container = true;
+        return true;       /* map32 */
     default: return false; /* 0xc1: never used */
     }
 }
@@ -180,14 +210,16 @@ static const uint8_t scalar_size[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
     R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), /* 0x00-0x7f fixint */
     R16(0), R16(0),                                                 /* fixmap, fixarray */
-    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, /* fixstr 0-15 */
-    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, /* fixstr 16-31 */
-    1, 0, 1, 1,                 /* nil, (never used), false, true */
-    0, 0, 0, 0, 0, 0,           /* bin8/16/32, ext8/16/32 */
-    5, 9, 2, 3, 5, 9, 2, 3, 5, 9, /* float32/64, u8..u64, i8..i64 */
-    3, 4, 6, 10, 18,            /* fixext1/2/4/8/16 */
-    0, 0, 0, 0, 0, 0, 0,        /* str8/16/32, array16/32, map16/32 */
-    R16(1), R16(1),             /* 0xe0-0xff negative fixint */
+    1,      2,      3,      4,      5,      6,      7,      8,      9,  10, 11,
+    12,     13,     14,     15,     16, /* fixstr 0-15 */
+    17,     18,     19,     20,     21,     22,     23,     24,     25, 26, 27,
+    28,     29,     30,     31,     32,        /* fixstr 16-31 */
+    1,      0,      1,      1,                 /* nil, (never used), false, true */
+    0,      0,      0,      0,      0,      0, /* bin8/16/32, ext8/16/32 */
+    5,      9,      2,      3,      5,      9,      2,      3,      5,  9, /* float32/64, u8..u64, i8..i64 */
+    3,      4,      6,      10,     18,                                    /* fixext1/2/4/8/16 */
+    0,      0,      0,      0,      0,      0,      0, /* str8/16/32, array16/32, map16/32 */
+    R16(1), R16(1),                                    /* 0xe0-0xff negative fixint */
 #undef R16
 };
 _Static_assert(sizeof scalar_size == 256, "one entry per type byte");
@@ -425,8 +457,7 @@ typedef struct reader {
 /* Reads an integer that must be >= 0 and <= max. Accepts every msgpack integer form
  * (other encoders use signed forms for small positives). TR_EPROTO otherwise. */
 /* Inlined: the decoder calls it nine times per envelope. */
-__attribute__((always_inline)) static inline int read_uint(reader *r, uint64_t max,
-                                                      uint64_t *out) {
+__attribute__((always_inline)) static inline int read_uint(reader *r, uint64_t max, uint64_t *out) {
     if (r->left == 0) {
         return TR_EPROTO;
     }
@@ -444,10 +475,22 @@ __attribute__((always_inline)) static inline int read_uint(reader *r, uint64_t m
     case 0xcd: n = 2; break;
     case 0xce: n = 4; break;
     case 0xcf: n = 8; break;
-    case 0xd0: n = 1; is_signed = true; break;
-    case 0xd1: n = 2; is_signed = true; break;
-    case 0xd2: n = 4; is_signed = true; break;
-    case 0xd3: n = 8; is_signed = true; break;
+    case 0xd0:
+        n = 1;
+        is_signed = true;
+        break;
+    case 0xd1:
+        n = 2;
+        is_signed = true;
+        break;
+    case 0xd2:
+        n = 4;
+        is_signed = true;
+        break;
+    case 0xd3:
+        n = 8;
+        is_signed = true;
+        break;
     default: return TR_EPROTO; /* negative fixint and every non-integer */
     }
     if (r->left < 1 + n) {
@@ -531,13 +574,27 @@ typedef struct fields {
 
 static int read_scalars(reader *r, fields *f) {
     int rc = read_uint(r, UINT32_MAX, &f->type);
-    if (rc == 0) rc = read_uint(r, UINT32_MAX, &f->from_node);
-    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->from_actor);
-    if (rc == 0) rc = read_uint(r, UINT32_MAX, &f->to_node);
-    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->to_actor);
-    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->corr);
-    if (rc == 0) rc = read_uint(r, UINT64_MAX, &f->trace);
-    if (rc == 0) rc = read_uint(r, UINT32_MAX, &f->flags);
+    if (rc == 0) {
+        rc = read_uint(r, UINT32_MAX, &f->from_node);
+    }
+    if (rc == 0) {
+        rc = read_uint(r, UINT64_MAX, &f->from_actor);
+    }
+    if (rc == 0) {
+        rc = read_uint(r, UINT32_MAX, &f->to_node);
+    }
+    if (rc == 0) {
+        rc = read_uint(r, UINT64_MAX, &f->to_actor);
+    }
+    if (rc == 0) {
+        rc = read_uint(r, UINT64_MAX, &f->corr);
+    }
+    if (rc == 0) {
+        rc = read_uint(r, UINT64_MAX, &f->trace);
+    }
+    if (rc == 0) {
+        rc = read_uint(r, UINT32_MAX, &f->flags);
+    }
     return rc;
 }
 
@@ -576,10 +633,18 @@ static int read_envelope(reader *r, fields *f, char *name_out, const uint8_t **b
         return TR_EPROTO;
     }
     int rc = read_preamble(r);
-    if (rc == 0) rc = read_scalars(r, f);
-    if (rc == 0) rc = read_name(r, name_out);
-    if (rc == 0) rc = read_bytes(r, false, body, body_len);
-    if (rc == 0 && (r->left != 0 || *body_len > UINT32_MAX)) rc = TR_EPROTO;
+    if (rc == 0) {
+        rc = read_scalars(r, f);
+    }
+    if (rc == 0) {
+        rc = read_name(r, name_out);
+    }
+    if (rc == 0) {
+        rc = read_bytes(r, false, body, body_len);
+    }
+    if (rc == 0 && (r->left != 0 || *body_len > UINT32_MAX)) {
+        rc = TR_EPROTO;
+    }
     return rc;
 }
 
@@ -587,9 +652,8 @@ static int read_envelope(reader *r, fields *f, char *name_out, const uint8_t **b
 
 /* An unsigned integer as our encoder writes it (positive fixint or uint8..uint64) and at most
  * max; false for anything else, including what read_uint would accept or refuse otherwise. */
-__attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp,
-                                                            const uint8_t *end, uint64_t max,
-                                                            uint64_t *out) {
+__attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp, const uint8_t *end,
+                                                            uint64_t max, uint64_t *out) {
     const uint8_t *p = *pp;
     if (p == end) {
         return false;
@@ -643,8 +707,7 @@ static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
         !fast_uint(&p, end, UINT64_MAX, &f->from_actor) ||
         !fast_uint(&p, end, UINT32_MAX, &f->to_node) ||
         !fast_uint(&p, end, UINT64_MAX, &f->to_actor) ||
-        !fast_uint(&p, end, UINT64_MAX, &f->corr) ||
-        !fast_uint(&p, end, UINT64_MAX, &f->trace) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->corr) || !fast_uint(&p, end, UINT64_MAX, &f->trace) ||
         !fast_uint(&p, end, UINT32_MAX, &f->flags) || end - p < 3) {
         return false; /* after the scalars: at least a nil and a bin8 header */
     }
@@ -725,7 +788,6 @@ int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_
     return decode(buf, len, out, name_out, true);
 }
 
-int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out,
-                                char *name_out) {
+int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
     return decode(buf, len, out, name_out, false);
 }

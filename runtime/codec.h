@@ -41,7 +41,6 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
 int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);
 /* Tests only: tr_envelope_decode without its fast path for the layout tr_envelope_encode
  * writes, i.e. the general reader alone: the reference the fast path must agree with. */
-int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out,
-                                char *name_out);
+int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);
 
 #endif

@@ -76,7 +76,7 @@ typedef struct tr_node_opts {
     uint32_t mute_threshold; /* 0 = 4096 */
     const tr_engine_ops *ops;
     void *engine;
-    struct tr_store *store;  /* may be NULL: store calls then fail with TR_ENOTSUP; the node
+    struct tr_store *store; /* may be NULL: store calls then fail with TR_ENOTSUP; the node
                                 binds it (tr_store_bind); the engine that opened it closes it
                                 after tr__node_destroy */
 } tr_node_opts;

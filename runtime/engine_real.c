@@ -137,7 +137,9 @@ static uint64_t real_now(void *e, tr_node *n) {
 static uint64_t real_random(void *e, tr_node *n) {
     (void)e;
     (void)n;
-    if (!thread_rng) thread_rng = mono_ns() ^ (uint64_t)(uintptr_t)&thread_rng ^ (uint64_t)getpid();
+    if (!thread_rng) {
+        thread_rng = mono_ns() ^ (uint64_t)(uintptr_t)&thread_rng ^ (uint64_t)getpid();
+    }
     return splitmix(&thread_rng);
 }
 
@@ -147,8 +149,12 @@ static int ring_push(ring *r, tr_actor *a) {
     if (r->len == r->cap) {
         uint32_t cap = r->cap ? r->cap * 2 : 64;
         tr_actor **items = malloc(cap * sizeof *items);
-        if (!items) return TR_ENOMEM;
-        for (uint32_t i = 0; i < r->len; i++) items[i] = r->items[(r->head + i) & (r->cap - 1)];
+        if (!items) {
+            return TR_ENOMEM;
+        }
+        for (uint32_t i = 0; i < r->len; i++) {
+            items[i] = r->items[(r->head + i) & (r->cap - 1)];
+        }
         free(r->items);
         r->items = items;
         r->head = 0;
@@ -163,7 +169,9 @@ static int ring_push(ring *r, tr_actor *a) {
 static int ring_push_front(ring *r, tr_actor *a) {
     if (r->len == r->cap) {
         int rc = ring_push(r, a); /* grows; then take a back off the tail */
-        if (rc != 0) return rc;
+        if (rc != 0) {
+            return rc;
+        }
         r->len--;
     }
     r->head = (r->head - 1) & (r->cap - 1);
@@ -174,13 +182,17 @@ static int ring_push_front(ring *r, tr_actor *a) {
 
 /* Pops from the back: the actor that has waited longest. */
 static tr_actor *ring_pop_back(ring *r) {
-    if (!r->len) return NULL;
+    if (!r->len) {
+        return NULL;
+    }
     r->len--;
     return r->items[(r->head + r->len) & (r->cap - 1)];
 }
 
 static tr_actor *ring_pop(ring *r) {
-    if (!r->len) return NULL;
+    if (!r->len) {
+        return NULL;
+    }
     tr_actor *a = r->items[r->head];
     r->head = (r->head + 1) & (r->cap - 1);
     r->len--;
@@ -207,7 +219,9 @@ static void real_schedule(void *e, tr_node *n, tr_actor *a) {
     (void)n;
     worker *w = current_worker;
     if (w && w->rt == rt) {
-        if (ring_push_front(&w->local, a) == 0) return;
+        if (ring_push_front(&w->local, a) == 0) {
+            return;
+        }
     }
     pthread_mutex_lock(&rt->global_lock);
     global_push_locked(rt, a);
@@ -219,7 +233,9 @@ static void donate(worker *w) {
     tr_runtime *rt = w->rt;
     uint32_t give = w->local.len / 2;
     pthread_mutex_lock(&rt->global_lock);
-    for (uint32_t i = 0; i < give; i++) global_push_locked(rt, ring_pop_back(&w->local));
+    for (uint32_t i = 0; i < give; i++) {
+        global_push_locked(rt, ring_pop_back(&w->local));
+    }
     pthread_mutex_unlock(&rt->global_lock);
 }
 
@@ -239,7 +255,9 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
         for (uint32_t i = 0; i < extra && i < 32; i++) {
             tr_actor *b = ring_pop(&rt->global);
             if (!b || ring_push(&w->local, b) != 0) {
-                if (b) global_push_locked(rt, b);
+                if (b) {
+                    global_push_locked(rt, b);
+                }
                 break;
             }
         }
@@ -268,12 +286,18 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
         if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
             a = global_take(rt, w, false);
         }
-        if (a || mono_ns() >= until) break;
+        if (a || mono_ns() >= until) {
+            break;
+        }
     }
-    if (a || atomic_load_explicit(&rt->stopping, memory_order_relaxed)) return a;
+    if (a || atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        return a;
+    }
     pthread_mutex_lock(&rt->global_lock);
     bool sleep = rt->global.len == 0;
-    if (sleep) rt->w0_parked = 1;
+    if (sleep) {
+        rt->w0_parked = 1;
+    }
     pthread_mutex_unlock(&rt->global_lock);
     if (sleep) {
         uv_run(&rt->loop, UV_RUN_ONCE); /* I/O, a timer, a post, or a push wakes us */
@@ -296,7 +320,9 @@ static void *worker_main(void *arg) {
         if ((++tick & 31) == 0 && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
             a = global_take(rt, w, false);
         }
-        if (!a) a = (tick % LOCAL_FAIR) == 0 ? ring_pop_back(&w->local) : ring_pop(&w->local);
+        if (!a) {
+            a = (tick % LOCAL_FAIR) == 0 ? ring_pop_back(&w->local) : ring_pop(&w->local);
+        }
         if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
             a = global_take(rt, w, false);
         }
@@ -305,7 +331,9 @@ static void *worker_main(void *arg) {
             a = w0_idle(rt, w);
             atomic_fetch_sub_explicit(&rt->idle, 1, memory_order_relaxed);
             since_poll = 0;
-            if (!a) continue;
+            if (!a) {
+                continue;
+            }
         } else if (!a) {
             atomic_fetch_add_explicit(&rt->idle, 1, memory_order_relaxed);
             for (int i = 0; i < SPIN_ROUNDS && !a; i++) {
@@ -319,16 +347,22 @@ static void *worker_main(void *arg) {
             }
             a = global_take(rt, w, true);
             atomic_fetch_sub_explicit(&rt->idle, 1, memory_order_relaxed);
-            if (!a) continue;
+            if (!a) {
+                continue;
+            }
         }
-        if (tr__actor_run(a)) ring_push(&w->local, a);
+        if (tr__actor_run(a)) {
+            ring_push(&w->local, a);
+        }
         if (io && ++since_poll >= W0_POLL_EVERY) {
             since_poll = 0;
             uv_run(&rt->loop, UV_RUN_NOWAIT);
         }
         /* Donate only real backlogs: two actors feeding each other (pingpong, a producer and
          * its consumer) run best on one core; moving one costs a ~20 us wake per hand-off. */
-        if (w->local.len > 2 && atomic_load_explicit(&rt->idle, memory_order_relaxed)) donate(w);
+        if (w->local.len > 2 && atomic_load_explicit(&rt->idle, memory_order_relaxed)) {
+            donate(w);
+        }
     }
     current_worker = NULL;
     tr__pool_thread_flush();
@@ -342,12 +376,16 @@ static bool timer_less(const timer_ent *a, const timer_ent *b) {
 }
 
 static void heap_push(tr_vec *h, const timer_ent *t) {
-    if (tr__vec_push(h, t, sizeof *t) != 0) return;
+    if (tr__vec_push(h, t, sizeof *t) != 0) {
+        return;
+    }
     timer_ent *e = h->items;
     uint32_t i = h->len - 1;
     while (i > 0) {
         uint32_t p = (i - 1) / 2;
-        if (!timer_less(&e[i], &e[p])) break;
+        if (!timer_less(&e[i], &e[p])) {
+            break;
+        }
         timer_ent tmp = e[i];
         e[i] = e[p];
         e[p] = tmp;
@@ -361,9 +399,15 @@ static void heap_pop(tr_vec *h) {
     uint32_t i = 0;
     for (;;) {
         uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->len && timer_less(&e[l], &e[m])) m = l;
-        if (r < h->len && timer_less(&e[r], &e[m])) m = r;
-        if (m == i) break;
+        if (l < h->len && timer_less(&e[l], &e[m])) {
+            m = l;
+        }
+        if (r < h->len && timer_less(&e[r], &e[m])) {
+            m = r;
+        }
+        if (m == i) {
+            break;
+        }
         timer_ent tmp = e[i];
         e[i] = e[m];
         e[m] = tmp;
@@ -378,7 +422,9 @@ static void on_timer(uv_timer_t *t) {
     uint64_t now = mono_ns();
     while (rt->heap.len) {
         timer_ent *e = rt->heap.items;
-        if (e[0].due_ns > now) break;
+        if (e[0].due_ns > now) {
+            break;
+        }
         timer_ent fire = e[0];
         heap_pop(&rt->heap);
         tr__timer_fire(rt->node, fire.owner, fire.id);
@@ -406,14 +452,20 @@ static void on_async(uv_async_t *h) {
     int closing = rt->io_closing;
     pthread_mutex_unlock(&rt->io_lock);
     timer_ent *t = timers.items;
-    for (uint32_t i = 0; i < timers.len; i++) heap_push(&rt->heap, &t[i]);
+    for (uint32_t i = 0; i < timers.len; i++) {
+        heap_push(&rt->heap, &t[i]);
+    }
     tr__vec_free(&timers);
     post_ent *p = posts.items;
-    for (uint32_t i = 0; i < posts.len; i++) p[i].fn(p[i].arg);
+    for (uint32_t i = 0; i < posts.len; i++) {
+        p[i].fn(p[i].arg);
+    }
     tr__vec_free(&posts);
     if (closing) {
         post_ent *s = rt->shutdown_hooks.items;
-        for (uint32_t i = 0; i < rt->shutdown_hooks.len; i++) s[i].fn(s[i].arg);
+        for (uint32_t i = 0; i < rt->shutdown_hooks.len; i++) {
+            s[i].fn(s[i].arg);
+        }
         uv_close((uv_handle_t *)&rt->timer, NULL);
         uv_close((uv_handle_t *)&rt->sigint, NULL);
         uv_close((uv_handle_t *)&rt->sigterm, NULL);
@@ -425,15 +477,16 @@ static void on_async(uv_async_t *h) {
 
 /* No handle: cancellation is lazy here (the runtime ignores the fire of a timer it dropped);
  * withdrawing it would mean a cross-thread call into the I/O loop's heap for every reply. */
-static uint64_t real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id,
-                               uint64_t due_ns) {
+static uint64_t real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id, uint64_t due_ns) {
     tr_runtime *rt = e;
     (void)n;
     pthread_mutex_lock(&rt->io_lock);
     timer_ent t = {due_ns, ++rt->timer_seq, owner, id};
     int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->new_timers, &t, sizeof t);
     pthread_mutex_unlock(&rt->io_lock);
-    if (rc == 0) uv_async_send(&rt->async);
+    if (rc == 0) {
+        uv_async_send(&rt->async);
+    }
     return 0;
 }
 
@@ -442,7 +495,9 @@ int tr_runtime_post(tr_runtime *rt, void (*fn)(void *), void *arg) {
     pthread_mutex_lock(&rt->io_lock);
     int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->posts, &p, sizeof p);
     pthread_mutex_unlock(&rt->io_lock);
-    if (rc == 0) uv_async_send(&rt->async);
+    if (rc == 0) {
+        uv_async_send(&rt->async);
+    }
     return rc;
 }
 
@@ -476,13 +531,19 @@ static void *writer_main(void *arg) {
         int stop = rt->writer_stop;
         rt->writer_kick = 0;
         pthread_mutex_unlock(&rt->writer_lock);
-        if (rt->commit_interval_us) usleep(rt->commit_interval_us); /* linger: bigger groups */
+        if (rt->commit_interval_us) {
+            usleep(rt->commit_interval_us); /* linger: bigger groups */
+        }
         while (tr_store_has_pending(rt->store)) {
             int rc = tr_store_commit(rt->store, NULL);
-            if (rc) fprintf(stderr, "troupe: store commit failed: %s\n", tr_strerror(rc));
+            if (rc) {
+                fprintf(stderr, "troupe: store commit failed: %s\n", tr_strerror(rc));
+            }
         }
         pthread_mutex_lock(&rt->writer_lock);
-        if (stop) break;
+        if (stop) {
+            break;
+        }
     }
     pthread_mutex_unlock(&rt->writer_lock);
     tr__pool_thread_flush();
@@ -504,14 +565,18 @@ static int real_send_remote(void *e, tr_node *n, tr_msg *m, const char *to_name)
 static int real_node_by_name(void *e, tr_node *n, const char *name, uint32_t *id) {
     tr_runtime *rt = e;
     (void)n;
-    if (!rt->remote || !rt->remote->node_by_name) return TR_ENOENT;
+    if (!rt->remote || !rt->remote->node_by_name) {
+        return TR_ENOENT;
+    }
     return rt->remote->node_by_name(rt->remote_ud, name, id);
 }
 
 static void real_watch_node(void *e, tr_node *n, uint32_t id) {
     tr_runtime *rt = e;
     (void)n;
-    if (rt->remote && rt->remote->watch_node) rt->remote->watch_node(rt->remote_ud, id);
+    if (rt->remote && rt->remote->watch_node) {
+        rt->remote->watch_node(rt->remote_ud, id);
+    }
 }
 
 static const tr_engine_ops real_ops = {
@@ -530,7 +595,9 @@ void tr_runtime_set_remote(tr_runtime *rt, const tr_remote_ops *ops, void *ud) {
     rt->remote = ops;
 }
 
-struct uv_loop_s *tr_runtime_loop(tr_runtime *rt) { return &rt->loop; }
+struct uv_loop_s *tr_runtime_loop(tr_runtime *rt) {
+    return &rt->loop;
+}
 
 void tr_runtime_on_shutdown(tr_runtime *rt, void (*fn)(void *), void *arg) {
     post_ent p = {fn, arg};
@@ -541,7 +608,9 @@ void tr_runtime_on_shutdown(tr_runtime *rt, void (*fn)(void *), void *arg) {
 
 int tr_runtime_wait_signal(tr_runtime *rt) {
     pthread_mutex_lock(&rt->sig_lock);
-    while (!rt->sig_received) pthread_cond_wait(&rt->sig_cond, &rt->sig_lock);
+    while (!rt->sig_received) {
+        pthread_cond_wait(&rt->sig_cond, &rt->sig_lock);
+    }
     pthread_mutex_unlock(&rt->sig_lock);
     return 0;
 }
@@ -567,7 +636,9 @@ static void rm_tree(const char *dir) {
 
 static int io_start(tr_runtime *rt) {
     int rc = uv_loop_init(&rt->loop);
-    if (rc) return TR_EIO;
+    if (rc) {
+        return TR_EIO;
+    }
     uv_async_init(&rt->loop, &rt->async, on_async);
     rt->async.data = rt;
     uv_timer_init(&rt->loop, &rt->timer);
@@ -584,9 +655,13 @@ static int store_start(tr_runtime *rt, const tr_config *cfg) {
     const char *dir = cfg->data_dir;
     if (!dir) {
         char tmpl[] = "/tmp/troupe-XXXXXX";
-        if (!mkdtemp(tmpl)) return TR_EIO;
+        if (!mkdtemp(tmpl)) {
+            return TR_EIO;
+        }
         rt->tmp_dir = strdup(tmpl);
-        if (!rt->tmp_dir) return TR_ENOMEM;
+        if (!rt->tmp_dir) {
+            return TR_ENOMEM;
+        }
         dir = rt->tmp_dir;
     }
     tr_store_opts so = {dir, cfg->map_size, false};
@@ -595,9 +670,13 @@ static int store_start(tr_runtime *rt, const tr_config *cfg) {
 
 int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     tr_config cfg = cfg_in ? *cfg_in : (tr_config){0};
-    if (!out) return TR_EINVAL;
+    if (!out) {
+        return TR_EINVAL;
+    }
     tr_runtime *rt = calloc(1, sizeof *rt);
-    if (!rt) return TR_ENOMEM;
+    if (!rt) {
+        return TR_ENOMEM;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     rt->nworkers = cfg.workers ? cfg.workers : (uint32_t)(cores > 0 ? cores : 1);
     rt->commit_interval_us = cfg.commit_interval_us;
@@ -610,7 +689,9 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     pthread_cond_init(&rt->sig_cond, NULL);
     int rc = store_start(rt, &cfg);
     if (rc) {
-        if (rt->tmp_dir) rm_tree(rt->tmp_dir);
+        if (rt->tmp_dir) {
+            rm_tree(rt->tmp_dir);
+        }
         free(rt->tmp_dir);
         free(rt);
         return rc;
@@ -625,14 +706,20 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
         .store = rt->store,
     };
     rc = tr__node_create(&no, &rt->node);
-    if (rc == 0) rc = io_start(rt);
-    if (rc == 0 && pthread_create(&rt->writer, NULL, writer_main, rt) != 0) rc = TR_ENOMEM;
+    if (rc == 0) {
+        rc = io_start(rt);
+    }
+    if (rc == 0 && pthread_create(&rt->writer, NULL, writer_main, rt) != 0) {
+        rc = TR_ENOMEM;
+    }
     if (rc) {
         fprintf(stderr, "troupe: runtime start failed: %s\n", tr_strerror(rc));
         abort(); /* partial start-up of threads is not unwound */
     }
     rt->workers = calloc(rt->nworkers, sizeof *rt->workers);
-    if (!rt->workers) abort();
+    if (!rt->workers) {
+        abort();
+    }
     for (uint32_t i = 0; i < rt->nworkers; i++) {
         rt->workers[i].rt = rt;
         rt->workers[i].index = i;
@@ -644,16 +731,22 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     return 0;
 }
 
-tr_node *tr_runtime_node(tr_runtime *rt) { return rt->node; }
+tr_node *tr_runtime_node(tr_runtime *rt) {
+    return rt->node;
+}
 
 void tr_runtime_destroy(tr_runtime *rt) {
-    if (!rt) return;
+    if (!rt) {
+        return;
+    }
     atomic_store_explicit(&rt->stopping, 1, memory_order_relaxed);
     pthread_mutex_lock(&rt->global_lock);
     pthread_cond_broadcast(&rt->global_cond);
     pthread_mutex_unlock(&rt->global_lock);
     uv_async_send(&rt->async); /* worker 0 may sleep in the loop */
-    for (uint32_t i = 0; i < rt->nworkers; i++) pthread_join(rt->workers[i].thread, NULL);
+    for (uint32_t i = 0; i < rt->nworkers; i++) {
+        pthread_join(rt->workers[i].thread, NULL);
+    }
     /* No worker runs now: terminate callbacks run here; their store writes still commit. */
     tr__actor_free_all(rt->node, true);
     pthread_mutex_lock(&rt->writer_lock);
@@ -671,9 +764,13 @@ void tr_runtime_destroy(tr_runtime *rt) {
     uv_loop_close(&rt->loop);
     tr__node_destroy(rt->node);
     tr_store_close(rt->store);
-    if (rt->tmp_dir) rm_tree(rt->tmp_dir);
+    if (rt->tmp_dir) {
+        rm_tree(rt->tmp_dir);
+    }
     free(rt->tmp_dir);
-    for (uint32_t i = 0; i < rt->nworkers; i++) free(rt->workers[i].local.items);
+    for (uint32_t i = 0; i < rt->nworkers; i++) {
+        free(rt->workers[i].local.items);
+    }
     free(rt->workers);
     free(rt->global.items);
     tr__vec_free(&rt->heap);
@@ -707,7 +804,9 @@ static int inbox_receive_cb(tr_ctx *ctx, void *state, const tr_msg *m) {
     tr_inbox *ib = *(tr_inbox **)state;
     (void)ctx;
     tr_msg *c = tr__msg_alloc(m->body_len);
-    if (!c) return TR_CONTINUE;
+    if (!c) {
+        return TR_CONTINUE;
+    }
     /* Field by field: m->next_ may be written by a producer right now (m is the stub). */
     c->type = m->type;
     c->body_len = m->body_len;
@@ -716,7 +815,9 @@ static int inbox_receive_cb(tr_ctx *ctx, void *state, const tr_msg *m) {
     c->corr = m->corr;
     c->trace = m->trace;
     c->flags_ = m->flags_;
-    if (m->body_len) memcpy(tr__msg_body_mut(c), m->body, m->body_len);
+    if (m->body_len) {
+        memcpy(tr__msg_body_mut(c), m->body, m->body_len);
+    }
     pthread_mutex_lock(&ib->lock);
     if (ib->tail) {
         atomic_store_explicit(&ib->tail->next_, c, memory_order_relaxed);
@@ -745,9 +846,13 @@ static const tr_behaviour inbox_behaviour = {
 };
 
 int tr_inbox_create(tr_runtime *rt, tr_inbox **out) {
-    if (!rt || !out) return TR_EINVAL;
+    if (!rt || !out) {
+        return TR_EINVAL;
+    }
     tr_inbox *ib = calloc(1, sizeof *ib);
-    if (!ib) return TR_ENOMEM;
+    if (!ib) {
+        return TR_ENOMEM;
+    }
     ib->rt = rt;
     pthread_mutex_init(&ib->lock, NULL);
     pthread_condattr_t ca;
@@ -766,10 +871,14 @@ int tr_inbox_create(tr_runtime *rt, tr_inbox **out) {
     return 0;
 }
 
-tr_addr tr_inbox_addr(const tr_inbox *ib) { return ib->addr; }
+tr_addr tr_inbox_addr(const tr_inbox *ib) {
+    return ib->addr;
+}
 
 int tr_inbox_receive(tr_inbox *ib, uint32_t timeout_ms, tr_msg **out) {
-    if (!ib || !out) return TR_EINVAL;
+    if (!ib || !out) {
+        return TR_EINVAL;
+    }
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
@@ -780,15 +889,21 @@ int tr_inbox_receive(tr_inbox *ib, uint32_t timeout_ms, tr_msg **out) {
     }
     pthread_mutex_lock(&ib->lock);
     int rc = 0;
-    while (!ib->head && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&ib->cond, &ib->lock, &deadline);
+    while (!ib->head && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&ib->cond, &ib->lock, &deadline);
+    }
     tr_msg *m = ib->head;
     if (m) {
         ib->head = atomic_load_explicit(&m->next_, memory_order_relaxed);
-        if (!ib->head) ib->tail = NULL;
+        if (!ib->head) {
+            ib->tail = NULL;
+        }
         ib->count--;
     }
     pthread_mutex_unlock(&ib->lock);
-    if (!m) return TR_ETIMEDOUT;
+    if (!m) {
+        return TR_ETIMEDOUT;
+    }
     atomic_store_explicit(&m->next_, NULL, memory_order_relaxed);
     *out = m;
     return 0;
@@ -796,9 +911,13 @@ int tr_inbox_receive(tr_inbox *ib, uint32_t timeout_ms, tr_msg **out) {
 
 /* Stops the inbox actor and waits until it is gone, so no callback can touch ib after. */
 void tr_inbox_destroy(tr_inbox *ib) {
-    if (!ib) return;
+    if (!ib) {
+        return;
+    }
     tr_node_stop(ib->rt->node, ib->addr, 0);
-    for (int i = 0; i < 100000 && tr_node_alive(ib->rt->node, ib->addr); i++) usleep(100);
+    for (int i = 0; i < 100000 && tr_node_alive(ib->rt->node, ib->addr); i++) {
+        usleep(100);
+    }
     tr_msg *m = ib->head;
     while (m) {
         tr_msg *n = atomic_load_explicit(&m->next_, memory_order_relaxed);

@@ -84,19 +84,19 @@ struct tr_actor {
     tr_msg *tail;            /* [owner] */
     struct {
         tr_msg *_Atomic next_;
-    } stub;                  /* the initial stub (never freed) */
-    _Atomic uint32_t queued; /* [any] messages pushed but not popped */
-    uint32_t capacity;       /* [init] 0 = unbounded */
-    _Atomic uint64_t id;     /* [any] (gen << 32) | slot; 0 when dead */
-    uint32_t gen;            /* [owner/spawner] generation of the slot */
-    uint8_t overflow;        /* [init] tr_overflow */
-    uint8_t trap_exit;       /* [owner] */
+    } stub;                    /* the initial stub (never freed) */
+    _Atomic uint32_t queued;   /* [any] messages pushed but not popped */
+    uint32_t capacity;         /* [init] 0 = unbounded */
+    _Atomic uint64_t id;       /* [any] (gen << 32) | slot; 0 when dead */
+    uint32_t gen;              /* [owner/spawner] generation of the slot */
+    uint8_t overflow;          /* [init] tr_overflow */
+    uint8_t trap_exit;         /* [owner] */
     _Atomic uint8_t has_muted; /* [any] senders are muted on this actor */
-    uint8_t inited;          /* [owner] init ran */
-    tr_node *node;           /* [init] */
-    const tr_behaviour *beh; /* [init] */
-    void *state;             /* [owner] */
-    tr_actor_ext *ext;       /* [owner] */
+    uint8_t inited;            /* [owner] init ran */
+    tr_node *node;             /* [init] */
+    const tr_behaviour *beh;   /* [init] */
+    void *state;               /* [owner] */
+    tr_actor_ext *ext;         /* [owner] */
 };
 
 typedef struct tr_name_entry {
@@ -114,7 +114,7 @@ typedef struct tr_remote_watch {
     tr_addr watcher; /* local actor */
     tr_addr target;  /* on another node; target.actor == 0: the node itself */
     uint64_t ref;
-    uint8_t kind;    /* 0 monitor, 1 link, 2 node monitor */
+    uint8_t kind; /* 0 monitor, 1 link, 2 node monitor */
 } tr_remote_watch;
 
 struct tr_node {
@@ -147,8 +147,7 @@ struct tr_node {
     tr_vec remote_watches; /* tr_remote_watch */
 
     /* statistics [any] */
-    _Atomic uint64_t st_live, st_spawned, st_delivered, st_dead, st_rejects, st_mutes,
-        st_restarts;
+    _Atomic uint64_t st_live, st_spawned, st_delivered, st_dead, st_rejects, st_mutes, st_restarts;
 };
 
 /* The thread-local view of the actor running now (tr_ctx is this struct). */
@@ -158,7 +157,7 @@ struct tr_ctx {
     const tr_msg *current;
     tr_actor *mute_on; /* a receiver we flooded during this activation */
     uint64_t mute_on_id;
-    int stop_self;     /* tr_stop(self) was called: die after the callback returns */
+    int stop_self; /* tr_stop(self) was called: die after the callback returns */
     int stop_reason;
 };
 
@@ -167,8 +166,8 @@ tr_actor *tr__slot_get(tr_node *node, uint64_t actor_id);
 void tr__dead_letter(tr_node *node, tr_msg *msg);
 /* Routes a message built by the runtime; `ctx` (may be NULL) is the sending actor. */
 int tr__send_msg(tr_node *node, tr_ctx *ctx, tr_msg *msg, const char *to_name);
-int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts,
-              const void *arg, size_t arg_len, tr_addr *out);
+int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
+              size_t arg_len, tr_addr *out);
 void tr__actor_free_all(tr_node *node, bool run_terminate);
 
 /* registry (node.c) */

@@ -18,20 +18,26 @@
 
 static uint32_t name_hash(const char *s) {
     uint32_t h = 2166136261u;
-    while (*s) h = (h ^ (uint8_t)*s++) * 16777619u;
+    while (*s) {
+        h = (h ^ (uint8_t)*s++) * 16777619u;
+    }
     return h;
 }
 
 static tr_name_entry **reg_slot(tr_node *node, const char *name) {
     tr_name_entry **e = &node->reg_buckets[name_hash(name) & (node->reg_nbuckets - 1)];
-    while (*e && strcmp((*e)->name, name) != 0) e = &(*e)->next;
+    while (*e && strcmp((*e)->name, name) != 0) {
+        e = &(*e)->next;
+    }
     return e;
 }
 
 static int reg_grow(tr_node *node) {
     uint32_t n = node->reg_nbuckets * 2;
     tr_name_entry **b = calloc(n, sizeof *b);
-    if (!b) return TR_ENOMEM;
+    if (!b) {
+        return TR_ENOMEM;
+    }
     for (uint32_t i = 0; i < node->reg_nbuckets; i++) {
         tr_name_entry *e = node->reg_buckets[i];
         while (e) {
@@ -54,7 +60,9 @@ static bool addr_alive(tr_node *node, tr_addr a) {
 }
 
 int tr__reg_add(tr_node *node, const char *name, tr_addr who, bool replace_dead) {
-    if (!name || !name[0] || strlen(name) > TR_NAME_MAX) return TR_EINVAL;
+    if (!name || !name[0] || strlen(name) > TR_NAME_MAX) {
+        return TR_EINVAL;
+    }
     pthread_mutex_lock(&node->reg_lock);
     int rc = 0;
     tr_name_entry **e = reg_slot(node, name);
@@ -95,7 +103,9 @@ void tr__reg_remove_if(tr_node *node, const char *name, tr_addr who) {
 }
 
 int tr__reg_find(tr_node *node, const char *name, tr_addr *out) {
-    if (!name) return TR_EINVAL;
+    if (!name) {
+        return TR_EINVAL;
+    }
     pthread_mutex_lock(&node->reg_lock);
     tr_name_entry *e = *reg_slot(node, name);
     int rc = TR_ENOENT;
@@ -126,13 +136,17 @@ void tr__reg_clear(tr_node *node) {
 
 static void hook_ready(void *ud) {
     tr_node *node = ud;
-    if (node->ops->store_ready) node->ops->store_ready(node->engine, node);
+    if (node->ops->store_ready) {
+        node->ops->store_ready(node->engine, node);
+    }
 }
 
 static void hook_durable(void *ud, tr_addr who, uint64_t token, int status) {
     tr_node *node = ud;
     tr_msg *m = tr__msg_alloc(9);
-    if (!m) return;
+    if (!m) {
+        return;
+    }
     m->type = TR_MSG_DURABLE;
     m->from = who;
     m->to = who;
@@ -153,10 +167,16 @@ static void hook_release(void *ud, tr_msg *held, int status) {
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 int tr__node_create(const tr_node_opts *opts, tr_node **out) {
-    if (!opts || !opts->ops || !out || opts->node_id == 0) return TR_EINVAL;
-    if (opts->name && strlen(opts->name) > TR_NAME_MAX) return TR_EINVAL;
+    if (!opts || !opts->ops || !out || opts->node_id == 0) {
+        return TR_EINVAL;
+    }
+    if (opts->name && strlen(opts->name) > TR_NAME_MAX) {
+        return TR_EINVAL;
+    }
     tr_node *node = calloc(1, sizeof *node);
-    if (!node) return TR_ENOMEM;
+    if (!node) {
+        return TR_ENOMEM;
+    }
     node->id = opts->node_id;
     if (opts->name && opts->name[0]) {
         strcpy(node->name, opts->name);
@@ -210,17 +230,23 @@ static void node_free_volatile(tr_node *node, bool run_terminate) {
     pthread_mutex_unlock(&node->slot_lock);
 }
 
-void tr__node_crash(tr_node *node) { node_free_volatile(node, false); }
+void tr__node_crash(tr_node *node) {
+    node_free_volatile(node, false);
+}
 
 void tr__node_destroy(tr_node *node) {
-    if (!node) return;
+    if (!node) {
+        return;
+    }
     tr__actor_free_all(node, true);
     tr__reg_clear(node);
     tr__vec_free(&node->mutes);
     tr__vec_free(&node->remote_watches);
     for (uint32_t p = 0; p < TR__PAGES_MAX; p++) {
         tr_actor *page = atomic_load_explicit(&node->pages[p], memory_order_relaxed);
-        if (!page) break;
+        if (!page) {
+            break;
+        }
         free(page);
     }
     free(node->free_slots);
@@ -247,28 +273,40 @@ bool tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name, tr_addr *
     }
     tr_addr to = msg->to;
     (void)tr__send_msg(node, NULL, msg, NULL);
-    if (receiver) *receiver = to;
+    if (receiver) {
+        *receiver = to;
+    }
     return tr__node_backlog(node, to) > node->mute_threshold;
 }
 
 uint32_t tr__node_backlog(tr_node *node, tr_addr who) {
-    if (who.node != node->id) return 0;
+    if (who.node != node->id) {
+        return 0;
+    }
     tr_actor *a = tr__slot_get(node, who.actor);
-    if (!a || atomic_load_explicit(&a->id, memory_order_acquire) != who.actor) return 0;
+    if (!a || atomic_load_explicit(&a->id, memory_order_acquire) != who.actor) {
+        return 0;
+    }
     return atomic_load_explicit(&a->queued, memory_order_relaxed);
 }
 
-uint32_t tr__node_mute_threshold(const tr_node *node) { return node->mute_threshold; }
+uint32_t tr__node_mute_threshold(const tr_node *node) {
+    return node->mute_threshold;
+}
 
 static void send_simple(tr_node *node, tr_addr from, tr_addr to, uint32_t type, uint64_t corr,
                         int64_t reason, bool with_body) {
     tr_msg *m = tr__msg_alloc(9);
-    if (!m) return;
+    if (!m) {
+        return;
+    }
     m->type = type;
     m->from = from;
     m->to = to;
     m->corr = corr;
-    if (with_body) m->body_len = (uint32_t)tr__pack_int(tr__msg_body_mut(m), reason);
+    if (with_body) {
+        m->body_len = (uint32_t)tr__pack_int(tr__msg_body_mut(m), reason);
+    }
     tr__node_route(node, m);
 }
 
@@ -297,8 +335,8 @@ void tr__node_event(tr_node *node, uint32_t id, bool up) {
             send_simple(node, from, f[i].watcher, TR_MSG_DOWN, f[i].ref, TR_ENODEDOWN, true);
             break;
         case 1:
-            send_simple(node, from, f[i].watcher, TR__SYS_EXIT,
-                        (uint64_t)(int64_t)TR_ENODEDOWN, 0, false);
+            send_simple(node, from, f[i].watcher, TR__SYS_EXIT, (uint64_t)(int64_t)TR_ENODEDOWN, 0,
+                        false);
             break;
         default:
             send_simple(node, (tr_addr){id, 0, 0}, f[i].watcher,
@@ -311,28 +349,36 @@ void tr__node_event(tr_node *node, uint32_t id, bool up) {
 
 /* ---- the tr_node API -------------------------------------------------------------------- */
 
-uint32_t tr_node_id(const tr_node *node) { return node->id; }
-const char *tr_node_name(const tr_node *node) { return node->name; }
+uint32_t tr_node_id(const tr_node *node) {
+    return node->id;
+}
+const char *tr_node_name(const tr_node *node) {
+    return node->name;
+}
 
-int tr_node_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts,
-                  const void *arg, size_t arg_len, tr_addr *out) {
+int tr_node_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
+                  size_t arg_len, tr_addr *out) {
     return tr__spawn(node, b, opts, arg, arg_len, out);
 }
 
-int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr,
-                      const void *body, size_t len) {
+int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr, const void *body,
+                      size_t len) {
     if (!node || tr_addr_is_none(to) || (len && !body) || type >= TR__SYS_BASE ||
         len > TR_VALUE_MAX) {
         return TR_EINVAL;
     }
     tr_msg *m = tr__msg_alloc(len);
-    if (!m) return TR_ENOMEM;
+    if (!m) {
+        return TR_ENOMEM;
+    }
     m->type = type;
     m->from = (tr_addr){node->id, 0, 0};
     m->to = to;
     m->corr = corr;
     m->body_len = (uint32_t)len;
-    if (len) memcpy(tr__msg_body_mut(m), body, len);
+    if (len) {
+        memcpy(tr__msg_body_mut(m), body, len);
+    }
     return tr__send_msg(node, NULL, m, NULL);
 }
 
@@ -341,19 +387,25 @@ int tr_node_send(tr_node *node, tr_addr to, uint32_t type, const void *body, siz
 }
 
 int tr_node_stop(tr_node *node, tr_addr target, int reason) {
-    if (!node || tr_addr_is_none(target) || reason > 0) return TR_EINVAL;
-    send_simple(node, (tr_addr){node->id, 0, 0}, target, TR__SYS_KILL,
-                (uint64_t)(int64_t)reason, 0, false);
+    if (!node || tr_addr_is_none(target) || reason > 0) {
+        return TR_EINVAL;
+    }
+    send_simple(node, (tr_addr){node->id, 0, 0}, target, TR__SYS_KILL, (uint64_t)(int64_t)reason, 0,
+                false);
     return 0;
 }
 
 int tr_node_lookup(tr_node *node, const char *name, tr_addr *out) {
-    if (!node || !name || !out) return TR_EINVAL;
+    if (!node || !name || !out) {
+        return TR_EINVAL;
+    }
     return tr__reg_find(node, name, out);
 }
 
 bool tr_node_alive(tr_node *node, tr_addr who) {
-    if (!node || (who.node != 0 && who.node != node->id)) return false;
+    if (!node || (who.node != 0 && who.node != node->id)) {
+        return false;
+    }
     return addr_alive(node, who);
 }
 

@@ -44,7 +44,9 @@ static uint32_t global_count[TR__CLASSES];
 
 static inline uint32_t class_of(size_t total) {
     for (uint32_t c = 0; c < TR__CLASSES; c++) {
-        if (total <= class_size[c]) return c;
+        if (total <= class_size[c]) {
+            return c;
+        }
     }
     return TR__CLASS_HUGE;
 }
@@ -83,7 +85,9 @@ static bool refill(uint32_t c) {
             global_count[c]--;
         }
         pthread_mutex_unlock(&global_lock);
-        if (!b) return false;
+        if (!b) {
+            return false;
+        }
     }
     local.cur[c] = b;
     local.cur_count[c] = TR__BATCH;
@@ -135,21 +139,27 @@ tr_msg *tr__msg_alloc(size_t body_cap) {
     return msg_init((tr_msg *)f, c);
 }
 
-uint8_t *tr__msg_body_mut(tr_msg *msg) { return (uint8_t *)(msg + 1); }
+uint8_t *tr__msg_body_mut(tr_msg *msg) {
+    return (uint8_t *)(msg + 1);
+}
 
 /* `cur` of class c holds exactly TR__BATCH: it becomes `full` (a `full` already held goes to
  * the global stack). Checked before the push: `cur` may hold exactly TR__BATCH after a
  * refill, and must never grow past it, so that every batch handed on is complete and this
  * thread's holding stays bounded. */
 __attribute__((noinline)) static void retire_cur(uint32_t c) {
-    if (local.full[c]) give_batch(c, local.full[c]);
+    if (local.full[c]) {
+        give_batch(c, local.full[c]);
+    }
     local.full[c] = local.cur[c];
     local.cur[c] = NULL;
     local.cur_count[c] = 0;
 }
 
 void tr__msg_release(tr_msg *msg) {
-    if (!msg) return;
+    if (!msg) {
+        return;
+    }
     uint32_t c = msg->size_class_;
     if (c == TR__CLASS_HUGE) {
         free(msg);
@@ -164,11 +174,15 @@ void tr__msg_release(tr_msg *msg) {
     local.cur_count[c]++;
 }
 
-void tr_msg_free(tr_msg *msg) { tr__msg_release(msg); }
+void tr_msg_free(tr_msg *msg) {
+    tr__msg_release(msg);
+}
 
 void tr__pool_thread_flush(void) {
     for (uint32_t c = 0; c < TR__CLASSES; c++) {
-        if (local.full[c]) give_batch(c, local.full[c]);
+        if (local.full[c]) {
+            give_batch(c, local.full[c]);
+        }
         local.full[c] = NULL;
         free_list(local.cur[c]);
         local.cur[c] = NULL;

@@ -57,52 +57,36 @@
 
 static int map_err(int rc) {
     switch (rc) {
-    case MDB_SUCCESS:
-        return 0;
-    case MDB_NOTFOUND:
-        return TR_ENOENT;
-    case MDB_KEYEXIST:
-        return TR_EEXIST;
-    case MDB_MAP_FULL:
-        return TR_ENOSPC;
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return TR_ENOENT;
+    case MDB_KEYEXIST: return TR_EEXIST;
+    case MDB_MAP_FULL: return TR_ENOSPC;
     case MDB_PAGE_NOTFOUND:
     case MDB_CORRUPTED:
     case MDB_INVALID:
     case MDB_VERSION_MISMATCH:
-    case MDB_PAGE_FULL:
-        return TR_ECORRUPT;
-    case MDB_PANIC:
-        return TR_EIO;
-    case MDB_INCOMPATIBLE:
-        return TR_EFOREIGN;
+    case MDB_PAGE_FULL: return TR_ECORRUPT;
+    case MDB_PANIC: return TR_EIO;
+    case MDB_INCOMPATIBLE: return TR_EFOREIGN;
     case MDB_TXN_FULL:
-    case MDB_BAD_VALSIZE:
-        return TR_ETOOBIG;
+    case MDB_BAD_VALSIZE: return TR_ETOOBIG;
     case MDB_DBS_FULL:
     case MDB_READERS_FULL:
     case MDB_TLS_FULL:
-    case MDB_CURSOR_FULL:
-        return TR_EBUSY;
-    case MDB_MAP_RESIZED:
-        return TR_EAGAIN;
+    case MDB_CURSOR_FULL: return TR_EBUSY;
+    case MDB_MAP_RESIZED: return TR_EAGAIN;
     case MDB_BAD_RSLOT:
     case MDB_BAD_TXN:
     case MDB_BAD_DBI:
-    case EINVAL:
-        return TR_EINVAL;
-    case ENOMEM:
-        return TR_ENOMEM;
+    case EINVAL: return TR_EINVAL;
+    case ENOMEM: return TR_ENOMEM;
     case ENOSPC:
     case EDQUOT:
-    case EFBIG:
-        return TR_ENOSPC;
-    case ENOENT:
-        return TR_ENOENT;
+    case EFBIG: return TR_ENOSPC;
+    case ENOENT: return TR_ENOENT;
     case EAGAIN:
-    case EBUSY:
-        return TR_EBUSY;
-    default:
-        return TR_EIO; /* EIO, EACCES, EROFS, ...: the directory cannot be used */
+    case EBUSY: return TR_EBUSY;
+    default: return TR_EIO; /* EIO, EACCES, EROFS, ...: the directory cannot be used */
     }
 }
 
@@ -159,7 +143,13 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n) {
 /* ------------------------------------------------------------------------------------ */
 /* Entries, actor records, waiters, batches                                               */
 
-enum { OP_PUT, OP_DEL, OP_APPEND, OP_SNAP, OP_TRUNC };
+enum {
+    OP_PUT,
+    OP_DEL,
+    OP_APPEND,
+    OP_SNAP,
+    OP_TRUNC
+};
 
 typedef struct arec arec;
 typedef struct entry entry;
@@ -188,9 +178,9 @@ struct arec {
     uint64_t next_seq; /* 0 = not read from LMDB yet */
     entry *jhead;      /* pending appends in seq order (linked by hnext) */
     entry *jtail;
-    entry *snap; /* latest pending snapshot */
-    entry *trunc;       /* latest pending (or re-queued) journal truncation */
-    uint64_t trunc_seq; /* the highest truncation point this record has seen issued */
+    entry *snap;         /* latest pending snapshot */
+    entry *trunc;        /* latest pending (or re-queued) journal truncation */
+    uint64_t trunc_seq;  /* the highest truncation point this record has seen issued */
     uint64_t flush_upto; /* mark_truncated's scratch (0 outside it) */
     bool gone;
     uint32_t nlen;
@@ -210,7 +200,7 @@ typedef struct batch {
     entry *tail;
     waiter *whead;
     waiter *wtail;
-    uint64_t count;  /* entries, truncations included */
+    uint64_t count;   /* entries, truncations included */
     uint64_t truncs;  /* of which OP_TRUNC (not counted as writes: see count_commit) */
     uint64_t deleted; /* journal events its truncations deleted (once written) */
     uint64_t bytes;
@@ -252,7 +242,7 @@ struct tr_store {
     spares spare_entries; /* single: entries of SPARE_ENTRY_BYTES, for reuse */
     spares spare_waiters; /* single: waiters, for reuse */
 #ifndef NDEBUG
-    pthread_t owner;      /* single: the thread that opened it, the only one that may call */
+    pthread_t owner; /* single: the thread that opened it, the only one that may call */
 #endif
     /* Under mu: */
     batch pending;
@@ -335,9 +325,13 @@ static waiter *waiter_new(tr_store *st) {
     return spare_take(st, &st->spare_waiters, sizeof(waiter));
 }
 
-static void waiter_free(tr_store *st, waiter *w) { spare_give(st, &st->spare_waiters, w); }
+static void waiter_free(tr_store *st, waiter *w) {
+    spare_give(st, &st->spare_waiters, w);
+}
 
-static bool batch_empty(const batch *b) { return b->head == NULL && b->whead == NULL; }
+static bool batch_empty(const batch *b) {
+    return b->head == NULL && b->whead == NULL;
+}
 
 static void batch_add(batch *b, entry *e) {
     e->next = NULL;
@@ -394,7 +388,9 @@ static entry *entry_new(tr_store *st, int op, const char *actor, size_t nlen, co
 
 /* ---- Chained hash tables (chaining never fails: growth is optional) ----------------- */
 
-static void **table_bucket(table *t, uint64_t hash) { return &t->slots[hash & (t->cap - 1)]; }
+static void **table_bucket(table *t, uint64_t hash) {
+    return &t->slots[hash & (t->cap - 1)];
+}
 
 /* Doubles the bucket array when the load passes 1; on ENOMEM chains just get longer. */
 static void table_maybe_grow(table *t, void *(*next_of)(void *), void **(*link_of)(void *),
@@ -422,12 +418,24 @@ static void table_maybe_grow(table *t, void *(*next_of)(void *), void **(*link_o
     t->cap = ncap;
 }
 
-static void *entry_next(void *p) { return ((entry *)p)->hnext; }
-static void **entry_link(void *p) { return (void **)&((entry *)p)->hnext; }
-static uint64_t entry_hash(void *p) { return ((entry *)p)->hash; }
-static void *arec_next(void *p) { return ((arec *)p)->hnext; }
-static void **arec_link(void *p) { return (void **)&((arec *)p)->hnext; }
-static uint64_t arec_hash(void *p) { return ((arec *)p)->hash; }
+static void *entry_next(void *p) {
+    return ((entry *)p)->hnext;
+}
+static void **entry_link(void *p) {
+    return (void **)&((entry *)p)->hnext;
+}
+static uint64_t entry_hash(void *p) {
+    return ((entry *)p)->hash;
+}
+static void *arec_next(void *p) {
+    return ((arec *)p)->hnext;
+}
+static void **arec_link(void *p) {
+    return (void **)&((arec *)p)->hnext;
+}
+static uint64_t arec_hash(void *p) {
+    return ((arec *)p)->hash;
+}
 
 /* A burst of pending keys leaves a large bucket array behind; give it back once the
  * overlay is empty again (memory stays bounded by what is pending, not by the past). */
@@ -644,8 +652,7 @@ static int read_last_seq(tr_store *st, const char *name, size_t nlen, uint64_t *
     return rc;
 }
 
-static int read_snap_seq(tr_store *st, const char *name, size_t nlen, bool *have,
-                         uint64_t *seq) {
+static int read_snap_seq(tr_store *st, const char *name, size_t nlen, bool *have, uint64_t *seq) {
     MDB_txn *txn;
     int rc = read_begin(st, &txn);
     if (rc == 0) {
@@ -734,8 +741,8 @@ static int kv_write(tr_store *st, int op, const char *actor, const void *key, si
     return submit_kv(st, e);
 }
 
-int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen,
-                 const void *val, size_t vlen) {
+int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen, const void *val,
+                 size_t vlen) {
     return kv_write(st, OP_PUT, actor, key, klen, val, vlen);
 }
 
@@ -759,8 +766,7 @@ static int full_key(const char *actor, const void *key, size_t klen, uint8_t *k,
     return 0;
 }
 
-static int lmdb_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, size_t cap,
-                    size_t *len) {
+static int lmdb_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, size_t cap, size_t *len) {
     MDB_txn *txn;
     int rc = read_begin(st, &txn);
     if (rc != 0) {
@@ -786,8 +792,7 @@ int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, 
     mu_lock(st);
     entry *e = *overlay_slot(st, k, fk, h);
     if (e) {
-        rc = e->op == OP_DEL ? TR_ENOENT
-                             : copy_out(buf, cap, e->data + e->klen, e->vlen, len);
+        rc = e->op == OP_DEL ? TR_ENOENT : copy_out(buf, cap, e->data + e->klen, e->vlen, len);
     }
     mu_unlock(st);
     if (e) {
@@ -797,8 +802,8 @@ int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, 
     return lmdb_get(st, k, fk, buf, cap, len);
 }
 
-int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
-                           void *buf, size_t cap, size_t *len) {
+int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                           size_t cap, size_t *len) {
     assert(st != NULL);
     uint8_t k[FULLKEY_MAX];
     size_t fk;
@@ -896,8 +901,7 @@ int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
     return submitted(st, e, rc, ready);
 }
 
-int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data,
-                      size_t len) {
+int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data, size_t len) {
     assert(st != NULL);
     size_t nlen = name_len(actor);
     int rc = nlen == 0 ? TR_EINVAL : check_value(data, len);
@@ -1213,8 +1217,7 @@ static int recover_read_chunk(recovery *r, uint64_t after, rec_buf *out, bool *m
     return rc;
 }
 
-static int recover_run(recovery *r, tr_snapshot_cb on_snapshot, tr_event_cb on_event,
-                       void *ud) {
+static int recover_run(recovery *r, tr_snapshot_cb on_snapshot, tr_event_cb on_event, void *ud) {
     uint64_t after = 0;
     int rc = 0;
     if (r->have_snap) {
@@ -1342,9 +1345,7 @@ static int put_entry(tr_store *st, MDB_txn *txn, cursors *cs, entry *e, uint32_t
         c = &cs->kv;
         dbi = st->dbi_kv;
         break;
-    case OP_DEL:
-        rc = mdb_del(txn, st->dbi_kv, &k, NULL);
-        return rc == MDB_NOTFOUND ? 0 : rc;
+    case OP_DEL: rc = mdb_del(txn, st->dbi_kv, &k, NULL); return rc == MDB_NOTFOUND ? 0 : rc;
     case OP_APPEND:
     case OP_TRUNC:
         c = &cs->journal;
@@ -1449,8 +1450,8 @@ static int write_batch(tr_store *st, batch *b) {
  * queued (a failed store, a full pending batch, no memory) the rest waits for the actor's
  * next truncation, which walks from the journal's start again. Under mu. */
 static void trunc_requeue(tr_store *st, arec *a, const entry *e, bool *ready) {
-    entry *n = entry_new(st, OP_TRUNC, a->name, a->nlen, e->data + a->nlen + 1, 8, NULL, 0,
-                         NULL, 0);
+    entry *n =
+        entry_new(st, OP_TRUNC, a->name, a->nlen, e->data + a->nlen + 1, 8, NULL, 0, NULL, 0);
     bool r = false;
     if (n != NULL && queue_trunc(st, a, n, &r) != 0) {
         entry_free(st, n);
@@ -1528,7 +1529,9 @@ static void store_check(tr_store *st) {
     }
 }
 #else
-static void store_check(tr_store *st) { (void)st; }
+static void store_check(tr_store *st) {
+    (void)st;
+}
 #endif
 
 static void free_entries(tr_store *st, entry *e) {
@@ -1789,7 +1792,9 @@ static void drop_all_pending(tr_store *st, bool closing) {
     }
 }
 
-void tr_store_drop_pending(tr_store *st) { drop_all_pending(st, false); }
+void tr_store_drop_pending(tr_store *st) {
+    drop_all_pending(st, false);
+}
 
 void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
     mu_lock(st);

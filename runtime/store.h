@@ -77,13 +77,11 @@ void tr_store_bind(tr_store *st, const tr_store_hooks *hooks);
 /* Actor-side calls (the actor's persistent name identifies its namespace). */
 int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
                  size_t cap, size_t *len);
-int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen,
-                 const void *val, size_t vlen);
+int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen, const void *val,
+                 size_t vlen);
 int tr_store_del(tr_store *st, const char *actor, const void *key, size_t klen);
-int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
-                    uint64_t *seq_out);
-int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data,
-                      size_t len);
+int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len, uint64_t *seq_out);
+int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data, size_t len);
 int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
                      tr_event_cb on_event, void *ud);
 /* Queues the deletion of the actor's journal events with seq <= upto, in the pending batch
@@ -121,8 +119,8 @@ void tr_store_drop_pending(tr_store *st);
 
 /* Tests and tools: as tr_store_get, but reads only what is committed (ignores pending
  * writes, including the caller's own). */
-int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
-                           void *buf, size_t cap, size_t *len);
+int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                           size_t cap, size_t *len);
 /* Tests and tools: the committed journal of `actor` (after a flush): its first and last seq
  * and how many events it holds (all 0 when empty). Walks every event. */
 int tr_store_journal_range(tr_store *st, const char *actor, uint64_t *first, uint64_t *last,
@@ -138,13 +136,13 @@ typedef struct tr_store_stats {
     uint64_t writes;
     uint64_t map_grows;
     uint64_t max_writes_per_commit;
-    uint64_t flushes;       /* defer_bytes stores: LMDB writes of held-back batches */
-    uint64_t overlay_keys;  /* kv keys with a pending or held-back version (0 once all is
+    uint64_t flushes;         /* defer_bytes stores: LMDB writes of held-back batches */
+    uint64_t overlay_keys;    /* kv keys with a pending or held-back version (0 once all is
                                in LMDB) */
     uint64_t overlay_buckets; /* its hash table's size (shrinks back when it empties) */
-    uint64_t actor_records; /* live or pending actors (journal seq caches) */
-    uint64_t truncations;   /* journal truncations committed (re-queued steps included) */
-    uint64_t truncated;     /* journal events they deleted (once written to LMDB) */
+    uint64_t actor_records;   /* live or pending actors (journal seq caches) */
+    uint64_t truncations;     /* journal truncations committed (re-queued steps included) */
+    uint64_t truncated;       /* journal events they deleted (once written to LMDB) */
 } tr_store_stats;
 void tr_store_stats_get(tr_store *st, tr_store_stats *out);
 

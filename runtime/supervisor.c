@@ -118,14 +118,18 @@ static int flatten(const tr_sup_spec *spec, uint8_t **out, size_t *len) {
     if (blob == NULL) {
         return TR_ENOMEM;
     }
-    flat_header h = {FLAT_MAGIC, spec->strategy, spec->max_restarts, spec->window_ms,
-                     (uint32_t)spec->child_count, 0};
+    flat_header h = {FLAT_MAGIC,
+                     spec->strategy,
+                     spec->max_restarts,
+                     spec->window_ms,
+                     (uint32_t)spec->child_count,
+                     0};
     memcpy(blob, &h, sizeof h);
     size_t pos = sizeof h + spec->child_count * sizeof(flat_child);
     for (size_t i = 0; i < spec->child_count; i++) {
         const tr_child_spec *c = &spec->children[i];
-        flat_child f = {c->behaviour, 0,         pos,        c->arg_len,
-                        c->restart,  c->mailbox_capacity, c->overflow, 0};
+        flat_child f = {c->behaviour,        0,           pos, c->arg_len, c->restart,
+                        c->mailbox_capacity, c->overflow, 0};
         if (c->arg_len > 0) {
             memcpy(blob + pos, c->arg, c->arg_len);
             pos += c->arg_len;
@@ -146,7 +150,11 @@ static int flatten(const tr_sup_spec *spec, uint8_t **out, size_t *len) {
 
 /* ---- The supervisor's memory ------------------------------------------------------------- */
 
-typedef enum child_state { CHILD_DOWN, CHILD_RUNNING, CHILD_STOPPING } child_state;
+typedef enum child_state {
+    CHILD_DOWN,
+    CHILD_RUNNING,
+    CHILD_STOPPING
+} child_state;
 
 typedef struct sup_child {
     const tr_behaviour *behaviour;
@@ -157,8 +165,8 @@ typedef struct sup_child {
     uint32_t mailbox_capacity;
     tr_overflow overflow;
     child_state state;
-    tr_addr addr; /* the current instance, or the last one once DOWN */
-    uint64_t ref; /* our monitor of addr */
+    tr_addr addr;    /* the current instance, or the last one once DOWN */
+    uint64_t ref;    /* our monitor of addr */
     bool finished;   /* never start again */
     bool want_start; /* start once no child is stopping */
     bool want_stop;  /* stop, highest index first, one at a time */
@@ -260,9 +268,8 @@ static int start_child(tr_ctx *ctx, sup_child *c) {
     /* The registry lets a new actor take a name whose holder is dead, and an old instance's
      * death removes its name only while the name still points to it: the new instance keeps
      * the name. We only start after the old instance's TR_MSG_DOWN, i.e. after it died. */
-    tr_spawn_opts opts = {.name = c->name,
-                          .mailbox_capacity = c->mailbox_capacity,
-                          .overflow = c->overflow};
+    tr_spawn_opts opts = {
+        .name = c->name, .mailbox_capacity = c->mailbox_capacity, .overflow = c->overflow};
     tr_addr addr;
     int rc = tr_spawn(ctx, c->behaviour, &opts, c->arg, c->arg_len, &addr);
     if (rc != 0) {
@@ -550,11 +557,8 @@ int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart 
     if (rc != 0) {
         return rc;
     }
-    *child = (tr_child_spec){.name = name,
-                             .behaviour = &sup_behaviour,
-                             .arg = blob,
-                             .arg_len = len,
-                             .restart = restart};
+    *child = (tr_child_spec){
+        .name = name, .behaviour = &sup_behaviour, .arg = blob, .arg_len = len, .restart = restart};
     return 0;
 }
 

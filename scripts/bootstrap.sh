@@ -2,10 +2,11 @@
 # Installs what troupe needs on a Debian 12 machine, idempotently, with pinned versions:
 # Debian's -dev packages for libuv, msgpack-c, LMDB, Criterion, OpenSSL (libcrypto, for
 # HMAC-SHA256), jansson (JSON histories), pkg-config; and Zig from PyPI's ziglang at exactly
-# ZIG_VERSION.
+# ZIG_VERSION, and clang-format from PyPI at exactly CLANG_FORMAT_VERSION (scripts/format.sh).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
+CLANG_FORMAT_VERSION=19.1.7
 PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev pkg-config gcc libc6-dev python3-pip"
 missing=""
 for p in $PKGS; do
@@ -22,6 +23,11 @@ if [ "$have" != "$ZIG_VERSION" ]; then
     echo "bootstrap: installing ziglang==$ZIG_VERSION from PyPI (have: ${have:-none})" >&2
     python3 -m pip install -q "ziglang==$ZIG_VERSION" >&2 ||
         python3 -m pip install -q --break-system-packages "ziglang==$ZIG_VERSION" >&2
+fi
+if ! python3 -m pip show clang-format 2>/dev/null | grep -qx "Version: $CLANG_FORMAT_VERSION"; then
+    echo "bootstrap: installing clang-format==$CLANG_FORMAT_VERSION from PyPI" >&2
+    python3 -m pip install -q "clang-format==$CLANG_FORMAT_VERSION" >&2 ||
+        python3 -m pip install -q --break-system-packages "clang-format==$CLANG_FORMAT_VERSION" >&2
 fi
 have=$(python3 -m ziglang version)
 [ "$have" = "$ZIG_VERSION" ] || { echo "bootstrap: zig is $have, need $ZIG_VERSION" >&2; exit 2; }

@@ -14,18 +14,18 @@ typedef struct id_rec {
     int64_t item;
     int64_t qty;
     uint8_t f;
-    bool has_ok;       /* some attempt completed ok: applied (once) */
-    bool possible;     /* some attempt ok, info or pending: may have been applied */
-    bool refused;      /* some attempt failed "out of stock": the id's definite outcome */
-    bool supply_done;  /* counted in the running supply bound */
-    bool demand_done;  /* counted in the running demand bound */
-    bool seen;         /* read bounds: its first attempt was invoked */
-    bool ok_seen;      /* read bounds: its first ok completion was seen */
+    bool has_ok;      /* some attempt completed ok: applied (once) */
+    bool possible;    /* some attempt ok, info or pending: may have been applied */
+    bool refused;     /* some attempt failed "out of stock": the id's definite outcome */
+    bool supply_done; /* counted in the running supply bound */
+    bool demand_done; /* counted in the running demand bound */
+    bool seen;        /* read bounds: its first attempt was invoked */
+    bool ok_seen;     /* read bounds: its first ok completion was seen */
     uint32_t attempts;
-    size_t last_invoke; /* history index of its latest attempt */
+    size_t last_invoke;  /* history index of its latest attempt */
     size_t first_invoke; /* ... of its first attempt */
     size_t retry_invoke; /* ... of its second attempt (the first retry), SIZE_MAX if none */
-    size_t ok_index;    /* its first ok completion, SIZE_MAX if none */
+    size_t ok_index;     /* its first ok completion, SIZE_MAX if none */
 } id_rec;
 
 typedef struct attempt {
@@ -81,8 +81,11 @@ static int build_ids(const tr_history *h, size_t items, scratch *s) {
     for (size_t i = 0; i < n; i++) {
         const tr_op *op = tr_history_op(h, s->att[i].index);
         if (i == 0 || s->att[i].id != s->att[i - 1].id) {
-            s->recs[s->n_recs++] = (id_rec){.id = op->value_to, .item = op->key,
-                                            .qty = op->value, .f = op->f, .ok_index = SIZE_MAX,
+            s->recs[s->n_recs++] = (id_rec){.id = op->value_to,
+                                            .item = op->key,
+                                            .qty = op->value,
+                                            .f = op->f,
+                                            .ok_index = SIZE_MAX,
                                             .retry_invoke = SIZE_MAX,
                                             .first_invoke = s->att[i].index};
         }
@@ -96,8 +99,8 @@ static int build_ids(const tr_history *h, size_t items, scratch *s) {
         r->last_invoke = s->att[i].index;
         r->retry_invoke = r->attempts == 2 ? s->att[i].index : r->retry_invoke;
         r->possible |= type != TR_OP_FAIL;
-        r->refused |= type == TR_OP_FAIL &&
-                      strcmp(tr_history_op(h, done)->error, TR_STOCK_OUT_OF_STOCK) == 0;
+        r->refused |=
+            type == TR_OP_FAIL && strcmp(tr_history_op(h, done)->error, TR_STOCK_OUT_OF_STOCK) == 0;
         if (type == TR_OP_OK && !r->has_ok) {
             r->has_ok = true;
             r->ok_index = done;
@@ -121,8 +124,7 @@ static void note_negative(tr_stock_check_result *out, const tr_op *op, int64_t i
 }
 
 /* Invariant (a), parts 1 (reads) and 2 (the running bound), in history order. */
-static int check_running(const tr_stock_check_input *in, scratch *s,
-                         tr_stock_check_result *out) {
+static int check_running(const tr_stock_check_input *in, scratch *s, tr_stock_check_result *out) {
     int64_t *supply = calloc(in->items, sizeof *supply);
     int64_t *demand = calloc(in->items, sizeof *demand);
     if (supply == NULL || demand == NULL) {
@@ -226,8 +228,10 @@ static int check_reads(const tr_stock_check_input *in, const scratch *s,
 
 static void item_bounds(const tr_stock_check_input *in, const scratch *s, size_t item,
                         tr_stock_bounds *b) {
-    *b = (tr_stock_bounds){.lower = in->initial, .upper = in->initial,
-                           .known = in->final_known[item], .final = in->final_level[item]};
+    *b = (tr_stock_bounds){.lower = in->initial,
+                           .upper = in->initial,
+                           .known = in->final_known[item],
+                           .final = in->final_level[item]};
     for (size_t k = 0; k < s->n_recs; k++) {
         const id_rec *r = &s->recs[k];
         if ((size_t)r->item != item) {
@@ -299,7 +303,7 @@ static void check_conservation(const tr_stock_check_input *in, const scratch *s,
                 out->negative_level = b.final;
             }
         }
-        bool below = b.final < b.lower, above = b.final > b.upper;
+        bool below = b.final<b.lower, above = b.final> b.upper;
         out->items_below += below;
         out->items_above += above;
         if ((below || above) && out->items_below + out->items_above == 1) {
@@ -338,10 +342,10 @@ int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
     if (rc == 0) {
         check_conservation(in, &s, out);
         count_ids(&s, out);
-        out->never_negative = out->negative_reads + out->negative_finals +
-                                  out->oversold_reserves == 0;
-        out->conserved = out->items_below + out->items_above + out->reads_below +
-                             out->reads_above == 0;
+        out->never_negative =
+            out->negative_reads + out->negative_finals + out->oversold_reserves == 0;
+        out->conserved =
+            out->items_below + out->items_above + out->reads_below + out->reads_above == 0;
         out->ok = out->never_negative && out->conserved;
     }
     scratch_free(&s);
@@ -358,8 +362,10 @@ void tr_stock_op_format(char *buf, size_t cap, const tr_op *op) {
         snprintf(what, sizeof what, "qty %" PRId64 " id %" PRId64 ":%" PRId64, op->value,
                  op->value_to >> 32, op->value_to & 0xffffffff);
     }
-    snprintf(buf, cap, "#%" PRIu64 " %s item %" PRId64 " %s %s%s%s%s by p%" PRId64 " on n%d "
-             "at %.3fs", op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
+    snprintf(buf, cap,
+             "#%" PRIu64 " %s item %" PRId64 " %s %s%s%s%s by p%" PRId64 " on n%d "
+             "at %.3fs",
+             op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
              tr_op_type_name((tr_op_type)op->type), op->error[0] ? " (" : "", op->error,
              op->error[0] ? ")" : "", op->process, op->node + 1, (double)op->time_ns / 1e9);
 }
@@ -375,16 +381,18 @@ static void conservation_why(const tr_stock_check_result *c, char *why, size_t c
         const tr_op *r = &c->read_op;
         bool below = r->value < c->read_lower;
         tr_stock_op_format(op, sizeof op, r);
-        n = (size_t)snprintf(why, cap, "item %" PRId64 " read %" PRId64 ", %s the bounds [%"
-                             PRId64 ", %" PRId64 "] of its time (%s): %s", r->key, r->value,
-                             below ? "below" : "above", c->read_lower, c->read_upper, op,
-                             below ? DOUBLE_CHARGE_TEXT : "a lost charge");
+        n = (size_t)snprintf(why, cap,
+                             "item %" PRId64 " read %" PRId64 ", %s the bounds [%" PRId64
+                             ", %" PRId64 "] of its time (%s): %s",
+                             r->key, r->value, below ? "below" : "above", c->read_lower,
+                             c->read_upper, op, below ? DOUBLE_CHARGE_TEXT : "a lost charge");
     } else {
         const tr_stock_bounds *b = &c->bad_bounds;
         bool below = b->final < b->lower;
-        n = (size_t)snprintf(why, cap, "item %" PRId64 " ends at %" PRId64 ", %s the bounds [%"
-                             PRId64 ", %" PRId64 "] the history allows: %s", c->bad_item,
-                             b->final, below ? "below" : "above", b->lower, b->upper,
+        n = (size_t)snprintf(why, cap,
+                             "item %" PRId64 " ends at %" PRId64 ", %s the bounds [%" PRId64
+                             ", %" PRId64 "] the history allows: %s",
+                             c->bad_item, b->final, below ? "below" : "above", b->lower, b->upper,
                              below ? DOUBLE_CHARGE_TEXT : "a lost charge");
     }
     if (c->has_suspect_op && n < cap) {
@@ -404,11 +412,13 @@ void tr_check_stock_explain(const tr_stock_check_result *c, char *why, size_t ca
     if (!c->never_negative) {
         if (c->has_negative_op) {
             tr_stock_op_format(op, sizeof op, &c->negative_op);
-            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " at %" PRId64
-                                  " (%s)", c->negative_item, c->negative_level, op);
+            n += (size_t)snprintf(why, cap,
+                                  "stock went negative: item %" PRId64 " at %" PRId64 " (%s)",
+                                  c->negative_item, c->negative_level, op);
         } else {
-            n += (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " ends at %"
-                                  PRId64, c->negative_item, c->negative_level);
+            n +=
+                (size_t)snprintf(why, cap, "stock went negative: item %" PRId64 " ends at %" PRId64,
+                                 c->negative_item, c->negative_level);
         }
     }
     if (!c->conserved && n < cap) {

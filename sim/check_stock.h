@@ -59,10 +59,10 @@
 
 typedef struct tr_stock_check_input {
     const tr_history *h;
-    size_t items;            /* items 0..items-1 */
-    int64_t initial;         /* every item's level before the run */
-    const int64_t *final_level; /* [items] */
-    const bool *final_known; /* [items]; false: unknown (conservation not checked there) */
+    size_t items;                   /* items 0..items-1 */
+    int64_t initial;                /* every item's level before the run */
+    const int64_t *final_level;     /* [items] */
+    const bool *final_known;        /* [items]; false: unknown (conservation not checked there) */
     struct tr_stock_bounds *bounds; /* optional [items]: filled with each item's bounds */
 } tr_stock_check_input;
 
@@ -83,25 +83,25 @@ typedef struct tr_stock_check_result {
     bool ok; /* both invariants held */
     /* (a) */
     bool never_negative;
-    size_t negative_reads;      /* ok reads of a level < 0 */
-    size_t negative_finals;     /* items whose final level < 0 */
-    size_t oversold_reserves;   /* ok reserve completions breaking bound (a)2 */
+    size_t negative_reads;    /* ok reads of a level < 0 */
+    size_t negative_finals;   /* items whose final level < 0 */
+    size_t oversold_reserves; /* ok reserve completions breaking bound (a)2 */
     bool has_negative_op;
-    tr_op negative_op;          /* the first offending op (a read or a reserve completion) */
-    int64_t negative_item;      /* its item (or the first item with a negative final) */
-    int64_t negative_level;     /* the level read, or the bound: supply - demand (< 0) */
+    tr_op negative_op;      /* the first offending op (a read or a reserve completion) */
+    int64_t negative_item;  /* its item (or the first item with a negative final) */
+    int64_t negative_level; /* the level read, or the bound: supply - demand (< 0) */
     /* (b) */
     bool conserved;
-    size_t items_below;         /* final < lower: double charge */
-    size_t items_above;         /* final > upper */
-    int64_t bad_item;           /* the first such item */
+    size_t items_below; /* final < lower: double charge */
+    size_t items_above; /* final > upper */
+    int64_t bad_item;   /* the first such item */
     tr_stock_bounds bad_bounds;
     bool has_suspect_op;
-    tr_op suspect_op;           /* see above */
-    size_t items_unknown;       /* final level not known */
+    tr_op suspect_op;                /* see above */
+    size_t items_unknown;            /* final level not known */
     size_t reads_below, reads_above; /* ok reads outside their bounds (see above) */
     bool has_read_op;
-    tr_op read_op;              /* the first such read (its ok completion) */
+    tr_op read_op;                  /* the first such read (its ok completion) */
     int64_t read_lower, read_upper; /* ... and its bounds */
     /* counts */
     uint64_t reserve_ids, restock_ids, retried_ids;

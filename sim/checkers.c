@@ -126,8 +126,10 @@ static wrec *collect_writes(const tr_history *h, size_t *count) {
         if (type == TR_OP_FAIL) {
             continue;
         }
-        w[n++] = (wrec){.key = op->key, .value = op->f == TR_F_CAS ? op->value_to : op->value,
-                        .inv = i, .done = type == TR_OP_OK ? done : SIZE_MAX,
+        w[n++] = (wrec){.key = op->key,
+                        .value = op->f == TR_F_CAS ? op->value_to : op->value,
+                        .inv = i,
+                        .done = type == TR_OP_OK ? done : SIZE_MAX,
                         .acked = type == TR_OP_OK};
     }
     qsort(w, n, sizeof *w, cmp_wrec);
@@ -150,8 +152,8 @@ static size_t latest_writer(const wrec *w, size_t n, int64_t value, bool *found)
 }
 
 /* One key's writes w[0..n) against one replica's final value: marks lost acked writes. */
-static void check_key_writes(wrec *w, size_t n, const tr_replica_entry *final,
-                             const tr_history *h, int32_t node, tr_convergence_result *out) {
+static void check_key_writes(wrec *w, size_t n, const tr_replica_entry *final, const tr_history *h,
+                             int32_t node, tr_convergence_result *out) {
     bool found = false;
     size_t latest = final ? latest_writer(w, n, final->value, &found) : 0;
     for (size_t i = 0; i < n; i++) {
@@ -239,8 +241,7 @@ static void finish(tr_avail_counts *c) {
     c->fraction = done ? (double)c->ok / (double)done : -1.0;
 }
 
-int tr_check_availability(const tr_history *h, const tr_avail_options *opts,
-                          tr_avail_result *out) {
+int tr_check_availability(const tr_history *h, const tr_avail_options *opts, tr_avail_result *out) {
     assert(h && out);
     tr_avail_options o = opts ? *opts : (tr_avail_options){0};
     memset(out, 0, sizeof *out);

@@ -51,17 +51,17 @@ typedef struct tr_replica_state {
 } tr_replica_state;
 
 typedef struct tr_convergence_result {
-    bool ok;               /* converged, nothing lost, no phantom */
-    bool agree;            /* (1) */
-    size_t divergent_keys; /* keys on which some two replicas differ */
-    int64_t divergent_key; /* the smallest such key ... */
+    bool ok;                                    /* converged, nothing lost, no phantom */
+    bool agree;                                 /* (1) */
+    size_t divergent_keys;                      /* keys on which some two replicas differ */
+    int64_t divergent_key;                      /* the smallest such key ... */
     int32_t divergent_node_a, divergent_node_b; /* ... and two replicas that differ on it */
-    size_t lost_writes;    /* (2): acknowledged writes lost on at least one replica */
-    tr_op lost_write;      /* the first (in history order): its ok completion */
-    int32_t lost_on_node;  /* a replica that lost it */
+    size_t lost_writes;   /* (2): acknowledged writes lost on at least one replica */
+    tr_op lost_write;     /* the first (in history order): its ok completion */
+    int32_t lost_on_node; /* a replica that lost it */
     bool lost_final_present;
     int64_t lost_final_value; /* what that replica holds instead (if present) */
-    size_t phantoms;       /* (3): (replica, key) pairs holding a value nobody wrote */
+    size_t phantoms;          /* (3): (replica, key) pairs holding a value nobody wrote */
     int64_t phantom_key;
     int64_t phantom_value;
     int32_t phantom_node;
@@ -80,28 +80,27 @@ typedef struct tr_avail_counts {
 
 typedef struct tr_avail_options {
     int64_t window_start_ns;
-    int64_t window_end_ns;       /* <= start: the whole history */
+    int64_t window_end_ns;        /* <= start: the whole history */
     const int32_t *group_of_node; /* borrowed; group_of_node[node] in [0, group_count) */
-    size_t node_count;           /* entries in group_of_node; 0 = no grouping */
-    size_t group_count;          /* <= TR_AVAIL_GROUPS_MAX */
+    size_t node_count;            /* entries in group_of_node; 0 = no grouping */
+    size_t group_count;           /* <= TR_AVAIL_GROUPS_MAX */
 } tr_avail_options;
 
 typedef struct tr_avail_result {
-    tr_avail_counts all;      /* whole history, no window */
-    tr_avail_counts window;   /* ops invoked in the window */
+    tr_avail_counts all;                         /* whole history, no window */
+    tr_avail_counts window;                      /* ops invoked in the window */
     tr_avail_counts groups[TR_AVAIL_GROUPS_MAX]; /* in the window, by the op's node's group */
     tr_avail_counts ungrouped; /* in the window, node unknown or not in group_of_node */
     size_t group_count;
 } tr_avail_result;
 
 /* 0 or TR_EINVAL (bad group map). opts may be NULL: whole history, no groups. */
-int tr_check_availability(const tr_history *h, const tr_avail_options *opts,
-                          tr_avail_result *out);
+int tr_check_availability(const tr_history *h, const tr_avail_options *opts, tr_avail_result *out);
 
 /* ---- latency ------------------------------------------------------------------------ */
 
 typedef struct tr_latency {
-    uint64_t count; /* ok ops measured */
+    uint64_t count;                 /* ok ops measured */
     int64_t p50_ns, p99_ns, max_ns; /* 0 when count == 0 */
 } tr_latency;
 

@@ -197,8 +197,7 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
  * determinism and the delivery contract. */
 uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
     if (sim->free_count == 0 && slab_grow(sim) != 0) {
-        fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n",
-                sim->cfg.seed);
+        fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n", sim->cfg.seed);
         tr_sim__die(sim);
     }
     uint32_t slot = sim->free_slots[--sim->free_count];
@@ -206,7 +205,9 @@ uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
     return slot;
 }
 
-uint64_t tr_sim__next_seq(tr_sim *sim) { return sim->seq++; }
+uint64_t tr_sim__next_seq(tr_sim *sim) {
+    return sim->seq++;
+}
 
 void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
     SIM_ASSERT(sim, e.time >= sim->now);
@@ -547,8 +548,10 @@ static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
         if (rc != 0) {
             /* Writing held-back batches failed (tmpfs full?): writes already reported
              * durable are gone, so nothing after this point would mean anything. */
-            fprintf(stderr, "troupe sim: the store of n%u failed (%s); the run is void (seed %"
-                    PRIu64 ")\n", sn->index + 1, tr_strerror(rc), sim->cfg.seed);
+            fprintf(stderr,
+                    "troupe sim: the store of n%u failed (%s); the run is void (seed %" PRIu64
+                    ")\n",
+                    sn->index + 1, tr_strerror(rc), sim->cfg.seed);
             tr_sim__die(sim);
         }
     } /* r->b, the commit's status, stays 0: a failed commit never gets here */
@@ -566,17 +569,19 @@ static void describe(const sim_record *r, char *buf, size_t cap) {
         return;
     }
     if (r->kind == SIM_EV_DELIVER) {
-        snprintf(buf, cap, "t=%" PRIu64 " ns n%u deliver from n%u type %u corr %" PRIu64
-                 " envelope-hash %016" PRIx64, r->time, r->node + 1,
-                 (unsigned)(r->a >> 32) + 1, (unsigned)(r->a & 0xffffffffu), r->b, r->c);
+        snprintf(buf, cap,
+                 "t=%" PRIu64 " ns n%u deliver from n%u type %u corr %" PRIu64
+                 " envelope-hash %016" PRIx64,
+                 r->time, r->node + 1, (unsigned)(r->a >> 32) + 1, (unsigned)(r->a & 0xffffffffu),
+                 r->b, r->c);
         return;
     }
-    static const char *a_names[SIM_EV_KIND_COUNT] = {"", "actor", "owner", "", "writes", "",
-                                                     "about-node-index"};
-    static const char *b_names[SIM_EV_KIND_COUNT] = {"", "processed", "timer", "", "status", "",
-                                                     "up"};
-    snprintf(buf, cap, "t=%" PRIu64 " ns n%u %s %s=%" PRIu64 " %s=%" PRIu64, r->time,
-             r->node + 1, k, a_names[r->kind], r->a, b_names[r->kind], r->b);
+    static const char *a_names[SIM_EV_KIND_COUNT] = {"",       "actor", "owner",           "",
+                                                     "writes", "",      "about-node-index"};
+    static const char *b_names[SIM_EV_KIND_COUNT] = {"",       "processed", "timer", "",
+                                                     "status", "",          "up"};
+    snprintf(buf, cap, "t=%" PRIu64 " ns n%u %s %s=%" PRIu64 " %s=%" PRIu64, r->time, r->node + 1,
+             k, a_names[r->kind], r->a, b_names[r->kind], r->b);
 }
 
 static void record(tr_sim *sim, sim_record *r) {
@@ -596,8 +601,8 @@ static void record(tr_sim *sim, sim_record *r) {
             sim->div->diverged = true;
             sim->div->event_index = idx;
             sim->div->time_ns = r->time;
-            snprintf(sim->div->what, sizeof sim->div->what, "event #%" PRIu64 ": run 1 %s | run 2 %s",
-                     idx, a, b);
+            snprintf(sim->div->what, sizeof sim->div->what,
+                     "event #%" PRIu64 ": run 1 %s | run 2 %s", idx, a, b);
         }
     }
 }
@@ -679,25 +684,16 @@ static void process(tr_sim *sim, uint32_t slot) {
     tr_sim__release_slot(sim, slot);
     event_begin(sim, ev.kind, ev.node);
     switch (ev.kind) {
-    case SIM_EV_RUN:
-        run_actor(sim, sn, &r);
-        break;
-    case SIM_EV_TIMER:
-        fire_timer(sim, sn, &ev, &r);
-        break;
-    case SIM_EV_DELIVER:
-        tr_sim__deliver(sim, &ev, &r);
-        break;
-    case SIM_EV_COMMIT:
-        commit(sim, sn, &r);
-        break;
+    case SIM_EV_RUN: run_actor(sim, sn, &r); break;
+    case SIM_EV_TIMER: fire_timer(sim, sn, &ev, &r); break;
+    case SIM_EV_DELIVER: tr_sim__deliver(sim, &ev, &r); break;
+    case SIM_EV_COMMIT: commit(sim, sn, &r); break;
     case SIM_EV_NODE_EVENT:
         r.a = ev.u.nev.about;
         r.b = ev.u.nev.up;
         tr__node_event(sn->node, ev.u.nev.about + 1, ev.u.nev.up);
         break;
-    default:
-        SIM_ASSERT(sim, !"unknown sim event");
+    default: SIM_ASSERT(sim, !"unknown sim event");
     }
     event_end(sim, &r);
 }
@@ -782,7 +778,9 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
     return true;
 }
 
-bool tr_sim_step(tr_sim *sim) { return step_until(sim, UINT64_MAX); }
+bool tr_sim_step(tr_sim *sim) {
+    return step_until(sim, UINT64_MAX);
+}
 
 void tr_sim_run_for(tr_sim *sim, uint64_t ns) {
     uint64_t limit = sim->now + ns;
@@ -1056,23 +1054,31 @@ void tr_sim_destroy(tr_sim *sim) {
 
 /* ---- Queries -------------------------------------------------------------------------- */
 
-uint32_t tr_sim_node_count(const tr_sim *sim) { return sim->n; }
+uint32_t tr_sim_node_count(const tr_sim *sim) {
+    return sim->n;
+}
 
 tr_node *tr_sim_node(tr_sim *sim, uint32_t i) {
     assert(i < sim->n);
     return sim->nodes[i].node;
 }
 
-uint64_t tr_sim_now_ns(const tr_sim *sim) { return sim->now; }
+uint64_t tr_sim_now_ns(const tr_sim *sim) {
+    return sim->now;
+}
 
 uint64_t tr_sim_node_now_ns(tr_sim *sim, uint32_t i) {
     assert(i < sim->n);
     return tr_sim__local_now(sim, &sim->nodes[i]);
 }
 
-uint64_t tr_sim_seed(const tr_sim *sim) { return sim->cfg.seed; }
+uint64_t tr_sim_seed(const tr_sim *sim) {
+    return sim->cfg.seed;
+}
 
-uint64_t tr_sim_trace_hash(const tr_sim *sim) { return sim->trace; }
+uint64_t tr_sim_trace_hash(const tr_sim *sim) {
+    return sim->trace;
+}
 
 void tr_sim_rng_stream(const tr_sim *sim, uint64_t stream, tr_sim_rng *rng) {
     tr_sim_rng_init(rng, sim->cfg.seed, stream);

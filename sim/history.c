@@ -13,7 +13,11 @@
 
 #include "troupe.h"
 
-enum { PROC_FREE = 0, PROC_BUSY = 1, PROC_RETIRED = 2 };
+enum {
+    PROC_FREE = 0,
+    PROC_BUSY = 1,
+    PROC_RETIRED = 2
+};
 
 typedef struct proc_slot {
     int64_t process;
@@ -60,9 +64,15 @@ void tr_history_destroy(tr_history *h) {
     free(h);
 }
 
-size_t tr_history_count(const tr_history *h) { return h->count; }
-size_t tr_history_max_ops(const tr_history *h) { return h->max_ops; }
-size_t tr_history_pending(const tr_history *h) { return h->pending; }
+size_t tr_history_count(const tr_history *h) {
+    return h->count;
+}
+size_t tr_history_max_ops(const tr_history *h) {
+    return h->max_ops;
+}
+size_t tr_history_pending(const tr_history *h) {
+    return h->pending;
+}
 
 const tr_op *tr_history_op(const tr_history *h, size_t i) {
     assert(i < h->count);
@@ -244,8 +254,14 @@ int tr_history_append(tr_history *h, const tr_op *op) {
 
 static int invoke(tr_history *h, int64_t time_ns, int64_t process, tr_op_f f, int64_t key,
                   bool has_value, int64_t value, int64_t value_to, int32_t node) {
-    tr_op op = {.time_ns = time_ns, .process = process, .key = key, .value = value,
-                .value_to = value_to, .node = node, .type = TR_OP_INVOKE, .f = (uint8_t)f,
+    tr_op op = {.time_ns = time_ns,
+                .process = process,
+                .key = key,
+                .value = value,
+                .value_to = value_to,
+                .node = node,
+                .type = TR_OP_INVOKE,
+                .f = (uint8_t)f,
                 .has_value = has_value};
     return tr_history_append(h, &op);
 }
@@ -266,8 +282,8 @@ int tr_history_invoke_cas(tr_history *h, int64_t time_ns, int64_t process, int64
 }
 
 /* Builds the completion of the process's outstanding op from its invoke. */
-static int complete(tr_history *h, int64_t time_ns, int64_t process, tr_op_type type,
-                    bool found, int64_t read_value, const char *error) {
+static int complete(tr_history *h, int64_t time_ns, int64_t process, tr_op_type type, bool found,
+                    int64_t read_value, const char *error) {
     const proc_slot *s = proc_find(h, process);
     if (!s->used || s->state != PROC_BUSY) {
         return TR_EINVAL;
@@ -295,8 +311,7 @@ int tr_history_ok(tr_history *h, int64_t time_ns, int64_t process) {
     return complete(h, time_ns, process, TR_OP_OK, false, 0, NULL);
 }
 
-int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found,
-                       int64_t value) {
+int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found, int64_t value) {
     const proc_slot *s = proc_find(h, process);
     if (s->used && s->state == PROC_BUSY && h->ops[s->open_index].f != TR_F_READ) {
         return TR_EINVAL;
@@ -345,8 +360,9 @@ int tr_history_write_edn(const tr_history *h, FILE *out) {
         const tr_op *op = &h->ops[i];
         char value[96];
         edn_value(op, value, sizeof value);
-        fprintf(out, "%s{:index %" PRIu64 ", :time %" PRId64 ", :type :%s, :process %" PRId64
-                     ", :f :%s, :value %s",
+        fprintf(out,
+                "%s{:index %" PRIu64 ", :time %" PRId64 ", :type :%s, :process %" PRId64
+                ", :f :%s, :value %s",
                 i ? "\n " : "", op->index, op->time_ns, tr_op_type_name(op->type), op->process,
                 tr_op_f_name(op->f), value);
         if (op->node == TR_NODE_NONE) {
@@ -443,8 +459,7 @@ static int parse_f(const char *s, uint8_t *out) {
 
 static const char *append_why(const tr_history *h, const tr_op *op) {
     if (!op_shape_ok(op)) {
-        return op->f == TR_F_READ ? "a read invoke carries no value"
-                                  : "write and cas need a value";
+        return op->f == TR_F_READ ? "a read invoke carries no value" : "write and cas need a value";
     }
     if (h->count > 0 && op->time_ns < h->ops[h->count - 1].time_ns) {
         return "time goes back";
@@ -470,8 +485,7 @@ static int import_append(tr_history *h, const tr_op *op, size_t n, char *err, si
         return rc;
     }
     if (rc != 0) {
-        set_err(err, cap, "op %zu (process %" PRId64 "): %s", n, op->process,
-                append_why(h, op));
+        set_err(err, cap, "op %zu (process %" PRId64 "): %s", n, op->process, append_why(h, op));
         return TR_ECORRUPT;
     }
     return 0;
@@ -593,8 +607,8 @@ static int json_not_array(const char *text, size_t len, char *err, size_t cap) {
 static int json_import_one(tr_history *h, const char *text, size_t len, text_pos *p, size_t n,
                            char *err, size_t cap) {
     json_error_t je;
-    json_t *v = json_loadb(text + p->at, len - p->at,
-                           JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
+    json_t *v =
+        json_loadb(text + p->at, len - p->at, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
     if (!v) {
         int line = p->line + (je.line > 0 ? je.line - 1 : 0);
         int column = je.line == 1 ? p->column + je.column : je.column;
@@ -647,15 +661,14 @@ static int json_import(tr_history *h, const char *text, size_t len, char *err, s
     advance(text, &p, p.at + 1);
     skip_ws(text, len, &p);
     if (p.at != len) {
-        set_err(err, cap, "line %d column %d: trailing data after the history", p.line,
-                p.column);
+        set_err(err, cap, "line %d column %d: trailing data after the history", p.line, p.column);
         return TR_ECORRUPT;
     }
     return 0;
 }
 
-int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out,
-                         char *err, size_t err_cap) {
+int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+                         size_t err_cap) {
     assert(text && out);
     *out = NULL;
     tr_history *h = tr_history_create(max_ops);
@@ -837,8 +850,8 @@ static const char *edn_op(edn *r, tr_op *op) {
     return seen == 15 ? NULL : "an op needs :type, :process, :f and :value";
 }
 
-int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out,
-                        char *err, size_t err_cap) {
+int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+                        size_t err_cap) {
     assert(text && out);
     *out = NULL;
     edn r = {.p = text, .end = text + len, .line = 1};

@@ -119,8 +119,7 @@ int tr_history_invoke_cas(tr_history *h, int64_t time_ns, int64_t process, int64
  * the process has no outstanding op. tr_history_info retires the process (invariant 2).
  * `error` is borrowed (copied, truncated); NULL means none. */
 int tr_history_ok(tr_history *h, int64_t time_ns, int64_t process);
-int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found,
-                       int64_t value);
+int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found, int64_t value);
 int tr_history_fail(tr_history *h, int64_t time_ns, int64_t process, const char *error);
 int tr_history_info(tr_history *h, int64_t time_ns, int64_t process, const char *error);
 
@@ -147,10 +146,10 @@ int tr_history_write_json(const tr_history *h, FILE *out);
 int tr_history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
                          size_t err_cap);
 /* The same from memory (text need not be NUL-terminated). */
-int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out,
-                         char *err, size_t err_cap);
-int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out,
-                        char *err, size_t err_cap);
+int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+                         size_t err_cap);
+int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+                        size_t err_cap);
 
 const char *tr_op_type_name(tr_op_type type); /* "invoke" ... */
 const char *tr_op_f_name(tr_op_f f);          /* "read" ... */

@@ -11,8 +11,8 @@
 
 /* One operation as the search sees it: its invoke and (for ok) its completion. */
 typedef struct call {
-    uint32_t inv;  /* history index of the invoke */
-    uint32_t ret;  /* history index of the ok completion; NIL: no deadline (info/pending) */
+    uint32_t inv; /* history index of the invoke */
+    uint32_t ret; /* history index of the ok completion; NIL: no deadline (info/pending) */
     int64_t key;
     int64_t value; /* write: value; cas: from; read: value read (if has_value) */
     int64_t value_to;
@@ -59,7 +59,7 @@ typedef struct memo {
 typedef struct search {
     const call *calls;
     size_t n;
-    node *nodes;   /* 1 + events */
+    node *nodes; /* 1 + events */
     frame *stack;
     uint64_t *bits;
     size_t bit_words;
@@ -81,11 +81,8 @@ const char *tr_lin_verdict_name(tr_lin_verdict v) {
 static bool step(const call *c, reg s, reg *out) {
     *out = s;
     switch (c->f) {
-    case TR_F_READ:
-        return c->has_value ? (s.set && s.value == c->value) : !s.set;
-    case TR_F_WRITE:
-        *out = (reg){.value = c->value, .set = 1};
-        return true;
+    case TR_F_READ: return c->has_value ? (s.set && s.value == c->value) : !s.set;
+    case TR_F_WRITE: *out = (reg){.value = c->value, .set = 1}; return true;
     default: /* cas: applied only if the register held `from` */
         *out = (reg){.value = c->value_to, .set = 1};
         return s.set && s.value == c->value;
@@ -98,7 +95,9 @@ static size_t memo_bytes(size_t arena_words, size_t table_cap) {
     return arena_words * sizeof(uint64_t) + table_cap * sizeof(size_t);
 }
 
-static size_t entry_words(const uint64_t *e) { return 3 + (e[0] & 0xffffffffu); }
+static size_t entry_words(const uint64_t *e) {
+    return 3 + (e[0] & 0xffffffffu);
+}
 
 static uint64_t memo_hash(const uint64_t *e) {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
@@ -226,8 +225,11 @@ static int build_events(search *s) {
     qsort(order, ev, sizeof *order, cmp_u32_pair);
     for (size_t k = 0; k < ev; k++) {
         node *nd = &s->nodes[k + 1];
-        *nd = (node){.call = order[k][1] >> 1, .pos = order[k][0], .prev = (uint32_t)k,
-                     .next = k + 1 < ev ? (uint32_t)(k + 2) : NIL, .match = NIL,
+        *nd = (node){.call = order[k][1] >> 1,
+                     .pos = order[k][0],
+                     .prev = (uint32_t)k,
+                     .next = k + 1 < ev ? (uint32_t)(k + 2) : NIL,
+                     .match = NIL,
                      .is_ret = order[k][1] & 1};
         if (!nd->is_ret) {
             inv_node[nd->call] = (uint32_t)(k + 1);
@@ -271,7 +273,9 @@ static void unlift(node *nodes, uint32_t inv) {
 
 /* ---- the search --------------------------------------------------------------------- */
 
-static void bit_flip(uint64_t *bits, uint32_t i) { bits[i >> 6] ^= 1ULL << (i & 63); }
+static void bit_flip(uint64_t *bits, uint32_t i) {
+    bits[i >> 6] ^= 1ULL << (i & 63);
+}
 
 /* Backtracks at a return event whose call is not linearized. Returns false when the stack
  * is empty (nothing left to try: not linearizable). */
@@ -389,8 +393,12 @@ static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c)
     if (type == TR_OP_FAIL || (type == TR_OP_INFO && op->f == TR_F_READ)) {
         return false;
     }
-    *c = (call){.inv = inv, .ret = type == TR_OP_OK ? done : NIL, .key = op->key,
-                .value = op->value, .value_to = op->value_to, .f = op->f,
+    *c = (call){.inv = inv,
+                .ret = type == TR_OP_OK ? done : NIL,
+                .key = op->key,
+                .value = op->value,
+                .value_to = op->value_to,
+                .f = op->f,
                 .has_value = op->has_value};
     if (op->f == TR_F_READ) {
         c->has_value = end->has_value;

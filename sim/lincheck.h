@@ -50,11 +50,11 @@ typedef struct tr_lin_options {
 
 typedef struct tr_lin_result {
     tr_lin_verdict verdict;
-    uint64_t configs;       /* memoised configurations, summed over keys */
-    size_t keys;            /* distinct keys checked */
-    size_t keys_unknown;    /* keys whose budget ran out */
-    size_t calls;           /* calls (ok ops + info/pending writes and cas) */
-    size_t calls_pruned;    /* of which dropped: info writes nobody observed */
+    uint64_t configs;    /* memoised configurations, summed over keys */
+    size_t keys;         /* distinct keys checked */
+    size_t keys_unknown; /* keys whose budget ran out */
+    size_t calls;        /* calls (ok ops + info/pending writes and cas) */
+    size_t calls_pruned; /* of which dropped: info writes nobody observed */
     /* INVALID: the op that could not be linearized — the completion of the call whose
      * return deadline blocked the search at its furthest point (in history order); for a
      * read it carries the value read. With several bad keys, the earliest such op.

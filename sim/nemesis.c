@@ -16,9 +16,8 @@
 #include "sim/sim.h"
 
 static const char *fault_names[TR_SIM_FAULT_COUNT] = {
-    "partition", "link-cut",   "heal",        "crash",      "restart",
-    "pause",     "resume",     "clock-skew",  "clock-drift", "clock-jump",
-    "delay-spike", "loss",     "dup",         "reorder",
+    "partition",  "link-cut",    "heal",       "crash",       "restart", "pause", "resume",
+    "clock-skew", "clock-drift", "clock-jump", "delay-spike", "loss",    "dup",   "reorder",
 };
 
 const char *tr_sim_fault_name(tr_sim_fault f) {
@@ -181,7 +180,8 @@ int tr_sim_partition_bridge(tr_sim *sim) {
     }
     for (uint32_t f = 0; f < sim->n; f++) {
         for (uint32_t t = 0; t < sim->n; t++) {
-            up[f * sim->n + t] = !((side[f] == 0 && side[t] == 2) || (side[f] == 2 && side[t] == 0));
+            up[f * sim->n + t] =
+                !((side[f] == 0 && side[t] == 2) || (side[f] == 2 && side[t] == 0));
         }
     }
     return apply_partition(sim, up);

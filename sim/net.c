@@ -58,9 +58,7 @@ static uint64_t draw_delay(tr_sim *sim, sim_link *l) {
     uint64_t mean = sim->cfg.link_delay_mean_ns;
     if (mean > 0) {
         switch (sim->cfg.delay_dist) {
-        case TR_SIM_DELAY_UNIFORM:
-            d += tr_sim_rng_below(&l->rng_delay, 2 * mean);
-            break;
+        case TR_SIM_DELAY_UNIFORM: d += tr_sim_rng_below(&l->rng_delay, 2 * mean); break;
         case TR_SIM_DELAY_EXPONENTIAL: {
             double u = tr_sim_rng_unit(&l->rng_delay);
             double x = -(double)mean * log1p(-u);
@@ -68,8 +66,7 @@ static uint64_t draw_delay(tr_sim *sim, sim_link *l) {
             d += (uint64_t)(x < cap ? x : cap);
             break;
         }
-        case TR_SIM_DELAY_FIXED:
-            break;
+        case TR_SIM_DELAY_FIXED: break;
         }
     }
     if (sim->now < l->spike_until) {

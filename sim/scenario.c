@@ -192,8 +192,7 @@ static int parse_event(parser *p, char **tok, int n, tr_scen_event *ev) {
     if (n < 2) {
         return fail(p, "a time needs a fault after it");
     }
-    *ev = (tr_scen_event){.at_ns = (uint64_t)at, .line = p->line, .a = TR_SIM_ANY,
-                          .b = TR_SIM_ANY};
+    *ev = (tr_scen_event){.at_ns = (uint64_t)at, .line = p->line, .a = TR_SIM_ANY, .b = TR_SIM_ANY};
     const char *act = tok[1];
     int args = n - 2;
     static const struct {
@@ -203,8 +202,10 @@ static int parse_event(parser *p, char **tok, int n, tr_scen_event *ev) {
     static const struct {
         const char *name;
         tr_scen_kind kind;
-    } one_node[] = {{"isolate", TR_SCEN_ISOLATE}, {"crash", TR_SCEN_CRASH},
-                    {"restart", TR_SCEN_RESTART}, {"pause", TR_SCEN_PAUSE},
+    } one_node[] = {{"isolate", TR_SCEN_ISOLATE},
+                    {"crash", TR_SCEN_CRASH},
+                    {"restart", TR_SCEN_RESTART},
+                    {"pause", TR_SCEN_PAUSE},
                     {"resume", TR_SCEN_RESUME}};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
         if (strcmp(act, simple[i].name) == 0) {
@@ -248,8 +249,9 @@ static int parse_event(parser *p, char **tok, int n, tr_scen_event *ev) {
     if (strcmp(act, "delay-spike") == 0) {
         ev->kind = TR_SCEN_DELAY_SPIKE;
         int64_t extra = 0, dur = 0;
-        rc = want_args(p, act, args, 4, "a link, a delay, 'for' and a duration, "
-                                        "e.g. n1->n2 50ms for 2s");
+        rc = want_args(p, act, args, 4,
+                       "a link, a delay, 'for' and a duration, "
+                       "e.g. n1->n2 50ms for 2s");
         rc = rc ? rc : parse_link(p, tok[2], &ev->a, &ev->b);
         rc = rc ? rc : parse_time(p, tok[3], false, "delay", &extra);
         if (rc == 0 && strcmp(tok[4], "for") != 0) {
@@ -260,8 +262,9 @@ static int parse_event(parser *p, char **tok, int n, tr_scen_event *ev) {
         ev->dur_ns = (uint64_t)dur;
         return rc;
     }
-    return fail(p, "unknown fault '%s' (partition, isolate, ring, bridge, oneway, heal, crash, "
-                   "restart, pause, resume, clock-skew, clock-jump, clock-drift, delay-spike)",
+    return fail(p,
+                "unknown fault '%s' (partition, isolate, ring, bridge, oneway, heal, crash, "
+                "restart, pause, resume, clock-skew, clock-jump, clock-drift, delay-spike)",
                 act);
 }
 
@@ -317,8 +320,8 @@ static int parse_line(parser *p, char *line, tr_scenario *out, size_t *cap) {
     return rc;
 }
 
-int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out,
-                      char *err, size_t err_cap) {
+int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
+                      size_t err_cap) {
     assert(out != NULL && err != NULL && err_cap > 0);
     assert(text != NULL || len == 0);
     assert(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);

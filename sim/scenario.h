@@ -45,10 +45,10 @@ typedef enum tr_scen_kind {
     TR_SCEN_BRIDGE,
     TR_SCEN_ONEWAY, /* a -> b, either may be TR_SIM_ANY */
     TR_SCEN_HEAL,
-    TR_SCEN_CRASH,   /* a */
-    TR_SCEN_RESTART, /* a */
-    TR_SCEN_PAUSE,   /* a */
-    TR_SCEN_RESUME,  /* a */
+    TR_SCEN_CRASH,       /* a */
+    TR_SCEN_RESTART,     /* a */
+    TR_SCEN_PAUSE,       /* a */
+    TR_SCEN_RESUME,      /* a */
     TR_SCEN_CLOCK_SKEW,  /* a, value = offset ns */
     TR_SCEN_CLOCK_JUMP,  /* a, value = delta ns */
     TR_SCEN_CLOCK_DRIFT, /* a, value = ppm */
@@ -72,8 +72,8 @@ typedef struct tr_scenario {
 
 /* Parses text[0..len) for a cluster of `nodes` nodes. 0, or TR_EINVAL with "LINE: why" in
  * err (err_cap bytes, NUL-terminated) and *out empty; TR_ENOMEM. */
-int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out,
-                      char *err, size_t err_cap);
+int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
+                      size_t err_cap);
 void tr_scenario_free(tr_scenario *s);
 /* Applies one event to the sim (the caller does its own bookkeeping around crash/pause).
  * Returns what the tr_sim_* call returned. */

@@ -39,12 +39,12 @@
 #include "troupe.h"
 
 enum sim_event_kind {
-    SIM_EV_RUN = 1,     /* the node's CPU: tr__actor_run of the head of its run queue */
-    SIM_EV_TIMER,       /* tr__timer_fire */
-    SIM_EV_DELIVER,     /* decode an envelope, tr__node_deliver */
-    SIM_EV_COMMIT,      /* tr_store_commit of the node's store */
-    SIM_EV_CALL,        /* tr_sim_at callback (global, not bound to a node) */
-    SIM_EV_NODE_EVENT,  /* tr__node_event: failure detector verdict */
+    SIM_EV_RUN = 1,    /* the node's CPU: tr__actor_run of the head of its run queue */
+    SIM_EV_TIMER,      /* tr__timer_fire */
+    SIM_EV_DELIVER,    /* decode an envelope, tr__node_deliver */
+    SIM_EV_COMMIT,     /* tr_store_commit of the node's store */
+    SIM_EV_CALL,       /* tr_sim_at callback (global, not bound to a node) */
+    SIM_EV_NODE_EVENT, /* tr__node_event: failure detector verdict */
     SIM_EV_KIND_COUNT
 };
 
@@ -117,14 +117,14 @@ typedef struct sim_node {
     bool up;
     bool paused;
     bool commit_pending;
-    bool cpu_pending;         /* a RUN event for this node is queued (or deferred) */
-    uint64_t busy_until;      /* the node's one simulated CPU is busy until then */
-    tr_actor **runq;          /* runnable actors, FIFO: one entry per ops->schedule call */
+    bool cpu_pending;    /* a RUN event for this node is queued (or deferred) */
+    uint64_t busy_until; /* the node's one simulated CPU is busy until then */
+    tr_actor **runq;     /* runnable actors, FIFO: one entry per ops->schedule call */
     uint32_t runq_head, runq_count, runq_cap;
-    uint64_t processed_last;  /* `delivered` after the last run */
-    uint64_t delivered;       /* messages its actors received (ops->delivered): the same
+    uint64_t processed_last; /* `delivered` after the last run */
+    uint64_t delivered;      /* messages its actors received (ops->delivered): the same
                                  count as tr_stats.messages_delivered, without a call */
-    tr_sim_rng rng;           /* ops->random */
+    tr_sim_rng rng;          /* ops->random */
     /* Local clock: raw(t) = t + offset + drift_ppm * (t - drift_base) / 1e6, clamped to
      * never run backwards (clock_last). */
     int64_t clock_offset;
@@ -145,7 +145,11 @@ typedef struct sim_record {
     uint32_t kind, node;
 } sim_record;
 
-typedef enum sim_mode { SIM_MODE_PLAIN, SIM_MODE_RECORD, SIM_MODE_COMPARE } sim_mode;
+typedef enum sim_mode {
+    SIM_MODE_PLAIN,
+    SIM_MODE_RECORD,
+    SIM_MODE_COMPARE
+} sim_mode;
 
 struct tr_sim {
     tr_sim_config cfg;
@@ -159,7 +163,7 @@ struct tr_sim {
     sim_heap_entry *theap; /* future timers (same capacity as heap) */
     uint32_t theap_count;
     uint32_t theap_cancelled; /* entries of theap whose timer was withdrawn */
-    sim_heap_entry *ring; /* events due at now, FIFO (see push_slot) */
+    sim_heap_entry *ring;     /* events due at now, FIFO (see push_slot) */
     uint32_t ring_head, ring_count, ring_cap;
     sim_event *slab;
     uint32_t *free_slots;
@@ -192,8 +196,7 @@ struct tr_sim {
     ((cond) ? (void)0 : tr_sim__assert_fail((sim), #cond, __FILE__, __LINE__))
 /* Aborts the run (after removing its stores' temporary directory). */
 _Noreturn void tr_sim__die(const tr_sim *sim);
-_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
-                                   int line);
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
 
 /* engine.c */
 uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);

@@ -7,22 +7,25 @@
 
 #include "actors/registers.h"
 
-enum { CLIENT_TICK = TR_MSG_USER + 0x200, PROBE_TICK };
+enum {
+    CLIENT_TICK = TR_MSG_USER + 0x200,
+    PROBE_TICK
+};
 
 typedef struct client_slot {
     uint32_t node_index;
     int64_t process;
-    bool pending;     /* an op is outstanding in the history */
+    bool pending; /* an op is outstanding in the history */
     bool is_write;
     uint32_t key;
     int64_t value;
-    uint64_t corr;    /* the outstanding request */
-    uint32_t epoch;   /* bumped at every (re)boot: a stale actor must not touch the slot */
+    uint64_t corr;  /* the outstanding request */
+    uint32_t epoch; /* bumped at every (re)boot: a stale actor must not touch the slot */
 } client_slot;
 
 typedef struct probe_node {
-    bool have;                   /* a complete snapshot exists */
-    uint64_t at_ns;              /* when it completed */
+    bool have;      /* a complete snapshot exists */
+    uint64_t at_ns; /* when it completed */
     bool has[TR_WORKLOAD_KEYS_MAX];
     int64_t val[TR_WORKLOAD_KEYS_MAX];
     /* the round in progress */
@@ -53,9 +56,13 @@ typedef struct actor_arg {
     uint32_t epoch;
 } actor_arg;
 
-static uint64_t now_ns(const tr_workload *wl) { return tr_sim_now_ns(wl->o.sim); }
+static uint64_t now_ns(const tr_workload *wl) {
+    return tr_sim_now_ns(wl->o.sim);
+}
 
-static void note(tr_workload *wl, int rc) { wl->record_errors += rc != 0; }
+static void note(tr_workload *wl, int rc) {
+    wl->record_errors += rc != 0;
+}
 
 /* ---- client actor ---------------------------------------------------------------------- */
 
@@ -90,8 +97,7 @@ static void invoke(tr_ctx *ctx, tr_workload *wl, client_slot *s) {
     s->value = s->is_write ? ++wl->next_value : 0;
     int64_t t = (int64_t)now_ns(wl);
     int32_t node = (int32_t)s->node_index;
-    rc = s->is_write ? tr_history_invoke_write(wl->history, t, s->process, s->key, s->value,
-                                               node)
+    rc = s->is_write ? tr_history_invoke_write(wl->history, t, s->process, s->key, s->value, node)
                      : tr_history_invoke_read(wl->history, t, s->process, s->key, node);
     if (rc != 0) {
         note(wl, rc);
@@ -118,9 +124,9 @@ static void complete(tr_ctx *ctx, tr_workload *wl, client_slot *s, const tr_msg 
         note(wl, tr_history_info(wl->history, t, s->process, "malformed reply"));
         retire(wl, s);
     } else if (rep.ok) {
-        note(wl, s->is_write ? tr_history_ok(wl->history, t, s->process)
-                             : tr_history_ok_read(wl->history, t, s->process, rep.has_value,
-                                                  rep.value));
+        note(wl, s->is_write
+                     ? tr_history_ok(wl->history, t, s->process)
+                     : tr_history_ok_read(wl->history, t, s->process, rep.has_value, rep.value));
         s->pending = false;
     } else if (rep.indeterminate) {
         note(wl, tr_history_info(wl->history, t, s->process, rep.error));
@@ -254,8 +260,7 @@ void tr_workload_opts_init(tr_workload_opts *o, tr_sim *sim, const char *target)
 
 int tr_workload_create(const tr_workload_opts *opts, tr_workload **out) {
     if (opts == NULL || opts->sim == NULL || opts->target == NULL ||
-        strlen(opts->target) > TR_NAME_MAX || opts->rate < 0 ||
-        opts->keys > TR_WORKLOAD_KEYS_MAX) {
+        strlen(opts->target) > TR_NAME_MAX || opts->rate < 0 || opts->keys > TR_WORKLOAD_KEYS_MAX) {
         return TR_EINVAL;
     }
     uint32_t per_node = opts->clients_per_node ? opts->clients_per_node : 2;
@@ -304,8 +309,7 @@ int tr_workload_boot(tr_workload *wl, tr_node *node, uint32_t index) {
             continue;
         }
         if (s->pending) { /* booted again without tr_workload_node_crashed */
-            note(wl, tr_history_info(wl->history, (int64_t)now_ns(wl), s->process,
-                                     "restarted"));
+            note(wl, tr_history_info(wl->history, (int64_t)now_ns(wl), s->process, "restarted"));
             retire(wl, s);
         }
         s->epoch++;
@@ -328,7 +332,9 @@ void tr_workload_node_crashed(tr_workload *wl, uint32_t index) {
     }
 }
 
-void tr_workload_stop(tr_workload *wl) { wl->stopped = true; }
+void tr_workload_stop(tr_workload *wl) {
+    wl->stopped = true;
+}
 
 size_t tr_workload_pending(const tr_workload *wl) {
     size_t n = 0;
@@ -343,16 +349,19 @@ void tr_workload_finish(tr_workload *wl) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         client_slot *s = &wl->slots[i];
         if (s->pending) {
-            note(wl, tr_history_info(wl->history, (int64_t)now_ns(wl), s->process,
-                                     "run ended"));
+            note(wl, tr_history_info(wl->history, (int64_t)now_ns(wl), s->process, "run ended"));
             retire(wl, s);
         }
         s->epoch++; /* any client still alive stops at its next message */
     }
 }
 
-tr_history *tr_workload_history(tr_workload *wl) { return wl->history; }
-uint64_t tr_workload_record_errors(const tr_workload *wl) { return wl->record_errors; }
+tr_history *tr_workload_history(tr_workload *wl) {
+    return wl->history;
+}
+uint64_t tr_workload_record_errors(const tr_workload *wl) {
+    return wl->record_errors;
+}
 
 int tr_workload_probe_start(tr_workload *wl) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
@@ -364,8 +373,8 @@ int tr_workload_probe_start(tr_workload *wl) {
             continue;
         }
         actor_arg a = {.wl = wl, .index = i};
-        int rc = tr_node_spawn(tr_sim_node(wl->o.sim, i), &probe_behaviour, NULL, &a, sizeof a,
-                               NULL);
+        int rc =
+            tr_node_spawn(tr_sim_node(wl->o.sim, i), &probe_behaviour, NULL, &a, sizeof a, NULL);
         if (rc != 0) {
             return rc;
         }

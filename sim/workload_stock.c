@@ -7,7 +7,10 @@
 
 #include "actors/stock.h"
 
-enum { STOCK_CLIENT_TICK = TR_MSG_USER + 0x210, STOCK_FINAL_TICK };
+enum {
+    STOCK_CLIENT_TICK = TR_MSG_USER + 0x210,
+    STOCK_FINAL_TICK
+};
 
 #define FINAL_RETRY_MS 50
 #define RETRY_CAP_MS 500
@@ -32,9 +35,9 @@ typedef struct stock_slot {
     uint32_t client;   /* reservation-id client part: slot + 1 */
     uint32_t next_seq; /* the seq of the next new operation */
     int64_t process;
-    uint32_t epoch;    /* bumped at every (re)boot: a stale actor must not touch the slot */
-    bool pending;      /* `cur` is outstanding in the history */
-    bool retrying;     /* `cur` is a retry (then the next tick prefers a new op) */
+    uint32_t epoch; /* bumped at every (re)boot: a stale actor must not touch the slot */
+    bool pending;   /* `cur` is outstanding in the history */
+    bool retrying;  /* `cur` is a retry (then the next tick prefers a new op) */
     stock_opdesc cur;
     uint64_t corr;
     uint32_t parked_count;
@@ -63,10 +66,16 @@ typedef struct stock_actor_arg {
     uint32_t epoch;
 } stock_actor_arg;
 
-static uint64_t now_u(const tr_stock_workload *wl) { return tr_sim_now_ns(wl->o.sim); }
-static int64_t now_ns(const tr_stock_workload *wl) { return (int64_t)now_u(wl); }
+static uint64_t now_u(const tr_stock_workload *wl) {
+    return tr_sim_now_ns(wl->o.sim);
+}
+static int64_t now_ns(const tr_stock_workload *wl) {
+    return (int64_t)now_u(wl);
+}
 
-static void note(tr_stock_workload *wl, int rc) { wl->record_errors += rc != 0; }
+static void note(tr_stock_workload *wl, int rc) {
+    wl->record_errors += rc != 0;
+}
 
 /* ---- client actor ------------------------------------------------------------------- */
 
@@ -162,14 +171,20 @@ static bool draw_op(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
     if (!change_allowed(s)) {
         return false;
     }
-    s->cur = (stock_opdesc){.f = restock ? TR_F_RESTOCK : TR_F_RESERVE, .item = item,
-                            .qty = qty, .id = tr_stock_id(s->client, s->next_seq++)};
+    s->cur = (stock_opdesc){.f = restock ? TR_F_RESTOCK : TR_F_RESERVE,
+                            .item = item,
+                            .qty = qty,
+                            .id = tr_stock_id(s->client, s->next_seq++)};
     return true;
 }
 
 static int record_invoke(tr_stock_workload *wl, stock_slot *s) {
-    tr_op op = {.time_ns = now_ns(wl), .process = s->process, .key = s->cur.item,
-                .node = (int32_t)s->node_index, .type = TR_OP_INVOKE, .f = s->cur.f};
+    tr_op op = {.time_ns = now_ns(wl),
+                .process = s->process,
+                .key = s->cur.item,
+                .node = (int32_t)s->node_index,
+                .type = TR_OP_INVOKE,
+                .f = s->cur.f};
     if (s->cur.f != TR_F_READ) {
         op.has_value = true;
         op.value = s->cur.qty;
@@ -190,8 +205,11 @@ static void invoke(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
     s->pending = true;
     s->cur.attempts++;
     bool change = s->cur.f != TR_F_READ;
-    tr_stock_request rq = {.item = s->cur.item, .has_qty = change, .has_id = change,
-                           .qty = s->cur.qty, .id = s->cur.id};
+    tr_stock_request rq = {.item = s->cur.item,
+                           .has_qty = change,
+                           .has_id = change,
+                           .qty = s->cur.qty,
+                           .id = s->cur.id};
     tr_stock_request_encode(body, sizeof body, &rq, &len);
     uint32_t type = s->cur.f == TR_F_READ      ? TR_STOCK_READ
                     : s->cur.f == TR_F_RESTOCK ? TR_STOCK_RESTOCK
@@ -209,8 +227,7 @@ static void invoke(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
 
 /* The op's outcome is unknown: retire the process; reserve/restock are parked for a retry
  * under the same id. */
-static void indeterminate(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s,
-                          const char *why) {
+static void indeterminate(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const char *why) {
     note(wl, tr_history_info(wl->history, now_ns(wl), s->process, why));
     retire(wl, s);
     if (s->cur.f != TR_F_READ) {
@@ -334,10 +351,9 @@ static void read_round(tr_ctx *ctx, tr_stock_workload *wl, uint32_t node) {
         wl->final_corr[i] = 0;
         final_close(wl, i, "no answer (final read retried)");
         wl->final_proc[i] = wl->next_process++;
-        note(wl, tr_history_invoke_read(wl->history, now_ns(wl), wl->final_proc[i], i,
-                                        (int32_t)node));
-        tr_request_name(ctx, "stock", TR_STOCK_READ, body, len, FINAL_RETRY_MS,
-                        &wl->final_corr[i]);
+        note(wl,
+             tr_history_invoke_read(wl->history, now_ns(wl), wl->final_proc[i], i, (int32_t)node));
+        tr_request_name(ctx, "stock", TR_STOCK_READ, body, len, FINAL_RETRY_MS, &wl->final_corr[i]);
     }
 }
 
@@ -351,8 +367,8 @@ static void read_answer(tr_stock_workload *wl, uint32_t node, const tr_msg *msg)
             continue;
         }
         wl->final_corr[i] = 0;
-        if (msg->type == TR_STOCK_REPLY && tr_stock_reply_decode(msg->body, msg->body_len,
-                                                                 &rep) == 0 && rep.ok) {
+        if (msg->type == TR_STOCK_REPLY &&
+            tr_stock_reply_decode(msg->body, msg->body_len, &rep) == 0 && rep.ok) {
             wl->final_known[i] = true;
             wl->final_level[i] = rep.level;
             if (wl->final_proc[i] >= 0) {
@@ -446,8 +462,10 @@ int tr_stock_workload_create(const tr_stock_workload_opts *opts, tr_stock_worklo
     }
     wl->slot_count = o.clients_per_node * nodes;
     for (uint32_t i = 0; i < wl->slot_count; i++) {
-        wl->slots[i] = (stock_slot){.node_index = i / o.clients_per_node, .client = i + 1,
-                                    .next_seq = 1, .process = wl->next_process++};
+        wl->slots[i] = (stock_slot){.node_index = i / o.clients_per_node,
+                                    .client = i + 1,
+                                    .next_seq = 1,
+                                    .process = wl->next_process++};
     }
     *out = wl;
     return 0;
@@ -497,7 +515,9 @@ void tr_stock_workload_node_crashed(tr_stock_workload *wl, uint32_t index) {
     }
 }
 
-void tr_stock_workload_stop(tr_stock_workload *wl) { wl->stopped = true; }
+void tr_stock_workload_stop(tr_stock_workload *wl) {
+    wl->stopped = true;
+}
 
 bool tr_stock_workload_busy(const tr_stock_workload *wl) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
@@ -527,12 +547,18 @@ void tr_stock_workload_finish(tr_stock_workload *wl) {
     }
 }
 
-tr_history *tr_stock_workload_history(tr_stock_workload *wl) { return wl->history; }
+tr_history *tr_stock_workload_history(tr_stock_workload *wl) {
+    return wl->history;
+}
 uint64_t tr_stock_workload_record_errors(const tr_stock_workload *wl) {
     return wl->record_errors;
 }
-uint64_t tr_stock_workload_abandoned(const tr_stock_workload *wl) { return wl->abandoned; }
-uint32_t tr_stock_workload_items(const tr_stock_workload *wl) { return wl->o.items; }
+uint64_t tr_stock_workload_abandoned(const tr_stock_workload *wl) {
+    return wl->abandoned;
+}
+uint32_t tr_stock_workload_items(const tr_stock_workload *wl) {
+    return wl->o.items;
+}
 
 int tr_stock_workload_final_start(tr_stock_workload *wl) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
@@ -546,8 +572,8 @@ int tr_stock_workload_final_start(tr_stock_workload *wl) {
             continue;
         }
         stock_actor_arg a = {.wl = wl, .index = i};
-        int rc = tr_node_spawn(tr_sim_node(wl->o.sim, i), &reader_behaviour, NULL, &a,
-                               sizeof a, NULL);
+        int rc =
+            tr_node_spawn(tr_sim_node(wl->o.sim, i), &reader_behaviour, NULL, &a, sizeof a, NULL);
         if (rc != 0) {
             return rc;
         }
@@ -564,8 +590,7 @@ bool tr_stock_workload_final_done(const tr_stock_workload *wl) {
     return true;
 }
 
-void tr_stock_workload_final_levels(const tr_stock_workload *wl, int64_t *levels,
-                                    bool *known) {
+void tr_stock_workload_final_levels(const tr_stock_workload *wl, int64_t *levels, bool *known) {
     for (uint32_t i = 0; i < wl->o.items; i++) {
         levels[i] = wl->final_level[i];
         known[i] = wl->final_known[i];

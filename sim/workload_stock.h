@@ -86,7 +86,6 @@ uint32_t tr_stock_workload_items(const tr_stock_workload *wl);
 int tr_stock_workload_final_start(tr_stock_workload *wl);
 bool tr_stock_workload_final_done(const tr_stock_workload *wl);
 /* levels[0..items) and known[0..items) (false: its owner never answered). */
-void tr_stock_workload_final_levels(const tr_stock_workload *wl, int64_t *levels,
-                                    bool *known);
+void tr_stock_workload_final_levels(const tr_stock_workload *wl, int64_t *levels, bool *known);
 
 #endif /* TR_SIM_WORKLOAD_STOCK_H */

@@ -12,8 +12,8 @@
 /* Runs `ENV '$TROUPE_BIN' SUB ARGS`; its stdout (and stderr when with_stderr, else dropped)
  * goes to out[cap], NUL-terminated and truncated. Returns the exit status; a process that
  * did not exit normally fails the test. env may be "" (or assignments like "A=1 B=2"). */
-static inline int troupe_cli(const char *env, const char *sub, const char *args,
-                             bool with_stderr, char *out, size_t cap) {
+static inline int troupe_cli(const char *env, const char *sub, const char *args, bool with_stderr,
+                             char *out, size_t cap) {
     const char *bin = getenv("TROUPE_BIN");
     cr_assert_not_null(bin, "TROUPE_BIN is not set (run through tests/run_suite.sh)");
     char cmd[1024];

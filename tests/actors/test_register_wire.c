@@ -7,10 +7,10 @@
 #include "actors/registers.h"
 
 Test(register_wire, ints_round_trip_at_every_width) {
-    static const int64_t vals[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
-                                   4294967296LL, INT64_MAX, -1, -32, -33, -128, -129,
-                                   -32768, -32769, INT32_MIN, (int64_t)INT32_MIN - 1,
-                                   INT64_MIN};
+    static const int64_t vals[] = {
+        0,         1,  127, 128, 255,  256,  65535,  65536,  4294967295LL, 4294967296LL,
+        INT64_MAX, -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,    (int64_t)INT32_MIN - 1,
+        INT64_MIN};
     uint8_t buf[256];
     tr_wire_w w;
     tr_wire_w_init(&w, buf, sizeof buf);
@@ -27,8 +27,7 @@ Test(register_wire, ints_round_trip_at_every_width) {
     for (size_t i = 0; i < n; i++) {
         int64_t v;
         cr_assert_eq(tr_wire_get_int(&r, &v), 0);
-        cr_assert_eq(v, vals[i], "index %zu: %lld != %lld", i, (long long)v,
-                     (long long)vals[i]);
+        cr_assert_eq(v, vals[i], "index %zu: %lld != %lld", i, (long long)v, (long long)vals[i]);
     }
     cr_assert_eq(r.p, r.end);
 }
@@ -53,8 +52,8 @@ Test(register_wire, request_round_trips_and_ignores_unknown_keys) {
     cr_assert_eq(tr_reg_request_decode(buf, len, &key, &has, &v), 0);
     cr_assert(key == 7 && has && v == -5);
     /* {"x":[1,{"y":2}],"key":3} as `troupe call` might send with extra fields */
-    const uint8_t extra[] = {0x82, 0xa1, 'x', 0x92, 0x01, 0x81, 0xa1, 'y', 0x02,
-                             0xa3, 'k', 'e', 'y', 0x03};
+    const uint8_t extra[] = {0x82, 0xa1, 'x',  0x92, 0x01, 0x81, 0xa1,
+                             'y',  0x02, 0xa3, 'k',  'e',  'y',  0x03};
     cr_assert_eq(tr_reg_request_decode(extra, sizeof extra, &key, &has, &v), 0);
     cr_assert(key == 3 && !has);
 }
@@ -78,8 +77,7 @@ Test(register_wire, request_rejects_hostile_input) {
     }
     cr_assert_eq(tr_reg_request_decode(no_key, sizeof no_key, &key, &has, &v), TR_EPROTO);
     cr_assert_eq(tr_reg_request_decode(huge_map, sizeof huge_map, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(truncated, sizeof truncated, &key, &has, &v),
-                 TR_EPROTO);
+    cr_assert_eq(tr_reg_request_decode(truncated, sizeof truncated, &key, &has, &v), TR_EPROTO);
     cr_assert_eq(tr_reg_request_decode(neg_key, sizeof neg_key, &key, &has, &v), TR_EPROTO);
     cr_assert_eq(tr_reg_request_decode(trailing, sizeof trailing, &key, &has, &v), TR_EPROTO);
     cr_assert_eq(tr_reg_request_decode(reserved, sizeof reserved, &key, &has, &v), TR_EPROTO);
@@ -130,8 +128,8 @@ Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
     bool has;
     int64_t v;
     /* {"key": 2.0 (float64), "value": -3.0 (float32)} */
-    const uint8_t ok[] = {0x82, 0xa3, 'k', 'e', 'y', 0xcb, 0x40, 0x00, 0, 0, 0, 0, 0, 0,
-                          0xa5, 'v', 'a', 'l', 'u', 'e', 0xca, 0xc0, 0x40, 0x00, 0x00};
+    const uint8_t ok[] = {0x82, 0xa3, 'k', 'e', 'y', 0xcb, 0x40, 0x00, 0,    0,    0,    0,   0,
+                          0,    0xa5, 'v', 'a', 'l', 'u',  'e',  0xca, 0xc0, 0x40, 0x00, 0x00};
     cr_assert_eq(tr_reg_request_decode(ok, sizeof ok, &key, &has, &v), 0);
     cr_assert(key == 2 && has && v == -3);
     const uint8_t frac[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0};
@@ -146,7 +144,17 @@ Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
 
 #include "wire_reference.h"
 
-enum { OP_PEEK, OP_INT, OP_STR, OP_MAP, OP_ARRAY, OP_BOOL, OP_NIL, OP_SKIP, OP_COUNT };
+enum {
+    OP_PEEK,
+    OP_INT,
+    OP_STR,
+    OP_MAP,
+    OP_ARRAY,
+    OP_BOOL,
+    OP_NIL,
+    OP_SKIP,
+    OP_COUNT
+};
 
 /* Runs one read on the current reader (a) and on the reference (b), both over `buf`, and
  * checks that they agree on the result, the outputs, the error and the position. */
@@ -157,20 +165,44 @@ static void same_read(tr_wire_r *a, tr_wire_r *b, int op, const uint8_t *buf, si
     uint32_t na = 0, nb = 0;
     bool ba = false, bb = false;
     switch (op) {
-    case OP_PEEK: ra = (int)tr_wire_peek(a); rb = (int)ref_wire_peek(b); break;
-    case OP_INT: ra = tr_wire_get_int(a, &ia); rb = ref_wire_get_int(b, &ib); break;
-    case OP_STR: ra = tr_wire_get_str(a, &sa, &na); rb = ref_wire_get_str(b, &sb, &nb); break;
-    case OP_MAP: ra = tr_wire_get_map(a, &na); rb = ref_wire_get_map(b, &nb); break;
-    case OP_ARRAY: ra = tr_wire_get_array(a, &na); rb = ref_wire_get_array(b, &nb); break;
-    case OP_BOOL: ra = tr_wire_get_bool(a, &ba); rb = ref_wire_get_bool(b, &bb); break;
-    case OP_NIL: ra = tr_wire_get_nil(a); rb = ref_wire_get_nil(b); break;
-    default: ra = tr_wire_skip(a); rb = ref_wire_skip(b); break;
+    case OP_PEEK:
+        ra = (int)tr_wire_peek(a);
+        rb = (int)ref_wire_peek(b);
+        break;
+    case OP_INT:
+        ra = tr_wire_get_int(a, &ia);
+        rb = ref_wire_get_int(b, &ib);
+        break;
+    case OP_STR:
+        ra = tr_wire_get_str(a, &sa, &na);
+        rb = ref_wire_get_str(b, &sb, &nb);
+        break;
+    case OP_MAP:
+        ra = tr_wire_get_map(a, &na);
+        rb = ref_wire_get_map(b, &nb);
+        break;
+    case OP_ARRAY:
+        ra = tr_wire_get_array(a, &na);
+        rb = ref_wire_get_array(b, &nb);
+        break;
+    case OP_BOOL:
+        ra = tr_wire_get_bool(a, &ba);
+        rb = ref_wire_get_bool(b, &bb);
+        break;
+    case OP_NIL:
+        ra = tr_wire_get_nil(a);
+        rb = ref_wire_get_nil(b);
+        break;
+    default:
+        ra = tr_wire_skip(a);
+        rb = ref_wire_skip(b);
+        break;
     }
     uint8_t first = len > 0 ? buf[0] : 0;
     cr_assert_eq(ra, rb, "op %d on %zu bytes from 0x%02x: %d != %d", op, len, first, ra, rb);
     cr_assert_eq(a->err, b->err, "op %d on %zu bytes from 0x%02x: err", op, len, first);
-    cr_assert_eq(a->p, b->p, "op %d on %zu bytes from 0x%02x: position %td != %td", op, len,
-                 first, a->p - buf, b->p - buf);
+    cr_assert_eq(a->p, b->p, "op %d on %zu bytes from 0x%02x: position %td != %td", op, len, first,
+                 a->p - buf, b->p - buf);
     cr_assert_eq(a->end, b->end);
     if (ra == 0 && op != OP_PEEK) {
         cr_assert(ia == ib && sa == sb && na == nb && ba == bb,
@@ -241,13 +273,13 @@ Test(register_wire, reader_agrees_with_the_reference_on_every_tag_and_truncation
         {0x80, 0, 0, 0, 0, 0, 0, 0, 0},
         {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
         {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09},
-        {0x40, 0x00, 0, 0, 0, 0, 0, 0, 0},       /* 2.0 (f64), 2.0 (f32) */
-        {0xc0, 0x40, 0, 0, 0, 0, 0, 0, 0},       /* -32.0 (f64), -3.0 (f32) */
-        {0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0},       /* 1.5 */
-        {0x7f, 0xf8, 0, 0, 0, 0, 0, 0, 0},       /* NaN */
-        {0x43, 0xe0, 0, 0, 0, 0, 0, 0, 0},       /* 2^63: out of range */
-        {0xc3, 0xe0, 0, 0, 0, 0, 0, 0, 0},       /* -2^63: in range */
-        {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 0},       /* 2^63 as f32 */
+        {0x40, 0x00, 0, 0, 0, 0, 0, 0, 0}, /* 2.0 (f64), 2.0 (f32) */
+        {0xc0, 0x40, 0, 0, 0, 0, 0, 0, 0}, /* -32.0 (f64), -3.0 (f32) */
+        {0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0}, /* 1.5 */
+        {0x7f, 0xf8, 0, 0, 0, 0, 0, 0, 0}, /* NaN */
+        {0x43, 0xe0, 0, 0, 0, 0, 0, 0, 0}, /* 2^63: out of range */
+        {0xc3, 0xe0, 0, 0, 0, 0, 0, 0, 0}, /* -2^63: in range */
+        {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 0}, /* 2^63 as f32 */
         {0x00, 0x02, 0xa1, 'x', 0xa1, 'y', 0, 0, 0},
         {0x02, 0x01, 0xc0, 0xc2, 0xc3, 0x93, 0x01, 0x02, 0x03},
     };
@@ -272,11 +304,10 @@ static uint64_t next_rand(uint64_t *x) {
 Test(register_wire, reader_agrees_with_the_reference_on_random_bytes) {
     /* Bytes biased towards tags and small lengths, so that most buffers hold a few valid
      * values before something hostile. */
-    static const uint8_t likely[] = {0x00, 0x01, 0x7f, 0xe0, 0xff, 0xcc, 0xcd, 0xce, 0xcf,
-                                     0xd0, 0xd1, 0xd2, 0xd3, 0xca, 0xcb, 0xc0, 0xc1, 0xc2,
-                                     0xc3, 0x80, 0x81, 0x82, 0x8f, 0x90, 0x91, 0x93, 0x9f,
-                                     0xa0, 0xa1, 0xa3, 0xbf, 0xd9, 0xda, 0xdb, 0xc4, 0xdc,
-                                     0xdd, 0xde, 0xdf, 0xd4, 0xd8, 0xc7, 0xc8, 0xc9};
+    static const uint8_t likely[] = {
+        0x00, 0x01, 0x7f, 0xe0, 0xff, 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xca, 0xcb,
+        0xc0, 0xc1, 0xc2, 0xc3, 0x80, 0x81, 0x82, 0x8f, 0x90, 0x91, 0x93, 0x9f, 0xa0, 0xa1, 0xa3,
+        0xbf, 0xd9, 0xda, 0xdb, 0xc4, 0xdc, 0xdd, 0xde, 0xdf, 0xd4, 0xd8, 0xc7, 0xc8, 0xc9};
     uint64_t x = 0x9e3779b97f4a7c15ull;
     uint8_t buf[48];
     for (int round = 0; round < 20000; round++) {
@@ -339,16 +370,36 @@ static void raw_uint(tr_wire_w *w, const void *v) {
     }
     tr_wire_advance(w, tr_wire_raw_uint(p, *(const uint64_t *)v));
 }
-static void cur_int(tr_wire_w *w, const void *v) { tr_wire_put_int(w, *(const int64_t *)v); }
-static void ref_int(tr_wire_w *w, const void *v) { ref_wire_put_int(w, *(const int64_t *)v); }
-static void cur_uint(tr_wire_w *w, const void *v) { tr_wire_put_uint(w, *(const uint64_t *)v); }
-static void ref_uint(tr_wire_w *w, const void *v) { ref_wire_put_uint(w, *(const uint64_t *)v); }
-static void cur_map(tr_wire_w *w, const void *v) { tr_wire_put_map(w, *(const uint32_t *)v); }
-static void ref_map(tr_wire_w *w, const void *v) { ref_wire_put_map(w, *(const uint32_t *)v); }
-static void cur_arr(tr_wire_w *w, const void *v) { tr_wire_put_array(w, *(const uint32_t *)v); }
-static void ref_arr(tr_wire_w *w, const void *v) { ref_wire_put_array(w, *(const uint32_t *)v); }
-static void cur_str(tr_wire_w *w, const void *s) { tr_wire_put_str(w, s); }
-static void ref_str(tr_wire_w *w, const void *s) { ref_wire_put_str(w, s); }
+static void cur_int(tr_wire_w *w, const void *v) {
+    tr_wire_put_int(w, *(const int64_t *)v);
+}
+static void ref_int(tr_wire_w *w, const void *v) {
+    ref_wire_put_int(w, *(const int64_t *)v);
+}
+static void cur_uint(tr_wire_w *w, const void *v) {
+    tr_wire_put_uint(w, *(const uint64_t *)v);
+}
+static void ref_uint(tr_wire_w *w, const void *v) {
+    ref_wire_put_uint(w, *(const uint64_t *)v);
+}
+static void cur_map(tr_wire_w *w, const void *v) {
+    tr_wire_put_map(w, *(const uint32_t *)v);
+}
+static void ref_map(tr_wire_w *w, const void *v) {
+    ref_wire_put_map(w, *(const uint32_t *)v);
+}
+static void cur_arr(tr_wire_w *w, const void *v) {
+    tr_wire_put_array(w, *(const uint32_t *)v);
+}
+static void ref_arr(tr_wire_w *w, const void *v) {
+    ref_wire_put_array(w, *(const uint32_t *)v);
+}
+static void cur_str(tr_wire_w *w, const void *s) {
+    tr_wire_put_str(w, s);
+}
+static void ref_str(tr_wire_w *w, const void *s) {
+    ref_wire_put_str(w, s);
+}
 static void cur_misc(tr_wire_w *w, const void *v) {
     int k = *(const int *)v;
     k == 0 ? tr_wire_put_nil(w) : tr_wire_put_bool(w, k == 2);
@@ -410,10 +461,10 @@ Test(register_wire, a_full_writer_stays_full_and_keeps_what_fitted) {
     memset(buf, 0xee, sizeof buf);
     tr_wire_w w;
     tr_wire_w_init(&w, buf, 6);
-    tr_wire_put_uint(&w, 7);      /* 1 byte */
-    tr_wire_put_int(&w, -1000);   /* 3 bytes */
-    tr_wire_put_uint(&w, 70000);  /* 5 bytes: does not fit */
-    tr_wire_put_nil(&w);          /* would fit, but the writer is full */
+    tr_wire_put_uint(&w, 7);     /* 1 byte */
+    tr_wire_put_int(&w, -1000);  /* 3 bytes */
+    tr_wire_put_uint(&w, 70000); /* 5 bytes: does not fit */
+    tr_wire_put_nil(&w);         /* would fit, but the writer is full */
     cr_assert_eq(w.err, TR_ETOOBIG);
     cr_assert_eq(w.len, 4);
     const uint8_t want[] = {0x07, 0xd1, 0xfc, 0x18, 0xee, 0xee, 0xee};
@@ -477,13 +528,12 @@ static void same_decodes_damaged(const uint8_t *msg, size_t len, uint64_t *x) {
 }
 
 Test(register_wire, client_codec_agrees_with_the_reference) {
-    static const int64_t values[] = {0, 1, -1, 127, 128, -32, -33, 255, 256, 65535, 65536,
-                                     -32768, -32769, 4294967295LL, 4294967296LL, INT64_MAX,
-                                     INT64_MIN};
+    static const int64_t values[] = {
+        0,     1,     -1,     127,    128,          -32,          -33,       255,      256,
+        65535, 65536, -32768, -32769, 4294967295LL, 4294967296LL, INT64_MAX, INT64_MIN};
     static const uint32_t keys[] = {0, 1, 3, 127, 128, 255, 256, 65535, 65536, UINT32_MAX};
     static const char *const errors[] = {"", "busy", "no quorum (query)",
-                                         "an error message of 33 bytes long",
-                                         "starting"};
+                                         "an error message of 33 bytes long", "starting"};
     uint64_t x = 0x5851f42d4c957f2dull;
     uint8_t a[TR_REG_BODY_MAX], b[TR_REG_BODY_MAX];
     size_t la, lb;

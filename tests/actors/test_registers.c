@@ -30,8 +30,12 @@ typedef struct world {
 
 static int boot(tr_node *node, void *ud) {
     world *w = ud;
-    tr_registers_opts ro = {.peer_count = NODES, .peer_names = names, .cp = w->cp,
-                            .ap = w->ap, .bugs = w->bugs, .quorum_timeout_ms = w->quorum_ms};
+    tr_registers_opts ro = {.peer_count = NODES,
+                            .peer_names = names,
+                            .cp = w->cp,
+                            .ap = w->ap,
+                            .bugs = w->bugs,
+                            .quorum_timeout_ms = w->quorum_ms};
     int rc = tr_registers_boot(node, &ro);
     if (rc == 0 && w->wl != NULL) {
         rc = tr_workload_boot(w->wl, node, tr_node_id(node) - 1);
@@ -42,7 +46,7 @@ static int boot(tr_node *node, void *ud) {
 static void world_start_rate(world *w, uint64_t seed, const char *target, uint32_t bugs,
                              double rate, uint32_t keys, uint32_t clients);
 static double reorder_prob; /* for the next world_start */
-static uint32_t quorum_ms;   /* for the next world_start */
+static uint32_t quorum_ms;  /* for the next world_start */
 
 static void world_start(world *w, uint64_t seed, const char *target, uint32_t bugs) {
     world_start_rate(w, seed, target, bugs, 200, 0, 0);
@@ -131,9 +135,10 @@ Test(registers, cp_is_linearizable_under_partitions_across_seeds) {
         const tr_history *h = tr_workload_history(w.wl);
         cr_assert_gt(count_type(h, TR_OP_OK), 200, "seed %llu: too few ok ops",
                      (unsigned long long)seed);
-        cr_assert_eq(v, TR_LIN_VALID, "seed %llu: cp history %s; replay: troupe sim --seed %llu "
-                     "--workload cp", (unsigned long long)seed, tr_lin_verdict_name(v),
-                     (unsigned long long)seed);
+        cr_assert_eq(v, TR_LIN_VALID,
+                     "seed %llu: cp history %s; replay: troupe sim --seed %llu "
+                     "--workload cp",
+                     (unsigned long long)seed, tr_lin_verdict_name(v), (unsigned long long)seed);
         world_stop(&w);
     }
 }
@@ -171,8 +176,11 @@ Test(registers, cp_minority_is_unavailable_and_majority_available) {
     tr_sim_heal(w.sim);
     tr_lin_result res;
     cr_assert_eq(finish_and_lincheck(&w, &res), TR_LIN_VALID);
-    tr_avail_options ao = {.window_start_ns = (int64_t)from, .window_end_ns = (int64_t)to,
-                           .group_of_node = groups, .node_count = NODES, .group_count = 2};
+    tr_avail_options ao = {.window_start_ns = (int64_t)from,
+                           .window_end_ns = (int64_t)to,
+                           .group_of_node = groups,
+                           .node_count = NODES,
+                           .group_count = 2};
     cr_assert_eq(tr_check_availability(tr_workload_history(w.wl), &ao, &av), 0);
     cr_assert_gt(av.groups[0].fraction, 0.95, "majority %f", av.groups[0].fraction);
     cr_assert_lt(av.groups[1].fraction, 0.05, "minority %f", av.groups[1].fraction);
@@ -224,8 +232,7 @@ static int one_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_STOP;
 }
 
-static const tr_behaviour one_behaviour = {.name = "one", .init = one_init,
-                                           .receive = one_receive};
+static const tr_behaviour one_behaviour = {.name = "one", .init = one_init, .receive = one_receive};
 
 static bool replied(tr_sim *sim, void *ud) {
     (void)sim;
@@ -233,32 +240,32 @@ static bool replied(tr_sim *sim, void *ud) {
 }
 
 /* True when the request got an answer within 3 s. */
-static bool try_request(tr_sim *sim, uint32_t node, const char *to, uint32_t type,
-                        const void *body, size_t len) {
+static bool try_request(tr_sim *sim, uint32_t node, const char *to, uint32_t type, const void *body,
+                        size_t len) {
     one_req r = {.type = type, .len = len};
     snprintf(r.to, sizeof r.to, "%s", to);
     memcpy(r.body, body, len);
     int before = replies;
-    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, node), &one_behaviour, NULL, &r, sizeof r,
-                               NULL), 0);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, node), &one_behaviour, NULL, &r, sizeof r, NULL),
+                 0);
     tr_sim_run_until(sim, replied, &before, tr_sim_now_ns(sim) + 3 * SEC);
     return replies > before;
 }
 
-static void request(tr_sim *sim, uint32_t node, const char *to, uint32_t type,
-                    const void *body, size_t len) {
+static void request(tr_sim *sim, uint32_t node, const char *to, uint32_t type, const void *body,
+                    size_t len) {
     one_req r = {.type = type, .len = len};
     snprintf(r.to, sizeof r.to, "%s", to);
     memcpy(r.body, body, len);
     int before = replies;
-    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, node), &one_behaviour, NULL, &r, sizeof r,
-                               NULL), 0);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, node), &one_behaviour, NULL, &r, sizeof r, NULL),
+                 0);
     tr_sim_run_until(sim, replied, &before, tr_sim_now_ns(sim) + 3 * SEC);
     cr_assert_eq(replies, before + 1, "no reply from %s on n%u", to, node + 1);
 }
 
-static void request_kv(tr_sim *sim, uint32_t node, const char *to, uint32_t key,
-                       bool write, int64_t value) {
+static void request_kv(tr_sim *sim, uint32_t node, const char *to, uint32_t key, bool write,
+                       int64_t value) {
     uint8_t body[TR_REG_BODY_MAX];
     size_t len;
     cr_assert_eq(tr_reg_request_encode(body, sizeof body, key, write, value, &len), 0);
@@ -338,20 +345,20 @@ Test(registers, cp_replica_takes_stores_in_any_form_and_drops_bad_ones) {
     cr_assert_eq(tr_sim_create(&cfg, &w.sim), 0);
     tr_sim_run_for(w.sim, 100 * MS);
     /* {"value": int32 55, "x": nil, "ts": [uint16 300, 2.0, 0], "key": 5.0} */
-    const uint8_t any_form[] = {0x84, 0xa5, 'v', 'a', 'l', 'u', 'e', 0xd2, 0, 0, 0, 55,
-                                0xa1, 'x', 0xc0, 0xa2, 't', 's', 0x93, 0xcd, 0x01, 0x2c,
-                                0xcb, 0x40, 0x00, 0, 0, 0, 0, 0, 0, 0x00,
-                                0xa3, 'k', 'e', 'y', 0xcb, 0x40, 0x14, 0, 0, 0, 0, 0, 0};
+    const uint8_t any_form[] = {
+        0x84, 0xa5, 'v',  'a',  'l',  'u',  'e',  0xd2, 0,    0,    0, 55, 0xa1, 'x', 0xc0,
+        0xa2, 't',  's',  0x93, 0xcd, 0x01, 0x2c, 0xcb, 0x40, 0x00, 0, 0,  0,    0,   0,
+        0,    0x00, 0xa3, 'k',  'e',  'y',  0xcb, 0x40, 0x14, 0,    0, 0,  0,    0,   0};
     cr_assert(try_request(w.sim, 0, "cp", TR_REG_STORE, any_form, sizeof any_form));
     cr_assert(last_reply.ok);
     request_kv(w.sim, 0, "cp", 5, false, 0);
     cr_assert(last_reply.ok && last_reply.has_value && last_reply.value == 55);
     /* the canonical layout, but the writer is out of range (2^32), or the counter negative */
-    const uint8_t big_writer[] = {0x83, 0xa3, 'k', 'e', 'y', 0x06, 0xa2, 't', 's', 0x93,
-                                  0xcd, 0x01, 0x2c, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0, 0x00,
-                                  0xa5, 'v', 'a', 'l', 'u', 'e', 0x01};
-    const uint8_t neg_counter[] = {0x83, 0xa3, 'k', 'e', 'y', 0x06, 0xa2, 't', 's', 0x93,
-                                   0xff, 0x01, 0x00, 0xa5, 'v', 'a', 'l', 'u', 'e', 0x01};
+    const uint8_t big_writer[] = {0x83, 0xa3, 'k',  'e',  'y', 0x06, 0xa2, 't', 's', 0x93,
+                                  0xcd, 0x01, 0x2c, 0xcf, 0,   0,    0,    1,   0,   0,
+                                  0,    0,    0x00, 0xa5, 'v', 'a',  'l',  'u', 'e', 0x01};
+    const uint8_t neg_counter[] = {0x83, 0xa3, 'k',  'e',  'y', 0x06, 0xa2, 't', 's', 0x93,
+                                   0xff, 0x01, 0x00, 0xa5, 'v', 'a',  'l',  'u', 'e', 0x01};
     cr_assert(!try_request(w.sim, 0, "cp", TR_REG_STORE, big_writer, sizeof big_writer));
     cr_assert(!try_request(w.sim, 0, "cp", TR_REG_STORE, neg_counter, sizeof neg_counter));
     for (size_t cut = 0; cut < sizeof any_form; cut += 7) { /* truncated: dropped */
@@ -408,8 +415,11 @@ static void ap_run(world *w, uint64_t seed, uint32_t bugs, tr_convergence_result
                                           sizeof entries / sizeof entries[0]);
     cr_assert_eq(n, NODES);
     cr_assert_eq(tr_check_convergence(tr_workload_history(w->wl), states, n, conv), 0);
-    tr_avail_options ao = {.window_start_ns = (int64_t)from, .window_end_ns = (int64_t)heal,
-                           .group_of_node = groups, .node_count = NODES, .group_count = 2};
+    tr_avail_options ao = {.window_start_ns = (int64_t)from,
+                           .window_end_ns = (int64_t)heal,
+                           .group_of_node = groups,
+                           .node_count = NODES,
+                           .group_count = 2};
     cr_assert_eq(tr_check_availability(tr_workload_history(w->wl), &ao, av), 0);
 }
 
@@ -423,8 +433,8 @@ Test(registers, ap_converges_after_heal_and_stays_available_on_both_sides) {
         ap_run(&w, seed, 0, &conv, &converged, &after, &av);
         cr_assert(converged, "seed %llu: ap did not converge", (unsigned long long)seed);
         cr_assert_lt(after, 1 * SEC);
-        cr_assert(conv.ok, "seed %llu: agree %d lost %zu phantoms %zu",
-                  (unsigned long long)seed, conv.agree, conv.lost_writes, conv.phantoms);
+        cr_assert(conv.ok, "seed %llu: agree %d lost %zu phantoms %zu", (unsigned long long)seed,
+                  conv.agree, conv.lost_writes, conv.phantoms);
         cr_assert_eq(av.groups[0].fraction, 1.0);
         cr_assert_eq(av.groups[1].fraction, 1.0);
         world_stop(&w);
@@ -539,10 +549,9 @@ static tr_reg_reply real_request(tr_runtime *rt, tr_inbox *in, const char *to, u
     relay_req r = {.req = {.type = write ? TR_REG_WRITE : TR_REG_READ},
                    .reply_to = tr_inbox_addr(in)};
     snprintf(r.req.to, sizeof r.req.to, "%s", to);
-    cr_assert_eq(tr_reg_request_encode(r.req.body, sizeof r.req.body, key, write, value,
-                                       &r.req.len), 0);
-    cr_assert_eq(tr_node_spawn(tr_runtime_node(rt), &relay_behaviour, NULL, &r, sizeof r, NULL),
-                 0);
+    cr_assert_eq(
+        tr_reg_request_encode(r.req.body, sizeof r.req.body, key, write, value, &r.req.len), 0);
+    cr_assert_eq(tr_node_spawn(tr_runtime_node(rt), &relay_behaviour, NULL, &r, sizeof r, NULL), 0);
     tr_msg *m = NULL;
     cr_assert_eq(tr_inbox_receive(in, 10000, &m), 0, "no reply from %s", to);
     tr_reg_reply rep;
@@ -598,8 +607,7 @@ Test(registers, timed_out_ops_are_info_and_their_process_is_never_reused) {
         infos++;
         for (size_t j = i + 1; j < tr_history_count(h); j++) {
             cr_assert_neq(tr_history_op(h, j)->process, op->process,
-                          "process %lld reused after its info at #%zu",
-                          (long long)op->process, i);
+                          "process %lld reused after its info at #%zu", (long long)op->process, i);
         }
     }
     cr_assert_gt(infos, 5, "only %zu info ops", infos);

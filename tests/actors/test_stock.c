@@ -23,8 +23,7 @@ static world w;
 
 static int boot(tr_node *node, void *ud) {
     world *x = ud;
-    tr_stock_opts so = {.peer_count = NODES, .peer_names = names, .bugs = x->bugs,
-                        .initial = 5};
+    tr_stock_opts so = {.peer_count = NODES, .peer_names = names, .bugs = x->bugs, .initial = 5};
     return tr_stock_boot(node, &so);
 }
 
@@ -40,7 +39,9 @@ static void start(uint32_t bugs, double dup_prob) {
     cr_assert_eq(tr_sim_create(&cfg, &w.sim), 0);
 }
 
-static void stop(void) { tr_sim_destroy(w.sim); }
+static void stop(void) {
+    tr_sim_destroy(w.sim);
+}
 
 /* ---- a one-shot requester ----------------------------------------------------------- */
 
@@ -77,8 +78,8 @@ static int one_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_STOP;
 }
 
-static const tr_behaviour one_behaviour = {.name = "one", .state_size = sizeof(one_state),
-                                           .init = one_init, .receive = one_receive};
+static const tr_behaviour one_behaviour = {
+    .name = "one", .state_size = sizeof(one_state), .init = one_init, .receive = one_receive};
 
 static bool all_got(tr_sim *sim, void *ud) {
     (void)sim;
@@ -92,21 +93,23 @@ static bool all_got(tr_sim *sim, void *ud) {
 }
 
 /* Spawns a requester for slot on node; does not run the sim. */
-static void send_raw(uint32_t slot, uint32_t node, uint32_t type, const void *body,
-                     size_t len) {
+static void send_raw(uint32_t slot, uint32_t node, uint32_t type, const void *body, size_t len) {
     one_req r = {.slot = slot, .type = type, .len = len};
     memcpy(r.body, body, len);
     got[slot] = false;
-    cr_assert_eq(tr_node_spawn(tr_sim_node(w.sim, node), &one_behaviour, NULL, &r, sizeof r,
-                               NULL), 0);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(w.sim, node), &one_behaviour, NULL, &r, sizeof r, NULL),
+                 0);
 }
 
 static void send_op(uint32_t slot, uint32_t node, uint32_t type, uint32_t item, int64_t qty,
                     uint64_t id) {
     uint8_t body[TR_STOCK_BODY_MAX];
     size_t len;
-    tr_stock_request rq = {.item = item, .has_qty = type != TR_STOCK_READ,
-                           .has_id = type != TR_STOCK_READ, .qty = qty, .id = id};
+    tr_stock_request rq = {.item = item,
+                           .has_qty = type != TR_STOCK_READ,
+                           .has_id = type != TR_STOCK_READ,
+                           .qty = qty,
+                           .id = id};
     cr_assert_eq(tr_stock_request_encode(body, sizeof body, &rq, &len), 0);
     send_raw(slot, node, type, body, len);
 }
@@ -119,8 +122,7 @@ static void wait_for(uint32_t n) {
 }
 
 /* One request from `node`, waited for; the reply is replies[0]. */
-static tr_stock_reply op(uint32_t node, uint32_t type, uint32_t item, int64_t qty,
-                         uint64_t id) {
+static tr_stock_reply op(uint32_t node, uint32_t type, uint32_t item, int64_t qty, uint64_t id) {
     send_op(0, node, type, item, qty, id);
     wait_for(1);
     return replies[0];
@@ -265,8 +267,8 @@ Test(stock, hostile_requests_get_bad_request_and_the_service_keeps_serving) {
     wait_for(1);
     cr_assert_str_eq(replies[0].error, "bad request");
     const tr_stock_request bad[] = {
-        {.item = 1, .has_qty = true, .qty = 2},                        /* no id */
-        {.item = 1, .has_id = true, .id = tr_stock_id(1, 1)},           /* no qty */
+        {.item = 1, .has_qty = true, .qty = 2},               /* no id */
+        {.item = 1, .has_id = true, .id = tr_stock_id(1, 1)}, /* no qty */
         {.item = 1, .has_qty = true, .qty = 0, .has_id = true, .id = tr_stock_id(1, 1)},
         {.item = 1, .has_qty = true, .qty = 1, .has_id = true, .id = 5}, /* client 0 */
     };
@@ -310,8 +312,12 @@ Test(stock, concurrent_reservations_never_oversell_and_the_planted_bug_does) {
 Test(stock, codec_round_trips_and_rejects_bad_replies) {
     uint8_t buf[TR_STOCK_BODY_MAX];
     size_t len;
-    tr_stock_request rq = {.item = 4000000000u, .has_qty = true, .qty = 7, .has_id = true,
-                           .id = tr_stock_id(3, 9)}, back;
+    tr_stock_request rq = {.item = 4000000000u,
+                           .has_qty = true,
+                           .qty = 7,
+                           .has_id = true,
+                           .id = tr_stock_id(3, 9)},
+                     back;
     cr_assert_eq(tr_stock_request_encode(buf, sizeof buf, &rq, &len), 0);
     cr_assert_eq(tr_stock_request_decode(buf, len, &back), 0);
     cr_assert(back.item == rq.item && back.qty == 7 && back.id == rq.id);
@@ -325,8 +331,7 @@ Test(stock, codec_round_trips_and_rejects_bad_replies) {
     cr_assert(!rep.ok && rep.indeterminate);
     cr_assert_str_eq(rep.error, "busy");
     const uint8_t ok_without_level[] = {0x81, 0xa2, 'o', 'k', 0xc3};
-    cr_assert_eq(tr_stock_reply_decode(ok_without_level, sizeof ok_without_level, &rep),
-                 TR_EPROTO);
+    cr_assert_eq(tr_stock_reply_decode(ok_without_level, sizeof ok_without_level, &rep), TR_EPROTO);
     tr_stock_arg arg;
     tr_stock_opts bad = {.peer_count = 2, .peer_names = names, .initial = -1};
     cr_assert_eq(tr_stock_arg_init(&arg, &bad), TR_EINVAL);

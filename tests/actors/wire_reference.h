@@ -29,7 +29,9 @@ static void ref_put_bytes(tr_wire_w *w, const void *src, size_t n) {
     w->len += n;
 }
 
-static void ref_put_u8(tr_wire_w *w, uint8_t b) { ref_put_bytes(w, &b, 1); }
+static void ref_put_u8(tr_wire_w *w, uint8_t b) {
+    ref_put_bytes(w, &b, 1);
+}
 
 /* A tag byte followed by `width` big-endian bytes of v. */
 static void ref_put_tagged(tr_wire_w *w, uint8_t tag, uint64_t v, int width) {
@@ -41,8 +43,7 @@ static void ref_put_tagged(tr_wire_w *w, uint8_t tag, uint64_t v, int width) {
     ref_put_bytes(w, b, (size_t)width + 1);
 }
 
-static void ref_put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16,
-                              uint8_t t32) {
+static void ref_put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16, uint8_t t32) {
     if (n < 16) {
         ref_put_u8(w, (uint8_t)(fix | n));
     } else if (n <= 0xffff) {
@@ -105,8 +106,12 @@ static void ref_wire_put_int(tr_wire_w *w, int64_t v) {
     }
 }
 
-static void ref_wire_put_bool(tr_wire_w *w, bool v) { ref_put_u8(w, v ? 0xc3 : 0xc2); }
-static void ref_wire_put_nil(tr_wire_w *w) { ref_put_u8(w, 0xc0); }
+static void ref_wire_put_bool(tr_wire_w *w, bool v) {
+    ref_put_u8(w, v ? 0xc3 : 0xc2);
+}
+static void ref_wire_put_nil(tr_wire_w *w) {
+    ref_put_u8(w, 0xc0);
+}
 
 /* ---- reader ------------------------------------------------------------------------- */
 
@@ -142,9 +147,13 @@ static tr_wire_kind ref_wire_peek(const tr_wire_r *r) {
     }
     switch (b) {
     case 0xc0: return TR_WIRE_NIL;
-    case 0xc2: case 0xc3: return TR_WIRE_BOOL;
-    case 0xc4: case 0xc5: case 0xc6: return TR_WIRE_BIN;
-    case 0xca: case 0xcb: return TR_WIRE_FLOAT;
+    case 0xc2:
+    case 0xc3: return TR_WIRE_BOOL;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6: return TR_WIRE_BIN;
+    case 0xca:
+    case 0xcb: return TR_WIRE_FLOAT;
     case 0xc1: return TR_WIRE_BAD;
     default: return TR_WIRE_EXT; /* c7-c9, d4-d8 */
     }
@@ -172,8 +181,7 @@ static int ref_get_tag(tr_wire_r *r, uint8_t *tag) {
     return 0;
 }
 
-static int ref_get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16,
-                             uint8_t t32) {
+static int ref_get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16, uint8_t t32) {
     uint8_t tag;
     uint64_t v;
     if (ref_get_tag(r, &tag) != 0) {
@@ -214,9 +222,12 @@ static int ref_get_raw_len(tr_wire_r *r, uint8_t tag, uint64_t *n) {
         return 0;
     }
     switch (tag) {
-    case 0xd9: case 0xc4: return ref_get_be(r, 1, n);
-    case 0xda: case 0xc5: return ref_get_be(r, 2, n);
-    case 0xdb: case 0xc6: return ref_get_be(r, 4, n);
+    case 0xd9:
+    case 0xc4: return ref_get_be(r, 1, n);
+    case 0xda:
+    case 0xc5: return ref_get_be(r, 2, n);
+    case 0xdb:
+    case 0xc6: return ref_get_be(r, 4, n);
     default: return ref_fail(r);
     }
 }
@@ -382,7 +393,9 @@ static int ref_skip_depth(tr_wire_r *r, int depth) {
     }
 }
 
-static int ref_wire_skip(tr_wire_r *r) { return ref_skip_depth(r, 0); }
+static int ref_wire_skip(tr_wire_r *r) {
+    return ref_skip_depth(r, 0);
+}
 
 static bool ref_wire_str_eq(const char *s, uint32_t len, const char *lit) {
     size_t n = strlen(lit);
@@ -406,8 +419,8 @@ static int ref_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_
     return w.err;
 }
 
-static int ref_reg_request_decode(const void *body, size_t len, uint32_t *key,
-                                  bool *has_value, int64_t *value) {
+static int ref_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
+                                  int64_t *value) {
     tr_wire_r r;
     uint32_t n, klen;
     const char *k;
@@ -454,8 +467,8 @@ static int ref_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_
     return w.err;
 }
 
-static int ref_reg_reply_encode_err(void *buf, size_t cap, const char *error,
-                                    bool indeterminate, size_t *len) {
+static int ref_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                                    size_t *len) {
     tr_wire_w w;
     ref_wire_w_init(&w, buf, cap);
     ref_wire_put_map(&w, 3);
@@ -503,6 +516,5 @@ static int ref_reg_reply_fields(const void *body, size_t len, const char *field,
     }
     return 0;
 }
-
 
 #endif /* TR_TEST_WIRE_REFERENCE_H */

@@ -59,14 +59,14 @@ Test(bench_body, reader_rejects_trailing_bytes_negatives_and_other_types) {
         uint8_t b[4];
         size_t len;
     } bad[] = {
-        {{0x01, 0x01}, 2},       /* trailing byte */
-        {{0xff}, 1},             /* negative fixint -1 */
-        {{0xd0, 0x80}, 2},       /* int8 -128 */
-        {{0xc0}, 1},             /* nil */
-        {{0xc2}, 1},             /* false */
-        {{0xa1, 'x'}, 2},        /* str "x" */
-        {{0x91, 0x01}, 2},       /* [1] */
-        {{0xca, 0, 0, 0}, 4},    /* float32, truncated too */
+        {{0x01, 0x01}, 2},    /* trailing byte */
+        {{0xff}, 1},          /* negative fixint -1 */
+        {{0xd0, 0x80}, 2},    /* int8 -128 */
+        {{0xc0}, 1},          /* nil */
+        {{0xc2}, 1},          /* false */
+        {{0xa1, 'x'}, 2},     /* str "x" */
+        {{0x91, 0x01}, 2},    /* [1] */
+        {{0xca, 0, 0, 0}, 4}, /* float32, truncated too */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint64_t out;
@@ -94,12 +94,12 @@ Test(bench_body, addr_reader_rejects_wrong_shapes) {
         uint8_t b[12];
         size_t len;
     } bad[] = {
-        {{0x93, 1, 2, 3}, 4},                         /* three elements */
-        {{0x92, 1}, 2},                               /* one missing */
-        {{0x92, 1, 2, 3}, 4},                         /* trailing */
-        {{0x92, 0xa1, 'x', 2}, 4},                    /* node is a str */
+        {{0x93, 1, 2, 3}, 4},                          /* three elements */
+        {{0x92, 1}, 2},                                /* one missing */
+        {{0x92, 1, 2, 3}, 4},                          /* trailing */
+        {{0x92, 0xa1, 'x', 2}, 4},                     /* node is a str */
         {{0x92, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0, 2}, 11}, /* node > u32 */
-        {{0x02}, 1},                                  /* not an array */
+        {{0x02}, 1},                                   /* not an array */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tr_addr out;
@@ -142,16 +142,15 @@ Test(bench_body, reader_agrees_with_msgpack_c_on_random_bodies) {
             msgpack_unpacked u;
             msgpack_unpacked_init(&u);
             size_t off = 0;
-            lib_ok = msgpack_unpack_next(&u, (const char *)buf, len, &off) ==
-                         MSGPACK_UNPACK_SUCCESS &&
-                     off == len && u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+            lib_ok =
+                msgpack_unpack_next(&u, (const char *)buf, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+                off == len && u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER;
             lib_v = lib_ok ? u.data.via.u64 : 0;
             msgpack_unpacked_destroy(&u);
         }
         uint64_t v = 0;
         bool ok = tr_bench_unpack_uint(buf, len, &v) == 0;
-        cr_assert_eq(ok, lib_ok, "iteration %d, len %zu, tag 0x%02x", iter, len,
-                     len ? buf[0] : 0);
+        cr_assert_eq(ok, lib_ok, "iteration %d, len %zu, tag 0x%02x", iter, len, len ? buf[0] : 0);
         if (ok) {
             cr_assert_eq(v, lib_v, "iteration %d", iter);
         }

@@ -25,8 +25,7 @@ static bool matches(const char *text, const char *pattern) {
     return ok;
 }
 
-#define LINE(bench, unit) \
-    "^peer=troupe bench=" bench " value=[0-9]+(\\.[0-9])? unit=" unit "$"
+#define LINE(bench, unit) "^peer=troupe bench=" bench " value=[0-9]+(\\.[0-9])? unit=" unit "$"
 
 Test(bench_cli, help_lists_the_five_and_exits_0) {
     char out[4096];
@@ -38,8 +37,8 @@ Test(bench_cli, help_lists_the_five_and_exits_0) {
 }
 
 Test(bench_cli, usage_errors_exit_2_and_print_nothing) {
-    const char *bad[] = {"nosuch", "-n 0", "-n abc", "-n 5x", "--workers", "--workers 0",
-                         "--frobnicate", "pingpong -n", "skynet -n 15", "-n -3"};
+    const char *bad[] = {"nosuch",      "-n 0",         "-n abc",      "-n 5x",        "--workers",
+                         "--workers 0", "--frobnicate", "pingpong -n", "skynet -n 15", "-n -3"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char out[4096];
         cr_assert_eq(bench("", bad[i], out, sizeof out), 2, "'%s'", bad[i]);
@@ -58,13 +57,15 @@ Test(bench_cli, json_prints_one_object_per_line) {
     char out[4096];
     cr_assert_eq(bench("", "pingpong -n 2000 --json", out, sizeof out), 0);
     cr_assert(matches(out, "^\\{\"peer\":\"troupe\",\"bench\":\"pingpong\",\"value\":[0-9]+,"
-                           "\"unit\":\"roundtrips/s\"\\}$"), "%s", out);
+                           "\"unit\":\"roundtrips/s\"\\}$"),
+              "%s", out);
 }
 
 Test(bench_cli, small_runs_of_the_other_four_pass_their_checks) {
     char out[8192];
-    cr_assert_eq(bench("", "counting threadring skynet spawn_mem -n 10000 --workers 2", out,
-                       sizeof out), 0, "%s", out);
+    cr_assert_eq(
+        bench("", "counting threadring skynet spawn_mem -n 10000 --workers 2", out, sizeof out), 0,
+        "%s", out);
     cr_assert(matches(out, LINE("counting", "msgs/s")), "%s", out);
     cr_assert(matches(out, LINE("threadring", "hops/s")), "%s", out);
     cr_assert(matches(out, LINE("skynet", "ms")), "%s", out);
@@ -79,8 +80,8 @@ Test(bench_cli, planted_bug_fails_each_checked_benchmark) {
                              {"skynet -n 1000", "skynet"}};
     for (size_t i = 0; i < 3; i++) {
         char out[4096], want[128];
-        cr_assert_eq(bench("TROUPE_BENCH_PLANT_BUG=1", runs[i][0], out, sizeof out), 1,
-                     "%s: %s", runs[i][0], out);
+        cr_assert_eq(bench("TROUPE_BENCH_PLANT_BUG=1", runs[i][0], out, sizeof out), 1, "%s: %s",
+                     runs[i][0], out);
         snprintf(want, sizeof want, "^peer=troupe bench=%s value=error unit=", runs[i][1]);
         cr_assert(matches(out, want), "%s: %s", runs[i][0], out);
         cr_assert(!matches(out, LINE("[a-z_]+", "[a-z/]+")), "%s printed a figure", runs[i][0]);
@@ -108,7 +109,8 @@ Test(bench_cli, compare_table_takes_medians_and_orients_ratios) {
              "'echo peer=caf bench=pingpong value=150 unit=roundtrips/s' "
              "'echo peer=caf bench=skynet value=200.0 unit=ms' "
              "'echo peer=erlang bench=counting value=7 unit=msgs/s' > run.sh && "
-             "chmod +x troupe run.sh", dir);
+             "chmod +x troupe run.sh",
+             dir);
     cr_assert_eq(system(cmd), 0);
     char root[1024]; /* the build runs suites from the repository root */
     cr_assert_not_null(getcwd(root, sizeof root));

@@ -222,23 +222,23 @@ static int start_node(const char *name, int k, const int *seeds, ...) {
     args[n] = NULL;
     int before = log_count(name, "event=node_ready");
     int slot = proc_spawn(name, args);
-    cr_assert(log_wait(name, "event=node_ready", before + 1, 10000), "%s did not start:\n%s",
-              name, log_tail(name));
+    cr_assert(log_wait(name, "event=node_ready", before + 1, 10000), "%s did not start:\n%s", name,
+              log_tail(name));
     return slot;
 }
 
 /* Runs `troupe call 127.0.0.1:<port_base+k> actor type json [extra...]`; the reply (stdout)
  * goes to out. Returns the exit code. */
-static int call(int k, const char *actor, const char *type, const char *json, char *out,
-                size_t cap, const char *secret_name, int timeout_ms) {
+static int call(int k, const char *actor, const char *type, const char *json, char *out, size_t cap,
+                const char *secret_name, int timeout_ms) {
     static int seq;
     char addr[32], tag[32], secret[512], tmo[16];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port_base + k);
     snprintf(tag, sizeof tag, "call%d", ++seq);
     proc_path(secret, sizeof secret, secret_name ? secret_name : "secret");
     snprintf(tmo, sizeof tmo, "%d", timeout_ms);
-    char *args[] = {"call", addr, (char *)actor, (char *)type, (char *)json, "--secret-file",
-                    secret, "--timeout", tmo, NULL};
+    char *args[] = {"call",          addr,   (char *)actor, (char *)type, (char *)json,
+                    "--secret-file", secret, "--timeout",   tmo,          NULL};
     int slot = proc_spawn(tag, args);
     int rc = proc_wait(slot, timeout_ms + 3000);
     char path[512];

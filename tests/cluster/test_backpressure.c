@@ -63,8 +63,7 @@ static int sink_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     nanosleep(&slow, NULL);
     return TR_CONTINUE;
 }
-static const tr_behaviour sink_b = {.name = "sink", .init = sink_init,
-                                    .receive = sink_receive};
+static const tr_behaviour sink_b = {.name = "sink", .init = sink_init, .receive = sink_receive};
 
 static void flood_slow_sink(uint32_t stall_ms) {
     memset(&obs, 0, sizeof obs);
@@ -72,12 +71,14 @@ static void flood_slow_sink(uint32_t stall_ms) {
     tr_runtime *rt1, *rt2;
     tr_cluster *c1, *c2;
     tr_config k1 = {.node_id = 1, .node_name = "n1", .workers = 1};
-    tr_config k2 = {.node_id = 2, .node_name = "n2", .workers = 1,
-                    .mute_threshold = THRESHOLD};
+    tr_config k2 = {.node_id = 2, .node_name = "n2", .workers = 1, .mute_threshold = THRESHOLD};
     cr_assert_eq(tr_runtime_create(&k1, &rt1), 0);
     cr_assert_eq(tr_runtime_create(&k2, &rt2), 0);
-    tr_cluster_config cc = {.listen = "127.0.0.1:0", .secret = SECRET,
-                            .secret_len = strlen(SECRET), .heartbeat_ms = 100, .down_ms = 600};
+    tr_cluster_config cc = {.listen = "127.0.0.1:0",
+                            .secret = SECRET,
+                            .secret_len = strlen(SECRET),
+                            .heartbeat_ms = 100,
+                            .down_ms = 600};
     cr_assert_eq(tr_cluster_start(rt2, &cc, &c2), 0);
     char seeds[32];
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d", tr_cluster_port(c2));
@@ -128,4 +129,3 @@ static void flood_slow_sink(uint32_t stall_ms) {
 Test(cluster_backpressure, remote_flood_keeps_the_receivers_mailbox_bounded_and_in_order) {
     flood_slow_sink(0);
 }
-

@@ -42,8 +42,10 @@ static int watcher_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     tr_send_corr(ctx, w->inbox, FWD + msg->type, msg->from.node, msg->body, msg->body_len);
     return TR_CONTINUE;
 }
-static const tr_behaviour watcher_b = {.name = "watcher", .state_size = sizeof(watch_arg),
-                                       .init = watcher_init, .receive = watcher_receive};
+static const tr_behaviour watcher_b = {.name = "watcher",
+                                       .state_size = sizeof(watch_arg),
+                                       .init = watcher_init,
+                                       .receive = watcher_receive};
 
 static tr_runtime *rt1, *rt2;
 static tr_cluster *c1, *c2;
@@ -51,8 +53,12 @@ static tr_cluster *c1, *c2;
 static void start2(int seed_port) {
     char seeds[32];
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d", seed_port);
-    tr_cluster_config cc = {.listen = "127.0.0.1:0", .seeds = seeds, .secret = SECRET,
-                            .secret_len = strlen(SECRET), .heartbeat_ms = 100, .down_ms = 600};
+    tr_cluster_config cc = {.listen = "127.0.0.1:0",
+                            .seeds = seeds,
+                            .secret = SECRET,
+                            .secret_len = strlen(SECRET),
+                            .heartbeat_ms = 100,
+                            .down_ms = 600};
     cr_assert_eq(tr_cluster_start(rt2, &cc, &c2), 0);
 }
 
@@ -92,8 +98,11 @@ Test(cluster_rt, remote_request_reply_monitors_and_node_events) {
     tr_config k2 = {.node_id = 2, .node_name = "n2", .workers = 1};
     cr_assert_eq(tr_runtime_create(&k1, &rt1), 0);
     cr_assert_eq(tr_runtime_create(&k2, &rt2), 0);
-    tr_cluster_config cc = {.listen = "127.0.0.1:0", .secret = SECRET,
-                            .secret_len = strlen(SECRET), .heartbeat_ms = 100, .down_ms = 600};
+    tr_cluster_config cc = {.listen = "127.0.0.1:0",
+                            .secret = SECRET,
+                            .secret_len = strlen(SECRET),
+                            .heartbeat_ms = 100,
+                            .down_ms = 600};
     cr_assert_eq(tr_cluster_start(rt1, &cc, &c1), 0);
     int port = tr_cluster_port(c1);
     cr_assert_gt(port, 0);
@@ -131,8 +140,7 @@ Test(cluster_rt, remote_request_reply_monitors_and_node_events) {
     tr_cluster_stop(c2);
     bool down = false, node_down = false;
     while (!down || !node_down) { /* in either order */
-        cr_assert_eq(tr_inbox_receive(ib, 5000, &m), 0, "down %d node_down %d", down,
-                     node_down);
+        cr_assert_eq(tr_inbox_receive(ib, 5000, &m), 0, "down %d node_down %d", down, node_down);
         if (m->type == FWD + TR_MSG_DOWN) {
             cr_assert_eq(body_int(m), TR_ENODEDOWN);
             down = true;
@@ -162,20 +170,21 @@ Test(cluster_rt, bad_config_is_refused) {
     tr_config k1 = {.node_id = 1, .node_name = "n1", .workers = 1};
     cr_assert_eq(tr_runtime_create(&k1, &rt1), 0);
     tr_cluster *c;
-    tr_cluster_config short_secret = {.listen = "127.0.0.1:0", .secret = "short",
-                                      .secret_len = 5};
+    tr_cluster_config short_secret = {.listen = "127.0.0.1:0", .secret = "short", .secret_len = 5};
     cr_assert_eq(tr_cluster_start(rt1, &short_secret, &c), TR_EINVAL);
-    tr_cluster_config bad_addr = {.listen = "nowhere", .secret = SECRET,
-                                  .secret_len = strlen(SECRET)};
+    tr_cluster_config bad_addr = {
+        .listen = "nowhere", .secret = SECRET, .secret_len = strlen(SECRET)};
     cr_assert_eq(tr_cluster_start(rt1, &bad_addr, &c), TR_EINVAL);
-    tr_cluster_config wildcard = {.listen = "0.0.0.0:0", .secret = SECRET,
-                                  .secret_len = strlen(SECRET)};
+    tr_cluster_config wildcard = {
+        .listen = "0.0.0.0:0", .secret = SECRET, .secret_len = strlen(SECRET)};
     cr_assert_eq(tr_cluster_start(rt1, &wildcard, &c), TR_EINVAL, "nothing to advertise");
-    tr_cluster_config bad_adv = {.listen = "127.0.0.1:0", .advertise = "nowhere",
-                                 .secret = SECRET, .secret_len = strlen(SECRET)};
+    tr_cluster_config bad_adv = {.listen = "127.0.0.1:0",
+                                 .advertise = "nowhere",
+                                 .secret = SECRET,
+                                 .secret_len = strlen(SECRET)};
     cr_assert_eq(tr_cluster_start(rt1, &bad_adv, &c), TR_EINVAL);
-    tr_cluster_config ok = {.listen = "127.0.0.1:0", .secret = SECRET,
-                            .secret_len = strlen(SECRET)};
+    tr_cluster_config ok = {
+        .listen = "127.0.0.1:0", .secret = SECRET, .secret_len = strlen(SECRET)};
     cr_assert_eq(tr_cluster_start(rt1, &ok, &c), 0);
     char busy[32];
     snprintf(busy, sizeof busy, "127.0.0.1:%d", tr_cluster_port(c));

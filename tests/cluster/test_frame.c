@@ -4,8 +4,8 @@
 #include "cluster/frame.h"
 
 /* Feeds bytes into the reader in pieces of `step` bytes, collecting frames. */
-static int feed(tr_frame_reader *r, const uint8_t *data, size_t len, size_t step,
-                size_t *frames, size_t *bytes) {
+static int feed(tr_frame_reader *r, const uint8_t *data, size_t len, size_t step, size_t *frames,
+                size_t *bytes) {
     size_t off = 0;
     while (off < len) {
         uint8_t *dst;
@@ -97,7 +97,7 @@ Test(frame, writer_and_reader_round_trip_every_width) {
     uint8_t buf[300000];
     static char big[70000];
     memset(big, 'x', sizeof big);
-    uint64_t ints[] = {0, 127, 128, 255, 256, 65535, 65536, 0xffffffffu, 0x100000000ull,
+    uint64_t ints[] = {0,         127, 128, 255, 256, 65535, 65536, 0xffffffffu, 0x100000000ull,
                        UINT64_MAX};
     tr_mpw w;
     tr_frame_begin(&w, buf, sizeof buf);

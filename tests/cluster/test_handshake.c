@@ -30,10 +30,11 @@ static void run(tr_handshake *a, tr_handshake *b, int *rc_a, int *rc_b) {
     tr_handshake *sides[2] = {a, b};
     int *rcs[2] = {rc_a, rc_b};
     /* a is the initiator: it starts, then frames ping-pong. */
-    cr_assert_eq(tr_handshake_start(a, true, &a->mine, a->secret, a->secret_len, out,
-                                    sizeof out, &n), 0);
-    cr_assert_eq(tr_handshake_start(b, false, &b->mine, b->secret, b->secret_len, out2,
-                                    sizeof out2, &n2), 0);
+    cr_assert_eq(
+        tr_handshake_start(a, true, &a->mine, a->secret, a->secret_len, out, sizeof out, &n), 0);
+    cr_assert_eq(
+        tr_handshake_start(b, false, &b->mine, b->secret, b->secret_len, out2, sizeof out2, &n2),
+        0);
     cr_assert_eq(n2, 0);
     int turn = 1;
     while (n > 0) {
@@ -103,8 +104,7 @@ Test(handshake, other_cluster_or_version_is_refused) {
     long len = tr_hello_encode(&h, buf, sizeof buf);
     cr_assert_gt(len, 0);
     cr_assert_eq(tr_handshake_start(&b, false, &b.mine, secret, 16, out, sizeof out, &n), 0);
-    cr_assert_eq(tr_handshake_step(&b, buf + 4, (size_t)len - 4, out, sizeof out, &n),
-                 TR_EVERSION);
+    cr_assert_eq(tr_handshake_step(&b, buf + 4, (size_t)len - 4, out, sizeof out, &n), TR_EVERSION);
 }
 
 Test(handshake, frames_other_than_hello_are_refused_before_auth) {
@@ -121,8 +121,7 @@ Test(handshake, frames_other_than_hello_are_refused_before_auth) {
     uint8_t auth[64];
     long len = tr_auth_encode(mac, auth, sizeof auth);
     cr_assert_eq(tr_handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);
-    cr_assert_eq(tr_handshake_step(&b, auth + 4, (size_t)len - 4, out, sizeof out, &n),
-                 TR_EPROTO);
+    cr_assert_eq(tr_handshake_step(&b, auth + 4, (size_t)len - 4, out, sizeof out, &n), TR_EPROTO);
     /* garbage */
     uint8_t junk[] = {0xc1, 0xc1, 0xc1};
     cr_assert_eq(tr_handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);

@@ -113,8 +113,7 @@ static int log_count(const char *a, const char *b) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         char one[1024];
-        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one - 1 ? len : sizeof one - 1),
-                 line);
+        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one - 1 ? len : sizeof one - 1), line);
         n += strstr(one, a) && strstr(one, b);
         line += len + (end ? 1 : 0);
     }
@@ -148,7 +147,7 @@ typedef struct world {
     char listen[NODES][64], seeds[NODES][128];
     int port[NODES];
     int ups[NODES][NODES + 1], downs[NODES][NODES + 1]; /* [observer][id] */
-    int closed; /* close/drain completions */
+    int closed;                                         /* close/drain completions */
     int create_rc;
 } world;
 
@@ -258,8 +257,12 @@ static void world_stop(void) {
 }
 
 /* arg = observer * 10 + id */
-static bool is_up(world *w, long arg) { return w->ups[arg / 10][arg % 10] > 0; }
-static bool closed_n(world *w, long n) { return w->closed >= n; }
+static bool is_up(world *w, long arg) {
+    return w->ups[arg / 10][arg % 10] > 0;
+}
+static bool closed_n(world *w, long n) {
+    return w->closed >= n;
+}
 static bool slow_inside(world *w, long n) {
     (void)w;
     return atomic_load(&g_slow_inside) >= n;
@@ -269,14 +272,23 @@ static bool failures_logged(world *w, long n) {
     return log_count("event=resolve_failed", "addr=nosuchhost.invalid:7401") >= n;
 }
 
-static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
+static void sleep_ms(int ms) {
+    usleep((useconds_t)ms * 1000);
+}
 
 /* ---- syntax ------------------------------------------------------------------------------- */
 
 Test(hostnames, address_syntax_is_checked_without_resolving) {
     static const char *good[] = {
-        "localhost:7401", "db-2.internal:7401", "db-2.internal.:1", "my_service:80",
-        "127.0.0.1:65535", "[::1]:7401", "::1:7401", "a:1", "x1.y2.z3:9",
+        "localhost:7401",
+        "db-2.internal:7401",
+        "db-2.internal.:1",
+        "my_service:80",
+        "127.0.0.1:65535",
+        "[::1]:7401",
+        "::1:7401",
+        "a:1",
+        "x1.y2.z3:9",
         "nosuchhost.invalid:7401", /* syntax only: it need not resolve */
         "a234567890123456789012345678901234567890123456789012345678:7401", /* 63 bytes */
     };
@@ -287,10 +299,31 @@ Test(hostnames, address_syntax_is_checked_without_resolving) {
         cr_assert_null(why);
     }
     static const char *bad[] = {
-        "", "localhost", "localhost:", ":7401", "localhost:0", "localhost:65536",
-        "localhost:+80", "localhost: 80", "localhost:80x", "localhost:007401", "host name:1",
-        "-bad:1", "bad-:1", "a..b:1", ".a:1", "a/b:1", "10.0.0.256:1", "10.1:1", "1234:1",
-        "[::1:7401", "[zz]:1", "[]:1", "[127.0.0.1]:1", "fe80::1", "h\xc3\xa9llo:1",
+        "",
+        "localhost",
+        "localhost:",
+        ":7401",
+        "localhost:0",
+        "localhost:65536",
+        "localhost:+80",
+        "localhost: 80",
+        "localhost:80x",
+        "localhost:007401",
+        "host name:1",
+        "-bad:1",
+        "bad-:1",
+        "a..b:1",
+        ".a:1",
+        "a/b:1",
+        "10.0.0.256:1",
+        "10.1:1",
+        "1234:1",
+        "[::1:7401",
+        "[zz]:1",
+        "[]:1",
+        "[127.0.0.1]:1",
+        "fe80::1",
+        "h\xc3\xa9llo:1",
         "a2345678901234567890123456789012345678901234567890123456789:7401", /* 64 bytes */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -486,7 +519,8 @@ static void block_pool(world *w, int unused) {
 
 static bool pool_blocked(world *w, long n) {
     (void)w;
-    return atomic_load(&g_pool_blocked) >= n; }
+    return atomic_load(&g_pool_blocked) >= n;
+}
 
 static uint64_t resolves_started(int i) {
     tr_transport_stats st;

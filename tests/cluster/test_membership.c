@@ -7,9 +7,14 @@
 
 /* Unit-test knobs: heartbeat 100 ms, deviation floor 10 ms, acceptable pause 10 ms, hard
  * bound 1,000 ms. Small floors so that the history, not the knobs, decides. */
-static const tr_fd_config cfg = {.heartbeat_ms = 100, .min_std_ms = 10, .pause_ms = 10,
-                                 .phi_suspect = 5, .phi_down = 8, .down_ms = 1000,
-                                 .backoff_min_ms = 100, .backoff_max_ms = 1600};
+static const tr_fd_config cfg = {.heartbeat_ms = 100,
+                                 .min_std_ms = 10,
+                                 .pause_ms = 10,
+                                 .phi_suspect = 5,
+                                 .phi_down = 8,
+                                 .down_ms = 1000,
+                                 .backoff_min_ms = 100,
+                                 .backoff_max_ms = 1600};
 
 /* Deterministic jitter source (an LCG; tests must not depend on a real random source). */
 static uint64_t lcg(uint64_t *s) {
@@ -207,9 +212,9 @@ Test(membership, a_regular_history_goes_down_sooner_than_an_erratic_one) {
     static uint32_t regular[300], erratic[300], fast_erratic[300], slow[300];
     for (size_t i = 0; i < 300; i++) {
         regular[i] = 500;
-        erratic[i] = i % 2 ? 900 : 100;      /* same mean, deviation 400 */
-        fast_erratic[i] = i % 2 ? 380 : 20;  /* mean 200, deviation 180 */
-        slow[i] = 1000;                      /* regular, but twice as slow */
+        erratic[i] = i % 2 ? 900 : 100;     /* same mean, deviation 400 */
+        fast_erratic[i] = i % 2 ? 380 : 20; /* mean 200, deviation 180 */
+        slow[i] = 1000;                     /* regular, but twice as slow */
     }
     tr_fd a, b, f, s;
     history_of(&a, &c, regular, 300);
@@ -277,8 +282,8 @@ Test(membership, any_frame_resets_the_silence_but_only_heartbeats_are_sampled) {
         }
         /* then silence until the next beat, 20 to 99 ms after the last frame */
         for (uint64_t t = fd.last_heard_ms + 5; t < now + 100; t += 5) {
-            cr_assert_eq(tr_fd_tick(&fd, &cfg, t), TR_FD_SAME, "period %d t=+%llu phi %.2f",
-                         period, (unsigned long long)(t - now), tr_fd_phi(&fd, &cfg, t));
+            cr_assert_eq(tr_fd_tick(&fd, &cfg, t), TR_FD_SAME, "period %d t=+%llu phi %.2f", period,
+                         (unsigned long long)(t - now), tr_fd_phi(&fd, &cfg, t));
         }
     }
     double mean, std;
@@ -386,8 +391,8 @@ Test(membership, backoff_doubles_with_jitter_up_to_the_cap_and_resets) {
 }
 
 Test(membership, gossip_round_trips_and_refuses_bad_entries) {
-    tr_gossip_entry e[3] = {{"n1", 1, "127.0.0.1:7401", 5}, {"n2", 2, "127.0.0.1:7402", 6},
-                            {"n3", 3, "[::1]:7403", 7}};
+    tr_gossip_entry e[3] = {
+        {"n1", 1, "127.0.0.1:7401", 5}, {"n2", 2, "127.0.0.1:7402", 6}, {"n3", 3, "[::1]:7403", 7}};
     static uint8_t buf[4096];
     long n = tr_gossip_encode(e, 3, buf, sizeof buf);
     cr_assert_gt(n, 0);

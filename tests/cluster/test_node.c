@@ -16,12 +16,13 @@ Test(node_cli, three_nodes_form_a_cluster_and_answer_across_nodes) {
     start_node("n2", 1, seed0, NULL);
     start_node("n3", 2, seed0, NULL);
     char out[1024];
-    cr_assert_eq(call(0, "echo", "300", "{\"a\":[1,2.5,\"x\",null,true]}", out, sizeof out,
-                      NULL, 3000), 0);
+    cr_assert_eq(
+        call(0, "echo", "300", "{\"a\":[1,2.5,\"x\",null,true]}", out, sizeof out, NULL, 3000), 0);
     cr_assert_str_eq(out, "{\"a\":[1,2.5,\"x\",null,true]}");
     /* n3 learned n2 through gossip (its only seed is n1): n3 -> n2 and n2 -> n3 */
-    cr_assert(call_until(2, "proxy", "300", "[\"echo@n2\", {\"via\": \"n3\"}]", "{\"via\":\"n3\"}",
-                         5000), "n3 -> echo@n2 never answered");
+    cr_assert(
+        call_until(2, "proxy", "300", "[\"echo@n2\", {\"via\": \"n3\"}]", "{\"via\":\"n3\"}", 5000),
+        "n3 -> echo@n2 never answered");
     cr_assert(call_until(1, "proxy", "300", "[\"echo@n3\", 42]", "42", 10000));
     cr_assert(call_until(0, "proxy", "300", "[\"echo@n3\", \"hi\"]", "\"hi\"", 10000));
     cr_assert(log_wait("n2", "event=link_up peer=n3", 1, 100));
@@ -71,8 +72,8 @@ Test(node_cli, nodes_and_calls_use_host_names) {
     snprintf(listen, sizeof listen, "localhost:%d", port_base + 1);
     snprintf(seeds, sizeof seeds, "nosuchhost.invalid:7401,localhost:%d", port_base);
     proc_path(secret, sizeof secret, "secret");
-    char *a2[] = {"node", "--name", "n2", "--listen", listen, "--seeds", seeds,
-                  "--secret-file", secret, NULL};
+    char *a2[] = {"node", "--name",        "n2",   "--listen", listen, "--seeds",
+                  seeds,  "--secret-file", secret, NULL};
     proc_spawn("n2", a2);
     cr_assert(log_wait("n2", "event=link_up peer=n1", 1, 5000), "n2 never linked by name:\n%s",
               log_tail("n2"));
@@ -81,8 +82,8 @@ Test(node_cli, nodes_and_calls_use_host_names) {
     /* n1 learned n2 as "localhost:PORT" (its advertised listen address) */
     cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 1000));
     snprintf(target, sizeof target, "localhost:%d", port_base + 1);
-    char *c1[] = {"call", target, "proxy", "300", "[\"echo@n1\", 7]", "--secret-file", secret,
-                  NULL};
+    char *c1[] = {"call",          target, "proxy", "300", "[\"echo@n1\", 7]",
+                  "--secret-file", secret, NULL};
     cr_assert_eq(proc_wait(proc_spawn("byname", c1), 6000), 0, "call by name:\n%s",
                  log_tail("byname"));
     char path[512];
@@ -90,15 +91,18 @@ Test(node_cli, nodes_and_calls_use_host_names) {
     char *out = slurp(path);
     cr_assert_str_eq(out, "7\n");
     free(out);
-    char *c2[] = {"call", "nosuchhost.invalid:7401", "echo", "300", "1", "--secret-file",
-                  secret, "--timeout", "5000", NULL};
+    char *c2[] = {"call", "nosuchhost.invalid:7401",
+                  "echo", "300",
+                  "1",    "--secret-file",
+                  secret, "--timeout",
+                  "5000", NULL};
     uint64_t t0 = proc_now_ms();
     cr_assert_eq(proc_wait(proc_spawn("noname", c2), 6000), 1);
     cr_assert_gt(log_count("noname", "troupe call: cannot resolve nosuchhost.invalid:7401"), 0,
                  "%s", log_tail("noname"));
     cr_assert_lt(proc_now_ms() - t0, 4000, "troupe call waited for its timeout");
-    char *b1[] = {"node", "--name", "n3", "--listen", "127.0.0.1:0", "--seeds", "db..x:1",
-                  "--secret-file", secret, NULL};
+    char *b1[] = {"node",    "--name",        "n3",   "--listen", "127.0.0.1:0", "--seeds",
+                  "db..x:1", "--secret-file", secret, NULL};
     cr_assert_eq(proc_wait(proc_spawn("badname", b1), 3000), 2);
     cr_assert_gt(log_count("badname", "bad --seeds address 'db..x:1': empty label"), 0);
     char *b2[] = {"call", "localhost", "echo", "300", "1", NULL};
@@ -112,8 +116,7 @@ static int raw_authed(void) {
     int fd = raw_connect(port_base);
     cr_assert_geq(fd, 0);
     const char *s = "cluster-test-secret-0123456789";
-    cr_assert_eq(raw_handshake(fd, "troupe", "rawc", 0x80001234u, s, strlen(s), true, NULL),
-                 0);
+    cr_assert_eq(raw_handshake(fd, "troupe", "rawc", 0x80001234u, s, strlen(s), true, NULL), 0);
     return fd;
 }
 
@@ -184,8 +187,9 @@ Test(node_cli, hostile_peers_are_closed_with_a_logged_reason_and_the_node_keeps_
     hostile(true, unknown, sizeof unknown, "unknown frame (kind 99");
     /* wrong secret */
     int fd = raw_connect(port_base);
-    cr_assert_eq(raw_handshake(fd, "troupe", "evil", 0x80004321u, "wrong-wrong-wrong-wrong", 22,
-                               true, NULL), -1);
+    cr_assert_eq(
+        raw_handshake(fd, "troupe", "evil", 0x80004321u, "wrong-wrong-wrong-wrong", 22, true, NULL),
+        -1);
     close(fd);
     cr_assert(log_wait("n1", "bad MAC from 'evil'", 1, 2000));
     good_call_works("wrong secret");
@@ -250,8 +254,8 @@ Test(node_cli, a_paused_node_is_detected_down_within_the_bound_and_up_after_resu
 /* The phi-accrual detector through the command line: with a 10 s hard bound, a node that
  * beat every 100 ms and then stops is suspect and down within about half a second. */
 Test(node_cli, phi_flags_judge_a_paused_node_down_long_before_down_ms) {
-    start_node("n1", 0, NULL, "--heartbeat-ms", "100", "--down-ms", "10000", "--phi-suspect",
-               "4.5", "--phi-down", "8", NULL);
+    start_node("n1", 0, NULL, "--heartbeat-ms", "100", "--down-ms", "10000", "--phi-suspect", "4.5",
+               "--phi-down", "8", NULL);
     int n2 = start_node("n2", 1, seed0, "--heartbeat-ms", "100", "--down-ms", "10000", NULL);
     cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
     usleep(1500 * 1000); /* a history of regular beats */

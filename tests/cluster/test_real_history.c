@@ -62,9 +62,9 @@ static void note(int rc) {
 }
 
 typedef struct client_arg {
-    uint32_t index;   /* 0..CLIENTS-1; its process ids are index, index + CLIENTS, ... */
-    int32_t node;     /* replica index 0..2 (the history's node field) */
-    char target[32];  /* "cp@n2" */
+    uint32_t index;  /* 0..CLIENTS-1; its process ids are index, index + CLIENTS, ... */
+    int32_t node;    /* replica index 0..2 (the history's node field) */
+    char target[32]; /* "cp@n2" */
 } client_arg;
 
 typedef struct client_state {
@@ -98,12 +98,11 @@ static int client_next(tr_ctx *ctx, client_state *s) {
     size_t len;
     tr_reg_request_encode(body, sizeof body, key, s->is_write, value, &len);
     pthread_mutex_lock(&hmu);
-    note(s->is_write ? tr_history_invoke_write(hist, mono_ns(), s->process, key, value,
-                                               s->a.node)
+    note(s->is_write ? tr_history_invoke_write(hist, mono_ns(), s->process, key, value, s->a.node)
                      : tr_history_invoke_read(hist, mono_ns(), s->process, key, s->a.node));
     pthread_mutex_unlock(&hmu);
-    int rc = tr_request_name(ctx, s->a.target, s->is_write ? TR_REG_WRITE : TR_REG_READ, body,
-                             len, OP_TIMEOUT_MS, &s->corr);
+    int rc = tr_request_name(ctx, s->a.target, s->is_write ? TR_REG_WRITE : TR_REG_READ, body, len,
+                             OP_TIMEOUT_MS, &s->corr);
     if (rc != 0) { /* never sent: certainly not applied; retry a little later */
         pthread_mutex_lock(&hmu);
         note(tr_history_fail(hist, mono_ns(), s->process, "send refused"));
@@ -173,8 +172,10 @@ static int client_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return client_next(ctx, s);
 }
 
-static const tr_behaviour client_b = {.name = "hist-client", .state_size = sizeof(client_state),
-                                      .init = client_init, .receive = client_receive};
+static const tr_behaviour client_b = {.name = "hist-client",
+                                      .state_size = sizeof(client_state),
+                                      .init = client_init,
+                                      .receive = client_receive};
 
 /* ---- the cluster ---------------------------------------------------------------------- */
 
@@ -233,8 +234,8 @@ static void client_node_start(client_node *cn) {
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port_base + CLIENT_PORT);
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", port_base,
              port_base + 1, port_base + 2);
-    tr_cluster_config cc = {.listen = listen, .seeds = seeds, .secret = SECRET,
-                            .secret_len = strlen(SECRET)};
+    tr_cluster_config cc = {
+        .listen = listen, .seeds = seeds, .secret = SECRET, .secret_len = strlen(SECRET)};
     cr_assert_eq(tr_cluster_start(cn->rt, &cc, &cn->cl), 0);
     static const int none[REPLICAS + 1] = {0};
     for (int i = 0; i < REPLICAS; i++) {
@@ -264,8 +265,8 @@ static void phase_begin(client_node *cn, const char *reg) {
         client_arg a = {.index = c, .node = (int32_t)(c % REPLICAS)};
         snprintf(a.target, sizeof a.target, "%s@%s", reg, names[c % REPLICAS]);
         tr_addr addr;
-        cr_assert_eq(tr_node_spawn(tr_runtime_node(cn->rt), &client_b, NULL, &a, sizeof a,
-                                   &addr), 0);
+        cr_assert_eq(tr_node_spawn(tr_runtime_node(cn->rt), &client_b, NULL, &a, sizeof a, &addr),
+                     0);
     }
 }
 
@@ -349,10 +350,11 @@ Test(real_history, cp_is_linearizable_through_a_kill_and_restart_and_ap_answers)
     phase_end();
 
     tally t = count_ops(hist);
-    fprintf(stderr, "cp: %zu ops: ok %zu (n1 %d, n2 %d, n3 %d; after restart n2 %d), fail %zu, "
-            "info %zu\n", tr_history_count(hist), t.ok, atomic_load(&ok_by_node[0]),
-            atomic_load(&ok_by_node[1]), atomic_load(&ok_by_node[2]),
-            atomic_load(&ok_after_mark[1]), t.fail, t.info);
+    fprintf(stderr,
+            "cp: %zu ops: ok %zu (n1 %d, n2 %d, n3 %d; after restart n2 %d), fail %zu, "
+            "info %zu\n",
+            tr_history_count(hist), t.ok, atomic_load(&ok_by_node[0]), atomic_load(&ok_by_node[1]),
+            atomic_load(&ok_by_node[2]), atomic_load(&ok_after_mark[1]), t.fail, t.info);
     cr_assert_geq(t.ok, 300, "only %zu ok ops", t.ok);
     cr_assert_gt(t.ok_reads_valued, 0, "no read saw a written value");
     cr_assert_gt(atomic_load(&ok_after_mark[1]), 0, "the restarted n2 never served");
@@ -365,8 +367,8 @@ Test(real_history, cp_is_linearizable_through_a_kill_and_restart_and_ap_answers)
     phase_end();
     t = count_ops(hist);
     fprintf(stderr, "ap: %zu ops: ok %zu (n1 %d, n2 %d, n3 %d), fail %zu, info %zu\n",
-            tr_history_count(hist), t.ok, atomic_load(&ok_by_node[0]),
-            atomic_load(&ok_by_node[1]), atomic_load(&ok_by_node[2]), t.fail, t.info);
+            tr_history_count(hist), t.ok, atomic_load(&ok_by_node[0]), atomic_load(&ok_by_node[1]),
+            atomic_load(&ok_by_node[2]), t.fail, t.info);
     for (int i = 0; i < REPLICAS; i++) {
         cr_assert_gt(atomic_load(&ok_by_node[i]), 0, "ap on %s never answered", names[i]);
     }

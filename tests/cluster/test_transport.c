@@ -42,9 +42,13 @@ static world W;
  * receiver stays backlogged while g_stuck. */
 static _Atomic bool g_pause_mode, g_stuck;
 
-static bool backlogged(void *ud, uint32_t from) { return atomic_load(&g_stuck); }
+static bool backlogged(void *ud, uint32_t from) {
+    return atomic_load(&g_stuck);
+}
 
-static int node_index(world *w, void *ud) { return (int)((intptr_t)ud); }
+static int node_index(world *w, void *ud) {
+    return (int)((intptr_t)ud);
+}
 
 /* Node 0 echoes; the others count what comes back and check the order. */
 static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
@@ -154,9 +158,15 @@ static void world_stop(void) {
 }
 
 /* arg = observer * 100 + id */
-static bool is_up(world *w, long arg) { return w->ups[arg / 100][arg % 100] > 0; }
-static bool is_down(world *w, long arg) { return w->downs[arg / 100][arg % 100] > 0; }
-static bool received_all(world *w, long arg) { return w->received[arg / 1000000] >= arg % 1000000; }
+static bool is_up(world *w, long arg) {
+    return w->ups[arg / 100][arg % 100] > 0;
+}
+static bool is_down(world *w, long arg) {
+    return w->downs[arg / 100][arg % 100] > 0;
+}
+static bool received_all(world *w, long arg) {
+    return w->received[arg / 1000000] >= arg % 1000000;
+}
 
 static char seed_buf[NODES][32];
 static void start_seeded(world *w, int i) {
@@ -266,13 +276,13 @@ Test(transport, hostile_bytes_before_auth_close_only_that_connection) {
     expect_closed(fd, "truncated hello");
 
     fd = raw_connect(W.port[0]);
-    cr_assert_eq(raw_handshake(fd, "test", "evil", 666, "wrong-secret-0123456789", 23, true,
-                               NULL), -1, "wrong secret accepted");
+    cr_assert_eq(raw_handshake(fd, "test", "evil", 666, "wrong-secret-0123456789", 23, true, NULL),
+                 -1, "wrong secret accepted");
     expect_closed(fd, "wrong secret");
 
     fd = raw_connect(W.port[0]);
-    cr_assert_eq(raw_handshake(fd, "other", "evil", 666, SECRET, strlen(SECRET), true, NULL),
-                 -1, "other cluster accepted");
+    cr_assert_eq(raw_handshake(fd, "other", "evil", 666, SECRET, strlen(SECRET), true, NULL), -1,
+                 "other cluster accepted");
     expect_closed(fd, "other cluster");
 
     fd = raw_connect(W.port[0]);
@@ -291,8 +301,8 @@ Test(transport, hostile_bytes_before_auth_close_only_that_connection) {
 /* Handshakes as a client, then writes `bytes` raw; expects the connection closed. */
 static void after_auth(const uint8_t *bytes, size_t len, const char *what) {
     int fd = raw_connect(W.port[0]);
-    cr_assert_eq(raw_handshake(fd, "test", "badclient", 5151, SECRET, strlen(SECRET), true,
-                               NULL), 0);
+    cr_assert_eq(raw_handshake(fd, "test", "badclient", 5151, SECRET, strlen(SECRET), true, NULL),
+                 0);
     raw_write_all(fd, bytes, len);
     expect_closed(fd, what);
 }
@@ -325,8 +335,7 @@ Test(transport, hostile_frames_after_auth_close_only_that_connection) {
 Test(transport, peer_that_never_reads_is_bounded_then_dropped) {
     world_start();
     int fd = raw_connect(W.port[0]);
-    cr_assert_eq(raw_handshake(fd, "test", "sink", 5252, SECRET, strlen(SECRET), true, NULL),
-                 0);
+    cr_assert_eq(raw_handshake(fd, "test", "sink", 5252, SECRET, strlen(SECRET), true, NULL), 0);
     int small = 16 << 10;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     /* 60 KiB requests whose 60 KiB echoes we never read. */
@@ -390,8 +399,7 @@ Test(transport, phi_declares_a_regular_member_down_long_before_down_ms) {
     world_start();
     down_ms_override = 0;
     int fd = raw_connect(W.port[0]);
-    cr_assert_eq(raw_handshake(fd, "test", "beater", 3, SECRET, strlen(SECRET), false, NULL),
-                 0);
+    cr_assert_eq(raw_handshake(fd, "test", "beater", 3, SECRET, strlen(SECRET), false, NULL), 0);
     cr_assert(wait_for(is_up, 0 + 3, 2000));
     for (int k = 0; k < 30; k++) { /* HEARTBEAT frames: [18, seq] */
         uint8_t hb[7] = {0, 0, 0, 3, 0x92, 0x12, (uint8_t)(k & 0x7f)};
@@ -464,7 +472,9 @@ Test(transport, restarted_node_is_seen_down_then_up_again) {
 
 Test(transport, connections_stuck_in_handshake_are_bounded) {
     world_start();
-    enum { N = 300 }; /* PENDING_CONNS_MAX is 256 */
+    enum {
+        N = 300
+    }; /* PENDING_CONNS_MAX is 256 */
     static int fds[N];
     for (int i = 0; i < N; i++) {
         fds[i] = raw_connect(W.port[0]);
@@ -514,8 +524,8 @@ Test(transport, drain_writes_what_was_queued_before_closing) {
     long n = 60000;
     send_seq(1, 1, n);
     on_loop(&W, drain_n2, 0); /* at once: most of it is still queued */
-    cr_assert(wait_for(received_all, 0 * 1000000 + n, 10000), "n1 got %ld of %ld",
-              W.received[0], n);
+    cr_assert(wait_for(received_all, 0 * 1000000 + n, 10000), "n1 got %ld of %ld", W.received[0],
+              n);
     uint8_t p[3] = {0x92, 0x01, 0x01};
     cr_assert(wait_for(is_down, 0 + 2, 3000), "n1 never saw n2 leave");
     (void)p;
@@ -532,8 +542,7 @@ Test(transport, a_peer_resetting_mid_write_does_not_kill_the_process) {
     cr_assert(now.sa_handler == SIG_IGN, "the transport left SIGPIPE at its default action");
     for (int round = 0; round < 5; round++) {
         int fd = raw_connect(W.port[0]);
-        cr_assert_eq(raw_handshake(fd, "test", "rst", 6161, SECRET, strlen(SECRET), true, NULL),
-                     0);
+        cr_assert_eq(raw_handshake(fd, "test", "rst", 6161, SECRET, strlen(SECRET), true, NULL), 0);
         static uint8_t req[4 + 60000];
         tr_be32_put(req, 60000);
         req[4] = 0x92;

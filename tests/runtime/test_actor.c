@@ -5,7 +5,17 @@
 
 #include "troupe.h"
 
-enum { T_PING = TR_MSG_USER, T_PONG, T_REPORT, T_GO, T_TICK, T_WORK, T_NUM, T_ASK, T_IGNORE };
+enum {
+    T_PING = TR_MSG_USER,
+    T_PONG,
+    T_REPORT,
+    T_GO,
+    T_TICK,
+    T_WORK,
+    T_NUM,
+    T_ASK,
+    T_IGNORE
+};
 
 static tr_runtime *rt;
 static tr_inbox *inbox;
@@ -47,21 +57,34 @@ static void report(tr_ctx *ctx, uint64_t v) {
 #define PRODUCERS 8
 #define PER_PRODUCER 20000
 
-typedef struct { uint64_t next[PRODUCERS]; uint64_t total; int bad; } fifo_state;
+typedef struct {
+    uint64_t next[PRODUCERS];
+    uint64_t total;
+    int bad;
+} fifo_state;
 
 static int fifo_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     fifo_state *s = st;
     uint64_t v;
     memcpy(&v, m->body, sizeof v);
     uint32_t p = (uint32_t)(v >> 32), seq = (uint32_t)v;
-    if (p >= PRODUCERS || seq != s->next[p]) s->bad++;
-    else s->next[p]++;
-    if (++s->total == (uint64_t)PRODUCERS * PER_PRODUCER) report(ctx, (uint64_t)s->bad);
+    if (p >= PRODUCERS || seq != s->next[p]) {
+        s->bad++;
+    } else {
+        s->next[p]++;
+    }
+    if (++s->total == (uint64_t)PRODUCERS * PER_PRODUCER) {
+        report(ctx, (uint64_t)s->bad);
+    }
     return TR_CONTINUE;
 }
 static const tr_behaviour fifo_b = {"fifo", sizeof(fifo_state), NULL, fifo_recv, NULL};
 
-typedef struct { tr_addr to; uint32_t id; uint32_t sent; } prod_state;
+typedef struct {
+    tr_addr to;
+    uint32_t id;
+    uint32_t sent;
+} prod_state;
 static int prod_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     memcpy(st, arg, len);
     return tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
@@ -72,8 +95,11 @@ static int prod_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
         uint64_t v = ((uint64_t)s->id << 32) | s->sent;
         cr_assert_eq(tr_send(ctx, s->to, T_NUM, &v, sizeof v), 0);
     }
-    if (s->sent < PER_PRODUCER) tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
-    else return TR_STOP;
+    if (s->sent < PER_PRODUCER) {
+        tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
+    } else {
+        return TR_STOP;
+    }
     return TR_CONTINUE;
 }
 static const tr_behaviour prod_b = {"producer", sizeof(prod_state), prod_init, prod_recv, NULL};
@@ -98,7 +124,9 @@ static int spinner_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
 }
 static const tr_behaviour spinner_b = {"spinner", 0, NULL, spinner_recv, NULL};
 static int echo_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
-    if (m->type == T_PING) report(ctx, 42);
+    if (m->type == T_PING) {
+        report(ctx, 42);
+    }
     return TR_CONTINUE;
 }
 static const tr_behaviour echo_b = {"echo", 0, NULL, echo_recv, NULL};
@@ -115,12 +143,17 @@ Test(actor, busy_actors_do_not_starve_others, .init = setup, .fini = teardown) {
         tr_msg *m = expect(T_REPORT);
         tr_msg_free(m);
     }
-    for (int i = 0; i < 4; i++) tr_node_stop(node, sp[i], 0);
+    for (int i = 0; i < 4; i++) {
+        tr_node_stop(node, sp[i], 0);
+    }
 }
 
 /* ---- request / reply / timeout ---- */
 
-typedef struct { tr_addr server; uint64_t corr; } client_state;
+typedef struct {
+    tr_addr server;
+    uint64_t corr;
+} client_state;
 static int server_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     if (m->type == T_ASK) {
         uint64_t v = 7;
@@ -148,7 +181,8 @@ static int client_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     report(ctx, 99);
     return TR_CONTINUE;
 }
-static const tr_behaviour client_b = {"client", sizeof(client_state), client_init, client_recv, NULL};
+static const tr_behaviour client_b = {"client", sizeof(client_state), client_init, client_recv,
+                                      NULL};
 
 Test(actor, request_gets_reply_then_timeout, .init = setup, .fini = teardown) {
     tr_addr s;
@@ -164,7 +198,10 @@ Test(actor, request_gets_reply_then_timeout, .init = setup, .fini = teardown) {
 
 /* ---- timers: order, periodic, cancel ---- */
 
-typedef struct { uint64_t t30, t10, t20, per; int ticks; } timer_state;
+typedef struct {
+    uint64_t t30, t10, t20, per;
+    int ticks;
+} timer_state;
 static int timer_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     timer_state *s = st;
     cr_assert_eq(tr_timer_start(ctx, 60, 0, T_TICK, &s->t30), 0);
@@ -177,12 +214,16 @@ static int timer_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
 }
 static int timer_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     timer_state *s = st;
-    if (m->type == T_TICK) report(ctx, m->corr == s->t10 ? 10 : m->corr == s->t30 ? 30 : 20);
+    if (m->type == T_TICK) {
+        report(ctx, m->corr == s->t10 ? 10 : m->corr == s->t30 ? 30 : 20);
+    }
     if (m->type == T_WORK && ++s->ticks == 3) {
         tr_timer_cancel(ctx, s->per);
         report(ctx, 3);
     }
-    if (m->type == T_WORK && s->ticks > 3) report(ctx, 666);
+    if (m->type == T_WORK && s->ticks > 3) {
+        report(ctx, 666);
+    }
     return TR_CONTINUE;
 }
 static const tr_behaviour timer_b = {"timers", sizeof(timer_state), timer_init, timer_recv, NULL};
@@ -195,8 +236,12 @@ Test(actor, timers_fire_in_order_and_cancel_holds, .init = setup, .fini = teardo
         uint64_t v = u64_of(m);
         cr_assert_neq(v, 20, "a cancelled timer fired");
         cr_assert_neq(v, 666, "a cancelled periodic timer fired");
-        if (v == 10) pos10 = i;
-        if (v == 30) pos30 = i;
+        if (v == 10) {
+            pos10 = i;
+        }
+        if (v == 30) {
+            pos30 = i;
+        }
         n3 += v == 3;
         tr_msg_free(m);
         i++;
@@ -209,12 +254,17 @@ Test(actor, timers_fire_in_order_and_cancel_holds, .init = setup, .fini = teardo
 /* ---- monitors and links ---- */
 
 static int crash_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
-    if (m->type == T_GO) return TR_EFAILED;
+    if (m->type == T_GO) {
+        return TR_EFAILED;
+    }
     return TR_CONTINUE;
 }
 static const tr_behaviour crash_b = {"crasher", 0, NULL, crash_recv, NULL};
 
-typedef struct { tr_addr target; uint64_t ref; } watcher_state;
+typedef struct {
+    tr_addr target;
+    uint64_t ref;
+} watcher_state;
 static int watcher_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     watcher_state *s = st;
     memcpy(&s->target, arg, sizeof s->target);
@@ -226,14 +276,17 @@ static int watcher_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
         int64_t reason = (int8_t)m->body[0];
         if (m->body[0] == 0xd3) {
             uint64_t u = 0;
-            for (int i = 0; i < 8; i++) u = (u << 8) | m->body[1 + i];
+            for (int i = 0; i < 8; i++) {
+                u = (u << 8) | m->body[1 + i];
+            }
             reason = (int64_t)u;
         }
         report(ctx, (uint64_t)-reason);
     }
     return TR_CONTINUE;
 }
-static const tr_behaviour watcher_b = {"watcher", sizeof(watcher_state), watcher_init, watcher_recv, NULL};
+static const tr_behaviour watcher_b = {"watcher", sizeof(watcher_state), watcher_init, watcher_recv,
+                                       NULL};
 
 Test(actor, monitor_gets_down_with_reason, .init = setup, .fini = teardown) {
     tr_addr c;
@@ -243,7 +296,8 @@ Test(actor, monitor_gets_down_with_reason, .init = setup, .fini = teardown) {
     tr_node_send(node, c, T_GO, NULL, 0);
     tr_msg *m = expect(T_REPORT);
     uint64_t r = u64_of(m);
-    cr_assert(r == (uint64_t)-TR_EFAILED || r == (uint64_t)-TR_ENOPROC, "reason %lu", (unsigned long)r);
+    cr_assert(r == (uint64_t)-TR_EFAILED || r == (uint64_t)-TR_ENOPROC, "reason %lu",
+              (unsigned long)r);
     tr_msg_free(m);
     cr_assert(!tr_node_alive(node, c));
 }
@@ -252,7 +306,9 @@ Test(actor, monitor_of_dead_actor_says_noproc, .init = setup, .fini = teardown) 
     tr_addr c;
     cr_assert_eq(tr_node_spawn(node, &crash_b, NULL, NULL, 0, &c), 0);
     tr_node_send(node, c, T_GO, NULL, 0);
-    for (int i = 0; i < 1000 && tr_node_alive(node, c); i++) tr_inbox_receive(inbox, 1, &(tr_msg *){0});
+    for (int i = 0; i < 1000 && tr_node_alive(node, c); i++) {
+        tr_inbox_receive(inbox, 1, &(tr_msg *){0});
+    }
     cr_assert(!tr_node_alive(node, c));
     cr_assert_eq(tr_node_spawn(node, &watcher_b, NULL, &c, sizeof c, NULL), 0);
     tr_msg *m = expect(T_REPORT);
@@ -260,7 +316,10 @@ Test(actor, monitor_of_dead_actor_says_noproc, .init = setup, .fini = teardown) 
     tr_msg_free(m);
 }
 
-typedef struct { tr_addr other; int trap; } linker_state;
+typedef struct {
+    tr_addr other;
+    int trap;
+} linker_state;
 static int linker_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     linker_state *s = st;
     memcpy(s, arg, sizeof *s);
@@ -268,14 +327,21 @@ static int linker_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     return tr_link(ctx, s->other);
 }
 static int linker_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
-    if (m->type == TR_MSG_EXIT) report(ctx, 5);
-    if (m->type == T_PING) report(ctx, 6);
+    if (m->type == TR_MSG_EXIT) {
+        report(ctx, 5);
+    }
+    if (m->type == T_PING) {
+        report(ctx, 6);
+    }
     return TR_CONTINUE;
 }
 static void linker_term(tr_ctx *ctx, void *st, int reason) {
-    if (reason == TR_ELINKED) report(ctx, 7);
+    if (reason == TR_ELINKED) {
+        report(ctx, 7);
+    }
 }
-static const tr_behaviour linker_b = {"linker", sizeof(linker_state), linker_init, linker_recv, linker_term};
+static const tr_behaviour linker_b = {"linker", sizeof(linker_state), linker_init, linker_recv,
+                                      linker_term};
 
 Test(actor, link_propagates_failure_unless_trapping, .init = setup, .fini = teardown) {
     tr_addr c1, c2;
@@ -287,8 +353,10 @@ Test(actor, link_propagates_failure_unless_trapping, .init = setup, .fini = tear
     cr_assert_eq(tr_node_spawn(node, &linker_b, NULL, &b, sizeof b, &l2), 0);
     tr_node_send(node, l1, T_PING, NULL, 0); /* both links are in place after these */
     tr_node_send(node, l2, T_PING, NULL, 0);
-    tr_msg *m = expect(T_REPORT); tr_msg_free(m);
-    m = expect(T_REPORT); tr_msg_free(m);
+    tr_msg *m = expect(T_REPORT);
+    tr_msg_free(m);
+    m = expect(T_REPORT);
+    tr_msg_free(m);
     tr_node_send(node, c1, T_GO, NULL, 0);
     tr_node_send(node, c2, T_GO, NULL, 0);
     int got5 = 0, got7 = 0;
@@ -314,12 +382,15 @@ Test(actor, registry_names_follow_actor_life, .init = setup, .fini = teardown) {
     cr_assert(tr_addr_eq(a, found));
     cr_assert_eq(tr_node_spawn(node, &crash_b, &o, NULL, 0, NULL), TR_EEXIST);
     tr_node_send(node, a, T_GO, NULL, 0);
-    for (int i = 0; i < 1000 && tr_node_alive(node, a); i++) tr_inbox_receive(inbox, 1, &(tr_msg *){0});
+    for (int i = 0; i < 1000 && tr_node_alive(node, a); i++) {
+        tr_inbox_receive(inbox, 1, &(tr_msg *){0});
+    }
     cr_assert_eq(tr_node_lookup(node, "svc", &found), TR_ENOENT);
     tr_addr b;
     cr_assert_eq(tr_node_spawn(node, &crash_b, &o, NULL, 0, &b), 0, "a dead name is free again");
     cr_assert(!tr_addr_eq(a, b), "ids are not reused");
-    cr_assert_eq(tr_node_spawn(node, &crash_b, &(tr_spawn_opts){.name = ""}, NULL, 0, NULL), TR_EINVAL);
+    cr_assert_eq(tr_node_spawn(node, &crash_b, &(tr_spawn_opts){.name = ""}, NULL, 0, NULL),
+                 TR_EINVAL);
 }
 
 /* ---- dead letters and stop with queued messages ---- */
@@ -328,10 +399,14 @@ Test(actor, messages_to_dead_actors_are_counted_dead_letters, .init = setup, .fi
     tr_addr a;
     cr_assert_eq(tr_node_spawn(node, &echo_b, NULL, NULL, 0, &a), 0);
     cr_assert_eq(tr_node_stop(node, a, 0), 0);
-    for (int i = 0; i < 1000 && tr_node_alive(node, a); i++) tr_inbox_receive(inbox, 1, &(tr_msg *){0});
+    for (int i = 0; i < 1000 && tr_node_alive(node, a); i++) {
+        tr_inbox_receive(inbox, 1, &(tr_msg *){0});
+    }
     tr_stats before, after;
     tr_node_stats(node, &before);
-    for (int i = 0; i < 10; i++) cr_assert_eq(tr_node_send(node, a, T_PING, NULL, 0), 0);
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(tr_node_send(node, a, T_PING, NULL, 0), 0);
+    }
     tr_node_send(node, (tr_addr){1, 0, 0xdead00000001ull}, T_PING, NULL, 0);
     tr_node_stats(node, &after);
     cr_assert_eq(after.dead_letters - before.dead_letters, 11);
@@ -353,7 +428,9 @@ Test(actor, stop_with_queued_messages_makes_them_dead_letters, .init = setup, .f
     tr_node_stats(node, &before);
     cr_assert_eq(tr_node_spawn(node, &slow_b, NULL, NULL, 0, &a), 0);
     tr_node_send(node, a, T_GO, NULL, 0);
-    for (int i = 0; i < 50; i++) tr_node_send(node, a, T_PING, NULL, 0);
+    for (int i = 0; i < 50; i++) {
+        tr_node_send(node, a, T_PING, NULL, 0);
+    }
     tr_msg *m = expect(T_REPORT);
     cr_assert_eq(u64_of(m), 1);
     tr_msg_free(m);
@@ -364,18 +441,25 @@ Test(actor, stop_with_queued_messages_makes_them_dead_letters, .init = setup, .f
 
 /* ---- bounded mailbox ---- */
 
-static int block_recv(tr_ctx *ctx, void *st, const tr_msg *m) { return TR_CONTINUE; }
+static int block_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
+    return TR_CONTINUE;
+}
 static const tr_behaviour block_b = {"blocked", 0, NULL, block_recv, NULL};
 
-typedef struct { tr_addr to; } flood_state;
+typedef struct {
+    tr_addr to;
+} flood_state;
 static int flood_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     tr_addr to;
     memcpy(&to, arg, sizeof to);
     uint64_t ok = 0, full = 0;
     for (int i = 0; i < 100; i++) {
         int rc = tr_send(ctx, to, T_PING, NULL, 0);
-        if (rc == 0) ok++;
-        else if (rc == TR_EFULL) full++;
+        if (rc == 0) {
+            ok++;
+        } else if (rc == TR_EFULL) {
+            full++;
+        }
     }
     report(ctx, ok << 32 | full);
     return 0;
@@ -393,7 +477,8 @@ Test(actor, bounded_mailbox_rejects_or_drops_when_full, .init = setup, .fini = t
     uint64_t v = u64_of(m);
     tr_msg_free(m);
     cr_assert_eq((v >> 32) + (v & 0xffffffff), 100);
-    cr_assert_geq(v & 0xffffffff, 80, "REJECT refused most sends (%lu)", (unsigned long)(v & 0xffffffff));
+    cr_assert_geq(v & 0xffffffff, 80, "REJECT refused most sends (%lu)",
+                  (unsigned long)(v & 0xffffffff));
     tr_stats st;
     tr_node_stats(node, &st);
     cr_assert_geq(st.mailbox_rejects, 80);
@@ -413,25 +498,39 @@ Test(actor, bounded_mailbox_rejects_or_drops_when_full, .init = setup, .fini = t
 
 /* ---- muting keeps a flooded mailbox bounded ---- */
 
-typedef struct { tr_addr to; uint32_t sent; } flooder_state;
+typedef struct {
+    tr_addr to;
+    uint32_t sent;
+} flooder_state;
 static int flooder_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     memcpy(st, arg, sizeof(tr_addr));
     return tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
 }
 static int flooder_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     flooder_state *s = st;
-    for (int i = 0; i < 1000; i++) tr_send(ctx, s->to, T_NUM, &(uint64_t){1}, 8);
+    for (int i = 0; i < 1000; i++) {
+        tr_send(ctx, s->to, T_NUM, &(uint64_t){1}, 8);
+    }
     s->sent += 1000;
-    if (s->sent < 2000000) tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
-    else tr_send(ctx, s->to, T_ASK, NULL, 0);
+    if (s->sent < 2000000) {
+        tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
+    } else {
+        tr_send(ctx, s->to, T_ASK, NULL, 0);
+    }
     return TR_CONTINUE;
 }
-static const tr_behaviour flooder_b = {"flooder", sizeof(flooder_state), flooder_init, flooder_recv, NULL};
-typedef struct { uint64_t n; } counter_state;
+static const tr_behaviour flooder_b = {"flooder", sizeof(flooder_state), flooder_init, flooder_recv,
+                                       NULL};
+typedef struct {
+    uint64_t n;
+} counter_state;
 static int counter_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     counter_state *s = st;
-    if (m->type == T_NUM) s->n++;
-    else if (m->type == T_ASK) report(ctx, s->n);
+    if (m->type == T_NUM) {
+        s->n++;
+    } else if (m->type == T_ASK) {
+        report(ctx, s->n);
+    }
     return TR_CONTINUE;
 }
 static const tr_behaviour counter_b = {"counter", sizeof(counter_state), NULL, counter_recv, NULL};

@@ -266,8 +266,8 @@ Test(codec, encoding_is_the_documented_wire_form) {
     uint8_t buf[64];
     size_t len;
     cr_assert_eq(tr_envelope_encode(&m, "ab", buf, sizeof buf, &len), 0);
-    const uint8_t want[] = {0x9b, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04, 0x05,
-                            0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
+    const uint8_t want[] = {0x9b, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04,
+                            0x05, 0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
     cr_assert_eq(len, sizeof want);
     cr_assert_eq(memcmp(buf, want, len), 0);
 }
@@ -299,8 +299,8 @@ static uint64_t xorshift(uint64_t *s);
 
 /* Every integer width boundary, every str/bin header boundary, random values in between. */
 Test(codec, encoding_is_byte_for_byte_what_msgpack_c_packs) {
-    static const uint64_t edges[] = {0,          1,           0x7f,          0x80,
-                                     0xff,       0x100,       0xffff,        0x10000,
+    static const uint64_t edges[] = {0,          1,           0x7f,           0x80,
+                                     0xff,       0x100,       0xffff,         0x10000,
                                      0xffffffff, 0x100000000, UINT64_MAX - 1, UINT64_MAX};
     static uint8_t body[70000];
     static const uint32_t body_lens[] = {0, 1, 255, 256, 65535, 65536, 70000};
@@ -359,8 +359,8 @@ Test(msgpack_check, accepts_every_kind_of_object) {
     msgpack_pack_int64(&b.pk, -5000000000ll);
     msgpack_pack_double(&b.pk, 1.5);
     msgpack_pack_float(&b.pk, 2.5f);
-    msgpack_pack_ext_with_body(&b.pk, "abcd", 4, 7);  /* fixext4 */
-    msgpack_pack_ext_with_body(&b.pk, "abc", 3, 7);   /* ext8 */
+    msgpack_pack_ext_with_body(&b.pk, "abcd", 4, 7); /* fixext4 */
+    msgpack_pack_ext_with_body(&b.pk, "abc", 3, 7);  /* ext8 */
     msgpack_pack_bin_with_body(&b.pk, "\0\1", 2);
     msgpack_pack_int(&b.pk, 1);
     msgpack_pack_map(&b.pk, 0);
@@ -416,10 +416,10 @@ Test(msgpack_check, refuses_headers_announcing_more_than_remains) {
     const uint8_t bin32[] = {0xc6, 0x7f, 0xff, 0xff, 0xff, 0x00};
     const uint8_t ext32[] = {0xc9, 0xff, 0xff, 0xff, 0xff, 0x01};
     const uint8_t array16[] = {0xdc, 0x00, 0x03, 0x01, 0x02}; /* 3 elements, 2 bytes */
-    const uint8_t map_half[] = {0x81, 0x01};                   /* a key without value */
+    const uint8_t map_half[] = {0x81, 0x01};                  /* a key without value */
     const uint8_t *cases[] = {array32, map32, str32, bin32, ext32, array16, map_half};
-    size_t lens[] = {sizeof array32, sizeof map32, sizeof str32, sizeof bin32, sizeof ext32,
-                     sizeof array16, sizeof map_half};
+    size_t lens[] = {sizeof array32, sizeof map32,   sizeof str32,   sizeof bin32,
+                     sizeof ext32,   sizeof array16, sizeof map_half};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t used;
         cr_assert_eq(tr_msgpack_check(cases[i], lens[i], 32), TR_EPROTO, "case %zu", i);
@@ -626,24 +626,36 @@ static int decode_with_bad_scalar(int field, void (*bad)(msgpack_packer *)) {
     return rc;
 }
 
-static void pack_negative(msgpack_packer *pk) { msgpack_pack_int64(pk, -1); }
-static void pack_str(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, "7", 1); }
-static void pack_float(msgpack_packer *pk) { msgpack_pack_double(pk, 7.0); }
-static void pack_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
-static void pack_array(msgpack_packer *pk) { msgpack_pack_array(pk, 0); }
-static void pack_over_u32(msgpack_packer *pk) { msgpack_pack_uint64(pk, 1ull << 32); }
+static void pack_negative(msgpack_packer *pk) {
+    msgpack_pack_int64(pk, -1);
+}
+static void pack_str(msgpack_packer *pk) {
+    msgpack_pack_str_with_body(pk, "7", 1);
+}
+static void pack_float(msgpack_packer *pk) {
+    msgpack_pack_double(pk, 7.0);
+}
+static void pack_nil(msgpack_packer *pk) {
+    msgpack_pack_nil(pk);
+}
+static void pack_array(msgpack_packer *pk) {
+    msgpack_pack_array(pk, 0);
+}
+static void pack_over_u32(msgpack_packer *pk) {
+    msgpack_pack_uint64(pk, 1ull << 32);
+}
 static void pack_int8_negative(msgpack_packer *pk) {
     const char i8[] = {(char)0xd0, (char)0xff}; /* int8 -1, not the shortest form */
     pk->callback(pk->data, i8, sizeof i8);
 }
 static void pack_signed_positive(msgpack_packer *pk) {
     const char i16[] = {(char)0xd1, 0x01, 0x00}; /* int16 256: other encoders do this */
-    pk->callback(pk->data, i16, sizeof i16);      /* raw bytes: msgpack-c would pick uint16 */
+    pk->callback(pk->data, i16, sizeof i16);     /* raw bytes: msgpack-c would pick uint16 */
 }
 
 Test(codec, decode_refuses_wrong_scalar_types) {
     void (*bads[])(msgpack_packer *) = {pack_negative, pack_int8_negative, pack_str,
-                                        pack_float, pack_nil, pack_array};
+                                        pack_float,    pack_nil,           pack_array};
     for (int field = 1; field <= 8; field++) {
         for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
             cr_assert_eq(decode_with_bad_scalar(field, bads[i]), TR_EPROTO, "field %d bad %zu",
@@ -704,11 +716,14 @@ static uint8_t *fast_path_sample(int which, size_t *len) {
         m.to.node = 0x12345678;
         m.corr = 0xff;
         m.flags_ = TR__F_REPLY;
-        m.body_len = 300; /* bin16 */
+        m.body_len = 300;                         /* bin16 */
         name = "0123456789012345678901234567890"; /* the longest fixstr */
         break;
     case 3: name = "01234567890123456789012345678901"; break; /* str8: general path only */
-    default: m.body_len = 0; name = ""; break;
+    default:
+        m.body_len = 0;
+        name = "";
+        break;
     }
     return encode(&m, name, len);
 }
@@ -852,8 +867,8 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         /* Whatever decodes must re-encode and decode to the same message. */
         uint8_t again[256];
         size_t again_len;
-        cr_assert_eq(tr_envelope_encode(got, name[0] ? name : NULL, again, sizeof again,
-                                        &again_len), 0);
+        cr_assert_eq(
+            tr_envelope_encode(got, name[0] ? name : NULL, again, sizeof again, &again_len), 0);
         tr_msg *got2 = NULL;
         char name2[TR_NAME_MAX + 1];
         cr_assert_eq(tr_envelope_decode(again, again_len, &got2, name2), 0);

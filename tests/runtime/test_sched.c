@@ -11,9 +11,16 @@
 
 #include "troupe.h"
 
-enum { T_PING = TR_MSG_USER, T_GO, T_RAN, T_PAIR_DONE };
+enum {
+    T_PING = TR_MSG_USER,
+    T_GO,
+    T_RAN,
+    T_PAIR_DONE
+};
 
-enum { PAIR_ROUND_TRIPS = 2000000 };
+enum {
+    PAIR_ROUND_TRIPS = 2000000
+};
 
 static tr_addr main_addr;
 
@@ -96,7 +103,11 @@ Test(sched, busy_pair_on_one_worker_does_not_starve_an_earlier_wakeup, .timeout 
 
 /* ---- muting bounds the backlog ---- */
 
-enum { FLOOD_PER_CALLBACK = 1000, FLOOD_TOTAL = 1000000, MUTE_THRESHOLD = 4096 };
+enum {
+    FLOOD_PER_CALLBACK = 1000,
+    FLOOD_TOTAL = 1000000,
+    MUTE_THRESHOLD = 4096
+};
 
 static _Atomic uint64_t flood_sent; /* test-only shared counter: sends so far */
 

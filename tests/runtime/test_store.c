@@ -20,7 +20,9 @@ typedef struct rec {
     tr_msg *released_msg;
 } rec;
 
-static void on_ready(void *ud) { ((rec *)ud)->ready++; }
+static void on_ready(void *ud) {
+    ((rec *)ud)->ready++;
+}
 static void on_durable(void *ud, tr_addr who, uint64_t token, int status) {
     rec *r = ud;
     r->durable++;
@@ -85,7 +87,9 @@ static void expect(const char *actor, const char *k, const char *v) {
     cr_assert_eq(memcmp(buf, v, len), 0);
 }
 
-static void commit(void) { cr_assert_eq(tr_store_commit(st, NULL), 0); }
+static void commit(void) {
+    cr_assert_eq(tr_store_commit(st, NULL), 0);
+}
 
 /* ---- kv ------------------------------------------------------------------------------ */
 
@@ -224,8 +228,7 @@ Test(store, close_without_commit_loses_pending_writes, .init = setup, .fini = te
     expect("x", "k", NULL);
 }
 
-Test(store, one_commit_holds_every_pending_write_last_one_wins, .init = setup,
-     .fini = teardown) {
+Test(store, one_commit_holds_every_pending_write_last_one_wins, .init = setup, .fini = teardown) {
     for (int i = 0; i < 100; i++) {
         char v[16];
         snprintf(v, sizeof(v), "%d", i);
@@ -289,8 +292,7 @@ static void release_must_not_run(void *ud, tr_msg *m, int status) {
     cr_assert_fail("close called the release hook (its node may be gone)");
 }
 
-Test(store, close_frees_held_replies_without_calling_the_node, .init = setup,
-     .fini = teardown) {
+Test(store, close_frees_held_replies_without_calling_the_node, .init = setup, .fini = teardown) {
     tr_store_hooks h = {on_ready, on_durable, release_must_not_run, &hooks_rec};
     tr_store_bind(st, &h);
     put_s("x", "k", "v");
@@ -401,8 +403,7 @@ Test(store, a_notification_finds_its_batch_in_lmdb_despite_a_newer_write, .init 
     cr_assert_str_eq(durable_saw, "v1");
 }
 
-Test(store, drop_pending_after_a_commit_keeps_that_commit_only, .init = setup,
-     .fini = teardown) {
+Test(store, drop_pending_after_a_commit_keeps_that_commit_only, .init = setup, .fini = teardown) {
     put_s("x", "k", "v1");
     tr_store_test_mid_commit(st, during_commit_put, NULL);
     commit();
@@ -421,8 +422,8 @@ static void during_commit_snapshot(tr_store *s, void *ud) {
     cr_assert_eq(tr_store_snapshot(s, "x", 1, "S-new", 5), 0);
 }
 
-Test(store, a_snapshot_during_a_commit_stays_visible_and_the_old_one_commits,
-     .init = setup, .fini = teardown) {
+Test(store, a_snapshot_during_a_commit_stays_visible_and_the_old_one_commits, .init = setup,
+     .fini = teardown) {
     append_s("x", "e1");
     cr_assert_eq(tr_store_snapshot(st, "x", 1, "S-old", 5), 0);
     tr_store_test_mid_commit(st, during_commit_snapshot, NULL);
@@ -471,8 +472,7 @@ static uint64_t append_s(const char *actor, const char *ev) {
     return seq;
 }
 
-Test(store, journal_seqs_start_at_one_and_continue_after_reopen, .init = setup,
-     .fini = teardown) {
+Test(store, journal_seqs_start_at_one_and_continue_after_reopen, .init = setup, .fini = teardown) {
     cr_assert_eq(append_s("j", "e1"), 1);
     cr_assert_eq(append_s("j", "e2"), 2);
     cr_assert_eq(append_s("k", "x1"), 1, "each actor has its own sequence");
@@ -533,8 +533,8 @@ Test(store, recover_sees_pending_snapshot_and_events, .init = setup, .fini = tea
     cr_assert_eq(all.events, 1, "without a snapshot callback the snapshot still bounds replay");
 }
 
-Test(store, recover_of_pending_and_committed_events_has_no_gap_or_duplicate,
-     .init = setup, .fini = teardown) {
+Test(store, recover_of_pending_and_committed_events_has_no_gap_or_duplicate, .init = setup,
+     .fini = teardown) {
     append_s("m", "e1");
     commit();
     append_s("m", "e2");
@@ -570,7 +570,10 @@ Test(store, snapshot_past_the_journal_end_is_refused, .init = setup, .fini = tea
 }
 
 /* Many chunks of committed events (recovery reads them in several read txns). */
-enum { LONG_N = 20000, LONG_EV = 100 };
+enum {
+    LONG_N = 20000,
+    LONG_EV = 100
+};
 typedef struct long_check {
     uint64_t next;
     int bad;
@@ -587,8 +590,7 @@ static int long_cb(void *ud, uint64_t seq, const void *e, size_t len) {
     return 0;
 }
 
-Test(store, recover_of_a_long_journal_is_complete_and_ordered, .init = setup,
-     .fini = teardown) {
+Test(store, recover_of_a_long_journal_is_complete_and_ordered, .init = setup, .fini = teardown) {
     char ev[LONG_EV];
     memset(ev, 'e', sizeof(ev));
     for (uint32_t i = 1; i <= LONG_N; i++) {
@@ -767,8 +769,8 @@ static void expect_recovery(const char *actor, uint64_t snap_seq, uint64_t last)
     }
 }
 
-Test(store_trunc, truncate_drops_covered_events_and_recovery_gives_snapshot_and_tail,
-     .init = setup, .fini = teardown) {
+Test(store_trunc, truncate_drops_covered_events_and_recovery_gives_snapshot_and_tail, .init = setup,
+     .fini = teardown) {
     append_n("acc", 1, 6);
     append_s("acc2", "other"); /* another actor's journal is not touched */
     cr_assert_eq(tr_store_snapshot(st, "acc", 4, "S4", 2), 0);
@@ -776,8 +778,7 @@ Test(store_trunc, truncate_drops_covered_events_and_recovery_gives_snapshot_and_
     commit();
     jrange j = journal_range("acc");
     cr_assert(j.first == 5 && j.last == 6 && j.count == 2, "%llu..%llu (%llu)",
-              (unsigned long long)j.first, (unsigned long long)j.last,
-              (unsigned long long)j.count);
+              (unsigned long long)j.first, (unsigned long long)j.last, (unsigned long long)j.count);
     cr_assert_eq(journal_range("acc2").count, 1);
     expect_recovery("acc", 4, 6);
     cr_assert_eq(stats_now().truncations, 1);
@@ -810,8 +811,7 @@ Test(store_trunc, truncating_a_whole_journal_leaves_the_next_actors_alone, .init
     cr_assert_eq(journal_range("a2").count, 2);
 }
 
-Test(store_trunc, truncating_everything_keeps_the_sequence_going, .init = setup,
-     .fini = teardown) {
+Test(store_trunc, truncating_everything_keeps_the_sequence_going, .init = setup, .fini = teardown) {
     append_n("j", 1, 3);
     cr_assert_eq(tr_store_snapshot(st, "j", 3, "S3", 2), 0);
     cr_assert_eq(tr_store_truncate(st, "j", 3), 0);
@@ -830,8 +830,7 @@ Test(store_trunc, truncating_everything_keeps_the_sequence_going, .init = setup,
     expect_recovery("j", 4, 5);
 }
 
-Test(store_trunc, truncating_past_the_latest_snapshot_is_refused, .init = setup,
-     .fini = teardown) {
+Test(store_trunc, truncating_past_the_latest_snapshot_is_refused, .init = setup, .fini = teardown) {
     append_n("r", 1, 5);
     cr_assert_eq(tr_store_truncate(st, "r", 1), TR_EINVAL, "no snapshot at all");
     cr_assert_eq(tr_store_truncate(st, "r", 0), 0, "nothing to drop");
@@ -878,8 +877,7 @@ static void during_commit_truncate(tr_store *s, void *ud) {
     cr_assert_eq(tr_store_truncate(s, "m", 3), 0, "the committing snapshot is visible");
 }
 
-Test(store_trunc, a_truncation_never_commits_before_its_snapshot, .init = setup,
-     .fini = teardown) {
+Test(store_trunc, a_truncation_never_commits_before_its_snapshot, .init = setup, .fini = teardown) {
     append_n("m", 1, 4);
     cr_assert_eq(tr_store_snapshot(st, "m", 3, "S3", 2), 0);
     tr_store_test_mid_commit(st, during_commit_truncate, NULL);
@@ -891,9 +889,10 @@ Test(store_trunc, a_truncation_never_commits_before_its_snapshot, .init = setup,
     expect_recovery("m", 3, 4);
 }
 
-Test(store_trunc, a_long_journal_is_truncated_in_bounded_steps, .init = setup,
-     .fini = teardown) {
-    enum { N = 100000 };
+Test(store_trunc, a_long_journal_is_truncated_in_bounded_steps, .init = setup, .fini = teardown) {
+    enum {
+        N = 100000
+    };
     for (uint64_t i = 1; i <= N; i++) {
         cr_assert_eq(tr_store_append(st, "big", "ev", 2, NULL), 0);
     }
@@ -905,8 +904,8 @@ Test(store_trunc, a_long_journal_is_truncated_in_bounded_steps, .init = setup,
     while (tr_store_has_pending(st)) {
         commit();
         commits++;
-        cr_assert_eq(stats_now().truncated, (uint64_t)commits * 16384 < N
-                                                ? (uint64_t)commits * 16384 : N);
+        cr_assert_eq(stats_now().truncated,
+                     (uint64_t)commits * 16384 < N ? (uint64_t)commits * 16384 : N);
         cr_assert_eq(journal_range("big").count, N - stats_now().truncated);
         cr_assert_leq(commits, 7);
     }
@@ -951,7 +950,9 @@ Test(store_trunc, a_held_back_truncation_is_durable_at_its_commit_and_kept_by_a_
 /* A held-back truncation that is not finished in one flush goes on in the next commits. */
 Test(store_trunc, a_held_back_long_truncation_continues_in_later_commits, .init = setup,
      .fini = teardown) {
-    enum { N = 40000 };
+    enum {
+        N = 40000
+    };
     reopen_deferred(1 << 16);
     for (uint64_t i = 1; i <= N; i++) {
         cr_assert_eq(tr_store_append(st, "big", "ev", 2, NULL), 0);
@@ -1068,10 +1069,11 @@ Test(store_defer, one_flush_over_every_database_keeps_every_write, .init = setup
 /* A defer_bytes store recycles its entries and waiters: thousands of writes of every size
  * (some recycled, some too big to be), flushes, notifications and crashes in between, and
  * every key still reads its last committed value. */
-Test(store_defer, recycled_entries_and_waiters_keep_every_value, .init = setup,
-     .fini = teardown) {
+Test(store_defer, recycled_entries_and_waiters_keep_every_value, .init = setup, .fini = teardown) {
     reopen_deferred(4096); /* a flush every few dozen writes */
-    enum { KEYS = 97 };
+    enum {
+        KEYS = 97
+    };
     static char model[KEYS][256], pending[KEYS][256];
     static bool in_model[KEYS], in_pending[KEYS];
     uint64_t seed = 12345;
@@ -1356,8 +1358,7 @@ static void fill_and_close(void) {
     st = NULL;
 }
 
-Test(store_open, truncated_data_file_is_corrupt_and_untouched, .init = setup,
-     .fini = teardown) {
+Test(store_open, truncated_data_file_is_corrupt_and_untouched, .init = setup, .fini = teardown) {
     fill_and_close();
     char p[512];
     path_in(p, sizeof(p), dir, "data.mdb");
@@ -1372,8 +1373,7 @@ Test(store_open, truncated_data_file_is_corrupt_and_untouched, .init = setup,
     open_expect(dir, TR_ECORRUPT);
 }
 
-Test(store_open, garbled_meta_pages_are_corrupt_and_untouched, .init = setup,
-     .fini = teardown) {
+Test(store_open, garbled_meta_pages_are_corrupt_and_untouched, .init = setup, .fini = teardown) {
     fill_and_close();
     damage(dir, 0, 8192, 0x5a);
     dirshot before = shoot(dir);

@@ -68,8 +68,7 @@ static int acct_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
         rc = tr_kv_put(ctx, "k", 1, m->body, m->body_len);
         rc = rc ? rc : tr_reply_durable(ctx, m, MSG_VALUE, "stored", 6);
         break;
-    default:
-        break;
+    default: break;
     }
     return rc;
 }
@@ -223,7 +222,9 @@ Test(store_actor, a_foreign_data_dir_is_refused_by_the_runtime) {
 
 /* ---- Journal compaction through the public API --------------------------------------- */
 
-enum { MSG_COMPACT = MSG_ERR + 1 }; /* snapshot at the last seq, then truncate up to it */
+enum {
+    MSG_COMPACT = MSG_ERR + 1
+}; /* snapshot at the last seq, then truncate up to it */
 
 typedef struct jrnl {
     tr_addr main;
@@ -275,14 +276,12 @@ static int jrnl_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
         rc = tr_send(ctx, j->main, m->corr == j->token ? MSG_OK : MSG_ERR, NULL, 0);
         break;
     case MSG_EVENTS:
-        rc = tr_send(ctx, j->main, MSG_VALUE, buf,
-                     (size_t)snprintf(buf, sizeof buf, "%llu %llu %llu",
-                                      (unsigned long long)j->snap_seq,
-                                      (unsigned long long)j->events,
-                                      (unsigned long long)j->last_seq));
+        rc = tr_send(
+            ctx, j->main, MSG_VALUE, buf,
+            (size_t)snprintf(buf, sizeof buf, "%llu %llu %llu", (unsigned long long)j->snap_seq,
+                             (unsigned long long)j->events, (unsigned long long)j->last_seq));
         break;
-    default:
-        break;
+    default: break;
     }
     return rc;
 }

@@ -27,7 +27,12 @@
 #define STORE_TSAN 0
 #endif
 
-enum { WRITERS = 4, WINDOW = 32, MAX_ROUNDS = 8, MAX_N = 1 << 20 };
+enum {
+    WRITERS = 4,
+    WINDOW = 32,
+    MAX_ROUNDS = 8,
+    MAX_N = 1 << 20
+};
 
 typedef struct ack {
     uint32_t round;
@@ -125,9 +130,8 @@ static void *writer(void *arg) {
         }
         /* Compaction now and then: the snapshot holds the event it ends at, and the journal
          * is truncated up to it; a crash must never leave the truncation without it. */
-        if (n % 64 == 63 &&
-            (tr_store_snapshot(c->st, name, c->seqs[w][n], val, (size_t)vl) != 0 ||
-             tr_store_truncate(c->st, name, c->seqs[w][n]) != 0)) {
+        if (n % 64 == 63 && (tr_store_snapshot(c->st, name, c->seqs[w][n], val, (size_t)vl) != 0 ||
+                             tr_store_truncate(c->st, name, c->seqs[w][n]) != 0)) {
             _exit(8);
         }
         if (c->ack_early) {
@@ -301,15 +305,15 @@ static verdict check_dir(const char *dir, const ack *acks, size_t n) {
         const ack *a = &acks[i];
         char name[16], key[48], want[64], got[64];
         snprintf(name, sizeof(name), "w%u", a->writer);
-        int vl = snprintf(want, sizeof(want), "v%u-%llu-%u", a->round,
-                          (unsigned long long)a->n, a->writer);
+        int vl = snprintf(want, sizeof(want), "v%u-%llu-%u", a->round, (unsigned long long)a->n,
+                          a->writer);
         int kl = snprintf(key, sizeof(key), "r%u-%llu", a->round, (unsigned long long)a->n);
         size_t len = 0;
         rc = tr_store_get(st, name, key, (size_t)kl, got, sizeof(got), &len);
         v.missing_kv += rc != 0 || len != (size_t)vl || memcmp(got, want, len) != 0;
         const journal_check *jw = &j[a->writer];
-        v.missing_events += a->seq >= MAX_N ||
-                            (a->seq >= jw->snap_seq && strcmp(jw->events[a->seq], want) != 0);
+        v.missing_events +=
+            a->seq >= MAX_N || (a->seq >= jw->snap_seq && strcmp(jw->events[a->seq], want) != 0);
     }
     for (uint32_t w = 0; w < WRITERS; w++) {
         free(j[w].events);
@@ -367,8 +371,8 @@ Test(store_crash, every_acknowledged_write_survives_sigkill, .timeout = 30) {
     cr_assert_eq(v.missing_kv + v.missing_events + v.journal_gaps, 0,
                  "seed %u (TR_STORE_CRASH_SEED=%u to replay the kill times): lost kv %llu, "
                  "lost events %llu, journal gaps %llu",
-                 seed, seed, (unsigned long long)v.missing_kv,
-                 (unsigned long long)v.missing_events, (unsigned long long)v.journal_gaps);
+                 seed, seed, (unsigned long long)v.missing_kv, (unsigned long long)v.missing_events,
+                 (unsigned long long)v.journal_gaps);
 }
 
 /* The planted bug: acknowledging at write time instead of after the commit. */
@@ -429,7 +433,9 @@ static void *mt_committer(void *arg) {
     return NULL;
 }
 
-enum { MT_WRITES = 10000 };
+enum {
+    MT_WRITES = 10000
+};
 
 typedef struct mt_arg {
     mt *m;
@@ -444,7 +450,9 @@ static void *mt_actor(void *arg) {
     snprintf(name, sizeof(name), "actor%d", a->id);
     uint64_t bad = 0;
     /* Few keys: an actor rewrites a key while its previous version is being committed. */
-    enum { KEYS = 3 };
+    enum {
+        KEYS = 3
+    };
     uint32_t last[KEYS] = {0}; /* what this actor wrote last to each key (0 = nothing) */
     for (uint32_t i = 1; i <= MT_WRITES; i++) {
         uint32_t k = i % KEYS;
@@ -527,7 +535,11 @@ Test(store_threads, readers_see_their_writes_while_the_writer_commits, .timeout 
 /* Writers overwrite one key with 1, 2, 3... and ask for a notification after each write.
  * When the notification for write n fires, LMDB itself (not the overlay) must hold n or a
  * later value: superseding a version that is already being committed would break this. */
-enum { LAG_WRITERS = 2, LAG_WRITES = 8000, LAG_WINDOW = 64 };
+enum {
+    LAG_WRITERS = 2,
+    LAG_WRITES = 8000,
+    LAG_WINDOW = 64
+};
 
 typedef struct lag {
     mt m; /* the committer and its ready flag */

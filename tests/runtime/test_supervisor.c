@@ -399,8 +399,8 @@ Test(supervisor, nested_supervisor_escalates_one_level) {
     tr_sup_spec sub_spec = {TR_ONE_FOR_ONE, 1, 60000, sub_children, 1};
     tr_child_spec top_children[2];
     cr_assert_eq(tr_child_spec_supervisor(&top_children[0], "sub", TR_PERMANENT, &sub_spec), 0);
-    top_children[1] = (tr_child_spec){.name = "x", .behaviour = &worker, .arg = &xa,
-                                      .arg_len = sizeof xa};
+    top_children[1] =
+        (tr_child_spec){.name = "x", .behaviour = &worker, .arg = &xa, .arg_len = sizeof xa};
     tr_sup_spec top_spec = {TR_ONE_FOR_ONE, 5, 60000, top_children, 2};
     tree t = {.spec = top_spec};
     event ev[3];

@@ -49,7 +49,9 @@ static void teardown(void) {
 
 TestSuite(tidy, .init = setup, .fini = teardown);
 
-Test(tidy, passes_a_clean_tree) { cr_assert_eq(tidy(), 0); }
+Test(tidy, passes_a_clean_tree) {
+    cr_assert_eq(tidy(), 0);
+}
 
 Test(tidy, catches_a_clock_read_in_the_simulator) {
     put("sim/bad.c", "#include <time.h>\nlong t(void) { return time(NULL); }\n");

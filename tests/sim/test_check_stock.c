@@ -26,13 +26,19 @@ static void setup(void) {
     }
 }
 
-static void teardown(void) { tr_history_destroy(h); }
+static void teardown(void) {
+    tr_history_destroy(h);
+}
 
 TestSuite(check_stock, .init = setup, .fini = teardown);
 
 static void invoke(int64_t p, tr_op_f f, int64_t item, int64_t qty, int64_t id) {
-    tr_op op = {.time_ns = now += 10, .process = p, .key = item, .node = 0,
-                .type = TR_OP_INVOKE, .f = (uint8_t)f};
+    tr_op op = {.time_ns = now += 10,
+                .process = p,
+                .key = item,
+                .node = 0,
+                .type = TR_OP_INVOKE,
+                .f = (uint8_t)f};
     if (f != TR_F_READ) {
         op.has_value = true;
         op.value = qty;
@@ -41,8 +47,12 @@ static void invoke(int64_t p, tr_op_f f, int64_t item, int64_t qty, int64_t id) 
     cr_assert_eq(tr_history_append(h, &op), 0);
 }
 
-static void ok(int64_t p) { cr_assert_eq(tr_history_ok(h, now += 10, p), 0); }
-static void info(int64_t p) { cr_assert_eq(tr_history_info(h, now += 10, p, "timeout"), 0); }
+static void ok(int64_t p) {
+    cr_assert_eq(tr_history_ok(h, now += 10, p), 0);
+}
+static void info(int64_t p) {
+    cr_assert_eq(tr_history_info(h, now += 10, p, "timeout"), 0);
+}
 static void fail(int64_t p, const char *why) {
     cr_assert_eq(tr_history_fail(h, now += 10, p, why), 0);
 }
@@ -54,8 +64,11 @@ static void read_ok(int64_t p, int64_t item, int64_t level) {
 static tr_stock_check_result check(void) {
     tr_stock_check_result r;
     tr_stock_bounds b[ITEMS];
-    tr_stock_check_input in = {.h = h, .items = ITEMS, .initial = 10,
-                               .final_level = final_level, .final_known = final_known,
+    tr_stock_check_input in = {.h = h,
+                               .items = ITEMS,
+                               .initial = 10,
+                               .final_level = final_level,
+                               .final_known = final_known,
                                .bounds = b};
     cr_assert_eq(tr_check_stock(&in, &r), 0);
     return r;
@@ -205,8 +218,11 @@ Test(check_stock, unknown_final_levels_are_counted_not_checked) {
 
 Test(check_stock, bad_input_is_refused) {
     tr_stock_check_result r;
-    tr_stock_check_input in = {.h = h, .items = ITEMS, .initial = 10,
-                               .final_level = final_level, .final_known = final_known};
+    tr_stock_check_input in = {.h = h,
+                               .items = ITEMS,
+                               .initial = 10,
+                               .final_level = final_level,
+                               .final_known = final_known};
     invoke(1, TR_F_RESERVE, 0, 3, ID(1, 1));
     ok(1);
     invoke(2, TR_F_RESERVE, 1, 3, ID(1, 1)); /* same id, another item */

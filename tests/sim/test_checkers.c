@@ -17,7 +17,9 @@ static tr_history *fresh(void) {
 static void w(tr_history *h, int64_t p, int64_t k, int64_t v) {
     cr_assert_eq(tr_history_invoke_write(h, ++tick, p, k, v, 0), 0);
 }
-static void ok(tr_history *h, int64_t p) { cr_assert_eq(tr_history_ok(h, ++tick, p), 0); }
+static void ok(tr_history *h, int64_t p) {
+    cr_assert_eq(tr_history_ok(h, ++tick, p), 0);
+}
 
 /* Acknowledged, sequential: k1 = 1, then k1 = 2; k2 = 5. */
 static tr_history *sequential(void) {
@@ -175,18 +177,21 @@ static void op_at(tr_history *h, int64_t t, int64_t p, int32_t node, tr_op_type 
 
 Test(availability, counts_per_side_inside_the_fault_window) {
     tr_history *h = fresh();
-    op_at(h, 10, 0, 2, TR_OP_FAIL);    /* before the window */
-    op_at(h, 100, 1, 0, TR_OP_OK);     /* window: side A (nodes 0, 1) */
+    op_at(h, 10, 0, 2, TR_OP_FAIL); /* before the window */
+    op_at(h, 100, 1, 0, TR_OP_OK);  /* window: side A (nodes 0, 1) */
     op_at(h, 110, 2, 1, TR_OP_OK);
-    op_at(h, 120, 3, 2, TR_OP_FAIL);   /* side B (nodes 2, 3) */
+    op_at(h, 120, 3, 2, TR_OP_FAIL); /* side B (nodes 2, 3) */
     op_at(h, 130, 4, 3, TR_OP_INFO);
     op_at(h, 140, 5, 2, TR_OP_OK);
     op_at(h, 150, 6, TR_NODE_NONE, TR_OP_OK); /* unknown node */
-    op_at(h, 200, 7, 2, TR_OP_OK);     /* window end is exclusive */
-    op_at(h, 210, 8, 3, TR_OP_INVOKE); /* pending forever, outside */
+    op_at(h, 200, 7, 2, TR_OP_OK);            /* window end is exclusive */
+    op_at(h, 210, 8, 3, TR_OP_INVOKE);        /* pending forever, outside */
     int32_t groups[] = {0, 0, 1, 1};
-    tr_avail_options o = {.window_start_ns = 100, .window_end_ns = 200, .group_of_node = groups,
-                          .node_count = 4, .group_count = 2};
+    tr_avail_options o = {.window_start_ns = 100,
+                          .window_end_ns = 200,
+                          .group_of_node = groups,
+                          .node_count = 4,
+                          .group_count = 2};
     tr_avail_result res;
     cr_assert_eq(tr_check_availability(h, &o, &res), 0);
     cr_assert_eq(res.groups[0].ok, 2);

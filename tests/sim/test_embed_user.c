@@ -10,7 +10,13 @@
 
 #include "troupe.h"
 
-enum { LEDGER_ADD = TR_MSG_USER + 100, LEDGER_ACK, LEDGER_GET, LEDGER_VALUE, CLIENT_TICK };
+enum {
+    LEDGER_ADD = TR_MSG_USER + 100,
+    LEDGER_ACK,
+    LEDGER_GET,
+    LEDGER_VALUE,
+    CLIENT_TICK
+};
 
 /* ---- the user's capability ---- */
 
@@ -32,15 +38,19 @@ static int ledger_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
         memcpy(&amount, m->body, sizeof amount);
         l->total += amount;
         int rc = tr_kv_put(ctx, "total", 5, &l->total, sizeof l->total);
-        if (rc) return rc;
+        if (rc) {
+            return rc;
+        }
         return tr_reply_durable(ctx, m, LEDGER_ACK, &l->total, sizeof l->total);
     }
-    if (m->type == LEDGER_GET) return tr_reply(ctx, m, LEDGER_VALUE, &l->total, sizeof l->total);
+    if (m->type == LEDGER_GET) {
+        return tr_reply(ctx, m, LEDGER_VALUE, &l->total, sizeof l->total);
+    }
     return TR_CONTINUE;
 }
 
-static const tr_behaviour ledger_behaviour = {"ledger", sizeof(ledger), ledger_init,
-                                              ledger_receive, NULL};
+static const tr_behaviour ledger_behaviour = {"ledger", sizeof(ledger), ledger_init, ledger_receive,
+                                              NULL};
 
 static int boot(tr_node *node, void *ud) {
     tr_spawn_opts o = {.name = "ledger"};
@@ -79,8 +89,8 @@ static int client_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour client_behaviour = {"client", sizeof(client), client_init,
-                                              client_receive, NULL};
+static const tr_behaviour client_behaviour = {"client", sizeof(client), client_init, client_receive,
+                                              NULL};
 
 /* ---- a probe that reads the ledger ---- */
 
@@ -91,13 +101,17 @@ static int probe_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
 }
 
 static int probe_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
-    if (m->type == LEDGER_VALUE) memcpy(&probed, m->body, sizeof probed);
+    if (m->type == LEDGER_VALUE) {
+        memcpy(&probed, m->body, sizeof probed);
+    }
     return TR_STOP;
 }
 
 static const tr_behaviour probe_behaviour = {"probe", 0, probe_init, probe_receive, NULL};
 
-static bool probe_done(tr_sim *sim, void *ud) { return probed != UINT64_MAX; }
+static bool probe_done(tr_sim *sim, void *ud) {
+    return probed != UINT64_MAX;
+}
 
 static bool client_done(tr_sim *sim, void *ud) {
     return observed && observed->sent == 100 && !observed->pending;
@@ -119,14 +133,14 @@ static tr_sim *start(uint64_t seed) {
 static uint64_t run_scenario(uint64_t seed, uint64_t *acked, uint64_t *timeouts) {
     tr_sim *sim = start(seed);
     const uint64_t ms = 1000000;
-    tr_sim_run_for(sim, 200 * ms);             /* about 20 adds go through */
-    cr_assert_eq(tr_sim_isolate(sim, 0), 0);   /* n1 cut off: the client's adds time out */
+    tr_sim_run_for(sim, 200 * ms);           /* about 20 adds go through */
+    cr_assert_eq(tr_sim_isolate(sim, 0), 0); /* n1 cut off: the client's adds time out */
     tr_sim_run_for(sim, 200 * ms);
     cr_assert_eq(tr_sim_heal(sim), 0);
     tr_sim_run_for(sim, 100 * ms);
-    cr_assert_eq(tr_sim_crash(sim, 0), 0);     /* n1 loses its volatile state */
+    cr_assert_eq(tr_sim_crash(sim, 0), 0); /* n1 loses its volatile state */
     tr_sim_run_for(sim, 50 * ms);
-    cr_assert_eq(tr_sim_restart(sim, 0), 0);   /* the ledger recovers from the store */
+    cr_assert_eq(tr_sim_restart(sim, 0), 0); /* the ledger recovers from the store */
     cr_assert_eq(tr_sim_run_until(sim, client_done, NULL, tr_sim_now_ns(sim) + 5000 * ms), 0,
                  "the client finished before the virtual deadline");
     *acked = observed->acked;

@@ -149,8 +149,8 @@ Test(history, edn_round_trip_in_knossos_shape) {
 static void expect_bad_json(const char *text, int rc, const char *needle) {
     tr_history *h = (tr_history *)1;
     char err[200] = "";
-    cr_assert_eq(tr_history_load_json(text, strlen(text), 100, &h, err, sizeof err), rc,
-                 "%s -> %s", text, err);
+    cr_assert_eq(tr_history_load_json(text, strlen(text), 100, &h, err, sizeof err), rc, "%s -> %s",
+                 text, err);
     cr_assert_null(h);
     cr_assert(strstr(err, needle), "error for %s was '%s', wanted '%s'", text, err, needle);
 }

@@ -23,7 +23,9 @@ static void r(tr_history *h, int64_t p, int64_t k) {
 static void cas(tr_history *h, int64_t p, int64_t k, int64_t from, int64_t to) {
     cr_assert_eq(tr_history_invoke_cas(h, ++tick, p, k, from, to, 0), 0);
 }
-static void ok(tr_history *h, int64_t p) { cr_assert_eq(tr_history_ok(h, ++tick, p), 0); }
+static void ok(tr_history *h, int64_t p) {
+    cr_assert_eq(tr_history_ok(h, ++tick, p), 0);
+}
 static void ok_r(tr_history *h, int64_t p, int64_t v) {
     cr_assert_eq(tr_history_ok_read(h, ++tick, p, true, v), 0);
 }
@@ -51,7 +53,9 @@ static void expect(tr_history *h, tr_lin_verdict v) {
     tr_history_destroy(h);
 }
 
-Test(lincheck, empty_history_is_linearizable) { expect(fresh(), TR_LIN_VALID); }
+Test(lincheck, empty_history_is_linearizable) {
+    expect(fresh(), TR_LIN_VALID);
+}
 
 Test(lincheck, accepts_concurrent_writes_with_overlapping_reads) {
     tr_history *h = fresh();
@@ -366,8 +370,12 @@ static tr_history *random_history(bcall *c, int *nc) {
         int s = (int)rnd(3);
         if (open[s] < 0 && calls < 7) {
             int f = (int)rnd(3);
-            bcall b = {.inv = (int64_t)tr_history_count(h), .ret = INT64_MAX, .f = f,
-                       .value = rnd(3) + 1, .to = rnd(3) + 1, .has_value = f != TR_F_READ};
+            bcall b = {.inv = (int64_t)tr_history_count(h),
+                       .ret = INT64_MAX,
+                       .f = f,
+                       .value = rnd(3) + 1,
+                       .to = rnd(3) + 1,
+                       .has_value = f != TR_F_READ};
             if (f == TR_F_READ) {
                 r(h, proc[s], 0);
             } else if (f == TR_F_WRITE) {
@@ -387,8 +395,7 @@ static tr_history *random_history(bcall *c, int *nc) {
                 if (b->f == TR_F_READ) {
                     b->has_value = rnd(4) != 0;
                     b->value = rnd(3) + 1;
-                    cr_assert_eq(tr_history_ok_read(h, ++tick, proc[s], b->has_value, b->value),
-                                 0);
+                    cr_assert_eq(tr_history_ok_read(h, ++tick, proc[s], b->has_value, b->value), 0);
                 } else {
                     ok(h, proc[s]);
                 }

@@ -6,7 +6,13 @@
 #include "troupe.h"
 
 #define MS 1000000ull
-enum { T_TICK = TR_MSG_USER + 1, T_DATA, T_QUERY, T_INCR, T_ARM };
+enum {
+    T_TICK = TR_MSG_USER + 1,
+    T_DATA,
+    T_QUERY,
+    T_INCR,
+    T_ARM
+};
 
 static uint32_t n_nodes;
 static uint64_t counts[8][8];  /* counts[receiver][sender] */
@@ -45,8 +51,8 @@ static int ticker_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour ticker_b = {.name = "ticker", .init = ticker_init,
-                                      .receive = ticker_receive};
+static const tr_behaviour ticker_b = {
+    .name = "ticker", .init = ticker_init, .receive = ticker_receive};
 
 /* ---- sink: counts arrivals, answers clock queries ------------------------------------ */
 typedef struct sink_state {
@@ -77,8 +83,8 @@ static int sink_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour sink_b = {.name = "sink", .state_size = sizeof(sink_state),
-                                    .receive = sink_receive};
+static const tr_behaviour sink_b = {
+    .name = "sink", .state_size = sizeof(sink_state), .receive = sink_receive};
 
 /* ---- watcher (n1): hears about node 2 --------------------------------------------------- */
 static int watcher_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
@@ -94,8 +100,8 @@ static int watcher_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour watcher_b = {.name = "watcher", .init = watcher_init,
-                                       .receive = watcher_receive};
+static const tr_behaviour watcher_b = {
+    .name = "watcher", .init = watcher_init, .receive = watcher_receive};
 
 /* ---- keeper (store): a durable counter ------------------------------------------------- */
 typedef struct keeper_state {
@@ -128,8 +134,10 @@ static int keeper_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour keeper_b = {.name = "keeper", .state_size = sizeof(keeper_state),
-                                      .init = keeper_init, .receive = keeper_receive};
+static const tr_behaviour keeper_b = {.name = "keeper",
+                                      .state_size = sizeof(keeper_state),
+                                      .init = keeper_init,
+                                      .receive = keeper_receive};
 
 /* ---- boot and helpers ------------------------------------------------------------------ */
 static bool with_ticker = true, with_keeper;
@@ -462,8 +470,12 @@ Test(nemesis, delay_spike_delays_one_link_for_a_while) {
     tr_sim_destroy(sim);
 }
 
-static void lossy(tr_sim_config *c) { c->loss_prob = 0.25; }
-static void duplicating(tr_sim_config *c) { c->dup_prob = 0.25; }
+static void lossy(tr_sim_config *c) {
+    c->loss_prob = 0.25;
+}
+static void duplicating(tr_sim_config *c) {
+    c->dup_prob = 0.25;
+}
 
 Test(nemesis, loss_is_counted_exactly) {
     tr_sim *sim = make(2, lossy);

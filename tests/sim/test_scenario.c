@@ -132,8 +132,7 @@ Test(scenario, hostile_bytes_never_crash_and_errors_stay_bounded) {
     text[2000] = '\n';
     cr_assert_eq(tr_scenario_parse(text, 2001, 5, &s, err, sizeof err), TR_EINVAL);
     cr_assert_not_null(strstr(err, "line 1: longer"), "%s", err);
-    cr_assert_eq(tr_scenario_parse("1s heal\n2s he\0al\n", 17, 5, &s, err, sizeof err),
-                 TR_EINVAL);
+    cr_assert_eq(tr_scenario_parse("1s heal\n2s he\0al\n", 17, 5, &s, err, sizeof err), TR_EINVAL);
     cr_assert_not_null(strstr(err, "line 2: "), "%s", err);
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int round = 0; round < 2000; round++) {
@@ -212,7 +211,8 @@ Test(scenario, every_fault_kind_runs_is_counted_and_is_deterministic) {
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_not_null(strstr(out, "faults: partition 5 link-cut 1 heal 3 crash 1 restart 1 "
                                    "pause 1 resume 1 clock-skew 1 clock-drift 1 clock-jump 1 "
-                                   "delay-spike 1\n"), "%s", out);
+                                   "delay-spike 1\n"),
+                       "%s", out);
     cr_assert_not_null(strstr(out, "scenario: "), "%s", out);
     cr_assert_not_null(strstr(out, "--nemesis none --duration 12.000s"), "%s", out);
     char *replay = strstr(out, "replay: troupe sim ");

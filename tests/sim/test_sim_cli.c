@@ -40,7 +40,8 @@ Test(sim_cli, default_scenario_holds_and_shows_cap_side_by_side) {
     double cp_pct = -1, ap_pct = -1;
     unsigned long a, b, c, d;
     cr_assert_eq(sscanf(row, "available, minority side %lf%% (%lu/%lu) %lf%% (%lu/%lu)", &cp_pct,
-                        &a, &b, &ap_pct, &c, &d), 6, "%s", row);
+                        &a, &b, &ap_pct, &c, &d),
+                 6, "%s", row);
     cr_assert_lt(cp_pct, 5.0);
     cr_assert_gt(b, 10);
     cr_assert_eq(ap_pct, 100.0);
@@ -48,7 +49,8 @@ Test(sim_cli, default_scenario_holds_and_shows_cap_side_by_side) {
 
 Test(sim_cli, partition_shapes_keep_cp_linearizable) {
     cr_assert_eq(run(out, "--workload cp --nemesis isolate,ring,bridge,oneway --duration 20s "
-                          "--seed 4"), 0, "%s", out);
+                          "--seed 4"),
+                 0, "%s", out);
     cr_assert_not_null(strstr(out, "linearizable             yes"), "%s", out);
     cr_assert_not_null(strstr(out, "faults: partition"), "%s", out);
 }
@@ -71,8 +73,8 @@ Test(sim_cli, check_determinism_reports_identical_runs) {
 }
 
 Test(sim_cli, stale_read_bug_exits_1) {
-    cr_assert_eq(run(out, "--seeds 1..3 --workload cp --duration 10s --bug stale-read"), 1,
-                 "%s", out);
+    cr_assert_eq(run(out, "--seeds 1..3 --workload cp --duration 10s --bug stale-read"), 1, "%s",
+                 out);
     cr_assert_not_null(strstr(out, "violated"), "%s", out);
     cr_assert_not_null(strstr(out, "replay: troupe sim --seed"), "%s", out);
 }
@@ -82,8 +84,9 @@ static unsigned sweep_violated(const char *text) {
     const char *s = strstr(text, "seeds ");
     unsigned long lo, hi, r, held, v, e;
     cr_assert_not_null(s, "%s", text);
-    cr_assert_eq(sscanf(s, "seeds %lu..%lu: %lu runs, %lu held, %lu violated, %lu errors", &lo,
-                        &hi, &r, &held, &v, &e), 6, "%s", s);
+    cr_assert_eq(sscanf(s, "seeds %lu..%lu: %lu runs, %lu held, %lu violated, %lu errors", &lo, &hi,
+                        &r, &held, &v, &e),
+                 6, "%s", s);
     cr_assert_eq(e, 0, "%s", text);
     return (unsigned)v;
 }
@@ -107,8 +110,10 @@ Test(sim_cli, fast_reads_hold_and_the_no_write_back_bug_is_caught) {
     unsigned long seed = 0;
     cr_assert_not_null(first, "%s", out);
     cr_assert_eq(sscanf(first, "first violating seed %lu", &seed), 1, "%s", first);
-    snprintf(args, sizeof args, "--workload cp --seed %lu --nemesis oneway,bridge,ring,isolate,"
-             "loss --keys 1 --duration 30s --bug no-write-back", seed);
+    snprintf(args, sizeof args,
+             "--workload cp --seed %lu --nemesis oneway,bridge,ring,isolate,"
+             "loss --keys 1 --duration 30s --bug no-write-back",
+             seed);
     cr_assert_eq(run(out, args), 1, "%s", out);
     cr_assert_not_null(strstr(out, "linearizable             no"), "%s", out);
 }
@@ -131,7 +136,8 @@ Test(sim_cli, seed_sweep_summarises_and_json_is_emitted) {
 
 Test(sim_cli, crash_pause_and_delay_faults_keep_cp_linearizable) {
     cr_assert_eq(run(out, "--workload cp --nemesis partition,crash,pause,delay --duration 20s "
-                          "--seed 5"), 0, "%s", out);
+                          "--seed 5"),
+                 0, "%s", out);
     cr_assert_not_null(strstr(out, "crash"), "%s", out);
 }
 
@@ -150,9 +156,10 @@ Test(sim_cli, history_file_is_written_and_checks_with_troupe_check) {
 
 Test(sim_cli, bad_flags_exit_2) {
     static const char *const bad[] = {
-        "--nodes 0", "--nodes 99", "--nemesis bogus", "--duration x", "--duration 0s",
-        "--frobnicate", "--seed", "--seeds 5..1", "--workload xy", "--bug nope", "--rate -1",
-        "--seeds 1..3 --check-determinism", "--seed 12abc"};
+        "--nodes 0",     "--nodes 99",   "--nemesis bogus", "--duration x",
+        "--duration 0s", "--frobnicate", "--seed",          "--seeds 5..1",
+        "--workload xy", "--bug nope",   "--rate -1",       "--seeds 1..3 --check-determinism",
+        "--seed 12abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(run(out, bad[i]), 2, "troupe sim %s", bad[i]);
     }

@@ -11,7 +11,12 @@
 
 #include "troupe.h"
 
-enum { T_PING = TR_MSG_USER + 1, T_PONG, T_SEQ, T_KICK };
+enum {
+    T_PING = TR_MSG_USER + 1,
+    T_PONG,
+    T_SEQ,
+    T_KICK
+};
 
 /* ---- echo: replies to every ping with the same body ------------------------------------ */
 
@@ -40,8 +45,8 @@ static int echo_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return tr_reply(ctx, msg, T_PONG, &v, sizeof v) == 0 ? TR_CONTINUE : TR_EFAILED;
 }
 
-static const tr_behaviour echo_b = {.name = "echo", .state_size = sizeof(echo_state),
-                                    .receive = echo_receive};
+static const tr_behaviour echo_b = {
+    .name = "echo", .state_size = sizeof(echo_state), .receive = echo_receive};
 
 static int boot_echo(tr_node *node, void *ud) {
     (void)ud;
@@ -92,8 +97,10 @@ static int pinger_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour pinger_b = {.name = "pinger", .state_size = sizeof(pinger_state),
-                                      .init = pinger_init, .receive = pinger_receive};
+static const tr_behaviour pinger_b = {.name = "pinger",
+                                      .state_size = sizeof(pinger_state),
+                                      .init = pinger_init,
+                                      .receive = pinger_receive};
 
 static tr_sim_config ping_config(uint64_t seed) {
     tr_sim_config c;
@@ -248,8 +255,8 @@ static int source_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour source_b = {.name = "source", .state_size = sizeof(source_state),
-                                      .receive = source_receive};
+static const tr_behaviour source_b = {
+    .name = "source", .state_size = sizeof(source_state), .receive = source_receive};
 
 static int boot_sink(tr_node *node, void *ud) {
     (void)ud;
@@ -417,8 +424,7 @@ static int asker_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour asker_b = {.name = "asker", .init = asker_init,
-                                     .receive = asker_receive};
+static const tr_behaviour asker_b = {.name = "asker", .init = asker_init, .receive = asker_receive};
 
 static int boot_saver(tr_node *node, void *ud) {
     tr_spawn_opts o = {.name = "saver"};
@@ -431,7 +437,7 @@ Test(sim_engine, durable_replies_wait_for_the_simulated_commit) {
     c.nodes = 2;
     c.boot = boot_saver;
     c.commit_latency_ns = 3000000; /* 3 ms */
-    c.link_delay_mean_ns = 0;       /* 100 us each way, exactly */
+    c.link_delay_mean_ns = 0;      /* 100 us each way, exactly */
     c.delay_dist = TR_SIM_DELAY_FIXED;
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&c, &sim), 0);
@@ -514,8 +520,7 @@ Test(sim_engine, every_fault_at_once_is_still_deterministic) {
 }
 
 /* The engine's invariant hook (sim/sim.h SIM_ASSERT) reports the seed and aborts. */
-_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
-                                   int line);
+_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
 
 Test(sim_engine, invariant_failure_aborts_naming_the_seed, .signal = SIGABRT) {
     tr_sim_config c = ping_config(4242);
@@ -653,7 +658,9 @@ Test(sim_engine, step_on_an_empty_queue_returns_false) {
 static int local_plant; /* differs between the two runs: a planted nondeterminism */
 static uint64_t traced_seen;
 
-static int quiet_receive(tr_ctx *ctx, void *state, const tr_msg *msg) { return TR_CONTINUE; }
+static int quiet_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    return TR_CONTINUE;
+}
 static const tr_behaviour quiet_b = {.name = "quiet", .receive = quiet_receive};
 
 static int local_sender_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
@@ -666,8 +673,8 @@ static int local_sender_init(tr_ctx *ctx, void *state, const void *arg, size_t l
     return rc;
 }
 
-static const tr_behaviour local_sender_b = {.name = "local-sender", .init = local_sender_init,
-                                            .receive = quiet_receive};
+static const tr_behaviour local_sender_b = {
+    .name = "local-sender", .init = local_sender_init, .receive = quiet_receive};
 
 static void local_scenario(tr_sim *sim, void *ud) {
     int *runs = ud;
@@ -706,8 +713,8 @@ static int cpu_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     return 0;
 }
 
-static const tr_behaviour cpu_b = {.name = "cpu", .state_size = sizeof(int), .init = cpu_init,
-                                   .receive = cpu_receive};
+static const tr_behaviour cpu_b = {
+    .name = "cpu", .state_size = sizeof(int), .init = cpu_init, .receive = cpu_receive};
 
 Test(sim_engine, actors_of_a_node_share_one_cpu) {
     tr_sim_config c;
@@ -749,8 +756,7 @@ static int timer_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     return tr_timer_start(ctx, 10, 0, T_KICK, NULL); /* armed at t = 0: due at 10 ms */
 }
 
-static const tr_behaviour timer_b = {.name = "timer", .init = timer_init,
-                                     .receive = quiet_receive};
+static const tr_behaviour timer_b = {.name = "timer", .init = timer_init, .receive = quiet_receive};
 
 static void count_timers(tr_sim *sim, void *ud) {
     tr_sim_stats st;
@@ -768,7 +774,7 @@ Test(sim_engine, a_timer_and_a_call_due_together_run_in_push_order) {
     static int first = 0, second = 1;
     cr_assert_eq(tr_sim_create(&c, &sim), 0);
     cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &timer_b, NULL, NULL, 0, NULL), 0);
-    cr_assert_eq(tr_sim_at(sim, 10000000, count_timers, &first), 0); /* before the arming */
+    cr_assert_eq(tr_sim_at(sim, 10000000, count_timers, &first), 0);  /* before the arming */
     tr_sim_run_for(sim, 1000000);                                     /* init arms the timer */
     cr_assert_eq(tr_sim_at(sim, 10000000, count_timers, &second), 0); /* after it */
     tr_sim_run_for(sim, 20000000);

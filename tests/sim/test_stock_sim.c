@@ -37,8 +37,9 @@ static unsigned violated_of(const char *out, unsigned runs) {
     while (strstr(s + 1, "seeds ")) {
         s = strstr(s + 1, "seeds ");
     }
-    cr_assert_eq(sscanf(s, "seeds %lu..%lu: %lu runs, %lu held, %lu violated, %lu errors", &lo,
-                        &hi, &r, &held, &v, &e), 6, "%s", s);
+    cr_assert_eq(sscanf(s, "seeds %lu..%lu: %lu runs, %lu held, %lu violated, %lu errors", &lo, &hi,
+                        &r, &held, &v, &e),
+                 6, "%s", s);
     cr_assert_eq(r, runs);
     cr_assert_eq(e, 0, "%s", out);
     return (unsigned)v;
@@ -56,8 +57,10 @@ Test(stock_sim, correct_service_holds_every_invariant_across_seeds) {
 }
 
 Test(stock_sim, oversell_bug_is_caught_as_negative_stock_in_most_seeds) {
-    int rc = run_sim(out, "--workload stock --nemesis partition,crash --bug oversell "
-                          "--seeds 1..10", true);
+    int rc = run_sim(out,
+                     "--workload stock --nemesis partition,crash --bug oversell "
+                     "--seeds 1..10",
+                     true);
     cr_assert_eq(rc, 1, "%s", out);
     unsigned v = violated_of(out, 10);
     cr_assert_geq(v, 7, "caught in %u of 10 seeds\n%s", v, out);
@@ -78,7 +81,8 @@ Test(stock_sim, report_names_the_invariants_and_the_first_offending_op) {
     cr_assert_not_null(strstr(out, "stock never negative     held"), "%s", out);
     cr_assert_not_null(strstr(out, "conservation             held"), "%s", out);
     cr_assert_not_null(strstr(out, "replay: troupe sim --seed 3 --nodes 5 --workload stock "
-                                   "--nemesis partition,crash,loss"), "%s", out);
+                                   "--nemesis partition,crash,loss"),
+                       "%s", out);
     cr_assert_eq(run_sim(out, "--workload stock --seed 3 --bug double-charge", false), 1);
     cr_assert_not_null(strstr(out, "conservation             VIOLATED"), "%s", out);
     cr_assert_not_null(strstr(out, "suspect #"), "%s", out);
@@ -93,8 +97,11 @@ Test(stock_sim, same_seed_gives_the_same_trace_hash) {
     cr_assert_eq(strncmp(a, b, 28), 0, "%.28s vs %.28s", a, b);
     cr_assert_eq(run_sim(out2, "--workload stock --seed 6 --duration 20s", false), 0);
     cr_assert_neq(strncmp(a, strstr(out2, "trace-hash: "), 28), 0, "seeds must differ");
-    cr_assert_eq(run_sim(out, "--workload stock --seed 5 --duration 20s "
-                              "--check-determinism", false), 0, "%s", out);
+    cr_assert_eq(run_sim(out,
+                         "--workload stock --seed 5 --duration 20s "
+                         "--check-determinism",
+                         false),
+                 0, "%s", out);
     cr_assert_not_null(strstr(out, "determinism: both runs identical"), "%s", out);
 }
 
@@ -142,8 +149,7 @@ Test(stock_sim, exported_history_is_checked_alone_by_troupe_check) {
     /* the same history against a wrong initial level cannot balance */
     snprintf(args, sizeof args, "%s --stock-initial 3", path);
     cr_assert_eq(run_troupe(out, "check", args, true), 1, "%s", out);
-    snprintf(args, sizeof args, "--workload stock --seed 2 --bug double-charge --history %s",
-             path);
+    snprintf(args, sizeof args, "--workload stock --seed 2 --bug double-charge --history %s", path);
     cr_assert_eq(run_sim(out, args, false), 1, "%s", out);
     cr_assert_eq(run_troupe(out, "check", path, true), 1, "%s", out);
     cr_assert_not_null(strstr(out, "conservation: VIOLATED"), "%s", out);

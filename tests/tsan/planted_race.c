@@ -10,7 +10,9 @@ static long counter; /* the planted bug: no lock, no atomic */
 
 static void *bump(void *arg) {
     (void)arg;
-    for (int i = 0; i < 100000; i++) counter++;
+    for (int i = 0; i < 100000; i++) {
+        counter++;
+    }
     return NULL;
 }
 

@@ -6,14 +6,14 @@
 
 #include <stdio.h>
 
-#define stress_assert(cond, ...)                                      \
-    do {                                                              \
-        if (!(cond)) {                                                \
+#define stress_assert(cond, ...)                                            \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
             fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            return 1;                                                 \
-        }                                                             \
+            fprintf(stderr, __VA_ARGS__);                                   \
+            fprintf(stderr, "\n");                                          \
+            return 1;                                                       \
+        }                                                                   \
     } while (0)
 
 #endif

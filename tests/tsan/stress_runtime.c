@@ -10,10 +10,16 @@
 #include "tests/tsan/stress.h"
 #include "troupe.h"
 
-enum { T_NUM = TR_MSG_USER, T_GO, T_ASK, T_DONE, T_PING, T_PONG };
+enum {
+    T_NUM = TR_MSG_USER,
+    T_GO,
+    T_ASK,
+    T_DONE,
+    T_PING,
+    T_PONG
+};
 
 static int passed, failed;
-
 
 static tr_addr inbox_addr;
 
@@ -22,7 +28,9 @@ static uint64_t recv_u64(tr_inbox *ib, uint32_t type, int *ok) {
     *ok = 0;
     /* A guard against a hang, not a timing: valgrind serialises the workers and a loaded
      * machine slows it further (20 s once ran out there), so it is generous. */
-    if (tr_inbox_receive(ib, 120000, &m) != 0) return 0;
+    if (tr_inbox_receive(ib, 120000, &m) != 0) {
+        return 0;
+    }
     uint64_t v = 0;
     if (m->type == type && m->body_len == 8) {
         memcpy(&v, m->body, 8);
@@ -37,20 +45,31 @@ static uint64_t recv_u64(tr_inbox *ib, uint32_t type, int *ok) {
 #define PRODUCERS 16
 #define PER 20000
 
-typedef struct { uint32_t next[PRODUCERS]; uint64_t total, bad; } sink_state;
+typedef struct {
+    uint32_t next[PRODUCERS];
+    uint64_t total, bad;
+} sink_state;
 static int sink_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     sink_state *s = st;
     uint64_t v;
     memcpy(&v, m->body, 8);
     uint32_t p = (uint32_t)(v >> 32), q = (uint32_t)v;
-    if (p < PRODUCERS && q == s->next[p]) s->next[p]++;
-    else s->bad++;
-    if (++s->total == (uint64_t)PRODUCERS * PER) tr_send(ctx, inbox_addr, T_DONE, &s->bad, 8);
+    if (p < PRODUCERS && q == s->next[p]) {
+        s->next[p]++;
+    } else {
+        s->bad++;
+    }
+    if (++s->total == (uint64_t)PRODUCERS * PER) {
+        tr_send(ctx, inbox_addr, T_DONE, &s->bad, 8);
+    }
     return TR_CONTINUE;
 }
 static const tr_behaviour sink_b = {"sink", sizeof(sink_state), NULL, sink_recv, NULL};
 
-typedef struct { tr_addr to; uint32_t id, sent; } src_state;
+typedef struct {
+    tr_addr to;
+    uint32_t id, sent;
+} src_state;
 static int src_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     memcpy(st, arg, len);
     return tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
@@ -61,7 +80,9 @@ static int src_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
         uint64_t v = (uint64_t)s->id << 32 | s->sent;
         tr_send(ctx, s->to, T_NUM, &v, 8);
     }
-    if (s->sent == PER) return TR_STOP;
+    if (s->sent == PER) {
+        return TR_STOP;
+    }
     tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
     return TR_CONTINUE;
 }
@@ -94,7 +115,9 @@ static int worker_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
 }
 static const tr_behaviour worker_b = {"worker", 0, NULL, worker_recv, NULL};
 
-typedef struct { uint64_t left, replies, downs, timeouts; } boss_state;
+typedef struct {
+    uint64_t left, replies, downs, timeouts;
+} boss_state;
 static int boss_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     boss_state *s = st;
     s->left = 2000;
@@ -105,7 +128,9 @@ static int boss_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     if (m->type == T_GO && s->left) {
         for (int i = 0; i < 20 && s->left; i++, s->left--) {
             tr_addr w;
-            if (tr_spawn(ctx, &worker_b, NULL, NULL, 0, &w) != 0) return TR_EFAILED;
+            if (tr_spawn(ctx, &worker_b, NULL, NULL, 0, &w) != 0) {
+                return TR_EFAILED;
+            }
             tr_monitor(ctx, w, NULL);
             tr_request(ctx, w, T_ASK, NULL, 0, 10000, NULL);
         }
@@ -137,7 +162,11 @@ static int stress_churn(tr_runtime *rt, tr_inbox *ib) {
 
 /* ---- pingpong pairs across workers with timers ---- */
 
-typedef struct { tr_addr peer; uint32_t left; uint64_t timer; } pp_state;
+typedef struct {
+    tr_addr peer;
+    uint32_t left;
+    uint64_t timer;
+} pp_state;
 static int pp_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     pp_state *s = st;
     if (m->type == T_GO) {
@@ -178,7 +207,10 @@ static int stress_pingpong(tr_runtime *rt, tr_inbox *ib) {
 
 /* ---- durable writes from many actors ---- */
 
-typedef struct { uint32_t n; uint64_t token; } dw_state;
+typedef struct {
+    uint32_t n;
+    uint64_t token;
+} dw_state;
 static int dw_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     return tr_send(ctx, tr_self(ctx), T_GO, NULL, 0);
 }
@@ -186,13 +218,17 @@ static int dw_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
     dw_state *s = st;
     if (m->type == T_GO) {
         uint32_t k = s->n;
-        if (tr_kv_put(ctx, &k, sizeof k, &k, sizeof k) != 0) return TR_EFAILED;
+        if (tr_kv_put(ctx, &k, sizeof k, &k, sizeof k) != 0) {
+            return TR_EFAILED;
+        }
         return tr_durable_notify(ctx, &s->token);
     }
     if (m->type == TR_MSG_DURABLE && m->corr == s->token) {
         uint32_t k = s->n, v = 0;
         size_t len;
-        if (tr_kv_get(ctx, &k, sizeof k, &v, sizeof v, &len) != 0 || v != k) return TR_EFAILED;
+        if (tr_kv_get(ctx, &k, sizeof k, &v, sizeof v, &len) != 0 || v != k) {
+            return TR_EFAILED;
+        }
         if (++s->n == 50) {
             uint64_t one = 1;
             tr_send(ctx, inbox_addr, T_DONE, &one, 8);

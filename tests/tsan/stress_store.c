@@ -15,7 +15,11 @@
 #include "runtime/store.h"
 #include "tests/tsan/stress.h"
 
-enum { ACTORS = 4, WRITES = 20000, KEYS = 5 };
+enum {
+    ACTORS = 4,
+    WRITES = 20000,
+    KEYS = 5
+};
 
 typedef struct stress {
     tr_store *st;
@@ -164,7 +168,8 @@ static int stress_concurrent(void) {
     unlink(p);
     rmdir(dir);
     stress_assert(s.bad == 0, "%ld bad results", s.bad);
-    stress_assert(st.overlay_keys == 0, "%llu overlay keys left", (unsigned long long)st.overlay_keys);
+    stress_assert(st.overlay_keys == 0, "%llu overlay keys left",
+                  (unsigned long long)st.overlay_keys);
     stress_assert(st.actor_records == 0, "%llu actor records left",
                   (unsigned long long)st.actor_records);
     stress_assert(st.map_grows > 0, "the map never grew");
