@@ -2,6 +2,7 @@
 //! the engine seam and the real engine.
 pub const lib = [_][]const u8{
     "runtime/error.c",
+    "runtime/assert.c",
     "runtime/pool.c",
     "runtime/actor.c",
     "runtime/node.c",
@@ -12,6 +13,7 @@ pub const lib = [_][]const u8{
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
+    "tests/runtime/test_assert.c",
     "tests/runtime/test_actor.c",
     "tests/runtime/test_store.c",
     "tests/runtime/test_codec.c",
