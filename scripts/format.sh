@@ -9,7 +9,7 @@ CF=$(python3 -c 'import clang_format; print(clang_format._get_executable("clang-
     echo "format: clang-format is not installed (run scripts/bootstrap.sh)" >&2
     exit 2
 }
-files=$(git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null || find . -name '*.[ch]' -not -path './.zig-cache/*')
+files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './.zig-cache/*')
 if [ "${1:-}" = "--check" ]; then
     bad=""
     for f in $files; do
