@@ -8,7 +8,7 @@
 #          remote: N sequential, 25 N pipelined round trips); default: the standard sizes
 # Env:  PEERS=erlang|caf|"erlang caf"  which peers run (default both)
 #       PEERS_BUILD=DIR                where the programs are built (default
-#                                      ${TMPDIR:-/tmp}/troupe-peers-build); rebuilt when
+#                                      ${TMPDIR:-/tmp}/troupe-bench-peers); rebuilt when
 #                                      their source is newer
 # Needs: erl and erlc (Debian: erlang-base erlang-dev) for Erlang; g++ and libcaf-dev
 # (CAF 0.17) for CAF. A peer that is not installed is skipped with a notice on stderr.
@@ -19,7 +19,7 @@
 # Exit: 0 every benchmark ran and passed its checks, 1 one did not, 2 usage error.
 set -u -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${PEERS_BUILD:-${TMPDIR:-/tmp}/troupe-peers-build}
+build=${PEERS_BUILD:-${TMPDIR:-/tmp}/troupe-bench-peers}
 all="pingpong counting threadring skynet spawn_mem remote"
 
 n=0
