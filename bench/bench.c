@@ -1,7 +1,7 @@
 /* bench.c — `troupe bench [NAME...] [--json] [--workers N] [-n N] [--help]`.
  *
  * Runs the named benchmarks one after the other, each on a fresh runtime, and prints their
- * figures in the peers' line format (../shared/peers/run.sh) or as JSON lines. With no
+ * figures in the peers' line format (bench/peers/run.sh) or as JSON lines. With no
  * names it runs the in-process five (pingpong counting threadring skynet spawn_mem).
  * Exit code: 0 all ran and passed their checks, 1 a check failed, 2 usage or tool error. */
 #include <assert.h>
@@ -28,7 +28,7 @@ static const bench_entry benches[] = {
     {"threadring", tr_bench_threadring, true, "1,000 actors in a ring, 10M hops: hops/s"},
     {"skynet", tr_bench_skynet, true, "tree of 1M leaves, 10 children each: ms (lower wins)"},
     {"spawn_mem", tr_bench_spawn_mem, true, "1M idle actors: RSS bytes/actor, spawns/s"},
-    /* ---- Other issues add ONE line each below (by_default = false). ------------------- */
+    /* ---- Not in the default set: they take longer or start other processes. ---------- */
     {"store", tr_bench_store, false, "durable writes, 1/10/1000 actors; 1M-event recovery"},
     {"sim", tr_bench_sim, false,
      "5 simulated nodes, 2M messages: msgs/s; the default troupe sim x9: time compression"},
@@ -56,7 +56,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: troupe bench [NAME...] [--json] [--workers N] [-n N] [--help]\n\n"
                  "Runs benchmarks and prints one line per figure:\n"
                  "  peer=troupe bench=<name> value=<number> unit=<unit>\n"
-                 "(the format of ../shared/peers/run.sh), or JSON objects with --json.\n"
+                 "(the format of bench/peers/run.sh), or JSON objects with --json.\n"
                  "Each benchmark checks its own result and times only its measured part.\n\n"
                  "benchmarks (no NAME: the ones marked *):\n");
     for (size_t i = 0; i < BENCH_COUNT; i++) {

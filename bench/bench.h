@@ -1,6 +1,7 @@
 /* bench.h — `troupe bench`: benchmarks, not tests. Each prints lines
  *   peer=troupe bench=<name> value=<number> unit=<unit>
- * (the peers' format, ../shared/peers/run.sh) or, with --json, one JSON object per line.
+ * (the format of the peers' programs, bench/peers/run.sh) or, with --json, one JSON object per
+ * line.
  * Every benchmark checks its own result (sums, counts) and fails (returns 1) if wrong. */
 #ifndef TR_BENCH_H
 #define TR_BENCH_H
@@ -22,8 +23,8 @@ int tr_bench_counting(const tr_bench_opts *o);
 int tr_bench_threadring(const tr_bench_opts *o);
 int tr_bench_skynet(const tr_bench_opts *o);
 int tr_bench_spawn_mem(const tr_bench_opts *o);
-int tr_bench_store(const tr_bench_opts *o);  /* bench/bench_store.c (store issue) */
-int tr_bench_sim(const tr_bench_opts *o);    /* bench/bench_sim.c (sim issue) */
-int tr_bench_remote(const tr_bench_opts *o); /* bench/bench_remote.c (cluster issue) */
+int tr_bench_store(const tr_bench_opts *o);  /* bench/bench_store.c */
+int tr_bench_sim(const tr_bench_opts *o);    /* bench/bench_sim.c */
+int tr_bench_remote(const tr_bench_opts *o); /* bench/bench_remote.c */
 
 #endif

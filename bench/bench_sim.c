@@ -6,7 +6,7 @@
  * ball has made its hops (standard size: 2,000,000 messages; -n overrides). Default link
  * delays (100 us + uniform mean 400 us), 1 us virtual CPU per message, no store, no faults.
  *
- * Figures: delivered messages per real second (the target is >= 3 M/s on one core) and the
+ * Figures: delivered messages per real second (on one core) and the
  * virtual/real time ratio as virtual ms per real s (1000 = as fast as real time). stderr
  * also gives the process CPU time, which tells a slow simulator from a loaded machine. The check:
  * every ball arrives exactly hops + 1 times, so the total of receipts is exact; a lost or
@@ -15,7 +15,7 @@
  * Then the default scenario: `troupe sim` with no flags (5 nodes, CP + AP registers, the
  * majority/minority partition, 60 s virtual), run DEFAULT_RUNS times through the same code
  * as the CLI. Figures: the median time compression (virtual time / wall time of the
- * simulation calls; the target is >= 1000x) and the same over this thread's CPU time, which a
+ * simulation calls) and the same over this thread's CPU time, which a
  * loaded machine inflates less. Every run must hold its properties and give the same trace
  * hash (a run that differs fails the benchmark). */
 #include <stdio.h>

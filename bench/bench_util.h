@@ -4,7 +4,7 @@
  *
  * Why: every benchmark must time only its measured part (CLOCK_MONOTONIC, runtime start-up
  * excluded), check its own result, and send real msgpack bodies, exactly as the peers do
- * (../shared/peers/README.md). Keeping those pieces here keeps the five benchmarks short
+ * (bench/peers/). Keeping those pieces here keeps the five benchmarks short
  * and identical in method.
  *
  * Bodies: packed with msgpack-c's packer into a caller's stack buffer (tr_bench_pack_*),

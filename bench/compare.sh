@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
 # compare.sh — troupe against its peers (Erlang/OTP, CAF), in the same run, on this machine.
-# Builds nothing: run `python3 -m ziglang build -Doptimize=ReleaseFast` first.
+# Builds nothing of troupe: run `python3 -m ziglang build -Doptimize=ReleaseFast` first (the
+# peers' runner builds its own programs).
 #
-# Usage: bench/compare.sh [PEERS_RUNNER] [BENCH...]
-#   PEERS_RUNNER  the peers' run.sh (e.g. ../shared/peers/run.sh); skipped with a notice
-#                 when absent, or when neither erl nor CAF is installed
-#   BENCH         default: pingpong counting threadring skynet spawn_mem
+# Usage: bench/compare.sh [--runner PATH | PATH] [BENCH...]
+#   PATH   the peers' runner (default: bench/peers/run.sh, or $PEERS_RUNNER); any program
+#          that takes benchmark names and prints `peer=... bench=... value=... unit=...`
+#          lines will do. Skipped with a notice when absent, or when neither erl nor CAF is
+#          installed.
+#   BENCH  default: pingpong counting threadring skynet spawn_mem
 # Env:  RUNS=3         run everything 3 times and print medians (default 1)
 #       TROUPE=path    the troupe binary (default zig-out/bin/troupe)
 #       TROUPE_ARGS    extra `troupe bench` options, e.g. "--workers 2"
+#       PEERS_ARGS     extra options for the runner before the names, e.g. "-n 100000"
 #       PEERS          restrict the peers ("erlang", "caf")
 # Prints the raw lines on stderr as they come, then a table on stdout:
 #   bench | unit | troupe | erlang | caf | ratio | beats best peer
-# ratio > 1 means troupe wins: troupe/best peer for rates; for ms and bytes/actor (lower is
-# better) best peer/troupe. Exit: 0 table printed, 2 usage or tool error.
+# ratio > 1 means troupe wins: troupe/best peer for rates; for ms, us and bytes/actor (lower
+# is better) best peer/troupe. Exit: 0 table printed, 2 usage or tool error.
 set -u -o pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-runner=${1:-}
-[ $# -gt 0 ] && shift
+runner=${PEERS_RUNNER:-$root/bench/peers/run.sh}
+if [ "${1:-}" = "--runner" ]; then
+    [ $# -ge 2 ] || { echo "compare.sh: --runner wants a path" >&2; exit 2; }
+    runner=$2
+    shift 2
+elif [ $# -gt 0 ] && [ -f "$1" ]; then
+    runner=$1
+    shift
+fi
 benches=${*:-pingpong counting threadring skynet spawn_mem}
 troupe=${TROUPE:-$root/zig-out/bin/troupe}
 runs=${RUNS:-1}
 read -r -a troupe_args <<< "${TROUPE_ARGS:-}"
+read -r -a peers_args <<< "${PEERS_ARGS:-}"
 
 case $runs in ''|*[!0-9]*|0) echo "compare.sh: RUNS must be a positive number" >&2; exit 2 ;; esac
 if [ ! -x "$troupe" ]; then
@@ -63,7 +75,7 @@ for ((r = 1; r <= runs; r++)); do
         || echo "compare.sh: notice: troupe bench exited non-zero (run $r)" >&2
     if [ -n "$peers" ] && [ -n "$peer_benches" ]; then
         # shellcheck disable=SC2086
-        PEERS="${peers# }" "$runner" $peer_benches 2>&1 | tee -a "$out" >&2
+        PEERS="${peers# }" "$runner" "${peers_args[@]}" $peer_benches 2>&1 | tee -a "$out" >&2
     fi
 done
 echo "# load after: $(uptime)" >&2
@@ -97,7 +109,7 @@ END {
     printf "%-22s %-13s %14s %14s %14s %7s  %s\n", "bench", "unit", "troupe", "erlang", "caf", "ratio", "beats best peer"
     for (k = 1; k <= nb; k++) {
         b = order[k]; u = unit[b]
-        lower = (u == "ms" || u == "bytes/actor")
+        lower = (u == "ms" || u == "us" || u == "bytes/actor")
         best = ""
         for (p = 1; p <= 2; p++) {
             key = (p == 1 ? "erlang" : "caf") SUBSEP b

@@ -1,8 +1,9 @@
 /*
- * wire_reference.h — the register wire codec as it was before the fast paths (commit
- * 98653c3), kept verbatim apart from names: test_register_wire.c checks that the current
- * reader and writer agree with it byte for byte, result for result, on every value and on
- * hostile input. Include once, after criterion.h and register_wire.h.
+ * wire_reference.h — a plain reference implementation of the register wire codec, without
+ * the fast paths of actors/register_wire.c: one tag at a time, one bounds check per step.
+ * test_register_wire.c checks that the production reader and writer agree with it byte for
+ * byte, result for result, on every value and on hostile input. Include once, after
+ * criterion.h and register_wire.h.
  */
 #ifndef TR_TEST_WIRE_REFERENCE_H
 #define TR_TEST_WIRE_REFERENCE_H
