@@ -73,39 +73,39 @@ int tr_registers_boot(tr_node *node, const tr_registers_opts *opts) {
 
 int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, int64_t value,
                           size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    uint8_t *p = tr_wire_room(&w, 25); /* map 1 + "key" 4 + key 5 + "value" 6 + value 9 */
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    uint8_t *p = tr_mp_writer_room(&w, 25); /* map 1 + "key" 4 + key 5 + "value" 6 + value 9 */
     if (p != NULL) { /* the common case: written raw, one check for the whole body */
         if (has_value) {
-            p = TR_WIRE_RAW_LIT(p, "\x82\xa3"
-                                   "key");
-            p = tr_wire_raw_uint(p, key);
-            p = TR_WIRE_RAW_LIT(p, "\xa5"
-                                   "value");
-            p = tr_wire_raw_int(p, value);
+            p = TR_MP_PUT_LIT(p, "\x82\xa3"
+                                 "key");
+            p = tr_mp_put_uint(p, key);
+            p = TR_MP_PUT_LIT(p, "\xa5"
+                                 "value");
+            p = tr_mp_put_int(p, value);
         } else {
-            p = TR_WIRE_RAW_LIT(p, "\x81\xa3"
-                                   "key");
-            p = tr_wire_raw_uint(p, key);
+            p = TR_MP_PUT_LIT(p, "\x81\xa3"
+                                 "key");
+            p = tr_mp_put_uint(p, key);
         }
-        tr_wire_advance(&w, p);
+        tr_mp_writer_advance(&w, p);
         *len = w.len;
         return 0;
     }
     /* {"key": k} or {"key": k, "value": v}: a map header and "key" */
     if (has_value) {
-        TR_WIRE_PUT_LIT(&w, "\x82\xa3"
+        TR_MP_WRITE_LIT(&w, "\x82\xa3"
                             "key");
     } else {
-        TR_WIRE_PUT_LIT(&w, "\x81\xa3"
+        TR_MP_WRITE_LIT(&w, "\x81\xa3"
                             "key");
     }
-    tr_wire_put_uint(&w, key);
+    tr_mp_write_uint(&w, key);
     if (has_value) {
-        TR_WIRE_PUT_LIT(&w, "\xa5"
+        TR_MP_WRITE_LIT(&w, "\xa5"
                             "value");
-        tr_wire_put_int(&w, value);
+        tr_mp_write_int(&w, value);
     }
     *len = w.len;
     return w.err;
@@ -115,17 +115,17 @@ int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, i
  * then reads it, to the same result). */
 static bool request_decode_fast(const void *body, size_t len, uint32_t *key, bool *has_value,
                                 int64_t *value) {
-    tr_wire_fast c = tr_wire_fast_init(body, len);
+    tr__wire_fast c = tr__wire_fast_init(body, len);
     int64_t k, v = 0;
     bool has = len > 0 && *(const uint8_t *)body == 0x82;
-    if (!(has ? TR_WIRE_FAST_LIT(&c, "\x82\xa3"
-                                     "key")
-              : TR_WIRE_FAST_LIT(&c, "\x81\xa3"
-                                     "key")) ||
-        !tr_wire_fast_int(&c, &k) ||
-        (has && (!TR_WIRE_FAST_LIT(&c, "\xa5"
-                                       "value") ||
-                 !tr_wire_fast_int(&c, &v))) ||
+    if (!(has ? TR__WIRE_FAST_LIT(&c, "\x82\xa3"
+                                      "key")
+              : TR__WIRE_FAST_LIT(&c, "\x81\xa3"
+                                      "key")) ||
+        !tr__wire_fast_int(&c, &k) ||
+        (has && (!TR__WIRE_FAST_LIT(&c, "\xa5"
+                                        "value") ||
+                 !tr__wire_fast_int(&c, &v))) ||
         c.p != c.end || k < 0 || k > (int64_t)UINT32_MAX) {
         return false;
     }
@@ -137,29 +137,29 @@ static bool request_decode_fast(const void *body, size_t len, uint32_t *key, boo
 
 int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
                           int64_t *value) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, klen;
     const char *k;
     int64_t key_v = -1;
     if (request_decode_fast(body, len, key, has_value, value)) {
         return 0;
     }
-    tr_wire_r_init(&r, body, len);
+    tr_mp_reader_init(&r, body, len);
     *has_value = false;
     *value = 0;
-    if (tr_wire_get_map(&r, &n) != 0) {
+    if (tr_mp_read_map(&r, &n) != 0) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < n && r.err == 0; i++) {
-        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+        if (tr_mp_read_str(&r, &k, &klen) != 0) {
             break;
         }
-        if (tr_wire_str_eq(k, klen, "key")) {
-            tr_wire_get_int(&r, &key_v);
-        } else if (tr_wire_str_eq(k, klen, "value") && tr_wire_peek(&r) != TR_WIRE_NIL) {
-            *has_value = tr_wire_get_int(&r, value) == 0;
+        if (tr_mp_str_eq(k, klen, "key")) {
+            tr__wire_get_int(&r, &key_v);
+        } else if (tr_mp_str_eq(k, klen, "value") && tr_mp_peek(&r) != TR_MP_NIL) {
+            *has_value = tr__wire_get_int(&r, value) == 0;
         } else {
-            tr_wire_skip(&r);
+            tr_mp_skip(&r);
         }
     }
     if (r.err != 0 || r.p != r.end || key_v < 0 || key_v > (int64_t)UINT32_MAX) {
@@ -170,31 +170,31 @@ int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has
 }
 
 int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value, size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    uint8_t *p = tr_wire_room(&w, 20); /* map, "ok", true, "value": 11, value 9 */
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    uint8_t *p = tr_mp_writer_room(&w, 20); /* map, "ok", true, "value": 11, value 9 */
     if (p != NULL) { /* the common case: written raw, one check for the whole body */
-        p = TR_WIRE_RAW_LIT(p, "\x82\xa2"
-                               "ok"
-                               "\xc3\xa5"
-                               "value");
+        p = TR_MP_PUT_LIT(p, "\x82\xa2"
+                             "ok"
+                             "\xc3\xa5"
+                             "value");
         if (has_value) {
-            p = tr_wire_raw_int(p, value);
+            p = tr_mp_put_int(p, value);
         } else {
             *p++ = 0xc0; /* nil */
         }
-        tr_wire_advance(&w, p);
+        tr_mp_writer_advance(&w, p);
         *len = w.len;
         return 0;
     }
-    TR_WIRE_PUT_LIT(&w, "\x82\xa2"
+    TR_MP_WRITE_LIT(&w, "\x82\xa2"
                         "ok"
                         "\xc3\xa5"
                         "value"); /* {"ok": true, "value": */
     if (has_value) {
-        tr_wire_put_int(&w, value);
+        tr_mp_write_int(&w, value);
     } else {
-        tr_wire_put_nil(&w);
+        tr_mp_write_nil(&w);
     }
     *len = w.len;
     return w.err;
@@ -202,15 +202,15 @@ int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value,
 
 int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
                             size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 3);
-    tr_wire_put_str(&w, "ok");
-    tr_wire_put_bool(&w, false);
-    tr_wire_put_str(&w, "error");
-    tr_wire_put_str(&w, error);
-    tr_wire_put_str(&w, "indeterminate");
-    tr_wire_put_bool(&w, indeterminate);
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_map(&w, 3);
+    tr_mp_write_cstr(&w, "ok");
+    tr_mp_write_bool(&w, false);
+    tr_mp_write_cstr(&w, "error");
+    tr_mp_write_cstr(&w, error);
+    tr_mp_write_cstr(&w, "indeterminate");
+    tr_mp_write_bool(&w, indeterminate);
     *len = w.len;
     return w.err;
 }
@@ -220,22 +220,22 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
  * then reads it, to the same result). *out is zeroed. */
 static inline __attribute__((always_inline)) bool
 reply_fields_fast(const void *body, size_t len, const char *field, size_t flen, tr_reg_reply *out) {
-    tr_wire_fast c = tr_wire_fast_init(body, len);
+    tr__wire_fast c = tr__wire_fast_init(body, len);
     /* A field named like a key the general decoder tests first would be read as that key. */
-    if (flen >= 32 || tr_wire_str_eq(field, (uint32_t)flen, "ok") ||
-        tr_wire_str_eq(field, (uint32_t)flen, "indeterminate") ||
-        tr_wire_str_eq(field, (uint32_t)flen, "error")) {
+    if (flen >= 32 || tr_mp_str_eq(field, (uint32_t)flen, "ok") ||
+        tr_mp_str_eq(field, (uint32_t)flen, "indeterminate") ||
+        tr_mp_str_eq(field, (uint32_t)flen, "error")) {
         return false;
     }
     const char hdr = (char)(0xa0 | flen); /* fixstr */
-    if (!TR_WIRE_FAST_LIT(&c, "\x82\xa2"
-                              "ok") ||
+    if (!TR__WIRE_FAST_LIT(&c, "\x82\xa2"
+                               "ok") ||
         c.p == c.end || (c.p[0] & 0xfe) != 0xc2) {
         return false;
     }
     out->ok = *c.p++ == 0xc3;
-    if (!tr_wire_fast_lit(&c, &hdr, 1) || !tr_wire_fast_lit(&c, field, flen) ||
-        !tr_wire_fast_int_or_nil(&c, &out->has_value, &out->value) || c.p != c.end) {
+    if (!tr__wire_fast_lit(&c, &hdr, 1) || !tr__wire_fast_lit(&c, field, flen) ||
+        !tr__wire_fast_int_or_nil(&c, &out->has_value, &out->value) || c.p != c.end) {
         memset(out, 0, sizeof *out);
         return false;
     }
@@ -245,30 +245,30 @@ reply_fields_fast(const void *body, size_t len, const char *field, size_t flen, 
 /* Any form; *out zeroed by the caller. */
 static int reply_fields_general(const void *body, size_t len, const char *field,
                                 tr_reg_reply *out) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, klen, slen;
     const char *k, *s;
     bool have_ok = false;
-    tr_wire_r_init(&r, body, len);
-    if (tr_wire_get_map(&r, &n) != 0) {
+    tr_mp_reader_init(&r, body, len);
+    if (tr_mp_read_map(&r, &n) != 0) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < n && r.err == 0; i++) {
-        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+        if (tr_mp_read_str(&r, &k, &klen) != 0) {
             break;
         }
-        if (tr_wire_str_eq(k, klen, "ok")) {
-            have_ok = tr_wire_get_bool(&r, &out->ok) == 0;
-        } else if (tr_wire_str_eq(k, klen, field) && tr_wire_peek(&r) != TR_WIRE_NIL) {
-            out->has_value = tr_wire_get_int(&r, &out->value) == 0;
-        } else if (tr_wire_str_eq(k, klen, "indeterminate")) {
-            tr_wire_get_bool(&r, &out->indeterminate);
-        } else if (tr_wire_str_eq(k, klen, "error") && tr_wire_get_str(&r, &s, &slen) == 0) {
+        if (tr_mp_str_eq(k, klen, "ok")) {
+            have_ok = tr_mp_read_bool(&r, &out->ok) == 0;
+        } else if (tr_mp_str_eq(k, klen, field) && tr_mp_peek(&r) != TR_MP_NIL) {
+            out->has_value = tr__wire_get_int(&r, &out->value) == 0;
+        } else if (tr_mp_str_eq(k, klen, "indeterminate")) {
+            tr_mp_read_bool(&r, &out->indeterminate);
+        } else if (tr_mp_str_eq(k, klen, "error") && tr_mp_read_str(&r, &s, &slen) == 0) {
             size_t m = slen < sizeof out->error - 1 ? slen : sizeof out->error - 1;
             memcpy(out->error, s, m);
             out->error[m] = '\0';
         } else {
-            tr_wire_skip(&r);
+            tr_mp_skip(&r);
         }
     }
     if (r.err != 0 || r.p != r.end || !have_ok) {

@@ -93,7 +93,7 @@ static void item_key(uint32_t item, uint8_t out[5]) {
 static int level_load(tr_ctx *ctx, const stock_state *s, uint32_t item, int64_t *level) {
     uint8_t k[5], buf[16];
     size_t len;
-    tr_wire_r r;
+    tr_mp_reader r;
     item_key(item, k);
     int rc = tr_kv_get(ctx, k, sizeof k, buf, sizeof buf, &len);
     if (rc == TR_ENOENT) {
@@ -103,17 +103,17 @@ static int level_load(tr_ctx *ctx, const stock_state *s, uint32_t item, int64_t 
     if (rc != 0) {
         return rc;
     }
-    tr_wire_r_init(&r, buf, len);
-    tr_wire_get_int(&r, level);
+    tr_mp_reader_init(&r, buf, len);
+    tr__wire_get_int(&r, level);
     return r.err != 0 || r.p != r.end ? TR_ECORRUPT : 0;
 }
 
 static int level_store(tr_ctx *ctx, uint32_t item, int64_t level) {
     uint8_t k[5], buf[16];
-    tr_wire_w w;
+    tr_mp_writer w;
     item_key(item, k);
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_int(&w, level);
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_int(&w, level);
     assert(w.err == 0);
     return tr_kv_put(ctx, k, sizeof k, buf, w.len);
 }
@@ -128,14 +128,14 @@ static void slot_key(uint32_t client, uint8_t out[3]) {
 }
 
 static int ledger_decode(const uint8_t *buf, size_t len, ledger_slot *l) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, m, k;
     int64_t client, max_seq, seq;
-    tr_wire_r_init(&r, buf, len);
-    tr_wire_get_array(&r, &n);
-    tr_wire_get_int(&r, &client);
-    tr_wire_get_int(&r, &max_seq);
-    tr_wire_get_array(&r, &m);
+    tr_mp_reader_init(&r, buf, len);
+    tr_mp_read_array(&r, &n);
+    tr__wire_get_int(&r, &client);
+    tr__wire_get_int(&r, &max_seq);
+    tr_mp_read_array(&r, &m);
     if (r.err != 0 || n != 3 || m > TR_STOCK_LEDGER_WINDOW || client < 1 || client > UINT32_MAX ||
         max_seq < 0 || max_seq > UINT32_MAX) {
         return TR_ECORRUPT;
@@ -144,10 +144,10 @@ static int ledger_decode(const uint8_t *buf, size_t len, ledger_slot *l) {
     l->max_seq = (uint32_t)max_seq;
     l->count = m;
     for (uint32_t i = 0; i < m && r.err == 0; i++) {
-        tr_wire_get_array(&r, &k);
-        tr_wire_get_int(&r, &seq);
-        tr_wire_get_bool(&r, &l->e[i].ok);
-        tr_wire_get_int(&r, &l->e[i].level);
+        tr_mp_read_array(&r, &k);
+        tr__wire_get_int(&r, &seq);
+        tr_mp_read_bool(&r, &l->e[i].ok);
+        tr__wire_get_int(&r, &l->e[i].level);
         if (k != 3 || seq < 1 || seq > max_seq) {
             return TR_ECORRUPT;
         }
@@ -201,7 +201,7 @@ static int ledger_find(const ledger_slot *l, uint32_t seq, ledger_entry *out) {
 static int ledger_record(tr_ctx *ctx, ledger_slot *l, uint32_t client, uint32_t seq, bool ok,
                          int64_t level) {
     uint8_t k[3], buf[LEDGER_VALUE_MAX];
-    tr_wire_w w;
+    tr_mp_writer w;
     l->client = client;
     l->max_seq = seq > l->max_seq ? seq : l->max_seq;
     uint32_t kept = 0;
@@ -215,16 +215,16 @@ static int ledger_record(tr_ctx *ctx, ledger_slot *l, uint32_t client, uint32_t 
         l->e[kept++] = (ledger_entry){seq, ok, level};
     }
     l->count = kept;
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_array(&w, 3);
-    tr_wire_put_uint(&w, l->client);
-    tr_wire_put_uint(&w, l->max_seq);
-    tr_wire_put_array(&w, l->count);
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, 3);
+    tr_mp_write_uint(&w, l->client);
+    tr_mp_write_uint(&w, l->max_seq);
+    tr_mp_write_array(&w, l->count);
     for (uint32_t i = 0; i < l->count; i++) {
-        tr_wire_put_array(&w, 3);
-        tr_wire_put_uint(&w, l->e[i].seq);
-        tr_wire_put_bool(&w, l->e[i].ok);
-        tr_wire_put_int(&w, l->e[i].level);
+        tr_mp_write_array(&w, 3);
+        tr_mp_write_uint(&w, l->e[i].seq);
+        tr_mp_write_bool(&w, l->e[i].ok);
+        tr_mp_write_int(&w, l->e[i].level);
     }
     assert(w.err == 0);
     slot_key(client, k);

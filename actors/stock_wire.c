@@ -42,18 +42,18 @@ uint32_t tr_stock_owner(uint32_t item, uint32_t peer_count) {
 }
 
 int tr_stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 1u + r->has_qty + r->has_id);
-    tr_wire_put_str(&w, "item");
-    tr_wire_put_uint(&w, r->item);
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_map(&w, 1u + r->has_qty + r->has_id);
+    tr_mp_write_cstr(&w, "item");
+    tr_mp_write_uint(&w, r->item);
     if (r->has_qty) {
-        tr_wire_put_str(&w, "qty");
-        tr_wire_put_int(&w, r->qty);
+        tr_mp_write_cstr(&w, "qty");
+        tr_mp_write_int(&w, r->qty);
     }
     if (r->has_id) {
-        tr_wire_put_str(&w, "id");
-        tr_wire_put_uint(&w, r->id);
+        tr_mp_write_cstr(&w, "id");
+        tr_mp_write_uint(&w, r->id);
     }
     *len = w.len;
     return w.err;
@@ -64,27 +64,27 @@ static bool id_valid(int64_t id) {
 }
 
 int tr_stock_request_decode(const void *body, size_t len, tr_stock_request *out) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, klen;
     const char *k;
     int64_t item = -1, id = 0;
     memset(out, 0, sizeof *out);
-    tr_wire_r_init(&r, body, len);
-    if (tr_wire_get_map(&r, &n) != 0) {
+    tr_mp_reader_init(&r, body, len);
+    if (tr_mp_read_map(&r, &n) != 0) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < n && r.err == 0; i++) {
-        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+        if (tr_mp_read_str(&r, &k, &klen) != 0) {
             break;
         }
-        if (tr_wire_str_eq(k, klen, "item")) {
-            tr_wire_get_int(&r, &item);
-        } else if (tr_wire_str_eq(k, klen, "qty")) {
-            out->has_qty = tr_wire_get_int(&r, &out->qty) == 0;
-        } else if (tr_wire_str_eq(k, klen, "id")) {
-            out->has_id = tr_wire_get_int(&r, &id) == 0;
+        if (tr_mp_str_eq(k, klen, "item")) {
+            tr__wire_get_int(&r, &item);
+        } else if (tr_mp_str_eq(k, klen, "qty")) {
+            out->has_qty = tr__wire_get_int(&r, &out->qty) == 0;
+        } else if (tr_mp_str_eq(k, klen, "id")) {
+            out->has_id = tr__wire_get_int(&r, &id) == 0;
         } else {
-            tr_wire_skip(&r);
+            tr_mp_skip(&r);
         }
     }
     if (r.err != 0 || r.p != r.end || item < 0 || item > (int64_t)UINT32_MAX ||
@@ -98,13 +98,13 @@ int tr_stock_request_decode(const void *body, size_t len, tr_stock_request *out)
 }
 
 int tr_stock_reply_encode_ok(void *buf, size_t cap, int64_t level, size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 2);
-    tr_wire_put_str(&w, "ok");
-    tr_wire_put_bool(&w, true);
-    tr_wire_put_str(&w, "level");
-    tr_wire_put_int(&w, level);
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_map(&w, 2);
+    tr_mp_write_cstr(&w, "ok");
+    tr_mp_write_bool(&w, true);
+    tr_mp_write_cstr(&w, "level");
+    tr_mp_write_int(&w, level);
     *len = w.len;
     return w.err;
 }
