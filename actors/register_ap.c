@@ -253,14 +253,15 @@ static int on_event(void *ud, uint64_t seq, const void *event, size_t len) {
 static void reply(tr_ctx *ctx, const tr_msg *req, const ap_entry *e) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    tr_reg_reply_encode_ok(buf, sizeof buf, e != NULL && e->has_value, e ? e->value : 0, &len);
+    tr__registers_reply_encode_ok(buf, sizeof buf, e != NULL && e->has_value, e ? e->value : 0,
+                                  &len);
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
 }
 
 static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    tr_reg_reply_encode_err(buf, sizeof buf, error, false, &len);
+    tr__registers_reply_encode_err(buf, sizeof buf, error, false, &len);
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
 }
 
@@ -268,7 +269,7 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
     uint32_t key;
     bool has_value;
     int64_t value;
-    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
+    if (tr__registers_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
         (is_write && !has_value)) {
         reply_err(ctx, msg, "bad request");
         return;
@@ -361,7 +362,7 @@ static int ap_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
     }
-    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    s->self = tr__registers_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
         memcpy(s->addr[i], "ap@", 3);
         memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
@@ -390,7 +391,7 @@ static int ap_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-const tr_behaviour tr_register_ap_behaviour = {
+const tr_behaviour tr__register_ap_behaviour = {
     .name = "register_ap",
     .state_size = sizeof(ap_state),
     .init = ap_init,

@@ -314,7 +314,7 @@ static int replica_query(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     int64_t value;
     cp_cell cell;
     uint8_t buf[TR_REG_BODY_MAX];
-    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0) {
+    if (tr__registers_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0) {
         return TR_CONTINUE; /* a malformed replica message is dropped: its sender times out */
     }
     if (cell_load(ctx, s, key, &cell) != 0) {
@@ -358,7 +358,7 @@ static uint32_t majority(const cp_state *s) {
 static void reply_ok(tr_ctx *ctx, const tr_msg *req, bool has_value, int64_t value) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    int rc = tr_reg_reply_encode_ok(buf, sizeof buf, has_value, value, &len);
+    int rc = tr__registers_reply_encode_ok(buf, sizeof buf, has_value, value, &len);
     assert(rc == 0);
     (void)rc;
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
@@ -367,7 +367,7 @@ static void reply_ok(tr_ctx *ctx, const tr_msg *req, bool has_value, int64_t val
 static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool indeterminate) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    int rc = tr_reg_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
+    int rc = tr__registers_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
     assert(rc == 0);
     (void)rc;
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
@@ -503,7 +503,7 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
     cp_cell local;
-    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
+    if (tr__registers_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
         (is_write && !has_value)) {
         reply_err(ctx, msg, "bad request", false);
         return;
@@ -537,7 +537,7 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     op->client.body = NULL;
     op->client.body_len = 0;
     op->client.next_ = NULL;
-    tr_reg_request_encode(buf, sizeof buf, key, false, 0, &len);
+    tr__registers_request_encode(buf, sizeof buf, key, false, 0, &len);
     start_phase(ctx, s, op, is_write ? TR_REG_QUERY : TR_REG_QUERY_READ, buf, len);
     op_check_failed(ctx, s, op);
 }
@@ -652,7 +652,7 @@ static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
     }
-    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    s->self = tr__registers_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
         memcpy(s->addr[i], "cp@", 3);
         memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
@@ -677,7 +677,7 @@ static int cp_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-const tr_behaviour tr_register_cp_behaviour = {
+const tr_behaviour tr__register_cp_behaviour = {
     .name = "register_cp",
     .state_size = sizeof(cp_state),
     .init = cp_init,

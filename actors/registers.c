@@ -10,8 +10,8 @@
 _Static_assert(TR_REG_READ == 512 && TR_REG_WRITE == 513 && TR_REG_REPLY == 514,
                "client message types are part of the protocol");
 
-int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names, uint32_t count,
-                      uint32_t max, size_t prefix_len) {
+int tr__registers_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
+                             uint32_t count, uint32_t max, size_t prefix_len) {
     if (count == 0 || count > max || names == NULL) {
         return TR_EINVAL;
     }
@@ -26,7 +26,7 @@ int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names, 
     return 0;
 }
 
-uint32_t tr_reg_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t count) {
+uint32_t tr__registers_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t count) {
     const char *me = tr_node_name(tr_ctx_node(ctx));
     uint32_t i = 0;
     while (i < count && strcmp(peers[i], me) != 0) {
@@ -35,12 +35,12 @@ uint32_t tr_reg_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t
     return i;
 }
 
-int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
+int tr__registers_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
     assert(arg != NULL && opts != NULL);
     memset(arg, 0, sizeof *arg);
     /* "cp@" + name must fit a registry name. */
-    if (tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_REG_PEERS_MAX, 3) !=
-        0) {
+    if (tr__registers_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_REG_PEERS_MAX,
+                                 3) != 0) {
         return TR_EINVAL;
     }
     arg->peer_count = opts->peer_count;
@@ -50,29 +50,29 @@ int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts) {
     return 0;
 }
 
-int tr_registers_boot(tr_node *node, const tr_registers_opts *opts) {
+int tr__registers_boot(tr_node *node, const tr_registers_opts *opts) {
     assert(node != NULL && opts != NULL);
     tr_register_arg arg;
-    int rc = tr_register_arg_init(&arg, opts);
+    int rc = tr__registers_arg_init(&arg, opts);
     if (rc != 0) {
         return rc;
     }
     if (opts->cp) {
         tr_spawn_opts so = {.name = "cp"};
-        rc = tr_node_spawn(node, &tr_register_cp_behaviour, &so, &arg, sizeof arg, NULL);
+        rc = tr_node_spawn(node, &tr__register_cp_behaviour, &so, &arg, sizeof arg, NULL);
         if (rc != 0) {
             return rc;
         }
     }
     if (opts->ap) {
         tr_spawn_opts so = {.name = "ap"};
-        rc = tr_node_spawn(node, &tr_register_ap_behaviour, &so, &arg, sizeof arg, NULL);
+        rc = tr_node_spawn(node, &tr__register_ap_behaviour, &so, &arg, sizeof arg, NULL);
     }
     return rc;
 }
 
-int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, int64_t value,
-                          size_t *len) {
+int tr__registers_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, int64_t value,
+                                 size_t *len) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, buf, cap);
     uint8_t *p = tr_mp_writer_room(&w, 25); /* map 1 + "key" 4 + key 5 + "value" 6 + value 9 */
@@ -111,7 +111,7 @@ int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, i
     return w.err;
 }
 
-/* The layouts tr_reg_request_encode writes; false for any other form (the general decoder
+/* The layouts tr__registers_request_encode writes; false for any other form (the general decoder
  * then reads it, to the same result). */
 static bool request_decode_fast(const void *body, size_t len, uint32_t *key, bool *has_value,
                                 int64_t *value) {
@@ -135,8 +135,8 @@ static bool request_decode_fast(const void *body, size_t len, uint32_t *key, boo
     return true;
 }
 
-int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
-                          int64_t *value) {
+int tr__registers_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
+                                 int64_t *value) {
     tr_mp_reader r;
     uint32_t n, klen;
     const char *k;
@@ -169,7 +169,8 @@ int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has
     return 0;
 }
 
-int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value, size_t *len) {
+int tr__registers_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value,
+                                  size_t *len) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, buf, cap);
     uint8_t *p = tr_mp_writer_room(&w, 20); /* map, "ok", true, "value": 11, value 9 */
@@ -200,8 +201,8 @@ int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value,
     return w.err;
 }
 
-int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
-                            size_t *len) {
+int tr__registers_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                                   size_t *len) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, buf, cap);
     tr_mp_write_map(&w, 3);
@@ -215,7 +216,7 @@ int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indet
     return w.err;
 }
 
-/* {"ok": true|false, <field>: int|nil}, the layout of tr_reg_reply_encode_ok (and of the
+/* {"ok": true|false, <field>: int|nil}, the layout of tr__registers_reply_encode_ok (and of the
  * stock service's replies with their field); false for any other form (the general decoder
  * then reads it, to the same result). *out is zeroed. */
 static inline __attribute__((always_inline)) bool
@@ -277,7 +278,7 @@ static int reply_fields_general(const void *body, size_t len, const char *field,
     return 0;
 }
 
-int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out) {
+int tr__registers_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out) {
     memset(out, 0, sizeof *out);
     if (reply_fields_fast(body, len, field, strlen(field), out)) {
         return 0;
@@ -285,8 +286,8 @@ int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_
     return reply_fields_general(body, len, field, out);
 }
 
-/* tr_reg_reply_fields with "value", its fast path compiled for that literal. */
-int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
+/* tr__registers_reply_fields with "value", its fast path compiled for that literal. */
+int tr__registers_reply_decode(const void *body, size_t len, tr_reg_reply *out) {
     memset(out, 0, sizeof *out);
     if (reply_fields_fast(body, len, "value", 5, out)) {
         return 0;

@@ -57,7 +57,7 @@ typedef struct ledger_slot {
 static void reply_ok(tr_ctx *ctx, const tr_msg *req, int64_t level, bool durable) {
     uint8_t buf[TR_STOCK_BODY_MAX];
     size_t len;
-    int rc = tr_stock_reply_encode_ok(buf, sizeof buf, level, &len);
+    int rc = tr__stock_reply_encode_ok(buf, sizeof buf, level, &len);
     assert(rc == 0);
     (void)rc;
     if (durable) {
@@ -71,7 +71,7 @@ static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool in
                       bool durable) {
     uint8_t buf[TR_STOCK_BODY_MAX];
     size_t len;
-    int rc = tr_stock_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
+    int rc = tr__stock_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
     assert(rc == 0);
     (void)rc;
     if (durable) {
@@ -318,10 +318,10 @@ static int to_owner(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,
     uint8_t buf[TR_STOCK_BODY_MAX];
     char name[TR_NAME_MAX + 1];
     size_t len;
-    int rc = tr_stock_request_encode(buf, sizeof buf, rq, &len);
+    int rc = tr__stock_request_encode(buf, sizeof buf, rq, &len);
     assert(rc == 0);
     (void)rc;
-    uint32_t owner = tr_stock_owner(rq->item, s->cfg.peer_count);
+    uint32_t owner = tr__stock_owner(rq->item, s->cfg.peer_count);
     if (owner == s->self) {
         return tr_request(ctx, tr_self(ctx), type, buf, len, s->cfg.forward_timeout_ms, &op->corr);
     }
@@ -341,13 +341,13 @@ static void op_send(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,
 static void on_request(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
     tr_stock_request rq;
     bool is_read = msg->type == TR_STOCK_READ;
-    if (tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 ||
+    if (tr__stock_request_decode(msg->body, msg->body_len, &rq) != 0 ||
         (!is_read && (!rq.has_qty || !rq.has_id))) {
         reply_err(ctx, msg, "bad request", false, false);
         return;
     }
     bool oversell = msg->type == TR_STOCK_RESERVE && (s->cfg.bugs & TR_STOCK_BUG_OVERSELL);
-    bool mine = tr_stock_owner(rq.item, s->cfg.peer_count) == s->self;
+    bool mine = tr__stock_owner(rq.item, s->cfg.peer_count) == s->self;
     if (mine && !oversell) {
         if (is_read) {
             owner_read(ctx, s, msg, rq.item);
@@ -388,7 +388,8 @@ static void on_answer(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
         return; /* not ours, or late */
     }
     bool changes = op->type != TR_STOCK_READ && op->phase != PHASE_CHECK;
-    if (msg->type == TR_MSG_TIMEOUT || tr_stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
+    if (msg->type == TR_MSG_TIMEOUT ||
+        tr__stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
         reply_err(ctx, &op->client, "owner unreachable", changes, false);
     } else if (op->phase == PHASE_CHECK && rep.ok && rep.level >= op->req.qty) {
         op->phase = PHASE_DEBIT;
@@ -409,8 +410,8 @@ static void on_answer(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
 static void on_debit(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
     tr_stock_request rq;
     if (!(s->cfg.bugs & TR_STOCK_BUG_OVERSELL) ||
-        tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty || !rq.has_id ||
-        tr_stock_owner(rq.item, s->cfg.peer_count) != s->self) {
+        tr__stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty || !rq.has_id ||
+        tr__stock_owner(rq.item, s->cfg.peer_count) != s->self) {
         reply_err(ctx, msg, "bad request", false, false);
         return;
     }
@@ -428,7 +429,7 @@ static int stock_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len)
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_STOCK_PEERS_MAX) {
         return TR_EINVAL;
     }
-    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    s->self = tr__registers_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     return s->self < s->cfg.peer_count ? 0 : TR_EINVAL; /* this node must be a peer */
 }
 
@@ -446,7 +447,7 @@ static int stock_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-const tr_behaviour tr_stock_behaviour = {
+const tr_behaviour tr__stock_behaviour = {
     .name = "stock",
     .state_size = sizeof(stock_state),
     .init = stock_init,

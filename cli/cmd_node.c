@@ -402,7 +402,7 @@ int tr_cli_node(int argc, char **argv) {
     if (rc == 0) {
         tr_registers_opts ro = {
             .peer_count = (uint32_t)replica_count, .peer_names = replicas, .cp = true, .ap = true};
-        rc = tr_registers_boot(tr_runtime_node(rt), &ro);
+        rc = tr__registers_boot(tr_runtime_node(rt), &ro);
     }
     if (rc == 0) {
         a.cc.cluster = a.cluster;

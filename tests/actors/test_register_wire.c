@@ -48,13 +48,13 @@ Test(register_wire, request_round_trips_and_ignores_unknown_keys) {
     uint32_t key;
     bool has;
     int64_t v;
-    cr_assert_eq(tr_reg_request_encode(buf, sizeof buf, 7, true, -5, &len), 0);
-    cr_assert_eq(tr_reg_request_decode(buf, len, &key, &has, &v), 0);
+    cr_assert_eq(tr__registers_request_encode(buf, sizeof buf, 7, true, -5, &len), 0);
+    cr_assert_eq(tr__registers_request_decode(buf, len, &key, &has, &v), 0);
     cr_assert(key == 7 && has && v == -5);
     /* {"x":[1,{"y":2}],"key":3} as `troupe call` might send with extra fields */
     const uint8_t extra[] = {0x82, 0xa1, 'x',  0x92, 0x01, 0x81, 0xa1,
                              'y',  0x02, 0xa3, 'k',  'e',  'y',  0x03};
-    cr_assert_eq(tr_reg_request_decode(extra, sizeof extra, &key, &has, &v), 0);
+    cr_assert_eq(tr__registers_request_decode(extra, sizeof extra, &key, &has, &v), 0);
     cr_assert(key == 3 && !has);
 }
 
@@ -75,32 +75,37 @@ Test(register_wire, request_rejects_hostile_input) {
     for (size_t i = 3; i < sizeof deep; i++) {
         deep[i] = 0x91; /* arrays nested far beyond TR_MP_DEPTH_MAX */
     }
-    cr_assert_eq(tr_reg_request_decode(no_key, sizeof no_key, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(huge_map, sizeof huge_map, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(truncated, sizeof truncated, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(neg_key, sizeof neg_key, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(trailing, sizeof trailing, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(reserved, sizeof reserved, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(deep, sizeof deep, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(NULL, 0, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(no_key, sizeof no_key, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(huge_map, sizeof huge_map, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(truncated, sizeof truncated, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(neg_key, sizeof neg_key, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(trailing, sizeof trailing, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(reserved, sizeof reserved, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(deep, sizeof deep, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(NULL, 0, &key, &has, &v), TR_EPROTO);
 }
 
 Test(register_wire, every_truncation_of_a_reply_is_rejected) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
     tr_reg_reply rep;
-    cr_assert_eq(tr_reg_reply_encode_err(buf, sizeof buf, "no quorum (store)", true, &len), 0);
-    cr_assert_eq(tr_reg_reply_decode(buf, len, &rep), 0);
+    cr_assert_eq(tr__registers_reply_encode_err(buf, sizeof buf, "no quorum (store)", true, &len),
+                 0);
+    cr_assert_eq(tr__registers_reply_decode(buf, len, &rep), 0);
     cr_assert(!rep.ok && rep.indeterminate);
     cr_assert_str_eq(rep.error, "no quorum (store)");
     for (size_t cut = 0; cut < len; cut++) {
-        cr_assert_eq(tr_reg_reply_decode(buf, cut, &rep), TR_EPROTO, "cut at %zu", cut);
+        cr_assert_eq(tr__registers_reply_decode(buf, cut, &rep), TR_EPROTO, "cut at %zu", cut);
     }
-    cr_assert_eq(tr_reg_reply_encode_ok(buf, sizeof buf, false, 0, &len), 0);
-    cr_assert_eq(tr_reg_reply_decode(buf, len, &rep), 0);
+    cr_assert_eq(tr__registers_reply_encode_ok(buf, sizeof buf, false, 0, &len), 0);
+    cr_assert_eq(tr__registers_reply_decode(buf, len, &rep), 0);
     cr_assert(rep.ok && !rep.has_value);
-    cr_assert_eq(tr_reg_reply_encode_ok(buf, sizeof buf, true, 1LL << 40, &len), 0);
-    cr_assert_eq(tr_reg_reply_decode(buf, len, &rep), 0);
+    cr_assert_eq(tr__registers_reply_encode_ok(buf, sizeof buf, true, 1LL << 40, &len), 0);
+    cr_assert_eq(tr__registers_reply_decode(buf, len, &rep), 0);
     cr_assert(rep.ok && rep.has_value && rep.value == 1LL << 40);
 }
 
@@ -110,17 +115,17 @@ Test(register_wire, boot_arg_rejects_bad_peer_lists) {
     const char *at[] = {"n1", "n@2"};
     const char *empty[] = {"n1", ""};
     tr_registers_opts o = {.peer_count = 3, .peer_names = ok};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), 0);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), 0);
     cr_assert_str_eq(arg.peers[2], "n3");
     cr_assert_eq(arg.quorum_timeout_ms, 300);
     o = (tr_registers_opts){.peer_count = 2, .peer_names = at};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
     o = (tr_registers_opts){.peer_count = 2, .peer_names = empty};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
     o = (tr_registers_opts){.peer_count = 0, .peer_names = ok};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
     o = (tr_registers_opts){.peer_count = TR_REG_PEERS_MAX + 1, .peer_names = ok};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
 }
 
 Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
@@ -130,14 +135,16 @@ Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
     /* {"key": 2.0 (float64), "value": -3.0 (float32)} */
     const uint8_t ok[] = {0x82, 0xa3, 'k', 'e', 'y', 0xcb, 0x40, 0x00, 0,    0,    0,    0,   0,
                           0,    0xa5, 'v', 'a', 'l', 'u',  'e',  0xca, 0xc0, 0x40, 0x00, 0x00};
-    cr_assert_eq(tr_reg_request_decode(ok, sizeof ok, &key, &has, &v), 0);
+    cr_assert_eq(tr__registers_request_decode(ok, sizeof ok, &key, &has, &v), 0);
     cr_assert(key == 2 && has && v == -3);
     const uint8_t frac[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0};
-    cr_assert_eq(tr_reg_request_decode(frac, sizeof frac, &key, &has, &v), TR_EPROTO); /* 1.5 */
+    cr_assert_eq(tr__registers_request_decode(frac, sizeof frac, &key, &has, &v),
+                 TR_EPROTO); /* 1.5 */
     const uint8_t nan[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0};
-    cr_assert_eq(tr_reg_request_decode(nan, sizeof nan, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(nan, sizeof nan, &key, &has, &v), TR_EPROTO);
     const uint8_t huge[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x43, 0xe0, 0, 0, 0, 0, 0, 0};
-    cr_assert_eq(tr_reg_request_decode(huge, sizeof huge, &key, &has, &v), TR_EPROTO); /* 2^63 */
+    cr_assert_eq(tr__registers_request_decode(huge, sizeof huge, &key, &has, &v),
+                 TR_EPROTO); /* 2^63 */
 }
 
 /* ---- the fast paths agree with the reference codec (tests/actors/wire_reference.h) ---- */
@@ -493,7 +500,7 @@ static void same_decodes(const uint8_t *buf, size_t len) {
     uint32_t ka = 0, kb = 0;
     bool ha = false, hb = false;
     int64_t va = 0, vb = 0;
-    int ra = tr_reg_request_decode(buf, len, &ka, &ha, &va);
+    int ra = tr__registers_request_decode(buf, len, &ka, &ha, &va);
     int rb = ref_reg_request_decode(buf, len, &kb, &hb, &vb);
     cr_assert_eq(ra, rb, "request of %zu bytes", len);
     if (ra == 0) {
@@ -501,9 +508,9 @@ static void same_decodes(const uint8_t *buf, size_t len) {
     }
     static const char *const fields[] = {"value", "qty", "value"};
     for (size_t f = 0; f < 3; f++) {
-        tr_reg_reply a, b; /* the last: tr_reg_reply_decode, compiled for "value" */
-        ra = f < 2 ? tr_reg_reply_fields(buf, len, fields[f], &a)
-                   : tr_reg_reply_decode(buf, len, &a);
+        tr_reg_reply a, b; /* the last: tr__registers_reply_decode, compiled for "value" */
+        ra = f < 2 ? tr__registers_reply_fields(buf, len, fields[f], &a)
+                   : tr__registers_reply_decode(buf, len, &a);
         rb = ref_reg_reply_fields(buf, len, fields[f], &b);
         cr_assert_eq(ra, rb, "reply of %zu bytes", len);
         if (ra == 0) {
@@ -556,7 +563,7 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         for (size_t j = 0; j < sizeof values / sizeof values[0]; j++) {
             for (int has = 0; has < 2; has++) {
-                int ra = tr_reg_request_encode(a, sizeof a, keys[i], has, values[j], &la);
+                int ra = tr__registers_request_encode(a, sizeof a, keys[i], has, values[j], &la);
                 int rb = ref_reg_request_encode(b, sizeof b, keys[i], has, values[j], &lb);
                 cr_assert(ra == 0 && rb == 0 && la == lb && memcmp(a, b, la) == 0);
                 same_decodes_damaged(a, la, &x);
@@ -569,7 +576,7 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
                 has ? tr_mp_write_int(&w, values[j]) : tr_mp_write_nil(&w);
                 cr_assert_eq(w.err, 0);
                 same_decodes_damaged(a, w.len, &x);
-                ra = tr_reg_reply_encode_ok(a, sizeof a, has, values[j], &la);
+                ra = tr__registers_reply_encode_ok(a, sizeof a, has, values[j], &la);
                 rb = ref_reg_reply_encode_ok(b, sizeof b, has, values[j], &lb);
                 cr_assert(ra == 0 && rb == 0 && la == lb && memcmp(a, b, la) == 0);
                 same_decodes_damaged(a, la, &x);
@@ -578,7 +585,7 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
     }
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
         for (int ind = 0; ind < 2; ind++) {
-            int ra = tr_reg_reply_encode_err(a, sizeof a, errors[i], ind, &la);
+            int ra = tr__registers_reply_encode_err(a, sizeof a, errors[i], ind, &la);
             int rb = ref_reg_reply_encode_err(b, sizeof b, errors[i], ind, &lb);
             cr_assert(ra == 0 && rb == 0 && la == lb && memcmp(a, b, la) == 0);
             same_decodes_damaged(a, la, &x);
@@ -588,11 +595,11 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
     for (size_t cap = 0; cap <= sizeof a; cap++) {
         for (size_t j = 0; j < sizeof values / sizeof values[0]; j++) {
             for (int has = 0; has < 2; has++) {
-                int ra = tr_reg_request_encode(a, cap, 70000, has, values[j], &la);
+                int ra = tr__registers_request_encode(a, cap, 70000, has, values[j], &la);
                 int rb = ref_reg_request_encode(b, cap, 70000, has, values[j], &lb);
                 cr_assert(ra == rb && (ra != 0 || (la == lb && memcmp(a, b, la) == 0)),
                           "request, cap %zu", cap);
-                ra = tr_reg_reply_encode_ok(a, cap, has, values[j], &la);
+                ra = tr__registers_reply_encode_ok(a, cap, has, values[j], &la);
                 rb = ref_reg_reply_encode_ok(b, cap, has, values[j], &lb);
                 cr_assert(ra == rb && (ra != 0 || (la == lb && memcmp(a, b, la) == 0)),
                           "reply, cap %zu", cap);
@@ -600,6 +607,6 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
         }
     }
     /* too small a buffer: both fail */
-    cr_assert_eq(tr_reg_request_encode(a, 4, 1, true, 1, &la), TR_ETOOBIG);
-    cr_assert_eq(tr_reg_reply_encode_err(a, 8, "busy", false, &la), TR_ETOOBIG);
+    cr_assert_eq(tr__registers_request_encode(a, 4, 1, true, 1, &la), TR_ETOOBIG);
+    cr_assert_eq(tr__registers_reply_encode_err(a, 8, "busy", false, &la), TR_ETOOBIG);
 }
