@@ -105,7 +105,7 @@ static void put_entry(tr_mp_writer *w, const ap_entry *e) {
         tr_mp_writer_advance(w, p);
         return;
     }
-    tr_mp_write_array(w, 4); /* a tight buffer: item by item, exactly as before */
+    tr_mp_write_array(w, 4); /* a tight buffer: value by value, the same bytes as above */
     tr_mp_write_uint(w, e->key);
     tr_mp_write_uint(w, e->ns);
     tr_mp_write_uint(w, e->node);

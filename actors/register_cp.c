@@ -21,7 +21,8 @@
  * Thrifty queries: a query phase asks a majority only (itself first, then peers in an order
  * that rotates), since any majority meets every other; a peer that fails to answer is
  * replaced by another and becomes suspect: suspects are asked only when too few trusted
- * peers remain (then every peer is asked at once, so a minority fails as fast as before), and
+ * peers remain (then every peer is asked at once, so that a minority side fails within one
+ * quorum timeout, as it would if every peer were always asked), and
  * as an extra every PROBE_NS so that their return is noticed. A store phase asks everyone,
  * which keeps replicas current and later reads on the fast path. The cost: a query waits
  * for the slowest of the peers it asked, not for the fastest majority of all.

@@ -31,7 +31,7 @@
  * TR_STOCK_LEDGER_WINDOW ids outstanding and no other live client shares its slot (a client
  * id that hashes to a slot held by another client takes the slot over; the evicted client's
  * retries are then treated as new requests). A retry of an id older than the window is
- * refused with an indeterminate "id expired" error (its fate is no longer known).
+ * refused with an indeterminate "id expired" error (the ledger keeps no fate for it).
  * Restocks use the same ledger (a restock carries an id too) and are idempotent likewise.
  *
  * Client protocol (msgpack maps, unknown keys ignored; message types 1024..1027):

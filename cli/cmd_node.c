@@ -158,7 +158,7 @@ static int kv_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     const uint8_t *val = r.p;
     size_t val_len = (size_t)(r.end - r.p);
     if (n == 3 && op_len == 3 && !memcmp(op, "put", 3) &&
-        tr_msgpack_check(val, val_len, TR_MSGPACK_DEPTH_MAX) == 0) {
+        tr__msgpack_check(val, val_len, TR_MSGPACK_DEPTH_MAX) == 0) {
         static const uint8_t ok[] = {0x81, 0xa2, 'o', 'k', 0xc3};
         int rc = tr_kv_put(ctx, key, key_len, val, val_len);
         if (rc == 0) {

@@ -14,12 +14,12 @@
  * fixed shape of scalars, so no msgpack object tree (and no zone) is built, and the only
  * allocation is the message itself, sized by a body length the reader has proven to be inside
  * the buffer. A buffer the reader accepts is one well-formed object, so the validator runs
- * only on the others: the error code is then the validator's verdict on malformed bytes, and
- * the reader's on well-formed ones, whichever refused first. Ahead of the reader, a fast path
- * takes the layout our own encoder writes (fixints and uint8..64, nil or fixstr name,
- * bin8/16 body) in one pass without per-field dispatch; it only ever accepts or passes the
- * buffer on, so odd or hostile input always meets the general reader, which alone decides
- * every refusal and its error code.
+ * only on the buffers the reader refuses: on malformed bytes the error code is the
+ * validator's (TR_EPROTO), on well-formed ones the reader's (TR_EVERSION or TR_EPROTO).
+ * Ahead of the reader, a fast path takes the layout our own encoder writes (fixints and
+ * uint8..64, nil or fixstr name, bin8/16 body) in one pass without per-field dispatch; it
+ * only ever accepts or passes the buffer on, so odd or hostile input always meets the
+ * general reader and the validator, which alone decide every refusal and its error code.
  */
 #include "runtime/codec.h"
 
@@ -268,7 +268,7 @@ static int walk(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used
     return 0;
 }
 
-int tr_msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
+int tr__msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
     TR_ASSERT(buf != NULL || len == 0);
     TR_ASSERT(used != NULL);
     if (depth_max > CHECK_STACK_MAX) {
@@ -277,9 +277,9 @@ int tr_msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, 
     return walk(buf, len, depth_max, used);
 }
 
-int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
+int tr__msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
     size_t used = 0;
-    int rc = tr_msgpack_check_prefix(buf, len, depth_max, &used);
+    int rc = tr__msgpack_check_prefix(buf, len, depth_max, &used);
     if (rc == TR_EAGAIN) {
         return TR_EPROTO; /* the whole buffer was given: truncated is malformed */
     }
@@ -319,7 +319,7 @@ static size_t bin_header_size(size_t n) {
     return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
 }
 
-size_t tr_envelope_size(const tr_msg *msg, const char *to_name) {
+size_t tr__envelope_size(const tr_msg *msg, const char *to_name) {
     TR_DEBUG_ASSERT(msg != NULL);
     size_t n = 1 + uint_size(ENVELOPE_VERSION) + uint_size(msg->type);
     n += uint_size(msg->from.node) + uint_size(msg->from.actor);
@@ -361,8 +361,8 @@ static uint8_t *put_fields(uint8_t *p, const tr_msg *msg, const char *to_name, s
     return p;
 }
 
-int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
-                       size_t *len) {
+int tr__envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
+                        size_t *len) {
     TR_DEBUG_ASSERT(msg != NULL && len != NULL);
     TR_DEBUG_ASSERT(buf != NULL || cap == 0);
     TR_DEBUG_ASSERT(msg->body != NULL || msg->body_len == 0);
@@ -376,12 +376,12 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
     /* Every field but the body fits TR_ENVELOPE_OVERHEAD_MAX: the exact size is worked out
      * only for a buffer that could be too small. */
     if (cap < TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len &&
-        tr_envelope_size(msg, to_name) > cap) {
+        tr__envelope_size(msg, to_name) > cap) {
         return TR_ETOOBIG;
     }
     size_t n = (size_t)(put_fields(buf, msg, to_name, name_len) - buf);
-    TR_DEBUG_ASSERT(n == tr_envelope_size(msg, to_name)); /* exact for our own encoding */
-    TR_ASSERT(n <= cap);                                  /* what the bounds check promised */
+    TR_DEBUG_ASSERT(n == tr__envelope_size(msg, to_name)); /* exact for our own encoding */
+    TR_ASSERT(n <= cap);                                   /* what the bounds check promised */
     *len = n;
     return 0;
 }
@@ -472,7 +472,7 @@ static int read_preamble(tr_mp_reader *r) {
 
 /* Reads the whole envelope with the bounds-checked reader. Success proves the buffer is
  * exactly one array of eleven in-bounds scalars (nothing after it), i.e. one well-formed
- * msgpack object of depth 1, which tr_msgpack_check would accept. */
+ * msgpack object of depth 1, which tr__msgpack_check would accept. */
 static int read_envelope(const uint8_t *buf, size_t len, fields *f, char *name_out,
                          const uint8_t **body, size_t *body_len) {
     if (len == 0) {
@@ -536,7 +536,7 @@ __attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp, 
     return true;
 }
 
-/* Reads buf[0..len) if it is laid out the way tr_envelope_encode writes it: fixarray of 11,
+/* Reads buf[0..len) if it is laid out the way tr__envelope_encode writes it: fixarray of 11,
  * version 1 as a fixint, the eight scalars as unsigned forms in range, to_name nil or a
  * fixstr without NUL, the body as bin8 or bin16 ending exactly at len. Returns false for
  * anything else, having written nothing the caller keeps: the general reader then decides,
@@ -609,7 +609,7 @@ static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, 
          * well-formed one can be TR_EVERSION. A valid envelope skips the validator: the
          * reader proved it well-formed (read_envelope). */
         name_out[0] = '\0';
-        int vrc = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+        int vrc = tr__msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
         if (vrc != 0) {
             return vrc == TR_ETOOBIG ? TR_EPROTO : vrc; /* too deep is malformed here */
         }
@@ -633,7 +633,7 @@ static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, 
     return 0;
 }
 
-int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
+int tr__envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
     return decode(buf, len, out, name_out, true);
 }
 

@@ -151,7 +151,7 @@ static size_t envelope(uint8_t *buf, size_t cap, uint32_t from_node, const void 
     m.body = body;
     m.body_len = (uint32_t)body_len;
     size_t len;
-    cr_assert_eq(tr_envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
+    cr_assert_eq(tr__envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
     tr_store_be32(buf, (uint32_t)len);
     return len + 4;
 }
