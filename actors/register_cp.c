@@ -163,9 +163,7 @@ static void get_value(tr_mp_reader *r, cp_cell *cell) {
 
 static void cell_key(uint32_t key, uint8_t out[5]) {
     out[0] = 'r';
-    for (int i = 0; i < 4; i++) {
-        out[1 + i] = (uint8_t)(key >> (24 - 8 * i));
-    }
+    tr_store_be32(out + 1, key);
 }
 
 static cp_cached *cache_slot(cp_state *s, uint32_t key) {

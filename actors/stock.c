@@ -123,8 +123,7 @@ static int level_store(tr_ctx *ctx, uint32_t item, int64_t level) {
 static void slot_key(uint32_t client, uint8_t out[3]) {
     uint32_t slot = client % TR_STOCK_LEDGER_SLOTS;
     out[0] = 'l';
-    out[1] = (uint8_t)(slot >> 8);
-    out[2] = (uint8_t)slot;
+    tr_store_be16(out + 1, (uint16_t)slot);
 }
 
 static int ledger_decode(const uint8_t *buf, size_t len, ledger_slot *l) {

@@ -580,7 +580,7 @@ static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
         blen = p[1];
         p += 2;
     } else if (p[0] == 0xc5 && end - p >= 3) {
-        blen = ((size_t)p[1] << 8) | p[2];
+        blen = tr_load_be16(p + 1);
         p += 3;
     } else {
         return false;
