@@ -163,7 +163,7 @@ struct tr_msg {
  * before it is used, and a container header announcing more elements than bytes remain
  * (one byte per array element, two per map entry) is refused at once, so hostile input
  * costs nothing. Strings and binaries are returned as pointers into the buffer, not
- * NUL-terminated (tr_mp_read_str_copy copies one out).
+ * NUL-terminated (tr_mp_read_str_copy copies one out). Ext values are skipped, not read.
  * Limits: containers and strings hold at most 2^32 - 1 elements or bytes (msgpack's own);
  * tr_mp_skip refuses values nested deeper than TR_MP_DEPTH_MAX containers.
  * Threading: none; a writer or reader is used by one thread at a time.
@@ -213,6 +213,8 @@ void tr_mp_write_nil(tr_mp_writer *w);
 void tr_mp_write_bool(tr_mp_writer *w, bool v);
 void tr_mp_write_int(tr_mp_writer *w, int64_t v);
 void tr_mp_write_uint(tr_mp_writer *w, uint64_t v);
+/* float64, as msgpack-c's msgpack_pack_double. */
+void tr_mp_write_float(tr_mp_writer *w, double v);
 /* s[0..n) (borrowed for the call); n <= UINT32_MAX. */
 void tr_mp_write_str(tr_mp_writer *w, const char *s, size_t n);
 /* A NUL-terminated string (inline: the length of a literal is known when compiling). */

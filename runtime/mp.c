@@ -147,6 +147,12 @@ void tr_mp_write_int(tr_mp_writer *w, int64_t v) {
     }
 }
 
+void tr_mp_write_float(tr_mp_writer *w, double v) {
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    put_tagged(w, 0xcb, bits, 8);
+}
+
 void tr_mp_write_bool(tr_mp_writer *w, bool v) {
     put_u8(w, v ? 0xc3 : 0xc2);
 }

@@ -49,8 +49,8 @@ static uint8_t *write_all_kinds(size_t cap, size_t *len, int *err) {
     tr_mp_write_map(&w, 1);
     tr_mp_write_cstr(&w, "k");
     tr_mp_write_array(&w, 0);
-    TR_MP_WRITE_LIT(&w, "\xcb\x40\x09\x21\xfb\x54\x44\x2d\x18"); /* float64 3.141592653589793 */
-    TR_MP_WRITE_LIT(&w, "\xd4\x01\x02");                         /* fixext1 */
+    tr_mp_write_float(&w, 3.141592653589793);
+    TR_MP_WRITE_LIT(&w, "\xd4\x01\x02"); /* fixext1 */
     *len = w.len;
     *err = w.err;
     return buf;
@@ -123,6 +123,10 @@ Test(mp, writer_writes_the_bytes_msgpack_c_writes) {
     msgpack_pack_true(&p.pk);
     tr_mp_write_bool(&w, false);
     msgpack_pack_false(&p.pk);
+    tr_mp_write_float(&w, -0.5);
+    msgpack_pack_double(&p.pk, -0.5);
+    tr_mp_write_float(&w, 1e300);
+    msgpack_pack_double(&p.pk, 1e300);
     assert_same_bytes(&w, &p, "scalars");
 
     for (size_t i = 0; i < LEN_COUNT; i++) {
@@ -416,6 +420,11 @@ Test(mp, readers_refuse_the_wrong_kind_and_out_of_range_values) {
     tr_mp_reader_init(&r, a_str, sizeof a_str);
     cr_assert_eq(tr_mp_read_nil(&r), TR_EPROTO);
     tr_mp_reader_init(&r, a_str, sizeof a_str);
+    cr_assert_eq(tr_mp_read_float(&r, &d), TR_EPROTO);
+    static const uint8_t float32[] = {0xca, 0x3f, 0xc0, 0x00, 0x00};
+    tr_mp_reader_init(&r, float32, sizeof float32);
+    cr_assert(tr_mp_read_float(&r, &d) == 0 && d == 1.5, "float32 widens to double");
+    tr_mp_reader_init(&r, float32, sizeof float32 - 1);
     cr_assert_eq(tr_mp_read_float(&r, &d), TR_EPROTO);
     tr_mp_reader_init(&r, a_str, sizeof a_str);
     cr_assert_eq(tr_mp_reader_done(&r), TR_EPROTO, "a byte left unread");
