@@ -151,7 +151,7 @@ struct tr_msg {
  * no-op, so a sequence of writes is checked once at the end (`len` counts the bytes of the
  * values that fitted). Every value takes msgpack's smallest form, as msgpack-c writes it
  * (fixint, uint8..64 for values >= 0, int8..64 for negative ones; fixstr/str8/16/32;
- * bin8/16/32; fixarray/array16/32; fixmap/map16/32).
+ * bin8/16/32; fixarray/array16/32; fixmap/map16/32); floats are written as float64.
  * Encoders of a fixed layout may skip the per-value checks: tr_mp_writer_room gives room for
  * a known maximum, tr_mp_put_* write one value there without any check (same bytes as the
  * tr_mp_write_* calls) and tr_mp_writer_advance records what was written.
