@@ -90,45 +90,45 @@ static ap_entry *slot(ap_state *s, uint32_t key, bool create) {
 /* [key, ns, node, value|nil]: at most 1 + 5 + 9 + 5 + 9 bytes. */
 #define ENTRY_MAX 29
 
-static void put_entry(tr_wire_w *w, const ap_entry *e) {
-    uint8_t *p = tr_wire_room(w, ENTRY_MAX);
+static void put_entry(tr_mp_writer *w, const ap_entry *e) {
+    uint8_t *p = tr_mp_writer_room(w, ENTRY_MAX);
     if (p != NULL) { /* the common case: written raw, one check for the whole entry */
         *p++ = 0x94; /* array of 4 */
-        p = tr_wire_raw_uint(p, e->key);
-        p = tr_wire_raw_uint(p, e->ns);
-        p = tr_wire_raw_uint(p, e->node);
+        p = tr_mp_put_uint(p, e->key);
+        p = tr_mp_put_uint(p, e->ns);
+        p = tr_mp_put_uint(p, e->node);
         if (e->has_value) {
-            p = tr_wire_raw_int(p, e->value);
+            p = tr_mp_put_int(p, e->value);
         } else {
             *p++ = 0xc0; /* nil */
         }
-        tr_wire_advance(w, p);
+        tr_mp_writer_advance(w, p);
         return;
     }
-    tr_wire_put_array(w, 4); /* a tight buffer: item by item, exactly as before */
-    tr_wire_put_uint(w, e->key);
-    tr_wire_put_uint(w, e->ns);
-    tr_wire_put_uint(w, e->node);
+    tr_mp_write_array(w, 4); /* a tight buffer: value by value, the same bytes as above */
+    tr_mp_write_uint(w, e->key);
+    tr_mp_write_uint(w, e->ns);
+    tr_mp_write_uint(w, e->node);
     if (e->has_value) {
-        tr_wire_put_int(w, e->value);
+        tr_mp_write_int(w, e->value);
     } else {
-        tr_wire_put_nil(w);
+        tr_mp_write_nil(w);
     }
 }
 
 /* [key, ns, node, value|nil] read without the general decoder; false for any other form or
  * a value out of range (get_entry then reads it the general way, to the same result). */
-static inline __attribute__((always_inline)) bool get_entry_fast(tr_wire_r *r, ap_entry *e) {
+static inline __attribute__((always_inline)) bool get_entry_fast(tr_mp_reader *r, ap_entry *e) {
     if (r->err != 0) {
         return false;
     }
-    tr_wire_fast c = {r->p, r->end};
+    tr__wire_fast c = {r->p, r->end};
     int64_t key, ns, node, value;
     bool has_value;
-    if (!TR_WIRE_FAST_LIT(&c, "\x94") || !tr_wire_fast_int(&c, &key) ||
-        !tr_wire_fast_int(&c, &ns) || !tr_wire_fast_int(&c, &node) ||
-        !tr_wire_fast_int_or_nil(&c, &has_value, &value) || key < 0 || key > UINT32_MAX || ns < 0 ||
-        node < 0 || node > UINT32_MAX) {
+    if (!TR__WIRE_FAST_LIT(&c, "\x94") || !tr__wire_fast_int(&c, &key) ||
+        !tr__wire_fast_int(&c, &ns) || !tr__wire_fast_int(&c, &node) ||
+        !tr__wire_fast_int_or_nil(&c, &has_value, &value) || key < 0 || key > UINT32_MAX ||
+        ns < 0 || node < 0 || node > UINT32_MAX) {
         return false;
     }
     memset(e, 0, sizeof *e);
@@ -143,18 +143,18 @@ static inline __attribute__((always_inline)) bool get_entry_fast(tr_wire_r *r, a
 }
 
 /* Any form. */
-static int get_entry_general(tr_wire_r *r, ap_entry *e) {
+static int get_entry_general(tr_mp_reader *r, ap_entry *e) {
     uint32_t n;
     int64_t key, ns, node;
     memset(e, 0, sizeof *e);
-    tr_wire_get_array(r, &n);
-    tr_wire_get_int(r, &key);
-    tr_wire_get_int(r, &ns);
-    tr_wire_get_int(r, &node);
-    if (tr_wire_peek(r) == TR_WIRE_NIL) {
-        tr_wire_get_nil(r);
+    tr_mp_read_array(r, &n);
+    tr__wire_get_int(r, &key);
+    tr__wire_get_int(r, &ns);
+    tr__wire_get_int(r, &node);
+    if (tr_mp_peek(r) == TR_MP_NIL) {
+        tr_mp_read_nil(r);
     } else {
-        e->has_value = tr_wire_get_int(r, &e->value) == 0;
+        e->has_value = tr__wire_get_int(r, &e->value) == 0;
     }
     if (r->err != 0 || n != 4 || key < 0 || key > UINT32_MAX || ns < 0 || node < 0 ||
         node > UINT32_MAX) {
@@ -168,7 +168,7 @@ static int get_entry_general(tr_wire_r *r, ap_entry *e) {
     return 0;
 }
 
-static inline __attribute__((always_inline)) int get_entry(tr_wire_r *r, ap_entry *e) {
+static inline __attribute__((always_inline)) int get_entry(tr_mp_reader *r, ap_entry *e) {
     return get_entry_fast(r, e) ? 0 : get_entry_general(r, e);
 }
 
@@ -191,9 +191,9 @@ static ap_entry *merge(ap_state *s, const ap_entry *in) {
 /* ---- durability: journal + snapshot -------------------------------------------------- */
 
 static void snapshot(tr_ctx *ctx, ap_state *s) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, s->snap_buf, sizeof s->snap_buf);
-    tr_wire_put_array(&w, s->count);
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, s->snap_buf, sizeof s->snap_buf);
+    tr_mp_write_array(&w, s->count);
     for (uint32_t i = 0; i < s->count; i++) {
         put_entry(&w, &s->table[s->used[i]]);
     }
@@ -208,8 +208,8 @@ static void snapshot(tr_ctx *ctx, ap_state *s) {
 
 static void journal(tr_ctx *ctx, ap_state *s, const ap_entry *e) {
     uint8_t buf[40];
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, sizeof buf);
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, sizeof buf);
     put_entry(&w, e);
     assert(w.err == 0);
     if (tr_journal_append(ctx, buf, w.len, &s->last_seq) != 0) {
@@ -222,11 +222,11 @@ static void journal(tr_ctx *ctx, ap_state *s, const ap_entry *e) {
 
 static int on_snapshot(void *ud, uint64_t seq, const void *data, size_t len) {
     ap_state *s = ud;
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n;
     ap_entry e;
-    tr_wire_r_init(&r, data, len);
-    tr_wire_get_array(&r, &n);
+    tr_mp_reader_init(&r, data, len);
+    tr_mp_read_array(&r, &n);
     for (uint32_t i = 0; i < n && get_entry(&r, &e) == 0; i++) {
         merge(s, &e);
     }
@@ -236,9 +236,9 @@ static int on_snapshot(void *ud, uint64_t seq, const void *data, size_t len) {
 
 static int on_event(void *ud, uint64_t seq, const void *event, size_t len) {
     ap_state *s = ud;
-    tr_wire_r r;
+    tr_mp_reader r;
     ap_entry e;
-    tr_wire_r_init(&r, event, len);
+    tr_mp_reader_init(&r, event, len);
     if (get_entry(&r, &e) != 0) {
         return TR_ECORRUPT;
     }
@@ -253,14 +253,15 @@ static int on_event(void *ud, uint64_t seq, const void *event, size_t len) {
 static void reply(tr_ctx *ctx, const tr_msg *req, const ap_entry *e) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    tr_reg_reply_encode_ok(buf, sizeof buf, e != NULL && e->has_value, e ? e->value : 0, &len);
+    tr__registers_reply_encode_ok(buf, sizeof buf, e != NULL && e->has_value, e ? e->value : 0,
+                                  &len);
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
 }
 
 static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    tr_reg_reply_encode_err(buf, sizeof buf, error, false, &len);
+    tr__registers_reply_encode_err(buf, sizeof buf, error, false, &len);
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
 }
 
@@ -268,7 +269,7 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
     uint32_t key;
     bool has_value;
     int64_t value;
-    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
+    if (tr__registers_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
         (is_write && !has_value)) {
         reply_err(ctx, msg, "bad request");
         return;
@@ -312,11 +313,11 @@ static void gossip(tr_ctx *ctx, ap_state *s) {
     uint8_t buf[16 + TR_REG_GOSSIP_CHUNK * 29];
     for (uint32_t i = 0; i < s->count;) {
         uint32_t n = s->count - i < TR_REG_GOSSIP_CHUNK ? s->count - i : TR_REG_GOSSIP_CHUNK;
-        tr_wire_w w;
-        tr_wire_w_init(&w, buf, sizeof buf);
-        tr_wire_put_map(&w, 1);
-        tr_wire_put_str(&w, "entries");
-        tr_wire_put_array(&w, n);
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, buf, sizeof buf);
+        tr_mp_write_map(&w, 1);
+        tr_mp_write_cstr(&w, "entries");
+        tr_mp_write_array(&w, n);
         for (uint32_t end = i + n; i < end; i++) {
             put_entry(&w, &s->table[s->used[i]]);
         }
@@ -326,21 +327,21 @@ static void gossip(tr_ctx *ctx, ap_state *s) {
 }
 
 static void on_gossip(tr_ctx *ctx, ap_state *s, const tr_msg *msg) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, m, klen;
     const char *k;
     ap_entry e;
-    tr_wire_r_init(&r, msg->body, msg->body_len);
-    tr_wire_get_map(&r, &n);
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    tr_mp_read_map(&r, &n);
     for (uint32_t i = 0; i < n && r.err == 0; i++) {
-        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+        if (tr_mp_read_str(&r, &k, &klen) != 0) {
             break;
         }
-        if (!tr_wire_str_eq(k, klen, "entries")) {
-            tr_wire_skip(&r);
+        if (!tr_mp_str_eq(k, klen, "entries")) {
+            tr_mp_skip(&r);
             continue;
         }
-        tr_wire_get_array(&r, &m);
+        tr_mp_read_array(&r, &m);
         for (uint32_t j = 0; j < m && get_entry(&r, &e) == 0; j++) {
             const ap_entry *changed = merge(s, &e);
             if (changed != NULL) {
@@ -361,7 +362,7 @@ static int ap_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
     }
-    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    s->self = tr__registers_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
         memcpy(s->addr[i], "ap@", 3);
         memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
@@ -390,7 +391,7 @@ static int ap_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-const tr_behaviour tr_register_ap_behaviour = {
+const tr_behaviour tr__register_ap_behaviour = {
     .name = "register_ap",
     .state_size = sizeof(ap_state),
     .init = ap_init,

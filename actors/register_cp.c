@@ -21,7 +21,8 @@
  * Thrifty queries: a query phase asks a majority only (itself first, then peers in an order
  * that rotates), since any majority meets every other; a peer that fails to answer is
  * replaced by another and becomes suspect: suspects are asked only when too few trusted
- * peers remain (then every peer is asked at once, so a minority fails as fast as before), and
+ * peers remain (then every peer is asked at once, so that a minority side fails within one
+ * quorum timeout, as it would if every peer were always asked), and
  * as an extra every PROBE_NS so that their return is noticed. A store phase asks everyone,
  * which keeps replicas current and later reads on the fast path. The cost: a query waits
  * for the slowest of the peers it asked, not for the fastest majority of all.
@@ -120,18 +121,18 @@ static int ts_cmp(cp_ts a, cp_ts b) {
 /* [counter, writer, incarnation] at p (at most 1 + 9 + 5 + 5 bytes); returns the byte after. */
 static uint8_t *raw_ts(uint8_t *p, cp_ts ts) {
     *p++ = 0x93; /* array of 3 */
-    p = tr_wire_raw_uint(p, ts.counter);
-    p = tr_wire_raw_uint(p, ts.writer);
-    return tr_wire_raw_uint(p, ts.incarnation);
+    p = tr_mp_put_uint(p, ts.counter);
+    p = tr_mp_put_uint(p, ts.writer);
+    return tr_mp_put_uint(p, ts.incarnation);
 }
 
-static int get_ts(tr_wire_r *r, cp_ts *ts) {
+static int get_ts(tr_mp_reader *r, cp_ts *ts) {
     uint32_t n;
     int64_t c, wr, inc;
-    tr_wire_get_array(r, &n);
-    tr_wire_get_int(r, &c);
-    tr_wire_get_int(r, &wr);
-    tr_wire_get_int(r, &inc);
+    tr_mp_read_array(r, &n);
+    tr__wire_get_int(r, &c);
+    tr__wire_get_int(r, &wr);
+    tr__wire_get_int(r, &inc);
     if (r->err != 0 || n != 3 || c < 0 || wr < 0 || wr > UINT32_MAX || inc < 0 ||
         inc > UINT32_MAX) {
         r->err = TR_EPROTO;
@@ -144,17 +145,17 @@ static int get_ts(tr_wire_r *r, cp_ts *ts) {
 /* The value or nil at p (at most 9 bytes); returns the byte after. */
 static uint8_t *raw_value(uint8_t *p, const cp_cell *cell) {
     if (cell->has_value) {
-        return tr_wire_raw_int(p, cell->value);
+        return tr_mp_put_int(p, cell->value);
     }
     *p = 0xc0; /* nil */
     return p + 1;
 }
 
-static void get_value(tr_wire_r *r, cp_cell *cell) {
-    if (tr_wire_peek(r) == TR_WIRE_NIL) {
-        tr_wire_get_nil(r);
+static void get_value(tr_mp_reader *r, cp_cell *cell) {
+    if (tr_mp_peek(r) == TR_MP_NIL) {
+        tr_mp_read_nil(r);
     } else {
-        cell->has_value = tr_wire_get_int(r, &cell->value) == 0;
+        cell->has_value = tr__wire_get_int(r, &cell->value) == 0;
     }
 }
 
@@ -162,9 +163,7 @@ static void get_value(tr_wire_r *r, cp_cell *cell) {
 
 static void cell_key(uint32_t key, uint8_t out[5]) {
     out[0] = 'r';
-    for (int i = 0; i < 4; i++) {
-        out[1 + i] = (uint8_t)(key >> (24 - 8 * i));
-    }
+    tr_store_be32(out + 1, key);
 }
 
 static cp_cached *cache_slot(cp_state *s, uint32_t key) {
@@ -186,10 +185,10 @@ static int cell_load(tr_ctx *ctx, cp_state *s, uint32_t key, cp_cell *out) {
         return rc;
     }
     if (rc == 0) {
-        tr_wire_r r;
+        tr_mp_reader r;
         uint32_t n;
-        tr_wire_r_init(&r, buf, len);
-        tr_wire_get_array(&r, &n);
+        tr_mp_reader_init(&r, buf, len);
+        tr_mp_read_array(&r, &n);
         get_ts(&r, &out->ts);
         get_value(&r, out);
         if (r.err != 0 || n != 2 || r.p != r.end) {
@@ -225,14 +224,14 @@ _Static_assert(CELL_BODY_MAX <= TR_REG_BODY_MAX, "a cell body fits a register bo
 
 static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell *cell) {
     assert(cap >= CELL_BODY_MAX);
-    uint8_t *p = TR_WIRE_RAW_LIT(buf, "\x83\xa3"
-                                      "key"); /* map of 3, "key" */
-    p = tr_wire_raw_uint(p, key);
-    p = TR_WIRE_RAW_LIT(p, "\xa2"
-                           "ts");
+    uint8_t *p = TR_MP_PUT_LIT(buf, "\x83\xa3"
+                                    "key"); /* map of 3, "key" */
+    p = tr_mp_put_uint(p, key);
+    p = TR_MP_PUT_LIT(p, "\xa2"
+                         "ts");
     p = raw_ts(p, cell->ts);
-    p = TR_WIRE_RAW_LIT(p, "\xa5"
-                           "value");
+    p = TR_MP_PUT_LIT(p, "\xa5"
+                         "value");
     p = raw_value(p, cell);
     assert(p <= buf + CELL_BODY_MAX);
     return (size_t)(p - buf);
@@ -242,20 +241,20 @@ static size_t encode_cell(uint8_t *buf, size_t cap, uint32_t key, const cp_cell 
  * in any other form (decode_cell then reads it the general way, to the same result). */
 static inline __attribute__((always_inline)) bool decode_cell_fast(const tr_msg *msg, uint32_t *key,
                                                                    cp_cell *cell) {
-    tr_wire_fast c = tr_wire_fast_init(msg->body, msg->body_len);
+    tr__wire_fast c = tr__wire_fast_init(msg->body, msg->body_len);
     int64_t k, counter, writer, inc, value;
     bool has_value;
-    if (!TR_WIRE_FAST_LIT(&c, "\x83\xa3"
-                              "key") ||
-        !tr_wire_fast_int(&c, &k) ||
-        !TR_WIRE_FAST_LIT(&c, "\xa2"
-                              "ts"
-                              "\x93") ||
-        !tr_wire_fast_int(&c, &counter) || !tr_wire_fast_int(&c, &writer) ||
-        !tr_wire_fast_int(&c, &inc) ||
-        !TR_WIRE_FAST_LIT(&c, "\xa5"
-                              "value") ||
-        !tr_wire_fast_int_or_nil(&c, &has_value, &value) || c.p != c.end) {
+    if (!TR__WIRE_FAST_LIT(&c, "\x83\xa3"
+                               "key") ||
+        !tr__wire_fast_int(&c, &k) ||
+        !TR__WIRE_FAST_LIT(&c, "\xa2"
+                               "ts"
+                               "\x93") ||
+        !tr__wire_fast_int(&c, &counter) || !tr__wire_fast_int(&c, &writer) ||
+        !tr__wire_fast_int(&c, &inc) ||
+        !TR__WIRE_FAST_LIT(&c, "\xa5"
+                               "value") ||
+        !tr__wire_fast_int_or_nil(&c, &has_value, &value) || c.p != c.end) {
         return false;
     }
     if (k < 0 || k > (int64_t)UINT32_MAX || counter < 0 || writer < 0 || writer > UINT32_MAX ||
@@ -272,26 +271,26 @@ static inline __attribute__((always_inline)) bool decode_cell_fast(const tr_msg 
 
 /* Any form. */
 static int decode_cell_general(const tr_msg *msg, uint32_t *key, cp_cell *cell) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, klen;
     const char *k;
     int64_t key_v = -1;
     bool have_ts = false;
     memset(cell, 0, sizeof *cell);
-    tr_wire_r_init(&r, msg->body, msg->body_len);
-    tr_wire_get_map(&r, &n);
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    tr_mp_read_map(&r, &n);
     for (uint32_t i = 0; i < n && r.err == 0; i++) {
-        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+        if (tr_mp_read_str(&r, &k, &klen) != 0) {
             break;
         }
-        if (tr_wire_str_eq(k, klen, "key")) {
-            tr_wire_get_int(&r, &key_v);
-        } else if (tr_wire_str_eq(k, klen, "ts")) {
+        if (tr_mp_str_eq(k, klen, "key")) {
+            tr__wire_get_int(&r, &key_v);
+        } else if (tr_mp_str_eq(k, klen, "ts")) {
             have_ts = get_ts(&r, &cell->ts) == 0;
-        } else if (tr_wire_str_eq(k, klen, "value") && tr_wire_peek(&r) != TR_WIRE_NIL) {
-            cell->has_value = tr_wire_get_int(&r, &cell->value) == 0;
+        } else if (tr_mp_str_eq(k, klen, "value") && tr_mp_peek(&r) != TR_MP_NIL) {
+            cell->has_value = tr__wire_get_int(&r, &cell->value) == 0;
         } else {
-            tr_wire_skip(&r);
+            tr_mp_skip(&r);
         }
     }
     if (r.err != 0 || r.p != r.end || !have_ts || key_v < 0 || key_v > (int64_t)UINT32_MAX) {
@@ -314,7 +313,7 @@ static int replica_query(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     int64_t value;
     cp_cell cell;
     uint8_t buf[TR_REG_BODY_MAX];
-    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0) {
+    if (tr__registers_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0) {
         return TR_CONTINUE; /* a malformed replica message is dropped: its sender times out */
     }
     if (cell_load(ctx, s, key, &cell) != 0) {
@@ -333,7 +332,7 @@ static int replica_store(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
     uint32_t key;
     cp_cell in, cur;
     uint8_t buf[16];
-    tr_wire_w w;
+    tr_mp_writer w;
     if (decode_cell(msg, &key, &in) != 0 || cell_load(ctx, s, key, &cur) != 0) {
         return TR_CONTINUE;
     }
@@ -341,8 +340,8 @@ static int replica_store(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
         return TR_CONTINUE; /* not stored: no ack */
     }
     /* Acked only once what we hold (>= in.ts) is durable, even if it was stored earlier. */
-    tr_wire_w_init(&w, buf, sizeof buf);
-    TR_WIRE_PUT_LIT(&w, "\x81\xa2"
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    TR_MP_WRITE_LIT(&w, "\x81\xa2"
                         "ok"
                         "\xc3"); /* {"ok": true} */
     tr_reply_durable(ctx, msg, TR_REG_STORE_ACK, buf, w.len);
@@ -358,7 +357,7 @@ static uint32_t majority(const cp_state *s) {
 static void reply_ok(tr_ctx *ctx, const tr_msg *req, bool has_value, int64_t value) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    int rc = tr_reg_reply_encode_ok(buf, sizeof buf, has_value, value, &len);
+    int rc = tr__registers_reply_encode_ok(buf, sizeof buf, has_value, value, &len);
     assert(rc == 0);
     (void)rc;
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
@@ -367,7 +366,7 @@ static void reply_ok(tr_ctx *ctx, const tr_msg *req, bool has_value, int64_t val
 static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool indeterminate) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
-    int rc = tr_reg_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
+    int rc = tr__registers_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
     assert(rc == 0);
     (void)rc;
     tr_reply(ctx, req, TR_REG_REPLY, buf, len);
@@ -503,7 +502,7 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
     cp_cell local;
-    if (tr_reg_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
+    if (tr__registers_request_decode(msg->body, msg->body_len, &key, &has_value, &value) != 0 ||
         (is_write && !has_value)) {
         reply_err(ctx, msg, "bad request", false);
         return;
@@ -537,7 +536,7 @@ static void start_op(tr_ctx *ctx, cp_state *s, const tr_msg *msg, bool is_write)
     op->client.body = NULL;
     op->client.body_len = 0;
     op->client.next_ = NULL;
-    tr_reg_request_encode(buf, sizeof buf, key, false, 0, &len);
+    tr__registers_request_encode(buf, sizeof buf, key, false, 0, &len);
     start_phase(ctx, s, op, is_write ? TR_REG_QUERY : TR_REG_QUERY_READ, buf, len);
     op_check_failed(ctx, s, op);
 }
@@ -609,33 +608,33 @@ static int bump_incarnation(tr_ctx *ctx, cp_state *s) {
     static const char key[] = "incarnation";
     uint8_t buf[16];
     size_t len;
-    tr_wire_r r;
+    tr_mp_reader r;
     int64_t inc = 0;
     int rc = tr_kv_get(ctx, key, sizeof key - 1, buf, sizeof buf, &len);
     if (rc == 0) {
-        tr_wire_r_init(&r, buf, len);
-        if (tr_wire_get_int(&r, &inc) != 0 || inc < 0 || inc >= UINT32_MAX) {
+        tr_mp_reader_init(&r, buf, len);
+        if (tr__wire_get_int(&r, &inc) != 0 || inc < 0 || inc >= UINT32_MAX) {
             return TR_ECORRUPT;
         }
     } else if (rc != TR_ENOENT) {
         return rc;
     }
     s->incarnation = (uint32_t)inc + 1;
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_uint(&w, s->incarnation);
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_uint(&w, s->incarnation);
     rc = tr_kv_put(ctx, key, sizeof key - 1, buf, w.len);
     return rc != 0 ? rc : tr_durable_notify(ctx, &s->ready_token);
 }
 
 static void on_durable(tr_ctx *ctx, cp_state *s, const tr_msg *msg) {
-    tr_wire_r r;
+    tr_mp_reader r;
     int64_t status = -1;
     if (s->ready || msg->corr != s->ready_token) {
         return;
     }
-    tr_wire_r_init(&r, msg->body, msg->body_len);
-    tr_wire_get_int(&r, &status);
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    tr__wire_get_int(&r, &status);
     if (status == 0) {
         s->ready = true;
     } else {
@@ -652,7 +651,7 @@ static int cp_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_REG_PEERS_MAX) {
         return TR_EINVAL;
     }
-    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    s->self = tr__registers_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
         memcpy(s->addr[i], "cp@", 3);
         memcpy(s->addr[i] + 3, s->cfg.peers[i], strlen(s->cfg.peers[i]) + 1);
@@ -677,7 +676,7 @@ static int cp_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-const tr_behaviour tr_register_cp_behaviour = {
+const tr_behaviour tr__register_cp_behaviour = {
     .name = "register_cp",
     .state_size = sizeof(cp_state),
     .init = cp_init,

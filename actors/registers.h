@@ -118,14 +118,14 @@ typedef struct tr_register_arg {
     char peers[TR_REG_PEERS_MAX][TR_NAME_MAX + 1];
 } tr_register_arg;
 
-extern const tr_behaviour tr_register_cp_behaviour;
-extern const tr_behaviour tr_register_ap_behaviour;
+extern const tr_behaviour tr__register_cp_behaviour;
+extern const tr_behaviour tr__register_ap_behaviour;
 
 /* Fills *arg from *opts. TR_EINVAL on a bad peer list. */
-int tr_register_arg_init(tr_register_arg *arg, const tr_registers_opts *opts);
+int tr__registers_arg_init(tr_register_arg *arg, const tr_registers_opts *opts);
 /* Spawns "cp" and/or "ap" on `node` (registered under those names). 0, TR_EINVAL, or the
  * spawn's error. Called again after a node restarts: the replicas recover their state. */
-int tr_registers_boot(tr_node *node, const tr_registers_opts *opts);
+int tr__registers_boot(tr_node *node, const tr_registers_opts *opts);
 
 /* Client-side helpers (used by sim/workload.c and tests). */
 typedef struct tr_reg_reply {
@@ -138,30 +138,31 @@ typedef struct tr_reg_reply {
 
 /* Encodes {"key":k} (has_value false) or {"key":k,"value":v}; *len = bytes used.
  * buf needs TR_REG_BODY_MAX bytes. */
-int tr_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, int64_t value,
-                          size_t *len);
+int tr__registers_request_encode(void *buf, size_t cap, uint32_t key, bool has_value, int64_t value,
+                                 size_t *len);
 /* Decodes a request body. TR_EPROTO when malformed or the key is missing/out of range. */
-int tr_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
-                          int64_t *value);
-int tr_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value, size_t *len);
-int tr_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
-                            size_t *len);
+int tr__registers_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
+                                 int64_t *value);
+int tr__registers_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value,
+                                  size_t *len);
+int tr__registers_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                                   size_t *len);
 /* TR_EPROTO when malformed. */
-int tr_reg_reply_decode(const void *body, size_t len, tr_reg_reply *out);
+int tr__registers_reply_decode(const void *body, size_t len, tr_reg_reply *out);
 
 /* The reply shape the registers and the stock service share: {"ok": bool, <field>: int|nil,
- * "error": str, "indeterminate": bool}, unknown keys skipped; tr_reg_reply_decode is this
+ * "error": str, "indeterminate": bool}, unknown keys skipped; tr__registers_reply_decode is this
  * with field "value". TR_EPROTO when malformed or "ok" is missing; a nil or absent <field>
  * leaves has_value false. */
-int tr_reg_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out);
+int tr__registers_reply_fields(const void *body, size_t len, const char *field, tr_reg_reply *out);
 
 /* Copies `count` (1..max) node names into peers after checking each: non-empty, no '@', and
  * prefix_len + its length within TR_NAME_MAX (so that "<actor>@" + name is a registry name).
  * TR_EINVAL otherwise. Shared by the registers and the stock service (actors/stock.h). */
-int tr_reg_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names, uint32_t count,
-                      uint32_t max, size_t prefix_len);
+int tr__registers_copy_peers(char (*peers)[TR_NAME_MAX + 1], const char *const *names,
+                             uint32_t count, uint32_t max, size_t prefix_len);
 /* The index of this actor's node in peers[0..count), or count when it is not one of them
  * (found once at init: the hot paths compare indexes, not names). */
-uint32_t tr_reg_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t count);
+uint32_t tr__registers_self_index(tr_ctx *ctx, char (*peers)[TR_NAME_MAX + 1], uint32_t count);
 
 #endif /* TR_REGISTERS_H */

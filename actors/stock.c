@@ -57,7 +57,7 @@ typedef struct ledger_slot {
 static void reply_ok(tr_ctx *ctx, const tr_msg *req, int64_t level, bool durable) {
     uint8_t buf[TR_STOCK_BODY_MAX];
     size_t len;
-    int rc = tr_stock_reply_encode_ok(buf, sizeof buf, level, &len);
+    int rc = tr__stock_reply_encode_ok(buf, sizeof buf, level, &len);
     assert(rc == 0);
     (void)rc;
     if (durable) {
@@ -71,7 +71,7 @@ static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool in
                       bool durable) {
     uint8_t buf[TR_STOCK_BODY_MAX];
     size_t len;
-    int rc = tr_stock_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
+    int rc = tr__stock_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
     assert(rc == 0);
     (void)rc;
     if (durable) {
@@ -93,7 +93,7 @@ static void item_key(uint32_t item, uint8_t out[5]) {
 static int level_load(tr_ctx *ctx, const stock_state *s, uint32_t item, int64_t *level) {
     uint8_t k[5], buf[16];
     size_t len;
-    tr_wire_r r;
+    tr_mp_reader r;
     item_key(item, k);
     int rc = tr_kv_get(ctx, k, sizeof k, buf, sizeof buf, &len);
     if (rc == TR_ENOENT) {
@@ -103,17 +103,17 @@ static int level_load(tr_ctx *ctx, const stock_state *s, uint32_t item, int64_t 
     if (rc != 0) {
         return rc;
     }
-    tr_wire_r_init(&r, buf, len);
-    tr_wire_get_int(&r, level);
+    tr_mp_reader_init(&r, buf, len);
+    tr__wire_get_int(&r, level);
     return r.err != 0 || r.p != r.end ? TR_ECORRUPT : 0;
 }
 
 static int level_store(tr_ctx *ctx, uint32_t item, int64_t level) {
     uint8_t k[5], buf[16];
-    tr_wire_w w;
+    tr_mp_writer w;
     item_key(item, k);
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_int(&w, level);
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_int(&w, level);
     assert(w.err == 0);
     return tr_kv_put(ctx, k, sizeof k, buf, w.len);
 }
@@ -123,19 +123,18 @@ static int level_store(tr_ctx *ctx, uint32_t item, int64_t level) {
 static void slot_key(uint32_t client, uint8_t out[3]) {
     uint32_t slot = client % TR_STOCK_LEDGER_SLOTS;
     out[0] = 'l';
-    out[1] = (uint8_t)(slot >> 8);
-    out[2] = (uint8_t)slot;
+    tr_store_be16(out + 1, (uint16_t)slot);
 }
 
 static int ledger_decode(const uint8_t *buf, size_t len, ledger_slot *l) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, m, k;
     int64_t client, max_seq, seq;
-    tr_wire_r_init(&r, buf, len);
-    tr_wire_get_array(&r, &n);
-    tr_wire_get_int(&r, &client);
-    tr_wire_get_int(&r, &max_seq);
-    tr_wire_get_array(&r, &m);
+    tr_mp_reader_init(&r, buf, len);
+    tr_mp_read_array(&r, &n);
+    tr__wire_get_int(&r, &client);
+    tr__wire_get_int(&r, &max_seq);
+    tr_mp_read_array(&r, &m);
     if (r.err != 0 || n != 3 || m > TR_STOCK_LEDGER_WINDOW || client < 1 || client > UINT32_MAX ||
         max_seq < 0 || max_seq > UINT32_MAX) {
         return TR_ECORRUPT;
@@ -144,10 +143,10 @@ static int ledger_decode(const uint8_t *buf, size_t len, ledger_slot *l) {
     l->max_seq = (uint32_t)max_seq;
     l->count = m;
     for (uint32_t i = 0; i < m && r.err == 0; i++) {
-        tr_wire_get_array(&r, &k);
-        tr_wire_get_int(&r, &seq);
-        tr_wire_get_bool(&r, &l->e[i].ok);
-        tr_wire_get_int(&r, &l->e[i].level);
+        tr_mp_read_array(&r, &k);
+        tr__wire_get_int(&r, &seq);
+        tr_mp_read_bool(&r, &l->e[i].ok);
+        tr__wire_get_int(&r, &l->e[i].level);
         if (k != 3 || seq < 1 || seq > max_seq) {
             return TR_ECORRUPT;
         }
@@ -201,7 +200,7 @@ static int ledger_find(const ledger_slot *l, uint32_t seq, ledger_entry *out) {
 static int ledger_record(tr_ctx *ctx, ledger_slot *l, uint32_t client, uint32_t seq, bool ok,
                          int64_t level) {
     uint8_t k[3], buf[LEDGER_VALUE_MAX];
-    tr_wire_w w;
+    tr_mp_writer w;
     l->client = client;
     l->max_seq = seq > l->max_seq ? seq : l->max_seq;
     uint32_t kept = 0;
@@ -215,16 +214,16 @@ static int ledger_record(tr_ctx *ctx, ledger_slot *l, uint32_t client, uint32_t 
         l->e[kept++] = (ledger_entry){seq, ok, level};
     }
     l->count = kept;
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_array(&w, 3);
-    tr_wire_put_uint(&w, l->client);
-    tr_wire_put_uint(&w, l->max_seq);
-    tr_wire_put_array(&w, l->count);
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, 3);
+    tr_mp_write_uint(&w, l->client);
+    tr_mp_write_uint(&w, l->max_seq);
+    tr_mp_write_array(&w, l->count);
     for (uint32_t i = 0; i < l->count; i++) {
-        tr_wire_put_array(&w, 3);
-        tr_wire_put_uint(&w, l->e[i].seq);
-        tr_wire_put_bool(&w, l->e[i].ok);
-        tr_wire_put_int(&w, l->e[i].level);
+        tr_mp_write_array(&w, 3);
+        tr_mp_write_uint(&w, l->e[i].seq);
+        tr_mp_write_bool(&w, l->e[i].ok);
+        tr_mp_write_int(&w, l->e[i].level);
     }
     assert(w.err == 0);
     slot_key(client, k);
@@ -318,10 +317,10 @@ static int to_owner(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,
     uint8_t buf[TR_STOCK_BODY_MAX];
     char name[TR_NAME_MAX + 1];
     size_t len;
-    int rc = tr_stock_request_encode(buf, sizeof buf, rq, &len);
+    int rc = tr__stock_request_encode(buf, sizeof buf, rq, &len);
     assert(rc == 0);
     (void)rc;
-    uint32_t owner = tr_stock_owner(rq->item, s->cfg.peer_count);
+    uint32_t owner = tr__stock_owner(rq->item, s->cfg.peer_count);
     if (owner == s->self) {
         return tr_request(ctx, tr_self(ctx), type, buf, len, s->cfg.forward_timeout_ms, &op->corr);
     }
@@ -341,13 +340,13 @@ static void op_send(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,
 static void on_request(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
     tr_stock_request rq;
     bool is_read = msg->type == TR_STOCK_READ;
-    if (tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 ||
+    if (tr__stock_request_decode(msg->body, msg->body_len, &rq) != 0 ||
         (!is_read && (!rq.has_qty || !rq.has_id))) {
         reply_err(ctx, msg, "bad request", false, false);
         return;
     }
     bool oversell = msg->type == TR_STOCK_RESERVE && (s->cfg.bugs & TR_STOCK_BUG_OVERSELL);
-    bool mine = tr_stock_owner(rq.item, s->cfg.peer_count) == s->self;
+    bool mine = tr__stock_owner(rq.item, s->cfg.peer_count) == s->self;
     if (mine && !oversell) {
         if (is_read) {
             owner_read(ctx, s, msg, rq.item);
@@ -388,7 +387,8 @@ static void on_answer(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
         return; /* not ours, or late */
     }
     bool changes = op->type != TR_STOCK_READ && op->phase != PHASE_CHECK;
-    if (msg->type == TR_MSG_TIMEOUT || tr_stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
+    if (msg->type == TR_MSG_TIMEOUT ||
+        tr__stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
         reply_err(ctx, &op->client, "owner unreachable", changes, false);
     } else if (op->phase == PHASE_CHECK && rep.ok && rep.level >= op->req.qty) {
         op->phase = PHASE_DEBIT;
@@ -409,8 +409,8 @@ static void on_answer(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
 static void on_debit(tr_ctx *ctx, stock_state *s, const tr_msg *msg) {
     tr_stock_request rq;
     if (!(s->cfg.bugs & TR_STOCK_BUG_OVERSELL) ||
-        tr_stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty || !rq.has_id ||
-        tr_stock_owner(rq.item, s->cfg.peer_count) != s->self) {
+        tr__stock_request_decode(msg->body, msg->body_len, &rq) != 0 || !rq.has_qty || !rq.has_id ||
+        tr__stock_owner(rq.item, s->cfg.peer_count) != s->self) {
         reply_err(ctx, msg, "bad request", false, false);
         return;
     }
@@ -428,7 +428,7 @@ static int stock_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len)
     if (s->cfg.peer_count == 0 || s->cfg.peer_count > TR_STOCK_PEERS_MAX) {
         return TR_EINVAL;
     }
-    s->self = tr_reg_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
+    s->self = tr__registers_self_index(ctx, s->cfg.peers, s->cfg.peer_count);
     return s->self < s->cfg.peer_count ? 0 : TR_EINVAL; /* this node must be a peer */
 }
 
@@ -446,7 +446,7 @@ static int stock_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-const tr_behaviour tr_stock_behaviour = {
+const tr_behaviour tr__stock_behaviour = {
     .name = "stock",
     .state_size = sizeof(stock_state),
     .init = stock_init,

@@ -31,7 +31,7 @@
  * TR_STOCK_LEDGER_WINDOW ids outstanding and no other live client shares its slot (a client
  * id that hashes to a slot held by another client takes the slot over; the evicted client's
  * retries are then treated as new requests). A retry of an id older than the window is
- * refused with an indeterminate "id expired" error (its fate is no longer known).
+ * refused with an indeterminate "id expired" error (the ledger keeps no fate for it).
  * Restocks use the same ledger (a restock carries an id too) and are idempotent likewise.
  *
  * Client protocol (msgpack maps, unknown keys ignored; message types 1024..1027):
@@ -100,14 +100,14 @@ typedef struct tr_stock_arg {
     char peers[TR_STOCK_PEERS_MAX][TR_NAME_MAX + 1];
 } tr_stock_arg;
 
-extern const tr_behaviour tr_stock_behaviour;
+extern const tr_behaviour tr__stock_behaviour;
 
 /* TR_EINVAL on a bad peer list or a negative initial level. */
-int tr_stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts);
+int tr__stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts);
 /* Spawns "stock" on `node`; again after a restart (the owner's state is in the store). */
-int tr_stock_boot(tr_node *node, const tr_stock_opts *opts);
+int tr__stock_boot(tr_node *node, const tr_stock_opts *opts);
 /* The index (in the peer list) of the node that owns `item`. */
-uint32_t tr_stock_owner(uint32_t item, uint32_t peer_count);
+uint32_t tr__stock_owner(uint32_t item, uint32_t peer_count);
 
 typedef struct tr_stock_request {
     uint32_t item;
@@ -124,18 +124,18 @@ typedef struct tr_stock_reply {
 } tr_stock_reply;
 
 /* Encodes {"item"[, "qty"][, "id"]} (fields as has_*); buf needs TR_STOCK_BODY_MAX bytes. */
-int tr_stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, size_t *len);
+int tr__stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, size_t *len);
 /* TR_EPROTO when malformed, the item is missing or out of range, qty out of
  * [1, TR_STOCK_QTY_MAX], or id not a valid reservation id. */
-int tr_stock_request_decode(const void *body, size_t len, tr_stock_request *out);
-int tr_stock_reply_encode_ok(void *buf, size_t cap, int64_t level, size_t *len);
-int tr_stock_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
-                              size_t *len);
+int tr__stock_request_decode(const void *body, size_t len, tr_stock_request *out);
+int tr__stock_reply_encode_ok(void *buf, size_t cap, int64_t level, size_t *len);
+int tr__stock_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                               size_t *len);
 /* TR_EPROTO when malformed. */
-int tr_stock_reply_decode(const void *body, size_t len, tr_stock_reply *out);
+int tr__stock_reply_decode(const void *body, size_t len, tr_stock_reply *out);
 
 /* A reservation id from (client, seq), both >= 1; 0 if either is out of range. */
-static inline uint64_t tr_stock_id(uint32_t client, uint32_t seq) {
+static inline uint64_t tr__stock_id(uint32_t client, uint32_t seq) {
     return client == 0 || seq == 0 ? 0 : (uint64_t)client << 32 | seq;
 }
 

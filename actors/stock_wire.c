@@ -9,13 +9,13 @@
 _Static_assert(TR_STOCK_RESERVE == 1024 && TR_STOCK_REPLY == 1027,
                "client message types are part of the protocol");
 
-int tr_stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
+int tr__stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
     assert(arg != NULL && opts != NULL);
     memset(arg, 0, sizeof *arg);
     /* "stock@" + name must fit a registry name. */
     if (opts->initial < 0 || opts->initial > TR_STOCK_QTY_MAX ||
-        tr_reg_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_STOCK_PEERS_MAX, 6) !=
-            0) {
+        tr__registers_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_STOCK_PEERS_MAX,
+                                 6) != 0) {
         return TR_EINVAL;
     }
     arg->peer_count = opts->peer_count;
@@ -25,35 +25,35 @@ int tr_stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
     return 0;
 }
 
-int tr_stock_boot(tr_node *node, const tr_stock_opts *opts) {
+int tr__stock_boot(tr_node *node, const tr_stock_opts *opts) {
     assert(node != NULL && opts != NULL);
     tr_stock_arg arg;
-    int rc = tr_stock_arg_init(&arg, opts);
+    int rc = tr__stock_arg_init(&arg, opts);
     if (rc != 0) {
         return rc;
     }
     tr_spawn_opts so = {.name = "stock"};
-    return tr_node_spawn(node, &tr_stock_behaviour, &so, &arg, sizeof arg, NULL);
+    return tr_node_spawn(node, &tr__stock_behaviour, &so, &arg, sizeof arg, NULL);
 }
 
-uint32_t tr_stock_owner(uint32_t item, uint32_t peer_count) {
+uint32_t tr__stock_owner(uint32_t item, uint32_t peer_count) {
     assert(peer_count > 0);
     return item % peer_count;
 }
 
-int tr_stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 1u + r->has_qty + r->has_id);
-    tr_wire_put_str(&w, "item");
-    tr_wire_put_uint(&w, r->item);
+int tr__stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, size_t *len) {
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_map(&w, 1u + r->has_qty + r->has_id);
+    tr_mp_write_cstr(&w, "item");
+    tr_mp_write_uint(&w, r->item);
     if (r->has_qty) {
-        tr_wire_put_str(&w, "qty");
-        tr_wire_put_int(&w, r->qty);
+        tr_mp_write_cstr(&w, "qty");
+        tr_mp_write_int(&w, r->qty);
     }
     if (r->has_id) {
-        tr_wire_put_str(&w, "id");
-        tr_wire_put_uint(&w, r->id);
+        tr_mp_write_cstr(&w, "id");
+        tr_mp_write_uint(&w, r->id);
     }
     *len = w.len;
     return w.err;
@@ -63,28 +63,28 @@ static bool id_valid(int64_t id) {
     return id > 0 && (id >> 32) > 0 && (id & 0xffffffff) > 0;
 }
 
-int tr_stock_request_decode(const void *body, size_t len, tr_stock_request *out) {
-    tr_wire_r r;
+int tr__stock_request_decode(const void *body, size_t len, tr_stock_request *out) {
+    tr_mp_reader r;
     uint32_t n, klen;
     const char *k;
     int64_t item = -1, id = 0;
     memset(out, 0, sizeof *out);
-    tr_wire_r_init(&r, body, len);
-    if (tr_wire_get_map(&r, &n) != 0) {
+    tr_mp_reader_init(&r, body, len);
+    if (tr_mp_read_map(&r, &n) != 0) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < n && r.err == 0; i++) {
-        if (tr_wire_get_str(&r, &k, &klen) != 0) {
+        if (tr_mp_read_str(&r, &k, &klen) != 0) {
             break;
         }
-        if (tr_wire_str_eq(k, klen, "item")) {
-            tr_wire_get_int(&r, &item);
-        } else if (tr_wire_str_eq(k, klen, "qty")) {
-            out->has_qty = tr_wire_get_int(&r, &out->qty) == 0;
-        } else if (tr_wire_str_eq(k, klen, "id")) {
-            out->has_id = tr_wire_get_int(&r, &id) == 0;
+        if (tr_mp_str_eq(k, klen, "item")) {
+            tr__wire_get_int(&r, &item);
+        } else if (tr_mp_str_eq(k, klen, "qty")) {
+            out->has_qty = tr__wire_get_int(&r, &out->qty) == 0;
+        } else if (tr_mp_str_eq(k, klen, "id")) {
+            out->has_id = tr__wire_get_int(&r, &id) == 0;
         } else {
-            tr_wire_skip(&r);
+            tr_mp_skip(&r);
         }
     }
     if (r.err != 0 || r.p != r.end || item < 0 || item > (int64_t)UINT32_MAX ||
@@ -97,32 +97,32 @@ int tr_stock_request_decode(const void *body, size_t len, tr_stock_request *out)
     return 0;
 }
 
-int tr_stock_reply_encode_ok(void *buf, size_t cap, int64_t level, size_t *len) {
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, cap);
-    tr_wire_put_map(&w, 2);
-    tr_wire_put_str(&w, "ok");
-    tr_wire_put_bool(&w, true);
-    tr_wire_put_str(&w, "level");
-    tr_wire_put_int(&w, level);
+int tr__stock_reply_encode_ok(void *buf, size_t cap, int64_t level, size_t *len) {
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_map(&w, 2);
+    tr_mp_write_cstr(&w, "ok");
+    tr_mp_write_bool(&w, true);
+    tr_mp_write_cstr(&w, "level");
+    tr_mp_write_int(&w, level);
     *len = w.len;
     return w.err;
 }
 
 /* Error replies have the registers' shape: {"ok": false, "error": e, "indeterminate": b}. */
-int tr_stock_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
-                              size_t *len) {
-    return tr_reg_reply_encode_err(buf, cap, error, indeterminate, len);
+int tr__stock_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
+                               size_t *len) {
+    return tr__registers_reply_encode_err(buf, cap, error, indeterminate, len);
 }
 
 _Static_assert(sizeof(((tr_stock_reply *)0)->error) == sizeof(((tr_reg_reply *)0)->error),
                "the error text is copied whole");
 
 /* The registers' reply shape with "level" as its field; an ok reply must carry it. */
-int tr_stock_reply_decode(const void *body, size_t len, tr_stock_reply *out) {
+int tr__stock_reply_decode(const void *body, size_t len, tr_stock_reply *out) {
     tr_reg_reply f;
     memset(out, 0, sizeof *out);
-    int rc = tr_reg_reply_fields(body, len, "level", &f);
+    int rc = tr__registers_reply_fields(body, len, "level", &f);
     if (rc != 0 || (f.ok && !f.has_value)) {
         return TR_EPROTO;
     }

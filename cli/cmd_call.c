@@ -5,7 +5,7 @@
  *
  * It runs no actor runtime: a transport on a libuv loop of its own, the envelope codec,
  * jansson for JSON and msgpack-c's packer/unpacker for the bodies (the reply body is
- * validated with tr_msgpack_check before msgpack-c looks at it). */
+ * validated with tr__msgpack_check before msgpack-c looks at it). */
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -135,7 +135,7 @@ static int print_body(const uint8_t *body, size_t len) {
         printf("null\n");
         return 0;
     }
-    if (tr_msgpack_check(body, len, TR_MSGPACK_DEPTH_MAX)) {
+    if (tr__msgpack_check(body, len, TR_MSGPACK_DEPTH_MAX)) {
         return -1;
     }
     msgpack_zone zone;
@@ -219,10 +219,10 @@ static void on_node(void *ud, uint32_t id, const char *name, bool up) {
     m.corr = c->corr;
     m.body = (const uint8_t *)c->body.data;
     m.body_len = (uint32_t)c->body.size;
-    size_t cap = tr_envelope_size(&m, c->actor), len;
+    size_t cap = tr__envelope_size(&m, c->actor), len;
     uint8_t *buf = malloc(cap);
     {
-        int rc = buf ? tr_envelope_encode(&m, c->actor, buf, cap, &len) : TR_ENOMEM;
+        int rc = buf ? tr__envelope_encode(&m, c->actor, buf, cap, &len) : TR_ENOMEM;
         if (rc == 0) {
             rc = tr_transport_send(c->t, id, buf, len);
         }

@@ -84,14 +84,14 @@ static pending *find_pending(proxy_state *s, uint64_t corr) {
 
 static void proxy_forward(tr_ctx *ctx, proxy_state *s, const tr_msg *msg) {
     uint8_t err[32];
-    tr_mpr r;
+    tr_mp_reader r;
     uint32_t n, name_len;
     const char *name;
     char target[2 * TR_NAME_MAX + 2];
     pending me = {0, msg->from, msg->corr, msg->trace};
-    tr_mpr_init(&r, msg->body, msg->body_len);
-    if (tr_mpr_array(&r, &n) || n != 2 || tr_mpr_str(&r, &name, &name_len) ||
-        name_len >= sizeof target || r.off >= r.len) {
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_str(&r, &name, &name_len) ||
+        name_len >= sizeof target || r.p >= r.end) {
         reply_to(ctx, &me, msg->type, err, error_body(err, "want [target, body]"));
         return;
     }
@@ -108,7 +108,7 @@ static void proxy_forward(tr_ctx *ctx, proxy_state *s, const tr_msg *msg) {
         return;
     }
     uint64_t corr = 0;
-    int rc = tr_request_name(ctx, target, msg->type, r.p + r.off, r.len - r.off, PROXY_TIMEOUT_MS,
+    int rc = tr_request_name(ctx, target, msg->type, r.p, (size_t)(r.end - r.p), PROXY_TIMEOUT_MS,
                              &corr);
     if (rc || corr == 0) {
         reply_to(ctx, &me, msg->type, err, error_body(err, "unreachable"));
@@ -146,19 +146,19 @@ static int kv_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     }
     uint8_t err[32];
     pending me = {0, msg->from, msg->corr, msg->trace};
-    tr_mpr r;
+    tr_mp_reader r;
     uint32_t n, op_len, key_len;
     const char *op, *key;
-    tr_mpr_init(&r, msg->body, msg->body_len);
-    if (tr_mpr_array(&r, &n) || n < 2 || n > 3 || tr_mpr_str(&r, &op, &op_len) ||
-        tr_mpr_str(&r, &key, &key_len) || key_len == 0 || key_len > TR_KEY_MAX) {
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    if (tr_mp_read_array(&r, &n) || n < 2 || n > 3 || tr_mp_read_str(&r, &op, &op_len) ||
+        tr_mp_read_str(&r, &key, &key_len) || key_len == 0 || key_len > TR_KEY_MAX) {
         reply_to(ctx, &me, msg->type, err, error_body(err, "want [op, key, ...]"));
         return TR_CONTINUE;
     }
-    const uint8_t *val = r.p + r.off;
-    size_t val_len = r.len - r.off;
+    const uint8_t *val = r.p;
+    size_t val_len = (size_t)(r.end - r.p);
     if (n == 3 && op_len == 3 && !memcmp(op, "put", 3) &&
-        tr_msgpack_check(val, val_len, TR_MSGPACK_DEPTH_MAX) == 0) {
+        tr__msgpack_check(val, val_len, TR_MSGPACK_DEPTH_MAX) == 0) {
         static const uint8_t ok[] = {0x81, 0xa2, 'o', 'k', 0xc3};
         int rc = tr_kv_put(ctx, key, key_len, val, val_len);
         if (rc == 0) {
@@ -402,7 +402,7 @@ int tr_cli_node(int argc, char **argv) {
     if (rc == 0) {
         tr_registers_opts ro = {
             .peer_count = (uint32_t)replica_count, .peer_names = replicas, .cp = true, .ap = true};
-        rc = tr_registers_boot(tr_runtime_node(rt), &ro);
+        rc = tr__registers_boot(tr_runtime_node(rt), &ro);
     }
     if (rc == 0) {
         a.cc.cluster = a.cluster;

@@ -515,13 +515,13 @@ static int boot(tr_node *node, void *ud) {
                             .cp = sc->o->cp,
                             .ap = sc->o->ap,
                             .bugs = sc->o->bugs};
-    int rc = tr_registers_boot(node, &ro);
+    int rc = tr__registers_boot(node, &ro);
     if (rc == 0 && sc->o->stock) {
         tr_stock_opts so = {.peer_count = sc->o->nodes,
                             .peer_names = node_names,
                             .bugs = sc->o->bugs,
                             .initial = TR_STOCK_INITIAL_DEFAULT};
-        rc = tr_stock_boot(node, &so);
+        rc = tr__stock_boot(node, &so);
     }
     if (rc == 0 && sc->stock != NULL) {
         rc = tr_stock_workload_boot(sc->stock, node, index);

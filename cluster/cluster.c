@@ -56,10 +56,10 @@ struct tr_cluster {
 
 int tr_cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
                       char *name_out) {
-    /* tr_envelope_decode runs tr_msgpack_check over the whole payload before msgpack-c or
+    /* tr__envelope_decode runs tr__msgpack_check over the whole payload before msgpack-c or
      * any allocation sees it (codec.h): depth, lying headers, truncation, trailing bytes.
      * (tests/cluster/test_node.c sends each of those.) */
-    int rc = tr_envelope_decode(payload, len, out, name_out);
+    int rc = tr__envelope_decode(payload, len, out, name_out);
     if (rc) {
         return rc;
     }
@@ -142,7 +142,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
     tr_cluster *c = ud;
     tr_transport *t = atomic_load_explicit(&c->t, memory_order_acquire);
     int rc;
-    size_t need = tr_envelope_size(msg, to_name);
+    size_t need = tr__envelope_size(msg, to_name);
     if (!t) {
         rc = TR_EUNREACH;
     } else if (need > c->frame_max + (size_t)TR_ENVELOPE_OVERHEAD_MAX) {
@@ -152,7 +152,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
         uint8_t stack[4096];
         uint8_t *buf = need <= sizeof stack ? stack : malloc(need);
         size_t len = 0;
-        rc = buf ? tr_envelope_encode(msg, to_name, buf, need, &len) : TR_ENOMEM;
+        rc = buf ? tr__envelope_encode(msg, to_name, buf, need, &len) : TR_ENOMEM;
         if (rc == 0) {
             rc = tr_transport_send(t, msg->to.node, buf, len);
         }

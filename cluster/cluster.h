@@ -4,8 +4,8 @@
  *
  * cluster.c plugs the transport (transport.h) into a real runtime: its remote-send hook
  * encodes envelopes (runtime/codec.h) on the sending worker's thread and queues them on the
- * peer's bounded queue; inbound kind-1 frames go through tr_envelope_decode, which runs
- * tr_msgpack_check over the whole payload before decoding anything; they must come from the
+ * peer's bounded queue; inbound kind-1 frames go through tr__envelope_decode, which runs
+ * tr__msgpack_check over the whole payload before decoding anything; they must come from the
  * node that sent them (from.node == the link's peer) and are handed to tr__node_deliver;
  * node down/up become tr__node_event.
  *

@@ -2,14 +2,16 @@
  * frame.h — the byte level of the cluster wire protocol (docs/wire-protocol.md).
  *
  * What: (1) the frame reader, which cuts a TCP byte stream into frames of a 4-byte
- * big-endian length followed by that many payload bytes; (2) a tiny msgpack writer and a
- * strict, bounds-checked msgpack reader for the control frames the transport itself speaks
- * (HELLO, AUTH, HEARTBEAT, GOSSIP, BYE). User messages (kind 1) are envelopes encoded by
- * runtime/codec.h and are never parsed here beyond their first two bytes.
+ * big-endian length followed by that many payload bytes; (2) the framing of the control
+ * frames the transport itself speaks (HELLO, AUTH, HEARTBEAT, GOSSIP, BYE), whose payloads
+ * are written and read with the msgpack writer and reader of runtime/mp.h (troupe.h,
+ * "Message bodies"). User messages (kind 1) are envelopes encoded by runtime/codec.h and are
+ * never parsed here beyond their first two bytes.
  *
- * Why our own reader: control frames have a fixed, flat schema; reading them with a
- * cursor that checks every length against the bytes left means no allocation, no
- * recursion, and no way for a hostile header ("array of 4 billion") to cost anything.
+ * Control frames have a fixed, flat schema; reading them with that reader, which checks
+ * every length against the bytes left, means no allocation, no recursion, and no way for a
+ * hostile header ("array of 4 billion") to cost anything. Their integers are read with
+ * tr_mp_read_uint, which takes the unsigned forms only: the transport writes no other.
  *
  * Invariants of the frame reader:
  *   - a frame length of 0 or above frame_max is refused (TR_EPROTO / TR_ETOOBIG) before a
@@ -25,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/mp.h"
 #include "troupe.h"
 
 #define TR_FRAME_MAX_DEFAULT (1u << 20)  /* 1 MiB payload */
@@ -41,17 +44,6 @@ enum {
     TR_FRAME_GOSSIP = 19,
     TR_FRAME_BYE = 20
 };
-
-/* ---- big-endian helpers ---- */
-static inline void tr_be32_put(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-static inline uint32_t tr_be32_get(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
 /* ---- frame reader ---- */
 typedef struct tr_frame_reader {
@@ -74,45 +66,11 @@ void tr_frame_reader_commit(tr_frame_reader *r, size_t n);
  * TR_EPROTO = zero length. After an error the reader must not be used again. */
 int tr_frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *len);
 
-/* ---- msgpack writer (control frames) ---- */
-typedef struct tr_mpw {
-    uint8_t *p; /* borrowed buffer */
-    size_t len;
-    size_t cap;
-    int err; /* sticky: TR_ETOOBIG once anything did not fit */
-} tr_mpw;
-
-void tr_mpw_init(tr_mpw *w, uint8_t *buf, size_t cap);
-void tr_mpw_array(tr_mpw *w, uint32_t n);
-void tr_mpw_uint(tr_mpw *w, uint64_t v);
-void tr_mpw_str(tr_mpw *w, const char *s, size_t n);
-void tr_mpw_bin(tr_mpw *w, const void *b, size_t n);
-void tr_mpw_nil(tr_mpw *w);
-
 /* Builds one whole frame in buf: 4-byte length, then the payload written by the caller
  * between tr_frame_begin and tr_frame_end. tr_frame_end returns the frame size or a
  * negative TR_E code. */
-void tr_frame_begin(tr_mpw *w, uint8_t *buf, size_t cap);
-long tr_frame_end(tr_mpw *w);
-
-/* ---- msgpack reader (control frames): every call checks bounds ---- */
-typedef struct tr_mpr {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
-} tr_mpr;
-
-void tr_mpr_init(tr_mpr *r, const uint8_t *p, size_t len);
-int tr_mpr_array(tr_mpr *r, uint32_t *n);
-int tr_mpr_uint(tr_mpr *r, uint64_t *v);
-/* *s points into the frame (not NUL-terminated). */
-int tr_mpr_str(tr_mpr *r, const char **s, uint32_t *n);
-int tr_mpr_bin(tr_mpr *r, const uint8_t **b, uint32_t *n);
-/* Copies a string of at most cap-1 bytes into out and NUL-terminates it; a longer string,
- * or one holding a NUL byte, is TR_EPROTO. */
-int tr_mpr_str_copy(tr_mpr *r, char *out, size_t cap);
-/* 0 if every byte was consumed, else TR_EPROTO. */
-int tr_mpr_done(const tr_mpr *r);
+void tr_frame_begin(tr_mp_writer *w, uint8_t *buf, size_t cap);
+long tr_frame_end(tr_mp_writer *w);
 
 /* The kind of a payload: reads the top-level array header and its first element (a
  * positive fixint). Returns the kind (>= 1) and *count = array length, or TR_EPROTO. */

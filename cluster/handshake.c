@@ -16,33 +16,33 @@
 #define HELLO_FIELDS 9
 
 long tr_hello_encode(const tr_hello *h, uint8_t *buf, size_t cap) {
-    tr_mpw w;
+    tr_mp_writer w;
     tr_frame_begin(&w, buf, cap);
-    tr_mpw_array(&w, HELLO_FIELDS);
-    tr_mpw_uint(&w, TR_FRAME_HELLO);
-    tr_mpw_uint(&w, h->proto);
-    tr_mpw_str(&w, h->cluster, strlen(h->cluster));
-    tr_mpw_str(&w, h->name, strlen(h->name));
-    tr_mpw_uint(&w, h->id);
-    tr_mpw_uint(&w, h->flags);
-    tr_mpw_str(&w, h->listen, strlen(h->listen));
-    tr_mpw_uint(&w, h->incarnation);
-    tr_mpw_bin(&w, h->nonce, TR_NONCE_LEN);
+    tr_mp_write_array(&w, HELLO_FIELDS);
+    tr_mp_write_uint(&w, TR_FRAME_HELLO);
+    tr_mp_write_uint(&w, h->proto);
+    tr_mp_write_str(&w, h->cluster, strlen(h->cluster));
+    tr_mp_write_str(&w, h->name, strlen(h->name));
+    tr_mp_write_uint(&w, h->id);
+    tr_mp_write_uint(&w, h->flags);
+    tr_mp_write_str(&w, h->listen, strlen(h->listen));
+    tr_mp_write_uint(&w, h->incarnation);
+    tr_mp_write_bin(&w, h->nonce, TR_NONCE_LEN);
     return tr_frame_end(&w);
 }
 
 long tr_auth_encode(const uint8_t mac[TR_MAC_LEN], uint8_t *buf, size_t cap) {
-    tr_mpw w;
+    tr_mp_writer w;
     tr_frame_begin(&w, buf, cap);
-    tr_mpw_array(&w, 2);
-    tr_mpw_uint(&w, TR_FRAME_AUTH);
-    tr_mpw_bin(&w, mac, TR_MAC_LEN);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_uint(&w, TR_FRAME_AUTH);
+    tr_mp_write_bin(&w, mac, TR_MAC_LEN);
     return tr_frame_end(&w);
 }
 
-static int read_u32(tr_mpr *r, uint32_t *out) {
+static int read_u32(tr_mp_reader *r, uint32_t *out) {
     uint64_t v;
-    if (tr_mpr_uint(r, &v) || v > UINT32_MAX) {
+    if (tr_mp_read_uint(r, &v) || v > UINT32_MAX) {
         return TR_EPROTO;
     }
     *out = (uint32_t)v;
@@ -50,20 +50,20 @@ static int read_u32(tr_mpr *r, uint32_t *out) {
 }
 
 int tr_hello_decode(const uint8_t *payload, size_t len, tr_hello *out) {
-    tr_mpr r;
+    tr_mp_reader r;
     uint32_t n;
     uint64_t kind;
     const uint8_t *nonce;
     uint32_t nonce_len;
     memset(out, 0, sizeof *out);
-    tr_mpr_init(&r, payload, len);
-    if (tr_mpr_array(&r, &n) || n != HELLO_FIELDS || tr_mpr_uint(&r, &kind) ||
+    tr_mp_reader_init(&r, payload, len);
+    if (tr_mp_read_array(&r, &n) || n != HELLO_FIELDS || tr_mp_read_uint(&r, &kind) ||
         kind != TR_FRAME_HELLO || read_u32(&r, &out->proto) ||
-        tr_mpr_str_copy(&r, out->cluster, sizeof out->cluster) ||
-        tr_mpr_str_copy(&r, out->name, sizeof out->name) || read_u32(&r, &out->id) ||
-        read_u32(&r, &out->flags) || tr_mpr_str_copy(&r, out->listen, sizeof out->listen) ||
-        tr_mpr_uint(&r, &out->incarnation) || tr_mpr_bin(&r, &nonce, &nonce_len) ||
-        nonce_len != TR_NONCE_LEN || tr_mpr_done(&r)) {
+        tr_mp_read_str_copy(&r, out->cluster, sizeof out->cluster) ||
+        tr_mp_read_str_copy(&r, out->name, sizeof out->name) || read_u32(&r, &out->id) ||
+        read_u32(&r, &out->flags) || tr_mp_read_str_copy(&r, out->listen, sizeof out->listen) ||
+        tr_mp_read_uint(&r, &out->incarnation) || tr_mp_read_bin(&r, &nonce, &nonce_len) ||
+        nonce_len != TR_NONCE_LEN || tr_mp_reader_done(&r)) {
         return TR_EPROTO;
     }
     memcpy(out->nonce, nonce, TR_NONCE_LEN);
@@ -74,13 +74,13 @@ int tr_hello_decode(const uint8_t *payload, size_t len, tr_hello *out) {
 }
 
 int tr_auth_decode(const uint8_t *payload, size_t len, uint8_t mac[TR_MAC_LEN]) {
-    tr_mpr r;
+    tr_mp_reader r;
     uint32_t n, mac_len;
     uint64_t kind;
     const uint8_t *m;
-    tr_mpr_init(&r, payload, len);
-    if (tr_mpr_array(&r, &n) || n != 2 || tr_mpr_uint(&r, &kind) || kind != TR_FRAME_AUTH ||
-        tr_mpr_bin(&r, &m, &mac_len) || mac_len != TR_MAC_LEN || tr_mpr_done(&r)) {
+    tr_mp_reader_init(&r, payload, len);
+    if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_uint(&r, &kind) || kind != TR_FRAME_AUTH ||
+        tr_mp_read_bin(&r, &m, &mac_len) || mac_len != TR_MAC_LEN || tr_mp_reader_done(&r)) {
         return TR_EPROTO;
     }
     memcpy(mac, m, TR_MAC_LEN);
@@ -90,7 +90,7 @@ int tr_auth_decode(const uint8_t *payload, size_t len, uint8_t mac[TR_MAC_LEN]) 
 /* Appends be32(len) || s to the transcript. */
 static void put_lp(uint8_t *t, size_t *n, const char *s) {
     size_t len = strlen(s);
-    tr_be32_put(t + *n, (uint32_t)len);
+    tr_store_be32(t + *n, (uint32_t)len);
     memcpy(t + *n + 4, s, len);
     *n += 4 + len;
 }
@@ -106,10 +106,10 @@ int tr_hs_mac(const uint8_t *secret, size_t secret_len, char role, const tr_hell
     t[n++] = (uint8_t)role;
     put_lp(t, &n, initiator->cluster);
     put_lp(t, &n, initiator->name);
-    tr_be32_put(t + n, initiator->id);
+    tr_store_be32(t + n, initiator->id);
     n += 4;
     put_lp(t, &n, acceptor->name);
-    tr_be32_put(t + n, acceptor->id);
+    tr_store_be32(t + n, acceptor->id);
     n += 4;
     memcpy(t + n, initiator->nonce, TR_NONCE_LEN);
     n += TR_NONCE_LEN;

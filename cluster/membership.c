@@ -169,41 +169,41 @@ size_t tr_gossip_size_max(size_t n) {
 
 long tr_gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t cap) {
     assert(n <= TR_MEMBERS_MAX);
-    tr_mpw w;
+    tr_mp_writer w;
     tr_frame_begin(&w, buf, cap);
-    tr_mpw_array(&w, 2);
-    tr_mpw_uint(&w, TR_FRAME_GOSSIP);
-    tr_mpw_array(&w, (uint32_t)n);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_uint(&w, TR_FRAME_GOSSIP);
+    tr_mp_write_array(&w, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        tr_mpw_array(&w, 4);
-        tr_mpw_str(&w, e[i].name, strlen(e[i].name));
-        tr_mpw_uint(&w, e[i].id);
-        tr_mpw_str(&w, e[i].addr, strlen(e[i].addr));
-        tr_mpw_uint(&w, e[i].incarnation);
+        tr_mp_write_array(&w, 4);
+        tr_mp_write_str(&w, e[i].name, strlen(e[i].name));
+        tr_mp_write_uint(&w, e[i].id);
+        tr_mp_write_str(&w, e[i].addr, strlen(e[i].addr));
+        tr_mp_write_uint(&w, e[i].incarnation);
     }
     return tr_frame_end(&w);
 }
 
 int tr_gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, size_t cap,
                      size_t *n) {
-    tr_mpr r;
+    tr_mp_reader r;
     uint32_t cnt, members, fields;
     uint64_t kind, id;
-    tr_mpr_init(&r, payload, len);
-    if (tr_mpr_array(&r, &cnt) || cnt != 2 || tr_mpr_uint(&r, &kind) || kind != TR_FRAME_GOSSIP ||
-        tr_mpr_array(&r, &members) || members > cap) {
+    tr_mp_reader_init(&r, payload, len);
+    if (tr_mp_read_array(&r, &cnt) || cnt != 2 || tr_mp_read_uint(&r, &kind) ||
+        kind != TR_FRAME_GOSSIP || tr_mp_read_array(&r, &members) || members > cap) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < members; i++) {
-        if (tr_mpr_array(&r, &fields) || fields != 4 ||
-            tr_mpr_str_copy(&r, e[i].name, sizeof e[i].name) || tr_mpr_uint(&r, &id) || id == 0 ||
-            id > UINT32_MAX || tr_mpr_str_copy(&r, e[i].addr, sizeof e[i].addr) ||
-            tr_mpr_uint(&r, &e[i].incarnation) || !e[i].name[0] || !e[i].addr[0]) {
+        if (tr_mp_read_array(&r, &fields) || fields != 4 ||
+            tr_mp_read_str_copy(&r, e[i].name, sizeof e[i].name) || tr_mp_read_uint(&r, &id) ||
+            id == 0 || id > UINT32_MAX || tr_mp_read_str_copy(&r, e[i].addr, sizeof e[i].addr) ||
+            tr_mp_read_uint(&r, &e[i].incarnation) || !e[i].name[0] || !e[i].addr[0]) {
             return TR_EPROTO;
         }
         e[i].id = (uint32_t)id;
     }
-    if (tr_mpr_done(&r)) {
+    if (tr_mp_reader_done(&r)) {
         return TR_EPROTO;
     }
     *n = members;

@@ -719,7 +719,7 @@ int tr_transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size
         t->stats.send_full++;
     } else if ((rc = bytes_reserve(&p->q_data, 4 + len)) == 0) {
         uint8_t *dst = p->q_data.p + p->q_data.len;
-        tr_be32_put(dst, (uint32_t)len);
+        tr_store_be32(dst, (uint32_t)len);
         memcpy(dst + 4, payload, len);
         p->q_data.len += 4 + len;
         p->q_count++;
@@ -951,12 +951,12 @@ static void add_member_from_gossip(tr_transport *t, const tr_gossip_entry *e) {
 static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size_t len) {
     switch (kind) {
     case TR_FRAME_HEARTBEAT: {
-        tr_mpr r;
+        tr_mp_reader r;
         uint32_t n;
         uint64_t kind_v, seq;
-        tr_mpr_init(&r, p, len);
-        if (tr_mpr_array(&r, &n) || n != 2 || tr_mpr_uint(&r, &kind_v) || tr_mpr_uint(&r, &seq) ||
-            tr_mpr_done(&r)) {
+        tr_mp_reader_init(&r, p, len);
+        if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_uint(&r, &kind_v) ||
+            tr_mp_read_uint(&r, &seq) || tr_mp_reader_done(&r)) {
             return TR_EPROTO;
         }
         return 0;
@@ -973,13 +973,13 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
         return 0;
     }
     case TR_FRAME_BYE: {
-        tr_mpr r;
+        tr_mp_reader r;
         uint32_t n;
         uint64_t kind_v;
         char why[128];
-        tr_mpr_init(&r, p, len);
-        if (tr_mpr_array(&r, &n) || n != 2 || tr_mpr_uint(&r, &kind_v) ||
-            tr_mpr_str_copy(&r, why, sizeof why) || tr_mpr_done(&r)) {
+        tr_mp_reader_init(&r, p, len);
+        if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_uint(&r, &kind_v) ||
+            tr_mp_read_str_copy(&r, why, sizeof why) || tr_mp_reader_done(&r)) {
             return TR_EPROTO;
         }
         conn_close(c, "info", "peer said bye: %s", why);
@@ -1455,11 +1455,11 @@ static void send_gossip_to(tr_transport *t, peer *to) {
 
 static void send_heartbeat_to(tr_transport *t, peer *p) {
     uint8_t frame[32];
-    tr_mpw w;
+    tr_mp_writer w;
     tr_frame_begin(&w, frame, sizeof frame);
-    tr_mpw_array(&w, 2);
-    tr_mpw_uint(&w, TR_FRAME_HEARTBEAT);
-    tr_mpw_uint(&w, t->hb_seq);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_uint(&w, TR_FRAME_HEARTBEAT);
+    tr_mp_write_uint(&w, t->hb_seq);
     long len = tr_frame_end(&w);
     assert(len > 0);
     queue_ctrl(t, p, frame, (size_t)len);
@@ -1545,11 +1545,11 @@ static bool all_written(tr_transport *t) {
 }
 
 static long bye_frame(uint8_t *buf, size_t cap) {
-    tr_mpw w;
+    tr_mp_writer w;
     tr_frame_begin(&w, buf, cap);
-    tr_mpw_array(&w, 2);
-    tr_mpw_uint(&w, TR_FRAME_BYE);
-    tr_mpw_str(&w, "shutdown", 8);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_uint(&w, TR_FRAME_BYE);
+    tr_mp_write_str(&w, "shutdown", 8);
     return tr_frame_end(&w);
 }
 

@@ -139,6 +139,286 @@ struct tr_msg {
 };
 
 /* ------------------------------------------------------------------------------------ */
+/* Message bodies: a msgpack writer and reader over caller memory (runtime/mp.c)          */
+/*
+ * What every codec of troupe uses (the envelope, the cluster's control frames, the
+ * registers' and stock's bodies), and what a service can use for its own bodies. Nothing
+ * here allocates; both sides work on a buffer the caller owns (borrowed for as long as the
+ * writer or reader is used).
+ *
+ * Writer: tr_mp_writer over buf[0..cap). Each tr_mp_write_* writes one whole value or, when
+ * it does not fit, nothing: it then sets `err` to TR_ETOOBIG, and every later write is a
+ * no-op, so a sequence of writes is checked once at the end (`len` counts the bytes of the
+ * values that fitted). Every value takes msgpack's smallest form, as msgpack-c writes it
+ * (fixint, uint8..64 for values >= 0, int8..64 for negative ones; fixstr/str8/16/32;
+ * bin8/16/32; fixarray/array16/32; fixmap/map16/32); floats are written as float64.
+ * Encoders of a fixed layout may skip the per-value checks: tr_mp_writer_room gives room for
+ * a known maximum, tr_mp_put_* write one value there without any check (same bytes as the
+ * tr_mp_write_* calls) and tr_mp_writer_advance records what was written.
+ *
+ * Reader: tr_mp_reader over buf[0..len). Each tr_mp_read_* reads one value of its kind or
+ * fails with TR_EPROTO: wrong kind, bytes missing, or a value out of range. A failure is
+ * sticky: `err` is set, the reader is at the end, and every later read fails too, so a
+ * decoder may check `err` once at the end. Every length is checked against the bytes left
+ * before it is used, and a container header announcing more elements than bytes remain
+ * (one byte per array element, two per map entry) is refused at once, so hostile input
+ * costs nothing. Strings and binaries are returned as pointers into the buffer, not
+ * NUL-terminated (tr_mp_read_str_copy copies one out). Ext values are skipped, not read.
+ * Limits: containers and strings hold at most 2^32 - 1 elements or bytes (msgpack's own);
+ * tr_mp_skip refuses values nested deeper than TR_MP_DEPTH_MAX containers.
+ * Threading: none; a writer or reader is used by one thread at a time.
+ */
+
+/* Big-endian loads and stores of 16, 32 and 64 bits at any alignment. */
+static inline uint16_t tr_load_be16(const void *p) {
+    uint16_t v;
+    __builtin_memcpy(&v, p, 2);
+    return __builtin_bswap16(v);
+}
+static inline uint32_t tr_load_be32(const void *p) {
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+static inline uint64_t tr_load_be64(const void *p) {
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+static inline void tr_store_be16(void *p, uint16_t v) {
+    v = __builtin_bswap16(v);
+    __builtin_memcpy(p, &v, 2);
+}
+static inline void tr_store_be32(void *p, uint32_t v) {
+    v = __builtin_bswap32(v);
+    __builtin_memcpy(p, &v, 4);
+}
+static inline void tr_store_be64(void *p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    __builtin_memcpy(p, &v, 8);
+}
+
+/* The most containers tr_mp_skip goes into: a value inside more is refused. */
+#define TR_MP_DEPTH_MAX 8
+
+typedef struct tr_mp_writer {
+    uint8_t *buf; /* borrowed */
+    size_t cap;
+    size_t len; /* bytes written */
+    int err;    /* 0, or TR_ETOOBIG once a value did not fit */
+} tr_mp_writer;
+
+void tr_mp_writer_init(tr_mp_writer *w, void *buf, size_t cap);
+void tr_mp_write_nil(tr_mp_writer *w);
+void tr_mp_write_bool(tr_mp_writer *w, bool v);
+void tr_mp_write_int(tr_mp_writer *w, int64_t v);
+void tr_mp_write_uint(tr_mp_writer *w, uint64_t v);
+/* float64, as msgpack-c's msgpack_pack_double. */
+void tr_mp_write_float(tr_mp_writer *w, double v);
+/* s[0..n) (borrowed for the call); n <= UINT32_MAX. */
+void tr_mp_write_str(tr_mp_writer *w, const char *s, size_t n);
+/* A NUL-terminated string (inline: the length of a literal is known when compiling). */
+static inline void tr_mp_write_cstr(tr_mp_writer *w, const char *s) {
+    tr_mp_write_str(w, s, __builtin_strlen(s));
+}
+/* b[0..n) (borrowed for the call); n <= UINT32_MAX. */
+void tr_mp_write_bin(tr_mp_writer *w, const void *b, size_t n);
+/* A header; the caller then writes n elements (an array) or n key-value pairs (a map). */
+void tr_mp_write_array(tr_mp_writer *w, uint32_t n);
+void tr_mp_write_map(tr_mp_writer *w, uint32_t n);
+/* n bytes of msgpack encoded in advance (a map header and its first key, say), copied as
+ * they are: one check and one copy instead of a write per value. */
+void tr_mp_write_raw(tr_mp_writer *w, const void *bytes, size_t n);
+/* tr_mp_write_raw of a string literal's bytes (its NUL excluded). */
+#define TR_MP_WRITE_LIT(w, lit) tr_mp_write_raw((w), "" lit, sizeof(lit) - 1)
+
+/* Where up to `max` bytes may be written without checks, or NULL when fewer are left or
+ * err is set (the encoder then falls back to the tr_mp_write_* calls, which handle a tight
+ * buffer exactly). */
+static inline uint8_t *tr_mp_writer_room(tr_mp_writer *w, size_t max) {
+    return w->err == 0 && max <= w->cap - w->len ? w->buf + w->len : NULL;
+}
+/* Records the bytes written by tr_mp_put_* from tr_mp_writer_room's pointer up to end. */
+static inline void tr_mp_writer_advance(tr_mp_writer *w, const uint8_t *end) {
+    w->len = (size_t)(end - w->buf);
+}
+
+/* The tr_mp_put_* write one value at p without any check and return the byte after it.
+ * A tag byte and `width` (1, 2, 4 or 8) big-endian bytes of v. */
+static inline __attribute__((always_inline)) uint8_t *tr_mp_put_tagged(uint8_t *p, uint8_t tag,
+                                                                       uint64_t v, int width) {
+    p[0] = tag;
+    switch (width) {
+    case 1: p[1] = (uint8_t)v; break;
+    case 2: tr_store_be16(p + 1, (uint16_t)v); break;
+    case 4: tr_store_be32(p + 1, (uint32_t)v); break;
+    default: tr_store_be64(p + 1, v); break;
+    }
+    return p + 1 + width;
+}
+/* At most 9 bytes. */
+static inline __attribute__((always_inline)) uint8_t *tr_mp_put_uint(uint8_t *p, uint64_t v) {
+    if (v < 128) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v <= 0xff) {
+        return tr_mp_put_tagged(p, 0xcc, v, 1);
+    }
+    if (v <= 0xffff) {
+        return tr_mp_put_tagged(p, 0xcd, v, 2);
+    }
+    if (v <= 0xffffffffu) {
+        return tr_mp_put_tagged(p, 0xce, v, 4);
+    }
+    return tr_mp_put_tagged(p, 0xcf, v, 8);
+}
+/* At most 9 bytes. */
+static inline __attribute__((always_inline)) uint8_t *tr_mp_put_int(uint8_t *p, int64_t v) {
+    if (v >= 0) {
+        return tr_mp_put_uint(p, (uint64_t)v);
+    }
+    if (v >= -32) {
+        *p = (uint8_t)(int8_t)v;
+        return p + 1;
+    }
+    if (v >= INT8_MIN) {
+        return tr_mp_put_tagged(p, 0xd0, (uint64_t)v, 1);
+    }
+    if (v >= INT16_MIN) {
+        return tr_mp_put_tagged(p, 0xd1, (uint64_t)v, 2);
+    }
+    if (v >= INT32_MIN) {
+        return tr_mp_put_tagged(p, 0xd2, (uint64_t)v, 4);
+    }
+    return tr_mp_put_tagged(p, 0xd3, (uint64_t)v, 8);
+}
+/* A str header for n bytes (at most 5 bytes); the caller copies the n bytes after it. */
+static inline __attribute__((always_inline)) uint8_t *tr_mp_put_str_header(uint8_t *p, uint32_t n) {
+    if (n < 32) {
+        *p = (uint8_t)(0xa0 | n);
+        return p + 1;
+    }
+    if (n <= 0xff) {
+        return tr_mp_put_tagged(p, 0xd9, n, 1);
+    }
+    if (n <= 0xffff) {
+        return tr_mp_put_tagged(p, 0xda, n, 2);
+    }
+    return tr_mp_put_tagged(p, 0xdb, n, 4);
+}
+/* A bin header for n bytes (at most 5 bytes); the caller copies the n bytes after it. */
+static inline __attribute__((always_inline)) uint8_t *tr_mp_put_bin_header(uint8_t *p, uint32_t n) {
+    if (n <= 0xff) {
+        return tr_mp_put_tagged(p, 0xc4, n, 1);
+    }
+    if (n <= 0xffff) {
+        return tr_mp_put_tagged(p, 0xc5, n, 2);
+    }
+    return tr_mp_put_tagged(p, 0xc6, n, 4);
+}
+/* The bytes of a string literal (its NUL excluded); returns the byte after them. */
+#define TR_MP_PUT_LIT(p, lit) \
+    ((uint8_t *)__builtin_memcpy((p), "" lit, sizeof(lit) - 1) + (sizeof(lit) - 1))
+
+/* What the next value is (tr_mp_peek). */
+typedef enum tr_mp_type {
+    TR_MP_END = 0, /* no more bytes, or the reader failed */
+    TR_MP_NIL,
+    TR_MP_BOOL,
+    TR_MP_INT, /* any integer form, signed or unsigned */
+    TR_MP_FLOAT,
+    TR_MP_STR,
+    TR_MP_BIN,
+    TR_MP_ARRAY,
+    TR_MP_MAP,
+    TR_MP_EXT,
+    TR_MP_BAD /* the reserved byte 0xc1 */
+} tr_mp_type;
+
+typedef struct tr_mp_reader {
+    const uint8_t *p;   /* the next byte (borrowed) */
+    const uint8_t *end; /* one past the last */
+    int err;            /* 0, or TR_EPROTO once a read failed */
+} tr_mp_reader;
+
+void tr_mp_reader_init(tr_mp_reader *r, const void *buf, size_t len);
+/* The type of the next value, without reading it (only its first byte is looked at: the
+ * value itself may still be truncated). */
+tr_mp_type tr_mp_peek(const tr_mp_reader *r);
+/* 0 when no read failed and every byte was read; TR_EPROTO otherwise. */
+int tr_mp_reader_done(const tr_mp_reader *r);
+/* Skips one value of any kind (its bytes are checked, its contents are not interpreted). */
+int tr_mp_skip(tr_mp_reader *r);
+int tr_mp_read_nil(tr_mp_reader *r);
+int tr_mp_read_bool(tr_mp_reader *r, bool *v);
+/* The unsigned forms only (positive fixint, uint8..64); a signed form is refused, even for
+ * a value >= 0 (read those with tr_mp_read_int). */
+int tr_mp_read_uint(tr_mp_reader *r, uint64_t *v);
+/* float32 or float64. */
+int tr_mp_read_float(tr_mp_reader *r, double *v);
+/* b points into the buffer. */
+int tr_mp_read_bin(tr_mp_reader *r, const uint8_t **b, uint32_t *n);
+/* Copies a str of at most cap - 1 bytes into out and NUL-terminates it; a longer one, or one
+ * holding a NUL byte, is TR_EPROTO. */
+int tr_mp_read_str_copy(tr_mp_reader *r, char *out, size_t cap);
+/* The out-of-line halves of the inline readers below: same contracts (call those). */
+int tr_mp_read_map_any(tr_mp_reader *r, uint32_t *n);
+int tr_mp_read_array_any(tr_mp_reader *r, uint32_t *n);
+int tr_mp_read_str_any(tr_mp_reader *r, const char **s, uint32_t *n);
+int tr_mp_read_int_any(tr_mp_reader *r, int64_t *v);
+
+/* The bytes after the tag byte at r->p, or -1 when there is none (failed or at the end). */
+static inline ptrdiff_t tr_mp_reader_left(const tr_mp_reader *r) {
+    return r->err != 0 || r->p >= r->end ? -1 : r->end - r->p - 1;
+}
+
+/* A map header: *n entries follow. The inline part takes fixmap; the rest is out of line. */
+static inline int tr_mp_read_map(tr_mp_reader *r, uint32_t *n) {
+    ptrdiff_t left = tr_mp_reader_left(r);
+    if (left >= 0 && (r->p[0] & 0xf0) == 0x80 && 2 * (r->p[0] & 0x0f) <= left) {
+        *n = *r->p++ & 0x0f;
+        return 0;
+    }
+    return tr_mp_read_map_any(r, n);
+}
+/* An array header: *n elements follow. */
+static inline int tr_mp_read_array(tr_mp_reader *r, uint32_t *n) {
+    ptrdiff_t left = tr_mp_reader_left(r);
+    if (left >= 0 && (r->p[0] & 0xf0) == 0x90 && (r->p[0] & 0x0f) <= left) {
+        *n = *r->p++ & 0x0f;
+        return 0;
+    }
+    return tr_mp_read_array_any(r, n);
+}
+/* A str: *s points into the buffer, *n bytes, not NUL-terminated. */
+static inline int tr_mp_read_str(tr_mp_reader *r, const char **s, uint32_t *n) {
+    ptrdiff_t left = tr_mp_reader_left(r);
+    if (left >= 0 && (r->p[0] & 0xe0) == 0xa0 && (r->p[0] & 0x1f) <= left) {
+        *n = r->p[0] & 0x1f;
+        *s = (const char *)r->p + 1;
+        r->p += 1 + *n;
+        return 0;
+    }
+    return tr_mp_read_str_any(r, s, n);
+}
+/* Any integer form holding a value that fits int64 (a uint64 above INT64_MAX is refused). */
+static inline int tr_mp_read_int(tr_mp_reader *r, int64_t *v) {
+    /* a positive (0x00..0x7f) or negative (0xe0..0xff) fixint: -32..127 as int8_t */
+    if (tr_mp_reader_left(r) >= 0 && (int8_t)r->p[0] >= -32) {
+        *v = (int8_t)*r->p++;
+        return 0;
+    }
+    return tr_mp_read_int_any(r, v);
+}
+/* True when s[0..n) equals the NUL-terminated `lit` (inline: a literal's length and the
+ * comparison fold when compiling). */
+static inline bool tr_mp_str_eq(const char *s, uint32_t n, const char *lit) {
+    size_t k = __builtin_strlen(lit);
+    return k == n && __builtin_memcmp(s, lit, k) == 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Behaviours                                                                             */
 
 typedef struct tr_ctx tr_ctx;   /* the running actor's handle; valid during callbacks only */

@@ -7,24 +7,28 @@
  * its state on the stack, and refuses any header announcing more elements or bytes than the
  * buffer still holds, so nothing is allocated for input that cannot be a real object.
  *
- * Encoding writes msgpack-c's exact bytes directly into the caller's buffer, after one bounds
- * check (see the encoding section for why not through msgpack_packer).
- * Decoding reads the eleven fields with a small bounds-checked reader: the envelope has a
+ * Encoding writes msgpack-c's exact bytes directly into the caller's buffer with the
+ * unchecked tr_mp_put_* of troupe.h, after one bounds check for the whole envelope (see the
+ * encoding section for why not through a packer).
+ * Decoding reads the eleven fields with the bounds-checked tr_mp_reader: the envelope has a
  * fixed shape of scalars, so no msgpack object tree (and no zone) is built, and the only
  * allocation is the message itself, sized by a body length the reader has proven to be inside
  * the buffer. A buffer the reader accepts is one well-formed object, so the validator runs
- * only on the others, to give the same error code as if it had run first. Before the reader,
- * a fast path takes the layout our own encoder writes (fixints and uint8..64, nil or fixstr
- * name, bin8/16 body) in one pass without per-field dispatch; it only ever accepts or passes
- * the buffer on, so odd or hostile input meets the general reader exactly as before.
+ * only on the buffers the reader refuses: on malformed bytes the error code is the
+ * validator's (TR_EPROTO), on well-formed ones the reader's (TR_EVERSION or TR_EPROTO).
+ * Ahead of the reader, a fast path takes the layout our own encoder writes (fixints and
+ * uint8..64, nil or fixstr name, bin8/16 body) in one pass without per-field dispatch; it
+ * only ever accepts or passes the buffer on, so odd or hostile input always meets the
+ * general reader and the validator, which alone decide every refusal and its error code.
  */
 #include "runtime/codec.h"
 
-#include <assert.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "runtime/engine.h"
 #include "runtime/internal.h" /* the tr_msg.flags_ bits */
+#include "runtime/mp.h"
 
 #define ENVELOPE_VERSION 1
 #define ENVELOPE_FIELDS 11
@@ -38,19 +42,14 @@ _Static_assert(WIRE_FLAGS < 128, "wire flags must stay a positive fixint");
 
 /* ---- Reading big-endian integers (the caller has checked the bounds) --------------------- */
 
-static uint64_t load_be(const uint8_t *p, size_t n) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n == 8) { /* the widest field, common in envelopes (actor ids, trace ids): one load */
-        uint64_t v;
-        memcpy(&v, p, 8);
-        return __builtin_bswap64(v);
+/* n is 1, 2, 4 or 8 (a msgpack length or integer field): one load each. */
+static inline uint64_t load_be(const uint8_t *p, size_t n) {
+    switch (n) {
+    case 1: return p[0];
+    case 2: return tr_load_be16(p);
+    case 4: return tr_load_be32(p);
+    default: TR_DEBUG_ASSERT(n == 8); return tr_load_be64(p);
     }
-#endif
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
 }
 
 /* Copies n bytes. Envelope bodies and names are mostly short, and a call into memcpy for a
@@ -175,7 +174,7 @@ static bool classify(uint8_t b, header *h) {
 /* Parses the header at p[0..avail). TR_EAGAIN if the header, its payload, or the minimum
  * bytes its children need (one each) do not fit in avail; TR_EPROTO for 0xc1. */
 static int parse_header(const uint8_t *p, size_t avail, header *h) {
-    assert(avail > 0);
+    TR_DEBUG_ASSERT(avail > 0);
     if (!classify(p[0], h)) {
         return TR_EPROTO;
     }
@@ -226,7 +225,7 @@ _Static_assert(sizeof scalar_size == 256, "one entry per type byte");
 
 /* Walks one object from buf[0..len). *used = its size. TR_EAGAIN if buf ends first. */
 static int walk(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
-    assert(depth_max <= CHECK_STACK_MAX);
+    TR_ASSERT(depth_max <= CHECK_STACK_MAX);
     uint64_t pending[CHECK_STACK_MAX + 1]; /* pending[0]: the top-level object */
     uint32_t depth = 0;
     size_t pos = 0;
@@ -264,23 +263,23 @@ static int walk(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used
             pending[++depth] = h.children;
         }
     }
-    assert(pos <= len);
+    TR_ASSERT(pos <= len);
     *used = pos;
     return 0;
 }
 
-int tr_msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
-    assert(buf != NULL || len == 0);
-    assert(used != NULL);
+int tr__msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used) {
+    TR_ASSERT(buf != NULL || len == 0);
+    TR_ASSERT(used != NULL);
     if (depth_max > CHECK_STACK_MAX) {
         depth_max = CHECK_STACK_MAX; /* the stack is the limit; callers asking more get it */
     }
     return walk(buf, len, depth_max, used);
 }
 
-int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
+int tr__msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
     size_t used = 0;
-    int rc = tr_msgpack_check_prefix(buf, len, depth_max, &used);
+    int rc = tr__msgpack_check_prefix(buf, len, depth_max, &used);
     if (rc == TR_EAGAIN) {
         return TR_EPROTO; /* the whole buffer was given: truncated is malformed */
     }
@@ -294,69 +293,9 @@ int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max) {
 
 /* The encoder writes msgpack-c's bytes itself: the smallest form of every unsigned integer,
  * str (fixstr, str8/16/32) and bin (bin8/16/32) headers exactly as msgpack-c's
- * pack_template.h chooses them. A packer with a write callback per field cost three times
- * as much, and the bytes are the same (tests/runtime/test_codec.c compares the two on many
- * messages). */
-
-static uint8_t *store_be16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-static uint8_t *store_be32(uint8_t *p, uint32_t v) {
-    v = __builtin_bswap32(v);
-    memcpy(p, &v, 4);
-    return p + 4;
-}
-
-static uint8_t *store_be64(uint8_t *p, uint64_t v) {
-    v = __builtin_bswap64(v);
-    memcpy(p, &v, 8);
-    return p + 8;
-}
-
-/* msgpack-c's msgpack_pack_uint64: the smallest unsigned form. */
-static inline uint8_t *put_uint(uint8_t *p, uint64_t v) {
-    if (v < 0x80) {
-        *p = (uint8_t)v;
-        return p + 1;
-    }
-    if (v <= 0xff) {
-        p[0] = 0xcc;
-        p[1] = (uint8_t)v;
-        return p + 2;
-    }
-    if (v <= 0xffff) {
-        *p = 0xcd;
-        return store_be16(p + 1, (uint16_t)v);
-    }
-    if (v <= 0xffffffffu) {
-        *p = 0xce;
-        return store_be32(p + 1, (uint32_t)v);
-    }
-    *p = 0xcf;
-    return store_be64(p + 1, v);
-}
-
-/* msgpack-c's msgpack_pack_str (n < 32: fixstr) or msgpack_pack_bin header. */
-static uint8_t *put_bytes_header(uint8_t *p, size_t n, bool str) {
-    if (str && n < 32) {
-        *p = (uint8_t)(0xa0 | n);
-        return p + 1;
-    }
-    if (n <= 0xff) {
-        p[0] = str ? 0xd9 : 0xc4;
-        p[1] = (uint8_t)n;
-        return p + 2;
-    }
-    if (n <= 0xffff) {
-        *p = str ? 0xda : 0xc5;
-        return store_be16(p + 1, (uint16_t)n);
-    }
-    *p = str ? 0xdb : 0xc6;
-    return store_be32(p + 1, (uint32_t)n);
-}
+ * pack_template.h chooses them (tr_mp_put_uint, tr_mp_put_str_header, tr_mp_put_bin_header).
+ * A packer with a write callback per field costs about three times as much for the same
+ * bytes (tests/runtime/test_codec.c compares the two on many messages). */
 
 /* Bytes the smallest form of an unsigned integer takes. */
 static size_t uint_size(uint64_t v) {
@@ -380,8 +319,8 @@ static size_t bin_header_size(size_t n) {
     return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
 }
 
-size_t tr_envelope_size(const tr_msg *msg, const char *to_name) {
-    assert(msg != NULL);
+size_t tr__envelope_size(const tr_msg *msg, const char *to_name) {
+    TR_DEBUG_ASSERT(msg != NULL);
     size_t n = 1 + uint_size(ENVELOPE_VERSION) + uint_size(msg->type);
     n += uint_size(msg->from.node) + uint_size(msg->from.actor);
     n += uint_size(msg->to.node) + uint_size(msg->to.actor);
@@ -401,32 +340,32 @@ static uint8_t *put_fields(uint8_t *p, const tr_msg *msg, const char *to_name, s
     _Static_assert(ENVELOPE_FIELDS <= 15 && ENVELOPE_VERSION < 0x80, "one-byte header, version");
     *p++ = 0x90 | ENVELOPE_FIELDS;
     *p++ = ENVELOPE_VERSION;
-    p = put_uint(p, msg->type);
-    p = put_uint(p, msg->from.node);
-    p = put_uint(p, msg->from.actor);
-    p = put_uint(p, msg->to.node);
-    p = put_uint(p, msg->to.actor);
-    p = put_uint(p, msg->corr);
-    p = put_uint(p, msg->trace);
+    p = tr_mp_put_uint(p, msg->type);
+    p = tr_mp_put_uint(p, msg->from.node);
+    p = tr_mp_put_uint(p, msg->from.actor);
+    p = tr_mp_put_uint(p, msg->to.node);
+    p = tr_mp_put_uint(p, msg->to.actor);
+    p = tr_mp_put_uint(p, msg->corr);
+    p = tr_mp_put_uint(p, msg->trace);
     *p++ = (uint8_t)(msg->flags_ & WIRE_FLAGS); /* a positive fixint (asserted above) */
     if (to_name != NULL) {
-        p = put_bytes_header(p, name_len, true);
+        p = tr_mp_put_str_header(p, (uint32_t)name_len);
         copy_bytes(p, (const uint8_t *)to_name, name_len);
         p += name_len;
     } else {
         *p++ = 0xc0; /* nil */
     }
-    p = put_bytes_header(p, msg->body_len, false);
+    p = tr_mp_put_bin_header(p, msg->body_len);
     copy_bytes(p, msg->body, msg->body_len);
     p += msg->body_len;
     return p;
 }
 
-int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
-                       size_t *len) {
-    assert(msg != NULL && len != NULL);
-    assert(buf != NULL || cap == 0);
-    assert(msg->body != NULL || msg->body_len == 0);
+int tr__envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
+                        size_t *len) {
+    TR_DEBUG_ASSERT(msg != NULL && len != NULL);
+    TR_DEBUG_ASSERT(buf != NULL || cap == 0);
+    TR_DEBUG_ASSERT(msg->body != NULL || msg->body_len == 0);
     size_t name_len = 0;
     if (to_name != NULL) {
         name_len = strnlen(to_name, TR_NAME_MAX + 1);
@@ -437,71 +376,31 @@ int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, siz
     /* Every field but the body fits TR_ENVELOPE_OVERHEAD_MAX: the exact size is worked out
      * only for a buffer that could be too small. */
     if (cap < TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len &&
-        tr_envelope_size(msg, to_name) > cap) {
+        tr__envelope_size(msg, to_name) > cap) {
         return TR_ETOOBIG;
     }
     size_t n = (size_t)(put_fields(buf, msg, to_name, name_len) - buf);
-    assert(n == tr_envelope_size(msg, to_name)); /* exact for our own encoding */
-    assert(n <= TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len);
+    TR_DEBUG_ASSERT(n == tr__envelope_size(msg, to_name)); /* exact for our own encoding */
+    TR_ASSERT(n <= cap);                                   /* what the bounds check promised */
     *len = n;
     return 0;
 }
 
 /* ---- Decoding ---------------------------------------------------------------------------- */
 
-typedef struct reader {
-    const uint8_t *p;
-    size_t left;
-} reader;
-
-/* Reads an integer that must be >= 0 and <= max. Accepts every msgpack integer form
- * (other encoders use signed forms for small positives). TR_EPROTO otherwise. */
-/* Inlined: the decoder calls it nine times per envelope. */
-__attribute__((always_inline)) static inline int read_uint(reader *r, uint64_t max, uint64_t *out) {
-    if (r->left == 0) {
+/* Reads an integer that must be >= 0 and <= max, in any integer form: other encoders use
+ * signed forms for small positives. Floats and negative values are TR_EPROTO. */
+static int read_uint(tr_mp_reader *r, uint64_t max, uint64_t *out) {
+    uint64_t v;
+    if (r->p < r->end && r->p[0] >= 0xd0 && r->p[0] <= 0xd3) { /* int8..int64 */
+        int64_t i;
+        if (tr_mp_read_int(r, &i) != 0 || i < 0) {
+            return TR_EPROTO;
+        }
+        v = (uint64_t)i;
+    } else if (tr_mp_read_uint(r, &v) != 0) {
         return TR_EPROTO;
     }
-    uint8_t b = r->p[0];
-    size_t n;
-    bool is_signed = false;
-    if (b <= 0x7f) {
-        *out = b;
-        r->p++;
-        r->left--;
-        return *out <= max ? 0 : TR_EPROTO;
-    }
-    switch (b) {
-    case 0xcc: n = 1; break;
-    case 0xcd: n = 2; break;
-    case 0xce: n = 4; break;
-    case 0xcf: n = 8; break;
-    case 0xd0:
-        n = 1;
-        is_signed = true;
-        break;
-    case 0xd1:
-        n = 2;
-        is_signed = true;
-        break;
-    case 0xd2:
-        n = 4;
-        is_signed = true;
-        break;
-    case 0xd3:
-        n = 8;
-        is_signed = true;
-        break;
-    default: return TR_EPROTO; /* negative fixint and every non-integer */
-    }
-    if (r->left < 1 + n) {
-        return TR_EPROTO;
-    }
-    uint64_t v = load_be(r->p + 1, n);
-    if (is_signed && (v >> (8 * n - 1)) != 0) {
-        return TR_EPROTO; /* a negative number */
-    }
-    r->p += 1 + n;
-    r->left -= 1 + n;
     if (v > max) {
         return TR_EPROTO;
     }
@@ -509,57 +408,14 @@ __attribute__((always_inline)) static inline int read_uint(reader *r, uint64_t m
     return 0;
 }
 
-/* Reads a str/bin header of the accepted kinds; *n = payload length, in bounds. */
-static int read_bytes(reader *r, bool want_str, const uint8_t **data, size_t *n) {
-    if (r->left == 0) {
-        return TR_EPROTO;
-    }
-    uint8_t b = r->p[0];
-    size_t len_bytes;
-    size_t len;
-    if (want_str && b >= 0xa0 && b <= 0xbf) {
-        len_bytes = 0;
-        len = b & 0x1f;
-    } else if (b == (want_str ? 0xd9 : 0xc4)) {
-        len_bytes = 1;
-    } else if (b == (want_str ? 0xda : 0xc5)) {
-        len_bytes = 2;
-    } else if (b == (want_str ? 0xdb : 0xc6)) {
-        len_bytes = 4;
-    } else {
-        return TR_EPROTO;
-    }
-    if (r->left < 1 + len_bytes) {
-        return TR_EPROTO;
-    }
-    if (len_bytes > 0) {
-        len = load_be(r->p + 1, len_bytes);
-    }
-    if (len > r->left - 1 - len_bytes) {
-        return TR_EPROTO;
-    }
-    *data = r->p + 1 + len_bytes;
-    *n = len;
-    r->p += 1 + len_bytes + len;
-    r->left -= 1 + len_bytes + len;
-    return 0;
-}
-
 /* to_name: nil -> "", or a str of at most TR_NAME_MAX bytes without NUL. */
-static int read_name(reader *r, char *name_out) {
-    if (r->left > 0 && r->p[0] == 0xc0) {
-        r->p++;
-        r->left--;
-        name_out[0] = '\0';
-        return 0;
+static int read_name(tr_mp_reader *r, char *name_out) {
+    if (tr_mp_peek(r) == TR_MP_NIL) {
+        return tr_mp_read_nil(r);
     }
-    const uint8_t *s;
-    size_t n;
-    int rc = read_bytes(r, true, &s, &n);
-    if (rc != 0) {
-        return rc;
-    }
-    if (n > TR_NAME_MAX || memchr(s, '\0', n) != NULL) {
+    const char *s;
+    uint32_t n;
+    if (tr_mp_read_str(r, &s, &n) != 0 || n > TR_NAME_MAX || memchr(s, '\0', n) != NULL) {
         return TR_EPROTO;
     }
     memcpy(name_out, s, n);
@@ -572,7 +428,7 @@ typedef struct fields {
     uint64_t type, from_node, from_actor, to_node, to_actor, corr, trace, flags;
 } fields;
 
-static int read_scalars(reader *r, fields *f) {
+static int read_scalars(tr_mp_reader *r, fields *f) {
     int rc = read_uint(r, UINT32_MAX, &f->type);
     if (rc == 0) {
         rc = read_uint(r, UINT32_MAX, &f->from_node);
@@ -600,22 +456,12 @@ static int read_scalars(reader *r, fields *f) {
 
 /* Reads the array header and the version: TR_EVERSION for a well-formed envelope of another
  * version (whatever its field count), TR_EPROTO if this is not an envelope at all. */
-static int read_preamble(reader *r) {
-    uint8_t b = r->p[0]; /* validated: at least one byte */
-    size_t count;
-    if (b >= 0x90 && b <= 0x9f) {
-        count = b & 0x0f;
-        r->p++;
-        r->left--;
-    } else if (b == 0xdc && r->left >= 3) {
-        count = load_be(r->p + 1, 2);
-        r->p += 3;
-        r->left -= 3;
-    } else {
-        return TR_EPROTO; /* array32 is never needed for eleven fields */
-    }
+static int read_preamble(tr_mp_reader *r) {
+    uint32_t count;
     uint64_t version;
-    if (count == 0 || read_uint(r, UINT64_MAX, &version) != 0) {
+    /* array32 is never needed for eleven fields */
+    if (r->p[0] == 0xdd || tr_mp_read_array(r, &count) != 0 || count == 0 ||
+        read_uint(r, UINT64_MAX, &version) != 0) {
         return TR_EPROTO;
     }
     if (version != ENVELOPE_VERSION) {
@@ -626,25 +472,29 @@ static int read_preamble(reader *r) {
 
 /* Reads the whole envelope with the bounds-checked reader. Success proves the buffer is
  * exactly one array of eleven in-bounds scalars (nothing after it), i.e. one well-formed
- * msgpack object of depth 1, which tr_msgpack_check would accept. */
-static int read_envelope(reader *r, fields *f, char *name_out, const uint8_t **body,
-                         size_t *body_len) {
-    if (r->left == 0) {
+ * msgpack object of depth 1, which tr__msgpack_check would accept. */
+static int read_envelope(const uint8_t *buf, size_t len, fields *f, char *name_out,
+                         const uint8_t **body, size_t *body_len) {
+    if (len == 0) {
         return TR_EPROTO;
     }
-    int rc = read_preamble(r);
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, buf, len);
+    int rc = read_preamble(&r);
     if (rc == 0) {
-        rc = read_scalars(r, f);
+        rc = read_scalars(&r, f);
     }
     if (rc == 0) {
-        rc = read_name(r, name_out);
+        rc = read_name(&r, name_out);
+    }
+    uint32_t n = 0;
+    if (rc == 0) {
+        rc = tr_mp_read_bin(&r, body, &n);
     }
     if (rc == 0) {
-        rc = read_bytes(r, false, body, body_len);
+        rc = tr_mp_reader_done(&r);
     }
-    if (rc == 0 && (r->left != 0 || *body_len > UINT32_MAX)) {
-        rc = TR_EPROTO;
-    }
+    *body_len = n;
     return rc;
 }
 
@@ -672,8 +522,7 @@ __attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp, 
     size_t left = (size_t)(end - p) - 1;
     uint64_t v;
     if (left >= 8) { /* one load of 8 bytes, keep the first n (n <= 8: in bounds) */
-        memcpy(&v, p + 1, 8);
-        v = __builtin_bswap64(v) >> (64 - 8 * n);
+        v = tr_load_be64(p + 1) >> (64 - 8 * n);
     } else if (left >= n) {
         v = load_be(p + 1, n);
     } else {
@@ -687,13 +536,13 @@ __attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp, 
     return true;
 }
 
-/* Reads buf[0..len) if it is laid out the way tr_envelope_encode writes it: fixarray of 11,
+/* Reads buf[0..len) if it is laid out the way tr__envelope_encode writes it: fixarray of 11,
  * version 1 as a fixint, the eight scalars as unsigned forms in range, to_name nil or a
  * fixstr without NUL, the body as bin8 or bin16 ending exactly at len. Returns false for
  * anything else, having written nothing the caller keeps: the general reader then decides,
  * so every refusal (and its error code) stays the general path's. What this accepts, the
- * general reader accepts with the same fields, name and body (read_uint and read_bytes
- * accept these forms and read them the same way; tests/runtime/test_codec.c compares the
+ * general reader accepts with the same fields, name and body (read_uint, tr_mp_read_str
+ * and tr_mp_read_bin accept these forms and read them the same way; tests/runtime/test_codec.c compares the
  * two on every truncation, every single-byte change and fuzzed input). */
 static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
                       const uint8_t **body, size_t *body_len) {
@@ -731,7 +580,7 @@ static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
         blen = p[1];
         p += 2;
     } else if (p[0] == 0xc5 && end - p >= 3) {
-        blen = ((size_t)p[1] << 8) | p[2];
+        blen = tr_load_be16(p + 1);
         p += 3;
     } else {
         return false;
@@ -745,29 +594,29 @@ static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
 }
 
 static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, bool fast) {
-    assert(out != NULL && name_out != NULL);
-    assert(buf != NULL || len == 0);
+    TR_DEBUG_ASSERT(out != NULL && name_out != NULL);
+    TR_DEBUG_ASSERT(buf != NULL || len == 0);
     name_out[0] = '\0';
-    reader r = {.p = buf, .left = len};
     fields f;
     const uint8_t *body = NULL;
     size_t body_len = 0;
     int rc = fast && read_fast(buf, len, &f, name_out, &body, &body_len)
                  ? 0
-                 : read_envelope(&r, &f, name_out, &body, &body_len);
+                 : read_envelope(buf, len, &f, name_out, &body, &body_len);
     if (rc != 0) {
-        /* Only bytes that are not a current envelope get here. The validator then gives its
-         * verdict first, exactly as when it ran before the reader: a malformed buffer is
-         * TR_EPROTO whatever the reader met first, and only a well-formed one can be
-         * TR_EVERSION. A valid envelope skips the validator: the reader proved it (above). */
+        /* Only bytes that are not a current envelope get here. The validator's verdict comes
+         * first: a malformed buffer is TR_EPROTO whatever the reader met first, and only a
+         * well-formed one can be TR_EVERSION. A valid envelope skips the validator: the
+         * reader proved it well-formed (read_envelope). */
         name_out[0] = '\0';
-        int vrc = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+        int vrc = tr__msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
         if (vrc != 0) {
             return vrc == TR_ETOOBIG ? TR_EPROTO : vrc; /* too deep is malformed here */
         }
         return rc;
     }
-    tr_msg *msg = tr__msg_alloc(body_len); /* body_len <= len: proven by the reader */
+    TR_ASSERT(body_len <= len); /* proven by the reader, paired with the encoder's bound */
+    tr_msg *msg = tr__msg_alloc(body_len);
     if (msg == NULL) {
         name_out[0] = '\0';
         return TR_ENOMEM;
@@ -784,7 +633,7 @@ static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, 
     return 0;
 }
 
-int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
+int tr__envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
     return decode(buf, len, out, name_out, true);
 }
 

@@ -10,11 +10,14 @@
  * bits are never sent and are ignored on receipt. to_name is set when the sender addressed a
  * name ("inventory@n2") and the receiving node resolves it.
  *
- * Decoding is hostile-input safe: tr_msgpack_check walks the bytes first and refuses
- * nesting deeper than TR_MSGPACK_DEPTH_MAX and any container or string header that
- * announces more elements/bytes than remain, before anything is allocated. The exact layout
- * tr_envelope_encode writes takes a fast path; everything else goes through the general
- * reader, which alone decides every refusal and its error code.
+ * Decoding is hostile-input safe and allocates nothing but the message: the fields are read
+ * with a bounds-checked reader (troupe.h's tr_mp_reader), which refuses any header announcing
+ * more elements or bytes than remain, and the message is allocated only once the whole
+ * envelope has been read. The exact layout tr__envelope_encode writes takes a fast path;
+ * everything else goes through the general reader. A buffer the reader refuses is then
+ * checked by tr__msgpack_check (nesting deeper than TR_MSGPACK_DEPTH_MAX, truncated or
+ * overlong headers), whose verdict on malformed bytes is the error code (TR_EPROTO); only a
+ * well-formed buffer can get the reader's own answer (TR_EVERSION for another version).
  */
 #ifndef TR_CODEC_H
 #define TR_CODEC_H
@@ -26,20 +29,20 @@
 
 /* Validates that buf[0..len) holds exactly one well-formed msgpack object (trailing bytes
  * are an error) within the depth limit. 0 or TR_EPROTO / TR_ETOOBIG. */
-int tr_msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max);
+int tr__msgpack_check(const uint8_t *buf, size_t len, uint32_t depth_max);
 /* Same, but for a prefix: *used = bytes of the first object. TR_EAGAIN if incomplete. */
-int tr_msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used);
+int tr__msgpack_check_prefix(const uint8_t *buf, size_t len, uint32_t depth_max, size_t *used);
 
 /* Bytes needed to encode msg (upper bound). */
-size_t tr_envelope_size(const tr_msg *msg, const char *to_name);
+size_t tr__envelope_size(const tr_msg *msg, const char *to_name);
 /* Encodes into buf[0..cap); *len = bytes written. TR_ETOOBIG if cap is too small. */
-int tr_envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
-                       size_t *len);
+int tr__envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
+                        size_t *len);
 /* Decodes one envelope occupying all of buf[0..len). *out is owned (tr__msg_release);
  * name_out (TR_NAME_MAX + 1 bytes) gets to_name or "". TR_EPROTO on malformed input,
  * TR_EVERSION on an unknown version. */
-int tr_envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);
-/* Tests only: tr_envelope_decode without its fast path for the layout tr_envelope_encode
+int tr__envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);
+/* Tests only: tr__envelope_decode without its fast path for the layout tr__envelope_encode
  * writes, i.e. the general reader alone: the reference the fast path must agree with. */
 int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);
 

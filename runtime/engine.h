@@ -99,7 +99,7 @@ tr_addr tr__actor_addr(const tr_actor *actor);
 
 /* A timer armed with ops->timer_arm is due. */
 void tr__timer_fire(tr_node *node, tr_addr owner, uint64_t timer_id);
-/* A message from another node arrives (decoded by tr_envelope_decode). Takes ownership.
+/* A message from another node arrives (decoded by tr__envelope_decode). Takes ownership.
  * to_name non-empty: deliver to that registered name (msg->to.actor is ignored).
  * Returns true if, after the push, the receiver's mailbox holds more than the node's mute
  * threshold (the transport should stop reading that peer until it drains: remote senders

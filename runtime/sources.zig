@@ -9,6 +9,7 @@ pub const lib = [_][]const u8{
     "runtime/engine_real.c",
     "runtime/store.c",
     "runtime/codec.c",
+    "runtime/mp.c",
     "runtime/supervisor.c",
 };
 pub const tests = [_][]const u8{
@@ -17,6 +18,7 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_actor.c",
     "tests/runtime/test_store.c",
     "tests/runtime/test_codec.c",
+    "tests/runtime/test_mp.c",
     "tests/runtime/test_pool.c",
     "tests/runtime/test_supervisor.c",
     "tests/runtime/test_sched.c",

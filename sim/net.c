@@ -1,7 +1,7 @@
 /* net.c — the simulated network: directed links between nodes.
  *
- * A remote send is encoded with the wire codec (tr_envelope_encode) onto the link and
- * decoded (tr_envelope_decode) on arrival, so the simulator exercises the same codec as TCP.
+ * A remote send is encoded with the wire codec (tr__envelope_encode) onto the link and
+ * decoded (tr__envelope_decode) on arrival, so the simulator exercises the same codec as TCP.
  * Per link: a delay of min + a random part (uniform, exponential or none) plus any delay
  * spike; FIFO like TCP (a message is never due before an earlier one on the same link;
  * equal times keep send order through the heap's sequence numbers); a cut link loses what
@@ -212,12 +212,12 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     size_t cap = SIM_BUF_SMALL;
     uint8_t *buf = tr_sim__buf_alloc(sim, cap);
     size_t len = 0;
-    int rc = buf ? tr_envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
+    int rc = buf ? tr__envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
     if (rc == TR_ETOOBIG) {
         tr_sim__buf_free(sim, buf, cap);
-        cap = tr_envelope_size(msg, to_name);
+        cap = tr__envelope_size(msg, to_name);
         buf = tr_sim__buf_alloc(sim, cap);
-        rc = buf ? tr_envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
+        rc = buf ? tr__envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
     }
     tr__msg_release(msg);
     if (rc != 0) {
@@ -261,7 +261,7 @@ void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     sim->trace = tr_sim__mix(sim->trace, r->c);
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
-    int rc = tr_envelope_decode(buf, ev->u.msg.len, &msg, name);
+    int rc = tr__envelope_decode(buf, ev->u.msg.len, &msg, name);
     tr_sim__buf_free(sim, buf, ev->u.msg.len);
     ev->u.msg.buf = NULL;
     if (rc != 0) {

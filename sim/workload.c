@@ -104,7 +104,7 @@ static void invoke(tr_ctx *ctx, tr_workload *wl, client_slot *s) {
         return; /* history full: this client goes quiet */
     }
     s->pending = true;
-    tr_reg_request_encode(body, sizeof body, s->key, s->is_write, s->value, &len);
+    tr__registers_request_encode(body, sizeof body, s->key, s->is_write, s->value, &len);
     rc = tr_request_name(ctx, wl->target, s->is_write ? TR_REG_WRITE : TR_REG_READ, body, len,
                          wl->o.op_timeout_ms, &s->corr);
     if (rc != 0) {
@@ -120,7 +120,7 @@ static void complete(tr_ctx *ctx, tr_workload *wl, client_slot *s, const tr_msg 
     if (msg->type == TR_MSG_TIMEOUT) {
         note(wl, tr_history_info(wl->history, t, s->process, "timeout"));
         retire(wl, s);
-    } else if (tr_reg_reply_decode(msg->body, msg->body_len, &rep) != 0) {
+    } else if (tr__registers_reply_decode(msg->body, msg->body_len, &rep) != 0) {
         note(wl, tr_history_info(wl->history, t, s->process, "malformed reply"));
         retire(wl, s);
     } else if (rep.ok) {
@@ -186,7 +186,7 @@ static void probe_round(tr_ctx *ctx, tr_workload *wl, probe_node *p) {
     size_t len;
     p->got = 0;
     for (uint32_t k = 0; k < wl->o.keys; k++) {
-        tr_reg_request_encode(body, sizeof body, k, false, 0, &len);
+        tr__registers_request_encode(body, sizeof body, k, false, 0, &len);
         p->corr[k] = 0;
         tr_request_name(ctx, wl->target, TR_REG_READ, body, len, wl->o.probe_ms, &p->corr[k]);
     }
@@ -201,8 +201,8 @@ static void probe_answer(tr_workload *wl, probe_node *p, const tr_msg *msg) {
             continue;
         }
         p->corr[k] = 0;
-        if (msg->type != TR_REG_REPLY || tr_reg_reply_decode(msg->body, msg->body_len, &rep) ||
-            !rep.ok) {
+        if (msg->type != TR_REG_REPLY ||
+            tr__registers_reply_decode(msg->body, msg->body_len, &rep) || !rep.ok) {
             return; /* this round stays incomplete */
         }
         p->cur_has[k] = rep.has_value;

@@ -174,7 +174,7 @@ static bool draw_op(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
     s->cur = (stock_opdesc){.f = restock ? TR_F_RESTOCK : TR_F_RESERVE,
                             .item = item,
                             .qty = qty,
-                            .id = tr_stock_id(s->client, s->next_seq++)};
+                            .id = tr__stock_id(s->client, s->next_seq++)};
     return true;
 }
 
@@ -210,7 +210,7 @@ static void invoke(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
                            .has_id = change,
                            .qty = s->cur.qty,
                            .id = s->cur.id};
-    tr_stock_request_encode(body, sizeof body, &rq, &len);
+    tr__stock_request_encode(body, sizeof body, &rq, &len);
     uint32_t type = s->cur.f == TR_F_READ      ? TR_STOCK_READ
                     : s->cur.f == TR_F_RESTOCK ? TR_STOCK_RESTOCK
                                                : TR_STOCK_RESERVE;
@@ -243,7 +243,7 @@ static void complete(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const tr
         indeterminate(ctx, wl, s, "timeout");
         return;
     }
-    if (tr_stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
+    if (tr__stock_reply_decode(msg->body, msg->body_len, &rep) != 0) {
         indeterminate(ctx, wl, s, "malformed reply");
         return;
     }
@@ -343,11 +343,11 @@ static void read_round(tr_ctx *ctx, tr_stock_workload *wl, uint32_t node) {
     size_t len;
     uint32_t peers = tr_sim_node_count(wl->o.sim);
     for (uint32_t i = 0; i < wl->o.items; i++) {
-        if (tr_stock_owner(i, peers) != node || wl->final_known[i]) {
+        if (tr__stock_owner(i, peers) != node || wl->final_known[i]) {
             continue;
         }
         tr_stock_request rq = {.item = i};
-        tr_stock_request_encode(body, sizeof body, &rq, &len);
+        tr__stock_request_encode(body, sizeof body, &rq, &len);
         wl->final_corr[i] = 0;
         final_close(wl, i, "no answer (final read retried)");
         wl->final_proc[i] = wl->next_process++;
@@ -363,12 +363,12 @@ static void read_answer(tr_stock_workload *wl, uint32_t node, const tr_msg *msg)
     uint32_t peers = tr_sim_node_count(wl->o.sim);
     for (uint32_t i = 0; i < wl->o.items; i++) {
         if (wl->final_corr[i] != msg->corr || msg->corr == 0 || wl->final_known[i] ||
-            tr_stock_owner(i, peers) != node) {
+            tr__stock_owner(i, peers) != node) {
             continue;
         }
         wl->final_corr[i] = 0;
         if (msg->type == TR_STOCK_REPLY &&
-            tr_stock_reply_decode(msg->body, msg->body_len, &rep) == 0 && rep.ok) {
+            tr__stock_reply_decode(msg->body, msg->body_len, &rep) == 0 && rep.ok) {
             wl->final_known[i] = true;
             wl->final_level[i] = rep.level;
             if (wl->final_proc[i] >= 0) {

@@ -17,7 +17,7 @@
  * out a partition, so that after the heal almost every id is resolved (ok or fail) and the
  * checker's bounds are tight; this is what makes the service's
  * idempotency (and the planted double-charge bug) observable. Reads are not retried.
- * Reservation ids are tr_stock_id(client, seq): client = slot + 1 (stable across restarts
+ * Reservation ids are tr__stock_id(client, seq): client = slot + 1 (stable across restarts
  * of its node: the retry state lives here, as a client's own durable memory would), seq
  * counts that client's operations.
  * After tr_stock_workload_stop no new operation starts, but outstanding retries go on until

@@ -12,21 +12,21 @@ Test(register_wire, ints_round_trip_at_every_width) {
         INT64_MAX, -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,    (int64_t)INT32_MIN - 1,
         INT64_MIN};
     uint8_t buf[256];
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, sizeof buf);
-    tr_wire_put_array(&w, sizeof vals / sizeof vals[0]);
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, sizeof vals / sizeof vals[0]);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        tr_wire_put_int(&w, vals[i]);
+        tr_mp_write_int(&w, vals[i]);
     }
     cr_assert_eq(w.err, 0);
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n;
-    tr_wire_r_init(&r, buf, w.len);
-    cr_assert_eq(tr_wire_get_array(&r, &n), 0);
+    tr_mp_reader_init(&r, buf, w.len);
+    cr_assert_eq(tr_mp_read_array(&r, &n), 0);
     cr_assert_eq(n, sizeof vals / sizeof vals[0]);
     for (size_t i = 0; i < n; i++) {
         int64_t v;
-        cr_assert_eq(tr_wire_get_int(&r, &v), 0);
+        cr_assert_eq(tr__wire_get_int(&r, &v), 0);
         cr_assert_eq(v, vals[i], "index %zu: %lld != %lld", i, (long long)v, (long long)vals[i]);
     }
     cr_assert_eq(r.p, r.end);
@@ -35,9 +35,9 @@ Test(register_wire, ints_round_trip_at_every_width) {
 Test(register_wire, writer_reports_overflow_and_never_writes_past_cap) {
     uint8_t buf[8];
     memset(buf, 0xee, sizeof buf);
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, 4);
-    tr_wire_put_str(&w, "a long string");
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, 4);
+    tr_mp_write_cstr(&w, "a long string");
     cr_assert_eq(w.err, TR_ETOOBIG);
     cr_assert_eq(buf[4], 0xee);
 }
@@ -48,13 +48,13 @@ Test(register_wire, request_round_trips_and_ignores_unknown_keys) {
     uint32_t key;
     bool has;
     int64_t v;
-    cr_assert_eq(tr_reg_request_encode(buf, sizeof buf, 7, true, -5, &len), 0);
-    cr_assert_eq(tr_reg_request_decode(buf, len, &key, &has, &v), 0);
+    cr_assert_eq(tr__registers_request_encode(buf, sizeof buf, 7, true, -5, &len), 0);
+    cr_assert_eq(tr__registers_request_decode(buf, len, &key, &has, &v), 0);
     cr_assert(key == 7 && has && v == -5);
     /* {"x":[1,{"y":2}],"key":3} as `troupe call` might send with extra fields */
     const uint8_t extra[] = {0x82, 0xa1, 'x',  0x92, 0x01, 0x81, 0xa1,
                              'y',  0x02, 0xa3, 'k',  'e',  'y',  0x03};
-    cr_assert_eq(tr_reg_request_decode(extra, sizeof extra, &key, &has, &v), 0);
+    cr_assert_eq(tr__registers_request_decode(extra, sizeof extra, &key, &has, &v), 0);
     cr_assert(key == 3 && !has);
 }
 
@@ -73,34 +73,39 @@ Test(register_wire, request_rejects_hostile_input) {
     deep[1] = 0xa1;
     deep[2] = 'x';
     for (size_t i = 3; i < sizeof deep; i++) {
-        deep[i] = 0x91; /* arrays nested far beyond TR_WIRE_DEPTH_MAX */
+        deep[i] = 0x91; /* arrays nested far beyond TR_MP_DEPTH_MAX */
     }
-    cr_assert_eq(tr_reg_request_decode(no_key, sizeof no_key, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(huge_map, sizeof huge_map, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(truncated, sizeof truncated, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(neg_key, sizeof neg_key, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(trailing, sizeof trailing, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(reserved, sizeof reserved, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(deep, sizeof deep, &key, &has, &v), TR_EPROTO);
-    cr_assert_eq(tr_reg_request_decode(NULL, 0, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(no_key, sizeof no_key, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(huge_map, sizeof huge_map, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(truncated, sizeof truncated, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(neg_key, sizeof neg_key, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(trailing, sizeof trailing, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(reserved, sizeof reserved, &key, &has, &v),
+                 TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(deep, sizeof deep, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(NULL, 0, &key, &has, &v), TR_EPROTO);
 }
 
 Test(register_wire, every_truncation_of_a_reply_is_rejected) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
     tr_reg_reply rep;
-    cr_assert_eq(tr_reg_reply_encode_err(buf, sizeof buf, "no quorum (store)", true, &len), 0);
-    cr_assert_eq(tr_reg_reply_decode(buf, len, &rep), 0);
+    cr_assert_eq(tr__registers_reply_encode_err(buf, sizeof buf, "no quorum (store)", true, &len),
+                 0);
+    cr_assert_eq(tr__registers_reply_decode(buf, len, &rep), 0);
     cr_assert(!rep.ok && rep.indeterminate);
     cr_assert_str_eq(rep.error, "no quorum (store)");
     for (size_t cut = 0; cut < len; cut++) {
-        cr_assert_eq(tr_reg_reply_decode(buf, cut, &rep), TR_EPROTO, "cut at %zu", cut);
+        cr_assert_eq(tr__registers_reply_decode(buf, cut, &rep), TR_EPROTO, "cut at %zu", cut);
     }
-    cr_assert_eq(tr_reg_reply_encode_ok(buf, sizeof buf, false, 0, &len), 0);
-    cr_assert_eq(tr_reg_reply_decode(buf, len, &rep), 0);
+    cr_assert_eq(tr__registers_reply_encode_ok(buf, sizeof buf, false, 0, &len), 0);
+    cr_assert_eq(tr__registers_reply_decode(buf, len, &rep), 0);
     cr_assert(rep.ok && !rep.has_value);
-    cr_assert_eq(tr_reg_reply_encode_ok(buf, sizeof buf, true, 1LL << 40, &len), 0);
-    cr_assert_eq(tr_reg_reply_decode(buf, len, &rep), 0);
+    cr_assert_eq(tr__registers_reply_encode_ok(buf, sizeof buf, true, 1LL << 40, &len), 0);
+    cr_assert_eq(tr__registers_reply_decode(buf, len, &rep), 0);
     cr_assert(rep.ok && rep.has_value && rep.value == 1LL << 40);
 }
 
@@ -110,17 +115,17 @@ Test(register_wire, boot_arg_rejects_bad_peer_lists) {
     const char *at[] = {"n1", "n@2"};
     const char *empty[] = {"n1", ""};
     tr_registers_opts o = {.peer_count = 3, .peer_names = ok};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), 0);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), 0);
     cr_assert_str_eq(arg.peers[2], "n3");
     cr_assert_eq(arg.quorum_timeout_ms, 300);
     o = (tr_registers_opts){.peer_count = 2, .peer_names = at};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
     o = (tr_registers_opts){.peer_count = 2, .peer_names = empty};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
     o = (tr_registers_opts){.peer_count = 0, .peer_names = ok};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
     o = (tr_registers_opts){.peer_count = TR_REG_PEERS_MAX + 1, .peer_names = ok};
-    cr_assert_eq(tr_register_arg_init(&arg, &o), TR_EINVAL);
+    cr_assert_eq(tr__registers_arg_init(&arg, &o), TR_EINVAL);
 }
 
 Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
@@ -130,18 +135,36 @@ Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
     /* {"key": 2.0 (float64), "value": -3.0 (float32)} */
     const uint8_t ok[] = {0x82, 0xa3, 'k', 'e', 'y', 0xcb, 0x40, 0x00, 0,    0,    0,    0,   0,
                           0,    0xa5, 'v', 'a', 'l', 'u',  'e',  0xca, 0xc0, 0x40, 0x00, 0x00};
-    cr_assert_eq(tr_reg_request_decode(ok, sizeof ok, &key, &has, &v), 0);
+    cr_assert_eq(tr__registers_request_decode(ok, sizeof ok, &key, &has, &v), 0);
     cr_assert(key == 2 && has && v == -3);
     const uint8_t frac[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0};
-    cr_assert_eq(tr_reg_request_decode(frac, sizeof frac, &key, &has, &v), TR_EPROTO); /* 1.5 */
+    cr_assert_eq(tr__registers_request_decode(frac, sizeof frac, &key, &has, &v),
+                 TR_EPROTO); /* 1.5 */
     const uint8_t nan[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0};
-    cr_assert_eq(tr_reg_request_decode(nan, sizeof nan, &key, &has, &v), TR_EPROTO);
+    cr_assert_eq(tr__registers_request_decode(nan, sizeof nan, &key, &has, &v), TR_EPROTO);
     const uint8_t huge[] = {0x81, 0xa3, 'k', 'e', 'y', 0xcb, 0x43, 0xe0, 0, 0, 0, 0, 0, 0};
-    cr_assert_eq(tr_reg_request_decode(huge, sizeof huge, &key, &has, &v), TR_EPROTO); /* 2^63 */
+    cr_assert_eq(tr__registers_request_decode(huge, sizeof huge, &key, &has, &v),
+                 TR_EPROTO); /* 2^63 */
 }
 
 /* ---- the fast paths agree with the reference codec (tests/actors/wire_reference.h) ---- */
 
+/* The reference codec names the types and kinds as it had them: the same types. */
+typedef tr_mp_writer tr_wire_w;
+typedef tr_mp_reader tr_wire_r;
+typedef tr_mp_type tr_wire_kind;
+#define TR_WIRE_END TR_MP_END
+#define TR_WIRE_NIL TR_MP_NIL
+#define TR_WIRE_BOOL TR_MP_BOOL
+#define TR_WIRE_INT TR_MP_INT
+#define TR_WIRE_FLOAT TR_MP_FLOAT
+#define TR_WIRE_STR TR_MP_STR
+#define TR_WIRE_BIN TR_MP_BIN
+#define TR_WIRE_ARRAY TR_MP_ARRAY
+#define TR_WIRE_MAP TR_MP_MAP
+#define TR_WIRE_EXT TR_MP_EXT
+#define TR_WIRE_BAD TR_MP_BAD
+#define TR_WIRE_DEPTH_MAX TR_MP_DEPTH_MAX
 #include "wire_reference.h"
 
 enum {
@@ -158,7 +181,7 @@ enum {
 
 /* Runs one read on the current reader (a) and on the reference (b), both over `buf`, and
  * checks that they agree on the result, the outputs, the error and the position. */
-static void same_read(tr_wire_r *a, tr_wire_r *b, int op, const uint8_t *buf, size_t len) {
+static void same_read(tr_mp_reader *a, tr_mp_reader *b, int op, const uint8_t *buf, size_t len) {
     int ra = 0, rb = 0;
     int64_t ia = 0, ib = 0;
     const char *sa = NULL, *sb = NULL;
@@ -166,35 +189,35 @@ static void same_read(tr_wire_r *a, tr_wire_r *b, int op, const uint8_t *buf, si
     bool ba = false, bb = false;
     switch (op) {
     case OP_PEEK:
-        ra = (int)tr_wire_peek(a);
+        ra = (int)tr_mp_peek(a);
         rb = (int)ref_wire_peek(b);
         break;
     case OP_INT:
-        ra = tr_wire_get_int(a, &ia);
+        ra = tr__wire_get_int(a, &ia);
         rb = ref_wire_get_int(b, &ib);
         break;
     case OP_STR:
-        ra = tr_wire_get_str(a, &sa, &na);
+        ra = tr_mp_read_str(a, &sa, &na);
         rb = ref_wire_get_str(b, &sb, &nb);
         break;
     case OP_MAP:
-        ra = tr_wire_get_map(a, &na);
+        ra = tr_mp_read_map(a, &na);
         rb = ref_wire_get_map(b, &nb);
         break;
     case OP_ARRAY:
-        ra = tr_wire_get_array(a, &na);
+        ra = tr_mp_read_array(a, &na);
         rb = ref_wire_get_array(b, &nb);
         break;
     case OP_BOOL:
-        ra = tr_wire_get_bool(a, &ba);
+        ra = tr_mp_read_bool(a, &ba);
         rb = ref_wire_get_bool(b, &bb);
         break;
     case OP_NIL:
-        ra = tr_wire_get_nil(a);
+        ra = tr_mp_read_nil(a);
         rb = ref_wire_get_nil(b);
         break;
     default:
-        ra = tr_wire_skip(a);
+        ra = tr_mp_skip(a);
         rb = ref_wire_skip(b);
         break;
     }
@@ -213,11 +236,11 @@ static void same_read(tr_wire_r *a, tr_wire_r *b, int op, const uint8_t *buf, si
 /* The fast cursor's int and int-or-nil steps accept only what the reference reads as an int
  * (or a nil), to the same value and position, and never what it rejects. */
 static void fast_agrees(const uint8_t *buf, size_t len) {
-    tr_wire_fast c = tr_wire_fast_init(buf, len);
-    tr_wire_r r;
+    tr__wire_fast c = tr__wire_fast_init(buf, len);
+    tr_mp_reader r;
     int64_t fv = 0, rv = 0;
     ref_wire_r_init(&r, buf, len);
-    bool ok = tr_wire_fast_int(&c, &fv);
+    bool ok = tr__wire_fast_int(&c, &fv);
     int rc = ref_wire_get_int(&r, &rv);
     uint8_t first = len > 0 ? buf[0] : 0;
     if (ok) {
@@ -229,8 +252,8 @@ static void fast_agrees(const uint8_t *buf, size_t len) {
         cr_assert(rc != 0 || first == 0xca || first == 0xcb, "0x%02x, %zu bytes", first, len);
     }
     bool has = true;
-    c = tr_wire_fast_init(buf, len);
-    ok = tr_wire_fast_int_or_nil(&c, &has, &fv);
+    c = tr__wire_fast_init(buf, len);
+    ok = tr__wire_fast_int_or_nil(&c, &has, &fv);
     if (ok && !has) {
         cr_assert(len > 0 && buf[0] == 0xc0 && c.p == buf + 1);
     } else if (ok) {
@@ -238,9 +261,9 @@ static void fast_agrees(const uint8_t *buf, size_t len) {
     } else {
         cr_assert(rc != 0 || first == 0xca || first == 0xcb);
     }
-    c = tr_wire_fast_init(buf, len); /* a literal longer than what is left never matches */
-    cr_assert(!tr_wire_fast_lit(&c, (const char *)buf, len + 1) || len + 1 == 0);
-    cr_assert(tr_wire_fast_lit(&c, (const char *)buf, len) && c.p == buf + len);
+    c = tr__wire_fast_init(buf, len); /* a literal longer than what is left never matches */
+    cr_assert(!tr__wire_fast_lit(&c, (const char *)buf, len + 1) || len + 1 == 0);
+    cr_assert(tr__wire_fast_lit(&c, (const char *)buf, len) && c.p == buf + len);
 }
 
 /* Every op, then every op again in sequence, on `whole` truncated at every length (copied
@@ -252,8 +275,8 @@ static void same_reads_at_every_length(const uint8_t *whole, size_t len) {
         memcpy(buf, whole, cut);
         fast_agrees(buf, cut);
         for (int op = 0; op < OP_COUNT; op++) {
-            tr_wire_r a, b;
-            tr_wire_r_init(&a, buf, cut);
+            tr_mp_reader a, b;
+            tr_mp_reader_init(&a, buf, cut);
             ref_wire_r_init(&b, buf, cut);
             same_read(&a, &b, op, buf, cut);
             for (int next = 0; next < OP_COUNT; next++) { /* the state it left behind */
@@ -316,8 +339,8 @@ Test(register_wire, reader_agrees_with_the_reference_on_random_bytes) {
             uint64_t v = next_rand(&x);
             buf[i] = (v & 1) ? likely[(v >> 8) % sizeof likely] : (uint8_t)(v >> 8);
         }
-        tr_wire_r a, b;
-        tr_wire_r_init(&a, buf, len);
+        tr_mp_reader a, b;
+        tr_mp_reader_init(&a, buf, len);
         ref_wire_r_init(&b, buf, len);
         for (int step = 0; step < 16; step++) {
             same_read(&a, &b, (int)(next_rand(&x) % OP_COUNT), buf, len);
@@ -328,15 +351,15 @@ Test(register_wire, reader_agrees_with_the_reference_on_random_bytes) {
 /* Writes one value with the current writer and the reference into buffers of capacity cap
  * (after `pre` bytes already used), and checks the outcome: the same bytes when it fits;
  * when it does not, TR_ETOOBIG and nothing written past what fitted before. */
-typedef void (*put_fn)(tr_wire_w *w, const void *arg);
+typedef void (*put_fn)(tr_mp_writer *w, const void *arg);
 
 static void same_write(put_fn cur, put_fn ref, const void *arg, size_t cap) {
     static uint8_t ba[70016], bb[70016];
     cr_assert(cap < sizeof ba);
     memset(ba, 0xee, cap + 1);
     memset(bb, 0xee, cap + 1);
-    tr_wire_w a, b;
-    tr_wire_w_init(&a, ba, cap);
+    tr_mp_writer a, b;
+    tr_mp_writer_init(&a, ba, cap);
     ref_wire_w_init(&b, bb, cap);
     cur(&a, arg);
     ref(&b, arg);
@@ -353,58 +376,58 @@ static void same_write(put_fn cur, put_fn ref, const void *arg, size_t cap) {
     }
 }
 
-/* The raw writers through tr_wire_room/advance (checked against the reference puts). */
-static void raw_int(tr_wire_w *w, const void *v) {
-    uint8_t *p = tr_wire_room(w, 9);
+/* The raw writers through tr_mp_writer_room/advance (checked against the reference puts). */
+static void raw_int(tr_mp_writer *w, const void *v) {
+    uint8_t *p = tr_mp_writer_room(w, 9);
     if (p == NULL) {
-        tr_wire_put_int(w, *(const int64_t *)v);
+        tr_mp_write_int(w, *(const int64_t *)v);
         return;
     }
-    tr_wire_advance(w, tr_wire_raw_int(p, *(const int64_t *)v));
+    tr_mp_writer_advance(w, tr_mp_put_int(p, *(const int64_t *)v));
 }
-static void raw_uint(tr_wire_w *w, const void *v) {
-    uint8_t *p = tr_wire_room(w, 9);
+static void raw_uint(tr_mp_writer *w, const void *v) {
+    uint8_t *p = tr_mp_writer_room(w, 9);
     if (p == NULL) {
-        tr_wire_put_uint(w, *(const uint64_t *)v);
+        tr_mp_write_uint(w, *(const uint64_t *)v);
         return;
     }
-    tr_wire_advance(w, tr_wire_raw_uint(p, *(const uint64_t *)v));
+    tr_mp_writer_advance(w, tr_mp_put_uint(p, *(const uint64_t *)v));
 }
-static void cur_int(tr_wire_w *w, const void *v) {
-    tr_wire_put_int(w, *(const int64_t *)v);
+static void cur_int(tr_mp_writer *w, const void *v) {
+    tr_mp_write_int(w, *(const int64_t *)v);
 }
-static void ref_int(tr_wire_w *w, const void *v) {
+static void ref_int(tr_mp_writer *w, const void *v) {
     ref_wire_put_int(w, *(const int64_t *)v);
 }
-static void cur_uint(tr_wire_w *w, const void *v) {
-    tr_wire_put_uint(w, *(const uint64_t *)v);
+static void cur_uint(tr_mp_writer *w, const void *v) {
+    tr_mp_write_uint(w, *(const uint64_t *)v);
 }
-static void ref_uint(tr_wire_w *w, const void *v) {
+static void ref_uint(tr_mp_writer *w, const void *v) {
     ref_wire_put_uint(w, *(const uint64_t *)v);
 }
-static void cur_map(tr_wire_w *w, const void *v) {
-    tr_wire_put_map(w, *(const uint32_t *)v);
+static void cur_map(tr_mp_writer *w, const void *v) {
+    tr_mp_write_map(w, *(const uint32_t *)v);
 }
-static void ref_map(tr_wire_w *w, const void *v) {
+static void ref_map(tr_mp_writer *w, const void *v) {
     ref_wire_put_map(w, *(const uint32_t *)v);
 }
-static void cur_arr(tr_wire_w *w, const void *v) {
-    tr_wire_put_array(w, *(const uint32_t *)v);
+static void cur_arr(tr_mp_writer *w, const void *v) {
+    tr_mp_write_array(w, *(const uint32_t *)v);
 }
-static void ref_arr(tr_wire_w *w, const void *v) {
+static void ref_arr(tr_mp_writer *w, const void *v) {
     ref_wire_put_array(w, *(const uint32_t *)v);
 }
-static void cur_str(tr_wire_w *w, const void *s) {
-    tr_wire_put_str(w, s);
+static void cur_str(tr_mp_writer *w, const void *s) {
+    tr_mp_write_cstr(w, s);
 }
-static void ref_str(tr_wire_w *w, const void *s) {
+static void ref_str(tr_mp_writer *w, const void *s) {
     ref_wire_put_str(w, s);
 }
-static void cur_misc(tr_wire_w *w, const void *v) {
+static void cur_misc(tr_mp_writer *w, const void *v) {
     int k = *(const int *)v;
-    k == 0 ? tr_wire_put_nil(w) : tr_wire_put_bool(w, k == 2);
+    k == 0 ? tr_mp_write_nil(w) : tr_mp_write_bool(w, k == 2);
 }
-static void ref_misc(tr_wire_w *w, const void *v) {
+static void ref_misc(tr_mp_writer *w, const void *v) {
     int k = *(const int *)v;
     k == 0 ? ref_wire_put_nil(w) : ref_wire_put_bool(w, k == 2);
 }
@@ -459,12 +482,12 @@ Test(register_wire, strings_agree_with_the_reference_at_every_header_size) {
 Test(register_wire, a_full_writer_stays_full_and_keeps_what_fitted) {
     uint8_t buf[8];
     memset(buf, 0xee, sizeof buf);
-    tr_wire_w w;
-    tr_wire_w_init(&w, buf, 6);
-    tr_wire_put_uint(&w, 7);     /* 1 byte */
-    tr_wire_put_int(&w, -1000);  /* 3 bytes */
-    tr_wire_put_uint(&w, 70000); /* 5 bytes: does not fit */
-    tr_wire_put_nil(&w);         /* would fit, but the writer is full */
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, 6);
+    tr_mp_write_uint(&w, 7);     /* 1 byte */
+    tr_mp_write_int(&w, -1000);  /* 3 bytes */
+    tr_mp_write_uint(&w, 70000); /* 5 bytes: does not fit */
+    tr_mp_write_nil(&w);         /* would fit, but the writer is full */
     cr_assert_eq(w.err, TR_ETOOBIG);
     cr_assert_eq(w.len, 4);
     const uint8_t want[] = {0x07, 0xd1, 0xfc, 0x18, 0xee, 0xee, 0xee};
@@ -477,7 +500,7 @@ static void same_decodes(const uint8_t *buf, size_t len) {
     uint32_t ka = 0, kb = 0;
     bool ha = false, hb = false;
     int64_t va = 0, vb = 0;
-    int ra = tr_reg_request_decode(buf, len, &ka, &ha, &va);
+    int ra = tr__registers_request_decode(buf, len, &ka, &ha, &va);
     int rb = ref_reg_request_decode(buf, len, &kb, &hb, &vb);
     cr_assert_eq(ra, rb, "request of %zu bytes", len);
     if (ra == 0) {
@@ -485,9 +508,9 @@ static void same_decodes(const uint8_t *buf, size_t len) {
     }
     static const char *const fields[] = {"value", "qty", "value"};
     for (size_t f = 0; f < 3; f++) {
-        tr_reg_reply a, b; /* the last: tr_reg_reply_decode, compiled for "value" */
-        ra = f < 2 ? tr_reg_reply_fields(buf, len, fields[f], &a)
-                   : tr_reg_reply_decode(buf, len, &a);
+        tr_reg_reply a, b; /* the last: tr__registers_reply_decode, compiled for "value" */
+        ra = f < 2 ? tr__registers_reply_fields(buf, len, fields[f], &a)
+                   : tr__registers_reply_decode(buf, len, &a);
         rb = ref_reg_reply_fields(buf, len, fields[f], &b);
         cr_assert_eq(ra, rb, "reply of %zu bytes", len);
         if (ra == 0) {
@@ -540,20 +563,20 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         for (size_t j = 0; j < sizeof values / sizeof values[0]; j++) {
             for (int has = 0; has < 2; has++) {
-                int ra = tr_reg_request_encode(a, sizeof a, keys[i], has, values[j], &la);
+                int ra = tr__registers_request_encode(a, sizeof a, keys[i], has, values[j], &la);
                 int rb = ref_reg_request_encode(b, sizeof b, keys[i], has, values[j], &lb);
                 cr_assert(ra == 0 && rb == 0 && la == lb && memcmp(a, b, la) == 0);
                 same_decodes_damaged(a, la, &x);
-                tr_wire_w w; /* a stock-style reply: {"ok": bool, "qty": int|nil} */
-                tr_wire_w_init(&w, a, sizeof a);
-                tr_wire_put_map(&w, 2);
-                tr_wire_put_str(&w, "ok");
-                tr_wire_put_bool(&w, (i & 1) == 0);
-                tr_wire_put_str(&w, "qty");
-                has ? tr_wire_put_int(&w, values[j]) : tr_wire_put_nil(&w);
+                tr_mp_writer w; /* a stock-style reply: {"ok": bool, "qty": int|nil} */
+                tr_mp_writer_init(&w, a, sizeof a);
+                tr_mp_write_map(&w, 2);
+                tr_mp_write_cstr(&w, "ok");
+                tr_mp_write_bool(&w, (i & 1) == 0);
+                tr_mp_write_cstr(&w, "qty");
+                has ? tr_mp_write_int(&w, values[j]) : tr_mp_write_nil(&w);
                 cr_assert_eq(w.err, 0);
                 same_decodes_damaged(a, w.len, &x);
-                ra = tr_reg_reply_encode_ok(a, sizeof a, has, values[j], &la);
+                ra = tr__registers_reply_encode_ok(a, sizeof a, has, values[j], &la);
                 rb = ref_reg_reply_encode_ok(b, sizeof b, has, values[j], &lb);
                 cr_assert(ra == 0 && rb == 0 && la == lb && memcmp(a, b, la) == 0);
                 same_decodes_damaged(a, la, &x);
@@ -562,7 +585,7 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
     }
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
         for (int ind = 0; ind < 2; ind++) {
-            int ra = tr_reg_reply_encode_err(a, sizeof a, errors[i], ind, &la);
+            int ra = tr__registers_reply_encode_err(a, sizeof a, errors[i], ind, &la);
             int rb = ref_reg_reply_encode_err(b, sizeof b, errors[i], ind, &lb);
             cr_assert(ra == 0 && rb == 0 && la == lb && memcmp(a, b, la) == 0);
             same_decodes_damaged(a, la, &x);
@@ -572,11 +595,11 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
     for (size_t cap = 0; cap <= sizeof a; cap++) {
         for (size_t j = 0; j < sizeof values / sizeof values[0]; j++) {
             for (int has = 0; has < 2; has++) {
-                int ra = tr_reg_request_encode(a, cap, 70000, has, values[j], &la);
+                int ra = tr__registers_request_encode(a, cap, 70000, has, values[j], &la);
                 int rb = ref_reg_request_encode(b, cap, 70000, has, values[j], &lb);
                 cr_assert(ra == rb && (ra != 0 || (la == lb && memcmp(a, b, la) == 0)),
                           "request, cap %zu", cap);
-                ra = tr_reg_reply_encode_ok(a, cap, has, values[j], &la);
+                ra = tr__registers_reply_encode_ok(a, cap, has, values[j], &la);
                 rb = ref_reg_reply_encode_ok(b, cap, has, values[j], &lb);
                 cr_assert(ra == rb && (ra != 0 || (la == lb && memcmp(a, b, la) == 0)),
                           "reply, cap %zu", cap);
@@ -584,6 +607,6 @@ Test(register_wire, client_codec_agrees_with_the_reference) {
         }
     }
     /* too small a buffer: both fail */
-    cr_assert_eq(tr_reg_request_encode(a, 4, 1, true, 1, &la), TR_ETOOBIG);
-    cr_assert_eq(tr_reg_reply_encode_err(a, 8, "busy", false, &la), TR_ETOOBIG);
+    cr_assert_eq(tr__registers_request_encode(a, 4, 1, true, 1, &la), TR_ETOOBIG);
+    cr_assert_eq(tr__registers_reply_encode_err(a, 8, "busy", false, &la), TR_ETOOBIG);
 }

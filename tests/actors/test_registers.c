@@ -36,7 +36,7 @@ static int boot(tr_node *node, void *ud) {
                             .ap = w->ap,
                             .bugs = w->bugs,
                             .quorum_timeout_ms = w->quorum_ms};
-    int rc = tr_registers_boot(node, &ro);
+    int rc = tr__registers_boot(node, &ro);
     if (rc == 0 && w->wl != NULL) {
         rc = tr_workload_boot(w->wl, node, tr_node_id(node) - 1);
     }
@@ -226,7 +226,7 @@ static int one_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
 
 static int one_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     bool answer = msg->type == TR_REG_REPLY || msg->type == TR_REG_STORE_ACK;
-    if (answer && tr_reg_reply_decode(msg->body, msg->body_len, &last_reply) == 0) {
+    if (answer && tr__registers_reply_decode(msg->body, msg->body_len, &last_reply) == 0) {
         replies++;
     }
     return TR_STOP;
@@ -268,7 +268,7 @@ static void request_kv(tr_sim *sim, uint32_t node, const char *to, uint32_t key,
                        int64_t value) {
     uint8_t body[TR_REG_BODY_MAX];
     size_t len;
-    cr_assert_eq(tr_reg_request_encode(body, sizeof body, key, write, value, &len), 0);
+    cr_assert_eq(tr__registers_request_encode(body, sizeof body, key, write, value, &len), 0);
     request(sim, node, to, write ? TR_REG_WRITE : TR_REG_READ, body, len);
 }
 
@@ -550,13 +550,14 @@ static tr_reg_reply real_request(tr_runtime *rt, tr_inbox *in, const char *to, u
                    .reply_to = tr_inbox_addr(in)};
     snprintf(r.req.to, sizeof r.req.to, "%s", to);
     cr_assert_eq(
-        tr_reg_request_encode(r.req.body, sizeof r.req.body, key, write, value, &r.req.len), 0);
+        tr__registers_request_encode(r.req.body, sizeof r.req.body, key, write, value, &r.req.len),
+        0);
     cr_assert_eq(tr_node_spawn(tr_runtime_node(rt), &relay_behaviour, NULL, &r, sizeof r, NULL), 0);
     tr_msg *m = NULL;
     cr_assert_eq(tr_inbox_receive(in, 10000, &m), 0, "no reply from %s", to);
     tr_reg_reply rep;
     cr_assert_eq(m->type, TR_REG_REPLY, "type %u", m->type);
-    cr_assert_eq(tr_reg_reply_decode(m->body, m->body_len, &rep), 0);
+    cr_assert_eq(tr__registers_reply_decode(m->body, m->body_len, &rep), 0);
     tr_msg_free(m);
     return rep;
 }
@@ -569,7 +570,7 @@ Test(registers, cp_and_ap_serve_clients_on_the_real_engine) {
     cr_assert_eq(tr_runtime_create(&cfg, &rt), 0);
     cr_assert_eq(tr_inbox_create(rt, &in), 0);
     tr_registers_opts ro = {.peer_count = 1, .peer_names = self, .cp = true, .ap = true};
-    cr_assert_eq(tr_registers_boot(tr_runtime_node(rt), &ro), 0);
+    cr_assert_eq(tr__registers_boot(tr_runtime_node(rt), &ro), 0);
     for (int t = 0; t < 2; t++) {
         const char *to = t ? "ap" : "cp";
         tr_reg_reply rep = real_request(rt, in, to, 3, true, 99);

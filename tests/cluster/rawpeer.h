@@ -86,7 +86,7 @@ static inline long raw_read_frame(int fd, uint8_t *buf, size_t cap, int timeout_
     if (rc) {
         return rc;
     }
-    uint32_t n = tr_be32_get(hdr);
+    uint32_t n = tr_load_be32(hdr);
     if (n > cap) {
         return -3;
     }

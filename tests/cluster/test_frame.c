@@ -34,7 +34,7 @@ static int feed(tr_frame_reader *r, const uint8_t *data, size_t len, size_t step
 }
 
 static size_t put_frame(uint8_t *buf, size_t len) {
-    tr_be32_put(buf, (uint32_t)len);
+    tr_store_be32(buf, (uint32_t)len);
     for (size_t i = 0; i < len; i++) {
         buf[4 + i] = (uint8_t)(len + i);
     }
@@ -66,7 +66,7 @@ Test(frame, reader_refuses_length_over_limit_before_buffering) {
     tr_frame_reader r;
     cr_assert_eq(tr_frame_reader_init(&r, 8192), 0);
     uint8_t hdr[4];
-    tr_be32_put(hdr, 8193);
+    tr_store_be32(hdr, 8193);
     size_t frames = 0, bytes = 0;
     cr_assert_eq(feed(&r, hdr, 4, 4, &frames, &bytes), TR_ETOOBIG);
     cr_assert_eq(r.cap, 64 << 10, "no growth for a refused frame");
@@ -99,80 +99,80 @@ Test(frame, writer_and_reader_round_trip_every_width) {
     memset(big, 'x', sizeof big);
     uint64_t ints[] = {0,         127, 128, 255, 256, 65535, 65536, 0xffffffffu, 0x100000000ull,
                        UINT64_MAX};
-    tr_mpw w;
+    tr_mp_writer w;
     tr_frame_begin(&w, buf, sizeof buf);
-    tr_mpw_array(&w, 14);
+    tr_mp_write_array(&w, 14);
     for (size_t i = 0; i < 10; i++) {
-        tr_mpw_uint(&w, ints[i]);
+        tr_mp_write_uint(&w, ints[i]);
     }
-    tr_mpw_str(&w, big, 31);
-    tr_mpw_str(&w, big, 300);
-    tr_mpw_bin(&w, big, sizeof big);
-    tr_mpw_str(&w, big, sizeof big);
+    tr_mp_write_str(&w, big, 31);
+    tr_mp_write_str(&w, big, 300);
+    tr_mp_write_bin(&w, big, sizeof big);
+    tr_mp_write_str(&w, big, sizeof big);
     long n = tr_frame_end(&w);
     cr_assert_gt(n, 0);
-    cr_assert_eq(tr_be32_get(buf), (uint32_t)n - 4);
-    tr_mpr r;
-    tr_mpr_init(&r, buf + 4, (size_t)n - 4);
+    cr_assert_eq(tr_load_be32(buf), (uint32_t)n - 4);
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, buf + 4, (size_t)n - 4);
     uint32_t cnt;
-    cr_assert_eq(tr_mpr_array(&r, &cnt), 0);
+    cr_assert_eq(tr_mp_read_array(&r, &cnt), 0);
     cr_assert_eq(cnt, 14);
     for (size_t i = 0; i < 10; i++) {
         uint64_t v;
-        cr_assert_eq(tr_mpr_uint(&r, &v), 0);
+        cr_assert_eq(tr_mp_read_uint(&r, &v), 0);
         cr_assert_eq(v, ints[i]);
     }
     const char *s;
     const uint8_t *b;
     uint32_t len;
-    cr_assert_eq(tr_mpr_str(&r, &s, &len), 0);
+    cr_assert_eq(tr_mp_read_str(&r, &s, &len), 0);
     cr_assert_eq(len, 31);
-    cr_assert_eq(tr_mpr_str(&r, &s, &len), 0);
+    cr_assert_eq(tr_mp_read_str(&r, &s, &len), 0);
     cr_assert_eq(len, 300);
-    cr_assert_eq(tr_mpr_bin(&r, &b, &len), 0);
+    cr_assert_eq(tr_mp_read_bin(&r, &b, &len), 0);
     cr_assert_eq(len, sizeof big);
-    cr_assert_eq(tr_mpr_str(&r, &s, &len), 0);
+    cr_assert_eq(tr_mp_read_str(&r, &s, &len), 0);
     cr_assert_eq(len, sizeof big);
-    cr_assert_eq(tr_mpr_done(&r), 0);
+    cr_assert_eq(tr_mp_reader_done(&r), 0);
 }
 
 Test(frame, writer_reports_overflow) {
     uint8_t buf[16];
-    tr_mpw w;
+    tr_mp_writer w;
     tr_frame_begin(&w, buf, sizeof buf);
-    tr_mpw_str(&w, "0123456789abcdef", 16);
+    tr_mp_write_str(&w, "0123456789abcdef", 16);
     cr_assert_eq(tr_frame_end(&w), TR_ETOOBIG);
 }
 
 Test(frame, reader_refuses_lying_headers_and_truncation) {
     /* array32 announcing 4 billion elements in a 6-byte payload */
     uint8_t lie[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
-    tr_mpr r;
+    tr_mp_reader r;
     uint32_t n;
-    tr_mpr_init(&r, lie, sizeof lie);
-    cr_assert_eq(tr_mpr_array(&r, &n), TR_EPROTO);
+    tr_mp_reader_init(&r, lie, sizeof lie);
+    cr_assert_eq(tr_mp_read_array(&r, &n), TR_EPROTO);
     /* str32 announcing more bytes than remain */
     uint8_t str[] = {0xdb, 0x00, 0x01, 0x00, 0x00, 'a'};
     const char *s;
-    tr_mpr_init(&r, str, sizeof str);
-    cr_assert_eq(tr_mpr_str(&r, &s, &n), TR_EPROTO);
+    tr_mp_reader_init(&r, str, sizeof str);
+    cr_assert_eq(tr_mp_read_str(&r, &s, &n), TR_EPROTO);
     /* truncated uint64 */
     uint8_t u[] = {0xcf, 1, 2, 3};
     uint64_t v;
-    tr_mpr_init(&r, u, sizeof u);
-    cr_assert_eq(tr_mpr_uint(&r, &v), TR_EPROTO);
+    tr_mp_reader_init(&r, u, sizeof u);
+    cr_assert_eq(tr_mp_read_uint(&r, &v), TR_EPROTO);
     /* wrong type */
     uint8_t m[] = {0x80};
-    tr_mpr_init(&r, m, sizeof m);
-    cr_assert_eq(tr_mpr_uint(&r, &v), TR_EPROTO);
+    tr_mp_reader_init(&r, m, sizeof m);
+    cr_assert_eq(tr_mp_read_uint(&r, &v), TR_EPROTO);
     /* string copy refuses embedded NUL and overlong */
     uint8_t nul[] = {0xa3, 'a', 0, 'b'};
     char out[8];
-    tr_mpr_init(&r, nul, sizeof nul);
-    cr_assert_eq(tr_mpr_str_copy(&r, out, sizeof out), TR_EPROTO);
+    tr_mp_reader_init(&r, nul, sizeof nul);
+    cr_assert_eq(tr_mp_read_str_copy(&r, out, sizeof out), TR_EPROTO);
     uint8_t lng[] = {0xa8, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'};
-    tr_mpr_init(&r, lng, sizeof lng);
-    cr_assert_eq(tr_mpr_str_copy(&r, out, sizeof out), TR_EPROTO);
+    tr_mp_reader_init(&r, lng, sizeof lng);
+    cr_assert_eq(tr_mp_read_str_copy(&r, out, sizeof out), TR_EPROTO);
 }
 
 Test(frame, kind_reads_the_first_element) {

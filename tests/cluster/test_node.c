@@ -151,8 +151,8 @@ static size_t envelope(uint8_t *buf, size_t cap, uint32_t from_node, const void 
     m.body = body;
     m.body_len = (uint32_t)body_len;
     size_t len;
-    cr_assert_eq(tr_envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
-    tr_be32_put(buf, (uint32_t)len);
+    cr_assert_eq(tr__envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
+    tr_store_be32(buf, (uint32_t)len);
     return len + 4;
 }
 
@@ -171,10 +171,10 @@ Test(node_cli, hostile_peers_are_closed_with_a_logged_reason_and_the_node_keeps_
     /* after authentication */
     hostile(true, huge, 4, "frame length 4294967280 over limit");
     size_t cut = n - 3; /* truncated msgpack: the body bin is cut short */
-    tr_be32_put(env, (uint32_t)(cut - 4));
+    tr_store_be32(env, (uint32_t)(cut - 4));
     hostile(true, env, cut, "bad envelope");
     static uint8_t deep[4 + 2 + 1000];
-    tr_be32_put(deep, 1002);
+    tr_store_be32(deep, 1002);
     deep[4] = 0x9b; /* envelope-shaped: array of 11, version 1, then 1000 nested arrays */
     deep[5] = 0x01;
     memset(deep + 6, 0x91, 1000);

@@ -96,7 +96,7 @@ static int client_next(tr_ctx *ctx, client_state *s) {
     int64_t value = (int64_t)(s->a.index + 1) * 1000000 + (int64_t)++s->seq;
     uint8_t body[TR_REG_BODY_MAX];
     size_t len;
-    tr_reg_request_encode(body, sizeof body, key, s->is_write, value, &len);
+    tr__registers_request_encode(body, sizeof body, key, s->is_write, value, &len);
     pthread_mutex_lock(&hmu);
     note(s->is_write ? tr_history_invoke_write(hist, mono_ns(), s->process, key, value, s->a.node)
                      : tr_history_invoke_read(hist, mono_ns(), s->process, key, s->a.node));
@@ -135,7 +135,7 @@ static void client_complete(client_state *s, const tr_msg *msg) {
     if (msg->type == TR_MSG_TIMEOUT) {
         note(tr_history_info(hist, now, s->process, "timeout"));
         retire = true;
-    } else if (tr_reg_reply_decode(msg->body, msg->body_len, &rep) != 0) {
+    } else if (tr__registers_reply_decode(msg->body, msg->body_len, &rep) != 0) {
         note(tr_history_info(hist, now, s->process, "malformed reply"));
         retire = true;
     } else if (rep.ok) {

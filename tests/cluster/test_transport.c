@@ -74,7 +74,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
         return 0;
     }
     pthread_mutex_lock(&w->mu);
-    long seq = p[2] < 0x80 ? p[2] : (p[2] == 0xce ? (long)tr_be32_get(p + 3) : -1);
+    long seq = p[2] < 0x80 ? p[2] : (p[2] == 0xce ? (long)tr_load_be32(p + 3) : -1);
     if (seq != w->received[i] % 100000) {
         w->out_of_order[i]++;
     }
@@ -185,7 +185,7 @@ static void send_seq(int from, uint32_t to, long count) {
             len = 3;
         } else {
             p[2] = 0xce;
-            tr_be32_put(p + 3, (uint32_t)seq);
+            tr_store_be32(p + 3, (uint32_t)seq);
             len = 7;
         }
         int rc;
@@ -314,7 +314,7 @@ Test(transport, hostile_frames_after_auth_close_only_that_connection) {
     uint8_t zero[] = {0, 0, 0, 0};
     after_auth(zero, sizeof zero, "zero length after auth");
     static uint8_t deep[4 + 2000];
-    tr_be32_put(deep, 2000);
+    tr_store_be32(deep, 2000);
     memset(deep + 4, 0x91, 2000);
     after_auth(deep, sizeof deep, "deep nesting");
     uint8_t lie[] = {0, 0, 0, 6, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
@@ -340,7 +340,7 @@ Test(transport, peer_that_never_reads_is_bounded_then_dropped) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     /* 60 KiB requests whose 60 KiB echoes we never read. */
     static uint8_t req[4 + 60000];
-    tr_be32_put(req, 60000);
+    tr_store_be32(req, 60000);
     req[4] = 0x92;
     req[5] = 0x01;
     req[6] = 0xc4; /* bin8 is wrong length-wise but the echo only checks the first bytes */
@@ -544,7 +544,7 @@ Test(transport, a_peer_resetting_mid_write_does_not_kill_the_process) {
         int fd = raw_connect(W.port[0]);
         cr_assert_eq(raw_handshake(fd, "test", "rst", 6161, SECRET, strlen(SECRET), true, NULL), 0);
         static uint8_t req[4 + 60000];
-        tr_be32_put(req, 60000);
+        tr_store_be32(req, 60000);
         req[4] = 0x92;
         req[5] = 0x01;
         for (int k = 0; k < 40; k++) {

@@ -29,13 +29,13 @@ static tr_msg make_msg(const void *body, uint32_t body_len) {
     return m;
 }
 
-/* Encodes m into a malloc'd buffer of exactly tr_envelope_size bytes. */
+/* Encodes m into a malloc'd buffer of exactly tr__envelope_size bytes. */
 static uint8_t *encode(const tr_msg *m, const char *name, size_t *len) {
-    size_t cap = tr_envelope_size(m, name);
+    size_t cap = tr__envelope_size(m, name);
     uint8_t *buf = malloc(cap);
     cr_assert_not_null(buf);
-    cr_assert_eq(tr_envelope_encode(m, name, buf, cap, len), 0);
-    cr_assert_eq(*len, cap, "tr_envelope_size must be exact: %zu vs %zu", *len, cap);
+    cr_assert_eq(tr__envelope_encode(m, name, buf, cap, len), 0);
+    cr_assert_eq(*len, cap, "tr__envelope_size must be exact: %zu vs %zu", *len, cap);
     return buf;
 }
 
@@ -57,7 +57,7 @@ static void round_trip(const tr_msg *m, const char *name) {
     uint8_t *buf = encode(m, name, &len);
     tr_msg *got = NULL;
     char got_name[TR_NAME_MAX + 1];
-    cr_assert_eq(tr_envelope_decode(buf, len, &got, got_name), 0);
+    cr_assert_eq(tr__envelope_decode(buf, len, &got, got_name), 0);
     cr_assert_not_null(got);
     assert_same(m, got);
     cr_assert_str_eq(got_name, name ? name : "");
@@ -70,7 +70,7 @@ static int decode_rc(const uint8_t *buf, size_t len) {
     tr_msg *got = NULL;
     char name[TR_NAME_MAX + 1];
     memset(name, 'x', sizeof name);
-    int rc = tr_envelope_decode(buf, len, &got, name);
+    int rc = tr__envelope_decode(buf, len, &got, name);
     if (rc == 0) {
         tr__msg_release(got);
     } else {
@@ -130,7 +130,7 @@ Test(codec, only_wire_flags_travel) {
     uint8_t *buf = encode(&m, NULL, &len);
     tr_msg *got = NULL;
     char name[TR_NAME_MAX + 1];
-    cr_assert_eq(tr_envelope_decode(buf, len, &got, name), 0);
+    cr_assert_eq(tr__envelope_decode(buf, len, &got, name), 0);
     cr_assert_eq(got->flags_, TR__F_REPLY);
     tr__msg_release(got);
     free(buf);
@@ -144,7 +144,7 @@ Test(codec, only_wire_flags_travel) {
     msgpack_pack_uint32(&b.pk, UINT32_MAX);
     msgpack_pack_nil(&b.pk);
     msgpack_pack_bin_with_body(&b.pk, "", 0);
-    cr_assert_eq(tr_envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(tr__envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
     cr_assert_eq(got->flags_, TR__F_REPLY);
     tr__msg_release(got);
     msgpack_sbuffer_destroy(&b.sb);
@@ -167,7 +167,7 @@ Test(codec, round_trip_name_of_maximum_length) {
     name[TR_NAME_MAX] = '\0';
     tr_msg m = make_msg("x", 1);
     round_trip(&m, name);
-    cr_assert_leq(tr_envelope_size(&m, name) - m.body_len, TR_ENVELOPE_OVERHEAD_MAX);
+    cr_assert_leq(tr__envelope_size(&m, name) - m.body_len, TR_ENVELOPE_OVERHEAD_MAX);
 }
 
 Test(codec, overhead_of_the_largest_envelope_is_within_the_documented_bound) {
@@ -191,7 +191,7 @@ Test(codec, encode_refuses_a_name_over_the_limit) {
     tr_msg m = make_msg("x", 1);
     uint8_t buf[512];
     size_t len;
-    cr_assert_eq(tr_envelope_encode(&m, name, buf, sizeof buf, &len), TR_EINVAL);
+    cr_assert_eq(tr__envelope_encode(&m, name, buf, sizeof buf, &len), TR_EINVAL);
 }
 
 Test(codec, round_trip_empty_and_large_bodies) {
@@ -225,10 +225,10 @@ Test(codec, every_short_body_and_name_length_round_trips) {
             name[nlen] = '\0';
             tr_msg m = make_msg(body, blen);
             round_trip(&m, name);
-            size_t need = tr_envelope_size(&m, name), len = 0;
+            size_t need = tr__envelope_size(&m, name), len = 0;
             uint8_t out[160];
             memset(out, 0xee, sizeof out);
-            cr_assert_eq(tr_envelope_encode(&m, name, out, need, &len), 0);
+            cr_assert_eq(tr__envelope_encode(&m, name, out, need, &len), 0);
             for (size_t i = need; i < sizeof out; i++) {
                 cr_assert_eq(out[i], 0xee, "body %u name %zu: byte %zu written", blen, nlen, i);
             }
@@ -239,13 +239,13 @@ Test(codec, every_short_body_and_name_length_round_trips) {
 
 Test(codec, encode_refuses_every_short_buffer_without_writing_past_it) {
     tr_msg m = make_msg("hello", 5);
-    size_t need = tr_envelope_size(&m, "inventory");
+    size_t need = tr__envelope_size(&m, "inventory");
     uint8_t buf[256];
     cr_assert_lt(need, sizeof buf);
     for (size_t cap = 0; cap < need; cap++) {
         memset(buf, 0xee, sizeof buf);
         size_t len = 12345;
-        cr_assert_eq(tr_envelope_encode(&m, "inventory", buf, cap, &len), TR_ETOOBIG);
+        cr_assert_eq(tr__envelope_encode(&m, "inventory", buf, cap, &len), TR_ETOOBIG);
         cr_assert_eq(len, 12345);
         for (size_t i = cap; i < sizeof buf; i++) {
             cr_assert_eq(buf[i], 0xee, "byte %zu written with cap %zu", i, cap);
@@ -265,7 +265,7 @@ Test(codec, encoding_is_the_documented_wire_form) {
     m.body_len = 1;
     uint8_t buf[64];
     size_t len;
-    cr_assert_eq(tr_envelope_encode(&m, "ab", buf, sizeof buf, &len), 0);
+    cr_assert_eq(tr__envelope_encode(&m, "ab", buf, sizeof buf, &len), 0);
     const uint8_t want[] = {0x9b, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04,
                             0x05, 0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
     cr_assert_eq(len, sizeof want);
@@ -337,10 +337,10 @@ Test(codec, encoding_is_byte_for_byte_what_msgpack_c_packs) {
         msgpack_sbuffer_init(&sb);
         pack_reference(&sb, &m, name);
         size_t len = 0;
-        cr_assert_eq(tr_envelope_encode(&m, name, buf, sb.size, &len), 0, "iteration %d", i);
+        cr_assert_eq(tr__envelope_encode(&m, name, buf, sb.size, &len), 0, "iteration %d", i);
         cr_assert_eq(len, sb.size, "iteration %d", i);
         cr_assert_eq(memcmp(buf, sb.data, len), 0, "iteration %d: bytes differ", i);
-        cr_assert_eq(tr_envelope_size(&m, name), len);
+        cr_assert_eq(tr__envelope_size(&m, name), len);
         msgpack_sbuffer_destroy(&sb);
     }
     free(buf);
@@ -369,32 +369,32 @@ Test(msgpack_check, accepts_every_kind_of_object) {
     memset(big, 'z', sizeof big);
     msgpack_pack_str_with_body(&b.pk, big, sizeof big); /* str32 */
     const uint8_t *p = (const uint8_t *)b.sb.data;
-    cr_assert_eq(tr_msgpack_check(p, b.sb.size, TR_MSGPACK_DEPTH_MAX), 0);
+    cr_assert_eq(tr__msgpack_check(p, b.sb.size, TR_MSGPACK_DEPTH_MAX), 0);
     size_t used = 0;
-    cr_assert_eq(tr_msgpack_check_prefix(p, b.sb.size, TR_MSGPACK_DEPTH_MAX, &used), 0);
+    cr_assert_eq(tr__msgpack_check_prefix(p, b.sb.size, TR_MSGPACK_DEPTH_MAX, &used), 0);
     cr_assert_eq(used, b.sb.size);
     msgpack_sbuffer_destroy(&b.sb);
 }
 
 Test(msgpack_check, refuses_the_reserved_byte) {
     const uint8_t c1[] = {0xc1};
-    cr_assert_eq(tr_msgpack_check(c1, 1, 32), TR_EPROTO);
+    cr_assert_eq(tr__msgpack_check(c1, 1, 32), TR_EPROTO);
     const uint8_t in_array[] = {0x92, 0x01, 0xc1};
-    cr_assert_eq(tr_msgpack_check(in_array, sizeof in_array, 32), TR_EPROTO);
+    cr_assert_eq(tr__msgpack_check(in_array, sizeof in_array, 32), TR_EPROTO);
 }
 
 Test(msgpack_check, refuses_trailing_bytes_but_prefix_reports_the_length) {
     const uint8_t two[] = {0x92, 0x01, 0x02, 0x03};
-    cr_assert_eq(tr_msgpack_check(two, sizeof two, 32), TR_EPROTO);
+    cr_assert_eq(tr__msgpack_check(two, sizeof two, 32), TR_EPROTO);
     size_t used = 0;
-    cr_assert_eq(tr_msgpack_check_prefix(two, sizeof two, 32, &used), 0);
+    cr_assert_eq(tr__msgpack_check_prefix(two, sizeof two, 32, &used), 0);
     cr_assert_eq(used, 3);
 }
 
 Test(msgpack_check, empty_input_is_incomplete) {
     size_t used = 0;
-    cr_assert_eq(tr_msgpack_check(NULL, 0, 32), TR_EPROTO);
-    cr_assert_eq(tr_msgpack_check_prefix(NULL, 0, 32, &used), TR_EAGAIN);
+    cr_assert_eq(tr__msgpack_check(NULL, 0, 32), TR_EPROTO);
+    cr_assert_eq(tr__msgpack_check_prefix(NULL, 0, 32, &used), TR_EAGAIN);
 }
 
 Test(msgpack_check, every_truncation_is_incomplete_or_malformed) {
@@ -403,8 +403,8 @@ Test(msgpack_check, every_truncation_is_incomplete_or_malformed) {
     uint8_t *buf = encode(&m, "inventory", &len);
     for (size_t cut = 0; cut < len; cut++) {
         size_t used = 0;
-        cr_assert_eq(tr_msgpack_check_prefix(buf, cut, 32, &used), TR_EAGAIN, "cut %zu", cut);
-        cr_assert_eq(tr_msgpack_check(buf, cut, 32), TR_EPROTO, "cut %zu", cut);
+        cr_assert_eq(tr__msgpack_check_prefix(buf, cut, 32, &used), TR_EAGAIN, "cut %zu", cut);
+        cr_assert_eq(tr__msgpack_check(buf, cut, 32), TR_EPROTO, "cut %zu", cut);
     }
     free(buf);
 }
@@ -422,8 +422,8 @@ Test(msgpack_check, refuses_headers_announcing_more_than_remains) {
                      sizeof ext32,   sizeof array16, sizeof map_half};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t used;
-        cr_assert_eq(tr_msgpack_check(cases[i], lens[i], 32), TR_EPROTO, "case %zu", i);
-        cr_assert_eq(tr_msgpack_check_prefix(cases[i], lens[i], 32, &used), TR_EAGAIN);
+        cr_assert_eq(tr__msgpack_check(cases[i], lens[i], 32), TR_EPROTO, "case %zu", i);
+        cr_assert_eq(tr__msgpack_check_prefix(cases[i], lens[i], 32, &used), TR_EAGAIN);
     }
 }
 
@@ -439,14 +439,14 @@ static uint8_t *nested(size_t n, size_t *len) {
 Test(msgpack_check, nesting_at_the_limit_passes_and_one_deeper_fails) {
     size_t len;
     uint8_t *ok = nested(TR_MSGPACK_DEPTH_MAX, &len);
-    cr_assert_eq(tr_msgpack_check(ok, len, TR_MSGPACK_DEPTH_MAX), 0);
+    cr_assert_eq(tr__msgpack_check(ok, len, TR_MSGPACK_DEPTH_MAX), 0);
     free(ok);
     uint8_t *deep = nested(TR_MSGPACK_DEPTH_MAX + 1, &len);
-    cr_assert_eq(tr_msgpack_check(deep, len, TR_MSGPACK_DEPTH_MAX), TR_ETOOBIG);
+    cr_assert_eq(tr__msgpack_check(deep, len, TR_MSGPACK_DEPTH_MAX), TR_ETOOBIG);
     cr_assert_eq(decode_rc(deep, len), TR_EPROTO);
     free(deep);
     uint8_t *huge = nested(100000, &len); /* no recursion: the walker keeps a fixed stack */
-    cr_assert_eq(tr_msgpack_check(huge, len, TR_MSGPACK_DEPTH_MAX), TR_ETOOBIG);
+    cr_assert_eq(tr__msgpack_check(huge, len, TR_MSGPACK_DEPTH_MAX), TR_ETOOBIG);
     free(huge);
 }
 
@@ -461,7 +461,7 @@ Test(msgpack_check, what_it_accepts_msgpack_c_parses_to_the_end) {
             buf[j] = (uint8_t)x;
         }
         size_t len = 1 + (size_t)(x >> 40) % sizeof buf;
-        if (tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX) != 0) {
+        if (tr__msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX) != 0) {
             continue;
         }
         accepted++;
@@ -680,7 +680,7 @@ static int decode_both(const uint8_t *buf, size_t len, const char *what, size_t 
     char fast_name[TR_NAME_MAX + 1], general_name[TR_NAME_MAX + 1];
     memset(fast_name, 'x', sizeof fast_name);
     memset(general_name, 'y', sizeof general_name);
-    int rc = tr_envelope_decode(buf, len, &fast, fast_name);
+    int rc = tr__envelope_decode(buf, len, &fast, fast_name);
     int grc = tr__envelope_decode_general(buf, len, &general, general_name);
     cr_assert_eq(rc, grc, "%s %zu: fast path %d, general reader %d", what, at, rc, grc);
     cr_assert_str_eq(fast_name, general_name, "%s %zu", what, at);
@@ -789,7 +789,7 @@ Test(codec, fast_path_leaves_foreign_forms_to_the_general_reader) {
     tr_msg *got = NULL;
     char name[TR_NAME_MAX + 1];
     cr_assert_eq(decode_both((const uint8_t *)b.sb.data, b.sb.size, "foreign", 0), 0);
-    cr_assert_eq(tr_envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(tr__envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
     cr_assert_eq(got->type, 1);
     cr_assert_eq(got->flags_, 0); /* 8 has no wire meaning */
     cr_assert_str_eq(name, "ab");
@@ -851,8 +851,8 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         mutate(&seed, buf, &len, sizeof buf);
         tr_msg *got = NULL;
         char name[TR_NAME_MAX + 1];
-        int rc = tr_envelope_decode(buf, len, &got, name);
-        int check = tr_msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
+        int rc = tr__envelope_decode(buf, len, &got, name);
+        int check = tr__msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
         decode_both(buf, len, "fuzz iteration", (size_t)i);
         if (rc != 0) {
             cr_assert(rc == TR_EPROTO || rc == TR_EVERSION, "iteration %d: rc %d", i, rc);
@@ -868,10 +868,10 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         uint8_t again[256];
         size_t again_len;
         cr_assert_eq(
-            tr_envelope_encode(got, name[0] ? name : NULL, again, sizeof again, &again_len), 0);
+            tr__envelope_encode(got, name[0] ? name : NULL, again, sizeof again, &again_len), 0);
         tr_msg *got2 = NULL;
         char name2[TR_NAME_MAX + 1];
-        cr_assert_eq(tr_envelope_decode(again, again_len, &got2, name2), 0);
+        cr_assert_eq(tr__envelope_decode(again, again_len, &got2, name2), 0);
         assert_same(got, got2);
         cr_assert_str_eq(name, name2);
         tr__msg_release(got2);
