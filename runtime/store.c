@@ -14,7 +14,7 @@
  *                 exclusively, because mdb_env_set_mapsize() remaps the file and must not
  *                 run while any txn of this process is alive (lmdb.h). Writer-preferring,
  *                 so that map growth is not starved by a stream of readers.
- * The write txn is used only by tr_store_commit (one caller at a time, asserted).
+ * The write txn is used only by tr__store_commit (one caller at a time, asserted).
  */
 #include "runtime/store.h"
 
@@ -170,7 +170,7 @@ struct entry {
 };
 
 /* Per-actor record: the journal sequence and the pending journal/snapshot. It lives while
- * the actor is alive (until tr_store_actor_gone) and while any of its journal or snapshot
+ * the actor is alive (until tr__store_actor_gone) and while any of its journal or snapshot
  * writes is pending, so next_seq is never re-read from LMDB while LMDB is behind. */
 struct arec {
     arec *hnext;
@@ -741,12 +741,12 @@ static int kv_write(tr_store *st, int op, const char *actor, const void *key, si
     return submit_kv(st, e);
 }
 
-int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen, const void *val,
-                 size_t vlen) {
+int tr__store_put(tr_store *st, const char *actor, const void *key, size_t klen, const void *val,
+                  size_t vlen) {
     return kv_write(st, OP_PUT, actor, key, klen, val, vlen);
 }
 
-int tr_store_del(tr_store *st, const char *actor, const void *key, size_t klen) {
+int tr__store_del(tr_store *st, const char *actor, const void *key, size_t klen) {
     return kv_write(st, OP_DEL, actor, key, klen, NULL, 0);
 }
 
@@ -779,8 +779,8 @@ static int lmdb_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, size_t
     return rc;
 }
 
-int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
-                 size_t cap, size_t *len) {
+int tr__store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                  size_t cap, size_t *len) {
     assert(st != NULL);
     uint8_t k[FULLKEY_MAX];
     size_t fk;
@@ -802,8 +802,8 @@ int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, 
     return lmdb_get(st, k, fk, buf, cap, len);
 }
 
-int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
-                           size_t cap, size_t *len) {
+int tr__store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
+                            void *buf, size_t cap, size_t *len) {
     assert(st != NULL);
     uint8_t k[FULLKEY_MAX];
     size_t fk;
@@ -811,17 +811,17 @@ int tr_store_get_committed(tr_store *st, const char *actor, const void *key, siz
     if (rc != 0 || (buf == NULL && cap > 0)) {
         return rc ? rc : TR_EINVAL;
     }
-    if ((rc = tr_store_flush(st)) != 0) {
+    if ((rc = tr__store_flush(st)) != 0) {
         return rc;
     }
     return lmdb_get(st, k, fk, buf, cap, len);
 }
 
-int tr_store_journal_range(tr_store *st, const char *actor, uint64_t *first, uint64_t *last,
-                           uint64_t *count) {
+int tr__store_journal_range(tr_store *st, const char *actor, uint64_t *first, uint64_t *last,
+                            uint64_t *count) {
     assert(st != NULL && first != NULL && last != NULL && count != NULL);
     size_t nlen = name_len(actor);
-    int rc = nlen == 0 ? TR_EINVAL : tr_store_flush(st);
+    int rc = nlen == 0 ? TR_EINVAL : tr__store_flush(st);
     MDB_txn *txn;
     rc = rc ? rc : read_begin(st, &txn);
     if (rc != 0) {
@@ -861,8 +861,8 @@ static int ensure_next_seq(tr_store *st, arec *a, const char *actor, size_t nlen
     return rc;
 }
 
-int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
-                    uint64_t *seq_out) {
+int tr__store_append(tr_store *st, const char *actor, const void *ev, size_t len,
+                     uint64_t *seq_out) {
     assert(st != NULL);
     size_t nlen = name_len(actor);
     int rc = nlen == 0 ? TR_EINVAL : check_value(ev, len);
@@ -901,7 +901,8 @@ int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len,
     return submitted(st, e, rc, ready);
 }
 
-int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data, size_t len) {
+int tr__store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data,
+                       size_t len) {
     assert(st != NULL);
     size_t nlen = name_len(actor);
     int rc = nlen == 0 ? TR_EINVAL : check_value(data, len);
@@ -966,7 +967,7 @@ static int queue_trunc(tr_store *st, arec *a, entry *e, bool *ready) {
     return rc;
 }
 
-int tr_store_truncate(tr_store *st, const char *actor, uint64_t upto) {
+int tr__store_truncate(tr_store *st, const char *actor, uint64_t upto) {
     assert(st != NULL);
     size_t nlen = name_len(actor);
     if (nlen == 0) {
@@ -1027,17 +1028,17 @@ static int add_waiter(tr_store *st, tr_addr who, tr_msg *msg, uint64_t *token_ou
     return 0;
 }
 
-int tr_store_notify(tr_store *st, tr_addr who, uint64_t *token_out) {
+int tr__store_notify(tr_store *st, tr_addr who, uint64_t *token_out) {
     assert(st != NULL);
     return add_waiter(st, who, NULL, token_out);
 }
 
-int tr_store_hold(tr_store *st, tr_msg *reply) {
+int tr__store_hold(tr_store *st, tr_msg *reply) {
     assert(st != NULL && reply != NULL);
     return add_waiter(st, TR_ADDR_NONE, reply, NULL);
 }
 
-void tr_store_actor_gone(tr_store *st, const char *actor) {
+void tr__store_actor_gone(tr_store *st, const char *actor) {
     size_t nlen = name_len(actor);
     if (nlen == 0) {
         return;
@@ -1241,8 +1242,8 @@ static int recover_run(recovery *r, tr_snapshot_cb on_snapshot, tr_event_cb on_e
     return rc;
 }
 
-int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
-                     tr_event_cb on_event, void *ud) {
+int tr__store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
+                      tr_event_cb on_event, void *ud) {
     assert(st != NULL);
     recovery r = {.st = st, .name = actor, .nlen = name_len(actor)};
     if (r.nlen == 0) {
@@ -1690,7 +1691,7 @@ static int flush_deferred(tr_store *st, bool requeue) {
     return rc;
 }
 
-int tr_store_flush(tr_store *st) {
+int tr__store_flush(tr_store *st) {
     assert(st != NULL);
     return flush_deferred(st, true);
 }
@@ -1703,13 +1704,13 @@ static int commit_deferred(tr_store *st, batch *b) {
     count_commit(st, b);
     mu_unlock(st);
     fire_waiters(st, b->whead, 0);
-    return st->deferred.bytes >= st->defer_bytes ? tr_store_flush(st) : 0;
+    return st->deferred.bytes >= st->defer_bytes ? tr__store_flush(st) : 0;
 }
 
-int tr_store_commit(tr_store *st, uint64_t *writes_out) {
+int tr__store_commit(tr_store *st, uint64_t *writes_out) {
     assert(st != NULL);
     mu_lock(st);
-    assert(!st->committing && "tr_store_commit must not run concurrently with itself");
+    assert(!st->committing && "tr__store_commit must not run concurrently with itself");
     batch b = st->pending;
     int failed = st->failed;
     memset(&st->pending, 0, sizeof(st->pending));
@@ -1745,7 +1746,7 @@ int tr_store_commit(tr_store *st, uint64_t *writes_out) {
     return rc;
 }
 
-bool tr_store_has_pending(tr_store *st) {
+bool tr__store_has_pending(tr_store *st) {
     mu_lock(st);
     bool r = !batch_empty(&st->pending);
     mu_unlock(st);
@@ -1792,22 +1793,22 @@ static void drop_all_pending(tr_store *st, bool closing) {
     }
 }
 
-void tr_store_drop_pending(tr_store *st) {
+void tr__store_drop_pending(tr_store *st) {
     drop_all_pending(st, false);
 }
 
-void tr_store_bind(tr_store *st, const tr_store_hooks *hooks) {
+void tr__store_bind(tr_store *st, const tr_store_hooks *hooks) {
     mu_lock(st);
     st->hooks = *hooks;
     mu_unlock(st);
 }
 
-void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud) {
+void tr__store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud) {
     st->mid_commit = fn;
     st->mid_commit_ud = ud;
 }
 
-void tr_store_stats_get(tr_store *st, tr_store_stats *out) {
+void tr__store_stats_get(tr_store *st, tr_store_stats *out) {
     mu_lock(st);
     *out = st->stats;
     out->overlay_keys = st->kv.count;
@@ -2045,7 +2046,7 @@ static int env_open(tr_store *st, const char *dir, bool fresh) {
     mdb_env_set_maxreaders(st->env, 512);
     mdb_env_set_mapsize(st->env, st->map_size);
     /* no_sync is for the simulator's tmpfs stores, whose crashes are simulated: a crash is
-     * modelled by tr_store_drop_pending (uncommitted writes lost, committed ones kept), never
+     * modelled by tr__store_drop_pending (uncommitted writes lost, committed ones kept), never
      * by the OS losing pages, so durability against a real power cut buys nothing there.
      * MDB_WRITEMAP writes pages in place through the map instead of one pwrite per dirty
      * page per commit (about 50k syscalls in a default `troupe sim` run), and
@@ -2113,7 +2114,7 @@ static tr_store *store_alloc(const tr_store_opts *opts) {
     return st;
 }
 
-int tr_store_open(const tr_store_opts *opts, tr_store **out) {
+int tr__store_open(const tr_store_opts *opts, tr_store **out) {
     if (opts == NULL || opts->dir == NULL || opts->dir[0] == 0 || out == NULL) {
         return TR_EINVAL;
     }
@@ -2149,7 +2150,7 @@ int tr_store_open(const tr_store_opts *opts, tr_store **out) {
     return 0;
 }
 
-void tr_store_close(tr_store *st) {
+void tr__store_close(tr_store *st) {
     if (st == NULL) {
         return;
     }
