@@ -8,6 +8,12 @@ pub const lib = [_][]const u8{
     "runtime/node.c",
     "runtime/engine_real.c",
     "runtime/store.c",
+    "runtime/store_overlay.c",
+    "runtime/store_db.c",
+    "runtime/store_actor.c",
+    "runtime/store_recover.c",
+    "runtime/store_commit.c",
+    "runtime/store_single.c",
     "runtime/codec.c",
     "runtime/supervisor.c",
 };

@@ -1,5 +1,7 @@
 /*
- * store.h — durable actor state on LMDB (the only module that includes lmdb.h).
+ * store.h — durable actor state on LMDB: the store's interface to the rest of the runtime.
+ * The store's modules (runtime/store*.c, listed in store_internal.h) are the only files that
+ * include lmdb.h; tr_store is opaque everywhere else.
  *
  * One store per node: one LMDB environment in a directory, with named databases
  *   meta      format magic + version + node identity; checked at open
@@ -44,16 +46,10 @@ typedef struct tr_store_opts {
                              loses only what was never committed, which the store models) */
     uint64_t pending_max; /* bytes of uncommitted writes before writes get TR_EAGAIN;
                              0 = 256 MiB (bounds memory when the disk is slower than actors) */
-    uint64_t defer_bytes; /* 0 = off. Simulator only (single-threaded, and the process is not
-                             a failure domain of the simulated nodes). Such a store takes no
-                             lock: every call on it must come from the thread that opened it
-                             (asserted in debug builds). tr__store_commit makes
-                             its batch durable for the store's users at once (notifications
-                             fire, a simulated crash no longer drops it) but writes it to
-                             LMDB later, in one transaction with the batches after it, when
-                             they exceed defer_bytes, at tr__store_flush, before a
-                             drop_pending or close, and before get_committed. Until then the
-                             overlay serves it, as it serves a batch being committed. */
+    uint64_t defer_bytes; /* 0 = off. Simulator only: a single-threaded store that takes no
+                             lock (every call on it must come from the thread that opened
+                             it; asserted in debug builds) and holds committed batches back
+                             from LMDB until they exceed defer_bytes (store_single.h). */
 } tr_store_opts;
 
 int tr__store_open(const tr_store_opts *opts, tr_store **out);
@@ -113,7 +109,9 @@ bool tr__store_has_pending(tr_store *st);
 /* defer_bytes stores: writes the committed batches still held back to LMDB now. 0 or the
  * error; after an error the store is failed (every later write and commit reports it), and
  * the held-back batches, already reported durable, are lost: the caller must treat it as a
- * fatal error of the run. A no-op for other stores. */
+ * fatal error of the run. A no-op for other stores. The store also flushes by itself: once
+ * the held-back batches exceed defer_bytes, and before a drop_pending, a close and the
+ * committed-only reads below. */
 int tr__store_flush(tr_store *st);
 /* Simulated crash: pending (uncommitted) writes, overlays, notifications are dropped. */
 void tr__store_drop_pending(tr_store *st);
