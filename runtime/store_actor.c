@@ -118,7 +118,8 @@ int tr__store_get(tr_store *st, const char *actor, const void *key, size_t klen,
     store_lock(st);
     entry *e = *tr__store_overlay_slot(st, k, fk, h);
     if (e) {
-        rc = e->op == OP_DEL ? TR_ENOENT : tr__store_copy_out(buf, cap, e->data + e->klen, e->vlen, len);
+        rc = e->op == OP_DEL ? TR_ENOENT
+                             : tr__store_copy_out(buf, cap, e->data + e->klen, e->vlen, len);
     }
     store_unlock(st);
     if (e) {
@@ -345,4 +346,3 @@ void tr__store_actor_gone(tr_store *st, const char *actor) {
     }
     store_unlock(st);
 }
-

@@ -17,8 +17,8 @@
  * queued (a failed store, a full pending batch, no memory) the rest waits for the actor's
  * next truncation, which walks from the journal's start again. Under the lock. */
 static void trunc_requeue(tr_store *st, arec *a, const entry *e, bool *ready) {
-    entry *n = tr__store_entry_new(st, OP_TRUNC, a->name, a->nlen, e->data + a->nlen + 1, 8,
-                                   NULL, 0, NULL, 0);
+    entry *n = tr__store_entry_new(st, OP_TRUNC, a->name, a->nlen, e->data + a->nlen + 1, 8, NULL,
+                                   0, NULL, 0);
     bool r = false;
     if (n != NULL && tr__store_queue_trunc(st, a, n, &r) != 0) {
         tr__store_entry_free(st, n);

@@ -89,7 +89,8 @@ int tr__store_copy_out(void *buf, size_t cap, const void *src, size_t n, size_t 
     return 0;
 }
 
-int tr__store_db_kv_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, size_t cap, size_t *len) {
+int tr__store_db_kv_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, size_t cap,
+                        size_t *len) {
     MDB_txn *txn;
     int rc = tr__store_read_begin(st, &txn);
     if (rc != 0) {
@@ -97,13 +98,14 @@ int tr__store_db_kv_get(tr_store *st, const uint8_t *k, size_t fk, void *buf, si
     }
     MDB_val mk = {fk, (void *)k}, mv;
     rc = mdb_get(txn, st->dbi_kv, &mk, &mv);
-    rc = rc == 0 ? tr__store_copy_out(buf, cap, mv.mv_data, mv.mv_size, len) : tr__store_map_err(rc);
+    rc =
+        rc == 0 ? tr__store_copy_out(buf, cap, mv.mv_data, mv.mv_size, len) : tr__store_map_err(rc);
     tr__store_read_end(st, txn);
     return rc;
 }
 
 int tr__store_db_journal_last(tr_store *st, MDB_txn *txn, const char *name, size_t nlen,
-                            uint64_t *out) {
+                              uint64_t *out) {
     uint8_t k[TR_NAME_MAX + 1 + 8];
     memcpy(k, name, nlen);
     k[nlen] = 0;
@@ -129,7 +131,7 @@ int tr__store_db_journal_last(tr_store *st, MDB_txn *txn, const char *name, size
 }
 
 int tr__store_db_snap_seq(tr_store *st, MDB_txn *txn, const char *name, size_t nlen, bool *have,
-                        uint64_t *seq) {
+                          uint64_t *seq) {
     uint8_t k[TR_NAME_MAX + 1];
     memcpy(k, name, nlen);
     k[nlen] = 0;
@@ -166,7 +168,8 @@ int tr__store_db_last_seq(tr_store *st, const char *name, size_t nlen, uint64_t 
     return rc;
 }
 
-int tr__store_db_read_snap_seq(tr_store *st, const char *name, size_t nlen, bool *have, uint64_t *seq) {
+int tr__store_db_read_snap_seq(tr_store *st, const char *name, size_t nlen, bool *have,
+                               uint64_t *seq) {
     MDB_txn *txn;
     int rc = tr__store_read_begin(st, &txn);
     if (rc == 0) {

@@ -100,7 +100,8 @@ static int recover_copy_overlay(recovery *r) {
         rc = rec_push(&r->snap, r->snap_seq, v + 8, a->snap->vlen - 8);
     }
     for (entry *e = a->jhead; e && rc == 0; e = e->hnext) {
-        rc = rec_push(&r->pending, store_get_be64(e->data + r->nlen + 1), e->data + e->klen, e->vlen);
+        rc = rec_push(&r->pending, store_get_be64(e->data + r->nlen + 1), e->data + e->klen,
+                      e->vlen);
     }
     return rc;
 }
@@ -225,4 +226,3 @@ int tr__store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapsho
     free(r.pending.p);
     return rc;
 }
-

@@ -82,7 +82,8 @@ static void mark_truncated(batch *d) {
         return;
     }
     for (entry *e = d->head; e; e = e->next) {
-        if (e->op == OP_APPEND && store_get_be64(e->data + e->actor->nlen + 1) <= e->actor->flush_upto) {
+        if (e->op == OP_APPEND &&
+            store_get_be64(e->data + e->actor->nlen + 1) <= e->actor->flush_upto) {
             e->dead = true;
         }
     }
