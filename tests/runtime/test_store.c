@@ -5,7 +5,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "runtime/engine.h" /* tr__msg_alloc: a real message to hold */
+#include "runtime/engine.h"         /* tr__msg_alloc: a real message to hold */
+#include "runtime/store_internal.h" /* tr__store_check and the state it walks */
 #include "store_helpers.h"
 
 /* Hooks that record what the store told its node. */
@@ -1469,4 +1470,31 @@ Test(store_open, bad_options_are_invalid) {
     cr_assert_eq(tr__store_open(&o, &s), TR_EINVAL);
     o.dir = "";
     cr_assert_eq(tr__store_open(&o, &s), TR_EINVAL);
+}
+
+/* ---- the invariant walker -------------------------------------------------------------- */
+
+Test(store_check, holds_through_writes_commits_and_a_crash, .init = setup, .fini = teardown) {
+    put_s("x", "k", "v1");
+    append_s("j", "e1");
+    append_s("j", "e2");
+    cr_assert_eq(tr__store_snapshot(st, "j", 2, "S2", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "j", 2), 0);
+    cr_assert(tr__store_check(st));
+    commit();
+    put_s("x", "k", "v2");
+    put_s("x", "k", "v3");
+    append_s("j", "e3");
+    cr_assert(tr__store_check(st));
+    tr__store_drop_pending(st);
+    cr_assert(tr__store_check(st));
+}
+
+/* A walker that cannot fail is worthless: an overlay whose count disagrees with its table
+ * stops the process. */
+Test(store_check, a_corrupted_overlay_count_is_caught, .init = setup, .fini = teardown,
+     .signal = SIGABRT) {
+    put_s("x", "k", "v1");
+    st->kv.count++;
+    tr__store_check(st);
 }
