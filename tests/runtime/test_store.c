@@ -1,5 +1,6 @@
-/* test_store.c — the store against store.h alone: round trips, recovery, group commit,
- * read-your-writes, simulated crashes, map growth, limits, and what open refuses. */
+/* test_store.c — the store against store.h: round trips, recovery, group commit,
+ * read-your-writes, simulated crashes, map growth, limits, and what open refuses; and its
+ * invariant walker (tr__store_check, store_internal.h). */
 #include <lmdb.h> /* only to build foreign and newer-format directories by hand */
 #include <pthread.h>
 #include <signal.h>
