@@ -12,7 +12,7 @@
  *                           flight (to 16 keys): what the store does when the disk, not
  *                           the number of writers, is the limit.
  *   store_single_wN         the same writes with one commit (and sync) per write: N threads
- *                           on the store API, each put + tr_store_commit under one lock.
+ *                           on the store API, each put + tr__store_commit under one lock.
  *   store_lmdb_1000         raw LMDB reference: synced txns of 1,000 puts each, to the same
  *                           keys the 1,000 actors write (each overwrites its state key).
  *   store_recover_1m        an actor named "journal" with 1,000,000 journal events (written
@@ -292,8 +292,8 @@ static void *single_writer(void *p) {
         uint64_t writes = 0;
         pthread_mutex_lock(&a->r->commit_lock);
         int rc =
-            tr_store_put(a->r->st, name, STATE_KEY, sizeof(STATE_KEY) - 1, val, pack_u64(val, i));
-        rc = rc ? rc : tr_store_commit(a->r->st, &writes);
+            tr__store_put(a->r->st, name, STATE_KEY, sizeof(STATE_KEY) - 1, val, pack_u64(val, i));
+        rc = rc ? rc : tr__store_commit(a->r->st, &writes);
         a->r->bad += rc != 0 || writes != 1;
         pthread_mutex_unlock(&a->r->commit_lock);
     }
@@ -305,7 +305,7 @@ static int bench_single(const tr_bench_opts *o, uint32_t writers, uint64_t total
     r.per = total / writers ? total / writers : 1;
     char *dir = make_tmp();
     tr_store_opts so = {.dir = dir};
-    if (dir == NULL || tr_store_open(&so, &r.st) != 0) {
+    if (dir == NULL || tr__store_open(&so, &r.st) != 0) {
         fprintf(stderr, "bench store: cannot open a store under /tmp\n");
         free(dir);
         return 2;
@@ -325,7 +325,7 @@ static int bench_single(const tr_bench_opts *o, uint32_t writers, uint64_t total
     }
     double secs = (double)(now_ns() - t0) / 1e9;
     tr_store_stats st;
-    tr_store_stats_get(r.st, &st);
+    tr__store_stats_get(r.st, &st);
     int rc = started != writers ? 2 : 0;
     if (rc == 0 && (r.bad || st.commits != r.per * writers || st.writes != st.commits)) {
         fprintf(stderr, "bench store: single: %d failed writes, %llu commits for %llu writes\n",
@@ -339,7 +339,7 @@ static int bench_single(const tr_bench_opts *o, uint32_t writers, uint64_t total
     }
     free(t);
     free(args);
-    tr_store_close(r.st);
+    tr__store_close(r.st);
     remove_tmp(dir);
     return rc;
 }
@@ -445,17 +445,17 @@ static const tr_behaviour recover_b = {
 static int write_journal(const char *dir, uint64_t events) {
     tr_store_opts so = {.dir = dir, .no_sync = true};
     tr_store *st = NULL;
-    int rc = tr_store_open(&so, &st);
+    int rc = tr__store_open(&so, &st);
     for (uint64_t i = 1; rc == 0 && i <= events; i++) {
         uint8_t ev[9];
         uint64_t seq;
-        rc = tr_store_append(st, "journal", ev, pack_u64(ev, i), &seq);
+        rc = tr__store_append(st, "journal", ev, pack_u64(ev, i), &seq);
         rc = rc ? rc : (seq == i ? 0 : TR_ECORRUPT);
         if (rc == 0 && (i % 50000 == 0 || i == events)) {
-            rc = tr_store_commit(st, NULL);
+            rc = tr__store_commit(st, NULL);
         }
     }
-    tr_store_close(st); /* NULL if the open failed */
+    tr__store_close(st); /* NULL if the open failed */
     if (rc != 0) {
         fprintf(stderr, "bench store: writing the journal: %s\n", tr_strerror(rc));
     }

@@ -455,7 +455,7 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
     if (a->ext && a->ext->name[0]) {
         tr__reg_remove_if(node, a->ext->name, self);
         if (node->store) {
-            tr_store_actor_gone(node->store, a->ext->name);
+            tr__store_actor_gone(node->store, a->ext->name);
         }
     }
     notify_watchers(a, self, reason);
@@ -1053,7 +1053,7 @@ int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *
     if (req->corr & TR__CORR_REQUEST) {
         m->flags_ |= TR__F_REPLY;
     }
-    int rc = tr_store_hold(ctx->node->store, m);
+    int rc = tr__store_hold(ctx->node->store, m);
     if (rc) {
         tr__msg_release(m);
     }
@@ -1262,43 +1262,43 @@ static int store_name(tr_ctx *ctx, const char **name) {
 int tr_kv_get(tr_ctx *ctx, const void *key, size_t klen, void *buf, size_t cap, size_t *len) {
     const char *n;
     int rc = store_name(ctx, &n);
-    return rc ? rc : tr_store_get(ctx->node->store, n, key, klen, buf, cap, len);
+    return rc ? rc : tr__store_get(ctx->node->store, n, key, klen, buf, cap, len);
 }
 
 int tr_kv_put(tr_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen) {
     const char *n;
     int rc = store_name(ctx, &n);
-    return rc ? rc : tr_store_put(ctx->node->store, n, key, klen, val, vlen);
+    return rc ? rc : tr__store_put(ctx->node->store, n, key, klen, val, vlen);
 }
 
 int tr_kv_del(tr_ctx *ctx, const void *key, size_t klen) {
     const char *n;
     int rc = store_name(ctx, &n);
-    return rc ? rc : tr_store_del(ctx->node->store, n, key, klen);
+    return rc ? rc : tr__store_del(ctx->node->store, n, key, klen);
 }
 
 int tr_journal_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq_out) {
     const char *n;
     int rc = store_name(ctx, &n);
-    return rc ? rc : tr_store_append(ctx->node->store, n, event, len, seq_out);
+    return rc ? rc : tr__store_append(ctx->node->store, n, event, len, seq_out);
 }
 
 int tr_snapshot_write(tr_ctx *ctx, uint64_t seq, const void *data, size_t len) {
     const char *n;
     int rc = store_name(ctx, &n);
-    return rc ? rc : tr_store_snapshot(ctx->node->store, n, seq, data, len);
+    return rc ? rc : tr__store_snapshot(ctx->node->store, n, seq, data, len);
 }
 
 int tr_journal_truncate(tr_ctx *ctx, uint64_t upto_seq) {
     const char *n;
     int rc = store_name(ctx, &n);
-    return rc ? rc : tr_store_truncate(ctx->node->store, n, upto_seq);
+    return rc ? rc : tr__store_truncate(ctx->node->store, n, upto_seq);
 }
 
 int tr_recover(tr_ctx *ctx, tr_snapshot_cb on_snapshot, tr_event_cb on_event, void *ud) {
     const char *n;
     int rc = store_name(ctx, &n);
-    return rc ? rc : tr_store_recover(ctx->node->store, n, on_snapshot, on_event, ud);
+    return rc ? rc : tr__store_recover(ctx->node->store, n, on_snapshot, on_event, ud);
 }
 
 int tr_durable_notify(tr_ctx *ctx, uint64_t *token_out) {
@@ -1308,5 +1308,5 @@ int tr_durable_notify(tr_ctx *ctx, uint64_t *token_out) {
     if (!ctx->node->store) {
         return TR_ENOTSUP;
     }
-    return tr_store_notify(ctx->node->store, tr_self(ctx), token_out);
+    return tr__store_notify(ctx->node->store, tr_self(ctx), token_out);
 }

@@ -48,7 +48,7 @@ typedef struct tr_engine_ops {
      * letter). */
     int (*send_remote)(void *engine, tr_node *node, tr_msg *msg, const char *to_name);
     /* The store of `node` went from no pending writes to some: commit them soon by calling
-     * tr_store_commit(node's store) on the engine's store context (writer thread or a
+     * tr__store_commit(node's store) on the engine's store context (writer thread or a
      * simulated commit event). */
     void (*store_ready)(void *engine, tr_node *node);
     /* Resolves a node name ("n2") to a node id; TR_ENOENT if unknown. May be NULL. */
@@ -77,7 +77,7 @@ typedef struct tr_node_opts {
     const tr_engine_ops *ops;
     void *engine;
     struct tr_store *store; /* may be NULL: store calls then fail with TR_ENOTSUP; the node
-                                binds it (tr_store_bind); the engine that opened it closes it
+                                binds it (tr__store_bind); the engine that opened it closes it
                                 after tr__node_destroy */
 } tr_node_opts;
 

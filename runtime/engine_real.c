@@ -534,8 +534,8 @@ static void *writer_main(void *arg) {
         if (rt->commit_interval_us) {
             usleep(rt->commit_interval_us); /* linger: bigger groups */
         }
-        while (tr_store_has_pending(rt->store)) {
-            int rc = tr_store_commit(rt->store, NULL);
+        while (tr__store_has_pending(rt->store)) {
+            int rc = tr__store_commit(rt->store, NULL);
             if (rc) {
                 fprintf(stderr, "troupe: store commit failed: %s\n", tr_strerror(rc));
             }
@@ -665,7 +665,7 @@ static int store_start(tr_runtime *rt, const tr_config *cfg) {
         dir = rt->tmp_dir;
     }
     tr_store_opts so = {dir, cfg->map_size, false};
-    return tr_store_open(&so, &rt->store);
+    return tr__store_open(&so, &rt->store);
 }
 
 int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
@@ -763,7 +763,7 @@ void tr_runtime_destroy(tr_runtime *rt) {
     uv_run(&rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(&rt->loop);
     tr__node_destroy(rt->node);
-    tr_store_close(rt->store);
+    tr__store_close(rt->store);
     if (rt->tmp_dir) {
         rm_tree(rt->tmp_dir);
     }

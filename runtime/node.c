@@ -200,7 +200,7 @@ int tr__node_create(const tr_node_opts *opts, tr_node **out) {
     pthread_mutex_init(&node->watch_lock, NULL);
     if (node->store) {
         tr_store_hooks hooks = {hook_ready, hook_durable, hook_release, node};
-        tr_store_bind(node->store, &hooks);
+        tr__store_bind(node->store, &hooks);
     }
     *out = node;
     return 0;
@@ -420,7 +420,7 @@ void tr_node_stats(tr_node *node, tr_stats *out) {
     out->restarts = atomic_load_explicit(&node->st_restarts, memory_order_relaxed);
     if (node->store) {
         tr_store_stats s;
-        tr_store_stats_get(node->store, &s);
+        tr__store_stats_get(node->store, &s);
         out->store_commits = s.commits;
         out->store_writes = s.writes;
     }

@@ -1,22 +1,24 @@
 /*
- * store.h — durable actor state on LMDB (the only module that includes lmdb.h).
+ * store.h — durable actor state on LMDB: the store's interface to the rest of the runtime.
+ * The store's modules (runtime/store*.c, listed in store_internal.h) are the only files that
+ * include lmdb.h; tr_store is opaque everywhere else.
  *
  * One store per node: one LMDB environment in a directory, with named databases
  *   meta      format magic + version + node identity; checked at open
  *   kv        (actor name, key)      -> value
- *   journal   (actor name, seq u64)  -> event       (compacted by tr_store_truncate)
+ *   journal   (actor name, seq u64)  -> event       (compacted by tr__store_truncate)
  *   snapshot  (actor name)           -> (seq, data)   latest only
  * Keys are prefixed by the actor's persistent name (its registered name) and a NUL, so
  * an actor that restarts under the same name sees the same state.
  *
- * Write path (group commit): tr_store_put/del/append/snapshot only append to the node's
+ * Write path (group commit): tr__store_put/del/append/snapshot only append to the node's
  * pending batch (mutex-protected, any worker thread) and record the write in the actor's
  * overlay so that its own later reads see it at once. The engine commits: it is told by
- * ops->store_ready when the batch goes from empty to non-empty and calls tr_store_commit,
+ * ops->store_ready when the batch goes from empty to non-empty and calls tr__store_commit,
  * which swaps the batch out, writes it in ONE LMDB transaction and syncs; then it routes
  * the TR_MSG_DURABLE notifications and held replies (tr_reply_durable) of that batch
- * through the hooks given to tr_store_bind. Real engine: a single writer thread. Sim
- * engine: an event in virtual time; tr_store_drop_pending models a crash (uncommitted
+ * through the hooks given to tr__store_bind. Real engine: a single writer thread. Sim
+ * engine: an event in virtual time; tr__store_drop_pending models a crash (uncommitted
  * writes vanish).
  * Reads (get/recover) use short read-only transactions (MDB_NOTLS) plus the overlay and
  * never wait for the writer. MDB_MAP_FULL grows the map and retries.
@@ -44,26 +46,20 @@ typedef struct tr_store_opts {
                              loses only what was never committed, which the store models) */
     uint64_t pending_max; /* bytes of uncommitted writes before writes get TR_EAGAIN;
                              0 = 256 MiB (bounds memory when the disk is slower than actors) */
-    uint64_t defer_bytes; /* 0 = off. Simulator only (single-threaded, and the process is not
-                             a failure domain of the simulated nodes). Such a store takes no
-                             lock: every call on it must come from the thread that opened it
-                             (asserted in debug builds). tr_store_commit makes
-                             its batch durable for the store's users at once (notifications
-                             fire, a simulated crash no longer drops it) but writes it to
-                             LMDB later, in one transaction with the batches after it, when
-                             they exceed defer_bytes, at tr_store_flush, before a
-                             drop_pending or close, and before get_committed. Until then the
-                             overlay serves it, as it serves a batch being committed. */
+    uint64_t defer_bytes; /* 0 = off. Simulator only: a single-threaded store that takes no
+                             lock (every call on it must come from the thread that opened
+                             it; asserted in debug builds) and holds committed batches back
+                             from LMDB until they exceed defer_bytes (store_single.h). */
 } tr_store_opts;
 
-int tr_store_open(const tr_store_opts *opts, tr_store **out);
-/* Commits nothing further; pending writes are dropped (call tr_store_commit first). No
+int tr__store_open(const tr_store_opts *opts, tr_store **out);
+/* Commits nothing further; pending writes are dropped (call tr__store_commit first). No
  * hook is called: held replies still pending are freed with tr_msg_free, so the store may
  * be closed after its node was destroyed. */
-void tr_store_close(tr_store *st);
+void tr__store_close(tr_store *st);
 /* How the store reaches its node (set by tr__node_create; unit tests set their own):
  *   ready(ud)                      the pending batch went from empty to non-empty
- *   durable(ud, who, token, status) a tr_store_notify is satisfied (status 0 or TR_E*)
+ *   durable(ud, who, token, status) a tr__store_notify is satisfied (status 0 or TR_E*)
  *   release(ud, msg, status)       a held reply may go (status 0) or must be freed
  * The store never builds messages itself, so it depends on nothing but LMDB. */
 typedef struct tr_store_hooks {
@@ -72,18 +68,19 @@ typedef struct tr_store_hooks {
     void (*release)(void *ud, tr_msg *held, int status);
     void *ud;
 } tr_store_hooks;
-void tr_store_bind(tr_store *st, const tr_store_hooks *hooks);
+void tr__store_bind(tr_store *st, const tr_store_hooks *hooks);
 
 /* Actor-side calls (the actor's persistent name identifies its namespace). */
-int tr_store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
-                 size_t cap, size_t *len);
-int tr_store_put(tr_store *st, const char *actor, const void *key, size_t klen, const void *val,
-                 size_t vlen);
-int tr_store_del(tr_store *st, const char *actor, const void *key, size_t klen);
-int tr_store_append(tr_store *st, const char *actor, const void *ev, size_t len, uint64_t *seq_out);
-int tr_store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data, size_t len);
-int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
-                     tr_event_cb on_event, void *ud);
+int tr__store_get(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
+                  size_t cap, size_t *len);
+int tr__store_put(tr_store *st, const char *actor, const void *key, size_t klen, const void *val,
+                  size_t vlen);
+int tr__store_del(tr_store *st, const char *actor, const void *key, size_t klen);
+int tr__store_append(tr_store *st, const char *actor, const void *ev, size_t len,
+                     uint64_t *seq_out);
+int tr__store_snapshot(tr_store *st, const char *actor, uint64_t seq, const void *data, size_t len);
+int tr__store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot,
+                      tr_event_cb on_event, void *ud);
 /* Queues the deletion of the actor's journal events with seq <= upto, in the pending batch
  * like any write (so after every write issued before it, in the same ordered commit).
  * TR_EINVAL if upto is past the latest snapshot the actor sees (pending included); 0 and
@@ -91,45 +88,47 @@ int tr_store_recover(tr_store *st, const char *actor, tr_snapshot_cb on_snapshot
  * deletes at most TRUNC_STEP (16,384) events per txn; the rest is queued again for the next
  * commit. Not counted in writes (writes_out, stats.writes): actors read nothing different.
  * Afterwards a snapshot below upto is refused (TR_EINVAL) while the actor's record lives. */
-int tr_store_truncate(tr_store *st, const char *actor, uint64_t upto);
+int tr__store_truncate(tr_store *st, const char *actor, uint64_t upto);
 /* After every write issued so far is durable, route TR_MSG_DURABLE (corr = token) to
  * `who`. *token_out is fresh. */
-int tr_store_notify(tr_store *st, tr_addr who, uint64_t *token_out);
+int tr__store_notify(tr_store *st, tr_addr who, uint64_t *token_out);
 /* Takes ownership of `reply` (opaque to the store) and hands it to hooks.release once
  * every write issued so far is durable, with the commit's status. */
-int tr_store_hold(tr_store *st, tr_msg *reply);
+int tr__store_hold(tr_store *st, tr_msg *reply);
 /* The actor that used this name stopped: its record (journal seq cache) is freed once its
  * pending writes are committed. Its overlay stays until then, so that an incarnation
  * restarted under the same name reads the same state at once. */
-void tr_store_actor_gone(tr_store *st, const char *actor);
+void tr__store_actor_gone(tr_store *st, const char *actor);
 
 /* Engine-side calls. */
 /* Commits the pending batch (if any) in one transaction + sync, then routes its
  * notifications. Returns 0 or an error (the batch's notifications then carry it). Must not
  * run concurrently with itself. *writes_out (may be NULL) = writes in that commit. */
-int tr_store_commit(tr_store *st, uint64_t *writes_out);
-bool tr_store_has_pending(tr_store *st);
+int tr__store_commit(tr_store *st, uint64_t *writes_out);
+bool tr__store_has_pending(tr_store *st);
 /* defer_bytes stores: writes the committed batches still held back to LMDB now. 0 or the
  * error; after an error the store is failed (every later write and commit reports it), and
  * the held-back batches, already reported durable, are lost: the caller must treat it as a
- * fatal error of the run. A no-op for other stores. */
-int tr_store_flush(tr_store *st);
+ * fatal error of the run. A no-op for other stores. The store also flushes by itself: once
+ * the held-back batches exceed defer_bytes, and before a drop_pending, a close and the
+ * committed-only reads below. */
+int tr__store_flush(tr_store *st);
 /* Simulated crash: pending (uncommitted) writes, overlays, notifications are dropped. */
-void tr_store_drop_pending(tr_store *st);
+void tr__store_drop_pending(tr_store *st);
 
-/* Tests and tools: as tr_store_get, but reads only what is committed (ignores pending
+/* Tests and tools: as tr__store_get, but reads only what is committed (ignores pending
  * writes, including the caller's own). */
-int tr_store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen, void *buf,
-                           size_t cap, size_t *len);
+int tr__store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,
+                            void *buf, size_t cap, size_t *len);
 /* Tests and tools: the committed journal of `actor` (after a flush): its first and last seq
  * and how many events it holds (all 0 when empty). Walks every event. */
-int tr_store_journal_range(tr_store *st, const char *actor, uint64_t *first, uint64_t *last,
-                           uint64_t *count);
+int tr__store_journal_range(tr_store *st, const char *actor, uint64_t *first, uint64_t *last,
+                            uint64_t *count);
 
-/* Tests only: fn(st, ud) runs inside every later tr_store_commit after the batch was swapped
+/* Tests only: fn(st, ud) runs inside every later tr__store_commit after the batch was swapped
  * out and before it is written (no lock held), so that a test can issue writes "during" a
  * commit deterministically. NULL (the default) turns it off. */
-void tr_store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud);
+void tr__store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud);
 
 typedef struct tr_store_stats {
     uint64_t commits;
@@ -144,6 +143,6 @@ typedef struct tr_store_stats {
     uint64_t truncations;     /* journal truncations committed (re-queued steps included) */
     uint64_t truncated;       /* journal events they deleted (once written to LMDB) */
 } tr_store_stats;
-void tr_store_stats_get(tr_store *st, tr_store_stats *out);
+void tr__store_stats_get(tr_store *st, tr_store_stats *out);
 
 #endif

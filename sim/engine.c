@@ -544,7 +544,7 @@ static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
     tr_store *st = sn->store;
     uint64_t writes = 0;
     if (st != NULL) {
-        int rc = tr_store_commit(st, &writes);
+        int rc = tr__store_commit(st, &writes);
         if (rc != 0) {
             /* Writing held-back batches failed (tmpfs full?): writes already reported
              * durable are gone, so nothing after this point would mean anything. */
@@ -831,7 +831,7 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
      * instructions, most of a small commit's price). Crash, restart and recovery see the
      * same state either way: the store flushes before a drop_pending. */
     tr_store_opts so = {.dir = dir, .no_sync = true, .defer_bytes = SIM_STORE_DEFER_BYTES};
-    return tr_store_open(&so, out);
+    return tr__store_open(&so, out);
 }
 
 /* Store directories of runs that died without tr_sim_destroy (SIGKILL, Ctrl-C) would stay
@@ -929,7 +929,7 @@ static int create_node(tr_sim *sim, uint32_t i) {
                        .store = store};
     rc = tr__node_create(&no, &sn->node);
     if (rc != 0 && store != NULL) {
-        tr_store_close(store);
+        tr__store_close(store);
     }
     sn->store = rc == 0 ? store : NULL; /* ours: closed after tr__node_destroy, as the real
                                            engine does */
@@ -1005,7 +1005,7 @@ void tr_sim_destroy(tr_sim *sim) {
             sim->nodes[i].node = NULL;
         }
         if (sim->nodes[i].store != NULL) {
-            tr_store_close(sim->nodes[i].store);
+            tr__store_close(sim->nodes[i].store);
             sim->nodes[i].store = NULL;
         }
     }

@@ -246,7 +246,7 @@ int tr_sim_crash(tr_sim *sim, uint32_t i) {
     }
     tr__node_crash(sn->node);
     if (sn->store != NULL) {
-        tr_store_drop_pending(sn->store);
+        tr__store_drop_pending(sn->store);
     }
     sn->up = false;
     sn->paused = false;

@@ -492,7 +492,7 @@ Test(registers, ap_replicas_recover_from_their_journal_after_a_crash) {
     cr_assert(last_reply.ok && last_reply.has_value && last_reply.value == 1000 + 594);
     /* Compaction: the snapshot at event 512 truncated the journal, 88 events are left. */
     uint64_t first, last, count;
-    cr_assert_eq(tr_store_journal_range(w.sim->nodes[4].store, "ap", &first, &last, &count), 0);
+    cr_assert_eq(tr__store_journal_range(w.sim->nodes[4].store, "ap", &first, &last, &count), 0);
     cr_assert(first == 513 && last == 600 && count == 88, "journal %llu..%llu (%llu)",
               (unsigned long long)first, (unsigned long long)last, (unsigned long long)count);
     /* A second round after the restart: sequences go on, and a crash again keeps it all. */
@@ -508,7 +508,7 @@ Test(registers, ap_replicas_recover_from_their_journal_after_a_crash) {
         cr_assert(last_reply.ok && last_reply.has_value && last_reply.value == want,
                   "key %u: %lld, want %lld", k, (long long)last_reply.value, (long long)want);
     }
-    cr_assert_eq(tr_store_journal_range(w.sim->nodes[4].store, "ap", &first, &last, &count), 0);
+    cr_assert_eq(tr__store_journal_range(w.sim->nodes[4].store, "ap", &first, &last, &count), 0);
     cr_assert(first == 1025 && last == 1200 && count == 176, "journal %llu..%llu (%llu)",
               (unsigned long long)first, (unsigned long long)last, (unsigned long long)count);
     tr_sim_destroy(w.sim);

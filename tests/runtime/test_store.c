@@ -1,11 +1,13 @@
-/* test_store.c — the store against store.h alone: round trips, recovery, group commit,
- * read-your-writes, simulated crashes, map growth, limits, and what open refuses. */
+/* test_store.c — the store against store.h: round trips, recovery, group commit,
+ * read-your-writes, simulated crashes, map growth, limits, and what open refuses; and its
+ * invariant walker (tr__store_check, store_internal.h). */
 #include <lmdb.h> /* only to build foreign and newer-format directories by hand */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "runtime/engine.h" /* tr__msg_alloc: a real message to hold */
+#include "runtime/engine.h"         /* tr__msg_alloc: a real message to hold */
+#include "runtime/store_internal.h" /* tr__store_check and the state it walks */
 #include "store_helpers.h"
 
 /* Hooks that record what the store told its node. */
@@ -44,10 +46,10 @@ static rec hooks_rec;
 static tr_store *open_at(const char *d, uint64_t map_size) {
     tr_store_opts o = {.dir = d, .map_size = map_size};
     tr_store *s = NULL;
-    int rc = tr_store_open(&o, &s);
+    int rc = tr__store_open(&o, &s);
     cr_assert_eq(rc, 0, "open %s: %s", d, tr_err_name(rc));
     tr_store_hooks h = {on_ready, on_durable, on_release, &hooks_rec};
-    tr_store_bind(s, &h);
+    tr__store_bind(s, &h);
     return s;
 }
 
@@ -59,25 +61,25 @@ static void setup(void) {
 
 static void teardown(void) {
     if (st) {
-        tr_store_close(st);
+        tr__store_close(st);
     }
     rm_dir(dir);
 }
 
 static void reopen(void) {
-    tr_store_close(st);
+    tr__store_close(st);
     st = open_at(dir, 0);
 }
 
 static void put_s(const char *actor, const char *k, const char *v) {
-    cr_assert_eq(tr_store_put(st, actor, k, strlen(k), v, strlen(v)), 0);
+    cr_assert_eq(tr__store_put(st, actor, k, strlen(k), v, strlen(v)), 0);
 }
 
 /* Asserts actor's key k reads v (or is absent when v == NULL). */
 static void expect(const char *actor, const char *k, const char *v) {
     char buf[256];
     size_t len = 0;
-    int rc = tr_store_get(st, actor, k, strlen(k), buf, sizeof(buf), &len);
+    int rc = tr__store_get(st, actor, k, strlen(k), buf, sizeof(buf), &len);
     if (v == NULL) {
         cr_assert_eq(rc, TR_ENOENT, "%s/%s: %s", actor, k, tr_err_name(rc));
         return;
@@ -88,7 +90,7 @@ static void expect(const char *actor, const char *k, const char *v) {
 }
 
 static void commit(void) {
-    cr_assert_eq(tr_store_commit(st, NULL), 0);
+    cr_assert_eq(tr__store_commit(st, NULL), 0);
 }
 
 /* ---- kv ------------------------------------------------------------------------------ */
@@ -107,18 +109,18 @@ Test(store, get_with_small_buffer_reports_needed_size, .init = setup, .fini = te
     put_s("x", "k", "hello");
     char buf[2];
     size_t len = 0;
-    cr_assert_eq(tr_store_get(st, "x", "k", 1, buf, sizeof(buf), &len), TR_ETOOBIG);
+    cr_assert_eq(tr__store_get(st, "x", "k", 1, buf, sizeof(buf), &len), TR_ETOOBIG);
     cr_assert_eq(len, 5);
     commit();
     len = 0;
-    cr_assert_eq(tr_store_get(st, "x", "k", 1, buf, sizeof(buf), &len), TR_ETOOBIG);
+    cr_assert_eq(tr__store_get(st, "x", "k", 1, buf, sizeof(buf), &len), TR_ETOOBIG);
     cr_assert_eq(len, 5);
 }
 
 Test(store, del_hides_key_before_and_after_commit, .init = setup, .fini = teardown) {
     put_s("x", "k", "v");
     commit();
-    cr_assert_eq(tr_store_del(st, "x", "k", 1), 0);
+    cr_assert_eq(tr__store_del(st, "x", "k", 1), 0);
     expect("x", "k", NULL);
     commit();
     expect("x", "k", NULL);
@@ -141,10 +143,10 @@ Test(store, binary_keys_and_empty_values_round_trip, .init = setup, .fini = tear
     for (size_t i = 0; i < sizeof(key); i++) {
         key[i] = (unsigned char)(i * 7); /* includes NUL bytes */
     }
-    cr_assert_eq(tr_store_put(st, "b", key, sizeof(key), "", 0), 0);
+    cr_assert_eq(tr__store_put(st, "b", key, sizeof(key), "", 0), 0);
     commit();
     size_t len = 99;
-    cr_assert_eq(tr_store_get(st, "b", key, sizeof(key), NULL, 0, &len), 0);
+    cr_assert_eq(tr__store_get(st, "b", key, sizeof(key), NULL, 0, &len), 0);
     cr_assert_eq(len, 0);
 }
 
@@ -153,17 +155,17 @@ Test(store, limits_and_bad_arguments_are_refused, .init = setup, .fini = teardow
     char name[TR_NAME_MAX + 2];
     memset(name, 'n', sizeof(name) - 1);
     name[sizeof(name) - 1] = 0;
-    cr_assert_eq(tr_store_put(st, "x", key, sizeof(key), "v", 1), TR_ETOOBIG);
-    cr_assert_eq(tr_store_put(st, name, "k", 1, "v", 1), TR_EINVAL);
-    cr_assert_eq(tr_store_put(st, "", "k", 1, "v", 1), TR_EINVAL);
-    cr_assert_eq(tr_store_put(st, NULL, "k", 1, "v", 1), TR_EINVAL);
-    cr_assert_eq(tr_store_put(st, "x", "k", 1, NULL, 3), TR_EINVAL);
-    cr_assert_eq(tr_store_put(st, "x", "k", 1, key, (size_t)TR_VALUE_MAX + 1), TR_ETOOBIG);
-    cr_assert_eq(tr_store_append(st, "x", key, (size_t)TR_VALUE_MAX + 1, NULL), TR_ETOOBIG);
-    cr_assert_eq(tr_store_get(st, name, "k", 1, NULL, 0, NULL), TR_EINVAL);
-    cr_assert_not(tr_store_has_pending(st), "a refused write must not be queued");
+    cr_assert_eq(tr__store_put(st, "x", key, sizeof(key), "v", 1), TR_ETOOBIG);
+    cr_assert_eq(tr__store_put(st, name, "k", 1, "v", 1), TR_EINVAL);
+    cr_assert_eq(tr__store_put(st, "", "k", 1, "v", 1), TR_EINVAL);
+    cr_assert_eq(tr__store_put(st, NULL, "k", 1, "v", 1), TR_EINVAL);
+    cr_assert_eq(tr__store_put(st, "x", "k", 1, NULL, 3), TR_EINVAL);
+    cr_assert_eq(tr__store_put(st, "x", "k", 1, key, (size_t)TR_VALUE_MAX + 1), TR_ETOOBIG);
+    cr_assert_eq(tr__store_append(st, "x", key, (size_t)TR_VALUE_MAX + 1, NULL), TR_ETOOBIG);
+    cr_assert_eq(tr__store_get(st, name, "k", 1, NULL, 0, NULL), TR_EINVAL);
+    cr_assert_not(tr__store_has_pending(st), "a refused write must not be queued");
     name[TR_NAME_MAX] = 0; /* exactly TR_NAME_MAX bytes is fine */
-    cr_assert_eq(tr_store_put(st, name, "k", 1, "v", 1), 0);
+    cr_assert_eq(tr__store_put(st, name, "k", 1, "v", 1), 0);
 }
 
 Test(store, largest_value_round_trips, .init = setup, .fini = teardown) {
@@ -172,11 +174,11 @@ Test(store, largest_value_round_trips, .init = setup, .fini = teardown) {
     for (size_t i = 0; i < n; i++) {
         v[i] = (unsigned char)(i * 31 + 7);
     }
-    cr_assert_eq(tr_store_put(st, "big", "k", 1, v, n), 0);
+    cr_assert_eq(tr__store_put(st, "big", "k", 1, v, n), 0);
     commit();
     reopen();
     size_t len = 0;
-    cr_assert_eq(tr_store_get(st, "big", "k", 1, out, n, &len), 0);
+    cr_assert_eq(tr__store_get(st, "big", "k", 1, out, n, &len), 0);
     cr_assert_eq(len, n);
     cr_assert_eq(memcmp(v, out, n), 0);
     free(v);
@@ -190,14 +192,14 @@ Test(store, own_writes_are_visible_before_commit, .init = setup, .fini = teardow
     commit();
     put_s("x", "k", "new");
     expect("x", "k", "new");
-    cr_assert_eq(tr_store_del(st, "x", "j", 1), 0);
+    cr_assert_eq(tr__store_del(st, "x", "j", 1), 0);
     put_s("x", "j", "later");
     expect("x", "j", "later");
     tr_store_stats s;
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.overlay_keys, 2);
     commit();
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.overlay_keys, 0, "overlay must be empty once everything is durable");
     expect("x", "k", "new");
     expect("x", "j", "later");
@@ -205,20 +207,20 @@ Test(store, own_writes_are_visible_before_commit, .init = setup, .fini = teardow
 
 Test(store, overlay_memory_returns_after_a_burst, .init = setup, .fini = teardown) {
     tr_store_stats s0, s1, s2;
-    tr_store_stats_get(st, &s0);
+    tr__store_stats_get(st, &s0);
     for (uint32_t i = 0; i < 20000; i++) {
-        cr_assert_eq(tr_store_put(st, "burst", &i, sizeof(i), &i, sizeof(i)), 0);
+        cr_assert_eq(tr__store_put(st, "burst", &i, sizeof(i), &i, sizeof(i)), 0);
     }
-    tr_store_stats_get(st, &s1);
+    tr__store_stats_get(st, &s1);
     cr_assert_eq(s1.overlay_keys, 20000);
     cr_assert_geq(s1.overlay_buckets, 16384);
     commit();
-    tr_store_stats_get(st, &s2);
+    tr__store_stats_get(st, &s2);
     cr_assert_eq(s2.overlay_keys, 0);
     cr_assert_eq(s2.overlay_buckets, s0.overlay_buckets);
     uint32_t k = 777, v = 0;
     size_t len;
-    cr_assert_eq(tr_store_get(st, "burst", &k, sizeof(k), &v, sizeof(v), &len), 0);
+    cr_assert_eq(tr__store_get(st, "burst", &k, sizeof(k), &v, sizeof(v), &len), 0);
     cr_assert_eq(v, 777);
 }
 
@@ -236,11 +238,11 @@ Test(store, one_commit_holds_every_pending_write_last_one_wins, .init = setup, .
         put_s("y", v, v);
     }
     uint64_t writes = 0;
-    cr_assert_eq(tr_store_commit(st, &writes), 0);
+    cr_assert_eq(tr__store_commit(st, &writes), 0);
     cr_assert_eq(writes, 200);
     cr_assert_eq(hooks_rec.ready, 1, "ready fires once when the batch becomes non-empty");
     tr_store_stats s;
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.commits, 1);
     cr_assert_eq(s.max_writes_per_commit, 200);
     reopen();
@@ -253,19 +255,19 @@ Test(store, ready_fires_again_for_the_next_batch, .init = setup, .fini = teardow
     put_s("x", "b", "1");
     cr_assert_eq(hooks_rec.ready, 1);
     commit();
-    cr_assert_not(tr_store_has_pending(st));
+    cr_assert_not(tr__store_has_pending(st));
     uint64_t tok;
-    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 5}, &tok), 0);
+    cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 5}, &tok), 0);
     cr_assert_eq(hooks_rec.ready, 2, "a notify alone makes a batch that must be committed");
-    cr_assert(tr_store_has_pending(st));
+    cr_assert(tr__store_has_pending(st));
 }
 
 Test(store, notify_fires_only_after_the_commit, .init = setup, .fini = teardown) {
     put_s("x", "k", "v");
     uint64_t t1, t2;
     tr_addr who = {3, 0, 77};
-    cr_assert_eq(tr_store_notify(st, who, &t1), 0);
-    cr_assert_eq(tr_store_notify(st, who, &t2), 0);
+    cr_assert_eq(tr__store_notify(st, who, &t1), 0);
+    cr_assert_eq(tr__store_notify(st, who, &t2), 0);
     cr_assert_neq(t1, t2, "tokens are fresh");
     cr_assert_eq(hooks_rec.durable, 0);
     commit();
@@ -280,7 +282,7 @@ Test(store, notify_fires_only_after_the_commit, .init = setup, .fini = teardown)
 Test(store, held_reply_is_released_after_the_commit, .init = setup, .fini = teardown) {
     tr_msg m = {.type = TR_MSG_USER};
     put_s("x", "k", "v");
-    cr_assert_eq(tr_store_hold(st, &m), 0);
+    cr_assert_eq(tr__store_hold(st, &m), 0);
     cr_assert_eq(hooks_rec.released, 0);
     commit();
     cr_assert_eq(hooks_rec.released, 1);
@@ -294,32 +296,32 @@ static void release_must_not_run(void *ud, tr_msg *m, int status) {
 
 Test(store, close_frees_held_replies_without_calling_the_node, .init = setup, .fini = teardown) {
     tr_store_hooks h = {on_ready, on_durable, release_must_not_run, &hooks_rec};
-    tr_store_bind(st, &h);
+    tr__store_bind(st, &h);
     put_s("x", "k", "v");
     tr_msg *m = tr__msg_alloc(16);
     cr_assert_not_null(m);
-    cr_assert_eq(tr_store_hold(st, m), 0);
+    cr_assert_eq(tr__store_hold(st, m), 0);
     uint64_t tok;
-    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
-    tr_store_close(st);
+    cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    tr__store_close(st);
     st = NULL;
     cr_assert_eq(hooks_rec.durable, 0);
 }
 
 Test(store, pending_bytes_beyond_the_limit_give_eagain, .init = setup, .fini = teardown) {
-    tr_store_close(st);
+    tr__store_close(st);
     tr_store_opts o = {.dir = dir, .pending_max = 4096};
-    cr_assert_eq(tr_store_open(&o, &st), 0);
+    cr_assert_eq(tr__store_open(&o, &st), 0);
     char v[1000] = {0};
     int rc = 0, n = 0;
-    while ((rc = tr_store_put(st, "x", &n, sizeof(n), v, sizeof(v))) == 0) {
+    while ((rc = tr__store_put(st, "x", &n, sizeof(n), v, sizeof(v))) == 0) {
         n++;
         cr_assert_lt(n, 100);
     }
     cr_assert_eq(rc, TR_EAGAIN);
     cr_assert_geq(n, 3);
     commit();
-    cr_assert_eq(tr_store_put(st, "x", &n, sizeof(n), v, sizeof(v)), 0);
+    cr_assert_eq(tr__store_put(st, "x", &n, sizeof(n), v, sizeof(v)), 0);
 }
 
 /* ---- writes issued while a commit is in progress (deterministic interleavings) -------- */
@@ -327,7 +329,7 @@ Test(store, pending_bytes_beyond_the_limit_give_eagain, .init = setup, .fini = t
 static void committed_is(const char *actor, const char *k, const char *v) {
     char buf[64];
     size_t len = 0;
-    int rc = tr_store_get_committed(st, actor, k, strlen(k), buf, sizeof(buf), &len);
+    int rc = tr__store_get_committed(st, actor, k, strlen(k), buf, sizeof(buf), &len);
     if (v == NULL) {
         cr_assert_eq(rc, TR_ENOENT, "%s/%s committed: %s", actor, k, tr_err_name(rc));
         return;
@@ -341,13 +343,13 @@ static uint64_t append_s(const char *actor, const char *ev);
 
 static void during_commit_rewrite(tr_store *s, void *ud) {
     (void)ud;
-    tr_store_test_mid_commit(s, NULL, NULL); /* once */
-    cr_assert_eq(tr_store_put(s, "x", "k", 1, "v2", 2), 0);
-    cr_assert_eq(tr_store_snapshot(s, "x", 1, "S-new", 5), 0);
+    tr__store_test_mid_commit(s, NULL, NULL); /* once */
+    cr_assert_eq(tr__store_put(s, "x", "k", 1, "v2", 2), 0);
+    cr_assert_eq(tr__store_snapshot(s, "x", 1, "S-new", 5), 0);
     cr_assert_eq(append_s("x", "e2"), 2);
     char buf[8];
     size_t len;
-    cr_assert_eq(tr_store_get(s, "x", "k", 1, buf, sizeof(buf), &len), 0);
+    cr_assert_eq(tr__store_get(s, "x", "k", 1, buf, sizeof(buf), &len), 0);
     cr_assert_eq(memcmp(buf, "v2", 2), 0, "the writer sees its newest version mid-commit");
 }
 
@@ -355,17 +357,17 @@ Test(store, a_write_during_a_commit_stays_visible_and_commits_next, .init = setu
      .fini = teardown) {
     put_s("x", "k", "v1");
     append_s("x", "e1");
-    cr_assert_eq(tr_store_snapshot(st, "x", 1, "S-old", 5), 0);
-    tr_store_test_mid_commit(st, during_commit_rewrite, NULL);
+    cr_assert_eq(tr__store_snapshot(st, "x", 1, "S-old", 5), 0);
+    tr__store_test_mid_commit(st, during_commit_rewrite, NULL);
     commit();
     expect("x", "k", "v2"); /* still in the overlay: batch N's release must not drop it */
     committed_is("x", "k", "v1");
     tr_store_stats s;
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.overlay_keys, 1);
     commit();
     committed_is("x", "k", "v2");
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.overlay_keys, 0);
     reopen();
     expect("x", "k", "v2");
@@ -379,24 +381,24 @@ static void durable_checks_lmdb(void *ud, tr_addr who, uint64_t token, int statu
     on_durable(ud, who, token, status);
     char buf[8] = {0};
     size_t len = 0;
-    int rc = tr_store_get_committed(st, "x", "k", 1, buf, sizeof(buf) - 1, &len);
+    int rc = tr__store_get_committed(st, "x", "k", 1, buf, sizeof(buf) - 1, &len);
     durable_saw = rc == 0 && len == 2 && memcmp(buf, "v1", 2) == 0 ? "v1" : "other";
 }
 
 static void during_commit_put(tr_store *s, void *ud) {
     (void)ud;
-    tr_store_test_mid_commit(s, NULL, NULL);
-    cr_assert_eq(tr_store_put(s, "x", "k", 1, "v2", 2), 0);
+    tr__store_test_mid_commit(s, NULL, NULL);
+    cr_assert_eq(tr__store_put(s, "x", "k", 1, "v2", 2), 0);
 }
 
 Test(store, a_notification_finds_its_batch_in_lmdb_despite_a_newer_write, .init = setup,
      .fini = teardown) {
     tr_store_hooks h = {on_ready, durable_checks_lmdb, on_release, &hooks_rec};
-    tr_store_bind(st, &h);
+    tr__store_bind(st, &h);
     put_s("x", "k", "v1");
     uint64_t tok;
-    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
-    tr_store_test_mid_commit(st, during_commit_put, NULL);
+    cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    tr__store_test_mid_commit(st, during_commit_put, NULL);
     durable_saw = NULL;
     commit();
     cr_assert_eq(hooks_rec.durable, 1);
@@ -405,9 +407,9 @@ Test(store, a_notification_finds_its_batch_in_lmdb_despite_a_newer_write, .init 
 
 Test(store, drop_pending_after_a_commit_keeps_that_commit_only, .init = setup, .fini = teardown) {
     put_s("x", "k", "v1");
-    tr_store_test_mid_commit(st, during_commit_put, NULL);
+    tr__store_test_mid_commit(st, during_commit_put, NULL);
     commit();
-    tr_store_drop_pending(st); /* the write made during the commit was never committed */
+    tr__store_drop_pending(st); /* the write made during the commit was never committed */
     expect("x", "k", "v1");
 }
 
@@ -418,22 +420,22 @@ static int snap_text(void *ud, uint64_t seq, const void *data, size_t len) {
 
 static void during_commit_snapshot(tr_store *s, void *ud) {
     (void)ud;
-    tr_store_test_mid_commit(s, NULL, NULL);
-    cr_assert_eq(tr_store_snapshot(s, "x", 1, "S-new", 5), 0);
+    tr__store_test_mid_commit(s, NULL, NULL);
+    cr_assert_eq(tr__store_snapshot(s, "x", 1, "S-new", 5), 0);
 }
 
 Test(store, a_snapshot_during_a_commit_stays_visible_and_the_old_one_commits, .init = setup,
      .fini = teardown) {
     append_s("x", "e1");
-    cr_assert_eq(tr_store_snapshot(st, "x", 1, "S-old", 5), 0);
-    tr_store_test_mid_commit(st, during_commit_snapshot, NULL);
+    cr_assert_eq(tr__store_snapshot(st, "x", 1, "S-old", 5), 0);
+    tr__store_test_mid_commit(st, during_commit_snapshot, NULL);
     commit();
     char got[64] = {0};
-    cr_assert_eq(tr_store_recover(st, "x", snap_text, NULL, got), 0);
+    cr_assert_eq(tr__store_recover(st, "x", snap_text, NULL, got), 0);
     cr_assert_str_eq(got, "S-new", "the newest snapshot is the actor's view");
-    tr_store_drop_pending(st);
+    tr__store_drop_pending(st);
     memset(got, 0, sizeof(got));
-    cr_assert_eq(tr_store_recover(st, "x", snap_text, NULL, got), 0);
+    cr_assert_eq(tr__store_recover(st, "x", snap_text, NULL, got), 0);
     cr_assert_str_eq(got, "S-old", "the snapshot of the finished commit is durable");
 }
 
@@ -468,7 +470,7 @@ static int on_event(void *ud, uint64_t seq, const void *ev, size_t len) {
 
 static uint64_t append_s(const char *actor, const char *ev) {
     uint64_t seq = 0;
-    cr_assert_eq(tr_store_append(st, actor, ev, strlen(ev), &seq), 0);
+    cr_assert_eq(tr__store_append(st, actor, ev, strlen(ev), &seq), 0);
     return seq;
 }
 
@@ -482,7 +484,7 @@ Test(store, journal_seqs_start_at_one_and_continue_after_reopen, .init = setup, 
     cr_assert_eq(append_s("jj", "y1"), 1, "a name that extends another is another actor");
     commit();
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "j", on_snap, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, "j", on_snap, on_event, &r), 0);
     cr_assert_eq(r.snapshots, 0);
     cr_assert_eq(r.events, 3);
     for (int i = 0; i < 3; i++) {
@@ -498,14 +500,14 @@ Test(store, recover_gives_latest_snapshot_then_later_events_in_order, .init = se
         snprintf(ev, sizeof(ev), "e%d", i);
         append_s("acc", ev);
     }
-    cr_assert_eq(tr_store_snapshot(st, "acc", 2, "S2", 2), 0);
+    cr_assert_eq(tr__store_snapshot(st, "acc", 2, "S2", 2), 0);
     commit();
-    cr_assert_eq(tr_store_snapshot(st, "acc", 3, "S3", 2), 0);
+    cr_assert_eq(tr__store_snapshot(st, "acc", 3, "S3", 2), 0);
     append_s("acc", "e6");
     commit();
     reopen();
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "acc", on_snap, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, "acc", on_snap, on_event, &r), 0);
     cr_assert_eq(r.snapshots, 1);
     cr_assert_eq(r.snap_seq, 3);
     cr_assert_str_eq(r.snap, "S3");
@@ -521,15 +523,15 @@ Test(store, recover_sees_pending_snapshot_and_events, .init = setup, .fini = tea
     append_s("p", "e2");
     commit();
     append_s("p", "e3");
-    cr_assert_eq(tr_store_snapshot(st, "p", 3, "S3", 2), 0);
+    cr_assert_eq(tr__store_snapshot(st, "p", 3, "S3", 2), 0);
     append_s("p", "e4");
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "p", on_snap, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, "p", on_snap, on_event, &r), 0);
     cr_assert_eq(r.snap_seq, 3);
     cr_assert_eq(r.events, 1);
     cr_assert_eq(r.seqs[0], 4);
     replay all = {0};
-    cr_assert_eq(tr_store_recover(st, "p", NULL, on_event, &all), 0);
+    cr_assert_eq(tr__store_recover(st, "p", NULL, on_event, &all), 0);
     cr_assert_eq(all.events, 1, "without a snapshot callback the snapshot still bounds replay");
 }
 
@@ -540,7 +542,7 @@ Test(store, recover_of_pending_and_committed_events_has_no_gap_or_duplicate, .in
     append_s("m", "e2");
     append_s("m", "e3");
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "m", NULL, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, "m", NULL, on_event, &r), 0);
     cr_assert_eq(r.events, 3);
     cr_assert_eq(r.seqs[0], 1);
     cr_assert_eq(r.seqs[2], 3);
@@ -552,21 +554,21 @@ Test(store, recover_stops_when_a_callback_returns_nonzero, .init = setup, .fini 
     }
     commit();
     replay r = {.stop_after = 2};
-    cr_assert_eq(tr_store_recover(st, "s", NULL, on_event, &r), 42);
+    cr_assert_eq(tr__store_recover(st, "s", NULL, on_event, &r), 42);
     cr_assert_eq(r.events, 2);
 }
 
 Test(store, recover_of_unknown_actor_replays_nothing, .init = setup, .fini = teardown) {
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "nobody", on_snap, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, "nobody", on_snap, on_event, &r), 0);
     cr_assert_eq(r.snapshots + r.events, 0);
 }
 
 Test(store, snapshot_past_the_journal_end_is_refused, .init = setup, .fini = teardown) {
     append_s("q", "e1");
-    cr_assert_eq(tr_store_snapshot(st, "q", 2, "S", 1), TR_EINVAL);
-    cr_assert_eq(tr_store_snapshot(st, "q", 1, "S", 1), 0);
-    cr_assert_eq(tr_store_snapshot(st, "fresh", 0, "S0", 2), 0, "seq 0 covers no event");
+    cr_assert_eq(tr__store_snapshot(st, "q", 2, "S", 1), TR_EINVAL);
+    cr_assert_eq(tr__store_snapshot(st, "q", 1, "S", 1), 0);
+    cr_assert_eq(tr__store_snapshot(st, "fresh", 0, "S0", 2), 0, "seq 0 covers no event");
 }
 
 /* Many chunks of committed events (recovery reads them in several read txns). */
@@ -595,7 +597,7 @@ Test(store, recover_of_a_long_journal_is_complete_and_ordered, .init = setup, .f
     memset(ev, 'e', sizeof(ev));
     for (uint32_t i = 1; i <= LONG_N; i++) {
         memcpy(ev, &i, sizeof(i));
-        cr_assert_eq(tr_store_append(st, "long", ev, sizeof(ev), NULL), 0);
+        cr_assert_eq(tr__store_append(st, "long", ev, sizeof(ev), NULL), 0);
         if (i % 5000 == 0) {
             commit();
         }
@@ -603,7 +605,7 @@ Test(store, recover_of_a_long_journal_is_complete_and_ordered, .init = setup, .f
     append_s("long", "tail"); /* pending */
     append_s("longer", "other actor");
     long_check c = {1, 0};
-    cr_assert_eq(tr_store_recover(st, "long", NULL, long_cb, &c), 0);
+    cr_assert_eq(tr__store_recover(st, "long", NULL, long_cb, &c), 0);
     cr_assert_eq(c.bad, 0);
     cr_assert_eq(c.next, LONG_N + 2);
 }
@@ -619,10 +621,10 @@ Test(store, drop_pending_loses_only_uncommitted_writes, .init = setup, .fini = t
     append_s("x", "e2");
     uint64_t tok;
     tr_msg m = {0};
-    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
-    cr_assert_eq(tr_store_hold(st, &m), 0);
-    tr_store_drop_pending(st);
-    cr_assert_not(tr_store_has_pending(st));
+    cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    cr_assert_eq(tr__store_hold(st, &m), 0);
+    tr__store_drop_pending(st);
+    cr_assert_not(tr__store_has_pending(st));
     expect("x", "kept", "1");
     expect("x", "lost", NULL);
     cr_assert_eq(hooks_rec.released, 1, "a held reply is handed back to be freed");
@@ -631,23 +633,23 @@ Test(store, drop_pending_loses_only_uncommitted_writes, .init = setup, .fini = t
     cr_assert_eq(hooks_rec.durable, 0, "a dropped notification never fires");
     cr_assert_eq(append_s("x", "e2again"), 2, "the sequence continues from what is durable");
     tr_store_stats s;
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.overlay_keys, 0);
 }
 
 /* ---- defer_bytes (the simulator's stores) ---------------------------------------------- */
 
 static void reopen_deferred(uint64_t defer_bytes) {
-    tr_store_close(st);
+    tr__store_close(st);
     tr_store_opts o = {.dir = dir, .no_sync = true, .defer_bytes = defer_bytes};
-    cr_assert_eq(tr_store_open(&o, &st), 0);
+    cr_assert_eq(tr__store_open(&o, &st), 0);
     tr_store_hooks h = {on_ready, on_durable, on_release, &hooks_rec};
-    tr_store_bind(st, &h);
+    tr__store_bind(st, &h);
 }
 
 static tr_store_stats stats_now(void) {
     tr_store_stats s;
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     return s;
 }
 
@@ -656,7 +658,7 @@ Test(store_defer, a_held_back_commit_is_durable_at_once_and_survives_a_crash, .i
     reopen_deferred(1 << 20);
     put_s("x", "k", "v1");
     uint64_t tok;
-    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
     commit();
     cr_assert_eq(hooks_rec.durable, 1, "the notification fires at the commit");
     cr_assert_eq(hooks_rec.last_status, 0);
@@ -664,7 +666,7 @@ Test(store_defer, a_held_back_commit_is_durable_at_once_and_survives_a_crash, .i
     cr_assert_eq(stats_now().overlay_keys, 1, "the overlay serves the held-back batch");
     put_s("x", "k", "v2-never-committed");
     put_s("x", "other", "never-committed");
-    tr_store_drop_pending(st); /* a simulated crash */
+    tr__store_drop_pending(st); /* a simulated crash */
     expect("x", "k", "v1");
     expect("x", "other", NULL);
     cr_assert_eq(stats_now().flushes, 1, "the crash flushed what was committed");
@@ -689,7 +691,7 @@ Test(store_defer, held_back_batches_reach_lmdb_in_order_past_defer_bytes, .init 
     cr_assert_eq(stats_now().overlay_keys, 0);
     char buf[8];
     size_t len = 0;
-    cr_assert_eq(tr_store_get_committed(st, "x", "k", 1, buf, sizeof buf, &len), 0);
+    cr_assert_eq(tr__store_get_committed(st, "x", "k", 1, buf, sizeof buf, &len), 0);
     cr_assert(len == 2 && memcmp(buf, "v2", 2) == 0, "the newer batch wins");
 }
 
@@ -700,7 +702,7 @@ Test(store_defer, get_committed_and_close_flush_held_back_batches, .init = setup
     commit();
     char buf[8];
     size_t len = 0;
-    cr_assert_eq(tr_store_get_committed(st, "x", "a", 1, buf, sizeof buf, &len), 0);
+    cr_assert_eq(tr__store_get_committed(st, "x", "a", 1, buf, sizeof buf, &len), 0);
     cr_assert_eq(stats_now().flushes, 1);
     put_s("x", "b", "2");
     commit();
@@ -715,19 +717,19 @@ Test(store_defer, recover_replays_held_back_events_and_a_crash_keeps_them, .init
     append_s("j", "e1");
     append_s("j", "e2");
     commit();
-    cr_assert_eq(tr_store_snapshot(st, "j", 2, "S2", 2), 0);
+    cr_assert_eq(tr__store_snapshot(st, "j", 2, "S2", 2), 0);
     append_s("j", "e3");
     commit();
     append_s("j", "e4"); /* pending */
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "j", on_snap, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, "j", on_snap, on_event, &r), 0);
     cr_assert_eq(r.snap_seq, 2);
     cr_assert_eq(r.events, 2);
     cr_assert_eq(r.seqs[0], 3);
     cr_assert_eq(r.seqs[1], 4);
-    tr_store_drop_pending(st);
+    tr__store_drop_pending(st);
     replay after = {0};
-    cr_assert_eq(tr_store_recover(st, "j", on_snap, on_event, &after), 0);
+    cr_assert_eq(tr__store_recover(st, "j", on_snap, on_event, &after), 0);
     cr_assert_eq(after.snap_seq, 2);
     cr_assert_eq(after.events, 1);
     cr_assert_eq(after.seqs[0], 3);
@@ -742,7 +744,7 @@ typedef struct jrange {
 
 static jrange journal_range(const char *actor) {
     jrange r;
-    cr_assert_eq(tr_store_journal_range(st, actor, &r.first, &r.last, &r.count), 0);
+    cr_assert_eq(tr__store_journal_range(st, actor, &r.first, &r.last, &r.count), 0);
     return r;
 }
 
@@ -757,7 +759,7 @@ static void append_n(const char *actor, uint64_t from, uint64_t to) {
 /* Recovery gives snapshot `snap_seq` and then exactly the events snap_seq+1..last. */
 static void expect_recovery(const char *actor, uint64_t snap_seq, uint64_t last) {
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, actor, on_snap, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, actor, on_snap, on_event, &r), 0);
     cr_assert_eq(r.snapshots, 1);
     cr_assert_eq(r.snap_seq, snap_seq);
     cr_assert_eq((uint64_t)r.events, last - snap_seq, "events %d", r.events);
@@ -773,8 +775,8 @@ Test(store_trunc, truncate_drops_covered_events_and_recovery_gives_snapshot_and_
      .fini = teardown) {
     append_n("acc", 1, 6);
     append_s("acc2", "other"); /* another actor's journal is not touched */
-    cr_assert_eq(tr_store_snapshot(st, "acc", 4, "S4", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "acc", 4), 0);
+    cr_assert_eq(tr__store_snapshot(st, "acc", 4, "S4", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "acc", 4), 0);
     commit();
     jrange j = journal_range("acc");
     cr_assert(j.first == 5 && j.last == 6 && j.count == 2, "%llu..%llu (%llu)",
@@ -797,14 +799,14 @@ Test(store_trunc, truncating_a_whole_journal_leaves_the_next_actors_alone, .init
     append_n("a2", 1, 2);
     append_n("b", 1, 2);
     commit();
-    cr_assert_eq(tr_store_snapshot(st, "a", 3, "S3", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "a", 3), 0);
+    cr_assert_eq(tr__store_snapshot(st, "a", 3, "S3", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "a", 3), 0);
     commit();
     cr_assert_eq(journal_range("a").count, 0);
     cr_assert_eq(journal_range("a2").count, 2);
     cr_assert_eq(journal_range("b").count, 2);
-    cr_assert_eq(tr_store_snapshot(st, "b", 2, "S2", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "b", 1), 0); /* the last actor: no key after it */
+    cr_assert_eq(tr__store_snapshot(st, "b", 2, "S2", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "b", 1), 0); /* the last actor: no key after it */
     commit();
     jrange j = journal_range("b");
     cr_assert(j.first == 2 && j.count == 1);
@@ -813,15 +815,15 @@ Test(store_trunc, truncating_a_whole_journal_leaves_the_next_actors_alone, .init
 
 Test(store_trunc, truncating_everything_keeps_the_sequence_going, .init = setup, .fini = teardown) {
     append_n("j", 1, 3);
-    cr_assert_eq(tr_store_snapshot(st, "j", 3, "S3", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "j", 3), 0);
+    cr_assert_eq(tr__store_snapshot(st, "j", 3, "S3", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "j", 3), 0);
     commit();
     cr_assert_eq(journal_range("j").count, 0);
-    tr_store_drop_pending(st); /* forgets the cached sequence: LMDB must give it */
+    tr__store_drop_pending(st); /* forgets the cached sequence: LMDB must give it */
     cr_assert_eq(append_s("j", "e4"), 4, "after a crash");
     commit();
-    cr_assert_eq(tr_store_snapshot(st, "j", 4, "S4", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "j", 4), 0);
+    cr_assert_eq(tr__store_snapshot(st, "j", 4, "S4", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "j", 4), 0);
     commit();
     reopen();
     cr_assert_eq(journal_range("j").count, 0);
@@ -832,17 +834,17 @@ Test(store_trunc, truncating_everything_keeps_the_sequence_going, .init = setup,
 
 Test(store_trunc, truncating_past_the_latest_snapshot_is_refused, .init = setup, .fini = teardown) {
     append_n("r", 1, 5);
-    cr_assert_eq(tr_store_truncate(st, "r", 1), TR_EINVAL, "no snapshot at all");
-    cr_assert_eq(tr_store_truncate(st, "r", 0), 0, "nothing to drop");
-    cr_assert_eq(tr_store_truncate(st, "", 0), TR_EINVAL);
-    cr_assert_eq(tr_store_snapshot(st, "r", 3, "S3", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "r", 4), TR_EINVAL, "past the pending snapshot");
-    cr_assert_eq(tr_store_truncate(st, "r", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "r", 1), TR_EINVAL, "no snapshot at all");
+    cr_assert_eq(tr__store_truncate(st, "r", 0), 0, "nothing to drop");
+    cr_assert_eq(tr__store_truncate(st, "", 0), TR_EINVAL);
+    cr_assert_eq(tr__store_snapshot(st, "r", 3, "S3", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "r", 4), TR_EINVAL, "past the pending snapshot");
+    cr_assert_eq(tr__store_truncate(st, "r", 2), 0);
     commit();
-    cr_assert_eq(tr_store_truncate(st, "r", 4), TR_EINVAL, "past the committed snapshot");
-    cr_assert_eq(tr_store_truncate(st, "r", 3), 0);
-    cr_assert_eq(tr_store_truncate(st, "r", 3), 0, "again: nothing new");
-    cr_assert_eq(tr_store_snapshot(st, "r", 2, "S2", 2), TR_EINVAL,
+    cr_assert_eq(tr__store_truncate(st, "r", 4), TR_EINVAL, "past the committed snapshot");
+    cr_assert_eq(tr__store_truncate(st, "r", 3), 0);
+    cr_assert_eq(tr__store_truncate(st, "r", 3), 0, "again: nothing new");
+    cr_assert_eq(tr__store_snapshot(st, "r", 2, "S2", 2), TR_EINVAL,
                  "a snapshot below a truncation would need dropped events");
     commit();
     jrange j = journal_range("r");
@@ -854,17 +856,17 @@ Test(store_trunc, truncating_past_the_latest_snapshot_is_refused, .init = setup,
 Test(store_trunc, a_pending_truncation_is_lost_at_a_crash_and_recovery_stays_complete,
      .init = setup, .fini = teardown) {
     append_n("c", 1, 4);
-    cr_assert_eq(tr_store_snapshot(st, "c", 2, "S2", 2), 0);
+    cr_assert_eq(tr__store_snapshot(st, "c", 2, "S2", 2), 0);
     commit();
-    cr_assert_eq(tr_store_truncate(st, "c", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "c", 2), 0);
     append_s("c", "e5");
     expect_recovery("c", 2, 5); /* the actor's view with the truncation pending */
-    tr_store_drop_pending(st);
+    tr__store_drop_pending(st);
     jrange j = journal_range("c");
     cr_assert(j.first == 1 && j.count == 4, "the truncation went with the crash");
     expect_recovery("c", 2, 4);
     cr_assert_eq(append_s("c", "e5"), 5);
-    cr_assert_eq(tr_store_truncate(st, "c", 2), 0, "redone after the crash");
+    cr_assert_eq(tr__store_truncate(st, "c", 2), 0, "redone after the crash");
     commit();
     cr_assert_eq(journal_range("c").first, 3);
     expect_recovery("c", 2, 5);
@@ -873,17 +875,17 @@ Test(store_trunc, a_pending_truncation_is_lost_at_a_crash_and_recovery_stays_com
 /* The truncation issued while its snapshot is being committed goes in the next commit. */
 static void during_commit_truncate(tr_store *s, void *ud) {
     (void)ud;
-    tr_store_test_mid_commit(s, NULL, NULL);
-    cr_assert_eq(tr_store_truncate(s, "m", 3), 0, "the committing snapshot is visible");
+    tr__store_test_mid_commit(s, NULL, NULL);
+    cr_assert_eq(tr__store_truncate(s, "m", 3), 0, "the committing snapshot is visible");
 }
 
 Test(store_trunc, a_truncation_never_commits_before_its_snapshot, .init = setup, .fini = teardown) {
     append_n("m", 1, 4);
-    cr_assert_eq(tr_store_snapshot(st, "m", 3, "S3", 2), 0);
-    tr_store_test_mid_commit(st, during_commit_truncate, NULL);
+    cr_assert_eq(tr__store_snapshot(st, "m", 3, "S3", 2), 0);
+    tr__store_test_mid_commit(st, during_commit_truncate, NULL);
     commit();
     cr_assert_eq(journal_range("m").count, 4, "the truncation waits for the next commit");
-    cr_assert(tr_store_has_pending(st));
+    cr_assert(tr__store_has_pending(st));
     commit();
     cr_assert_eq(journal_range("m").first, 4);
     expect_recovery("m", 3, 4);
@@ -894,14 +896,14 @@ Test(store_trunc, a_long_journal_is_truncated_in_bounded_steps, .init = setup, .
         N = 100000
     };
     for (uint64_t i = 1; i <= N; i++) {
-        cr_assert_eq(tr_store_append(st, "big", "ev", 2, NULL), 0);
+        cr_assert_eq(tr__store_append(st, "big", "ev", 2, NULL), 0);
     }
-    cr_assert_eq(tr_store_snapshot(st, "big", N, "SN", 2), 0);
+    cr_assert_eq(tr__store_snapshot(st, "big", N, "SN", 2), 0);
     commit();
     int ready = hooks_rec.ready;
-    cr_assert_eq(tr_store_truncate(st, "big", N), 0);
+    cr_assert_eq(tr__store_truncate(st, "big", N), 0);
     int commits = 0;
-    while (tr_store_has_pending(st)) {
+    while (tr__store_has_pending(st)) {
         commit();
         commits++;
         cr_assert_eq(stats_now().truncated,
@@ -913,7 +915,7 @@ Test(store_trunc, a_long_journal_is_truncated_in_bounded_steps, .init = setup, .
     cr_assert_eq(hooks_rec.ready, ready + 7, "each re-queued step asks for a commit");
     cr_assert_eq(journal_range("big").count, 0);
     uint64_t seq;
-    cr_assert_eq(tr_store_append(st, "big", "ev", 2, &seq), 0);
+    cr_assert_eq(tr__store_append(st, "big", "ev", 2, &seq), 0);
     cr_assert_eq(seq, N + 1);
 }
 
@@ -922,19 +924,19 @@ Test(store_trunc, a_held_back_truncation_is_durable_at_its_commit_and_kept_by_a_
     reopen_deferred(1 << 20);
     append_n("d", 1, 3);
     commit();
-    cr_assert_eq(tr_store_flush(st), 0); /* e1..e3 are in LMDB */
+    cr_assert_eq(tr__store_flush(st), 0); /* e1..e3 are in LMDB */
     append_n("d", 4, 6);
-    cr_assert_eq(tr_store_snapshot(st, "d", 5, "S5", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "d", 5), 0);
+    cr_assert_eq(tr__store_snapshot(st, "d", 5, "S5", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "d", 5), 0);
     uint64_t writes = 0;
-    cr_assert_eq(tr_store_commit(st, &writes), 0);
+    cr_assert_eq(tr__store_commit(st, &writes), 0);
     cr_assert_eq(writes, 4, "writes_out leaves the truncation out");
     cr_assert_eq(stats_now().truncated, 0, "held back: nothing deleted yet");
     expect_recovery("d", 5, 6);
     append_n("d", 7, 7);
-    cr_assert_eq(tr_store_snapshot(st, "d", 7, "S7", 2), 0);
-    cr_assert_eq(tr_store_truncate(st, "d", 7), 0); /* pending: the crash loses it */
-    tr_store_drop_pending(st);
+    cr_assert_eq(tr__store_snapshot(st, "d", 7, "S7", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "d", 7), 0); /* pending: the crash loses it */
+    tr__store_drop_pending(st);
     /* The crash flushed the committed batch: e1..e3 deleted from LMDB, e4 and e5 (appended
      * and truncated in the same flush) never written, e6 written. */
     cr_assert_eq(stats_now().truncated, 3);
@@ -955,16 +957,16 @@ Test(store_trunc, a_held_back_long_truncation_continues_in_later_commits, .init 
     };
     reopen_deferred(1 << 16);
     for (uint64_t i = 1; i <= N; i++) {
-        cr_assert_eq(tr_store_append(st, "big", "ev", 2, NULL), 0);
+        cr_assert_eq(tr__store_append(st, "big", "ev", 2, NULL), 0);
     }
-    cr_assert_eq(tr_store_snapshot(st, "big", N, "SN", 2), 0);
+    cr_assert_eq(tr__store_snapshot(st, "big", N, "SN", 2), 0);
     commit(); /* past defer_bytes: flushed */
     cr_assert_eq(journal_range("big").count, N);
-    cr_assert_eq(tr_store_truncate(st, "big", N), 0);
+    cr_assert_eq(tr__store_truncate(st, "big", N), 0);
     int commits = 0;
-    while (tr_store_has_pending(st) && commits < 10) {
+    while (tr__store_has_pending(st) && commits < 10) {
         commit();
-        cr_assert_eq(tr_store_flush(st), 0);
+        cr_assert_eq(tr__store_flush(st), 0);
         commits++;
     }
     cr_assert_eq(commits, 3, "40,000 events in steps of 16,384");
@@ -1018,12 +1020,12 @@ static void write_mixed_batches(void) {
         cr_assert_eq(append_s(a, ev), seq);
         if (i % 300 == 0) {
             snprintf(v, sizeof v, "S%llu", (unsigned long long)seq);
-            cr_assert_eq(tr_store_snapshot(st, "ja", seq, v, strlen(v)), 0);
+            cr_assert_eq(tr__store_snapshot(st, "ja", seq, v, strlen(v)), 0);
         }
         int key = i * 13 % 400;
         snprintf(k, sizeof k, "k%03d", key);
         if (key % 3 == 0) {
-            cr_assert_eq(tr_store_del(st, "kv", k, strlen(k)), 0);
+            cr_assert_eq(tr__store_del(st, "kv", k, strlen(k)), 0);
         } else {
             snprintf(v, sizeof v, "v2-%d", key);
             put_s("kv", k, v);
@@ -1041,7 +1043,7 @@ static void check_mixed_batches(void) {
     }
     seq_check c[3] = {{"ja", 1, 0, 0}, {"jb", 1, 0, 0}, {"jc", 1, 0, 0}};
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(tr_store_recover(st, c[i].actor, seq_snap, seq_event, &c[i]), 0);
+        cr_assert_eq(tr__store_recover(st, c[i].actor, seq_snap, seq_event, &c[i]), 0);
         cr_assert_eq(c[i].bad, 0, "%s", c[i].actor);
         cr_assert_eq(c[i].next, 301, "%s: every event, in order", c[i].actor);
     }
@@ -1093,7 +1095,7 @@ Test(store_defer, recycled_entries_and_waiters_keep_every_value, .init = setup, 
         in_pending[key] = true;
         if (i % 7 == 0) {
             uint64_t tok;
-            cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+            cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
             notified++;
         }
         if (i % 5 == 4) {
@@ -1107,7 +1109,7 @@ Test(store_defer, recycled_entries_and_waiters_keep_every_value, .init = setup, 
             }
         }
         if (i % 997 == 996) { /* a crash: the pending writes vanish */
-            tr_store_drop_pending(st);
+            tr__store_drop_pending(st);
             memset(in_pending, 0, sizeof in_pending);
             for (int j = 0; j < KEYS; j++) {
                 snprintf(k, sizeof k, "k%d", j);
@@ -1136,7 +1138,7 @@ Test(store_defer, recycled_entries_and_waiters_keep_every_value, .init = setup, 
  * it. Debug builds enforce that; a call from another thread stops the process. */
 static void *put_from_another_thread(void *arg) {
     (void)arg;
-    tr_store_put(st, "x", "k", 1, "v", 1);
+    tr__store_put(st, "x", "k", 1, "v", 1);
     return NULL;
 }
 
@@ -1160,15 +1162,15 @@ Test(store, a_plain_store_takes_calls_from_any_thread, .init = setup, .fini = te
 
 Test(store, actor_records_are_freed_once_gone_and_durable, .init = setup, .fini = teardown) {
     append_s("g", "e1");
-    tr_store_actor_gone(st, "g");
+    tr__store_actor_gone(st, "g");
     tr_store_stats s;
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.actor_records, 1, "pending writes keep the record");
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "g", NULL, on_event, &r), 0);
+    cr_assert_eq(tr__store_recover(st, "g", NULL, on_event, &r), 0);
     cr_assert_eq(r.events, 1, "a restarted incarnation sees the pending event");
     commit();
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_eq(s.actor_records, 0);
     cr_assert_eq(append_s("g", "e2"), 2);
 }
@@ -1176,24 +1178,24 @@ Test(store, actor_records_are_freed_once_gone_and_durable, .init = setup, .fini 
 /* ---- map growth and commit failure ---------------------------------------------------- */
 
 Test(store, map_grows_from_a_tiny_size_instead_of_failing, .init = setup, .fini = teardown) {
-    tr_store_close(st);
+    tr__store_close(st);
     st = open_at(dir, 64 << 10);
     char v[4096];
     for (int i = 0; i < 3000; i++) { /* ~12 MiB through a 64 KiB map */
         memset(v, i & 0xff, sizeof(v));
-        cr_assert_eq(tr_store_put(st, "grow", &i, sizeof(i), v, sizeof(v)), 0);
+        cr_assert_eq(tr__store_put(st, "grow", &i, sizeof(i), v, sizeof(v)), 0);
         if (i % 500 == 499) {
             commit();
         }
     }
     commit();
     tr_store_stats s;
-    tr_store_stats_get(st, &s);
+    tr__store_stats_get(st, &s);
     cr_assert_geq(s.map_grows, 5);
     reopen();
     for (int i = 0; i < 3000; i += 333) {
         size_t len;
-        cr_assert_eq(tr_store_get(st, "grow", &i, sizeof(i), v, sizeof(v), &len), 0);
+        cr_assert_eq(tr__store_get(st, "grow", &i, sizeof(i), v, sizeof(v), &len), 0);
         cr_assert_eq(len, sizeof(v));
         cr_assert_eq(v[100], (char)(i & 0xff));
     }
@@ -1210,21 +1212,21 @@ Test(store, failed_commit_fails_its_waiters_and_every_later_write, .init = setup
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
     char v[8192] = {0};
     for (int i = 0; i < 64; i++) {
-        cr_assert_eq(tr_store_put(st, "x", &i, sizeof(i), v, sizeof(v)), 0);
+        cr_assert_eq(tr__store_put(st, "x", &i, sizeof(i), v, sizeof(v)), 0);
     }
     uint64_t tok;
-    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
-    int rc = tr_store_commit(st, NULL);
+    cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 1}, &tok), 0);
+    int rc = tr__store_commit(st, NULL);
     /* EFBIG from pwrite is TR_ENOSPC; LMDB reports a short write as EIO. */
     cr_assert(rc == TR_ENOSPC || rc == TR_EIO, "got %s", tr_err_name(rc));
     cr_assert_eq(hooks_rec.durable, 1);
     cr_assert_eq(hooks_rec.last_status, rc);
-    cr_assert_eq(tr_store_put(st, "x", "k", 1, "w", 1), rc);
-    cr_assert_eq(tr_store_notify(st, (tr_addr){1, 0, 1}, &tok), rc);
+    cr_assert_eq(tr__store_put(st, "x", "k", 1, "w", 1), rc);
+    cr_assert_eq(tr__store_notify(st, (tr_addr){1, 0, 1}, &tok), rc);
     rl.rlim_cur = rl.rlim_max;
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    cr_assert_eq(tr_store_commit(st, NULL), 0, "nothing left to commit");
-    cr_assert_eq(tr_store_put(st, "x", "k", 1, "w", 1), rc, "the store stays failed");
+    cr_assert_eq(tr__store_commit(st, NULL), 0, "nothing left to commit");
+    cr_assert_eq(tr__store_put(st, "x", "k", 1, "w", 1), rc, "the store stays failed");
     expect("x", "k", "v"); /* committed data still reads */
 }
 
@@ -1233,7 +1235,7 @@ Test(store, failed_commit_fails_its_waiters_and_every_later_write, .init = setup
 static void open_expect(const char *d, int want) {
     tr_store_opts o = {.dir = d};
     tr_store *s = NULL;
-    int rc = tr_store_open(&o, &s);
+    int rc = tr__store_open(&o, &s);
     cr_assert_eq(rc, want, "open gave %s, want %s", tr_err_name(rc), tr_err_name(want));
     cr_assert_null(s);
 }
@@ -1280,7 +1282,7 @@ static void make_lmdb(const char *d, const char *db, const char *k, const void *
 
 Test(store_open, directory_with_other_files_is_foreign_and_untouched, .init = setup,
      .fini = teardown) {
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
     char *d = tmp_dir();
     write_file(d, "notes.txt", "mine", 4);
@@ -1321,7 +1323,7 @@ Test(store_open, lmdb_with_someone_elses_magic_is_foreign) {
 Test(store_open, newer_format_is_refused_and_untouched, .init = setup, .fini = teardown) {
     put_s("x", "k", "v");
     commit();
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
     unsigned char ver[8] = {0, 0, 0, 0, 0, 0, 0, 2};
     make_lmdb(dir, "meta", "version", ver, 8);
@@ -1331,7 +1333,7 @@ Test(store_open, newer_format_is_refused_and_untouched, .init = setup, .fini = t
 }
 
 Test(store_open, garbled_version_is_corrupt, .init = setup, .fini = teardown) {
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
     make_lmdb(dir, "meta", "version", "abc", 3);
     open_expect(dir, TR_ECORRUPT);
@@ -1351,10 +1353,10 @@ static void damage(const char *d, long off, size_t n, int byte) {
 static void fill_and_close(void) {
     char v[512] = {0};
     for (int i = 0; i < 200; i++) {
-        cr_assert_eq(tr_store_put(st, "x", &i, sizeof(i), v, sizeof(v)), 0);
+        cr_assert_eq(tr__store_put(st, "x", &i, sizeof(i), v, sizeof(v)), 0);
     }
     commit();
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
 }
 
@@ -1384,7 +1386,7 @@ Test(store_open, garbled_meta_pages_are_corrupt_and_untouched, .init = setup, .f
 }
 
 Test(store_open, a_text_file_named_data_mdb_is_corrupt, .init = setup, .fini = teardown) {
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
     char text[20000];
     memset(text, 'z', sizeof(text));
@@ -1398,13 +1400,13 @@ Test(store_open, a_text_file_named_data_mdb_is_corrupt, .init = setup, .fini = t
 }
 
 Test(store_open, interrupted_initialisation_is_finished, .init = setup, .fini = teardown) {
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
     write_file(dir, "data.mdb", "", 0); /* created, nothing written */
     st = open_at(dir, 0);
     put_s("x", "k", "v");
     commit();
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
     char *d = tmp_dir(); /* an LMDB file with no key at all */
     MDB_env *env;
@@ -1415,7 +1417,7 @@ Test(store_open, interrupted_initialisation_is_finished, .init = setup, .fini = 
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     tr_store *s2 = open_at(d, 0);
-    tr_store_close(s2);
+    tr__store_close(s2);
     rm_dir(d);
 }
 
@@ -1426,11 +1428,11 @@ Test(store_open, absent_directory_is_created_and_second_open_is_busy, .init = se
     tr_store *s2 = open_at(sub, 0);
     tr_store_opts o = {.dir = sub};
     tr_store *s3 = NULL;
-    cr_assert_eq(tr_store_open(&o, &s3), TR_EBUSY);
+    cr_assert_eq(tr__store_open(&o, &s3), TR_EBUSY);
     cr_assert_null(s3);
-    tr_store_close(s2);
+    tr__store_close(s2);
     s2 = open_at(sub, 0);
-    tr_store_close(s2);
+    tr__store_close(s2);
     rm_dir(strdup(sub));
 }
 
@@ -1438,7 +1440,7 @@ Test(store_open, a_garbled_snapshot_record_is_reported_not_replayed, .init = set
      .fini = teardown) {
     append_s("x", "e1");
     commit();
-    tr_store_close(st);
+    tr__store_close(st);
     st = NULL;
     MDB_env *env;
     MDB_txn *txn;
@@ -1454,7 +1456,7 @@ Test(store_open, a_garbled_snapshot_record_is_reported_not_replayed, .init = set
     mdb_env_close(env);
     st = open_at(dir, 0);
     replay r = {0};
-    cr_assert_eq(tr_store_recover(st, "x", on_snap, on_event, &r), TR_ECORRUPT);
+    cr_assert_eq(tr__store_recover(st, "x", on_snap, on_event, &r), TR_ECORRUPT);
     cr_assert_eq(r.snapshots + r.events, 0);
 }
 
@@ -1464,9 +1466,36 @@ Test(store_open, a_missing_parent_directory_is_enoent) {
 
 Test(store_open, bad_options_are_invalid) {
     tr_store *s = NULL;
-    cr_assert_eq(tr_store_open(NULL, &s), TR_EINVAL);
+    cr_assert_eq(tr__store_open(NULL, &s), TR_EINVAL);
     tr_store_opts o = {0};
-    cr_assert_eq(tr_store_open(&o, &s), TR_EINVAL);
+    cr_assert_eq(tr__store_open(&o, &s), TR_EINVAL);
     o.dir = "";
-    cr_assert_eq(tr_store_open(&o, &s), TR_EINVAL);
+    cr_assert_eq(tr__store_open(&o, &s), TR_EINVAL);
+}
+
+/* ---- the invariant walker -------------------------------------------------------------- */
+
+Test(store_check, holds_through_writes_commits_and_a_crash, .init = setup, .fini = teardown) {
+    put_s("x", "k", "v1");
+    append_s("j", "e1");
+    append_s("j", "e2");
+    cr_assert_eq(tr__store_snapshot(st, "j", 2, "S2", 2), 0);
+    cr_assert_eq(tr__store_truncate(st, "j", 2), 0);
+    cr_assert(tr__store_check(st));
+    commit();
+    put_s("x", "k", "v2");
+    put_s("x", "k", "v3");
+    append_s("j", "e3");
+    cr_assert(tr__store_check(st));
+    tr__store_drop_pending(st);
+    cr_assert(tr__store_check(st));
+}
+
+/* A walker that cannot fail is worthless: an overlay whose count disagrees with its table
+ * stops the process. */
+Test(store_check, a_corrupted_overlay_count_is_caught, .init = setup, .fini = teardown,
+     .signal = SIGABRT) {
+    put_s("x", "k", "v1");
+    st->kv.count++;
+    tr__store_check(st);
 }

@@ -70,7 +70,7 @@ static void child_ready(void *ud) {
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Runs on the committer thread, after tr_store_commit wrote and synced the batch. */
+/* Runs on the committer thread, after tr__store_commit wrote and synced the batch. */
 static void child_durable(void *ud, tr_addr who, uint64_t token, int status) {
     child *c = ud;
     if (status != 0) {
@@ -97,7 +97,7 @@ static void *committer(void *arg) {
         if (c->ack_early) {
             usleep(20000); /* keep acknowledged writes uncommitted for a while */
         }
-        if (tr_store_commit(c->st, NULL) != 0) {
+        if (tr__store_commit(c->st, NULL) != 0) {
             _exit(5);
         }
     }
@@ -123,15 +123,15 @@ static void *writer(void *arg) {
         pthread_mutex_unlock(&c->mu);
         int kl = snprintf(key, sizeof(key), "r%u-%llu", c->round, (unsigned long long)n);
         int vl = snprintf(val, sizeof(val), "v%u-%llu-%u", c->round, (unsigned long long)n, w);
-        if (tr_store_put(c->st, name, key, (size_t)kl, val, (size_t)vl) != 0 ||
-            tr_store_append(c->st, name, val, (size_t)vl, &c->seqs[w][n]) != 0 ||
-            tr_store_notify(c->st, (tr_addr){w, 0, n}, NULL) != 0) {
+        if (tr__store_put(c->st, name, key, (size_t)kl, val, (size_t)vl) != 0 ||
+            tr__store_append(c->st, name, val, (size_t)vl, &c->seqs[w][n]) != 0 ||
+            tr__store_notify(c->st, (tr_addr){w, 0, n}, NULL) != 0) {
             _exit(6);
         }
         /* Compaction now and then: the snapshot holds the event it ends at, and the journal
          * is truncated up to it; a crash must never leave the truncation without it. */
-        if (n % 64 == 63 && (tr_store_snapshot(c->st, name, c->seqs[w][n], val, (size_t)vl) != 0 ||
-                             tr_store_truncate(c->st, name, c->seqs[w][n]) != 0)) {
+        if (n % 64 == 63 && (tr__store_snapshot(c->st, name, c->seqs[w][n], val, (size_t)vl) != 0 ||
+                             tr__store_truncate(c->st, name, c->seqs[w][n]) != 0)) {
             _exit(8);
         }
         if (c->ack_early) {
@@ -149,11 +149,11 @@ static void run_child(const char *dir, uint32_t round, int fd, bool ack_early) {
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
     tr_store_opts o = {.dir = dir, .map_size = 1 << 20}; /* small: grows under load too */
-    if (tr_store_open(&o, &c.st) != 0) {
+    if (tr__store_open(&o, &c.st) != 0) {
         _exit(7);
     }
     tr_store_hooks h = {child_ready, child_durable, NULL, &c};
-    tr_store_bind(c.st, &h);
+    tr__store_bind(c.st, &h);
     pthread_t t;
     pthread_create(&t, NULL, committer, &c);
     static writer_arg wa[WRITERS];
@@ -289,7 +289,7 @@ static verdict check_dir(const char *dir, const ack *acks, size_t n) {
     verdict v = {.acks = n};
     tr_store_opts o = {.dir = dir};
     tr_store *st;
-    int rc = tr_store_open(&o, &st);
+    int rc = tr__store_open(&o, &st);
     cr_assert_eq(rc, 0, "reopen after SIGKILL: %s", tr_err_name(rc));
     journal_check j[WRITERS];
     for (uint32_t w = 0; w < WRITERS; w++) {
@@ -297,7 +297,7 @@ static verdict check_dir(const char *dir, const ack *acks, size_t n) {
         snprintf(name, sizeof(name), "w%u", w);
         j[w] = (journal_check){.next = 1, .cap = MAX_N};
         j[w].events = calloc(MAX_N, 32);
-        cr_assert_eq(tr_store_recover(st, name, jc_snap, jc_event, &j[w]), 0);
+        cr_assert_eq(tr__store_recover(st, name, jc_snap, jc_event, &j[w]), 0);
         v.journal_gaps += j[w].gaps;
         v.events_total += j[w].count;
     }
@@ -309,7 +309,7 @@ static verdict check_dir(const char *dir, const ack *acks, size_t n) {
                           a->writer);
         int kl = snprintf(key, sizeof(key), "r%u-%llu", a->round, (unsigned long long)a->n);
         size_t len = 0;
-        rc = tr_store_get(st, name, key, (size_t)kl, got, sizeof(got), &len);
+        rc = tr__store_get(st, name, key, (size_t)kl, got, sizeof(got), &len);
         v.missing_kv += rc != 0 || len != (size_t)vl || memcmp(got, want, len) != 0;
         const journal_check *jw = &j[a->writer];
         v.missing_events +=
@@ -318,7 +318,7 @@ static verdict check_dir(const char *dir, const ack *acks, size_t n) {
     for (uint32_t w = 0; w < WRITERS; w++) {
         free(j[w].events);
     }
-    tr_store_close(st);
+    tr__store_close(st);
     return v;
 }
 
@@ -424,8 +424,8 @@ static void *mt_committer(void *arg) {
         }
         m->ready = false;
         pthread_mutex_unlock(&m->mu);
-        while (tr_store_has_pending(m->st)) { /* as the real writer thread does */
-            tr_store_commit(m->st, NULL);
+        while (tr__store_has_pending(m->st)) { /* as the real writer thread does */
+            tr__store_commit(m->st, NULL);
         }
         pthread_mutex_lock(&m->mu);
     }
@@ -456,25 +456,25 @@ static void *mt_actor(void *arg) {
     uint32_t last[KEYS] = {0}; /* what this actor wrote last to each key (0 = nothing) */
     for (uint32_t i = 1; i <= MT_WRITES; i++) {
         uint32_t k = i % KEYS;
-        bad += tr_store_put(a->m->st, name, &k, sizeof(k), &i, sizeof(i)) != 0;
+        bad += tr__store_put(a->m->st, name, &k, sizeof(k), &i, sizeof(i)) != 0;
         last[k] = i;
         for (uint32_t j = 0; j < KEYS; j++) { /* every key reads its latest version */
             uint32_t got = 0;
             size_t len;
-            int rc = tr_store_get(a->m->st, name, &j, sizeof(j), &got, sizeof(got), &len);
+            int rc = tr__store_get(a->m->st, name, &j, sizeof(j), &got, sizeof(got), &len);
             bad += last[j] ? (rc != 0 || got != last[j]) : rc != TR_ENOENT;
         }
         uint64_t seq = 0;
-        bad += tr_store_append(a->m->st, name, &i, sizeof(i), &seq) != 0;
+        bad += tr__store_append(a->m->st, name, &i, sizeof(i), &seq) != 0;
         bad += seq != i;
         if (i % 1000 == 0) { /* compaction while the committer commits */
-            bad += tr_store_snapshot(a->m->st, name, i, &i, sizeof(i)) != 0;
-            bad += tr_store_truncate(a->m->st, name, i + 1) != TR_EINVAL;
-            bad += tr_store_truncate(a->m->st, name, i) != 0;
+            bad += tr__store_snapshot(a->m->st, name, i, &i, sizeof(i)) != 0;
+            bad += tr__store_truncate(a->m->st, name, i + 1) != TR_EINVAL;
+            bad += tr__store_truncate(a->m->st, name, i) != 0;
         }
         if (i % 100 == 0) { /* wait for durability now and then, so commits interleave */
             uint64_t want = i / 100;
-            bad += tr_store_notify(a->m->st, (tr_addr){1, 0, (uint64_t)a->id}, NULL) != 0;
+            bad += tr__store_notify(a->m->st, (tr_addr){1, 0, (uint64_t)a->id}, NULL) != 0;
             pthread_mutex_lock(&a->m->mu);
             while (a->m->durable[a->id] < want) {
                 pthread_cond_wait(&a->m->cv, &a->m->mu);
@@ -490,9 +490,9 @@ Test(store_threads, readers_see_their_writes_while_the_writer_commits, .timeout 
     char *dir = tmp_dir();
     mt m = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     tr_store_opts o = {.dir = dir, .map_size = 256 << 10, .no_sync = true};
-    cr_assert_eq(tr_store_open(&o, &m.st), 0);
+    cr_assert_eq(tr__store_open(&o, &m.st), 0);
     tr_store_hooks h = {mt_ready, mt_durable, NULL, &m};
-    tr_store_bind(m.st, &h);
+    tr__store_bind(m.st, &h);
     pthread_t c, t[4];
     mt_arg args[4];
     pthread_create(&c, NULL, mt_committer, &m);
@@ -508,10 +508,10 @@ Test(store_threads, readers_see_their_writes_while_the_writer_commits, .timeout 
     pthread_cond_broadcast(&m.cv);
     pthread_mutex_unlock(&m.mu);
     pthread_join(c, NULL);
-    cr_assert_eq(tr_store_commit(m.st, NULL), 0);
+    cr_assert_eq(tr__store_commit(m.st, NULL), 0);
     cr_assert_eq(m.bad, 0);
     tr_store_stats s;
-    tr_store_stats_get(m.st, &s);
+    tr__store_stats_get(m.st, &s);
     cr_assert_eq(s.writes, 4 * (MT_WRITES * 2 + MT_WRITES / 1000));
     cr_assert_eq(s.truncations, 4 * MT_WRITES / 1000);
     cr_assert_eq(s.truncated, 4 * MT_WRITES);
@@ -520,13 +520,13 @@ Test(store_threads, readers_see_their_writes_while_the_writer_commits, .timeout 
         char name[16];
         uint64_t first, last, count;
         snprintf(name, sizeof(name), "actor%d", i);
-        cr_assert_eq(tr_store_journal_range(m.st, name, &first, &last, &count), 0);
+        cr_assert_eq(tr__store_journal_range(m.st, name, &first, &last, &count), 0);
         cr_assert_eq(count, 0, "%s: every event was compacted away", name);
     }
     cr_assert_geq(s.commits, MT_WRITES / 100, "each actor waited for that many commits");
     cr_log_info("%llu commits, at most %llu writes per commit", (unsigned long long)s.commits,
                 (unsigned long long)s.max_writes_per_commit);
-    tr_store_close(m.st);
+    tr__store_close(m.st);
     rm_dir(dir);
 }
 
@@ -554,7 +554,7 @@ static void lag_durable(void *ud, tr_addr who, uint64_t token, int status) {
     snprintf(name, sizeof(name), "lag%u", who.node);
     uint64_t v = 0;
     size_t len = 0;
-    int rc = tr_store_get_committed(l->m.st, name, "latest", 6, &v, sizeof(v), &len);
+    int rc = tr__store_get_committed(l->m.st, name, "latest", 6, &v, sizeof(v), &len);
     pthread_mutex_lock(&l->m.mu);
     l->checked++;
     l->violations += status != 0 || rc != 0 || len != sizeof(v) || v < who.actor;
@@ -577,12 +577,12 @@ static void *lag_writer(void *arg) {
         char filler[200] = {0};
         for (uint32_t f = 0; f < 8; f++) { /* bigger batches: a longer commit to race */
             uint32_t fk = (uint32_t)(n % 512) * 8 + f;
-            if (tr_store_put(l->m.st, name, &fk, sizeof(fk), filler, sizeof(filler)) != 0) {
+            if (tr__store_put(l->m.st, name, &fk, sizeof(fk), filler, sizeof(filler)) != 0) {
                 __atomic_add_fetch(&l->violations, 1, __ATOMIC_RELAXED);
             }
         }
-        if (tr_store_put(l->m.st, name, "latest", 6, &n, sizeof(n)) != 0 ||
-            tr_store_notify(l->m.st, (tr_addr){(uint32_t)a->id, 0, n}, NULL) != 0) {
+        if (tr__store_put(l->m.st, name, "latest", 6, &n, sizeof(n)) != 0 ||
+            tr__store_notify(l->m.st, (tr_addr){(uint32_t)a->id, 0, n}, NULL) != 0) {
             __atomic_add_fetch(&l->violations, 1, __ATOMIC_RELAXED);
         }
     }
@@ -596,9 +596,9 @@ Test(store_threads, a_notification_never_runs_ahead_of_committed_data, .timeout 
     pthread_mutex_init(&l.m.mu, NULL);
     pthread_cond_init(&l.m.cv, NULL);
     tr_store_opts o = {.dir = dir, .no_sync = true};
-    cr_assert_eq(tr_store_open(&o, &l.m.st), 0);
+    cr_assert_eq(tr__store_open(&o, &l.m.st), 0);
     tr_store_hooks h = {mt_ready, lag_durable, NULL, &l};
-    tr_store_bind(l.m.st, &h);
+    tr__store_bind(l.m.st, &h);
     pthread_t c, t[LAG_WRITERS];
     mt_arg args[LAG_WRITERS];
     pthread_create(&c, NULL, mt_committer, &l.m);
@@ -614,10 +614,10 @@ Test(store_threads, a_notification_never_runs_ahead_of_committed_data, .timeout 
     pthread_cond_broadcast(&l.m.cv);
     pthread_mutex_unlock(&l.m.mu);
     pthread_join(c, NULL);
-    cr_assert_eq(tr_store_commit(l.m.st, NULL), 0);
+    cr_assert_eq(tr__store_commit(l.m.st, NULL), 0);
     cr_assert_eq(l.checked, (uint64_t)LAG_WRITERS * LAG_WRITES);
     cr_assert_eq(l.violations, 0, "%llu of %llu notifications ran ahead of LMDB",
                  (unsigned long long)l.violations, (unsigned long long)l.checked);
-    tr_store_close(l.m.st);
+    tr__store_close(l.m.st);
     rm_dir(dir);
 }

@@ -57,8 +57,8 @@ static void *committer(void *arg) {
         }
         s->ready = 0;
         pthread_mutex_unlock(&s->mu);
-        while (tr_store_has_pending(s->st)) {
-            tr_store_commit(s->st, NULL);
+        while (tr__store_has_pending(s->st)) {
+            tr__store_commit(s->st, NULL);
         }
         pthread_mutex_lock(&s->mu);
     }
@@ -81,22 +81,22 @@ static long one_step(stress *s, const char *name, uint32_t i, uint32_t *last) {
     uint32_t k = i % KEYS;
     char big[700];
     memset(big, (int)i, sizeof(big));
-    bad += tr_store_put(s->st, name, &k, sizeof(k), big, sizeof(big)) != 0;
+    bad += tr__store_put(s->st, name, &k, sizeof(k), big, sizeof(big)) != 0;
     memcpy(big, &i, sizeof(i));
-    bad += tr_store_put(s->st, name, &k, sizeof(k), &i, sizeof(i)) != 0;
+    bad += tr__store_put(s->st, name, &k, sizeof(k), &i, sizeof(i)) != 0;
     last[k] = i;
     for (uint32_t j = 0; j < KEYS; j++) {
         uint32_t got = 0;
         size_t len;
-        int rc = tr_store_get(s->st, name, &j, sizeof(j), &got, sizeof(got), &len);
+        int rc = tr__store_get(s->st, name, &j, sizeof(j), &got, sizeof(got), &len);
         bad += last[j] ? (rc != 0 || got != last[j]) : rc != TR_ENOENT;
     }
     uint64_t seq = 0;
-    bad += tr_store_append(s->st, name, &i, sizeof(i), &seq) != 0 || seq != i;
+    bad += tr__store_append(s->st, name, &i, sizeof(i), &seq) != 0 || seq != i;
     if (i % 1000 == 0) {
         uint64_t n = 0;
-        bad += tr_store_snapshot(s->st, name, seq, &i, sizeof(i)) != 0;
-        bad += tr_store_recover(s->st, name, NULL, count_events, &n) != 0;
+        bad += tr__store_snapshot(s->st, name, seq, &i, sizeof(i)) != 0;
+        bad += tr__store_recover(s->st, name, NULL, count_events, &n) != 0;
     }
     return bad;
 }
@@ -112,7 +112,7 @@ static void *actor(void *arg) {
         bad += one_step(s, name, i, last);
         if (i % 200 == 0) { /* wait for durability now and then: commits interleave */
             long want = i / 200;
-            bad += tr_store_notify(s->st, (tr_addr){1, 0, (uint64_t)a->id}, NULL) != 0;
+            bad += tr__store_notify(s->st, (tr_addr){1, 0, (uint64_t)a->id}, NULL) != 0;
             pthread_mutex_lock(&s->mu);
             while (s->notified[a->id] < want) {
                 pthread_cond_wait(&s->cv, &s->mu);
@@ -123,7 +123,7 @@ static void *actor(void *arg) {
     pthread_mutex_lock(&s->mu); /* on_durable updates `bad` under this mutex too */
     s->bad += bad;
     pthread_mutex_unlock(&s->mu);
-    tr_store_actor_gone(s->st, name);
+    tr__store_actor_gone(s->st, name);
     return NULL;
 }
 
@@ -137,11 +137,11 @@ static int stress_concurrent(void) {
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     tr_store_opts o = {.dir = dir, .map_size = 64 << 10, .no_sync = true};
-    if (tr_store_open(&o, &s.st) != 0) {
+    if (tr__store_open(&o, &s.st) != 0) {
         return 2;
     }
     tr_store_hooks h = {on_ready, on_durable, NULL, &s};
-    tr_store_bind(s.st, &h);
+    tr__store_bind(s.st, &h);
     pthread_t c, t[ACTORS];
     actor_arg args[ACTORS];
     pthread_create(&c, NULL, committer, &s);
@@ -157,10 +157,10 @@ static int stress_concurrent(void) {
     pthread_cond_broadcast(&s.cv);
     pthread_mutex_unlock(&s.mu);
     pthread_join(c, NULL);
-    tr_store_commit(s.st, NULL);
+    tr__store_commit(s.st, NULL);
     tr_store_stats st;
-    tr_store_stats_get(s.st, &st);
-    tr_store_close(s.st);
+    tr__store_stats_get(s.st, &st);
+    tr__store_close(s.st);
     char p[128];
     snprintf(p, sizeof(p), "%s/data.mdb", dir);
     unlink(p);
