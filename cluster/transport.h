@@ -6,6 +6,8 @@
  * thread, or a loop of its own in `troupe call` and in tests). It knows nothing of actors:
  * it carries opaque payloads of kind 1 (envelopes, runtime/codec.h) between authenticated
  * peers and reports peers going up and down. cluster/cluster.c plugs it into the runtime.
+ * Its implementation is split by concern into modules that share transport_internal.h
+ * (which lists them).
  *
  * Invariants:
  *   - one authenticated connection per peer (node id); when two race, both sides keep the
@@ -40,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/address.h"
+#include "cluster/log.h"
 #include "troupe.h"
 
 struct uv_loop_s;
@@ -105,11 +109,6 @@ typedef struct tr_transport_config {
     void *ud;
 } tr_transport_config;
 
-/* Checks the syntax of a "host:port" address (see Addresses above; port 0 only if port0_ok,
- * as for a listen address). 0, or TR_EINVAL with *why (if why is not NULL) set to a static
- * sentence saying what is wrong. Resolves nothing. Any thread. */
-int tr_cluster_addr_check(const char *addr, bool port0_ok, const char **why);
-
 /* Creates the transport on `loop` (call on the loop's thread): binds the listener (an error
  * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds.
  * Side effect: SIGPIPE is set to ignored if it had its default action (a peer resetting a
@@ -139,15 +138,5 @@ typedef struct tr_transport_stats {
     uint64_t resolve_failures; /* of those, the ones that failed (not the cancelled ones) */
 } tr_transport_stats;
 void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out);
-
-/* One structured log line on stderr: "ts=... level=L node=N " + the formatted rest.
- * L is debug, info, warn or error. */
-void tr_cluster_log(const char *level, const char *node, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* The CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait (the clock is
- * read here, in the transport, the only cluster module allowed to). */
-struct timespec;
-void tr_cluster_deadline(struct timespec *ts, uint32_t timeout_ms);
 
 #endif
