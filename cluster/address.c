@@ -105,7 +105,7 @@ const char *tr__address_parse(const char *addr, bool port0_ok, hostport *out) {
     return check_name(out->host);
 }
 
-int tr_cluster_addr_check(const char *addr, bool port0_ok, const char **why) {
+int tr__address_check(const char *addr, bool port0_ok, const char **why) {
     hostport hp;
     const char *w = tr__address_parse(addr, port0_ok, &hp);
     if (why) {

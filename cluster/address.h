@@ -22,7 +22,7 @@
 /* Checks the syntax of a "host:port" address (port 0 only if port0_ok, as for a listen
  * address). 0, or TR_EINVAL with *why (if why is not NULL) set to a static sentence saying
  * what is wrong. Resolves nothing. Any thread. */
-int tr_cluster_addr_check(const char *addr, bool port0_ok, const char **why);
+int tr__address_check(const char *addr, bool port0_ok, const char **why);
 
 /* A "host:port" split and checked (syntax only: names are resolved later, when dialled). */
 typedef struct hostport {

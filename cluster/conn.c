@@ -13,7 +13,7 @@ conn *tr__conn_new(tr_transport *t, bool outbound) {
     if (!c) {
         return NULL;
     }
-    if (tr_frame_reader_init(&c->rd, t->frame_max)) {
+    if (tr__frame_reader_init(&c->rd, t->frame_max)) {
         free(c);
         return NULL;
     }
@@ -42,7 +42,7 @@ static void on_conn_closed(uv_handle_t *h) {
     if (!c->authed) {
         t->pending_conns--;
     }
-    tr_frame_reader_deinit(&c->rd);
+    tr__frame_reader_deinit(&c->rd);
     bytes_free(&c->w_ctrl);
     bytes_free(&c->w_data);
     free(c);
@@ -140,8 +140,8 @@ void tr__conn_start(conn *c) {
     mine.incarnation = t->incarnation;
     uint8_t out[TR_HS_OUT_MAX];
     size_t n;
-    if (tr_handshake_start(&c->hs, c->outbound, &mine, t->secret, t->secret_len, out, sizeof out,
-                           &n)) {
+    if (tr__handshake_start(&c->hs, c->outbound, &mine, t->secret, t->secret_len, out, sizeof out,
+                            &n)) {
         tr__conn_close(c, "error", "handshake start failed: %s", c->hs.reason);
         return;
     }

@@ -11,13 +11,13 @@ void tr__dial_done(tr_transport *t, seed *s, peer *p, bool failed) {
     if (s) {
         s->dialing = false;
         if (failed && !s->joined) {
-            tr_fd_link_down(&s->fd, &t->fdc, transport_now_ms(t), transport_random(t));
+            tr__fd_link_down(&s->fd, &t->fdc, transport_now_ms(t), transport_random(t));
         }
     }
     if (p) {
         p->dialing = false;
         if (failed && !p->active) {
-            tr_fd_link_down(&p->fd, &t->fdc, transport_now_ms(t), transport_random(t));
+            tr__fd_link_down(&p->fd, &t->fdc, transport_now_ms(t), transport_random(t));
         }
     }
 }

@@ -7,7 +7,7 @@
 
 /* ---- frame reader ---------------------------------------------------------------- */
 
-int tr_frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
+int tr__frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
     assert(frame_max >= TR_FRAME_MIN_LIMIT && frame_max <= TR_FRAME_MAX_CEILING);
     memset(r, 0, sizeof *r);
     r->frame_max = frame_max;
@@ -19,7 +19,7 @@ int tr_frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
     return 0;
 }
 
-void tr_frame_reader_deinit(tr_frame_reader *r) {
+void tr__frame_reader_deinit(tr_frame_reader *r) {
     free(r->buf);
     memset(r, 0, sizeof *r);
 }
@@ -37,7 +37,7 @@ static size_t needed_cap(const tr_frame_reader *r) {
     return TR_FRAME_READ_CHUNK;
 }
 
-int tr_frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
+int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
     if (r->start == r->end) {
         r->start = r->end = 0;
     } else if (r->start > 0 && (r->cap - r->end < r->cap / 4 || r->start >= r->cap / 2)) {
@@ -73,12 +73,12 @@ int tr_frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
     return 0;
 }
 
-void tr_frame_reader_commit(tr_frame_reader *r, size_t n) {
+void tr__frame_reader_commit(tr_frame_reader *r, size_t n) {
     assert(r->end + n <= r->cap);
     r->end += n;
 }
 
-int tr_frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *len) {
+int tr__frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *len) {
     size_t have = r->end - r->start;
     if (have < 4) {
         return 0;
@@ -188,13 +188,13 @@ void tr_mpw_nil(tr_mpw *w) {
     put(w, &b, 1);
 }
 
-void tr_frame_begin(tr_mpw *w, uint8_t *buf, size_t cap) {
+void tr__frame_begin(tr_mpw *w, uint8_t *buf, size_t cap) {
     tr_mpw_init(w, buf, cap);
     uint8_t zero[4] = {0};
     put(w, zero, 4);
 }
 
-long tr_frame_end(tr_mpw *w) {
+long tr__frame_end(tr_mpw *w) {
     if (w->err) {
         return w->err;
     }
@@ -328,7 +328,7 @@ int tr_mpr_done(const tr_mpr *r) {
     return r->off == r->len ? 0 : TR_EPROTO;
 }
 
-int tr_frame_kind(const uint8_t *payload, size_t len, uint32_t *count) {
+int tr__frame_kind(const uint8_t *payload, size_t len, uint32_t *count) {
     tr_mpr r;
     tr_mpr_init(&r, payload, len);
     uint32_t n;

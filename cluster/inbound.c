@@ -25,7 +25,7 @@ static void add_member_from_gossip(tr_transport *t, const tr_gossip_entry *e) {
         return;
     }
     uint32_t dup;
-    if (tr_transport_node_by_name(t, e->name, &dup) == 0) {
+    if (tr__transport_node_by_name(t, e->name, &dup) == 0) {
         return; /* a name clash: the handshake will refuse whichever dials */
     }
     if (tr__peer_add(t, e->id, e->name, e->addr, e->incarnation, false)) {
@@ -49,7 +49,7 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
     case TR_FRAME_GOSSIP: {
         tr_gossip_entry *entries = t->gossip_in;
         size_t n;
-        if (tr_gossip_decode(p, len, entries, TR_MEMBERS_MAX, &n)) {
+        if (tr__gossip_decode(p, len, entries, TR_MEMBERS_MAX, &n)) {
             return TR_EPROTO;
         }
         for (size_t i = 0; i < n; i++) {
@@ -149,9 +149,9 @@ static void on_resume_timer(uv_timer_t *timer) {
 static int on_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len, char *why,
                     size_t why_cap) {
     uint32_t count;
-    int kind = tr_frame_kind(p, len, &count);
+    int kind = tr__frame_kind(p, len, &count);
     peer *pr = c->peer;
-    int ev = tr_fd_heard(&pr->fd, transport_now_ms(t), kind == TR_FRAME_HEARTBEAT);
+    int ev = tr__fd_heard(&pr->fd, transport_now_ms(t), kind == TR_FRAME_HEARTBEAT);
     if (ev == TR_FD_UP) {
         LOG(t, "info", "event=node_alive_again peer=%s", pr->name);
     }
@@ -177,7 +177,7 @@ static int on_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len, char
 static void on_handshake_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len) {
     uint8_t out[TR_HS_OUT_MAX];
     size_t n;
-    int rc = tr_handshake_step(&c->hs, p, len, out, sizeof out, &n);
+    int rc = tr__handshake_step(&c->hs, p, len, out, sizeof out, &n);
     if (n > 0 && tr__conn_write_raw(c, out, n)) {
         tr__conn_close(c, "warn", "handshake write failed");
         return;
@@ -198,7 +198,7 @@ void tr__inbound_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     conn *c = h->data;
     uint8_t *dst;
     size_t avail;
-    if (tr_frame_reader_space(&c->rd, &dst, &avail)) {
+    if (tr__frame_reader_space(&c->rd, &dst, &avail)) {
         buf->base = NULL;
         buf->len = 0;
         return;
@@ -219,7 +219,7 @@ void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                        nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
         return;
     }
-    tr_frame_reader_commit(&c->rd, (size_t)nread);
+    tr__frame_reader_commit(&c->rd, (size_t)nread);
     if (c->authed) {
         tr__outbound_note_activity(t);
     }
@@ -236,7 +236,7 @@ static void conn_process(conn *c) {
     size_t len = 0;
     int rc = 0;
     uint64_t frames = 0;
-    while (!c->closing && !c->paused && (rc = tr_frame_reader_next(&c->rd, &p, &len)) == 1) {
+    while (!c->closing && !c->paused && (rc = tr__frame_reader_next(&c->rd, &p, &len)) == 1) {
         frames++;
         if (!c->authed) {
             on_handshake_frame(t, c, p, len);

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void tr_cluster_log(const char *level, const char *node, const char *fmt, ...) {
+void tr__log_write(const char *level, const char *node, const char *fmt, ...) {
     char line[1024];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -26,7 +26,7 @@ void tr_cluster_log(const char *level, const char *node, const char *fmt, ...) {
     (void)w;
 }
 
-void tr_cluster_deadline(struct timespec *ts, uint32_t timeout_ms) {
+void tr__log_realtime_deadline(struct timespec *ts, uint32_t timeout_ms) {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_sec += timeout_ms / 1000;
     ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;

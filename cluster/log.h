@@ -20,7 +20,7 @@ struct timespec;
 
 /* One log line: "ts=... level=L node=N " + the formatted rest (node NULL prints "-"). A
  * line longer than 1 KiB is cut. */
-void tr_cluster_log(const char *level, const char *node, const char *fmt, ...)
+void tr__log_write(const char *level, const char *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The rank of a level name, for filtering: debug 0, info 1, warn 2, error (or other) 3. */
@@ -29,7 +29,7 @@ static inline int tr__log_rank(const char *level) {
 }
 
 /* The CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait. */
-void tr_cluster_deadline(struct timespec *ts, uint32_t timeout_ms);
+void tr__log_realtime_deadline(struct timespec *ts, uint32_t timeout_ms);
 
 /* Wall-clock milliseconds since the Unix epoch (a node's incarnation: a restarted node
  * gets a larger one). */

@@ -77,7 +77,7 @@ void tr__outbound_queue_ctrl(tr_transport *t, peer *p, const uint8_t *frame, siz
     tr__outbound_flush_peer(t, p);
 }
 
-int tr_transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len) {
+int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len) {
     if (len == 0 || len > t->frame_max) {
         return len == 0 ? TR_EINVAL : TR_ETOOBIG;
     }
@@ -185,7 +185,7 @@ void tr__outbound_gossip(tr_transport *t, peer *to) {
     if (n == 0) {
         return;
     }
-    long len = tr_gossip_encode(e, n, frame, sizeof t->gossip_frame);
+    long len = tr__gossip_encode(e, n, frame, sizeof t->gossip_frame);
     assert(len > 0);
     tr__outbound_queue_ctrl(t, to, frame, (size_t)len);
 }
@@ -193,20 +193,20 @@ void tr__outbound_gossip(tr_transport *t, peer *to) {
 void tr__outbound_heartbeat(tr_transport *t, peer *p) {
     uint8_t frame[32];
     tr_mpw w;
-    tr_frame_begin(&w, frame, sizeof frame);
+    tr__frame_begin(&w, frame, sizeof frame);
     tr_mpw_array(&w, 2);
     tr_mpw_uint(&w, TR_FRAME_HEARTBEAT);
     tr_mpw_uint(&w, t->hb_seq);
-    long len = tr_frame_end(&w);
+    long len = tr__frame_end(&w);
     assert(len > 0);
     tr__outbound_queue_ctrl(t, p, frame, (size_t)len);
 }
 
 long tr__outbound_bye_frame(uint8_t *buf, size_t cap) {
     tr_mpw w;
-    tr_frame_begin(&w, buf, cap);
+    tr__frame_begin(&w, buf, cap);
     tr_mpw_array(&w, 2);
     tr_mpw_uint(&w, TR_FRAME_BYE);
     tr_mpw_str(&w, "shutdown", 8);
-    return tr_frame_end(&w);
+    return tr__frame_end(&w);
 }

@@ -4,13 +4,13 @@
  * What: each peer has two queues of whole frames (length prefix included) under t->mu: a
  * control lane (heartbeats, gossip; at most CTRL_QUEUE_MAX bytes, a frame that does not fit
  * is dropped: the next tick sends a fresh one) and a data lane (envelopes from
- * tr_transport_send, bounded by queue_bytes and queue_count: a send over either bound is
+ * tr__transport_send, bounded by queue_bytes and queue_count: a send over either bound is
  * TR_EFULL). A flush swaps both queues with the link's empty batch buffers and writes them
  * with one uv_write of two buffers, control lane first, so heartbeats never wait behind a
  * user flood; while a batch is being written new frames collect in the queues.
  * Waking the loop: only the send that makes a queue non-empty wakes it (uv_async_send), and
  * not even that one while the loop spins after activity (see tr__outbound_note_activity).
- * Threading: tr_transport_send from any thread; the rest on the loop thread.
+ * Threading: tr__transport_send from any thread; the rest on the loop thread.
  */
 #ifndef TR_CLUSTER_OUTBOUND_H
 #define TR_CLUSTER_OUTBOUND_H

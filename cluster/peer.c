@@ -49,7 +49,7 @@ peer *tr__peer_add(tr_transport *t, uint32_t id, const char *name, const char *a
         snprintf(p->name, sizeof p->name, "%s", name);
         snprintf(p->addr, sizeof p->addr, "%s", addr);
         p->incarnation = incarnation;
-        tr_fd_init(&p->fd, &t->fdc, transport_now_ms(t));
+        tr__fd_init(&p->fd, &t->fdc, transport_now_ms(t));
         p->reachable = !client; /* a member being dialled accepts sends (queued) */
         p->in_use = true;
     }
@@ -74,7 +74,7 @@ void tr__peer_set_reachable(tr_transport *t, peer *p, bool reachable) {
     pthread_mutex_unlock(&t->mu);
 }
 
-int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out) {
+int tr__transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out) {
     int rc = TR_ENOENT;
     pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->peer_count; i++) {
@@ -89,7 +89,7 @@ int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_ou
     return rc;
 }
 
-bool tr_transport_linked(tr_transport *t, uint32_t id) {
+bool tr__transport_linked(tr_transport *t, uint32_t id) {
     pthread_mutex_lock(&t->mu);
     peer *p = tr__peer_find_locked(t, id);
     bool up = p && p->linked;
@@ -107,7 +107,7 @@ void tr__peer_link_down(tr_transport *t, peer *p, const char *why) {
         LOG(t, "info", "event=client_gone peer=%s id=%u", p->name, p->id);
         return;
     }
-    int ev = tr_fd_link_down(&p->fd, &t->fdc, transport_now_ms(t), transport_random(t));
+    int ev = tr__fd_link_down(&p->fd, &t->fdc, transport_now_ms(t), transport_random(t));
     /* While closing, nobody is told: the node is going away itself. */
     tr__peer_set_reachable(t, p, false);
     if (ev == TR_FD_DOWN && !t->closing && !t->draining) {
@@ -151,7 +151,7 @@ void tr__peer_authenticated(tr_transport *t, conn *c) {
     }
     if (!p) {
         uint32_t dup;
-        if (tr_transport_node_by_name(t, h->name, &dup) == 0) {
+        if (tr__transport_node_by_name(t, h->name, &dup) == 0) {
             tr__conn_close(c, "warn", "node name '%s' already used by id %u", h->name, dup);
             return;
         }
@@ -182,7 +182,7 @@ void tr__peer_authenticated(tr_transport *t, conn *c) {
     if (c->dial_peer == p) {
         p->dialing = false;
     }
-    int ev = tr_fd_link_up(&p->fd, &t->fdc, transport_now_ms(t));
+    int ev = tr__fd_link_up(&p->fd, &t->fdc, transport_now_ms(t));
     pthread_mutex_lock(&t->mu);
     p->reachable = true;
     p->linked = true;

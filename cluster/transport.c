@@ -45,18 +45,18 @@ static void tick_peers(tr_transport *t, uint64_t now) {
             continue;
         }
         if (p->active) {
-            int ev = p->client ? TR_FD_SAME : tr_fd_tick(&p->fd, &t->fdc, now);
+            int ev = p->client ? TR_FD_SAME : tr__fd_tick(&p->fd, &t->fdc, now);
             if (ev == TR_FD_DOWN) {
                 tr__conn_close(p->active, "warn",
                                "no frame for %llu ms (failure detector, phi %.1f)",
                                (unsigned long long)(now - p->fd.last_heard_ms),
-                               tr_fd_phi(&p->fd, &t->fdc, now));
+                               tr__fd_phi(&p->fd, &t->fdc, now));
                 continue;
             }
             if (ev == TR_FD_SUSPECT) {
                 LOG(t, "warn", "event=node_suspect peer=%s silent_ms=%llu phi=%.1f", p->name,
                     (unsigned long long)(now - p->fd.last_heard_ms),
-                    tr_fd_phi(&p->fd, &t->fdc, now));
+                    tr__fd_phi(&p->fd, &t->fdc, now));
             }
             if (beat) {
                 tr__outbound_heartbeat(t, p);
@@ -65,7 +65,7 @@ static void tick_peers(tr_transport *t, uint64_t now) {
                 tr__outbound_gossip(t, p);
             }
         } else if (!p->client && !p->dialing && !p->addr_bad && p->addr[0] && !t->client &&
-                   !t->draining && tr_fd_should_dial(&p->fd, now)) {
+                   !t->draining && tr__fd_should_dial(&p->fd, now)) {
             tr__dial(t, p->addr, NULL, p);
         }
     }
@@ -74,7 +74,7 @@ static void tick_peers(tr_transport *t, uint64_t now) {
 static void tick_seeds(tr_transport *t, uint64_t now) {
     for (size_t i = 0; i < t->seed_count; i++) {
         seed *s = &t->seeds[i];
-        if (!s->joined && !s->dialing && !t->draining && tr_fd_should_dial(&s->fd, now)) {
+        if (!s->joined && !s->dialing && !t->draining && tr__fd_should_dial(&s->fd, now)) {
             tr__dial(t, s->addr, s, NULL);
         }
     }
@@ -154,7 +154,7 @@ static void on_tick(uv_timer_t *timer) {
     }
     if (t->saying_bye) {
         if (!any_authed(t) || now >= t->drain_deadline_ms) {
-            tr_transport_close(t, t->done, t->done_arg);
+            tr__transport_close(t, t->done, t->done_arg);
         }
         return;
     }
@@ -241,7 +241,7 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     if (t->fdc.backoff_max_ms < t->fdc.backoff_min_ms) {
         t->fdc.backoff_max_ms = t->fdc.backoff_min_ms;
     }
-    if (tr_fd_config_check(&t->fdc)) {
+    if (tr__fd_config_check(&t->fdc)) {
         LOG(t, "error",
             "event=bad_config reason=\"phi thresholds: need 0 < suspect (%g) <= "
             "down (%g) <= %g\"",
@@ -291,7 +291,7 @@ static int parse_seeds(tr_transport *t, const char *seeds) {
                     why);
                 return TR_EINVAL;
             }
-            tr_fd_init(&sd->fd, &t->fdc, transport_now_ms(t));
+            tr__fd_init(&sd->fd, &t->fdc, transport_now_ms(t));
         }
         s += n + (end ? 1 : 0);
     }
@@ -420,7 +420,7 @@ static void ignore_sigpipe(void) {
     }
 }
 
-int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_transport **out) {
+int tr__transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_transport **out) {
     ignore_sigpipe();
     tr_transport *t = calloc(1, sizeof *t);
     if (!t) {
@@ -451,7 +451,7 @@ int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tran
     if (cfg->listen && cfg->listen[0]) {
         rc = start_listen(t, cfg->listen);
         if (rc) {
-            tr_transport_close(t, NULL, NULL);
+            tr__transport_close(t, NULL, NULL);
             return rc;
         }
     }
@@ -467,7 +467,7 @@ int tr_transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tran
     return 0;
 }
 
-void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg) {
+void tr__transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg) {
     assert(!t->closing && !t->draining);
     pthread_mutex_lock(&t->mu);
     t->shut = true;
@@ -480,7 +480,7 @@ void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void 
     uv_timer_start(&t->tick, on_tick, 5, 5); /* check often: a drain is usually short */
 }
 
-void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
+void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     assert(!t->closing);
     pthread_mutex_lock(&t->mu);
     t->shut = true;
@@ -514,11 +514,11 @@ void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     }
 }
 
-int tr_transport_port(const tr_transport *t) {
+int tr__transport_port(const tr_transport *t) {
     return t->port;
 }
 
-void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out) {
+void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out) {
     pthread_mutex_lock(&t->mu);
     *out = t->stats;
     pthread_mutex_unlock(&t->mu);

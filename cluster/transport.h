@@ -18,7 +18,7 @@
  *     silence) closes only that connection, with one log line saying why;
  *   - memory per peer is bounded: the queue holds at most queue_bytes bytes and
  *     queue_count frames waiting, plus one batch of at most as much being written.
- * Ownership: payloads passed to tr_transport_send are copied. Callbacks get borrowed
+ * Ownership: payloads passed to tr__transport_send are copied. Callbacks get borrowed
  * payloads valid during the call only.
  * Addresses: "host:port" strings of at most TR_ADDR_STR_MAX (63) bytes, the host an IPv4
  * literal, an IPv6 literal in brackets ("[::1]:7401") or a host name ("db-2.internal:7401").
@@ -32,7 +32,7 @@
  * address is resolved once, synchronously, at creation. Closing cancels the resolutions in
  * flight and completes only after their callbacks ran (one already inside getaddrinfo
  * delays the close until it returns: the resolver's own timeout bounds that).
- * Threading: tr_transport_send and tr_transport_node_by_name may be called from any
+ * Threading: tr__transport_send and tr__transport_node_by_name may be called from any
  * thread; everything else, and every callback, runs on the loop's thread.
  */
 #ifndef TR_CLUSTER_TRANSPORT_H
@@ -113,23 +113,24 @@ typedef struct tr_transport_config {
  * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds.
  * Side effect: SIGPIPE is set to ignored if it had its default action (a peer resetting a
  * connection must not kill the process). */
-int tr_transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg, tr_transport **out);
+int tr__transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg,
+                         tr_transport **out);
 /* Queues one payload (copied) for node `to`. Any thread. 0, or: TR_EUNREACH (unknown node,
  * or down), TR_EFULL (its queue is at its bound), TR_ETOOBIG (over frame_max), TR_ECLOSED
  * (the transport is closing). Never blocks on the network. */
-int tr_transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len);
+int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len);
 /* Name -> id of a known member (or of a connected client). Any thread. TR_ENOENT. */
-int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out);
+int tr__transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out);
 /* Is node `id` currently linked and authenticated? Any thread. */
-bool tr_transport_linked(tr_transport *t, uint32_t id);
+bool tr__transport_linked(tr_transport *t, uint32_t id);
 /* The bound port of the listener (0 if none). */
-int tr_transport_port(const tr_transport *t);
+int tr__transport_port(const tr_transport *t);
 /* Refuses new sends (TR_ECLOSED), lets what is queued be written for at most timeout_ms
- * (heartbeats go on; a peer may still be read), then does tr_transport_close(done, arg). */
-void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg);
+ * (heartbeats go on; a peer may still be read), then does tr__transport_close(done, arg). */
+void tr__transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg);
 /* Says BYE to every peer, closes every handle; `done(arg)` runs on the loop thread once
  * all are closed, after which t is freed. Sends fail with TR_ECLOSED from now on. */
-void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
+void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
 
 typedef struct tr_transport_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out, writes;
@@ -137,6 +138,6 @@ typedef struct tr_transport_stats {
     uint64_t resolves;         /* host name resolutions started (dials of a name) */
     uint64_t resolve_failures; /* of those, the ones that failed (not the cancelled ones) */
 } tr_transport_stats;
-void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out);
+void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out);
 
 #endif

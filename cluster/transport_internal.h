@@ -187,11 +187,11 @@ struct tr_transport {
     tr_transport_stats stats;
 };
 
-#define LOG(t, level, ...)                                 \
-    do {                                                   \
-        if (tr__log_rank(level) >= (t)->log_level) {       \
-            tr_cluster_log(level, (t)->name, __VA_ARGS__); \
-        }                                                  \
+#define LOG(t, level, ...)                                \
+    do {                                                  \
+        if (tr__log_rank(level) >= (t)->log_level) {      \
+            tr__log_write(level, (t)->name, __VA_ARGS__); \
+        }                                                 \
     } while (0)
 
 /* The loop's clock (ms, monotonic, cached per loop turn): every timeout is measured on it. */
