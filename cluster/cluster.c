@@ -10,6 +10,7 @@
 #include "cluster/frame.h"
 #include "cluster/handshake.h"
 #include "cluster/transport.h"
+#include "runtime/assert.h"
 #include "runtime/codec.h"
 #include "runtime/engine.h"
 #include "runtime/real.h"
@@ -17,6 +18,8 @@
 /* How long tr_cluster_stop lets queued messages go out before closing. */
 #define DRAIN_MS 1000
 
+/* A cluster's states, in the only order it moves through them (set_state asserts it):
+ * STARTING -> RUNNING or FAILED; RUNNING -> CLOSING -> CLOSED. */
 enum {
     ST_STARTING,
     ST_RUNNING,
@@ -56,6 +59,8 @@ struct tr_cluster {
 
 int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
                        char *name_out) {
+    /* The transport hands over whole frames within its limit, from an authenticated peer. */
+    TR_ASSERT(from != 0 && payload != NULL && len > 0);
     /* tr_envelope_decode runs tr_msgpack_check over the whole payload before msgpack-c or
      * any allocation sees it (codec.h): depth, lying headers, truncation, trailing bytes.
      * (tests/cluster/test_node.c sends each of those.) */
@@ -126,6 +131,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
 
 static void on_node(void *ud, uint32_t id, const char *name, bool up) {
     tr_cluster *c = ud;
+    TR_ASSERT(id != 0 && id != tr_node_id(c->node));
     if (up) {
         pthread_mutex_lock(&c->mu);
         if (!c->first_peer) {
@@ -153,6 +159,8 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
         uint8_t *buf = need <= sizeof stack ? stack : malloc(need);
         size_t len = 0;
         rc = buf ? tr_envelope_encode(msg, to_name, buf, need, &len) : TR_ENOMEM;
+        /* tr_envelope_size is an upper bound of what tr_envelope_encode writes. */
+        TR_ASSERT(rc != 0 || (len > 0 && len <= need));
         if (rc == 0) {
             rc = tr__transport_send(t, msg->to.node, buf, len);
         }
@@ -178,6 +186,7 @@ static void remote_watch_node(void *ud, uint32_t id) {
 
 static void set_state(tr_cluster *c, int st) {
     pthread_mutex_lock(&c->mu);
+    TR_ASSERT(st > c->state);
     c->state = st;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);

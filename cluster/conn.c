@@ -36,10 +36,10 @@ static void on_conn_closed(uv_handle_t *h) {
     while (*pp && *pp != c) {
         pp = &(*pp)->next;
     }
-    if (*pp) {
-        *pp = c->next;
-    }
+    TR_ASSERT(*pp == c && c->closing && t->open_handles > 0);
+    *pp = c->next;
     if (!c->authed) {
+        TR_ASSERT(t->pending_conns > 0);
         t->pending_conns--;
     }
     tr__frame_reader_deinit(&c->rd);

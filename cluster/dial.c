@@ -55,7 +55,7 @@ static void on_connected(uv_connect_t *req, int status) {
 /* Connects to alts[i] (alts[i+1..n) are the fallbacks) for a seed or a member. */
 static void connect_to(tr_transport *t, const char *addr, const sockaddr_any *alts, int n, int i,
                        seed *s, peer *p) {
-    assert(n > 0 && n <= DIAL_ADDRS_MAX && i < n);
+    TR_ASSERT(n > 0 && n <= DIAL_ADDRS_MAX && i < n);
     conn *c = tr__conn_new(t, true);
     if (!c) {
         tr__dial_done(t, s, p, true);
@@ -79,9 +79,11 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     tr_transport *t = r->t;
     resolve **pp = &t->resolves;
     while (*pp != r) {
+        TR_ASSERT(*pp != NULL); /* every resolution in flight is listed */
         pp = &(*pp)->next;
     }
     *pp = r->next;
+    TR_ASSERT(t->resolving > 0);
     t->resolving--;
     /* In getaddrinfo's order (RFC 6724: the preferred address first). */
     sockaddr_any alts[DIAL_ADDRS_MAX];

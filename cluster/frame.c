@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
+
 /* ---- frame reader ---------------------------------------------------------------- */
 
 int tr__frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
-    assert(frame_max >= TR_FRAME_MIN_LIMIT && frame_max <= TR_FRAME_MAX_CEILING);
+    TR_ASSERT(frame_max >= TR_FRAME_MIN_LIMIT && frame_max <= TR_FRAME_MAX_CEILING);
     memset(r, 0, sizeof *r);
     r->frame_max = frame_max;
     r->buf = malloc(TR_FRAME_READ_CHUNK);
@@ -67,14 +69,16 @@ int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
         r->end -= r->start;
         r->start = 0;
     }
-    assert(r->end < r->cap);
+    /* The buffer's bound (frame.h): one read chunk, or one maximal frame. */
+    TR_ASSERT(r->cap <= TR_FRAME_READ_CHUNK || r->cap <= (size_t)r->frame_max + 4);
+    TR_ASSERT(r->start <= r->end && r->end < r->cap);
     *out = r->buf + r->end;
     *avail = r->cap - r->end;
     return 0;
 }
 
 void tr__frame_reader_commit(tr_frame_reader *r, size_t n) {
-    assert(r->end + n <= r->cap);
+    TR_ASSERT(r->end + n <= r->cap);
     r->end += n;
 }
 
@@ -98,6 +102,9 @@ int tr__frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *l
     *payload = r->buf + r->start + 4;
     *len = n;
     r->start += 4 + (size_t)n;
+    /* What tr__frame_end promises, checked on the way out: a whole frame of received
+     * bytes, its length within the limit. */
+    TR_ASSERT(n >= 1 && n <= r->frame_max && r->start <= r->end);
     return 1;
 }
 
@@ -198,8 +205,12 @@ long tr__frame_end(tr_mpw *w) {
     if (w->err) {
         return w->err;
     }
-    assert(w->len > 4);
+    /* A frame carries a payload within the largest limit a receiver may have; its
+     * length prefix, read back, is the payload's length (tr__frame_reader_next relies on
+     * both). */
+    TR_ASSERT(w->len > 4 && w->len - 4 <= TR_FRAME_MAX_CEILING);
     tr_be32_put(w->p, (uint32_t)(w->len - 4));
+    TR_ASSERT(tr_be32_get(w->p) == w->len - 4);
     return (long)w->len;
 }
 

@@ -1,7 +1,6 @@
 /* handshake.c — HELLO/AUTH frames, HMAC-SHA256 transcript, the handshake state machine. */
 #include "cluster/handshake.h"
 
-#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "cluster/frame.h"
+#include "runtime/assert.h"
 
 #define HELLO_FIELDS 9
 
@@ -99,7 +99,7 @@ int tr__handshake_mac(const uint8_t *secret, size_t secret_len, char role,
                       const tr_hello *initiator, const tr_hello *acceptor,
                       uint8_t mac[TR_MAC_LEN]) {
     static const char label[] = "troupe-auth-v1";
-    assert(role == 'I' || role == 'A');
+    TR_ASSERT(role == 'I' || role == 'A');
     uint8_t t[sizeof label + 1 + 3 * 4 + TR_CLUSTER_NAME_MAX + 2 * (8 + TR_NAME_MAX) +
               2 * TR_NONCE_LEN];
     size_t n = sizeof label - 1;
@@ -116,7 +116,7 @@ int tr__handshake_mac(const uint8_t *secret, size_t secret_len, char role,
     n += TR_NONCE_LEN;
     memcpy(t + n, acceptor->nonce, TR_NONCE_LEN);
     n += TR_NONCE_LEN;
-    assert(n <= sizeof t);
+    TR_ASSERT(n <= sizeof t);
     unsigned int mac_len = 0;
     if (!HMAC(EVP_sha256(), secret, (int)secret_len, t, n, mac, &mac_len) ||
         mac_len != TR_MAC_LEN) {
@@ -141,7 +141,7 @@ static int fail(tr_handshake *hs, int code, const char *fmt, ...) {
 int tr__handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
                         const uint8_t *secret, size_t secret_len, uint8_t *out, size_t cap,
                         size_t *out_len) {
-    assert(secret_len > 0);
+    TR_ASSERT(secret_len > 0);
     tr_hello copy = *mine; /* mine may point into *hs */
     memset(hs, 0, sizeof *hs);
     hs->initiator = initiator;
@@ -156,7 +156,7 @@ int tr__handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
     }
     if (initiator) {
         long n = tr__handshake_hello_encode(&hs->mine, out, cap);
-        assert(n > 0);
+        TR_ASSERT(n > 0);
         *out_len = (size_t)n;
     }
     return 0;
@@ -186,7 +186,7 @@ static int on_hello(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out
     } else {
         n = tr__handshake_hello_encode(&hs->mine, out, cap);
     }
-    assert(n > 0);
+    TR_ASSERT(n > 0);
     *out_len = (size_t)n;
     return 0;
 }
@@ -211,7 +211,7 @@ static int on_auth(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out,
             return fail(hs, TR_EIO, "HMAC failed");
         }
         long n = tr__handshake_auth_encode(mac, out, cap);
-        assert(n > 0);
+        TR_ASSERT(n > 0);
         *out_len = (size_t)n;
     }
     hs->state = TR_HS_DONE;
@@ -220,7 +220,7 @@ static int on_auth(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out,
 
 int tr__handshake_step(tr_handshake *hs, const uint8_t *payload, size_t len, uint8_t *out,
                        size_t cap, size_t *out_len) {
-    assert(cap >= TR_HS_OUT_MAX);
+    TR_ASSERT(cap >= TR_HS_OUT_MAX);
     *out_len = 0;
     uint32_t count;
     int kind = tr__frame_kind(payload, len, &count);

@@ -89,6 +89,7 @@ static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size
 static void conn_pause(conn *c) {
     tr_transport *t = c->t;
     uint64_t now = transport_now_ms(t);
+    TR_ASSERT(c->authed && !c->paused && !c->closing);
     c->paused = true;
     c->paused_since_ms = now;
     t->paused_conns++;
@@ -109,6 +110,7 @@ static void conn_pause(conn *c) {
 
 static void conn_resume(conn *c, bool forced) {
     tr_transport *t = c->t;
+    TR_ASSERT(c->paused && t->paused_conns > 0);
     c->paused = false;
     t->paused_conns--;
     if (c->pause_logged) {
@@ -238,6 +240,8 @@ static void conn_process(conn *c) {
     uint64_t frames = 0;
     while (!c->closing && !c->paused && (rc = tr__frame_reader_next(&c->rd, &p, &len)) == 1) {
         frames++;
+        /* The reader hands out whole frames within the limit, never an empty one. */
+        TR_ASSERT(len >= 1 && len <= t->frame_max);
         if (!c->authed) {
             on_handshake_frame(t, c, p, len);
             continue;

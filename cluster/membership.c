@@ -1,11 +1,11 @@
 /* membership.c — failure detector, backoff and gossip frames (see membership.h). */
 #include "cluster/membership.h"
 
-#include <assert.h>
 #include <math.h>
 #include <string.h>
 
 #include "cluster/frame.h"
+#include "runtime/assert.h"
 
 const char *tr__member_status_name(tr_member_status s) {
     switch (s) {
@@ -30,7 +30,7 @@ void tr__fd_history_clear(tr_fd_history *h) {
 }
 
 void tr__fd_history_add(tr_fd_history *h, uint64_t interval_ms) {
-    assert(h->count <= TR_FD_WINDOW && h->next < TR_FD_WINDOW);
+    TR_ASSERT(h->count <= TR_FD_WINDOW && h->next < TR_FD_WINDOW);
     uint32_t x = interval_ms > TR_FD_INTERVAL_MAX ? TR_FD_INTERVAL_MAX : (uint32_t)interval_ms;
     if (h->count == TR_FD_WINDOW) { /* full: the oldest sample (in slot next) leaves */
         uint64_t old = h->interval_ms[h->next];
@@ -43,7 +43,7 @@ void tr__fd_history_add(tr_fd_history *h, uint64_t interval_ms) {
     h->sum_ms += x;
     h->sum_sq_ms += (uint64_t)x * x;
     h->next = (h->next + 1) % TR_FD_WINDOW;
-    assert(h->sum_ms <= (uint64_t)h->count * TR_FD_INTERVAL_MAX);
+    TR_ASSERT(h->sum_ms <= (uint64_t)h->count * TR_FD_INTERVAL_MAX);
 }
 
 void tr__fd_estimate(const tr_fd_history *h, const tr_fd_config *cfg, double *mean_ms,
@@ -71,7 +71,7 @@ static double phi_tail_series(double z) {
 }
 
 double tr__fd_phi_normal(double elapsed_ms, double mean_ms, double std_ms) {
-    assert(std_ms > 0);
+    TR_ASSERT(std_ms > 0);
     double z = (elapsed_ms - mean_ms) / std_ms;
     /* erfc is exact until its result nears the smallest double (z ~ 37); past z = 30
      * (phi ~ 197, above any threshold allowed) the series continues it, shifted to meet it
@@ -94,7 +94,7 @@ double tr__fd_phi(const tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
 }
 
 void tr__fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
-    assert(tr__fd_config_check(cfg) == 0);
+    TR_ASSERT(tr__fd_config_check(cfg) == 0);
     memset(fd, 0, sizeof *fd);
     fd->status = TR_MEMBER_JOINING;
     fd->last_heard_ms = now_ms;
@@ -168,7 +168,7 @@ size_t tr__gossip_size_max(size_t n) {
 }
 
 long tr__gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t cap) {
-    assert(n <= TR_MEMBERS_MAX);
+    TR_ASSERT(n <= TR_MEMBERS_MAX);
     tr_mpw w;
     tr__frame_begin(&w, buf, cap);
     tr_mpw_array(&w, 2);

@@ -24,6 +24,20 @@ static void on_batch_written(uv_write_t *req, int status) {
     }
 }
 
+long tr__outbound_queue_frames(const bytes *b, uint32_t payload_max) {
+    long frames = 0;
+    size_t off = 0;
+    while (b->len - off >= 4) {
+        uint32_t n = tr_be32_get(b->p + off);
+        if (n == 0 || n > payload_max || b->len - off - 4 < n) {
+            return -1;
+        }
+        off += 4 + (size_t)n;
+        frames++;
+    }
+    return off == b->len ? frames : -1;
+}
+
 /* Moves what is queued for p into its connection's batch and writes it (control lane
  * first). Loop thread. */
 void tr__outbound_flush_peer(tr_transport *t, peer *p) {
@@ -36,6 +50,14 @@ void tr__outbound_flush_peer(tr_transport *t, peer *p) {
         pthread_mutex_unlock(&t->mu);
         return;
     }
+    /* Counts consistent (q_count counts the data lane's frames), the data lane within
+     * its bounds, the batch buffers empty since the last write completed. The walk
+     * over every queued frame is a debug build's. */
+    TR_ASSERT((p->q_count == 0) == (p->q_data.len == 0));
+    TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
+    TR_ASSERT(c->w_ctrl.len == 0 && c->w_data.len == 0);
+    TR_DEBUG_ASSERT(tr__outbound_queue_frames(&p->q_data, t->frame_max) == p->q_count);
+    TR_DEBUG_ASSERT(tr__outbound_queue_frames(&p->q_ctrl, TR_FRAME_MAX_CEILING) >= 0);
     bytes tmp = c->w_ctrl;
     c->w_ctrl = p->q_ctrl;
     p->q_ctrl = tmp;
@@ -68,6 +90,8 @@ void tr__outbound_flush_peer(tr_transport *t, peer *p) {
 
 /* Queues a control frame (whole frame bytes) for p. Loop thread. */
 void tr__outbound_queue_ctrl(tr_transport *t, peer *p, const uint8_t *frame, size_t len) {
+    /* A whole frame: its length prefix is its payload's length (tr__frame_end). */
+    TR_ASSERT(len > 4 && tr_be32_get(frame) == len - 4);
     pthread_mutex_lock(&t->mu);
     if (p->q_ctrl.len + len <= CTRL_QUEUE_MAX && bytes_reserve(&p->q_ctrl, len) == 0) {
         memcpy(p->q_ctrl.p + p->q_ctrl.len, frame, len);
@@ -98,6 +122,9 @@ int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, siz
         memcpy(dst + 4, payload, len);
         p->q_data.len += 4 + len;
         p->q_count++;
+        /* The frame as the reader will cut it; the queue within its bounds. */
+        TR_ASSERT(tr_be32_get(dst) == len && len <= t->frame_max);
+        TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
     }
     bool wake = rc == 0 && p->q_count == 1;
     pthread_mutex_unlock(&t->mu);
@@ -186,7 +213,7 @@ void tr__outbound_gossip(tr_transport *t, peer *to) {
         return;
     }
     long len = tr__gossip_encode(e, n, frame, sizeof t->gossip_frame);
-    assert(len > 0);
+    TR_ASSERT(len > 0);
     tr__outbound_queue_ctrl(t, to, frame, (size_t)len);
 }
 
@@ -198,7 +225,7 @@ void tr__outbound_heartbeat(tr_transport *t, peer *p) {
     tr_mpw_uint(&w, TR_FRAME_HEARTBEAT);
     tr_mpw_uint(&w, t->hb_seq);
     long len = tr__frame_end(&w);
-    assert(len > 0);
+    TR_ASSERT(len > 0);
     tr__outbound_queue_ctrl(t, p, frame, (size_t)len);
 }
 

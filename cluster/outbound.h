@@ -17,6 +17,9 @@
 
 #include "cluster/transport_internal.h"
 
+/* The number of whole frames in b (length prefix, then 1..payload_max bytes each, nothing
+ * after the last), or -1 if b is not such a sequence. For assertions. */
+long tr__outbound_queue_frames(const bytes *b, uint32_t payload_max);
 /* Moves what is queued for p into its link's batch and writes it (control lane first),
  * unless p has no link or its link is writing already. */
 void tr__outbound_flush_peer(tr_transport *t, peer *p);

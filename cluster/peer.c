@@ -132,6 +132,7 @@ static bool new_conn_wins(tr_transport *t, conn *old, conn *nw) {
 
 /* The handshake on c completed: attach it to its peer. */
 void tr__peer_authenticated(tr_transport *t, conn *c) {
+    TR_ASSERT(c->hs.state == TR_HS_DONE && !c->closing);
     const tr_hello *h = &c->hs.theirs;
     if (c->seed) {
         c->seed->joined = true;
@@ -175,6 +176,7 @@ void tr__peer_authenticated(tr_transport *t, conn *c) {
         p->active = NULL;
         tr__conn_close(old, "info", "duplicate connection (replaced)");
     }
+    TR_ASSERT(!c->authed && t->pending_conns > 0);
     c->authed = true;
     t->pending_conns--;
     c->peer = p;

@@ -138,11 +138,52 @@ static bool any_authed(tr_transport *t) {
     return false;
 }
 
+bool tr__transport_check(tr_transport *t) {
+    TR_ASSERT(!t->closing);
+    int conns = 0, pending = 0;
+    uint32_t paused = 0;
+    for (conn *c = t->conns; c; c = c->next) {
+        conns++;
+        pending += !c->authed;
+        paused += c->paused;
+    }
+    TR_ASSERT(pending == t->pending_conns && paused == t->paused_conns);
+    TR_ASSERT(t->open_handles == 4 + (t->listening ? 1 : 0) + conns);
+    int resolving = 0;
+    for (resolve *r = t->resolves; r; r = r->next) {
+        resolving++;
+    }
+    TR_ASSERT(resolving == t->resolving);
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->peer_count; i++) {
+        const peer *p = t->peers[i];
+        if (!p->in_use) {
+            continue;
+        }
+        TR_ASSERT(p->id != 0 && p->id != t->id);
+        /* a link is an authenticated connection that knows its peer */
+        TR_ASSERT(!p->active || (p->active->peer == p && p->active->authed));
+        TR_ASSERT(p->linked == (p->active != NULL));
+        /* the queues: bounded, counts consistent, whole frames */
+        TR_ASSERT((p->q_count == 0) == (p->q_data.len == 0));
+        TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
+        TR_ASSERT(tr__outbound_queue_frames(&p->q_data, t->frame_max) == p->q_count);
+        TR_ASSERT(tr__outbound_queue_frames(&p->q_ctrl, TR_FRAME_MAX_CEILING) >= 0);
+        TR_ASSERT(p->reachable || p->q_count == 0);
+        for (size_t j = i + 1; j < t->peer_count; j++) {
+            TR_ASSERT(!t->peers[j]->in_use || t->peers[j]->id != p->id);
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return true;
+}
+
 static void on_tick(uv_timer_t *timer) {
     tr_transport *t = timer->data;
     if (t->closing) {
         return;
     }
+    TR_DEBUG_ASSERT(tr__transport_check(t));
     uint64_t now = transport_now_ms(t);
     tr__outbound_flush_all(t); /* backstop for any wake lost to a race */
     if (t->draining && !t->saying_bye && (all_written(t) || now >= t->drain_deadline_ms)) {
@@ -468,7 +509,7 @@ int tr__transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tra
 }
 
 void tr__transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg) {
-    assert(!t->closing && !t->draining);
+    TR_ASSERT(!t->closing && !t->draining);
     pthread_mutex_lock(&t->mu);
     t->shut = true;
     pthread_mutex_unlock(&t->mu);
@@ -481,7 +522,7 @@ void tr__transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void
 }
 
 void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
-    assert(!t->closing);
+    TR_ASSERT(!t->closing);
     pthread_mutex_lock(&t->mu);
     t->shut = true;
     pthread_mutex_unlock(&t->mu);

@@ -22,7 +22,6 @@
 #ifndef TR_CLUSTER_TRANSPORT_INTERNAL_H
 #define TR_CLUSTER_TRANSPORT_INTERNAL_H
 
-#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -38,6 +37,7 @@
 #include "cluster/log.h"
 #include "cluster/membership.h"
 #include "cluster/transport.h"
+#include "runtime/assert.h"
 
 #define PEERS_MAX 1024
 #define SEEDS_MAX 32
@@ -251,6 +251,12 @@ static inline void bytes_trim(bytes *b) {
         bytes_free(b);
     }
 }
+
+/* The invariant walker: checks, with TR_ASSERT, the counts and links of every connection,
+ * resolution and peer, and that every peer's queues are within their bounds and hold whole
+ * frames that their counts agree with. Returns true (for TR_DEBUG_ASSERT). Loop thread,
+ * not closing; takes t->mu. The periodic tick runs it in debug builds. transport.c. */
+bool tr__transport_check(tr_transport *t);
 
 /* Frees t once it is closing and its last handle and resolution are gone; then calls the
  * close callback. transport.c. */
