@@ -221,7 +221,7 @@ static inline int transport_translate_uv(int rc) {
     }
 }
 
-/* ---- byte buffers (the queues and batches) ---- */
+/* Byte buffers: the queues and the batches being written. */
 
 static inline int bytes_reserve(bytes *b, size_t more) {
     if (b->cap - b->len >= more) {
