@@ -181,14 +181,14 @@ static void finish(call *c, int result) {
     c->result = result;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, NULL);
-    tr_transport_close(c->t, NULL, NULL);
+    tr__transport_close(c->t, NULL, NULL);
 }
 
 static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
     call *c = ud;
     tr_msg *m;
     char name[TR_NAME_MAX + 1];
-    int rc = tr_cluster_decode(from, payload, len, &m, name);
+    int rc = tr__cluster_decode(from, payload, len, &m, name);
     if (rc) {
         return rc;
     }
@@ -224,7 +224,7 @@ static void on_node(void *ud, uint32_t id, const char *name, bool up) {
     {
         int rc = buf ? tr__envelope_encode(&m, c->actor, buf, cap, &len) : TR_ENOMEM;
         if (rc == 0) {
-            rc = tr_transport_send(c->t, id, buf, len);
+            rc = tr__transport_send(c->t, id, buf, len);
         }
         free(buf);
         if (rc) {
@@ -406,7 +406,7 @@ int tr_cli_call(int argc, char **argv) {
         .log_level = 3,
         .ud = &c,
     };
-    rc = tr_transport_create(&c.loop, &tc, &c.t);
+    rc = tr__transport_create(&c.loop, &tc, &c.t);
     if (rc) {
         fprintf(stderr, "troupe call: bad address '%s' (%s)\n", a.addr, tr_strerror(rc));
         uv_run(&c.loop, UV_RUN_DEFAULT);

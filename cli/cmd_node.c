@@ -392,9 +392,9 @@ int tr_cli_node(int argc, char **argv) {
     tr_runtime *rt;
     rc = tr_runtime_create(&cfg, &rt);
     if (rc) {
-        tr_cluster_log("error", a.name, "event=start_failed what=runtime error=%s msg=\"%s\"%s%s",
-                       tr_err_name(rc), tr_strerror(rc), a.data ? " data=" : "",
-                       a.data ? a.data : "");
+        tr__log_write("error", a.name, "event=start_failed what=runtime error=%s msg=\"%s\"%s%s",
+                      tr_err_name(rc), tr_strerror(rc), a.data ? " data=" : "",
+                      a.data ? a.data : "");
         return 2;
     }
     tr_cluster *cl = NULL;
@@ -414,21 +414,21 @@ int tr_cli_node(int argc, char **argv) {
         rc = tr_cluster_start(rt, &a.cc, &cl);
     }
     if (rc) {
-        tr_cluster_log("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
-                       tr_strerror(rc));
+        tr__log_write("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
+                      tr_strerror(rc));
         tr_runtime_destroy(rt);
         return 2;
     }
-    tr_cluster_log("info", a.name, "event=node_ready id=%u port=%d data=%s", id,
-                   tr_cluster_port(cl), a.data ? a.data : "(temporary)");
+    tr__log_write("info", a.name, "event=node_ready id=%u port=%d data=%s", id, tr_cluster_port(cl),
+                  a.data ? a.data : "(temporary)");
     tr_runtime_wait_signal(rt);
-    tr_cluster_log("info", a.name, "event=node_stopping");
+    tr__log_write("info", a.name, "event=node_stopping");
     tr_cluster_stop(cl);
     tr_stats st;
     tr_node_stats(tr_runtime_node(rt), &st);
     tr_runtime_destroy(rt);
     tr_cluster_destroy(cl);
-    tr_cluster_log("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",
-                   (unsigned long long)st.messages_delivered, (unsigned long long)st.dead_letters);
+    tr__log_write("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",
+                  (unsigned long long)st.messages_delivered, (unsigned long long)st.dead_letters);
     return 0;
 }

@@ -98,7 +98,7 @@ int tr_cli_check_addr(const char *cmd, const char *flag, const char *value, bool
             memcpy(one, s, n);
             one[n] = 0;
             if (n > 0 || !list) { /* empty list entries are skipped, as the transport does */
-                (void)tr_cluster_addr_check(one, port0_ok, &why);
+                (void)tr__address_check(one, port0_ok, &why);
             }
         }
         if (why) {

@@ -22,7 +22,7 @@ int tr_cli_parse_u32(const char *cmd, const char *flag, const char *s, uint32_t 
 int tr_cli_parse_double(const char *cmd, const char *flag, const char *s, double min, double max,
                         double *out);
 /* Checks `value`, a "host:port" address (or, if list, a comma-separated list of them),
- * with tr_cluster_addr_check (port 0 only if port0_ok); prints what is wrong, naming `flag`,
+ * with tr__address_check (port 0 only if port0_ok); prints what is wrong, naming `flag`,
  * and returns -1. */
 int tr_cli_check_addr(const char *cmd, const char *flag, const char *value, bool list,
                       bool port0_ok);

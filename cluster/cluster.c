@@ -10,6 +10,7 @@
 #include "cluster/frame.h"
 #include "cluster/handshake.h"
 #include "cluster/transport.h"
+#include "runtime/assert.h"
 #include "runtime/codec.h"
 #include "runtime/engine.h"
 #include "runtime/real.h"
@@ -17,6 +18,8 @@
 /* How long tr_cluster_stop lets queued messages go out before closing. */
 #define DRAIN_MS 1000
 
+/* A cluster's states, in the only order it moves through them (set_state asserts it):
+ * STARTING -> RUNNING or FAILED; RUNNING -> CLOSING -> CLOSED. */
 enum {
     ST_STARTING,
     ST_RUNNING,
@@ -54,8 +57,10 @@ struct tr_cluster {
     uint32_t blocked_len, blocked_cap;
 };
 
-int tr_cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
-                      char *name_out) {
+int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
+                       char *name_out) {
+    /* The transport hands over whole frames within its limit, from an authenticated peer. */
+    TR_ASSERT(from != 0 && payload != NULL && len > 0);
     /* tr__envelope_decode runs tr__msgpack_check over the whole payload before msgpack-c or
      * any allocation sees it (codec.h): depth, lying headers, truncation, trailing bytes.
      * (tests/cluster/test_node.c sends each of those.) */
@@ -113,7 +118,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
     tr_cluster *c = ud;
     tr_msg *m;
     char name[TR_NAME_MAX + 1];
-    int rc = tr_cluster_decode(from, payload, len, &m, name);
+    int rc = tr__cluster_decode(from, payload, len, &m, name);
     if (rc) {
         return rc;
     }
@@ -126,6 +131,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
 
 static void on_node(void *ud, uint32_t id, const char *name, bool up) {
     tr_cluster *c = ud;
+    TR_ASSERT(id != 0 && id != tr_node_id(c->node));
     if (up) {
         pthread_mutex_lock(&c->mu);
         if (!c->first_peer) {
@@ -153,8 +159,10 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
         uint8_t *buf = need <= sizeof stack ? stack : malloc(need);
         size_t len = 0;
         rc = buf ? tr__envelope_encode(msg, to_name, buf, need, &len) : TR_ENOMEM;
+        /* tr__envelope_size is an upper bound of what tr__envelope_encode writes. */
+        TR_ASSERT(rc != 0 || (len > 0 && len <= need));
         if (rc == 0) {
-            rc = tr_transport_send(t, msg->to.node, buf, len);
+            rc = tr__transport_send(t, msg->to.node, buf, len);
         }
         if (buf != stack) {
             free(buf);
@@ -167,7 +175,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
 static int remote_node_by_name(void *ud, const char *name, uint32_t *id_out) {
     tr_cluster *c = ud;
     tr_transport *t = atomic_load_explicit(&c->t, memory_order_acquire);
-    return t ? tr_transport_node_by_name(t, name, id_out) : TR_ENOENT;
+    return t ? tr__transport_node_by_name(t, name, id_out) : TR_ENOENT;
 }
 
 /* Node events are reported for every member, so there is nothing to arm per watch. */
@@ -178,6 +186,7 @@ static void remote_watch_node(void *ud, uint32_t id) {
 
 static void set_state(tr_cluster *c, int st) {
     pthread_mutex_lock(&c->mu);
+    TR_ASSERT(st > c->state);
     c->state = st;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -186,13 +195,13 @@ static void set_state(tr_cluster *c, int st) {
 static void start_on_loop(void *arg) {
     tr_cluster *c = arg;
     tr_transport *t = NULL;
-    c->start_rc = tr_transport_create(tr_runtime_loop(c->rt), &c->tc, &t);
+    c->start_rc = tr__transport_create(tr_runtime_loop(c->rt), &c->tc, &t);
     if (c->start_rc) {
         set_state(c, ST_FAILED);
         return;
     }
     c->owned = t;
-    c->port = tr_transport_port(t);
+    c->port = tr__transport_port(t);
     atomic_store_explicit(&c->t, t, memory_order_release);
     set_state(c, ST_RUNNING);
 }
@@ -219,7 +228,7 @@ static bool begin_close(tr_cluster *c) {
 static void close_on_loop(void *arg) {
     tr_cluster *c = arg;
     if (begin_close(c)) {
-        tr_transport_drain(c->owned, DRAIN_MS, on_closed, c);
+        tr__transport_drain(c->owned, DRAIN_MS, on_closed, c);
     }
 }
 
@@ -227,7 +236,7 @@ static void close_on_loop(void *arg) {
 static void close_now_on_loop(void *arg) {
     tr_cluster *c = arg;
     if (begin_close(c)) {
-        tr_transport_close(c->owned, on_closed, c);
+        tr__transport_close(c->owned, on_closed, c);
     }
 }
 
@@ -303,7 +312,7 @@ int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **
     }
     if (rc) {
         /* A failed transport still closes its handles on the loop; c is then unreferenced
-         * (tr_transport_create was given no callback that outlives it). */
+         * (tr__transport_create was given no callback that outlives it). */
         tr_cluster_destroy(c);
         return rc;
     }
@@ -320,7 +329,7 @@ int tr_cluster_port(const tr_cluster *c) {
 
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out) {
     struct timespec ts;
-    tr_cluster_deadline(&ts, timeout_ms);
+    tr__log_realtime_deadline(&ts, timeout_ms);
     pthread_mutex_lock(&c->mu);
     int rc = 0;
     while (!c->first_peer && rc == 0) {

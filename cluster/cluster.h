@@ -27,7 +27,7 @@
 
 /* Checks and decodes one kind-1 payload from peer `from`. *out owned (tr__msg_release).
  * TR_EPROTO / TR_ETOOBIG / TR_EVERSION for malformed input, TR_EPROTO if spoofed. */
-int tr_cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
-                      char *name_out);
+int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
+                       char *name_out);
 
 #endif

@@ -1,14 +1,16 @@
-/* frame.c — frame reader and the control frames' framing (see frame.h). */
+/* frame.c — frame reader and the control frames' msgpack subset (see frame.h). */
 #include "cluster/frame.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
+
 /* ---- frame reader ---------------------------------------------------------------- */
 
-int tr_frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
-    assert(frame_max >= TR_FRAME_MIN_LIMIT && frame_max <= TR_FRAME_MAX_CEILING);
+int tr__frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
+    TR_ASSERT(frame_max >= TR_FRAME_MIN_LIMIT && frame_max <= TR_FRAME_MAX_CEILING);
     memset(r, 0, sizeof *r);
     r->frame_max = frame_max;
     r->buf = malloc(TR_FRAME_READ_CHUNK);
@@ -19,7 +21,7 @@ int tr_frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
     return 0;
 }
 
-void tr_frame_reader_deinit(tr_frame_reader *r) {
+void tr__frame_reader_deinit(tr_frame_reader *r) {
     free(r->buf);
     memset(r, 0, sizeof *r);
 }
@@ -37,7 +39,7 @@ static size_t needed_cap(const tr_frame_reader *r) {
     return TR_FRAME_READ_CHUNK;
 }
 
-int tr_frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
+int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
     if (r->start == r->end) {
         r->start = r->end = 0;
     } else if (r->start > 0 && (r->cap - r->end < r->cap / 4 || r->start >= r->cap / 2)) {
@@ -67,18 +69,20 @@ int tr_frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
         r->end -= r->start;
         r->start = 0;
     }
-    assert(r->end < r->cap);
+    /* The buffer's bound (frame.h): one read chunk, or one maximal frame. */
+    TR_ASSERT(r->cap <= TR_FRAME_READ_CHUNK || r->cap <= (size_t)r->frame_max + 4);
+    TR_ASSERT(r->start <= r->end && r->end < r->cap);
     *out = r->buf + r->end;
     *avail = r->cap - r->end;
     return 0;
 }
 
-void tr_frame_reader_commit(tr_frame_reader *r, size_t n) {
-    assert(r->end + n <= r->cap);
+void tr__frame_reader_commit(tr_frame_reader *r, size_t n) {
+    TR_ASSERT(r->end + n <= r->cap);
     r->end += n;
 }
 
-int tr_frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *len) {
+int tr__frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *len) {
     size_t have = r->end - r->start;
     if (have < 4) {
         return 0;
@@ -98,27 +102,34 @@ int tr_frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *le
     *payload = r->buf + r->start + 4;
     *len = n;
     r->start += 4 + (size_t)n;
+    /* What tr__frame_end promises, checked on the way out: a whole frame of received
+     * bytes, its length within the limit. */
+    TR_ASSERT(n >= 1 && n <= r->frame_max && r->start <= r->end);
     return 1;
 }
 
 /* ---- control frames ---------------------------------------------------------------- */
 
-void tr_frame_begin(tr_mp_writer *w, uint8_t *buf, size_t cap) {
+void tr__frame_begin(tr_mp_writer *w, uint8_t *buf, size_t cap) {
     tr_mp_writer_init(w, buf, cap);
     uint8_t zero[4] = {0};
     tr_mp_write_raw(w, zero, 4);
 }
 
-long tr_frame_end(tr_mp_writer *w) {
+long tr__frame_end(tr_mp_writer *w) {
     if (w->err) {
         return w->err;
     }
-    assert(w->len > 4);
+    /* A frame carries a payload within the largest limit a receiver may have; its
+     * length prefix, read back, is the payload's length (tr__frame_reader_next relies on
+     * both). */
+    TR_ASSERT(w->len > 4 && w->len - 4 <= TR_FRAME_MAX_CEILING);
     tr_store_be32(w->buf, (uint32_t)(w->len - 4));
+    TR_ASSERT(tr_load_be32(w->buf) == w->len - 4);
     return (long)w->len;
 }
 
-int tr_frame_kind(const uint8_t *payload, size_t len, uint32_t *count) {
+int tr__frame_kind(const uint8_t *payload, size_t len, uint32_t *count) {
     tr_mp_reader r;
     tr_mp_reader_init(&r, payload, len);
     uint32_t n;

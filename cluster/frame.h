@@ -17,8 +17,8 @@
  *   - a frame length of 0 or above frame_max is refused (TR_EPROTO / TR_ETOOBIG) before a
  *     single byte of buffer is grown for it;
  *   - the buffer never holds more than max(TR_FRAME_READ_CHUNK, frame_max + 4) bytes;
- *   - a payload pointer from tr_frame_reader_next is valid until the next call to
- *     tr_frame_reader_space (which may compact or move the buffer).
+ *   - a payload pointer from tr__frame_reader_next is valid until the next call to
+ *     tr__frame_reader_space (which may compact or move the buffer).
  * Threading: none; each reader belongs to one connection on the I/O thread.
  */
 #ifndef TR_CLUSTER_FRAME_H
@@ -54,26 +54,26 @@ typedef struct tr_frame_reader {
     uint32_t frame_max;
 } tr_frame_reader;
 
-int tr_frame_reader_init(tr_frame_reader *r, uint32_t frame_max);
-void tr_frame_reader_deinit(tr_frame_reader *r);
+int tr__frame_reader_init(tr_frame_reader *r, uint32_t frame_max);
+void tr__frame_reader_deinit(tr_frame_reader *r);
 /* Where the next bytes from the socket go: *out, *avail >= 1. Invalidates earlier payload
  * pointers. TR_ENOMEM. */
-int tr_frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail);
-/* n bytes were written at the place tr_frame_reader_space returned. */
-void tr_frame_reader_commit(tr_frame_reader *r, size_t n);
+int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail);
+/* n bytes were written at the place tr__frame_reader_space returned. */
+void tr__frame_reader_commit(tr_frame_reader *r, size_t n);
 /* 1 = a whole frame: *payload and *len (borrowed, see above); 0 = need more bytes;
  * TR_ETOOBIG = announced length over frame_max (*len = that length);
  * TR_EPROTO = zero length. After an error the reader must not be used again. */
-int tr_frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *len);
+int tr__frame_reader_next(tr_frame_reader *r, const uint8_t **payload, size_t *len);
 
 /* Builds one whole frame in buf: 4-byte length, then the payload written by the caller
- * between tr_frame_begin and tr_frame_end. tr_frame_end returns the frame size or a
+ * between tr__frame_begin and tr__frame_end. tr__frame_end returns the frame size or a
  * negative TR_E code. */
-void tr_frame_begin(tr_mp_writer *w, uint8_t *buf, size_t cap);
-long tr_frame_end(tr_mp_writer *w);
+void tr__frame_begin(tr_mp_writer *w, uint8_t *buf, size_t cap);
+long tr__frame_end(tr_mp_writer *w);
 
 /* The kind of a payload: reads the top-level array header and its first element (a
  * positive fixint). Returns the kind (>= 1) and *count = array length, or TR_EPROTO. */
-int tr_frame_kind(const uint8_t *payload, size_t len, uint32_t *count);
+int tr__frame_kind(const uint8_t *payload, size_t len, uint32_t *count);
 
 #endif

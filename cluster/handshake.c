@@ -1,7 +1,6 @@
 /* handshake.c — HELLO/AUTH frames, HMAC-SHA256 transcript, the handshake state machine. */
 #include "cluster/handshake.h"
 
-#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,12 +11,13 @@
 #include <openssl/rand.h>
 
 #include "cluster/frame.h"
+#include "runtime/assert.h"
 
 #define HELLO_FIELDS 9
 
-long tr_hello_encode(const tr_hello *h, uint8_t *buf, size_t cap) {
+long tr__handshake_hello_encode(const tr_hello *h, uint8_t *buf, size_t cap) {
     tr_mp_writer w;
-    tr_frame_begin(&w, buf, cap);
+    tr__frame_begin(&w, buf, cap);
     tr_mp_write_array(&w, HELLO_FIELDS);
     tr_mp_write_uint(&w, TR_FRAME_HELLO);
     tr_mp_write_uint(&w, h->proto);
@@ -28,16 +28,16 @@ long tr_hello_encode(const tr_hello *h, uint8_t *buf, size_t cap) {
     tr_mp_write_str(&w, h->listen, strlen(h->listen));
     tr_mp_write_uint(&w, h->incarnation);
     tr_mp_write_bin(&w, h->nonce, TR_NONCE_LEN);
-    return tr_frame_end(&w);
+    return tr__frame_end(&w);
 }
 
-long tr_auth_encode(const uint8_t mac[TR_MAC_LEN], uint8_t *buf, size_t cap) {
+long tr__handshake_auth_encode(const uint8_t mac[TR_MAC_LEN], uint8_t *buf, size_t cap) {
     tr_mp_writer w;
-    tr_frame_begin(&w, buf, cap);
+    tr__frame_begin(&w, buf, cap);
     tr_mp_write_array(&w, 2);
     tr_mp_write_uint(&w, TR_FRAME_AUTH);
     tr_mp_write_bin(&w, mac, TR_MAC_LEN);
-    return tr_frame_end(&w);
+    return tr__frame_end(&w);
 }
 
 static int read_u32(tr_mp_reader *r, uint32_t *out) {
@@ -49,7 +49,7 @@ static int read_u32(tr_mp_reader *r, uint32_t *out) {
     return 0;
 }
 
-int tr_hello_decode(const uint8_t *payload, size_t len, tr_hello *out) {
+int tr__handshake_hello_decode(const uint8_t *payload, size_t len, tr_hello *out) {
     tr_mp_reader r;
     uint32_t n;
     uint64_t kind;
@@ -73,7 +73,7 @@ int tr_hello_decode(const uint8_t *payload, size_t len, tr_hello *out) {
     return 0;
 }
 
-int tr_auth_decode(const uint8_t *payload, size_t len, uint8_t mac[TR_MAC_LEN]) {
+int tr__handshake_auth_decode(const uint8_t *payload, size_t len, uint8_t mac[TR_MAC_LEN]) {
     tr_mp_reader r;
     uint32_t n, mac_len;
     uint64_t kind;
@@ -95,10 +95,11 @@ static void put_lp(uint8_t *t, size_t *n, const char *s) {
     *n += 4 + len;
 }
 
-int tr_hs_mac(const uint8_t *secret, size_t secret_len, char role, const tr_hello *initiator,
-              const tr_hello *acceptor, uint8_t mac[TR_MAC_LEN]) {
+int tr__handshake_mac(const uint8_t *secret, size_t secret_len, char role,
+                      const tr_hello *initiator, const tr_hello *acceptor,
+                      uint8_t mac[TR_MAC_LEN]) {
     static const char label[] = "troupe-auth-v1";
-    assert(role == 'I' || role == 'A');
+    TR_ASSERT(role == 'I' || role == 'A');
     uint8_t t[sizeof label + 1 + 3 * 4 + TR_CLUSTER_NAME_MAX + 2 * (8 + TR_NAME_MAX) +
               2 * TR_NONCE_LEN];
     size_t n = sizeof label - 1;
@@ -115,7 +116,7 @@ int tr_hs_mac(const uint8_t *secret, size_t secret_len, char role, const tr_hell
     n += TR_NONCE_LEN;
     memcpy(t + n, acceptor->nonce, TR_NONCE_LEN);
     n += TR_NONCE_LEN;
-    assert(n <= sizeof t);
+    TR_ASSERT(n <= sizeof t);
     unsigned int mac_len = 0;
     if (!HMAC(EVP_sha256(), secret, (int)secret_len, t, n, mac, &mac_len) ||
         mac_len != TR_MAC_LEN) {
@@ -124,7 +125,7 @@ int tr_hs_mac(const uint8_t *secret, size_t secret_len, char role, const tr_hell
     return 0;
 }
 
-int tr_hs_nonce(uint8_t nonce[TR_NONCE_LEN]) {
+int tr__handshake_nonce(uint8_t nonce[TR_NONCE_LEN]) {
     return RAND_bytes(nonce, TR_NONCE_LEN) == 1 ? 0 : TR_EIO;
 }
 
@@ -137,10 +138,10 @@ static int fail(tr_handshake *hs, int code, const char *fmt, ...) {
     return code;
 }
 
-int tr_handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
-                       const uint8_t *secret, size_t secret_len, uint8_t *out, size_t cap,
-                       size_t *out_len) {
-    assert(secret_len > 0);
+int tr__handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
+                        const uint8_t *secret, size_t secret_len, uint8_t *out, size_t cap,
+                        size_t *out_len) {
+    TR_ASSERT(secret_len > 0);
     tr_hello copy = *mine; /* mine may point into *hs */
     memset(hs, 0, sizeof *hs);
     hs->initiator = initiator;
@@ -150,12 +151,12 @@ int tr_handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
     hs->secret_len = secret_len;
     hs->state = TR_HS_WAIT_HELLO;
     *out_len = 0;
-    if (tr_hs_nonce(hs->mine.nonce)) {
+    if (tr__handshake_nonce(hs->mine.nonce)) {
         return fail(hs, TR_EIO, "no random nonce");
     }
     if (initiator) {
-        long n = tr_hello_encode(&hs->mine, out, cap);
-        assert(n > 0);
+        long n = tr__handshake_hello_encode(&hs->mine, out, cap);
+        TR_ASSERT(n > 0);
         *out_len = (size_t)n;
     }
     return 0;
@@ -163,7 +164,7 @@ int tr_handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
 
 static int on_hello(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out, size_t cap,
                     size_t *out_len) {
-    if (tr_hello_decode(p, len, &hs->theirs)) {
+    if (tr__handshake_hello_decode(p, len, &hs->theirs)) {
         return fail(hs, TR_EPROTO, "malformed HELLO");
     }
     if (hs->theirs.proto != TR_PROTO_VERSION) {
@@ -178,14 +179,14 @@ static int on_hello(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out
     long n;
     if (hs->initiator) {
         uint8_t mac[TR_MAC_LEN];
-        if (tr_hs_mac(hs->secret, hs->secret_len, 'I', &hs->mine, &hs->theirs, mac)) {
+        if (tr__handshake_mac(hs->secret, hs->secret_len, 'I', &hs->mine, &hs->theirs, mac)) {
             return fail(hs, TR_EIO, "HMAC failed");
         }
-        n = tr_auth_encode(mac, out, cap);
+        n = tr__handshake_auth_encode(mac, out, cap);
     } else {
-        n = tr_hello_encode(&hs->mine, out, cap);
+        n = tr__handshake_hello_encode(&hs->mine, out, cap);
     }
-    assert(n > 0);
+    TR_ASSERT(n > 0);
     *out_len = (size_t)n;
     return 0;
 }
@@ -193,12 +194,12 @@ static int on_hello(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out
 static int on_auth(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out, size_t cap,
                    size_t *out_len) {
     uint8_t got[TR_MAC_LEN], want[TR_MAC_LEN];
-    if (tr_auth_decode(p, len, got)) {
+    if (tr__handshake_auth_decode(p, len, got)) {
         return fail(hs, TR_EPROTO, "malformed AUTH");
     }
     const tr_hello *ini = hs->initiator ? &hs->mine : &hs->theirs;
     const tr_hello *acc = hs->initiator ? &hs->theirs : &hs->mine;
-    if (tr_hs_mac(hs->secret, hs->secret_len, hs->initiator ? 'A' : 'I', ini, acc, want)) {
+    if (tr__handshake_mac(hs->secret, hs->secret_len, hs->initiator ? 'A' : 'I', ini, acc, want)) {
         return fail(hs, TR_EIO, "HMAC failed");
     }
     if (CRYPTO_memcmp(got, want, TR_MAC_LEN) != 0) {
@@ -206,23 +207,23 @@ static int on_auth(tr_handshake *hs, const uint8_t *p, size_t len, uint8_t *out,
     }
     if (!hs->initiator) {
         uint8_t mac[TR_MAC_LEN];
-        if (tr_hs_mac(hs->secret, hs->secret_len, 'A', ini, acc, mac)) {
+        if (tr__handshake_mac(hs->secret, hs->secret_len, 'A', ini, acc, mac)) {
             return fail(hs, TR_EIO, "HMAC failed");
         }
-        long n = tr_auth_encode(mac, out, cap);
-        assert(n > 0);
+        long n = tr__handshake_auth_encode(mac, out, cap);
+        TR_ASSERT(n > 0);
         *out_len = (size_t)n;
     }
     hs->state = TR_HS_DONE;
     return 1;
 }
 
-int tr_handshake_step(tr_handshake *hs, const uint8_t *payload, size_t len, uint8_t *out,
-                      size_t cap, size_t *out_len) {
-    assert(cap >= TR_HS_OUT_MAX);
+int tr__handshake_step(tr_handshake *hs, const uint8_t *payload, size_t len, uint8_t *out,
+                       size_t cap, size_t *out_len) {
+    TR_ASSERT(cap >= TR_HS_OUT_MAX);
     *out_len = 0;
     uint32_t count;
-    int kind = tr_frame_kind(payload, len, &count);
+    int kind = tr__frame_kind(payload, len, &count);
     if (hs->state == TR_HS_WAIT_HELLO && kind == TR_FRAME_HELLO) {
         return on_hello(hs, payload, len, out, cap, out_len);
     }

@@ -50,17 +50,17 @@ typedef struct tr_hello {
 } tr_hello;
 
 /* Whole frames (length prefix included) into buf; returns the size or TR_ETOOBIG. */
-long tr_hello_encode(const tr_hello *h, uint8_t *buf, size_t cap);
-long tr_auth_encode(const uint8_t mac[TR_MAC_LEN], uint8_t *buf, size_t cap);
+long tr__handshake_hello_encode(const tr_hello *h, uint8_t *buf, size_t cap);
+long tr__handshake_auth_encode(const uint8_t mac[TR_MAC_LEN], uint8_t *buf, size_t cap);
 /* Parse payloads (without the length prefix). TR_EPROTO on any deviation from the schema. */
-int tr_hello_decode(const uint8_t *payload, size_t len, tr_hello *out);
-int tr_auth_decode(const uint8_t *payload, size_t len, uint8_t mac[TR_MAC_LEN]);
+int tr__handshake_hello_decode(const uint8_t *payload, size_t len, tr_hello *out);
+int tr__handshake_auth_decode(const uint8_t *payload, size_t len, uint8_t mac[TR_MAC_LEN]);
 
 /* mac = HMAC-SHA256(secret, transcript(role)) as above; role 'I' or 'A'. 0 or TR_EIO. */
-int tr_hs_mac(const uint8_t *secret, size_t secret_len, char role, const tr_hello *initiator,
-              const tr_hello *acceptor, uint8_t mac[TR_MAC_LEN]);
+int tr__handshake_mac(const uint8_t *secret, size_t secret_len, char role,
+                      const tr_hello *initiator, const tr_hello *acceptor, uint8_t mac[TR_MAC_LEN]);
 /* Fills a fresh nonce from the OS CSPRNG. 0 or TR_EIO. */
-int tr_hs_nonce(uint8_t nonce[TR_NONCE_LEN]);
+int tr__handshake_nonce(uint8_t nonce[TR_NONCE_LEN]);
 
 enum {
     TR_HS_WAIT_HELLO,
@@ -72,7 +72,7 @@ enum {
 typedef struct tr_handshake {
     bool initiator;
     int state;
-    tr_hello mine;         /* our HELLO (nonce filled by tr_handshake_start) */
+    tr_hello mine;         /* our HELLO (nonce filled by tr__handshake_start) */
     tr_hello theirs;       /* valid once their HELLO arrived */
     const uint8_t *secret; /* borrowed; outlives the handshake */
     size_t secret_len;
@@ -83,14 +83,14 @@ typedef struct tr_handshake {
 
 /* Starts a handshake; `mine` is copied and gets a fresh nonce. An initiator gets its HELLO
  * frame in out[0..*out_len); an acceptor gets *out_len = 0. 0 or TR_EIO. */
-int tr_handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
-                       const uint8_t *secret, size_t secret_len, uint8_t *out, size_t cap,
-                       size_t *out_len);
+int tr__handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
+                        const uint8_t *secret, size_t secret_len, uint8_t *out, size_t cap,
+                        size_t *out_len);
 /* Feeds one frame payload. Returns 0 (continue), 1 (authenticated: hs->theirs is the peer),
  * or a negative code with hs->reason set: TR_EPROTO (unexpected or malformed frame),
  * TR_EVERSION (protocol version), TR_EINVAL (other cluster), TR_EAUTH (bad MAC). In every
  * case out[0..*out_len) is to be written before anything else (possibly nothing). */
-int tr_handshake_step(tr_handshake *hs, const uint8_t *payload, size_t len, uint8_t *out,
-                      size_t cap, size_t *out_len);
+int tr__handshake_step(tr_handshake *hs, const uint8_t *payload, size_t len, uint8_t *out,
+                       size_t cap, size_t *out_len);
 
 #endif

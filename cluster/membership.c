@@ -1,13 +1,13 @@
 /* membership.c — failure detector, backoff and gossip frames (see membership.h). */
 #include "cluster/membership.h"
 
-#include <assert.h>
 #include <math.h>
 #include <string.h>
 
 #include "cluster/frame.h"
+#include "runtime/assert.h"
 
-const char *tr_member_status_name(tr_member_status s) {
+const char *tr__member_status_name(tr_member_status s) {
     switch (s) {
     case TR_MEMBER_JOINING: return "joining";
     case TR_MEMBER_UP: return "up";
@@ -17,7 +17,7 @@ const char *tr_member_status_name(tr_member_status s) {
     return "?";
 }
 
-int tr_fd_config_check(const tr_fd_config *cfg) {
+int tr__fd_config_check(const tr_fd_config *cfg) {
     bool ok = cfg->heartbeat_ms > 0 && cfg->min_std_ms > 0 && cfg->down_ms > 0 &&
               cfg->backoff_min_ms > 0 && cfg->phi_suspect > 0 &&
               cfg->phi_down >= cfg->phi_suspect &&
@@ -25,12 +25,12 @@ int tr_fd_config_check(const tr_fd_config *cfg) {
     return ok ? 0 : TR_EINVAL; /* written so that NaN thresholds fail too */
 }
 
-void tr_fd_history_clear(tr_fd_history *h) {
+void tr__fd_history_clear(tr_fd_history *h) {
     memset(h, 0, sizeof *h);
 }
 
-void tr_fd_history_add(tr_fd_history *h, uint64_t interval_ms) {
-    assert(h->count <= TR_FD_WINDOW && h->next < TR_FD_WINDOW);
+void tr__fd_history_add(tr_fd_history *h, uint64_t interval_ms) {
+    TR_ASSERT(h->count <= TR_FD_WINDOW && h->next < TR_FD_WINDOW);
     uint32_t x = interval_ms > TR_FD_INTERVAL_MAX ? TR_FD_INTERVAL_MAX : (uint32_t)interval_ms;
     if (h->count == TR_FD_WINDOW) { /* full: the oldest sample (in slot next) leaves */
         uint64_t old = h->interval_ms[h->next];
@@ -43,11 +43,11 @@ void tr_fd_history_add(tr_fd_history *h, uint64_t interval_ms) {
     h->sum_ms += x;
     h->sum_sq_ms += (uint64_t)x * x;
     h->next = (h->next + 1) % TR_FD_WINDOW;
-    assert(h->sum_ms <= (uint64_t)h->count * TR_FD_INTERVAL_MAX);
+    TR_ASSERT(h->sum_ms <= (uint64_t)h->count * TR_FD_INTERVAL_MAX);
 }
 
-void tr_fd_estimate(const tr_fd_history *h, const tr_fd_config *cfg, double *mean_ms,
-                    double *std_ms) {
+void tr__fd_estimate(const tr_fd_history *h, const tr_fd_config *cfg, double *mean_ms,
+                     double *std_ms) {
     /* A short history: the configured interval, with a quarter of it as deviation (how
      * Akka bootstraps its detector), so the first jittery beats of a link do not flap. */
     double mean = cfg->heartbeat_ms, std = cfg->heartbeat_ms / 4.0;
@@ -70,8 +70,8 @@ static double phi_tail_series(double z) {
     return ln / M_LN10;
 }
 
-double tr_phi_normal(double elapsed_ms, double mean_ms, double std_ms) {
-    assert(std_ms > 0);
+double tr__fd_phi_normal(double elapsed_ms, double mean_ms, double std_ms) {
+    TR_ASSERT(std_ms > 0);
     double z = (elapsed_ms - mean_ms) / std_ms;
     /* erfc is exact until its result nears the smallest double (z ~ 37); past z = 30
      * (phi ~ 197, above any threshold allowed) the series continues it, shifted to meet it
@@ -84,17 +84,17 @@ double tr_phi_normal(double elapsed_ms, double mean_ms, double std_ms) {
     return p >= 1 ? 0 : -log10(p);
 }
 
-double tr_fd_phi(const tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
+double tr__fd_phi(const tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     if (now_ms <= fd->last_heard_ms) {
         return 0;
     }
     double mean, std;
-    tr_fd_estimate(&fd->history, cfg, &mean, &std);
-    return tr_phi_normal((double)(now_ms - fd->last_heard_ms), mean + cfg->pause_ms, std);
+    tr__fd_estimate(&fd->history, cfg, &mean, &std);
+    return tr__fd_phi_normal((double)(now_ms - fd->last_heard_ms), mean + cfg->pause_ms, std);
 }
 
-void tr_fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
-    assert(tr_fd_config_check(cfg) == 0);
+void tr__fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
+    TR_ASSERT(tr__fd_config_check(cfg) == 0);
     memset(fd, 0, sizeof *fd);
     fd->status = TR_MEMBER_JOINING;
     fd->last_heard_ms = now_ms;
@@ -102,12 +102,12 @@ void tr_fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     fd->backoff_ms = cfg->backoff_min_ms;
 }
 
-int tr_fd_heard(tr_fd *fd, uint64_t now_ms, bool heartbeat) {
+int tr__fd_heard(tr_fd *fd, uint64_t now_ms, bool heartbeat) {
     fd->last_heard_ms = now_ms;
     tr_fd_history *h = &fd->history;
     if (heartbeat) {
         if (h->beat_seen && now_ms >= h->last_beat_ms) {
-            tr_fd_history_add(h, now_ms - h->last_beat_ms);
+            tr__fd_history_add(h, now_ms - h->last_beat_ms);
         }
         h->beat_seen = true;
         h->last_beat_ms = now_ms;
@@ -119,18 +119,18 @@ int tr_fd_heard(tr_fd *fd, uint64_t now_ms, bool heartbeat) {
     return TR_FD_SAME;
 }
 
-int tr_fd_link_up(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
+int tr__fd_link_up(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     fd->linked = true;
     fd->last_heard_ms = now_ms;
     fd->backoff_ms = cfg->backoff_min_ms;
     /* A new connection may be a restarted peer: its old rhythm says nothing. */
-    tr_fd_history_clear(&fd->history);
+    tr__fd_history_clear(&fd->history);
     tr_member_status was = fd->status;
     fd->status = TR_MEMBER_UP;
     return was == TR_MEMBER_UP ? TR_FD_SAME : TR_FD_UP;
 }
 
-int tr_fd_link_down(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms, uint64_t random) {
+int tr__fd_link_down(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms, uint64_t random) {
     uint32_t d = fd->backoff_ms < cfg->backoff_min_ms ? cfg->backoff_min_ms : fd->backoff_ms;
     uint32_t half = d / 2;
     fd->next_dial_ms = now_ms + half + (half ? random % half : 0);
@@ -144,13 +144,13 @@ int tr_fd_link_down(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms, uint64_
     return TR_FD_SAME;
 }
 
-int tr_fd_tick(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
+int tr__fd_tick(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     if (!fd->linked || now_ms < fd->last_heard_ms) {
         return TR_FD_SAME;
     }
-    double phi = tr_fd_phi(fd, cfg, now_ms);
+    double phi = tr__fd_phi(fd, cfg, now_ms);
     if (now_ms - fd->last_heard_ms >= cfg->down_ms || phi >= cfg->phi_down) {
-        return TR_FD_DOWN; /* the caller closes the link, then calls tr_fd_link_down */
+        return TR_FD_DOWN; /* the caller closes the link, then calls tr__fd_link_down */
     }
     if (phi >= cfg->phi_suspect && fd->status == TR_MEMBER_UP) {
         fd->status = TR_MEMBER_SUSPECT;
@@ -159,18 +159,18 @@ int tr_fd_tick(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms) {
     return TR_FD_SAME;
 }
 
-bool tr_fd_should_dial(const tr_fd *fd, uint64_t now_ms) {
+bool tr__fd_should_dial(const tr_fd *fd, uint64_t now_ms) {
     return !fd->linked && now_ms >= fd->next_dial_ms;
 }
 
-size_t tr_gossip_size_max(size_t n) {
+size_t tr__gossip_size_max(size_t n) {
     return 16 + n * (1 + 2 + TR_NAME_MAX + 5 + 2 + TR_ADDR_STR_MAX + 9);
 }
 
-long tr_gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t cap) {
-    assert(n <= TR_MEMBERS_MAX);
+long tr__gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t cap) {
+    TR_ASSERT(n <= TR_MEMBERS_MAX);
     tr_mp_writer w;
-    tr_frame_begin(&w, buf, cap);
+    tr__frame_begin(&w, buf, cap);
     tr_mp_write_array(&w, 2);
     tr_mp_write_uint(&w, TR_FRAME_GOSSIP);
     tr_mp_write_array(&w, (uint32_t)n);
@@ -181,11 +181,11 @@ long tr_gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t c
         tr_mp_write_str(&w, e[i].addr, strlen(e[i].addr));
         tr_mp_write_uint(&w, e[i].incarnation);
     }
-    return tr_frame_end(&w);
+    return tr__frame_end(&w);
 }
 
-int tr_gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, size_t cap,
-                     size_t *n) {
+int tr__gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, size_t cap,
+                      size_t *n) {
     tr_mp_reader r;
     uint32_t cnt, members, fields;
     uint64_t kind, id;

@@ -64,7 +64,7 @@ typedef enum tr_member_status {
     TR_MEMBER_DOWN
 } tr_member_status;
 
-const char *tr_member_status_name(tr_member_status s);
+const char *tr__member_status_name(tr_member_status s);
 
 #define TR_FD_WINDOW 100           /* heartbeat intervals kept per member */
 #define TR_FD_SAMPLES_MIN 3        /* fewer: the mean is the configured heartbeat_ms */
@@ -117,31 +117,31 @@ enum {
 };
 
 /* 0, or TR_EINVAL if cfg breaks a rule above (the transport checks its config with it). */
-int tr_fd_config_check(const tr_fd_config *cfg);
-void tr_fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
+int tr__fd_config_check(const tr_fd_config *cfg);
+void tr__fd_init(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
 /* A frame arrived on the member's link; heartbeat: it was a HEARTBEAT (sampled). */
-int tr_fd_heard(tr_fd *fd, uint64_t now_ms, bool heartbeat);
+int tr__fd_heard(tr_fd *fd, uint64_t now_ms, bool heartbeat);
 /* The handshake completed (link up): a fresh history. */
-int tr_fd_link_up(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
+int tr__fd_link_up(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
 /* The link broke or a dial failed; schedules the next dial with backoff + jitter. */
-int tr_fd_link_down(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms, uint64_t random);
+int tr__fd_link_down(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms, uint64_t random);
 /* Periodic: SUSPECT / DOWN by phi or the hard bound. On TR_FD_DOWN the caller closes the
  * link. */
-int tr_fd_tick(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
+int tr__fd_tick(tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
 /* Is it time to dial (not linked, and the backoff delay has passed)? */
-bool tr_fd_should_dial(const tr_fd *fd, uint64_t now_ms);
+bool tr__fd_should_dial(const tr_fd *fd, uint64_t now_ms);
 
 /* phi of the member at now_ms: 0 for a frame just heard, rising with silence. Pure. */
-double tr_fd_phi(const tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
+double tr__fd_phi(const tr_fd *fd, const tr_fd_config *cfg, uint64_t now_ms);
 /* The distribution phi uses: *mean_ms (pause_ms not included) and *std_ms (floored). */
-void tr_fd_estimate(const tr_fd_history *h, const tr_fd_config *cfg, double *mean_ms,
-                    double *std_ms);
+void tr__fd_estimate(const tr_fd_history *h, const tr_fd_config *cfg, double *mean_ms,
+                     double *std_ms);
 /* -log10(P(X > elapsed)) for X ~ Normal(mean, std), std > 0; finite for any input. */
-double tr_phi_normal(double elapsed_ms, double mean_ms, double std_ms);
+double tr__fd_phi_normal(double elapsed_ms, double mean_ms, double std_ms);
 
 /* The history alone (for tests): adds one interval; clears. */
-void tr_fd_history_add(tr_fd_history *h, uint64_t interval_ms);
-void tr_fd_history_clear(tr_fd_history *h);
+void tr__fd_history_add(tr_fd_history *h, uint64_t interval_ms);
+void tr__fd_history_clear(tr_fd_history *h);
 
 typedef struct tr_gossip_entry {
     char name[TR_NAME_MAX + 1];
@@ -151,11 +151,12 @@ typedef struct tr_gossip_entry {
 } tr_gossip_entry;
 
 /* Whole frame into buf; size or TR_ETOOBIG. */
-long tr_gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t cap);
+long tr__gossip_encode(const tr_gossip_entry *e, size_t n, uint8_t *buf, size_t cap);
 /* Parses a GOSSIP payload into e[0..cap); *n = entries. TR_EPROTO (malformed, more than
  * cap entries, id 0, empty name or address). */
-int tr_gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, size_t cap, size_t *n);
+int tr__gossip_decode(const uint8_t *payload, size_t len, tr_gossip_entry *e, size_t cap,
+                      size_t *n);
 /* Upper bound of a gossip frame with n entries. */
-size_t tr_gossip_size_max(size_t n);
+size_t tr__gossip_size_max(size_t n);
 
 #endif

@@ -3,6 +3,13 @@ pub const lib = [_][]const u8{
     "cluster/frame.c",
     "cluster/handshake.c",
     "cluster/membership.c",
+    "cluster/log.c",
+    "cluster/address.c",
+    "cluster/conn.c",
+    "cluster/peer.c",
+    "cluster/outbound.c",
+    "cluster/inbound.c",
+    "cluster/dial.c",
     "cluster/transport.c",
     "cluster/cluster.c",
 };

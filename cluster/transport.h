@@ -6,6 +6,8 @@
  * thread, or a loop of its own in `troupe call` and in tests). It knows nothing of actors:
  * it carries opaque payloads of kind 1 (envelopes, runtime/codec.h) between authenticated
  * peers and reports peers going up and down. cluster/cluster.c plugs it into the runtime.
+ * Its implementation is split by concern into modules that share transport_internal.h
+ * (which lists them).
  *
  * Invariants:
  *   - one authenticated connection per peer (node id); when two race, both sides keep the
@@ -16,7 +18,7 @@
  *     silence) closes only that connection, with one log line saying why;
  *   - memory per peer is bounded: the queue holds at most queue_bytes bytes and
  *     queue_count frames waiting, plus one batch of at most as much being written.
- * Ownership: payloads passed to tr_transport_send are copied. Callbacks get borrowed
+ * Ownership: payloads passed to tr__transport_send are copied. Callbacks get borrowed
  * payloads valid during the call only.
  * Addresses: "host:port" strings of at most TR_ADDR_STR_MAX (63) bytes, the host an IPv4
  * literal, an IPv6 literal in brackets ("[::1]:7401") or a host name ("db-2.internal:7401").
@@ -30,7 +32,7 @@
  * address is resolved once, synchronously, at creation. Closing cancels the resolutions in
  * flight and completes only after their callbacks ran (one already inside getaddrinfo
  * delays the close until it returns: the resolver's own timeout bounds that).
- * Threading: tr_transport_send and tr_transport_node_by_name may be called from any
+ * Threading: tr__transport_send and tr__transport_node_by_name may be called from any
  * thread; everything else, and every callback, runs on the loop's thread.
  */
 #ifndef TR_CLUSTER_TRANSPORT_H
@@ -40,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/address.h"
+#include "cluster/log.h"
 #include "troupe.h"
 
 struct uv_loop_s;
@@ -105,32 +109,28 @@ typedef struct tr_transport_config {
     void *ud;
 } tr_transport_config;
 
-/* Checks the syntax of a "host:port" address (see Addresses above; port 0 only if port0_ok,
- * as for a listen address). 0, or TR_EINVAL with *why (if why is not NULL) set to a static
- * sentence saying what is wrong. Resolves nothing. Any thread. */
-int tr_cluster_addr_check(const char *addr, bool port0_ok, const char **why);
-
 /* Creates the transport on `loop` (call on the loop's thread): binds the listener (an error
  * such as TR_EBUSY / TR_EINVAL is returned at once) and starts dialing the seeds.
  * Side effect: SIGPIPE is set to ignored if it had its default action (a peer resetting a
  * connection must not kill the process). */
-int tr_transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg, tr_transport **out);
+int tr__transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg,
+                         tr_transport **out);
 /* Queues one payload (copied) for node `to`. Any thread. 0, or: TR_EUNREACH (unknown node,
  * or down), TR_EFULL (its queue is at its bound), TR_ETOOBIG (over frame_max), TR_ECLOSED
  * (the transport is closing). Never blocks on the network. */
-int tr_transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len);
+int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len);
 /* Name -> id of a known member (or of a connected client). Any thread. TR_ENOENT. */
-int tr_transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out);
+int tr__transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out);
 /* Is node `id` currently linked and authenticated? Any thread. */
-bool tr_transport_linked(tr_transport *t, uint32_t id);
+bool tr__transport_linked(tr_transport *t, uint32_t id);
 /* The bound port of the listener (0 if none). */
-int tr_transport_port(const tr_transport *t);
+int tr__transport_port(const tr_transport *t);
 /* Refuses new sends (TR_ECLOSED), lets what is queued be written for at most timeout_ms
- * (heartbeats go on; a peer may still be read), then does tr_transport_close(done, arg). */
-void tr_transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg);
+ * (heartbeats go on; a peer may still be read), then does tr__transport_close(done, arg). */
+void tr__transport_drain(tr_transport *t, uint32_t timeout_ms, void (*done)(void *arg), void *arg);
 /* Says BYE to every peer, closes every handle; `done(arg)` runs on the loop thread once
  * all are closed, after which t is freed. Sends fail with TR_ECLOSED from now on. */
-void tr_transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
+void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
 
 typedef struct tr_transport_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out, writes;
@@ -138,16 +138,6 @@ typedef struct tr_transport_stats {
     uint64_t resolves;         /* host name resolutions started (dials of a name) */
     uint64_t resolve_failures; /* of those, the ones that failed (not the cancelled ones) */
 } tr_transport_stats;
-void tr_transport_stats_get(tr_transport *t, tr_transport_stats *out);
-
-/* One structured log line on stderr: "ts=... level=L node=N " + the formatted rest.
- * L is debug, info, warn or error. */
-void tr_cluster_log(const char *level, const char *node, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* The CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait (the clock is
- * read here, in the transport, the only cluster module allowed to). */
-struct timespec;
-void tr_cluster_deadline(struct timespec *ts, uint32_t timeout_ms);
+void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out);
 
 #endif

@@ -126,7 +126,7 @@ static inline int raw_handshake(int fd, const char *cluster, const char *name, u
     tr_handshake hs;
     uint8_t out[TR_HS_OUT_MAX], in[1024];
     size_t n;
-    if (tr_handshake_start(&hs, true, &mine, secret, secret_len, out, sizeof out, &n) ||
+    if (tr__handshake_start(&hs, true, &mine, secret, secret_len, out, sizeof out, &n) ||
         raw_write_all(fd, out, n)) {
         return -1;
     }
@@ -135,7 +135,7 @@ static inline int raw_handshake(int fd, const char *cluster, const char *name, u
         if (len < 0) {
             return -1;
         }
-        int rc = tr_handshake_step(&hs, in, (size_t)len, out, sizeof out, &n);
+        int rc = tr__handshake_step(&hs, in, (size_t)len, out, sizeof out, &n);
         if (n > 0 && raw_write_all(fd, out, n)) {
             return -1;
         }

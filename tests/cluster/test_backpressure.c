@@ -1,7 +1,7 @@
 /* Inbound back-pressure on a real link: node 1 floods a slow actor on node 2 (two runtimes
  * in one process, 127.0.0.1). Remote senders cannot be muted, so the receiving transport
  * stops reading node 1 while the actor's mailbox is over the mute threshold (cluster.c,
- * transport.c). The actor samples its own backlog on every message: it must stay within the
+ * inbound.c). The actor samples its own backlog on every message: it must stay within the
  * threshold plus a few frames, every message must arrive in order, and node 1 must never be
  * declared down. Without the pause the backlog grows to most of the flood (checked by
  * planting: make cluster.c's on_message never return TR_TRANSPORT_PAUSE). */

@@ -10,16 +10,16 @@ static int feed(tr_frame_reader *r, const uint8_t *data, size_t len, size_t step
     while (off < len) {
         uint8_t *dst;
         size_t avail;
-        cr_assert_eq(tr_frame_reader_space(r, &dst, &avail), 0);
+        cr_assert_eq(tr__frame_reader_space(r, &dst, &avail), 0);
         size_t n = len - off < step ? len - off : step;
         n = n < avail ? n : avail;
         memcpy(dst, data + off, n);
-        tr_frame_reader_commit(r, n);
+        tr__frame_reader_commit(r, n);
         off += n;
         const uint8_t *p;
         size_t plen;
         int rc;
-        while ((rc = tr_frame_reader_next(r, &p, &plen)) == 1) {
+        while ((rc = tr__frame_reader_next(r, &p, &plen)) == 1) {
             for (size_t i = 0; i < plen; i++) {
                 cr_assert_eq(p[i], (uint8_t)(plen + i), "byte %zu of a %zu frame", i, plen);
             }
@@ -52,45 +52,45 @@ Test(frame, reader_reassembles_frames_split_at_every_byte) {
     size_t steps[] = {1, 3, 4096, 65536, 1 << 20};
     for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
         tr_frame_reader r;
-        cr_assert_eq(tr_frame_reader_init(&r, TR_FRAME_MAX_DEFAULT), 0);
+        cr_assert_eq(tr__frame_reader_init(&r, TR_FRAME_MAX_DEFAULT), 0);
         size_t frames = 0, bytes = 0;
         cr_assert_eq(feed(&r, stream, n, steps[s], &frames, &bytes), 0);
         cr_assert_eq(frames, 7);
         cr_assert_eq(bytes, total);
         cr_assert_leq(r.cap, 200004, "buffer grew past the biggest frame");
-        tr_frame_reader_deinit(&r);
+        tr__frame_reader_deinit(&r);
     }
 }
 
 Test(frame, reader_refuses_length_over_limit_before_buffering) {
     tr_frame_reader r;
-    cr_assert_eq(tr_frame_reader_init(&r, 8192), 0);
+    cr_assert_eq(tr__frame_reader_init(&r, 8192), 0);
     uint8_t hdr[4];
     tr_store_be32(hdr, 8193);
     size_t frames = 0, bytes = 0;
     cr_assert_eq(feed(&r, hdr, 4, 4, &frames, &bytes), TR_ETOOBIG);
     cr_assert_eq(r.cap, 64 << 10, "no growth for a refused frame");
-    tr_frame_reader_deinit(&r);
+    tr__frame_reader_deinit(&r);
     /* exactly at the limit is fine */
     static uint8_t big[8192 + 4];
-    cr_assert_eq(tr_frame_reader_init(&r, 8192), 0);
+    cr_assert_eq(tr__frame_reader_init(&r, 8192), 0);
     size_t n = put_frame(big, 8192);
     cr_assert_eq(feed(&r, big, n, 1000, &frames, &bytes), 0);
     cr_assert_eq(frames, 1);
-    tr_frame_reader_deinit(&r);
+    tr__frame_reader_deinit(&r);
 }
 
 Test(frame, reader_refuses_zero_length_and_huge_length) {
     tr_frame_reader r;
-    cr_assert_eq(tr_frame_reader_init(&r, TR_FRAME_MAX_DEFAULT), 0);
+    cr_assert_eq(tr__frame_reader_init(&r, TR_FRAME_MAX_DEFAULT), 0);
     uint8_t z[4] = {0, 0, 0, 0};
     size_t frames = 0, bytes = 0;
     cr_assert_eq(feed(&r, z, 4, 4, &frames, &bytes), TR_EPROTO);
-    tr_frame_reader_deinit(&r);
-    cr_assert_eq(tr_frame_reader_init(&r, TR_FRAME_MAX_DEFAULT), 0);
+    tr__frame_reader_deinit(&r);
+    cr_assert_eq(tr__frame_reader_init(&r, TR_FRAME_MAX_DEFAULT), 0);
     uint8_t ff[4] = {0xff, 0xff, 0xff, 0xff};
     cr_assert_eq(feed(&r, ff, 4, 4, &frames, &bytes), TR_ETOOBIG);
-    tr_frame_reader_deinit(&r);
+    tr__frame_reader_deinit(&r);
 }
 
 Test(frame, writer_and_reader_round_trip_every_width) {
@@ -100,7 +100,7 @@ Test(frame, writer_and_reader_round_trip_every_width) {
     uint64_t ints[] = {0,         127, 128, 255, 256, 65535, 65536, 0xffffffffu, 0x100000000ull,
                        UINT64_MAX};
     tr_mp_writer w;
-    tr_frame_begin(&w, buf, sizeof buf);
+    tr__frame_begin(&w, buf, sizeof buf);
     tr_mp_write_array(&w, 14);
     for (size_t i = 0; i < 10; i++) {
         tr_mp_write_uint(&w, ints[i]);
@@ -109,7 +109,7 @@ Test(frame, writer_and_reader_round_trip_every_width) {
     tr_mp_write_str(&w, big, 300);
     tr_mp_write_bin(&w, big, sizeof big);
     tr_mp_write_str(&w, big, sizeof big);
-    long n = tr_frame_end(&w);
+    long n = tr__frame_end(&w);
     cr_assert_gt(n, 0);
     cr_assert_eq(tr_load_be32(buf), (uint32_t)n - 4);
     tr_mp_reader r;
@@ -139,9 +139,9 @@ Test(frame, writer_and_reader_round_trip_every_width) {
 Test(frame, writer_reports_overflow) {
     uint8_t buf[16];
     tr_mp_writer w;
-    tr_frame_begin(&w, buf, sizeof buf);
+    tr__frame_begin(&w, buf, sizeof buf);
     tr_mp_write_str(&w, "0123456789abcdef", 16);
-    cr_assert_eq(tr_frame_end(&w), TR_ETOOBIG);
+    cr_assert_eq(tr__frame_end(&w), TR_ETOOBIG);
 }
 
 Test(frame, reader_refuses_lying_headers_and_truncation) {
@@ -178,14 +178,14 @@ Test(frame, reader_refuses_lying_headers_and_truncation) {
 Test(frame, kind_reads_the_first_element) {
     uint8_t env[] = {0x9a, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0xc4, 0};
     uint32_t count;
-    cr_assert_eq(tr_frame_kind(env, sizeof env, &count), TR_FRAME_ENVELOPE);
+    cr_assert_eq(tr__frame_kind(env, sizeof env, &count), TR_FRAME_ENVELOPE);
     cr_assert_eq(count, 10);
     uint8_t hb[] = {0x92, 18, 0x05};
-    cr_assert_eq(tr_frame_kind(hb, sizeof hb, &count), TR_FRAME_HEARTBEAT);
+    cr_assert_eq(tr__frame_kind(hb, sizeof hb, &count), TR_FRAME_HEARTBEAT);
     uint8_t notarr[] = {0x81, 0x01, 0x01};
-    cr_assert_eq(tr_frame_kind(notarr, sizeof notarr, &count), TR_EPROTO);
+    cr_assert_eq(tr__frame_kind(notarr, sizeof notarr, &count), TR_EPROTO);
     uint8_t empty[] = {0x90};
-    cr_assert_eq(tr_frame_kind(empty, sizeof empty, &count), TR_EPROTO);
+    cr_assert_eq(tr__frame_kind(empty, sizeof empty, &count), TR_EPROTO);
     uint8_t neg[] = {0x91, 0xff};
-    cr_assert_eq(tr_frame_kind(neg, sizeof neg, &count), TR_EPROTO);
+    cr_assert_eq(tr__frame_kind(neg, sizeof neg, &count), TR_EPROTO);
 }

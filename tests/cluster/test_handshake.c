@@ -31,9 +31,9 @@ static void run(tr_handshake *a, tr_handshake *b, int *rc_a, int *rc_b) {
     int *rcs[2] = {rc_a, rc_b};
     /* a is the initiator: it starts, then frames ping-pong. */
     cr_assert_eq(
-        tr_handshake_start(a, true, &a->mine, a->secret, a->secret_len, out, sizeof out, &n), 0);
+        tr__handshake_start(a, true, &a->mine, a->secret, a->secret_len, out, sizeof out, &n), 0);
     cr_assert_eq(
-        tr_handshake_start(b, false, &b->mine, b->secret, b->secret_len, out2, sizeof out2, &n2),
+        tr__handshake_start(b, false, &b->mine, b->secret, b->secret_len, out2, sizeof out2, &n2),
         0);
     cr_assert_eq(n2, 0);
     int turn = 1;
@@ -41,7 +41,7 @@ static void run(tr_handshake *a, tr_handshake *b, int *rc_a, int *rc_b) {
         tr_handshake *s = sides[turn];
         /* strip the length prefix, as the transport's frame reader does */
         cr_assert_eq(tr_load_be32(out), n - 4);
-        int rc = tr_handshake_step(s, out + 4, n - 4, out2, sizeof out2, &n2);
+        int rc = tr__handshake_step(s, out + 4, n - 4, out2, sizeof out2, &n2);
         *rcs[turn] = rc;
         memcpy(out, out2, n2);
         n = n2;
@@ -101,10 +101,11 @@ Test(handshake, other_cluster_or_version_is_refused) {
     h.proto = 99;
     uint8_t buf[TR_HS_OUT_MAX], out[TR_HS_OUT_MAX];
     size_t n;
-    long len = tr_hello_encode(&h, buf, sizeof buf);
+    long len = tr__handshake_hello_encode(&h, buf, sizeof buf);
     cr_assert_gt(len, 0);
-    cr_assert_eq(tr_handshake_start(&b, false, &b.mine, secret, 16, out, sizeof out, &n), 0);
-    cr_assert_eq(tr_handshake_step(&b, buf + 4, (size_t)len - 4, out, sizeof out, &n), TR_EVERSION);
+    cr_assert_eq(tr__handshake_start(&b, false, &b.mine, secret, 16, out, sizeof out, &n), 0);
+    cr_assert_eq(tr__handshake_step(&b, buf + 4, (size_t)len - 4, out, sizeof out, &n),
+                 TR_EVERSION);
 }
 
 Test(handshake, frames_other_than_hello_are_refused_before_auth) {
@@ -113,48 +114,49 @@ Test(handshake, frames_other_than_hello_are_refused_before_auth) {
     uint8_t out[TR_HS_OUT_MAX];
     size_t n;
     uint8_t env[] = {0x9a, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0xc4, 0};
-    cr_assert_eq(tr_handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);
-    cr_assert_eq(tr_handshake_step(&b, env, sizeof env, out, sizeof out, &n), TR_EPROTO);
+    cr_assert_eq(tr__handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);
+    cr_assert_eq(tr__handshake_step(&b, env, sizeof env, out, sizeof out, &n), TR_EPROTO);
     cr_assert(strstr(b.reason, "before authentication"), "%s", b.reason);
     /* an AUTH before HELLO */
     uint8_t mac[TR_MAC_LEN] = {0};
     uint8_t auth[64];
-    long len = tr_auth_encode(mac, auth, sizeof auth);
-    cr_assert_eq(tr_handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);
-    cr_assert_eq(tr_handshake_step(&b, auth + 4, (size_t)len - 4, out, sizeof out, &n), TR_EPROTO);
+    long len = tr__handshake_auth_encode(mac, auth, sizeof auth);
+    cr_assert_eq(tr__handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);
+    cr_assert_eq(tr__handshake_step(&b, auth + 4, (size_t)len - 4, out, sizeof out, &n), TR_EPROTO);
     /* garbage */
     uint8_t junk[] = {0xc1, 0xc1, 0xc1};
-    cr_assert_eq(tr_handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);
-    cr_assert_eq(tr_handshake_step(&b, junk, sizeof junk, out, sizeof out, &n), TR_EPROTO);
+    cr_assert_eq(tr__handshake_start(&b, false, &mine, secret, 16, out, sizeof out, &n), 0);
+    cr_assert_eq(tr__handshake_step(&b, junk, sizeof junk, out, sizeof out, &n), TR_EPROTO);
 }
 
 Test(handshake, mac_binds_names_nonces_and_role) {
     tr_hello i = hello("n1", 1, "c"), a = hello("n2", 2, "c");
     uint8_t m0[TR_MAC_LEN], m1[TR_MAC_LEN];
-    cr_assert_eq(tr_hs_mac(secret, 16, 'I', &i, &a, m0), 0);
-    cr_assert_eq(tr_hs_mac(secret, 16, 'A', &i, &a, m1), 0);
+    cr_assert_eq(tr__handshake_mac(secret, 16, 'I', &i, &a, m0), 0);
+    cr_assert_eq(tr__handshake_mac(secret, 16, 'A', &i, &a, m1), 0);
     cr_assert_neq(memcmp(m0, m1, TR_MAC_LEN), 0, "role must change the MAC");
     tr_hello i2 = i;
     i2.nonce[5] ^= 1;
-    cr_assert_eq(tr_hs_mac(secret, 16, 'I', &i2, &a, m1), 0);
+    cr_assert_eq(tr__handshake_mac(secret, 16, 'I', &i2, &a, m1), 0);
     cr_assert_neq(memcmp(m0, m1, TR_MAC_LEN), 0, "nonce must change the MAC");
     tr_hello a2 = a;
     snprintf(a2.name, sizeof a2.name, "n3");
-    cr_assert_eq(tr_hs_mac(secret, 16, 'I', &i, &a2, m1), 0);
+    cr_assert_eq(tr__handshake_mac(secret, 16, 'I', &i, &a2, m1), 0);
     cr_assert_neq(memcmp(m0, m1, TR_MAC_LEN), 0, "names must change the MAC");
-    cr_assert_eq(tr_hs_mac(secret, 16, 'I', &i, &a, m1), 0);
+    cr_assert_eq(tr__handshake_mac(secret, 16, 'I', &i, &a, m1), 0);
     cr_assert_eq(memcmp(m0, m1, TR_MAC_LEN), 0, "deterministic");
 }
 
 Test(handshake, hello_decode_refuses_truncation_and_bad_nonce) {
     tr_hello h = hello("n1", 1, "c"), out;
     uint8_t buf[TR_HS_OUT_MAX];
-    long len = tr_hello_encode(&h, buf, sizeof buf);
-    cr_assert_eq(tr_hello_decode(buf + 4, (size_t)len - 4, &out), 0);
+    long len = tr__handshake_hello_encode(&h, buf, sizeof buf);
+    cr_assert_eq(tr__handshake_hello_decode(buf + 4, (size_t)len - 4, &out), 0);
     for (long cut = 0; cut < len - 4; cut++) {
-        cr_assert_eq(tr_hello_decode(buf + 4, (size_t)cut, &out), TR_EPROTO, "cut %ld", cut);
+        cr_assert_eq(tr__handshake_hello_decode(buf + 4, (size_t)cut, &out), TR_EPROTO, "cut %ld",
+                     cut);
     }
     h.id = 0;
-    len = tr_hello_encode(&h, buf, sizeof buf);
-    cr_assert_eq(tr_hello_decode(buf + 4, (size_t)len - 4, &out), TR_EPROTO, "id 0");
+    len = tr__handshake_hello_encode(&h, buf, sizeof buf);
+    cr_assert_eq(tr__handshake_hello_decode(buf + 4, (size_t)len - 4, &out), TR_EPROTO, "id 0");
 }

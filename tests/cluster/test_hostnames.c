@@ -207,8 +207,8 @@ static void config(int i, const char *listen, const char *seeds) {
 }
 
 static void do_start(world *w, int i) {
-    w->create_rc = tr_transport_create(&w->loop, &w->cfg[i], &w->t[i]);
-    w->port[i] = w->create_rc ? 0 : tr_transport_port(w->t[i]);
+    w->create_rc = tr__transport_create(&w->loop, &w->cfg[i], &w->t[i]);
+    w->port[i] = w->create_rc ? 0 : tr__transport_port(w->t[i]);
 }
 
 static int start(int i, const char *listen, const char *seeds) {
@@ -218,12 +218,12 @@ static int start(int i, const char *listen, const char *seeds) {
 }
 
 static void do_close(world *w, int i) {
-    tr_transport_close(w->t[i], on_closed, NULL);
+    tr__transport_close(w->t[i], on_closed, NULL);
     w->t[i] = NULL;
 }
 
 static void do_drain(world *w, int i) {
-    tr_transport_drain(w->t[i], 300, on_closed, NULL);
+    tr__transport_drain(w->t[i], 300, on_closed, NULL);
     w->t[i] = NULL;
 }
 
@@ -231,7 +231,7 @@ static void stop_all(world *w, int unused) {
     (void)unused;
     for (int i = 0; i < NODES; i++) {
         if (w->t[i]) {
-            tr_transport_close(w->t[i], NULL, NULL);
+            tr__transport_close(w->t[i], NULL, NULL);
             w->t[i] = NULL;
         }
     }
@@ -294,8 +294,7 @@ Test(hostnames, address_syntax_is_checked_without_resolving) {
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         const char *why = "unset";
-        cr_assert_eq(tr_cluster_addr_check(good[i], false, &why), 0, "%s refused: %s", good[i],
-                     why);
+        cr_assert_eq(tr__address_check(good[i], false, &why), 0, "%s refused: %s", good[i], why);
         cr_assert_null(why);
     }
     static const char *bad[] = {
@@ -328,13 +327,12 @@ Test(hostnames, address_syntax_is_checked_without_resolving) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *why = NULL;
-        cr_assert_eq(tr_cluster_addr_check(bad[i], false, &why), TR_EINVAL, "'%s' accepted",
-                     bad[i]);
+        cr_assert_eq(tr__address_check(bad[i], false, &why), TR_EINVAL, "'%s' accepted", bad[i]);
         cr_assert(why && why[0], "'%s': no reason", bad[i]);
     }
     /* port 0 only where asked for (a listen address) */
-    cr_assert_eq(tr_cluster_addr_check("localhost:0", true, NULL), 0);
-    cr_assert_eq(tr_cluster_addr_check("[::]:0", true, NULL), 0);
+    cr_assert_eq(tr__address_check("localhost:0", true, NULL), 0);
+    cr_assert_eq(tr__address_check("[::]:0", true, NULL), 0);
     cr_assert_eq(atomic_load(&g_slow_inside), 0);
 }
 
@@ -377,15 +375,15 @@ Test(hostnames, three_nodes_link_through_localhost_seeds_and_gossiped_names, .ti
     cr_assert(wait_for(is_up, 10 + 3, 5000), "n2 never linked to n3 (gossiped name)");
     cr_assert(wait_for(is_up, 20 + 2, 5000), "n3 never linked to n2 (gossiped name)");
     tr_transport_stats st;
-    tr_transport_stats_get(W.t[1], &st);
+    tr__transport_stats_get(W.t[1], &st);
     cr_assert_geq(st.resolves, 1, "n2 resolved nothing");
     cr_assert_eq(st.resolve_failures, 0);
     cr_assert(logged("event=member_learned", "addr=localhost:", 1),
               "no member was gossiped with its name");
     uint32_t id;
-    cr_assert_eq(tr_transport_node_by_name(W.t[1], "n3", &id), 0);
+    cr_assert_eq(tr__transport_node_by_name(W.t[1], "n3", &id), 0);
     uint8_t p[3] = {0x92, 0x01, 0x01};
-    cr_assert_eq(tr_transport_send(W.t[1], 3, p, sizeof p), 0);
+    cr_assert_eq(tr__transport_send(W.t[1], 3, p, sizeof p), 0);
     world_stop();
 }
 
@@ -407,7 +405,7 @@ Test(hostnames, an_unresolvable_seed_is_logged_and_retried_while_the_other_seed_
               log_count("event=resolve_failed", "addr=nosuchhost.invalid:7401"));
     cr_assert(logged("level=warn", "event=resolve_failed addr=nosuchhost.invalid:7401", 3));
     tr_transport_stats st;
-    tr_transport_stats_get(W.t[1], &st);
+    tr__transport_stats_get(W.t[1], &st);
     cr_assert_geq(st.resolve_failures, 3);
     cr_assert_eq(log_count("event=bad_address", "nosuchhost"), 0, "not a syntax error");
     cr_assert_eq(W.downs[0][2] + W.downs[1][1], 0, "the link flapped");
@@ -428,7 +426,7 @@ Test(hostnames, a_name_with_several_addresses_is_tried_in_order, .timeout = 20) 
     snprintf(first, sizeof first, "connect to 127.0.0.2:%d failed", W.port[0]);
     cr_assert(logged(first, "trying the next address", 1), "the first address was not tried");
     tr_transport_stats st;
-    tr_transport_stats_get(W.t[1], &st);
+    tr__transport_stats_get(W.t[1], &st);
     cr_assert_eq(st.resolves, 1, "one resolution for both addresses");
     world_stop();
 }
@@ -524,7 +522,7 @@ static bool pool_blocked(world *w, long n) {
 
 static uint64_t resolves_started(int i) {
     tr_transport_stats st;
-    tr_transport_stats_get(W.t[i], &st);
+    tr__transport_stats_get(W.t[i], &st);
     return st.resolves;
 }
 

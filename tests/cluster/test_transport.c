@@ -65,7 +65,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *p, size_t len) {
         w->received[0]++;
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
-        int rc = tr_transport_send(w->t[0], from, p, len);
+        int rc = tr__transport_send(w->t[0], from, p, len);
         if (rc == TR_EFULL) {
             pthread_mutex_lock(&w->mu);
             w->echo_full[0]++;
@@ -124,14 +124,14 @@ static void base_config(world *w, int i, const char *seeds) {
 }
 
 static void start_node(world *w, int i) {
-    int rc = tr_transport_create(&w->loop, &w->cfg[i], &w->t[i]);
+    int rc = tr__transport_create(&w->loop, &w->cfg[i], &w->t[i]);
     cr_assert_eq(rc, 0, "create n%d: %s", i + 1, tr_strerror(rc));
-    w->port[i] = tr_transport_port(w->t[i]);
+    w->port[i] = tr__transport_port(w->t[i]);
 }
 
 static void stop_node(world *w, int i) {
     if (w->t[i]) {
-        tr_transport_close(w->t[i], NULL, NULL);
+        tr__transport_close(w->t[i], NULL, NULL);
         w->t[i] = NULL;
     }
 }
@@ -189,7 +189,7 @@ static void send_seq(int from, uint32_t to, long count) {
             len = 7;
         }
         int rc;
-        while ((rc = tr_transport_send(W.t[from], to, p, len)) == TR_EFULL) {
+        while ((rc = tr__transport_send(W.t[from], to, p, len)) == TR_EFULL) {
             usleep(200);
         }
         cr_assert_eq(rc, 0, "send %ld: %s", k, tr_strerror(rc));
@@ -206,7 +206,7 @@ Test(transport, two_nodes_link_and_echo_in_order_with_batched_writes) {
     cr_assert(wait_for(received_all, 1000000 + n, 10000), "echoes: %ld of %ld", W.received[1], n);
     cr_assert_eq(W.out_of_order[1], 0, "FIFO per link");
     tr_transport_stats st;
-    tr_transport_stats_get(W.t[1], &st);
+    tr__transport_stats_get(W.t[1], &st);
     cr_assert_lt(st.writes, st.frames_out / 4, "frames were not coalesced: %llu writes for %llu",
                  (unsigned long long)st.writes, (unsigned long long)st.frames_out);
     world_stop();
@@ -215,9 +215,9 @@ Test(transport, two_nodes_link_and_echo_in_order_with_batched_writes) {
 Test(transport, unknown_node_is_unreachable_and_oversize_refused) {
     world_start();
     uint8_t p[4] = {0x92, 0x01, 0x05, 0};
-    cr_assert_eq(tr_transport_send(W.t[0], 77, p, 3), TR_EUNREACH);
+    cr_assert_eq(tr__transport_send(W.t[0], 77, p, 3), TR_EUNREACH);
     static uint8_t big[(128 << 10) + 1];
-    cr_assert_eq(tr_transport_send(W.t[0], 77, big, sizeof big), TR_ETOOBIG);
+    cr_assert_eq(tr__transport_send(W.t[0], 77, big, sizeof big), TR_ETOOBIG);
     world_stop();
 }
 
@@ -293,7 +293,7 @@ Test(transport, hostile_bytes_before_auth_close_only_that_connection) {
     good_client_works("silent peer");
 
     tr_transport_stats st;
-    tr_transport_stats_get(W.t[0], &st);
+    tr__transport_stats_get(W.t[0], &st);
     cr_assert_geq(st.conns_refused, 4);
     world_stop();
 }
@@ -427,7 +427,7 @@ Test(transport, three_nodes_find_each_other_by_gossip) {
     cr_assert(wait_for(is_up, 100 + 3, 5000), "n2 never linked to n3 (gossip)");
     cr_assert(wait_for(is_up, 200 + 2, 5000), "n3 never linked to n2 (gossip)");
     uint32_t id;
-    cr_assert_eq(tr_transport_node_by_name(W.t[1], "n3", &id), 0);
+    cr_assert_eq(tr__transport_node_by_name(W.t[1], "n3", &id), 0);
     cr_assert_eq(id, 3);
     /* n2 -> n3 directly works: n3 does not echo, so count what n3 got */
     send_seq(1, 3, 100);
@@ -452,7 +452,7 @@ Test(transport, restarted_node_is_seen_down_then_up_again) {
     cr_assert(wait_for(is_down, 100 + 1, 2000), "n2 never saw n1 down");
     /* sends to a down node fail fast */
     uint8_t p[3] = {0x92, 0x01, 0x01};
-    int rc = tr_transport_send(W.t[1], 1, p, 3);
+    int rc = tr__transport_send(W.t[1], 1, p, 3);
     cr_assert(rc == TR_EUNREACH || rc == 0, "%s", tr_strerror(rc));
     long ups_before;
     pthread_mutex_lock(&W.mu);
@@ -513,7 +513,7 @@ Test(transport, connections_stuck_in_handshake_are_bounded) {
 }
 
 static void drain_n2(world *w, int unused) {
-    tr_transport_drain(w->t[1], 5000, NULL, NULL);
+    tr__transport_drain(w->t[1], 5000, NULL, NULL);
     w->t[1] = NULL;
 }
 

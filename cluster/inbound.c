@@ -1,0 +1,265 @@
+/* inbound.c — reading, frame dispatch, control frames, back-pressure (see inbound.h). */
+#include "cluster/inbound.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "cluster/conn.h"
+#include "cluster/outbound.h"
+#include "cluster/peer.h"
+
+static void conn_process(conn *c);
+static void on_resume_timer(uv_timer_t *timer);
+
+static void add_member_from_gossip(tr_transport *t, const tr_gossip_entry *e) {
+    if (e->id == t->id) {
+        return;
+    }
+    peer *p = tr__peer_find(t, e->id);
+    if (p) {
+        if (!p->client && e->incarnation > p->incarnation && !p->active) {
+            p->incarnation = e->incarnation;
+            snprintf(p->addr, sizeof p->addr, "%s", e->addr);
+            p->addr_bad = false;
+        }
+        return;
+    }
+    uint32_t dup;
+    if (tr__transport_node_by_name(t, e->name, &dup) == 0) {
+        return; /* a name clash: the handshake will refuse whichever dials */
+    }
+    if (tr__peer_add(t, e->id, e->name, e->addr, e->incarnation, false)) {
+        LOG(t, "info", "event=member_learned peer=%s id=%u addr=%s", e->name, e->id, e->addr);
+    }
+}
+
+static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size_t len) {
+    switch (kind) {
+    case TR_FRAME_HEARTBEAT: {
+        tr_mp_reader r;
+        uint32_t n;
+        uint64_t kind_v, seq;
+        tr_mp_reader_init(&r, p, len);
+        if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_uint(&r, &kind_v) ||
+            tr_mp_read_uint(&r, &seq) || tr_mp_reader_done(&r)) {
+            return TR_EPROTO;
+        }
+        return 0;
+    }
+    case TR_FRAME_GOSSIP: {
+        tr_gossip_entry *entries = t->gossip_in;
+        size_t n;
+        if (tr__gossip_decode(p, len, entries, TR_MEMBERS_MAX, &n)) {
+            return TR_EPROTO;
+        }
+        for (size_t i = 0; i < n; i++) {
+            add_member_from_gossip(t, &entries[i]);
+        }
+        return 0;
+    }
+    case TR_FRAME_BYE: {
+        tr_mp_reader r;
+        uint32_t n;
+        uint64_t kind_v;
+        char why[128];
+        tr_mp_reader_init(&r, p, len);
+        if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_uint(&r, &kind_v) ||
+            tr_mp_read_str_copy(&r, why, sizeof why) || tr_mp_reader_done(&r)) {
+            return TR_EPROTO;
+        }
+        tr__conn_close(c, "info", "peer said bye: %s", why);
+        return 0;
+    }
+    default: return TR_EPROTO;
+    }
+}
+
+/* Back-pressure: on_message returned TR_TRANSPORT_PAUSE, a local receiver is over its
+ * threshold. Reading this connection stops (the peer's frames wait in its kernel buffers,
+ * then in its bounded queue, where its senders get TR_EFULL) and t->resume polls
+ * t->backlogged every 1 ms, doubling to RESUME_POLL_MAX_MS, until the receiver drained.
+ * Nothing is dropped: frames already buffered in c->rd are handled on resume, in order.
+ * Heartbeats share the stream, so a pause lasts at most pause_max_ms (a quarter of the
+ * smallest of down_ms, write_stall_ms and heartbeat_ms + phi's acceptable pause): then
+ * reading resumes and at least one frame is handled, which counts as hearing from the
+ * peer. */
+#define RESUME_POLL_MAX_MS 50
+#define PAUSE_LOG_EVERY_MS 1000
+
+static void conn_pause(conn *c) {
+    tr_transport *t = c->t;
+    uint64_t now = transport_now_ms(t);
+    TR_ASSERT(c->authed && !c->paused && !c->closing);
+    c->paused = true;
+    c->paused_since_ms = now;
+    t->paused_conns++;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    t->pause_unlogged++;
+    if (now - t->pause_log_ms >= PAUSE_LOG_EVERY_MS) {
+        LOG(t, "info", "event=read_paused peer=%s reason=receiver_backlogged pauses=%" PRIu64,
+            tr__conn_who(c), t->pause_unlogged);
+        t->pause_log_ms = now;
+        t->pause_unlogged = 0;
+        c->pause_logged = true;
+    }
+    if (!uv_is_active((uv_handle_t *)&t->resume)) {
+        t->resume_ms = 1;
+        uv_timer_start(&t->resume, on_resume_timer, t->resume_ms, 0);
+    }
+}
+
+static void conn_resume(conn *c, bool forced) {
+    tr_transport *t = c->t;
+    TR_ASSERT(c->paused && t->paused_conns > 0);
+    c->paused = false;
+    t->paused_conns--;
+    if (c->pause_logged) {
+        LOG(t, "info", "event=read_resumed peer=%s reason=%s paused_ms=%" PRIu64, tr__conn_who(c),
+            forced ? "pause_cap" : "drained", transport_now_ms(t) - c->paused_since_ms);
+        c->pause_logged = false;
+    }
+    conn_process(c);
+    if (!c->closing && !c->paused) {
+        int rc = uv_read_start((uv_stream_t *)&c->tcp, tr__inbound_alloc, tr__inbound_read);
+        if (rc < 0) {
+            tr__conn_close(c, "warn", "read restart failed: %s", uv_strerror(rc));
+        }
+    }
+}
+
+static void on_resume_timer(uv_timer_t *timer) {
+    tr_transport *t = timer->data;
+    uint64_t now = transport_now_ms(t);
+    for (conn *c = t->conns; c; c = c->next) {
+        if (!c->paused || c->closing) {
+            continue;
+        }
+        bool forced = now - c->paused_since_ms >= t->pause_max_ms;
+        bool busy = t->backlogged && c->peer && t->backlogged(t->ud, c->peer->id);
+        if (!busy || forced) {
+            conn_resume(c, forced && busy);
+        }
+    }
+    if (t->paused_conns > 0 && !t->closing) {
+        t->resume_ms =
+            t->resume_ms * 2 > RESUME_POLL_MAX_MS ? RESUME_POLL_MAX_MS : t->resume_ms * 2;
+        uv_timer_start(&t->resume, on_resume_timer, t->resume_ms, 0);
+    }
+}
+
+/* One frame on an authenticated connection. Returns 0 or an error (the caller closes). */
+static int on_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len, char *why,
+                    size_t why_cap) {
+    uint32_t count;
+    int kind = tr__frame_kind(p, len, &count);
+    peer *pr = c->peer;
+    int ev = tr__fd_heard(&pr->fd, transport_now_ms(t), kind == TR_FRAME_HEARTBEAT);
+    if (ev == TR_FD_UP) {
+        LOG(t, "info", "event=node_alive_again peer=%s", pr->name);
+    }
+    if (kind == TR_FRAME_ENVELOPE) {
+        int rc = t->on_message(t->ud, pr->id, p, len);
+        if (rc == TR_TRANSPORT_PAUSE) {
+            conn_pause(c); /* the frame was taken; stop before the next one */
+            return 0;
+        }
+        if (rc) {
+            snprintf(why, why_cap, "bad envelope (%zu bytes): %s", len, tr_strerror(rc));
+        }
+        return rc;
+    }
+    if (kind < 0 || on_control(t, c, kind, p, len)) {
+        snprintf(why, why_cap, "malformed or unknown frame (kind %d, %zu bytes)", kind, len);
+        return TR_EPROTO;
+    }
+    return 0;
+}
+
+/* One frame before authentication: the handshake sees it. */
+static void on_handshake_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len) {
+    uint8_t out[TR_HS_OUT_MAX];
+    size_t n;
+    int rc = tr__handshake_step(&c->hs, p, len, out, sizeof out, &n);
+    if (n > 0 && tr__conn_write_raw(c, out, n)) {
+        tr__conn_close(c, "warn", "handshake write failed");
+        return;
+    }
+    if (rc < 0) {
+        pthread_mutex_lock(&t->mu);
+        t->stats.conns_refused++;
+        pthread_mutex_unlock(&t->mu);
+        tr__conn_close(c, "warn", "handshake failed: %s", c->hs.reason);
+        return;
+    }
+    if (rc == 1) {
+        tr__peer_authenticated(t, c);
+    }
+}
+
+void tr__inbound_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    conn *c = h->data;
+    uint8_t *dst;
+    size_t avail;
+    if (tr__frame_reader_space(&c->rd, &dst, &avail)) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)dst;
+    buf->len = avail;
+}
+
+void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    conn *c = s->data;
+    tr_transport *t = c->t;
+    if (nread == UV_ENOBUFS) {
+        tr__conn_close(c, "warn", "out of memory for the read buffer");
+        return;
+    }
+    if (nread < 0) {
+        tr__conn_close(c, "info", "%s",
+                       nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
+        return;
+    }
+    tr__frame_reader_commit(&c->rd, (size_t)nread);
+    if (c->authed) {
+        tr__outbound_note_activity(t);
+    }
+    pthread_mutex_lock(&t->mu);
+    t->stats.bytes_in += (uint64_t)nread;
+    pthread_mutex_unlock(&t->mu);
+    conn_process(c);
+}
+
+/* Handles the frames buffered in c->rd, until they run out, c closes or c pauses. */
+static void conn_process(conn *c) {
+    tr_transport *t = c->t;
+    const uint8_t *p;
+    size_t len = 0;
+    int rc = 0;
+    uint64_t frames = 0;
+    while (!c->closing && !c->paused && (rc = tr__frame_reader_next(&c->rd, &p, &len)) == 1) {
+        frames++;
+        /* The reader hands out whole frames within the limit, never an empty one. */
+        TR_ASSERT(len >= 1 && len <= t->frame_max);
+        if (!c->authed) {
+            on_handshake_frame(t, c, p, len);
+            continue;
+        }
+        char why[160];
+        if (on_frame(t, c, p, len, why, sizeof why)) {
+            tr__conn_close(c, "warn", "%s", why);
+        }
+    }
+    pthread_mutex_lock(&t->mu);
+    t->stats.frames_in += frames;
+    pthread_mutex_unlock(&t->mu);
+    if (c->closing) {
+        return;
+    }
+    if (rc == TR_ETOOBIG) {
+        tr__conn_close(c, "warn", "frame length %zu over limit %u", len, t->frame_max);
+    } else if (rc < 0) {
+        tr__conn_close(c, "warn", "zero-length frame");
+    }
+}

@@ -1,0 +1,239 @@
+/* outbound.c — per-peer queues, batched writes, control frames, wakes (see outbound.h). */
+#include "cluster/outbound.h"
+
+#include <stdio.h>
+
+#include "cluster/conn.h"
+#include "cluster/peer.h"
+
+static void on_batch_written(uv_write_t *req, int status) {
+    conn *c = req->data;
+    tr_transport *t = c->t;
+    c->writing = false;
+    c->w_ctrl.len = 0;
+    c->w_data.len = 0;
+    if (status < 0) {
+        if (status != UV_ECANCELED) {
+            tr__conn_close(c, "info", "write failed: %s", uv_strerror(status));
+        }
+        return;
+    }
+    if (c->peer && c->peer->active == c) {
+        tr__outbound_note_activity(t);
+        tr__outbound_flush_peer(t, c->peer);
+    }
+}
+
+long tr__outbound_queue_frames(const bytes *b, uint32_t payload_max) {
+    long frames = 0;
+    size_t off = 0;
+    while (b->len - off >= 4) {
+        uint32_t n = tr_load_be32(b->p + off);
+        if (n == 0 || n > payload_max || b->len - off - 4 < n) {
+            return -1;
+        }
+        off += 4 + (size_t)n;
+        frames++;
+    }
+    return off == b->len ? frames : -1;
+}
+
+/* Moves what is queued for p into its connection's batch and writes it (control lane
+ * first). Loop thread. */
+void tr__outbound_flush_peer(tr_transport *t, peer *p) {
+    conn *c = p->active;
+    if (!c || c->writing || c->closing) {
+        return;
+    }
+    pthread_mutex_lock(&t->mu);
+    if (p->q_ctrl.len == 0 && p->q_data.len == 0) {
+        pthread_mutex_unlock(&t->mu);
+        return;
+    }
+    /* Counts consistent (q_count counts the data lane's frames), the data lane within
+     * its bounds, the batch buffers empty since the last write completed. The walk
+     * over every queued frame is a debug build's. */
+    TR_ASSERT((p->q_count == 0) == (p->q_data.len == 0));
+    TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
+    TR_ASSERT(c->w_ctrl.len == 0 && c->w_data.len == 0);
+    TR_DEBUG_ASSERT(tr__outbound_queue_frames(&p->q_data, t->frame_max) == p->q_count);
+    TR_DEBUG_ASSERT(tr__outbound_queue_frames(&p->q_ctrl, TR_FRAME_MAX_CEILING) >= 0);
+    bytes tmp = c->w_ctrl;
+    c->w_ctrl = p->q_ctrl;
+    p->q_ctrl = tmp;
+    tmp = c->w_data;
+    c->w_data = p->q_data;
+    p->q_data = tmp;
+    uint32_t frames = p->q_count;
+    p->q_count = 0;
+    t->stats.frames_out += frames;
+    t->stats.bytes_out += c->w_ctrl.len + c->w_data.len;
+    t->stats.writes++;
+    pthread_mutex_unlock(&t->mu);
+    uv_buf_t bufs[2];
+    unsigned n = 0;
+    if (c->w_ctrl.len) {
+        bufs[n++] = uv_buf_init((char *)c->w_ctrl.p, (unsigned)c->w_ctrl.len);
+    }
+    if (c->w_data.len) {
+        bufs[n++] = uv_buf_init((char *)c->w_data.p, (unsigned)c->w_data.len);
+    }
+    c->writing = true;
+    c->write_started_ms = transport_now_ms(t);
+    c->wreq.data = c;
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_batch_written);
+    if (rc < 0) {
+        c->writing = false;
+        tr__conn_close(c, "info", "write failed: %s", uv_strerror(rc));
+    }
+}
+
+/* Queues a control frame (whole frame bytes) for p. Loop thread. */
+void tr__outbound_queue_ctrl(tr_transport *t, peer *p, const uint8_t *frame, size_t len) {
+    /* A whole frame: its length prefix is its payload's length (tr__frame_end). */
+    TR_ASSERT(len > 4 && tr_load_be32(frame) == len - 4);
+    pthread_mutex_lock(&t->mu);
+    if (p->q_ctrl.len + len <= CTRL_QUEUE_MAX && bytes_reserve(&p->q_ctrl, len) == 0) {
+        memcpy(p->q_ctrl.p + p->q_ctrl.len, frame, len);
+        p->q_ctrl.len += len;
+    }
+    pthread_mutex_unlock(&t->mu);
+    tr__outbound_flush_peer(t, p);
+}
+
+int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len) {
+    if (len == 0 || len > t->frame_max) {
+        return len == 0 ? TR_EINVAL : TR_ETOOBIG;
+    }
+    pthread_mutex_lock(&t->mu);
+    int rc = 0;
+    peer *p = tr__peer_find_locked(t, to);
+    if (t->shut) {
+        rc = TR_ECLOSED;
+    } else if (!p || !p->reachable) {
+        rc = TR_EUNREACH;
+        t->stats.send_unreach++;
+    } else if (p->q_count >= t->queue_count || p->q_data.len + 4 + len > t->queue_bytes) {
+        rc = TR_EFULL;
+        t->stats.send_full++;
+    } else if ((rc = bytes_reserve(&p->q_data, 4 + len)) == 0) {
+        uint8_t *dst = p->q_data.p + p->q_data.len;
+        tr_store_be32(dst, (uint32_t)len);
+        memcpy(dst + 4, payload, len);
+        p->q_data.len += 4 + len;
+        p->q_count++;
+        /* The frame as the reader will cut it; the queue within its bounds. */
+        TR_ASSERT(tr_load_be32(dst) == len && len <= t->frame_max);
+        TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
+    }
+    bool wake = rc == 0 && p->q_count == 1;
+    pthread_mutex_unlock(&t->mu);
+    /* Only the send that made the queue non-empty wakes the loop (uv_async_send coalesces;
+     * the loop drains everything queued by then), and not even that one while the loop
+     * spins: it flushes every queue on each turn, and re-checks them all after it stops
+     * spinning (seq_cst on both sides, so one of the two sees the other). */
+    if (wake && !atomic_load_explicit(&t->spinning, memory_order_seq_cst)) {
+        uv_async_send(&t->async);
+    }
+    return rc;
+}
+
+/* Flushes every peer; true if anything was written. */
+bool tr__outbound_flush_all(tr_transport *t) {
+    bool any = false;
+    for (size_t i = 0; i < t->peer_count; i++) {
+        peer *p = t->peers[i];
+        if (p->in_use && p->active && !p->active->writing) {
+            tr__outbound_flush_peer(t, p);
+            any = any || p->active->writing;
+        }
+    }
+    return any;
+}
+
+/* Activity (bytes in, a batch out): keep the loop spinning for spin_ns more, so that the
+ * next message of a conversation is picked up without a sleep and a wake (15-20 us each
+ * on a 2-vCPU VM), before parking in epoll_wait. */
+static void on_spin(uv_idle_t *h);
+
+void tr__outbound_note_activity(tr_transport *t) {
+    if (t->spin_ns == 0 || t->closing) {
+        return;
+    }
+    t->last_activity_ns = uv_hrtime();
+    if (!atomic_load_explicit(&t->spinning, memory_order_relaxed)) {
+        atomic_store_explicit(&t->spinning, true, memory_order_seq_cst);
+        uv_idle_start(&t->spin, on_spin);
+    }
+}
+
+static void on_spin(uv_idle_t *h) {
+    tr_transport *t = h->data;
+    if (tr__outbound_flush_all(t)) {
+        t->last_activity_ns = uv_hrtime();
+        return;
+    }
+    if (uv_hrtime() - t->last_activity_ns < t->spin_ns) {
+        return;
+    }
+    uv_idle_stop(&t->spin);
+    atomic_store_explicit(&t->spinning, false, memory_order_seq_cst);
+    tr__outbound_flush_all(t); /* a sender that saw `spinning` did not wake us */
+}
+
+void tr__outbound_on_async(uv_async_t *a) {
+    tr_transport *t = a->data;
+    if (tr__outbound_flush_all(t)) {
+        tr__outbound_note_activity(t);
+    }
+}
+
+void tr__outbound_gossip(tr_transport *t, peer *to) {
+    tr_gossip_entry *e = t->gossip;
+    uint8_t *frame = t->gossip_frame;
+    size_t n = 0;
+    if (!t->client && t->listen_addr[0]) {
+        snprintf(e[n].name, sizeof e[n].name, "%s", t->name);
+        snprintf(e[n].addr, sizeof e[n].addr, "%s", t->listen_addr);
+        e[n].id = t->id;
+        e[n].incarnation = t->incarnation;
+        n++;
+    }
+    for (size_t i = 0; i < t->peer_count && n < TR_MEMBERS_MAX; i++) {
+        peer *p = t->peers[i];
+        if (p->in_use && !p->client && p->addr[0]) {
+            snprintf(e[n].name, sizeof e[n].name, "%s", p->name);
+            snprintf(e[n].addr, sizeof e[n].addr, "%s", p->addr);
+            e[n].id = p->id;
+            e[n].incarnation = p->incarnation;
+            n++;
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    long len = tr__gossip_encode(e, n, frame, sizeof t->gossip_frame);
+    TR_ASSERT(len > 0);
+    tr__outbound_queue_ctrl(t, to, frame, (size_t)len);
+}
+
+void tr__outbound_heartbeat(tr_transport *t, peer *p) {
+    uint8_t frame[32];
+    tr_mp_writer w;
+    tr__frame_begin(&w, frame, sizeof frame);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_uint(&w, TR_FRAME_HEARTBEAT);
+    tr_mp_write_uint(&w, t->hb_seq);
+    long len = tr__frame_end(&w);
+    TR_ASSERT(len > 0);
+    tr__outbound_queue_ctrl(t, p, frame, (size_t)len);
+}
+
+long tr__outbound_bye_frame(uint8_t *buf, size_t cap) {
+    tr_mp_writer w;
+    tr__frame_begin(&w, buf, cap);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_uint(&w, TR_FRAME_BYE);
+    tr_mp_write_str(&w, "shutdown", 8);
+    return tr__frame_end(&w);
+}

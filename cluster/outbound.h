@@ -1,0 +1,41 @@
+/*
+ * outbound.h — what the transport sends: per-peer queues, batches, control frames, wakes.
+ *
+ * What: each peer has two queues of whole frames (length prefix included) under t->mu: a
+ * control lane (heartbeats, gossip; at most CTRL_QUEUE_MAX bytes, a frame that does not fit
+ * is dropped: the next tick sends a fresh one) and a data lane (envelopes from
+ * tr__transport_send, bounded by queue_bytes and queue_count: a send over either bound is
+ * TR_EFULL). A flush swaps both queues with the link's empty batch buffers and writes them
+ * with one uv_write of two buffers, control lane first, so heartbeats never wait behind a
+ * user flood; while a batch is being written new frames collect in the queues.
+ * Waking the loop: only the send that makes a queue non-empty wakes it (uv_async_send), and
+ * not even that one while the loop spins after activity (see tr__outbound_note_activity).
+ * Threading: tr__transport_send from any thread; the rest on the loop thread.
+ */
+#ifndef TR_CLUSTER_OUTBOUND_H
+#define TR_CLUSTER_OUTBOUND_H
+
+#include "cluster/transport_internal.h"
+
+/* The number of whole frames in b (length prefix, then 1..payload_max bytes each, nothing
+ * after the last), or -1 if b is not such a sequence. For assertions. */
+long tr__outbound_queue_frames(const bytes *b, uint32_t payload_max);
+/* Moves what is queued for p into its link's batch and writes it (control lane first),
+ * unless p has no link or its link is writing already. */
+void tr__outbound_flush_peer(tr_transport *t, peer *p);
+/* Flushes every linked peer; true if anything is being written now. */
+bool tr__outbound_flush_all(tr_transport *t);
+/* Queues a control frame (whole frame bytes, copied) for p and flushes. */
+void tr__outbound_queue_ctrl(tr_transport *t, peer *p, const uint8_t *frame, size_t len);
+/* Queues a HEARTBEAT (sequence t->hb_seq) for p. */
+void tr__outbound_heartbeat(tr_transport *t, peer *p);
+/* Queues a GOSSIP frame listing this node and every known member for p. */
+void tr__outbound_gossip(tr_transport *t, peer *p);
+/* A whole BYE frame ("shutdown") into buf; its size (cap 64 is enough). */
+long tr__outbound_bye_frame(uint8_t *buf, size_t cap);
+/* I/O activity (bytes in, a batch out): keep the loop spinning for spin_ns more. */
+void tr__outbound_note_activity(tr_transport *t);
+/* t->async's callback: a sender queued for an idle peer. */
+void tr__outbound_on_async(uv_async_t *a);
+
+#endif
