@@ -1,5 +1,6 @@
 /*
- * sim.h — internals of the sim engine (sim/engine.c, sim/net.c, sim/nemesis.c, sim/prng.c).
+ * sim.h — internals of the sim engine (sim/engine.c, sim/queue.c, sim/net.c, sim/nemesis.c,
+ * sim/prng.c, sim/store_dir.c, sim/determinism.c).
  *
  * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a 4-ary
  * min-heap ordered by (virtual time ns, sequence number); the sequence number makes ties
@@ -141,7 +142,7 @@ typedef struct sim_node {
 typedef struct sim_record {
     uint64_t hash; /* trace hash after the event */
     uint64_t time;
-    uint64_t a, b, c; /* kind-specific details (see describe() in engine.c) */
+    uint64_t a, b, c; /* kind-specific details (see describe() in determinism.c) */
     uint32_t kind, node;
 } sim_record;
 
@@ -199,8 +200,13 @@ _Noreturn void tr_sim__die(const tr_sim *sim);
 _Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
 
 /* engine.c */
-uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
 #define SIM_STORE_DEFER_BYTES (1u << 16) /* see open_store */
+uint32_t tr_sim__index(tr_sim *sim, tr_node *node);
+uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn);
+uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local);
+
+/* queue.c (see sim/queue.h for the queue's own calls) */
+uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
 #define SIM_BUF_SMALL 256
 #define SIM_BUF_POOL_MAX 1024
 /* Envelope buffers; buf_free must get the length the buffer was allocated with. */
@@ -213,11 +219,10 @@ uint64_t tr_sim__next_seq(tr_sim *sim);
 void tr_sim__release_slot(tr_sim *sim, uint32_t slot);
 void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e);
 void tr_sim__free_event(tr_sim *sim, sim_event *ev);
-uint32_t tr_sim__index(tr_sim *sim, tr_node *node);
-uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn);
 /* Recomputes the due time of node i's pending timers after its clock changed. */
 void tr_sim__retime_timers(tr_sim *sim, uint32_t i);
-uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local);
+
+/* The trace hash's mixing step (engine, net). */
 static inline uint64_t tr_sim__mix(uint64_t h, uint64_t w) {
     h ^= w;
     h *= 0x100000001b3ull;

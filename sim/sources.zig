@@ -2,6 +2,9 @@
 pub const lib = [_][]const u8{
     "sim/prng.c",
     "sim/engine.c",
+    "sim/queue.c",
+    "sim/store_dir.c",
+    "sim/determinism.c",
     "sim/net.c",
     "sim/nemesis.c",
     "sim/history.c",
