@@ -32,7 +32,7 @@ static void describe(const sim_record *r, char *buf, size_t cap) {
              k, a_names[r->kind], r->a, b_names[r->kind], r->b);
 }
 
-void tr_sim__record(tr_sim *sim, sim_record *r) {
+void tr__sim_record(tr_sim *sim, sim_record *r) {
     r->hash = sim->trace;
     uint64_t idx = sim->stats.events - 1;
     if (sim->mode == SIM_MODE_RECORD && idx < sim->rec_cap) {

@@ -5,7 +5,7 @@
  * hash after it and the event's details (sim_record, up to record_events_max events); the
  * second compares each of its events' hashes with the record and stops comparing at the
  * first difference, which it describes (both runs' view of that event) in the divergence
- * report. The engine calls tr_sim__record after each event only when the mode is not
+ * report. The engine calls tr__sim_record after each event only when the mode is not
  * SIM_MODE_PLAIN, so a plain run pays one compare per event for this.
  *
  * Ownership: tr_sim_check_determinism owns the record array; a recording sim borrows it
@@ -18,6 +18,6 @@
 
 /* Records event r (record mode) or compares it with the first run's (compare mode); r->hash
  * is set to the trace hash after the event. */
-void tr_sim__record(tr_sim *sim, sim_record *r);
+void tr__sim_record(tr_sim *sim, sim_record *r);
 
 #endif /* TR_SIM_DETERMINISM_H */

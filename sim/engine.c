@@ -38,23 +38,23 @@ void tr_sim_config_init(tr_sim_config *cfg) {
 
 /* A run that cannot go on: its stores' temporary directory (in /dev/shm, i.e. memory) goes
  * first, or every aborted run would leave one behind; the seed replays the run. */
-_Noreturn void tr_sim__die(const tr_sim *sim) {
-    tr_sim__store_dir_remove(sim->store_dir);
+_Noreturn void tr__sim_die(const tr_sim *sim) {
+    tr__sim_store_dir_remove(sim->store_dir);
     abort();
 }
 
-_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+_Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const char *file,
                                    int line) {
     fprintf(stderr,
             "troupe sim: invariant failed: %s (%s:%d) at event #%" PRIu64 ", t=%" PRIu64
             " ns, seed %" PRIu64 "\n",
             expr, file, line, sim->stats.events, sim->now, sim->cfg.seed);
-    tr_sim__die(sim);
+    tr__sim_die(sim);
 }
 
 /* ---- Nodes, clocks ------------------------------------------------------------------- */
 
-uint32_t tr_sim__index(tr_sim *sim, tr_node *node) {
+uint32_t tr__sim_index(tr_sim *sim, tr_node *node) {
     uint32_t id = tr_node_id(node);
     assert(id >= 1 && id <= sim->n);
     return id - 1;
@@ -71,7 +71,7 @@ static int64_t clock_raw(const sim_node *sn, uint64_t t) {
     return v < 0 ? 0 : v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn) {
+uint64_t tr__sim_local_now(tr_sim *sim, sim_node *sn) {
     uint64_t raw = (uint64_t)clock_raw(sn, sim->now);
     if (raw > sn->clock_last) {
         sn->clock_last = raw;
@@ -80,8 +80,8 @@ uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn) {
 }
 
 /* The earliest true time at which node sn's local clock reads due_local (now if it does). */
-uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) {
-    if (tr_sim__local_now(sim, sn) >= due_local) {
+uint64_t tr__sim_local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) {
+    if (tr__sim_local_now(sim, sn) >= due_local) {
         return sim->now;
     }
     __int128 k = (__int128)due_local - sn->clock_offset - (__int128)sn->drift_base;
@@ -105,12 +105,12 @@ uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) 
 
 static uint64_t op_now_ns(void *engine, tr_node *node) {
     tr_sim *sim = engine;
-    return tr_sim__local_now(sim, &sim->nodes[tr_sim__index(sim, node)]);
+    return tr__sim_local_now(sim, &sim->nodes[tr__sim_index(sim, node)]);
 }
 
 static uint64_t op_random(void *engine, tr_node *node) {
     tr_sim *sim = engine;
-    return tr_sim_rng_next(&sim->nodes[tr_sim__index(sim, node)].rng);
+    return tr_sim_rng_next(&sim->nodes[tr__sim_index(sim, node)].rng);
 }
 
 /* The node's single CPU: runnable actors wait in its run queue (round robin), and one RUN
@@ -137,12 +137,12 @@ static void cpu_wake(tr_sim *sim, sim_node *sn) {
     }
     sn->cpu_pending = true;
     uint64_t at = sn->busy_until > sim->now ? sn->busy_until : sim->now;
-    tr_sim__enqueue(sim, (sim_heap_entry){at, sim->seq++, SIM_SLOT_RUN | sn->index, sn->epoch});
+    tr__sim_enqueue(sim, (sim_heap_entry){at, sim->seq++, SIM_SLOT_RUN | sn->index, sn->epoch});
 }
 
 static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
     tr_sim *sim = engine;
-    sim_node *sn = &sim->nodes[tr_sim__index(sim, node)];
+    sim_node *sn = &sim->nodes[tr__sim_index(sim, node)];
     runq_push(sim, sn, actor);
     cpu_wake(sim, sn);
 }
@@ -150,13 +150,13 @@ static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
 static uint64_t op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                              uint64_t due_ns) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     sim_node *sn = &sim->nodes[i];
     sim_event ev = {.kind = SIM_EV_TIMER, .node = i, .epoch = sn->epoch};
     ev.u.timer.owner = owner;
     ev.u.timer.id = timer_id;
     ev.u.timer.due_local = due_ns;
-    return (uint64_t)tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev) + 1;
+    return (uint64_t)tr__sim_push(sim, tr__sim_local_to_global(sim, sn, due_ns), &ev) + 1;
 }
 
 /* Marks the timer in slot handle - 1 cancelled if it is still that timer: a freed slot has
@@ -168,7 +168,7 @@ static uint64_t op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_
 static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                             uint64_t handle) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     if (handle == 0 || handle > sim->slab_cap) {
         return;
     }
@@ -177,23 +177,23 @@ static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t
         ev->u.timer.owner.actor == owner.actor && ev->u.timer.id == timer_id) {
         ev->cancelled = true;
         sim->stats.timers_cancelled++;
-        if (ev->in_theap && ++sim->theap_cancelled > 32 &&
-            sim->theap_cancelled > sim->theap_count / 2) {
-            tr_sim__compact_timers(sim);
+        if (ev->in_timer_heap && ++sim->timer_heap_cancelled > 32 &&
+            sim->timer_heap_cancelled > sim->timer_heap_count / 2) {
+            tr__sim_compact_timers(sim);
         }
     }
 }
 
 static void op_store_ready(void *engine, tr_node *node) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     sim_node *sn = &sim->nodes[i];
     if (sn->commit_pending) {
         return; /* group commit: the scheduled commit takes this batch too */
     }
     sn->commit_pending = true;
     sim_event ev = {.kind = SIM_EV_COMMIT, .node = i, .epoch = sn->epoch};
-    tr_sim__push(sim, sim->now + sim->cfg.commit_latency_ns, &ev);
+    tr__sim_push(sim, sim->now + sim->cfg.commit_latency_ns, &ev);
 }
 
 static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32_t *id_out) {
@@ -219,16 +219,16 @@ static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32
 /* Every message an actor receives, local or remote, goes into the trace. */
 static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     sim->nodes[i].delivered++;
     if (msg->flags_ & TR__F_ENGINE) {
-        return; /* came off a link: tr_sim__deliver hashed its envelope */
+        return; /* came off a link: tr__sim_deliver hashed its envelope */
     }
-    uint64_t h = tr_sim__mix(sim->trace, ((uint64_t)i << 32) | msg->type);
-    h = tr_sim__mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
-    h = tr_sim__mix(tr_sim__mix(h, msg->from.actor), msg->to.actor);
-    h = tr_sim__mix(h, msg->corr);
-    sim->trace = tr_sim__hash_bytes(h, msg->body, msg->body_len);
+    uint64_t h = tr__sim_mix(sim->trace, ((uint64_t)i << 32) | msg->type);
+    h = tr__sim_mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
+    h = tr__sim_mix(tr__sim_mix(h, msg->from.actor), msg->to.actor);
+    h = tr__sim_mix(h, msg->corr);
+    sim->trace = tr__sim_hash_bytes(h, msg->body, msg->body_len);
     sim->stats.messages_traced++;
 }
 
@@ -238,10 +238,10 @@ static const tr_engine_ops sim_ops = {
     .schedule = op_schedule,
     .timer_arm = op_timer_arm,
     .timer_cancel = op_timer_cancel,
-    .send_remote = tr_sim__send_remote,
+    .send_remote = tr__sim_send_remote,
     .store_ready = op_store_ready,
     .node_by_name = op_node_by_name,
-    .watch_node = tr_sim__watch_node,
+    .watch_node = tr__sim_watch_node,
     .delivered = op_delivered,
 };
 
@@ -290,9 +290,9 @@ static void run_actor(tr_sim *sim, sim_node *sn, sim_record *r) {
 }
 
 static void fire_timer(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
-    if (tr_sim__local_now(sim, sn) < ev->u.timer.due_local) {
+    if (tr__sim_local_now(sim, sn) < ev->u.timer.due_local) {
         /* The clock was set back or runs slow: not yet due in local time. */
-        tr_sim__push(sim, tr_sim__local_to_global(sim, sn, ev->u.timer.due_local), ev);
+        tr__sim_push(sim, tr__sim_local_to_global(sim, sn, ev->u.timer.due_local), ev);
         r->a = UINT64_MAX;
         return;
     }
@@ -315,7 +315,7 @@ static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
                     "troupe sim: the store of n%u failed (%s); the run is void (seed %" PRIu64
                     ")\n",
                     sn->index + 1, tr_strerror(rc), sim->cfg.seed);
-            tr_sim__die(sim);
+            tr__sim_die(sim);
         }
     } /* r->b, the commit's status, stays 0: a failed commit never gets here */
     r->a = writes;
@@ -326,11 +326,11 @@ static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
  * that is still on its link is lost if the link broke; otherwise it has arrived. */
 static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
     if (ev->kind == SIM_EV_DELIVER && !ev->arrived) {
-        sim_link *l = tr_sim__link(sim, ev->u.msg.from, ev->node);
+        sim_link *l = tr__sim_link(sim, ev->u.msg.from, ev->node);
         if (l->epoch != ev->u.msg.link_epoch) {
-            tr_sim__release_slot(sim, slot);
+            tr__sim_release_slot(sim, slot);
             sim->stats.dropped_cut++;
-            tr_sim__free_event(sim, ev);
+            tr__sim_free_event(sim, ev);
             return;
         }
         ev->arrived = true;
@@ -341,7 +341,7 @@ static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
         uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
         if (d == NULL) {
             fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
-            tr_sim__die(sim);
+            tr__sim_die(sim);
         }
         sn->deferred = d;
         sn->deferred_cap = cap;
@@ -355,13 +355,13 @@ static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
  * (between event_begin and event_end); its outcome (r->a, r->b) last. */
 static inline void event_begin(tr_sim *sim, uint8_t kind, uint32_t node) {
     sim->stats.events++;
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)kind << 32) | node);
+    sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, sim->now), ((uint64_t)kind << 32) | node);
 }
 
 static inline void event_end(tr_sim *sim, sim_record *r) {
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r->a), r->b);
+    sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, r->a), r->b);
     if (sim->mode != SIM_MODE_PLAIN) {
-        tr_sim__record(sim, r); /* check-determinism only */
+        tr__sim_record(sim, r); /* check-determinism only */
     }
 }
 
@@ -370,38 +370,38 @@ static void process(tr_sim *sim, uint32_t slot) {
     sim_event ev = sim->slab[slot];
     sim_record r = {.time = sim->now, .kind = ev.kind, .node = ev.node};
     if (ev.kind == SIM_EV_CALL) {
-        tr_sim__release_slot(sim, slot);
+        tr__sim_release_slot(sim, slot);
         sim->stats.events++;
-        sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), SIM_EV_CALL);
+        sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, sim->now), SIM_EV_CALL);
         if (sim->mode != SIM_MODE_PLAIN) {
-            tr_sim__record(sim, &r); /* check-determinism only */
+            tr__sim_record(sim, &r); /* check-determinism only */
         }
         ev.u.call.fn(sim, ev.u.call.ud);
         return;
     }
     sim_node *sn = &sim->nodes[ev.node];
     if (ev.cancelled) { /* a withdrawn timer: never an event (see op_timer_cancel) */
-        tr_sim__release_slot(sim, slot);
+        tr__sim_release_slot(sim, slot);
         return;
     }
     if (ev.epoch != sn->epoch || !sn->up) {
-        tr_sim__release_slot(sim, slot);
+        tr__sim_release_slot(sim, slot);
         if (ev.kind == SIM_EV_DELIVER) {
             sim->stats.dropped_down++;
         }
-        tr_sim__free_event(sim, &ev);
+        tr__sim_free_event(sim, &ev);
         return; /* a previous incarnation's event */
     }
     if (sn->paused) {
         defer(sim, sn, slot, &ev);
         return;
     }
-    tr_sim__release_slot(sim, slot);
+    tr__sim_release_slot(sim, slot);
     event_begin(sim, ev.kind, ev.node);
     switch (ev.kind) {
     case SIM_EV_RUN: run_actor(sim, sn, &r); break;
     case SIM_EV_TIMER: fire_timer(sim, sn, &ev, &r); break;
-    case SIM_EV_DELIVER: tr_sim__deliver(sim, &ev, &r); break;
+    case SIM_EV_DELIVER: tr__sim_deliver(sim, &ev, &r); break;
     case SIM_EV_COMMIT: commit(sim, sn, &r); break;
     case SIM_EV_NODE_EVENT:
         r.a = ev.u.nev.about;
@@ -423,7 +423,7 @@ static void process_run(tr_sim *sim, const sim_heap_entry *e) {
     }
     sim_event ev = {.kind = SIM_EV_RUN, .node = i, .epoch = e->epoch};
     if (sn->paused) { /* it waits in the slab like any deferred event */
-        defer(sim, sn, tr_sim__alloc_event(sim, &ev), &ev);
+        defer(sim, sn, tr__sim_alloc_event(sim, &ev), &ev);
         return;
     }
     sim_record r = {.time = sim->now, .kind = SIM_EV_RUN, .node = i};
@@ -435,7 +435,7 @@ static void process_run(tr_sim *sim, const sim_heap_entry *e) {
 static bool step_until(tr_sim *sim, uint64_t limit) {
     sim_heap_entry top;
     bool advanced; /* the link of a popped delivery already moved on */
-    if (!tr_sim__queue_pop(sim, limit, &top, &advanced)) {
+    if (!tr__sim_queue_pop(sim, limit, &top, &advanced)) {
         return false;
     }
     if (top.slot & SIM_SLOT_RUN) {
@@ -444,7 +444,7 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
     }
     sim_event *ev = &sim->slab[top.slot];
     if (ev->kind == SIM_EV_DELIVER && ev->via_link && !advanced) {
-        tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
+        tr__sim_link_advance(sim, ev->u.msg.from, ev->node);
     }
     process(sim, top.slot);
     return true;
@@ -485,7 +485,7 @@ int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), vo
     sim_event ev = {.kind = SIM_EV_CALL};
     ev.u.call.fn = fn;
     ev.u.call.ud = ud;
-    tr_sim__push(sim, at_ns, &ev);
+    tr__sim_push(sim, at_ns, &ev);
     return 0;
 }
 
@@ -510,7 +510,7 @@ static int make_store_dir(tr_sim *sim) {
         return 0;
     }
     const char *base = sim->cfg.store_base ? sim->cfg.store_base : "/dev/shm";
-    return tr_sim__store_dir_create(base, sim->store_dir, sizeof sim->store_dir,
+    return tr__sim_store_dir_create(base, sim->store_dir, sizeof sim->store_dir,
                                     &sim->store_lock_fd);
 }
 
@@ -574,11 +574,11 @@ int tr_sim_create(const tr_sim_config *cfg, tr_sim **out) {
     sim->trace = 0xcbf29ce484222325ull; /* FNV offset basis */
     tr_sim_rng_init(&sim->rng_nemesis, cfg->seed, SIM_STREAM_NEMESIS);
     sim->links = calloc((size_t)sim->n * sim->n, sizeof *sim->links);
-    rc = sim->links == NULL ? TR_ENOMEM : tr_sim__queue_grow(sim);
+    rc = sim->links == NULL ? TR_ENOMEM : tr__sim_queue_grow(sim);
     if (rc == 0) {
         for (uint32_t f = 0; f < sim->n; f++) {
             for (uint32_t t = 0; t < sim->n; t++) {
-                sim_link *l = tr_sim__link(sim, f, t);
+                sim_link *l = tr__sim_link(sim, f, t);
                 l->up = true;
                 tr_sim_rng_init(&l->rng_delay, cfg->seed, SIM_STREAM_LINK_DELAY(f, t));
                 tr_sim_rng_init(&l->rng_fault, cfg->seed, SIM_STREAM_LINK_FAULT(f, t));
@@ -615,22 +615,22 @@ void tr_sim_destroy(tr_sim *sim) {
             sim->nodes[i].store = NULL;
         }
     }
-    tr_sim__queue_free_events(sim);
+    tr__sim_queue_free_events(sim);
     for (uint32_t i = 0; i < sim->n; i++) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
-            tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
+            tr__sim_free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
         }
         free(sim->nodes[i].deferred);
         free(sim->nodes[i].runq);
     }
     if (sim->links != NULL) {
-        tr_sim__links_free(sim);
+        tr__sim_links_free(sim);
     }
-    tr_sim__store_dir_remove(sim->store_dir);
+    tr__sim_store_dir_remove(sim->store_dir);
     if (sim->store_lock_fd > 0) {
         close(sim->store_lock_fd - 1);
     }
-    tr_sim__queue_deinit(sim);
+    tr__sim_queue_deinit(sim);
     free(sim->links);
     free(sim->rec);
     free(sim);
@@ -653,7 +653,7 @@ uint64_t tr_sim_now_ns(const tr_sim *sim) {
 
 uint64_t tr_sim_node_now_ns(tr_sim *sim, uint32_t i) {
     assert(i < sim->n);
-    return tr_sim__local_now(sim, &sim->nodes[i]);
+    return tr__sim_local_now(sim, &sim->nodes[i]);
 }
 
 uint64_t tr_sim_seed(const tr_sim *sim) {

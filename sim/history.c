@@ -1,6 +1,6 @@
 /* history.c — the operation history: appending with invariants, EDN/JSON export, import.
  * jansson is used only here (JSON import and export); the EDN reader below reads exactly
- * the subset that tr_history_write_edn writes (plus whitespace, commas and ; comments). */
+ * the subset that tr__history_write_edn writes (plus whitespace, commas and ; comments). */
 #include "sim/history.h"
 
 #include <assert.h>
@@ -38,7 +38,7 @@ struct tr_history {
     size_t pending;
 };
 
-tr_history *tr_history_create(size_t max_ops) {
+tr_history *tr__history_create(size_t max_ops) {
     assert(max_ops >= 1 && max_ops <= TR_HISTORY_MAX_OPS_LIMIT);
     tr_history *h = calloc(1, sizeof *h);
     if (!h) {
@@ -54,7 +54,7 @@ tr_history *tr_history_create(size_t max_ops) {
     return h;
 }
 
-void tr_history_destroy(tr_history *h) {
+void tr__history_destroy(tr_history *h) {
     if (!h) {
         return;
     }
@@ -64,32 +64,32 @@ void tr_history_destroy(tr_history *h) {
     free(h);
 }
 
-size_t tr_history_count(const tr_history *h) {
+size_t tr__history_count(const tr_history *h) {
     return h->count;
 }
-size_t tr_history_max_ops(const tr_history *h) {
+size_t tr__history_max_ops(const tr_history *h) {
     return h->max_ops;
 }
-size_t tr_history_pending(const tr_history *h) {
+size_t tr__history_pending(const tr_history *h) {
     return h->pending;
 }
 
-const tr_op *tr_history_op(const tr_history *h, size_t i) {
+const tr_op *tr__history_op(const tr_history *h, size_t i) {
     assert(i < h->count);
     return &h->ops[i];
 }
 
-size_t tr_history_partner(const tr_history *h, size_t i) {
+size_t tr__history_partner(const tr_history *h, size_t i) {
     assert(i < h->count);
     return h->partner[i] == TR_HISTORY_NO_PARTNER ? SIZE_MAX : h->partner[i];
 }
 
-const char *tr_op_type_name(tr_op_type type) {
+const char *tr__history_op_type_name(tr_op_type type) {
     static const char *names[] = {"invoke", "ok", "fail", "info"};
     return (unsigned)type < 4 ? names[type] : "?";
 }
 
-const char *tr_op_f_name(tr_op_f f) {
+const char *tr__history_op_f_name(tr_op_f f) {
     static const char *names[] = {"read", "write", "cas", "reserve", "restock"};
     return (unsigned)f < 5 ? names[f] : "?";
 }
@@ -148,7 +148,7 @@ static proc_slot *proc_get(tr_history *h, int64_t process) {
     return s;
 }
 
-bool tr_history_process_free(const tr_history *h, int64_t process) {
+bool tr__history_process_free(const tr_history *h, int64_t process) {
     const proc_slot *s = proc_find(h, process);
     return !s->used || s->state == PROC_FREE;
 }
@@ -216,7 +216,7 @@ static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s
     return 0;
 }
 
-int tr_history_append(tr_history *h, const tr_op *op) {
+int tr__history_append(tr_history *h, const tr_op *op) {
     assert(h && op);
     if (h->count >= h->max_ops) {
         return TR_EFULL;
@@ -263,21 +263,21 @@ static int invoke(tr_history *h, int64_t time_ns, int64_t process, tr_op_f f, in
                 .type = TR_OP_INVOKE,
                 .f = (uint8_t)f,
                 .has_value = has_value};
-    return tr_history_append(h, &op);
+    return tr__history_append(h, &op);
 }
 
-int tr_history_invoke_read(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
-                           int32_t node) {
+int tr__history_invoke_read(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                            int32_t node) {
     return invoke(h, time_ns, process, TR_F_READ, key, false, 0, 0, node);
 }
 
-int tr_history_invoke_write(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
-                            int64_t value, int32_t node) {
+int tr__history_invoke_write(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                             int64_t value, int32_t node) {
     return invoke(h, time_ns, process, TR_F_WRITE, key, true, value, 0, node);
 }
 
-int tr_history_invoke_cas(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
-                          int64_t from, int64_t to, int32_t node) {
+int tr__history_invoke_cas(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                           int64_t from, int64_t to, int32_t node) {
     return invoke(h, time_ns, process, TR_F_CAS, key, true, from, to, node);
 }
 
@@ -300,18 +300,19 @@ static int complete(tr_history *h, int64_t time_ns, int64_t process, tr_op_type 
     } else {
         op.error[0] = '\0';
     }
-    return tr_history_append(h, &op);
+    return tr__history_append(h, &op);
 }
 
-int tr_history_ok(tr_history *h, int64_t time_ns, int64_t process) {
+int tr__history_ok(tr_history *h, int64_t time_ns, int64_t process) {
     const proc_slot *s = proc_find(h, process);
     if (s->used && s->state == PROC_BUSY && h->ops[s->open_index].f == TR_F_READ) {
-        return TR_EINVAL; /* a read's ok needs its value: tr_history_ok_read */
+        return TR_EINVAL; /* a read's ok needs its value: tr__history_ok_read */
     }
     return complete(h, time_ns, process, TR_OP_OK, false, 0, NULL);
 }
 
-int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found, int64_t value) {
+int tr__history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found,
+                        int64_t value) {
     const proc_slot *s = proc_find(h, process);
     if (s->used && s->state == PROC_BUSY && h->ops[s->open_index].f != TR_F_READ) {
         return TR_EINVAL;
@@ -319,11 +320,11 @@ int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool fou
     return complete(h, time_ns, process, TR_OP_OK, found, value, NULL);
 }
 
-int tr_history_fail(tr_history *h, int64_t time_ns, int64_t process, const char *error) {
+int tr__history_fail(tr_history *h, int64_t time_ns, int64_t process, const char *error) {
     return complete(h, time_ns, process, TR_OP_FAIL, false, 0, error);
 }
 
-int tr_history_info(tr_history *h, int64_t time_ns, int64_t process, const char *error) {
+int tr__history_info(tr_history *h, int64_t time_ns, int64_t process, const char *error) {
     return complete(h, time_ns, process, TR_OP_INFO, false, 0, error);
 }
 
@@ -354,7 +355,7 @@ static void edn_string(FILE *out, const char *s) {
     fputc('"', out);
 }
 
-int tr_history_write_edn(const tr_history *h, FILE *out) {
+int tr__history_write_edn(const tr_history *h, FILE *out) {
     fputs("[", out);
     for (size_t i = 0; i < h->count; i++) {
         const tr_op *op = &h->ops[i];
@@ -363,8 +364,8 @@ int tr_history_write_edn(const tr_history *h, FILE *out) {
         fprintf(out,
                 "%s{:index %" PRIu64 ", :time %" PRId64 ", :type :%s, :process %" PRId64
                 ", :f :%s, :value %s",
-                i ? "\n " : "", op->index, op->time_ns, tr_op_type_name(op->type), op->process,
-                tr_op_f_name(op->f), value);
+                i ? "\n " : "", op->index, op->time_ns, tr__history_op_type_name(op->type),
+                op->process, tr__history_op_f_name(op->f), value);
         if (op->node == TR_NODE_NONE) {
             fputs(", :node nil", out);
         } else {
@@ -395,9 +396,9 @@ static json_t *json_op_value(const tr_op *op) {
 static json_t *json_op(const tr_op *op) {
     json_t *node = op->node == TR_NODE_NONE ? json_null() : json_integer(op->node);
     json_t *o = json_pack("{sIsIsssIsssoso}", "index", (json_int_t)op->index, "time",
-                          (json_int_t)op->time_ns, "type", tr_op_type_name(op->type), "process",
-                          (json_int_t)op->process, "f", tr_op_f_name(op->f), "value",
-                          json_op_value(op), "node", node);
+                          (json_int_t)op->time_ns, "type", tr__history_op_type_name(op->type),
+                          "process", (json_int_t)op->process, "f", tr__history_op_f_name(op->f),
+                          "value", json_op_value(op), "node", node);
     if (!o) {
         return NULL;
     }
@@ -407,7 +408,7 @@ static json_t *json_op(const tr_op *op) {
     return o;
 }
 
-int tr_history_write_json(const tr_history *h, FILE *out) {
+int tr__history_write_json(const tr_history *h, FILE *out) {
     fputs("[", out);
     for (size_t i = 0; i < h->count; i++) {
         json_t *o = json_op(&h->ops[i]);
@@ -439,7 +440,7 @@ static void set_err(char *err, size_t cap, const char *fmt, ...) {
 
 static int parse_type(const char *s, uint8_t *out) {
     for (int t = TR_OP_INVOKE; t <= TR_OP_INFO; t++) {
-        if (!strcmp(s, tr_op_type_name((tr_op_type)t))) {
+        if (!strcmp(s, tr__history_op_type_name((tr_op_type)t))) {
             *out = (uint8_t)t;
             return 0;
         }
@@ -449,7 +450,7 @@ static int parse_type(const char *s, uint8_t *out) {
 
 static int parse_f(const char *s, uint8_t *out) {
     for (int f = TR_F_READ; f <= TR_F_RESTOCK; f++) {
-        if (!strcmp(s, tr_op_f_name((tr_op_f)f))) {
+        if (!strcmp(s, tr__history_op_f_name((tr_op_f)f))) {
             *out = (uint8_t)f;
             return 0;
         }
@@ -465,7 +466,7 @@ static const char *append_why(const tr_history *h, const tr_op *op) {
         return "time goes back";
     }
     if (op->type == TR_OP_INVOKE) {
-        return tr_history_process_free(h, op->process)
+        return tr__history_process_free(h, op->process)
                    ? "invoke rejected"
                    : "process invokes while busy or after an info (retired)";
     }
@@ -475,7 +476,7 @@ static const char *append_why(const tr_history *h, const tr_op *op) {
 
 /* Appends one parsed op, translating failures into a message naming op number `n`. */
 static int import_append(tr_history *h, const tr_op *op, size_t n, char *err, size_t cap) {
-    int rc = tr_history_append(h, op);
+    int rc = tr__history_append(h, op);
     if (rc == TR_EFULL) {
         set_err(err, cap, "op %zu: more than %zu ops (raise the limit)", n, h->max_ops);
         return TR_ETOOBIG;
@@ -667,25 +668,25 @@ static int json_import(tr_history *h, const char *text, size_t len, char *err, s
     return 0;
 }
 
-int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
-                         size_t err_cap) {
+int tr__history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+                          size_t err_cap) {
     assert(text && out);
     *out = NULL;
-    tr_history *h = tr_history_create(max_ops);
+    tr_history *h = tr__history_create(max_ops);
     if (!h) {
         set_err(err, err_cap, "out of memory");
         return TR_ENOMEM;
     }
     int rc = json_import(h, text, len, err, err_cap);
     if (rc != 0) {
-        tr_history_destroy(h);
+        tr__history_destroy(h);
         return rc;
     }
     *out = h;
     return 0;
 }
 
-/* ---- import: EDN (exactly what tr_history_write_edn writes) ---------------------------- */
+/* ---- import: EDN (exactly what tr__history_write_edn writes) ---------------------------- */
 
 typedef struct edn {
     const char *p;
@@ -850,8 +851,8 @@ static const char *edn_op(edn *r, tr_op *op) {
     return seen == 15 ? NULL : "an op needs :type, :process, :f and :value";
 }
 
-int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
-                        size_t err_cap) {
+int tr__history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+                         size_t err_cap) {
     assert(text && out);
     *out = NULL;
     edn r = {.p = text, .end = text + len, .line = 1};
@@ -859,7 +860,7 @@ int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history
         set_err(err, err_cap, "line %d: a history must be an EDN vector of op maps", r.line);
         return TR_ECORRUPT;
     }
-    tr_history *h = tr_history_create(max_ops);
+    tr_history *h = tr__history_create(max_ops);
     if (!h) {
         set_err(err, err_cap, "out of memory");
         return TR_ENOMEM;
@@ -872,14 +873,14 @@ int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history
             set_err(err, err_cap, "line %d: op %zu: %s", r.line, i, why);
         }
         if (rc != 0) {
-            tr_history_destroy(h);
+            tr__history_destroy(h);
             return rc;
         }
     }
     edn_ws(&r);
     if (r.p != r.end) {
         set_err(err, err_cap, "line %d: trailing data after the history", r.line);
-        tr_history_destroy(h);
+        tr__history_destroy(h);
         return TR_ECORRUPT;
     }
     *out = h;
@@ -944,8 +945,8 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
     return 0;
 }
 
-int tr_history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
-                         size_t err_cap) {
+int tr__history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
+                          size_t err_cap) {
     assert(path && out);
     *out = NULL;
     char *text;
@@ -955,9 +956,9 @@ int tr_history_load_file(const char *path, size_t max_ops, tr_history **out, cha
         return rc;
     }
     if (looks_like_edn(text, len)) {
-        rc = tr_history_load_edn(text, len, max_ops, out, err, err_cap);
+        rc = tr__history_load_edn(text, len, max_ops, out, err, err_cap);
     } else {
-        rc = tr_history_load_json(text, len, max_ops, out, err, err_cap);
+        rc = tr__history_load_json(text, len, max_ops, out, err, err_cap);
     }
     free(text);
     return rc;

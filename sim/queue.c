@@ -8,7 +8,7 @@
 
 #include "sim/queue.h"
 
-int tr_sim__queue_grow(tr_sim *sim) {
+int tr__sim_queue_grow(tr_sim *sim) {
     uint32_t cap = sim->slab_cap ? sim->slab_cap * 2 : 1024;
     sim_event *slab = realloc(sim->slab, (size_t)cap * sizeof *slab);
     if (slab == NULL) {
@@ -37,11 +37,11 @@ int tr_sim__queue_grow(tr_sim *sim) {
     }
     sim->heap = heap;
     sim->heap_cap = qcap;
-    sim_heap_entry *theap = realloc(sim->theap, (size_t)cap * sizeof *theap);
-    if (theap == NULL) {
+    sim_heap_entry *timer_heap = realloc(sim->timer_heap, (size_t)cap * sizeof *timer_heap);
+    if (timer_heap == NULL) {
         return TR_ENOMEM;
     }
-    sim->theap = theap;
+    sim->timer_heap = timer_heap;
     /* The ring (capacity a power of two, like the slab) is unwrapped into its new array. */
     sim_heap_entry *ring = malloc((size_t)qcap * sizeof *ring);
     if (ring == NULL) {
@@ -58,8 +58,8 @@ int tr_sim__queue_grow(tr_sim *sim) {
     return 0;
 }
 
-/* Restores the heap order below entry i (the counterpart of tr_sim__sift_up). */
-void tr_sim__sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
+/* Restores the heap order below entry i (the counterpart of tr__sim_sift_up). */
+void tr__sim_sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
     sim_heap_entry e = h[i];
     for (;;) {
         uint32_t c = 4 * i + 1;
@@ -68,17 +68,17 @@ void tr_sim__sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
         }
         uint32_t m = c;
         if (c + 4 <= n) { /* all four children: unrolled (the common case) */
-            uint32_t m2 = tr_sim__entry_less(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
-            m = tr_sim__entry_less(&h[c + 1], &h[c]) ? c + 1 : c;
-            m = tr_sim__entry_less(&h[m2], &h[m]) ? m2 : m;
+            uint32_t m2 = tr__sim_entry_less(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
+            m = tr__sim_entry_less(&h[c + 1], &h[c]) ? c + 1 : c;
+            m = tr__sim_entry_less(&h[m2], &h[m]) ? m2 : m;
         } else {
             for (uint32_t k = c + 1; k < n; k++) {
-                if (tr_sim__entry_less(&h[k], &h[m])) {
+                if (tr__sim_entry_less(&h[k], &h[m])) {
                     m = k;
                 }
             }
         }
-        if (!tr_sim__entry_less(&h[m], &e)) {
+        if (!tr__sim_entry_less(&h[m], &e)) {
             break;
         }
         h[i] = h[m];
@@ -91,58 +91,58 @@ void tr_sim__sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
 static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
     sim_heap_entry e = {time, sim->seq++, slot};
     if (time != sim->now && sim->slab[slot].kind == SIM_EV_TIMER) {
-        sim->slab[slot].in_theap = true;
-        SIM_ASSERT(sim, sim->theap_count < sim->slab_cap);
-        sim->theap[sim->theap_count] = e;
-        tr_sim__sift_up(sim->theap, sim->theap_count++);
+        sim->slab[slot].in_timer_heap = true;
+        SIM_ASSERT(sim, sim->timer_heap_count < sim->slab_cap);
+        sim->timer_heap[sim->timer_heap_count] = e;
+        tr__sim_sift_up(sim->timer_heap, sim->timer_heap_count++);
         return;
     }
-    tr_sim__enqueue(sim, e);
+    tr__sim_enqueue(sim, e);
 }
 
 /* Out of memory is fatal here: an engine that silently lost an event would break
  * determinism and the delivery contract. */
-uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
-    if (sim->free_count == 0 && tr_sim__queue_grow(sim) != 0) {
+uint32_t tr__sim_alloc_event(tr_sim *sim, const sim_event *ev) {
+    if (sim->free_count == 0 && tr__sim_queue_grow(sim) != 0) {
         fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n", sim->cfg.seed);
-        tr_sim__die(sim);
+        tr__sim_die(sim);
     }
     uint32_t slot = sim->free_slots[--sim->free_count];
     sim->slab[slot] = *ev;
     return slot;
 }
 
-uint64_t tr_sim__next_seq(tr_sim *sim) {
+uint64_t tr__sim_next_seq(tr_sim *sim) {
     return sim->seq++;
 }
 
-void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
+void tr__sim_heap_insert(tr_sim *sim, sim_heap_entry e) {
     SIM_ASSERT(sim, e.time >= sim->now);
-    tr_sim__heap_push(sim, e);
+    tr__sim_heap_push(sim, e);
 }
 
 /* Pushes a copy of *ev due at `time` (an earlier time means now). */
-uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
-    uint32_t slot = tr_sim__alloc_event(sim, ev);
+uint32_t tr__sim_push(tr_sim *sim, uint64_t time, const sim_event *ev) {
+    uint32_t slot = tr__sim_alloc_event(sim, ev);
     push_slot(sim, time < sim->now ? sim->now : time, slot);
     return slot;
 }
 
-void tr_sim__release_slot(tr_sim *sim, uint32_t slot) {
+void tr__sim_release_slot(tr_sim *sim, uint32_t slot) {
     sim->slab[slot].kind = 0; /* free: op_timer_cancel must not match it */
     sim->free_slots[sim->free_count++] = slot;
 }
 
-void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
+void tr__sim_free_event(tr_sim *sim, sim_event *ev) {
     if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
-        tr_sim__buf_free(sim, ev->u.msg.buf, ev->u.msg.len);
+        tr__sim_buf_free(sim, ev->u.msg.buf, ev->u.msg.len);
         ev->u.msg.buf = NULL;
     }
 }
 
 /* Envelope buffers: most envelopes are small, so buffers of up to SIM_BUF_SMALL bytes come
  * from a LIFO free list (recently freed = still in cache), bounded at SIM_BUF_POOL_MAX. */
-uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len) {
+uint8_t *tr__sim_buf_alloc(tr_sim *sim, size_t len) {
     if (len <= SIM_BUF_SMALL) {
         if (sim->buf_pool_count > 0) {
             return sim->buf_pool[--sim->buf_pool_count];
@@ -152,7 +152,7 @@ uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len) {
     return malloc(len);
 }
 
-void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
+void tr__sim_buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
     if (len <= SIM_BUF_SMALL && sim->buf_pool_count < SIM_BUF_POOL_MAX) {
         sim->buf_pool[sim->buf_pool_count++] = buf;
         return;
@@ -160,65 +160,65 @@ void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
     free(buf);
 }
 
-void tr_sim__retime_timers(tr_sim *sim, uint32_t i) {
+void tr__sim_retime_timers(tr_sim *sim, uint32_t i) {
     sim_node *sn = &sim->nodes[i];
     bool changed = false;
-    for (uint32_t k = 0; k < sim->theap_count; k++) {
-        sim_event *ev = &sim->slab[sim->theap[k].slot];
+    for (uint32_t k = 0; k < sim->timer_heap_count; k++) {
+        sim_event *ev = &sim->slab[sim->timer_heap[k].slot];
         if (ev->node == i && ev->epoch == sn->epoch) {
-            sim->theap[k].time = tr_sim__local_to_global(sim, sn, ev->u.timer.due_local);
+            sim->timer_heap[k].time = tr__sim_local_to_global(sim, sn, ev->u.timer.due_local);
             changed = true;
         }
     }
-    if (changed && sim->theap_count > 1) {
-        for (uint32_t k = sim->theap_count / 2; k-- > 0;) {
-            tr_sim__sift_down(sim->theap, sim->theap_count, k);
+    if (changed && sim->timer_heap_count > 1) {
+        for (uint32_t k = sim->timer_heap_count / 2; k-- > 0;) {
+            tr__sim_sift_down(sim->timer_heap, sim->timer_heap_count, k);
         }
     }
 }
 
 /* Takes the withdrawn timers out of the timer heap and rebuilds it. Pop order does not
  * change: keys (time, seq) are unique, so any heap of the same entries pops the same. */
-void tr_sim__compact_timers(tr_sim *sim) {
+void tr__sim_compact_timers(tr_sim *sim) {
     uint32_t n = 0;
-    for (uint32_t k = 0; k < sim->theap_count; k++) {
-        uint32_t slot = sim->theap[k].slot;
+    for (uint32_t k = 0; k < sim->timer_heap_count; k++) {
+        uint32_t slot = sim->timer_heap[k].slot;
         if (sim->slab[slot].cancelled) {
-            tr_sim__release_slot(sim, slot);
+            tr__sim_release_slot(sim, slot);
         } else {
-            sim->theap[n++] = sim->theap[k];
+            sim->timer_heap[n++] = sim->timer_heap[k];
         }
     }
-    sim->theap_count = n;
-    sim->theap_cancelled = 0;
+    sim->timer_heap_count = n;
+    sim->timer_heap_cancelled = 0;
     for (uint32_t k = n > 1 ? (n - 2) / 4 + 1 : 0; k-- > 0;) {
-        tr_sim__sift_down(sim->theap, n, k);
+        tr__sim_sift_down(sim->timer_heap, n, k);
     }
 }
 
-void tr_sim__queue_free_events(tr_sim *sim) {
+void tr__sim_queue_free_events(tr_sim *sim) {
     for (uint32_t k = 0; k < sim->heap_count; k++) {
         if (!(sim->heap[k].slot & SIM_SLOT_RUN)) {
-            tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
+            tr__sim_free_event(sim, &sim->slab[sim->heap[k].slot]);
         }
     }
-    for (uint32_t k = 0; k < sim->theap_count; k++) {
-        tr_sim__free_event(sim, &sim->slab[sim->theap[k].slot]);
+    for (uint32_t k = 0; k < sim->timer_heap_count; k++) {
+        tr__sim_free_event(sim, &sim->slab[sim->timer_heap[k].slot]);
     }
     for (uint32_t k = 0; k < sim->ring_count; k++) {
         uint32_t slot = sim->ring[(sim->ring_head + k) & (sim->ring_cap - 1)].slot;
         if (!(slot & SIM_SLOT_RUN)) {
-            tr_sim__free_event(sim, &sim->slab[slot]);
+            tr__sim_free_event(sim, &sim->slab[slot]);
         }
     }
 }
 
-void tr_sim__queue_deinit(tr_sim *sim) {
+void tr__sim_queue_deinit(tr_sim *sim) {
     while (sim->buf_pool_count > 0) {
         free(sim->buf_pool[--sim->buf_pool_count]);
     }
     free(sim->heap);
-    free(sim->theap);
+    free(sim->timer_heap);
     free(sim->ring);
     free(sim->slab);
     free(sim->free_slots);

@@ -320,8 +320,8 @@ static int parse_line(parser *p, char *line, tr_scenario *out, size_t *cap) {
     return rc;
 }
 
-int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
-                      size_t err_cap) {
+int tr__scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
+                       size_t err_cap) {
     assert(out != NULL && err != NULL && err_cap > 0);
     assert(text != NULL || len == 0);
     assert(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);
@@ -348,19 +348,19 @@ int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario 
         pos += n + (nl != NULL);
     }
     if (rc != 0) {
-        tr_scenario_free(out);
+        tr__scenario_free(out);
     }
     return rc;
 }
 
-void tr_scenario_free(tr_scenario *s) {
+void tr__scenario_free(tr_scenario *s) {
     if (s != NULL) {
         free(s->events);
         *s = (tr_scenario){0};
     }
 }
 
-int tr_scenario_apply(tr_sim *sim, const tr_scen_event *ev) {
+int tr__scenario_apply(tr_sim *sim, const tr_scen_event *ev) {
     switch (ev->kind) {
     case TR_SCEN_PARTITION_HALVES: return tr_sim_partition_halves(sim);
     case TR_SCEN_PARTITION: return tr_sim_partition(sim, ev->mask);

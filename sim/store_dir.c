@@ -19,7 +19,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-void tr_sim__store_dir_remove(const char *dir) {
+void tr__sim_store_dir_remove(const char *dir) {
     if (dir[0]) {
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
@@ -74,7 +74,7 @@ static int lock_store_dir(const char *dir, int *lock_fd) {
     return 0;
 }
 
-int tr_sim__store_dir_create(const char *base, char *dir, size_t cap, int *lock_fd) {
+int tr__sim_store_dir_create(const char *base, char *dir, size_t cap, int *lock_fd) {
     int len = snprintf(dir, cap, "%s/troupe-sim-XXXXXX", base);
     if (len < 0 || (size_t)len >= cap - 8) {
         dir[0] = 0;

@@ -21,10 +21,10 @@
 
 /* Sweeps the dead runs' directories in base, creates this run's directory into dir (cap
  * bytes) and takes its lock: *lock_fd is the lock's descriptor + 1 (0: none). On error dir
- * is "" or names a directory that tr_sim__store_dir_remove removes; TR_ETOOBIG if the path
+ * is "" or names a directory that tr__sim_store_dir_remove removes; TR_ETOOBIG if the path
  * does not fit, TR_EIO if it cannot be created or locked. */
-int tr_sim__store_dir_create(const char *base, char *dir, size_t cap, int *lock_fd);
+int tr__sim_store_dir_create(const char *base, char *dir, size_t cap, int *lock_fd);
 /* Removes dir and everything in it (dir "" : nothing); does not release the lock. */
-void tr_sim__store_dir_remove(const char *dir);
+void tr__sim_store_dir_remove(const char *dir);
 
 #endif /* TR_SIM_STORE_DIR_H */

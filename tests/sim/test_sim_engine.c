@@ -520,13 +520,13 @@ Test(sim_engine, every_fault_at_once_is_still_deterministic) {
 }
 
 /* The engine's invariant hook (sim/sim.h SIM_ASSERT) reports the seed and aborts. */
-_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
+_Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
 
 Test(sim_engine, invariant_failure_aborts_naming_the_seed, .signal = SIGABRT) {
     tr_sim_config c = ping_config(4242);
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&c, &sim), 0);
-    tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+    tr__sim_assert_fail(sim, "planted", __FILE__, __LINE__);
 }
 
 /* An aborted run leaves no store directory behind (they live in /dev/shm, i.e. memory). */
@@ -544,7 +544,7 @@ Test(sim_engine, an_aborted_run_removes_its_store_directory) {
             _exit(3);
         }
         tr_sim_run_for(sim, 1000000); /* the stores hold something */
-        tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+        tr__sim_assert_fail(sim, "planted", __FILE__, __LINE__);
     }
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
