@@ -1,10 +1,10 @@
 /* checkers.c — convergence, availability and latency checkers (see checkers.h). */
 #include "sim/checkers.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "troupe.h"
 
 /* ---- convergence -------------------------------------------------------------------- */
@@ -203,7 +203,7 @@ static void check_replica(wrec *w, size_t nw, const tr_replica_entry *e, size_t 
 
 int tr__checkers_convergence(const tr_history *h, const tr_replica_state *replicas, size_t n,
                              tr_convergence_result *out) {
-    assert(h && out && (replicas || n == 0));
+    TR_ASSERT(h && out && (replicas || n == 0));
     memset(out, 0, sizeof *out);
     out->agree = true;
     if (n == 0) {
@@ -243,7 +243,7 @@ static void finish(tr_avail_counts *c) {
 
 int tr__checkers_availability(const tr_history *h, const tr_avail_options *opts,
                               tr_avail_result *out) {
-    assert(h && out);
+    TR_ASSERT(h && out);
     tr_avail_options o = opts ? *opts : (tr_avail_options){0};
     memset(out, 0, sizeof *out);
     if (o.group_count > TR_AVAIL_GROUPS_MAX || (o.node_count && !o.group_of_node)) {
@@ -289,7 +289,7 @@ static int64_t rank(const int64_t *sorted, size_t n, unsigned pct) {
 }
 
 int tr__checkers_latency(const tr_history *h, tr_latency *out) {
-    assert(h && out);
+    TR_ASSERT(h && out);
     memset(out, 0, sizeof *out);
     size_t total = tr__history_count(h), n = 0;
     int64_t *lat = malloc((total ? total : 1) * sizeof *lat);

@@ -15,15 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <assert.h>
 
+#include "runtime/assert.h"
 #include "sim/determinism.h"
 #include "sim/queue.h"
 #include "sim/sim.h"
 #include "sim/store_dir.h"
 
 void tr_sim_config_init(tr_sim_config *cfg) {
-    assert(cfg != NULL);
+    TR_ASSERT(cfg != NULL);
     memset(cfg, 0, sizeof *cfg);
     cfg->seed = 1;
     cfg->nodes = 3;
@@ -52,11 +52,32 @@ _Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const ch
     tr__sim_die(sim);
 }
 
+/* ---- The TR_ASSERT context of a running simulation ----------------------------------- */
+
+/* What a TR_ASSERT failing on the simulation's thread prints after its expression (see
+ * runtime/assert.h): enough to replay the run to that point. */
+static void assert_context(void *arg, char *buf, size_t cap) {
+    const tr_sim *sim = arg;
+    int n = snprintf(buf, cap, "troupe sim: seed %" PRIu64 ", event #%" PRIu64 ", t=%" PRIu64 " ns",
+                     sim->cfg.seed, sim->stats.events, sim->now);
+    if (sim->event_node != 0 && n > 0 && (size_t)n < cap) {
+        snprintf(buf + n, cap - (size_t)n, ", node n%u", sim->event_node);
+    }
+}
+
+void tr__sim_context_enter(tr_sim *sim, tr__sim_context *saved) {
+    tr__assert_context_set(assert_context, sim, &saved->fn, &saved->arg);
+}
+
+void tr__sim_context_leave(const tr__sim_context *saved) {
+    tr__assert_context_set(saved->fn, saved->arg, NULL, NULL);
+}
+
 /* ---- Nodes, clocks ------------------------------------------------------------------- */
 
 uint32_t tr__sim_index(tr_sim *sim, tr_node *node) {
     uint32_t id = tr_node_id(node);
-    assert(id >= 1 && id <= sim->n);
+    TR_DEBUG_ASSERT(id >= 1 && id <= sim->n);
     return id - 1;
 }
 
@@ -253,7 +274,7 @@ static uint64_t node_processed(sim_node *sn) {
 #ifndef NDEBUG
     tr_stats st;
     tr_node_stats(sn->node, &st);
-    assert(st.messages_delivered == sn->delivered);
+    TR_ASSERT(st.messages_delivered == sn->delivered);
 #endif
     return sn->delivered;
 }
@@ -355,6 +376,7 @@ static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
  * (between event_begin and event_end); its outcome (r->a, r->b) last. */
 static inline void event_begin(tr_sim *sim, uint8_t kind, uint32_t node) {
     sim->stats.events++;
+    sim->event_node = node + 1;
     sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, sim->now), ((uint64_t)kind << 32) | node);
 }
 
@@ -372,6 +394,7 @@ static void process(tr_sim *sim, uint32_t slot) {
     if (ev.kind == SIM_EV_CALL) {
         tr__sim_release_slot(sim, slot);
         sim->stats.events++;
+        sim->event_node = 0;
         sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, sim->now), SIM_EV_CALL);
         if (sim->mode != SIM_MODE_PLAIN) {
             tr__sim_record(sim, &r); /* check-determinism only */
@@ -450,32 +473,47 @@ static bool step_until(tr_sim *sim, uint64_t limit) {
     return true;
 }
 
+/* The public run calls install the simulation's TR_ASSERT context for as long as they run
+ * actor code, and put back what the thread had before (a test's own, another sim's). */
 bool tr_sim_step(tr_sim *sim) {
-    return step_until(sim, UINT64_MAX);
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
+    bool more = step_until(sim, UINT64_MAX);
+    tr__sim_context_leave(&saved);
+    return more;
 }
 
 void tr_sim_run_for(tr_sim *sim, uint64_t ns) {
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
     uint64_t limit = sim->now + ns;
     while (step_until(sim, limit)) {
     }
     sim->now = limit;
+    tr__sim_context_leave(&saved);
 }
 
 int tr_sim_run_until(tr_sim *sim, bool (*pred)(tr_sim *sim, void *ud), void *ud,
                      uint64_t deadline_ns) {
-    assert(pred != NULL);
+    TR_ASSERT(pred != NULL);
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
+    int rc = TR_ETIMEDOUT;
     for (;;) {
         if (pred(sim, ud)) {
-            return 0;
+            rc = 0;
+            break;
         }
         if (!step_until(sim, deadline_ns)) {
+            if (deadline_ns > sim->now) {
+                sim->now = deadline_ns;
+            }
+            rc = pred(sim, ud) ? 0 : TR_ETIMEDOUT;
             break;
         }
     }
-    if (deadline_ns > sim->now) {
-        sim->now = deadline_ns;
-    }
-    return pred(sim, ud) ? 0 : TR_ETIMEDOUT;
+    tr__sim_context_leave(&saved);
+    return rc;
 }
 
 int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), void *ud) {
@@ -589,9 +627,12 @@ int tr_sim_create(const tr_sim_config *cfg, tr_sim **out) {
     for (uint32_t i = 0; rc == 0 && i < sim->n; i++) {
         rc = create_node(sim, i);
     }
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
     for (uint32_t i = 0; rc == 0 && i < sim->n; i++) {
         rc = cfg->boot ? cfg->boot(sim->nodes[i].node, cfg->boot_ud) : 0;
     }
+    tr__sim_context_leave(&saved);
     if (rc != 0) {
         tr_sim_destroy(sim);
         return rc;
@@ -643,7 +684,7 @@ uint32_t tr_sim_node_count(const tr_sim *sim) {
 }
 
 tr_node *tr_sim_node(tr_sim *sim, uint32_t i) {
-    assert(i < sim->n);
+    TR_ASSERT(i < sim->n);
     return sim->nodes[i].node;
 }
 
@@ -652,7 +693,7 @@ uint64_t tr_sim_now_ns(const tr_sim *sim) {
 }
 
 uint64_t tr_sim_node_now_ns(tr_sim *sim, uint32_t i) {
-    assert(i < sim->n);
+    TR_ASSERT(i < sim->n);
     return tr__sim_local_now(sim, &sim->nodes[i]);
 }
 

@@ -3,7 +3,6 @@
  * the subset that tr__history_write_edn writes (plus whitespace, commas and ; comments). */
 #include "sim/history.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -11,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "troupe.h"
 
 enum {
@@ -39,7 +39,7 @@ struct tr_history {
 };
 
 tr_history *tr__history_create(size_t max_ops) {
-    assert(max_ops >= 1 && max_ops <= TR_HISTORY_MAX_OPS_LIMIT);
+    TR_ASSERT(max_ops >= 1 && max_ops <= TR_HISTORY_MAX_OPS_LIMIT);
     tr_history *h = calloc(1, sizeof *h);
     if (!h) {
         return NULL;
@@ -75,12 +75,12 @@ size_t tr__history_pending(const tr_history *h) {
 }
 
 const tr_op *tr__history_op(const tr_history *h, size_t i) {
-    assert(i < h->count);
+    TR_DEBUG_ASSERT(i < h->count);
     return &h->ops[i];
 }
 
 size_t tr__history_partner(const tr_history *h, size_t i) {
-    assert(i < h->count);
+    TR_DEBUG_ASSERT(i < h->count);
     return h->partner[i] == TR_HISTORY_NO_PARTNER ? SIZE_MAX : h->partner[i];
 }
 
@@ -217,7 +217,7 @@ static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s
 }
 
 int tr__history_append(tr_history *h, const tr_op *op) {
-    assert(h && op);
+    TR_ASSERT(h && op);
     if (h->count >= h->max_ops) {
         return TR_EFULL;
     }
@@ -248,7 +248,7 @@ int tr__history_append(tr_history *h, const tr_op *op) {
         h->pending--;
     }
     h->count++;
-    assert(h->count <= h->max_ops);
+    TR_ASSERT(h->count <= h->max_ops);
     return 0;
 }
 
@@ -670,7 +670,7 @@ static int json_import(tr_history *h, const char *text, size_t len, char *err, s
 
 int tr__history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
                           size_t err_cap) {
-    assert(text && out);
+    TR_ASSERT(text && out);
     *out = NULL;
     tr_history *h = tr__history_create(max_ops);
     if (!h) {
@@ -853,7 +853,7 @@ static const char *edn_op(edn *r, tr_op *op) {
 
 int tr__history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
                          size_t err_cap) {
-    assert(text && out);
+    TR_ASSERT(text && out);
     *out = NULL;
     edn r = {.p = text, .end = text + len, .line = 1};
     if (!edn_eat(&r, '[')) {
@@ -947,7 +947,7 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
 
 int tr__history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
                           size_t err_cap) {
-    assert(path && out);
+    TR_ASSERT(path && out);
     *out = NULL;
     char *text;
     size_t len;

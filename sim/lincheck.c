@@ -1,10 +1,10 @@
 /* lincheck.c — Wing & Gong search with Lowe's memoisation, per key (see lincheck.h). */
 #include "sim/lincheck.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "troupe.h"
 
 #define NIL UINT32_MAX
@@ -307,7 +307,7 @@ static tr_lin_verdict run(search *s) {
     reg state = {0};
     uint32_t entry = s->nodes[0].next;
     while (left > 0) {
-        assert(entry != NIL); /* an unlinearized ok call keeps a return in the list */
+        TR_DEBUG_ASSERT(entry != NIL); /* an unlinearized ok call keeps a return in the list */
         const node *nd = &s->nodes[entry];
         if (nd->is_ret) {
             if (!backtrack(s, &entry, &state, &depth, &left)) {
@@ -468,7 +468,7 @@ static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko
 }
 
 int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out) {
-    assert(h && out);
+    TR_ASSERT(h && out);
     tr_lin_options o = opts ? *opts : (tr_lin_options){0};
     o.max_configs = o.max_configs ? o.max_configs : TR_LIN_DEFAULT_MAX_CONFIGS;
     o.max_configs = o.max_configs < UINT32_MAX - 1 ? o.max_configs : UINT32_MAX - 1;
@@ -499,6 +499,6 @@ int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result 
         }
     }
     free(calls);
-    assert(rc != 0 || out->verdict != TR_LIN_INVALID || out->has_bad_op);
+    TR_ASSERT(rc != 0 || out->verdict != TR_LIN_INVALID || out->has_bad_op);
     return rc;
 }

@@ -10,9 +10,9 @@
  * Failure detection: node w, having called ops->watch_node(k), hears TR_MSG_NODE_DOWN when
  * k crashes or the links between them are cut in either direction, and NODE_UP when that
  * ends, failure_detect_ns later (a perfect detector with a delay). */
-#include <assert.h>
 #include <stdlib.h>
 
+#include "runtime/assert.h"
 #include "sim/sim.h"
 
 static const char *fault_names[TR_SIM_FAULT_COUNT] = {
@@ -25,7 +25,7 @@ const char *tr_sim_fault_name(tr_sim_fault f) {
 }
 
 void tr__sim_fault(tr_sim *sim, tr_sim_fault f) {
-    assert((unsigned)f < TR_SIM_FAULT_COUNT);
+    TR_ASSERT((unsigned)f < TR_SIM_FAULT_COUNT);
     sim->stats.faults[f]++;
 }
 
@@ -221,7 +221,7 @@ int tr_sim_heal(tr_sim *sim) {
 }
 
 bool tr_sim_link_up(const tr_sim *sim, uint32_t from, uint32_t to) {
-    assert(from < sim->n && to < sim->n);
+    TR_ASSERT(from < sim->n && to < sim->n);
     return sim->links[(size_t)from * sim->n + to].up;
 }
 
@@ -280,11 +280,18 @@ int tr_sim_restart(tr_sim *sim, uint32_t i) {
     sn->processed_last = sn->delivered;
     tr__sim_fault(sim, TR_SIM_FAULT_RESTART);
     tr__sim_detect(sim);
-    return sim->cfg.boot ? sim->cfg.boot(sn->node, sim->cfg.boot_ud) : 0;
+    if (sim->cfg.boot == NULL) {
+        return 0;
+    }
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
+    int rc = sim->cfg.boot(sn->node, sim->cfg.boot_ud);
+    tr__sim_context_leave(&saved);
+    return rc;
 }
 
 bool tr_sim_node_is_up(const tr_sim *sim, uint32_t i) {
-    assert(i < sim->n);
+    TR_ASSERT(i < sim->n);
     return sim->nodes[i].up;
 }
 

@@ -8,17 +8,17 @@
  * is in flight (its epoch changes) and everything sent while it is down. Opt-in faults,
  * drawn from the link's own fault stream: loss, duplication (the copy arrives after the
  * original, FIFO), reordering (the message ignores the FIFO bound and may overtake). */
-#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "sim/sim.h"
 
 sim_link *tr__sim_link(tr_sim *sim, uint32_t from, uint32_t to) {
-    assert(from < sim->n && to < sim->n);
+    TR_DEBUG_ASSERT(from < sim->n && to < sim->n);
     return &sim->links[(size_t)from * sim->n + to];
 }
 

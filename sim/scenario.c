@@ -1,13 +1,14 @@
 /* scenario.c — the fault-schedule line format (see scenario.h for the grammar). */
 #include "sim/scenario.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "runtime/assert.h"
 
 #define TOKENS_MAX 8
 #define DAY_NS 86400000000000.0
@@ -322,9 +323,9 @@ static int parse_line(parser *p, char *line, tr_scenario *out, size_t *cap) {
 
 int tr__scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
                        size_t err_cap) {
-    assert(out != NULL && err != NULL && err_cap > 0);
-    assert(text != NULL || len == 0);
-    assert(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);
+    TR_ASSERT(out != NULL && err != NULL && err_cap > 0);
+    TR_ASSERT(text != NULL || len == 0);
+    TR_ASSERT(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);
     parser p = {.nodes = nodes, .line = 0, .err = err, .err_cap = err_cap};
     char line[TR_SCENARIO_LINE_MAX + 1];
     size_t cap = 0;

@@ -34,6 +34,7 @@
 
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "runtime/codec.h"
 #include "runtime/engine.h"
 #include "runtime/store.h"
@@ -181,6 +182,7 @@ struct tr_sim {
     uint64_t cmp_count;
     tr_sim_divergence *div;
     bool destroying;
+    uint32_t event_node;     /* index + 1 of the node of the event being run; 0: none */
     uint8_t *buf_pool[1024]; /* free small envelope buffers (tr__sim_buf_alloc) */
     uint32_t buf_pool_count;
 };
@@ -200,6 +202,15 @@ _Noreturn void tr__sim_die(const tr_sim *sim);
 _Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
 
 /* engine.c */
+/* The thread's TR_ASSERT context while a simulation runs (runtime/assert.h): enter installs
+ * the sim's (seed, event number, virtual time, node) and keeps what was there in *saved;
+ * leave puts that back. Pairs nest. */
+typedef struct tr__sim_context {
+    tr__assert_context_fn fn;
+    void *arg;
+} tr__sim_context;
+void tr__sim_context_enter(tr_sim *sim, tr__sim_context *saved);
+void tr__sim_context_leave(const tr__sim_context *saved);
 #define SIM_STORE_DEFER_BYTES (1u << 16) /* see open_store */
 uint32_t tr__sim_index(tr_sim *sim, tr_node *node);
 uint64_t tr__sim_local_now(tr_sim *sim, sim_node *sn);

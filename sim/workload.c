@@ -1,10 +1,10 @@
 /* workload.c — simulated register clients and convergence probes (see workload.h). */
 #include "sim/workload.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "actors/registers.h"
 
 enum {
@@ -140,7 +140,7 @@ static void complete(tr_ctx *ctx, tr_workload *wl, client_slot *s, const tr_msg 
 
 static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     client_state *c = state;
-    assert(arg_len == sizeof c->a);
+    TR_ASSERT(arg_len == sizeof c->a);
     memcpy(&c->a, arg, sizeof c->a);
     think(ctx, c->a.wl);
     return 0;
@@ -225,7 +225,7 @@ static void probe_answer(tr_workload *wl, probe_node *p, const tr_msg *msg) {
 
 static int probe_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     probe_state *ps = state;
-    assert(arg_len == sizeof ps->a);
+    TR_ASSERT(arg_len == sizeof ps->a);
     memcpy(&ps->a, arg, sizeof ps->a);
     return tr_timer_start(ctx, 1, ps->a.wl->o.probe_ms, PROBE_TICK, &ps->timer);
 }

@@ -1,10 +1,10 @@
 /* workload_stock.c — simulated stock clients and the final read (see workload_stock.h). */
 #include "sim/workload_stock.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "actors/stock.h"
 
 enum {
@@ -122,7 +122,7 @@ static void park(tr_stock_workload *wl, stock_slot *s, uint64_t due_ns) {
         wl->abandoned++;
         return;
     }
-    assert(s->parked_count < PARK_MAX); /* new changes start only when there is room */
+    TR_ASSERT(s->parked_count < PARK_MAX); /* new changes start only when there is room */
     s->cur.due_ns = due_ns;
     s->parked[s->parked_count++] = s->cur;
 }
@@ -264,7 +264,7 @@ static void complete(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const tr
 
 static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     stock_client *c = state;
-    assert(arg_len == sizeof c->a);
+    TR_ASSERT(arg_len == sizeof c->a);
     memcpy(&c->a, arg, sizeof c->a);
     think(ctx, c->a.wl);
     return 0;
@@ -385,7 +385,7 @@ static void read_answer(tr_stock_workload *wl, uint32_t node, const tr_msg *msg)
 
 static int reader_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     stock_reader *r = state;
-    assert(arg_len == sizeof r->a);
+    TR_ASSERT(arg_len == sizeof r->a);
     memcpy(&r->a, arg, sizeof r->a);
     read_round(ctx, r->a.wl, r->a.index);
     return tr_timer_start(ctx, FINAL_RETRY_MS, FINAL_RETRY_MS, STOCK_FINAL_TICK, &r->timer);
