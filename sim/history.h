@@ -151,12 +151,20 @@ int tr__history_load_json(const char *text, size_t len, size_t max_ops, tr_histo
 int tr__history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
                          size_t err_cap);
 
+/* Why tr__history_append refused op (a constant string), for error messages. */
+const char *tr__history_append_why(const tr_history *h, const tr_op *op);
+
 const char *tr__history_op_type_name(tr_op_type type); /* "invoke" ... */
 const char *tr__history_op_f_name(tr_op_f f);          /* "read" ... */
 
+/* Ops whose value is a pair (value, value_to): cas [from to], reserve/restock [qty id]. */
+static inline bool tr__history_f_is_pair(uint8_t f) {
+    return f == TR_F_CAS || f == TR_F_RESERVE || f == TR_F_RESTOCK;
+}
+
 /* A 64-bit mixer (MurmurHash3's fmix64) for the hash tables of the history and the
  * checkers (process slots, memoised states). */
-static inline uint64_t tr_history_mix64(uint64_t x) {
+static inline uint64_t tr__history_mix64(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;

@@ -102,7 +102,7 @@ static size_t entry_words(const uint64_t *e) {
 static uint64_t memo_hash(const uint64_t *e) {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (size_t i = 0; i < entry_words(e); i++) {
-        h = tr_history_mix64(h ^ e[i]) + i;
+        h = tr__history_mix64(h ^ e[i]) + i;
     }
     return h;
 }

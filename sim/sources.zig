@@ -8,6 +8,7 @@ pub const lib = [_][]const u8{
     "sim/net.c",
     "sim/nemesis.c",
     "sim/history.c",
+    "sim/history_load.c",
     "sim/lincheck.c",
     "sim/checkers.c",
     "sim/workload.c",
