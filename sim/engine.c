@@ -45,10 +45,14 @@ _Noreturn void tr__sim_die(const tr_sim *sim) {
 
 _Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const char *file,
                                    int line) {
+    char node[24] = "";
+    if (sim->event_node != 0) {
+        snprintf(node, sizeof node, ", node n%u", sim->event_node);
+    }
     fprintf(stderr,
             "troupe sim: invariant failed: %s (%s:%d) at event #%" PRIu64 ", t=%" PRIu64
-            " ns, seed %" PRIu64 "\n",
-            expr, file, line, sim->stats.events, sim->now, sim->cfg.seed);
+            " ns%s, seed %" PRIu64 "\n",
+            expr, file, line, sim->stats.events, sim->now, node, sim->cfg.seed);
     tr__sim_die(sim);
 }
 
