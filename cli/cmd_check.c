@@ -157,7 +157,7 @@ static void print_stock(FILE *out, const check_args *a, const check_report *r) {
     fprintf(out,
             "history: %s: %zu ops, stock workload: %zu items from level %" PRId64 ", %" PRIu64
             " reservation ids, %" PRIu64 " restock ids (%" PRIu64 " retried)\n",
-            a->path, tr_history_count(r->h), r->items, a->stock_initial, c->reserve_ids,
+            a->path, tr__history_count(r->h), r->items, a->stock_initial, c->reserve_ids,
             c->restock_ids, c->retried_ids);
     fprintf(out, "stock never negative: %s\n", c->never_negative ? "held" : "VIOLATED");
     fprintf(out,
@@ -176,7 +176,7 @@ static void print_human(FILE *out, const check_args *a, const check_report *r) {
         return;
     }
     fprintf(out, "history: %s: %zu ops, %zu calls checked, %zu keys\n", a->path,
-            tr_history_count(r->h), r->lin.calls, r->lin.keys);
+            tr__history_count(r->h), r->lin.calls, r->lin.keys);
     fprintf(out, "linearizable: %s (%" PRIu64 " configurations explored)\n",
             r->lin.verdict == TR_LIN_VALID     ? "yes"
             : r->lin.verdict == TR_LIN_INVALID ? "NO"
@@ -187,7 +187,8 @@ static void print_human(FILE *out, const check_args *a, const check_report *r) {
         fprintf(out,
                 "  first op that could not be linearized: index %" PRIu64 ", key %" PRId64
                 ", process %" PRId64 ", %s %s ",
-                op->index, op->key, op->process, tr_op_type_name(op->type), tr_op_f_name(op->f));
+                op->index, op->key, op->process, tr__history_op_type_name(op->type),
+                tr__history_op_f_name(op->f));
         print_value(out, op);
         fputc('\n', out);
     }
@@ -238,8 +239,8 @@ static void json_bad_op(FILE *out, const tr_op *op) {
     fprintf(out,
             "{\"index\":%" PRIu64 ",\"time\":%" PRId64 ",\"type\":\"%s\",\"process\":%" PRId64
             ",\"f\":\"%s\",\"key\":%" PRId64 ",\"value\":",
-            op->index, op->time_ns, tr_op_type_name(op->type), op->process, tr_op_f_name(op->f),
-            op->key);
+            op->index, op->time_ns, tr__history_op_type_name(op->type), op->process,
+            tr__history_op_f_name(op->f), op->key);
     if (!op->has_value) {
         fputs("null", out);
     } else if (op->f == TR_F_CAS) {
@@ -261,7 +262,7 @@ static void print_json(FILE *out, const check_args *a, const check_report *r) {
         fprintf(out,
                 ",\"ops\":%zu,\"checker\":\"stock\",\"items\":%zu,\"initial\":%" PRId64
                 ",\"valid\":%s,\"never_negative\":%s,\"conserved\":%s,\"why\":",
-                tr_history_count(r->h), r->items, a->stock_initial, c->ok ? "true" : "false",
+                tr__history_count(r->h), r->items, a->stock_initial, c->ok ? "true" : "false",
                 c->never_negative ? "true" : "false", c->conserved ? "true" : "false");
         json_string(out, r->why);
         json_tail(out, r);
@@ -270,7 +271,7 @@ static void print_json(FILE *out, const check_args *a, const check_report *r) {
     fprintf(out,
             ",\"ops\":%zu,\"calls\":%zu,\"keys\":%zu,\"linearizable\":\"%s\""
             ",\"configs\":%" PRIu64 ",\"budget\":%" PRIu64 ",\"keys_unknown\":%zu",
-            tr_history_count(r->h), r->lin.calls, r->lin.keys, verdicts[r->lin.verdict],
+            tr__history_count(r->h), r->lin.calls, r->lin.keys, verdicts[r->lin.verdict],
             r->lin.configs, a->budget, r->lin.keys_unknown);
     if (r->lin.keys_unknown) {
         fprintf(out, ",\"unknown_key\":%" PRId64, r->lin.unknown_key);
@@ -306,8 +307,8 @@ static void json_tail(FILE *out, const check_report *r) {
  * read bounds check them. */
 static int check_stock(const check_args *a, check_report *r) {
     int64_t max_key = -1;
-    for (size_t i = 0; i < tr_history_count(r->h); i++) {
-        int64_t k = tr_history_op(r->h, i)->key;
+    for (size_t i = 0; i < tr__history_count(r->h); i++) {
+        int64_t k = tr__history_op(r->h, i)->key;
         if (k < 0 || k >= TR_STOCK_CHECK_ITEMS_MAX) {
             fprintf(stderr, "troupe check: %s: stock item %" PRId64 " out of range 0..%d\n",
                     a->path, k, TR_STOCK_CHECK_ITEMS_MAX - 1);
@@ -323,16 +324,16 @@ static int check_stock(const check_args *a, check_report *r) {
                                .initial = a->stock_initial,
                                .final_level = levels,
                                .final_known = known};
-    int rc = tr_check_stock(&in, &r->st);
+    int rc = tr__check_stock(&in, &r->st);
     if (rc == 0) {
-        tr_check_stock_explain(&r->st, r->why, sizeof r->why);
+        tr__check_stock_explain(&r->st, r->why, sizeof r->why);
     }
     return rc;
 }
 
 static bool is_stock(const tr_history *h) {
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        uint8_t f = tr_history_op(h, i)->f;
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        uint8_t f = tr__history_op(h, i)->f;
         if (f == TR_F_RESERVE || f == TR_F_RESTOCK) {
             return true;
         }
@@ -343,9 +344,9 @@ static bool is_stock(const tr_history *h) {
 static int run_checks(const check_args *a, check_report *r) {
     tr_lin_options lo = {.max_configs = a->budget};
     r->stock = is_stock(r->h);
-    int rc = r->stock ? check_stock(a, r) : tr_lincheck(r->h, &lo, &r->lin);
-    rc = rc ? rc : tr_check_latency(r->h, &r->lat);
-    rc = rc ? rc : tr_check_availability(r->h, NULL, &r->avail);
+    int rc = r->stock ? check_stock(a, r) : tr__lincheck(r->h, &lo, &r->lin);
+    rc = rc ? rc : tr__checkers_latency(r->h, &r->lat);
+    rc = rc ? rc : tr__checkers_availability(r->h, NULL, &r->avail);
     if (rc != 0) {
         fprintf(stderr, "troupe check: %s: %s\n", a->path, tr_strerror(rc));
     }
@@ -363,7 +364,7 @@ int tr_cli_check(int argc, char **argv) {
     }
     tr_history *h = NULL;
     char err[256] = "";
-    int rc = tr_history_load_file(a.path, a.max_ops, &h, err, sizeof err);
+    int rc = tr__history_load_file(a.path, a.max_ops, &h, err, sizeof err);
     if (rc != 0) {
         bool has_path = !strncmp(err, a.path, strlen(a.path));
         fprintf(stderr, "troupe check: %s%s%s\n", has_path ? "" : a.path, has_path ? "" : ": ",
@@ -372,7 +373,7 @@ int tr_cli_check(int argc, char **argv) {
     }
     check_report r = {.h = h};
     if (run_checks(&a, &r) != 0) {
-        tr_history_destroy(h);
+        tr__history_destroy(h);
         return EXIT_USAGE;
     }
     if (a.json) {
@@ -380,7 +381,7 @@ int tr_cli_check(int argc, char **argv) {
     } else {
         print_human(stdout, &a, &r);
     }
-    tr_history_destroy(h);
+    tr__history_destroy(h);
     if (r.stock) {
         return r.st.ok ? EXIT_VALID : EXIT_INVALID;
     }

@@ -479,7 +479,7 @@ static int load_scenario(sim_opts *o) {
         return TR_EINVAL;
     }
     char err[256];
-    int rc = tr_scenario_parse(text, len, o->nodes, &o->scen, err, sizeof err);
+    int rc = tr__scenario_parse(text, len, o->nodes, &o->scen, err, sizeof err);
     free(text);
     if (rc != 0) {
         fprintf(stderr, "troupe sim: scenario %s: %s\n", path, err);
@@ -494,7 +494,7 @@ static int load_scenario(sim_opts *o) {
                     "troupe sim: scenario %s: line %u: at %.3fs, not before the end "
                     "of the workload (--duration %.3fs)\n",
                     path, ev->line, ev->at_ns / 1e9, o->duration_ns / 1e9);
-            tr_scenario_free(&o->scen);
+            tr__scenario_free(&o->scen);
             return TR_EINVAL;
         }
     }
@@ -524,14 +524,14 @@ static int boot(tr_node *node, void *ud) {
         rc = tr__stock_boot(node, &so);
     }
     if (rc == 0 && sc->stock != NULL) {
-        rc = tr_stock_workload_boot(sc->stock, node, index);
+        rc = tr__workload_stock_boot(sc->stock, node, index);
     }
     /* At tr_sim_create the workloads do not exist yet: the scenario boots their clients. */
     if (rc == 0 && sc->cp != NULL) {
-        rc = tr_workload_boot(sc->cp, node, index);
+        rc = tr__workload_boot(sc->cp, node, index);
     }
     if (rc == 0 && sc->ap != NULL) {
-        rc = tr_workload_boot(sc->ap, node, index);
+        rc = tr__workload_boot(sc->ap, node, index);
     }
     return rc;
 }
@@ -561,13 +561,13 @@ static void crash_one(scenario *sc, uint32_t i) {
     }
     sc->down++;
     if (sc->cp) {
-        tr_workload_node_crashed(sc->cp, i);
+        tr__workload_node_crashed(sc->cp, i);
     }
     if (sc->ap) {
-        tr_workload_node_crashed(sc->ap, i);
+        tr__workload_node_crashed(sc->ap, i);
     }
     if (sc->stock) {
-        tr_stock_workload_node_crashed(sc->stock, i);
+        tr__workload_stock_node_crashed(sc->stock, i);
     }
     uint64_t at = tr_sim_now_ns(sc->sim) + rand_between(sc, 1 * SEC, 4 * SEC);
     tr_sim_at(sc->sim, at, restart_cb, &sc->nodes[i]);
@@ -647,19 +647,19 @@ static void scenario_cb(tr_sim *sim, void *ud) {
     const scen_ud *u = ud;
     scenario *sc = u->sc;
     const tr_scen_event *ev = u->ev;
-    if (tr_scenario_apply(sim, ev) != 0) {
+    if (tr__scenario_apply(sim, ev) != 0) {
         return; /* it changed nothing (e.g. crash of a node that is down): not counted */
     }
     if (ev->kind == TR_SCEN_CRASH) {
         sc->down++;
         if (sc->cp) {
-            tr_workload_node_crashed(sc->cp, ev->a);
+            tr__workload_node_crashed(sc->cp, ev->a);
         }
         if (sc->ap) {
-            tr_workload_node_crashed(sc->ap, ev->a);
+            tr__workload_node_crashed(sc->ap, ev->a);
         }
         if (sc->stock) {
-            tr_stock_workload_node_crashed(sc->stock, ev->a);
+            tr__workload_stock_node_crashed(sc->stock, ev->a);
         }
     } else if (ev->kind == TR_SCEN_RESTART) {
         sc->down--;
@@ -700,13 +700,13 @@ static void partition_cb(tr_sim *sim, void *ud) {
 static void end_cb(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     if (sc->cp) {
-        tr_workload_stop(sc->cp);
+        tr__workload_stop(sc->cp);
     }
     if (sc->ap) {
-        tr_workload_stop(sc->ap);
+        tr__workload_stop(sc->ap);
     }
     if (sc->stock) {
-        tr_stock_workload_stop(sc->stock);
+        tr__workload_stock_stop(sc->stock);
     }
     sc->in_window = false;
     sc->shape_until_ns = 0;
@@ -721,7 +721,7 @@ static void end_cb(tr_sim *sim, void *ud) {
         }
     }
     if (sc->ap) {
-        tr_workload_probe_start(sc->ap);
+        tr__workload_probe_start(sc->ap);
     }
 }
 
@@ -741,29 +741,29 @@ static uint64_t pick_minority(scenario *sc) {
 static bool settled(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     (void)sim;
-    if ((sc->cp && tr_workload_pending(sc->cp) > 0) ||
-        (sc->ap && tr_workload_pending(sc->ap) > 0) ||
-        (sc->stock && tr_stock_workload_busy(sc->stock))) {
+    if ((sc->cp && tr__workload_pending(sc->cp) > 0) ||
+        (sc->ap && tr__workload_pending(sc->ap) > 0) ||
+        (sc->stock && tr__workload_stock_busy(sc->stock))) {
         return false;
     }
     uint64_t at;
-    return sc->ap == NULL || tr_workload_converged(sc->ap, &at);
+    return sc->ap == NULL || tr__workload_converged(sc->ap, &at);
 }
 
 static tr_workload *make_workload(scenario *sc, const char *target) {
     tr_workload_opts wo;
     tr_workload *wl = NULL;
-    tr_workload_opts_init(&wo, sc->sim, target);
+    tr__workload_opts_init(&wo, sc->sim, target);
     wo.rate = sc->o->rate;
     wo.keys = sc->o->keys;
     wo.clients_per_node = sc->o->clients_per_node;
     wo.op_timeout_ms = 1000;
-    if (tr_workload_create(&wo, &wl) != 0) {
+    if (tr__workload_create(&wo, &wl) != 0) {
         return NULL;
     }
     for (uint32_t i = 0; i < sc->o->nodes; i++) {
-        if (tr_workload_boot(wl, tr_sim_node(sc->sim, i), i) != 0) {
-            tr_workload_destroy(wl);
+        if (tr__workload_boot(wl, tr_sim_node(sc->sim, i), i) != 0) {
+            tr__workload_destroy(wl);
             return NULL;
         }
     }
@@ -773,17 +773,17 @@ static tr_workload *make_workload(scenario *sc, const char *target) {
 static tr_stock_workload *make_stock_workload(scenario *sc) {
     tr_stock_workload_opts wo;
     tr_stock_workload *wl = NULL;
-    tr_stock_workload_opts_init(&wo, sc->sim);
+    tr__workload_stock_opts_init(&wo, sc->sim);
     wo.rate = sc->o->rate;
     wo.items = sc->o->keys;
     wo.clients_per_node = sc->o->clients_per_node;
     wo.op_timeout_ms = 1000;
-    if (tr_stock_workload_create(&wo, &wl) != 0) {
+    if (tr__workload_stock_create(&wo, &wl) != 0) {
         return NULL;
     }
     for (uint32_t i = 0; i < sc->o->nodes; i++) {
-        if (tr_stock_workload_boot(wl, tr_sim_node(sc->sim, i), i) != 0) {
-            tr_stock_workload_destroy(wl);
+        if (tr__workload_stock_boot(wl, tr_sim_node(sc->sim, i), i) != 0) {
+            tr__workload_stock_destroy(wl);
             return NULL;
         }
     }
@@ -792,12 +792,12 @@ static tr_stock_workload *make_stock_workload(scenario *sc) {
 
 static bool stock_final_done(tr_sim *sim, void *ud) {
     (void)sim;
-    return tr_stock_workload_final_done(ud);
+    return tr__workload_stock_final_done(ud);
 }
 
 /* After heal and quiet: every item's level, read at its owner. */
 static void stock_final_read(scenario *sc) {
-    if (tr_stock_workload_final_start(sc->stock) == 0) {
+    if (tr__workload_stock_final_start(sc->stock) == 0) {
         tr_sim_run_until(sc->sim, stock_final_done, sc->stock,
                          tr_sim_now_ns(sc->sim) + STOCK_FINAL_NS);
     }
@@ -876,8 +876,8 @@ static void run_scenario(tr_sim *sim, void *ud) {
 /* ---- checking ------------------------------------------------------------------------- */
 
 static void count_ops(const tr_history *h, store_result *r) {
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        const tr_op *op = tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
         r->ops += op->type == TR_OP_INVOKE;
         r->ok += op->type == TR_OP_OK;
         r->fail += op->type == TR_OP_FAIL;
@@ -895,19 +895,19 @@ static void check_availability(scenario *sc, const tr_history *h, tr_avail_resul
         ao.window_start_ns = (int64_t)sc->out->part_from_ns;
         ao.window_end_ns = (int64_t)sc->out->part_to_ns;
     }
-    tr_check_availability(h, &ao, out);
+    tr__checkers_availability(h, &ao, out);
 }
 
 static void check_convergence(scenario *sc, tr_workload *wl, store_result *r) {
     tr_replica_state states[TR_SIM_NODES_MAX];
     tr_replica_entry entries[TR_SIM_NODES_MAX * TR_WORKLOAD_KEYS_MAX];
     uint64_t at = 0;
-    r->converged = tr_workload_converged(wl, &at);
+    r->converged = tr__workload_converged(wl, &at);
     r->converged_after_ns = r->converged ? at - sc->out->part_to_ns : 0;
-    size_t n = tr_workload_replica_states(wl, states, TR_SIM_NODES_MAX, entries,
-                                          sizeof entries / sizeof entries[0]);
+    size_t n = tr__workload_replica_states(wl, states, TR_SIM_NODES_MAX, entries,
+                                           sizeof entries / sizeof entries[0]);
     r->conv_checked =
-        n > 0 && tr_check_convergence(tr_workload_history(wl), states, n, &r->conv) == 0;
+        n > 0 && tr__checkers_convergence(tr__workload_history(wl), states, n, &r->conv) == 0;
 }
 
 /* AP's stated guarantees: every op accepted, replicas agree after heal, no value nobody
@@ -960,13 +960,13 @@ static void check_ap(scenario *sc, tr_workload *wl, store_result *r) {
 }
 
 static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap) {
-    tr_workload_finish(wl);
-    const tr_history *h = tr_workload_history(wl);
+    tr__workload_finish(wl);
+    const tr_history *h = tr__workload_history(wl);
     r->ran = true;
-    r->record_errors = tr_workload_record_errors(wl);
+    r->record_errors = tr__workload_record_errors(wl);
     count_ops(h, r);
     tr_lin_options lo = {.max_configs = 200000};
-    if (tr_lincheck(h, &lo, &r->lin) != 0) {
+    if (tr__lincheck(h, &lo, &r->lin) != 0) {
         r->lin.verdict = TR_LIN_UNKNOWN;
     }
     check_availability(sc, h, &r->avail);
@@ -984,8 +984,8 @@ static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_
 }
 
 static void count_stock_ops(const tr_history *h, stock_result *r) {
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        const tr_op *op = tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
         r->ops += op->type == TR_OP_INVOKE;
         r->ok += op->type == TR_OP_OK;
         r->fail += op->type == TR_OP_FAIL;
@@ -999,19 +999,19 @@ static void count_stock_ops(const tr_history *h, stock_result *r) {
 
 /* The why of a broken invariant, naming the first offending op. */
 static void stock_why(stock_result *r) {
-    tr_check_stock_explain(&r->chk, r->why, sizeof r->why);
+    tr__check_stock_explain(&r->chk, r->why, sizeof r->why);
 }
 
 /* "out of stock" is an answer, not unavailability: counted per side of the partition (in
  * its window) so that the report can add them to the ok ops. */
 static void count_refused(scenario *sc, const tr_history *h, stock_result *r) {
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        const tr_op *op = tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
         if (op->type != TR_OP_FAIL || strcmp(op->error, TR_STOCK_OUT_OF_STOCK) != 0) {
             continue;
         }
         r->refused[0]++;
-        int64_t t = tr_history_op(h, tr_history_partner(h, i))->time_ns;
+        int64_t t = tr__history_op(h, tr__history_partner(h, i))->time_ns;
         if (sc->out->partitioned && t >= (int64_t)sc->out->part_from_ns &&
             t < (int64_t)sc->out->part_to_ns && op->node >= 0) {
             r->refused[(sc->minority_mask >> op->node & 1) ? 2 : 1]++;
@@ -1022,14 +1022,14 @@ static void count_refused(scenario *sc, const tr_history *h, stock_result *r) {
 /* Stock: (a) never negative and (b) conservation over the history and the final levels. */
 static void check_stock(scenario *sc, stock_result *r) {
     tr_stock_workload *wl = sc->stock;
-    tr_stock_workload_finish(wl);
-    const tr_history *h = tr_stock_workload_history(wl);
+    tr__workload_stock_finish(wl);
+    const tr_history *h = tr__workload_stock_history(wl);
     r->ran = true;
-    r->items = tr_stock_workload_items(wl);
-    r->record_errors = tr_stock_workload_record_errors(wl);
-    r->abandoned = tr_stock_workload_abandoned(wl);
+    r->items = tr__workload_stock_items(wl);
+    r->record_errors = tr__workload_stock_record_errors(wl);
+    r->abandoned = tr__workload_stock_abandoned(wl);
     count_stock_ops(h, r);
-    tr_stock_workload_final_levels(wl, r->final_level, r->final_known);
+    tr__workload_stock_final_levels(wl, r->final_level, r->final_known);
     check_availability(sc, h, &r->avail);
     count_refused(sc, h, r);
     tr_stock_check_input in = {.h = h,
@@ -1038,7 +1038,7 @@ static void check_stock(scenario *sc, stock_result *r) {
                                .final_level = r->final_level,
                                .final_known = r->final_known,
                                .bounds = r->bounds};
-    if (tr_check_stock(&in, &r->chk) != 0) {
+    if (tr__check_stock(&in, &r->chk) != 0) {
         sc->out->tool_error = true;
         snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "the stock checker failed");
         return;
@@ -1087,8 +1087,9 @@ static void format_op(char *buf, size_t cap, const tr_op *op) {
         snprintf(val, sizeof val, "%" PRId64, op->value);
     }
     snprintf(buf, cap, "#%" PRIu64 " %s key %" PRId64 " %s %s by p%" PRId64 " on n%d at %.3fs",
-             op->index, tr_op_f_name((tr_op_f)op->f), op->key, op->f == TR_F_READ ? "->" : "=", val,
-             op->process, op->node + 1, (double)op->time_ns / 1e9);
+             op->index, tr__history_op_f_name((tr_op_f)op->f), op->key,
+             op->f == TR_F_READ ? "->" : "=", val, op->process, op->node + 1,
+             (double)op->time_ns / 1e9);
 }
 
 static void format_lin(char *buf, size_t cap, const store_result *r) {
@@ -1299,7 +1300,7 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
            ",\"linearizable\":\"%s\",\"first_violation\":\"%s\","
            "\"availability_majority\":%.4f,\"availability_minority\":%.4f,"
            "\"availability\":%.4f,",
-           name, s->ops, s->ok, s->fail, s->info, tr_lin_verdict_name(s->lin.verdict), bad,
+           name, s->ops, s->ok, s->fail, s->info, tr__lincheck_verdict_name(s->lin.verdict), bad,
            s->avail.groups[0].fraction, s->avail.groups[1].fraction, s->avail.all.fraction);
     if (is_ap) {
         printf("\"converged\":%s,\"converged_after_ms\":%.3f,\"lost_writes\":%zu,",
@@ -1313,10 +1314,10 @@ static void json_stock(const stock_result *s) {
     const tr_stock_check_result *c = &s->chk;
     char neg[200] = "", sus[200] = "";
     if (c->has_negative_op) {
-        tr_stock_op_format(neg, sizeof neg, &c->negative_op);
+        tr__check_stock_op_format(neg, sizeof neg, &c->negative_op);
     }
     if (c->has_suspect_op) {
-        tr_stock_op_format(sus, sizeof sus, &c->suspect_op);
+        tr__check_stock_op_format(sus, sizeof sus, &c->suspect_op);
     }
     printf("\"stock\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
            ",\"info\":%" PRIu64 ",\"reserve_ids\":%" PRIu64 ",\"restock_ids\":%" PRIu64
@@ -1417,7 +1418,7 @@ static int write_history(const sim_opts *o, uint64_t seed, const char *store, co
     }
     size_t n = strlen(path);
     bool edn = n >= 4 && strcmp(path + n - 4, ".edn") == 0;
-    int rc = edn ? tr_history_write_edn(h, f) : tr_history_write_json(h, f);
+    int rc = edn ? tr__history_write_edn(h, f) : tr__history_write_json(h, f);
     if (fclose(f) != 0 || rc != 0) {
         fprintf(stderr, "troupe sim: cannot write %s\n", name);
         return TR_EIO;
@@ -1426,9 +1427,9 @@ static int write_history(const sim_opts *o, uint64_t seed, const char *store, co
 }
 
 static void release(scenario *sc) {
-    tr_workload_destroy(sc->cp);
-    tr_workload_destroy(sc->ap);
-    tr_stock_workload_destroy(sc->stock);
+    tr__workload_destroy(sc->cp);
+    tr__workload_destroy(sc->ap);
+    tr__workload_stock_destroy(sc->stock);
     sc->cp = sc->ap = NULL;
     sc->stock = NULL;
     free(sc->scen);
@@ -1451,10 +1452,10 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
     }
     run_scenario(sim, &sc);
     if (o->history != NULL && !r->tool_error) {
-        if ((sc.cp && write_history(o, seed, "cp", tr_workload_history(sc.cp)) != 0) ||
-            (sc.ap && write_history(o, seed, "ap", tr_workload_history(sc.ap)) != 0) ||
+        if ((sc.cp && write_history(o, seed, "cp", tr__workload_history(sc.cp)) != 0) ||
+            (sc.ap && write_history(o, seed, "ap", tr__workload_history(sc.ap)) != 0) ||
             (sc.stock &&
-             write_history(o, seed, "stock", tr_stock_workload_history(sc.stock)) != 0)) {
+             write_history(o, seed, "stock", tr__workload_stock_history(sc.stock)) != 0)) {
             r->tool_error = true;
             snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
         }
@@ -1565,7 +1566,7 @@ int tr_cli_sim(int argc, char **argv) {
         return 2; /* the error names the file and line; usage would bury it */
     }
     int rc = run_cli(&o);
-    tr_scenario_free(&o.scen);
+    tr__scenario_free(&o.scen);
     return rc;
 }
 

@@ -47,8 +47,8 @@ static bool is_change(const tr_op *op) {
 
 /* The completion type of invoke i: TR_OP_INFO when it is still pending. */
 static uint8_t outcome(const tr_history *h, size_t i) {
-    size_t p = tr_history_partner(h, i);
-    return p == SIZE_MAX ? TR_OP_INFO : tr_history_op(h, p)->type;
+    size_t p = tr__history_partner(h, i);
+    return p == SIZE_MAX ? TR_OP_INFO : tr__history_op(h, p)->type;
 }
 
 typedef struct scratch {
@@ -69,7 +69,7 @@ static void scratch_free(scratch *s) {
 static int build_ids(const tr_history *h, size_t items, scratch *s) {
     size_t n = 0;
     for (size_t i = 0; i < s->n_ops; i++) {
-        const tr_op *op = tr_history_op(h, i);
+        const tr_op *op = tr__history_op(h, i);
         if (op->key < 0 || (uint64_t)op->key >= items) {
             return TR_EINVAL;
         }
@@ -79,7 +79,7 @@ static int build_ids(const tr_history *h, size_t items, scratch *s) {
     }
     qsort(s->att, n, sizeof *s->att, cmp_attempt);
     for (size_t i = 0; i < n; i++) {
-        const tr_op *op = tr_history_op(h, s->att[i].index);
+        const tr_op *op = tr__history_op(h, s->att[i].index);
         if (i == 0 || s->att[i].id != s->att[i - 1].id) {
             s->recs[s->n_recs++] = (id_rec){.id = op->value_to,
                                             .item = op->key,
@@ -94,13 +94,13 @@ static int build_ids(const tr_history *h, size_t items, scratch *s) {
             return TR_EINVAL; /* one id, two different operations */
         }
         uint8_t type = outcome(h, s->att[i].index);
-        size_t done = tr_history_partner(h, s->att[i].index);
+        size_t done = tr__history_partner(h, s->att[i].index);
         r->attempts++;
         r->last_invoke = s->att[i].index;
         r->retry_invoke = r->attempts == 2 ? s->att[i].index : r->retry_invoke;
         r->possible |= type != TR_OP_FAIL;
-        r->refused |=
-            type == TR_OP_FAIL && strcmp(tr_history_op(h, done)->error, TR_STOCK_OUT_OF_STOCK) == 0;
+        r->refused |= type == TR_OP_FAIL &&
+                      strcmp(tr__history_op(h, done)->error, TR_STOCK_OUT_OF_STOCK) == 0;
         if (type == TR_OP_OK && !r->has_ok) {
             r->has_ok = true;
             r->ok_index = done;
@@ -133,7 +133,7 @@ static int check_running(const tr_stock_check_input *in, scratch *s, tr_stock_ch
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < s->n_ops; i++) {
-        const tr_op *op = tr_history_op(in->h, i);
+        const tr_op *op = tr__history_op(in->h, i);
         id_rec *r = s->rec_of[i] ? &s->recs[s->rec_of[i] - 1] : NULL;
         if (op->f == TR_F_READ && op->type == TR_OP_OK && op->has_value && op->value < 0) {
             out->negative_reads++;
@@ -202,7 +202,7 @@ static int check_reads(const tr_stock_check_input *in, const scratch *s,
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < s->n_ops; i++) {
-        const tr_op *op = tr_history_op(in->h, i);
+        const tr_op *op = tr__history_op(in->h, i);
         read_sums *x = &sum[op->key];
         read_sums_add(s, i, op, x);
         if (op->f != TR_F_READ) {
@@ -211,7 +211,7 @@ static int check_reads(const tr_stock_check_input *in, const scratch *s,
         if (op->type == TR_OP_INVOKE) {
             snap[i] = *x;
         } else if (op->type == TR_OP_OK && op->has_value) {
-            const read_sums *at = &snap[tr_history_partner(in->h, i)];
+            const read_sums *at = &snap[tr__history_partner(in->h, i)];
             int64_t lo = in->initial + at->sup_ok - x->dem_pos;
             int64_t hi = in->initial + x->sup_pos - at->dem_ok;
             out->reads_below += op->value < lo;
@@ -273,11 +273,11 @@ static void find_suspect(const tr_stock_check_input *in, const scratch *s, int64
     const id_rec *r = best ? best : fallback;
     if (r != NULL) {
         out->has_suspect_op = true;
-        size_t done = tr_history_partner(in->h, r->retry_invoke);
-        out->suspect_op = *tr_history_op(in->h, done != SIZE_MAX ? done : r->retry_invoke);
+        size_t done = tr__history_partner(in->h, r->retry_invoke);
+        out->suspect_op = *tr__history_op(in->h, done != SIZE_MAX ? done : r->retry_invoke);
     } else if (last_ok != NULL) {
         out->has_suspect_op = true;
-        out->suspect_op = *tr_history_op(in->h, last_ok->ok_index);
+        out->suspect_op = *tr__history_op(in->h, last_ok->ok_index);
     }
 }
 
@@ -324,13 +324,13 @@ static void count_ids(const scratch *s, tr_stock_check_result *out) {
     }
 }
 
-int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
+int tr__check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
     memset(out, 0, sizeof *out);
     if (in == NULL || in->h == NULL || in->items == 0 || in->items > TR_STOCK_CHECK_ITEMS_MAX ||
         in->final_level == NULL || in->final_known == NULL) {
         return TR_EINVAL;
     }
-    scratch s = {.n_ops = tr_history_count(in->h)};
+    scratch s = {.n_ops = tr__history_count(in->h)};
     size_t cap = s.n_ops ? s.n_ops : 1;
     s.att = malloc(cap * sizeof *s.att);
     s.recs = malloc(cap * sizeof *s.recs);
@@ -354,7 +354,7 @@ int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
 
 /* ---- explaining a verdict ------------------------------------------------------------ */
 
-void tr_stock_op_format(char *buf, size_t cap, const tr_op *op) {
+void tr__check_stock_op_format(char *buf, size_t cap, const tr_op *op) {
     char what[64];
     if (op->f == TR_F_READ) {
         snprintf(what, sizeof what, "-> %" PRId64, op->value);
@@ -365,8 +365,8 @@ void tr_stock_op_format(char *buf, size_t cap, const tr_op *op) {
     snprintf(buf, cap,
              "#%" PRIu64 " %s item %" PRId64 " %s %s%s%s%s by p%" PRId64 " on n%d "
              "at %.3fs",
-             op->index, tr_op_f_name((tr_op_f)op->f), op->key, what,
-             tr_op_type_name((tr_op_type)op->type), op->error[0] ? " (" : "", op->error,
+             op->index, tr__history_op_f_name((tr_op_f)op->f), op->key, what,
+             tr__history_op_type_name((tr_op_type)op->type), op->error[0] ? " (" : "", op->error,
              op->error[0] ? ")" : "", op->process, op->node + 1, (double)op->time_ns / 1e9);
 }
 
@@ -380,7 +380,7 @@ static void conservation_why(const tr_stock_check_result *c, char *why, size_t c
     if (c->has_read_op) {
         const tr_op *r = &c->read_op;
         bool below = r->value < c->read_lower;
-        tr_stock_op_format(op, sizeof op, r);
+        tr__check_stock_op_format(op, sizeof op, r);
         n = (size_t)snprintf(why, cap,
                              "item %" PRId64 " read %" PRId64 ", %s the bounds [%" PRId64
                              ", %" PRId64 "] of its time (%s): %s",
@@ -396,12 +396,12 @@ static void conservation_why(const tr_stock_check_result *c, char *why, size_t c
                              below ? DOUBLE_CHARGE_TEXT : "a lost charge");
     }
     if (c->has_suspect_op && n < cap) {
-        tr_stock_op_format(op, sizeof op, &c->suspect_op);
+        tr__check_stock_op_format(op, sizeof op, &c->suspect_op);
         snprintf(why + n, cap - n, "; suspect %s", op);
     }
 }
 
-void tr_check_stock_explain(const tr_stock_check_result *c, char *why, size_t cap) {
+void tr__check_stock_explain(const tr_stock_check_result *c, char *why, size_t cap) {
     char op[200] = "";
     size_t n = 0;
     if (cap == 0) {
@@ -411,7 +411,7 @@ void tr_check_stock_explain(const tr_stock_check_result *c, char *why, size_t ca
     /* the first offending op of (a) */
     if (!c->never_negative) {
         if (c->has_negative_op) {
-            tr_stock_op_format(op, sizeof op, &c->negative_op);
+            tr__check_stock_op_format(op, sizeof op, &c->negative_op);
             n += (size_t)snprintf(why, cap,
                                   "stock went negative: item %" PRId64 " at %" PRId64 " (%s)",
                                   c->negative_item, c->negative_level, op);

@@ -109,12 +109,12 @@ typedef struct tr_stock_check_result {
 
 /* 0, TR_EINVAL (items 0 or > TR_STOCK_CHECK_ITEMS_MAX, an op's key out of range, an id
  * reused with another item or qty), TR_ENOMEM. */
-int tr_check_stock(const tr_stock_check_input *in, tr_stock_check_result *out);
+int tr__check_stock(const tr_stock_check_input *in, tr_stock_check_result *out);
 
 /* One line naming the broken invariants and their first offending op (and the suspect of a
  * double charge), as `troupe sim` and `troupe check` print it; "" when both held. */
-void tr_check_stock_explain(const tr_stock_check_result *c, char *why, size_t cap);
+void tr__check_stock_explain(const tr_stock_check_result *c, char *why, size_t cap);
 /* "#12 reserve item 2 qty 3 id 4:7 ok by p9 on n2 at 12.345s"; reads show the level. */
-void tr_stock_op_format(char *buf, size_t cap, const tr_op *op);
+void tr__check_stock_op_format(char *buf, size_t cap, const tr_op *op);
 
 #endif

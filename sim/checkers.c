@@ -1,10 +1,10 @@
 /* checkers.c — convergence, availability and latency checkers (see checkers.h). */
 #include "sim/checkers.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "troupe.h"
 
 /* ---- convergence -------------------------------------------------------------------- */
@@ -111,18 +111,18 @@ static int check_agreement(const tr_replica_state *rs, tr_replica_entry **sorted
 
 /* Non-failed writes and cas ops from the history, sorted by (key, invoke index). */
 static wrec *collect_writes(const tr_history *h, size_t *count) {
-    size_t n = 0, total = tr_history_count(h);
+    size_t n = 0, total = tr__history_count(h);
     wrec *w = malloc((total ? total : 1) * sizeof *w);
     if (!w) {
         return NULL;
     }
     for (size_t i = 0; i < total; i++) {
-        const tr_op *op = tr_history_op(h, i);
+        const tr_op *op = tr__history_op(h, i);
         if (op->type != TR_OP_INVOKE || op->f == TR_F_READ) {
             continue;
         }
-        size_t done = tr_history_partner(h, i);
-        uint8_t type = done == SIZE_MAX ? TR_OP_INFO : tr_history_op(h, done)->type;
+        size_t done = tr__history_partner(h, i);
+        uint8_t type = done == SIZE_MAX ? TR_OP_INFO : tr__history_op(h, done)->type;
         if (type == TR_OP_FAIL) {
             continue;
         }
@@ -165,7 +165,7 @@ static void check_key_writes(wrec *w, size_t n, const tr_replica_entry *final, c
         w[i].lost = true;
         out->lost_writes++;
         if (out->lost_writes == 1 || w[i].done < out->lost_write.index) {
-            out->lost_write = *tr_history_op(h, w[i].done);
+            out->lost_write = *tr__history_op(h, w[i].done);
             out->lost_on_node = node;
             out->lost_final_present = final != NULL;
             out->lost_final_value = final ? final->value : 0;
@@ -201,9 +201,9 @@ static void check_replica(wrec *w, size_t nw, const tr_replica_entry *e, size_t 
     }
 }
 
-int tr_check_convergence(const tr_history *h, const tr_replica_state *replicas, size_t n,
-                         tr_convergence_result *out) {
-    assert(h && out && (replicas || n == 0));
+int tr__checkers_convergence(const tr_history *h, const tr_replica_state *replicas, size_t n,
+                             tr_convergence_result *out) {
+    TR_ASSERT(h && out && (replicas || n == 0));
     memset(out, 0, sizeof *out);
     out->agree = true;
     if (n == 0) {
@@ -241,8 +241,9 @@ static void finish(tr_avail_counts *c) {
     c->fraction = done ? (double)c->ok / (double)done : -1.0;
 }
 
-int tr_check_availability(const tr_history *h, const tr_avail_options *opts, tr_avail_result *out) {
-    assert(h && out);
+int tr__checkers_availability(const tr_history *h, const tr_avail_options *opts,
+                              tr_avail_result *out) {
+    TR_ASSERT(h && out);
     tr_avail_options o = opts ? *opts : (tr_avail_options){0};
     memset(out, 0, sizeof *out);
     if (o.group_count > TR_AVAIL_GROUPS_MAX || (o.node_count && !o.group_of_node)) {
@@ -255,13 +256,13 @@ int tr_check_availability(const tr_history *h, const tr_avail_options *opts, tr_
     }
     bool whole = o.window_end_ns <= o.window_start_ns;
     out->group_count = o.group_count;
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        const tr_op *op = tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
         if (op->type != TR_OP_INVOKE) {
             continue;
         }
-        size_t done = tr_history_partner(h, i);
-        int type = done == SIZE_MAX ? TR_OP_INVOKE : tr_history_op(h, done)->type;
+        size_t done = tr__history_partner(h, i);
+        int type = done == SIZE_MAX ? TR_OP_INVOKE : tr__history_op(h, done)->type;
         count_op(&out->all, type);
         if (!whole && (op->time_ns < o.window_start_ns || op->time_ns >= o.window_end_ns)) {
             continue;
@@ -287,19 +288,19 @@ static int64_t rank(const int64_t *sorted, size_t n, unsigned pct) {
     return sorted[k ? k - 1 : 0];
 }
 
-int tr_check_latency(const tr_history *h, tr_latency *out) {
-    assert(h && out);
+int tr__checkers_latency(const tr_history *h, tr_latency *out) {
+    TR_ASSERT(h && out);
     memset(out, 0, sizeof *out);
-    size_t total = tr_history_count(h), n = 0;
+    size_t total = tr__history_count(h), n = 0;
     int64_t *lat = malloc((total ? total : 1) * sizeof *lat);
     if (!lat) {
         return TR_ENOMEM;
     }
     for (size_t i = 0; i < total; i++) {
-        const tr_op *op = tr_history_op(h, i);
-        size_t inv = op->type == TR_OP_OK ? tr_history_partner(h, i) : SIZE_MAX;
+        const tr_op *op = tr__history_op(h, i);
+        size_t inv = op->type == TR_OP_OK ? tr__history_partner(h, i) : SIZE_MAX;
         if (inv != SIZE_MAX) {
-            lat[n++] = op->time_ns - tr_history_op(h, inv)->time_ns;
+            lat[n++] = op->time_ns - tr__history_op(h, inv)->time_ns;
         }
     }
     qsort(lat, n, sizeof *lat, cmp_i64);

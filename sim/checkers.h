@@ -68,8 +68,8 @@ typedef struct tr_convergence_result {
 } tr_convergence_result;
 
 /* 0, TR_EINVAL (a replica lists a key twice, n == 0), or TR_ENOMEM. */
-int tr_check_convergence(const tr_history *h, const tr_replica_state *replicas, size_t n,
-                         tr_convergence_result *out);
+int tr__checkers_convergence(const tr_history *h, const tr_replica_state *replicas, size_t n,
+                             tr_convergence_result *out);
 
 /* ---- availability ------------------------------------------------------------------- */
 
@@ -95,7 +95,8 @@ typedef struct tr_avail_result {
 } tr_avail_result;
 
 /* 0 or TR_EINVAL (bad group map). opts may be NULL: whole history, no groups. */
-int tr_check_availability(const tr_history *h, const tr_avail_options *opts, tr_avail_result *out);
+int tr__checkers_availability(const tr_history *h, const tr_avail_options *opts,
+                              tr_avail_result *out);
 
 /* ---- latency ------------------------------------------------------------------------ */
 
@@ -105,6 +106,6 @@ typedef struct tr_latency {
 } tr_latency;
 
 /* 0 or TR_ENOMEM. */
-int tr_check_latency(const tr_history *h, tr_latency *out);
+int tr__checkers_latency(const tr_history *h, tr_latency *out);
 
 #endif

@@ -5,23 +5,25 @@
  * paused, and otherwise runs it; every processed event is folded into the trace hash.
  * A RUN event charges its node's single simulated CPU msg_cost_ns per message processed:
  * while that CPU is busy, further runs on the node wait (messages sent during a run carry
- * the run's start time). */
-#include <dirent.h>
-#include <fcntl.h>
-#include <ftw.h>
+ * the run's start time).
+ *
+ * Here: the engine ops, processing one event, the run loop, node lifecycle (create,
+ * destroy) and queries. The event queue is sim/queue.c, the runs' store directories
+ * sim/store_dir.c, the check-determinism mode sim/determinism.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <assert.h>
 
+#include "runtime/assert.h"
+#include "sim/determinism.h"
+#include "sim/queue.h"
 #include "sim/sim.h"
+#include "sim/store_dir.h"
 
 void tr_sim_config_init(tr_sim_config *cfg) {
-    assert(cfg != NULL);
+    TR_ASSERT(cfg != NULL);
     memset(cfg, 0, sizeof *cfg);
     cfg->seed = 1;
     cfg->nodes = 3;
@@ -34,230 +36,52 @@ void tr_sim_config_init(tr_sim_config *cfg) {
     cfg->store = true;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* A run that cannot go on: its stores' temporary directory (in /dev/shm, i.e. memory) goes
  * first, or every aborted run would leave one behind; the seed replays the run. */
-_Noreturn void tr_sim__die(const tr_sim *sim) {
-    if (sim->store_dir[0]) {
-        nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
+_Noreturn void tr__sim_die(const tr_sim *sim) {
+    tr__sim_store_dir_remove(sim->store_dir);
     abort();
 }
 
-_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file,
+_Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const char *file,
                                    int line) {
+    char node[24] = "";
+    if (sim->event_node != 0) {
+        snprintf(node, sizeof node, ", node n%u", sim->event_node);
+    }
     fprintf(stderr,
             "troupe sim: invariant failed: %s (%s:%d) at event #%" PRIu64 ", t=%" PRIu64
-            " ns, seed %" PRIu64 "\n",
-            expr, file, line, sim->stats.events, sim->now, sim->cfg.seed);
-    tr_sim__die(sim);
+            " ns%s, seed %" PRIu64 "\n",
+            expr, file, line, sim->stats.events, sim->now, node, sim->cfg.seed);
+    tr__sim_die(sim);
 }
 
-/* ---- Event slab and heap -------------------------------------------------------------- */
+/* ---- The TR_ASSERT context of a running simulation ----------------------------------- */
 
-static int slab_grow(tr_sim *sim) {
-    uint32_t cap = sim->slab_cap ? sim->slab_cap * 2 : 1024;
-    sim_event *slab = realloc(sim->slab, (size_t)cap * sizeof *slab);
-    if (slab == NULL) {
-        return TR_ENOMEM;
-    }
-    sim->slab = slab;
-    uint32_t *fs = realloc(sim->free_slots, (size_t)cap * sizeof *fs);
-    if (fs == NULL) {
-        return TR_ENOMEM;
-    }
-    sim->free_slots = fs;
-    /* Push new slots so that the lowest index is popped first (pure tidiness). */
-    for (uint32_t s = cap; s > sim->slab_cap; s--) {
-        sim->free_slots[sim->free_count++] = s - 1;
-    }
-    if (cap >= SIM_SLOT_RUN) {
-        return TR_ENOMEM; /* slot numbers must stay clear of SIM_SLOT_RUN */
-    }
-    sim->slab_cap = cap;
-    /* The heap and the ring also hold RUN entries without a slot (one per node at most,
-     * TR_SIM_NODES_MAX <= 1024 <= cap): twice the slab's capacity is always enough. */
-    uint32_t qcap = 2 * cap;
-    sim_heap_entry *heap = realloc(sim->heap, (size_t)qcap * sizeof *heap);
-    if (heap == NULL) {
-        return TR_ENOMEM;
-    }
-    sim->heap = heap;
-    sim->heap_cap = qcap;
-    sim_heap_entry *theap = realloc(sim->theap, (size_t)cap * sizeof *theap);
-    if (theap == NULL) {
-        return TR_ENOMEM;
-    }
-    sim->theap = theap;
-    /* The ring (capacity a power of two, like the slab) is unwrapped into its new array. */
-    sim_heap_entry *ring = malloc((size_t)qcap * sizeof *ring);
-    if (ring == NULL) {
-        return TR_ENOMEM;
-    }
-    uint32_t old_cap = sim->ring_cap;
-    for (uint32_t k = 0; k < sim->ring_count; k++) {
-        ring[k] = sim->ring[(sim->ring_head + k) & (old_cap - 1)];
-    }
-    free(sim->ring);
-    sim->ring = ring;
-    sim->ring_head = 0;
-    sim->ring_cap = qcap;
-    return 0;
-}
-
-/* (time, seq) as one 128-bit number: a compare and a subtract-with-borrow, no branch. */
-static inline bool entry_less(const sim_heap_entry *a, const sim_heap_entry *b) {
-    unsigned __int128 ka = (unsigned __int128)a->time << 64 | a->seq;
-    unsigned __int128 kb = (unsigned __int128)b->time << 64 | b->seq;
-    return ka < kb;
-}
-
-/* A 4-ary heap: half the levels of a binary one, and the four children of a node share a
- * cache line or two. */
-static void sift_up(sim_heap_entry *h, uint32_t i) {
-    sim_heap_entry e = h[i];
-    while (i > 0) {
-        uint32_t p = (i - 1) / 4;
-        if (!entry_less(&e, &h[p])) {
-            break;
-        }
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = e;
-}
-
-static void sift_down(sim_heap_entry *h, uint32_t n, uint32_t i) {
-    sim_heap_entry e = h[i];
-    for (;;) {
-        uint32_t c = 4 * i + 1;
-        if (c >= n) {
-            break;
-        }
-        uint32_t m = c;
-        if (c + 4 <= n) { /* all four children: unrolled (the common case) */
-            uint32_t m2 = entry_less(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
-            m = entry_less(&h[c + 1], &h[c]) ? c + 1 : c;
-            m = entry_less(&h[m2], &h[m]) ? m2 : m;
-        } else {
-            for (uint32_t k = c + 1; k < n; k++) {
-                if (entry_less(&h[k], &h[m])) {
-                    m = k;
-                }
-            }
-        }
-        if (!entry_less(&h[m], &e)) {
-            break;
-        }
-        h[i] = h[m];
-        i = m;
-    }
-    h[i] = e;
-}
-
-/* Events due now go to the FIFO ring (O(1)): they all have time == now and increasing
- * sequence numbers, so popping the smaller of ring head and heap top keeps (time, seq)
- * order exactly. The ring is empty whenever now advances. */
-static inline void heap_insert(tr_sim *sim, sim_heap_entry e) {
-    SIM_ASSERT(sim, sim->heap_count < sim->heap_cap);
-    sim->heap[sim->heap_count] = e;
-    sift_up(sim->heap, sim->heap_count++);
-}
-
-/* The ring if e is due now, else the heap. */
-static inline void enqueue(tr_sim *sim, sim_heap_entry e) {
-    if (e.time == sim->now) {
-        SIM_ASSERT(sim, sim->ring_count < sim->ring_cap);
-        sim->ring[(sim->ring_head + sim->ring_count++) & (sim->ring_cap - 1)] = e;
-        return;
-    }
-    heap_insert(sim, e);
-}
-
-/* Timers due later wait in their own heap (see compact_timers). */
-static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
-    sim_heap_entry e = {time, sim->seq++, slot};
-    if (time != sim->now && sim->slab[slot].kind == SIM_EV_TIMER) {
-        sim->slab[slot].in_theap = true;
-        SIM_ASSERT(sim, sim->theap_count < sim->slab_cap);
-        sim->theap[sim->theap_count] = e;
-        sift_up(sim->theap, sim->theap_count++);
-        return;
-    }
-    enqueue(sim, e);
-}
-
-/* Out of memory is fatal here: an engine that silently lost an event would break
- * determinism and the delivery contract. */
-uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev) {
-    if (sim->free_count == 0 && slab_grow(sim) != 0) {
-        fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n", sim->cfg.seed);
-        tr_sim__die(sim);
-    }
-    uint32_t slot = sim->free_slots[--sim->free_count];
-    sim->slab[slot] = *ev;
-    return slot;
-}
-
-uint64_t tr_sim__next_seq(tr_sim *sim) {
-    return sim->seq++;
-}
-
-void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e) {
-    SIM_ASSERT(sim, e.time >= sim->now);
-    heap_insert(sim, e);
-}
-
-/* Pushes a copy of *ev due at `time` (an earlier time means now). */
-uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev) {
-    uint32_t slot = tr_sim__alloc_event(sim, ev);
-    push_slot(sim, time < sim->now ? sim->now : time, slot);
-    return slot;
-}
-
-void tr_sim__release_slot(tr_sim *sim, uint32_t slot) {
-    sim->slab[slot].kind = 0; /* free: op_timer_cancel must not match it */
-    sim->free_slots[sim->free_count++] = slot;
-}
-
-void tr_sim__free_event(tr_sim *sim, sim_event *ev) {
-    if (ev->kind == SIM_EV_DELIVER && ev->u.msg.buf != NULL) {
-        tr_sim__buf_free(sim, ev->u.msg.buf, ev->u.msg.len);
-        ev->u.msg.buf = NULL;
+/* What a TR_ASSERT failing on the simulation's thread prints after its expression (see
+ * runtime/assert.h): enough to replay the run to that point. */
+static void assert_context(void *arg, char *buf, size_t cap) {
+    const tr_sim *sim = arg;
+    int n = snprintf(buf, cap, "troupe sim: seed %" PRIu64 ", event #%" PRIu64 ", t=%" PRIu64 " ns",
+                     sim->cfg.seed, sim->stats.events, sim->now);
+    if (sim->event_node != 0 && n > 0 && (size_t)n < cap) {
+        snprintf(buf + n, cap - (size_t)n, ", node n%u", sim->event_node);
     }
 }
 
-/* Envelope buffers: most envelopes are small, so buffers of up to SIM_BUF_SMALL bytes come
- * from a LIFO free list (recently freed = still in cache), bounded at SIM_BUF_POOL_MAX. */
-uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len) {
-    if (len <= SIM_BUF_SMALL) {
-        if (sim->buf_pool_count > 0) {
-            return sim->buf_pool[--sim->buf_pool_count];
-        }
-        return malloc(SIM_BUF_SMALL);
-    }
-    return malloc(len);
+void tr__sim_context_enter(tr_sim *sim, tr__sim_context *saved) {
+    tr__assert_context_set(assert_context, sim, &saved->fn, &saved->arg);
 }
 
-void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len) {
-    if (len <= SIM_BUF_SMALL && sim->buf_pool_count < SIM_BUF_POOL_MAX) {
-        sim->buf_pool[sim->buf_pool_count++] = buf;
-        return;
-    }
-    free(buf);
+void tr__sim_context_leave(const tr__sim_context *saved) {
+    tr__assert_context_set(saved->fn, saved->arg, NULL, NULL);
 }
 
 /* ---- Nodes, clocks ------------------------------------------------------------------- */
 
-uint32_t tr_sim__index(tr_sim *sim, tr_node *node) {
+uint32_t tr__sim_index(tr_sim *sim, tr_node *node) {
     uint32_t id = tr_node_id(node);
-    assert(id >= 1 && id <= sim->n);
+    TR_DEBUG_ASSERT(id >= 1 && id <= sim->n);
     return id - 1;
 }
 
@@ -272,7 +96,7 @@ static int64_t clock_raw(const sim_node *sn, uint64_t t) {
     return v < 0 ? 0 : v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn) {
+uint64_t tr__sim_local_now(tr_sim *sim, sim_node *sn) {
     uint64_t raw = (uint64_t)clock_raw(sn, sim->now);
     if (raw > sn->clock_last) {
         sn->clock_last = raw;
@@ -281,8 +105,8 @@ uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn) {
 }
 
 /* The earliest true time at which node sn's local clock reads due_local (now if it does). */
-uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) {
-    if (tr_sim__local_now(sim, sn) >= due_local) {
+uint64_t tr__sim_local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) {
+    if (tr__sim_local_now(sim, sn) >= due_local) {
         return sim->now;
     }
     __int128 k = (__int128)due_local - sn->clock_offset - (__int128)sn->drift_base;
@@ -302,33 +126,16 @@ uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local) 
     return t > (__int128)INT64_MAX ? (uint64_t)INT64_MAX : (uint64_t)t;
 }
 
-void tr_sim__retime_timers(tr_sim *sim, uint32_t i) {
-    sim_node *sn = &sim->nodes[i];
-    bool changed = false;
-    for (uint32_t k = 0; k < sim->theap_count; k++) {
-        sim_event *ev = &sim->slab[sim->theap[k].slot];
-        if (ev->node == i && ev->epoch == sn->epoch) {
-            sim->theap[k].time = tr_sim__local_to_global(sim, sn, ev->u.timer.due_local);
-            changed = true;
-        }
-    }
-    if (changed && sim->theap_count > 1) {
-        for (uint32_t k = sim->theap_count / 2; k-- > 0;) {
-            sift_down(sim->theap, sim->theap_count, k);
-        }
-    }
-}
-
 /* ---- Engine ops ---------------------------------------------------------------------- */
 
 static uint64_t op_now_ns(void *engine, tr_node *node) {
     tr_sim *sim = engine;
-    return tr_sim__local_now(sim, &sim->nodes[tr_sim__index(sim, node)]);
+    return tr__sim_local_now(sim, &sim->nodes[tr__sim_index(sim, node)]);
 }
 
 static uint64_t op_random(void *engine, tr_node *node) {
     tr_sim *sim = engine;
-    return tr_sim_rng_next(&sim->nodes[tr_sim__index(sim, node)].rng);
+    return tr_sim_rng_next(&sim->nodes[tr__sim_index(sim, node)].rng);
 }
 
 /* The node's single CPU: runnable actors wait in its run queue (round robin), and one RUN
@@ -355,12 +162,12 @@ static void cpu_wake(tr_sim *sim, sim_node *sn) {
     }
     sn->cpu_pending = true;
     uint64_t at = sn->busy_until > sim->now ? sn->busy_until : sim->now;
-    enqueue(sim, (sim_heap_entry){at, sim->seq++, SIM_SLOT_RUN | sn->index, sn->epoch});
+    tr__sim_enqueue(sim, (sim_heap_entry){at, sim->seq++, SIM_SLOT_RUN | sn->index, sn->epoch});
 }
 
 static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
     tr_sim *sim = engine;
-    sim_node *sn = &sim->nodes[tr_sim__index(sim, node)];
+    sim_node *sn = &sim->nodes[tr__sim_index(sim, node)];
     runq_push(sim, sn, actor);
     cpu_wake(sim, sn);
 }
@@ -368,32 +175,13 @@ static void op_schedule(void *engine, tr_node *node, tr_actor *actor) {
 static uint64_t op_timer_arm(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                              uint64_t due_ns) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     sim_node *sn = &sim->nodes[i];
     sim_event ev = {.kind = SIM_EV_TIMER, .node = i, .epoch = sn->epoch};
     ev.u.timer.owner = owner;
     ev.u.timer.id = timer_id;
     ev.u.timer.due_local = due_ns;
-    return (uint64_t)tr_sim__push(sim, tr_sim__local_to_global(sim, sn, due_ns), &ev) + 1;
-}
-
-/* Takes the withdrawn timers out of the timer heap and rebuilds it. Pop order does not
- * change: keys (time, seq) are unique, so any heap of the same entries pops the same. */
-static void compact_timers(tr_sim *sim) {
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < sim->theap_count; k++) {
-        uint32_t slot = sim->theap[k].slot;
-        if (sim->slab[slot].cancelled) {
-            tr_sim__release_slot(sim, slot);
-        } else {
-            sim->theap[n++] = sim->theap[k];
-        }
-    }
-    sim->theap_count = n;
-    sim->theap_cancelled = 0;
-    for (uint32_t k = n > 1 ? (n - 2) / 4 + 1 : 0; k-- > 0;) {
-        sift_down(sim->theap, n, k);
-    }
+    return (uint64_t)tr__sim_push(sim, tr__sim_local_to_global(sim, sn, due_ns), &ev) + 1;
 }
 
 /* Marks the timer in slot handle - 1 cancelled if it is still that timer: a freed slot has
@@ -405,7 +193,7 @@ static void compact_timers(tr_sim *sim) {
 static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                             uint64_t handle) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     if (handle == 0 || handle > sim->slab_cap) {
         return;
     }
@@ -414,23 +202,23 @@ static void op_timer_cancel(void *engine, tr_node *node, tr_addr owner, uint64_t
         ev->u.timer.owner.actor == owner.actor && ev->u.timer.id == timer_id) {
         ev->cancelled = true;
         sim->stats.timers_cancelled++;
-        if (ev->in_theap && ++sim->theap_cancelled > 32 &&
-            sim->theap_cancelled > sim->theap_count / 2) {
-            compact_timers(sim);
+        if (ev->in_timer_heap && ++sim->timer_heap_cancelled > 32 &&
+            sim->timer_heap_cancelled > sim->timer_heap_count / 2) {
+            tr__sim_compact_timers(sim);
         }
     }
 }
 
 static void op_store_ready(void *engine, tr_node *node) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     sim_node *sn = &sim->nodes[i];
     if (sn->commit_pending) {
         return; /* group commit: the scheduled commit takes this batch too */
     }
     sn->commit_pending = true;
     sim_event ev = {.kind = SIM_EV_COMMIT, .node = i, .epoch = sn->epoch};
-    tr_sim__push(sim, sim->now + sim->cfg.commit_latency_ns, &ev);
+    tr__sim_push(sim, sim->now + sim->cfg.commit_latency_ns, &ev);
 }
 
 static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32_t *id_out) {
@@ -456,16 +244,16 @@ static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32
 /* Every message an actor receives, local or remote, goes into the trace. */
 static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
     tr_sim *sim = engine;
-    uint32_t i = tr_sim__index(sim, node);
+    uint32_t i = tr__sim_index(sim, node);
     sim->nodes[i].delivered++;
     if (msg->flags_ & TR__F_ENGINE) {
-        return; /* came off a link: tr_sim__deliver hashed its envelope */
+        return; /* came off a link: tr__sim_deliver hashed its envelope */
     }
-    uint64_t h = tr_sim__mix(sim->trace, ((uint64_t)i << 32) | msg->type);
-    h = tr_sim__mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
-    h = tr_sim__mix(tr_sim__mix(h, msg->from.actor), msg->to.actor);
-    h = tr_sim__mix(h, msg->corr);
-    sim->trace = tr_sim__hash_bytes(h, msg->body, msg->body_len);
+    uint64_t h = tr__sim_mix(sim->trace, ((uint64_t)i << 32) | msg->type);
+    h = tr__sim_mix(h, ((uint64_t)msg->from.node << 32) | msg->to.node);
+    h = tr__sim_mix(tr__sim_mix(h, msg->from.actor), msg->to.actor);
+    h = tr__sim_mix(h, msg->corr);
+    sim->trace = tr__sim_hash_bytes(h, msg->body, msg->body_len);
     sim->stats.messages_traced++;
 }
 
@@ -475,10 +263,10 @@ static const tr_engine_ops sim_ops = {
     .schedule = op_schedule,
     .timer_arm = op_timer_arm,
     .timer_cancel = op_timer_cancel,
-    .send_remote = tr_sim__send_remote,
+    .send_remote = tr__sim_send_remote,
     .store_ready = op_store_ready,
     .node_by_name = op_node_by_name,
-    .watch_node = tr_sim__watch_node,
+    .watch_node = tr__sim_watch_node,
     .delivered = op_delivered,
 };
 
@@ -490,7 +278,7 @@ static uint64_t node_processed(sim_node *sn) {
 #ifndef NDEBUG
     tr_stats st;
     tr_node_stats(sn->node, &st);
-    assert(st.messages_delivered == sn->delivered);
+    TR_ASSERT(st.messages_delivered == sn->delivered);
 #endif
     return sn->delivered;
 }
@@ -527,9 +315,9 @@ static void run_actor(tr_sim *sim, sim_node *sn, sim_record *r) {
 }
 
 static void fire_timer(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) {
-    if (tr_sim__local_now(sim, sn) < ev->u.timer.due_local) {
+    if (tr__sim_local_now(sim, sn) < ev->u.timer.due_local) {
         /* The clock was set back or runs slow: not yet due in local time. */
-        tr_sim__push(sim, tr_sim__local_to_global(sim, sn, ev->u.timer.due_local), ev);
+        tr__sim_push(sim, tr__sim_local_to_global(sim, sn, ev->u.timer.due_local), ev);
         r->a = UINT64_MAX;
         return;
     }
@@ -552,70 +340,22 @@ static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
                     "troupe sim: the store of n%u failed (%s); the run is void (seed %" PRIu64
                     ")\n",
                     sn->index + 1, tr_strerror(rc), sim->cfg.seed);
-            tr_sim__die(sim);
+            tr__sim_die(sim);
         }
     } /* r->b, the commit's status, stays 0: a failed commit never gets here */
     r->a = writes;
     sim->stats.store_commits++;
 }
 
-/* Describes a record for divergence reports. */
-static void describe(const sim_record *r, char *buf, size_t cap) {
-    static const char *names[SIM_EV_KIND_COUNT] = {"?",      "run",  "timer",     "deliver",
-                                                   "commit", "call", "node-event"};
-    const char *k = r->kind < SIM_EV_KIND_COUNT ? names[r->kind] : "?";
-    if (r->kind == SIM_EV_CALL) {
-        snprintf(buf, cap, "t=%" PRIu64 " ns %s", r->time, k);
-        return;
-    }
-    if (r->kind == SIM_EV_DELIVER) {
-        snprintf(buf, cap,
-                 "t=%" PRIu64 " ns n%u deliver from n%u type %u corr %" PRIu64
-                 " envelope-hash %016" PRIx64,
-                 r->time, r->node + 1, (unsigned)(r->a >> 32) + 1, (unsigned)(r->a & 0xffffffffu),
-                 r->b, r->c);
-        return;
-    }
-    static const char *a_names[SIM_EV_KIND_COUNT] = {"",       "actor", "owner",           "",
-                                                     "writes", "",      "about-node-index"};
-    static const char *b_names[SIM_EV_KIND_COUNT] = {"",       "processed", "timer", "",
-                                                     "status", "",          "up"};
-    snprintf(buf, cap, "t=%" PRIu64 " ns n%u %s %s=%" PRIu64 " %s=%" PRIu64, r->time, r->node + 1,
-             k, a_names[r->kind], r->a, b_names[r->kind], r->b);
-}
-
-static void record(tr_sim *sim, sim_record *r) {
-    r->hash = sim->trace;
-    uint64_t idx = sim->stats.events - 1;
-    if (sim->mode == SIM_MODE_RECORD && idx < sim->rec_cap) {
-        if (idx >= sim->rec_count) {
-            sim->rec[idx] = *r;
-            sim->rec_count = idx + 1;
-        }
-    } else if (sim->mode == SIM_MODE_COMPARE && !sim->div->diverged && idx < sim->cmp_count) {
-        const sim_record *o = &sim->cmp[idx];
-        if (o->hash != r->hash) {
-            char a[110], b[110];
-            describe(o, a, sizeof a);
-            describe(r, b, sizeof b);
-            sim->div->diverged = true;
-            sim->div->event_index = idx;
-            sim->div->time_ns = r->time;
-            snprintf(sim->div->what, sizeof sim->div->what,
-                     "event #%" PRIu64 ": run 1 %s | run 2 %s", idx, a, b);
-        }
-    }
-}
-
 /* Node sn is paused: keep the event (still in `slot`) until tr_sim_resume. A delivery
  * that is still on its link is lost if the link broke; otherwise it has arrived. */
 static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
     if (ev->kind == SIM_EV_DELIVER && !ev->arrived) {
-        sim_link *l = tr_sim__link(sim, ev->u.msg.from, ev->node);
+        sim_link *l = tr__sim_link(sim, ev->u.msg.from, ev->node);
         if (l->epoch != ev->u.msg.link_epoch) {
-            tr_sim__release_slot(sim, slot);
+            tr__sim_release_slot(sim, slot);
             sim->stats.dropped_cut++;
-            tr_sim__free_event(sim, ev);
+            tr__sim_free_event(sim, ev);
             return;
         }
         ev->arrived = true;
@@ -626,7 +366,7 @@ static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
         uint32_t *d = realloc(sn->deferred, cap * sizeof *d);
         if (d == NULL) {
             fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
-            tr_sim__die(sim);
+            tr__sim_die(sim);
         }
         sn->deferred = d;
         sn->deferred_cap = cap;
@@ -640,13 +380,14 @@ static void defer(tr_sim *sim, sim_node *sn, uint32_t slot, sim_event *ev) {
  * (between event_begin and event_end); its outcome (r->a, r->b) last. */
 static inline void event_begin(tr_sim *sim, uint8_t kind, uint32_t node) {
     sim->stats.events++;
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), ((uint64_t)kind << 32) | node);
+    sim->event_node = node + 1;
+    sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, sim->now), ((uint64_t)kind << 32) | node);
 }
 
 static inline void event_end(tr_sim *sim, sim_record *r) {
-    sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, r->a), r->b);
+    sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, r->a), r->b);
     if (sim->mode != SIM_MODE_PLAIN) {
-        record(sim, r); /* check-determinism only */
+        tr__sim_record(sim, r); /* check-determinism only */
     }
 }
 
@@ -655,38 +396,39 @@ static void process(tr_sim *sim, uint32_t slot) {
     sim_event ev = sim->slab[slot];
     sim_record r = {.time = sim->now, .kind = ev.kind, .node = ev.node};
     if (ev.kind == SIM_EV_CALL) {
-        tr_sim__release_slot(sim, slot);
+        tr__sim_release_slot(sim, slot);
         sim->stats.events++;
-        sim->trace = tr_sim__mix(tr_sim__mix(sim->trace, sim->now), SIM_EV_CALL);
+        sim->event_node = 0;
+        sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, sim->now), SIM_EV_CALL);
         if (sim->mode != SIM_MODE_PLAIN) {
-            record(sim, &r); /* check-determinism only */
+            tr__sim_record(sim, &r); /* check-determinism only */
         }
         ev.u.call.fn(sim, ev.u.call.ud);
         return;
     }
     sim_node *sn = &sim->nodes[ev.node];
     if (ev.cancelled) { /* a withdrawn timer: never an event (see op_timer_cancel) */
-        tr_sim__release_slot(sim, slot);
+        tr__sim_release_slot(sim, slot);
         return;
     }
     if (ev.epoch != sn->epoch || !sn->up) {
-        tr_sim__release_slot(sim, slot);
+        tr__sim_release_slot(sim, slot);
         if (ev.kind == SIM_EV_DELIVER) {
             sim->stats.dropped_down++;
         }
-        tr_sim__free_event(sim, &ev);
+        tr__sim_free_event(sim, &ev);
         return; /* a previous incarnation's event */
     }
     if (sn->paused) {
         defer(sim, sn, slot, &ev);
         return;
     }
-    tr_sim__release_slot(sim, slot);
+    tr__sim_release_slot(sim, slot);
     event_begin(sim, ev.kind, ev.node);
     switch (ev.kind) {
     case SIM_EV_RUN: run_actor(sim, sn, &r); break;
     case SIM_EV_TIMER: fire_timer(sim, sn, &ev, &r); break;
-    case SIM_EV_DELIVER: tr_sim__deliver(sim, &ev, &r); break;
+    case SIM_EV_DELIVER: tr__sim_deliver(sim, &ev, &r); break;
     case SIM_EV_COMMIT: commit(sim, sn, &r); break;
     case SIM_EV_NODE_EVENT:
         r.a = ev.u.nev.about;
@@ -708,7 +450,7 @@ static void process_run(tr_sim *sim, const sim_heap_entry *e) {
     }
     sim_event ev = {.kind = SIM_EV_RUN, .node = i, .epoch = e->epoch};
     if (sn->paused) { /* it waits in the slab like any deferred event */
-        defer(sim, sn, tr_sim__alloc_event(sim, &ev), &ev);
+        defer(sim, sn, tr__sim_alloc_event(sim, &ev), &ev);
         return;
     }
     sim_record r = {.time = sim->now, .kind = SIM_EV_RUN, .node = i};
@@ -717,93 +459,65 @@ static void process_run(tr_sim *sim, const sim_heap_entry *e) {
     event_end(sim, &r);
 }
 
-/* Pops the top of heap h (count *n > 0). */
-static sim_heap_entry heap_pop(sim_heap_entry *h, uint32_t *n) {
-    sim_heap_entry top = h[0];
-    h[0] = h[--*n];
-    if (*n > 0) {
-        sift_down(h, *n, 0);
-    }
-    return top;
-}
-
 static bool step_until(tr_sim *sim, uint64_t limit) {
     sim_heap_entry top;
-    bool advanced = false; /* the link of a popped delivery already moved on */
-    /* The earliest of the two heaps' tops (NULL: both empty). */
-    sim_heap_entry *first = sim->heap_count > 0 ? &sim->heap[0] : NULL;
-    if (sim->theap_count > 0 && (first == NULL || entry_less(&sim->theap[0], first))) {
-        first = &sim->theap[0];
+    bool advanced; /* the link of a popped delivery already moved on */
+    if (!tr__sim_queue_pop(sim, limit, &top, &advanced)) {
+        return false;
     }
-    if (sim->ring_count > 0 && (first == NULL || entry_less(&sim->ring[sim->ring_head], first))) {
-        top = sim->ring[sim->ring_head];
-        sim->ring_head = (sim->ring_head + 1) & (sim->ring_cap - 1);
-        sim->ring_count--;
-    } else {
-        if (first == NULL || first->time > limit) {
-            return false;
-        }
-        if (first == sim->theap) {
-            top = heap_pop(sim->theap, &sim->theap_count);
-            sim_event *tev = &sim->slab[top.slot];
-            tev->in_theap = false;
-            sim->theap_cancelled -= tev->cancelled;
-        } else {
-            /* A link's head leaving: its next delivery (a key >= the head's) takes the head's
-             * place at the top, one sift instead of a pop and an insert. */
-            top = sim->heap[0];
-            const sim_event *tev = &sim->slab[top.slot & ~SIM_SLOT_RUN];
-            sim_heap_entry next;
-            if (!(top.slot & SIM_SLOT_RUN) && tev->kind == SIM_EV_DELIVER && tev->via_link &&
-                tr_sim__link_next(sim, tev->u.msg.from, tev->node, &next)) {
-                sim->heap[0] = next;
-                sift_down(sim->heap, sim->heap_count, 0);
-                advanced = true;
-            } else {
-                heap_pop(sim->heap, &sim->heap_count);
-            }
-        }
-    }
-    SIM_ASSERT(sim, top.time >= sim->now); /* invariant 1: time never runs backwards */
-    sim->now = top.time;
     if (top.slot & SIM_SLOT_RUN) {
         process_run(sim, &top);
         return true;
     }
     sim_event *ev = &sim->slab[top.slot];
     if (ev->kind == SIM_EV_DELIVER && ev->via_link && !advanced) {
-        tr_sim__link_advance(sim, ev->u.msg.from, ev->node);
+        tr__sim_link_advance(sim, ev->u.msg.from, ev->node);
     }
     process(sim, top.slot);
     return true;
 }
 
+/* The public run calls install the simulation's TR_ASSERT context for as long as they run
+ * actor code, and put back what the thread had before (a test's own, another sim's). */
 bool tr_sim_step(tr_sim *sim) {
-    return step_until(sim, UINT64_MAX);
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
+    bool more = step_until(sim, UINT64_MAX);
+    tr__sim_context_leave(&saved);
+    return more;
 }
 
 void tr_sim_run_for(tr_sim *sim, uint64_t ns) {
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
     uint64_t limit = sim->now + ns;
     while (step_until(sim, limit)) {
     }
     sim->now = limit;
+    tr__sim_context_leave(&saved);
 }
 
 int tr_sim_run_until(tr_sim *sim, bool (*pred)(tr_sim *sim, void *ud), void *ud,
                      uint64_t deadline_ns) {
-    assert(pred != NULL);
+    TR_ASSERT(pred != NULL);
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
+    int rc = TR_ETIMEDOUT;
     for (;;) {
         if (pred(sim, ud)) {
-            return 0;
+            rc = 0;
+            break;
         }
         if (!step_until(sim, deadline_ns)) {
+            if (deadline_ns > sim->now) {
+                sim->now = deadline_ns;
+            }
+            rc = pred(sim, ud) ? 0 : TR_ETIMEDOUT;
             break;
         }
     }
-    if (deadline_ns > sim->now) {
-        sim->now = deadline_ns;
-    }
-    return pred(sim, ud) ? 0 : TR_ETIMEDOUT;
+    tr__sim_context_leave(&saved);
+    return rc;
 }
 
 int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), void *ud) {
@@ -813,7 +527,7 @@ int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), vo
     sim_event ev = {.kind = SIM_EV_CALL};
     ev.u.call.fn = fn;
     ev.u.call.ud = ud;
-    tr_sim__push(sim, at_ns, &ev);
+    tr__sim_push(sim, at_ns, &ev);
     return 0;
 }
 
@@ -833,79 +547,13 @@ static int open_store(tr_sim *sim, uint32_t i, tr_store **out) {
     tr_store_opts so = {.dir = dir, .no_sync = true, .defer_bytes = SIM_STORE_DEFER_BYTES};
     return tr__store_open(&so, out);
 }
-
-/* Store directories of runs that died without tr_sim_destroy (SIGKILL, Ctrl-C) would stay
- * in /dev/shm, i.e. in memory, forever. Each run holds an flock on its directory's
- * owner.lock while it lives; the kernel drops it however the process ends. A new run removes
- * every troupe-sim-* directory in its base whose lock it can take: nobody uses those. A
- * directory without owner.lock (being created, or older) is left alone. */
-static void sweep_dead_stores(const char *base) {
-    DIR *d = opendir(base);
-    if (d == NULL) {
-        return;
-    }
-    char path[300];
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strncmp(e->d_name, "troupe-sim-", 11) != 0) {
-            continue;
-        }
-        int n = snprintf(path, sizeof path, "%s/%s/owner.lock", base, e->d_name);
-        if (n < 0 || (size_t)n >= sizeof path) {
-            continue;
-        }
-        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-            continue;
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            path[n - (int)strlen("/owner.lock")] = '\0';
-            nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        }
-        close(fd);
-    }
-    closedir(d);
-}
-
-/* Takes this run's lock (see sweep_dead_stores). The file is locked under another name and
- * then renamed (the lock stays with the file), so a sweep never finds owner.lock unlocked
- * while its run is alive. */
-static int lock_store_dir(tr_sim *sim) {
-    char tmp[300], path[300];
-    int n = snprintf(tmp, sizeof tmp, "%s/owner.new", sim->store_dir);
-    int m = snprintf(path, sizeof path, "%s/owner.lock", sim->store_dir);
-    if (n < 0 || (size_t)n >= sizeof tmp || m < 0 || (size_t)m >= sizeof path) {
-        return TR_ETOOBIG;
-    }
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return TR_EIO;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(tmp, path) != 0) {
-        close(fd);
-        return TR_EIO;
-    }
-    sim->store_lock_fd = fd + 1;
-    return 0;
-}
-
 static int make_store_dir(tr_sim *sim) {
     if (!sim->cfg.store) {
         return 0;
     }
-    /* mkdtemp, not pid + counter: a run that was killed leaves its directory behind, and a
-     * later process with the recycled pid would collide with it. The name is never traced. */
     const char *base = sim->cfg.store_base ? sim->cfg.store_base : "/dev/shm";
-    int len = snprintf(sim->store_dir, sizeof sim->store_dir, "%s/troupe-sim-XXXXXX", base);
-    if (len < 0 || (size_t)len >= sizeof sim->store_dir - 8) {
-        sim->store_dir[0] = 0;
-        return TR_ETOOBIG;
-    }
-    sweep_dead_stores(base);
-    if (mkdtemp(sim->store_dir) == NULL) {
-        sim->store_dir[0] = 0;
-        return TR_EIO;
-    }
-    return lock_store_dir(sim);
+    return tr__sim_store_dir_create(base, sim->store_dir, sizeof sim->store_dir,
+                                    &sim->store_lock_fd);
 }
 
 static int create_node(tr_sim *sim, uint32_t i) {
@@ -968,11 +616,11 @@ int tr_sim_create(const tr_sim_config *cfg, tr_sim **out) {
     sim->trace = 0xcbf29ce484222325ull; /* FNV offset basis */
     tr_sim_rng_init(&sim->rng_nemesis, cfg->seed, SIM_STREAM_NEMESIS);
     sim->links = calloc((size_t)sim->n * sim->n, sizeof *sim->links);
-    rc = sim->links == NULL ? TR_ENOMEM : slab_grow(sim);
+    rc = sim->links == NULL ? TR_ENOMEM : tr__sim_queue_grow(sim);
     if (rc == 0) {
         for (uint32_t f = 0; f < sim->n; f++) {
             for (uint32_t t = 0; t < sim->n; t++) {
-                sim_link *l = tr_sim__link(sim, f, t);
+                sim_link *l = tr__sim_link(sim, f, t);
                 l->up = true;
                 tr_sim_rng_init(&l->rng_delay, cfg->seed, SIM_STREAM_LINK_DELAY(f, t));
                 tr_sim_rng_init(&l->rng_fault, cfg->seed, SIM_STREAM_LINK_FAULT(f, t));
@@ -983,9 +631,12 @@ int tr_sim_create(const tr_sim_config *cfg, tr_sim **out) {
     for (uint32_t i = 0; rc == 0 && i < sim->n; i++) {
         rc = create_node(sim, i);
     }
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
     for (uint32_t i = 0; rc == 0 && i < sim->n; i++) {
         rc = cfg->boot ? cfg->boot(sim->nodes[i].node, cfg->boot_ud) : 0;
     }
+    tr__sim_context_leave(&saved);
     if (rc != 0) {
         tr_sim_destroy(sim);
         return rc;
@@ -1009,44 +660,22 @@ void tr_sim_destroy(tr_sim *sim) {
             sim->nodes[i].store = NULL;
         }
     }
-    for (uint32_t k = 0; k < sim->heap_count; k++) {
-        if (!(sim->heap[k].slot & SIM_SLOT_RUN)) {
-            tr_sim__free_event(sim, &sim->slab[sim->heap[k].slot]);
-        }
-    }
-    for (uint32_t k = 0; k < sim->theap_count; k++) {
-        tr_sim__free_event(sim, &sim->slab[sim->theap[k].slot]);
-    }
-    for (uint32_t k = 0; k < sim->ring_count; k++) {
-        uint32_t slot = sim->ring[(sim->ring_head + k) & (sim->ring_cap - 1)].slot;
-        if (!(slot & SIM_SLOT_RUN)) {
-            tr_sim__free_event(sim, &sim->slab[slot]);
-        }
-    }
+    tr__sim_queue_free_events(sim);
     for (uint32_t i = 0; i < sim->n; i++) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
-            tr_sim__free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
+            tr__sim_free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);
         }
         free(sim->nodes[i].deferred);
         free(sim->nodes[i].runq);
     }
     if (sim->links != NULL) {
-        tr_sim__links_free(sim);
+        tr__sim_links_free(sim);
     }
-    if (sim->store_dir[0]) {
-        nftw(sim->store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
+    tr__sim_store_dir_remove(sim->store_dir);
     if (sim->store_lock_fd > 0) {
         close(sim->store_lock_fd - 1);
     }
-    while (sim->buf_pool_count > 0) {
-        free(sim->buf_pool[--sim->buf_pool_count]);
-    }
-    free(sim->heap);
-    free(sim->theap);
-    free(sim->ring);
-    free(sim->slab);
-    free(sim->free_slots);
+    tr__sim_queue_deinit(sim);
     free(sim->links);
     free(sim->rec);
     free(sim);
@@ -1059,7 +688,7 @@ uint32_t tr_sim_node_count(const tr_sim *sim) {
 }
 
 tr_node *tr_sim_node(tr_sim *sim, uint32_t i) {
-    assert(i < sim->n);
+    TR_ASSERT(i < sim->n);
     return sim->nodes[i].node;
 }
 
@@ -1068,8 +697,8 @@ uint64_t tr_sim_now_ns(const tr_sim *sim) {
 }
 
 uint64_t tr_sim_node_now_ns(tr_sim *sim, uint32_t i) {
-    assert(i < sim->n);
-    return tr_sim__local_now(sim, &sim->nodes[i]);
+    TR_ASSERT(i < sim->n);
+    return tr__sim_local_now(sim, &sim->nodes[i]);
 }
 
 uint64_t tr_sim_seed(const tr_sim *sim) {
@@ -1092,67 +721,4 @@ void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out) {
         tr_node_stats(sim->nodes[i].node, &st);
         out->messages_processed += st.messages_delivered;
     }
-}
-
-/* ---- Check-determinism mode ----------------------------------------------------------- */
-
-int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *sim, void *ud),
-                             void *ud, tr_sim_divergence *out) {
-    if (cfg == NULL || scenario == NULL || out == NULL) {
-        return TR_EINVAL;
-    }
-    memset(out, 0, sizeof *out);
-    uint64_t cap = cfg->record_events_max ? cfg->record_events_max : (1u << 20);
-    sim_record *rec = malloc(cap * sizeof *rec);
-    if (rec == NULL) {
-        return TR_ENOMEM;
-    }
-    tr_sim *a;
-    int rc = tr_sim_create(cfg, &a);
-    if (rc != 0) {
-        free(rec);
-        return rc;
-    }
-    /* Events processed during create (boot) are recorded too: record from the start. */
-    a->mode = SIM_MODE_RECORD;
-    a->rec = rec;
-    a->rec_cap = cap;
-    a->rec_count = 0;
-    scenario(a, ud);
-    uint64_t count_a = a->stats.events, rec_count = a->rec_count;
-    out->hash_first = a->trace;
-    a->rec = NULL;
-    tr_sim_destroy(a);
-    tr_sim *b;
-    rc = tr_sim_create(cfg, &b);
-    if (rc != 0) {
-        free(rec);
-        return rc;
-    }
-    b->mode = SIM_MODE_COMPARE;
-    b->cmp = rec;
-    b->cmp_count = rec_count;
-    b->div = out;
-    scenario(b, ud);
-    out->hash_second = b->trace;
-    uint64_t count_b = b->stats.events;
-    tr_sim_destroy(b);
-    free(rec);
-    if (!out->diverged && (count_a != count_b || out->hash_first != out->hash_second)) {
-        uint64_t common = count_a < count_b ? count_a : count_b;
-        out->diverged = true;
-        out->event_index = rec_count < common ? rec_count : common;
-        if (rec_count < common) {
-            snprintf(out->what, sizeof out->what,
-                     "runs differ after the recorded window: the first %" PRIu64
-                     " events agree (run 1: %" PRIu64 " events, run 2: %" PRIu64 ")",
-                     rec_count, count_a, count_b);
-        } else {
-            snprintf(out->what, sizeof out->what,
-                     "runs agree for %" PRIu64 " events, then one stops (run 1: %" PRIu64
-                     " events, run 2: %" PRIu64 ")",
-                     common, count_a, count_b);
-        }
-    }
-    return 0;
 }

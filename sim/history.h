@@ -15,7 +15,7 @@
  *   1. A process has at most one outstanding invoke; its completion names the same f, key.
  *   2. A process whose op completed with `info` is retired: it never invokes again
  *      (its op may still be in flight; reusing the id would make the history ambiguous).
- *      tr_history_invoke* returns TR_EINVAL for a retired or busy process.
+ *      tr__history_invoke* returns TR_EINVAL for a retired or busy process.
  *   3. index == position in the history, 0-based, strictly increasing; time is
  *      non-decreasing (virtual time never goes back) — TR_EINVAL otherwise.
  *   4. At most max_ops ops: an append beyond that returns TR_EFULL and changes nothing.
@@ -23,15 +23,15 @@
  *      carries nil and the `ok` completion carries the value read (nil = key unset).
  *
  * Use from a simulated client (virtual time `now`, process id `p`, target node `n`):
- *     tr_history_invoke_write(h, now, p, key, value, n);      // on send
- *     tr_history_ok(h, now, p);                               // acknowledged
- *     tr_history_fail(h, now, p, "not leader");               // certainly not applied
- *     tr_history_info(h, now, p, "timeout"); p = next_id++;   // unknown: retire p
- *     tr_history_invoke_read(h, now, p, key, n);
- *     tr_history_ok_read(h, now, p, found, value);            // found=false: read nil
+ *     tr__history_invoke_write(h, now, p, key, value, n);      // on send
+ *     tr__history_ok(h, now, p);                               // acknowledged
+ *     tr__history_fail(h, now, p, "not leader");               // certainly not applied
+ *     tr__history_info(h, now, p, "timeout"); p = next_id++;   // unknown: retire p
+ *     tr__history_invoke_read(h, now, p, key, n);
+ *     tr__history_ok_read(h, now, p, found, value);            // found=false: read nil
  *
- * Ownership: tr_history_create returns an owned history, freed by tr_history_destroy.
- * tr_history_op returns a borrowed pointer valid until the next append or destroy.
+ * Ownership: tr__history_create returns an owned history, freed by tr__history_destroy.
+ * tr__history_op returns a borrowed pointer valid until the next append or destroy.
  * Threading: none; one thread at a time (the simulator's). Deterministic: no clock, no
  * random source; time is whatever virtual time the caller passes.
  * Limits: max_ops (TR_HISTORY_MAX_OPS_LIMIT at most); error strings are truncated to
@@ -93,70 +93,78 @@ typedef struct tr_history tr_history;
 
 /* Returns an owned empty history holding at most max_ops ops (1..TR_HISTORY_MAX_OPS_LIMIT),
  * or NULL when out of memory. */
-tr_history *tr_history_create(size_t max_ops);
-void tr_history_destroy(tr_history *h);
+tr_history *tr__history_create(size_t max_ops);
+void tr__history_destroy(tr_history *h);
 
-size_t tr_history_count(const tr_history *h);
-size_t tr_history_max_ops(const tr_history *h);
-/* Borrowed; valid until the next append or destroy. i < tr_history_count(h). */
-const tr_op *tr_history_op(const tr_history *h, size_t i);
+size_t tr__history_count(const tr_history *h);
+size_t tr__history_max_ops(const tr_history *h);
+/* Borrowed; valid until the next append or destroy. i < tr__history_count(h). */
+const tr_op *tr__history_op(const tr_history *h, size_t i);
 
 /* The index of the op paired with op i — its completion if i is an invoke, its invoke if i
  * is a completion — or SIZE_MAX for an invoke that has not completed (yet). O(1). */
-size_t tr_history_partner(const tr_history *h, size_t i);
+size_t tr__history_partner(const tr_history *h, size_t i);
 
 /* ---- Appending API for simulated clients ------------------------------------------- */
 /* Each returns 0, TR_EFULL (max_ops reached), or TR_EINVAL (process busy or retired, time
  * going back, bad argument). `node` is the node the client sent the op to. */
-int tr_history_invoke_read(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
-                           int32_t node);
-int tr_history_invoke_write(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
-                            int64_t value, int32_t node);
-int tr_history_invoke_cas(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
-                          int64_t from, int64_t to, int32_t node);
+int tr__history_invoke_read(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                            int32_t node);
+int tr__history_invoke_write(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                             int64_t value, int32_t node);
+int tr__history_invoke_cas(tr_history *h, int64_t time_ns, int64_t process, int64_t key,
+                           int64_t from, int64_t to, int32_t node);
 
-/* Completes the process's outstanding op. For ok reads use tr_history_ok_read. TR_EINVAL if
- * the process has no outstanding op. tr_history_info retires the process (invariant 2).
+/* Completes the process's outstanding op. For ok reads use tr__history_ok_read. TR_EINVAL if
+ * the process has no outstanding op. tr__history_info retires the process (invariant 2).
  * `error` is borrowed (copied, truncated); NULL means none. */
-int tr_history_ok(tr_history *h, int64_t time_ns, int64_t process);
-int tr_history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found, int64_t value);
-int tr_history_fail(tr_history *h, int64_t time_ns, int64_t process, const char *error);
-int tr_history_info(tr_history *h, int64_t time_ns, int64_t process, const char *error);
+int tr__history_ok(tr_history *h, int64_t time_ns, int64_t process);
+int tr__history_ok_read(tr_history *h, int64_t time_ns, int64_t process, bool found, int64_t value);
+int tr__history_fail(tr_history *h, int64_t time_ns, int64_t process, const char *error);
+int tr__history_info(tr_history *h, int64_t time_ns, int64_t process, const char *error);
 
 /* True if the process may invoke now (known or new id, not busy, not retired). */
-bool tr_history_process_free(const tr_history *h, int64_t process);
+bool tr__history_process_free(const tr_history *h, int64_t process);
 /* Number of processes with an outstanding invoke. */
-size_t tr_history_pending(const tr_history *h);
+size_t tr__history_pending(const tr_history *h);
 
 /* Appends an op as given (its index is reset to its position), checking invariants 1-5.
  * Used by import; clients use the typed functions above. */
-int tr_history_append(tr_history *h, const tr_op *op);
+int tr__history_append(tr_history *h, const tr_op *op);
 
 /* ---- Export / import ---------------------------------------------------------------- */
 /* Jepsen EDN: a vector of maps, one per line, value as Knossos's independent-key tuple
  * [key v] (v = nil | int | [from to]). JSON: an array of objects with the same fields
  * ("type":"invoke", "f":"write", "value":[key, v], "node", "error"). 0 or TR_EIO. */
-int tr_history_write_edn(const tr_history *h, FILE *out);
-int tr_history_write_json(const tr_history *h, FILE *out);
+int tr__history_write_edn(const tr_history *h, FILE *out);
+int tr__history_write_json(const tr_history *h, FILE *out);
 
 /* Reads a JSON (or EDN, detected by content) history file into a new owned *out.
  * On error returns TR_EIO (unreadable), TR_ECORRUPT (malformed: syntax, missing or wrong
  * field, broken invariant), TR_ETOOBIG (file or op count over the limits) and writes a
  * one-line explanation with the position ("line 3: ...") into err[0..err_cap). */
-int tr_history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
-                         size_t err_cap);
+int tr__history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
+                          size_t err_cap);
 /* The same from memory (text need not be NUL-terminated). */
-int tr_history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+int tr__history_load_json(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
+                          size_t err_cap);
+int tr__history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
                          size_t err_cap);
-int tr_history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
-                        size_t err_cap);
 
-const char *tr_op_type_name(tr_op_type type); /* "invoke" ... */
-const char *tr_op_f_name(tr_op_f f);          /* "read" ... */
+/* Why tr__history_append refused op (a constant string), for error messages. */
+const char *tr__history_append_why(const tr_history *h, const tr_op *op);
+
+const char *tr__history_op_type_name(tr_op_type type); /* "invoke" ... */
+const char *tr__history_op_f_name(tr_op_f f);          /* "read" ... */
+
+/* Ops whose value is a pair (value, value_to): cas [from to], reserve/restock [qty id]. */
+static inline bool tr__history_f_is_pair(uint8_t f) {
+    return f == TR_F_CAS || f == TR_F_RESERVE || f == TR_F_RESTOCK;
+}
 
 /* A 64-bit mixer (MurmurHash3's fmix64) for the hash tables of the history and the
  * checkers (process slots, memoised states). */
-static inline uint64_t tr_history_mix64(uint64_t x) {
+static inline uint64_t tr__history_mix64(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;

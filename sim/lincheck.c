@@ -1,10 +1,10 @@
 /* lincheck.c — Wing & Gong search with Lowe's memoisation, per key (see lincheck.h). */
 #include "sim/lincheck.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "troupe.h"
 
 #define NIL UINT32_MAX
@@ -68,7 +68,7 @@ typedef struct search {
     bool has_bad;
 } search;
 
-const char *tr_lin_verdict_name(tr_lin_verdict v) {
+const char *tr__lincheck_verdict_name(tr_lin_verdict v) {
     switch (v) {
     case TR_LIN_VALID: return "linearizable";
     case TR_LIN_INVALID: return "not linearizable";
@@ -102,7 +102,7 @@ static size_t entry_words(const uint64_t *e) {
 static uint64_t memo_hash(const uint64_t *e) {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (size_t i = 0; i < entry_words(e); i++) {
-        h = tr_history_mix64(h ^ e[i]) + i;
+        h = tr__history_mix64(h ^ e[i]) + i;
     }
     return h;
 }
@@ -307,7 +307,7 @@ static tr_lin_verdict run(search *s) {
     reg state = {0};
     uint32_t entry = s->nodes[0].next;
     while (left > 0) {
-        assert(entry != NIL); /* an unlinearized ok call keeps a return in the list */
+        TR_DEBUG_ASSERT(entry != NIL); /* an unlinearized ok call keeps a return in the list */
         const node *nd = &s->nodes[entry];
         if (nd->is_ret) {
             if (!backtrack(s, &entry, &state, &depth, &left)) {
@@ -387,8 +387,8 @@ static int cmp_call(const void *a, const void *b) {
 
 /* Turns one invoke (and its completion, if any) into a call; false if it drops out. */
 static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c) {
-    const tr_op *op = tr_history_op(h, inv);
-    const tr_op *end = done != NIL ? tr_history_op(h, done) : NULL;
+    const tr_op *op = tr__history_op(h, inv);
+    const tr_op *end = done != NIL ? tr__history_op(h, done) : NULL;
     uint8_t type = end ? end->type : TR_OP_INFO;
     if (type == TR_OP_FAIL || (type == TR_OP_INFO && op->f == TR_F_READ)) {
         return false;
@@ -410,11 +410,11 @@ static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c)
 /* Turns every invoke (with its completion, if any) into calls[]; returns how many. */
 static size_t collect_calls(const tr_history *h, call *calls) {
     size_t n = 0;
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        if (tr_history_op(h, i)->type != TR_OP_INVOKE) {
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        if (tr__history_op(h, i)->type != TR_OP_INVOKE) {
             continue;
         }
-        size_t done = tr_history_partner(h, i);
+        size_t done = tr__history_partner(h, i);
         n += make_call(h, (uint32_t)i, done == SIZE_MAX ? NIL : (uint32_t)done, &calls[n]);
     }
     return n;
@@ -458,7 +458,7 @@ static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko
     if (ko->verdict == TR_LIN_INVALID && ko->has_bad &&
         (!out->has_bad_op || ko->bad_pos < out->bad_op.index)) {
         out->has_bad_op = true;
-        out->bad_op = *tr_history_op(h, ko->bad_pos);
+        out->bad_op = *tr__history_op(h, ko->bad_pos);
     }
     if (ko->verdict == TR_LIN_INVALID) {
         out->verdict = TR_LIN_INVALID;
@@ -467,17 +467,17 @@ static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko
     }
 }
 
-int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out) {
-    assert(h && out);
+int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out) {
+    TR_ASSERT(h && out);
     tr_lin_options o = opts ? *opts : (tr_lin_options){0};
     o.max_configs = o.max_configs ? o.max_configs : TR_LIN_DEFAULT_MAX_CONFIGS;
     o.max_configs = o.max_configs < UINT32_MAX - 1 ? o.max_configs : UINT32_MAX - 1;
     o.max_memory_bytes = o.max_memory_bytes ? o.max_memory_bytes : TR_LIN_DEFAULT_MAX_MEMORY;
     memset(out, 0, sizeof *out);
     out->verdict = TR_LIN_VALID;
-    size_t count = tr_history_count(h);
+    size_t count = tr__history_count(h);
     for (size_t i = 0; i < count; i++) {
-        if (tr_history_op(h, i)->f > TR_F_CAS) {
+        if (tr__history_op(h, i)->f > TR_F_CAS) {
             out->verdict = TR_LIN_UNKNOWN;
             return TR_EINVAL; /* not a register history: the register model does not apply */
         }
@@ -499,6 +499,6 @@ int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *
         }
     }
     free(calls);
-    assert(rc != 0 || out->verdict != TR_LIN_INVALID || out->has_bad_op);
+    TR_ASSERT(rc != 0 || out->verdict != TR_LIN_INVALID || out->has_bad_op);
     return rc;
 }

@@ -68,8 +68,8 @@ typedef struct tr_lin_result {
  * (reserve, restock: a stock history, sim/check_stock.h), or TR_ENOMEM if even the per-key
  * setup could not be allocated (the search itself degrades to UNKNOWN instead). opts may be
  * NULL (defaults). */
-int tr_lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out);
+int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out);
 
-const char *tr_lin_verdict_name(tr_lin_verdict v); /* "linearizable", ... */
+const char *tr__lincheck_verdict_name(tr_lin_verdict v); /* "linearizable", ... */
 
 #endif

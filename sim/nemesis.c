@@ -10,9 +10,9 @@
  * Failure detection: node w, having called ops->watch_node(k), hears TR_MSG_NODE_DOWN when
  * k crashes or the links between them are cut in either direction, and NODE_UP when that
  * ends, failure_detect_ns later (a perfect detector with a delay). */
-#include <assert.h>
 #include <stdlib.h>
 
+#include "runtime/assert.h"
 #include "sim/sim.h"
 
 static const char *fault_names[TR_SIM_FAULT_COUNT] = {
@@ -24,25 +24,25 @@ const char *tr_sim_fault_name(tr_sim_fault f) {
     return (unsigned)f < TR_SIM_FAULT_COUNT ? fault_names[f] : "unknown";
 }
 
-void tr_sim__fault(tr_sim *sim, tr_sim_fault f) {
-    assert((unsigned)f < TR_SIM_FAULT_COUNT);
+void tr__sim_fault(tr_sim *sim, tr_sim_fault f) {
+    TR_ASSERT((unsigned)f < TR_SIM_FAULT_COUNT);
     sim->stats.faults[f]++;
 }
 
 /* ---- Failure detector ----------------------------------------------------------------- */
 
 static bool visible(tr_sim *sim, uint32_t w, uint32_t k) {
-    return sim->nodes[k].up && tr_sim__link(sim, k, w)->up && tr_sim__link(sim, w, k)->up;
+    return sim->nodes[k].up && tr__sim_link(sim, k, w)->up && tr__sim_link(sim, w, k)->up;
 }
 
 static void tell(tr_sim *sim, uint32_t w, uint32_t k, bool up) {
     sim_event ev = {.kind = SIM_EV_NODE_EVENT, .node = w, .epoch = sim->nodes[w].epoch};
     ev.u.nev.about = k;
     ev.u.nev.up = up;
-    tr_sim__push(sim, sim->now + sim->cfg.failure_detect_ns, &ev);
+    tr__sim_push(sim, sim->now + sim->cfg.failure_detect_ns, &ev);
 }
 
-void tr_sim__detect(tr_sim *sim) {
+void tr__sim_detect(tr_sim *sim) {
     for (uint32_t w = 0; w < sim->n; w++) {
         sim_node *sn = &sim->nodes[w];
         if (!sn->up || sn->watch_mask == 0) {
@@ -62,9 +62,9 @@ void tr_sim__detect(tr_sim *sim) {
     }
 }
 
-void tr_sim__watch_node(void *engine, tr_node *node, uint32_t id) {
+void tr__sim_watch_node(void *engine, tr_node *node, uint32_t id) {
     tr_sim *sim = engine;
-    uint32_t w = tr_sim__index(sim, node);
+    uint32_t w = tr__sim_index(sim, node);
     if (id < 1 || id > sim->n || id - 1 == w) {
         return;
     }
@@ -90,16 +90,16 @@ static uint32_t set_topology(tr_sim *sim, const bool *up) {
     uint32_t changed = 0;
     for (uint32_t f = 0; f < sim->n; f++) {
         for (uint32_t t = 0; t < sim->n; t++) {
-            changed += tr_sim__link_set(sim, f, t, f == t || up[f * sim->n + t]);
+            changed += tr__sim_link_set(sim, f, t, f == t || up[f * sim->n + t]);
         }
     }
-    tr_sim__detect(sim);
+    tr__sim_detect(sim);
     return changed;
 }
 
 static int apply_partition(tr_sim *sim, const bool *up) {
     if (set_topology(sim, up) > 0) {
-        tr_sim__fault(sim, TR_SIM_FAULT_PARTITION);
+        tr__sim_fault(sim, TR_SIM_FAULT_PARTITION);
     }
     return 0;
 }
@@ -195,13 +195,13 @@ int tr_sim_link_cut(tr_sim *sim, uint32_t from, uint32_t to) {
     for (uint32_t f = 0; f < sim->n; f++) {
         for (uint32_t t = 0; t < sim->n; t++) {
             if (f != t && (from == TR_SIM_ANY || f == from) && (to == TR_SIM_ANY || t == to)) {
-                changed += tr_sim__link_set(sim, f, t, false);
+                changed += tr__sim_link_set(sim, f, t, false);
             }
         }
     }
     if (changed > 0) {
-        tr_sim__fault(sim, TR_SIM_FAULT_LINK_CUT);
-        tr_sim__detect(sim);
+        tr__sim_fault(sim, TR_SIM_FAULT_LINK_CUT);
+        tr__sim_detect(sim);
     }
     return 0;
 }
@@ -210,18 +210,18 @@ int tr_sim_heal(tr_sim *sim) {
     uint32_t changed = 0;
     for (uint32_t f = 0; f < sim->n; f++) {
         for (uint32_t t = 0; t < sim->n; t++) {
-            changed += tr_sim__link_set(sim, f, t, true);
+            changed += tr__sim_link_set(sim, f, t, true);
         }
     }
     if (changed > 0) {
-        tr_sim__fault(sim, TR_SIM_FAULT_HEAL);
-        tr_sim__detect(sim);
+        tr__sim_fault(sim, TR_SIM_FAULT_HEAL);
+        tr__sim_detect(sim);
     }
     return 0;
 }
 
 bool tr_sim_link_up(const tr_sim *sim, uint32_t from, uint32_t to) {
-    assert(from < sim->n && to < sim->n);
+    TR_ASSERT(from < sim->n && to < sim->n);
     return sim->links[(size_t)from * sim->n + to].up;
 }
 
@@ -230,7 +230,7 @@ bool tr_sim_link_up(const tr_sim *sim, uint32_t from, uint32_t to) {
 static void drop_deferred(tr_sim *sim, sim_node *sn) {
     for (uint32_t k = 0; k < sn->deferred_count; k++) {
         uint32_t slot = sn->deferred[k];
-        tr_sim__free_event(sim, &sim->slab[slot]);
+        tr__sim_free_event(sim, &sim->slab[slot]);
         sim->free_slots[sim->free_count++] = slot;
     }
     sn->deferred_count = 0;
@@ -259,11 +259,11 @@ int tr_sim_crash(tr_sim *sim, uint32_t i) {
     sn->seen_mask = 0;
     drop_deferred(sim, sn);
     for (uint32_t k = 0; k < sim->n; k++) {
-        tr_sim__link_break(sim, i, k); /* its connections reset */
-        tr_sim__link_break(sim, k, i);
+        tr__sim_link_break(sim, i, k); /* its connections reset */
+        tr__sim_link_break(sim, k, i);
     }
-    tr_sim__fault(sim, TR_SIM_FAULT_CRASH);
-    tr_sim__detect(sim);
+    tr__sim_fault(sim, TR_SIM_FAULT_CRASH);
+    tr__sim_detect(sim);
     return 0;
 }
 
@@ -278,13 +278,20 @@ int tr_sim_restart(tr_sim *sim, uint32_t i) {
     sn->up = true;
     /* Counters of the node survive the crash; runs charge only what they process now. */
     sn->processed_last = sn->delivered;
-    tr_sim__fault(sim, TR_SIM_FAULT_RESTART);
-    tr_sim__detect(sim);
-    return sim->cfg.boot ? sim->cfg.boot(sn->node, sim->cfg.boot_ud) : 0;
+    tr__sim_fault(sim, TR_SIM_FAULT_RESTART);
+    tr__sim_detect(sim);
+    if (sim->cfg.boot == NULL) {
+        return 0;
+    }
+    tr__sim_context saved;
+    tr__sim_context_enter(sim, &saved);
+    int rc = sim->cfg.boot(sn->node, sim->cfg.boot_ud);
+    tr__sim_context_leave(&saved);
+    return rc;
 }
 
 bool tr_sim_node_is_up(const tr_sim *sim, uint32_t i) {
-    assert(i < sim->n);
+    TR_ASSERT(i < sim->n);
     return sim->nodes[i].up;
 }
 
@@ -300,7 +307,7 @@ int tr_sim_pause(tr_sim *sim, uint32_t i) {
         return TR_EBUSY;
     }
     sn->paused = true;
-    tr_sim__fault(sim, TR_SIM_FAULT_PAUSE);
+    tr__sim_fault(sim, TR_SIM_FAULT_PAUSE);
     return 0;
 }
 
@@ -323,15 +330,15 @@ int tr_sim_resume(tr_sim *sim, uint32_t i) {
         sim->free_slots[sim->free_count++] = slot;
         uint64_t at = sim->now;
         if (ev.kind == SIM_EV_TIMER) {
-            at = tr_sim__local_to_global(sim, sn, ev.u.timer.due_local);
+            at = tr__sim_local_to_global(sim, sn, ev.u.timer.due_local);
         }
-        tr_sim__push(sim, at, &ev);
+        tr__sim_push(sim, at, &ev);
     }
     sn->deferred_count = 0;
     if (sn->busy_until < sim->now) {
         sn->busy_until = sim->now;
     }
-    tr_sim__fault(sim, TR_SIM_FAULT_RESUME);
+    tr__sim_fault(sim, TR_SIM_FAULT_RESUME);
     return 0;
 }
 
@@ -339,10 +346,10 @@ int tr_sim_resume(tr_sim *sim, uint32_t i) {
 
 static int clock_change(tr_sim *sim, uint32_t i, int64_t offset, tr_sim_fault f) {
     sim_node *sn = &sim->nodes[i];
-    (void)tr_sim__local_now(sim, sn); /* settle clock_last under the old setting */
+    (void)tr__sim_local_now(sim, sn); /* settle clock_last under the old setting */
     sn->clock_offset = offset;
-    tr_sim__retime_timers(sim, i);
-    tr_sim__fault(sim, f);
+    tr__sim_retime_timers(sim, i);
+    tr__sim_fault(sim, f);
     return 0;
 }
 
@@ -369,14 +376,14 @@ int tr_sim_clock_drift(tr_sim *sim, uint32_t i, int32_t ppm) {
         return TR_EINVAL;
     }
     sim_node *sn = &sim->nodes[i];
-    (void)tr_sim__local_now(sim, sn);
+    (void)tr__sim_local_now(sim, sn);
     /* Fold the drift so far into the offset, so the clock is continuous at the change. */
     __int128 so_far = (__int128)sn->drift_ppm * (__int128)(sim->now - sn->drift_base) / 1000000;
     sn->clock_offset += (int64_t)so_far;
     sn->drift_base = sim->now;
     sn->drift_ppm = ppm;
-    tr_sim__retime_timers(sim, i);
-    tr_sim__fault(sim, TR_SIM_FAULT_CLOCK_DRIFT);
+    tr__sim_retime_timers(sim, i);
+    tr__sim_fault(sim, TR_SIM_FAULT_CLOCK_DRIFT);
     return 0;
 }
 
@@ -388,12 +395,12 @@ int tr_sim_delay_spike(tr_sim *sim, uint32_t from, uint32_t to, uint64_t extra_n
     for (uint32_t f = 0; f < sim->n; f++) {
         for (uint32_t t = 0; t < sim->n; t++) {
             if ((from == TR_SIM_ANY || f == from) && (to == TR_SIM_ANY || t == to)) {
-                sim_link *l = tr_sim__link(sim, f, t);
+                sim_link *l = tr__sim_link(sim, f, t);
                 l->spike_extra = extra_ns;
                 l->spike_until = sim->now + duration_ns;
             }
         }
     }
-    tr_sim__fault(sim, TR_SIM_FAULT_DELAY_SPIKE);
+    tr__sim_fault(sim, TR_SIM_FAULT_DELAY_SPIKE);
     return 0;
 }

@@ -8,34 +8,34 @@
  * is in flight (its epoch changes) and everything sent while it is down. Opt-in faults,
  * drawn from the link's own fault stream: loss, duplication (the copy arrives after the
  * original, FIFO), reordering (the message ignores the FIFO bound and may overtake). */
-#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "sim/sim.h"
 
-sim_link *tr_sim__link(tr_sim *sim, uint32_t from, uint32_t to) {
-    assert(from < sim->n && to < sim->n);
+sim_link *tr__sim_link(tr_sim *sim, uint32_t from, uint32_t to) {
+    TR_DEBUG_ASSERT(from < sim->n && to < sim->n);
     return &sim->links[(size_t)from * sim->n + to];
 }
 
-bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up) {
-    sim_link *l = tr_sim__link(sim, from, to);
+bool tr__sim_link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up) {
+    sim_link *l = tr__sim_link(sim, from, to);
     if (l->up == up) {
         return false;
     }
     l->up = up;
     if (!up) {
-        tr_sim__link_break(sim, from, to);
+        tr__sim_link_break(sim, from, to);
     }
     return true;
 }
 
-void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to) {
-    sim_link *l = tr_sim__link(sim, from, to);
+void tr__sim_link_break(tr_sim *sim, uint32_t from, uint32_t to) {
+    sim_link *l = tr__sim_link(sim, from, to);
     l->epoch++; /* what is in flight is lost */
     /* ... and must not hold later messages back: the queued ones go now, the head (in the
      * heap) is detached from the link and dropped by its epoch when it pops. */
@@ -45,8 +45,8 @@ void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to) {
     }
     for (uint32_t k = 0; k < l->q_count; k++) {
         uint32_t slot = l->q[(l->q_head + k) & (l->q_cap - 1)].slot;
-        tr_sim__free_event(sim, &sim->slab[slot]);
-        tr_sim__release_slot(sim, slot);
+        tr__sim_free_event(sim, &sim->slab[slot]);
+        tr__sim_release_slot(sim, slot);
         sim->stats.dropped_cut++;
     }
     l->q_count = 0;
@@ -81,7 +81,7 @@ static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
         sim_heap_entry *q = malloc((size_t)cap * sizeof *q);
         if (q == NULL) {
             fprintf(stderr, "troupe sim: out of memory (seed %" PRIu64 ")\n", sim->cfg.seed);
-            tr_sim__die(sim);
+            tr__sim_die(sim);
         }
         for (uint32_t k = 0; k < l->q_count; k++) {
             q[k] = l->q[(l->q_head + k) & (l->q_cap - 1)];
@@ -94,8 +94,8 @@ static void queue_append(tr_sim *sim, sim_link *l, sim_heap_entry e) {
     l->q[(l->q_head + l->q_count++) & (l->q_cap - 1)] = e;
 }
 
-bool tr_sim__link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next) {
-    sim_link *l = tr_sim__link(sim, from, to);
+bool tr__sim_link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next) {
+    sim_link *l = tr__sim_link(sim, from, to);
     SIM_ASSERT(sim, l->head_in_heap);
     if (l->q_count == 0) {
         return false;
@@ -107,25 +107,25 @@ bool tr_sim__link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *
     return true;
 }
 
-void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
-    sim_link *l = tr_sim__link(sim, from, to);
+void tr__sim_link_advance(tr_sim *sim, uint32_t from, uint32_t to) {
+    sim_link *l = tr__sim_link(sim, from, to);
     SIM_ASSERT(sim, l->head_in_heap);
     l->head_in_heap = false;
     if (l->q_count > 0) {
         sim_heap_entry e = l->q[l->q_head];
         l->q_head = (l->q_head + 1) & (l->q_cap - 1);
         l->q_count--;
-        tr_sim__heap_insert(sim, e);
+        tr__sim_heap_insert(sim, e);
         l->head_in_heap = true;
         l->head_slot = e.slot;
     }
 }
 
-void tr_sim__links_free(tr_sim *sim) {
+void tr__sim_links_free(tr_sim *sim) {
     for (size_t k = 0; k < (size_t)sim->n * sim->n; k++) {
         sim_link *l = &sim->links[k];
         for (uint32_t j = 0; j < l->q_count; j++) {
-            tr_sim__free_event(sim, &sim->slab[l->q[(l->q_head + j) & (l->q_cap - 1)].slot]);
+            tr__sim_free_event(sim, &sim->slab[l->q[(l->q_head + j) & (l->q_cap - 1)].slot]);
         }
         free(l->q);
         l->q = NULL;
@@ -136,22 +136,22 @@ void tr_sim__links_free(tr_sim *sim) {
 /* fifo: the message keeps its place behind earlier ones (its due time is >= theirs). */
 static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, uint32_t len,
                         uint64_t due, bool fifo) {
-    sim_link *l = tr_sim__link(sim, from, to);
+    sim_link *l = tr__sim_link(sim, from, to);
     sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
     ev.u.msg.buf = buf;
     ev.u.msg.len = len;
     ev.u.msg.from = from;
     ev.u.msg.link_epoch = l->epoch;
     if (!fifo) {
-        tr_sim__push(sim, due, &ev);
+        tr__sim_push(sim, due, &ev);
         return;
     }
     ev.via_link = true;
-    sim_heap_entry e = {due, tr_sim__next_seq(sim), tr_sim__alloc_event(sim, &ev)};
+    sim_heap_entry e = {due, tr__sim_next_seq(sim), tr__sim_alloc_event(sim, &ev)};
     if (l->head_in_heap) {
         queue_append(sim, l, e);
     } else {
-        tr_sim__heap_insert(sim, e);
+        tr__sim_heap_insert(sim, e);
         l->head_in_heap = true;
         l->head_slot = e.slot;
     }
@@ -167,7 +167,7 @@ static uint64_t fifo_due(sim_link *l, uint64_t due) {
 }
 
 static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t len) {
-    sim_link *l = tr_sim__link(sim, f, t);
+    sim_link *l = tr__sim_link(sim, f, t);
     const tr_sim_config *c = &sim->cfg;
     bool lose = false, dup = false, reorder = false;
     if (c->loss_prob > 0 || c->dup_prob > 0 || c->reorder_prob > 0) {
@@ -177,8 +177,8 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
         reorder = tr_sim_rng_unit(&l->rng_fault) < c->reorder_prob;
     }
     if (lose) {
-        tr_sim__fault(sim, TR_SIM_FAULT_LOSS);
-        tr_sim__buf_free(sim, buf, len);
+        tr__sim_fault(sim, TR_SIM_FAULT_LOSS);
+        tr__sim_buf_free(sim, buf, len);
         return;
     }
     uint64_t due = sim->now + draw_delay(sim, l);
@@ -186,21 +186,21 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
     if (fifo) {
         due = fifo_due(l, due);
     } else {
-        tr_sim__fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
+        tr__sim_fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
     }
-    uint8_t *copy = dup ? tr_sim__buf_alloc(sim, len) : NULL;
+    uint8_t *copy = dup ? tr__sim_buf_alloc(sim, len) : NULL;
     put_on_link(sim, f, t, buf, len, due, fifo);
     if (copy != NULL) {
         memcpy(copy, buf, len);
         uint64_t due2 = fifo_due(l, sim->now + draw_delay(sim, l));
         put_on_link(sim, f, t, copy, len, due2 > due ? due2 : due, true);
-        tr_sim__fault(sim, TR_SIM_FAULT_DUP);
+        tr__sim_fault(sim, TR_SIM_FAULT_DUP);
     }
 }
 
-int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name) {
+int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name) {
     tr_sim *sim = engine;
-    uint32_t f = tr_sim__index(sim, node);
+    uint32_t f = tr__sim_index(sim, node);
     uint32_t to_id = msg->to.node;
     if (to_id < 1 || to_id > sim->n) {
         tr__msg_release(msg);
@@ -210,19 +210,19 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     /* Most envelopes fit a small pooled buffer: encode into one directly (the encoder checks
      * the size itself), and size a buffer only for the few that do not. */
     size_t cap = SIM_BUF_SMALL;
-    uint8_t *buf = tr_sim__buf_alloc(sim, cap);
+    uint8_t *buf = tr__sim_buf_alloc(sim, cap);
     size_t len = 0;
     int rc = buf ? tr__envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
     if (rc == TR_ETOOBIG) {
-        tr_sim__buf_free(sim, buf, cap);
+        tr__sim_buf_free(sim, buf, cap);
         cap = tr__envelope_size(msg, to_name);
-        buf = tr_sim__buf_alloc(sim, cap);
+        buf = tr__sim_buf_alloc(sim, cap);
         rc = buf ? tr__envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
     }
     tr__msg_release(msg);
     if (rc != 0) {
         if (buf != NULL) {
-            tr_sim__buf_free(sim, buf, cap);
+            tr__sim_buf_free(sim, buf, cap);
         }
         return rc;
     }
@@ -230,14 +230,14 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
      * exactly len. */
     SIM_ASSERT(sim, len <= UINT32_MAX && (len <= SIM_BUF_SMALL) == (cap == SIM_BUF_SMALL));
     sim->stats.remote_sent++;
-    if (!tr_sim__link(sim, f, t)->up) {
+    if (!tr__sim_link(sim, f, t)->up) {
         sim->stats.dropped_cut++;
-        tr_sim__buf_free(sim, buf, len);
+        tr__sim_buf_free(sim, buf, len);
         return 0; /* like TCP into a partition: the sender cannot tell */
     }
     if (!sim->nodes[t].up) {
         sim->stats.dropped_down++;
-        tr_sim__buf_free(sim, buf, len);
+        tr__sim_buf_free(sim, buf, len);
         return 0;
     }
     transmit(sim, f, t, buf, (uint32_t)len);
@@ -245,24 +245,24 @@ int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
 }
 
 /* A delivery event for a live, running node: off the link and into the node. */
-void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
+void tr__sim_deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     uint8_t *buf = ev->u.msg.buf;
     if (!ev->arrived) {
-        sim_link *l = tr_sim__link(sim, ev->u.msg.from, ev->node);
+        sim_link *l = tr__sim_link(sim, ev->u.msg.from, ev->node);
         if (l->epoch != ev->u.msg.link_epoch) {
             sim->stats.dropped_cut++; /* the link broke while it was in flight */
-            sim->trace = tr_sim__mix(sim->trace, 0xdead);
+            sim->trace = tr__sim_mix(sim->trace, 0xdead);
             r->a = (uint64_t)ev->u.msg.from << 32;
-            tr_sim__buf_free(sim, buf, ev->u.msg.len);
+            tr__sim_buf_free(sim, buf, ev->u.msg.len);
             return;
         }
     }
-    r->c = tr_sim__hash_bytes(0, buf, ev->u.msg.len);
-    sim->trace = tr_sim__mix(sim->trace, r->c);
+    r->c = tr__sim_hash_bytes(0, buf, ev->u.msg.len);
+    sim->trace = tr__sim_mix(sim->trace, r->c);
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
     int rc = tr__envelope_decode(buf, ev->u.msg.len, &msg, name);
-    tr_sim__buf_free(sim, buf, ev->u.msg.len);
+    tr__sim_buf_free(sim, buf, ev->u.msg.len);
     ev->u.msg.buf = NULL;
     if (rc != 0) {
         /* Our own encoder produced it: a failure here is a codec bug, not bad input. */

@@ -1,13 +1,14 @@
 /* scenario.c — the fault-schedule line format (see scenario.h for the grammar). */
 #include "sim/scenario.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "runtime/assert.h"
 
 #define TOKENS_MAX 8
 #define DAY_NS 86400000000000.0
@@ -320,11 +321,11 @@ static int parse_line(parser *p, char *line, tr_scenario *out, size_t *cap) {
     return rc;
 }
 
-int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
-                      size_t err_cap) {
-    assert(out != NULL && err != NULL && err_cap > 0);
-    assert(text != NULL || len == 0);
-    assert(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);
+int tr__scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
+                       size_t err_cap) {
+    TR_ASSERT(out != NULL && err != NULL && err_cap > 0);
+    TR_ASSERT(text != NULL || len == 0);
+    TR_ASSERT(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);
     parser p = {.nodes = nodes, .line = 0, .err = err, .err_cap = err_cap};
     char line[TR_SCENARIO_LINE_MAX + 1];
     size_t cap = 0;
@@ -348,19 +349,19 @@ int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario 
         pos += n + (nl != NULL);
     }
     if (rc != 0) {
-        tr_scenario_free(out);
+        tr__scenario_free(out);
     }
     return rc;
 }
 
-void tr_scenario_free(tr_scenario *s) {
+void tr__scenario_free(tr_scenario *s) {
     if (s != NULL) {
         free(s->events);
         *s = (tr_scenario){0};
     }
 }
 
-int tr_scenario_apply(tr_sim *sim, const tr_scen_event *ev) {
+int tr__scenario_apply(tr_sim *sim, const tr_scen_event *ev) {
     switch (ev->kind) {
     case TR_SCEN_PARTITION_HALVES: return tr_sim_partition_halves(sim);
     case TR_SCEN_PARTITION: return tr_sim_partition(sim, ev->mask);

@@ -23,7 +23,7 @@
  * same time run in file order. Why a separate parser: it checks everything (node range,
  * sides, units, trailing words) before the sim starts, so a bad file is a usage error with a
  * line number, never a half-run scenario.
- * Ownership: tr_scenario_parse fills an owned array (tr_scenario_free). Limits: at most
+ * Ownership: tr__scenario_parse fills an owned array (tr__scenario_free). Limits: at most
  * TR_SCENARIO_EVENTS_MAX events, lines up to TR_SCENARIO_LINE_MAX bytes. Pure: no I/O.
  */
 #ifndef TR_SIM_SCENARIO_H
@@ -72,11 +72,11 @@ typedef struct tr_scenario {
 
 /* Parses text[0..len) for a cluster of `nodes` nodes. 0, or TR_EINVAL with "LINE: why" in
  * err (err_cap bytes, NUL-terminated) and *out empty; TR_ENOMEM. */
-int tr_scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
-                      size_t err_cap);
-void tr_scenario_free(tr_scenario *s);
+int tr__scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
+                       size_t err_cap);
+void tr__scenario_free(tr_scenario *s);
 /* Applies one event to the sim (the caller does its own bookkeeping around crash/pause).
  * Returns what the tr_sim_* call returned. */
-int tr_scenario_apply(tr_sim *sim, const tr_scen_event *ev);
+int tr__scenario_apply(tr_sim *sim, const tr_scen_event *ev);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * sim.h — internals of the sim engine (sim/engine.c, sim/net.c, sim/nemesis.c, sim/prng.c).
+ * sim.h — internals of the sim engine (sim/engine.c, sim/queue.c, sim/net.c, sim/nemesis.c,
+ * sim/prng.c, sim/store_dir.c, sim/determinism.c).
  *
  * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a 4-ary
  * min-heap ordered by (virtual time ns, sequence number); the sequence number makes ties
@@ -33,6 +34,7 @@
 
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "runtime/codec.h"
 #include "runtime/engine.h"
 #include "runtime/store.h"
@@ -50,12 +52,12 @@ enum sim_event_kind {
 
 typedef struct sim_event {
     uint8_t kind;
-    bool arrived;   /* a delivery that reached its (paused) node: no longer on the link */
-    bool via_link;  /* a FIFO delivery: popping it moves its link's next message to the heap */
-    bool cancelled; /* a timer withdrawn by ops->timer_cancel: dropped, untraced */
-    bool in_theap;  /* queued in the timer heap (theap_cancelled counts cancelled ones) */
-    uint32_t node;  /* index of the node it runs on (deliveries: the receiver) */
-    uint32_t epoch; /* that node's epoch when pushed */
+    bool arrived;       /* a delivery that reached its (paused) node: no longer on the link */
+    bool via_link;      /* a FIFO delivery: popping it moves its link's next message to the heap */
+    bool cancelled;     /* a timer withdrawn by ops->timer_cancel: dropped, untraced */
+    bool in_timer_heap; /* queued in the timer heap (timer_heap_cancelled counts cancelled ones) */
+    uint32_t node;      /* index of the node it runs on (deliveries: the receiver) */
+    uint32_t epoch;     /* that node's epoch when pushed */
     union {
         struct {
             tr_addr owner;
@@ -141,7 +143,7 @@ typedef struct sim_node {
 typedef struct sim_record {
     uint64_t hash; /* trace hash after the event */
     uint64_t time;
-    uint64_t a, b, c; /* kind-specific details (see describe() in engine.c) */
+    uint64_t a, b, c; /* kind-specific details (see describe() in determinism.c) */
     uint32_t kind, node;
 } sim_record;
 
@@ -160,10 +162,10 @@ struct tr_sim {
     tr_sim_stats stats;
     sim_heap_entry *heap; /* every future event but timers */
     uint32_t heap_count, heap_cap;
-    sim_heap_entry *theap; /* future timers (same capacity as heap) */
-    uint32_t theap_count;
-    uint32_t theap_cancelled; /* entries of theap whose timer was withdrawn */
-    sim_heap_entry *ring;     /* events due at now, FIFO (see push_slot) */
+    sim_heap_entry *timer_heap; /* future timers (same capacity as heap) */
+    uint32_t timer_heap_count;
+    uint32_t timer_heap_cancelled; /* entries of timer_heap whose timer was withdrawn */
+    sim_heap_entry *ring;          /* events due at now, FIFO (see push_slot) */
     uint32_t ring_head, ring_count, ring_cap;
     sim_event *slab;
     uint32_t *free_slots;
@@ -180,7 +182,8 @@ struct tr_sim {
     uint64_t cmp_count;
     tr_sim_divergence *div;
     bool destroying;
-    uint8_t *buf_pool[1024]; /* free small envelope buffers (tr_sim__buf_alloc) */
+    uint32_t event_node;     /* index + 1 of the node of the event being run; 0: none */
+    uint8_t *buf_pool[1024]; /* free small envelope buffers (tr__sim_buf_alloc) */
     uint32_t buf_pool_count;
 };
 
@@ -193,72 +196,85 @@ struct tr_sim {
 /* Always-on invariant check: on failure prints the seed, event index and virtual time (so
  * the run can be replayed to that point) and aborts. */
 #define SIM_ASSERT(sim, cond) \
-    ((cond) ? (void)0 : tr_sim__assert_fail((sim), #cond, __FILE__, __LINE__))
+    ((cond) ? (void)0 : tr__sim_assert_fail((sim), #cond, __FILE__, __LINE__))
 /* Aborts the run (after removing its stores' temporary directory). */
-_Noreturn void tr_sim__die(const tr_sim *sim);
-_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
+_Noreturn void tr__sim_die(const tr_sim *sim);
+_Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
 
 /* engine.c */
-uint32_t tr_sim__push(tr_sim *sim, uint64_t time, const sim_event *ev);
+/* The thread's TR_ASSERT context while a simulation runs (runtime/assert.h): enter installs
+ * the sim's (seed, event number, virtual time, node) and keeps what was there in *saved;
+ * leave puts that back. Pairs nest. */
+typedef struct tr__sim_context {
+    tr__assert_context_fn fn;
+    void *arg;
+} tr__sim_context;
+void tr__sim_context_enter(tr_sim *sim, tr__sim_context *saved);
+void tr__sim_context_leave(const tr__sim_context *saved);
 #define SIM_STORE_DEFER_BYTES (1u << 16) /* see open_store */
+uint32_t tr__sim_index(tr_sim *sim, tr_node *node);
+uint64_t tr__sim_local_now(tr_sim *sim, sim_node *sn);
+uint64_t tr__sim_local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local);
+
+/* queue.c (see sim/queue.h for the queue's own calls) */
+uint32_t tr__sim_push(tr_sim *sim, uint64_t time, const sim_event *ev);
 #define SIM_BUF_SMALL 256
 #define SIM_BUF_POOL_MAX 1024
 /* Envelope buffers; buf_free must get the length the buffer was allocated with. */
-uint8_t *tr_sim__buf_alloc(tr_sim *sim, size_t len);
-void tr_sim__buf_free(tr_sim *sim, uint8_t *buf, size_t len);
+uint8_t *tr__sim_buf_alloc(tr_sim *sim, size_t len);
+void tr__sim_buf_free(tr_sim *sim, uint8_t *buf, size_t len);
 /* For link queues: a slot holding *ev, the next sequence number, a heap insert of a keyed
  * entry (never the now-ring: its key may be older than the ring's). */
-uint32_t tr_sim__alloc_event(tr_sim *sim, const sim_event *ev);
-uint64_t tr_sim__next_seq(tr_sim *sim);
-void tr_sim__release_slot(tr_sim *sim, uint32_t slot);
-void tr_sim__heap_insert(tr_sim *sim, sim_heap_entry e);
-void tr_sim__free_event(tr_sim *sim, sim_event *ev);
-uint32_t tr_sim__index(tr_sim *sim, tr_node *node);
-uint64_t tr_sim__local_now(tr_sim *sim, sim_node *sn);
+uint32_t tr__sim_alloc_event(tr_sim *sim, const sim_event *ev);
+uint64_t tr__sim_next_seq(tr_sim *sim);
+void tr__sim_release_slot(tr_sim *sim, uint32_t slot);
+void tr__sim_heap_insert(tr_sim *sim, sim_heap_entry e);
+void tr__sim_free_event(tr_sim *sim, sim_event *ev);
 /* Recomputes the due time of node i's pending timers after its clock changed. */
-void tr_sim__retime_timers(tr_sim *sim, uint32_t i);
-uint64_t tr_sim__local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local);
-static inline uint64_t tr_sim__mix(uint64_t h, uint64_t w) {
+void tr__sim_retime_timers(tr_sim *sim, uint32_t i);
+
+/* The trace hash's mixing step (engine, net). */
+static inline uint64_t tr__sim_mix(uint64_t h, uint64_t w) {
     h ^= w;
     h *= 0x100000001b3ull;
     h ^= h >> 29;
     return h;
 }
 
-static inline uint64_t tr_sim__hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
+static inline uint64_t tr__sim_hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        h = tr_sim__mix(h, w);
+        h = tr__sim_mix(h, w);
     }
     uint64_t tail = n;
     for (; i < n; i++) {
         tail = (tail << 8) | p[i];
     }
-    return tr_sim__mix(h, tail);
+    return tr__sim_mix(h, tail);
 }
 
 /* net.c */
-int tr_sim__send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name);
+int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name);
 /* Delivers (or drops) a message; fills r->a (from << 32 | type), r->b (corr), r->c (content). */
-void tr_sim__deliver(tr_sim *sim, sim_event *ev, sim_record *r);
-sim_link *tr_sim__link(tr_sim *sim, uint32_t from, uint32_t to);
+void tr__sim_deliver(tr_sim *sim, sim_event *ev, sim_record *r);
+sim_link *tr__sim_link(tr_sim *sim, uint32_t from, uint32_t to);
 /* Sets link from -> to up or down; a cut bumps the epoch. Returns true if it changed. */
-bool tr_sim__link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
-void tr_sim__link_break(tr_sim *sim, uint32_t from, uint32_t to);
+bool tr__sim_link_set(tr_sim *sim, uint32_t from, uint32_t to, bool up);
+void tr__sim_link_break(tr_sim *sim, uint32_t from, uint32_t to);
 /* The head delivery of link from -> to left the heap: put the next one in. */
-void tr_sim__link_advance(tr_sim *sim, uint32_t from, uint32_t to);
+void tr__sim_link_advance(tr_sim *sim, uint32_t from, uint32_t to);
 /* The same, for a head that is still at the heap's top: hands out the link's next queued
  * delivery (false if none) for the caller to put in the head's place. */
-bool tr_sim__link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next);
+bool tr__sim_link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *next);
 /* Frees the queued deliveries of every link (destroy). */
-void tr_sim__links_free(tr_sim *sim);
+void tr__sim_links_free(tr_sim *sim);
 
 /* nemesis.c */
-void tr_sim__watch_node(void *engine, tr_node *node, uint32_t id);
+void tr__sim_watch_node(void *engine, tr_node *node, uint32_t id);
 /* Re-evaluates every watcher's view after a topology or liveness change. */
-void tr_sim__detect(tr_sim *sim);
-void tr_sim__fault(tr_sim *sim, tr_sim_fault f);
+void tr__sim_detect(tr_sim *sim);
+void tr__sim_fault(tr_sim *sim, tr_sim_fault f);
 
 #endif /* TR_SIM_H */

@@ -2,9 +2,13 @@
 pub const lib = [_][]const u8{
     "sim/prng.c",
     "sim/engine.c",
+    "sim/queue.c",
+    "sim/store_dir.c",
+    "sim/determinism.c",
     "sim/net.c",
     "sim/nemesis.c",
     "sim/history.c",
+    "sim/history_load.c",
     "sim/lincheck.c",
     "sim/checkers.c",
     "sim/workload.c",

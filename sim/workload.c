@@ -1,10 +1,10 @@
 /* workload.c — simulated register clients and convergence probes (see workload.h). */
 #include "sim/workload.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "actors/registers.h"
 
 enum {
@@ -97,8 +97,8 @@ static void invoke(tr_ctx *ctx, tr_workload *wl, client_slot *s) {
     s->value = s->is_write ? ++wl->next_value : 0;
     int64_t t = (int64_t)now_ns(wl);
     int32_t node = (int32_t)s->node_index;
-    rc = s->is_write ? tr_history_invoke_write(wl->history, t, s->process, s->key, s->value, node)
-                     : tr_history_invoke_read(wl->history, t, s->process, s->key, node);
+    rc = s->is_write ? tr__history_invoke_write(wl->history, t, s->process, s->key, s->value, node)
+                     : tr__history_invoke_read(wl->history, t, s->process, s->key, node);
     if (rc != 0) {
         note(wl, rc);
         return; /* history full: this client goes quiet */
@@ -108,7 +108,7 @@ static void invoke(tr_ctx *ctx, tr_workload *wl, client_slot *s) {
     rc = tr_request_name(ctx, wl->target, s->is_write ? TR_REG_WRITE : TR_REG_READ, body, len,
                          wl->o.op_timeout_ms, &s->corr);
     if (rc != 0) {
-        note(wl, tr_history_fail(wl->history, t, s->process, "send refused"));
+        note(wl, tr__history_fail(wl->history, t, s->process, "send refused"));
         s->pending = false;
         think(ctx, wl);
     }
@@ -118,21 +118,21 @@ static void complete(tr_ctx *ctx, tr_workload *wl, client_slot *s, const tr_msg 
     int64_t t = (int64_t)now_ns(wl);
     tr_reg_reply rep;
     if (msg->type == TR_MSG_TIMEOUT) {
-        note(wl, tr_history_info(wl->history, t, s->process, "timeout"));
+        note(wl, tr__history_info(wl->history, t, s->process, "timeout"));
         retire(wl, s);
     } else if (tr__registers_reply_decode(msg->body, msg->body_len, &rep) != 0) {
-        note(wl, tr_history_info(wl->history, t, s->process, "malformed reply"));
+        note(wl, tr__history_info(wl->history, t, s->process, "malformed reply"));
         retire(wl, s);
     } else if (rep.ok) {
         note(wl, s->is_write
-                     ? tr_history_ok(wl->history, t, s->process)
-                     : tr_history_ok_read(wl->history, t, s->process, rep.has_value, rep.value));
+                     ? tr__history_ok(wl->history, t, s->process)
+                     : tr__history_ok_read(wl->history, t, s->process, rep.has_value, rep.value));
         s->pending = false;
     } else if (rep.indeterminate) {
-        note(wl, tr_history_info(wl->history, t, s->process, rep.error));
+        note(wl, tr__history_info(wl->history, t, s->process, rep.error));
         retire(wl, s);
     } else {
-        note(wl, tr_history_fail(wl->history, t, s->process, rep.error));
+        note(wl, tr__history_fail(wl->history, t, s->process, rep.error));
         s->pending = false;
     }
     think(ctx, wl);
@@ -140,7 +140,7 @@ static void complete(tr_ctx *ctx, tr_workload *wl, client_slot *s, const tr_msg 
 
 static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     client_state *c = state;
-    assert(arg_len == sizeof c->a);
+    TR_ASSERT(arg_len == sizeof c->a);
     memcpy(&c->a, arg, sizeof c->a);
     think(ctx, c->a.wl);
     return 0;
@@ -225,7 +225,7 @@ static void probe_answer(tr_workload *wl, probe_node *p, const tr_msg *msg) {
 
 static int probe_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     probe_state *ps = state;
-    assert(arg_len == sizeof ps->a);
+    TR_ASSERT(arg_len == sizeof ps->a);
     memcpy(&ps->a, arg, sizeof ps->a);
     return tr_timer_start(ctx, 1, ps->a.wl->o.probe_ms, PROBE_TICK, &ps->timer);
 }
@@ -251,14 +251,14 @@ static const tr_behaviour probe_behaviour = {
 
 /* ---- the workload ------------------------------------------------------------------------ */
 
-void tr_workload_opts_init(tr_workload_opts *o, tr_sim *sim, const char *target) {
+void tr__workload_opts_init(tr_workload_opts *o, tr_sim *sim, const char *target) {
     memset(o, 0, sizeof *o);
     o->sim = sim;
     o->target = target;
     o->read_percent = 101; /* default */
 }
 
-int tr_workload_create(const tr_workload_opts *opts, tr_workload **out) {
+int tr__workload_create(const tr_workload_opts *opts, tr_workload **out) {
     if (opts == NULL || opts->sim == NULL || opts->target == NULL ||
         strlen(opts->target) > TR_NAME_MAX || opts->rate < 0 || opts->keys > TR_WORKLOAD_KEYS_MAX) {
         return TR_EINVAL;
@@ -281,7 +281,7 @@ int tr_workload_create(const tr_workload_opts *opts, tr_workload **out) {
     wl->o.probe_ms = opts->probe_ms ? opts->probe_ms : 5;
     memcpy(wl->target, opts->target, strlen(opts->target) + 1);
     wl->o.target = wl->target;
-    wl->history = tr_history_create(wl->o.max_ops);
+    wl->history = tr__history_create(wl->o.max_ops);
     if (wl->history == NULL) {
         free(wl);
         return TR_ENOMEM;
@@ -295,21 +295,21 @@ int tr_workload_create(const tr_workload_opts *opts, tr_workload **out) {
     return 0;
 }
 
-void tr_workload_destroy(tr_workload *wl) {
+void tr__workload_destroy(tr_workload *wl) {
     if (wl != NULL) {
-        tr_history_destroy(wl->history);
+        tr__history_destroy(wl->history);
         free(wl);
     }
 }
 
-int tr_workload_boot(tr_workload *wl, tr_node *node, uint32_t index) {
+int tr__workload_boot(tr_workload *wl, tr_node *node, uint32_t index) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         client_slot *s = &wl->slots[i];
         if (s->node_index != index) {
             continue;
         }
-        if (s->pending) { /* booted again without tr_workload_node_crashed */
-            note(wl, tr_history_info(wl->history, (int64_t)now_ns(wl), s->process, "restarted"));
+        if (s->pending) { /* booted again without tr__workload_node_crashed */
+            note(wl, tr__history_info(wl->history, (int64_t)now_ns(wl), s->process, "restarted"));
             retire(wl, s);
         }
         s->epoch++;
@@ -322,21 +322,21 @@ int tr_workload_boot(tr_workload *wl, tr_node *node, uint32_t index) {
     return 0;
 }
 
-void tr_workload_node_crashed(tr_workload *wl, uint32_t index) {
+void tr__workload_node_crashed(tr_workload *wl, uint32_t index) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         client_slot *s = &wl->slots[i];
         if (s->node_index == index && s->pending) {
-            note(wl, tr_history_info(wl->history, (int64_t)now_ns(wl), s->process, "crashed"));
+            note(wl, tr__history_info(wl->history, (int64_t)now_ns(wl), s->process, "crashed"));
             retire(wl, s);
         }
     }
 }
 
-void tr_workload_stop(tr_workload *wl) {
+void tr__workload_stop(tr_workload *wl) {
     wl->stopped = true;
 }
 
-size_t tr_workload_pending(const tr_workload *wl) {
+size_t tr__workload_pending(const tr_workload *wl) {
     size_t n = 0;
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         n += wl->slots[i].pending;
@@ -344,26 +344,26 @@ size_t tr_workload_pending(const tr_workload *wl) {
     return n;
 }
 
-void tr_workload_finish(tr_workload *wl) {
+void tr__workload_finish(tr_workload *wl) {
     wl->stopped = true;
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         client_slot *s = &wl->slots[i];
         if (s->pending) {
-            note(wl, tr_history_info(wl->history, (int64_t)now_ns(wl), s->process, "run ended"));
+            note(wl, tr__history_info(wl->history, (int64_t)now_ns(wl), s->process, "run ended"));
             retire(wl, s);
         }
         s->epoch++; /* any client still alive stops at its next message */
     }
 }
 
-tr_history *tr_workload_history(tr_workload *wl) {
+tr_history *tr__workload_history(tr_workload *wl) {
     return wl->history;
 }
-uint64_t tr_workload_record_errors(const tr_workload *wl) {
+uint64_t tr__workload_record_errors(const tr_workload *wl) {
     return wl->record_errors;
 }
 
-int tr_workload_probe_start(tr_workload *wl) {
+int tr__workload_probe_start(tr_workload *wl) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
     memset(wl->probes, 0, sizeof wl->probes);
     wl->probe_since_ns = now_ns(wl);
@@ -411,7 +411,7 @@ static bool snapshots_agree(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns)
     return first != NULL;
 }
 
-bool tr_workload_converged(tr_workload *wl, uint64_t *at_ns) {
+bool tr__workload_converged(tr_workload *wl, uint64_t *at_ns) {
     if (wl->agreed_ns == 0) {
         return false;
     }
@@ -421,8 +421,8 @@ bool tr_workload_converged(tr_workload *wl, uint64_t *at_ns) {
     return true;
 }
 
-size_t tr_workload_replica_states(tr_workload *wl, tr_replica_state *states, size_t states_cap,
-                                  tr_replica_entry *entries, size_t entries_cap) {
+size_t tr__workload_replica_states(tr_workload *wl, tr_replica_state *states, size_t states_cap,
+                                   tr_replica_entry *entries, size_t entries_cap) {
     size_t n = 0, used = 0;
     for (uint32_t i = 0; i < tr_sim_node_count(wl->o.sim) && n < states_cap; i++) {
         const probe_node *p = &wl->probes[i];

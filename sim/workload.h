@@ -15,15 +15,15 @@
  * Times in the history are the simulator's true virtual time (not a node's skewed clock);
  * an op's `node` is the index (0-based, node id - 1) of the node its client talks to.
  *
- * Convergence probes (for AP): tr_workload_probe_start spawns a probe actor per node that
- * reads every key from its local replica every probe_ms; tr_workload_converged tells
+ * Convergence probes (for AP): tr__workload_probe_start spawns a probe actor per node that
+ * reads every key from its local replica every probe_ms; tr__workload_converged tells
  * whether the latest complete snapshots of every node agree, and when that first happened;
- * tr_workload_replica_states hands those snapshots to tr_check_convergence
+ * tr__workload_replica_states hands those snapshots to tr__checkers_convergence
  * (sim/checkers.h), which also looks for lost and phantom writes.
  *
  * Determinism: clients draw from tr_random (the node's seeded stream) and the sim's clock;
  * the workload keeps pointers only as handles, never as data.
- * Ownership: tr_workload_create returns an owned workload (tr_workload_destroy); it owns
+ * Ownership: tr__workload_create returns an owned workload (tr__workload_destroy); it owns
  * its history. The sim is borrowed and must outlive every run of it; destroy the workload
  * after the sim (actors hold pointers to it).
  * Limits: at most TR_WORKLOAD_CLIENTS_MAX clients and TR_WORKLOAD_KEYS_MAX keys; the
@@ -54,39 +54,39 @@ typedef struct tr_workload_opts {
 } tr_workload_opts;
 
 /* Fills defaults. */
-void tr_workload_opts_init(tr_workload_opts *o, tr_sim *sim, const char *target);
+void tr__workload_opts_init(tr_workload_opts *o, tr_sim *sim, const char *target);
 /* TR_EINVAL on bad options, TR_ENOMEM. */
-int tr_workload_create(const tr_workload_opts *opts, tr_workload **out);
-void tr_workload_destroy(tr_workload *wl);
+int tr__workload_create(const tr_workload_opts *opts, tr_workload **out);
+void tr__workload_destroy(tr_workload *wl);
 
 /* Spawns node `index`'s clients (from the sim boot callback, after the replicas). After a
  * restart the clients start over under fresh process ids. */
-int tr_workload_boot(tr_workload *wl, tr_node *node, uint32_t index);
+int tr__workload_boot(tr_workload *wl, tr_node *node, uint32_t index);
 /* The node crashed: its clients' outstanding ops become info ("crashed"). Call right after
  * tr_sim_crash. */
-void tr_workload_node_crashed(tr_workload *wl, uint32_t index);
+void tr__workload_node_crashed(tr_workload *wl, uint32_t index);
 /* Clients invoke nothing new from now on (outstanding ops still complete). */
-void tr_workload_stop(tr_workload *wl);
+void tr__workload_stop(tr_workload *wl);
 /* Ops still outstanding. */
-size_t tr_workload_pending(const tr_workload *wl);
+size_t tr__workload_pending(const tr_workload *wl);
 /* Completes every outstanding op as info ("run ended"). Call once, at the end. */
-void tr_workload_finish(tr_workload *wl);
-/* Borrowed; valid until tr_workload_destroy. */
-tr_history *tr_workload_history(tr_workload *wl);
+void tr__workload_finish(tr_workload *wl);
+/* Borrowed; valid until tr__workload_destroy. */
+tr_history *tr__workload_history(tr_workload *wl);
 /* History appends refused (history full or an invariant broken: a bug); 0 normally. */
-uint64_t tr_workload_record_errors(const tr_workload *wl);
+uint64_t tr__workload_record_errors(const tr_workload *wl);
 
 /* ---- convergence probes --------------------------------------------------------------- */
-int tr_workload_probe_start(tr_workload *wl);
+int tr__workload_probe_start(tr_workload *wl);
 /* True when, since the probes started, every up node has completed a snapshot and the
  * latest snapshots all agree; *at_ns = the first time they did (the snapshot that completed
  * the agreement). Agreement is re-evaluated at every snapshot: if the replicas diverge
  * again (writes still arriving), the time is forgotten until they agree again. */
-bool tr_workload_converged(tr_workload *wl, uint64_t *at_ns);
-/* Each up node's latest probe snapshot as a replica state for tr_check_convergence:
+bool tr__workload_converged(tr_workload *wl, uint64_t *at_ns);
+/* Each up node's latest probe snapshot as a replica state for tr__checkers_convergence:
  * fills states[0..return) (at most states_cap), their entries from entries[0..entries_cap)
  * (needs nodes * keys). The states point into `entries`. */
-size_t tr_workload_replica_states(tr_workload *wl, tr_replica_state *states, size_t states_cap,
-                                  tr_replica_entry *entries, size_t entries_cap);
+size_t tr__workload_replica_states(tr_workload *wl, tr_replica_state *states, size_t states_cap,
+                                   tr_replica_entry *entries, size_t entries_cap);
 
 #endif /* TR_SIM_WORKLOAD_H */

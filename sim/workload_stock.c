@@ -1,10 +1,10 @@
 /* workload_stock.c — simulated stock clients and the final read (see workload_stock.h). */
 #include "sim/workload_stock.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "actors/stock.h"
 
 enum {
@@ -122,7 +122,7 @@ static void park(tr_stock_workload *wl, stock_slot *s, uint64_t due_ns) {
         wl->abandoned++;
         return;
     }
-    assert(s->parked_count < PARK_MAX); /* new changes start only when there is room */
+    TR_ASSERT(s->parked_count < PARK_MAX); /* new changes start only when there is room */
     s->cur.due_ns = due_ns;
     s->parked[s->parked_count++] = s->cur;
 }
@@ -190,7 +190,7 @@ static int record_invoke(tr_stock_workload *wl, stock_slot *s) {
         op.value = s->cur.qty;
         op.value_to = (int64_t)s->cur.id;
     }
-    return tr_history_append(wl->history, &op);
+    return tr__history_append(wl->history, &op);
 }
 
 static void invoke(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
@@ -216,7 +216,7 @@ static void invoke(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
                                                : TR_STOCK_RESERVE;
     rc = tr_request_name(ctx, "stock", type, body, len, wl->o.op_timeout_ms, &s->corr);
     if (rc != 0) { /* never sent: this attempt certainly did nothing; retry it later */
-        note(wl, tr_history_fail(wl->history, now_ns(wl), s->process, "send refused"));
+        note(wl, tr__history_fail(wl->history, now_ns(wl), s->process, "send refused"));
         s->pending = false;
         if (change) {
             park(wl, s, now_u(wl) + back_off_ns(ctx, wl, s->cur.attempts));
@@ -228,7 +228,7 @@ static void invoke(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s) {
 /* The op's outcome is unknown: retire the process; reserve/restock are parked for a retry
  * under the same id. */
 static void indeterminate(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const char *why) {
-    note(wl, tr_history_info(wl->history, now_ns(wl), s->process, why));
+    note(wl, tr__history_info(wl->history, now_ns(wl), s->process, why));
     retire(wl, s);
     if (s->cur.f != TR_F_READ) {
         park(wl, s, now_u(wl) + back_off_ns(ctx, wl, s->cur.attempts));
@@ -253,10 +253,10 @@ static void complete(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const tr
     }
     if (rep.ok) {
         note(wl, s->cur.f == TR_F_READ
-                     ? tr_history_ok_read(wl->history, t, s->process, true, rep.level)
-                     : tr_history_ok(wl->history, t, s->process));
+                     ? tr__history_ok_read(wl->history, t, s->process, true, rep.level)
+                     : tr__history_ok(wl->history, t, s->process));
     } else {
-        note(wl, tr_history_fail(wl->history, t, s->process, rep.error));
+        note(wl, tr__history_fail(wl->history, t, s->process, rep.error));
     }
     s->pending = false;
     think(ctx, wl);
@@ -264,7 +264,7 @@ static void complete(tr_ctx *ctx, tr_stock_workload *wl, stock_slot *s, const tr
 
 static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     stock_client *c = state;
-    assert(arg_len == sizeof c->a);
+    TR_ASSERT(arg_len == sizeof c->a);
     memcpy(&c->a, arg, sizeof c->a);
     think(ctx, c->a.wl);
     return 0;
@@ -333,7 +333,7 @@ typedef struct stock_reader {
  * `troupe check` can check it alone. A read not answered before the next round is info. */
 static void final_close(tr_stock_workload *wl, uint32_t i, const char *why) {
     if (wl->final_proc[i] >= 0) {
-        note(wl, tr_history_info(wl->history, now_ns(wl), wl->final_proc[i], why));
+        note(wl, tr__history_info(wl->history, now_ns(wl), wl->final_proc[i], why));
         wl->final_proc[i] = -1;
     }
 }
@@ -352,7 +352,7 @@ static void read_round(tr_ctx *ctx, tr_stock_workload *wl, uint32_t node) {
         final_close(wl, i, "no answer (final read retried)");
         wl->final_proc[i] = wl->next_process++;
         note(wl,
-             tr_history_invoke_read(wl->history, now_ns(wl), wl->final_proc[i], i, (int32_t)node));
+             tr__history_invoke_read(wl->history, now_ns(wl), wl->final_proc[i], i, (int32_t)node));
         tr_request_name(ctx, "stock", TR_STOCK_READ, body, len, FINAL_RETRY_MS, &wl->final_corr[i]);
     }
 }
@@ -372,8 +372,8 @@ static void read_answer(tr_stock_workload *wl, uint32_t node, const tr_msg *msg)
             wl->final_known[i] = true;
             wl->final_level[i] = rep.level;
             if (wl->final_proc[i] >= 0) {
-                note(wl, tr_history_ok_read(wl->history, now_ns(wl), wl->final_proc[i], true,
-                                            rep.level));
+                note(wl, tr__history_ok_read(wl->history, now_ns(wl), wl->final_proc[i], true,
+                                             rep.level));
                 wl->final_proc[i] = -1;
             }
         } else {
@@ -385,7 +385,7 @@ static void read_answer(tr_stock_workload *wl, uint32_t node, const tr_msg *msg)
 
 static int reader_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     stock_reader *r = state;
-    assert(arg_len == sizeof r->a);
+    TR_ASSERT(arg_len == sizeof r->a);
     memcpy(&r->a, arg, sizeof r->a);
     read_round(ctx, r->a.wl, r->a.index);
     return tr_timer_start(ctx, FINAL_RETRY_MS, FINAL_RETRY_MS, STOCK_FINAL_TICK, &r->timer);
@@ -393,7 +393,7 @@ static int reader_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len
 
 static int reader_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     stock_reader *r = state;
-    if (tr_stock_workload_final_done(r->a.wl)) {
+    if (tr__workload_stock_final_done(r->a.wl)) {
         return TR_STOP;
     }
     if (msg->type == STOCK_FINAL_TICK) {
@@ -413,7 +413,7 @@ static const tr_behaviour reader_behaviour = {
 
 /* ---- the workload ------------------------------------------------------------------- */
 
-void tr_stock_workload_opts_init(tr_stock_workload_opts *o, tr_sim *sim) {
+void tr__workload_stock_opts_init(tr_stock_workload_opts *o, tr_sim *sim) {
     memset(o, 0, sizeof *o);
     o->sim = sim;
     o->read_percent = 101;
@@ -434,7 +434,7 @@ static void fill_defaults(tr_stock_workload_opts *o) {
     o->max_ops = o->max_ops ? o->max_ops : (1u << 20);
 }
 
-int tr_stock_workload_create(const tr_stock_workload_opts *opts, tr_stock_workload **out) {
+int tr__workload_stock_create(const tr_stock_workload_opts *opts, tr_stock_workload **out) {
     if (opts == NULL || opts->sim == NULL || opts->rate < 0 ||
         opts->items > TR_STOCK_WORKLOAD_ITEMS_MAX || opts->qty_max > TR_STOCK_QTY_MAX ||
         opts->restock_max > TR_STOCK_QTY_MAX) {
@@ -455,7 +455,7 @@ int tr_stock_workload_create(const tr_stock_workload_opts *opts, tr_stock_worklo
     for (uint32_t i = 0; i < TR_STOCK_WORKLOAD_ITEMS_MAX; i++) {
         wl->final_proc[i] = -1; /* no final read open */
     }
-    wl->history = tr_history_create(o.max_ops);
+    wl->history = tr__history_create(o.max_ops);
     if (wl->history == NULL) {
         free(wl);
         return TR_ENOMEM;
@@ -471,21 +471,21 @@ int tr_stock_workload_create(const tr_stock_workload_opts *opts, tr_stock_worklo
     return 0;
 }
 
-void tr_stock_workload_destroy(tr_stock_workload *wl) {
+void tr__workload_stock_destroy(tr_stock_workload *wl) {
     if (wl != NULL) {
-        tr_history_destroy(wl->history);
+        tr__history_destroy(wl->history);
         free(wl);
     }
 }
 
-int tr_stock_workload_boot(tr_stock_workload *wl, tr_node *node, uint32_t index) {
+int tr__workload_stock_boot(tr_stock_workload *wl, tr_node *node, uint32_t index) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         stock_slot *s = &wl->slots[i];
         if (s->node_index != index) {
             continue;
         }
-        if (s->pending) { /* booted again without tr_stock_workload_node_crashed */
-            note(wl, tr_history_info(wl->history, now_ns(wl), s->process, "restarted"));
+        if (s->pending) { /* booted again without tr__workload_stock_node_crashed */
+            note(wl, tr__history_info(wl->history, now_ns(wl), s->process, "restarted"));
             retire(wl, s);
             if (s->cur.f != TR_F_READ) {
                 park(wl, s, now_u(wl));
@@ -501,13 +501,13 @@ int tr_stock_workload_boot(tr_stock_workload *wl, tr_node *node, uint32_t index)
     return 0;
 }
 
-void tr_stock_workload_node_crashed(tr_stock_workload *wl, uint32_t index) {
+void tr__workload_stock_node_crashed(tr_stock_workload *wl, uint32_t index) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         stock_slot *s = &wl->slots[i];
         if (s->node_index != index || !s->pending) {
             continue;
         }
-        note(wl, tr_history_info(wl->history, now_ns(wl), s->process, "crashed"));
+        note(wl, tr__history_info(wl->history, now_ns(wl), s->process, "crashed"));
         retire(wl, s);
         if (s->cur.f != TR_F_READ) { /* retried after the restart */
             park(wl, s, now_u(wl));
@@ -515,11 +515,11 @@ void tr_stock_workload_node_crashed(tr_stock_workload *wl, uint32_t index) {
     }
 }
 
-void tr_stock_workload_stop(tr_stock_workload *wl) {
+void tr__workload_stock_stop(tr_stock_workload *wl) {
     wl->stopped = true;
 }
 
-bool tr_stock_workload_busy(const tr_stock_workload *wl) {
+bool tr__workload_stock_busy(const tr_stock_workload *wl) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         if (wl->slots[i].pending || wl->slots[i].parked_count > 0) {
             return true;
@@ -528,13 +528,13 @@ bool tr_stock_workload_busy(const tr_stock_workload *wl) {
     return false;
 }
 
-void tr_stock_workload_finish(tr_stock_workload *wl) {
+void tr__workload_stock_finish(tr_stock_workload *wl) {
     wl->stopped = true;
     wl->finished = true;
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         stock_slot *s = &wl->slots[i];
         if (s->pending) {
-            note(wl, tr_history_info(wl->history, now_ns(wl), s->process, "run ended"));
+            note(wl, tr__history_info(wl->history, now_ns(wl), s->process, "run ended"));
             retire(wl, s);
             wl->abandoned += s->cur.f != TR_F_READ;
         }
@@ -547,20 +547,20 @@ void tr_stock_workload_finish(tr_stock_workload *wl) {
     }
 }
 
-tr_history *tr_stock_workload_history(tr_stock_workload *wl) {
+tr_history *tr__workload_stock_history(tr_stock_workload *wl) {
     return wl->history;
 }
-uint64_t tr_stock_workload_record_errors(const tr_stock_workload *wl) {
+uint64_t tr__workload_stock_record_errors(const tr_stock_workload *wl) {
     return wl->record_errors;
 }
-uint64_t tr_stock_workload_abandoned(const tr_stock_workload *wl) {
+uint64_t tr__workload_stock_abandoned(const tr_stock_workload *wl) {
     return wl->abandoned;
 }
-uint32_t tr_stock_workload_items(const tr_stock_workload *wl) {
+uint32_t tr__workload_stock_items(const tr_stock_workload *wl) {
     return wl->o.items;
 }
 
-int tr_stock_workload_final_start(tr_stock_workload *wl) {
+int tr__workload_stock_final_start(tr_stock_workload *wl) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
     memset(wl->final_known, 0, sizeof wl->final_known);
     memset(wl->final_corr, 0, sizeof wl->final_corr);
@@ -581,7 +581,7 @@ int tr_stock_workload_final_start(tr_stock_workload *wl) {
     return 0;
 }
 
-bool tr_stock_workload_final_done(const tr_stock_workload *wl) {
+bool tr__workload_stock_final_done(const tr_stock_workload *wl) {
     for (uint32_t i = 0; i < wl->o.items; i++) {
         if (!wl->final_known[i]) {
             return false;
@@ -590,7 +590,7 @@ bool tr_stock_workload_final_done(const tr_stock_workload *wl) {
     return true;
 }
 
-void tr_stock_workload_final_levels(const tr_stock_workload *wl, int64_t *levels, bool *known) {
+void tr__workload_stock_final_levels(const tr_stock_workload *wl, int64_t *levels, bool *known) {
     for (uint32_t i = 0; i < wl->o.items; i++) {
         levels[i] = wl->final_level[i];
         known[i] = wl->final_known[i];

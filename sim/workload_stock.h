@@ -20,16 +20,16 @@
  * Reservation ids are tr__stock_id(client, seq): client = slot + 1 (stable across restarts
  * of its node: the retry state lives here, as a client's own durable memory would), seq
  * counts that client's operations.
- * After tr_stock_workload_stop no new operation starts, but outstanding retries go on until
- * they resolve or run out of attempts (tr_stock_workload_busy tells).
+ * After tr__workload_stock_stop no new operation starts, but outstanding retries go on until
+ * they resolve or run out of attempts (tr__workload_stock_busy tells).
  *
- * Final read: tr_stock_workload_final_start spawns a reader on every up node that reads the
+ * Final read: tr__workload_stock_final_start spawns a reader on every up node that reads the
  * items that node owns from its local "stock" (no forwarding), asking again every 50 ms until
- * each has answered; tr_stock_workload_final_done / _final_levels hand the result to the
+ * each has answered; tr__workload_stock_final_done / _final_levels hand the result to the
  * checker (sim/check_stock.h). Run it after the cluster is healed and quiet.
  *
  * Determinism: clients draw from tr_random (the node's seeded stream) and the sim's clock.
- * Ownership: tr_stock_workload_create returns an owned workload (tr_stock_workload_destroy)
+ * Ownership: tr__workload_stock_create returns an owned workload (tr__workload_stock_destroy)
  * owning its history; the sim is borrowed and must outlive every run; destroy the workload
  * after the sim's last event (actors hold a pointer to it as a handle).
  * Limits: TR_WORKLOAD_CLIENTS_MAX clients, TR_STOCK_WORKLOAD_ITEMS_MAX items, max_ops.
@@ -61,31 +61,31 @@ typedef struct tr_stock_workload_opts {
     size_t max_ops;            /* history bound; 0 = 1M */
 } tr_stock_workload_opts;
 
-void tr_stock_workload_opts_init(tr_stock_workload_opts *o, tr_sim *sim);
+void tr__workload_stock_opts_init(tr_stock_workload_opts *o, tr_sim *sim);
 /* TR_EINVAL on bad options (read + restock > 100, too many clients or items), TR_ENOMEM. */
-int tr_stock_workload_create(const tr_stock_workload_opts *opts, tr_stock_workload **out);
-void tr_stock_workload_destroy(tr_stock_workload *wl);
+int tr__workload_stock_create(const tr_stock_workload_opts *opts, tr_stock_workload **out);
+void tr__workload_stock_destroy(tr_stock_workload *wl);
 
 /* Spawns node `index`'s clients (boot callback, after "stock"). */
-int tr_stock_workload_boot(tr_stock_workload *wl, tr_node *node, uint32_t index);
+int tr__workload_stock_boot(tr_stock_workload *wl, tr_node *node, uint32_t index);
 /* The node crashed: its clients' outstanding ops become info ("crashed") and are retried
  * after the restart. Call right after tr_sim_crash. */
-void tr_stock_workload_node_crashed(tr_stock_workload *wl, uint32_t index);
-void tr_stock_workload_stop(tr_stock_workload *wl);
+void tr__workload_stock_node_crashed(tr_stock_workload *wl, uint32_t index);
+void tr__workload_stock_stop(tr_stock_workload *wl);
 /* True while an op is outstanding or a retry is due. */
-bool tr_stock_workload_busy(const tr_stock_workload *wl);
+bool tr__workload_stock_busy(const tr_stock_workload *wl);
 /* Completes every outstanding op as info ("run ended") and stops the clients for good. */
-void tr_stock_workload_finish(tr_stock_workload *wl);
-tr_history *tr_stock_workload_history(tr_stock_workload *wl);
-uint64_t tr_stock_workload_record_errors(const tr_stock_workload *wl);
+void tr__workload_stock_finish(tr_stock_workload *wl);
+tr_history *tr__workload_stock_history(tr_stock_workload *wl);
+uint64_t tr__workload_stock_record_errors(const tr_stock_workload *wl);
 /* Ids given up after max_attempts attempts (their fate stays unknown). */
-uint64_t tr_stock_workload_abandoned(const tr_stock_workload *wl);
-uint32_t tr_stock_workload_items(const tr_stock_workload *wl);
+uint64_t tr__workload_stock_abandoned(const tr_stock_workload *wl);
+uint32_t tr__workload_stock_items(const tr_stock_workload *wl);
 
 /* ---- the final read ------------------------------------------------------------------- */
-int tr_stock_workload_final_start(tr_stock_workload *wl);
-bool tr_stock_workload_final_done(const tr_stock_workload *wl);
+int tr__workload_stock_final_start(tr_stock_workload *wl);
+bool tr__workload_stock_final_done(const tr_stock_workload *wl);
 /* levels[0..items) and known[0..items) (false: its owner never answered). */
-void tr_stock_workload_final_levels(const tr_stock_workload *wl, int64_t *levels, bool *known);
+void tr__workload_stock_final_levels(const tr_stock_workload *wl, int64_t *levels, bool *known);
 
 #endif /* TR_SIM_WORKLOAD_STOCK_H */

@@ -38,7 +38,7 @@ static int boot(tr_node *node, void *ud) {
                             .quorum_timeout_ms = w->quorum_ms};
     int rc = tr__registers_boot(node, &ro);
     if (rc == 0 && w->wl != NULL) {
-        rc = tr_workload_boot(w->wl, node, tr_node_id(node) - 1);
+        rc = tr__workload_boot(w->wl, node, tr_node_id(node) - 1);
     }
     return rc;
 }
@@ -68,25 +68,25 @@ static void world_start_rate(world *w, uint64_t seed, const char *target, uint32
     cfg.reorder_prob = reorder_prob;
     cr_assert_eq(tr_sim_create(&cfg, &w->sim), 0);
     tr_workload_opts wo;
-    tr_workload_opts_init(&wo, w->sim, target);
+    tr__workload_opts_init(&wo, w->sim, target);
     wo.rate = rate;
     wo.keys = keys;
     wo.clients_per_node = clients;
-    cr_assert_eq(tr_workload_create(&wo, &w->wl), 0);
+    cr_assert_eq(tr__workload_create(&wo, &w->wl), 0);
     for (uint32_t i = 0; i < NODES; i++) {
-        cr_assert_eq(tr_workload_boot(w->wl, tr_sim_node(w->sim, i), i), 0);
+        cr_assert_eq(tr__workload_boot(w->wl, tr_sim_node(w->sim, i), i), 0);
     }
     tr_sim_rng_stream(w->sim, TR_SIM_STREAM_USER + 7, &w->rng);
 }
 
 static void world_stop(world *w) {
     tr_sim_destroy(w->sim);
-    tr_workload_destroy(w->wl);
+    tr__workload_destroy(w->wl);
 }
 
 static bool no_pending(tr_sim *sim, void *ud) {
     (void)sim;
-    return tr_workload_pending(ud) == 0;
+    return tr__workload_pending(ud) == 0;
 }
 
 /* Random partitions of every shape for `ns`, switching every 0.5..2 s, then heal. */
@@ -107,18 +107,18 @@ static void partition_storm(world *w, uint64_t ns) {
 
 /* Stops the clients, lets every op finish, and checks linearizability. */
 static tr_lin_verdict finish_and_lincheck(world *w, tr_lin_result *res) {
-    tr_workload_stop(w->wl);
+    tr__workload_stop(w->wl);
     tr_sim_run_until(w->sim, no_pending, w->wl, tr_sim_now_ns(w->sim) + 10 * SEC);
-    tr_workload_finish(w->wl);
-    cr_assert_eq(tr_workload_record_errors(w->wl), 0);
-    cr_assert_eq(tr_lincheck(tr_workload_history(w->wl), NULL, res), 0);
+    tr__workload_finish(w->wl);
+    cr_assert_eq(tr__workload_record_errors(w->wl), 0);
+    cr_assert_eq(tr__lincheck(tr__workload_history(w->wl), NULL, res), 0);
     return res->verdict;
 }
 
 static size_t count_type(const tr_history *h, tr_op_type t) {
     size_t n = 0;
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        n += tr_history_op(h, i)->type == t;
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        n += tr__history_op(h, i)->type == t;
     }
     return n;
 }
@@ -132,13 +132,14 @@ Test(registers, cp_is_linearizable_under_partitions_across_seeds) {
         partition_storm(&w, 10 * SEC);
         tr_sim_run_for(w.sim, 2 * SEC);
         tr_lin_verdict v = finish_and_lincheck(&w, &res);
-        const tr_history *h = tr_workload_history(w.wl);
+        const tr_history *h = tr__workload_history(w.wl);
         cr_assert_gt(count_type(h, TR_OP_OK), 200, "seed %llu: too few ok ops",
                      (unsigned long long)seed);
         cr_assert_eq(v, TR_LIN_VALID,
                      "seed %llu: cp history %s; replay: troupe sim --seed %llu "
                      "--workload cp",
-                     (unsigned long long)seed, tr_lin_verdict_name(v), (unsigned long long)seed);
+                     (unsigned long long)seed, tr__lincheck_verdict_name(v),
+                     (unsigned long long)seed);
         world_stop(&w);
     }
 }
@@ -181,7 +182,7 @@ Test(registers, cp_minority_is_unavailable_and_majority_available) {
                            .group_of_node = groups,
                            .node_count = NODES,
                            .group_count = 2};
-    cr_assert_eq(tr_check_availability(tr_workload_history(w.wl), &ao, &av), 0);
+    cr_assert_eq(tr__checkers_availability(tr__workload_history(w.wl), &ao, &av), 0);
     cr_assert_gt(av.groups[0].fraction, 0.95, "majority %f", av.groups[0].fraction);
     cr_assert_lt(av.groups[1].fraction, 0.05, "minority %f", av.groups[1].fraction);
     cr_assert_gt(av.groups[1].fail + av.groups[1].info, 20);
@@ -197,7 +198,7 @@ Test(registers, cp_stays_linearizable_across_crashes_and_restarts) {
             uint32_t i = (uint32_t)tr_sim_rng_below(&w.rng, NODES);
             tr_sim_run_for(w.sim, 700 * MS);
             cr_assert_eq(tr_sim_crash(w.sim, i), 0);
-            tr_workload_node_crashed(w.wl, i);
+            tr__workload_node_crashed(w.wl, i);
             tr_sim_run_for(w.sim, 800 * MS);
             cr_assert_eq(tr_sim_restart(w.sim, i), 0);
         }
@@ -389,7 +390,7 @@ Test(registers, stale_read_bug_is_caught_by_lincheck_in_most_seeds) {
 static bool ap_settled(tr_sim *sim, void *ud) {
     world *w = ud;
     uint64_t at;
-    return tr_workload_pending(w->wl) == 0 && tr_workload_converged(w->wl, &at);
+    return tr__workload_pending(w->wl) == 0 && tr__workload_converged(w->wl, &at);
 }
 
 static void ap_run(world *w, uint64_t seed, uint32_t bugs, tr_convergence_result *conv,
@@ -404,23 +405,23 @@ static void ap_run(world *w, uint64_t seed, uint32_t bugs, tr_convergence_result
     tr_sim_run_for(w->sim, 8 * SEC);
     uint64_t heal = tr_sim_now_ns(w->sim);
     tr_sim_heal(w->sim);
-    tr_workload_stop(w->wl);
-    cr_assert_eq(tr_workload_probe_start(w->wl), 0);
+    tr__workload_stop(w->wl);
+    cr_assert_eq(tr__workload_probe_start(w->wl), 0);
     tr_sim_run_until(w->sim, ap_settled, w, heal + 10 * SEC);
     uint64_t at = 0;
-    *converged = tr_workload_converged(w->wl, &at);
+    *converged = tr__workload_converged(w->wl, &at);
     *after_ns = at - heal;
-    tr_workload_finish(w->wl);
-    size_t n = tr_workload_replica_states(w->wl, states, NODES, entries,
-                                          sizeof entries / sizeof entries[0]);
+    tr__workload_finish(w->wl);
+    size_t n = tr__workload_replica_states(w->wl, states, NODES, entries,
+                                           sizeof entries / sizeof entries[0]);
     cr_assert_eq(n, NODES);
-    cr_assert_eq(tr_check_convergence(tr_workload_history(w->wl), states, n, conv), 0);
+    cr_assert_eq(tr__checkers_convergence(tr__workload_history(w->wl), states, n, conv), 0);
     tr_avail_options ao = {.window_start_ns = (int64_t)from,
                            .window_end_ns = (int64_t)heal,
                            .group_of_node = groups,
                            .node_count = NODES,
                            .group_count = 2};
-    cr_assert_eq(tr_check_availability(tr_workload_history(w->wl), &ao, av), 0);
+    cr_assert_eq(tr__checkers_availability(tr__workload_history(w->wl), &ao, av), 0);
 }
 
 Test(registers, ap_converges_after_heal_and_stays_available_on_both_sides) {
@@ -450,7 +451,7 @@ Test(registers, ap_is_not_linearizable_under_a_partition) {
     tr_lin_result res;
     ap_run(&w, 1, 0, &conv, &converged, &after, &av);
     tr_lin_options lo = {.max_configs = 200000};
-    cr_assert_eq(tr_lincheck(tr_workload_history(w.wl), &lo, &res), 0);
+    cr_assert_eq(tr__lincheck(tr__workload_history(w.wl), &lo, &res), 0);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert(res.has_bad_op);
     world_stop(&w);
@@ -598,16 +599,16 @@ Test(registers, timed_out_ops_are_info_and_their_process_is_never_reused) {
     cr_assert_eq(tr_sim_delay_spike(w.sim, TR_SIM_ANY, TR_SIM_ANY, 1500 * MS, 3 * SEC), 0);
     tr_sim_run_for(w.sim, 5 * SEC);
     cr_assert_eq(finish_and_lincheck(&w, &res), TR_LIN_VALID);
-    const tr_history *h = tr_workload_history(w.wl);
+    const tr_history *h = tr__workload_history(w.wl);
     size_t infos = 0;
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        const tr_op *op = tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
         if (op->type != TR_OP_INFO) {
             continue;
         }
         infos++;
-        for (size_t j = i + 1; j < tr_history_count(h); j++) {
-            cr_assert_neq(tr_history_op(h, j)->process, op->process,
+        for (size_t j = i + 1; j < tr__history_count(h); j++) {
+            cr_assert_neq(tr__history_op(h, j)->process, op->process,
                           "process %lld reused after its info at #%zu", (long long)op->process, i);
         }
     }

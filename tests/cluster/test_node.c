@@ -91,16 +91,17 @@ Test(node_cli, nodes_and_calls_use_host_names) {
     char *out = slurp(path);
     cr_assert_str_eq(out, "7\n");
     free(out);
-    char *c2[] = {"call", "nosuchhost.invalid:7401",
-                  "echo", "300",
-                  "1",    "--secret-file",
-                  secret, "--timeout",
-                  "5000", NULL};
-    uint64_t t0 = proc_now_ms();
-    cr_assert_eq(proc_wait(proc_spawn("noname", c2), 6000), 1);
+    /* A name that does not resolve fails the call at once: with a ten-minute --timeout, a
+     * call that waited for it would outlast the bounded wait by far. */
+    char *c2[] = {"call",   "nosuchhost.invalid:7401",
+                  "echo",   "300",
+                  "1",      "--secret-file",
+                  secret,   "--timeout",
+                  "600000", NULL};
+    cr_assert_eq(proc_wait(proc_spawn("noname", c2), 20000), 1,
+                 "troupe call waited for its timeout");
     cr_assert_gt(log_count("noname", "troupe call: cannot resolve nosuchhost.invalid:7401"), 0,
                  "%s", log_tail("noname"));
-    cr_assert_lt(proc_now_ms() - t0, 4000, "troupe call waited for its timeout");
     char *b1[] = {"node",    "--name",        "n3",   "--listen", "127.0.0.1:0", "--seeds",
                   "db..x:1", "--secret-file", secret, NULL};
     cr_assert_eq(proc_wait(proc_spawn("badname", b1), 3000), 2);
@@ -232,43 +233,36 @@ Test(node_cli, a_peer_that_never_reads_is_bounded_then_dropped) {
 
 /* ---- failure detection, restart, durable state ---- */
 
-Test(node_cli, a_paused_node_is_detected_down_within_the_bound_and_up_after_resume) {
+/* Failure detection between real processes: what is detected, never how fast. The timing
+ * (phi's rise, the hard bound, no suspicion while beats are regular) is checked with explicit
+ * times in test_membership.c, and the down/up verdicts reaching monitors in virtual time by
+ * tests/sim/test_nemesis.c. */
+Test(node_cli, a_paused_node_is_detected_down_and_up_after_resume) {
     start_node("n1", 0, NULL, "--heartbeat-ms", "100", "--down-ms", "600", NULL);
     int n2 = start_node("n2", 1, seed0, "--heartbeat-ms", "100", "--down-ms", "600", NULL);
-    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 10000));
     proc_signal(n2, SIGSTOP);
-    uint64_t t0 = proc_now_ms();
-    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 5000), "pause never detected; n1:\n%s",
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 20000), "pause never detected; n1:\n%s",
               log_tail("n1"));
-    uint64_t took = proc_now_ms() - t0;
-    /* Stated bound: down_ms + one tick (50 ms) after the last frame; generous slack for a
-     * loaded 2-core machine. */
-    cr_assert_leq(took, 600 + 50 + 1000, "detected after %llu ms", (unsigned long long)took);
     cr_assert(log_count("n1", "failure detector") >= 1);
     proc_signal(n2, SIGCONT);
-    cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 10000),
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 20000),
               "no reconnect after resume; n1:\n%s", log_tail("n1"));
-    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 10000));
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 5]", "5", 20000));
 }
 
-/* The phi-accrual detector through the command line: with a 10 s hard bound, a node that
- * beat every 100 ms and then stops is suspect and down within about half a second. */
-Test(node_cli, phi_flags_judge_a_paused_node_down_long_before_down_ms) {
-    start_node("n1", 0, NULL, "--heartbeat-ms", "100", "--down-ms", "10000", "--phi-suspect", "4.5",
-               "--phi-down", "8", NULL);
-    int n2 = start_node("n2", 1, seed0, "--heartbeat-ms", "100", "--down-ms", "10000", NULL);
-    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 3000));
-    usleep(1500 * 1000); /* a history of regular beats */
-    cr_assert_eq(log_count("n1", "event=node_suspect"), 0, "suspected while beating:\n%s",
-                 log_tail("n1"));
+/* The phi-accrual detector through the command line: with the hard bound at ten minutes, a
+ * node that beat every 100 ms and then stops can only be judged down by phi. */
+Test(node_cli, phi_flags_judge_a_paused_node_down_before_the_hard_bound) {
+    start_node("n1", 0, NULL, "--heartbeat-ms", "100", "--down-ms", "600000", "--phi-suspect",
+               "4.5", "--phi-down", "8", NULL);
+    int n2 = start_node("n2", 1, seed0, "--heartbeat-ms", "100", "--down-ms", "600000", NULL);
+    cr_assert(log_wait("n1", "event=link_up peer=n2", 1, 10000));
     proc_signal(n2, SIGSTOP);
-    uint64_t t0 = proc_now_ms();
-    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 9000), "pause never detected; n1:\n%s",
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 30000), "pause never detected; n1:\n%s",
               log_tail("n1"));
-    uint64_t took = proc_now_ms() - t0;
-    /* about 100 + 200 + 5.6 x 25 = 440 ms; slack for a loaded machine, far below 10 s */
-    cr_assert_leq(took, 4000, "detected after %llu ms", (unsigned long long)took);
-    /* suspect (phi 4.5) and down (phi 8) are ~60 ms apart here: a 50 ms tick may see both */
+    /* suspect (phi 4.5) and down (phi 8) are close together: a tick may see both, or only
+     * down; suspicion is never logged twice for one silence */
     cr_assert_leq(log_count("n1", "event=node_suspect peer=n2"), 1, "%s", log_tail("n1"));
     cr_assert_geq(log_count("n1", "(failure detector, phi "), 1);
     proc_signal(n2, SIGCONT);
@@ -284,9 +278,9 @@ Test(node_cli, a_killed_node_is_seen_down_restarts_rejoins_and_keeps_its_durable
     cr_assert(log_wait("n3", "event=link_up peer=n2", 1, 5000));
     proc_signal(n2, SIGKILL);
     proc_wait(n2, 2000);
-    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 2000), "n1 did not see n2 die:\n%s",
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 10000), "n1 did not see n2 die:\n%s",
               log_tail("n1"));
-    cr_assert(log_wait("n3", "event=node_down peer=n2", 1, 2000), "n3 did not see n2 die");
+    cr_assert(log_wait("n3", "event=node_down peer=n2", 1, 10000), "n3 did not see n2 die");
     start_node("n2", 1, seed0, "--data", d2, NULL);
     cr_assert(log_wait("n1", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n1");
     cr_assert(log_wait("n3", "event=link_up peer=n2", 2, 5000), "n2 did not rejoin n3");

@@ -98,14 +98,14 @@ static int client_next(tr_ctx *ctx, client_state *s) {
     size_t len;
     tr__registers_request_encode(body, sizeof body, key, s->is_write, value, &len);
     pthread_mutex_lock(&hmu);
-    note(s->is_write ? tr_history_invoke_write(hist, mono_ns(), s->process, key, value, s->a.node)
-                     : tr_history_invoke_read(hist, mono_ns(), s->process, key, s->a.node));
+    note(s->is_write ? tr__history_invoke_write(hist, mono_ns(), s->process, key, value, s->a.node)
+                     : tr__history_invoke_read(hist, mono_ns(), s->process, key, s->a.node));
     pthread_mutex_unlock(&hmu);
     int rc = tr_request_name(ctx, s->a.target, s->is_write ? TR_REG_WRITE : TR_REG_READ, body, len,
                              OP_TIMEOUT_MS, &s->corr);
     if (rc != 0) { /* never sent: certainly not applied; retry a little later */
         pthread_mutex_lock(&hmu);
-        note(tr_history_fail(hist, mono_ns(), s->process, "send refused"));
+        note(tr__history_fail(hist, mono_ns(), s->process, "send refused"));
         pthread_mutex_unlock(&hmu);
         uint64_t timer;
         return tr_timer_start(ctx, 20, 0, TICK, &timer) ? TR_STOP : TR_CONTINUE;
@@ -133,24 +133,24 @@ static void client_complete(client_state *s, const tr_msg *msg) {
     pthread_mutex_lock(&hmu);
     int64_t now = mono_ns();
     if (msg->type == TR_MSG_TIMEOUT) {
-        note(tr_history_info(hist, now, s->process, "timeout"));
+        note(tr__history_info(hist, now, s->process, "timeout"));
         retire = true;
     } else if (tr__registers_reply_decode(msg->body, msg->body_len, &rep) != 0) {
-        note(tr_history_info(hist, now, s->process, "malformed reply"));
+        note(tr__history_info(hist, now, s->process, "malformed reply"));
         retire = true;
     } else if (rep.ok) {
-        note(s->is_write ? tr_history_ok(hist, now, s->process)
-                         : tr_history_ok_read(hist, now, s->process, rep.has_value, rep.value));
+        note(s->is_write ? tr__history_ok(hist, now, s->process)
+                         : tr__history_ok_read(hist, now, s->process, rep.has_value, rep.value));
         atomic_fetch_add(&ok_by_node[s->a.node], 1);
         long long mark = atomic_load(&mark_ns);
         if (mark && now > mark) {
             atomic_fetch_add(&ok_after_mark[s->a.node], 1);
         }
     } else if (rep.indeterminate) {
-        note(tr_history_info(hist, now, s->process, rep.error));
+        note(tr__history_info(hist, now, s->process, rep.error));
         retire = true;
     } else {
-        note(tr_history_fail(hist, now, s->process, rep.error));
+        note(tr__history_fail(hist, now, s->process, rep.error));
     }
     pthread_mutex_unlock(&hmu);
     if (retire) {
@@ -251,7 +251,7 @@ static void client_node_stop(client_node *cn) {
 
 /* Starts CLIENTS client actors on `reg` ("cp" or "ap") recording into a fresh history. */
 static void phase_begin(client_node *cn, const char *reg) {
-    hist = tr_history_create(HISTORY_MAX_OPS);
+    hist = tr__history_create(HISTORY_MAX_OPS);
     cr_assert(hist);
     atomic_store(&stopping, false);
     atomic_store(&clients_done, 0);
@@ -288,8 +288,8 @@ typedef struct tally {
 
 static tally count_ops(const tr_history *h) {
     tally t = {0};
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        const tr_op *op = tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
         t.ok += op->type == TR_OP_OK;
         t.fail += op->type == TR_OP_FAIL;
         t.info += op->type == TR_OP_INFO;
@@ -305,7 +305,7 @@ static int check_history(const tr_history *h, const char *name) {
     proc_path(path, sizeof path, tag);
     FILE *f = fopen(path, "w");
     cr_assert(f);
-    cr_assert_eq(tr_history_write_json(h, f), 0);
+    cr_assert_eq(tr__history_write_json(h, f), 0);
     cr_assert_eq(fclose(f), 0);
     snprintf(tag, sizeof tag, "check-%s", name);
     char *args[] = {"check", path, NULL};
@@ -313,7 +313,7 @@ static int check_history(const tr_history *h, const char *name) {
     char out[512];
     snprintf(out, sizeof out, "%s/%s.out", tmpdir, tag);
     char *report = slurp(out);
-    fprintf(stderr, "troupe check %s (%zu ops) -> exit %d\n%s", name, tr_history_count(h), rc,
+    fprintf(stderr, "troupe check %s (%zu ops) -> exit %d\n%s", name, tr__history_count(h), rc,
             report);
     free(report);
     return rc;
@@ -353,13 +353,13 @@ Test(real_history, cp_is_linearizable_through_a_kill_and_restart_and_ap_answers)
     fprintf(stderr,
             "cp: %zu ops: ok %zu (n1 %d, n2 %d, n3 %d; after restart n2 %d), fail %zu, "
             "info %zu\n",
-            tr_history_count(hist), t.ok, atomic_load(&ok_by_node[0]), atomic_load(&ok_by_node[1]),
+            tr__history_count(hist), t.ok, atomic_load(&ok_by_node[0]), atomic_load(&ok_by_node[1]),
             atomic_load(&ok_by_node[2]), atomic_load(&ok_after_mark[1]), t.fail, t.info);
     cr_assert_geq(t.ok, 300, "only %zu ok ops", t.ok);
     cr_assert_gt(t.ok_reads_valued, 0, "no read saw a written value");
     cr_assert_gt(atomic_load(&ok_after_mark[1]), 0, "the restarted n2 never served");
     cr_assert_eq(check_history(hist, "cp"), 0, "troupe check rejected the cp history");
-    tr_history_destroy(hist);
+    tr__history_destroy(hist);
 
     /* AP: available on every replica; LWW is not linearizable, so no check is asserted */
     phase_begin(&cn, "ap");
@@ -367,7 +367,7 @@ Test(real_history, cp_is_linearizable_through_a_kill_and_restart_and_ap_answers)
     phase_end();
     t = count_ops(hist);
     fprintf(stderr, "ap: %zu ops: ok %zu (n1 %d, n2 %d, n3 %d), fail %zu, info %zu\n",
-            tr_history_count(hist), t.ok, atomic_load(&ok_by_node[0]), atomic_load(&ok_by_node[1]),
+            tr__history_count(hist), t.ok, atomic_load(&ok_by_node[0]), atomic_load(&ok_by_node[1]),
             atomic_load(&ok_by_node[2]), t.fail, t.info);
     for (int i = 0; i < REPLICAS; i++) {
         cr_assert_gt(atomic_load(&ok_by_node[i]), 0, "ap on %s never answered", names[i]);
@@ -375,22 +375,22 @@ Test(real_history, cp_is_linearizable_through_a_kill_and_restart_and_ap_answers)
     cr_assert_geq(t.ok, 100);
     int ap_rc = check_history(hist, "ap"); /* reported, not asserted */
     cr_assert(ap_rc == 0 || ap_rc == 1 || ap_rc == 3, "troupe check failed on ap: %d", ap_rc);
-    tr_history_destroy(hist);
+    tr__history_destroy(hist);
     client_node_stop(&cn);
 }
 
 /* A copy of h in which the ok read at index `plant` reads (found, value) instead. */
 static tr_history *planted(const tr_history *h, size_t plant, bool found, int64_t value) {
-    tr_history *c = tr_history_create(tr_history_count(h));
+    tr_history *c = tr__history_create(tr__history_count(h));
     cr_assert(c);
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        tr_op op = *tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        tr_op op = *tr__history_op(h, i);
         if (i == plant) {
             cr_assert(op.type == TR_OP_OK && op.f == TR_F_READ);
             op.has_value = found;
             op.value = found ? value : 0;
         }
-        cr_assert_eq(tr_history_append(c, &op), 0);
+        cr_assert_eq(tr__history_append(c, &op), 0);
     }
     return c;
 }
@@ -399,13 +399,13 @@ static tr_history *planted(const tr_history *h, size_t plant, bool found, int64_
  * completed (reading nil there is a stale read), or SIZE_MAX. */
 static size_t read_after_acked_write(const tr_history *h) {
     bool written[KEYS] = {false};
-    for (size_t i = 0; i < tr_history_count(h); i++) {
-        const tr_op *op = tr_history_op(h, i);
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
         if (op->type == TR_OP_OK && op->f == TR_F_WRITE) {
             written[op->key] = true;
         } else if (op->type == TR_OP_INVOKE && op->f == TR_F_READ && written[op->key]) {
-            size_t p = tr_history_partner(h, i);
-            if (p != SIZE_MAX && tr_history_op(h, p)->type == TR_OP_OK) {
+            size_t p = tr__history_partner(h, i);
+            if (p != SIZE_MAX && tr__history_op(h, p)->type == TR_OP_OK) {
                 return p;
             }
         }
@@ -433,7 +433,7 @@ Test(real_history, check_rejects_planted_reads_in_a_real_history) {
     tr_history *stale = planted(hist, r, false, 0);
     cr_assert_eq(check_history(stale, "stale-nil"), 1,
                  "a nil read after an acknowledged write was accepted");
-    tr_history_destroy(stale);
-    tr_history_destroy(foreign);
-    tr_history_destroy(hist);
+    tr__history_destroy(stale);
+    tr__history_destroy(foreign);
+    tr__history_destroy(hist);
 }

@@ -17,7 +17,7 @@ static int64_t final_level[ITEMS];
 static bool final_known[ITEMS];
 
 static void setup(void) {
-    h = tr_history_create(1000);
+    h = tr__history_create(1000);
     cr_assert_not_null(h);
     now = 0;
     for (int i = 0; i < ITEMS; i++) {
@@ -27,7 +27,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 TestSuite(check_stock, .init = setup, .fini = teardown);
@@ -44,21 +44,21 @@ static void invoke(int64_t p, tr_op_f f, int64_t item, int64_t qty, int64_t id) 
         op.value = qty;
         op.value_to = id;
     }
-    cr_assert_eq(tr_history_append(h, &op), 0);
+    cr_assert_eq(tr__history_append(h, &op), 0);
 }
 
 static void ok(int64_t p) {
-    cr_assert_eq(tr_history_ok(h, now += 10, p), 0);
+    cr_assert_eq(tr__history_ok(h, now += 10, p), 0);
 }
 static void info(int64_t p) {
-    cr_assert_eq(tr_history_info(h, now += 10, p, "timeout"), 0);
+    cr_assert_eq(tr__history_info(h, now += 10, p, "timeout"), 0);
 }
 static void fail(int64_t p, const char *why) {
-    cr_assert_eq(tr_history_fail(h, now += 10, p, why), 0);
+    cr_assert_eq(tr__history_fail(h, now += 10, p, why), 0);
 }
 static void read_ok(int64_t p, int64_t item, int64_t level) {
     invoke(p, TR_F_READ, item, 0, 0);
-    cr_assert_eq(tr_history_ok_read(h, now += 10, p, true, level), 0);
+    cr_assert_eq(tr__history_ok_read(h, now += 10, p, true, level), 0);
 }
 
 static tr_stock_check_result check(void) {
@@ -70,7 +70,7 @@ static tr_stock_check_result check(void) {
                                .final_level = final_level,
                                .final_known = final_known,
                                .bounds = b};
-    cr_assert_eq(tr_check_stock(&in, &r), 0);
+    cr_assert_eq(tr__check_stock(&in, &r), 0);
     return r;
 }
 
@@ -227,11 +227,11 @@ Test(check_stock, bad_input_is_refused) {
     ok(1);
     invoke(2, TR_F_RESERVE, 1, 3, ID(1, 1)); /* same id, another item */
     ok(2);
-    cr_assert_eq(tr_check_stock(&in, &r), TR_EINVAL);
+    cr_assert_eq(tr__check_stock(&in, &r), TR_EINVAL);
     in.items = 0;
-    cr_assert_eq(tr_check_stock(&in, &r), TR_EINVAL);
+    cr_assert_eq(tr__check_stock(&in, &r), TR_EINVAL);
     in.items = 1; /* item 1 out of range */
-    cr_assert_eq(tr_check_stock(&in, &r), TR_EINVAL);
+    cr_assert_eq(tr__check_stock(&in, &r), TR_EINVAL);
 }
 
 Test(check_stock, reserve_and_restock_round_trip_through_json_and_edn) {
@@ -243,20 +243,20 @@ Test(check_stock, reserve_and_restock_round_trip_through_json_and_edn) {
     info(2);
     for (int edn = 0; edn < 2; edn++) {
         FILE *f = open_memstream(&buf, &len);
-        cr_assert_eq(edn ? tr_history_write_edn(h, f) : tr_history_write_json(h, f), 0);
+        cr_assert_eq(edn ? tr__history_write_edn(h, f) : tr__history_write_json(h, f), 0);
         fclose(f);
         tr_history *back = NULL;
         char err[200];
-        int rc = edn ? tr_history_load_edn(buf, len, 100, &back, err, sizeof err)
-                     : tr_history_load_json(buf, len, 100, &back, err, sizeof err);
+        int rc = edn ? tr__history_load_edn(buf, len, 100, &back, err, sizeof err)
+                     : tr__history_load_json(buf, len, 100, &back, err, sizeof err);
         cr_assert_eq(rc, 0, "%s\n%s", err, buf);
-        cr_assert_eq(tr_history_count(back), 4);
-        const tr_op *op = tr_history_op(back, 2);
+        cr_assert_eq(tr__history_count(back), 4);
+        const tr_op *op = tr__history_op(back, 2);
         cr_assert_eq(op->f, TR_F_RESTOCK);
         cr_assert_eq(op->value, 4);
         cr_assert_eq(op->value_to, ID(2, 7));
         cr_assert_not_null(strstr(buf, "reserve"));
-        tr_history_destroy(back);
+        tr__history_destroy(back);
         free(buf);
         buf = NULL;
     }
@@ -266,7 +266,7 @@ Test(check_stock, lincheck_refuses_a_stock_history) {
     tr_lin_result lr;
     invoke(1, TR_F_RESERVE, 0, 3, ID(1, 1));
     ok(1);
-    cr_assert_eq(tr_lincheck(h, NULL, &lr), TR_EINVAL);
+    cr_assert_eq(tr__lincheck(h, NULL, &lr), TR_EINVAL);
 }
 
 /* A double charge seen by a read while the final level hides it behind an unknown restock. */

@@ -9,16 +9,16 @@ static int64_t tick;
 
 static tr_history *fresh(void) {
     tick = 0;
-    tr_history *h = tr_history_create(10000);
+    tr_history *h = tr__history_create(10000);
     cr_assert_not_null(h);
     return h;
 }
 
 static void w(tr_history *h, int64_t p, int64_t k, int64_t v) {
-    cr_assert_eq(tr_history_invoke_write(h, ++tick, p, k, v, 0), 0);
+    cr_assert_eq(tr__history_invoke_write(h, ++tick, p, k, v, 0), 0);
 }
 static void ok(tr_history *h, int64_t p) {
-    cr_assert_eq(tr_history_ok(h, ++tick, p), 0);
+    cr_assert_eq(tr__history_ok(h, ++tick, p), 0);
 }
 
 /* Acknowledged, sequential: k1 = 1, then k1 = 2; k2 = 5. */
@@ -35,7 +35,7 @@ static tr_history *sequential(void) {
 
 static tr_convergence_result converge(tr_history *h, const tr_replica_state *rs, size_t n) {
     tr_convergence_result res;
-    cr_assert_eq(tr_check_convergence(h, rs, n, &res), 0);
+    cr_assert_eq(tr__checkers_convergence(h, rs, n, &res), 0);
     return res;
 }
 
@@ -48,7 +48,7 @@ Test(convergence, agreeing_replicas_with_latest_writes_pass) {
     cr_assert(res.agree);
     cr_assert_eq(res.lost_writes, 0);
     cr_assert_eq(res.phantoms, 0);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, reports_a_diverging_replica) {
@@ -67,7 +67,7 @@ Test(convergence, reports_a_diverging_replica) {
     cr_assert_eq(res.lost_writes, 1);
     cr_assert_eq(res.lost_on_node, 2);
     cr_assert_eq(res.lost_write.value, 2);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, counts_keys_missing_on_one_side) {
@@ -83,7 +83,7 @@ Test(convergence, counts_keys_missing_on_one_side) {
     cr_assert_eq(res.phantoms, 1); /* key 3 was never written */
     cr_assert_eq(res.phantom_key, 3);
     cr_assert_eq(res.phantom_node, 2);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, older_write_winning_everywhere_is_a_lost_write) {
@@ -98,7 +98,7 @@ Test(convergence, older_write_winning_everywhere_is_a_lost_write) {
     cr_assert_eq(res.lost_write.key, 1);
     cr_assert(res.lost_final_present);
     cr_assert_eq(res.lost_final_value, 1);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, concurrent_writes_may_overwrite_each_other) {
@@ -111,7 +111,7 @@ Test(convergence, concurrent_writes_may_overwrite_each_other) {
     tr_replica_state a[] = {{0, one, 1}}, b[] = {{0, two, 1}};
     cr_assert(converge(h, a, 1).ok);
     cr_assert(converge(h, b, 1).ok);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, missing_key_loses_acknowledged_write) {
@@ -122,15 +122,15 @@ Test(convergence, missing_key_loses_acknowledged_write) {
     cr_assert_eq(res.lost_writes, 2);
     cr_assert_eq(res.lost_write.index, 1); /* the first in history order */
     cr_assert_not(res.lost_final_present);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, failed_write_value_is_a_phantom_but_info_write_is_not) {
     tr_history *h = sequential();
     w(h, 2, 2, 8);
-    cr_assert_eq(tr_history_fail(h, ++tick, 2, "refused"), 0);
+    cr_assert_eq(tr__history_fail(h, ++tick, 2, "refused"), 0);
     w(h, 3, 2, 9);
-    cr_assert_eq(tr_history_info(h, ++tick, 3, "timeout"), 0);
+    cr_assert_eq(tr__history_info(h, ++tick, 3, "timeout"), 0);
     tr_replica_entry failed[] = {{1, 2}, {2, 8}}, timed_out[] = {{1, 2}, {2, 9}};
     tr_replica_state a[] = {{0, failed, 2}}, b[] = {{0, timed_out, 2}};
     tr_convergence_result res = converge(h, a, 1);
@@ -139,17 +139,17 @@ Test(convergence, failed_write_value_is_a_phantom_but_info_write_is_not) {
     cr_assert_eq(res.lost_writes, 1); /* and the write of 5 lost to it */
     res = converge(h, b, 1);
     cr_assert(res.ok); /* the timed-out write may have happened after the write of 5 */
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, cas_writes_its_to_value) {
     tr_history *h = sequential();
-    cr_assert_eq(tr_history_invoke_cas(h, ++tick, 0, 1, 2, 3, 0), 0);
+    cr_assert_eq(tr__history_invoke_cas(h, ++tick, 0, 1, 2, 3, 0), 0);
     ok(h, 0);
     tr_replica_entry e[] = {{1, 3}, {2, 5}};
     tr_replica_state rs[] = {{0, e, 2}};
     cr_assert(converge(h, rs, 1).ok);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(convergence, rejects_duplicate_keys_and_no_replicas) {
@@ -157,21 +157,21 @@ Test(convergence, rejects_duplicate_keys_and_no_replicas) {
     tr_replica_entry e[] = {{1, 2}, {1, 2}};
     tr_replica_state rs[] = {{0, e, 2}};
     tr_convergence_result res;
-    cr_assert_eq(tr_check_convergence(h, rs, 1, &res), TR_EINVAL);
-    cr_assert_eq(tr_check_convergence(h, rs, 0, &res), TR_EINVAL);
-    tr_history_destroy(h);
+    cr_assert_eq(tr__checkers_convergence(h, rs, 1, &res), TR_EINVAL);
+    cr_assert_eq(tr__checkers_convergence(h, rs, 0, &res), TR_EINVAL);
+    tr__history_destroy(h);
 }
 
 /* ---- availability ------------------------------------------------------------------- */
 
 static void op_at(tr_history *h, int64_t t, int64_t p, int32_t node, tr_op_type end) {
-    cr_assert_eq(tr_history_invoke_write(h, t, p, 1, p, node), 0);
+    cr_assert_eq(tr__history_invoke_write(h, t, p, 1, p, node), 0);
     if (end == TR_OP_OK) {
-        cr_assert_eq(tr_history_ok(h, t + 1, p), 0);
+        cr_assert_eq(tr__history_ok(h, t + 1, p), 0);
     } else if (end == TR_OP_FAIL) {
-        cr_assert_eq(tr_history_fail(h, t + 1, p, "unavailable"), 0);
+        cr_assert_eq(tr__history_fail(h, t + 1, p, "unavailable"), 0);
     } else if (end == TR_OP_INFO) {
-        cr_assert_eq(tr_history_info(h, t + 1, p, "timeout"), 0);
+        cr_assert_eq(tr__history_info(h, t + 1, p, "timeout"), 0);
     }
 }
 
@@ -193,7 +193,7 @@ Test(availability, counts_per_side_inside_the_fault_window) {
                           .node_count = 4,
                           .group_count = 2};
     tr_avail_result res;
-    cr_assert_eq(tr_check_availability(h, &o, &res), 0);
+    cr_assert_eq(tr__checkers_availability(h, &o, &res), 0);
     cr_assert_eq(res.groups[0].ok, 2);
     cr_assert_float_eq(res.groups[0].fraction, 1.0, 1e-9);
     cr_assert_eq(res.groups[1].ok, 1);
@@ -207,20 +207,20 @@ Test(availability, counts_per_side_inside_the_fault_window) {
     cr_assert_eq(res.all.fail, 2);
     cr_assert_eq(res.all.pending, 1);
     cr_assert_float_eq(res.all.fraction, 5.0 / 8.0, 1e-9);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(availability, whole_history_without_groups) {
     tr_history *h = fresh();
     tr_avail_result res;
-    cr_assert_eq(tr_check_availability(h, NULL, &res), 0);
+    cr_assert_eq(tr__checkers_availability(h, NULL, &res), 0);
     cr_assert_float_eq(res.all.fraction, -1.0, 1e-9); /* nothing completed */
     op_at(h, 1, 0, 0, TR_OP_OK);
     op_at(h, 3, 1, 0, TR_OP_FAIL);
-    cr_assert_eq(tr_check_availability(h, NULL, &res), 0);
+    cr_assert_eq(tr__checkers_availability(h, NULL, &res), 0);
     cr_assert_float_eq(res.window.fraction, 0.5, 1e-9);
     cr_assert_eq(res.ungrouped.ok, 1);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(availability, rejects_a_bad_group_map) {
@@ -228,10 +228,10 @@ Test(availability, rejects_a_bad_group_map) {
     int32_t groups[] = {0, 2};
     tr_avail_options o = {.group_of_node = groups, .node_count = 2, .group_count = 2};
     tr_avail_result res;
-    cr_assert_eq(tr_check_availability(h, &o, &res), TR_EINVAL);
+    cr_assert_eq(tr__checkers_availability(h, &o, &res), TR_EINVAL);
     o.group_count = TR_AVAIL_GROUPS_MAX + 1;
-    cr_assert_eq(tr_check_availability(h, &o, &res), TR_EINVAL);
-    tr_history_destroy(h);
+    cr_assert_eq(tr__checkers_availability(h, &o, &res), TR_EINVAL);
+    tr__history_destroy(h);
 }
 
 /* ---- latency ------------------------------------------------------------------------ */
@@ -240,28 +240,28 @@ Test(latency, nearest_rank_percentiles_of_ok_ops) {
     tr_history *h = fresh();
     int64_t t = 0;
     for (int i = 100; i >= 1; i--) { /* latencies 100 .. 1, in reverse to exercise sorting */
-        cr_assert_eq(tr_history_invoke_read(h, t, i, 1, 0), 0);
+        cr_assert_eq(tr__history_invoke_read(h, t, i, 1, 0), 0);
         t += i;
-        cr_assert_eq(tr_history_ok_read(h, t, i, false, 0), 0);
+        cr_assert_eq(tr__history_ok_read(h, t, i, false, 0), 0);
     }
-    cr_assert_eq(tr_history_invoke_write(h, t, 1000, 1, 1, 0), 0);
-    cr_assert_eq(tr_history_fail(h, t + 100000, 1000, "slow failure"), 0); /* not counted */
+    cr_assert_eq(tr__history_invoke_write(h, t, 1000, 1, 1, 0), 0);
+    cr_assert_eq(tr__history_fail(h, t + 100000, 1000, "slow failure"), 0); /* not counted */
     tr_latency lat;
-    cr_assert_eq(tr_check_latency(h, &lat), 0);
+    cr_assert_eq(tr__checkers_latency(h, &lat), 0);
     cr_assert_eq(lat.count, 100);
     cr_assert_eq(lat.p50_ns, 50);
     cr_assert_eq(lat.p99_ns, 99);
     cr_assert_eq(lat.max_ns, 100);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(latency, empty_history_gives_zeros) {
     tr_history *h = fresh();
     tr_latency lat;
-    cr_assert_eq(tr_check_latency(h, &lat), 0);
+    cr_assert_eq(tr__checkers_latency(h, &lat), 0);
     cr_assert_eq(lat.count, 0);
     cr_assert_eq(lat.max_ns, 0);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 /* ---- troupe check (the CLI over these checkers) ------------------------------------- */
@@ -281,7 +281,7 @@ static const char *temp_file(const tr_history *h, int edn, const char *raw) {
     if (raw) {
         fputs(raw, f);
     } else {
-        cr_assert_eq(edn ? tr_history_write_edn(h, f) : tr_history_write_json(h, f), 0);
+        cr_assert_eq(edn ? tr__history_write_edn(h, f) : tr__history_write_json(h, f), 0);
     }
     fclose(f);
     return path;
@@ -299,15 +299,15 @@ Test(check_cli, exit_codes_follow_the_verdict) {
     cr_assert_eq(run_check(path, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "linearizable: yes"), "%s", out);
     unlink(path);
-    cr_assert_eq(tr_history_invoke_read(h, ++tick, 9, 1, 0), 0);
-    cr_assert_eq(tr_history_ok_read(h, ++tick, 9, true, 1), 0); /* stale */
+    cr_assert_eq(tr__history_invoke_read(h, ++tick, 9, 1, 0), 0);
+    cr_assert_eq(tr__history_ok_read(h, ++tick, 9, true, 1), 0); /* stale */
     path = temp_file(h, 1, NULL);
     snprintf(args, sizeof args, "%s --json", path);
     cr_assert_eq(run_check(args, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "\"linearizable\":\"invalid\""), "%s", out);
     cr_assert(strstr(out, "\"bad_op\":{\"index\":7,"), "%s", out);
     unlink(path);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(check_cli, budget_exceeded_exits_3) {
@@ -316,11 +316,11 @@ Test(check_cli, budget_exceeded_exits_3) {
     for (int p = 0; p < 10; p++) {
         w(h, p, 1, p + 1);
     }
-    cr_assert_eq(tr_history_invoke_read(h, ++tick, 10, 1, 0), 0);
+    cr_assert_eq(tr__history_invoke_read(h, ++tick, 10, 1, 0), 0);
     for (int p = 0; p < 10; p++) {
         ok(h, p);
     }
-    cr_assert_eq(tr_history_ok_read(h, ++tick, 10, true, 99), 0);
+    cr_assert_eq(tr__history_ok_read(h, ++tick, 10, true, 99), 0);
     const char *path = temp_file(h, 0, NULL);
     snprintf(args, sizeof args, "%s --budget 50", path);
     cr_assert_eq(run_check(args, out, sizeof out), 3, "%s", out);
@@ -331,7 +331,7 @@ Test(check_cli, budget_exceeded_exits_3) {
     cr_assert(strstr(out, "\"unknown_key\":1"), "%s", out);
     cr_assert_eq(run_check(path, out, sizeof out), 1, "%s", out);
     unlink(path);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(check_cli, bad_files_and_flags_exit_2_with_a_clear_error) {

@@ -9,18 +9,18 @@
 
 /* A small history touching every f and type, two nodes, an error string. */
 static tr_history *sample(void) {
-    tr_history *h = tr_history_create(100);
+    tr_history *h = tr__history_create(100);
     cr_assert_not_null(h);
-    cr_assert_eq(tr_history_invoke_write(h, 10, 0, 1, 5, 0), 0);
-    cr_assert_eq(tr_history_invoke_read(h, 11, 1, 1, 1), 0);
-    cr_assert_eq(tr_history_ok(h, 20, 0), 0);
-    cr_assert_eq(tr_history_ok_read(h, 21, 1, true, 5), 0);
-    cr_assert_eq(tr_history_invoke_cas(h, 30, 0, 1, 5, 6, 0), 0);
-    cr_assert_eq(tr_history_fail(h, 31, 0, "precondition \"x\""), 0);
-    cr_assert_eq(tr_history_invoke_read(h, 40, 1, 2, TR_NODE_NONE), 0);
-    cr_assert_eq(tr_history_ok_read(h, 41, 1, false, 0), 0);
-    cr_assert_eq(tr_history_invoke_write(h, 50, 2, 2, -7, 1), 0);
-    cr_assert_eq(tr_history_info(h, 60, 2, "timeout"), 0);
+    cr_assert_eq(tr__history_invoke_write(h, 10, 0, 1, 5, 0), 0);
+    cr_assert_eq(tr__history_invoke_read(h, 11, 1, 1, 1), 0);
+    cr_assert_eq(tr__history_ok(h, 20, 0), 0);
+    cr_assert_eq(tr__history_ok_read(h, 21, 1, true, 5), 0);
+    cr_assert_eq(tr__history_invoke_cas(h, 30, 0, 1, 5, 6, 0), 0);
+    cr_assert_eq(tr__history_fail(h, 31, 0, "precondition \"x\""), 0);
+    cr_assert_eq(tr__history_invoke_read(h, 40, 1, 2, TR_NODE_NONE), 0);
+    cr_assert_eq(tr__history_ok_read(h, 41, 1, false, 0), 0);
+    cr_assert_eq(tr__history_invoke_write(h, 50, 2, 2, -7, 1), 0);
+    cr_assert_eq(tr__history_info(h, 60, 2, "timeout"), 0);
     return h;
 }
 
@@ -28,15 +28,15 @@ static char *dump(const tr_history *h, int edn, size_t *len) {
     char *buf = NULL;
     FILE *f = open_memstream(&buf, len);
     cr_assert_not_null(f);
-    cr_assert_eq(edn ? tr_history_write_edn(h, f) : tr_history_write_json(h, f), 0);
+    cr_assert_eq(edn ? tr__history_write_edn(h, f) : tr__history_write_json(h, f), 0);
     fclose(f);
     return buf;
 }
 
 static void assert_same(const tr_history *a, const tr_history *b) {
-    cr_assert_eq(tr_history_count(a), tr_history_count(b));
-    for (size_t i = 0; i < tr_history_count(a); i++) {
-        const tr_op *x = tr_history_op(a, i), *y = tr_history_op(b, i);
+    cr_assert_eq(tr__history_count(a), tr__history_count(b));
+    for (size_t i = 0; i < tr__history_count(a); i++) {
+        const tr_op *x = tr__history_op(a, i), *y = tr__history_op(b, i);
         cr_assert_eq(x->index, y->index);
         cr_assert_eq(x->time_ns, y->time_ns);
         cr_assert_eq(x->type, y->type, "op %zu", i);
@@ -53,64 +53,64 @@ static void assert_same(const tr_history *a, const tr_history *b) {
 
 Test(history, records_jepsen_fields) {
     tr_history *h = sample();
-    cr_assert_eq(tr_history_count(h), 10);
-    const tr_op *r = tr_history_op(h, 3);
+    cr_assert_eq(tr__history_count(h), 10);
+    const tr_op *r = tr__history_op(h, 3);
     cr_assert_eq(r->type, TR_OP_OK);
     cr_assert_eq(r->f, TR_F_READ);
     cr_assert(r->has_value);
     cr_assert_eq(r->value, 5);
     cr_assert_eq(r->node, 1);
     cr_assert_eq(r->index, 3);
-    const tr_op *c = tr_history_op(h, 5);
+    const tr_op *c = tr__history_op(h, 5);
     cr_assert_eq(c->value, 5);
     cr_assert_eq(c->value_to, 6);
     cr_assert_str_eq(c->error, "precondition \"x\"");
-    cr_assert_not(tr_history_op(h, 7)->has_value);
-    tr_history_destroy(h);
+    cr_assert_not(tr__history_op(h, 7)->has_value);
+    tr__history_destroy(h);
 }
 
 Test(history, pairs_invokes_with_completions) {
     tr_history *h = sample();
-    cr_assert_eq(tr_history_partner(h, 0), 2);
-    cr_assert_eq(tr_history_partner(h, 2), 0);
-    cr_assert_eq(tr_history_partner(h, 1), 3);
-    cr_assert_eq(tr_history_partner(h, 8), 9);
-    cr_assert_eq(tr_history_invoke_read(h, 70, 0, 1, 0), 0);
-    cr_assert_eq(tr_history_partner(h, 10), SIZE_MAX);
-    tr_history_destroy(h);
+    cr_assert_eq(tr__history_partner(h, 0), 2);
+    cr_assert_eq(tr__history_partner(h, 2), 0);
+    cr_assert_eq(tr__history_partner(h, 1), 3);
+    cr_assert_eq(tr__history_partner(h, 8), 9);
+    cr_assert_eq(tr__history_invoke_read(h, 70, 0, 1, 0), 0);
+    cr_assert_eq(tr__history_partner(h, 10), SIZE_MAX);
+    tr__history_destroy(h);
 }
 
 Test(history, info_retires_the_process) {
     tr_history *h = sample();
-    cr_assert_not(tr_history_process_free(h, 2));
-    cr_assert_eq(tr_history_invoke_read(h, 70, 2, 1, 0), TR_EINVAL);
-    cr_assert_eq(tr_history_count(h), 10);
-    cr_assert(tr_history_process_free(h, 0));
-    cr_assert(tr_history_process_free(h, 99));
-    tr_history_destroy(h);
+    cr_assert_not(tr__history_process_free(h, 2));
+    cr_assert_eq(tr__history_invoke_read(h, 70, 2, 1, 0), TR_EINVAL);
+    cr_assert_eq(tr__history_count(h), 10);
+    cr_assert(tr__history_process_free(h, 0));
+    cr_assert(tr__history_process_free(h, 99));
+    tr__history_destroy(h);
 }
 
 Test(history, rejects_busy_process_and_orphan_completion) {
-    tr_history *h = tr_history_create(10);
-    cr_assert_eq(tr_history_invoke_write(h, 0, 0, 1, 1, 0), 0);
-    cr_assert_eq(tr_history_invoke_read(h, 0, 0, 1, 0), TR_EINVAL);
-    cr_assert_eq(tr_history_ok(h, 0, 1), TR_EINVAL);
-    cr_assert_eq(tr_history_ok_read(h, 0, 0, true, 1), TR_EINVAL); /* it is a write */
-    cr_assert_eq(tr_history_pending(h), 1);
-    cr_assert_eq(tr_history_ok(h, 5, 0), 0);
-    cr_assert_eq(tr_history_pending(h), 0);
-    cr_assert_eq(tr_history_invoke_read(h, 4, 0, 1, 0), TR_EINVAL); /* time going back */
-    tr_history_destroy(h);
+    tr_history *h = tr__history_create(10);
+    cr_assert_eq(tr__history_invoke_write(h, 0, 0, 1, 1, 0), 0);
+    cr_assert_eq(tr__history_invoke_read(h, 0, 0, 1, 0), TR_EINVAL);
+    cr_assert_eq(tr__history_ok(h, 0, 1), TR_EINVAL);
+    cr_assert_eq(tr__history_ok_read(h, 0, 0, true, 1), TR_EINVAL); /* it is a write */
+    cr_assert_eq(tr__history_pending(h), 1);
+    cr_assert_eq(tr__history_ok(h, 5, 0), 0);
+    cr_assert_eq(tr__history_pending(h), 0);
+    cr_assert_eq(tr__history_invoke_read(h, 4, 0, 1, 0), TR_EINVAL); /* time going back */
+    tr__history_destroy(h);
 }
 
 Test(history, bounded_by_max_ops) {
-    tr_history *h = tr_history_create(3);
-    cr_assert_eq(tr_history_invoke_write(h, 0, 0, 1, 1, 0), 0);
-    cr_assert_eq(tr_history_ok(h, 1, 0), 0);
-    cr_assert_eq(tr_history_invoke_write(h, 2, 0, 1, 2, 0), 0);
-    cr_assert_eq(tr_history_ok(h, 3, 0), TR_EFULL);
-    cr_assert_eq(tr_history_count(h), 3);
-    tr_history_destroy(h);
+    tr_history *h = tr__history_create(3);
+    cr_assert_eq(tr__history_invoke_write(h, 0, 0, 1, 1, 0), 0);
+    cr_assert_eq(tr__history_ok(h, 1, 0), 0);
+    cr_assert_eq(tr__history_invoke_write(h, 2, 0, 1, 2, 0), 0);
+    cr_assert_eq(tr__history_ok(h, 3, 0), TR_EFULL);
+    cr_assert_eq(tr__history_count(h), 3);
+    tr__history_destroy(h);
 }
 
 Test(history, json_round_trip) {
@@ -121,10 +121,10 @@ Test(history, json_round_trip) {
     cr_assert(strstr(text, "\"value\":[1,[5,6]]"), "%s", text);
     tr_history *back = NULL;
     char err[200] = "";
-    cr_assert_eq(tr_history_load_json(text, len, 100, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tr__history_load_json(text, len, 100, &back, err, sizeof err), 0, "%s", err);
     assert_same(h, back);
-    tr_history_destroy(back);
-    tr_history_destroy(h);
+    tr__history_destroy(back);
+    tr__history_destroy(h);
     free(text);
 }
 
@@ -139,18 +139,18 @@ Test(history, edn_round_trip_in_knossos_shape) {
     cr_assert(strstr(text, ":error \"precondition \\\"x\\\"\""), "%s", text);
     tr_history *back = NULL;
     char err[200] = "";
-    cr_assert_eq(tr_history_load_edn(text, len, 100, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tr__history_load_edn(text, len, 100, &back, err, sizeof err), 0, "%s", err);
     assert_same(h, back);
-    tr_history_destroy(back);
-    tr_history_destroy(h);
+    tr__history_destroy(back);
+    tr__history_destroy(h);
     free(text);
 }
 
 static void expect_bad_json(const char *text, int rc, const char *needle) {
     tr_history *h = (tr_history *)1;
     char err[200] = "";
-    cr_assert_eq(tr_history_load_json(text, strlen(text), 100, &h, err, sizeof err), rc, "%s -> %s",
-                 text, err);
+    cr_assert_eq(tr__history_load_json(text, strlen(text), 100, &h, err, sizeof err), rc,
+                 "%s -> %s", text, err);
     cr_assert_null(h);
     cr_assert(strstr(err, needle), "error for %s was '%s', wanted '%s'", text, err, needle);
 }
@@ -195,10 +195,10 @@ Test(history, import_over_the_op_limit_is_too_big) {
                        "{\"type\":\"ok\",\"f\":\"read\",\"process\":0,\"value\":[1,null]}]";
     tr_history *h = NULL;
     char err[200] = "";
-    cr_assert_eq(tr_history_load_json(text, strlen(text), 1, &h, err, sizeof err), TR_ETOOBIG);
+    cr_assert_eq(tr__history_load_json(text, strlen(text), 1, &h, err, sizeof err), TR_ETOOBIG);
     cr_assert(strstr(err, "limit"), "%s", err);
-    cr_assert_eq(tr_history_load_json(text, strlen(text), 2, &h, err, sizeof err), 0, "%s", err);
-    tr_history_destroy(h);
+    cr_assert_eq(tr__history_load_json(text, strlen(text), 2, &h, err, sizeof err), 0, "%s", err);
+    tr__history_destroy(h);
 }
 
 Test(history, malformed_edn_gets_a_clear_error) {
@@ -206,7 +206,7 @@ Test(history, malformed_edn_gets_a_clear_error) {
                        " {:index 1, :type :ok, :process 0, :f :write, :value [1 oops]}]";
     tr_history *h = NULL;
     char err[200] = "";
-    cr_assert_eq(tr_history_load_edn(text, strlen(text), 10, &h, err, sizeof err), TR_ECORRUPT);
+    cr_assert_eq(tr__history_load_edn(text, strlen(text), 10, &h, err, sizeof err), TR_ECORRUPT);
     cr_assert(strstr(err, "line 2: op 1: :value"), "%s", err);
     cr_assert_null(h);
 }
@@ -217,17 +217,17 @@ Test(history, load_file_detects_format_and_reports_missing_file) {
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    cr_assert_eq(tr_history_write_edn(h, f), 0);
+    cr_assert_eq(tr__history_write_edn(h, f), 0);
     fclose(f);
     tr_history *back = NULL;
     char err[200] = "";
-    cr_assert_eq(tr_history_load_file(path, 100, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tr__history_load_file(path, 100, &back, err, sizeof err), 0, "%s", err);
     assert_same(h, back);
-    tr_history_destroy(back);
+    tr__history_destroy(back);
     unlink(path);
-    cr_assert_eq(tr_history_load_file(path, 100, &back, err, sizeof err), TR_EIO);
+    cr_assert_eq(tr__history_load_file(path, 100, &back, err, sizeof err), TR_EIO);
     cr_assert(strstr(err, "No such file"), "%s", err);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 /* Deterministic byte mutations of valid exports: every load either succeeds or fails with
@@ -248,11 +248,11 @@ Test(history, mutated_files_never_crash_the_loaders) {
             }
             tr_history *back = (tr_history *)1;
             char err[200] = "";
-            int rc = edn ? tr_history_load_edn(copy, len, 100, &back, err, sizeof err)
-                         : tr_history_load_json(copy, len, 100, &back, err, sizeof err);
+            int rc = edn ? tr__history_load_edn(copy, len, 100, &back, err, sizeof err)
+                         : tr__history_load_json(copy, len, 100, &back, err, sizeof err);
             if (rc == 0) {
                 cr_assert_not_null(back);
-                tr_history_destroy(back);
+                tr__history_destroy(back);
             } else {
                 cr_assert_null(back);
                 cr_assert_neq(err[0], '\0', "round %d: error %d without a message", round, rc);
@@ -261,5 +261,5 @@ Test(history, mutated_files_never_crash_the_loaders) {
         free(copy);
         free(text);
     }
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }

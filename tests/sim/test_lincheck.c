@@ -9,48 +9,48 @@ static int64_t tick;
 
 static tr_history *fresh(void) {
     tick = 0;
-    tr_history *h = tr_history_create(100000);
+    tr_history *h = tr__history_create(100000);
     cr_assert_not_null(h);
     return h;
 }
 
 static void w(tr_history *h, int64_t p, int64_t k, int64_t v) {
-    cr_assert_eq(tr_history_invoke_write(h, ++tick, p, k, v, 0), 0);
+    cr_assert_eq(tr__history_invoke_write(h, ++tick, p, k, v, 0), 0);
 }
 static void r(tr_history *h, int64_t p, int64_t k) {
-    cr_assert_eq(tr_history_invoke_read(h, ++tick, p, k, 0), 0);
+    cr_assert_eq(tr__history_invoke_read(h, ++tick, p, k, 0), 0);
 }
 static void cas(tr_history *h, int64_t p, int64_t k, int64_t from, int64_t to) {
-    cr_assert_eq(tr_history_invoke_cas(h, ++tick, p, k, from, to, 0), 0);
+    cr_assert_eq(tr__history_invoke_cas(h, ++tick, p, k, from, to, 0), 0);
 }
 static void ok(tr_history *h, int64_t p) {
-    cr_assert_eq(tr_history_ok(h, ++tick, p), 0);
+    cr_assert_eq(tr__history_ok(h, ++tick, p), 0);
 }
 static void ok_r(tr_history *h, int64_t p, int64_t v) {
-    cr_assert_eq(tr_history_ok_read(h, ++tick, p, true, v), 0);
+    cr_assert_eq(tr__history_ok_read(h, ++tick, p, true, v), 0);
 }
 static void ok_nil(tr_history *h, int64_t p) {
-    cr_assert_eq(tr_history_ok_read(h, ++tick, p, false, 0), 0);
+    cr_assert_eq(tr__history_ok_read(h, ++tick, p, false, 0), 0);
 }
 static void fail(tr_history *h, int64_t p) {
-    cr_assert_eq(tr_history_fail(h, ++tick, p, "refused"), 0);
+    cr_assert_eq(tr__history_fail(h, ++tick, p, "refused"), 0);
 }
 static void info(tr_history *h, int64_t p) {
-    cr_assert_eq(tr_history_info(h, ++tick, p, "timeout"), 0);
+    cr_assert_eq(tr__history_info(h, ++tick, p, "timeout"), 0);
 }
 
 static tr_lin_result check(tr_history *h, uint64_t budget) {
     tr_lin_options o = {.max_configs = budget};
     tr_lin_result res;
-    cr_assert_eq(tr_lincheck(h, &o, &res), 0);
+    cr_assert_eq(tr__lincheck(h, &o, &res), 0);
     return res;
 }
 
 static void expect(tr_history *h, tr_lin_verdict v) {
     tr_lin_result res = check(h, 0);
-    cr_assert_eq(res.verdict, v, "got %s, wanted %s", tr_lin_verdict_name(res.verdict),
-                 tr_lin_verdict_name(v));
-    tr_history_destroy(h);
+    cr_assert_eq(res.verdict, v, "got %s, wanted %s", tr__lincheck_verdict_name(res.verdict),
+                 tr__lincheck_verdict_name(v));
+    tr__history_destroy(h);
 }
 
 Test(lincheck, empty_history_is_linearizable) {
@@ -88,7 +88,7 @@ Test(lincheck, rejects_stale_read_after_acknowledged_write) {
     cr_assert_eq(res.bad_op.process, 1);
     cr_assert_eq(res.bad_op.f, TR_F_READ);
     cr_assert_eq(res.bad_op.value, 1);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(lincheck, rejects_read_of_a_never_written_value) {
@@ -101,7 +101,7 @@ Test(lincheck, rejects_read_of_a_never_written_value) {
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.bad_op.index, 3);
     cr_assert_eq(res.bad_op.value, 42);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(lincheck, rejects_nil_read_after_acknowledged_write) {
@@ -214,7 +214,7 @@ Test(lincheck, keys_are_independent) {
     tr_lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, TR_LIN_VALID);
     cr_assert_eq(res.keys, 2);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(lincheck, reports_the_bad_key_among_good_ones) {
@@ -231,7 +231,7 @@ Test(lincheck, reports_the_bad_key_among_good_ones) {
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.bad_op.key, 2);
     cr_assert_eq(res.bad_op.index, 5);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 /* n concurrent writes and a read of a value nobody wrote: the search must try every order. */
@@ -258,16 +258,16 @@ Test(lincheck, budget_exceeded_answers_unknown) {
     res = check(h, 0); /* the default budget is enough for a definite answer */
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_gt(res.configs, 500);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(lincheck, memory_budget_answers_unknown) {
     tr_history *h = hard(12);
     tr_lin_options o = {.max_memory_bytes = 16 * 1024};
     tr_lin_result res;
-    cr_assert_eq(tr_lincheck(h, &o, &res), 0);
+    cr_assert_eq(tr__lincheck(h, &o, &res), 0);
     cr_assert_eq(res.verdict, TR_LIN_UNKNOWN);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(lincheck, invalid_key_wins_over_unknown_key) {
@@ -279,7 +279,7 @@ Test(lincheck, invalid_key_wins_over_unknown_key) {
     tr_lin_result res = check(h, 500);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.bad_op.key, 2);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(lincheck, same_history_gives_same_counts) {
@@ -287,7 +287,7 @@ Test(lincheck, same_history_gives_same_counts) {
     tr_lin_result a = check(h, 0), b = check(h, 0);
     cr_assert_eq(a.configs, b.configs);
     cr_assert_eq(a.bad_op.index, b.bad_op.index);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 Test(lincheck, many_sequential_ops_stay_cheap) {
@@ -302,7 +302,7 @@ Test(lincheck, many_sequential_ops_stay_cheap) {
     cr_assert_eq(res.verdict, TR_LIN_VALID);
     cr_assert_eq(res.keys, 7);
     cr_assert_leq(res.configs, 10000);
-    tr_history_destroy(h);
+    tr__history_destroy(h);
 }
 
 /* ---- cross-check against brute force on small random histories ----------------------- */
@@ -370,7 +370,7 @@ static tr_history *random_history(bcall *c, int *nc) {
         int s = (int)rnd(3);
         if (open[s] < 0 && calls < 7) {
             int f = (int)rnd(3);
-            bcall b = {.inv = (int64_t)tr_history_count(h),
+            bcall b = {.inv = (int64_t)tr__history_count(h),
                        .ret = INT64_MAX,
                        .f = f,
                        .value = rnd(3) + 1,
@@ -391,11 +391,12 @@ static tr_history *random_history(bcall *c, int *nc) {
             unsigned outcome = rnd(10);
             if (outcome < 7) {
                 b->must = true;
-                b->ret = (int64_t)tr_history_count(h);
+                b->ret = (int64_t)tr__history_count(h);
                 if (b->f == TR_F_READ) {
                     b->has_value = rnd(4) != 0;
                     b->value = rnd(3) + 1;
-                    cr_assert_eq(tr_history_ok_read(h, ++tick, proc[s], b->has_value, b->value), 0);
+                    cr_assert_eq(tr__history_ok_read(h, ++tick, proc[s], b->has_value, b->value),
+                                 0);
                 } else {
                     ok(h, proc[s]);
                 }
@@ -435,7 +436,7 @@ Test(lincheck, agrees_with_brute_force_on_random_histories) {
         cr_assert_eq(res.verdict, want ? TR_LIN_VALID : TR_LIN_INVALID, "round %d", round);
         valid += want;
         invalid += !want;
-        tr_history_destroy(h);
+        tr__history_destroy(h);
     }
     cr_assert_gt(valid, 300); /* the generator exercises both answers */
     cr_assert_gt(invalid, 300);
@@ -460,6 +461,6 @@ Test(lincheck, unobserved_timed_out_writes_are_pruned) {
     tr_lin_result res = check(h, 1000);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.calls_pruned, 40);
-    cr_assert_eq(res.bad_op.index, tr_history_count(h) - 1);
-    tr_history_destroy(h);
+    cr_assert_eq(res.bad_op.index, tr__history_count(h) - 1);
+    tr__history_destroy(h);
 }

@@ -16,7 +16,7 @@ static char out[OUT_MAX], out2[OUT_MAX];
 /* ---- the parser ---------------------------------------------------------------------- */
 
 static int parse(const char *text, uint32_t nodes, tr_scenario *s, char *err) {
-    return tr_scenario_parse(text, strlen(text), nodes, s, err, 256);
+    return tr__scenario_parse(text, strlen(text), nodes, s, err, 256);
 }
 
 Test(scenario, parses_every_fault_kind_with_its_arguments) {
@@ -69,7 +69,7 @@ Test(scenario, parses_every_fault_kind_with_its_arguments) {
     cr_assert_eq(e[15].extra_ns, 50000000ull);
     cr_assert_eq(e[15].dur_ns, 2000000000ull);
     cr_assert_eq(e[15].line, 18);
-    tr_scenario_free(&s);
+    tr__scenario_free(&s);
 }
 
 Test(scenario, bad_lines_are_refused_with_their_line_number) {
@@ -130,9 +130,9 @@ Test(scenario, hostile_bytes_never_crash_and_errors_stay_bounded) {
     tr_scenario s;
     memset(text, 'x', 2000);
     text[2000] = '\n';
-    cr_assert_eq(tr_scenario_parse(text, 2001, 5, &s, err, sizeof err), TR_EINVAL);
+    cr_assert_eq(tr__scenario_parse(text, 2001, 5, &s, err, sizeof err), TR_EINVAL);
     cr_assert_not_null(strstr(err, "line 1: longer"), "%s", err);
-    cr_assert_eq(tr_scenario_parse("1s heal\n2s he\0al\n", 17, 5, &s, err, sizeof err), TR_EINVAL);
+    cr_assert_eq(tr__scenario_parse("1s heal\n2s he\0al\n", 17, 5, &s, err, sizeof err), TR_EINVAL);
     cr_assert_not_null(strstr(err, "line 2: "), "%s", err);
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int round = 0; round < 2000; round++) {
@@ -145,7 +145,7 @@ Test(scenario, hostile_bytes_never_crash_and_errors_stay_bounded) {
             static const char alphabet[] = "0123456789smun->|,*# \n+-.abcdefghijklmnoprstuvwz";
             text[i] = (x & 7) == 0 ? (char)(x >> 8) : alphabet[(x >> 8) % (sizeof alphabet - 1)];
         }
-        int rc = tr_scenario_parse(text, len, 5, &s, err, sizeof err);
+        int rc = tr__scenario_parse(text, len, 5, &s, err, sizeof err);
         cr_assert(rc == 0 || rc == TR_EINVAL);
         cr_assert(strlen(err) < sizeof err);
         if (rc == 0) {
@@ -153,10 +153,10 @@ Test(scenario, hostile_bytes_never_crash_and_errors_stay_bounded) {
                 cr_assert(s.events[i].a < 5 || s.events[i].a == TR_SIM_ANY);
             }
         }
-        tr_scenario_free(&s);
+        tr__scenario_free(&s);
     }
     /* An empty file is an empty schedule. */
-    cr_assert_eq(tr_scenario_parse("", 0, 5, &s, err, sizeof err), 0);
+    cr_assert_eq(tr__scenario_parse("", 0, 5, &s, err, sizeof err), 0);
     cr_assert_eq(s.count, 0);
 }
 

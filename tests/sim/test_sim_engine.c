@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/assert.h"
 #include "troupe.h"
 
 enum {
@@ -520,13 +521,13 @@ Test(sim_engine, every_fault_at_once_is_still_deterministic) {
 }
 
 /* The engine's invariant hook (sim/sim.h SIM_ASSERT) reports the seed and aborts. */
-_Noreturn void tr_sim__assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
+_Noreturn void tr__sim_assert_fail(const tr_sim *sim, const char *expr, const char *file, int line);
 
 Test(sim_engine, invariant_failure_aborts_naming_the_seed, .signal = SIGABRT) {
     tr_sim_config c = ping_config(4242);
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&c, &sim), 0);
-    tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+    tr__sim_assert_fail(sim, "planted", __FILE__, __LINE__);
 }
 
 /* An aborted run leaves no store directory behind (they live in /dev/shm, i.e. memory). */
@@ -544,7 +545,7 @@ Test(sim_engine, an_aborted_run_removes_its_store_directory) {
             _exit(3);
         }
         tr_sim_run_for(sim, 1000000); /* the stores hold something */
-        tr_sim__assert_fail(sim, "planted", __FILE__, __LINE__);
+        tr__sim_assert_fail(sim, "planted", __FILE__, __LINE__);
     }
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -784,4 +785,104 @@ Test(sim_engine, a_timer_and_a_call_due_together_run_in_push_order) {
     cr_assert_eq(timer_seen_by[0], 0, "the call pushed first runs before the timer");
     cr_assert_eq(timer_seen_by[1], 1, "the call pushed after the arming runs after the timer");
     tr_sim_destroy(sim);
+}
+
+/* ---- TR_ASSERT in actor code during a simulated run names the run ---------------------- */
+
+enum {
+    T_BOOM = TR_MSG_USER + 0x40
+};
+
+static int boom_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    (void)ctx;
+    (void)state;
+    TR_ASSERT(msg->type != T_BOOM); /* planted: the first T_BOOM fails it */
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour boom_b = {.name = "boom", .receive = boom_receive};
+
+static int boot_boom(tr_node *node, void *ud) {
+    (void)ud;
+    tr_spawn_opts o = {.name = "boom"};
+    return tr_node_spawn(node, &boom_b, &o, NULL, 0, NULL);
+}
+
+/* Sends T_BOOM to n2's boom at 5 ms of virtual time and runs past it: aborts. */
+static void run_boom(uint64_t seed) {
+    tr_sim_config c;
+    tr_sim_config_init(&c);
+    c.seed = seed;
+    c.nodes = 2;
+    c.store = false;
+    c.boot = boot_boom;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_sim_run_for(sim, 5000000);
+    tr_addr to;
+    cr_assert_eq(tr_node_lookup(tr_sim_node(sim, 1), "boom", &to), 0);
+    cr_assert_eq(tr_node_send(tr_sim_node(sim, 1), to, T_BOOM, NULL, 0), 0);
+    tr_sim_run_for(sim, 1000000);
+    tr_sim_destroy(sim); /* not reached */
+}
+
+Test(sim_engine, tr_assert_in_an_actor_aborts_the_run, .signal = SIGABRT) {
+    run_boom(4244);
+}
+
+/* The failure names the seed, the event, the virtual time and the node (stderr of a child). */
+Test(sim_engine, tr_assert_in_an_actor_prints_seed_event_time_and_node) {
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        run_boom(4245);
+        _exit(3);
+    }
+    close(fds[1]);
+    char out[4096];
+    size_t len = 0;
+    for (ssize_t n; (n = read(fds[0], out + len, sizeof out - 1 - len)) > 0;) {
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d", status);
+    cr_assert_not_null(strstr(out, "assertion failed: msg->type != T_BOOM"), "%s", out);
+    cr_assert_not_null(strstr(out, "seed 4245, event #"), "%s", out);
+    cr_assert_not_null(strstr(out, ", t=5000000 ns, node n2"), "%s", out);
+}
+
+static void say_outer(void *arg, char *buf, size_t cap) {
+    (void)arg;
+    snprintf(buf, cap, "outer");
+}
+
+static bool never_true(tr_sim *sim, void *ud) {
+    (void)sim;
+    (void)ud;
+    return false;
+}
+
+/* A run puts back the context the thread had before it. */
+Test(sim_engine, a_run_restores_the_previous_assert_context) {
+    static int outer_arg;
+    tr__assert_context_set(say_outer, &outer_arg, NULL, NULL);
+    tr_sim_config c = ping_config(4246);
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    tr_sim_run_for(sim, 1000000);
+    tr_sim_step(sim);
+    tr_sim_run_until(sim, never_true, NULL, 2000000);
+    tr_sim_destroy(sim);
+    tr__assert_context_fn fn = NULL;
+    void *arg = NULL;
+    tr__assert_context_set(NULL, NULL, &fn, &arg);
+    cr_assert_eq(fn, say_outer);
+    cr_assert_eq(arg, &outer_arg);
 }
