@@ -4,8 +4,9 @@
 //!   zig build test       every Criterion suite; fails if a suite fails or ran no test
 //!   zig build bench      `troupe bench` (benchmarks are not tests)
 //!   zig build fmt        format every C file (.clang-format); the test step checks it
-//!   zig build tidy       the engine-seam check (no clocks, threads, sockets, uv_* outside
-//!                        the engines) and the include arrows between folders
+//!   zig build tidy       the include arrows between folders, each foreign library's header
+//!                        in its home files, no clock, random source, sleep, thread, socket or
+//!                        uv_* call outside the engines (the table: scripts/tidy.rules)
 //! Options: -Doptimize=..., -Dtsan=true (ThreadSanitizer on everything we compile).
 //! Source lists live next to the sources (runtime/sources.zig, ...) so each subsystem
 //! owns its list; all flags and options are here.
@@ -161,7 +162,7 @@ pub fn build(b: *std.Build) void {
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;
-    b.step("tidy", "Check the engine seam and include arrows").dependOn(&tidy.step);
+    b.step("tidy", "Check the include arrows, foreign headers and the engine seam").dependOn(&tidy.step);
     test_step.dependOn(&tidy.step);
 
     // zig build fmt / the test step's formatting check (.clang-format, scripts/format.sh)
