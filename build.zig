@@ -28,6 +28,9 @@ const c_flags = [_][]const u8{
     "-Wno-missing-field-initializers",
     "-fno-strict-aliasing",
     "-D_GNU_SOURCE",
+    // Only what include/troupe.h declares (between its visibility push and pop) is exported;
+    // every other non-static symbol stays inside the library or the binary.
+    "-fvisibility=hidden",
 };
 
 // Concurrency stress programs (plain C, not Criterion), run under -Dtsan=true.
@@ -57,15 +60,7 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(lib);
 
     // The troupe binary: the CLI and the benchmarks, over the same sources.
-    const exe_mod = newModule(b, target, optimize, tsan);
-    exe_mod.addCSourceFiles(.{ .files = &(lib_sources ++ cli.sources ++ bench.sources), .flags = &c_flags });
-    linkSystem(exe_mod);
-    const exe = b.addExecutable(.{ .name = "troupe", .root_module = exe_mod });
-    // Release builds of the binary link-time optimise: the hot paths cross files (actor.c ->
-    // engine -> sim/net.c -> codec.c), and LTO inlines across them.
-    if (optimize != .Debug and !tsan) {
-        exe.lto = .full;
-    }
+    const exe = hostExecutable(b, target, optimize, tsan, "troupe", &(lib_sources ++ cli.sources ++ bench.sources));
     b.installArtifact(exe);
 
     // pkg-config file for embedders.
@@ -159,6 +154,34 @@ pub fn build(b: *std.Build) void {
         b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
     }
 
+    // The public interface as an embedder and a module see it (not under TSan, whose runtime
+    // exports its interceptors from every binary):
+    //  - libtroupe.a, the troupe binary and a host linked as it is export exactly troupe.h;
+    //  - a module built -shared without libtroupe, dlopened by that host, resolves tr_* from it.
+    // -Dsuite=embed runs only these.
+    const want_embed = if (suite_filter) |f| std.mem.indexOf(u8, "tests/embed", f) != null else true;
+    if (!tsan and want_embed) {
+        const host = hostExecutable(b, target, optimize, tsan, "embed_host", &(lib_sources ++ [_][]const u8{"tests/embed/host.c"}));
+        const module_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        module_mod.addIncludePath(b.path("include"));
+        module_mod.addCSourceFiles(.{ .files = &.{"tests/embed/module.c"}, .flags = &c_flags });
+        const module = b.addLibrary(.{ .linkage = .dynamic, .name = "embed_module", .root_module = module_mod });
+        module.linker_allow_shlib_undefined = true;
+
+        const exports = b.addSystemCommand(&.{ "sh", "scripts/exports.sh", "include/troupe.h" });
+        exports.addFileArg(lib.getEmittedBin());
+        exports.addFileArg(exe.getEmittedBin());
+        exports.addFileArg(host.getEmittedBin());
+        exports.has_side_effects = true;
+        test_step.dependOn(&exports.step);
+
+        const dlopen = b.addSystemCommand(&.{ "sh", "tests/embed/dlopen.sh" });
+        dlopen.addFileArg(host.getEmittedBin());
+        dlopen.addFileArg(module.getEmittedBin());
+        dlopen.has_side_effects = true;
+        test_step.dependOn(&dlopen.step);
+    }
+
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;
@@ -172,6 +195,24 @@ pub fn build(b: *std.Build) void {
     const fmt_check = b.addSystemCommand(&.{ "sh", "scripts/format.sh", "--check" });
     fmt_check.has_side_effects = true;
     test_step.dependOn(&fmt_check.step);
+}
+
+/// A program that hosts modules, linked as the troupe binary is: the library's sources in it,
+/// hidden visibility, and the public API exported (rdynamic exports exactly the symbols of
+/// default visibility, which are troupe.h's), so that a module it loads resolves tr_* from it
+/// and never carries a second copy of the runtime.
+fn hostExecutable(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool, name: []const u8, sources: []const []const u8) *std.Build.Step.Compile {
+    const m = newModule(b, target, optimize, tsan);
+    m.addCSourceFiles(.{ .files = sources, .flags = &c_flags });
+    linkSystem(m);
+    const exe = b.addExecutable(.{ .name = name, .root_module = m });
+    exe.rdynamic = true;
+    // Release builds link-time optimise: the hot paths cross files (actor.c -> engine ->
+    // sim/net.c -> codec.c), and LTO inlines across them.
+    if (optimize != .Debug and !tsan) {
+        exe.lto = .full;
+    }
+    return exe;
 }
 
 fn newModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool) *std.Build.Module {

@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* libtroupe is built with hidden visibility: what this header declares is its whole exported
+ * interface, and the troupe binary exports it too, for the modules it loads. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define TR_VERSION_MAJOR 0
 #define TR_VERSION_MINOR 1
 #define TR_VERSION_PATCH 0
@@ -680,6 +686,10 @@ void tr_cluster_destroy(tr_cluster *c);
 /* The node id `troupe node --name NAME` uses: "n<k>" gives k (1..2^31-1); any other name a
  * 31-bit FNV-1a hash of it (never 0). Ids from 2^31 up are left for clients. */
 uint32_t tr_cluster_node_id(const char *name);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
