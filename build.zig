@@ -63,7 +63,8 @@ pub fn build(b: *std.Build) void {
     const exe = hostExecutable(b, target, optimize, tsan, "troupe", &(lib_sources ++ cli.sources ++ bench.sources));
     b.installArtifact(exe);
 
-    // pkg-config file for embedders.
+    // pkg-config file for embedders. libtroupe is a static library: what it needs is needed by
+    // every program that links it, with or without --static, so nothing is private.
     const pc = b.addWriteFiles();
     const pc_file = pc.add("troupe.pc", b.fmt(
         \\prefix=${{pcfiledir}}/../..
@@ -73,9 +74,8 @@ pub fn build(b: *std.Build) void {
         \\Name: troupe
         \\Description: actor runtime with a deterministic simulator
         \\Version: 0.1.0
-        \\Requires.private: libuv lmdb
-        \\Libs: -L${{libdir}} -ltroupe
-        \\Libs.private: -lmsgpackc -lcrypto -ljansson -lpthread -lm
+        \\Requires: libuv lmdb jansson libcrypto
+        \\Libs: -L${{libdir}} -ltroupe -lpthread -lm
         \\Cflags: -I${{includedir}}
         \\
     , .{}));
@@ -157,7 +157,9 @@ pub fn build(b: *std.Build) void {
     // The public interface as an embedder and a module see it (not under TSan, whose runtime
     // exports its interceptors from every binary):
     //  - libtroupe.a, the troupe binary and a host linked as it is export exactly troupe.h;
-    //  - a module built -shared without libtroupe, dlopened by that host, resolves tr_* from it.
+    //  - a module built -shared without libtroupe, dlopened by that host, resolves tr_* from it;
+    //  - a program built from the installed prefix with pkg-config links with and without
+    //    --static, and troupe.h compiles as C++17 with the C layout.
     // -Dsuite=embed runs only these.
     const want_embed = if (suite_filter) |f| std.mem.indexOf(u8, "tests/embed", f) != null else true;
     if (!tsan and want_embed) {
@@ -180,6 +182,11 @@ pub fn build(b: *std.Build) void {
         dlopen.addFileArg(module.getEmittedBin());
         dlopen.has_side_effects = true;
         test_step.dependOn(&dlopen.step);
+
+        const embed = b.addSystemCommand(&.{ "sh", "tests/embed/embed.sh", b.install_prefix });
+        embed.step.dependOn(b.getInstallStep());
+        embed.has_side_effects = true;
+        test_step.dependOn(&embed.step);
     }
 
     // zig build tidy

@@ -132,7 +132,11 @@ enum {
  * by the sender, and never re-encoded; the envelope is encoded only when it leaves the node. */
 typedef struct tr_msg tr_msg;
 struct tr_msg {
+#ifndef __cplusplus
     tr_msg *_Atomic next_;
+#else
+    tr_msg *next_; /* C++ has no _Atomic: the same size and alignment, never touched by users */
+#endif
     uint32_t type;
     uint32_t body_len;
     tr_addr from;
@@ -143,6 +147,11 @@ struct tr_msg {
     uint32_t flags_;
     uint32_t size_class_;
 };
+#ifndef __cplusplus
+_Static_assert(sizeof(tr_msg *_Atomic) == sizeof(tr_msg *) &&
+                   _Alignof(tr_msg * _Atomic) == _Alignof(tr_msg *),
+               "tr_msg has one layout in C and C++");
+#endif
 
 /* ------------------------------------------------------------------------------------ */
 /* Behaviours                                                                             */
