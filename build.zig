@@ -28,10 +28,13 @@ const c_flags = [_][]const u8{
     "-Wno-missing-field-initializers",
     "-fno-strict-aliasing",
     "-D_GNU_SOURCE",
-    // Only what include/troupe.h declares (between its visibility push and pop) is exported;
-    // every other non-static symbol stays inside the library or the binary.
-    "-fvisibility=hidden",
 };
+
+// The library's and the troupe binary's sources: only what include/troupe.h declares (between
+// its visibility push and pop) is exported; every other non-static symbol stays inside. Tests
+// keep default visibility: some define functions that the shared libraries they use must
+// reach (test_hostnames's getaddrinfo, which libuv calls).
+const lib_c_flags = c_flags ++ [_][]const u8{"-fvisibility=hidden"};
 
 // Concurrency stress programs (plain C, not Criterion), run under -Dtsan=true.
 const tsan_stress = [_][]const u8{
@@ -51,7 +54,7 @@ pub fn build(b: *std.Build) void {
 
     // libtroupe.a: runtime + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
-    lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &c_flags });
+    lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &lib_c_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
     // Debug builds keep Zig's UB sanitizer on for our code; bundle its runtime so that an
     // embedder linking libtroupe.a with gcc or clang needs nothing from Zig.
@@ -210,7 +213,7 @@ pub fn build(b: *std.Build) void {
 /// and never carries a second copy of the runtime.
 fn hostExecutable(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool, name: []const u8, sources: []const []const u8) *std.Build.Step.Compile {
     const m = newModule(b, target, optimize, tsan);
-    m.addCSourceFiles(.{ .files = sources, .flags = &c_flags });
+    m.addCSourceFiles(.{ .files = sources, .flags = &lib_c_flags });
     linkSystem(m);
     const exe = b.addExecutable(.{ .name = name, .root_module = m });
     exe.rdynamic = true;
