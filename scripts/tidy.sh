@@ -6,13 +6,15 @@
 # It checks what the compiler sees, not the spelling of the source: the includes are the
 # directives the preprocessor acts on (its -dI output: not those under #if 0), each resolved the
 # way the compiler resolves it (the including file's folder, then the search path the compiler
-# reports with -v), so "../cluster/x.h" or a header found next to the file counts as what it
-# is; and calls are matched in the code with comments and string literals removed. Every C source and header of include/ runtime/
-# cluster/ sim/ actors/ cli/ bench/ examples/ is checked; tests/ may include and call anything.
+# reports with -v for the flags build.zig gives every source), so "../cluster/x.h" or a header
+# found next to the file counts as what it is; and calls are matched in the code with comments
+# and string literals removed. Every C source and header of include/ runtime/ cluster/ sim/
+# actors/ cli/ bench/ examples/ is checked; tests/ may include and call anything.
 #
 # Usage: tidy.sh [ROOT]   (default: the repository this script is in)
-#   CC        the C compiler whose preprocessor resolves the includes (default: cc)
-#   TIDY_RULES the rule table (default: tidy.rules next to this script)
+#   CC          the compiler whose preprocessor reads the files (default: cc; gcc's -dI and
+#               -fpreprocessed are used)
+#   TIDY_RULES  the rule table (default: tidy.rules next to this script)
 # Prints one line per violation, "tidy: FILE[:LINE]: RULE: what", and exits 1 if there is one,
 # 2 if it cannot check (a file the preprocessor rejects, a malformed table), 0 otherwise.
 set -u
@@ -20,6 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rules=${TIDY_RULES:-"$here/tidy.rules"}
 root=${1:-"$here/.."}
 cc=${CC:-cc}
+case $rules in /*) ;; *) rules=$(pwd)/$rules ;; esac
 cd "$root" || exit 2
 [ -r "$rules" ] || { echo "tidy: cannot read the rule table $rules" >&2; exit 2; }
 tmp=$(mktemp -d) || exit 2
