@@ -4,8 +4,9 @@
 //!   zig build test       every Criterion suite; fails if a suite fails or ran no test
 //!   zig build bench      `troupe bench` (benchmarks are not tests)
 //!   zig build fmt        format every C file (.clang-format); the test step checks it
-//!   zig build tidy       the engine-seam check (no clocks, threads, sockets, uv_* outside
-//!                        the engines) and the include arrows between folders
+//!   zig build tidy       the include arrows between folders, each foreign library's header
+//!                        in its home files, no clock, random source, sleep, thread, socket or
+//!                        uv_* call outside the engines (the table: scripts/tidy.rules)
 //! Options: -Doptimize=..., -Dtsan=true (ThreadSanitizer on everything we compile).
 //! Source lists live next to the sources (runtime/sources.zig, ...) so each subsystem
 //! owns its list; all flags and options are here.
@@ -29,6 +30,12 @@ const c_flags = [_][]const u8{
     "-D_GNU_SOURCE",
 };
 
+// The library's and the troupe binary's sources: only what include/troupe.h declares (between
+// its visibility push and pop) is exported; every other non-static symbol stays inside. Tests
+// keep default visibility: some define functions that the shared libraries they use must
+// reach (test_hostnames's getaddrinfo, which libuv calls).
+const lib_c_flags = c_flags ++ [_][]const u8{"-fvisibility=hidden"};
+
 // Concurrency stress programs (plain C, not Criterion), run under -Dtsan=true.
 const tsan_stress = [_][]const u8{
     "tests/tsan/stress_runtime.c",
@@ -47,7 +54,7 @@ pub fn build(b: *std.Build) void {
 
     // libtroupe.a: runtime + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
-    lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &c_flags });
+    lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &lib_c_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
     // Debug builds keep Zig's UB sanitizer on for our code; bundle its runtime so that an
     // embedder linking libtroupe.a with gcc or clang needs nothing from Zig.
@@ -56,18 +63,11 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(lib);
 
     // The troupe binary: the CLI and the benchmarks, over the same sources.
-    const exe_mod = newModule(b, target, optimize, tsan);
-    exe_mod.addCSourceFiles(.{ .files = &(lib_sources ++ cli.sources ++ bench.sources), .flags = &c_flags });
-    linkSystem(exe_mod);
-    const exe = b.addExecutable(.{ .name = "troupe", .root_module = exe_mod });
-    // Release builds of the binary link-time optimise: the hot paths cross files (actor.c ->
-    // engine -> sim/net.c -> codec.c), and LTO inlines across them.
-    if (optimize != .Debug and !tsan) {
-        exe.lto = .full;
-    }
+    const exe = hostExecutable(b, target, optimize, tsan, "troupe", &(lib_sources ++ cli.sources ++ bench.sources));
     b.installArtifact(exe);
 
-    // pkg-config file for embedders.
+    // pkg-config file for embedders. libtroupe is a static library: what it needs is needed by
+    // every program that links it, with or without --static, so nothing is private.
     const pc = b.addWriteFiles();
     const pc_file = pc.add("troupe.pc", b.fmt(
         \\prefix=${{pcfiledir}}/../..
@@ -77,9 +77,8 @@ pub fn build(b: *std.Build) void {
         \\Name: troupe
         \\Description: actor runtime with a deterministic simulator
         \\Version: 0.1.0
-        \\Requires.private: libuv lmdb
-        \\Libs: -L${{libdir}} -ltroupe
-        \\Libs.private: -lmsgpackc -lcrypto -ljansson -lpthread -lm
+        \\Requires: libuv lmdb jansson libcrypto
+        \\Libs: -L${{libdir}} -ltroupe -lpthread -lm
         \\Cflags: -I${{includedir}}
         \\
     , .{}));
@@ -158,10 +157,45 @@ pub fn build(b: *std.Build) void {
         b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
     }
 
+    // The public interface as an embedder and a module see it (not under TSan, whose runtime
+    // exports its interceptors from every binary):
+    //  - libtroupe.a, the troupe binary and a host linked as it is export exactly troupe.h;
+    //  - a module built -shared without libtroupe, dlopened by that host, resolves tr_* from it;
+    //  - a program built from the installed prefix with pkg-config links with and without
+    //    --static, and troupe.h compiles as C++17 with the C layout.
+    // -Dsuite=embed runs only these.
+    const want_embed = if (suite_filter) |f| std.mem.indexOf(u8, "tests/embed", f) != null else true;
+    if (!tsan and want_embed) {
+        const host = hostExecutable(b, target, optimize, tsan, "embed_host", &(lib_sources ++ [_][]const u8{"tests/embed/host.c"}));
+        const module_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        module_mod.addIncludePath(b.path("include"));
+        module_mod.addCSourceFiles(.{ .files = &.{"tests/embed/module.c"}, .flags = &c_flags });
+        const module = b.addLibrary(.{ .linkage = .dynamic, .name = "embed_module", .root_module = module_mod });
+        module.linker_allow_shlib_undefined = true;
+
+        const exports = b.addSystemCommand(&.{ "sh", "scripts/exports.sh", "include/troupe.h" });
+        exports.addFileArg(lib.getEmittedBin());
+        exports.addFileArg(exe.getEmittedBin());
+        exports.addFileArg(host.getEmittedBin());
+        exports.has_side_effects = true;
+        test_step.dependOn(&exports.step);
+
+        const dlopen = b.addSystemCommand(&.{ "sh", "tests/embed/dlopen.sh" });
+        dlopen.addFileArg(host.getEmittedBin());
+        dlopen.addFileArg(module.getEmittedBin());
+        dlopen.has_side_effects = true;
+        test_step.dependOn(&dlopen.step);
+
+        const embed = b.addSystemCommand(&.{ "sh", "tests/embed/embed.sh", b.install_prefix });
+        embed.step.dependOn(b.getInstallStep());
+        embed.has_side_effects = true;
+        test_step.dependOn(&embed.step);
+    }
+
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;
-    b.step("tidy", "Check the engine seam and include arrows").dependOn(&tidy.step);
+    b.step("tidy", "Check the include arrows, foreign headers and the engine seam").dependOn(&tidy.step);
     test_step.dependOn(&tidy.step);
 
     // zig build fmt / the test step's formatting check (.clang-format, scripts/format.sh)
@@ -171,6 +205,24 @@ pub fn build(b: *std.Build) void {
     const fmt_check = b.addSystemCommand(&.{ "sh", "scripts/format.sh", "--check" });
     fmt_check.has_side_effects = true;
     test_step.dependOn(&fmt_check.step);
+}
+
+/// A program that hosts modules, linked as the troupe binary is: the library's sources in it,
+/// hidden visibility, and the public API exported (rdynamic exports exactly the symbols of
+/// default visibility, which are troupe.h's), so that a module it loads resolves tr_* from it
+/// and never carries a second copy of the runtime.
+fn hostExecutable(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool, name: []const u8, sources: []const []const u8) *std.Build.Step.Compile {
+    const m = newModule(b, target, optimize, tsan);
+    m.addCSourceFiles(.{ .files = sources, .flags = &lib_c_flags });
+    linkSystem(m);
+    const exe = b.addExecutable(.{ .name = name, .root_module = m });
+    exe.rdynamic = true;
+    // Release builds link-time optimise: the hot paths cross files (actor.c -> engine ->
+    // sim/net.c -> codec.c), and LTO inlines across them.
+    if (optimize != .Debug and !tsan) {
+        exe.lto = .full;
+    }
+    return exe;
 }
 
 fn newModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool) *std.Build.Module {

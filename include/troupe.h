@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* libtroupe is built with hidden visibility: what this header declares is its whole exported
+ * interface, and the troupe binary exports it too, for the modules it loads. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define TR_VERSION_MAJOR 0
 #define TR_VERSION_MINOR 1
 #define TR_VERSION_PATCH 0
@@ -126,7 +132,11 @@ enum {
  * by the sender, and never re-encoded; the envelope is encoded only when it leaves the node. */
 typedef struct tr_msg tr_msg;
 struct tr_msg {
+#ifndef __cplusplus
     tr_msg *_Atomic next_;
+#else
+    tr_msg *next_; /* C++ has no _Atomic: the same size and alignment, never touched by users */
+#endif
     uint32_t type;
     uint32_t body_len;
     tr_addr from;
@@ -137,6 +147,11 @@ struct tr_msg {
     uint32_t flags_;
     uint32_t size_class_;
 };
+#ifndef __cplusplus
+_Static_assert(sizeof(tr_msg *_Atomic) == sizeof(tr_msg *) &&
+                   _Alignof(tr_msg * _Atomic) == _Alignof(tr_msg *),
+               "tr_msg has one layout in C and C++");
+#endif
 
 /* ------------------------------------------------------------------------------------ */
 /* Message bodies: a msgpack writer and reader over caller memory (runtime/mp.c)          */
@@ -960,6 +975,10 @@ void tr_cluster_destroy(tr_cluster *c);
 /* The node id `troupe node --name NAME` uses: "n<k>" gives k (1..2^31-1); any other name a
  * 31-bit FNV-1a hash of it (never 0). Ids from 2^31 up are left for clients. */
 uint32_t tr_cluster_node_id(const char *name);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs what troupe needs on a Debian 12 machine, idempotently, with pinned versions:
 # Debian's -dev packages for libuv, msgpack-c, LMDB, Criterion, OpenSSL (libcrypto, for
-# HMAC-SHA256), jansson (JSON histories), pkg-config; and Zig from PyPI's ziglang at exactly
-# ZIG_VERSION, and clang-format from PyPI at exactly CLANG_FORMAT_VERSION (scripts/format.sh).
+# HMAC-SHA256), jansson (JSON histories), pkg-config, gcc and g++ (troupe.h is checked as
+# C++); and Zig from PyPI's ziglang at exactly ZIG_VERSION, and clang-format from PyPI at
+# exactly CLANG_FORMAT_VERSION (scripts/format.sh).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
 CLANG_FORMAT_VERSION=19.1.7
-PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev pkg-config gcc libc6-dev python3-pip"
+PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev pkg-config gcc g++ libc6-dev python3-pip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
