@@ -634,9 +634,9 @@ bool tr__actor_run(tr_actor *a) {
             break;
         }
         /* troupe.h: a sender that floods a mailbox is paused after its CURRENT callback
-         * (Pony's maybe_mute). Finishing the batch first let a producer that continues
-         * through messages to itself send batch x (its sends per callback) before being
-         * muted: 100k queued messages instead of ~threshold. */
+         * (Pony's maybe_mute), not at the end of its batch: a producer that continues
+         * through messages to itself would otherwise send batch x (its sends per callback)
+         * before being muted, e.g. 100k queued messages instead of ~threshold. */
         if (ctx.mute_on) {
             break;
         }

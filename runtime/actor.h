@@ -6,7 +6,7 @@
  *
  * Threading: tr__actor_send, tr__actor_send_sys, tr__actor_dead_letter, tr__actor_spawn,
  * tr__actor_slot_get and tr__actor_alive may be called from any thread. The per-actor
- * helpers (tr__actor_ext, the timer/link/watch list helpers) touch [owner] data: only the
+ * functions (tr__actor_ext, the timer, link and watch list functions) touch [owner] data: only the
  * thread running that actor may call them.
  */
 #ifndef TR_ACTOR_H

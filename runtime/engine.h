@@ -33,11 +33,11 @@ typedef struct tr_engine_ops {
     void (*schedule)(void *engine, tr_node *node, tr_actor *actor);
     /* Arms a one-shot timer: at `due_ns` (engine clock) call tr__actor_timer_fire(node, owner,
      * timer_id). Returns a handle for timer_cancel, or 0 (no handle: the timer cannot be
-     * withdrawn). The runtime ignores fires of timers it no longer has, so an engine may
+     * withdrawn). The runtime ignores fires of timers it has dropped, so an engine may
      * fire a cancelled timer anyway. */
     uint64_t (*timer_arm)(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                           uint64_t due_ns);
-    /* Optional (NULL: cancellation stays lazy). The runtime no longer needs the timer armed
+    /* Optional (NULL: cancellation stays lazy). The runtime has dropped the timer armed
      * as (owner, timer_id) with `handle` (non-zero, from timer_arm), e.g. a reply beat its
      * request's timeout: the engine may drop it instead of firing it. Called on the owner's
      * node, from the owner's run. */

@@ -284,7 +284,7 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
  * signals) between activations. A message that arrives from the network is then delivered,
  * and its actor run, on the thread that read it, and an actor's send is written by that same
  * thread: a remote round trip costs no cross-thread wake-up (each one costs ~20-40 us here,
- * and a separate I/O thread paid six per round trip). While busy it polls the loop without
+ * and a separate I/O thread would need six per round trip). While busy it polls the loop without
  * blocking every W0_POLL_EVERY activations; when idle it polls for up to W0_SPIN_NS, then
  * sleeps in the loop's poll, from which a global push or a post wakes it (uv_async_send). */
 #define W0_POLL_EVERY 256

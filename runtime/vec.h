@@ -20,7 +20,7 @@ typedef struct tr_vec {
     uint32_t cap;
 } tr_vec;
 
-/* Appends a copy of item. 0 or TR_ENOMEM (the vector is then unchanged). */
+/* Appends a copy of item. 0, or TR_ENOMEM with the vector left as it was. */
 int tr__vec_push(tr_vec *v, const void *item, size_t size);
 /* Removes item i (< len) by moving the last item into its place. */
 void tr__vec_remove(tr_vec *v, uint32_t i, size_t size);
