@@ -24,11 +24,12 @@
  * a donation or a wake by one activation) or guarded by global_lock, which TSan sees.
  *
  * Run queues hold run tokens (internal.h): an actor is pushed by the thread that holds its
- * token and is never idle while queued. Debug builds check that on the way in and out (once
- * per message in a pingpong: too often for a release build); in every build tr__actor_run
- * checks that no other activation of the actor ran at the same time, which is what a
- * token in two queues would lead to. Workers install an assertion context hook that
- * names the worker, the node and the actor running.
+ * token and is never idle while queued. Every build checks that on the global queue (under
+ * its lock); debug builds on the local queues too, in and out (once per message in a
+ * pingpong: too often for a release build). In every build tr__actor_run checks that no
+ * other activation of the actor ran at the same time, which is what a token in two queues
+ * would lead to. Workers install an assertion context hook that
+ * names the worker, the node and the actor running; the store writer one that names it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -211,6 +212,9 @@ static tr_actor *ring_pop(ring *r) {
 }
 
 static void global_push_locked(tr_runtime *rt, tr_actor *a) {
+    /* What enters a run queue holds its run token (checked always here: a global push
+     * already takes a lock, a compare is noise). */
+    TR_ASSERT(a != NULL && !tr__mailbox_is_idle(&a->mb));
     if (ring_push(&rt->global, a) != 0) {
         /* Out of memory for the run queue: nothing sane is left to do. */
         fprintf(stderr, "troupe: out of memory growing the run queue\n");
@@ -547,8 +551,15 @@ static void real_store_ready(void *e, tr_node *n) {
     pthread_mutex_unlock(&rt->writer_lock);
 }
 
+/* The assertion context of the store writer thread. */
+static void writer_context(void *arg, char *buf, size_t cap) {
+    const tr_runtime *rt = arg;
+    snprintf(buf, cap, "real engine store writer of node %s", rt->node->name);
+}
+
 static void *writer_main(void *arg) {
     tr_runtime *rt = arg;
+    tr__assert_context_set(writer_context, rt, NULL, NULL);
     pthread_mutex_lock(&rt->writer_lock);
     for (;;) {
         while (!rt->writer_kick && !rt->writer_stop) {
@@ -572,6 +583,7 @@ static void *writer_main(void *arg) {
         }
     }
     pthread_mutex_unlock(&rt->writer_lock);
+    tr__assert_context_set(NULL, NULL, NULL, NULL);
     tr__pool_thread_flush();
     return NULL;
 }
