@@ -90,7 +90,7 @@ void tr__actor_dead_letter(tr_node *node, tr_msg *m) {
 }
 
 int tr__actor_refuse(tr_node *node, tr_actor *a, tr_msg *m) {
-    if (!a->overflow_drop) {
+    if (a->overflow == TR_OVERFLOW_REJECT) {
         atomic_fetch_add_explicit(&node->st_rejects, 1, memory_order_relaxed);
         tr__pool_release(m);
         return TR_EFULL;
@@ -232,7 +232,7 @@ int tr__actor_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *o
     a->inited = 0;
     a->trap_exit = opts ? opts->trap_exit : 0;
     a->mb.capacity = opts ? opts->mailbox_capacity : 0;
-    a->overflow_drop = opts && (uint8_t)opts->overflow != TR_OVERFLOW_REJECT;
+    a->overflow = opts ? (uint8_t)opts->overflow : 0;
     atomic_store_explicit(&a->has_muted, 0, memory_order_relaxed);
     tr_addr addr = {node->id, 0, id};
     if (opts && opts->name) {

@@ -99,18 +99,19 @@ struct tr_actor {
     tr_mailbox mb;             /* consumer: [owner] */
     _Atomic uint64_t id;       /* [any] (gen << 32) | slot; 0 when dead */
     uint32_t gen;              /* [owner/spawner] generation of the slot */
-    uint8_t overflow_drop : 1; /* [init] TR_OVERFLOW_DROP (else TR_OVERFLOW_REJECT) */
-    uint8_t trap_exit : 1;     /* [owner] */
+    uint8_t overflow;          /* [init] tr_overflow */
     _Atomic uint8_t has_muted; /* [any] senders are muted on this actor */
-    uint8_t inited;            /* [owner] init ran */
+    /* [owner] bits: one memory location, so only fields of the owner may share it */
+    uint8_t trap_exit : 1;
+    uint8_t inited : 1; /* init ran */
     /* [owner] activations of this actor in progress: 1 inside tr__actor_run (from its start
      * until just before the token is handed on), else 0. Take increments and release
      * decrements and checks for 0 (TR_ASSERT), so two activations that overlap make one of
      * them fail when it ends. A plain counter (an inc and a dec-and-test, the cheapest
      * marker there is: it runs once per message in a pingpong): the token's hand-off (the
      * mailbox's acq_rel exchange and CAS, the engines' queues) orders its accesses between
-     * threads whenever the token is respected, and only a broken token races on it. It
-     * shares its word with the flags above, so a slot stays 80 bytes. */
+     * threads whenever the token is respected, and only a broken token races on it. With
+     * the bits above it fits the word after `gen`, so a slot stays 80 bytes. */
     uint8_t running;
     tr_node *node;           /* [init] */
     const tr_behaviour *beh; /* [init] */
