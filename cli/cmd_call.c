@@ -201,7 +201,7 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
             finish(c, 0);
         }
     }
-    tr__msg_release(m);
+    tr__pool_release(m);
     return 0;
 }
 

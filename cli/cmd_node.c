@@ -421,7 +421,7 @@ int tr_cli_node(int argc, char **argv) {
     }
     tr__log_write("info", a.name, "event=node_ready id=%u port=%d data=%s", id, tr_cluster_port(cl),
                   a.data ? a.data : "(temporary)");
-    tr_runtime_wait_signal(rt);
+    tr__real_wait_signal(rt);
     tr__log_write("info", a.name, "event=node_stopping");
     tr_cluster_stop(cl);
     tr_stats st;

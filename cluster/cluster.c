@@ -69,7 +69,7 @@ int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg
         return rc;
     }
     if ((*out)->from.node != from) {
-        tr__msg_release(*out);
+        tr__pool_release(*out);
         *out = NULL;
         return TR_EPROTO;
     }
@@ -168,7 +168,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
             free(buf);
         }
     }
-    tr__msg_release(msg);
+    tr__pool_release(msg);
     return rc;
 }
 
@@ -195,7 +195,7 @@ static void set_state(tr_cluster *c, int st) {
 static void start_on_loop(void *arg) {
     tr_cluster *c = arg;
     tr_transport *t = NULL;
-    c->start_rc = tr__transport_create(tr_runtime_loop(c->rt), &c->tc, &t);
+    c->start_rc = tr__transport_create(tr__real_loop(c->rt), &c->tc, &t);
     if (c->start_rc) {
         set_state(c, ST_FAILED);
         return;
@@ -300,7 +300,7 @@ int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **
     pthread_cond_init(&c->cv, NULL);
     int rc = copy_config(c, cfg);
     if (rc == 0) {
-        rc = tr_runtime_post(rt, start_on_loop, c);
+        rc = tr__real_post(rt, start_on_loop, c);
     }
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
@@ -317,8 +317,8 @@ int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **
         return rc;
     }
     c->ops = (tr_remote_ops){remote_send, remote_node_by_name, remote_watch_node};
-    tr_runtime_set_remote(rt, &c->ops, c);
-    tr_runtime_on_shutdown(rt, on_runtime_shutdown, c);
+    tr__real_set_remote(rt, &c->ops, c);
+    tr__real_on_shutdown(rt, on_runtime_shutdown, c);
     *out = c;
     return 0;
 }
@@ -345,7 +345,7 @@ int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out) {
 }
 
 void tr_cluster_stop(tr_cluster *c) {
-    if (tr_runtime_post(c->rt, close_on_loop, c) != 0) {
+    if (tr__real_post(c->rt, close_on_loop, c) != 0) {
         return; /* the runtime is shutting down: its hook closes the transport */
     }
     pthread_mutex_lock(&c->mu);

@@ -616,12 +616,12 @@ static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, 
         return rc;
     }
     TR_ASSERT(body_len <= len); /* proven by the reader, paired with the encoder's bound */
-    tr_msg *msg = tr__msg_alloc(body_len);
+    tr_msg *msg = tr__pool_alloc(body_len);
     if (msg == NULL) {
         name_out[0] = '\0';
         return TR_ENOMEM;
     }
-    copy_bytes(tr__msg_body_mut(msg), body, body_len);
+    copy_bytes(tr__pool_body_mut(msg), body, body_len);
     msg->type = (uint32_t)f.type;
     msg->body_len = (uint32_t)body_len;
     msg->from = (tr_addr){.node = (uint32_t)f.from_node, .actor = f.from_actor};

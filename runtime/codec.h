@@ -38,7 +38,7 @@ size_t tr__envelope_size(const tr_msg *msg, const char *to_name);
 /* Encodes into buf[0..cap); *len = bytes written. TR_ETOOBIG if cap is too small. */
 int tr__envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
                         size_t *len);
-/* Decodes one envelope occupying all of buf[0..len). *out is owned (tr__msg_release);
+/* Decodes one envelope occupying all of buf[0..len). *out is owned (tr__pool_release);
  * name_out (TR_NAME_MAX + 1 bytes) gets to_name or "". TR_EPROTO on malformed input,
  * TR_EVERSION on an unknown version. */
 int tr__envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out);

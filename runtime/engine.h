@@ -17,6 +17,7 @@
 #ifndef TR_ENGINE_H
 #define TR_ENGINE_H
 
+#include "runtime/pool.h" /* message memory, which engines allocate and release too */
 #include "troupe.h"
 
 typedef struct tr_actor tr_actor;
@@ -30,13 +31,13 @@ typedef struct tr_engine_ops {
      * unmuted). The engine must eventually call tr__actor_run(actor) exactly once for this
      * call. May be called from inside tr__actor_run of another actor. */
     void (*schedule)(void *engine, tr_node *node, tr_actor *actor);
-    /* Arms a one-shot timer: at `due_ns` (engine clock) call tr__timer_fire(node, owner,
+    /* Arms a one-shot timer: at `due_ns` (engine clock) call tr__actor_timer_fire(node, owner,
      * timer_id). Returns a handle for timer_cancel, or 0 (no handle: the timer cannot be
-     * withdrawn). The runtime ignores fires of timers it no longer has, so an engine may
+     * withdrawn). The runtime ignores fires of timers it has dropped, so an engine may
      * fire a cancelled timer anyway. */
     uint64_t (*timer_arm)(void *engine, tr_node *node, tr_addr owner, uint64_t timer_id,
                           uint64_t due_ns);
-    /* Optional (NULL: cancellation stays lazy). The runtime no longer needs the timer armed
+    /* Optional (NULL: cancellation stays lazy). The runtime has dropped the timer armed
      * as (owner, timer_id) with `handle` (non-zero, from timer_arm), e.g. a reply beat its
      * request's timeout: the engine may drop it instead of firing it. Called on the owner's
      * node, from the owner's run. */
@@ -89,16 +90,22 @@ void tr__node_destroy(tr_node *node);
 /* Simulated crash: every actor vanishes without its terminate callback, mailboxes and
  * timers are discarded, the registry is emptied. The store is not touched here. */
 void tr__node_crash(tr_node *node);
+/* Walks the node's invariants (internal.h lists them; TR_ASSERT each) and returns true. Only
+ * at a quiet point: no activation of the node running, nothing being pushed into it. An
+ * engine may call it between steps, e.g. TR_DEBUG_ASSERT(tr__node_check(node)). */
+bool tr__node_check(tr_node *node);
 
 /* Runs up to the node's batch of messages of `actor`. Returns true if the actor must be
- * scheduled again (more mail and not muted); false if it went idle, got muted, or died. */
+ * scheduled again (more mail and not muted); false if it went idle, got muted, or died.
+ * The caller must hold the actor's run token (internal.h): a second concurrent run of the
+ * same actor aborts (TR_ASSERT). */
 bool tr__actor_run(tr_actor *actor);
 tr_node *tr__actor_node(const tr_actor *actor);
 /* A stable per-actor tiebreak for deterministic ordering: (node id, actor id). */
 tr_addr tr__actor_addr(const tr_actor *actor);
 
 /* A timer armed with ops->timer_arm is due. */
-void tr__timer_fire(tr_node *node, tr_addr owner, uint64_t timer_id);
+void tr__actor_timer_fire(tr_node *node, tr_addr owner, uint64_t timer_id);
 /* A message from another node arrives (decoded by tr__envelope_decode). Takes ownership.
  * to_name non-empty: deliver to that registered name (msg->to.actor is ignored).
  * Returns true if, after the push, the receiver's mailbox holds more than the node's mute
@@ -115,14 +122,5 @@ uint32_t tr__node_mute_threshold(const tr_node *node);
 void tr__node_event(tr_node *node, uint32_t id, bool up);
 /* Routes an owned message from inside the node (store notifications, held replies). */
 void tr__node_route(tr_node *node, tr_msg *msg);
-
-/* Message memory: size-classed, per-thread pools. body_cap bytes of body follow the
- * header; msg->body points at them. */
-tr_msg *tr__msg_alloc(size_t body_cap);
-void tr__msg_release(tr_msg *msg);
-uint8_t *tr__msg_body_mut(tr_msg *msg);
-
-/* Returns the per-thread pools to the global free list (a thread about to exit). */
-void tr__pool_thread_flush(void);
 
 #endif /* TR_ENGINE_H */

@@ -22,6 +22,14 @@
  *
  * Every atomic here is either a counter read as a hint (relaxed: a stale read only delays
  * a donation or a wake by one activation) or guarded by global_lock, which TSan sees.
+ *
+ * Run queues hold run tokens (internal.h): an actor is pushed by the thread that holds its
+ * token and is never idle while queued. Every build checks that on the global queue (under
+ * its lock); debug builds on the local queues too, in and out (once per message in a
+ * pingpong: too often for a release build). In every build tr__actor_run checks that no
+ * other activation of the actor ran at the same time, which is what a token in two queues
+ * would lead to. Workers install an assertion context hook that
+ * names the worker, the node and the actor running; the store writer one that names it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +40,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "runtime/actor.h"
+#include "runtime/assert.h"
 #include "runtime/internal.h"
 #include "runtime/real.h"
 #include "runtime/store.h"
@@ -146,6 +156,7 @@ static uint64_t real_random(void *e, tr_node *n) {
 /* ---- run queues --------------------------------------------------------------------------- */
 
 static int ring_push(ring *r, tr_actor *a) {
+    TR_DEBUG_ASSERT(r->len <= r->cap && (r->cap & (r->cap - 1)) == 0);
     if (r->len == r->cap) {
         uint32_t cap = r->cap ? r->cap * 2 : 64;
         tr_actor **items = malloc(cap * sizeof *items);
@@ -160,6 +171,7 @@ static int ring_push(ring *r, tr_actor *a) {
         r->head = 0;
         r->cap = cap;
     }
+    TR_DEBUG_ASSERT(r->len < r->cap);
     r->items[(r->head + r->len) & (r->cap - 1)] = a;
     r->len++;
     return 0;
@@ -200,6 +212,9 @@ static tr_actor *ring_pop(ring *r) {
 }
 
 static void global_push_locked(tr_runtime *rt, tr_actor *a) {
+    /* What enters a run queue holds its run token (checked always here: a global push
+     * already takes a lock, a compare is noise). */
+    TR_ASSERT(a != NULL && !tr__mailbox_is_idle(&a->mb));
     if (ring_push(&rt->global, a) != 0) {
         /* Out of memory for the run queue: nothing sane is left to do. */
         fprintf(stderr, "troupe: out of memory growing the run queue\n");
@@ -217,6 +232,8 @@ static void global_push_locked(tr_runtime *rt, tr_actor *a) {
 static void real_schedule(void *e, tr_node *n, tr_actor *a) {
     tr_runtime *rt = e;
     (void)n;
+    /* Only the holder of the run token schedules, and it holds a non-idle mailbox. */
+    TR_DEBUG_ASSERT(!tr__mailbox_is_idle(&a->mb));
     worker *w = current_worker;
     if (w && w->rt == rt) {
         if (ring_push_front(&w->local, a) == 0) {
@@ -271,7 +288,7 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
  * signals) between activations. A message that arrives from the network is then delivered,
  * and its actor run, on the thread that read it, and an actor's send is written by that same
  * thread: a remote round trip costs no cross-thread wake-up (each one costs ~20-40 us here,
- * and a separate I/O thread paid six per round trip). While busy it polls the loop without
+ * and a separate I/O thread would need six per round trip). While busy it polls the loop without
  * blocking every W0_POLL_EVERY activations; when idle it polls for up to W0_SPIN_NS, then
  * sleeps in the loop's poll, from which a global push or a post wakes it (uv_async_send). */
 #define W0_POLL_EVERY 256
@@ -308,10 +325,20 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
     return ring_pop(&w->local);
 }
 
+/* The assertion context of a worker thread: which worker, which node, which actor. */
+static void worker_context(void *arg, char *buf, size_t cap) {
+    const worker *w = arg;
+    int n = snprintf(buf, cap, "real engine worker %u of node %s: ", w->index, w->rt->node->name);
+    if (n > 0 && (size_t)n < cap) {
+        tr__actor_context(buf + n, cap - (size_t)n);
+    }
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     tr_runtime *rt = w->rt;
     current_worker = w;
+    tr__assert_context_set(worker_context, w, NULL, NULL);
     uint32_t tick = 0, since_poll = 0;
     bool io = w->index == 0;
     while (!atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
@@ -351,6 +378,8 @@ static void *worker_main(void *arg) {
                 continue;
             }
         }
+        /* Pairs with real_schedule: what a run queue hands out holds its run token. */
+        TR_DEBUG_ASSERT(a->node == rt->node && !tr__mailbox_is_idle(&a->mb));
         if (tr__actor_run(a)) {
             ring_push(&w->local, a);
         }
@@ -365,6 +394,7 @@ static void *worker_main(void *arg) {
         }
     }
     current_worker = NULL;
+    tr__assert_context_set(NULL, NULL, NULL, NULL);
     tr__pool_thread_flush();
     return NULL;
 }
@@ -427,7 +457,7 @@ static void on_timer(uv_timer_t *t) {
         }
         timer_ent fire = e[0];
         heap_pop(&rt->heap);
-        tr__timer_fire(rt->node, fire.owner, fire.id);
+        tr__actor_timer_fire(rt->node, fire.owner, fire.id);
     }
     arm_uv_timer(rt);
 }
@@ -490,7 +520,7 @@ static uint64_t real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id, 
     return 0;
 }
 
-int tr_runtime_post(tr_runtime *rt, void (*fn)(void *), void *arg) {
+int tr__real_post(tr_runtime *rt, void (*fn)(void *), void *arg) {
     post_ent p = {fn, arg};
     pthread_mutex_lock(&rt->io_lock);
     int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->posts, &p, sizeof p);
@@ -521,8 +551,15 @@ static void real_store_ready(void *e, tr_node *n) {
     pthread_mutex_unlock(&rt->writer_lock);
 }
 
+/* The assertion context of the store writer thread. */
+static void writer_context(void *arg, char *buf, size_t cap) {
+    const tr_runtime *rt = arg;
+    snprintf(buf, cap, "real engine store writer of node %s", rt->node->name);
+}
+
 static void *writer_main(void *arg) {
     tr_runtime *rt = arg;
+    tr__assert_context_set(writer_context, rt, NULL, NULL);
     pthread_mutex_lock(&rt->writer_lock);
     for (;;) {
         while (!rt->writer_kick && !rt->writer_stop) {
@@ -546,6 +583,7 @@ static void *writer_main(void *arg) {
         }
     }
     pthread_mutex_unlock(&rt->writer_lock);
+    tr__assert_context_set(NULL, NULL, NULL, NULL);
     tr__pool_thread_flush();
     return NULL;
 }
@@ -556,7 +594,7 @@ static int real_send_remote(void *e, tr_node *n, tr_msg *m, const char *to_name)
     tr_runtime *rt = e;
     (void)n;
     if (!rt->remote || !rt->remote->send) {
-        tr__msg_release(m);
+        tr__pool_release(m);
         return TR_EUNREACH;
     }
     return rt->remote->send(rt->remote_ud, m, to_name);
@@ -590,23 +628,23 @@ static const tr_engine_ops real_ops = {
     .watch_node = real_watch_node,
 };
 
-void tr_runtime_set_remote(tr_runtime *rt, const tr_remote_ops *ops, void *ud) {
+void tr__real_set_remote(tr_runtime *rt, const tr_remote_ops *ops, void *ud) {
     rt->remote_ud = ud;
     rt->remote = ops;
 }
 
-struct uv_loop_s *tr_runtime_loop(tr_runtime *rt) {
+struct uv_loop_s *tr__real_loop(tr_runtime *rt) {
     return &rt->loop;
 }
 
-void tr_runtime_on_shutdown(tr_runtime *rt, void (*fn)(void *), void *arg) {
+void tr__real_on_shutdown(tr_runtime *rt, void (*fn)(void *), void *arg) {
     post_ent p = {fn, arg};
     pthread_mutex_lock(&rt->io_lock);
     (void)tr__vec_push(&rt->shutdown_hooks, &p, sizeof p);
     pthread_mutex_unlock(&rt->io_lock);
 }
 
-int tr_runtime_wait_signal(tr_runtime *rt) {
+int tr__real_wait_signal(tr_runtime *rt) {
     pthread_mutex_lock(&rt->sig_lock);
     while (!rt->sig_received) {
         pthread_cond_wait(&rt->sig_cond, &rt->sig_lock);
@@ -615,7 +653,7 @@ int tr_runtime_wait_signal(tr_runtime *rt) {
     return 0;
 }
 
-void tr_runtime_stop(tr_runtime *rt) {
+void tr__real_stop(tr_runtime *rt) {
     pthread_mutex_lock(&rt->sig_lock);
     rt->sig_received = 1;
     pthread_cond_broadcast(&rt->sig_cond);
@@ -803,7 +841,7 @@ struct tr_inbox {
 static int inbox_receive_cb(tr_ctx *ctx, void *state, const tr_msg *m) {
     tr_inbox *ib = *(tr_inbox **)state;
     (void)ctx;
-    tr_msg *c = tr__msg_alloc(m->body_len);
+    tr_msg *c = tr__pool_alloc(m->body_len);
     if (!c) {
         return TR_CONTINUE;
     }
@@ -816,7 +854,7 @@ static int inbox_receive_cb(tr_ctx *ctx, void *state, const tr_msg *m) {
     c->trace = m->trace;
     c->flags_ = m->flags_;
     if (m->body_len) {
-        memcpy(tr__msg_body_mut(c), m->body, m->body_len);
+        memcpy(tr__pool_body_mut(c), m->body, m->body_len);
     }
     pthread_mutex_lock(&ib->lock);
     if (ib->tail) {
@@ -921,7 +959,7 @@ void tr_inbox_destroy(tr_inbox *ib) {
     tr_msg *m = ib->head;
     while (m) {
         tr_msg *n = atomic_load_explicit(&m->next_, memory_order_relaxed);
-        tr__msg_release(m);
+        tr__pool_release(m);
         m = n;
     }
     pthread_mutex_destroy(&ib->lock);

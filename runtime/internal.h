@@ -1,18 +1,38 @@
 /*
- * internal.h — the runtime's private structures: actors, mailboxes, nodes.
+ * internal.h — the runtime's private structures: actors, nodes, the running context.
+ * The modules that work on them: mailbox.h (an actor's queue and run token), actor.h
+ * (lifecycle, run loop, delivery), registry.h (names), vec.h (small lists), pool.h
+ * (message memory); ctx.c is the tr_ctx API of troupe.h and node.c the tr_node one.
  *
- * Mailbox (Pony's messageq, "retain-last"): an intrusive MPSC queue. Producers do one atomic
- * exchange on `head`; the low bit of head means "empty and unscheduled". The consumer pops
- * from `tail`, and the last popped message stays in the queue as the stub until the next
- * pop (so a message handed to receive stays valid during the callback). Invariant: an
- * actor is in exactly one run queue, or running, or idle-with-empty-bit, or muted, or dead
- * (a dead actor keeps its "scheduled" token forever, so no push ever schedules it).
+ * Run token: an actor is in exactly one of these states, and only the holder of its run
+ * token (the thread that made it runnable, then the engine, then the thread running it)
+ * moves it between them:
+ *   idle      the mailbox's empty bit is set; nobody holds the token;
+ *   queued    in exactly one run queue of an engine;
+ *   running   one thread is in tr__actor_run for it (`running` counts that activation);
+ *   muted     parked in node->mutes until the receiver it flooded drains;
+ *   dead      id 0; the slot keeps the token forever (no push ever schedules it) until
+ *             tr__actor_spawn reuses the slot, which drains it and owes one schedule.
  *
  * Actor memory is type-stable: actors live in per-node pages that are never freed while
  * the node exists, and a slot is reused with a new generation. A sender may therefore push
  * into a slot whose actor just died or was replaced; the receiver drops every message whose
  * `to.actor` is not its current id as a dead letter. This avoids reference counting on the
  * message path.
+ *
+ * Invariants of a node at a quiet point (no activation running, no push in flight), walked
+ * by tr__node_check:
+ *   1. slots: pages are allocated contiguously from 0 and cover [0, slot_next); a slot
+ *      whose id is non-zero holds a live actor of this node, with id == (gen << 32) | slot,
+ *      a behaviour with a receive callback, and no running activation; a slot with id 0
+ *      has no state and no ext; a slot at or past slot_next was never used (gen 0, idle
+ *      and empty mailbox); st_live is the number of live slots;
+ *   2. free slots: every entry is below slot_next, appears once, and its slot is dead;
+ *   3. mailboxes: each satisfies mailbox.h's invariants; an idle mailbox holds nothing;
+ *   4. registry: registry.h's invariants;
+ *   5. mutes: every muted sender is an actor slot of this node that holds its token (not
+ *      idle) and is not the receiver it is muted on;
+ *   6. remote watches: the watcher is on this node, the target on another.
  *
  * Threading: fields marked [owner] are touched only by the thread running the actor;
  * [any] fields are atomics; [init] fields are written before the id is published (release)
@@ -25,6 +45,9 @@
 #include <stdatomic.h>
 
 #include "runtime/engine.h"
+#include "runtime/mailbox.h"
+#include "runtime/registry.h"
+#include "runtime/vec.h"
 #include "troupe.h"
 
 /* System message types, never seen by receive callbacks. */
@@ -47,12 +70,6 @@ enum {
 #define TR__PAGE_SHIFT 10
 #define TR__PAGE_SIZE (1u << TR__PAGE_SHIFT)
 #define TR__PAGES_MAX (1u << 14) /* 16 M actors per node */
-
-typedef struct tr_vec {
-    void *items;
-    uint32_t len;
-    uint32_t cap;
-} tr_vec;
 
 typedef struct tr_timer_rec {
     uint64_t id;
@@ -79,42 +96,45 @@ typedef struct tr_actor_ext {
 } tr_actor_ext;
 
 struct tr_actor {
-    /* mailbox */
-    _Atomic(uintptr_t) head; /* [any] tr_msg* | 1 = empty */
-    tr_msg *tail;            /* [owner] */
-    struct {
-        tr_msg *_Atomic next_;
-    } stub;                    /* the initial stub (never freed) */
-    _Atomic uint32_t queued;   /* [any] messages pushed but not popped */
-    uint32_t capacity;         /* [init] 0 = unbounded */
+    tr_mailbox mb;             /* consumer: [owner] */
     _Atomic uint64_t id;       /* [any] (gen << 32) | slot; 0 when dead */
     uint32_t gen;              /* [owner/spawner] generation of the slot */
     uint8_t overflow;          /* [init] tr_overflow */
-    uint8_t trap_exit;         /* [owner] */
     _Atomic uint8_t has_muted; /* [any] senders are muted on this actor */
-    uint8_t inited;            /* [owner] init ran */
-    tr_node *node;             /* [init] */
-    const tr_behaviour *beh;   /* [init] */
-    void *state;               /* [owner] */
-    tr_actor_ext *ext;         /* [owner] */
+    /* [owner] bits: one memory location, so only fields of the owner may share it */
+    uint8_t trap_exit : 1;
+    uint8_t inited : 1; /* init ran */
+    /* [owner] activations of this actor in progress: 1 inside tr__actor_run (from its start
+     * until just before the token is handed on), else 0. Take increments and release
+     * decrements and checks for 0 (TR_ASSERT), so two activations that overlap make one of
+     * them fail when it ends. A plain counter (an inc and a dec-and-test, the cheapest
+     * marker there is: it runs once per message in a pingpong): the token's hand-off (the
+     * mailbox's acq_rel exchange and CAS, the engines' queues) orders its accesses between
+     * threads whenever the token is respected, and only a broken token races on it. With
+     * the bits above it fits the word after `gen`, so a slot stays 80 bytes. */
+    uint8_t running;
+    tr_node *node;           /* [init] */
+    const tr_behaviour *beh; /* [init] */
+    void *state;             /* [owner] */
+    tr_actor_ext *ext;       /* [owner] */
 };
-
-typedef struct tr_name_entry {
-    char name[TR_NAME_MAX + 1];
-    tr_addr addr;
-    struct tr_name_entry *next;
-} tr_name_entry;
 
 typedef struct tr_mute_rec {
     uint64_t receiver; /* actor id of the overloaded receiver */
     tr_actor *sender;
 } tr_mute_rec;
 
+enum {
+    TR__WATCH_MONITOR = 0, /* tr_monitor of an actor on another node */
+    TR__WATCH_LINK = 1,    /* tr_link with an actor on another node */
+    TR__WATCH_NODE = 2     /* tr_monitor_node (target.actor == 0) */
+};
+
 typedef struct tr_remote_watch {
     tr_addr watcher; /* local actor */
     tr_addr target;  /* on another node; target.actor == 0: the node itself */
     uint64_t ref;
-    uint8_t kind; /* 0 monitor, 1 link, 2 node monitor */
+    uint8_t kind; /* TR__WATCH_* */
 } tr_remote_watch;
 
 struct tr_node {
@@ -161,27 +181,11 @@ struct tr_ctx {
     int stop_reason;
 };
 
-/* mailbox.c-style helpers (actor.c) */
-tr_actor *tr__slot_get(tr_node *node, uint64_t actor_id);
-void tr__dead_letter(tr_node *node, tr_msg *msg);
-/* Routes a message built by the runtime; `ctx` (may be NULL) is the sending actor. */
-int tr__send_msg(tr_node *node, tr_ctx *ctx, tr_msg *msg, const char *to_name);
-int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
-              size_t arg_len, tr_addr *out);
-void tr__actor_free_all(tr_node *node, bool run_terminate);
-
-/* registry (node.c) */
-int tr__reg_add(tr_node *node, const char *name, tr_addr who, bool replace_dead);
-void tr__reg_remove_if(tr_node *node, const char *name, tr_addr who);
-int tr__reg_find(tr_node *node, const char *name, tr_addr *out);
-void tr__reg_clear(tr_node *node);
-
-/* vectors */
-int tr__vec_push(tr_vec *v, const void *item, size_t size);
-void tr__vec_remove(tr_vec *v, uint32_t i, size_t size); /* swap-remove */
-void tr__vec_free(tr_vec *v);
-
-/* msgpack int body helpers (tiny, no msgpack-c needed) */
-size_t tr__pack_int(uint8_t *buf, int64_t v);
+/* Watches of local actors on other nodes (node.c), answered by tr__node_event. Any thread. */
+void tr__node_watch_add(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref, uint8_t kind);
+void tr__node_watch_forget(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref,
+                           uint8_t kind);
+/* Forgets every watch of `watcher` (it died: nothing can be answered to it any more). */
+void tr__node_watch_drop(tr_node *node, tr_addr watcher);
 
 #endif /* TR_INTERNAL_H */

@@ -1,136 +1,17 @@
 /*
- * node.c — a node: its actor slots, its registry (name -> address), its store binding,
- * events about other nodes, statistics, and the tr_node_* API used from outside actors.
- *
- * The registry is a chained hash table under one mutex: lookups are rare on the message
- * path (names are resolved once, then addresses are used). A name is removed only if it
- * still points to the actor that is going away, so a restarted actor that re-registered
- * its name is never unregistered by its predecessor's death.
+ * node.c — a node: its lifecycle (create, crash, destroy), its store binding, its watches
+ * on other nodes and the events about them, the invariant walker, statistics, and the
+ * tr_node_* API used from outside actors. Its actor slots are actor.c's, its names
+ * registry.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/actor.h"
+#include "runtime/assert.h"
 #include "runtime/internal.h"
 #include "runtime/store.h"
-
-/* ---- registry --------------------------------------------------------------------------- */
-
-static uint32_t name_hash(const char *s) {
-    uint32_t h = 2166136261u;
-    while (*s) {
-        h = (h ^ (uint8_t)*s++) * 16777619u;
-    }
-    return h;
-}
-
-static tr_name_entry **reg_slot(tr_node *node, const char *name) {
-    tr_name_entry **e = &node->reg_buckets[name_hash(name) & (node->reg_nbuckets - 1)];
-    while (*e && strcmp((*e)->name, name) != 0) {
-        e = &(*e)->next;
-    }
-    return e;
-}
-
-static int reg_grow(tr_node *node) {
-    uint32_t n = node->reg_nbuckets * 2;
-    tr_name_entry **b = calloc(n, sizeof *b);
-    if (!b) {
-        return TR_ENOMEM;
-    }
-    for (uint32_t i = 0; i < node->reg_nbuckets; i++) {
-        tr_name_entry *e = node->reg_buckets[i];
-        while (e) {
-            tr_name_entry *next = e->next;
-            uint32_t h = name_hash(e->name) & (n - 1);
-            e->next = b[h];
-            b[h] = e;
-            e = next;
-        }
-    }
-    free(node->reg_buckets);
-    node->reg_buckets = b;
-    node->reg_nbuckets = n;
-    return 0;
-}
-
-static bool addr_alive(tr_node *node, tr_addr a) {
-    tr_actor *x = tr__slot_get(node, a.actor);
-    return x && atomic_load_explicit(&x->id, memory_order_acquire) == a.actor;
-}
-
-int tr__reg_add(tr_node *node, const char *name, tr_addr who, bool replace_dead) {
-    if (!name || !name[0] || strlen(name) > TR_NAME_MAX) {
-        return TR_EINVAL;
-    }
-    pthread_mutex_lock(&node->reg_lock);
-    int rc = 0;
-    tr_name_entry **e = reg_slot(node, name);
-    if (*e) {
-        if (replace_dead && !addr_alive(node, (*e)->addr)) {
-            (*e)->addr = who;
-        } else {
-            rc = TR_EEXIST;
-        }
-    } else if (node->reg_count + 1 > node->reg_nbuckets && reg_grow(node) != 0) {
-        rc = TR_ENOMEM;
-    } else {
-        tr_name_entry *n = calloc(1, sizeof *n);
-        if (!n) {
-            rc = TR_ENOMEM;
-        } else {
-            strcpy(n->name, name);
-            n->addr = who;
-            e = reg_slot(node, name);
-            *e = n;
-            node->reg_count++;
-        }
-    }
-    pthread_mutex_unlock(&node->reg_lock);
-    return rc;
-}
-
-void tr__reg_remove_if(tr_node *node, const char *name, tr_addr who) {
-    pthread_mutex_lock(&node->reg_lock);
-    tr_name_entry **e = reg_slot(node, name);
-    if (*e && tr_addr_eq((*e)->addr, who)) {
-        tr_name_entry *dead = *e;
-        *e = dead->next;
-        free(dead);
-        node->reg_count--;
-    }
-    pthread_mutex_unlock(&node->reg_lock);
-}
-
-int tr__reg_find(tr_node *node, const char *name, tr_addr *out) {
-    if (!name) {
-        return TR_EINVAL;
-    }
-    pthread_mutex_lock(&node->reg_lock);
-    tr_name_entry *e = *reg_slot(node, name);
-    int rc = TR_ENOENT;
-    if (e && addr_alive(node, e->addr)) {
-        *out = e->addr;
-        rc = 0;
-    }
-    pthread_mutex_unlock(&node->reg_lock);
-    return rc;
-}
-
-void tr__reg_clear(tr_node *node) {
-    pthread_mutex_lock(&node->reg_lock);
-    for (uint32_t i = 0; i < node->reg_nbuckets; i++) {
-        tr_name_entry *e = node->reg_buckets[i];
-        while (e) {
-            tr_name_entry *n = e->next;
-            free(e);
-            e = n;
-        }
-        node->reg_buckets[i] = NULL;
-    }
-    node->reg_count = 0;
-    pthread_mutex_unlock(&node->reg_lock);
-}
 
 /* ---- store hooks ----------------------------------------------------------------------- */
 
@@ -143,7 +24,7 @@ static void hook_ready(void *ud) {
 
 static void hook_durable(void *ud, tr_addr who, uint64_t token, int status) {
     tr_node *node = ud;
-    tr_msg *m = tr__msg_alloc(9);
+    tr_msg *m = tr__pool_alloc(9);
     if (!m) {
         return;
     }
@@ -151,7 +32,7 @@ static void hook_durable(void *ud, tr_addr who, uint64_t token, int status) {
     m->from = who;
     m->to = who;
     m->corr = token;
-    m->body_len = (uint32_t)tr__pack_int(tr__msg_body_mut(m), status);
+    m->body_len = (uint32_t)tr__actor_pack_int(tr__pool_body_mut(m), status);
     tr__node_route(node, m);
 }
 
@@ -160,7 +41,7 @@ static void hook_release(void *ud, tr_msg *held, int status) {
     if (status == 0) {
         tr__node_route(node, held);
     } else {
-        tr__msg_release(held);
+        tr__pool_release(held);
     }
 }
 
@@ -188,14 +69,11 @@ int tr__node_create(const tr_node_opts *opts, tr_node **out) {
     node->ops = opts->ops;
     node->engine = opts->engine;
     node->store = opts->store;
-    node->reg_nbuckets = 64;
-    node->reg_buckets = calloc(node->reg_nbuckets, sizeof *node->reg_buckets);
-    if (!node->reg_buckets) {
+    if (tr__registry_init(node) != 0) {
         free(node);
         return TR_ENOMEM;
     }
     pthread_mutex_init(&node->slot_lock, NULL);
-    pthread_mutex_init(&node->reg_lock, NULL);
     pthread_mutex_init(&node->mute_lock, NULL);
     pthread_mutex_init(&node->watch_lock, NULL);
     if (node->store) {
@@ -208,7 +86,7 @@ int tr__node_create(const tr_node_opts *opts, tr_node **out) {
 
 static void node_free_volatile(tr_node *node, bool run_terminate) {
     tr__actor_free_all(node, run_terminate);
-    tr__reg_clear(node);
+    tr__registry_clear(node);
     pthread_mutex_lock(&node->mute_lock);
     tr__vec_free(&node->mutes);
     pthread_mutex_unlock(&node->mute_lock);
@@ -232,14 +110,16 @@ static void node_free_volatile(tr_node *node, bool run_terminate) {
 
 void tr__node_crash(tr_node *node) {
     node_free_volatile(node, false);
+    TR_DEBUG_ASSERT(tr__node_check(node));
 }
 
 void tr__node_destroy(tr_node *node) {
     if (!node) {
         return;
     }
+    TR_DEBUG_ASSERT(tr__node_check(node));
     tr__actor_free_all(node, true);
-    tr__reg_clear(node);
+    tr__registry_clear(node);
     tr__vec_free(&node->mutes);
     tr__vec_free(&node->remote_watches);
     for (uint32_t p = 0; p < TR__PAGES_MAX; p++) {
@@ -250,29 +130,141 @@ void tr__node_destroy(tr_node *node) {
         free(page);
     }
     free(node->free_slots);
-    free(node->reg_buckets);
+    tr__registry_deinit(node);
     pthread_mutex_destroy(&node->slot_lock);
-    pthread_mutex_destroy(&node->reg_lock);
     pthread_mutex_destroy(&node->mute_lock);
     pthread_mutex_destroy(&node->watch_lock);
     free(node);
 }
 
+/* ---- watches on other nodes ------------------------------------------------------------ */
+
+void tr__node_watch_add(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref,
+                        uint8_t kind) {
+    TR_ASSERT(kind <= TR__WATCH_NODE && watcher.node == node->id && target.node != node->id);
+    tr_remote_watch w = {watcher, target, ref, kind};
+    pthread_mutex_lock(&node->watch_lock);
+    (void)tr__vec_push(&node->remote_watches, &w, sizeof w);
+    pthread_mutex_unlock(&node->watch_lock);
+    if (node->ops->watch_node) {
+        node->ops->watch_node(node->engine, node, target.node);
+    }
+}
+
+void tr__node_watch_forget(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref,
+                           uint8_t kind) {
+    pthread_mutex_lock(&node->watch_lock);
+    tr_remote_watch *w = node->remote_watches.items;
+    for (uint32_t i = 0; i < node->remote_watches.len; i++) {
+        if (w[i].kind == kind && w[i].ref == ref && tr_addr_eq(w[i].watcher, watcher) &&
+            tr_addr_eq(w[i].target, target)) {
+            tr__vec_remove(&node->remote_watches, i, sizeof *w);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&node->watch_lock);
+}
+
+void tr__node_watch_drop(tr_node *node, tr_addr watcher) {
+    pthread_mutex_lock(&node->watch_lock);
+    tr_remote_watch *w = node->remote_watches.items;
+    for (uint32_t i = 0; i < node->remote_watches.len;) {
+        if (tr_addr_eq(w[i].watcher, watcher)) {
+            tr__vec_remove(&node->remote_watches, i, sizeof *w);
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&node->watch_lock);
+}
+
+/* ---- the invariant walker (internal.h) -------------------------------------------------- */
+
+static void check_slots(tr_node *node) {
+    pthread_mutex_lock(&node->slot_lock);
+    uint32_t next = node->slot_next;
+    uint32_t pages = 0;
+    while (pages < TR__PAGES_MAX &&
+           atomic_load_explicit(&node->pages[pages], memory_order_acquire)) {
+        pages++;
+    }
+    for (uint32_t p = pages; p < TR__PAGES_MAX; p++) { /* contiguous from 0 */
+        TR_ASSERT(atomic_load_explicit(&node->pages[p], memory_order_relaxed) == NULL);
+    }
+    TR_ASSERT((uint64_t)pages * TR__PAGE_SIZE >= next);
+    uint64_t live = 0;
+    for (uint32_t s = 0; s < pages * TR__PAGE_SIZE; s++) {
+        live += tr__actor_check(node, s);
+    }
+    TR_ASSERT(live == atomic_load_explicit(&node->st_live, memory_order_relaxed));
+    TR_ASSERT(node->free_len <= node->free_cap && node->free_len <= next);
+    uint8_t *seen = calloc(next / 8 + 1, 1);
+    for (uint32_t i = 0; seen && i < node->free_len; i++) {
+        uint32_t s = node->free_slots[i];
+        TR_ASSERT(s < next);
+        TR_ASSERT(!(seen[s / 8] & (1u << (s % 8)))); /* listed once */
+        seen[s / 8] |= (uint8_t)(1u << (s % 8));
+        TR_ASSERT(!tr__actor_check(node, s)); /* a free slot holds no live actor */
+    }
+    free(seen);
+    pthread_mutex_unlock(&node->slot_lock);
+}
+
+static bool is_actor_slot(tr_node *node, const tr_actor *a) {
+    for (uint32_t p = 0; p < TR__PAGES_MAX; p++) {
+        const tr_actor *page = atomic_load_explicit(&node->pages[p], memory_order_relaxed);
+        if (!page) {
+            return false;
+        }
+        if (a >= page && a < page + TR__PAGE_SIZE) {
+            return ((const char *)a - (const char *)page) % sizeof *a == 0;
+        }
+    }
+    return false;
+}
+
+bool tr__node_check(tr_node *node) {
+    TR_ASSERT(node != NULL && node->id != 0 && node->ops != NULL);
+    TR_ASSERT(node->batch > 0 && node->mute_threshold > 0);
+    check_slots(node);
+    tr__registry_check(node);
+    pthread_mutex_lock(&node->mute_lock);
+    const tr_mute_rec *r = node->mutes.items;
+    for (uint32_t i = 0; i < node->mutes.len; i++) {
+        TR_ASSERT(is_actor_slot(node, r[i].sender));
+        TR_ASSERT(!tr__mailbox_is_idle(&r[i].sender->mb)); /* a muted sender keeps its token */
+        TR_ASSERT(tr__actor_slot_get(node, r[i].receiver) != r[i].sender);
+    }
+    pthread_mutex_unlock(&node->mute_lock);
+    pthread_mutex_lock(&node->watch_lock);
+    const tr_remote_watch *w = node->remote_watches.items;
+    for (uint32_t i = 0; i < node->remote_watches.len; i++) {
+        TR_ASSERT(w[i].kind <= TR__WATCH_NODE && w[i].watcher.node == node->id);
+        TR_ASSERT(w[i].target.node != node->id && w[i].target.node != 0);
+    }
+    pthread_mutex_unlock(&node->watch_lock);
+    return true;
+}
+
 /* ---- events from engines --------------------------------------------------------------- */
+
+void tr__node_route(tr_node *node, tr_msg *msg) {
+    (void)tr__actor_send(node, NULL, msg, NULL);
+}
 
 bool tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name, tr_addr *receiver) {
     if (to_name && to_name[0]) {
-        if (tr__reg_find(node, to_name, &msg->to) != 0) {
-            tr__dead_letter(node, msg);
+        if (tr__registry_find(node, to_name, &msg->to) != 0) {
+            tr__actor_dead_letter(node, msg);
             return false;
         }
     }
     if (msg->to.node != node->id) {
-        tr__dead_letter(node, msg); /* not for us: never forward */
+        tr__actor_dead_letter(node, msg); /* not for us: never forward */
         return false;
     }
     tr_addr to = msg->to;
-    (void)tr__send_msg(node, NULL, msg, NULL);
+    (void)tr__actor_send(node, NULL, msg, NULL);
     if (receiver) {
         *receiver = to;
     }
@@ -283,11 +275,11 @@ uint32_t tr__node_backlog(tr_node *node, tr_addr who) {
     if (who.node != node->id) {
         return 0;
     }
-    tr_actor *a = tr__slot_get(node, who.actor);
+    tr_actor *a = tr__actor_slot_get(node, who.actor);
     if (!a || atomic_load_explicit(&a->id, memory_order_acquire) != who.actor) {
         return 0;
     }
-    return atomic_load_explicit(&a->queued, memory_order_relaxed);
+    return atomic_load_explicit(&a->mb.queued, memory_order_relaxed);
 }
 
 uint32_t tr__node_mute_threshold(const tr_node *node) {
@@ -296,7 +288,7 @@ uint32_t tr__node_mute_threshold(const tr_node *node) {
 
 static void send_simple(tr_node *node, tr_addr from, tr_addr to, uint32_t type, uint64_t corr,
                         int64_t reason, bool with_body) {
-    tr_msg *m = tr__msg_alloc(9);
+    tr_msg *m = tr__pool_alloc(9);
     if (!m) {
         return;
     }
@@ -305,7 +297,7 @@ static void send_simple(tr_node *node, tr_addr from, tr_addr to, uint32_t type, 
     m->to = to;
     m->corr = corr;
     if (with_body) {
-        m->body_len = (uint32_t)tr__pack_int(tr__msg_body_mut(m), reason);
+        m->body_len = (uint32_t)tr__actor_pack_int(tr__pool_body_mut(m), reason);
     }
     tr__node_route(node, m);
 }
@@ -315,12 +307,12 @@ void tr__node_event(tr_node *node, uint32_t id, bool up) {
     pthread_mutex_lock(&node->watch_lock);
     tr_remote_watch *w = node->remote_watches.items;
     for (uint32_t i = 0; i < node->remote_watches.len;) {
-        if (w[i].target.node != id || (up && w[i].kind != 2)) {
+        if (w[i].target.node != id || (up && w[i].kind != TR__WATCH_NODE)) {
             i++;
             continue;
         }
         (void)tr__vec_push(&fire, &w[i], sizeof w[i]);
-        if (w[i].kind != 2) {
+        if (w[i].kind != TR__WATCH_NODE) {
             tr__vec_remove(&node->remote_watches, i, sizeof *w); /* fires once */
         } else {
             i++;
@@ -331,10 +323,10 @@ void tr__node_event(tr_node *node, uint32_t id, bool up) {
     for (uint32_t i = 0; i < fire.len; i++) {
         tr_addr from = f[i].target;
         switch (f[i].kind) {
-        case 0:
+        case TR__WATCH_MONITOR:
             send_simple(node, from, f[i].watcher, TR_MSG_DOWN, f[i].ref, TR_ENODEDOWN, true);
             break;
-        case 1:
+        case TR__WATCH_LINK:
             send_simple(node, from, f[i].watcher, TR__SYS_EXIT, (uint64_t)(int64_t)TR_ENODEDOWN, 0,
                         false);
             break;
@@ -358,7 +350,7 @@ const char *tr_node_name(const tr_node *node) {
 
 int tr_node_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
                   size_t arg_len, tr_addr *out) {
-    return tr__spawn(node, b, opts, arg, arg_len, out);
+    return tr__actor_spawn(node, b, opts, arg, arg_len, out);
 }
 
 int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr, const void *body,
@@ -367,7 +359,7 @@ int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr, c
         len > TR_VALUE_MAX) {
         return TR_EINVAL;
     }
-    tr_msg *m = tr__msg_alloc(len);
+    tr_msg *m = tr__pool_alloc(len);
     if (!m) {
         return TR_ENOMEM;
     }
@@ -377,9 +369,9 @@ int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr, c
     m->corr = corr;
     m->body_len = (uint32_t)len;
     if (len) {
-        memcpy(tr__msg_body_mut(m), body, len);
+        memcpy(tr__pool_body_mut(m), body, len);
     }
-    return tr__send_msg(node, NULL, m, NULL);
+    return tr__actor_send(node, NULL, m, NULL);
 }
 
 int tr_node_send(tr_node *node, tr_addr to, uint32_t type, const void *body, size_t len) {
@@ -399,14 +391,14 @@ int tr_node_lookup(tr_node *node, const char *name, tr_addr *out) {
     if (!node || !name || !out) {
         return TR_EINVAL;
     }
-    return tr__reg_find(node, name, out);
+    return tr__registry_find(node, name, out);
 }
 
 bool tr_node_alive(tr_node *node, tr_addr who) {
     if (!node || (who.node != 0 && who.node != node->id)) {
         return false;
     }
-    return addr_alive(node, who);
+    return tr__actor_alive(node, who.actor);
 }
 
 void tr_node_stats(tr_node *node, tr_stats *out) {

@@ -12,11 +12,18 @@
  * than the one that made them (producer/consumer), so the batches are how memory flows
  * back. Bounded: a thread holds under 2 * TR__BATCH per class, and the global stack keeps
  * at most TR__GLOBAL_MAX batches per class; beyond that memory goes back to malloc.
+ *
+ * Release checks that size_class_ holds a class and marks it free (pool.h); alloc writes
+ * the class again. The mark lives past the two links a free message stores at its start,
+ * so a free list keeps it, and a batch refill checks it on the message it hands out.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/internal.h"
+#include "runtime/assert.h"
+#include "runtime/pool.h"
 
 #define TR__CLASSES 5
 #define TR__CLASS_HUGE 0xFFu
@@ -24,6 +31,13 @@
 #define TR__GLOBAL_MAX 256
 
 static const uint32_t class_size[TR__CLASSES] = {128, 256, 512, 1024, 4096};
+
+/* The byte of size_class_ that holds TR__POOL_FREE's top byte. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FREE_BYTE 3
+#else
+#define FREE_BYTE 0
+#endif
 
 typedef struct tr_free {
     struct tr_free *next;       /* within a list */
@@ -110,7 +124,7 @@ static inline tr_msg *msg_init(tr_msg *m, uint32_t c) {
 }
 
 /* Everything but a pop from `cur`: kept out of line, so that the common path of
- * tr__msg_alloc and tr__msg_release saves and restores no registers (one call per message
+ * tr__pool_alloc and tr__pool_release saves and restores no registers (one call per message
  * sent or decoded, and one per message freed). */
 __attribute__((noinline)) static tr_msg *alloc_slow(size_t total, uint32_t c) {
     tr_msg *m;
@@ -118,6 +132,7 @@ __attribute__((noinline)) static tr_msg *alloc_slow(size_t total, uint32_t c) {
         m = malloc(total);
     } else if (refill(c)) {
         tr_free *f = local.cur[c];
+        TR_ASSERT(((tr_msg *)f)->size_class_ == (TR__POOL_FREE | c)); /* what release left */
         local.cur[c] = f->next;
         local.cur_count[c]--;
         m = (tr_msg *)f;
@@ -127,7 +142,7 @@ __attribute__((noinline)) static tr_msg *alloc_slow(size_t total, uint32_t c) {
     return m ? msg_init(m, c) : NULL;
 }
 
-tr_msg *tr__msg_alloc(size_t body_cap) {
+tr_msg *tr__pool_alloc(size_t body_cap) {
     size_t total = sizeof(tr_msg) + body_cap;
     uint32_t c = class_of(total);
     tr_free *f = c != TR__CLASS_HUGE ? local.cur[c] : NULL;
@@ -139,7 +154,7 @@ tr_msg *tr__msg_alloc(size_t body_cap) {
     return msg_init((tr_msg *)f, c);
 }
 
-uint8_t *tr__msg_body_mut(tr_msg *msg) {
+uint8_t *tr__pool_body_mut(tr_msg *msg) {
     return (uint8_t *)(msg + 1);
 }
 
@@ -156,11 +171,15 @@ __attribute__((noinline)) static void retire_cur(uint32_t c) {
     local.cur_count[c] = 0;
 }
 
-void tr__msg_release(tr_msg *msg) {
+void tr__pool_release(tr_msg *msg) {
     if (!msg) {
         return;
     }
     uint32_t c = msg->size_class_;
+    /* Came from tr__pool_alloc and not released since (pool.h). */
+    TR_ASSERT(c <= TR__POOL_CLASS_MAX);
+    /* size_class_ becomes c | TR__POOL_FREE: one byte store, as c < 256. */
+    ((uint8_t *)&msg->size_class_)[FREE_BYTE] = (uint8_t)(TR__POOL_FREE >> 24);
     if (c == TR__CLASS_HUGE) {
         free(msg);
         return;
@@ -175,7 +194,7 @@ void tr__msg_release(tr_msg *msg) {
 }
 
 void tr_msg_free(tr_msg *msg) {
-    tr__msg_release(msg);
+    tr__pool_release(msg);
 }
 
 void tr__pool_thread_flush(void) {

@@ -2,9 +2,9 @@
  * real.h — what cluster/ and cli/ need from the real engine (runtime/engine_real.c).
  *
  * The real engine owns one libuv loop, run by its worker 0 between activations (timers,
- * signals, and the cluster transport's sockets): that thread is "the I/O thread" below. cluster/ plugs its transport in with tr_runtime_set_remote;
+ * signals, and the cluster transport's sockets): that thread is "the I/O thread" below. cluster/ plugs its transport in with tr__real_set_remote;
  * its send hook is called on worker threads and must only queue (e.g. a bounded per-peer
- * queue + tr_runtime_post / uv_async) — never block.
+ * queue + tr__real_post / uv_async) — never block.
  */
 #ifndef TR_REAL_H
 #define TR_REAL_H
@@ -24,16 +24,16 @@ typedef struct tr_remote_ops {
 } tr_remote_ops;
 
 /* Installs the transport (once, before any remote send). ops is borrowed; must outlive rt. */
-void tr_runtime_set_remote(tr_runtime *rt, const tr_remote_ops *ops, void *ud);
-/* The engine's loop; use it only on the I/O thread (from tr_runtime_post callbacks). */
-struct uv_loop_s *tr_runtime_loop(tr_runtime *rt);
+void tr__real_set_remote(tr_runtime *rt, const tr_remote_ops *ops, void *ud);
+/* The engine's loop; use it only on the I/O thread (from tr__real_post callbacks). */
+struct uv_loop_s *tr__real_loop(tr_runtime *rt);
 /* Runs fn(arg) on the I/O thread soon. Any thread. 0 or TR_ECLOSED after shutdown began. */
-int tr_runtime_post(tr_runtime *rt, void (*fn)(void *arg), void *arg);
-/* Blocks the calling (non-worker) thread until SIGINT/SIGTERM arrives or tr_runtime_stop. */
-int tr_runtime_wait_signal(tr_runtime *rt);
-void tr_runtime_stop(tr_runtime *rt);
+int tr__real_post(tr_runtime *rt, void (*fn)(void *arg), void *arg);
+/* Blocks the calling (non-worker) thread until SIGINT/SIGTERM arrives or tr__real_stop. */
+int tr__real_wait_signal(tr_runtime *rt);
+void tr__real_stop(tr_runtime *rt);
 /* Registers fn to run on the I/O thread when the runtime shuts down (before the loop
  * closes), so the transport can close its handles. */
-void tr_runtime_on_shutdown(tr_runtime *rt, void (*fn)(void *arg), void *arg);
+void tr__real_on_shutdown(tr_runtime *rt, void (*fn)(void *arg), void *arg);
 
 #endif

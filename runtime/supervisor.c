@@ -33,10 +33,10 @@
  * Limits: TR_SUP_CHILDREN_MAX children, TR_SUP_RESTARTS_MAX for max_restarts (the window
  * keeps one timestamp per allowed restart).
  */
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
 #include "runtime/internal.h" /* only for the node's restart counter (tr_stats) */
 #include "troupe.h"
 
@@ -142,7 +142,7 @@ static int flatten(const tr_sup_spec *spec, uint8_t **out, size_t *len) {
         }
         memcpy(blob + sizeof h + i * sizeof f, &f, sizeof f);
     }
-    assert(pos == size);
+    TR_ASSERT(pos == size);
     *out = blob;
     *len = size;
     return 0;
@@ -264,7 +264,7 @@ static int sup_parse(const void *arg, size_t len, sup **out) {
 /* ---- Children ---------------------------------------------------------------------------- */
 
 static int start_child(tr_ctx *ctx, sup_child *c) {
-    assert(c->state == CHILD_DOWN && !c->finished);
+    TR_ASSERT(c->state == CHILD_DOWN && !c->finished);
     /* The registry lets a new actor take a name whose holder is dead, and an old instance's
      * death removes its name only while the name still points to it: the new instance keeps
      * the name. We only start after the old instance's TR_MSG_DOWN, i.e. after it died. */
@@ -286,7 +286,7 @@ static int start_child(tr_ctx *ctx, sup_child *c) {
 }
 
 static void stop_child(tr_ctx *ctx, sup_child *c, int reason) {
-    assert(c->state == CHILD_RUNNING);
+    TR_ASSERT(c->state == CHILD_RUNNING);
     /* Even if tr_stop fails (the child died meanwhile), its TR_MSG_DOWN is on its way. */
     (void)tr_stop(ctx, c->addr, reason);
     c->state = CHILD_STOPPING;
@@ -307,7 +307,7 @@ static bool allow_restart(sup *s, uint64_t now_ms) {
     }
     s->restarts_ms[(s->restart_head + s->restart_count) % cap] = now_ms;
     s->restart_count++;
-    assert(s->restart_count <= s->max_restarts);
+    TR_ASSERT(s->restart_count <= s->max_restarts);
     return true;
 }
 
@@ -483,7 +483,7 @@ static int sup_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
 
 static int sup_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     sup *s = ((sup_state *)state)->s;
-    assert(s != NULL); /* init succeeded */
+    TR_ASSERT(s != NULL); /* init succeeded */
     if (msg->type != TR_MSG_DOWN) {
         return TR_CONTINUE; /* a supervisor takes no requests */
     }
@@ -528,7 +528,7 @@ static tr_spawn_opts sup_opts(const tr_spawn_opts *opts) {
 
 int tr_node_spawn_supervisor(tr_node *node, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                              tr_addr *out) {
-    assert(node != NULL);
+    TR_ASSERT(node != NULL);
     uint8_t *blob;
     size_t len;
     int rc = flatten(spec, &blob, &len);
@@ -544,13 +544,13 @@ int tr_node_spawn_supervisor(tr_node *node, const tr_sup_spec *spec, const tr_sp
 /* From inside an actor: the same spawn on the actor's own node. */
 int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                         tr_addr *out) {
-    assert(ctx != NULL);
+    TR_ASSERT(ctx != NULL);
     return tr_node_spawn_supervisor(tr_ctx_node(ctx), spec, opts, out);
 }
 
 int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart restart,
                              const tr_sup_spec *spec) {
-    assert(child != NULL);
+    TR_ASSERT(child != NULL);
     uint8_t *blob;
     size_t len;
     int rc = flatten(spec, &blob, &len);
@@ -563,7 +563,7 @@ int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart 
 }
 
 void tr_child_spec_release(tr_child_spec *child) {
-    assert(child != NULL);
+    TR_ASSERT(child != NULL);
     if (child->behaviour == &sup_behaviour) {
         free((void *)child->arg);
         child->arg = NULL;

@@ -324,7 +324,7 @@ static void fire_timer(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) 
     r->a = ev->u.timer.owner.actor;
     r->b = ev->u.timer.id;
     sim->stats.timers_fired++;
-    tr__timer_fire(sn->node, ev->u.timer.owner, ev->u.timer.id);
+    tr__actor_timer_fire(sn->node, ev->u.timer.owner, ev->u.timer.id);
 }
 
 static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {

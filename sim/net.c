@@ -203,7 +203,7 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     uint32_t f = tr__sim_index(sim, node);
     uint32_t to_id = msg->to.node;
     if (to_id < 1 || to_id > sim->n) {
-        tr__msg_release(msg);
+        tr__pool_release(msg);
         return TR_EUNREACH;
     }
     uint32_t t = to_id - 1;
@@ -219,7 +219,7 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
         buf = tr__sim_buf_alloc(sim, cap);
         rc = buf ? tr__envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
     }
-    tr__msg_release(msg);
+    tr__pool_release(msg);
     if (rc != 0) {
         if (buf != NULL) {
             tr__sim_buf_free(sim, buf, cap);

@@ -42,7 +42,7 @@
 
 enum sim_event_kind {
     SIM_EV_RUN = 1,    /* the node's CPU: tr__actor_run of the head of its run queue */
-    SIM_EV_TIMER,      /* tr__timer_fire */
+    SIM_EV_TIMER,      /* tr__actor_timer_fire */
     SIM_EV_DELIVER,    /* decode an envelope, tr__node_deliver */
     SIM_EV_COMMIT,     /* tr__store_commit of the node's store */
     SIM_EV_CALL,       /* tr_sim_at callback (global, not bound to a node) */

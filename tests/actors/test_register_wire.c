@@ -150,8 +150,8 @@ Test(register_wire, integral_floats_are_ints_and_fractions_are_rejected) {
 /* ---- the fast paths agree with the reference codec (tests/actors/wire_reference.h) ---- */
 
 /* The reference codec names the types and kinds as it had them: the same types. */
-typedef tr_mp_writer tr_wire_w;
-typedef tr_mp_reader tr_wire_r;
+typedef tr_mp_writer tr_mp_writer;
+typedef tr_mp_reader tr_mp_reader;
 typedef tr_mp_type tr_wire_kind;
 #define TR_WIRE_END TR_MP_END
 #define TR_WIRE_NIL TR_MP_NIL

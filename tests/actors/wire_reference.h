@@ -10,7 +10,7 @@
 
 /* ---- writer ------------------------------------------------------------------------- */
 
-static void ref_wire_w_init(tr_wire_w *w, void *buf, size_t cap) {
+static void ref_wire_w_init(tr_mp_writer *w, void *buf, size_t cap) {
     cr_assert(w != NULL && (buf != NULL || cap == 0));
     w->buf = buf;
     w->cap = cap;
@@ -18,7 +18,7 @@ static void ref_wire_w_init(tr_wire_w *w, void *buf, size_t cap) {
     w->err = 0;
 }
 
-static void ref_put_bytes(tr_wire_w *w, const void *src, size_t n) {
+static void ref_put_bytes(tr_mp_writer *w, const void *src, size_t n) {
     if (w->err != 0) {
         return;
     }
@@ -30,12 +30,12 @@ static void ref_put_bytes(tr_wire_w *w, const void *src, size_t n) {
     w->len += n;
 }
 
-static void ref_put_u8(tr_wire_w *w, uint8_t b) {
+static void ref_put_u8(tr_mp_writer *w, uint8_t b) {
     ref_put_bytes(w, &b, 1);
 }
 
 /* A tag byte followed by `width` big-endian bytes of v. */
-static void ref_put_tagged(tr_wire_w *w, uint8_t tag, uint64_t v, int width) {
+static void ref_put_tagged(tr_mp_writer *w, uint8_t tag, uint64_t v, int width) {
     uint8_t b[9];
     b[0] = tag;
     for (int i = 0; i < width; i++) {
@@ -44,7 +44,7 @@ static void ref_put_tagged(tr_wire_w *w, uint8_t tag, uint64_t v, int width) {
     ref_put_bytes(w, b, (size_t)width + 1);
 }
 
-static void ref_put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16, uint8_t t32) {
+static void ref_put_container(tr_mp_writer *w, uint32_t n, uint8_t fix, uint8_t t16, uint8_t t32) {
     if (n < 16) {
         ref_put_u8(w, (uint8_t)(fix | n));
     } else if (n <= 0xffff) {
@@ -54,14 +54,14 @@ static void ref_put_container(tr_wire_w *w, uint32_t n, uint8_t fix, uint8_t t16
     }
 }
 
-static void ref_wire_put_map(tr_wire_w *w, uint32_t n) {
+static void ref_wire_put_map(tr_mp_writer *w, uint32_t n) {
     ref_put_container(w, n, 0x80, 0xde, 0xdf);
 }
-static void ref_wire_put_array(tr_wire_w *w, uint32_t n) {
+static void ref_wire_put_array(tr_mp_writer *w, uint32_t n) {
     ref_put_container(w, n, 0x90, 0xdc, 0xdd);
 }
 
-static void ref_wire_put_str(tr_wire_w *w, const char *s) {
+static void ref_wire_put_str(tr_mp_writer *w, const char *s) {
     cr_assert(s != NULL);
     size_t n = strlen(s);
     cr_assert(n <= UINT32_MAX);
@@ -77,7 +77,7 @@ static void ref_wire_put_str(tr_wire_w *w, const char *s) {
     ref_put_bytes(w, s, n);
 }
 
-static void ref_wire_put_uint(tr_wire_w *w, uint64_t v) {
+static void ref_wire_put_uint(tr_mp_writer *w, uint64_t v) {
     if (v < 128) {
         ref_put_u8(w, (uint8_t)v);
     } else if (v <= 0xff) {
@@ -91,7 +91,7 @@ static void ref_wire_put_uint(tr_wire_w *w, uint64_t v) {
     }
 }
 
-static void ref_wire_put_int(tr_wire_w *w, int64_t v) {
+static void ref_wire_put_int(tr_mp_writer *w, int64_t v) {
     if (v >= 0) {
         ref_wire_put_uint(w, (uint64_t)v);
     } else if (v >= -32) {
@@ -107,29 +107,29 @@ static void ref_wire_put_int(tr_wire_w *w, int64_t v) {
     }
 }
 
-static void ref_wire_put_bool(tr_wire_w *w, bool v) {
+static void ref_wire_put_bool(tr_mp_writer *w, bool v) {
     ref_put_u8(w, v ? 0xc3 : 0xc2);
 }
-static void ref_wire_put_nil(tr_wire_w *w) {
+static void ref_wire_put_nil(tr_mp_writer *w) {
     ref_put_u8(w, 0xc0);
 }
 
 /* ---- reader ------------------------------------------------------------------------- */
 
-static void ref_wire_r_init(tr_wire_r *r, const void *buf, size_t len) {
+static void ref_wire_r_init(tr_mp_reader *r, const void *buf, size_t len) {
     cr_assert(r != NULL && (buf != NULL || len == 0));
     r->p = buf;
     r->end = r->p + len;
     r->err = 0;
 }
 
-static int ref_fail(tr_wire_r *r) {
+static int ref_fail(tr_mp_reader *r) {
     r->err = TR_EPROTO;
     r->p = r->end;
     return TR_EPROTO;
 }
 
-static tr_wire_kind ref_wire_peek(const tr_wire_r *r) {
+static tr_wire_kind ref_wire_peek(const tr_mp_reader *r) {
     if (r->err != 0 || r->p >= r->end) {
         return TR_WIRE_END;
     }
@@ -161,7 +161,7 @@ static tr_wire_kind ref_wire_peek(const tr_wire_r *r) {
 }
 
 /* Reads `width` big-endian bytes into *v after a tag byte already consumed. */
-static int ref_get_be(tr_wire_r *r, int width, uint64_t *v) {
+static int ref_get_be(tr_mp_reader *r, int width, uint64_t *v) {
     if (r->err != 0 || r->end - r->p < width) {
         return ref_fail(r);
     }
@@ -174,7 +174,7 @@ static int ref_get_be(tr_wire_r *r, int width, uint64_t *v) {
     return 0;
 }
 
-static int ref_get_tag(tr_wire_r *r, uint8_t *tag) {
+static int ref_get_tag(tr_mp_reader *r, uint8_t *tag) {
     if (r->err != 0 || r->p >= r->end) {
         return ref_fail(r);
     }
@@ -182,7 +182,7 @@ static int ref_get_tag(tr_wire_r *r, uint8_t *tag) {
     return 0;
 }
 
-static int ref_get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16, uint8_t t32) {
+static int ref_get_container(tr_mp_reader *r, uint32_t *n, uint8_t fix, uint8_t t16, uint8_t t32) {
     uint8_t tag;
     uint64_t v;
     if (ref_get_tag(r, &tag) != 0) {
@@ -210,14 +210,14 @@ static int ref_get_container(tr_wire_r *r, uint32_t *n, uint8_t fix, uint8_t t16
     return 0;
 }
 
-static int ref_wire_get_map(tr_wire_r *r, uint32_t *n) {
+static int ref_wire_get_map(tr_mp_reader *r, uint32_t *n) {
     return ref_get_container(r, n, 0x80, 0xde, 0xdf);
 }
-static int ref_wire_get_array(tr_wire_r *r, uint32_t *n) {
+static int ref_wire_get_array(tr_mp_reader *r, uint32_t *n) {
     return ref_get_container(r, n, 0x90, 0xdc, 0xdd);
 }
 
-static int ref_get_raw_len(tr_wire_r *r, uint8_t tag, uint64_t *n) {
+static int ref_get_raw_len(tr_mp_reader *r, uint8_t tag, uint64_t *n) {
     if (tag >= 0xa0 && tag <= 0xbf) {
         *n = tag & 0x1f;
         return 0;
@@ -233,7 +233,7 @@ static int ref_get_raw_len(tr_wire_r *r, uint8_t tag, uint64_t *n) {
     }
 }
 
-static int ref_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len) {
+static int ref_wire_get_str(tr_mp_reader *r, const char **s, uint32_t *len) {
     uint8_t tag;
     uint64_t n;
     if (ref_wire_peek(r) != TR_WIRE_STR || ref_get_tag(r, &tag) != 0 ||
@@ -250,7 +250,7 @@ static int ref_wire_get_str(tr_wire_r *r, const char **s, uint32_t *len) {
 }
 
 /* A float holding an integral value in int64 range (JSON tools may send 5.0 for 5). */
-static int ref_get_integral_float(tr_wire_r *r, int64_t *v) {
+static int ref_get_integral_float(tr_mp_reader *r, int64_t *v) {
     uint8_t tag;
     uint64_t bits;
     double d;
@@ -273,7 +273,7 @@ static int ref_get_integral_float(tr_wire_r *r, int64_t *v) {
     return 0;
 }
 
-static int ref_wire_get_int(tr_wire_r *r, int64_t *v) {
+static int ref_wire_get_int(tr_mp_reader *r, int64_t *v) {
     uint8_t tag;
     uint64_t x;
     if (ref_wire_peek(r) == TR_WIRE_FLOAT) {
@@ -307,7 +307,7 @@ static int ref_wire_get_int(tr_wire_r *r, int64_t *v) {
     return 0;
 }
 
-static int ref_wire_get_bool(tr_wire_r *r, bool *v) {
+static int ref_wire_get_bool(tr_mp_reader *r, bool *v) {
     uint8_t tag;
     if (ref_wire_peek(r) != TR_WIRE_BOOL || ref_get_tag(r, &tag) != 0) {
         return ref_fail(r);
@@ -316,7 +316,7 @@ static int ref_wire_get_bool(tr_wire_r *r, bool *v) {
     return 0;
 }
 
-static int ref_wire_get_nil(tr_wire_r *r) {
+static int ref_wire_get_nil(tr_mp_reader *r) {
     uint8_t tag;
     if (ref_wire_peek(r) != TR_WIRE_NIL || ref_get_tag(r, &tag) != 0) {
         return ref_fail(r);
@@ -324,7 +324,7 @@ static int ref_wire_get_nil(tr_wire_r *r) {
     return 0;
 }
 
-static int ref_skip_bytes(tr_wire_r *r, uint64_t n) {
+static int ref_skip_bytes(tr_mp_reader *r, uint64_t n) {
     if (n > (uint64_t)(r->end - r->p)) {
         return ref_fail(r);
     }
@@ -332,9 +332,9 @@ static int ref_skip_bytes(tr_wire_r *r, uint64_t n) {
     return 0;
 }
 
-static int ref_skip_depth(tr_wire_r *r, int depth);
+static int ref_skip_depth(tr_mp_reader *r, int depth);
 
-static int ref_skip_elements(tr_wire_r *r, uint64_t n, int depth) {
+static int ref_skip_elements(tr_mp_reader *r, uint64_t n, int depth) {
     for (uint64_t i = 0; i < n; i++) {
         if (ref_skip_depth(r, depth) != 0) {
             return TR_EPROTO;
@@ -343,7 +343,7 @@ static int ref_skip_elements(tr_wire_r *r, uint64_t n, int depth) {
     return 0;
 }
 
-static int ref_skip_ext(tr_wire_r *r, uint8_t tag) {
+static int ref_skip_ext(tr_mp_reader *r, uint8_t tag) {
     uint64_t n;
     static const uint8_t fixext[5] = {1, 2, 4, 8, 16}; /* d4..d8 */
     if (tag >= 0xd4 && tag <= 0xd8) {
@@ -356,7 +356,7 @@ static int ref_skip_ext(tr_wire_r *r, uint8_t tag) {
     return ref_skip_bytes(r, n + 1);
 }
 
-static int ref_skip_depth(tr_wire_r *r, int depth) {
+static int ref_skip_depth(tr_mp_reader *r, int depth) {
     uint32_t n;
     uint8_t tag;
     uint64_t len;
@@ -394,7 +394,7 @@ static int ref_skip_depth(tr_wire_r *r, int depth) {
     }
 }
 
-static int ref_wire_skip(tr_wire_r *r) {
+static int ref_wire_skip(tr_mp_reader *r) {
     return ref_skip_depth(r, 0);
 }
 
@@ -407,7 +407,7 @@ static bool ref_wire_str_eq(const char *s, uint32_t len, const char *lit) {
 
 static int ref_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_value,
                                   int64_t value, size_t *len) {
-    tr_wire_w w;
+    tr_mp_writer w;
     ref_wire_w_init(&w, buf, cap);
     ref_wire_put_map(&w, has_value ? 2 : 1);
     ref_wire_put_str(&w, "key");
@@ -422,7 +422,7 @@ static int ref_reg_request_encode(void *buf, size_t cap, uint32_t key, bool has_
 
 static int ref_reg_request_decode(const void *body, size_t len, uint32_t *key, bool *has_value,
                                   int64_t *value) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, klen;
     const char *k;
     int64_t key_v = -1;
@@ -453,7 +453,7 @@ static int ref_reg_request_decode(const void *body, size_t len, uint32_t *key, b
 
 static int ref_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_t value,
                                    size_t *len) {
-    tr_wire_w w;
+    tr_mp_writer w;
     ref_wire_w_init(&w, buf, cap);
     ref_wire_put_map(&w, 2);
     ref_wire_put_str(&w, "ok");
@@ -470,7 +470,7 @@ static int ref_reg_reply_encode_ok(void *buf, size_t cap, bool has_value, int64_
 
 static int ref_reg_reply_encode_err(void *buf, size_t cap, const char *error, bool indeterminate,
                                     size_t *len) {
-    tr_wire_w w;
+    tr_mp_writer w;
     ref_wire_w_init(&w, buf, cap);
     ref_wire_put_map(&w, 3);
     ref_wire_put_str(&w, "ok");
@@ -485,7 +485,7 @@ static int ref_reg_reply_encode_err(void *buf, size_t cap, const char *error, bo
 
 static int ref_reg_reply_fields(const void *body, size_t len, const char *field,
                                 tr_reg_reply *out) {
-    tr_wire_r r;
+    tr_mp_reader r;
     uint32_t n, klen, slen;
     const char *k, *s;
     bool have_ok = false;

@@ -1,8 +1,18 @@
 /* Actors on the real engine: mailboxes, scheduling, requests, timers, links, monitors,
- * registry, dead letters, bounded mailboxes. Every wait is bounded by an inbox timeout. */
+ * registry, dead letters, bounded mailboxes. Every wait is bounded by an inbox timeout.
+ * Then the runtime's own checks, on a node driven by hand (no threads): the node invariant
+ * walker (tr__node_check) holds on a busy node and catches planted corruption, the run
+ * token catches an actor run twice at once, the pool a message freed twice, and a failed
+ * assertion on a real worker names the worker, the node and the actor. */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "runtime/actor.h"
+#include "runtime/internal.h"
 #include "troupe.h"
 
 enum {
@@ -544,4 +554,242 @@ Test(actor, flooding_sender_is_muted_and_nothing_is_lost, .init = setup, .fini =
     cr_assert_eq(tr_inbox_receive(inbox, 20000, &m), 0);
     cr_assert_eq(u64_of(m), 2000000);
     tr_msg_free(m);
+}
+
+/* ---- the runtime's own checks, on a node driven by hand ---- */
+
+typedef struct manual {
+    tr_actor *q[1024];
+    uint32_t len;
+} manual;
+
+static manual eng;
+
+static uint64_t m_now(void *e, tr_node *n) {
+    return 0;
+}
+static uint64_t m_random(void *e, tr_node *n) {
+    return 4;
+}
+static void m_schedule(void *e, tr_node *n, tr_actor *a) {
+    manual *m = e;
+    cr_assert_lt(m->len, 1024);
+    m->q[m->len++] = a;
+}
+static uint64_t m_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id, uint64_t due) {
+    return 0;
+}
+static const tr_engine_ops manual_ops = {
+    .now_ns = m_now, .random = m_random, .schedule = m_schedule, .timer_arm = m_timer_arm};
+
+static tr_node *manual_node(void) {
+    memset(&eng, 0, sizeof eng);
+    tr_node_opts o = {.node_id = 1, .ops = &manual_ops, .engine = &eng};
+    tr_node *n = NULL;
+    cr_assert_eq(tr__node_create(&o, &n), 0);
+    return n;
+}
+
+/* Runs queued activations (first in, first out) until the queue is empty or `max` ran. */
+static void manual_run(uint32_t max) {
+    for (uint32_t i = 0; i < max && eng.len; i++) {
+        tr_actor *a = eng.q[0];
+        memmove(eng.q, eng.q + 1, (eng.len - 1) * sizeof eng.q[0]);
+        eng.len--;
+        if (tr__actor_run(a)) {
+            m_schedule(&eng, NULL, a);
+        }
+    }
+}
+
+static tr_actor *actor_of(tr_node *n, tr_addr a) {
+    tr_actor *x = tr__actor_slot_get(n, a.actor);
+    cr_assert_not_null(x);
+    return x;
+}
+
+static int sink_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
+    return m->type == T_WORK ? TR_STOP : TR_CONTINUE;
+}
+static const tr_behaviour sink_b = {"sink", 8, NULL, sink_recv, NULL};
+
+static int pair_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
+    tr_addr peer;
+    memcpy(&peer, arg, sizeof peer);
+    cr_assert_eq(tr_link(ctx, peer), 0);
+    cr_assert_eq(tr_monitor(ctx, peer, NULL), 0);
+    return 0;
+}
+static const tr_behaviour pair_b = {"pair", 0, pair_init, sink_recv, NULL};
+
+/* A node with named, linked, monitoring, dead and queued actors, at a quiet point. */
+static tr_node *busy_node(tr_addr *first) {
+    tr_node *n = manual_node();
+    tr_addr a[6];
+    char name[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "sink%d", i);
+        tr_spawn_opts o = {.name = name, .mailbox_capacity = i == 5 ? 2 : 0};
+        cr_assert_eq(tr_node_spawn(n, &sink_b, &o, NULL, 0, &a[i]), 0);
+    }
+    cr_assert_eq(tr_node_spawn(n, &pair_b, NULL, &a[0], sizeof a[0], NULL), 0);
+    manual_run(1000);
+    tr_node_send(n, a[1], T_WORK, NULL, 0); /* stops: a dead slot on the free list */
+    tr_node_send(n, a[2], T_PING, NULL, 0);
+    manual_run(1000);
+    for (int i = 0; i < 5; i++) {
+        tr_node_send(n, a[3], T_PING, NULL, 0); /* left queued */
+    }
+    *first = a[3];
+    return n;
+}
+
+Test(node_check, holds_on_a_busy_quiet_node_and_after_a_crash) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    cr_assert(tr__node_check(n));
+    cr_assert_eq(actor_of(n, q)->mb.queued, 5);
+    manual_run(1000);
+    cr_assert(tr__node_check(n));
+    tr__node_crash(n);
+    cr_assert(tr__node_check(n));
+    tr__node_destroy(n);
+}
+
+Test(node_check, catches_a_miscounted_mailbox, .signal = SIGABRT) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    atomic_fetch_add(&actor_of(n, q)->mb.queued, 1);
+    tr__node_check(n);
+}
+
+Test(node_check, catches_a_mailbox_whose_head_is_not_its_last_message, .signal = SIGABRT) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    tr_actor *a = actor_of(n, q);
+    atomic_store(&a->mb.head, (uintptr_t)a->mb.tail); /* loses the queued messages' tail */
+    tr__node_check(n);
+}
+
+Test(node_check, catches_a_live_actor_on_the_free_list, .signal = SIGABRT) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    cr_assert_gt(n->free_len, 0);
+    n->free_slots[0] = tr__actor_id_slot(q.actor);
+    tr__node_check(n);
+}
+
+Test(node_check, catches_a_wrong_live_count, .signal = SIGABRT) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    atomic_fetch_add(&n->st_live, 1);
+    tr__node_check(n);
+}
+
+Test(node_check, catches_a_dead_slot_that_kept_its_state, .signal = SIGABRT) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    tr_actor *dead = tr__actor_slot_at(n, n->free_slots[0]);
+    static char leftover[8];
+    dead->state = leftover;
+    tr__node_check(n);
+}
+
+Test(node_check, catches_a_name_bound_to_another_node, .signal = SIGABRT) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    for (uint32_t i = 0; i < n->reg_nbuckets; i++) {
+        if (n->reg_buckets[i]) {
+            n->reg_buckets[i]->addr.node = 99;
+            break;
+        }
+    }
+    tr__node_check(n);
+}
+
+Test(node_check, catches_an_idle_muted_sender, .signal = SIGABRT) {
+    tr_addr q;
+    tr_node *n = busy_node(&q);
+    manual_run(1000); /* everyone idle */
+    tr_mute_rec r = {q.actor + 1, actor_of(n, q)};
+    cr_assert_eq(tr__vec_push(&n->mutes, &r, sizeof r), 0);
+    tr__node_check(n);
+}
+
+/* An actor whose callback runs itself again: two activations of one actor at once. */
+static tr_actor *reentrant;
+static int reenter_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
+    if (m->type == T_GO) {
+        tr__actor_run(reentrant);
+    }
+    return TR_CONTINUE;
+}
+static const tr_behaviour reenter_b = {"reenter", 0, NULL, reenter_recv, NULL};
+
+Test(run_token, an_actor_run_twice_at_once_aborts, .signal = SIGABRT) {
+    tr_node *n = manual_node();
+    tr_addr a;
+    cr_assert_eq(tr_node_spawn(n, &reenter_b, NULL, NULL, 0, &a), 0);
+    manual_run(10);
+    reentrant = actor_of(n, a);
+    tr_node_send(n, a, T_GO, NULL, 0);
+    tr_node_send(n, a, T_PING, NULL, 0);
+    manual_run(10);
+}
+
+Test(pool, a_message_released_twice_aborts, .signal = SIGABRT) {
+    tr_msg *m = tr__pool_alloc(16);
+    cr_assert_not_null(m);
+    tr__pool_release(m);
+    tr__pool_release(m);
+}
+
+Test(pool, a_message_not_from_the_pool_is_refused, .signal = SIGABRT) {
+    tr_msg m;
+    memset(&m, 0x5a, sizeof m);
+    tr_msg_free(&m);
+}
+
+/* A failed assertion on a worker thread: the message names the worker, node and actor. */
+static int double_free_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
+    tr_msg *x = tr__pool_alloc(0);
+    tr_msg_free(x);
+    tr_msg_free(x);
+    return TR_CONTINUE;
+}
+static const tr_behaviour double_free_b = {"double_free", 0, NULL, double_free_recv, NULL};
+
+Test(assert_context, a_worker_names_its_node_and_actor) {
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        tr_config cfg = {.workers = 1, .node_name = "ctxnode"};
+        tr_runtime *r;
+        if (tr_runtime_create(&cfg, &r) != 0) {
+            _exit(3);
+        }
+        tr_addr a;
+        tr_spawn_opts o = {.name = "culprit"};
+        tr_node_spawn(tr_runtime_node(r), &double_free_b, &o, NULL, 0, &a);
+        tr_node_send(tr_runtime_node(r), a, T_PING, NULL, 0);
+        sleep(10);
+        _exit(4);
+    }
+    close(fds[1]);
+    char out[4096] = {0};
+    size_t len = 0;
+    ssize_t got;
+    while (len < sizeof out - 1 && (got = read(fds[0], out + len, sizeof out - 1 - len)) > 0) {
+        len += (size_t)got;
+    }
+    close(fds[0]);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d: %s", status, out);
+    cr_assert_not_null(strstr(out, "assertion failed"), "%s", out);
+    cr_assert_not_null(strstr(out, "real engine worker 0 of node ctxnode"), "%s", out);
+    cr_assert_not_null(strstr(out, "name culprit behaviour double_free"), "%s", out);
 }

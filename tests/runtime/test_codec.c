@@ -61,7 +61,7 @@ static void round_trip(const tr_msg *m, const char *name) {
     cr_assert_not_null(got);
     assert_same(m, got);
     cr_assert_str_eq(got_name, name ? name : "");
-    tr__msg_release(got);
+    tr__pool_release(got);
     free(buf);
 }
 
@@ -72,7 +72,7 @@ static int decode_rc(const uint8_t *buf, size_t len) {
     memset(name, 'x', sizeof name);
     int rc = tr__envelope_decode(buf, len, &got, name);
     if (rc == 0) {
-        tr__msg_release(got);
+        tr__pool_release(got);
     } else {
         cr_assert_null(got, "a refused decode must not return a message");
         cr_assert_eq(name[0], '\0');
@@ -132,7 +132,7 @@ Test(codec, only_wire_flags_travel) {
     char name[TR_NAME_MAX + 1];
     cr_assert_eq(tr__envelope_decode(buf, len, &got, name), 0);
     cr_assert_eq(got->flags_, TR__F_REPLY);
-    tr__msg_release(got);
+    tr__pool_release(got);
     free(buf);
     /* A peer sending every bit gets only the known ones through. */
     builder b;
@@ -146,7 +146,7 @@ Test(codec, only_wire_flags_travel) {
     msgpack_pack_bin_with_body(&b.pk, "", 0);
     cr_assert_eq(tr__envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
     cr_assert_eq(got->flags_, TR__F_REPLY);
-    tr__msg_release(got);
+    tr__pool_release(got);
     msgpack_sbuffer_destroy(&b.sb);
 }
 
@@ -689,8 +689,8 @@ static int decode_both(const uint8_t *buf, size_t len, const char *what, size_t 
     } else {
         cr_assert_null(fast);
     }
-    tr__msg_release(fast);
-    tr__msg_release(general);
+    tr__pool_release(fast);
+    tr__pool_release(general);
     return rc;
 }
 
@@ -795,7 +795,7 @@ Test(codec, fast_path_leaves_foreign_forms_to_the_general_reader) {
     cr_assert_str_eq(name, "ab");
     cr_assert_eq(got->body_len, 1);
     cr_assert_eq(got->body[0], 'z');
-    tr__msg_release(got);
+    tr__pool_release(got);
     msgpack_sbuffer_destroy(&b.sb);
 }
 
@@ -874,8 +874,8 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         cr_assert_eq(tr__envelope_decode(again, again_len, &got2, name2), 0);
         assert_same(got, got2);
         cr_assert_str_eq(name, name2);
-        tr__msg_release(got2);
-        tr__msg_release(got);
+        tr__pool_release(got2);
+        tr__pool_release(got);
     }
     free(base);
     cr_assert_gt(decoded, 100, "mutations that keep an envelope valid must decode");

@@ -47,9 +47,9 @@ static void check_fresh(tr_msg *m, size_t body_cap) {
     cr_assert_eq(m->corr, 0);
     cr_assert_eq(m->trace, 0);
     cr_assert_eq(m->flags_, 0);
-    cr_assert_eq(m->body, tr__msg_body_mut(m));
+    cr_assert_eq(m->body, tr__pool_body_mut(m));
     cr_assert_eq((const void *)m->body, (const void *)(m + 1));
-    memset(tr__msg_body_mut(m), 0xab, body_cap); /* the whole capacity is writable */
+    memset(tr__pool_body_mut(m), 0xab, body_cap); /* the whole capacity is writable */
 }
 
 /* Dirties every header field, as a user of the message would. */
@@ -72,7 +72,7 @@ static void alloc_and_free(size_t body_cap) {
     for (int pass = 0; pass < 3; pass++) {
         size_t before = malloc_in_use();
         for (int i = 0; i < MANY; i++) {
-            ms[i] = tr__msg_alloc(body_cap);
+            ms[i] = tr__pool_alloc(body_cap);
             check_fresh(ms[i], body_cap);
             if (pass > 0 && pooled) {
                 cr_assert(was_seen(seen, ms[i]),
@@ -90,7 +90,7 @@ static void alloc_and_free(size_t body_cap) {
                          grown);
         }
         for (int i = 0; i < MANY; i++) {
-            tr__msg_release(ms[i]);
+            tr__pool_release(ms[i]);
         }
     }
 }
@@ -106,15 +106,15 @@ Test(pool, reused_messages_come_back_initialised_in_every_class) {
 Test(pool, live_messages_are_distinct) {
     static tr_msg *ms[MANY];
     for (int i = 0; i < MANY; i++) {
-        ms[i] = tr__msg_alloc(16);
-        memset(tr__msg_body_mut(ms[i]), 0, 16);
-        memcpy(tr__msg_body_mut(ms[i]), &i, sizeof i);
+        ms[i] = tr__pool_alloc(16);
+        memset(tr__pool_body_mut(ms[i]), 0, 16);
+        memcpy(tr__pool_body_mut(ms[i]), &i, sizeof i);
     }
     for (int i = 0; i < MANY; i++) {
         int v;
         memcpy(&v, ms[i]->body, sizeof v);
         cr_assert_eq(v, i, "message %d was handed out twice", i);
-        tr__msg_release(ms[i]);
+        tr__pool_release(ms[i]);
     }
     tr__pool_thread_flush();
 }
@@ -126,7 +126,7 @@ static tr_msg *handed[MANY];
 static void *consumer(void *arg) {
     (void)arg;
     for (int i = 0; i < MANY; i++) {
-        tr__msg_release(handed[i]);
+        tr__pool_release(handed[i]);
     }
     tr__pool_thread_flush();
     return NULL;
@@ -137,7 +137,7 @@ Test(pool, memory_freed_on_another_thread_is_reused_initialised) {
     for (int pass = 0; pass < 3; pass++) {
         size_t before = malloc_in_use();
         for (int i = 0; i < MANY; i++) {
-            handed[i] = tr__msg_alloc(32);
+            handed[i] = tr__pool_alloc(32);
             check_fresh(handed[i], 32);
             if (pass > 0) {
                 cr_assert(was_seen(seen, handed[i]), "message %d of pass %d is new memory", i,

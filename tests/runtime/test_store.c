@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "runtime/engine.h"         /* tr__msg_alloc: a real message to hold */
+#include "runtime/engine.h"         /* tr__pool_alloc: a real message to hold */
 #include "runtime/store_internal.h" /* tr__store_check and the state it walks */
 #include "store_helpers.h"
 
@@ -298,7 +298,7 @@ Test(store, close_frees_held_replies_without_calling_the_node, .init = setup, .f
     tr_store_hooks h = {on_ready, on_durable, release_must_not_run, &hooks_rec};
     tr__store_bind(st, &h);
     put_s("x", "k", "v");
-    tr_msg *m = tr__msg_alloc(16);
+    tr_msg *m = tr__pool_alloc(16);
     cr_assert_not_null(m);
     cr_assert_eq(tr__store_hold(st, m), 0);
     uint64_t tok;
