@@ -767,6 +767,9 @@ typedef struct tr_sim_config {
     tr_sim_boot_fn boot;        /* may be NULL (then nodes start empty) */
     void *boot_ud;              /* borrowed; must outlive the sim */
     uint64_t record_events_max; /* check-determinism mode: per-event hashes kept; 0 = 1M */
+    bool check_nodes; /* after every event, walk the runtime invariants of the event's node
+                         and abort (printing seed and event) on a broken one; for tests: it
+                         costs a walk of the node per event */
 } tr_sim_config;
 
 /* Fills *cfg with the defaults: seed 1, 3 nodes, delay 100 us + uniform mean 400 us, no loss,

@@ -386,8 +386,12 @@ static inline void event_begin(tr_sim *sim, uint8_t kind, uint32_t node) {
 
 static inline void event_end(tr_sim *sim, sim_record *r) {
     sim->trace = tr__sim_mix(tr__sim_mix(sim->trace, r->a), r->b);
-    if (sim->mode != SIM_MODE_PLAIN) {
+    if (__builtin_expect(sim->mode != SIM_MODE_PLAIN, 0)) {
         tr__sim_record(sim, r); /* check-determinism only */
+    }
+    if (__builtin_expect(sim->cfg.check_nodes, 0)) {
+        /* A quiet point: the event's activation is over and nothing runs concurrently. */
+        SIM_ASSERT(sim, tr__node_check(sim->nodes[r->node].node));
     }
 }
 

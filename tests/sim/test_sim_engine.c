@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runtime/assert.h"
+#include "runtime/internal.h" /* tr_node, to plant a corruption */
 #include "troupe.h"
 
 enum {
@@ -518,6 +519,44 @@ Test(sim_engine, every_fault_at_once_is_still_deterministic) {
     cr_assert_not(d.diverged, "%s", d.what);
     /* Pings mostly wait out their timeouts behind the faults: few events, many faults. */
     cr_assert_gt(events, 400, "events %llu", (unsigned long long)events);
+}
+
+/* check_nodes walks the runtime's invariants (tr__node_check) after every event: they hold
+ * through crashes, restarts, pauses and partitions, and a corrupted node aborts the run. */
+static void chaos_plain(tr_sim *sim, void *ud) {
+    uint64_t events;
+    chaos_scenario(sim, &events);
+}
+
+Test(sim_engine, node_invariants_hold_after_every_event_under_every_fault) {
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        tr_sim_config c = ping_config(seed);
+        c.nodes = 5;
+        c.store = true;
+        c.loss_prob = 0.02;
+        c.dup_prob = 0.02;
+        c.check_nodes = true;
+        tr_sim *sim;
+        cr_assert_eq(tr_sim_create(&c, &sim), 0);
+        chaos_plain(sim, NULL);
+        tr_sim_destroy(sim);
+    }
+}
+
+static void corrupt_live_count(tr_sim *sim, void *ud) {
+    (void)ud;
+    atomic_fetch_add(&tr_sim_node(sim, 0)->st_live, 1); /* a planted miscount */
+}
+
+Test(sim_engine, a_corrupted_node_is_caught_after_the_next_event, .signal = SIGABRT) {
+    tr_sim_config c = ping_config(5);
+    c.check_nodes = true;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&c, &sim), 0);
+    uint32_t n = tr_sim_node_count(sim);
+    cr_assert_eq(tr_node_spawn(tr_sim_node(sim, 0), &pinger_b, NULL, &n, sizeof n, NULL), 0);
+    tr_sim_at(sim, 3000000, corrupt_live_count, NULL);
+    tr_sim_run_for(sim, 50000000);
 }
 
 /* The engine's invariant hook (sim/sim.h SIM_ASSERT) reports the seed and aborts. */
