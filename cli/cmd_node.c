@@ -411,7 +411,7 @@ int tr_cli_node(int argc, char **argv) {
         a.cc.seeds = a.seeds;
         a.cc.secret = secret;
         a.cc.secret_len = secret_len;
-        rc = tr_cluster_start(rt, &a.cc, &cl);
+        rc = tr_cluster_create(rt, &a.cc, &cl);
     }
     if (rc) {
         tr_cluster_log("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
@@ -425,7 +425,7 @@ int tr_cli_node(int argc, char **argv) {
     tr_cluster_log("info", a.name, "event=node_stopping");
     tr_cluster_stop(cl);
     tr_stats st;
-    tr_node_stats(tr_runtime_node(rt), &st);
+    tr_node_stats_get(tr_runtime_node(rt), &st);
     tr_runtime_destroy(rt);
     tr_cluster_destroy(cl);
     tr_cluster_log("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",

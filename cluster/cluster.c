@@ -280,7 +280,7 @@ static void on_runtime_shutdown(void *arg) {
     close_now_on_loop(arg);
 }
 
-int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
+int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
     tr_cluster *c = calloc(1, sizeof *c);
     if (!c) {
         return TR_ENOMEM;

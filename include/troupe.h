@@ -275,8 +275,8 @@ int tr_snapshot_write(tr_ctx *ctx, uint64_t seq, const void *data, size_t len);
  * is durable in the same ordered group commit as the actor's other writes, never before an
  * earlier snapshot. TR_EINVAL if upto_seq is past the latest snapshot the actor sees (its own
  * pending one counts), so every dropped event is covered by a snapshot; 0 and nothing done for
- * 0 or a point not past an earlier truncation. Recovery is unchanged (snapshot, then the
- * events after it) and sequences go on from the last one used, even with an empty journal.
+ * 0 or a point not past an earlier truncation. Recovery replays the latest snapshot, then the
+ * events after it, and sequences go on from the last one used, even with an empty journal.
  * A long truncation is done in steps of at most 16,384 events per commit; a step lost to a
  * crash is redone by the actor's next truncation. After it, a snapshot below upto_seq is
  * refused (TR_EINVAL) while the actor lives. Contract: docs/store.md. */
@@ -349,11 +349,11 @@ int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opt
 
 /* A supervisor as a child of another (a supervision tree): fills *child so that the parent
  * runs a supervisor with `spec` (deep-copied here) under `name` (borrowed) and `restart`.
- * child->arg is owned by the caller: tr_child_spec_release(child) once the parent has been
+ * child->arg is owned by the caller: tr_child_spec_deinit(child) once the parent has been
  * spawned (spawning copies it). TR_EINVAL / TR_ETOOBIG / TR_ENOMEM as tr_spawn_supervisor. */
-int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart restart,
-                             const tr_sup_spec *spec);
-void tr_child_spec_release(tr_child_spec *child);
+int tr_child_spec_supervisor_init(tr_child_spec *child, const char *name, tr_restart restart,
+                                  const tr_sup_spec *spec);
+void tr_child_spec_deinit(tr_child_spec *child);
 
 /* ------------------------------------------------------------------------------------ */
 /* Nodes (from outside any actor)                                                         */
@@ -370,7 +370,7 @@ int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr, c
                       size_t len);
 int tr_node_stop(tr_node *node, tr_addr target, int reason);
 int tr_node_lookup(tr_node *node, const char *name, tr_addr *out);
-bool tr_node_alive(tr_node *node, tr_addr who);
+bool tr_node_actor_is_alive(tr_node *node, tr_addr who);
 
 typedef struct tr_stats {
     uint64_t actors_live;
@@ -383,7 +383,7 @@ typedef struct tr_stats {
     uint64_t store_commits;
     uint64_t store_writes;
 } tr_stats;
-void tr_node_stats(tr_node *node, tr_stats *out);
+void tr_node_stats_get(tr_node *node, tr_stats *out);
 
 /* ------------------------------------------------------------------------------------ */
 /* The real engine: worker threads, libuv, LMDB on disk                                   */
@@ -559,7 +559,7 @@ int tr_sim_partition_bridge(tr_sim *sim); /* two random halves joined only by on
 int tr_sim_link_cut(tr_sim *sim, uint32_t from, uint32_t to); /* one-way: from -> to dropped;
                                                                TR_SIM_ANY allowed */
 int tr_sim_heal(tr_sim *sim);
-bool tr_sim_link_up(const tr_sim *sim, uint32_t from, uint32_t to);
+bool tr_sim_link_is_up(const tr_sim *sim, uint32_t from, uint32_t to);
 
 /* Crash: every actor of node i vanishes without terminate callbacks, mailboxes, timers and
  * uncommitted store writes are lost, links to and from it drop what is in flight; committed
@@ -584,7 +584,7 @@ int tr_sim_delay_spike(tr_sim *sim, uint32_t from, uint32_t to, uint64_t extra_n
 typedef struct tr_sim_stats {
     uint64_t events; /* events processed */
     uint64_t actor_runs;
-    uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
+    uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats_get) */
     uint64_t messages_traced;    /* messages hashed into the trace as they were received
                                     (a remote one is in it through its envelope) */
     uint64_t remote_sent;        /* messages put on a link */
@@ -660,12 +660,13 @@ typedef struct tr_cluster_config {
                                 sleeps; 0 = 50, negative = never */
 } tr_cluster_config;
 
-/* Starts the transport on rt's I/O loop (listens, dials the seeds) and plugs it into rt.
+/* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
+ * into rt.
  * The node's id and name (tr_config) are its identity in the cluster. *out is owned:
  * tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
  * config), TR_EBUSY (address in use), TR_EIO. Sets SIGPIPE to ignored if it had its default
  * action (a peer resetting a connection must not kill the process). */
-int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
+int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
 /* The port the node listens on (useful with port 0), or 0. */
 int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).

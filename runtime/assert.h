@@ -32,9 +32,8 @@ void tr__assert_context_set(tr__assert_context_fn fn, void *arg, tr__assert_cont
 _Noreturn __attribute__((cold)) void tr__assert_fail(const char *expr, const char *file, int line,
                                                      const char *func);
 
-#define TR_ASSERT(cond)                                                                            \
-    (__builtin_expect(!!(cond), 1) ? (void)0                                                       \
-                                   : tr__assert_fail(#cond, __FILE__, __LINE__, __func__))
+#define TR_ASSERT(cond) \
+    (__builtin_expect(!!(cond), 1) ? (void)0 : tr__assert_fail(#cond, __FILE__, __LINE__, __func__))
 
 #ifdef NDEBUG
 #define TR_DEBUG_ASSERT(cond) ((void)sizeof(!(cond)))

@@ -915,7 +915,7 @@ void tr_inbox_destroy(tr_inbox *ib) {
         return;
     }
     tr_node_stop(ib->rt->node, ib->addr, 0);
-    for (int i = 0; i < 100000 && tr_node_alive(ib->rt->node, ib->addr); i++) {
+    for (int i = 0; i < 100000 && tr_node_actor_is_alive(ib->rt->node, ib->addr); i++) {
         usleep(100);
     }
     tr_msg *m = ib->head;

@@ -79,12 +79,12 @@ static void flood_slow_sink(uint32_t stall_ms) {
                             .secret_len = strlen(SECRET),
                             .heartbeat_ms = 100,
                             .down_ms = 600};
-    cr_assert_eq(tr_cluster_start(rt2, &cc, &c2), 0);
+    cr_assert_eq(tr_cluster_create(rt2, &cc, &c2), 0);
     char seeds[32];
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d", tr_cluster_port(c2));
     tr_cluster_config cc1 = cc;
     cc1.seeds = seeds;
-    cr_assert_eq(tr_cluster_start(rt1, &cc1, &c1), 0);
+    cr_assert_eq(tr_cluster_create(rt1, &cc1, &c1), 0);
     uint32_t peer;
     cr_assert_eq(tr_cluster_wait_peer(c2, 5000, &peer), 0);
     cr_assert_eq(tr_cluster_wait_peer(c1, 5000, &peer), 0);
