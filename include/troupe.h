@@ -399,6 +399,8 @@ typedef struct tr_config {
     const char *data_dir;        /* LMDB directory; NULL = a fresh temporary one, removed at exit */
     uint64_t map_size;           /* initial LMDB map size; 0 = 64 MiB; grows when full */
     uint32_t commit_interval_us; /* group-commit linger; 0 = commit as soon as the writer is free */
+    bool no_store;               /* no store at all (a client process; data_dir must be NULL): the
+                                    durable state calls return TR_ENOTSUP */
 } tr_config;
 
 /* Starts the engine (workers, I/O loop, store writer). *out is owned: tr_runtime_destroy. */
@@ -414,6 +416,16 @@ int tr_inbox_create(tr_runtime *rt, tr_inbox **out);
 tr_addr tr_inbox_addr(const tr_inbox *inbox);
 /* *out is owned by the caller: free with tr_msg_free. TR_ETIMEDOUT after timeout_ms. */
 int tr_inbox_receive(tr_inbox *inbox, uint32_t timeout_ms, tr_msg **out);
+/* A request/reply from a plain thread: sends a request from the inbox, as tr_request does
+ * from an actor, and blocks the calling thread until the answer. to_name NULL: the request
+ * goes to the address `to`; else to the actor registered as to_name on node to.node (to.actor
+ * is ignored; a client knows a node by its id, e.g. from tr_cluster_wait_peer). 0 with
+ * *reply_out the reply (owned: tr_msg_free); TR_ETIMEDOUT when no reply came within
+ * timeout_ms (a later one is dropped); TR_EBUSY if another thread's request on this inbox is
+ * waiting; TR_EINVAL, or the send's error. Other messages arriving meanwhile stay queued for
+ * tr_inbox_receive. body (borrowed) is copied before the call returns. */
+int tr_inbox_request(tr_inbox *inbox, tr_addr to, const char *to_name, uint32_t type,
+                     const void *body, size_t len, uint32_t timeout_ms, tr_msg **reply_out);
 void tr_inbox_destroy(tr_inbox *inbox);
 void tr_msg_free(tr_msg *msg);
 
@@ -658,6 +670,7 @@ typedef struct tr_cluster_config {
     uint32_t write_stall_ms;       /* a peer not reading this long is dropped; 0 = 5000 */
     int32_t spin_us;               /* the I/O loop polls this long after activity before it
                                 sleeps; 0 = 50, negative = never */
+    bool quiet;                    /* log warnings and errors only (a command-line client) */
 } tr_cluster_config;
 
 /* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
@@ -670,8 +683,15 @@ int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster *
 /* The port the node listens on (useful with port 0), or 0. */
 int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
- * For clients that dialled one seed. TR_ETIMEDOUT. Any non-worker thread. */
+ * For clients that dialled one seed. TR_ETIMEDOUT; and, for a client (cfg->client), as soon
+ * as it happens while no link is up, TR_EAUTH when a seed refused the handshake (wrong secret or cluster name) or
+ * TR_EUNREACH when a seed's host name did not resolve: a client then gives up at once
+ * rather than wait for a retry that would fail the same way. Any non-worker thread. */
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
+/* Why tr_cluster_wait_peer failed with TR_EAUTH or TR_EUNREACH, as one sentence ("refused by
+ * the node: ...", "cannot resolve HOST:PORT: ..."), NUL-terminated in why[0..why_cap); ""
+ * if nothing failed. Any thread. */
+void tr_cluster_peer_error(tr_cluster *c, char *why, size_t why_cap);
 /* Drains: refuses new remote sends (dead letters from then on), lets what is already queued
  * be written for up to 1 s, then says BYE to the peers and closes every connection; blocks
  * until done. Idempotent. If not called, tr_runtime_destroy closes without draining. */

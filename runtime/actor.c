@@ -1000,6 +1000,18 @@ int tr_request(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t 
     return request(ctx, to, NULL, type, body, len, timeout_ms, corr_out);
 }
 
+int tr__request_to(tr_ctx *ctx, tr_addr to, const char *name, uint32_t type, const void *body,
+                   size_t len, uint32_t timeout_ms, uint64_t *corr_out) {
+    if (!ctx || to.node == 0 ||
+        (name ? !*name || strlen(name) > TR_NAME_MAX || strchr(name, '@') : tr_addr_is_none(to))) {
+        return TR_EINVAL;
+    }
+    if (name) {
+        to.actor = 0;
+    }
+    return request(ctx, to, name, type, body, len, timeout_ms, corr_out);
+}
+
 int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *body, size_t len,
                     uint32_t timeout_ms, uint64_t *corr_out) {
     tr_addr to;

@@ -166,6 +166,12 @@ tr_actor *tr__slot_get(tr_node *node, uint64_t actor_id);
 void tr__dead_letter(tr_node *node, tr_msg *msg);
 /* Routes a message built by the runtime; `ctx` (may be NULL) is the sending actor. */
 int tr__send_msg(tr_node *node, tr_ctx *ctx, tr_msg *msg, const char *to_name);
+/* tr_request to the actor registered as `name` on node to.node (to.actor is ignored), or to
+ * the address `to` when name is NULL: what tr_request_name does once it has resolved
+ * "name@node" to a node id. For requests on behalf of a plain thread (tr_inbox_request),
+ * which knows a node by its id. */
+int tr__request_to(tr_ctx *ctx, tr_addr to, const char *name, uint32_t type, const void *body,
+                   size_t len, uint32_t timeout_ms, uint64_t *corr_out);
 int tr__spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
               size_t arg_len, tr_addr *out);
 void tr__actor_free_all(tr_node *node, bool run_terminate);
