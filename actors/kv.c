@@ -39,8 +39,7 @@ static void kv_put(tr_ctx *ctx, const tr_msg *msg, const char *key, uint32_t key
     }
 }
 
-static void kv_get(tr_ctx *ctx, kv_state *s, const tr_msg *msg, const char *key,
-                   uint32_t key_len) {
+static void kv_get(tr_ctx *ctx, kv_state *s, const tr_msg *msg, const char *key, uint32_t key_len) {
     size_t len = 0;
     int rc = tr_kv_get(ctx, key, key_len, s->get_buf, sizeof s->get_buf, &len);
     if (rc == TR_ENOENT) {

@@ -83,9 +83,8 @@ static int client_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     return TR_STOP;
 }
 
-static const tr_behaviour client_behaviour = {.name = "client",
-                                              .init = client_init,
-                                              .receive = client_receive};
+static const tr_behaviour client_behaviour = {
+    .name = "client", .init = client_init, .receive = client_receive};
 
 static bool answered(tr_sim *s, void *ud) {
     (void)s, (void)ud;
@@ -248,8 +247,9 @@ static const uint8_t ok[] = {0x81, 0xa2, 'o', 'k', 0xc3};
 static const uint8_t nil[] = {0xc0};
 
 Test(node_actors, kv_put_then_get_returns_the_value) {
-    static const uint8_t v[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92, 0xc3, 0xcb, 0x3f, 0xf0,
-                                0,    0,    0,   0,    0,    0}; /* {"a":1,"b":[true,1.0]} */
+    static const uint8_t v[] = {
+        0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92, 0xc3, 0xcb,
+        0x3f, 0xf0, 0,   0,    0,    0,   0,    0}; /* {"a":1,"b":[true,1.0]} */
     kv("kv", "get", "k", NULL, 0);
     assert_answer(TYPE, nil, sizeof nil);
     kv("kv", "put", "k", v, sizeof v);
@@ -307,6 +307,6 @@ Test(node_actors, kv_rejects_bad_ops_and_values) {
     assert_error(TYPE, "bad op");
     kv("kv", "put", "k", two_values, sizeof two_values);
     assert_error(TYPE, "bad op");
-    kv("kv", "get", "k", NULL, 0);             /* nothing was stored */
+    kv("kv", "get", "k", NULL, 0); /* nothing was stored */
     assert_answer(TYPE, nil, sizeof nil);
 }
