@@ -234,10 +234,10 @@ int tr_demonitor(tr_ctx *ctx, uint64_t ref);
 int tr_monitor_node(tr_ctx *ctx, uint32_t node_id);
 
 /* Timers fire as messages to self: type = `type`, corr = *timer_id_out, no body. A one-shot
- * timer has period_ms == 0. A cancelled timer never delivers afterwards. */
+ * timer has period_ms == 0. A stopped timer never delivers afterwards (tr_timer_stop). */
 int tr_timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t period_ms, uint32_t type,
                    uint64_t *timer_id_out);
-int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id);
+int tr_timer_stop(tr_ctx *ctx, uint64_t timer_id);
 
 /* The per-node registry. Names are copied; at most TR_NAME_MAX bytes. A name is removed
  * when its actor stops. */

@@ -1210,7 +1210,7 @@ int tr_timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t period_ms, uint32_t 
     return rc;
 }
 
-int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id) {
+int tr_timer_stop(tr_ctx *ctx, uint64_t timer_id) {
     uint32_t idx;
     tr_timer_rec *t = ctx ? timer_find(ctx->actor->ext, timer_id, &idx) : NULL;
     if (!t || t->corr) {

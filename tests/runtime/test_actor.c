@@ -208,8 +208,8 @@ static int timer_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     cr_assert_eq(tr_timer_start(ctx, 10, 0, T_TICK, &s->t10), 0);
     cr_assert_eq(tr_timer_start(ctx, 30, 0, T_TICK, &s->t20), 0);
     cr_assert_eq(tr_timer_start(ctx, 5, 5, T_WORK, &s->per), 0);
-    cr_assert_eq(tr_timer_cancel(ctx, s->t20), 0);
-    cr_assert_eq(tr_timer_cancel(ctx, s->t20), TR_ENOENT);
+    cr_assert_eq(tr_timer_stop(ctx, s->t20), 0);
+    cr_assert_eq(tr_timer_stop(ctx, s->t20), TR_ENOENT);
     return 0;
 }
 static int timer_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
@@ -218,7 +218,7 @@ static int timer_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
         report(ctx, m->corr == s->t10 ? 10 : m->corr == s->t30 ? 30 : 20);
     }
     if (m->type == T_WORK && ++s->ticks == 3) {
-        tr_timer_cancel(ctx, s->per);
+        tr_timer_stop(ctx, s->per);
         report(ctx, 3);
     }
     if (m->type == T_WORK && s->ticks > 3) {
