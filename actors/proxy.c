@@ -77,7 +77,10 @@ static void proxy_forward(tr_ctx *ctx, proxy_state *s, const tr_msg *msg) {
 
 static int proxy_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     proxy_state *s = state;
-    pending *p = msg->corr ? find_pending(s, msg->corr) : NULL;
+    /* Only a reply or a timeout can answer a forward: a new request may carry the same corr
+     * (correlation ids are per sending actor). */
+    bool answer = msg->type == TR_MSG_TIMEOUT || tr_msg_is_reply(msg);
+    pending *p = answer && msg->corr ? find_pending(s, msg->corr) : NULL;
     if (p && msg->type == TR_MSG_TIMEOUT) {
         reply_error(ctx, p, TR_MSG_USER, "timeout");
         p->corr_out = 0;

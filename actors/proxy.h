@@ -14,7 +14,8 @@
  *   "busy"                 TR_PROXY_PENDING_MAX forwarded requests are already waiting;
  *   "unreachable"          the forward could not be sent (unknown name, bad node);
  *   "timeout"              the target did not answer within TR_PROXY_TIMEOUT_MS.
- * Replies and timeouts that match no waiting request are ignored.
+ * Replies and timeouts that match no waiting request are ignored; a new request is never
+ * taken for a reply, whatever its correlation id (tr_msg_is_reply).
  *
  * State: a fixed table of waiting requests (no allocation per request). */
 #ifndef TR_ACTORS_PROXY_H

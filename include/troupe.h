@@ -138,6 +138,11 @@ struct tr_msg {
     uint32_t size_class_;
 };
 
+/* True when msg answers a request of the receiving actor (it was sent with tr_reply or
+ * tr_reply_durable): this tells a reply from a new request that happens to carry the same
+ * correlation id, which another actor's counter may well have produced. */
+bool tr_msg_is_reply(const tr_msg *msg);
+
 /* ------------------------------------------------------------------------------------ */
 /* Behaviours                                                                             */
 

@@ -1034,6 +1034,10 @@ int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *bo
     return request(ctx, to, local, type, body, len, timeout_ms, corr_out);
 }
 
+bool tr_msg_is_reply(const tr_msg *msg) {
+    return msg && (msg->flags_ & TR__F_REPLY) != 0;
+}
+
 int tr_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len) {
     if (!ctx || !req || tr_addr_is_none(req->from) || (len && !body) || len > TR_VALUE_MAX ||
         type >= TR__SYS_BASE) {

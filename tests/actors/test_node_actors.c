@@ -228,6 +228,27 @@ Test(node_actors, proxy_answers_timeout_when_the_target_is_silent) {
     cr_assert_geq(tr_sim_now_ns(sim) - t0, TR_PROXY_TIMEOUT_MS * MS);
 }
 
+Test(node_actors, proxy_answers_busy_when_its_table_is_full) {
+    body *x = body_new();
+    tr_wire_put_array(&x->w, 2);
+    tr_wire_put_str(&x->w, "sink@n2");
+    tr_wire_put_nil(&x->w);
+    request r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.target, "proxy");
+    r.type = TYPE;
+    memcpy(r.body, x->b, x->w.len);
+    r.len = x->w.len;
+    for (int i = 0; i < TR_PROXY_PENDING_MAX; i++) { /* each waits for the silent sink */
+        cr_assert_eq(
+            tr_node_spawn(tr_sim_node(sim, 0), &client_behaviour, NULL, &r, sizeof r, NULL), 0);
+    }
+    uint64_t t0 = tr_sim_now_ns(sim);
+    call("proxy", TYPE, r.body, r.len);
+    assert_error(TYPE, "busy");
+    cr_assert_lt(tr_sim_now_ns(sim) - t0, TR_PROXY_TIMEOUT_MS * MS, "busy at once");
+}
+
 /* ---- kv -------------------------------------------------------------------------------- */
 
 static void kv(const char *target, const char *op, const char *key, const uint8_t *val,

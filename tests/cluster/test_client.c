@@ -65,6 +65,7 @@ Test(client, inbox_request_returns_the_reply_and_leaves_other_mail_queued) {
     cr_assert_eq(r->body_len, 1);
     cr_assert_eq(r->body[0], 0x2a);
     cr_assert(tr_addr_eq(r->from, echo));
+    cr_assert(tr_msg_is_reply(r));
     tr_msg_free(r);
     /* by name on a node id, as a client that knows its server only by id */
     cr_assert_eq(tr_inbox_request(ib, (tr_addr){1, 0, 0}, "echo", 400, NULL, 0, 5000, &r), 0);
@@ -73,6 +74,7 @@ Test(client, inbox_request_returns_the_reply_and_leaves_other_mail_queued) {
     tr_msg *m;
     cr_assert_eq(tr_inbox_receive(ib, 1000, &m), 0);
     cr_assert_eq(m->type, 700, "the other message stays queued, in order");
+    cr_assert(!tr_msg_is_reply(m));
     tr_msg_free(m);
     cr_assert_eq(tr_inbox_receive(ib, 50, &m), TR_ETIMEDOUT, "and the replies were taken");
     tr_inbox_destroy(ib);
