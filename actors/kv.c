@@ -20,11 +20,31 @@ static void reply_error(tr_ctx *ctx, const tr_msg *req, const char *why) {
     (void)tr_reply(ctx, req, req->type, buf, w.len);
 }
 
+/* Reads one value whose containers nest at most TR_KV_DEPTH_MAX - depth deeper. */
+static bool read_value(tr_wire_r *r, uint32_t depth) {
+    tr_wire_kind kind = tr_wire_peek(r);
+    uint32_t n = 0;
+    if (kind != TR_WIRE_ARRAY && kind != TR_WIRE_MAP) {
+        return tr_wire_skip(r) == 0; /* a scalar, a string, bytes or an extension */
+    }
+    if (depth == TR_KV_DEPTH_MAX ||
+        (kind == TR_WIRE_ARRAY ? tr_wire_get_array(r, &n) : tr_wire_get_map(r, &n)) != 0) {
+        return false;
+    }
+    uint64_t items = kind == TR_WIRE_MAP ? 2 * (uint64_t)n : n;
+    for (uint64_t i = 0; i < items; i++) {
+        if (!read_value(r, depth + 1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* True when bytes[0..len) are exactly one msgpack value. */
 static bool one_value(const uint8_t *bytes, size_t len) {
     tr_wire_r r;
     tr_wire_r_init(&r, bytes, len);
-    return tr_wire_skip(&r) == 0 && r.err == 0 && r.p == r.end;
+    return read_value(&r, 0) && r.err == 0 && r.p == r.end;
 }
 
 static void kv_put(tr_ctx *ctx, const tr_msg *msg, const char *key, uint32_t key_len,

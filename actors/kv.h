@@ -2,10 +2,10 @@
  *
  * Requests (any user type, with a sender; the reply has the request's type):
  *   ["put", key, value]  key a string of 1..TR_KEY_MAX bytes, value exactly one msgpack
- *                        value of any kind (nested at most
- *                        TR_WIRE_DEPTH_MAX deep, actors/register_wire.h): stores
- *                        it (tr_kv_put) and replies {"ok": true} once the write is durable
- *                        (tr_reply_durable: an acknowledged put survives a crash);
+ *                        value of any kind (arrays and maps nested at most
+ *                        TR_KV_DEPTH_MAX deep): stores it (tr_kv_put) and replies
+ *                        {"ok": true} once the write is durable (tr_reply_durable: an
+ *                        acknowledged put survives a crash);
  *   ["get", key]         replies with the stored value's bytes, or nil if the key is absent.
  * Errors are replies with the body {"error": why}: "want [op, key, ...]" (not an array of
  * two or three elements starting with two strings, or a bad key), "bad op" (another op,
@@ -19,6 +19,8 @@
 
 #include "troupe.h"
 
+/* The deepest nesting of arrays and maps a stored value may have. */
+#define TR_KV_DEPTH_MAX 32
 /* The largest value a get can return (the reply is built in the actor's state). */
 #define TR_KV_GET_MAX (64u << 10)
 

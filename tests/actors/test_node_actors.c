@@ -331,3 +331,24 @@ Test(node_actors, kv_rejects_bad_ops_and_values) {
     kv("kv", "get", "k", NULL, 0); /* nothing was stored */
     assert_answer(TYPE, nil, sizeof nil);
 }
+
+Test(node_actors, kv_values_nest_up_to_the_depth_limit) {
+    uint8_t v[TR_KV_DEPTH_MAX + 1];
+    memset(v, 0x91, sizeof v);     /* arrays of one element, ... */
+    v[TR_KV_DEPTH_MAX - 1] = 0x90; /* ... the innermost empty: TR_KV_DEPTH_MAX containers */
+    kv("kv", "put", "deep", v, TR_KV_DEPTH_MAX);
+    assert_answer(TYPE, ok, sizeof ok);
+    kv("kv", "get", "deep", NULL, 0);
+    assert_answer(TYPE, v, TR_KV_DEPTH_MAX);
+    v[TR_KV_DEPTH_MAX - 1] = 0x91;
+    v[TR_KV_DEPTH_MAX] = 0x90; /* one more */
+    kv("kv", "put", "deeper", v, sizeof v);
+    assert_error(TYPE, "bad op");
+    static const uint8_t map[] = {0x81, 0xa1, 'k',  0x92, 0xcf, 0xff, 0xff, 0xff,
+                                  0xff, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x01, 0x00};
+    kv("kv", "put", "map", map, sizeof map); /* {"k": [2^64 - 1, bin]} */
+    assert_answer(TYPE, ok, sizeof ok);
+    static const uint8_t short_map[] = {0x82, 0xa1, 'k', 0x01}; /* a map missing an entry */
+    kv("kv", "put", "map", short_map, sizeof short_map);
+    assert_error(TYPE, "bad op");
+}
