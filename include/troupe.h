@@ -679,9 +679,8 @@ typedef struct tr_cluster_config {
 } tr_cluster_config;
 
 /* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
- * into rt.
- * The node's id and name (tr_config) are its identity in the cluster. *out is owned:
- * tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
+ * into rt. The node's id and name (tr_config) are its identity in the cluster. *out is
+ * owned: tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
  * config), TR_EBUSY (address in use), TR_EIO. Sets SIGPIPE to ignored if it had its default
  * action (a peer resetting a connection must not kill the process). */
 int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
@@ -689,9 +688,10 @@ int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster *
 int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
  * For clients that dialled one seed. TR_ETIMEDOUT; and, for a client (cfg->client), as soon
- * as it happens while no link is up, TR_EAUTH when a seed refused the handshake (wrong secret or cluster name) or
- * TR_EUNREACH when a seed's host name did not resolve: a client then gives up at once
- * rather than wait for a retry that would fail the same way. Any non-worker thread. */
+ * as it happens while no link is up, TR_EAUTH when a seed refused the handshake (wrong
+ * secret or cluster name) or TR_EUNREACH when a seed's host name did not resolve: a client
+ * then gives up at once rather than wait for a retry that would fail the same way. Any
+ * non-worker thread. */
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
 /* Why tr_cluster_wait_peer failed with TR_EAUTH or TR_EUNREACH, as one sentence ("refused by
  * the node: ...", "cannot resolve HOST:PORT: ..."), NUL-terminated in why[0..why_cap); ""
