@@ -4,8 +4,8 @@
  * figures in the peers' line format (bench/peers/run.sh) or as JSON lines. With no
  * names it runs the in-process five (pingpong counting threadring skynet spawn_mem).
  * Exit code: 0 all ran and passed their checks, 1 a check failed, 2 usage or tool error. */
-#include <assert.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "bench/bench.h"
 #include "bench/bench_util.h"
 #include "cli/cli.h"
+#include "runtime/assert.h"
 
 typedef struct bench_entry {
     const char *name;
@@ -39,17 +40,67 @@ enum {
     BENCH_COUNT = sizeof benches / sizeof benches[0]
 };
 
+/* {"peer":"troupe","bench":NAME,...}: the start of every JSON line. */
+static json_t *json_line(const char *bench) {
+    return json_pack("{ssss}", "peer", "troupe", "bench", bench);
+}
+
+/* Writes o as one line and takes it. */
+static void json_print(json_t *o, size_t flags) {
+    if (!o || json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | flags) != 0) {
+        fprintf(stderr, "troupe bench: cannot write a JSON line\n");
+    } else {
+        fputc('\n', stdout);
+    }
+    json_decref(o);
+}
+
 void tr_bench_report(const tr_bench_opts *o, const char *bench, double value, const char *unit) {
-    assert(bench != NULL && unit != NULL && isfinite(value));
+    TR_ASSERT(bench != NULL && unit != NULL && isfinite(value));
     /* Times keep one decimal as the peers print them; rates and sizes are whole numbers. */
     int prec = strcmp(unit, "ms") == 0 ? 1 : 0;
     if (o->json) {
-        printf("{\"peer\":\"troupe\",\"bench\":\"%s\",\"value\":%.*f,\"unit\":\"%s\"}\n", bench,
-               prec, value, unit);
+        json_t *line = json_line(bench);
+        size_t flags = 0;
+        json_t *v;
+        if (prec == 0) {
+            v = json_integer((json_int_t)nearbyint(value)); /* rounds as %.0f does */
+        } else {
+            /* One decimal, as %.1f prints it: the value of that text, written with as many
+             * significant digits as the text has (jansson writes reals with %.<n>g). */
+            char text[64];
+            int n = snprintf(text, sizeof text, "%.1f", value);
+            int digits = n - 1 - (text[0] == '-') - (text[text[0] == '-'] == '0');
+            v = json_real(strtod(text, NULL));
+            flags = JSON_REAL_PRECISION(digits < 1 ? 1 : digits > 31 ? 31 : digits);
+        }
+        if (line && (json_object_set_new(line, "value", v) ||
+                     json_object_set_new(line, "unit", json_string(unit)))) {
+            json_decref(line);
+            line = NULL;
+        }
+        json_print(line, flags);
     } else {
         printf("peer=troupe bench=%s value=%.*f unit=%s\n", bench, prec, value, unit);
     }
     fflush(stdout);
+}
+
+int tr_bench_fail(const tr_bench_opts *o, const char *bench, const char *why) {
+    if (o->json) {
+        json_t *line = json_line(bench);
+        if (line && (json_object_set_new(line, "value", json_null()) ||
+                     json_object_set_new(line, "unit", json_null()) ||
+                     json_object_set_new(line, "error", json_string(why)))) {
+            json_decref(line);
+            line = NULL;
+        }
+        json_print(line, 0);
+    } else {
+        printf("peer=troupe bench=%s value=error unit=%s\n", bench, why);
+    }
+    fflush(stdout);
+    return 1;
 }
 
 static void usage(FILE *out) {

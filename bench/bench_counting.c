@@ -131,7 +131,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t n) {
         return tr_bench_fail(o, "counting", "bad_count");
     }
     tr_stats st;
-    tr_node_stats(env->node, &st);
+    tr_node_stats_get(env->node, &st);
     fprintf(stderr, "# troupe counting: %llu sender mutes\n", (unsigned long long)st.mutes);
     tr_bench_report(o, "counting", (double)n / secs, "msgs/s");
     long peak = tr_bench_proc_status_bytes("VmHWM:");

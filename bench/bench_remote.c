@@ -217,7 +217,7 @@ int tr_bench_remote(const tr_bench_opts *o) {
                             .secret_len = strlen(secret),
                             .spin_us = spin_us()};
     tr_cluster *cl;
-    int rc = tr_cluster_start(env.rt, &cc, &cl);
+    int rc = tr_cluster_create(env.rt, &cc, &cl);
     if (rc != 0) {
         fprintf(stderr, "troupe bench remote: cluster: %s\n", tr_strerror(rc));
         tr_bench_stop(&env);

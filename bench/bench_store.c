@@ -243,7 +243,7 @@ static int bench_group(const tr_bench_opts *o, uint32_t writers, uint32_t depth,
     tr_addr *addrs = calloc(writers, sizeof(tr_addr));
     rc = addrs ? spawn_writers(&e, writers, per, depth, addrs) : 2;
     tr_stats s0, s1;
-    tr_node_stats(e.node, &s0);
+    tr_node_stats_get(e.node, &s0);
     uint64_t t0 = now_ns();
     for (uint32_t i = 0; rc == 0 && i < writers; i++) {
         rc = tr_node_send(e.node, addrs[i], MSG_GO, NULL, 0) ? 2 : 0;
@@ -251,7 +251,7 @@ static int bench_group(const tr_bench_opts *o, uint32_t writers, uint32_t depth,
     snprintf(name, sizeof(name), "store_group_%s", tag);
     rc = rc ? rc : wait_done(e.inbox, writers, per * writers, name);
     double secs = (double)(now_ns() - t0) / 1e9;
-    tr_node_stats(e.node, &s1);
+    tr_node_stats_get(e.node, &s1);
     uint64_t writes = s1.store_writes - s0.store_writes;
     uint64_t commits = s1.store_commits - s0.store_commits;
     if (rc == 0 && writes != per * writers) {

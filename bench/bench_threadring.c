@@ -108,7 +108,7 @@ static int run(const tr_bench_opts *o, tr_bench_env *env, uint64_t hops) {
     }
     double secs = tr_bench_clock_stop(&clk, "threadring", (double)hops, "hops");
     tr_stats st;
-    tr_node_stats(env->node, &st);
+    tr_node_stats_get(env->node, &st);
     /* The token reaches 0 after exactly `hops` sends; one sent to a dead actor shows here. */
     if (st.dead_letters != 0) {
         return tr_bench_fail(o, "threadring", "dead_letters");

@@ -130,18 +130,6 @@ int tr_bench_wait_uint(tr_bench_env *env, const char *bench, uint32_t type, uint
     return 0;
 }
 
-int tr_bench_fail(const tr_bench_opts *o, const char *bench, const char *why) {
-    if (o->json) {
-        printf("{\"peer\":\"troupe\",\"bench\":\"%s\",\"value\":null,\"unit\":null,"
-               "\"error\":\"%s\"}\n",
-               bench, why);
-    } else {
-        printf("peer=troupe bench=%s value=error unit=%s\n", bench, why);
-    }
-    fflush(stdout);
-    return 1;
-}
-
 long tr_bench_size(const tr_bench_opts *o, long standard) {
     return o->n > 0 ? o->n : standard;
 }

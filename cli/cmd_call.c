@@ -1,29 +1,29 @@
 /* cmd_call.c — `troupe call HOST:PORT ACTOR TYPE JSON`: connects to a node as a client
  * (handshake with the shared secret), sends one request to the actor registered as ACTOR
- * there (or "actor@node" through a proxy), prints the reply's body as JSON on stdout.
- * Exit: 0 reply printed, 1 timeout / connection refused / no reply, 2 usage or bad input.
+ * there (another node's actors through its "proxy"), prints the reply's body as JSON on
+ * stdout. Exit: 0 reply printed, 1 timeout / connection refused / no reply, 2 usage or bad
+ * input.
  *
- * It runs no actor runtime: a transport on a libuv loop of its own, the envelope codec,
- * jansson for JSON and msgpack-c's packer/unpacker for the bodies (the reply body is
- * validated with tr__msgpack_check before msgpack-c looks at it). */
+ * The client is the library's: a runtime without a store, joined to the node as a cluster
+ * client (tr_cluster_wait_peer gives up at once on a refusal or a name that does not
+ * resolve), and an inbox whose tr_inbox_request waits for the reply or the timeout. This
+ * file only turns JSON into msgpack and back (jansson, msgpack-c's packer and unpacker; the
+ * reply body is validated with tr__msgpack_check before msgpack-c looks at it). */
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <msgpack.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "actors/registers.h"
 #include "cli/cli.h"
 #include "cli/node_common.h"
-#include "cluster/cluster.h"
-#include "cluster/transport.h"
 #include "runtime/codec.h"
-#include "runtime/engine.h"
 #include "troupe.h"
 
 #define JSON_DEPTH_MAX 32
@@ -159,102 +159,6 @@ static int print_body(const uint8_t *body, size_t len) {
 
 /* ---- the call ------------------------------------------------------------------------------ */
 
-typedef struct call {
-    uv_loop_t loop;
-    uv_timer_t timer;
-    tr_transport *t;
-    uint32_t self_id;
-    uint32_t server;
-    const char *actor;
-    uint32_t type;
-    uint64_t corr;
-    msgpack_sbuffer body;
-    int result; /* -1 pending, 0 replied, 1 failed */
-    bool closing;
-} call;
-
-static void finish(call *c, int result) {
-    if (c->closing) {
-        return;
-    }
-    c->closing = true;
-    c->result = result;
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, NULL);
-    tr__transport_close(c->t, NULL, NULL);
-}
-
-static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
-    call *c = ud;
-    tr_msg *m;
-    char name[TR_NAME_MAX + 1];
-    int rc = tr__cluster_decode(from, payload, len, &m, name);
-    if (rc) {
-        return rc;
-    }
-    if (m->corr == c->corr && c->result < 0) {
-        if (print_body(m->body, m->body_len)) {
-            fprintf(stderr, "troupe call: the reply (type %u, %u bytes) is not msgpack\n", m->type,
-                    m->body_len);
-            finish(c, 1);
-        } else {
-            finish(c, 0);
-        }
-    }
-    tr__pool_release(m);
-    return 0;
-}
-
-static void on_node(void *ud, uint32_t id, const char *name, bool up) {
-    call *c = ud;
-    if (!up || c->server || c->closing) {
-        return;
-    }
-    c->server = id;
-    tr_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = c->type;
-    m.from = (tr_addr){c->self_id, 0, 1};
-    m.to = (tr_addr){id, 0, 0};
-    m.corr = c->corr;
-    m.body = (const uint8_t *)c->body.data;
-    m.body_len = (uint32_t)c->body.size;
-    size_t cap = tr__envelope_size(&m, c->actor), len;
-    uint8_t *buf = malloc(cap);
-    {
-        int rc = buf ? tr__envelope_encode(&m, c->actor, buf, cap, &len) : TR_ENOMEM;
-        if (rc == 0) {
-            rc = tr__transport_send(c->t, id, buf, len);
-        }
-        free(buf);
-        if (rc) {
-            fprintf(stderr, "troupe call: cannot send to %s: %s\n", name, tr_strerror(rc));
-            finish(c, 1);
-        }
-    }
-}
-
-static void on_refused(void *ud, const char *why) {
-    call *c = ud;
-    fprintf(stderr, "troupe call: refused by the node: %s\n", why);
-    finish(c, 1);
-}
-
-static void on_unresolved(void *ud, const char *addr, const char *error) {
-    call *c = ud;
-    fprintf(stderr, "troupe call: cannot resolve %s: %s\n", addr, error);
-    finish(c, 1);
-}
-
-static void on_timeout(uv_timer_t *t) {
-    call *c = t->data;
-    fprintf(stderr, "troupe call: %s\n",
-            c->server ? "timed out waiting for the reply"
-                      : "timed out: no authenticated connection (node down, wrong secret or "
-                        "cluster name?)");
-    finish(c, 1);
-}
-
 static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
@@ -351,6 +255,87 @@ static int encode_body(const char *text, msgpack_sbuffer *out) {
     return rc;
 }
 
+/* A client id from 2^31 up (members use below), random enough not to collide with another
+ * client of the same node. */
+static uint32_t client_id(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid() ^ (uint64_t)ts.tv_sec;
+    return 0x80000000u | (uint32_t)(r & 0x7fffffffu);
+}
+
+static uint64_t ms_since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000 + (uint64_t)(t.tv_nsec / 1000000) -
+           (uint64_t)(t0->tv_nsec / 1000000);
+}
+
+/* Connects, sends the request, prints the reply. Returns the exit code (0 or 1). */
+static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const uint8_t *secret,
+                     size_t secret_len, const msgpack_sbuffer *body) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tr_cluster_config cc = {
+        .cluster = a->cluster,
+        .seeds = a->addr,
+        .secret = secret,
+        .secret_len = secret_len,
+        .client = true,
+        .handshake_timeout_ms = a->timeout_ms,
+        .down_ms = a->timeout_ms + 1000,
+        /* A one-shot client waits out a slow reply: only down_ms (the call's timeout plus a
+         * second) ends the link, not phi, which gives up on a server stalled ~2 s. */
+        .phi_down = INFINITY,
+        .quiet = true,
+    };
+    tr_cluster *cl = NULL;
+    int rc = tr_cluster_create(rt, &cc, &cl);
+    if (rc) {
+        fprintf(stderr, "troupe call: bad address '%s' (%s)\n", a->addr, tr_strerror(rc));
+        return 2;
+    }
+    uint32_t server = 0;
+    tr_inbox *ib = NULL;
+    tr_msg *reply = NULL;
+    int result = 1;
+    rc = tr_cluster_wait_peer(cl, a->timeout_ms, &server);
+    if (rc == TR_EAUTH || rc == TR_EUNREACH) {
+        char why[256];
+        tr_cluster_peer_error(cl, why, sizeof why);
+        fprintf(stderr, "troupe call: %s\n", why);
+    } else if (rc) {
+        fprintf(stderr, "troupe call: timed out: no authenticated connection (node down, "
+                        "wrong secret or cluster name?)\n");
+    } else if ((rc = tr_inbox_create(rt, &ib)) != 0) {
+        fprintf(stderr, "troupe call: %s\n", tr_strerror(rc));
+    } else {
+        uint64_t spent = ms_since(&t0);
+        uint32_t left = spent < a->timeout_ms ? a->timeout_ms - (uint32_t)spent : 1;
+        rc = tr_inbox_request(ib, (tr_addr){server, 0, 0}, a->actor, type, body->data, body->size,
+                              left, &reply);
+        if (rc == TR_ETIMEDOUT) {
+            fprintf(stderr, "troupe call: timed out waiting for the reply\n");
+        } else if (rc) {
+            fprintf(stderr, "troupe call: cannot send to %s: %s%s\n", a->actor, tr_strerror(rc),
+                    strchr(a->actor, '@') ? " (ACTOR is a name on the node called; its \"proxy\" "
+                                            "reaches the other nodes)"
+                                          : "");
+        } else if (print_body(reply->body, reply->body_len)) {
+            fprintf(stderr, "troupe call: the reply (type %u, %u bytes) is not msgpack\n",
+                    reply->type, reply->body_len);
+        } else {
+            result = 0;
+        }
+    }
+    tr_msg_free(reply);
+    tr_inbox_destroy(ib);
+    tr_cluster_stop(cl);
+    tr_runtime_destroy(rt);
+    tr_cluster_destroy(cl);
+    return result;
+}
+
 int tr_cli_call(int argc, char **argv) {
     call_args a;
     memset(&a, 0, sizeof a);
@@ -358,13 +343,12 @@ int tr_cli_call(int argc, char **argv) {
     if (rc) {
         return rc;
     }
-    static call c;
-    memset(&c, 0, sizeof c);
+    uint32_t type;
     if (!strcmp(a.type, "read")) {
-        c.type = TR_REG_READ;
+        type = TR_REG_READ;
     } else if (!strcmp(a.type, "write")) {
-        c.type = TR_REG_WRITE;
-    } else if (tr_cli_parse_u32("call", "TYPE", a.type, TR_MSG_USER, 0xFFFEFFFFu, &c.type)) {
+        type = TR_REG_WRITE;
+    } else if (tr_cli_parse_u32("call", "TYPE", a.type, TR_MSG_USER, 0xFFFEFFFFu, &type)) {
         return 2;
     }
     static uint8_t secret[TR_CLI_SECRET_MAX];
@@ -372,54 +356,27 @@ int tr_cli_call(int argc, char **argv) {
     if (tr_cli_read_secret("call", a.secret_file, secret, &secret_len)) {
         return 2;
     }
-    if (encode_body(a.json, &c.body)) {
+    msgpack_sbuffer body;
+    if (encode_body(a.json, &body)) {
         return 2;
     }
-    /* A client id from 2^31 up (members use below), random enough to not collide. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid() ^ (uint64_t)ts.tv_sec;
-    c.self_id = 0x80000000u | (uint32_t)(r & 0x7fffffffu);
-    c.corr = (r * 0x9E3779B97F4A7C15ull) | 1;
-    c.actor = a.actor;
-    c.result = -1;
     char name[32];
     snprintf(name, sizeof name, "call-%d", (int)getpid());
-    uv_loop_init(&c.loop);
-    tr_transport_config tc = {
-        .cluster = a.cluster,
-        .node_name = name,
-        .node_id = c.self_id,
-        .seeds = a.addr,
-        .secret = secret,
-        .secret_len = secret_len,
-        .client = true,
-        .handshake_timeout_ms = a.timeout_ms,
-        .down_ms = a.timeout_ms + 1000,
-        /* A one-shot client waits out a slow reply: only down_ms (the call's timeout plus a
-         * second) ends the link, not phi, which gives up on a server stalled ~2 s. */
-        .phi_down = INFINITY,
-        .on_message = on_message,
-        .on_node = on_node,
-        .on_refused = on_refused,
-        .on_unresolved = on_unresolved,
-        .log_level = 3,
-        .ud = &c,
-    };
-    rc = tr__transport_create(&c.loop, &tc, &c.t);
-    if (rc) {
-        fprintf(stderr, "troupe call: bad address '%s' (%s)\n", a.addr, tr_strerror(rc));
-        uv_run(&c.loop, UV_RUN_DEFAULT);
-        uv_loop_close(&c.loop);
-        msgpack_sbuffer_destroy(&c.body);
-        return 2;
+    /* A client: one worker, no store; it hosts nothing but the inbox the reply comes to. */
+    tr_config cfg = {.node_id = client_id(), .node_name = name, .workers = 1, .no_store = true};
+    tr_runtime *rt;
+    rc = tr_runtime_create(&cfg, &rt);
+    if (rc == 0) {
+        /* A one-shot command dies at once on ^C, as command-line tools do; the runtime's
+         * graceful stop on these signals is for nodes. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        rc = call_node(rt, &a, type, secret, secret_len, &body);
+    } else {
+        fprintf(stderr, "troupe call: %s\n", tr_strerror(rc));
+        rc = 2;
     }
-    uv_timer_init(&c.loop, &c.timer);
-    c.timer.data = &c;
-    uv_timer_start(&c.timer, on_timeout, a.timeout_ms, 0);
-    uv_run(&c.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&c.loop);
-    msgpack_sbuffer_destroy(&c.body);
+    msgpack_sbuffer_destroy(&body);
     memset(secret, 0, sizeof secret);
-    return c.result == 0 ? 0 : 1;
+    return rc;
 }

@@ -5,6 +5,7 @@
  * docs/checkers.md. */
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,88 +219,73 @@ static void print_tail(FILE *out, const check_report *r) {
     fputc('\n', out);
 }
 
-/* ---- JSON report (written by hand: only numbers, fixed words and escaped strings) ------ */
+/* ---- JSON report (one object, through jansson) --------------------------------------- */
 
-static void json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            fprintf(out, "\\%c", c);
-        } else if (c < 0x20) {
-            fprintf(out, "\\u%04x", c);
-        } else {
-            fputc(c, out);
-        }
-    }
-    fputc('"', out);
+static json_t *json_bad_op(const tr_op *op) {
+    json_t *value = !op->has_value ? json_null()
+                    : op->f == TR_F_CAS
+                        ? json_pack("[II]", (json_int_t)op->value, (json_int_t)op->value_to)
+                        : json_integer(op->value);
+    return json_pack("{sIsIsssIsssIso}", "index", (json_int_t)op->index, "time",
+                     (json_int_t)op->time_ns, "type", tr__history_op_type_name(op->type), "process",
+                     (json_int_t)op->process, "f", tr__history_op_f_name(op->f), "key",
+                     (json_int_t)op->key, "value", value);
 }
 
-static void json_bad_op(FILE *out, const tr_op *op) {
-    fprintf(out,
-            "{\"index\":%" PRIu64 ",\"time\":%" PRId64 ",\"type\":\"%s\",\"process\":%" PRId64
-            ",\"f\":\"%s\",\"key\":%" PRId64 ",\"value\":",
-            op->index, op->time_ns, tr__history_op_type_name(op->type), op->process,
-            tr__history_op_f_name(op->f), op->key);
-    if (!op->has_value) {
-        fputs("null", out);
-    } else if (op->f == TR_F_CAS) {
-        fprintf(out, "[%" PRId64 ",%" PRId64 "]", op->value, op->value_to);
-    } else {
-        fprintf(out, "%" PRId64, op->value);
-    }
-    fputc('}', out);
-}
-
-static void json_tail(FILE *out, const check_report *r);
-
-static void print_json(FILE *out, const check_args *a, const check_report *r) {
-    static const char *verdicts[] = {"valid", "invalid", "unknown"};
-    fputs("{\"file\":", out);
-    json_string(out, a->path);
-    if (r->stock) {
-        const tr_stock_check_result *c = &r->st;
-        fprintf(out,
-                ",\"ops\":%zu,\"checker\":\"stock\",\"items\":%zu,\"initial\":%" PRId64
-                ",\"valid\":%s,\"never_negative\":%s,\"conserved\":%s,\"why\":",
-                tr__history_count(r->h), r->items, a->stock_initial, c->ok ? "true" : "false",
-                c->never_negative ? "true" : "false", c->conserved ? "true" : "false");
-        json_string(out, r->why);
-        json_tail(out, r);
-        return;
-    }
-    fprintf(out,
-            ",\"ops\":%zu,\"calls\":%zu,\"keys\":%zu,\"linearizable\":\"%s\""
-            ",\"configs\":%" PRIu64 ",\"budget\":%" PRIu64 ",\"keys_unknown\":%zu",
-            tr__history_count(r->h), r->lin.calls, r->lin.keys, verdicts[r->lin.verdict],
-            r->lin.configs, a->budget, r->lin.keys_unknown);
-    if (r->lin.keys_unknown) {
-        fprintf(out, ",\"unknown_key\":%" PRId64, r->lin.unknown_key);
-    }
-    fputs(",\"bad_op\":", out);
-    if (r->lin.verdict == TR_LIN_INVALID && r->lin.has_bad_op) {
-        json_bad_op(out, &r->lin.bad_op);
-    } else {
-        fputs("null", out);
-    }
-    json_tail(out, r);
-}
-
-static void json_tail(FILE *out, const check_report *r) {
-    fprintf(out,
-            ",\"latency_ns\":{\"count\":%" PRIu64 ",\"p50\":%" PRId64 ",\"p99\":%" PRId64
-            ",\"max\":%" PRId64 "}",
-            r->lat.count, r->lat.p50_ns, r->lat.p99_ns, r->lat.max_ns);
+/* Latency and availability, which both checkers report. */
+static int json_add_tail(json_t *o, const check_report *r) {
     const tr_avail_counts *c = &r->avail.all;
-    fprintf(out,
-            ",\"availability\":{\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
-            ",\"pending\":%" PRIu64 ",\"fraction\":",
-            c->ok, c->fail, c->info, c->pending);
-    if (c->fraction >= 0) {
-        fprintf(out, "%.6f}}\n", c->fraction);
-    } else {
-        fputs("null}}\n", out);
+    json_t *lat =
+        json_pack("{sIsIsIsI}", "count", (json_int_t)r->lat.count, "p50", (json_int_t)r->lat.p50_ns,
+                  "p99", (json_int_t)r->lat.p99_ns, "max", (json_int_t)r->lat.max_ns);
+    json_t *avail = json_pack("{sIsIsIsIso}", "ok", (json_int_t)c->ok, "fail", (json_int_t)c->fail,
+                              "info", (json_int_t)c->info, "pending", (json_int_t)c->pending,
+                              "fraction", c->fraction >= 0 ? json_real(c->fraction) : json_null());
+    return json_object_set_new(o, "latency_ns", lat) |
+           json_object_set_new(o, "availability", avail);
+}
+
+static json_t *json_stock(const check_args *a, const check_report *r) {
+    const tr_stock_check_result *c = &r->st;
+    return json_pack("{sssIsssIsIsbsbsbss}", "file", a->path, "ops",
+                     (json_int_t)tr__history_count(r->h), "checker", "stock", "items",
+                     (json_int_t)r->items, "initial", (json_int_t)a->stock_initial, "valid",
+                     (int)c->ok, "never_negative", (int)c->never_negative, "conserved",
+                     (int)c->conserved, "why", r->why);
+}
+
+static json_t *json_lin(const check_args *a, const check_report *r) {
+    static const char *verdicts[] = {"valid", "invalid", "unknown"};
+    json_t *o =
+        json_pack("{sssIsIsIsssIsIsI}", "file", a->path, "ops", (json_int_t)tr__history_count(r->h),
+                  "calls", (json_int_t)r->lin.calls, "keys", (json_int_t)r->lin.keys,
+                  "linearizable", verdicts[r->lin.verdict], "configs", (json_int_t)r->lin.configs,
+                  "budget", (json_int_t)a->budget, "keys_unknown", (json_int_t)r->lin.keys_unknown);
+    if (o && r->lin.keys_unknown &&
+        json_object_set_new(o, "unknown_key", json_integer(r->lin.unknown_key))) {
+        json_decref(o);
+        return NULL;
     }
+    bool bad = r->lin.verdict == TR_LIN_INVALID && r->lin.has_bad_op;
+    if (o && json_object_set_new(o, "bad_op", bad ? json_bad_op(&r->lin.bad_op) : json_null())) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* One line: the report as a JSON object. -1 if it could not be built or written. */
+static int print_json(FILE *out, const check_args *a, const check_report *r) {
+    json_t *o = r->stock ? json_stock(a, r) : json_lin(a, r);
+    int rc = !o || json_add_tail(o, r) ||
+                     json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+                 ? -1
+                 : 0;
+    json_decref(o);
+    if (rc == 0) {
+        fputc('\n', out);
+    }
+    return rc;
 }
 
 /* A stock history: items are its keys 0..max (TR_EINVAL past TR_STOCK_CHECK_ITEMS_MAX). The
@@ -377,7 +363,11 @@ int tr_cli_check(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (a.json) {
-        print_json(stdout, &a, &r);
+        if (print_json(stdout, &a, &r)) {
+            fprintf(stderr, "troupe check: cannot write the JSON report\n");
+            tr__history_destroy(h);
+            return EXIT_USAGE;
+        }
     } else {
         print_human(stdout, &a, &r);
     }

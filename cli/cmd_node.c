@@ -1,192 +1,21 @@
-/* cmd_node.c — `troupe node`: one real node in a cluster, hosting the standard actors.
- *
- * Standard actors:
- *   "echo"   replies to any user-type request with the same type and body;
- *   "proxy"  a request with body [target_name, body] is forwarded as a request to
- *            target_name ("echo@n2") and the answer relayed back: request/reply across nodes
- *            from a single `troupe call`. A forwarded request that times out (2 s) is
- *            answered with {"error": "timeout"};
- *   "kv"     durable keys: ["put", key, value] stores value (any msgpack) under key (a string)
- *            and answers {"ok": true} once it is durable (tr_reply_durable); ["get", key]
- *            answers the value, or nil if absent. State survives a crash (--data DIR).
- * Logs are key=value lines on stderr; SIGINT/SIGTERM stop the node cleanly (BYE to peers,
- * actors stopped, store flushed). */
+/* cmd_node.c — `troupe node`: one real node in a cluster, hosting the standard actors
+ * "echo", "proxy" and "kv" (actors/echo.h, actors/proxy.h, actors/kv.h) and the replicated
+ * registers "cp" and "ap" (actors/registers.h). Logs are key=value lines on stderr;
+ * SIGINT/SIGTERM stop the node cleanly (BYE to peers, actors stopped, store flushed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "actors/echo.h"
+#include "actors/kv.h"
+#include "actors/proxy.h"
 #include "actors/registers.h"
+#include "cli/cli.h"
 #include "cli/node_common.h"
-#include "cluster/frame.h"
 #include "cluster/membership.h"
 #include "cluster/transport.h"
-#include "runtime/codec.h"
 #include "runtime/real.h"
 #include "troupe.h"
-
-/* ---- echo ------------------------------------------------------------------------------ */
-
-static int echo_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
-    (void)state;
-    if (msg->type >= TR_MSG_USER && !tr_addr_is_none(msg->from)) {
-        (void)tr_reply(ctx, msg, msg->type, msg->body, msg->body_len);
-    }
-    return TR_CONTINUE;
-}
-
-static const tr_behaviour echo_behaviour = {.name = "echo", .receive = echo_receive};
-
-/* ---- proxy ----------------------------------------------------------------------------- */
-
-#define PROXY_PENDING_MAX 256
-#define PROXY_TIMEOUT_MS 2000
-
-typedef struct pending {
-    uint64_t corr_out; /* 0 = free slot */
-    tr_addr from;
-    uint64_t corr_in;
-    uint64_t trace;
-} pending;
-
-typedef struct proxy_state {
-    pending p[PROXY_PENDING_MAX];
-} proxy_state;
-
-/* {"error": why} */
-static size_t error_body(uint8_t *buf, const char *why) {
-    size_t n = strlen(why);
-    buf[0] = 0x81;
-    buf[1] = 0xa5;
-    memcpy(buf + 2, "error", 5);
-    buf[7] = (uint8_t)(0xa0 | n);
-    memcpy(buf + 8, why, n);
-    return 8 + n;
-}
-
-static void reply_to(tr_ctx *ctx, const pending *p, uint32_t type, const void *b, size_t n) {
-    tr_msg req;
-    memset(&req, 0, sizeof req);
-    req.from = p->from;
-    req.corr = p->corr_in;
-    req.trace = p->trace;
-    (void)tr_reply(ctx, &req, type, b, n);
-}
-
-static pending *find_pending(proxy_state *s, uint64_t corr) {
-    for (size_t i = 0; i < PROXY_PENDING_MAX; i++) {
-        if (s->p[i].corr_out && s->p[i].corr_out == corr) {
-            return &s->p[i];
-        }
-    }
-    return NULL;
-}
-
-static void proxy_forward(tr_ctx *ctx, proxy_state *s, const tr_msg *msg) {
-    uint8_t err[32];
-    tr_mp_reader r;
-    uint32_t n, name_len;
-    const char *name;
-    char target[2 * TR_NAME_MAX + 2];
-    pending me = {0, msg->from, msg->corr, msg->trace};
-    tr_mp_reader_init(&r, msg->body, msg->body_len);
-    if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_str(&r, &name, &name_len) ||
-        name_len >= sizeof target || r.p >= r.end) {
-        reply_to(ctx, &me, msg->type, err, error_body(err, "want [target, body]"));
-        return;
-    }
-    memcpy(target, name, name_len);
-    target[name_len] = 0;
-    pending *slot = NULL;
-    for (size_t i = 0; i < PROXY_PENDING_MAX && !slot; i++) {
-        if (!s->p[i].corr_out) {
-            slot = &s->p[i];
-        }
-    }
-    if (!slot) {
-        reply_to(ctx, &me, msg->type, err, error_body(err, "busy"));
-        return;
-    }
-    uint64_t corr = 0;
-    int rc = tr_request_name(ctx, target, msg->type, r.p, (size_t)(r.end - r.p), PROXY_TIMEOUT_MS,
-                             &corr);
-    if (rc || corr == 0) {
-        reply_to(ctx, &me, msg->type, err, error_body(err, "unreachable"));
-        return;
-    }
-    *slot = me;
-    slot->corr_out = corr;
-}
-
-static int proxy_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
-    proxy_state *s = state;
-    pending *p = msg->corr ? find_pending(s, msg->corr) : NULL;
-    if (p && msg->type == TR_MSG_TIMEOUT) {
-        uint8_t err[32];
-        reply_to(ctx, p, TR_MSG_USER, err, error_body(err, "timeout"));
-        p->corr_out = 0;
-    } else if (p && msg->type >= TR_MSG_USER) {
-        reply_to(ctx, p, msg->type, msg->body, msg->body_len);
-        p->corr_out = 0;
-    } else if (msg->type >= TR_MSG_USER && !tr_addr_is_none(msg->from)) {
-        proxy_forward(ctx, s, msg);
-    }
-    return TR_CONTINUE;
-}
-
-static const tr_behaviour proxy_behaviour = {
-    .name = "proxy", .state_size = sizeof(proxy_state), .receive = proxy_receive};
-
-/* ---- kv --------------------------------------------------------------------------------- */
-
-static int kv_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
-    (void)state;
-    if (msg->type < TR_MSG_USER || tr_addr_is_none(msg->from)) {
-        return TR_CONTINUE;
-    }
-    uint8_t err[32];
-    pending me = {0, msg->from, msg->corr, msg->trace};
-    tr_mp_reader r;
-    uint32_t n, op_len, key_len;
-    const char *op, *key;
-    tr_mp_reader_init(&r, msg->body, msg->body_len);
-    if (tr_mp_read_array(&r, &n) || n < 2 || n > 3 || tr_mp_read_str(&r, &op, &op_len) ||
-        tr_mp_read_str(&r, &key, &key_len) || key_len == 0 || key_len > TR_KEY_MAX) {
-        reply_to(ctx, &me, msg->type, err, error_body(err, "want [op, key, ...]"));
-        return TR_CONTINUE;
-    }
-    const uint8_t *val = r.p;
-    size_t val_len = (size_t)(r.end - r.p);
-    if (n == 3 && op_len == 3 && !memcmp(op, "put", 3) &&
-        tr__msgpack_check(val, val_len, TR_MSGPACK_DEPTH_MAX) == 0) {
-        static const uint8_t ok[] = {0x81, 0xa2, 'o', 'k', 0xc3};
-        int rc = tr_kv_put(ctx, key, key_len, val, val_len);
-        if (rc == 0) {
-            rc = tr_reply_durable(ctx, msg, msg->type, ok, sizeof ok);
-        }
-        if (rc) {
-            reply_to(ctx, &me, msg->type, err, error_body(err, "store failed"));
-        }
-    } else if (n == 2 && op_len == 3 && !memcmp(op, "get", 3)) {
-        static uint8_t buf[64 << 10];
-        size_t len = 0;
-        int rc = tr_kv_get(ctx, key, key_len, buf, sizeof buf, &len);
-        if (rc == TR_ENOENT) {
-            buf[0] = 0xc0;
-            len = 1;
-        } else if (rc) {
-            len = error_body(buf, "store failed");
-        }
-        (void)tr_reply(ctx, msg, msg->type, buf, len);
-    } else {
-        reply_to(ctx, &me, msg->type, err, error_body(err, "bad op"));
-    }
-    return TR_CONTINUE;
-}
-
-static const tr_behaviour kv_behaviour = {.name = "kv", .receive = kv_receive};
-
-/* ---- the command ------------------------------------------------------------------------ */
 
 typedef struct node_args {
     const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
@@ -355,12 +184,12 @@ static int spawn_standard_actors(tr_node *node) {
     tr_spawn_opts po = {.name = "proxy"};
     tr_spawn_opts ko = {.name = "kv"};
     tr_addr addr;
-    int rc = tr_node_spawn(node, &echo_behaviour, &eo, NULL, 0, &addr);
+    int rc = tr_node_spawn(node, &tr__echo_behaviour, &eo, NULL, 0, &addr);
     if (rc == 0) {
-        rc = tr_node_spawn(node, &proxy_behaviour, &po, NULL, 0, &addr);
+        rc = tr_node_spawn(node, &tr__proxy_behaviour, &po, NULL, 0, &addr);
     }
     if (rc == 0) {
-        rc = tr_node_spawn(node, &kv_behaviour, &ko, NULL, 0, &addr);
+        rc = tr_node_spawn(node, &tr__kv_behaviour, &ko, NULL, 0, &addr);
     }
     return rc;
 }
@@ -411,7 +240,7 @@ int tr_cli_node(int argc, char **argv) {
         a.cc.seeds = a.seeds;
         a.cc.secret = secret;
         a.cc.secret_len = secret_len;
-        rc = tr_cluster_start(rt, &a.cc, &cl);
+        rc = tr_cluster_create(rt, &a.cc, &cl);
     }
     if (rc) {
         tr__log_write("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
@@ -425,7 +254,7 @@ int tr_cli_node(int argc, char **argv) {
     tr__log_write("info", a.name, "event=node_stopping");
     tr_cluster_stop(cl);
     tr_stats st;
-    tr_node_stats(tr_runtime_node(rt), &st);
+    tr_node_stats_get(tr_runtime_node(rt), &st);
     tr_runtime_destroy(rt);
     tr_cluster_destroy(cl);
     tr__log_write("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",

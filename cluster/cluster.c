@@ -47,6 +47,8 @@ struct tr_cluster {
     int state; /* [mu] */
     int start_rc;
     uint32_t first_peer; /* [mu] */
+    int peer_error;      /* [mu] a seed refused us (TR_EAUTH) or did not resolve (TR_EUNREACH) */
+    char peer_why[192];  /* [mu] */
     tr_remote_ops ops;
     /* I/O thread only: which local receiver each paused peer waits for (one per peer at
      * most, so bounded by the number of links) */
@@ -141,6 +143,25 @@ static void on_node(void *ud, uint32_t id, const char *name, bool up) {
         pthread_mutex_unlock(&c->mu);
     }
     tr__node_event(c->node, id, up);
+}
+
+/* A dialled seed failed in a way a retry will not cure: tr_cluster_wait_peer gives up. */
+static void note_peer_error(tr_cluster *c, int err, const char *what, const char *detail) {
+    pthread_mutex_lock(&c->mu);
+    c->peer_error = err;
+    snprintf(c->peer_why, sizeof c->peer_why, "%s%s", what, detail);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void on_refused(void *ud, const char *why) {
+    note_peer_error(ud, TR_EAUTH, "refused by the node: ", why);
+}
+
+static void on_unresolved(void *ud, const char *addr, const char *error) {
+    char what[TR_ADDR_STR_MAX + 32];
+    snprintf(what, sizeof what, "cannot resolve %s: ", addr);
+    note_peer_error(ud, TR_EUNREACH, what, error);
 }
 
 /* Worker threads: encode here (in parallel), queue on the peer, never block. */
@@ -279,6 +300,10 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .spin_us = cfg->spin_us,
         .on_message = on_message,
         .backlogged = backlogged,
+        /* a node retries seeds for as long as it runs; a client gives up (wait_peer) */
+        .on_refused = cfg->client ? on_refused : NULL,
+        .on_unresolved = cfg->client ? on_unresolved : NULL,
+        .log_level = cfg->quiet ? 3 : 0,
         .on_node = on_node,
         .ud = c,
     };
@@ -289,7 +314,7 @@ static void on_runtime_shutdown(void *arg) {
     close_now_on_loop(arg);
 }
 
-int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
+int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
     tr_cluster *c = calloc(1, sizeof *c);
     if (!c) {
         return TR_ENOMEM;
@@ -332,16 +357,26 @@ int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out) {
     tr__log_realtime_deadline(&ts, timeout_ms);
     pthread_mutex_lock(&c->mu);
     int rc = 0;
-    while (!c->first_peer && rc == 0) {
+    while (!c->first_peer && !c->peer_error && rc == 0) {
         rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     uint32_t id = c->first_peer;
+    int err = c->peer_error;
     pthread_mutex_unlock(&c->mu);
     if (!id) {
-        return TR_ETIMEDOUT;
+        return err ? err : TR_ETIMEDOUT;
     }
     *id_out = id;
     return 0;
+}
+
+void tr_cluster_peer_error(tr_cluster *c, char *why, size_t why_cap) {
+    if (!why || why_cap == 0) {
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    snprintf(why, why_cap, "%s", c->peer_error ? c->peer_why : "");
+    pthread_mutex_unlock(&c->mu);
 }
 
 void tr_cluster_stop(tr_cluster *c) {

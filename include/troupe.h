@@ -433,6 +433,11 @@ static inline bool tr_mp_str_eq(const char *s, uint32_t n, const char *lit) {
     return k == n && __builtin_memcmp(s, lit, k) == 0;
 }
 
+/* True when msg answers a request of the receiving actor (it was sent with tr_reply or
+ * tr_reply_durable): this tells a reply from a new request that happens to carry the same
+ * correlation id, which another actor's counter may well have produced. */
+bool tr_msg_is_reply(const tr_msg *msg);
+
 /* ------------------------------------------------------------------------------------ */
 /* Behaviours                                                                             */
 
@@ -529,10 +534,10 @@ int tr_demonitor(tr_ctx *ctx, uint64_t ref);
 int tr_monitor_node(tr_ctx *ctx, uint32_t node_id);
 
 /* Timers fire as messages to self: type = `type`, corr = *timer_id_out, no body. A one-shot
- * timer has period_ms == 0. A cancelled timer never delivers afterwards. */
+ * timer has period_ms == 0. A stopped timer never delivers afterwards (tr_timer_stop). */
 int tr_timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t period_ms, uint32_t type,
                    uint64_t *timer_id_out);
-int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id);
+int tr_timer_stop(tr_ctx *ctx, uint64_t timer_id);
 
 /* The per-node registry. Names are copied; at most TR_NAME_MAX bytes. A name is removed
  * when its actor stops. */
@@ -570,8 +575,8 @@ int tr_snapshot_write(tr_ctx *ctx, uint64_t seq, const void *data, size_t len);
  * is durable in the same ordered group commit as the actor's other writes, never before an
  * earlier snapshot. TR_EINVAL if upto_seq is past the latest snapshot the actor sees (its own
  * pending one counts), so every dropped event is covered by a snapshot; 0 and nothing done for
- * 0 or a point not past an earlier truncation. Recovery is unchanged (snapshot, then the
- * events after it) and sequences go on from the last one used, even with an empty journal.
+ * 0 or a point not past an earlier truncation. Recovery replays the latest snapshot, then the
+ * events after it, and sequences go on from the last one used, even with an empty journal.
  * A long truncation is done in steps of at most 16,384 events per commit; a step lost to a
  * crash is redone by the actor's next truncation. After it, a snapshot below upto_seq is
  * refused (TR_EINVAL) while the actor lives. Contract: docs/store.md. */
@@ -644,11 +649,11 @@ int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opt
 
 /* A supervisor as a child of another (a supervision tree): fills *child so that the parent
  * runs a supervisor with `spec` (deep-copied here) under `name` (borrowed) and `restart`.
- * child->arg is owned by the caller: tr_child_spec_release(child) once the parent has been
+ * child->arg is owned by the caller: tr_child_spec_deinit(child) once the parent has been
  * spawned (spawning copies it). TR_EINVAL / TR_ETOOBIG / TR_ENOMEM as tr_spawn_supervisor. */
-int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart restart,
-                             const tr_sup_spec *spec);
-void tr_child_spec_release(tr_child_spec *child);
+int tr_child_spec_supervisor_init(tr_child_spec *child, const char *name, tr_restart restart,
+                                  const tr_sup_spec *spec);
+void tr_child_spec_deinit(tr_child_spec *child);
 
 /* ------------------------------------------------------------------------------------ */
 /* Nodes (from outside any actor)                                                         */
@@ -665,7 +670,7 @@ int tr_node_send_corr(tr_node *node, tr_addr to, uint32_t type, uint64_t corr, c
                       size_t len);
 int tr_node_stop(tr_node *node, tr_addr target, int reason);
 int tr_node_lookup(tr_node *node, const char *name, tr_addr *out);
-bool tr_node_alive(tr_node *node, tr_addr who);
+bool tr_node_actor_is_alive(tr_node *node, tr_addr who);
 
 typedef struct tr_stats {
     uint64_t actors_live;
@@ -678,7 +683,7 @@ typedef struct tr_stats {
     uint64_t store_commits;
     uint64_t store_writes;
 } tr_stats;
-void tr_node_stats(tr_node *node, tr_stats *out);
+void tr_node_stats_get(tr_node *node, tr_stats *out);
 
 /* ------------------------------------------------------------------------------------ */
 /* The real engine: worker threads, libuv, LMDB on disk                                   */
@@ -694,6 +699,8 @@ typedef struct tr_config {
     const char *data_dir;        /* LMDB directory; NULL = a fresh temporary one, removed at exit */
     uint64_t map_size;           /* initial LMDB map size; 0 = 64 MiB; grows when full */
     uint32_t commit_interval_us; /* group-commit linger; 0 = commit as soon as the writer is free */
+    bool no_store;               /* no store at all (a client process; data_dir must be NULL): the
+                                    durable state calls return TR_ENOTSUP */
 } tr_config;
 
 /* Starts the engine (workers, I/O loop, store writer). *out is owned: tr_runtime_destroy. */
@@ -709,6 +716,16 @@ int tr_inbox_create(tr_runtime *rt, tr_inbox **out);
 tr_addr tr_inbox_addr(const tr_inbox *inbox);
 /* *out is owned by the caller: free with tr_msg_free. TR_ETIMEDOUT after timeout_ms. */
 int tr_inbox_receive(tr_inbox *inbox, uint32_t timeout_ms, tr_msg **out);
+/* A request/reply from a plain thread: sends a request from the inbox, as tr_request does
+ * from an actor, and blocks the calling thread until the answer. to_name NULL: the request
+ * goes to the address `to`; else to the actor registered as to_name on node to.node (to.actor
+ * is ignored; a client knows a node by its id, e.g. from tr_cluster_wait_peer). 0 with
+ * *reply_out the reply (owned: tr_msg_free); TR_ETIMEDOUT when no reply came within
+ * timeout_ms (a later one is dropped); TR_EBUSY if another thread's request on this inbox is
+ * waiting; TR_EINVAL, or the send's error. Other messages arriving meanwhile stay queued for
+ * tr_inbox_receive. body (borrowed) is copied before the call returns. */
+int tr_inbox_request(tr_inbox *inbox, tr_addr to, const char *to_name, uint32_t type,
+                     const void *body, size_t len, uint32_t timeout_ms, tr_msg **reply_out);
 void tr_inbox_destroy(tr_inbox *inbox);
 void tr_msg_free(tr_msg *msg);
 
@@ -857,7 +874,7 @@ int tr_sim_partition_bridge(tr_sim *sim); /* two random halves joined only by on
 int tr_sim_link_cut(tr_sim *sim, uint32_t from, uint32_t to); /* one-way: from -> to dropped;
                                                                TR_SIM_ANY allowed */
 int tr_sim_heal(tr_sim *sim);
-bool tr_sim_link_up(const tr_sim *sim, uint32_t from, uint32_t to);
+bool tr_sim_link_is_up(const tr_sim *sim, uint32_t from, uint32_t to);
 
 /* Crash: every actor of node i vanishes without terminate callbacks, mailboxes, timers and
  * uncommitted store writes are lost, links to and from it drop what is in flight; committed
@@ -882,7 +899,7 @@ int tr_sim_delay_spike(tr_sim *sim, uint32_t from, uint32_t to, uint64_t extra_n
 typedef struct tr_sim_stats {
     uint64_t events; /* events processed */
     uint64_t actor_runs;
-    uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats) */
+    uint64_t messages_processed; /* messages handled by actors, all nodes (tr_node_stats_get) */
     uint64_t messages_traced;    /* messages hashed into the trace as they were received
                                     (a remote one is in it through its envelope) */
     uint64_t remote_sent;        /* messages put on a link */
@@ -956,19 +973,28 @@ typedef struct tr_cluster_config {
     uint32_t write_stall_ms;       /* a peer not reading this long is dropped; 0 = 5000 */
     int32_t spin_us;               /* the I/O loop polls this long after activity before it
                                 sleeps; 0 = 50, negative = never */
+    bool quiet;                    /* log warnings and errors only (a command-line client) */
 } tr_cluster_config;
 
-/* Starts the transport on rt's I/O loop (listens, dials the seeds) and plugs it into rt.
- * The node's id and name (tr_config) are its identity in the cluster. *out is owned:
- * tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
+/* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
+ * into rt. The node's id and name (tr_config) are its identity in the cluster. *out is
+ * owned: tr_cluster_stop, then tr_runtime_destroy, then tr_cluster_destroy. TR_EINVAL (bad
  * config), TR_EBUSY (address in use), TR_EIO. Sets SIGPIPE to ignored if it had its default
  * action (a peer resetting a connection must not kill the process). */
-int tr_cluster_start(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
+int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out);
 /* The port the node listens on (useful with port 0), or 0. */
 int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
- * For clients that dialled one seed. TR_ETIMEDOUT. Any non-worker thread. */
+ * For clients that dialled one seed. TR_ETIMEDOUT; and, for a client (cfg->client), as soon
+ * as it happens while no link is up, TR_EAUTH when a seed refused the handshake (wrong
+ * secret or cluster name) or TR_EUNREACH when a seed's host name did not resolve: a client
+ * then gives up at once rather than wait for a retry that would fail the same way. Any
+ * non-worker thread. */
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
+/* Why tr_cluster_wait_peer failed with TR_EAUTH or TR_EUNREACH, as one sentence ("refused by
+ * the node: ...", "cannot resolve HOST:PORT: ..."), NUL-terminated in why[0..why_cap); ""
+ * if nothing failed. Any thread. */
+void tr_cluster_peer_error(tr_cluster *c, char *why, size_t why_cap);
 /* Drains: refuses new remote sends (dead letters from then on), lets what is already queued
  * be written for up to 1 s, then says BYE to the peers and closes every connection; blocks
  * until done. Idempotent. If not called, tr_runtime_destroy closes without draining. */

@@ -148,6 +148,22 @@ static int request(tr_ctx *ctx, tr_addr to, const char *name, uint32_t type, con
     return 0;
 }
 
+int tr__ctx_request_to(tr_ctx *ctx, tr_addr to, const char *name, uint32_t type, const void *body,
+                       size_t len, uint32_t timeout_ms, uint64_t *corr_out) {
+    if (!ctx || to.node == 0 ||
+        (name ? !*name || strlen(name) > TR_NAME_MAX || strchr(name, '@') : tr_addr_is_none(to))) {
+        return TR_EINVAL;
+    }
+    if (name) {
+        to.actor = 0;
+    }
+    return request(ctx, to, name, type, body, len, timeout_ms, corr_out);
+}
+
+bool tr_msg_is_reply(const tr_msg *msg) {
+    return msg && (msg->flags_ & TR__F_REPLY) != 0;
+}
+
 int tr_request(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t len,
                uint32_t timeout_ms, uint64_t *corr_out) {
     if (!ctx || tr_addr_is_none(to)) {
@@ -347,7 +363,7 @@ int tr_timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t period_ms, uint32_t 
     return rc;
 }
 
-int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id) {
+int tr_timer_stop(tr_ctx *ctx, uint64_t timer_id) {
     uint32_t idx;
     tr_timer_rec *t = ctx ? tr__actor_timer_find(ctx->actor->ext, timer_id, &idx) : NULL;
     if (!t || t->corr) {

@@ -571,7 +571,7 @@ static void *writer_main(void *arg) {
         if (rt->commit_interval_us) {
             usleep(rt->commit_interval_us); /* linger: bigger groups */
         }
-        while (tr__store_has_pending(rt->store)) {
+        while (rt->store && tr__store_has_pending(rt->store)) {
             int rc = tr__store_commit(rt->store, NULL);
             if (rc) {
                 fprintf(stderr, "troupe: store commit failed: %s\n", tr_strerror(rc));
@@ -691,6 +691,9 @@ static int io_start(tr_runtime *rt) {
 
 static int store_start(tr_runtime *rt, const tr_config *cfg) {
     const char *dir = cfg->data_dir;
+    if (cfg->no_store) {
+        return dir ? TR_EINVAL : 0;
+    }
     if (!dir) {
         char tmpl[] = "/tmp/troupe-XXXXXX";
         if (!mkdtemp(tmpl)) {
@@ -828,6 +831,22 @@ void tr_runtime_destroy(tr_runtime *rt) {
 
 /* ---- inbox: a plain thread's mailbox ---------------------------------------------------- */
 
+/* A request a plain thread hands to the inbox actor (tr_inbox_request): only an actor can
+ * send one (its reply is matched against the actor's pending requests), so the thread fills
+ * this in, pokes the actor with a TR_MSG_NONE message from the inbox's own address (nobody
+ * else sends from it) and waits for `done`; then it waits for the answer in the queue. */
+typedef struct inbox_request {
+    tr_addr to;
+    const char *name; /* borrowed from the waiting thread */
+    uint32_t type;
+    const void *body; /* borrowed from the waiting thread */
+    size_t len;
+    uint32_t timeout_ms;
+    uint64_t corr; /* set by the actor */
+    int rc;        /* set by the actor */
+    bool posted, done;
+} inbox_request;
+
 struct tr_inbox {
     tr_runtime *rt;
     tr_addr addr;
@@ -836,11 +855,30 @@ struct tr_inbox {
     tr_msg *head, *tail; /* owned copies, linked through next_ (not used atomically here) */
     uint32_t count;
     int closed;
+    inbox_request req; /* [lock] */
 };
+
+/* Runs the request a plain thread posted (see inbox_request). Inbox actor's thread. */
+static void inbox_run_request(tr_ctx *ctx, tr_inbox *ib) {
+    /* Under the lock: the thread may withdraw the request (and free what it lent) only
+     * before this starts or after it is done. Sending queues; it never calls back here. */
+    pthread_mutex_lock(&ib->lock);
+    inbox_request *r = &ib->req;
+    if (r->posted && !r->done) {
+        r->rc = tr__ctx_request_to(ctx, r->to, r->name, r->type, r->body, r->len, r->timeout_ms,
+                                   &r->corr);
+        r->done = true;
+        pthread_cond_broadcast(&ib->cond);
+    }
+    pthread_mutex_unlock(&ib->lock);
+}
 
 static int inbox_receive_cb(tr_ctx *ctx, void *state, const tr_msg *m) {
     tr_inbox *ib = *(tr_inbox **)state;
-    (void)ctx;
+    if (m->type == TR_MSG_NONE && tr_addr_eq(m->from, ib->addr)) {
+        inbox_run_request(ctx, ib);
+        return TR_CONTINUE;
+    }
     tr_msg *c = tr__pool_alloc(m->body_len);
     if (!c) {
         return TR_CONTINUE;
@@ -913,18 +951,51 @@ tr_addr tr_inbox_addr(const tr_inbox *ib) {
     return ib->addr;
 }
 
+static void deadline_in(struct timespec *deadline, uint32_t timeout_ms) {
+    clock_gettime(CLOCK_MONOTONIC, deadline);
+    deadline->tv_sec += timeout_ms / 1000;
+    deadline->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Unlinks m from the queue; prev is the message before it (NULL: m is the head). [lock] */
+static void inbox_unlink(tr_inbox *ib, tr_msg *prev, tr_msg *m) {
+    tr_msg *next = atomic_load_explicit(&m->next_, memory_order_relaxed);
+    if (prev) {
+        atomic_store_explicit(&prev->next_, next, memory_order_relaxed);
+    } else {
+        ib->head = next;
+    }
+    if (ib->tail == m) {
+        ib->tail = prev;
+    }
+    TR_ASSERT(ib->count > 0);
+    ib->count--;
+    atomic_store_explicit(&m->next_, NULL, memory_order_relaxed);
+}
+
+/* The first queued message with this corr, unlinked, or NULL. [lock] */
+static tr_msg *inbox_take_corr(tr_inbox *ib, uint64_t corr) {
+    tr_msg *prev = NULL;
+    for (tr_msg *m = ib->head; m;
+         prev = m, m = atomic_load_explicit(&m->next_, memory_order_relaxed)) {
+        if (m->corr == corr) {
+            inbox_unlink(ib, prev, m);
+            return m;
+        }
+    }
+    return NULL;
+}
+
 int tr_inbox_receive(tr_inbox *ib, uint32_t timeout_ms, tr_msg **out) {
     if (!ib || !out) {
         return TR_EINVAL;
     }
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&deadline, timeout_ms);
     pthread_mutex_lock(&ib->lock);
     int rc = 0;
     while (!ib->head && rc != ETIMEDOUT) {
@@ -932,18 +1003,73 @@ int tr_inbox_receive(tr_inbox *ib, uint32_t timeout_ms, tr_msg **out) {
     }
     tr_msg *m = ib->head;
     if (m) {
-        ib->head = atomic_load_explicit(&m->next_, memory_order_relaxed);
-        if (!ib->head) {
-            ib->tail = NULL;
-        }
-        ib->count--;
+        inbox_unlink(ib, NULL, m);
     }
     pthread_mutex_unlock(&ib->lock);
     if (!m) {
         return TR_ETIMEDOUT;
     }
-    atomic_store_explicit(&m->next_, NULL, memory_order_relaxed);
     *out = m;
+    return 0;
+}
+
+/* How long past its timeout a request's answer may take to show up: the runtime's timer
+ * delivers TR_MSG_TIMEOUT on time unless the node is stuck, and then the caller is not. */
+#define INBOX_REQUEST_GRACE_MS 5000
+
+int tr_inbox_request(tr_inbox *ib, tr_addr to, const char *to_name, uint32_t type, const void *body,
+                     size_t len, uint32_t timeout_ms, tr_msg **reply_out) {
+    if (!ib || !reply_out || (len && !body)) {
+        return TR_EINVAL;
+    }
+    pthread_mutex_lock(&ib->lock);
+    if (ib->req.posted) {
+        pthread_mutex_unlock(&ib->lock);
+        return TR_EBUSY;
+    }
+    ib->req = (inbox_request){.to = to,
+                              .name = to_name,
+                              .type = type,
+                              .body = body,
+                              .len = len,
+                              .timeout_ms = timeout_ms,
+                              .posted = true};
+    pthread_mutex_unlock(&ib->lock);
+    tr_msg *poke = tr__pool_alloc(0);
+    int rc = TR_ENOMEM;
+    if (poke) {
+        poke->type = TR_MSG_NONE;
+        poke->from = ib->addr;
+        poke->to = ib->addr;
+        rc = tr__actor_send(ib->rt->node, NULL, poke, NULL);
+    }
+    struct timespec deadline;
+    deadline_in(&deadline, timeout_ms > UINT32_MAX - INBOX_REQUEST_GRACE_MS
+                               ? UINT32_MAX
+                               : timeout_ms + INBOX_REQUEST_GRACE_MS);
+    tr_msg *m = NULL;
+    pthread_mutex_lock(&ib->lock);
+    int wait = 0;
+    while (rc == 0 && !ib->req.done && wait != ETIMEDOUT) {
+        wait = pthread_cond_timedwait(&ib->cond, &ib->lock, &deadline);
+    }
+    if (rc == 0) {
+        rc = ib->req.done ? ib->req.rc : TR_ETIMEDOUT;
+    }
+    while (rc == 0 && !(m = inbox_take_corr(ib, ib->req.corr)) && wait != ETIMEDOUT) {
+        wait = pthread_cond_timedwait(&ib->cond, &ib->lock, &deadline);
+    }
+    /* A request the actor has not taken yet is withdrawn: it sees posted == false. */
+    ib->req.posted = false;
+    pthread_mutex_unlock(&ib->lock);
+    if (rc == 0 && (!m || m->type == TR_MSG_TIMEOUT)) {
+        rc = TR_ETIMEDOUT;
+    }
+    if (rc) {
+        tr_msg_free(m);
+        return rc;
+    }
+    *reply_out = m;
     return 0;
 }
 
@@ -953,7 +1079,7 @@ void tr_inbox_destroy(tr_inbox *ib) {
         return;
     }
     tr_node_stop(ib->rt->node, ib->addr, 0);
-    for (int i = 0; i < 100000 && tr_node_alive(ib->rt->node, ib->addr); i++) {
+    for (int i = 0; i < 100000 && tr_node_actor_is_alive(ib->rt->node, ib->addr); i++) {
         usleep(100);
     }
     tr_msg *m = ib->head;

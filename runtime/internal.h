@@ -187,5 +187,11 @@ void tr__node_watch_forget(tr_node *node, tr_addr watcher, tr_addr target, uint6
                            uint8_t kind);
 /* Forgets every watch of `watcher` (it died: nothing can be answered to it any more). */
 void tr__node_watch_drop(tr_node *node, tr_addr watcher);
+/* tr_request to the actor registered as `name` on node to.node (to.actor is ignored), or to
+ * the address `to` when name is NULL: what tr_request_name does once it has resolved
+ * "name@node" to a node id. For requests on behalf of a plain thread (tr_inbox_request),
+ * which knows a node by its id (ctx.c). */
+int tr__ctx_request_to(tr_ctx *ctx, tr_addr to, const char *name, uint32_t type, const void *body,
+                       size_t len, uint32_t timeout_ms, uint64_t *corr_out);
 
 #endif /* TR_INTERNAL_H */

@@ -394,14 +394,14 @@ int tr_node_lookup(tr_node *node, const char *name, tr_addr *out) {
     return tr__registry_find(node, name, out);
 }
 
-bool tr_node_alive(tr_node *node, tr_addr who) {
+bool tr_node_actor_is_alive(tr_node *node, tr_addr who) {
     if (!node || (who.node != 0 && who.node != node->id)) {
         return false;
     }
     return tr__actor_alive(node, who.actor);
 }
 
-void tr_node_stats(tr_node *node, tr_stats *out) {
+void tr_node_stats_get(tr_node *node, tr_stats *out) {
     memset(out, 0, sizeof *out);
     out->actors_live = atomic_load_explicit(&node->st_live, memory_order_relaxed);
     out->actors_spawned = atomic_load_explicit(&node->st_spawned, memory_order_relaxed);

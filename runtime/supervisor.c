@@ -199,7 +199,7 @@ static void sup_free(sup *s) {
 }
 
 /* Reads child i of a flat spec of `len` bytes, checking every offset: the arg may have been
- * passed by hand to the supervisor behaviour (tr_child_spec_supervisor is the normal way). */
+ * passed by hand to the supervisor behaviour (tr_child_spec_supervisor_init is the normal way). */
 static bool parse_child(const uint8_t *blob, size_t len, size_t i, sup_child *c) {
     flat_child f;
     memcpy(&f, blob + sizeof(flat_header) + i * sizeof f, sizeof f);
@@ -548,8 +548,8 @@ int tr_spawn_supervisor(tr_ctx *ctx, const tr_sup_spec *spec, const tr_spawn_opt
     return tr_node_spawn_supervisor(tr_ctx_node(ctx), spec, opts, out);
 }
 
-int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart restart,
-                             const tr_sup_spec *spec) {
+int tr_child_spec_supervisor_init(tr_child_spec *child, const char *name, tr_restart restart,
+                                  const tr_sup_spec *spec) {
     TR_ASSERT(child != NULL);
     uint8_t *blob;
     size_t len;
@@ -562,7 +562,7 @@ int tr_child_spec_supervisor(tr_child_spec *child, const char *name, tr_restart 
     return 0;
 }
 
-void tr_child_spec_release(tr_child_spec *child) {
+void tr_child_spec_deinit(tr_child_spec *child) {
     TR_ASSERT(child != NULL);
     if (child->behaviour == &sup_behaviour) {
         free((void *)child->arg);

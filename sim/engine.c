@@ -277,7 +277,7 @@ static const tr_engine_ops sim_ops = {
 static uint64_t node_processed(sim_node *sn) {
 #ifndef NDEBUG
     tr_stats st;
-    tr_node_stats(sn->node, &st);
+    tr_node_stats_get(sn->node, &st);
     TR_ASSERT(st.messages_delivered == sn->delivered);
 #endif
     return sn->delivered;
@@ -722,7 +722,7 @@ void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out) {
     out->messages_processed = 0;
     for (uint32_t i = 0; i < sim->n; i++) {
         tr_stats st;
-        tr_node_stats(sim->nodes[i].node, &st);
+        tr_node_stats_get(sim->nodes[i].node, &st);
         out->messages_processed += st.messages_delivered;
     }
 }

@@ -220,7 +220,7 @@ int tr_sim_heal(tr_sim *sim) {
     return 0;
 }
 
-bool tr_sim_link_up(const tr_sim *sim, uint32_t from, uint32_t to) {
+bool tr_sim_link_is_up(const tr_sim *sim, uint32_t from, uint32_t to) {
     TR_ASSERT(from < sim->n && to < sim->n);
     return sim->links[(size_t)from * sim->n + to].up;
 }

@@ -87,12 +87,12 @@ static void flood_slow_sink(uint32_t stall_ms) {
                             .secret_len = strlen(SECRET),
                             .heartbeat_ms = 100,
                             .down_ms = 600};
-    cr_assert_eq(tr_cluster_start(rt2, &cc, &c2), 0);
+    cr_assert_eq(tr_cluster_create(rt2, &cc, &c2), 0);
     char seeds[32];
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d", tr_cluster_port(c2));
     tr_cluster_config cc1 = cc;
     cc1.seeds = seeds;
-    cr_assert_eq(tr_cluster_start(rt1, &cc1, &c1), 0);
+    cr_assert_eq(tr_cluster_create(rt1, &cc1, &c1), 0);
     uint32_t peer;
     cr_assert_eq(tr_cluster_wait_peer(c2, 5000, &peer), 0);
     cr_assert_eq(tr_cluster_wait_peer(c1, 5000, &peer), 0);
@@ -216,7 +216,7 @@ Test(backpressure_sim, a_local_flood_is_muted_at_the_threshold_and_arrives_in_or
                  "received %u of %u", lobs.received, FLOOD);
     cr_assert_eq(lobs.out_of_order, 0, "in order");
     tr_stats st;
-    tr_node_stats(node, &st);
+    tr_node_stats_get(node, &st);
     cr_assert_gt(st.mutes, 0, "the sender was muted");
     cr_assert_gt(lobs.max_backlog, THRESHOLD, "the flood did back up");
     /* The last send a callback makes before its sender is muted may find the mailbox at the

@@ -59,7 +59,7 @@ static void start2(int seed_port) {
                             .secret_len = strlen(SECRET),
                             .heartbeat_ms = 100,
                             .down_ms = 600};
-    cr_assert_eq(tr_cluster_start(rt2, &cc, &c2), 0);
+    cr_assert_eq(tr_cluster_create(rt2, &cc, &c2), 0);
 }
 
 /* Next message of `type` in the inbox (others skipped). */
@@ -103,7 +103,7 @@ Test(cluster_rt, remote_request_reply_monitors_and_node_events) {
                             .secret_len = strlen(SECRET),
                             .heartbeat_ms = 100,
                             .down_ms = 600};
-    cr_assert_eq(tr_cluster_start(rt1, &cc, &c1), 0);
+    cr_assert_eq(tr_cluster_create(rt1, &cc, &c1), 0);
     int port = tr_cluster_port(c1);
     cr_assert_gt(port, 0);
     tr_spawn_opts eo = {.name = "echo"};
@@ -171,21 +171,21 @@ Test(cluster_rt, bad_config_is_refused) {
     cr_assert_eq(tr_runtime_create(&k1, &rt1), 0);
     tr_cluster *c;
     tr_cluster_config short_secret = {.listen = "127.0.0.1:0", .secret = "short", .secret_len = 5};
-    cr_assert_eq(tr_cluster_start(rt1, &short_secret, &c), TR_EINVAL);
+    cr_assert_eq(tr_cluster_create(rt1, &short_secret, &c), TR_EINVAL);
     tr_cluster_config bad_addr = {
         .listen = "nowhere", .secret = SECRET, .secret_len = strlen(SECRET)};
-    cr_assert_eq(tr_cluster_start(rt1, &bad_addr, &c), TR_EINVAL);
+    cr_assert_eq(tr_cluster_create(rt1, &bad_addr, &c), TR_EINVAL);
     tr_cluster_config wildcard = {
         .listen = "0.0.0.0:0", .secret = SECRET, .secret_len = strlen(SECRET)};
-    cr_assert_eq(tr_cluster_start(rt1, &wildcard, &c), TR_EINVAL, "nothing to advertise");
+    cr_assert_eq(tr_cluster_create(rt1, &wildcard, &c), TR_EINVAL, "nothing to advertise");
     tr_cluster_config bad_adv = {.listen = "127.0.0.1:0",
                                  .advertise = "nowhere",
                                  .secret = SECRET,
                                  .secret_len = strlen(SECRET)};
-    cr_assert_eq(tr_cluster_start(rt1, &bad_adv, &c), TR_EINVAL);
+    cr_assert_eq(tr_cluster_create(rt1, &bad_adv, &c), TR_EINVAL);
     tr_cluster_config ok = {
         .listen = "127.0.0.1:0", .secret = SECRET, .secret_len = strlen(SECRET)};
-    cr_assert_eq(tr_cluster_start(rt1, &ok, &c), 0);
+    cr_assert_eq(tr_cluster_create(rt1, &ok, &c), 0);
     char busy[32];
     snprintf(busy, sizeof busy, "127.0.0.1:%d", tr_cluster_port(c));
     tr_cluster *c2b;
@@ -193,7 +193,7 @@ Test(cluster_rt, bad_config_is_refused) {
     tr_config kb = {.node_id = 3, .node_name = "n3", .workers = 1};
     cr_assert_eq(tr_runtime_create(&kb, &rtb), 0);
     tr_cluster_config inuse = {.listen = busy, .secret = SECRET, .secret_len = strlen(SECRET)};
-    cr_assert_eq(tr_cluster_start(rtb, &inuse, &c2b), TR_EBUSY);
+    cr_assert_eq(tr_cluster_create(rtb, &inuse, &c2b), TR_EBUSY);
     tr_runtime_destroy(rtb);
     tr_runtime_destroy(rt1); /* without tr_cluster_stop: the shutdown hook closes it */
     tr_cluster_destroy(c);

@@ -236,7 +236,7 @@ static void client_node_start(client_node *cn) {
              port_base + 1, port_base + 2);
     tr_cluster_config cc = {
         .listen = listen, .seeds = seeds, .secret = SECRET, .secret_len = strlen(SECRET)};
-    cr_assert_eq(tr_cluster_start(cn->rt, &cc, &cn->cl), 0);
+    cr_assert_eq(tr_cluster_create(cn->rt, &cc, &cn->cl), 0);
     static const int none[REPLICAS + 1] = {0};
     for (int i = 0; i < REPLICAS; i++) {
         wait_mesh(i, none);

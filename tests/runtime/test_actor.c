@@ -218,8 +218,8 @@ static int timer_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
     cr_assert_eq(tr_timer_start(ctx, 10, 0, T_TICK, &s->t10), 0);
     cr_assert_eq(tr_timer_start(ctx, 30, 0, T_TICK, &s->t20), 0);
     cr_assert_eq(tr_timer_start(ctx, 5, 5, T_WORK, &s->per), 0);
-    cr_assert_eq(tr_timer_cancel(ctx, s->t20), 0);
-    cr_assert_eq(tr_timer_cancel(ctx, s->t20), TR_ENOENT);
+    cr_assert_eq(tr_timer_stop(ctx, s->t20), 0);
+    cr_assert_eq(tr_timer_stop(ctx, s->t20), TR_ENOENT);
     return 0;
 }
 static int timer_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
@@ -228,7 +228,7 @@ static int timer_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
         report(ctx, m->corr == s->t10 ? 10 : m->corr == s->t30 ? 30 : 20);
     }
     if (m->type == T_WORK && ++s->ticks == 3) {
-        tr_timer_cancel(ctx, s->per);
+        tr_timer_stop(ctx, s->per);
         report(ctx, 3);
     }
     if (m->type == T_WORK && s->ticks > 3) {
@@ -309,17 +309,17 @@ Test(actor, monitor_gets_down_with_reason, .init = setup, .fini = teardown) {
     cr_assert(r == (uint64_t)-TR_EFAILED || r == (uint64_t)-TR_ENOPROC, "reason %lu",
               (unsigned long)r);
     tr_msg_free(m);
-    cr_assert(!tr_node_alive(node, c));
+    cr_assert(!tr_node_actor_is_alive(node, c));
 }
 
 Test(actor, monitor_of_dead_actor_says_noproc, .init = setup, .fini = teardown) {
     tr_addr c;
     cr_assert_eq(tr_node_spawn(node, &crash_b, NULL, NULL, 0, &c), 0);
     tr_node_send(node, c, T_GO, NULL, 0);
-    for (int i = 0; i < 1000 && tr_node_alive(node, c); i++) {
+    for (int i = 0; i < 1000 && tr_node_actor_is_alive(node, c); i++) {
         tr_inbox_receive(inbox, 1, &(tr_msg *){0});
     }
-    cr_assert(!tr_node_alive(node, c));
+    cr_assert(!tr_node_actor_is_alive(node, c));
     cr_assert_eq(tr_node_spawn(node, &watcher_b, NULL, &c, sizeof c, NULL), 0);
     tr_msg *m = expect(T_REPORT);
     cr_assert_eq(u64_of(m), (uint64_t)-TR_ENOPROC);
@@ -378,8 +378,8 @@ Test(actor, link_propagates_failure_unless_trapping, .init = setup, .fini = tear
     }
     cr_assert_eq(got5, 1, "the trapping linker got EXIT");
     cr_assert_eq(got7, 1, "the other linker died with TR_ELINKED");
-    cr_assert(!tr_node_alive(node, l1));
-    cr_assert(tr_node_alive(node, l2));
+    cr_assert(!tr_node_actor_is_alive(node, l1));
+    cr_assert(tr_node_actor_is_alive(node, l2));
 }
 
 /* ---- registry ---- */
@@ -392,7 +392,7 @@ Test(actor, registry_names_follow_actor_life, .init = setup, .fini = teardown) {
     cr_assert(tr_addr_eq(a, found));
     cr_assert_eq(tr_node_spawn(node, &crash_b, &o, NULL, 0, NULL), TR_EEXIST);
     tr_node_send(node, a, T_GO, NULL, 0);
-    for (int i = 0; i < 1000 && tr_node_alive(node, a); i++) {
+    for (int i = 0; i < 1000 && tr_node_actor_is_alive(node, a); i++) {
         tr_inbox_receive(inbox, 1, &(tr_msg *){0});
     }
     cr_assert_eq(tr_node_lookup(node, "svc", &found), TR_ENOENT);
@@ -409,16 +409,16 @@ Test(actor, messages_to_dead_actors_are_counted_dead_letters, .init = setup, .fi
     tr_addr a;
     cr_assert_eq(tr_node_spawn(node, &echo_b, NULL, NULL, 0, &a), 0);
     cr_assert_eq(tr_node_stop(node, a, 0), 0);
-    for (int i = 0; i < 1000 && tr_node_alive(node, a); i++) {
+    for (int i = 0; i < 1000 && tr_node_actor_is_alive(node, a); i++) {
         tr_inbox_receive(inbox, 1, &(tr_msg *){0});
     }
     tr_stats before, after;
-    tr_node_stats(node, &before);
+    tr_node_stats_get(node, &before);
     for (int i = 0; i < 10; i++) {
         cr_assert_eq(tr_node_send(node, a, T_PING, NULL, 0), 0);
     }
     tr_node_send(node, (tr_addr){1, 0, 0xdead00000001ull}, T_PING, NULL, 0);
-    tr_node_stats(node, &after);
+    tr_node_stats_get(node, &after);
     cr_assert_eq(after.dead_letters - before.dead_letters, 11);
 }
 
@@ -435,7 +435,7 @@ static const tr_behaviour slow_b = {"slow", 0, NULL, slow_recv, NULL};
 Test(actor, stop_with_queued_messages_makes_them_dead_letters, .init = setup, .fini = teardown) {
     tr_addr a;
     tr_stats before, after;
-    tr_node_stats(node, &before);
+    tr_node_stats_get(node, &before);
     cr_assert_eq(tr_node_spawn(node, &slow_b, NULL, NULL, 0, &a), 0);
     tr_node_send(node, a, T_GO, NULL, 0);
     for (int i = 0; i < 50; i++) {
@@ -445,7 +445,7 @@ Test(actor, stop_with_queued_messages_makes_them_dead_letters, .init = setup, .f
     cr_assert_eq(u64_of(m), 1);
     tr_msg_free(m);
     cr_assert_eq(tr_inbox_receive(inbox, 100, &m), TR_ETIMEDOUT, "nothing after the stop");
-    tr_node_stats(node, &after);
+    tr_node_stats_get(node, &after);
     cr_assert_eq(after.dead_letters - before.dead_letters, 50);
 }
 
@@ -490,19 +490,19 @@ Test(actor, bounded_mailbox_rejects_or_drops_when_full, .init = setup, .fini = t
     cr_assert_geq(v & 0xffffffff, 80, "REJECT refused most sends (%lu)",
                   (unsigned long)(v & 0xffffffff));
     tr_stats st;
-    tr_node_stats(node, &st);
+    tr_node_stats_get(node, &st);
     cr_assert_geq(st.mailbox_rejects, 80);
 
     tr_spawn_opts drop = {.mailbox_capacity = 10, .overflow = TR_OVERFLOW_DROP};
     tr_stats before;
-    tr_node_stats(node, &before);
+    tr_node_stats_get(node, &before);
     cr_assert_eq(tr_node_spawn(node, &block_b, &drop, NULL, 0, &t), 0);
     cr_assert_eq(tr_node_spawn(node, &flood_b, NULL, &t, sizeof t, NULL), 0);
     m = expect(T_REPORT);
     v = u64_of(m);
     tr_msg_free(m);
     cr_assert_eq(v >> 32, 100, "DROP never fails the send");
-    tr_node_stats(node, &st);
+    tr_node_stats_get(node, &st);
     cr_assert_geq(st.dead_letters - before.dead_letters, 80);
 }
 

@@ -198,7 +198,7 @@ Test(sched, flooding_sender_is_paused_after_its_callback_not_its_batch, .timeout
     cr_assert_leq(lag, MUTE_THRESHOLD + 2 * FLOOD_PER_CALLBACK + 200,
                   "the sink fell %lu messages behind", (unsigned long)lag);
     tr_stats st;
-    tr_node_stats(node, &st);
+    tr_node_stats_get(node, &st);
     cr_assert_gt(st.mutes, 0);
     tr_inbox_destroy(inbox);
     tr_runtime_destroy(rt);

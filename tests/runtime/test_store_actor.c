@@ -192,7 +192,7 @@ Test(store_actor, durable_reply_reaches_the_caller_and_the_write_is_kept) {
     expect_msg(&e, MSG_VALUE, buf, sizeof(buf));
     cr_assert_str_eq(buf, "stored");
     tr_stats s;
-    tr_node_stats(e.node, &s);
+    tr_node_stats_get(e.node, &s);
     cr_assert_geq(s.store_commits, 1);
     cr_assert_geq(s.store_writes, 1);
     stop(&e);

@@ -260,9 +260,9 @@ Test(supervisor, one_for_one_restarts_only_the_failed_child) {
     cr_assert(tr_addr_eq(lookup("b"), b2), "the name follows the new instance");
     cr_assert(tr_addr_eq(lookup("a"), a) && tr_addr_eq(lookup("c"), c));
     assert_quiet();
-    cr_assert(tr_node_alive(node, sup));
+    cr_assert(tr_node_actor_is_alive(node, sup));
     tr_stats st;
-    tr_node_stats(node, &st);
+    tr_node_stats_get(node, &st);
     cr_assert_eq(st.restarts, 1);
 }
 
@@ -291,7 +291,7 @@ Test(supervisor, one_for_all_restarts_every_child_after_stopping_them_in_reverse
     }
     assert_quiet();
     tr_stats st;
-    tr_node_stats(node, &st);
+    tr_node_stats_get(node, &st);
     cr_assert_eq(st.restarts, 3, "every restarted child counts");
 }
 
@@ -379,7 +379,7 @@ Test(supervisor, intensity_exceeded_stops_children_in_reverse_and_escalates) {
               ev[3].reason);
     cr_assert(tr_addr_eq(ev[3].addr, sup));
     assert_quiet();
-    cr_assert(!tr_node_alive(node, sup));
+    cr_assert(!tr_node_actor_is_alive(node, sup));
 }
 
 Test(supervisor, restarts_older_than_the_window_do_not_count) {
@@ -424,14 +424,15 @@ Test(supervisor, nested_supervisor_escalates_one_level) {
         {.name = "w", .behaviour = &worker, .arg = &wa, .arg_len = sizeof wa}};
     tr_sup_spec sub_spec = {TR_ONE_FOR_ONE, 1, 60000, sub_children, 1};
     tr_child_spec top_children[2];
-    cr_assert_eq(tr_child_spec_supervisor(&top_children[0], "sub", TR_PERMANENT, &sub_spec), 0);
+    cr_assert_eq(tr_child_spec_supervisor_init(&top_children[0], "sub", TR_PERMANENT, &sub_spec),
+                 0);
     top_children[1] =
         (tr_child_spec){.name = "x", .behaviour = &worker, .arg = &xa, .arg_len = sizeof xa};
     tr_sup_spec top_spec = {TR_ONE_FOR_ONE, 5, 60000, top_children, 2};
     tree t = {.spec = top_spec};
     event ev[3];
     start_watched(&t, ev);
-    tr_child_spec_release(&top_children[0]);
+    tr_child_spec_deinit(&top_children[0]);
     tr_addr top = lookup("sup"), sub = lookup("sub"), x = lookup("x");
     crash("w"); /* sub restarts w once */
     collect(ev, 2);
@@ -445,7 +446,7 @@ Test(supervisor, nested_supervisor_escalates_one_level) {
     cr_assert(tr_addr_eq(lookup("sup"), top), "top absorbed the failure");
     cr_assert(tr_addr_eq(lookup("x"), x), "top's other child is untouched");
     assert_quiet(); /* in particular no EV_DOWN: top is alive */
-    cr_assert(tr_node_alive(node, top));
+    cr_assert(tr_node_actor_is_alive(node, top));
 }
 
 /* ---- Lifecycle and spec ------------------------------------------------------------------ */
@@ -520,7 +521,7 @@ Test(supervisor, bad_specs_are_refused) {
 Test(supervisor, a_forged_flat_spec_is_refused_by_init) {
     tr_child_spec child;
     tr_sup_spec empty = {TR_ONE_FOR_ONE, 1, 1000, NULL, 0};
-    cr_assert_eq(tr_child_spec_supervisor(&child, "s", TR_PERMANENT, &empty), 0);
+    cr_assert_eq(tr_child_spec_supervisor_init(&child, "s", TR_PERMANENT, &empty), 0);
     uint8_t junk[64];
     memset(junk, 0xff, sizeof junk);
     memcpy(junk, child.arg, child.arg_len < sizeof junk ? child.arg_len : sizeof junk);
@@ -535,7 +536,7 @@ Test(supervisor, a_forged_flat_spec_is_refused_by_init) {
     event e = next_event(); /* forged fails init, top has no restarts left and gives up */
     cr_assert_eq(e.type, EV_DOWN);
     cr_assert_eq(e.reason, TR_ESHUTDOWN);
-    tr_child_spec_release(&child);
+    tr_child_spec_deinit(&child);
 }
 
 /* A transient child that is done at once (stops normally from init) is not restarted: the
@@ -621,7 +622,7 @@ Test(supervisor_real, one_for_one_restarts_the_failed_child_under_its_name) {
     cr_assert(!tr_addr_eq(b2, b), "a restart is a new instance");
     cr_assert(tr_addr_eq(lookup("b"), b2), "the name follows the new instance");
     cr_assert(tr_addr_eq(lookup("a"), a));
-    cr_assert(tr_node_alive(node, sup));
+    cr_assert(tr_node_actor_is_alive(node, sup));
     cr_assert_eq(tr_node_stop(node, sup, 0), 0);
     for (size_t i = 0; i < 2; i++) { /* both children stop with the supervisor */
         event e = real_next_event();

@@ -206,8 +206,8 @@ Test(nemesis, partition_drops_cross_side_messages_and_heal_restores) {
     cr_assert_eq(counts[1][0], c10, "n1 -> n2 crossed the partition");
     cr_assert_eq(counts[0][1], c01, "n2 -> n1 crossed the partition");
     cr_assert_gt(counts[1][2], c12 + 10, "the majority side keeps talking");
-    cr_assert(!tr_sim_link_up(sim, 0, 1) && !tr_sim_link_up(sim, 1, 0));
-    cr_assert(tr_sim_link_up(sim, 1, 2));
+    cr_assert(!tr_sim_link_is_up(sim, 0, 1) && !tr_sim_link_is_up(sim, 1, 0));
+    cr_assert(tr_sim_link_is_up(sim, 1, 2));
     cr_assert_eq(tr_sim_heal(sim), 0);
     tr_sim_run_for(sim, 10 * MS);
     cr_assert_gt(counts[1][0], c10 + 5, "heal restores n1 -> n2");
@@ -259,7 +259,7 @@ Test(nemesis, one_way_cut_blocks_one_direction_only) {
 static uint32_t up_links_of(tr_sim *sim, uint32_t f) {
     uint32_t c = 0;
     for (uint32_t t = 0; t < tr_sim_node_count(sim); t++) {
-        c += tr_sim_link_up(sim, f, t) && t != f;
+        c += tr_sim_link_is_up(sim, f, t) && t != f;
     }
     return c;
 }
@@ -281,7 +281,7 @@ Test(nemesis, partition_shapes_have_their_structure) {
         cr_assert_eq(up_links_of(sim, i), 2);
         views[i] = 0;
         for (uint32_t t = 0; t < 5; t++) {
-            views[i] |= (uint64_t)tr_sim_link_up(sim, i, t) << t;
+            views[i] |= (uint64_t)tr_sim_link_is_up(sim, i, t) << t;
         }
         for (uint32_t j = 0; j < i; j++) {
             cr_assert_neq(views[i], views[j]);

@@ -100,7 +100,7 @@ int main(void) {
     }
     tr_cluster_config cc = {
         .listen = "127.0.0.1:0", .secret = SECRET, .secret_len = strlen(SECRET)};
-    if (tr_cluster_start(rt1, &cc, &c1)) {
+    if (tr_cluster_create(rt1, &cc, &c1)) {
         return 2;
     }
     char seeds[32];
@@ -108,7 +108,7 @@ int main(void) {
     snprintf(seeds, sizeof seeds, "localhost:%d", tr_cluster_port(c1));
     tr_cluster_config cc2 = cc;
     cc2.seeds = seeds;
-    if (tr_cluster_start(rt2, &cc2, &c2)) {
+    if (tr_cluster_create(rt2, &cc2, &c2)) {
         return 2;
     }
     uint32_t peer;

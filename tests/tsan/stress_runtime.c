@@ -178,7 +178,7 @@ static int pp_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
         tr_send(ctx, m->from, T_PONG, NULL, 0);
     } else if (m->type == T_PONG) {
         if (--s->left == 0) {
-            tr_timer_cancel(ctx, s->timer);
+            tr_timer_stop(ctx, s->timer);
             uint64_t v = 1;
             tr_send(ctx, inbox_addr, T_DONE, &v, 8);
         } else {
