@@ -258,7 +258,7 @@ static void kv(const char *target, const char *op, const char *key, const uint8_
     tr_mp_write_cstr(&x->w, op);
     tr_mp_write_cstr(&x->w, key);
     if (val) {
-        tr_wire_put_raw(&x->w, val, val_len);
+        tr_mp_write_raw(&x->w, val, val_len);
     }
     cr_assert_eq(x->w.err, 0);
     call(target, TYPE, x->b, x->w.len);
