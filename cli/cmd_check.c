@@ -40,7 +40,7 @@ typedef struct check_report {
     size_t items; /* stock: keys 0..items-1 */
     tr_stock_check_result st;
     char why[600];
-    tr_lin_result lin;
+    tr__lin_result lin;
     tr_latency lat;
     tr_avail_result avail;
 } check_report;

@@ -109,7 +109,7 @@ typedef struct sim_opts {
 typedef struct store_result {
     bool ran;
     uint64_t ok, fail, info, ops;
-    tr_lin_result lin;
+    tr__lin_result lin;
     tr_avail_result avail;
     bool converged;
     uint64_t converged_after_ns;
@@ -173,7 +173,7 @@ typedef struct scenario {
     const sim_opts *o;
     scen_ud *scen; /* one per --scenario fault, while the sim runs */
     tr_sim *sim;
-    tr_workload *cp, *ap;
+    tr__reg_workload *cp, *ap;
     tr_stock_workload *stock;
     tr_sim_rng rng;
     uint64_t minority_mask;
@@ -750,9 +750,9 @@ static bool settled(tr_sim *sim, void *ud) {
     return sc->ap == NULL || tr__workload_converged(sc->ap, &at);
 }
 
-static tr_workload *make_workload(scenario *sc, const char *target) {
+static tr__reg_workload *make_workload(scenario *sc, const char *target) {
     tr_workload_opts wo;
-    tr_workload *wl = NULL;
+    tr__reg_workload *wl = NULL;
     tr__workload_opts_init(&wo, sc->sim, target);
     wo.rate = sc->o->rate;
     wo.keys = sc->o->keys;
@@ -803,7 +803,7 @@ static void stock_final_read(scenario *sc) {
     }
 }
 
-static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap);
+static void check_store(scenario *sc, tr__reg_workload *wl, store_result *r, bool is_ap);
 static void check_stock(scenario *sc, stock_result *r);
 static double wall_now(void);
 static double cpu_now(void);
@@ -898,7 +898,7 @@ static void check_availability(scenario *sc, const tr_history *h, tr_avail_resul
     tr__checkers_availability(h, &ao, out);
 }
 
-static void check_convergence(scenario *sc, tr_workload *wl, store_result *r) {
+static void check_convergence(scenario *sc, tr__reg_workload *wl, store_result *r) {
     tr_replica_state states[TR_SIM_NODES_MAX];
     tr_replica_entry entries[TR_SIM_NODES_MAX * TR_WORKLOAD_KEYS_MAX];
     uint64_t at = 0;
@@ -916,7 +916,7 @@ static void check_convergence(scenario *sc, tr_workload *wl, store_result *r) {
  * such writes (a skewed clock lets an older write win), and a crash can take a write that
  * was acknowledged but not yet durable nor gossiped (registers.h): shown as a note, not a
  * violation. */
-static void check_ap(scenario *sc, tr_workload *wl, store_result *r) {
+static void check_ap(scenario *sc, tr__reg_workload *wl, store_result *r) {
     char op[160];
     check_convergence(sc, wl, r);
     const tr_convergence_result *c = &r->conv;
@@ -959,7 +959,7 @@ static void check_ap(scenario *sc, tr_workload *wl, store_result *r) {
     }
 }
 
-static void check_store(scenario *sc, tr_workload *wl, store_result *r, bool is_ap) {
+static void check_store(scenario *sc, tr__reg_workload *wl, store_result *r, bool is_ap) {
     tr__workload_finish(wl);
     const tr_history *h = tr__workload_history(wl);
     r->ran = true;

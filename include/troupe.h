@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -1004,6 +1005,317 @@ void tr_cluster_destroy(tr_cluster *c);
 /* The node id `troupe node --name NAME` uses: "n<k>" gives k (1..2^31-1); any other name a
  * 31-bit FNV-1a hash of it (never 0). Ids from 2^31 up are left for clients. */
 uint32_t tr_cluster_node_id(const char *name);
+
+/* ------------------------------------------------------------------------------------ */
+/* Histories: what simulated (or real) clients did, in Jepsen's shape                    */
+/* ------------------------------------------------------------------------------------ */
+/* A history is a sequence of operations with Jepsen's fields. Each client operation appears
+ * twice: an invoke when it is sent and a completion (ok, fail or info) when its outcome is
+ * known. ok = took effect (a read: returned the value); fail = certainly did not take
+ * effect; info = unknown (timed out, node crashed): it may take effect at any time after its
+ * invoke, or never. An operation has a name `f` (any string: "read", "write", "cas",
+ * "deposit"...), a key (0 when the service has one object) and an integer value, or a pair
+ * of them (cas: expected, new). A process has one operation outstanding at a time; a process
+ * whose operation ended in info is retired and never invokes again. Times are virtual
+ * nanoseconds in a simulation. Limits: TR_HISTORY_OPS_MAX operations, TR_HISTORY_F_MAX
+ * distinct operation names, names of at most TR_HISTORY_NAME_MAX bytes.
+ * Threading: one thread at a time. Ownership: tr_history_create returns an owned history
+ * (tr_history_destroy); strings in a tr_history_op are valid until the history is destroyed. */
+typedef struct tr_history tr_history;
+
+#define TR_HISTORY_OPS_MAX (64u * 1024u * 1024u)
+#define TR_HISTORY_F_MAX 64
+#define TR_HISTORY_NAME_MAX 31
+
+typedef enum tr_history_type {
+    TR_HISTORY_INVOKE = 0,
+    TR_HISTORY_OK = 1,
+    TR_HISTORY_FAIL = 2,
+    TR_HISTORY_INFO = 3
+} tr_history_type;
+
+typedef struct tr_history_op {
+    uint64_t index;  /* position in the history, from 0 */
+    int64_t time_ns; /* non-decreasing */
+    int64_t process; /* the client's process id */
+    int32_t node;    /* 0-based index of the node the client used; -1: unknown */
+    tr_history_type type;
+    const char *f;  /* operation name (interned by the history) */
+    int64_t key;    /* 0 for a single object */
+    bool has_value; /* false: nil (a read's invoke; a read of an unset key) */
+    bool pair;      /* value is the pair (value, value_to), e.g. cas [expected new] */
+    int64_t value;
+    int64_t value_to;
+    const char *error; /* "" when none; at most TR_HISTORY_NAME_MAX bytes kept */
+} tr_history_op;
+
+/* An owned empty history for at most max_ops operations (1..TR_HISTORY_OPS_MAX), or NULL. */
+tr_history *tr_history_create(size_t max_ops);
+void tr_history_destroy(tr_history *h);
+size_t tr_history_count(const tr_history *h);
+/* Copies operation i (< count) into *out. TR_EINVAL for a bad index. */
+int tr_history_get(const tr_history *h, size_t i, tr_history_op *out);
+/* Appends op (its index is set to its position). Checks the invariants above: TR_EINVAL
+ * (busy or retired process, time going back, completion naming another f or key, too many
+ * names), TR_EFULL (max_ops reached). Nothing changes on error. */
+int tr_history_append(tr_history *h, const tr_history_op *op);
+/* Jepsen EDN (one map per line, Knossos's [key value] tuples) and JSON (an array of objects
+ * with the same fields). 0 or TR_EIO. */
+int tr_history_write_edn(const tr_history *h, FILE *out);
+int tr_history_write_json(const tr_history *h, FILE *out);
+/* Reads a JSON or EDN history file (detected by content) into a new owned *out; on error
+ * TR_EIO / TR_ECORRUPT / TR_ETOOBIG and a one-line reason with its position in err. */
+int tr_history_load(const char *path, size_t max_ops, tr_history **out, char *err, size_t err_cap);
+
+/* ---- Checking a history ---- */
+
+/* The three verdicts every check ends in. Unknown (a search budget ran out) is never held.
+ * The values are the exit codes `troupe sim` and `troupe check` use. */
+typedef enum tr_verdict {
+    TR_VERDICT_HELD = 0,
+    TR_VERDICT_VIOLATED = 1,
+    TR_VERDICT_UNKNOWN = 3
+} tr_verdict;
+const char *tr_verdict_name(tr_verdict v); /* "held", "violated", "unknown" */
+
+/* A sequential model for the linearizability checker: a state of state_size bytes; step
+ * applies op (an invoke paired with its completion: f, key, value of the invoke and, for an
+ * ok read, the value returned in `ret`) and says whether the model allows it, updating the
+ * state. Keys are checked independently: one state per key. */
+typedef struct tr_lin_model {
+    const char *name;
+    size_t state_size; /* at most 64 bytes */
+    void (*init)(void *state);
+    bool (*step)(void *state, const tr_history_op *invoke, const tr_history_op *ret);
+} tr_lin_model;
+/* Built-in models: a read/write register ("read", "write") and a register with
+ * compare-and-set ("read", "write", "cas" with value = (expected, new)). */
+extern const tr_lin_model tr_lin_model_register;
+extern const tr_lin_model tr_lin_model_cas_register;
+
+typedef struct tr_lin_result {
+    tr_verdict verdict;
+    int64_t key;       /* violated: the first key found not linearizable */
+    uint64_t op_index; /* violated: an operation no order can place */
+    uint64_t configs;  /* configurations explored */
+    char why[160];     /* one line for a person */
+} tr_lin_result;
+/* Checks linearizability of h against model, each key on its own, exploring at most `budget`
+ * configurations (0 = default 1M) before answering unknown. Ops whose f the model does not
+ * know make the check TR_EINVAL. */
+int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t budget,
+                        tr_lin_result *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* Services: the unit that a node, a simulation and a test all host                      */
+/* ------------------------------------------------------------------------------------ */
+/* A service is a business capability written as actors: its actor behaviours and where they
+ * run, the requests it answers, and optionally a workload (how a simulated client uses it),
+ * checks over the history and the nodes' final states, its own fault kinds and planted bugs.
+ * `troupe node --load svc.so`, `troupe sim --load svc.so --workload NAME` and a C test
+ * calling tr_experiment_run all host the same descriptor; troupe's own services are
+ * descriptors of the same kind. A module exports one function, TR_SERVICE_ENTRY, returning
+ * its descriptor; the host checks `abi` and refuses a module built for another ABI.
+ * Everything a descriptor points at is static: it must live as long as the module. */
+#define TR_SERVICE_ABI 1
+#define TR_SERVICE_ENTRY "troupe_service_v1"
+#define TR_SERVICE_ACTORS_MAX 16
+#define TR_SERVICE_CHECKS_MAX 8
+
+/* Where the host runs a service (given to the argument and workload callbacks). */
+typedef struct tr_service_env {
+    uint32_t node_index; /* this node, 0-based */
+    uint32_t node_count;
+    const char *node_name;         /* "n1"... */
+    const char *const *node_names; /* node_count names, in index order */
+    const char *bug;               /* the planted bug selected (one of tr_service.bugs), or NULL */
+    bool simulated;
+} tr_service_env;
+
+typedef enum tr_placement {
+    TR_PLACE_EVERY_NODE = 0,
+    TR_PLACE_NAMED_NODES = 1 /* the nodes listed in tr_service_actor.nodes */
+} tr_placement;
+
+typedef struct tr_service_actor {
+    const char *name; /* registered under this name on each node that runs it */
+    const tr_behaviour *behaviour;
+    tr_placement placement;
+    const char *nodes; /* TR_PLACE_NAMED_NODES: comma-separated node names */
+    /* The spawn argument on this node (NULL: none): writes at most cap bytes into buf and the
+     * length into *len; 0 or a TR_E code (the host then refuses to start the service). */
+    int (*arg)(const tr_service_env *env, void *buf, size_t cap, size_t *len);
+} tr_service_actor;
+
+typedef struct tr_service_request {
+    const char *name; /* what `troupe call` accepts in place of the type number */
+    uint32_t type;
+} tr_service_request;
+
+/* One operation a simulated client is about to invoke (see tr_history_op). */
+typedef struct tr_workload_op {
+    const char *f; /* static string */
+    int64_t key;
+    bool has_value;
+    bool pair;
+    int64_t value;
+    int64_t value_to;
+} tr_workload_op;
+
+/* How a simulated client uses the service. The runner spawns clients_per_node client actors
+ * on every node; each loops: think, next() an operation and its request, send it to the
+ * actor registered as *target on the client's own node, wait for the reply or op_timeout,
+ * complete() it into the history, and retire its process after an info. */
+typedef struct tr_workload {
+    uint32_t clients_per_node; /* 0: the runner's default */
+    /* Fills *op, writes the request body with w, sets *type and *target. rng is the client's
+     * own seeded stream; key_count the configured number of keys. 0 or a TR_E code (the
+     * client stops). */
+    int (*next)(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count, tr_workload_op *op,
+                uint32_t *type, const char **target, tr_mp_writer *w);
+    /* The outcome of op: reply is the reply message, or NULL when err says why there is none
+     * (TR_ETIMEDOUT, TR_ECLOSED: node crashed). Fills *done (f and key as op; value: for an
+     * ok read what was read) and returns TR_HISTORY_OK, _FAIL or _INFO; *error: a short
+     * static reason for fail and info. */
+    tr_history_type (*complete)(const tr_service_env *env, const tr_workload_op *op,
+                                const tr_msg *reply, int err, tr_workload_op *done,
+                                const char **error);
+} tr_workload;
+
+/* What a check sees at the end of a run: the history, and each node's final state (the reply
+ * body of a state request sent after the heal and a quiet period; NULL for a node that was
+ * down). */
+typedef struct tr_check_input {
+    const tr_history *history;
+    uint32_t node_count;
+    const uint8_t *const *states;
+    const size_t *state_lens;
+    const char *bug;
+} tr_check_input;
+
+typedef struct tr_check {
+    const char *name;
+    tr_verdict (*run)(const tr_check_input *in, char *why, size_t why_cap);
+} tr_check;
+
+/* A fault kind of the service's own (a failing payment provider, a slow dependency): the
+ * random fault generator schedules it like a built-in kind when named in the nemesis. */
+typedef struct tr_service_fault {
+    const char *name;
+    void (*start)(tr_sim *sim, uint32_t node_index);
+    void (*stop)(tr_sim *sim, uint32_t node_index);
+} tr_service_fault;
+
+typedef struct tr_service {
+    uint32_t abi;     /* TR_SERVICE_ABI */
+    const char *name; /* the --workload name; [a-z0-9-], at most TR_NAME_MAX bytes */
+    const tr_service_actor *actors;
+    uint32_t actor_count;
+    const tr_service_request *requests;
+    uint32_t request_count;
+    const tr_workload *workload;   /* optional */
+    const tr_lin_model *lin_model; /* optional: check the history's linearizability */
+    const tr_check *checks;        /* optional */
+    uint32_t check_count;
+    const char *state_actor; /* optional: the final-state request's target ... */
+    uint32_t state_type;     /* ... and type */
+    const tr_service_fault *faults;
+    uint32_t fault_count;
+    const char *const *bugs; /* NULL-terminated planted bug names, or NULL */
+} tr_service;
+
+typedef const tr_service *(*tr_service_entry_fn)(void);
+
+/* TR_EINVAL with a one-line reason in err for a descriptor the host cannot run (ABI, names,
+ * counts, missing callbacks). */
+int tr_service_validate(const tr_service *svc, char *err, size_t err_cap);
+/* Loads a service module (dlopen) and returns its validated descriptor. TR_ENOENT (no such
+ * file or not loadable), TR_EINVAL (no TR_SERVICE_ENTRY, wrong ABI, invalid descriptor);
+ * err says which. The module stays loaded for the life of the process. */
+int tr_service_load(const char *path, const tr_service **out, char *err, size_t err_cap);
+/* Spawns and registers the service's actors placed on this node (env says which node). */
+int tr_service_boot(const tr_service *svc, tr_node *node, const tr_service_env *env);
+
+/* ------------------------------------------------------------------------------------ */
+/* Experiments: a simulated cluster, services, a workload, a nemesis and checks          */
+/* ------------------------------------------------------------------------------------ */
+/* Nemesis kinds for the random fault generator (all drawn from the seed). */
+enum {
+    TR_NEMESIS_PARTITION = 1u << 0,
+    TR_NEMESIS_CRASH = 1u << 1,
+    TR_NEMESIS_PAUSE = 1u << 2,
+    TR_NEMESIS_CLOCK = 1u << 3,
+    TR_NEMESIS_DELAY = 1u << 4,
+    TR_NEMESIS_LOSS = 1u << 5,
+    TR_NEMESIS_DUP = 1u << 6,
+    TR_NEMESIS_REORDER = 1u << 7
+};
+
+typedef struct tr_nemesis_spec {
+    uint32_t kinds;             /* TR_NEMESIS_* bits */
+    const char *service_faults; /* comma-separated tr_service_fault names, or NULL */
+    uint64_t interval_ns;       /* mean time between faults; 0 = default */
+    const char *scenario_path;  /* a scenario file instead of random faults, or NULL */
+} tr_nemesis_spec;
+
+typedef struct tr_experiment_config {
+    tr_sim_config sim;                 /* seed, nodes, delays...; boot is the runner's */
+    const tr_service *const *services; /* borrowed */
+    uint32_t service_count;
+    const char *workload; /* name of the service whose workload drives the run */
+    const char *bug;      /* a planted bug of that service, or NULL */
+    tr_nemesis_spec nemesis;
+    uint64_t duration_ns; /* workload time; then heal, quiet, final states */
+    double rate;          /* operations per second over all clients */
+    uint32_t keys;
+    uint32_t op_timeout_ms;
+    size_t history_max; /* 0 = 1M operations */
+} tr_experiment_config;
+void tr_experiment_config_init(tr_experiment_config *cfg);
+
+typedef struct tr_fault_span {
+    const char *kind; /* "partition", "crash", ..., or a service fault's name */
+    uint64_t start_ns, end_ns;
+    uint64_t nodes; /* bit i: node index i touched */
+} tr_fault_span;
+
+typedef struct tr_check_outcome {
+    const char *name; /* "linearizable" or the check's name */
+    tr_verdict verdict;
+    char why[200];
+} tr_check_outcome;
+
+typedef struct tr_experiment_result {
+    uint64_t seed;
+    uint64_t trace_hash;
+    tr_verdict verdict; /* the worst of the checks: violated > unknown > held */
+    uint32_t check_count;
+    tr_check_outcome checks[TR_SERVICE_CHECKS_MAX + 1];
+    uint64_t ops_ok, ops_fail, ops_info;
+    uint64_t latency_p50_ns, latency_p99_ns; /* of ok operations */
+    uint32_t fault_count;
+    const tr_fault_span *faults; /* owned by the result */
+    tr_history *history;         /* owned by the result */
+    char replay[512];            /* the `troupe sim` command line that replays this run */
+} tr_experiment_result;
+
+/* Runs one seed (cfg->sim.seed). *out is owned: tr_experiment_result_destroy. TR_EINVAL with
+ * a reason in err for a configuration that cannot run (unknown workload or bug, a fault that
+ * cannot apply). */
+int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **out, char *err,
+                      size_t err_cap);
+void tr_experiment_result_destroy(tr_experiment_result *r);
+
+typedef struct tr_sweep_summary {
+    uint64_t runs, held, violated, unknown, errors;
+    uint64_t first_failing_seed; /* valid when violated + unknown > 0 */
+    char first_replay[512];
+} tr_sweep_summary;
+/* Runs seeds first..last; calls each (may be NULL) with every result before destroying it. */
+int tr_experiment_sweep(const tr_experiment_config *cfg, uint64_t first, uint64_t last,
+                        tr_sweep_summary *out,
+                        void (*each)(const tr_experiment_result *r, void *ud), void *ud, char *err,
+                        size_t err_cap);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

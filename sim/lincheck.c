@@ -448,7 +448,7 @@ static size_t prune_unobserved(call *c, size_t n) {
 }
 
 static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko,
-                      tr_lin_result *out) {
+                      tr__lin_result *out) {
     out->keys++;
     out->configs += ko->configs;
     if (ko->verdict == TR_LIN_UNKNOWN && out->keys_unknown++ == 0) {
@@ -467,7 +467,7 @@ static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko
     }
 }
 
-int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out) {
+int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr__lin_result *out) {
     TR_ASSERT(h && out);
     tr_lin_options o = opts ? *opts : (tr_lin_options){0};
     o.max_configs = o.max_configs ? o.max_configs : TR_LIN_DEFAULT_MAX_CONFIGS;

@@ -48,7 +48,7 @@ typedef struct tr_lin_options {
     size_t max_memory_bytes; /* per key; 0 = TR_LIN_DEFAULT_MAX_MEMORY */
 } tr_lin_options;
 
-typedef struct tr_lin_result {
+typedef struct tr__lin_result {
     tr_lin_verdict verdict;
     uint64_t configs;    /* memoised configurations, summed over keys */
     size_t keys;         /* distinct keys checked */
@@ -62,13 +62,13 @@ typedef struct tr_lin_result {
     bool has_bad_op;
     tr_op bad_op;
     int64_t unknown_key;
-} tr_lin_result;
+} tr__lin_result;
 
 /* Checks `h` and fills *out. Returns 0, TR_EINVAL if `h` holds ops that are not register ops
  * (reserve, restock: a stock history, sim/check_stock.h), or TR_ENOMEM if even the per-key
  * setup could not be allocated (the search itself degrades to UNKNOWN instead). opts may be
  * NULL (defaults). */
-int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr_lin_result *out);
+int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr__lin_result *out);
 
 const char *tr__lincheck_verdict_name(tr_lin_verdict v); /* "linearizable", ... */
 

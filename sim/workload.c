@@ -35,7 +35,7 @@ typedef struct probe_node {
     uint64_t corr[TR_WORKLOAD_KEYS_MAX];
 } probe_node;
 
-struct tr_workload {
+struct tr__reg_workload {
     tr_workload_opts o;
     char target[TR_NAME_MAX + 1];
     tr_history *history;
@@ -51,16 +51,16 @@ struct tr_workload {
 };
 
 typedef struct actor_arg {
-    tr_workload *wl; /* a handle; never used as data */
-    uint32_t index;  /* slot (clients) or node index (probes) */
+    tr__reg_workload *wl; /* a handle; never used as data */
+    uint32_t index;       /* slot (clients) or node index (probes) */
     uint32_t epoch;
 } actor_arg;
 
-static uint64_t now_ns(const tr_workload *wl) {
+static uint64_t now_ns(const tr__reg_workload *wl) {
     return tr_sim_now_ns(wl->o.sim);
 }
 
-static void note(tr_workload *wl, int rc) {
+static void note(tr__reg_workload *wl, int rc) {
     wl->record_errors += rc != 0;
 }
 
@@ -75,7 +75,7 @@ static client_slot *my_slot(client_state *c) {
     return s->epoch == c->a.epoch ? s : NULL;
 }
 
-static void think(tr_ctx *ctx, tr_workload *wl) {
+static void think(tr_ctx *ctx, tr__reg_workload *wl) {
     /* mean interval per client = clients / rate; uniform in [1, 2 * mean] ms */
     double mean_ms = 1000.0 * wl->slot_count / wl->o.rate;
     uint64_t span = mean_ms < 1.0 ? 2 : (uint64_t)(2.0 * mean_ms);
@@ -83,12 +83,12 @@ static void think(tr_ctx *ctx, tr_workload *wl) {
     tr_timer_start(ctx, (uint32_t)(1 + tr_random(ctx) % span), 0, CLIENT_TICK, &id);
 }
 
-static void retire(tr_workload *wl, client_slot *s) {
+static void retire(tr__reg_workload *wl, client_slot *s) {
     s->pending = false;
     s->process = wl->next_process++;
 }
 
-static void invoke(tr_ctx *ctx, tr_workload *wl, client_slot *s) {
+static void invoke(tr_ctx *ctx, tr__reg_workload *wl, client_slot *s) {
     uint8_t body[TR_REG_BODY_MAX];
     size_t len;
     int rc;
@@ -114,7 +114,7 @@ static void invoke(tr_ctx *ctx, tr_workload *wl, client_slot *s) {
     }
 }
 
-static void complete(tr_ctx *ctx, tr_workload *wl, client_slot *s, const tr_msg *msg) {
+static void complete(tr_ctx *ctx, tr__reg_workload *wl, client_slot *s, const tr_msg *msg) {
     int64_t t = (int64_t)now_ns(wl);
     tr_reg_reply rep;
     if (msg->type == TR_MSG_TIMEOUT) {
@@ -148,7 +148,7 @@ static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len
 
 static int client_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     client_state *c = state;
-    tr_workload *wl = c->a.wl;
+    tr__reg_workload *wl = c->a.wl;
     client_slot *s = my_slot(c);
     if (s == NULL) {
         return TR_STOP;
@@ -181,7 +181,7 @@ typedef struct probe_state {
     uint64_t timer;
 } probe_state;
 
-static void probe_round(tr_ctx *ctx, tr_workload *wl, probe_node *p) {
+static void probe_round(tr_ctx *ctx, tr__reg_workload *wl, probe_node *p) {
     uint8_t body[TR_REG_BODY_MAX];
     size_t len;
     p->got = 0;
@@ -192,9 +192,9 @@ static void probe_round(tr_ctx *ctx, tr_workload *wl, probe_node *p) {
     }
 }
 
-static bool snapshots_agree(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns);
+static bool snapshots_agree(tr__reg_workload *wl, uint64_t since_ns, uint64_t *at_ns);
 
-static void probe_answer(tr_workload *wl, probe_node *p, const tr_msg *msg) {
+static void probe_answer(tr__reg_workload *wl, probe_node *p, const tr_msg *msg) {
     tr_reg_reply rep;
     for (uint32_t k = 0; k < wl->o.keys; k++) {
         if (p->corr[k] != msg->corr || msg->corr == 0) {
@@ -232,7 +232,7 @@ static int probe_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len)
 
 static int probe_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     probe_state *ps = state;
-    tr_workload *wl = ps->a.wl;
+    tr__reg_workload *wl = ps->a.wl;
     probe_node *p = &wl->probes[ps->a.index];
     if (msg->type == PROBE_TICK) {
         probe_round(ctx, wl, p);
@@ -258,7 +258,7 @@ void tr__workload_opts_init(tr_workload_opts *o, tr_sim *sim, const char *target
     o->read_percent = 101; /* default */
 }
 
-int tr__workload_create(const tr_workload_opts *opts, tr_workload **out) {
+int tr__workload_create(const tr_workload_opts *opts, tr__reg_workload **out) {
     if (opts == NULL || opts->sim == NULL || opts->target == NULL ||
         strlen(opts->target) > TR_NAME_MAX || opts->rate < 0 || opts->keys > TR_WORKLOAD_KEYS_MAX) {
         return TR_EINVAL;
@@ -267,7 +267,7 @@ int tr__workload_create(const tr_workload_opts *opts, tr_workload **out) {
     if ((uint64_t)per_node * tr_sim_node_count(opts->sim) > TR_WORKLOAD_CLIENTS_MAX) {
         return TR_EINVAL;
     }
-    tr_workload *wl = calloc(1, sizeof *wl);
+    tr__reg_workload *wl = calloc(1, sizeof *wl);
     if (wl == NULL) {
         return TR_ENOMEM;
     }
@@ -295,14 +295,14 @@ int tr__workload_create(const tr_workload_opts *opts, tr_workload **out) {
     return 0;
 }
 
-void tr__workload_destroy(tr_workload *wl) {
+void tr__workload_destroy(tr__reg_workload *wl) {
     if (wl != NULL) {
         tr__history_destroy(wl->history);
         free(wl);
     }
 }
 
-int tr__workload_boot(tr_workload *wl, tr_node *node, uint32_t index) {
+int tr__workload_boot(tr__reg_workload *wl, tr_node *node, uint32_t index) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         client_slot *s = &wl->slots[i];
         if (s->node_index != index) {
@@ -322,7 +322,7 @@ int tr__workload_boot(tr_workload *wl, tr_node *node, uint32_t index) {
     return 0;
 }
 
-void tr__workload_node_crashed(tr_workload *wl, uint32_t index) {
+void tr__workload_node_crashed(tr__reg_workload *wl, uint32_t index) {
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         client_slot *s = &wl->slots[i];
         if (s->node_index == index && s->pending) {
@@ -332,11 +332,11 @@ void tr__workload_node_crashed(tr_workload *wl, uint32_t index) {
     }
 }
 
-void tr__workload_stop(tr_workload *wl) {
+void tr__workload_stop(tr__reg_workload *wl) {
     wl->stopped = true;
 }
 
-size_t tr__workload_pending(const tr_workload *wl) {
+size_t tr__workload_pending(const tr__reg_workload *wl) {
     size_t n = 0;
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         n += wl->slots[i].pending;
@@ -344,7 +344,7 @@ size_t tr__workload_pending(const tr_workload *wl) {
     return n;
 }
 
-void tr__workload_finish(tr_workload *wl) {
+void tr__workload_finish(tr__reg_workload *wl) {
     wl->stopped = true;
     for (uint32_t i = 0; i < wl->slot_count; i++) {
         client_slot *s = &wl->slots[i];
@@ -356,14 +356,14 @@ void tr__workload_finish(tr_workload *wl) {
     }
 }
 
-tr_history *tr__workload_history(tr_workload *wl) {
+tr_history *tr__workload_history(tr__reg_workload *wl) {
     return wl->history;
 }
-uint64_t tr__workload_record_errors(const tr_workload *wl) {
+uint64_t tr__workload_record_errors(const tr__reg_workload *wl) {
     return wl->record_errors;
 }
 
-int tr__workload_probe_start(tr_workload *wl) {
+int tr__workload_probe_start(tr__reg_workload *wl) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
     memset(wl->probes, 0, sizeof wl->probes);
     wl->probe_since_ns = now_ns(wl);
@@ -382,7 +382,7 @@ int tr__workload_probe_start(tr_workload *wl) {
     return 0;
 }
 
-static bool snapshots_agree(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns) {
+static bool snapshots_agree(tr__reg_workload *wl, uint64_t since_ns, uint64_t *at_ns) {
     uint32_t n = tr_sim_node_count(wl->o.sim);
     const probe_node *first = NULL;
     uint64_t last = 0;
@@ -411,7 +411,7 @@ static bool snapshots_agree(tr_workload *wl, uint64_t since_ns, uint64_t *at_ns)
     return first != NULL;
 }
 
-bool tr__workload_converged(tr_workload *wl, uint64_t *at_ns) {
+bool tr__workload_converged(tr__reg_workload *wl, uint64_t *at_ns) {
     if (wl->agreed_ns == 0) {
         return false;
     }
@@ -421,8 +421,9 @@ bool tr__workload_converged(tr_workload *wl, uint64_t *at_ns) {
     return true;
 }
 
-size_t tr__workload_replica_states(tr_workload *wl, tr_replica_state *states, size_t states_cap,
-                                   tr_replica_entry *entries, size_t entries_cap) {
+size_t tr__workload_replica_states(tr__reg_workload *wl, tr_replica_state *states,
+                                   size_t states_cap, tr_replica_entry *entries,
+                                   size_t entries_cap) {
     size_t n = 0, used = 0;
     for (uint32_t i = 0; i < tr_sim_node_count(wl->o.sim) && n < states_cap; i++) {
         const probe_node *p = &wl->probes[i];

@@ -39,7 +39,7 @@
 #define TR_WORKLOAD_CLIENTS_MAX 256
 #define TR_WORKLOAD_KEYS_MAX 64
 
-typedef struct tr_workload tr_workload;
+typedef struct tr__reg_workload tr__reg_workload;
 
 typedef struct tr_workload_opts {
     tr_sim *sim;               /* borrowed */
@@ -56,37 +56,38 @@ typedef struct tr_workload_opts {
 /* Fills defaults. */
 void tr__workload_opts_init(tr_workload_opts *o, tr_sim *sim, const char *target);
 /* TR_EINVAL on bad options, TR_ENOMEM. */
-int tr__workload_create(const tr_workload_opts *opts, tr_workload **out);
-void tr__workload_destroy(tr_workload *wl);
+int tr__workload_create(const tr_workload_opts *opts, tr__reg_workload **out);
+void tr__workload_destroy(tr__reg_workload *wl);
 
 /* Spawns node `index`'s clients (from the sim boot callback, after the replicas). After a
  * restart the clients start over under fresh process ids. */
-int tr__workload_boot(tr_workload *wl, tr_node *node, uint32_t index);
+int tr__workload_boot(tr__reg_workload *wl, tr_node *node, uint32_t index);
 /* The node crashed: its clients' outstanding ops become info ("crashed"). Call right after
  * tr_sim_crash. */
-void tr__workload_node_crashed(tr_workload *wl, uint32_t index);
+void tr__workload_node_crashed(tr__reg_workload *wl, uint32_t index);
 /* Clients invoke nothing new from now on (outstanding ops still complete). */
-void tr__workload_stop(tr_workload *wl);
+void tr__workload_stop(tr__reg_workload *wl);
 /* Ops still outstanding. */
-size_t tr__workload_pending(const tr_workload *wl);
+size_t tr__workload_pending(const tr__reg_workload *wl);
 /* Completes every outstanding op as info ("run ended"). Call once, at the end. */
-void tr__workload_finish(tr_workload *wl);
+void tr__workload_finish(tr__reg_workload *wl);
 /* Borrowed; valid until tr__workload_destroy. */
-tr_history *tr__workload_history(tr_workload *wl);
+tr_history *tr__workload_history(tr__reg_workload *wl);
 /* History appends refused (history full or an invariant broken: a bug); 0 normally. */
-uint64_t tr__workload_record_errors(const tr_workload *wl);
+uint64_t tr__workload_record_errors(const tr__reg_workload *wl);
 
 /* ---- convergence probes --------------------------------------------------------------- */
-int tr__workload_probe_start(tr_workload *wl);
+int tr__workload_probe_start(tr__reg_workload *wl);
 /* True when, since the probes started, every up node has completed a snapshot and the
  * latest snapshots all agree; *at_ns = the first time they did (the snapshot that completed
  * the agreement). Agreement is re-evaluated at every snapshot: if the replicas diverge
  * again (writes still arriving), the time is forgotten until they agree again. */
-bool tr__workload_converged(tr_workload *wl, uint64_t *at_ns);
+bool tr__workload_converged(tr__reg_workload *wl, uint64_t *at_ns);
 /* Each up node's latest probe snapshot as a replica state for tr__checkers_convergence:
  * fills states[0..return) (at most states_cap), their entries from entries[0..entries_cap)
  * (needs nodes * keys). The states point into `entries`. */
-size_t tr__workload_replica_states(tr_workload *wl, tr_replica_state *states, size_t states_cap,
-                                   tr_replica_entry *entries, size_t entries_cap);
+size_t tr__workload_replica_states(tr__reg_workload *wl, tr_replica_state *states,
+                                   size_t states_cap, tr_replica_entry *entries,
+                                   size_t entries_cap);
 
 #endif /* TR_SIM_WORKLOAD_H */

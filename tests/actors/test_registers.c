@@ -21,7 +21,7 @@ static const char *const names[] = {"n1", "n2", "n3", "n4", "n5"};
 
 typedef struct world {
     tr_sim *sim;
-    tr_workload *wl;
+    tr__reg_workload *wl;
     uint32_t bugs;
     uint32_t quorum_ms; /* 0 = the default */
     bool cp, ap;
@@ -106,7 +106,7 @@ static void partition_storm(world *w, uint64_t ns) {
 }
 
 /* Stops the clients, lets every op finish, and checks linearizability. */
-static tr_lin_verdict finish_and_lincheck(world *w, tr_lin_result *res) {
+static tr_lin_verdict finish_and_lincheck(world *w, tr__lin_result *res) {
     tr__workload_stop(w->wl);
     tr_sim_run_until(w->sim, no_pending, w->wl, tr_sim_now_ns(w->sim) + 10 * SEC);
     tr__workload_finish(w->wl);
@@ -126,7 +126,7 @@ static size_t count_type(const tr_history *h, tr_op_type t) {
 Test(registers, cp_is_linearizable_under_partitions_across_seeds) {
     for (uint64_t seed = 1; seed <= 8; seed++) {
         world w;
-        tr_lin_result res;
+        tr__lin_result res;
         world_start(&w, seed, "cp", 0);
         tr_sim_run_for(w.sim, 2 * SEC);
         partition_storm(&w, 10 * SEC);
@@ -151,7 +151,7 @@ Test(registers, cp_concurrent_writes_through_one_coordinator_stay_linearizable) 
     reorder_prob = 0.3;
     for (uint64_t seed = 1; seed <= 3; seed++) {
         world w;
-        tr_lin_result res;
+        tr__lin_result res;
         world_start_rate(&w, seed, "cp", 0, 800, 1, 4);
         for (int i = 0; i < 8; i++) { /* slow links widen the windows of concurrency */
             tr_sim_delay_spike(w.sim, (uint32_t)tr_sim_rng_below(&w.rng, NODES), TR_SIM_ANY,
@@ -175,7 +175,7 @@ Test(registers, cp_minority_is_unavailable_and_majority_available) {
     tr_sim_run_for(w.sim, 10 * SEC);
     uint64_t to = tr_sim_now_ns(w.sim);
     tr_sim_heal(w.sim);
-    tr_lin_result res;
+    tr__lin_result res;
     cr_assert_eq(finish_and_lincheck(&w, &res), TR_LIN_VALID);
     tr_avail_options ao = {.window_start_ns = (int64_t)from,
                            .window_end_ns = (int64_t)to,
@@ -192,7 +192,7 @@ Test(registers, cp_minority_is_unavailable_and_majority_available) {
 Test(registers, cp_stays_linearizable_across_crashes_and_restarts) {
     for (uint64_t seed = 1; seed <= 4; seed++) {
         world w;
-        tr_lin_result res;
+        tr__lin_result res;
         world_start(&w, seed, "cp", 0);
         for (int round = 0; round < 6; round++) {
             uint32_t i = (uint32_t)tr_sim_rng_below(&w.rng, NODES);
@@ -374,7 +374,7 @@ Test(registers, stale_read_bug_is_caught_by_lincheck_in_most_seeds) {
     int caught = 0;
     for (uint64_t seed = 1; seed <= 6; seed++) {
         world w;
-        tr_lin_result res;
+        tr__lin_result res;
         world_start(&w, seed, "cp", TR_REG_BUG_STALE_READ);
         tr_sim_run_for(w.sim, 1 * SEC);
         tr_sim_partition(w.sim, 0x3);
@@ -448,7 +448,7 @@ Test(registers, ap_is_not_linearizable_under_a_partition) {
     tr_avail_result av;
     bool converged;
     uint64_t after;
-    tr_lin_result res;
+    tr__lin_result res;
     ap_run(&w, 1, 0, &conv, &converged, &after, &av);
     tr_lin_options lo = {.max_configs = 200000};
     cr_assert_eq(tr__lincheck(tr__workload_history(w.wl), &lo, &res), 0);
@@ -591,7 +591,7 @@ Test(registers, cp_and_ap_serve_clients_on_the_real_engine) {
 
 Test(registers, timed_out_ops_are_info_and_their_process_is_never_reused) {
     world w;
-    tr_lin_result res;
+    tr__lin_result res;
     quorum_ms = 3000; /* coordinators wait longer than their clients */
     world_start(&w, 5, "cp", 0);
     tr_sim_run_for(w.sim, 1 * SEC);

@@ -263,7 +263,7 @@ Test(check_stock, reserve_and_restock_round_trip_through_json_and_edn) {
 }
 
 Test(check_stock, lincheck_refuses_a_stock_history) {
-    tr_lin_result lr;
+    tr__lin_result lr;
     invoke(1, TR_F_RESERVE, 0, 3, ID(1, 1));
     ok(1);
     cr_assert_eq(tr__lincheck(h, NULL, &lr), TR_EINVAL);

@@ -39,15 +39,15 @@ static void info(tr_history *h, int64_t p) {
     cr_assert_eq(tr__history_info(h, ++tick, p, "timeout"), 0);
 }
 
-static tr_lin_result check(tr_history *h, uint64_t budget) {
+static tr__lin_result check(tr_history *h, uint64_t budget) {
     tr_lin_options o = {.max_configs = budget};
-    tr_lin_result res;
+    tr__lin_result res;
     cr_assert_eq(tr__lincheck(h, &o, &res), 0);
     return res;
 }
 
 static void expect(tr_history *h, tr_lin_verdict v) {
-    tr_lin_result res = check(h, 0);
+    tr__lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, v, "got %s, wanted %s", tr__lincheck_verdict_name(res.verdict),
                  tr__lincheck_verdict_name(v));
     tr__history_destroy(h);
@@ -80,7 +80,7 @@ Test(lincheck, rejects_stale_read_after_acknowledged_write) {
     ok(h, 0);
     r(h, 1, 7);
     ok_r(h, 1, 1); /* index 5: reads 1 after 2 was acknowledged */
-    tr_lin_result res = check(h, 0);
+    tr__lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert(res.has_bad_op);
     cr_assert_eq(res.bad_op.index, 5);
@@ -97,7 +97,7 @@ Test(lincheck, rejects_read_of_a_never_written_value) {
     r(h, 1, 1);
     ok(h, 0);
     ok_r(h, 1, 42);
-    tr_lin_result res = check(h, 0);
+    tr__lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.bad_op.index, 3);
     cr_assert_eq(res.bad_op.value, 42);
@@ -211,7 +211,7 @@ Test(lincheck, keys_are_independent) {
     ok_r(h, 2, 1); /* key 1 still holds 1: the write to key 2 does not touch it */
     r(h, 2, 2);
     ok_r(h, 2, 2);
-    tr_lin_result res = check(h, 0);
+    tr__lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, TR_LIN_VALID);
     cr_assert_eq(res.keys, 2);
     tr__history_destroy(h);
@@ -227,7 +227,7 @@ Test(lincheck, reports_the_bad_key_among_good_ones) {
     ok_r(h, 1, 3);
     r(h, 1, 1);
     ok_r(h, 1, 1);
-    tr_lin_result res = check(h, 0);
+    tr__lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.bad_op.key, 2);
     cr_assert_eq(res.bad_op.index, 5);
@@ -250,7 +250,7 @@ static tr_history *hard(int n) {
 
 Test(lincheck, budget_exceeded_answers_unknown) {
     tr_history *h = hard(12);
-    tr_lin_result res = check(h, 500);
+    tr__lin_result res = check(h, 500);
     cr_assert_eq(res.verdict, TR_LIN_UNKNOWN);
     cr_assert_eq(res.keys_unknown, 1);
     cr_assert_eq(res.unknown_key, 1);
@@ -264,7 +264,7 @@ Test(lincheck, budget_exceeded_answers_unknown) {
 Test(lincheck, memory_budget_answers_unknown) {
     tr_history *h = hard(12);
     tr_lin_options o = {.max_memory_bytes = 16 * 1024};
-    tr_lin_result res;
+    tr__lin_result res;
     cr_assert_eq(tr__lincheck(h, &o, &res), 0);
     cr_assert_eq(res.verdict, TR_LIN_UNKNOWN);
     tr__history_destroy(h);
@@ -276,7 +276,7 @@ Test(lincheck, invalid_key_wins_over_unknown_key) {
     ok(h, 100);
     r(h, 100, 2);
     ok_r(h, 100, 2);
-    tr_lin_result res = check(h, 500);
+    tr__lin_result res = check(h, 500);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.bad_op.key, 2);
     tr__history_destroy(h);
@@ -284,7 +284,7 @@ Test(lincheck, invalid_key_wins_over_unknown_key) {
 
 Test(lincheck, same_history_gives_same_counts) {
     tr_history *h = hard(8);
-    tr_lin_result a = check(h, 0), b = check(h, 0);
+    tr__lin_result a = check(h, 0), b = check(h, 0);
     cr_assert_eq(a.configs, b.configs);
     cr_assert_eq(a.bad_op.index, b.bad_op.index);
     tr__history_destroy(h);
@@ -298,7 +298,7 @@ Test(lincheck, many_sequential_ops_stay_cheap) {
         r(h, 1, i % 7);
         ok_r(h, 1, i);
     }
-    tr_lin_result res = check(h, 0);
+    tr__lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, TR_LIN_VALID);
     cr_assert_eq(res.keys, 7);
     cr_assert_leq(res.configs, 10000);
@@ -432,7 +432,7 @@ Test(lincheck, agrees_with_brute_force_on_random_histories) {
         tr_history *h = random_history(c, &n);
         bool used[8] = {0};
         bool want = brute(c, n, used, 0, false, 0);
-        tr_lin_result res = check(h, 0);
+        tr__lin_result res = check(h, 0);
         cr_assert_eq(res.verdict, want ? TR_LIN_VALID : TR_LIN_INVALID, "round %d", round);
         valid += want;
         invalid += !want;
@@ -458,7 +458,7 @@ Test(lincheck, unobserved_timed_out_writes_are_pruned) {
     ok_r(h, 51, 8); /* observed: kept, and needed for the answer */
     r(h, 51, 1);
     ok_r(h, 51, 7); /* 8 then 7 again: nothing wrote 7 after 8 */
-    tr_lin_result res = check(h, 1000);
+    tr__lin_result res = check(h, 1000);
     cr_assert_eq(res.verdict, TR_LIN_INVALID);
     cr_assert_eq(res.calls_pruned, 40);
     cr_assert_eq(res.bad_op.index, tr__history_count(h) - 1);
