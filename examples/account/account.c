@@ -19,6 +19,7 @@ enum {
 
 typedef struct account {
     uint32_t node, nodes, early_reply; /* the spawn argument */
+    uint64_t down;                     /* bit i: node n(i + 1) unreachable (failure detector) */
     uint64_t fwd[RELAYS];              /* requests relayed: our request's corr (0: free) ... */
     tr_msg req[RELAYS];                /* ... and the caller's (from, corr, trace) */
 } account;
@@ -30,7 +31,12 @@ static int arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
 }
 
 static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
-    return len == 3 * sizeof(uint32_t) ? (memcpy(state, arg, len), 0) : TR_EINVAL;
+    account *s = state;
+    int rc = len == 3 * sizeof(uint32_t) ? (memcpy(s, arg, len), 0) : TR_EINVAL;
+    for (uint32_t i = 0; rc == 0 && i < s->nodes && i < 64; i++) { /* NODE_DOWN / NODE_UP */
+        rc = i == s->node ? 0 : tr_monitor_node(ctx, i + 1);
+    }
+    return rc;
 }
 
 static int reply(tr_ctx *ctx, const tr_msg *m, const char *error, int64_t balance, bool durable) {
@@ -72,8 +78,12 @@ static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
         }
         s->fwd[i] = 0;
     }
-    if (answer || m->type == STATE) {
-        return answer ? TR_CONTINUE : reply_state(ctx, m);
+    if ((m->type == TR_MSG_NODE_DOWN || m->type == TR_MSG_NODE_UP) && m->from.node - 1 < 64) {
+        s->down = (s->down & ~(1ull << (m->from.node - 1))) |
+                  (uint64_t)(m->type == TR_MSG_NODE_DOWN) << (m->from.node - 1);
+    }
+    if (answer || m->type == STATE || m->type < TR_MSG_USER) {
+        return m->type == STATE && !answer ? reply_state(ctx, m) : TR_CONTINUE;
     }
     tr_mp_reader_init(&r, m->body, m->body_len); /* [account, amount] or [account] */
     for (uint32_t j = 0; j < 2 && (j == 0 ? tr_mp_read_array(&r, &n) == 0 : j < n); j++) {
@@ -85,8 +95,8 @@ static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     }
     if (k % s->nodes != s->node) { /* not ours: relay to the owner */
         snprintf(owner, sizeof owner, "account@n%u", (unsigned)(k % s->nodes) + 1);
-        if (i == RELAYS) {
-            return reply(ctx, m, "busy", 0, false);
+        if (i == RELAYS || (s->down >> (k % s->nodes) & 1)) { /* certainly not done */
+            return reply(ctx, m, i == RELAYS ? "busy" : "owner unreachable", 0, false);
         }
         if (tr_request_name(ctx, owner, m->type, m->body, m->body_len, 2000, &s->fwd[i]) == 0) {
             s->req[i] = (tr_msg){.from = m->from, .corr = m->corr, .trace = m->trace};
@@ -121,7 +131,8 @@ static int next(const tr_service_env *env, tr_sim_rng *rng, uint32_t keys, tr_wo
     return w->err;
 }
 
-/* A balance: ok (a read read it); why nothing was done: fail; no answer: unknown (info). */
+/* The balance: ok (a read read it). A refusal: fail. No answer: a deposit or a withdraw may
+ * still take effect (info: unknown), a read has no effect (fail). */
 static tr_history_type complete(const tr_service_env *env, const tr_workload_op *op,
                                 const tr_msg *reply, int err, tr_workload_op *done,
                                 const char **error) {
@@ -129,13 +140,14 @@ static tr_history_type complete(const tr_service_env *env, const tr_workload_op 
     int64_t balance;
     *done = *op;
     tr_mp_reader_init(&r, reply ? reply->body : NULL, reply ? reply->body_len : 0);
-    *error = !reply                        ? (err == TR_ETIMEDOUT ? "timeout" : "no reply")
-             : tr_mp_peek(&r) == TR_MP_STR ? "refused"
-                                           : "bad reply";
-    if (tr_mp_peek(&r) == TR_MP_STR || tr_mp_read_int(&r, &balance) != 0) {
-        return tr_mp_peek(&r) == TR_MP_STR ? TR_HISTORY_FAIL : TR_HISTORY_INFO;
+    if (tr_mp_peek(&r) == TR_MP_STR || (!reply && op->f[0] == 'b')) {
+        return *error = reply ? "refused" : "no answer", TR_HISTORY_FAIL;
     }
-    done->has_value = op->f[0] != 'b' || (done->value = balance, true);
+    if (tr_mp_read_int(&r, &balance) != 0) {
+        return *error = reply ? "bad reply" : "no answer", TR_HISTORY_INFO;
+    }
+    done->value = op->f[0] == 'b' ? balance : op->value;
+    done->has_value = true;
     return TR_HISTORY_OK;
 }
 

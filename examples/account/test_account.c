@@ -18,6 +18,8 @@ static uint64_t run(const char *bug, uint64_t seeds) {
     cfg.bug = bug;
     cfg.nemesis.kinds =
         TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH | TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK;
+    cfg.duration_ns = 30 * 1000000000ull;
+    cfg.rate = 1000; /* more writes: a crash right after an early reply is likelier */
     uint64_t violated = 0;
     for (cfg.sim.seed = 1; cfg.sim.seed <= seeds; cfg.sim.seed++) {
         tr_experiment_result *r;
@@ -42,5 +44,5 @@ Test(account, checks_hold_under_random_faults) {
 }
 
 Test(account, early_reply_is_caught) {
-    cr_assert_gt(run("early-reply", 20), 0, "early-reply was caught in no seed");
+    cr_assert_gt(run("early-reply", 10), 0, "early-reply was caught in no seed");
 }
