@@ -3,7 +3,7 @@
  * libuv loop (timers, posted work, signals, and the cluster transport's sockets), and one
  * store-writer thread.
  *
- * Scheduling (DESIGN.md performance notes): waking a parked thread on the other core
+ * Scheduling (docs/runtime-core.md): waking a parked thread on the other core
  * costs ~20 us here while a queue push costs ~10 ns, so an actor made runnable by a
  * worker goes on THAT worker's local run queue (a ring only its owner touches). Work
  * moves between workers only through the global queue: a worker whose local queue holds
