@@ -4,7 +4,7 @@
 #include "sim/lincheck.h"
 #include "troupe.h"
 
-/* Each helper appends at the next tick so that history order == time order. */
+/* Each of these functions appends at the next tick so that history order == time order. */
 static int64_t tick;
 
 static tr_history *fresh(void) {
