@@ -823,6 +823,18 @@ bool tr_sim_step(tr_sim *sim);
 /* Schedules fn(sim, ud) at virtual time at_ns (now if earlier): the nemesis schedule and the
  * workload clients use it. fn may call anything on the sim except tr_sim_destroy. */
 int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), void *ud);
+/* A blocking request from the caller, the simulated counterpart of tr_inbox_request: a hidden
+ * client actor on node node_index sends the request (body, borrowed, is copied) to the actor
+ * registered as to_name ("name" on that node, "name@n2" on another), and the simulation runs
+ * until the reply arrives or timeout_ns of virtual time have passed (the client's own request
+ * timer, in its node's local clock, may also end the wait). 0 with *reply_out the reply
+ * (owned: tr_msg_free); TR_ETIMEDOUT (no reply in time: the target crashed, is partitioned
+ * away, paused or slow; a later reply is a dead letter); TR_ECLOSED (node node_index is down,
+ * or crashed during the wait); TR_EINVAL (bad index, NULL name, timeout_ns 0); TR_EBUSY (a
+ * request is already waiting: called from inside the simulation); or the send's error.
+ * Deterministic: the same seed and calls give the same trace. */
+int tr_sim_request(tr_sim *sim, uint32_t node_index, const char *to_name, uint32_t type,
+                   const void *body, size_t len, uint64_t timeout_ns, tr_msg **reply_out);
 
 /* The trace hash: 64 bits over every event processed (its time, kind and node; the actor's
  * address and processed-message count for runs; owner and id for timers; the encoded

@@ -20,6 +20,7 @@ pub const lib = [_][]const u8{
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_sim_engine.c",
+    "tests/sim/test_sim_request.c",
     "tests/sim/test_nemesis.c",
     "tests/sim/test_history.c",
     "tests/sim/test_history_api.c",
