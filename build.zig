@@ -176,7 +176,7 @@ pub fn build(b: *std.Build) void {
         const run = b.addSystemCommand(&.{ "sh", "tests/harness/run.sh" });
         run.addArtifactArg(suite);
         run.addFileArg(exe.getEmittedBin());
-        for ([_][]const u8{ "svc_test", "svc_abi", "svc_initfail", "svc_noentry" }) |m| {
+        for ([_][]const u8{ "svc_test", "svc_abi", "svc_initfail", "svc_noentry", "svc_owncopy" }) |m| {
             run.addFileArg(serviceModule(b, target, optimize, m).getEmittedBin());
         }
         run.has_side_effects = true;

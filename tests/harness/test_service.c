@@ -181,6 +181,8 @@ Test(service_load, refuses_what_is_not_a_service) {
                       "is not a troupe service: it has no troupe_service_v1 entry point");
     expect_load_error(module("TR_SVC_ABI"), TR_EINVAL,
                       "was built for service ABI 2; this troupe hosts ABI 1");
+    expect_load_error(module("TR_SVC_OWNCOPY"), TR_EINVAL,
+                      "carries its own copy of the troupe runtime (it defines tr_strerror)");
 }
 
 Test(service_load, loads_a_service_module) {
