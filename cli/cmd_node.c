@@ -64,7 +64,7 @@ static void usage(FILE *out) {
             "(logged) at phi >= --phi-suspect (default 5) and down at phi >= --phi-down\n"
             "(default 8; both in [0.1, 100], suspect <= down), and down in any case after\n"
             "--down-ms (default 3000) without any frame.\n"
-            "--load SVC.so (repeatable, at most 16) loads a service module (docs/services.md)\n"
+            "--load SVC.so (repeatable, at most 16) loads a service module (docs/call.md)\n"
             "and starts its actors placed on this node before the node joins the cluster; the\n"
             "service sees this node's index in --replicas (else 0) and their count. --bug NAME\n"
             "selects one of a loaded service's planted bugs. A module that is not a troupe\n"

@@ -333,6 +333,17 @@ Test(service_cli, node_exits_2_on_a_bad_module, .timeout = 60) {
     cr_assert(strstr(out, "--bug nope is not a planted bug of any loaded service"), "%s", out);
 }
 
+Test(service_cli, call_refuses_a_bad_module_or_an_unknown_request_name) {
+    char out[2048], args[1024];
+    snprintf(args, sizeof args, "127.0.0.1:1 counter add '{}' --load '%s'", module("TR_SVC_ABI"));
+    cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "troupe call: --load: ") && strstr(out, "was built for service ABI 2"),
+              "%s", out);
+    snprintf(args, sizeof args, "127.0.0.1:1 counter addd '{}' --load '%s'", module("TR_SVC_TEST"));
+    cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "troupe call: unknown TYPE 'addd'"), "%s", out);
+}
+
 /* troupe call 127.0.0.1:<port_base + k> ACTOR TYPE JSON --load svc_test; 0 and its output. */
 static int call_svc(int k, const char *actor, const char *type, const char *json, char *out,
                     size_t cap) {
