@@ -474,8 +474,9 @@ static void pause_1ms(void) {
     nanosleep(&ts, NULL);
 }
 
-/* Stops the actors spawned so far and waits until they are gone (their names free). */
-static void boot_undo(tr_node *node, const tr_service *svc, const tr_addr *addrs, uint32_t n,
+/* Stops the actors spawned so far and, if wait, waits until they are gone (their names free).
+ * True when they are known to be gone. */
+static bool boot_undo(tr_node *node, const tr_service *svc, const tr_addr *addrs, uint32_t n,
                       bool wait) {
     for (uint32_t i = 0; i < n; i++) {
         if (!tr_addr_is_none(addrs[i])) {
@@ -492,10 +493,11 @@ static void boot_undo(tr_node *node, const tr_service *svc, const tr_addr *addrs
                      !tr_addr_eq(who, addrs[i])));
         }
         if (gone) {
-            return;
+            return true;
         }
         pause_1ms();
     }
+    return false;
 }
 
 /* Spawns actor i on node (its argument from its arg callback). */
@@ -592,11 +594,11 @@ int tr__service_boot_why(const tr_service *svc, tr_node *node, const tr_service_
     if (rc == 0 && rec) {
         rc = boot_wait(svc, rec, addrs, err, err_cap);
     }
-    if (rc != 0) {
-        boot_undo(node, svc, addrs, spawned, rec != NULL);
+    if (rc != 0 && boot_undo(node, svc, addrs, spawned, rec != NULL)) {
+        free(rec); /* every actor that used it is gone */
     }
-    /* rec is kept: the spawned actors run on its behaviour copies for the rest of their life,
-     * and an init still pending writes into it */
+    /* else rec is kept: the spawned actors run on its behaviour copies for the rest of their
+     * life (or an init that outlasted the wait still writes into it) */
     return rc;
 }
 
