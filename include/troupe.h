@@ -1257,7 +1257,11 @@ int tr_service_validate(const tr_service *svc, char *err, size_t err_cap);
  * file or not loadable), TR_EINVAL (no TR_SERVICE_ENTRY, wrong ABI, invalid descriptor);
  * err says which. The module stays loaded for the life of the process. */
 int tr_service_load(const char *path, const tr_service **out, char *err, size_t err_cap);
-/* Spawns and registers the service's actors placed on this node (env says which node). */
+/* Spawns and registers the service's actors placed on this node (env says which node). On a
+ * real node (env->simulated false; call it from a plain thread, not an actor) it waits for
+ * their inits: one that fails makes it return that error after the actors already started
+ * are stopped and their names freed. On a simulated node (the sim's boot hook) it returns
+ * once they are spawned; an init that fails then stops that actor with its reason. */
 int tr_service_boot(const tr_service *svc, tr_node *node, const tr_service_env *env);
 
 /* ------------------------------------------------------------------------------------ */
