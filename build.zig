@@ -16,6 +16,7 @@ const runtime = @import("runtime/sources.zig");
 const cluster = @import("cluster/sources.zig");
 const sim = @import("sim/sources.zig");
 const actors = @import("actors/sources.zig");
+const harness = @import("harness/sources.zig");
 const cli = @import("cli/sources.zig");
 const bench = @import("bench/sources.zig");
 
@@ -50,7 +51,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib;
+    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ harness.lib;
 
     // libtroupe.a: runtime + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
@@ -99,7 +100,7 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ bench.tests;
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ harness.tests ++ bench.tests;
     // Criterion cannot run under TSan (its sandbox maps memory where TSan keeps its shadow:
     // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
     // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".

@@ -1248,7 +1248,11 @@ enum {
     TR_NEMESIS_DELAY = 1u << 4,
     TR_NEMESIS_LOSS = 1u << 5,
     TR_NEMESIS_DUP = 1u << 6,
-    TR_NEMESIS_REORDER = 1u << 7
+    TR_NEMESIS_REORDER = 1u << 7,
+    TR_NEMESIS_ISOLATE = 1u << 8, /* short random partitions of these shapes */
+    TR_NEMESIS_RING = 1u << 9,
+    TR_NEMESIS_BRIDGE = 1u << 10,
+    TR_NEMESIS_ONEWAY = 1u << 11
 };
 
 typedef struct tr_nemesis_spec {

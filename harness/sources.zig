@@ -1,0 +1,6 @@
+//! harness/: the layer above actors/ and sim/ that hosts services in a simulation: the
+//! fault generator, the simulated clients, the experiment runner.
+pub const lib = [_][]const u8{
+    "harness/nemesis.c",
+};
+pub const tests = [_][]const u8{};
