@@ -1273,7 +1273,11 @@ typedef struct tr_experiment_config {
     double rate;          /* operations per second over all clients */
     uint32_t keys;
     uint32_t op_timeout_ms;
-    size_t history_max; /* 0 = 1M operations */
+    size_t history_max;  /* 0 = 1M operations */
+    uint64_t lin_budget; /* configurations the linearizability check may explore; 0 = 200k */
+    /* The module paths the services were loaded from (--load), for the replay line. */
+    const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
+    uint32_t load_path_count;
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
