@@ -1284,6 +1284,145 @@ static int sweep(const sim_opts *o) {
     return errors > 0 ? 2 : violated > 0 ? 1 : 0;
 }
 
+/* ---- loaded services: `troupe sim --load PATH --workload NAME` through the runner ----------- */
+
+#define LOADS_MAX 8
+
+static int load_usage(const char *why) {
+    fprintf(stderr, "troupe sim: %s; see --help\n", why);
+    return 2;
+}
+
+static void print_loaded(const tr_experiment_result *r, bool json) {
+    if (json) {
+        printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"trace_hash\":\"%016" PRIx64
+               "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+               ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"checks\":[",
+               r->seed, tr_verdict_name(r->verdict), r->trace_hash, r->ops_ok, r->ops_fail,
+               r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6, r->fault_count);
+        for (uint32_t i = 0; i < r->check_count; i++) {
+            printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
+                   tr_verdict_name(r->checks[i].verdict));
+        }
+        printf("],\"replay\":\"%s\"}\n", r->replay);
+        return;
+    }
+    printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
+    printf("  ops ok/fail/info %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", latency p50 %.3f ms, p99 "
+           "%.3f ms\n",
+           r->ops_ok, r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
+               r->checks[i].why[0] ? ": " : "", r->checks[i].why);
+    }
+    for (uint32_t i = 0; i < r->fault_count; i++) {
+        printf("  fault %-10s %.3fs..%.3fs nodes %#" PRIx64 "\n", r->faults[i].kind,
+               r->faults[i].start_ns / 1e9, r->faults[i].end_ns / 1e9, r->faults[i].nodes);
+    }
+    printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
+}
+
+static void print_each(const tr_experiment_result *r, void *ud) {
+    print_loaded(r, *(bool *)ud);
+}
+
+static int run_loaded_config(tr_experiment_config *cfg, const sim_opts *o) {
+    char err[512];
+    if (o->sweep) {
+        tr_sweep_summary s;
+        bool json = o->json;
+        if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, print_each, &json, err,
+                                sizeof err) != 0) {
+            return load_usage(err);
+        }
+        printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
+               " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
+               o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
+        if (s.violated + s.unknown > 0) {
+            printf("first failing seed %" PRIu64 "; replay: %s\n", s.first_failing_seed,
+                   s.first_replay);
+        }
+        return s.errors ? 2 : s.violated ? 1 : s.unknown ? 3 : 0;
+    }
+    tr_experiment_result *r;
+    if (tr_experiment_run(cfg, &r, err, sizeof err) != 0) {
+        return load_usage(err);
+    }
+    print_loaded(r, o->json);
+    int rc = (int)r->verdict;
+    tr_experiment_result_destroy(r);
+    return rc;
+}
+
+/* argv with --load: the services come from modules and run through the experiment runner. */
+static int run_loaded(int argc, char **argv) {
+    const char *paths[LOADS_MAX];
+    const tr_service *svcs[LOADS_MAX];
+    uint32_t loads = 0;
+    sim_opts o;
+    const char *workload = NULL, *nemesis = NULL;
+    char err[512], service_faults[256] = "";
+    tr_experiment_config cfg;
+    tr_experiment_config_init(&cfg);
+    memset(&o, 0, sizeof o);
+    o.seed_lo = o.seed_hi = 1;
+    o.nodes = 5;
+    o.duration_ns = cfg.duration_ns;
+    o.rate = cfg.rate;
+    o.keys = cfg.keys;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--json")) {
+            o.json = true;
+            continue;
+        }
+        if (v == NULL) {
+            snprintf(err, sizeof err, "%s needs a value", a);
+            return load_usage(err);
+        }
+        i++;
+        if (!strcmp(a, "--load")) {
+            if (loads == LOADS_MAX) {
+                return load_usage("--load at most 8 times");
+            }
+            if (tr_service_load(v, &svcs[loads], err, sizeof err) != 0) {
+                return load_usage(err);
+            }
+            paths[loads++] = v;
+        } else if (!strcmp(a, "--workload")) {
+            workload = v;
+        } else if (!strcmp(a, "--nemesis")) {
+            nemesis = v;
+        } else if (!strcmp(a, "--bug")) {
+            cfg.bug = v;
+        } else if (!strcmp(a, "--scenario")) {
+            cfg.nemesis.scenario_path = v;
+        } else if (parse_value(a, v, &o) != 0) {
+            snprintf(err, sizeof err, "bad value '%s' for %s", v, a);
+            return load_usage(err);
+        }
+    }
+    if (workload == NULL) {
+        return load_usage("--load needs --workload NAME (a loaded service's name)");
+    }
+    if (nemesis != NULL && tr__nemesis_parse(nemesis, &cfg.nemesis.kinds, service_faults,
+                                             sizeof service_faults, err, sizeof err) != 0) {
+        return load_usage(err);
+    }
+    cfg.nemesis.service_faults = service_faults[0] ? service_faults : NULL;
+    cfg.sim.seed = o.seed_lo;
+    cfg.sim.nodes = o.nodes;
+    cfg.services = svcs;
+    cfg.service_count = loads;
+    cfg.workload = workload;
+    cfg.duration_ns = o.duration_ns;
+    cfg.rate = o.rate;
+    cfg.keys = o.keys;
+    cfg.load_paths = paths;
+    cfg.load_path_count = loads;
+    return run_loaded_config(&cfg, &o);
+}
+
 static int run_cli(const sim_opts *o);
 
 int tr_cli_sim(int argc, char **argv) {
@@ -1292,6 +1431,11 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--load")) {
+            return run_loaded(argc, argv);
         }
     }
     if (parse_args(argc, argv, &o) != 0) {

@@ -3,6 +3,8 @@
  * replace these at link time. The history here is a plain bounded array that checks the
  * process invariants; the check answers unknown (never held); the boot spawns each actor on
  * the nodes its placement names and registers it. */
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,5 +114,22 @@ WEAK int tr_service_boot(const tr_service *svc, tr_node *node, const tr_service_
             return rc;
         }
     }
+    return 0;
+}
+
+WEAK int tr_service_load(const char *path, const tr_service **out, char *err, size_t err_cap) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        snprintf(err, err_cap, "%s: cannot load it: %s", path, dlerror());
+        return TR_ENOENT;
+    }
+    tr_service_entry_fn entry = (tr_service_entry_fn)dlsym(h, TR_SERVICE_ENTRY);
+    const tr_service *svc = entry ? entry() : NULL;
+    if (svc == NULL || svc->abi != TR_SERVICE_ABI) {
+        snprintf(err, err_cap, "%s: not a troupe service (%s)", path,
+                 svc == NULL ? "no " TR_SERVICE_ENTRY : "wrong ABI");
+        return TR_EINVAL;
+    }
+    *out = svc;
     return 0;
 }

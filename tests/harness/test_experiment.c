@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "troupe.h"
+#include "troupe_cli.h"
 
 #define SEC 1000000000ull
 
@@ -241,4 +242,15 @@ Test(experiment, what_cannot_apply_is_refused_with_a_reason) {
     cfg.workload = "nope";
     cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
     cr_assert_null(r);
+}
+
+Test(experiment_cli, load_errors_exit_2_with_one_line) {
+    char out[2048];
+    cr_assert_eq(
+        troupe_cli("", "sim", "--load /nonexistent/svc.so --workload x", true, out, sizeof out), 2);
+    cr_assert(strstr(out, "cannot load it") != NULL && strstr(out, "see --help") != NULL, "%s",
+              out);
+    cr_assert_eq(troupe_cli("", "sim", "--load libm.so.6 --workload x", true, out, sizeof out), 2);
+    cr_assert(strstr(out, "not a troupe service") != NULL, "%s", out);
+    cr_assert_null(strstr(out, "usage:"), "%s", out);
 }
