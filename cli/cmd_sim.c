@@ -1468,21 +1468,3 @@ static int run_cli(const sim_opts *o) {
     }
     return rc;
 }
-
-/* cli.h: one quiet run for `troupe bench sim` (the default scenario's speed). */
-int tr_cli_sim_measure(int argc, char **argv, tr_cli_sim_timing *out) {
-    sim_opts o;
-    memset(out, 0, sizeof *out);
-    if (parse_args(argc, argv, &o) != 0 || o.sweep || o.check_determinism || o.json ||
-        o.history != NULL || o.scenario_path != NULL) {
-        return 2; /* only plain single-seed runs are measured */
-    }
-    run_result r;
-    int rc = run_seed(&o, o.seed_lo, &r);
-    out->virtual_s = r.virtual_ns / 1e9;
-    out->wall_s = r.wall_s;
-    out->cpu_s = r.cpu_s;
-    out->events = r.stats.events;
-    out->trace_hash = r.trace_hash;
-    return rc;
-}
