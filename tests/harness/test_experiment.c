@@ -244,6 +244,41 @@ Test(experiment, what_cannot_apply_is_refused_with_a_reason) {
     cr_assert_null(r);
 }
 
+/* A register model: a read returns the last write (nil before any). */
+static void model_init(void *state) {
+    memset(state, 0, 2 * sizeof(int64_t));
+}
+
+static bool model_step(void *state, const tr_history_op *inv, const tr_history_op *ret) {
+    int64_t *s = state; /* s[0]: written?, s[1]: value */
+    if (strcmp(inv->f, "write") == 0) {
+        s[0] = 1;
+        s[1] = inv->value;
+        return true;
+    }
+    return ret->has_value ? s[0] && ret->value == s[1] : !s[0];
+}
+
+static const tr_lin_model model = {
+    .name = "register", .state_size = 2 * sizeof(int64_t), .init = model_init, .step = model_step};
+
+Test(experiment, a_tiny_lin_budget_gives_unknown_never_held) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    tr_experiment_config cfg;
+    config(&cfg, 1);
+    svc.lin_model = &model;
+    svc.check_count = 0;
+    cfg.services = one;
+    cfg.lin_budget = 1;
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_eq(r->check_count, 1);
+    cr_assert_str_eq(r->checks[0].name, "linearizable");
+    cr_assert_eq(r->checks[0].verdict, TR_VERDICT_UNKNOWN, "%s", r->checks[0].why);
+    cr_assert_eq(r->verdict, TR_VERDICT_UNKNOWN);
+    tr_experiment_result_destroy(r);
+}
+
 Test(experiment_cli, load_errors_exit_2_with_one_line) {
     char out[2048];
     cr_assert_eq(
