@@ -1376,6 +1376,11 @@ static int run_loaded(int argc, char **argv) {
             o.json = true;
             continue;
         }
+        if (strcmp(a, "--load") != 0 &&
+            (!takes_value(a) || !strcmp(a, "--history") || !strcmp(a, "--clients"))) {
+            snprintf(err, sizeof err, "%s is not an option of troupe sim --load", a);
+            return load_usage(err);
+        }
         if (v == NULL) {
             snprintf(err, sizeof err, "%s needs a value", a);
             return load_usage(err);

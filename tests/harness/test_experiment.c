@@ -288,4 +288,7 @@ Test(experiment_cli, load_errors_exit_2_with_one_line) {
     cr_assert_eq(troupe_cli("", "sim", "--load libm.so.6 --workload x", true, out, sizeof out), 2);
     cr_assert(strstr(out, "not a troupe service") != NULL, "%s", out);
     cr_assert_null(strstr(out, "usage:"), "%s", out);
+    cr_assert_eq(troupe_cli("", "sim", "--frobnicate 3 --load libm.so.6", true, out, sizeof out),
+                 2);
+    cr_assert(strstr(out, "--frobnicate is not an option") != NULL, "%s", out);
 }
