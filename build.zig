@@ -193,6 +193,20 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&embed.step);
     }
 
+    // troupe sim --load end to end with a service module (tests/harness/load.sh).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/harness", suite_filter.?) != null)) {
+        const svc_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        svc_mod.addIncludePath(b.path("include"));
+        svc_mod.addCSourceFiles(.{ .files = &.{"tests/harness/svc_reg.c"}, .flags = &c_flags });
+        const svc = b.addLibrary(.{ .linkage = .dynamic, .name = "harness_svc_reg", .root_module = svc_mod });
+        svc.linker_allow_shlib_undefined = true;
+        const load = b.addSystemCommand(&.{ "sh", "tests/harness/load.sh" });
+        load.addFileArg(exe.getEmittedBin());
+        load.addFileArg(svc.getEmittedBin());
+        load.has_side_effects = true;
+        test_step.dependOn(&load.step);
+    }
+
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;

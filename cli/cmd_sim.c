@@ -180,8 +180,16 @@ static void usage(FILE *f) {
             "indeterminate ops allow: below them = a double charge). Without --nemesis it\n"
             "runs partition,crash,loss. Planted bugs: oversell (check-then-act across a\n"
             "message round trip), double-charge (the ledger lookup skipped).\n"
+            "\n"
+            "troupe sim --load PATH.so [--load ...] --workload NAME [--seed N | --seeds A..B]\n"
+            "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
+            "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
+            "runs a loaded service (its actors on every node it places them, its workload's\n"
+            "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
+            "state) and its checks: held, violated or unknown (a search budget ran out).\n"
+            "Defaults: seed 1, 5 nodes, nemesis partition, 60s, 100 ops/s, 4 keys.\n"
             "Exit: 0 every property held,\n"
-            "1 a property was violated, 2 usage or tool error.\n");
+            "1 a property was violated, 2 usage or tool error, 3 unknown (--load).\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
