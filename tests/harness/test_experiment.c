@@ -279,6 +279,44 @@ Test(experiment, a_tiny_lin_budget_gives_unknown_never_held) {
     tr_experiment_result_destroy(r);
 }
 
+static int slow_started, slow_stopped;
+
+static void slow_start(tr_sim *sim, uint32_t node) {
+    cr_assert(tr_sim_delay_spike(sim, node, TR_SIM_ANY, 100000000, 1000000000) == 0);
+    slow_started++;
+}
+
+static void slow_stop(tr_sim *sim, uint32_t node) {
+    (void)sim;
+    (void)node;
+    slow_stopped++;
+}
+
+static const tr_service_fault slow_fault[] = {{"slow", slow_start, slow_stop}};
+
+Test(experiment, service_faults_are_scheduled_like_built_in_ones) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    tr_experiment_config cfg;
+    config(&cfg, 9);
+    svc.faults = slow_fault;
+    svc.fault_count = 1;
+    cfg.services = one;
+    cfg.nemesis.kinds = 0;
+    cfg.nemesis.service_faults = "slow";
+    slow_started = slow_stopped = 0;
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_gt(slow_started, 2);
+    cr_assert_eq(slow_started, slow_stopped);
+    cr_assert_eq(r->fault_count, (uint32_t)slow_started);
+    for (uint32_t i = 0; i < r->fault_count; i++) {
+        cr_assert_str_eq(r->faults[i].kind, "slow");
+        cr_assert_lt(r->faults[i].start_ns, r->faults[i].end_ns);
+    }
+    cr_assert(strstr(r->replay, "--nemesis slow") != NULL, "%s", r->replay);
+    tr_experiment_result_destroy(r);
+}
+
 Test(experiment_cli, load_errors_exit_2_with_one_line) {
     char out[2048];
     cr_assert_eq(
