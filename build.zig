@@ -16,9 +16,9 @@ const runtime = @import("runtime/sources.zig");
 const cluster = @import("cluster/sources.zig");
 const sim = @import("sim/sources.zig");
 const actors = @import("actors/sources.zig");
+const harness = @import("harness/sources.zig");
 const cli = @import("cli/sources.zig");
 const bench = @import("bench/sources.zig");
-const harness = @import("harness/sources.zig");
 
 const c_flags = [_][]const u8{
     "-std=gnu11",
@@ -100,7 +100,7 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ bench.tests;
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ harness.tests ++ bench.tests;
     // Criterion cannot run under TSan (its sandbox maps memory where TSan keeps its shadow:
     // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
     // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".
@@ -217,6 +217,20 @@ pub fn build(b: *std.Build) void {
         embed.step.dependOn(b.getInstallStep());
         embed.has_side_effects = true;
         test_step.dependOn(&embed.step);
+    }
+
+    // troupe sim --load end to end with a service module (tests/harness/load.sh).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/harness", suite_filter.?) != null)) {
+        const svc_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        svc_mod.addIncludePath(b.path("include"));
+        svc_mod.addCSourceFiles(.{ .files = &.{"tests/harness/svc_reg.c"}, .flags = &c_flags });
+        const svc = b.addLibrary(.{ .linkage = .dynamic, .name = "harness_svc_reg", .root_module = svc_mod });
+        svc.linker_allow_shlib_undefined = true;
+        const load = b.addSystemCommand(&.{ "sh", "tests/harness/load.sh" });
+        load.addFileArg(exe.getEmittedBin());
+        load.addFileArg(svc.getEmittedBin());
+        load.has_side_effects = true;
+        test_step.dependOn(&load.step);
     }
 
     // zig build tidy

@@ -1276,7 +1276,11 @@ enum {
     TR_NEMESIS_DELAY = 1u << 4,
     TR_NEMESIS_LOSS = 1u << 5,
     TR_NEMESIS_DUP = 1u << 6,
-    TR_NEMESIS_REORDER = 1u << 7
+    TR_NEMESIS_REORDER = 1u << 7,
+    TR_NEMESIS_ISOLATE = 1u << 8, /* short random partitions of these shapes */
+    TR_NEMESIS_RING = 1u << 9,
+    TR_NEMESIS_BRIDGE = 1u << 10,
+    TR_NEMESIS_ONEWAY = 1u << 11
 };
 
 typedef struct tr_nemesis_spec {
@@ -1297,7 +1301,11 @@ typedef struct tr_experiment_config {
     double rate;          /* operations per second over all clients */
     uint32_t keys;
     uint32_t op_timeout_ms;
-    size_t history_max; /* 0 = 1M operations */
+    size_t history_max;  /* 0 = 1M operations */
+    uint64_t lin_budget; /* configurations the linearizability check may explore; 0 = 200k */
+    /* The module paths the services were loaded from (--load), for the replay line. */
+    const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
+    uint32_t load_path_count;
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
