@@ -16,6 +16,7 @@ const runtime = @import("runtime/sources.zig");
 const cluster = @import("cluster/sources.zig");
 const sim = @import("sim/sources.zig");
 const actors = @import("actors/sources.zig");
+const harness = @import("harness/sources.zig");
 const cli = @import("cli/sources.zig");
 const bench = @import("bench/sources.zig");
 const examples = @import("examples/sources.zig");
@@ -51,7 +52,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib;
+    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ harness.lib;
 
     // libtroupe.a: runtime + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
@@ -100,7 +101,7 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ bench.tests;
+    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ harness.tests ++ bench.tests;
     // Criterion cannot run under TSan (its sandbox maps memory where TSan keeps its shadow:
     // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
     // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".
@@ -194,6 +195,32 @@ pub fn build(b: *std.Build) void {
         }
     }
 
+    // The service loader's suite: test service modules built -shared without libtroupe (as a
+    // user builds one), and the suite linked as the troupe binary is, so that it can load them.
+    // tests/harness/run.sh checks that no module defines a tr_ symbol, then runs the suite
+    // with the modules' paths in its environment. -Dsuite=harness runs only this.
+    const want_harness = if (suite_filter) |f| std.mem.indexOf(u8, "tests/harness/test_service.c", f) != null else true;
+    if (!tsan and want_harness) {
+        const smod = newModule(b, target, optimize, tsan);
+        smod.addCSourceFiles(.{ .files = &lib_sources, .flags = &lib_c_flags });
+        smod.addCSourceFiles(.{ .files = &.{"tests/harness/test_service.c"}, .flags = &c_flags });
+        smod.addIncludePath(b.path("tests"));
+        linkSystem(smod);
+        smod.linkSystemLibrary("criterion", .{});
+        const suite = b.addExecutable(.{ .name = "test_service", .root_module = smod });
+        suite.rdynamic = true;
+        suite.link_gc_sections = false;
+        const run = b.addSystemCommand(&.{ "sh", "tests/harness/run.sh" });
+        run.addArtifactArg(suite);
+        run.addFileArg(exe.getEmittedBin());
+        for ([_][]const u8{ "svc_test", "svc_abi", "svc_initfail", "svc_noentry", "svc_owncopy" }) |m| {
+            run.addFileArg(serviceModule(b, target, optimize, m).getEmittedBin());
+        }
+        run.has_side_effects = true;
+        test_step.dependOn(&run.step);
+        b.step("test-test_service", "Run only tests/harness/test_service.c").dependOn(&run.step);
+    }
+
     // The public interface as an embedder and a module see it (not under TSan, whose runtime
     // exports its interceptors from every binary):
     //  - libtroupe.a, the troupe binary and a host linked as it is export exactly troupe.h;
@@ -229,6 +256,20 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&embed.step);
     }
 
+    // troupe sim --load end to end with a service module (tests/harness/load.sh).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/harness", suite_filter.?) != null)) {
+        const svc_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        svc_mod.addIncludePath(b.path("include"));
+        svc_mod.addCSourceFiles(.{ .files = &.{"tests/harness/svc_reg.c"}, .flags = &c_flags });
+        const svc = b.addLibrary(.{ .linkage = .dynamic, .name = "harness_svc_reg", .root_module = svc_mod });
+        svc.linker_allow_shlib_undefined = true;
+        const load = b.addSystemCommand(&.{ "sh", "tests/harness/load.sh" });
+        load.addFileArg(exe.getEmittedBin());
+        load.addFileArg(svc.getEmittedBin());
+        load.has_side_effects = true;
+        test_step.dependOn(&load.step);
+    }
+
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;
@@ -260,6 +301,17 @@ fn hostExecutable(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std
         exe.lto = .full;
     }
     return exe;
+}
+
+/// A service module as a user builds one: -shared, not linked with libtroupe (its tr_* calls
+/// resolve to the host that loads it).
+fn serviceModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, name: []const u8) *std.Build.Step.Compile {
+    const m = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+    m.addIncludePath(b.path("include"));
+    m.addCSourceFiles(.{ .files = &.{b.fmt("tests/harness/{s}.c", .{name})}, .flags = &c_flags });
+    const lib = b.addLibrary(.{ .linkage = .dynamic, .name = name, .root_module = m });
+    lib.linker_allow_shlib_undefined = true;
+    return lib;
 }
 
 fn newModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool) *std.Build.Module {

@@ -12,12 +12,7 @@ typedef struct kv_state {
 
 static void reply_error(tr_ctx *ctx, const tr_msg *req, const char *why) {
     uint8_t buf[48];
-    tr_mp_writer w;
-    tr_mp_writer_init(&w, buf, sizeof buf);
-    tr_mp_write_map(&w, 1);
-    tr_mp_write_cstr(&w, "error");
-    tr_mp_write_cstr(&w, why);
-    (void)tr_reply(ctx, req, req->type, buf, w.len);
+    (void)tr_reply(ctx, req, req->type, buf, tr__wire_error_body(buf, sizeof buf, why));
 }
 
 /* Reads one value whose containers nest at most TR_KV_DEPTH_MAX - depth deeper. */

@@ -28,12 +28,7 @@ static void reply_to(tr_ctx *ctx, const pending *p, uint32_t type, const void *b
 
 static void reply_error(tr_ctx *ctx, const pending *p, uint32_t type, const char *why) {
     uint8_t buf[48];
-    tr_mp_writer w;
-    tr_mp_writer_init(&w, buf, sizeof buf);
-    tr_mp_write_map(&w, 1);
-    tr_mp_write_cstr(&w, "error");
-    tr_mp_write_cstr(&w, why);
-    reply_to(ctx, p, type, buf, w.len);
+    reply_to(ctx, p, type, buf, tr__wire_error_body(buf, sizeof buf, why));
 }
 
 static pending *find_pending(proxy_state *s, uint64_t corr) {

@@ -25,3 +25,14 @@ int tr__wire_get_int_any(tr_mp_reader *r, int64_t *v) {
     }
     return tr_mp_read_int_any(r, v);
 }
+
+size_t tr__wire_error_body(uint8_t *buf, size_t cap, const char *why) {
+    tr_mp_writer w;
+    size_t n = strlen(why);
+    size_t room = cap > 8 ? cap - 8 : 0; /* fixmap, "error" (6 bytes), str8 header */
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_map(&w, 1);
+    tr_mp_write_cstr(&w, "error");
+    tr_mp_write_str(&w, why, n < room ? n : room);
+    return w.err ? 0 : w.len;
+}

@@ -25,6 +25,11 @@
 
 #include "troupe.h"
 
+/* The body of an error reply, {"error": why}, written into buf (at most cap bytes; a longer
+ * reason is cut); returns its length. The node actors and the registers answer bad requests
+ * with it. */
+size_t tr__wire_error_body(uint8_t *buf, size_t cap, const char *why);
+
 /* The out-of-line half of tr__wire_get_int. */
 int tr__wire_get_int_any(tr_mp_reader *r, int64_t *v);
 

@@ -32,7 +32,7 @@ static const bench_entry benches[] = {
     /* ---- Not in the default set: they take longer or start other processes. ---------- */
     {"store", tr_bench_store, false, "durable writes, 1/10/1000 actors; 1M-event recovery"},
     {"sim", tr_bench_sim, false,
-     "5 simulated nodes, 2M messages: msgs/s; the default troupe sim x9: time compression"},
+     "5 simulated nodes, 2M messages: msgs/s; an experiment run x9: time compression"},
     {"remote", tr_bench_remote, false, "2 processes, loopback TCP: 20k sequential, 500k pipelined"},
 };
 

@@ -12,19 +12,19 @@
  * every ball arrives exactly hops + 1 times, so the total of receipts is exact; a lost or
  * duplicated message fails the run. The trace hash goes to stderr (stdout carries figures).
  *
- * Then the default scenario: `troupe sim` with no flags (5 nodes, CP + AP registers, the
- * majority/minority partition, 60 s virtual), run DEFAULT_RUNS times through the same code
- * as the CLI. Figures: the median time compression (virtual time / wall time of the
- * simulation calls) and the same over this thread's CPU time, which a
- * loaded machine inflates less. Every run must hold its properties and give the same trace
- * hash (a run that differs fails the benchmark). */
+ * Then an experiment through the library's runner (tr_experiment_run, as `troupe sim --load`
+ * runs a service): 5 nodes, each with a register actor and 2 clients reading and writing it,
+ * the majority/minority partition, 60 s virtual at 100 ops/s, run EXPERIMENT_RUNS times.
+ * Figures: the median time compression (virtual time / wall time of the whole run: set-up,
+ * simulation, final states and checks) and the same over this thread's CPU time, which a
+ * loaded machine inflates less. Every run must hold its check and give the same trace hash
+ * (a run that differs fails the benchmark). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench/bench.h"
-#include "cli/cli.h"
 #include "troupe.h"
 
 enum {
@@ -105,9 +105,114 @@ static bool all_finished(tr_sim *sim, void *ud) {
     return finished == *(uint64_t *)ud;
 }
 
+/* ---- the experiment: a register per node, read and written by the runner's clients ---- */
+
 enum {
-    DEFAULT_RUNS = 9
+    EXPERIMENT_RUNS = 9,
+    REG_READ = TR_MSG_USER + 41,
+    REG_WRITE,
+    REG_REPLY,
+    REG_KEYS = 16
 };
+
+typedef struct reg_state {
+    bool has[REG_KEYS];
+    int64_t val[REG_KEYS];
+} reg_state;
+
+/* Body: [key] for a read, [key, value] for a write; the reply: the value or nil. */
+static int reg_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    reg_state *s = state;
+    tr_mp_reader r;
+    int64_t key = 0, value = 0;
+    uint32_t n = 0;
+    uint8_t out[16];
+    tr_mp_writer w;
+    if (msg->type != REG_READ && msg->type != REG_WRITE) {
+        return TR_CONTINUE;
+    }
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    if (tr_mp_read_array(&r, &n) != 0 || n < 1 || tr_mp_read_int(&r, &key) != 0 || key < 0 ||
+        key >= REG_KEYS || (n == 2 && tr_mp_read_int(&r, &value) != 0)) {
+        return TR_CONTINUE;
+    }
+    tr_mp_writer_init(&w, out, sizeof out);
+    if (msg->type == REG_WRITE) {
+        s->has[key] = true;
+        s->val[key] = value;
+        tr_mp_write_nil(&w);
+    } else if (s->has[key]) {
+        tr_mp_write_int(&w, s->val[key]);
+    } else {
+        tr_mp_write_nil(&w);
+    }
+    return tr_reply(ctx, msg, REG_REPLY, out, w.len);
+}
+
+static const tr_behaviour reg_b = {
+    .name = "bench_reg", .state_size = sizeof(reg_state), .receive = reg_receive};
+
+static int64_t reg_written; /* the last value written: writes carry 1, 2, 3, ... */
+
+static int reg_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t keys, tr_workload_op *op,
+                    uint32_t *type, const char **target, tr_mp_writer *w) {
+    (void)env;
+    bool write = tr_sim_rng_below(rng, 2) == 0;
+    op->key = (int64_t)tr_sim_rng_below(rng, keys < REG_KEYS ? keys : REG_KEYS);
+    op->f = write ? "write" : "read";
+    op->has_value = write;
+    op->value = write ? ++reg_written : 0;
+    tr_mp_write_array(w, write ? 2 : 1);
+    tr_mp_write_int(w, op->key);
+    if (write) {
+        tr_mp_write_int(w, op->value);
+    }
+    *type = write ? REG_WRITE : REG_READ;
+    *target = "reg";
+    return 0;
+}
+
+static tr_history_type reg_complete(const tr_service_env *env, const tr_workload_op *op,
+                                    const tr_msg *reply, int err, tr_workload_op *done,
+                                    const char **error) {
+    (void)env;
+    if (reply == NULL) {
+        *error = err == TR_ETIMEDOUT ? "timeout" : "node down";
+        return TR_HISTORY_INFO;
+    }
+    if (!op->has_value) {
+        tr_mp_reader r;
+        tr_mp_reader_init(&r, reply->body, reply->body_len);
+        done->has_value = tr_mp_read_int(&r, &done->value) == 0;
+    }
+    return TR_HISTORY_OK;
+}
+
+/* Every value read was written by somebody (a register per node: nothing stronger holds). */
+static tr_verdict reg_check(const tr_check_input *in, char *why, size_t cap) {
+    tr_history_op op;
+    for (size_t i = 0; i < tr_history_count(in->history); i++) {
+        if (tr_history_get(in->history, i, &op) == 0 && op.type == TR_HISTORY_OK && op.has_value &&
+            (op.value < 1 || op.value > reg_written)) {
+            snprintf(why, cap, "op %zu read %lld, which nobody wrote", i, (long long)op.value);
+            return TR_VERDICT_VIOLATED;
+        }
+    }
+    return TR_VERDICT_HELD;
+}
+
+static const tr_service_actor reg_actors[] = {
+    {.name = "reg", .behaviour = &reg_b, .placement = TR_PLACE_EVERY_NODE}};
+static const tr_workload reg_workload = {
+    .clients_per_node = 2, .next = reg_next, .complete = reg_complete};
+static const tr_check reg_checks[] = {{.name = "reads-were-written", .run = reg_check}};
+static const tr_service reg_service = {.abi = TR_SERVICE_ABI,
+                                       .name = "bench-reg",
+                                       .actors = reg_actors,
+                                       .actor_count = 1,
+                                       .workload = &reg_workload,
+                                       .checks = reg_checks,
+                                       .check_count = 1};
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -119,43 +224,51 @@ static double median(double *v, size_t n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* The default `troupe sim`, DEFAULT_RUNS times: medians of virtual/wall and virtual/cpu. */
-static int bench_default_scenario(const tr_bench_opts *o) {
-    char *argv[] = {"sim", NULL};
-    double wall[DEFAULT_RUNS], cpu[DEFAULT_RUNS];
-    tr_cli_sim_timing t, first = {0};
-    for (int i = 0; i < DEFAULT_RUNS; i++) {
-        int rc = tr_cli_sim_measure(1, argv, &t);
-        if (rc != 0 || (i > 0 && t.trace_hash != first.trace_hash)) {
-            fprintf(stderr,
-                    "bench sim: default scenario run %d: %s (trace-hash %016llx, "
-                    "first %016llx)\n",
-                    i + 1,
-                    rc == 1   ? "a property was violated"
-                    : rc == 2 ? "tool error"
-                              : "the trace differs between runs",
-                    t.trace_hash, first.trace_hash);
-            return rc == 2 ? 2 : 1;
+static double clock_s(clockid_t id);
+
+/* The experiment EXPERIMENT_RUNS times: medians of virtual/wall and virtual/cpu. */
+static int bench_experiment(const tr_bench_opts *o) {
+    const tr_service *const services[] = {&reg_service};
+    double wall[EXPERIMENT_RUNS], cpu[EXPERIMENT_RUNS];
+    uint64_t first = 0, ops = 0;
+    tr_experiment_config cfg;
+    tr_experiment_config_init(&cfg);
+    cfg.sim.nodes = 5;
+    cfg.services = services;
+    cfg.service_count = 1;
+    cfg.workload = "bench-reg";
+    for (int i = 0; i < EXPERIMENT_RUNS; i++) {
+        tr_experiment_result *r;
+        char err[256];
+        reg_written = 0;
+        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        int rc = tr_experiment_run(&cfg, &r, err, sizeof err);
+        double t = clock_s(CLOCK_MONOTONIC) - t0, c = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+        if (rc != 0) {
+            fprintf(stderr, "bench sim: experiment run %d: %s\n", i + 1, err);
+            return 2;
         }
-        if (i == 0) {
-            first = t;
+        bool differs = i > 0 && r->trace_hash != first;
+        tr_verdict v = r->verdict;
+        first = i == 0 ? r->trace_hash : first;
+        ops = r->ops_ok + r->ops_fail + r->ops_info;
+        tr_experiment_result_destroy(r);
+        if (v != TR_VERDICT_HELD || differs) {
+            fprintf(stderr, "bench sim: experiment run %d: %s\n", i + 1,
+                    differs ? "the trace differs between runs" : tr_verdict_name(v));
+            return 1;
         }
-        wall[i] = t.virtual_s / t.wall_s;
-        cpu[i] = t.virtual_s / t.cpu_s;
+        wall[i] = cfg.duration_ns / 1e9 / t;
+        cpu[i] = cfg.duration_ns / 1e9 / c;
     }
-    double w_lo = wall[0], w_hi = wall[0];
-    for (int i = 1; i < DEFAULT_RUNS; i++) {
-        w_lo = wall[i] < w_lo ? wall[i] : w_lo;
-        w_hi = wall[i] > w_hi ? wall[i] : w_hi;
-    }
-    double w = median(wall, DEFAULT_RUNS), c = median(cpu, DEFAULT_RUNS);
+    double w = median(wall, EXPERIMENT_RUNS), c = median(cpu, EXPERIMENT_RUNS);
     fprintf(stderr,
-            "bench sim: default scenario x%d: %.1f s virtual, %llu events per run, "
-            "virtual/wall median %.0fx (range %.0f-%.0fx), virtual/cpu median %.0fx, "
-            "trace-hash: %016llx\n",
-            DEFAULT_RUNS, first.virtual_s, first.events, w, w_lo, w_hi, c, first.trace_hash);
-    tr_bench_report(o, "sim_default_time_ratio", w, "x");
-    tr_bench_report(o, "sim_default_time_ratio_cpu", c, "x");
+            "bench sim: experiment x%d: %.0f s virtual, %llu ops per run, virtual/wall median "
+            "%.0fx, virtual/cpu median %.0fx, trace-hash: %016llx\n",
+            EXPERIMENT_RUNS, cfg.duration_ns / 1e9, (unsigned long long)ops, w, c,
+            (unsigned long long)first);
+    tr_bench_report(o, "sim_experiment_time_ratio", w, "x");
+    tr_bench_report(o, "sim_experiment_time_ratio_cpu", c, "x");
     return 0;
 }
 
@@ -216,5 +329,5 @@ int tr_bench_sim(const tr_bench_opts *o) {
     tr_bench_report(o, "sim_msgs", (double)receipts / secs, "msgs/s");
     /* Whole numbers are printed: virtual milliseconds per real second (1000 = real time). */
     tr_bench_report(o, "sim_virtual_ms_per_real_s", vsecs * 1000.0 / secs, "ms/s");
-    return bench_default_scenario(o);
+    return bench_experiment(o);
 }

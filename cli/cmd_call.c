@@ -8,7 +8,8 @@
  * client (tr_cluster_wait_peer gives up at once on a refusal or a name that does not
  * resolve), and an inbox whose tr_inbox_request waits for the reply or the timeout. This
  * file only turns JSON into msgpack and back (jansson, msgpack-c's packer and unpacker; the
- * reply body is validated with tr__msgpack_check before msgpack-c looks at it). */
+ * reply body is validated with tr__msgpack_check before msgpack-c looks at it) and finds
+ * request names in the services given with --load (docs/call.md). */
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -23,6 +24,7 @@
 #include "actors/registers.h"
 #include "cli/cli.h"
 #include "cli/node_common.h"
+#include "harness/service.h"
 #include "runtime/codec.h"
 #include "troupe.h"
 
@@ -162,18 +164,34 @@ static int print_body(const uint8_t *body, size_t len) {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
-            "                   [--cluster NAME]\n"
-            "Sends one request (JSON turned into msgpack) of TYPE (a number >= 256, or\n"
-            "read / write for the registers \"cp\" and \"ap\": {\"key\": K[, \"value\": V]})\n"
-            "to the actor registered as ACTOR on the node at HOST:PORT and prints the reply\n"
-            "body as JSON. HOST is a name (resolved by the system resolver: /etc/hosts,\n"
-            "DNS), an IPv4 address or an IPv6 address in brackets (\"[::1]:7401\").\n"
+            "                   [--cluster NAME] [--load SVC.so]...\n"
+            "Sends one request of TYPE with the body JSON (turned into msgpack) to the actor\n"
+            "registered as ACTOR on the node at HOST:PORT and prints the reply body as one\n"
+            "line of JSON. TYPE is a number (256..4294901759), read / write for the registers\n"
+            "\"cp\" and \"ap\" ({\"key\": K[, \"value\": V]}), or the name of a request of a\n"
+            "service given with --load SVC.so (repeatable, at most 16: the module is read for\n"
+            "its request names; the node must have loaded it too).\n"
+            "JSON -> msgpack: object -> map (string keys), array -> array, integer -> int\n"
+            "(smallest form), number with a fraction or exponent -> float64, string -> str,\n"
+            "true/false -> bool, null -> nil; at most 32 levels deep.\n"
+            "Reply msgpack -> JSON: map -> object (integer keys as decimal strings, other\n"
+            "keys as \"?N\"), array -> array, int -> integer (a uint64 above 2^63-1 -> a\n"
+            "number, rounded), float -> number (NaN, inf -> null), str -> string, bin ->\n"
+            "{\"bin\": \"<hex>\"}, bool, nil -> null, ext -> null; an empty body -> null;\n"
+            "object keys sorted. See docs/call.md.\n"
+            "HOST is a name (resolved by the system resolver: /etc/hosts, DNS), an IPv4\n"
+            "address or an IPv6 address in brackets (\"[::1]:7401\"). ACTOR is a name on that\n"
+            "node; its \"proxy\" actor reaches the other nodes' actors.\n"
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
             "timeout, connection failure or a name that does not resolve, 2 on bad usage.\n");
 }
 
+#define CALL_LOADS_MAX 16
+
 typedef struct call_args {
     const char *addr, *actor, *type, *json, *secret_file, *cluster;
+    const char *loads[CALL_LOADS_MAX];
+    uint32_t load_count;
     uint32_t timeout_ms;
 } call_args;
 
@@ -205,6 +223,13 @@ static int parse(int argc, char **argv, call_args *a) {
                 a->secret_file = v;
             } else if (!strcmp(f, "--cluster")) {
                 a->cluster = v;
+            } else if (!strcmp(f, "--load")) {
+                if (a->load_count == CALL_LOADS_MAX) {
+                    fprintf(stderr, "troupe call: at most %d --load flags; see --help\n",
+                            CALL_LOADS_MAX);
+                    return 2;
+                }
+                a->loads[a->load_count++] = v;
             } else {
                 fprintf(stderr, "troupe call: unknown option %s\n", f);
                 usage(stderr);
@@ -336,6 +361,48 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
     return result;
 }
 
+/* TYPE: a number, a register operation, or a request name of a --load service (one that
+ * two loaded services define with different types is ambiguous). 0, or -1 after printing. */
+static int resolve_type(const call_args *a, uint32_t *type) {
+    if (a->type[0] >= '0' && a->type[0] <= '9') {
+        return tr_cli_parse_u32("call", "TYPE", a->type, TR_MSG_USER, 0xFFFEFFFFu, type);
+    }
+    const char *from = NULL;
+    for (uint32_t i = 0; i < a->load_count; i++) {
+        const tr_service *svc;
+        char err[512];
+        if (tr_service_load(a->loads[i], &svc, err, sizeof err) != 0) {
+            fprintf(stderr, "troupe call: --load: %s\n", err);
+            return -1;
+        }
+        uint32_t t;
+        if (tr__service_request_type(svc, a->type, &t) != 0) {
+            continue;
+        }
+        if (from && t != *type) {
+            fprintf(stderr,
+                    "troupe call: TYPE '%s' is ambiguous: %u in %s, %u in %s; give the "
+                    "number\n",
+                    a->type, *type, from, t, svc->name);
+            return -1;
+        }
+        *type = t;
+        from = svc->name;
+    }
+    if (from) {
+        return 0;
+    }
+    if (!strcmp(a->type, "read") || !strcmp(a->type, "write")) {
+        *type = !strcmp(a->type, "read") ? TR_REG_READ : TR_REG_WRITE;
+        return 0;
+    }
+    fprintf(stderr,
+            "troupe call: unknown TYPE '%s': give a number, read / write, or a request name of "
+            "a service given with --load; see --help\n",
+            a->type);
+    return -1;
+}
+
 int tr_cli_call(int argc, char **argv) {
     call_args a;
     memset(&a, 0, sizeof a);
@@ -344,11 +411,7 @@ int tr_cli_call(int argc, char **argv) {
         return rc;
     }
     uint32_t type;
-    if (!strcmp(a.type, "read")) {
-        type = TR_REG_READ;
-    } else if (!strcmp(a.type, "write")) {
-        type = TR_REG_WRITE;
-    } else if (tr_cli_parse_u32("call", "TYPE", a.type, TR_MSG_USER, 0xFFFEFFFFu, &type)) {
+    if (resolve_type(&a, &type)) {
         return 2;
     }
     static uint8_t secret[TR_CLI_SECRET_MAX];

@@ -1,7 +1,9 @@
 /* cmd_node.c — `troupe node`: one real node in a cluster, hosting the standard actors
- * "echo", "proxy" and "kv" (actors/echo.h, actors/proxy.h, actors/kv.h) and the replicated
- * registers "cp" and "ap" (actors/registers.h). Logs are key=value lines on stderr;
- * SIGINT/SIGTERM stop the node cleanly (BYE to peers, actors stopped, store flushed). */
+ * "echo", "proxy" and "kv" (actors/echo.h, actors/proxy.h, actors/kv.h), the replicated
+ * registers "cp" and "ap" (actors/registers.h) and the services loaded with --load
+ * (harness/service.h), booted before the node joins the cluster. Logs are key=value lines on
+ * stderr; SIGINT/SIGTERM stop the node cleanly (BYE to peers, actors stopped, store
+ * flushed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +16,18 @@
 #include "cli/node_common.h"
 #include "cluster/membership.h"
 #include "cluster/transport.h"
+#include "harness/service.h"
 #include "runtime/real.h"
 #include "troupe.h"
 
+/* The most --load flags one node takes. */
+#define NODE_LOADS_MAX 16
+
 typedef struct node_args {
     const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
+    const char *loads[NODE_LOADS_MAX];
+    uint32_t load_count;
+    const char *bug;
     uint32_t id, workers;
     bool spin_given;
     tr_cluster_config cc;
@@ -32,7 +41,8 @@ static void usage(FILE *out) {
             "                   [--frame-max BYTES] [--peer-queue-bytes N] [--peer-queue-count N]\n"
             "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
             "                   [--write-stall-ms MS] [--spin-us US] [--replicas n1,n2,...]\n"
-            "                   [--phi-suspect PHI] [--phi-down PHI]\n"
+            "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
+            "                   [--bug NAME]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -53,7 +63,13 @@ static void usage(FILE *out) {
             "phi = -log10(chance that a live peer stays silent this long). A peer is suspect\n"
             "(logged) at phi >= --phi-suspect (default 5) and down at phi >= --phi-down\n"
             "(default 8; both in [0.1, 100], suspect <= down), and down in any case after\n"
-            "--down-ms (default 3000) without any frame.\n");
+            "--down-ms (default 3000) without any frame.\n"
+            "--load SVC.so (repeatable, at most 16) loads a service module (docs/call.md)\n"
+            "and starts its actors placed on this node before the node joins the cluster; the\n"
+            "service sees this node's index in --replicas (else 0) and their count. --bug NAME\n"
+            "selects one of a loaded service's planted bugs. A module that is not a troupe\n"
+            "service, was built for another service ABI, or whose actor fails in init is a\n"
+            "one-line error and exit 2.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -91,6 +107,15 @@ static int parse_args(int argc, char **argv, node_args *a) {
             return 2;
         }
         const char *v = argv[++i];
+        if (!strcmp(f, "--load")) {
+            if (a->load_count == NODE_LOADS_MAX) {
+                fprintf(stderr, "troupe node: at most %d --load flags; see --help\n",
+                        NODE_LOADS_MAX);
+                return 2;
+            }
+            a->loads[a->load_count++] = v;
+            continue;
+        }
         const char **dst = !strcmp(f, "--name")          ? &a->name
                            : !strcmp(f, "--listen")      ? &a->listen
                            : !strcmp(f, "--advertise")   ? &a->advertise
@@ -99,6 +124,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--secret-file") ? &a->secret_file
                            : !strcmp(f, "--cluster")     ? &a->cluster
                            : !strcmp(f, "--replicas")    ? &a->replicas
+                           : !strcmp(f, "--bug")         ? &a->bug
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -194,6 +220,71 @@ static int spawn_standard_actors(tr_node *node) {
     return rc;
 }
 
+/* Loads every --load module; checks that no service comes twice and that --bug names a
+ * planted bug of one of them. 0, or -1 after printing the reason. */
+static int load_services(const node_args *a, const tr_service **svcs) {
+    for (uint32_t i = 0; i < a->load_count; i++) {
+        char err[512];
+        if (tr_service_load(a->loads[i], &svcs[i], err, sizeof err) != 0) {
+            fprintf(stderr, "troupe node: --load: %s\n", err);
+            return -1;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (!strcmp(svcs[j]->name, svcs[i]->name)) {
+                fprintf(stderr, "troupe node: --load: service '%s' is loaded twice (%s, %s)\n",
+                        svcs[i]->name, a->loads[j], a->loads[i]);
+                return -1;
+            }
+        }
+    }
+    bool found = a->bug == NULL;
+    for (uint32_t i = 0; i < a->load_count && !found; i++) {
+        for (uint32_t k = 0; svcs[i]->bugs && svcs[i]->bugs[k] && !found; k++) {
+            found = !strcmp(svcs[i]->bugs[k], a->bug);
+        }
+    }
+    if (!found) {
+        fprintf(stderr,
+                "troupe node: --bug %s is not a planted bug of any loaded service; see "
+                "--help\n",
+                a->bug);
+        return -1;
+    }
+    return 0;
+}
+
+/* Boots the loaded services on node, in --load order. 0, or 2 after printing the reason. */
+static int boot_services(const node_args *a, const tr_service **svcs, tr_node *node,
+                         const char **replicas, int replica_count) {
+    tr_service_env env = {.node_index = 0,
+                          .node_count = (uint32_t)replica_count,
+                          .node_name = a->name,
+                          .node_names = replicas,
+                          .simulated = false};
+    for (int i = 0; i < replica_count; i++) {
+        if (!strcmp(replicas[i], a->name)) {
+            env.node_index = (uint32_t)i;
+        }
+    }
+    for (uint32_t i = 0; i < a->load_count; i++) {
+        env.bug = NULL;
+        for (uint32_t k = 0; a->bug && svcs[i]->bugs && svcs[i]->bugs[k]; k++) {
+            if (!strcmp(svcs[i]->bugs[k], a->bug)) {
+                env.bug = svcs[i]->bugs[k];
+            }
+        }
+        char err[512];
+        int rc = tr__service_boot_why(svcs[i], node, &env, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "troupe node: --load %s: %s\n", a->loads[i], err);
+            return 2;
+        }
+        tr__log_write("info", a->name, "event=service_ready service=%s module=%s", svcs[i]->name,
+                      a->loads[i]);
+    }
+    return 0;
+}
+
 int tr_cli_node(int argc, char **argv) {
     node_args a;
     memset(&a, 0, sizeof a);
@@ -211,6 +302,10 @@ int tr_cli_node(int argc, char **argv) {
     int replica_count =
         parse_replicas(a.replicas, a.name, replica_buf, sizeof replica_buf, replicas);
     if (replica_count < 0) {
+        return 2;
+    }
+    const tr_service *svcs[NODE_LOADS_MAX];
+    if (load_services(&a, svcs)) {
         return 2;
     }
     uint32_t id = a.id ? a.id : tr_cluster_node_id(a.name);
@@ -232,6 +327,10 @@ int tr_cli_node(int argc, char **argv) {
         tr_registers_opts ro = {
             .peer_count = (uint32_t)replica_count, .peer_names = replicas, .cp = true, .ap = true};
         rc = tr__registers_boot(tr_runtime_node(rt), &ro);
+    }
+    if (rc == 0 && boot_services(&a, svcs, tr_runtime_node(rt), replicas, replica_count)) {
+        tr_runtime_destroy(rt);
+        return 2;
     }
     if (rc == 0) {
         a.cc.cluster = a.cluster;

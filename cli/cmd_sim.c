@@ -30,6 +30,7 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 #include "cli/cli.h"
+#include "harness/nemesis.h"
 #include "sim/check_stock.h"
 #include "sim/checkers.h"
 #include "sim/lincheck.h"
@@ -44,43 +45,6 @@
 #define SETTLE_NS (10 * SEC)
 /* Stock: every item's level at the start, and how long the final owner reads may take. */
 #define STOCK_FINAL_NS (5 * SEC)
-
-enum {
-    NEM_PARTITION = 1u << 0,
-    NEM_CRASH = 1u << 1,
-    NEM_PAUSE = 1u << 2,
-    NEM_CLOCK = 1u << 3,
-    NEM_DELAY = 1u << 4,
-    NEM_LOSS = 1u << 5,
-    NEM_DUP = 1u << 6,
-    NEM_REORDER = 1u << 7,
-    NEM_ISOLATE = 1u << 8, /* random short partitions of these shapes */
-    NEM_RING = 1u << 9,
-    NEM_BRIDGE = 1u << 10,
-    NEM_ONEWAY = 1u << 11,
-};
-/* The faults drawn at random times (the others: the partition window, link probabilities). */
-#define NEM_RANDOM                                                                         \
-    (NEM_CRASH | NEM_PAUSE | NEM_CLOCK | NEM_DELAY | NEM_ISOLATE | NEM_RING | NEM_BRIDGE | \
-     NEM_ONEWAY)
-
-static const struct {
-    const char *name;
-    uint32_t bit;
-} nemeses[] = {
-    {"partition", NEM_PARTITION},
-    {"crash", NEM_CRASH},
-    {"pause", NEM_PAUSE},
-    {"clock", NEM_CLOCK},
-    {"delay", NEM_DELAY},
-    {"loss", NEM_LOSS},
-    {"dup", NEM_DUP},
-    {"reorder", NEM_REORDER},
-    {"isolate", NEM_ISOLATE},
-    {"ring", NEM_RING},
-    {"bridge", NEM_BRIDGE},
-    {"oneway", NEM_ONEWAY},
-};
 
 typedef struct sim_opts {
     uint64_t seed_lo, seed_hi;
@@ -159,29 +123,13 @@ typedef struct run_result {
     char tool_why[160];
 } run_result;
 
-typedef struct node_ud {
-    struct scenario *sc;
-    uint32_t index;
-} node_ud;
-
-typedef struct scen_ud {
-    struct scenario *sc;
-    const tr_scen_event *ev;
-} scen_ud;
-
 typedef struct scenario {
     const sim_opts *o;
-    scen_ud *scen; /* one per --scenario fault, while the sim runs */
+    tr__nemesis *nem; /* the fault schedule, while the sim runs */
     tr_sim *sim;
     tr__reg_workload *cp, *ap;
     tr_stock_workload *stock;
-    tr_sim_rng rng;
     uint64_t minority_mask;
-    uint32_t down;           /* nodes crashed by the nemesis and not yet restarted */
-    uint64_t paused;         /* mask */
-    bool in_window;          /* the majority/minority partition is the base state of the links */
-    uint64_t shape_until_ns; /* a random partition shape holds until then */
-    node_ud nodes[TR_SIM_NODES_MAX];
     run_result *out;
     double t_create; /* wall clock before tr_sim_create (0: not measured) */
 } scenario;
@@ -232,8 +180,16 @@ static void usage(FILE *f) {
             "indeterminate ops allow: below them = a double charge). Without --nemesis it\n"
             "runs partition,crash,loss. Planted bugs: oversell (check-then-act across a\n"
             "message round trip), double-charge (the ledger lookup skipped).\n"
+            "\n"
+            "troupe sim --load PATH.so [--load ...] --workload NAME [--seed N | --seeds A..B]\n"
+            "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
+            "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
+            "runs a loaded service (its actors on every node it places them, its workload's\n"
+            "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
+            "state) and its checks: held, violated or unknown (a search budget ran out).\n"
+            "Defaults: seed 1, 5 nodes, nemesis partition, 60s, 100 ops/s, 4 keys.\n"
             "Exit: 0 every property held,\n"
-            "1 a property was violated, 2 usage or tool error.\n");
+            "1 a property was violated, 2 usage or tool error, 3 unknown (--load).\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -290,28 +246,13 @@ static int parse_seeds(const char *s, sim_opts *o) {
 }
 
 static int parse_nemesis(const char *s, uint32_t *mask) {
-    char buf[256];
-    if (s == NULL || strlen(s) >= sizeof buf) {
-        return TR_EINVAL;
+    char err[160];
+    int rc = tr__nemesis_parse(s, mask, NULL, 0, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "troupe sim: %s\n", err);
+        return rc;
     }
-    memcpy(buf, s, strlen(s) + 1);
-    *mask = 0;
-    if (strcmp(buf, "none") == 0) {
-        return 0;
-    }
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
-        size_t i = 0;
-        while (i < sizeof nemeses / sizeof nemeses[0] && strcmp(tok, nemeses[i].name) != 0) {
-            i++;
-        }
-        if (i == sizeof nemeses / sizeof nemeses[0]) {
-            fprintf(stderr, "troupe sim: unknown nemesis '%s'\n", tok);
-            return TR_EINVAL;
-        }
-        *mask |= nemeses[i].bit;
-    }
-    return *mask != 0 ? 0 : TR_EINVAL;
+    return *mask != 0 || strcmp(s, "none") == 0 ? 0 : TR_EINVAL;
 }
 
 static const char *const value_options[] = {"--seed",    "--seeds",    "--nodes", "--workload",
@@ -408,7 +349,7 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
                     .nodes = 5,
                     .cp = true,
                     .ap = true,
-                    .nemesis = NEM_PARTITION,
+                    .nemesis = TR_NEMESIS_PARTITION,
                     .nemesis_text = "partition",
                     .duration_ns = 60 * SEC,
                     .rate = 100,
@@ -445,7 +386,7 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
     } else if (o->stock && !o->nemesis_given) {
         /* Lost replies are what makes a retried reservation meet its applied original
          * (under partition and crash alone that needs a cut inside a ~1 ms window). */
-        o->nemesis = NEM_PARTITION | NEM_CRASH | NEM_LOSS;
+        o->nemesis = TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH | TR_NEMESIS_LOSS;
         o->nemesis_text = "partition,crash,loss";
     }
     bool stock_bug = (o->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE)) != 0;
@@ -457,46 +398,18 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
     return 0;
 }
 
-/* A scenario file is at most this big (100k faults of ~20 bytes fit easily). */
-#define SCENARIO_FILE_MAX (4u << 20)
-
 /* Reads and checks --scenario FILE. 0, or TR_EINVAL after printing why (with the line). */
 static int load_scenario(sim_opts *o) {
-    const char *path = o->scenario_path;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "troupe sim: cannot read scenario %s: %s\n", path, strerror(errno));
-        return TR_EINVAL;
-    }
-    char *text = malloc(SCENARIO_FILE_MAX + 1);
-    size_t len = text ? fread(text, 1, SCENARIO_FILE_MAX + 1, f) : 0;
-    bool read_error = text == NULL || ferror(f);
-    fclose(f);
-    if (read_error || len > SCENARIO_FILE_MAX) {
-        fprintf(stderr, "troupe sim: scenario %s: %s\n", path,
-                read_error ? "cannot read it" : "larger than 4 MiB");
-        free(text);
-        return TR_EINVAL;
-    }
-    char err[256];
-    int rc = tr__scenario_parse(text, len, o->nodes, &o->scen, err, sizeof err);
-    free(text);
-    if (rc != 0) {
-        fprintf(stderr, "troupe sim: scenario %s: %s\n", path, err);
+    char err[512];
+    if (tr__nemesis_scenario_load(o->scenario_path, o->nodes, o->duration_ns, &o->scen, err,
+                                  sizeof err) != 0) {
+        fprintf(stderr, "troupe sim: %s\n", err);
         return TR_EINVAL;
     }
     for (size_t i = 0; i < o->scen.count; i++) {
         const tr_scen_event *ev = &o->scen.events[i];
         o->scen_lossy |= ev->kind == TR_SCEN_CRASH || ev->kind == TR_SCEN_CLOCK_SKEW ||
                          ev->kind == TR_SCEN_CLOCK_JUMP || ev->kind == TR_SCEN_CLOCK_DRIFT;
-        if (ev->at_ns >= o->duration_ns) {
-            fprintf(stderr,
-                    "troupe sim: scenario %s: line %u: at %.3fs, not before the end "
-                    "of the workload (--duration %.3fs)\n",
-                    path, ev->line, ev->at_ns / 1e9, o->duration_ns / 1e9);
-            tr__scenario_free(&o->scen);
-            return TR_EINVAL;
-        }
     }
     return 0;
 }
@@ -536,30 +449,9 @@ static int boot(tr_node *node, void *ud) {
     return rc;
 }
 
-static uint64_t rand_between(scenario *sc, uint64_t lo, uint64_t hi) {
-    return lo + tr_sim_rng_below(&sc->rng, hi - lo + 1);
-}
-
-static void restart_cb(tr_sim *sim, void *ud) {
-    node_ud *n = ud;
-    if (!tr_sim_node_is_up(sim, n->index) && tr_sim_restart(sim, n->index) == 0) {
-        n->sc->down--;
-    }
-}
-
-static void resume_cb(tr_sim *sim, void *ud) {
-    node_ud *n = ud;
-    if (tr_sim_resume(sim, n->index) == 0) {
-        n->sc->paused &= ~(1ull << n->index);
-    }
-}
-
-static void crash_one(scenario *sc, uint32_t i) {
-    /* At most a minority down at once, so that CP can still make progress somewhere. */
-    if (sc->down >= (sc->o->nodes - 1) / 2 || tr_sim_crash(sc->sim, i) != 0) {
-        return;
-    }
-    sc->down++;
+/* The nemesis crashed node i: its clients' outstanding ops become info. */
+static void node_crashed(void *ud, uint32_t i) {
+    scenario *sc = ud;
     if (sc->cp) {
         tr__workload_node_crashed(sc->cp, i);
     }
@@ -568,131 +460,6 @@ static void crash_one(scenario *sc, uint32_t i) {
     }
     if (sc->stock) {
         tr__workload_stock_node_crashed(sc->stock, i);
-    }
-    uint64_t at = tr_sim_now_ns(sc->sim) + rand_between(sc, 1 * SEC, 4 * SEC);
-    tr_sim_at(sc->sim, at, restart_cb, &sc->nodes[i]);
-}
-
-static void fault_cb(tr_sim *sim, void *ud);
-
-static void schedule_fault(scenario *sc) {
-    uint64_t d = sc->o->duration_ns;
-    uint64_t at = tr_sim_now_ns(sc->sim) + rand_between(sc, d / 40, d / 10);
-    if (at < d) {
-        tr_sim_at(sc->sim, at, fault_cb, sc);
-    }
-}
-
-/* Links back to their base state: the partition window's split, or all up. */
-static void restore_links_cb(tr_sim *sim, void *ud) {
-    scenario *sc = ud;
-    if (tr_sim_now_ns(sim) < sc->shape_until_ns) {
-        return; /* a later shape is in force; its own restore comes later */
-    }
-    if (sc->in_window) {
-        tr_sim_partition(sim, sc->minority_mask);
-    } else {
-        tr_sim_heal(sim);
-    }
-}
-
-static void shape_fault(scenario *sc, uint32_t kind, uint32_t i) {
-    int rc = kind == NEM_ISOLATE  ? tr_sim_isolate(sc->sim, i)
-             : kind == NEM_RING   ? tr_sim_partition_ring(sc->sim)
-             : kind == NEM_BRIDGE ? tr_sim_partition_bridge(sc->sim)
-                                  : tr_sim_link_cut(sc->sim, i, TR_SIM_ANY); /* i is mute */
-    if (rc == 0) {
-        sc->shape_until_ns = tr_sim_now_ns(sc->sim) + rand_between(sc, 500 * MS, 3 * SEC);
-        tr_sim_at(sc->sim, sc->shape_until_ns, restore_links_cb, sc);
-    }
-}
-
-/* One random fault among the enabled kinds (other than the scheduled partition). */
-static void fault_cb(tr_sim *sim, void *ud) {
-    scenario *sc = ud;
-    uint32_t enabled[32], n = 0;
-    for (uint32_t bit = 1; bit != 0; bit <<= 1) {
-        if (sc->o->nemesis & NEM_RANDOM & bit) {
-            enabled[n++] = bit;
-        }
-    }
-    assert(n > 0);
-    uint32_t kind = enabled[tr_sim_rng_below(&sc->rng, n)];
-    uint32_t i = (uint32_t)tr_sim_rng_below(&sc->rng, sc->o->nodes);
-    int64_t skew = (int64_t)rand_between(sc, 0, 4 * SEC) - (int64_t)(2 * SEC);
-    if (kind == NEM_CRASH) {
-        crash_one(sc, i);
-    } else if (kind == NEM_PAUSE && !(sc->paused >> i & 1) && tr_sim_pause(sim, i) == 0) {
-        sc->paused |= 1ull << i;
-        tr_sim_at(sim, tr_sim_now_ns(sim) + rand_between(sc, 200 * MS, 2 * SEC), resume_cb,
-                  &sc->nodes[i]);
-    } else if (kind == NEM_CLOCK) {
-        if (tr_sim_rng_below(&sc->rng, 2) == 0) {
-            tr_sim_clock_jump(sim, i, skew);
-        } else {
-            tr_sim_clock_drift(sim, i, (int32_t)rand_between(sc, 0, 2000) - 1000);
-        }
-    } else if (kind == NEM_DELAY) {
-        tr_sim_delay_spike(sim, i, TR_SIM_ANY, rand_between(sc, 50 * MS, 500 * MS),
-                           rand_between(sc, 1 * SEC, 3 * SEC));
-    } else if (kind & (NEM_ISOLATE | NEM_RING | NEM_BRIDGE | NEM_ONEWAY)) {
-        shape_fault(sc, kind, i);
-    }
-    schedule_fault(sc);
-}
-
-/* One --scenario fault. Crash and pause keep the bookkeeping that end_cb relies on to
- * restart and resume everything at the end. */
-static void scenario_cb(tr_sim *sim, void *ud) {
-    const scen_ud *u = ud;
-    scenario *sc = u->sc;
-    const tr_scen_event *ev = u->ev;
-    if (tr__scenario_apply(sim, ev) != 0) {
-        return; /* it changed nothing (e.g. crash of a node that is down): not counted */
-    }
-    if (ev->kind == TR_SCEN_CRASH) {
-        sc->down++;
-        if (sc->cp) {
-            tr__workload_node_crashed(sc->cp, ev->a);
-        }
-        if (sc->ap) {
-            tr__workload_node_crashed(sc->ap, ev->a);
-        }
-        if (sc->stock) {
-            tr__workload_stock_node_crashed(sc->stock, ev->a);
-        }
-    } else if (ev->kind == TR_SCEN_RESTART) {
-        sc->down--;
-    } else if (ev->kind == TR_SCEN_PAUSE) {
-        sc->paused |= 1ull << ev->a;
-    } else if (ev->kind == TR_SCEN_RESUME) {
-        sc->paused &= ~(1ull << ev->a);
-    }
-}
-
-static int schedule_scenario(tr_sim *sim, scenario *sc) {
-    const tr_scenario *scen = &sc->o->scen;
-    if (scen->count == 0) {
-        return 0;
-    }
-    sc->scen = calloc(scen->count, sizeof *sc->scen);
-    if (sc->scen == NULL) {
-        return TR_ENOMEM;
-    }
-    for (size_t i = 0; i < scen->count; i++) {
-        sc->scen[i] = (scen_ud){sc, &scen->events[i]};
-        tr_sim_at(sim, scen->events[i].at_ns, scenario_cb, &sc->scen[i]);
-    }
-    return 0;
-}
-
-static void partition_cb(tr_sim *sim, void *ud) {
-    scenario *sc = ud;
-    if (tr_sim_partition(sim, sc->minority_mask) == 0) {
-        sc->in_window = true;
-        sc->shape_until_ns = 0; /* the window's split replaces any shape in force */
-        sc->out->partitioned = true;
-        sc->out->part_from_ns = tr_sim_now_ns(sim);
     }
 }
 
@@ -708,34 +475,22 @@ static void end_cb(tr_sim *sim, void *ud) {
     if (sc->stock) {
         tr__workload_stock_stop(sc->stock);
     }
-    sc->in_window = false;
-    sc->shape_until_ns = 0;
-    tr_sim_heal(sim);
+    tr__nemesis_end(sc->nem);
     sc->out->part_to_ns = tr_sim_now_ns(sim);
-    for (uint32_t i = 0; i < sc->o->nodes; i++) {
-        if (!tr_sim_node_is_up(sim, i)) {
-            restart_cb(sim, &sc->nodes[i]);
-        }
-        if (sc->paused >> i & 1) {
-            resume_cb(sim, &sc->nodes[i]);
-        }
-    }
     if (sc->ap) {
         tr__workload_probe_start(sc->ap);
     }
 }
 
-static uint64_t pick_minority(scenario *sc) {
-    uint32_t want = (sc->o->nodes - 1) / 2, have = 0;
-    uint64_t mask = 0;
-    while (have < want) {
-        uint32_t i = (uint32_t)tr_sim_rng_below(&sc->rng, sc->o->nodes);
-        if (!(mask >> i & 1)) {
-            mask |= 1ull << i;
-            have++;
-        }
-    }
-    return mask;
+static int start_nemesis(tr_sim *sim, scenario *sc) {
+    tr__nemesis_opts no = {.kinds = sc->o->nemesis,
+                           .nodes = sc->o->nodes,
+                           .duration_ns = sc->o->duration_ns,
+                           .scenario = &sc->o->scen,
+                           .crashed = node_crashed,
+                           .ud = sc};
+    int rc = tr__nemesis_create(&no, &sc->nem);
+    return rc != 0 ? rc : tr__nemesis_start(sc->nem, sim);
 }
 
 static bool settled(tr_sim *sim, void *ud) {
@@ -818,31 +573,17 @@ static void run_scenario(tr_sim *sim, void *ud) {
         sc->t_create = wall_now(); /* check-determinism: the sim was created just before */
     }
     sc->sim = sim;
-    sc->down = 0;
-    sc->paused = 0;
-    sc->in_window = false;
-    sc->shape_until_ns = 0;
-    tr_sim_rng_stream(sim, TR_SIM_STREAM_USER + 1, &sc->rng); /* nemesis */
-    for (uint32_t i = 0; i < o->nodes; i++) {
-        sc->nodes[i] = (node_ud){sc, i};
-    }
     sc->cp = o->cp ? make_workload(sc, "cp") : NULL;
     sc->ap = o->ap ? make_workload(sc, "ap") : NULL;
     sc->stock = o->stock ? make_stock_workload(sc) : NULL;
     if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL) || (o->stock && sc->stock == NULL) ||
-        schedule_scenario(sim, sc) != 0) {
+        start_nemesis(sim, sc) != 0) {
         sc->out->tool_error = true;
         snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "cannot start the workloads");
         return;
     }
-    sc->minority_mask = o->nodes > 2 ? pick_minority(sc) : 0;
+    sc->minority_mask = tr__nemesis_minority(sc->nem);
     sc->out->minority_mask = sc->minority_mask;
-    if ((o->nemesis & NEM_PARTITION) && sc->minority_mask != 0) {
-        tr_sim_at(sim, d / 4, partition_cb, sc);
-    }
-    if (o->nemesis & NEM_RANDOM) {
-        tr_sim_at(sim, d / 8, fault_cb, sc);
-    }
     tr_sim_at(sim, d, end_cb, sc);
     /* The ratio shown is virtual time over the wall time of these run calls only: set-up
      * (tr_sim_create: store directories, boot; the workloads), the checkers, tear-down and
@@ -852,6 +593,8 @@ static void run_scenario(tr_sim *sim, void *ud) {
     tr_sim_run_for(sim, d);
     tr_sim_run_for(sim, 1); /* end_cb, due at d */
     tr_sim_run_until(sim, settled, sc, d + SETTLE_NS);
+    uint64_t window_to;
+    sc->out->partitioned = tr__nemesis_window(sc->nem, &sc->out->part_from_ns, &window_to);
     if (sc->stock) {
         stock_final_read(sc);
     }
@@ -930,7 +673,8 @@ static void check_ap(scenario *sc, tr__reg_workload *wl, store_result *r) {
     }
     /* LWW with skewed clocks, and acks given before the write is durable (a crash in
      * between, before the gossip spread it): the two ways AP is documented to lose. */
-    bool lost_ok = (sc->o->nemesis & (NEM_CLOCK | NEM_CRASH)) != 0 || sc->o->scen_lossy;
+    bool lost_ok =
+        (sc->o->nemesis & (TR_NEMESIS_CLOCK | TR_NEMESIS_CRASH)) != 0 || sc->o->scen_lossy;
     if (!r->converged || !r->conv_checked || !c->agree) {
         r->violated = true;
         snprintf(r->why, sizeof r->why,
@@ -1390,13 +1134,13 @@ static void sim_config(const sim_opts *o, uint64_t seed, scenario *sc, tr_sim_co
     cfg->store = true;
     cfg->boot = boot;
     cfg->boot_ud = sc;
-    if (o->nemesis & NEM_LOSS) {
+    if (o->nemesis & TR_NEMESIS_LOSS) {
         cfg->loss_prob = 0.01;
     }
-    if (o->nemesis & NEM_DUP) {
+    if (o->nemesis & TR_NEMESIS_DUP) {
         cfg->dup_prob = 0.01;
     }
-    if (o->nemesis & NEM_REORDER) {
+    if (o->nemesis & TR_NEMESIS_REORDER) {
         cfg->reorder_prob = 0.05;
     }
 }
@@ -1432,8 +1176,8 @@ static void release(scenario *sc) {
     tr__workload_stock_destroy(sc->stock);
     sc->cp = sc->ap = NULL;
     sc->stock = NULL;
-    free(sc->scen);
-    sc->scen = NULL;
+    tr__nemesis_destroy(sc->nem);
+    sc->nem = NULL;
 }
 
 /* One seed: create, run, check, destroy. Returns 0/1/2 as the exit status. */
@@ -1548,6 +1292,150 @@ static int sweep(const sim_opts *o) {
     return errors > 0 ? 2 : violated > 0 ? 1 : 0;
 }
 
+/* ---- loaded services: `troupe sim --load PATH --workload NAME` through the runner ----------- */
+
+#define LOADS_MAX 8
+
+static int load_usage(const char *why) {
+    fprintf(stderr, "troupe sim: %s; see --help\n", why);
+    return 2;
+}
+
+static void print_loaded(const tr_experiment_result *r, bool json) {
+    if (json) {
+        printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"trace_hash\":\"%016" PRIx64
+               "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+               ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"checks\":[",
+               r->seed, tr_verdict_name(r->verdict), r->trace_hash, r->ops_ok, r->ops_fail,
+               r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6, r->fault_count);
+        for (uint32_t i = 0; i < r->check_count; i++) {
+            printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
+                   tr_verdict_name(r->checks[i].verdict));
+        }
+        printf("],\"replay\":\"%s\"}\n", r->replay);
+        return;
+    }
+    printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
+    printf("  ops ok/fail/info %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", latency p50 %.3f ms, p99 "
+           "%.3f ms\n",
+           r->ops_ok, r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
+               r->checks[i].why[0] ? ": " : "", r->checks[i].why);
+    }
+    for (uint32_t i = 0; i < r->fault_count; i++) {
+        printf("  fault %-10s %.3fs..%.3fs nodes %#" PRIx64 "\n", r->faults[i].kind,
+               r->faults[i].start_ns / 1e9, r->faults[i].end_ns / 1e9, r->faults[i].nodes);
+    }
+    printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
+}
+
+static void print_each(const tr_experiment_result *r, void *ud) {
+    print_loaded(r, *(bool *)ud);
+}
+
+static int run_loaded_config(tr_experiment_config *cfg, const sim_opts *o) {
+    char err[512];
+    if (o->sweep) {
+        tr_sweep_summary s;
+        bool json = o->json;
+        if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, print_each, &json, err,
+                                sizeof err) != 0) {
+            return load_usage(err);
+        }
+        printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
+               " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
+               o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
+        if (s.violated + s.unknown > 0) {
+            printf("first failing seed %" PRIu64 "; replay: %s\n", s.first_failing_seed,
+                   s.first_replay);
+        }
+        return s.errors ? 2 : s.violated ? 1 : s.unknown ? 3 : 0;
+    }
+    tr_experiment_result *r;
+    if (tr_experiment_run(cfg, &r, err, sizeof err) != 0) {
+        return load_usage(err);
+    }
+    print_loaded(r, o->json);
+    int rc = (int)r->verdict;
+    tr_experiment_result_destroy(r);
+    return rc;
+}
+
+/* argv with --load: the services come from modules and run through the experiment runner. */
+static int run_loaded(int argc, char **argv) {
+    const char *paths[LOADS_MAX];
+    const tr_service *svcs[LOADS_MAX];
+    uint32_t loads = 0;
+    sim_opts o;
+    const char *workload = NULL, *nemesis = NULL;
+    char err[512], service_faults[256] = "";
+    tr_experiment_config cfg;
+    tr_experiment_config_init(&cfg);
+    memset(&o, 0, sizeof o);
+    o.seed_lo = o.seed_hi = 1;
+    o.nodes = 5;
+    o.duration_ns = cfg.duration_ns;
+    o.rate = cfg.rate;
+    o.keys = cfg.keys;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--json")) {
+            o.json = true;
+            continue;
+        }
+        if (strcmp(a, "--load") != 0 &&
+            (!takes_value(a) || !strcmp(a, "--history") || !strcmp(a, "--clients"))) {
+            snprintf(err, sizeof err, "%s is not an option of troupe sim --load", a);
+            return load_usage(err);
+        }
+        if (v == NULL) {
+            snprintf(err, sizeof err, "%s needs a value", a);
+            return load_usage(err);
+        }
+        i++;
+        if (!strcmp(a, "--load")) {
+            if (loads == LOADS_MAX) {
+                return load_usage("--load at most 8 times");
+            }
+            if (tr_service_load(v, &svcs[loads], err, sizeof err) != 0) {
+                return load_usage(err);
+            }
+            paths[loads++] = v;
+        } else if (!strcmp(a, "--workload")) {
+            workload = v;
+        } else if (!strcmp(a, "--nemesis")) {
+            nemesis = v;
+        } else if (!strcmp(a, "--bug")) {
+            cfg.bug = v;
+        } else if (!strcmp(a, "--scenario")) {
+            cfg.nemesis.scenario_path = v;
+        } else if (parse_value(a, v, &o) != 0) {
+            snprintf(err, sizeof err, "bad value '%s' for %s", v, a);
+            return load_usage(err);
+        }
+    }
+    if (workload == NULL) {
+        return load_usage("--load needs --workload NAME (a loaded service's name)");
+    }
+    if (nemesis != NULL && tr__nemesis_parse(nemesis, &cfg.nemesis.kinds, service_faults,
+                                             sizeof service_faults, err, sizeof err) != 0) {
+        return load_usage(err);
+    }
+    cfg.nemesis.service_faults = service_faults[0] ? service_faults : NULL;
+    cfg.sim.seed = o.seed_lo;
+    cfg.sim.nodes = o.nodes;
+    cfg.services = svcs;
+    cfg.service_count = loads;
+    cfg.workload = workload;
+    cfg.duration_ns = o.duration_ns;
+    cfg.rate = o.rate;
+    cfg.keys = o.keys;
+    cfg.load_paths = paths;
+    cfg.load_path_count = loads;
+    return run_loaded_config(&cfg, &o);
+}
+
 static int run_cli(const sim_opts *o);
 
 int tr_cli_sim(int argc, char **argv) {
@@ -1556,6 +1444,11 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--load")) {
+            return run_loaded(argc, argv);
         }
     }
     if (parse_args(argc, argv, &o) != 0) {
@@ -1586,23 +1479,5 @@ static int run_cli(const sim_opts *o) {
             print_human(o, &r);
         }
     }
-    return rc;
-}
-
-/* cli.h: one quiet run for `troupe bench sim` (the default scenario's speed). */
-int tr_cli_sim_measure(int argc, char **argv, tr_cli_sim_timing *out) {
-    sim_opts o;
-    memset(out, 0, sizeof *out);
-    if (parse_args(argc, argv, &o) != 0 || o.sweep || o.check_determinism || o.json ||
-        o.history != NULL || o.scenario_path != NULL) {
-        return 2; /* only plain single-seed runs are measured */
-    }
-    run_result r;
-    int rc = run_seed(&o, o.seed_lo, &r);
-    out->virtual_s = r.virtual_ns / 1e9;
-    out->wall_s = r.wall_s;
-    out->cpu_s = r.cpu_s;
-    out->events = r.stats.events;
-    out->trace_hash = r.trace_hash;
     return rc;
 }

@@ -823,6 +823,18 @@ bool tr_sim_step(tr_sim *sim);
 /* Schedules fn(sim, ud) at virtual time at_ns (now if earlier): the nemesis schedule and the
  * workload clients use it. fn may call anything on the sim except tr_sim_destroy. */
 int tr_sim_at(tr_sim *sim, uint64_t at_ns, void (*fn)(tr_sim *sim, void *ud), void *ud);
+/* A blocking request from the caller, the simulated counterpart of tr_inbox_request: a hidden
+ * client actor on node node_index sends the request (body, borrowed, is copied) to the actor
+ * registered as to_name ("name" on that node, "name@n2" on another), and the simulation runs
+ * until the reply arrives or timeout_ns of virtual time have passed (the client's own request
+ * timer, in its node's local clock, may also end the wait). 0 with *reply_out the reply
+ * (owned: tr_msg_free); TR_ETIMEDOUT (no reply in time: the target crashed, is partitioned
+ * away, paused or slow; a later reply is a dead letter); TR_ECLOSED (node node_index is down,
+ * or crashed during the wait); TR_EINVAL (bad index, NULL name, timeout_ns 0); TR_EBUSY (a
+ * request is already waiting: called from inside the simulation); or the send's error.
+ * Deterministic: the same seed and calls give the same trace. */
+int tr_sim_request(tr_sim *sim, uint32_t node_index, const char *to_name, uint32_t type,
+                   const void *body, size_t len, uint64_t timeout_ns, tr_msg **reply_out);
 
 /* The trace hash: 64 bits over every event processed (its time, kind and node; the actor's
  * address and processed-message count for runs; owner and id for timers; the encoded
@@ -1018,9 +1030,11 @@ uint32_t tr_cluster_node_id(const char *name);
  * of them (cas: expected, new). A process has one operation outstanding at a time; a process
  * whose operation ended in info is retired and never invokes again. Times are virtual
  * nanoseconds in a simulation. Limits: TR_HISTORY_OPS_MAX operations, TR_HISTORY_F_MAX
- * distinct operation names, names of at most TR_HISTORY_NAME_MAX bytes.
+ * distinct operation names (read, write, cas, reserve and restock among them), names of at
+ * most TR_HISTORY_NAME_MAX bytes: a letter, then letters, digits or -_.!?*+.
  * Threading: one thread at a time. Ownership: tr_history_create returns an owned history
- * (tr_history_destroy); strings in a tr_history_op are valid until the history is destroyed. */
+ * (tr_history_destroy); in a tr_history_op from tr_history_get, f is valid until the history
+ * is destroyed and error until the next tr_history_append or tr_history_destroy. */
 typedef struct tr_history tr_history;
 
 #define TR_HISTORY_OPS_MAX (64u * 1024u * 1024u)
@@ -1043,10 +1057,12 @@ typedef struct tr_history_op {
     const char *f;  /* operation name (interned by the history) */
     int64_t key;    /* 0 for a single object */
     bool has_value; /* false: nil (a read's invoke; a read of an unset key) */
-    bool pair;      /* value is the pair (value, value_to), e.g. cas [expected new] */
+    bool pair;      /* value is the pair (value, value_to), e.g. cas [expected new]; fixed
+                       by f for the built-in names (cas, reserve, restock: always; read,
+                       write: never) */
     int64_t value;
     int64_t value_to;
-    const char *error; /* "" when none; at most TR_HISTORY_NAME_MAX bytes kept */
+    const char *error; /* "" when none (NULL too, on append); at most 47 bytes kept */
 } tr_history_op;
 
 /* An owned empty history for at most max_ops operations (1..TR_HISTORY_OPS_MAX), or NULL. */
@@ -1056,8 +1072,11 @@ size_t tr_history_count(const tr_history *h);
 /* Copies operation i (< count) into *out. TR_EINVAL for a bad index. */
 int tr_history_get(const tr_history *h, size_t i, tr_history_op *out);
 /* Appends op (its index is set to its position). Checks the invariants above: TR_EINVAL
- * (busy or retired process, time going back, completion naming another f or key, too many
- * names), TR_EFULL (max_ops reached). Nothing changes on error. */
+ * (busy or retired process, time going back, completion naming another f or key, a bad or
+ * one too many name, a built-in op of the wrong shape: a read invoke with a value, a write
+ * or cas without its value or pair), TR_EFULL (max_ops reached). Nothing changes on error.
+ * A completion of a built-in op repeats its invoke's value (a read's ok: the value read);
+ * one of another name may carry anything (what the operation returned). */
 int tr_history_append(tr_history *h, const tr_history_op *op);
 /* Jepsen EDN (one map per line, Knossos's [key value] tuples) and JSON (an array of objects
  * with the same fields). 0 or TR_EIO. */
@@ -1080,8 +1099,10 @@ const char *tr_verdict_name(tr_verdict v); /* "held", "violated", "unknown" */
 
 /* A sequential model for the linearizability checker: a state of state_size bytes; step
  * applies op (an invoke paired with its completion: f, key, value of the invoke and, for an
- * ok read, the value returned in `ret`) and says whether the model allows it, updating the
- * state. Keys are checked independently: one state per key. */
+ * ok read, the value returned in `ret`; ret is NULL when the outcome is unknown: info, or
+ * never completed) and says whether the model allows it, updating the state. Keys are
+ * checked independently: one state per key. States are memoised and compared as bytes: init
+ * and step must leave no uninitialised padding. */
 typedef struct tr_lin_model {
     const char *name;
     size_t state_size; /* at most 64 bytes */
@@ -1101,8 +1122,11 @@ typedef struct tr_lin_result {
     char why[160];     /* one line for a person */
 } tr_lin_result;
 /* Checks linearizability of h against model, each key on its own, exploring at most `budget`
- * configurations (0 = default 1M) before answering unknown. Ops whose f the model does not
- * know make the check TR_EINVAL. */
+ * configurations per key (0 = default 1M; and at most 512 MiB) before answering unknown.
+ * Failed ops are left out. With the built-in models, ops whose f the model does not know
+ * make the check TR_EINVAL; another model's step refuses them (returns false). TR_EINVAL
+ * for a model without init or step or with state_size over 64. On an error out->verdict is
+ * unknown. */
 int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t budget,
                         tr_lin_result *out);
 
@@ -1233,7 +1257,11 @@ int tr_service_validate(const tr_service *svc, char *err, size_t err_cap);
  * file or not loadable), TR_EINVAL (no TR_SERVICE_ENTRY, wrong ABI, invalid descriptor);
  * err says which. The module stays loaded for the life of the process. */
 int tr_service_load(const char *path, const tr_service **out, char *err, size_t err_cap);
-/* Spawns and registers the service's actors placed on this node (env says which node). */
+/* Spawns and registers the service's actors placed on this node (env says which node). On a
+ * real node (env->simulated false; call it from a plain thread, not an actor) it waits for
+ * their inits: one that fails makes it return that error after the actors already started
+ * are stopped and their names freed. On a simulated node (the sim's boot hook) it returns
+ * once they are spawned; an init that fails then stops that actor with its reason. */
 int tr_service_boot(const tr_service *svc, tr_node *node, const tr_service_env *env);
 
 /* ------------------------------------------------------------------------------------ */
@@ -1248,7 +1276,11 @@ enum {
     TR_NEMESIS_DELAY = 1u << 4,
     TR_NEMESIS_LOSS = 1u << 5,
     TR_NEMESIS_DUP = 1u << 6,
-    TR_NEMESIS_REORDER = 1u << 7
+    TR_NEMESIS_REORDER = 1u << 7,
+    TR_NEMESIS_ISOLATE = 1u << 8, /* short random partitions of these shapes */
+    TR_NEMESIS_RING = 1u << 9,
+    TR_NEMESIS_BRIDGE = 1u << 10,
+    TR_NEMESIS_ONEWAY = 1u << 11
 };
 
 typedef struct tr_nemesis_spec {
@@ -1269,7 +1301,11 @@ typedef struct tr_experiment_config {
     double rate;          /* operations per second over all clients */
     uint32_t keys;
     uint32_t op_timeout_ms;
-    size_t history_max; /* 0 = 1M operations */
+    size_t history_max;  /* 0 = 1M operations */
+    uint64_t lin_budget; /* configurations the linearizability check may explore; 0 = 200k */
+    /* The module paths the services were loaded from (--load), for the replay line. */
+    const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
+    uint32_t load_path_count;
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 

@@ -194,19 +194,29 @@ int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *bo
     return request(ctx, to, local, type, body, len, timeout_ms, corr_out);
 }
 
+/* The reply to req: to its sender, same corr and trace, flagged a reply when req was a
+ * request (a client matches replies by that flag and corr). NULL when out of memory. */
+static tr_msg *reply_msg(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body,
+                         size_t len) {
+    tr_msg *m =
+        tr__actor_msg_new(tr__actor_self(ctx->actor), req->from, type, req->corr, body, len);
+    if (m) {
+        m->trace = req->trace;
+        if (req->corr & TR__CORR_REQUEST) {
+            m->flags_ |= TR__F_REPLY;
+        }
+    }
+    return m;
+}
+
 int tr_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len) {
     if (!ctx || !req || tr_addr_is_none(req->from) || (len && !body) || len > TR_VALUE_MAX ||
         type >= TR__SYS_BASE) {
         return TR_EINVAL;
     }
-    tr_msg *m =
-        tr__actor_msg_new(tr__actor_self(ctx->actor), req->from, type, req->corr, body, len);
+    tr_msg *m = reply_msg(ctx, req, type, body, len);
     if (!m) {
         return TR_ENOMEM;
-    }
-    m->trace = req->trace;
-    if (req->corr & TR__CORR_REQUEST) {
-        m->flags_ |= TR__F_REPLY;
     }
     return tr__actor_send(ctx->node, ctx, m, NULL);
 }
@@ -218,14 +228,9 @@ int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *
     if (!ctx->node->store) {
         return TR_ENOTSUP;
     }
-    tr_msg *m =
-        tr__actor_msg_new(tr__actor_self(ctx->actor), req->from, type, req->corr, body, len);
+    tr_msg *m = reply_msg(ctx, req, type, body, len);
     if (!m) {
         return TR_ENOMEM;
-    }
-    m->trace = req->trace;
-    if (req->corr & TR__CORR_REQUEST) {
-        m->flags_ |= TR__F_REPLY;
     }
     int rc = tr__store_hold(ctx->node->store, m);
     if (rc) {

@@ -11,6 +11,7 @@ pub const lib = [_][]const u8{
     "runtime/registry.c",
     "runtime/node.c",
     "runtime/engine_real.c",
+    "runtime/inbox.c",
     "runtime/store.c",
     "runtime/store_overlay.c",
     "runtime/store_db.c",

@@ -1,7 +1,7 @@
 /*
  * store.h — durable actor state on LMDB: the store's interface to the rest of the runtime.
- * The store's modules (runtime/store*.c, listed in store_internal.h) are the only files that
- * include lmdb.h; tr_store is opaque everywhere else.
+ * The store's modules (runtime/store*.c, listed in store_internal.h) are the library's only
+ * files that include lmdb.h; tr_store is opaque everywhere else.
  *
  * One store per node: one LMDB environment in a directory, with named databases
  *   meta      format magic + version + node identity; checked at open

@@ -8,7 +8,8 @@
 #   FILE    a static library (*.a): its defined GLOBAL or WEAK symbols of DEFAULT visibility
 #           (readelf -sW); or an executable or shared object: its dynamic symbols (nm -D
 #           --defined-only)
-# Fails when a FILE exports a symbol the header does not declare, or lacks one it declares.
+# Fails when a FILE exports a symbol the header does not declare, or lacks one it declares
+# (a function, or an object declared at the start of a line as `extern TYPE NAME;`).
 #
 # Allowed besides the header's functions, by pattern and only these:
 #   - in executables, what the C runtime and the linker define in every program that exports
@@ -31,7 +32,11 @@ echo "#include \"$(basename "$header")\"" | "$cc" -x c -std=gnu11 -I"$(dirname "
 name=$(basename "$header" | sed 's/\./\\./g')
 grep -E "^/\* ([^ ]*/)?$name:[0-9]+:" "$tmp/aux" |
     sed 's|^/\*[^*]*\*/ *||' | grep -v '^static ' |
-    sed 's/ *(.*$//; s/.*[^A-Za-z0-9_]//' | LC_ALL=C sort -u >"$tmp/declared"
+    sed 's/ *(.*$//; s/.*[^A-Za-z0-9_]//' >"$tmp/functions"
+# ... and the objects it declares (the built-in linearizability models), each at the start of
+# a line as `extern TYPE NAME;`: -aux-info lists functions only.
+grep -E '^extern [^()"]*[A-Za-z_][A-Za-z0-9_]*;' "$header" | sed 's/;.*//; s/.*[^A-Za-z0-9_]//' |
+    cat "$tmp/functions" - | LC_ALL=C sort -u >"$tmp/declared"
 [ -s "$tmp/declared" ] || { echo "exports: no function declared in $header" >&2; exit 2; }
 
 allowed_runtime='^(__ubsan_|__asan_|__tsan_|__sanitizer_|__lsan_)'

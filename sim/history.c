@@ -35,7 +35,12 @@ struct tr_history {
     size_t proc_count;
     size_t proc_cap;
     size_t pending;
+    uint32_t f_count; /* names in f_names: the built-ins, then the interned ones */
+    char f_names[TR_HISTORY_F_MAX][TR_HISTORY_NAME_MAX + 1];
 };
+
+_Static_assert(TR_HISTORY_F_MAX <= 256, "an op's f is a byte");
+_Static_assert(TR_F_RESTOCK + 1 == TR_F_BUILTIN_COUNT, "the built-in names");
 
 tr_history *tr__history_create(size_t max_ops) {
     TR_ASSERT(max_ops >= 1 && max_ops <= TR_HISTORY_MAX_OPS_LIMIT);
@@ -44,6 +49,10 @@ tr_history *tr__history_create(size_t max_ops) {
         return NULL;
     }
     h->max_ops = max_ops;
+    for (int f = 0; f < TR_F_BUILTIN_COUNT; f++) {
+        snprintf(h->f_names[f], sizeof h->f_names[f], "%s", tr__history_op_f_name((tr_op_f)f));
+    }
+    h->f_count = TR_F_BUILTIN_COUNT;
     h->proc_cap = 16;
     h->procs = calloc(h->proc_cap, sizeof *h->procs);
     if (!h->procs) {
@@ -91,6 +100,63 @@ const char *tr__history_op_type_name(tr_op_type type) {
 const char *tr__history_op_f_name(tr_op_f f) {
     static const char *names[] = {"read", "write", "cas", "reserve", "restock"};
     return (unsigned)f < 5 ? names[f] : "?";
+}
+
+/* ---- operation names ---------------------------------------------------------------- */
+
+const char *tr__history_f_name(const tr_history *h, uint8_t f) {
+    return f < h->f_count ? h->f_names[f] : "?";
+}
+
+size_t tr__history_f_count(const tr_history *h) {
+    return h->f_count;
+}
+
+static bool f_name_valid(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > TR_HISTORY_NAME_MAX ||
+        !((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z')) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && !strchr("-_.!?*+", c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int tr__history_f_find(const tr_history *h, const char *name) {
+    for (uint32_t f = 0; f < h->f_count; f++) {
+        if (!strcmp(h->f_names[f], name)) {
+            return (int)f;
+        }
+    }
+    return -1;
+}
+
+int tr__history_f_intern(tr_history *h, const char *name, bool *added) {
+    *added = false;
+    if (!name || !f_name_valid(name)) {
+        return TR_EINVAL;
+    }
+    int f = tr__history_f_find(h, name);
+    if (f >= 0) {
+        return f;
+    }
+    if (h->f_count >= TR_HISTORY_F_MAX) {
+        return TR_EINVAL;
+    }
+    memcpy(h->f_names[h->f_count], name, strlen(name) + 1);
+    *added = true;
+    return (int)h->f_count++;
+}
+
+void tr__history_f_forget_last(tr_history *h) {
+    TR_ASSERT(h->f_count > TR_F_BUILTIN_COUNT);
+    h->f_count--;
 }
 
 /* ---- process table ------------------------------------------------------------------ */
@@ -171,9 +237,12 @@ static int ops_reserve(tr_history *h) {
     return 0;
 }
 
-static bool op_shape_ok(const tr_op *op) {
-    if (op->type > TR_OP_INFO || op->f > TR_F_RESTOCK) {
+static bool op_shape_ok(const tr_history *h, const tr_op *op) {
+    if (op->type > TR_OP_INFO || op->f >= h->f_count) {
         return false;
+    }
+    if (op->f >= TR_F_BUILTIN_COUNT) {
+        return op->has_value || !op->pair; /* any value: the service's model reads it */
     }
     if (op->f == TR_F_READ) {
         return op->type == TR_OP_OK || !op->has_value;
@@ -183,7 +252,7 @@ static bool op_shape_ok(const tr_op *op) {
 
 /* Checks invariants 1-5 against the process table; does not modify anything. */
 static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s) {
-    if (!op_shape_ok(op)) {
+    if (!op_shape_ok(h, op)) {
         return TR_EINVAL;
     }
     if (h->count > 0 && op->time_ns < h->ops[h->count - 1].time_ns) {
@@ -199,6 +268,9 @@ static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s
     const tr_op *inv = &h->ops[s->open_index];
     if (inv->f != op->f || inv->key != op->key) {
         return TR_EINVAL;
+    }
+    if (op->f >= TR_F_BUILTIN_COUNT) {
+        return 0; /* the completion may carry what the operation returned */
     }
     if (op->f != TR_F_READ && (inv->value != op->value ||
                                (tr__history_f_is_pair(op->f) && inv->value_to != op->value_to))) {
@@ -230,6 +302,9 @@ int tr__history_append(tr_history *h, const tr_op *op) {
     *dst = *op;
     dst->index = h->count;
     dst->error[TR_OP_ERROR_MAX - 1] = '\0';
+    if (op->f < TR_F_BUILTIN_COUNT) {
+        dst->pair = tr__history_f_is_pair(op->f);
+    }
     h->partner[h->count] = TR_HISTORY_NO_PARTNER;
     if (op->type == TR_OP_INVOKE) {
         s->state = PROC_BUSY;
@@ -323,7 +398,13 @@ int tr__history_info(tr_history *h, int64_t time_ns, int64_t process, const char
 }
 
 const char *tr__history_append_why(const tr_history *h, const tr_op *op) {
-    if (!op_shape_ok(op)) {
+    if (!op_shape_ok(h, op)) {
+        if (op->type > TR_OP_INFO || op->f >= h->f_count) {
+            return "unknown type or f";
+        }
+        if (op->f >= TR_F_BUILTIN_COUNT) {
+            return "a pair value needs a value";
+        }
         return op->f == TR_F_READ ? "a read invoke carries no value" : "write and cas need a value";
     }
     if (h->count > 0 && op->time_ns < h->ops[h->count - 1].time_ns) {
@@ -343,7 +424,7 @@ const char *tr__history_append_why(const tr_history *h, const tr_op *op) {
 static void edn_value(const tr_op *op, char *buf, size_t cap) {
     if (!op->has_value) {
         snprintf(buf, cap, "[%" PRId64 " nil]", op->key);
-    } else if (tr__history_f_is_pair(op->f)) {
+    } else if (op->pair) {
         snprintf(buf, cap, "[%" PRId64 " [%" PRId64 " %" PRId64 "]]", op->key, op->value,
                  op->value_to);
     } else {
@@ -375,7 +456,7 @@ int tr__history_write_edn(const tr_history *h, FILE *out) {
                 "%s{:index %" PRIu64 ", :time %" PRId64 ", :type :%s, :process %" PRId64
                 ", :f :%s, :value %s",
                 i ? "\n " : "", op->index, op->time_ns, tr__history_op_type_name(op->type),
-                op->process, tr__history_op_f_name(op->f), value);
+                op->process, tr__history_f_name(h, op->f), value);
         if (op->node == TR_NODE_NONE) {
             fputs(", :node nil", out);
         } else {
@@ -395,7 +476,7 @@ static json_t *json_op_value(const tr_op *op) {
     json_t *v;
     if (!op->has_value) {
         v = json_null();
-    } else if (tr__history_f_is_pair(op->f)) {
+    } else if (op->pair) {
         v = json_pack("[II]", (json_int_t)op->value, (json_int_t)op->value_to);
     } else {
         v = json_integer(op->value);
@@ -403,11 +484,11 @@ static json_t *json_op_value(const tr_op *op) {
     return json_pack("[Io]", (json_int_t)op->key, v);
 }
 
-static json_t *json_op(const tr_op *op) {
+static json_t *json_op(const tr_history *h, const tr_op *op) {
     json_t *node = op->node == TR_NODE_NONE ? json_null() : json_integer(op->node);
     json_t *o = json_pack("{sIsIsssIsssoso}", "index", (json_int_t)op->index, "time",
                           (json_int_t)op->time_ns, "type", tr__history_op_type_name(op->type),
-                          "process", (json_int_t)op->process, "f", tr__history_op_f_name(op->f),
+                          "process", (json_int_t)op->process, "f", tr__history_f_name(h, op->f),
                           "value", json_op_value(op), "node", node);
     if (!o) {
         return NULL;
@@ -421,7 +502,7 @@ static json_t *json_op(const tr_op *op) {
 int tr__history_write_json(const tr_history *h, FILE *out) {
     fputs("[", out);
     for (size_t i = 0; i < h->count; i++) {
-        json_t *o = json_op(&h->ops[i]);
+        json_t *o = json_op(h, &h->ops[i]);
         if (!o) {
             return TR_ENOMEM;
         }

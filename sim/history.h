@@ -2,8 +2,12 @@
  *
  * What: simulated clients record each operation twice — an `invoke` when they send it and a
  * completion (`ok`, `fail` or `info`) when they learn its outcome — with Jepsen's fields:
- * index, time (virtual ns), type, process, f (read|write|cas), key, value, error, plus the
- * node that served it (for availability per side of a partition). The checkers
+ * index, time (virtual ns), type, process, f, key, value, error, plus the node that served it
+ * (for availability per side of a partition). `f` is an index into the history's table of
+ * operation names: read, write, cas, reserve and restock hold the fixed codes of tr_op_f in
+ * every history, and any other name (a service's "deposit") is interned on first use, up to
+ * TR_HISTORY_F_MAX names of at most TR_HISTORY_NAME_MAX bytes (letters, digits, -_.!?*+,
+ * starting with a letter: an EDN keyword and a JSON string alike). The checkers
  * (sim/lincheck.h, sim/checkers.h) and `troupe check` read histories; Knossos, Porcupine or
  * Elle can re-check an exported one (docs/checkers.md describes the EDN and JSON shapes).
  *
@@ -20,7 +24,11 @@
  *      non-decreasing (virtual time never goes back) — TR_EINVAL otherwise.
  *   4. At most max_ops ops: an append beyond that returns TR_EFULL and changes nothing.
  *   5. For write and cas the completion carries the invoke's value; for a read the invoke
- *      carries nil and the `ok` completion carries the value read (nil = key unset).
+ *      carries nil and the `ok` completion carries the value read (nil = key unset). An op
+ *      with an interned (non built-in) f may carry nil, a value or a pair on its invoke and
+ *      on its completion alike (what the service's model makes of them); f < the name count.
+ *   6. `pair` says the value is (value, value_to): always for cas, reserve and restock, never
+ *      for read and write (append sets it from f), as the op says for any other f.
  *
  * Use from a simulated client (virtual time `now`, process id `p`, target node `n`):
  *     tr__history_invoke_write(h, now, p, key, value, n);      // on send
@@ -84,8 +92,9 @@ typedef struct tr_op {
     int64_t value_to;
     int32_t node; /* node that served it, TR_NODE_NONE if unknown */
     uint8_t type; /* tr_op_type */
-    uint8_t f;    /* tr_op_f */
+    uint8_t f;    /* tr_op_f, or an interned name's index (tr__history_f_name) */
     bool has_value;
+    bool pair;                   /* value is (value, value_to): invariant 6 */
     char error[TR_OP_ERROR_MAX]; /* "" = no error */
 } tr_op;
 
@@ -155,7 +164,21 @@ int tr__history_load_edn(const char *text, size_t len, size_t max_ops, tr_histor
 const char *tr__history_append_why(const tr_history *h, const tr_op *op);
 
 const char *tr__history_op_type_name(tr_op_type type); /* "invoke" ... */
-const char *tr__history_op_f_name(tr_op_f f);          /* "read" ... */
+const char *tr__history_op_f_name(tr_op_f f);          /* "read" ... (built-in codes only) */
+
+/* ---- Operation names ---------------------------------------------------------------- */
+#define TR_F_BUILTIN_COUNT 5 /* read .. restock: the codes below hold in every history */
+/* The name of code f in h (any code below tr__history_f_count), or "?". Valid until the
+ * history is destroyed. */
+const char *tr__history_f_name(const tr_history *h, uint8_t f);
+size_t tr__history_f_count(const tr_history *h);
+/* The code of `name` in h, interning it if new: 0.. or TR_EINVAL (not a valid name, or the
+ * table holds TR_HISTORY_F_MAX names already). *added says whether it was new. */
+int tr__history_f_intern(tr_history *h, const char *name, bool *added);
+/* Forgets the last interned name (an append that introduced it was refused). */
+void tr__history_f_forget_last(tr_history *h);
+/* The code of `name` in h, or -1. */
+int tr__history_f_find(const tr_history *h, const char *name);
 
 /* Ops whose value is a pair (value, value_to): cas [from to], reserve/restock [qty id]. */
 static inline bool tr__history_f_is_pair(uint8_t f) {

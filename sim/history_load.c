@@ -36,14 +36,15 @@ static int parse_type(const char *s, uint8_t *out) {
     return -1;
 }
 
-static int parse_f(const char *s, uint8_t *out) {
-    for (int f = TR_F_READ; f <= TR_F_RESTOCK; f++) {
-        if (!strcmp(s, tr__history_op_f_name((tr_op_f)f))) {
-            *out = (uint8_t)f;
-            return 0;
-        }
+/* The code of operation name s in h, interned if new (a service's own operation). */
+static int parse_f(tr_history *h, const char *s, uint8_t *out) {
+    bool added;
+    int f = tr__history_f_intern(h, s, &added);
+    if (f < 0) {
+        return -1;
     }
-    return -1;
+    *out = (uint8_t)f;
+    return 0;
 }
 
 /* Appends one parsed op, translating failures into a message naming op number `n`. */
@@ -90,11 +91,15 @@ static const char *json_parse_value(json_t *v, tr_op *op) {
     if (json_is_null(x)) {
         return NULL;
     }
-    if (tr__history_f_is_pair(op->f)) {
+    bool pair = op->f >= TR_F_BUILTIN_COUNT ? json_is_array(x) : tr__history_f_is_pair(op->f);
+    if (pair) {
+        op->pair = true;
         if (!json_is_array(x) || json_array_size(x) != 2 ||
             !json_is_integer(json_array_get(x, 0)) || !json_is_integer(json_array_get(x, 1))) {
             return op->f == TR_F_CAS ? "a cas value must be [key, [from, to]]"
-                                     : "a reserve or restock value must be [key, [qty, id]]";
+                   : op->f < TR_F_BUILTIN_COUNT
+                       ? "a reserve or restock value must be [key, [qty, id]]"
+                       : "a pair value must be [key, [integer, integer]]";
         }
         op->value = json_integer_value(json_array_get(x, 0));
         op->value_to = json_integer_value(json_array_get(x, 1));
@@ -107,7 +112,7 @@ static const char *json_parse_value(json_t *v, tr_op *op) {
     return NULL;
 }
 
-static const char *json_parse_op(json_t *o, tr_op *op) {
+static const char *json_parse_op(tr_history *h, json_t *o, tr_op *op) {
     memset(op, 0, sizeof *op);
     op->node = TR_NODE_NONE;
     if (!json_is_object(o)) {
@@ -118,8 +123,9 @@ static const char *json_parse_op(json_t *o, tr_op *op) {
     if (!type || parse_type(type, &op->type) != 0) {
         return "\"type\" must be one of \"invoke\", \"ok\", \"fail\", \"info\"";
     }
-    if (!f || parse_f(f, &op->f) != 0) {
-        return "\"f\" must be one of \"read\", \"write\", \"cas\"";
+    if (!f || parse_f(h, f, &op->f) != 0) {
+        return "\"f\" must be a name (a letter, then letters, digits or -_.!?*+; at most 31 "
+               "bytes; at most 64 names)";
     }
     if (json_get_int(o, "process", true, &op->process) != 0) {
         return "\"process\" must be an integer";
@@ -190,7 +196,7 @@ static int json_import_one(tr_history *h, const char *text, size_t len, text_pos
         return TR_ECORRUPT;
     }
     tr_op op;
-    const char *why = json_parse_op(v, &op);
+    const char *why = json_parse_op(h, v, &op);
     json_decref(v);
     if (why) {
         set_err(err, cap, "line %d: op %zu: %s", p->line, n, why);
@@ -355,12 +361,16 @@ static const char *edn_value_read(edn *r, tr_op *op) {
         return ":value must be [key v]";
     }
     edn_ws(r);
-    if (tr__history_f_is_pair(op->f) && edn_eat(r, '[')) {
+    bool pair_ok = op->f >= TR_F_BUILTIN_COUNT || tr__history_f_is_pair(op->f);
+    if (pair_ok && edn_eat(r, '[')) {
         if (!edn_int(r, &op->value) || !edn_int(r, &op->value_to) || !edn_eat(r, ']')) {
             return op->f == TR_F_CAS ? "a cas value must be [key [from to]]"
-                                     : "a reserve or restock value must be [key [qty id]]";
+                   : op->f < TR_F_BUILTIN_COUNT
+                       ? "a reserve or restock value must be [key [qty id]]"
+                       : "a pair value must be [key [integer integer]]";
         }
         op->has_value = true;
+        op->pair = true;
     } else if (!edn_int_or_nil(r, &op->value, &nil)) {
         return ":value must be [key nil-or-integer]";
     } else {
@@ -370,8 +380,8 @@ static const char *edn_value_read(edn *r, tr_op *op) {
     return edn_eat(r, ']') ? NULL : ":value must be [key v]";
 }
 
-static const char *edn_field(edn *r, const char *name, tr_op *op, unsigned *seen) {
-    char buf[16];
+static const char *edn_field(tr_history *h, edn *r, const char *name, tr_op *op, unsigned *seen) {
+    char buf[TR_HISTORY_NAME_MAX + 8];
     bool nil;
     int64_t v;
     if (!strcmp(name, ":index")) {
@@ -387,8 +397,10 @@ static const char *edn_field(edn *r, const char *name, tr_op *op, unsigned *seen
         return ok ? NULL : ":type must be :invoke, :ok, :fail or :info";
     } else if (!strcmp(name, ":f")) {
         *seen |= 4;
-        bool ok = edn_word(r, buf, sizeof buf) && buf[0] == ':' && !parse_f(buf + 1, &op->f);
-        return ok ? NULL : ":f must be :read, :write or :cas (and come before :value)";
+        bool ok = edn_word(r, buf, sizeof buf) && buf[0] == ':' && !parse_f(h, buf + 1, &op->f);
+        return ok ? NULL
+                  : ":f must be a keyword (a letter, then letters, digits or -_.!?*+; at most "
+                    "31 bytes; at most 64 names) and come before :value";
     } else if (!strcmp(name, ":value")) {
         *seen |= 8;
         return (*seen & 4) ? edn_value_read(r, op) : ":f must come before :value";
@@ -404,7 +416,7 @@ static const char *edn_field(edn *r, const char *name, tr_op *op, unsigned *seen
     return "unknown key (this reader reads what troupe writes)";
 }
 
-static const char *edn_op(edn *r, tr_op *op) {
+static const char *edn_op(tr_history *h, edn *r, tr_op *op) {
     memset(op, 0, sizeof *op);
     op->node = TR_NODE_NONE;
     unsigned seen = 0;
@@ -416,7 +428,7 @@ static const char *edn_op(edn *r, tr_op *op) {
         if (!edn_word(r, name, sizeof name) || name[0] != ':') {
             return "expected a keyword or '}'";
         }
-        const char *why = edn_field(r, name, op, &seen);
+        const char *why = edn_field(h, r, name, op, &seen);
         if (why) {
             return why;
         }
@@ -440,7 +452,7 @@ int tr__history_load_edn(const char *text, size_t len, size_t max_ops, tr_histor
     }
     for (size_t i = 0; !edn_eat(&r, ']'); i++) {
         tr_op op;
-        const char *why = edn_op(&r, &op);
+        const char *why = edn_op(h, &r, &op);
         int rc = why ? TR_ECORRUPT : import_append(h, &op, i, err, err_cap);
         if (why) {
             set_err(err, err_cap, "line %d: op %zu: %s", r.line, i, why);

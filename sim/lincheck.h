@@ -24,6 +24,8 @@
  *
  * Ownership: borrows the history for the duration of the call; allocates and frees its own
  * scratch memory. Threading: none. Deterministic: same history -> same result, same counts.
+ * The public checker (tr_lincheck_history, sim/lincheck_model.c) runs this one for the
+ * built-in register models and a general search, over any model's state bytes, otherwise.
  */
 #ifndef TR_SIM_LINCHECK_H
 #define TR_SIM_LINCHECK_H

@@ -153,6 +153,22 @@ typedef enum sim_mode {
     SIM_MODE_COMPARE
 } sim_mode;
 
+/* The request tr_sim_request is waiting for (engine.c): a hidden client actor on the node
+ * sends it and records the answer here. One at a time; the actor checks `active` and `id`
+ * before touching anything, so a stale one (its caller gave up) does nothing. */
+typedef struct sim_request {
+    uint64_t id; /* the current request's number, also its client actor's token */
+    bool active; /* tr_sim_request is waiting */
+    bool answered;
+    int err;          /* answered: 0 (reply set) or why not */
+    tr_msg *reply;    /* owned until handed to the caller */
+    const char *name; /* borrowed from the caller while active, as body */
+    const void *body;
+    size_t len;
+    uint32_t type;
+    uint32_t timeout_ms;
+} sim_request;
+
 struct tr_sim {
     tr_sim_config cfg;
     uint32_t n;
@@ -185,6 +201,7 @@ struct tr_sim {
     uint32_t event_node;     /* index + 1 of the node of the event being run; 0: none */
     uint8_t *buf_pool[1024]; /* free small envelope buffers (tr__sim_buf_alloc) */
     uint32_t buf_pool_count;
+    sim_request req;
 };
 
 /* prng.c: stream ids of the engine (user streams start at TR_SIM_STREAM_USER). */

@@ -9,7 +9,9 @@ pub const lib = [_][]const u8{
     "sim/nemesis.c",
     "sim/history.c",
     "sim/history_load.c",
+    "sim/history_api.c",
     "sim/lincheck.c",
+    "sim/lincheck_model.c",
     "sim/checkers.c",
     "sim/workload.c",
     "sim/workload_stock.c",
@@ -18,8 +20,10 @@ pub const lib = [_][]const u8{
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_sim_engine.c",
+    "tests/sim/test_sim_request.c",
     "tests/sim/test_nemesis.c",
     "tests/sim/test_history.c",
+    "tests/sim/test_history_api.c",
     "tests/sim/test_lincheck.c",
     "tests/sim/test_checkers.c",
     "tests/sim/test_check_stock.c",

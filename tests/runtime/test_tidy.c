@@ -33,7 +33,7 @@ static void copy_tree(void) {
     cr_assert_not_null(mkdtemp(root));
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "for d in include runtime cluster sim actors cli bench examples scripts; do "
+             "for d in include runtime cluster sim actors harness cli bench examples scripts; do "
              "[ -d $d ] && cp -R $d %s/ || true; done",
              root);
     cr_assert_eq(run(cmd), 0);

@@ -4,7 +4,7 @@
 #include "sim/lincheck.h"
 #include "troupe.h"
 
-/* Each helper appends at the next tick so that history order == time order. */
+/* Each of these functions appends at the next tick so that history order == time order. */
 static int64_t tick;
 
 static tr_history *fresh(void) {
@@ -46,10 +46,42 @@ static tr__lin_result check(tr_history *h, uint64_t budget) {
     return res;
 }
 
+/* The cas-register model under another address: tr_lincheck_history runs its general search
+ * (model states as bytes) instead of the register checker. */
+static tr_lin_model general_cas_register(void) {
+    tr_lin_model m = tr_lin_model_cas_register;
+    m.name = "cas-register (general search)";
+    return m;
+}
+
+static tr_verdict public_verdict(tr_lin_verdict v) {
+    return v == TR_LIN_VALID     ? TR_VERDICT_HELD
+           : v == TR_LIN_INVALID ? TR_VERDICT_VIOLATED
+                                 : TR_VERDICT_UNKNOWN;
+}
+
+/* The public checker, with the built-in model and with the general search, agrees with the
+ * internal one (verdict, and for a violation the key and the operation). */
+static void expect_public_agrees(const tr_history *h, const tr__lin_result *want) {
+    tr_lin_model general = general_cas_register();
+    const tr_lin_model *models[] = {&tr_lin_model_cas_register, &general};
+    for (int i = 0; i < 2; i++) {
+        tr_lin_result res;
+        cr_assert_eq(tr_lincheck_history(h, models[i], 0, &res), 0, "%s", models[i]->name);
+        cr_assert_eq(res.verdict, public_verdict(want->verdict), "%s: got %s (%s)", models[i]->name,
+                     tr_verdict_name(res.verdict), res.why);
+        if (want->verdict == TR_LIN_INVALID) {
+            cr_assert_eq(res.key, want->bad_op.key, "%s", models[i]->name);
+            cr_assert_eq(res.op_index, want->bad_op.index, "%s", models[i]->name);
+        }
+    }
+}
+
 static void expect(tr_history *h, tr_lin_verdict v) {
     tr__lin_result res = check(h, 0);
     cr_assert_eq(res.verdict, v, "got %s, wanted %s", tr__lincheck_verdict_name(res.verdict),
                  tr__lincheck_verdict_name(v));
+    expect_public_agrees(h, &res);
     tr__history_destroy(h);
 }
 
@@ -434,6 +466,10 @@ Test(lincheck, agrees_with_brute_force_on_random_histories) {
         bool want = brute(c, n, used, 0, false, 0);
         tr__lin_result res = check(h, 0);
         cr_assert_eq(res.verdict, want ? TR_LIN_VALID : TR_LIN_INVALID, "round %d", round);
+        tr_lin_model general = general_cas_register();
+        tr_lin_result pub;
+        cr_assert_eq(tr_lincheck_history(h, &general, 0, &pub), 0);
+        cr_assert_eq(pub.verdict, want ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED, "round %d", round);
         valid += want;
         invalid += !want;
         tr__history_destroy(h);

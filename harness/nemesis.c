@@ -1,0 +1,540 @@
+/* nemesis.c — the random fault generator and the scenario schedule (see nemesis.h). */
+#include "harness/nemesis.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/assert.h"
+
+#define MS ((uint64_t)1000000)
+#define SEC ((uint64_t)1000000000)
+/* A scenario file is at most this big (100k faults of ~20 bytes fit easily). */
+#define SCENARIO_FILE_MAX (4u << 20)
+/* Kinds drawn at random times (the others: the partition window, link probabilities). */
+#define RANDOM_KINDS                                                             \
+    (TR_NEMESIS_CRASH | TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK | TR_NEMESIS_DELAY | \
+     TR_NEMESIS_ISOLATE | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE | TR_NEMESIS_ONEWAY)
+#define SHAPES (TR_NEMESIS_ISOLATE | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE | TR_NEMESIS_ONEWAY)
+/* Drawn kinds from here on are service fault kinds (index = kind - SERVICE_KIND). */
+#define SERVICE_KIND (1u << 20)
+#define NO_SPAN UINT32_MAX
+
+static const struct {
+    const char *name;
+    uint32_t bit;
+} kind_names[] = {
+    {"partition", TR_NEMESIS_PARTITION},
+    {"crash", TR_NEMESIS_CRASH},
+    {"pause", TR_NEMESIS_PAUSE},
+    {"clock", TR_NEMESIS_CLOCK},
+    {"delay", TR_NEMESIS_DELAY},
+    {"loss", TR_NEMESIS_LOSS},
+    {"dup", TR_NEMESIS_DUP},
+    {"reorder", TR_NEMESIS_REORDER},
+    {"isolate", TR_NEMESIS_ISOLATE},
+    {"ring", TR_NEMESIS_RING},
+    {"bridge", TR_NEMESIS_BRIDGE},
+    {"oneway", TR_NEMESIS_ONEWAY},
+};
+#define KIND_COUNT (sizeof kind_names / sizeof kind_names[0])
+
+typedef struct node_ud {
+    tr__nemesis *n;
+    uint32_t index;
+} node_ud;
+
+typedef struct fault_ud {
+    tr__nemesis *n;
+    uint32_t fault, index;
+} fault_ud;
+
+typedef struct scen_ud {
+    tr__nemesis *n;
+    const tr_scen_event *ev;
+} scen_ud;
+
+struct tr__nemesis {
+    tr__nemesis_opts o;
+    tr_sim *sim;
+    tr_sim_rng rng;
+    uint64_t minority_mask;
+    uint32_t down;    /* nodes crashed and not yet restarted */
+    uint64_t paused;  /* mask */
+    bool in_window;   /* the majority/minority split is the base state of the links */
+    bool partitioned; /* the window started */
+    uint64_t window_from_ns, window_to_ns;
+    uint64_t shape_until_ns; /* a random partition shape holds until then */
+    node_ud nodes[TR_SIM_NODES_MAX];
+    fault_ud fault_uds[TR__NEMESIS_FAULTS_MAX * TR_SIM_NODES_MAX];
+    uint64_t fault_active[TR__NEMESIS_FAULTS_MAX]; /* node mask per service fault */
+    scen_ud *scen;                                 /* one per scenario event */
+    /* open spans: crash and pause per node, the links, service faults per node */
+    uint32_t crash_span[TR_SIM_NODES_MAX], pause_span[TR_SIM_NODES_MAX];
+    uint32_t link_span, window_span;
+    uint32_t fault_span[TR__NEMESIS_FAULTS_MAX][TR_SIM_NODES_MAX];
+    tr_fault_span spans[TR__NEMESIS_SPANS_MAX];
+    uint32_t span_count;
+    uint64_t spans_dropped;
+};
+
+/* ---- kinds and scenario files ------------------------------------------------------------ */
+
+int tr__nemesis_parse(const char *text, uint32_t *kinds, char *service, size_t service_cap,
+                      char *err, size_t err_cap) {
+    size_t len = text ? strlen(text) : 0;
+    *kinds = 0;
+    if (service != NULL && service_cap > 0) {
+        service[0] = '\0';
+    }
+    if (text != NULL && strcmp(text, "none") == 0) {
+        return 0;
+    }
+    if (len == 0 || text[0] == ',' || text[len - 1] == ',' || strstr(text, ",,") != NULL) {
+        snprintf(err, err_cap, "--nemesis '%s' has an empty item", text ? text : "");
+        return TR_EINVAL;
+    }
+    size_t used = 0;
+    for (const char *p = text; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        size_t i = 0;
+        while (i < KIND_COUNT &&
+               (strlen(kind_names[i].name) != n || strncmp(p, kind_names[i].name, n) != 0)) {
+            i++;
+        }
+        if (i < KIND_COUNT) {
+            *kinds |= kind_names[i].bit;
+        } else if (service != NULL && used + n + 2 <= service_cap) {
+            used += (size_t)snprintf(service + used, service_cap - used, "%s%.*s", used ? "," : "",
+                                     (int)n, p);
+        } else {
+            snprintf(err, err_cap, "unknown nemesis '%.*s'", (int)n, p);
+            return TR_EINVAL;
+        }
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+void tr__nemesis_format(uint32_t kinds, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < KIND_COUNT && len < cap; i++) {
+        if (kinds & kind_names[i].bit) {
+            len +=
+                (size_t)snprintf(buf + len, cap - len, "%s%s", len ? "," : "", kind_names[i].name);
+        }
+    }
+    if (len == 0) {
+        snprintf(buf, cap, "none");
+    }
+}
+
+int tr__nemesis_scenario_load(const char *path, uint32_t nodes, uint64_t duration_ns,
+                              tr_scenario *out, char *err, size_t err_cap) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, err_cap, "cannot read scenario %s: %s", path, strerror(errno));
+        return TR_EINVAL;
+    }
+    char *text = malloc(SCENARIO_FILE_MAX + 1);
+    size_t len = text ? fread(text, 1, SCENARIO_FILE_MAX + 1, f) : 0;
+    bool read_error = text == NULL || ferror(f);
+    fclose(f);
+    if (read_error || len > SCENARIO_FILE_MAX) {
+        snprintf(err, err_cap, "scenario %s: %s", path,
+                 read_error ? "cannot read it" : "larger than 4 MiB");
+        free(text);
+        return TR_EINVAL;
+    }
+    char why[256];
+    int rc = tr__scenario_parse(text, len, nodes, out, why, sizeof why);
+    free(text);
+    if (rc != 0) {
+        snprintf(err, err_cap, "scenario %s: %s", path, why);
+        return TR_EINVAL;
+    }
+    for (size_t i = 0; i < out->count; i++) {
+        const tr_scen_event *ev = &out->events[i];
+        if (ev->at_ns >= duration_ns) {
+            snprintf(err, err_cap,
+                     "scenario %s: line %u: at %.3fs, not before the end of the workload "
+                     "(--duration %.3fs)",
+                     path, ev->line, ev->at_ns / 1e9, duration_ns / 1e9);
+            tr__scenario_free(out);
+            return TR_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* ---- spans ------------------------------------------------------------------------------- */
+
+static uint32_t span_open(tr__nemesis *n, const char *kind, uint64_t nodes, uint64_t end_ns) {
+    if (n->span_count == TR__NEMESIS_SPANS_MAX) {
+        n->spans_dropped++;
+        return NO_SPAN;
+    }
+    n->spans[n->span_count] = (tr_fault_span){
+        .kind = kind, .start_ns = tr_sim_now_ns(n->sim), .end_ns = end_ns, .nodes = nodes};
+    return n->span_count++;
+}
+
+static void span_close(tr__nemesis *n, uint32_t *span) {
+    if (*span != NO_SPAN) {
+        TR_ASSERT(*span < n->span_count);
+        n->spans[*span].end_ns = tr_sim_now_ns(n->sim);
+        *span = NO_SPAN;
+    }
+}
+
+static uint64_t all_nodes(const tr__nemesis *n) {
+    return n->o.nodes >= 64 ? UINT64_MAX : (1ull << n->o.nodes) - 1;
+}
+
+/* ---- the random faults -------------------------------------------------------------------- */
+
+static uint64_t rand_between(tr__nemesis *n, uint64_t lo, uint64_t hi) {
+    return lo + tr_sim_rng_below(&n->rng, hi - lo + 1);
+}
+
+static void restart_cb(tr_sim *sim, void *ud) {
+    node_ud *u = ud;
+    if (!tr_sim_node_is_up(sim, u->index) && tr_sim_restart(sim, u->index) == 0) {
+        u->n->down--;
+        span_close(u->n, &u->n->crash_span[u->index]);
+    }
+}
+
+static void resume_cb(tr_sim *sim, void *ud) {
+    node_ud *u = ud;
+    if (tr_sim_resume(sim, u->index) == 0) {
+        u->n->paused &= ~(1ull << u->index);
+        span_close(u->n, &u->n->pause_span[u->index]);
+    }
+}
+
+static void crashed(tr__nemesis *n, uint32_t i) {
+    n->down++;
+    span_close(n, &n->crash_span[i]);
+    n->crash_span[i] = span_open(n, "crash", 1ull << i, 0);
+    if (n->o.crashed != NULL) {
+        n->o.crashed(n->o.ud, i);
+    }
+}
+
+static void crash_one(tr__nemesis *n, uint32_t i) {
+    /* At most a minority down at once, so that a quorum can still make progress. */
+    if (n->down >= (n->o.nodes - 1) / 2 || tr_sim_crash(n->sim, i) != 0) {
+        return;
+    }
+    crashed(n, i);
+    uint64_t at = tr_sim_now_ns(n->sim) + rand_between(n, 1 * SEC, 4 * SEC);
+    tr_sim_at(n->sim, at, restart_cb, &n->nodes[i]);
+}
+
+static void fault_cb(tr_sim *sim, void *ud);
+
+static void schedule_fault(tr__nemesis *n) {
+    uint64_t d = n->o.duration_ns;
+    uint64_t at = tr_sim_now_ns(n->sim) + rand_between(n, d / 40, d / 10);
+    if (at < d) {
+        tr_sim_at(n->sim, at, fault_cb, n);
+    }
+}
+
+/* Links back to their base state: the window's split, or all up. */
+static void restore_links_cb(tr_sim *sim, void *ud) {
+    tr__nemesis *n = ud;
+    if (tr_sim_now_ns(sim) < n->shape_until_ns) {
+        return; /* a later shape is in force; its own restore comes later */
+    }
+    if (n->in_window) {
+        tr_sim_partition(sim, n->minority_mask);
+    } else {
+        tr_sim_heal(sim);
+    }
+}
+
+static void shape_fault(tr__nemesis *n, uint32_t kind, uint32_t i) {
+    int rc = kind == TR_NEMESIS_ISOLATE  ? tr_sim_isolate(n->sim, i)
+             : kind == TR_NEMESIS_RING   ? tr_sim_partition_ring(n->sim)
+             : kind == TR_NEMESIS_BRIDGE ? tr_sim_partition_bridge(n->sim)
+                                         : tr_sim_link_cut(n->sim, i, TR_SIM_ANY); /* i mute */
+    if (rc == 0) {
+        n->shape_until_ns = tr_sim_now_ns(n->sim) + rand_between(n, 500 * MS, 3 * SEC);
+        tr_sim_at(n->sim, n->shape_until_ns, restore_links_cb, n);
+        bool one = kind == TR_NEMESIS_ISOLATE || kind == TR_NEMESIS_ONEWAY;
+        uint32_t s = span_open(n, "partition", one ? 1ull << i : all_nodes(n), n->shape_until_ns);
+        (void)s;
+    }
+}
+
+static void service_stop_cb(tr_sim *sim, void *ud) {
+    fault_ud *u = ud;
+    tr__nemesis *n = u->n;
+    if (n->fault_active[u->fault] >> u->index & 1) {
+        n->o.faults[u->fault]->stop(sim, u->index);
+        n->fault_active[u->fault] &= ~(1ull << u->index);
+        span_close(n, &n->fault_span[u->fault][u->index]);
+    }
+}
+
+static void service_fault(tr__nemesis *n, uint32_t f, uint32_t i) {
+    uint64_t until = tr_sim_now_ns(n->sim) + rand_between(n, 500 * MS, 3 * SEC);
+    if (n->fault_active[f] >> i & 1) {
+        return;
+    }
+    n->o.faults[f]->start(n->sim, i);
+    n->fault_active[f] |= 1ull << i;
+    n->fault_span[f][i] = span_open(n, n->o.faults[f]->name, 1ull << i, 0);
+    tr_sim_at(n->sim, until, service_stop_cb, &n->fault_uds[f * TR_SIM_NODES_MAX + i]);
+}
+
+static void clock_fault(tr__nemesis *n, uint32_t i, int64_t skew) {
+    if (tr_sim_rng_below(&n->rng, 2) == 0) {
+        tr_sim_clock_jump(n->sim, i, skew);
+    } else {
+        tr_sim_clock_drift(n->sim, i, (int32_t)rand_between(n, 0, 2000) - 1000);
+    }
+    span_open(n, "clock", 1ull << i, 0); /* a clock stays off until the end */
+}
+
+/* One random fault among the enabled kinds (other than the window's partition). */
+static void fault_cb(tr_sim *sim, void *ud) {
+    tr__nemesis *n = ud;
+    uint32_t enabled[32 + TR__NEMESIS_FAULTS_MAX], count = 0;
+    for (uint32_t bit = 1; bit != 0 && bit < SERVICE_KIND; bit <<= 1) {
+        if (n->o.kinds & RANDOM_KINDS & bit) {
+            enabled[count++] = bit;
+        }
+    }
+    for (uint32_t f = 0; f < n->o.fault_count; f++) {
+        enabled[count++] = SERVICE_KIND + f;
+    }
+    TR_ASSERT(count > 0);
+    uint32_t kind = enabled[tr_sim_rng_below(&n->rng, count)];
+    uint32_t i = (uint32_t)tr_sim_rng_below(&n->rng, n->o.nodes);
+    int64_t skew = (int64_t)rand_between(n, 0, 4 * SEC) - (int64_t)(2 * SEC);
+    if (kind >= SERVICE_KIND) {
+        service_fault(n, kind - SERVICE_KIND, i);
+    } else if (kind == TR_NEMESIS_CRASH) {
+        crash_one(n, i);
+    } else if (kind == TR_NEMESIS_PAUSE && !(n->paused >> i & 1) && tr_sim_pause(sim, i) == 0) {
+        n->paused |= 1ull << i;
+        n->pause_span[i] = span_open(n, "pause", 1ull << i, 0);
+        tr_sim_at(sim, tr_sim_now_ns(sim) + rand_between(n, 200 * MS, 2 * SEC), resume_cb,
+                  &n->nodes[i]);
+    } else if (kind == TR_NEMESIS_CLOCK) {
+        clock_fault(n, i, skew);
+    } else if (kind == TR_NEMESIS_DELAY) {
+        uint64_t extra = rand_between(n, 50 * MS, 500 * MS);
+        uint64_t dur = rand_between(n, 1 * SEC, 3 * SEC);
+        if (tr_sim_delay_spike(sim, i, TR_SIM_ANY, extra, dur) == 0) {
+            span_open(n, "delay", 1ull << i, tr_sim_now_ns(sim) + dur);
+        }
+    } else if (kind & SHAPES) {
+        shape_fault(n, kind, i);
+    }
+    schedule_fault(n);
+}
+
+/* ---- the scenario file ------------------------------------------------------------------ */
+
+static const char *scen_kind_name(tr_scen_kind k) {
+    switch (k) {
+    case TR_SCEN_CRASH: return "crash";
+    case TR_SCEN_PAUSE: return "pause";
+    case TR_SCEN_CLOCK_SKEW:
+    case TR_SCEN_CLOCK_JUMP:
+    case TR_SCEN_CLOCK_DRIFT: return "clock";
+    case TR_SCEN_DELAY_SPIKE: return "delay";
+    default: return "partition";
+    }
+}
+
+static uint64_t scen_nodes(const tr__nemesis *n, const tr_scen_event *ev) {
+    if (ev->kind == TR_SCEN_PARTITION) {
+        return ev->mask;
+    }
+    return ev->a < n->o.nodes ? 1ull << ev->a : all_nodes(n);
+}
+
+/* Spans of a scenario event that took effect. */
+static void scen_span(tr__nemesis *n, const tr_scen_event *ev) {
+    const char *kind = scen_kind_name(ev->kind);
+    switch (ev->kind) {
+    case TR_SCEN_CRASH: crashed(n, ev->a); break;
+    case TR_SCEN_RESTART:
+        n->down--;
+        span_close(n, &n->crash_span[ev->a]);
+        break;
+    case TR_SCEN_PAUSE:
+        n->paused |= 1ull << ev->a;
+        n->pause_span[ev->a] = span_open(n, kind, 1ull << ev->a, 0);
+        break;
+    case TR_SCEN_RESUME:
+        n->paused &= ~(1ull << ev->a);
+        span_close(n, &n->pause_span[ev->a]);
+        break;
+    case TR_SCEN_HEAL: span_close(n, &n->link_span); break;
+    case TR_SCEN_DELAY_SPIKE:
+        span_open(n, kind, scen_nodes(n, ev), tr_sim_now_ns(n->sim) + ev->dur_ns);
+        break;
+    case TR_SCEN_CLOCK_SKEW:
+    case TR_SCEN_CLOCK_JUMP:
+    case TR_SCEN_CLOCK_DRIFT: span_open(n, kind, scen_nodes(n, ev), 0); break;
+    default: /* a partition shape: until the next heal or shape */
+        span_close(n, &n->link_span);
+        n->link_span = span_open(n, kind, scen_nodes(n, ev), 0);
+        break;
+    }
+}
+
+static void scenario_cb(tr_sim *sim, void *ud) {
+    const scen_ud *u = ud;
+    if (tr__scenario_apply(sim, u->ev) != 0) {
+        return; /* it changed nothing (e.g. crash of a node that is down): not counted */
+    }
+    scen_span(u->n, u->ev);
+}
+
+static int schedule_scenario(tr__nemesis *n) {
+    const tr_scenario *scen = n->o.scenario;
+    if (scen == NULL || scen->count == 0) {
+        return 0;
+    }
+    n->scen = calloc(scen->count, sizeof *n->scen);
+    if (n->scen == NULL) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < scen->count; i++) {
+        n->scen[i] = (scen_ud){n, &scen->events[i]};
+        tr_sim_at(n->sim, scen->events[i].at_ns, scenario_cb, &n->scen[i]);
+    }
+    return 0;
+}
+
+/* ---- the window and the end ------------------------------------------------------------- */
+
+static void partition_cb(tr_sim *sim, void *ud) {
+    tr__nemesis *n = ud;
+    if (tr_sim_partition(sim, n->minority_mask) == 0) {
+        n->in_window = true;
+        n->shape_until_ns = 0; /* the window's split replaces any shape in force */
+        n->partitioned = true;
+        n->window_from_ns = tr_sim_now_ns(sim);
+        n->window_span = span_open(n, "partition", n->minority_mask, 0);
+    }
+}
+
+static uint64_t pick_minority(tr__nemesis *n) {
+    uint32_t want = (n->o.nodes - 1) / 2, have = 0;
+    uint64_t mask = 0;
+    while (have < want) {
+        uint32_t i = (uint32_t)tr_sim_rng_below(&n->rng, n->o.nodes);
+        if (!(mask >> i & 1)) {
+            mask |= 1ull << i;
+            have++;
+        }
+    }
+    return mask;
+}
+
+int tr__nemesis_create(const tr__nemesis_opts *opts, tr__nemesis **out) {
+    TR_ASSERT(opts->nodes >= 1 && opts->nodes <= TR_SIM_NODES_MAX);
+    TR_ASSERT(opts->fault_count <= TR__NEMESIS_FAULTS_MAX);
+    tr__nemesis *n = calloc(1, sizeof *n);
+    if (n == NULL) {
+        return TR_ENOMEM;
+    }
+    n->o = *opts;
+    n->link_span = n->window_span = NO_SPAN;
+    for (uint32_t i = 0; i < TR_SIM_NODES_MAX; i++) {
+        n->nodes[i] = (node_ud){n, i};
+        n->crash_span[i] = n->pause_span[i] = NO_SPAN;
+        for (uint32_t f = 0; f < TR__NEMESIS_FAULTS_MAX; f++) {
+            n->fault_span[f][i] = NO_SPAN;
+            n->fault_uds[f * TR_SIM_NODES_MAX + i] = (fault_ud){n, f, i};
+        }
+    }
+    *out = n;
+    return 0;
+}
+
+void tr__nemesis_destroy(tr__nemesis *n) {
+    if (n != NULL) {
+        free(n->scen);
+        free(n);
+    }
+}
+
+int tr__nemesis_start(tr__nemesis *n, tr_sim *sim) {
+    TR_ASSERT(n->sim == NULL && tr_sim_node_count(sim) == n->o.nodes);
+    uint64_t d = n->o.duration_ns;
+    n->sim = sim;
+    tr_sim_rng_stream(sim, TR_SIM_STREAM_USER + 1, &n->rng);
+    int rc = schedule_scenario(n);
+    if (rc != 0) {
+        return rc;
+    }
+    n->minority_mask = n->o.nodes > 2 ? pick_minority(n) : 0;
+    if ((n->o.kinds & TR_NEMESIS_PARTITION) && n->minority_mask != 0) {
+        tr_sim_at(sim, d / 4, partition_cb, n);
+    }
+    if ((n->o.kinds & RANDOM_KINDS) || n->o.fault_count > 0) {
+        tr_sim_at(sim, d / 8, fault_cb, n);
+    }
+    return 0;
+}
+
+void tr__nemesis_end(tr__nemesis *n) {
+    tr_sim *sim = n->sim;
+    n->in_window = false;
+    n->shape_until_ns = 0;
+    tr_sim_heal(sim);
+    n->window_to_ns = tr_sim_now_ns(sim);
+    span_close(n, &n->window_span);
+    span_close(n, &n->link_span);
+    for (uint32_t f = 0; f < n->o.fault_count; f++) {
+        for (uint32_t i = 0; i < n->o.nodes; i++) {
+            service_stop_cb(sim, &n->fault_uds[f * TR_SIM_NODES_MAX + i]);
+        }
+    }
+    for (uint32_t i = 0; i < n->o.nodes; i++) {
+        if (!tr_sim_node_is_up(sim, i)) {
+            restart_cb(sim, &n->nodes[i]);
+        }
+        if (n->paused >> i & 1) {
+            resume_cb(sim, &n->nodes[i]);
+        }
+    }
+    /* Faults without an undo of their own (clocks), and scheduled ends past the heal. */
+    uint64_t now = tr_sim_now_ns(sim);
+    for (uint32_t s = 0; s < n->span_count; s++) {
+        if (n->spans[s].end_ns == 0 || n->spans[s].end_ns > now) {
+            n->spans[s].end_ns = now;
+        }
+    }
+}
+
+uint64_t tr__nemesis_minority(const tr__nemesis *n) {
+    return n->minority_mask;
+}
+
+bool tr__nemesis_window(const tr__nemesis *n, uint64_t *from_ns, uint64_t *to_ns) {
+    *from_ns = n->window_from_ns;
+    *to_ns = n->window_to_ns;
+    return n->partitioned;
+}
+
+const tr_fault_span *tr__nemesis_spans(const tr__nemesis *n, uint32_t *count) {
+    *count = n->span_count;
+    return n->spans;
+}
+
+uint64_t tr__nemesis_spans_dropped(const tr__nemesis *n) {
+    return n->spans_dropped;
+}

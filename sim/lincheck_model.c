@@ -1,0 +1,502 @@
+/* lincheck_model.c — the public linearizability checker of troupe.h (tr_lincheck_history):
+ * the built-in register models run the register checker of lincheck.c (its pruning and
+ * compact memo); any other tr_lin_model runs the general search below.
+ *
+ * The general search is lincheck.c's algorithm with the model's state as opaque bytes:
+ * the history is split by key (linearizability is local), and each key is searched with
+ * Wing & Gong's backtracking over the list of call and return events, memoising every
+ * configuration (the set of linearized calls, the state bytes) so that none is explored
+ * twice (Lowe). ok calls must linearize between invoke and completion; failed ones are
+ * dropped; an info or never completed call may linearize at any point after its invoke, or
+ * never (it has no return event), and the model sees ret = NULL for it. States compare as
+ * bytes: a model must leave no uninitialised padding in them. A key whose memo passes the
+ * budget (configurations, or TR_LIN_DEFAULT_MAX_MEMORY bytes) is unknown, never held.
+ * Ownership: borrows the history and the model for the call. Deterministic. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/assert.h"
+#include "sim/history.h"
+#include "sim/lincheck.h"
+#include "troupe.h"
+
+#define NIL UINT32_MAX
+#define STATE_MAX 64
+
+/* ---- the built-in models (also usable step by step, and by the general search) ---- */
+
+typedef struct reg_state {
+    int64_t value;
+    int64_t set; /* 0 = nil */
+} reg_state;
+
+static void reg_init(void *state) {
+    memset(state, 0, sizeof(reg_state));
+}
+
+static bool reg_step_any(void *state, const tr_history_op *inv, const tr_history_op *ret,
+                         bool cas) {
+    reg_state *s = state;
+    if (!strcmp(inv->f, "read")) {
+        if (!ret) {
+            return true; /* an unknown read constrains nothing */
+        }
+        return ret->has_value ? (s->set && s->value == ret->value) : !s->set;
+    }
+    if (!strcmp(inv->f, "write") && inv->has_value && !inv->pair) {
+        *s = (reg_state){.value = inv->value, .set = 1};
+        return true;
+    }
+    if (cas && !strcmp(inv->f, "cas") && inv->pair && s->set && s->value == inv->value) {
+        *s = (reg_state){.value = inv->value_to, .set = 1};
+        return true;
+    }
+    return false;
+}
+
+static bool reg_step(void *state, const tr_history_op *inv, const tr_history_op *ret) {
+    return reg_step_any(state, inv, ret, false);
+}
+
+static bool cas_reg_step(void *state, const tr_history_op *inv, const tr_history_op *ret) {
+    return reg_step_any(state, inv, ret, true);
+}
+
+const tr_lin_model tr_lin_model_register = {
+    .name = "register", .state_size = sizeof(reg_state), .init = reg_init, .step = reg_step};
+const tr_lin_model tr_lin_model_cas_register = {.name = "cas-register",
+                                                .state_size = sizeof(reg_state),
+                                                .init = reg_init,
+                                                .step = cas_reg_step};
+
+/* ---- the general search ------------------------------------------------------------ */
+
+typedef struct mcall {
+    uint32_t inv; /* history index of the invoke */
+    uint32_t ret; /* of the ok completion; NIL: no deadline (info or never completed) */
+    int64_t key;
+    tr_history_op inv_op;
+    tr_history_op ret_op;
+} mcall;
+
+typedef struct mnode {
+    uint32_t call;
+    uint32_t pos; /* history index */
+    uint32_t prev, next;
+    uint32_t match; /* invoke: its return node or NIL */
+    bool is_ret;
+} mnode;
+
+/* Memo entries in an arena of words: [lo_word << 32 | len, state words, len bitset words]
+ * (the bitset's leading all-ones and trailing zero words dropped, as in lincheck.c). */
+typedef struct mmemo {
+    uint64_t *arena;
+    size_t used, arena_cap, count;
+    size_t *table; /* arena offset + 1; 0 = empty */
+    size_t table_cap;
+    size_t max_entries, max_bytes;
+    size_t state_words;
+    uint64_t *scratch;
+} mmemo;
+
+typedef struct msearch {
+    const tr_lin_model *model;
+    const mcall *calls;
+    size_t n;
+    mnode *nodes;
+    uint32_t *stack_node;
+    uint8_t *stack_state; /* depth * state_size bytes: the state before each linearized call */
+    uint64_t *bits;
+    size_t bit_words;
+    mmemo m;
+    uint32_t bad_pos;
+    bool has_bad;
+} msearch;
+
+static size_t mentry_words(const mmemo *m, const uint64_t *e) {
+    return 1 + m->state_words + (e[0] & 0xffffffffu);
+}
+
+static uint64_t mhash(const mmemo *m, const uint64_t *e) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < mentry_words(m, e); i++) {
+        h = tr__history_mix64(h ^ e[i]) + i;
+    }
+    return h;
+}
+
+static size_t mslot(const mmemo *m, const uint64_t *e) {
+    size_t mask = m->table_cap - 1, n = mentry_words(m, e);
+    size_t j = mhash(m, e) & mask;
+    for (; m->table[j]; j = (j + 1) & mask) {
+        if (!memcmp(m->arena + m->table[j] - 1, e, n * sizeof *e)) {
+            break;
+        }
+    }
+    return j;
+}
+
+static int mgrow_table(mmemo *m) {
+    size_t cap = m->table_cap ? m->table_cap * 2 : 1024;
+    if (m->arena_cap * 8 + cap * sizeof(size_t) > m->max_bytes) {
+        return TR_ENOSPC;
+    }
+    size_t *t = calloc(cap, sizeof *t);
+    if (!t) {
+        return TR_ENOSPC;
+    }
+    for (size_t off = 0; off < m->used; off += mentry_words(m, m->arena + off)) {
+        size_t j = mhash(m, m->arena + off) & (cap - 1);
+        while (t[j]) {
+            j = (j + 1) & (cap - 1);
+        }
+        t[j] = off + 1;
+    }
+    free(m->table);
+    m->table = t;
+    m->table_cap = cap;
+    return 0;
+}
+
+static int mgrow_arena(mmemo *m, size_t need) {
+    size_t cap = m->arena_cap ? m->arena_cap : 4096;
+    while (cap < m->used + need) {
+        cap *= 2;
+    }
+    if (cap * 8 + m->table_cap * sizeof(size_t) > m->max_bytes) {
+        return TR_ENOSPC;
+    }
+    uint64_t *a = realloc(m->arena, cap * sizeof *a);
+    if (!a) {
+        return TR_ENOSPC;
+    }
+    m->arena = a;
+    m->arena_cap = cap;
+    return 0;
+}
+
+/* 1 if (bits, state) is new (and now memoised), 0 if seen, TR_ENOSPC past the budget. */
+static int minsert(msearch *s, const void *state) {
+    mmemo *m = &s->m;
+    size_t lo = 0, hi = s->bit_words;
+    while (lo < hi && s->bits[lo] == UINT64_MAX) {
+        lo++;
+    }
+    while (hi > lo && s->bits[hi - 1] == 0) {
+        hi--;
+    }
+    uint64_t *e = m->scratch;
+    e[0] = (uint64_t)lo << 32 | (hi - lo);
+    memset(e + 1, 0, m->state_words * sizeof *e);
+    memcpy(e + 1, state, s->model->state_size);
+    memcpy(e + 1 + m->state_words, s->bits + lo, (hi - lo) * sizeof *e);
+    size_t n = mentry_words(m, e);
+    if (m->table_cap && m->table[mslot(m, e)]) {
+        return 0;
+    }
+    if (m->count >= m->max_entries) {
+        return TR_ENOSPC;
+    }
+    if ((m->count + 1) * 2 > m->table_cap && mgrow_table(m) != 0) {
+        return TR_ENOSPC;
+    }
+    if (m->used + n > m->arena_cap && mgrow_arena(m, n) != 0) {
+        return TR_ENOSPC;
+    }
+    memcpy(m->arena + m->used, e, n * sizeof *e);
+    m->table[mslot(m, e)] = m->used + 1;
+    m->used += n;
+    m->count++;
+    return 1;
+}
+
+static int cmp_pos(const void *a, const void *b) {
+    const uint32_t *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* The event list: node 0 the head, then invokes and ok returns in history order. */
+static int mbuild(msearch *s) {
+    uint32_t(*order)[2] = malloc((2 * s->n + 1) * sizeof *order);
+    uint32_t *inv_node = malloc((s->n + 1) * sizeof *inv_node);
+    if (!order || !inv_node) {
+        free(order);
+        free(inv_node);
+        return TR_ENOMEM;
+    }
+    size_t ev = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        order[ev][0] = s->calls[i].inv, order[ev++][1] = (uint32_t)i << 1;
+        if (s->calls[i].ret != NIL) {
+            order[ev][0] = s->calls[i].ret, order[ev++][1] = ((uint32_t)i << 1) | 1;
+        }
+    }
+    qsort(order, ev, sizeof *order, cmp_pos);
+    for (size_t k = 0; k < ev; k++) {
+        mnode *nd = &s->nodes[k + 1];
+        *nd = (mnode){.call = order[k][1] >> 1,
+                      .pos = order[k][0],
+                      .prev = (uint32_t)k,
+                      .next = k + 1 < ev ? (uint32_t)(k + 2) : NIL,
+                      .match = NIL,
+                      .is_ret = order[k][1] & 1};
+        if (!nd->is_ret) {
+            inv_node[nd->call] = (uint32_t)(k + 1);
+        } else {
+            s->nodes[inv_node[nd->call]].match = (uint32_t)(k + 1);
+        }
+    }
+    s->nodes[0] = (mnode){.call = NIL, .prev = NIL, .next = ev ? 1 : NIL, .match = NIL};
+    free(order);
+    free(inv_node);
+    return 0;
+}
+
+static void mset_link(mnode *nodes, uint32_t i, bool in) {
+    nodes[nodes[i].prev].next = in ? i : nodes[i].next;
+    if (nodes[i].next != NIL) {
+        nodes[nodes[i].next].prev = in ? i : nodes[i].prev;
+    }
+}
+
+/* Takes invoke node i (and its return) out of the list, or puts them back. */
+static void mlift(mnode *nodes, uint32_t i, bool lift) {
+    if (lift) {
+        mset_link(nodes, i, false);
+    }
+    if (nodes[i].match != NIL) {
+        mset_link(nodes, nodes[i].match, !lift);
+    }
+    if (!lift) {
+        mset_link(nodes, i, true);
+    }
+}
+
+static tr_lin_verdict msearch_run(msearch *s) {
+    size_t left = 0, depth = 0, sz = s->model->state_size;
+    for (size_t i = 0; i < s->n; i++) {
+        left += s->calls[i].ret != NIL;
+    }
+    uint8_t state[STATE_MAX], next[STATE_MAX];
+    memset(state, 0, sizeof state);
+    s->model->init(state);
+    uint32_t entry = s->nodes[0].next;
+    while (left > 0) {
+        TR_ASSERT(entry != NIL); /* an ok call not linearized keeps its return in the list */
+        const mnode *nd = &s->nodes[entry];
+        if (nd->is_ret) {
+            if (!s->has_bad || nd->pos > s->bad_pos) {
+                s->has_bad = true;
+                s->bad_pos = nd->pos;
+            }
+            if (depth == 0) {
+                return TR_LIN_INVALID;
+            }
+            uint32_t back = s->stack_node[--depth];
+            s->bits[s->nodes[back].call >> 6] ^= 1ULL << (s->nodes[back].call & 63);
+            mlift(s->nodes, back, false);
+            left += s->nodes[back].match != NIL;
+            memcpy(state, s->stack_state + depth * sz, sz);
+            entry = s->nodes[back].next;
+            continue;
+        }
+        const mcall *c = &s->calls[nd->call];
+        memcpy(next, state, sizeof next);
+        if (s->model->step(next, &c->inv_op, c->ret == NIL ? NULL : &c->ret_op)) {
+            s->bits[nd->call >> 6] ^= 1ULL << (nd->call & 63);
+            int rc = minsert(s, next);
+            if (rc < 0) {
+                return TR_LIN_UNKNOWN;
+            }
+            if (rc == 1) {
+                s->stack_node[depth] = entry;
+                memcpy(s->stack_state + depth * sz, state, sz);
+                depth++;
+                memcpy(state, next, sz);
+                left -= nd->match != NIL;
+                mlift(s->nodes, entry, true);
+                entry = s->nodes[0].next;
+                continue;
+            }
+            s->bits[nd->call >> 6] ^= 1ULL << (nd->call & 63);
+        }
+        entry = nd->next;
+    }
+    return TR_LIN_VALID;
+}
+
+typedef struct mkey_outcome {
+    tr_lin_verdict verdict;
+    uint64_t configs;
+    uint32_t bad_pos;
+    bool has_bad;
+} mkey_outcome;
+
+static int mcheck_key(const tr_lin_model *model, const mcall *calls, size_t n, uint64_t budget,
+                      mkey_outcome *out) {
+    msearch s = {.model = model, .calls = calls, .n = n};
+    s.bit_words = (n + 63) / 64;
+    s.m.max_entries = budget;
+    s.m.max_bytes = TR_LIN_DEFAULT_MAX_MEMORY;
+    s.m.state_words = (model->state_size + 7) / 8;
+    s.nodes = malloc((2 * n + 1) * sizeof *s.nodes);
+    s.stack_node = malloc((n ? n : 1) * sizeof *s.stack_node);
+    s.stack_state = malloc((n ? n : 1) * (model->state_size ? model->state_size : 1));
+    s.bits = calloc(s.bit_words ? s.bit_words : 1, sizeof *s.bits);
+    s.m.scratch = malloc((1 + s.m.state_words + s.bit_words) * sizeof *s.m.scratch);
+    bool ok = s.nodes && s.stack_node && s.stack_state && s.bits && s.m.scratch;
+    int rc = ok ? mbuild(&s) : TR_ENOMEM;
+    if (rc == 0) {
+        out->verdict = msearch_run(&s);
+        out->configs = s.m.count;
+        out->has_bad = s.has_bad && out->verdict == TR_LIN_INVALID;
+        out->bad_pos = s.bad_pos;
+    }
+    free(s.nodes);
+    free(s.stack_node);
+    free(s.stack_state);
+    free(s.bits);
+    free(s.m.arena);
+    free(s.m.table);
+    free(s.m.scratch);
+    return rc;
+}
+
+static int cmp_mcall(const void *a, const void *b) {
+    const mcall *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return (x->inv > y->inv) - (x->inv < y->inv);
+}
+
+/* Every invoke that did not fail, with its ok completion (if any), in calls[]. */
+static size_t mcollect(const tr_history *h, mcall *calls) {
+    size_t n = 0;
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        if (tr__history_op(h, i)->type != TR_OP_INVOKE) {
+            continue;
+        }
+        size_t done = tr__history_partner(h, i);
+        uint8_t type = done == SIZE_MAX ? TR_OP_INFO : tr__history_op(h, done)->type;
+        if (type == TR_OP_FAIL) {
+            continue;
+        }
+        mcall *c = &calls[n++];
+        *c = (mcall){.inv = (uint32_t)i, .ret = type == TR_OP_OK ? (uint32_t)done : NIL};
+        tr_history_get(h, i, &c->inv_op);
+        c->key = c->inv_op.key;
+        if (c->ret != NIL) {
+            tr_history_get(h, done, &c->ret_op);
+        }
+    }
+    return n;
+}
+
+static void set_why(tr_lin_result *out, const tr_history *h) {
+    if (out->verdict == TR_VERDICT_VIOLATED) {
+        tr_history_op op;
+        tr_history_get(h, (size_t)out->op_index, &op);
+        snprintf(out->why, sizeof out->why,
+                 "key %lld: no order of the operations places op %llu (%s by process %lld)",
+                 (long long)out->key, (unsigned long long)out->op_index, op.f,
+                 (long long)op.process);
+    } else if (out->verdict == TR_VERDICT_UNKNOWN) {
+        snprintf(out->why, sizeof out->why,
+                 "key %lld: the search budget ran out after %llu configurations",
+                 (long long)out->key, (unsigned long long)out->configs);
+    } else {
+        snprintf(out->why, sizeof out->why, "every key linearizable (%llu configurations)",
+                 (unsigned long long)out->configs);
+    }
+}
+
+static void merge(tr_lin_result *out, int64_t key, const mkey_outcome *ko, bool *any_bad) {
+    out->configs += ko->configs;
+    if (ko->verdict == TR_LIN_INVALID && (!*any_bad || ko->bad_pos < out->op_index)) {
+        out->verdict = TR_VERDICT_VIOLATED;
+        out->key = key;
+        out->op_index = ko->bad_pos;
+        *any_bad = true;
+    } else if (ko->verdict == TR_LIN_UNKNOWN && out->verdict == TR_VERDICT_HELD) {
+        out->verdict = TR_VERDICT_UNKNOWN;
+        out->key = key;
+    }
+}
+
+static int general(const tr_history *h, const tr_lin_model *model, uint64_t budget,
+                   tr_lin_result *out) {
+    size_t count = tr__history_count(h);
+    mcall *calls = malloc((count ? count : 1) * sizeof *calls);
+    if (!calls) {
+        return TR_ENOMEM;
+    }
+    size_t n = mcollect(h, calls);
+    qsort(calls, n, sizeof *calls, cmp_mcall);
+    bool any_bad = false;
+    int rc = 0;
+    for (size_t start = 0, end; rc == 0 && start < n; start = end) {
+        for (end = start + 1; end < n && calls[end].key == calls[start].key; end++) {
+        }
+        mkey_outcome ko = {0};
+        rc = mcheck_key(model, calls + start, end - start, budget, &ko);
+        if (rc == 0) {
+            merge(out, calls[start].key, &ko, &any_bad);
+        }
+    }
+    free(calls);
+    return rc;
+}
+
+/* ---- the built-in models on the register checker ------------------------------------ */
+
+static int builtin(const tr_history *h, bool cas, uint64_t budget, tr_lin_result *out) {
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        uint8_t f = tr__history_op(h, i)->f;
+        if (f != TR_F_READ && f != TR_F_WRITE && !(cas && f == TR_F_CAS)) {
+            return TR_EINVAL; /* an operation the model does not know */
+        }
+    }
+    tr_lin_options o = {.max_configs = budget};
+    tr__lin_result r;
+    int rc = tr__lincheck(h, &o, &r);
+    if (rc != 0) {
+        return rc;
+    }
+    out->configs = r.configs;
+    if (r.verdict == TR_LIN_INVALID) {
+        TR_ASSERT(r.has_bad_op);
+        out->verdict = TR_VERDICT_VIOLATED;
+        out->key = r.bad_op.key;
+        out->op_index = r.bad_op.index;
+    } else if (r.verdict == TR_LIN_UNKNOWN) {
+        out->verdict = TR_VERDICT_UNKNOWN;
+        out->key = r.unknown_key;
+    }
+    return 0;
+}
+
+int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t budget,
+                        tr_lin_result *out) {
+    if (!h || !model || !out || !model->init || !model->step || model->state_size > STATE_MAX) {
+        return TR_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    out->verdict = TR_VERDICT_HELD;
+    budget = budget ? budget : TR_LIN_DEFAULT_MAX_CONFIGS;
+    int rc;
+    if (model == &tr_lin_model_register || model == &tr_lin_model_cas_register) {
+        rc = builtin(h, model == &tr_lin_model_cas_register, budget, out);
+    } else {
+        rc = general(h, model, budget, out);
+    }
+    if (rc != 0) {
+        memset(out, 0, sizeof *out);
+        out->verdict = TR_VERDICT_UNKNOWN; /* never held on an error */
+        snprintf(out->why, sizeof out->why, "%s", tr_strerror(rc));
+        return rc;
+    }
+    set_why(out, h);
+    return 0;
+}

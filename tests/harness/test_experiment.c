@@ -1,0 +1,332 @@
+/* The experiment runner on a small service written here: a register per node (each node's
+ * clients use their own node's replica), a workload of reads and writes of unique values,
+ * and a check that every read returns a value somebody wrote. The planted bug "phantom"
+ * makes reads answer a value nobody wrote. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "troupe.h"
+#include "troupe_cli.h"
+
+#define SEC 1000000000ull
+
+enum {
+    REG_READ = TR_MSG_USER + 1,
+    REG_WRITE,
+    REG_REPLY
+};
+
+typedef struct reg_state {
+    bool phantom;
+    bool has[16];
+    int64_t val[16];
+} reg_state;
+
+static int reg_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    reg_state *s = state;
+    (void)ctx;
+    s->phantom = len == 1 && ((const uint8_t *)arg)[0] == 1;
+    return 0;
+}
+
+static int reg_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    reg_state *s = state;
+    uint8_t out[32];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, out, sizeof out);
+    if (msg->type != REG_READ && msg->type != REG_WRITE) {
+        return TR_CONTINUE;
+    }
+    int64_t key = msg->body_len >= 1 ? msg->body[0] % 16 : 0;
+    if (msg->type == REG_WRITE && msg->body_len == 9) {
+        int64_t v;
+        memcpy(&v, msg->body + 1, 8);
+        s->has[key] = true;
+        s->val[key] = v;
+        tr_mp_write_nil(&w);
+    } else if (s->has[key]) {
+        tr_mp_write_int(&w, s->val[key] + (s->phantom ? 1000000 : 0));
+    } else {
+        tr_mp_write_nil(&w);
+    }
+    tr_reply(ctx, msg, REG_REPLY, out, w.len);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour reg_behaviour = {
+    .name = "reg", .state_size = sizeof(reg_state), .init = reg_init, .receive = reg_receive};
+
+static int reg_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
+    (void)cap;
+    ((uint8_t *)buf)[0] = env->bug != NULL && strcmp(env->bug, "phantom") == 0;
+    *len = 1;
+    return 0;
+}
+
+static int64_t next_value;
+
+static int wl_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t keys, tr_workload_op *op,
+                   uint32_t *type, const char **target, tr_mp_writer *w) {
+    (void)env;
+    op->key = (int64_t)tr_sim_rng_below(rng, keys);
+    uint8_t body[9] = {(uint8_t)op->key};
+    if (tr_sim_rng_below(rng, 2) == 0) {
+        op->f = "read";
+        *type = REG_READ;
+        tr_mp_write_raw(w, body, 1);
+    } else {
+        op->f = "write";
+        op->has_value = true;
+        op->value = ++next_value;
+        memcpy(body + 1, &op->value, 8);
+        *type = REG_WRITE;
+        tr_mp_write_raw(w, body, 9);
+    }
+    *target = "reg";
+    return 0;
+}
+
+static tr_history_type wl_complete(const tr_service_env *env, const tr_workload_op *op,
+                                   const tr_msg *reply, int err, tr_workload_op *done,
+                                   const char **error) {
+    (void)env;
+    if (reply == NULL) {
+        *error = err == TR_ETIMEDOUT ? "timeout" : "crashed";
+        return TR_HISTORY_INFO;
+    }
+    if (strcmp(op->f, "read") == 0) {
+        tr_mp_reader r;
+        tr_mp_reader_init(&r, reply->body, reply->body_len);
+        done->has_value = tr_mp_read_int(&r, &done->value) == 0;
+    }
+    return TR_HISTORY_OK;
+}
+
+/* Every ok read returns nil or a value some write carried. */
+static tr_verdict check_reads(const tr_check_input *in, char *why, size_t cap) {
+    tr_history_op op;
+    for (size_t i = 0; i < tr_history_count(in->history); i++) {
+        tr_history_get(in->history, i, &op);
+        if (op.type == TR_HISTORY_OK && strcmp(op.f, "read") == 0 && op.has_value &&
+            (op.value < 1 || op.value > next_value)) {
+            snprintf(why, cap, "read of %lld, which nobody wrote", (long long)op.value);
+            return TR_VERDICT_VIOLATED;
+        }
+    }
+    return TR_VERDICT_HELD;
+}
+
+static const tr_service_actor actors[] = {
+    {.name = "reg", .behaviour = &reg_behaviour, .placement = TR_PLACE_EVERY_NODE, .arg = reg_arg}};
+static const tr_workload workload = {
+    .clients_per_node = 2, .next = wl_next, .complete = wl_complete};
+static const tr_check checks[] = {{.name = "reads-were-written", .run = check_reads}};
+static const char *const bugs[] = {"phantom", NULL};
+static const tr_service reg_service = {.abi = TR_SERVICE_ABI,
+                                       .name = "reg",
+                                       .actors = actors,
+                                       .actor_count = 1,
+                                       .workload = &workload,
+                                       .checks = checks,
+                                       .check_count = 1,
+                                       .bugs = bugs};
+static const tr_service *const services[] = {&reg_service};
+
+static void config(tr_experiment_config *cfg, uint64_t seed) {
+    tr_experiment_config_init(cfg);
+    cfg->sim.seed = seed;
+    cfg->sim.nodes = 5;
+    cfg->services = services;
+    cfg->service_count = 1;
+    cfg->workload = "reg";
+    cfg->duration_ns = 5 * SEC;
+    cfg->nemesis.kinds = TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH | TR_NEMESIS_PAUSE;
+}
+
+static tr_experiment_result *run_ok(const tr_experiment_config *cfg) {
+    tr_experiment_result *r = NULL;
+    char err[200] = "";
+    next_value = 0;
+    int rc = tr_experiment_run(cfg, &r, err, sizeof err);
+    cr_assert_eq(rc, 0, "tr_experiment_run: %s", err);
+    return r;
+}
+
+Test(experiment, same_seed_gives_same_trace_hash) {
+    tr_experiment_config cfg;
+    config(&cfg, 3);
+    tr_experiment_result *a = run_ok(&cfg), *b = run_ok(&cfg);
+    cr_assert_eq(a->trace_hash, b->trace_hash);
+    cr_assert_gt(a->ops_ok, 100);
+    cr_assert_eq(a->verdict, TR_VERDICT_HELD, "%s", a->checks[0].why);
+    cfg.sim.seed = 4;
+    tr_experiment_result *c = run_ok(&cfg);
+    cr_assert_neq(a->trace_hash, c->trace_hash);
+    tr_experiment_result_destroy(a);
+    tr_experiment_result_destroy(b);
+    tr_experiment_result_destroy(c);
+}
+
+Test(experiment, planted_bug_is_violated_with_a_replay_line) {
+    tr_experiment_config cfg;
+    config(&cfg, 1);
+    cfg.bug = "phantom";
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_eq(r->verdict, TR_VERDICT_VIOLATED);
+    cr_assert_eq(r->check_count, 1);
+    cr_assert_str_eq(r->checks[0].name, "reads-were-written");
+    cr_assert(strstr(r->replay, "--workload reg --seed 1 --nodes 5") != NULL, "%s", r->replay);
+    cr_assert(strstr(r->replay, "--bug phantom") != NULL, "%s", r->replay);
+    tr_experiment_result_destroy(r);
+}
+
+Test(experiment, fault_timeline_lists_faults_with_start_before_end) {
+    tr_experiment_config cfg;
+    config(&cfg, 2);
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_gt(r->fault_count, 1);
+    bool partition = false;
+    for (uint32_t i = 0; i < r->fault_count; i++) {
+        const tr_fault_span *f = &r->faults[i];
+        cr_assert_lt(f->start_ns, f->end_ns, "%s %llu..%llu", f->kind,
+                     (unsigned long long)f->start_ns, (unsigned long long)f->end_ns);
+        cr_assert_leq(f->end_ns, cfg.duration_ns);
+        cr_assert_neq(f->nodes, 0);
+        partition |= strcmp(f->kind, "partition") == 0 && f->start_ns == cfg.duration_ns / 4;
+    }
+    cr_assert(partition);
+    tr_experiment_result_destroy(r);
+}
+
+static void count_each(const tr_experiment_result *r, void *ud) {
+    (void)r;
+    (*(int *)ud)++;
+}
+
+Test(experiment, sweep_summary_counts_every_seed) {
+    tr_experiment_config cfg;
+    config(&cfg, 0);
+    cfg.bug = "phantom";
+    cfg.duration_ns = 2 * SEC;
+    tr_sweep_summary s;
+    char err[200];
+    int seen = 0;
+    next_value = 0;
+    cr_assert_eq(tr_experiment_sweep(&cfg, 5, 7, &s, count_each, &seen, err, sizeof err), 0);
+    cr_assert_eq(s.runs, 3);
+    cr_assert_eq(seen, 3);
+    cr_assert_eq(s.violated + s.held + s.unknown, 3);
+    cr_assert_eq(s.violated, 3);
+    cr_assert_eq(s.first_failing_seed, 5);
+    cr_assert(strstr(s.first_replay, "--seed 5") != NULL, "%s", s.first_replay);
+}
+
+Test(experiment, what_cannot_apply_is_refused_with_a_reason) {
+    tr_experiment_config cfg;
+    tr_experiment_result *r = NULL;
+    char err[200];
+    config(&cfg, 1);
+    cfg.bug = "no-such-bug";
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
+    cr_assert(strstr(err, "no-such-bug") != NULL, "%s", err);
+    config(&cfg, 1);
+    cfg.sim.nodes = 2;
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
+    cr_assert(strstr(err, "3 nodes") != NULL, "%s", err);
+    config(&cfg, 1);
+    cfg.nemesis.service_faults = "slow-disk";
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
+    cr_assert(strstr(err, "slow-disk") != NULL, "%s", err);
+    config(&cfg, 1);
+    cfg.workload = "nope";
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
+    cr_assert_null(r);
+}
+
+/* A register model: a read returns the last write (nil before any). */
+static void model_init(void *state) {
+    memset(state, 0, 2 * sizeof(int64_t));
+}
+
+static bool model_step(void *state, const tr_history_op *inv, const tr_history_op *ret) {
+    int64_t *s = state; /* s[0]: written?, s[1]: value */
+    if (strcmp(inv->f, "write") == 0) {
+        s[0] = 1;
+        s[1] = inv->value;
+        return true;
+    }
+    return ret->has_value ? s[0] && ret->value == s[1] : !s[0];
+}
+
+static const tr_lin_model model = {
+    .name = "register", .state_size = 2 * sizeof(int64_t), .init = model_init, .step = model_step};
+
+Test(experiment, a_tiny_lin_budget_gives_unknown_never_held) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    tr_experiment_config cfg;
+    config(&cfg, 1);
+    svc.lin_model = &model;
+    svc.check_count = 0;
+    cfg.services = one;
+    cfg.lin_budget = 1;
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_eq(r->check_count, 1);
+    cr_assert_str_eq(r->checks[0].name, "linearizable");
+    cr_assert_eq(r->checks[0].verdict, TR_VERDICT_UNKNOWN, "%s", r->checks[0].why);
+    cr_assert_eq(r->verdict, TR_VERDICT_UNKNOWN);
+    tr_experiment_result_destroy(r);
+}
+
+static int slow_started, slow_stopped;
+
+static void slow_start(tr_sim *sim, uint32_t node) {
+    cr_assert(tr_sim_delay_spike(sim, node, TR_SIM_ANY, 100000000, 1000000000) == 0);
+    slow_started++;
+}
+
+static void slow_stop(tr_sim *sim, uint32_t node) {
+    (void)sim;
+    (void)node;
+    slow_stopped++;
+}
+
+static const tr_service_fault slow_fault[] = {{"slow", slow_start, slow_stop}};
+
+Test(experiment, service_faults_are_scheduled_like_built_in_ones) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    tr_experiment_config cfg;
+    config(&cfg, 9);
+    svc.faults = slow_fault;
+    svc.fault_count = 1;
+    cfg.services = one;
+    cfg.nemesis.kinds = 0;
+    cfg.nemesis.service_faults = "slow";
+    slow_started = slow_stopped = 0;
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_gt(slow_started, 2);
+    cr_assert_eq(slow_started, slow_stopped);
+    cr_assert_eq(r->fault_count, (uint32_t)slow_started);
+    for (uint32_t i = 0; i < r->fault_count; i++) {
+        cr_assert_str_eq(r->faults[i].kind, "slow");
+        cr_assert_lt(r->faults[i].start_ns, r->faults[i].end_ns);
+    }
+    cr_assert(strstr(r->replay, "--nemesis slow") != NULL, "%s", r->replay);
+    tr_experiment_result_destroy(r);
+}
+
+Test(experiment_cli, load_errors_exit_2_with_one_line) {
+    char out[2048];
+    cr_assert_eq(
+        troupe_cli("", "sim", "--load /nonexistent/svc.so --workload x", true, out, sizeof out), 2);
+    cr_assert(strstr(out, "cannot load it") != NULL && strstr(out, "see --help") != NULL, "%s",
+              out);
+    cr_assert_eq(troupe_cli("", "sim", "--load libm.so.6 --workload x", true, out, sizeof out), 2);
+    cr_assert(strstr(out, "not a troupe service") != NULL, "%s", out);
+    cr_assert_null(strstr(out, "usage:"), "%s", out);
+    cr_assert_eq(troupe_cli("", "sim", "--frobnicate 3 --load libm.so.6", true, out, sizeof out),
+                 2);
+    cr_assert(strstr(out, "--frobnicate is not an option") != NULL, "%s", out);
+}
