@@ -20,6 +20,8 @@ static uint64_t run(const char *bug, uint64_t seeds) {
         TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH | TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK;
     cfg.duration_ns = 30 * 1000000000ull;
     cfg.rate = 1000; /* more writes: a crash right after an early reply is likelier */
+    cfg.load_paths = (const char *const[]){"zig-out/lib/troupe-account.so"}; /* for replay */
+    cfg.load_path_count = 1;
     uint64_t violated = 0;
     for (cfg.sim.seed = 1; cfg.sim.seed <= seeds; cfg.sim.seed++) {
         tr_experiment_result *r;
@@ -32,7 +34,8 @@ static uint64_t run(const char *bug, uint64_t seeds) {
         }
         violated += r->verdict == TR_VERDICT_VIOLATED;
         if (r->verdict == TR_VERDICT_VIOLATED) {
-            printf("early-reply caught: %s\n", r->replay);
+            printf("early-reply caught (trace-hash %016llx): %s\n",
+                   (unsigned long long)r->trace_hash, r->replay);
         }
         tr_experiment_result_destroy(r);
     }
