@@ -17,11 +17,13 @@
  * reservations under the same id until the settle deadline, then a read of every item at
  * its owner, and the stock invariants (sim/check_stock.h) instead of the register checks.
  * Everything the run does is a function of (seed, options, code); the trace hash proves it.
- * Exit status: 0 every stated property held, 1 one was violated, 2 usage or tool error.
+ * Exit status: 0 every stated property held, 1 one was violated, 2 usage or tool error
+ * (one line naming the limit broken), 3 a check answered unknown (a linearizability search
+ * out of budget) and none was violated: unknown is never reported as held.
  */
-#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@
 #include "actors/stock.h"
 #include "cli/cli.h"
 #include "harness/nemesis.h"
+#include "runtime/assert.h"
 #include "sim/check_stock.h"
 #include "sim/checkers.h"
 #include "sim/lincheck.h"
@@ -45,6 +48,8 @@
 #define SETTLE_NS (10 * SEC)
 /* Stock: every item's level at the start, and how long the final owner reads may take. */
 #define STOCK_FINAL_NS (5 * SEC)
+/* The linearizability search budget per key (--lin-budget). */
+#define LIN_BUDGET_DEFAULT 200000u
 
 typedef struct sim_opts {
     uint64_t seed_lo, seed_hi;
@@ -63,6 +68,7 @@ typedef struct sim_opts {
     bool check_determinism;
     uint32_t keys;
     uint32_t clients_per_node;
+    uint32_t lin_budget; /* --lin-budget: configurations per key */
     bool nemesis_given;
     const char *scenario_path; /* --scenario FILE */
     tr_scenario scen;          /* its faults, parsed before any sim starts */
@@ -81,6 +87,7 @@ typedef struct store_result {
     bool conv_checked;
     uint64_t record_errors;
     bool violated;
+    bool unknown; /* a stated guarantee could not be decided (search budget) */
     char why[160];
     char note[200]; /* an expected weakness shown, not a violation */
 } store_result;
@@ -146,7 +153,7 @@ static void usage(FILE *f) {
             "                  [--json] [--history FILE]\n"
             "                  [--bug stale-read|no-anti-entropy|no-write-back|oversell|\n"
             "                         double-charge]\n"
-            "                  [--check-determinism] [--scenario FILE]\n"
+            "                  [--check-determinism] [--scenario FILE] [--lin-budget N]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -158,7 +165,8 @@ static void usage(FILE *f) {
             "oneway = random short faults from D/8; loss, dup, reorder = link probabilities.\n"
             "At D clients stop and everything heals. --history FILE writes the history\n"
             "(JSON, or EDN if FILE ends in .edn; with both stores FILE.cp and FILE.ap; in a\n"
-            "sweep FILE.<seed>[.cp|.ap]).\n"
+            "sweep FILE.<seed>[.cp|.ap]); an op's \"node\" there is the node index from 0\n"
+            "(0 is n1, 1 is n2, ...; null: no node), every other output names nodes n1..nN.\n"
             "--scenario FILE schedules faults at fixed virtual times, one per line\n"
             "('#' comments; without --nemesis, no random faults are added):\n"
             "  10s partition halves | 9s partition n1,n2|n3,n4,n5 | 5s isolate n1 | 7s ring\n"
@@ -188,8 +196,120 @@ static void usage(FILE *f) {
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
             "Defaults: seed 1, 5 nodes, nemesis partition, 60s, 100 ops/s, 4 keys.\n"
-            "Exit: 0 every property held,\n"
-            "1 a property was violated, 2 usage or tool error, 3 unknown (--load).\n");
+            "\n"
+            "Limits: --nodes 1..16 (at most 256 clients in all), --keys 1..64, --clients\n"
+            "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
+            "most 1000000 seeds. partition, ring, bridge and crash need 3 nodes, isolate and\n"
+            "oneway 2; a planted bug needs the workload it is planted in. A bad option is a\n"
+            "one-line error naming the limit, exit 2.\n"
+            "--lin-budget N: configurations the linearizability search may visit per key\n"
+            "(default 200000); a CP history it cannot decide within that is unknown.\n"
+            "--check-determinism runs each seed (or each of --seeds A..B) twice and compares\n"
+            "the traces event by event; a range ends with one summary line.\n"
+            "--json prints one object per seed: seed, verdict (\"held\", \"violated\" or\n"
+            "\"unknown\"), held (verdict is held), nodes, trace_hash, partitioned, minority\n"
+            "(node names), minority_mask (bit i: node n<i+1>), events, wall_s, cpu_s,\n"
+            "check_s, virtual_s, faults (count per kind), then per store cp/ap: verdict, ops,\n"
+            "ok, fail, info, linearizable (a verdict), first_violation (the first op the\n"
+            "search could not place, or null), availability_majority, availability_minority,\n"
+            "availability (fractions, null when no op), ap's converged, converged_after_ms\n"
+            "(null if not), lost_writes; violated (verdict is violated), why and note (text\n"
+            "or null); stock: verdict, counts, never_negative, conserved, final_levels, ...;\n"
+            "and replay. With --check-determinism: seed, identical, trace_hash_first,\n"
+            "trace_hash_second, diverged_at_event, diverged_at_s, what, replay. Sweep\n"
+            "summaries go to stderr with --json.\n"
+            "Exit: 0 every stated guarantee held, 1 one was violated (or runs diverged),\n"
+            "2 usage or tool error, 3 a check answered unknown (and none was violated).\n");
+}
+
+/* One error style for every path: the limit that was broken, in one line, then "see
+ * --help". Always TR_EINVAL. */
+static int sim_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sim_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("troupe sim: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("; see --help\n", stderr);
+    va_end(ap);
+    return TR_EINVAL;
+}
+
+#define NEMESIS_KINDS                                                                           \
+    "partition, crash, pause, clock, delay, loss, dup, reorder, isolate, ring, bridge, oneway " \
+    "or none"
+
+/* The options of `troupe sim`, for both paths: what each expects is the limit an error
+ * states. */
+typedef struct sim_option {
+    const char *name;
+    bool value;   /* takes a value */
+    bool builtin; /* accepted by the built-in workloads */
+    bool loaded;  /* accepted with --load */
+    const char *expects;
+} sim_option;
+
+static const sim_option sim_options[] = {
+    {"--seed", true, true, true, "an unsigned integer"},
+    {"--seeds", true, true, true, "A..B, unsigned integers with A <= B, at most 1000000 seeds"},
+    {"--nodes", true, true, true, "an integer from 1 to 16"},
+    {"--workload", true, true, true, "cp, ap, both or stock (with --load: a loaded service)"},
+    {"--nemesis", true, true, true, "comma-separated kinds"},
+    {"--duration", true, true, true,
+     "a number with unit ms, s or m (seconds without one), from 1ms to 24h"},
+    {"--rate", true, true, true, "ops/s per store, a number from 0.1 to 100000"},
+    {"--keys", true, true, true, "an integer from 1 to 64"},
+    {"--clients", true, true, false, "clients per node, an integer from 1 to 16"},
+    {"--history", true, true, false, "a file name"},
+    {"--bug", true, true, true,
+     "stale-read, no-anti-entropy, no-write-back, oversell or double-charge (with --load: a "
+     "loaded service's bug)"},
+    {"--scenario", true, true, true, "a file name"},
+    {"--lin-budget", true, true, false,
+     "configurations searched per key, an integer from 1 to 100000000"},
+    {"--load", true, false, true, "a service module's path"},
+    {"--json", false, true, true, NULL},
+    {"--check-determinism", false, true, false, NULL},
+};
+
+static const sim_option *find_option(const char *name) {
+    for (size_t i = 0; i < sizeof sim_options / sizeof sim_options[0]; i++) {
+        if (!strcmp(name, sim_options[i].name)) {
+            return &sim_options[i];
+        }
+    }
+    return NULL;
+}
+
+/* The next option of argv at *i: NULL after an error (printed); *v its value or NULL. */
+static const sim_option *next_option(int argc, char **argv, int *i, bool loaded, const char **v) {
+    const char *a = argv[*i];
+    const sim_option *opt = find_option(a);
+    *v = NULL;
+    if (opt == NULL) {
+        sim_error("%s is not an option of troupe sim", a);
+        return NULL;
+    }
+    if (!(loaded ? opt->loaded : opt->builtin)) {
+        sim_error("%s %s", a, loaded ? "is not an option of troupe sim --load" : "needs --load");
+        return NULL;
+    }
+    if (opt->value) {
+        if (*i + 1 >= argc) {
+            sim_error("%s needs a value: %s", a, opt->expects);
+            return NULL;
+        }
+        *v = argv[++*i];
+    }
+    return opt;
+}
+
+/* A --nemesis error, with the valid kinds when a name was not one. */
+static int nemesis_error(const char *err) {
+    if (strncmp(err, "unknown nemesis", 15) == 0) {
+        return sim_error("%s (valid: %s)", err, NEMESIS_KINDS);
+    }
+    return sim_error("%s", err);
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -245,31 +365,28 @@ static int parse_seeds(const char *s, sim_opts *o) {
     return 0;
 }
 
-static int parse_nemesis(const char *s, uint32_t *mask) {
-    char err[160];
-    int rc = tr__nemesis_parse(s, mask, NULL, 0, err, sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "troupe sim: %s\n", err);
-        return rc;
-    }
-    return *mask != 0 || strcmp(s, "none") == 0 ? 0 : TR_EINVAL;
-}
-
-static const char *const value_options[] = {"--seed",    "--seeds",    "--nodes", "--workload",
-                                            "--nemesis", "--duration", "--rate",  "--keys",
-                                            "--clients", "--history",  "--bug",   "--scenario"};
-
-static bool takes_value(const char *a) {
-    for (size_t i = 0; i < sizeof value_options / sizeof value_options[0]; i++) {
-        if (!strcmp(a, value_options[i])) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static int parse_value(const char *a, const char *v, sim_opts *o) {
+static int parse_bounded(const char *v, uint64_t lo, uint64_t hi, uint32_t *out) {
     uint64_t n;
+    if (parse_u64(v, &n) != 0 || n < lo || n > hi) {
+        return TR_EINVAL;
+    }
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static int parse_bug(const char *v, sim_opts *o) {
+    o->bug_text = v;
+    o->bugs = !strcmp(v, "stale-read")        ? TR_REG_BUG_STALE_READ
+              : !strcmp(v, "no-anti-entropy") ? TR_REG_BUG_NO_ANTI_ENTROPY
+              : !strcmp(v, "no-write-back")   ? TR_REG_BUG_NO_WRITE_BACK
+              : !strcmp(v, "oversell")        ? TR_STOCK_BUG_OVERSELL
+              : !strcmp(v, "double-charge")   ? TR_STOCK_BUG_DOUBLE_CHARGE
+                                              : 0;
+    return o->bugs ? 0 : TR_EINVAL;
+}
+
+/* One option's value into o; TR_EINVAL when it breaks the option's limit (not printed). */
+static int parse_value(const char *a, const char *v, sim_opts *o) {
     char *end;
     if (!strcmp(a, "--seed")) {
         o->sweep = false;
@@ -283,11 +400,7 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
         return parse_seeds(v, o);
     }
     if (!strcmp(a, "--nodes")) {
-        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_REG_PEERS_MAX) {
-            return TR_EINVAL;
-        }
-        o->nodes = (uint32_t)n;
-        return 0;
+        return parse_bounded(v, 1, TR_REG_PEERS_MAX, &o->nodes);
     }
     if (!strcmp(a, "--workload")) {
         o->stock = !strcmp(v, "stock");
@@ -298,11 +411,6 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     if (!strcmp(a, "--scenario")) {
         o->scenario_path = v;
         return *v ? 0 : TR_EINVAL;
-    }
-    if (!strcmp(a, "--nemesis")) {
-        o->nemesis_given = true;
-        o->nemesis_text = v;
-        return parse_nemesis(v, &o->nemesis);
     }
     if (!strcmp(a, "--duration")) {
         return parse_duration(v, &o->duration_ns);
@@ -315,35 +423,63 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
                    : TR_EINVAL;
     }
     if (!strcmp(a, "--keys")) {
-        if (parse_u64(v, &n) != 0 || n < 1 || n > TR_WORKLOAD_KEYS_MAX) {
-            return TR_EINVAL;
-        }
-        o->keys = (uint32_t)n;
-        return 0;
+        return parse_bounded(v, 1, TR_WORKLOAD_KEYS_MAX, &o->keys);
     }
     if (!strcmp(a, "--clients")) {
-        if (parse_u64(v, &n) != 0 || n < 1 || n > 16) {
-            return TR_EINVAL;
-        }
-        o->clients_per_node = (uint32_t)n;
-        return 0;
+        return parse_bounded(v, 1, 16, &o->clients_per_node);
+    }
+    if (!strcmp(a, "--lin-budget")) {
+        return parse_bounded(v, 1, 100000000, &o->lin_budget);
     }
     if (!strcmp(a, "--history")) {
         o->history = v;
         return *v ? 0 : TR_EINVAL;
     }
-    assert(!strcmp(a, "--bug"));
-    o->bug_text = v;
-    o->bugs = !strcmp(v, "stale-read")        ? TR_REG_BUG_STALE_READ
-              : !strcmp(v, "no-anti-entropy") ? TR_REG_BUG_NO_ANTI_ENTROPY
-              : !strcmp(v, "no-write-back")   ? TR_REG_BUG_NO_WRITE_BACK
-              : !strcmp(v, "oversell")        ? TR_STOCK_BUG_OVERSELL
-              : !strcmp(v, "double-charge")   ? TR_STOCK_BUG_DOUBLE_CHARGE
-                                              : 0;
-    return o->bugs ? 0 : TR_EINVAL;
+    TR_ASSERT(!strcmp(a, "--bug"));
+    return parse_bug(v, o);
 }
 
-static int parse_args(int argc, char **argv, sim_opts *o) {
+/* A fault or planted bug that cannot apply to this run is an error, not a silent no-op. */
+static int check_applies(const sim_opts *o) {
+    const char *nem = o->nemesis_given ? "--nemesis" : "the default nemesis";
+    if ((o->nemesis & (TR_NEMESIS_PARTITION | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE)) &&
+        o->nodes < 3) {
+        return sim_error("%s %s: a partition needs at least 3 nodes (--nodes %u)", nem,
+                         o->nemesis_text, o->nodes);
+    }
+    if ((o->nemesis & TR_NEMESIS_CRASH) && o->nodes < 3) {
+        return sim_error("%s %s: crash keeps a majority up, it needs at least 3 nodes "
+                         "(--nodes %u)",
+                         nem, o->nemesis_text, o->nodes);
+    }
+    if ((o->nemesis & (TR_NEMESIS_ISOLATE | TR_NEMESIS_ONEWAY)) && o->nodes < 2) {
+        return sim_error("--nemesis %s: cutting links needs at least 2 nodes", o->nemesis_text);
+    }
+    uint32_t cp_bugs = TR_REG_BUG_STALE_READ | TR_REG_BUG_NO_WRITE_BACK;
+    uint32_t stock_bugs = TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE;
+    bool applies = (o->bugs & stock_bugs)                   ? o->stock
+                   : (o->bugs & cp_bugs)                    ? o->cp
+                   : (o->bugs & TR_REG_BUG_NO_ANTI_ENTROPY) ? o->ap
+                                                            : true;
+    if (!applies) {
+        return sim_error("--bug %s needs %s: it is planted in the %s, which --workload %s does "
+                         "not run",
+                         o->bug_text,
+                         (o->bugs & stock_bugs) ? "--workload stock"
+                         : (o->bugs & cp_bugs)  ? "--workload cp or both"
+                                                : "--workload ap or both",
+                         (o->bugs & stock_bugs) ? "stock service"
+                         : (o->bugs & cp_bugs)  ? "CP register"
+                                                : "AP register",
+                         o->stock         ? "stock"
+                         : o->cp && o->ap ? "both"
+                         : o->cp          ? "cp"
+                                          : "ap");
+    }
+    return 0;
+}
+
+static void opts_default(sim_opts *o) {
     *o = (sim_opts){.seed_lo = 1,
                     .seed_hi = 1,
                     .nodes = 5,
@@ -354,31 +490,35 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
                     .duration_ns = 60 * SEC,
                     .rate = 100,
                     .keys = 4,
-                    .clients_per_node = 2};
+                    .clients_per_node = 2,
+                    .lin_budget = LIN_BUDGET_DEFAULT};
+}
+
+static int parse_args(int argc, char **argv, sim_opts *o) {
+    char err[256];
+    opts_default(o);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            o->json = true;
-        } else if (!strcmp(a, "--check-determinism")) {
-            o->check_determinism = true;
-        } else if (!takes_value(a)) {
-            fprintf(stderr, "troupe sim: unknown option '%s'\n", a);
-            return TR_EINVAL;
-        } else if (i + 1 >= argc) {
-            fprintf(stderr, "troupe sim: %s needs a value\n", a);
-            return TR_EINVAL;
-        } else if (parse_value(a, argv[++i], o) != 0) {
-            fprintf(stderr, "troupe sim: bad value '%s' for %s\n", argv[i], a);
+        const char *v;
+        const sim_option *opt = next_option(argc, argv, &i, false, &v);
+        if (opt == NULL) {
             return TR_EINVAL;
         }
-    }
-    if (o->sweep && o->check_determinism) {
-        fprintf(stderr, "troupe sim: --check-determinism takes one --seed\n");
-        return TR_EINVAL;
+        if (!strcmp(opt->name, "--json")) {
+            o->json = true;
+        } else if (!strcmp(opt->name, "--check-determinism")) {
+            o->check_determinism = true;
+        } else if (!strcmp(opt->name, "--nemesis")) {
+            o->nemesis_given = true;
+            o->nemesis_text = v;
+            if (tr__nemesis_parse(v, &o->nemesis, NULL, 0, err, sizeof err) != 0) {
+                return nemesis_error(err);
+            }
+        } else if (parse_value(opt->name, v, o) != 0) {
+            return sim_error("%s '%s': expected %s", opt->name, v, opt->expects);
+        }
     }
     if (o->nodes * o->clients_per_node > TR_WORKLOAD_CLIENTS_MAX) {
-        fprintf(stderr, "troupe sim: too many clients\n");
-        return TR_EINVAL;
+        return sim_error("--nodes times --clients at most %d", TR_WORKLOAD_CLIENTS_MAX);
     }
     if (o->scenario_path != NULL && !o->nemesis_given) {
         o->nemesis = 0; /* the file is the schedule */
@@ -389,13 +529,7 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
         o->nemesis = TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH | TR_NEMESIS_LOSS;
         o->nemesis_text = "partition,crash,loss";
     }
-    bool stock_bug = (o->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE)) != 0;
-    if (o->bugs != 0 && stock_bug != o->stock) {
-        fprintf(stderr, "troupe sim: --bug %s needs --workload %s\n", o->bug_text,
-                stock_bug ? "stock" : "cp, ap or both");
-        return TR_EINVAL;
-    }
-    return 0;
+    return check_applies(o);
 }
 
 /* Reads and checks --scenario FILE. 0, or TR_EINVAL after printing why (with the line). */
@@ -709,7 +843,7 @@ static void check_store(scenario *sc, tr__reg_workload *wl, store_result *r, boo
     r->ran = true;
     r->record_errors = tr__workload_record_errors(wl);
     count_ops(h, r);
-    tr_lin_options lo = {.max_configs = 200000};
+    tr_lin_options lo = {.max_configs = sc->o->lin_budget};
     if (tr__lincheck(h, &lo, &r->lin) != 0) {
         r->lin.verdict = TR_LIN_UNKNOWN;
     }
@@ -719,6 +853,13 @@ static void check_store(scenario *sc, tr__reg_workload *wl, store_result *r, boo
     } else if (r->lin.verdict == TR_LIN_INVALID) {
         r->violated = true;
         snprintf(r->why, sizeof r->why, "history is not linearizable");
+    } else if (r->lin.verdict == TR_LIN_UNKNOWN) {
+        /* Linearizability is CP's guarantee: undecided is never reported as held. */
+        r->unknown = true;
+        snprintf(r->why, sizeof r->why,
+                 "linearizability unknown: the search ran out of its budget of %u "
+                 "configurations on key %" PRId64 " (--lin-budget)",
+                 sc->o->lin_budget, r->lin.unknown_key);
     }
     if (r->record_errors > 0) {
         sc->out->tool_error = true;
@@ -882,13 +1023,13 @@ static void print_stores(const sim_opts *o, const run_result *r) {
         snprintf(ap, sizeof ap, "NO (not within %.0f s after heal)", SETTLE_NS / 1e9);
     }
     print_row("converged", o->cp ? "n/a (quorums)" : "", o->ap ? ap : "");
-    snprintf(cp, sizeof cp, "%s", c->violated ? "VIOLATED" : "held");
-    snprintf(ap, sizeof ap, "%s", a->violated ? "VIOLATED" : "held");
+    snprintf(cp, sizeof cp, "%s", c->violated ? "VIOLATED" : c->unknown ? "UNKNOWN" : "held");
+    snprintf(ap, sizeof ap, "%s", a->violated ? "VIOLATED" : a->unknown ? "UNKNOWN" : "held");
     print_row("stated guarantees", o->cp ? cp : "", o->ap ? ap : "");
-    if (c->violated) {
+    if (c->violated || c->unknown) {
         printf("  CP: %s\n", c->why);
     }
-    if (a->violated) {
+    if (a->violated || a->unknown) {
         printf("  AP: %s\n", a->why);
     }
     if (a->note[0] != '\0') {
@@ -1000,6 +1141,9 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
         fputs(" --scenario ", f);
         print_shell_word(f, o->scenario_path);
     }
+    if (o->lin_budget != LIN_BUDGET_DEFAULT) {
+        fprintf(f, " --lin-budget %u", o->lin_budget);
+    }
 }
 
 static void print_human(const sim_opts *o, const run_result *r) {
@@ -1035,23 +1179,73 @@ static void print_human(const sim_opts *o, const run_result *r) {
     printf("\n");
 }
 
+/* A JSON string value, escaped; null when s is empty (nothing to say). */
+static void json_str(const char *s) {
+    if (s[0] == '\0') {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            printf("\\%c", *s);
+        } else if ((unsigned char)*s < 0x20) {
+            printf("\\u%04x", (unsigned char)*s);
+        } else {
+            putchar(*s);
+        }
+    }
+    putchar('"');
+}
+
+/* A fraction, or null when nothing was counted. */
+static void json_fraction(const char *name, double x) {
+    if (x < 0) {
+        printf("\"%s\":null,", name);
+    } else {
+        printf("\"%s\":%.4f,", name, x);
+    }
+}
+
+static tr_verdict store_verdict(const store_result *s) {
+    return s->violated ? TR_VERDICT_VIOLATED : s->unknown ? TR_VERDICT_UNKNOWN : TR_VERDICT_HELD;
+}
+
+static tr_verdict lin_verdict(tr_lin_verdict v) {
+    return v == TR_LIN_VALID     ? TR_VERDICT_HELD
+           : v == TR_LIN_INVALID ? TR_VERDICT_VIOLATED
+                                 : TR_VERDICT_UNKNOWN;
+}
+
 static void json_store(const char *name, const store_result *s, bool is_ap, bool last) {
     char bad[160] = "";
     if (s->lin.verdict == TR_LIN_INVALID && s->lin.has_bad_op) {
         format_op(bad, sizeof bad, &s->lin.bad_op);
     }
-    printf("\"%s\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
-           ",\"linearizable\":\"%s\",\"first_violation\":\"%s\","
-           "\"availability_majority\":%.4f,\"availability_minority\":%.4f,"
-           "\"availability\":%.4f,",
-           name, s->ops, s->ok, s->fail, s->info, tr__lincheck_verdict_name(s->lin.verdict), bad,
-           s->avail.groups[0].fraction, s->avail.groups[1].fraction, s->avail.all.fraction);
+    printf("\"%s\":{\"verdict\":\"%s\",\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
+           ",\"info\":%" PRIu64 ",\"linearizable\":\"%s\","
+           "\"first_violation\":",
+           name, tr_verdict_name(store_verdict(s)), s->ops, s->ok, s->fail, s->info,
+           tr_verdict_name(lin_verdict(s->lin.verdict)));
+    json_str(bad);
+    putchar(',');
+    json_fraction("availability_majority", s->avail.groups[0].fraction);
+    json_fraction("availability_minority", s->avail.groups[1].fraction);
+    json_fraction("availability", s->avail.all.fraction);
     if (is_ap) {
-        printf("\"converged\":%s,\"converged_after_ms\":%.3f,\"lost_writes\":%zu,",
-               s->converged ? "true" : "false", s->converged_after_ns / 1e6, s->conv.lost_writes);
+        printf("\"converged\":%s,\"converged_after_ms\":", s->converged ? "true" : "false");
+        if (s->converged) {
+            printf("%.3f", s->converged_after_ns / 1e6);
+        } else {
+            fputs("null", stdout);
+        }
+        printf(",\"lost_writes\":%zu,", s->conv.lost_writes);
     }
-    printf("\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}%s", s->violated ? "true" : "false",
-           s->why, s->note, last ? "" : ",");
+    printf("\"violated\":%s,\"why\":", s->violated ? "true" : "false");
+    json_str(s->why);
+    fputs(",\"note\":", stdout);
+    json_str(s->note);
+    printf("}%s", last ? "" : ",");
 }
 
 static void json_stock(const stock_result *s) {
@@ -1065,16 +1259,19 @@ static void json_stock(const stock_result *s) {
     }
     printf("\"stock\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
            ",\"info\":%" PRIu64 ",\"reserve_ids\":%" PRIu64 ",\"restock_ids\":%" PRIu64
-           ",\"retried_ids\":%" PRIu64 ",\"abandoned_ids\":%" PRIu64
-           ",\"availability_majority\":%.4f,\"availability_minority\":%.4f,"
-           "\"availability\":%.4f,\"never_negative\":%s,\"first_negative\":\"%s\","
-           "\"conserved\":%s,\"items_below_bounds\":%zu,\"items_above_bounds\":%zu,"
-           "\"suspect\":\"%s\",\"final_levels\":[",
+           ",\"retried_ids\":%" PRIu64 ",\"abandoned_ids\":%" PRIu64 ",",
            s->ops, s->ok, s->fail, s->info, c->reserve_ids, c->restock_ids, c->retried_ids,
-           s->abandoned, answered(&s->avail.groups[0], s->refused[1]).fraction,
-           answered(&s->avail.groups[1], s->refused[2]).fraction,
-           answered(&s->avail.all, s->refused[0]).fraction, c->never_negative ? "true" : "false",
-           neg, c->conserved ? "true" : "false", c->items_below, c->items_above, sus);
+           s->abandoned);
+    json_fraction("availability_majority", answered(&s->avail.groups[0], s->refused[1]).fraction);
+    json_fraction("availability_minority", answered(&s->avail.groups[1], s->refused[2]).fraction);
+    json_fraction("availability", answered(&s->avail.all, s->refused[0]).fraction);
+    printf("\"never_negative\":%s,\"first_negative\":", c->never_negative ? "true" : "false");
+    json_str(neg);
+    printf(",\"conserved\":%s,\"items_below_bounds\":%zu,\"items_above_bounds\":%zu,"
+           "\"suspect\":",
+           c->conserved ? "true" : "false", c->items_below, c->items_above);
+    json_str(sus);
+    fputs(",\"final_levels\":[", stdout);
     for (uint32_t i = 0; i < s->items; i++) {
         if (s->final_known[i]) {
             printf("%s{\"level\":%" PRId64 ",\"lower\":%" PRId64 ",\"upper\":%" PRId64 "}",
@@ -1083,17 +1280,38 @@ static void json_stock(const stock_result *s) {
             printf("%snull", i ? "," : "");
         }
     }
-    printf("],\"violated\":%s,\"why\":\"%s\",\"note\":\"%s\"}", s->violated ? "true" : "false",
-           s->why, s->note);
+    printf("],\"verdict\":\"%s\",\"violated\":%s,\"why\":",
+           tr_verdict_name(s->violated ? TR_VERDICT_VIOLATED : TR_VERDICT_HELD),
+           s->violated ? "true" : "false");
+    json_str(s->why);
+    fputs(",\"note\":", stdout);
+    json_str(s->note);
+    putchar('}');
+}
+
+static tr_verdict run_verdict(const run_result *r);
+
+/* Node i is n<i+1> wherever a user sees it. */
+static void json_nodes(uint64_t mask, uint32_t nodes) {
+    putchar('[');
+    for (uint32_t i = 0, n = 0; i < nodes; i++) {
+        if (mask >> i & 1) {
+            printf("%s\"n%u\"", n++ ? "," : "", i + 1);
+        }
+    }
+    putchar(']');
 }
 
 static void print_json(const sim_opts *o, const run_result *r) {
-    printf("{\"seed\":%" PRIu64 ",\"held\":%s,\"nodes\":%u,\"trace_hash\":\"%016" PRIx64 "\","
-           "\"partitioned\":%s,\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
+    tr_verdict v = run_verdict(r);
+    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"held\":%s,\"nodes\":%u,"
+           "\"trace_hash\":\"%016" PRIx64 "\",\"partitioned\":%s,\"minority\":",
+           r->seed, tr_verdict_name(v), v == TR_VERDICT_HELD ? "true" : "false", o->nodes,
+           r->trace_hash, r->partitioned ? "true" : "false");
+    json_nodes(r->minority_mask, o->nodes);
+    printf(",\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
            ",\"wall_s\":%.3f,\"cpu_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
-           r->seed, r->cp.violated || r->ap.violated || r->stock.violated ? "false" : "true",
-           o->nodes, r->trace_hash, r->partitioned ? "true" : "false", r->minority_mask,
-           r->stats.events, r->wall_s, r->cpu_s, r->check_s, r->virtual_ns / 1e9);
+           r->minority_mask, r->stats.events, r->wall_s, r->cpu_s, r->check_s, r->virtual_ns / 1e9);
     for (int f = 0; f < TR_SIM_FAULT_COUNT; f++) {
         printf("%s\"%s\":%" PRIu64, f ? "," : "", tr_sim_fault_name((tr_sim_fault)f),
                r->stats.faults[f]);
@@ -1180,7 +1398,16 @@ static void release(scenario *sc) {
     sc->nem = NULL;
 }
 
-/* One seed: create, run, check, destroy. Returns 0/1/2 as the exit status. */
+/* The run's verdict: violated if any stated guarantee was, else unknown if one could not be
+ * decided, else held. */
+static tr_verdict run_verdict(const run_result *r) {
+    if (r->cp.violated || r->ap.violated || r->stock.violated) {
+        return TR_VERDICT_VIOLATED;
+    }
+    return r->cp.unknown || r->ap.unknown ? TR_VERDICT_UNKNOWN : TR_VERDICT_HELD;
+}
+
+/* One seed: create, run, check, destroy. Returns 0/1/2/3 as the exit status. */
 static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
     scenario sc = {.o = o, .out = r};
     tr_sim_config cfg;
@@ -1210,7 +1437,7 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
         fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, r->tool_why);
         return 2;
     }
-    return r->cp.violated || r->ap.violated || r->stock.violated ? 1 : 0;
+    return (int)run_verdict(r);
 }
 
 static void determinism_scenario(tr_sim *sim, void *ud) {
@@ -1224,17 +1451,35 @@ static void determinism_scenario(tr_sim *sim, void *ud) {
     release(sc);
 }
 
-static int check_determinism(const sim_opts *o) {
+/* One seed run twice: 0 identical, 1 diverged, 2 tool error; the report printed. */
+static int check_determinism_seed(const sim_opts *o, uint64_t seed) {
     run_result r;
     scenario sc = {.o = o, .out = &r};
     tr_sim_config cfg;
     tr_sim_divergence div;
-    sim_config(o, o->seed_lo, &sc, &cfg);
+    sim_config(o, seed, &sc, &cfg);
     int rc = tr_sim_check_determinism(&cfg, determinism_scenario, &sc, &div);
     release(&sc);
     if (rc != 0) {
-        fprintf(stderr, "troupe sim: cannot create the simulation: %s\n", tr_strerror(rc));
+        fprintf(stderr, "troupe sim: seed %" PRIu64 ": cannot create the simulation: %s\n", seed,
+                tr_strerror(rc));
         return 2;
+    }
+    if (o->json) {
+        printf("{\"seed\":%" PRIu64 ",\"identical\":%s,\"trace_hash_first\":\"%016" PRIx64
+               "\",\"trace_hash_second\":\"%016" PRIx64 "\",\"diverged_at_event\":",
+               seed, div.diverged ? "false" : "true", div.hash_first, div.hash_second);
+        if (div.diverged) {
+            printf("%" PRIu64 ",\"diverged_at_s\":%.6f,\"what\":", div.event_index,
+                   div.time_ns / 1e9);
+            json_str(div.what);
+        } else {
+            fputs("null,\"diverged_at_s\":null,\"what\":null", stdout);
+        }
+        fputs(",\"replay\":\"", stdout);
+        print_replay(o, seed, stdout);
+        fputs(" --check-determinism\"}\n", stdout);
+        return div.diverged ? 1 : 0;
     }
     printf("trace-hash: %016" PRIx64 " (first run) %016" PRIx64 " (second run)\n", div.hash_first,
            div.hash_second);
@@ -1245,13 +1490,45 @@ static int check_determinism(const sim_opts *o) {
         printf("determinism: both runs identical\n");
     }
     printf("replay: ");
-    print_replay(o, o->seed_lo, stdout);
+    print_replay(o, seed, stdout);
     printf(" --check-determinism\n");
     return div.diverged ? 1 : 0;
 }
 
+/* Every seed of the range run twice, then one summary (on stderr with --json). */
+static int check_determinism(const sim_opts *o) {
+    if (!o->sweep) {
+        return check_determinism_seed(o, o->seed_lo);
+    }
+    uint64_t runs = 0, identical = 0, diverged = 0, errors = 0, first_bad = 0;
+    for (uint64_t seed = o->seed_lo; seed <= o->seed_hi; seed++) {
+        int rc = check_determinism_seed(o, seed);
+        runs++;
+        identical += rc == 0;
+        errors += rc == 2;
+        if (rc == 1 && diverged++ == 0) {
+            first_bad = seed;
+        }
+        if (seed == UINT64_MAX) {
+            break;
+        }
+    }
+    FILE *f = o->json ? stderr : stdout;
+    fprintf(f,
+            "determinism, seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64
+            " identical, %" PRIu64 " diverged, %" PRIu64 " errors\n",
+            o->seed_lo, o->seed_hi, runs, identical, diverged, errors);
+    if (diverged > 0) {
+        fprintf(f, "first diverging seed %" PRIu64 "; replay: ", first_bad);
+        print_replay(o, first_bad, f);
+        fprintf(f, " --check-determinism\n");
+    }
+    return errors > 0 ? 2 : diverged > 0 ? 1 : 0;
+}
+
 static int sweep(const sim_opts *o) {
-    uint64_t runs = 0, held = 0, violated = 0, errors = 0, first_bad = 0;
+    uint64_t runs = 0, held = 0, violated = 0, unknown = 0, errors = 0, first_bad = 0;
+    uint64_t first_unknown = 0;
     double t0 = wall_now();
     run_result r;
     for (uint64_t seed = o->seed_lo; seed <= o->seed_hi; seed++) {
@@ -1262,7 +1539,10 @@ static int sweep(const sim_opts *o) {
         if (rc == 1 && violated++ == 0) {
             first_bad = seed;
         }
-        if (o->json) {
+        if (rc == 3 && unknown++ == 0) {
+            first_unknown = seed;
+        }
+        if (o->json && rc != 2) {
             print_json(o, &r);
         }
         fprintf(stderr,
@@ -1271,10 +1551,12 @@ static int sweep(const sim_opts *o) {
                 runs, o->seed_hi - o->seed_lo + 1, seed,
                 rc == 0   ? "held"
                 : rc == 1 ? "VIOLATED"
+                : rc == 3 ? "UNKNOWN"
                           : "ERROR",
-                r.trace_hash, r.cp.violated ? "  CP: " : "", r.cp.violated ? r.cp.why : "",
-                r.ap.violated ? "  AP: " : "", r.ap.violated ? r.ap.why : "",
-                r.stock.violated ? "  stock: " : "", r.stock.violated ? r.stock.why : "");
+                r.trace_hash, r.cp.violated || r.cp.unknown ? "  CP: " : "",
+                r.cp.violated || r.cp.unknown ? r.cp.why : "", r.ap.violated ? "  AP: " : "",
+                r.ap.violated ? r.ap.why : "", r.stock.violated ? "  stock: " : "",
+                r.stock.violated ? r.stock.why : "");
         if (seed == UINT64_MAX) {
             break;
         }
@@ -1282,14 +1564,19 @@ static int sweep(const sim_opts *o) {
     FILE *f = o->json ? stderr : stdout;
     fprintf(f,
             "seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
-            " violated, %" PRIu64 " errors, %.1f s wall\n",
-            o->seed_lo, o->seed_hi, runs, held, violated, errors, wall_now() - t0);
+            " violated, %" PRIu64 " unknown, %" PRIu64 " errors, %.1f s wall\n",
+            o->seed_lo, o->seed_hi, runs, held, violated, unknown, errors, wall_now() - t0);
     if (violated > 0) {
         fprintf(f, "first violating seed %" PRIu64 "; replay: ", first_bad);
         print_replay(o, first_bad, f);
         fprintf(f, "\n");
     }
-    return errors > 0 ? 2 : violated > 0 ? 1 : 0;
+    if (unknown > 0) {
+        fprintf(f, "first unknown seed %" PRIu64 "; replay: ", first_unknown);
+        print_replay(o, first_unknown, f);
+        fprintf(f, "\n");
+    }
+    return errors > 0 ? 2 : violated > 0 ? 1 : unknown > 0 ? 3 : 0;
 }
 
 /* ---- loaded services: `troupe sim --load PATH --workload NAME` through the runner ----------- */
@@ -1297,7 +1584,7 @@ static int sweep(const sim_opts *o) {
 #define LOADS_MAX 8
 
 static int load_usage(const char *why) {
-    fprintf(stderr, "troupe sim: %s; see --help\n", why);
+    sim_error("%s", why);
     return 2;
 }
 
@@ -1324,8 +1611,10 @@ static void print_loaded(const tr_experiment_result *r, bool json) {
                r->checks[i].why[0] ? ": " : "", r->checks[i].why);
     }
     for (uint32_t i = 0; i < r->fault_count; i++) {
-        printf("  fault %-10s %.3fs..%.3fs nodes %#" PRIx64 "\n", r->faults[i].kind,
-               r->faults[i].start_ns / 1e9, r->faults[i].end_ns / 1e9, r->faults[i].nodes);
+        char names[TR_SIM_NODES_MAX * 5];
+        format_mask(names, sizeof names, r->faults[i].nodes, TR_SIM_NODES_MAX, true);
+        printf("  fault %-10s %.3fs..%.3fs nodes %s\n", r->faults[i].kind,
+               r->faults[i].start_ns / 1e9, r->faults[i].end_ns / 1e9, names[0] ? names : "-");
     }
     printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
 }
@@ -1379,22 +1668,15 @@ static int run_loaded(int argc, char **argv) {
     o.rate = cfg.rate;
     o.keys = cfg.keys;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *v;
+        const sim_option *opt = next_option(argc, argv, &i, true, &v);
+        if (opt == NULL) {
+            return 2;
+        }
+        const char *a = opt->name;
         if (!strcmp(a, "--json")) {
             o.json = true;
-            continue;
-        }
-        if (strcmp(a, "--load") != 0 &&
-            (!takes_value(a) || !strcmp(a, "--history") || !strcmp(a, "--clients"))) {
-            snprintf(err, sizeof err, "%s is not an option of troupe sim --load", a);
-            return load_usage(err);
-        }
-        if (v == NULL) {
-            snprintf(err, sizeof err, "%s needs a value", a);
-            return load_usage(err);
-        }
-        i++;
-        if (!strcmp(a, "--load")) {
+        } else if (!strcmp(a, "--load")) {
             if (loads == LOADS_MAX) {
                 return load_usage("--load at most 8 times");
             }
@@ -1411,8 +1693,8 @@ static int run_loaded(int argc, char **argv) {
         } else if (!strcmp(a, "--scenario")) {
             cfg.nemesis.scenario_path = v;
         } else if (parse_value(a, v, &o) != 0) {
-            snprintf(err, sizeof err, "bad value '%s' for %s", v, a);
-            return load_usage(err);
+            sim_error("%s '%s': expected %s", a, v, opt->expects);
+            return 2;
         }
     }
     if (workload == NULL) {
@@ -1420,7 +1702,8 @@ static int run_loaded(int argc, char **argv) {
     }
     if (nemesis != NULL && tr__nemesis_parse(nemesis, &cfg.nemesis.kinds, service_faults,
                                              sizeof service_faults, err, sizeof err) != 0) {
-        return load_usage(err);
+        nemesis_error(err);
+        return 2;
     }
     cfg.nemesis.service_faults = service_faults[0] ? service_faults : NULL;
     cfg.sim.seed = o.seed_lo;
@@ -1452,8 +1735,7 @@ int tr_cli_sim(int argc, char **argv) {
         }
     }
     if (parse_args(argc, argv, &o) != 0) {
-        usage(stderr);
-        return 2;
+        return 2; /* the one-line error is printed */
     }
     if (o.scenario_path != NULL && load_scenario(&o) != 0) {
         return 2; /* the error names the file and line; usage would bury it */

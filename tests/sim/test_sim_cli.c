@@ -79,14 +79,15 @@ Test(sim_cli, stale_read_bug_exits_1) {
     cr_assert_not_null(strstr(out, "replay: troupe sim --seed"), "%s", out);
 }
 
-/* "seeds A..B: R runs, H held, V violated, E errors" -> V */
+/* "seeds A..B: R runs, H held, V violated, U unknown, E errors" -> V */
 static unsigned sweep_violated(const char *text) {
     const char *s = strstr(text, "seeds ");
-    unsigned long lo, hi, r, held, v, e;
+    unsigned long lo, hi, r, held, v, u, e;
     cr_assert_not_null(s, "%s", text);
-    cr_assert_eq(sscanf(s, "seeds %lu..%lu: %lu runs, %lu held, %lu violated, %lu errors", &lo, &hi,
-                        &r, &held, &v, &e),
-                 6, "%s", s);
+    cr_assert_eq(sscanf(s,
+                        "seeds %lu..%lu: %lu runs, %lu held, %lu violated, %lu unknown, %lu errors",
+                        &lo, &hi, &r, &held, &v, &u, &e),
+                 7, "%s", s);
     cr_assert_eq(e, 0, "%s", text);
     return (unsigned)v;
 }
@@ -155,14 +156,153 @@ Test(sim_cli, history_file_is_written_and_checks_with_troupe_check) {
 }
 
 Test(sim_cli, bad_flags_exit_2) {
-    static const char *const bad[] = {
-        "--nodes 0",     "--nodes 99",   "--nemesis bogus", "--duration x",
-        "--duration 0s", "--frobnicate", "--seed",          "--seeds 5..1",
-        "--workload xy", "--bug nope",   "--rate -1",       "--seeds 1..3 --check-determinism",
-        "--seed 12abc"};
+    static const char *const bad[] = {"--nodes 0",    "--nodes 99",    "--nemesis bogus",
+                                      "--duration x", "--duration 0s", "--frobnicate",
+                                      "--seed",       "--seeds 5..1",  "--workload xy",
+                                      "--bug nope",   "--rate -1",     "--seed 12abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(run(out, bad[i]), 2, "troupe sim %s", bad[i]);
     }
     cr_assert_eq(run(out, "--help"), 0);
     cr_assert_not_null(strstr(out, "usage: troupe sim"));
+}
+
+/* Runs `troupe sim ARGS` with stderr kept (after stdout). */
+static int run_all(char *buf, const char *args) {
+    return troupe_cli("", "sim", args, true, buf, OUT_MAX);
+}
+
+static int lines_of(const char *text) {
+    int n = 0;
+    for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++) {
+        n++;
+    }
+    return n;
+}
+
+/* An error is one line that states the limit it broke and points at --help: no usage dump. */
+Test(sim_cli, an_error_is_one_line_that_states_the_limit) {
+    static const char *const cases[][2] = {
+        {"--nodes 99", "from 1 to 16"},
+        {"--nodes 0", "from 1 to 16"},
+        {"--rate 0", "from 0.1 to 100000"},
+        {"--duration 5x", "unit ms, s or m"},
+        {"--seeds 5..1", "A <= B"},
+        {"--seeds 1..2000000", "at most 1000000 seeds"},
+        {"--keys 65", "from 1 to 64"},
+        {"--clients 17", "from 1 to 16"},
+        {"--workload xy", "cp, ap, both or stock"},
+        {"--bug nope", "stale-read, no-anti-entropy"},
+        {"--frobnicate", "--frobnicate is not an option of troupe sim"},
+        {"--seed", "--seed needs a value"},
+        {"--clients 2 --load x.so", "not an option of troupe sim --load"},
+        {"--lin-budget 0", "from 1 to 100000000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(run_all(out, cases[i][0]), 2, "troupe sim %s:\n%s", cases[i][0], out);
+        cr_assert_eq(lines_of(out), 1, "troupe sim %s: not one line:\n%s", cases[i][0], out);
+        cr_assert_not_null(strstr(out, cases[i][1]), "troupe sim %s:\n%s", cases[i][0], out);
+        cr_assert_not_null(strstr(out, "; see --help\n"), "troupe sim %s:\n%s", cases[i][0], out);
+        cr_assert_null(strstr(out, "usage:"), "troupe sim %s:\n%s", cases[i][0], out);
+    }
+}
+
+/* A fault or a planted bug that cannot apply to the run is refused, never a silent no-op. */
+Test(sim_cli, a_fault_or_bug_that_cannot_apply_exits_2) {
+    static const char *const cases[][2] = {
+        {"--nodes 2", "a partition needs at least 3 nodes"},
+        {"--nodes 2 --nemesis ring", "a partition needs at least 3 nodes"},
+        {"--nodes 2 --nemesis crash", "needs at least 3 nodes"},
+        {"--nodes 1 --nemesis isolate", "at least 2 nodes"},
+        {"--workload ap --bug stale-read", "CP register"},
+        {"--workload ap --bug no-write-back", "CP register"},
+        {"--workload cp --bug no-anti-entropy", "AP register"},
+        {"--workload cp --bug oversell", "stock service"},
+        {"--bug double-charge", "--workload both does not run"},
+        {"--workload stock --bug stale-read", "--workload stock does not run"},
+        {"--nemesis partition,,crash", "empty item"},
+        {"--nemesis partition,", "empty item"},
+        {"--nemesis bogus", "valid: partition, crash, pause, clock, delay, loss"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(run_all(out, cases[i][0]), 2, "troupe sim %s:\n%s", cases[i][0], out);
+        cr_assert_eq(lines_of(out), 1, "troupe sim %s:\n%s", cases[i][0], out);
+        cr_assert_not_null(strstr(out, cases[i][1]), "troupe sim %s:\n%s", cases[i][0], out);
+    }
+    /* the same runs with what they need are accepted */
+    cr_assert_eq(run(out, "--nodes 2 --nemesis none --duration 2s"), 0, "%s", out);
+    cr_assert_eq(run(out, "--nodes 2 --nemesis isolate --workload ap --duration 2s"), 0, "%s", out);
+    cr_assert_eq(run(out, "--workload both --bug no-anti-entropy --duration 2s"), 1, "%s", out);
+}
+
+/* --json: verdicts are enums or booleans, consistent with one another, nodes are names. */
+Test(sim_cli, json_values_are_typed_and_consistent) {
+    cr_assert_eq(run(out, "--duration 5s --json"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "{\"seed\":1,\"verdict\":\"held\",\"held\":true,"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"cp\":{\"verdict\":\"held\","), "%s", out);
+    cr_assert_not_null(strstr(out, "\"linearizable\":\"held\""), "CP's:\n%s", out);
+    cr_assert_not_null(strstr(out, "\"linearizable\":\"violated\""), "AP's:\n%s", out);
+    cr_assert_not_null(strstr(out, "\"why\":null"), "%s", out);
+    cr_assert_null(strstr(out, "\"\""), "an empty string instead of null:\n%s", out);
+    cr_assert_null(strstr(out, "not linearizable"), "%s", out);
+    /* a violated run: every verdict field agrees */
+    cr_assert_eq(run(out, "--workload ap --duration 5s --bug no-anti-entropy --json"), 1, "%s",
+                 out);
+    cr_assert_not_null(strstr(out, "\"verdict\":\"violated\",\"held\":false"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"ap\":{\"verdict\":\"violated\""), "%s", out);
+    cr_assert_not_null(strstr(out, "\"violated\":true,\"why\":\"replicas"), "%s", out);
+    /* an undecided one: unknown, and not held */
+    cr_assert_eq(run(out, "--workload cp --duration 5s --lin-budget 1 --json"), 3, "%s", out);
+    cr_assert_not_null(strstr(out, "\"verdict\":\"unknown\",\"held\":false"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"linearizable\":\"unknown\""), "%s", out);
+    cr_assert_not_null(strstr(out, "\"violated\":false"), "%s", out);
+}
+
+/* The partition's minority is named n1..nN in the text and in the JSON alike, and --help says
+ * what a history's node field holds. */
+Test(sim_cli, nodes_are_named_the_same_in_text_and_json) {
+    char names[64], json[128];
+    cr_assert_eq(run(out, "--duration 5s --seed 2"), 0, "%s", out);
+    const char *m = strstr(out, "minority {");
+    cr_assert_not_null(m, "%s", out);
+    cr_assert_eq(sscanf(m, "minority {%63[^}]}", names), 1, "%s", m);
+    cr_assert_eq(run(out2, "--duration 5s --seed 2 --json"), 0, "%s", out2);
+    /* "n1,n4" -> "\"minority\":[\"n1\",\"n4\"]" */
+    size_t len = (size_t)snprintf(json, sizeof json, "\"minority\":[\"");
+    for (const char *p = names; *p; p++) {
+        len += (size_t)snprintf(json + len, sizeof json - len, *p == ',' ? "\",\"" : "%c", *p);
+    }
+    snprintf(json + len, sizeof json - len, "\"]");
+    cr_assert_not_null(strstr(out2, json), "want %s in:\n%s", json, out2);
+    cr_assert_eq(run(out, "--help"), 0);
+    cr_assert_not_null(strstr(out, "\"node\" there is the node index from 0"), "%s", out);
+    cr_assert_not_null(strstr(out, "0 is n1"), "%s", out);
+}
+
+/* --check-determinism takes a seed range (each seed checked, one summary) and --json. */
+Test(sim_cli, check_determinism_takes_a_seed_range_and_json) {
+    cr_assert_eq(run(out, "--seeds 1..3 --duration 2s --check-determinism"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "replay: troupe sim --seed 3 "), "%s", out);
+    cr_assert_not_null(strstr(out, "determinism, seeds 1..3: 3 runs, 3 identical, 0 diverged"),
+                       "%s", out);
+    cr_assert_eq(run(out, "--seeds 4..5 --duration 2s --check-determinism --json"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "{\"seed\":4,\"identical\":true,"), "%s", out);
+    cr_assert_not_null(strstr(out, "{\"seed\":5,\"identical\":true,"), "%s", out);
+    cr_assert_eq(lines_of(out), 2, "%s", out);
+    cr_assert_eq(run(out, "--seed 6 --duration 2s --check-determinism --json"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"diverged_at_event\":null"), "%s", out);
+}
+
+/* A linearizability search out of budget is unknown: exit 3, never "held", in a run and in a
+ * sweep (which counts it apart). */
+Test(sim_cli, an_undecided_check_is_unknown_and_exits_3) {
+    cr_assert_eq(run(out, "--workload cp --duration 5s --lin-budget 1"), 3, "%s", out);
+    cr_assert_not_null(strstr(out, "stated guarantees        UNKNOWN"), "%s", out);
+    cr_assert_null(strstr(out, "held"), "%s", out);
+    cr_assert_not_null(strstr(out, "--lin-budget 1"), "the replay line keeps the budget:\n%s", out);
+    cr_assert_eq(run(out, "--workload cp --duration 3s --seeds 1..2 --lin-budget 1"), 3, "%s", out);
+    cr_assert_not_null(strstr(out, "0 held, 0 violated, 2 unknown, 0 errors"), "%s", out);
+    cr_assert_not_null(strstr(out, "first unknown seed 1; replay: "), "%s", out);
+    /* the budget given, large enough: held */
+    cr_assert_eq(run(out, "--workload cp --duration 3s --lin-budget 1000000"), 0, "%s", out);
 }
