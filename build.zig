@@ -249,10 +249,10 @@ pub fn build(b: *std.Build) void {
         load.addFileArg(svc.getEmittedBin());
         load.has_side_effects = true;
         test_step.dependOn(&load.step);
-        // The built-in cp as a module on a 3-node loopback cluster (tests/harness/builtin_node.sh).
+        // The built-in services as modules: nm, a 3-node loopback cluster, troupe sim (builtin_node.sh).
         const node_cp = b.addSystemCommand(&.{ "sh", "tests/harness/builtin_node.sh" });
         node_cp.addFileArg(exe.getEmittedBin());
-        node_cp.addFileArg(builtin_modules[0].getEmittedBin());
+        for (builtin_modules) |so| node_cp.addFileArg(so.getEmittedBin()); // cp, ap, stock
         node_cp.has_side_effects = true;
         test_step.dependOn(&node_cp.step);
     }

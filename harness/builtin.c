@@ -82,6 +82,58 @@ static int cp_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len)
     return register_arg(env, bug_bits(env, cp_bugs, cp_bug_bits), buf, cap, len);
 }
 
+/* The cp workload: each client uses its own node's replica; a read or a write (even odds) of
+ * a random key, writes carrying a random value (62 bits from the client's seeded stream, so
+ * unique in practice and the same whether a seed runs alone or inside a sweep). */
+static int cp_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count,
+                   tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
+    (void)env;
+    bool write = tr_sim_rng_below(rng, 2) == 0;
+    uint32_t key = (uint32_t)tr_sim_rng_below(rng, key_count ? key_count : 1);
+    int64_t value = write ? (int64_t)(tr_sim_rng_next(rng) >> 2) : 0;
+    uint8_t *p = tr_mp_writer_room(w, TR_REG_BODY_MAX);
+    size_t len = 0;
+    if (p == NULL || tr__registers_request_encode(p, TR_REG_BODY_MAX, key, write, value, &len)) {
+        return TR_ETOOBIG;
+    }
+    tr_mp_writer_advance(w, p + len);
+    op->f = write ? "write" : "read";
+    op->key = key;
+    op->has_value = write;
+    op->value = value;
+    *type = write ? TR_REG_WRITE : TR_REG_READ;
+    *target = "cp";
+    return 0;
+}
+
+/* As the registers' replies say: ok; an error that certainly did not take effect is a fail,
+ * one that may have (indeterminate), a timeout or a crashed node an info. */
+static tr_history_type cp_complete(const tr_service_env *env, const tr_workload_op *op,
+                                   const tr_msg *reply, int err, tr_workload_op *done,
+                                   const char **error) {
+    (void)env;
+    tr_reg_reply rep;
+    if (reply == NULL) {
+        *error = err == TR_ETIMEDOUT ? "timeout" : "node down";
+        return TR_HISTORY_INFO;
+    }
+    if (tr__registers_reply_decode(reply->body, reply->body_len, &rep) != 0) {
+        *error = "malformed reply";
+        return TR_HISTORY_INFO;
+    }
+    if (rep.ok) {
+        if (!op->has_value) { /* a read: what it read (nil: never written) */
+            done->has_value = rep.has_value;
+            done->value = rep.value;
+        }
+        return TR_HISTORY_OK;
+    }
+    *error = rep.indeterminate ? "indeterminate" : "refused";
+    return rep.indeterminate ? TR_HISTORY_INFO : TR_HISTORY_FAIL;
+}
+
+static const tr_workload cp_workload = {.next = cp_next, .complete = cp_complete};
+
 static const tr_service_actor cp_actors[] = {{.name = "cp",
                                               .behaviour = &tr__register_cp_behaviour,
                                               .placement = TR_PLACE_EVERY_NODE,
@@ -93,6 +145,8 @@ const tr_service tr__builtin_cp = {.abi = TR_SERVICE_ABI,
                                    .actor_count = 1,
                                    .requests = register_requests,
                                    .request_count = 2,
+                                   .workload = &cp_workload,
+                                   .lin_model = &tr_lin_model_register,
                                    .bugs = cp_bugs};
 
 static const char *const ap_bugs[] = {"no-anti-entropy", NULL};

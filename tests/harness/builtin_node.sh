@@ -1,11 +1,12 @@
 #!/bin/sh
-# The built-in "cp" register as a loadable module (zig-out/lib/troupe-cp.so) on a 3-node
-# loopback cluster: the module defines no tr_ symbol; n1 hosts the built-in cp, n2 and n3 start
-# without it (--builtins) and load the module instead; a write through n2's loaded cp is read
-# through n1's built-in cp and n3's loaded one, by request name (`troupe call H:P cp write`).
-# A module that takes a hosted built-in's name, and an unknown --builtins name, are one-line
-# errors, exit 2.
-# Usage: builtin_node.sh TROUPE CP_MODULE
+# The built-in services as loadable modules (zig-out/lib/troupe-cp.so, troupe-ap.so,
+# troupe-stock.so): no module defines a tr_ symbol. On a 3-node loopback cluster n1 hosts the
+# built-in cp, n2 and n3 start without it (--builtins) and load troupe-cp.so instead; a write
+# through n2's loaded cp is read through n1's built-in cp and n3's loaded one, by request name
+# (`troupe call H:P cp write`). A module that takes a hosted built-in's name, and a bad
+# --builtins list, are one-line errors, exit 2. `troupe sim --load troupe-cp.so --workload cp`
+# holds, and catches the planted stale-read bug.
+# Usage: builtin_node.sh TROUPE CP_MODULE AP_MODULE STOCK_MODULE
 set -u
 troupe=$1 module=$2
 dir=$(mktemp -d)
@@ -21,9 +22,11 @@ fail() {
     for n in n1 n2 n3; do [ -f "$dir/$n.log" ] && tail -5 "$dir/$n.log"; done
     exit 1
 }
-defined=$(nm -D --defined-only "$module" | awk '$3 ~ /^tr_/ { print $3 }')
-[ -z "$defined" ] || fail "$module carries its own copy of: $defined"
-nm -D --defined-only "$module" | grep -qw troupe_service_v1 || fail "no troupe_service_v1"
+for m in "$2" "$3" "$4"; do
+    defined=$(nm -D --defined-only "$m" | awk '$3 ~ /^tr_/ { print $3 }')
+    [ -z "$defined" ] || fail "$m carries its own copy of: $defined"
+    nm -D --defined-only "$m" | grep -qw troupe_service_v1 || fail "$m: no troupe_service_v1"
+done
 printf 'builtin-node-test-secret-0123456789' >"$dir/secret"
 export TROUPE_SECRET=
 unset TROUPE_SECRET
@@ -78,4 +81,8 @@ for args in "--load $module" "--builtins echo,nope" "--builtins cp,cp"; do
     [ $? -eq 2 ] || fail "$args: not exit 2: $out"
     [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "$args: not one line: $out"
 done
+out=$("$troupe" sim --load "$module" --workload cp --seeds 1..2 --duration 10s 2>&1)
+[ $? -eq 0 ] || fail "troupe sim --load cp did not hold: $out"
+out=$("$troupe" sim --load "$module" --workload cp --seeds 1..2 --duration 10s --bug stale-read 2>&1)
+[ $? -eq 1 ] || fail "troupe sim --load cp missed the planted stale read: $out"
 echo "builtin_node.sh: ok"
