@@ -1,11 +1,12 @@
 #!/bin/sh
 # The built-in services as loadable modules (zig-out/lib/troupe-cp.so, troupe-ap.so,
 # troupe-stock.so): no module defines a tr_ symbol. On a 3-node loopback cluster n1 hosts the
-# built-in cp, n2 and n3 start without it (--builtins) and load troupe-cp.so instead; a write
-# through n2's loaded cp is read through n1's built-in cp and n3's loaded one, by request name
-# (`troupe call H:P cp write`). A module that takes a hosted built-in's name, and a bad
-# --builtins list, are one-line errors, exit 2. `troupe sim --load troupe-cp.so --workload cp`
-# holds, and catches the planted stale-read bug.
+# built-in cp (and stock), n2 and n3 start without it (--builtins) and load troupe-cp.so
+# instead; a write through n2's loaded cp is read through n1's built-in cp and n3's loaded
+# one, by request name (`troupe call H:P cp write`; `read` is stock's own when sent to
+# "stock", the registers' through "proxy"). A module that takes a hosted built-in's name, and
+# a bad --builtins list, are one-line errors, exit 2. `troupe sim --load troupe-cp.so
+# --workload cp` holds, and catches the planted stale-read bug.
 # Usage: builtin_node.sh TROUPE CP_MODULE AP_MODULE STOCK_MODULE
 set -u
 troupe=$1 module=$2
@@ -44,7 +45,8 @@ port() {
     return 1
 }
 
-"$troupe" node --name n1 --listen 127.0.0.1:0 $common 2>"$dir/n1.log" &
+"$troupe" node --name n1 --listen 127.0.0.1:0 $common --builtins echo,proxy,kv,cp,ap,stock \
+    2>"$dir/n1.log" &
 pids="$pids $!"
 p1=$(port n1) || fail "n1 did not start"
 for n in n2 n3; do
@@ -75,6 +77,11 @@ out=$(call $p1 cp read '{"key": 7}') || fail "read through n1's built-in cp: $ou
 [ "$out" = '{"ok":true,"value":42}' ] || fail "n1 read $out"
 out=$(call $p3 cp read '{"key": 7}') || fail "read through n3's loaded cp: $out"
 [ "$out" = '{"ok":true,"value":42}' ] || fail "n3 read $out"
+# read is stock's own (1026) when sent to stock, the registers' through proxy
+out=$(call $p1 stock read '{"item": 0}') || fail "stock read on n1: $out"
+[ "$out" = '{"level":10,"ok":true}' ] || fail "stock read $out"
+out=$(call $p1 proxy read '["cp@n3", {"key": 7}]') || fail "read through proxy: $out"
+[ "$out" = '{"ok":true,"value":42}' ] || fail "proxy read $out"
 
 for args in "--load $module" "--builtins echo,nope" "--builtins cp,cp"; do
     out=$("$troupe" node --name n9 --listen 127.0.0.1:0 --secret-file "$dir/secret" $args 2>&1)
