@@ -19,6 +19,7 @@ const actors = @import("actors/sources.zig");
 const harness = @import("harness/sources.zig");
 const cli = @import("cli/sources.zig");
 const bench = @import("bench/sources.zig");
+const examples = @import("examples/sources.zig");
 
 const c_flags = [_][]const u8{
     "-std=gnu11",
@@ -174,6 +175,42 @@ pub fn build(b: *std.Build) void {
         if (tsan) run.setEnvironmentVariable("TR_TEST_JOBS", "1");
         test_step.dependOn(&run.step);
         b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
+    }
+
+    // ---- examples: services as a user writes them (examples/sources.zig) ----
+    // Each is a module installed as lib/troupe-NAME.so, built -shared without libtroupe: its
+    // tr_* references resolve from the program that loads it (the troupe binary). Its tests link
+    // the example's sources with libtroupe, as a user's own test would.
+    const examples_step = b.step("examples", "Build the example services into zig-out/lib");
+    for (examples.all) |ex| {
+        const emod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        emod.addIncludePath(b.path("include"));
+        emod.addCSourceFiles(.{ .files = ex.sources, .flags = &c_flags });
+        const so = b.addLibrary(.{ .linkage = .dynamic, .name = b.fmt("troupe-{s}", .{ex.name}), .root_module = emod });
+        so.linker_allow_shlib_undefined = true;
+        const so_install = b.addInstallFileWithDir(so.getEmittedBin(), .lib, b.fmt("troupe-{s}.so", .{ex.name}));
+        b.getInstallStep().dependOn(&so_install.step);
+        examples_step.dependOn(&so_install.step);
+        for (ex.tests) |path| {
+            if (tsan) break;
+            if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
+            const tmod = newModule(b, target, optimize, tsan);
+            tmod.addCSourceFiles(.{ .files = ex.sources, .flags = &c_flags });
+            tmod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
+            tmod.linkLibrary(lib);
+            linkSystem(tmod);
+            tmod.linkSystemLibrary("criterion", .{});
+            const name = std.fs.path.stem(path);
+            const t = b.addExecutable(.{ .name = name, .root_module = tmod });
+            t.link_gc_sections = false; // keep Criterion's test sections
+            const run = b.addSystemCommand(&.{ "sh", "tests/run_suite.sh" });
+            run.addArtifactArg(t);
+            run.addArg(name);
+            run.addFileArg(exe.getEmittedBin());
+            run.has_side_effects = true;
+            test_step.dependOn(&run.step);
+            b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
+        }
     }
 
     // The service loader's suite: test service modules built -shared without libtroupe (as a
