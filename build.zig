@@ -68,6 +68,24 @@ pub fn build(b: *std.Build) void {
     const exe = hostExecutable(b, target, optimize, tsan, "troupe", &(lib_sources ++ cli.sources ++ bench.sources));
     b.installArtifact(exe);
 
+    // The built-in services that also build as loadable modules (harness/builtin_module.c):
+    // zig-out/lib/troupe-cp.so, ... built as a user's module is (-shared, without libtroupe),
+    // with hidden visibility so that only their entry point is exported.
+    var builtin_modules: [harness.module_names.len]*std.Build.Step.Compile = undefined;
+    for (harness.module_names, 0..) |name, i| {
+        const m = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        m.addIncludePath(b.path("include"));
+        m.addIncludePath(b.path("."));
+        const flags = b.allocator.alloc([]const u8, lib_c_flags.len + 1) catch @panic("OOM");
+        @memcpy(flags[0..lib_c_flags.len], &lib_c_flags);
+        flags[lib_c_flags.len] = b.fmt("-DTR__BUILTIN_MODULE=tr__builtin_{s}", .{name});
+        m.addCSourceFiles(.{ .files = &(actors.lib ++ harness.module_sources), .flags = flags });
+        const so = b.addLibrary(.{ .linkage = .dynamic, .name = b.fmt("troupe-{s}", .{name}), .root_module = m });
+        so.linker_allow_shlib_undefined = true;
+        b.getInstallStep().dependOn(&b.addInstallFileWithDir(so.getEmittedBin(), .lib, b.fmt("troupe-{s}.so", .{name})).step);
+        builtin_modules[i] = so;
+    }
+
     // pkg-config file for embedders. libtroupe is a static library: what it needs is needed by
     // every program that links it, with or without --static, so nothing is private.
     const pc = b.addWriteFiles();
@@ -268,6 +286,12 @@ pub fn build(b: *std.Build) void {
         load.addFileArg(svc.getEmittedBin());
         load.has_side_effects = true;
         test_step.dependOn(&load.step);
+        // The built-in services as modules: nm, a 3-node loopback cluster, troupe sim (builtin_node.sh).
+        const node_cp = b.addSystemCommand(&.{ "sh", "tests/harness/builtin_node.sh" });
+        node_cp.addFileArg(exe.getEmittedBin());
+        for (builtin_modules) |so| node_cp.addFileArg(so.getEmittedBin()); // cp, ap, stock
+        node_cp.has_side_effects = true;
+        test_step.dependOn(&node_cp.step);
     }
 
     // zig build tidy

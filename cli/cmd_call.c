@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "actors/registers.h"
 #include "cli/cli.h"
 #include "cli/node_common.h"
+#include "harness/builtin.h"
 #include "harness/service.h"
 #include "runtime/codec.h"
 #include "troupe.h"
@@ -167,10 +167,12 @@ static void usage(FILE *out) {
             "                   [--cluster NAME] [--load SVC.so]...\n"
             "Sends one request of TYPE with the body JSON (turned into msgpack) to the actor\n"
             "registered as ACTOR on the node at HOST:PORT and prints the reply body as one\n"
-            "line of JSON. TYPE is a number (256..4294901759), read / write for the registers\n"
-            "\"cp\" and \"ap\" ({\"key\": K[, \"value\": V]}), or the name of a request of a\n"
-            "service given with --load SVC.so (repeatable, at most 16: the module is read for\n"
-            "its request names; the node must have loaded it too).\n"
+            "line of JSON. TYPE is a number (256..4294901759) or a request name: of the\n"
+            "service that runs ACTOR, else of a service given with --load SVC.so (repeatable,\n"
+            "at most 16: the module is read for its request names; the node must have loaded\n"
+            "it too), else of a built-in service: read / write for the registers \"cp\" and\n"
+            "\"ap\" ({\"key\": K[, \"value\": V]}), reserve / restock / read for \"stock\"\n"
+            "({\"item\": I, \"qty\": Q, \"id\": ID}), put / get for \"kv\", echo for \"echo\".\n"
             "JSON -> msgpack: object -> map (string keys), array -> array, integer -> int\n"
             "(smallest form), number with a fraction or exponent -> float64, string -> str,\n"
             "true/false -> bool, null -> nil; at most 32 levels deep.\n"
@@ -361,44 +363,72 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
     return result;
 }
 
-/* TYPE: a number, a register operation, or a request name of a --load service (one that
- * two loaded services define with different types is ambiguous). 0, or -1 after printing. */
+/* True when svc runs an actor registered as the name of `actor` ("cp" or "cp@n2"). */
+static bool runs_actor(const tr_service *svc, const char *actor) {
+    size_t n = strcspn(actor, "@");
+    for (uint32_t i = 0; i < svc->actor_count; i++) {
+        if (strlen(svc->actors[i].name) == n && !memcmp(svc->actors[i].name, actor, n)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* TYPE: a number, or a request name: first of the service (loaded, else built in) whose
+ * actor ACTOR is, then of the services given with --load (one that two of them define with
+ * different types is ambiguous), then of the built-in services in their table's order (so
+ * read / write are the registers'). 0, or -1 after printing. */
 static int resolve_type(const call_args *a, uint32_t *type) {
     if (a->type[0] >= '0' && a->type[0] <= '9') {
         return tr_cli_parse_u32("call", "TYPE", a->type, TR_MSG_USER, 0xFFFEFFFFu, type);
     }
-    const char *from = NULL;
+    const tr_service *svcs[CALL_LOADS_MAX + TR__BUILTIN_COUNT];
+    uint32_t n = 0;
     for (uint32_t i = 0; i < a->load_count; i++) {
-        const tr_service *svc;
         char err[512];
-        if (tr_service_load(a->loads[i], &svc, err, sizeof err) != 0) {
+        if (tr_service_load(a->loads[i], &svcs[n++], err, sizeof err) != 0) {
             fprintf(stderr, "troupe call: --load: %s\n", err);
             return -1;
         }
+    }
+    for (uint32_t i = 0; i < TR__BUILTIN_COUNT; i++) {
+        svcs[n++] = tr__builtin_services[i];
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (runs_actor(svcs[i], a->actor)) {
+            if (tr__service_request_type(svcs[i], a->type, type) == 0) {
+                return 0;
+            }
+            break;
+        }
+    }
+    const char *from = NULL;
+    for (uint32_t i = 0; i < a->load_count; i++) {
         uint32_t t;
-        if (tr__service_request_type(svc, a->type, &t) != 0) {
+        if (tr__service_request_type(svcs[i], a->type, &t) != 0) {
             continue;
         }
         if (from && t != *type) {
             fprintf(stderr,
                     "troupe call: TYPE '%s' is ambiguous: %u in %s, %u in %s; give the "
                     "number\n",
-                    a->type, *type, from, t, svc->name);
+                    a->type, *type, from, t, svcs[i]->name);
             return -1;
         }
         *type = t;
-        from = svc->name;
+        from = svcs[i]->name;
+    }
+    for (uint32_t i = a->load_count; i < n && !from; i++) {
+        if (tr__service_request_type(svcs[i], a->type, type) == 0) {
+            from = svcs[i]->name;
+        }
     }
     if (from) {
         return 0;
     }
-    if (!strcmp(a->type, "read") || !strcmp(a->type, "write")) {
-        *type = !strcmp(a->type, "read") ? TR_REG_READ : TR_REG_WRITE;
-        return 0;
-    }
     fprintf(stderr,
-            "troupe call: unknown TYPE '%s': give a number, read / write, or a request name of "
-            "a service given with --load; see --help\n",
+            "troupe call: unknown TYPE '%s': give a number, or a request name of ACTOR's "
+            "service, of a service given with --load or of a built-in one; see --help\n",
             a->type);
     return -1;
 }

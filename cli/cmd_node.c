@@ -1,30 +1,33 @@
-/* cmd_node.c — `troupe node`: one real node in a cluster, hosting the standard actors
- * "echo", "proxy" and "kv" (actors/echo.h, actors/proxy.h, actors/kv.h), the replicated
- * registers "cp" and "ap" (actors/registers.h) and the services loaded with --load
- * (harness/service.h), booted before the node joins the cluster. Logs are key=value lines on
- * stderr; SIGINT/SIGTERM stop the node cleanly (BYE to peers, actors stopped, store
- * flushed). */
+/* cmd_node.c — `troupe node`: one real node in a cluster, hosting services booted before the
+ * node joins the cluster: the built-in ones chosen by --builtins (harness/builtin.h; by
+ * default "echo", "proxy", "kv" and the replicated registers "cp" and "ap") and the ones
+ * loaded with --load (harness/service.h), all through the same descriptor and
+ * tr_service_boot. Logs are key=value lines on stderr; SIGINT/SIGTERM stop the node cleanly
+ * (BYE to peers, actors stopped, store flushed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/echo.h"
-#include "actors/kv.h"
-#include "actors/proxy.h"
 #include "actors/registers.h"
 #include "cli/cli.h"
 #include "cli/node_common.h"
 #include "cluster/membership.h"
 #include "cluster/transport.h"
+#include "harness/builtin.h"
 #include "harness/service.h"
 #include "runtime/real.h"
 #include "troupe.h"
 
 /* The most --load flags one node takes. */
 #define NODE_LOADS_MAX 16
+/* The most services one node hosts: the built-in ones and the loaded ones. */
+#define NODE_SERVICES_MAX (TR__BUILTIN_COUNT + NODE_LOADS_MAX)
+/* The built-in services a node hosts unless --builtins says otherwise. */
+#define NODE_BUILTINS_DEFAULT "echo,proxy,kv,cp,ap"
 
 typedef struct node_args {
     const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
+    const char *builtins;
     const char *loads[NODE_LOADS_MAX];
     uint32_t load_count;
     const char *bug;
@@ -42,7 +45,7 @@ static void usage(FILE *out) {
             "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
             "                   [--write-stall-ms MS] [--spin-us US] [--replicas n1,n2,...]\n"
             "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
-            "                   [--bug NAME]\n"
+            "                   [--builtins LIST] [--bug NAME]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -51,6 +54,9 @@ static void usage(FILE *out) {
             "(default: this node alone); see actors/registers.h for their messages (troupe call\n"
             "TYPE read / write). Logs are key=value lines on stderr; SIGINT/SIGTERM stop it\n"
             "cleanly.\n"
+            "--builtins LIST chooses the built-in services it hosts, comma-separated among\n"
+            "echo, proxy, kv, cp, ap and stock (the inventory service, actors/stock.h), or\n"
+            "\"none\"; default " NODE_BUILTINS_DEFAULT ". Each is a service like a loaded one.\n"
             "Addresses are HOST:PORT, HOST a name (\"db-2.internal:7401\", resolved by the\n"
             "system resolver: /etc/hosts, DNS), an IPv4 address or an IPv6 address in brackets\n"
             "(\"[::1]:7401\"); at most 63 bytes. --listen binds the first address its name\n"
@@ -66,8 +72,9 @@ static void usage(FILE *out) {
             "--down-ms (default 3000) without any frame.\n"
             "--load SVC.so (repeatable, at most 16) loads a service module (docs/call.md)\n"
             "and starts its actors placed on this node before the node joins the cluster; the\n"
-            "service sees this node's index in --replicas (else 0) and their count. --bug NAME\n"
-            "selects one of a loaded service's planted bugs. A module that is not a troupe\n"
+            "service sees this node's index in --replicas (else 0) and their count; it may not\n"
+            "share a built-in's name unless --builtins leaves that one out. --bug NAME selects\n"
+            "one of a hosted service's planted bugs. A module that is not a troupe\n"
             "service, was built for another service ABI, or whose actor fails in init is a\n"
             "one-line error and exit 2.\n");
 }
@@ -125,6 +132,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--cluster")     ? &a->cluster
                            : !strcmp(f, "--replicas")    ? &a->replicas
                            : !strcmp(f, "--bug")         ? &a->bug
+                           : !strcmp(f, "--builtins")    ? &a->builtins
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -205,57 +213,93 @@ static int parse_replicas(const char *list, const char *self, char *buf, size_t 
     return n;
 }
 
-static int spawn_standard_actors(tr_node *node) {
-    tr_spawn_opts eo = {.name = "echo"};
-    tr_spawn_opts po = {.name = "proxy"};
-    tr_spawn_opts ko = {.name = "kv"};
-    tr_addr addr;
-    int rc = tr_node_spawn(node, &tr__echo_behaviour, &eo, NULL, 0, &addr);
-    if (rc == 0) {
-        rc = tr_node_spawn(node, &tr__proxy_behaviour, &po, NULL, 0, &addr);
+/* The built-in services --builtins names (default NODE_BUILTINS_DEFAULT) into svcs, from 0;
+ * returns their count, or -1 after printing the reason. */
+static int pick_builtins(const char *list, const tr_service **svcs) {
+    list = list ? list : NODE_BUILTINS_DEFAULT;
+    if (!strcmp(list, "none")) {
+        return 0;
     }
-    if (rc == 0) {
-        rc = tr_node_spawn(node, &tr__kv_behaviour, &ko, NULL, 0, &addr);
-    }
-    return rc;
-}
-
-/* Loads every --load module; checks that no service comes twice and that --bug names a
- * planted bug of one of them. 0, or -1 after printing the reason. */
-static int load_services(const node_args *a, const tr_service **svcs) {
-    for (uint32_t i = 0; i < a->load_count; i++) {
-        char err[512];
-        if (tr_service_load(a->loads[i], &svcs[i], err, sizeof err) != 0) {
-            fprintf(stderr, "troupe node: --load: %s\n", err);
+    int n = 0;
+    for (const char *s = list;;) {
+        const char *end = strchr(s, ',');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        char name[TR_NAME_MAX + 1] = "";
+        const tr_service *svc = NULL;
+        if (len <= TR_NAME_MAX) {
+            memcpy(name, s, len);
+            name[len] = 0;
+            svc = tr__builtin_find(name);
+        }
+        if (!svc) {
+            fprintf(stderr,
+                    "troupe node: --builtins: '%.*s' is not a built-in service (echo, proxy, kv, "
+                    "cp, ap, stock, or none); see --help\n",
+                    (int)(len > 64 ? 64 : len), s);
             return -1;
         }
-        for (uint32_t j = 0; j < i; j++) {
-            if (!strcmp(svcs[j]->name, svcs[i]->name)) {
-                fprintf(stderr, "troupe node: --load: service '%s' is loaded twice (%s, %s)\n",
-                        svcs[i]->name, a->loads[j], a->loads[i]);
+        for (int j = 0; j < n; j++) {
+            if (svcs[j] == svc) {
+                fprintf(stderr, "troupe node: --builtins: '%s' is listed twice; see --help\n",
+                        name);
                 return -1;
             }
         }
+        svcs[n++] = svc;
+        if (!end) {
+            return n;
+        }
+        s = end + 1;
+    }
+}
+
+/* Appends every --load module to svcs[first..]; checks that no service comes twice (a loaded
+ * one may not take a hosted built-in's name) and that --bug names a planted bug of a hosted
+ * service. 0, or -1 after printing the reason. */
+static int load_services(const node_args *a, const tr_service **svcs, uint32_t first) {
+    for (uint32_t i = 0; i < a->load_count; i++) {
+        char err[512];
+        const tr_service **svc = &svcs[first + i];
+        if (tr_service_load(a->loads[i], svc, err, sizeof err) != 0) {
+            fprintf(stderr, "troupe node: --load: %s\n", err);
+            return -1;
+        }
+        for (uint32_t j = 0; j < first + i; j++) {
+            if (strcmp(svcs[j]->name, (*svc)->name)) {
+                continue;
+            }
+            if (j < first) {
+                fprintf(stderr,
+                        "troupe node: --load %s: service '%s' is also built in; leave it out "
+                        "of --builtins to host the loaded one; see --help\n",
+                        a->loads[i], (*svc)->name);
+            } else {
+                fprintf(stderr, "troupe node: --load: service '%s' is loaded twice (%s, %s)\n",
+                        (*svc)->name, a->loads[j - first], a->loads[i]);
+            }
+            return -1;
+        }
     }
     bool found = a->bug == NULL;
-    for (uint32_t i = 0; i < a->load_count && !found; i++) {
+    for (uint32_t i = 0; i < first + a->load_count && !found; i++) {
         for (uint32_t k = 0; svcs[i]->bugs && svcs[i]->bugs[k] && !found; k++) {
             found = !strcmp(svcs[i]->bugs[k], a->bug);
         }
     }
     if (!found) {
         fprintf(stderr,
-                "troupe node: --bug %s is not a planted bug of any loaded service; see "
-                "--help\n",
+                "troupe node: --bug %s is not a planted bug of any loaded service or hosted "
+                "built-in; see --help\n",
                 a->bug);
         return -1;
     }
     return 0;
 }
 
-/* Boots the loaded services on node, in --load order. 0, or 2 after printing the reason. */
-static int boot_services(const node_args *a, const tr_service **svcs, tr_node *node,
-                         const char **replicas, int replica_count) {
+/* Boots the services on node, built-in ones first, then the loaded ones in --load order.
+ * 0, or 2 after printing the reason. */
+static int boot_services(const node_args *a, const tr_service **svcs, uint32_t builtin_count,
+                         tr_node *node, const char **replicas, int replica_count) {
     tr_service_env env = {.node_index = 0,
                           .node_count = (uint32_t)replica_count,
                           .node_name = a->name,
@@ -266,7 +310,8 @@ static int boot_services(const node_args *a, const tr_service **svcs, tr_node *n
             env.node_index = (uint32_t)i;
         }
     }
-    for (uint32_t i = 0; i < a->load_count; i++) {
+    for (uint32_t i = 0; i < builtin_count + a->load_count; i++) {
+        const char *module = i < builtin_count ? "(built in)" : a->loads[i - builtin_count];
         env.bug = NULL;
         for (uint32_t k = 0; a->bug && svcs[i]->bugs && svcs[i]->bugs[k]; k++) {
             if (!strcmp(svcs[i]->bugs[k], a->bug)) {
@@ -276,11 +321,17 @@ static int boot_services(const node_args *a, const tr_service **svcs, tr_node *n
         char err[512];
         int rc = tr__service_boot_why(svcs[i], node, &env, err, sizeof err);
         if (rc != 0) {
-            fprintf(stderr, "troupe node: --load %s: %s\n", a->loads[i], err);
+            if (i < builtin_count) {
+                fprintf(stderr, "troupe node: built-in service %s: %s\n", svcs[i]->name, err);
+            } else {
+                fprintf(stderr, "troupe node: --load %s: %s\n", module, err);
+            }
             return 2;
         }
-        tr__log_write("info", a->name, "event=service_ready service=%s module=%s", svcs[i]->name,
-                      a->loads[i]);
+        if (i >= builtin_count) {
+            tr__log_write("info", a->name, "event=service_ready service=%s module=%s",
+                          svcs[i]->name, module);
+        }
     }
     return 0;
 }
@@ -304,8 +355,9 @@ int tr_cli_node(int argc, char **argv) {
     if (replica_count < 0) {
         return 2;
     }
-    const tr_service *svcs[NODE_LOADS_MAX];
-    if (load_services(&a, svcs)) {
+    const tr_service *svcs[NODE_SERVICES_MAX];
+    int builtin_count = pick_builtins(a.builtins, svcs);
+    if (builtin_count < 0 || load_services(&a, svcs, (uint32_t)builtin_count)) {
         return 2;
     }
     uint32_t id = a.id ? a.id : tr_cluster_node_id(a.name);
@@ -322,25 +374,18 @@ int tr_cli_node(int argc, char **argv) {
         return 2;
     }
     tr_cluster *cl = NULL;
-    rc = spawn_standard_actors(tr_runtime_node(rt));
-    if (rc == 0) {
-        tr_registers_opts ro = {
-            .peer_count = (uint32_t)replica_count, .peer_names = replicas, .cp = true, .ap = true};
-        rc = tr__registers_boot(tr_runtime_node(rt), &ro);
-    }
-    if (rc == 0 && boot_services(&a, svcs, tr_runtime_node(rt), replicas, replica_count)) {
+    if (boot_services(&a, svcs, (uint32_t)builtin_count, tr_runtime_node(rt), replicas,
+                      replica_count)) {
         tr_runtime_destroy(rt);
         return 2;
     }
-    if (rc == 0) {
-        a.cc.cluster = a.cluster;
-        a.cc.listen = a.listen;
-        a.cc.advertise = a.advertise;
-        a.cc.seeds = a.seeds;
-        a.cc.secret = secret;
-        a.cc.secret_len = secret_len;
-        rc = tr_cluster_create(rt, &a.cc, &cl);
-    }
+    a.cc.cluster = a.cluster;
+    a.cc.listen = a.listen;
+    a.cc.advertise = a.advertise;
+    a.cc.seeds = a.seeds;
+    a.cc.secret = secret;
+    a.cc.secret_len = secret_len;
+    rc = tr_cluster_create(rt, &a.cc, &cl);
     if (rc) {
         tr__log_write("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
                       tr_strerror(rc));

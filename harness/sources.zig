@@ -5,7 +5,13 @@ pub const lib = [_][]const u8{
     "harness/nemesis.c",
     "harness/client.c",
     "harness/experiment.c",
+    "harness/builtin.c",
 };
+/// The built-in services that also build as loadable modules zig-out/lib/troupe-NAME.so:
+/// harness/builtin_module.c over these sources, its entry returning tr__builtin_NAME.
+pub const module_names = [_][]const u8{ "cp", "ap", "stock" };
+pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_module.c" };
 pub const tests = [_][]const u8{
     "tests/harness/test_experiment.c",
+    "tests/harness/test_builtin.c",
 };

@@ -1,0 +1,95 @@
+#!/bin/sh
+# The built-in services as loadable modules (zig-out/lib/troupe-cp.so, troupe-ap.so,
+# troupe-stock.so): no module defines a tr_ symbol. On a 3-node loopback cluster n1 hosts the
+# built-in cp (and stock), n2 and n3 start without it (--builtins) and load troupe-cp.so
+# instead; a write through n2's loaded cp is read through n1's built-in cp and n3's loaded
+# one, by request name (`troupe call H:P cp write`; `read` is stock's own when sent to
+# "stock", the registers' through "proxy"). A module that takes a hosted built-in's name, and
+# a bad --builtins list, are one-line errors, exit 2. `troupe sim --load troupe-cp.so
+# --workload cp` holds, and catches the planted stale-read bug.
+# Usage: builtin_node.sh TROUPE CP_MODULE AP_MODULE STOCK_MODULE
+set -u
+troupe=$1 module=$2
+dir=$(mktemp -d)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+    echo "builtin_node.sh: $*"
+    for n in n1 n2 n3; do [ -f "$dir/$n.log" ] && tail -5 "$dir/$n.log"; done
+    exit 1
+}
+for m in "$2" "$3" "$4"; do
+    defined=$(nm -D --defined-only "$m" | awk '$3 ~ /^tr_/ { print $3 }')
+    [ -z "$defined" ] || fail "$m carries its own copy of: $defined"
+    nm -D --defined-only "$m" | grep -qw troupe_service_v1 || fail "$m: no troupe_service_v1"
+done
+printf 'builtin-node-test-secret-0123456789' >"$dir/secret"
+export TROUPE_SECRET=
+unset TROUPE_SECRET
+common="--secret-file $dir/secret --replicas n1,n2,n3 --heartbeat-ms 100"
+
+# port NAME: waits for NAME's node_ready line and prints its port.
+port() {
+    i=0
+    while [ $i -lt 100 ]; do
+        p=$(sed -n 's/.*event=node_ready .*port=\([0-9]*\).*/\1/p' "$dir/$1.log" 2>/dev/null)
+        [ -n "$p" ] && { echo "$p"; return 0; }
+        i=$((i + 1))
+        sleep 0.1
+    done
+    return 1
+}
+
+"$troupe" node --name n1 --listen 127.0.0.1:0 $common --builtins echo,proxy,kv,cp,ap,stock \
+    2>"$dir/n1.log" &
+pids="$pids $!"
+p1=$(port n1) || fail "n1 did not start"
+for n in n2 n3; do
+    "$troupe" node --name $n --listen 127.0.0.1:0 --seeds 127.0.0.1:$p1 $common \
+        --builtins echo,proxy,kv,ap --load "$module" 2>"$dir/$n.log" &
+    pids="$pids $!"
+done
+p2=$(port n2) || fail "n2 did not start"
+p3=$(port n3) || fail "n3 did not start"
+grep -q "event=service_ready service=cp" "$dir/n2.log" || fail "n2 did not load cp"
+
+# call PORT ARGS...: troupe call on that node, retried while the cluster forms.
+call() {
+    cp=$1
+    shift
+    i=0
+    while [ $i -lt 50 ]; do
+        out=$("$troupe" call 127.0.0.1:$cp --secret-file "$dir/secret" --timeout 2000 "$@" 2>&1)
+        case $out in *'"ok":true'*) echo "$out"; return 0 ;; esac
+        i=$((i + 1))
+        sleep 0.2
+    done
+    echo "$out"
+    return 1
+}
+out=$(call $p2 cp write '{"key": 7, "value": 42}') || fail "write through n2's loaded cp: $out"
+out=$(call $p1 cp read '{"key": 7}') || fail "read through n1's built-in cp: $out"
+[ "$out" = '{"ok":true,"value":42}' ] || fail "n1 read $out"
+out=$(call $p3 cp read '{"key": 7}') || fail "read through n3's loaded cp: $out"
+[ "$out" = '{"ok":true,"value":42}' ] || fail "n3 read $out"
+# read is stock's own (1026) when sent to stock, the registers' through proxy
+out=$(call $p1 stock read '{"item": 0}') || fail "stock read on n1: $out"
+[ "$out" = '{"level":10,"ok":true}' ] || fail "stock read $out"
+out=$(call $p1 proxy read '["cp@n3", {"key": 7}]') || fail "read through proxy: $out"
+[ "$out" = '{"ok":true,"value":42}' ] || fail "proxy read $out"
+
+for args in "--load $module" "--builtins echo,nope" "--builtins cp,cp"; do
+    out=$("$troupe" node --name n9 --listen 127.0.0.1:0 --secret-file "$dir/secret" $args 2>&1)
+    [ $? -eq 2 ] || fail "$args: not exit 2: $out"
+    [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "$args: not one line: $out"
+done
+out=$("$troupe" sim --load "$module" --workload cp --seeds 1..2 --duration 10s 2>&1)
+[ $? -eq 0 ] || fail "troupe sim --load cp did not hold: $out"
+out=$("$troupe" sim --load "$module" --workload cp --seeds 1..2 --duration 10s --bug stale-read 2>&1)
+[ $? -eq 1 ] || fail "troupe sim --load cp missed the planted stale read: $out"
+echo "builtin_node.sh: ok"

@@ -1,0 +1,105 @@
+/* The built-in services' descriptors (harness/builtin.h): each is a valid service, the table
+ * finds them by name, and their spawn arguments carry the environment's peers and the
+ * planted bug's bits. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "actors/registers.h"
+#include "actors/stock.h"
+#include "harness/builtin.h"
+#include "harness/service.h"
+
+static const char *const names3[] = {"n1", "n2", "n3"};
+
+static tr_service_env env3(const char *bug) {
+    return (tr_service_env){.node_index = 1,
+                            .node_count = 3,
+                            .node_name = "n2",
+                            .node_names = names3,
+                            .bug = bug,
+                            .simulated = false};
+}
+
+Test(builtin, every_builtin_is_a_valid_service_found_by_name) {
+    const char *want[] = {"echo", "proxy", "kv", "cp", "ap", "stock"};
+    for (size_t i = 0; i < TR__BUILTIN_COUNT; i++) {
+        char err[256];
+        const tr_service *svc = tr__builtin_services[i];
+        cr_assert_eq(tr_service_validate(svc, err, sizeof err), 0, "%s: %s", svc->name, err);
+        cr_assert_str_eq(svc->name, want[i]);
+        cr_assert_eq(tr__builtin_find(want[i]), svc);
+        cr_assert_str_eq(svc->actors[0].name, want[i], "the actor is registered as before");
+    }
+    cr_assert_null(tr__builtin_find("nope"));
+    cr_assert_null(tr__builtin_find(NULL));
+}
+
+Test(builtin, request_names_give_the_documented_types) {
+    uint32_t t = 0;
+    cr_assert_eq(tr__service_request_type(&tr__builtin_cp, "read", &t), 0);
+    cr_assert_eq(t, 512);
+    cr_assert_eq(tr__service_request_type(&tr__builtin_ap, "write", &t), 0);
+    cr_assert_eq(t, 513);
+    cr_assert_eq(tr__service_request_type(&tr__builtin_stock, "reserve", &t), 0);
+    cr_assert_eq(t, TR_STOCK_RESERVE);
+    cr_assert_eq(tr__service_request_type(&tr__builtin_stock, "read", &t), 0);
+    cr_assert_eq(t, TR_STOCK_READ);
+    cr_assert_eq(tr__service_request_type(&tr__builtin_kv, "put", &t), 0);
+    cr_assert_eq(t, TR_MSG_USER);
+    cr_assert_eq(tr__service_request_type(&tr__builtin_cp, "reserve", &t), TR_ENOENT);
+}
+
+/* The argument of the one actor of svc in env. */
+static size_t arg_of(const tr_service *svc, const tr_service_env *env, void *buf, size_t cap) {
+    size_t len = 0;
+    cr_assert_not_null(svc->actors[0].arg, "%s has an argument", svc->name);
+    cr_assert_eq(svc->actors[0].arg(env, buf, cap, &len), 0);
+    return len;
+}
+
+Test(builtin, register_arguments_carry_the_peers_and_the_planted_bug) {
+    tr_register_arg a;
+    tr_service_env env = env3(NULL);
+    cr_assert_eq(arg_of(&tr__builtin_cp, &env, &a, sizeof a), sizeof a);
+    cr_assert_eq(a.peer_count, 3);
+    cr_assert_str_eq(a.peers[0], "n1");
+    cr_assert_str_eq(a.peers[2], "n3");
+    cr_assert_eq(a.bugs, 0);
+    cr_assert_eq(a.quorum_timeout_ms, 300, "the defaults tr__registers_boot gives");
+    cr_assert_eq(a.gossip_ms, 100);
+    env = env3("stale-read");
+    arg_of(&tr__builtin_cp, &env, &a, sizeof a);
+    cr_assert_eq(a.bugs, TR_REG_BUG_STALE_READ);
+    env = env3("no-write-back");
+    arg_of(&tr__builtin_cp, &env, &a, sizeof a);
+    cr_assert_eq(a.bugs, TR_REG_BUG_NO_WRITE_BACK);
+    arg_of(&tr__builtin_ap, &env, &a, sizeof a);
+    cr_assert_eq(a.bugs, 0, "a cp bug is not ap's");
+    env = env3("no-anti-entropy");
+    arg_of(&tr__builtin_ap, &env, &a, sizeof a);
+    cr_assert_eq(a.bugs, TR_REG_BUG_NO_ANTI_ENTROPY);
+    size_t len = 0;
+    cr_assert_eq(tr__builtin_cp.actors[0].arg(&env, &a, sizeof a - 1, &len), TR_ETOOBIG);
+}
+
+Test(builtin, stock_argument_carries_the_peers_bug_and_initial_level) {
+    tr_stock_arg a;
+    tr_service_env env = env3("double-charge");
+    cr_assert_eq(arg_of(&tr__builtin_stock, &env, &a, sizeof a), sizeof a);
+    cr_assert_eq(a.peer_count, 3);
+    cr_assert_str_eq(a.peers[1], "n2");
+    cr_assert_eq(a.bugs, TR_STOCK_BUG_DOUBLE_CHARGE);
+    cr_assert_eq(a.initial, 10);
+    env = env3("oversell");
+    arg_of(&tr__builtin_stock, &env, &a, sizeof a);
+    cr_assert_eq(a.bugs, TR_STOCK_BUG_OVERSELL);
+}
+
+Test(builtin, a_bad_peer_list_is_refused_by_the_argument) {
+    const char *bad[] = {"n1", "n@2"};
+    tr_service_env env = {.node_count = 2, .node_name = "n1", .node_names = bad};
+    uint8_t buf[sizeof(tr_stock_arg) + sizeof(tr_register_arg)];
+    size_t len = 0;
+    cr_assert_eq(tr__builtin_cp.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
+    cr_assert_eq(tr__builtin_stock.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
+}
