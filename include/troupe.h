@@ -512,6 +512,18 @@ int tr_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, si
 /* As tr_reply, but held back until every store write this actor issued before the call is
  * durable (committed and synced); if the commit fails the reply is not sent. */
 int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len);
+/* Hands req, the request this actor is handling (borrowed), to the actor registered as
+ * `to_name` ("name" or "name@node"), keeping its type, body, sender, correlation id and trace:
+ * the target's tr_reply answers the original requester, whose own timeout covers the whole
+ * path; this actor keeps no record. A requester on a third node is relayed by the runtime
+ * (the transport accepts a node's envelopes only from that node): the answer passes through
+ * this node without reaching this actor (the relay is forgotten after 60 s; at most 1024
+ * pending per actor). Returns 0 when sent (or counted as a dead letter); TR_EUNREACH at once,
+ * nothing sent, when the target's node is unknown or its failure detector holds it down (the
+ * node's first forward after it starts makes it watch every peer, nodes 1..64; a peer counts
+ * as up until its first report); TR_EFULL (relays or a REJECT mailbox full); TR_EINVAL (not
+ * a user request, a reply, a bad name). Forwarding in a cycle is not detected. */
+int tr_forward(tr_ctx *ctx, const tr_msg *req, const char *to_name);
 
 /* Spawns a child actor on this node. opts may be NULL. arg is copied. *out = its address. */
 int tr_spawn(tr_ctx *ctx, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
