@@ -1178,10 +1178,19 @@ typedef struct tr_service_actor {
     const tr_behaviour *behaviour;
     tr_placement placement;
     const char *nodes; /* TR_PLACE_NAMED_NODES: comma-separated node names */
-    /* The spawn argument on this node (NULL: none): writes at most cap bytes into buf and the
-     * length into *len; 0 or a TR_E code (the host then refuses to start the service). */
+    /* The spawn argument on this node: writes at most cap bytes into buf and the length into
+     * *len; 0 or a TR_E code (the host then refuses to start the service). NULL: the spawn
+     * argument is a tr_service_place (below). */
     int (*arg)(const tr_service_env *env, void *buf, size_t cap, size_t *len);
 } tr_service_actor;
+
+/* The spawn argument of a service actor whose tr_service_actor.arg is NULL: where it runs,
+ * so that it needs no callback to learn its node and the planted bug selected. */
+typedef struct tr_service_place {
+    uint32_t node_index; /* this node, 0-based */
+    uint32_t node_count;
+    char bug[32]; /* the planted bug selected, NUL-terminated; "" when none */
+} tr_service_place;
 
 typedef struct tr_service_request {
     const char *name; /* what `troupe call` accepts in place of the type number */
