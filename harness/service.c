@@ -500,7 +500,10 @@ static bool boot_undo(tr_node *node, const tr_service *svc, const tr_addr *addrs
     return false;
 }
 
-/* Spawns actor i on node (its argument from its arg callback). */
+_Static_assert(sizeof((tr_service_place *)0)->bug > TR_HISTORY_NAME_MAX,
+               "a planted bug's name fits tr_service_place.bug");
+
+/* Spawns actor i on node (its argument from its arg callback, or a tr_service_place). */
 static int boot_spawn(const tr_service *svc, uint32_t i, tr_node *node, const tr_service_env *env,
                       boot_record *rec, uint8_t *buf, tr_addr *out, char *err, size_t cap) {
     const tr_service_actor *a = &svc->actors[i];
@@ -513,6 +516,10 @@ static int boot_spawn(const tr_service *svc, uint32_t i, tr_node *node, const tr
             return load_fail(err, cap, rc, "service '%s': actor '%s': its argument: %s", svc->name,
                              a->name, tr_strerror(rc));
         }
+    } else { /* where it runs (troupe.h; validate keeps a bug's name within place.bug) */
+        tr_service_place place = {env->node_index, env->node_count, ""};
+        snprintf(place.bug, sizeof place.bug, "%s", env->bug ? env->bug : "");
+        memcpy(buf + head, &place, len = sizeof place);
     }
     const tr_behaviour *b = a->behaviour;
     if (rec) {

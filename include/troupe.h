@@ -512,6 +512,18 @@ int tr_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, si
 /* As tr_reply, but held back until every store write this actor issued before the call is
  * durable (committed and synced); if the commit fails the reply is not sent. */
 int tr_reply_durable(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body, size_t len);
+/* Hands req, the request this actor is handling (borrowed), to the actor registered as
+ * `to_name` ("name" or "name@node"), keeping its type, body, sender, correlation id and trace:
+ * the target's tr_reply answers the original requester, whose own timeout covers the whole
+ * path; this actor keeps no record. A requester on a third node is relayed by the runtime
+ * (the transport accepts a node's envelopes only from that node): the answer passes through
+ * this node without reaching this actor (the relay is forgotten after 60 s; at most 1024
+ * pending per actor). Returns 0 when sent (or counted as a dead letter); TR_EUNREACH at once,
+ * nothing sent, when the target's node is unknown or its failure detector holds it down (the
+ * node's first forward after it starts makes it watch every peer, nodes 1..64; a peer counts
+ * as up until its first report); TR_EFULL (relays or a REJECT mailbox full); TR_EINVAL (not
+ * a user request, a reply, a bad name). Forwarding in a cycle is not detected. */
+int tr_forward(tr_ctx *ctx, const tr_msg *req, const char *to_name);
 
 /* Spawns a child actor on this node. opts may be NULL. arg is copied. *out = its address. */
 int tr_spawn(tr_ctx *ctx, const tr_behaviour *b, const tr_spawn_opts *opts, const void *arg,
@@ -1166,10 +1178,19 @@ typedef struct tr_service_actor {
     const tr_behaviour *behaviour;
     tr_placement placement;
     const char *nodes; /* TR_PLACE_NAMED_NODES: comma-separated node names */
-    /* The spawn argument on this node (NULL: none): writes at most cap bytes into buf and the
-     * length into *len; 0 or a TR_E code (the host then refuses to start the service). */
+    /* The spawn argument on this node: writes at most cap bytes into buf and the length into
+     * *len; 0 or a TR_E code (the host then refuses to start the service). NULL: the spawn
+     * argument is a tr_service_place (below). */
     int (*arg)(const tr_service_env *env, void *buf, size_t cap, size_t *len);
 } tr_service_actor;
+
+/* The spawn argument of a service actor whose tr_service_actor.arg is NULL: where it runs,
+ * so that it needs no callback to learn its node and the planted bug selected. */
+typedef struct tr_service_place {
+    uint32_t node_index; /* this node, 0-based */
+    uint32_t node_count;
+    char bug[32]; /* the planted bug selected, NUL-terminated; "" when none */
+} tr_service_place;
 
 typedef struct tr_service_request {
     const char *name; /* what `troupe call` accepts in place of the type number */

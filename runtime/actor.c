@@ -504,6 +504,10 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
         if (!t) {
             return DISPATCH_SKIP; /* cancelled */
         }
+        if (t->corr && !tr_addr_is_none(t->relay_to)) { /* a relay: the requester times out */
+            tr__vec_remove(&a->ext->timers, idx, sizeof *t);
+            return DISPATCH_SKIP;
+        }
         if (t->corr) { /* a request timed out */
             m->type = TR_MSG_TIMEOUT;
             m->corr = t->corr;
@@ -545,8 +549,18 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
         tr_timer_rec *t = x ? x->timers.items : NULL;
         for (uint32_t i = 0; x && i < x->timers.len; i++) {
             if (t[i].corr == m->corr) {
+                bool relayed = !tr_addr_is_none(t[i].relay_to);
+                if (relayed) { /* tr_forward's relay: the answer goes on to the requester */
+                    tr_msg *r = tr__actor_msg_new(tr__actor_self(a), t[i].relay_to, m->type,
+                                                  t[i].relay_corr, m->body, m->body_len);
+                    if (r) {
+                        r->trace = t[i].relay_trace;
+                        r->flags_ |= (t[i].relay_corr & TR__CORR_REQUEST) ? TR__F_REPLY : 0;
+                        (void)tr__actor_send(a->node, NULL, r, NULL);
+                    }
+                }
                 tr__actor_timer_drop(a, i); /* the reply beat the timeout */
-                return true;
+                return !relayed;
             }
         }
         return false; /* late (after its timeout) or unknown: dropped */

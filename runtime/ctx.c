@@ -194,6 +194,57 @@ int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *bo
     return request(ctx, to, local, type, body, len, timeout_ms, corr_out);
 }
 
+/* tr_forward across nodes for a requester on a third node: the transport takes a node's
+ * envelopes only with that node as the sender, so this actor requests on its behalf and the
+ * run loop passes the answer on (actor.c, filter_user); the relay lives in the timeout's
+ * record, bounded by TR__FORWARD_RELAYS_MAX per actor. */
+static int forward_relay(tr_ctx *ctx, const tr_msg *req, tr_addr to, const char *name) {
+    tr_actor_ext *x = tr__actor_ext(ctx->actor);
+    uint32_t relays = 0;
+    for (uint32_t i = 0; x && i < x->timers.len; i++) {
+        relays += !tr_addr_is_none(((tr_timer_rec *)x->timers.items)[i].relay_to);
+    }
+    if (!x || relays >= TR__FORWARD_RELAYS_MAX) {
+        return x ? TR_EFULL : TR_ENOMEM;
+    }
+    int rc =
+        request(ctx, to, name, req->type, req->body, req->body_len, TR__FORWARD_TIMEOUT_MS, NULL);
+    if (rc == 0) { /* request() armed its timeout last */
+        tr_timer_rec *t = &((tr_timer_rec *)x->timers.items)[x->timers.len - 1];
+        TR_ASSERT(t->corr & TR__CORR_REQUEST);
+        t->relay_to = req->from;
+        t->relay_corr = req->corr;
+        t->relay_trace = req->trace;
+    }
+    return rc;
+}
+
+int tr_forward(tr_ctx *ctx, const tr_msg *req, const char *to_name) {
+    tr_addr to;
+    char local[TR_NAME_MAX + 1];
+    if (!ctx || !req || tr_addr_is_none(req->from) || req->type < TR_MSG_USER ||
+        req->type >= TR__SYS_BASE || (req->flags_ & TR__F_REPLY) || req->body_len > TR_VALUE_MAX ||
+        (req->body_len && !req->body)) {
+        return TR_EINVAL;
+    }
+    int rc = resolve_name(ctx->node, to_name, &to, local);
+    if (rc) {
+        return rc;
+    }
+    if (tr__node_peer_down(ctx->node, to.node)) {
+        return TR_EUNREACH; /* nothing sent: the requester may be told at once */
+    }
+    if (to.node != ctx->node->id && req->from.node != ctx->node->id) {
+        return forward_relay(ctx, req, to, local);
+    }
+    tr_msg *m = tr__actor_msg_new(req->from, to, req->type, req->corr, req->body, req->body_len);
+    if (!m) {
+        return TR_ENOMEM;
+    }
+    m->trace = req->trace;
+    return tr__actor_send(ctx->node, ctx, m, local);
+}
+
 /* The reply to req: to its sender, same corr and trace, flagged a reply when req was a
  * request (a client matches replies by that flag and corr). NULL when out of memory. */
 static tr_msg *reply_msg(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body,

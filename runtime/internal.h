@@ -78,7 +78,17 @@ typedef struct tr_timer_rec {
     uint32_t period_ms;
     uint64_t due_ns;
     uint64_t handle; /* the engine's, for ops->timer_cancel (0: none) */
+    /* A request tr_forward relayed (relay_to not none): its reply goes on to relay_to with
+     * relay_corr and relay_trace and never reaches the actor; its timeout is dropped (the
+     * original requester has its own). */
+    tr_addr relay_to;
+    uint64_t relay_corr, relay_trace;
 } tr_timer_rec;
+
+/* Requests one actor may have relayed by tr_forward and not yet answered, and how long such a
+ * relay waits for its answer before it is forgotten. */
+#define TR__FORWARD_RELAYS_MAX 1024u
+#define TR__FORWARD_TIMEOUT_MS 60000u
 
 typedef struct tr_watch {
     tr_addr who;
@@ -166,6 +176,14 @@ struct tr_node {
     pthread_mutex_t watch_lock;
     tr_vec remote_watches; /* tr_remote_watch */
 
+    /* The failure detector's view of peers 1..64 for tr_forward: bit id - 1 of peers_down is
+     * set and cleared by tr__node_event; peers_watched: the engine was asked to report every
+     * peer (ops->watch_node), on the first question after the node (re)started. Relaxed
+     * atomics: a hint, read on actor threads and written by whichever thread reports node
+     * events. */
+    _Atomic uint64_t peers_down;
+    _Atomic bool peers_watched;
+
     /* statistics [any] */
     _Atomic uint64_t st_live, st_spawned, st_delivered, st_dead, st_rejects, st_mutes, st_restarts;
 };
@@ -187,6 +205,10 @@ void tr__node_watch_forget(tr_node *node, tr_addr watcher, tr_addr target, uint6
                            uint8_t kind);
 /* Forgets every watch of `watcher` (it died: nothing can be answered to it any more). */
 void tr__node_watch_drop(tr_node *node, tr_addr watcher);
+/* True when peer `id` is known down by this node's failure detector. The first question
+ * after the node (re)started asks the engine to report every peer from then on: until its
+ * first report arrives, a peer counts as up. */
+bool tr__node_peer_down(tr_node *node, uint32_t id);
 /* tr_request to the actor registered as `name` on node to.node (to.actor is ignored), or to
  * the address `to` when name is NULL: what tr_request_name does once it has resolved
  * "name@node" to a node id. For requests on behalf of a plain thread (tr_inbox_request),

@@ -110,6 +110,9 @@ static void node_free_volatile(tr_node *node, bool run_terminate) {
 
 void tr__node_crash(tr_node *node) {
     node_free_volatile(node, false);
+    /* the failure detector's view is volatile too: the new incarnation watches afresh */
+    atomic_store_explicit(&node->peers_watched, false, memory_order_relaxed);
+    atomic_store_explicit(&node->peers_down, 0, memory_order_relaxed);
     TR_DEBUG_ASSERT(tr__node_check(node));
 }
 
@@ -302,8 +305,33 @@ static void send_simple(tr_node *node, tr_addr from, tr_addr to, uint32_t type, 
     tr__node_route(node, m);
 }
 
+bool tr__node_peer_down(tr_node *node, uint32_t id) {
+    if (id == 0 || id > 64 || id == node->id) {
+        return false; /* not tracked: never refused at once */
+    }
+    uint64_t bit = 1ull << (id - 1);
+    /* the first question watches every peer: a node that (re)starts learns of all of them */
+    if (!atomic_exchange_explicit(&node->peers_watched, true, memory_order_relaxed) &&
+        node->ops->watch_node) {
+        for (uint32_t peer = 1; peer <= 64; peer++) {
+            if (peer != node->id) {
+                node->ops->watch_node(node->engine, node, peer);
+            }
+        }
+    }
+    return (atomic_load_explicit(&node->peers_down, memory_order_relaxed) & bit) != 0;
+}
+
 void tr__node_event(tr_node *node, uint32_t id, bool up) {
     tr_vec fire = {0};
+    if (id >= 1 && id <= 64) {
+        uint64_t bit = 1ull << (id - 1);
+        if (up) {
+            atomic_fetch_and_explicit(&node->peers_down, ~bit, memory_order_relaxed);
+        } else {
+            atomic_fetch_or_explicit(&node->peers_down, bit, memory_order_relaxed);
+        }
+    }
     pthread_mutex_lock(&node->watch_lock);
     tr_remote_watch *w = node->remote_watches.items;
     for (uint32_t i = 0; i < node->remote_watches.len;) {

@@ -27,6 +27,7 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
     "tests/runtime/test_assert.c",
     "tests/runtime/test_actor.c",
+    "tests/runtime/test_forward.c",
     "tests/runtime/test_store.c",
     "tests/runtime/test_codec.c",
     "tests/runtime/test_mp.c",

@@ -1,6 +1,6 @@
 /* account.c — a bank account service, written against troupe.h alone (README.md, "Writing a
  * service"). Every node runs an "account" actor: it owns the accounts k with k % N == its node
- * index (balances in its durable store) and relays requests for the others to their owner, so
+ * index (balances in its durable store) and forwards requests for the others to their owner, so
  * any node serves any account. Answers wait until the write is durable (planted bug
  * "early-reply": they do not). Requests: [account, amount]; answer: the balance, or why not. */
 #include <stdio.h>
@@ -13,30 +13,11 @@ enum {
     WITHDRAW,
     BALANCE,
     STATE,
-    ACCOUNTS = 64,
-    RELAYS = 128
+    ACCOUNTS = 64
 };
 
-typedef struct account {
-    uint32_t node, nodes, early_reply; /* the spawn argument */
-    uint64_t down;                     /* bit i: node n(i + 1) unreachable (failure detector) */
-    uint64_t fwd[RELAYS];              /* requests relayed: our request's corr (0: free) ... */
-    tr_msg req[RELAYS];                /* ... and the caller's (from, corr, trace) */
-} account;
-
-static int arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
-    uint32_t a[3] = {env->node_index, env->node_count,
-                     env->bug && !strcmp(env->bug, "early-reply")};
-    return cap < sizeof a ? TR_ETOOBIG : (memcpy(buf, a, *len = sizeof a), 0);
-}
-
 static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
-    account *s = state;
-    int rc = len == 3 * sizeof(uint32_t) ? (memcpy(s, arg, len), 0) : TR_EINVAL;
-    for (uint32_t i = 0; rc == 0 && i < s->nodes && i < 64; i++) { /* NODE_DOWN / NODE_UP */
-        rc = i == s->node ? 0 : tr_monitor_node(ctx, i + 1);
-    }
-    return rc;
+    return len == sizeof(tr_service_place) ? (memcpy(state, arg, len), 0) : TR_EINVAL;
 }
 
 static int reply(tr_ctx *ctx, const tr_msg *m, const char *error, int64_t balance, bool durable) {
@@ -63,45 +44,27 @@ static int reply_state(tr_ctx *ctx, const tr_msg *m) { /* every balance; 0: not 
 }
 
 static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
-    account *s = state;
+    const tr_service_place *at = state;
     int64_t k = -1, amount = 0, b = 0, d;
-    uint32_t n = 0, i = 0, answer = m->type == TR_MSG_TIMEOUT || tr_msg_is_reply(m);
+    uint32_t n = 0;
     size_t len;
     char owner[TR_NAME_MAX + 1];
     tr_mp_reader r;
-    while (i < RELAYS && s->fwd[i] != (answer ? m->corr : 0)) {
-        i++;
-    }
-    if (answer && i < RELAYS) { /* the owner's answer, passed on (on a timeout, the caller's) */
-        if (m->type != TR_MSG_TIMEOUT) {
-            tr_reply(ctx, &s->req[i], m->type, m->body, m->body_len);
-        }
-        s->fwd[i] = 0;
-    }
-    if ((m->type == TR_MSG_NODE_DOWN || m->type == TR_MSG_NODE_UP) && m->from.node - 1 < 64) {
-        s->down = (s->down & ~(1ull << (m->from.node - 1))) |
-                  (uint64_t)(m->type == TR_MSG_NODE_DOWN) << (m->from.node - 1);
-    }
-    if (answer || m->type == STATE || m->type < TR_MSG_USER) {
-        return m->type == STATE && !answer ? reply_state(ctx, m) : TR_CONTINUE;
+    if (m->type == STATE || m->type < DEPOSIT || tr_msg_is_reply(m)) {
+        return m->type == STATE && !tr_msg_is_reply(m) ? reply_state(ctx, m) : TR_CONTINUE;
     }
     tr_mp_reader_init(&r, m->body, m->body_len); /* [account, amount] or [account] */
     for (uint32_t j = 0; j < 2 && (j == 0 ? tr_mp_read_array(&r, &n) == 0 : j < n); j++) {
         tr_mp_read_int(&r, j ? &amount : &k);
     }
-    if (tr_mp_reader_done(&r) || k < 0 || k >= ACCOUNTS || amount < 0 || m->type < DEPOSIT ||
-        m->type > BALANCE) {
+    if (tr_mp_reader_done(&r) || k < 0 || k >= ACCOUNTS || amount < 0 || m->type > BALANCE) {
         return reply(ctx, m, "want [account 0..63, amount >= 0]", 0, false);
     }
-    if (k % s->nodes != s->node) { /* not ours: relay to the owner */
-        snprintf(owner, sizeof owner, "account@n%u", (unsigned)(k % s->nodes) + 1);
-        if (i == RELAYS || (s->down >> (k % s->nodes) & 1)) { /* certainly not done */
-            return reply(ctx, m, i == RELAYS ? "busy" : "owner unreachable", 0, false);
-        }
-        if (tr_request_name(ctx, owner, m->type, m->body, m->body_len, 2000, &s->fwd[i]) == 0) {
-            s->req[i] = (tr_msg){.from = m->from, .corr = m->corr, .trace = m->trace};
-        }
-        return TR_CONTINUE;
+    if (k % at->node_count != at->node_index) { /* not ours: the owner answers the caller */
+        snprintf(owner, sizeof owner, "account@n%u", (unsigned)(k % at->node_count) + 1);
+        int rc = tr_forward(ctx, m, owner); /* refused at once: certainly not done */
+        return rc ? reply(ctx, m, rc == TR_EUNREACH ? "owner unreachable" : "busy", 0, false)
+                  : TR_CONTINUE;
     }
     d = m->type == DEPOSIT ? amount : m->type == WITHDRAW ? -amount : 0;
     int rc = tr_kv_get(ctx, &k, sizeof k, &b, sizeof b, &len);
@@ -112,7 +75,7 @@ static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
         return reply(ctx, m, "store failed", 0, false);
     }
     /* a read waits for durability too: it may have seen a write that is not durable yet */
-    return reply(ctx, m, NULL, b, !s->early_reply);
+    return reply(ctx, m, NULL, b, strcmp(at->bug, "early-reply") != 0);
 }
 
 /* ---- for the simulator: a workload, a model of one account, an invariant ---- */
@@ -197,8 +160,8 @@ static tr_verdict balances(const tr_check_input *in, char *why, size_t cap) {
     return v;
 }
 
-static const tr_behaviour behaviour = {"account", sizeof(account), init, receive};
-static const tr_service_actor actors[] = {{"account", &behaviour, .arg = arg}};
+static const tr_behaviour behaviour = {"account", sizeof(tr_service_place), init, receive};
+static const tr_service_actor actors[] = {{"account", &behaviour}};
 static const tr_service_request requests[] = {
     {"deposit", DEPOSIT}, {"withdraw", WITHDRAW}, {"balance", BALANCE}, {"state", STATE}};
 static const tr_workload workload = {.next = next, .complete = complete};
