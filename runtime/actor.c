@@ -295,6 +295,7 @@ static void free_ext(tr_actor *a) {
     tr__vec_free(&x->monitors);
     tr__vec_free(&x->watching);
     tr__vec_free(&x->timers);
+    tr__vec_free(&x->relays);
     free(x);
     a->ext = NULL;
 }
@@ -452,6 +453,22 @@ enum {
 };
 
 /* Handles runtime-level messages. Returns whether to call receive, skip, or die (*reason). */
+/* Removes the relay of the request `corr` (tr_forward, ctx.c) into *out (may be NULL);
+ * false when that request is not a relay. Costs one compare while the actor has none. */
+static bool relay_take(tr_actor_ext *x, uint64_t corr, tr_relay_rec *out) {
+    tr_relay_rec *r = x->relays.items;
+    for (uint32_t i = 0; i < x->relays.len; i++) {
+        if (r[i].corr == corr) {
+            if (out) {
+                *out = r[i];
+            }
+            tr__vec_remove(&x->relays, i, sizeof *r);
+            return true;
+        }
+    }
+    return false;
+}
+
 static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
     tr_actor_ext *x;
     switch (m->type) {
@@ -504,7 +521,7 @@ static int dispatch_sys(tr_ctx *ctx, tr_actor *a, tr_msg *m, int *reason) {
         if (!t) {
             return DISPATCH_SKIP; /* cancelled */
         }
-        if (t->corr && !tr_addr_is_none(t->relay_to)) { /* a relay: the requester times out */
+        if (t->corr && relay_take(a->ext, t->corr, NULL)) { /* the requester times out */
             tr__vec_remove(&a->ext->timers, idx, sizeof *t);
             return DISPATCH_SKIP;
         }
@@ -549,13 +566,14 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
         tr_timer_rec *t = x ? x->timers.items : NULL;
         for (uint32_t i = 0; x && i < x->timers.len; i++) {
             if (t[i].corr == m->corr) {
-                bool relayed = !tr_addr_is_none(t[i].relay_to);
+                tr_relay_rec rel;
+                bool relayed = relay_take(x, m->corr, &rel);
                 if (relayed) { /* tr_forward's relay: the answer goes on to the requester */
-                    tr_msg *r = tr__actor_msg_new(tr__actor_self(a), t[i].relay_to, m->type,
-                                                  t[i].relay_corr, m->body, m->body_len);
+                    tr_msg *r = tr__actor_msg_new(tr__actor_self(a), rel.to, m->type, rel.to_corr,
+                                                  m->body, m->body_len);
                     if (r) {
-                        r->trace = t[i].relay_trace;
-                        r->flags_ |= (t[i].relay_corr & TR__CORR_REQUEST) ? TR__F_REPLY : 0;
+                        r->trace = rel.trace;
+                        r->flags_ |= (rel.to_corr & TR__CORR_REQUEST) ? TR__F_REPLY : 0;
                         (void)tr__actor_send(a->node, NULL, r, NULL);
                     }
                 }

@@ -196,25 +196,22 @@ int tr_request_name(tr_ctx *ctx, const char *name, uint32_t type, const void *bo
 
 /* tr_forward across nodes for a requester on a third node: the transport takes a node's
  * envelopes only with that node as the sender, so this actor requests on its behalf and the
- * run loop passes the answer on (actor.c, filter_user); the relay lives in the timeout's
- * record, bounded by TR__FORWARD_RELAYS_MAX per actor. */
+ * run loop passes the answer on (actor.c, filter_user); the relay is a tr_relay_rec beside
+ * the request's timeout, bounded by TR__FORWARD_RELAYS_MAX per actor. */
 static int forward_relay(tr_ctx *ctx, const tr_msg *req, tr_addr to, const char *name) {
     tr_actor_ext *x = tr__actor_ext(ctx->actor);
-    uint32_t relays = 0;
-    for (uint32_t i = 0; x && i < x->timers.len; i++) {
-        relays += !tr_addr_is_none(((tr_timer_rec *)x->timers.items)[i].relay_to);
-    }
-    if (!x || relays >= TR__FORWARD_RELAYS_MAX) {
+    if (!x || x->relays.len >= TR__FORWARD_RELAYS_MAX) {
         return x ? TR_EFULL : TR_ENOMEM;
     }
+    uint64_t corr = 0;
     int rc =
-        request(ctx, to, name, req->type, req->body, req->body_len, TR__FORWARD_TIMEOUT_MS, NULL);
-    if (rc == 0) { /* request() armed its timeout last */
-        tr_timer_rec *t = &((tr_timer_rec *)x->timers.items)[x->timers.len - 1];
-        TR_ASSERT(t->corr & TR__CORR_REQUEST);
-        t->relay_to = req->from;
-        t->relay_corr = req->corr;
-        t->relay_trace = req->trace;
+        request(ctx, to, name, req->type, req->body, req->body_len, TR__FORWARD_TIMEOUT_MS, &corr);
+    if (rc == 0) {
+        TR_ASSERT(corr & TR__CORR_REQUEST);
+        tr_relay_rec r = {.corr = corr, .to = req->from, .to_corr = req->corr, .trace = req->trace};
+        rc = tr__vec_push(&x->relays, &r, sizeof r);
+        /* Out of memory here leaves a plain request: its answer reaches this actor, which
+         * ignores what it did not ask for, and the requester times out. */
     }
     return rc;
 }

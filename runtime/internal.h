@@ -78,12 +78,17 @@ typedef struct tr_timer_rec {
     uint32_t period_ms;
     uint64_t due_ns;
     uint64_t handle; /* the engine's, for ops->timer_cancel (0: none) */
-    /* A request tr_forward relayed (relay_to not none): its reply goes on to relay_to with
-     * relay_corr and relay_trace and never reaches the actor; its timeout is dropped (the
-     * original requester has its own). */
-    tr_addr relay_to;
-    uint64_t relay_corr, relay_trace;
 } tr_timer_rec;
+
+/* A request tr_forward relayed on behalf of a requester on a third node (ctx.c): its reply
+ * goes on to `to` with to_corr and trace and never reaches the actor; its timeout is dropped
+ * (the original requester has its own). Kept apart from the timers so that a plain request's
+ * timer stays small; looked up only while the actor has relays. */
+typedef struct tr_relay_rec {
+    uint64_t corr; /* the relaying request's corr */
+    tr_addr to;
+    uint64_t to_corr, trace;
+} tr_relay_rec;
 
 /* Requests one actor may have relayed by tr_forward and not yet answered, and how long such a
  * relay waits for its answer before it is forgotten. */
@@ -102,6 +107,7 @@ typedef struct tr_actor_ext {
     tr_vec monitors;            /* tr_watch: who watches me (ref is theirs) */
     tr_vec watching;            /* tr_watch: whom I watch (refs I own, for demonitor) */
     tr_vec timers;              /* tr_timer_rec */
+    tr_vec relays;              /* tr_relay_rec: tr_forward's relays in flight */
     uint64_t next_corr;
 } tr_actor_ext;
 
