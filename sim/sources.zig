@@ -2,6 +2,7 @@
 pub const lib = [_][]const u8{
     "sim/prng.c",
     "sim/engine.c",
+    "sim/request.c",
     "sim/queue.c",
     "sim/store_dir.c",
     "sim/determinism.c",
