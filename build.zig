@@ -191,6 +191,16 @@ pub fn build(b: *std.Build) void {
         const so_install = b.addInstallFileWithDir(so.getEmittedBin(), .lib, b.fmt("troupe-{s}.so", .{ex.name}));
         b.getInstallStep().dependOn(&so_install.step);
         examples_step.dependOn(&so_install.step);
+        // The account service on three real nodes across a kill -9 (examples/account/kill9.sh).
+        if (!tsan and std.mem.eql(u8, ex.name, "account") and
+            (suite_filter == null or std.mem.indexOf(u8, "examples/account/kill9.sh", suite_filter.?) != null))
+        {
+            const k9 = b.addSystemCommand(&.{ "sh", "examples/account/kill9.sh" });
+            k9.addFileArg(exe.getEmittedBin());
+            k9.addFileArg(so.getEmittedBin());
+            k9.has_side_effects = true;
+            test_step.dependOn(&k9.step);
+        }
         for (ex.tests) |path| {
             if (tsan) break;
             if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
