@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "runtime/assert.h"
+#include "sim/lincheck_memo.h"
 #include "troupe.h"
 
-#define NIL UINT32_MAX
+#define NIL TR_LIN_NIL
 
 /* One operation as the search sees it: its invoke and (for ok) its completion. */
 typedef struct call {
@@ -19,42 +20,24 @@ typedef struct call {
     uint8_t f;
     bool has_value;
 } call;
+/* tr__lin_events_build reads each call's leading inv and ret */
+_Static_assert(offsetof(call, inv) == 0 && offsetof(call, ret) == sizeof(uint32_t),
+               "call must begin with inv, ret");
 
 typedef struct reg {
     int64_t value;
     int64_t set; /* 0 = nil; a full word so a state hashes and compares as two words */
 } reg;
 
-/* Event list node; node 0 is the head sentinel. */
-typedef struct node {
-    uint32_t call;
-    uint32_t pos; /* history index */
-    uint32_t prev;
-    uint32_t next;
-    uint32_t match; /* invoke: its return node or NIL */
-    bool is_ret;
-} node;
+typedef tr__lin_node node;
 
 typedef struct frame {
     uint32_t node;
     reg state;
 } frame;
 
-/* Memo of configurations. An entry is stored compactly and canonically: the bitset's
- * leading all-ones words and trailing zero words are dropped (linearized calls form a prefix
- * plus a few in flight), so an entry is [lo_word << 32 | len, value, set, len words] in an
- * arena of words, indexed by an open-addressing table of arena offsets + 1 (0 = empty). */
-typedef struct memo {
-    uint64_t *arena;
-    size_t used;      /* words used in the arena */
-    size_t arena_cap; /* words */
-    size_t count;     /* entries */
-    size_t *table;
-    size_t table_cap;
-    size_t max_entries;
-    size_t max_bytes;
-    uint64_t *scratch; /* the candidate entry being built: 3 + bitset words */
-} memo;
+/* A memo entry (sim/lincheck_memo.h) here is [lo_word << 32 | len, value, set, len words]. */
+#define ENTRY_FIXED 3
 
 typedef struct search {
     const call *calls;
@@ -63,7 +46,7 @@ typedef struct search {
     frame *stack;
     uint64_t *bits;
     size_t bit_words;
-    memo m;
+    tr__memo m;
     uint32_t bad_pos; /* furthest blocking return, history index */
     bool has_bad;
 } search;
@@ -91,184 +74,12 @@ static bool step(const call *c, reg s, reg *out) {
 
 /* ---- memo --------------------------------------------------------------------------- */
 
-static size_t memo_bytes(size_t arena_words, size_t table_cap) {
-    return arena_words * sizeof(uint64_t) + table_cap * sizeof(size_t);
-}
-
-static size_t entry_words(const uint64_t *e) {
-    return 3 + (e[0] & 0xffffffffu);
-}
-
-static uint64_t memo_hash(const uint64_t *e) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < entry_words(e); i++) {
-        h = tr__history_mix64(h ^ e[i]) + i;
-    }
-    return h;
-}
-
-static int memo_grow_table(memo *m) {
-    size_t cap = m->table_cap ? m->table_cap * 2 : 1024;
-    if (memo_bytes(m->arena_cap, cap) > m->max_bytes) {
-        return TR_ENOSPC;
-    }
-    size_t *t = calloc(cap, sizeof *t);
-    if (!t) {
-        return TR_ENOSPC;
-    }
-    for (size_t off = 0; off < m->used; off += entry_words(m->arena + off)) {
-        size_t j = memo_hash(m->arena + off) & (cap - 1);
-        while (t[j]) {
-            j = (j + 1) & (cap - 1);
-        }
-        t[j] = off + 1;
-    }
-    free(m->table);
-    m->table = t;
-    m->table_cap = cap;
-    return 0;
-}
-
-static int memo_grow_arena(memo *m, size_t need) {
-    size_t cap = m->arena_cap ? m->arena_cap : 4096;
-    while (cap < m->used + need) {
-        cap *= 2;
-    }
-    if (memo_bytes(cap, m->table_cap) > m->max_bytes) {
-        return TR_ENOSPC;
-    }
-    uint64_t *a = realloc(m->arena, cap * sizeof *a);
-    if (!a) {
-        return TR_ENOSPC;
-    }
-    m->arena = a;
-    m->arena_cap = cap;
-    return 0;
-}
-
-/* Builds the canonical entry for (bits, state) in m->scratch. */
-static const uint64_t *memo_encode(memo *m, const uint64_t *bits, size_t words, reg s) {
-    size_t lo = 0, hi = words;
-    while (lo < words && bits[lo] == UINT64_MAX) {
-        lo++;
-    }
-    while (hi > lo && bits[hi - 1] == 0) {
-        hi--;
-    }
-    uint64_t *e = m->scratch;
-    e[0] = (uint64_t)lo << 32 | (hi - lo);
+/* Inserts (bits, state): 1 if new, 0 if seen, TR_ENOSPC when the budget is exhausted. */
+static int memo_insert(tr__memo *m, const uint64_t *bits, size_t words, reg s) {
+    uint64_t *e = tr__memo_encode(m, bits, words, ENTRY_FIXED);
     e[1] = (uint64_t)s.value;
     e[2] = (uint64_t)s.set;
-    memcpy(e + 3, bits + lo, (hi - lo) * sizeof *e);
-    return e;
-}
-
-/* The table slot holding e, or the empty slot where it would go. */
-static size_t memo_slot(const memo *m, const uint64_t *e) {
-    size_t mask = m->table_cap - 1, n = entry_words(e);
-    size_t j = memo_hash(e) & mask;
-    for (; m->table[j]; j = (j + 1) & mask) {
-        const uint64_t *o = m->arena + m->table[j] - 1;
-        if (o[0] == e[0] && !memcmp(o, e, n * sizeof *e)) {
-            break;
-        }
-    }
-    return j;
-}
-
-/* Inserts (bits, state): 1 if new, 0 if seen, TR_ENOSPC when the budget is exhausted. */
-static int memo_insert(memo *m, const uint64_t *bits, size_t words, reg s) {
-    const uint64_t *e = memo_encode(m, bits, words, s);
-    size_t n = entry_words(e);
-    if (m->table_cap && m->table[memo_slot(m, e)]) {
-        return 0;
-    }
-    if (m->count >= m->max_entries) {
-        return TR_ENOSPC;
-    }
-    if ((m->count + 1) * 2 > m->table_cap && memo_grow_table(m) != 0) {
-        return TR_ENOSPC;
-    }
-    if (m->used + n > m->arena_cap && memo_grow_arena(m, n) != 0) {
-        return TR_ENOSPC;
-    }
-    memcpy(m->arena + m->used, e, n * sizeof *e);
-    m->table[memo_slot(m, e)] = m->used + 1;
-    m->used += n;
-    m->count++;
-    return 1;
-}
-
-/* ---- the event list ----------------------------------------------------------------- */
-
-static int cmp_u32_pair(const void *a, const void *b) {
-    const uint32_t *x = a, *y = b;
-    return (x[0] > y[0]) - (x[0] < y[0]);
-}
-
-/* Builds the doubly linked event list: node 0 head, then events in history order. */
-static int build_events(search *s) {
-    size_t ev = 0;
-    uint32_t(*order)[2] = malloc((2 * s->n + 1) * sizeof *order);
-    uint32_t *inv_node = malloc((s->n + 1) * sizeof *inv_node); /* call -> its invoke node */
-    if (!order || !inv_node) {
-        free(order);
-        free(inv_node);
-        return TR_ENOMEM;
-    }
-    for (size_t i = 0; i < s->n; i++) {
-        order[ev][0] = s->calls[i].inv, order[ev++][1] = (uint32_t)i << 1;
-        if (s->calls[i].ret != NIL) {
-            order[ev][0] = s->calls[i].ret, order[ev++][1] = ((uint32_t)i << 1) | 1;
-        }
-    }
-    qsort(order, ev, sizeof *order, cmp_u32_pair);
-    for (size_t k = 0; k < ev; k++) {
-        node *nd = &s->nodes[k + 1];
-        *nd = (node){.call = order[k][1] >> 1,
-                     .pos = order[k][0],
-                     .prev = (uint32_t)k,
-                     .next = k + 1 < ev ? (uint32_t)(k + 2) : NIL,
-                     .match = NIL,
-                     .is_ret = order[k][1] & 1};
-        if (!nd->is_ret) {
-            inv_node[nd->call] = (uint32_t)(k + 1);
-        } else {
-            s->nodes[inv_node[nd->call]].match = (uint32_t)(k + 1);
-        }
-    }
-    s->nodes[0] = (node){.call = NIL, .prev = NIL, .next = ev ? 1 : NIL, .match = NIL};
-    free(order);
-    free(inv_node);
-    return 0;
-}
-
-static void unlink_node(node *nodes, uint32_t i) {
-    nodes[nodes[i].prev].next = nodes[i].next;
-    if (nodes[i].next != NIL) {
-        nodes[nodes[i].next].prev = nodes[i].prev;
-    }
-}
-
-static void relink_node(node *nodes, uint32_t i) {
-    nodes[nodes[i].prev].next = i;
-    if (nodes[i].next != NIL) {
-        nodes[nodes[i].next].prev = i;
-    }
-}
-
-static void lift(node *nodes, uint32_t inv) {
-    unlink_node(nodes, inv);
-    if (nodes[inv].match != NIL) {
-        unlink_node(nodes, nodes[inv].match);
-    }
-}
-
-static void unlift(node *nodes, uint32_t inv) {
-    if (nodes[inv].match != NIL) {
-        relink_node(nodes, nodes[inv].match);
-    }
-    relink_node(nodes, inv);
+    return tr__memo_insert(m, e, ENTRY_FIXED);
 }
 
 /* ---- the search --------------------------------------------------------------------- */
@@ -291,7 +102,7 @@ static bool backtrack(search *s, uint32_t *entry, reg *state, size_t *depth, siz
     frame f = s->stack[--*depth];
     const node *nd = &s->nodes[f.node];
     bit_flip(s->bits, nd->call);
-    unlift(s->nodes, f.node);
+    tr__lin_unlift(s->nodes, f.node);
     *left += nd->match != NIL;
     *state = f.state;
     *entry = nd->next;
@@ -326,7 +137,7 @@ static tr_lin_verdict run(search *s) {
                 s->stack[depth++] = (frame){.node = entry, .state = state};
                 state = next;
                 left -= nd->match != NIL;
-                lift(s->nodes, entry);
+                tr__lin_lift(s->nodes, entry);
                 entry = s->nodes[0].next;
                 continue;
             }
@@ -354,8 +165,10 @@ static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_o
     s.nodes = malloc((2 * n + 1) * sizeof *s.nodes);
     s.stack = malloc((n ? n : 1) * sizeof *s.stack);
     s.bits = calloc(s.bit_words ? s.bit_words : 1, sizeof *s.bits);
-    s.m.scratch = malloc((3 + s.bit_words) * sizeof *s.m.scratch);
-    int rc = s.nodes && s.stack && s.bits && s.m.scratch ? build_events(&s) : TR_ENOMEM;
+    s.m.scratch = malloc((ENTRY_FIXED + s.bit_words) * sizeof *s.m.scratch);
+    int rc = s.nodes && s.stack && s.bits && s.m.scratch
+                 ? tr__lin_events_build(s.nodes, calls, n, sizeof *calls)
+                 : TR_ENOMEM;
     if (rc == 0) {
         out->verdict = run(&s);
         out->configs = s.m.count;
@@ -365,9 +178,7 @@ static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_o
     free(s.nodes);
     free(s.stack);
     free(s.bits);
-    free(s.m.arena);
-    free(s.m.table);
-    free(s.m.scratch);
+    tr__memo_free(&s.m);
     return rc;
 }
 

@@ -19,9 +19,10 @@
 #include "runtime/assert.h"
 #include "sim/history.h"
 #include "sim/lincheck.h"
+#include "sim/lincheck_memo.h"
 #include "troupe.h"
 
-#define NIL UINT32_MAX
+#define NIL TR_LIN_NIL
 #define STATE_MAX 64
 
 /* ---- the built-in models (also usable step by step, and by the general search) ---- */
@@ -79,26 +80,14 @@ typedef struct mcall {
     tr_history_op inv_op;
     tr_history_op ret_op;
 } mcall;
+/* tr__lin_events_build reads each call's leading inv and ret */
+_Static_assert(offsetof(mcall, inv) == 0 && offsetof(mcall, ret) == sizeof(uint32_t),
+               "mcall must begin with inv, ret");
 
-typedef struct mnode {
-    uint32_t call;
-    uint32_t pos; /* history index */
-    uint32_t prev, next;
-    uint32_t match; /* invoke: its return node or NIL */
-    bool is_ret;
-} mnode;
+typedef tr__lin_node mnode;
 
-/* Memo entries in an arena of words: [lo_word << 32 | len, state words, len bitset words]
- * (the bitset's leading all-ones and trailing zero words dropped, as in lincheck.c). */
-typedef struct mmemo {
-    uint64_t *arena;
-    size_t used, arena_cap, count;
-    size_t *table; /* arena offset + 1; 0 = empty */
-    size_t table_cap;
-    size_t max_entries, max_bytes;
-    size_t state_words;
-    uint64_t *scratch;
-} mmemo;
+/* A memo entry (sim/lincheck_memo.h) here is [lo_word << 32 | len, state words, len bitset
+ * words]: the model's state bytes zero-padded to whole words. */
 
 typedef struct msearch {
     const tr_lin_model *model;
@@ -109,168 +98,19 @@ typedef struct msearch {
     uint8_t *stack_state; /* depth * state_size bytes: the state before each linearized call */
     uint64_t *bits;
     size_t bit_words;
-    mmemo m;
+    tr__memo m;
+    size_t state_words;
     uint32_t bad_pos;
     bool has_bad;
 } msearch;
 
-static size_t mentry_words(const mmemo *m, const uint64_t *e) {
-    return 1 + m->state_words + (e[0] & 0xffffffffu);
-}
-
-static uint64_t mhash(const mmemo *m, const uint64_t *e) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < mentry_words(m, e); i++) {
-        h = tr__history_mix64(h ^ e[i]) + i;
-    }
-    return h;
-}
-
-static size_t mslot(const mmemo *m, const uint64_t *e) {
-    size_t mask = m->table_cap - 1, n = mentry_words(m, e);
-    size_t j = mhash(m, e) & mask;
-    for (; m->table[j]; j = (j + 1) & mask) {
-        if (!memcmp(m->arena + m->table[j] - 1, e, n * sizeof *e)) {
-            break;
-        }
-    }
-    return j;
-}
-
-static int mgrow_table(mmemo *m) {
-    size_t cap = m->table_cap ? m->table_cap * 2 : 1024;
-    if (m->arena_cap * 8 + cap * sizeof(size_t) > m->max_bytes) {
-        return TR_ENOSPC;
-    }
-    size_t *t = calloc(cap, sizeof *t);
-    if (!t) {
-        return TR_ENOSPC;
-    }
-    for (size_t off = 0; off < m->used; off += mentry_words(m, m->arena + off)) {
-        size_t j = mhash(m, m->arena + off) & (cap - 1);
-        while (t[j]) {
-            j = (j + 1) & (cap - 1);
-        }
-        t[j] = off + 1;
-    }
-    free(m->table);
-    m->table = t;
-    m->table_cap = cap;
-    return 0;
-}
-
-static int mgrow_arena(mmemo *m, size_t need) {
-    size_t cap = m->arena_cap ? m->arena_cap : 4096;
-    while (cap < m->used + need) {
-        cap *= 2;
-    }
-    if (cap * 8 + m->table_cap * sizeof(size_t) > m->max_bytes) {
-        return TR_ENOSPC;
-    }
-    uint64_t *a = realloc(m->arena, cap * sizeof *a);
-    if (!a) {
-        return TR_ENOSPC;
-    }
-    m->arena = a;
-    m->arena_cap = cap;
-    return 0;
-}
-
 /* 1 if (bits, state) is new (and now memoised), 0 if seen, TR_ENOSPC past the budget. */
 static int minsert(msearch *s, const void *state) {
-    mmemo *m = &s->m;
-    size_t lo = 0, hi = s->bit_words;
-    while (lo < hi && s->bits[lo] == UINT64_MAX) {
-        lo++;
-    }
-    while (hi > lo && s->bits[hi - 1] == 0) {
-        hi--;
-    }
-    uint64_t *e = m->scratch;
-    e[0] = (uint64_t)lo << 32 | (hi - lo);
-    memset(e + 1, 0, m->state_words * sizeof *e);
+    size_t fixed = 1 + s->state_words;
+    uint64_t *e = tr__memo_encode(&s->m, s->bits, s->bit_words, fixed);
+    memset(e + 1, 0, s->state_words * sizeof *e);
     memcpy(e + 1, state, s->model->state_size);
-    memcpy(e + 1 + m->state_words, s->bits + lo, (hi - lo) * sizeof *e);
-    size_t n = mentry_words(m, e);
-    if (m->table_cap && m->table[mslot(m, e)]) {
-        return 0;
-    }
-    if (m->count >= m->max_entries) {
-        return TR_ENOSPC;
-    }
-    if ((m->count + 1) * 2 > m->table_cap && mgrow_table(m) != 0) {
-        return TR_ENOSPC;
-    }
-    if (m->used + n > m->arena_cap && mgrow_arena(m, n) != 0) {
-        return TR_ENOSPC;
-    }
-    memcpy(m->arena + m->used, e, n * sizeof *e);
-    m->table[mslot(m, e)] = m->used + 1;
-    m->used += n;
-    m->count++;
-    return 1;
-}
-
-static int cmp_pos(const void *a, const void *b) {
-    const uint32_t *x = a, *y = b;
-    return (x[0] > y[0]) - (x[0] < y[0]);
-}
-
-/* The event list: node 0 the head, then invokes and ok returns in history order. */
-static int mbuild(msearch *s) {
-    uint32_t(*order)[2] = malloc((2 * s->n + 1) * sizeof *order);
-    uint32_t *inv_node = malloc((s->n + 1) * sizeof *inv_node);
-    if (!order || !inv_node) {
-        free(order);
-        free(inv_node);
-        return TR_ENOMEM;
-    }
-    size_t ev = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        order[ev][0] = s->calls[i].inv, order[ev++][1] = (uint32_t)i << 1;
-        if (s->calls[i].ret != NIL) {
-            order[ev][0] = s->calls[i].ret, order[ev++][1] = ((uint32_t)i << 1) | 1;
-        }
-    }
-    qsort(order, ev, sizeof *order, cmp_pos);
-    for (size_t k = 0; k < ev; k++) {
-        mnode *nd = &s->nodes[k + 1];
-        *nd = (mnode){.call = order[k][1] >> 1,
-                      .pos = order[k][0],
-                      .prev = (uint32_t)k,
-                      .next = k + 1 < ev ? (uint32_t)(k + 2) : NIL,
-                      .match = NIL,
-                      .is_ret = order[k][1] & 1};
-        if (!nd->is_ret) {
-            inv_node[nd->call] = (uint32_t)(k + 1);
-        } else {
-            s->nodes[inv_node[nd->call]].match = (uint32_t)(k + 1);
-        }
-    }
-    s->nodes[0] = (mnode){.call = NIL, .prev = NIL, .next = ev ? 1 : NIL, .match = NIL};
-    free(order);
-    free(inv_node);
-    return 0;
-}
-
-static void mset_link(mnode *nodes, uint32_t i, bool in) {
-    nodes[nodes[i].prev].next = in ? i : nodes[i].next;
-    if (nodes[i].next != NIL) {
-        nodes[nodes[i].next].prev = in ? i : nodes[i].prev;
-    }
-}
-
-/* Takes invoke node i (and its return) out of the list, or puts them back. */
-static void mlift(mnode *nodes, uint32_t i, bool lift) {
-    if (lift) {
-        mset_link(nodes, i, false);
-    }
-    if (nodes[i].match != NIL) {
-        mset_link(nodes, nodes[i].match, !lift);
-    }
-    if (!lift) {
-        mset_link(nodes, i, true);
-    }
+    return tr__memo_insert(&s->m, e, fixed);
 }
 
 static tr_lin_verdict msearch_run(msearch *s) {
@@ -295,7 +135,7 @@ static tr_lin_verdict msearch_run(msearch *s) {
             }
             uint32_t back = s->stack_node[--depth];
             s->bits[s->nodes[back].call >> 6] ^= 1ULL << (s->nodes[back].call & 63);
-            mlift(s->nodes, back, false);
+            tr__lin_unlift(s->nodes, back);
             left += s->nodes[back].match != NIL;
             memcpy(state, s->stack_state + depth * sz, sz);
             entry = s->nodes[back].next;
@@ -315,7 +155,7 @@ static tr_lin_verdict msearch_run(msearch *s) {
                 depth++;
                 memcpy(state, next, sz);
                 left -= nd->match != NIL;
-                mlift(s->nodes, entry, true);
+                tr__lin_lift(s->nodes, entry);
                 entry = s->nodes[0].next;
                 continue;
             }
@@ -339,14 +179,14 @@ static int mcheck_key(const tr_lin_model *model, const mcall *calls, size_t n, u
     s.bit_words = (n + 63) / 64;
     s.m.max_entries = budget;
     s.m.max_bytes = TR_LIN_DEFAULT_MAX_MEMORY;
-    s.m.state_words = (model->state_size + 7) / 8;
+    s.state_words = (model->state_size + 7) / 8;
     s.nodes = malloc((2 * n + 1) * sizeof *s.nodes);
     s.stack_node = malloc((n ? n : 1) * sizeof *s.stack_node);
     s.stack_state = malloc((n ? n : 1) * (model->state_size ? model->state_size : 1));
     s.bits = calloc(s.bit_words ? s.bit_words : 1, sizeof *s.bits);
-    s.m.scratch = malloc((1 + s.m.state_words + s.bit_words) * sizeof *s.m.scratch);
+    s.m.scratch = malloc((1 + s.state_words + s.bit_words) * sizeof *s.m.scratch);
     bool ok = s.nodes && s.stack_node && s.stack_state && s.bits && s.m.scratch;
-    int rc = ok ? mbuild(&s) : TR_ENOMEM;
+    int rc = ok ? tr__lin_events_build(s.nodes, calls, n, sizeof *calls) : TR_ENOMEM;
     if (rc == 0) {
         out->verdict = msearch_run(&s);
         out->configs = s.m.count;
@@ -357,9 +197,7 @@ static int mcheck_key(const tr_lin_model *model, const mcall *calls, size_t n, u
     free(s.stack_node);
     free(s.stack_state);
     free(s.bits);
-    free(s.m.arena);
-    free(s.m.table);
-    free(s.m.scratch);
+    tr__memo_free(&s.m);
     return rc;
 }
 

@@ -11,6 +11,7 @@ pub const lib = [_][]const u8{
     "sim/history.c",
     "sim/history_load.c",
     "sim/history_api.c",
+    "sim/lincheck_memo.c",
     "sim/lincheck.c",
     "sim/lincheck_model.c",
     "sim/checkers.c",
