@@ -13,8 +13,9 @@
  * duplicated message fails the run. The trace hash goes to stderr (stdout carries figures).
  *
  * Then an experiment through the library's runner (tr_experiment_run, as `troupe sim --load`
- * runs a service): 5 nodes, each with a register actor and 2 clients reading and writing it,
- * the majority/minority partition, 60 s virtual at 100 ops/s, run EXPERIMENT_RUNS times.
+ * runs a service): the built-in CP register service (ABD quorums, state in the simulated
+ * LMDB store) on 5 nodes with the runner's clients, the default nemesis, 60 s virtual at
+ * 100 ops/s, run EXPERIMENT_RUNS times.
  * Figures: the median time compression (virtual time / wall time of the whole run: set-up,
  * simulation, final states and checks) and the same over this thread's CPU time, which a
  * loaded machine inflates less. Every run must hold its check and give the same trace hash
@@ -25,6 +26,7 @@
 #include <time.h>
 
 #include "bench/bench.h"
+#include "harness/builtin.h"
 #include "troupe.h"
 
 enum {
@@ -105,114 +107,11 @@ static bool all_finished(tr_sim *sim, void *ud) {
     return finished == *(uint64_t *)ud;
 }
 
-/* ---- the experiment: a register per node, read and written by the runner's clients ---- */
+/* ---- the experiment: the CP register service under the runner's clients ---- */
 
 enum {
-    EXPERIMENT_RUNS = 9,
-    REG_READ = TR_MSG_USER + 41,
-    REG_WRITE,
-    REG_REPLY,
-    REG_KEYS = 16
+    EXPERIMENT_RUNS = 9
 };
-
-typedef struct reg_state {
-    bool has[REG_KEYS];
-    int64_t val[REG_KEYS];
-} reg_state;
-
-/* Body: [key] for a read, [key, value] for a write; the reply: the value or nil. */
-static int reg_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
-    reg_state *s = state;
-    tr_mp_reader r;
-    int64_t key = 0, value = 0;
-    uint32_t n = 0;
-    uint8_t out[16];
-    tr_mp_writer w;
-    if (msg->type != REG_READ && msg->type != REG_WRITE) {
-        return TR_CONTINUE;
-    }
-    tr_mp_reader_init(&r, msg->body, msg->body_len);
-    if (tr_mp_read_array(&r, &n) != 0 || n < 1 || tr_mp_read_int(&r, &key) != 0 || key < 0 ||
-        key >= REG_KEYS || (n == 2 && tr_mp_read_int(&r, &value) != 0)) {
-        return TR_CONTINUE;
-    }
-    tr_mp_writer_init(&w, out, sizeof out);
-    if (msg->type == REG_WRITE) {
-        s->has[key] = true;
-        s->val[key] = value;
-        tr_mp_write_nil(&w);
-    } else if (s->has[key]) {
-        tr_mp_write_int(&w, s->val[key]);
-    } else {
-        tr_mp_write_nil(&w);
-    }
-    return tr_reply(ctx, msg, REG_REPLY, out, w.len);
-}
-
-static const tr_behaviour reg_b = {
-    .name = "bench_reg", .state_size = sizeof(reg_state), .receive = reg_receive};
-
-static int64_t reg_written; /* the last value written: writes carry 1, 2, 3, ... */
-
-static int reg_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t keys, tr_workload_op *op,
-                    uint32_t *type, const char **target, tr_mp_writer *w) {
-    (void)env;
-    bool write = tr_sim_rng_below(rng, 2) == 0;
-    op->key = (int64_t)tr_sim_rng_below(rng, keys < REG_KEYS ? keys : REG_KEYS);
-    op->f = write ? "write" : "read";
-    op->has_value = write;
-    op->value = write ? ++reg_written : 0;
-    tr_mp_write_array(w, write ? 2 : 1);
-    tr_mp_write_int(w, op->key);
-    if (write) {
-        tr_mp_write_int(w, op->value);
-    }
-    *type = write ? REG_WRITE : REG_READ;
-    *target = "reg";
-    return 0;
-}
-
-static tr_history_type reg_complete(const tr_service_env *env, const tr_workload_op *op,
-                                    const tr_msg *reply, int err, tr_workload_op *done,
-                                    const char **error) {
-    (void)env;
-    if (reply == NULL) {
-        *error = err == TR_ETIMEDOUT ? "timeout" : "node down";
-        return TR_HISTORY_INFO;
-    }
-    if (!op->has_value) {
-        tr_mp_reader r;
-        tr_mp_reader_init(&r, reply->body, reply->body_len);
-        done->has_value = tr_mp_read_int(&r, &done->value) == 0;
-    }
-    return TR_HISTORY_OK;
-}
-
-/* Every value read was written by somebody (a register per node: nothing stronger holds). */
-static tr_verdict reg_check(const tr_check_input *in, char *why, size_t cap) {
-    tr_history_op op;
-    for (size_t i = 0; i < tr_history_count(in->history); i++) {
-        if (tr_history_get(in->history, i, &op) == 0 && op.type == TR_HISTORY_OK && op.has_value &&
-            (op.value < 1 || op.value > reg_written)) {
-            snprintf(why, cap, "op %zu read %lld, which nobody wrote", i, (long long)op.value);
-            return TR_VERDICT_VIOLATED;
-        }
-    }
-    return TR_VERDICT_HELD;
-}
-
-static const tr_service_actor reg_actors[] = {
-    {.name = "reg", .behaviour = &reg_b, .placement = TR_PLACE_EVERY_NODE}};
-static const tr_workload reg_workload = {
-    .clients_per_node = 2, .next = reg_next, .complete = reg_complete};
-static const tr_check reg_checks[] = {{.name = "reads-were-written", .run = reg_check}};
-static const tr_service reg_service = {.abi = TR_SERVICE_ABI,
-                                       .name = "bench-reg",
-                                       .actors = reg_actors,
-                                       .actor_count = 1,
-                                       .workload = &reg_workload,
-                                       .checks = reg_checks,
-                                       .check_count = 1};
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -228,7 +127,7 @@ static double clock_s(clockid_t id);
 
 /* The experiment EXPERIMENT_RUNS times: medians of virtual/wall and virtual/cpu. */
 static int bench_experiment(const tr_bench_opts *o) {
-    const tr_service *const services[] = {&reg_service};
+    const tr_service *const services[] = {&tr__builtin_cp};
     double wall[EXPERIMENT_RUNS], cpu[EXPERIMENT_RUNS];
     uint64_t first = 0, ops = 0;
     tr_experiment_config cfg;
@@ -236,11 +135,10 @@ static int bench_experiment(const tr_bench_opts *o) {
     cfg.sim.nodes = 5;
     cfg.services = services;
     cfg.service_count = 1;
-    cfg.workload = "bench-reg";
+    cfg.workload = "cp";
     for (int i = 0; i < EXPERIMENT_RUNS; i++) {
         tr_experiment_result *r;
         char err[256];
-        reg_written = 0;
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
         int rc = tr_experiment_run(&cfg, &r, err, sizeof err);
         double t = clock_s(CLOCK_MONOTONIC) - t0, c = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
