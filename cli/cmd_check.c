@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,9 +328,28 @@ static bool is_stock(const tr_history *h) {
     return false;
 }
 
+/* The first operation a register history cannot hold (not read, write or cas), or SIZE_MAX. */
+static size_t first_foreign_op(const tr_history *h) {
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        uint8_t f = tr__history_op(h, i)->f;
+        if (f != TR_F_READ && f != TR_F_WRITE && f != TR_F_CAS) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
 static int run_checks(const check_args *a, check_report *r) {
     tr_lin_options lo = {.max_configs = a->budget};
     r->stock = is_stock(r->h);
+    size_t foreign = r->stock ? SIZE_MAX : first_foreign_op(r->h);
+    if (foreign != SIZE_MAX) {
+        fprintf(stderr,
+                "troupe check: %s: op %zu is '%s', not a register operation: troupe check "
+                "knows read, write and cas (and a stock history's reserve and restock)\n",
+                a->path, foreign, tr__history_f_name(r->h, tr__history_op(r->h, foreign)->f));
+        return TR_EINVAL;
+    }
     int rc = r->stock ? check_stock(a, r) : tr__lincheck(r->h, &lo, &r->lin);
     rc = rc ? rc : tr__checkers_latency(r->h, &r->lat);
     rc = rc ? rc : tr__checkers_availability(r->h, NULL, &r->avail);

@@ -353,3 +353,13 @@ Test(check_cli, bad_files_and_flags_exit_2_with_a_clear_error) {
     cr_assert_eq(run_check("--help", out, sizeof out), 0);
     cr_assert(strstr(out, "exit status"), "%s", out);
 }
+
+Test(check_cli, an_operation_that_is_not_a_register_one_is_named) {
+    char out[4096];
+    const char *raw = "[{:index 0, :time 1, :type :invoke, :process 0, :f :deposit, :value [1 5]}\n"
+                      " {:index 1, :time 2, :type :ok, :process 0, :f :deposit, :value [1 5]}]\n";
+    const char *path = temp_file(NULL, 1, raw);
+    cr_assert_eq(run_check(path, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "op 0 is 'deposit', not a register operation") != NULL, "%s", out);
+    unlink(path);
+}
