@@ -157,24 +157,7 @@ pub fn build(b: *std.Build) void {
     for (all_tests) |path| {
         if (tsan) break;
         if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
-        const tmod = newModule(b, target, optimize, tsan);
-        tmod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
-        tmod.addIncludePath(b.path("tests"));
-        tmod.linkLibrary(lib);
-        linkSystem(tmod);
-        tmod.linkSystemLibrary("criterion", .{});
-        const name = std.fs.path.stem(path);
-        const t = b.addExecutable(.{ .name = name, .root_module = tmod });
-        t.link_gc_sections = false; // keep Criterion's test sections
-        const run = b.addSystemCommand(&.{ "sh", "tests/run_suite.sh" });
-        run.addArtifactArg(t);
-        run.addArg(name);
-        run.addFileArg(exe.getEmittedBin()); // suites that drive the CLI find it here
-        run.has_side_effects = true;
-        // Criterion's parallel runner crashes under TSan; one job is enough there.
-        if (tsan) run.setEnvironmentVariable("TR_TEST_JOBS", "1");
-        test_step.dependOn(&run.step);
-        b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
+        criterionSuite(b, target, optimize, lib, exe, test_step, &.{}, path);
     }
 
     // ---- examples: services as a user writes them (examples/sources.zig) ----
@@ -204,22 +187,7 @@ pub fn build(b: *std.Build) void {
         for (ex.tests) |path| {
             if (tsan) break;
             if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
-            const tmod = newModule(b, target, optimize, tsan);
-            tmod.addCSourceFiles(.{ .files = ex.sources, .flags = &c_flags });
-            tmod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
-            tmod.linkLibrary(lib);
-            linkSystem(tmod);
-            tmod.linkSystemLibrary("criterion", .{});
-            const name = std.fs.path.stem(path);
-            const t = b.addExecutable(.{ .name = name, .root_module = tmod });
-            t.link_gc_sections = false; // keep Criterion's test sections
-            const run = b.addSystemCommand(&.{ "sh", "tests/run_suite.sh" });
-            run.addArtifactArg(t);
-            run.addArg(name);
-            run.addFileArg(exe.getEmittedBin());
-            run.has_side_effects = true;
-            test_step.dependOn(&run.step);
-            b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
+            criterionSuite(b, target, optimize, lib, exe, test_step, ex.sources, path);
         }
     }
 
@@ -323,6 +291,29 @@ pub fn build(b: *std.Build) void {
 /// hidden visibility, and the public API exported (rdynamic exports exactly the symbols of
 /// default visibility, which are troupe.h's), so that a module it loads resolves tr_* from it
 /// and never carries a second copy of the runtime.
+/// One Criterion suite (path, linked with libtroupe and `extra` sources) run through
+/// tests/run_suite.sh, which fails when the suite fails or ran no test; also its own
+/// `test-NAME` step. Never under TSan (Criterion's sandbox cannot run there).
+fn criterionSuite(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, lib: *std.Build.Step.Compile, exe: *std.Build.Step.Compile, test_step: *std.Build.Step, extra: []const []const u8, path: []const u8) void {
+    const tmod = newModule(b, target, optimize, false);
+    if (extra.len > 0) tmod.addCSourceFiles(.{ .files = extra, .flags = &c_flags });
+    tmod.addCSourceFiles(.{ .files = &.{path}, .flags = &c_flags });
+    tmod.addIncludePath(b.path("tests"));
+    tmod.linkLibrary(lib);
+    linkSystem(tmod);
+    tmod.linkSystemLibrary("criterion", .{});
+    const name = std.fs.path.stem(path);
+    const t = b.addExecutable(.{ .name = name, .root_module = tmod });
+    t.link_gc_sections = false; // keep Criterion's test sections
+    const run = b.addSystemCommand(&.{ "sh", "tests/run_suite.sh" });
+    run.addArtifactArg(t);
+    run.addArg(name);
+    run.addFileArg(exe.getEmittedBin()); // suites that drive the CLI find it here
+    run.has_side_effects = true;
+    test_step.dependOn(&run.step);
+    b.step(b.fmt("test-{s}", .{name}), b.fmt("Run only {s}", .{path})).dependOn(&run.step);
+}
+
 fn hostExecutable(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, tsan: bool, name: []const u8, sources: []const []const u8) *std.Build.Step.Compile {
     const m = newModule(b, target, optimize, tsan);
     m.addCSourceFiles(.{ .files = sources, .flags = &lib_c_flags });

@@ -70,20 +70,9 @@ static int inbox_receive_cb(tr_ctx *ctx, void *state, const tr_msg *m) {
         inbox_run_request(ctx, ib);
         return TR_CONTINUE;
     }
-    tr_msg *c = tr__pool_alloc(m->body_len);
+    tr_msg *c = tr__pool_copy(m); /* m is the mailbox's stub: copied field by field */
     if (!c) {
         return TR_CONTINUE;
-    }
-    /* Field by field: m->next_ may be written by a producer right now (m is the stub). */
-    c->type = m->type;
-    c->body_len = m->body_len;
-    c->from = m->from;
-    c->to = m->to;
-    c->corr = m->corr;
-    c->trace = m->trace;
-    c->flags_ = m->flags_;
-    if (m->body_len) {
-        memcpy(tr__pool_body_mut(c), m->body, m->body_len);
     }
     pthread_mutex_lock(&ib->lock);
     if (ib->tail) {

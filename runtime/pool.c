@@ -158,6 +158,23 @@ uint8_t *tr__pool_body_mut(tr_msg *msg) {
     return (uint8_t *)(msg + 1);
 }
 
+tr_msg *tr__pool_copy(const tr_msg *m) {
+    tr_msg *c = tr__pool_alloc(m->body_len);
+    if (c) {
+        c->type = m->type;
+        c->body_len = m->body_len;
+        c->from = m->from;
+        c->to = m->to;
+        c->corr = m->corr;
+        c->trace = m->trace;
+        c->flags_ = m->flags_;
+        if (m->body_len) {
+            memcpy(tr__pool_body_mut(c), m->body, m->body_len);
+        }
+    }
+    return c;
+}
+
 /* `cur` of class c holds exactly TR__BATCH: it becomes `full` (a `full` already held goes to
  * the global stack). Checked before the push: `cur` may hold exactly TR__BATCH after a
  * refill, and must never grow past it, so that every batch handed on is complete and this

@@ -32,6 +32,9 @@ tr_msg *tr__pool_alloc(size_t body_cap);
 void tr__pool_release(tr_msg *msg);
 /* The writable body of a message from tr__pool_alloc (msg->body, not const). */
 uint8_t *tr__pool_body_mut(tr_msg *msg);
+/* An owned copy of m's header fields and body (not its queue link), or NULL when out of
+ * memory. Field by field: m may be a mailbox's stub, whose next_ a producer may be writing. */
+tr_msg *tr__pool_copy(const tr_msg *m);
 /* Returns the calling thread's pools to the global free list (a thread about to exit). */
 void tr__pool_thread_flush(void);
 

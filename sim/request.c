@@ -45,24 +45,6 @@ static int request_client_init(tr_ctx *ctx, void *state, const void *arg, size_t
     return 0;
 }
 
-/* An owned copy of m (tr_msg_free), or NULL when out of memory. */
-static tr_msg *msg_copy(const tr_msg *m) {
-    tr_msg *c = tr__pool_alloc(m->body_len);
-    if (c) {
-        c->type = m->type;
-        c->body_len = m->body_len;
-        c->from = m->from;
-        c->to = m->to;
-        c->corr = m->corr;
-        c->trace = m->trace;
-        c->flags_ = m->flags_;
-        if (m->body_len) {
-            memcpy(tr__pool_body_mut(c), m->body, m->body_len);
-        }
-    }
-    return c;
-}
-
 static int request_client_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     request_client *c = state;
     if (!request_current(c)) {
@@ -74,7 +56,7 @@ static int request_client_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     if (m->type == TR_MSG_TIMEOUT) {
         request_answer(c->sim, TR_ETIMEDOUT, NULL);
     } else {
-        tr_msg *reply = msg_copy(m);
+        tr_msg *reply = tr__pool_copy(m);
         request_answer(c->sim, reply ? 0 : TR_ENOMEM, reply);
     }
     return TR_STOP;
