@@ -183,9 +183,10 @@ static void usage(FILE *f) {
             "  20s io-error n2 for 1s | 21s disk-full n2 for 1s | 22s slow-disk n2 200ms for 2s\n"
             "  30s corrupt n3\n"
             "Times: ns, us, ms, s, m; each before --duration. A bad file exits 2 with the line.\n"
-            "AP acknowledged writes lost under --nemesis clock or crash are reported, not\n"
-            "counted: LWW with skewed clocks, and acks before durability, lose them by\n"
-            "design. Planted register bugs: stale-read (a CP read answered by one replica),\n"
+            "AP acknowledged writes lost under --nemesis clock or crash (or io-error,\n"
+            "disk-full, corrupt: they crash nodes too) are reported, not counted: LWW with\n"
+            "skewed clocks, and acks before durability, lose them by design.\n"
+            "Planted register bugs: stale-read (a CP read answered by one replica),\n"
             "no-anti-entropy (AP replicas never gossip), no-write-back (a CP read skips the\n"
             "store phase even when its quorum disagrees).\n"
             "--workload stock runs an inventory service instead (\"stock\" on every node, each\n"
@@ -556,7 +557,9 @@ static int load_scenario(sim_opts *o) {
     for (size_t i = 0; i < o->scen.count; i++) {
         const tr_scen_event *ev = &o->scen.events[i];
         o->scen_lossy |= ev->kind == TR_SCEN_CRASH || ev->kind == TR_SCEN_CLOCK_SKEW ||
-                         ev->kind == TR_SCEN_CLOCK_JUMP || ev->kind == TR_SCEN_CLOCK_DRIFT;
+                         ev->kind == TR_SCEN_CLOCK_JUMP || ev->kind == TR_SCEN_CLOCK_DRIFT ||
+                         ev->kind == TR_SCEN_IO_ERROR || ev->kind == TR_SCEN_DISK_FULL ||
+                         ev->kind == TR_SCEN_CORRUPT; /* these three crash a node too */
     }
     return 0;
 }
@@ -820,8 +823,9 @@ static void check_ap(scenario *sc, tr__reg_workload *wl, store_result *r) {
     }
     /* LWW with skewed clocks, and acks given before the write is durable (a crash in
      * between, before the gossip spread it): the two ways AP is documented to lose. */
-    bool lost_ok =
-        (sc->o->nemesis & (TR_NEMESIS_CLOCK | TR_NEMESIS_CRASH)) != 0 || sc->o->scen_lossy;
+    uint32_t crashing = TR_NEMESIS_CRASH | TR_NEMESIS_IO_ERROR | TR_NEMESIS_DISK_FULL |
+                        TR_NEMESIS_CORRUPT; /* a failed store restarts; a torn one stays down */
+    bool lost_ok = (sc->o->nemesis & (TR_NEMESIS_CLOCK | crashing)) != 0 || sc->o->scen_lossy;
     if (!r->converged || !r->conv_checked || !c->agree) {
         r->violated = true;
         snprintf(r->why, sizeof r->why,
