@@ -4,7 +4,7 @@
  *
  * Modules:
  *   store.c          open (inspect, lock, validate, initialise a directory), close, bind,
- *                    stats
+ *                    stats; the simulator's storage faults (commit_fail, reopen)
  *   store_overlay.c  entries, batches, waiters, the kv overlay and actor records (memory)
  *   store_db.c       the LMDB layer: errors, reads, write txns, writing a batch
  *   store_actor.c    the actor-side calls: writes into the pending batch, reads

@@ -1,5 +1,6 @@
-/* nemesis.c — faults: partitions, crashes, pauses, clocks, delay spikes, and the failure
- * detector that tells watching nodes about them.
+/* nemesis.c — faults: partitions, crashes, pauses, clocks, delay spikes, storage faults
+ * (failing, slow and torn disks: docs/simulation.md), and the failure detector that tells
+ * watching nodes about them.
  *
  * Partition shapes replace the whole topology (as in Jepsen: a new partition heals the
  * old one first); tr_sim_link_cut adds one cut direction to the current topology. A fault
