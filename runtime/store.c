@@ -1,6 +1,7 @@
 /*
  * store.c — the store object: opening (inspecting, locking, validating and initialising a
- * directory), closing, binding to a node, statistics (design: store.h; the modules:
+ * directory), closing, binding to a node, statistics, and the simulator's storage faults
+ * (a failed commit, a reopen that may find a torn file) (design: store.h; the modules:
  * store_internal.h; format and contract: docs/store.md).
  */
 #include "runtime/store.h"
