@@ -1053,7 +1053,8 @@ typedef struct tr_history tr_history;
  * pair of integers also fit the fast fields (has_value, pair, value, value_to), which the
  * built-in workloads and register checker use; the other kinds live in the history:
  *   - STRING: len bytes of UTF-8 (no NUL byte; bytes is NUL-terminated too);
- *   - KEYWORD: a name as for f (a letter, then letters, digits or -_.!?*+/), e.g. :ok in EDN;
+ *   - KEYWORD: a letter, then letters, digits or -_.!?*+/, at most TR_HISTORY_NAME_MAX bytes
+ *     (:ok in EDN);
  *   - BYTES: len opaque bytes, e.g. a msgpack body; exported as base64 (see below);
  *   - TUPLE: len values in items (Jepsen's vectors), nested at most TR_VALUE_DEPTH_MAX deep.
  * Limits: a string or bytes of at most TR_VALUE_BYTES_MAX bytes; a whole value (its items
@@ -1185,10 +1186,13 @@ extern const tr_lin_model tr_lin_model_cas_register;
 
 typedef struct tr_lin_result {
     tr_verdict verdict;
-    int64_t key;       /* violated: the first key found not linearizable */
-    uint64_t op_index; /* violated: an operation no order can place */
-    uint64_t configs;  /* configurations explored */
-    char why[160];     /* one line for a person */
+    int64_t key;           /* violated: the first key found not linearizable */
+    uint64_t op_index;     /* violated: an operation no order can place */
+    uint64_t configs;      /* configurations explored */
+    char why[160];         /* one line for a person */
+    uint64_t keys;         /* distinct keys checked */
+    uint64_t keys_unknown; /* of which the budget ran out */
+    uint64_t calls;        /* operations checked (failed ones left out) */
 } tr_lin_result;
 /* Checks linearizability of h against model, each key on its own, exploring at most `budget`
  * configurations per key (0 = default 1M; and at most 512 MiB) before answering unknown.

@@ -255,6 +255,8 @@ static void set_why(tr_lin_result *out, const tr_history *h) {
 
 static void merge(tr_lin_result *out, int64_t key, const mkey_outcome *ko, bool *any_bad) {
     out->configs += ko->configs;
+    out->keys++;
+    out->keys_unknown += ko->verdict == TR_LIN_UNKNOWN;
     if (ko->verdict == TR_LIN_INVALID && (!*any_bad || ko->bad_pos < out->op_index)) {
         out->verdict = TR_VERDICT_VIOLATED;
         out->key = key;
@@ -275,6 +277,7 @@ static int general(const tr_history *h, const tr_lin_model *model, uint64_t budg
     }
     size_t n = mcollect(h, calls);
     qsort(calls, n, sizeof *calls, cmp_mcall);
+    out->calls = n;
     bool any_bad = false;
     int rc = 0;
     for (size_t start = 0, end; rc == 0 && start < n; start = end) {
@@ -312,6 +315,9 @@ static int builtin(const tr_history *h, const tr_lin_model *model, uint64_t budg
         return rc;
     }
     out->configs = r.configs;
+    out->keys = r.keys;
+    out->keys_unknown = r.keys_unknown;
+    out->calls = r.calls;
     if (r.verdict == TR_LIN_INVALID) {
         TR_ASSERT(r.has_bad_op);
         out->verdict = TR_VERDICT_VIOLATED;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sim/history.h"
+#include "tests/troupe_cli.h"
 #include "troupe.h"
 
 static int64_t now;
@@ -255,6 +256,9 @@ Test(history_values, a_string_register_model_finds_a_stale_string_read) {
     tr_lin_result r;
     tr_history *good = string_history("banana"), *stale = string_history("apple");
     cr_assert_eq(check(good, &string_register, &r), TR_VERDICT_HELD, "%s", r.why);
+    cr_assert(r.keys == 1 && r.calls == 3 && r.keys_unknown == 0);
+    cr_assert_eq(tr_lincheck_history(good, &string_register, 1, &r), 0); /* a budget of 1 */
+    cr_assert(r.verdict == TR_VERDICT_UNKNOWN && r.keys_unknown == 1, "%s", r.why);
     cr_assert_eq(check(stale, &string_register, &r), TR_VERDICT_VIOLATED, "%s", r.why);
     cr_assert_eq(r.key, 7);
     cr_assert_eq(r.op_index, 5, "%s", r.why); /* the read that returned apple */
@@ -348,4 +352,46 @@ Test(history_values, a_cas_value_must_stay_a_pair_of_integers) {
         "[{\"type\":\"invoke\",\"process\":0,\"f\":\"cas\",\"value\":[0,[1,\"a\"]]}]",
         strlen("[{\"type\":\"invoke\",\"process\":0,\"f\":\"cas\",\"value\":[0,[1,\"a\"]]}]"),
         false, "a cas value must be [key, [from, to]]");
+}
+
+/* ---- troupe check ---------------------------------------------------------------------- */
+
+/* Writes text to a new temporary file named in path[64]. */
+static void text_file(const char *text, char *path) {
+    snprintf(path, 64, "/tmp/troupe-values-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static int check_cli(const char *text, char *out, size_t cap) {
+    char path[64];
+    text_file(text, path);
+    int rc = troupe_cli("", "check", path, true, out, cap);
+    unlink(path);
+    return rc;
+}
+
+#define STRING_HISTORY(READ)                                             \
+    "[{:type :invoke, :process 0, :f :write, :value [7 \"apple\"]}\n"    \
+    " {:type :ok, :process 0, :f :write, :value [7 \"apple\"]}\n"        \
+    " {:type :invoke, :process 0, :f :write, :value [7 [\"b\" :x 1]]}\n" \
+    " {:type :ok, :process 0, :f :write, :value [7 [\"b\" :x 1]]}\n"     \
+    " {:type :invoke, :process 1, :f :read, :value [7 nil]}\n"           \
+    " {:type :ok, :process 1, :f :read, :value [7 " READ "]}]\n"
+
+Test(history_values, troupe_check_checks_string_and_tuple_registers) {
+    char out[2048];
+    cr_assert_eq(check_cli(STRING_HISTORY("[\"b\" :x 1]"), out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "linearizable: yes"), "%s", out);
+    cr_assert_eq(check_cli(STRING_HISTORY("\"apple\""), out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "index 5, key 7, process 1, ok read \"apple\""), "%s", out);
+}
+
+Test(history_values, troupe_check_names_a_bad_value_in_one_line) {
+    char out[2048];
+    cr_assert_eq(check_cli(STRING_HISTORY("\"\xff\""), out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "line 6 column 46: op 5: a string is not valid UTF-8\n"), "%s", out);
+    cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
 }
