@@ -1039,14 +1039,16 @@ uint32_t tr_cluster_node_id(const char *name);
  * effect; info = unknown (timed out, node crashed): it may take effect at any time after its
  * invoke, or never. An operation has a name `f` (any string: "read", "write", "cas",
  * "deposit"...), a key (0 when the service has one object) and a value: nil, an integer,
- * a pair of them (cas: expected, new), or any tr_value (a string, a tuple...). A process has one operation outstanding at a time; a process
- * whose operation ended in info is retired and never invokes again. Times are virtual
+ * a pair of them (cas: expected, new), or any tr_value (a string, a tuple...). A process
+ * has one operation outstanding at a time; a process whose operation ended in info is
+ * retired and never invokes again. Times are virtual
  * nanoseconds in a simulation. Limits: TR_HISTORY_OPS_MAX operations, TR_HISTORY_F_MAX
  * distinct operation names (read, write, cas, reserve and restock among them), names of at
  * most TR_HISTORY_NAME_MAX bytes: a letter, then letters, digits or -_.!?*+.
  * Threading: one thread at a time. Ownership: tr_history_create returns an owned history
  * (tr_history_destroy); in a tr_history_op from tr_history_get, f is valid until the history
- * is destroyed and error until the next tr_history_append or tr_history_destroy. */
+ * is destroyed and error until the next tr_history_append or tr_history_destroy; any (a view
+ * of the value) is valid until the history is destroyed. */
 typedef struct tr_history tr_history;
 
 /* A value of any kind, as an operation's value (tr_history_op.any). nil, an integer and a

@@ -161,8 +161,10 @@ struct json_t *tr__history_value_json(const tr_value *v);
 
 /* ---- Export / import ---------------------------------------------------------------- */
 /* Jepsen EDN: a vector of maps, one per line, value as Knossos's independent-key tuple
- * [key v] (v = nil | int | [from to]). JSON: an array of objects with the same fields
- * ("type":"invoke", "f":"write", "value":[key, v], "node", "error"). 0 or TR_EIO. */
+ * [key v] (v = nil | int | [from to], or any value: "string", :keyword, [vector ...],
+ * {:base64 "..."}). JSON: an array of objects with the same fields ("type":"invoke",
+ * "f":"write", "value":[key, v], "node", "error"; a keyword {"keyword": name}, bytes
+ * {"base64": text}). 0 or TR_EIO. */
 int tr__history_write_edn(const tr_history *h, FILE *out);
 int tr__history_write_json(const tr_history *h, FILE *out);
 
