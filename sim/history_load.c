@@ -551,9 +551,9 @@ static size_t edn_escape(edn *r, char *buf) {
     return c == 'u' ? edn_unicode(r, buf) : 0;
 }
 
-/* A string value (at its opening quote): escapes decoded, UTF-8 checked, at most
- * TR_VALUE_BYTES_MAX bytes, into the scratch. */
-static const char *edn_string_value(edn *r, tr_value *out) {
+/* A string value (at its opening quote): escapes decoded, UTF-8 checked, at most max bytes
+ * (TR_VALUE_BYTES_MAX, or the base64 text of that many bytes), into the scratch. */
+static const char *edn_string_value(edn *r, size_t max, tr_value *out) {
     edn start = *r; /* a string that is not UTF-8 is reported where it begins */
     r->p++;
     size_t n = 0, cap = 64;
@@ -561,10 +561,8 @@ static const char *edn_string_value(edn *r, tr_value *out) {
     const char *why = buf ? NULL : "out of memory";
     while (!why && r->p < r->end && *r->p != '"') {
         if (n + 4 > cap) {
-            char *nb = cap > TR_VALUE_BYTES_MAX ? NULL : realloc(buf, cap * 2);
-            why = nb                         ? NULL
-                  : cap > TR_VALUE_BYTES_MAX ? "a string longer than 65536 bytes"
-                                             : "out of memory";
+            char *nb = cap > max ? NULL : realloc(buf, cap * 2);
+            why = nb ? NULL : cap > max ? "a string longer than 65536 bytes" : "out of memory";
             buf = nb ? nb : buf;
             cap *= 2;
             continue;
@@ -583,7 +581,7 @@ static const char *edn_string_value(edn *r, tr_value *out) {
     if (!why && r->p == r->end) {
         why = "a string runs to the end of the file";
     }
-    if (!why && n > TR_VALUE_BYTES_MAX) {
+    if (!why && n > max) {
         why = "a string longer than 65536 bytes";
     }
     if (!why && !tr__value_utf8_valid(buf, n)) {
@@ -639,7 +637,7 @@ static const char *edn_bytes(edn *r, tr_value *out) {
         return "a map value must be {:base64 \"text\"}";
     }
     r->p--;
-    const char *why = edn_string_value(r, &text);
+    const char *why = edn_string_value(r, 4 * ((TR_VALUE_BYTES_MAX + 2) / 3), &text);
     if (why || !edn_eat(r, '}')) {
         return why ? why : "a map value must be {:base64 \"text\"}";
     }
@@ -662,7 +660,7 @@ static const char *edn_any(edn *r, int depth, tr_value *out) {
         return edn_tuple(r, depth, out);
     }
     if (c == '"') {
-        return edn_string_value(r, out);
+        return edn_string_value(r, TR_VALUE_BYTES_MAX, out);
     }
     if (c == '{') {
         return edn_bytes(r, out);

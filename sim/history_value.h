@@ -50,7 +50,7 @@ int tr__value_intern(tr__value_set *s, const tr_value *v, size_t size, const tr_
 /* True if v goes in an op's fast fields: nil, an integer, or (pair_ok) a pair of integers. */
 static inline bool tr__value_fast(const tr_value *v, bool pair_ok) {
     return v->kind == TR_VALUE_NIL || v->kind == TR_VALUE_INT ||
-           (pair_ok && v->kind == TR_VALUE_TUPLE && v->len == 2 &&
+           (pair_ok && v->kind == TR_VALUE_TUPLE && v->len == 2 && v->items &&
             v->items[0].kind == TR_VALUE_INT && v->items[1].kind == TR_VALUE_INT);
 }
 

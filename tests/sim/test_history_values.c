@@ -204,9 +204,34 @@ Test(history_values, values_over_the_limits_are_refused_and_change_nothing) {
         cr_assert_eq(add(h, TR_HISTORY_INVOKE, 1, "put", 0, &bad[i], NULL), TR_EINVAL, "%zu", i);
     }
     big[TR_VALUE_BYTES_MAX] = '\0';
-    tr_value fits = str(big);
+    tr_value fits = str(big), no_items = {.kind = TR_VALUE_TUPLE, .len = 2};
+    cr_assert_eq(add(h, TR_HISTORY_INVOKE, 1, "put", 0, &no_items, NULL), TR_EINVAL);
     cr_assert_eq(tr_history_count(h), 2);
     cr_assert_eq(add(h, TR_HISTORY_INVOKE, 1, "put", 0, &fits, NULL), 0);
+    free(big);
+    tr_history_destroy(h);
+}
+
+/* The largest string and bytes fit both formats (bytes: a base64 text a third longer). */
+Test(history_values, the_largest_values_round_trip) {
+    tr_history *h = fresh();
+    char *big = malloc(TR_VALUE_BYTES_MAX + 1);
+    for (size_t i = 0; i < TR_VALUE_BYTES_MAX; i++) {
+        big[i] = (char)('a' + i % 26);
+    }
+    big[TR_VALUE_BYTES_MAX] = '\0';
+    tr_value s = str(big), b = {.kind = TR_VALUE_BYTES, .bytes = big, .len = TR_VALUE_BYTES_MAX};
+    cr_assert_eq(add(h, TR_HISTORY_INVOKE, 0, "put", 0, &s, NULL), 0);
+    cr_assert_eq(add(h, TR_HISTORY_OK, 0, "put", 0, &b, NULL), 0);
+    for (int edn = 0; edn < 2; edn++) {
+        char path[64], err[200] = "";
+        tr_history *back = NULL;
+        write_file(h, edn, path);
+        cr_assert_eq(tr_history_load(path, 10, &back, err, sizeof err), 0, "%s", err);
+        assert_same(h, back);
+        unlink(path);
+        tr_history_destroy(back);
+    }
     free(big);
     tr_history_destroy(h);
 }
