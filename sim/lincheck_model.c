@@ -11,6 +11,9 @@
  * never (it has no return event), and the model sees ret = NULL for it. States compare as
  * bytes: a model must leave no uninitialised padding in them. A key whose memo passes the
  * budget (configurations, or TR_LIN_DEFAULT_MAX_MEMORY bytes) is unknown, never held.
+ * A state may hold the address of an interned value (the built-in registers do, for values
+ * other than integers): the memo then hashes addresses, which differ between runs, but only
+ * equality decides whether a configuration is new, so verdicts and counts do not.
  * Ownership: borrows the history and the model for the call. Deterministic. */
 #include <stdio.h>
 #include <stdlib.h>
