@@ -32,6 +32,7 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 #include "cli/cli.h"
+#include "harness/builtin.h"
 #include "harness/nemesis.h"
 #include "runtime/assert.h"
 #include "sim/check_stock.h"
@@ -118,11 +119,12 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
-    double wall_s;  /* simulating only: the tr_sim_run_* calls */
-    double cpu_s;   /* the same span in this thread's CPU time (a loaded machine inflates
+    double wall_s;         /* simulating only: the tr_sim_run_* calls */
+    double cpu_s;          /* the same span in this thread's CPU time (a loaded machine inflates
                        wall_s, not this) */
-    double setup_s; /* creating the sim (stores, boot) and the workloads */
-    double check_s; /* running the checkers */
+    double setup_s;        /* creating the sim (stores, boot) and the workloads */
+    double check_s;        /* running the checkers */
+    bool whole_experiment; /* wall_s and cpu_s time the whole tr_experiment_run */
     uint64_t virtual_ns;
     store_result cp, ap;
     stock_result stock;
@@ -1168,11 +1170,16 @@ static void print_human(const sim_opts *o, const run_result *r) {
     }
     print_faults(r);
     printf("events: %" PRIu64 " in %.3f s wall (%.0f events/s), virtual/wall time %.1fx "
-           "(%.1f s virtual, simulation only; %.3f s cpu: virtual/cpu %.1fx); set-up %.3f s, "
-           "checkers %.3f s\n",
+           "(%.1f s virtual, %s; %.3f s cpu: virtual/cpu %.1fx)",
            r->stats.events, r->wall_s, r->wall_s > 0 ? r->stats.events / r->wall_s : 0,
-           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->virtual_ns / 1e9, r->cpu_s,
-           r->cpu_s > 0 ? r->virtual_ns / 1e9 / r->cpu_s : 0, r->setup_s, r->check_s);
+           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->virtual_ns / 1e9,
+           r->whole_experiment ? "the whole experiment: set-up, simulation and checks"
+                               : "simulation only",
+           r->cpu_s, r->cpu_s > 0 ? r->virtual_ns / 1e9 / r->cpu_s : 0);
+    if (!r->whole_experiment) {
+        printf("; set-up %.3f s, checkers %.3f s", r->setup_s, r->check_s);
+    }
+    printf("\n");
     printf("trace-hash: %016" PRIx64 "\n", r->trace_hash);
     printf("replay: ");
     print_replay(o, r->seed, stdout);
@@ -1407,8 +1414,130 @@ static tr_verdict run_verdict(const run_result *r) {
     return r->cp.unknown || r->ap.unknown ? TR_VERDICT_UNKNOWN : TR_VERDICT_HELD;
 }
 
+/* ---- a built-in workload through the library's experiment runner ---------------------------- */
+
+/* The built-in service whose descriptor carries this run's workload, or NULL: both registers
+ * at once, or a service whose workload the descriptors do not express yet. */
+static const tr_service *runner_service(const sim_opts *o) {
+    const char *name = o->stock ? "stock" : o->cp && !o->ap ? "cp" : o->ap && !o->cp ? "ap" : NULL;
+    const tr_service *svc = tr__builtin_find(name);
+    return svc != NULL && svc->workload != NULL ? svc : NULL;
+}
+
+/* The experiment of seed: every flag as `troupe sim --load` maps it, so that a built-in run and
+ * a run of the same service loaded from its module are the same experiment. */
+static void runner_config(const sim_opts *o, uint64_t seed, const tr_service *const *svc,
+                          tr_experiment_config *cfg) {
+    tr_experiment_config_init(cfg);
+    cfg->sim.seed = seed;
+    cfg->sim.nodes = o->nodes;
+    cfg->services = svc;
+    cfg->service_count = 1;
+    cfg->workload = svc[0]->name;
+    cfg->bug = o->bug_text;
+    cfg->nemesis.kinds = o->nemesis;
+    cfg->nemesis.scenario_path = o->scenario_path;
+    cfg->duration_ns = o->duration_ns;
+    cfg->rate = o->rate;
+    cfg->keys = o->keys;
+    cfg->clients_per_node = o->clients_per_node;
+    cfg->lin_budget = o->lin_budget;
+}
+
+static tr_avail_counts avail_counts(const tr_availability *a) {
+    return (tr_avail_counts){
+        .ok = a->ok, .fail = a->fail, .info = a->info, .fraction = a->fraction};
+}
+
+/* The register table's figures from an experiment's result. */
+static void store_from_result(const sim_opts *o, const tr_experiment_result *res, store_result *s) {
+    s->ran = true;
+    s->ok = res->ops_ok;
+    s->fail = res->ops_fail;
+    s->info = res->ops_info;
+    s->ops = s->ok + s->fail + s->info;
+    s->avail.all = avail_counts(&res->available);
+    s->avail.groups[0] = avail_counts(&res->available_majority);
+    s->avail.groups[1] = avail_counts(&res->available_minority);
+    s->lin.verdict = TR_LIN_VALID;
+    for (uint32_t i = 0; i < res->check_count; i++) {
+        const tr_check_outcome *c = &res->checks[i];
+        if (strcmp(c->name, "linearizable") == 0) {
+            s->lin.verdict = c->verdict == TR_VERDICT_HELD       ? TR_LIN_VALID
+                             : c->verdict == TR_VERDICT_VIOLATED ? TR_LIN_INVALID
+                                                                 : TR_LIN_UNKNOWN;
+            s->lin.unknown_key = c->key;
+            s->lin.has_bad_op = c->has_op && c->op_index < tr__history_count(res->history);
+            if (s->lin.has_bad_op) {
+                s->lin.bad_op = *tr__history_op(res->history, c->op_index);
+            }
+        }
+        if (c->verdict == TR_VERDICT_VIOLATED && !s->violated) {
+            s->violated = true;
+            snprintf(s->why, sizeof s->why, "%s",
+                     strcmp(c->name, "linearizable") == 0 ? "history is not linearizable" : c->why);
+        } else if (c->verdict == TR_VERDICT_UNKNOWN && !s->violated && !s->unknown) {
+            s->unknown = true;
+            if (strcmp(c->name, "linearizable") == 0) {
+                snprintf(s->why, sizeof s->why,
+                         "linearizability unknown: the search ran out of its budget of %u "
+                         "configurations on key %" PRId64 " (--lin-budget)",
+                         o->lin_budget, c->key);
+            } else {
+                snprintf(s->why, sizeof s->why, "%s unknown: %s", c->name, c->why);
+            }
+        }
+    }
+}
+
+/* One seed of a built-in workload through tr_experiment_run, its result as the table's. */
+static int run_seed_runner(const sim_opts *o, const tr_service *svc, uint64_t seed, run_result *r) {
+    tr_experiment_config cfg;
+    tr_experiment_result *res;
+    char err[512];
+    runner_config(o, seed, &svc, &cfg);
+    double t0 = wall_now(), c0 = cpu_now();
+    if (tr_experiment_run(&cfg, &res, err, sizeof err) != 0) {
+        fprintf(stderr, "troupe sim: %s\n", err);
+        return 2;
+    }
+    r->wall_s = wall_now() - t0;
+    r->cpu_s = cpu_now() - c0;
+    r->whole_experiment = true;
+    r->trace_hash = res->trace_hash;
+    r->minority_mask = res->minority_nodes;
+    r->partitioned = res->partitioned;
+    r->part_from_ns = res->partition_start_ns;
+    r->part_to_ns = res->partition_end_ns;
+    r->stats = res->stats;
+    r->virtual_ns = res->virtual_ns;
+    store_from_result(o, res, svc == &tr__builtin_ap ? &r->ap : &r->cp);
+    for (uint32_t i = 0; i < res->check_count; i++) {
+        if (strcmp(res->checks[i].name, "history") == 0) {
+            r->tool_error = true;
+            snprintf(r->tool_why, sizeof r->tool_why, "%s", res->checks[i].why);
+        }
+    }
+    if (o->history != NULL && !r->tool_error && write_history(o, seed, svc->name, res->history)) {
+        r->tool_error = true;
+        snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
+    }
+    tr_experiment_result_destroy(res);
+    if (r->tool_error) {
+        fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, r->tool_why);
+        return 2;
+    }
+    return (int)run_verdict(r);
+}
+
 /* One seed: create, run, check, destroy. Returns 0/1/2/3 as the exit status. */
 static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
+    const tr_service *svc = runner_service(o);
+    if (svc != NULL) {
+        memset(r, 0, sizeof *r);
+        r->seed = seed;
+        return run_seed_runner(o, svc, seed, r);
+    }
     scenario sc = {.o = o, .out = r};
     tr_sim_config cfg;
     tr_sim *sim;
@@ -1451,18 +1580,37 @@ static void determinism_scenario(tr_sim *sim, void *ud) {
     release(sc);
 }
 
-/* One seed run twice: 0 identical, 1 diverged, 2 tool error; the report printed. */
-static int check_determinism_seed(const sim_opts *o, uint64_t seed) {
+/* The seed's run twice, compared event by event (div); 0 or 2 after printing why. */
+static int run_twice(const sim_opts *o, uint64_t seed, tr_sim_divergence *div) {
+    const tr_service *svc = runner_service(o);
+    if (svc != NULL) {
+        tr_experiment_config ec;
+        char err[512];
+        runner_config(o, seed, &svc, &ec);
+        if (tr_experiment_check_determinism(&ec, div, err, sizeof err) != 0) {
+            fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, err);
+            return 2;
+        }
+        return 0;
+    }
     run_result r;
     scenario sc = {.o = o, .out = &r};
     tr_sim_config cfg;
-    tr_sim_divergence div;
     sim_config(o, seed, &sc, &cfg);
-    int rc = tr_sim_check_determinism(&cfg, determinism_scenario, &sc, &div);
+    int rc = tr_sim_check_determinism(&cfg, determinism_scenario, &sc, div);
     release(&sc);
     if (rc != 0) {
         fprintf(stderr, "troupe sim: seed %" PRIu64 ": cannot create the simulation: %s\n", seed,
                 tr_strerror(rc));
+        return 2;
+    }
+    return 0;
+}
+
+/* One seed run twice: 0 identical, 1 diverged, 2 tool error; the report printed. */
+static int check_determinism_seed(const sim_opts *o, uint64_t seed) {
+    tr_sim_divergence div;
+    if (run_twice(o, seed, &div) != 0) {
         return 2;
     }
     if (o->json) {

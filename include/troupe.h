@@ -1327,6 +1327,7 @@ typedef struct tr_experiment_config {
     /* The module paths the services were loaded from (--load), for the replay line. */
     const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
     uint32_t load_path_count;
+    uint32_t clients_per_node; /* 0 = the workload's clients_per_node (itself 0 = 2) */
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
@@ -1336,10 +1337,21 @@ typedef struct tr_fault_span {
     uint64_t nodes; /* bit i: node index i touched */
 } tr_fault_span;
 
+/* Completed operations by outcome; fraction = ok / (ok + fail + info), -1 when none. */
+typedef struct tr_availability {
+    uint64_t ok, fail, info;
+    double fraction;
+} tr_availability;
+
 typedef struct tr_check_outcome {
     const char *name; /* "linearizable" or the check's name */
     tr_verdict verdict;
     char why[200];
+    /* What the check points at, when it does (linearizable: the first key violated or left
+     * undecided, and an operation no order can place, by its index in the history). */
+    bool has_key, has_op;
+    int64_t key;
+    uint64_t op_index;
 } tr_check_outcome;
 
 typedef struct tr_experiment_result {
@@ -1354,6 +1366,17 @@ typedef struct tr_experiment_result {
     const tr_fault_span *faults; /* owned by the result */
     tr_history *history;         /* owned by the result */
     char replay[512];            /* the `troupe sim` command line that replays this run */
+    /* The majority/minority split of the partition nemesis, when it happened: its window
+     * (from its start to the heal at the duration) and the minority's nodes. */
+    bool partitioned;
+    uint64_t partition_start_ns, partition_end_ns;
+    uint64_t minority_nodes; /* bit i: node index i (n<i+1>) was on the minority side */
+    /* Availability: completed operations of the whole run, and of those invoked inside the
+     * partition window by a client on the majority side and on the minority side (a client
+     * uses its own node, so it is on the same side as the node that answers it). */
+    tr_availability available, available_majority, available_minority;
+    tr_sim_stats stats;  /* the simulator's counters at the end (events, faults fired) */
+    uint64_t virtual_ns; /* virtual time at the end of the run */
 } tr_experiment_result;
 
 /* Runs one seed (cfg->sim.seed). *out is owned: tr_experiment_result_destroy. TR_EINVAL with
@@ -1373,6 +1396,12 @@ int tr_experiment_sweep(const tr_experiment_config *cfg, uint64_t first, uint64_
                         tr_sweep_summary *out,
                         void (*each)(const tr_experiment_result *r, void *ud), void *ud, char *err,
                         size_t err_cap);
+
+/* Runs the experiment of cfg->sim.seed twice and compares the two runs event by event
+ * (tr_sim_check_determinism): out says whether and where they diverged. 0, or TR_EINVAL with
+ * a reason in err for a configuration that cannot run, or an error from tr_sim_create. */
+int tr_experiment_check_determinism(const tr_experiment_config *cfg, tr_sim_divergence *out,
+                                    char *err, size_t err_cap);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop
