@@ -74,6 +74,8 @@ typedef struct sim_opts {
     const char *scenario_path; /* --scenario FILE */
     tr_scenario scen;          /* its faults, parsed before any sim starts */
     bool scen_lossy;           /* it crashes a node or touches a clock (see check_ap) */
+    /* --load: the experiment of the loaded services (its seed set per run), or NULL. */
+    const tr_experiment_config *loaded;
 } sim_opts;
 
 /* The verdicts of one store in one run. */
@@ -194,10 +196,14 @@ static void usage(FILE *f) {
             "troupe sim --load PATH.so [--load ...] --workload NAME [--seed N | --seeds A..B]\n"
             "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
             "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
+            "           [--check-determinism]\n"
             "runs a loaded service (its actors on every node it places them, its workload's\n"
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
             "Defaults: seed 1, 5 nodes, nemesis partition, 60s, 100 ops/s, 4 keys.\n"
+            "--workload cp is that same experiment on the built-in cp service: it prints the\n"
+            "trace hash of --load troupe-cp.so --workload cp with the same flags, its wall_s\n"
+            "and cpu_s time the whole experiment (set-up, simulation and checks; check_s 0).\n"
             "\n"
             "Limits: --nodes 1..16 (at most 256 clients in all), --keys 1..64, --clients\n"
             "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
@@ -271,7 +277,7 @@ static const sim_option sim_options[] = {
      "configurations searched per key, an integer from 1 to 100000000"},
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
-    {"--check-determinism", false, true, false, NULL},
+    {"--check-determinism", false, true, true, NULL},
 };
 
 static const sim_option *find_option(const char *name) {
@@ -1129,6 +1135,14 @@ static void print_shell_word(FILE *f, const char *s) {
 }
 
 static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
+    if (o->loaded != NULL) {
+        char line[512];
+        tr_experiment_config cfg = *o->loaded;
+        cfg.sim.seed = seed;
+        tr_experiment_replay_line(&cfg, line, sizeof line);
+        fputs(line, f);
+        return;
+    }
     fprintf(f,
             "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
             "--duration %.3fs --rate %g --keys %u --clients %u%s%s",
@@ -1583,10 +1597,15 @@ static void determinism_scenario(tr_sim *sim, void *ud) {
 /* The seed's run twice, compared event by event (div); 0 or 2 after printing why. */
 static int run_twice(const sim_opts *o, uint64_t seed, tr_sim_divergence *div) {
     const tr_service *svc = runner_service(o);
-    if (svc != NULL) {
+    if (svc != NULL || o->loaded != NULL) {
         tr_experiment_config ec;
         char err[512];
-        runner_config(o, seed, &svc, &ec);
+        if (o->loaded != NULL) {
+            ec = *o->loaded;
+            ec.sim.seed = seed;
+        } else {
+            runner_config(o, seed, &svc, &ec);
+        }
         if (tr_experiment_check_determinism(&ec, div, err, sizeof err) != 0) {
             fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, err);
             return 2;
@@ -1771,8 +1790,12 @@ static void print_each(const tr_experiment_result *r, void *ud) {
     print_loaded(r, *(bool *)ud);
 }
 
-static int run_loaded_config(tr_experiment_config *cfg, const sim_opts *o) {
+static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
     char err[512];
+    if (o->check_determinism) {
+        o->loaded = cfg;
+        return check_determinism(o);
+    }
     if (o->sweep) {
         tr_sweep_summary s;
         bool json = o->json;
@@ -1824,6 +1847,8 @@ static int run_loaded(int argc, char **argv) {
         const char *a = opt->name;
         if (!strcmp(a, "--json")) {
             o.json = true;
+        } else if (!strcmp(a, "--check-determinism")) {
+            o.check_determinism = true;
         } else if (!strcmp(a, "--load")) {
             if (loads == LOADS_MAX) {
                 return load_usage("--load at most 8 times");

@@ -345,7 +345,7 @@ static void summarise(run *r) {
     }
 }
 
-static void replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) {
+void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) {
     char kinds[160];
     size_t len = 0;
     tr__nemesis_format(cfg->nemesis.kinds, kinds, sizeof kinds);
@@ -504,7 +504,7 @@ static void finish(run *r) {
         add_outcome(res, "history", TR_VERDICT_UNKNOWN,
                     "history records refused (full, or the workload broke an invariant)");
     }
-    replay_line(r->cfg, res->replay, sizeof res->replay);
+    tr_experiment_replay_line(r->cfg, res->replay, sizeof res->replay);
 }
 
 int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **out, char *err,

@@ -1397,6 +1397,8 @@ int tr_experiment_sweep(const tr_experiment_config *cfg, uint64_t first, uint64_
                         void (*each)(const tr_experiment_result *r, void *ud), void *ud, char *err,
                         size_t err_cap);
 
+/* The `troupe sim` command line that replays cfg's run (the one in a result's replay). */
+void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_t cap);
 /* Runs the experiment of cfg->sim.seed twice and compares the two runs event by event
  * (tr_sim_check_determinism): out says whether and where they diverged. 0, or TR_EINVAL with
  * a reason in err for a configuration that cannot run, or an error from tr_sim_create. */

@@ -1,8 +1,9 @@
 #!/bin/sh
 # `troupe sim --load` end to end with a service module (tests/harness/svc_reg.c): a run holds
 # and prints its trace hash and replay line; the replay line gives the same hash; a planted
-# bug is violated in a sweep, with the first failing seed's replay line; what cannot apply
-# is a one-line error, exit 2.
+# bug is violated in a sweep, with the first failing seed's replay line; --check-determinism
+# runs each seed of a range twice (text, and one JSON line per seed) and its first run has the
+# run's own trace hash; what cannot apply is a one-line error, exit 2.
 # Usage: load.sh TROUPE MODULE
 set -u
 troupe=$1 module=$2
@@ -19,6 +20,16 @@ out=$("$troupe" sim --load "$module" --workload reg --seeds 1..3 --duration 3s -
 [ $? -eq 1 ] || fail "the planted bug was not caught: $out"
 echo "$out" | grep -q "^first failing seed 1; replay: troupe sim --load .* --bug phantom" ||
     fail "no first failing seed with its replay line: $out"
+out=$("$troupe" sim --load "$module" --workload reg --seed 3 --duration 5s --check-determinism 2>&1)
+[ $? -eq 0 ] || fail "check-determinism: $out"
+echo "$out" | grep -q "^trace-hash: $hash (first run) $hash (second run)$" ||
+    fail "check-determinism did not run the same experiment ($hash): $out"
+echo "$out" | grep -q "^replay: troupe sim --load .* --seed 3 .*--check-determinism$" ||
+    fail "check-determinism: no replay line: $out"
+out=$("$troupe" sim --load "$module" --workload reg --seeds 1..2 --duration 2s --check-determinism \
+    --json 2>/dev/null)
+[ $? -eq 0 ] || fail "check-determinism --seeds --json: $out"
+[ "$(echo "$out" | grep -c '"identical":true')" -eq 2 ] || fail "not 2 identical lines: $out"
 for args in "--bug nope" "--nodes 2" "--nemesis partition,,crash" "--nemesis slow-disk"; do
     out=$("$troupe" sim --load "$module" --workload reg $args 2>&1)
     [ $? -eq 2 ] || fail "$args: not exit 2: $out"
