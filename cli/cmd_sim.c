@@ -15,7 +15,7 @@
  * --workload stock replaces the registers by the inventory service of actors/stock.h: the
  * same schedule (default nemesis partition,crash,loss), clients that retry unresolved
  * reservations under the same id until the settle deadline, then a read of every item at
- * its owner, and the stock invariants (sim/check_stock.h) instead of the register checks.
+ * its owner, and the stock invariants (harness/check_stock.h) instead of the register checks.
  * Everything the run does is a function of (seed, options, code); the trace hash proves it.
  * Exit status: 0 every stated property held, 1 one was violated, 2 usage or tool error
  * (one line naming the limit broken), 3 a check answered unknown (a linearizability search
@@ -33,14 +33,15 @@
 #include "actors/stock.h"
 #include "cli/cli.h"
 #include "harness/builtin.h"
+#include "harness/check_convergence.h"
 #include "harness/nemesis.h"
 #include "runtime/assert.h"
-#include "sim/check_stock.h"
+#include "harness/check_stock.h"
 #include "sim/checkers.h"
 #include "sim/lincheck.h"
 #include "sim/scenario.h"
-#include "sim/workload.h"
-#include "sim/workload_stock.h"
+#include "harness/workload.h"
+#include "harness/workload_stock.h"
 #include "troupe.h"
 
 #define MS ((uint64_t)1000000)

@@ -8,7 +8,7 @@
 #include "actors/proxy.h"
 #include "actors/registers.h"
 #include "actors/stock.h"
-#include "sim/check_stock.h"
+#include "harness/check_stock.h"
 
 /* The bits of env->bug among (name, bit) pairs; 0 when it names none of them. */
 static uint32_t bug_bits(const tr_service_env *env, const char *const *names,
