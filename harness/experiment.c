@@ -272,7 +272,9 @@ static void run_checks(run *r) {
                          .node_count = r->cfg->sim.nodes,
                          .states = states,
                          .state_lens = r->state_lens,
-                         .bug = r->cfg->bug};
+                         .bug = r->cfg->bug,
+                         .faults = res->faults,
+                         .fault_count = res->fault_count};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
         tr_verdict v = svc->checks[c].run(&in, why, sizeof why);

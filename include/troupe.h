@@ -1230,12 +1230,16 @@ typedef struct tr_workload {
 /* What a check sees at the end of a run: the history, and each node's final state (the reply
  * body of a state request sent after the heal and a quiet period; NULL for a node that was
  * down). */
+typedef struct tr_fault_span tr_fault_span; /* (Experiments) */
 typedef struct tr_check_input {
     const tr_history *history;
     uint32_t node_count;
     const uint8_t *const *states;
     const size_t *state_lens;
     const char *bug;
+    /* The faults of the run (the fault timeline), borrowed for the call. */
+    const tr_fault_span *faults;
+    uint32_t fault_count;
 } tr_check_input;
 
 typedef struct tr_check {
@@ -1331,11 +1335,11 @@ typedef struct tr_experiment_config {
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
-typedef struct tr_fault_span {
+struct tr_fault_span {
     const char *kind; /* "partition", "crash", ..., or a service fault's name */
     uint64_t start_ns, end_ns;
     uint64_t nodes; /* bit i: node index i touched */
-} tr_fault_span;
+};
 
 /* Completed operations by outcome; fraction = ok / (ok + fail + info), -1 when none. */
 typedef struct tr_availability {
