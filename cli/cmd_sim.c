@@ -2,7 +2,15 @@
  * cmd_sim.c — `troupe sim`: a cluster of register replicas inside the simulator, clients
  * recording histories, a fault schedule, and the checkers' verdicts.
  *
- * The scenario of one seed (duration D of virtual time):
+ * A workload whose built-in descriptor carries it (cp, ap: harness/builtin.c) and every
+ * loaded service (--load) run through the library's experiment runner (tr_experiment_run,
+ * tr_experiment_sweep, tr_experiment_check_determinism): the flags become one
+ * tr_experiment_config, and the result is printed (for the registers, as the table below).
+ * Both registers side by side (--workload both, the default) and stock run the scenario
+ * below, which the descriptors do not express yet (the convergence time of the AP probes,
+ * stock's retries under one reservation id and its final reads at each item's owner).
+ *
+ * That scenario, for one seed (duration D of virtual time):
  *   [0, D)        clients run against "cp" and/or "ap" on every node;
  *   D/4           (nemesis partition) one majority/minority split, the same for both
  *                 stores, held until D; other nemeses fire at random times in [D/8, D);
