@@ -207,7 +207,7 @@ static void usage(FILE *f) {
             "troupe sim --load PATH.so [--load ...] --workload NAME [--seed N | --seeds A..B]\n"
             "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
             "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
-            "           [--check-determinism]\n"
+            "           [--check-determinism] [--history FILE] [--lin-budget N]\n"
             "runs a loaded service (its actors on every node it places them, its workload's\n"
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
@@ -283,12 +283,12 @@ static const sim_option sim_options[] = {
     {"--rate", true, true, true, "ops/s per store, a number from 0.1 to 100000"},
     {"--keys", true, true, true, "an integer from 1 to 64"},
     {"--clients", true, true, false, "clients per node, an integer from 1 to 16"},
-    {"--history", true, true, false, "a file name"},
+    {"--history", true, true, true, "a file name"},
     {"--bug", true, true, true,
      "stale-read, no-anti-entropy, no-write-back, oversell or double-charge (with --load: a "
      "loaded service's bug)"},
     {"--scenario", true, true, true, "a file name"},
-    {"--lin-budget", true, true, false,
+    {"--lin-budget", true, true, true,
      "configurations searched per key, an integer from 1 to 100000000"},
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
@@ -1822,8 +1822,18 @@ static void print_loaded(const tr_experiment_result *r, bool json) {
     printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
 }
 
-static void print_each(const tr_experiment_result *r, void *ud) {
-    print_loaded(r, *(bool *)ud);
+/* A --load run's result: printed, and its history written with --history. */
+typedef struct loaded_run {
+    const sim_opts *o;
+    uint64_t write_errors;
+} loaded_run;
+
+static void loaded_result(const tr_experiment_result *r, void *ud) {
+    loaded_run *lr = ud;
+    print_loaded(r, lr->o->json);
+    if (lr->o->history != NULL && write_history(lr->o, r->seed, "", r->history) != 0) {
+        lr->write_errors++;
+    }
 }
 
 static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
@@ -1832,13 +1842,14 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
         o->loaded = cfg;
         return check_determinism(o);
     }
+    loaded_run lr = {.o = o};
     if (o->sweep) {
         tr_sweep_summary s;
-        bool json = o->json;
-        if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, print_each, &json, err,
+        if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, loaded_result, &lr, err,
                                 sizeof err) != 0) {
             return load_usage(err);
         }
+        s.errors += lr.write_errors;
         printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
                " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
                o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
@@ -1852,8 +1863,8 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
     if (tr_experiment_run(cfg, &r, err, sizeof err) != 0) {
         return load_usage(err);
     }
-    print_loaded(r, o->json);
-    int rc = (int)r->verdict;
+    loaded_result(r, &lr);
+    int rc = lr.write_errors > 0 ? 2 : (int)r->verdict;
     tr_experiment_result_destroy(r);
     return rc;
 }
@@ -1925,6 +1936,7 @@ static int run_loaded(int argc, char **argv) {
     cfg.keys = o.keys;
     cfg.load_paths = paths;
     cfg.load_path_count = loads;
+    cfg.lin_budget = o.lin_budget;
     return run_loaded_config(&cfg, &o);
 }
 

@@ -368,6 +368,9 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
     if (cfg->bug != NULL && len < cap) {
         len += (size_t)snprintf(buf + len, cap - len, " --bug %s", cfg->bug);
     }
+    if (cfg->lin_budget != 0 && cfg->lin_budget != LIN_BUDGET_DEFAULT && len < cap) {
+        len += (size_t)snprintf(buf + len, cap - len, " --lin-budget %" PRIu64, cfg->lin_budget);
+    }
     if (cfg->nemesis.scenario_path != NULL && len < cap) {
         snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
     }

@@ -3,7 +3,8 @@
 # and prints its trace hash and replay line; the replay line gives the same hash; a planted
 # bug is violated in a sweep, with the first failing seed's replay line; --check-determinism
 # runs each seed of a range twice (text, and one JSON line per seed) and its first run has the
-# run's own trace hash; what cannot apply is a one-line error, exit 2.
+# run's own trace hash; --history writes what `troupe check` reads and --lin-budget is kept
+# in the replay line; what cannot apply is a one-line error, exit 2.
 # Usage: load.sh TROUPE MODULE
 set -u
 troupe=$1 module=$2
@@ -30,6 +31,14 @@ out=$("$troupe" sim --load "$module" --workload reg --seeds 1..2 --duration 2s -
     --json 2>/dev/null)
 [ $? -eq 0 ] || fail "check-determinism --seeds --json: $out"
 [ "$(echo "$out" | grep -c '"identical":true')" -eq 2 ] || fail "not 2 identical lines: $out"
+hist=$(mktemp)
+out=$("$troupe" sim --load "$module" --workload reg --seed 3 --duration 2s --history "$hist" \
+    --lin-budget 7 2>&1)
+[ $? -eq 0 ] || fail "--history --lin-budget: $out"
+echo "$out" | grep -q "^replay: .* --lin-budget 7" || fail "the replay line lost the budget: $out"
+"$troupe" check "$hist" 2>&1 | grep -q "^history: .*: [1-9][0-9]* ops" ||
+    fail "troupe check cannot read the history --history wrote"
+rm -f "$hist"
 for args in "--bug nope" "--nodes 2" "--nemesis partition,,crash" "--nemesis slow-disk"; do
     out=$("$troupe" sim --load "$module" --workload reg $args 2>&1)
     [ $? -eq 2 ] || fail "$args: not exit 2: $out"
