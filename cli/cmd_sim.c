@@ -1510,6 +1510,7 @@ static void store_from_result(const sim_opts *o, const tr_experiment_result *res
             snprintf(s->note, sizeof s->note, "%s", c->why);
         }
         if (strcmp(c->name, "no-lost-write") == 0 && c->why[0] != '\0') {
+            /* its why starts with the count (harness/builtin_ap.h) */
             sscanf(c->why, "%zu", &s->conv.lost_writes);
         }
         if (strcmp(c->name, "linearizable") == 0) {

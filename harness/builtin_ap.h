@@ -15,7 +15,8 @@
  *      was invoked (last-writer-wins lets concurrent writes overwrite each other, no more).
  *      Crash and clock faults (in the fault timeline) allow losses: a skewed clock lets an
  *      older write win, a crash takes an acknowledged write not yet durable nor gossiped
- *      (actors/registers.h); the check then holds and its why counts them;
+ *      (actors/registers.h); the check then holds. Its why, when writes were lost, starts
+ *      with their count ("N acknowledged writes lost, first #I ...");
  *   4. accepts-every-op: no operation failed (an AP register refuses nothing).
  * Values are compared as integers (the workload writes unique random values).
  * Everything here uses troupe.h only: it builds into troupe-ap.so too. Memory: O(ops) scratch
