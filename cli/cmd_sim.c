@@ -1792,24 +1792,58 @@ static int load_usage(const char *why) {
     return 2;
 }
 
-static void print_loaded(const tr_experiment_result *r, bool json) {
-    if (json) {
-        printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"trace_hash\":\"%016" PRIx64
-               "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
-               ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"checks\":[",
-               r->seed, tr_verdict_name(r->verdict), r->trace_hash, r->ops_ok, r->ops_fail,
-               r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6, r->fault_count);
-        for (uint32_t i = 0; i < r->check_count; i++) {
-            printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
-                   tr_verdict_name(r->checks[i].verdict));
-        }
-        printf("],\"replay\":\"%s\"}\n", r->replay);
+/* The availability rows of a --load run: the whole run, or each side of the partition. */
+static void print_loaded_availability(const tr_experiment_result *r, uint32_t nodes) {
+    char a[64], b[64], minority[128], majority[128];
+    tr_avail_counts all = avail_counts(&r->available);
+    if (!r->partitioned) {
+        format_pct(a, sizeof a, &all);
+        printf("  %-24s %s\n", "available", a);
+        return;
+    }
+    tr_avail_counts maj = avail_counts(&r->available_majority);
+    tr_avail_counts min = avail_counts(&r->available_minority);
+    format_mask(minority, sizeof minority, r->minority_nodes, nodes, true);
+    format_mask(majority, sizeof majority, r->minority_nodes, nodes, false);
+    format_pct(a, sizeof a, &maj);
+    format_pct(b, sizeof b, &min);
+    printf("  partition: minority {%s} | majority {%s} from %.3fs to %.3fs (heal)\n", minority,
+           majority, r->partition_start_ns / 1e9, r->partition_end_ns / 1e9);
+    printf("  %-24s %s\n  %-24s %s\n", "available, majority side", a, "available, minority side",
+           b);
+}
+
+static void json_loaded(const tr_experiment_result *r, uint32_t nodes) {
+    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"trace_hash\":\"%016" PRIx64
+           "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+           ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"partitioned\":%s,"
+           "\"minority\":",
+           r->seed, tr_verdict_name(r->verdict), r->trace_hash, r->ops_ok, r->ops_fail, r->ops_info,
+           r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6, r->fault_count,
+           r->partitioned ? "true" : "false");
+    json_nodes(r->partitioned ? r->minority_nodes : 0, nodes);
+    putchar(',');
+    json_fraction("availability", r->available.fraction);
+    json_fraction("availability_majority", r->partitioned ? r->available_majority.fraction : -1);
+    json_fraction("availability_minority", r->partitioned ? r->available_minority.fraction : -1);
+    fputs("\"checks\":[", stdout);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
+               tr_verdict_name(r->checks[i].verdict));
+    }
+    printf("],\"replay\":\"%s\"}\n", r->replay);
+}
+
+static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
+    if (o->json) {
+        json_loaded(r, o->nodes);
         return;
     }
     printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
     printf("  ops ok/fail/info %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", latency p50 %.3f ms, p99 "
            "%.3f ms\n",
            r->ops_ok, r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6);
+    print_loaded_availability(r, o->nodes);
     for (uint32_t i = 0; i < r->check_count; i++) {
         printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
                r->checks[i].why[0] ? ": " : "", r->checks[i].why);
@@ -1831,7 +1865,7 @@ typedef struct loaded_run {
 
 static void loaded_result(const tr_experiment_result *r, void *ud) {
     loaded_run *lr = ud;
-    print_loaded(r, lr->o->json);
+    print_loaded(r, lr->o);
     if (lr->o->history != NULL && write_history(lr->o, r->seed, "", r->history) != 0) {
         lr->write_errors++;
     }

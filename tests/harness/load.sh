@@ -1,6 +1,7 @@
 #!/bin/sh
 # `troupe sim --load` end to end with a service module (tests/harness/svc_reg.c): a run holds
-# and prints its trace hash and replay line; the replay line gives the same hash; a planted
+# and prints its trace hash and replay line, the partition and each side's availability (text
+# and JSON); the replay line gives the same hash; a planted
 # bug is violated in a sweep, with the first failing seed's replay line; --check-determinism
 # runs each seed of a range twice (text, and one JSON line per seed) and its first run has the
 # run's own trace hash; --history writes what `troupe check` reads and --lin-budget is kept
@@ -15,6 +16,12 @@ hash=$(echo "$out" | sed -n 's/^trace-hash: //p')
 replay=$(echo "$out" | sed -n 's/^replay: //p')
 [ -n "$hash" ] && [ -n "$replay" ] || fail "no trace-hash or replay line: $out"
 case $replay in *"--load $module --workload reg --seed 3"*) ;; *) fail "replay: $replay" ;; esac
+# each node's clients use their own node's register, which answers alone: both sides available
+echo "$out" | grep -q "^  partition: minority {n[0-9],n[0-9]} | majority {" || fail "no partition: $out"
+echo "$out" | grep -q "^  available, minority side 100.0% ([1-9]" || fail "minority side: $out"
+json=$("$troupe" sim --load "$module" --workload reg --seed 3 --duration 5s --json 2>&1)
+case $json in *'"partitioned":true,"minority":["n'*'"availability_minority":1.0000,'*) ;;
+*) fail "JSON without the partition's sides: $json" ;; esac
 again=$(sh -c "'$troupe' ${replay#troupe }" 2>&1 | sed -n 's/^trace-hash: //p')
 [ "$again" = "$hash" ] || fail "the replay line gave trace-hash $again, not $hash"
 out=$("$troupe" sim --load "$module" --workload reg --seeds 1..3 --duration 3s --bug phantom 2>&1)
