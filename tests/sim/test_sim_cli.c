@@ -306,3 +306,14 @@ Test(sim_cli, an_undecided_check_is_unknown_and_exits_3) {
     /* the budget given, large enough: held */
     cr_assert_eq(run(out, "--workload cp --duration 3s --lin-budget 1000000"), 0, "%s", out);
 }
+
+/* --workload ap runs through the experiment runner: its convergence is that of the final
+ * states, its linearizability is not searched (not promised), in the text and the JSON. */
+Test(sim_cli, ap_shows_final_state_convergence_and_no_linearizability_search) {
+    cr_assert_eq(run(out, "--workload ap --duration 5s"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "yes (final states agree)"), "%s", out);
+    cr_assert_not_null(strstr(out, "not checked (not promised)"), "%s", out);
+    cr_assert_eq(run(out, "--workload ap --duration 5s --json"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"linearizable\":null,\"first_violation\":null"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"converged\":true,\"converged_after_ms\":null"), "%s", out);
+}
