@@ -258,10 +258,15 @@ static bool survives(const write_rec *w, size_t nw, const write_rec *a, bool has
     return false;
 }
 
+/* A clock fault, or one that crashes a node: a crash, or a failed or torn store (io-error and
+ * disk-full restart the node, corrupt leaves it down). */
 static bool lossy_faults(const tr_check_input *in) {
+    static const char *const lossy[] = {"crash", "clock", "io-error", "disk-full", "corrupt"};
     for (uint32_t i = 0; i < in->fault_count; i++) {
-        if (!strcmp(in->faults[i].kind, "crash") || !strcmp(in->faults[i].kind, "clock")) {
-            return true;
+        for (size_t k = 0; k < sizeof lossy / sizeof lossy[0]; k++) {
+            if (!strcmp(in->faults[i].kind, lossy[k])) {
+                return true;
+            }
         }
     }
     return false;

@@ -13,7 +13,8 @@
  *   3. no-lost-write: an acknowledged write of v to k is lost when the value held for k is
  *      neither v nor written by a write that did not complete before the acknowledged one
  *      was invoked (last-writer-wins lets concurrent writes overwrite each other, no more).
- *      Crash and clock faults (in the fault timeline) allow losses: a skewed clock lets an
+ *      Clock faults and faults that crash a node (crash; the storage faults io-error,
+ *      disk-full and corrupt) in the fault timeline allow losses: a skewed clock lets an
  *      older write win, a crash takes an acknowledged write not yet durable nor gossiped
  *      (actors/registers.h); the check then holds. Its why, when writes were lost, starts
  *      with their count ("N acknowledged writes lost, first #I ...");

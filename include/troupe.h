@@ -881,9 +881,15 @@ typedef enum tr_sim_fault {
     TR_SIM_FAULT_CLOCK_DRIFT,
     TR_SIM_FAULT_CLOCK_JUMP,
     TR_SIM_FAULT_DELAY_SPIKE,
-    TR_SIM_FAULT_LOSS,    /* one message lost by the loss probability */
-    TR_SIM_FAULT_DUP,     /* one message duplicated */
-    TR_SIM_FAULT_REORDER, /* one message allowed to overtake */
+    TR_SIM_FAULT_LOSS,          /* one message lost by the loss probability */
+    TR_SIM_FAULT_DUP,           /* one message duplicated */
+    TR_SIM_FAULT_REORDER,       /* one message allowed to overtake */
+    TR_SIM_FAULT_IO_ERROR,      /* a disk began failing commits with TR_EIO */
+    TR_SIM_FAULT_DISK_FULL,     /* ... with TR_ENOSPC */
+    TR_SIM_FAULT_SLOW_DISK,     /* a disk's commits began taking longer */
+    TR_SIM_FAULT_CORRUPT,       /* a node's data file was torn */
+    TR_SIM_FAULT_COMMIT_FAILED, /* one commit failed (its writes were refused) */
+    TR_SIM_FAULT_START_REFUSED, /* one restart refused: the store would not open */
     TR_SIM_FAULT_COUNT
 } tr_sim_fault;
 const char *tr_sim_fault_name(tr_sim_fault f); /* "partition", "crash", ... */
@@ -957,6 +963,28 @@ typedef struct tr_sim_divergence {
 } tr_sim_divergence;
 int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *sim, void *ud),
                              void *ud, tr_sim_divergence *out);
+
+/* ---- Storage faults (sim/nemesis.c; counted in tr_sim_stats.faults like the others) ----
+ * A commit on a failing disk fails as an LMDB write fails on a real node: the replies held
+ * for it (tr_reply_durable) are dropped, its TR_MSG_DURABLE notifications carry the error,
+ * and the node's store is failed: every later write, notification and durable reply of the
+ * node returns that error until the node restarts (tr_sim_restart opens its store again).
+ * Each counts one TR_SIM_FAULT_COMMIT_FAILED. Without a store (cfg.store false) these
+ * return TR_ENOTSUP; TR_EINVAL for a bad index or argument. */
+/* From now on commits of node i fail with err: TR_EIO (an I/O error) or TR_ENOSPC (a full
+ * disk), until tr_sim_disk_repair. The disk stays bad across crashes and restarts. */
+int tr_sim_disk_fail(tr_sim *sim, uint32_t i, int err);
+/* Commits of node i work again (a store that failed stays failed until a restart). */
+int tr_sim_disk_repair(tr_sim *sim, uint32_t i);
+/* Every commit of node i takes extra_ns longer (0: normal again). */
+int tr_sim_disk_slow(tr_sim *sim, uint32_t i, uint64_t extra_ns);
+/* Node i crashes (if it is up) with its data file torn: the file loses its last page. Every
+ * later tr_sim_restart finds it through the store's own open checks and returns
+ * TR_ECORRUPT (counted as TR_SIM_FAULT_START_REFUSED): the node stays down. TR_EBUSY if the
+ * file is torn already. */
+int tr_sim_disk_corrupt(tr_sim *sim, uint32_t i);
+/* 0, or the error node i's store failed with (a commit, or its last open). */
+int tr_sim_store_failure(const tr_sim *sim, uint32_t i);
 
 /* ------------------------------------------------------------------------------------ */
 /* The cluster: TCP transport between real nodes (cluster/)                               */
@@ -1305,7 +1333,11 @@ enum {
     TR_NEMESIS_ISOLATE = 1u << 8, /* short random partitions of these shapes */
     TR_NEMESIS_RING = 1u << 9,
     TR_NEMESIS_BRIDGE = 1u << 10,
-    TR_NEMESIS_ONEWAY = 1u << 11
+    TR_NEMESIS_ONEWAY = 1u << 11,
+    TR_NEMESIS_IO_ERROR = 1u << 12,  /* storage faults (tr_sim_disk_*): commits fail with EIO */
+    TR_NEMESIS_DISK_FULL = 1u << 13, /* ... with ENOSPC */
+    TR_NEMESIS_SLOW_DISK = 1u << 14, /* commits take longer */
+    TR_NEMESIS_CORRUPT = 1u << 15    /* a torn data file: the node never starts again */
 };
 
 typedef struct tr_nemesis_spec {

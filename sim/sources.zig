@@ -28,4 +28,6 @@ pub const tests = [_][]const u8{
     "tests/sim/test_sim_cli.c",
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
+    "tests/sim/test_storage.c",
+    "tests/sim/test_storage_services.c",
 };

@@ -46,7 +46,7 @@ echo "$out" | grep -q "^replay: .* --lin-budget 7" || fail "the replay line lost
 "$troupe" check "$hist" 2>&1 | grep -q "^history: .*: [1-9][0-9]* ops" ||
     fail "troupe check cannot read the history --history wrote"
 rm -f "$hist"
-for args in "--bug nope" "--nodes 2" "--nemesis partition,,crash" "--nemesis slow-disk"; do
+for args in "--bug nope" "--nodes 2" "--nemesis partition,,crash" "--nemesis meteor-strike"; do
     out=$("$troupe" sim --load "$module" --workload reg $args 2>&1)
     [ $? -eq 2 ] || fail "$args: not exit 2: $out"
     [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "$args: not one line: $out"

@@ -139,6 +139,8 @@ Test(ap_checks, an_older_write_winning_loses_the_acknowledged_one) {
     tr_fault_span crash = {.kind = "crash", .start_ns = 1, .end_ns = 2, .nodes = 1};
     cr_assert_eq(check(NO_LOST_WRITE, &crash, 1, why), TR_VERDICT_HELD);
     cr_assert(strstr(why, "allowed under clock faults and crashes") != NULL, "%s", why);
+    tr_fault_span disk = {.kind = "io-error", .start_ns = 1, .end_ns = 2, .nodes = 1};
+    cr_assert_eq(check(NO_LOST_WRITE, &disk, 1, why), TR_VERDICT_HELD, "a failed store crashes");
     tr_fault_span part = {.kind = "partition", .start_ns = 1, .end_ns = 2, .nodes = 1};
     cr_assert_eq(check(NO_LOST_WRITE, &part, 1, why), TR_VERDICT_VIOLATED);
 }
