@@ -1526,10 +1526,7 @@ static void store_from_result(const sim_opts *o, const tr_experiment_result *res
             strcmp(c->name, "linearizable") != 0) {
             snprintf(s->note, sizeof s->note, "%s", c->why);
         }
-        if (strcmp(c->name, "no-lost-write") == 0 && c->why[0] != '\0') {
-            /* its why starts with the count (harness/builtin_ap.h) */
-            sscanf(c->why, "%zu", &s->conv.lost_writes);
-        }
+        s->conv.lost_writes += (size_t)tr_check_outcome_measure(c, "lost_writes", 0);
         if (strcmp(c->name, "linearizable") == 0) {
             s->lin.verdict = c->verdict == TR_VERDICT_HELD       ? TR_LIN_VALID
                              : c->verdict == TR_VERDICT_VIOLATED ? TR_LIN_INVALID

@@ -297,6 +297,7 @@ static tr_verdict check_no_lost_write(const tr_check_input *in, char *why, size_
         }
     }
     free(w);
+    tr_check_measure(in, "lost_writes", (double)lost);
     if (lost == 0) {
         return TR_VERDICT_HELD;
     }

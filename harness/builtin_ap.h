@@ -16,8 +16,8 @@
  *      Clock faults and faults that crash a node (crash; the storage faults io-error,
  *      disk-full and corrupt) in the fault timeline allow losses: a skewed clock lets an
  *      older write win, a crash takes an acknowledged write not yet durable nor gossiped
- *      (actors/registers.h); the check then holds. Its why, when writes were lost, starts
- *      with their count ("N acknowledged writes lost, first #I ...");
+ *      (actors/registers.h); the check then holds. It reports the measure "lost_writes"
+ *      (tr_check_measure), and its why names the first one lost;
  *   4. accepts-every-op: no operation failed (an AP register refuses nothing).
  * Values are compared as integers (the workload writes unique random values).
  * Everything here uses troupe.h only: it builds into troupe-ap.so too. Memory: O(ops) scratch

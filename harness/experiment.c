@@ -236,6 +236,36 @@ static void final_states(run *r) {
 
 /* ---- checks and the result ---------------------------------------------------------------- */
 
+/* What a check reports with tr_check_measure while it runs. */
+typedef struct measures {
+    uint32_t count;
+    tr_measure items[TR_CHECK_MEASURES_MAX];
+} measures;
+
+int tr_check_measure(const tr_check_input *in, const char *name, double value) {
+    measures *m = in != NULL ? in->measures_ : NULL;
+    if (name == NULL || name[0] == '\0') {
+        return TR_EINVAL;
+    }
+    if (m == NULL) {
+        return 0;
+    }
+    if (m->count == TR_CHECK_MEASURES_MAX) {
+        return TR_EFULL;
+    }
+    m->items[m->count++] = (tr_measure){.name = name, .value = value};
+    return 0;
+}
+
+double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise) {
+    for (uint32_t i = 0; i < o->measure_count; i++) {
+        if (strcmp(o->measures[i].name, name) == 0) {
+            return o->measures[i].value;
+        }
+    }
+    return otherwise;
+}
+
 static tr_check_outcome *add_outcome(tr_experiment_result *res, const char *name, tr_verdict v,
                                      const char *why) {
     TR_ASSERT(res->check_count < TR_SERVICE_CHECKS_MAX + 1);
@@ -277,11 +307,15 @@ static void run_checks(run *r) {
                          .fault_count = res->fault_count};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
+        measures m = {0};
+        in.measures_ = &m;
         tr_verdict v = svc->checks[c].run(&in, why, sizeof why);
         if (v != TR_VERDICT_HELD && v != TR_VERDICT_VIOLATED) {
             v = TR_VERDICT_UNKNOWN;
         }
-        add_outcome(res, svc->checks[c].name, v, why);
+        tr_check_outcome *o = add_outcome(res, svc->checks[c].name, v, why);
+        o->measure_count = m.count;
+        memcpy(o->measures, m.items, sizeof o->measures);
     }
 }
 

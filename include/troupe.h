@@ -1268,6 +1268,7 @@ typedef struct tr_check_input {
     /* The faults of the run (the fault timeline), borrowed for the call. */
     const tr_fault_span *faults;
     uint32_t fault_count;
+    void *measures_; /* the runner's, for tr_check_measure (NULL: measures are dropped) */
 } tr_check_input;
 
 typedef struct tr_check {
@@ -1379,6 +1380,19 @@ typedef struct tr_availability {
     double fraction;
 } tr_availability;
 
+/* A named figure a check reports with its verdict (writes lost, a convergence time), for a
+ * report to print: `troupe sim` shows the ones it knows. name: a string that lives as long as
+ * the service (a literal). */
+typedef struct tr_measure {
+    const char *name;
+    double value;
+} tr_measure;
+#define TR_CHECK_MEASURES_MAX 4
+/* From inside a check's run: reports the measure name = value with its outcome. 0, TR_EFULL
+ * (TR_CHECK_MEASURES_MAX reported already), TR_EINVAL (no name); with an input the runner did
+ * not make (measures_ NULL) the measure is dropped and 0 returned. */
+int tr_check_measure(const tr_check_input *in, const char *name, double value);
+
 typedef struct tr_check_outcome {
     const char *name; /* "linearizable" or the check's name */
     tr_verdict verdict;
@@ -1388,7 +1402,13 @@ typedef struct tr_check_outcome {
     bool has_key, has_op;
     int64_t key;
     uint64_t op_index;
+    /* Named figures the check reported (tr_check_measure), in the order reported. */
+    uint32_t measure_count;
+    tr_measure measures[TR_CHECK_MEASURES_MAX];
 } tr_check_outcome;
+
+/* The value of the measure `name` of outcome o, or `otherwise` when it reported none. */
+double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise);
 
 typedef struct tr_experiment_result {
     uint64_t seed;

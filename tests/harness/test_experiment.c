@@ -391,3 +391,39 @@ Test(experiment, check_determinism_runs_the_experiment_twice) {
     cfg.workload = "nope";
     cr_assert_eq(tr_experiment_check_determinism(&cfg, &div, err, sizeof err), TR_EINVAL);
 }
+
+/* A check reports named figures with its verdict; the fifth one is refused. */
+static tr_verdict check_measuring(const tr_check_input *in, char *why, size_t cap) {
+    (void)why;
+    (void)cap;
+    cr_assert_eq(tr_check_measure(in, "ops", (double)tr_history_count(in->history)), 0);
+    cr_assert_eq(tr_check_measure(in, "two", 2), 0);
+    cr_assert_eq(tr_check_measure(in, "three", 3), 0);
+    cr_assert_eq(tr_check_measure(in, "four", 4), 0);
+    cr_assert_eq(tr_check_measure(in, "five", 5), TR_EFULL);
+    cr_assert_eq(tr_check_measure(in, "", 5), TR_EINVAL);
+    return TR_VERDICT_HELD;
+}
+
+static const tr_check measuring[] = {{.name = "measuring", .run = check_measuring}};
+
+Test(experiment, a_check_reports_its_measures_with_its_outcome) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    tr_experiment_config cfg;
+    config(&cfg, 2);
+    cfg.duration_ns = 2 * SEC;
+    svc.checks = measuring;
+    cfg.services = one;
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_eq(r->check_count, 1);
+    const tr_check_outcome *o = &r->checks[0];
+    cr_assert_eq(o->measure_count, 4);
+    cr_assert_str_eq(o->measures[1].name, "two");
+    cr_assert_eq(tr_check_outcome_measure(o, "ops", -1), (double)tr_history_count(r->history));
+    cr_assert_eq(tr_check_outcome_measure(o, "four", -1), 4);
+    cr_assert_eq(tr_check_outcome_measure(o, "five", -1), -1, "refused, not kept");
+    tr_experiment_result_destroy(r);
+    tr_check_input alone = {.history = NULL};
+    cr_assert_eq(tr_check_measure(&alone, "dropped", 1), 0, "outside the runner: dropped");
+}
