@@ -127,7 +127,7 @@ int tr__registers_arg_init(tr_register_arg *arg, const tr_registers_opts *opts);
  * spawn's error. Called again after a node restarts: the replicas recover their state. */
 int tr__registers_boot(tr_node *node, const tr_registers_opts *opts);
 
-/* Client-side helpers (used by sim/workload.c and tests). */
+/* Client-side helpers (used by harness/workload.c and tests). */
 typedef struct tr_reg_reply {
     bool ok;
     bool has_value; /* false: nil (key never written) */

@@ -1,6 +1,6 @@
 /* cmd_check.c — `troupe check FILE`: checks a recorded history for linearizability (multi-key
  * read/write/cas register), or, for a history of the stock workload (reserve/restock ops),
- * the stock invariants (sim/check_stock.h), and reports latency and availability. Exit
+ * the stock invariants (harness/check_stock.h), and reports latency and availability. Exit
  * codes: 0 valid, 1 not, 2 usage or tool error, 3 unknown (budget exceeded). See
  * docs/checkers.md. */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "sim/check_stock.h"
+#include "harness/check_stock.h"
 #include "sim/checkers.h"
 #include "sim/history.h"
 #include "sim/history_value.h"

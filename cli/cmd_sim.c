@@ -2,7 +2,15 @@
  * cmd_sim.c — `troupe sim`: a cluster of register replicas inside the simulator, clients
  * recording histories, a fault schedule, and the checkers' verdicts.
  *
- * The scenario of one seed (duration D of virtual time):
+ * A workload whose built-in descriptor carries it (cp, ap: harness/builtin.c) and every
+ * loaded service (--load) run through the library's experiment runner (tr_experiment_run,
+ * tr_experiment_sweep, tr_experiment_check_determinism): the flags become one
+ * tr_experiment_config, and the result is printed (for the registers, as the table below).
+ * Both registers side by side (--workload both, the default) and stock run the scenario
+ * below, which the descriptors do not express yet (the convergence time of the AP probes,
+ * stock's retries under one reservation id and its final reads at each item's owner).
+ *
+ * That scenario, for one seed (duration D of virtual time):
  *   [0, D)        clients run against "cp" and/or "ap" on every node;
  *   D/4           (nemesis partition) one majority/minority split, the same for both
  *                 stores, held until D; other nemeses fire at random times in [D/8, D);
@@ -15,7 +23,7 @@
  * --workload stock replaces the registers by the inventory service of actors/stock.h: the
  * same schedule (default nemesis partition,crash,loss), clients that retry unresolved
  * reservations under the same id until the settle deadline, then a read of every item at
- * its owner, and the stock invariants (sim/check_stock.h) instead of the register checks.
+ * its owner, and the stock invariants (harness/check_stock.h) instead of the register checks.
  * Everything the run does is a function of (seed, options, code); the trace hash proves it.
  * Exit status: 0 every stated property held, 1 one was violated, 2 usage or tool error
  * (one line naming the limit broken), 3 a check answered unknown (a linearizability search
@@ -32,14 +40,16 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 #include "cli/cli.h"
+#include "harness/builtin.h"
+#include "harness/check_convergence.h"
 #include "harness/nemesis.h"
 #include "runtime/assert.h"
-#include "sim/check_stock.h"
+#include "harness/check_stock.h"
 #include "sim/checkers.h"
 #include "sim/lincheck.h"
 #include "sim/scenario.h"
-#include "sim/workload.h"
-#include "sim/workload_stock.h"
+#include "harness/workload.h"
+#include "harness/workload_stock.h"
 #include "troupe.h"
 
 #define MS ((uint64_t)1000000)
@@ -73,6 +83,8 @@ typedef struct sim_opts {
     const char *scenario_path; /* --scenario FILE */
     tr_scenario scen;          /* its faults, parsed before any sim starts */
     bool scen_lossy;           /* it crashes a node or touches a clock (see check_ap) */
+    /* --load: the experiment of the loaded services (its seed set per run), or NULL. */
+    const tr_experiment_config *loaded;
 } sim_opts;
 
 /* The verdicts of one store in one run. */
@@ -83,6 +95,8 @@ typedef struct store_result {
     tr_avail_result avail;
     bool converged;
     uint64_t converged_after_ns;
+    bool lin_unchecked; /* no linearizability search ran (the runner's ap: not promised) */
+    bool conv_untimed;  /* converged from the final states; no time after heal measured */
     tr_convergence_result conv;
     bool conv_checked;
     uint64_t record_errors;
@@ -118,11 +132,12 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
-    double wall_s;  /* simulating only: the tr_sim_run_* calls */
-    double cpu_s;   /* the same span in this thread's CPU time (a loaded machine inflates
+    double wall_s;         /* simulating only: the tr_sim_run_* calls */
+    double cpu_s;          /* the same span in this thread's CPU time (a loaded machine inflates
                        wall_s, not this) */
-    double setup_s; /* creating the sim (stores, boot) and the workloads */
-    double check_s; /* running the checkers */
+    double setup_s;        /* creating the sim (stores, boot) and the workloads */
+    double check_s;        /* running the checkers */
+    bool whole_experiment; /* wall_s and cpu_s time the whole tr_experiment_run */
     uint64_t virtual_ns;
     store_result cp, ap;
     stock_result stock;
@@ -204,10 +219,18 @@ static void usage(FILE *f) {
             "troupe sim --load PATH.so [--load ...] --workload NAME [--seed N | --seeds A..B]\n"
             "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
             "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
+            "           [--check-determinism] [--history FILE] [--lin-budget N]\n"
             "runs a loaded service (its actors on every node it places them, its workload's\n"
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
             "Defaults: seed 1, 5 nodes, nemesis partition, 60s, 100 ops/s, 4 keys.\n"
+            "--workload cp and --workload ap are that same experiment on the built-in\n"
+            "service: each prints the trace hash of --load troupe-cp.so (troupe-ap.so) with\n"
+            "the same flags, its wall_s and cpu_s time the whole experiment (set-up,\n"
+            "simulation and checks; check_s 0). There AP's convergence is that of the nodes'\n"
+            "final states (converged_after_ms null), its linearizability is not searched\n"
+            "(linearizable null), and its checks are converged, no-phantom, no-lost-write and\n"
+            "accepts-every-op; --workload both keeps the side-by-side scenario above.\n"
             "\n"
             "Limits: --nodes 1..16 (at most 256 clients in all), --keys 1..64, --clients\n"
             "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
@@ -272,16 +295,16 @@ static const sim_option sim_options[] = {
     {"--rate", true, true, true, "ops/s per store, a number from 0.1 to 100000"},
     {"--keys", true, true, true, "an integer from 1 to 64"},
     {"--clients", true, true, false, "clients per node, an integer from 1 to 16"},
-    {"--history", true, true, false, "a file name"},
+    {"--history", true, true, true, "a file name"},
     {"--bug", true, true, true,
      "stale-read, no-anti-entropy, no-write-back, oversell or double-charge (with --load: a "
      "loaded service's bug)"},
     {"--scenario", true, true, true, "a file name"},
-    {"--lin-budget", true, true, false,
+    {"--lin-budget", true, true, true,
      "configurations searched per key, an integer from 1 to 100000000"},
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
-    {"--check-determinism", false, true, false, NULL},
+    {"--check-determinism", false, true, true, NULL},
 };
 
 static const sim_option *find_option(const char *name) {
@@ -996,7 +1019,9 @@ static void format_op(char *buf, size_t cap, const tr_op *op) {
 
 static void format_lin(char *buf, size_t cap, const store_result *r) {
     char op[160];
-    if (r->lin.verdict == TR_LIN_VALID) {
+    if (r->lin_unchecked) {
+        snprintf(buf, cap, "not checked (not promised)");
+    } else if (r->lin.verdict == TR_LIN_VALID) {
         snprintf(buf, cap, "yes");
     } else if (r->lin.verdict == TR_LIN_UNKNOWN) {
         snprintf(buf, cap, "unknown (search budget, key %" PRId64 ")", r->lin.unknown_key);
@@ -1034,7 +1059,10 @@ static void print_stores(const sim_opts *o, const run_result *r) {
         format_pct(ap, sizeof ap, &a->avail.all);
         print_row("available", o->cp ? cp : "", o->ap ? ap : "");
     }
-    if (a->converged) {
+    if (a->conv_untimed) {
+        snprintf(ap, sizeof ap, "%s",
+                 a->converged ? "yes (final states agree)" : "NO (final states differ)");
+    } else if (a->converged) {
         snprintf(ap, sizeof ap, "%.0f ms (virtual) after heal", a->converged_after_ns / 1e6);
     } else {
         snprintf(ap, sizeof ap, "NO (not within %.0f s after heal)", SETTLE_NS / 1e9);
@@ -1144,6 +1172,14 @@ static void print_shell_word(FILE *f, const char *s) {
 }
 
 static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
+    if (o->loaded != NULL) {
+        char line[512];
+        tr_experiment_config cfg = *o->loaded;
+        cfg.sim.seed = seed;
+        tr_experiment_replay_line(&cfg, line, sizeof line);
+        fputs(line, f);
+        return;
+    }
     fprintf(f,
             "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
             "--duration %.3fs --rate %g --keys %u --clients %u%s%s",
@@ -1185,11 +1221,16 @@ static void print_human(const sim_opts *o, const run_result *r) {
     }
     print_faults(r);
     printf("events: %" PRIu64 " in %.3f s wall (%.0f events/s), virtual/wall time %.1fx "
-           "(%.1f s virtual, simulation only; %.3f s cpu: virtual/cpu %.1fx); set-up %.3f s, "
-           "checkers %.3f s\n",
+           "(%.1f s virtual, %s; %.3f s cpu: virtual/cpu %.1fx)",
            r->stats.events, r->wall_s, r->wall_s > 0 ? r->stats.events / r->wall_s : 0,
-           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->virtual_ns / 1e9, r->cpu_s,
-           r->cpu_s > 0 ? r->virtual_ns / 1e9 / r->cpu_s : 0, r->setup_s, r->check_s);
+           r->wall_s > 0 ? r->virtual_ns / 1e9 / r->wall_s : 0, r->virtual_ns / 1e9,
+           r->whole_experiment ? "the whole experiment: set-up, simulation and checks"
+                               : "simulation only",
+           r->cpu_s, r->cpu_s > 0 ? r->virtual_ns / 1e9 / r->cpu_s : 0);
+    if (!r->whole_experiment) {
+        printf("; set-up %.3f s, checkers %.3f s", r->setup_s, r->check_s);
+    }
+    printf("\n");
     printf("trace-hash: %016" PRIx64 "\n", r->trace_hash);
     printf("replay: ");
     print_replay(o, r->seed, stdout);
@@ -1240,10 +1281,12 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
         format_op(bad, sizeof bad, &s->lin.bad_op);
     }
     printf("\"%s\":{\"verdict\":\"%s\",\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
-           ",\"info\":%" PRIu64 ",\"linearizable\":\"%s\","
+           ",\"info\":%" PRIu64 ",\"linearizable\":%s%s%s,"
            "\"first_violation\":",
            name, tr_verdict_name(store_verdict(s)), s->ops, s->ok, s->fail, s->info,
-           tr_verdict_name(lin_verdict(s->lin.verdict)));
+           s->lin_unchecked ? "" : "\"",
+           s->lin_unchecked ? "null" : tr_verdict_name(lin_verdict(s->lin.verdict)),
+           s->lin_unchecked ? "" : "\"");
     json_str(bad);
     putchar(',');
     json_fraction("availability_majority", s->avail.groups[0].fraction);
@@ -1251,7 +1294,7 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
     json_fraction("availability", s->avail.all.fraction);
     if (is_ap) {
         printf("\"converged\":%s,\"converged_after_ms\":", s->converged ? "true" : "false");
-        if (s->converged) {
+        if (s->converged && !s->conv_untimed) {
             printf("%.3f", s->converged_after_ns / 1e6);
         } else {
             fputs("null", stdout);
@@ -1424,8 +1467,142 @@ static tr_verdict run_verdict(const run_result *r) {
     return r->cp.unknown || r->ap.unknown ? TR_VERDICT_UNKNOWN : TR_VERDICT_HELD;
 }
 
+/* ---- a built-in workload through the library's experiment runner ---------------------------- */
+
+/* The built-in service whose descriptor carries this run's workload, or NULL: both registers
+ * at once, or a service whose workload the descriptors do not express yet. */
+static const tr_service *runner_service(const sim_opts *o) {
+    const char *name = o->stock ? "stock" : o->cp && !o->ap ? "cp" : o->ap && !o->cp ? "ap" : NULL;
+    const tr_service *svc = tr__builtin_find(name);
+    return svc != NULL && svc->workload != NULL ? svc : NULL;
+}
+
+/* The experiment of seed: every flag as `troupe sim --load` maps it, so that a built-in run and
+ * a run of the same service loaded from its module are the same experiment. */
+static void runner_config(const sim_opts *o, uint64_t seed, const tr_service *const *svc,
+                          tr_experiment_config *cfg) {
+    tr_experiment_config_init(cfg);
+    cfg->sim.seed = seed;
+    cfg->sim.nodes = o->nodes;
+    cfg->services = svc;
+    cfg->service_count = 1;
+    cfg->workload = svc[0]->name;
+    cfg->bug = o->bug_text;
+    cfg->nemesis.kinds = o->nemesis;
+    cfg->nemesis.scenario_path = o->scenario_path;
+    cfg->duration_ns = o->duration_ns;
+    cfg->rate = o->rate;
+    cfg->keys = o->keys;
+    cfg->clients_per_node = o->clients_per_node;
+    cfg->lin_budget = o->lin_budget;
+}
+
+static tr_avail_counts avail_counts(const tr_availability *a) {
+    return (tr_avail_counts){
+        .ok = a->ok, .fail = a->fail, .info = a->info, .fraction = a->fraction};
+}
+
+/* The register table's figures from an experiment's result. */
+static void store_from_result(const sim_opts *o, const tr_experiment_result *res, store_result *s) {
+    s->ran = true;
+    s->ok = res->ops_ok;
+    s->fail = res->ops_fail;
+    s->info = res->ops_info;
+    s->ops = s->ok + s->fail + s->info;
+    s->avail.all = avail_counts(&res->available);
+    s->avail.groups[0] = avail_counts(&res->available_majority);
+    s->avail.groups[1] = avail_counts(&res->available_minority);
+    s->lin.verdict = TR_LIN_VALID;
+    s->lin_unchecked = true;
+    for (uint32_t i = 0; i < res->check_count; i++) {
+        const tr_check_outcome *c = &res->checks[i];
+        s->lin_unchecked &= strcmp(c->name, "linearizable") != 0;
+        if (strcmp(c->name, "converged") == 0) {
+            s->conv_untimed = true;
+            s->converged = c->verdict == TR_VERDICT_HELD;
+        }
+        /* the measure of a check that held (AP's writes lost where faults allow it) */
+        if (c->verdict == TR_VERDICT_HELD && c->why[0] != '\0' && s->note[0] == '\0' &&
+            strcmp(c->name, "linearizable") != 0) {
+            snprintf(s->note, sizeof s->note, "%s", c->why);
+        }
+        s->conv.lost_writes += (size_t)tr_check_outcome_measure(c, "lost_writes", 0);
+        if (strcmp(c->name, "linearizable") == 0) {
+            s->lin.verdict = c->verdict == TR_VERDICT_HELD       ? TR_LIN_VALID
+                             : c->verdict == TR_VERDICT_VIOLATED ? TR_LIN_INVALID
+                                                                 : TR_LIN_UNKNOWN;
+            s->lin.unknown_key = c->key;
+            s->lin.has_bad_op = c->has_op && c->op_index < tr__history_count(res->history);
+            if (s->lin.has_bad_op) {
+                s->lin.bad_op = *tr__history_op(res->history, c->op_index);
+            }
+        }
+        if (c->verdict == TR_VERDICT_VIOLATED && !s->violated) {
+            s->violated = true;
+            snprintf(s->why, sizeof s->why, "%s",
+                     strcmp(c->name, "linearizable") == 0 ? "history is not linearizable" : c->why);
+        } else if (c->verdict == TR_VERDICT_UNKNOWN && !s->violated && !s->unknown) {
+            s->unknown = true;
+            if (strcmp(c->name, "linearizable") == 0) {
+                snprintf(s->why, sizeof s->why,
+                         "linearizability unknown: the search ran out of its budget of %u "
+                         "configurations on key %" PRId64 " (--lin-budget)",
+                         o->lin_budget, c->key);
+            } else {
+                snprintf(s->why, sizeof s->why, "%s unknown: %s", c->name, c->why);
+            }
+        }
+    }
+}
+
+/* One seed of a built-in workload through tr_experiment_run, its result as the table's. */
+static int run_seed_runner(const sim_opts *o, const tr_service *svc, uint64_t seed, run_result *r) {
+    tr_experiment_config cfg;
+    tr_experiment_result *res;
+    char err[512];
+    runner_config(o, seed, &svc, &cfg);
+    double t0 = wall_now(), c0 = cpu_now();
+    if (tr_experiment_run(&cfg, &res, err, sizeof err) != 0) {
+        fprintf(stderr, "troupe sim: %s\n", err);
+        return 2;
+    }
+    r->wall_s = wall_now() - t0;
+    r->cpu_s = cpu_now() - c0;
+    r->whole_experiment = true;
+    r->trace_hash = res->trace_hash;
+    r->minority_mask = res->minority_nodes;
+    r->partitioned = res->partitioned;
+    r->part_from_ns = res->partition_start_ns;
+    r->part_to_ns = res->partition_end_ns;
+    r->stats = res->stats;
+    r->virtual_ns = res->virtual_ns;
+    store_from_result(o, res, svc == &tr__builtin_ap ? &r->ap : &r->cp);
+    for (uint32_t i = 0; i < res->check_count; i++) {
+        if (strcmp(res->checks[i].name, "history") == 0) {
+            r->tool_error = true;
+            snprintf(r->tool_why, sizeof r->tool_why, "%s", res->checks[i].why);
+        }
+    }
+    if (o->history != NULL && !r->tool_error && write_history(o, seed, svc->name, res->history)) {
+        r->tool_error = true;
+        snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
+    }
+    tr_experiment_result_destroy(res);
+    if (r->tool_error) {
+        fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, r->tool_why);
+        return 2;
+    }
+    return (int)run_verdict(r);
+}
+
 /* One seed: create, run, check, destroy. Returns 0/1/2/3 as the exit status. */
 static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
+    const tr_service *svc = runner_service(o);
+    if (svc != NULL) {
+        memset(r, 0, sizeof *r);
+        r->seed = seed;
+        return run_seed_runner(o, svc, seed, r);
+    }
     scenario sc = {.o = o, .out = r};
     tr_sim_config cfg;
     tr_sim *sim;
@@ -1468,18 +1645,42 @@ static void determinism_scenario(tr_sim *sim, void *ud) {
     release(sc);
 }
 
-/* One seed run twice: 0 identical, 1 diverged, 2 tool error; the report printed. */
-static int check_determinism_seed(const sim_opts *o, uint64_t seed) {
+/* The seed's run twice, compared event by event (div); 0 or 2 after printing why. */
+static int run_twice(const sim_opts *o, uint64_t seed, tr_sim_divergence *div) {
+    const tr_service *svc = runner_service(o);
+    if (svc != NULL || o->loaded != NULL) {
+        tr_experiment_config ec;
+        char err[512];
+        if (o->loaded != NULL) {
+            ec = *o->loaded;
+            ec.sim.seed = seed;
+        } else {
+            runner_config(o, seed, &svc, &ec);
+        }
+        if (tr_experiment_check_determinism(&ec, div, err, sizeof err) != 0) {
+            fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", seed, err);
+            return 2;
+        }
+        return 0;
+    }
     run_result r;
     scenario sc = {.o = o, .out = &r};
     tr_sim_config cfg;
-    tr_sim_divergence div;
     sim_config(o, seed, &sc, &cfg);
-    int rc = tr_sim_check_determinism(&cfg, determinism_scenario, &sc, &div);
+    int rc = tr_sim_check_determinism(&cfg, determinism_scenario, &sc, div);
     release(&sc);
     if (rc != 0) {
         fprintf(stderr, "troupe sim: seed %" PRIu64 ": cannot create the simulation: %s\n", seed,
                 tr_strerror(rc));
+        return 2;
+    }
+    return 0;
+}
+
+/* One seed run twice: 0 identical, 1 diverged, 2 tool error; the report printed. */
+static int check_determinism_seed(const sim_opts *o, uint64_t seed) {
+    tr_sim_divergence div;
+    if (run_twice(o, seed, &div) != 0) {
         return 2;
     }
     if (o->json) {
@@ -1605,24 +1806,58 @@ static int load_usage(const char *why) {
     return 2;
 }
 
-static void print_loaded(const tr_experiment_result *r, bool json) {
-    if (json) {
-        printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"trace_hash\":\"%016" PRIx64
-               "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
-               ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"checks\":[",
-               r->seed, tr_verdict_name(r->verdict), r->trace_hash, r->ops_ok, r->ops_fail,
-               r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6, r->fault_count);
-        for (uint32_t i = 0; i < r->check_count; i++) {
-            printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
-                   tr_verdict_name(r->checks[i].verdict));
-        }
-        printf("],\"replay\":\"%s\"}\n", r->replay);
+/* The availability rows of a --load run: the whole run, or each side of the partition. */
+static void print_loaded_availability(const tr_experiment_result *r, uint32_t nodes) {
+    char a[64], b[64], minority[128], majority[128];
+    tr_avail_counts all = avail_counts(&r->available);
+    if (!r->partitioned) {
+        format_pct(a, sizeof a, &all);
+        printf("  %-24s %s\n", "available", a);
+        return;
+    }
+    tr_avail_counts maj = avail_counts(&r->available_majority);
+    tr_avail_counts min = avail_counts(&r->available_minority);
+    format_mask(minority, sizeof minority, r->minority_nodes, nodes, true);
+    format_mask(majority, sizeof majority, r->minority_nodes, nodes, false);
+    format_pct(a, sizeof a, &maj);
+    format_pct(b, sizeof b, &min);
+    printf("  partition: minority {%s} | majority {%s} from %.3fs to %.3fs (heal)\n", minority,
+           majority, r->partition_start_ns / 1e9, r->partition_end_ns / 1e9);
+    printf("  %-24s %s\n  %-24s %s\n", "available, majority side", a, "available, minority side",
+           b);
+}
+
+static void json_loaded(const tr_experiment_result *r, uint32_t nodes) {
+    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"trace_hash\":\"%016" PRIx64
+           "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+           ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"partitioned\":%s,"
+           "\"minority\":",
+           r->seed, tr_verdict_name(r->verdict), r->trace_hash, r->ops_ok, r->ops_fail, r->ops_info,
+           r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6, r->fault_count,
+           r->partitioned ? "true" : "false");
+    json_nodes(r->partitioned ? r->minority_nodes : 0, nodes);
+    putchar(',');
+    json_fraction("availability", r->available.fraction);
+    json_fraction("availability_majority", r->partitioned ? r->available_majority.fraction : -1);
+    json_fraction("availability_minority", r->partitioned ? r->available_minority.fraction : -1);
+    fputs("\"checks\":[", stdout);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
+               tr_verdict_name(r->checks[i].verdict));
+    }
+    printf("],\"replay\":\"%s\"}\n", r->replay);
+}
+
+static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
+    if (o->json) {
+        json_loaded(r, o->nodes);
         return;
     }
     printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
     printf("  ops ok/fail/info %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", latency p50 %.3f ms, p99 "
            "%.3f ms\n",
            r->ops_ok, r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6);
+    print_loaded_availability(r, o->nodes);
     for (uint32_t i = 0; i < r->check_count; i++) {
         printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
                r->checks[i].why[0] ? ": " : "", r->checks[i].why);
@@ -1636,19 +1871,34 @@ static void print_loaded(const tr_experiment_result *r, bool json) {
     printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
 }
 
-static void print_each(const tr_experiment_result *r, void *ud) {
-    print_loaded(r, *(bool *)ud);
+/* A --load run's result: printed, and its history written with --history. */
+typedef struct loaded_run {
+    const sim_opts *o;
+    uint64_t write_errors;
+} loaded_run;
+
+static void loaded_result(const tr_experiment_result *r, void *ud) {
+    loaded_run *lr = ud;
+    print_loaded(r, lr->o);
+    if (lr->o->history != NULL && write_history(lr->o, r->seed, "", r->history) != 0) {
+        lr->write_errors++;
+    }
 }
 
-static int run_loaded_config(tr_experiment_config *cfg, const sim_opts *o) {
+static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
     char err[512];
+    if (o->check_determinism) {
+        o->loaded = cfg;
+        return check_determinism(o);
+    }
+    loaded_run lr = {.o = o};
     if (o->sweep) {
         tr_sweep_summary s;
-        bool json = o->json;
-        if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, print_each, &json, err,
+        if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, loaded_result, &lr, err,
                                 sizeof err) != 0) {
             return load_usage(err);
         }
+        s.errors += lr.write_errors;
         printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
                " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
                o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
@@ -1662,8 +1912,8 @@ static int run_loaded_config(tr_experiment_config *cfg, const sim_opts *o) {
     if (tr_experiment_run(cfg, &r, err, sizeof err) != 0) {
         return load_usage(err);
     }
-    print_loaded(r, o->json);
-    int rc = (int)r->verdict;
+    loaded_result(r, &lr);
+    int rc = lr.write_errors > 0 ? 2 : (int)r->verdict;
     tr_experiment_result_destroy(r);
     return rc;
 }
@@ -1693,6 +1943,8 @@ static int run_loaded(int argc, char **argv) {
         const char *a = opt->name;
         if (!strcmp(a, "--json")) {
             o.json = true;
+        } else if (!strcmp(a, "--check-determinism")) {
+            o.check_determinism = true;
         } else if (!strcmp(a, "--load")) {
             if (loads == LOADS_MAX) {
                 return load_usage("--load at most 8 times");
@@ -1733,6 +1985,7 @@ static int run_loaded(int argc, char **argv) {
     cfg.keys = o.keys;
     cfg.load_paths = paths;
     cfg.load_path_count = loads;
+    cfg.lin_budget = o.lin_budget;
     return run_loaded_config(&cfg, &o);
 }
 

@@ -3,12 +3,13 @@
 
 #include <string.h>
 
+#include "harness/builtin_ap.h"
 #include "actors/echo.h"
 #include "actors/kv.h"
 #include "actors/proxy.h"
 #include "actors/registers.h"
 #include "actors/stock.h"
-#include "sim/check_stock.h"
+#include "harness/check_stock.h"
 
 /* The bits of env->bug among (name, bit) pairs; 0 when it names none of them. */
 static uint32_t bug_bits(const tr_service_env *env, const char *const *names,
@@ -82,12 +83,12 @@ static int cp_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len)
     return register_arg(env, bug_bits(env, cp_bugs, cp_bug_bits), buf, cap, len);
 }
 
-/* The cp workload: each client uses its own node's replica; a read or a write (even odds) of
- * a random key, writes carrying a random value (62 bits from the client's seeded stream, so
- * unique in practice and the same whether a seed runs alone or inside a sweep). */
-static int cp_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count,
-                   tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
-    (void)env;
+/* The registers' workload: each client uses its own node's replica (target); a read or a
+ * write (even odds) of a random key, writes carrying a random value (62 bits from the
+ * client's seeded stream, so unique in practice and the same whether a seed runs alone or
+ * inside a sweep). */
+static int register_next(const char *replica, tr_sim_rng *rng, uint32_t key_count,
+                         tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
     bool write = tr_sim_rng_below(rng, 2) == 0;
     uint32_t key = (uint32_t)tr_sim_rng_below(rng, key_count ? key_count : 1);
     int64_t value = write ? (int64_t)(tr_sim_rng_next(rng) >> 2) : 0;
@@ -102,8 +103,14 @@ static int cp_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_coun
     op->has_value = write;
     op->value = value;
     *type = write ? TR_REG_WRITE : TR_REG_READ;
-    *target = "cp";
+    *target = replica;
     return 0;
+}
+
+static int cp_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count,
+                   tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
+    (void)env;
+    return register_next("cp", rng, key_count, op, type, target, w);
 }
 
 /* As the registers' replies say: ok; an error that certainly did not take effect is a fail,
@@ -156,17 +163,35 @@ static int ap_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len)
     return register_arg(env, bug_bits(env, ap_bugs, ap_bug_bits), buf, cap, len);
 }
 
-static const tr_service_actor ap_actors[] = {{.name = "ap",
-                                              .behaviour = &tr__register_ap_behaviour,
-                                              .placement = TR_PLACE_EVERY_NODE,
-                                              .arg = ap_arg}};
+/* The ap workload: the cp one against the "ap" replicas (ap_complete is cp_complete: the
+ * replies are the same). */
+static int ap_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count,
+                   tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
+    (void)env;
+    return register_next("ap", rng, key_count, op, type, target, w);
+}
+
+static const tr_workload ap_workload = {.next = ap_next, .complete = cp_complete};
+
+/* The replica, and the state actor that reads it for the checks (harness/builtin_ap.h). */
+static const tr_service_actor ap_actors[] = {
+    {.name = "ap",
+     .behaviour = &tr__register_ap_behaviour,
+     .placement = TR_PLACE_EVERY_NODE,
+     .arg = ap_arg},
+    {.name = "ap_state", .behaviour = &tr__ap_state_behaviour, .placement = TR_PLACE_EVERY_NODE}};
 
 const tr_service tr__builtin_ap = {.abi = TR_SERVICE_ABI,
                                    .name = "ap",
                                    .actors = ap_actors,
-                                   .actor_count = 1,
+                                   .actor_count = 2,
                                    .requests = register_requests,
                                    .request_count = 2,
+                                   .workload = &ap_workload,
+                                   .checks = tr__ap_checks,
+                                   .check_count = TR__AP_CHECK_COUNT,
+                                   .state_actor = "ap_state",
+                                   .state_type = TR__AP_STATE_REQUEST,
                                    .bugs = ap_bugs};
 
 /* ---- stock ---- */

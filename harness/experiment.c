@@ -15,6 +15,7 @@
 #include "harness/client.h"
 #include "harness/nemesis.h"
 #include "runtime/assert.h"
+#include "sim/checkers.h"
 
 #define MS ((uint64_t)1000000)
 #define SEC ((uint64_t)1000000000)
@@ -42,6 +43,7 @@ typedef struct run {
     uint8_t *states[TR_SIM_NODES_MAX];
     size_t state_lens[TR_SIM_NODES_MAX];
     uint32_t states_waiting;
+    tr__nemesis_opts nemesis_opts; /* checked; each start creates its nemesis from it */
     tr_experiment_result *out;
 } run;
 
@@ -234,17 +236,47 @@ static void final_states(run *r) {
 
 /* ---- checks and the result ---------------------------------------------------------------- */
 
-static void add_outcome(tr_experiment_result *res, const char *name, tr_verdict v,
-                        const char *why) {
+/* What a check reports with tr_check_measure while it runs. */
+typedef struct measures {
+    uint32_t count;
+    tr_measure items[TR_CHECK_MEASURES_MAX];
+} measures;
+
+int tr_check_measure(const tr_check_input *in, const char *name, double value) {
+    measures *m = in != NULL ? in->measures_ : NULL;
+    if (name == NULL || name[0] == '\0') {
+        return TR_EINVAL;
+    }
+    if (m == NULL) {
+        return 0;
+    }
+    if (m->count == TR_CHECK_MEASURES_MAX) {
+        return TR_EFULL;
+    }
+    m->items[m->count++] = (tr_measure){.name = name, .value = value};
+    return 0;
+}
+
+double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise) {
+    for (uint32_t i = 0; i < o->measure_count; i++) {
+        if (strcmp(o->measures[i].name, name) == 0) {
+            return o->measures[i].value;
+        }
+    }
+    return otherwise;
+}
+
+static tr_check_outcome *add_outcome(tr_experiment_result *res, const char *name, tr_verdict v,
+                                     const char *why) {
     TR_ASSERT(res->check_count < TR_SERVICE_CHECKS_MAX + 1);
     tr_check_outcome *o = &res->checks[res->check_count++];
-    o->name = name;
-    o->verdict = v;
+    *o = (tr_check_outcome){.name = name, .verdict = v};
     snprintf(o->why, sizeof o->why, "%s", why);
     /* violated > unknown > held */
     if (v == TR_VERDICT_VIOLATED || (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
         res->verdict = v;
     }
+    return o;
 }
 
 static void run_checks(run *r) {
@@ -254,8 +286,13 @@ static void run_checks(run *r) {
         tr_lin_result lr;
         uint64_t budget = r->cfg->lin_budget ? r->cfg->lin_budget : LIN_BUDGET_DEFAULT;
         int rc = tr_lincheck_history(res->history, svc->lin_model, budget, &lr);
-        add_outcome(res, "linearizable", rc == 0 ? lr.verdict : TR_VERDICT_UNKNOWN,
-                    rc == 0 ? lr.why : tr_strerror(rc));
+        tr_check_outcome *o =
+            add_outcome(res, "linearizable", rc == 0 ? lr.verdict : TR_VERDICT_UNKNOWN,
+                        rc == 0 ? lr.why : tr_strerror(rc));
+        o->has_key = rc == 0 && lr.verdict != TR_VERDICT_HELD;
+        o->key = lr.key;
+        o->has_op = rc == 0 && lr.verdict == TR_VERDICT_VIOLATED;
+        o->op_index = lr.op_index;
     }
     const uint8_t *states[TR_SIM_NODES_MAX];
     for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
@@ -265,14 +302,20 @@ static void run_checks(run *r) {
                          .node_count = r->cfg->sim.nodes,
                          .states = states,
                          .state_lens = r->state_lens,
-                         .bug = r->cfg->bug};
+                         .bug = r->cfg->bug,
+                         .faults = res->faults,
+                         .fault_count = res->fault_count};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
+        measures m = {0};
+        in.measures_ = &m;
         tr_verdict v = svc->checks[c].run(&in, why, sizeof why);
         if (v != TR_VERDICT_HELD && v != TR_VERDICT_VIOLATED) {
             v = TR_VERDICT_UNKNOWN;
         }
-        add_outcome(res, svc->checks[c].name, v, why);
+        tr_check_outcome *o = add_outcome(res, svc->checks[c].name, v, why);
+        o->measure_count = m.count;
+        memcpy(o->measures, m.items, sizeof o->measures);
     }
 }
 
@@ -281,8 +324,35 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static tr_availability availability(const tr_avail_counts *c) {
+    return (tr_availability){
+        .ok = c->ok, .fail = c->fail, .info = c->info, .fraction = c->fraction};
+}
+
+/* The whole run's, and in the partition window each side's (group 0 majority, 1 minority). */
+static void side_availability(run *r) {
+    tr_experiment_result *res = r->out;
+    int32_t groups[TR_SIM_NODES_MAX];
+    for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
+        groups[i] = (int32_t)(res->minority_nodes >> i & 1);
+    }
+    tr_avail_options ao = {
+        .group_of_node = groups, .node_count = r->cfg->sim.nodes, .group_count = 2};
+    if (res->partitioned) {
+        ao.window_start_ns = (int64_t)res->partition_start_ns;
+        ao.window_end_ns = (int64_t)res->partition_end_ns;
+    }
+    tr_avail_result av;
+    if (tr__checkers_availability(res->history, &ao, &av) == 0) {
+        res->available = availability(&av.all);
+        res->available_majority = availability(&av.groups[0]);
+        res->available_minority = availability(&av.groups[1]);
+    }
+}
+
 static void summarise(run *r) {
     tr_experiment_result *res = r->out;
+    side_availability(r);
     tr_history_op op;
     for (size_t i = 0; i < tr_history_count(res->history); i++) {
         if (tr_history_get(res->history, i, &op) == 0) {
@@ -311,7 +381,7 @@ static void summarise(run *r) {
     }
 }
 
-static void replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) {
+void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) {
     char kinds[160];
     size_t len = 0;
     tr__nemesis_format(cfg->nemesis.kinds, kinds, sizeof kinds);
@@ -332,6 +402,9 @@ static void replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) 
     if (cfg->bug != NULL && len < cap) {
         len += (size_t)snprintf(buf + len, cap - len, " --bug %s", cfg->bug);
     }
+    if (cfg->lin_budget != 0 && cfg->lin_budget != LIN_BUDGET_DEFAULT && len < cap) {
+        len += (size_t)snprintf(buf + len, cap - len, " --lin-budget %" PRIu64, cfg->lin_budget);
+    }
     if (cfg->nemesis.scenario_path != NULL && len < cap) {
         snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
     }
@@ -339,37 +412,55 @@ static void replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) 
 
 /* ---- one seed ------------------------------------------------------------------------------ */
 
-static int start(run *r, tr__nemesis_opts *no) {
-    const tr_experiment_config *cfg = r->cfg;
-    tr_sim_config sc = cfg->sim;
-    sc.boot = boot;
-    sc.boot_ud = r;
-    sc.loss_prob = cfg->nemesis.kinds & TR_NEMESIS_LOSS ? 0.01 : sc.loss_prob;
-    sc.dup_prob = cfg->nemesis.kinds & TR_NEMESIS_DUP ? 0.01 : sc.dup_prob;
-    sc.reorder_prob = cfg->nemesis.kinds & TR_NEMESIS_REORDER ? 0.05 : sc.reorder_prob;
-    int rc = tr_sim_create(&sc, &r->sim);
-    if (rc != 0) {
-        return rc;
+static uint32_t clients_per_node(const tr_experiment_config *cfg, const tr_workload *wl) {
+    if (cfg->clients_per_node != 0) {
+        return cfg->clients_per_node;
     }
+    return wl->clients_per_node ? wl->clients_per_node : 2;
+}
+
+static void sim_config(const run *r, tr_sim_config *sc) {
+    const tr_experiment_config *cfg = r->cfg;
+    *sc = cfg->sim;
+    sc->boot = boot;
+    sc->boot_ud = (void *)r;
+    sc->loss_prob = cfg->nemesis.kinds & TR_NEMESIS_LOSS ? 0.01 : sc->loss_prob;
+    sc->dup_prob = cfg->nemesis.kinds & TR_NEMESIS_DUP ? 0.01 : sc->dup_prob;
+    sc->reorder_prob = cfg->nemesis.kinds & TR_NEMESIS_REORDER ? 0.05 : sc->reorder_prob;
+}
+
+/* On a created sim: the clients, the nemesis and the end of the workload. */
+static int setup(run *r, tr_sim *sim) {
+    const tr_experiment_config *cfg = r->cfg;
+    r->sim = sim;
     const tr_workload *wl = r->svc->workload;
     tr__clients_opts co = {.sim = r->sim,
                            .svc = r->svc,
                            .envs = r->envs,
-                           .clients_per_node = wl->clients_per_node ? wl->clients_per_node : 2,
+                           .clients_per_node = clients_per_node(cfg, wl),
                            .keys = cfg->keys,
                            .rate = cfg->rate,
                            .op_timeout_ms = cfg->op_timeout_ms,
                            .history = r->out->history,
                            .latency_max = cfg->history_max ? cfg->history_max : 1u << 20};
-    rc = tr__clients_create(&co, &r->clients);
+    int rc = tr__clients_create(&co, &r->clients);
     for (uint32_t i = 0; rc == 0 && i < cfg->sim.nodes; i++) {
         rc = tr__clients_boot(r->clients, tr_sim_node(r->sim, i), i);
     }
-    no->crashed = node_crashed;
-    no->ud = r;
-    rc = rc != 0 ? rc : tr__nemesis_create(no, &r->nem);
+    tr__nemesis_opts no = r->nemesis_opts;
+    no.crashed = node_crashed;
+    no.ud = r;
+    rc = rc != 0 ? rc : tr__nemesis_create(&no, &r->nem);
     rc = rc != 0 ? rc : tr__nemesis_start(r->nem, r->sim);
     return rc != 0 ? rc : tr_sim_at(r->sim, cfg->duration_ns, end_cb, r);
+}
+
+static int start(run *r) {
+    tr_sim_config sc;
+    tr_sim *sim;
+    sim_config(r, &sc);
+    int rc = tr_sim_create(&sc, &sim);
+    return rc != 0 ? rc : setup(r, sim);
 }
 
 static void drive(run *r) {
@@ -380,39 +471,51 @@ static void drive(run *r) {
     tr_sim_run_for(r->sim, QUIET_NS);
     final_states(r);
     tr__clients_finish(r->clients);
-    r->out->trace_hash = tr_sim_trace_hash(r->sim);
+    tr_experiment_result *res = r->out;
+    res->trace_hash = tr_sim_trace_hash(r->sim);
+    res->virtual_ns = tr_sim_now_ns(r->sim);
+    tr_sim_stats_get(r->sim, &res->stats);
+    uint64_t to;
+    res->partitioned = tr__nemesis_window(r->nem, &res->partition_start_ns, &to);
+    res->partition_end_ns = d; /* the heal: every fault ends with the workload */
+    res->minority_nodes = tr__nemesis_minority(r->nem);
 }
 
-static void release(run *r) {
+/* Frees what one start made (the sim, the clients, the nemesis, the final states). */
+static void release_run(run *r) {
     tr_sim_destroy(r->sim);
     tr__clients_destroy(r->clients);
     tr__nemesis_destroy(r->nem);
-    tr__scenario_free(&r->scen);
+    r->sim = NULL;
+    r->clients = NULL;
+    r->nem = NULL;
+    r->states_waiting = 0;
     for (uint32_t i = 0; i < TR_SIM_NODES_MAX; i++) {
         free(r->states[i]);
+        r->states[i] = NULL;
+        r->state_lens[i] = 0;
     }
+}
+
+static void release(run *r) {
+    release_run(r);
+    tr__scenario_free(&r->scen);
     free(r);
 }
 
-int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **out, char *err,
-                      size_t err_cap) {
-    *out = NULL;
-    run *r = calloc(1, sizeof *r);
-    tr_experiment_result *res = calloc(1, sizeof *res);
-    if (r == NULL || res == NULL) {
-        free(r);
-        free(res);
-        return fail(err, err_cap, "out of memory");
-    }
+/* Checks cfg and prepares r (the nemesis options, the scenario, the history, the nodes'
+ * environments) for its result res. 0, or an error with a reason in err. */
+static int prepare(const tr_experiment_config *cfg, run *r, tr_experiment_result *res, char *err,
+                   size_t err_cap) {
     r->cfg = cfg;
     r->out = res;
-    tr__nemesis_opts no = {
+    r->nemesis_opts = (tr__nemesis_opts){
         .kinds = cfg->nemesis.kinds, .nodes = cfg->sim.nodes, .duration_ns = cfg->duration_ns};
-    int rc = check_config(cfg, r, &no, err, err_cap);
+    int rc = check_config(cfg, r, &r->nemesis_opts, err, err_cap);
     if (rc == 0 && cfg->nemesis.scenario_path != NULL) {
         rc = tr__nemesis_scenario_load(cfg->nemesis.scenario_path, cfg->sim.nodes, cfg->duration_ns,
                                        &r->scen, err, err_cap);
-        no.scenario = &r->scen;
+        r->nemesis_opts.scenario = &r->scen;
     }
     if (rc == 0 && (res->history = tr_history_create(cfg->history_max ? cfg->history_max
                                                                       : 1u << 20)) == NULL) {
@@ -426,15 +529,13 @@ int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **ou
                                       .bug = cfg->bug,
                                       .simulated = true};
     }
-    if (rc == 0 && (rc = start(r, &no)) != 0) {
-        snprintf(err, err_cap, "cannot start the experiment: %s", tr_strerror(rc));
-    }
-    if (rc != 0) {
-        release(r);
-        tr_experiment_result_destroy(res);
-        return rc;
-    }
     res->seed = cfg->sim.seed;
+    return rc;
+}
+
+/* A started run to its result: drive, summarise, check. */
+static void finish(run *r) {
+    tr_experiment_result *res = r->out;
     drive(r);
     summarise(r);
     run_checks(r);
@@ -442,10 +543,72 @@ int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **ou
         add_outcome(res, "history", TR_VERDICT_UNKNOWN,
                     "history records refused (full, or the workload broke an invariant)");
     }
-    replay_line(cfg, res->replay, sizeof res->replay);
+    tr_experiment_replay_line(r->cfg, res->replay, sizeof res->replay);
+}
+
+int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **out, char *err,
+                      size_t err_cap) {
+    *out = NULL;
+    run *r = calloc(1, sizeof *r);
+    tr_experiment_result *res = calloc(1, sizeof *res);
+    if (r == NULL || res == NULL) {
+        free(r);
+        free(res);
+        return fail(err, err_cap, "out of memory");
+    }
+    int rc = prepare(cfg, r, res, err, err_cap);
+    if (rc == 0 && (rc = start(r)) != 0) {
+        snprintf(err, err_cap, "cannot start the experiment: %s", tr_strerror(rc));
+    }
+    if (rc != 0) {
+        release(r);
+        tr_experiment_result_destroy(res);
+        return rc;
+    }
+    finish(r);
     release(r);
     *out = res;
     return 0;
+}
+
+/* One of the two runs of tr_experiment_check_determinism, on the sim it is given: a fresh
+ * history and result each time, everything but the sim released at the end. */
+static void determinism_scenario(tr_sim *sim, void *ud) {
+    run *r = ud;
+    tr_experiment_result *res = r->out;
+    tr_history_destroy(res->history);
+    free((void *)res->faults);
+    tr_history *h = tr_history_create(r->cfg->history_max ? r->cfg->history_max : 1u << 20);
+    *res = (tr_experiment_result){.seed = r->cfg->sim.seed, .history = h};
+    if (h != NULL && setup(r, sim) == 0) {
+        finish(r);
+    }
+    r->sim = NULL; /* tr_sim_check_determinism destroys it; nothing of it runs any more */
+    release_run(r);
+}
+
+int tr_experiment_check_determinism(const tr_experiment_config *cfg, tr_sim_divergence *out,
+                                    char *err, size_t err_cap) {
+    memset(out, 0, sizeof *out);
+    run *r = calloc(1, sizeof *r);
+    tr_experiment_result *res = calloc(1, sizeof *res);
+    if (r == NULL || res == NULL) {
+        free(r);
+        free(res);
+        return fail(err, err_cap, "out of memory");
+    }
+    int rc = prepare(cfg, r, res, err, err_cap);
+    if (rc == 0) {
+        tr_sim_config sc;
+        sim_config(r, &sc);
+        rc = tr_sim_check_determinism(&sc, determinism_scenario, r, out);
+        if (rc != 0) {
+            snprintf(err, err_cap, "cannot create the simulation: %s", tr_strerror(rc));
+        }
+    }
+    release(r);
+    tr_experiment_result_destroy(res);
+    return rc;
 }
 
 void tr_experiment_result_destroy(tr_experiment_result *r) {

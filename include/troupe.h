@@ -1321,12 +1321,17 @@ typedef struct tr_workload {
 /* What a check sees at the end of a run: the history, and each node's final state (the reply
  * body of a state request sent after the heal and a quiet period; NULL for a node that was
  * down). */
+typedef struct tr_fault_span tr_fault_span; /* (Experiments) */
 typedef struct tr_check_input {
     const tr_history *history;
     uint32_t node_count;
     const uint8_t *const *states;
     const size_t *state_lens;
     const char *bug;
+    /* The faults of the run (the fault timeline), borrowed for the call. */
+    const tr_fault_span *faults;
+    uint32_t fault_count;
+    void *measures_; /* the runner's, for tr_check_measure (NULL: measures are dropped) */
 } tr_check_input;
 
 typedef struct tr_check {
@@ -1422,20 +1427,51 @@ typedef struct tr_experiment_config {
     /* The module paths the services were loaded from (--load), for the replay line. */
     const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
     uint32_t load_path_count;
+    uint32_t clients_per_node; /* 0 = the workload's clients_per_node (itself 0 = 2) */
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
-typedef struct tr_fault_span {
+struct tr_fault_span {
     const char *kind; /* "partition", "crash", ..., or a service fault's name */
     uint64_t start_ns, end_ns;
     uint64_t nodes; /* bit i: node index i touched */
-} tr_fault_span;
+};
+
+/* Completed operations by outcome; fraction = ok / (ok + fail + info), -1 when none. */
+typedef struct tr_availability {
+    uint64_t ok, fail, info;
+    double fraction;
+} tr_availability;
+
+/* A named figure a check reports with its verdict (writes lost, a convergence time), for a
+ * report to print: `troupe sim` shows the ones it knows. name: a string that lives as long as
+ * the service (a literal). */
+typedef struct tr_measure {
+    const char *name;
+    double value;
+} tr_measure;
+#define TR_CHECK_MEASURES_MAX 4
+/* From inside a check's run: reports the measure name = value with its outcome. 0, TR_EFULL
+ * (TR_CHECK_MEASURES_MAX reported already), TR_EINVAL (no name); with an input the runner did
+ * not make (measures_ NULL) the measure is dropped and 0 returned. */
+int tr_check_measure(const tr_check_input *in, const char *name, double value);
 
 typedef struct tr_check_outcome {
     const char *name; /* "linearizable" or the check's name */
     tr_verdict verdict;
     char why[200];
+    /* What the check points at, when it does (linearizable: the first key violated or left
+     * undecided, and an operation no order can place, by its index in the history). */
+    bool has_key, has_op;
+    int64_t key;
+    uint64_t op_index;
+    /* Named figures the check reported (tr_check_measure), in the order reported. */
+    uint32_t measure_count;
+    tr_measure measures[TR_CHECK_MEASURES_MAX];
 } tr_check_outcome;
+
+/* The value of the measure `name` of outcome o, or `otherwise` when it reported none. */
+double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise);
 
 typedef struct tr_experiment_result {
     uint64_t seed;
@@ -1449,6 +1485,17 @@ typedef struct tr_experiment_result {
     const tr_fault_span *faults; /* owned by the result */
     tr_history *history;         /* owned by the result */
     char replay[512];            /* the `troupe sim` command line that replays this run */
+    /* The majority/minority split of the partition nemesis, when it happened: its window
+     * (from its start to the heal at the duration) and the minority's nodes. */
+    bool partitioned;
+    uint64_t partition_start_ns, partition_end_ns;
+    uint64_t minority_nodes; /* bit i: node index i (n<i+1>) was on the minority side */
+    /* Availability: completed operations of the whole run, and of those invoked inside the
+     * partition window by a client on the majority side and on the minority side (a client
+     * uses its own node, so it is on the same side as the node that answers it). */
+    tr_availability available, available_majority, available_minority;
+    tr_sim_stats stats;  /* the simulator's counters at the end (events, faults fired) */
+    uint64_t virtual_ns; /* virtual time at the end of the run */
 } tr_experiment_result;
 
 /* Runs one seed (cfg->sim.seed). *out is owned: tr_experiment_result_destroy. TR_EINVAL with
@@ -1468,6 +1515,14 @@ int tr_experiment_sweep(const tr_experiment_config *cfg, uint64_t first, uint64_
                         tr_sweep_summary *out,
                         void (*each)(const tr_experiment_result *r, void *ud), void *ud, char *err,
                         size_t err_cap);
+
+/* The `troupe sim` command line that replays cfg's run (the one in a result's replay). */
+void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_t cap);
+/* Runs the experiment of cfg->sim.seed twice and compares the two runs event by event
+ * (tr_sim_check_determinism): out says whether and where they diverged. 0, or TR_EINVAL with
+ * a reason in err for a configuration that cannot run, or an error from tr_sim_create. */
+int tr_experiment_check_determinism(const tr_experiment_config *cfg, tr_sim_divergence *out,
+                                    char *err, size_t err_cap);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

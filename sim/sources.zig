@@ -1,4 +1,4 @@
-//! sim/: the sim engine, network model, nemesis, workloads, history, checkers.
+//! sim/: the sim engine, network model, nemesis, history, checkers (no service's).
 pub const lib = [_][]const u8{
     "sim/prng.c",
     "sim/engine.c",
@@ -16,9 +16,6 @@ pub const lib = [_][]const u8{
     "sim/lincheck.c",
     "sim/lincheck_model.c",
     "sim/checkers.c",
-    "sim/workload.c",
-    "sim/workload_stock.c",
-    "sim/check_stock.c",
     "sim/scenario.c",
 };
 pub const tests = [_][]const u8{
@@ -30,9 +27,7 @@ pub const tests = [_][]const u8{
     "tests/sim/test_history_values.c",
     "tests/sim/test_lincheck.c",
     "tests/sim/test_checkers.c",
-    "tests/sim/test_check_stock.c",
     "tests/sim/test_sim_cli.c",
-    "tests/sim/test_stock_sim.c",
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
     "tests/sim/test_storage.c",

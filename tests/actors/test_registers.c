@@ -7,10 +7,11 @@
 
 #include "actors/register_wire.h"
 #include "actors/registers.h"
+#include "harness/check_convergence.h"
 #include "sim/checkers.h"
 #include "sim/lincheck.h"
 #include "sim/sim.h" /* the nodes' stores, to look at the AP journal on disk */
-#include "sim/workload.h"
+#include "harness/workload.h"
 #include "troupe.h"
 
 #define MS ((uint64_t)1000000)

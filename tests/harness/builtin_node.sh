@@ -6,10 +6,12 @@
 # one, by request name (`troupe call H:P cp write`; `read` is stock's own when sent to
 # "stock", the registers' through "proxy"). A module that takes a hosted built-in's name, and
 # a bad --builtins list, are one-line errors, exit 2. `troupe sim --load troupe-cp.so
-# --workload cp` holds, and catches the planted stale-read bug.
+# --workload cp` holds, catches the planted stale-read bug, and prints the trace hash of the
+# built-in `troupe sim --workload cp` for the same flags (one experiment, however the service
+# got into the binary); the same for ap, whose module catches the no-anti-entropy bug.
 # Usage: builtin_node.sh TROUPE CP_MODULE AP_MODULE STOCK_MODULE
 set -u
-troupe=$1 module=$2
+troupe=$1 module=$2 ap_module=$3
 dir=$(mktemp -d)
 pids=""
 cleanup() {
@@ -92,4 +94,15 @@ out=$("$troupe" sim --load "$module" --workload cp --seeds 1..2 --duration 10s 2
 [ $? -eq 0 ] || fail "troupe sim --load cp did not hold: $out"
 out=$("$troupe" sim --load "$module" --workload cp --seeds 1..2 --duration 10s --bug stale-read 2>&1)
 [ $? -eq 1 ] || fail "troupe sim --load cp missed the planted stale read: $out"
+for w in "cp $module" "ap $ap_module"; do
+    set -- $w
+    for args in "--seed 1 --duration 10s" "--seed 2 --duration 10s --nemesis partition,crash"; do
+        builtin=$("$troupe" sim --workload $1 $args 2>&1 | sed -n 's/^trace-hash: //p')
+        loaded=$("$troupe" sim --load "$2" --workload $1 $args 2>&1 | sed -n 's/^trace-hash: //p')
+        [ -n "$builtin" ] && [ "$builtin" = "$loaded" ] ||
+            fail "$args: built-in $1 trace-hash '$builtin', loaded '$loaded'"
+    done
+done
+out=$("$troupe" sim --load "$ap_module" --workload ap --duration 5s --bug no-anti-entropy 2>&1)
+[ $? -eq 1 ] || fail "troupe sim --load ap missed the planted no-anti-entropy: $out"
 echo "builtin_node.sh: ok"

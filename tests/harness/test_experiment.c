@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/builtin.h"
 #include "troupe.h"
 #include "troupe_cli.h"
 
@@ -336,4 +337,93 @@ Test(experiment_cli, load_errors_exit_2_with_one_line) {
     cr_assert_eq(troupe_cli("", "sim", "--frobnicate 3 --load libm.so.6", true, out, sizeof out),
                  2);
     cr_assert(strstr(out, "--frobnicate is not an option") != NULL, "%s", out);
+}
+
+/* The partition's sides: the minority named, and the availability of each side counted over
+ * the ops invoked in the window. The clients of this service use their own node's replica and
+ * it answers alone, so both sides stay available; the side counts add up to the window's. */
+Test(experiment, availability_is_counted_per_side_of_the_partition) {
+    tr_experiment_config cfg;
+    config(&cfg, 2);
+    cfg.nemesis.kinds = TR_NEMESIS_PARTITION;
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert(r->partitioned);
+    cr_assert_eq(r->partition_start_ns, cfg.duration_ns / 4);
+    cr_assert_eq(r->partition_end_ns, cfg.duration_ns);
+    cr_assert_eq(__builtin_popcountll(r->minority_nodes), 2, "a minority of 2 of 5 nodes");
+    const tr_availability *maj = &r->available_majority, *min = &r->available_minority;
+    cr_assert_gt(min->ok, 10);
+    cr_assert_gt(maj->ok, min->ok, "3 nodes' clients against 2");
+    cr_assert_eq(maj->fraction, 1.0);
+    cr_assert_eq(min->fraction, 1.0);
+    cr_assert_lt(maj->ok + min->ok, r->available.ok, "the window is a part of the run");
+    cr_assert_eq(r->available.ok, r->ops_ok);
+    cr_assert_gt(r->stats.events, 1000);
+    cr_assert_geq(r->virtual_ns, cfg.duration_ns);
+    tr_experiment_result_destroy(r);
+}
+
+/* The experiment run twice and compared event by event: the built-in cp service (its values
+ * drawn from the clients' seeded streams) runs identically; the service of this file does not,
+ * its write values coming from a counter that the second run continues (next_value), and the
+ * check says where the runs part. */
+static const tr_service *const cp_only[] = {&tr__builtin_cp};
+
+Test(experiment, check_determinism_runs_the_experiment_twice) {
+    tr_experiment_config cfg;
+    tr_sim_divergence div;
+    char err[200];
+    config(&cfg, 4);
+    cfg.duration_ns = 2 * SEC;
+    cfg.services = cp_only;
+    cfg.workload = "cp";
+    cr_assert_eq(tr_experiment_check_determinism(&cfg, &div, err, sizeof err), 0, "%s", err);
+    cr_assert_not(div.diverged, "%s", div.what);
+    cr_assert_eq(div.hash_first, div.hash_second);
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_eq(r->trace_hash, div.hash_first, "the same experiment as tr_experiment_run");
+    tr_experiment_result_destroy(r);
+    config(&cfg, 4);
+    cfg.duration_ns = 2 * SEC;
+    cr_assert_eq(tr_experiment_check_determinism(&cfg, &div, err, sizeof err), 0, "%s", err);
+    cr_assert(div.diverged);
+    cr_assert_neq(div.hash_first, div.hash_second);
+    cfg.workload = "nope";
+    cr_assert_eq(tr_experiment_check_determinism(&cfg, &div, err, sizeof err), TR_EINVAL);
+}
+
+/* A check reports named figures with its verdict; the fifth one is refused. */
+static tr_verdict check_measuring(const tr_check_input *in, char *why, size_t cap) {
+    (void)why;
+    (void)cap;
+    cr_assert_eq(tr_check_measure(in, "ops", (double)tr_history_count(in->history)), 0);
+    cr_assert_eq(tr_check_measure(in, "two", 2), 0);
+    cr_assert_eq(tr_check_measure(in, "three", 3), 0);
+    cr_assert_eq(tr_check_measure(in, "four", 4), 0);
+    cr_assert_eq(tr_check_measure(in, "five", 5), TR_EFULL);
+    cr_assert_eq(tr_check_measure(in, "", 5), TR_EINVAL);
+    return TR_VERDICT_HELD;
+}
+
+static const tr_check measuring[] = {{.name = "measuring", .run = check_measuring}};
+
+Test(experiment, a_check_reports_its_measures_with_its_outcome) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    tr_experiment_config cfg;
+    config(&cfg, 2);
+    cfg.duration_ns = 2 * SEC;
+    svc.checks = measuring;
+    cfg.services = one;
+    tr_experiment_result *r = run_ok(&cfg);
+    cr_assert_eq(r->check_count, 1);
+    const tr_check_outcome *o = &r->checks[0];
+    cr_assert_eq(o->measure_count, 4);
+    cr_assert_str_eq(o->measures[1].name, "two");
+    cr_assert_eq(tr_check_outcome_measure(o, "ops", -1), (double)tr_history_count(r->history));
+    cr_assert_eq(tr_check_outcome_measure(o, "four", -1), 4);
+    cr_assert_eq(tr_check_outcome_measure(o, "five", -1), -1, "refused, not kept");
+    tr_experiment_result_destroy(r);
+    tr_check_input alone = {.history = NULL};
+    cr_assert_eq(tr_check_measure(&alone, "dropped", 1), 0, "outside the runner: dropped");
 }

@@ -306,3 +306,29 @@ Test(sim_cli, an_undecided_check_is_unknown_and_exits_3) {
     /* the budget given, large enough: held */
     cr_assert_eq(run(out, "--workload cp --duration 3s --lin-budget 1000000"), 0, "%s", out);
 }
+
+/* --workload ap runs through the experiment runner: its convergence is that of the final
+ * states, its linearizability is not searched (not promised), in the text and the JSON. */
+Test(sim_cli, ap_shows_final_state_convergence_and_no_linearizability_search) {
+    cr_assert_eq(run(out, "--workload ap --duration 5s"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "yes (final states agree)"), "%s", out);
+    cr_assert_not_null(strstr(out, "not checked (not promised)"), "%s", out);
+    cr_assert_eq(run(out, "--workload ap --duration 5s --json"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"linearizable\":null,\"first_violation\":null"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"converged\":true,\"converged_after_ms\":null"), "%s", out);
+}
+
+/* AP's writes lost to crashes and clock faults are allowed and reported: the JSON's
+ * lost_writes (the no-lost-write check's measure) is the count its note names. */
+Test(sim_cli, ap_lost_writes_under_allowed_faults_are_counted_in_json) {
+    cr_assert_eq(run(out, "--workload ap --nemesis partition,crash,clock --seed 3 --duration 20s "
+                          "--json"),
+                 0, "%s", out);
+    const char *lw = strstr(out, "\"lost_writes\":"), *note = strstr(out, "\"note\":\"");
+    unsigned long n = 0, m = 0;
+    cr_assert(lw != NULL && note != NULL, "%s", out);
+    cr_assert_eq(sscanf(lw, "\"lost_writes\":%lu", &n), 1);
+    cr_assert_eq(sscanf(note, "\"note\":\"%lu acknowledged writes lost", &m), 1, "%s", note);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(n, m, "%s", out);
+}

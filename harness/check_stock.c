@@ -1,5 +1,5 @@
 /* check_stock.c — stock never negative, conservation / no double charge (check_stock.h). */
-#include "sim/check_stock.h"
+#include "harness/check_stock.h"
 
 #include <inttypes.h>
 #include <stdio.h>

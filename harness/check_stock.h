@@ -1,6 +1,6 @@
 /* check_stock.h — the stock workload's invariants over a history and the final levels.
  *
- * Input: a history of reserve / restock / read ops (sim/workload_stock.h: key = item; for
+ * Input: a history of reserve / restock / read ops (harness/workload_stock.h: key = item; for
  * reserve and restock value = qty, value_to = reservation id; an ok read carries the level),
  * every item's initial level, and the final level of every item read at its owner once the
  * cluster is healed and quiet. An id may appear in several attempts (a client retries an
@@ -48,8 +48,8 @@
  * Ownership: inputs borrowed for the call; the result is plain values. Deterministic.
  * Memory: O(ops) scratch. Limits: items are the history's keys, 0 <= key < items.
  */
-#ifndef TR_SIM_CHECK_STOCK_H
-#define TR_SIM_CHECK_STOCK_H
+#ifndef TR_HARNESS_CHECK_STOCK_H
+#define TR_HARNESS_CHECK_STOCK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -26,7 +26,7 @@
  * Final read: tr__workload_stock_final_start spawns a reader on every up node that reads the
  * items that node owns from its local "stock" (no forwarding), asking again every 50 ms until
  * each has answered; tr__workload_stock_final_done / _final_levels hand the result to the
- * checker (sim/check_stock.h). Run it after the cluster is healed and quiet.
+ * checker (harness/check_stock.h). Run it after the cluster is healed and quiet.
  *
  * Determinism: clients draw from tr_random (the node's seeded stream) and the sim's clock.
  * Ownership: tr__workload_stock_create returns an owned workload (tr__workload_stock_destroy)
@@ -34,11 +34,11 @@
  * after the sim's last event (actors hold a pointer to it as a handle).
  * Limits: TR_WORKLOAD_CLIENTS_MAX clients, TR_STOCK_WORKLOAD_ITEMS_MAX items, max_ops.
  */
-#ifndef TR_SIM_WORKLOAD_STOCK_H
-#define TR_SIM_WORKLOAD_STOCK_H
+#ifndef TR_HARNESS_WORKLOAD_STOCK_H
+#define TR_HARNESS_WORKLOAD_STOCK_H
 
 #include "sim/history.h"
-#include "sim/workload.h"
+#include "harness/workload.h"
 #include "troupe.h"
 
 #define TR_STOCK_WORKLOAD_ITEMS_MAX 64
@@ -88,4 +88,4 @@ bool tr__workload_stock_final_done(const tr_stock_workload *wl);
 /* levels[0..items) and known[0..items) (false: its owner never answered). */
 void tr__workload_stock_final_levels(const tr_stock_workload *wl, int64_t *levels, bool *known);
 
-#endif /* TR_SIM_WORKLOAD_STOCK_H */
+#endif /* TR_HARNESS_WORKLOAD_STOCK_H */

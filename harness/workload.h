@@ -19,7 +19,7 @@
  * reads every key from its local replica every probe_ms; tr__workload_converged tells
  * whether the latest complete snapshots of every node agree, and when that first happened;
  * tr__workload_replica_states hands those snapshots to tr__checkers_convergence
- * (sim/checkers.h), which also looks for lost and phantom writes.
+ * (harness/check_convergence.h), which also looks for lost and phantom writes.
  *
  * Determinism: clients draw from tr_random (the node's seeded stream) and the sim's clock;
  * the workload keeps pointers only as handles, never as data.
@@ -29,10 +29,10 @@
  * Limits: at most TR_WORKLOAD_CLIENTS_MAX clients and TR_WORKLOAD_KEYS_MAX keys; the
  * history is bounded by max_ops (when full, clients stop invoking).
  */
-#ifndef TR_SIM_WORKLOAD_H
-#define TR_SIM_WORKLOAD_H
+#ifndef TR_HARNESS_WORKLOAD_H
+#define TR_HARNESS_WORKLOAD_H
 
-#include "sim/checkers.h"
+#include "harness/check_convergence.h"
 #include "sim/history.h"
 #include "troupe.h"
 
@@ -90,4 +90,4 @@ size_t tr__workload_replica_states(tr__reg_workload *wl, tr_replica_state *state
                                    size_t states_cap, tr_replica_entry *entries,
                                    size_t entries_cap);
 
-#endif /* TR_SIM_WORKLOAD_H */
+#endif /* TR_HARNESS_WORKLOAD_H */

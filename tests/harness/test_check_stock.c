@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "sim/check_stock.h"
+#include "harness/check_stock.h"
 #include "sim/history.h"
 #include "sim/lincheck.h"
 #include "troupe.h"

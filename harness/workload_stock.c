@@ -1,5 +1,5 @@
 /* workload_stock.c — simulated stock clients and the final read (see workload_stock.h). */
-#include "sim/workload_stock.h"
+#include "harness/workload_stock.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* workload.c — simulated register clients and convergence probes (see workload.h). */
-#include "sim/workload.h"
+#include "harness/workload.h"
 
 #include <stdlib.h>
 #include <string.h>
