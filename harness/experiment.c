@@ -14,6 +14,7 @@
 
 #include "harness/client.h"
 #include "harness/nemesis.h"
+#include "harness/service_defaults.h"
 #include "runtime/assert.h"
 
 #define MS ((uint64_t)1000000)
@@ -48,7 +49,7 @@ typedef struct run {
 void tr_experiment_config_init(tr_experiment_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     tr_sim_config_init(&cfg->sim);
-    cfg->nemesis.kinds = TR_NEMESIS_PARTITION;
+    cfg->nemesis.kinds = TR_NEMESIS_DEFAULT; /* the service's own, else a partition */
     cfg->duration_ns = 60 * SEC;
     cfg->rate = 100;
     cfg->keys = 4;
@@ -265,7 +266,8 @@ static void run_checks(run *r) {
                          .node_count = r->cfg->sim.nodes,
                          .states = states,
                          .state_lens = r->state_lens,
-                         .bug = r->cfg->bug};
+                         .bug = r->cfg->bug,
+                         .sim = r->sim};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
         tr_verdict v = svc->checks[c].run(&in, why, sizeof why);
@@ -396,6 +398,8 @@ static void release(run *r) {
 
 int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **out, char *err,
                       size_t err_cap) {
+    tr_experiment_config resolved;
+    cfg = tr__service_defaults_config(cfg, &resolved);
     *out = NULL;
     run *r = calloc(1, sizeof *r);
     tr_experiment_result *res = calloc(1, sizeof *res);

@@ -2,6 +2,7 @@
 //! boot, the fault generator, the simulated clients, the experiment runner.
 pub const lib = [_][]const u8{
     "harness/service.c",
+    "harness/service_defaults.c",
     "harness/nemesis.c",
     "harness/client.c",
     "harness/experiment.c",
