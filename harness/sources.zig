@@ -15,4 +15,5 @@ pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_
 pub const tests = [_][]const u8{
     "tests/harness/test_experiment.c",
     "tests/harness/test_builtin.c",
+    "tests/harness/test_service_defaults.c",
 };
