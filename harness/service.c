@@ -158,8 +158,8 @@ static int validate_workload(const tr_service *svc, char *err, size_t cap) {
     }
     if ((!w->next || !w->complete) && w->op_count == 0) {
         return fail(err, cap,
-                    "service '%s': its workload needs next and complete, or a table of "
-                    "operations (ops)",
+                    "service '%s': its workload needs both next and complete, or a table "
+                    "of operations (ops)",
                     svc->name);
     }
     if (w->op_count > TR_WORKLOAD_OPS_MAX || (w->op_count && !w->ops)) {

@@ -123,7 +123,7 @@ static void refused(const char *why) {
 Test(service_defaults, validate_refuses_what_the_defaults_cannot_run) {
     good();
     wl.op_count = 0;
-    refused("needs next and complete, or a table of operations");
+    refused("needs both next and complete, or a table of operations");
     wl.op_count = TR_WORKLOAD_OPS_MAX + 1;
     refused("has 65 operations");
     ops[0].f = "9lives";
