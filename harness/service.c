@@ -153,10 +153,10 @@ static int validate_actors(const tr_service *svc, char *err, size_t cap) {
 /* A workload's callbacks, or its table of operations in their place. */
 static int validate_workload(const tr_service *svc, char *err, size_t cap) {
     const tr_workload *w = svc->workload;
-    if (!w) {
-        return 0;
+    if (!w || (w->next && w->complete)) {
+        return 0; /* the table is read only in place of a callback */
     }
-    if ((!w->next || !w->complete) && w->op_count == 0) {
+    if (w->op_count == 0) {
         return fail(err, cap,
                     "service '%s': its workload needs both next and complete, or a table "
                     "of operations (ops)",

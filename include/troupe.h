@@ -1241,7 +1241,8 @@ typedef struct tr_workload {
                                 const tr_msg *reply, int err, tr_workload_op *done,
                                 const char **error);
     /* Optional: a table of operations (tr_workload_op_spec). With it, next and complete may
-     * be NULL: the defaults above serve in their place. At most TR_WORKLOAD_OPS_MAX rows. */
+     * be NULL: the defaults above serve in their place (with both callbacks given, the table
+     * and target are never read). At most TR_WORKLOAD_OPS_MAX rows. */
     const tr_workload_op_spec *ops;
     uint32_t op_count;
     const char *target; /* the default next's target actor; NULL: the service's first actor */
