@@ -1245,7 +1245,7 @@ typedef struct tr_workload {
      * and target are never read). At most TR_WORKLOAD_OPS_MAX rows. */
     const tr_workload_op_spec *ops;
     uint32_t op_count;
-    const char *target; /* the default next's target actor; NULL: the service's first actor */
+    const char *target; /* static: the default next's target actor; NULL: the first actor */
 } tr_workload;
 #define TR_WORKLOAD_OPS_MAX 64
 
