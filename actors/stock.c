@@ -54,17 +54,28 @@ typedef struct ledger_slot {
 
 /* ---- replies ------------------------------------------------------------------------ */
 
+/* Sends a reply, durable or not. A durable reply the store refuses (a commit failed: see
+ * stock.h) becomes "store error", indeterminate: what it answers may be in a failed batch. */
+static void reply_send(tr_ctx *ctx, const tr_msg *req, const uint8_t *buf, size_t len,
+                       bool durable) {
+    if (!durable) {
+        tr_reply(ctx, req, TR_STOCK_REPLY, buf, len);
+    } else if (tr_reply_durable(ctx, req, TR_STOCK_REPLY, buf, len) != 0) {
+        uint8_t err[TR_STOCK_BODY_MAX];
+        size_t n;
+        if (tr__stock_reply_encode_err(err, sizeof err, "store error", true, &n) == 0) {
+            tr_reply(ctx, req, TR_STOCK_REPLY, err, n);
+        }
+    }
+}
+
 static void reply_ok(tr_ctx *ctx, const tr_msg *req, int64_t level, bool durable) {
     uint8_t buf[TR_STOCK_BODY_MAX];
     size_t len;
     int rc = tr__stock_reply_encode_ok(buf, sizeof buf, level, &len);
     assert(rc == 0);
     (void)rc;
-    if (durable) {
-        tr_reply_durable(ctx, req, TR_STOCK_REPLY, buf, len);
-    } else {
-        tr_reply(ctx, req, TR_STOCK_REPLY, buf, len);
-    }
+    reply_send(ctx, req, buf, len, durable);
 }
 
 static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool indeterminate,
@@ -74,11 +85,7 @@ static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool in
     int rc = tr__stock_reply_encode_err(buf, sizeof buf, error, indeterminate, &len);
     assert(rc == 0);
     (void)rc;
-    if (durable) {
-        tr_reply_durable(ctx, req, TR_STOCK_REPLY, buf, len);
-    } else {
-        tr_reply(ctx, req, TR_STOCK_REPLY, buf, len);
-    }
+    reply_send(ctx, req, buf, len, durable);
 }
 
 /* ---- owner: durable levels ---------------------------------------------------------- */
@@ -273,15 +280,18 @@ static void owner_apply(tr_ctx *ctx, stock_state *s, const tr_msg *msg,
         return;
     }
     bool ok = apply_level(msg->type, level, rq->qty, &after);
-    if ((ok && level_store(ctx, rq->item, after) != 0) ||
-        ledger_record(ctx, &l, client, seq, ok, after) != 0) {
+    int rc = ok ? level_store(ctx, rq->item, after) : 0;
+    rc = rc != 0 ? rc : ledger_record(ctx, &l, client, seq, ok, after);
+    /* Planted bug: a write the store refused is acknowledged as if it were made. */
+    bool ignore = rc != 0 && (s->cfg.bugs & TR_STOCK_BUG_IGNORE_FAILED_COMMIT);
+    if (rc != 0 && !ignore) {
         reply_err(ctx, msg, "store error", true, false);
         return;
     }
     if (ok) {
-        reply_ok(ctx, msg, after, true);
+        reply_ok(ctx, msg, after, !ignore);
     } else {
-        reply_err(ctx, msg, "out of stock", false, true);
+        reply_err(ctx, msg, "out of stock", false, !ignore);
     }
 }
 

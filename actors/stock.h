@@ -55,6 +55,15 @@
  *       asynchronous step) and the level goes negative.
  *   TR_STOCK_BUG_DOUBLE_CHARGE  the owner skips the ledger lookup for reservations: a
  *       client's retry after a timeout, or a duplicated message, charges twice.
+ *   TR_STOCK_BUG_IGNORE_FAILED_COMMIT  the owner ignores the error of a write the store
+ *       refused (once a commit failed, the store refuses every write until the node
+ *       restarts) and acknowledges the operation at once with a plain reply: an
+ *       acknowledged reservation that no store holds.
+ *
+ * A failed commit, handled: the store drops the replies held for it (tr_reply_durable), so
+ * their clients time out (indeterminate); a write or durable reply the store refuses
+ * afterwards is answered "store error", indeterminate, and nothing is acknowledged until
+ * the node restarts with what its store holds.
  *
  * Ownership/threading: plain actors over troupe.h (same code on the sim and real nodes);
  * state is the actor's. Limits: TR_STOCK_PEERS_MAX peers, TR_STOCK_INFLIGHT_MAX forwards
@@ -82,6 +91,7 @@ enum {
 
 #define TR_STOCK_BUG_OVERSELL 0x4u
 #define TR_STOCK_BUG_DOUBLE_CHARGE 0x8u
+#define TR_STOCK_BUG_IGNORE_FAILED_COMMIT 0x20u
 
 typedef struct tr_stock_opts {
     uint32_t peer_count;           /* 1..TR_STOCK_PEERS_MAX */

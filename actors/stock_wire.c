@@ -19,7 +19,8 @@ int tr__stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
         return TR_EINVAL;
     }
     arg->peer_count = opts->peer_count;
-    arg->bugs = opts->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE);
+    arg->bugs = opts->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE |
+                              TR_STOCK_BUG_IGNORE_FAILED_COMMIT);
     arg->initial = opts->initial;
     arg->forward_timeout_ms = opts->forward_timeout_ms ? opts->forward_timeout_ms : 300;
     return 0;

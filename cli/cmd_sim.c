@@ -148,11 +148,12 @@ static void usage(FILE *f) {
             "usage: troupe sim [--seed N | --seeds A..B] [--nodes N]\n"
             "                  [--workload cp|ap|both|stock]\n"
             "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder,\n"
-            "                             isolate,ring,bridge,oneway]\n"
+            "                             isolate,ring,bridge,oneway,io-error,disk-full,\n"
+            "                             slow-disk,corrupt]\n"
             "                  [--duration 60s] [--rate R] [--keys K] [--clients C]\n"
             "                  [--json] [--history FILE]\n"
             "                  [--bug stale-read|no-anti-entropy|no-write-back|oversell|\n"
-            "                         double-charge]\n"
+            "                         double-charge|ignore-failed-commit]\n"
             "                  [--check-determinism] [--scenario FILE] [--lin-budget N]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
@@ -163,6 +164,12 @@ static void usage(FILE *f) {
             "2 clients per node. Nemeses: partition = one majority/minority split from D/4\n"
             "to the end (D); crash, pause, clock, delay and the shapes isolate, ring, bridge,\n"
             "oneway = random short faults from D/8; loss, dup, reorder = link probabilities.\n"
+            "Storage faults, also random from D/8: io-error and disk-full (a node's commits\n"
+            "fail with EIO / ENOSPC for 0.5-3 s, as a real store reports it: durable replies\n"
+            "dropped, later writes refused; a node whose store failed restarts when its disk\n"
+            "works again), slow-disk (commits 50-500 ms slower for 1-3 s), corrupt (a node\n"
+            "crashes with a torn data file; its store refuses to open, so it stays down; at\n"
+            "most a minority).\n"
             "At D clients stop and everything heals. --history FILE writes the history\n"
             "(JSON, or EDN if FILE ends in .edn; with both stores FILE.cp and FILE.ap; in a\n"
             "sweep FILE.<seed>[.cp|.ap]); an op's \"node\" there is the node index from 0\n"
@@ -173,10 +180,13 @@ static void usage(FILE *f) {
             "  8s bridge | 6s oneway n1->n3 | 20s heal | 25s crash n2 | 30s restart n2\n"
             "  12s pause n3 | 14s resume n3 | 15s clock-skew n1 +200ms | 16s clock-jump n4 -50ms\n"
             "  17s clock-drift n2 500ppm | 18s delay-spike n1->n2 50ms for 2s (* = any node)\n"
+            "  20s io-error n2 for 1s | 21s disk-full n2 for 1s | 22s slow-disk n2 200ms for 2s\n"
+            "  30s corrupt n3\n"
             "Times: ns, us, ms, s, m; each before --duration. A bad file exits 2 with the line.\n"
-            "AP acknowledged writes lost under --nemesis clock or crash are reported, not\n"
-            "counted: LWW with skewed clocks, and acks before durability, lose them by\n"
-            "design. Planted register bugs: stale-read (a CP read answered by one replica),\n"
+            "AP acknowledged writes lost under --nemesis clock or crash (or io-error,\n"
+            "disk-full, corrupt: they crash nodes too) are reported, not counted: LWW with\n"
+            "skewed clocks, and acks before durability, lose them by design.\n"
+            "Planted register bugs: stale-read (a CP read answered by one replica),\n"
             "no-anti-entropy (AP replicas never gossip), no-write-back (a CP read skips the\n"
             "store phase even when its quorum disagrees).\n"
             "--workload stock runs an inventory service instead (\"stock\" on every node, each\n"
@@ -187,7 +197,9 @@ static void usage(FILE *f) {
             "negative, and conservation (final level within the bounds the acknowledged and\n"
             "indeterminate ops allow: below them = a double charge). Without --nemesis it\n"
             "runs partition,crash,loss. Planted bugs: oversell (check-then-act across a\n"
-            "message round trip), double-charge (the ledger lookup skipped).\n"
+            "message round trip), double-charge (the ledger lookup skipped),\n"
+            "ignore-failed-commit (a write the store refused after a failed commit is\n"
+            "acknowledged).\n"
             "\n"
             "troupe sim --load PATH.so [--load ...] --workload NAME [--seed N | --seeds A..B]\n"
             "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
@@ -376,12 +388,13 @@ static int parse_bounded(const char *v, uint64_t lo, uint64_t hi, uint32_t *out)
 
 static int parse_bug(const char *v, sim_opts *o) {
     o->bug_text = v;
-    o->bugs = !strcmp(v, "stale-read")        ? TR_REG_BUG_STALE_READ
-              : !strcmp(v, "no-anti-entropy") ? TR_REG_BUG_NO_ANTI_ENTROPY
-              : !strcmp(v, "no-write-back")   ? TR_REG_BUG_NO_WRITE_BACK
-              : !strcmp(v, "oversell")        ? TR_STOCK_BUG_OVERSELL
-              : !strcmp(v, "double-charge")   ? TR_STOCK_BUG_DOUBLE_CHARGE
-                                              : 0;
+    o->bugs = !strcmp(v, "stale-read")             ? TR_REG_BUG_STALE_READ
+              : !strcmp(v, "no-anti-entropy")      ? TR_REG_BUG_NO_ANTI_ENTROPY
+              : !strcmp(v, "no-write-back")        ? TR_REG_BUG_NO_WRITE_BACK
+              : !strcmp(v, "oversell")             ? TR_STOCK_BUG_OVERSELL
+              : !strcmp(v, "double-charge")        ? TR_STOCK_BUG_DOUBLE_CHARGE
+              : !strcmp(v, "ignore-failed-commit") ? TR_STOCK_BUG_IGNORE_FAILED_COMMIT
+                                                   : 0;
     return o->bugs ? 0 : TR_EINVAL;
 }
 
@@ -456,7 +469,8 @@ static int check_applies(const sim_opts *o) {
         return sim_error("--nemesis %s: cutting links needs at least 2 nodes", o->nemesis_text);
     }
     uint32_t cp_bugs = TR_REG_BUG_STALE_READ | TR_REG_BUG_NO_WRITE_BACK;
-    uint32_t stock_bugs = TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE;
+    uint32_t stock_bugs =
+        TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE | TR_STOCK_BUG_IGNORE_FAILED_COMMIT;
     bool applies = (o->bugs & stock_bugs)                   ? o->stock
                    : (o->bugs & cp_bugs)                    ? o->cp
                    : (o->bugs & TR_REG_BUG_NO_ANTI_ENTROPY) ? o->ap
@@ -543,7 +557,9 @@ static int load_scenario(sim_opts *o) {
     for (size_t i = 0; i < o->scen.count; i++) {
         const tr_scen_event *ev = &o->scen.events[i];
         o->scen_lossy |= ev->kind == TR_SCEN_CRASH || ev->kind == TR_SCEN_CLOCK_SKEW ||
-                         ev->kind == TR_SCEN_CLOCK_JUMP || ev->kind == TR_SCEN_CLOCK_DRIFT;
+                         ev->kind == TR_SCEN_CLOCK_JUMP || ev->kind == TR_SCEN_CLOCK_DRIFT ||
+                         ev->kind == TR_SCEN_IO_ERROR || ev->kind == TR_SCEN_DISK_FULL ||
+                         ev->kind == TR_SCEN_CORRUPT; /* these three crash a node too */
     }
     return 0;
 }
@@ -807,8 +823,9 @@ static void check_ap(scenario *sc, tr__reg_workload *wl, store_result *r) {
     }
     /* LWW with skewed clocks, and acks given before the write is durable (a crash in
      * between, before the gossip spread it): the two ways AP is documented to lose. */
-    bool lost_ok =
-        (sc->o->nemesis & (TR_NEMESIS_CLOCK | TR_NEMESIS_CRASH)) != 0 || sc->o->scen_lossy;
+    uint32_t crashing = TR_NEMESIS_CRASH | TR_NEMESIS_IO_ERROR | TR_NEMESIS_DISK_FULL |
+                        TR_NEMESIS_CORRUPT; /* a failed store restarts; a torn one stays down */
+    bool lost_ok = (sc->o->nemesis & (TR_NEMESIS_CLOCK | crashing)) != 0 || sc->o->scen_lossy;
     if (!r->converged || !r->conv_checked || !c->agree) {
         r->violated = true;
         snprintf(r->why, sizeof r->why,

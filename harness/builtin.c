@@ -173,8 +173,9 @@ const tr_service tr__builtin_ap = {.abi = TR_SERVICE_ABI,
 
 static const tr_service_request stock_requests[] = {
     {"reserve", TR_STOCK_RESERVE}, {"restock", TR_STOCK_RESTOCK}, {"read", TR_STOCK_READ}};
-static const char *const stock_bugs[] = {"oversell", "double-charge", NULL};
-static const uint32_t stock_bug_bits[] = {TR_STOCK_BUG_OVERSELL, TR_STOCK_BUG_DOUBLE_CHARGE};
+static const char *const stock_bugs[] = {"oversell", "double-charge", "ignore-failed-commit", NULL};
+static const uint32_t stock_bug_bits[] = {TR_STOCK_BUG_OVERSELL, TR_STOCK_BUG_DOUBLE_CHARGE,
+                                          TR_STOCK_BUG_IGNORE_FAILED_COMMIT};
 
 static int stock_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
     if (cap < sizeof(tr_stock_arg)) {

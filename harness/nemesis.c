@@ -15,7 +15,9 @@
 /* Kinds drawn at random times (the others: the partition window, link probabilities). */
 #define RANDOM_KINDS                                                             \
     (TR_NEMESIS_CRASH | TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK | TR_NEMESIS_DELAY | \
-     TR_NEMESIS_ISOLATE | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE | TR_NEMESIS_ONEWAY)
+     TR_NEMESIS_ISOLATE | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE | TR_NEMESIS_ONEWAY | STORAGE)
+#define STORAGE \
+    (TR_NEMESIS_IO_ERROR | TR_NEMESIS_DISK_FULL | TR_NEMESIS_SLOW_DISK | TR_NEMESIS_CORRUPT)
 #define SHAPES (TR_NEMESIS_ISOLATE | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE | TR_NEMESIS_ONEWAY)
 /* Drawn kinds from here on are service fault kinds (index = kind - SERVICE_KIND). */
 #define SERVICE_KIND (1u << 20)
@@ -37,6 +39,10 @@ static const struct {
     {"ring", TR_NEMESIS_RING},
     {"bridge", TR_NEMESIS_BRIDGE},
     {"oneway", TR_NEMESIS_ONEWAY},
+    {"io-error", TR_NEMESIS_IO_ERROR},
+    {"disk-full", TR_NEMESIS_DISK_FULL},
+    {"slow-disk", TR_NEMESIS_SLOW_DISK},
+    {"corrupt", TR_NEMESIS_CORRUPT},
 };
 #define KIND_COUNT (sizeof kind_names / sizeof kind_names[0])
 
@@ -74,6 +80,9 @@ struct tr__nemesis {
     uint32_t crash_span[TR_SIM_NODES_MAX], pause_span[TR_SIM_NODES_MAX];
     uint32_t link_span, window_span;
     uint32_t fault_span[TR__NEMESIS_FAULTS_MAX][TR_SIM_NODES_MAX];
+    /* storage faults: a failing disk (io-error, disk-full) and a slow one, per node */
+    uint64_t disk_bad, disk_slow;
+    uint32_t disk_span[TR_SIM_NODES_MAX], slow_span[TR_SIM_NODES_MAX];
     tr_fault_span spans[TR__NEMESIS_SPANS_MAX];
     uint32_t span_count;
     uint64_t spans_dropped;
@@ -302,6 +311,8 @@ static void clock_fault(tr__nemesis *n, uint32_t i, int64_t skew) {
     span_open(n, "clock", 1ull << i, 0); /* a clock stays off until the end */
 }
 
+static void storage_fault(tr__nemesis *n, uint32_t kind, uint32_t i);
+
 /* One random fault among the enabled kinds (other than the window's partition). */
 static void fault_cb(tr_sim *sim, void *ud) {
     tr__nemesis *n = ud;
@@ -337,6 +348,8 @@ static void fault_cb(tr_sim *sim, void *ud) {
         }
     } else if (kind & SHAPES) {
         shape_fault(n, kind, i);
+    } else if (kind & STORAGE) {
+        storage_fault(n, kind, i);
     }
     schedule_fault(n);
 }
@@ -393,8 +406,13 @@ static void scen_span(tr__nemesis *n, const tr_scen_event *ev) {
     }
 }
 
+static bool storage_scenario(tr__nemesis *n, const tr_scen_event *ev);
+
 static void scenario_cb(tr_sim *sim, void *ud) {
     const scen_ud *u = ud;
+    if (storage_scenario(u->n, u->ev)) {
+        return;
+    }
     if (tr__scenario_apply(sim, u->ev) != 0) {
         return; /* it changed nothing (e.g. crash of a node that is down): not counted */
     }
@@ -455,6 +473,7 @@ int tr__nemesis_create(const tr__nemesis_opts *opts, tr__nemesis **out) {
     for (uint32_t i = 0; i < TR_SIM_NODES_MAX; i++) {
         n->nodes[i] = (node_ud){n, i};
         n->crash_span[i] = n->pause_span[i] = NO_SPAN;
+        n->disk_span[i] = n->slow_span[i] = NO_SPAN;
         for (uint32_t f = 0; f < TR__NEMESIS_FAULTS_MAX; f++) {
             n->fault_span[f][i] = NO_SPAN;
             n->fault_uds[f * TR_SIM_NODES_MAX + i] = (fault_ud){n, f, i};
@@ -490,6 +509,8 @@ int tr__nemesis_start(tr__nemesis *n, tr_sim *sim) {
     return 0;
 }
 
+static void storage_end(tr__nemesis *n, uint32_t i);
+
 void tr__nemesis_end(tr__nemesis *n) {
     tr_sim *sim = n->sim;
     n->in_window = false;
@@ -504,6 +525,7 @@ void tr__nemesis_end(tr__nemesis *n) {
         }
     }
     for (uint32_t i = 0; i < n->o.nodes; i++) {
+        storage_end(n, i);
         if (!tr_sim_node_is_up(sim, i)) {
             restart_cb(sim, &n->nodes[i]);
         }
@@ -537,4 +559,96 @@ const tr_fault_span *tr__nemesis_spans(const tr__nemesis *n, uint32_t *count) {
 
 uint64_t tr__nemesis_spans_dropped(const tr__nemesis *n) {
     return n->spans_dropped;
+}
+
+/* ---- storage faults ----------------------------------------------------------------------- */
+
+/* The disk of node i works again. A node whose store failed meanwhile refuses every write
+ * until it restarts, as a real node does: its operator restarts it now (a crash and a
+ * restart at once; what was not committed is lost, as in any crash). */
+static void disk_repair_cb(tr_sim *sim, void *ud) {
+    node_ud *u = ud;
+    tr__nemesis *n = u->n;
+    uint32_t i = u->index;
+    if (!(n->disk_bad >> i & 1)) {
+        return;
+    }
+    n->disk_bad &= ~(1ull << i);
+    tr_sim_disk_repair(sim, i);
+    span_close(n, &n->disk_span[i]);
+    if (tr_sim_node_is_up(sim, i) && tr_sim_store_failure(sim, i) != 0 &&
+        tr_sim_crash(sim, i) == 0) {
+        crashed(n, i);
+        restart_cb(sim, u);
+    }
+}
+
+static void disk_fast_cb(tr_sim *sim, void *ud) {
+    node_ud *u = ud;
+    if (u->n->disk_slow >> u->index & 1) {
+        u->n->disk_slow &= ~(1ull << u->index);
+        tr_sim_disk_slow(sim, u->index, 0);
+        span_close(u->n, &u->n->slow_span[u->index]);
+    }
+}
+
+static void storage_end(tr__nemesis *n, uint32_t i) {
+    disk_repair_cb(n->sim, &n->nodes[i]);
+    disk_fast_cb(n->sim, &n->nodes[i]);
+}
+
+/* A failing disk on node i (err TR_EIO or TR_ENOSPC) until dur from now. */
+static void disk_fail(tr__nemesis *n, uint32_t i, int err, uint64_t dur) {
+    if ((n->disk_bad >> i & 1) || tr_sim_disk_fail(n->sim, i, err) != 0) {
+        return;
+    }
+    n->disk_bad |= 1ull << i;
+    n->disk_span[i] = span_open(n, err == TR_EIO ? "io-error" : "disk-full", 1ull << i, 0);
+    tr_sim_at(n->sim, tr_sim_now_ns(n->sim) + dur, disk_repair_cb, &n->nodes[i]);
+}
+
+static void disk_slow(tr__nemesis *n, uint32_t i, uint64_t extra, uint64_t dur) {
+    if ((n->disk_slow >> i & 1) || tr_sim_disk_slow(n->sim, i, extra) != 0) {
+        return;
+    }
+    n->disk_slow |= 1ull << i;
+    n->slow_span[i] = span_open(n, "slow-disk", 1ull << i, 0);
+    tr_sim_at(n->sim, tr_sim_now_ns(n->sim) + dur, disk_fast_cb, &n->nodes[i]);
+}
+
+/* A torn data file: node i goes down for good. `limit`: keep at most a minority down, as
+ * crashes do (a scenario file may go further, as it may with crashes). */
+static void disk_corrupt(tr__nemesis *n, uint32_t i, bool limit) {
+    bool up = tr_sim_node_is_up(n->sim, i);
+    if ((limit && up && n->down >= (n->o.nodes - 1) / 2) || tr_sim_disk_corrupt(n->sim, i) != 0) {
+        return;
+    }
+    if (up) {
+        crashed(n, i);
+    }
+    span_open(n, "corrupt", 1ull << i, 0); /* the node never comes back */
+}
+
+/* A random storage fault on node i; its draws follow the common ones of fault_cb. */
+static void storage_fault(tr__nemesis *n, uint32_t kind, uint32_t i) {
+    if (kind == TR_NEMESIS_IO_ERROR || kind == TR_NEMESIS_DISK_FULL) {
+        disk_fail(n, i, kind == TR_NEMESIS_IO_ERROR ? TR_EIO : TR_ENOSPC,
+                  rand_between(n, 500 * MS, 3 * SEC));
+    } else if (kind == TR_NEMESIS_SLOW_DISK) {
+        uint64_t extra = rand_between(n, 50 * MS, 500 * MS);
+        disk_slow(n, i, extra, rand_between(n, 1 * SEC, 3 * SEC));
+    } else if (kind == TR_NEMESIS_CORRUPT) {
+        disk_corrupt(n, i, true);
+    }
+}
+
+/* A scenario file's storage fault; false for any other kind of event. */
+static bool storage_scenario(tr__nemesis *n, const tr_scen_event *ev) {
+    switch (ev->kind) {
+    case TR_SCEN_IO_ERROR: disk_fail(n, ev->a, TR_EIO, ev->dur_ns); return true;
+    case TR_SCEN_DISK_FULL: disk_fail(n, ev->a, TR_ENOSPC, ev->dur_ns); return true;
+    case TR_SCEN_SLOW_DISK: disk_slow(n, ev->a, ev->extra_ns, ev->dur_ns); return true;
+    case TR_SCEN_CORRUPT: disk_corrupt(n, ev->a, false); return true;
+    default: return false;
+    }
 }

@@ -10,9 +10,13 @@
  *     service fault kinds: one random fault every D/40..D/10 from D/8 until D (a crash keeps
  *     at most a minority down and restarts after 1..4 s; a pause lasts 0.2..2 s; a shape
  *     0.5..3 s; a service fault 0.5..3 s);
+ *   - storage faults, drawn like those random faults: io-error and disk-full (commits of a
+ *     node fail for 0.5..3 s; a node whose store failed is restarted when the window ends),
+ *     slow-disk (50..500 ms more per commit for 1..3 s), corrupt (a node crashes with a torn
+ *     data file and never starts again; with crashes, at most a minority down);
  *   - the faults of a scenario file at their fixed times.
- * tr__nemesis_end (call it at D) heals every link, stops service faults, restarts crashed
- * and resumes paused nodes. Every fault that took effect is recorded as a tr_fault_span.
+ * tr__nemesis_end (call it at D) heals every link, stops service and storage faults, restarts
+ * crashed and resumes paused nodes (a node with a torn data file stays down). Every fault that took effect is recorded as a tr_fault_span.
  * Determinism: every draw comes from the stream TR_SIM_STREAM_USER + 1 of the sim's seed,
  * in a fixed order (the minority first, then each random fault: kind, node, clock offset,
  * then that kind's own draws); service fault kinds are appended after the built-in ones,

@@ -881,9 +881,15 @@ typedef enum tr_sim_fault {
     TR_SIM_FAULT_CLOCK_DRIFT,
     TR_SIM_FAULT_CLOCK_JUMP,
     TR_SIM_FAULT_DELAY_SPIKE,
-    TR_SIM_FAULT_LOSS,    /* one message lost by the loss probability */
-    TR_SIM_FAULT_DUP,     /* one message duplicated */
-    TR_SIM_FAULT_REORDER, /* one message allowed to overtake */
+    TR_SIM_FAULT_LOSS,          /* one message lost by the loss probability */
+    TR_SIM_FAULT_DUP,           /* one message duplicated */
+    TR_SIM_FAULT_REORDER,       /* one message allowed to overtake */
+    TR_SIM_FAULT_IO_ERROR,      /* a disk began failing commits with TR_EIO */
+    TR_SIM_FAULT_DISK_FULL,     /* ... with TR_ENOSPC */
+    TR_SIM_FAULT_SLOW_DISK,     /* a disk's commits began taking longer */
+    TR_SIM_FAULT_CORRUPT,       /* a node's data file was torn */
+    TR_SIM_FAULT_COMMIT_FAILED, /* one commit failed (its writes were refused) */
+    TR_SIM_FAULT_START_REFUSED, /* one restart refused: the store would not open */
     TR_SIM_FAULT_COUNT
 } tr_sim_fault;
 const char *tr_sim_fault_name(tr_sim_fault f); /* "partition", "crash", ... */
@@ -957,6 +963,28 @@ typedef struct tr_sim_divergence {
 } tr_sim_divergence;
 int tr_sim_check_determinism(const tr_sim_config *cfg, void (*scenario)(tr_sim *sim, void *ud),
                              void *ud, tr_sim_divergence *out);
+
+/* ---- Storage faults (sim/nemesis.c; counted in tr_sim_stats.faults like the others) ----
+ * A commit on a failing disk fails as an LMDB write fails on a real node: the replies held
+ * for it (tr_reply_durable) are dropped, its TR_MSG_DURABLE notifications carry the error,
+ * and the node's store is failed: every later write, notification and durable reply of the
+ * node returns that error until the node restarts (tr_sim_restart opens its store again).
+ * Each counts one TR_SIM_FAULT_COMMIT_FAILED. Without a store (cfg.store false) these
+ * return TR_ENOTSUP; TR_EINVAL for a bad index or argument. */
+/* From now on commits of node i fail with err: TR_EIO (an I/O error) or TR_ENOSPC (a full
+ * disk), until tr_sim_disk_repair. The disk stays bad across crashes and restarts. */
+int tr_sim_disk_fail(tr_sim *sim, uint32_t i, int err);
+/* Commits of node i work again (a store that failed stays failed until a restart). */
+int tr_sim_disk_repair(tr_sim *sim, uint32_t i);
+/* Every commit of node i takes extra_ns longer (0: normal again). */
+int tr_sim_disk_slow(tr_sim *sim, uint32_t i, uint64_t extra_ns);
+/* Node i crashes (if it is up) with its data file torn: the file loses its last page. Every
+ * later tr_sim_restart finds it through the store's own open checks and returns
+ * TR_ECORRUPT (counted as TR_SIM_FAULT_START_REFUSED): the node stays down. TR_EBUSY if the
+ * file is torn already. */
+int tr_sim_disk_corrupt(tr_sim *sim, uint32_t i);
+/* 0, or the error node i's store failed with (a commit, or its last open). */
+int tr_sim_store_failure(const tr_sim *sim, uint32_t i);
 
 /* ------------------------------------------------------------------------------------ */
 /* The cluster: TCP transport between real nodes (cluster/)                               */
@@ -1038,16 +1066,57 @@ uint32_t tr_cluster_node_id(const char *name);
  * known. ok = took effect (a read: returned the value); fail = certainly did not take
  * effect; info = unknown (timed out, node crashed): it may take effect at any time after its
  * invoke, or never. An operation has a name `f` (any string: "read", "write", "cas",
- * "deposit"...), a key (0 when the service has one object) and an integer value, or a pair
- * of them (cas: expected, new). A process has one operation outstanding at a time; a process
- * whose operation ended in info is retired and never invokes again. Times are virtual
+ * "deposit"...), a key (0 when the service has one object) and a value: nil, an integer,
+ * a pair of them (cas: expected, new), or any tr_value (a string, a tuple...). A process
+ * has one operation outstanding at a time; a process whose operation ended in info is
+ * retired and never invokes again. Times are virtual
  * nanoseconds in a simulation. Limits: TR_HISTORY_OPS_MAX operations, TR_HISTORY_F_MAX
  * distinct operation names (read, write, cas, reserve and restock among them), names of at
  * most TR_HISTORY_NAME_MAX bytes: a letter, then letters, digits or -_.!?*+.
  * Threading: one thread at a time. Ownership: tr_history_create returns an owned history
  * (tr_history_destroy); in a tr_history_op from tr_history_get, f is valid until the history
- * is destroyed and error until the next tr_history_append or tr_history_destroy. */
+ * is destroyed and error until the next tr_history_append or tr_history_destroy; any (a view
+ * of the value) is valid until the history is destroyed. */
 typedef struct tr_history tr_history;
+
+/* A value of any kind, as an operation's value (tr_history_op.any). nil, an integer and a
+ * pair of integers also fit the fast fields (has_value, pair, value, value_to), which the
+ * built-in workloads and register checker use; the other kinds live in the history:
+ *   - STRING: len bytes of UTF-8 (no NUL byte; bytes is NUL-terminated too);
+ *   - KEYWORD: a letter, then letters, digits or -_.!?*+/, at most TR_HISTORY_NAME_MAX bytes
+ *     (:ok in EDN);
+ *   - BYTES: len opaque bytes, e.g. a msgpack body; exported as base64 (see below);
+ *   - TUPLE: len values in items (Jepsen's vectors), nested at most TR_VALUE_DEPTH_MAX deep.
+ * Limits: a string or bytes of at most TR_VALUE_BYTES_MAX bytes; a whole value (its items
+ * at sizeof(tr_value) each, plus its bytes) of at most TR_VALUE_SIZE_MAX; the distinct values
+ * of one history at most TR_HISTORY_VALUES_MAX bytes (then an append is TR_EFULL).
+ * Ownership: a value given to tr_history_append is borrowed and copied; one read back is a
+ * view into the history, valid until it is destroyed. The history interns values: equal
+ * values share one view, so a model may keep a view's address in its state. */
+typedef enum tr_value_kind {
+    TR_VALUE_NIL = 0,
+    TR_VALUE_INT = 1,
+    TR_VALUE_STRING = 2,
+    TR_VALUE_KEYWORD = 3,
+    TR_VALUE_BYTES = 4,
+    TR_VALUE_TUPLE = 5
+} tr_value_kind;
+
+typedef struct tr_value {
+    tr_value_kind kind;
+    int64_t i;                    /* INT */
+    const char *bytes;            /* STRING, KEYWORD, BYTES: len bytes (borrowed or a view) */
+    size_t len;                   /* bytes; TUPLE: the number of items */
+    const struct tr_value *items; /* TUPLE: len values (borrowed or a view) */
+} tr_value;
+
+#define TR_VALUE_DEPTH_MAX 16
+#define TR_VALUE_BYTES_MAX (64u * 1024u)
+#define TR_VALUE_SIZE_MAX (1024u * 1024u)
+#define TR_HISTORY_VALUES_MAX (256u * 1024u * 1024u)
+
+/* True if a and b are the same value (kind and contents, items compared in order). */
+bool tr_value_equal(const tr_value *a, const tr_value *b);
 
 #define TR_HISTORY_OPS_MAX (64u * 1024u * 1024u)
 #define TR_HISTORY_F_MAX 64
@@ -1075,6 +1144,14 @@ typedef struct tr_history_op {
     int64_t value;
     int64_t value_to;
     const char *error; /* "" when none (NULL too, on append); at most 47 bytes kept */
+    /* The value when it is of another kind (a string, a keyword, bytes, a tuple other than a
+     * pair of integers): on append, when not NULL it is the value, copied into the history,
+     * and has_value, pair, value and value_to are ignored (nil, an integer or a pair of
+     * integers given here go to those fields: one value, one form); read and write keep a
+     * pair of integers here too, since their fast value is one integer. From tr_history_get:
+     * NULL when the fast fields hold the value, else a view valid until the history is
+     * destroyed (has_value is then true). cas, reserve and restock take a pair only. */
+    const tr_value *any;
 } tr_history_op;
 
 /* An owned empty history for at most max_ops operations (1..TR_HISTORY_OPS_MAX), or NULL. */
@@ -1088,14 +1165,21 @@ int tr_history_get(const tr_history *h, size_t i, tr_history_op *out);
  * one too many name, a built-in op of the wrong shape: a read invoke with a value, a write
  * or cas without its value or pair), TR_EFULL (max_ops reached). Nothing changes on error.
  * A completion of a built-in op repeats its invoke's value (a read's ok: the value read);
- * one of another name may carry anything (what the operation returned). */
+ * one of another name may carry anything (what the operation returned). A value in `any`
+ * breaking the limits above (depth, sizes, UTF-8 or a NUL in a string, a bad keyword) is
+ * TR_EINVAL; TR_EFULL past TR_HISTORY_VALUES_MAX. */
 int tr_history_append(tr_history *h, const tr_history_op *op);
 /* Jepsen EDN (one map per line, Knossos's [key value] tuples) and JSON (an array of objects
- * with the same fields). 0 or TR_EIO. */
+ * with the same fields). 0 or TR_EIO. Values: nil, integers, strings and tuples (EDN vectors,
+ * JSON arrays) as themselves; a keyword as :name in EDN and {"keyword": "name"} in JSON;
+ * bytes as {:base64 "..."} / {"base64": "..."} (RFC 4648 with padding: a string both
+ * formats carry as is, a third larger than the bytes, that no reader mistakes for a tuple of
+ * integers). Both load back to the same values. */
 int tr_history_write_edn(const tr_history *h, FILE *out);
 int tr_history_write_json(const tr_history *h, FILE *out);
 /* Reads a JSON or EDN history file (detected by content) into a new owned *out; on error
- * TR_EIO / TR_ECORRUPT / TR_ETOOBIG and a one-line reason with its position in err. */
+ * TR_EIO / TR_ECORRUPT / TR_ETOOBIG and a one-line reason with its position in err. A value
+ * breaking the limits above (nesting, sizes, bad UTF-8 or escapes) is TR_ECORRUPT. */
 int tr_history_load(const char *path, size_t max_ops, tr_history **out, char *err, size_t err_cap);
 
 /* ---- Checking a history ---- */
@@ -1114,7 +1198,9 @@ const char *tr_verdict_name(tr_verdict v); /* "held", "violated", "unknown" */
  * ok read, the value returned in `ret`; ret is NULL when the outcome is unknown: info, or
  * never completed) and says whether the model allows it, updating the state. Keys are
  * checked independently: one state per key. States are memoised and compared as bytes: init
- * and step must leave no uninitialised padding. */
+ * and step must leave no uninitialised padding. A value of another kind reaches step in
+ * op->any; since equal values share one view in a history, a state may hold the view's
+ * address (a string register's current value) and still compare as bytes. */
 typedef struct tr_lin_model {
     const char *name;
     size_t state_size; /* at most 64 bytes */
@@ -1122,16 +1208,21 @@ typedef struct tr_lin_model {
     bool (*step)(void *state, const tr_history_op *invoke, const tr_history_op *ret);
 } tr_lin_model;
 /* Built-in models: a read/write register ("read", "write") and a register with
- * compare-and-set ("read", "write", "cas" with value = (expected, new)). */
+ * compare-and-set ("read", "write", "cas" with value = (expected, new)). Their values are
+ * integers (the register checker's fast path) or, in a history holding any other value in a
+ * read or write, values of any kind compared whole (the general search). */
 extern const tr_lin_model tr_lin_model_register;
 extern const tr_lin_model tr_lin_model_cas_register;
 
 typedef struct tr_lin_result {
     tr_verdict verdict;
-    int64_t key;       /* violated: the first key found not linearizable */
-    uint64_t op_index; /* violated: an operation no order can place */
-    uint64_t configs;  /* configurations explored */
-    char why[160];     /* one line for a person */
+    int64_t key;           /* violated: the first key found not linearizable */
+    uint64_t op_index;     /* violated: an operation no order can place */
+    uint64_t configs;      /* configurations explored */
+    char why[160];         /* one line for a person */
+    uint64_t keys;         /* distinct keys checked */
+    uint64_t keys_unknown; /* of which the budget ran out */
+    uint64_t calls;        /* operations checked (failed ones left out) */
 } tr_lin_result;
 /* Checks linearizability of h against model, each key on its own, exploring at most `budget`
  * configurations per key (0 = default 1M; and at most 512 MiB) before answering unknown.
@@ -1372,7 +1463,11 @@ enum {
     TR_NEMESIS_ISOLATE = 1u << 8, /* short random partitions of these shapes */
     TR_NEMESIS_RING = 1u << 9,
     TR_NEMESIS_BRIDGE = 1u << 10,
-    TR_NEMESIS_ONEWAY = 1u << 11
+    TR_NEMESIS_ONEWAY = 1u << 11,
+    TR_NEMESIS_IO_ERROR = 1u << 12,  /* storage faults (tr_sim_disk_*): commits fail with EIO */
+    TR_NEMESIS_DISK_FULL = 1u << 13, /* ... with ENOSPC */
+    TR_NEMESIS_SLOW_DISK = 1u << 14, /* commits take longer */
+    TR_NEMESIS_CORRUPT = 1u << 15    /* a torn data file: the node never starts again */
 };
 
 typedef struct tr_nemesis_spec {

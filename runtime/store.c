@@ -1,6 +1,7 @@
 /*
  * store.c — the store object: opening (inspecting, locking, validating and initialising a
- * directory), closing, binding to a node, statistics (design: store.h; the modules:
+ * directory), closing, binding to a node, statistics, and the simulator's storage faults
+ * (a failed commit, a reopen that may find a torn file) (design: store.h; the modules:
  * store_internal.h; format and contract: docs/store.md).
  */
 #include "runtime/store.h"
@@ -283,6 +284,7 @@ static void store_free(tr_store *st) {
     if (st->dir_fd >= 0) {
         close(st->dir_fd);
     }
+    free(st->dir);
     free(st->kv.slots);
     free(st->actors.slots);
     tr__store_single_destroy(st->single);
@@ -335,7 +337,10 @@ int tr__store_open(const tr_store_opts *opts, tr_store **out) {
         return rc;
     }
     tr_store *st = store_alloc(opts);
-    if (st == NULL) {
+    if (st == NULL || (st->dir = strdup(opts->dir)) == NULL) {
+        if (st != NULL) {
+            store_free(st);
+        }
         return TR_ENOMEM;
     }
     rc = lock_dir(opts->dir, &st->dir_fd);
@@ -386,4 +391,87 @@ void tr__store_stats_get(tr_store *st, tr_store_stats *out) {
     out->overlay_buckets = st->kv.cap;
     out->actor_records = st->actors.count;
     store_unlock(st);
+}
+
+/* ---- The simulator's seam: storage faults ---------------------------------------------- */
+
+int tr__store_commit_fail(tr_store *st, int err, uint64_t *writes_out) {
+    TR_ASSERT(st != NULL && err < 0);
+    int rc = tr__store_flush(st); /* batches committed earlier were on the disk already */
+    if (rc != 0) {
+        return rc;
+    }
+    store_lock(st);
+    st->fail_next = err;
+    store_unlock(st);
+    return tr__store_commit(st, writes_out);
+}
+
+int tr__store_failure(tr_store *st) {
+    store_lock(st);
+    int rc = st->failed;
+    store_unlock(st);
+    return rc;
+}
+
+/* The data file's size without its last page: a write torn by a crash leaves the file
+ * shorter than its meta page says, which check_size finds at the next open. */
+static int torn_size(tr_store *st, off_t *keep) {
+    MDB_envinfo info;
+    MDB_stat ms;
+    int rc = mdb_env_info(st->env, &info);
+    rc = rc ? rc : mdb_env_stat(st->env, &ms);
+    *keep = (off_t)info.me_last_pgno * ms.ms_psize;
+    return tr__store_map_err(rc);
+}
+
+static int truncate_data(const char *dir, off_t keep) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = dfd < 0 ? -1 : openat(dfd, "data.mdb", O_WRONLY | O_CLOEXEC);
+    int rc = fd < 0 || ftruncate(fd, keep) != 0 ? tr__store_map_err(errno) : 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    return rc;
+}
+
+int tr__store_reopen(tr_store *st, bool tear) {
+    TR_ASSERT(st != NULL && st->dir != NULL);
+    tr__store_drop_all(st, false); /* a restart forgets what was not committed */
+    int rc = 0;
+    off_t keep = -1;
+    if (st->env != NULL && tear) {
+        rc = torn_size(st, &keep);
+    }
+    if (st->env != NULL) {
+        mdb_env_close(st->env);
+        st->env = NULL;
+    }
+    if (st->dir_fd >= 0) {
+        close(st->dir_fd);
+        st->dir_fd = -1;
+    }
+    if (rc == 0 && keep >= 0) {
+        rc = truncate_data(st->dir, keep); /* after the close: nothing maps it any more */
+    }
+    bool fresh = false, created = false, empty = false;
+    rc = rc ? rc : inspect_dir(st->dir, &fresh, &created);
+    rc = rc ? rc : lock_dir(st->dir, &st->dir_fd);
+    if (rc == 0 && !fresh) {
+        rc = validate_existing(st->dir, &empty);
+        fresh = empty;
+    }
+    rc = rc ? rc : env_open(st, st->dir, fresh);
+    if (rc != 0 && st->env != NULL) {
+        mdb_env_close(st->env);
+        st->env = NULL;
+    }
+    store_lock(st);
+    st->failed = rc; /* 0: a reopened store works again; else it refuses everything */
+    st->fail_next = 0;
+    store_unlock(st);
+    return rc;
 }

@@ -116,6 +116,24 @@ int tr__store_flush(tr_store *st);
 /* Simulated crash: pending (uncommitted) writes, overlays, notifications are dropped. */
 void tr__store_drop_pending(tr_store *st);
 
+/* Simulator only: storage faults (sim/nemesis.c). The store fails exactly as it does when
+ * LMDB fails, so the runtime reports it to actors as on a real node.
+ *   commit_fail  commits the pending batch as a write failing with err (TR_EIO, TR_ENOSPC)
+ *                does: its waiters get err (held replies are dropped, notifications carry
+ *                it) and the store is failed (every later write and notify returns err).
+ *                Batches committed before are written first; 0 if the batch was empty,
+ *                else err, or the error of writing those earlier batches (a real one).
+ *   failure      0, or the code the store failed with.
+ *   reopen       what a process restart does to the store: drops what is not committed,
+ *                closes the environment and opens the directory again through the checks
+ *                of tr__store_open (a failure is forgotten). With `tear` the data file
+ *                first loses its last page, as a write torn by a crash leaves it, which
+ *                the open refuses (TR_ECORRUPT). On an error the store stays closed and
+ *                refuses every call with it; reopen may be called again. */
+int tr__store_commit_fail(tr_store *st, int err, uint64_t *writes_out);
+int tr__store_failure(tr_store *st);
+int tr__store_reopen(tr_store *st, bool tear);
+
 /* Tests and tools: as tr__store_get, but reads only what is committed (ignores pending
  * writes, including the caller's own). */
 int tr__store_get_committed(tr_store *st, const char *actor, const void *key, size_t klen,

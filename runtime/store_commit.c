@@ -109,7 +109,8 @@ static int take_pending(tr_store *st, batch *b) {
     store_lock(st);
     TR_ASSERT(!st->committing); /* tr__store_commit must not run concurrently with itself */
     *b = st->pending;
-    int failed = st->failed;
+    int failed = st->failed ? st->failed : st->fail_next; /* an injected failure: as LMDB's */
+    st->fail_next = 0;
     memset(&st->pending, 0, sizeof(st->pending));
     st->pending.gen = b->gen + 1;
     st->committing = !batch_empty(b);

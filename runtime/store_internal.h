@@ -4,7 +4,7 @@
  *
  * Modules:
  *   store.c          open (inspect, lock, validate, initialise a directory), close, bind,
- *                    stats
+ *                    stats; the simulator's storage faults (commit_fail, reopen)
  *   store_overlay.c  entries, batches, waiters, the kv overlay and actor records (memory)
  *   store_db.c       the LMDB layer: errors, reads, write txns, writing a batch
  *   store_actor.c    the actor-side calls: writes into the pending batch, reads
@@ -40,6 +40,7 @@ struct tr_store {
     MDB_dbi dbi_journal;
     MDB_dbi dbi_snap;
     int dir_fd; /* flock()ed: one opener per directory */
+    char *dir;  /* owned copy of opts.dir: a simulated restart opens it again */
     bool no_sync;
     uint64_t map_size;
     uint64_t pending_max;
@@ -51,7 +52,8 @@ struct tr_store {
     table kv;     /* full key -> latest pending entry (kv puts and deletes) */
     table actors; /* name -> arec */
     bool committing;
-    int failed; /* a commit failed: the store refuses further writes (see docs/store.md) */
+    int failed;    /* a commit failed: the store refuses further writes (see docs/store.md) */
+    int fail_next; /* simulator: the next commit fails with this code (tr__store_commit_fail) */
     uint64_t next_token;
     tr_store_stats stats;
     tr_store_hooks hooks;

@@ -3,11 +3,13 @@
 # Debian's -dev packages for libuv, msgpack-c, LMDB, Criterion, OpenSSL (libcrypto, for
 # HMAC-SHA256), jansson (JSON histories), pkg-config, gcc and g++ (troupe.h is checked as
 # C++); and Zig from PyPI's ziglang at exactly ZIG_VERSION, and clang-format from PyPI at
-# exactly CLANG_FORMAT_VERSION (scripts/format.sh).
+# exactly CLANG_FORMAT_VERSION (scripts/format.sh), and edn_format from PyPI at exactly
+# EDN_FORMAT_VERSION (the test step reads exported EDN histories with it).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
 CLANG_FORMAT_VERSION=19.1.7
+EDN_FORMAT_VERSION=0.8.0
 PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev pkg-config gcc g++ libc6-dev python3-pip"
 missing=""
 for p in $PKGS; do
@@ -29,6 +31,11 @@ if ! python3 -m pip show clang-format 2>/dev/null | grep -qx "Version: $CLANG_FO
     echo "bootstrap: installing clang-format==$CLANG_FORMAT_VERSION from PyPI" >&2
     python3 -m pip install -q "clang-format==$CLANG_FORMAT_VERSION" >&2 ||
         python3 -m pip install -q --break-system-packages "clang-format==$CLANG_FORMAT_VERSION" >&2
+fi
+if ! python3 -m pip show edn_format 2>/dev/null | grep -qx "Version: $EDN_FORMAT_VERSION"; then
+    echo "bootstrap: installing edn_format==$EDN_FORMAT_VERSION from PyPI" >&2
+    python3 -m pip install -q "edn_format==$EDN_FORMAT_VERSION" >&2 ||
+        python3 -m pip install -q --break-system-packages "edn_format==$EDN_FORMAT_VERSION" >&2
 fi
 have=$(python3 -m ziglang version)
 [ "$have" = "$ZIG_VERSION" ] || { echo "bootstrap: zig is $have, need $ZIG_VERSION" >&2; exit 2; }

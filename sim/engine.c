@@ -219,7 +219,7 @@ static void op_store_ready(void *engine, tr_node *node) {
     }
     sn->commit_pending = true;
     sim_event ev = {.kind = SIM_EV_COMMIT, .node = i, .epoch = sn->epoch};
-    tr__sim_push(sim, sim->now + sim->cfg.commit_latency_ns, &ev);
+    tr__sim_push(sim, sim->now + sim->cfg.commit_latency_ns + sn->disk_slow_ns, &ev);
 }
 
 static int op_node_by_name(void *engine, tr_node *node, const char *name, uint32_t *id_out) {
@@ -328,23 +328,32 @@ static void fire_timer(tr_sim *sim, sim_node *sn, sim_event *ev, sim_record *r) 
     tr__actor_timer_fire(sn->node, ev->u.timer.owner, ev->u.timer.id);
 }
 
+/* A commit on a failing disk (tr_sim_disk_fail) fails as an LMDB write does on a real node:
+ * the store tells the batch's waiters and refuses later writes, and the actors learn it
+ * through the runtime; the status goes into the trace. Any other failure (writing held-back
+ * batches to a full tmpfs) loses writes already reported durable: the run is void. */
 static void commit(tr_sim *sim, sim_node *sn, sim_record *r) {
     sn->commit_pending = false;
     tr_store *st = sn->store;
     uint64_t writes = 0;
+    int rc = 0;
     if (st != NULL) {
-        int rc = tr__store_commit(st, &writes);
-        if (rc != 0) {
-            /* Writing held-back batches failed (tmpfs full?): writes already reported
-             * durable are gone, so nothing after this point would mean anything. */
+        rc = sn->disk_err != 0 ? tr__store_commit_fail(st, sn->disk_err, &writes)
+                               : tr__store_commit(st, &writes);
+        if (rc != 0 && rc != sn->disk_err && rc != sn->store_err) {
             fprintf(stderr,
                     "troupe sim: the store of n%u failed (%s); the run is void (seed %" PRIu64
                     ")\n",
                     sn->index + 1, tr_strerror(rc), sim->cfg.seed);
             tr__sim_die(sim);
         }
-    } /* r->b, the commit's status, stays 0: a failed commit never gets here */
+        if (rc != 0) {
+            sn->store_err = rc;
+            tr__sim_fault(sim, TR_SIM_FAULT_COMMIT_FAILED);
+        }
+    }
     r->a = writes;
+    r->b = (uint64_t)(uint32_t)-rc; /* 0 for a commit that worked */
     sim->stats.store_commits++;
 }
 

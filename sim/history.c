@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "runtime/assert.h"
+#include "sim/history_value.h"
 #include "troupe.h"
 
 enum {
@@ -35,7 +36,8 @@ struct tr_history {
     size_t proc_count;
     size_t proc_cap;
     size_t pending;
-    uint32_t f_count; /* names in f_names: the built-ins, then the interned ones */
+    tr__value_set values; /* the values of other kinds (invariant 7) */
+    uint32_t f_count;     /* names in f_names: the built-ins, then the interned ones */
     char f_names[TR_HISTORY_F_MAX][TR_HISTORY_NAME_MAX + 1];
 };
 
@@ -69,6 +71,7 @@ void tr__history_destroy(tr_history *h) {
     free(h->ops);
     free(h->partner);
     free(h->procs);
+    tr__value_set_deinit(&h->values);
     free(h);
 }
 
@@ -241,6 +244,9 @@ static bool op_shape_ok(const tr_history *h, const tr_op *op) {
     if (op->type > TR_OP_INFO || op->f >= h->f_count) {
         return false;
     }
+    if (op->any && (!op->has_value || op->pair || tr__history_f_is_pair(op->f))) {
+        return false; /* invariant 7 */
+    }
     if (op->f >= TR_F_BUILTIN_COUNT) {
         return op->has_value || !op->pair; /* any value: the service's model reads it */
     }
@@ -271,6 +277,9 @@ static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s
     }
     if (op->f >= TR_F_BUILTIN_COUNT) {
         return 0; /* the completion may carry what the operation returned */
+    }
+    if (op->f != TR_F_READ && !tr_value_equal(inv->any, op->any)) {
+        return TR_EINVAL;
     }
     if (op->f != TR_F_READ && (inv->value != op->value ||
                                (tr__history_f_is_pair(op->f) && inv->value_to != op->value_to))) {
@@ -321,6 +330,50 @@ int tr__history_append(tr_history *h, const tr_op *op) {
     return 0;
 }
 
+/* Puts v into op: the fast fields when it fits them (a pair, but for read and write whose
+ * fast value is one integer), else op->any = v (still the caller's, not yet interned). */
+static void value_into(tr_op *op, const tr_value *v) {
+    bool pair_ok = op->f != TR_F_READ && op->f != TR_F_WRITE;
+    op->any = NULL;
+    op->pair = false;
+    op->value = op->value_to = 0;
+    op->has_value = v->kind != TR_VALUE_NIL;
+    if (!tr__value_fast(v, pair_ok)) {
+        op->any = v;
+    } else if (v->kind == TR_VALUE_INT) {
+        op->value = v->i;
+    } else if (v->kind == TR_VALUE_TUPLE) {
+        op->pair = true;
+        op->value = v->items[0].i;
+        op->value_to = v->items[1].i;
+    }
+}
+
+int tr__history_append_value(tr_history *h, const tr_op *op, const tr_value *v, const char **why) {
+    TR_ASSERT(h && op && why);
+    *why = NULL;
+    tr_op o = *op;
+    if (v) {
+        value_into(&o, v);
+    }
+    size_t size = 0;
+    if (o.any && (*why = tr__value_check(v, &size)) != NULL) {
+        return TR_EINVAL;
+    }
+    if (h->count >= h->max_ops) {
+        return TR_EFULL;
+    }
+    int rc = append_check(h, &o, proc_find(h, o.process)); /* nothing interned if refused */
+    if (rc == 0 && o.any) {
+        rc = tr__value_intern(&h->values, v, size, &o.any);
+    }
+    rc = rc == 0 ? tr__history_append(h, &o) : rc;
+    if (rc == TR_EINVAL) {
+        *why = tr__history_append_why(h, &o);
+    }
+    return rc;
+}
+
 static int invoke(tr_history *h, int64_t time_ns, int64_t process, tr_op_f f, int64_t key,
                   bool has_value, int64_t value, int64_t value_to, int32_t node) {
     tr_op op = {.time_ns = time_ns,
@@ -363,6 +416,7 @@ static int complete(tr_history *h, int64_t time_ns, int64_t process, tr_op_type 
     if (op.f == TR_F_READ) {
         op.has_value = type == TR_OP_OK && found;
         op.value = op.has_value ? read_value : 0;
+        op.any = NULL;
     }
     if (error) {
         snprintf(op.error, sizeof op.error, "%s", error);
@@ -402,6 +456,9 @@ const char *tr__history_append_why(const tr_history *h, const tr_op *op) {
         if (op->type > TR_OP_INFO || op->f >= h->f_count) {
             return "unknown type or f";
         }
+        if (op->any && tr__history_f_is_pair(op->f)) {
+            return "cas, reserve and restock take a pair of integers";
+        }
         if (op->f >= TR_F_BUILTIN_COUNT) {
             return "a pair value needs a value";
         }
@@ -421,14 +478,17 @@ const char *tr__history_append_why(const tr_history *h, const tr_op *op) {
 
 /* ---- export ------------------------------------------------------------------------- */
 
-static void edn_value(const tr_op *op, char *buf, size_t cap) {
-    if (!op->has_value) {
-        snprintf(buf, cap, "[%" PRId64 " nil]", op->key);
+static void edn_value(FILE *out, const tr_op *op) {
+    if (op->any) {
+        fprintf(out, "[%" PRId64 " ", op->key);
+        tr__value_write_edn(out, op->any);
+        fputc(']', out);
+    } else if (!op->has_value) {
+        fprintf(out, "[%" PRId64 " nil]", op->key);
     } else if (op->pair) {
-        snprintf(buf, cap, "[%" PRId64 " [%" PRId64 " %" PRId64 "]]", op->key, op->value,
-                 op->value_to);
+        fprintf(out, "[%" PRId64 " [%" PRId64 " %" PRId64 "]]", op->key, op->value, op->value_to);
     } else {
-        snprintf(buf, cap, "[%" PRId64 " %" PRId64 "]", op->key, op->value);
+        fprintf(out, "[%" PRId64 " %" PRId64 "]", op->key, op->value);
     }
 }
 
@@ -450,13 +510,12 @@ int tr__history_write_edn(const tr_history *h, FILE *out) {
     fputs("[", out);
     for (size_t i = 0; i < h->count; i++) {
         const tr_op *op = &h->ops[i];
-        char value[96];
-        edn_value(op, value, sizeof value);
         fprintf(out,
                 "%s{:index %" PRIu64 ", :time %" PRId64 ", :type :%s, :process %" PRId64
-                ", :f :%s, :value %s",
+                ", :f :%s, :value ",
                 i ? "\n " : "", op->index, op->time_ns, tr__history_op_type_name(op->type),
-                op->process, tr__history_f_name(h, op->f), value);
+                op->process, tr__history_f_name(h, op->f));
+        edn_value(out, op);
         if (op->node == TR_NODE_NONE) {
             fputs(", :node nil", out);
         } else {
@@ -472,9 +531,40 @@ int tr__history_write_edn(const tr_history *h, FILE *out) {
     return ferror(out) ? TR_EIO : 0;
 }
 
+struct json_t *tr__history_value_json(const tr_value *v) {
+    json_t *o = NULL;
+    switch (v->kind) {
+    case TR_VALUE_NIL: return json_null();
+    case TR_VALUE_INT: return json_integer(v->i);
+    case TR_VALUE_STRING: return json_stringn(v->bytes, v->len);
+    case TR_VALUE_KEYWORD: return json_pack("{ss#}", "keyword", v->bytes, (int)v->len);
+    case TR_VALUE_BYTES: {
+        char *b64 = malloc(4 * ((v->len + 2) / 3) + 1);
+        if (b64) {
+            tr__base64_encode((const uint8_t *)v->bytes, v->len, b64);
+            o = json_pack("{ss}", "base64", b64);
+            free(b64);
+        }
+        return o;
+    }
+    case TR_VALUE_TUPLE:
+        o = json_array();
+        for (size_t i = 0; o && i < v->len; i++) {
+            if (json_array_append_new(o, tr__history_value_json(&v->items[i])) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
+        }
+        return o;
+    }
+    return NULL;
+}
+
 static json_t *json_op_value(const tr_op *op) {
     json_t *v;
-    if (!op->has_value) {
+    if (op->any) {
+        v = tr__history_value_json(op->any);
+    } else if (!op->has_value) {
         v = json_null();
     } else if (op->pair) {
         v = json_pack("[II]", (json_int_t)op->value, (json_int_t)op->value_to);

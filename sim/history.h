@@ -29,6 +29,11 @@
  *      on its completion alike (what the service's model makes of them); f < the name count.
  *   6. `pair` says the value is (value, value_to): always for cas, reserve and restock, never
  *      for read and write (append sets it from f), as the op says for any other f.
+ *   7. A value of another kind (troupe.h tr_value: a string, keyword, bytes, a tuple; for read
+ *      and write a pair of integers too) is `any`, a view interned in the history
+ *      (sim/history_value.h), with has_value set and pair clear; any is NULL otherwise. cas,
+ *      reserve and restock never carry one. A completion repeats its invoke's value as the
+ *      same view (interning makes equal values one address).
  *
  * Use from a simulated client (virtual time `now`, process id `p`, target node `n`):
  *     tr__history_invoke_write(h, now, p, key, value, n);      // on send
@@ -52,6 +57,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "troupe.h"
 
 #define TR_OP_ERROR_MAX 48
 #define TR_HISTORY_MAX_OPS_LIMIT (64u * 1024u * 1024u)
@@ -90,9 +97,10 @@ typedef struct tr_op {
     int64_t key;
     int64_t value;
     int64_t value_to;
-    int32_t node; /* node that served it, TR_NODE_NONE if unknown */
-    uint8_t type; /* tr_op_type */
-    uint8_t f;    /* tr_op_f, or an interned name's index (tr__history_f_name) */
+    const tr_value *any; /* a value of another kind (invariant 7), interned in this history */
+    int32_t node;        /* node that served it, TR_NODE_NONE if unknown */
+    uint8_t type;        /* tr_op_type */
+    uint8_t f;           /* tr_op_f, or an interned name's index (tr__history_f_name) */
     bool has_value;
     bool pair;                   /* value is (value, value_to): invariant 6 */
     char error[TR_OP_ERROR_MAX]; /* "" = no error */
@@ -137,14 +145,26 @@ bool tr__history_process_free(const tr_history *h, int64_t process);
 /* Number of processes with an outstanding invoke. */
 size_t tr__history_pending(const tr_history *h);
 
-/* Appends an op as given (its index is reset to its position), checking invariants 1-5.
- * Used by import; clients use the typed functions above. */
+/* Appends an op as given (its index is reset to its position), checking invariants 1-7;
+ * op->any must be NULL or a view of this history. Clients use the typed functions above. */
 int tr__history_append(tr_history *h, const tr_op *op);
+/* Appends op with the value v (borrowed; NULL: op's fast fields hold it): v goes to the fast
+ * fields when it fits them, else it is checked, interned and set as op's `any` (invariant
+ * 7). TR_EINVAL with *why (a constant reason) for a value breaking the limits or an op the
+ * history refuses (tr__history_append_why); otherwise as
+ * tr__history_append (TR_EFULL also past TR_HISTORY_VALUES_MAX). Nothing changes on error:
+ * the op is checked before its value is interned. */
+int tr__history_append_value(tr_history *h, const tr_op *op, const tr_value *v, const char **why);
+/* The value of op as a jansson value (new reference), or NULL when out of memory. */
+struct json_t;
+struct json_t *tr__history_value_json(const tr_value *v);
 
 /* ---- Export / import ---------------------------------------------------------------- */
 /* Jepsen EDN: a vector of maps, one per line, value as Knossos's independent-key tuple
- * [key v] (v = nil | int | [from to]). JSON: an array of objects with the same fields
- * ("type":"invoke", "f":"write", "value":[key, v], "node", "error"). 0 or TR_EIO. */
+ * [key v] (v = nil | int | [from to], or any value: "string", :keyword, [vector ...],
+ * {:base64 "..."}). JSON: an array of objects with the same fields ("type":"invoke",
+ * "f":"write", "value":[key, v], "node", "error"; a keyword {"keyword": name}, bytes
+ * {"base64": text}). 0 or TR_EIO. */
 int tr__history_write_edn(const tr_history *h, FILE *out);
 int tr__history_write_json(const tr_history *h, FILE *out);
 

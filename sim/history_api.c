@@ -44,30 +44,35 @@ int tr_history_get(const tr_history *h, size_t i, tr_history_op *out) {
                            .pair = op->pair,
                            .value = op->value,
                            .value_to = op->value_to,
-                           .error = op->error};
+                           .error = op->error,
+                           .any = op->any};
     TR_ASSERT(out->index == i);
     return 0;
 }
 
 /* The internal op for a public one, f given (its code); TR_EINVAL for a malformed one. */
 static int to_internal(const tr_history_op *in, uint8_t f, tr_op *op) {
-    if ((unsigned)in->type > TR_HISTORY_INFO || in->node < -1 || (in->pair && !in->has_value)) {
+    if ((unsigned)in->type > TR_HISTORY_INFO || in->node < -1) {
+        return TR_EINVAL;
+    }
+    bool fast = !in->any; /* else the fast fields are ignored: the value is in->any */
+    if (fast && in->pair && !in->has_value) {
         return TR_EINVAL;
     }
     /* a built-in operation's value has its fixed shape (cas: a pair; write: a value) */
-    if (f < TR_F_BUILTIN_COUNT && in->has_value && in->pair != tr__history_f_is_pair(f)) {
+    if (fast && f < TR_F_BUILTIN_COUNT && in->has_value && in->pair != tr__history_f_is_pair(f)) {
         return TR_EINVAL;
     }
     *op = (tr_op){.time_ns = in->time_ns,
                   .process = in->process,
                   .key = in->key,
-                  .value = in->has_value ? in->value : 0,
-                  .value_to = in->pair ? in->value_to : 0,
+                  .value = fast && in->has_value ? in->value : 0,
+                  .value_to = fast && in->pair ? in->value_to : 0,
                   .node = in->node,
                   .type = (uint8_t)in->type,
                   .f = f,
-                  .has_value = in->has_value,
-                  .pair = in->pair};
+                  .has_value = fast && in->has_value,
+                  .pair = fast && in->pair};
     if (in->error) {
         size_t n = strnlen(in->error, sizeof op->error - 1);
         memcpy(op->error, in->error, n);
@@ -90,8 +95,9 @@ int tr_history_append(tr_history *h, const tr_history_op *in) {
     }
     tr_op op;
     int rc = to_internal(in, (uint8_t)f, &op);
+    const char *why;
     if (rc == 0) {
-        rc = tr__history_append(h, &op);
+        rc = tr__history_append_value(h, &op, in->any, &why);
     }
     if (rc != 0 && added) {
         tr__history_f_forget_last(h); /* nothing changes on error */

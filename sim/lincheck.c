@@ -288,9 +288,9 @@ int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr__lin_result
     out->verdict = TR_LIN_VALID;
     size_t count = tr__history_count(h);
     for (size_t i = 0; i < count; i++) {
-        if (tr__history_op(h, i)->f > TR_F_CAS) {
+        if (tr__history_op(h, i)->f > TR_F_CAS || tr__history_op(h, i)->any) {
             out->verdict = TR_LIN_UNKNOWN;
-            return TR_EINVAL; /* not a register history: the register model does not apply */
+            return TR_EINVAL; /* not an integer register history: the model does not apply */
         }
     }
     call *calls = malloc((count ? count : 1) * sizeof *calls);

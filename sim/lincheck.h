@@ -67,7 +67,8 @@ typedef struct tr__lin_result {
 } tr__lin_result;
 
 /* Checks `h` and fills *out. Returns 0, TR_EINVAL if `h` holds ops that are not register ops
- * (reserve, restock: a stock history, sim/check_stock.h), or TR_ENOMEM if even the per-key
+ * (reserve, restock: a stock history, sim/check_stock.h) or values other than integers
+ * (tr_op.any: lincheck_model.c's general search checks those), or TR_ENOMEM if even the per-key
  * setup could not be allocated (the search itself degrades to UNKNOWN instead). opts may be
  * NULL (defaults). */
 int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr__lin_result *out);

@@ -11,6 +11,9 @@
  * never (it has no return event), and the model sees ret = NULL for it. States compare as
  * bytes: a model must leave no uninitialised padding in them. A key whose memo passes the
  * budget (configurations, or TR_LIN_DEFAULT_MAX_MEMORY bytes) is unknown, never held.
+ * A state may hold the address of an interned value (the built-in registers do, for values
+ * other than integers): the memo then hashes addresses, which differ between runs, but only
+ * equality decides whether a configuration is new, so verdicts and counts do not.
  * Ownership: borrows the history and the model for the call. Deterministic. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +30,12 @@
 
 /* ---- the built-in models (also usable step by step, and by the general search) ---- */
 
+/* any: the value when it is of another kind (a view interned in the history: equal values
+ * are one address, so states compare as bytes), else NULL and value holds it. */
 typedef struct reg_state {
     int64_t value;
     int64_t set; /* 0 = nil */
+    const tr_value *any;
 } reg_state;
 
 static void reg_init(void *state) {
@@ -43,13 +49,13 @@ static bool reg_step_any(void *state, const tr_history_op *inv, const tr_history
         if (!ret) {
             return true; /* an unknown read constrains nothing */
         }
-        return ret->has_value ? (s->set && s->value == ret->value) : !s->set;
+        return ret->has_value ? (s->set && s->value == ret->value && s->any == ret->any) : !s->set;
     }
     if (!strcmp(inv->f, "write") && inv->has_value && !inv->pair) {
-        *s = (reg_state){.value = inv->value, .set = 1};
+        *s = (reg_state){.value = inv->value, .set = 1, .any = inv->any};
         return true;
     }
-    if (cas && !strcmp(inv->f, "cas") && inv->pair && s->set && s->value == inv->value) {
+    if (cas && !strcmp(inv->f, "cas") && inv->pair && s->set && !s->any && s->value == inv->value) {
         *s = (reg_state){.value = inv->value_to, .set = 1};
         return true;
     }
@@ -252,6 +258,8 @@ static void set_why(tr_lin_result *out, const tr_history *h) {
 
 static void merge(tr_lin_result *out, int64_t key, const mkey_outcome *ko, bool *any_bad) {
     out->configs += ko->configs;
+    out->keys++;
+    out->keys_unknown += ko->verdict == TR_LIN_UNKNOWN;
     if (ko->verdict == TR_LIN_INVALID && (!*any_bad || ko->bad_pos < out->op_index)) {
         out->verdict = TR_VERDICT_VIOLATED;
         out->key = key;
@@ -272,6 +280,7 @@ static int general(const tr_history *h, const tr_lin_model *model, uint64_t budg
     }
     size_t n = mcollect(h, calls);
     qsort(calls, n, sizeof *calls, cmp_mcall);
+    out->calls = n;
     bool any_bad = false;
     int rc = 0;
     for (size_t start = 0, end; rc == 0 && start < n; start = end) {
@@ -289,12 +298,18 @@ static int general(const tr_history *h, const tr_lin_model *model, uint64_t budg
 
 /* ---- the built-in models on the register checker ------------------------------------ */
 
-static int builtin(const tr_history *h, bool cas, uint64_t budget, tr_lin_result *out) {
+static int builtin(const tr_history *h, const tr_lin_model *model, uint64_t budget,
+                   tr_lin_result *out) {
+    bool cas = model == &tr_lin_model_cas_register, any = false;
     for (size_t i = 0; i < tr__history_count(h); i++) {
-        uint8_t f = tr__history_op(h, i)->f;
-        if (f != TR_F_READ && f != TR_F_WRITE && !(cas && f == TR_F_CAS)) {
+        const tr_op *op = tr__history_op(h, i);
+        if (op->f != TR_F_READ && op->f != TR_F_WRITE && !(cas && op->f == TR_F_CAS)) {
             return TR_EINVAL; /* an operation the model does not know */
         }
+        any |= op->any != NULL;
+    }
+    if (any) {
+        return general(h, model, budget, out); /* the register checker holds integers only */
     }
     tr_lin_options o = {.max_configs = budget};
     tr__lin_result r;
@@ -303,6 +318,9 @@ static int builtin(const tr_history *h, bool cas, uint64_t budget, tr_lin_result
         return rc;
     }
     out->configs = r.configs;
+    out->keys = r.keys;
+    out->keys_unknown = r.keys_unknown;
+    out->calls = r.calls;
     if (r.verdict == TR_LIN_INVALID) {
         TR_ASSERT(r.has_bad_op);
         out->verdict = TR_VERDICT_VIOLATED;
@@ -325,7 +343,7 @@ int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t
     budget = budget ? budget : TR_LIN_DEFAULT_MAX_CONFIGS;
     int rc;
     if (model == &tr_lin_model_register || model == &tr_lin_model_cas_register) {
-        rc = builtin(h, model == &tr_lin_model_cas_register, budget, out);
+        rc = builtin(h, model, budget, out);
     } else {
         rc = general(h, model, budget, out);
     }

@@ -1,5 +1,6 @@
-/* nemesis.c — faults: partitions, crashes, pauses, clocks, delay spikes, and the failure
- * detector that tells watching nodes about them.
+/* nemesis.c — faults: partitions, crashes, pauses, clocks, delay spikes, storage faults
+ * (failing, slow and torn disks: docs/simulation.md), and the failure detector that tells
+ * watching nodes about them.
  *
  * Partition shapes replace the whole topology (as in Jepsen: a new partition heals the
  * old one first); tr_sim_link_cut adds one cut direction to the current topology. A fault
@@ -16,8 +17,10 @@
 #include "sim/sim.h"
 
 static const char *fault_names[TR_SIM_FAULT_COUNT] = {
-    "partition",  "link-cut",    "heal",       "crash",       "restart", "pause", "resume",
-    "clock-skew", "clock-drift", "clock-jump", "delay-spike", "loss",    "dup",   "reorder",
+    "partition",   "link-cut",  "heal",       "crash",         "restart",
+    "pause",       "resume",    "clock-skew", "clock-drift",   "clock-jump",
+    "delay-spike", "loss",      "dup",        "reorder",       "io-error",
+    "disk-full",   "slow-disk", "corrupt",    "commit-failed", "start-refused",
 };
 
 const char *tr_sim_fault_name(tr_sim_fault f) {
@@ -275,6 +278,10 @@ int tr_sim_restart(tr_sim *sim, uint32_t i) {
     if (sn->up) {
         return TR_EBUSY;
     }
+    int rc = tr__sim_store_restart(sim, sn);
+    if (rc != 0) {
+        return rc;
+    }
     sn->up = true;
     /* Counters of the node survive the crash; runs charge only what they process now. */
     sn->processed_last = sn->delivered;
@@ -285,7 +292,7 @@ int tr_sim_restart(tr_sim *sim, uint32_t i) {
     }
     tr__sim_context saved;
     tr__sim_context_enter(sim, &saved);
-    int rc = sim->cfg.boot(sn->node, sim->cfg.boot_ud);
+    rc = sim->cfg.boot(sn->node, sim->cfg.boot_ud);
     tr__sim_context_leave(&saved);
     return rc;
 }
@@ -403,4 +410,93 @@ int tr_sim_delay_spike(tr_sim *sim, uint32_t from, uint32_t to, uint64_t extra_n
     }
     tr__sim_fault(sim, TR_SIM_FAULT_DELAY_SPIKE);
     return 0;
+}
+
+/* ---- Storage faults --------------------------------------------------------------------- */
+
+static int disk_node(tr_sim *sim, uint32_t i, sim_node **out) {
+    if (i >= sim->n) {
+        return TR_EINVAL;
+    }
+    *out = &sim->nodes[i];
+    return (*out)->store != NULL ? 0 : TR_ENOTSUP;
+}
+
+int tr_sim_disk_fail(tr_sim *sim, uint32_t i, int err) {
+    sim_node *sn;
+    int rc = disk_node(sim, i, &sn);
+    if (rc != 0 || (err != TR_EIO && err != TR_ENOSPC)) {
+        return rc != 0 ? rc : TR_EINVAL;
+    }
+    if (sn->disk_err == err) {
+        return TR_EBUSY;
+    }
+    sn->disk_err = err;
+    tr__sim_fault(sim, err == TR_EIO ? TR_SIM_FAULT_IO_ERROR : TR_SIM_FAULT_DISK_FULL);
+    return 0;
+}
+
+int tr_sim_disk_repair(tr_sim *sim, uint32_t i) {
+    sim_node *sn;
+    int rc = disk_node(sim, i, &sn);
+    if (rc == 0) {
+        sn->disk_err = 0;
+    }
+    return rc;
+}
+
+int tr_sim_disk_slow(tr_sim *sim, uint32_t i, uint64_t extra_ns) {
+    sim_node *sn;
+    int rc = disk_node(sim, i, &sn);
+    if (rc != 0) {
+        return rc;
+    }
+    if (extra_ns > 0 && sn->disk_slow_ns == 0) {
+        tr__sim_fault(sim, TR_SIM_FAULT_SLOW_DISK);
+    }
+    sn->disk_slow_ns = extra_ns; /* commits scheduled from now on (op_store_ready) */
+    return 0;
+}
+
+int tr_sim_disk_corrupt(tr_sim *sim, uint32_t i) {
+    sim_node *sn;
+    int rc = disk_node(sim, i, &sn);
+    if (rc != 0) {
+        return rc;
+    }
+    if (sn->disk_torn || sn->store_broken != 0) {
+        return TR_EBUSY;
+    }
+    if (sn->up) {
+        tr_sim_crash(sim, i); /* the write torn as it went down */
+    }
+    sn->disk_torn = true;
+    tr__sim_fault(sim, TR_SIM_FAULT_CORRUPT);
+    return 0;
+}
+
+int tr_sim_store_failure(const tr_sim *sim, uint32_t i) {
+    TR_ASSERT(i < sim->n);
+    const sim_node *sn = &sim->nodes[i];
+    if (sn->store == NULL) {
+        return 0;
+    }
+    return sn->store_broken != 0 ? sn->store_broken : tr__store_failure(sn->store);
+}
+
+/* A restart opens a store that failed, or whose file was torn, again through the store's
+ * own checks, as a real node's restart does; a store that works needs nothing (it was
+ * never closed, and a crash already dropped what was not committed). */
+int tr__sim_store_restart(tr_sim *sim, sim_node *sn) {
+    if (sn->store == NULL || (!sn->disk_torn && sn->store_err == 0 && sn->store_broken == 0)) {
+        return 0;
+    }
+    int rc = tr__store_reopen(sn->store, sn->disk_torn);
+    sn->disk_torn = false;
+    sn->store_err = 0;
+    sn->store_broken = rc;
+    if (rc != 0) {
+        tr__sim_fault(sim, TR_SIM_FAULT_START_REFUSED);
+    }
+    return rc;
 }

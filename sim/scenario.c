@@ -183,6 +183,49 @@ static int parse_ppm(parser *p, const char *s, int64_t *out) {
     return 0;
 }
 
+/* "for DURATION" at tok[k], tok[k + 1]. */
+static int parse_for(parser *p, char **tok, int k, uint64_t *dur) {
+    int64_t v = 0;
+    if (strcmp(tok[k], "for") != 0) {
+        return fail(p, "expected 'for' and a duration, got '%s'", tok[k]);
+    }
+    int rc = parse_time(p, tok[k + 1], false, "duration", &v);
+    if (rc == 0 && v == 0) {
+        rc = fail(p, "a duration of 0 does nothing");
+    }
+    *dur = (uint64_t)v;
+    return rc;
+}
+
+/* The storage faults; 1 if tok[1] is none of them. */
+static int parse_storage(parser *p, char **tok, int n, tr_scen_event *ev) {
+    const char *act = tok[1];
+    int args = n - 2, rc;
+    if (strcmp(act, "io-error") == 0 || strcmp(act, "disk-full") == 0) {
+        ev->kind = act[0] == 'i' ? TR_SCEN_IO_ERROR : TR_SCEN_DISK_FULL;
+        rc = want_args(p, act, args, 3, "a node, 'for' and a duration, e.g. n2 for 1s");
+        rc = rc ? rc : parse_node(p, tok[2], false, &ev->a);
+        return rc ? rc : parse_for(p, tok, 3, &ev->dur_ns);
+    }
+    if (strcmp(act, "slow-disk") == 0) {
+        int64_t extra = 0;
+        ev->kind = TR_SCEN_SLOW_DISK;
+        rc = want_args(p, act, args, 4,
+                       "a node, the extra commit latency, 'for' and a duration, "
+                       "e.g. n2 200ms for 2s");
+        rc = rc ? rc : parse_node(p, tok[2], false, &ev->a);
+        rc = rc ? rc : parse_time(p, tok[3], false, "latency", &extra);
+        ev->extra_ns = (uint64_t)extra;
+        return rc ? rc : parse_for(p, tok, 4, &ev->dur_ns);
+    }
+    if (strcmp(act, "corrupt") == 0) {
+        ev->kind = TR_SCEN_CORRUPT;
+        rc = want_args(p, act, args, 1, "one node, e.g. n3");
+        return rc ? rc : parse_node(p, tok[2], false, &ev->a);
+    }
+    return 1;
+}
+
 /* tok[0] time, tok[1] action, tok[2..n) arguments. */
 static int parse_event(parser *p, char **tok, int n, tr_scen_event *ev) {
     int64_t at;
@@ -263,9 +306,14 @@ static int parse_event(parser *p, char **tok, int n, tr_scen_event *ev) {
         ev->dur_ns = (uint64_t)dur;
         return rc;
     }
+    rc = parse_storage(p, tok, n, ev);
+    if (rc != 1) {
+        return rc;
+    }
     return fail(p,
                 "unknown fault '%s' (partition, isolate, ring, bridge, oneway, heal, crash, "
-                "restart, pause, resume, clock-skew, clock-jump, clock-drift, delay-spike)",
+                "restart, pause, resume, clock-skew, clock-jump, clock-drift, delay-spike, "
+                "io-error, disk-full, slow-disk, corrupt)",
                 act);
 }
 
@@ -379,6 +427,10 @@ int tr__scenario_apply(tr_sim *sim, const tr_scen_event *ev) {
     case TR_SCEN_CLOCK_DRIFT: return tr_sim_clock_drift(sim, ev->a, (int32_t)ev->value);
     case TR_SCEN_DELAY_SPIKE:
         return tr_sim_delay_spike(sim, ev->a, ev->b, ev->extra_ns, ev->dur_ns);
+    case TR_SCEN_IO_ERROR: return tr_sim_disk_fail(sim, ev->a, TR_EIO);
+    case TR_SCEN_DISK_FULL: return tr_sim_disk_fail(sim, ev->a, TR_ENOSPC);
+    case TR_SCEN_SLOW_DISK: return tr_sim_disk_slow(sim, ev->a, ev->extra_ns);
+    case TR_SCEN_CORRUPT: return tr_sim_disk_corrupt(sim, ev->a);
     }
     return TR_EINVAL;
 }

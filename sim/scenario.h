@@ -17,6 +17,10 @@
  *   16s clock-jump n4 -50ms         add to n4's clock offset
  *   17s clock-drift n2 500ppm       n2's clock runs fast (negative: slow), |ppm| <= 500000
  *   18s delay-spike n1->n2 50ms for 2s   (n1->* and *->n2 allowed)
+ *   20s io-error n2 for 1s          n2's commits fail with an I/O error for 1 s
+ *   21s disk-full n2 for 1s         ... with "no space left"
+ *   22s slow-disk n2 200ms for 2s   n2's commits take 200 ms longer for 2 s
+ *   30s corrupt n3                  n3 crashes with a torn data file: it never starts again
  *
  * Times and durations: a decimal number with a unit ns, us, ms, s or m (at most a day);
  * clock offsets take an optional sign. Nodes are n1..nN as in the output. Lines with the
@@ -53,6 +57,10 @@ typedef enum tr_scen_kind {
     TR_SCEN_CLOCK_JUMP,  /* a, value = delta ns */
     TR_SCEN_CLOCK_DRIFT, /* a, value = ppm */
     TR_SCEN_DELAY_SPIKE, /* a -> b, extra_ns, dur_ns */
+    TR_SCEN_IO_ERROR,    /* a, dur_ns: commits fail with TR_EIO */
+    TR_SCEN_DISK_FULL,   /* a, dur_ns: commits fail with TR_ENOSPC */
+    TR_SCEN_SLOW_DISK,   /* a, extra_ns, dur_ns: commits take extra_ns longer */
+    TR_SCEN_CORRUPT,     /* a: crashes with a torn data file; never starts again */
 } tr_scen_kind;
 
 typedef struct tr_scen_event {
@@ -75,7 +83,8 @@ typedef struct tr_scenario {
 int tr__scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario *out, char *err,
                        size_t err_cap);
 void tr__scenario_free(tr_scenario *s);
-/* Applies one event to the sim (the caller does its own bookkeeping around crash/pause).
+/* Applies one event to the sim (the caller does its own bookkeeping around crash/pause,
+ * and ends the storage faults that last dur_ns: tr_sim_disk_repair, tr_sim_disk_slow 0).
  * Returns what the tr_sim_* call returned. */
 int tr__scenario_apply(tr_sim *sim, const tr_scen_event *ev);
 

@@ -137,6 +137,15 @@ typedef struct sim_node {
     uint64_t seen_mask;  /* ... and the last verdict sent about each: 1 = up */
     uint32_t *deferred;  /* slots of events that arrived while paused, in order */
     uint32_t deferred_count, deferred_cap;
+    /* Storage faults (sim/nemesis.c): commits fail with disk_err while it is set and take
+     * disk_slow_ns longer; store_err: the code the store failed with (0: it works);
+     * disk_torn: the data file is torn, found at the next restart; store_broken: the last
+     * restart's open refused the store (the node stays down). */
+    int disk_err;
+    int store_err;
+    int store_broken;
+    bool disk_torn;
+    uint64_t disk_slow_ns;
 } sim_node;
 
 /* Check-determinism records: one per event. */
@@ -293,5 +302,7 @@ void tr__sim_watch_node(void *engine, tr_node *node, uint32_t id);
 /* Re-evaluates every watcher's view after a topology or liveness change. */
 void tr__sim_detect(tr_sim *sim);
 void tr__sim_fault(tr_sim *sim, tr_sim_fault f);
+/* Before a restart: opens a failed or torn store again (storage faults). 0 or its error. */
+int tr__sim_store_restart(tr_sim *sim, sim_node *sn);
 
 #endif /* TR_SIM_H */

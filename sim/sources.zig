@@ -11,6 +11,7 @@ pub const lib = [_][]const u8{
     "sim/history.c",
     "sim/history_load.c",
     "sim/history_api.c",
+    "sim/history_value.c",
     "sim/lincheck_memo.c",
     "sim/lincheck.c",
     "sim/lincheck_model.c",
@@ -26,6 +27,7 @@ pub const tests = [_][]const u8{
     "tests/sim/test_nemesis.c",
     "tests/sim/test_history.c",
     "tests/sim/test_history_api.c",
+    "tests/sim/test_history_values.c",
     "tests/sim/test_lincheck.c",
     "tests/sim/test_checkers.c",
     "tests/sim/test_check_stock.c",
@@ -33,4 +35,6 @@ pub const tests = [_][]const u8{
     "tests/sim/test_stock_sim.c",
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
+    "tests/sim/test_storage.c",
+    "tests/sim/test_storage_services.c",
 };

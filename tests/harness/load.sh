@@ -19,7 +19,7 @@ out=$("$troupe" sim --load "$module" --workload reg --seeds 1..3 --duration 3s -
 [ $? -eq 1 ] || fail "the planted bug was not caught: $out"
 echo "$out" | grep -q "^first failing seed 1; replay: troupe sim --load .* --bug phantom" ||
     fail "no first failing seed with its replay line: $out"
-for args in "--bug nope" "--nodes 2" "--nemesis partition,,crash" "--nemesis slow-disk"; do
+for args in "--bug nope" "--nodes 2" "--nemesis partition,,crash" "--nemesis meteor-strike"; do
     out=$("$troupe" sim --load "$module" --workload reg $args 2>&1)
     [ $? -eq 2 ] || fail "$args: not exit 2: $out"
     [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "$args: not one line: $out"

@@ -150,6 +150,8 @@ Test(service_defaults, validate_refuses_what_the_defaults_cannot_run) {
     refused("names unknown fault kinds");
     svc.nemesis = TR_NEMESIS_DEFAULT;
     refused("names unknown fault kinds");
+    svc.nemesis = TR_NEMESIS_CRASH | TR_NEMESIS_CORRUPT | TR_NEMESIS_ONEWAY; /* every kind */
+    cr_assert_eq(tr_service_validate(&svc, NULL, 0), 0);
     beh.state_size = 4;
     refused("uses tr_service_place_init");
     wl.next = own_next; /* with both callbacks the table is never read */

@@ -207,7 +207,7 @@ Test(history, malformed_edn_gets_a_clear_error) {
     tr_history *h = NULL;
     char err[200] = "";
     cr_assert_eq(tr__history_load_edn(text, strlen(text), 10, &h, err, sizeof err), TR_ECORRUPT);
-    cr_assert(strstr(err, "line 2: op 1: :value"), "%s", err);
+    cr_assert(strstr(err, "line 2 column 61: op 1: expected a value"), "%s", err);
     cr_assert_null(h);
 }
 
