@@ -223,7 +223,7 @@ static void usage(FILE *f) {
             "runs a loaded service (its actors on every node it places them, its workload's\n"
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
-            "Defaults: seed 1, 5 nodes, nemesis partition, 60s, 100 ops/s, 4 keys.\n"
+            "Defaults: seed 1, 5 nodes, its declared nemesis, 60s, 100 ops/s, 4 keys.\n"
             "--workload cp and --workload ap are that same experiment on the built-in\n"
             "service: each prints the trace hash of --load troupe-cp.so (troupe-ap.so) with\n"
             "the same flags, its wall_s and cpu_s time the whole experiment (set-up,\n"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/service_defaults.h"
 #include "runtime/assert.h"
 
 enum {
@@ -67,10 +68,10 @@ static void think(tr_ctx *ctx, tr__clients *c, slot *s) {
 
 /* The outcome of the outstanding op (reply NULL: err says why). */
 static void complete(tr__clients *c, slot *s, const tr_msg *reply, int err) {
-    const tr_workload *wl = c->o.svc->workload;
     tr_workload_op done = s->op;
     const char *error = NULL;
-    tr_history_type t = wl->complete(&c->o.envs[s->node_index], &s->op, reply, err, &done, &error);
+    tr_history_type t = tr__workload_complete(c->o.svc, &c->o.envs[s->node_index], &s->op, reply,
+                                              err, &done, &error);
     if (t != TR_HISTORY_OK && t != TR_HISTORY_FAIL) {
         t = TR_HISTORY_INFO;
     }
@@ -93,8 +94,8 @@ static void invoke(tr_ctx *ctx, tr__clients *c, slot *s) {
     const char *target = NULL;
     tr_mp_writer_init(&w, body, sizeof body);
     memset(&s->op, 0, sizeof s->op);
-    int rc = c->o.svc->workload->next(&c->o.envs[s->node_index], &s->rng, c->o.keys, &s->op, &type,
-                                      &target, &w);
+    int rc = tr__workload_next(c->o.svc, &c->o.envs[s->node_index], &s->rng, c->o.keys, &s->op,
+                               &type, &target, &w);
     if (rc != 0 || w.err != 0 || target == NULL || s->op.f == NULL) {
         return; /* the workload has nothing more for this client */
     }

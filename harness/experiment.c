@@ -14,6 +14,7 @@
 
 #include "harness/client.h"
 #include "harness/nemesis.h"
+#include "harness/service_defaults.h"
 #include "runtime/assert.h"
 #include "sim/checkers.h"
 
@@ -33,7 +34,8 @@ static const char *const node_names[TR_SIM_NODES_MAX] = {
     "n53", "n54", "n55", "n56", "n57", "n58", "n59", "n60", "n61", "n62", "n63", "n64"};
 
 typedef struct run {
-    const tr_experiment_config *cfg;
+    const tr_experiment_config *cfg; /* the caller's, or `resolved` */
+    tr_experiment_config resolved;   /* the caller's with the service's defaults applied */
     const tr_service *svc; /* the one whose workload drives the run */
     tr_service_env envs[TR_SIM_NODES_MAX];
     tr_sim *sim;
@@ -50,7 +52,7 @@ typedef struct run {
 void tr_experiment_config_init(tr_experiment_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     tr_sim_config_init(&cfg->sim);
-    cfg->nemesis.kinds = TR_NEMESIS_PARTITION;
+    cfg->nemesis.kinds = TR_NEMESIS_DEFAULT; /* the service's own, else a partition */
     cfg->duration_ns = 60 * SEC;
     cfg->rate = 100;
     cfg->keys = 4;
@@ -304,7 +306,8 @@ static void run_checks(run *r) {
                          .state_lens = r->state_lens,
                          .bug = r->cfg->bug,
                          .faults = res->faults,
-                         .fault_count = res->fault_count};
+                         .fault_count = res->fault_count,
+                         .sim = r->sim};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
         measures m = {0};
@@ -507,6 +510,7 @@ static void release(run *r) {
  * environments) for its result res. 0, or an error with a reason in err. */
 static int prepare(const tr_experiment_config *cfg, run *r, tr_experiment_result *res, char *err,
                    size_t err_cap) {
+    cfg = tr__service_defaults_config(cfg, &r->resolved);
     r->cfg = cfg;
     r->out = res;
     r->nemesis_opts = (tr__nemesis_opts){

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "harness/nemesis.h"
 #include "runtime/assert.h"
 
 /* Built-in nemesis kinds: a service's own fault kind may not take one of these names. */
@@ -118,6 +119,13 @@ static int validate_actors(const tr_service *svc, char *err, size_t cap) {
                         "callback",
                         svc->name, a->name);
         }
+        if (a->behaviour->init == tr_service_place_init &&
+            (a->arg || a->behaviour->state_size < sizeof(tr_service_place))) {
+            return fail(err, cap,
+                        "service '%s': actor '%s' uses tr_service_place_init: it needs the "
+                        "default argument (arg NULL) and a state of at least %zu bytes",
+                        svc->name, a->name, sizeof(tr_service_place));
+        }
         if (a->placement == TR_PLACE_EVERY_NODE) {
             if (a->nodes) {
                 return fail(err, cap,
@@ -138,6 +146,52 @@ static int validate_actors(const tr_service *svc, char *err, size_t cap) {
         }
     }
     return 0;
+}
+
+/* A workload's callbacks, or its table of operations in their place. */
+static int validate_workload(const tr_service *svc, char *err, size_t cap) {
+    const tr_workload *w = svc->workload;
+    if (!w || (w->next && w->complete)) {
+        return 0; /* the table is read only in place of a callback */
+    }
+    if (w->op_count == 0) {
+        return fail(err, cap,
+                    "service '%s': its workload needs both next and complete, or a table "
+                    "of operations (ops)",
+                    svc->name);
+    }
+    if (w->op_count > TR_WORKLOAD_OPS_MAX || (w->op_count && !w->ops)) {
+        return fail(err, cap, "service '%s': its workload has %u operations (1..%d, and ops set)",
+                    svc->name, w->op_count, TR_WORKLOAD_OPS_MAX);
+    }
+    for (uint32_t i = 0; i < w->op_count; i++) {
+        const tr_workload_op_spec *o = &w->ops[i];
+        if (!word_ok(o->f, TR_HISTORY_NAME_MAX) || o->f[0] < 'a' || o->type < TR_MSG_USER ||
+            o->type >= 0xFFFF0000u || (o->write && o->value_min > o->value_max)) {
+            return fail(err, cap,
+                        "service '%s': workload operation %u needs a name ([a-z0-9-], 1..%d "
+                        "bytes, a letter first), a user request type and, for a write, "
+                        "value_min <= value_max",
+                        svc->name, i, TR_HISTORY_NAME_MAX);
+        }
+    }
+    if (!w->next &&
+        ((w->target && !cstr_reg_name_ok(w->target)) || (!w->target && svc->actor_count == 0))) {
+        return fail(err, cap,
+                    "service '%s': its workload's target is not an actor name (NULL: the "
+                    "first actor, and it has none)",
+                    svc->name);
+    }
+    return 0;
+}
+
+/* True when every bit of kinds is a built-in nemesis kind: a round trip through the kinds'
+ * names drops any other bit. */
+static bool nemesis_known(uint32_t kinds) {
+    char names[512];
+    uint32_t back = 0;
+    tr__nemesis_format(kinds, names, sizeof names);
+    return tr__nemesis_parse(names, &back, NULL, 0, NULL, 0) == 0 && back == kinds;
 }
 
 static int validate_requests(const tr_service *svc, char *err, size_t cap) {
@@ -285,12 +339,14 @@ int tr_service_validate(const tr_service *svc, char *err, size_t err_cap) {
         return fail(err, err_cap, "service name '%.64s' is not 1..%d bytes of [a-z0-9-]",
                     svc->name ? svc->name : "(null)", TR_NAME_MAX);
     }
-    const tr_workload *w = svc->workload;
-    if (w && (!w->next || !w->complete)) {
-        return fail(err, err_cap, "service '%s': its workload needs both next and complete",
-                    svc->name);
+    if (!nemesis_known(svc->nemesis)) {
+        return fail(err, err_cap, "service '%s': its nemesis 0x%x names unknown fault kinds",
+                    svc->name, svc->nemesis);
     }
-    int rc = validate_actors(svc, err, err_cap);
+    int rc = validate_workload(svc, err, err_cap);
+    if (rc == 0) {
+        rc = validate_actors(svc, err, err_cap);
+    }
     if (rc == 0) {
         rc = validate_requests(svc, err, err_cap);
     }

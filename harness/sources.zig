@@ -2,6 +2,7 @@
 //! boot, the fault generator, the simulated clients, the experiment runner.
 pub const lib = [_][]const u8{
     "harness/service.c",
+    "harness/service_defaults.c",
     "harness/nemesis.c",
     "harness/client.c",
     "harness/experiment.c",
@@ -23,4 +24,5 @@ pub const tests = [_][]const u8{
     "tests/harness/test_check_convergence.c",
     "tests/harness/test_check_stock.c",
     "tests/harness/test_stock_sim.c",
+    "tests/harness/test_service_defaults.c",
 };

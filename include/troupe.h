@@ -1298,6 +1298,21 @@ typedef struct tr_workload_op {
     int64_t value_to;
 } tr_workload_op;
 
+/* One operation of a declarative workload (tr_workload.ops). The default next picks a row
+ * uniformly, a key uniformly in [0, key_count) and, for a write, a value uniformly in
+ * [value_min, value_max]; it sends the request `type` with the body [key, value] (a read:
+ * [key]) and records f, key and a write's value. The default complete: a reply holding an
+ * integer is ok (a read read that integer; a write keeps its value), a reply holding a string
+ * is fail with that string as the error (the history keeps 47 bytes of it); without a
+ * reply (timeout, crash) a write is info (it may still take effect) and a read is fail (it
+ * changed nothing); any other reply is info for a write, fail for a read. */
+typedef struct tr_workload_op_spec {
+    const char *f;                /* the history's operation name; static */
+    uint32_t type;                /* the request type */
+    bool write;                   /* true: the operation changes state; false: a read */
+    int64_t value_min, value_max; /* a write's value range; min <= max */
+} tr_workload_op_spec;
+
 /* How a simulated client uses the service. The runner spawns clients_per_node client actors
  * on every node; each loops: think, next() an operation and its request, send it to the
  * actor registered as *target on the client's own node, wait for the reply or op_timeout,
@@ -1316,7 +1331,14 @@ typedef struct tr_workload {
     tr_history_type (*complete)(const tr_service_env *env, const tr_workload_op *op,
                                 const tr_msg *reply, int err, tr_workload_op *done,
                                 const char **error);
+    /* Optional: a table of operations (tr_workload_op_spec). With it, next and complete may
+     * be NULL: the defaults above serve in their place (with both callbacks given, the table
+     * and target are never read). At most TR_WORKLOAD_OPS_MAX rows. */
+    const tr_workload_op_spec *ops;
+    uint32_t op_count;
+    const char *target; /* static: the default next's target actor; NULL: the first actor */
 } tr_workload;
+#define TR_WORKLOAD_OPS_MAX 64
 
 /* What a check sees at the end of a run: the history, and each node's final state (the reply
  * body of a state request sent after the heal and a quiet period; NULL for a node that was
@@ -1332,7 +1354,18 @@ typedef struct tr_check_input {
     const tr_fault_span *faults;
     uint32_t fault_count;
     void *measures_; /* the runner's, for tr_check_measure (NULL: measures are dropped) */
+    tr_sim *sim; /* the finished simulation (borrowed, valid during the check), for
+                    tr_check_kv_get; NULL when the check runs elsewhere */
 } tr_check_input;
+
+/* Reads what the nodes stored durably, so that a service needs no state request: copies the
+ * committed value of `key` in the store of the actor registered as `actor` on node `node`
+ * (0-based) at the end of the run into buf[0..cap) and sets *len. Only what was committed
+ * counts: a write a crash took back is not there. 0; TR_ENOENT (never written, or deleted);
+ * TR_ETOOBIG (*len set to the size needed); TR_EINVAL (no simulation in `in`, a bad node or
+ * argument); TR_ENOTSUP (the node has no store); TR_EIO. */
+int tr_check_kv_get(const tr_check_input *in, uint32_t node, const char *actor, const void *key,
+                    size_t klen, void *buf, size_t cap, size_t *len);
 
 typedef struct tr_check {
     const char *name;
@@ -1363,7 +1396,15 @@ typedef struct tr_service {
     const tr_service_fault *faults;
     uint32_t fault_count;
     const char *const *bugs; /* NULL-terminated planted bug names, or NULL */
+    /* The fault kinds that matter to the service (TR_NEMESIS_* bits): the nemesis of a run
+     * that names none (tr_nemesis_spec.kinds == TR_NEMESIS_DEFAULT, as tr_experiment_config_init
+     * sets it; `troupe sim` without --nemesis). 0: a partition. */
+    uint32_t nemesis;
 } tr_service;
+
+/* In tr_nemesis_spec.kinds: the nemesis the workload's service declares (tr_service.nemesis;
+ * a partition when it declares none). With a scenario file it adds no random faults. */
+#define TR_NEMESIS_DEFAULT (1u << 31)
 
 typedef const tr_service *(*tr_service_entry_fn)(void);
 
@@ -1380,6 +1421,36 @@ int tr_service_load(const char *path, const tr_service **out, char *err, size_t 
  * are stopped and their names freed. On a simulated node (the sim's boot hook) it returns
  * once they are spawned; an init that fails then stops that actor with its reason. */
 int tr_service_boot(const tr_service *svc, tr_node *node, const tr_service_env *env);
+
+/* ---- What every service would otherwise write by hand ---- */
+
+/* An init for a service actor spawned with the default argument (tr_service_actor.arg NULL):
+ * copies the tr_service_place into the start of the actor's state (state_size at least
+ * sizeof(tr_service_place)). TR_EINVAL for another argument. */
+int tr_service_place_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len);
+/* Key ownership: the node that owns `key` is key mod node_count (non-negative). When this
+ * node (at) owns it, returns TR_SERVICE_MINE and sends nothing: handle the request here. Else
+ * forwards req (tr_forward) to the actor registered as `actor` on the owner, named
+ * "actor@nK" (K = owner index + 1: nodes are named n1..nN in index order, as the simulator
+ * names them and as `troupe node --replicas n1,...,nN` must) and returns 0: the owner answers
+ * the caller. When the forward is refused (TR_EUNREACH: the failure detector holds the owner's
+ * node down; TR_EFULL; TR_EINVAL: a bad place or name), nothing was sent, so the request
+ * certainly had no effect: it answers req at once with the error's text (tr_strerror, as
+ * tr_reply_str) and returns that error. */
+#define TR_SERVICE_MINE 1
+int tr_service_forward_owner(tr_ctx *ctx, const tr_msg *req, const tr_service_place *at,
+                             const char *actor, int64_t key);
+/* Reads a request body that is a msgpack array of at most cap integers into out[0..n) and
+ * returns n; TR_EINVAL when the body is anything else (out may then be partly written). */
+int tr_msg_read_ints(const tr_msg *msg, int64_t *out, uint32_t cap);
+/* Replies to req with its own type and a body holding one integer, or one string (its first
+ * 256 bytes); durable: as tr_reply_durable. The result of tr_reply / tr_reply_durable. */
+int tr_reply_int(tr_ctx *ctx, const tr_msg *req, int64_t value, bool durable);
+int tr_reply_str(tr_ctx *ctx, const tr_msg *req, const char *s, bool durable);
+/* tr_experiment_config_init, then one service to run, *svc, driving the run with its own
+ * workload (cfg->services = svc, borrowed: it must outlive the runs). */
+struct tr_experiment_config;
+void tr_service_experiment_init(struct tr_experiment_config *cfg, const tr_service *const *svc);
 
 /* ------------------------------------------------------------------------------------ */
 /* Experiments: a simulated cluster, services, a workload, a nemesis and checks          */
