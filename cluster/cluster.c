@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/frame.h"
-#include "cluster/handshake.h"
+#include "proto/frame.h"
+#include "proto/handshake.h"
 #include "cluster/transport.h"
 #include "runtime/assert.h"
 #include "runtime/codec.h"

@@ -32,10 +32,10 @@
 #include <uv.h>
 
 #include "cluster/address.h"
-#include "cluster/frame.h"
-#include "cluster/handshake.h"
+#include "proto/frame.h"
+#include "proto/handshake.h"
 #include "cluster/log.h"
-#include "cluster/membership.h"
+#include "proto/membership.h"
 #include "cluster/transport.h"
 #include "runtime/assert.h"
 
