@@ -219,21 +219,11 @@ void tr__outbound_gossip(tr_transport *t, peer *to) {
 
 void tr__outbound_heartbeat(tr_transport *t, peer *p) {
     uint8_t frame[32];
-    tr_mp_writer w;
-    tr__frame_begin(&w, frame, sizeof frame);
-    tr_mp_write_array(&w, 2);
-    tr_mp_write_uint(&w, TR_FRAME_HEARTBEAT);
-    tr_mp_write_uint(&w, t->hb_seq);
-    long len = tr__frame_end(&w);
+    long len = tr__proto_heartbeat_frame(t->hb_seq, frame, sizeof frame);
     TR_ASSERT(len > 0);
     tr__outbound_queue_ctrl(t, p, frame, (size_t)len);
 }
 
 long tr__outbound_bye_frame(uint8_t *buf, size_t cap) {
-    tr_mp_writer w;
-    tr__frame_begin(&w, buf, cap);
-    tr_mp_write_array(&w, 2);
-    tr_mp_write_uint(&w, TR_FRAME_BYE);
-    tr_mp_write_str(&w, "shutdown", 8);
-    return tr__frame_end(&w);
+    return tr__proto_bye_frame("shutdown", buf, cap);
 }

@@ -35,6 +35,7 @@
 #include "proto/frame.h"
 #include "proto/handshake.h"
 #include "cluster/log.h"
+#include "proto/link.h"
 #include "proto/membership.h"
 #include "cluster/transport.h"
 #include "runtime/assert.h"
@@ -110,8 +111,7 @@ struct conn {
     sockaddr_any alts[DIAL_ADDRS_MAX];
     uint8_t alt_n, alt_i;
     uint64_t deadline_ms; /* handshake deadline */
-    tr_frame_reader rd;
-    tr_handshake hs;
+    tr_proto_link link;   /* the protocol state of the connection: frame reader, handshake */
     /* reading stopped because a receiver is backlogged (TR_TRANSPORT_PAUSE) */
     bool paused;
     bool pause_logged; /* this pause got a log line: so does its end */

@@ -5,5 +5,6 @@ pub const lib = [_][]const u8{
     "proto/frame.c",
     "proto/handshake.c",
     "proto/membership.c",
+    "proto/link.c",
 };
 pub const tests = [_][]const u8{};
