@@ -73,6 +73,7 @@ typedef struct sim_opts {
     const char *scenario_path; /* --scenario FILE */
     tr_scenario scen;          /* its faults, parsed before any sim starts */
     bool scen_lossy;           /* it crashes a node or touches a clock (see check_ap) */
+    tr_sim_net net;            /* --net */
 } sim_opts;
 
 /* The verdicts of one store in one run. */
@@ -270,6 +271,7 @@ static const sim_option sim_options[] = {
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
     {"--check-determinism", false, true, false, NULL},
+    {"--net", true, true, true, "protocol or oracle"},
 };
 
 static const sim_option *find_option(const char *name) {
@@ -430,6 +432,10 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     }
     if (!strcmp(a, "--lin-budget")) {
         return parse_bounded(v, 1, 100000000, &o->lin_budget);
+    }
+    if (!strcmp(a, "--net")) {
+        o->net = !strcmp(v, "protocol") ? TR_SIM_NET_PROTOCOL : TR_SIM_NET_ORACLE;
+        return !strcmp(v, "protocol") || !strcmp(v, "oracle") ? 0 : TR_EINVAL;
     }
     if (!strcmp(a, "--history")) {
         o->history = v;
@@ -1144,6 +1150,9 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     if (o->lin_budget != LIN_BUDGET_DEFAULT) {
         fprintf(f, " --lin-budget %u", o->lin_budget);
     }
+    if (o->net == TR_SIM_NET_PROTOCOL) {
+        fputs(" --net protocol", f);
+    }
 }
 
 static void print_human(const sim_opts *o, const run_result *r) {
@@ -1349,6 +1358,7 @@ static void sim_config(const sim_opts *o, uint64_t seed, scenario *sc, tr_sim_co
     tr_sim_config_init(cfg);
     cfg->seed = seed;
     cfg->nodes = o->nodes;
+    cfg->net = o->net;
     cfg->store = true;
     cfg->boot = boot;
     cfg->boot_ud = sc;
@@ -1708,6 +1718,7 @@ static int run_loaded(int argc, char **argv) {
     cfg.nemesis.service_faults = service_faults[0] ? service_faults : NULL;
     cfg.sim.seed = o.seed_lo;
     cfg.sim.nodes = o.nodes;
+    cfg.sim.net = o.net;
     cfg.services = svcs;
     cfg.service_count = loads;
     cfg.workload = workload;

@@ -7,6 +7,7 @@ pub const lib = [_][]const u8{
     "sim/store_dir.c",
     "sim/determinism.c",
     "sim/net.c",
+    "sim/net_proto.c",
     "sim/nemesis.c",
     "sim/history.c",
     "sim/history_load.c",
@@ -33,4 +34,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_stock_sim.c",
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
+    "tests/sim/test_proto.c",
 };
