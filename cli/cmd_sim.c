@@ -119,6 +119,8 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
+    tr_sim_net_stats net; /* --net protocol: what the protocol did (net_ok) */
+    bool net_ok;
     double wall_s;  /* simulating only: the tr_sim_run_* calls */
     double cpu_s;   /* the same span in this thread's CPU time (a loaded machine inflates
                        wall_s, not this) */
@@ -207,6 +209,9 @@ static void usage(FILE *f) {
             "(default 200000); a CP history it cannot decide within that is unknown.\n"
             "--check-determinism runs each seed (or each of --seeds A..B) twice and compares\n"
             "the traces event by event; a range ends with one summary line.\n"
+            "--net oracle (default): messages on links, a perfect failure detector; --net\n"
+            "protocol: a real node's cluster protocol (handshake, frames, heartbeats, phi\n"
+            "accrual, reconnects) over simulated TCP streams, so pauses cause suspicions.\n"
             "--json prints one object per seed: seed, verdict (\"held\", \"violated\" or\n"
             "\"unknown\"), held (verdict is held), nodes, trace_hash, partitioned, minority\n"
             "(node names), minority_mask (bit i: node n<i+1>), events, wall_s, cpu_s,\n"
@@ -741,6 +746,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     sc->out->virtual_ns = tr_sim_now_ns(sim);
     sc->out->trace_hash = tr_sim_trace_hash(sim);
     tr_sim_stats_get(sim, &sc->out->stats);
+    sc->out->net_ok = tr_sim_net_stats_get(sim, &sc->out->net) == 0;
     double t1 = wall_now();
     sc->out->wall_s = t1 - t0;
     sc->out->cpu_s = cpu_now() - c0;
@@ -1112,6 +1118,12 @@ static void print_faults(const run_result *r) {
         }
     }
     printf("%s\n", any ? "" : " none");
+    if (r->net_ok) {
+        printf("protocol: %" PRIu64 " dials, %" PRIu64 " suspicions, %" PRIu64 " down / %" PRIu64
+               " up verdicts, %" PRIu64 " refused, %" PRIu64 " protocol errors\n",
+               r->net.dials, r->net.suspicions, r->net.downs, r->net.ups, r->net.refused,
+               r->net.protocol_errors);
+    }
 }
 
 /* A path as one shell word: as is when it is plain, else single-quoted. */

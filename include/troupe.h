@@ -954,6 +954,17 @@ typedef struct tr_sim_stats {
 } tr_sim_stats;
 void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out);
 
+/* Under TR_SIM_NET_PROTOCOL, what the cluster protocol did, all nodes together. */
+typedef struct tr_sim_net_stats {
+    uint64_t dials;           /* connections attempted */
+    uint64_t refused;         /* closed in the handshake or at admission (identity rules) */
+    uint64_t protocol_errors; /* malformed or unexpected input, failed handshakes */
+    uint64_t suspicions;      /* SUSPECT verdicts of the phi detectors (logged only) */
+    uint64_t downs, ups;      /* DOWN and UP verdicts: what monitors hear */
+} tr_sim_net_stats;
+/* 0, or TR_EINVAL under TR_SIM_NET_ORACLE (there is no protocol to count). */
+int tr_sim_net_stats_get(const tr_sim *sim, tr_sim_net_stats *out);
+
 /* ---- Check-determinism mode ----
  * Runs scenario(sim, ud) on two sims created from cfg, the first recording per-event hashes
  * (up to cfg->record_events_max), the second comparing against them. out->diverged tells

@@ -45,10 +45,11 @@ enum {
 
 typedef struct proto_end {
     int state;
-    bool linked_once;  /* the detector has a history (UP or DOWN verdicts apply) */
-    bool broken;       /* a segment went missing: what follows is ignored */
-    uint32_t conn;     /* the connection's id (0: none); segments of others are ignored */
-    uint64_t rx_epoch; /* the link epoch (from the peer) when the connection opened */
+    bool linked_once;   /* the detector has a history (UP or DOWN verdicts apply) */
+    bool broken;        /* a segment went missing: what follows is ignored */
+    bool told, told_up; /* the last verdict reported (report) */
+    uint32_t conn;      /* the connection's id (0: none); segments of others are ignored */
+    uint64_t rx_epoch;  /* the link epoch (from the peer) when the connection opened */
     uint64_t deadline_ms;
     tr_proto_link link;
     tr_fd fd;
@@ -109,14 +110,24 @@ static void stream_write(tr_sim *sim, uint32_t i, uint32_t k, const uint8_t *p, 
     }
 }
 
-/* i's detector for k changed: watchers on i hear it. */
+/* What i's detector said about k: a suspicion is counted; a verdict that is news (UP
+ * after DOWN or at first, DOWN after UP: not a suspect heard again) goes to watchers. */
 static void report(tr_sim *sim, uint32_t i, uint32_t k, int fd_ev) {
-    if (fd_ev == TR_FD_UP || fd_ev == TR_FD_DOWN) {
-        sim->proto->counts.verdicts[fd_ev == TR_FD_UP]++;
-        tr__sim_verdict(sim, i, k, fd_ev == TR_FD_UP);
-    } else if (fd_ev == TR_FD_SUSPECT) {
+    proto_end *e = end_of(sim, i, k);
+    if (fd_ev == TR_FD_SUSPECT) {
         sim->proto->counts.suspicions++;
     }
+    if (fd_ev != TR_FD_UP && fd_ev != TR_FD_DOWN) {
+        return;
+    }
+    bool up = fd_ev == TR_FD_UP;
+    if (e->told && e->told_up == up) {
+        return;
+    }
+    e->told = true;
+    e->told_up = up;
+    sim->proto->counts.verdicts[up]++;
+    tr__sim_verdict(sim, i, k, up);
 }
 
 /* Closes i's end towards k (reset: a RST to the peer if `tell`). */
@@ -375,9 +386,8 @@ static void tick_peer(tr_sim *sim, uint32_t i, uint32_t k, uint64_t now, bool be
         /* a client is judged by nothing but its connection (no detector, no gossip) */
         int ev = e->link.client ? TR_FD_SAME : tr__fd_tick(&e->fd, &sp->fdc, now);
         report(sim, i, k, ev == TR_FD_DOWN ? TR_FD_SAME : ev);
-        if (ev == TR_FD_DOWN) {
+        if (ev == TR_FD_DOWN) { /* closing reports it (tr__fd_link_down) */
             end_close(sim, i, k, true, "no frame in time (failure detector)");
-            report(sim, i, k, TR_FD_DOWN);
             return;
         }
         if (beat) {
@@ -515,6 +525,20 @@ int tr__sim_proto_counts_get(const tr_sim *sim, tr_sim_proto_counts *out) {
         return TR_EINVAL;
     }
     *out = sim->proto->counts;
+    return 0;
+}
+
+int tr_sim_net_stats_get(const tr_sim *sim, tr_sim_net_stats *out) {
+    if (sim == NULL || out == NULL || sim->proto == NULL) {
+        return TR_EINVAL;
+    }
+    const tr_sim_proto_counts *c = &sim->proto->counts;
+    *out = (tr_sim_net_stats){.dials = c->dials,
+                              .refused = c->refused,
+                              .protocol_errors = c->protocol_errors,
+                              .suspicions = c->suspicions,
+                              .downs = c->verdicts[0],
+                              .ups = c->verdicts[1]};
     return 0;
 }
 
