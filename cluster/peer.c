@@ -41,8 +41,7 @@ peer *tr__peer_add(tr_transport *t, uint32_t id, const char *name, const char *a
         }
     }
     if (p) {
-        bytes_free(&p->q_ctrl);
-        bytes_free(&p->q_data);
+        tr__outq_deinit(&p->q);
         memset(p, 0, sizeof *p);
         p->id = id;
         p->client = client;
@@ -63,13 +62,12 @@ void tr__peer_set_reachable(tr_transport *t, peer *p, bool reachable) {
     p->reachable = reachable;
     p->linked = p->active != NULL;
     if (!reachable) {
-        if (p->q_count) {
-            LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name, p->q_count,
-                p->q_data.len);
+        size_t queued = p->q.data.len;
+        uint32_t dropped = tr__outq_clear(&p->q);
+        if (dropped) {
+            LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name, dropped,
+                queued);
         }
-        p->q_ctrl.len = p->q_data.len = 0;
-        p->q_count = 0;
-        bytes_trim(&p->q_data);
     }
     pthread_mutex_unlock(&t->mu);
 }

@@ -6,5 +6,6 @@ pub const lib = [_][]const u8{
     "proto/handshake.c",
     "proto/membership.c",
     "proto/link.c",
+    "proto/outq.c",
 };
 pub const tests = [_][]const u8{};

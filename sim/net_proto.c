@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "proto/link.h"
+#include "proto/outq.h"
 #include "runtime/assert.h"
 #include "sim/sim.h"
 
@@ -35,6 +36,9 @@
 #define PROTO_HANDSHAKE_TIMEOUT_MS 5000
 #define PROTO_SEGMENT_MAX 1460u /* bytes per segment at most (an Ethernet MSS) */
 #define SIM_STREAM_PROTO(i) ((5ull << 24) + (i))
+/* A real node's default queue bounds (cluster/transport.c) */
+static const tr_outq_limits queue_limits = {
+    .ctrl_bytes = 256u << 10, .data_bytes = 4u << 20, .data_count = 65536};
 
 enum {
     END_CLOSED = 0,
@@ -53,6 +57,9 @@ typedef struct proto_end {
     uint64_t deadline_ms;
     tr_proto_link link;
     tr_fd fd;
+    bool reachable;             /* sends are queued (a member not yet linked, or linked) */
+    tr_outq q;                  /* what waits for the link, bounded as on a real node */
+    tr_outq_buf w_ctrl, w_data; /* a batch being written (kept to reuse its memory) */
 } proto_end;
 
 typedef struct sim_proto {
@@ -110,6 +117,24 @@ static void stream_write(tr_sim *sim, uint32_t i, uint32_t k, const uint8_t *p, 
     }
 }
 
+/* Writes what is queued on i's linked end towards k: the control lane first. */
+static void end_flush(tr_sim *sim, uint32_t i, uint32_t k) {
+    proto_end *e = end_of(sim, i, k);
+    if (e->state != END_LINKED || (e->q.ctrl.len == 0 && e->q.data.len == 0)) {
+        return;
+    }
+    TR_DEBUG_ASSERT(tr__outq_check(&e->q, &queue_limits, TR_FRAME_MAX_DEFAULT));
+    (void)tr__outq_take(&e->q, &e->w_ctrl, &e->w_data);
+    stream_write(sim, i, k, e->w_ctrl.p, e->w_ctrl.len);
+    stream_write(sim, i, k, e->w_data.p, e->w_data.len);
+    e->w_ctrl.len = e->w_data.len = 0;
+}
+
+static void queue_ctrl(tr_sim *sim, uint32_t i, uint32_t k, const uint8_t *frame, size_t n) {
+    (void)tr__outq_push_ctrl(&end_of(sim, i, k)->q, &queue_limits, frame, n);
+    end_flush(sim, i, k);
+}
+
 /* What i's detector said about k: a suspicion is counted; a verdict that is news (UP
  * after DOWN or at first, DOWN after UP: not a suspect heard again) goes to watchers. */
 static void report(tr_sim *sim, uint32_t i, uint32_t k, int fd_ev) {
@@ -144,6 +169,10 @@ static void end_close(tr_sim *sim, uint32_t i, uint32_t k, bool tell, const char
     sim->proto->counts.closes++;
     bool was_linked = e->state == END_LINKED;
     tr__proto_link_deinit(&e->link);
+    if (was_linked) { /* until linked again: sends fail, what waited is dropped */
+        e->reachable = false;
+        sim->stats.dropped_cut += tr__outq_clear(&e->q);
+    }
     e->state = END_CLOSED;
     e->conn = 0;
     e->broken = false;
@@ -207,7 +236,7 @@ static void gossip_to(tr_sim *sim, uint32_t i, uint32_t k) {
     uint8_t frame[TR_SIM_NODES_MAX * 160 + 64];
     long n = tr__gossip_encode(members, sim->n, frame, sizeof frame);
     SIM_ASSERT(sim, n > 0);
-    stream_write(sim, i, k, frame, (size_t)n);
+    queue_ctrl(sim, i, k, frame, (size_t)n);
 }
 
 /* The handshake of i's end towards k completed: admit the peer or close. */
@@ -238,12 +267,14 @@ static void on_authenticated(tr_sim *sim, uint32_t i, uint32_t k) {
         return;
     }
     e->state = END_LINKED;
+    e->reachable = true;
     if (e->link.client) {
+        end_flush(sim, i, k);
         return; /* a client is no member: no detector, no gossip */
     }
     e->linked_once = true;
     report(sim, i, k, tr__fd_link_up(&e->fd, &sim->proto->fdc, now_ms(sim, i)));
-    gossip_to(sim, i, k);
+    gossip_to(sim, i, k); /* first, then what waited for the link */
 }
 
 /* An envelope frame reached node i from k. */
@@ -361,16 +392,15 @@ void tr__sim_proto_segment(tr_sim *sim, sim_event *ev, sim_record *r) {
 
 int tr__sim_proto_send(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t len) {
     proto_end *e = end_of(sim, f, t);
-    if (e->state != END_LINKED) {
-        sim->stats.dropped_cut++; /* no link: a real node's send fails the same way */
-        tr__sim_buf_free(sim, buf, len);
-        return 0;
-    }
-    uint8_t prefix[4];
-    tr__proto_envelope_prefix(len, prefix);
-    stream_write(sim, f, t, prefix, 4);
-    stream_write(sim, f, t, buf, len);
+    /* As a real node's transport: queued for a member being linked or linked, bounded (a
+     * full queue is TR_EFULL), refused once its link went down, until it is back. */
+    int rc = e->reachable ? tr__outq_push_data(&e->q, &queue_limits, buf, len) : TR_EUNREACH;
     tr__sim_buf_free(sim, buf, len);
+    if (rc != 0) {
+        sim->stats.dropped_cut++;
+        return rc;
+    }
+    end_flush(sim, f, t);
     return 0;
 }
 
@@ -394,7 +424,7 @@ static void tick_peer(tr_sim *sim, uint32_t i, uint32_t k, uint64_t now, bool be
             uint8_t frame[32];
             long n = tr__proto_heartbeat_frame(sp->hb_seq[i], frame, sizeof frame);
             SIM_ASSERT(sim, n > 0);
-            stream_write(sim, i, k, frame, (size_t)n);
+            queue_ctrl(sim, i, k, frame, (size_t)n);
         }
         if (gossip && !e->link.client) {
             gossip_to(sim, i, k);
@@ -431,17 +461,25 @@ void tr__sim_proto_tick(tr_sim *sim, uint32_t i, sim_record *r) {
     arm_tick(sim, i);
 }
 
+static void end_free(proto_end *e) {
+    if (e->state != END_CLOSED) {
+        tr__proto_link_deinit(&e->link);
+    }
+    tr__outq_deinit(&e->q);
+    tr__outq_buf_free(&e->w_ctrl);
+    tr__outq_buf_free(&e->w_data);
+}
+
 static void node_reset(tr_sim *sim, uint32_t i) {
     sim_proto *sp = sim->proto;
     uint64_t now = now_ms(sim, i);
     for (uint32_t k = 0; k < sim->n; k++) {
         if (k != i) {
             proto_end *e = end_of(sim, i, k);
-            if (e->state != END_CLOSED) {
-                tr__proto_link_deinit(&e->link);
-            }
+            end_free(e);
             memset(e, 0, sizeof *e);
             tr__fd_init(&e->fd, &sp->fdc, now);
+            e->reachable = true; /* a member known from the start, as a seed */
         }
     }
     sp->last_beat_ms[i] = now;
@@ -509,9 +547,7 @@ void tr__sim_proto_destroy(tr_sim *sim) {
         return;
     }
     for (size_t k = 0; k < (size_t)sim->n * sim->n; k++) {
-        if (sim->proto->ends[k].state != END_CLOSED) {
-            tr__proto_link_deinit(&sim->proto->ends[k].link);
-        }
+        end_free(&sim->proto->ends[k]);
     }
     free(sim->proto->ends);
     free(sim->proto);

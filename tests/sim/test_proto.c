@@ -33,7 +33,20 @@ static int watcher_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
 static const tr_behaviour watcher = {
     .name = "watcher", .init = watcher_init, .receive = watcher_receive};
 
+static uint64_t sunk; /* messages the sink on n2 received */
+
+static int sink_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    sunk += msg->type == TR_MSG_USER;
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour sink = {.name = "sink", .receive = sink_receive};
+
 static int boot(tr_node *node, void *ud) {
+    if (tr_node_id(node) == 2) {
+        tr_spawn_opts o = {.name = "sink"};
+        return tr_node_spawn(node, &sink, &o, NULL, 0, NULL);
+    }
     if (tr_node_id(node) != 1) {
         return 0;
     }
@@ -49,7 +62,7 @@ static tr_sim *make(uint64_t seed, uint32_t nodes) {
     cfg.store = false;
     cfg.net = TR_SIM_NET_PROTOCOL;
     cfg.boot = boot;
-    downs = ups = down_at_ns = up_at_ns = 0;
+    downs = ups = down_at_ns = up_at_ns = sunk = 0;
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
     return sim;
@@ -236,4 +249,35 @@ Test(sim_proto, same_seed_gives_same_trace_hash) {
     tr_sim_divergence other;
     cr_assert_eq(tr_sim_check_determinism(&cfg, scenario, NULL, &other), 0);
     cr_assert_neq(other.hash_first, div.hash_first, "another seed, another run");
+}
+
+static tr_addr sink_addr(tr_sim *sim) {
+    tr_addr a;
+    cr_assert_eq(tr_node_lookup(tr_sim_node(sim, 1), "sink", &a), 0);
+    return a;
+}
+
+Test(sim_proto, sends_wait_for_the_first_link_and_are_refused_once_it_went_down) {
+    tr_sim *sim = make(9, 3);
+    tr_addr to = sink_addr(sim);
+    /* at time 0 no link is up yet: queued, as to a real node's seed, then delivered */
+    cr_assert_eq(tr_node_send(tr_sim_node(sim, 0), to, TR_MSG_USER, "\xc0", 1), 0);
+    tr_sim_run_for(sim, 1000 * MS);
+    cr_assert_eq(sunk, 1);
+    cr_assert_eq(tr_sim_isolate(sim, 1), 0);
+    tr_sim_run_for(sim, 4000 * MS); /* phi and the hard bound: n2 is down for n1 */
+    cr_assert_eq(downs, 1);
+    tr_sim_stats before, after;
+    tr_sim_stats_get(sim, &before);
+    (void)tr_node_send(tr_sim_node(sim, 0), to, TR_MSG_USER, "\xc0", 1); /* refused */
+    tr_sim_run_for(sim, 10 * MS);
+    tr_sim_stats_get(sim, &after);
+    cr_assert_eq(after.dropped_cut, before.dropped_cut + 1);
+    cr_assert_eq(tr_sim_heal(sim), 0);
+    tr_sim_run_for(sim, 8000 * MS); /* redialled within the backoff */
+    cr_assert_eq(ups, 1);
+    cr_assert_eq(tr_node_send(tr_sim_node(sim, 0), to, TR_MSG_USER, "\xc0", 1), 0);
+    tr_sim_run_for(sim, 100 * MS);
+    cr_assert_eq(sunk, 2);
+    tr_sim_destroy(sim);
 }
