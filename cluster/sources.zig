@@ -13,6 +13,7 @@ pub const lib = [_][]const u8{
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
     "tests/cluster/test_outq.c",
+    "tests/cluster/test_link.c",
     "tests/cluster/test_handshake.c",
     "tests/cluster/test_transport.c",
     "tests/cluster/test_hostnames.c",
