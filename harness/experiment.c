@@ -333,7 +333,10 @@ static void replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) 
         len += (size_t)snprintf(buf + len, cap - len, " --bug %s", cfg->bug);
     }
     if (cfg->nemesis.scenario_path != NULL && len < cap) {
-        snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
+        len += (size_t)snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
+    }
+    if (cfg->sim.net == TR_SIM_NET_PROTOCOL && len < cap) {
+        snprintf(buf + len, cap - len, " --net protocol");
     }
 }
 

@@ -10,13 +10,16 @@
  *   2. HELLO and AUTH frames travel as bytes, cut into segments at random points (partial
  *      writes and reads); the link's delay, FIFO order and cuts apply to each segment;
  *   3. once authenticated (and admitted by tr__proto_admit), envelopes travel as frames,
- *      HEARTBEATs go out every heartbeat_ms and GOSSIP every 2 heartbeats, as on a real node;
+ *      HEARTBEATs go out every heartbeat_ms and GOSSIP every 2 heartbeats, as on a real node,
+ *      through the bounded queues of proto/outq.h (a send waits there for a member not yet
+ *      linked; it is refused once the member's link went down, until it is back);
  *   4. an end closes on a protocol error, a BYE, a handshake deadline or a DOWN verdict of
  *      its detector, and tells the other end with a RST segment (what a closed socket does);
  *      a crashed node's sockets reset (RST to every peer).
- * A stream has no holes: a segment lost to a cut (or one sent after it) breaks the
- * connection silently (everything after is ignored), as a TCP connection that stalled in a
- * partition, and the detectors find out from the silence. NODE_DOWN/UP to watchers are the
+ * A stream has no holes: a cut breaks the connections across it for good (what was in
+ * flight and everything sent after is ignored by the receiver, neither end being told: a
+ * simplification of a TCP connection stalled in a partition, which may resume after a short
+ * one), and the detectors find out from the silence. NODE_DOWN/UP to watchers are the
  * detector's transitions (tr__sim_verdict). Everything runs in the node's local clock (in
  * ms, as the real transport's loop clock): pauses, clock jumps and delay spikes cause the
  * suspicions they cause on a real node.
@@ -35,7 +38,6 @@
 #define PROTO_TICK_MS 100
 #define PROTO_HANDSHAKE_TIMEOUT_MS 5000
 #define PROTO_SEGMENT_MAX 1460u /* bytes per segment at most (an Ethernet MSS) */
-#define SIM_STREAM_PROTO(i) ((5ull << 24) + (i))
 /* A real node's default queue bounds (cluster/transport.c) */
 static const tr_outq_limits queue_limits = {
     .ctrl_bytes = 256u << 10, .data_bytes = 4u << 20, .data_count = 65536};

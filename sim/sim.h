@@ -213,6 +213,7 @@ struct tr_sim {
 #define SIM_STREAM_LINK_DELAY(f, t) ((2ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
 #define SIM_STREAM_LINK_FAULT(f, t) ((3ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
 #define SIM_STREAM_NEMESIS (4ull << 24)
+#define SIM_STREAM_PROTO(i) ((5ull << 24) + (i)) /* --net protocol: nonces, jitter, segments */
 
 /* Always-on invariant check: on failure prints the seed, event index and virtual time (so
  * the run can be replayed to that point) and aborts. */
