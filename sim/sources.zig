@@ -36,4 +36,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_scenario.c",
     "tests/sim/test_proto.c",
     "tests/sim/test_proto_split.c",
+    "tests/sim/test_proto_cli.c",
 };
