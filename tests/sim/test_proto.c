@@ -281,3 +281,44 @@ Test(sim_proto, sends_wait_for_the_first_link_and_are_refused_once_it_went_down)
     cr_assert_eq(sunk, 2);
     tr_sim_destroy(sim);
 }
+
+static void spike_from_n2(tr_sim *sim, void *ud) {
+    /* every segment n2 sends for 1 s arrives 4 s late (the stream stays in order) */
+    cr_assert_eq(tr_sim_delay_spike(sim, 1, TR_SIM_ANY, 4000 * MS, 1000 * MS), 0);
+}
+
+static void jump_n1(tr_sim *sim, void *ud) {
+    cr_assert_eq(tr_sim_clock_jump(sim, 0, 5000 * (int64_t)MS), 0);
+}
+
+Test(sim_proto, a_delay_spike_is_taken_for_a_dead_node) {
+    for (int oracle = 0; oracle <= 1; oracle++) {
+        tr_sim_config cfg;
+        tr_sim_config_init(&cfg);
+        cfg.seed = 10;
+        cfg.store = false;
+        cfg.boot = boot;
+        cfg.net = oracle ? TR_SIM_NET_ORACLE : TR_SIM_NET_PROTOCOL;
+        downs = ups = 0;
+        tr_sim *sim;
+        cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
+        tr_sim_at(sim, 2000 * MS, spike_from_n2, NULL);
+        tr_sim_run_for(sim, 15000 * MS);
+        cr_assert(tr_sim_node_is_up(sim, 1));
+        cr_assert_eq(downs, oracle ? 0 : 1, "%s: %llu", oracle ? "oracle" : "protocol",
+                     (unsigned long long)downs);
+        cr_assert_eq(ups, downs, "and back");
+        tr_sim_destroy(sim);
+    }
+}
+
+Test(sim_proto, a_forward_clock_jump_makes_a_node_suspect_its_peers) {
+    tr_sim *sim = make(11, 3);
+    tr_sim_at(sim, 2000 * MS, jump_n1, NULL);
+    tr_sim_run_for(sim, 2000 * MS + 200 * MS);
+    /* n1's clock says 5 s passed without a frame: past the hard bound, at its next tick */
+    cr_assert_eq(downs, 1, "%llu", (unsigned long long)downs);
+    tr_sim_run_for(sim, 10000 * MS);
+    cr_assert_eq(ups, 1, "reconnected");
+    tr_sim_destroy(sim);
+}
