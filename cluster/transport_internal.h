@@ -32,13 +32,13 @@
 #include <uv.h>
 
 #include "cluster/address.h"
+#include "cluster/log.h"
+#include "cluster/transport.h"
 #include "proto/frame.h"
 #include "proto/handshake.h"
-#include "cluster/log.h"
 #include "proto/link.h"
 #include "proto/membership.h"
 #include "proto/outq.h"
-#include "cluster/transport.h"
 #include "runtime/assert.h"
 
 #define PEERS_MAX 1024
