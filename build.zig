@@ -13,6 +13,7 @@
 const std = @import("std");
 
 const runtime = @import("runtime/sources.zig");
+const proto = @import("proto/sources.zig");
 const cluster = @import("cluster/sources.zig");
 const sim = @import("sim/sources.zig");
 const actors = @import("actors/sources.zig");
@@ -52,9 +53,9 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ harness.lib;
+    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ harness.lib;
 
-    // libtroupe.a: runtime + cluster + sim + actors (the embedding library).
+    // libtroupe.a: runtime + proto + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
     lib_mod.addCSourceFiles(.{ .files = &lib_sources, .flags = &lib_c_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "troupe", .root_module = lib_mod });
@@ -119,7 +120,7 @@ pub fn build(b: *std.Build) void {
     // fails when the suite fails or when it ran no test (the --gc-sections trap).
     const test_step = b.step("test", "Run every Criterion suite");
     const suite_filter = b.option([]const u8, "suite", "Only build and run suites whose path contains this");
-    const all_tests = runtime.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ harness.tests ++ bench.tests;
+    const all_tests = runtime.tests ++ proto.tests ++ cluster.tests ++ sim.tests ++ actors.tests ++ harness.tests ++ bench.tests;
     // Criterion cannot run under TSan (its sandbox maps memory where TSan keeps its shadow:
     // "Could not initialize inheritable arena"), so with -Dtsan=true the test step runs the
     // plain stress programs of tests/tsan/ instead, which print "N passed, M failed".

@@ -85,6 +85,7 @@ typedef struct sim_opts {
     bool scen_lossy;           /* it crashes a node or touches a clock (see check_ap) */
     /* --load: the experiment of the loaded services (its seed set per run), or NULL. */
     const tr_experiment_config *loaded;
+    tr_sim_net net; /* --net */
 } sim_opts;
 
 /* The verdicts of one store in one run. */
@@ -132,6 +133,8 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
+    tr_sim_net_stats net; /* --net protocol: what the protocol did (net_ok) */
+    bool net_ok;
     double wall_s;         /* simulating only: the tr_sim_run_* calls */
     double cpu_s;          /* the same span in this thread's CPU time (a loaded machine inflates
                        wall_s, not this) */
@@ -241,6 +244,9 @@ static void usage(FILE *f) {
             "(default 200000); a CP history it cannot decide within that is unknown.\n"
             "--check-determinism runs each seed (or each of --seeds A..B) twice and compares\n"
             "the traces event by event; a range ends with one summary line.\n"
+            "--net oracle (default): messages on links, a perfect failure detector; --net\n"
+            "protocol: a real node's cluster protocol (handshake, frames, heartbeats, phi\n"
+            "accrual, reconnects) over simulated TCP streams, so pauses cause suspicions.\n"
             "--json prints one object per seed: seed, verdict (\"held\", \"violated\" or\n"
             "\"unknown\"), held (verdict is held), nodes, trace_hash, partitioned, minority\n"
             "(node names), minority_mask (bit i: node n<i+1>), events, wall_s, cpu_s,\n"
@@ -305,6 +311,7 @@ static const sim_option sim_options[] = {
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
     {"--check-determinism", false, true, true, NULL},
+    {"--net", true, true, true, "protocol or oracle"},
 };
 
 static const sim_option *find_option(const char *name) {
@@ -466,6 +473,10 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     }
     if (!strcmp(a, "--lin-budget")) {
         return parse_bounded(v, 1, 100000000, &o->lin_budget);
+    }
+    if (!strcmp(a, "--net")) {
+        o->net = !strcmp(v, "protocol") ? TR_SIM_NET_PROTOCOL : TR_SIM_NET_ORACLE;
+        return !strcmp(v, "protocol") || !strcmp(v, "oracle") ? 0 : TR_EINVAL;
     }
     if (!strcmp(a, "--history")) {
         o->history = v;
@@ -774,6 +785,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     sc->out->virtual_ns = tr_sim_now_ns(sim);
     sc->out->trace_hash = tr_sim_trace_hash(sim);
     tr_sim_stats_get(sim, &sc->out->stats);
+    sc->out->net_ok = tr_sim_net_stats_get(sim, &sc->out->net) == 0;
     double t1 = wall_now();
     sc->out->wall_s = t1 - t0;
     sc->out->cpu_s = cpu_now() - c0;
@@ -1151,6 +1163,12 @@ static void print_faults(const run_result *r) {
         }
     }
     printf("%s\n", any ? "" : " none");
+    if (r->net_ok) {
+        printf("protocol: %" PRIu64 " dials, %" PRIu64 " suspicions, %" PRIu64 " down / %" PRIu64
+               " up verdicts, %" PRIu64 " refused, %" PRIu64 " protocol errors\n",
+               r->net.dials, r->net.suspicions, r->net.downs, r->net.ups, r->net.refused,
+               r->net.protocol_errors);
+    }
 }
 
 /* A path as one shell word: as is when it is plain, else single-quoted. */
@@ -1196,6 +1214,9 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     }
     if (o->lin_budget != LIN_BUDGET_DEFAULT) {
         fprintf(f, " --lin-budget %u", o->lin_budget);
+    }
+    if (o->net == TR_SIM_NET_PROTOCOL) {
+        fputs(" --net protocol", f);
     }
 }
 
@@ -1409,6 +1430,7 @@ static void sim_config(const sim_opts *o, uint64_t seed, scenario *sc, tr_sim_co
     tr_sim_config_init(cfg);
     cfg->seed = seed;
     cfg->nodes = o->nodes;
+    cfg->net = o->net;
     cfg->store = true;
     cfg->boot = boot;
     cfg->boot_ud = sc;
@@ -1977,6 +1999,7 @@ static int run_loaded(int argc, char **argv) {
     cfg.nemesis.service_faults = service_faults[0] ? service_faults : NULL;
     cfg.sim.seed = o.seed_lo;
     cfg.sim.nodes = o.nodes;
+    cfg.sim.net = o.net;
     cfg.services = svcs;
     cfg.service_count = loads;
     cfg.workload = workload;

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "cluster/handshake.h"
+#include "proto/handshake.h"
 
 /* Checks the syntax of a "host:port" address (port 0 only if port0_ok, as for a listen
  * address). 0, or TR_EINVAL with *why (if why is not NULL) set to a static sentence saying

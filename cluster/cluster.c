@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/frame.h"
-#include "cluster/handshake.h"
 #include "cluster/transport.h"
+#include "proto/frame.h"
+#include "proto/handshake.h"
 #include "runtime/assert.h"
 #include "runtime/codec.h"
 #include "runtime/engine.h"

@@ -13,7 +13,7 @@ conn *tr__conn_new(tr_transport *t, bool outbound) {
     if (!c) {
         return NULL;
     }
-    if (tr__frame_reader_init(&c->rd, t->frame_max)) {
+    if (tr__proto_link_init(&c->link, t->frame_max, t->gossip_in)) {
         free(c);
         return NULL;
     }
@@ -42,7 +42,7 @@ static void on_conn_closed(uv_handle_t *h) {
         TR_ASSERT(t->pending_conns > 0);
         t->pending_conns--;
     }
-    tr__frame_reader_deinit(&c->rd);
+    tr__proto_link_deinit(&c->link);
     bytes_free(&c->w_ctrl);
     bytes_free(&c->w_data);
     free(c);
@@ -54,8 +54,8 @@ const char *tr__conn_who(conn *c) {
     if (c->peer) {
         return c->peer->name;
     }
-    if (c->hs.state >= TR_HS_WAIT_AUTH && c->hs.theirs.name[0]) {
-        return c->hs.theirs.name;
+    if (c->link.hs.state >= TR_HS_WAIT_AUTH && c->link.hs.theirs.name[0]) {
+        return c->link.hs.theirs.name;
     }
     return "?";
 }
@@ -138,11 +138,8 @@ void tr__conn_start(conn *c) {
     mine.id = t->id;
     mine.flags = t->client ? TR_HELLO_CLIENT : 0;
     mine.incarnation = t->incarnation;
-    uint8_t out[TR_HS_OUT_MAX];
-    size_t n;
-    if (tr__handshake_start(&c->hs, c->outbound, &mine, t->secret, t->secret_len, out, sizeof out,
-                            &n)) {
-        tr__conn_close(c, "error", "handshake start failed: %s", c->hs.reason);
+    if (tr__proto_link_start(&c->link, c->outbound, &mine, t->secret, t->secret_len, NULL)) {
+        tr__conn_close(c, "error", "%s", c->link.reason);
         return;
     }
     int rc = uv_read_start((uv_stream_t *)&c->tcp, tr__inbound_alloc, tr__inbound_read);
@@ -150,7 +147,7 @@ void tr__conn_start(conn *c) {
         tr__conn_close(c, "warn", "read start failed: %s", uv_strerror(rc));
         return;
     }
-    if (n > 0 && tr__conn_write_raw(c, out, n)) {
+    if (c->link.out_len > 0 && tr__conn_write_raw(c, c->link.out, c->link.out_len)) {
         tr__conn_close(c, "warn", "handshake write failed");
     }
 }

@@ -33,52 +33,11 @@ static void add_member_from_gossip(tr_transport *t, const tr_gossip_entry *e) {
     }
 }
 
-static int on_control(tr_transport *t, conn *c, int kind, const uint8_t *p, size_t len) {
-    switch (kind) {
-    case TR_FRAME_HEARTBEAT: {
-        tr_mp_reader r;
-        uint32_t n;
-        uint64_t kind_v, seq;
-        tr_mp_reader_init(&r, p, len);
-        if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_uint(&r, &kind_v) ||
-            tr_mp_read_uint(&r, &seq) || tr_mp_reader_done(&r)) {
-            return TR_EPROTO;
-        }
-        return 0;
-    }
-    case TR_FRAME_GOSSIP: {
-        tr_gossip_entry *entries = t->gossip_in;
-        size_t n;
-        if (tr__gossip_decode(p, len, entries, TR_MEMBERS_MAX, &n)) {
-            return TR_EPROTO;
-        }
-        for (size_t i = 0; i < n; i++) {
-            add_member_from_gossip(t, &entries[i]);
-        }
-        return 0;
-    }
-    case TR_FRAME_BYE: {
-        tr_mp_reader r;
-        uint32_t n;
-        uint64_t kind_v;
-        char why[128];
-        tr_mp_reader_init(&r, p, len);
-        if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_uint(&r, &kind_v) ||
-            tr_mp_read_str_copy(&r, why, sizeof why) || tr_mp_reader_done(&r)) {
-            return TR_EPROTO;
-        }
-        tr__conn_close(c, "info", "peer said bye: %s", why);
-        return 0;
-    }
-    default: return TR_EPROTO;
-    }
-}
-
 /* Back-pressure: on_message returned TR_TRANSPORT_PAUSE, a local receiver is over its
  * threshold. Reading this connection stops (the peer's frames wait in its kernel buffers,
  * then in its bounded queue, where its senders get TR_EFULL) and t->resume polls
  * t->backlogged every 1 ms, doubling to RESUME_POLL_MAX_MS, until the receiver drained.
- * Nothing is dropped: frames already buffered in c->rd are handled on resume, in order.
+ * Nothing is dropped: frames already buffered in c->link are handled on resume, in order.
  * Heartbeats share the stream, so a pause lasts at most pause_max_ms (a quarter of the
  * smallest of down_ms, write_stall_ms and heartbeat_ms + phi's acceptable pause): then
  * reading resumes and at least one frame is handled, which counts as hearing from the
@@ -147,52 +106,37 @@ static void on_resume_timer(uv_timer_t *timer) {
     }
 }
 
-/* One frame on an authenticated connection. Returns 0 or an error (the caller closes). */
-static int on_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len, char *why,
-                    size_t why_cap) {
-    uint32_t count;
-    int kind = tr__frame_kind(p, len, &count);
+/* One event of c's link. Returns 0, or an error with why set (the caller closes). */
+static int on_event(tr_transport *t, conn *c, const tr_link_event *ev, char *why, size_t why_cap) {
+    if (ev->kind == TR_LINK_AUTHENTICATED) {
+        tr__peer_authenticated(t, c);
+        return 0;
+    }
     peer *pr = c->peer;
-    int ev = tr__fd_heard(&pr->fd, transport_now_ms(t), kind == TR_FRAME_HEARTBEAT);
-    if (ev == TR_FD_UP) {
+    TR_ASSERT(c->authed && pr != NULL);
+    int fd_ev = tr__fd_heard(&pr->fd, transport_now_ms(t), ev->kind == TR_LINK_HEARTBEAT);
+    if (fd_ev == TR_FD_UP) {
         LOG(t, "info", "event=node_alive_again peer=%s", pr->name);
     }
-    if (kind == TR_FRAME_ENVELOPE) {
-        int rc = t->on_message(t->ud, pr->id, p, len);
+    switch (ev->kind) {
+    case TR_LINK_ENVELOPE: {
+        int rc = t->on_message(t->ud, pr->id, ev->payload, ev->len);
         if (rc == TR_TRANSPORT_PAUSE) {
             conn_pause(c); /* the frame was taken; stop before the next one */
             return 0;
         }
         if (rc) {
-            snprintf(why, why_cap, "bad envelope (%zu bytes): %s", len, tr_strerror(rc));
+            snprintf(why, why_cap, "bad envelope (%zu bytes): %s", ev->len, tr_strerror(rc));
         }
         return rc;
     }
-    if (kind < 0 || on_control(t, c, kind, p, len)) {
-        snprintf(why, why_cap, "malformed or unknown frame (kind %d, %zu bytes)", kind, len);
-        return TR_EPROTO;
-    }
-    return 0;
-}
-
-/* One frame before authentication: the handshake sees it. */
-static void on_handshake_frame(tr_transport *t, conn *c, const uint8_t *p, size_t len) {
-    uint8_t out[TR_HS_OUT_MAX];
-    size_t n;
-    int rc = tr__handshake_step(&c->hs, p, len, out, sizeof out, &n);
-    if (n > 0 && tr__conn_write_raw(c, out, n)) {
-        tr__conn_close(c, "warn", "handshake write failed");
-        return;
-    }
-    if (rc < 0) {
-        pthread_mutex_lock(&t->mu);
-        t->stats.conns_refused++;
-        pthread_mutex_unlock(&t->mu);
-        tr__conn_close(c, "warn", "handshake failed: %s", c->hs.reason);
-        return;
-    }
-    if (rc == 1) {
-        tr__peer_authenticated(t, c);
+    case TR_LINK_GOSSIP:
+        for (size_t i = 0; i < ev->gossip_count; i++) {
+            add_member_from_gossip(t, &ev->gossip[i]);
+        }
+        return 0;
+    case TR_LINK_BYE: tr__conn_close(c, "info", "peer said bye: %s", ev->reason); return 0;
+    default: return 0; /* a heartbeat: heard above */
     }
 }
 
@@ -200,7 +144,7 @@ void tr__inbound_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     conn *c = h->data;
     uint8_t *dst;
     size_t avail;
-    if (tr__frame_reader_space(&c->rd, &dst, &avail)) {
+    if (tr__proto_link_space(&c->link, &dst, &avail)) {
         buf->base = NULL;
         buf->len = 0;
         return;
@@ -221,7 +165,7 @@ void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                        nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
         return;
     }
-    tr__frame_reader_commit(&c->rd, (size_t)nread);
+    tr__proto_link_commit(&c->link, (size_t)nread);
     if (c->authed) {
         tr__outbound_note_activity(t);
     }
@@ -231,35 +175,39 @@ void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_process(c);
 }
 
-/* Handles the frames buffered in c->rd, until they run out, c closes or c pauses. */
+/* Handles the frames buffered in c's link, until they run out, c closes or c pauses. */
 static void conn_process(conn *c) {
     tr_transport *t = c->t;
-    const uint8_t *p;
-    size_t len = 0;
-    int rc = 0;
     uint64_t frames = 0;
-    while (!c->closing && !c->paused && (rc = tr__frame_reader_next(&c->rd, &p, &len)) == 1) {
+    tr_link_event ev;
+    while (!c->closing && !c->paused) {
+        tr_link_event_kind k = tr__proto_link_next(&c->link, &ev);
+        if (c->link.out_len > 0 && tr__conn_write_raw(c, c->link.out, c->link.out_len)) {
+            tr__conn_close(c, "warn", "handshake write failed");
+            break;
+        }
+        if (k == TR_LINK_NEED_BYTES) {
+            break;
+        }
         frames++;
-        /* The reader hands out whole frames within the limit, never an empty one. */
-        TR_ASSERT(len >= 1 && len <= t->frame_max);
-        if (!c->authed) {
-            on_handshake_frame(t, c, p, len);
+        if (k == TR_LINK_WRITE) {
             continue;
         }
+        if (k == TR_LINK_ERROR) {
+            if (!c->authed) {
+                pthread_mutex_lock(&t->mu);
+                t->stats.conns_refused++;
+                pthread_mutex_unlock(&t->mu);
+            }
+            tr__conn_close(c, "warn", "%s", c->link.reason);
+            break;
+        }
         char why[160];
-        if (on_frame(t, c, p, len, why, sizeof why)) {
+        if (on_event(t, c, &ev, why, sizeof why)) {
             tr__conn_close(c, "warn", "%s", why);
         }
     }
     pthread_mutex_lock(&t->mu);
     t->stats.frames_in += frames;
     pthread_mutex_unlock(&t->mu);
-    if (c->closing) {
-        return;
-    }
-    if (rc == TR_ETOOBIG) {
-        tr__conn_close(c, "warn", "frame length %zu over limit %u", len, t->frame_max);
-    } else if (rc < 0) {
-        tr__conn_close(c, "warn", "zero-length frame");
-    }
 }

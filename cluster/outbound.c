@@ -24,20 +24,6 @@ static void on_batch_written(uv_write_t *req, int status) {
     }
 }
 
-long tr__outbound_queue_frames(const bytes *b, uint32_t payload_max) {
-    long frames = 0;
-    size_t off = 0;
-    while (b->len - off >= 4) {
-        uint32_t n = tr_load_be32(b->p + off);
-        if (n == 0 || n > payload_max || b->len - off - 4 < n) {
-            return -1;
-        }
-        off += 4 + (size_t)n;
-        frames++;
-    }
-    return off == b->len ? frames : -1;
-}
-
 /* Moves what is queued for p into its connection's batch and writes it (control lane
  * first). Loop thread. */
 void tr__outbound_flush_peer(tr_transport *t, peer *p) {
@@ -46,26 +32,15 @@ void tr__outbound_flush_peer(tr_transport *t, peer *p) {
         return;
     }
     pthread_mutex_lock(&t->mu);
-    if (p->q_ctrl.len == 0 && p->q_data.len == 0) {
+    if (p->q.ctrl.len == 0 && p->q.data.len == 0) {
         pthread_mutex_unlock(&t->mu);
         return;
     }
-    /* Counts consistent (q_count counts the data lane's frames), the data lane within
-     * its bounds, the batch buffers empty since the last write completed. The walk
-     * over every queued frame is a debug build's. */
-    TR_ASSERT((p->q_count == 0) == (p->q_data.len == 0));
-    TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
-    TR_ASSERT(c->w_ctrl.len == 0 && c->w_data.len == 0);
-    TR_DEBUG_ASSERT(tr__outbound_queue_frames(&p->q_data, t->frame_max) == p->q_count);
-    TR_DEBUG_ASSERT(tr__outbound_queue_frames(&p->q_ctrl, TR_FRAME_MAX_CEILING) >= 0);
-    bytes tmp = c->w_ctrl;
-    c->w_ctrl = p->q_ctrl;
-    p->q_ctrl = tmp;
-    tmp = c->w_data;
-    c->w_data = p->q_data;
-    p->q_data = tmp;
-    uint32_t frames = p->q_count;
-    p->q_count = 0;
+    /* The queues within their bounds, whole frames (the walk over every queued frame is a
+     * debug build's); tr__outq_take asserts the batch buffers are empty since the last
+     * write completed. */
+    TR_DEBUG_ASSERT(tr__outq_check(&p->q, &t->qlim, t->frame_max));
+    uint32_t frames = tr__outq_take(&p->q, &c->w_ctrl, &c->w_data);
     t->stats.frames_out += frames;
     t->stats.bytes_out += c->w_ctrl.len + c->w_data.len;
     t->stats.writes++;
@@ -93,10 +68,7 @@ void tr__outbound_queue_ctrl(tr_transport *t, peer *p, const uint8_t *frame, siz
     /* A whole frame: its length prefix is its payload's length (tr__frame_end). */
     TR_ASSERT(len > 4 && tr_load_be32(frame) == len - 4);
     pthread_mutex_lock(&t->mu);
-    if (p->q_ctrl.len + len <= CTRL_QUEUE_MAX && bytes_reserve(&p->q_ctrl, len) == 0) {
-        memcpy(p->q_ctrl.p + p->q_ctrl.len, frame, len);
-        p->q_ctrl.len += len;
-    }
+    (void)tr__outq_push_ctrl(&p->q, &t->qlim, frame, len); /* a dropped one is sent afresh */
     pthread_mutex_unlock(&t->mu);
     tr__outbound_flush_peer(t, p);
 }
@@ -113,20 +85,10 @@ int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, siz
     } else if (!p || !p->reachable) {
         rc = TR_EUNREACH;
         t->stats.send_unreach++;
-    } else if (p->q_count >= t->queue_count || p->q_data.len + 4 + len > t->queue_bytes) {
-        rc = TR_EFULL;
+    } else if ((rc = tr__outq_push_data(&p->q, &t->qlim, payload, len)) == TR_EFULL) {
         t->stats.send_full++;
-    } else if ((rc = bytes_reserve(&p->q_data, 4 + len)) == 0) {
-        uint8_t *dst = p->q_data.p + p->q_data.len;
-        tr_store_be32(dst, (uint32_t)len);
-        memcpy(dst + 4, payload, len);
-        p->q_data.len += 4 + len;
-        p->q_count++;
-        /* The frame as the reader will cut it; the queue within its bounds. */
-        TR_ASSERT(tr_load_be32(dst) == len && len <= t->frame_max);
-        TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
     }
-    bool wake = rc == 0 && p->q_count == 1;
+    bool wake = rc == 0 && p->q.count == 1;
     pthread_mutex_unlock(&t->mu);
     /* Only the send that made the queue non-empty wakes the loop (uv_async_send coalesces;
      * the loop drains everything queued by then), and not even that one while the loop
@@ -219,21 +181,11 @@ void tr__outbound_gossip(tr_transport *t, peer *to) {
 
 void tr__outbound_heartbeat(tr_transport *t, peer *p) {
     uint8_t frame[32];
-    tr_mp_writer w;
-    tr__frame_begin(&w, frame, sizeof frame);
-    tr_mp_write_array(&w, 2);
-    tr_mp_write_uint(&w, TR_FRAME_HEARTBEAT);
-    tr_mp_write_uint(&w, t->hb_seq);
-    long len = tr__frame_end(&w);
+    long len = tr__proto_heartbeat_frame(t->hb_seq, frame, sizeof frame);
     TR_ASSERT(len > 0);
     tr__outbound_queue_ctrl(t, p, frame, (size_t)len);
 }
 
 long tr__outbound_bye_frame(uint8_t *buf, size_t cap) {
-    tr_mp_writer w;
-    tr__frame_begin(&w, buf, cap);
-    tr_mp_write_array(&w, 2);
-    tr_mp_write_uint(&w, TR_FRAME_BYE);
-    tr_mp_write_str(&w, "shutdown", 8);
-    return tr__frame_end(&w);
+    return tr__proto_bye_frame("shutdown", buf, cap);
 }

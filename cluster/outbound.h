@@ -1,11 +1,10 @@
 /*
  * outbound.h — what the transport sends: per-peer queues, batches, control frames, wakes.
  *
- * What: each peer has two queues of whole frames (length prefix included) under t->mu: a
- * control lane (heartbeats, gossip; at most CTRL_QUEUE_MAX bytes, a frame that does not fit
- * is dropped: the next tick sends a fresh one) and a data lane (envelopes from
- * tr__transport_send, bounded by queue_bytes and queue_count: a send over either bound is
- * TR_EFULL). A flush swaps both queues with the link's empty batch buffers and writes them
+ * What: each peer has the two bounded lanes of proto/outq.h under t->mu: a control lane
+ * (heartbeats, gossip; at most CTRL_QUEUE_MAX bytes, a frame that does not fit is dropped:
+ * the next tick sends a fresh one) and a data lane (envelopes from tr__transport_send,
+ * bounded by queue_bytes and queue_count: a send over either bound is TR_EFULL). A flush swaps both queues with the link's empty batch buffers and writes them
  * with one uv_write of two buffers, control lane first, so heartbeats never wait behind a
  * user flood; while a batch is being written new frames collect in the queues.
  * Waking the loop: only the send that makes a queue non-empty wakes it (uv_async_send), and
@@ -17,9 +16,6 @@
 
 #include "cluster/transport_internal.h"
 
-/* The number of whole frames in b (length prefix, then 1..payload_max bytes each, nothing
- * after the last), or -1 if b is not such a sequence. For assertions. */
-long tr__outbound_queue_frames(const bytes *b, uint32_t payload_max);
 /* Moves what is queued for p into its link's batch and writes it (control lane first),
  * unless p has no link or its link is writing already. */
 void tr__outbound_flush_peer(tr_transport *t, peer *p);

@@ -41,8 +41,7 @@ peer *tr__peer_add(tr_transport *t, uint32_t id, const char *name, const char *a
         }
     }
     if (p) {
-        bytes_free(&p->q_ctrl);
-        bytes_free(&p->q_data);
+        tr__outq_deinit(&p->q);
         memset(p, 0, sizeof *p);
         p->id = id;
         p->client = client;
@@ -63,13 +62,12 @@ void tr__peer_set_reachable(tr_transport *t, peer *p, bool reachable) {
     p->reachable = reachable;
     p->linked = p->active != NULL;
     if (!reachable) {
-        if (p->q_count) {
-            LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name, p->q_count,
-                p->q_data.len);
+        size_t queued = p->q.data.len;
+        uint32_t dropped = tr__outq_clear(&p->q);
+        if (dropped) {
+            LOG(t, "warn", "event=queue_dropped peer=%s frames=%u bytes=%zu", p->name, dropped,
+                queued);
         }
-        p->q_ctrl.len = p->q_data.len = 0;
-        p->q_count = 0;
-        bytes_trim(&p->q_data);
     }
     pthread_mutex_unlock(&t->mu);
 }
@@ -121,7 +119,7 @@ void tr__peer_link_down(tr_transport *t, peer *p, const char *why) {
 /* Rule for two authenticated connections to the same peer: both sides must pick the same
  * one. Keep the one initiated by the lower node id; from the same initiator, the newer. */
 static bool new_conn_wins(tr_transport *t, conn *old, conn *nw) {
-    uint32_t other = nw->hs.theirs.id;
+    uint32_t other = nw->link.hs.theirs.id;
     uint32_t old_init = old->outbound ? t->id : other;
     uint32_t new_init = nw->outbound ? t->id : other;
     if (old_init == new_init) {
@@ -132,30 +130,25 @@ static bool new_conn_wins(tr_transport *t, conn *old, conn *nw) {
 
 /* The handshake on c completed: attach it to its peer. */
 void tr__peer_authenticated(tr_transport *t, conn *c) {
-    TR_ASSERT(c->hs.state == TR_HS_DONE && !c->closing);
-    const tr_hello *h = &c->hs.theirs;
+    TR_ASSERT(c->link.hs.state == TR_HS_DONE && !c->closing);
+    const tr_hello *h = &c->link.hs.theirs;
     if (c->seed) {
         c->seed->joined = true;
         c->seed->dialing = false;
         c->seed = NULL;
     }
-    if (h->id == t->id) {
-        tr__conn_close(c, "info", "connected to ourselves");
-        return;
-    }
     bool client = (h->flags & TR_HELLO_CLIENT) != 0;
-    peer *p = tr__peer_find(t, h->id);
-    if (p && strcmp(p->name, h->name)) {
-        tr__conn_close(c, "warn", "node id %u claimed by '%s' but known as '%s'", h->id, h->name,
-                       p->name);
+    peer *p = h->id == t->id ? NULL : tr__peer_find(t, h->id);
+    uint32_t dup = 0;
+    if (!p && h->id != t->id && tr__transport_node_by_name(t, h->name, &dup) != 0) {
+        dup = 0;
+    }
+    char why[160];
+    if (tr__proto_admit(h, t->id, p ? p->name : NULL, dup, why, sizeof why)) {
+        tr__conn_close(c, h->id == t->id ? "info" : "warn", "%s", why);
         return;
     }
     if (!p) {
-        uint32_t dup;
-        if (tr__transport_node_by_name(t, h->name, &dup) == 0) {
-            tr__conn_close(c, "warn", "node name '%s' already used by id %u", h->name, dup);
-            return;
-        }
         p = tr__peer_add(t, h->id, h->name, client ? "" : h->listen, h->incarnation, client);
         if (!p) {
             tr__conn_close(c, "warn", "peer table full");

@@ -1,8 +1,5 @@
-//! cluster/: TCP transport (libuv), framing, handshake/auth, membership, failure detection.
+//! cluster/: the libuv TCP transport that drives the protocol core of proto/ on a real node.
 pub const lib = [_][]const u8{
-    "cluster/frame.c",
-    "cluster/handshake.c",
-    "cluster/membership.c",
     "cluster/log.c",
     "cluster/address.c",
     "cluster/conn.c",
@@ -15,6 +12,8 @@ pub const lib = [_][]const u8{
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
+    "tests/cluster/test_outq.c",
+    "tests/cluster/test_link.c",
     "tests/cluster/test_handshake.c",
     "tests/cluster/test_transport.c",
     "tests/cluster/test_hostnames.c",

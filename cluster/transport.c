@@ -87,7 +87,7 @@ static bool all_written(tr_transport *t) {
     for (size_t i = 0; i < t->peer_count && idle; i++) {
         peer *p = t->peers[i];
         if (p->in_use && p->active) {
-            idle = p->q_data.len == 0 && p->q_ctrl.len == 0 && !p->active->writing;
+            idle = p->q.data.len == 0 && p->q.ctrl.len == 0 && !p->active->writing;
         }
     }
     pthread_mutex_unlock(&t->mu);
@@ -165,11 +165,8 @@ bool tr__transport_check(tr_transport *t) {
         TR_ASSERT(!p->active || (p->active->peer == p && p->active->authed));
         TR_ASSERT(p->linked == (p->active != NULL));
         /* the queues: bounded, counts consistent, whole frames */
-        TR_ASSERT((p->q_count == 0) == (p->q_data.len == 0));
-        TR_ASSERT(p->q_count <= t->queue_count && p->q_data.len <= t->queue_bytes);
-        TR_ASSERT(tr__outbound_queue_frames(&p->q_data, t->frame_max) == p->q_count);
-        TR_ASSERT(tr__outbound_queue_frames(&p->q_ctrl, TR_FRAME_MAX_CEILING) >= 0);
-        TR_ASSERT(p->reachable || p->q_count == 0);
+        TR_ASSERT(tr__outq_check(&p->q, &t->qlim, t->frame_max));
+        TR_ASSERT(p->reachable || p->q.count == 0);
         for (size_t j = i + 1; j < t->peer_count; j++) {
             TR_ASSERT(!t->peers[j]->in_use || t->peers[j]->id != p->id);
         }
@@ -265,6 +262,8 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     if (t->queue_bytes < t->frame_max + 4) {
         t->queue_bytes = t->frame_max + 4; /* a maximal frame must fit */
     }
+    t->qlim = (tr_outq_limits){
+        .ctrl_bytes = CTRL_QUEUE_MAX, .data_bytes = t->queue_bytes, .data_count = t->queue_count};
     t->handshake_timeout_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 5000;
     t->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 500;
     t->write_stall_ms = cfg->write_stall_ms ? cfg->write_stall_ms : 5000;
@@ -420,8 +419,7 @@ static int start_listen(tr_transport *t, const char *listen) {
 
 static void destroy(tr_transport *t) {
     for (size_t i = 0; i < t->peer_count; i++) {
-        bytes_free(&t->peers[i]->q_ctrl);
-        bytes_free(&t->peers[i]->q_data);
+        tr__outq_deinit(&t->peers[i]->q);
         free(t->peers[i]);
     }
     pthread_mutex_destroy(&t->mu);

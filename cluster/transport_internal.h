@@ -32,11 +32,13 @@
 #include <uv.h>
 
 #include "cluster/address.h"
-#include "cluster/frame.h"
-#include "cluster/handshake.h"
 #include "cluster/log.h"
-#include "cluster/membership.h"
 #include "cluster/transport.h"
+#include "proto/frame.h"
+#include "proto/handshake.h"
+#include "proto/link.h"
+#include "proto/membership.h"
+#include "proto/outq.h"
 #include "runtime/assert.h"
 
 #define PEERS_MAX 1024
@@ -45,10 +47,7 @@
 #define PENDING_CONNS_MAX 256       /* connections still in their handshake; more are refused */
 #define DIAL_ADDRS_MAX 4            /* resolved addresses of one name tried in turn */
 
-typedef struct bytes {
-    uint8_t *p;
-    size_t len, cap;
-} bytes;
+typedef tr_outq_buf bytes; /* proto/outq.h */
 
 typedef struct conn conn;
 typedef struct peer peer;
@@ -69,8 +68,7 @@ struct peer {
     bool reachable; /* sends are accepted (queued) */
     bool linked;    /* authenticated link up (a copy of fd.linked for other threads) */
     bool in_use;    /* the slot holds a peer (client slots are freed on disconnect) */
-    bytes q_ctrl, q_data;
-    uint32_t q_count;
+    tr_outq q;      /* control and data lanes, bounded by t->qlim (proto/outq.h) */
 };
 
 /* A seed address, dialled until a handshake through it succeeds once. */
@@ -110,8 +108,7 @@ struct conn {
     sockaddr_any alts[DIAL_ADDRS_MAX];
     uint8_t alt_n, alt_i;
     uint64_t deadline_ms; /* handshake deadline */
-    tr_frame_reader rd;
-    tr_handshake hs;
+    tr_proto_link link;   /* the protocol state of the connection: frame reader, handshake */
     /* reading stopped because a receiver is backlogged (TR_TRANSPORT_PAUSE) */
     bool paused;
     bool pause_logged; /* this pause got a log line: so does its end */
@@ -151,6 +148,7 @@ struct tr_transport {
     uint8_t secret[256];
     size_t secret_len;
     uint32_t frame_max, queue_bytes, queue_count;
+    tr_outq_limits qlim; /* queue_bytes, queue_count and CTRL_QUEUE_MAX as the queues' bounds */
     uint32_t handshake_timeout_ms, heartbeat_ms, write_stall_ms, gossip_ms;
     tr_fd_config fdc;
     int (*on_message)(void *, uint32_t, const uint8_t *, size_t);
@@ -224,32 +222,11 @@ static inline int transport_translate_uv(int rc) {
 /* Byte buffers: the queues and the batches being written. */
 
 static inline int bytes_reserve(bytes *b, size_t more) {
-    if (b->cap - b->len >= more) {
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < more) {
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->p, cap);
-    if (!p) {
-        return TR_ENOMEM;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
+    return tr__outq_buf_reserve(b, more);
 }
 
 static inline void bytes_free(bytes *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-/* Keeps big buffers from pinning memory after a burst. */
-static inline void bytes_trim(bytes *b) {
-    if (b->len == 0 && b->cap > (1u << 20)) {
-        bytes_free(b);
-    }
+    tr__outq_buf_free(b);
 }
 
 /* The invariant walker: checks, with TR_ASSERT, the counts and links of every connection,

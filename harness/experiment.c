@@ -36,7 +36,7 @@ static const char *const node_names[TR_SIM_NODES_MAX] = {
 typedef struct run {
     const tr_experiment_config *cfg; /* the caller's, or `resolved` */
     tr_experiment_config resolved;   /* the caller's with the service's defaults applied */
-    const tr_service *svc; /* the one whose workload drives the run */
+    const tr_service *svc;           /* the one whose workload drives the run */
     tr_service_env envs[TR_SIM_NODES_MAX];
     tr_sim *sim;
     tr__clients *clients;
@@ -409,7 +409,10 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
         len += (size_t)snprintf(buf + len, cap - len, " --lin-budget %" PRIu64, cfg->lin_budget);
     }
     if (cfg->nemesis.scenario_path != NULL && len < cap) {
-        snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
+        len += (size_t)snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
+    }
+    if (cfg->sim.net == TR_SIM_NET_PROTOCOL && len < cap) {
+        snprintf(buf + len, cap - len, " --net protocol");
     }
 }
 

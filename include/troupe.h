@@ -773,6 +773,17 @@ typedef enum tr_sim_delay_dist {
     TR_SIM_DELAY_FIXED = 2        /* min exactly */
 } tr_sim_delay_dist;
 
+/* How the simulated nodes reach each other (docs/simulation.md, "Network modes"). */
+typedef enum tr_sim_net {
+    TR_SIM_NET_ORACLE = 0,  /* a message network and a perfect failure detector with a delay
+                               (failure_detect_ns): fast, for services that do not care how
+                               failures are detected */
+    TR_SIM_NET_PROTOCOL = 1 /* the cluster protocol core of a real node (framing, handshake,
+                               heartbeats, phi accrual, gossip, reconnect backoff) over
+                               simulated TCP byte streams: NODE_DOWN/UP come from phi, so
+                               pauses, clock faults and delay spikes cause false suspicions */
+} tr_sim_net;
+
 /* Runs on a fresh node at tr_sim_create and after every tr_sim_restart: spawn the node's
  * actors here (they recover their durable state from the store). Return 0 or a TR_E code
  * (tr_sim_create / tr_sim_restart then fail with it). `node` is borrowed. */
@@ -797,9 +808,12 @@ typedef struct tr_sim_config {
     tr_sim_boot_fn boot;        /* may be NULL (then nodes start empty) */
     void *boot_ud;              /* borrowed; must outlive the sim */
     uint64_t record_events_max; /* check-determinism mode: per-event hashes kept; 0 = 1M */
-    bool check_nodes; /* after every event, walk the runtime invariants of the event's node
+    bool check_nodes;      /* after every event, walk the runtime invariants of the event's node
                          and abort (printing seed and event) on a broken one; for tests: it
                          costs a walk of the node per event */
+    tr_sim_net net;        /* default TR_SIM_NET_ORACLE */
+    uint32_t heartbeat_ms; /* TR_SIM_NET_PROTOCOL: as a real node's; 0 = 500 */
+    uint32_t fd_down_ms;   /* ... hard bound of the detector; 0 = 3000 */
 } tr_sim_config;
 
 /* Fills *cfg with the defaults: seed 1, 3 nodes, delay 100 us + uniform mean 400 us, no loss,
@@ -945,6 +959,17 @@ typedef struct tr_sim_stats {
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
 } tr_sim_stats;
 void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out);
+
+/* Under TR_SIM_NET_PROTOCOL, what the cluster protocol did, all nodes together. */
+typedef struct tr_sim_net_stats {
+    uint64_t dials;           /* connections attempted */
+    uint64_t refused;         /* closed in the handshake or at admission (identity rules) */
+    uint64_t protocol_errors; /* malformed or unexpected input, failed handshakes */
+    uint64_t suspicions;      /* SUSPECT verdicts of the phi detectors (logged only) */
+    uint64_t downs, ups;      /* DOWN and UP verdicts: what monitors hear */
+} tr_sim_net_stats;
+/* 0, or TR_EINVAL under TR_SIM_NET_ORACLE (there is no protocol to count). */
+int tr_sim_net_stats_get(const tr_sim *sim, tr_sim_net_stats *out);
 
 /* ---- Check-determinism mode ----
  * Runs scenario(sim, ud) on two sims created from cfg, the first recording per-event hashes
@@ -1354,7 +1379,7 @@ typedef struct tr_check_input {
     const tr_fault_span *faults;
     uint32_t fault_count;
     void *measures_; /* the runner's, for tr_check_measure (NULL: measures are dropped) */
-    tr_sim *sim; /* the finished simulation (borrowed, valid during the check), for
+    tr_sim *sim;     /* the finished simulation (borrowed, valid during the check), for
                     tr_check_kv_get; NULL when the check runs elsewhere */
 } tr_check_input;
 

@@ -8,7 +8,7 @@
 # way the compiler resolves it (the including file's folder, then the search path the compiler
 # reports with -v for the flags build.zig gives every source), so "../cluster/x.h" or a header
 # found next to the file counts as what it is; and calls are matched in the code with comments
-# and string literals removed. Every C source and header of include/ runtime/ cluster/ sim/
+# and string literals removed. Every C source and header of include/ runtime/ proto/ cluster/ sim/
 # actors/ harness/ cli/ bench/ examples/ is checked; tests/ may include and call anything.
 #
 # Usage: tidy.sh [ROOT]   (default: the repository this script is in)
@@ -88,7 +88,7 @@ grep -q '^a' "$tmp/search" || { echo "tidy: cannot get $cc's include path" >&2; 
 top=$(pwd -P)
 
 dirs=""
-for d in include runtime cluster sim actors harness cli bench examples; do
+for d in include runtime proto cluster sim actors harness cli bench examples; do
     [ -d "$d" ] && dirs="$dirs $d"
 done
 # shellcheck disable=SC2086

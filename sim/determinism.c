@@ -9,8 +9,8 @@
 
 /* Describes a record for divergence reports. */
 static void describe(const sim_record *r, char *buf, size_t cap) {
-    static const char *names[SIM_EV_KIND_COUNT] = {"?",      "run",  "timer",     "deliver",
-                                                   "commit", "call", "node-event"};
+    static const char *names[SIM_EV_KIND_COUNT] = {"?",      "run",  "timer",      "deliver",
+                                                   "commit", "call", "node-event", "proto-tick"};
     const char *k = r->kind < SIM_EV_KIND_COUNT ? names[r->kind] : "?";
     if (r->kind == SIM_EV_CALL) {
         snprintf(buf, cap, "t=%" PRIu64 " ns %s", r->time, k);
@@ -24,10 +24,10 @@ static void describe(const sim_record *r, char *buf, size_t cap) {
                  r->b, r->c);
         return;
     }
-    static const char *a_names[SIM_EV_KIND_COUNT] = {"",       "actor", "owner",           "",
-                                                     "writes", "",      "about-node-index"};
+    static const char *a_names[SIM_EV_KIND_COUNT] = {
+        "", "actor", "owner", "", "writes", "", "about-node-index", "local-ms"};
     static const char *b_names[SIM_EV_KIND_COUNT] = {"",       "processed", "timer", "",
-                                                     "status", "",          "up"};
+                                                     "status", "",          "up",    ""};
     snprintf(buf, cap, "t=%" PRIu64 " ns n%u %s %s=%" PRIu64 " %s=%" PRIu64, r->time, r->node + 1,
              k, a_names[r->kind], r->a, b_names[r->kind], r->b);
 }

@@ -449,6 +449,7 @@ static void process(tr_sim *sim, uint32_t slot) {
         r.b = ev.u.nev.up;
         tr__node_event(sn->node, ev.u.nev.about + 1, ev.u.nev.up);
         break;
+    case SIM_EV_PROTO: tr__sim_proto_tick(sim, ev.node, &r); break;
     default: SIM_ASSERT(sim, !"unknown sim event");
     }
     event_end(sim, &r);
@@ -607,7 +608,7 @@ static int validate(const tr_sim_config *cfg) {
         !(cfg->reorder_prob >= 0 && cfg->reorder_prob <= 1)) {
         return TR_EINVAL;
     }
-    if (cfg->delay_dist > TR_SIM_DELAY_FIXED) {
+    if (cfg->delay_dist > TR_SIM_DELAY_FIXED || cfg->net > TR_SIM_NET_PROTOCOL) {
         return TR_EINVAL;
     }
     return 0;
@@ -642,6 +643,9 @@ int tr_sim_create(const tr_sim_config *cfg, tr_sim **out) {
         }
         rc = make_store_dir(sim);
     }
+    if (rc == 0 && cfg->net == TR_SIM_NET_PROTOCOL) {
+        rc = tr__sim_proto_create(sim);
+    }
     for (uint32_t i = 0; rc == 0 && i < sim->n; i++) {
         rc = create_node(sim, i);
     }
@@ -675,6 +679,7 @@ void tr_sim_destroy(tr_sim *sim) {
         }
     }
     tr__sim_queue_free_events(sim);
+    tr__sim_proto_destroy(sim);
     for (uint32_t i = 0; i < sim->n; i++) {
         for (uint32_t k = 0; k < sim->nodes[i].deferred_count; k++) {
             tr__sim_free_event(sim, &sim->slab[sim->nodes[i].deferred[k]]);

@@ -10,7 +10,9 @@
  *
  * Failure detection: node w, having called ops->watch_node(k), hears TR_MSG_NODE_DOWN when
  * k crashes or the links between them are cut in either direction, and NODE_UP when that
- * ends, failure_detect_ns later (a perfect detector with a delay). */
+ * ends, failure_detect_ns later (a perfect detector with a delay). Under
+ * TR_SIM_NET_PROTOCOL there is no oracle: the verdicts are those of each node's phi-accrual
+ * detector in net_proto.c (tr__sim_verdict), heard at once. */
 #include <stdlib.h>
 
 #include "runtime/assert.h"
@@ -45,7 +47,23 @@ static void tell(tr_sim *sim, uint32_t w, uint32_t k, bool up) {
     tr__sim_push(sim, sim->now + sim->cfg.failure_detect_ns, &ev);
 }
 
+void tr__sim_verdict(tr_sim *sim, uint32_t w, uint32_t k, bool up) {
+    sim_node *sn = &sim->nodes[w];
+    uint64_t bit = 1ull << k;
+    if (!(sn->watch_mask & bit) || ((sn->seen_mask & bit) != 0) == up) {
+        return;
+    }
+    sn->seen_mask ^= bit;
+    sim_event ev = {.kind = SIM_EV_NODE_EVENT, .node = w, .epoch = sn->epoch};
+    ev.u.nev.about = k;
+    ev.u.nev.up = up;
+    tr__sim_push(sim, sim->now, &ev);
+}
+
 void tr__sim_detect(tr_sim *sim) {
+    if (sim->proto != NULL) {
+        return; /* no oracle: the protocol's detectors decide */
+    }
     for (uint32_t w = 0; w < sim->n; w++) {
         sim_node *sn = &sim->nodes[w];
         if (!sn->up || sn->watch_mask == 0) {
@@ -78,6 +96,14 @@ void tr__sim_watch_node(void *engine, tr_node *node, uint32_t id) {
         return;
     }
     sn->watch_mask |= bit;
+    if (sim->proto != NULL) {
+        sn->seen_mask |= bit;
+        if (tr__sim_proto_down(sim, w, k)) {
+            sn->seen_mask &= ~bit;
+            tell(sim, w, k, false);
+        }
+        return;
+    }
     if (visible(sim, w, k)) {
         sn->seen_mask |= bit;
     } else {
@@ -265,6 +291,9 @@ int tr_sim_crash(tr_sim *sim, uint32_t i) {
         tr__sim_link_break(sim, i, k); /* its connections reset */
         tr__sim_link_break(sim, k, i);
     }
+    if (sim->proto != NULL) {
+        tr__sim_proto_crash(sim, i);
+    }
     tr__sim_fault(sim, TR_SIM_FAULT_CRASH);
     tr__sim_detect(sim);
     return 0;
@@ -287,6 +316,9 @@ int tr_sim_restart(tr_sim *sim, uint32_t i) {
     sn->processed_last = sn->delivered;
     tr__sim_fault(sim, TR_SIM_FAULT_RESTART);
     tr__sim_detect(sim);
+    if (sim->proto != NULL) {
+        tr__sim_proto_restart(sim, i);
+    }
     if (sim->cfg.boot == NULL) {
         return 0;
     }

@@ -7,7 +7,12 @@
  * equal times keep send order through the heap's sequence numbers); a cut link loses what
  * is in flight (its epoch changes) and everything sent while it is down. Opt-in faults,
  * drawn from the link's own fault stream: loss, duplication (the copy arrives after the
- * original, FIFO), reordering (the message ignores the FIFO bound and may overtake). */
+ * original, FIFO), reordering (the message ignores the FIFO bound and may overtake).
+ *
+ * Under TR_SIM_NET_PROTOCOL the links carry TCP-like byte streams instead (segments of
+ * net_proto.c's connections): the same delays, FIFO and cuts; a lost segment is
+ * retransmitted after SIM_RTO_NS rather than lost (a stream has no holes), and segments are
+ * never duplicated or reordered (TCP hides both). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -133,21 +138,19 @@ void tr__sim_links_free(tr_sim *sim) {
     }
 }
 
-/* fifo: the message keeps its place behind earlier ones (its due time is >= theirs). */
-static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, uint32_t len,
-                        uint64_t due, bool fifo) {
-    sim_link *l = tr__sim_link(sim, from, to);
-    sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
-    ev.u.msg.buf = buf;
-    ev.u.msg.len = len;
-    ev.u.msg.from = from;
-    ev.u.msg.link_epoch = l->epoch;
+/* Puts the delivery *ev (from `from` on link l) on the link, due at `due`. */
+static void put_event(tr_sim *sim, sim_link *l, uint32_t from, sim_event *ev, uint8_t *buf,
+                      uint32_t len, uint64_t due, bool fifo) {
+    ev->u.msg.buf = buf;
+    ev->u.msg.len = len;
+    ev->u.msg.from = from;
+    ev->u.msg.link_epoch = l->epoch;
     if (!fifo) {
-        tr__sim_push(sim, due, &ev);
+        tr__sim_push(sim, due, ev);
         return;
     }
-    ev.via_link = true;
-    sim_heap_entry e = {due, tr__sim_next_seq(sim), tr__sim_alloc_event(sim, &ev)};
+    ev->via_link = true;
+    sim_heap_entry e = {due, tr__sim_next_seq(sim), tr__sim_alloc_event(sim, ev)};
     if (l->head_in_heap) {
         queue_append(sim, l, e);
     } else {
@@ -155,6 +158,14 @@ static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, u
         l->head_in_heap = true;
         l->head_slot = e.slot;
     }
+}
+
+/* fifo: the message keeps its place behind earlier ones (its due time is >= theirs). */
+static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, uint32_t len,
+                        uint64_t due, bool fifo) {
+    sim_link *l = tr__sim_link(sim, from, to);
+    sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
+    put_event(sim, l, from, &ev, buf, len, due, fifo);
 }
 
 /* Due time on a FIFO link: no earlier than the last message put on it. */
@@ -198,6 +209,27 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
     }
 }
 
+void tr__sim_stream_put(tr_sim *sim, uint32_t from, uint32_t to, uint8_t seg, uint32_t conn,
+                        uint8_t *buf, uint32_t len) {
+    sim_link *l = tr__sim_link(sim, from, to);
+    if (!l->up || !sim->nodes[to].up) {
+        sim->stats.dropped_cut += seg == SIM_SEG_DATA;
+        if (buf != NULL) {
+            tr__sim_buf_free(sim, buf, len);
+        }
+        return; /* into a partition, or to a dead host: nothing arrives */
+    }
+    uint64_t due = sim->now + draw_delay(sim, l);
+    if (sim->cfg.loss_prob > 0 && tr_sim_rng_unit(&l->rng_fault) < sim->cfg.loss_prob) {
+        tr__sim_fault(sim, TR_SIM_FAULT_LOSS);
+        due += SIM_RTO_NS; /* lost once, retransmitted: late, never missing */
+    }
+    sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
+    ev.seg = seg;
+    ev.u.msg.conn = conn;
+    put_event(sim, l, from, &ev, buf, len, fifo_due(l, due), true);
+}
+
 int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name) {
     tr_sim *sim = engine;
     uint32_t f = tr__sim_index(sim, node);
@@ -230,6 +262,9 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
      * exactly len. */
     SIM_ASSERT(sim, len <= UINT32_MAX && (len <= SIM_BUF_SMALL) == (cap == SIM_BUF_SMALL));
     sim->stats.remote_sent++;
+    if (sim->proto != NULL) {
+        return tr__sim_proto_send(sim, f, t, buf, (uint32_t)len);
+    }
     if (!tr__sim_link(sim, f, t)->up) {
         sim->stats.dropped_cut++;
         tr__sim_buf_free(sim, buf, len);
@@ -253,9 +288,15 @@ void tr__sim_deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
             sim->stats.dropped_cut++; /* the link broke while it was in flight */
             sim->trace = tr__sim_mix(sim->trace, 0xdead);
             r->a = (uint64_t)ev->u.msg.from << 32;
-            tr__sim_buf_free(sim, buf, ev->u.msg.len);
+            if (buf != NULL) {
+                tr__sim_buf_free(sim, buf, ev->u.msg.len);
+            }
             return;
         }
+    }
+    if (ev->seg != 0) {
+        tr__sim_proto_segment(sim, ev, r);
+        return;
     }
     r->c = tr__sim_hash_bytes(0, buf, ev->u.msg.len);
     sim->trace = tr__sim_mix(sim->trace, r->c);

@@ -47,6 +47,7 @@ enum sim_event_kind {
     SIM_EV_COMMIT,     /* tr__store_commit of the node's store */
     SIM_EV_CALL,       /* tr_sim_at callback (global, not bound to a node) */
     SIM_EV_NODE_EVENT, /* tr__node_event: failure detector verdict */
+    SIM_EV_PROTO,      /* TR_SIM_NET_PROTOCOL: a node's protocol tick (net_proto.c) */
     SIM_EV_KIND_COUNT
 };
 
@@ -56,6 +57,7 @@ typedef struct sim_event {
     bool via_link;      /* a FIFO delivery: popping it moves its link's next message to the heap */
     bool cancelled;     /* a timer withdrawn by ops->timer_cancel: dropped, untraced */
     bool in_timer_heap; /* queued in the timer heap (timer_heap_cancelled counts cancelled ones) */
+    uint8_t seg;        /* a delivery that is a stream segment (SIM_SEG_*), 0: an envelope */
     uint32_t node;      /* index of the node it runs on (deliveries: the receiver) */
     uint32_t epoch;     /* that node's epoch when pushed */
     union {
@@ -69,6 +71,7 @@ typedef struct sim_event {
             uint32_t len;
             uint32_t from;
             uint64_t link_epoch;
+            uint32_t conn; /* a stream segment's connection (net_proto.c) */
         } msg;
         struct {
             void (*fn)(tr_sim *sim, void *ud);
@@ -211,6 +214,7 @@ struct tr_sim {
     uint8_t *buf_pool[1024]; /* free small envelope buffers (tr__sim_buf_alloc) */
     uint32_t buf_pool_count;
     sim_request req;
+    struct sim_proto *proto; /* owned; TR_SIM_NET_PROTOCOL only, else NULL */
 };
 
 /* prng.c: stream ids of the engine (user streams start at TR_SIM_STREAM_USER). */
@@ -218,6 +222,7 @@ struct tr_sim {
 #define SIM_STREAM_LINK_DELAY(f, t) ((2ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
 #define SIM_STREAM_LINK_FAULT(f, t) ((3ull << 24) + (uint64_t)(f) * TR_SIM_NODES_MAX + (t))
 #define SIM_STREAM_NEMESIS (4ull << 24)
+#define SIM_STREAM_PROTO(i) ((5ull << 24) + (i)) /* --net protocol: nonces, jitter, segments */
 
 /* Always-on invariant check: on failure prints the seed, event index and virtual time (so
  * the run can be replayed to that point) and aborts. */
@@ -297,7 +302,57 @@ bool tr__sim_link_next(tr_sim *sim, uint32_t from, uint32_t to, sim_heap_entry *
 /* Frees the queued deliveries of every link (destroy). */
 void tr__sim_links_free(tr_sim *sim);
 
+/* net.c: stream segments of TR_SIM_NET_PROTOCOL (kinds of sim_event.seg) */
+enum {
+    SIM_SEG_SYN = 1,
+    SIM_SEG_SYNACK,
+    SIM_SEG_DATA,
+    SIM_SEG_RST
+};
+/* Puts a segment (buf owned, NULL for SYN/SYNACK/RST) on link from -> to: the link's delay,
+ * FIFO, a lost segment retransmitted after SIM_RTO_NS (TCP does not lose bytes), nothing if
+ * the link is cut or `to` is down. */
+void tr__sim_stream_put(tr_sim *sim, uint32_t from, uint32_t to, uint8_t seg, uint32_t conn,
+                        uint8_t *buf, uint32_t len);
+#define SIM_RTO_NS 200000000ull
+
+/* net_proto.c: the cluster protocol core of proto/ over simulated byte streams */
+int tr__sim_proto_create(tr_sim *sim);
+void tr__sim_proto_destroy(tr_sim *sim);
+/* A node's protocol tick (SIM_EV_PROTO): heartbeats, gossip, phi, dials, deadlines. */
+void tr__sim_proto_tick(tr_sim *sim, uint32_t i, sim_record *r);
+/* A stream segment reached node ev->node (r as tr__sim_deliver). */
+void tr__sim_proto_segment(tr_sim *sim, sim_event *ev, sim_record *r);
+/* An encoded envelope (buf owned, from tr__sim_buf_alloc with len) to send f -> t. */
+int tr__sim_proto_send(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t len);
+/* Node i crashed (its sockets reset) or restarted (a fresh incarnation, its tick armed). */
+void tr__sim_proto_crash(tr_sim *sim, uint32_t i);
+void tr__sim_proto_restart(tr_sim *sim, uint32_t i);
+/* Does node w's failure detector hold node k down (for a new watch)? */
+bool tr__sim_proto_down(const tr_sim *sim, uint32_t w, uint32_t k);
+/* What the protocol did, for tests and reports. */
+typedef struct tr_sim_proto_counts {
+    uint64_t dials;
+    uint64_t closes;
+    uint64_t refused;         /* connections closed before or at admission */
+    uint64_t protocol_errors; /* TR_LINK_ERROR: malformed input, failed handshakes */
+    uint64_t suspicions;      /* SUSPECT verdicts of phi */
+    uint64_t verdicts[2];     /* [0] DOWN, [1] UP */
+    uint64_t members_learned; /* gossip entries naming a node that is not in the sim */
+    char last_close[192];     /* "nI -> nK: why" of the last close node I decided */
+} tr_sim_proto_counts;
+int tr__sim_proto_counts_get(const tr_sim *sim, tr_sim_proto_counts *out);
+/* Hostile peers, for tests: node i's secret; node i claims another name, calls itself a
+ * client, or writes nothing at all (it still dials and accepts). Before the first tick. */
+int tr__sim_proto_set_secret(tr_sim *sim, uint32_t i, const uint8_t secret[32]);
+int tr__sim_proto_set_identity(tr_sim *sim, uint32_t i, const char *name, bool client, bool silent);
+/* Writes raw bytes on node i's connection to k (which must be open). */
+int tr__sim_proto_inject(tr_sim *sim, uint32_t i, uint32_t k, const uint8_t *p, size_t n);
+bool tr__sim_proto_linked(const tr_sim *sim, uint32_t i, uint32_t k);
+
 /* nemesis.c */
+/* TR_SIM_NET_PROTOCOL: node w's detector says k went up or down; watchers hear it now. */
+void tr__sim_verdict(tr_sim *sim, uint32_t w, uint32_t k, bool up);
 void tr__sim_watch_node(void *engine, tr_node *node, uint32_t id);
 /* Re-evaluates every watcher's view after a topology or liveness change. */
 void tr__sim_detect(tr_sim *sim);

@@ -7,6 +7,7 @@ pub const lib = [_][]const u8{
     "sim/store_dir.c",
     "sim/determinism.c",
     "sim/net.c",
+    "sim/net_proto.c",
     "sim/nemesis.c",
     "sim/history.c",
     "sim/history_load.c",
@@ -32,4 +33,7 @@ pub const tests = [_][]const u8{
     "tests/sim/test_scenario.c",
     "tests/sim/test_storage.c",
     "tests/sim/test_storage_services.c",
+    "tests/sim/test_proto.c",
+    "tests/sim/test_proto_split.c",
+    "tests/sim/test_proto_cli.c",
 };

@@ -32,10 +32,11 @@ static void copy_tree(void) {
     snprintf(root, sizeof root, "/tmp/troupe-tidy-XXXXXX");
     cr_assert_not_null(mkdtemp(root));
     char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "for d in include runtime cluster sim actors harness cli bench examples scripts; do "
-             "[ -d $d ] && cp -R $d %s/ || true; done",
-             root);
+    snprintf(
+        cmd, sizeof cmd,
+        "for d in include runtime proto cluster sim actors harness cli bench examples scripts; do "
+        "[ -d $d ] && cp -R $d %s/ || true; done",
+        root);
     cr_assert_eq(run(cmd), 0);
 }
 
@@ -161,7 +162,7 @@ Test(tidy, every_rule_fires_on_its_probe_and_nothing_else) {
         {"clock", "sim/net.c", "static void x1(struct timespec *t) { timespec_get(t, 1); }", 0},
         {"random", "sim/net.c", "static long x2(void) { return random(); }", 0},
         {"lmdb-header", "actors/stock.c", "#include <lmdb.h>", 0},
-        {"clock", "cluster/membership.c", "static long x3(void) { return time(0); }", 0},
+        {"clock", "proto/membership.c", "static long x3(void) { return time(0); }", 0},
         {"cluster-never-includes-sim", "cluster/frame.h", "#include \"../sim/history.h\"", 0},
     };
     size_t decoy_lines[sizeof decoys / sizeof *decoys];

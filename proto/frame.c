@@ -1,5 +1,5 @@
 /* frame.c — frame reader and the control frames' msgpack subset (see frame.h). */
-#include "cluster/frame.h"
+#include "proto/frame.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* membership.c — failure detector, backoff and gossip frames (see membership.h). */
-#include "cluster/membership.h"
+#include "proto/membership.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "cluster/frame.h"
+#include "proto/frame.h"
 #include "runtime/assert.h"
 
 const char *tr__member_status_name(tr_member_status s) {

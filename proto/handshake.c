@@ -1,5 +1,5 @@
 /* handshake.c — HELLO/AUTH frames, HMAC-SHA256 transcript, the handshake state machine. */
-#include "cluster/handshake.h"
+#include "proto/handshake.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "cluster/frame.h"
+#include "proto/frame.h"
 #include "runtime/assert.h"
 
 #define HELLO_FIELDS 9
@@ -141,6 +141,14 @@ static int fail(tr_handshake *hs, int code, const char *fmt, ...) {
 int tr__handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
                         const uint8_t *secret, size_t secret_len, uint8_t *out, size_t cap,
                         size_t *out_len) {
+    return tr__handshake_start_nonce(hs, initiator, mine, secret, secret_len, NULL, out, cap,
+                                     out_len);
+}
+
+int tr__handshake_start_nonce(tr_handshake *hs, bool initiator, const tr_hello *mine,
+                              const uint8_t *secret, size_t secret_len,
+                              const uint8_t nonce[TR_NONCE_LEN], uint8_t *out, size_t cap,
+                              size_t *out_len) {
     TR_ASSERT(secret_len > 0);
     tr_hello copy = *mine; /* mine may point into *hs */
     memset(hs, 0, sizeof *hs);
@@ -151,7 +159,9 @@ int tr__handshake_start(tr_handshake *hs, bool initiator, const tr_hello *mine,
     hs->secret_len = secret_len;
     hs->state = TR_HS_WAIT_HELLO;
     *out_len = 0;
-    if (tr__handshake_nonce(hs->mine.nonce)) {
+    if (nonce != NULL) {
+        memcpy(hs->mine.nonce, nonce, TR_NONCE_LEN);
+    } else if (tr__handshake_nonce(hs->mine.nonce)) {
         return fail(hs, TR_EIO, "no random nonce");
     }
     if (initiator) {
