@@ -800,6 +800,7 @@ typedef struct tr_sim_config {
     bool check_nodes; /* after every event, walk the runtime invariants of the event's node
                          and abort (printing seed and event) on a broken one; for tests: it
                          costs a walk of the node per event */
+    bool buggify;     /* fault points (TR_BUGGIFY, "Fault points" below) may fire; off by default */
 } tr_sim_config;
 
 /* Fills *cfg with the defaults: seed 1, 3 nodes, delay 100 us + uniform mean 400 us, no loss,
@@ -937,6 +938,8 @@ typedef struct tr_sim_stats {
                                     request's timeout): dropped, not events, not traced */
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
+    uint64_t buggify_checked;            /* TR_BUGGIFY evaluations (with buggify on) */
+    uint64_t buggify_fired;              /* ... of which answered true */
 } tr_sim_stats;
 void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out);
 
@@ -1373,6 +1376,34 @@ int tr_experiment_sweep(const tr_experiment_config *cfg, uint64_t first, uint64_
                         tr_sweep_summary *out,
                         void (*each)(const tr_experiment_result *r, void *ud), void *ud, char *err,
                         size_t err_cap);
+
+/* ------------------------------------------------------------------------------------ */
+/* Fault points (BUGGIFY): rare paths made common in the simulator                       */
+/* ------------------------------------------------------------------------------------ */
+/* TR_BUGGIFY(ctx) marks a place in a service where something rare may happen (a slow path, an
+ * early timeout, a skipped round) and evaluates to true when the service should take the rare
+ * path now:
+ *   - on a real node, never: the real engine always answers false, and while no simulation
+ *     with buggify on exists in the process the macro costs one load and one predictable
+ *     branch, with no call;
+ *   - in a simulation created with tr_sim_config.buggify (off by default), each site (its
+ *     file name without directories, and its line) is enabled for the whole run or not, from
+ *     the seed (one in two), and an enabled site answers true with probability 1/4 at each
+ *     evaluation, drawn from the seed, the site, the node and the evaluation's rank: a run
+ *     stays a function of (seed, options, code). The engine counts the evaluations and the
+ *     true answers in tr_sim_stats.buggify_checked and buggify_fired.
+ * A fault point must only choose among behaviours the service already allows itself (a timer
+ * that fires early, a round that is skipped): the checks must still hold. ctx is the calling
+ * actor's (borrowed), from one of its callbacks. */
+extern int tr_buggify_sims; /* simulations alive with buggify on; read-only for users */
+bool tr_buggify_point(tr_ctx *ctx, const char *file, int line);
+#if defined(__GNUC__)
+#define TR_BUGGIFY(ctx)                                                               \
+    (__builtin_expect(__atomic_load_n(&tr_buggify_sims, __ATOMIC_RELAXED) != 0, 0) && \
+     tr_buggify_point((ctx), __FILE__, __LINE__))
+#else
+#define TR_BUGGIFY(ctx) tr_buggify_point((ctx), __FILE__, __LINE__)
+#endif
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

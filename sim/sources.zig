@@ -33,4 +33,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_stock_sim.c",
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
+    "tests/sim/test_buggify.c",
 };
