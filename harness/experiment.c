@@ -14,6 +14,7 @@
 
 #include "harness/client.h"
 #include "harness/nemesis.h"
+#include "harness/randomize.h"
 #include "runtime/assert.h"
 
 #define MS ((uint64_t)1000000)
@@ -333,7 +334,10 @@ static void replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) 
         len += (size_t)snprintf(buf + len, cap - len, " --bug %s", cfg->bug);
     }
     if (cfg->nemesis.scenario_path != NULL && len < cap) {
-        snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
+        len += (size_t)snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
+    }
+    if (len < cap) { /* delays, rates, timeouts and --buggify that differ from the defaults */
+        tr__randomize_format(&cfg->sim, cfg->op_timeout_ms, buf + len, cap - len);
     }
 }
 
@@ -344,9 +348,13 @@ static int start(run *r, tr__nemesis_opts *no) {
     tr_sim_config sc = cfg->sim;
     sc.boot = boot;
     sc.boot_ud = r;
-    sc.loss_prob = cfg->nemesis.kinds & TR_NEMESIS_LOSS ? 0.01 : sc.loss_prob;
-    sc.dup_prob = cfg->nemesis.kinds & TR_NEMESIS_DUP ? 0.01 : sc.dup_prob;
-    sc.reorder_prob = cfg->nemesis.kinds & TR_NEMESIS_REORDER ? 0.05 : sc.reorder_prob;
+    /* The nemesis's link faults, at these rates unless the configuration sets its own. */
+    bool loss = (cfg->nemesis.kinds & TR_NEMESIS_LOSS) && sc.loss_prob == 0;
+    bool dup = (cfg->nemesis.kinds & TR_NEMESIS_DUP) && sc.dup_prob == 0;
+    bool reorder = (cfg->nemesis.kinds & TR_NEMESIS_REORDER) && sc.reorder_prob == 0;
+    sc.loss_prob = loss ? 0.01 : sc.loss_prob;
+    sc.dup_prob = dup ? 0.01 : sc.dup_prob;
+    sc.reorder_prob = reorder ? 0.05 : sc.reorder_prob;
     int rc = tr_sim_create(&sc, &r->sim);
     if (rc != 0) {
         return rc;
@@ -397,6 +405,13 @@ static void release(run *r) {
 int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **out, char *err,
                       size_t err_cap) {
     *out = NULL;
+    tr_experiment_config drawn; /* cfg->randomize: this seed's configuration */
+    if (cfg->randomize) {
+        if (tr__randomize_experiment(cfg, &drawn, err, err_cap) != 0) {
+            return TR_EINVAL;
+        }
+        cfg = &drawn;
+    }
     run *r = calloc(1, sizeof *r);
     tr_experiment_result *res = calloc(1, sizeof *res);
     if (r == NULL || res == NULL) {

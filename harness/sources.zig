@@ -5,6 +5,7 @@ pub const lib = [_][]const u8{
     "harness/nemesis.c",
     "harness/client.c",
     "harness/experiment.c",
+    "harness/randomize.c",
     "harness/builtin.c",
 };
 /// The built-in services that also build as loadable modules zig-out/lib/troupe-NAME.so:

@@ -1330,6 +1330,12 @@ typedef struct tr_experiment_config {
     /* The module paths the services were loaded from (--load), for the replay line. */
     const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
     uint32_t load_path_count;
+    /* Per seed, draw from the seed (a stream of its own) the node count, the link delays and
+     * their distribution, the loss, duplication and reordering rates, the failure-detection
+     * delay and op_timeout_ms, within the bounds of docs/simulation.md ("Randomised
+     * configurations"), in place of the values above; the replay line gives the drawn values
+     * as explicit options. Cannot be combined with a scenario file (it names nodes). */
+    bool randomize;
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 

@@ -34,4 +34,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
     "tests/sim/test_buggify.c",
+    "tests/sim/test_randomize.c",
 };
