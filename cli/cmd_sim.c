@@ -1382,7 +1382,10 @@ static void print_json(const sim_opts *o, const run_result *r) {
         printf("%s\"%s\":%" PRIu64, f ? "," : "", tr_sim_fault_name((tr_sim_fault)f),
                r->stats.faults[f]);
     }
-    printf("},\"buggify_fired\":%" PRIu64 ",", r->stats.buggify_fired);
+    printf("},");
+    if (o->knobs.buggify) {
+        printf("\"buggify_fired\":%" PRIu64 ",", r->stats.buggify_fired);
+    }
     if (o->cp) {
         json_store("cp", &r->cp, false, !o->ap);
     }
