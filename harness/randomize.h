@@ -37,12 +37,11 @@ void tr__randomize_draw(uint64_t seed, tr_sim_config *sc, uint32_t *op_timeout_m
 
 /* Whether `name` ("--delay") is one of the options below. */
 bool tr__randomize_is_option(const char *name);
-/* What option `name` expects, for an error message ("a duration with unit ..."). */
-const char *tr__randomize_expects(const char *name);
 /* Sets the knob of option `name` from `value`: --delay, --jitter (durations: the minimum link
  * delay and the mean of its random part), --delay-dist uniform|exponential|fixed, --loss,
  * --dup, --reorder (probabilities 0..1), --detect (the failure-detection delay), --op-timeout
- * (whole milliseconds). 0, or TR_EINVAL when the value breaks the option's limit. */
+ * (whole milliseconds). 0, or TR_EINVAL when the value breaks the option's limit: durations
+ * at most 10 s (--detect 60 s), probabilities 0..1, the op timeout 1 ms..600 s. */
 int tr__randomize_parse(const char *name, const char *value, tr_sim_config *sc,
                         uint32_t *op_timeout_ms);
 
