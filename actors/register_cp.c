@@ -379,12 +379,15 @@ static void reply_err(tr_ctx *ctx, const tr_msg *req, const char *error, bool in
 static void ask(tr_ctx *ctx, cp_state *s, cp_op *op, uint32_t i) {
     int rc;
     op->corr[i] = 0;
+    /* Fault point: this answer times out early (as under a delay spike or a slow peer); the
+     * peer then counts as failed for the phase, and another one is asked in its place. */
+    uint32_t timeout_ms = TR_BUGGIFY(ctx) ? 1 : s->cfg.quorum_timeout_ms;
     if (i == s->self) {
-        rc = tr_request(ctx, tr_self(ctx), op->req_type, op->req, op->req_len,
-                        s->cfg.quorum_timeout_ms, &op->corr[i]);
+        rc = tr_request(ctx, tr_self(ctx), op->req_type, op->req, op->req_len, timeout_ms,
+                        &op->corr[i]);
     } else {
-        rc = tr_request_name(ctx, s->addr[i], op->req_type, op->req, op->req_len,
-                             s->cfg.quorum_timeout_ms, &op->corr[i]);
+        rc = tr_request_name(ctx, s->addr[i], op->req_type, op->req, op->req_len, timeout_ms,
+                             &op->corr[i]);
     }
     /* never sent: no reply nor timeout will come */
     op->peer[i] = rc == 0 ? PEER_PENDING : PEER_FAILED;

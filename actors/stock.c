@@ -331,12 +331,16 @@ static int to_owner(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,
     assert(rc == 0);
     (void)rc;
     uint32_t owner = tr__stock_owner(rq->item, s->cfg.peer_count);
+    /* Fault point: the forward times out early (a slow owner): the client is told the outcome
+     * is unknown while the owner may still apply it, and its retry under the same id must
+     * meet the ledger's answer. */
+    uint32_t timeout_ms = TR_BUGGIFY(ctx) ? 1 : s->cfg.forward_timeout_ms;
     if (owner == s->self) {
-        return tr_request(ctx, tr_self(ctx), type, buf, len, s->cfg.forward_timeout_ms, &op->corr);
+        return tr_request(ctx, tr_self(ctx), type, buf, len, timeout_ms, &op->corr);
     }
     memcpy(name, "stock@", 6);
     memcpy(name + 6, s->cfg.peers[owner], strlen(s->cfg.peers[owner]) + 1);
-    return tr_request_name(ctx, name, type, buf, len, s->cfg.forward_timeout_ms, &op->corr);
+    return tr_request_name(ctx, name, type, buf, len, timeout_ms, &op->corr);
 }
 
 static void op_send(tr_ctx *ctx, stock_state *s, stock_op *op, uint32_t type,

@@ -43,6 +43,7 @@
 #include "harness/builtin.h"
 #include "harness/check_convergence.h"
 #include "harness/nemesis.h"
+#include "harness/randomize.h"
 #include "runtime/assert.h"
 #include "harness/check_stock.h"
 #include "sim/checkers.h"
@@ -85,7 +86,10 @@ typedef struct sim_opts {
     bool scen_lossy;           /* it crashes a node or touches a clock (see check_ap) */
     /* --load: the experiment of the loaded services (its seed set per run), or NULL. */
     const tr_experiment_config *loaded;
-    tr_sim_net net; /* --net */
+    tr_sim_net net;         /* --net */
+    tr_sim_config knobs;    /* --delay ... --detect, --buggify (harness/randomize.h) */
+    uint32_t op_timeout_ms; /* --op-timeout */
+    bool randomize;         /* --randomize: nodes and knobs drawn per seed */
 } sim_opts;
 
 /* The verdicts of one store in one run. */
@@ -173,6 +177,9 @@ static void usage(FILE *f) {
             "                  [--bug stale-read|no-anti-entropy|no-write-back|oversell|\n"
             "                         double-charge|ignore-failed-commit]\n"
             "                  [--check-determinism] [--scenario FILE] [--lin-budget N]\n"
+            "                  [--randomize] [--buggify | --no-buggify] [--delay D] [--jitter D]\n"
+            "                  [--delay-dist uniform|exponential|fixed] [--loss P] [--dup P]\n"
+            "                  [--reorder P] [--detect D] [--op-timeout D]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -240,6 +247,15 @@ static void usage(FILE *f) {
             "most 1000000 seeds. partition, ring, bridge and crash need 3 nodes, isolate and\n"
             "oneway 2; a planted bug needs the workload it is planted in. A bad option is a\n"
             "one-line error naming the limit, exit 2.\n"
+            "--delay, --jitter: the minimum link delay and the mean of its random part (default\n"
+            "100us, 400us); --delay-dist: its distribution; --loss, --dup, --reorder: per-message\n"
+            "probabilities (default: 0, or 0.01, 0.01, 0.05 with those nemeses); --detect: how\n"
+            "long a node's failure takes to be noticed (5ms); --op-timeout: a client op's\n"
+            "timeout (1000ms). Durations take ns, us, ms or s. --randomize draws all of these and\n"
+            "the node count (3..16) per seed, from the seed, within the bounds listed in\n"
+            "docs/simulation.md; the replay line gives the drawn values as these options.\n"
+            "--buggify lets the services' fault points (TR_BUGGIFY) fire, from the seed; off by\n"
+            "default (--no-buggify). With --load every one of these options applies too.\n"
             "--lin-budget N: configurations the linearizability search may visit per key\n"
             "(default 200000); a CP history it cannot decide within that is unknown.\n"
             "--check-determinism runs each seed (or each of --seeds A..B) twice and compares\n"
@@ -312,6 +328,17 @@ static const sim_option sim_options[] = {
     {"--json", false, true, true, NULL},
     {"--check-determinism", false, true, true, NULL},
     {"--net", true, true, true, "protocol or oracle"},
+    {"--randomize", false, true, true, NULL},
+    {"--buggify", false, true, true, NULL},
+    {"--no-buggify", false, true, true, NULL},
+    {"--delay", true, true, true, "a whole number with unit ns, us, ms or s, at most 10s"},
+    {"--jitter", true, true, true, "a whole number with unit ns, us, ms or s, at most 10s"},
+    {"--delay-dist", true, true, true, "uniform, exponential or fixed"},
+    {"--loss", true, true, true, "a probability from 0 to 1"},
+    {"--dup", true, true, true, "a probability from 0 to 1"},
+    {"--reorder", true, true, true, "a probability from 0 to 1"},
+    {"--detect", true, true, true, "a whole number with unit ns, us, ms or s, at most 60s"},
+    {"--op-timeout", true, true, true, "a whole number of ms (unit ms or s), from 1ms to 600s"},
 };
 
 static const sim_option *find_option(const char *name) {
@@ -431,6 +458,9 @@ static int parse_bug(const char *v, sim_opts *o) {
 /* One option's value into o; TR_EINVAL when it breaks the option's limit (not printed). */
 static int parse_value(const char *a, const char *v, sim_opts *o) {
     char *end;
+    if (tr__randomize_is_option(a)) {
+        return tr__randomize_parse(a, v, &o->knobs, &o->op_timeout_ms);
+    }
     if (!strcmp(a, "--seed")) {
         o->sweep = false;
         if (parse_u64(v, &o->seed_lo) != 0) {
@@ -486,6 +516,25 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     return parse_bug(v, o);
 }
 
+/* --randomize, --buggify, --no-buggify into o: whether a is one of them. */
+static bool parse_flag(const char *a, sim_opts *o) {
+    o->randomize |= !strcmp(a, "--randomize");
+    o->knobs.buggify = !strcmp(a, "--buggify") || (o->knobs.buggify && strcmp(a, "--no-buggify"));
+    return !strcmp(a, "--randomize") || !strcmp(a, "--buggify") || !strcmp(a, "--no-buggify");
+}
+
+/* This seed's options: o, or with --randomize a copy in *buf with the draw in place. */
+static const sim_opts *seed_opts(const sim_opts *o, uint64_t seed, sim_opts *buf) {
+    if (!o->randomize) {
+        return o;
+    }
+    *buf = *o;
+    buf->randomize = false;
+    tr__randomize_draw(seed, &buf->knobs, &buf->op_timeout_ms);
+    buf->nodes = buf->knobs.nodes;
+    return buf;
+}
+
 /* A fault or planted bug that cannot apply to this run is an error, not a silent no-op. */
 static int check_applies(const sim_opts *o) {
     const char *nem = o->nemesis_given ? "--nemesis" : "the default nemesis";
@@ -539,7 +588,9 @@ static void opts_default(sim_opts *o) {
                     .rate = 100,
                     .keys = 4,
                     .clients_per_node = 2,
-                    .lin_budget = LIN_BUDGET_DEFAULT};
+                    .lin_budget = LIN_BUDGET_DEFAULT,
+                    .op_timeout_ms = 1000};
+    tr_sim_config_init(&o->knobs);
 }
 
 static int parse_args(int argc, char **argv, sim_opts *o) {
@@ -553,6 +604,8 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
         }
         if (!strcmp(opt->name, "--json")) {
             o->json = true;
+        } else if (parse_flag(opt->name, o)) {
+            continue;
         } else if (!strcmp(opt->name, "--check-determinism")) {
             o->check_determinism = true;
         } else if (!strcmp(opt->name, "--nemesis")) {
@@ -567,6 +620,10 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
     }
     if (o->nodes * o->clients_per_node > TR_WORKLOAD_CLIENTS_MAX) {
         return sim_error("--nodes times --clients at most %d", TR_WORKLOAD_CLIENTS_MAX);
+    }
+    if (o->randomize && o->scenario_path != NULL) {
+        return sim_error("--randomize draws the node count: it cannot run --scenario, which "
+                         "names nodes");
     }
     if (o->scenario_path != NULL && !o->nemesis_given) {
         o->nemesis = 0; /* the file is the schedule */
@@ -696,7 +753,7 @@ static tr__reg_workload *make_workload(scenario *sc, const char *target) {
     wo.rate = sc->o->rate;
     wo.keys = sc->o->keys;
     wo.clients_per_node = sc->o->clients_per_node;
-    wo.op_timeout_ms = 1000;
+    wo.op_timeout_ms = sc->o->op_timeout_ms;
     if (tr__workload_create(&wo, &wl) != 0) {
         return NULL;
     }
@@ -716,7 +773,7 @@ static tr_stock_workload *make_stock_workload(scenario *sc) {
     wo.rate = sc->o->rate;
     wo.items = sc->o->keys;
     wo.clients_per_node = sc->o->clients_per_node;
-    wo.op_timeout_ms = 1000;
+    wo.op_timeout_ms = sc->o->op_timeout_ms;
     if (tr__workload_stock_create(&wo, &wl) != 0) {
         return NULL;
     }
@@ -1191,13 +1248,19 @@ static void print_shell_word(FILE *f, const char *s) {
 
 static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     if (o->loaded != NULL) {
-        char line[512];
-        tr_experiment_config cfg = *o->loaded;
+        char line[512], err[256];
+        tr_experiment_config cfg = *o->loaded, drawn;
         cfg.sim.seed = seed;
+        if (cfg.randomize && tr__randomize_experiment(&cfg, &drawn, err, sizeof err) == 0) {
+            cfg = drawn;
+        }
         tr_experiment_replay_line(&cfg, line, sizeof line);
         fputs(line, f);
         return;
     }
+    sim_opts drawn;
+    char knobs[512];
+    o = seed_opts(o, seed, &drawn); /* --randomize: the drawn values, as explicit options */
     fprintf(f,
             "troupe sim --seed %" PRIu64 " --nodes %u --workload %s --nemesis %s "
             "--duration %.3fs --rate %g --keys %u --clients %u%s%s",
@@ -1218,6 +1281,8 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     if (o->net == TR_SIM_NET_PROTOCOL) {
         fputs(" --net protocol", f);
     }
+    tr__randomize_format(&o->knobs, o->op_timeout_ms, knobs, sizeof knobs);
+    fputs(knobs, f);
 }
 
 static void print_human(const sim_opts *o, const run_result *r) {
@@ -1241,6 +1306,10 @@ static void print_human(const sim_opts *o, const run_result *r) {
         print_stores(o, r);
     }
     print_faults(r);
+    if (o->knobs.buggify) {
+        printf("buggify: %" PRIu64 " fault points fired of %" PRIu64 " evaluated\n",
+               r->stats.buggify_fired, r->stats.buggify_checked);
+    }
     printf("events: %" PRIu64 " in %.3f s wall (%.0f events/s), virtual/wall time %.1fx "
            "(%.1f s virtual, %s; %.3f s cpu: virtual/cpu %.1fx)",
            r->stats.events, r->wall_s, r->wall_s > 0 ? r->stats.events / r->wall_s : 0,
@@ -1398,6 +1467,9 @@ static void print_json(const sim_opts *o, const run_result *r) {
                r->stats.faults[f]);
     }
     printf("},");
+    if (o->knobs.buggify) {
+        printf("\"buggify_fired\":%" PRIu64 ",", r->stats.buggify_fired);
+    }
     if (o->cp) {
         json_store("cp", &r->cp, false, !o->ap);
     }
@@ -1434,13 +1506,14 @@ static void sim_config(const sim_opts *o, uint64_t seed, scenario *sc, tr_sim_co
     cfg->store = true;
     cfg->boot = boot;
     cfg->boot_ud = sc;
-    if (o->nemesis & TR_NEMESIS_LOSS) {
+    tr__randomize_copy(&o->knobs, cfg); /* the nemesis's rates below unless given */
+    if ((o->nemesis & TR_NEMESIS_LOSS) && cfg->loss_prob == 0) {
         cfg->loss_prob = 0.01;
     }
-    if (o->nemesis & TR_NEMESIS_DUP) {
+    if ((o->nemesis & TR_NEMESIS_DUP) && cfg->dup_prob == 0) {
         cfg->dup_prob = 0.01;
     }
-    if (o->nemesis & TR_NEMESIS_REORDER) {
+    if ((o->nemesis & TR_NEMESIS_REORDER) && cfg->reorder_prob == 0) {
         cfg->reorder_prob = 0.05;
     }
 }
@@ -1517,6 +1590,10 @@ static void runner_config(const sim_opts *o, uint64_t seed, const tr_service *co
     cfg->keys = o->keys;
     cfg->clients_per_node = o->clients_per_node;
     cfg->lin_budget = o->lin_budget;
+    cfg->sim.net = o->net;
+    tr__randomize_copy(&o->knobs, &cfg->sim);
+    cfg->op_timeout_ms = o->op_timeout_ms;
+    cfg->randomize = o->randomize;
 }
 
 static tr_avail_counts avail_counts(const tr_availability *a) {
@@ -1685,6 +1762,8 @@ static int run_twice(const sim_opts *o, uint64_t seed, tr_sim_divergence *div) {
         }
         return 0;
     }
+    sim_opts drawn;
+    o = seed_opts(o, seed, &drawn);
     run_result r;
     scenario sc = {.o = o, .out = &r};
     tr_sim_config cfg;
@@ -1772,7 +1851,9 @@ static int sweep(const sim_opts *o) {
     double t0 = wall_now();
     run_result r;
     for (uint64_t seed = o->seed_lo; seed <= o->seed_hi; seed++) {
-        int rc = run_seed(o, seed, &r);
+        sim_opts drawn;
+        const sim_opts *so = seed_opts(o, seed, &drawn);
+        int rc = run_seed(so, seed, &r);
         runs++;
         held += rc == 0;
         errors += rc == 2;
@@ -1783,7 +1864,7 @@ static int sweep(const sim_opts *o) {
             first_unknown = seed;
         }
         if (o->json && rc != 2) {
-            print_json(o, &r);
+            print_json(so, &r);
         }
         fprintf(stderr,
                 "[%" PRIu64 "/%" PRIu64 "] seed %" PRIu64 ": %s  trace-hash: %016" PRIx64
@@ -1956,6 +2037,8 @@ static int run_loaded(int argc, char **argv) {
     o.duration_ns = cfg.duration_ns;
     o.rate = cfg.rate;
     o.keys = cfg.keys;
+    o.knobs = cfg.sim;
+    o.op_timeout_ms = cfg.op_timeout_ms;
     for (int i = 1; i < argc; i++) {
         const char *v;
         const sim_option *opt = next_option(argc, argv, &i, true, &v);
@@ -1967,6 +2050,8 @@ static int run_loaded(int argc, char **argv) {
             o.json = true;
         } else if (!strcmp(a, "--check-determinism")) {
             o.check_determinism = true;
+        } else if (parse_flag(a, &o)) {
+            continue;
         } else if (!strcmp(a, "--load")) {
             if (loads == LOADS_MAX) {
                 return load_usage("--load at most 8 times");
@@ -2009,6 +2094,9 @@ static int run_loaded(int argc, char **argv) {
     cfg.load_paths = paths;
     cfg.load_path_count = loads;
     cfg.lin_budget = o.lin_budget;
+    tr__randomize_copy(&o.knobs, &cfg.sim);
+    cfg.op_timeout_ms = o.op_timeout_ms;
+    cfg.randomize = o.randomize;
     return run_loaded_config(&cfg, &o);
 }
 
@@ -2046,6 +2134,8 @@ static int run_cli(const sim_opts *o) {
         return sweep(o);
     }
     run_result r;
+    sim_opts drawn;
+    o = seed_opts(o, o->seed_lo, &drawn);
     int rc = run_seed(o, o->seed_lo, &r);
     if (rc != 2) {
         if (o->json) {

@@ -15,6 +15,7 @@
 #include "harness/client.h"
 #include "harness/nemesis.h"
 #include "harness/service_defaults.h"
+#include "harness/randomize.h"
 #include "runtime/assert.h"
 #include "sim/checkers.h"
 
@@ -35,7 +36,8 @@ static const char *const node_names[TR_SIM_NODES_MAX] = {
 
 typedef struct run {
     const tr_experiment_config *cfg; /* the caller's, or `resolved` */
-    tr_experiment_config resolved;   /* the caller's with the service's defaults applied */
+    tr_experiment_config drawn;      /* cfg->randomize: the caller's with this seed's draws */
+    tr_experiment_config resolved;   /* the one run, with the service's defaults applied */
     const tr_service *svc;           /* the one whose workload drives the run */
     tr_service_env envs[TR_SIM_NODES_MAX];
     tr_sim *sim;
@@ -412,7 +414,10 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
         len += (size_t)snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
     }
     if (cfg->sim.net == TR_SIM_NET_PROTOCOL && len < cap) {
-        snprintf(buf + len, cap - len, " --net protocol");
+        len += (size_t)snprintf(buf + len, cap - len, " --net protocol");
+    }
+    if (len < cap) { /* delays, rates, timeouts and --buggify that differ from the defaults */
+        tr__randomize_format(&cfg->sim, cfg->op_timeout_ms, buf + len, cap - len);
     }
 }
 
@@ -430,9 +435,13 @@ static void sim_config(const run *r, tr_sim_config *sc) {
     *sc = cfg->sim;
     sc->boot = boot;
     sc->boot_ud = (void *)r;
-    sc->loss_prob = cfg->nemesis.kinds & TR_NEMESIS_LOSS ? 0.01 : sc->loss_prob;
-    sc->dup_prob = cfg->nemesis.kinds & TR_NEMESIS_DUP ? 0.01 : sc->dup_prob;
-    sc->reorder_prob = cfg->nemesis.kinds & TR_NEMESIS_REORDER ? 0.05 : sc->reorder_prob;
+    /* The nemesis's link faults, at these rates unless the configuration sets its own. */
+    bool loss = (cfg->nemesis.kinds & TR_NEMESIS_LOSS) && sc->loss_prob == 0;
+    bool dup = (cfg->nemesis.kinds & TR_NEMESIS_DUP) && sc->dup_prob == 0;
+    bool reorder = (cfg->nemesis.kinds & TR_NEMESIS_REORDER) && sc->reorder_prob == 0;
+    sc->loss_prob = loss ? 0.01 : sc->loss_prob;
+    sc->dup_prob = dup ? 0.01 : sc->dup_prob;
+    sc->reorder_prob = reorder ? 0.05 : sc->reorder_prob;
 }
 
 /* On a created sim: the clients, the nemesis and the end of the workload. */
@@ -513,6 +522,12 @@ static void release(run *r) {
  * environments) for its result res. 0, or an error with a reason in err. */
 static int prepare(const tr_experiment_config *cfg, run *r, tr_experiment_result *res, char *err,
                    size_t err_cap) {
+    if (cfg->randomize) { /* this seed's configuration, drawn from the seed */
+        if (tr__randomize_experiment(cfg, &r->drawn, err, err_cap) != 0) {
+            return TR_EINVAL;
+        }
+        cfg = &r->drawn;
+    }
     cfg = tr__service_defaults_config(cfg, &r->resolved);
     r->cfg = cfg;
     r->out = res;

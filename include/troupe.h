@@ -814,6 +814,7 @@ typedef struct tr_sim_config {
     tr_sim_net net;        /* default TR_SIM_NET_ORACLE */
     uint32_t heartbeat_ms; /* TR_SIM_NET_PROTOCOL: as a real node's; 0 = 500 */
     uint32_t fd_down_ms;   /* ... hard bound of the detector; 0 = 3000 */
+    bool buggify; /* fault points (TR_BUGGIFY, "Fault points" below) may fire; off by default */
 } tr_sim_config;
 
 /* Fills *cfg with the defaults: seed 1, 3 nodes, delay 100 us + uniform mean 400 us, no loss,
@@ -957,6 +958,8 @@ typedef struct tr_sim_stats {
                                     request's timeout): dropped, not events, not traced */
     uint64_t store_commits;
     uint64_t faults[TR_SIM_FAULT_COUNT]; /* faults that actually fired, by kind */
+    uint64_t buggify_checked;            /* TR_BUGGIFY evaluations (with buggify on) */
+    uint64_t buggify_fired;              /* ... of which answered true */
 } tr_sim_stats;
 void tr_sim_stats_get(tr_sim *sim, tr_sim_stats *out);
 
@@ -1524,6 +1527,12 @@ typedef struct tr_experiment_config {
     const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
     uint32_t load_path_count;
     uint32_t clients_per_node; /* 0 = the workload's clients_per_node (itself 0 = 2) */
+    /* Per seed, draw from the seed (a stream of its own) the node count, the link delays and
+     * their distribution, the loss, duplication and reordering rates, the failure-detection
+     * delay and op_timeout_ms, within the bounds of docs/simulation.md ("Randomised
+     * configurations"), in place of the values above; the replay line gives the drawn values
+     * as explicit options. Cannot be combined with a scenario file (it names nodes). */
+    bool randomize;
 } tr_experiment_config;
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
@@ -1619,6 +1628,33 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
  * a reason in err for a configuration that cannot run, or an error from tr_sim_create. */
 int tr_experiment_check_determinism(const tr_experiment_config *cfg, tr_sim_divergence *out,
                                     char *err, size_t err_cap);
+/* ------------------------------------------------------------------------------------ */
+/* Fault points (BUGGIFY): rare paths made common in the simulator                       */
+/* ------------------------------------------------------------------------------------ */
+/* TR_BUGGIFY(ctx) marks a place in a service where something rare may happen (a slow path, an
+ * early timeout, a skipped round) and evaluates to true when the service should take the rare
+ * path now:
+ *   - on a real node, never: the real engine always answers false, and while no simulation
+ *     with buggify on exists in the process the macro costs one load and one predictable
+ *     branch, with no call;
+ *   - in a simulation created with tr_sim_config.buggify (off by default), each site (its
+ *     file name without directories, and its line) is enabled for the whole run or not, from
+ *     the seed (one in two), and an enabled site answers true with probability 1/4 at each
+ *     evaluation, drawn from the seed, the site, the node and the evaluation's rank: a run
+ *     stays a function of (seed, options, code). The engine counts the evaluations and the
+ *     true answers in tr_sim_stats.buggify_checked and buggify_fired.
+ * A fault point must only choose among behaviours the service already allows itself (a timer
+ * that fires early, a round that is skipped): the checks must still hold. ctx is the calling
+ * actor's (borrowed), from one of its callbacks. */
+extern int tr_buggify_sims; /* simulations alive with buggify on; read-only for users */
+bool tr_buggify_point(tr_ctx *ctx, const char *file, int line);
+#if defined(__GNUC__)
+#define TR_BUGGIFY(ctx)                                                               \
+    (__builtin_expect(__atomic_load_n(&tr_buggify_sims, __ATOMIC_RELAXED) != 0, 0) && \
+     tr_buggify_point((ctx), __FILE__, __LINE__))
+#else
+#define TR_BUGGIFY(ctx) tr_buggify_point((ctx), __FILE__, __LINE__)
+#endif
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -61,6 +61,10 @@ typedef struct tr_engine_ops {
      * receiver, type, corr, body) into its trace hash, so that local deliveries, which never
      * leave the node, are covered by the determinism check too. */
     void (*delivered)(void *engine, tr_node *node, const tr_msg *msg);
+    /* TR_BUGGIFY at the fault point `site` (a hash of its file name and line) on `node`:
+     * whether the service takes its rare path now. May be NULL: never (the real engine). The
+     * sim engine answers from the seed (troupe.h, "Fault points"). */
+    bool (*buggify)(void *engine, tr_node *node, uint64_t site);
 } tr_engine_ops;
 
 /* An engine may set this bit in a tr_msg's flags_ before handing the message to

@@ -8,6 +8,7 @@ pub const lib = [_][]const u8{
     "runtime/mailbox.c",
     "runtime/actor.c",
     "runtime/ctx.c",
+    "runtime/buggify.c",
     "runtime/registry.c",
     "runtime/node.c",
     "runtime/engine_real.c",

@@ -258,6 +258,38 @@ static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
     sim->stats.messages_traced++;
 }
 
+/* ---- Fault points (TR_BUGGIFY) --------------------------------------------------------- */
+
+/* splitmix64's finaliser: a well-mixed 64-bit function of x. */
+static uint64_t buggify_mix(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* A site is enabled for the whole run or not (one in two, from the seed and the site); an
+ * enabled one fires with probability 1/4 per evaluation, from the seed, the site, the node and
+ * the evaluation's rank in the run (the events run in one order, so the rank is
+ * deterministic). No PRNG stream is drawn from: with buggify on or off every other draw of
+ * the run is the same. */
+static bool op_buggify(void *engine, tr_node *node, uint64_t site) {
+    tr_sim *sim = engine;
+    if (!sim->cfg.buggify) {
+        return false; /* another sim of the process has it on */
+    }
+    uint64_t rank = sim->stats.buggify_checked++;
+    uint64_t run_site = buggify_mix(sim->cfg.seed ^ buggify_mix(site ^ 0x6275676769667921ull));
+    if ((run_site & 1) == 0) {
+        return false;
+    }
+    uint64_t draw = buggify_mix(run_site ^ buggify_mix(rank ^ ((uint64_t)tr_node_id(node) << 48)));
+    if ((draw & 3) != 0) {
+        return false;
+    }
+    sim->stats.buggify_fired++;
+    return true;
+}
+
 static const tr_engine_ops sim_ops = {
     .now_ns = op_now_ns,
     .random = op_random,
@@ -269,6 +301,7 @@ static const tr_engine_ops sim_ops = {
     .node_by_name = op_node_by_name,
     .watch_node = tr__sim_watch_node,
     .delivered = op_delivered,
+    .buggify = op_buggify,
 };
 
 /* ---- Processing events --------------------------------------------------------------- */
@@ -627,6 +660,9 @@ int tr_sim_create(const tr_sim_config *cfg, tr_sim **out) {
         return TR_ENOMEM;
     }
     sim->cfg = *cfg;
+    if (cfg->buggify) { /* the macro calls in from now on; tr_sim_destroy undoes it */
+        __atomic_fetch_add(&tr_buggify_sims, 1, __ATOMIC_RELAXED);
+    }
     sim->n = cfg->nodes;
     sim->trace = 0xcbf29ce484222325ull; /* FNV offset basis */
     tr_sim_rng_init(&sim->rng_nemesis, cfg->seed, SIM_STREAM_NEMESIS);
@@ -668,6 +704,9 @@ void tr_sim_destroy(tr_sim *sim) {
         return;
     }
     sim->destroying = true;
+    if (sim->cfg.buggify) {
+        __atomic_fetch_sub(&tr_buggify_sims, 1, __ATOMIC_RELAXED);
+    }
     for (uint32_t i = 0; i < sim->n; i++) {
         if (sim->nodes[i].node != NULL) {
             tr__node_destroy(sim->nodes[i].node);

@@ -36,4 +36,6 @@ pub const tests = [_][]const u8{
     "tests/sim/test_proto.c",
     "tests/sim/test_proto_split.c",
     "tests/sim/test_proto_cli.c",
+    "tests/sim/test_buggify.c",
+    "tests/sim/test_randomize.c",
 };
