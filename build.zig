@@ -52,7 +52,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ harness.lib;
+    const lib_sources = runtime.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ harness.lib;
 
     // libtroupe.a: runtime + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
@@ -354,3 +354,4 @@ fn newModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.buil
 fn linkSystem(m: *std.Build.Module) void {
     for (system_libs) |l| m.linkSystemLibrary(l, .{});
 }
+
