@@ -16,6 +16,10 @@ pub const raft = [_][]const u8{
     "actors/raft_log.c",
     "actors/raft.c",
 };
+/// lin-kv's replica actor: in the library and in zig-out/lib/troupe-lin-kv.so.
+pub const linkv = [_][]const u8{
+    "actors/linkv.c",
+};
 pub const tests = [_][]const u8{
     "tests/actors/test_register_wire.c",
     "tests/actors/test_registers.c",

@@ -1,0 +1,209 @@
+/* linkv.c — the lin-kv replica actor (linkv.h): a table of TR__LINKV_KEYS registers as the
+ * state machine of a tr_raft. Writes and compare-and-sets are Raft commands ([op, key, a, b]);
+ * reads go through the leader's read-index. A replica that does not lead forwards a client's
+ * request to the leader it knows (once: a request that already came from another node is
+ * refused rather than forwarded again, so forwards never cycle). */
+#include <stdio.h>
+#include <string.h>
+
+#include "actors/linkv.h"
+
+typedef struct linkv {
+    tr_raft raft;
+    tr__linkv_arg arg;
+    int64_t value[TR__LINKV_KEYS];
+    uint8_t set[TR__LINKV_KEYS];
+} linkv;
+
+static void answer(tr_ctx *ctx, const tr_msg *req, int code, bool has, int64_t v) {
+    uint8_t buf[32];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_int(&w, code);
+    has ? tr_mp_write_int(&w, v) : tr_mp_write_nil(&w);
+    (void)tr_reply(ctx, req, req->type, buf, w.len);
+}
+
+/* ---- the state machine ------------------------------------------------------------------- */
+
+/* cmd [op, key, a, b]: op TR__LINKV_WRITE sets key to a; TR__LINKV_CAS sets it to b if it is
+ * a. The output is the answer's body. */
+static int apply(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t len, void *out,
+                 size_t cap, size_t *out_len) {
+    linkv *s = ud;
+    int64_t f[4] = {0};
+    uint32_t n = 0;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, cmd, len);
+    tr_mp_read_array(&r, &n);
+    for (uint32_t i = 0; i < 4 && n == 4; i++) {
+        tr_mp_read_int(&r, &f[i]);
+    }
+    int code = TR__LINKV_OK;
+    if (tr_mp_reader_done(&r) != 0 || f[1] < 0 || f[1] >= TR__LINKV_KEYS) {
+        code = TR__LINKV_BAD;
+    } else if (f[0] == TR__LINKV_CAS && !s->set[f[1]]) {
+        code = TR__LINKV_UNSET;
+    } else if (f[0] == TR__LINKV_CAS && s->value[f[1]] != f[2]) {
+        code = TR__LINKV_MISMATCH;
+    } else {
+        s->value[f[1]] = f[0] == TR__LINKV_CAS ? f[3] : f[2];
+        s->set[f[1]] = 1;
+    }
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, out, cap);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_int(&w, code);
+    tr_mp_write_nil(&w);
+    *out_len = w.len;
+    return w.err;
+}
+
+static int write_table(const linkv *s, tr_mp_writer *w) {
+    tr_mp_write_array(w, TR__LINKV_KEYS);
+    for (int k = 0; k < TR__LINKV_KEYS; k++) {
+        s->set[k] ? tr_mp_write_int(w, s->value[k]) : tr_mp_write_nil(w);
+    }
+    return w->err;
+}
+
+static int snapshot(void *ud, tr_ctx *ctx, void *buf, size_t cap, size_t *len) {
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    int rc = write_table(ud, &w);
+    *len = w.len;
+    return rc;
+}
+
+static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
+    linkv *s = ud;
+    uint32_t n = 0;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, data, len);
+    if (tr_mp_read_array(&r, &n) != 0 || n != TR__LINKV_KEYS) {
+        return TR_ECORRUPT;
+    }
+    for (int k = 0; k < TR__LINKV_KEYS; k++) {
+        s->set[k] = tr_mp_peek(&r) != TR_MP_NIL;
+        s->value[k] = 0;
+        (void)(s->set[k] ? tr_mp_read_int(&r, &s->value[k]) : tr_mp_read_nil(&r));
+    }
+    return tr_mp_reader_done(&r) ? TR_ECORRUPT : 0;
+}
+
+/* A proposal's outcome (the apply output is the answer) or a read that may now be answered. */
+static void done(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const void *out,
+                 size_t len) {
+    const linkv *s = ud;
+    int64_t key = -1;
+    uint32_t n = 0;
+    if (status != 0) {
+        answer(ctx, req, status == TR_EAGAIN ? TR__LINKV_NO_LEADER : TR__LINKV_BAD, false, 0);
+    } else if (req->type != TR__LINKV_READ) {
+        (void)tr_reply(ctx, req, req->type, out, len);
+    } else {
+        tr_mp_reader r;
+        tr_mp_reader_init(&r, req->body, req->body_len);
+        tr_mp_read_array(&r, &n);
+        tr_mp_read_int(&r, &key);
+        bool ok = r.err == 0 && key >= 0 && key < TR__LINKV_KEYS;
+        answer(ctx, req, ok ? TR__LINKV_OK : TR__LINKV_BAD, ok && s->set[key],
+               ok ? s->value[key] : 0);
+    }
+}
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+/* Not the leader: hand the request to the one we know, once. */
+static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc) {
+    int leader = tr_raft_leader(&s->raft);
+    char to[TR_NAME_MAX + 1];
+    if (rc == TR_EAGAIN && leader >= 0 && leader != (int)s->arg.node_index &&
+        m->from.node == tr_self(ctx).node) {
+        snprintf(to, sizeof to, "%s@%s", TR__LINKV_NAME, s->arg.names[leader]);
+        if (tr_forward(ctx, m, to) == 0) {
+            return TR_CONTINUE;
+        }
+    }
+    answer(ctx, m, rc == TR_EFULL ? TR__LINKV_BUSY : TR__LINKV_NO_LEADER, false, 0);
+    return TR_CONTINUE;
+}
+
+static int on_request(linkv *s, tr_ctx *ctx, const tr_msg *m) {
+    int64_t f[3] = {0};
+    uint32_t n = 0, want = m->type == TR__LINKV_READ ? 1 : m->type == TR__LINKV_WRITE ? 2 : 3;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, m->body, m->body_len);
+    tr_mp_read_array(&r, &n);
+    for (uint32_t i = 0; i < n && i < 3; i++) {
+        tr_mp_read_int(&r, &f[i]);
+    }
+    if (tr_mp_reader_done(&r) != 0 || n != want || f[0] < 0 || f[0] >= TR__LINKV_KEYS) {
+        answer(ctx, m, TR__LINKV_BAD, false, 0);
+        return TR_CONTINUE;
+    }
+    if (m->type == TR__LINKV_READ) {
+        int rc = tr_raft_read(&s->raft, ctx, m);
+        return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
+    }
+    uint8_t cmd[48];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, cmd, sizeof cmd);
+    tr_mp_write_array(&w, 4);
+    tr_mp_write_int(&w, m->type);
+    for (int i = 0; i < 3; i++) {
+        tr_mp_write_int(&w, f[i]);
+    }
+    int rc = tr_raft_propose(&s->raft, ctx, m, cmd, w.len);
+    return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
+}
+
+static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
+    linkv *s = state;
+    if (tr_raft_receive(&s->raft, ctx, m) || tr_msg_is_reply(m)) {
+        return TR_CONTINUE;
+    }
+    if (m->type == TR__LINKV_STATE) {
+        uint8_t buf[TR__LINKV_KEYS * 9 + 8];
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, buf, sizeof buf);
+        if (write_table(s, &w) == 0) {
+            (void)tr_reply(ctx, m, TR__LINKV_STATE, buf, w.len);
+        }
+        return TR_CONTINUE;
+    }
+    if (m->type >= TR__LINKV_READ && m->type <= TR__LINKV_CAS) {
+        return on_request(s, ctx, m);
+    }
+    return TR_CONTINUE;
+}
+
+static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    linkv *s = state;
+    if (len != sizeof s->arg) {
+        return TR_EINVAL;
+    }
+    memcpy(&s->arg, arg, len);
+    const char *names[TR_RAFT_NODES_MAX];
+    for (uint32_t i = 0; i < TR_RAFT_NODES_MAX; i++) {
+        s->arg.names[i][TR_NAME_MAX] = '\0';
+        names[i] = s->arg.names[i];
+    }
+    tr_raft_config cfg;
+    tr_raft_config_init(&cfg);
+    cfg.node_index = s->arg.node_index;
+    cfg.node_count = s->arg.node_count;
+    cfg.node_names = names;
+    cfg.name = TR__LINKV_NAME;
+    cfg.msg_base = TR__LINKV_RAFT_BASE;
+    cfg.bugs = s->arg.bugs;
+    cfg.ud = s;
+    cfg.apply = apply;
+    cfg.snapshot = snapshot;
+    cfg.restore = restore;
+    cfg.done = done;
+    return tr_raft_init(&s->raft, ctx, &cfg);
+}
+
+const tr_behaviour tr__linkv_behaviour = {"linkv", sizeof(linkv), init, receive, NULL};
