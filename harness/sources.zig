@@ -18,4 +18,5 @@ pub const linkv_module_sources = [_][]const u8{"harness/builtin_linkv.c"};
 pub const tests = [_][]const u8{
     "tests/harness/test_experiment.c",
     "tests/harness/test_builtin.c",
+    "tests/harness/test_linkv.c",
 };
