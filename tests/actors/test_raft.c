@@ -120,16 +120,20 @@ static int boot(tr_node *node, void *ud) {
     return tr_node_spawn(node, &replica_b, &o, &a, sizeof a, NULL);
 }
 
-static tr_sim *make(uint64_t seed, uint32_t snapshot_every, uint32_t log_max) {
+static tr_sim *make_n(uint64_t seed, uint32_t nodes, uint32_t snapshot_every, uint32_t log_max) {
     tr_sim_config cfg;
     tr_sim_config_init(&cfg);
     cfg.seed = seed;
-    cfg.nodes = 3;
+    cfg.nodes = nodes;
     cfg.boot = boot;
-    boot_arg = (replica_arg){0, 3, snapshot_every, log_max};
+    boot_arg = (replica_arg){0, nodes, snapshot_every, log_max};
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
     return sim;
+}
+
+static tr_sim *make(uint64_t seed, uint32_t snapshot_every, uint32_t log_max) {
+    return make_n(seed, 3, snapshot_every, log_max);
 }
 
 typedef struct status {
@@ -263,6 +267,53 @@ Test(raft, malformed_messages_are_counted_and_change_nothing) {
     cr_expect_eq(after.bad - before.bad, 50);
     cr_expect_eq(after.term, before.term);
     cr_expect_eq(after.leader, leader);
+    tr_sim_destroy(sim);
+}
+
+/* The leader is isolated, again and again: a replica of the majority leads in a later term
+ * within a few election timeouts each time. Prints the distribution of that time (virtual). */
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t leader_among(tr_sim *sim, uint32_t nodes, uint32_t skip, int64_t above_term) {
+    for (uint32_t i = 0; i < nodes; i++) {
+        status st = i == skip ? (status){0} : get_status(sim, i);
+        if (i != skip && st.role == TR_RAFT_LEADER && st.term > above_term) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+Test(raft, a_new_leader_is_elected_after_the_leader_is_cut_off) {
+    enum {
+        TRIALS = 40,
+        NODES = 5
+    };
+    uint64_t took[TRIALS];
+    tr_sim *sim = make_n(4, NODES, 0, 0);
+    tr_sim_run_for(sim, 2 * SEC);
+    for (int t = 0; t < TRIALS; t++) {
+        int64_t leader = leader_among(sim, NODES, NODES, 0);
+        cr_assert_geq(leader, 0, "trial %d: no leader before the cut", t);
+        status old = get_status(sim, (uint32_t)leader);
+        uint64_t t0 = tr_sim_now_ns(sim);
+        tr_sim_isolate(sim, (uint32_t)leader);
+        while (leader_among(sim, NODES, (uint32_t)leader, old.term) < 0) {
+            cr_assert_lt(tr_sim_now_ns(sim) - t0, 5 * SEC, "trial %d: no new leader in 5 s", t);
+            tr_sim_run_for(sim, 5 * MS);
+        }
+        took[t] = tr_sim_now_ns(sim) - t0;
+        tr_sim_heal(sim);
+        tr_sim_run_for(sim, SEC);
+    }
+    qsort(took, TRIALS, sizeof took[0], cmp_u64);
+    cr_log_info("election after the leader is cut off (ms, %d trials): min %.0f p50 %.0f p90 %.0f "
+                "max %.0f",
+                TRIALS, took[0] / 1e6, took[TRIALS / 2] / 1e6, took[TRIALS * 9 / 10] / 1e6,
+                took[TRIALS - 1] / 1e6);
     tr_sim_destroy(sim);
 }
 
