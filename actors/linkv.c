@@ -2,14 +2,31 @@
  * state machine of a tr_raft. Writes and compare-and-sets are Raft commands ([op, key, a, b]);
  * reads go through the leader's read-index. A replica that does not lead forwards a client's
  * request to the leader it knows (once: a request that already came from another node is
- * refused rather than forwarded again, so forwards never cycle). */
+ * refused rather than forwarded again, so forwards never cycle). While no leader is known, or
+ * the one known is held down by the failure detector (an election is coming), a client's
+ * request waits for another, at most WAIT_MS and WAIT_MAX of them: an election usually ends
+ * well within a client's timeout. */
 #include <stdio.h>
 #include <string.h>
 
 #include "actors/linkv.h"
 
+#define WAIT_MAX 32
+#define WAIT_MS 500
+#define WAIT_BODY_MAX 48 /* [key, from, to]: at most 3 * 9 + 1 bytes */
+
+typedef struct waiting {
+    tr_msg req; /* a copy; req.body points into body */
+    uint64_t until_ms;
+    int32_t stale; /* the leader it could not reach, or -1 */
+    uint8_t body[WAIT_BODY_MAX];
+} waiting;
+
 typedef struct linkv {
     tr_raft raft;
+    waiting wait[WAIT_MAX];
+    uint32_t wait_count;
+    uint64_t until_ms; /* a waiting request's deadline while it is dispatched again, else 0 */
     tr__linkv_arg arg;
     int64_t value[TR__LINKV_KEYS];
     uint8_t set[TR__LINKV_KEYS];
@@ -115,14 +132,36 @@ static void done(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const voi
 
 /* ---- requests ------------------------------------------------------------------------------ */
 
-/* Not the leader: hand the request to the one we know, once. */
+static bool hold(linkv *s, tr_ctx *ctx, const tr_msg *m, int32_t stale) {
+    if (s->wait_count == WAIT_MAX || m->body_len > WAIT_BODY_MAX) {
+        return false;
+    }
+    waiting *w = &s->wait[s->wait_count++];
+    w->stale = stale;
+    memset(&w->req, 0, sizeof w->req);
+    w->req.type = m->type;
+    w->req.from = m->from;
+    w->req.to = m->to;
+    w->req.corr = m->corr;
+    w->req.trace = m->trace;
+    w->req.body_len = m->body_len;
+    memcpy(w->body, m->body, m->body_len);
+    w->until_ms = s->until_ms ? s->until_ms : tr_now_ms(ctx) + WAIT_MS;
+    return true;
+}
+
+/* Not the leader: hand the request to the one we know, once; with none known, wait. */
 static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc) {
     int leader = tr_raft_leader(&s->raft);
     char to[TR_NAME_MAX + 1];
-    if (rc == TR_EAGAIN && leader >= 0 && leader != (int)s->arg.node_index &&
-        m->from.node == tr_self(ctx).node) {
+    bool local = m->from.node == tr_self(ctx).node;
+    if (rc == TR_EAGAIN && leader < 0 && local && hold(s, ctx, m, -1)) {
+        return TR_CONTINUE;
+    }
+    if (rc == TR_EAGAIN && leader >= 0 && leader != (int)s->arg.node_index && local) {
         snprintf(to, sizeof to, "%s@%s", TR__LINKV_NAME, s->arg.names[leader]);
-        if (tr_forward(ctx, m, to) == 0) {
+        int sent = tr_forward(ctx, m, to);
+        if (sent == 0 || (sent == TR_EUNREACH && hold(s, ctx, m, leader))) {
             return TR_CONTINUE;
         }
     }
@@ -159,9 +198,45 @@ static int on_request(linkv *s, tr_ctx *ctx, const tr_msg *m) {
     return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
 }
 
+/* After Raft's messages: a waiting request goes on once a leader other than the one it could
+ * not reach is known, or is refused when its time is up. */
+static void retry_waiting(linkv *s, tr_ctx *ctx) {
+    waiting now[WAIT_MAX];
+    uint32_t n = s->wait_count, kept = 0;
+    uint64_t ms = tr_now_ms(ctx);
+    int32_t leader = tr_raft_leader(&s->raft);
+    memcpy(now, s->wait, n * sizeof now[0]);
+    s->wait_count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        now[i].req.body = now[i].body;
+        if (ms >= now[i].until_ms) {
+            answer(ctx, &now[i].req, TR__LINKV_NO_LEADER, false, 0);
+        } else if (leader >= 0 && leader != now[i].stale) {
+            s->until_ms = now[i].until_ms; /* if it waits again, it keeps its deadline */
+            (void)on_request(s, ctx, &now[i].req);
+            s->until_ms = 0;
+        } else {
+            now[kept++] = now[i];
+        }
+    }
+    for (uint32_t i = 0; i < kept; i++) {
+        if (s->wait_count < WAIT_MAX) {
+            s->wait[s->wait_count++] = now[i];
+        } else {
+            answer(ctx, &now[i].req, TR__LINKV_BUSY, false, 0);
+        }
+    }
+}
+
 static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     linkv *s = state;
-    if (tr_raft_receive(&s->raft, ctx, m) || tr_msg_is_reply(m)) {
+    if (tr_raft_receive(&s->raft, ctx, m)) {
+        if (s->wait_count > 0) {
+            retry_waiting(s, ctx);
+        }
+        return TR_CONTINUE;
+    }
+    if (tr_msg_is_reply(m)) {
         return TR_CONTINUE;
     }
     if (m->type == TR__LINKV_STATE) {

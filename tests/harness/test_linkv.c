@@ -55,7 +55,7 @@ Test(linkv, same_seed_gives_same_trace_hash) {
 /* Seeds found by `troupe sim --workload lin-kv --nodes 3 --duration 20s --nemesis
  * partition,crash,pause,clock --seeds 1..20 --bug NAME`. */
 Test(linkv, stale_leader_read_is_caught) {
-    tr_experiment_result *r = run(&tr__builtin_linkv, 1, "stale-leader-read", ALL_FAULTS, NULL);
+    tr_experiment_result *r = run(&tr__builtin_linkv, 8, "stale-leader-read", ALL_FAULTS, NULL);
     cr_expect_eq(r->verdict, TR_VERDICT_VIOLATED, "%s", r->replay);
     cr_expect_str_eq(r->checks[0].name, "linearizable");
     tr_experiment_result_destroy(r);
