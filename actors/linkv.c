@@ -165,7 +165,8 @@ static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc) {
             return TR_CONTINUE;
         }
     }
-    answer(ctx, m, rc == TR_EFULL ? TR__LINKV_BUSY : TR__LINKV_NO_LEADER, false, 0);
+    /* not the leader: the value names the one known (a caller on another node asks it) */
+    answer(ctx, m, rc == TR_EFULL ? TR__LINKV_BUSY : TR__LINKV_NO_LEADER, leader >= 0, leader);
     return TR_CONTINUE;
 }
 

@@ -4,7 +4,9 @@
  * Requests: read [key], write [key, value], cas [key, from, to]. Answer: [code, value]: code
  * TR__LINKV_OK (value: what a read read, nil when unset), or a definite refusal (the
  * operation certainly had no effect): TR__LINKV_MISMATCH (cas: the value differs),
- * TR__LINKV_UNSET (cas on an unset key), TR__LINKV_NO_LEADER, TR__LINKV_BUSY, TR__LINKV_BAD.
+ * TR__LINKV_UNSET (cas on an unset key), TR__LINKV_NO_LEADER (value: the leader's node
+ * index when one is known), TR__LINKV_BUSY, TR__LINKV_BAD. A request from a client on another
+ * node (`troupe call`) is answered only by the leader: the others say which node leads.
  * No answer: a write or cas may still take effect. The harness's descriptor is
  * harness/builtin_linkv.c. */
 #ifndef TR_ACTORS_LINKV_H
