@@ -1,6 +1,10 @@
 /* linkv.c — the lin-kv replica actor (linkv.h): a table of TR__LINKV_KEYS registers as the
- * state machine of a tr_raft. Writes and compare-and-sets are Raft commands ([op, key, a, b]);
- * reads go through the leader's read-index. A replica that does not lead forwards a client's
+ * state machine of a tr_raft. Writes and compare-and-sets are Raft commands; reads go through
+ * the leader's read-index. A command carries its client's address and correlation id, and the
+ * state machine keeps each client's last one (a session, as in the Raft dissertation's
+ * section 6.3): a request the network duplicated, or a forward that arrived twice, is applied
+ * once and its copy gets the first outcome. At most SESSIONS_MAX clients are remembered; the
+ * one idle longest (in log order) is forgotten first. A replica that does not lead forwards a client's
  * request to the leader it knows (once: a request that already came from another node is
  * refused rather than forwarded again, so forwards never cycle). While no leader is known, or
  * the one known is held down by the failure detector (an election is coming), a client's
@@ -14,6 +18,14 @@
 #define WAIT_MAX 32
 #define WAIT_MS 500
 #define WAIT_BODY_MAX 48 /* [key, from, to]: at most 3 * 9 + 1 bytes */
+
+#define SESSIONS_MAX 64
+
+typedef struct session {
+    uint64_t actor, corr, index; /* actor 0: a free slot */
+    uint32_t node;
+    int32_t code; /* the outcome of corr */
+} session;
 
 typedef struct waiting {
     tr_msg req; /* a copy; req.body points into body */
@@ -30,6 +42,7 @@ typedef struct linkv {
     tr__linkv_arg arg;
     int64_t value[TR__LINKV_KEYS];
     uint8_t set[TR__LINKV_KEYS];
+    session sessions[SESSIONS_MAX];
 } linkv;
 
 static void answer(tr_ctx *ctx, const tr_msg *req, int code, bool has, int64_t v) {
@@ -44,29 +57,59 @@ static void answer(tr_ctx *ctx, const tr_msg *req, int code, bool has, int64_t v
 
 /* ---- the state machine ------------------------------------------------------------------- */
 
-/* cmd [op, key, a, b]: op TR__LINKV_WRITE sets key to a; TR__LINKV_CAS sets it to b if it is
- * a. The output is the answer's body. */
+/* The session of client (node, actor): its own, or the slot it takes (a free one, else the
+ * one applied longest ago), cleared. */
+static session *session_of(linkv *s, uint32_t node, uint64_t actor) {
+    session *lru = &s->sessions[0];
+    for (uint32_t i = 0; i < SESSIONS_MAX; i++) {
+        session *c = &s->sessions[i];
+        if (c->actor == actor && c->node == node) {
+            return c;
+        }
+        lru = c->index < lru->index ? c : lru;
+    }
+    *lru = (session){.actor = actor, .node = node};
+    return lru;
+}
+
+static int update(linkv *s, const int64_t f[4]) {
+    if (f[1] < 0 || f[1] >= TR__LINKV_KEYS) {
+        return TR__LINKV_BAD;
+    }
+    if (f[0] == TR__LINKV_CAS && !s->set[f[1]]) {
+        return TR__LINKV_UNSET;
+    }
+    if (f[0] == TR__LINKV_CAS && s->value[f[1]] != f[2]) {
+        return TR__LINKV_MISMATCH;
+    }
+    s->value[f[1]] = f[0] == TR__LINKV_CAS ? f[3] : f[2];
+    s->set[f[1]] = 1;
+    return TR__LINKV_OK;
+}
+
+/* cmd [op, key, a, b, client node, client actor, corr]: op TR__LINKV_WRITE sets key to a;
+ * TR__LINKV_CAS sets it to b if it is a; a corr the client's session has seen is not applied
+ * again. The output is the answer's body. */
 static int apply(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t len, void *out,
                  size_t cap, size_t *out_len) {
     linkv *s = ud;
     int64_t f[4] = {0};
+    uint64_t who[3] = {0};
     uint32_t n = 0;
     tr_mp_reader r;
     tr_mp_reader_init(&r, cmd, len);
     tr_mp_read_array(&r, &n);
-    for (uint32_t i = 0; i < 4 && n == 4; i++) {
-        tr_mp_read_int(&r, &f[i]);
+    for (uint32_t i = 0; i < 7 && n == 7; i++) {
+        (void)(i < 4 ? tr_mp_read_int(&r, &f[i]) : tr_mp_read_uint(&r, &who[i - 4]));
     }
-    int code = TR__LINKV_OK;
-    if (tr_mp_reader_done(&r) != 0 || f[1] < 0 || f[1] >= TR__LINKV_KEYS) {
-        code = TR__LINKV_BAD;
-    } else if (f[0] == TR__LINKV_CAS && !s->set[f[1]]) {
-        code = TR__LINKV_UNSET;
-    } else if (f[0] == TR__LINKV_CAS && s->value[f[1]] != f[2]) {
-        code = TR__LINKV_MISMATCH;
-    } else {
-        s->value[f[1]] = f[0] == TR__LINKV_CAS ? f[3] : f[2];
-        s->set[f[1]] = 1;
+    int code = TR__LINKV_BAD;
+    if (tr_mp_reader_done(&r) == 0 && n == 7 && who[0] <= UINT32_MAX && who[1] != 0) {
+        session *c = session_of(s, (uint32_t)who[0], who[1]);
+        bool again = c->corr != 0 && who[2] <= c->corr;
+        code = again ? c->code : update(s, f);
+        c->corr = again ? c->corr : who[2];
+        c->code = code;
+        c->index = index;
     }
     tr_mp_writer w;
     tr_mp_writer_init(&w, out, cap);
@@ -85,12 +128,50 @@ static int write_table(const linkv *s, tr_mp_writer *w) {
     return w->err;
 }
 
+/* [table, sessions]: sessions as [node, actor, corr, index, code] each. */
 static int snapshot(void *ud, tr_ctx *ctx, void *buf, size_t cap, size_t *len) {
+    const linkv *s = ud;
     tr_mp_writer w;
     tr_mp_writer_init(&w, buf, cap);
-    int rc = write_table(ud, &w);
+    tr_mp_write_array(&w, 2);
+    write_table(s, &w);
+    tr_mp_write_array(&w, SESSIONS_MAX);
+    for (uint32_t i = 0; i < SESSIONS_MAX; i++) {
+        const session *c = &s->sessions[i];
+        tr_mp_write_array(&w, 5);
+        tr_mp_write_uint(&w, c->node);
+        tr_mp_write_uint(&w, c->actor);
+        tr_mp_write_uint(&w, c->corr);
+        tr_mp_write_uint(&w, c->index);
+        tr_mp_write_int(&w, c->code);
+    }
     *len = w.len;
-    return rc;
+    return w.err;
+}
+
+static int restore_sessions(linkv *s, tr_mp_reader *r) {
+    uint32_t n = 0;
+    if (tr_mp_read_array(r, &n) != 0 || n != SESSIONS_MAX) {
+        return TR_ECORRUPT;
+    }
+    for (uint32_t i = 0; i < SESSIONS_MAX; i++) {
+        uint64_t v[4] = {0};
+        int64_t code = 0;
+        tr_mp_read_array(r, &n);
+        for (uint32_t k = 0; k < 4; k++) {
+            tr_mp_read_uint(r, &v[k]);
+        }
+        tr_mp_read_int(r, &code);
+        if (n != 5 || v[0] > UINT32_MAX) {
+            return TR_ECORRUPT;
+        }
+        s->sessions[i] = (session){.node = (uint32_t)v[0],
+                                   .actor = v[1],
+                                   .corr = v[2],
+                                   .index = v[3],
+                                   .code = (int32_t)code};
+    }
+    return 0;
 }
 
 static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
@@ -98,7 +179,8 @@ static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
     uint32_t n = 0;
     tr_mp_reader r;
     tr_mp_reader_init(&r, data, len);
-    if (tr_mp_read_array(&r, &n) != 0 || n != TR__LINKV_KEYS) {
+    if (tr_mp_read_array(&r, &n) != 0 || n != 2 || tr_mp_read_array(&r, &n) != 0 ||
+        n != TR__LINKV_KEYS) {
         return TR_ECORRUPT;
     }
     for (int k = 0; k < TR__LINKV_KEYS; k++) {
@@ -106,7 +188,8 @@ static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
         s->value[k] = 0;
         (void)(s->set[k] ? tr_mp_read_int(&r, &s->value[k]) : tr_mp_read_nil(&r));
     }
-    return tr_mp_reader_done(&r) ? TR_ECORRUPT : 0;
+    int rc = restore_sessions(s, &r);
+    return rc == 0 && tr_mp_reader_done(&r) == 0 ? 0 : TR_ECORRUPT;
 }
 
 /* A proposal's outcome (the apply output is the answer) or a read that may now be answered. */
@@ -187,14 +270,17 @@ static int on_request(linkv *s, tr_ctx *ctx, const tr_msg *m) {
         int rc = tr_raft_read(&s->raft, ctx, m);
         return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
     }
-    uint8_t cmd[48];
+    uint8_t cmd[80];
     tr_mp_writer w;
     tr_mp_writer_init(&w, cmd, sizeof cmd);
-    tr_mp_write_array(&w, 4);
+    tr_mp_write_array(&w, 7);
     tr_mp_write_int(&w, m->type);
     for (int i = 0; i < 3; i++) {
         tr_mp_write_int(&w, f[i]);
     }
+    tr_mp_write_uint(&w, m->from.node); /* the client's session */
+    tr_mp_write_uint(&w, m->from.actor);
+    tr_mp_write_uint(&w, m->corr);
     int rc = tr_raft_propose(&s->raft, ctx, m, cmd, w.len);
     return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
 }

@@ -7,7 +7,8 @@
  * TR__LINKV_UNSET (cas on an unset key), TR__LINKV_NO_LEADER (value: the leader's node
  * index when one is known), TR__LINKV_BUSY, TR__LINKV_BAD. A request from a client on another
  * node (`troupe call`) is answered only by the leader: the others say which node leads.
- * No answer: a write or cas may still take effect. The harness's descriptor is
+ * No answer: a write or cas may still take effect. A write or cas is applied at most once
+ * per (client address, correlation id), however often the network delivers it. The harness's descriptor is
  * harness/builtin_linkv.c. */
 #ifndef TR_ACTORS_LINKV_H
 #define TR_ACTORS_LINKV_H
