@@ -53,7 +53,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ harness.lib;
+    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ actors.linkv ++ harness.lib;
 
     // libtroupe.a: runtime + proto + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
@@ -86,6 +86,10 @@ pub fn build(b: *std.Build) void {
         b.getInstallStep().dependOn(&b.addInstallFileWithDir(so.getEmittedBin(), .lib, b.fmt("troupe-{s}.so", .{name})).step);
         builtin_modules[i] = so;
     }
+
+    // zig-out/lib/troupe-lin-kv.so: the lin-kv service as a module; tr_raft_* from its host.
+    const linkv_so = builtinModule(b, target, optimize, "troupe-lin-kv", &(actors.linkv ++ harness.linkv_module_sources), "-DTR__LINKV_MODULE");
+    b.getInstallStep().dependOn(&b.addInstallFileWithDir(linkv_so.getEmittedBin(), .lib, "troupe-lin-kv.so").step);
 
     // pkg-config file for embedders. libtroupe is a static library: what it needs is needed by
     // every program that links it, with or without --static, so nothing is private.
@@ -354,4 +358,16 @@ fn newModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.buil
 
 fn linkSystem(m: *std.Build.Module) void {
     for (system_libs) |l| m.linkSystemLibrary(l, .{});
+}
+
+/// A built-in service built as a module, as the cp/ap/stock ones are: -shared, without
+/// libtroupe, hidden visibility (only its entry point is exported), one extra define.
+fn builtinModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, name: []const u8, files: []const []const u8, define: []const u8) *std.Build.Step.Compile {
+    const m = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+    m.addIncludePath(b.path("include"));
+    m.addIncludePath(b.path("."));
+    m.addCSourceFiles(.{ .files = files, .flags = &(lib_c_flags ++ [_][]const u8{define}) });
+    const so = b.addLibrary(.{ .linkage = .dynamic, .name = name, .root_module = m });
+    so.linker_allow_shlib_undefined = true;
+    return so;
 }

@@ -10,9 +10,20 @@ pub const lib = [_][]const u8{
     "actors/proxy.c",
     "actors/kv.c",
 };
+/// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
+/// actors/ takes it from its host and defines no tr_ symbol.
+pub const raft = [_][]const u8{
+    "actors/raft_log.c",
+    "actors/raft.c",
+};
+/// lin-kv's replica actor: in the library and in zig-out/lib/troupe-lin-kv.so.
+pub const linkv = [_][]const u8{
+    "actors/linkv.c",
+};
 pub const tests = [_][]const u8{
     "tests/actors/test_register_wire.c",
     "tests/actors/test_registers.c",
     "tests/actors/test_stock.c",
     "tests/actors/test_node_actors.c",
+    "tests/actors/test_raft.c",
 };

@@ -42,6 +42,7 @@
 #include "cli/cli.h"
 #include "harness/builtin.h"
 #include "harness/check_convergence.h"
+#include "harness/builtin_linkv.h"
 #include "harness/nemesis.h"
 #include "harness/randomize.h"
 #include "runtime/assert.h"
@@ -2024,7 +2025,7 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
 /* argv with --load: the services come from modules and run through the experiment runner. */
 static int run_loaded(int argc, char **argv) {
     const char *paths[LOADS_MAX];
-    const tr_service *svcs[LOADS_MAX];
+    const tr_service *svcs[LOADS_MAX + 1];
     uint32_t loads = 0;
     sim_opts o;
     const char *workload = NULL, *nemesis = NULL;
@@ -2085,8 +2086,12 @@ static int run_loaded(int argc, char **argv) {
     cfg.sim.seed = o.seed_lo;
     cfg.sim.nodes = o.nodes;
     cfg.sim.net = o.net;
+    uint32_t count = loads;
+    if (!strcmp(workload, "lin-kv") && loads == 0) { /* built in, run as a loaded one is */
+        svcs[count++] = &tr__builtin_linkv;
+    }
     cfg.services = svcs;
-    cfg.service_count = loads;
+    cfg.service_count = count;
     cfg.workload = workload;
     cfg.duration_ns = o.duration_ns;
     cfg.rate = o.rate;
@@ -2111,7 +2116,8 @@ int tr_cli_sim(int argc, char **argv) {
         }
     }
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--load")) {
+        if (!strcmp(argv[i], "--load") ||
+            (!strcmp(argv[i], "--workload") && i + 1 < argc && !strcmp(argv[i + 1], "lin-kv"))) {
             return run_loaded(argc, argv);
         }
     }

@@ -1655,6 +1655,117 @@ bool tr_buggify_point(tr_ctx *ctx, const char *file, int line);
 #else
 #define TR_BUGGIFY(ctx) tr_buggify_point((ctx), __FILE__, __LINE__)
 #endif
+/* ------------------------------------------------------------------------------------ */
+/* Raft: a replicated log a service builds its state machine on (docs/raft.md)           */
+/* ------------------------------------------------------------------------------------ */
+/* One tr_raft lives inside the state of one actor on each of node_count nodes, all registered
+ * under the same name. It allocates nothing: the log's commands stay in the store (only their
+ * terms are kept in memory), so an actor that vanishes in a crash leaks nothing. The actor hands every message to tr_raft_receive first; Raft's own messages are
+ * msgpack bodies over ordinary actor messages (types msg_base .. msg_base +
+ * TR_RAFT_MSG_COUNT - 1, its tick timer included), so the same code runs on real nodes and in
+ * the simulator. Term, vote, log and snapshot live in the actor's durable store (tr_kv_*):
+ * a vote, an acknowledged entry and the leader's own entries count only once durable.
+ * Election timeouts are drawn from tr_random (seeded per node in the simulator).
+ *
+ * Commands: the leader's actor calls tr_raft_propose with the client's request; once the
+ * entry is committed every replica applies it (cfg.apply), and the proposing replica calls
+ * cfg.done(req, 0, output) to answer. Reads: tr_raft_read (read-index: the leader confirms
+ * with a majority that it still leads, waits until it has applied the commit index it saw,
+ * then calls cfg.done(req, 0, NULL) and the service reads its state). Snapshots: every
+ * snapshot_every applied entries the state machine is saved (cfg.snapshot) and the log below
+ * is dropped; a follower too far behind gets the snapshot (cfg.restore). Membership is fixed
+ * at create time (no joint consensus).
+ *
+ * Limits: at most TR_RAFT_NODES_MAX replicas, log_max entries above the snapshot (a proposal
+ * beyond is refused with TR_EFULL), commands of at most TR_RAFT_COMMAND_MAX bytes, snapshots
+ * of at most TR_RAFT_SNAPSHOT_MAX bytes, pending_max outstanding proposals and reads, read
+ * request bodies of at most TR_RAFT_READ_BODY_MAX bytes. A malformed or out-of-range Raft
+ * message is dropped and counted (tr_raft_status.bad_messages). */
+#define TR_RAFT_NODES_MAX 16
+#define TR_RAFT_MSG_COUNT 6
+#define TR_RAFT_COMMAND_MAX 1024
+#define TR_RAFT_SNAPSHOT_MAX (16u << 10)
+#define TR_RAFT_READ_BODY_MAX 128
+#define TR_RAFT_LOG_MAX 1024
+#define TR_RAFT_PENDING_MAX 64
+#define TR_RAFT_SIZE (56u << 10)
+
+/* Planted bugs, for checking the checks (the lin-kv service's --bug). */
+enum {
+    TR_RAFT_BUG_STALE_LEADER_READ = 1u << 0, /* a leader answers reads without a majority */
+    TR_RAFT_BUG_EARLY_COMMIT = 1u << 1       /* the leader commits before a majority has it */
+};
+
+/* A replica's memory, owned by the caller (put it in the actor's state); opaque. */
+typedef struct tr_raft {
+    uint64_t opaque_[TR_RAFT_SIZE / 8];
+} tr_raft;
+
+typedef struct tr_raft_config {
+    uint32_t node_index;           /* this replica, 0-based */
+    uint32_t node_count;           /* 1..TR_RAFT_NODES_MAX */
+    const char *const *node_names; /* node_count node names ("n1"...); copied by init */
+    const char *name;              /* the replicas' registered actor name; copied by init */
+    uint32_t msg_base;             /* >= TR_MSG_USER; Raft uses TR_RAFT_MSG_COUNT types */
+    uint32_t tick_ms;              /* 0 = 25 */
+    uint32_t heartbeat_ticks;      /* 0 = 2 */
+    uint32_t election_ticks;       /* 0 = 8: a follower waits [e, 2e) ticks for a leader */
+    uint32_t log_max;              /* 0 = TR_RAFT_LOG_MAX entries above the snapshot */
+    uint32_t batch_max;            /* 0 = 64 entries per append message */
+    uint32_t snapshot_every;       /* 0 = 256 applied entries */
+    uint32_t pending_max;          /* 0 = TR_RAFT_PENDING_MAX proposals and reads */
+    uint32_t bugs;                 /* TR_RAFT_BUG_* (0 in production) */
+    void *ud;                      /* borrowed; handed to the callbacks */
+    /* Applies a committed command (the same order on every replica) and writes its output
+     * (at most cap bytes) for the proposer's answer. 0 or a TR_E code (the output is then
+     * empty). */
+    int (*apply)(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t len, void *out,
+                 size_t cap, size_t *out_len);
+    /* Writes the state machine (at most cap bytes); 0 or a TR_E code (no snapshot taken). */
+    int (*snapshot)(void *ud, tr_ctx *ctx, void *buf, size_t cap, size_t *len);
+    /* Replaces the state machine by a snapshot's; 0 or a TR_E code. */
+    int (*restore)(void *ud, tr_ctx *ctx, const void *data, size_t len);
+    /* The outcome of a proposal or read of this replica: req is the request given (its type,
+     * sender, correlation id and, for reads, body; valid during the call). status 0: applied
+     * (result = apply's output) or, for a read, safe to answer from the state machine now;
+     * TR_EAGAIN: certainly not applied (its entry was replaced) or the read lost leadership. */
+    void (*done)(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const void *result,
+                 size_t len);
+} tr_raft_config;
+void tr_raft_config_init(tr_raft_config *cfg);
+
+/* Call from the actor's init, r in its state (borrowed for the actor's life): recovers term,
+ * vote, snapshot and log from the actor's store and starts the tick timer. TR_EINVAL for a
+ * bad config (counts, names, limits, missing callbacks), TR_ECORRUPT for a store it cannot
+ * read back. Nothing to release: the actor's end ends it. */
+int tr_raft_init(tr_raft *r, tr_ctx *ctx, const tr_raft_config *cfg);
+/* 1 when msg was Raft's (handled), 0 when it is the service's. */
+int tr_raft_receive(tr_raft *r, tr_ctx *ctx, const tr_msg *msg);
+/* Appends cmd (copied; 1..TR_RAFT_COMMAND_MAX bytes) for req (borrowed). 0: cfg.done will be
+ * called if this replica applies it; TR_EAGAIN: not the leader (tr_raft_leader says who);
+ * TR_EFULL: the log or the pending table is full; TR_ETOOBIG, TR_EINVAL. */
+int tr_raft_propose(tr_raft *r, tr_ctx *ctx, const tr_msg *req, const void *cmd, size_t len);
+/* A linearizable read for req (body at most TR_RAFT_READ_BODY_MAX bytes, copied). 0: cfg.done
+ * follows; TR_EAGAIN: not the leader, or no entry of its term committed yet; TR_EFULL. */
+int tr_raft_read(tr_raft *r, tr_ctx *ctx, const tr_msg *req);
+/* The replica this one believes leads (0-based), or -1. */
+int tr_raft_leader(const tr_raft *r);
+
+typedef enum tr_raft_role {
+    TR_RAFT_FOLLOWER = 0,
+    TR_RAFT_CANDIDATE = 1,
+    TR_RAFT_LEADER = 2
+} tr_raft_role;
+
+typedef struct tr_raft_status {
+    tr_raft_role role;
+    int32_t leader;
+    uint64_t term;
+    uint64_t commit_index, applied_index, snapshot_index, last_index;
+    uint64_t elections;    /* elections this replica started */
+    uint64_t bad_messages; /* Raft messages dropped as malformed or out of range */
+} tr_raft_status;
+void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

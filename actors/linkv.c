@@ -1,0 +1,371 @@
+/* linkv.c — the lin-kv replica actor (linkv.h): a table of TR__LINKV_KEYS registers as the
+ * state machine of a tr_raft. Writes and compare-and-sets are Raft commands; reads go through
+ * the leader's read-index. A command carries its client's address and correlation id, and the
+ * state machine keeps each client's last one (a session, as in the Raft dissertation's
+ * section 6.3): a request the network duplicated, or a forward that arrived twice, is applied
+ * once and its copy gets the first outcome. At most SESSIONS_MAX clients are remembered; the
+ * one idle longest (in log order) is forgotten first. A replica that does not lead forwards a client's
+ * request to the leader it knows (once: a request that already came from another node is
+ * refused rather than forwarded again, so forwards never cycle). While no leader is known, or
+ * the one known is held down by the failure detector (an election is coming), a client's
+ * request waits for another, at most WAIT_MS and WAIT_MAX of them: an election usually ends
+ * well within a client's timeout. */
+#include <stdio.h>
+#include <string.h>
+
+#include "actors/linkv.h"
+
+#define WAIT_MAX 32
+#define WAIT_MS 500
+#define WAIT_BODY_MAX 48 /* [key, from, to]: at most 3 * 9 + 1 bytes */
+
+#define SESSIONS_MAX 64
+
+typedef struct session {
+    uint64_t actor, corr, index; /* actor 0: a free slot */
+    uint32_t node;
+    int32_t code; /* the outcome of corr */
+} session;
+
+typedef struct waiting {
+    tr_msg req; /* a copy; req.body points into body */
+    uint64_t until_ms;
+    int32_t stale; /* the leader it could not reach, or -1 */
+    uint8_t body[WAIT_BODY_MAX];
+} waiting;
+
+typedef struct linkv {
+    tr_raft raft;
+    waiting wait[WAIT_MAX];
+    uint32_t wait_count;
+    uint64_t until_ms; /* a waiting request's deadline while it is dispatched again, else 0 */
+    tr__linkv_arg arg;
+    int64_t value[TR__LINKV_KEYS];
+    uint8_t set[TR__LINKV_KEYS];
+    session sessions[SESSIONS_MAX];
+} linkv;
+
+static void answer(tr_ctx *ctx, const tr_msg *req, int code, bool has, int64_t v) {
+    uint8_t buf[32];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_int(&w, code);
+    has ? tr_mp_write_int(&w, v) : tr_mp_write_nil(&w);
+    (void)tr_reply(ctx, req, req->type, buf, w.len);
+}
+
+/* ---- the state machine ------------------------------------------------------------------- */
+
+/* The session of client (node, actor): its own, or the slot it takes (a free one, else the
+ * one applied longest ago), cleared. */
+static session *session_of(linkv *s, uint32_t node, uint64_t actor) {
+    session *lru = &s->sessions[0];
+    for (uint32_t i = 0; i < SESSIONS_MAX; i++) {
+        session *c = &s->sessions[i];
+        if (c->actor == actor && c->node == node) {
+            return c;
+        }
+        lru = c->index < lru->index ? c : lru;
+    }
+    *lru = (session){.actor = actor, .node = node};
+    return lru;
+}
+
+static int update(linkv *s, const int64_t f[4]) {
+    if (f[1] < 0 || f[1] >= TR__LINKV_KEYS) {
+        return TR__LINKV_BAD;
+    }
+    if (f[0] == TR__LINKV_CAS && !s->set[f[1]]) {
+        return TR__LINKV_UNSET;
+    }
+    if (f[0] == TR__LINKV_CAS && s->value[f[1]] != f[2]) {
+        return TR__LINKV_MISMATCH;
+    }
+    s->value[f[1]] = f[0] == TR__LINKV_CAS ? f[3] : f[2];
+    s->set[f[1]] = 1;
+    return TR__LINKV_OK;
+}
+
+/* cmd [op, key, a, b, client node, client actor, corr]: op TR__LINKV_WRITE sets key to a;
+ * TR__LINKV_CAS sets it to b if it is a; a corr the client's session has seen is not applied
+ * again. The output is the answer's body. */
+static int apply(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t len, void *out,
+                 size_t cap, size_t *out_len) {
+    linkv *s = ud;
+    int64_t f[4] = {0};
+    uint64_t who[3] = {0};
+    uint32_t n = 0;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, cmd, len);
+    tr_mp_read_array(&r, &n);
+    for (uint32_t i = 0; i < 7 && n == 7; i++) {
+        (void)(i < 4 ? tr_mp_read_int(&r, &f[i]) : tr_mp_read_uint(&r, &who[i - 4]));
+    }
+    int code = TR__LINKV_BAD;
+    if (tr_mp_reader_done(&r) == 0 && n == 7 && who[0] <= UINT32_MAX && who[1] != 0) {
+        session *c = session_of(s, (uint32_t)who[0], who[1]);
+        bool again = c->corr != 0 && who[2] <= c->corr;
+        code = again ? c->code : update(s, f);
+        c->corr = again ? c->corr : who[2];
+        c->code = code;
+        c->index = index;
+    }
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, out, cap);
+    tr_mp_write_array(&w, 2);
+    tr_mp_write_int(&w, code);
+    tr_mp_write_nil(&w);
+    *out_len = w.len;
+    return w.err;
+}
+
+static int write_table(const linkv *s, tr_mp_writer *w) {
+    tr_mp_write_array(w, TR__LINKV_KEYS);
+    for (int k = 0; k < TR__LINKV_KEYS; k++) {
+        s->set[k] ? tr_mp_write_int(w, s->value[k]) : tr_mp_write_nil(w);
+    }
+    return w->err;
+}
+
+/* [table, sessions]: sessions as [node, actor, corr, index, code] each. */
+static int snapshot(void *ud, tr_ctx *ctx, void *buf, size_t cap, size_t *len) {
+    const linkv *s = ud;
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_array(&w, 2);
+    write_table(s, &w);
+    tr_mp_write_array(&w, SESSIONS_MAX);
+    for (uint32_t i = 0; i < SESSIONS_MAX; i++) {
+        const session *c = &s->sessions[i];
+        tr_mp_write_array(&w, 5);
+        tr_mp_write_uint(&w, c->node);
+        tr_mp_write_uint(&w, c->actor);
+        tr_mp_write_uint(&w, c->corr);
+        tr_mp_write_uint(&w, c->index);
+        tr_mp_write_int(&w, c->code);
+    }
+    *len = w.len;
+    return w.err;
+}
+
+static int restore_sessions(linkv *s, tr_mp_reader *r) {
+    uint32_t n = 0;
+    if (tr_mp_read_array(r, &n) != 0 || n != SESSIONS_MAX) {
+        return TR_ECORRUPT;
+    }
+    for (uint32_t i = 0; i < SESSIONS_MAX; i++) {
+        uint64_t v[4] = {0};
+        int64_t code = 0;
+        tr_mp_read_array(r, &n);
+        for (uint32_t k = 0; k < 4; k++) {
+            tr_mp_read_uint(r, &v[k]);
+        }
+        tr_mp_read_int(r, &code);
+        if (n != 5 || v[0] > UINT32_MAX) {
+            return TR_ECORRUPT;
+        }
+        s->sessions[i] = (session){.node = (uint32_t)v[0],
+                                   .actor = v[1],
+                                   .corr = v[2],
+                                   .index = v[3],
+                                   .code = (int32_t)code};
+    }
+    return 0;
+}
+
+static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
+    linkv *s = ud;
+    uint32_t n = 0;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, data, len);
+    if (tr_mp_read_array(&r, &n) != 0 || n != 2 || tr_mp_read_array(&r, &n) != 0 ||
+        n != TR__LINKV_KEYS) {
+        return TR_ECORRUPT;
+    }
+    for (int k = 0; k < TR__LINKV_KEYS; k++) {
+        s->set[k] = tr_mp_peek(&r) != TR_MP_NIL;
+        s->value[k] = 0;
+        (void)(s->set[k] ? tr_mp_read_int(&r, &s->value[k]) : tr_mp_read_nil(&r));
+    }
+    int rc = restore_sessions(s, &r);
+    return rc == 0 && tr_mp_reader_done(&r) == 0 ? 0 : TR_ECORRUPT;
+}
+
+/* A proposal's outcome (the apply output is the answer) or a read that may now be answered. */
+static void done(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const void *out,
+                 size_t len) {
+    const linkv *s = ud;
+    int64_t key = -1;
+    uint32_t n = 0;
+    if (status != 0) {
+        answer(ctx, req, status == TR_EAGAIN ? TR__LINKV_NO_LEADER : TR__LINKV_BAD, false, 0);
+    } else if (req->type != TR__LINKV_READ) {
+        (void)tr_reply(ctx, req, req->type, out, len);
+    } else {
+        tr_mp_reader r;
+        tr_mp_reader_init(&r, req->body, req->body_len);
+        tr_mp_read_array(&r, &n);
+        tr_mp_read_int(&r, &key);
+        bool ok = r.err == 0 && key >= 0 && key < TR__LINKV_KEYS;
+        answer(ctx, req, ok ? TR__LINKV_OK : TR__LINKV_BAD, ok && s->set[key],
+               ok ? s->value[key] : 0);
+    }
+}
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+static bool hold(linkv *s, tr_ctx *ctx, const tr_msg *m, int32_t stale) {
+    if (s->wait_count == WAIT_MAX || m->body_len > WAIT_BODY_MAX) {
+        return false;
+    }
+    waiting *w = &s->wait[s->wait_count++];
+    w->stale = stale;
+    memset(&w->req, 0, sizeof w->req);
+    w->req.type = m->type;
+    w->req.from = m->from;
+    w->req.to = m->to;
+    w->req.corr = m->corr;
+    w->req.trace = m->trace;
+    w->req.body_len = m->body_len;
+    memcpy(w->body, m->body, m->body_len);
+    w->until_ms = s->until_ms ? s->until_ms : tr_now_ms(ctx) + WAIT_MS;
+    return true;
+}
+
+/* Not the leader: hand the request to the one we know, once; with none known, wait. */
+static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc) {
+    int leader = tr_raft_leader(&s->raft);
+    char to[TR_NAME_MAX + 1];
+    bool local = m->from.node == tr_self(ctx).node;
+    if (rc == TR_EAGAIN && leader < 0 && local && hold(s, ctx, m, -1)) {
+        return TR_CONTINUE;
+    }
+    if (rc == TR_EAGAIN && leader >= 0 && leader != (int)s->arg.node_index && local) {
+        snprintf(to, sizeof to, "%s@%s", TR__LINKV_NAME, s->arg.names[leader]);
+        int sent = tr_forward(ctx, m, to);
+        if (sent == 0 || (sent == TR_EUNREACH && hold(s, ctx, m, leader))) {
+            return TR_CONTINUE;
+        }
+    }
+    /* not the leader: the value names the one known (a caller on another node asks it) */
+    answer(ctx, m, rc == TR_EFULL ? TR__LINKV_BUSY : TR__LINKV_NO_LEADER, leader >= 0, leader);
+    return TR_CONTINUE;
+}
+
+static int on_request(linkv *s, tr_ctx *ctx, const tr_msg *m) {
+    int64_t f[3] = {0};
+    uint32_t n = 0, want = m->type == TR__LINKV_READ ? 1 : m->type == TR__LINKV_WRITE ? 2 : 3;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, m->body, m->body_len);
+    tr_mp_read_array(&r, &n);
+    for (uint32_t i = 0; i < n && i < 3; i++) {
+        tr_mp_read_int(&r, &f[i]);
+    }
+    if (tr_mp_reader_done(&r) != 0 || n != want || f[0] < 0 || f[0] >= TR__LINKV_KEYS) {
+        answer(ctx, m, TR__LINKV_BAD, false, 0);
+        return TR_CONTINUE;
+    }
+    if (m->type == TR__LINKV_READ) {
+        int rc = tr_raft_read(&s->raft, ctx, m);
+        return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
+    }
+    uint8_t cmd[80];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, cmd, sizeof cmd);
+    tr_mp_write_array(&w, 7);
+    tr_mp_write_int(&w, m->type);
+    for (int i = 0; i < 3; i++) {
+        tr_mp_write_int(&w, f[i]);
+    }
+    tr_mp_write_uint(&w, m->from.node); /* the client's session */
+    tr_mp_write_uint(&w, m->from.actor);
+    tr_mp_write_uint(&w, m->corr);
+    int rc = tr_raft_propose(&s->raft, ctx, m, cmd, w.len);
+    return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
+}
+
+/* After Raft's messages: a waiting request goes on once a leader other than the one it could
+ * not reach is known, or is refused when its time is up. */
+static void retry_waiting(linkv *s, tr_ctx *ctx) {
+    waiting now[WAIT_MAX];
+    uint32_t n = s->wait_count, kept = 0;
+    uint64_t ms = tr_now_ms(ctx);
+    int32_t leader = tr_raft_leader(&s->raft);
+    memcpy(now, s->wait, n * sizeof now[0]);
+    s->wait_count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        now[i].req.body = now[i].body;
+        if (ms >= now[i].until_ms) {
+            answer(ctx, &now[i].req, TR__LINKV_NO_LEADER, false, 0);
+        } else if (leader >= 0 && leader != now[i].stale) {
+            s->until_ms = now[i].until_ms; /* if it waits again, it keeps its deadline */
+            (void)on_request(s, ctx, &now[i].req);
+            s->until_ms = 0;
+        } else {
+            now[kept++] = now[i];
+        }
+    }
+    for (uint32_t i = 0; i < kept; i++) {
+        if (s->wait_count < WAIT_MAX) {
+            s->wait[s->wait_count++] = now[i];
+        } else {
+            answer(ctx, &now[i].req, TR__LINKV_BUSY, false, 0);
+        }
+    }
+}
+
+static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
+    linkv *s = state;
+    if (tr_raft_receive(&s->raft, ctx, m)) {
+        if (s->wait_count > 0) {
+            retry_waiting(s, ctx);
+        }
+        return TR_CONTINUE;
+    }
+    if (tr_msg_is_reply(m)) {
+        return TR_CONTINUE;
+    }
+    if (m->type == TR__LINKV_STATE) {
+        uint8_t buf[TR__LINKV_KEYS * 9 + 8];
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, buf, sizeof buf);
+        if (write_table(s, &w) == 0) {
+            (void)tr_reply(ctx, m, TR__LINKV_STATE, buf, w.len);
+        }
+        return TR_CONTINUE;
+    }
+    if (m->type >= TR__LINKV_READ && m->type <= TR__LINKV_CAS) {
+        return on_request(s, ctx, m);
+    }
+    return TR_CONTINUE;
+}
+
+static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    linkv *s = state;
+    if (len != sizeof s->arg) {
+        return TR_EINVAL;
+    }
+    memcpy(&s->arg, arg, len);
+    const char *names[TR_RAFT_NODES_MAX];
+    for (uint32_t i = 0; i < TR_RAFT_NODES_MAX; i++) {
+        s->arg.names[i][TR_NAME_MAX] = '\0';
+        names[i] = s->arg.names[i];
+    }
+    tr_raft_config cfg;
+    tr_raft_config_init(&cfg);
+    cfg.node_index = s->arg.node_index;
+    cfg.node_count = s->arg.node_count;
+    cfg.node_names = names;
+    cfg.name = TR__LINKV_NAME;
+    cfg.msg_base = TR__LINKV_RAFT_BASE;
+    cfg.bugs = s->arg.bugs;
+    cfg.ud = s;
+    cfg.apply = apply;
+    cfg.snapshot = snapshot;
+    cfg.restore = restore;
+    cfg.done = done;
+    return tr_raft_init(&s->raft, ctx, &cfg);
+}
+
+const tr_behaviour tr__linkv_behaviour = {"linkv", sizeof(linkv), init, receive, NULL};

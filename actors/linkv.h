@@ -1,0 +1,47 @@
+/* linkv.h — lin-kv, a linearizable key-value store on Raft (troupe.h, "Raft"): an actor on
+ * every node holds a replica of the table (keys 0..TR__LINKV_KEYS-1, each unset or an int)
+ * and answers read, write and compare-and-set through any node, forwarding to the leader.
+ * Requests: read [key], write [key, value], cas [key, from, to]. Answer: [code, value]: code
+ * TR__LINKV_OK (value: what a read read, nil when unset), or a definite refusal (the
+ * operation certainly had no effect): TR__LINKV_MISMATCH (cas: the value differs),
+ * TR__LINKV_UNSET (cas on an unset key), TR__LINKV_NO_LEADER (value: the leader's node
+ * index when one is known), TR__LINKV_BUSY, TR__LINKV_BAD. A request from a client on another
+ * node (`troupe call`) is answered only by the leader: the others say which node leads.
+ * No answer: a write or cas may still take effect. A write or cas is applied at most once
+ * per (client address, correlation id), however often the network delivers it. The harness's descriptor is
+ * harness/builtin_linkv.c. */
+#ifndef TR_ACTORS_LINKV_H
+#define TR_ACTORS_LINKV_H
+
+#include "troupe.h"
+
+#define TR__LINKV_KEYS 64
+#define TR__LINKV_NAME "linkv" /* the registered name on every node */
+
+enum {
+    TR__LINKV_READ = TR_MSG_USER,
+    TR__LINKV_WRITE,
+    TR__LINKV_CAS,
+    TR__LINKV_STATE, /* answer: an array of TR__LINKV_KEYS values (nil when unset) */
+    TR__LINKV_RAFT_BASE = TR_MSG_USER + 16
+};
+
+enum {
+    TR__LINKV_OK = 0,
+    TR__LINKV_MISMATCH = 1,
+    TR__LINKV_UNSET = 2,
+    TR__LINKV_NO_LEADER = 3,
+    TR__LINKV_BUSY = 4,
+    TR__LINKV_BAD = 5
+};
+
+/* The spawn argument (copied by the runtime). */
+typedef struct tr__linkv_arg {
+    uint32_t node_index, node_count;
+    uint32_t bugs; /* TR_RAFT_BUG_* */
+    char names[TR_RAFT_NODES_MAX][TR_NAME_MAX + 1];
+} tr__linkv_arg;
+
+extern const tr_behaviour tr__linkv_behaviour;
+
+#endif

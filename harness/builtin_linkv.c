@@ -1,0 +1,124 @@
+/* builtin_linkv.c — the lin-kv service descriptor (harness/builtin_linkv.h). Built with
+ * TR__LINKV_MODULE it is also the loadable module's entry point. */
+#include "harness/builtin_linkv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "actors/linkv.h"
+
+static const char *const linkv_bugs[] = {"stale-leader-read", "early-commit", NULL};
+static const uint32_t linkv_bug_bits[] = {TR_RAFT_BUG_STALE_LEADER_READ, TR_RAFT_BUG_EARLY_COMMIT};
+
+/* Every replica's spawn argument: the nodes (all of them replicate), the planted bug. */
+static int linkv_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
+    tr__linkv_arg a;
+    if (cap < sizeof a || env->node_count > TR_RAFT_NODES_MAX) {
+        return cap < sizeof a ? TR_ETOOBIG : TR_EINVAL;
+    }
+    memset(&a, 0, sizeof a);
+    a.node_index = env->node_index;
+    a.node_count = env->node_count;
+    for (size_t i = 0; env->bug && linkv_bugs[i]; i++) {
+        a.bugs |= strcmp(env->bug, linkv_bugs[i]) == 0 ? linkv_bug_bits[i] : 0;
+    }
+    for (uint32_t i = 0; i < env->node_count; i++) {
+        if (snprintf(a.names[i], sizeof a.names[i], "%s", env->node_names[i]) >=
+            (int)sizeof a.names[i]) {
+            return TR_EINVAL;
+        }
+    }
+    memcpy(buf, &a, sizeof a);
+    *len = sizeof a;
+    return 0;
+}
+
+/* ---- the workload: read, write and cas on a few keys, values 0..4, through any node ---- */
+
+#define VALUES 5
+
+static int linkv_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count,
+                      tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
+    static const char *const f[] = {"read", "write", "cas"};
+    uint32_t i = (uint32_t)tr_sim_rng_below(rng, 3);
+    uint32_t keys = key_count && key_count < TR__LINKV_KEYS ? key_count : TR__LINKV_KEYS;
+    int64_t k = (int64_t)tr_sim_rng_below(rng, keys);
+    int64_t a = (int64_t)tr_sim_rng_below(rng, VALUES), b = (int64_t)tr_sim_rng_below(rng, VALUES);
+    *op = (tr_workload_op){f[i], k, i > 0, i == 2, a, i == 2 ? b : 0};
+    *type = TR__LINKV_READ + i;
+    *target = TR__LINKV_NAME;
+    tr_mp_write_array(w, 1 + i);
+    tr_mp_write_int(w, k);
+    if (i > 0) {
+        tr_mp_write_int(w, a);
+    }
+    if (i == 2) {
+        tr_mp_write_int(w, b);
+    }
+    return w->err;
+}
+
+/* [code, value]. A refusal is a definite fail; no answer: a read changed nothing (fail), a
+ * write or cas may still take effect (info). */
+static tr_history_type linkv_complete(const tr_service_env *env, const tr_workload_op *op,
+                                      const tr_msg *reply, int err, tr_workload_op *done,
+                                      const char **error) {
+    static const char *const why[] = {"", "mismatch", "unset", "no leader", "busy", "bad"};
+    bool read = op->f[0] == 'r';
+    int64_t code = -1, v = 0;
+    uint32_t n = 0;
+    *done = *op;
+    if (!reply) {
+        *error = "no answer";
+        return read ? TR_HISTORY_FAIL : TR_HISTORY_INFO;
+    }
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, reply->body, reply->body_len);
+    bool nil = tr_mp_read_array(&r, &n) == 0 && tr_mp_read_int(&r, &code) == 0 &&
+               tr_mp_peek(&r) == TR_MP_NIL;
+    (void)(nil ? tr_mp_read_nil(&r) : tr_mp_read_int(&r, &v));
+    if (tr_mp_reader_done(&r) != 0 || n != 2 || code < 0 || code > TR__LINKV_BAD) {
+        *error = "bad reply";
+        return TR_HISTORY_INFO;
+    }
+    if (code != TR__LINKV_OK) {
+        *error = why[code];
+        return TR_HISTORY_FAIL;
+    }
+    if (read) {
+        done->has_value = !nil;
+        done->value = nil ? 0 : v;
+    }
+    return TR_HISTORY_OK;
+}
+
+static const tr_service_actor linkv_actors[] = {{.name = TR__LINKV_NAME,
+                                                 .behaviour = &tr__linkv_behaviour,
+                                                 .placement = TR_PLACE_EVERY_NODE,
+                                                 .arg = linkv_arg}};
+static const tr_service_request linkv_requests[] = {{"read", TR__LINKV_READ},
+                                                    {"write", TR__LINKV_WRITE},
+                                                    {"cas", TR__LINKV_CAS},
+                                                    {"state", TR__LINKV_STATE}};
+static const tr_workload linkv_workload = {.next = linkv_next, .complete = linkv_complete};
+
+const tr_service tr__builtin_linkv = {.abi = TR_SERVICE_ABI,
+                                      .name = "lin-kv",
+                                      .actors = linkv_actors,
+                                      .actor_count = 1,
+                                      .requests = linkv_requests,
+                                      .request_count = 4,
+                                      .workload = &linkv_workload,
+                                      .lin_model = &tr_lin_model_cas_register,
+                                      .state_actor = TR__LINKV_NAME,
+                                      .state_type = TR__LINKV_STATE,
+                                      .bugs = linkv_bugs};
+
+/* The module's entry point (zig-out/lib/troupe-lin-kv.so); the only symbol it exports. */
+#ifdef TR__LINKV_MODULE
+__attribute__((visibility("default"))) const tr_service *troupe_service_v1(void);
+
+const tr_service *troupe_service_v1(void) {
+    return &tr__builtin_linkv;
+}
+#endif

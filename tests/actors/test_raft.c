@@ -1,0 +1,345 @@
+/* Raft (troupe.h, "Raft"; actors/raft*.c) in a simulated cluster: a replica actor embeds a
+ * tr_raft whose state machine is a sum of the commands' values. Election, replication and
+ * commit; snapshots and compaction catching up a follower that was down; malformed messages
+ * dropped and counted; the log's invariant walker on a planted corruption. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/raft_internal.h"
+#include "troupe.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+enum {
+    PROPOSE = TR_MSG_USER, /* body: msgpack int, added to the sum */
+    STATUS,                /* [role, leader, term, commit, applied, snapshot, last, bad, sum] */
+    RAFT_BASE = TR_MSG_USER + 16
+};
+
+typedef struct replica {
+    tr_raft raft;
+    int64_t sum;
+} replica;
+
+typedef struct replica_arg {
+    uint32_t index, count, snapshot_every, log_max;
+} replica_arg;
+
+static int apply(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t len, void *out,
+                 size_t cap, size_t *out_len) {
+    replica *s = ud;
+    int64_t v = 0;
+    tr_mp_reader r;
+    tr_mp_writer w;
+    tr_mp_reader_init(&r, cmd, len);
+    tr_mp_read_int(&r, &v);
+    s->sum += v;
+    tr_mp_writer_init(&w, out, cap);
+    tr_mp_write_int(&w, s->sum);
+    *out_len = w.len;
+    return 0;
+}
+
+static int snapshot(void *ud, tr_ctx *ctx, void *buf, size_t cap, size_t *len) {
+    memcpy(buf, &((replica *)ud)->sum, sizeof(int64_t));
+    *len = sizeof(int64_t);
+    return 0;
+}
+
+static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
+    return len == sizeof(int64_t) ? (memcpy(&((replica *)ud)->sum, data, len), 0) : TR_ECORRUPT;
+}
+
+static void done(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const void *out,
+                 size_t len) {
+    (void)tr_reply(ctx, req, req->type, out, status ? 0 : len);
+}
+
+static void reply_status(replica *s, tr_ctx *ctx, const tr_msg *m) {
+    tr_raft_status st;
+    uint8_t buf[128];
+    tr_mp_writer w;
+    tr_raft_status_get(&s->raft, &st);
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, 9);
+    uint64_t v[] = {st.role,          (uint64_t)(int64_t)st.leader,
+                    st.term,          st.commit_index,
+                    st.applied_index, st.snapshot_index,
+                    st.last_index,    st.bad_messages};
+    for (size_t i = 0; i < 8; i++) {
+        tr_mp_write_int(&w, (int64_t)v[i]);
+    }
+    tr_mp_write_int(&w, s->sum);
+    (void)tr_reply(ctx, m, STATUS, buf, w.len);
+}
+
+static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
+    replica *s = state;
+    if (tr_raft_receive(&s->raft, ctx, m)) {
+        return TR_CONTINUE;
+    }
+    if (m->type == STATUS) {
+        reply_status(s, ctx, m);
+    } else if (m->type == PROPOSE && tr_raft_propose(&s->raft, ctx, m, m->body, m->body_len)) {
+        (void)tr_reply(ctx, m, PROPOSE, NULL, 0); /* not the leader: an empty answer */
+    }
+    return TR_CONTINUE;
+}
+
+static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    static const char *const names[] = {"n1", "n2", "n3", "n4", "n5"};
+    const replica_arg *a = arg;
+    replica *s = state;
+    tr_raft_config cfg;
+    tr_raft_config_init(&cfg);
+    cfg.node_index = a->index;
+    cfg.node_count = a->count;
+    cfg.node_names = names;
+    cfg.name = "replica";
+    cfg.msg_base = RAFT_BASE;
+    cfg.snapshot_every = a->snapshot_every;
+    cfg.log_max = a->log_max;
+    cfg.ud = s;
+    cfg.apply = apply;
+    cfg.snapshot = snapshot;
+    cfg.restore = restore;
+    cfg.done = done;
+    return tr_raft_init(&s->raft, ctx, &cfg);
+}
+
+static const tr_behaviour replica_b = {"replica", sizeof(replica), init, receive, NULL};
+
+static replica_arg boot_arg = {0, 3, 0, 0};
+
+static int boot(tr_node *node, void *ud) {
+    replica_arg a = boot_arg;
+    a.index = tr_node_id(node) - 1;
+    tr_spawn_opts o = {.name = "replica"};
+    return tr_node_spawn(node, &replica_b, &o, &a, sizeof a, NULL);
+}
+
+static tr_sim *make_n(uint64_t seed, uint32_t nodes, uint32_t snapshot_every, uint32_t log_max) {
+    tr_sim_config cfg;
+    tr_sim_config_init(&cfg);
+    cfg.seed = seed;
+    cfg.nodes = nodes;
+    cfg.boot = boot;
+    boot_arg = (replica_arg){0, nodes, snapshot_every, log_max};
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
+    return sim;
+}
+
+static tr_sim *make(uint64_t seed, uint32_t snapshot_every, uint32_t log_max) {
+    return make_n(seed, 3, snapshot_every, log_max);
+}
+
+typedef struct status {
+    int64_t role, leader, term, commit, applied, snap, last, bad, sum;
+} status;
+
+static status get_status(tr_sim *sim, uint32_t node) {
+    tr_msg *reply = NULL;
+    status st;
+    int64_t *f = &st.role;
+    uint32_t n = 0;
+    cr_assert_eq(tr_sim_request(sim, node, "replica", STATUS, NULL, 0, 100 * MS, &reply), 0);
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, reply->body, reply->body_len);
+    tr_mp_read_array(&r, &n);
+    for (uint32_t i = 0; i < 9; i++) {
+        tr_mp_read_int(&r, &f[i]);
+    }
+    cr_assert_eq(tr_mp_reader_done(&r), 0);
+    tr_msg_free(reply);
+    return st;
+}
+
+static int64_t leader_of(tr_sim *sim) {
+    int64_t leader = -1;
+    for (uint32_t i = 0; i < 3; i++) {
+        status st = get_status(sim, i);
+        if (st.role == TR_RAFT_LEADER) {
+            cr_assert_eq(leader, -1, "two leaders");
+            leader = i;
+        }
+    }
+    return leader;
+}
+
+/* Proposes +v through the leader; the answer is the sum after it. */
+static int64_t propose(tr_sim *sim, uint32_t leader, int64_t v) {
+    uint8_t body[16];
+    tr_mp_writer w;
+    tr_msg *reply = NULL;
+    int64_t sum = -1;
+    tr_mp_writer_init(&w, body, sizeof body);
+    tr_mp_write_int(&w, v);
+    cr_assert_eq(tr_sim_request(sim, leader, "replica", PROPOSE, body, w.len, SEC, &reply), 0);
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, reply->body, reply->body_len);
+    cr_assert_eq(tr_mp_read_int(&r, &sum), 0, "refused");
+    tr_msg_free(reply);
+    return sum;
+}
+
+Test(raft, elects_one_leader_and_replicates_committed_commands) {
+    tr_sim *sim = make(1, 0, 0);
+    tr_sim_run_for(sim, 2 * SEC);
+    int64_t leader = leader_of(sim);
+    cr_assert_geq(leader, 0, "no leader after 2 s");
+    for (int64_t v = 1; v <= 10; v++) {
+        cr_assert_eq(propose(sim, (uint32_t)leader, v), v * (v + 1) / 2);
+    }
+    tr_sim_run_for(sim, SEC);
+    status lead = get_status(sim, (uint32_t)leader);
+    for (uint32_t i = 0; i < 3; i++) {
+        status st = get_status(sim, i);
+        cr_expect_eq(st.term, lead.term);
+        cr_expect_eq(st.leader, leader);
+        cr_expect_eq(st.applied, lead.commit, "n%u applied %lld of %lld", i + 1,
+                     (long long)st.applied, (long long)lead.commit);
+        cr_expect_eq(st.sum, 55);
+    }
+    tr_sim_destroy(sim);
+}
+
+Test(raft, a_follower_back_from_a_crash_catches_up_from_a_snapshot) {
+    tr_sim *sim = make(2, 8, 16);
+    tr_sim_run_for(sim, 2 * SEC);
+    int64_t leader = leader_of(sim);
+    cr_assert_geq(leader, 0);
+    uint32_t down = ((uint32_t)leader + 1) % 3;
+    tr_sim_crash(sim, down);
+    for (int64_t v = 1; v <= 40; v++) {
+        propose(sim, (uint32_t)leader, 1);
+    }
+    status lead = get_status(sim, (uint32_t)leader);
+    cr_expect_gt(lead.snap, 30, "the leader compacted its log (snapshot at %lld)",
+                 (long long)lead.snap);
+    cr_expect_leq(lead.last - lead.snap, 16);
+    tr_sim_restart(sim, down);
+    tr_sim_run_for(sim, 2 * SEC);
+    status st = get_status(sim, down);
+    cr_expect_eq(st.sum, 40, "the follower's sum after catching up: %lld", (long long)st.sum);
+    cr_expect_gt(st.snap, 0, "it installed a snapshot");
+    cr_expect_eq(st.applied, get_status(sim, (uint32_t)leader).commit);
+    tr_sim_destroy(sim);
+}
+
+/* Well-shaped messages whose sender index is out of range, with a far later term: dropped
+ * and counted, the term and the leader unchanged. */
+Test(raft, malformed_messages_are_counted_and_change_nothing) {
+    static const uint32_t shape[5] = {4, 3, 7, 5, 6};
+    tr_sim *sim = make(3, 0, 0);
+    tr_sim_run_for(sim, 2 * SEC);
+    int64_t leader = leader_of(sim);
+    cr_assert_geq(leader, 0);
+    uint32_t victim = ((uint32_t)leader + 1) % 3;
+    status before = get_status(sim, victim);
+    tr_addr to;
+    cr_assert_eq(tr_node_lookup(tr_sim_node(sim, victim), "replica", &to), 0);
+    for (uint32_t k = 0; k < 50; k++) {
+        uint8_t body[64];
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, body, sizeof body);
+        tr_mp_write_array(&w, shape[k % 5]);
+        tr_mp_write_uint(&w, 1000000 + k);    /* term */
+        tr_mp_write_uint(&w, 3 + k * 7 % 61); /* sender: out of range */
+        for (uint32_t f = 2; f < shape[k % 5]; f++) {
+            if ((k % 5 == 1 || k % 5 == 3) && f == 2) {
+                tr_mp_write_bool(&w, true);
+            } else if (k % 5 == 2 && f == 6) {
+                tr_mp_write_array(&w, 0);
+            } else if (k % 5 == 4 && f == 5) {
+                tr_mp_write_bin(&w, "", 0);
+            } else {
+                tr_mp_write_uint(&w, before.last + 1);
+            }
+        }
+        cr_assert_eq(tr_node_send(tr_sim_node(sim, victim), to, RAFT_BASE + 1 + k % 5, body, w.len),
+                     0);
+    }
+    tr_sim_run_for(sim, 100 * MS);
+    status after = get_status(sim, victim);
+    cr_expect_eq(after.bad - before.bad, 50);
+    cr_expect_eq(after.term, before.term);
+    cr_expect_eq(after.leader, leader);
+    tr_sim_destroy(sim);
+}
+
+/* The leader is isolated, again and again: a replica of the majority leads in a later term
+ * within a few election timeouts each time. Prints the distribution of that time (virtual). */
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t leader_among(tr_sim *sim, uint32_t nodes, uint32_t skip, int64_t above_term) {
+    for (uint32_t i = 0; i < nodes; i++) {
+        status st = i == skip ? (status){0} : get_status(sim, i);
+        if (i != skip && st.role == TR_RAFT_LEADER && st.term > above_term) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+Test(raft, a_new_leader_is_elected_after_the_leader_is_cut_off) {
+    enum {
+        TRIALS = 40,
+        NODES = 5
+    };
+    uint64_t took[TRIALS];
+    tr_sim *sim = make_n(4, NODES, 0, 0);
+    tr_sim_run_for(sim, 2 * SEC);
+    for (int t = 0; t < TRIALS; t++) {
+        int64_t leader = leader_among(sim, NODES, NODES, 0);
+        cr_assert_geq(leader, 0, "trial %d: no leader before the cut", t);
+        status old = get_status(sim, (uint32_t)leader);
+        uint64_t t0 = tr_sim_now_ns(sim);
+        tr_sim_isolate(sim, (uint32_t)leader);
+        while (leader_among(sim, NODES, (uint32_t)leader, old.term) < 0) {
+            cr_assert_lt(tr_sim_now_ns(sim) - t0, 5 * SEC, "trial %d: no new leader in 5 s", t);
+            tr_sim_run_for(sim, 5 * MS);
+        }
+        took[t] = tr_sim_now_ns(sim) - t0;
+        tr_sim_heal(sim);
+        tr_sim_run_for(sim, SEC);
+    }
+    qsort(took, TRIALS, sizeof took[0], cmp_u64);
+    cr_log_info("election after the leader is cut off (ms, %d trials): min %.0f p50 %.0f p90 %.0f "
+                "max %.0f",
+                TRIALS, took[0] / 1e6, took[TRIALS / 2] / 1e6, took[TRIALS * 9 / 10] / 1e6,
+                took[TRIALS - 1] / 1e6);
+    tr_sim_destroy(sim);
+}
+
+/* tr__raft_log_check on a log built by hand, then with each invariant broken. */
+Test(raft, log_check_finds_a_corrupt_log) {
+    tr__raft *r = calloc(1, sizeof *r);
+    r->cap = 8;
+    r->term = 3;
+    r->snap_index = 4;
+    r->snap_term = 1;
+    r->last_index = 7;
+    r->commit = 6;
+    r->applied = 5;
+    r->terms[5 % 8] = 1;
+    r->terms[6 % 8] = 2;
+    r->terms[7 % 8] = 3;
+    cr_assert_eq(tr__raft_log_check(r), 0);
+    r->terms[6 % 8] = 4; /* a term above the replica's */
+    cr_expect_eq(tr__raft_log_check(r), TR_ECORRUPT);
+    r->terms[6 % 8] = 0; /* terms going down */
+    cr_expect_eq(tr__raft_log_check(r), TR_ECORRUPT);
+    r->terms[6 % 8] = 2;
+    r->applied = 7; /* applied past the commit */
+    cr_expect_eq(tr__raft_log_check(r), TR_ECORRUPT);
+    r->applied = 5;
+    r->last_index = 13; /* more entries than the ring holds */
+    cr_expect_eq(tr__raft_log_check(r), TR_ECORRUPT);
+    free(r);
+}
