@@ -1555,6 +1555,105 @@ static void store_from_result(const sim_opts *o, const tr_experiment_result *res
     }
 }
 
+/* "out of stock" is an answer, not unavailability: counted per side of the partition (in its
+ * window) so that the report can add them to the ok ops. */
+static void count_refused_in(const run_result *rr, const tr_history *h, stock_result *r) {
+    for (size_t i = 0; i < tr__history_count(h); i++) {
+        const tr_op *op = tr__history_op(h, i);
+        size_t inv = tr__history_partner(h, i);
+        if (op->type != TR_OP_FAIL || strcmp(op->error, TR_STOCK_OUT_OF_STOCK) != 0 ||
+            inv == SIZE_MAX) {
+            continue;
+        }
+        r->refused[0]++;
+        int64_t t = tr__history_op(h, inv)->time_ns;
+        if (rr->partitioned && t >= (int64_t)rr->part_from_ns && t < (int64_t)rr->part_to_ns &&
+            op->node >= 0) {
+            r->refused[(rr->minority_mask >> op->node & 1) ? 2 : 1]++;
+        }
+    }
+}
+
+typedef struct id_outcome {
+    int64_t id;
+    bool resolved; /* an attempt ok, or failed for certain (a refused send did nothing) */
+} id_outcome;
+
+static int cmp_id_outcome(const void *a, const void *b) {
+    const id_outcome *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Reservation ids never resolved (no attempt ok or definitely failed): given up. */
+static uint64_t unresolved_ids(const tr_history *h) {
+    size_t n = tr__history_count(h), k = 0;
+    id_outcome *ids = malloc((n ? n : 1) * sizeof *ids);
+    uint64_t count = 0;
+    for (size_t i = 0; ids != NULL && i < n; i++) {
+        const tr_op *op = tr__history_op(h, i);
+        if (op->type != TR_OP_INVOKE || (op->f != TR_F_RESERVE && op->f != TR_F_RESTOCK)) {
+            continue;
+        }
+        size_t d = tr__history_partner(h, i);
+        const tr_op *done = d == SIZE_MAX ? NULL : tr__history_op(h, d);
+        ids[k++] = (id_outcome){
+            op->value_to,
+            done != NULL && (done->type == TR_OP_OK || (done->type == TR_OP_FAIL &&
+                                                        strcmp(done->error, "send refused") != 0))};
+    }
+    if (ids != NULL) {
+        qsort(ids, k, sizeof *ids, cmp_id_outcome);
+    }
+    for (size_t i = 0; i < k;) {
+        bool resolved = false;
+        size_t j = i;
+        for (; j < k && ids[j].id == ids[i].id; j++) {
+            resolved |= ids[j].resolved;
+        }
+        count += !resolved;
+        i = j;
+    }
+    free(ids);
+    return count;
+}
+
+/* The stock report's figures from an experiment's result: the same stock check the service's
+ * checks run (harness/check_stock.h), with the bounds of every item kept for the table. */
+static void stock_from_result(const sim_opts *o, const tr_experiment_result *res, run_result *rr) {
+    stock_result *r = &rr->stock;
+    const tr_history *h = res->history;
+    r->ran = true;
+    r->items = o->keys < TR_STOCK_WORKLOAD_ITEMS_MAX ? o->keys : TR_STOCK_WORKLOAD_ITEMS_MAX;
+    count_stock_ops(h, r);
+    tr__check_stock_final_levels(h, r->items, r->final_level, r->final_known);
+    r->avail.all = avail_counts(&res->available);
+    r->avail.groups[0] = avail_counts(&res->available_majority);
+    r->avail.groups[1] = avail_counts(&res->available_minority);
+    count_refused_in(rr, h, r);
+    r->abandoned = unresolved_ids(h);
+    tr_stock_check_input in = {.h = h,
+                               .items = r->items,
+                               .initial = TR_STOCK_INITIAL_DEFAULT,
+                               .final_level = r->final_level,
+                               .final_known = r->final_known,
+                               .bounds = r->bounds};
+    if (tr__check_stock(&in, &r->chk) != 0) {
+        rr->tool_error = true;
+        snprintf(rr->tool_why, sizeof rr->tool_why, "the stock checker failed");
+        return;
+    }
+    r->violated = !r->chk.ok;
+    if (r->violated) {
+        stock_why(r);
+    }
+    if (r->chk.items_unknown > 0) {
+        snprintf(r->note, sizeof r->note,
+                 "%zu items' final level unknown (owner did not "
+                 "answer): conservation not checked there",
+                 r->chk.items_unknown);
+    }
+}
+
 /* One seed of a built-in workload through tr_experiment_run, its result as the table's. */
 static int run_seed_runner(const sim_opts *o, const tr_service *svc, uint64_t seed, run_result *r) {
     tr_experiment_config cfg;
@@ -1576,7 +1675,11 @@ static int run_seed_runner(const sim_opts *o, const tr_service *svc, uint64_t se
     r->part_to_ns = res->partition_end_ns;
     r->stats = res->stats;
     r->virtual_ns = res->virtual_ns;
-    store_from_result(o, res, svc == &tr__builtin_ap ? &r->ap : &r->cp);
+    if (svc == &tr__builtin_stock) {
+        stock_from_result(o, res, r);
+    } else {
+        store_from_result(o, res, svc == &tr__builtin_ap ? &r->ap : &r->cp);
+    }
     for (uint32_t i = 0; i < res->check_count; i++) {
         if (strcmp(res->checks[i].name, "history") == 0) {
             r->tool_error = true;

@@ -3,8 +3,9 @@
  *
  * One seed: create the sim (every node boots every service), spawn the clients, start the
  * nemesis; at the duration the clients stop and the nemesis heals, restarts and resumes
- * everything; outstanding operations get up to SETTLE_NS to finish; after a quiet period a
- * state request goes to the state actor of every up node; then the linearizability check
+ * everything; outstanding operations (and a stateful workload's retries) get up to SETTLE_NS
+ * to finish; after a quiet period a state request goes to the state actor of every up node,
+ * and a stateful workload's final phase runs (up to FINAL_NS); then the linearizability check
  * and the service's checks run over the history and those states. The run is a function of
  * (configuration, seed, code): its trace hash proves it. */
 #include <inttypes.h>
@@ -22,6 +23,7 @@
 #define SETTLE_NS (10 * SEC)
 #define QUIET_NS (1 * SEC)
 #define STATE_NS (2 * SEC)
+#define FINAL_NS (10 * SEC)
 #define STATE_MAX 65536
 #define LIN_BUDGET_DEFAULT 200000
 
@@ -164,7 +166,7 @@ static void end_cb(tr_sim *sim, void *ud) {
 
 static bool settled(tr_sim *sim, void *ud) {
     (void)sim;
-    return tr__clients_pending(((run *)ud)->clients) == 0;
+    return !tr__clients_busy(((run *)ud)->clients);
 }
 
 /* ---- the final states ------------------------------------------------------------------- */
@@ -470,6 +472,9 @@ static void drive(run *r) {
     tr_sim_run_until(r->sim, settled, r, d + SETTLE_NS);
     tr_sim_run_for(r->sim, QUIET_NS);
     final_states(r);
+    if (r->svc->workload->client_next != NULL && tr__clients_final(r->clients) == 0) {
+        tr_sim_run_until(r->sim, settled, r, tr_sim_now_ns(r->sim) + FINAL_NS);
+    }
     tr__clients_finish(r->clients);
     tr_experiment_result *res = r->out;
     res->trace_hash = tr_sim_trace_hash(r->sim);

@@ -286,9 +286,17 @@ int tr_service_validate(const tr_service *svc, char *err, size_t err_cap) {
                     svc->name ? svc->name : "(null)", TR_NAME_MAX);
     }
     const tr_workload *w = svc->workload;
-    if (w && (!w->next || !w->complete)) {
+    bool stateful = w && (w->client_next || w->client_complete || w->client_state_size);
+    if (w && !stateful && (!w->next || !w->complete)) {
         return fail(err, err_cap, "service '%s': its workload needs both next and complete",
                     svc->name);
+    }
+    if (stateful && (!w->client_next || !w->client_complete ||
+                     w->client_state_size > TR_WORKLOAD_CLIENT_STATE_MAX)) {
+        return fail(err, err_cap,
+                    "service '%s': a stateful workload needs client_next, client_complete and "
+                    "a client_state_size of at most %d",
+                    svc->name, TR_WORKLOAD_CLIENT_STATE_MAX);
     }
     int rc = validate_actors(svc, err, err_cap);
     if (rc == 0) {

@@ -1298,10 +1298,41 @@ typedef struct tr_workload_op {
     int64_t value_to;
 } tr_workload_op;
 
+/* Where a run is, for a client that keeps state (tr_workload.client_next). */
+typedef enum tr_workload_phase {
+    TR_WORKLOAD_RUNNING = 0,  /* the workload time: new operations welcome */
+    TR_WORKLOAD_STOPPING = 1, /* after it: only the client's unfinished work (retries) */
+    TR_WORKLOAD_FINAL = 2     /* healed and quiet: final operations (reads of the end state) */
+} tr_workload_phase;
+
+/* One simulated client, as a stateful workload sees it. */
+typedef struct tr_workload_client {
+    const tr_service_env *env; /* the client's node */
+    void *state;               /* tr_workload.client_state_size bytes, zeroed at the start of
+                                  the run and kept through restarts of the node (the client's
+                                  own durable memory); valid for the call */
+    uint32_t id;               /* 1.. over every client of the run, stable for the run */
+    uint32_t node_client;      /* 0-based index among its node's clients */
+    tr_sim_rng *rng;           /* the client's own seeded stream */
+    uint32_t key_count;
+    uint64_t now_ns; /* virtual time */
+    tr_workload_phase phase;
+    uint64_t wait_ns; /* out of client_next returning TR_EAGAIN: ask again after this long
+                         (0: after an ordinary think time) */
+} tr_workload_client;
+
 /* How a simulated client uses the service. The runner spawns clients_per_node client actors
  * on every node; each loops: think, next() an operation and its request, send it to the
  * actor registered as *target on the client's own node, wait for the reply or op_timeout,
- * complete() it into the history, and retire its process after an info. */
+ * complete() it into the history, and retire its process after an info.
+ * A client that keeps state across operations (ids it retries, what it still owes) sets
+ * client_state_size, client_next and client_complete instead of next and complete: they see
+ * its tr_workload_client. client_next returns 0 with an operation, TR_EAGAIN for none yet
+ * (cl->wait_ns), or another code when the client has nothing more to do in this phase. The
+ * runner calls it in every phase (RUNNING, then STOPPING until no client is busy or a bound,
+ * then FINAL on every up node until no client is busy or a bound); client_busy says whether
+ * a client still has work in the current phase. A send refused completes through
+ * client_complete with reply NULL and that error. */
 typedef struct tr_workload {
     uint32_t clients_per_node; /* 0: the runner's default */
     /* Fills *op, writes the request body with w, sets *type and *target. rng is the client's
@@ -1316,7 +1347,16 @@ typedef struct tr_workload {
     tr_history_type (*complete)(const tr_service_env *env, const tr_workload_op *op,
                                 const tr_msg *reply, int err, tr_workload_op *done,
                                 const char **error);
+    size_t client_state_size; /* at most TR_WORKLOAD_CLIENT_STATE_MAX */
+    int (*client_next)(tr_workload_client *cl, tr_workload_op *op, uint32_t *type,
+                       const char **target, tr_mp_writer *w);
+    /* As complete; *error may point into cl->state. */
+    tr_history_type (*client_complete)(tr_workload_client *cl, const tr_workload_op *op,
+                                       const tr_msg *reply, int err, tr_workload_op *done,
+                                       const char **error);
+    bool (*client_busy)(const tr_workload_client *cl); /* NULL: never busy */
 } tr_workload;
+#define TR_WORKLOAD_CLIENT_STATE_MAX 4096
 
 /* What a check sees at the end of a run: the history, and each node's final state (the reply
  * body of a state request sent after the heal and a quiet period; NULL for a node that was

@@ -96,7 +96,7 @@ Test(check_stock, negative_read_is_caught_with_the_op) {
     cr_assert(!r.ok && !r.never_negative);
     cr_assert_eq(r.negative_reads, 1);
     cr_assert(r.has_negative_op);
-    cr_assert_eq(r.negative_op.f, TR_F_READ);
+    cr_assert_str_eq(r.negative_op.f, "read");
     cr_assert_eq(r.negative_item, 1);
     cr_assert_eq(r.negative_level, -2);
 }
@@ -124,7 +124,7 @@ Test(check_stock, oversold_reservations_are_caught_even_if_restocked_later) {
     cr_assert(!r.never_negative && !r.ok);
     cr_assert_eq(r.oversold_reserves, 1);
     cr_assert_eq(r.negative_op.process, 2, "the second ack is where it broke");
-    cr_assert_eq(r.negative_op.type, TR_OP_OK);
+    cr_assert_eq(r.negative_op.type, TR_HISTORY_OK);
     cr_assert_eq(r.negative_level, -2);
 }
 
