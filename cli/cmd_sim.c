@@ -2,13 +2,13 @@
  * cmd_sim.c — `troupe sim`: a cluster of register replicas inside the simulator, clients
  * recording histories, a fault schedule, and the checkers' verdicts.
  *
- * A workload whose built-in descriptor carries it (cp, ap: harness/builtin.c) and every
- * loaded service (--load) run through the library's experiment runner (tr_experiment_run,
- * tr_experiment_sweep, tr_experiment_check_determinism): the flags become one
- * tr_experiment_config, and the result is printed (for the registers, as the table below).
- * Both registers side by side (--workload both, the default) and stock run the scenario
- * below, which the descriptors do not express yet (the convergence time of the AP probes,
- * stock's retries under one reservation id and its final reads at each item's owner).
+ * A workload whose built-in descriptor carries it (cp, ap, stock: harness/builtin.c) and
+ * every loaded service (--load) run through the library's experiment runner
+ * (tr_experiment_run, tr_experiment_sweep, tr_experiment_check_determinism): the flags become
+ * one tr_experiment_config, and the result is printed (for the registers, as the table
+ * below; for stock, its invariants over the result's history). Both registers side by side
+ * (--workload both, the default) run the scenario below, which one experiment does not
+ * express yet (two workloads at once, the convergence time of the AP probes).
  *
  * That scenario, for one seed (duration D of virtual time):
  *   [0, D)        clients run against "cp" and/or "ap" on every node;
@@ -20,10 +20,10 @@
  *   then          the checkers run: CP must be linearizable; AP must converge without lost
  *                 or phantom writes and never refuse an op. AP not being linearizable is the
  *                 expected outcome and is reported, not counted as a violation.
- * --workload stock replaces the registers by the inventory service of actors/stock.h: the
- * same schedule (default nemesis partition,crash,loss), clients that retry unresolved
- * reservations under the same id until the settle deadline, then a read of every item at
- * its owner, and the stock invariants (harness/check_stock.h) instead of the register checks.
+ * --workload stock replaces the registers by the inventory service of actors/stock.h
+ * (harness/builtin_stock.h: default nemesis partition,crash,loss; clients that retry
+ * unresolved reservations under the same id; a final read of every item at its owner; the
+ * stock invariants of harness/check_stock.h).
  * Everything the run does is a function of (seed, options, code); the trace hash proves it.
  * Exit status: 0 every stated property held, 1 one was violated, 2 usage or tool error
  * (one line naming the limit broken), 3 a check answered unknown (a linearizability search
@@ -41,6 +41,7 @@
 #include "actors/stock.h"
 #include "cli/cli.h"
 #include "harness/builtin.h"
+#include "harness/builtin_stock.h"
 #include "harness/check_convergence.h"
 #include "harness/nemesis.h"
 #include "runtime/assert.h"
@@ -49,15 +50,12 @@
 #include "sim/lincheck.h"
 #include "sim/scenario.h"
 #include "harness/workload.h"
-#include "harness/workload_stock.h"
 #include "troupe.h"
 
 #define MS ((uint64_t)1000000)
 #define SEC ((uint64_t)1000000000)
 /* How long after the heal AP replicas may take to agree (and CP ops to finish). */
 #define SETTLE_NS (10 * SEC)
-/* Stock: every item's level at the start, and how long the final owner reads may take. */
-#define STOCK_FINAL_NS (5 * SEC)
 /* The linearizability search budget per key (--lin-budget). */
 #define LIN_BUDGET_DEFAULT 200000u
 
@@ -114,9 +112,9 @@ typedef struct stock_result {
     uint64_t abandoned;
     uint64_t record_errors;
     tr_stock_check_result chk;
-    int64_t final_level[TR_STOCK_WORKLOAD_ITEMS_MAX];
-    bool final_known[TR_STOCK_WORKLOAD_ITEMS_MAX];
-    tr_stock_bounds bounds[TR_STOCK_WORKLOAD_ITEMS_MAX];
+    int64_t final_level[TR__STOCK_ITEMS_MAX];
+    bool final_known[TR__STOCK_ITEMS_MAX];
+    tr_stock_bounds bounds[TR__STOCK_ITEMS_MAX];
     uint32_t items;
     tr_avail_result avail;
     uint64_t refused[3]; /* "out of stock" fails: whole run, majority, minority side */
@@ -150,7 +148,6 @@ typedef struct scenario {
     tr__nemesis *nem; /* the fault schedule, while the sim runs */
     tr_sim *sim;
     tr__reg_workload *cp, *ap;
-    tr_stock_workload *stock;
     uint64_t minority_mask;
     run_result *out;
     double t_create; /* wall clock before tr_sim_create (0: not measured) */
@@ -602,16 +599,6 @@ static int boot(tr_node *node, void *ud) {
                             .ap = sc->o->ap,
                             .bugs = sc->o->bugs};
     int rc = tr__registers_boot(node, &ro);
-    if (rc == 0 && sc->o->stock) {
-        tr_stock_opts so = {.peer_count = sc->o->nodes,
-                            .peer_names = node_names,
-                            .bugs = sc->o->bugs,
-                            .initial = TR_STOCK_INITIAL_DEFAULT};
-        rc = tr__stock_boot(node, &so);
-    }
-    if (rc == 0 && sc->stock != NULL) {
-        rc = tr__workload_stock_boot(sc->stock, node, index);
-    }
     /* At tr_sim_create the workloads do not exist yet: the scenario boots their clients. */
     if (rc == 0 && sc->cp != NULL) {
         rc = tr__workload_boot(sc->cp, node, index);
@@ -631,9 +618,6 @@ static void node_crashed(void *ud, uint32_t i) {
     if (sc->ap) {
         tr__workload_node_crashed(sc->ap, i);
     }
-    if (sc->stock) {
-        tr__workload_stock_node_crashed(sc->stock, i);
-    }
 }
 
 /* The end of the workload: stop clients and undo every fault. */
@@ -644,9 +628,6 @@ static void end_cb(tr_sim *sim, void *ud) {
     }
     if (sc->ap) {
         tr__workload_stop(sc->ap);
-    }
-    if (sc->stock) {
-        tr__workload_stock_stop(sc->stock);
     }
     tr__nemesis_end(sc->nem);
     sc->out->part_to_ns = tr_sim_now_ns(sim);
@@ -670,8 +651,7 @@ static bool settled(tr_sim *sim, void *ud) {
     scenario *sc = ud;
     (void)sim;
     if ((sc->cp && tr__workload_pending(sc->cp) > 0) ||
-        (sc->ap && tr__workload_pending(sc->ap) > 0) ||
-        (sc->stock && tr__workload_stock_busy(sc->stock))) {
+        (sc->ap && tr__workload_pending(sc->ap) > 0)) {
         return false;
     }
     uint64_t at;
@@ -698,41 +678,7 @@ static tr__reg_workload *make_workload(scenario *sc, const char *target) {
     return wl;
 }
 
-static tr_stock_workload *make_stock_workload(scenario *sc) {
-    tr_stock_workload_opts wo;
-    tr_stock_workload *wl = NULL;
-    tr__workload_stock_opts_init(&wo, sc->sim);
-    wo.rate = sc->o->rate;
-    wo.items = sc->o->keys;
-    wo.clients_per_node = sc->o->clients_per_node;
-    wo.op_timeout_ms = 1000;
-    if (tr__workload_stock_create(&wo, &wl) != 0) {
-        return NULL;
-    }
-    for (uint32_t i = 0; i < sc->o->nodes; i++) {
-        if (tr__workload_stock_boot(wl, tr_sim_node(sc->sim, i), i) != 0) {
-            tr__workload_stock_destroy(wl);
-            return NULL;
-        }
-    }
-    return wl;
-}
-
-static bool stock_final_done(tr_sim *sim, void *ud) {
-    (void)sim;
-    return tr__workload_stock_final_done(ud);
-}
-
-/* After heal and quiet: every item's level, read at its owner. */
-static void stock_final_read(scenario *sc) {
-    if (tr__workload_stock_final_start(sc->stock) == 0) {
-        tr_sim_run_until(sc->sim, stock_final_done, sc->stock,
-                         tr_sim_now_ns(sc->sim) + STOCK_FINAL_NS);
-    }
-}
-
 static void check_store(scenario *sc, tr__reg_workload *wl, store_result *r, bool is_ap);
-static void check_stock(scenario *sc, stock_result *r);
 static double wall_now(void);
 static double cpu_now(void);
 static void format_op(char *buf, size_t cap, const tr_op *op);
@@ -748,9 +694,7 @@ static void run_scenario(tr_sim *sim, void *ud) {
     sc->sim = sim;
     sc->cp = o->cp ? make_workload(sc, "cp") : NULL;
     sc->ap = o->ap ? make_workload(sc, "ap") : NULL;
-    sc->stock = o->stock ? make_stock_workload(sc) : NULL;
-    if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL) || (o->stock && sc->stock == NULL) ||
-        start_nemesis(sim, sc) != 0) {
+    if ((o->cp && sc->cp == NULL) || (o->ap && sc->ap == NULL) || start_nemesis(sim, sc) != 0) {
         sc->out->tool_error = true;
         snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "cannot start the workloads");
         return;
@@ -768,9 +712,6 @@ static void run_scenario(tr_sim *sim, void *ud) {
     tr_sim_run_until(sim, settled, sc, d + SETTLE_NS);
     uint64_t window_to;
     sc->out->partitioned = tr__nemesis_window(sc->nem, &sc->out->part_from_ns, &window_to);
-    if (sc->stock) {
-        stock_final_read(sc);
-    }
     sc->out->virtual_ns = tr_sim_now_ns(sim);
     sc->out->trace_hash = tr_sim_trace_hash(sim);
     tr_sim_stats_get(sim, &sc->out->stats);
@@ -782,9 +723,6 @@ static void run_scenario(tr_sim *sim, void *ud) {
     }
     if (sc->ap) {
         check_store(sc, sc->ap, &sc->out->ap, true);
-    }
-    if (sc->stock) {
-        check_stock(sc, &sc->out->stock);
     }
     sc->out->check_s = wall_now() - t1;
 }
@@ -925,64 +863,6 @@ static void count_stock_ops(const tr_history *h, stock_result *r) {
 /* The why of a broken invariant, naming the first offending op. */
 static void stock_why(stock_result *r) {
     tr__check_stock_explain(&r->chk, r->why, sizeof r->why);
-}
-
-/* "out of stock" is an answer, not unavailability: counted per side of the partition (in
- * its window) so that the report can add them to the ok ops. */
-static void count_refused(scenario *sc, const tr_history *h, stock_result *r) {
-    for (size_t i = 0; i < tr__history_count(h); i++) {
-        const tr_op *op = tr__history_op(h, i);
-        if (op->type != TR_OP_FAIL || strcmp(op->error, TR_STOCK_OUT_OF_STOCK) != 0) {
-            continue;
-        }
-        r->refused[0]++;
-        int64_t t = tr__history_op(h, tr__history_partner(h, i))->time_ns;
-        if (sc->out->partitioned && t >= (int64_t)sc->out->part_from_ns &&
-            t < (int64_t)sc->out->part_to_ns && op->node >= 0) {
-            r->refused[(sc->minority_mask >> op->node & 1) ? 2 : 1]++;
-        }
-    }
-}
-
-/* Stock: (a) never negative and (b) conservation over the history and the final levels. */
-static void check_stock(scenario *sc, stock_result *r) {
-    tr_stock_workload *wl = sc->stock;
-    tr__workload_stock_finish(wl);
-    const tr_history *h = tr__workload_stock_history(wl);
-    r->ran = true;
-    r->items = tr__workload_stock_items(wl);
-    r->record_errors = tr__workload_stock_record_errors(wl);
-    r->abandoned = tr__workload_stock_abandoned(wl);
-    count_stock_ops(h, r);
-    tr__workload_stock_final_levels(wl, r->final_level, r->final_known);
-    check_availability(sc, h, &r->avail);
-    count_refused(sc, h, r);
-    tr_stock_check_input in = {.h = h,
-                               .items = r->items,
-                               .initial = TR_STOCK_INITIAL_DEFAULT,
-                               .final_level = r->final_level,
-                               .final_known = r->final_known,
-                               .bounds = r->bounds};
-    if (tr__check_stock(&in, &r->chk) != 0) {
-        sc->out->tool_error = true;
-        snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "the stock checker failed");
-        return;
-    }
-    r->violated = !r->chk.ok;
-    if (r->violated) {
-        stock_why(r);
-    }
-    if (r->chk.items_unknown > 0) {
-        snprintf(r->note, sizeof r->note,
-                 "%zu items' final level unknown (owner did not "
-                 "answer): conservation not checked there",
-                 r->chk.items_unknown);
-    }
-    if (r->record_errors > 0) {
-        sc->out->tool_error = true;
-        snprintf(sc->out->tool_why, sizeof sc->out->tool_why, "%" PRIu64 " history records refused",
-                 r->record_errors);
-    }
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
@@ -1451,9 +1331,7 @@ static int write_history(const sim_opts *o, uint64_t seed, const char *store, co
 static void release(scenario *sc) {
     tr__workload_destroy(sc->cp);
     tr__workload_destroy(sc->ap);
-    tr__workload_stock_destroy(sc->stock);
     sc->cp = sc->ap = NULL;
-    sc->stock = NULL;
     tr__nemesis_destroy(sc->nem);
     sc->nem = NULL;
 }
@@ -1623,7 +1501,7 @@ static void stock_from_result(const sim_opts *o, const tr_experiment_result *res
     stock_result *r = &rr->stock;
     const tr_history *h = res->history;
     r->ran = true;
-    r->items = o->keys < TR_STOCK_WORKLOAD_ITEMS_MAX ? o->keys : TR_STOCK_WORKLOAD_ITEMS_MAX;
+    r->items = o->keys < TR__STOCK_ITEMS_MAX ? o->keys : TR__STOCK_ITEMS_MAX;
     count_stock_ops(h, r);
     tr__check_stock_final_levels(h, r->items, r->final_level, r->final_known);
     r->avail.all = avail_counts(&res->available);
@@ -1721,9 +1599,7 @@ static int run_seed(const sim_opts *o, uint64_t seed, run_result *r) {
     run_scenario(sim, &sc);
     if (o->history != NULL && !r->tool_error) {
         if ((sc.cp && write_history(o, seed, "cp", tr__workload_history(sc.cp)) != 0) ||
-            (sc.ap && write_history(o, seed, "ap", tr__workload_history(sc.ap)) != 0) ||
-            (sc.stock &&
-             write_history(o, seed, "stock", tr__workload_stock_history(sc.stock)) != 0)) {
+            (sc.ap && write_history(o, seed, "ap", tr__workload_history(sc.ap)) != 0)) {
             r->tool_error = true;
             snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
         }

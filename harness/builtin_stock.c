@@ -15,7 +15,6 @@
 #define RETRY_MS 50
 #define RETRY_CAP_MS 500
 #define FINAL_RETRY_MS 50
-#define ITEMS_MAX 64
 #define MS ((uint64_t)1000000)
 /* Unresolved reserve/restock ops a client keeps aside (retrying them when due) while it goes
  * on with new ones. Their ids must stay inside the service's ledger window. */
@@ -124,7 +123,7 @@ static bool draw_op(tr_workload_client *cl, client_state *s) {
 
 /* The next item this node owns whose final level is not read yet, or -1. */
 static int64_t final_item(const tr_workload_client *cl, const client_state *s) {
-    uint32_t items = cl->key_count < ITEMS_MAX ? cl->key_count : ITEMS_MAX;
+    uint32_t items = cl->key_count < TR__STOCK_ITEMS_MAX ? cl->key_count : TR__STOCK_ITEMS_MAX;
     for (uint32_t i = 0; cl->node_client == 0 && i < items; i++) {
         if (!(s->final_read >> i & 1) &&
             tr__stock_owner(i, cl->env->node_count) == cl->env->node_index) {
@@ -234,7 +233,7 @@ static tr_history_type stock_complete(tr_workload_client *cl, const tr_workload_
     if (rep.ok && s->cur.kind == K_READ) {
         done->has_value = true;
         done->value = rep.level;
-        if (cl->phase == TR_WORKLOAD_FINAL && s->cur.item < ITEMS_MAX) {
+        if (cl->phase == TR_WORKLOAD_FINAL && s->cur.item < TR__STOCK_ITEMS_MAX) {
             s->final_read |= (uint64_t)1 << s->cur.item;
         }
     }

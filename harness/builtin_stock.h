@@ -33,6 +33,8 @@
 #include "troupe.h"
 
 #define TR__STOCK_CHECK_COUNT 2
+/* Items whose final level the final phase reads (keys beyond are never final-read). */
+#define TR__STOCK_ITEMS_MAX 64
 
 extern const tr_workload tr__stock_workload;
 extern const tr_check tr__stock_checks[TR__STOCK_CHECK_COUNT];

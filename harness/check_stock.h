@@ -1,6 +1,6 @@
 /* check_stock.h — the stock workload's invariants over a history and the final levels.
  *
- * Input: a history of reserve / restock / read ops (harness/workload_stock.h: key = item; for
+ * Input: a history of reserve / restock / read ops (harness/builtin_stock.h: key = item; for
  * reserve and restock value = qty, value_to = reservation id; an ok read carries the level),
  * every item's initial level, and the final level of every item read at its owner once the
  * cluster is healed and quiet. An id may appear in several attempts (a client retries an

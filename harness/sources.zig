@@ -9,7 +9,6 @@ pub const lib = [_][]const u8{
     "harness/builtin_ap.c",
     "harness/builtin_stock.c",
     "harness/workload.c",
-    "harness/workload_stock.c",
     "harness/check_stock.c",
     "harness/check_convergence.c",
 };
