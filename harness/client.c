@@ -251,7 +251,8 @@ int tr__clients_create(const tr__clients_opts *opts, tr__clients **out) {
     for (uint32_t i = 0; i < c->slot_count; i++) {
         c->slots[i].node_index = i / opts->clients_per_node;
         c->slots[i].process = c->next_process++;
-        tr_sim_rng_stream(opts->sim, TR_SIM_STREAM_USER + 16 + i, &c->slots[i].rng);
+        tr_sim_rng_stream(opts->sim, TR_SIM_STREAM_USER + 16 + opts->stream_offset + i,
+                          &c->slots[i].rng);
         c->slots[i].state = state_size ? states + (size_t)i * state_size : NULL;
     }
     *out = c;

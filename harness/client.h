@@ -10,7 +10,8 @@
  * A stateful workload (tr_workload.client_next) keeps client_state_size bytes per client in
  * one block for the run; its clients go on after tr__clients_stop while it has work for them
  * (retries), and tr__clients_final starts its final phase.
- * Determinism: each client slot draws from its own stream (TR_SIM_STREAM_USER + 16 + slot)
+ * Determinism: each client slot draws from its own stream (TR_SIM_STREAM_USER + 16 +
+ * stream_offset + slot)
  * of the sim's seed; times are the sim's true virtual time.
  * Ownership: tr__clients_create returns an owned set (tr__clients_destroy, after the sim:
  * actors hold a handle to it). The sim, the service, the envs and the history are borrowed.
@@ -39,6 +40,7 @@ typedef struct tr__clients_opts {
     uint32_t op_timeout_ms;
     tr_history *history;
     size_t latency_max;
+    uint32_t stream_offset; /* added to each client's stream (another workload's clients) */
 } tr__clients_opts;
 
 int tr__clients_create(const tr__clients_opts *opts, tr__clients **out);

@@ -21,6 +21,7 @@ pub const tests = [_][]const u8{
     "tests/harness/test_builtin.c",
     "tests/harness/test_builtin_ap.c",
     "tests/harness/test_builtin_stock.c",
+    "tests/harness/test_experiment_both.c",
     "tests/harness/test_check_convergence.c",
     "tests/harness/test_check_stock.c",
     "tests/harness/test_stock_sim.c",

@@ -1468,7 +1468,18 @@ typedef struct tr_experiment_config {
     const char *const *load_paths; /* borrowed; NULL when load_path_count is 0 */
     uint32_t load_path_count;
     uint32_t clients_per_node; /* 0 = the workload's clients_per_node (itself 0 = 2) */
+    /* Several workloads side by side in one run (the same cluster and faults; each its own
+     * clients at `rate`, history, final states and checks): the names of their services, in
+     * report order. NULL / 0: the one `workload` names. The planted bug `bug` applies to the
+     * one of them that names it. */
+    const char *const *workloads; /* borrowed */
+    uint32_t workload_count;      /* at most TR_EXPERIMENT_WORKLOADS_MAX */
+    /* After the heal, ask every up node's state actor for its state every converge_poll_ns
+     * until all answer the same bytes (a workload's converged_after_ns) or the settle bound;
+     * 0: not timed (the final states alone say whether the replicas agree). */
+    uint64_t converge_poll_ns;
 } tr_experiment_config;
+#define TR_EXPERIMENT_WORKLOADS_MAX 4
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
 struct tr_fault_span {
@@ -1513,6 +1524,22 @@ typedef struct tr_check_outcome {
 /* The value of the measure `name` of outcome o, or `otherwise` when it reported none. */
 double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise);
 
+/* One workload's share of a run (tr_experiment_result.workloads). */
+typedef struct tr_workload_result {
+    const char *name; /* its service's */
+    tr_verdict verdict;
+    uint32_t check_count;
+    tr_check_outcome checks[TR_SERVICE_CHECKS_MAX + 1];
+    uint64_t ops_ok, ops_fail, ops_info;
+    uint64_t latency_p50_ns, latency_p99_ns;
+    tr_availability available, available_majority, available_minority;
+    tr_history *history; /* owned by the result */
+    /* With converge_poll_ns and a state actor: whether, and how long after the heal, every
+     * up node's state was the same. */
+    bool convergence_timed, converged;
+    uint64_t converged_after_ns;
+} tr_workload_result;
+
 typedef struct tr_experiment_result {
     uint64_t seed;
     uint64_t trace_hash;
@@ -1536,6 +1563,11 @@ typedef struct tr_experiment_result {
     tr_availability available, available_majority, available_minority;
     tr_sim_stats stats;  /* the simulator's counters at the end (events, faults fired) */
     uint64_t virtual_ns; /* virtual time at the end of the run */
+    /* Every workload's share, in the configuration's order. The fields above from checks to
+     * available_minority are the first workload's (workloads[0].history is `history`), but
+     * verdict is the worst of all of them. */
+    uint32_t workload_count;
+    tr_workload_result *workloads; /* owned by the result */
 } tr_experiment_result;
 
 /* Runs one seed (cfg->sim.seed). *out is owned: tr_experiment_result_destroy. TR_EINVAL with
