@@ -421,8 +421,9 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     }
     if (!strcmp(a, "--workload")) {
         o->stock = !strcmp(v, "stock");
-        o->cp = !strcmp(v, "cp") || !strcmp(v, "both");
-        o->ap = !strcmp(v, "ap") || !strcmp(v, "both");
+        bool both = !strcmp(v, "both") || !strcmp(v, "cp,ap"); /* cp,ap: the runner's replay */
+        o->cp = !strcmp(v, "cp") || both;
+        o->ap = !strcmp(v, "ap") || both;
         return o->cp || o->ap || o->stock ? 0 : TR_EINVAL;
     }
     if (!strcmp(a, "--scenario")) {

@@ -567,6 +567,11 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
     char kinds[160];
     size_t len = 0;
     tr__nemesis_format(cfg->nemesis.kinds, kinds, sizeof kinds);
+    char workload[TR_EXPERIMENT_WORKLOADS_MAX * 72] = "";
+    for (uint32_t k = 0, n = 0; k < cfg->workload_count && k < TR_EXPERIMENT_WORKLOADS_MAX; k++) {
+        n += (size_t)snprintf(workload + n, sizeof workload - n, "%s%.64s", k ? "," : "",
+                              cfg->workloads[k] ? cfg->workloads[k] : "");
+    }
     len += (size_t)snprintf(buf, cap, "troupe sim");
     for (uint32_t i = 0; i < cfg->load_path_count && len < cap; i++) {
         len += (size_t)snprintf(buf + len, cap - len, " --load %s", cfg->load_paths[i]);
@@ -577,9 +582,9 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
             buf + len, cap - len,
             " --workload %s --seed %" PRIu64 " --nodes %u --nemesis %s%s%s --duration %.3fs "
             "--rate %g --keys %u",
-            cfg->workload, cfg->sim.seed, cfg->sim.nodes, cfg->nemesis.kinds || !sf ? kinds : "",
-            cfg->nemesis.kinds && sf ? "," : "", sf ? cfg->nemesis.service_faults : "",
-            cfg->duration_ns / 1e9, cfg->rate, cfg->keys);
+            cfg->workload_count ? workload : cfg->workload, cfg->sim.seed, cfg->sim.nodes,
+            cfg->nemesis.kinds || !sf ? kinds : "", cfg->nemesis.kinds && sf ? "," : "",
+            sf ? cfg->nemesis.service_faults : "", cfg->duration_ns / 1e9, cfg->rate, cfg->keys);
     }
     if (cfg->bug != NULL && len < cap) {
         len += (size_t)snprintf(buf + len, cap - len, " --bug %s", cfg->bug);

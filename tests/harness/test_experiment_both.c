@@ -48,6 +48,7 @@ Test(experiment_both, each_workload_has_its_history_and_checks) {
     cr_assert(r->workloads[1].converged);
     cr_assert_gt(r->workloads[1].converged_after_ns, 0);
     cr_assert_not(r->workloads[0].convergence_timed, "cp has no state actor");
+    cr_assert_not_null(strstr(r->replay, "--workload cp,ap "), "%s", r->replay);
     tr_experiment_result_destroy(r);
 }
 
