@@ -304,7 +304,9 @@ bool tr__clients_busy(tr__clients *c) {
     bool (*busy)(const tr_workload_client *) = c->o.svc->workload->client_busy;
     for (uint32_t i = 0; i < c->slot_count; i++) {
         tr_workload_client cl = client_view(c, &c->slots[i]);
-        if (c->slots[i].pending || (stateful(c) && busy != NULL && busy(&cl))) {
+        /* a client whose node is down can do nothing more (a crash completed its op) */
+        bool up = tr_sim_node_is_up(c->o.sim, c->slots[i].node_index);
+        if (c->slots[i].pending || (up && stateful(c) && busy != NULL && busy(&cl))) {
             return true;
         }
     }

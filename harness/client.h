@@ -51,7 +51,7 @@ int tr__clients_boot(tr__clients *c, tr_node *node, uint32_t index);
  * TR_ECLOSED. */
 void tr__clients_node_crashed(tr__clients *c, uint32_t index);
 void tr__clients_stop(tr__clients *c);
-/* An op outstanding, or a stateful client with work left in the current phase. */
+/* An op outstanding, or a stateful client on an up node with work left in the phase. */
 bool tr__clients_busy(tr__clients *c);
 /* A stateful workload's final phase: node by node (up ones), fresh client actors that ask
  * client_next for final operations. 0 (nothing to do for a stateless one) or a spawn error. */

@@ -3,11 +3,14 @@
  * retried under the same reservation id, each planted bug is caught by the check it breaks,
  * and a stateful workload without its callbacks is refused. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness/builtin.h"
 
-static tr_experiment_result *run_stock(uint64_t seed, const char *bug, uint32_t kinds) {
+static tr_experiment_result *run_stock_scen(uint64_t seed, const char *bug, uint32_t kinds,
+                                            const char *scenario) {
     static const tr_service *svc[] = {&tr__builtin_stock};
     tr_experiment_config cfg;
     tr_experiment_result *r;
@@ -20,9 +23,14 @@ static tr_experiment_result *run_stock(uint64_t seed, const char *bug, uint32_t 
     cfg.workload = "stock";
     cfg.bug = bug;
     cfg.nemesis.kinds = kinds;
+    cfg.nemesis.scenario_path = scenario;
     cfg.duration_ns = 20 * (uint64_t)1000000000;
     cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
     return r;
+}
+
+static tr_experiment_result *run_stock(uint64_t seed, const char *bug, uint32_t kinds) {
+    return run_stock_scen(seed, bug, kinds, NULL);
 }
 
 static const tr_check_outcome *outcome(const tr_experiment_result *r, const char *name) {
@@ -81,4 +89,23 @@ Test(builtin_stock, a_stateful_workload_needs_its_callbacks) {
     cr_assert_eq(tr_service_validate(&svc, err, sizeof err), 0, "%s", err);
     wl.client_state_size = TR_WORKLOAD_CLIENT_STATE_MAX + 1;
     cr_assert_eq(tr_service_validate(&svc, err, sizeof err), TR_EINVAL);
+}
+
+/* A node that never starts again (a torn data file) owns items nobody can read: the final
+ * phase does not wait for its clients, and the check says which levels are unknown. */
+Test(builtin_stock, a_node_down_for_good_does_not_hold_up_the_final_reads) {
+    char path[] = "/tmp/troupe-stock-scen-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "5s corrupt n3\n", 14), 14);
+    close(fd);
+    tr_experiment_result *r = run_stock_scen(1, NULL, 0, path);
+    unlink(path);
+    cr_assert_eq(r->verdict, TR_VERDICT_HELD);
+    cr_assert_eq(tr_check_outcome_measure(outcome(r, "conserved"), "items_unknown", -1), 1);
+    /* 20 s of workload, retries towards n3's item until the 10 s settle bound, a quiet
+     * second and the final reads of the up nodes: no 10 s wait for n3's reader */
+    cr_assert_lt(r->virtual_ns, 35 * (uint64_t)1000000000, "%llu ns",
+                 (unsigned long long)r->virtual_ns);
+    tr_experiment_result_destroy(r);
 }
