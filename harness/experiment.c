@@ -312,14 +312,15 @@ static void final_states(run *r) {
 
 /* ---- the convergence time after the heal ----------------------------------------------- */
 
-/* Whether every up node of part p answered the same state (and at least one did). */
+/* Whether every up node of part p answered the same state (and at least one did). An empty
+ * body is no state (a state actor that could not read its replica answers so). */
 static bool states_agree(const run *r, const part *p) {
     int first = -1;
     for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
         if (!tr_sim_node_is_up(r->sim, i)) {
             continue;
         }
-        if (p->states[i] == NULL) {
+        if (p->states[i] == NULL || p->state_lens[i] == 0) {
             return false;
         }
         if (first < 0) {
@@ -725,11 +726,11 @@ static int fresh_shares(run *r, tr_experiment_result *res) {
         w->name = r->parts[k].svc->name;
         w->history = tr_history_create(max);
         r->parts[k].out = w;
+        res->history = res->workloads[0].history; /* owned from here on: destroy frees it */
         if (w->history == NULL) {
             return TR_ENOMEM;
         }
     }
-    res->history = res->workloads[0].history;
     return 0;
 }
 

@@ -1475,7 +1475,8 @@ typedef struct tr_experiment_config {
     const char *const *workloads; /* borrowed */
     uint32_t workload_count;      /* at most TR_EXPERIMENT_WORKLOADS_MAX */
     /* After the heal, ask every up node's state actor for its state every converge_poll_ns
-     * until all answer the same bytes (a workload's converged_after_ns) or the settle bound;
+     * until all answer the same non-empty bytes (a workload's converged_after_ns) or the
+     * settle bound;
      * 0: not timed (the final states alone say whether the replicas agree). */
     uint64_t converge_poll_ns;
 } tr_experiment_config;

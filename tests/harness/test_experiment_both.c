@@ -117,3 +117,37 @@ Test(experiment_both, the_workloads_clients_draw_from_their_own_streams) {
     }
     tr_experiment_result_destroy(r);
 }
+
+/* A state actor that never has a state: it answers every request with an empty body. */
+static int empty_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
+    if (msg->corr != 0 && !tr_msg_is_reply(msg)) {
+        tr_reply(ctx, msg, TR_MSG_USER, NULL, 0);
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour empty_behaviour = {.name = "empty_state", .receive = empty_receive};
+
+Test(experiment_both, empty_states_never_count_as_converged) {
+    static tr_service_actor actors[2];
+    static tr_service svc;
+    static const tr_service *one[] = {&svc};
+    actors[0] = tr__builtin_ap.actors[0];
+    actors[1] = (tr_service_actor){.name = "ap_state", .behaviour = &empty_behaviour};
+    svc = tr__builtin_ap;
+    svc.actors = actors;
+    tr_experiment_config cfg;
+    tr_experiment_result *r;
+    char err[256];
+    tr_experiment_config_init(&cfg);
+    cfg.sim.nodes = 3;
+    cfg.services = one;
+    cfg.service_count = 1;
+    cfg.workload = "ap";
+    cfg.converge_poll_ns = 5000000;
+    cfg.duration_ns = 2 * (uint64_t)1000000000;
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
+    cr_assert(r->workloads[0].convergence_timed);
+    cr_assert_not(r->workloads[0].converged, "empty bodies agree on nothing");
+    tr_experiment_result_destroy(r);
+}
