@@ -36,7 +36,6 @@
 #include "actors/stock.h"
 #include "cli/cli.h"
 #include "harness/builtin.h"
-#include "harness/builtin_stock.h"
 #include "harness/check_convergence.h"
 #include "harness/nemesis.h"
 #include "runtime/assert.h"
@@ -107,9 +106,9 @@ typedef struct stock_result {
     uint64_t abandoned;
     uint64_t record_errors;
     tr_stock_check_result chk;
-    int64_t final_level[TR__STOCK_ITEMS_MAX];
-    bool final_known[TR__STOCK_ITEMS_MAX];
-    tr_stock_bounds bounds[TR__STOCK_ITEMS_MAX];
+    int64_t final_level[TR_STOCK_REPORT_ITEMS_MAX];
+    bool final_known[TR_STOCK_REPORT_ITEMS_MAX];
+    tr_stock_bounds bounds[TR_STOCK_REPORT_ITEMS_MAX];
     uint32_t items;
     tr_avail_result avail;
     uint64_t refused[3]; /* "out of stock" fails: whole run, majority, minority side */
@@ -567,20 +566,6 @@ static int load_scenario(sim_opts *o) {
                          ev->kind == TR_SCEN_CORRUPT; /* these three crash a node too */
     }
     return 0;
-}
-
-static void count_stock_ops(const tr_history *h, stock_result *r) {
-    for (size_t i = 0; i < tr__history_count(h); i++) {
-        const tr_op *op = tr__history_op(h, i);
-        r->ops += op->type == TR_OP_INVOKE;
-        r->ok += op->type == TR_OP_OK;
-        r->fail += op->type == TR_OP_FAIL;
-        r->info += op->type == TR_OP_INFO;
-        if (op->f < 5) {
-            r->f_all[op->f] += op->type == TR_OP_INVOKE;
-            r->f_ok[op->f] += op->type == TR_OP_OK;
-        }
-    }
 }
 
 /* The why of a broken invariant, naming the first offending op. */
@@ -1144,93 +1129,40 @@ static void store_from_result(const sim_opts *o, const tr_workload_result *res, 
     }
 }
 
-/* "out of stock" is an answer, not unavailability: counted per side of the partition (in its
- * window) so that the report can add them to the ok ops. */
-static void count_refused_in(const run_result *rr, const tr_history *h, stock_result *r) {
-    for (size_t i = 0; i < tr__history_count(h); i++) {
-        const tr_op *op = tr__history_op(h, i);
-        size_t inv = tr__history_partner(h, i);
-        if (op->type != TR_OP_FAIL || strcmp(op->error, TR_STOCK_OUT_OF_STOCK) != 0 ||
-            inv == SIZE_MAX) {
-            continue;
-        }
-        r->refused[0]++;
-        int64_t t = tr__history_op(h, inv)->time_ns;
-        if (rr->partitioned && t >= (int64_t)rr->part_from_ns && t < (int64_t)rr->part_to_ns &&
-            op->node >= 0) {
-            r->refused[(rr->minority_mask >> op->node & 1) ? 2 : 1]++;
-        }
-    }
-}
-
-typedef struct id_outcome {
-    int64_t id;
-    bool resolved; /* an attempt ok, or failed for certain (a refused send did nothing) */
-} id_outcome;
-
-static int cmp_id_outcome(const void *a, const void *b) {
-    const id_outcome *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Reservation ids never resolved (no attempt ok or definitely failed): given up. */
-static uint64_t unresolved_ids(const tr_history *h) {
-    size_t n = tr__history_count(h), k = 0;
-    id_outcome *ids = malloc((n ? n : 1) * sizeof *ids);
-    uint64_t count = 0;
-    for (size_t i = 0; ids != NULL && i < n; i++) {
-        const tr_op *op = tr__history_op(h, i);
-        if (op->type != TR_OP_INVOKE || (op->f != TR_F_RESERVE && op->f != TR_F_RESTOCK)) {
-            continue;
-        }
-        size_t d = tr__history_partner(h, i);
-        const tr_op *done = d == SIZE_MAX ? NULL : tr__history_op(h, d);
-        ids[k++] = (id_outcome){
-            op->value_to,
-            done != NULL && (done->type == TR_OP_OK || (done->type == TR_OP_FAIL &&
-                                                        strcmp(done->error, "send refused") != 0))};
-    }
-    if (ids != NULL) {
-        qsort(ids, k, sizeof *ids, cmp_id_outcome);
-    }
-    for (size_t i = 0; i < k;) {
-        bool resolved = false;
-        size_t j = i;
-        for (; j < k && ids[j].id == ids[i].id; j++) {
-            resolved |= ids[j].resolved;
-        }
-        count += !resolved;
-        i = j;
-    }
-    free(ids);
-    return count;
-}
-
 /* The stock report's figures from an experiment's result: the same stock check the service's
  * checks run (harness/check_stock.h), with the bounds of every item kept for the table. */
 static void stock_from_result(const sim_opts *o, const tr_workload_result *res, run_result *rr) {
     stock_result *r = &rr->stock;
-    const tr_history *h = res->history;
-    r->ran = true;
-    r->items = o->keys < TR__STOCK_ITEMS_MAX ? o->keys : TR__STOCK_ITEMS_MAX;
-    count_stock_ops(h, r);
-    tr__check_stock_final_levels(h, r->items, r->final_level, r->final_known);
-    r->avail.all = avail_counts(&res->available);
-    r->avail.groups[0] = avail_counts(&res->available_majority);
-    r->avail.groups[1] = avail_counts(&res->available_minority);
-    count_refused_in(rr, h, r);
-    r->abandoned = unresolved_ids(h);
-    tr_stock_check_input in = {.h = h,
-                               .items = r->items,
-                               .initial = TR_STOCK_INITIAL_DEFAULT,
-                               .final_level = r->final_level,
-                               .final_known = r->final_known,
-                               .bounds = r->bounds};
-    if (tr__check_stock(&in, &r->chk) != 0) {
+    tr_stock_window w = {.partitioned = rr->partitioned,
+                         .from_ns = rr->part_from_ns,
+                         .to_ns = rr->part_to_ns,
+                         .minority_nodes = rr->minority_mask};
+    static tr_stock_report rep; /* large; the CLI runs one seed at a time */
+    if (tr__stock_report(res->history, o->keys, TR_STOCK_INITIAL_DEFAULT, &w, &rep) != 0) {
         rr->tool_error = true;
         snprintf(rr->tool_why, sizeof rr->tool_why, "the stock checker failed");
         return;
     }
+    static const uint8_t f_of[3] = {TR_F_READ, TR_F_RESERVE, TR_F_RESTOCK};
+    r->ran = true;
+    r->ops = rep.ops;
+    r->ok = rep.ok;
+    r->fail = rep.fail;
+    r->info = rep.info;
+    for (int k = 0; k < 3; k++) {
+        r->f_all[f_of[k]] = rep.f_all[k];
+        r->f_ok[f_of[k]] = rep.f_ok[k];
+        r->refused[k] = rep.refused[k];
+    }
+    r->abandoned = rep.unresolved_ids;
+    r->items = (uint32_t)rep.items;
+    memcpy(r->final_level, rep.final_level, sizeof r->final_level);
+    memcpy(r->final_known, rep.final_known, sizeof r->final_known);
+    memcpy(r->bounds, rep.bounds, sizeof r->bounds);
+    r->chk = rep.chk;
+    r->avail.all = avail_counts(&res->available);
+    r->avail.groups[0] = avail_counts(&res->available_majority);
+    r->avail.groups[1] = avail_counts(&res->available_minority);
     r->violated = !r->chk.ok;
     if (r->violated) {
         stock_why(r);

@@ -370,34 +370,49 @@ static void count_ids(const scratch *s, tr_stock_check_result *out) {
     }
 }
 
-int tr__check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
-    memset(out, 0, sizeof *out);
-    if (in == NULL || in->h == NULL || in->items == 0 || in->items > TR_STOCK_CHECK_ITEMS_MAX ||
-        in->final_level == NULL || in->final_known == NULL) {
-        return TR_EINVAL;
-    }
-    scratch s = {.n_ops = tr_history_count(in->h)};
-    size_t cap = s.n_ops ? s.n_ops : 1;
-    s.ops = malloc(cap * sizeof *s.ops);
-    s.fc = malloc(cap * sizeof *s.fc);
-    s.partner = malloc(cap * sizeof *s.partner);
-    s.att = malloc(cap * sizeof *s.att);
-    s.recs = malloc(cap * sizeof *s.recs);
-    s.rec_of = calloc(cap, sizeof *s.rec_of);
-    int rc = s.ops && s.fc && s.partner && s.att && s.recs && s.rec_of ? 0 : TR_ENOMEM;
-    rc = rc ? rc : read_history(in->h, &s);
-    rc = rc ? rc : build_ids(in->items, &s);
-    rc = rc ? rc : check_running(in, &s, out);
-    rc = rc ? rc : check_reads(in, &s, out);
+/* The history of h read into s, its ids grouped; scratch_free after, whatever the result. */
+static int scratch_init(const tr_history *h, size_t items, scratch *s) {
+    *s = (scratch){.n_ops = tr_history_count(h)};
+    size_t cap = s->n_ops ? s->n_ops : 1;
+    s->ops = malloc(cap * sizeof *s->ops);
+    s->fc = malloc(cap * sizeof *s->fc);
+    s->partner = malloc(cap * sizeof *s->partner);
+    s->att = malloc(cap * sizeof *s->att);
+    s->recs = malloc(cap * sizeof *s->recs);
+    s->rec_of = calloc(cap, sizeof *s->rec_of);
+    int rc = s->ops && s->fc && s->partner && s->att && s->recs && s->rec_of ? 0 : TR_ENOMEM;
+    rc = rc ? rc : read_history(h, s);
+    return rc ? rc : build_ids(items, s);
+}
+
+static int check_scratch(const tr_stock_check_input *in, scratch *s, tr_stock_check_result *out) {
+    int rc = check_running(in, s, out);
+    rc = rc ? rc : check_reads(in, s, out);
     if (rc == 0) {
-        check_conservation(in, &s, out);
-        count_ids(&s, out);
+        check_conservation(in, s, out);
+        count_ids(s, out);
         out->never_negative =
             out->negative_reads + out->negative_finals + out->oversold_reserves == 0;
         out->conserved =
             out->items_below + out->items_above + out->reads_below + out->reads_above == 0;
         out->ok = out->never_negative && out->conserved;
     }
+    return rc;
+}
+
+static bool input_ok(const tr_stock_check_input *in) {
+    return in != NULL && in->h != NULL && in->items > 0 && in->items <= TR_STOCK_CHECK_ITEMS_MAX &&
+           in->final_level != NULL && in->final_known != NULL;
+}
+
+int tr__check_stock(const tr_stock_check_input *in, tr_stock_check_result *out) {
+    memset(out, 0, sizeof *out);
+    if (!input_ok(in)) {
+        return TR_EINVAL;
+    }
+    scratch s;
+    int rc = scratch_init(in->h, in->items, &s);
+    rc = rc ? rc : check_scratch(in, &s, out);
     scratch_free(&s);
     return rc;
 }
@@ -505,4 +520,80 @@ void tr__check_stock_final_levels(const tr_history *h, size_t items, int64_t *le
         levels[op.key] = op.value;
         known[op.key] = true;
     }
+}
+
+/* ---- a stock run's report ------------------------------------------------------------ */
+
+/* Counts, refusals per side and unresolved ids in one pass over the scratch's history. */
+static void report_counts(const scratch *s, const tr_stock_window *w, tr_stock_report *out) {
+    static const int slot[] = {[F_READ] = 0, [F_RESERVE] = 1, [F_RESTOCK] = 2};
+    for (size_t i = 0; i < s->n_ops; i++) {
+        const tr_history_op *op = &s->ops[i];
+        out->ops += op->type == TR_HISTORY_INVOKE;
+        out->ok += op->type == TR_HISTORY_OK;
+        out->fail += op->type == TR_HISTORY_FAIL;
+        out->info += op->type == TR_HISTORY_INFO;
+        if (s->fc[i] != F_OTHER) {
+            out->f_all[slot[s->fc[i]]] += op->type == TR_HISTORY_INVOKE;
+            out->f_ok[slot[s->fc[i]]] += op->type == TR_HISTORY_OK;
+        }
+        size_t inv = s->partner[i];
+        if (op->type != TR_HISTORY_FAIL || inv == SIZE_MAX ||
+            strcmp(op->error ? op->error : "", TR_STOCK_OUT_OF_STOCK) != 0) {
+            continue;
+        }
+        out->refused[0]++;
+        int64_t t = s->ops[inv].time_ns;
+        if (w->partitioned && t >= (int64_t)w->from_ns && t < (int64_t)w->to_ns && op->node >= 0) {
+            out->refused[(w->minority_nodes >> op->node & 1) ? 2 : 1]++;
+        }
+    }
+}
+
+/* Ids with no attempt ok or failed for certain (a refused send did nothing). */
+static int report_unresolved(const scratch *s, tr_stock_report *out) {
+    bool *resolved = calloc(s->n_recs ? s->n_recs : 1, sizeof *resolved);
+    if (resolved == NULL) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; i < s->n_ops; i++) {
+        size_t d = s->partner[i];
+        if (s->rec_of[i] == 0 || s->ops[i].type != TR_HISTORY_INVOKE || d == SIZE_MAX) {
+            continue;
+        }
+        const tr_history_op *c = &s->ops[d];
+        resolved[s->rec_of[i] - 1] |=
+            c->type == TR_HISTORY_OK ||
+            (c->type == TR_HISTORY_FAIL && strcmp(c->error ? c->error : "", "send refused") != 0);
+    }
+    for (size_t k = 0; k < s->n_recs; k++) {
+        out->unresolved_ids += !resolved[k];
+    }
+    free(resolved);
+    return 0;
+}
+
+int tr__stock_report(const tr_history *h, size_t items, int64_t initial, const tr_stock_window *w,
+                     tr_stock_report *out) {
+    memset(out, 0, sizeof *out);
+    out->items = items < TR_STOCK_REPORT_ITEMS_MAX ? items : TR_STOCK_REPORT_ITEMS_MAX;
+    tr__check_stock_final_levels(h, out->items, out->final_level, out->final_known);
+    tr_stock_check_input in = {.h = h,
+                               .items = out->items,
+                               .initial = initial,
+                               .final_level = out->final_level,
+                               .final_known = out->final_known,
+                               .bounds = out->bounds};
+    if (!input_ok(&in)) {
+        return TR_EINVAL;
+    }
+    scratch s;
+    int rc = scratch_init(h, out->items, &s);
+    rc = rc ? rc : check_scratch(&in, &s, &out->chk);
+    if (rc == 0) {
+        report_counts(&s, w, out);
+        rc = report_unresolved(&s, out);
+    }
+    scratch_free(&s);
+    return rc;
 }

@@ -124,4 +124,36 @@ void tr__check_stock_op_format(char *buf, size_t cap, const tr_history_op *op);
  * phase); known[i] false when there is none. */
 void tr__check_stock_final_levels(const tr_history *h, size_t items, int64_t *levels, bool *known);
 
+/* ---- a stock run's report ------------------------------------------------------------ */
+
+#define TR_STOCK_REPORT_ITEMS_MAX 64
+
+/* The partition window of a run, for the "out of stock" answers per side. */
+typedef struct tr_stock_window {
+    bool partitioned;
+    uint64_t from_ns, to_ns;
+    uint64_t minority_nodes; /* bit i: node index i was on the minority side */
+} tr_stock_window;
+
+/* What a report of a stock run shows, from its history: the counts, the final levels read
+ * at the end with their bounds, the check (with the final levels), the "out of stock"
+ * answers (an answer, not unavailability) of the whole run and of each side of the window
+ * by the invoke's time, and the reservation ids never resolved (no attempt ok or failed
+ * for certain; a refused send did nothing). */
+typedef struct tr_stock_report {
+    uint64_t ops, ok, fail, info; /* invokes, and completions by type */
+    uint64_t f_all[3], f_ok[3];   /* read, reserve, restock: invokes, ok */
+    uint64_t refused[3];          /* whole run, majority side, minority side */
+    uint64_t unresolved_ids;
+    size_t items;
+    int64_t final_level[TR_STOCK_REPORT_ITEMS_MAX];
+    bool final_known[TR_STOCK_REPORT_ITEMS_MAX];
+    tr_stock_bounds bounds[TR_STOCK_REPORT_ITEMS_MAX];
+    tr_stock_check_result chk;
+} tr_stock_report;
+
+/* 0, or tr__check_stock's error. items at most TR_STOCK_REPORT_ITEMS_MAX (more are cut). */
+int tr__stock_report(const tr_history *h, size_t items, int64_t initial, const tr_stock_window *w,
+                     tr_stock_report *out);
+
 #endif
