@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness/builtin_ap.h"
+#include "harness/builtin_stock.h"
 #include "actors/echo.h"
 #include "actors/kv.h"
 #include "actors/proxy.h"
@@ -231,6 +232,9 @@ const tr_service tr__builtin_stock = {.abi = TR_SERVICE_ABI,
                                       .actor_count = 1,
                                       .requests = stock_requests,
                                       .request_count = 3,
+                                      .workload = &tr__stock_workload,
+                                      .checks = tr__stock_checks,
+                                      .check_count = TR__STOCK_CHECK_COUNT,
                                       .bugs = stock_bugs};
 
 const tr_service *const tr__builtin_services[TR__BUILTIN_COUNT] = {

@@ -1,6 +1,6 @@
 /* check_stock.h — the stock workload's invariants over a history and the final levels.
  *
- * Input: a history of reserve / restock / read ops (harness/workload_stock.h: key = item; for
+ * Input: a history of reserve / restock / read ops (harness/builtin_stock.h: key = item; for
  * reserve and restock value = qty, value_to = reservation id; an ok read carries the level),
  * every item's initial level, and the final level of every item read at its owner once the
  * cluster is healed and quiet. An id may appear in several attempts (a client retries an
@@ -45,7 +45,9 @@
  * retry was answered "out of stock" — else of the id retried last on the first item whose
  * final level is out of bounds, else that item's last ok reserve.
  *
- * Ownership: inputs borrowed for the call; the result is plain values. Deterministic.
+ * Written over troupe.h's history API only, so that the stock service module carries it.
+ * Ownership: inputs borrowed for the call; the result's ops point into the history (valid
+ * while it lives). Deterministic.
  * Memory: O(ops) scratch. Limits: items are the history's keys, 0 <= key < items.
  */
 #ifndef TR_HARNESS_CHECK_STOCK_H
@@ -55,7 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim/history.h"
+#include "troupe.h"
 
 typedef struct tr_stock_check_input {
     const tr_history *h;
@@ -87,9 +89,9 @@ typedef struct tr_stock_check_result {
     size_t negative_finals;   /* items whose final level < 0 */
     size_t oversold_reserves; /* ok reserve completions breaking bound (a)2 */
     bool has_negative_op;
-    tr_op negative_op;      /* the first offending op (a read or a reserve completion) */
-    int64_t negative_item;  /* its item (or the first item with a negative final) */
-    int64_t negative_level; /* the level read, or the bound: supply - demand (< 0) */
+    tr_history_op negative_op; /* the first offending op (a read or a reserve completion) */
+    int64_t negative_item;     /* its item (or the first item with a negative final) */
+    int64_t negative_level;    /* the level read, or the bound: supply - demand (< 0) */
     /* (b) */
     bool conserved;
     size_t items_below; /* final < lower: double charge */
@@ -97,11 +99,11 @@ typedef struct tr_stock_check_result {
     int64_t bad_item;   /* the first such item */
     tr_stock_bounds bad_bounds;
     bool has_suspect_op;
-    tr_op suspect_op;                /* see above */
+    tr_history_op suspect_op;        /* see above */
     size_t items_unknown;            /* final level not known */
     size_t reads_below, reads_above; /* ok reads outside their bounds (see above) */
     bool has_read_op;
-    tr_op read_op;                  /* the first such read (its ok completion) */
+    tr_history_op read_op;          /* the first such read (its ok completion) */
     int64_t read_lower, read_upper; /* ... and its bounds */
     /* counts */
     uint64_t reserve_ids, restock_ids, retried_ids;
@@ -115,6 +117,43 @@ int tr__check_stock(const tr_stock_check_input *in, tr_stock_check_result *out);
  * double charge), as `troupe sim` and `troupe check` print it; "" when both held. */
 void tr__check_stock_explain(const tr_stock_check_result *c, char *why, size_t cap);
 /* "#12 reserve item 2 qty 3 id 4:7 ok by p9 on n2 at 12.345s"; reads show the level. */
-void tr__check_stock_op_format(char *buf, size_t cap, const tr_op *op);
+void tr__check_stock_op_format(char *buf, size_t cap, const tr_history_op *op);
+
+/* The final levels of items 0..items-1 from the history: for each item, the last ok read
+ * invoked after the last reserve or restock event (the final reads of the workload's final
+ * phase); known[i] false when there is none. */
+void tr__check_stock_final_levels(const tr_history *h, size_t items, int64_t *levels, bool *known);
+
+/* ---- a stock run's report ------------------------------------------------------------ */
+
+#define TR_STOCK_REPORT_ITEMS_MAX 64
+
+/* The partition window of a run, for the "out of stock" answers per side. */
+typedef struct tr_stock_window {
+    bool partitioned;
+    uint64_t from_ns, to_ns;
+    uint64_t minority_nodes; /* bit i: node index i was on the minority side */
+} tr_stock_window;
+
+/* What a report of a stock run shows, from its history: the counts, the final levels read
+ * at the end with their bounds, the check (with the final levels), the "out of stock"
+ * answers (an answer, not unavailability) of the whole run and of each side of the window
+ * by the invoke's time, and the reservation ids never resolved (no attempt ok or failed
+ * for certain; a refused send did nothing). */
+typedef struct tr_stock_report {
+    uint64_t ops, ok, fail, info; /* invokes, and completions by type */
+    uint64_t f_all[3], f_ok[3];   /* read, reserve, restock: invokes, ok */
+    uint64_t refused[3];          /* whole run, majority side, minority side */
+    uint64_t unresolved_ids;
+    size_t items;
+    int64_t final_level[TR_STOCK_REPORT_ITEMS_MAX];
+    bool final_known[TR_STOCK_REPORT_ITEMS_MAX];
+    tr_stock_bounds bounds[TR_STOCK_REPORT_ITEMS_MAX];
+    tr_stock_check_result chk;
+} tr_stock_report;
+
+/* 0, or tr__check_stock's error. items at most TR_STOCK_REPORT_ITEMS_MAX (more are cut). */
+int tr__stock_report(const tr_history *h, size_t items, int64_t initial, const tr_stock_window *w,
+                     tr_stock_report *out);
 
 #endif

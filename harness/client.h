@@ -7,7 +7,11 @@
  * node with op_timeout, and turn the reply, the timeout or its node's crash into a completion
  * with the workload's complete(). After an info the process is retired: the client goes on
  * under a fresh process id. Clients stop invoking at tr__clients_stop.
- * Determinism: each client slot draws from its own stream (TR_SIM_STREAM_USER + 16 + slot)
+ * A stateful workload (tr_workload.client_next) keeps client_state_size bytes per client in
+ * one block for the run; its clients go on after tr__clients_stop while it has work for them
+ * (retries), and tr__clients_final starts its final phase.
+ * Determinism: each client slot draws from its own stream (TR_SIM_STREAM_USER + 16 +
+ * stream_offset + slot)
  * of the sim's seed; times are the sim's true virtual time.
  * Ownership: tr__clients_create returns an owned set (tr__clients_destroy, after the sim:
  * actors hold a handle to it). The sim, the service, the envs and the history are borrowed.
@@ -36,6 +40,7 @@ typedef struct tr__clients_opts {
     uint32_t op_timeout_ms;
     tr_history *history;
     size_t latency_max;
+    uint32_t stream_offset; /* added to each client's stream (another workload's clients) */
 } tr__clients_opts;
 
 int tr__clients_create(const tr__clients_opts *opts, tr__clients **out);
@@ -46,6 +51,11 @@ int tr__clients_boot(tr__clients *c, tr_node *node, uint32_t index);
  * TR_ECLOSED. */
 void tr__clients_node_crashed(tr__clients *c, uint32_t index);
 void tr__clients_stop(tr__clients *c);
+/* An op outstanding, or a stateful client on an up node with work left in the phase. */
+bool tr__clients_busy(tr__clients *c);
+/* A stateful workload's final phase: node by node (up ones), fresh client actors that ask
+ * client_next for final operations. 0 (nothing to do for a stateless one) or a spawn error. */
+int tr__clients_final(tr__clients *c);
 size_t tr__clients_pending(const tr__clients *c);
 /* Completes every outstanding op as info ("run ended"). */
 void tr__clients_finish(tr__clients *c);

@@ -3,8 +3,9 @@
  *
  * One seed: create the sim (every node boots every service), spawn the clients, start the
  * nemesis; at the duration the clients stop and the nemesis heals, restarts and resumes
- * everything; outstanding operations get up to SETTLE_NS to finish; after a quiet period a
- * state request goes to the state actor of every up node; then the linearizability check
+ * everything; outstanding operations (and a stateful workload's retries) get up to SETTLE_NS
+ * to finish; after a quiet period a state request goes to the state actor of every up node,
+ * and a stateful workload's final phase runs (up to FINAL_NS); then the linearizability check
  * and the service's checks run over the history and those states. The run is a function of
  * (configuration, seed, code): its trace hash proves it. */
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 #define SETTLE_NS (10 * SEC)
 #define QUIET_NS (1 * SEC)
 #define STATE_NS (2 * SEC)
+#define FINAL_NS (10 * SEC)
 #define STATE_MAX 65536
 #define LIN_BUDGET_DEFAULT 200000
 
@@ -34,19 +36,28 @@ static const char *const node_names[TR_SIM_NODES_MAX] = {
     "n40", "n41", "n42", "n43", "n44", "n45", "n46", "n47", "n48", "n49", "n50", "n51", "n52",
     "n53", "n54", "n55", "n56", "n57", "n58", "n59", "n60", "n61", "n62", "n63", "n64"};
 
+/* One workload of the run: its service, clients and final states. */
+typedef struct part {
+    const tr_service *svc;
+    tr__clients *clients;
+    uint8_t *states[TR_SIM_NODES_MAX];
+    size_t state_lens[TR_SIM_NODES_MAX];
+    tr_workload_result *out; /* its share of the result */
+} part;
+
 typedef struct run {
     const tr_experiment_config *cfg; /* the caller's, or `resolved` */
     tr_experiment_config drawn;      /* cfg->randomize: the caller's with this seed's draws */
     tr_experiment_config resolved;   /* the one run, with the service's defaults applied */
-    const tr_service *svc;           /* the one whose workload drives the run */
+    part parts[TR_EXPERIMENT_WORKLOADS_MAX];
+    uint32_t part_count;
+    const tr_service *bug_svc; /* the service the planted bug belongs to, or NULL */
     tr_service_env envs[TR_SIM_NODES_MAX];
     tr_sim *sim;
-    tr__clients *clients;
     tr__nemesis *nem;
     tr_scenario scen;
-    uint8_t *states[TR_SIM_NODES_MAX];
-    size_t state_lens[TR_SIM_NODES_MAX];
     uint32_t states_waiting;
+    bool converge_stopped;
     tr__nemesis_opts nemesis_opts; /* checked; each start creates its nemesis from it */
     tr_experiment_result *out;
 } run;
@@ -90,24 +101,53 @@ static int fail(char *err, size_t cap, const char *why) {
     return TR_EINVAL;
 }
 
-/* The workload's service and the selected service faults; a reason for what cannot run. */
+/* The service called name with a workload, or NULL. */
+static const tr_service *find_workload(const tr_experiment_config *cfg, const char *name) {
+    const tr_service *found = NULL;
+    for (uint32_t s = 0; s < cfg->service_count && name != NULL; s++) {
+        if (strcmp(cfg->services[s]->name, name) == 0) {
+            found = cfg->services[s];
+        }
+    }
+    return found != NULL && found->workload != NULL ? found : NULL;
+}
+
+/* The workloads' services (r->parts) and the one the bug belongs to. */
+static int find_parts(const tr_experiment_config *cfg, run *r, char *err, size_t cap) {
+    uint32_t count = cfg->workload_count ? cfg->workload_count : 1;
+    if (count > TR_EXPERIMENT_WORKLOADS_MAX || (cfg->workload_count && cfg->workloads == NULL)) {
+        snprintf(err, cap, "at most %d workloads in one run", TR_EXPERIMENT_WORKLOADS_MAX);
+        return TR_EINVAL;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        const char *name = cfg->workload_count ? cfg->workloads[k] : cfg->workload;
+        const tr_service *svc = find_workload(cfg, name);
+        for (uint32_t j = 0; svc != NULL && j < k; j++) {
+            svc = r->parts[j].svc == svc ? NULL : svc;
+        }
+        if (svc == NULL) {
+            snprintf(err, cap, "no service named '%s' with a workload (or named twice)",
+                     name ? name : "");
+            return TR_EINVAL;
+        }
+        r->parts[r->part_count++].svc = svc;
+        r->bug_svc = cfg->bug != NULL && names_bug(svc, cfg->bug) ? svc : r->bug_svc;
+    }
+    if (cfg->bug != NULL && r->bug_svc == NULL) {
+        snprintf(err, cap, "--bug %s: service '%s' has no such planted bug", cfg->bug,
+                 r->parts[0].svc->name);
+        return TR_EINVAL;
+    }
+    return 0;
+}
+
+/* The workloads' services and the selected service faults; a reason for what cannot run. */
 static int check_config(const tr_experiment_config *cfg, run *r, tr__nemesis_opts *no, char *err,
                         size_t cap) {
     uint32_t n = cfg->sim.nodes;
-    for (uint32_t s = 0; s < cfg->service_count && cfg->workload != NULL; s++) {
-        if (strcmp(cfg->services[s]->name, cfg->workload) == 0) {
-            r->svc = cfg->services[s];
-        }
-    }
-    if (r->svc == NULL || r->svc->workload == NULL) {
-        snprintf(err, cap, "no service named '%s' with a workload",
-                 cfg->workload ? cfg->workload : "");
-        return TR_EINVAL;
-    }
-    if (cfg->bug != NULL && !names_bug(r->svc, cfg->bug)) {
-        snprintf(err, cap, "--bug %s: service '%s' has no such planted bug", cfg->bug,
-                 r->svc->name);
-        return TR_EINVAL;
+    int rc = find_parts(cfg, r, err, cap);
+    if (rc != 0) {
+        return rc;
     }
     if (n < 1 || n > TR_SIM_NODES_MAX || cfg->duration_ns < MS || cfg->rate <= 0 ||
         cfg->keys == 0 || cfg->op_timeout_ms == 0) {
@@ -144,37 +184,58 @@ static int boot(tr_node *node, void *ud) {
     uint32_t i = tr_node_id(node) - 1;
     for (uint32_t s = 0; s < r->cfg->service_count; s++) {
         tr_service_env env = r->envs[i];
-        env.bug = r->cfg->services[s] == r->svc ? r->cfg->bug : NULL;
+        env.bug = r->cfg->services[s] == r->bug_svc ? r->cfg->bug : NULL;
         int rc = tr_service_boot(r->cfg->services[s], node, &env);
         if (rc != 0) {
             return rc;
         }
     }
     /* At tr_sim_create the clients do not exist yet: the runner spawns them after. */
-    return r->clients != NULL ? tr__clients_boot(r->clients, node, i) : 0;
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        int rc = r->parts[k].clients != NULL ? tr__clients_boot(r->parts[k].clients, node, i) : 0;
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
 }
 
 static void node_crashed(void *ud, uint32_t i) {
     run *r = ud;
-    tr__clients_node_crashed(r->clients, i);
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        tr__clients_node_crashed(r->parts[k].clients, i);
+    }
 }
+
+static void converge_start(run *r);
+static bool converge_done(const run *r);
 
 static void end_cb(tr_sim *sim, void *ud) {
     run *r = ud;
     (void)sim;
-    tr__clients_stop(r->clients);
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        tr__clients_stop(r->parts[k].clients);
+    }
     tr__nemesis_end(r->nem);
+    converge_start(r);
 }
 
 static bool settled(tr_sim *sim, void *ud) {
+    run *r = ud;
     (void)sim;
-    return tr__clients_pending(((run *)ud)->clients) == 0;
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        if (tr__clients_busy(r->parts[k].clients)) {
+            return false;
+        }
+    }
+    return converge_done(r);
 }
 
 /* ---- the final states ------------------------------------------------------------------- */
 
 typedef struct state_arg {
     run *r; /* a handle */
+    uint32_t part;
     uint32_t index;
 } state_arg;
 
@@ -187,7 +248,7 @@ static int state_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     state_actor *s = state;
     TR_ASSERT(len == sizeof s->a);
     memcpy(&s->a, arg, sizeof s->a);
-    const tr_service *svc = s->a.r->svc;
+    const tr_service *svc = s->a.r->parts[s->a.part].svc;
     return tr_request_name(ctx, svc->state_actor, svc->state_type, NULL, 0,
                            (uint32_t)(STATE_NS / MS), &s->corr);
 }
@@ -199,13 +260,15 @@ static int state_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (msg->corr != s->corr) {
         return TR_CONTINUE;
     }
+    part *p = &r->parts[s->a.part];
     r->states_waiting--;
     if (msg->type != TR_MSG_TIMEOUT && msg->body_len <= STATE_MAX) {
         uint8_t *copy = malloc(msg->body_len ? msg->body_len : 1);
         if (copy != NULL) {
             memcpy(copy, msg->body, msg->body_len);
-            r->states[s->a.index] = copy;
-            r->state_lens[s->a.index] = msg->body_len;
+            free(p->states[s->a.index]);
+            p->states[s->a.index] = copy;
+            p->state_lens[s->a.index] = msg->body_len;
         }
     }
     return TR_STOP;
@@ -223,19 +286,107 @@ static bool states_done(tr_sim *sim, void *ud) {
     return ((run *)ud)->states_waiting == 0;
 }
 
-static void final_states(run *r) {
-    if (r->svc->state_actor == NULL) {
-        return;
-    }
-    for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
-        state_arg a = {r, i};
+/* Asks every up node's state actor of part k for its state (the replies land in its
+ * states; the previous ones are freed). */
+static void request_states(run *r, uint32_t k) {
+    part *p = &r->parts[k];
+    for (uint32_t i = 0; p->svc->state_actor != NULL && i < r->cfg->sim.nodes; i++) {
+        state_arg a = {r, k, i};
         tr_addr addr;
+        free(p->states[i]);
+        p->states[i] = NULL;
+        p->state_lens[i] = 0;
         if (tr_sim_node_is_up(r->sim, i) && tr_node_spawn(tr_sim_node(r->sim, i), &state_behaviour,
                                                           NULL, &a, sizeof a, &addr) == 0) {
             r->states_waiting++;
         }
     }
-    tr_sim_run_until(r->sim, states_done, r, tr_sim_now_ns(r->sim) + STATE_NS + MS);
+}
+
+static void final_states(run *r) {
+    bool any = false;
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        request_states(r, k);
+        any |= r->parts[k].svc->state_actor != NULL;
+    }
+    if (any) {
+        tr_sim_run_until(r->sim, states_done, r, tr_sim_now_ns(r->sim) + STATE_NS + MS);
+    }
+}
+
+/* ---- the convergence time after the heal ----------------------------------------------- */
+
+/* Whether every up node of part p answered the same state (and at least one did). An empty
+ * body is no state (a state actor that could not read its replica answers so). */
+static bool states_agree(const run *r, const part *p) {
+    int first = -1;
+    for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
+        if (!tr_sim_node_is_up(r->sim, i)) {
+            continue;
+        }
+        if (p->states[i] == NULL || p->state_lens[i] == 0) {
+            return false;
+        }
+        if (first < 0) {
+            first = (int)i;
+        } else if (p->state_lens[i] != p->state_lens[first] ||
+                   memcmp(p->states[i], p->states[first], p->state_lens[i]) != 0) {
+            return false;
+        }
+    }
+    return first >= 0;
+}
+
+/* Whether every timed part has converged (or none is timed). */
+static bool converge_done(const run *r) {
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        if (r->parts[k].out->convergence_timed && !r->parts[k].out->converged) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A poll: once the last round has answered, it decides (for each timed part not yet
+ * converged) and a new round starts; until every timed part agreed, the settle bound, or
+ * the runner stops polling. */
+static void converge_poll(tr_sim *sim, void *ud) {
+    run *r = ud;
+    uint64_t now = tr_sim_now_ns(sim), heal = r->cfg->duration_ns;
+    if (r->converge_stopped) {
+        return;
+    }
+    if (r->states_waiting == 0) {
+        for (uint32_t k = 0; k < r->part_count; k++) {
+            tr_workload_result *w = r->parts[k].out;
+            if (w->convergence_timed && !w->converged && now > heal &&
+                states_agree(r, &r->parts[k])) {
+                w->converged = true;
+                w->converged_after_ns = now - heal;
+            }
+        }
+        if (converge_done(r) || now >= heal + SETTLE_NS) {
+            return;
+        }
+        for (uint32_t k = 0; k < r->part_count; k++) {
+            if (r->parts[k].out->convergence_timed && !r->parts[k].out->converged) {
+                request_states(r, k);
+            }
+        }
+    }
+    tr_sim_at(sim, now + r->cfg->converge_poll_ns, converge_poll, r);
+}
+
+static void converge_start(run *r) {
+    bool any = false;
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        tr_workload_result *w = r->parts[k].out;
+        w->convergence_timed = r->cfg->converge_poll_ns > 0 && r->parts[k].svc->state_actor;
+        any |= w->convergence_timed;
+    }
+    if (any) {
+        converge_poll(r->sim, r);
+    }
 }
 
 /* ---- checks and the result ---------------------------------------------------------------- */
@@ -270,7 +421,7 @@ double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, dou
     return otherwise;
 }
 
-static tr_check_outcome *add_outcome(tr_experiment_result *res, const char *name, tr_verdict v,
+static tr_check_outcome *add_outcome(tr_workload_result *res, const char *name, tr_verdict v,
                                      const char *why) {
     TR_ASSERT(res->check_count < TR_SERVICE_CHECKS_MAX + 1);
     tr_check_outcome *o = &res->checks[res->check_count++];
@@ -283,9 +434,9 @@ static tr_check_outcome *add_outcome(tr_experiment_result *res, const char *name
     return o;
 }
 
-static void run_checks(run *r) {
-    tr_experiment_result *res = r->out;
-    const tr_service *svc = r->svc;
+static void run_checks(run *r, part *p) {
+    tr_workload_result *res = p->out;
+    const tr_service *svc = p->svc;
     if (svc->lin_model != NULL) {
         tr_lin_result lr;
         uint64_t budget = r->cfg->lin_budget ? r->cfg->lin_budget : LIN_BUDGET_DEFAULT;
@@ -300,15 +451,15 @@ static void run_checks(run *r) {
     }
     const uint8_t *states[TR_SIM_NODES_MAX];
     for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
-        states[i] = r->states[i];
+        states[i] = p->states[i];
     }
     tr_check_input in = {.history = res->history,
                          .node_count = r->cfg->sim.nodes,
                          .states = states,
-                         .state_lens = r->state_lens,
-                         .bug = r->cfg->bug,
-                         .faults = res->faults,
-                         .fault_count = res->fault_count,
+                         .state_lens = p->state_lens,
+                         .bug = p->svc == r->bug_svc ? r->cfg->bug : NULL,
+                         .faults = r->out->faults,
+                         .fault_count = r->out->fault_count,
                          .sim = r->sim};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
@@ -335,7 +486,7 @@ static tr_availability availability(const tr_avail_counts *c) {
 }
 
 /* The whole run's, and in the partition window each side's (group 0 majority, 1 minority). */
-static void side_availability(run *r) {
+static void side_availability(run *r, tr_workload_result *w) {
     tr_experiment_result *res = r->out;
     int32_t groups[TR_SIM_NODES_MAX];
     for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
@@ -348,16 +499,17 @@ static void side_availability(run *r) {
         ao.window_end_ns = (int64_t)res->partition_end_ns;
     }
     tr_avail_result av;
-    if (tr__checkers_availability(res->history, &ao, &av) == 0) {
-        res->available = availability(&av.all);
-        res->available_majority = availability(&av.groups[0]);
-        res->available_minority = availability(&av.groups[1]);
+    if (tr__checkers_availability(w->history, &ao, &av) == 0) {
+        w->available = availability(&av.all);
+        w->available_majority = availability(&av.groups[0]);
+        w->available_minority = availability(&av.groups[1]);
     }
 }
 
-static void summarise(run *r) {
-    tr_experiment_result *res = r->out;
-    side_availability(r);
+/* Part p's operation counts, latencies and availability. */
+static void summarise_part(run *r, part *p) {
+    tr_workload_result *res = p->out;
+    side_availability(r, res);
     tr_history_op op;
     for (size_t i = 0; i < tr_history_count(res->history); i++) {
         if (tr_history_get(res->history, i, &op) == 0) {
@@ -367,7 +519,7 @@ static void summarise(run *r) {
         }
     }
     size_t n;
-    const uint64_t *lat = tr__clients_latencies(r->clients, &n);
+    const uint64_t *lat = tr__clients_latencies(p->clients, &n);
     uint64_t *sorted = n ? malloc(n * sizeof *sorted) : NULL;
     if (sorted != NULL) {
         memcpy(sorted, lat, n * sizeof *sorted);
@@ -376,6 +528,11 @@ static void summarise(run *r) {
         res->latency_p99_ns = sorted[(n - 1) * 99 / 100];
         free(sorted);
     }
+}
+
+/* The fault timeline, and every part's figures. */
+static void summarise(run *r) {
+    tr_experiment_result *res = r->out;
     uint32_t count;
     const tr_fault_span *spans = tr__nemesis_spans(r->nem, &count);
     tr_fault_span *copy = count ? malloc(count * sizeof *copy) : NULL;
@@ -384,12 +541,43 @@ static void summarise(run *r) {
         res->faults = copy;
         res->fault_count = count;
     }
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        summarise_part(r, &r->parts[k]);
+    }
+}
+
+/* The result's top-level figures: the first workload's, the verdict the worst of all. */
+static void mirror_first(tr_experiment_result *res) {
+    const tr_workload_result *w = &res->workloads[0];
+    res->check_count = w->check_count;
+    memcpy(res->checks, w->checks, sizeof res->checks);
+    res->ops_ok = w->ops_ok;
+    res->ops_fail = w->ops_fail;
+    res->ops_info = w->ops_info;
+    res->latency_p50_ns = w->latency_p50_ns;
+    res->latency_p99_ns = w->latency_p99_ns;
+    res->available = w->available;
+    res->available_majority = w->available_majority;
+    res->available_minority = w->available_minority;
+    res->verdict = TR_VERDICT_HELD;
+    for (uint32_t k = 0; k < res->workload_count; k++) {
+        tr_verdict v = res->workloads[k].verdict;
+        if (v == TR_VERDICT_VIOLATED ||
+            (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
+            res->verdict = v;
+        }
+    }
 }
 
 void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) {
     char kinds[160];
     size_t len = 0;
     tr__nemesis_format(cfg->nemesis.kinds, kinds, sizeof kinds);
+    char workload[TR_EXPERIMENT_WORKLOADS_MAX * 72] = "";
+    for (uint32_t k = 0, n = 0; k < cfg->workload_count && k < TR_EXPERIMENT_WORKLOADS_MAX; k++) {
+        n += (size_t)snprintf(workload + n, sizeof workload - n, "%s%.64s", k ? "," : "",
+                              cfg->workloads[k] ? cfg->workloads[k] : "");
+    }
     len += (size_t)snprintf(buf, cap, "troupe sim");
     for (uint32_t i = 0; i < cfg->load_path_count && len < cap; i++) {
         len += (size_t)snprintf(buf + len, cap - len, " --load %s", cfg->load_paths[i]);
@@ -400,9 +588,9 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
             buf + len, cap - len,
             " --workload %s --seed %" PRIu64 " --nodes %u --nemesis %s%s%s --duration %.3fs "
             "--rate %g --keys %u",
-            cfg->workload, cfg->sim.seed, cfg->sim.nodes, cfg->nemesis.kinds || !sf ? kinds : "",
-            cfg->nemesis.kinds && sf ? "," : "", sf ? cfg->nemesis.service_faults : "",
-            cfg->duration_ns / 1e9, cfg->rate, cfg->keys);
+            cfg->workload_count ? workload : cfg->workload, cfg->sim.seed, cfg->sim.nodes,
+            cfg->nemesis.kinds || !sf ? kinds : "", cfg->nemesis.kinds && sf ? "," : "",
+            sf ? cfg->nemesis.service_faults : "", cfg->duration_ns / 1e9, cfg->rate, cfg->keys);
     }
     if (cfg->bug != NULL && len < cap) {
         len += (size_t)snprintf(buf + len, cap - len, " --bug %s", cfg->bug);
@@ -448,19 +636,23 @@ static void sim_config(const run *r, tr_sim_config *sc) {
 static int setup(run *r, tr_sim *sim) {
     const tr_experiment_config *cfg = r->cfg;
     r->sim = sim;
-    const tr_workload *wl = r->svc->workload;
-    tr__clients_opts co = {.sim = r->sim,
-                           .svc = r->svc,
-                           .envs = r->envs,
-                           .clients_per_node = clients_per_node(cfg, wl),
-                           .keys = cfg->keys,
-                           .rate = cfg->rate,
-                           .op_timeout_ms = cfg->op_timeout_ms,
-                           .history = r->out->history,
-                           .latency_max = cfg->history_max ? cfg->history_max : 1u << 20};
-    int rc = tr__clients_create(&co, &r->clients);
-    for (uint32_t i = 0; rc == 0 && i < cfg->sim.nodes; i++) {
-        rc = tr__clients_boot(r->clients, tr_sim_node(r->sim, i), i);
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < r->part_count; k++) {
+        part *p = &r->parts[k];
+        tr__clients_opts co = {.sim = r->sim,
+                               .svc = p->svc,
+                               .envs = r->envs,
+                               .clients_per_node = clients_per_node(cfg, p->svc->workload),
+                               .keys = cfg->keys,
+                               .rate = cfg->rate,
+                               .op_timeout_ms = cfg->op_timeout_ms,
+                               .history = p->out->history,
+                               .latency_max = cfg->history_max ? cfg->history_max : 1u << 20,
+                               .stream_offset = k * TR__CLIENTS_MAX};
+        rc = tr__clients_create(&co, &p->clients);
+        for (uint32_t i = 0; rc == 0 && i < cfg->sim.nodes; i++) {
+            rc = tr__clients_boot(p->clients, tr_sim_node(r->sim, i), i);
+        }
     }
     tr__nemesis_opts no = r->nemesis_opts;
     no.crashed = node_crashed;
@@ -483,13 +675,26 @@ static void drive(run *r) {
     tr_sim_run_for(r->sim, d);
     tr_sim_run_for(r->sim, 1); /* end_cb, due at d */
     tr_sim_run_until(r->sim, settled, r, d + SETTLE_NS);
+    r->converge_stopped = true; /* and its last round answered before the final states */
+    tr_sim_run_until(r->sim, states_done, r, tr_sim_now_ns(r->sim) + STATE_NS + MS);
     tr_sim_run_for(r->sim, QUIET_NS);
     final_states(r);
-    tr__clients_finish(r->clients);
+    bool final = false;
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        final |= r->parts[k].svc->workload->client_next != NULL &&
+                 tr__clients_final(r->parts[k].clients) == 0;
+    }
+    if (final) {
+        tr_sim_run_until(r->sim, settled, r, tr_sim_now_ns(r->sim) + FINAL_NS);
+    }
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        tr__clients_finish(r->parts[k].clients);
+    }
     tr_experiment_result *res = r->out;
     res->trace_hash = tr_sim_trace_hash(r->sim);
     res->virtual_ns = tr_sim_now_ns(r->sim);
     tr_sim_stats_get(r->sim, &res->stats);
+    res->net_ok = tr_sim_net_stats_get(r->sim, &res->net) == 0;
     uint64_t to;
     res->partitioned = tr__nemesis_window(r->nem, &res->partition_start_ns, &to);
     res->partition_end_ns = d; /* the heal: every fault ends with the workload */
@@ -499,17 +704,50 @@ static void drive(run *r) {
 /* Frees what one start made (the sim, the clients, the nemesis, the final states). */
 static void release_run(run *r) {
     tr_sim_destroy(r->sim);
-    tr__clients_destroy(r->clients);
     tr__nemesis_destroy(r->nem);
     r->sim = NULL;
-    r->clients = NULL;
     r->nem = NULL;
     r->states_waiting = 0;
-    for (uint32_t i = 0; i < TR_SIM_NODES_MAX; i++) {
-        free(r->states[i]);
-        r->states[i] = NULL;
-        r->state_lens[i] = 0;
+    r->converge_stopped = false;
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        part *p = &r->parts[k];
+        tr__clients_destroy(p->clients);
+        p->clients = NULL;
+        for (uint32_t i = 0; i < TR_SIM_NODES_MAX; i++) {
+            free(p->states[i]);
+            p->states[i] = NULL;
+            p->state_lens[i] = 0;
+        }
     }
+}
+
+/* Fresh shares of the result for r's workloads, each with its empty history (the first's is
+ * also res->history); what res held before is freed. 0 or TR_ENOMEM. */
+static int fresh_shares(run *r, tr_experiment_result *res) {
+    for (uint32_t k = 1; k < res->workload_count; k++) {
+        tr_history_destroy(res->workloads[k].history);
+    }
+    tr_history_destroy(res->history);
+    free((void *)res->faults);
+    free(res->workloads);
+    *res = (tr_experiment_result){.seed = r->cfg->sim.seed};
+    res->workloads = calloc(r->part_count, sizeof *res->workloads);
+    if (res->workloads == NULL) {
+        return TR_ENOMEM;
+    }
+    res->workload_count = r->part_count;
+    size_t max = r->cfg->history_max ? r->cfg->history_max : 1u << 20;
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        tr_workload_result *w = &res->workloads[k];
+        w->name = r->parts[k].svc->name;
+        w->history = tr_history_create(max);
+        r->parts[k].out = w;
+        res->history = res->workloads[0].history; /* owned from here on: destroy frees it */
+        if (w->history == NULL) {
+            return TR_ENOMEM;
+        }
+    }
+    return 0;
 }
 
 static void release(run *r) {
@@ -539,9 +777,8 @@ static int prepare(const tr_experiment_config *cfg, run *r, tr_experiment_result
                                        &r->scen, err, err_cap);
         r->nemesis_opts.scenario = &r->scen;
     }
-    if (rc == 0 && (res->history = tr_history_create(cfg->history_max ? cfg->history_max
-                                                                      : 1u << 20)) == NULL) {
-        rc = fail(err, err_cap, "cannot create the history");
+    if (rc == 0 && fresh_shares(r, res) != 0) {
+        rc = fail(err, err_cap, "cannot create the histories");
     }
     for (uint32_t i = 0; rc == 0 && i < cfg->sim.nodes; i++) {
         r->envs[i] = (tr_service_env){.node_index = i,
@@ -560,11 +797,14 @@ static void finish(run *r) {
     tr_experiment_result *res = r->out;
     drive(r);
     summarise(r);
-    run_checks(r);
-    if (tr__clients_record_errors(r->clients) > 0) {
-        add_outcome(res, "history", TR_VERDICT_UNKNOWN,
-                    "history records refused (full, or the workload broke an invariant)");
+    for (uint32_t k = 0; k < r->part_count; k++) {
+        run_checks(r, &r->parts[k]);
+        if (tr__clients_record_errors(r->parts[k].clients) > 0) {
+            add_outcome(r->parts[k].out, "history", TR_VERDICT_UNKNOWN,
+                        "history records refused (full, or the workload broke an invariant)");
+        }
     }
+    mirror_first(res);
     tr_experiment_replay_line(r->cfg, res->replay, sizeof res->replay);
 }
 
@@ -597,12 +837,7 @@ int tr_experiment_run(const tr_experiment_config *cfg, tr_experiment_result **ou
  * history and result each time, everything but the sim released at the end. */
 static void determinism_scenario(tr_sim *sim, void *ud) {
     run *r = ud;
-    tr_experiment_result *res = r->out;
-    tr_history_destroy(res->history);
-    free((void *)res->faults);
-    tr_history *h = tr_history_create(r->cfg->history_max ? r->cfg->history_max : 1u << 20);
-    *res = (tr_experiment_result){.seed = r->cfg->sim.seed, .history = h};
-    if (h != NULL && setup(r, sim) == 0) {
+    if (fresh_shares(r, r->out) == 0 && setup(r, sim) == 0) {
         finish(r);
     }
     r->sim = NULL; /* tr_sim_check_determinism destroys it; nothing of it runs any more */
@@ -635,7 +870,11 @@ int tr_experiment_check_determinism(const tr_experiment_config *cfg, tr_sim_dive
 
 void tr_experiment_result_destroy(tr_experiment_result *r) {
     if (r != NULL) {
+        for (uint32_t k = 1; k < r->workload_count; k++) {
+            tr_history_destroy(r->workloads[k].history);
+        }
         tr_history_destroy(r->history);
+        free(r->workloads);
         free((void *)r->faults);
         free(r);
     }

@@ -343,7 +343,16 @@ int tr_service_validate(const tr_service *svc, char *err, size_t err_cap) {
         return fail(err, err_cap, "service '%s': its nemesis 0x%x names unknown fault kinds",
                     svc->name, svc->nemesis);
     }
-    int rc = validate_workload(svc, err, err_cap);
+    const tr_workload *w = svc->workload;
+    bool stateful = w && (w->client_next || w->client_complete || w->client_state_size);
+    if (stateful && (!w->client_next || !w->client_complete ||
+                     w->client_state_size > TR_WORKLOAD_CLIENT_STATE_MAX)) {
+        return fail(err, err_cap,
+                    "service '%s': a stateful workload needs client_next, client_complete and "
+                    "a client_state_size of at most %d",
+                    svc->name, TR_WORKLOAD_CLIENT_STATE_MAX);
+    }
+    int rc = stateful ? 0 : validate_workload(svc, err, err_cap);
     if (rc == 0) {
         rc = validate_actors(svc, err, err_cap);
     }

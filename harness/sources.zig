@@ -9,8 +9,8 @@ pub const lib = [_][]const u8{
     "harness/randomize.c",
     "harness/builtin.c",
     "harness/builtin_ap.c",
+    "harness/builtin_stock.c",
     "harness/workload.c",
-    "harness/workload_stock.c",
     "harness/check_stock.c",
     "harness/check_convergence.c",
     "harness/builtin_linkv.c",
@@ -18,7 +18,7 @@ pub const lib = [_][]const u8{
 /// The built-in services that also build as loadable modules zig-out/lib/troupe-NAME.so:
 /// harness/builtin_module.c over these sources, its entry returning tr__builtin_NAME.
 pub const module_names = [_][]const u8{ "cp", "ap", "stock" };
-pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_ap.c", "harness/builtin_module.c" };
+pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_ap.c", "harness/builtin_stock.c", "harness/check_stock.c", "harness/builtin_module.c" };
 /// zig-out/lib/troupe-lin-kv.so: the lin-kv descriptor with its entry point (TR__LINKV_MODULE)
 /// and its actor; Raft comes from the host.
 pub const linkv_module_sources = [_][]const u8{"harness/builtin_linkv.c"};
@@ -26,6 +26,8 @@ pub const tests = [_][]const u8{
     "tests/harness/test_experiment.c",
     "tests/harness/test_builtin.c",
     "tests/harness/test_builtin_ap.c",
+    "tests/harness/test_builtin_stock.c",
+    "tests/harness/test_experiment_both.c",
     "tests/harness/test_check_convergence.c",
     "tests/harness/test_check_stock.c",
     "tests/harness/test_stock_sim.c",

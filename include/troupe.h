@@ -1340,11 +1340,41 @@ typedef struct tr_workload_op_spec {
     bool write;                   /* true: the operation changes state; false: a read */
     int64_t value_min, value_max; /* a write's value range; min <= max */
 } tr_workload_op_spec;
+/* Where a run is, for a client that keeps state (tr_workload.client_next). */
+typedef enum tr_workload_phase {
+    TR_WORKLOAD_RUNNING = 0,  /* the workload time: new operations welcome */
+    TR_WORKLOAD_STOPPING = 1, /* after it: only the client's unfinished work (retries) */
+    TR_WORKLOAD_FINAL = 2     /* healed and quiet: final operations (reads of the end state) */
+} tr_workload_phase;
+
+/* One simulated client, as a stateful workload sees it. */
+typedef struct tr_workload_client {
+    const tr_service_env *env; /* the client's node */
+    void *state;               /* tr_workload.client_state_size bytes, zeroed at the start of
+                                  the run and kept through restarts of the node (the client's
+                                  own durable memory); valid for the call */
+    uint32_t id;               /* 1.. over every client of the run, stable for the run */
+    uint32_t node_client;      /* 0-based index among its node's clients */
+    tr_sim_rng *rng;           /* the client's own seeded stream */
+    uint32_t key_count;
+    uint64_t now_ns; /* virtual time */
+    tr_workload_phase phase;
+    uint64_t wait_ns; /* out of client_next returning TR_EAGAIN: ask again after this long
+                         (0: after an ordinary think time) */
+} tr_workload_client;
 
 /* How a simulated client uses the service. The runner spawns clients_per_node client actors
  * on every node; each loops: think, next() an operation and its request, send it to the
  * actor registered as *target on the client's own node, wait for the reply or op_timeout,
- * complete() it into the history, and retire its process after an info. */
+ * complete() it into the history, and retire its process after an info.
+ * A client that keeps state across operations (ids it retries, what it still owes) sets
+ * client_state_size, client_next and client_complete instead of next and complete: they see
+ * its tr_workload_client. client_next returns 0 with an operation, TR_EAGAIN for none yet
+ * (cl->wait_ns), or another code when the client has nothing more to do in this phase. The
+ * runner calls it in every phase (RUNNING, then STOPPING until no client is busy or a bound,
+ * then FINAL on every up node until no client is busy or a bound); client_busy says whether
+ * a client still has work in the current phase. A send refused completes through
+ * client_complete with reply NULL and that error. */
 typedef struct tr_workload {
     uint32_t clients_per_node; /* 0: the runner's default */
     /* Fills *op, writes the request body with w, sets *type and *target. rng is the client's
@@ -1364,9 +1394,18 @@ typedef struct tr_workload {
      * and target are never read). At most TR_WORKLOAD_OPS_MAX rows. */
     const tr_workload_op_spec *ops;
     uint32_t op_count;
-    const char *target; /* static: the default next's target actor; NULL: the first actor */
+    const char *target;       /* static: the default next's target actor; NULL: the first actor */
+    size_t client_state_size; /* at most TR_WORKLOAD_CLIENT_STATE_MAX */
+    int (*client_next)(tr_workload_client *cl, tr_workload_op *op, uint32_t *type,
+                       const char **target, tr_mp_writer *w);
+    /* As complete; *error may point into cl->state. */
+    tr_history_type (*client_complete)(tr_workload_client *cl, const tr_workload_op *op,
+                                       const tr_msg *reply, int err, tr_workload_op *done,
+                                       const char **error);
+    bool (*client_busy)(const tr_workload_client *cl); /* NULL: never busy */
 } tr_workload;
 #define TR_WORKLOAD_OPS_MAX 64
+#define TR_WORKLOAD_CLIENT_STATE_MAX 4096
 
 /* What a check sees at the end of a run: the history, and each node's final state (the reply
  * body of a state request sent after the heal and a quiet period; NULL for a node that was
@@ -1533,7 +1572,19 @@ typedef struct tr_experiment_config {
      * configurations"), in place of the values above; the replay line gives the drawn values
      * as explicit options. Cannot be combined with a scenario file (it names nodes). */
     bool randomize;
+    /* Several workloads side by side in one run (the same cluster and faults; each its own
+     * clients at `rate`, history, final states and checks): the names of their services, in
+     * report order. NULL / 0: the one `workload` names. The planted bug `bug` applies to the
+     * one of them that names it. */
+    const char *const *workloads; /* borrowed */
+    uint32_t workload_count;      /* at most TR_EXPERIMENT_WORKLOADS_MAX */
+    /* After the heal, ask every up node's state actor for its state every converge_poll_ns
+     * until all answer the same non-empty bytes (a workload's converged_after_ns) or the
+     * settle bound;
+     * 0: not timed (the final states alone say whether the replicas agree). */
+    uint64_t converge_poll_ns;
 } tr_experiment_config;
+#define TR_EXPERIMENT_WORKLOADS_MAX 4
 void tr_experiment_config_init(tr_experiment_config *cfg);
 
 struct tr_fault_span {
@@ -1578,6 +1629,22 @@ typedef struct tr_check_outcome {
 /* The value of the measure `name` of outcome o, or `otherwise` when it reported none. */
 double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise);
 
+/* One workload's share of a run (tr_experiment_result.workloads). */
+typedef struct tr_workload_result {
+    const char *name; /* its service's */
+    tr_verdict verdict;
+    uint32_t check_count;
+    tr_check_outcome checks[TR_SERVICE_CHECKS_MAX + 1];
+    uint64_t ops_ok, ops_fail, ops_info;
+    uint64_t latency_p50_ns, latency_p99_ns;
+    tr_availability available, available_majority, available_minority;
+    tr_history *history; /* owned by the result */
+    /* With converge_poll_ns and a state actor: whether, and how long after the heal, every
+     * up node's state was the same. */
+    bool convergence_timed, converged;
+    uint64_t converged_after_ns;
+} tr_workload_result;
+
 typedef struct tr_experiment_result {
     uint64_t seed;
     uint64_t trace_hash;
@@ -1601,6 +1668,14 @@ typedef struct tr_experiment_result {
     tr_availability available, available_majority, available_minority;
     tr_sim_stats stats;  /* the simulator's counters at the end (events, faults fired) */
     uint64_t virtual_ns; /* virtual time at the end of the run */
+    /* Every workload's share, in the configuration's order. The fields above from checks to
+     * available_minority are the first workload's (workloads[0].history is `history`), but
+     * verdict is the worst of all of them. */
+    uint32_t workload_count;
+    tr_workload_result *workloads; /* owned by the result */
+    /* With cfg->sim.net TR_SIM_NET_PROTOCOL: what the cluster protocol did (net_ok true). */
+    bool net_ok;
+    tr_sim_net_stats net;
 } tr_experiment_result;
 
 /* Runs one seed (cfg->sim.seed). *out is owned: tr_experiment_result_destroy. TR_EINVAL with

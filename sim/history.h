@@ -77,7 +77,7 @@ typedef enum tr_op_f {
     TR_F_READ = 0,
     TR_F_WRITE = 1,
     TR_F_CAS = 2,
-    /* The stock workload (harness/workload_stock.h): value = qty, value_to = reservation id;
+    /* The stock workload (harness/builtin_stock.h): value = qty, value_to = reservation id;
      * a stock read is TR_F_READ with the level as its ok value. Not register ops: the
      * linearizability checker refuses histories holding them (TR_EINVAL). */
     TR_F_RESERVE = 3,

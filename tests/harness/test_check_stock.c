@@ -96,7 +96,7 @@ Test(check_stock, negative_read_is_caught_with_the_op) {
     cr_assert(!r.ok && !r.never_negative);
     cr_assert_eq(r.negative_reads, 1);
     cr_assert(r.has_negative_op);
-    cr_assert_eq(r.negative_op.f, TR_F_READ);
+    cr_assert_str_eq(r.negative_op.f, "read");
     cr_assert_eq(r.negative_item, 1);
     cr_assert_eq(r.negative_level, -2);
 }
@@ -124,7 +124,7 @@ Test(check_stock, oversold_reservations_are_caught_even_if_restocked_later) {
     cr_assert(!r.never_negative && !r.ok);
     cr_assert_eq(r.oversold_reserves, 1);
     cr_assert_eq(r.negative_op.process, 2, "the second ack is where it broke");
-    cr_assert_eq(r.negative_op.type, TR_OP_OK);
+    cr_assert_eq(r.negative_op.type, TR_HISTORY_OK);
     cr_assert_eq(r.negative_level, -2);
 }
 
@@ -303,4 +303,37 @@ Test(check_stock, reads_during_unknown_ops_are_given_the_benefit_of_the_doubt) {
     cr_assert(check().ok);
     read_ok(6, 0, 10); /* the restock was acknowledged: at least 10 + 4 - 3 by now */
     cr_assert(!check().conserved, "after the restock's ack the level is at least 11");
+}
+
+/* The report of a run: counts, final levels from the reads after the last change, the "out
+ * of stock" answers per side of the window, and the ids never resolved. */
+Test(check_stock, report_counts_final_levels_refusals_and_unresolved_ids) {
+    invoke(1, TR_F_RESERVE, 0, 3, ID(1, 1)); /* ok: resolved */
+    ok(1);
+    invoke(2, TR_F_RESERVE, 0, 20, ID(2, 1)); /* out of stock on n1 (node 0), in the window */
+    fail(2, TR_STOCK_OUT_OF_STOCK);
+    invoke(3, TR_F_RESTOCK, 1, 2, ID(3, 1)); /* info, never resolved */
+    info(3);
+    invoke(4, TR_F_RESERVE, 1, 1, ID(4, 1)); /* a refused send did nothing: unresolved */
+    fail(4, "send refused");
+    read_ok(5, 0, 7); /* the final reads */
+    read_ok(6, 1, 12);
+    tr_stock_window w = {.partitioned = true, .from_ns = 0, .to_ns = 1000, .minority_nodes = 1};
+    static tr_stock_report rep;
+    cr_assert_eq(tr__stock_report(h, ITEMS, 10, &w, &rep), 0);
+    cr_assert_eq(rep.ops, 6);
+    cr_assert_eq(rep.ok, 3);
+    cr_assert_eq(rep.fail, 2);
+    cr_assert_eq(rep.info, 1);
+    cr_assert_eq(rep.f_all[1], 3, "reserves");
+    cr_assert_eq(rep.f_ok[0], 2, "reads");
+    cr_assert_eq(rep.refused[0], 1);
+    cr_assert_eq(rep.refused[2], 1, "node 0 is on the minority side");
+    cr_assert_eq(rep.unresolved_ids, 2);
+    cr_assert(rep.final_known[0] && rep.final_known[1]);
+    cr_assert_eq(rep.final_level[0], 7);
+    cr_assert_eq(rep.final_level[1], 12);
+    cr_assert(rep.chk.ok);
+    cr_assert_eq(rep.bounds[1].lower, 10, "the info restock may be missing");
+    cr_assert_eq(rep.bounds[1].upper, 12, "... or applied");
 }

@@ -332,3 +332,15 @@ Test(sim_cli, ap_lost_writes_under_allowed_faults_are_counted_in_json) {
     cr_assert_gt(n, 0);
     cr_assert_eq(n, m, "%s", out);
 }
+
+/* The default run is two workloads of one experiment, which the runner's replay line names
+ * cp,ap: the CLI takes that name for both and runs the same experiment. */
+Test(sim_cli, workload_cp_ap_is_the_default_run) {
+    char h1[17], h2[17];
+    cr_assert_eq(run(out, "--duration 10s"), 0, "%s", out);
+    trace_hash(out, h1);
+    cr_assert_eq(run(out2, "--workload cp,ap --duration 10s"), 0, "%s", out2);
+    trace_hash(out2, h2);
+    cr_assert_str_eq(h1, h2);
+    cr_assert_not_null(strstr(out2, "--workload both"), "%s", out2);
+}
