@@ -58,7 +58,8 @@ static void append(tr__clients *c, const slot *s, tr_history_type type, const tr
                        .pair = op->pair,
                        .value = op->value,
                        .value_to = op->value_to,
-                       .error = error ? error : ""};
+                       .error = error ? error : "",
+                       .any = op->any};
     c->record_errors += tr_history_append(c->o.history, &h) != 0;
 }
 

@@ -1270,9 +1270,13 @@ int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t
  * `troupe node --load svc.so`, `troupe sim --load svc.so --workload NAME` and a C test
  * calling tr_experiment_run all host the same descriptor; troupe's own services are
  * descriptors of the same kind. A module exports one function, TR_SERVICE_ENTRY, returning
- * its descriptor; the host checks `abi` and refuses a module built for another ABI.
+ * its descriptor; the host checks `abi` and refuses a module built for another ABI. The entry
+ * point's name stays the same across ABIs, so that a host can always find an older or newer
+ * module and say which ABI it was built for; the ABI number changes whenever a struct a
+ * module fills (tr_service, tr_workload, ...) changes shape. ABI 2: a declared nemesis, a
+ * workload's table of operations and target, stateful clients.
  * Everything a descriptor points at is static: it must live as long as the module. */
-#define TR_SERVICE_ABI 1
+#define TR_SERVICE_ABI 2
 #define TR_SERVICE_ENTRY "troupe_service_v1"
 #define TR_SERVICE_ACTORS_MAX 16
 #define TR_SERVICE_CHECKS_MAX 8
@@ -1324,6 +1328,9 @@ typedef struct tr_workload_op {
     bool pair;
     int64_t value;
     int64_t value_to;
+    /* A value of another kind (tr_history_op.any): borrowed, valid until the operation's
+     * completion is recorded (static, or in the client's state); NULL: the fields above. */
+    const tr_value *any;
 } tr_workload_op;
 
 /* One operation of a declarative workload (tr_workload.ops). The default next picks a row

@@ -427,3 +427,44 @@ Test(experiment, a_check_reports_its_measures_with_its_outcome) {
     tr_check_input alone = {.history = NULL};
     cr_assert_eq(tr_check_measure(&alone, "dropped", 1), 0, "outside the runner: dropped");
 }
+
+/* A workload records values of any kind: each write also notes a string (op->any) that the
+ * history keeps, and a client's read of it comes back whole. */
+static const tr_value greeting = {.kind = TR_VALUE_STRING, .bytes = "hello", .len = 5};
+
+static int note_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t keys, tr_workload_op *op,
+                     uint32_t *type, const char **target, tr_mp_writer *w) {
+    int rc = wl_next(env, rng, keys, op, type, target, w);
+    if (rc == 0 && *type == REG_WRITE) {
+        op->f = "note";
+        op->any = &greeting;
+    }
+    return rc;
+}
+
+static const tr_workload note_workload = {
+    .clients_per_node = 1, .next = note_next, .complete = wl_complete};
+static const tr_service note_service = {.abi = TR_SERVICE_ABI,
+                                        .name = "note",
+                                        .actors = actors,
+                                        .actor_count = 1,
+                                        .workload = &note_workload};
+static const tr_service *const note_only[] = {&note_service};
+
+Test(experiment, a_workload_records_values_of_any_kind) {
+    tr_experiment_config cfg;
+    config(&cfg, 3);
+    cfg.services = note_only;
+    cfg.workload = "note";
+    tr_experiment_result *r = run_ok(&cfg);
+    tr_history_op op;
+    size_t notes = 0;
+    for (size_t i = 0; tr_history_get(r->history, i, &op) == 0; i++) {
+        if (strcmp(op.f, "note") == 0 && op.type == TR_HISTORY_OK) {
+            cr_assert(op.any != NULL && tr_value_equal(op.any, &greeting), "op %zu", i);
+            notes++;
+        }
+    }
+    cr_assert_gt(notes, 0, "no note was recorded");
+    tr_experiment_result_destroy(r);
+}

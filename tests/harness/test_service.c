@@ -76,7 +76,7 @@ Test(service_validate, accepts_a_complete_descriptor) {
 Test(service_validate, names_what_is_wrong) {
     good();
     svc.abi = TR_SERVICE_ABI + 1;
-    expect_invalid("ABI 2, but this troupe hosts ABI 1");
+    expect_invalid("ABI 3, but this troupe hosts ABI 2");
     good();
     svc.name = "Bad Name";
     expect_invalid("'Bad Name' is not 1..63 bytes of [a-z0-9-]");
@@ -180,7 +180,7 @@ Test(service_load, refuses_what_is_not_a_service) {
     expect_load_error(module("TR_SVC_NOENTRY"), TR_EINVAL,
                       "is not a troupe service: it has no troupe_service_v1 entry point");
     expect_load_error(module("TR_SVC_ABI"), TR_EINVAL,
-                      "was built for service ABI 2; this troupe hosts ABI 1");
+                      "was built for service ABI 3; this troupe hosts ABI 2");
     expect_load_error(module("TR_SVC_OWNCOPY"), TR_EINVAL,
                       "carries its own copy of the troupe runtime (it defines tr_strerror)");
 }
@@ -321,8 +321,8 @@ Test(service_cli, node_exits_2_on_a_bad_module, .timeout = 60) {
                         "troupe node: --load: cannot open '/nonexistent/svc.so'");
     expect_node_refuses(getenv("TROUPE_BIN"), "cannot dynamically load executable");
     expect_node_refuses(module("TR_SVC_NOENTRY"), "is not a troupe service");
-    expect_node_refuses(module("TR_SVC_ABI"), "was built for service ABI 2; this troupe hosts "
-                                              "ABI 1");
+    expect_node_refuses(module("TR_SVC_ABI"), "was built for service ABI 3; this troupe hosts "
+                                              "ABI 2");
     expect_node_refuses(module("TR_SVC_INITFAIL"),
                         "service 'svc-initfail': actor 'initfail-second' failed in init: "
                         "input/output error");
@@ -337,7 +337,7 @@ Test(service_cli, call_refuses_a_bad_module_or_an_unknown_request_name) {
     char out[2048], args[1024];
     snprintf(args, sizeof args, "127.0.0.1:1 counter add '{}' --load '%s'", module("TR_SVC_ABI"));
     cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
-    cr_assert(strstr(out, "troupe call: --load: ") && strstr(out, "was built for service ABI 2"),
+    cr_assert(strstr(out, "troupe call: --load: ") && strstr(out, "was built for service ABI 3"),
               "%s", out);
     snprintf(args, sizeof args, "127.0.0.1:1 counter addd '{}' --load '%s'", module("TR_SVC_TEST"));
     cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
