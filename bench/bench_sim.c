@@ -4,7 +4,10 @@
  * left) are thrown from player to player, each throw to a random player on a random node
  * (so 4 in 5 throws cross a simulated link and go through the envelope codec), until every
  * ball has made its hops (standard size: 2,000,000 messages; -n overrides). Default link
- * delays (100 us + uniform mean 400 us), 1 us virtual CPU per message, no store, no faults.
+ * delays (100 us + uniform mean 400 us), 1 us virtual CPU per message, no store, no faults,
+ * the oracle network (TR_SIM_NET_ORACLE) in both parts: these figures follow the engine's own
+ * paths from version to version; what the protocol network costs on top is an instruction
+ * count in docs/simulation.md.
  *
  * Figures: delivered messages per real second (on one core) and the
  * virtual/real time ratio as virtual ms per real s (1000 = as fast as real time). stderr
@@ -133,6 +136,7 @@ static int bench_experiment(const tr_bench_opts *o) {
     tr_experiment_config cfg;
     tr_experiment_config_init(&cfg);
     cfg.sim.nodes = 5;
+    cfg.sim.net = TR_SIM_NET_ORACLE; /* the engine's own speed, comparable across versions */
     cfg.services = services;
     cfg.service_count = 1;
     cfg.workload = "cp";
@@ -188,6 +192,7 @@ int tr_bench_sim(const tr_bench_opts *o) {
     cfg.seed = 7;
     cfg.nodes = SIM_NODES;
     cfg.store = false;
+    cfg.net = TR_SIM_NET_ORACLE; /* the message engine, not the protocol's byte streams */
     cfg.boot = boot_players;
     receipts = finished = bad_bodies = 0;
     tr_sim *sim;

@@ -775,12 +775,12 @@ typedef enum tr_sim_delay_dist {
 
 /* How the simulated nodes reach each other (docs/simulation.md, "Network modes"). */
 typedef enum tr_sim_net {
-    TR_SIM_NET_ORACLE = 0,  /* a message network and a perfect failure detector with a delay
-                               (failure_detect_ns): fast, for services that do not care how
-                               failures are detected */
-    TR_SIM_NET_PROTOCOL = 1 /* the cluster protocol core of a real node (framing, handshake,
-                               heartbeats, phi accrual, gossip, reconnect backoff) over
-                               simulated TCP byte streams: NODE_DOWN/UP come from phi, so
+    TR_SIM_NET_ORACLE = 0,  /* opt-in: a message network and a perfect failure detector with a
+                               delay (failure_detect_ns): fast, for services that do not care
+                               how failures are detected */
+    TR_SIM_NET_PROTOCOL = 1 /* the default: the cluster protocol core of a real node (framing,
+                               handshake, heartbeats, phi accrual, gossip, reconnect backoff)
+                               over simulated TCP byte streams: NODE_DOWN/UP come from phi, so
                                pauses, clock faults and delay spikes cause false suspicions */
 } tr_sim_net;
 
@@ -800,7 +800,8 @@ typedef struct tr_sim_config {
     double reorder_prob;        /* opt-in: ... may overtake earlier ones on its link */
     uint64_t msg_cost_ns;       /* virtual CPU per processed message */
     uint64_t commit_latency_ns; /* a group commit completes this long after store_ready */
-    uint64_t failure_detect_ns; /* NODE_DOWN/UP reach watchers this long after the fact */
+    uint64_t failure_detect_ns; /* TR_SIM_NET_ORACLE: NODE_DOWN/UP reach watchers this long
+                                   after the fact */
     bool store;                 /* open an LMDB store per node (tmpfs, no sync) */
     const char *store_base;     /* parent of the store directories; NULL = "/dev/shm" */
     uint32_t batch;             /* per-activation batch; 0 = runtime default */
@@ -811,14 +812,15 @@ typedef struct tr_sim_config {
     bool check_nodes;      /* after every event, walk the runtime invariants of the event's node
                          and abort (printing seed and event) on a broken one; for tests: it
                          costs a walk of the node per event */
-    tr_sim_net net;        /* default TR_SIM_NET_ORACLE */
+    tr_sim_net net;        /* default TR_SIM_NET_PROTOCOL */
     uint32_t heartbeat_ms; /* TR_SIM_NET_PROTOCOL: as a real node's; 0 = 500 */
     uint32_t fd_down_ms;   /* ... hard bound of the detector; 0 = 3000 */
     bool buggify; /* fault points (TR_BUGGIFY, "Fault points" below) may fire; off by default */
 } tr_sim_config;
 
 /* Fills *cfg with the defaults: seed 1, 3 nodes, delay 100 us + uniform mean 400 us, no loss,
- * dup or reorder, 1 us per message, 1 ms commits, 5 ms failure detection, store on. */
+ * dup or reorder, 1 us per message, 1 ms commits, store on, the protocol network
+ * (TR_SIM_NET_PROTOCOL; failure_detect_ns 5 ms applies to TR_SIM_NET_ORACLE). */
 void tr_sim_config_init(tr_sim_config *cfg);
 
 /* Creates the nodes (ids 1..N), opens their stores and runs boot on each, in index order,

@@ -35,6 +35,7 @@ void tr_sim_config_init(tr_sim_config *cfg) {
     cfg->commit_latency_ns = 1000000;
     cfg->failure_detect_ns = 5000000;
     cfg->store = true;
+    cfg->net = TR_SIM_NET_PROTOCOL; /* nodes learn of each other as deployed ones do */
 }
 
 /* A run that cannot go on: its stores' temporary directory (in /dev/shm, i.e. memory) goes

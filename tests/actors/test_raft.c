@@ -123,6 +123,8 @@ static int boot(tr_node *node, void *ud) {
 static tr_sim *make_n(uint64_t seed, uint32_t nodes, uint32_t snapshot_every, uint32_t log_max) {
     tr_sim_config cfg;
     tr_sim_config_init(&cfg);
+    cfg.net =
+        TR_SIM_NET_ORACLE; /* elections timed against the oracle's detector and instant links */
     cfg.seed = seed;
     cfg.nodes = nodes;
     cfg.boot = boot;

@@ -32,6 +32,7 @@ static void start(uint32_t bugs, double dup_prob) {
     memset(&w, 0, sizeof w);
     w.bugs = bugs;
     tr_sim_config_init(&cfg);
+    cfg.net = TR_SIM_NET_ORACLE; /* duplicated messages and exact crash timings are the oracle's */
     cfg.nodes = NODES;
     cfg.boot = boot;
     cfg.boot_ud = &w;

@@ -74,6 +74,8 @@ static tr_sim *sim_new(void) {
     memset(&seen, 0, sizeof seen);
     tr_sim_config cfg;
     tr_sim_config_init(&cfg);
+    cfg.net =
+        TR_SIM_NET_ORACLE; /* refusal at once depends on the oracle's detector (5 ms after the fact) */
     cfg.store = false;
     cfg.boot = boot;
     tr_sim *sim = NULL;

@@ -206,6 +206,7 @@ Test(sim_proto, a_paused_node_is_falsely_suspected_by_phi_and_comes_back) {
 Test(sim_proto, the_oracle_never_suspects_a_paused_node) {
     tr_sim_config cfg;
     tr_sim_config_init(&cfg);
+    cfg.net = TR_SIM_NET_ORACLE;
     cfg.seed = 8;
     cfg.store = false;
     cfg.boot = boot;

@@ -1,5 +1,8 @@
 /* test_sim_engine.c — the sim engine: determinism, trace hash, FIFO links, virtual time,
- * remote sends through the codec, the check-determinism mode (with a planted bug). */
+ * remote sends through the codec, the check-determinism mode (with a planted bug).
+ * Every sim here runs the oracle's message network (TR_SIM_NET_ORACLE), whose semantics
+ * these tests pin (one message per send, FIFO, opt-in reordering, a failure detector with a
+ * delay); the protocol network has its own suite, test_proto.c. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <signal.h>
@@ -107,6 +110,7 @@ static const tr_behaviour pinger_b = {.name = "pinger",
 static tr_sim_config ping_config(uint64_t seed) {
     tr_sim_config c;
     tr_sim_config_init(&c);
+    c.net = TR_SIM_NET_ORACLE;
     c.seed = seed;
     c.nodes = 3;
     c.store = false;
@@ -272,6 +276,7 @@ static int boot_sink(tr_node *node, void *ud) {
 static void run_sequence(double reorder, tr_sim_stats *st) {
     tr_sim_config c;
     tr_sim_config_init(&c);
+    c.net = TR_SIM_NET_ORACLE;
     c.seed = 99;
     c.nodes = 2;
     c.store = false;
@@ -436,6 +441,7 @@ static int boot_saver(tr_node *node, void *ud) {
 Test(sim_engine, durable_replies_wait_for_the_simulated_commit) {
     tr_sim_config c;
     tr_sim_config_init(&c);
+    c.net = TR_SIM_NET_ORACLE;
     c.nodes = 2;
     c.boot = boot_saver;
     c.commit_latency_ns = 3000000; /* 3 ms */
@@ -684,6 +690,7 @@ Test(sim_engine, run_until_stops_at_the_predicate_or_the_deadline) {
 Test(sim_engine, step_on_an_empty_queue_returns_false) {
     tr_sim_config c;
     tr_sim_config_init(&c);
+    c.net = TR_SIM_NET_ORACLE;
     c.store = false;
     c.nodes = 1;
     tr_sim *sim;
@@ -759,6 +766,7 @@ static const tr_behaviour cpu_b = {
 Test(sim_engine, actors_of_a_node_share_one_cpu) {
     tr_sim_config c;
     tr_sim_config_init(&c);
+    c.net = TR_SIM_NET_ORACLE;
     c.nodes = 1;
     c.store = false;
     c.msg_cost_ns = 1000;
@@ -808,6 +816,7 @@ static void count_timers(tr_sim *sim, void *ud) {
 Test(sim_engine, a_timer_and_a_call_due_together_run_in_push_order) {
     tr_sim_config c;
     tr_sim_config_init(&c);
+    c.net = TR_SIM_NET_ORACLE;
     c.nodes = 1;
     c.store = false;
     tr_sim *sim;
@@ -851,6 +860,7 @@ static int boot_boom(tr_node *node, void *ud) {
 static void run_boom(uint64_t seed) {
     tr_sim_config c;
     tr_sim_config_init(&c);
+    c.net = TR_SIM_NET_ORACLE;
     c.seed = seed;
     c.nodes = 2;
     c.store = false;
