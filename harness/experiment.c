@@ -19,6 +19,7 @@
 #include "harness/randomize.h"
 #include "runtime/assert.h"
 #include "sim/checkers.h"
+#include "sim/sim.h" /* tr__sim_proto_reconnected */
 
 #define MS ((uint64_t)1000000)
 #define SEC ((uint64_t)1000000000)
@@ -218,6 +219,14 @@ static void end_cb(tr_sim *sim, void *ud) {
     }
     tr__nemesis_end(r->nem);
     converge_start(r);
+}
+
+/* Under the protocol network a healed cluster is not linked again at once: the detectors
+ * must notice the broken streams, and the dials back off (up to seconds). The quiet period
+ * that lets replicas converge starts once it has reconnected (at once under the oracle). */
+static bool reconnected(tr_sim *sim, void *ud) {
+    (void)ud;
+    return tr__sim_proto_reconnected(sim);
 }
 
 static bool settled(tr_sim *sim, void *ud) {
@@ -601,8 +610,8 @@ void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_
     if (cfg->nemesis.scenario_path != NULL && len < cap) {
         len += (size_t)snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
     }
-    if (cfg->sim.net == TR_SIM_NET_PROTOCOL && len < cap) {
-        len += (size_t)snprintf(buf + len, cap - len, " --net protocol");
+    if (cfg->sim.net == TR_SIM_NET_ORACLE && len < cap) { /* the protocol is the default */
+        len += (size_t)snprintf(buf + len, cap - len, " --net oracle");
     }
     if (len < cap) { /* delays, rates, timeouts and --buggify that differ from the defaults */
         tr__randomize_format(&cfg->sim, cfg->op_timeout_ms, buf + len, cap - len);
@@ -677,6 +686,7 @@ static void drive(run *r) {
     tr_sim_run_until(r->sim, settled, r, d + SETTLE_NS);
     r->converge_stopped = true; /* and its last round answered before the final states */
     tr_sim_run_until(r->sim, states_done, r, tr_sim_now_ns(r->sim) + STATE_NS + MS);
+    tr_sim_run_until(r->sim, reconnected, NULL, tr_sim_now_ns(r->sim) + SETTLE_NS);
     tr_sim_run_for(r->sim, QUIET_NS);
     final_states(r);
     bool final = false;

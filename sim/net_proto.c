@@ -612,3 +612,22 @@ int tr__sim_proto_inject(tr_sim *sim, uint32_t i, uint32_t k, const uint8_t *p, 
     stream_write(sim, i, k, p, n);
     return 0;
 }
+
+bool tr__sim_proto_reconnected(tr_sim *sim) {
+    if (sim->proto == NULL) {
+        return true;
+    }
+    for (uint32_t i = 0; i < sim->n; i++) {
+        for (uint32_t k = 0; k < sim->n; k++) {
+            if (i == k || !sim->nodes[i].up || !sim->nodes[k].up) {
+                continue;
+            }
+            const proto_end *e = end_of(sim, i, k);
+            if (e->state != END_LINKED || e->broken ||
+                tr__sim_link(sim, k, i)->epoch != e->rx_epoch) {
+                return false; /* not linked, or over a stream a cut broke */
+            }
+        }
+    }
+    return true;
+}

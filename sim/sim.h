@@ -349,6 +349,10 @@ int tr__sim_proto_set_identity(tr_sim *sim, uint32_t i, const char *name, bool c
 /* Writes raw bytes on node i's connection to k (which must be open). */
 int tr__sim_proto_inject(tr_sim *sim, uint32_t i, uint32_t k, const uint8_t *p, size_t n);
 bool tr__sim_proto_linked(const tr_sim *sim, uint32_t i, uint32_t k);
+/* Every pair of up nodes is linked, both ends, over streams no cut broke since they opened:
+ * the cluster has reconnected (the experiment runner's quiet period starts then). Always true
+ * under TR_SIM_NET_ORACLE. */
+bool tr__sim_proto_reconnected(tr_sim *sim);
 
 /* nemesis.c */
 /* TR_SIM_NET_PROTOCOL: node w's detector says k went up or down; watchers hear it now. */
