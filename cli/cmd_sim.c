@@ -230,8 +230,10 @@ static void usage(FILE *f) {
             "one-line error naming the limit, exit 2.\n"
             "--delay, --jitter: the minimum link delay and the mean of its random part (default\n"
             "100us, 400us); --delay-dist: its distribution; --loss, --dup, --reorder: per-message\n"
-            "probabilities (default: 0, or 0.01, 0.01, 0.05 with those nemeses); --detect: how\n"
-            "long a node's failure takes to be noticed (5ms); --op-timeout: a client op's\n"
+            "probabilities (default: 0, or 0.01, 0.01, 0.05 with those nemeses; under --net\n"
+            "protocol a lost segment arrives late, and --dup and --reorder have no effect);\n"
+            "--detect: how long the oracle takes to report a failure (5ms, --net oracle only);\n"
+            "--op-timeout: a client op's\n"
             "timeout (1000ms). Durations take ns, us, ms or s. --randomize draws all of these and\n"
             "the node count (3..16) per seed, from the seed, within the bounds listed in\n"
             "docs/simulation.md; the replay line gives the drawn values as these options.\n"
@@ -241,9 +243,11 @@ static void usage(FILE *f) {
             "(default 200000); a CP history it cannot decide within that is unknown.\n"
             "--check-determinism runs each seed (or each of --seeds A..B) twice and compares\n"
             "the traces event by event; a range ends with one summary line.\n"
-            "--net oracle (default): messages on links, a perfect failure detector; --net\n"
-            "protocol: a real node's cluster protocol (handshake, frames, heartbeats, phi\n"
-            "accrual, reconnects) over simulated TCP streams, so pauses cause suspicions.\n"
+            "--net protocol (default): a real node's cluster protocol (handshake, frames,\n"
+            "heartbeats, phi accrual, reconnects) over simulated TCP streams, so pauses, clock\n"
+            "faults and delay spikes cause suspicions; --net oracle: messages on links and a\n"
+            "perfect failure detector (--detect later), faster, for services that do not care\n"
+            "how failures are detected; dup and reorder need it (TCP hides both).\n"
             "--json prints one object per seed: seed, verdict (\"held\", \"violated\" or\n"
             "\"unknown\"), held (verdict is held), nodes, trace_hash, partitioned, minority\n"
             "(node names), minority_mask (bit i: node n<i+1>), events, wall_s, cpu_s,\n"
@@ -517,9 +521,23 @@ static const sim_opts *seed_opts(const sim_opts *o, uint64_t seed, sim_opts *buf
     return buf;
 }
 
+/* Duplication and reordering are faults of the oracle's message network: TCP hides both, so
+ * under the protocol network they would be silent no-ops. */
+static int net_refuses(uint32_t kinds, tr_sim_net net, const char *text) {
+    if ((kinds & (TR_NEMESIS_DUP | TR_NEMESIS_REORDER)) && net != TR_SIM_NET_ORACLE) {
+        return sim_error("--nemesis %s: dup and reorder are faults of the oracle's message "
+                         "network (TCP hides both): add --net oracle",
+                         text);
+    }
+    return 0;
+}
+
 /* A fault or planted bug that cannot apply to this run is an error, not a silent no-op. */
 static int check_applies(const sim_opts *o) {
     const char *nem = o->nemesis_given ? "--nemesis" : "the default nemesis";
+    if (net_refuses(o->nemesis, o->net, o->nemesis_text) != 0) {
+        return TR_EINVAL;
+    }
     if ((o->nemesis & (TR_NEMESIS_PARTITION | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE)) &&
         o->nodes < 3) {
         return sim_error("%s %s: a partition needs at least 3 nodes (--nodes %u)", nem,
@@ -573,6 +591,7 @@ static void opts_default(sim_opts *o) {
                     .lin_budget = LIN_BUDGET_DEFAULT,
                     .op_timeout_ms = 1000};
     tr_sim_config_init(&o->knobs);
+    o->net = o->knobs.net; /* the protocol network, unless --net oracle */
 }
 
 static int parse_args(int argc, char **argv, sim_opts *o) {
@@ -643,6 +662,11 @@ static void stock_why(stock_result *r) {
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
+
+/* The --net value that names a network. */
+static const char *net_name(tr_sim_net net) {
+    return net == TR_SIM_NET_ORACLE ? "oracle" : "protocol";
+}
 
 static void format_mask(char *buf, size_t cap, uint64_t mask, uint32_t nodes, bool in) {
     size_t len = 0;
@@ -866,8 +890,8 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     if (o->lin_budget != LIN_BUDGET_DEFAULT) {
         fprintf(f, " --lin-budget %u", o->lin_budget);
     }
-    if (o->net == TR_SIM_NET_PROTOCOL) {
-        fputs(" --net protocol", f);
+    if (o->net == TR_SIM_NET_ORACLE) {
+        fputs(" --net oracle", f);
     }
     tr__randomize_format(&o->knobs, o->op_timeout_ms, knobs, sizeof knobs);
     fputs(knobs, f);
@@ -876,9 +900,9 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
 static void print_human(const sim_opts *o, const run_result *r) {
     char minority[128], majority[128];
     printf("troupe sim: seed %" PRIu64 ", %u nodes, %.0f s virtual, nemesis %s, %g ops/s per "
-           "store%s%s\n",
+           "store, network %s%s%s\n",
            r->seed, o->nodes, o->duration_ns / 1e9, o->nemesis ? o->nemesis_text : "none", o->rate,
-           o->bug_text ? ", planted bug " : "", o->bug_text ? o->bug_text : "");
+           net_name(o->net), o->bug_text ? ", planted bug " : "", o->bug_text ? o->bug_text : "");
     if (o->scenario_path != NULL) {
         printf("scenario: %s, %zu faults scheduled\n", o->scenario_path, o->scen.count);
     }
@@ -1037,10 +1061,10 @@ static void json_nodes(uint64_t mask, uint32_t nodes) {
 
 static void print_json(const sim_opts *o, const run_result *r) {
     tr_verdict v = run_verdict(r);
-    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"held\":%s,\"nodes\":%u,"
+    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"held\":%s,\"nodes\":%u,\"net\":\"%s\","
            "\"trace_hash\":\"%016" PRIx64 "\",\"partitioned\":%s,\"minority\":",
            r->seed, tr_verdict_name(v), v == TR_VERDICT_HELD ? "true" : "false", o->nodes,
-           r->trace_hash, r->partitioned ? "true" : "false");
+           net_name(o->net), r->trace_hash, r->partitioned ? "true" : "false");
     json_nodes(r->minority_mask, o->nodes);
     printf(",\"minority_mask\":%" PRIu64 ",\"events\":%" PRIu64
            ",\"wall_s\":%.3f,\"cpu_s\":%.3f,\"check_s\":%.3f,\"virtual_s\":%.3f,\"faults\":{",
@@ -1534,14 +1558,14 @@ static void print_loaded_availability(const tr_experiment_result *r, uint32_t no
            b);
 }
 
-static void json_loaded(const tr_experiment_result *r, uint32_t nodes) {
-    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"trace_hash\":\"%016" PRIx64
+static void json_loaded(const tr_experiment_result *r, uint32_t nodes, tr_sim_net net) {
+    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"net\":\"%s\",\"trace_hash\":\"%016" PRIx64
            "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
            ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"partitioned\":%s,"
            "\"minority\":",
-           r->seed, tr_verdict_name(r->verdict), r->trace_hash, r->ops_ok, r->ops_fail, r->ops_info,
-           r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6, r->fault_count,
-           r->partitioned ? "true" : "false");
+           r->seed, tr_verdict_name(r->verdict), net_name(net), r->trace_hash, r->ops_ok,
+           r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6,
+           r->fault_count, r->partitioned ? "true" : "false");
     json_nodes(r->partitioned ? r->minority_nodes : 0, nodes);
     putchar(',');
     json_fraction("availability", r->available.fraction);
@@ -1557,7 +1581,7 @@ static void json_loaded(const tr_experiment_result *r, uint32_t nodes) {
 
 static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
     if (o->json) {
-        json_loaded(r, o->nodes);
+        json_loaded(r, o->nodes, o->net);
         return;
     }
     printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
@@ -1642,6 +1666,7 @@ static int run_loaded(int argc, char **argv) {
     o.rate = cfg.rate;
     o.keys = cfg.keys;
     o.knobs = cfg.sim;
+    o.net = cfg.sim.net;
     o.op_timeout_ms = cfg.op_timeout_ms;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -1683,6 +1708,9 @@ static int run_loaded(int argc, char **argv) {
     if (nemesis != NULL && tr__nemesis_parse(nemesis, &cfg.nemesis.kinds, service_faults,
                                              sizeof service_faults, err, sizeof err) != 0) {
         nemesis_error(err);
+        return 2;
+    }
+    if (nemesis != NULL && net_refuses(cfg.nemesis.kinds, o.net, nemesis) != 0) {
         return 2;
     }
     cfg.nemesis.service_faults = service_faults[0] ? service_faults : NULL;

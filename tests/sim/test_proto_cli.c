@@ -49,17 +49,44 @@ Test(proto_cli, a_paused_node_is_suspected_and_the_checks_hold) {
     cr_assert_eq(ups, 20 + 8, "%s", p);
     cr_assert_not_null(
         strstr(out, "stated guarantees        held                               held"), "%s", out);
-    cr_assert_not_null(strstr(out, " --net protocol"), "%s", out);
-    /* the same command replays the run; the oracle network runs another one */
+    /* the protocol is the default network: the replay line needs no --net */
+    cr_assert_null(strstr(strstr(out, "replay: "), " --net"), "%s", out);
+    /* the same command replays the run, and so does it without --net; the oracle network
+     * runs another one, and its replay line names it */
     cr_assert_eq(troupe_cli("", "sim", args, false, out2, OUT_MAX), 0);
     cr_assert_eq(strncmp(trace_of(out), trace_of(out2), 16), 0);
+    snprintf(args, sizeof args, "--workload both --duration 20s --scenario %s", scn);
+    cr_assert_eq(troupe_cli("", "sim", args, false, out2, OUT_MAX), 0, "%s", out2);
+    cr_assert_eq(strncmp(trace_of(out), trace_of(out2), 16), 0, "%s", out2);
     snprintf(args, sizeof args, "--net oracle --workload both --duration 20s --scenario %s", scn);
     cr_assert_eq(troupe_cli("", "sim", args, false, out2, OUT_MAX), 0, "%s", out2);
     cr_assert_neq(strncmp(trace_of(out), trace_of(out2), 16), 0);
     cr_assert_null(strstr(out2, "protocol: "), "no protocol to count under the oracle");
+    cr_assert_not_null(strstr(strstr(out2, "replay: "), " --net oracle"), "%s", out2);
     unlink(scn);
 }
 
 Test(proto_cli, an_unknown_network_is_a_usage_error) {
     cr_assert_eq(troupe_cli("", "sim", "--net tcp", false, out, OUT_MAX), 2, "%s", out);
+}
+
+/* Duplication and reordering are faults of the oracle's message network: under the default
+ * protocol network (TCP hides both) asking for them is a usage error that names the way out.
+ * --json says which network ran. */
+Test(proto_cli, dup_and_reorder_need_the_oracle_and_json_names_the_network) {
+    const char *const kinds[] = {"dup", "reorder", "crash,loss,dup"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "--nemesis %s --duration 1s", kinds[i]);
+        cr_assert_eq(troupe_cli("", "sim", args, true, out, OUT_MAX), 2, "%s", out);
+        cr_assert_not_null(strstr(out, "add --net oracle"), "%s", out);
+    }
+    cr_assert_eq(troupe_cli("", "sim", "--nemesis dup --duration 1s --net oracle --json", false,
+                            out, OUT_MAX),
+                 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"net\":\"oracle\""), "%s", out);
+    cr_assert_not_null(strstr(out, " --net oracle\""), "the replay names the oracle: %s", out);
+    cr_assert_eq(troupe_cli("", "sim", "--nemesis none --duration 1s --json", false, out, OUT_MAX),
+                 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"net\":\"protocol\""), "%s", out);
 }
