@@ -161,6 +161,12 @@ static int check_config(const tr_experiment_config *cfg, run *r, tr__nemesis_opt
     if ((cfg->nemesis.kinds & TR_NEMESIS_CRASH) && n < 3) {
         return fail(err, cap, "crash keeps a majority up: it needs at least 3 nodes");
     }
+    if ((cfg->nemesis.kinds & (TR_NEMESIS_DUP | TR_NEMESIS_REORDER)) &&
+        cfg->sim.net != TR_SIM_NET_ORACLE) { /* else a silent no-op */
+        return fail(err, cap,
+                    "dup and reorder are faults of the oracle's message network (TCP hides "
+                    "both): they need sim.net TR_SIM_NET_ORACLE");
+    }
     const char *p = cfg->nemesis.service_faults;
     while (p != NULL && *p != '\0') {
         size_t len = strcspn(p, ",");

@@ -245,6 +245,16 @@ Test(experiment, what_cannot_apply_is_refused_with_a_reason) {
     cfg.workload = "nope";
     cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
     cr_assert_null(r);
+    config(&cfg, 1); /* the protocol network (the default) has no duplication or reordering */
+    cfg.nemesis.kinds = TR_NEMESIS_CRASH | TR_NEMESIS_REORDER;
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
+    cr_assert(strstr(err, "TR_SIM_NET_ORACLE") != NULL, "%s", err);
+    cfg.nemesis.kinds = TR_NEMESIS_DUP;
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), TR_EINVAL);
+    cfg.sim.net = TR_SIM_NET_ORACLE;
+    cfg.duration_ns = 500000000;
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err); /* applies */
+    tr_experiment_result_destroy(r);
 }
 
 /* A register model: a read returns the last write (nil before any). */
