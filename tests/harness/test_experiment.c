@@ -181,6 +181,7 @@ Test(experiment, planted_bug_is_violated_with_a_replay_line) {
     cr_assert_str_eq(r->checks[0].name, "reads-were-written");
     cr_assert(strstr(r->replay, "--workload reg --seed 1 --nodes 5") != NULL, "%s", r->replay);
     cr_assert(strstr(r->replay, "--bug phantom") != NULL, "%s", r->replay);
+    cr_assert(strstr(r->replay, "--net") == NULL, "the default network: %s", r->replay);
     tr_experiment_result_destroy(r);
 }
 
@@ -254,6 +255,7 @@ Test(experiment, what_cannot_apply_is_refused_with_a_reason) {
     cfg.sim.net = TR_SIM_NET_ORACLE;
     cfg.duration_ns = 500000000;
     cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err); /* applies */
+    cr_assert(strstr(r->replay, " --net oracle") != NULL, "the replay names it: %s", r->replay);
     tr_experiment_result_destroy(r);
 }
 
