@@ -287,13 +287,94 @@ tr_verdict tr__lock_check_single_owner(const tr_check_input *in, char *why, size
     return v;
 }
 
+/* ---- the check: fencing tokens grow ---------------------------------------------------- */
+
+/* Every ok acquire as {lock, token, its invoke, its completion} into out. */
+static size_t collect_acquires(const tr_history *h, invoke *t, size_t cap, span *out) {
+    tr_history_op op;
+    size_t n = 0;
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        invoke *in = slot(t, cap, op.process);
+        if (op.type == TR_HISTORY_INVOKE) {
+            *in = (invoke){.process = op.process, .used = true, .op = op};
+        } else if (in->used && op.type == TR_HISTORY_OK && op.has_value &&
+                   !strcmp(op.f, "acquire")) {
+            out[n++] = (span){op.key, op.value, in->op.time_ns, op.time_ns};
+        }
+    }
+    return n;
+}
+
+static int by_lock_end(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    if (x->lock != y->lock) {
+        return x->lock < y->lock ? -1 : 1;
+    }
+    return (x->end_ns > y->end_ns) - (x->end_ns < y->end_ns);
+}
+
+/* In a[0..n) (one lock, by completion; max[i]: the largest token of a[0..i]), an acquire
+ * whose token is not larger than one granted before it was asked, or NULL. */
+static const span *stale_token(const span *a, const int64_t *max, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = n; /* how many completed before a[i] was invoked */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (a[mid].end_ns < a[i].start_ns) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo > 0 && max[lo - 1] >= a[i].token) {
+            return &a[i];
+        }
+    }
+    return NULL;
+}
+
+/* "tokens-grow": an acquire asked after another one was granted gets a larger token (what a
+ * resource fencing by token relies on; a home that forgot its counter in a crash breaks it). */
+tr_verdict tr__lock_check_tokens_grow(const tr_check_input *in, char *why, size_t cap) {
+    size_t count = tr_history_count(in->history), tcap = 16;
+    while (tcap < 2 * count) {
+        tcap *= 2;
+    }
+    span *a = malloc((count + 1) * sizeof *a);
+    int64_t *max = malloc((count + 1) * sizeof *max);
+    invoke *t = calloc(tcap, sizeof *t);
+    if (a == NULL || max == NULL || t == NULL) {
+        free(a), free(max), free(t);
+        snprintf(why, cap, "out of memory for %zu operations", count);
+        return TR_VERDICT_UNKNOWN;
+    }
+    size_t n = collect_acquires(in->history, t, tcap, a);
+    qsort(a, n, sizeof *a, by_lock_end);
+    const span *bad = NULL;
+    for (size_t g = 0, e = 0; g < n && bad == NULL; g = e) {
+        for (e = g; e < n && a[e].lock == a[g].lock; e++) {
+            max[e] = e > g && max[e - 1] > a[e].token ? max[e - 1] : a[e].token;
+        }
+        bad = stale_token(a + g, max + g, e - g);
+    }
+    tr_verdict v = TR_VERDICT_HELD;
+    if (bad != NULL) {
+        snprintf(why, cap, "lock %lld: token %lld granted at %.3f s, after a token as large",
+                 (long long)bad->lock, (long long)bad->token, bad->end_ns / 1e9);
+        v = TR_VERDICT_VIOLATED;
+    }
+    free(a), free(max), free(t);
+    return v;
+}
+
 /* ---- the descriptor --------------------------------------------------------------------- */
 
 static const tr_service_actor lock_actors[] = {
     {.name = "lock", .behaviour = &tr__lock_behaviour, .placement = TR_PLACE_EVERY_NODE}};
 static const tr_service_request lock_requests[] = {
     {"acquire", TR_LOCK_ACQUIRE}, {"renew", TR_LOCK_RENEW}, {"release", TR_LOCK_RELEASE}};
-static const tr_check lock_checks[] = {{"single-owner", tr__lock_check_single_owner}};
+static const tr_check lock_checks[] = {{"single-owner", tr__lock_check_single_owner},
+                                       {"tokens-grow", tr__lock_check_tokens_grow}};
 static const char *const lock_bugs[] = {"trust-node-down", NULL};
 
 const tr_service tr__builtin_lock = {.abi = TR_SERVICE_ABI,
@@ -304,6 +385,6 @@ const tr_service tr__builtin_lock = {.abi = TR_SERVICE_ABI,
                                      .request_count = 3,
                                      .workload = &lock_workload,
                                      .checks = lock_checks,
-                                     .check_count = 1,
+                                     .check_count = 2,
                                      .bugs = lock_bugs,
                                      .nemesis = TR_NEMESIS_PAUSE | TR_NEMESIS_PARTITION};

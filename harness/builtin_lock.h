@@ -16,6 +16,8 @@
  * lock K, invoked at i and completed at c, lets T hold K over [c, i + TR_LOCK_LEASE_MS) (a
  * lease is trusted for its duration from the moment its request left, never longer), cut at
  * the invoke of T's release. Two different tokens' spans on one lock must not overlap.
+ * Check "tokens-grow": an acquire invoked after another acquire of the same lock completed
+ * ok gets a larger token (fencing; the home's token counter must survive its crashes).
  * Everything here uses troupe.h and actors/ only: it builds into troupe-lock.so too. */
 #ifndef TR_HARNESS_BUILTIN_LOCK_H
 #define TR_HARNESS_BUILTIN_LOCK_H
@@ -24,7 +26,8 @@
 
 extern const tr_service tr__builtin_lock;
 
-/* The check "single-owner" (exposed for tests that run it over a history of their own). */
+/* The checks (exposed for tests that run them over a history of their own). */
 tr_verdict tr__lock_check_single_owner(const tr_check_input *in, char *why, size_t cap);
+tr_verdict tr__lock_check_tokens_grow(const tr_check_input *in, char *why, size_t cap);
 
 #endif /* TR_HARNESS_BUILTIN_LOCK_H */
