@@ -223,6 +223,8 @@ static void usage(FILE *f) {
             "and its linearizability is not searched (linearizable null); --workload both\n"
             "runs cp and ap as two workloads of one experiment and times AP's convergence\n"
             "after the heal.\n"
+            "--workload lin-kv and --workload lock (a lease lock: docs/lock.md) run those\n"
+            "built-in services exactly as --load runs a module.\n"
             "\n"
             "Limits: --nodes 1..16 (at most 256 clients in all), --keys 1..64, --clients\n"
             "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
