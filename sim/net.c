@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "runtime/assert.h"
+#include "sim/queue.h"
 #include "sim/sim.h"
 
 sim_link *tr__sim_link(tr_sim *sim, uint32_t from, uint32_t to) {
@@ -158,11 +159,14 @@ static inline __attribute__((always_inline)) void put_event(tr_sim *sim, sim_lin
         tr__sim_push(sim, due, &ev);
         return;
     }
-    sim_heap_entry e = {due, tr__sim_next_seq(sim), tr__sim_alloc_event(sim, &ev)};
+    uint32_t slot = tr__sim_slot_alloc(sim);
+    sim->slab[slot] = ev;
+    sim_heap_entry e = {due, sim->seq++, slot};
     if (l->head_in_heap) {
         queue_append(sim, l, e);
     } else {
-        tr__sim_heap_insert(sim, e);
+        SIM_ASSERT(sim, e.time >= sim->now); /* the heap, never the now-ring (see queue.h) */
+        tr__sim_heap_push(sim, e);
         l->head_in_heap = true;
         l->head_slot = e.slot;
     }
