@@ -244,18 +244,33 @@ static tr_verdict check_no_phantom(const tr_check_input *in, char *why, size_t c
     return TR_VERDICT_HELD;
 }
 
-/* Whether the acknowledged write a survives on a replica holding (has, value) for its key. */
-static bool survives(const write_rec *w, size_t nw, const write_rec *a, bool has, int64_t value) {
-    if (!has) {
-        return false; /* the register has no delete */
-    }
+/* The latest completion of a write that did not fail of the value one replica holds for one
+ * key (held: there is such a write). An acknowledged write a survives on the replica iff one
+ * is held and done_ns >= a's invocation: a's own value, or one not completed before a was
+ * invoked. */
+typedef struct holder {
+    bool held;
+    int64_t done_ns;
+} holder;
+
+/* hold[i * TR__AP_STATE_KEYS + k] for node i and key k, in one pass over the writes (not one
+ * per acknowledged write). */
+static void find_holders(const replica *reps, uint32_t nodes, const write_rec *w, size_t nw,
+                         holder *hold) {
+    memset(hold, 0, (size_t)nodes * TR__AP_STATE_KEYS * sizeof *hold);
     for (size_t j = 0; j < nw; j++) {
-        if (w[j].key == a->key && w[j].value == value && !w[j].failed &&
-            !(w[j].done_ns < a->invoke_ns)) {
-            return true; /* a's own value, or one not completed before a was invoked */
+        if (w[j].failed || w[j].key < 0 || w[j].key >= TR__AP_STATE_KEYS) {
+            continue;
+        }
+        for (uint32_t i = 0; i < nodes; i++) {
+            const replica *r = &reps[i];
+            holder *h = &hold[(size_t)i * TR__AP_STATE_KEYS + (size_t)w[j].key];
+            if (r->known && r->has[w[j].key] && r->value[w[j].key] == w[j].value &&
+                (!h->held || w[j].done_ns > h->done_ns)) {
+                *h = (holder){true, w[j].done_ns};
+            }
         }
     }
-    return false;
 }
 
 /* A clock fault, or one that crashes a node: a crash, or a failed or torn store (io-error and
@@ -277,10 +292,14 @@ static tr_verdict check_no_lost_write(const tr_check_input *in, char *why, size_
     size_t nw, lost = 0;
     read_states(in, reps);
     write_rec *w = collect_writes(in->history, &nw);
-    if (w == NULL) {
+    holder *hold = malloc(((size_t)in->node_count * TR__AP_STATE_KEYS + 1) * sizeof *hold);
+    if (w == NULL || hold == NULL) {
+        free(w);
+        free(hold);
         snprintf(why, cap, "out of memory");
         return TR_VERDICT_UNKNOWN;
     }
+    find_holders(reps, in->node_count, w, nw, hold);
     const write_rec *first = NULL;
     uint32_t on = 0;
     for (size_t j = 0; j < nw; j++) {
@@ -288,7 +307,8 @@ static tr_verdict check_no_lost_write(const tr_check_input *in, char *why, size_
              w[j].acked && w[j].key >= 0 && w[j].key < TR__AP_STATE_KEYS && i < in->node_count;
              i++) {
             const replica *r = &reps[i];
-            if (r->known && !survives(w, nw, &w[j], r->has[w[j].key], r->value[w[j].key])) {
+            const holder *h = &hold[(size_t)i * TR__AP_STATE_KEYS + (size_t)w[j].key];
+            if (r->known && !(h->held && h->done_ns >= w[j].invoke_ns)) {
                 first = first ? first : &w[j];
                 on = first == &w[j] ? i : on;
                 lost++;
@@ -297,6 +317,7 @@ static tr_verdict check_no_lost_write(const tr_check_input *in, char *why, size_
         }
     }
     free(w);
+    free(hold);
     tr_check_measure(in, "lost_writes", (double)lost);
     if (lost == 0) {
         return TR_VERDICT_HELD;
