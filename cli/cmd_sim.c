@@ -38,6 +38,7 @@
 #include "harness/builtin.h"
 #include "harness/check_convergence.h"
 #include "harness/builtin_linkv.h"
+#include "harness/builtin_lock.h"
 #include "harness/nemesis.h"
 #include "harness/randomize.h"
 #include "runtime/assert.h"
@@ -222,6 +223,8 @@ static void usage(FILE *f) {
             "and its linearizability is not searched (linearizable null); --workload both\n"
             "runs cp and ap as two workloads of one experiment and times AP's convergence\n"
             "after the heal.\n"
+            "--workload lin-kv and --workload lock (a lease lock: docs/lock.md) run those\n"
+            "built-in services exactly as --load runs a module.\n"
             "\n"
             "Limits: --nodes 1..16 (at most 256 clients in all), --keys 1..64, --clients\n"
             "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
@@ -1720,6 +1723,8 @@ static int run_loaded(int argc, char **argv) {
     uint32_t count = loads;
     if (!strcmp(workload, "lin-kv") && loads == 0) { /* built in, run as a loaded one is */
         svcs[count++] = &tr__builtin_linkv;
+    } else if (!strcmp(workload, "lock") && loads == 0) {
+        svcs[count++] = &tr__builtin_lock;
     }
     cfg.services = svcs;
     cfg.service_count = count;
@@ -1748,7 +1753,8 @@ int tr_cli_sim(int argc, char **argv) {
     }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--load") ||
-            (!strcmp(argv[i], "--workload") && i + 1 < argc && !strcmp(argv[i + 1], "lin-kv"))) {
+            (!strcmp(argv[i], "--workload") && i + 1 < argc &&
+             (!strcmp(argv[i + 1], "lin-kv") || !strcmp(argv[i + 1], "lock")))) {
             return run_loaded(argc, argv);
         }
     }

@@ -244,18 +244,26 @@ static tr_verdict check_no_phantom(const tr_check_input *in, char *why, size_t c
     return TR_VERDICT_HELD;
 }
 
-/* Whether the acknowledged write a survives on a replica holding (has, value) for its key. */
-static bool survives(const write_rec *w, size_t nw, const write_rec *a, bool has, int64_t value) {
-    if (!has) {
-        return false; /* the register has no delete */
-    }
-    for (size_t j = 0; j < nw; j++) {
-        if (w[j].key == a->key && w[j].value == value && !w[j].failed &&
-            !(w[j].done_ns < a->invoke_ns)) {
-            return true; /* a's own value, or one not completed before a was invoked */
+/* For each node and key, the latest completion (INT64_MAX: info or never completed) among
+ * the writes that did not fail and wrote the value the node holds; INT64_MIN when none (or the
+ * node holds nothing there: the register has no delete). An acknowledged write a survives on
+ * node i exactly when that latest completion is not before a's invoke: the node holds a's
+ * own value, or one whose write was not completed before a was invoked. One pass over the
+ * writes per node instead of a search per write and node. */
+static void latest_holders(const write_rec *w, size_t nw, const replica *reps, uint32_t nodes,
+                           int64_t (*latest)[TR__AP_STATE_KEYS]) {
+    for (uint32_t i = 0; i < nodes; i++) {
+        for (uint32_t k = 0; k < TR__AP_STATE_KEYS; k++) {
+            latest[i][k] = INT64_MIN;
+        }
+        for (size_t j = 0; reps[i].known && j < nw; j++) {
+            int64_t k = w[j].key;
+            if (k >= 0 && k < TR__AP_STATE_KEYS && !w[j].failed && reps[i].has[k] &&
+                reps[i].value[k] == w[j].value && w[j].done_ns > latest[i][k]) {
+                latest[i][k] = w[j].done_ns;
+            }
         }
     }
-    return false;
 }
 
 /* A clock fault, or one that crashes a node: a crash, or a failed or torn store (io-error and
@@ -281,14 +289,15 @@ static tr_verdict check_no_lost_write(const tr_check_input *in, char *why, size_
         snprintf(why, cap, "out of memory");
         return TR_VERDICT_UNKNOWN;
     }
+    int64_t latest[TR_SIM_NODES_MAX][TR__AP_STATE_KEYS];
+    latest_holders(w, nw, reps, in->node_count, latest);
     const write_rec *first = NULL;
     uint32_t on = 0;
     for (size_t j = 0; j < nw; j++) {
         for (uint32_t i = 0;
              w[j].acked && w[j].key >= 0 && w[j].key < TR__AP_STATE_KEYS && i < in->node_count;
              i++) {
-            const replica *r = &reps[i];
-            if (r->known && !survives(w, nw, &w[j], r->has[w[j].key], r->value[w[j].key])) {
+            if (reps[i].known && latest[i][w[j].key] < w[j].invoke_ns) {
                 first = first ? first : &w[j];
                 on = first == &w[j] ? i : on;
                 lost++;

@@ -142,14 +142,14 @@ int tr__history_f_find(const tr_history *h, const char *name) {
 
 int tr__history_f_intern(tr_history *h, const char *name, bool *added) {
     *added = false;
-    if (!name || !f_name_valid(name)) {
+    if (!name) {
         return TR_EINVAL;
     }
-    int f = tr__history_f_find(h, name);
+    int f = tr__history_f_find(h, name); /* a name in the table was valid when it was added */
     if (f >= 0) {
         return f;
     }
-    if (h->f_count >= TR_HISTORY_F_MAX) {
+    if (!f_name_valid(name) || h->f_count >= TR_HISTORY_F_MAX) {
         return TR_EINVAL;
     }
     memcpy(h->f_names[h->f_count], name, strlen(name) + 1);
@@ -192,9 +192,9 @@ static int proc_grow(tr_history *h) {
     return 0;
 }
 
-/* Returns the slot for `process`, inserting a FREE one if new; NULL when out of memory. */
-static proc_slot *proc_get(tr_history *h, int64_t process) {
-    proc_slot *s = proc_find(h, process);
+/* Returns the slot for `process` (s: what proc_find returned for it), inserting a FREE one
+ * if new; NULL when out of memory. */
+static proc_slot *proc_get(tr_history *h, int64_t process, proc_slot *s) {
     if (s->used) {
         return s;
     }
@@ -291,20 +291,14 @@ static int append_check(const tr_history *h, const tr_op *op, const proc_slot *s
     return 0;
 }
 
-int tr__history_append(tr_history *h, const tr_op *op) {
-    TR_ASSERT(h && op);
-    if (h->count >= h->max_ops) {
-        return TR_EFULL;
-    }
-    int rc = append_check(h, op, proc_find(h, op->process));
+/* Appends op, which append_check accepted against s, its process's slot (proc_find); the
+ * check runs once per operation, before its value is interned. */
+static int append_checked(tr_history *h, const tr_op *op, proc_slot *s) {
+    int rc = ops_reserve(h);
     if (rc != 0) {
         return rc;
     }
-    if ((rc = ops_reserve(h)) != 0) {
-        return rc;
-    }
-    proc_slot *s = proc_get(h, op->process);
-    if (!s) {
+    if ((s = proc_get(h, op->process, s)) == NULL) {
         return TR_ENOMEM;
     }
     tr_op *dst = &h->ops[h->count];
@@ -328,6 +322,16 @@ int tr__history_append(tr_history *h, const tr_op *op) {
     h->count++;
     TR_ASSERT(h->count <= h->max_ops);
     return 0;
+}
+
+int tr__history_append(tr_history *h, const tr_op *op) {
+    TR_ASSERT(h && op);
+    if (h->count >= h->max_ops) {
+        return TR_EFULL;
+    }
+    proc_slot *s = proc_find(h, op->process);
+    int rc = append_check(h, op, s);
+    return rc == 0 ? append_checked(h, op, s) : rc;
 }
 
 /* Puts v into op: the fast fields when it fits them (a pair, but for read and write whose
@@ -363,11 +367,12 @@ int tr__history_append_value(tr_history *h, const tr_op *op, const tr_value *v, 
     if (h->count >= h->max_ops) {
         return TR_EFULL;
     }
-    int rc = append_check(h, &o, proc_find(h, o.process)); /* nothing interned if refused */
+    proc_slot *s = proc_find(h, o.process);
+    int rc = append_check(h, &o, s); /* nothing interned if refused */
     if (rc == 0 && o.any) {
-        rc = tr__value_intern(&h->values, v, size, &o.any);
+        rc = tr__value_intern(&h->values, v, size, &o.any); /* the same value: still accepted */
     }
-    rc = rc == 0 ? tr__history_append(h, &o) : rc;
+    rc = rc == 0 ? append_checked(h, &o, s) : rc;
     if (rc == TR_EINVAL) {
         *why = tr__history_append_why(h, &o);
     }

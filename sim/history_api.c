@@ -73,7 +73,7 @@ static int to_internal(const tr_history_op *in, uint8_t f, tr_op *op) {
                   .f = f,
                   .has_value = fast && in->has_value,
                   .pair = fast && in->pair};
-    if (in->error) {
+    if (in->error && in->error[0] != '\0') { /* op->error is already "" */
         size_t n = strnlen(in->error, sizeof op->error - 1);
         memcpy(op->error, in->error, n);
         op->error[n] = '\0';

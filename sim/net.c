@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "runtime/assert.h"
+#include "sim/queue.h"
 #include "sim/sim.h"
 
 sim_link *tr__sim_link(tr_sim *sim, uint32_t from, uint32_t to) {
@@ -138,34 +139,37 @@ void tr__sim_links_free(tr_sim *sim) {
     }
 }
 
-/* Puts the delivery *ev (from `from` on link l) on the link, due at `due`. */
-static void put_event(tr_sim *sim, sim_link *l, uint32_t from, sim_event *ev, uint8_t *buf,
-                      uint32_t len, uint64_t due, bool fifo) {
-    ev->u.msg.buf = buf;
-    ev->u.msg.len = len;
-    ev->u.msg.from = from;
-    ev->u.msg.link_epoch = l->epoch;
+/* A delivery from `from` to `to` on link l (seg 0: an envelope; else a stream segment of
+ * connection conn), due at `due`. fifo: it keeps its place behind the link's earlier
+ * deliveries (its due time is >= theirs), so only the link's head waits in the heap; else
+ * it goes into the heap on its own and may overtake them. Always inlined: it is most of
+ * every remote send, and each caller fixes seg and fifo. */
+static inline __attribute__((always_inline)) void put_event(tr_sim *sim, sim_link *l, uint32_t from,
+                                                            uint32_t to, uint8_t seg, uint32_t conn,
+                                                            uint8_t *buf, uint32_t len,
+                                                            uint64_t due, bool fifo) {
+    sim_event ev = {
+        .kind = SIM_EV_DELIVER,
+        .via_link = fifo,
+        .seg = seg,
+        .node = to,
+        .epoch = sim->nodes[to].epoch,
+        .u.msg = {.buf = buf, .len = len, .from = from, .link_epoch = l->epoch, .conn = conn}};
     if (!fifo) {
-        tr__sim_push(sim, due, ev);
+        tr__sim_push(sim, due, &ev);
         return;
     }
-    ev->via_link = true;
-    sim_heap_entry e = {due, tr__sim_next_seq(sim), tr__sim_alloc_event(sim, ev)};
+    uint32_t slot = tr__sim_slot_alloc(sim);
+    sim->slab[slot] = ev;
+    sim_heap_entry e = {due, sim->seq++, slot};
     if (l->head_in_heap) {
         queue_append(sim, l, e);
     } else {
-        tr__sim_heap_insert(sim, e);
+        SIM_ASSERT(sim, e.time >= sim->now); /* the heap, never the now-ring (see queue.h) */
+        tr__sim_heap_push(sim, e);
         l->head_in_heap = true;
         l->head_slot = e.slot;
     }
-}
-
-/* fifo: the message keeps its place behind earlier ones (its due time is >= theirs). */
-static void put_on_link(tr_sim *sim, uint32_t from, uint32_t to, uint8_t *buf, uint32_t len,
-                        uint64_t due, bool fifo) {
-    sim_link *l = tr__sim_link(sim, from, to);
-    sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
-    put_event(sim, l, from, &ev, buf, len, due, fifo);
 }
 
 /* Due time on a FIFO link: no earlier than the last message put on it. */
@@ -177,16 +181,15 @@ static uint64_t fifo_due(sim_link *l, uint64_t due) {
     return due;
 }
 
-static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t len) {
-    sim_link *l = tr__sim_link(sim, f, t);
+/* An envelope on link l under opt-in faults (loss, duplication, reordering). Without a fault
+ * drawn, the same as the plain FIFO put of tr__sim_send_remote. */
+static void transmit_faulty(tr_sim *sim, sim_link *l, uint32_t f, uint32_t t, uint8_t *buf,
+                            uint32_t len) {
     const tr_sim_config *c = &sim->cfg;
-    bool lose = false, dup = false, reorder = false;
-    if (c->loss_prob > 0 || c->dup_prob > 0 || c->reorder_prob > 0) {
-        /* Always three draws, so changing one probability does not shift the others. */
-        lose = tr_sim_rng_unit(&l->rng_fault) < c->loss_prob;
-        dup = tr_sim_rng_unit(&l->rng_fault) < c->dup_prob;
-        reorder = tr_sim_rng_unit(&l->rng_fault) < c->reorder_prob;
-    }
+    /* Always three draws, so changing one probability does not shift the others. */
+    bool lose = tr_sim_rng_unit(&l->rng_fault) < c->loss_prob;
+    bool dup = tr_sim_rng_unit(&l->rng_fault) < c->dup_prob;
+    bool reorder = tr_sim_rng_unit(&l->rng_fault) < c->reorder_prob;
     if (lose) {
         tr__sim_fault(sim, TR_SIM_FAULT_LOSS);
         tr__sim_buf_free(sim, buf, len);
@@ -200,11 +203,15 @@ static void transmit(tr_sim *sim, uint32_t f, uint32_t t, uint8_t *buf, uint32_t
         tr__sim_fault(sim, TR_SIM_FAULT_REORDER); /* overtakes: leaves last_due alone */
     }
     uint8_t *copy = dup ? tr__sim_buf_alloc(sim, len) : NULL;
-    put_on_link(sim, f, t, buf, len, due, fifo);
+    if (fifo) {
+        put_event(sim, l, f, t, 0, 0, buf, len, due, true);
+    } else {
+        put_event(sim, l, f, t, 0, 0, buf, len, due, false);
+    }
     if (copy != NULL) {
         memcpy(copy, buf, len);
         uint64_t due2 = fifo_due(l, sim->now + draw_delay(sim, l));
-        put_on_link(sim, f, t, copy, len, due2 > due ? due2 : due, true);
+        put_event(sim, l, f, t, 0, 0, copy, len, due2 > due ? due2 : due, true);
         tr__sim_fault(sim, TR_SIM_FAULT_DUP);
     }
 }
@@ -224,10 +231,7 @@ void tr__sim_stream_put(tr_sim *sim, uint32_t from, uint32_t to, uint8_t seg, ui
         tr__sim_fault(sim, TR_SIM_FAULT_LOSS);
         due += SIM_RTO_NS; /* lost once, retransmitted: late, never missing */
     }
-    sim_event ev = {.kind = SIM_EV_DELIVER, .node = to, .epoch = sim->nodes[to].epoch};
-    ev.seg = seg;
-    ev.u.msg.conn = conn;
-    put_event(sim, l, from, &ev, buf, len, fifo_due(l, due), true);
+    put_event(sim, l, from, to, seg, conn, buf, len, fifo_due(l, due), true);
 }
 
 int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to_name) {
@@ -265,7 +269,8 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     if (sim->proto != NULL) {
         return tr__sim_proto_send(sim, f, t, buf, (uint32_t)len);
     }
-    if (!tr__sim_link(sim, f, t)->up) {
+    sim_link *l = tr__sim_link(sim, f, t);
+    if (!l->up) {
         sim->stats.dropped_cut++;
         tr__sim_buf_free(sim, buf, len);
         return 0; /* like TCP into a partition: the sender cannot tell */
@@ -275,7 +280,13 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
         tr__sim_buf_free(sim, buf, len);
         return 0;
     }
-    transmit(sim, f, t, buf, (uint32_t)len);
+    const tr_sim_config *c = &sim->cfg;
+    if (c->loss_prob > 0 || c->dup_prob > 0 || c->reorder_prob > 0) {
+        transmit_faulty(sim, l, f, t, buf, (uint32_t)len);
+        return 0;
+    }
+    put_event(sim, l, f, t, 0, 0, buf, (uint32_t)len, fifo_due(l, sim->now + draw_delay(sim, l)),
+              true);
     return 0;
 }
 

@@ -102,12 +102,15 @@ static void push_slot(tr_sim *sim, uint64_t time, uint32_t slot) {
 
 /* Out of memory is fatal here: an engine that silently lost an event would break
  * determinism and the delivery contract. */
-uint32_t tr__sim_alloc_event(tr_sim *sim, const sim_event *ev) {
+void tr__sim_queue_reserve_slot(tr_sim *sim) {
     if (sim->free_count == 0 && tr__sim_queue_grow(sim) != 0) {
         fprintf(stderr, "troupe sim: out of memory for events (seed %" PRIu64 ")\n", sim->cfg.seed);
         tr__sim_die(sim);
     }
-    uint32_t slot = sim->free_slots[--sim->free_count];
+}
+
+uint32_t tr__sim_alloc_event(tr_sim *sim, const sim_event *ev) {
+    uint32_t slot = tr__sim_slot_alloc(sim);
     sim->slab[slot] = *ev;
     return slot;
 }

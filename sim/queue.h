@@ -36,6 +36,18 @@ void tr__sim_queue_free_events(tr_sim *sim);
 /* Frees the slab, the heaps, the ring and the buffer pool. */
 void tr__sim_queue_deinit(tr_sim *sim);
 
+/* Grows the slab when no slot is free; out of memory aborts the run (tr__sim_die). */
+void tr__sim_queue_reserve_slot(tr_sim *sim);
+
+/* A free slab slot for a new event, which the caller writes into sim->slab[slot]. Inline:
+ * every remote send takes one. */
+static inline uint32_t tr__sim_slot_alloc(tr_sim *sim) {
+    if (sim->free_count == 0) {
+        tr__sim_queue_reserve_slot(sim);
+    }
+    return sim->free_slots[--sim->free_count];
+}
+
 /* Takes the withdrawn timers out of the timer heap and rebuilds it. */
 void tr__sim_compact_timers(tr_sim *sim);
 /* Restores the heap order below entry i of heap h (n entries). */
