@@ -161,6 +161,7 @@ static void usage(FILE *f) {
             "                  [--randomize] [--buggify | --no-buggify] [--delay D] [--jitter D]\n"
             "                  [--delay-dist uniform|exponential|fixed] [--loss P] [--dup P]\n"
             "                  [--reorder P] [--detect D] [--op-timeout D]\n"
+            "                  [--heartbeat D] [--fd-down D]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -327,6 +328,8 @@ static const sim_option sim_options[] = {
     {"--reorder", true, true, true, "a probability from 0 to 1"},
     {"--detect", true, true, true, "a whole number with unit ns, us, ms or s, at most 60s"},
     {"--op-timeout", true, true, true, "a whole number of ms (unit ms or s), from 1ms to 600s"},
+    {"--heartbeat", true, true, true, "a whole number of ms (unit ms or s), from 1ms to 10s"},
+    {"--fd-down", true, true, true, "a whole number of ms (unit ms or s), from 1ms to 600s"},
 };
 
 static const sim_option *find_option(const char *name) {

@@ -28,6 +28,8 @@ typedef enum knob {
     K_REORDER,
     K_DETECT,
     K_OP_TIMEOUT,
+    K_HEARTBEAT,
+    K_FD_DOWN,
     K_COUNT
 } knob;
 
@@ -50,14 +52,17 @@ static const bound bounds[K_COUNT] = {
     [K_REORDER] = {"--reorder", 1, 100000, 1, 2},       /* ppm: up to 10 %, off in half the runs */
     [K_DETECT] = {"--detect", 1, 100, MS, 0},           /* failure detection: 1 .. 100 ms */
     [K_OP_TIMEOUT] = {"--op-timeout", 500, 5000, 1, 0}, /* ms */
+    [K_HEARTBEAT] = {"--heartbeat", 100, 1000, 1, 0},   /* ms: the protocol's heartbeat period */
+    [K_FD_DOWN] = {"--fd-down", 1000, 6000, 1, 0},      /* ms: the phi detector's hard bound */
 };
 
 static const char *const dist_names[] = {"uniform", "exponential", "fixed"};
 
 /* The options that set the knobs explicitly (their limits, wider than the draw's, are in
  * tr__randomize_parse and in `troupe sim`'s option table). */
-static const char *const options[] = {"--delay", "--jitter",  "--delay-dist", "--loss",
-                                      "--dup",   "--reorder", "--detect",     "--op-timeout"};
+static const char *const options[] = {"--delay",     "--jitter",  "--delay-dist", "--loss",
+                                      "--dup",       "--reorder", "--detect",     "--op-timeout",
+                                      "--heartbeat", "--fd-down"};
 
 static uint64_t draw(tr_sim_rng *rng, knob k) {
     const bound *b = &bounds[k];
@@ -85,6 +90,8 @@ void tr__randomize_draw(uint64_t seed, tr_sim_config *sc, uint32_t *op_timeout_m
     sc->reorder_prob = (double)v[K_REORDER] / PPM;
     sc->failure_detect_ns = v[K_DETECT];
     *op_timeout_ms = (uint32_t)v[K_OP_TIMEOUT];
+    sc->heartbeat_ms = (uint32_t)v[K_HEARTBEAT];
+    sc->fd_down_ms = (uint32_t)v[K_FD_DOWN];
     TR_ASSERT(sc->nodes >= bounds[K_NODES].lo && sc->nodes <= bounds[K_NODES].hi);
 }
 
@@ -166,6 +173,14 @@ int tr__randomize_parse(const char *name, const char *value, tr_sim_config *sc,
     if (!strcmp(name, "--detect")) {
         return parse_ns(value, 60 * SEC, &sc->failure_detect_ns);
     }
+    if (!strcmp(name, "--heartbeat") || !strcmp(name, "--fd-down")) {
+        bool beat = !strcmp(name, "--heartbeat");
+        if (parse_ns(value, (beat ? 10 : 600) * SEC, &ns) != 0 || ns < MS || ns % MS != 0) {
+            return TR_EINVAL;
+        }
+        *(beat ? &sc->heartbeat_ms : &sc->fd_down_ms) = (uint32_t)(ns / MS);
+        return 0;
+    }
     TR_ASSERT(!strcmp(name, "--op-timeout"));
     if (parse_ns(value, 600 * SEC, &ns) != 0 || ns < MS || ns % MS != 0) {
         return TR_EINVAL;
@@ -182,6 +197,8 @@ void tr__randomize_copy(const tr_sim_config *from, tr_sim_config *to) {
     to->dup_prob = from->dup_prob;
     to->reorder_prob = from->reorder_prob;
     to->failure_detect_ns = from->failure_detect_ns;
+    to->heartbeat_ms = from->heartbeat_ms;
+    to->fd_down_ms = from->fd_down_ms;
     to->buggify = from->buggify;
 }
 
@@ -242,6 +259,12 @@ size_t tr__randomize_format(const tr_sim_config *sc, uint32_t op_timeout_ms, cha
     }
     if (op_timeout_ms != OP_TIMEOUT_DEFAULT_MS) {
         PUT((size_t)snprintf(tmp, sizeof tmp, " --op-timeout %ums", op_timeout_ms));
+    }
+    if (sc->heartbeat_ms != d.heartbeat_ms) {
+        PUT((size_t)snprintf(tmp, sizeof tmp, " --heartbeat %" PRIu32 "ms", sc->heartbeat_ms));
+    }
+    if (sc->fd_down_ms != d.fd_down_ms) {
+        PUT((size_t)snprintf(tmp, sizeof tmp, " --fd-down %" PRIu32 "ms", sc->fd_down_ms));
     }
     if (sc->buggify) {
         PUT((size_t)snprintf(tmp, sizeof tmp, " --buggify"));

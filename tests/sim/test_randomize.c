@@ -44,6 +44,8 @@ Test(randomize, draws_stay_within_the_documented_bounds_and_cover_them) {
         cr_assert(d.sc.reorder_prob >= 0 && d.sc.reorder_prob <= 0.10);
         cr_assert(d.sc.failure_detect_ns >= 1 * MS && d.sc.failure_detect_ns <= 100 * MS);
         cr_assert(d.op_timeout_ms >= 500 && d.op_timeout_ms <= 5000);
+        cr_assert(d.sc.heartbeat_ms >= 100 && d.sc.heartbeat_ms <= 1000, "%u", d.sc.heartbeat_ms);
+        cr_assert(d.sc.fd_down_ms >= 1000 && d.sc.fd_down_ms <= 6000, "%u", d.sc.fd_down_ms);
         nodes_seen |= 1u << d.sc.nodes;
         dists_seen |= 1u << d.sc.delay_dist;
         loss_off += d.sc.loss_prob == 0;
@@ -103,6 +105,8 @@ static void assert_same_knobs(const drawn *a, const drawn *b, const char *text) 
     cr_assert(a->sc.reorder_prob == b->sc.reorder_prob, "%s", text);
     cr_assert_eq(a->sc.failure_detect_ns, b->sc.failure_detect_ns, "%s", text);
     cr_assert_eq(a->op_timeout_ms, b->op_timeout_ms, "%s", text);
+    cr_assert_eq(a->sc.heartbeat_ms, b->sc.heartbeat_ms, "%s", text);
+    cr_assert_eq(a->sc.fd_down_ms, b->sc.fd_down_ms, "%s", text);
     cr_assert_eq(a->sc.buggify, b->sc.buggify, "%s", text);
 }
 
@@ -172,6 +176,7 @@ static void replay_gives_the_same_hash(const char *args) {
     line_after(out, "replay: troupe sim ", replay, sizeof replay);
     cr_assert_null(strstr(replay, "--randomize"), "%s", replay);
     cr_assert_not_null(strstr(replay, "--delay "), "the drawn values are explicit: %s", replay);
+    cr_assert_not_null(strstr(replay, "--heartbeat "), "the protocol's detector too: %s", replay);
     cr_assert_eq(troupe_cli("", "sim", replay, false, out2, OUT_MAX), rc, "%s\n%s", replay, out2);
     line_after(out2, "trace-hash: ", hash2, sizeof hash2);
     cr_assert_str_eq(hash, hash2, "%s\nreplay: %s", args, replay);
@@ -187,7 +192,7 @@ Test(randomize, replay_line_without_randomize_gives_the_same_trace_hash) {
 Test(randomize, the_cluster_size_changes_with_the_seed) {
     uint32_t seen = 0;
     for (int seed = 1; seed <= 4; seed++) {
-        char args[128], line[256];
+        char args[128], line[512];
         unsigned nodes;
         snprintf(args, sizeof args, "--randomize --seed %d --workload stock --duration 5s", seed);
         cr_assert_eq(troupe_cli("", "sim", args, false, out, OUT_MAX), 0, "%s", out);
