@@ -13,7 +13,12 @@
  *   - one authenticated connection per peer (node id); when two race, both sides keep the
  *     one initiated by the lower node id (or, from the same initiator, the newer);
  *   - nothing from a connection is acted on before its handshake completes; a connection
- *     that has not completed it within handshake_timeout_ms is closed;
+ *     that has not completed it within handshake_timeout_ms is closed; before it, a frame
+ *     over TR_FRAME_PREAUTH_MAX closes the connection, so an unauthenticated peer costs at
+ *     most that much buffer;
+ *   - at most PENDING_CONNS_MAX accepted connections are in their handshake: a newcomer
+ *     beyond that makes room by evicting one of them (the oldest that has not sent a whole
+ *     HELLO, else the oldest), so a flood of idle connections cannot lock peers out;
  *   - every connection error (bad frame, bad MAC, over-limit length, stalled writes,
  *     silence) closes only that connection, with one log line saying why;
  *   - memory per peer is bounded: the queue holds at most queue_bytes bytes and
@@ -134,9 +139,14 @@ void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
 
 typedef struct tr_transport_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out, writes;
-    uint64_t conns_accepted, conns_refused, send_full, send_unreach;
-    uint64_t resolves;         /* host name resolutions started (dials of a name) */
-    uint64_t resolve_failures; /* of those, the ones that failed (not the cancelled ones) */
+    uint64_t conns_accepted;
+    uint64_t conns_refused; /* failed their handshake (bad frame, oversized, bad MAC...), or
+                               accepted while every handshake slot held an outbound dial */
+    uint64_t send_full, send_unreach;
+    uint64_t resolves;           /* host name resolutions started (dials of a name) */
+    uint64_t resolve_failures;   /* of those, the ones that failed (not the cancelled ones) */
+    uint64_t conns_evicted;      /* closed in their handshake to make room for a newcomer */
+    uint64_t handshake_timeouts; /* closed for not finishing the handshake in time */
 } tr_transport_stats;
 void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out);
 
