@@ -12,8 +12,26 @@
 #include "cluster/peer.h"
 #include "cluster/transport_internal.h"
 
-/* The periodic tick: handshake and write-stall deadlines, heartbeats, gossip, failure
- * detection, dials. */
+/* A client's deadlines: a frame left incomplete, or no envelope for too long. A paused
+ * connection is waiting for us, not for the client. */
+static void tick_client(tr_transport *t, conn *c, uint64_t now) {
+    if (c->paused) {
+        return;
+    }
+    if (c->partial_since_ms && now - c->partial_since_ms >= t->client_frame_ms) {
+        transport_count(t, &t->stats.clients_frame_stalled);
+        tr__conn_close(c, "warn", "client frame incomplete for %llu ms (%zu bytes buffered)",
+                       (unsigned long long)(now - c->partial_since_ms),
+                       tr__frame_reader_buffered(&c->link.rd));
+    } else if (now - c->last_envelope_ms >= t->client_idle_ms) {
+        transport_count(t, &t->stats.clients_idle);
+        tr__conn_close(c, "info", "client idle: no envelope for %llu ms",
+                       (unsigned long long)(now - c->last_envelope_ms));
+    }
+}
+
+/* The periodic tick: handshake, write-stall and client deadlines, heartbeats, gossip,
+ * failure detection, dials. */
 static void tick_conns(tr_transport *t, uint64_t now) {
     for (conn *c = t->conns; c; c = c->next) {
         if (c->closing) {
@@ -26,6 +44,8 @@ static void tick_conns(tr_transport *t, uint64_t now) {
             tr__conn_close(c, "warn", "peer not reading: %zu bytes unwritten for %llu ms",
                            c->w_ctrl.len + c->w_data.len,
                            (unsigned long long)(now - c->write_started_ms));
+        } else if (c->authed && c->peer && c->peer->client) {
+            tick_client(t, c, now);
         }
     }
 }
@@ -358,6 +378,9 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
         return TR_EINVAL;
     }
     t->on_message = cfg->on_message;
+    t->on_client_message = cfg->on_client_message ? cfg->on_client_message : cfg->on_message;
+    t->client_idle_ms = cfg->client_idle_ms ? cfg->client_idle_ms : 60000;
+    t->client_frame_ms = cfg->client_frame_ms ? cfg->client_frame_ms : 10000;
     t->backlogged = cfg->backlogged;
     /* A pause never outlasts a quarter of the failure detector's or the write-stall bound:
      * then at least one more frame is read (every frame counts as liveness). phi may judge
