@@ -1057,6 +1057,9 @@ typedef struct tr_cluster_config {
     int32_t spin_us;               /* the I/O loop polls this long after activity before it
                                 sleeps; 0 = 50, negative = never */
     bool quiet;                    /* log warnings and errors only (a command-line client) */
+    uint32_t client_idle_ms;  /* a client that sends no message this long is closed; 0 = 60000 */
+    uint32_t client_frame_ms; /* a client that leaves a frame incomplete this long is closed;
+                                 0 = 10000 */
 } tr_cluster_config;
 
 /* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
