@@ -152,6 +152,7 @@ static tr_lin_verdict run(search *s) {
 
 typedef struct key_outcome {
     tr_lin_verdict verdict;
+    tr_lin_limit limit;
     uint64_t configs;
     uint32_t bad_pos;
     bool has_bad;
@@ -172,6 +173,9 @@ static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_o
     if (rc == 0) {
         out->verdict = run(&s);
         out->configs = s.m.count;
+        out->limit = out->verdict != TR_LIN_UNKNOWN ? TR_LIN_LIMIT_NONE
+                     : s.m.count >= s.m.max_entries ? TR_LIN_LIMIT_CONFIGS
+                                                    : TR_LIN_LIMIT_MEMORY;
         out->has_bad = s.has_bad && out->verdict == TR_LIN_INVALID;
         out->bad_pos = s.bad_pos;
     }
@@ -264,6 +268,7 @@ static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko
     out->configs += ko->configs;
     if (ko->verdict == TR_LIN_UNKNOWN && out->keys_unknown++ == 0) {
         out->unknown_key = kc->key;
+        out->unknown_limit = ko->limit;
     }
     /* of several bad keys, report the op earliest in the history */
     if (ko->verdict == TR_LIN_INVALID && ko->has_bad &&
