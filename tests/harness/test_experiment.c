@@ -525,3 +525,20 @@ Test(experiment, a_node_crashed_while_paused_is_paused_again) {
     cr_assert_gt(crashed_paused, 0, "no node crashed while paused in 60 seeds");
     cr_assert_gt(paused_again, 0, "%u crashes of paused nodes, none paused again", crashed_paused);
 }
+
+/* At the history's cap clients stop invoking and every op in flight still completes: no
+ * record is refused, the run is checked as usual. */
+Test(experiment, a_run_that_fills_its_history_stops_its_clients_cleanly) {
+    tr_experiment_config cfg;
+    config(&cfg, 5);
+    cfg.history_max = 301;
+    tr_experiment_result *r = run_ok(&cfg);
+    size_t count = tr_history_count(r->history);
+    cr_assert_leq(count, 301);
+    cr_assert_geq(count, 301 - 2 * 5, "stopped short of the cap: %zu", count);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        cr_assert_str_neq(r->checks[i].name, "history", "%s", r->checks[i].why);
+    }
+    cr_assert_eq(r->verdict, TR_VERDICT_HELD, "%s", r->checks[0].why);
+    tr_experiment_result_destroy(r);
+}
