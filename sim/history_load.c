@@ -1,7 +1,9 @@
-/* history_load.c — reading a history back (see history.h): JSON through jansson, and an EDN
- * reader for exactly the subset that tr__history_write_edn writes (plus whitespace, commas
- * and ; comments). Every op goes through tr__history_append, so a loaded history holds the
- * same invariants as a recorded one; a refusal is explained with its position. */
+/* history_load.c — reading a history back (see history.h and history_load.h): JSON, troupe's
+ * own, through jansson; EDN as troupe writes it and as Jepsen and Knossos write it (op maps
+ * one per line, in a vector or a list, fields in any order, other processes' ops noted and
+ * left out, values with or without keys). Every client op goes through tr__history_append,
+ * so a loaded history holds the same invariants as a recorded one; a refusal is explained
+ * with its position. */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -421,7 +423,7 @@ int tr__history_load_json(const char *text, size_t len, size_t max_ops, tr_histo
     return 0;
 }
 
-/* ---- import: EDN (exactly what tr__history_write_edn writes) ---------------------------- */
+/* ---- import: EDN (troupe's, Jepsen's, Knossos's) ------------------------------------------- */
 
 typedef struct edn {
     const char *p;
@@ -1168,6 +1170,10 @@ int tr__history_import_file(const char *path, const tr__history_load_opts *o, tr
     }
     if (looks_like_edn(text, len)) {
         rc = tr__history_import_edn(text, len, o, out, notes, err, err_cap);
+    } else if (o->shape == TR_SHAPE_SINGLE) {
+        set_err(err, err_cap, "%s: a JSON history's values are [key, v]: no single-register form",
+                path);
+        rc = TR_ECORRUPT;
     } else {
         rc = tr__history_load_json(text, len, o->max_ops, out, err, err_cap);
     }

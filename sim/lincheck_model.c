@@ -1,6 +1,8 @@
-/* lincheck_model.c — the public linearizability checker of troupe.h (tr_lincheck_history):
- * the built-in register models run the register checker of lincheck.c (its pruning and
- * compact memo); any other tr_lin_model runs the general search below.
+/* lincheck_model.c — the public linearizability checker of troupe.h (tr_lincheck_history)
+ * and its internal form with options (tr__lincheck_model, sim/lincheck.h): the built-in
+ * register models run the register checker of lincheck.c (its pruning and compact memo) on
+ * integer histories; any other tr_lin_model (Knossos's mutex among them) runs the general
+ * search below.
  *
  * The general search is lincheck.c's algorithm with the model's state as opaque bytes:
  * the history is split by key (linearizability is local), and each key is searched with
@@ -10,7 +12,8 @@
  * dropped; an info or never completed call may linearize at any point after its invoke, or
  * never (it has no return event), and the model sees ret = NULL for it. States compare as
  * bytes: a model must leave no uninitialised padding in them. A key whose memo passes the
- * budget (configurations, or TR_LIN_DEFAULT_MAX_MEMORY bytes) is unknown, never held.
+ * budget (configurations, or bytes: TR_LIN_DEFAULT_MAX_MEMORY unless tr__lincheck_model is
+ * given another) is unknown, never held, and the limit reached is reported.
  * A state may hold the address of an interned value (the built-in registers do, for values
  * other than integers): the memo then hashes addresses, which differ between runs, but only
  * equality decides whether a configuration is new, so verdicts and counts do not.

@@ -366,3 +366,19 @@ Test(jepsen_history, a_model_that_does_not_fit_is_refused_with_the_list) {
     cr_assert_eq(troupe_cli("", "check", DATA "mutex.edn --model set", true, out, sizeof out), 2);
     cr_assert(strstr(out, "--model must be auto|register|cas-register|mutex|stock"), "%s", out);
 }
+
+Test(jepsen_history, json_has_no_single_register_form) {
+    char path[64], out[2048];
+    snprintf(path, sizeof path, "/tmp/troupe-jepsen-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    const char *text = "[{\"type\":\"invoke\",\"f\":\"write\",\"process\":0,\"value\":[1,2]}]";
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char args[128];
+    snprintf(args, sizeof args, "%s --single", path);
+    cr_assert_eq(troupe_cli("", "check", args, true, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "a JSON history's values are [key, v]"), "%s", out);
+    cr_assert_eq(troupe_cli("", "check", path, true, out, sizeof out), 0, "%s", out);
+    unlink(path);
+}
