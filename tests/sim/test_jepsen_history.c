@@ -70,6 +70,49 @@ Test(jepsen_history, nemesis_ops_are_counted_and_leniencies_noted) {
     tr__history_destroy(h);
 }
 
+/* ---- an independent reader ---------------------------------------------------------------- */
+
+/* Reads path with troupe and with edn_format (tests/sim/jepsen_edn_read.py): the same client
+ * ops, other processes' ops and shape. */
+static void assert_read_alike(const char *path) {
+    char cmd[256], out[256] = "";
+    snprintf(cmd, sizeof cmd, "python3 tests/sim/jepsen_edn_read.py %s 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    cr_assert_eq(pclose(p), 0, "%s: %s", path, out);
+    unsigned long long client, other;
+    char shape[16];
+    cr_assert_eq(sscanf(out, "%llu %llu %15s", &client, &other, shape), 3, "%s", out);
+    tr__history_load_opts o = {.max_ops = 100000};
+    tr__history_load_notes notes;
+    tr_history *h = NULL;
+    char err[256] = "";
+    cr_assert_eq(tr__history_import_file(path, &o, &h, &notes, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tr__history_count(h), client, "%s: troupe %zu client ops, edn_format %llu", path,
+                 tr__history_count(h), client);
+    cr_assert_eq(notes.other_ops, other, "%s: other ops", path);
+    cr_assert_str_eq(notes.single ? "single" : "keyed", shape, "%s", path);
+    tr__history_destroy(h);
+}
+
+Test(jepsen_history, edn_format_reads_the_hand_made_files_alike) {
+    static const char *const files[] = {"register-history.edn",
+                                        "register-stale-read.edn",
+                                        "register-values.edn",
+                                        "cas-register.edn",
+                                        "cas-register-bad.edn",
+                                        "independent.edn",
+                                        "mutex.edn",
+                                        "mutex-bad.edn"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[128];
+        snprintf(path, sizeof path, DATA "%s", files[i]);
+        assert_read_alike(path);
+    }
+}
+
 /* ---- generated histories, written in each shape ------------------------------------------ */
 
 static uint64_t rng_state;
@@ -237,6 +280,16 @@ Test(jepsen_history, generated_histories_read_alike_in_every_shape) {
         cr_assert_eq(notes.single, !keyed);
         cr_assert_eq(notes.other_ops, (uint64_t)nemesis);
         assert_same_ops(h, back);
+        if (n % 25 == 0) { /* and the independent reader on some of them */
+            char path[64];
+            snprintf(path, sizeof path, "/tmp/troupe-jepsen-XXXXXX");
+            int fd = mkstemp(path);
+            cr_assert(fd >= 0);
+            cr_assert_eq(write(fd, text, len), (ssize_t)len);
+            close(fd);
+            assert_read_alike(path);
+            unlink(path);
+        }
         tr__lin_result got;
         cr_assert_eq(tr__lincheck(back, NULL, &got), 0);
         cr_assert_eq(got.verdict, want.verdict, "history %d: verdicts differ", n);
