@@ -52,6 +52,8 @@ typedef struct check_args {
     int64_t stock_initial; /* stock histories: every item's level before the run */
     check_model model;
     tr__history_shape shape;
+    bool has_initial; /* --initial: the registers' value before the history */
+    int64_t initial;
 } check_args;
 
 typedef struct check_report {
@@ -70,8 +72,8 @@ typedef struct check_report {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe check FILE [--model auto|" MODEL_LIST "] [--keyed | --single]\n"
-            "                    [--json] [--budget N] [--memory MIB] [--max-ops N]\n"
-            "                    [--stock-initial N]\n"
+            "                    [--initial V] [--json] [--budget N] [--memory MIB]\n"
+            "                    [--max-ops N] [--stock-initial N]\n"
             "\n"
             "Checks a recorded history for linearizability against a model, searched per key\n"
             "(Wing-Gong/Lowe), and reports the latency (p50/p99/max) of ok ops and the\n"
@@ -99,6 +101,8 @@ static void usage(FILE *out) {
             "  --keyed       EDN values are [key v] (Jepsen's independent histories)\n"
             "  --single      EDN values are one register's v (key 0); without either, the\n"
             "                first op's value decides\n"
+            "  --initial V   register models: every key holds the integer V before the\n"
+            "                history (Knossos's (cas-register 0)); default: unset (nil)\n"
             "  --json        print the report as one JSON object\n"
             "  --budget N    at most N memoised configurations per key (default %u)\n"
             "  --memory MIB  at most MIB MiB of memo per key (default %u); past either\n"
@@ -165,6 +169,16 @@ static int parse_args(int argc, char **argv, check_args *a) {
             if (parse_model(i + 1 < argc ? argv[++i] : NULL, &a->model)) {
                 return -1;
             }
+        } else if (!strcmp(arg, "--initial")) {
+            const char *v = i + 1 < argc ? argv[++i] : NULL;
+            char *end = NULL;
+            errno = 0;
+            a->initial = v ? strtoll(v, &end, 10) : 0;
+            if (!v || end == v || *end || errno) {
+                fprintf(stderr, "troupe check: --initial needs an integer (64-bit)\n");
+                return -1;
+            }
+            a->has_initial = true;
         } else if (!strcmp(arg, "--keyed") || !strcmp(arg, "--single")) {
             tr__history_shape shape = arg[2] == 'k' ? TR_SHAPE_KEYED : TR_SHAPE_SINGLE;
             if (a->shape != TR_SHAPE_AUTO && a->shape != shape) {
@@ -512,7 +526,9 @@ static int check_lin(const check_args *a, check_report *r) {
                                 : r->model == MODEL_MUTEX  ? &tr__lin_model_mutex
                                                            : &tr_lin_model_cas_register;
     tr_lin_options lo = {.max_configs = a->budget,
-                         .max_memory_bytes = (size_t)(a->memory_mib << 20)};
+                         .max_memory_bytes = (size_t)(a->memory_mib << 20),
+                         .has_initial = a->has_initial,
+                         .initial = a->initial};
     return tr__lincheck_model(r->h, model, &lo, &r->lin);
 }
 
@@ -520,6 +536,11 @@ static int run_checks(const check_args *a, check_report *r) {
     r->model = a->model == MODEL_AUTO ? auto_model(r->h) : a->model;
     r->stock = r->model == MODEL_STOCK;
     int rc = model_fits(a, r);
+    if (rc == 0 && a->has_initial && r->model != MODEL_REGISTER && r->model != MODEL_CAS_REGISTER) {
+        fprintf(stderr, "troupe check: %s: --initial applies to the register models, not %s\n",
+                a->path, model_names[r->model]);
+        rc = TR_EINVAL;
+    }
     if (rc != 0) {
         return rc;
     }

@@ -40,6 +40,7 @@ typedef struct frame {
 #define ENTRY_FIXED 3
 
 typedef struct search {
+    reg initial;
     const call *calls;
     size_t n;
     node *nodes; /* 1 + events */
@@ -115,7 +116,7 @@ static tr_lin_verdict run(search *s) {
     for (size_t i = 0; i < s->n; i++) {
         left += s->calls[i].ret != NIL;
     }
-    reg state = {0};
+    reg state = s->initial;
     uint32_t entry = s->nodes[0].next;
     while (left > 0) {
         TR_DEBUG_ASSERT(entry != NIL); /* an unlinearized ok call keeps a return in the list */
@@ -159,7 +160,7 @@ typedef struct key_outcome {
 } key_outcome;
 
 static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_outcome *out) {
-    search s = {.calls = calls, .n = n};
+    search s = {.calls = calls, .n = n, .initial = {.value = o->initial, .set = o->has_initial}};
     s.bit_words = (n + 63) / 64;
     s.m.max_entries = o->max_configs;
     s.m.max_bytes = o->max_memory_bytes;

@@ -55,6 +55,10 @@ typedef enum tr_lin_limit {
 typedef struct tr_lin_options {
     uint64_t max_configs;    /* per key; 0 = TR_LIN_DEFAULT_MAX_CONFIGS */
     size_t max_memory_bytes; /* per key; 0 = TR_LIN_DEFAULT_MAX_MEMORY */
+    /* The registers' value before the history (Knossos's (cas-register 0)): every key holds
+     * `initial` when has_initial, else starts unset. The register models only. */
+    bool has_initial;
+    int64_t initial;
 } tr_lin_options;
 
 typedef struct tr__lin_result {

@@ -122,6 +122,7 @@ typedef tr__lin_node mnode;
 
 typedef struct msearch {
     const tr_lin_model *model;
+    const void *initial; /* the state before the history, or NULL: model->init's */
     const mcall *calls;
     size_t n;
     mnode *nodes;
@@ -151,7 +152,11 @@ static tr_lin_verdict msearch_run(msearch *s) {
     }
     uint8_t state[STATE_MAX], next[STATE_MAX];
     memset(state, 0, sizeof state);
-    s->model->init(state);
+    if (s->initial) {
+        memcpy(state, s->initial, sz);
+    } else {
+        s->model->init(state);
+    }
     uint32_t entry = s->nodes[0].next;
     while (left > 0) {
         TR_ASSERT(entry != NIL); /* an ok call not linearized keeps its return in the list */
@@ -207,7 +212,12 @@ typedef struct mkey_outcome {
 
 static int mcheck_key(const tr_lin_model *model, const mcall *calls, size_t n,
                       const tr_lin_options *o, mkey_outcome *out) {
-    msearch s = {.model = model, .calls = calls, .n = n};
+    bool is_reg = model == &tr_lin_model_register || model == &tr_lin_model_cas_register;
+    reg_state initial = {.value = o->initial, .set = 1};
+    msearch s = {.model = model,
+                 .initial = is_reg && o->has_initial ? &initial : NULL,
+                 .calls = calls,
+                 .n = n};
     s.bit_words = (n + 63) / 64;
     s.m.max_entries = o->max_configs;
     s.m.max_bytes = o->max_memory_bytes;

@@ -32,6 +32,8 @@ Test(jepsen_history, hand_made_files_get_their_verdicts) {
         {"cas-register.edn", 0, "linearizable: yes"},
         {"cas-register-bad.edn", 1, "index 5, key 0, process 2, ok cas [0 2]"},
         {"independent.edn", 1, "index 7, key 1, process 1, ok read 5"},
+        {"register-initial-zero.edn", 1, "index 1, key 0, process 0, ok read 0"},
+        {"register-initial-zero.edn --initial 0", 0, "linearizable: yes"},
         {"mutex.edn", 0, "model mutex"},
         {"mutex-bad.edn", 1, "index 3, key 0, process 1, ok acquire nil"},
     };
@@ -418,6 +420,8 @@ Test(jepsen_history, a_model_that_does_not_fit_is_refused_with_the_list) {
     cr_assert(strstr(out, "models: register|cas-register|mutex|stock"), "%s", out);
     cr_assert_eq(troupe_cli("", "check", DATA "mutex.edn --model set", true, out, sizeof out), 2);
     cr_assert(strstr(out, "--model must be auto|register|cas-register|mutex|stock"), "%s", out);
+    cr_assert_eq(troupe_cli("", "check", DATA "mutex.edn --initial 0", true, out, sizeof out), 2);
+    cr_assert(strstr(out, "--initial applies to the register models, not mutex"), "%s", out);
 }
 
 Test(jepsen_history, json_has_no_single_register_form) {
