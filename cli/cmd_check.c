@@ -54,6 +54,7 @@ typedef struct check_args {
     tr__history_shape shape;
     bool has_initial; /* --initial: the registers' value before the history */
     int64_t initial;
+    bool nil_read_unknown; /* --nil-reads unknown: Knossos's meaning of an ok read of nil */
 } check_args;
 
 typedef struct check_report {
@@ -72,8 +73,9 @@ typedef struct check_report {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe check FILE [--model auto|" MODEL_LIST "] [--keyed | --single]\n"
-            "                    [--initial V] [--json] [--budget N] [--memory MIB]\n"
-            "                    [--max-ops N] [--stock-initial N]\n"
+            "                    [--initial V] [--nil-reads unset|unknown] [--json]\n"
+            "                    [--budget N] [--memory MIB] [--max-ops N]\n"
+            "                    [--stock-initial N]\n"
             "\n"
             "Checks a recorded history for linearizability against a model, searched per key\n"
             "(Wing-Gong/Lowe), and reports the latency (p50/p99/max) of ok ops and the\n"
@@ -103,6 +105,10 @@ static void usage(FILE *out) {
             "                first op's value decides\n"
             "  --initial V   register models: every key holds the integer V before the\n"
             "                history (Knossos's (cas-register 0)); default: unset (nil)\n"
+            "  --nil-reads unset|unknown\n"
+            "                register models: an ok read of nil says the key was never\n"
+            "                written (unset, the default), or its value is unknown and it\n"
+            "                constrains nothing (unknown: Knossos's meaning)\n"
             "  --json        print the report as one JSON object\n"
             "  --budget N    at most N memoised configurations per key (default %u)\n"
             "  --memory MIB  at most MIB MiB of memo per key (default %u); past either\n"
@@ -179,6 +185,13 @@ static int parse_args(int argc, char **argv, check_args *a) {
                 return -1;
             }
             a->has_initial = true;
+        } else if (!strcmp(arg, "--nil-reads")) {
+            const char *v = i + 1 < argc ? argv[++i] : NULL;
+            if (!v || (strcmp(v, "unset") && strcmp(v, "unknown"))) {
+                fprintf(stderr, "troupe check: --nil-reads must be unset or unknown\n");
+                return -1;
+            }
+            a->nil_read_unknown = !strcmp(v, "unknown");
         } else if (!strcmp(arg, "--keyed") || !strcmp(arg, "--single")) {
             tr__history_shape shape = arg[2] == 'k' ? TR_SHAPE_KEYED : TR_SHAPE_SINGLE;
             if (a->shape != TR_SHAPE_AUTO && a->shape != shape) {
@@ -528,7 +541,8 @@ static int check_lin(const check_args *a, check_report *r) {
     tr_lin_options lo = {.max_configs = a->budget,
                          .max_memory_bytes = (size_t)(a->memory_mib << 20),
                          .has_initial = a->has_initial,
-                         .initial = a->initial};
+                         .initial = a->initial,
+                         .nil_read_unknown = a->nil_read_unknown};
     return tr__lincheck_model(r->h, model, &lo, &r->lin);
 }
 
@@ -536,8 +550,11 @@ static int run_checks(const check_args *a, check_report *r) {
     r->model = a->model == MODEL_AUTO ? auto_model(r->h) : a->model;
     r->stock = r->model == MODEL_STOCK;
     int rc = model_fits(a, r);
-    if (rc == 0 && a->has_initial && r->model != MODEL_REGISTER && r->model != MODEL_CAS_REGISTER) {
-        fprintf(stderr, "troupe check: %s: --initial applies to the register models, not %s\n",
+    bool register_only = a->has_initial || a->nil_read_unknown;
+    if (rc == 0 && register_only && r->model != MODEL_REGISTER && r->model != MODEL_CAS_REGISTER) {
+        fprintf(stderr,
+                "troupe check: %s: --initial and --nil-reads apply to the register models, not "
+                "%s\n",
                 a->path, model_names[r->model]);
         rc = TR_EINVAL;
     }

@@ -202,12 +202,15 @@ static int cmp_call(const void *a, const void *b) {
 }
 
 /* Turns one invoke (and its completion, if any) into a call; false if it drops out. */
-static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c) {
+static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, bool nil_unknown, call *c) {
     const tr_op *op = tr__history_op(h, inv);
     const tr_op *end = done != NIL ? tr__history_op(h, done) : NULL;
     uint8_t type = end ? end->type : TR_OP_INFO;
     if (type == TR_OP_FAIL || (type == TR_OP_INFO && op->f == TR_F_READ)) {
         return false;
+    }
+    if (nil_unknown && op->f == TR_F_READ && !end->has_value) {
+        return false; /* an ok read of nil whose value is unknown constrains nothing */
     }
     *c = (call){.inv = inv,
                 .ret = type == TR_OP_OK ? done : NIL,
@@ -224,14 +227,15 @@ static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c)
 }
 
 /* Turns every invoke (with its completion, if any) into calls[]; returns how many. */
-static size_t collect_calls(const tr_history *h, call *calls) {
+static size_t collect_calls(const tr_history *h, bool nil_unknown, call *calls) {
     size_t n = 0;
     for (size_t i = 0; i < tr__history_count(h); i++) {
         if (tr__history_op(h, i)->type != TR_OP_INVOKE) {
             continue;
         }
         size_t done = tr__history_partner(h, i);
-        n += make_call(h, (uint32_t)i, done == SIZE_MAX ? NIL : (uint32_t)done, &calls[n]);
+        n += make_call(h, (uint32_t)i, done == SIZE_MAX ? NIL : (uint32_t)done, nil_unknown,
+                       &calls[n]);
     }
     return n;
 }
@@ -301,7 +305,7 @@ int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr__lin_result
     }
     call *calls = malloc((count ? count : 1) * sizeof *calls);
     int rc = calls ? 0 : TR_ENOMEM;
-    size_t n = rc ? 0 : collect_calls(h, calls);
+    size_t n = rc ? 0 : collect_calls(h, o.nil_read_unknown, calls);
     qsort(calls, n, sizeof *calls, cmp_call);
     out->calls = n;
     for (size_t start = 0, end; rc == 0 && start < n; start = end) {

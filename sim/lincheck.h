@@ -59,6 +59,9 @@ typedef struct tr_lin_options {
      * `initial` when has_initial, else starts unset. The register models only. */
     bool has_initial;
     int64_t initial;
+    /* Knossos's meaning of an ok read of nil: a read whose value is unknown (it constrains
+     * nothing), not a read of an unset register. The register models only. */
+    bool nil_read_unknown;
 } tr_lin_options;
 
 typedef struct tr__lin_result {

@@ -255,7 +255,7 @@ static int cmp_mcall(const void *a, const void *b) {
 }
 
 /* Every invoke that did not fail, with its ok completion (if any), in calls[]. */
-static size_t mcollect(const tr_history *h, mcall *calls) {
+static size_t mcollect(const tr_history *h, bool nil_unknown, mcall *calls) {
     size_t n = 0;
     for (size_t i = 0; i < tr__history_count(h); i++) {
         if (tr__history_op(h, i)->type != TR_OP_INVOKE) {
@@ -272,6 +272,9 @@ static size_t mcollect(const tr_history *h, mcall *calls) {
         c->key = c->inv_op.key;
         if (c->ret != NIL) {
             tr_history_get(h, done, &c->ret_op);
+        }
+        if (nil_unknown && c->ret != NIL && !strcmp(c->inv_op.f, "read") && !c->ret_op.has_value) {
+            n--; /* Knossos's ok read of nil: its value is unknown, it constrains nothing */
         }
     }
     return n;
@@ -323,7 +326,8 @@ static int general(const tr_history *h, const tr_lin_model *model, const tr_lin_
     if (!calls) {
         return TR_ENOMEM;
     }
-    size_t n = mcollect(h, calls);
+    bool is_reg = model == &tr_lin_model_register || model == &tr_lin_model_cas_register;
+    size_t n = mcollect(h, is_reg && o->nil_read_unknown, calls);
     qsort(calls, n, sizeof *calls, cmp_mcall);
     out->calls = n;
     int rc = 0;

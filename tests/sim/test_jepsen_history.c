@@ -34,6 +34,8 @@ Test(jepsen_history, hand_made_files_get_their_verdicts) {
         {"independent.edn", 1, "index 7, key 1, process 1, ok read 5"},
         {"register-initial-zero.edn", 1, "index 1, key 0, process 0, ok read 0"},
         {"register-initial-zero.edn --initial 0", 0, "linearizable: yes"},
+        {"register-nil-read.edn", 1, "index 3, key 0, process 1, ok read nil"},
+        {"register-nil-read.edn --nil-reads unknown", 0, "linearizable: yes"},
         {"mutex.edn", 0, "model mutex"},
         {"mutex-bad.edn", 1, "index 3, key 0, process 1, ok acquire nil"},
     };
@@ -421,7 +423,8 @@ Test(jepsen_history, a_model_that_does_not_fit_is_refused_with_the_list) {
     cr_assert_eq(troupe_cli("", "check", DATA "mutex.edn --model set", true, out, sizeof out), 2);
     cr_assert(strstr(out, "--model must be auto|register|cas-register|mutex|stock"), "%s", out);
     cr_assert_eq(troupe_cli("", "check", DATA "mutex.edn --initial 0", true, out, sizeof out), 2);
-    cr_assert(strstr(out, "--initial applies to the register models, not mutex"), "%s", out);
+    cr_assert(strstr(out, "--initial and --nil-reads apply to the register models, not mutex"),
+              "%s", out);
 }
 
 Test(jepsen_history, json_has_no_single_register_form) {
@@ -437,5 +440,44 @@ Test(jepsen_history, json_has_no_single_register_form) {
     cr_assert_eq(troupe_cli("", "check", args, true, out, sizeof out), 2, "%s", out);
     cr_assert(strstr(out, "a JSON history's values are [key, v]"), "%s", out);
     cr_assert_eq(troupe_cli("", "check", path, true, out, sizeof out), 0, "%s", out);
+    unlink(path);
+}
+
+/* --initial and --nil-reads in the general search too (a register of strings). */
+Test(jepsen_history, initial_and_nil_reads_hold_for_values_of_any_kind) {
+    static const struct {
+        const char *text, *flags;
+        int rc;
+    } cases[] = {
+        {"{:process 0, :type :invoke, :f :write, :value \"a\"}\n"
+         "{:process 0, :type :ok, :f :write, :value \"a\"}\n"
+         "{:process 1, :type :invoke, :f :read, :value nil}\n"
+         "{:process 1, :type :ok, :f :read, :value nil}\n",
+         "", 1},
+        {NULL, "--nil-reads unknown", 0},
+        {"{:process 1, :type :invoke, :f :read, :value nil}\n"
+         "{:process 1, :type :ok, :f :read, :value 0}\n"
+         "{:process 0, :type :invoke, :f :write, :value \"a\"}\n"
+         "{:process 0, :type :ok, :f :write, :value \"a\"}\n",
+         "", 1},
+        {NULL, "--initial 0", 0},
+    };
+    char path[64] = "", args[160], out[2048];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (cases[i].text) {
+            if (path[0]) {
+                unlink(path);
+            }
+            snprintf(path, sizeof path, "/tmp/troupe-jepsen-XXXXXX");
+            int fd = mkstemp(path);
+            cr_assert(fd >= 0);
+            size_t len = strlen(cases[i].text);
+            cr_assert_eq(write(fd, cases[i].text, len), (ssize_t)len);
+            close(fd);
+        }
+        snprintf(args, sizeof args, "%s %s", path, cases[i].flags);
+        cr_assert_eq(troupe_cli("", "check", args, true, out, sizeof out), cases[i].rc,
+                     "case %zu: %s", i, out);
+    }
     unlink(path);
 }
