@@ -149,6 +149,35 @@ static int parse_count(const char *flag, const char *s, uint64_t max, uint64_t *
     return 0;
 }
 
+/* The options of the register models and of the reading of values: --initial V,
+ * --nil-reads unset|unknown, --keyed, --single. -1 on a usage error (reported). */
+static int parse_register_option(const char *arg, const char *v, check_args *a) {
+    if (!strcmp(arg, "--initial")) {
+        char *end = NULL;
+        errno = 0;
+        a->initial = v ? strtoll(v, &end, 10) : 0;
+        a->has_initial = v && end != v && !*end && !errno;
+        if (!a->has_initial) {
+            fprintf(stderr, "troupe check: --initial needs an integer (64-bit)\n");
+            return -1;
+        }
+    } else if (!strcmp(arg, "--nil-reads")) {
+        if (!v || (strcmp(v, "unset") && strcmp(v, "unknown"))) {
+            fprintf(stderr, "troupe check: --nil-reads must be unset or unknown\n");
+            return -1;
+        }
+        a->nil_read_unknown = !strcmp(v, "unknown");
+    } else {
+        tr__history_shape shape = arg[2] == 'k' ? TR_SHAPE_KEYED : TR_SHAPE_SINGLE;
+        if (a->shape != TR_SHAPE_AUTO && a->shape != shape) {
+            fprintf(stderr, "troupe check: --keyed and --single exclude each other\n");
+            return -1;
+        }
+        a->shape = shape;
+    }
+    return 0;
+}
+
 /* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
 static int parse_args(int argc, char **argv, check_args *a) {
     *a = (check_args){.budget = TR_LIN_DEFAULT_MAX_CONFIGS,
@@ -175,30 +204,12 @@ static int parse_args(int argc, char **argv, check_args *a) {
             if (parse_model(i + 1 < argc ? argv[++i] : NULL, &a->model)) {
                 return -1;
             }
-        } else if (!strcmp(arg, "--initial")) {
-            const char *v = i + 1 < argc ? argv[++i] : NULL;
-            char *end = NULL;
-            errno = 0;
-            a->initial = v ? strtoll(v, &end, 10) : 0;
-            if (!v || end == v || *end || errno) {
-                fprintf(stderr, "troupe check: --initial needs an integer (64-bit)\n");
+        } else if (!strcmp(arg, "--initial") || !strcmp(arg, "--nil-reads") ||
+                   !strcmp(arg, "--keyed") || !strcmp(arg, "--single")) {
+            bool valued = arg[2] == 'i' || arg[2] == 'n';
+            if (parse_register_option(arg, valued && i + 1 < argc ? argv[++i] : NULL, a)) {
                 return -1;
             }
-            a->has_initial = true;
-        } else if (!strcmp(arg, "--nil-reads")) {
-            const char *v = i + 1 < argc ? argv[++i] : NULL;
-            if (!v || (strcmp(v, "unset") && strcmp(v, "unknown"))) {
-                fprintf(stderr, "troupe check: --nil-reads must be unset or unknown\n");
-                return -1;
-            }
-            a->nil_read_unknown = !strcmp(v, "unknown");
-        } else if (!strcmp(arg, "--keyed") || !strcmp(arg, "--single")) {
-            tr__history_shape shape = arg[2] == 'k' ? TR_SHAPE_KEYED : TR_SHAPE_SINGLE;
-            if (a->shape != TR_SHAPE_AUTO && a->shape != shape) {
-                fprintf(stderr, "troupe check: --keyed and --single exclude each other\n");
-                return -1;
-            }
-            a->shape = shape;
         } else if (!strcmp(arg, "--max-ops")) {
             if (parse_count(arg, i + 1 < argc ? argv[++i] : NULL, TR_HISTORY_MAX_OPS_LIMIT,
                             &a->max_ops)) {
