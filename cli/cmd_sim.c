@@ -1637,6 +1637,9 @@ typedef struct loaded_run {
 static void loaded_result(const tr_experiment_result *r, void *ud) {
     loaded_run *lr = ud;
     print_loaded(r, lr->o);
+    for (uint32_t k = 0; k < r->workload_count; k++) {
+        history_cap_note(r->seed, &r->workloads[k]);
+    }
     if (lr->o->history != NULL && write_history(lr->o, r->seed, "", r->history) != 0) {
         lr->write_errors++;
     }
