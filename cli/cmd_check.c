@@ -72,10 +72,10 @@ typedef struct check_report {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: troupe check FILE [--model auto|" MODEL_LIST "] [--keyed | --single]\n"
-            "                    [--initial V] [--nil-reads unset|unknown] [--json]\n"
-            "                    [--budget N] [--memory MIB] [--max-ops N]\n"
-            "                    [--stock-initial N]\n"
+            "usage: troupe check FILE [--model auto|" MODEL_LIST "]\n"
+            "                    [--keyed | --single] [--initial V]\n"
+            "                    [--nil-reads unset|unknown] [--json] [--budget N]\n"
+            "                    [--memory MIB] [--max-ops N] [--stock-initial N]\n"
             "\n"
             "Checks a recorded history for linearizability against a model, searched per key\n"
             "(Wing-Gong/Lowe), and reports the latency (p50/p99/max) of ok ops and the\n"
