@@ -231,7 +231,9 @@ static void usage(FILE *f) {
             "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
             "most 1000000 seeds. partition, ring, bridge and crash need 3 nodes, isolate and\n"
             "oneway 2; a planted bug needs the workload it is planted in. A bad option is a\n"
-            "one-line error naming the limit, exit 2.\n"
+            "one-line error naming the limit, exit 2. Each store's history holds at most\n"
+            "1048576 events (2^20): at that cap clients stop invoking (every op in flight\n"
+            "still completes), stderr says when, and the report and checks cover what ran.\n"
             "--delay, --jitter: the minimum link delay and the mean of its random part (default\n"
             "100us, 400us); --delay-dist: its distribution; --loss, --dup, --reorder: per-message\n"
             "probabilities (default: 0, or 0.01, 0.01, 0.05 with those nemeses; under --net\n"
@@ -1339,6 +1341,23 @@ static void part_from_result(const sim_opts *o, const tr_experiment_result *res,
     }
 }
 
+/* A history at its cap (harness/client.c keeps room for the completion of every op in flight,
+ * so no invoke fits once room < in flight + 2): said on stderr with the time clients stopped. */
+static void history_cap_note(uint64_t seed, const tr_workload_result *w) {
+    const tr_history *h = w->history;
+    size_t count = tr__history_count(h), max = tr__history_max_ops(h), last = count;
+    if (max - count >= tr__history_pending(h) + 2) {
+        return;
+    }
+    while (last > 0 && tr__history_op(h, last - 1)->type != TR_OP_INVOKE) {
+        last--;
+    }
+    fprintf(stderr,
+            "troupe sim: seed %" PRIu64 ": the %s history reached its cap of %zu events at "
+            "%.3f s: clients stopped invoking there; the report covers what ran\n",
+            seed, w->name, max, last ? (double)tr__history_op(h, last - 1)->time_ns / 1e9 : 0.0);
+}
+
 /* One seed of the built-in workloads through tr_experiment_run, its result as the table's. */
 static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     const tr_service *svcs[3];
@@ -1367,6 +1386,7 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     for (uint32_t k = 0; k < res->workload_count; k++) {
         const tr_workload_result *w = &res->workloads[k];
         part_from_result(o, res, k, r);
+        history_cap_note(seed, w);
         for (uint32_t i = 0; i < w->check_count; i++) {
             if (strcmp(w->checks[i].name, "history") == 0) {
                 r->tool_error = true;
@@ -1617,6 +1637,9 @@ typedef struct loaded_run {
 static void loaded_result(const tr_experiment_result *r, void *ud) {
     loaded_run *lr = ud;
     print_loaded(r, lr->o);
+    for (uint32_t k = 0; k < r->workload_count; k++) {
+        history_cap_note(r->seed, &r->workloads[k]);
+    }
     if (lr->o->history != NULL && write_history(lr->o, r->seed, "", r->history) != 0) {
         lr->write_errors++;
     }

@@ -6,6 +6,7 @@
 
 #include "harness/service_defaults.h"
 #include "runtime/assert.h"
+#include "sim/history.h"
 
 enum {
     CLIENT_TICK = TR_MSG_USER + 0x210
@@ -141,6 +142,12 @@ static int invoke(tr_ctx *ctx, tr__clients *c, slot *s, uint64_t *wait_ns) {
     int rc = next_op(c, s, &type, &target, &w, wait_ns);
     if (rc != 0 || w.err != 0 || target == NULL || s->op.f == NULL) {
         return rc != 0 ? rc : TR_EINVAL; /* the workload has nothing more for this client */
+    }
+    /* Room for this invoke and the completion of every op in flight (this one's too): at the
+     * history's cap clients stop invoking, and no completion is ever refused. */
+    const tr_history *h = c->o.history;
+    if (tr__history_max_ops(h) - tr__history_count(h) < tr__history_pending(h) + 2) {
+        return TR_EFULL; /* history full: this client goes quiet */
     }
     s->invoke_ns = now_ns(c);
     uint64_t before = c->record_errors;

@@ -67,7 +67,7 @@ struct tr__nemesis {
     tr_sim_rng rng;
     uint64_t minority_mask;
     uint32_t down;    /* nodes crashed and not yet restarted */
-    uint64_t paused;  /* mask */
+    uint64_t paused;  /* mask: paused by the nemesis and neither resumed nor crashed since */
     bool in_window;   /* the majority/minority split is the base state of the links */
     bool partitioned; /* the window started */
     uint64_t window_from_ns, window_to_ns;
@@ -78,6 +78,9 @@ struct tr__nemesis {
     scen_ud *scen;                                 /* one per scenario event */
     /* open spans: crash and pause per node, the links, service faults per node */
     uint32_t crash_span[TR_SIM_NODES_MAX], pause_span[TR_SIM_NODES_MAX];
+    /* when each node's latest random pause ends: a resume scheduled for an earlier pause,
+     * which a crash ended, must not end a later one */
+    uint64_t pause_until_ns[TR_SIM_NODES_MAX];
     uint32_t link_span, window_span;
     uint32_t fault_span[TR__NEMESIS_FAULTS_MAX][TR_SIM_NODES_MAX];
     /* storage faults: a failing disk (io-error, disk-full) and a slow one, per node */
@@ -217,15 +220,27 @@ static void restart_cb(tr_sim *sim, void *ud) {
     }
 }
 
-static void resume_cb(tr_sim *sim, void *ud) {
-    node_ud *u = ud;
-    if (tr_sim_resume(sim, u->index) == 0) {
-        u->n->paused &= ~(1ull << u->index);
-        span_close(u->n, &u->n->pause_span[u->index]);
+static void resume_node(tr__nemesis *n, uint32_t i) {
+    if (tr_sim_resume(n->sim, i) == 0) {
+        n->paused &= ~(1ull << i);
+        span_close(n, &n->pause_span[i]);
     }
 }
 
+static void resume_cb(tr_sim *sim, void *ud) {
+    node_ud *u = ud;
+    if (tr_sim_now_ns(sim) >= u->n->pause_until_ns[u->index]) {
+        resume_node(u->n, u->index);
+    }
+}
+
+/* A crash ends a pause (the simulator clears a crashed node's pause): the node leaves the paused
+ * set, so that it can be paused again. */
 static void crashed(tr__nemesis *n, uint32_t i) {
+    if (n->paused >> i & 1) {
+        n->paused &= ~(1ull << i);
+        span_close(n, &n->pause_span[i]);
+    }
     n->down++;
     span_close(n, &n->crash_span[i]);
     n->crash_span[i] = span_open(n, "crash", 1ull << i, 0);
@@ -336,8 +351,8 @@ static void fault_cb(tr_sim *sim, void *ud) {
     } else if (kind == TR_NEMESIS_PAUSE && !(n->paused >> i & 1) && tr_sim_pause(sim, i) == 0) {
         n->paused |= 1ull << i;
         n->pause_span[i] = span_open(n, "pause", 1ull << i, 0);
-        tr_sim_at(sim, tr_sim_now_ns(sim) + rand_between(n, 200 * MS, 2 * SEC), resume_cb,
-                  &n->nodes[i]);
+        n->pause_until_ns[i] = tr_sim_now_ns(sim) + rand_between(n, 200 * MS, 2 * SEC);
+        tr_sim_at(sim, n->pause_until_ns[i], resume_cb, &n->nodes[i]);
     } else if (kind == TR_NEMESIS_CLOCK) {
         clock_fault(n, i, skew);
     } else if (kind == TR_NEMESIS_DELAY) {
@@ -530,7 +545,7 @@ void tr__nemesis_end(tr__nemesis *n) {
             restart_cb(sim, &n->nodes[i]);
         }
         if (n->paused >> i & 1) {
-            resume_cb(sim, &n->nodes[i]);
+            resume_node(n, i);
         }
     }
     /* Faults without an undo of their own (clocks), and scheduled ends past the heal. */

@@ -1,7 +1,9 @@
-/* history_load.c — reading a history back (see history.h): JSON through jansson, and an EDN
- * reader for exactly the subset that tr__history_write_edn writes (plus whitespace, commas
- * and ; comments). Every op goes through tr__history_append, so a loaded history holds the
- * same invariants as a recorded one; a refusal is explained with its position. */
+/* history_load.c — reading a history back (see history.h and history_load.h): JSON, troupe's
+ * own, through jansson; EDN as troupe writes it and as Jepsen and Knossos write it (op maps
+ * one per line, in a vector or a list, fields in any order, other processes' ops noted and
+ * left out, values with or without keys). Every client op goes through tr__history_append,
+ * so a loaded history holds the same invariants as a recorded one; a refusal is explained
+ * with its position. */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -12,6 +14,7 @@
 
 #include "runtime/assert.h"
 #include "sim/history.h"
+#include "sim/history_load.h"
 #include "sim/history_value.h"
 #include "troupe.h"
 
@@ -128,28 +131,39 @@ static const char *pair_why(uint8_t f, bool edn) {
                : "a reserve or restock value must be [key, [qty, id]]";
 }
 
+/* Why the history refused op: its own reason, but for a read's completion carrying a value,
+ * which the history reports in terms of the read's invoke. */
+static const char *refused_why(const tr_op *op, const tr_value *v, const char *why) {
+    bool valued = v ? v->kind != TR_VALUE_NIL : op->has_value;
+    if (op->f == TR_F_READ && op->type != TR_OP_INVOKE && op->type != TR_OP_OK && valued) {
+        return "a read that failed or ended info carries no value (only an ok read returns one)";
+    }
+    return why ? why : "refused";
+}
+
 /* Appends one parsed op with its value v (NULL: in op's fast fields), translating failures
- * into a message naming op number `n`. */
-static int import_append(tr_history *h, const tr_op *op, const tr_value *v, size_t n, char *err,
-                         size_t cap) {
+ * into a message naming the op's line and number `n`. */
+static int import_append(tr_history *h, const tr_op *op, const tr_value *v, int line, size_t n,
+                         char *err, size_t cap) {
     const char *why;
     int rc = tr__history_append_value(h, op, v, &why);
     if (rc == TR_EFULL && tr__history_count(h) < tr__history_max_ops(h)) {
-        set_err(err, cap, "op %zu: the history's values take more than %u MiB", n,
+        set_err(err, cap, "line %d: op %zu: the history's values take more than %u MiB", line, n,
                 TR_HISTORY_VALUES_MAX >> 20);
         return TR_ETOOBIG;
     }
     if (rc == TR_EFULL) {
-        set_err(err, cap, "op %zu: more than %zu ops (raise the limit)", n, tr__history_max_ops(h));
+        set_err(err, cap, "line %d: op %zu: more than %zu ops (raise the limit)", line, n,
+                tr__history_max_ops(h));
         return TR_ETOOBIG;
     }
     if (rc == TR_ENOMEM) {
-        set_err(err, cap, "op %zu: out of memory", n);
+        set_err(err, cap, "line %d: op %zu: out of memory", line, n);
         return rc;
     }
     if (rc != 0) {
-        set_err(err, cap, "op %zu (process %" PRId64 "): %s", n, op->process,
-                why ? why : "refused");
+        set_err(err, cap, "line %d: op %zu (process %" PRId64 "): %s", line, n, op->process,
+                refused_why(op, v, why));
         return TR_ECORRUPT;
     }
     return 0;
@@ -337,7 +351,7 @@ static int json_import_one(tr_history *h, const char *text, size_t len, text_pos
     tr_op op;
     tr_value value = {.kind = TR_VALUE_NIL};
     const char *why = json_parse_op(h, v, s, &op, &value);
-    int rc = why ? TR_ECORRUPT : import_append(h, &op, &value, n, err, cap);
+    int rc = why ? TR_ECORRUPT : import_append(h, &op, &value, p->line, n, err, cap);
     json_decref(v); /* after the append: the value borrows its strings */
     scratch_reset(s);
     if (why) {
@@ -409,7 +423,7 @@ int tr__history_load_json(const char *text, size_t len, size_t max_ops, tr_histo
     return 0;
 }
 
-/* ---- import: EDN (exactly what tr__history_write_edn writes) ---------------------------- */
+/* ---- import: EDN (troupe's, Jepsen's, Knossos's) ------------------------------------------- */
 
 typedef struct edn {
     const char *p;
@@ -688,132 +702,416 @@ static const char *edn_any(edn *r, int depth, tr_value *out) {
     return NULL;
 }
 
-/* [key v]: the key into op, v into *v (in the scratch). */
-static const char *edn_value_read(edn *r, tr_op *op, tr_value *v) {
-    if (!edn_eat(r, '[') || !edn_int(r, &op->key)) {
-        return ":value must be [key v]";
-    }
-    const char *why = edn_any(r, 0, v);
-    if (!why && tr__history_f_is_pair(op->f) && v->kind != TR_VALUE_NIL && !int_pair(v)) {
-        why = pair_why(op->f, true);
-    }
-    return why ? why : edn_eat(r, ']') ? NULL : ":value must be [key v]";
-}
-
-static const char *edn_field(tr_history *h, edn *r, const char *name, tr_op *op, tr_value *value,
-                             unsigned *seen) {
-    char buf[TR_HISTORY_NAME_MAX + 8];
-    bool nil;
-    int64_t v;
-    if (!strcmp(name, ":index")) {
-        return edn_int(r, &v) ? NULL : ":index must be an integer";
-    } else if (!strcmp(name, ":time")) {
-        return edn_int(r, &op->time_ns) ? NULL : ":time must be an integer";
-    } else if (!strcmp(name, ":process")) {
-        *seen |= 1;
-        return edn_int(r, &op->process) ? NULL : ":process must be an integer";
-    } else if (!strcmp(name, ":type")) {
-        *seen |= 2;
-        bool ok = edn_word(r, buf, sizeof buf) && buf[0] == ':' && !parse_type(buf + 1, &op->type);
-        return ok ? NULL : ":type must be :invoke, :ok, :fail or :info";
-    } else if (!strcmp(name, ":f")) {
-        *seen |= 4;
-        bool ok = edn_word(r, buf, sizeof buf) && buf[0] == ':' && !parse_f(h, buf + 1, &op->f);
-        return ok ? NULL
-                  : ":f must be a keyword (a letter, then letters, digits or -_.!?*+; at most "
-                    "31 bytes; at most 64 names) and come before :value";
-    } else if (!strcmp(name, ":value")) {
-        *seen |= 8;
-        return (*seen & 4) ? edn_value_read(r, op, value) : ":f must come before :value";
-    } else if (!strcmp(name, ":node")) {
-        if (!edn_int_or_nil(r, &v, &nil) || (!nil && (v < 0 || v > INT32_MAX))) {
-            return ":node must be nil or a non-negative integer";
+/* The text of one form (from..to) into buf, whitespace runs as one space; false (and buf
+ * empty) if it does not fit. */
+static bool edn_slice(const char *from, const char *to, char *buf, size_t cap) {
+    size_t n = 0;
+    for (const char *p = from; p < to; p++) {
+        bool ws = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        if (ws && (n == 0 || buf[n - 1] == ' ')) {
+            continue;
         }
-        op->node = nil ? TR_NODE_NONE : (int32_t)v;
-        return NULL;
-    } else if (!strcmp(name, ":error")) {
-        return edn_string_read(r, op->error, sizeof op->error) ? NULL : ":error must be a string";
+        if (n + 1 >= cap) {
+            buf[0] = '\0';
+            return false;
+        }
+        buf[n++] = ws ? ' ' : *p;
     }
-    return "unknown key (this reader reads what troupe writes)";
+    while (n > 0 && buf[n - 1] == ' ') {
+        n--;
+    }
+    buf[n] = '\0';
+    return true;
 }
 
-static const char *edn_op(tr_history *h, edn *r, tr_op *op, tr_value *v) {
-    memset(op, 0, sizeof *op);
-    op->node = TR_NODE_NONE;
-    unsigned seen = 0;
+static bool edn_delimiter(char c) {
+    return strchr(" \t\r\n,;()[]{}\"", c) != NULL || c == '\0';
+}
+
+static void edn_skip_token(edn *r) {
+    while (r->p < r->end && !edn_delimiter(*r->p)) {
+        r->p++;
+    }
+}
+
+/* Past a string (at its opening quote), escapes not checked: where a value is only skipped
+ * (a nemesis op's), any text goes; where it is read, edn_string_value checks it. */
+static const char *edn_skip_string(edn *r) {
+    for (r->p++; r->p < r->end && *r->p != '"'; r->p++) {
+        if (*r->p == '\\' && r->p + 1 < r->end) {
+            r->p++;
+        }
+        if (*r->p == '\n') {
+            r->line++;
+            r->line_start = r->p + 1;
+        }
+    }
+    if (r->p == r->end) {
+        return "a string runs to the end of the file";
+    }
+    r->p++;
+    return NULL;
+}
+
+/* Past one EDN form of any kind: scalars, strings, characters, vectors, lists, maps, sets,
+ * tagged literals (#inst "...", #jepsen.history.Op{...}) and #_ discards. */
+static const char *edn_skip(edn *r, int depth) {
+    edn_ws(r);
+    if (depth > TR_EDN_SKIP_DEPTH_MAX) {
+        return "forms nested deeper than 64";
+    }
+    if (r->p == r->end) {
+        return "a value expected before the end of the file";
+    }
+    char c = *r->p, next = r->p + 1 < r->end ? r->p[1] : '\0';
+    if (c == '"') {
+        return edn_skip_string(r);
+    }
+    if (c == '#' && next == '_') { /* a discarded form, then the form itself */
+        r->p += 2;
+        const char *why = edn_skip(r, depth + 1);
+        return why ? why : edn_skip(r, depth + 1);
+    }
+    if (c == '#' && next != '{') { /* a tag, then its form */
+        r->p++;
+        edn_skip_token(r);
+        return edn_skip(r, depth + 1);
+    }
+    r->p += c == '#';
+    c = *r->p;
+    if (c == '[' || c == '(' || c == '{') {
+        char close = c == '[' ? ']' : c == '(' ? ')' : '}';
+        for (r->p++; !edn_eat(r, close);) {
+            const char *why = r->p == r->end ? "a collection runs to the end of the file"
+                                             : edn_skip(r, depth + 1);
+            if (why) {
+                return why;
+            }
+        }
+        return NULL;
+    }
+    if (c == ']' || c == ')' || c == '}') {
+        return "an unexpected closing bracket";
+    }
+    r->p += c == '\\'; /* a character: \a \newline \u00e9 */
+    const char *from = r->p;
+    r->p += c == '\\' && r->p < r->end; /* \( \[ ... are characters too */
+    edn_skip_token(r);
+    return r->p > from ? NULL : "expected a value";
+}
+
+/* One op map as written. The value is kept as a position and read after the map, when :f
+ * and the process are known (the fields come in any order). */
+typedef struct edn_op_text {
+    int line; /* where the map begins */
+    bool has_process, client, has_value, has_time, bad_time, bad_node;
+    int64_t process, time_ns;
+    int32_t node;
+    char process_text[TR_HISTORY_NAME_MAX + 2];
+    char type[TR_HISTORY_NAME_MAX + 3];
+    char f[TR_HISTORY_NAME_MAX + 3];
+    char error[TR_OP_ERROR_MAX];
+    edn value_at;
+} edn_op_text;
+
+static bool text_int(const char *s, int64_t *out) {
+    if (!((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9'))) {
+        return false;
+    }
+    errno = 0;
+    char *e;
+    long long v = strtoll(s, &e, 10);
+    *out = v;
+    return *e == '\0' && errno == 0;
+}
+
+/* :error: a string's text, or any other form as written; truncated. */
+static void edn_error_text(const edn *at, const char *to, char *buf, size_t cap) {
+    edn r = *at;
+    if (*r.p == '"' && edn_string_read(&r, buf, cap)) {
+        return;
+    }
+    char text[256];
+    edn_slice(at->p, to - at->p < 255 ? to : at->p + 255, text, sizeof text);
+    snprintf(buf, cap, "%s", text);
+}
+
+static void edn_field_set(edn_op_text *t, const char *key, const edn *at, const char *to) {
+    char text[TR_HISTORY_NAME_MAX + 3];
+    bool fits = edn_slice(at->p, to, text, sizeof text);
+    int64_t v;
+    if (!strcmp(key, ":process")) {
+        t->has_process = true;
+        t->client = fits && text_int(text, &t->process);
+        memcpy(t->process_text, text, sizeof t->process_text - 1);
+        t->process_text[sizeof t->process_text - 1] = '\0';
+    } else if (!strcmp(key, ":type")) {
+        memcpy(t->type, text, sizeof t->type);
+    } else if (!strcmp(key, ":f")) {
+        memcpy(t->f, text, sizeof t->f);
+    } else if (!strcmp(key, ":value")) {
+        t->has_value = true;
+        t->value_at = *at;
+    } else if (!strcmp(key, ":time")) {
+        t->has_time = true;
+        t->bad_time = !fits || !text_int(text, &t->time_ns);
+    } else if (!strcmp(key, ":node")) {
+        bool is_int = fits && text_int(text, &v);
+        t->bad_node = is_int && (v < 0 || v > INT32_MAX);
+        t->node = is_int && !t->bad_node ? (int32_t)v : TR_NODE_NONE;
+    } else if (!strcmp(key, ":error")) {
+        edn_error_text(at, to, t->error, sizeof t->error);
+    }
+}
+
+/* Reads one op map (or a tagged record #name{...}); other keys are skipped. */
+static const char *edn_op_read(edn *r, edn_op_text *t) {
+    memset(t, 0, sizeof *t);
+    t->node = TR_NODE_NONE;
+    edn_ws(r);
+    t->line = r->line;
+    if (r->p < r->end && *r->p == '#') {
+        r->p++;
+        edn_skip_token(r);
+    }
     if (!edn_eat(r, '{')) {
-        return "expected '{'";
+        return "expected an op map '{'";
     }
     while (!edn_eat(r, '}')) {
-        char name[16];
-        if (!edn_word(r, name, sizeof name) || name[0] != ':') {
-            return "expected a keyword or '}'";
+        edn_ws(r);
+        const char *from = r->p;
+        const char *why = r->p == r->end ? "an op map runs to the end of the file" : edn_skip(r, 0);
+        char key[16] = "";
+        if (!why) {
+            edn_slice(from, r->p, key, sizeof key);
+            edn_ws(r);
         }
-        const char *why = edn_field(h, r, name, op, v, &seen);
+        edn at = *r;
+        why = why ? why : edn_skip(r, 0);
+        if (why && at.p != from) { /* a broken value: the reader of values says what broke */
+            tr_value v;
+            const char *precise = edn_any(&at, -1, &v);
+            *r = precise ? at : *r;
+            why = precise ? precise : why;
+        }
         if (why) {
             return why;
         }
+        edn_field_set(t, key, &at, r->p);
     }
-    return seen == 15 ? NULL : "an op needs :type, :process, :f and :value";
+    return NULL;
+}
+
+/* A value of the keyed shape: [key v] with an integer key, v a pair for cas and the stock
+ * ops. */
+static bool keyed_value(uint8_t f, const tr_value *v) {
+    return v->kind == TR_VALUE_TUPLE && v->len == 2 && v->items[0].kind == TR_VALUE_INT &&
+           (!tr__history_f_is_pair(f) || int_pair(&v->items[1]));
+}
+
+typedef struct edn_import {
+    tr_history *h;
+    edn r;
+    tr__history_shape shape; /* AUTO until the first client op decides it */
+    tr__history_load_notes *notes;
+} edn_import;
+
+/* The op's key and value from the whole :value w, by the history's shape. */
+static const char *edn_split_value(edn_import *im, tr_op *op, const tr_value *w, tr_value *v) {
+    bool keyed = keyed_value(op->f, w);
+    if (im->shape == TR_SHAPE_AUTO) {
+        im->shape = keyed ? TR_SHAPE_KEYED : TR_SHAPE_SINGLE;
+        im->notes->single = !keyed;
+    }
+    if (im->shape == TR_SHAPE_SINGLE) {
+        *v = *w;
+        bool pair_ok = !tr__history_f_is_pair(op->f) || w->kind == TR_VALUE_NIL || int_pair(w);
+        return pair_ok ? NULL
+               : op->f == TR_F_CAS
+                   ? "a cas value must be [key [from to]], or [from to] in a history without keys"
+                   : "a reserve or restock value must be [key [qty id]], or [qty id] without keys";
+    }
+    if (!keyed) {
+        return tr__history_f_is_pair(op->f) && w->kind == TR_VALUE_TUPLE && w->len == 2
+                   ? pair_why(op->f, true)
+                   : ":value must be [key v] in a keyed history (the first op's value was; "
+                     "troupe check --single reads one register)";
+    }
+    op->key = w->items[0].i;
+    *v = w->items[1];
+    return NULL;
+}
+
+static void note_other(tr__history_load_notes *n, const edn_op_text *t) {
+    if (n->other_ops++ == 0) {
+        snprintf(n->other_process, sizeof n->other_process, "%s", t->process_text);
+    }
+    const char *name = t->f[0] == ':' ? t->f + 1 : t->f;
+    for (size_t i = 0; i < n->other_f_count; i++) {
+        if (!strcmp(n->other_f[i].name, name)) {
+            n->other_f[i].count++;
+            return;
+        }
+    }
+    if (n->other_f_count < TR_LOAD_OTHER_F_MAX) {
+        tr__history_other_f *o = &n->other_f[n->other_f_count++];
+        snprintf(o->name, sizeof o->name, "%s", name);
+        o->count = 1;
+    }
+}
+
+/* The client op t as a history op with its value in *v (the scratch). */
+static const char *edn_client_op(edn_import *im, const edn_op_text *t, tr_op *op, tr_value *v) {
+    memset(op, 0, sizeof *op);
+    op->process = t->process;
+    op->node = t->node;
+    snprintf(op->error, sizeof op->error, "%s", t->error);
+    if (t->type[0] != ':' || parse_type(t->type + 1, &op->type) != 0) {
+        return ":type must be :invoke, :ok, :fail or :info";
+    }
+    if (t->f[0] != ':' || parse_f(im->h, t->f + 1, &op->f) != 0) {
+        return ":f must be a keyword (a letter, then letters, digits or -_.!?*+; at most 31 "
+               "bytes; at most 64 names)";
+    }
+    if (t->bad_time || t->bad_node) {
+        return t->bad_time ? ":time must be an integer"
+                           : ":node must be nil or a non-negative integer";
+    }
+    tr_value whole = {.kind = TR_VALUE_NIL};
+    if (t->has_value) { /* depth -1: a keyed value's [key v] does not count against v's depth */
+        edn at = t->value_at;
+        const char *why = edn_any(&at, -1, &whole);
+        if (why) {
+            im->r = at; /* the error's position: where the value broke */
+            return why;
+        }
+    }
+    const char *why = edn_split_value(im, op, &whole, v);
+    if (!why && op->f == TR_F_READ && op->type != TR_OP_OK && v->kind != TR_VALUE_NIL) {
+        *v = (tr_value){.kind = TR_VALUE_NIL}; /* leniency 1 */
+        im->notes->read_values_dropped++;
+    }
+    size_t n = tr__history_count(im->h);
+    int64_t last = n ? tr__history_op(im->h, n - 1)->time_ns : 0;
+    op->time_ns = t->has_time ? t->time_ns : last;
+    if (op->time_ns < last) { /* leniency 2 */
+        op->time_ns = last;
+        im->notes->times_raised++;
+    }
+    return why;
+}
+
+/* Reads and appends (or notes) op number i. */
+static int edn_import_op(edn_import *im, size_t i, char *err, size_t cap) {
+    edn_op_text t;
+    tr_op op;
+    tr_value v = {.kind = TR_VALUE_NIL};
+    const char *why = edn_op_read(&im->r, &t);
+    if (!why && !t.has_process) {
+        why = "an op needs :process";
+    }
+    if (!why && !t.client) {
+        note_other(im->notes, &t);
+        return 0;
+    }
+    why = why ? why : edn_client_op(im, &t, &op, &v);
+    if (why) {
+        set_err(err, cap, "line %d column %d: op %zu: %s", im->r.line, edn_column(&im->r), i, why);
+        return TR_ECORRUPT;
+    }
+    return import_append(im->h, &op, &v, t.line, i, err, cap);
+}
+
+/* The ops of a vector or list (close: its closing bracket), or maps one after another
+ * (close 0) to the end of the text. */
+static int edn_import_ops(edn_import *im, char close, char *err, size_t cap) {
+    scratch *s = im->r.s;
+    int rc = 0;
+    for (size_t i = 0; rc == 0; i++) {
+        edn_ws(&im->r);
+        if (close ? edn_eat(&im->r, close) : im->r.p == im->r.end) {
+            break;
+        }
+        if (im->r.p == im->r.end) {
+            set_err(err, cap, "line %d column %d: the history's '%c' is not closed", im->r.line,
+                    edn_column(&im->r), close == ']' ? '[' : '(');
+            return TR_ECORRUPT;
+        }
+        rc = edn_import_op(im, i, err, cap);
+        scratch_reset(s);
+    }
+    edn_ws(&im->r);
+    if (rc == 0 && im->r.p != im->r.end) {
+        set_err(err, cap, "line %d column %d: trailing data after the history", im->r.line,
+                edn_column(&im->r));
+        rc = TR_ECORRUPT;
+    }
+    return rc;
+}
+
+int tr__history_import_edn(const char *text, size_t len, const tr__history_load_opts *o,
+                           tr_history **out, tr__history_load_notes *notes, char *err,
+                           size_t err_cap) {
+    TR_ASSERT(text && o && out);
+    *out = NULL;
+    tr__history_load_notes local;
+    notes = notes ? notes : &local;
+    *notes = (tr__history_load_notes){.edn = true, .single = o->shape == TR_SHAPE_SINGLE};
+    scratch s = {0};
+    edn_import im = {.r = {.p = text, .end = text + len, .line_start = text, .line = 1, .s = &s},
+                     .shape = o->shape,
+                     .notes = notes};
+    edn_ws(&im.r);
+    char c = im.r.p < im.r.end ? *im.r.p : '{';
+    if (c != '[' && c != '(' && c != '{' && c != '#') {
+        set_err(err, err_cap,
+                "line %d column %d: a history must be op maps: in a vector, in a list, or one "
+                "after another",
+                im.r.line, edn_column(&im.r));
+        return TR_ECORRUPT;
+    }
+    im.r.p += c == '[' || c == '(';
+    im.h = tr__history_create(o->max_ops);
+    if (!im.h) {
+        set_err(err, err_cap, "out of memory");
+        return TR_ENOMEM;
+    }
+    int rc = edn_import_ops(&im, c == '[' ? ']' : c == '(' ? ')' : 0, err, err_cap);
+    scratch_deinit(&s);
+    if (rc != 0) {
+        tr__history_destroy(im.h);
+        return rc;
+    }
+    *out = im.h;
+    return 0;
 }
 
 int tr__history_load_edn(const char *text, size_t len, size_t max_ops, tr_history **out, char *err,
                          size_t err_cap) {
-    TR_ASSERT(text && out);
-    *out = NULL;
-    scratch s = {0};
-    edn r = {.p = text, .end = text + len, .line_start = text, .line = 1, .s = &s};
-    if (!edn_eat(&r, '[')) {
-        set_err(err, err_cap, "line %d column %d: a history must be an EDN vector of op maps",
-                r.line, edn_column(&r));
-        return TR_ECORRUPT;
-    }
-    tr_history *h = tr__history_create(max_ops);
-    if (!h) {
-        set_err(err, err_cap, "out of memory");
-        return TR_ENOMEM;
-    }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && !edn_eat(&r, ']'); i++) {
-        tr_op op;
-        tr_value v = {.kind = TR_VALUE_NIL};
-        const char *why = edn_op(h, &r, &op, &v);
-        rc = why ? TR_ECORRUPT : import_append(h, &op, &v, i, err, err_cap);
-        if (why) {
-            set_err(err, err_cap, "line %d column %d: op %zu: %s", r.line, edn_column(&r), i, why);
-        }
-        scratch_reset(&s);
-    }
-    edn_ws(&r);
-    if (rc == 0 && r.p != r.end) {
-        set_err(err, err_cap, "line %d column %d: trailing data after the history", r.line,
-                edn_column(&r));
-        rc = TR_ECORRUPT;
-    }
-    scratch_deinit(&s);
-    if (rc != 0) {
-        tr__history_destroy(h);
-        return rc;
-    }
-    *out = h;
-    return 0;
+    tr__history_load_opts o = {.max_ops = max_ops};
+    return tr__history_import_edn(text, len, &o, out, NULL, err, err_cap);
 }
 
 /* ---- import: files ------------------------------------------------------------------ */
 
-/* JSON if the first element starts with '{' followed by '"'; EDN if by ':'. */
+/* EDN if the text opens with a comment, a list, a tag or a map whose first key is a keyword
+ * (op maps one after another), or with a vector whose first element is such a map; JSON
+ * otherwise. */
 static bool looks_like_edn(const char *p, size_t len) {
     const char *end = p + len;
-    int braces = 0;
+    int depth = 0;
     for (; p < end; p++) {
         if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ',') {
             continue;
         }
-        if ((*p == '[' && braces == 0) || (*p == '{' && braces == 1)) {
-            braces++;
+        if (depth == 0 && (*p == ';' || *p == '(' || *p == '#')) {
+            return true;
+        }
+        if ((*p == '[' && depth == 0) || (*p == '{' && depth <= 1)) {
+            depth = *p == '{' ? 2 : 1;
             continue;
         }
-        return braces == 2 && *p == ':';
+        return depth == 2 && *p == ':';
     }
     return false;
 }
@@ -857,10 +1155,13 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
     return 0;
 }
 
-int tr__history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
-                          size_t err_cap) {
-    TR_ASSERT(path && out);
+int tr__history_import_file(const char *path, const tr__history_load_opts *o, tr_history **out,
+                            tr__history_load_notes *notes, char *err, size_t err_cap) {
+    TR_ASSERT(path && o && out);
     *out = NULL;
+    if (notes) {
+        *notes = (tr__history_load_notes){0};
+    }
     char *text;
     size_t len;
     int rc = read_file(path, &text, &len, err, err_cap);
@@ -868,10 +1169,20 @@ int tr__history_load_file(const char *path, size_t max_ops, tr_history **out, ch
         return rc;
     }
     if (looks_like_edn(text, len)) {
-        rc = tr__history_load_edn(text, len, max_ops, out, err, err_cap);
+        rc = tr__history_import_edn(text, len, o, out, notes, err, err_cap);
+    } else if (o->shape == TR_SHAPE_SINGLE) {
+        set_err(err, err_cap, "%s: a JSON history's values are [key, v]: no single-register form",
+                path);
+        rc = TR_ECORRUPT;
     } else {
-        rc = tr__history_load_json(text, len, max_ops, out, err, err_cap);
+        rc = tr__history_load_json(text, len, o->max_ops, out, err, err_cap);
     }
     free(text);
     return rc;
+}
+
+int tr__history_load_file(const char *path, size_t max_ops, tr_history **out, char *err,
+                          size_t err_cap) {
+    tr__history_load_opts o = {.max_ops = max_ops};
+    return tr__history_import_file(path, &o, out, NULL, err, err_cap);
 }

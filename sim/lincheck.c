@@ -40,6 +40,7 @@ typedef struct frame {
 #define ENTRY_FIXED 3
 
 typedef struct search {
+    reg initial;
     const call *calls;
     size_t n;
     node *nodes; /* 1 + events */
@@ -115,7 +116,7 @@ static tr_lin_verdict run(search *s) {
     for (size_t i = 0; i < s->n; i++) {
         left += s->calls[i].ret != NIL;
     }
-    reg state = {0};
+    reg state = s->initial;
     uint32_t entry = s->nodes[0].next;
     while (left > 0) {
         TR_DEBUG_ASSERT(entry != NIL); /* an unlinearized ok call keeps a return in the list */
@@ -152,13 +153,14 @@ static tr_lin_verdict run(search *s) {
 
 typedef struct key_outcome {
     tr_lin_verdict verdict;
+    tr_lin_limit limit;
     uint64_t configs;
     uint32_t bad_pos;
     bool has_bad;
 } key_outcome;
 
 static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_outcome *out) {
-    search s = {.calls = calls, .n = n};
+    search s = {.calls = calls, .n = n, .initial = {.value = o->initial, .set = o->has_initial}};
     s.bit_words = (n + 63) / 64;
     s.m.max_entries = o->max_configs;
     s.m.max_bytes = o->max_memory_bytes;
@@ -172,6 +174,9 @@ static int check_key(const call *calls, size_t n, const tr_lin_options *o, key_o
     if (rc == 0) {
         out->verdict = run(&s);
         out->configs = s.m.count;
+        out->limit = out->verdict != TR_LIN_UNKNOWN ? TR_LIN_LIMIT_NONE
+                     : s.m.count >= s.m.max_entries ? TR_LIN_LIMIT_CONFIGS
+                                                    : TR_LIN_LIMIT_MEMORY;
         out->has_bad = s.has_bad && out->verdict == TR_LIN_INVALID;
         out->bad_pos = s.bad_pos;
     }
@@ -197,12 +202,15 @@ static int cmp_call(const void *a, const void *b) {
 }
 
 /* Turns one invoke (and its completion, if any) into a call; false if it drops out. */
-static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c) {
+static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, bool nil_unknown, call *c) {
     const tr_op *op = tr__history_op(h, inv);
     const tr_op *end = done != NIL ? tr__history_op(h, done) : NULL;
     uint8_t type = end ? end->type : TR_OP_INFO;
     if (type == TR_OP_FAIL || (type == TR_OP_INFO && op->f == TR_F_READ)) {
         return false;
+    }
+    if (nil_unknown && op->f == TR_F_READ && !end->has_value) {
+        return false; /* an ok read of nil whose value is unknown constrains nothing */
     }
     *c = (call){.inv = inv,
                 .ret = type == TR_OP_OK ? done : NIL,
@@ -219,14 +227,15 @@ static bool make_call(const tr_history *h, uint32_t inv, uint32_t done, call *c)
 }
 
 /* Turns every invoke (with its completion, if any) into calls[]; returns how many. */
-static size_t collect_calls(const tr_history *h, call *calls) {
+static size_t collect_calls(const tr_history *h, bool nil_unknown, call *calls) {
     size_t n = 0;
     for (size_t i = 0; i < tr__history_count(h); i++) {
         if (tr__history_op(h, i)->type != TR_OP_INVOKE) {
             continue;
         }
         size_t done = tr__history_partner(h, i);
-        n += make_call(h, (uint32_t)i, done == SIZE_MAX ? NIL : (uint32_t)done, &calls[n]);
+        n += make_call(h, (uint32_t)i, done == SIZE_MAX ? NIL : (uint32_t)done, nil_unknown,
+                       &calls[n]);
     }
     return n;
 }
@@ -264,6 +273,7 @@ static void merge_key(const tr_history *h, const call *kc, const key_outcome *ko
     out->configs += ko->configs;
     if (ko->verdict == TR_LIN_UNKNOWN && out->keys_unknown++ == 0) {
         out->unknown_key = kc->key;
+        out->unknown_limit = ko->limit;
     }
     /* of several bad keys, report the op earliest in the history */
     if (ko->verdict == TR_LIN_INVALID && ko->has_bad &&
@@ -295,7 +305,7 @@ int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr__lin_result
     }
     call *calls = malloc((count ? count : 1) * sizeof *calls);
     int rc = calls ? 0 : TR_ENOMEM;
-    size_t n = rc ? 0 : collect_calls(h, calls);
+    size_t n = rc ? 0 : collect_calls(h, o.nil_read_unknown, calls);
     qsort(calls, n, sizeof *calls, cmp_call);
     out->calls = n;
     for (size_t start = 0, end; rc == 0 && start < n; start = end) {

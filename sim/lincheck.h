@@ -45,9 +45,23 @@ typedef enum tr_lin_verdict {
     TR_LIN_UNKNOWN = 2,
 } tr_lin_verdict;
 
+/* What stopped a key's search when its answer is unknown. */
+typedef enum tr_lin_limit {
+    TR_LIN_LIMIT_NONE = 0,
+    TR_LIN_LIMIT_CONFIGS = 1, /* max_configs memoised configurations */
+    TR_LIN_LIMIT_MEMORY = 2,  /* max_memory_bytes of memo (or an allocation that failed) */
+} tr_lin_limit;
+
 typedef struct tr_lin_options {
     uint64_t max_configs;    /* per key; 0 = TR_LIN_DEFAULT_MAX_CONFIGS */
     size_t max_memory_bytes; /* per key; 0 = TR_LIN_DEFAULT_MAX_MEMORY */
+    /* The registers' value before the history (Knossos's (cas-register 0)): every key holds
+     * `initial` when has_initial, else starts unset. The register models only. */
+    bool has_initial;
+    int64_t initial;
+    /* Knossos's meaning of an ok read of nil: a read whose value is unknown (it constrains
+     * nothing), not a read of an unset register. The register models only. */
+    bool nil_read_unknown;
 } tr_lin_options;
 
 typedef struct tr__lin_result {
@@ -64,6 +78,7 @@ typedef struct tr__lin_result {
     bool has_bad_op;
     tr_op bad_op;
     int64_t unknown_key;
+    tr_lin_limit unknown_limit; /* UNKNOWN: the limit that stopped unknown_key's search */
 } tr__lin_result;
 
 /* Checks `h` and fills *out. Returns 0, TR_EINVAL if `h` holds ops that are not register ops
@@ -72,6 +87,18 @@ typedef struct tr__lin_result {
  * setup could not be allocated (the search itself degrades to UNKNOWN instead). opts may be
  * NULL (defaults). */
 int tr__lincheck(const tr_history *h, const tr_lin_options *opts, tr__lin_result *out);
+
+/* Checks `h` against `model` (the built-in register models run tr__lincheck on integer
+ * histories; anything else, the general search of lincheck_model.c) with the budget of `opts`
+ * (NULL: defaults), reporting in the register checker's terms. Errors as tr_lincheck_history;
+ * on an error out->verdict is UNKNOWN. */
+struct tr_lin_model;
+int tr__lincheck_model(const tr_history *h, const struct tr_lin_model *model,
+                       const tr_lin_options *opts, tr__lin_result *out);
+
+/* Knossos's mutex: "acquire" succeeds on a free lock and takes it, "release" frees a held one;
+ * values are ignored. One lock per key. */
+extern const struct tr_lin_model tr__lin_model_mutex;
 
 const char *tr__lincheck_verdict_name(tr_lin_verdict v); /* "linearizable", ... */
 

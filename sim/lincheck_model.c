@@ -1,6 +1,8 @@
-/* lincheck_model.c — the public linearizability checker of troupe.h (tr_lincheck_history):
- * the built-in register models run the register checker of lincheck.c (its pruning and
- * compact memo); any other tr_lin_model runs the general search below.
+/* lincheck_model.c — the public linearizability checker of troupe.h (tr_lincheck_history)
+ * and its internal form with options (tr__lincheck_model, sim/lincheck.h): the built-in
+ * register models run the register checker of lincheck.c (its pruning and compact memo) on
+ * integer histories; any other tr_lin_model (Knossos's mutex among them) runs the general
+ * search below.
  *
  * The general search is lincheck.c's algorithm with the model's state as opaque bytes:
  * the history is split by key (linearizability is local), and each key is searched with
@@ -10,7 +12,8 @@
  * dropped; an info or never completed call may linearize at any point after its invoke, or
  * never (it has no return event), and the model sees ret = NULL for it. States compare as
  * bytes: a model must leave no uninitialised padding in them. A key whose memo passes the
- * budget (configurations, or TR_LIN_DEFAULT_MAX_MEMORY bytes) is unknown, never held.
+ * budget (configurations, or bytes: TR_LIN_DEFAULT_MAX_MEMORY unless tr__lincheck_model is
+ * given another) is unknown, never held, and the limit reached is reported.
  * A state may hold the address of an interned value (the built-in registers do, for values
  * other than integers): the memo then hashes addresses, which differ between runs, but only
  * equality decides whether a configuration is new, so verdicts and counts do not.
@@ -77,6 +80,28 @@ const tr_lin_model tr_lin_model_cas_register = {.name = "cas-register",
                                                 .init = reg_init,
                                                 .step = cas_reg_step};
 
+/* Knossos's mutex: one bool per key. */
+static void mutex_init(void *state) {
+    *(uint8_t *)state = 0;
+}
+
+static bool mutex_step(void *state, const tr_history_op *inv, const tr_history_op *ret) {
+    (void)ret;
+    uint8_t *held = state;
+    if (!strcmp(inv->f, "acquire") && !*held) {
+        *held = 1;
+        return true;
+    }
+    if (!strcmp(inv->f, "release") && *held) {
+        *held = 0;
+        return true;
+    }
+    return false;
+}
+
+const tr_lin_model tr__lin_model_mutex = {
+    .name = "mutex", .state_size = 1, .init = mutex_init, .step = mutex_step};
+
 /* ---- the general search ------------------------------------------------------------ */
 
 typedef struct mcall {
@@ -97,6 +122,7 @@ typedef tr__lin_node mnode;
 
 typedef struct msearch {
     const tr_lin_model *model;
+    const void *initial; /* the state before the history, or NULL: model->init's */
     const mcall *calls;
     size_t n;
     mnode *nodes;
@@ -126,7 +152,11 @@ static tr_lin_verdict msearch_run(msearch *s) {
     }
     uint8_t state[STATE_MAX], next[STATE_MAX];
     memset(state, 0, sizeof state);
-    s->model->init(state);
+    if (s->initial) {
+        memcpy(state, s->initial, sz);
+    } else {
+        s->model->init(state);
+    }
     uint32_t entry = s->nodes[0].next;
     while (left > 0) {
         TR_ASSERT(entry != NIL); /* an ok call not linearized keeps its return in the list */
@@ -174,17 +204,23 @@ static tr_lin_verdict msearch_run(msearch *s) {
 
 typedef struct mkey_outcome {
     tr_lin_verdict verdict;
+    tr_lin_limit limit;
     uint64_t configs;
     uint32_t bad_pos;
     bool has_bad;
 } mkey_outcome;
 
-static int mcheck_key(const tr_lin_model *model, const mcall *calls, size_t n, uint64_t budget,
-                      mkey_outcome *out) {
-    msearch s = {.model = model, .calls = calls, .n = n};
+static int mcheck_key(const tr_lin_model *model, const mcall *calls, size_t n,
+                      const tr_lin_options *o, mkey_outcome *out) {
+    bool is_reg = model == &tr_lin_model_register || model == &tr_lin_model_cas_register;
+    reg_state initial = {.value = o->initial, .set = 1};
+    msearch s = {.model = model,
+                 .initial = is_reg && o->has_initial ? &initial : NULL,
+                 .calls = calls,
+                 .n = n};
     s.bit_words = (n + 63) / 64;
-    s.m.max_entries = budget;
-    s.m.max_bytes = TR_LIN_DEFAULT_MAX_MEMORY;
+    s.m.max_entries = o->max_configs;
+    s.m.max_bytes = o->max_memory_bytes;
     s.state_words = (model->state_size + 7) / 8;
     s.nodes = malloc((2 * n + 1) * sizeof *s.nodes);
     s.stack_node = malloc((n ? n : 1) * sizeof *s.stack_node);
@@ -196,6 +232,9 @@ static int mcheck_key(const tr_lin_model *model, const mcall *calls, size_t n, u
     if (rc == 0) {
         out->verdict = msearch_run(&s);
         out->configs = s.m.count;
+        out->limit = out->verdict != TR_LIN_UNKNOWN ? TR_LIN_LIMIT_NONE
+                     : s.m.count >= s.m.max_entries ? TR_LIN_LIMIT_CONFIGS
+                                                    : TR_LIN_LIMIT_MEMORY;
         out->has_bad = s.has_bad && out->verdict == TR_LIN_INVALID;
         out->bad_pos = s.bad_pos;
     }
@@ -216,7 +255,7 @@ static int cmp_mcall(const void *a, const void *b) {
 }
 
 /* Every invoke that did not fail, with its ok completion (if any), in calls[]. */
-static size_t mcollect(const tr_history *h, mcall *calls) {
+static size_t mcollect(const tr_history *h, bool nil_unknown, mcall *calls) {
     size_t n = 0;
     for (size_t i = 0; i < tr__history_count(h); i++) {
         if (tr__history_op(h, i)->type != TR_OP_INVOKE) {
@@ -233,6 +272,9 @@ static size_t mcollect(const tr_history *h, mcall *calls) {
         c->key = c->inv_op.key;
         if (c->ret != NIL) {
             tr_history_get(h, done, &c->ret_op);
+        }
+        if (nil_unknown && c->ret != NIL && !strcmp(c->inv_op.f, "read") && !c->ret_op.has_value) {
+            n--; /* Knossos's ok read of nil: its value is unknown, it constrains nothing */
         }
     }
     return n;
@@ -256,40 +298,46 @@ static void set_why(tr_lin_result *out, const tr_history *h) {
     }
 }
 
-static void merge(tr_lin_result *out, int64_t key, const mkey_outcome *ko, bool *any_bad) {
+/* Adds one key's outcome: of several bad keys the op earliest in the history is reported,
+ * of several unknown ones the first (calls are sorted by key: the smallest). */
+static void merge(const tr_history *h, int64_t key, const mkey_outcome *ko, tr__lin_result *out) {
     out->configs += ko->configs;
     out->keys++;
-    out->keys_unknown += ko->verdict == TR_LIN_UNKNOWN;
-    if (ko->verdict == TR_LIN_INVALID && (!*any_bad || ko->bad_pos < out->op_index)) {
-        out->verdict = TR_VERDICT_VIOLATED;
-        out->key = key;
-        out->op_index = ko->bad_pos;
-        *any_bad = true;
-    } else if (ko->verdict == TR_LIN_UNKNOWN && out->verdict == TR_VERDICT_HELD) {
-        out->verdict = TR_VERDICT_UNKNOWN;
-        out->key = key;
+    if (ko->verdict == TR_LIN_UNKNOWN && out->keys_unknown++ == 0) {
+        out->unknown_key = key;
+        out->unknown_limit = ko->limit;
+    }
+    if (ko->verdict == TR_LIN_INVALID && ko->has_bad &&
+        (!out->has_bad_op || ko->bad_pos < out->bad_op.index)) {
+        out->has_bad_op = true;
+        out->bad_op = *tr__history_op(h, ko->bad_pos);
+    }
+    if (ko->verdict == TR_LIN_INVALID) {
+        out->verdict = TR_LIN_INVALID;
+    } else if (ko->verdict == TR_LIN_UNKNOWN && out->verdict == TR_LIN_VALID) {
+        out->verdict = TR_LIN_UNKNOWN;
     }
 }
 
-static int general(const tr_history *h, const tr_lin_model *model, uint64_t budget,
-                   tr_lin_result *out) {
+static int general(const tr_history *h, const tr_lin_model *model, const tr_lin_options *o,
+                   tr__lin_result *out) {
     size_t count = tr__history_count(h);
     mcall *calls = malloc((count ? count : 1) * sizeof *calls);
     if (!calls) {
         return TR_ENOMEM;
     }
-    size_t n = mcollect(h, calls);
+    bool is_reg = model == &tr_lin_model_register || model == &tr_lin_model_cas_register;
+    size_t n = mcollect(h, is_reg && o->nil_read_unknown, calls);
     qsort(calls, n, sizeof *calls, cmp_mcall);
     out->calls = n;
-    bool any_bad = false;
     int rc = 0;
     for (size_t start = 0, end; rc == 0 && start < n; start = end) {
         for (end = start + 1; end < n && calls[end].key == calls[start].key; end++) {
         }
         mkey_outcome ko = {0};
-        rc = mcheck_key(model, calls + start, end - start, budget, &ko);
+        rc = mcheck_key(model, calls + start, end - start, o, &ko);
         if (rc == 0) {
-            merge(out, calls[start].key, &ko, &any_bad);
+            merge(h, calls[start].key, &ko, out);
         }
     }
     free(calls);
@@ -298,8 +346,8 @@ static int general(const tr_history *h, const tr_lin_model *model, uint64_t budg
 
 /* ---- the built-in models on the register checker ------------------------------------ */
 
-static int builtin(const tr_history *h, const tr_lin_model *model, uint64_t budget,
-                   tr_lin_result *out) {
+static int builtin(const tr_history *h, const tr_lin_model *model, const tr_lin_options *o,
+                   tr__lin_result *out) {
     bool cas = model == &tr_lin_model_cas_register, any = false;
     for (size_t i = 0; i < tr__history_count(h); i++) {
         const tr_op *op = tr__history_op(h, i);
@@ -309,28 +357,31 @@ static int builtin(const tr_history *h, const tr_lin_model *model, uint64_t budg
         any |= op->any != NULL;
     }
     if (any) {
-        return general(h, model, budget, out); /* the register checker holds integers only */
+        return general(h, model, o, out); /* the register checker holds integers only */
     }
-    tr_lin_options o = {.max_configs = budget};
-    tr__lin_result r;
-    int rc = tr__lincheck(h, &o, &r);
+    return tr__lincheck(h, o, out);
+}
+
+int tr__lincheck_model(const tr_history *h, const tr_lin_model *model, const tr_lin_options *opts,
+                       tr__lin_result *out) {
+    TR_ASSERT(h && model && out);
+    tr_lin_options o = opts ? *opts : (tr_lin_options){0};
+    o.max_configs = o.max_configs ? o.max_configs : TR_LIN_DEFAULT_MAX_CONFIGS;
+    o.max_memory_bytes = o.max_memory_bytes ? o.max_memory_bytes : TR_LIN_DEFAULT_MAX_MEMORY;
+    memset(out, 0, sizeof *out);
+    out->verdict = TR_LIN_VALID;
+    if (!model->init || !model->step || model->state_size > STATE_MAX) {
+        out->verdict = TR_LIN_UNKNOWN;
+        return TR_EINVAL;
+    }
+    bool is_builtin = model == &tr_lin_model_register || model == &tr_lin_model_cas_register;
+    int rc = is_builtin ? builtin(h, model, &o, out) : general(h, model, &o, out);
     if (rc != 0) {
-        return rc;
+        memset(out, 0, sizeof *out);
+        out->verdict = TR_LIN_UNKNOWN; /* never valid on an error */
     }
-    out->configs = r.configs;
-    out->keys = r.keys;
-    out->keys_unknown = r.keys_unknown;
-    out->calls = r.calls;
-    if (r.verdict == TR_LIN_INVALID) {
-        TR_ASSERT(r.has_bad_op);
-        out->verdict = TR_VERDICT_VIOLATED;
-        out->key = r.bad_op.key;
-        out->op_index = r.bad_op.index;
-    } else if (r.verdict == TR_LIN_UNKNOWN) {
-        out->verdict = TR_VERDICT_UNKNOWN;
-        out->key = r.unknown_key;
-    }
-    return 0;
+    TR_ASSERT(rc != 0 || out->verdict != TR_LIN_INVALID || out->has_bad_op);
+    return rc;
 }
 
 int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t budget,
@@ -339,20 +390,23 @@ int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t
         return TR_EINVAL;
     }
     memset(out, 0, sizeof *out);
-    out->verdict = TR_VERDICT_HELD;
-    budget = budget ? budget : TR_LIN_DEFAULT_MAX_CONFIGS;
-    int rc;
-    if (model == &tr_lin_model_register || model == &tr_lin_model_cas_register) {
-        rc = builtin(h, model, budget, out);
-    } else {
-        rc = general(h, model, budget, out);
-    }
+    tr_lin_options o = {.max_configs = budget};
+    tr__lin_result r;
+    int rc = tr__lincheck_model(h, model, &o, &r);
     if (rc != 0) {
-        memset(out, 0, sizeof *out);
         out->verdict = TR_VERDICT_UNKNOWN; /* never held on an error */
         snprintf(out->why, sizeof out->why, "%s", tr_strerror(rc));
         return rc;
     }
+    out->configs = r.configs;
+    out->keys = r.keys;
+    out->keys_unknown = r.keys_unknown;
+    out->calls = r.calls;
+    out->verdict = r.verdict == TR_LIN_VALID     ? TR_VERDICT_HELD
+                   : r.verdict == TR_LIN_INVALID ? TR_VERDICT_VIOLATED
+                                                 : TR_VERDICT_UNKNOWN;
+    out->key = r.verdict == TR_LIN_INVALID ? r.bad_op.key : r.unknown_key;
+    out->op_index = r.verdict == TR_LIN_INVALID ? r.bad_op.index : 0;
     set_why(out, h);
     return 0;
 }

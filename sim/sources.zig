@@ -26,6 +26,7 @@ pub const tests = [_][]const u8{
     "tests/sim/test_history.c",
     "tests/sim/test_history_api.c",
     "tests/sim/test_history_values.c",
+    "tests/sim/test_jepsen_history.c",
     "tests/sim/test_lincheck.c",
     "tests/sim/test_checkers.c",
     "tests/sim/test_sim_cli.c",

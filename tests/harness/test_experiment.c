@@ -480,3 +480,65 @@ Test(experiment, a_workload_records_values_of_any_kind) {
     cr_assert_gt(notes, 0, "no note was recorded");
     tr_experiment_result_destroy(r);
 }
+
+/* Whether span f covers time t (an open span covers everything after its start). */
+static bool covers(const tr_fault_span *f, uint64_t t) {
+    return f->start_ns <= t && (f->end_ns == 0 || t < f->end_ns);
+}
+
+/* A node crashed while paused leaves the nemesis' paused set: its pause ends at the crash,
+ * and the random nemesis pauses it again later in the run. */
+Test(experiment, a_node_crashed_while_paused_is_paused_again) {
+    uint32_t crashed_paused = 0, paused_again = 0;
+    for (uint64_t seed = 1; seed <= 60; seed++) {
+        tr_experiment_config cfg;
+        config(&cfg, seed);
+        cfg.sim.nodes = 3;
+        cfg.duration_ns = 60 * SEC;
+        cfg.nemesis.kinds = TR_NEMESIS_CRASH | TR_NEMESIS_PAUSE;
+        tr_experiment_result *r = run_ok(&cfg);
+        for (uint32_t c = 0; c < r->fault_count; c++) {
+            const tr_fault_span *crash = &r->faults[c];
+            if (strcmp(crash->kind, "crash") != 0) {
+                continue;
+            }
+            for (uint32_t p = 0; p < r->fault_count; p++) {
+                const tr_fault_span *pause = &r->faults[p];
+                if (strcmp(pause->kind, "pause") != 0 || pause->nodes != crash->nodes) {
+                    continue;
+                }
+                cr_assert(!covers(pause, crash->start_ns),
+                          "seed %llu: a pause of node mask %llx outlives its crash at %llu",
+                          (unsigned long long)seed, (unsigned long long)crash->nodes,
+                          (unsigned long long)crash->start_ns);
+                bool ended_by_it = pause->end_ns == crash->start_ns;
+                crashed_paused += ended_by_it;
+                for (uint32_t q = 0; ended_by_it && q < r->fault_count; q++) {
+                    const tr_fault_span *next = &r->faults[q];
+                    paused_again += strcmp(next->kind, "pause") == 0 &&
+                                    next->nodes == crash->nodes && next->start_ns > crash->start_ns;
+                }
+            }
+        }
+        tr_experiment_result_destroy(r);
+    }
+    cr_assert_gt(crashed_paused, 0, "no node crashed while paused in 60 seeds");
+    cr_assert_gt(paused_again, 0, "%u crashes of paused nodes, none paused again", crashed_paused);
+}
+
+/* At the history's cap clients stop invoking and every op in flight still completes: no
+ * record is refused, the run is checked as usual. */
+Test(experiment, a_run_that_fills_its_history_stops_its_clients_cleanly) {
+    tr_experiment_config cfg;
+    config(&cfg, 5);
+    cfg.history_max = 301;
+    tr_experiment_result *r = run_ok(&cfg);
+    size_t count = tr_history_count(r->history);
+    cr_assert_leq(count, 301);
+    cr_assert_geq(count, 301 - 2 * 5, "stopped short of the cap: %zu", count);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        cr_assert_str_neq(r->checks[i].name, "history", "%s", r->checks[i].why);
+    }
+    cr_assert_eq(r->verdict, TR_VERDICT_HELD, "%s", r->checks[0].why);
+    tr_experiment_result_destroy(r);
+}

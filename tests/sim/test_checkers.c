@@ -204,6 +204,7 @@ Test(check_cli, an_operation_that_is_not_a_register_one_is_named) {
                       " {:index 1, :time 2, :type :ok, :process 0, :f :deposit, :value [1 5]}]\n";
     const char *path = temp_file(NULL, 1, raw);
     cr_assert_eq(run_check(path, out, sizeof out), 2, "%s", out);
-    cr_assert(strstr(out, "op 0 is 'deposit', not a register operation") != NULL, "%s", out);
+    cr_assert(strstr(out, "op 0 is 'deposit', which the cas-register model does not know") != NULL,
+              "%s", out);
     unlink(path);
 }
