@@ -40,6 +40,7 @@ typedef struct linkv {
     uint32_t wait_count;
     uint64_t until_ms; /* a waiting request's deadline while it is dispatched again, else 0 */
     tr__linkv_arg arg;
+    tr__linkv_leaders leaders;
     int64_t value[TR__LINKV_KEYS];
     uint8_t set[TR__LINKV_KEYS];
     session sessions[SESSIONS_MAX];
@@ -315,9 +316,27 @@ static void retry_waiting(linkv *s, tr_ctx *ctx) {
     }
 }
 
+/* ---- the leader log (linkv.h) ---------------------------------------------------------- */
+
+/* Appends (term, leader) when either changed since the last entry, and stores the log. */
+static void note_leader(linkv *s, tr_ctx *ctx) {
+    tr_raft_status st;
+    tr_raft_status_get(&s->raft, &st);
+    tr__linkv_leaders *l = &s->leaders;
+    const tr__linkv_leader_seen *last =
+        l->count ? &l->seen[(l->count - 1) % TR__LINKV_LEADERS_MAX] : NULL;
+    if (last ? last->term == st.term && last->leader == st.leader : st.leader < 0) {
+        return;
+    }
+    l->seen[l->count++ % TR__LINKV_LEADERS_MAX] =
+        (tr__linkv_leader_seen){.term = st.term, .leader = st.leader, .ms = tr_now_ms(ctx)};
+    (void)tr_kv_put(ctx, TR__LINKV_LEADERS_KEY, 2, l, sizeof *l);
+}
+
 static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     linkv *s = state;
     if (tr_raft_receive(&s->raft, ctx, m)) {
+        note_leader(s, ctx);
         if (s->wait_count > 0) {
             retry_waiting(s, ctx);
         }
@@ -365,7 +384,14 @@ static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     cfg.snapshot = snapshot;
     cfg.restore = restore;
     cfg.done = done;
-    return tr_raft_init(&s->raft, ctx, &cfg);
+    int rc = tr_raft_init(&s->raft, ctx, &cfg);
+    size_t n = 0;
+    if (rc == 0 &&
+        (tr_kv_get(ctx, TR__LINKV_LEADERS_KEY, 2, &s->leaders, sizeof s->leaders, &n) != 0 ||
+         n != sizeof s->leaders)) {
+        memset(&s->leaders, 0, sizeof s->leaders); /* none yet, or no store */
+    }
+    return rc;
 }
 
 const tr_behaviour tr__linkv_behaviour = {"linkv", sizeof(linkv), init, receive, NULL};
