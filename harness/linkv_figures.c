@@ -158,6 +158,10 @@ static tr_verdict check_elections(const tr_check_input *in, char *why, size_t ca
     }
     tr_check_measure(in, "elections", st.count);
     tr_check_measure(in, "needless_elections", st.needless);
+    if (st.count == 0) {
+        snprintf(why, cap, "no leader lost");
+        return TR_VERDICT_HELD;
+    }
     snprintf(why, cap,
              "%u leader losses, the first re-elected in %llu ms, the longest %llu ms; %u "
              "needless",

@@ -1777,7 +1777,8 @@ bool tr_buggify_point(tr_ctx *ctx, const char *file, int line);
 /* Planted bugs, for checking the checks (the lin-kv service's --bug). */
 enum {
     TR_RAFT_BUG_STALE_LEADER_READ = 1u << 0, /* a leader answers reads without a majority */
-    TR_RAFT_BUG_EARLY_COMMIT = 1u << 1       /* the leader commits before a majority has it */
+    TR_RAFT_BUG_EARLY_COMMIT = 1u << 1,      /* the leader commits before a majority has it */
+    TR_RAFT_BUG_NO_PREVOTE = 1u << 2         /* elections raise the term without a pre-vote */
 };
 
 /* A replica's memory, owned by the caller (put it in the actor's state); opaque. */
