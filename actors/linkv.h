@@ -23,6 +23,13 @@ enum {
     TR__LINKV_WRITE,
     TR__LINKV_CAS,
     TR__LINKV_STATE, /* answer: an array of TR__LINKV_KEYS values (nil when unset) */
+    /* Between replicas, for a client whose replica does not hear from the leader: the
+     * request's own fields, then the client's node, actor and correlation id (its session).
+     * RELAY (read, write, cas): to another replica, which hands it on to its leader as LEADER;
+     * LEADER: handled only by a leader. Answered only when done (never a refusal: another
+     * copy of the same request may be on its way). */
+    TR__LINKV_RELAY = TR_MSG_USER + 8,
+    TR__LINKV_LEADER = TR_MSG_USER + 12,
     TR__LINKV_RAFT_BASE = TR_MSG_USER + 16
 };
 

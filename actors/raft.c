@@ -234,8 +234,7 @@ static void start_prevote(tr__raft *r, tr_ctx *ctx) {
         become_candidate(r, ctx); /* planted: straight to a new term */
         return;
     }
-    r->leader = -1;
-    r->prevoting = true;
+    r->prevoting = true; /* the leader we knew stays our hint until another is known */
     r->prevotes = 1u << r->cfg.node_index;
     reset_election(r, ctx);
     send_vote_requests(r, ctx, r->term + 1, true);
@@ -749,7 +748,9 @@ void tr_raft_status_get(const tr_raft *pub, tr_raft_status *out) {
                             .snapshot_index = r->snap_index,
                             .last_index = r->last_index,
                             .elections = r->elections,
-                            .bad_messages = r->bad_messages};
+                            .bad_messages = r->bad_messages,
+                            .leader_silent_ticks =
+                                r->role == TR_RAFT_LEADER ? 0 : r->ticks - r->leader_tick};
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------------- */

@@ -1847,8 +1847,9 @@ typedef struct tr_raft_status {
     int32_t leader;
     uint64_t term;
     uint64_t commit_index, applied_index, snapshot_index, last_index;
-    uint64_t elections;    /* elections this replica started */
-    uint64_t bad_messages; /* Raft messages dropped as malformed or out of range */
+    uint64_t elections;           /* elections this replica started */
+    uint64_t bad_messages;        /* Raft messages dropped as malformed or out of range */
+    uint64_t leader_silent_ticks; /* a follower: ticks since it last heard from its leader */
 } tr_raft_status;
 void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
 
