@@ -18,6 +18,16 @@ typedef struct logs {
     tr__linkv_leader_seen e[TR_RAFT_NODES_MAX][TR__LINKV_LEADERS_MAX];
 } logs;
 
+/* A node whose store a "corrupt" fault tore is not read: it never started again. */
+static bool store_torn(const tr_check_input *in, uint32_t node) {
+    for (uint32_t f = 0; f < in->fault_count; f++) {
+        if (!strcmp(in->faults[f].kind, "corrupt") && (in->faults[f].nodes >> node & 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void logs_read(const tr_check_input *in, logs *g) {
     tr__linkv_leaders l;
     g->nodes = in->node_count < TR_RAFT_NODES_MAX ? in->node_count : TR_RAFT_NODES_MAX;
@@ -25,7 +35,8 @@ static void logs_read(const tr_check_input *in, logs *g) {
     for (uint32_t i = 0; i < g->nodes; i++) {
         size_t n = 0;
         g->len[i] = 0;
-        if (tr_check_kv_get(in, i, TR__LINKV_NAME, TR__LINKV_LEADERS_KEY, 2, &l, sizeof l, &n) !=
+        if (store_torn(in, i) ||
+            tr_check_kv_get(in, i, TR__LINKV_NAME, TR__LINKV_LEADERS_KEY, 2, &l, sizeof l, &n) !=
                 0 ||
             n != sizeof l) {
             continue; /* no log: the node never saw a change, or its store is gone */
