@@ -80,7 +80,7 @@ pub fn build(b: *std.Build) void {
         const flags = b.allocator.alloc([]const u8, lib_c_flags.len + 1) catch @panic("OOM");
         @memcpy(flags[0..lib_c_flags.len], &lib_c_flags);
         flags[lib_c_flags.len] = b.fmt("-DTR__BUILTIN_MODULE=tr__builtin_{s}", .{name});
-        m.addCSourceFiles(.{ .files = &(actors.lib ++ harness.module_sources), .flags = flags });
+        m.addCSourceFiles(.{ .files = &(actors.lib ++ actors.linkv ++ harness.module_sources), .flags = flags });
         const so = b.addLibrary(.{ .linkage = .dynamic, .name = b.fmt("troupe-{s}", .{name}), .root_module = m });
         so.linker_allow_shlib_undefined = true;
         b.getInstallStep().dependOn(&b.addInstallFileWithDir(so.getEmittedBin(), .lib, b.fmt("troupe-{s}.so", .{name})).step);

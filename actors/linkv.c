@@ -9,7 +9,13 @@
  * refused rather than forwarded again, so forwards never cycle). While no leader is known, or
  * the one known is held down by the failure detector (an election is coming), a client's
  * request waits for another, at most WAIT_MS and WAIT_MAX of them: an election usually ends
- * well within a client's timeout. */
+ * well within a client's timeout.
+ * A replica that has not heard from its leader for SILENT_TICKS Raft ticks while its failure
+ * detector still counts the leader up (a ring or bridge partition: the leader leads a
+ * majority this replica is not directly linked to) sends a client's request on every path
+ * instead: to the leader, and through every other replica (linkv.h, TR__LINKV_RELAY), each
+ * copy carrying the client's session so that the leader applies it once. Those copies are
+ * answered only when done: no path may refuse while another may still apply it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +26,9 @@
 #define WAIT_BODY_MAX 48 /* [key, from, to]: at most 3 * 9 + 1 bytes */
 
 #define SESSIONS_MAX 64
+
+#define SILENT_TICKS 4    /* two heartbeats missed */
+#define ROUTE_BODY_MAX 64 /* [key, a, b, node, actor, corr] */
 
 typedef struct session {
     uint64_t actor, corr, index; /* actor 0: a free slot */
@@ -40,6 +49,7 @@ typedef struct linkv {
     uint32_t wait_count;
     uint64_t until_ms; /* a waiting request's deadline while it is dispatched again, else 0 */
     tr__linkv_arg arg;
+    tr__linkv_leaders leaders;
     int64_t value[TR__LINKV_KEYS];
     uint8_t set[TR__LINKV_KEYS];
     session sessions[SESSIONS_MAX];
@@ -193,13 +203,25 @@ static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
 }
 
 /* A proposal's outcome (the apply output is the answer) or a read that may now be answered. */
-static void done(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const void *out,
+/* The client's operation (READ, WRITE, CAS) of a request of any route. */
+static uint32_t op_of(uint32_t type) {
+    return type >= TR__LINKV_LEADER  ? type - TR__LINKV_LEADER + TR__LINKV_READ
+           : type >= TR__LINKV_RELAY ? type - TR__LINKV_RELAY + TR__LINKV_READ
+                                     : type;
+}
+
+static void done(void *ud, tr_ctx *ctx, const tr_msg *req_in, int status, const void *out,
                  size_t len) {
     const linkv *s = ud;
     int64_t key = -1;
     uint32_t n = 0;
+    tr_msg copy = *req_in; /* answered under the client's operation's type */
+    const tr_msg *req = &copy;
+    copy.type = op_of(req_in->type);
     if (status != 0) {
-        answer(ctx, req, status == TR_EAGAIN ? TR__LINKV_NO_LEADER : TR__LINKV_BAD, false, 0);
+        if (copy.type == req_in->type) { /* a routed copy never refuses */
+            answer(ctx, req, status == TR_EAGAIN ? TR__LINKV_NO_LEADER : TR__LINKV_BAD, false, 0);
+        }
     } else if (req->type != TR__LINKV_READ) {
         (void)tr_reply(ctx, req, req->type, out, len);
     } else {
@@ -233,8 +255,53 @@ static bool hold(linkv *s, tr_ctx *ctx, const tr_msg *m, int32_t stale) {
     return true;
 }
 
-/* Not the leader: hand the request to the one we know, once; with none known, wait. */
-static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc) {
+/* A copy of client request m (its operation's fields f[0..n)) as a routed request of `type`
+ * (RELAY or LEADER + the operation), its body in buf: the fields, then the client's session. */
+static tr_msg routed(const tr_msg *m, uint32_t type, const int64_t *f, uint32_t n, uint8_t *buf) {
+    tr_msg r = *m;
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, ROUTE_BODY_MAX);
+    tr_mp_write_array(&w, n + 3);
+    for (uint32_t i = 0; i < n; i++) {
+        tr_mp_write_int(&w, f[i]);
+    }
+    tr_mp_write_uint(&w, m->from.node);
+    tr_mp_write_uint(&w, m->from.actor);
+    tr_mp_write_uint(&w, m->corr);
+    r.type = type + op_of(m->type) - TR__LINKV_READ;
+    r.body = buf;
+    r.body_len = w.len;
+    return r;
+}
+
+/* The leader is silent but not held down: the request goes to it (`to`) and through every
+ * other replica, each copy answered only when done. TR_EUNREACH when even the leader's copy
+ * could not be sent (then none was). */
+static int route_around(linkv *s, tr_ctx *ctx, const tr_msg *m, int leader, const char *to,
+                        const int64_t *f, uint32_t n) {
+    uint8_t buf[ROUTE_BODY_MAX];
+    char peer[TR_NAME_MAX + 1];
+    tr_msg r = routed(m, TR__LINKV_LEADER, f, n, buf);
+    int rc = tr_forward(ctx, &r, to);
+    for (uint32_t i = 0; i < s->arg.node_count && rc == 0; i++) {
+        if (i != s->arg.node_index && (int)i != leader) {
+            r = routed(m, TR__LINKV_RELAY, f, n, buf);
+            snprintf(peer, sizeof peer, "%s@%s", TR__LINKV_NAME, s->arg.names[i]);
+            (void)tr_forward(ctx, &r, peer);
+        }
+    }
+    return rc;
+}
+
+static bool leader_silent(const linkv *s) {
+    tr_raft_status st;
+    tr_raft_status_get(&s->raft, &st);
+    return st.leader_silent_ticks > SILENT_TICKS;
+}
+
+/* Not the leader: hand the request to the one we know, once (around it when it is silent);
+ * with none known, wait. */
+static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc, const int64_t *f, uint32_t n) {
     int leader = tr_raft_leader(&s->raft);
     char to[TR_NAME_MAX + 1];
     bool local = m->from.node == tr_self(ctx).node;
@@ -243,7 +310,8 @@ static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc) {
     }
     if (rc == TR_EAGAIN && leader >= 0 && leader != (int)s->arg.node_index && local) {
         snprintf(to, sizeof to, "%s@%s", TR__LINKV_NAME, s->arg.names[leader]);
-        int sent = tr_forward(ctx, m, to);
+        int sent =
+            leader_silent(s) ? route_around(s, ctx, m, leader, to, f, n) : tr_forward(ctx, m, to);
         if (sent == 0 || (sent == TR_EUNREACH && hold(s, ctx, m, leader))) {
             return TR_CONTINUE;
         }
@@ -253,36 +321,66 @@ static int redirect(linkv *s, tr_ctx *ctx, const tr_msg *m, int rc) {
     return TR_CONTINUE;
 }
 
+/* A routed copy this replica could not handle: a RELAY goes on to our leader as LEADER (once:
+ * a LEADER copy is never handed on); otherwise it is dropped unanswered. */
+static int pass_on(linkv *s, tr_ctx *ctx, const tr_msg *m) {
+    int leader = tr_raft_leader(&s->raft);
+    if (m->type >= TR__LINKV_RELAY && m->type < TR__LINKV_LEADER && leader >= 0 &&
+        leader != (int)s->arg.node_index) {
+        char to[TR_NAME_MAX + 1];
+        tr_msg r = *m;
+        r.type = m->type - TR__LINKV_RELAY + TR__LINKV_LEADER;
+        snprintf(to, sizeof to, "%s@%s", TR__LINKV_NAME, s->arg.names[leader]);
+        (void)tr_forward(ctx, &r, to);
+    }
+    return TR_CONTINUE;
+}
+
+/* A request of any route: [key, a, b] as the operation takes them, and for a routed copy the
+ * client's node, actor and correlation id after them. */
 static int on_request(linkv *s, tr_ctx *ctx, const tr_msg *m) {
+    uint32_t op = op_of(m->type);
+    bool routed_copy = op != m->type;
     int64_t f[3] = {0};
-    uint32_t n = 0, want = m->type == TR__LINKV_READ ? 1 : m->type == TR__LINKV_WRITE ? 2 : 3;
+    uint64_t who[3] = {m->from.node, m->from.actor, m->corr};
+    uint32_t n = 0, want = op == TR__LINKV_READ ? 1 : op == TR__LINKV_WRITE ? 2 : 3;
     tr_mp_reader r;
     tr_mp_reader_init(&r, m->body, m->body_len);
     tr_mp_read_array(&r, &n);
-    for (uint32_t i = 0; i < n && i < 3; i++) {
+    for (uint32_t i = 0; i < want && n == want + (routed_copy ? 3 : 0); i++) {
         tr_mp_read_int(&r, &f[i]);
     }
-    if (tr_mp_reader_done(&r) != 0 || n != want || f[0] < 0 || f[0] >= TR__LINKV_KEYS) {
-        answer(ctx, m, TR__LINKV_BAD, false, 0);
+    for (uint32_t i = 0; i < 3 && routed_copy && n == want + 3; i++) {
+        tr_mp_read_uint(&r, &who[i]);
+    }
+    bool ok = tr_mp_reader_done(&r) == 0 && n == want + (routed_copy ? 3 : 0) && f[0] >= 0 &&
+              f[0] < TR__LINKV_KEYS && who[0] <= UINT32_MAX && who[1] != 0;
+    if (!ok) {
+        if (!routed_copy) {
+            answer(ctx, m, TR__LINKV_BAD, false, 0);
+        }
         return TR_CONTINUE;
     }
-    if (m->type == TR__LINKV_READ) {
-        int rc = tr_raft_read(&s->raft, ctx, m);
-        return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
+    int rc;
+    if (op == TR__LINKV_READ) {
+        rc = tr_raft_read(&s->raft, ctx, m);
+    } else {
+        uint8_t cmd[80];
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, cmd, sizeof cmd);
+        tr_mp_write_array(&w, 7);
+        tr_mp_write_int(&w, op);
+        for (int i = 0; i < 3; i++) {
+            tr_mp_write_int(&w, f[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            tr_mp_write_uint(&w, who[i]); /* the client's session */
+        }
+        rc = tr_raft_propose(&s->raft, ctx, m, cmd, w.len);
     }
-    uint8_t cmd[80];
-    tr_mp_writer w;
-    tr_mp_writer_init(&w, cmd, sizeof cmd);
-    tr_mp_write_array(&w, 7);
-    tr_mp_write_int(&w, m->type);
-    for (int i = 0; i < 3; i++) {
-        tr_mp_write_int(&w, f[i]);
-    }
-    tr_mp_write_uint(&w, m->from.node); /* the client's session */
-    tr_mp_write_uint(&w, m->from.actor);
-    tr_mp_write_uint(&w, m->corr);
-    int rc = tr_raft_propose(&s->raft, ctx, m, cmd, w.len);
-    return rc == 0 ? TR_CONTINUE : redirect(s, ctx, m, rc);
+    return rc == 0       ? TR_CONTINUE
+           : routed_copy ? pass_on(s, ctx, m)
+                         : redirect(s, ctx, m, rc, f, want);
 }
 
 /* After Raft's messages: a waiting request goes on once a leader other than the one it could
@@ -315,9 +413,27 @@ static void retry_waiting(linkv *s, tr_ctx *ctx) {
     }
 }
 
+/* ---- the leader log (linkv.h) ---------------------------------------------------------- */
+
+/* Appends (term, leader) when either changed since the last entry, and stores the log. */
+static void note_leader(linkv *s, tr_ctx *ctx) {
+    tr_raft_status st;
+    tr_raft_status_get(&s->raft, &st);
+    tr__linkv_leaders *l = &s->leaders;
+    const tr__linkv_leader_seen *last =
+        l->count ? &l->seen[(l->count - 1) % TR__LINKV_LEADERS_MAX] : NULL;
+    if (last ? last->term == st.term && last->leader == st.leader : st.leader < 0) {
+        return;
+    }
+    l->seen[l->count++ % TR__LINKV_LEADERS_MAX] =
+        (tr__linkv_leader_seen){.term = st.term, .leader = st.leader, .ms = tr_now_ms(ctx)};
+    (void)tr_kv_put(ctx, TR__LINKV_LEADERS_KEY, 2, l, sizeof *l);
+}
+
 static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     linkv *s = state;
     if (tr_raft_receive(&s->raft, ctx, m)) {
+        note_leader(s, ctx);
         if (s->wait_count > 0) {
             retry_waiting(s, ctx);
         }
@@ -335,7 +451,8 @@ static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
         }
         return TR_CONTINUE;
     }
-    if (m->type >= TR__LINKV_READ && m->type <= TR__LINKV_CAS) {
+    uint32_t op = op_of(m->type);
+    if (op >= TR__LINKV_READ && op <= TR__LINKV_CAS) {
         return on_request(s, ctx, m);
     }
     return TR_CONTINUE;
@@ -365,7 +482,14 @@ static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     cfg.snapshot = snapshot;
     cfg.restore = restore;
     cfg.done = done;
-    return tr_raft_init(&s->raft, ctx, &cfg);
+    int rc = tr_raft_init(&s->raft, ctx, &cfg);
+    size_t n = 0;
+    if (rc == 0 &&
+        (tr_kv_get(ctx, TR__LINKV_LEADERS_KEY, 2, &s->leaders, sizeof s->leaders, &n) != 0 ||
+         n != sizeof s->leaders)) {
+        memset(&s->leaders, 0, sizeof s->leaders); /* none yet, or no store */
+    }
+    return rc;
 }
 
 const tr_behaviour tr__linkv_behaviour = {"linkv", sizeof(linkv), init, receive, NULL};

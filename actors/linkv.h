@@ -23,6 +23,13 @@ enum {
     TR__LINKV_WRITE,
     TR__LINKV_CAS,
     TR__LINKV_STATE, /* answer: an array of TR__LINKV_KEYS values (nil when unset) */
+    /* Between replicas, for a client whose replica does not hear from the leader: the
+     * request's own fields, then the client's node, actor and correlation id (its session).
+     * RELAY (read, write, cas): to another replica, which hands it on to its leader as LEADER;
+     * LEADER: handled only by a leader. Answered only when done (never a refusal: another
+     * copy of the same request may be on its way). */
+    TR__LINKV_RELAY = TR_MSG_USER + 8,
+    TR__LINKV_LEADER = TR_MSG_USER + 12,
     TR__LINKV_RAFT_BASE = TR_MSG_USER + 16
 };
 
@@ -34,6 +41,25 @@ enum {
     TR__LINKV_BUSY = 4,
     TR__LINKV_BAD = 5
 };
+
+/* The replica's leader log: every change of (term, leader) it sees, with its own clock's
+ * milliseconds, the last TR__LINKV_LEADERS_MAX of them in a ring (entry k at k % MAX), kept in
+ * the actor's store under TR__LINKV_LEADERS_KEY as this struct's bytes. leader -1: none known
+ * in that term (an election is under way, or this replica stopped leading). The simulator's
+ * election measure reads it (harness/builtin_linkv.c). */
+#define TR__LINKV_LEADERS_MAX 128
+#define TR__LINKV_LEADERS_KEY "ll"
+
+typedef struct tr__linkv_leader_seen {
+    uint64_t term;
+    int64_t leader; /* node index, or -1 */
+    uint64_t ms;    /* tr_now_ms on this replica */
+} tr__linkv_leader_seen;
+
+typedef struct tr__linkv_leaders {
+    uint64_t count; /* changes seen in all; the ring holds the last MAX */
+    tr__linkv_leader_seen seen[TR__LINKV_LEADERS_MAX];
+} tr__linkv_leaders;
 
 /* The spawn argument (copied by the runtime). */
 typedef struct tr__linkv_arg {

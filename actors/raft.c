@@ -8,7 +8,12 @@
  * durable; a candidate asks for votes only once its own vote is durable; the leader counts
  * itself towards a majority only for entries it knows durable (tr_durable_notify).
  * Time is counted in ticks of a periodic timer, so a clock jump does not start an election;
- * a leader that has not heard from a majority for election_ticks steps down. */
+ * a leader that has not heard from a majority for election_ticks steps down.
+ * Pre-vote (Raft dissertation 9.6): a replica whose election timer runs out first asks the
+ * others whether they would vote for it in the next term, without raising its own; one that
+ * heard from a leader within election_ticks, or whose log is more up to date, says no. Only
+ * with a majority of yeses does it raise the term and ask for votes, so a replica coming back
+ * from a partition cannot depose a leader that a majority still follows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +120,7 @@ static void become_follower(tr__raft *r, tr_ctx *ctx, int32_t leader) {
     r->role = TR_RAFT_FOLLOWER;
     r->leader = leader;
     r->vote_wait = false;
+    r->prevoting = false;
 }
 
 /* A message of a later term: adopt it (durably) and follow. */
@@ -168,18 +174,28 @@ static void tally(tr__raft *r, tr_ctx *ctx) {
     }
 }
 
-static void ask_votes(tr__raft *r, tr_ctx *ctx) {
+/* [term, from, last index, last term, pre]: a vote request for `term`, or with pre a pre-vote
+ * request for the term the sender would start. */
+static void send_vote_requests(tr__raft *r, tr_ctx *ctx, uint64_t term, bool pre) {
     tr_mp_writer w;
-    r->vote_wait = false;
-    r->votes |= 1u << r->cfg.node_index;
-    writer(r, &w, 4);
+    tr_mp_writer_init(&w, r->buf, TR__RAFT_BUF);
+    tr_mp_write_array(&w, 5);
+    tr_mp_write_uint(&w, term);
+    tr_mp_write_uint(&w, r->cfg.node_index);
     tr_mp_write_uint(&w, r->last_index);
     tr_mp_write_uint(&w, tr__raft_term_at(r, r->last_index));
+    tr_mp_write_bool(&w, pre);
     for (uint32_t i = 0; i < r->cfg.node_count; i++) {
         if (i != r->cfg.node_index) {
             (void)send_to(r, ctx, i, TR__RAFT_VOTE, &w);
         }
     }
+}
+
+static void ask_votes(tr__raft *r, tr_ctx *ctx) {
+    r->vote_wait = false;
+    r->votes |= 1u << r->cfg.node_index;
+    send_vote_requests(r, ctx, r->term, false);
     tally(r, ctx);
 }
 
@@ -200,6 +216,29 @@ static void become_candidate(tr__raft *r, tr_ctx *ctx) {
     } else {
         ask_votes(r, ctx);
     }
+}
+
+static void tally_prevotes(tr__raft *r, tr_ctx *ctx) {
+    if (r->prevoting && (uint32_t)__builtin_popcount(r->prevotes) >= r->majority) {
+        r->prevoting = false;
+        become_candidate(r, ctx);
+    }
+}
+
+/* The election timer ran out: ask whether a majority would vote for us in term + 1. */
+static void start_prevote(tr__raft *r, tr_ctx *ctx) {
+    if (r->role == TR_RAFT_CANDIDATE) {
+        become_follower(r, ctx, -1); /* the election failed; the next one starts over */
+    }
+    if (r->cfg.bugs & TR_RAFT_BUG_NO_PREVOTE) {
+        become_candidate(r, ctx); /* planted: straight to a new term */
+        return;
+    }
+    r->prevoting = true; /* the leader we knew stays our hint until another is known */
+    r->prevotes = 1u << r->cfg.node_index;
+    reset_election(r, ctx);
+    send_vote_requests(r, ctx, r->term + 1, true);
+    tally_prevotes(r, ctx);
 }
 
 /* ---- commit and apply ---------------------------------------------------------------------- */
@@ -347,37 +386,60 @@ static int read_head(tr__raft *r, tr_mp_reader *rd, const tr_msg *m, uint32_t n,
     return v[1] < r->cfg.node_count && v[1] != r->cfg.node_index ? 0 : TR_EPROTO;
 }
 
+/* A pre-vote for `term` (v: term, from, last index, last term): yes when the term is later
+ * than ours, the log at least as up to date, and no leader was heard from within
+ * election_ticks (nothing changes here: no term, no vote). */
+static bool prevote_grant(const tr__raft *r, const uint64_t *v, bool up_to_date) {
+    bool leader_alive = r->role == TR_RAFT_LEADER ||
+                        (r->leader >= 0 && r->ticks - r->leader_tick < r->cfg.election_ticks);
+    return v[0] > r->term && up_to_date && !leader_alive;
+}
+
 static int on_vote(tr__raft *r, tr_ctx *ctx, const tr_msg *m) {
     uint64_t v[4]; /* term, from, last index, last term */
+    bool pre = false;
     tr_mp_reader rd;
-    if (read_head(r, &rd, m, 4, v, 4) != 0 || tr_mp_reader_done(&rd) != 0) {
+    if (read_head(r, &rd, m, 5, v, 4) != 0 || tr_mp_read_bool(&rd, &pre) != 0 ||
+        tr_mp_reader_done(&rd) != 0) {
         return TR_EPROTO;
     }
-    observe_term(r, ctx, v[0]);
+    if (!pre) {
+        observe_term(r, ctx, v[0]);
+    }
     uint64_t my_last_term = tr__raft_term_at(r, r->last_index);
     bool up_to_date = v[3] > my_last_term || (v[3] == my_last_term && v[2] >= r->last_index);
-    bool grant = v[0] == r->term && (r->voted_for < 0 || r->voted_for == (int32_t)v[1]) &&
-                 up_to_date && r->role == TR_RAFT_FOLLOWER;
-    if (grant) {
+    bool grant = pre ? prevote_grant(r, v, up_to_date)
+                     : v[0] == r->term && (r->voted_for < 0 || r->voted_for == (int32_t)v[1]) &&
+                           up_to_date && r->role == TR_RAFT_FOLLOWER;
+    if (grant && !pre) {
         r->voted_for = (int32_t)v[1];
         (void)tr__raft_save_term(r, ctx);
         reset_election(r, ctx);
     }
-    tr_mp_writer w;
-    writer(r, &w, 3);
+    tr_mp_writer w; /* [our term, from, granted, the pre-vote's term or 0] */
+    writer(r, &w, 4);
     tr_mp_write_bool(&w, grant);
+    tr_mp_write_uint(&w, pre ? v[0] : 0);
     respond(r, ctx, m, TR__RAFT_VOTE_RESP, &w);
     return 0;
 }
 
 static int on_vote_resp(tr__raft *r, tr_ctx *ctx, const tr_msg *m) {
-    uint64_t v[2];
+    uint64_t v[2], pre_term = 0;
     bool granted = false;
     tr_mp_reader rd;
-    if (read_head(r, &rd, m, 3, v, 2) != 0 || tr_mp_read_bool(&rd, &granted) != 0) {
+    if (read_head(r, &rd, m, 4, v, 2) != 0 || tr_mp_read_bool(&rd, &granted) != 0 ||
+        tr_mp_read_uint(&rd, &pre_term) != 0 || tr_mp_reader_done(&rd) != 0) {
         return TR_EPROTO;
     }
     observe_term(r, ctx, v[0]);
+    if (pre_term != 0) {
+        if (granted && r->prevoting && pre_term == r->term + 1) {
+            r->prevotes |= 1u << v[1];
+            tally_prevotes(r, ctx);
+        }
+        return 0;
+    }
     if (granted && v[0] == r->term && r->role == TR_RAFT_CANDIDATE) {
         r->votes |= 1u << v[1];
         if (!r->vote_wait) {
@@ -406,6 +468,8 @@ static bool accept_leader(tr__raft *r, tr_ctx *ctx, uint64_t term, uint32_t from
     if (r->role != TR_RAFT_FOLLOWER || r->leader != (int32_t)from) {
         become_follower(r, ctx, (int32_t)from);
     }
+    r->prevoting = false;
+    r->leader_tick = r->ticks;
     reset_election(r, ctx);
     return true;
 }
@@ -536,7 +600,7 @@ static void on_tick(tr__raft *r, tr_ctx *ctx) {
     r->ticks++;
     if (r->role != TR_RAFT_LEADER) {
         if (r->ticks >= r->election_due) {
-            become_candidate(r, ctx);
+            start_prevote(r, ctx);
         }
         return;
     }
@@ -684,7 +748,9 @@ void tr_raft_status_get(const tr_raft *pub, tr_raft_status *out) {
                             .snapshot_index = r->snap_index,
                             .last_index = r->last_index,
                             .elections = r->elections,
-                            .bad_messages = r->bad_messages};
+                            .bad_messages = r->bad_messages,
+                            .leader_silent_ticks =
+                                r->role == TR_RAFT_LEADER ? 0 : r->ticks - r->leader_tick};
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------------- */

@@ -58,10 +58,13 @@ typedef struct tr__raft {
     tr_raft_role role;
     int32_t leader;
     uint64_t ticks, election_due, last_broadcast, quorum_check;
-    uint32_t votes;      /* bit i: replica i granted */
-    bool vote_wait;      /* candidate: vote requests wait for the durable vote */
-    uint64_t vote_token; /* its tr_durable_notify token */
-    bool durable_wait;   /* a notify for the log is outstanding */
+    uint32_t votes;       /* bit i: replica i granted */
+    bool prevoting;       /* follower: asking for pre-votes for term + 1 (no term raised) */
+    uint32_t prevotes;    /* bit i: replica i would vote for us in term + 1 */
+    uint64_t leader_tick; /* ticks when the leader was last heard from */
+    bool vote_wait;       /* candidate: vote requests wait for the durable vote */
+    uint64_t vote_token;  /* its tr_durable_notify token */
+    bool durable_wait;    /* a notify for the log is outstanding */
     uint64_t durable_token, durable_target, durable_index;
 
     /* leader */

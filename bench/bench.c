@@ -34,6 +34,7 @@ static const bench_entry benches[] = {
     {"sim", tr_bench_sim, false,
      "5 simulated nodes, 2M messages: msgs/s; an experiment run x9: time compression"},
     {"remote", tr_bench_remote, false, "2 processes, loopback TCP: 20k sequential, 500k pipelined"},
+    {"raft", tr_bench_raft, false, "lin-kv on 3 and 5 node processes: Raft commits/s, latency"},
 };
 
 enum {

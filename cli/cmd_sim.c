@@ -1628,14 +1628,71 @@ static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
     printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
 }
 
+/* The measures the checks of a sweep's runs reported (tr_check_measure), one value per run
+ * that reported it, for the summary: at most MEASURE_NAMES_MAX names and MEASURE_RUNS_MAX
+ * values each (a longer sweep summarises its first runs and says so). */
+#define MEASURE_NAMES_MAX 8
+#define MEASURE_RUNS_MAX (1u << 20)
+typedef struct measure_runs {
+    const char *name; /* the service's literal */
+    double *v, sum;
+    uint32_t n, cap;
+    bool capped;
+} measure_runs;
+
+static void measure_add(measure_runs *m, const tr_measure *x) {
+    for (uint32_t i = 0; i < MEASURE_NAMES_MAX; i++) {
+        if (m[i].name != NULL && strcmp(m[i].name, x->name) != 0) {
+            continue;
+        }
+        m[i].name = x->name;
+        if (m[i].n == m[i].cap) {
+            uint32_t cap = m[i].cap ? m[i].cap * 2 : 256;
+            double *v = cap <= MEASURE_RUNS_MAX ? realloc(m[i].v, cap * sizeof *v) : NULL;
+            m[i].capped |= v == NULL;
+            if (v == NULL) {
+                return;
+            }
+            m[i].v = v;
+            m[i].cap = cap;
+        }
+        m[i].v[m[i].n++] = x->value;
+        m[i].sum += x->value;
+        return;
+    }
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* "measure NAME: runs N, sum S, min/p50/p90/p99/max" per name; frees the values. */
+static void measures_print(measure_runs *m) {
+    for (uint32_t i = 0; i < MEASURE_NAMES_MAX && m[i].name; i++) {
+        uint32_t n = m[i].n;
+        qsort(m[i].v, n, sizeof m[i].v[0], cmp_double);
+        printf("measure %s: %u runs, sum %.0f, min %g, p50 %g, p90 %g, p99 %g, max %g%s\n",
+               m[i].name, n, m[i].sum, m[i].v[0], m[i].v[n / 2], m[i].v[n * 9 / 10],
+               m[i].v[n * 99 / 100], m[i].v[n - 1], m[i].capped ? " (the first runs only)" : "");
+        free(m[i].v);
+    }
+}
+
 /* A --load run's result: printed, and its history written with --history. */
 typedef struct loaded_run {
     const sim_opts *o;
     uint64_t write_errors;
+    measure_runs measures[MEASURE_NAMES_MAX]; /* a sweep's */
 } loaded_run;
 
 static void loaded_result(const tr_experiment_result *r, void *ud) {
     loaded_run *lr = ud;
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        for (uint32_t k = 0; k < r->checks[i].measure_count; k++) {
+            measure_add(lr->measures, &r->checks[i].measures[k]);
+        }
+    }
     print_loaded(r, lr->o);
     for (uint32_t k = 0; k < r->workload_count; k++) {
         history_cap_note(r->seed, &r->workloads[k]);
@@ -1662,6 +1719,7 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
         printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
                " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
                o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
+        measures_print(lr.measures);
         if (s.violated + s.unknown > 0) {
             printf("first failing seed %" PRIu64 "; replay: %s\n", s.first_failing_seed,
                    s.first_replay);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "actors/linkv.h"
+#include "harness/linkv_figures.h"
 
 static const char *const linkv_bugs[] = {"stale-leader-read", "early-commit", NULL};
 static const uint32_t linkv_bug_bits[] = {TR_RAFT_BUG_STALE_LEADER_READ, TR_RAFT_BUG_EARLY_COMMIT};
@@ -110,6 +111,8 @@ const tr_service tr__builtin_linkv = {.abi = TR_SERVICE_ABI,
                                       .request_count = 4,
                                       .workload = &linkv_workload,
                                       .lin_model = &tr_lin_model_cas_register,
+                                      .checks = tr__linkv_checks,
+                                      .check_count = TR__LINKV_CHECK_COUNT,
                                       .state_actor = TR__LINKV_NAME,
                                       .state_type = TR__LINKV_STATE,
                                       .bugs = linkv_bugs};

@@ -1817,7 +1817,8 @@ tr_verdict tr_entity_check_single(const tr_check_input *in, char *why, size_t wh
 /* Planted bugs, for checking the checks (the lin-kv service's --bug). */
 enum {
     TR_RAFT_BUG_STALE_LEADER_READ = 1u << 0, /* a leader answers reads without a majority */
-    TR_RAFT_BUG_EARLY_COMMIT = 1u << 1       /* the leader commits before a majority has it */
+    TR_RAFT_BUG_EARLY_COMMIT = 1u << 1,      /* the leader commits before a majority has it */
+    TR_RAFT_BUG_NO_PREVOTE = 1u << 2         /* elections raise the term without a pre-vote */
 };
 
 /* A replica's memory, owned by the caller (put it in the actor's state); opaque. */
@@ -1886,8 +1887,9 @@ typedef struct tr_raft_status {
     int32_t leader;
     uint64_t term;
     uint64_t commit_index, applied_index, snapshot_index, last_index;
-    uint64_t elections;    /* elections this replica started */
-    uint64_t bad_messages; /* Raft messages dropped as malformed or out of range */
+    uint64_t elections;           /* elections this replica started */
+    uint64_t bad_messages;        /* Raft messages dropped as malformed or out of range */
+    uint64_t leader_silent_ticks; /* a follower: ticks since it last heard from its leader */
 } tr_raft_status;
 void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
 

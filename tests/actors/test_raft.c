@@ -1,7 +1,8 @@
 /* Raft (troupe.h, "Raft"; actors/raft*.c) in a simulated cluster: a replica actor embeds a
  * tr_raft whose state machine is a sum of the commands' values. Election, replication and
  * commit; snapshots and compaction catching up a follower that was down; malformed messages
- * dropped and counted; the log's invariant walker on a planted corruption. */
+ * dropped and counted; pre-vote keeping a replica back from a partition from deposing the
+ * leader; the log's invariant walker on a planted corruption. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ typedef struct replica {
 } replica;
 
 typedef struct replica_arg {
-    uint32_t index, count, snapshot_every, log_max;
+    uint32_t index, count, snapshot_every, log_max, bugs;
 } replica_arg;
 
 static int apply(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t len, void *out,
@@ -101,6 +102,7 @@ static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     cfg.msg_base = RAFT_BASE;
     cfg.snapshot_every = a->snapshot_every;
     cfg.log_max = a->log_max;
+    cfg.bugs = a->bugs;
     cfg.ud = s;
     cfg.apply = apply;
     cfg.snapshot = snapshot;
@@ -111,7 +113,8 @@ static int init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
 
 static const tr_behaviour replica_b = {"replica", sizeof(replica), init, receive, NULL};
 
-static replica_arg boot_arg = {0, 3, 0, 0};
+static replica_arg boot_arg = {0, 3, 0, 0, 0};
+static uint32_t boot_bugs; /* TR_RAFT_BUG_* for the next make_n */
 
 static int boot(tr_node *node, void *ud) {
     replica_arg a = boot_arg;
@@ -128,7 +131,7 @@ static tr_sim *make_n(uint64_t seed, uint32_t nodes, uint32_t snapshot_every, ui
     cfg.seed = seed;
     cfg.nodes = nodes;
     cfg.boot = boot;
-    boot_arg = (replica_arg){0, nodes, snapshot_every, log_max};
+    boot_arg = (replica_arg){0, nodes, snapshot_every, log_max, boot_bugs};
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
     return sim;
@@ -317,6 +320,45 @@ Test(raft, a_new_leader_is_elected_after_the_leader_is_cut_off) {
                 TRIALS, took[0] / 1e6, took[TRIALS / 2] / 1e6, took[TRIALS * 9 / 10] / 1e6,
                 took[TRIALS - 1] / 1e6);
     tr_sim_destroy(sim);
+}
+
+/* A follower of a 5-node cluster is cut off for 5 s (many election timeouts) while the
+ * others commit, then rejoins. Returns how much the leader's term rose by 3 s after the
+ * heal (0: the same leader in the same term), and how much the cut-off replica's had risen
+ * by the heal. */
+static int64_t rejoin_term_rise(uint32_t bugs, int64_t *cut_term) {
+    enum {
+        NODES = 5
+    };
+    boot_bugs = bugs;
+    tr_sim *sim = make_n(6, NODES, 0, 0);
+    boot_bugs = 0;
+    tr_sim_run_for(sim, 2 * SEC);
+    int64_t leader = leader_among(sim, NODES, NODES, 0);
+    cr_assert_geq(leader, 0, "no leader");
+    status before = get_status(sim, (uint32_t)leader);
+    uint32_t cut = (uint32_t)(leader + 1) % NODES;
+    tr_sim_isolate(sim, cut);
+    tr_sim_run_for(sim, 5 * SEC);
+    cr_assert_gt(propose(sim, (uint32_t)leader, 7), 0, "the majority commits");
+    *cut_term = get_status(sim, cut).term - before.term;
+    tr_sim_heal(sim);
+    tr_sim_run_for(sim, 3 * SEC);
+    int64_t now = leader_among(sim, NODES, NODES, 0);
+    cr_assert_geq(now, 0, "no leader after the heal");
+    int64_t rise = get_status(sim, (uint32_t)now).term - before.term;
+    cr_assert(rise > 0 || now == leader, "another leader in the same term");
+    tr_sim_destroy(sim);
+    return rise;
+}
+
+Test(raft, a_replica_back_from_a_partition_does_not_depose_the_leader) {
+    int64_t cut_term = 0;
+    cr_assert_eq(rejoin_term_rise(0, &cut_term), 0, "the leader was deposed");
+    cr_assert_eq(cut_term, 0, "the cut-off replica raised its term by %lld", (long long)cut_term);
+    /* without pre-vote, the returning replica's higher term deposes the leader */
+    cr_assert_gt(rejoin_term_rise(TR_RAFT_BUG_NO_PREVOTE, &cut_term), 0);
+    cr_assert_gt(cut_term, 0);
 }
 
 /* tr__raft_log_check on a log built by hand, then with each invariant broken. */
