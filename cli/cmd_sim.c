@@ -45,6 +45,7 @@
 #include "harness/check_stock.h"
 #include "harness/workload.h" /* the limits of --keys and --clients */
 #include "sim/checkers.h"
+#include "sim/counterexample.h"
 #include "sim/lincheck.h"
 #include "sim/scenario.h"
 #include "troupe.h"
@@ -86,6 +87,9 @@ typedef struct sim_opts {
     bool randomize;         /* --randomize: nodes and knobs drawn per seed */
 } sim_opts;
 
+/* Room for one rendered counterexample (TR_CE_OPS_MAX operations and the dead ends). */
+#define CE_RENDER_MAX 24576
+
 /* The verdicts of one store in one run. */
 typedef struct store_result {
     bool ran;
@@ -103,6 +107,9 @@ typedef struct store_result {
     bool unknown; /* a stated guarantee could not be decided (search budget) */
     char why[160];
     char note[200]; /* an expected weakness shown, not a violation */
+    /* A violated key's counterexample, rendered while its history lives: text and JSON
+     * (empty: none). */
+    char ce_text[CE_RENDER_MAX], ce_json[CE_RENDER_MAX];
 } store_result;
 
 /* The verdicts of the stock workload in one run. */
@@ -761,11 +768,17 @@ static void print_stores(const sim_opts *o, const run_result *r) {
     if (c->violated || c->unknown) {
         printf("  CP: %s\n", c->why);
     }
+    if (c->ce_text[0] != '\0') {
+        printf("  CP %s", c->ce_text);
+    }
     if (a->violated || a->unknown) {
         printf("  AP: %s\n", a->why);
     }
     if (a->note[0] != '\0') {
         printf("  AP note: %s\n", a->note);
+    }
+    if (a->ce_text[0] != '\0') {
+        printf("  AP %s", a->ce_text);
     }
 }
 
@@ -1008,7 +1021,7 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
     json_str(s->why);
     fputs(",\"note\":", stdout);
     json_str(s->note);
-    printf("}%s", last ? "" : ",");
+    printf(",\"counterexample\":%s}%s", s->ce_json[0] ? s->ce_json : "null", last ? "" : ",");
 }
 
 static void json_stock(const stock_result *s) {
@@ -1202,8 +1215,40 @@ static tr_avail_counts avail_counts(const tr_availability *a) {
         .ok = a->ok, .fail = a->fail, .info = a->info, .fraction = a->fraction};
 }
 
+/* Renders into buf the counterexample of a violated key (sim/counterexample.h), text or JSON;
+ * "" when it does not fit (the report then shows the checker's verdict alone). */
+static void render_ce(const tr_history *h, const tr__counterexample *ce, bool json, char *buf) {
+    FILE *f = fmemopen(buf, CE_RENDER_MAX, "w");
+    buf[0] = '\0';
+    if (f == NULL) {
+        return;
+    }
+    if (json) {
+        tr__counterexample_print_json(f, h, ce);
+    } else {
+        tr__counterexample_print(f, h, ce);
+    }
+    bool fits = ftell(f) < CE_RENDER_MAX - 1;
+    fclose(f);
+    if (!fits) {
+        buf[0] = '\0';
+    }
+}
+
+/* The counterexample of key `key` of a violated history, kept rendered in s. */
+static void find_counterexample(const sim_opts *o, const tr_history *h, const tr_lin_model *m,
+                                int64_t key, uint64_t stuck_at, store_result *s) {
+    static tr__counterexample ce; /* one at a time */
+    if (tr__counterexample_find(h, m, key, stuck_at, o->lin_budget, &ce) != 0 || !ce.found) {
+        return;
+    }
+    render_ce(h, &ce, false, s->ce_text);
+    render_ce(h, &ce, true, s->ce_json);
+}
+
 /* The register table's figures from an experiment's result. */
-static void store_from_result(const sim_opts *o, const tr_workload_result *res, store_result *s) {
+static void store_from_result(const sim_opts *o, const tr_workload_result *res,
+                              const tr_lin_model *model, store_result *s) {
     s->ran = true;
     s->ok = res->ops_ok;
     s->fail = res->ops_fail;
@@ -1236,6 +1281,10 @@ static void store_from_result(const sim_opts *o, const tr_workload_result *res, 
             s->lin.has_bad_op = c->has_op && c->op_index < tr__history_count(res->history);
             if (s->lin.has_bad_op) {
                 s->lin.bad_op = *tr__history_op(res->history, c->op_index);
+            }
+            if (c->verdict == TR_VERDICT_VIOLATED && c->has_key) {
+                find_counterexample(o, res->history, model, c->key,
+                                    c->has_op ? c->op_index : TR_CE_NONE, s);
             }
         }
         if (c->verdict == TR_VERDICT_VIOLATED && !s->violated) {
@@ -1321,6 +1370,7 @@ static void show_ap_linearizability(const sim_opts *o, const tr_workload_result 
         lr.verdict == TR_VERDICT_VIOLATED && lr.op_index < tr__history_count(w->history);
     if (s->lin.has_bad_op) {
         s->lin.bad_op = *tr__history_op(w->history, lr.op_index);
+        find_counterexample(o, w->history, &tr_lin_model_register, lr.key, lr.op_index, s);
     }
 }
 
@@ -1333,7 +1383,8 @@ static void part_from_result(const sim_opts *o, const tr_experiment_result *res,
         return;
     }
     bool ap = strcmp(w->name, "ap") == 0;
-    store_from_result(o, w, ap ? &r->ap : &r->cp);
+    store_from_result(o, w, ap ? &tr_lin_model_register : tr__builtin_cp.lin_model,
+                      ap ? &r->ap : &r->cp);
     if (ap && res->workload_count > 1) {
         show_ap_linearizability(o, w, &r->ap);
     }
@@ -1564,7 +1615,49 @@ static void print_loaded_availability(const tr_experiment_result *r, uint32_t no
            b);
 }
 
-static void json_loaded(const tr_experiment_result *r, uint32_t nodes, tr_sim_net net) {
+/* A --load run's options and configuration, and its history write errors. */
+typedef struct loaded_run {
+    const sim_opts *o;
+    const tr_experiment_config *cfg;
+    uint64_t write_errors;
+} loaded_run;
+
+/* The linearizability model of the service named `name` in cfg, or NULL. */
+static const tr_lin_model *loaded_model(const tr_experiment_config *cfg, const char *name) {
+    for (uint32_t i = 0; i < cfg->service_count; i++) {
+        if (strcmp(cfg->services[i]->name, name) == 0) {
+            return cfg->services[i]->lin_model;
+        }
+    }
+    return NULL;
+}
+
+/* The counterexample of the first workload's violated key (found, printed in the run's
+ * format), or nothing: "null" in JSON. */
+static void print_loaded_counterexample(const tr_experiment_result *r, const loaded_run *lr) {
+    static tr__counterexample ce; /* one at a time */
+    ce.found = false;
+    const tr_lin_model *m = r->workload_count ? loaded_model(lr->cfg, r->workloads[0].name) : NULL;
+    for (uint32_t i = 0; i < r->check_count && m != NULL && !ce.found; i++) {
+        const tr_check_outcome *c = &r->checks[i];
+        if (strcmp(c->name, "linearizable") == 0 && c->verdict == TR_VERDICT_VIOLATED &&
+            c->has_key &&
+            tr__counterexample_find(r->history, m, c->key, c->has_op ? c->op_index : TR_CE_NONE,
+                                    lr->cfg->lin_budget, &ce) != 0) {
+            ce.found = false;
+        }
+    }
+    if (lr->o->json) {
+        tr__counterexample_print_json(stdout, r->history, &ce);
+    } else if (ce.found) {
+        fputs("  ", stdout);
+        tr__counterexample_print(stdout, r->history, &ce);
+    }
+}
+
+static void json_loaded(const tr_experiment_result *r, const loaded_run *lr) {
+    uint32_t nodes = lr->o->nodes;
+    tr_sim_net net = lr->o->net;
     printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"net\":\"%s\",\"trace_hash\":\"%016" PRIx64
            "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
            ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"partitioned\":%s,"
@@ -1582,12 +1675,15 @@ static void json_loaded(const tr_experiment_result *r, uint32_t nodes, tr_sim_ne
         printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
                tr_verdict_name(r->checks[i].verdict));
     }
-    printf("],\"replay\":\"%s\"}\n", r->replay);
+    fputs("],\"counterexample\":", stdout);
+    print_loaded_counterexample(r, lr);
+    printf(",\"replay\":\"%s\"}\n", r->replay);
 }
 
-static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
+static void print_loaded(const tr_experiment_result *r, const loaded_run *lr) {
+    const sim_opts *o = lr->o;
     if (o->json) {
-        json_loaded(r, o->nodes, o->net);
+        json_loaded(r, lr);
         return;
     }
     printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
@@ -1599,6 +1695,7 @@ static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
         printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
                r->checks[i].why[0] ? ": " : "", r->checks[i].why);
     }
+    print_loaded_counterexample(r, lr);
     for (uint32_t i = 0; i < r->fault_count; i++) {
         char names[TR_SIM_NODES_MAX * 5];
         format_mask(names, sizeof names, r->faults[i].nodes, TR_SIM_NODES_MAX, true);
@@ -1609,14 +1706,9 @@ static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
 }
 
 /* A --load run's result: printed, and its history written with --history. */
-typedef struct loaded_run {
-    const sim_opts *o;
-    uint64_t write_errors;
-} loaded_run;
-
 static void loaded_result(const tr_experiment_result *r, void *ud) {
     loaded_run *lr = ud;
-    print_loaded(r, lr->o);
+    print_loaded(r, lr);
     if (lr->o->history != NULL && write_history(lr->o, r->seed, "", r->history) != 0) {
         lr->write_errors++;
     }
@@ -1628,7 +1720,7 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
         o->loaded = cfg;
         return check_determinism(o);
     }
-    loaded_run lr = {.o = o};
+    loaded_run lr = {.o = o, .cfg = cfg};
     if (o->sweep) {
         tr_sweep_summary s;
         if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, loaded_result, &lr, err,

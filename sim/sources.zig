@@ -16,6 +16,9 @@ pub const lib = [_][]const u8{
     "sim/lincheck_memo.c",
     "sim/lincheck.c",
     "sim/lincheck_model.c",
+    "sim/counterexample.c",
+    "sim/counterexample_explain.c",
+    "sim/counterexample_print.c",
     "sim/checkers.c",
     "sim/scenario.c",
 };
