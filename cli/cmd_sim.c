@@ -85,6 +85,7 @@ typedef struct sim_opts {
     tr_sim_config knobs;    /* --delay ... --detect, --buggify (harness/randomize.h) */
     uint32_t op_timeout_ms; /* --op-timeout */
     bool randomize;         /* --randomize: nodes and knobs drawn per seed */
+    bool all_faults;        /* --all-faults: the whole fault timeline in the text report */
 } sim_opts;
 
 /* Room for one rendered counterexample (TR_CE_OPS_MAX operations and the dead ends). */
@@ -138,6 +139,8 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
+    const tr_fault_span *faults; /* the fault timeline (a static copy: one run at a time) */
+    uint32_t fault_count;
     tr_sim_net_stats net; /* --net protocol: what the protocol did (net_ok) */
     bool net_ok;
     double wall_s;  /* simulating only: the tr_sim_run_* calls */
@@ -322,6 +325,7 @@ static const sim_option sim_options[] = {
      "configurations searched per key, an integer from 1 to 100000000"},
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
+    {"--all-faults", false, true, true, NULL},
     {"--check-determinism", false, true, true, NULL},
     {"--net", true, true, true, "protocol or oracle"},
     {"--randomize", false, true, true, NULL},
@@ -515,8 +519,12 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     return parse_bug(v, o);
 }
 
-/* --randomize, --buggify, --no-buggify into o: whether a is one of them. */
+/* --randomize, --buggify, --no-buggify, --all-faults into o: whether a is one of them. */
 static bool parse_flag(const char *a, sim_opts *o) {
+    if (!strcmp(a, "--all-faults")) {
+        o->all_faults = true;
+        return true;
+    }
     o->randomize |= !strcmp(a, "--randomize");
     o->knobs.buggify = !strcmp(a, "--buggify") || (o->knobs.buggify && strcmp(a, "--no-buggify"));
     return !strcmp(a, "--randomize") || !strcmp(a, "--buggify") || !strcmp(a, "--no-buggify");
@@ -916,6 +924,8 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     fputs(knobs, f);
 }
 
+static void print_fault_timeline_of(const run_result *r, const sim_opts *o);
+
 static void print_human(const sim_opts *o, const run_result *r) {
     char minority[128], majority[128];
     printf("troupe sim: seed %" PRIu64 ", %u nodes, %.0f s virtual, nemesis %s, %g ops/s per "
@@ -937,6 +947,7 @@ static void print_human(const sim_opts *o, const run_result *r) {
         print_stores(o, r);
     }
     print_faults(r);
+    print_fault_timeline_of(r, o);
     if (o->knobs.buggify) {
         printf("buggify: %" PRIu64 " fault points fired of %" PRIu64 " evaluated\n",
                r->stats.buggify_fired, r->stats.buggify_checked);
@@ -1078,6 +1089,54 @@ static void json_nodes(uint64_t mask, uint32_t nodes) {
     putchar(']');
 }
 
+/* The text report's fault timeline shows this many faults unless --all-faults. */
+#define FAULTS_SHOWN 20
+
+/* Each fault that took effect: its kind, virtual window and the nodes it touched. */
+static void print_fault_timeline(const tr_fault_span *f, uint32_t n, bool all) {
+    if (n == 0) {
+        return;
+    }
+    printf("fault timeline (%u, virtual time):\n", n);
+    uint32_t shown = all || n <= FAULTS_SHOWN ? n : FAULTS_SHOWN;
+    for (uint32_t i = 0; i < shown; i++) {
+        char names[TR_SIM_NODES_MAX * 5], end[32] = "end";
+        format_mask(names, sizeof names, f[i].nodes, TR_SIM_NODES_MAX, true);
+        if (f[i].end_ns != 0) {
+            snprintf(end, sizeof end, "%.3fs", f[i].end_ns / 1e9);
+        }
+        printf("  %-10s %9.3fs .. %-9s nodes %s\n", f[i].kind, f[i].start_ns / 1e9, end,
+               names[0] ? names : "-");
+    }
+    if (shown < n) {
+        printf("  ... and %u more (--all-faults lists every one)\n", n - shown);
+    }
+}
+
+static void print_fault_timeline_of(const run_result *r, const sim_opts *o) {
+    print_fault_timeline(r->faults, r->fault_count, o->all_faults);
+}
+
+/* The fault timeline as a JSON array of {kind, start_s, end_s (null: until the end), nodes}. */
+static void json_fault_timeline(const tr_fault_span *f, uint32_t n) {
+    fputs("\"fault_timeline\":[", stdout);
+    for (uint32_t i = 0; i < n; i++) {
+        printf("%s{\"kind\":", i ? "," : "");
+        json_str(f[i].kind);
+        printf(",\"start_s\":%.6f,\"end_s\":", f[i].start_ns / 1e9);
+        if (f[i].end_ns != 0) {
+            printf("%.6f", f[i].end_ns / 1e9);
+        } else {
+            fputs("null", stdout);
+        }
+        fputs(",\"nodes\":", stdout);
+        json_nodes(f[i].nodes, TR_SIM_NODES_MAX);
+        putchar('}');
+    }
+    putchar(']');
+}
+
+
 static void print_json(const sim_opts *o, const run_result *r) {
     tr_verdict v = run_verdict(r);
     printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"held\":%s,\"nodes\":%u,\"net\":\"%s\","
@@ -1093,6 +1152,8 @@ static void print_json(const sim_opts *o, const run_result *r) {
                r->stats.faults[f]);
     }
     printf("},");
+    json_fault_timeline(r->faults, r->fault_count);
+    putchar(',');
     if (o->knobs.buggify) {
         printf("\"buggify_fired\":%" PRIu64 ",", r->stats.buggify_fired);
     }
@@ -1412,6 +1473,11 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     r->part_from_ns = res->partition_start_ns;
     r->part_to_ns = res->partition_end_ns;
     r->stats = res->stats;
+    static tr_fault_span faults[TR__NEMESIS_SPANS_MAX]; /* the CLI runs one seed at a time */
+    r->fault_count = res->fault_count < TR__NEMESIS_SPANS_MAX ? res->fault_count
+                                                               : TR__NEMESIS_SPANS_MAX;
+    memcpy(faults, res->faults, r->fault_count * sizeof *faults);
+    r->faults = faults;
     r->net_ok = res->net_ok;
     r->net = res->net;
     r->virtual_ns = res->virtual_ns;
@@ -1675,7 +1741,9 @@ static void json_loaded(const tr_experiment_result *r, const loaded_run *lr) {
         printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
                tr_verdict_name(r->checks[i].verdict));
     }
-    fputs("],\"counterexample\":", stdout);
+    fputs("],", stdout);
+    json_fault_timeline(r->faults, r->fault_count);
+    fputs(",\"counterexample\":", stdout);
     print_loaded_counterexample(r, lr);
     printf(",\"replay\":\"%s\"}\n", r->replay);
 }
@@ -1696,12 +1764,7 @@ static void print_loaded(const tr_experiment_result *r, const loaded_run *lr) {
                r->checks[i].why[0] ? ": " : "", r->checks[i].why);
     }
     print_loaded_counterexample(r, lr);
-    for (uint32_t i = 0; i < r->fault_count; i++) {
-        char names[TR_SIM_NODES_MAX * 5];
-        format_mask(names, sizeof names, r->faults[i].nodes, TR_SIM_NODES_MAX, true);
-        printf("  fault %-10s %.3fs..%.3fs nodes %s\n", r->faults[i].kind,
-               r->faults[i].start_ns / 1e9, r->faults[i].end_ns / 1e9, names[0] ? names : "-");
-    }
+    print_fault_timeline(r->faults, r->fault_count, o->all_faults);
     printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
 }
 
