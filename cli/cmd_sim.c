@@ -86,6 +86,8 @@ typedef struct sim_opts {
     uint32_t op_timeout_ms; /* --op-timeout */
     bool randomize;         /* --randomize: nodes and knobs drawn per seed */
     bool all_faults;        /* --all-faults: the whole fault timeline in the text report */
+    bool tracing;           /* --trace FILE: the run's events (trace) */
+    tr_sim_trace_spec trace;
 } sim_opts;
 
 /* Room for one rendered counterexample (TR_CE_OPS_MAX operations and the dead ends). */
@@ -326,6 +328,12 @@ static const sim_option sim_options[] = {
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
     {"--all-faults", false, true, true, NULL},
+    {"--trace", true, true, true, "a file name"},
+    {"--trace-max", true, true, true, "a number of bytes from 1024 to 17179869184"},
+    {"--trace-node", true, true, true, "a node name n1..nN"},
+    {"--trace-actor", true, true, true, "an actor's registered name"},
+    {"--trace-window", true, true, true,
+     "FROM..TO, virtual times with unit ms, s or m (seconds without one), FROM <= TO"},
     {"--check-determinism", false, true, true, NULL},
     {"--net", true, true, true, "protocol or oracle"},
     {"--randomize", false, true, true, NULL},
@@ -457,9 +465,78 @@ static int parse_bug(const char *v, sim_opts *o) {
     return o->bugs ? 0 : TR_EINVAL;
 }
 
+/* "10s..20s" into the trace's window. */
+static int parse_window(const char *v, tr_sim_trace_spec *t) {
+    const char *dots = strstr(v, "..");
+    char from[64];
+    if (dots == NULL || (size_t)(dots - v) >= sizeof from) {
+        return TR_EINVAL;
+    }
+    memcpy(from, v, (size_t)(dots - v));
+    from[dots - v] = '\0';
+    bool zero = !strcmp(from, "0");
+    if ((!zero && parse_duration(from, &t->from_ns) != 0) ||
+        parse_duration(dots + 2, &t->to_ns) != 0 || t->to_ns < t->from_ns) {
+        return TR_EINVAL;
+    }
+    t->from_ns = zero ? 0 : t->from_ns;
+    return 0;
+}
+
+/* --trace and its filters into o->trace (a node is checked against --nodes later). */
+static int parse_trace(const char *a, const char *v, sim_opts *o) {
+    uint64_t n;
+    if (!strcmp(a, "--trace")) {
+        o->tracing = true;
+        o->trace.path = v;
+        return *v ? 0 : TR_EINVAL;
+    }
+    if (!strcmp(a, "--trace-max")) {
+        if (parse_u64(v, &n) != 0 || n < 1024 || n > (16ull << 30)) {
+            return TR_EINVAL;
+        }
+        o->trace.max_bytes = n;
+        return 0;
+    }
+    if (!strcmp(a, "--trace-node")) {
+        if (v[0] != 'n' || parse_u64(v + 1, &n) != 0 || n < 1 || n > TR_SIM_NODES_MAX) {
+            return TR_EINVAL;
+        }
+        o->trace.node = (int32_t)n - 1;
+        return 0;
+    }
+    if (!strcmp(a, "--trace-actor")) {
+        o->trace.actor = v;
+        return *v && strlen(v) <= TR_NAME_MAX ? 0 : TR_EINVAL;
+    }
+    return parse_window(v, &o->trace);
+}
+
+/* The trace's options that cannot apply: 0, or TR_EINVAL after printing why. */
+static int check_trace(const sim_opts *o, bool check_determinism) {
+    bool filters = o->trace.max_bytes || o->trace.node >= 0 || o->trace.actor || o->trace.to_ns;
+    if (!o->tracing) {
+        return filters ? sim_error("--trace-max, --trace-node, --trace-actor and --trace-window "
+                                   "need --trace FILE")
+                       : 0;
+    }
+    if (o->sweep || check_determinism) {
+        return sim_error("--trace writes one run's events: not with --seeds or "
+                         "--check-determinism");
+    }
+    if (!o->randomize && o->trace.node >= (int32_t)o->nodes) {
+        return sim_error("--trace-node n%d: the run has nodes n1..n%u", o->trace.node + 1,
+                         o->nodes);
+    }
+    return 0;
+}
+
 /* One option's value into o; TR_EINVAL when it breaks the option's limit (not printed). */
 static int parse_value(const char *a, const char *v, sim_opts *o) {
     char *end;
+    if (!strncmp(a, "--trace", 7)) {
+        return parse_trace(a, v, o);
+    }
     if (tr__randomize_is_option(a)) {
         return tr__randomize_parse(a, v, &o->knobs, &o->op_timeout_ms);
     }
@@ -610,7 +687,8 @@ static void opts_default(sim_opts *o) {
                     .keys = 4,
                     .clients_per_node = 2,
                     .lin_budget = LIN_BUDGET_DEFAULT,
-                    .op_timeout_ms = 1000};
+                    .op_timeout_ms = 1000,
+                    .trace = {.node = -1}};
     tr_sim_config_init(&o->knobs);
     o->net = o->knobs.net; /* the protocol network, unless --net oracle */
 }
@@ -639,6 +717,9 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
         } else if (parse_value(opt->name, v, o) != 0) {
             return sim_error("%s '%s': expected %s", opt->name, v, opt->expects);
         }
+    }
+    if (check_trace(o, o->check_determinism) != 0) {
+        return TR_EINVAL;
     }
     if (o->nodes * o->clients_per_node > TR_WORKLOAD_CLIENTS_MAX) {
         return sim_error("--nodes times --clients at most %d", TR_WORKLOAD_CLIENTS_MAX);
@@ -1136,7 +1217,6 @@ static void json_fault_timeline(const tr_fault_span *f, uint32_t n) {
     putchar(']');
 }
 
-
 static void print_json(const sim_opts *o, const run_result *r) {
     tr_verdict v = run_verdict(r);
     printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"held\":%s,\"nodes\":%u,\"net\":\"%s\","
@@ -1269,6 +1349,7 @@ static void runner_config(const sim_opts *o, uint64_t seed, const tr_service *co
     tr__randomize_copy(&o->knobs, &cfg->sim);
     cfg->op_timeout_ms = o->op_timeout_ms;
     cfg->randomize = o->randomize;
+    cfg->trace = o->tracing ? &o->trace : NULL;
 }
 
 static tr_avail_counts avail_counts(const tr_availability *a) {
@@ -1474,8 +1555,8 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     r->part_to_ns = res->partition_end_ns;
     r->stats = res->stats;
     static tr_fault_span faults[TR__NEMESIS_SPANS_MAX]; /* the CLI runs one seed at a time */
-    r->fault_count = res->fault_count < TR__NEMESIS_SPANS_MAX ? res->fault_count
-                                                               : TR__NEMESIS_SPANS_MAX;
+    r->fault_count =
+        res->fault_count < TR__NEMESIS_SPANS_MAX ? res->fault_count : TR__NEMESIS_SPANS_MAX;
     memcpy(faults, res->faults, r->fault_count * sizeof *faults);
     r->faults = faults;
     r->net_ok = res->net_ok;
@@ -1821,6 +1902,7 @@ static int run_loaded(int argc, char **argv) {
     tr_experiment_config cfg;
     tr_experiment_config_init(&cfg);
     memset(&o, 0, sizeof o);
+    o.trace.node = -1;
     o.seed_lo = o.seed_hi = 1;
     o.nodes = 5;
     o.duration_ns = cfg.duration_ns;
@@ -1866,6 +1948,10 @@ static int run_loaded(int argc, char **argv) {
     if (workload == NULL) {
         return load_usage("--load needs --workload NAME (a loaded service's name)");
     }
+    if (check_trace(&o, o.check_determinism) != 0) {
+        return 2;
+    }
+    cfg.trace = o.tracing ? &o.trace : NULL;
     if (nemesis != NULL && tr__nemesis_parse(nemesis, &cfg.nemesis.kinds, service_faults,
                                              sizeof service_faults, err, sizeof err) != 0) {
         nemesis_error(err);

@@ -22,6 +22,7 @@
 #include "sim/queue.h"
 #include "sim/sim.h"
 #include "sim/store_dir.h"
+#include "sim/trace.h"
 
 void tr_sim_config_init(tr_sim_config *cfg) {
     TR_ASSERT(cfg != NULL);
@@ -248,6 +249,9 @@ static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
     tr_sim *sim = engine;
     uint32_t i = tr__sim_index(sim, node);
     sim->nodes[i].delivered++;
+    if (__builtin_expect(sim->trace_out != NULL, 0)) {
+        tr__sim_trace_message(sim, i, msg); /* --trace: reads, changes nothing */
+    }
     if (msg->flags_ & TR__F_ENGINE) {
         return; /* came off a link: tr__sim_deliver hashed its envelope */
     }
@@ -711,6 +715,7 @@ void tr_sim_destroy(tr_sim *sim) {
         return;
     }
     sim->destroying = true;
+    tr__sim_trace_close(sim); /* what the teardown delivers is not the run's */
     if (sim->cfg.buggify) {
         __atomic_fetch_sub(&tr_buggify_sims, 1, __ATOMIC_RELAXED);
     }

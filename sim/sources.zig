@@ -19,6 +19,7 @@ pub const lib = [_][]const u8{
     "sim/counterexample.c",
     "sim/counterexample_explain.c",
     "sim/counterexample_print.c",
+    "sim/trace.c",
     "sim/checkers.c",
     "sim/scenario.c",
 };
