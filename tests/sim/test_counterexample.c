@@ -194,3 +194,26 @@ Test(counterexample, lin_kv_early_commit_seed_1, .timeout = 120) {
     check_planted("--workload lin-kv --bug early-commit --seed 1", NULL,
                   &tr_lin_model_cas_register);
 }
+
+/* troupe check finds the same counterexample in the history troupe sim wrote. */
+Test(counterexample, troupe_check_prints_the_same_counterexample, .timeout = 120) {
+    char path[64], args[256];
+    static char sim_out[OUT_MAX];
+    snprintf(path, sizeof path, "/tmp/troupe-ce-check-%d.json", (int)getpid());
+    snprintf(args, sizeof args, "--workload cp --bug stale-read --seed 1 --history %s", path);
+    cr_assert_eq(troupe_cli("", "sim", args, false, sim_out, OUT_MAX), 1, "%s", sim_out);
+    cr_assert_eq(troupe_cli("", "check", path, false, out, OUT_MAX), 1, "%s", out);
+    unlink(path);
+    const char *a = strstr(sim_out, "counterexample, key");
+    const char *b = strstr(out, "counterexample, key");
+    cr_assert(a != NULL && b != NULL, "%s\n%s", sim_out, out);
+    const char *a_end = strstr(a, "\nfaults:");
+    cr_assert_not_null(a_end);
+    size_t n = (size_t)(a_end - a); /* the lines after the sim's "  CP " prefix */
+    char want[8192], got[8192];
+    cr_assert_lt(n, sizeof want);
+    snprintf(want, sizeof want, "%.*s", (int)n, a);
+    snprintf(got, sizeof got, "%.*s", (int)n, b);
+    cr_assert(b[n] == '\n' || b[n] == '\0', "%s", b);
+    cr_assert_str_eq(got, want);
+}
