@@ -32,6 +32,7 @@ pub const tests = [_][]const u8{
     "tests/sim/test_history_values.c",
     "tests/sim/test_lincheck.c",
     "tests/sim/test_counterexample.c",
+    "tests/sim/test_trace.c",
     "tests/sim/test_checkers.c",
     "tests/sim/test_sim_cli.c",
     "tests/sim/test_embed_user.c",
