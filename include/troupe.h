@@ -1864,7 +1864,10 @@ void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
  * message), of one actor name, and of a virtual time window; faults pass the actor filter.
  * At most max_bytes of lines; when more would have been written the file ends with one line
  * {"ev":"truncated",...} saying how many were left out. The same seed and options give the
- * same file byte for byte; a trace changes nothing in the run (nor its trace hash). */
+ * same file byte for byte; a trace changes nothing in the run (nor its trace hash). Each run
+ * of tr_experiment_run (and each seed of a sweep) truncates the file; the runs of
+ * tr_experiment_check_determinism write none. A file that cannot be created fails the run
+ * (TR_EIO). */
 typedef struct tr_sim_trace_spec {
     const char *path;        /* created or truncated; borrowed */
     uint64_t max_bytes;      /* 0: TR_SIM_TRACE_BYTES_DEFAULT */

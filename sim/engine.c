@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runtime/assert.h"
+#include "runtime/internal.h" /* tr_node.ops, for tr__sim_engine_traced */
 #include "runtime/pool.h"
 #include "sim/determinism.h"
 #include "sim/queue.h"
@@ -249,9 +250,6 @@ static void op_delivered(void *engine, tr_node *node, const tr_msg *msg) {
     tr_sim *sim = engine;
     uint32_t i = tr__sim_index(sim, node);
     sim->nodes[i].delivered++;
-    if (__builtin_expect(sim->trace_out != NULL, 0)) {
-        tr__sim_trace_message(sim, i, msg); /* --trace: reads, changes nothing */
-    }
     if (msg->flags_ & TR__F_ENGINE) {
         return; /* came off a link: tr__sim_deliver hashed its envelope */
     }
@@ -308,6 +306,36 @@ static const tr_engine_ops sim_ops = {
     .delivered = op_delivered,
     .buggify = op_buggify,
 };
+
+/* --trace (sim/trace.h): the same delivery, then its trace line. The nodes of a traced sim use
+ * these ops, so a run without a trace runs op_delivered exactly as before: no cost at all. */
+static void op_delivered_traced(void *engine, tr_node *node, const tr_msg *msg) {
+    op_delivered(engine, node, msg);
+    tr_sim *sim = engine;
+    tr__sim_trace_message(sim, tr__sim_index(sim, node), msg); /* reads, changes nothing */
+}
+
+static const tr_engine_ops sim_ops_traced = {
+    .now_ns = op_now_ns,
+    .random = op_random,
+    .schedule = op_schedule,
+    .timer_arm = op_timer_arm,
+    .timer_cancel = op_timer_cancel,
+    .send_remote = tr__sim_send_remote,
+    .store_ready = op_store_ready,
+    .node_by_name = op_node_by_name,
+    .watch_node = tr__sim_watch_node,
+    .delivered = op_delivered_traced,
+    .buggify = op_buggify,
+};
+
+void tr__sim_engine_traced(tr_sim *sim, bool on) {
+    for (uint32_t i = 0; i < sim->n; i++) {
+        if (sim->nodes[i].node != NULL) {
+            sim->nodes[i].node->ops = on ? &sim_ops_traced : &sim_ops;
+        }
+    }
+}
 
 /* ---- Processing events --------------------------------------------------------------- */
 

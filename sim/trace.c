@@ -38,6 +38,7 @@ int tr__sim_trace_open(tr_sim *sim, const tr_sim_trace_spec *spec, char *err, si
         t->spec.max_bytes = TR_SIM_TRACE_BYTES_DEFAULT;
     }
     sim->trace_out = t;
+    tr__sim_engine_traced(sim, true);
     return 0;
 }
 
@@ -55,6 +56,7 @@ void tr__sim_trace_close(tr_sim *sim) {
     fclose(t->f);
     free(t);
     sim->trace_out = NULL;
+    tr__sim_engine_traced(sim, false);
 }
 
 static bool in_window(const tr__sim_trace *t, uint64_t now) {

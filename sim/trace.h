@@ -1,8 +1,9 @@
 /* trace.h — a simulated run's events as JSON lines (troupe.h tr_sim_trace_spec).
  *
- * The engine calls tr__sim_trace_message from ops->delivered (every message an actor
- * receives, local or remote) and tr__sim_trace_fault from tr__sim_fault, each behind one
- * branch on sim->trace_out, so a run without a trace pays that branch alone. Writing reads
+ * A traced sim's nodes use a copy of the engine ops whose delivered op (every message an
+ * actor receives, local or remote) also calls tr__sim_trace_message (tr__sim_engine_traced,
+ * sim/engine.c), so a run without a trace runs the delivery path unchanged; tr__sim_fault
+ * calls tr__sim_trace_fault behind one branch on sim->trace_out (faults are rare). Writing reads
  * only what the run already decided (virtual time, addresses, names): a trace never changes
  * the run or its trace hash, and the same run gives the same bytes.
  * Ownership: tr__sim_trace_open makes sim->trace_out (owned by the sim); tr__sim_trace_close
@@ -12,6 +13,7 @@
 #ifndef TR_SIM_TRACE_H
 #define TR_SIM_TRACE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "troupe.h"
@@ -26,5 +28,8 @@ void tr__sim_trace_close(tr_sim *sim);
 
 void tr__sim_trace_message(tr_sim *sim, uint32_t node, const tr_msg *msg);
 void tr__sim_trace_fault(tr_sim *sim, tr_sim_fault f);
+
+/* Points every node of sim at the engine ops that trace deliveries (on) or the plain ones. */
+void tr__sim_engine_traced(tr_sim *sim, bool on);
 
 #endif
