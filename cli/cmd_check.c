@@ -433,7 +433,7 @@ static int json_add_counterexample(json_t *o, const check_args *a, const check_r
     }
     tr__counterexample_print_json(m, r->h, &ce);
     fclose(m);
-    json_t *v = json_loads(text, 0, NULL);
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
     free(text);
     return v == NULL ? -1 : json_object_set_new(o, "counterexample", v);
 }

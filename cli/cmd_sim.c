@@ -530,7 +530,8 @@ static int parse_trace(const char *a, const char *v, sim_opts *o) {
     return parse_window(v, &o->trace);
 }
 
-/* The trace's options that cannot apply: 0, or TR_EINVAL after printing why. */
+/* The trace's options that cannot apply, or a file that cannot be written: 0, or an error
+ * after printing why. */
 static int check_trace(const sim_opts *o, bool check_determinism) {
     bool filters = o->trace.max_bytes || o->trace.node >= 0 || o->trace.actor || o->trace.to_ns;
     if (!o->tracing) {
@@ -546,6 +547,13 @@ static int check_trace(const sim_opts *o, bool check_determinism) {
         return sim_error("--trace-node n%d: the run has nodes n1..n%u", o->trace.node + 1,
                          o->nodes);
     }
+    FILE *f = fopen(o->trace.path, "w"); /* the run truncates it again */
+    if (f == NULL) {
+        fprintf(stderr, "troupe sim: cannot write the trace %s: %s\n", o->trace.path,
+                strerror(errno));
+        return TR_EIO;
+    }
+    fclose(f);
     return 0;
 }
 
@@ -1575,7 +1583,9 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     static tr_fault_span faults[TR__NEMESIS_SPANS_MAX]; /* the CLI runs one seed at a time */
     r->fault_count =
         res->fault_count < TR__NEMESIS_SPANS_MAX ? res->fault_count : TR__NEMESIS_SPANS_MAX;
-    memcpy(faults, res->faults, r->fault_count * sizeof *faults);
+    if (r->fault_count > 0) { /* res->faults is NULL when none fired */
+        memcpy(faults, res->faults, r->fault_count * sizeof *faults);
+    }
     r->faults = faults;
     r->net_ok = res->net_ok;
     r->net = res->net;

@@ -120,6 +120,8 @@ Test(trace, options_that_cannot_apply_exit_2) {
     cr_assert_not_null(strstr(out, "nodes n1..n5"), "%s", out);
     cr_assert_eq(sim("--trace /tmp/x --trace-window 2s..1s"), 2, "%s", out);
     cr_assert_eq(sim("--trace /tmp/x --trace-max 12"), 2, "%s", out);
+    cr_assert_eq(sim("--trace /nonexistent-dir/x --duration 1s"), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "cannot write the trace /nonexistent-dir/x"), "%s", out);
 }
 
 /* ---- the fault timeline ------------------------------------------------------------------ */
