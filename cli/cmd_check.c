@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "harness/check_stock.h"
 #include "sim/checkers.h"
+#include "sim/counterexample.h"
 #include "sim/history.h"
 #include "sim/history_load.h"
 #include "sim/history_value.h"
@@ -452,10 +453,12 @@ static json_t *json_lin(const check_args *a, const check_report *r) {
     return o;
 }
 
+static int json_add_counterexample(json_t *o, const check_args *a, const check_report *r);
+
 /* One line: the report as a JSON object. -1 if it could not be built or written. */
 static int print_json(FILE *out, const check_args *a, const check_report *r) {
     json_t *o = r->stock ? json_stock(a, r) : json_lin(a, r);
-    int rc = !o || json_add_tail(o, r) ||
+    int rc = !o || json_add_tail(o, r) || json_add_counterexample(o, a, r) ||
                      json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
                  ? -1
                  : 0;
@@ -581,6 +584,41 @@ static int run_checks(const check_args *a, check_report *r) {
     return rc;
 }
 
+/* The violated key's counterexample (sim/counterexample.h, as troupe sim finds it); found false
+ * for a stock history or one that is not violated. */
+static void find_counterexample(const check_args *a, const check_report *r,
+                                tr__counterexample *ce) {
+    ce->found = false;
+    if (!r->stock && r->lin.verdict == TR_LIN_INVALID && r->lin.has_bad_op &&
+        tr__counterexample_find(r->h, &tr_lin_model_cas_register, r->lin.bad_op.key,
+                                r->lin.bad_op.index, a->budget, ce) != 0) {
+        ce->found = false;
+    }
+}
+
+static void print_counterexample(FILE *out, const check_args *a, const check_report *r) {
+    static tr__counterexample ce; /* one at a time */
+    find_counterexample(a, r, &ce);
+    tr__counterexample_print(out, r->h, &ce);
+}
+
+/* "counterexample": the object troupe sim --json gives, or null. */
+static int json_add_counterexample(json_t *o, const check_args *a, const check_report *r) {
+    static tr__counterexample ce;
+    char *text = NULL;
+    size_t len = 0;
+    find_counterexample(a, r, &ce);
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return -1;
+    }
+    tr__counterexample_print_json(m, r->h, &ce);
+    fclose(m);
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    free(text);
+    return v == NULL ? -1 : json_object_set_new(o, "counterexample", v);
+}
+
 int tr_cli_check(int argc, char **argv) {
     check_args a;
     int prc = parse_args(argc, argv, &a);
@@ -614,6 +652,7 @@ int tr_cli_check(int argc, char **argv) {
         }
     } else {
         print_human(stdout, &a, &r);
+        print_counterexample(stdout, &a, &r);
     }
     tr__history_destroy(h);
     if (r.stock) {

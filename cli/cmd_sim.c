@@ -45,6 +45,7 @@
 #include "harness/check_stock.h"
 #include "harness/workload.h" /* the limits of --keys and --clients */
 #include "sim/checkers.h"
+#include "sim/counterexample.h"
 #include "sim/lincheck.h"
 #include "sim/scenario.h"
 #include "troupe.h"
@@ -84,7 +85,13 @@ typedef struct sim_opts {
     tr_sim_config knobs;    /* --delay ... --detect, --buggify (harness/randomize.h) */
     uint32_t op_timeout_ms; /* --op-timeout */
     bool randomize;         /* --randomize: nodes and knobs drawn per seed */
+    bool all_faults;        /* --all-faults: the whole fault timeline in the text report */
+    bool tracing;           /* --trace FILE: the run's events (trace) */
+    tr_sim_trace_spec trace;
 } sim_opts;
+
+/* Room for one rendered counterexample (TR_CE_OPS_MAX operations and the dead ends). */
+#define CE_RENDER_MAX 24576
 
 /* The verdicts of one store in one run. */
 typedef struct store_result {
@@ -103,6 +110,9 @@ typedef struct store_result {
     bool unknown; /* a stated guarantee could not be decided (search budget) */
     char why[160];
     char note[200]; /* an expected weakness shown, not a violation */
+    /* A violated key's counterexample, rendered while its history lives: text and JSON
+     * (empty: none). */
+    char ce_text[CE_RENDER_MAX], ce_json[CE_RENDER_MAX];
 } store_result;
 
 /* The verdicts of the stock workload in one run. */
@@ -131,6 +141,8 @@ typedef struct run_result {
     uint64_t part_from_ns, part_to_ns;
     bool partitioned;
     tr_sim_stats stats;
+    const tr_fault_span *faults; /* the fault timeline (a static copy: one run at a time) */
+    uint32_t fault_count;
     tr_sim_net_stats net; /* --net protocol: what the protocol did (net_ok) */
     bool net_ok;
     double wall_s;  /* simulating only: the tr_sim_run_* calls */
@@ -161,7 +173,9 @@ static void usage(FILE *f) {
             "                  [--randomize] [--buggify | --no-buggify] [--delay D] [--jitter D]\n"
             "                  [--delay-dist uniform|exponential|fixed] [--loss P] [--dup P]\n"
             "                  [--reorder P] [--detect D] [--op-timeout D]\n"
-            "                  [--heartbeat D] [--fd-down D]\n"
+            "                  [--heartbeat D] [--fd-down D] [--all-faults]\n"
+            "                  [--trace FILE [--trace-max BYTES] [--trace-node nK]\n"
+            "                   [--trace-actor NAME] [--trace-window FROM..TO]]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -212,6 +226,7 @@ static void usage(FILE *f) {
             "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
             "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
             "           [--check-determinism] [--history FILE] [--lin-budget N]\n"
+            "           [--all-faults] [--trace FILE ...]\n"
             "runs a loaded service (its actors on every node it places them, its workload's\n"
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
@@ -254,15 +269,30 @@ static void usage(FILE *f) {
             "faults and delay spikes cause suspicions; --net oracle: messages on links and a\n"
             "perfect failure detector (--detect later), faster, for services that do not care\n"
             "how failures are detected; dup and reorder need it (TCP hides both).\n"
+            "The report lists the fault timeline (each fault that took effect: kind, virtual\n"
+            "start and end, nodes), the first 20 unless --all-faults. When a history is not\n"
+            "linearizable it prints a counterexample: a few operations of one key that are\n"
+            "already not linearizable, each with its real-time window, 1-minimal (without any\n"
+            "one of them they are, or a value read loses the write it read), and every dead\n"
+            "end of the orders they allow (docs/simulation.md). troupe check prints the same.\n"
+            "--trace FILE writes the run's events as JSON lines (each message an actor\n"
+            "received: t (virtual ns), node, actor, to, from, type, corr, remote; each fault\n"
+            "counted), at most --trace-max bytes (default 64 MiB; then a closing truncated\n"
+            "line), filtered by --trace-node, --trace-actor (a registered name) and\n"
+            "--trace-window (virtual, e.g. 10s..20s); one seed gives the same file. Not with\n"
+            "--seeds or --check-determinism.\n"
             "--json prints one object per seed: seed, verdict (\"held\", \"violated\" or\n"
             "\"unknown\"), held (verdict is held), nodes, trace_hash, partitioned, minority\n"
             "(node names), minority_mask (bit i: node n<i+1>), events, wall_s, cpu_s,\n"
-            "check_s, virtual_s, faults (count per kind), then per store cp/ap: verdict, ops,\n"
+            "check_s, virtual_s, faults (count per kind), fault_timeline ([{kind, start_s,\n"
+            "end_s, nodes}]), then per store cp/ap: verdict, ops,\n"
             "ok, fail, info, linearizable (a verdict), first_violation (the first op the\n"
             "search could not place, or null), availability_majority, availability_minority,\n"
             "availability (fractions, null when no op), ap's converged, converged_after_ms\n"
             "(null if not), lost_writes; violated (verdict is violated), why and note (text\n"
-            "or null); stock: verdict, counts, never_negative, conserved, final_levels, ...;\n"
+            "or null), counterexample ({key, operations, ops: [{index, process, node, f,\n"
+            "value, type, invoke_s, complete_s}], dead_ends: [{after, refused}], ...} or\n"
+            "null); stock: verdict, counts, never_negative, conserved, final_levels, ...;\n"
             "and replay. With --check-determinism: seed, identical, trace_hash_first,\n"
             "trace_hash_second, diverged_at_event, diverged_at_s, what, replay. Sweep\n"
             "summaries go to stderr with --json.\n"
@@ -317,6 +347,13 @@ static const sim_option sim_options[] = {
      "configurations searched per key, an integer from 1 to 100000000"},
     {"--load", true, false, true, "a service module's path"},
     {"--json", false, true, true, NULL},
+    {"--all-faults", false, true, true, NULL},
+    {"--trace", true, true, true, "a file name"},
+    {"--trace-max", true, true, true, "a number of bytes from 1024 to 17179869184"},
+    {"--trace-node", true, true, true, "a node name n1..nN"},
+    {"--trace-actor", true, true, true, "an actor's registered name"},
+    {"--trace-window", true, true, true,
+     "FROM..TO, virtual times with unit ms, s or m (seconds without one), FROM <= TO"},
     {"--check-determinism", false, true, true, NULL},
     {"--net", true, true, true, "protocol or oracle"},
     {"--randomize", false, true, true, NULL},
@@ -448,9 +485,86 @@ static int parse_bug(const char *v, sim_opts *o) {
     return o->bugs ? 0 : TR_EINVAL;
 }
 
+/* "10s..20s" into the trace's window. */
+static int parse_window(const char *v, tr_sim_trace_spec *t) {
+    const char *dots = strstr(v, "..");
+    char from[64];
+    if (dots == NULL || (size_t)(dots - v) >= sizeof from) {
+        return TR_EINVAL;
+    }
+    memcpy(from, v, (size_t)(dots - v));
+    from[dots - v] = '\0';
+    bool zero = !strcmp(from, "0");
+    if ((!zero && parse_duration(from, &t->from_ns) != 0) ||
+        parse_duration(dots + 2, &t->to_ns) != 0 || t->to_ns < t->from_ns) {
+        return TR_EINVAL;
+    }
+    t->from_ns = zero ? 0 : t->from_ns;
+    return 0;
+}
+
+/* --trace and its filters into o->trace (a node is checked against --nodes later). */
+static int parse_trace(const char *a, const char *v, sim_opts *o) {
+    uint64_t n;
+    if (!strcmp(a, "--trace")) {
+        o->tracing = true;
+        o->trace.path = v;
+        return *v ? 0 : TR_EINVAL;
+    }
+    if (!strcmp(a, "--trace-max")) {
+        if (parse_u64(v, &n) != 0 || n < 1024 || n > (16ull << 30)) {
+            return TR_EINVAL;
+        }
+        o->trace.max_bytes = n;
+        return 0;
+    }
+    if (!strcmp(a, "--trace-node")) {
+        if (v[0] != 'n' || parse_u64(v + 1, &n) != 0 || n < 1 || n > TR_SIM_NODES_MAX) {
+            return TR_EINVAL;
+        }
+        o->trace.node = (int32_t)n - 1;
+        return 0;
+    }
+    if (!strcmp(a, "--trace-actor")) {
+        o->trace.actor = v;
+        return *v && strlen(v) <= TR_NAME_MAX ? 0 : TR_EINVAL;
+    }
+    return parse_window(v, &o->trace);
+}
+
+/* The trace's options that cannot apply, or a file that cannot be written: 0, or an error
+ * after printing why. */
+static int check_trace(const sim_opts *o, bool check_determinism) {
+    bool filters = o->trace.max_bytes || o->trace.node >= 0 || o->trace.actor || o->trace.to_ns;
+    if (!o->tracing) {
+        return filters ? sim_error("--trace-max, --trace-node, --trace-actor and --trace-window "
+                                   "need --trace FILE")
+                       : 0;
+    }
+    if (o->sweep || check_determinism) {
+        return sim_error("--trace writes one run's events: not with --seeds or "
+                         "--check-determinism");
+    }
+    if (!o->randomize && o->trace.node >= (int32_t)o->nodes) {
+        return sim_error("--trace-node n%d: the run has nodes n1..n%u", o->trace.node + 1,
+                         o->nodes);
+    }
+    FILE *f = fopen(o->trace.path, "w"); /* the run truncates it again */
+    if (f == NULL) {
+        fprintf(stderr, "troupe sim: cannot write the trace %s: %s\n", o->trace.path,
+                strerror(errno));
+        return TR_EIO;
+    }
+    fclose(f);
+    return 0;
+}
+
 /* One option's value into o; TR_EINVAL when it breaks the option's limit (not printed). */
 static int parse_value(const char *a, const char *v, sim_opts *o) {
     char *end;
+    if (!strncmp(a, "--trace", 7)) {
+        return parse_trace(a, v, o);
+    }
     if (tr__randomize_is_option(a)) {
         return tr__randomize_parse(a, v, &o->knobs, &o->op_timeout_ms);
     }
@@ -510,8 +624,12 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     return parse_bug(v, o);
 }
 
-/* --randomize, --buggify, --no-buggify into o: whether a is one of them. */
+/* --randomize, --buggify, --no-buggify, --all-faults into o: whether a is one of them. */
 static bool parse_flag(const char *a, sim_opts *o) {
+    if (!strcmp(a, "--all-faults")) {
+        o->all_faults = true;
+        return true;
+    }
     o->randomize |= !strcmp(a, "--randomize");
     o->knobs.buggify = !strcmp(a, "--buggify") || (o->knobs.buggify && strcmp(a, "--no-buggify"));
     return !strcmp(a, "--randomize") || !strcmp(a, "--buggify") || !strcmp(a, "--no-buggify");
@@ -597,7 +715,8 @@ static void opts_default(sim_opts *o) {
                     .keys = 4,
                     .clients_per_node = 2,
                     .lin_budget = LIN_BUDGET_DEFAULT,
-                    .op_timeout_ms = 1000};
+                    .op_timeout_ms = 1000,
+                    .trace = {.node = -1}};
     tr_sim_config_init(&o->knobs);
     o->net = o->knobs.net; /* the protocol network, unless --net oracle */
 }
@@ -626,6 +745,9 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
         } else if (parse_value(opt->name, v, o) != 0) {
             return sim_error("%s '%s': expected %s", opt->name, v, opt->expects);
         }
+    }
+    if (check_trace(o, o->check_determinism) != 0) {
+        return TR_EINVAL;
     }
     if (o->nodes * o->clients_per_node > TR_WORKLOAD_CLIENTS_MAX) {
         return sim_error("--nodes times --clients at most %d", TR_WORKLOAD_CLIENTS_MAX);
@@ -763,11 +885,17 @@ static void print_stores(const sim_opts *o, const run_result *r) {
     if (c->violated || c->unknown) {
         printf("  CP: %s\n", c->why);
     }
+    if (c->ce_text[0] != '\0') {
+        printf("  CP %s", c->ce_text);
+    }
     if (a->violated || a->unknown) {
         printf("  AP: %s\n", a->why);
     }
     if (a->note[0] != '\0') {
         printf("  AP note: %s\n", a->note);
+    }
+    if (a->ce_text[0] != '\0') {
+        printf("  AP %s", a->ce_text);
     }
 }
 
@@ -905,6 +1033,8 @@ static void print_replay(const sim_opts *o, uint64_t seed, FILE *f) {
     fputs(knobs, f);
 }
 
+static void print_fault_timeline_of(const run_result *r, const sim_opts *o);
+
 static void print_human(const sim_opts *o, const run_result *r) {
     char minority[128], majority[128];
     printf("troupe sim: seed %" PRIu64 ", %u nodes, %.0f s virtual, nemesis %s, %g ops/s per "
@@ -926,6 +1056,7 @@ static void print_human(const sim_opts *o, const run_result *r) {
         print_stores(o, r);
     }
     print_faults(r);
+    print_fault_timeline_of(r, o);
     if (o->knobs.buggify) {
         printf("buggify: %" PRIu64 " fault points fired of %" PRIu64 " evaluated\n",
                r->stats.buggify_fired, r->stats.buggify_checked);
@@ -1010,7 +1141,7 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
     json_str(s->why);
     fputs(",\"note\":", stdout);
     json_str(s->note);
-    printf("}%s", last ? "" : ",");
+    printf(",\"counterexample\":%s}%s", s->ce_json[0] ? s->ce_json : "null", last ? "" : ",");
 }
 
 static void json_stock(const stock_result *s) {
@@ -1067,6 +1198,53 @@ static void json_nodes(uint64_t mask, uint32_t nodes) {
     putchar(']');
 }
 
+/* The text report's fault timeline shows this many faults unless --all-faults. */
+#define FAULTS_SHOWN 20
+
+/* Each fault that took effect: its kind, virtual window and the nodes it touched. */
+static void print_fault_timeline(const tr_fault_span *f, uint32_t n, bool all) {
+    if (n == 0) {
+        return;
+    }
+    printf("fault timeline (%u, virtual time):\n", n);
+    uint32_t shown = all || n <= FAULTS_SHOWN ? n : FAULTS_SHOWN;
+    for (uint32_t i = 0; i < shown; i++) {
+        char names[TR_SIM_NODES_MAX * 5], end[32] = "end";
+        format_mask(names, sizeof names, f[i].nodes, TR_SIM_NODES_MAX, true);
+        if (f[i].end_ns != 0) {
+            snprintf(end, sizeof end, "%.3fs", f[i].end_ns / 1e9);
+        }
+        printf("  %-10s %9.3fs .. %-9s nodes %s\n", f[i].kind, f[i].start_ns / 1e9, end,
+               names[0] ? names : "-");
+    }
+    if (shown < n) {
+        printf("  ... and %u more (--all-faults lists every one)\n", n - shown);
+    }
+}
+
+static void print_fault_timeline_of(const run_result *r, const sim_opts *o) {
+    print_fault_timeline(r->faults, r->fault_count, o->all_faults);
+}
+
+/* The fault timeline as a JSON array of {kind, start_s, end_s (null: until the end), nodes}. */
+static void json_fault_timeline(const tr_fault_span *f, uint32_t n) {
+    fputs("\"fault_timeline\":[", stdout);
+    for (uint32_t i = 0; i < n; i++) {
+        printf("%s{\"kind\":", i ? "," : "");
+        json_str(f[i].kind);
+        printf(",\"start_s\":%.6f,\"end_s\":", f[i].start_ns / 1e9);
+        if (f[i].end_ns != 0) {
+            printf("%.6f", f[i].end_ns / 1e9);
+        } else {
+            fputs("null", stdout);
+        }
+        fputs(",\"nodes\":", stdout);
+        json_nodes(f[i].nodes, TR_SIM_NODES_MAX);
+        putchar('}');
+    }
+    putchar(']');
+}
+
 static void print_json(const sim_opts *o, const run_result *r) {
     tr_verdict v = run_verdict(r);
     printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"held\":%s,\"nodes\":%u,\"net\":\"%s\","
@@ -1082,6 +1260,8 @@ static void print_json(const sim_opts *o, const run_result *r) {
                r->stats.faults[f]);
     }
     printf("},");
+    json_fault_timeline(r->faults, r->fault_count);
+    putchar(',');
     if (o->knobs.buggify) {
         printf("\"buggify_fired\":%" PRIu64 ",", r->stats.buggify_fired);
     }
@@ -1197,6 +1377,7 @@ static void runner_config(const sim_opts *o, uint64_t seed, const tr_service *co
     tr__randomize_copy(&o->knobs, &cfg->sim);
     cfg->op_timeout_ms = o->op_timeout_ms;
     cfg->randomize = o->randomize;
+    cfg->trace = o->tracing ? &o->trace : NULL;
 }
 
 static tr_avail_counts avail_counts(const tr_availability *a) {
@@ -1204,8 +1385,40 @@ static tr_avail_counts avail_counts(const tr_availability *a) {
         .ok = a->ok, .fail = a->fail, .info = a->info, .fraction = a->fraction};
 }
 
+/* Renders into buf the counterexample of a violated key (sim/counterexample.h), text or JSON;
+ * "" when it does not fit (the report then shows the checker's verdict alone). */
+static void render_ce(const tr_history *h, const tr__counterexample *ce, bool json, char *buf) {
+    FILE *f = fmemopen(buf, CE_RENDER_MAX, "w");
+    buf[0] = '\0';
+    if (f == NULL) {
+        return;
+    }
+    if (json) {
+        tr__counterexample_print_json(f, h, ce);
+    } else {
+        tr__counterexample_print(f, h, ce);
+    }
+    bool fits = ftell(f) < CE_RENDER_MAX - 1;
+    fclose(f);
+    if (!fits) {
+        buf[0] = '\0';
+    }
+}
+
+/* The counterexample of key `key` of a violated history, kept rendered in s. */
+static void find_counterexample(const sim_opts *o, const tr_history *h, const tr_lin_model *m,
+                                int64_t key, uint64_t stuck_at, store_result *s) {
+    static tr__counterexample ce; /* one at a time */
+    if (tr__counterexample_find(h, m, key, stuck_at, o->lin_budget, &ce) != 0 || !ce.found) {
+        return;
+    }
+    render_ce(h, &ce, false, s->ce_text);
+    render_ce(h, &ce, true, s->ce_json);
+}
+
 /* The register table's figures from an experiment's result. */
-static void store_from_result(const sim_opts *o, const tr_workload_result *res, store_result *s) {
+static void store_from_result(const sim_opts *o, const tr_workload_result *res,
+                              const tr_lin_model *model, store_result *s) {
     s->ran = true;
     s->ok = res->ops_ok;
     s->fail = res->ops_fail;
@@ -1238,6 +1451,10 @@ static void store_from_result(const sim_opts *o, const tr_workload_result *res, 
             s->lin.has_bad_op = c->has_op && c->op_index < tr__history_count(res->history);
             if (s->lin.has_bad_op) {
                 s->lin.bad_op = *tr__history_op(res->history, c->op_index);
+            }
+            if (c->verdict == TR_VERDICT_VIOLATED && c->has_key) {
+                find_counterexample(o, res->history, model, c->key,
+                                    c->has_op ? c->op_index : TR_CE_NONE, s);
             }
         }
         if (c->verdict == TR_VERDICT_VIOLATED && !s->violated) {
@@ -1323,6 +1540,7 @@ static void show_ap_linearizability(const sim_opts *o, const tr_workload_result 
         lr.verdict == TR_VERDICT_VIOLATED && lr.op_index < tr__history_count(w->history);
     if (s->lin.has_bad_op) {
         s->lin.bad_op = *tr__history_op(w->history, lr.op_index);
+        find_counterexample(o, w->history, &tr_lin_model_register, lr.key, lr.op_index, s);
     }
 }
 
@@ -1335,7 +1553,8 @@ static void part_from_result(const sim_opts *o, const tr_experiment_result *res,
         return;
     }
     bool ap = strcmp(w->name, "ap") == 0;
-    store_from_result(o, w, ap ? &r->ap : &r->cp);
+    store_from_result(o, w, ap ? &tr_lin_model_register : tr__builtin_cp.lin_model,
+                      ap ? &r->ap : &r->cp);
     if (ap && res->workload_count > 1) {
         show_ap_linearizability(o, w, &r->ap);
     }
@@ -1380,6 +1599,13 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     r->part_from_ns = res->partition_start_ns;
     r->part_to_ns = res->partition_end_ns;
     r->stats = res->stats;
+    static tr_fault_span faults[TR__NEMESIS_SPANS_MAX]; /* the CLI runs one seed at a time */
+    r->fault_count =
+        res->fault_count < TR__NEMESIS_SPANS_MAX ? res->fault_count : TR__NEMESIS_SPANS_MAX;
+    if (r->fault_count > 0) { /* res->faults is NULL when none fired */
+        memcpy(faults, res->faults, r->fault_count * sizeof *faults);
+    }
+    r->faults = faults;
     r->net_ok = res->net_ok;
     r->net = res->net;
     r->virtual_ns = res->virtual_ns;
@@ -1584,50 +1810,6 @@ static void print_loaded_availability(const tr_experiment_result *r, uint32_t no
            b);
 }
 
-static void json_loaded(const tr_experiment_result *r, uint32_t nodes, tr_sim_net net) {
-    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"net\":\"%s\",\"trace_hash\":\"%016" PRIx64
-           "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
-           ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"partitioned\":%s,"
-           "\"minority\":",
-           r->seed, tr_verdict_name(r->verdict), net_name(net), r->trace_hash, r->ops_ok,
-           r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6,
-           r->fault_count, r->partitioned ? "true" : "false");
-    json_nodes(r->partitioned ? r->minority_nodes : 0, nodes);
-    putchar(',');
-    json_fraction("availability", r->available.fraction);
-    json_fraction("availability_majority", r->partitioned ? r->available_majority.fraction : -1);
-    json_fraction("availability_minority", r->partitioned ? r->available_minority.fraction : -1);
-    fputs("\"checks\":[", stdout);
-    for (uint32_t i = 0; i < r->check_count; i++) {
-        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
-               tr_verdict_name(r->checks[i].verdict));
-    }
-    printf("],\"replay\":\"%s\"}\n", r->replay);
-}
-
-static void print_loaded(const tr_experiment_result *r, const sim_opts *o) {
-    if (o->json) {
-        json_loaded(r, o->nodes, o->net);
-        return;
-    }
-    printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
-    printf("  ops ok/fail/info %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", latency p50 %.3f ms, p99 "
-           "%.3f ms\n",
-           r->ops_ok, r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6);
-    print_loaded_availability(r, o->nodes);
-    for (uint32_t i = 0; i < r->check_count; i++) {
-        printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
-               r->checks[i].why[0] ? ": " : "", r->checks[i].why);
-    }
-    for (uint32_t i = 0; i < r->fault_count; i++) {
-        char names[TR_SIM_NODES_MAX * 5];
-        format_mask(names, sizeof names, r->faults[i].nodes, TR_SIM_NODES_MAX, true);
-        printf("  fault %-10s %.3fs..%.3fs nodes %s\n", r->faults[i].kind,
-               r->faults[i].start_ns / 1e9, r->faults[i].end_ns / 1e9, names[0] ? names : "-");
-    }
-    printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
-}
-
 /* The measures the checks of a sweep's runs reported (tr_check_measure), one value per run
  * that reported it, for the summary: at most MEASURE_NAMES_MAX names and MEASURE_RUNS_MAX
  * values each (a longer sweep summarises its first runs and says so). */
@@ -1679,13 +1861,96 @@ static void measures_print(measure_runs *m) {
     }
 }
 
-/* A --load run's result: printed, and its history written with --history. */
+/* A --load run's options and configuration, its history write errors and, in a sweep, its
+ * measures. */
 typedef struct loaded_run {
     const sim_opts *o;
+    const tr_experiment_config *cfg;
     uint64_t write_errors;
     measure_runs measures[MEASURE_NAMES_MAX]; /* a sweep's */
 } loaded_run;
 
+/* The linearizability model of the service named `name` in cfg, or NULL. */
+static const tr_lin_model *loaded_model(const tr_experiment_config *cfg, const char *name) {
+    for (uint32_t i = 0; i < cfg->service_count; i++) {
+        if (strcmp(cfg->services[i]->name, name) == 0) {
+            return cfg->services[i]->lin_model;
+        }
+    }
+    return NULL;
+}
+
+/* The counterexample of the first workload's violated key (found, printed in the run's
+ * format), or nothing: "null" in JSON. */
+static void print_loaded_counterexample(const tr_experiment_result *r, const loaded_run *lr) {
+    static tr__counterexample ce; /* one at a time */
+    ce.found = false;
+    const tr_lin_model *m = r->workload_count ? loaded_model(lr->cfg, r->workloads[0].name) : NULL;
+    for (uint32_t i = 0; i < r->check_count && m != NULL && !ce.found; i++) {
+        const tr_check_outcome *c = &r->checks[i];
+        if (strcmp(c->name, "linearizable") == 0 && c->verdict == TR_VERDICT_VIOLATED &&
+            c->has_key &&
+            tr__counterexample_find(r->history, m, c->key, c->has_op ? c->op_index : TR_CE_NONE,
+                                    lr->cfg->lin_budget, &ce) != 0) {
+            ce.found = false;
+        }
+    }
+    if (lr->o->json) {
+        tr__counterexample_print_json(stdout, r->history, &ce);
+    } else if (ce.found) {
+        fputs("  ", stdout);
+        tr__counterexample_print(stdout, r->history, &ce);
+    }
+}
+
+static void json_loaded(const tr_experiment_result *r, const loaded_run *lr) {
+    uint32_t nodes = lr->o->nodes;
+    tr_sim_net net = lr->o->net;
+    printf("{\"seed\":%" PRIu64 ",\"verdict\":\"%s\",\"net\":\"%s\",\"trace_hash\":\"%016" PRIx64
+           "\",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64 ",\"info\":%" PRIu64
+           ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"faults\":%u,\"partitioned\":%s,"
+           "\"minority\":",
+           r->seed, tr_verdict_name(r->verdict), net_name(net), r->trace_hash, r->ops_ok,
+           r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6,
+           r->fault_count, r->partitioned ? "true" : "false");
+    json_nodes(r->partitioned ? r->minority_nodes : 0, nodes);
+    putchar(',');
+    json_fraction("availability", r->available.fraction);
+    json_fraction("availability_majority", r->partitioned ? r->available_majority.fraction : -1);
+    json_fraction("availability_minority", r->partitioned ? r->available_minority.fraction : -1);
+    fputs("\"checks\":[", stdout);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
+               tr_verdict_name(r->checks[i].verdict));
+    }
+    fputs("],", stdout);
+    json_fault_timeline(r->faults, r->fault_count);
+    fputs(",\"counterexample\":", stdout);
+    print_loaded_counterexample(r, lr);
+    printf(",\"replay\":\"%s\"}\n", r->replay);
+}
+
+static void print_loaded(const tr_experiment_result *r, const loaded_run *lr) {
+    const sim_opts *o = lr->o;
+    if (o->json) {
+        json_loaded(r, lr);
+        return;
+    }
+    printf("troupe sim: seed %" PRIu64 ": %s\n", r->seed, tr_verdict_name(r->verdict));
+    printf("  ops ok/fail/info %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", latency p50 %.3f ms, p99 "
+           "%.3f ms\n",
+           r->ops_ok, r->ops_fail, r->ops_info, r->latency_p50_ns / 1e6, r->latency_p99_ns / 1e6);
+    print_loaded_availability(r, o->nodes);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
+               r->checks[i].why[0] ? ": " : "", r->checks[i].why);
+    }
+    print_loaded_counterexample(r, lr);
+    print_fault_timeline(r->faults, r->fault_count, o->all_faults);
+    printf("trace-hash: %016" PRIx64 "\nreplay: %s\n", r->trace_hash, r->replay);
+}
+
+/* A --load run's result: printed, and its history written with --history. */
 static void loaded_result(const tr_experiment_result *r, void *ud) {
     loaded_run *lr = ud;
     for (uint32_t i = 0; i < r->check_count; i++) {
@@ -1693,7 +1958,7 @@ static void loaded_result(const tr_experiment_result *r, void *ud) {
             measure_add(lr->measures, &r->checks[i].measures[k]);
         }
     }
-    print_loaded(r, lr->o);
+    print_loaded(r, lr);
     for (uint32_t k = 0; k < r->workload_count; k++) {
         history_cap_note(r->seed, &r->workloads[k]);
     }
@@ -1708,7 +1973,7 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
         o->loaded = cfg;
         return check_determinism(o);
     }
-    loaded_run lr = {.o = o};
+    loaded_run lr = {.o = o, .cfg = cfg};
     if (o->sweep) {
         tr_sweep_summary s;
         if (tr_experiment_sweep(cfg, o->seed_lo, o->seed_hi, &s, loaded_result, &lr, err,
@@ -1747,6 +2012,7 @@ static int run_loaded(int argc, char **argv) {
     tr_experiment_config cfg;
     tr_experiment_config_init(&cfg);
     memset(&o, 0, sizeof o);
+    o.trace.node = -1;
     o.seed_lo = o.seed_hi = 1;
     o.nodes = 5;
     o.duration_ns = cfg.duration_ns;
@@ -1792,6 +2058,10 @@ static int run_loaded(int argc, char **argv) {
     if (workload == NULL) {
         return load_usage("--load needs --workload NAME (a loaded service's name)");
     }
+    if (check_trace(&o, o.check_determinism) != 0) {
+        return 2;
+    }
+    cfg.trace = o.tracing ? &o.trace : NULL;
     if (nemesis != NULL && tr__nemesis_parse(nemesis, &cfg.nemesis.kinds, service_faults,
                                              sizeof service_faults, err, sizeof err) != 0) {
         nemesis_error(err);

@@ -20,6 +20,7 @@
 #include "runtime/assert.h"
 #include "sim/checkers.h"
 #include "sim/sim.h" /* tr__sim_proto_reconnected */
+#include "sim/trace.h"
 
 #define MS ((uint64_t)1000000)
 #define SEC ((uint64_t)1000000000)
@@ -682,6 +683,14 @@ static int start(run *r) {
     tr_sim *sim;
     sim_config(r, &sc);
     int rc = tr_sim_create(&sc, &sim);
+    if (rc == 0 && r->cfg->trace != NULL) {
+        char why[256];
+        rc = tr__sim_trace_open(sim, r->cfg->trace, why, sizeof why);
+        if (rc != 0) {
+            tr_sim_destroy(sim);
+            return rc;
+        }
+    }
     return rc != 0 ? rc : setup(r, sim);
 }
 

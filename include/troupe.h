@@ -1596,6 +1596,8 @@ typedef struct tr_experiment_config {
      * settle bound;
      * 0: not timed (the final states alone say whether the replicas agree). */
     uint64_t converge_poll_ns;
+    /* Writes the run's events as JSON lines (tr_sim_trace_spec); NULL: no trace. Borrowed. */
+    const struct tr_sim_trace_spec *trace;
 } tr_experiment_config;
 #define TR_EXPERIMENT_WORKLOADS_MAX 4
 void tr_experiment_config_init(tr_experiment_config *cfg);
@@ -1892,6 +1894,30 @@ typedef struct tr_raft_status {
     uint64_t leader_silent_ticks; /* a follower: ticks since it last heard from its leader */
 } tr_raft_status;
 void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* Event traces of a simulated run                                                        */
+/* ------------------------------------------------------------------------------------ */
+/* What an experiment with tr_experiment_config.trace writes (`troupe sim --trace FILE`): one
+ * JSON object a line, in the order the simulator processed them, for every message an actor
+ * received ("ev":"recv": virtual time t in ns, node, actor (its registered name or null),
+ * to and from ("nN:actor-id"), type, corr, remote) and every fault the simulator counted
+ * ("ev":"fault", its name). Filters keep the lines of one node (the receiver's, for a
+ * message), of one actor name, and of a virtual time window; faults pass the actor filter.
+ * At most max_bytes of lines; when more would have been written the file ends with one line
+ * {"ev":"truncated",...} saying how many were left out. The same seed and options give the
+ * same file byte for byte; a trace changes nothing in the run (nor its trace hash). Each run
+ * of tr_experiment_run (and each seed of a sweep) truncates the file; the runs of
+ * tr_experiment_check_determinism write none. A file that cannot be created fails the run
+ * (TR_EIO). */
+typedef struct tr_sim_trace_spec {
+    const char *path;        /* created or truncated; borrowed */
+    uint64_t max_bytes;      /* 0: TR_SIM_TRACE_BYTES_DEFAULT */
+    int32_t node;            /* a node index from 0, or -1: every node */
+    const char *actor;       /* a registered name, or NULL: every actor; borrowed */
+    uint64_t from_ns, to_ns; /* the virtual window [from_ns, to_ns]; to_ns 0: to the end */
+} tr_sim_trace_spec;
+#define TR_SIM_TRACE_BYTES_DEFAULT (64ull * 1024 * 1024)
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

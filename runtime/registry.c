@@ -166,3 +166,18 @@ bool tr__registry_check(tr_node *node) {
     pthread_mutex_unlock(&node->reg_lock);
     return true;
 }
+
+int tr__registry_name_of(tr_node *node, tr_addr who, char *out) {
+    int rc = TR_ENOENT;
+    pthread_mutex_lock(&node->reg_lock);
+    for (uint32_t i = 0; i < node->reg_nbuckets && rc != 0; i++) {
+        for (tr_name_entry *e = node->reg_buckets[i]; e != NULL && rc != 0; e = e->next) {
+            if (tr_addr_eq(e->addr, who)) {
+                strcpy(out, e->name);
+                rc = 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&node->reg_lock);
+    return rc;
+}

@@ -39,5 +39,8 @@ int tr__registry_find(tr_node *node, const char *name, tr_addr *out);
 void tr__registry_clear(tr_node *node);
 /* Walks the invariants above (TR_ASSERT each). Returns true. */
 bool tr__registry_check(tr_node *node);
+/* A name registered for `who` (the first in bucket order), copied into out (TR_NAME_MAX + 1
+ * bytes): 0, or TR_ENOENT. Scans every name: for traces, not for a hot path. */
+int tr__registry_name_of(tr_node *node, tr_addr who, char *out);
 
 #endif /* TR_REGISTRY_H */

@@ -17,11 +17,13 @@
 #include <unistd.h>
 
 #include "runtime/assert.h"
+#include "runtime/internal.h" /* tr_node.ops, for tr__sim_engine_traced */
 #include "runtime/pool.h"
 #include "sim/determinism.h"
 #include "sim/queue.h"
 #include "sim/sim.h"
 #include "sim/store_dir.h"
+#include "sim/trace.h"
 
 void tr_sim_config_init(tr_sim_config *cfg) {
     TR_ASSERT(cfg != NULL);
@@ -337,6 +339,36 @@ static const tr_engine_ops sim_ops = {
     .buggify = op_buggify,
     .probe = op_probe,
 };
+
+/* --trace (sim/trace.h): the same delivery, then its trace line. The nodes of a traced sim use
+ * these ops, so a run without a trace runs op_delivered exactly as before: no cost at all. */
+static void op_delivered_traced(void *engine, tr_node *node, const tr_msg *msg) {
+    op_delivered(engine, node, msg);
+    tr_sim *sim = engine;
+    tr__sim_trace_message(sim, tr__sim_index(sim, node), msg); /* reads, changes nothing */
+}
+
+static const tr_engine_ops sim_ops_traced = {
+    .now_ns = op_now_ns,
+    .random = op_random,
+    .schedule = op_schedule,
+    .timer_arm = op_timer_arm,
+    .timer_cancel = op_timer_cancel,
+    .send_remote = tr__sim_send_remote,
+    .store_ready = op_store_ready,
+    .node_by_name = op_node_by_name,
+    .watch_node = tr__sim_watch_node,
+    .delivered = op_delivered_traced,
+    .buggify = op_buggify,
+};
+
+void tr__sim_engine_traced(tr_sim *sim, bool on) {
+    for (uint32_t i = 0; i < sim->n; i++) {
+        if (sim->nodes[i].node != NULL) {
+            sim->nodes[i].node->ops = on ? &sim_ops_traced : &sim_ops;
+        }
+    }
+}
 
 /* ---- Processing events --------------------------------------------------------------- */
 
@@ -744,6 +776,7 @@ void tr_sim_destroy(tr_sim *sim) {
         return;
     }
     sim->destroying = true;
+    tr__sim_trace_close(sim); /* what the teardown delivers is not the run's */
     if (sim->cfg.buggify) {
         __atomic_fetch_sub(&tr_buggify_sims, 1, __ATOMIC_RELAXED);
     }

@@ -17,6 +17,7 @@
 
 #include "runtime/assert.h"
 #include "sim/sim.h"
+#include "sim/trace.h"
 
 static const char *fault_names[TR_SIM_FAULT_COUNT] = {
     "partition",   "link-cut",  "heal",       "crash",         "restart",
@@ -32,6 +33,9 @@ const char *tr_sim_fault_name(tr_sim_fault f) {
 void tr__sim_fault(tr_sim *sim, tr_sim_fault f) {
     TR_ASSERT((unsigned)f < TR_SIM_FAULT_COUNT);
     sim->stats.faults[f]++;
+    if (__builtin_expect(sim->trace_out != NULL, 0)) {
+        tr__sim_trace_fault(sim, f);
+    }
 }
 
 /* ---- Failure detector ----------------------------------------------------------------- */
