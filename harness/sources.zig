@@ -15,6 +15,7 @@ pub const lib = [_][]const u8{
     "harness/check_stock.c",
     "harness/check_convergence.c",
     "harness/builtin_linkv.c",
+    "harness/builtin_entity.c",
 };
 /// The built-in services that also build as loadable modules zig-out/lib/troupe-NAME.so:
 /// harness/builtin_module.c over these sources, its entry returning tr__builtin_NAME.
@@ -23,6 +24,9 @@ pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_
 /// zig-out/lib/troupe-lin-kv.so: the lin-kv descriptor with its entry point (TR__LINKV_MODULE)
 /// and its actor; Raft comes from the host.
 pub const linkv_module_sources = [_][]const u8{"harness/builtin_linkv.c"};
+/// zig-out/lib/troupe-entity.so: the entity workload with its entry point (TR__ENTITY_MODULE);
+/// the host behaviour comes from the host.
+pub const entity_module_sources = [_][]const u8{"harness/builtin_entity.c"};
 pub const tests = [_][]const u8{
     "tests/harness/test_experiment.c",
     "tests/harness/test_builtin.c",
