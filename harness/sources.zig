@@ -14,6 +14,7 @@ pub const lib = [_][]const u8{
     "harness/workload.c",
     "harness/check_stock.c",
     "harness/check_convergence.c",
+    "harness/check_activation.c",
     "harness/builtin_linkv.c",
     "harness/builtin_entity.c",
 };

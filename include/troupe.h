@@ -1740,6 +1740,42 @@ bool tr_buggify_point(tr_ctx *ctx, const char *file, int line);
 #define TR_BUGGIFY(ctx) tr_buggify_point((ctx), __FILE__, __LINE__)
 #endif
 /* ------------------------------------------------------------------------------------ */
+/* Probes: facts a service records for the simulator's checks                            */
+/* ------------------------------------------------------------------------------------ */
+/* A check over the history sees what clients saw; some properties are about what the nodes
+ * did (which node handled an entity's message, and when), at the true time rather than a
+ * node's skewed clock. tr_probe records such a fact: in the simulator the engine keeps it with
+ * the true virtual time and the node's index, in the order the events ran; on a real node it
+ * is dropped (one call, no allocation). A simulation keeps at most TR_SIM_PROBES_MAX probes;
+ * later ones are only counted (a check must then not answer held from what was kept). Kinds
+ * below TR_PROBE_USER are troupe's own. ctx is the calling actor's (borrowed). */
+enum {
+    TR_PROBE_ENTITY = 1, /* an entity handled a message: a = FNV-1a 64 of its type's name,
+                            b = its id, c = the activation's epoch (tr_entity_check_single) */
+    TR_PROBE_USER = 1u << 16
+};
+#define TR_SIM_PROBES_MAX (1u << 20)
+void tr_probe(tr_ctx *ctx, uint32_t kind, uint64_t a, uint64_t b, uint64_t c);
+
+typedef struct tr_sim_probe {
+    uint64_t t_ns; /* true virtual time */
+    uint32_t node; /* 0-based index */
+    uint32_t kind;
+    uint64_t a, b, c;
+} tr_sim_probe;
+/* The probes recorded so far, in the order they were made (time order): *out is borrowed,
+ * valid until the simulation runs again or is destroyed; *dropped (may be NULL) counts those
+ * beyond TR_SIM_PROBES_MAX or not kept for want of memory. Returns the count. */
+size_t tr_sim_probes(const tr_sim *sim, const tr_sim_probe **out, uint64_t *dropped);
+
+/* The check single-activation (a tr_check run function, for a service's checks): every
+ * TR_PROBE_ENTITY probe of the run, grouped by activation (entity type and id, node, epoch);
+ * violated when two activations of one entity handled messages in overlapping true time (the
+ * first to the last message of each). Unknown without a simulation, without any entity
+ * probe, or when probes were dropped and no violation is among those kept. Reports the
+ * measures "entities" and "activations". */
+tr_verdict tr_entity_check_single(const tr_check_input *in, char *why, size_t why_cap);
+/* ------------------------------------------------------------------------------------ */
 /* Raft: a replicated log a service builds its state machine on (docs/raft.md)           */
 /* ------------------------------------------------------------------------------------ */
 /* One tr_raft lives inside the state of one actor on each of node_count nodes, all registered

@@ -65,6 +65,9 @@ typedef struct tr_engine_ops {
      * whether the service takes its rare path now. May be NULL: never (the real engine). The
      * sim engine answers from the seed (troupe.h, "Fault points"). */
     bool (*buggify)(void *engine, tr_node *node, uint64_t site);
+    /* tr_probe on `node`: record (kind, a, b, c) for the checks. May be NULL: dropped (the real
+     * engine). The sim engine stamps it with the true virtual time (troupe.h, "Probes"). */
+    void (*probe)(void *engine, tr_node *node, uint32_t kind, uint64_t a, uint64_t b, uint64_t c);
 } tr_engine_ops;
 
 /* An engine may set this bit in a tr_msg's flags_ before handing the message to

@@ -9,6 +9,7 @@ pub const lib = [_][]const u8{
     "runtime/actor.c",
     "runtime/ctx.c",
     "runtime/buggify.c",
+    "runtime/probe.c",
     "runtime/registry.c",
     "runtime/node.c",
     "runtime/engine_real.c",

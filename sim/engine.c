@@ -291,6 +291,38 @@ static bool op_buggify(void *engine, tr_node *node, uint64_t site) {
     return true;
 }
 
+/* ---- Probes ------------------------------------------------------------------------------ */
+
+/* tr_probe: kept with the true time and the node's index. The array doubles up to
+ * TR_SIM_PROBES_MAX; a probe beyond, or one that finds no memory, is only counted. */
+static void op_probe(void *engine, tr_node *node, uint32_t kind, uint64_t a, uint64_t b,
+                     uint64_t c) {
+    tr_sim *sim = engine;
+    if (sim->probe_count == sim->probe_cap) {
+        size_t cap = sim->probe_cap ? sim->probe_cap * 2 : 1024;
+        cap = cap < TR_SIM_PROBES_MAX ? cap : TR_SIM_PROBES_MAX;
+        tr_sim_probe *grown =
+            cap > sim->probe_cap ? realloc(sim->probes, cap * sizeof *grown) : NULL;
+        if (grown == NULL) {
+            sim->probes_dropped++;
+            return;
+        }
+        sim->probes = grown;
+        sim->probe_cap = cap;
+    }
+    sim->probes[sim->probe_count++] = (tr_sim_probe){
+        .t_ns = sim->now, .node = tr_node_id(node) - 1, .kind = kind, .a = a, .b = b, .c = c};
+}
+
+size_t tr_sim_probes(const tr_sim *sim, const tr_sim_probe **out, uint64_t *dropped) {
+    TR_ASSERT(sim != NULL && out != NULL);
+    *out = sim->probes;
+    if (dropped != NULL) {
+        *dropped = sim->probes_dropped;
+    }
+    return sim->probe_count;
+}
+
 static const tr_engine_ops sim_ops = {
     .now_ns = op_now_ns,
     .random = op_random,
@@ -303,6 +335,7 @@ static const tr_engine_ops sim_ops = {
     .watch_node = tr__sim_watch_node,
     .delivered = op_delivered,
     .buggify = op_buggify,
+    .probe = op_probe,
 };
 
 /* ---- Processing events --------------------------------------------------------------- */
@@ -743,6 +776,7 @@ void tr_sim_destroy(tr_sim *sim) {
     tr__sim_queue_deinit(sim);
     free(sim->links);
     free(sim->rec);
+    free(sim->probes);
     free(sim);
 }
 

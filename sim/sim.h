@@ -215,6 +215,9 @@ struct tr_sim {
     uint32_t buf_pool_count;
     sim_request req;
     struct sim_proto *proto; /* owned; TR_SIM_NET_PROTOCOL only, else NULL */
+    tr_sim_probe *probes;    /* owned; tr_probe's facts, in the order they were made */
+    size_t probe_count, probe_cap;
+    uint64_t probes_dropped;
 };
 
 /* prng.c: stream ids of the engine (user streams start at TR_SIM_STREAM_USER). */

@@ -37,5 +37,6 @@ pub const tests = [_][]const u8{
     "tests/sim/test_proto_split.c",
     "tests/sim/test_proto_cli.c",
     "tests/sim/test_buggify.c",
+    "tests/sim/test_probe.c",
     "tests/sim/test_randomize.c",
 };
