@@ -116,12 +116,10 @@ static void start_write(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a, bool
     send_all(s, ctx, TR__ENTITY_SPUT, buf, w.len);
 }
 
-/* The single-activation probe: the runner records (type, id, epoch) at each handle, in true
- * virtual time. Call site for tr_probe(ctx, TR_PROBE_ENTITY, s->type_hash, a->id, a->epoch). */
+/* The single-activation probe: the simulator records (type, id, epoch) at each handle, in true
+ * virtual time, for tr_entity_check_single (nothing on a real node). */
 static void probe_handle(tr__entity_host *s, tr_ctx *ctx, const tr__entity_act *a) {
-    (void)s;
-    (void)ctx;
-    (void)a;
+    tr_probe(ctx, TR_PROBE_ENTITY, s->type_hash, (uint64_t)a->id, a->epoch);
 }
 
 /* Runs the handler on the head of the queue. true: go on with the next one. */

@@ -171,7 +171,8 @@ static tr_verdict check_durable(const tr_check_input *in, char *why, size_t cap)
     return TR_VERDICT_HELD;
 }
 
-static const tr_check entity_checks[] = {{"durable", check_durable}};
+static const tr_check entity_checks[] = {{"single-activation", tr_entity_check_single},
+                                         {"durable", check_durable}};
 
 static const tr_service_actor entity_actors[] = {{.name = "reg",
                                                   .behaviour = &tr_entity_host,
@@ -190,7 +191,7 @@ const tr_service tr__builtin_entity = {.abi = TR_SERVICE_ABI,
                                        .workload = &entity_workload,
                                        .lin_model = &tr_lin_model_cas_register,
                                        .checks = entity_checks,
-                                       .check_count = 1,
+                                       .check_count = 2,
                                        .bugs = entity_bugs,
                                        .nemesis = TR_NEMESIS_PAUSE | TR_NEMESIS_PARTITION |
                                                   TR_NEMESIS_CRASH};
