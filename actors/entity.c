@@ -90,6 +90,7 @@ static void start_load(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
     tr_mp_writer w;
     begin_phase(s, ctx, a, TR__ACT_LOADING);
     a->agree = true;
+    a->handled = 0;
     a->best_epoch = a->best_seq = 0;
     a->len = 0;
     tr_mp_writer_init(&w, buf, sizeof buf);
@@ -129,8 +130,12 @@ static bool handle_head(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, a->reply, sizeof a->reply);
     memcpy(s->scratch, a->state, a->len);
-    tr_entity_call call = {
-        .id = a->id, .state = s->scratch, .len = a->len, .reply = &w, .epoch = a->epoch};
+    tr_entity_call call = {.id = a->id,
+                           .state = s->scratch,
+                           .len = a->len,
+                           .reply = &w,
+                           .epoch = a->epoch,
+                           .handled = a->handled++};
     probe_handle(s, ctx, a);
     a->used_ms = tr_now_ms(ctx);
     int rc = t->handle(ctx, &call, &q->req);
