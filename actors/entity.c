@@ -5,9 +5,12 @@
  * lease or shard goes, or when a load or write fails.
  *
  * Routing: a host that owns the shard (lease and epoch, invariant 1) queues the request on
- * the activation. A host that does not forwards a request of a client on its own node to the
- * owner its replica of the table names (one hop: a request from another node is refused with
- * "not owner" when the table names another owner). With no owner known, the owner being this
+ * the activation. A host that does not forwards a client's request to the owner its replica
+ * of the table names, once: a request from another member node (a host forwarded it, or a
+ * client on that node sent it across) is refused with "not owner" when the table names
+ * another owner. A client is an actor of this node or a client connection (`troupe call`:
+ * node ids from TR__ENTITY_CLIENT_IDS up, which never host); such a request may take a second
+ * hop only while two replicas of the table disagree (one lags). With no owner known, the owner being this
  * node without a lease yet, or the owner's node held down by the failure detector, the
  * request waits (at most TR__ENTITY_WAIT_MS) and is routed again on every tick and every
  * lease renewal; then it is refused with "unavailable" (it was never handled). */
@@ -376,7 +379,8 @@ static void route(tr__entity_host *s, tr_ctx *ctx, const tr_msg *m, uint64_t unt
     }
     int32_t owner = s->owner[shard];
     bool elsewhere = owner >= 0 && owner != (int32_t)s->arg.node_index;
-    if (elsewhere && m->from.node != tr_self(ctx).node) {
+    bool client = m->from.node == tr_self(ctx).node || m->from.node >= TR__ENTITY_CLIENT_IDS;
+    if (elsewhere && !client) {
         answer_str(ctx, m, "not owner");
         return;
     }

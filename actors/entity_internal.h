@@ -42,6 +42,7 @@ enum {
 #define TR__ENTITY_WAIT_MS 500
 #define TR__ENTITY_TICK_MS 100
 #define TR__ENTITY_NO_SLOT (-1)
+#define TR__ENTITY_CLIENT_IDS 0x80000000u /* node ids of client connections (not members) */
 
 /* The spawn argument (copied by the runtime). */
 typedef struct tr__entity_arg {
