@@ -306,8 +306,26 @@ static tr__entity_act *take(tr__entity_host *s) {
     return idlest;
 }
 
+/* Whether the network delivered this request here before (a duplicate: dropped, since the
+ * first copy is answered); else it is remembered. A copy older than the last TR__ENTITY_SEEN
+ * requests is handled again. */
+static bool seen_before(tr__entity_host *s, const tr_msg *m) {
+    for (uint32_t i = 0; i < TR__ENTITY_SEEN; i++) {
+        const tr__entity_seen *e = &s->seen[i];
+        if (e->corr == m->corr && tr_addr_eq(e->from, m->from)) {
+            return true;
+        }
+    }
+    s->seen[s->seen_next] = (tr__entity_seen){.from = m->from, .corr = m->corr};
+    s->seen_next = (s->seen_next + 1) % TR__ENTITY_SEEN;
+    return false;
+}
+
 /* This node owns the request's shard: queue it on the activation. */
 static void deliver(tr__entity_host *s, tr_ctx *ctx, const tr_msg *m, int64_t id) {
+    if (m->corr != 0 && seen_before(s, m)) {
+        return;
+    }
     tr__entity_act *a = find(s, id);
     bool fresh = a == NULL;
     if (fresh && (a = take(s)) != NULL) {

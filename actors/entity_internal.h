@@ -42,6 +42,7 @@ enum {
 #define TR__ENTITY_WAIT_MS 500
 #define TR__ENTITY_TICK_MS 100
 #define TR__ENTITY_NO_SLOT (-1)
+#define TR__ENTITY_SEEN 256               /* requests remembered against network duplicates */
 #define TR__ENTITY_CLIENT_IDS 0x80000000u /* node ids of client connections (not members) */
 
 /* The spawn argument (copied by the runtime). */
@@ -86,6 +87,12 @@ typedef struct tr__entity_act {
     uint8_t state[TR_ENTITY_STATE_MAX];
 } tr__entity_act;
 
+/* A request this host queued: (sender, correlation id). */
+typedef struct tr__entity_seen {
+    tr_addr from;
+    uint64_t corr;
+} tr__entity_seen;
+
 typedef struct tr__entity_host {
     tr_raft raft;
     tr__entity_arg arg;
@@ -108,6 +115,8 @@ typedef struct tr__entity_host {
     tr__entity_act act[TR_ENTITY_ACTIVE_MAX];
     tr__entity_slot slot[TR__ENTITY_SLOTS];
     int32_t free_head, wait_head, wait_tail;
+    tr__entity_seen seen[TR__ENTITY_SEEN]; /* a ring: the latest requests queued */
+    uint32_t seen_next;
     uint32_t gen;
     uint8_t scratch[TR_ENTITY_STATE_MAX];
 } tr__entity_host;
