@@ -103,6 +103,7 @@ typedef struct tr__entity_host {
     uint64_t epoch[TR_ENTITY_SHARDS];
     /* the leader's view */
     uint64_t lead_term, lead_since_ms, assign_until_ms;
+    uint64_t moving; /* shards whose move this leader proposed and has not seen applied */
     uint64_t answered_ms[TR_RAFT_NODES_MAX];
     uint32_t answered_mask; /* nodes answered since this replica leads */
     uint32_t down_mask;     /* the failure detector's view (the no-fencing bug only) */
