@@ -6,6 +6,8 @@
 # lease has lapsed and the shard has moved, then answered with the value written before the
 # kill (the entity's durable state, loaded from the surviving stores). Prints how long the
 # move took.
+# Also: the module defines no tr_ symbol, and `troupe sim --load troupe-entity.so --workload
+# entity` prints the built-in run's trace hash.
 # Usage: entity_node.sh TROUPE ENTITY_MODULE
 set -u
 troupe=$1 module=$2
@@ -23,6 +25,14 @@ fail() {
     exit 1
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+defined=$(nm -D --defined-only "$module" | awk '$3 ~ /^tr_/ { print $3 }')
+[ -z "$defined" ] || fail "$module carries its own copy of: $defined"
+for args in "--seed 1 --duration 10s" "--seed 2 --duration 10s --nodes 3 --bug no-fencing"; do
+    builtin=$("$troupe" sim --workload entity $args 2>&1 | sed -n 's/^trace-hash: //p')
+    loaded=$("$troupe" sim --load "$module" --workload entity $args 2>&1 | sed -n 's/^trace-hash: //p')
+    [ -n "$builtin" ] && [ "$builtin" = "$loaded" ] ||
+        fail "$args: built-in entity trace-hash '$builtin', loaded '$loaded'"
+done
 printf 'entity-node-test-secret-0123456789' >"$dir/secret"
 unset TROUPE_SECRET
 common="--secret-file $dir/secret --replicas n1,n2,n3 --heartbeat-ms 100 --builtins echo"
