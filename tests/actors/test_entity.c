@@ -280,3 +280,28 @@ Test(entity, hostile_bodies_are_answered) {
     cr_expect_eq(v, 1);
     tr_sim_destroy(sim);
 }
+
+/* A full activation table passivates the idlest activation for a new one: 257 entities of one
+ * shard (one owner), then the first is activated again from its durable state. */
+Test(entity, a_full_table_passivates_the_idlest) {
+    bugs = 0;
+    tr_sim *sim = start(7);
+    int64_t v = 0;
+    char why[64] = "";
+    for (int64_t k = 0; k < TR_ENTITY_ACTIVE_MAX; k++) {
+        cr_assert_eq(call_until(sim, 0, ADD, k * TR_ENTITY_SHARDS, k + 1, &v, 10), 0, "entity %lld",
+                     (long long)(k * TR_ENTITY_SHARDS));
+        cr_assert_eq(v, k + 1);
+    }
+    /* at once, before any activation has been idle for passivate_ms */
+    int64_t id = TR_ENTITY_ACTIVE_MAX * TR_ENTITY_SHARDS;
+    cr_assert_eq(call(sim, 0, ADD, id, TR_ENTITY_ACTIVE_MAX + 1, &v, why, sizeof why), 0, "%s",
+                 why);
+    cr_assert_eq(call_until(sim, 0, GET, 0, 0, &v, 10), 0);
+    cr_expect_eq(v, 1);
+    cr_expect_eq(last.handled, 0, "the idlest activation was not the one passivated");
+    cr_assert_eq(call_until(sim, 0, GET, TR_ENTITY_ACTIVE_MAX * TR_ENTITY_SHARDS, 0, &v, 10), 0);
+    cr_expect_eq(v, TR_ENTITY_ACTIVE_MAX + 1);
+    cr_expect_eq(last.handled, 1, "the newest activation was passivated");
+    tr_sim_destroy(sim);
+}
