@@ -1057,6 +1057,9 @@ typedef struct tr_cluster_config {
     int32_t spin_us;               /* the I/O loop polls this long after activity before it
                                 sleeps; 0 = 50, negative = never */
     bool quiet;                    /* log warnings and errors only (a command-line client) */
+    uint32_t client_idle_ms;  /* a client that sends no message this long is closed; 0 = 60000 */
+    uint32_t client_frame_ms; /* a client that leaves a frame incomplete this long is closed;
+                                 0 = 10000 */
 } tr_cluster_config;
 
 /* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
@@ -1439,7 +1442,8 @@ typedef struct tr_check_input {
  * (0-based) at the end of the run into buf[0..cap) and sets *len. Only what was committed
  * counts: a write a crash took back is not there. 0; TR_ENOENT (never written, or deleted);
  * TR_ETOOBIG (*len set to the size needed); TR_EINVAL (no simulation in `in`, a bad node or
- * argument); TR_ENOTSUP (the node has no store); TR_EIO. */
+ * argument); TR_ENOTSUP (the node has no store); TR_EIO (also: the node's store could not be
+ * opened again after a storage fault, so it stayed down). */
 int tr_check_kv_get(const tr_check_input *in, uint32_t node, const char *actor, const void *key,
                     size_t klen, void *buf, size_t cap, size_t *len);
 
