@@ -1922,7 +1922,9 @@ void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
  * before it ran), "indeterminate" (handled, but its state change reached no majority in
  * write_timeout_ms: it may or may not surface later), "busy" (activation table or queue full;
  * not handled), "not owner" (a request forwarded by another host reached a host that does
- * not own the id; not handled), "bad request" (no id, or a body over TR_ENTITY_BODY_MAX). */
+ * not own the id; not handled), "bad request: no entity id" or "bad request: body too long"
+ * (over TR_ENTITY_BODY_MAX); a handler's TR_E code as its text (tr_strerror). A request the
+ * network delivers twice is handled once (the owner remembers its last 256 requests). */
 #define TR_ENTITY_SHARDS 64
 #define TR_ENTITY_STATE_MAX 1024
 #define TR_ENTITY_ACTIVE_MAX 256 /* activations per host; a full table passivates the idlest */
