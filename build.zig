@@ -53,7 +53,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ actors.linkv ++ harness.lib;
+    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ actors.entity ++ actors.linkv ++ harness.lib;
 
     // libtroupe.a: runtime + proto + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
@@ -90,6 +90,10 @@ pub fn build(b: *std.Build) void {
     // zig-out/lib/troupe-lin-kv.so: the lin-kv service as a module; tr_raft_* from its host.
     const linkv_so = builtinModule(b, target, optimize, "troupe-lin-kv", &(actors.linkv ++ harness.linkv_module_sources), "-DTR__LINKV_MODULE");
     b.getInstallStep().dependOn(&b.addInstallFileWithDir(linkv_so.getEmittedBin(), .lib, "troupe-lin-kv.so").step);
+
+    // zig-out/lib/troupe-entity.so: the entity workload as a module; tr_entity_* from its host.
+    const entity_so = builtinModule(b, target, optimize, "troupe-entity", &harness.entity_module_sources, "-DTR__ENTITY_MODULE");
+    b.getInstallStep().dependOn(&b.addInstallFileWithDir(entity_so.getEmittedBin(), .lib, "troupe-entity.so").step);
 
     // pkg-config file for embedders. libtroupe is a static library: what it needs is needed by
     // every program that links it, with or without --static, so nothing is private.
@@ -275,6 +279,12 @@ pub fn build(b: *std.Build) void {
         for (builtin_modules) |so| node_cp.addFileArg(so.getEmittedBin()); // cp, ap, stock
         node_cp.has_side_effects = true;
         test_step.dependOn(&node_cp.step);
+        // Entities on a real 3-node loopback cluster: the owner's kill -9 (entity_node.sh).
+        const node_entity = b.addSystemCommand(&.{ "sh", "tests/cluster/entity_node.sh" });
+        node_entity.addFileArg(exe.getEmittedBin());
+        node_entity.addFileArg(entity_so.getEmittedBin());
+        node_entity.has_side_effects = true;
+        test_step.dependOn(&node_entity.step);
     }
 
     // zig build tidy

@@ -17,6 +17,12 @@ pub const raft = [_][]const u8{
     "actors/raft_log.c",
     "actors/raft.c",
 };
+/// Entities (troupe.h's tr_entity_*): in the library only, like Raft.
+pub const entity = [_][]const u8{
+    "actors/entity_place.c",
+    "actors/entity_store.c",
+    "actors/entity.c",
+};
 /// lin-kv's replica actor: in the library and in zig-out/lib/troupe-lin-kv.so.
 pub const linkv = [_][]const u8{
     "actors/linkv.c",
@@ -27,4 +33,5 @@ pub const tests = [_][]const u8{
     "tests/actors/test_stock.c",
     "tests/actors/test_node_actors.c",
     "tests/actors/test_raft.c",
+    "tests/actors/test_entity.c",
 };

@@ -17,6 +17,7 @@ pub const lib = [_][]const u8{
     "harness/check_activation.c",
     "harness/builtin_linkv.c",
     "harness/linkv_figures.c",
+    "harness/builtin_entity.c",
 };
 /// The built-in services that also build as loadable modules zig-out/lib/troupe-NAME.so:
 /// harness/builtin_module.c over these sources, its entry returning tr__builtin_NAME.
@@ -25,6 +26,9 @@ pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_
 /// zig-out/lib/troupe-lin-kv.so: the lin-kv descriptor with its entry point (TR__LINKV_MODULE)
 /// and its actor; Raft comes from the host.
 pub const linkv_module_sources = [_][]const u8{ "harness/builtin_linkv.c", "harness/linkv_figures.c" };
+/// zig-out/lib/troupe-entity.so: the entity workload with its entry point (TR__ENTITY_MODULE);
+/// the host behaviour comes from the host.
+pub const entity_module_sources = [_][]const u8{"harness/builtin_entity.c"};
 pub const tests = [_][]const u8{
     "tests/harness/test_experiment.c",
     "tests/harness/test_builtin.c",
@@ -37,4 +41,5 @@ pub const tests = [_][]const u8{
     "tests/harness/test_service_defaults.c",
     "tests/harness/test_linkv.c",
     "tests/harness/test_lock.c",
+    "tests/harness/test_entity_sim.c",
 };

@@ -1919,6 +1919,100 @@ typedef struct tr_sim_trace_spec {
 } tr_sim_trace_spec;
 #define TR_SIM_TRACE_BYTES_DEFAULT (64ull * 1024 * 1024)
 
+/* ------------------------------------------------------------------------------------ */
+/* Entities: one live activation per id, placed by the runtime (docs/entities.md)         */
+/* ------------------------------------------------------------------------------------ */
+/* An entity type (an account, a stock item, an order) has many instances, each named by an id
+ * >= 0 and holding a small state. A service hosts a type with one host actor per node,
+ * registered under the type's name (behaviour tr_entity_behaviour(), spawn argument written
+ * by tr_entity_host_arg). A request of any user type outside the host's own range, sent to
+ * that name on any node, whose body names an id, reaches the one live activation of that id:
+ * the host of the node that owns the id's shard (id mod TR_ENTITY_SHARDS) in a placement
+ * table the hosts replicate with Raft. An activation loads the state from a majority of the
+ * hosts' stores on its first message, handles one message at a time in arrival order, writes
+ * a changed state to a majority before answering, and is dropped when idle (passivate_ms).
+ * When a node's lease lapses its shards move to live nodes (with a larger epoch, the fencing
+ * token) and their entities are activated there from their durable state.
+ *
+ * The guarantees. Whatever the clocks do, a deposed owner's write never overwrites the new
+ * owner's state: the new owner's load saw it, or it can no longer reach a majority (fencing
+ * tokens that every store checks: ABD with fences). Single activation (no two activations of one id
+ * handle messages at overlapping times), and so reads answered from an activation's memory,
+ * hold when clock drift between nodes stays under 10% over a lease and no clock jumps: a
+ * node trusts its lease for lease_ms from the moment it sent the renewal the Raft leader
+ * answered, and the leader moves a node's shards only after lease_ms * 1.1 by its own clock
+ * since it last answered that node (and since it became leader). A falsely suspected node
+ * stops by itself when its lease runs out. Shards move only when a lease lapses: a node that
+ * comes back gets new shards only when another node's lease lapses (no rebalancing).
+ *
+ * Answers of the host itself (strings, as tr_reply_str): "unavailable" (the request was not
+ * handled: no owner with a lease, its state could not be loaded, the activation was dropped
+ * before it ran), "indeterminate" (handled, but its state change reached no majority in
+ * write_timeout_ms: it may or may not surface later), "busy" (activation table or queue full;
+ * not handled), "not owner" (a request forwarded by another host reached a host that does
+ * not own the id; not handled), "bad request: no entity id" or "bad request: body too long"
+ * (over TR_ENTITY_BODY_MAX); a handler's TR_E code as its text (tr_strerror). A request the
+ * network delivers twice is handled once (the owner remembers its last 256 requests). */
+#define TR_ENTITY_SHARDS 64
+#define TR_ENTITY_STATE_MAX 1024
+#define TR_ENTITY_ACTIVE_MAX 256 /* activations per host; a full table passivates the idlest */
+#define TR_ENTITY_QUEUE_MAX 16   /* requests waiting for one activation */
+#define TR_ENTITY_BODY_MAX 256   /* a request body the host queues or forwards */
+#define TR_ENTITY_MSG_COUNT 16   /* the host's own message types, Raft's included */
+
+typedef struct tr_entity_call {
+    int64_t id;
+    void *state;         /* type->state_max bytes; the first len hold the state (0: new) */
+    size_t len;          /* in: the state's length; out: its new length (<= state_max) */
+    bool changed;        /* the handler sets it when it changed state or len */
+    tr_mp_writer *reply; /* the answer's body; the host answers with the request's type */
+    uint64_t epoch;      /* the activation's fencing token (grows on every move) */
+    uint64_t handled;    /* messages this activation handled before (0: its first, the state
+                            was just loaded) */
+} tr_entity_call;
+
+typedef struct tr_entity_type {
+    const char *name;  /* the hosts' registered name; [a-z0-9-]; static */
+    size_t state_max;  /* 1..TR_ENTITY_STATE_MAX */
+    uint32_t msg_base; /* >= TR_MSG_USER: the host's own types (Raft's included) are
+                          msg_base .. msg_base + TR_ENTITY_MSG_COUNT - 1 */
+    /* The id (>= 0) of a request, or a TR_E code; NULL: the first element of a msgpack array
+     * body. */
+    int64_t (*id_of)(const tr_msg *msg);
+    /* One message of one entity (call valid during the call; the reply writer holds at most
+     * TR_ENTITY_BODY_MAX bytes). 0: answer with *reply (after the state is at a majority
+     * when changed); a TR_E code: the state is left as it was and the answer is the error's
+     * text (tr_strerror). */
+    int (*handle)(tr_ctx *ctx, tr_entity_call *call, const tr_msg *msg);
+    uint32_t passivate_ms;     /* 0 = 30000 */
+    uint32_t lease_ms;         /* 0 = 2000 */
+    uint32_t write_timeout_ms; /* 0 = 1000 */
+} tr_entity_type;
+
+/* Planted bug (for checking the checks): placement without fencing. The leader moves a
+ * node's shards as soon as the failure detector reports it down, owners ignore the lapse of
+ * their lease, and the stores ignore fencing tokens. */
+enum {
+    TR_ENTITY_BUG_NO_FENCING = 1u << 0
+};
+
+/* The hosts' behaviour (static; tr_entity_behaviour() returns its address, for a descriptor
+ * that cannot name a data object). Its state is large (a Raft replica and the activations):
+ * spawn one per node, under type->name. */
+extern const tr_behaviour tr_entity_host;
+const tr_behaviour *tr_entity_behaviour(void);
+/* Writes the host's spawn argument for the node env describes (every node of env hosts the
+ * type) into buf[0..cap) and sets *len: type is borrowed and must outlive the hosts (static).
+ * For tr_service_actor.arg. 0; TR_EINVAL (a bad type, more than TR_RAFT_NODES_MAX nodes, a
+ * long node name); TR_ETOOBIG (cap too small). */
+int tr_entity_host_arg(const tr_entity_type *type, const tr_service_env *env, uint32_t bugs,
+                       void *buf, size_t cap, size_t *len);
+/* For checks: the newest state of entity id among the nodes' stores at the end of a run
+ * (tr_check_kv_get of each node), copied into buf[0..cap), *len its length. 0; TR_ENOENT (no
+ * node stored it); TR_ETOOBIG; the errors of tr_check_kv_get. */
+int tr_entity_check_get(const tr_check_input *in, const tr_entity_type *type, int64_t id, void *buf,
+                        size_t cap, size_t *len);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif
