@@ -279,6 +279,12 @@ pub fn build(b: *std.Build) void {
         for (builtin_modules) |so| node_cp.addFileArg(so.getEmittedBin()); // cp, ap, stock
         node_cp.has_side_effects = true;
         test_step.dependOn(&node_cp.step);
+        // Entities on a real 3-node loopback cluster: the owner's kill -9 (entity_node.sh).
+        const node_entity = b.addSystemCommand(&.{ "sh", "tests/cluster/entity_node.sh" });
+        node_entity.addFileArg(exe.getEmittedBin());
+        node_entity.addFileArg(entity_so.getEmittedBin());
+        node_entity.has_side_effects = true;
+        test_step.dependOn(&node_entity.step);
     }
 
     // zig build tidy

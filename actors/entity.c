@@ -5,9 +5,12 @@
  * lease or shard goes, or when a load or write fails.
  *
  * Routing: a host that owns the shard (lease and epoch, invariant 1) queues the request on
- * the activation. A host that does not forwards a request of a client on its own node to the
- * owner its replica of the table names (one hop: a request from another node is refused with
- * "not owner" when the table names another owner). With no owner known, the owner being this
+ * the activation. A host that does not forwards a client's request to the owner its replica
+ * of the table names, once: a request from another member node (a host forwarded it, or a
+ * client on that node sent it across) is refused with "not owner" when the table names
+ * another owner. A client is an actor of this node or a client connection (`troupe call`:
+ * node ids from TR__ENTITY_CLIENT_IDS up, which never host); such a request may take a second
+ * hop only while two replicas of the table disagree (one lags). With no owner known, the owner being this
  * node without a lease yet, or the owner's node held down by the failure detector, the
  * request waits (at most TR__ENTITY_WAIT_MS) and is routed again on every tick and every
  * lease renewal; then it is refused with "unavailable" (it was never handled). */
@@ -90,6 +93,7 @@ static void start_load(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
     tr_mp_writer w;
     begin_phase(s, ctx, a, TR__ACT_LOADING);
     a->agree = true;
+    a->handled = 0;
     a->best_epoch = a->best_seq = 0;
     a->len = 0;
     tr_mp_writer_init(&w, buf, sizeof buf);
@@ -129,8 +133,12 @@ static bool handle_head(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, a->reply, sizeof a->reply);
     memcpy(s->scratch, a->state, a->len);
-    tr_entity_call call = {
-        .id = a->id, .state = s->scratch, .len = a->len, .reply = &w, .epoch = a->epoch};
+    tr_entity_call call = {.id = a->id,
+                           .state = s->scratch,
+                           .len = a->len,
+                           .reply = &w,
+                           .epoch = a->epoch,
+                           .handled = a->handled++};
     probe_handle(s, ctx, a);
     a->used_ms = tr_now_ms(ctx);
     int rc = t->handle(ctx, &call, &q->req);
@@ -298,8 +306,26 @@ static tr__entity_act *take(tr__entity_host *s) {
     return idlest;
 }
 
+/* Whether the network delivered this request here before (a duplicate: dropped, since the
+ * first copy is answered); else it is remembered. A copy older than the last TR__ENTITY_SEEN
+ * requests is handled again. */
+static bool seen_before(tr__entity_host *s, const tr_msg *m) {
+    for (uint32_t i = 0; i < TR__ENTITY_SEEN; i++) {
+        const tr__entity_seen *e = &s->seen[i];
+        if (e->corr == m->corr && tr_addr_eq(e->from, m->from)) {
+            return true;
+        }
+    }
+    s->seen[s->seen_next] = (tr__entity_seen){.from = m->from, .corr = m->corr};
+    s->seen_next = (s->seen_next + 1) % TR__ENTITY_SEEN;
+    return false;
+}
+
 /* This node owns the request's shard: queue it on the activation. */
 static void deliver(tr__entity_host *s, tr_ctx *ctx, const tr_msg *m, int64_t id) {
+    if (m->corr != 0 && seen_before(s, m)) {
+        return;
+    }
     tr__entity_act *a = find(s, id);
     bool fresh = a == NULL;
     if (fresh && (a = take(s)) != NULL) {
@@ -371,7 +397,8 @@ static void route(tr__entity_host *s, tr_ctx *ctx, const tr_msg *m, uint64_t unt
     }
     int32_t owner = s->owner[shard];
     bool elsewhere = owner >= 0 && owner != (int32_t)s->arg.node_index;
-    if (elsewhere && m->from.node != tr_self(ctx).node) {
+    bool client = m->from.node == tr_self(ctx).node || m->from.node >= TR__ENTITY_CLIENT_IDS;
+    if (elsewhere && !client) {
         answer_str(ctx, m, "not owner");
         return;
     }

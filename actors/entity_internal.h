@@ -42,6 +42,8 @@ enum {
 #define TR__ENTITY_WAIT_MS 500
 #define TR__ENTITY_TICK_MS 100
 #define TR__ENTITY_NO_SLOT (-1)
+#define TR__ENTITY_SEEN 256               /* requests remembered against network duplicates */
+#define TR__ENTITY_CLIENT_IDS 0x80000000u /* node ids of client connections (not members) */
 
 /* The spawn argument (copied by the runtime). */
 typedef struct tr__entity_arg {
@@ -76,6 +78,7 @@ typedef struct tr__entity_act {
     uint64_t seq;      /* the state's sequence within epoch ordering (loaded or written) */
     uint64_t best_epoch, best_seq;
     uint64_t used_ms, deadline_ms;
+    uint64_t handled; /* messages handled since it was loaded */
     int32_t head, tail;
     uint32_t queued;
     size_t len;
@@ -83,6 +86,12 @@ typedef struct tr__entity_act {
     uint8_t reply[TR_ENTITY_BODY_MAX];
     uint8_t state[TR_ENTITY_STATE_MAX];
 } tr__entity_act;
+
+/* A request this host queued: (sender, correlation id). */
+typedef struct tr__entity_seen {
+    tr_addr from;
+    uint64_t corr;
+} tr__entity_seen;
 
 typedef struct tr__entity_host {
     tr_raft raft;
@@ -94,6 +103,7 @@ typedef struct tr__entity_host {
     uint64_t epoch[TR_ENTITY_SHARDS];
     /* the leader's view */
     uint64_t lead_term, lead_since_ms, assign_until_ms;
+    uint64_t moving; /* shards whose move this leader proposed and has not seen applied */
     uint64_t answered_ms[TR_RAFT_NODES_MAX];
     uint32_t answered_mask; /* nodes answered since this replica leads */
     uint32_t down_mask;     /* the failure detector's view (the no-fencing bug only) */
@@ -106,6 +116,8 @@ typedef struct tr__entity_host {
     tr__entity_act act[TR_ENTITY_ACTIVE_MAX];
     tr__entity_slot slot[TR__ENTITY_SLOTS];
     int32_t free_head, wait_head, wait_tail;
+    tr__entity_seen seen[TR__ENTITY_SEEN]; /* a ring: the latest requests queued */
+    uint32_t seen_next;
     uint32_t gen;
     uint8_t scratch[TR_ENTITY_STATE_MAX];
 } tr__entity_host;

@@ -48,6 +48,7 @@ static int apply(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t 
             s->owner[v[0]] = (int32_t)v[1];
             s->epoch[v[0]] = v[2];
         }
+        s->moving &= v[0] < TR_ENTITY_SHARDS ? ~(1ull << v[0]) : ~0ull;
     }
     return 0;
 }
@@ -134,14 +135,16 @@ static int32_t target(const tr__entity_host *s, uint32_t shard, uint64_t now) {
     return best;
 }
 
-static void propose(tr__entity_host *s, tr_ctx *ctx, const uint8_t *cmd, size_t len) {
+static bool propose(tr__entity_host *s, tr_ctx *ctx, const uint8_t *cmd, size_t len) {
     tr_msg req;
     memset(&req, 0, sizeof req);
     req.type = s->arg.type->msg_base + TR__ENTITY_ASSIGN;
     req.from = tr_self(ctx);
-    if (tr_raft_propose(&s->raft, ctx, &req, cmd, len) == 0) {
-        s->assign_until_ms = tr_now_ms(ctx) + s->lease_ms;
+    if (tr_raft_propose(&s->raft, ctx, &req, cmd, len) != 0) {
+        return false;
     }
+    s->assign_until_ms = tr_now_ms(ctx) + s->lease_ms;
+    return true;
 }
 
 void tr__entity_place_tick(tr__entity_host *s, tr_ctx *ctx) {
@@ -157,6 +160,7 @@ void tr__entity_place_tick(tr__entity_host *s, tr_ctx *ctx) {
         s->lead_since_ms = now;
         s->answered_mask = 0;
         s->assign_until_ms = 0;
+        s->moving = 0; /* answers wait for this term's no-op, which settles any older move */
     }
     if (now < s->assign_until_ms || st.applied_index < st.commit_index) {
         return; /* one proposal at a time, on a table that is up to date */
@@ -164,6 +168,7 @@ void tr__entity_place_tick(tr__entity_host *s, tr_ctx *ctx) {
     uint8_t cmd[16 + TR_ENTITY_SHARDS * 12];
     uint32_t n = 0;
     uint32_t pick[TR_ENTITY_SHARDS], node[TR_ENTITY_SHARDS];
+    uint64_t moving = 0;
     for (uint32_t i = 0; i < TR_ENTITY_SHARDS; i++) {
         int32_t to = s->owner[i] < 0                         ? (int32_t)(i % s->arg.node_count)
                      : lapsed(s, (uint32_t)s->owner[i], now) ? target(s, i, now)
@@ -171,6 +176,7 @@ void tr__entity_place_tick(tr__entity_host *s, tr_ctx *ctx) {
         if (to >= 0 && to != s->owner[i]) {
             pick[n] = i;
             node[n++] = (uint32_t)to;
+            moving |= s->owner[i] >= 0 ? 1ull << i : 0;
         }
     }
     if (n == 0) {
@@ -185,8 +191,8 @@ void tr__entity_place_tick(tr__entity_host *s, tr_ctx *ctx) {
         tr_mp_write_uint(&w, node[i]);
         tr_mp_write_uint(&w, s->epoch[pick[i]] + 1);
     }
-    if (w.err == 0) {
-        propose(s, ctx, cmd, w.len);
+    if (w.err == 0 && propose(s, ctx, cmd, w.len)) {
+        s->moving |= moving;
     }
 }
 
@@ -224,6 +230,7 @@ static void renew_answer(tr__entity_host *s, tr_ctx *ctx, const tr_msg *req) {
     for (uint32_t i = 0; i < TR_ENTITY_SHARDS; i++) {
         mask |= (uint64_t)(s->owner[i] == (int32_t)node) << i;
     }
+    mask &= ~s->moving; /* a node losing a shard must not get a new lease on it */
     tr_mp_write_array(&w, 3);
     tr_mp_write_uint(&w, (uint64_t)f[1]);
     tr_mp_write_uint(&w, mask);
@@ -292,7 +299,8 @@ static void done(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const voi
                  size_t len) {
     tr__entity_host *s = ud;
     if (req->type == s->arg.type->msg_base + TR__ENTITY_ASSIGN) {
-        s->assign_until_ms = 0; /* applied or lost: the next tick looks again */
+        s->assign_until_ms = 0;                  /* applied or lost: the next tick looks again */
+        s->moving = status == 0 ? s->moving : 0; /* replaced: nothing moves */
     } else if (req->type == s->arg.type->msg_base + TR__ENTITY_RENEW && status == 0) {
         renew_answer(s, ctx, req);
     }

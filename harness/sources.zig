@@ -40,4 +40,5 @@ pub const tests = [_][]const u8{
     "tests/harness/test_service_defaults.c",
     "tests/harness/test_linkv.c",
     "tests/harness/test_lock.c",
+    "tests/harness/test_entity_sim.c",
 };

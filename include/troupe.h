@@ -1933,6 +1933,8 @@ typedef struct tr_entity_call {
     bool changed;        /* the handler sets it when it changed state or len */
     tr_mp_writer *reply; /* the answer's body; the host answers with the request's type */
     uint64_t epoch;      /* the activation's fencing token (grows on every move) */
+    uint64_t handled;    /* messages this activation handled before (0: its first, the state
+                            was just loaded) */
 } tr_entity_call;
 
 typedef struct tr_entity_type {
