@@ -204,6 +204,13 @@ static void apply(tr_ctx *ctx, uint32_t bugs, uint32_t type, const tr_stock_requ
     ledger_record(s, rq->id, ok, after);
     /* Planted unsaved charge: a reservation's change is not marked (never kept nor written). */
     *changed = !(ok && reserve && (bugs & TR_STOCK_BUG_UNSAVED_CHARGE));
+    if (TR_BUGGIFY(ctx)) {
+        /* Fault point: the answer of an applied change is indeterminate, as when its write
+         * reaches no majority in time; the client retries under the same id and the ledger
+         * must give it the original answer. */
+        answer_err(w, "indeterminate", true);
+        return;
+    }
     ok ? answer_ok(w, after) : answer_err(w, "out of stock", false);
 }
 

@@ -42,7 +42,9 @@
  *   TR_STOCK_RESTOCK {"item": int, "qty": int, "id": int} -> {"ok": true, "level": L}
  *   TR_STOCK_READ    {"item": int}                         -> {"ok": true, "level": L}
  *   errors of the item: {"ok": false, "error": str, "indeterminate": bool}: "bad request",
- *       "id expired" (indeterminate: the operation may have taken effect).
+ *       "id expired" (indeterminate: the operation may have taken effect); with fault points
+ *       on (TR_BUGGIFY), an applied change may be answered "indeterminate" (a retry under
+ *       the same id then gets the original answer from the ledger).
  *   Items are 0 <= item < 2^32; 1 <= qty <= TR_STOCK_QTY_MAX; id as above.
  *   The answers of the entity host itself are msgpack strings (troupe.h, "Entities"):
  *   "unavailable", "busy", "not owner", "bad request: ..." (not handled: nothing changed)

@@ -112,12 +112,13 @@ static bool draw_op(tr_workload_client *cl, client_state *s) {
     return true;
 }
 
-/* The next item of this node's share (item % nodes == its index; any node's host serves any
- * item) whose final level is not read yet, or -1. */
+/* The next item whose final level this node's first client has not read yet, or -1. Every
+ * up node reads every item (any node's host serves any item): an item whose last node is
+ * down for good is read all the same. */
 static int64_t final_item(const tr_workload_client *cl, const client_state *s) {
     uint32_t items = cl->key_count < TR__STOCK_ITEMS_MAX ? cl->key_count : TR__STOCK_ITEMS_MAX;
     for (uint32_t i = 0; cl->node_client == 0 && i < items; i++) {
-        if (!(s->final_read >> i & 1) && i % cl->env->node_count == cl->env->node_index) {
+        if (!(s->final_read >> i & 1)) {
             return i;
         }
     }
