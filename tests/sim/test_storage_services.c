@@ -2,7 +2,7 @@
  * `troupe sim` (TROUPE_BIN, set by tests/run_suite.sh): the CP and AP registers and the stock
  * service keep their guarantees while commits fail, disks are slow or a node's data file is
  * torn, and each fault shows in the run (commits failed, restarts refused, a node that stays
- * down); the planted bug ignore-failed-commit is caught and replays. */
+ * down); the planted stock bug unsaved-charge is caught and replays. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
