@@ -10,9 +10,9 @@
  * client on that node sent it across) is refused with "not owner" when the table names
  * another owner. A client is an actor of this node or a client connection (`troupe call`:
  * node ids from TR__ENTITY_CLIENT_IDS up, which never host); such a request may take a second
- * hop only while two replicas of the table disagree (one lags). With no owner known, the owner being this
- * node without a lease yet, or the owner's node held down by the failure detector, the
- * request waits (at most TR__ENTITY_WAIT_MS) and is routed again on every tick and every
+ * hop only while two replicas of the table disagree (one lags). With no owner known, the owner
+ * being this node without a lease yet, or the owner's node held down by the failure detector,
+ * the request waits (at most TR__ENTITY_WAIT_MS) and is routed again on every tick and every
  * lease renewal; then it is refused with "unavailable" (it was never handled). */
 #include <stdio.h>
 #include <string.h>
@@ -438,7 +438,7 @@ static void retry_waiting(tr__entity_host *s, tr_ctx *ctx) {
     }
 }
 
-/* ---- housekeeping ------------------------------------------------------------------------------ */
+/* ---- housekeeping ---------------------------------------------------------------------------- */
 
 /* Timeouts, lost shards, idle activations. */
 static void sweep(tr__entity_host *s, tr_ctx *ctx) {
@@ -501,7 +501,7 @@ static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
-/* ---- the behaviour and its argument ------------------------------------------------------------ */
+/* ---- the behaviour and its argument ---------------------------------------------------------- */
 
 static bool type_ok(const tr_entity_type *t) {
     size_t n = t && t->name ? strlen(t->name) : 0;

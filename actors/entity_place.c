@@ -20,7 +20,7 @@ static void node_name(const tr__entity_host *s, uint32_t node, char *out, size_t
     snprintf(out, cap, "%s@%s", s->arg.type->name, s->arg.names[node]);
 }
 
-/* ---- the state machine ------------------------------------------------------------------- */
+/* ---- the state machine ----------------------------------------------------------------------- */
 
 static int apply(void *ud, tr_ctx *ctx, uint64_t index, const void *cmd, size_t len, void *out,
                  size_t cap, size_t *out_len) {
@@ -90,7 +90,7 @@ static int restore(void *ud, tr_ctx *ctx, const void *data, size_t len) {
     return tr_mp_reader_done(&r) == 0 ? 0 : TR_ECORRUPT;
 }
 
-/* ---- the leader ---------------------------------------------------------------------------- */
+/* ---- the leader ------------------------------------------------------------------------------ */
 
 static uint64_t mix64(uint64_t x) {
     x ^= x >> 33;
@@ -196,7 +196,7 @@ void tr__entity_place_tick(tr__entity_host *s, tr_ctx *ctx) {
     }
 }
 
-/* ---- leases -------------------------------------------------------------------------------- */
+/* ---- leases ---------------------------------------------------------------------------------- */
 
 void tr__entity_renew_send(tr__entity_host *s, tr_ctx *ctx) {
     int leader = tr_raft_leader(&s->raft);
@@ -293,7 +293,7 @@ bool tr__entity_owns(tr__entity_host *s, tr_ctx *ctx, uint32_t shard, uint64_t e
     return tr__entity_leased(s, ctx) && (s->owned >> shard & 1u) && s->owned_epoch[shard] == epoch;
 }
 
-/* ---- Raft's callbacks and init ------------------------------------------------------------- */
+/* ---- Raft's callbacks and init --------------------------------------------------------------- */
 
 static void done(void *ud, tr_ctx *ctx, const tr_msg *req, int status, const void *out,
                  size_t len) {

@@ -44,6 +44,7 @@ static void usage(FILE *out) {
             "                   [--frame-max BYTES] [--peer-queue-bytes N] [--peer-queue-count N]\n"
             "                   [--heartbeat-ms MS] [--down-ms MS] [--handshake-timeout-ms MS]\n"
             "                   [--write-stall-ms MS] [--spin-us US] [--replicas n1,n2,...]\n"
+            "                   [--client-idle-ms MS] [--client-frame-ms MS]\n"
             "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
             "                   [--builtins LIST] [--bug NAME]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
@@ -71,6 +72,13 @@ static void usage(FILE *out) {
             "(logged) at phi >= --phi-suspect (default 5) and down at phi >= --phi-down\n"
             "(default 8; both in [0.1, 100], suspect <= down), and down in any case after\n"
             "--down-ms (default 3000) without any frame.\n"
+            "Before authentication a peer may send frames of at most 4096 bytes (HELLO and\n"
+            "AUTH) and must finish the handshake within --handshake-timeout-ms (default\n"
+            "5000); when 256 connections are in their handshake, a new one makes room by\n"
+            "closing the oldest that has not sent a HELLO (else the oldest). Clients (troupe\n"
+            "call) may send requests only; one that gossips or sends a system message is\n"
+            "closed, as is one that sends no request for --client-idle-ms (default 60000) or\n"
+            "leaves a frame incomplete for --client-frame-ms (default 10000).\n"
             "--load SVC.so (repeatable, at most 16) loads a service module (docs/call.md)\n"
             "and starts its actors placed on this node before the node joins the cluster; the\n"
             "service sees this node's index in --replicas (else 0) and their count; it may not\n"
@@ -96,6 +104,8 @@ static int parse_args(int argc, char **argv, node_args *a) {
         {"--down-ms", offsetof(node_args, cc.down_ms), 50, 600000},
         {"--handshake-timeout-ms", offsetof(node_args, cc.handshake_timeout_ms), 50, 600000},
         {"--write-stall-ms", offsetof(node_args, cc.write_stall_ms), 50, 600000},
+        {"--client-idle-ms", offsetof(node_args, cc.client_idle_ms), 50, 86400000},
+        {"--client-frame-ms", offsetof(node_args, cc.client_frame_ms), 50, 600000},
         {"--spin-us", offsetof(node_args, cc.spin_us), 0, 100000}, /* 0: never */
     };
     for (int i = 1; i < argc; i++) {

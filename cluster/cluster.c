@@ -13,6 +13,7 @@
 #include "runtime/assert.h"
 #include "runtime/codec.h"
 #include "runtime/engine.h"
+#include "runtime/internal.h"
 #include "runtime/real.h"
 
 /* How long tr_cluster_stop lets queued messages go out before closing. */
@@ -116,12 +117,24 @@ static bool backlogged(void *ud, uint32_t from) {
     return false;
 }
 
-static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
-    tr_cluster *c = ud;
+/* What a client may send: requests, that is user messages that are not replies. The
+ * runtime's system messages (monitors, links, exits, kills) and replies are for members. */
+static bool client_may_send(const tr_msg *m) {
+    return m->type >= TR_MSG_USER && m->type < TR__SYS_BASE && !(m->flags_ & TR__F_REPLY);
+}
+
+static int deliver(tr_cluster *c, uint32_t from, const uint8_t *payload, size_t len, bool client) {
     tr_msg *m;
     char name[TR_NAME_MAX + 1];
     int rc = tr__cluster_decode(from, payload, len, &m, name);
     if (rc) {
+        return rc;
+    }
+    rc = m->to.node != tr_node_id(c->node) ? TR_TRANSPORT_MISADDRESSED
+         : client && !client_may_send(m)   ? TR_TRANSPORT_CLIENT_REFUSED
+                                           : 0;
+    if (rc) {
+        tr__pool_release(m);
         return rc;
     }
     tr_addr to;
@@ -129,6 +142,14 @@ static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t le
         return TR_TRANSPORT_PAUSE;
     }
     return 0;
+}
+
+static int on_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
+    return deliver(ud, from, payload, len, false);
+}
+
+static int on_client_message(void *ud, uint32_t from, const uint8_t *payload, size_t len) {
+    return deliver(ud, from, payload, len, true);
 }
 
 static void on_node(void *ud, uint32_t id, const char *name, bool up) {
@@ -299,6 +320,9 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .write_stall_ms = cfg->write_stall_ms,
         .spin_us = cfg->spin_us,
         .on_message = on_message,
+        .on_client_message = on_client_message,
+        .client_idle_ms = cfg->client_idle_ms,
+        .client_frame_ms = cfg->client_frame_ms,
         .backlogged = backlogged,
         /* a node retries seeds for as long as it runs; a client gives up (wait_peer) */
         .on_refused = cfg->client ? on_refused : NULL,

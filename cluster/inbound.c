@@ -106,6 +106,37 @@ static void on_resume_timer(uv_timer_t *timer) {
     }
 }
 
+/* An envelope: to the runtime (a client's through on_client_message, which refuses what a
+ * client may not send). Returns 0, or an error with why set (the caller closes). */
+static int on_envelope(tr_transport *t, conn *c, const tr_link_event *ev, char *why,
+                       size_t why_cap) {
+    peer *pr = c->peer;
+    int rc;
+    if (pr->client) {
+        c->last_envelope_ms = transport_now_ms(t);
+        rc = t->on_client_message(t->ud, pr->id, ev->payload, ev->len);
+    } else {
+        rc = t->on_message(t->ud, pr->id, ev->payload, ev->len);
+    }
+    switch (rc) {
+    case 0: return 0;
+    case TR_TRANSPORT_PAUSE: conn_pause(c); return 0; /* taken; stop before the next one */
+    case TR_TRANSPORT_MISADDRESSED:
+        transport_count(t, &t->stats.envelopes_misaddressed);
+        snprintf(why, why_cap, "envelope for another node (to.node is not %u)", t->id);
+        return TR_EPROTO;
+    case TR_TRANSPORT_CLIENT_REFUSED:
+        TR_ASSERT(pr->client);
+        transport_count(t, &t->stats.clients_refused);
+        snprintf(why, why_cap, "client sent a system message or a reply (requests only)");
+        return TR_EPROTO;
+    default:
+        TR_ASSERT(rc < 0);
+        snprintf(why, why_cap, "bad envelope (%zu bytes): %s", ev->len, tr_strerror(rc));
+        return rc;
+    }
+}
+
 /* One event of c's link. Returns 0, or an error with why set (the caller closes). */
 static int on_event(tr_transport *t, conn *c, const tr_link_event *ev, char *why, size_t why_cap) {
     if (ev->kind == TR_LINK_AUTHENTICATED) {
@@ -119,18 +150,15 @@ static int on_event(tr_transport *t, conn *c, const tr_link_event *ev, char *why
         LOG(t, "info", "event=node_alive_again peer=%s", pr->name);
     }
     switch (ev->kind) {
-    case TR_LINK_ENVELOPE: {
-        int rc = t->on_message(t->ud, pr->id, ev->payload, ev->len);
-        if (rc == TR_TRANSPORT_PAUSE) {
-            conn_pause(c); /* the frame was taken; stop before the next one */
-            return 0;
-        }
-        if (rc) {
-            snprintf(why, why_cap, "bad envelope (%zu bytes): %s", ev->len, tr_strerror(rc));
-        }
-        return rc;
-    }
+    case TR_LINK_ENVELOPE: return on_envelope(t, c, ev, why, why_cap);
     case TR_LINK_GOSSIP:
+        if (pr->client) {
+            /* Roles: membership is learned from members only (proto/link.c drops a client's
+             * entries too); a client that gossips is not a client we keep. */
+            transport_count(t, &t->stats.clients_refused);
+            snprintf(why, why_cap, "client sent GOSSIP (members only)");
+            return TR_EPROTO;
+        }
         for (size_t i = 0; i < ev->gossip_count; i++) {
             add_member_from_gossip(t, &ev->gossip[i]);
         }
@@ -175,6 +203,16 @@ void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_process(c);
 }
 
+/* Since when the reader has held an incomplete frame (a client's frame deadline): a frame
+ * taken in this pass means the bytes left began a new one. */
+static void note_partial(conn *c, uint64_t frames) {
+    if (tr__frame_reader_buffered(&c->link.rd) == 0) {
+        c->partial_since_ms = 0;
+    } else if (frames > 0 || c->partial_since_ms == 0) {
+        c->partial_since_ms = transport_now_ms(c->t);
+    }
+}
+
 /* Handles the frames buffered in c's link, until they run out, c closes or c pauses. */
 static void conn_process(conn *c) {
     tr_transport *t = c->t;
@@ -207,6 +245,7 @@ static void conn_process(conn *c) {
             tr__conn_close(c, "warn", "%s", why);
         }
     }
+    note_partial(c, frames);
     pthread_mutex_lock(&t->mu);
     t->stats.frames_in += frames;
     pthread_mutex_unlock(&t->mu);

@@ -154,7 +154,10 @@ void tr__outbound_gossip(tr_transport *t, peer *to) {
     tr_gossip_entry *e = t->gossip;
     uint8_t *frame = t->gossip_frame;
     size_t n = 0;
-    if (!t->client && t->listen_addr[0]) {
+    if (t->client) {
+        return; /* members gossip; a node closes a client that does */
+    }
+    if (t->listen_addr[0]) {
         snprintf(e[n].name, sizeof e[n].name, "%s", t->name);
         snprintf(e[n].addr, sizeof e[n].addr, "%s", t->listen_addr);
         e[n].id = t->id;

@@ -171,6 +171,7 @@ void tr__peer_authenticated(tr_transport *t, conn *c) {
     }
     TR_ASSERT(!c->authed && t->pending_conns > 0);
     c->authed = true;
+    c->last_envelope_ms = transport_now_ms(t); /* a client's idle time starts now */
     t->pending_conns--;
     c->peer = p;
     p->active = c;

@@ -19,6 +19,7 @@ pub const tests = [_][]const u8{
     "tests/cluster/test_hostnames.c",
     "tests/cluster/test_membership.c",
     "tests/cluster/test_node.c",
+    "tests/cluster/test_harden.c",
     "tests/cluster/test_cluster.c",
     "tests/cluster/test_client.c",
     "tests/cluster/test_backpressure.c",

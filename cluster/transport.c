@@ -12,21 +12,69 @@
 #include "cluster/peer.h"
 #include "cluster/transport_internal.h"
 
-/* The periodic tick: handshake and write-stall deadlines, heartbeats, gossip, failure
- * detection, dials. */
+/* A client's deadlines: a frame left incomplete, or no envelope for too long. A paused
+ * connection is waiting for us, not for the client. */
+static void tick_client(tr_transport *t, conn *c, uint64_t now) {
+    if (c->paused) {
+        return;
+    }
+    if (c->partial_since_ms && now - c->partial_since_ms >= t->client_frame_ms) {
+        transport_count(t, &t->stats.clients_frame_stalled);
+        tr__conn_close(c, "warn", "client frame incomplete for %llu ms (%zu bytes buffered)",
+                       (unsigned long long)(now - c->partial_since_ms),
+                       tr__frame_reader_buffered(&c->link.rd));
+    } else if (now - c->last_envelope_ms >= t->client_idle_ms) {
+        transport_count(t, &t->stats.clients_idle);
+        tr__conn_close(c, "info", "client idle: no envelope for %llu ms",
+                       (unsigned long long)(now - c->last_envelope_ms));
+    }
+}
+
+/* The periodic tick: handshake, write-stall and client deadlines, heartbeats, gossip,
+ * failure detection, dials. */
 static void tick_conns(tr_transport *t, uint64_t now) {
     for (conn *c = t->conns; c; c = c->next) {
         if (c->closing) {
             continue;
         }
         if (!c->authed && now >= c->deadline_ms) {
+            transport_count(t, &t->stats.handshake_timeouts);
             tr__conn_close(c, "warn", "handshake timeout after %u ms", t->handshake_timeout_ms);
         } else if (c->authed && c->writing && now - c->write_started_ms >= t->write_stall_ms) {
             tr__conn_close(c, "warn", "peer not reading: %zu bytes unwritten for %llu ms",
                            c->w_ctrl.len + c->w_data.len,
                            (unsigned long long)(now - c->write_started_ms));
+        } else if (c->authed && c->peer && c->peer->client) {
+            tick_client(t, c, now);
         }
     }
+}
+
+/* What happened before authentication, at most once a second when anything did: evictions
+ * are logged here only (one line each would cost a flood a write per connection). */
+#define PREAUTH_LOG_EVERY_MS 1000
+
+static void log_preauth(tr_transport *t, uint64_t now) {
+    if (now - t->preauth_log_ms < PREAUTH_LOG_EVERY_MS) {
+        return;
+    }
+    tr_transport_stats s;
+    tr__transport_stats_get(t, &s);
+    tr_transport_stats *was = &t->preauth_logged;
+    if (s.conns_evicted == was->conns_evicted && s.handshake_timeouts == was->handshake_timeouts &&
+        s.conns_refused == was->conns_refused) {
+        return;
+    }
+    LOG(t, "warn",
+        "event=preauth_pressure evicted=%llu timed_out=%llu refused=%llu in_handshake=%d "
+        "total_evicted=%llu total_timed_out=%llu total_refused=%llu",
+        (unsigned long long)(s.conns_evicted - was->conns_evicted),
+        (unsigned long long)(s.handshake_timeouts - was->handshake_timeouts),
+        (unsigned long long)(s.conns_refused - was->conns_refused), t->pending_conns,
+        (unsigned long long)s.conns_evicted, (unsigned long long)s.handshake_timeouts,
+        (unsigned long long)s.conns_refused);
+    *was = s;
+    t->preauth_log_ms = now;
 }
 
 static void tick_peers(tr_transport *t, uint64_t now) {
@@ -199,6 +247,34 @@ static void on_tick(uv_timer_t *timer) {
     tick_conns(t, now);
     tick_peers(t, now);
     tick_seeds(t, now);
+    log_preauth(t, now);
+}
+
+/* The handshake slot a newcomer takes when all are held: among the accepted connections
+ * still in their handshake, the oldest that has not sent a whole HELLO (idle, or slow),
+ * else the oldest. *full: PENDING_CONNS_MAX are open (closing ones do not count); NULL
+ * when not full, or when none is inbound (our own dials are never evicted). */
+static conn *preauth_victim(tr_transport *t, bool *full) {
+    int open = 0;
+    conn *idle = NULL, *oldest = NULL;
+    for (conn *c = t->conns; c; c = c->next) {
+        if (c->authed || c->closing) {
+            continue;
+        }
+        open++;
+        if (c->outbound) {
+            continue;
+        }
+        if (!oldest || c->deadline_ms < oldest->deadline_ms) {
+            oldest = c;
+        }
+        bool no_hello = c->link.hs.state == TR_HS_WAIT_HELLO;
+        if (no_hello && (!idle || c->deadline_ms < idle->deadline_ms)) {
+            idle = c;
+        }
+    }
+    *full = open >= PENDING_CONNS_MAX;
+    return !*full ? NULL : idle ? idle : oldest;
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -206,7 +282,18 @@ static void on_connection(uv_stream_t *server, int status) {
     if (status < 0 || t->closing) {
         return;
     }
-    bool full = t->pending_conns >= PENDING_CONNS_MAX;
+    bool full = false;
+    if (t->pending_conns >= PENDING_CONNS_MAX) {
+        conn *victim = preauth_victim(t, &full);
+        if (victim) {
+            transport_count(t, &t->stats.conns_evicted);
+            tr__conn_close(victim, "debug", "evicted: %d connections in handshake, this the %s",
+                           PENDING_CONNS_MAX,
+                           victim->link.hs.state == TR_HS_WAIT_HELLO ? "oldest without a HELLO"
+                                                                     : "oldest");
+            full = false;
+        }
+    }
     conn *c = tr__conn_new(t, false);
     if (!c) {
         return;
@@ -216,8 +303,10 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     if (full) {
+        transport_count(t, &t->stats.conns_refused);
         tr__address_of_peer(&c->tcp, c->remote, sizeof c->remote);
-        tr__conn_close(c, "warn", "too many connections in handshake (%d)", PENDING_CONNS_MAX);
+        tr__conn_close(c, "warn", "too many connections in handshake (%d, all our own dials)",
+                       PENDING_CONNS_MAX);
         return;
     }
     pthread_mutex_lock(&t->mu);
@@ -289,6 +378,9 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
         return TR_EINVAL;
     }
     t->on_message = cfg->on_message;
+    t->on_client_message = cfg->on_client_message ? cfg->on_client_message : cfg->on_message;
+    t->client_idle_ms = cfg->client_idle_ms ? cfg->client_idle_ms : 60000;
+    t->client_frame_ms = cfg->client_frame_ms ? cfg->client_frame_ms : 10000;
     t->backlogged = cfg->backlogged;
     /* A pause never outlasts a quarter of the failure detector's or the write-stall bound:
      * then at least one more frame is read (every frame counts as liveness). phi may judge

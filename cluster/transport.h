@@ -13,7 +13,16 @@
  *   - one authenticated connection per peer (node id); when two race, both sides keep the
  *     one initiated by the lower node id (or, from the same initiator, the newer);
  *   - nothing from a connection is acted on before its handshake completes; a connection
- *     that has not completed it within handshake_timeout_ms is closed;
+ *     that has not completed it within handshake_timeout_ms is closed; before it, a frame
+ *     over TR_FRAME_PREAUTH_MAX closes the connection, so an unauthenticated peer costs at
+ *     most that much buffer;
+ *   - at most PENDING_CONNS_MAX accepted connections are in their handshake: a newcomer
+ *     beyond that makes room by evicting one of them (the oldest that has not sent a whole
+ *     HELLO, else the oldest), so a flood of idle connections cannot lock peers out;
+ *   - roles: a client (HELLO flag) may send envelopes, heartbeats and BYE only; its GOSSIP
+ *     closes the connection, and its envelopes go through on_client_message (which refuses
+ *     what a client may not send). A client that sends no envelope for client_idle_ms, or
+ *     leaves a frame incomplete for client_frame_ms, is closed;
  *   - every connection error (bad frame, bad MAC, over-limit length, stalled writes,
  *     silence) closes only that connection, with one log line saying why;
  *   - memory per peer is bounded: the queue holds at most queue_bytes bytes and
@@ -51,6 +60,9 @@ typedef struct tr_transport tr_transport;
 
 /* on_message's "taken, now stop reading this peer" (see below). */
 #define TR_TRANSPORT_PAUSE 1
+/* on_message's refusals: the connection is closed with this reason and it is counted. */
+#define TR_TRANSPORT_MISADDRESSED 2   /* the envelope's to.node is not this node */
+#define TR_TRANSPORT_CLIENT_REFUSED 3 /* a client sent what only a member may send */
 
 typedef struct tr_transport_config {
     const char *cluster;   /* copied; default "troupe" */
@@ -91,6 +103,13 @@ typedef struct tr_transport_config {
      * least one more frame is read (frames count as heartbeats), so a backlog alone never
      * makes either side declare the other down. Buffered frames are kept, never dropped. */
     int (*on_message)(void *ud, uint32_t from, const uint8_t *payload, size_t len);
+    /* The same for an envelope from a client (a peer whose HELLO has TR_HELLO_CLIENT), which
+     * may also answer TR_TRANSPORT_CLIENT_REFUSED. NULL = on_message. */
+    int (*on_client_message)(void *ud, uint32_t from, const uint8_t *payload, size_t len);
+    /* A client that sends no envelope for client_idle_ms is closed (0 = 60000); one that
+     * leaves a frame incomplete for client_frame_ms is closed (0 = 10000). */
+    uint32_t client_idle_ms;
+    uint32_t client_frame_ms;
     /* Is the receiver that made peer `from` pause still backlogged? Loop thread. May be
      * NULL (then a pause ends at the first poll). */
     bool (*backlogged)(void *ud, uint32_t from);
@@ -134,9 +153,18 @@ void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg);
 
 typedef struct tr_transport_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out, writes;
-    uint64_t conns_accepted, conns_refused, send_full, send_unreach;
-    uint64_t resolves;         /* host name resolutions started (dials of a name) */
-    uint64_t resolve_failures; /* of those, the ones that failed (not the cancelled ones) */
+    uint64_t conns_accepted;
+    uint64_t conns_refused; /* failed their handshake (bad frame, oversized, bad MAC...), or
+                               accepted while every handshake slot held an outbound dial */
+    uint64_t send_full, send_unreach;
+    uint64_t resolves;               /* host name resolutions started (dials of a name) */
+    uint64_t resolve_failures;       /* of those, the ones that failed (not the cancelled ones) */
+    uint64_t conns_evicted;          /* closed in their handshake to make room for a newcomer */
+    uint64_t handshake_timeouts;     /* closed for not finishing the handshake in time */
+    uint64_t clients_refused;        /* clients closed for a member's frame or message */
+    uint64_t envelopes_misaddressed; /* envelopes whose to.node was not this node */
+    uint64_t clients_idle;           /* clients closed after client_idle_ms without one */
+    uint64_t clients_frame_stalled;  /* clients closed with a frame left incomplete */
 } tr_transport_stats;
 void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out);
 

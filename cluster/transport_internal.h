@@ -44,7 +44,7 @@
 #define PEERS_MAX 1024
 #define SEEDS_MAX 32
 #define CTRL_QUEUE_MAX (256u << 10) /* control lane bound: heartbeats and gossip */
-#define PENDING_CONNS_MAX 256       /* connections still in their handshake; more are refused */
+#define PENDING_CONNS_MAX 256       /* accepted connections in their handshake; a newcomer evicts */
 #define DIAL_ADDRS_MAX 4            /* resolved addresses of one name tried in turn */
 
 typedef tr_outq_buf bytes; /* proto/outq.h */
@@ -107,8 +107,10 @@ struct conn {
      * the rest are tried in turn if that connect fails */
     sockaddr_any alts[DIAL_ADDRS_MAX];
     uint8_t alt_n, alt_i;
-    uint64_t deadline_ms; /* handshake deadline */
-    tr_proto_link link;   /* the protocol state of the connection: frame reader, handshake */
+    uint64_t deadline_ms;      /* handshake deadline (also its age: every one gets the same) */
+    uint64_t last_envelope_ms; /* a client's last envelope, or its authentication */
+    uint64_t partial_since_ms; /* the incomplete frame in the reader began; 0 = none */
+    tr_proto_link link;        /* the protocol state of the connection: frame reader, handshake */
     /* reading stopped because a receiver is backlogged (TR_TRANSPORT_PAUSE) */
     bool paused;
     bool pause_logged; /* this pause got a log line: so does its end */
@@ -152,6 +154,10 @@ struct tr_transport {
     uint32_t handshake_timeout_ms, heartbeat_ms, write_stall_ms, gossip_ms;
     tr_fd_config fdc;
     int (*on_message)(void *, uint32_t, const uint8_t *, size_t);
+    int (*on_client_message)(void *, uint32_t, const uint8_t *, size_t);
+    uint32_t client_idle_ms, client_frame_ms;
+    uint64_t preauth_log_ms;           /* last event=preauth_pressure line */
+    tr_transport_stats preauth_logged; /* the counts it reported */
     bool (*backlogged)(void *, uint32_t);
     void (*on_refused)(void *, const char *);
     void (*on_unresolved)(void *, const char *, const char *);
@@ -217,6 +223,13 @@ static inline int transport_translate_uv(int rc) {
     case UV_EHOSTUNREACH: return TR_EUNREACH;
     default: return TR_EIO;
     }
+}
+
+/* Adds one to a counter of t->stats (under t->mu: stats are read from any thread). */
+static inline void transport_count(tr_transport *t, uint64_t *counter) {
+    pthread_mutex_lock(&t->mu);
+    (*counter)++;
+    pthread_mutex_unlock(&t->mu);
 }
 
 /* Byte buffers: the queues and the batches being written. */

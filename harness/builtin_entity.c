@@ -12,7 +12,7 @@ enum {
     REG_UNSET = 2
 };
 
-/* ---- the entity type: a register per id ------------------------------------------------ */
+/* ---- the entity type: a register per id ------------------------------------------------------ */
 
 static void reg_answer(tr_mp_writer *w, int code, bool has, int64_t v) {
     tr_mp_write_array(w, 2);
@@ -60,7 +60,7 @@ static int entity_arg(const tr_service_env *env, void *buf, size_t cap, size_t *
     return tr_entity_host_arg(&tr__reg_type, env, bugs, buf, cap, len);
 }
 
-/* ---- the workload: read, write and cas on a few ids, values 0..4 ------------------------- */
+/* ---- the workload: read, write and cas on a few ids, values 0..4 ----------------------------- */
 
 #define VALUES 5
 
@@ -124,7 +124,7 @@ static tr_history_type entity_complete(const tr_service_env *env, const tr_workl
     return TR_HISTORY_OK;
 }
 
-/* ---- checks ------------------------------------------------------------------------------- */
+/* ---- checks ---------------------------------------------------------------------------------- */
 
 #define CHECK_IDS 64
 

@@ -114,6 +114,9 @@ int tr_check_kv_get(const tr_check_input *in, uint32_t node, const char *actor, 
     if (st == NULL) {
         return TR_ENOTSUP;
     }
+    if (in->sim->nodes[node].store_broken != 0) {
+        return TR_EIO; /* its last open refused the file (a torn disk): there is nothing to read */
+    }
     return tr__store_get_committed(st, actor, key, klen, buf, cap, len);
 }
 

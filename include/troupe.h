@@ -1057,6 +1057,9 @@ typedef struct tr_cluster_config {
     int32_t spin_us;               /* the I/O loop polls this long after activity before it
                                 sleeps; 0 = 50, negative = never */
     bool quiet;                    /* log warnings and errors only (a command-line client) */
+    uint32_t client_idle_ms;  /* a client that sends no message this long is closed; 0 = 60000 */
+    uint32_t client_frame_ms; /* a client that leaves a frame incomplete this long is closed;
+                                 0 = 10000 */
 } tr_cluster_config;
 
 /* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
@@ -1439,7 +1442,8 @@ typedef struct tr_check_input {
  * (0-based) at the end of the run into buf[0..cap) and sets *len. Only what was committed
  * counts: a write a crash took back is not there. 0; TR_ENOENT (never written, or deleted);
  * TR_ETOOBIG (*len set to the size needed); TR_EINVAL (no simulation in `in`, a bad node or
- * argument); TR_ENOTSUP (the node has no store); TR_EIO. */
+ * argument); TR_ENOTSUP (the node has no store); TR_EIO (also: the node's store could not be
+ * opened again after a storage fault, so it stayed down). */
 int tr_check_kv_get(const tr_check_input *in, uint32_t node, const char *actor, const void *key,
                     size_t klen, void *buf, size_t cap, size_t *len);
 
@@ -1918,7 +1922,9 @@ void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
  * before it ran), "indeterminate" (handled, but its state change reached no majority in
  * write_timeout_ms: it may or may not surface later), "busy" (activation table or queue full;
  * not handled), "not owner" (a request forwarded by another host reached a host that does
- * not own the id; not handled), "bad request" (no id, or a body over TR_ENTITY_BODY_MAX). */
+ * not own the id; not handled), "bad request: no entity id" or "bad request: body too long"
+ * (over TR_ENTITY_BODY_MAX); a handler's TR_E code as its text (tr_strerror). A request the
+ * network delivers twice is handled once (the owner remembers its last 256 requests). */
 #define TR_ENTITY_SHARDS 64
 #define TR_ENTITY_STATE_MAX 1024
 #define TR_ENTITY_ACTIVE_MAX 256 /* activations per host; a full table passivates the idlest */

@@ -13,12 +13,17 @@ int tr__frame_reader_init(tr_frame_reader *r, uint32_t frame_max) {
     TR_ASSERT(frame_max >= TR_FRAME_MIN_LIMIT && frame_max <= TR_FRAME_MAX_CEILING);
     memset(r, 0, sizeof *r);
     r->frame_max = frame_max;
-    r->buf = malloc(TR_FRAME_READ_CHUNK);
-    if (!r->buf) {
-        return TR_ENOMEM;
-    }
-    r->cap = TR_FRAME_READ_CHUNK;
-    return 0;
+    r->chunk = TR_FRAME_READ_CHUNK;
+    return 0; /* the buffer comes with the first bytes (tr__frame_reader_space) */
+}
+
+void tr__frame_reader_set_limit(tr_frame_reader *r, uint32_t frame_max, uint32_t chunk) {
+    TR_ASSERT(frame_max >= 1 && frame_max <= TR_FRAME_MAX_CEILING);
+    TR_ASSERT(chunk > 4 && chunk <= TR_FRAME_READ_CHUNK);
+    /* Lowering under a live buffer could leave it above its bound (frame.h). */
+    TR_ASSERT(r->buf == NULL || (frame_max >= r->frame_max && chunk >= r->chunk));
+    r->frame_max = frame_max;
+    r->chunk = chunk;
 }
 
 void tr__frame_reader_deinit(tr_frame_reader *r) {
@@ -32,11 +37,11 @@ static size_t needed_cap(const tr_frame_reader *r) {
     size_t have = r->end - r->start;
     if (have >= 4) {
         uint32_t n = tr_load_be32(r->buf + r->start);
-        if (n <= r->frame_max && (size_t)n + 4 > TR_FRAME_READ_CHUNK) {
+        if (n <= r->frame_max && (size_t)n + 4 > r->chunk) {
             return (size_t)n + 4;
         }
     }
-    return TR_FRAME_READ_CHUNK;
+    return r->chunk;
 }
 
 int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
@@ -49,7 +54,7 @@ int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
         r->start = 0;
     }
     size_t want = needed_cap(r);
-    if (want > r->cap || (want == TR_FRAME_READ_CHUNK && r->cap > want && r->end <= want)) {
+    if (want > r->cap || (want == r->chunk && r->cap > want && r->end <= want)) {
         /* Grow for a big frame, or shrink back once the big frame is gone. */
         if (r->start > 0) {
             memmove(r->buf, r->buf + r->start, r->end - r->start);
@@ -70,7 +75,7 @@ int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail) {
         r->start = 0;
     }
     /* The buffer's bound (frame.h): one read chunk, or one maximal frame. */
-    TR_ASSERT(r->cap <= TR_FRAME_READ_CHUNK || r->cap <= (size_t)r->frame_max + 4);
+    TR_ASSERT(r->cap <= r->chunk || r->cap <= (size_t)r->frame_max + 4);
     TR_ASSERT(r->start <= r->end && r->end < r->cap);
     *out = r->buf + r->end;
     *avail = r->cap - r->end;

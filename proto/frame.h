@@ -16,7 +16,11 @@
  * Invariants of the frame reader:
  *   - a frame length of 0 or above frame_max is refused (TR_EPROTO / TR_ETOOBIG) before a
  *     single byte of buffer is grown for it;
- *   - the buffer never holds more than max(TR_FRAME_READ_CHUNK, frame_max + 4) bytes;
+ *   - the buffer never holds more than max(chunk, frame_max + 4) bytes, and nothing is
+ *     allocated before the first byte is read; a connection's reader starts with the
+ *     handshake's bounds (TR_FRAME_PREAUTH_MAX, a chunk of that size), raised once the peer
+ *     authenticated (tr__frame_reader_set_limit), so an unauthenticated peer costs at most
+ *     TR_FRAME_PREAUTH_MAX + 4 bytes of buffer;
  *   - a payload pointer from tr__frame_reader_next is valid until the next call to
  *     tr__frame_reader_space (which may compact or move the buffer).
  * Threading: none; each reader belongs to one connection on the I/O thread.
@@ -34,6 +38,7 @@
 #define TR_FRAME_MAX_CEILING (64u << 20) /* a configured limit may not exceed this */
 #define TR_FRAME_MIN_LIMIT 4096u         /* nor go below this (handshake/gossip fit) */
 #define TR_FRAME_READ_CHUNK (64u << 10)
+#define TR_FRAME_PREAUTH_MAX 4096u /* the limit before authentication: HELLO and AUTH fit */
 
 /* Frame kinds: the first element of every payload's top-level msgpack array. */
 enum {
@@ -52,10 +57,22 @@ typedef struct tr_frame_reader {
     size_t start; /* first unconsumed byte */
     size_t end;   /* one past the last received byte */
     uint32_t frame_max;
+    uint32_t chunk; /* the buffer's size while no bigger frame is being read */
 } tr_frame_reader;
 
+/* A reader with limit frame_max and TR_FRAME_READ_CHUNK as its chunk; allocates nothing
+ * yet. Always 0. */
 int tr__frame_reader_init(tr_frame_reader *r, uint32_t frame_max);
 void tr__frame_reader_deinit(tr_frame_reader *r);
+/* Sets the limit and the chunk (5..TR_FRAME_READ_CHUNK). Once the buffer exists they may
+ * only grow (the handshake's bounds raised to the connection's); the buffer follows at the
+ * next tr__frame_reader_space. */
+void tr__frame_reader_set_limit(tr_frame_reader *r, uint32_t frame_max, uint32_t chunk);
+/* Bytes received and not yet handed out as whole frames (a partial frame, or frames the
+ * caller has not taken yet). */
+static inline size_t tr__frame_reader_buffered(const tr_frame_reader *r) {
+    return r->end - r->start;
+}
 /* Where the next bytes from the socket go: *out, *avail >= 1. Invalidates earlier payload
  * pointers. TR_ENOMEM. */
 int tr__frame_reader_space(tr_frame_reader *r, uint8_t **out, size_t *avail);

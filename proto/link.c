@@ -10,7 +10,12 @@
 int tr__proto_link_init(tr_proto_link *l, uint32_t frame_max, tr_gossip_entry *gossip_in) {
     memset(l, 0, sizeof *l);
     l->gossip_in = gossip_in;
-    return tr__frame_reader_init(&l->rd, frame_max);
+    l->frame_max = frame_max;
+    int rc = tr__frame_reader_init(&l->rd, frame_max);
+    /* Rule 4: the handshake's bounds until the peer authenticated (on_handshake). */
+    uint32_t pre = frame_max < TR_FRAME_PREAUTH_MAX ? frame_max : TR_FRAME_PREAUTH_MAX;
+    tr__frame_reader_set_limit(&l->rd, pre, pre + 4);
+    return rc;
 }
 
 void tr__proto_link_deinit(tr_proto_link *l) {
@@ -86,6 +91,7 @@ static tr_link_event_kind on_handshake(tr_proto_link *l, const uint8_t *p, size_
     }
     l->handshake_done = true;
     l->client = (l->hs.theirs.flags & TR_HELLO_CLIENT) != 0;
+    tr__frame_reader_set_limit(&l->rd, l->frame_max, TR_FRAME_READ_CHUNK);
     ev->kind = TR_LINK_AUTHENTICATED;
     return TR_LINK_AUTHENTICATED;
 }
@@ -136,7 +142,8 @@ tr_link_event_kind tr__proto_link_next(tr_proto_link *l, tr_link_event *ev) {
             return TR_LINK_NEED_BYTES;
         }
         if (rc == TR_ETOOBIG) {
-            return link_error(l, ev, "frame length %zu over limit %u", len, l->rd.frame_max);
+            return link_error(l, ev, "frame length %zu over limit %u%s", len, l->rd.frame_max,
+                              l->handshake_done ? "" : " before authentication");
         }
         if (rc < 0) {
             return link_error(l, ev, "zero-length frame");

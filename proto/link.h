@@ -15,7 +15,9 @@
  *   3. membership is learned from members only: a client's (TR_HELLO_CLIENT) GOSSIP frame
  *      is checked like any other and its entries are dropped (gossip_count 0; a client's
  *      transport does send its server one, so it is not an error);
- *   4. a zero-length frame or one over frame_max is TR_LINK_ERROR before any buffer grows.
+ *   4. a zero-length frame or one over the limit is TR_LINK_ERROR before any buffer grows;
+ *      the limit is TR_FRAME_PREAUTH_MAX (proto/frame.h) until the handshake is done, so an
+ *      unauthenticated peer never makes the link buffer more than that, then frame_max.
  * After TR_LINK_ERROR or TR_LINK_BYE the link must not be fed again (the caller closes).
  * Ownership: the link owns its reader buffer (tr__proto_link_deinit frees it); event
  * payloads are borrowed, valid until the next call on the link. The gossip entries of a
@@ -61,6 +63,7 @@ typedef struct tr_proto_link {
     bool handshake_done;        /* TR_LINK_AUTHENTICATED was returned */
     bool dead;                  /* TR_LINK_ERROR or TR_LINK_BYE was returned */
     bool client;                /* the peer's HELLO carried TR_HELLO_CLIENT */
+    uint32_t frame_max;         /* the reader's limit once authenticated */
     tr_gossip_entry *gossip_in; /* borrowed: TR_MEMBERS_MAX entries */
     uint8_t out[TR_HS_OUT_MAX]; /* bytes to write before anything else */
     size_t out_len;

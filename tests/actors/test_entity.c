@@ -1,8 +1,9 @@
 /* Entities (troupe.h, "Entities"): a counter entity type hosted on 3 simulated nodes. First
  * message activates from durable state, idle passivation and reactivation keep it, the
  * owner's crash moves the entity to a live node with its state, a partitioned owner stops
- * serving while the majority side serves, a stale write is refused by the fence, and hostile
- * bodies are answered. The workload's sweeps are tests/harness/test_entity_sim.c's. */
+ * serving while the majority side serves, a stale write is refused by the fence, hostile
+ * bodies are answered, a full table passivates its idlest activation, a duplicated request is
+ * handled once. The workload's sweeps are tests/harness/test_entity_sim.c's. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -303,5 +304,25 @@ Test(entity, a_full_table_passivates_the_idlest) {
     cr_assert_eq(call_until(sim, 0, GET, TR_ENTITY_ACTIVE_MAX * TR_ENTITY_SHARDS, 0, &v, 10), 0);
     cr_expect_eq(v, TR_ENTITY_ACTIVE_MAX + 1);
     cr_expect_eq(last.handled, 1, "the newest activation was passivated");
+    tr_sim_destroy(sim);
+}
+
+/* The same request delivered twice (same sender and correlation id, as a network duplicate)
+ * is handled once. */
+Test(entity, a_duplicated_request_is_handled_once) {
+    bugs = 0;
+    tr_sim *sim = start(8);
+    int64_t v = 0;
+    cr_assert_eq(call_until(sim, 0, ADD, 2, 10, &v, 10), 0);
+    tr_node *owner = tr_sim_node(sim, last.node - 1);
+    tr_addr host;
+    cr_assert_eq(tr_node_lookup(owner, "ctr", &host), 0);
+    const uint8_t body[] = {0x92, 0x02, 0x01}; /* [2, 1] */
+    for (int copy = 0; copy < 2; copy++) {
+        cr_assert_eq(tr_node_send_corr(owner, host, ADD, 4242, body, sizeof body), 0);
+    }
+    tr_sim_run_for(sim, SEC);
+    cr_assert_eq(call_until(sim, 0, GET, 2, 0, &v, 10), 0);
+    cr_expect_eq(v, 11, "the duplicate was applied: %lld", (long long)v);
     tr_sim_destroy(sim);
 }

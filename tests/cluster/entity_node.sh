@@ -29,7 +29,8 @@ defined=$(nm -D --defined-only "$module" | awk '$3 ~ /^tr_/ { print $3 }')
 [ -z "$defined" ] || fail "$module carries its own copy of: $defined"
 for args in "--seed 1 --duration 10s" "--seed 2 --duration 10s --nodes 3 --bug no-fencing"; do
     builtin=$("$troupe" sim --workload entity $args 2>&1 | sed -n 's/^trace-hash: //p')
-    loaded=$("$troupe" sim --load "$module" --workload entity $args 2>&1 | sed -n 's/^trace-hash: //p')
+    loaded=$("$troupe" sim --load "$module" --workload entity $args 2>&1 |
+        sed -n 's/^trace-hash: //p')
     [ -n "$builtin" ] && [ "$builtin" = "$loaded" ] ||
         fail "$args: built-in entity trace-hash '$builtin', loaded '$loaded'"
 done
@@ -81,4 +82,5 @@ out=$(call $p1 256 '[5]' '[0,42]' 5) || fail "read through n1: $out"
 kill -9 "$n3"
 killed=$(now_ms)
 out=$(call $p1 256 '[5]' '[0,42]' 75) || fail "read through n1 after n3's kill: $out"
-echo "entity_node.sh: ok (entity 5 served again $(($(now_ms) - killed)) ms after its owner's kill -9)"
+took=$(($(now_ms) - killed))
+echo "entity_node.sh: ok (entity 5 served again $took ms after its owner's kill -9)"

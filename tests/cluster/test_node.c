@@ -161,7 +161,7 @@ Test(node_cli, hostile_peers_are_closed_with_a_logged_reason_and_the_node_keeps_
     start_node("n1", 0, NULL, "--handshake-timeout-ms", "400", "--frame-max", "65536", NULL);
     good_call_works("start");
     const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    hostile(false, http, strlen(http), "over limit 65536");
+    hostile(false, http, strlen(http), "over limit 4096 before authentication");
     uint8_t huge[4] = {0xff, 0xff, 0xff, 0xf0};
     hostile(false, huge, 4, "frame length 4294967280 over limit");
     uint8_t env[512];

@@ -308,6 +308,24 @@ Test(service_defaults, check_kv_get_refuses_without_a_simulation) {
     cr_assert_eq(tr_check_kv_get(NULL, 0, "tally", &k, sizeof k, &v, sizeof v, &len), TR_EINVAL);
 }
 
+/* A node whose store could not be opened again after a torn disk stays down: its store is an
+ * error, never a crash of the check. */
+Test(service_defaults, check_kv_get_says_eio_for_a_store_that_stayed_shut) {
+    tr_sim_config cfg;
+    tr_sim *sim;
+    tr_sim_config_init(&cfg);
+    cfg.nodes = 2;
+    cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
+    cr_assert_eq(tr_sim_disk_corrupt(sim, 1), 0);
+    cr_assert_neq(tr_sim_restart(sim, 1), 0);
+    tr_check_input in = {.node_count = 2, .sim = sim};
+    int64_t k = 0, v;
+    size_t len;
+    cr_assert_eq(tr_check_kv_get(&in, 1, "tally", &k, sizeof k, &v, sizeof v, &len), TR_EIO);
+    cr_assert_eq(tr_check_kv_get(&in, 0, "tally", &k, sizeof k, &v, sizeof v, &len), TR_ENOENT);
+    tr_sim_destroy(sim);
+}
+
 /* ---- the actor helpers, on a simulated cluster ---- */
 
 static int boot(tr_node *node, void *ud) {
