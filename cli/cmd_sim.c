@@ -1316,8 +1316,8 @@ static void stock_from_result(const sim_opts *o, const tr_workload_result *res, 
     stock_service_checks(res, r);
     if (r->chk.items_unknown > 0) {
         snprintf(r->note, sizeof r->note,
-                 "%zu items' final level unknown (owner did not "
-                 "answer): conservation not checked there",
+                 "%zu items' final level unknown (no final read "
+                 "answered): conservation not checked there",
                  r->chk.items_unknown);
     }
 }

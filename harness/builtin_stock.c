@@ -342,7 +342,7 @@ static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t ca
     }
     if (r.items_unknown > 0) {
         snprintf(why, cap,
-                 "%zu items' final level unknown (owner did not answer): conservation not "
+                 "%zu items' final level unknown (no final read answered): conservation not "
                  "checked there",
                  r.items_unknown);
     }
