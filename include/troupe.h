@@ -1907,8 +1907,8 @@ void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
  * token) and their entities are activated there from their durable state.
  *
  * The guarantees. Whatever the clocks do, a deposed owner's write never overwrites the new
- * owner's state and is never acknowledged after the new owner loaded it (fencing tokens that
- * every store checks: ABD with fences). Single activation (no two activations of one id
+ * owner's state: the new owner's load saw it, or it can no longer reach a majority (fencing
+ * tokens that every store checks: ABD with fences). Single activation (no two activations of one id
  * handle messages at overlapping times), and so reads answered from an activation's memory,
  * hold when clock drift between nodes stays under 10% over a lease and no clock jumps: a
  * node trusts its lease for lease_ms from the moment it sent the renewal the Raft leader
