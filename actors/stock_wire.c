@@ -1,5 +1,6 @@
 /* stock_wire.c — boot and the client message codec of "stock" (stock.h). */
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "actors/register_wire.h"
@@ -9,37 +10,38 @@
 _Static_assert(TR_STOCK_RESERVE == 1024 && TR_STOCK_REPLY == 1027,
                "client message types are part of the protocol");
 
-int tr__stock_arg_init(tr_stock_arg *arg, const tr_stock_opts *opts) {
-    assert(arg != NULL && opts != NULL);
-    memset(arg, 0, sizeof *arg);
-    /* "stock@" + name must fit a registry name. */
-    if (opts->initial < 0 || opts->initial > TR_STOCK_QTY_MAX ||
-        tr__registers_copy_peers(arg->peers, opts->peer_names, opts->peer_count, TR_STOCK_PEERS_MAX,
-                                 6) != 0) {
+int tr__stock_host_arg(const tr_stock_opts *opts, uint32_t index, void *buf, size_t cap,
+                       size_t *len) {
+    assert(opts != NULL && buf != NULL && len != NULL);
+    char peers[TR_RAFT_NODES_MAX][TR_NAME_MAX + 1];
+    /* "stock@" + name must fit a registry name; "@" inside a name is refused */
+    if (index >= opts->peer_count ||
+        tr__registers_copy_peers(peers, opts->peer_names, opts->peer_count, TR_RAFT_NODES_MAX, 6) !=
+            0) {
         return TR_EINVAL;
     }
-    arg->peer_count = opts->peer_count;
-    arg->bugs = opts->bugs & (TR_STOCK_BUG_OVERSELL | TR_STOCK_BUG_DOUBLE_CHARGE |
-                              TR_STOCK_BUG_IGNORE_FAILED_COMMIT);
-    arg->initial = opts->initial;
-    arg->forward_timeout_ms = opts->forward_timeout_ms ? opts->forward_timeout_ms : 300;
-    return 0;
+    tr_service_env env = {.node_index = index,
+                          .node_count = opts->peer_count,
+                          .node_name = opts->peer_names[index],
+                          .node_names = opts->peer_names};
+    return tr_entity_host_arg(tr__stock_type_of(opts->bugs), &env, 0, buf, cap, len);
 }
 
 int tr__stock_boot(tr_node *node, const tr_stock_opts *opts) {
     assert(node != NULL && opts != NULL);
-    tr_stock_arg arg;
-    int rc = tr__stock_arg_init(&arg, opts);
+    uint8_t arg[2048]; /* the host's argument: its peers' names */
+    const char *self = tr_node_name(node);
+    uint32_t index = 0;
+    while (index < opts->peer_count && strcmp(opts->peer_names[index], self) != 0) {
+        index++;
+    }
+    size_t len = 0;
+    int rc = tr__stock_host_arg(opts, index, arg, sizeof arg, &len);
     if (rc != 0) {
         return rc;
     }
     tr_spawn_opts so = {.name = "stock"};
-    return tr_node_spawn(node, &tr__stock_behaviour, &so, &arg, sizeof arg, NULL);
-}
-
-uint32_t tr__stock_owner(uint32_t item, uint32_t peer_count) {
-    assert(peer_count > 0);
-    return item % peer_count;
+    return tr_node_spawn(node, &tr_entity_host, &so, arg, len, NULL);
 }
 
 int tr__stock_request_encode(void *buf, size_t cap, const tr_stock_request *r, size_t *len) {
@@ -119,10 +121,24 @@ int tr__stock_reply_encode_err(void *buf, size_t cap, const char *error, bool in
 _Static_assert(sizeof(((tr_stock_reply *)0)->error) == sizeof(((tr_reg_reply *)0)->error),
                "the error text is copied whole");
 
-/* The registers' reply shape with "level" as its field; an ok reply must carry it. */
+/* The registers' reply shape with "level" as its field (an ok reply must carry it), or a
+ * string answer of the entity host. */
 int tr__stock_reply_decode(const void *body, size_t len, tr_stock_reply *out) {
     tr_reg_reply f;
+    tr_mp_reader r;
     memset(out, 0, sizeof *out);
+    tr_mp_reader_init(&r, body, len);
+    if (tr_mp_peek(&r) == TR_MP_STR) {
+        const char *s;
+        uint32_t n;
+        if (tr_mp_read_str(&r, &s, &n) != 0 || tr_mp_reader_done(&r) != 0) {
+            return TR_EPROTO;
+        }
+        out->from_host = true;
+        snprintf(out->error, sizeof out->error, "%.*s", (int)n, s);
+        out->indeterminate = tr_mp_str_eq(s, n, "indeterminate");
+        return 0;
+    }
     int rc = tr__registers_reply_fields(body, len, "level", &f);
     if (rc != 0 || (f.ok && !f.has_value)) {
         return TR_EPROTO;

@@ -7,24 +7,29 @@
  *   reserve {item, qty in [1, 3], id}   history f = "reserve", value = [qty id]
  *   restock {item, qty in [1, 6], id}   f = "restock", the same fields
  *   read {item}                         f = "read"; the ok completion carries the level
- * (20% reads, 20% restocks, the rest reserves). An info (timeout, indeterminate error, a
- * crash of the client's node) or a refused send parks a reserve or restock for a retry under
- * the SAME reservation id, after a back-off (uniform in [1, 2 * min(50 ms * 2^(n-1), 500
- * ms)] before retry n), up to 200 attempts: that makes the service's idempotency (and the
- * planted double-charge bug) observable. A client keeps at most PARK_MAX ids parked and
- * starts a new change only while every parked id stays inside the service's ledger window;
- * a due retry and a new operation alternate, so that ids stuck behind a partition do not
- * starve the rest. Reads are not retried. Ids are tr__stock_id(client id, seq).
+ * (20% reads, 20% restocks, the rest reserves). An info (timeout, an indeterminate answer,
+ * a crash of the client's node) parks a reserve or restock for a retry under the SAME
+ * reservation id, after a back-off (uniform in [1, 2 * min(50 ms * 2^(n-1), 500 ms)] before
+ * retry n), up to 200 attempts, and so does a later attempt of such an id that was not
+ * handled (a refused send, the host's "unavailable", "busy", "not owner"): that makes the
+ * service's idempotency (and the planted double-charge bug) observable. A client keeps at
+ * most PARK_MAX ids parked and starts a new change only while it has room to park it; a due
+ * retry and a new operation alternate, so that ids stuck behind a partition do not starve
+ * the rest. Reads are not retried. Ids are tr__stock_id(client id, seq).
  * After the workload time (STOPPING) a client only retries its parked ids; it is busy while
- * it has some. In the FINAL phase the first client of every up node reads each item that
- * node owns from its local "stock" until it answers: the final reads, recorded in the
- * history like any read, which the checks and `troupe check` read the final levels from.
+ * it has some. In the FINAL phase the first client of every up node reads every item from
+ * its local "stock" until it answers: the final reads, recorded in the history like any
+ * read, which `troupe check` and the CLI's report read the final levels from.
  *
- * Checks (harness/check_stock.h over the history, the final levels from its final reads,
- * every item starting at TR_STOCK_INITIAL_DEFAULT):
+ * Checks (harness/check_stock.h over the history, every item starting at
+ * TR_STOCK_INITIAL_DEFAULT; the final levels are the items' durable states in the nodes'
+ * stores, tr_entity_check_get, or the final reads when the stores cannot be read: a history
+ * checked alone, a run with a corrupted store):
  *   1. never-negative: invariant (a);
  *   2. conserved: invariant (b); it reports the measures reserve_ids, restock_ids,
- *      retried_ids and items_unknown (final level not read).
+ *      retried_ids and items_unknown (final level not read);
+ *   3. single-activation: tr_entity_check_single, reported unknown rather than violated in a
+ *      run with clock faults (its stated condition excludes clock jumps).
  * Everything here uses troupe.h and actors/ only: it builds into troupe-stock.so too.
  */
 #ifndef TR_HARNESS_BUILTIN_STOCK_H
@@ -32,7 +37,7 @@
 
 #include "troupe.h"
 
-#define TR__STOCK_CHECK_COUNT 2
+#define TR__STOCK_CHECK_COUNT 3
 /* Items whose final level the final phase reads (keys beyond are never final-read). */
 #define TR__STOCK_ITEMS_MAX 64
 

@@ -2,7 +2,7 @@
  *
  * Input: a history of reserve / restock / read ops (harness/builtin_stock.h: key = item; for
  * reserve and restock value = qty, value_to = reservation id; an ok read carries the level),
- * every item's initial level, and the final level of every item read at its owner once the
+ * every item's initial level, and the final level of every item read once the
  * cluster is healed and quiet. An id may appear in several attempts (a client retries an
  * indeterminate op under the same id, as a fresh process); the service promises to apply
  * an id at most once, so ids, not attempts, are what the bounds count.

@@ -83,23 +83,25 @@ Test(builtin, register_arguments_carry_the_peers_and_the_planted_bug) {
     cr_assert_eq(tr__builtin_cp.actors[0].arg(&env, &a, sizeof a - 1, &len), TR_ETOOBIG);
 }
 
-Test(builtin, stock_argument_carries_the_peers_bug_and_initial_level) {
-    tr_stock_arg a;
+/* The stock hosts' argument is the entity host's, for the handler of the planted bug. */
+Test(builtin, stock_argument_is_the_entity_hosts_for_the_bugs_handler) {
+    uint8_t a[2048], b[2048];
+    size_t la = 0, lb = 0;
     tr_service_env env = env3("double-charge");
-    cr_assert_eq(arg_of(&tr__builtin_stock, &env, &a, sizeof a), sizeof a);
-    cr_assert_eq(a.peer_count, 3);
-    cr_assert_str_eq(a.peers[1], "n2");
-    cr_assert_eq(a.bugs, TR_STOCK_BUG_DOUBLE_CHARGE);
-    cr_assert_eq(a.initial, 10);
-    env = env3("oversell");
-    arg_of(&tr__builtin_stock, &env, &a, sizeof a);
-    cr_assert_eq(a.bugs, TR_STOCK_BUG_OVERSELL);
+    cr_assert_eq(tr__builtin_stock.actors[0].arg(&env, a, sizeof a, &la), 0);
+    cr_assert_eq(tr_entity_host_arg(tr__stock_type_of(TR_STOCK_BUG_DOUBLE_CHARGE), &env, 0, b,
+                                    sizeof b, &lb),
+                 0);
+    cr_assert(la == lb && memcmp(a, b, la) == 0);
+    cr_assert_neq(tr__stock_type_of(TR_STOCK_BUG_DOUBLE_CHARGE), tr__stock_type_of(0));
+    cr_assert_eq(tr__builtin_stock.actors[0].behaviour, &tr_entity_host);
+    cr_assert_eq(tr__builtin_stock.actors[0].arg(&env, a, 16, &la), TR_ETOOBIG);
 }
 
 Test(builtin, a_bad_peer_list_is_refused_by_the_argument) {
     const char *bad[] = {"n1", "n@2"};
     tr_service_env env = {.node_count = 2, .node_name = "n1", .node_names = bad};
-    uint8_t buf[sizeof(tr_stock_arg) + sizeof(tr_register_arg)];
+    uint8_t buf[2048 + sizeof(tr_register_arg)];
     size_t len = 0;
     cr_assert_eq(tr__builtin_cp.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
     cr_assert_eq(tr__builtin_stock.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
