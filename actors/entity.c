@@ -129,8 +129,12 @@ static bool handle_head(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, a->reply, sizeof a->reply);
     memcpy(s->scratch, a->state, a->len);
-    tr_entity_call call = {
-        .id = a->id, .state = s->scratch, .len = a->len, .reply = &w, .epoch = a->epoch};
+    tr_entity_call call = {.id = a->id,
+                           .state = s->scratch,
+                           .len = a->len,
+                           .reply = &w,
+                           .epoch = a->epoch,
+                           .bug = s->arg.bug};
     probe_handle(s, ctx, a);
     a->used_ms = tr_now_ms(ctx);
     int rc = t->handle(ctx, &call, &q->req);
@@ -371,7 +375,11 @@ static void route(tr__entity_host *s, tr_ctx *ctx, const tr_msg *m, uint64_t unt
     }
     int32_t owner = s->owner[shard];
     bool elsewhere = owner >= 0 && owner != (int32_t)s->arg.node_index;
-    if (elsewhere && m->from.node != tr_self(ctx).node) {
+    /* Forwarded by another host (node ids are index + 1): one hop only. A client outside
+     * the hosts (`troupe call`) has an id of its own and is forwarded like a local one. */
+    bool from_host =
+        m->from.node != tr_self(ctx).node && m->from.node >= 1 && m->from.node <= s->arg.node_count;
+    if (elsewhere && from_host) {
         answer_str(ctx, m, "not owner");
         return;
     }
@@ -544,6 +552,9 @@ int tr_entity_host_arg(const tr_entity_type *type, const tr_service_env *env, ui
     a.node_index = env->node_index;
     a.node_count = env->node_count;
     a.bugs = bugs;
+    if (env->bug != NULL && snprintf(a.bug, sizeof a.bug, "%s", env->bug) >= (int)sizeof a.bug) {
+        return TR_EINVAL;
+    }
     for (uint32_t i = 0; i < env->node_count; i++) {
         if (snprintf(a.names[i], sizeof a.names[i], "%s", env->node_names[i]) >=
             (int)sizeof a.names[i]) {
