@@ -138,7 +138,8 @@ static bool handle_head(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
                            .len = a->len,
                            .reply = &w,
                            .epoch = a->epoch,
-                           .handled = a->handled++};
+                           .handled = a->handled++,
+                           .bug = s->arg.bug};
     probe_handle(s, ctx, a);
     a->used_ms = tr_now_ms(ctx);
     int rc = t->handle(ctx, &call, &q->req);
@@ -571,6 +572,9 @@ int tr_entity_host_arg(const tr_entity_type *type, const tr_service_env *env, ui
     a.node_index = env->node_index;
     a.node_count = env->node_count;
     a.bugs = bugs;
+    if (env->bug != NULL && snprintf(a.bug, sizeof a.bug, "%s", env->bug) >= (int)sizeof a.bug) {
+        return TR_EINVAL;
+    }
     for (uint32_t i = 0; i < env->node_count; i++) {
         if (snprintf(a.names[i], sizeof a.names[i], "%s", env->node_names[i]) >=
             (int)sizeof a.names[i]) {

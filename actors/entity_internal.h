@@ -50,6 +50,7 @@ typedef struct tr__entity_arg {
     const tr_entity_type *type; /* borrowed: static */
     uint32_t node_index, node_count, bugs;
     char names[TR_RAFT_NODES_MAX][TR_NAME_MAX + 1];
+    char bug[32]; /* the run's planted bug (tr_service_env.bug), for the handler; "" none */
 } tr__entity_arg;
 
 /* A queued request: a copy, req.body points into body while it is handled. */

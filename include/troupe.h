@@ -1343,7 +1343,9 @@ typedef struct tr_workload_op {
  * [value_min, value_max]; it sends the request `type` with the body [key, value] (a read:
  * [key]) and records f, key and a write's value. The default complete: a reply holding an
  * integer is ok (a read read that integer; a write keeps its value), a reply holding a string
- * is fail with that string as the error (the history keeps 47 bytes of it); without a
+ * is fail with that string as the error (the history keeps 47 bytes of it), except the
+ * string "indeterminate" (an entity host's answer: troupe.h, "Entities"), which is info for a
+ * write; without a
  * reply (timeout, crash) a write is info (it may still take effect) and a read is fail (it
  * changed nothing); any other reply is info for a write, fail for a read. */
 typedef struct tr_workload_op_spec {
@@ -1969,6 +1971,8 @@ typedef struct tr_entity_call {
     uint64_t epoch;      /* the activation's fencing token (grows on every move) */
     uint64_t handled;    /* messages this activation handled before (0: its first, the state
                             was just loaded) */
+    const char *bug;     /* the run's planted bug (tr_service_env.bug), "" when none: a
+                            service's own bugs, for checking its checks */
 } tr_entity_call;
 
 typedef struct tr_entity_type {

@@ -1,8 +1,10 @@
 /* account.c — a bank account service, written against troupe.h alone (README.md, "Writing a
- * service"). Every node runs an "account" actor: it owns the accounts k with k % N == its node
- * index (balances in its durable store) and forwards requests for the others to their owner, so
- * any node serves any account. Answers wait until the write is durable (planted bug
- * "early-reply": they do not). Requests: [account, amount]; answer: the balance, or why not. */
+ * service"). Each account is an entity (troupe.h, "Entities"): the runtime places it on a
+ * node, activates it from its durable state on its first request and moves it to a live node
+ * when its node dies, so any node serves any account while a majority is up. The handler is
+ * the whole service: a balance per account, never below zero. Requests: [account, amount] or
+ * [account]; answer: the balance, or why not. Planted bug "overdraft": a withdraw skips the
+ * balance check. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,34 +17,33 @@ enum {
     ACCOUNTS = 64
 };
 
-/* Applies a request to account k, which this node owns: NULL and the balance in *b, or why not. */
-static const char *apply(tr_ctx *ctx, uint32_t type, int64_t k, int64_t amount, int64_t *b) {
-    int64_t d = type == DEPOSIT ? amount : type == WITHDRAW ? -amount : 0;
-    size_t len;
-    int rc = tr_kv_get(ctx, &k, sizeof k, b, sizeof *b, &len);
-    if ((rc != 0 && rc != TR_ENOENT) || __builtin_add_overflow(*b, d, b) || *b < 0) {
-        return rc != 0 && rc != TR_ENOENT ? "cannot read" : d < 0 ? "overdraft" : "too large";
+/* The state: the balance, 8 bytes big-endian (none yet: 0). */
+static int handle(tr_ctx *ctx, tr_entity_call *call, const tr_msg *m) {
+    int64_t v[2] = {-1, 0}, b = call->len == 8 ? (int64_t)tr_load_be64(call->state) : 0;
+    int n = tr_msg_read_ints(m, v, 2);
+    (void)ctx;
+    if (m->type < DEPOSIT || m->type > BALANCE || n != (m->type == BALANCE ? 1 : 2) ||
+        v[0] >= ACCOUNTS || v[1] < 0) {
+        tr_mp_write_cstr(call->reply, "want [account 0..63, amount >= 0]");
+        return 0;
     }
-    return d != 0 && tr_kv_put(ctx, &k, sizeof k, b, sizeof *b) != 0 ? "store failed" : NULL;
+    int64_t d = m->type == DEPOSIT ? v[1] : m->type == WITHDRAW ? -v[1] : 0;
+    const char *why = __builtin_add_overflow(b, d, &b) ? "too large" : NULL;
+    why = !why && b < 0 && strcmp(call->bug, "overdraft") != 0 ? "overdraft" : why;
+    if (why == NULL) {
+        tr_store_be64(call->state, (uint64_t)b);
+        call->len = 8;
+        call->changed = d != 0; /* the answer then waits until a majority holds the balance */
+    }
+    why ? tr_mp_write_cstr(call->reply, why) : tr_mp_write_int(call->reply, b);
+    return 0;
 }
 
-static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
-    const tr_service_place *at = state;
-    int64_t v[2] = {-1, 0}, b = 0; /* [account, amount] or [account] */
-    const char *why = "want [account 0..63, amount >= 0]";
-    if (m->type < DEPOSIT || m->type > BALANCE || tr_msg_is_reply(m)) {
-        return TR_CONTINUE;
-    }
-    if (tr_msg_read_ints(m, v, 2) >= 1 && v[0] >= 0 && v[0] < ACCOUNTS && v[1] >= 0) {
-        if (tr_service_forward_owner(ctx, m, at, "account", v[0]) != TR_SERVICE_MINE) {
-            return TR_CONTINUE; /* the owner answers, or the forward was refused and answered */
-        }
-        why = apply(ctx, m->type, v[0], v[1], &b);
-    }
-    /* a read waits for durability too: it may have seen a write that is not durable yet */
-    (void)(why ? tr_reply_str(ctx, m, why, false)
-               : tr_reply_int(ctx, m, b, strcmp(at->bug, "early-reply") != 0));
-    return TR_CONTINUE;
+static const tr_entity_type account = {
+    .name = "account", .state_max = 8, .msg_base = TR_MSG_USER + 64, .handle = handle};
+
+static int host_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
+    return tr_entity_host_arg(&account, env, 0, buf, cap, len);
 }
 
 /* ---- for the simulator: a model of one account, an invariant ---- */
@@ -61,8 +62,8 @@ static bool model_step(void *state, const tr_history_op *op, const tr_history_op
 
 /* Every account ends with lo <= balance <= hi: an invoke widens [lo, hi] by its amount on its
  * side (a deposit raises hi, a withdraw lowers lo), ok moves the other end (acknowledged), fail
- * takes the widening back, info keeps it (indeterminate). The balance is what the owner's store
- * holds after the run. */
+ * takes the widening back, info keeps it (indeterminate). The balance is the newest one the
+ * nodes' stores hold after the run. */
 static tr_verdict balances(const tr_check_input *in, char *why, size_t cap) {
     int64_t lo[ACCOUNTS] = {0}, hi[ACCOUNTS] = {0};
     tr_history_op op;
@@ -73,12 +74,13 @@ static tr_verdict balances(const tr_check_input *in, char *why, size_t cap) {
             end[op.key] += op.type == TR_HISTORY_FAIL ? -d : d;
         }
     }
-    for (int64_t k = 0, b = 0; k < ACCOUNTS; k++, b = 0) {
-        size_t len;
-        uint32_t node = (uint32_t)(k % in->node_count);
-        int rc = tr_check_kv_get(in, node, "account", &k, sizeof k, &b, sizeof b, &len);
+    for (int64_t k = 0; k < ACCOUNTS; k++) {
+        uint8_t buf[8];
+        size_t len = 0;
+        int rc = tr_entity_check_get(in, &account, k, buf, sizeof buf, &len);
+        int64_t b = rc == 0 && len == 8 ? (int64_t)tr_load_be64(buf) : 0;
         if (rc != 0 && rc != TR_ENOENT) {
-            snprintf(why, cap, "cannot read n%u's store: %s", node + 1, tr_strerror(rc));
+            snprintf(why, cap, "cannot read account %lld: %s", (long long)k, tr_strerror(rc));
             return TR_VERDICT_UNKNOWN;
         } else if (b < lo[k] || b > hi[k]) {
             snprintf(why, cap, "account %lld: balance %lld outside [%lld, %lld]", (long long)k,
@@ -89,21 +91,24 @@ static tr_verdict balances(const tr_check_input *in, char *why, size_t cap) {
     return TR_VERDICT_HELD;
 }
 
-static const tr_behaviour behaviour = {"account", sizeof(tr_service_place), tr_service_place_init,
-                                       receive};
-static const tr_service_actor actors[] = {{"account", &behaviour}};
+static const tr_service_actor actors[] = {{"account", &tr_entity_host, .arg = host_arg}};
 static const tr_service_request requests[] = {
     {"deposit", DEPOSIT}, {"withdraw", WITHDRAW}, {"balance", BALANCE}};
 static const tr_workload_op_spec ops[] = {
     {"deposit", DEPOSIT, true, 1, 10}, {"withdraw", WITHDRAW, true, 1, 10}, {"balance", BALANCE}};
 static const tr_workload workload = {.ops = ops, .op_count = 3};
 static const tr_lin_model model = {"account", sizeof(int64_t), model_init, model_step};
-static const tr_check checks[] = {{"balances", balances}};
-static const char *const bugs[] = {"early-reply", NULL};
-/* Its nemesis: crashes, what a durable service must survive (they also make owners unreachable). */
+static const tr_check checks[] = {{"balances", balances},
+                                  {"single-activation", tr_entity_check_single}};
+static const char *const bugs[] = {"overdraft", NULL};
+/* Its nemesis: what an entity survives (a dead, cut-off or paused owner's accounts move). */
 static const tr_service service = {
-    TR_SERVICE_ABI, "account", actors, 1, requests,     3,
-    &workload,      &model,    checks, 1, .bugs = bugs, .nemesis = TR_NEMESIS_CRASH};
+    TR_SERVICE_ABI, "account",
+    actors,         1,
+    requests,       3,
+    &workload,      &model,
+    checks,         2,
+    .bugs = bugs,   .nemesis = TR_NEMESIS_CRASH | TR_NEMESIS_PARTITION | TR_NEMESIS_PAUSE};
 
 const tr_service *troupe_service_v1(void) { /* the TR_SERVICE_ENTRY the host looks up */
     return &service;
