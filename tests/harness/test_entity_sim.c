@@ -58,17 +58,29 @@ Test(entity_sim, same_seed_gives_same_trace_hash) {
     tr_experiment_result_destroy(b);
 }
 
-/* Seeds found by `troupe sim --workload entity --nodes 3 --duration 20s --nemesis
- * pause,partition --seeds 1..8 --bug no-fencing`. */
+/* The first seed of 1..SEEDS_MAX whose run with no-fencing under pauses and partitions (3
+ * nodes, 20 s) the check `name` finds violated, or 0. Seeds rather than one fixed seed: any
+ * change of the run's event order moves which seeds catch it; that some seed of a few does is
+ * the property (`troupe sim --workload entity --nodes 3 --duration 20s --nemesis
+ * pause,partition --seeds 1..30 --bug no-fencing`: 10 or more of 30). */
+#define SEEDS_MAX 12
+static uint64_t first_caught(const char *name) {
+    for (uint64_t seed = 1; seed <= SEEDS_MAX; seed++) {
+        tr_experiment_result *r = run(seed, "no-fencing", TR_NEMESIS_PARTITION | TR_NEMESIS_PAUSE);
+        bool caught = outcome(r, name)->verdict == TR_VERDICT_VIOLATED;
+        cr_expect(!caught || r->verdict == TR_VERDICT_VIOLATED, "%s", r->replay);
+        tr_experiment_result_destroy(r);
+        if (caught) {
+            return seed;
+        }
+    }
+    return 0;
+}
+
 Test(entity_sim, no_fencing_is_caught_by_single_activation) {
-    tr_experiment_result *r = run(1, "no-fencing", TR_NEMESIS_PARTITION | TR_NEMESIS_PAUSE);
-    cr_expect_eq(r->verdict, TR_VERDICT_VIOLATED, "%s", r->replay);
-    cr_expect_eq(outcome(r, "single-activation")->verdict, TR_VERDICT_VIOLATED, "%s", r->replay);
-    tr_experiment_result_destroy(r);
+    cr_expect_neq(first_caught("single-activation"), 0, "no seed of 1..%d caught", SEEDS_MAX);
 }
 
 Test(entity_sim, no_fencing_is_caught_by_linearizability) {
-    tr_experiment_result *r = run(3, "no-fencing", TR_NEMESIS_PARTITION | TR_NEMESIS_PAUSE);
-    cr_expect_eq(outcome(r, "linearizable")->verdict, TR_VERDICT_VIOLATED, "%s", r->replay);
-    tr_experiment_result_destroy(r);
+    cr_expect_neq(first_caught("linearizable"), 0, "no seed of 1..%d caught", SEEDS_MAX);
 }

@@ -64,7 +64,9 @@ Test(stock_sim, oversell_bug_is_caught_as_negative_stock_in_most_seeds) {
     cr_assert_eq(rc, 1, "%s", out);
     unsigned v = violated_of(out, 10);
     cr_assert_geq(v, 7, "caught in %u of 10 seeds\n%s", v, out);
-    cr_assert_eq(count(out, "stock went negative"), v, "%s", out);
+    /* Mostly as an oversold item; the charge that is answered before it is applied can also
+     * be lost with its message (a crash, a cut), which conservation calls a lost charge. */
+    cr_assert_geq(count(out, "stock went negative"), 5, "%s", out);
 }
 
 Test(stock_sim, double_charge_bug_is_caught_by_conservation_in_most_seeds) {

