@@ -45,4 +45,5 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_breaker.c",
     "tests/runtime/test_retry.c",
     "tests/runtime/test_deadline.c",
+    "tests/runtime/test_resilience_sim.c",
 };
