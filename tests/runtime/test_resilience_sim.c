@@ -252,6 +252,84 @@ static int hop_c_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
+/* ---- a client that retries idempotent calls to a dependency that never answers ----
+ * One call at a time, a new one every 20 ms when idle: 50 ms timeout, then tr_retry_next
+ * (3 attempts, decorrelated jitter drawn from tr_random) within a budget of 10% of first
+ * attempts and a burst of 5 (no refill), or with no budget when the spawn argument says so. */
+enum {
+    T_RETRY = T_WORK + 1
+};
+
+typedef struct retrier_state {
+    tr_retry_policy policy;
+    tr_retry_budget budget;
+    bool use_budget;
+    tr_retry call;
+    bool busy;
+    uint64_t corr;
+    uint64_t firsts, retries, gave_up[5];
+} retrier_state;
+
+static int retrier_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    retrier_state *s = state;
+    s->use_budget = len == 1 && *(const uint8_t *)arg == 1;
+    tr_retry_policy_init(&s->policy);
+    s->policy.jitter = TR_BACKOFF_DECORRELATED;
+    s->policy.base_ms = 10;
+    s->policy.max_ms = 200;
+    tr_retry_budget_config bc = {.ratio = 0.1, .burst = 5, .min_per_s = 0};
+    int rc = tr_retry_budget_init(&s->budget, &bc, tr_now_ms(ctx));
+    uint64_t t;
+    return rc ? rc : tr_timer_start(ctx, 20, 20, T_TICK, &t);
+}
+
+static void retrier_send(tr_ctx *ctx, retrier_state *s) {
+    cr_assert_eq(tr_request_name(ctx, "sink@n2", T_CALL, "\x01", 1, 50, &s->corr), 0);
+}
+
+static int retrier_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
+    retrier_state *s = state;
+    if (m->type == T_TICK && !s->busy) {
+        tr_retry_start(&s->call, &s->policy, s->use_budget ? &s->budget : NULL, true,
+                       tr_now_ms(ctx));
+        s->busy = true;
+        s->firsts++;
+        retrier_send(ctx, s);
+    } else if (m->type == TR_MSG_TIMEOUT && s->busy && m->corr == s->corr) {
+        uint32_t delay;
+        tr_retry_verdict v = tr_retry_next(&s->call, tr_now_ms(ctx), 0, tr_random(ctx), &delay);
+        if (v == TR_RETRY_AGAIN) {
+            cr_assert(delay >= 10 && delay <= 200, "delay %u", delay);
+            uint64_t t;
+            tr_timer_start(ctx, delay, 0, T_RETRY, &t);
+        } else {
+            s->gave_up[v]++;
+            s->busy = false;
+        }
+    } else if (m->type == T_RETRY && s->busy) {
+        s->retries++;
+        retrier_send(ctx, s);
+    } else if (m->type == T_STATUS) {
+        uint8_t buf[64];
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, buf, sizeof buf);
+        tr_mp_write_array(&w, 4);
+        tr_mp_write_uint(&w, s->firsts);
+        tr_mp_write_uint(&w, s->retries);
+        tr_mp_write_uint(&w, s->gave_up[TR_RETRY_ATTEMPTS_SPENT]);
+        tr_mp_write_uint(&w, s->gave_up[TR_RETRY_BUDGET_SPENT]);
+        tr_reply(ctx, m, T_STATUS, buf, w.len);
+    }
+    return TR_CONTINUE;
+}
+
+static int sink_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
+    (void)ctx;
+    (void)state;
+    (void)m;
+    return TR_CONTINUE;
+}
+
 static const tr_behaviour dep_b = {.name = "dep", .receive = dep_receive};
 static const tr_behaviour caller_b = {.name = "caller",
                                       .state_size = sizeof(caller_state),
@@ -263,6 +341,12 @@ static const tr_behaviour hop_b_b = {
     .name = "hop_b", .state_size = sizeof(hop_state), .receive = hop_b_receive};
 static const tr_behaviour hop_c_b = {
     .name = "hop_c", .state_size = sizeof(hop_state), .receive = hop_c_receive};
+
+static const tr_behaviour retrier_b = {.name = "retrier",
+                                       .state_size = sizeof(retrier_state),
+                                       .init = retrier_init,
+                                       .receive = retrier_receive};
+static const tr_behaviour sink_b = {.name = "sink", .receive = sink_receive};
 
 static int spawn(tr_node *node, const tr_behaviour *b, const char *name) {
     tr_spawn_opts o = {.name = name};
@@ -282,7 +366,13 @@ static int boot_chain(tr_node *node, void *ud) {
     return rc ? rc : spawn(node, &hop_c_b, "hop_c");
 }
 
-static tr_sim *make(uint64_t seed, tr_sim_boot_fn boot) {
+static int boot_retry(tr_node *node, void *ud) {
+    tr_spawn_opts o = {.name = "retrier"};
+    int rc = tr_node_spawn(node, &retrier_b, &o, ud, 1, NULL);
+    return rc ? rc : spawn(node, &sink_b, "sink");
+}
+
+static tr_sim *make_ud(uint64_t seed, tr_sim_boot_fn boot, void *ud) {
     tr_sim_config cfg;
     tr_sim_config_init(&cfg);
     cfg.net = TR_SIM_NET_ORACLE; /* calls from t = 0: the oracle's links are up at once */
@@ -290,9 +380,14 @@ static tr_sim *make(uint64_t seed, tr_sim_boot_fn boot) {
     cfg.nodes = 3;
     cfg.store = false;
     cfg.boot = boot;
+    cfg.boot_ud = ud;
     tr_sim *sim;
     cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
     return sim;
+}
+
+static tr_sim *make(uint64_t seed, tr_sim_boot_fn boot) {
+    return make_ud(seed, boot, NULL);
 }
 
 /* Asks actor `name` on node index `node` for its counters. */
@@ -466,4 +561,42 @@ Test(resilience_sim, a_request_that_arrives_with_zero_ms_is_refused_at_once) {
     cr_assert_str_eq(answer, "deadline");
     tr_msg_free(reply);
     tr_sim_destroy(sim);
+}
+
+enum {
+    R_FIRSTS,
+    R_RETRIES,
+    R_ATTEMPTS_SPENT,
+    R_BUDGET_SPENT
+};
+
+static void retry_run(uint64_t seed, uint8_t use_budget, uint64_t *out, uint64_t *hash) {
+    tr_sim *sim = make_ud(seed, boot_retry, &use_budget);
+    tr_sim_run_for(sim, 5000 * MS);
+    status(sim, 0, "retrier", out, 4);
+    *hash = tr_sim_trace_hash(sim);
+    tr_sim_destroy(sim);
+}
+
+Test(resilience_sim, a_retry_budget_bounds_the_retries_to_a_dead_dependency) {
+    uint64_t with[4], without[4], hash;
+    retry_run(11, 1, with, &hash);
+    /* the burst (5), then a tenth of the first attempts; each first attempt may retry twice */
+    cr_assert_geq(with[R_FIRSTS], 20);
+    cr_assert_leq(with[R_RETRIES], 5 + with[R_FIRSTS] / 10, "%llu retries for %llu calls",
+                  (unsigned long long)with[R_RETRIES], (unsigned long long)with[R_FIRSTS]);
+    cr_assert_geq(with[R_RETRIES], 5);
+    cr_assert_gt(with[R_BUDGET_SPENT], with[R_FIRSTS] / 2);
+    retry_run(11, 0, without, &hash);
+    /* without the budget every call is tried max_attempts times */
+    cr_assert_geq(without[R_RETRIES] + 2, 2 * without[R_FIRSTS]);
+    cr_assert_eq(without[R_BUDGET_SPENT], 0);
+}
+
+Test(resilience_sim, retry_delays_from_tr_random_replay_with_the_seed) {
+    uint64_t a[4], b[4], ha, hb;
+    retry_run(12, 0, a, &ha);
+    retry_run(12, 0, b, &hb);
+    cr_assert_eq(ha, hb);
+    cr_assert_arr_eq(a, b, sizeof a);
 }
