@@ -1941,9 +1941,10 @@ typedef struct tr_sim_trace_spec {
  * as probes: as many successes close it (its counts start afresh), one failure opens it again
  * for open_ms. When every probe is spent and no decision came within open_ms of entering
  * HALF_OPEN, the probes still out count as failed (it opens again), so a lost outcome cannot
- * hold the breaker half-open. Outcomes recorded while OPEN (calls let
- * through before it opened) are counted in the status and change nothing. The window is
- * TR_BREAKER_BUCKETS buckets of window_ms / TR_BREAKER_BUCKETS each. */
+ * hold the breaker half-open. Outcomes recorded while OPEN (calls let through before it
+ * opened) are counted in the status and change nothing; one recorded while HALF_OPEN counts as
+ * a probe's. The window is TR_BREAKER_BUCKETS buckets of window_ms / TR_BREAKER_BUCKETS
+ * each. */
 #define TR_BREAKER_BUCKETS 10
 
 typedef enum tr_breaker_state {
