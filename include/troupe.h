@@ -2017,6 +2017,249 @@ int tr_entity_host_arg(const tr_entity_type *type, const tr_service_env *env, ui
 int tr_entity_check_get(const tr_check_input *in, const tr_entity_type *type, int64_t id, void *buf,
                         size_t cap, size_t *len);
 
+/* ------------------------------------------------------------------------------------ */
+/* Resilience: circuit breakers, retries with a budget, deadlines (docs/resilience.md)   */
+/* ------------------------------------------------------------------------------------ */
+/* Helpers a service wraps around its calls to another service. Each is a small state machine
+ * in memory the caller owns (put it in the actor's state, one per dependency), allocates
+ * nothing, and takes the time and any random number as arguments: inside an actor pass
+ * tr_now_ms(ctx) and tr_random(ctx), so a simulated run stays a function of its seed; any
+ * other caller (a gateway's loop thread) passes its own monotonic clock. Threading: none;
+ * one state machine is used by one thread at a time (an actor's callbacks qualify). Fields
+ * ending in an underscore are private. Errors a caller can map at once: TR_EAGAIN = refused by
+ * an open breaker (HTTP 503 with Retry-After: tr_breaker_retry_after_ms), TR_ETIMEDOUT = the
+ * deadline is gone (HTTP 504). */
+
+/* ---- Circuit breaker ----
+ * CLOSED: calls go through and outcomes are counted. It OPENs when consecutive_failures
+ * outcomes in a row failed, or when, over the last window_ms, at least window_min_calls
+ * outcomes were recorded and the failed fraction reached failure_ratio (either trigger may be
+ * off: 0; not both). OPEN: every call is refused at once (TR_EAGAIN) for open_ms. Then the
+ * next tr_breaker_allow moves it to HALF_OPEN, where up to half_open_probes calls go through
+ * as probes: as many successes close it (its counts start afresh), one failure opens it again
+ * for open_ms. When every probe is spent and no decision came within open_ms of entering
+ * HALF_OPEN, the probes still out count as failed (it opens again), so a lost outcome cannot
+ * hold the breaker half-open. Outcomes recorded while OPEN (calls let through before it
+ * opened) are counted in the status and change nothing; one recorded while HALF_OPEN counts as
+ * a probe's. The window is TR_BREAKER_BUCKETS buckets of window_ms / TR_BREAKER_BUCKETS
+ * each. */
+#define TR_BREAKER_BUCKETS 10
+
+typedef enum tr_breaker_state {
+    TR_BREAKER_CLOSED = 0,
+    TR_BREAKER_OPEN = 1,
+    TR_BREAKER_HALF_OPEN = 2
+} tr_breaker_state;
+
+typedef struct tr_breaker_config {
+    uint32_t consecutive_failures; /* open after this many failures in a row; 0: off */
+    double failure_ratio;          /* open at this failed fraction over the window; 0: off */
+    uint32_t window_ms;            /* the ratio's sliding window, >= TR_BREAKER_BUCKETS */
+    uint32_t window_min_calls;     /* the ratio counts from this many outcomes in the window */
+    uint32_t open_ms;              /* how long OPEN refuses before probing; > 0 */
+    uint32_t half_open_probes;     /* probes let through HALF_OPEN, successes to close; > 0 */
+} tr_breaker_config;
+
+/* Defaults: 5 consecutive failures, or 50% of at least 10 outcomes over 10 s; open 5 s;
+ * 1 probe. */
+void tr_breaker_config_init(tr_breaker_config *cfg);
+
+typedef struct tr_breaker_bucket_ {
+    uint64_t slot;
+    uint32_t ok, failed;
+} tr_breaker_bucket_;
+
+typedef struct tr_breaker {
+    tr_breaker_config cfg_;
+    tr_breaker_state state_;
+    uint32_t consecutive_;
+    uint32_t probes_out_, probes_ok_;
+    uint64_t changed_at_ms_; /* when the state last changed */
+    uint64_t transitions_, opened_, rejected_, successes_, failures_, ignored_;
+    tr_breaker_bucket_ buckets_[TR_BREAKER_BUCKETS];
+} tr_breaker;
+
+/* What a breaker shows (a service's status request, a gateway's Retry-After). */
+typedef struct tr_breaker_status {
+    tr_breaker_state state;
+    uint64_t transitions;                   /* state changes since init */
+    uint64_t opened;                        /* of which into OPEN */
+    uint64_t rejected;                      /* calls refused (fast failures) */
+    uint64_t successes, failures;           /* outcomes recorded */
+    uint64_t ignored;                       /* outcomes recorded while OPEN */
+    uint32_t consecutive_failures;          /* the current run of failures */
+    uint32_t window_calls, window_failures; /* outcomes in the window now */
+    uint64_t retry_after_ms;                /* OPEN: ms until it probes; else 0 */
+} tr_breaker_status;
+
+/* TR_EINVAL (and b untouched) for a config that cannot work: both triggers off, a ratio
+ * outside (0, 1], a window shorter than TR_BREAKER_BUCKETS ms with the ratio on, open_ms or
+ * half_open_probes 0. b starts CLOSED at time now_ms. */
+int tr_breaker_init(tr_breaker *b, const tr_breaker_config *cfg, uint64_t now_ms);
+/* May a call go now? 0: yes, and the caller records its outcome with tr_breaker_record;
+ * TR_EAGAIN: refused (OPEN, or HALF_OPEN with every probe out), nothing to record. */
+int tr_breaker_allow(tr_breaker *b, uint64_t now_ms);
+/* The outcome of a call tr_breaker_allow let through: ok false for a failure (a timeout, an
+ * unreachable node, an error the dependency caused; an answer that refuses a bad request is
+ * a success for the breaker: the dependency works). */
+void tr_breaker_record(tr_breaker *b, uint64_t now_ms, bool ok);
+/* OPEN: ms until the next call may probe (at least 1); 0 otherwise. */
+uint64_t tr_breaker_retry_after_ms(const tr_breaker *b, uint64_t now_ms);
+void tr_breaker_status_get(const tr_breaker *b, uint64_t now_ms, tr_breaker_status *out);
+/* "closed", "open", "half-open" (static). */
+const char *tr_breaker_state_name(tr_breaker_state s);
+/* tr_request_name behind b: TR_EAGAIN at once, nothing sent, when b refuses; otherwise the
+ * request is sent (a send that fails is recorded as a failure and its error returned). The
+ * caller then records the reply or TR_MSG_TIMEOUT that answers *corr_out with
+ * tr_breaker_record_msg. */
+int tr_breaker_request_name(tr_ctx *ctx, tr_breaker *b, const char *name, uint32_t type,
+                            const void *body, size_t len, uint32_t timeout_ms, uint64_t *corr_out);
+/* tr_breaker_record(b, tr_now_ms(ctx), msg is not TR_MSG_TIMEOUT): msg answers a request
+ * sent through b (borrowed). */
+void tr_breaker_record_msg(tr_ctx *ctx, tr_breaker *b, const tr_msg *msg);
+
+/* ---- Retries: jittered exponential backoff, a per-dependency budget ----
+ * A retry budget is a token bucket shared by every call to one dependency: each first attempt
+ * deposits `ratio` of a token, each retry takes a whole one, and the bucket holds at most
+ * `burst` tokens, plus `min_per_s` tokens a second that refill whatever the traffic (so a
+ * quiet caller can still retry). Retries are thus at most ratio x first attempts + min_per_s
+ * x seconds + burst: a dependency in trouble is not hit by a retry storm. Backoff before
+ * attempt k (k = 1 for the first retry): FULL jitter draws uniformly in [0, min(max_ms,
+ * base_ms x 2^(k-1))]; DECORRELATED draws in [base_ms, min(max_ms, 3 x the previous delay)]
+ * (AWS's "Exponential Backoff And Jitter"). Only a call its caller marks idempotent is
+ * retried: a retry of a request that may have taken effect must be harmless. */
+typedef enum tr_backoff_jitter {
+    TR_BACKOFF_FULL = 0,
+    TR_BACKOFF_DECORRELATED = 1
+} tr_backoff_jitter;
+
+typedef struct tr_retry_policy {
+    uint32_t max_attempts; /* the first attempt included; 1..TR_RETRY_ATTEMPTS_MAX */
+    uint32_t base_ms;      /* > 0 */
+    uint32_t max_ms;       /* >= base_ms */
+    tr_backoff_jitter jitter;
+} tr_retry_policy;
+#define TR_RETRY_ATTEMPTS_MAX 32
+/* Defaults: 3 attempts, 50 ms base, 2 s cap, full jitter. */
+void tr_retry_policy_init(tr_retry_policy *p);
+/* The delay before attempt `attempt` (1 = the first retry; 1..TR_RETRY_ATTEMPTS_MAX) given the
+ * previous delay (DECORRELATED; 0 before the first retry) and a random number (tr_random):
+ * always within [0, max_ms] (FULL) or [base_ms, max_ms] (DECORRELATED). p must be valid. */
+uint32_t tr_backoff_delay_ms(const tr_retry_policy *p, uint32_t attempt, uint32_t prev_ms,
+                             uint64_t random);
+
+typedef struct tr_retry_budget_config {
+    double ratio;       /* tokens a first attempt deposits, in [0, 1]: 0.1 = retries <= 10% */
+    uint32_t burst;     /* the bucket's capacity in tokens, > 0 */
+    uint32_t min_per_s; /* tokens refilled a second whatever the traffic */
+} tr_retry_budget_config;
+/* Defaults: ratio 0.1, burst 10, min_per_s 1. */
+void tr_retry_budget_config_init(tr_retry_budget_config *cfg);
+
+typedef struct tr_retry_budget {
+    tr_retry_budget_config cfg_;
+    uint64_t milli_tokens_; /* tokens x 1000 */
+    uint64_t refilled_at_ms_;
+    uint64_t deposits_, retries_, refused_;
+} tr_retry_budget;
+
+typedef struct tr_retry_budget_status {
+    double tokens;
+    uint64_t deposits; /* first attempts counted */
+    uint64_t retries;  /* retries the budget allowed */
+    uint64_t refused;  /* retries it refused */
+} tr_retry_budget_status;
+
+/* TR_EINVAL for a bad config. The bucket starts full. */
+int tr_retry_budget_init(tr_retry_budget *rb, const tr_retry_budget_config *cfg, uint64_t now_ms);
+/* A first attempt was made: deposits ratio of a token. */
+void tr_retry_budget_deposit(tr_retry_budget *rb, uint64_t now_ms);
+/* 0 and one token taken: the retry may go; TR_EAGAIN: no token, the budget is spent. */
+int tr_retry_budget_withdraw(tr_retry_budget *rb, uint64_t now_ms);
+void tr_retry_budget_status_get(const tr_retry_budget *rb, uint64_t now_ms,
+                                tr_retry_budget_status *out);
+
+/* One call's retries: start it with tr_retry_start before the first attempt; after an attempt
+ * that failed in a way worth retrying, tr_retry_next says whether to try again and after how
+ * long (start a timer for *delay_ms, then send again). */
+typedef struct tr_retry {
+    const tr_retry_policy *policy_; /* borrowed */
+    tr_retry_budget *budget_;       /* borrowed; may be NULL: no budget */
+    uint32_t attempts_;             /* attempts made or granted so far */
+    uint32_t prev_delay_ms_;
+    bool idempotent_;
+} tr_retry;
+
+typedef enum tr_retry_verdict {
+    TR_RETRY_AGAIN = 0,          /* retry after *delay_ms */
+    TR_RETRY_NOT_IDEMPOTENT = 1, /* the caller did not mark the call idempotent */
+    TR_RETRY_ATTEMPTS_SPENT = 2, /* max_attempts reached */
+    TR_RETRY_DEADLINE = 3,       /* the delay would end at or past the deadline */
+    TR_RETRY_BUDGET_SPENT = 4    /* the dependency's retry budget is empty */
+} tr_retry_verdict;
+
+/* policy (valid: see tr_retry_policy) and budget (may be NULL) are borrowed for the call's
+ * life; a first attempt is deposited into the budget. */
+void tr_retry_start(tr_retry *r, const tr_retry_policy *policy, tr_retry_budget *budget,
+                    bool idempotent, uint64_t now_ms);
+/* deadline_ms: the call's absolute deadline on this clock (tr_deadline), 0 for none. The
+ * checks run in the verdicts' order (the budget last), so a budget token is taken only for
+ * TR_RETRY_AGAIN. random: tr_random's, for the jitter. */
+tr_retry_verdict tr_retry_next(tr_retry *r, uint64_t now_ms, uint64_t deadline_ms, uint64_t random,
+                               uint32_t *delay_ms);
+/* "again", "not-idempotent", "attempts-spent", "deadline", "budget-spent" (static). */
+const char *tr_retry_verdict_name(tr_retry_verdict v);
+
+/* ---- Deadlines, propagated hop by hop ----
+ * A request carries the time it has left, in milliseconds, not an absolute time: nodes'
+ * clocks differ, and a duration measured on one clock and applied on the next is immune to
+ * their offset. Each hop turns what it received into an absolute deadline on its own clock
+ * (tr_deadline_read), refuses at once (TR_ETIMEDOUT) work whose time is gone, and hands the
+ * remainder to the next hop (tr_deadline_request_name), whose request timeout is that
+ * remainder. The transit time of a message is not subtracted (no hop can measure it); a hop
+ * that needs a margin asks for less.
+ *
+ * The envelope has no deadline field in this protocol version, so the deadline travels in the
+ * body: a msgpack map of two entries, {"deadline_ms": remaining (uint), "body": the request's
+ * own body (one msgpack value, as it is)}, in that order. A receiver that does not use the
+ * convention sees a map; a body that is not such a map carries no deadline. The next protocol
+ * version moves the remaining time into an envelope field and this wrapper goes away: read
+ * and write deadlines only through these functions, so a service does not change then. */
+#define TR_DEADLINE_WRAP_MAX 24 /* bytes the wrapper adds to a body, at most */
+
+/* Writes the wrapper around body[0..len) (one msgpack value, borrowed) into buf[0..cap) and
+ * sets *out_len. TR_ETOOBIG when cap < len + TR_DEADLINE_WRAP_MAX would not do, TR_EINVAL for
+ * an empty body or one that is not exactly one msgpack value. */
+int tr_deadline_wrap(void *buf, size_t cap, uint32_t remaining_ms, const void *body, size_t len,
+                     size_t *out_len);
+/* Reads a body: 0 with *remaining_ms and the inner body (*inner points into buf) when it is
+ * a wrapper; TR_ENOENT when it is not one (a body without a deadline); TR_EPROTO when it
+ * starts as one but is malformed (a wrong kind, trailing or missing bytes). */
+int tr_deadline_unwrap(const void *buf, size_t len, uint32_t *remaining_ms, const uint8_t **inner,
+                       size_t *inner_len);
+
+/* A request's deadline as one hop sees it. */
+typedef struct tr_deadline {
+    bool has;            /* false: the request carried none (at_ms 0) */
+    uint64_t at_ms;      /* the absolute deadline on this node's clock (tr_now_ms) */
+    const uint8_t *body; /* the request's own body: into msg's body, valid as msg is */
+    size_t body_len;
+} tr_deadline;
+
+/* The deadline of msg (borrowed), received now: 0 when there is time left, or none was given
+ * (out->has false, out->body the whole body); TR_ETIMEDOUT when it carried 0 ms (the hop must
+ * fail fast: answer at once, do no work); TR_EPROTO for a malformed wrapper. */
+int tr_deadline_read(tr_ctx *ctx, const tr_msg *msg, tr_deadline *out);
+/* Time left before at_ms on the same clock: at_ms - now_ms, or 0 once it has passed. */
+uint64_t tr_deadline_remaining_ms(uint64_t at_ms, uint64_t now_ms);
+/* tr_request_name with the deadline at_ms (this node's clock) carried to the next hop and as
+ * the request's timeout: TR_ETIMEDOUT at once, nothing sent, when no time is left; otherwise
+ * body (one msgpack value, borrowed, at most TR_DEADLINE_BODY_MAX bytes: else TR_ETOOBIG) is
+ * wrapped with the remaining time and sent. */
+#define TR_DEADLINE_BODY_MAX (64u << 10)
+int tr_deadline_request_name(tr_ctx *ctx, const char *name, uint32_t type, uint64_t at_ms,
+                             const void *body, size_t len, uint64_t *corr_out);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

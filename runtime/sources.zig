@@ -24,6 +24,9 @@ pub const lib = [_][]const u8{
     "runtime/codec.c",
     "runtime/mp.c",
     "runtime/supervisor.c",
+    "runtime/breaker.c",
+    "runtime/retry.c",
+    "runtime/deadline.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
@@ -39,4 +42,8 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_store_crash.c",
     "tests/runtime/test_store_actor.c",
     "tests/runtime/test_tidy.c",
+    "tests/runtime/test_breaker.c",
+    "tests/runtime/test_retry.c",
+    "tests/runtime/test_deadline.c",
+    "tests/runtime/test_resilience_sim.c",
 };
