@@ -349,25 +349,7 @@ static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t ca
     return TR_VERDICT_HELD;
 }
 
-/* Single activation of every item (tr_entity_check_single). Its stated condition excludes
- * clock jumps and large drift: in a run with clock faults a violation is reported unknown
- * (outside the condition), not as a broken promise; stock's own invariants are checked in
- * every run all the same. */
-static tr_verdict check_single(const tr_check_input *in, char *why, size_t cap) {
-    tr_verdict v = tr_entity_check_single(in, why, cap);
-    bool clock = false;
-    for (uint32_t i = 0; i < in->fault_count; i++) {
-        clock |= strncmp(in->faults[i].kind, "clock", 5) == 0;
-    }
-    if (v == TR_VERDICT_VIOLATED && clock) {
-        char text[256];
-        snprintf(text, sizeof text, "%s", why);
-        snprintf(why, cap, "not promised with clock faults: %s", text);
-        return TR_VERDICT_UNKNOWN;
-    }
-    return v;
-}
-
-const tr_check tr__stock_checks[TR__STOCK_CHECK_COUNT] = {{"never-negative", check_never_negative},
-                                                          {"conserved", check_conserved},
-                                                          {"single-activation", check_single}};
+const tr_check tr__stock_checks[TR__STOCK_CHECK_COUNT] = {
+    {"never-negative", check_never_negative},
+    {"conserved", check_conserved},
+    {"single-activation", tr_entity_check_single}};

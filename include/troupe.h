@@ -1780,8 +1780,11 @@ size_t tr_sim_probes(const tr_sim *sim, const tr_sim_probe **out, uint64_t *drop
  * TR_PROBE_ENTITY probe of the run, grouped by activation (entity type and id, node, epoch);
  * violated when two activations of one entity handled messages in overlapping true time (the
  * first to the last message of each). Unknown without a simulation, without any entity
- * probe, or when probes were dropped and no violation is among those kept. Reports the
- * measures "entities" and "activations". */
+ * probe, or when probes were dropped and no violation is among those kept; and a violation in
+ * a run with clock faults (a fault span whose kind starts with "clock") is unknown too, "not
+ * promised with clock faults": single activation is promised under bounded drift and no
+ * clock jumps only (troupe.h, "Entities"). Reports the measures "entities" and
+ * "activations". */
 tr_verdict tr_entity_check_single(const tr_check_input *in, char *why, size_t why_cap);
 /* ------------------------------------------------------------------------------------ */
 /* Raft: a replicated log a service builds its state machine on (docs/raft.md)           */

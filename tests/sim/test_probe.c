@@ -106,6 +106,28 @@ Test(probe, single_activation_violated_by_overlap) {
     tr_sim_destroy(sim);
 }
 
+/* Outside the stated condition (clock faults in the run) a violation is not a broken promise:
+ * unknown, saying why; other faults leave it violated. */
+Test(probe, single_activation_not_promised_with_clock_faults) {
+    tr_sim *sim = sim_new();
+    handle(sim, 0, 1, 1);
+    handle(sim, 2, 1, 2);
+    handle(sim, 0, 1, 1);
+    tr_fault_span spans[2] = {{"partition", 0, 1, 1}, {"clock", 0, 1, 2}};
+    tr_check_input in;
+    memset(&in, 0, sizeof in);
+    in.sim = sim;
+    in.node_count = 3;
+    in.faults = spans;
+    in.fault_count = 1;
+    char why[512];
+    cr_assert_eq(tr_entity_check_single(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+    in.fault_count = 2;
+    cr_assert_eq(tr_entity_check_single(&in, why, sizeof why), TR_VERDICT_UNKNOWN, "%s", why);
+    cr_assert(strstr(why, "not promised with clock faults: entity 1") != NULL, "%s", why);
+    tr_sim_destroy(sim);
+}
+
 /* Two activations on one node (a passivation bug keeping an old epoch alive) count too. */
 Test(probe, single_activation_violated_on_one_node) {
     tr_sim *sim = sim_new();
