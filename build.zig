@@ -67,6 +67,8 @@ pub fn build(b: *std.Build) void {
 
     // The troupe binary: the CLI and the benchmarks, over the same sources.
     const exe = hostExecutable(b, target, optimize, tsan, "troupe", &(lib_sources ++ cli.sources ++ bench.sources));
+    // The HTTP gateway (cli/gateway.c, `troupe node --http`) serves through libmicrohttpd.
+    exe.root_module.linkSystemLibrary("microhttpd", .{});
     b.installArtifact(exe);
 
     // The built-in services that also build as loadable modules (harness/builtin_module.c):
