@@ -279,6 +279,15 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&node_cp.step);
     }
 
+    // The HTTP gateway on three loopback nodes: curl-like requests, hostile HTTP, the contract
+    // checked by openapi-spec-validator and schemathesis (tests/gateway/test_gateway.py).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/gateway/test_gateway.py", suite_filter.?) != null)) {
+        const gw = b.addSystemCommand(&.{ "python3", "tests/gateway/test_gateway.py" });
+        gw.addFileArg(exe.getEmittedBin());
+        gw.has_side_effects = true;
+        test_step.dependOn(&gw.step);
+    }
+
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;
