@@ -6,6 +6,10 @@
 
 typedef struct catalog_state {
     tr_service_place place; /* first: tr_service_place_init keeps the spawn argument here */
+    /* The token of the durability notice asked for after the latest write; 0 once every write
+     * is known durable (then a read needs no wait for the store). */
+    uint64_t pending_token;
+    uint64_t gets, puts, applies; /* handled since the actor started (TR_CATALOG_STATS) */
     tr_catalog_product product;
     uint8_t record[TR_CATALOG_RECORD_MAX];
 } catalog_state;
@@ -69,6 +73,22 @@ static int64_t stored_version(tr_ctx *ctx, catalog_state *s, int64_t id) {
     return old.version;
 }
 
+/* Records that a write was issued: reads wait for durability until its notice arrives. */
+static void written(tr_ctx *ctx, catalog_state *s) {
+    if (tr_durable_notify(ctx, &s->pending_token) != 0) {
+        s->pending_token = UINT64_MAX; /* no notice will come: every later read waits */
+    }
+}
+
+static void catalog_durable(catalog_state *s, const tr_msg *msg) {
+    int64_t status = -1;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    if (msg->corr == s->pending_token && tr_mp_read_int(&r, &status) == 0 && status == 0) {
+        s->pending_token = 0;
+    }
+}
+
 static void catalog_get(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
     int64_t id;
     uint8_t key[9];
@@ -85,8 +105,13 @@ static void catalog_get(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
         reply_error(ctx, msg, "store failed");
         return;
     }
-    /* Durable: a crash must not take back a version a reader has seen. */
-    (void)tr_reply_durable(ctx, msg, TR_CATALOG_REPLY, s->record, len);
+    /* A crash must not take back a version a reader has seen: while a write may not be
+     * durable yet the reply waits for it; otherwise it goes at once. */
+    if (s->pending_token != 0) {
+        (void)tr_reply_durable(ctx, msg, TR_CATALOG_REPLY, s->record, len);
+    } else {
+        (void)tr_reply(ctx, msg, TR_CATALOG_REPLY, s->record, len);
+    }
 }
 
 /* Sends the record to the catalog actor of every node but the writer (n2..nN). */
@@ -117,6 +142,7 @@ static void catalog_put(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
         reply_error(ctx, msg, "store failed");
         return;
     }
+    written(ctx, s);
     spread(ctx, s, len);
 }
 
@@ -126,15 +152,30 @@ static void catalog_apply(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
         return; /* malformed, or not newer than what this replica holds */
     }
     uint8_t key[9];
-    (void)tr_kv_put(ctx, key, product_key(s->product.id, key), msg->body, msg->body_len);
+    if (tr_kv_put(ctx, key, product_key(s->product.id, key), msg->body, msg->body_len) == 0) {
+        written(ctx, s);
+    }
+}
+
+static void catalog_stats(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
+    uint8_t buf[32];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, 3);
+    tr_mp_write_uint(&w, s->gets);
+    tr_mp_write_uint(&w, s->puts);
+    tr_mp_write_uint(&w, s->applies);
+    (void)tr_reply(ctx, msg, TR_CATALOG_REPLY, buf, w.len);
 }
 
 static int catalog_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     catalog_state *s = state;
     switch (msg->type) {
-    case TR_CATALOG_GET: catalog_get(ctx, s, msg); break;
-    case TR_CATALOG_PUT: catalog_put(ctx, s, msg); break;
-    case TR_CATALOG_APPLY: catalog_apply(ctx, s, msg); break;
+    case TR_CATALOG_GET: s->gets++, catalog_get(ctx, s, msg); break;
+    case TR_CATALOG_PUT: s->puts++, catalog_put(ctx, s, msg); break;
+    case TR_CATALOG_APPLY: s->applies++, catalog_apply(ctx, s, msg); break;
+    case TR_CATALOG_STATS: catalog_stats(ctx, s, msg); break;
+    case TR_MSG_DURABLE: catalog_durable(s, msg); break;
     default:
         if (msg->type >= TR_MSG_USER && !tr_addr_is_none(msg->from) && !tr_msg_is_reply(msg)) {
             reply_error(ctx, msg, "bad request");

@@ -18,6 +18,9 @@
  *   TR_CATALOG_GET  [id]                                  -> a product record, or nil
  *   TR_CATALOG_PUT  [id, name, price_cents, description]  -> the stored product record
  *   TR_CATALOG_APPLY  a product record (writer to replica; no reply)
+ *   TR_CATALOG_STATS  []  -> [gets, puts, applies]: the requests this actor has handled since
+ *                            it started (a benchmark checks with it that every HTTP read
+ *                            reached the actor)
  * A product record is [id, version, name, price_cents, description]. An error is a reply
  * {"error": why}: "bad request", "store failed", "writer unreachable".
  *
@@ -34,6 +37,7 @@ enum {
     TR_CATALOG_PUT = TR_MSG_USER + 0x701,
     TR_CATALOG_APPLY = TR_MSG_USER + 0x702,
     TR_CATALOG_REPLY = TR_MSG_USER + 0x703,
+    TR_CATALOG_STATS = TR_MSG_USER + 0x704,
 };
 
 #define TR_CATALOG_ID_MAX ((1LL << 53) - 1) /* exact in a JSON number */
