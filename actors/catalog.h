@@ -10,8 +10,9 @@
  * newer than the one it holds, so a duplicated or reordered APPLY changes nothing.
  *
  * Consistency: a read on any node returns that node's latest applied version (or "not
- * found"). Replication is fire and forget: an APPLY lost with a down node or a broken link is
- * not resent, and that replica serves the older version until the product's next write.
+ * found"). Replication is fire and forget: an APPLY lost with a down node or a broken link (or
+ * sent before the links between the nodes are up after a start) is not resent, and that
+ * replica serves the older version until the product's next write.
  * At-least-once delivery over topics (catalog.updated) replaces the direct APPLY sends.
  *
  * Requests (msgpack bodies; replies have type TR_CATALOG_REPLY):

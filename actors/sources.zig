@@ -28,4 +28,5 @@ pub const tests = [_][]const u8{
     "tests/actors/test_stock.c",
     "tests/actors/test_node_actors.c",
     "tests/actors/test_raft.c",
+    "tests/actors/test_catalog.c",
 };
