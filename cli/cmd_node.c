@@ -61,8 +61,8 @@ static void usage(FILE *out) {
             "--builtins LIST chooses the built-in services it hosts, comma-separated among\n"
             "echo, proxy, kv, cp, ap, stock (the inventory service, actors/stock.h) and lock\n"
             "(leases, actors/lock.h), lin-kv (a linearizable key-value store on Raft, actor\n"
-            "\"linkv\", docs/raft.md; give it --data), or \"none\"; default " NODE_BUILTINS_DEFAULT
-            ". Each is a\n"
+            "\"linkv\", docs/raft.md; give it --data), catalog (products, a replica on every\n"
+            "node, docs/gateway.md), or \"none\"; default " NODE_BUILTINS_DEFAULT ". Each is a\n"
             "service like a loaded one.\n"
             "Addresses are HOST:PORT, HOST a name (\"db-2.internal:7401\", resolved by the\n"
             "system resolver: /etc/hosts, DNS), an IPv4 address or an IPv6 address in brackets\n"
@@ -91,9 +91,9 @@ static void usage(FILE *out) {
             "one of a hosted service's planted bugs. A module that is not a troupe\n"
             "service, was built for another service ABI, or whose actor fails in init is a\n"
             "one-line error and exit 2.\n"
-            "--http IPV4:PORT serves the HTTP/JSON gateway there (docs/gateway.md; the contract\n"
-            "at GET /openapi.json) and hosts the catalog service even when --builtins leaves it\n"
-            "out.\n");
+            "--http IPV4:PORT serves the HTTP/JSON gateway there (docs/gateway.md; its\n"
+            "contract at GET /openapi.json) and hosts the catalog service even when\n"
+            "--builtins leaves it out.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
