@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/assert.h"
+
 /* The longest request head (request line and headers) a connection may send: MHD's buffer. */
 #define GW_HEAD_MAX (32u << 10)
 /* The most polling threads (and inboxes). */
@@ -45,6 +47,7 @@ typedef struct gw_upload {
 
 int tr__gw_ask(tr__gw_node *node, const char *actor, uint32_t type, const void *body, size_t len,
                tr_msg **reply_out) {
+    TR_ASSERT(node != NULL && node->inbox_count > 0 && actor != NULL && reply_out != NULL);
     tr_addr at;
     if (tr_node_lookup(tr_runtime_node(node->rt), actor, &at) != 0) {
         return TR_ENOPROC;
@@ -62,6 +65,9 @@ int tr__gw_ask(tr__gw_node *node, const char *actor, uint32_t type, const void *
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *c, tr__gw_response *res, bool close) {
+    /* every route fills a status and a content type; a body is one of the two kinds */
+    TR_ASSERT(res->status >= 200 && res->status < 600 && res->content_type != NULL);
+    TR_ASSERT(res->static_body == NULL || res->body == NULL);
     struct MHD_Response *r =
         res->static_body
             ? MHD_create_response_from_buffer(res->len, (void *)res->static_body,
@@ -211,6 +217,7 @@ static int gateway_inboxes(tr__gateway *gw, uint32_t threads, char *err, size_t 
 
 int tr__gateway_start(tr_runtime *rt, const tr__gateway_config *cfg, tr__gateway **out, char *err,
                       size_t cap) {
+    TR_ASSERT(rt != NULL && cfg != NULL && cfg->addr != NULL && out != NULL && err != NULL);
     struct sockaddr_in sa;
     if (parse_addr(cfg->addr, &sa) != 0) {
         snprintf(err, cap, "--http %s: want IPV4:PORT, e.g. 127.0.0.1:8080", cfg->addr);

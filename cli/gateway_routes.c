@@ -9,6 +9,7 @@
 
 #include "actors/catalog.h"
 #include "cli/gateway.h"
+#include "runtime/assert.h"
 
 /* docs/openapi.json, embedded when compiling (cli/gateway_openapi.c). */
 extern const char tr__gateway_openapi[];
@@ -228,6 +229,7 @@ static bool path_match(const char *pattern, const char *path, char *param, size_
 }
 
 void tr__gw_route(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
+    TR_ASSERT(req->method != NULL && req->path != NULL && res->status == 0);
     char param[64];
     size_t allow_len = 0;
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
