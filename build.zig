@@ -67,6 +67,8 @@ pub fn build(b: *std.Build) void {
 
     // The troupe binary: the CLI and the benchmarks, over the same sources.
     const exe = hostExecutable(b, target, optimize, tsan, "troupe", &(lib_sources ++ cli.sources ++ bench.sources));
+    // The HTTP gateway (cli/gateway.c, `troupe node --http`) serves through libmicrohttpd.
+    exe.root_module.linkSystemLibrary("microhttpd", .{});
     b.installArtifact(exe);
 
     // The built-in services that also build as loadable modules (harness/builtin_module.c):
@@ -285,6 +287,15 @@ pub fn build(b: *std.Build) void {
         node_entity.addFileArg(entity_so.getEmittedBin());
         node_entity.has_side_effects = true;
         test_step.dependOn(&node_entity.step);
+    }
+
+    // The HTTP gateway on three loopback nodes: curl-like requests, hostile HTTP, the contract
+    // checked by openapi-spec-validator and schemathesis (tests/gateway/test_gateway.py).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/gateway/test_gateway.py", suite_filter.?) != null)) {
+        const gw = b.addSystemCommand(&.{ "python3", "tests/gateway/test_gateway.py" });
+        gw.addFileArg(exe.getEmittedBin());
+        gw.has_side_effects = true;
+        test_step.dependOn(&gw.step);
     }
 
     // zig build tidy

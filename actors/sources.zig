@@ -10,6 +10,7 @@ pub const lib = [_][]const u8{
     "actors/proxy.c",
     "actors/kv.c",
     "actors/lock.c",
+    "actors/catalog.c",
 };
 /// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
 /// actors/ takes it from its host and defines no tr_ symbol.
@@ -34,4 +35,5 @@ pub const tests = [_][]const u8{
     "tests/actors/test_node_actors.c",
     "tests/actors/test_raft.c",
     "tests/actors/test_entity.c",
+    "tests/actors/test_catalog.c",
 };

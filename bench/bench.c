@@ -35,6 +35,7 @@ static const bench_entry benches[] = {
      "5 simulated nodes, 2M messages: msgs/s; an experiment run x9: time compression"},
     {"remote", tr_bench_remote, false, "2 processes, loopback TCP: 20k sequential, 500k pipelined"},
     {"raft", tr_bench_raft, false, "lin-kv on 3 and 5 node processes: Raft commits/s, latency"},
+    {"http", tr_bench_http, false, "GET /products/1 via the gateway vs a bare server (wrk): req/s"},
 };
 
 enum {

@@ -27,5 +27,6 @@ int tr_bench_store(const tr_bench_opts *o);  /* bench/bench_store.c */
 int tr_bench_sim(const tr_bench_opts *o);    /* bench/bench_sim.c */
 int tr_bench_remote(const tr_bench_opts *o); /* bench/bench_remote.c */
 int tr_bench_raft(const tr_bench_opts *o);   /* bench/bench_raft.c */
+int tr_bench_http(const tr_bench_opts *o);   /* bench/bench_http.c */
 
 #endif

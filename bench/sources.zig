@@ -12,6 +12,7 @@ pub const sources = [_][]const u8{
     "bench/bench_store.c",
     "bench/bench_remote.c",
     "bench/bench_raft.c",
+    "bench/bench_http.c",
 };
 /// Criterion suites of bench/ (wired into `zig build test` by build.zig).
 pub const tests = [_][]const u8{

@@ -10,10 +10,12 @@
 
 #include "actors/registers.h"
 #include "cli/cli.h"
+#include "cli/gateway.h"
 #include "cli/node_common.h"
 #include "cluster/membership.h"
 #include "cluster/transport.h"
 #include "harness/builtin.h"
+#include "harness/builtin_catalog.h"
 #include "harness/service.h"
 #include "runtime/real.h"
 #include "troupe.h"
@@ -28,6 +30,7 @@
 typedef struct node_args {
     const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
     const char *builtins;
+    const char *http;
     const char *loads[NODE_LOADS_MAX];
     uint32_t load_count;
     const char *bug;
@@ -46,7 +49,7 @@ static void usage(FILE *out) {
             "                   [--write-stall-ms MS] [--spin-us US] [--replicas n1,n2,...]\n"
             "                   [--client-idle-ms MS] [--client-frame-ms MS]\n"
             "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
-            "                   [--builtins LIST] [--bug NAME]\n"
+            "                   [--builtins LIST] [--bug NAME] [--http IPV4:PORT]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -58,8 +61,8 @@ static void usage(FILE *out) {
             "--builtins LIST chooses the built-in services it hosts, comma-separated among\n"
             "echo, proxy, kv, cp, ap, stock (the inventory service, actors/stock.h) and lock\n"
             "(leases, actors/lock.h), lin-kv (a linearizable key-value store on Raft, actor\n"
-            "\"linkv\", docs/raft.md; give it --data), or \"none\"; default " NODE_BUILTINS_DEFAULT
-            ". Each is a\n"
+            "\"linkv\", docs/raft.md; give it --data), catalog (products, a replica on every\n"
+            "node, docs/gateway.md), or \"none\"; default " NODE_BUILTINS_DEFAULT ". Each is a\n"
             "service like a loaded one.\n"
             "Addresses are HOST:PORT, HOST a name (\"db-2.internal:7401\", resolved by the\n"
             "system resolver: /etc/hosts, DNS), an IPv4 address or an IPv6 address in brackets\n"
@@ -87,7 +90,10 @@ static void usage(FILE *out) {
             "share a built-in's name unless --builtins leaves that one out. --bug NAME selects\n"
             "one of a hosted service's planted bugs. A module that is not a troupe\n"
             "service, was built for another service ABI, or whose actor fails in init is a\n"
-            "one-line error and exit 2.\n");
+            "one-line error and exit 2.\n"
+            "--http IPV4:PORT serves the HTTP/JSON gateway there (docs/gateway.md; its\n"
+            "contract at GET /openapi.json) and hosts the catalog service even when\n"
+            "--builtins leaves it out.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -146,6 +152,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--replicas")    ? &a->replicas
                            : !strcmp(f, "--bug")         ? &a->bug
                            : !strcmp(f, "--builtins")    ? &a->builtins
+                           : !strcmp(f, "--http")        ? &a->http
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -247,7 +254,7 @@ static int pick_builtins(const char *list, const tr_service **svcs) {
         if (!svc) {
             fprintf(stderr,
                     "troupe node: --builtins: '%.*s' is not a built-in service (echo, proxy, kv, "
-                    "cp, ap, stock, lock, lin-kv, or none); see --help\n",
+                    "cp, ap, stock, lock, lin-kv, catalog, or none); see --help\n",
                     (int)(len > 64 ? 64 : len), s);
             return -1;
         }
@@ -264,6 +271,18 @@ static int pick_builtins(const char *list, const tr_service **svcs) {
         }
         s = end + 1;
     }
+}
+
+/* With --http the catalog is hosted whether --builtins names it or not: appends it to
+ * svcs[0..n) when it is missing. Returns the new count. */
+static int gateway_builtins(const tr_service **svcs, int n) {
+    for (int i = 0; i < n; i++) {
+        if (svcs[i] == &tr__builtin_catalog) {
+            return n;
+        }
+    }
+    svcs[n] = &tr__builtin_catalog;
+    return n + 1;
 }
 
 /* Appends every --load module to svcs[first..]; checks that no service comes twice (a loaded
@@ -370,6 +389,9 @@ int tr_cli_node(int argc, char **argv) {
     }
     const tr_service *svcs[NODE_SERVICES_MAX];
     int builtin_count = pick_builtins(a.builtins, svcs);
+    if (builtin_count >= 0 && a.http) {
+        builtin_count = gateway_builtins(svcs, builtin_count);
+    }
     if (builtin_count < 0 || load_services(&a, svcs, (uint32_t)builtin_count)) {
         return 2;
     }
@@ -405,10 +427,26 @@ int tr_cli_node(int argc, char **argv) {
         tr_runtime_destroy(rt);
         return 2;
     }
+    tr__gateway *gw = NULL;
+    if (a.http) {
+        char err[256];
+        tr__gateway_config gc = {.addr = a.http};
+        rc = tr__gateway_start(rt, &gc, &gw, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "troupe node: %s\n", err);
+            tr_cluster_stop(cl);
+            tr_runtime_destroy(rt);
+            tr_cluster_destroy(cl);
+            return 2;
+        }
+        tr__log_write("info", a.name, "event=gateway_ready http_port=%u",
+                      (unsigned)tr__gateway_port(gw));
+    }
     tr__log_write("info", a.name, "event=node_ready id=%u port=%d data=%s", id, tr_cluster_port(cl),
                   a.data ? a.data : "(temporary)");
     tr__real_wait_signal(rt);
     tr__log_write("info", a.name, "event=node_stopping");
+    tr__gateway_stop(gw);
     tr_cluster_stop(cl);
     tr_stats st;
     tr_node_stats_get(tr_runtime_node(rt), &st);

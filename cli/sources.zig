@@ -6,4 +6,7 @@ pub const sources = [_][]const u8{
     "cli/cmd_call.c",
     "cli/cmd_sim.c",
     "cli/cmd_check.c",
+    "cli/gateway.c",
+    "cli/gateway_routes.c",
+    "cli/gateway_openapi.c",
 };

@@ -26,9 +26,11 @@ extern const tr_service tr__builtin_stock;
 extern const tr_service tr__builtin_lock;  /* harness/builtin_lock.h */
 extern const tr_service tr__builtin_linkv; /* harness/builtin_linkv.h */
 
-#define TR__BUILTIN_COUNT 8
+extern const tr_service tr__builtin_catalog; /* harness/builtin_catalog.h */
+
+#define TR__BUILTIN_COUNT 9
 /* Every built-in service, in the order a node boots them (echo, proxy, kv, cp, ap, stock,
- * lock: harness/builtin_lock.h, lin-kv: harness/builtin_linkv.h). */
+ * lock: harness/builtin_lock.h, lin-kv: harness/builtin_linkv.h, catalog: harness/builtin_catalog.h). */
 extern const tr_service *const tr__builtin_services[TR__BUILTIN_COUNT];
 
 /* The built-in service called `name`, or NULL (name borrowed). */

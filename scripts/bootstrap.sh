@@ -1,16 +1,22 @@
 #!/bin/sh
 # Installs what troupe needs on a Debian 12 machine, idempotently, with pinned versions:
 # Debian's -dev packages for libuv, msgpack-c, LMDB, Criterion, OpenSSL (libcrypto, for
-# HMAC-SHA256), jansson (JSON histories), pkg-config, gcc and g++ (troupe.h is checked as
-# C++); and Zig from PyPI's ziglang at exactly ZIG_VERSION, and clang-format from PyPI at
+# HMAC-SHA256), jansson (JSON histories and the HTTP gateway's bodies), libmicrohttpd (the
+# HTTP gateway's server), pkg-config, gcc and g++ (troupe.h is checked as C++), curl and wrk
+# (the gateway's test and benchmark); and Zig from PyPI's ziglang at exactly ZIG_VERSION, and clang-format from PyPI at
 # exactly CLANG_FORMAT_VERSION (scripts/format.sh), and edn_format from PyPI at exactly
-# EDN_FORMAT_VERSION (the test step reads exported EDN histories with it).
+# EDN_FORMAT_VERSION (the test step reads exported EDN histories with it), and
+# openapi-spec-validator, schemathesis and its hypothesis at exactly the versions below (the
+# gateway's test validates its contract and runs a property-based test against it).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
 CLANG_FORMAT_VERSION=19.1.7
 EDN_FORMAT_VERSION=0.8.0
-PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev pkg-config gcc g++ libc6-dev python3-pip"
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+SCHEMATHESIS_VERSION=3.39.16
+HYPOTHESIS_VERSION=6.123.2
+PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev libmicrohttpd-dev curl wrk pkg-config gcc g++ libc6-dev python3-pip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -37,6 +43,16 @@ if ! python3 -m pip show edn_format 2>/dev/null | grep -qx "Version: $EDN_FORMAT
     python3 -m pip install -q "edn_format==$EDN_FORMAT_VERSION" >&2 ||
         python3 -m pip install -q --break-system-packages "edn_format==$EDN_FORMAT_VERSION" >&2
 fi
+# The gateway test's Python tools, each at its pinned version (hypothesis too: schemathesis
+# 3.39 fails at run time with the newest one).
+for pin in "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
+    "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"; do
+    if ! python3 -m pip show "${pin%%==*}" 2>/dev/null | grep -qx "Version: ${pin#*==}"; then
+        echo "bootstrap: installing $pin from PyPI" >&2
+        python3 -m pip install -q "$pin" >&2 ||
+            python3 -m pip install -q --break-system-packages "$pin" >&2
+    fi
+done
 have=$(python3 -m ziglang version)
 [ "$have" = "$ZIG_VERSION" ] || { echo "bootstrap: zig is $have, need $ZIG_VERSION" >&2; exit 2; }
 echo "python3 -m ziglang"

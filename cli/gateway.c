@@ -1,0 +1,277 @@
+/* gateway.c — the gateway's HTTP side over libmicrohttpd (cli/gateway.h): listening,
+ * connection limits, request bodies within their bound, and the inboxes through which the
+ * routes ask this node's actors. */
+#include "cli/gateway.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/assert.h"
+
+/* The longest request head (request line and headers) a connection may send: MHD's buffer. */
+#define GW_HEAD_MAX (32u << 10)
+/* The most polling threads (and inboxes). */
+#define GW_THREADS_MAX 64
+
+struct tr__gw_node {
+    tr_runtime *rt;
+    uint32_t node_id;
+    uint32_t timeout_ms;
+    uint32_t inbox_count;
+    tr_inbox *inboxes[GW_THREADS_MAX];
+    /* One flag per inbox: a handler takes a free inbox with acq_rel exchange (its earlier
+     * user's request is complete before it is reused) and returns it with a release store. */
+    atomic_bool busy[GW_THREADS_MAX];
+};
+
+struct tr__gateway {
+    struct MHD_Daemon *daemon;
+    tr__gw_node node;
+    uint32_t body_max;
+    uint16_t port;
+    _Atomic uint64_t requests; /* relaxed: a figure, ordering nothing */
+};
+
+/* One request's state, from its first call to its completion. */
+typedef struct gw_upload {
+    size_t len;
+    bool too_big;
+    bool answered; /* a response was queued before the body was read */
+    uint8_t *body; /* owned; body_max bytes, allocated on the first body bytes */
+} gw_upload;
+
+int tr__gw_ask(tr__gw_node *node, const char *actor, uint32_t type, const void *body, size_t len,
+               tr_msg **reply_out) {
+    TR_ASSERT(node != NULL && node->inbox_count > 0 && actor != NULL && reply_out != NULL);
+    tr_addr at;
+    if (tr_node_lookup(tr_runtime_node(node->rt), actor, &at) != 0) {
+        return TR_ENOPROC;
+    }
+    for (uint32_t i = 0;; i = (i + 1) % node->inbox_count) {
+        if (atomic_exchange_explicit(&node->busy[i], true, memory_order_acq_rel)) {
+            continue; /* in use by another thread: at most one per thread, so one is free */
+        }
+        tr_addr to = {.node = node->node_id};
+        int rc = tr_inbox_request(node->inboxes[i], to, actor, type, body, len, node->timeout_ms,
+                                  reply_out);
+        atomic_store_explicit(&node->busy[i], false, memory_order_release);
+        return rc;
+    }
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, tr__gw_response *res, bool close) {
+    /* every route fills a status and a content type; a body is one of the two kinds */
+    TR_ASSERT(res->status >= 200 && res->status < 600 && res->content_type != NULL);
+    TR_ASSERT(res->static_body == NULL || res->body == NULL);
+    struct MHD_Response *r =
+        res->static_body
+            ? MHD_create_response_from_buffer(res->len, (void *)res->static_body,
+                                              MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(res->body);
+        return MHD_NO; /* out of memory: MHD closes the connection */
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    if (res->allow[0]) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    }
+    if (res->retry_after_s > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", res->retry_after_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    if (close) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    enum MHD_Result rc = MHD_queue_response(c, res->status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result answer_problem(struct MHD_Connection *c, unsigned status, const char *detail,
+                                      bool close) {
+    tr__gw_response res;
+    memset(&res, 0, sizeof res);
+    tr__gw_problem(&res, status, detail);
+    return send_response(c, &res, close);
+}
+
+/* The first call of a request: its state, and a 413 at once when the announced body is over
+ * the bound (the body is then never read; the connection closes after the answer). */
+static enum MHD_Result request_begin(tr__gateway *gw, struct MHD_Connection *c, void **con_cls) {
+    gw_upload *up = calloc(1, sizeof *up);
+    if (!up) {
+        return MHD_NO;
+    }
+    *con_cls = up;
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > gw->body_max) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the body is over the limit of %u bytes", gw->body_max);
+        up->answered = true;
+        return answer_problem(c, MHD_HTTP_CONTENT_TOO_LARGE, detail, true);
+    }
+    return MHD_YES;
+}
+
+/* Keeps at most body_max bytes of the body; beyond, the rest is read and dropped. */
+static enum MHD_Result request_body(tr__gateway *gw, gw_upload *up, const char *data,
+                                    size_t *size) {
+    if (!up->too_big && !up->answered) {
+        if (!up->body && !(up->body = malloc(gw->body_max))) {
+            return MHD_NO;
+        }
+        if (*size > gw->body_max - up->len) {
+            up->too_big = true;
+        } else {
+            memcpy(up->body + up->len, data, *size);
+            up->len += *size;
+        }
+    }
+    *size = 0;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+    tr__gateway *gw = cls;
+    gw_upload *up = *con_cls;
+    if (!up) {
+        return request_begin(gw, c, con_cls);
+    }
+    if (*upload_data_size > 0) {
+        return request_body(gw, up, upload_data, upload_data_size);
+    }
+    if (up->answered) {
+        return MHD_YES;
+    }
+    up->answered = true;
+    if (up->too_big) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the body is over the limit of %u bytes", gw->body_max);
+        return answer_problem(c, MHD_HTTP_CONTENT_TOO_LARGE, detail, true);
+    }
+    tr__gw_request req = {
+        .method = method, .path = url, .param = "", .body = up->body, .body_len = up->len};
+    tr__gw_response res;
+    memset(&res, 0, sizeof res);
+    tr__gw_route(&gw->node, &req, &res);
+    atomic_fetch_add_explicit(&gw->requests, 1, memory_order_relaxed);
+    return send_response(c, &res, false);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    gw_upload *up = *con_cls;
+    if (up) {
+        free(up->body);
+        free(up);
+        *con_cls = NULL;
+    }
+}
+
+/* "A.B.C.D:PORT" into *sa. 0, or -1. */
+static int parse_addr(const char *addr, struct sockaddr_in *sa) {
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    char *end = NULL;
+    if (!colon || (size_t)(colon - addr) >= sizeof host) {
+        return -1;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    bool ok =
+        colon[1] != 0 && *end == 0 && port <= 65535 && inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+    return ok ? 0 : -1;
+}
+
+static void gateway_free(tr__gateway *gw) {
+    for (uint32_t i = 0; i < gw->node.inbox_count; i++) {
+        tr_inbox_destroy(gw->node.inboxes[i]);
+    }
+    free(gw);
+}
+
+static int gateway_inboxes(tr__gateway *gw, uint32_t threads, char *err, size_t cap) {
+    for (uint32_t i = 0; i < threads; i++) {
+        int rc = tr_inbox_create(gw->node.rt, &gw->node.inboxes[i]);
+        if (rc != 0) {
+            snprintf(err, cap, "cannot create an inbox: %s", tr_strerror(rc));
+            return rc;
+        }
+        gw->node.inbox_count++;
+    }
+    return 0;
+}
+
+int tr__gateway_start(tr_runtime *rt, const tr__gateway_config *cfg, tr__gateway **out, char *err,
+                      size_t cap) {
+    TR_ASSERT(rt != NULL && cfg != NULL && cfg->addr != NULL && out != NULL && err != NULL);
+    struct sockaddr_in sa;
+    if (parse_addr(cfg->addr, &sa) != 0) {
+        snprintf(err, cap, "--http %s: want IPV4:PORT, e.g. 127.0.0.1:8080", cfg->addr);
+        return TR_EINVAL;
+    }
+    uint32_t threads = cfg->threads ? cfg->threads : TR__GATEWAY_THREADS_DEFAULT;
+    if (threads > GW_THREADS_MAX) {
+        snprintf(err, cap, "at most %d gateway threads", GW_THREADS_MAX);
+        return TR_EINVAL;
+    }
+    tr__gateway *gw = calloc(1, sizeof *gw);
+    if (!gw) {
+        snprintf(err, cap, "out of memory");
+        return TR_ENOMEM;
+    }
+    gw->node.rt = rt;
+    gw->node.node_id = tr_node_id(tr_runtime_node(rt));
+    gw->node.timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : TR__GATEWAY_TIMEOUT_MS_DEFAULT;
+    gw->body_max = cfg->body_max ? cfg->body_max : TR__GATEWAY_BODY_DEFAULT;
+    int rc = gateway_inboxes(gw, threads, err, cap);
+    if (rc != 0) {
+        gateway_free(gw);
+        return rc;
+    }
+    unsigned conns = cfg->connections_max ? cfg->connections_max : TR__GATEWAY_CONNECTIONS_DEFAULT;
+    unsigned idle = cfg->idle_s ? cfg->idle_s : TR__GATEWAY_IDLE_S_DEFAULT;
+    gw->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+                                  on_request, gw, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                  MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+                                  conns, MHD_OPTION_CONNECTION_TIMEOUT, idle,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_HEAD_MAX,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw, MHD_OPTION_END);
+    if (!gw->daemon) {
+        snprintf(err, cap, "--http %s: cannot listen (address in use or not local?)", cfg->addr);
+        gateway_free(gw);
+        return TR_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    gw->port = info ? info->port : ntohs(sa.sin_port);
+    *out = gw;
+    return 0;
+}
+
+uint16_t tr__gateway_port(const tr__gateway *gw) {
+    return gw->port;
+}
+
+uint64_t tr__gateway_requests(const tr__gateway *gw) {
+    return atomic_load_explicit(&((tr__gateway *)gw)->requests, memory_order_relaxed);
+}
+
+void tr__gateway_stop(tr__gateway *gw) {
+    if (gw) {
+        MHD_stop_daemon(gw->daemon);
+        gateway_free(gw);
+    }
+}

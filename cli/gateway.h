@@ -1,0 +1,85 @@
+/* gateway.h — the HTTP/JSON gateway of a node (`troupe node --http ADDR`): an HTTP/1.1 server
+ * (libmicrohttpd, its own threads) that turns requests into actor requests on this node and
+ * their replies into JSON. The routes are one table (cli/gateway_routes.c); the contract is
+ * docs/openapi.json, served at GET /openapi.json (docs/gateway.md).
+ *
+ * Threads: libmicrohttpd runs `threads` polling threads; a handler runs on one of them and
+ * blocks it while it waits for its actor's reply (tr_inbox_request, at most timeout_ms), so
+ * the gateway holds one inbox per thread and never runs on an actor's worker.
+ * Limits: at most connections_max connections (more are refused at accept), a request head
+ * within 32 KiB and a body within body_max bytes (413 beyond), a connection idle for idle_s
+ * seconds is closed (a client that sends a request slowly cannot hold it for longer). Memory
+ * per connection is bounded by the head buffer and body_max.
+ * Errors: application/problem+json (RFC 9457) with the reason in "detail"; malformed requests
+ * that the HTTP parser itself refuses get its plain 4xx and a close. */
+#ifndef TR_CLI_GATEWAY_H
+#define TR_CLI_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+#define TR__GATEWAY_THREADS_DEFAULT 2
+#define TR__GATEWAY_CONNECTIONS_DEFAULT 256
+#define TR__GATEWAY_BODY_DEFAULT 16384
+#define TR__GATEWAY_TIMEOUT_MS_DEFAULT 2000
+#define TR__GATEWAY_IDLE_S_DEFAULT 10
+
+typedef struct tr__gateway_config {
+    const char *addr;         /* "IPV4:PORT" (borrowed for the call); port 0: any free port */
+    uint32_t threads;         /* 0: TR__GATEWAY_THREADS_DEFAULT */
+    uint32_t connections_max; /* 0: TR__GATEWAY_CONNECTIONS_DEFAULT */
+    uint32_t body_max;        /* bytes; 0: TR__GATEWAY_BODY_DEFAULT */
+    uint32_t timeout_ms;      /* an actor request's deadline; 0: TR__GATEWAY_TIMEOUT_MS_DEFAULT */
+    uint32_t idle_s;          /* 0: TR__GATEWAY_IDLE_S_DEFAULT */
+} tr__gateway_config;
+
+typedef struct tr__gateway tr__gateway;
+
+/* Starts serving on cfg->addr, talking to the actors of rt's node (rt borrowed: it must
+ * outlive the gateway). *out is owned: tr__gateway_stop. 0, or a negative TR_E code with the
+ * reason in err[0..cap). */
+int tr__gateway_start(tr_runtime *rt, const tr__gateway_config *cfg, tr__gateway **out, char *err,
+                      size_t cap);
+/* The port it listens on (the one chosen when cfg->addr asked for port 0). */
+uint16_t tr__gateway_port(const tr__gateway *gw);
+/* Requests answered since the start, by the routes (not counting the HTTP parser's own). */
+uint64_t tr__gateway_requests(const tr__gateway *gw);
+/* Stops accepting, closes every connection, joins its threads and frees it. */
+void tr__gateway_stop(tr__gateway *gw);
+
+/* ---- between gateway.c (HTTP) and gateway_routes.c (the route table) ---- */
+
+typedef struct tr__gw_request {
+    const char *method; /* borrowed for the call, as the rest */
+    const char *path;
+    const char *param; /* the {id} segment of the matched route, NUL-terminated; "" if none */
+    const uint8_t *body;
+    size_t body_len;
+} tr__gw_request;
+
+typedef struct tr__gw_response {
+    unsigned status;
+    const char *content_type; /* static */
+    char *body;               /* owned (malloc); NULL when `static_body` is set */
+    const char *static_body;  /* static, for the contract */
+    size_t len;
+    char allow[32];         /* the Allow header of a 405, or "" */
+    uint32_t retry_after_s; /* > 0: a Retry-After header */
+} tr__gw_response;
+
+/* What a handler reaches of the node: one request/reply with an actor of this node by name.
+ * 0 with *reply_out owned (tr_msg_free); TR_ENOPROC when no such actor runs here;
+ * TR_ETIMEDOUT; another error of tr_inbox_request. */
+typedef struct tr__gw_node tr__gw_node;
+int tr__gw_ask(tr__gw_node *node, const char *actor, uint32_t type, const void *body, size_t len,
+               tr_msg **reply_out);
+
+/* Routes one request by the table: fills *res (status, body); an unknown path is 404, a known
+ * one with another method 405 with its Allow header. */
+void tr__gw_route(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
+/* A problem+json body (RFC 9457) for status with the reason `detail` into *res. */
+void tr__gw_problem(tr__gw_response *res, unsigned status, const char *detail);
+
+#endif

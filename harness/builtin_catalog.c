@@ -1,0 +1,16 @@
+/* builtin_catalog.c — the catalog's descriptor (harness/builtin_catalog.h). */
+#include "harness/builtin_catalog.h"
+
+#include "actors/catalog.h"
+
+static const tr_service_actor catalog_actors[] = {
+    {.name = "catalog", .behaviour = &tr__catalog_behaviour, .placement = TR_PLACE_EVERY_NODE}};
+static const tr_service_request catalog_requests[] = {
+    {"get", TR_CATALOG_GET}, {"put", TR_CATALOG_PUT}, {"stats", TR_CATALOG_STATS}};
+
+const tr_service tr__builtin_catalog = {.abi = TR_SERVICE_ABI,
+                                        .name = "catalog",
+                                        .actors = catalog_actors,
+                                        .actor_count = 1,
+                                        .requests = catalog_requests,
+                                        .request_count = 3};
