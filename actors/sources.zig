@@ -10,6 +10,9 @@ pub const lib = [_][]const u8{
     "actors/proxy.c",
     "actors/kv.c",
     "actors/lock.c",
+    "actors/topics.c",
+    "actors/topic_client.c",
+    "actors/outbox.c",
 };
 /// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
 /// actors/ takes it from its host and defines no tr_ symbol.
@@ -27,4 +30,5 @@ pub const tests = [_][]const u8{
     "tests/actors/test_stock.c",
     "tests/actors/test_node_actors.c",
     "tests/actors/test_raft.c",
+    "tests/actors/test_topics.c",
 };
