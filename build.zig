@@ -196,6 +196,19 @@ pub fn build(b: *std.Build) void {
         }
     }
 
+    // The durable outbox across 100 exits with status 137 between a commit and its publish on
+    // a real node (tests/actors/pubsub_kill9.sh), and its planted volatile-outbox bug caught.
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/actors/pubsub_kill9.sh", suite_filter.?) != null)) {
+        const k9 = b.addSystemCommand(&.{ "sh", "tests/actors/pubsub_kill9.sh" });
+        k9.addFileArg(exe.getEmittedBin());
+        k9.has_side_effects = true;
+        test_step.dependOn(&k9.step);
+        const planted = b.addSystemCommand(&.{ "sh", "-c", "if sh tests/actors/pubsub_kill9.sh \"$0\" 3 volatile-outbox; then echo 'pubsub_kill9.sh: planted volatile-outbox not caught'; exit 1; else echo 'pubsub_kill9.sh: planted volatile-outbox caught'; fi" });
+        planted.addFileArg(exe.getEmittedBin());
+        planted.has_side_effects = true;
+        test_step.dependOn(&planted.step);
+    }
+
     // The service loader's suite: test service modules built -shared without libtroupe (as a
     // user builds one), and the suite linked as the troupe binary is, so that it can load them.
     // tests/harness/run.sh checks that no module defines a tr_ symbol, then runs the suite

@@ -58,8 +58,8 @@ static void usage(FILE *out) {
             "--builtins LIST chooses the built-in services it hosts, comma-separated among\n"
             "echo, proxy, kv, cp, ap, stock (the inventory service, actors/stock.h) and lock\n"
             "(leases, actors/lock.h), lin-kv (a linearizable key-value store on Raft, actor\n"
-            "\"linkv\", docs/raft.md; give it --data), or \"none\"; default " NODE_BUILTINS_DEFAULT
-            ". Each is a\n"
+            "\"linkv\", docs/raft.md; give it --data), pubsub (topics and a durable outbox,\n"
+            "docs/pubsub.md), or \"none\"; default " NODE_BUILTINS_DEFAULT ". Each is a\n"
             "service like a loaded one.\n"
             "Addresses are HOST:PORT, HOST a name (\"db-2.internal:7401\", resolved by the\n"
             "system resolver: /etc/hosts, DNS), an IPv4 address or an IPv6 address in brackets\n"
@@ -247,7 +247,7 @@ static int pick_builtins(const char *list, const tr_service **svcs) {
         if (!svc) {
             fprintf(stderr,
                     "troupe node: --builtins: '%.*s' is not a built-in service (echo, proxy, kv, "
-                    "cp, ap, stock, lock, lin-kv, or none); see --help\n",
+                    "cp, ap, stock, lock, lin-kv, pubsub, or none); see --help\n",
                     (int)(len > 64 ? 64 : len), s);
             return -1;
         }

@@ -23,10 +23,11 @@ extern const tr_service tr__builtin_kv;
 extern const tr_service tr__builtin_cp;
 extern const tr_service tr__builtin_ap;
 extern const tr_service tr__builtin_stock;
-extern const tr_service tr__builtin_lock;  /* harness/builtin_lock.h */
-extern const tr_service tr__builtin_linkv; /* harness/builtin_linkv.h */
+extern const tr_service tr__builtin_lock;   /* harness/builtin_lock.h */
+extern const tr_service tr__builtin_linkv;  /* harness/builtin_linkv.h */
+extern const tr_service tr__builtin_pubsub; /* harness/builtin_pubsub.h */
 
-#define TR__BUILTIN_COUNT 8
+#define TR__BUILTIN_COUNT 9
 /* Every built-in service, in the order a node boots them (echo, proxy, kv, cp, ap, stock,
  * lock: harness/builtin_lock.h, lin-kv: harness/builtin_linkv.h). */
 extern const tr_service *const tr__builtin_services[TR__BUILTIN_COUNT];
