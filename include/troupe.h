@@ -2036,11 +2036,13 @@ int tr_topic_ack(tr_ctx *ctx, const tr_msg *msg);
 
 /* The durable outbox, inside a publishing actor's state (spawned with a name: it uses the
  * store). tr_outbox_put writes the event under "outbox/<slot>" with the actor's other writes
- * of the callback, so that it is committed in the same transaction as the state change it
- * describes; once that commit is durable (TR_MSG_DURABLE) the outbox publishes it, resends it
+ * of the callback (the state change it describes); once that commit is durable (TR_MSG_DURABLE) the outbox publishes it, resends it
  * every retry_ms until its home answers PUBLISHED, then deletes it. tr_outbox_init, after a
  * restart, finds the records left and publishes them again (at least once: subscribers
- * de-duplicate by id). At most TR_OUTBOX_MAX records: a put beyond is TR_EFULL (refuse the
+ * de-duplicate by id). The simulator commits the writes of one callback together; the real
+ * engine's store writer may split them over two consecutive commits, so a crash between those
+ * two can separate a state change from its event there (docs/pubsub.md, "Limits"). At most
+ * TR_OUTBOX_MAX records: a put beyond is TR_EFULL (refuse the
  * request that wanted it: back-pressure reaches the client). */
 #define TR_OUTBOX_MAX 64
 typedef struct tr_outbox_config {
