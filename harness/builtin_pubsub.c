@@ -97,6 +97,14 @@ static int pub_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (tr_outbox_receive(&s->ob, ctx, msg)) {
         return TR_CONTINUE;
     }
+    if (msg->type == TR__PUBSUB_PENDING) {
+        uint8_t buf[8];
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, buf, sizeof buf);
+        tr_mp_write_uint(&w, tr_outbox_pending(&s->ob));
+        (void)tr_reply(ctx, msg, msg->type, buf, w.len);
+        return TR_CONTINUE;
+    }
     if (msg->type != TR__PUBSUB_WRITE && msg->type != TR__PUBSUB_WRITE_EXIT) {
         return TR_CONTINUE;
     }
@@ -137,7 +145,9 @@ static const tr_behaviour pub_behaviour = {.name = "pubsub-pub",
 typedef struct sub_state {
     pubsub_arg arg;
     uint64_t corr;
-    bool subscribed; /* the home answered SUBSCRIBED (since this actor started) */
+    uint32_t epoch;    /* this start's number (durable "epoch"): a window is one epoch's */
+    uint32_t arrivals; /* events handed over as new in this epoch */
+    bool subscribed;   /* the home answered SUBSCRIBED (since this actor started) */
     tr_topic_inbox in;
 } sub_state;
 
@@ -149,6 +159,7 @@ static void subscribe(tr_ctx *ctx, sub_state *s) {
 
 static int sub_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     sub_state *s = state;
+    size_t len;
     if (arg_len != sizeof s->arg) {
         return TR_EINVAL;
     }
@@ -156,26 +167,46 @@ static int sub_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
     if (strcmp(s->arg.place.bug, "no-dedup") == 0) {
         s->in.bugs = TR_TOPIC_BUG_NO_DEDUP;
     }
+    if (tr_kv_get(ctx, "epoch", 5, &s->epoch, sizeof s->epoch, &len) != 0 ||
+        len != sizeof s->epoch) {
+        s->epoch = 0;
+    }
+    s->epoch++;
+    int rc = tr_kv_put(ctx, "epoch", 5, &s->epoch, sizeof s->epoch);
+    if (rc != 0) {
+        return rc;
+    }
     subscribe(ctx, s);
     return 0;
 }
 
-static uint32_t got(tr_ctx *ctx, uint64_t id) {
+/* "got/<id>": how many times id was handed over as new while the window still held it, the
+ * epoch (start) of the subscriber and the arrival (the rank among the epoch's new events) of
+ * the last time. An event handed over again by a later epoch (a new window), or more than
+ * TR_TOPIC_WINDOW arrivals later (the window forgot it), is not counted: the window promises
+ * nothing there. */
+typedef struct got_record {
+    uint32_t count;
+    uint32_t epoch;
+    uint32_t arrival;
+} got_record;
+
+static got_record got(tr_ctx *ctx, uint64_t id) {
     char key[40];
-    uint32_t n = 0;
+    got_record g = {0, 0, 0};
     size_t len;
-    if (tr_kv_get(ctx, key, id_key("got", id, key, sizeof key), &n, sizeof n, &len) != 0 ||
-        len != sizeof n) {
-        return 0;
+    if (tr_kv_get(ctx, key, id_key("got", id, key, sizeof key), &g, sizeof g, &len) != 0 ||
+        len != sizeof g) {
+        return (got_record){0, 0, 0};
     }
-    return n;
+    return g;
 }
 
 /* [ids exactly once, ids missing, ids more than once] over 1..n, and whether subscribed. */
 static void tally(tr_ctx *ctx, const sub_state *s, const tr_msg *msg) {
     uint64_t n = read_id(msg), counts[3] = {0, 0, 0};
     for (uint64_t id = 1; id <= n && id <= TR__PUBSUB_TALLY_MAX; id++) {
-        uint32_t c = got(ctx, id);
+        uint32_t c = got(ctx, id).count;
         counts[c == 1 ? 0 : c == 0 ? 1 : 2]++;
     }
     uint8_t buf[40];
@@ -189,20 +220,31 @@ static void tally(tr_ctx *ctx, const sub_state *s, const tr_msg *msg) {
     (void)tr_reply(ctx, msg, msg->type, buf, w.len);
 }
 
+static void handle_event(tr_ctx *ctx, sub_state *s, const tr_msg *msg, uint64_t id) {
+    char key[40];
+    got_record g = got(ctx, id);
+    uint32_t arrival = ++s->arrivals;
+    if (g.count == 0 || (g.epoch == s->epoch && arrival - g.arrival <= TR_TOPIC_WINDOW)) {
+        g.count++; /* a second one while the window held it: a duplicate it missed */
+    }
+    g.epoch = s->epoch;
+    g.arrival = arrival;
+    if (tr_kv_put(ctx, key, id_key("got", id, key, sizeof key), &g, sizeof g) == 0) {
+        (void)tr_topic_ack(ctx, msg);
+    }
+}
+
 static int sub_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     sub_state *s = state;
     tr_topic_event ev;
     int rc = tr_topic_receive(&s->in, ctx, msg, &ev);
     if (rc == TR_TOPIC_NEW) {
-        char key[40];
-        uint32_t n = got(ctx, ev.id) + 1;
-        if (tr_kv_put(ctx, key, id_key("got", ev.id, key, sizeof key), &n, sizeof n) == 0) {
-            (void)tr_topic_ack(ctx, msg);
-        }
+        handle_event(ctx, s, msg, ev.id);
     } else if (rc == 0 && msg->type == TR_MSG_TIMEOUT && msg->corr == s->corr) {
         subscribe(ctx, s);
     } else if (rc == 0 && msg->type == TR_TOPIC_MSG_SUBSCRIBED && msg->corr == s->corr) {
         s->subscribed = true;
+        tr_probe(ctx, TR__PUBSUB_PROBE_SUBSCRIBED, s->arg.place.node_index, 0, 0);
     } else if (rc == 0 && msg->type == TR__PUBSUB_TALLY) {
         tally(ctx, s, msg);
     }
@@ -248,6 +290,77 @@ static const tr_service_request pubsub_requests[] = {
     {"tally", TR__PUBSUB_TALLY},
 };
 
+/* ---- the workload: each operation publishes one fresh id through the local publisher --- */
+
+typedef struct pubsub_client {
+    bool drained; /* STOPPING: the publisher's outbox answered 0 */
+    bool asking;  /* the operation in flight is a "pending" question */
+} pubsub_client;
+
+static int pubsub_next(tr_workload_client *cl, tr_workload_op *op, uint32_t *type,
+                       const char **target, tr_mp_writer *w) {
+    pubsub_client *s = cl->state;
+    *target = TR__PUBSUB_PUB;
+    s->asking = cl->phase != TR_WORKLOAD_RUNNING;
+    if (s->asking) {
+        if (cl->phase == TR_WORKLOAD_FINAL || s->drained) {
+            return TR_ENOENT;
+        }
+        *op = (tr_workload_op){.f = "pending"};
+        *type = TR__PUBSUB_PENDING;
+        tr_mp_write_array(w, 0);
+        return 0;
+    }
+    int64_t id = (int64_t)(tr_sim_rng_below(cl->rng, ((uint64_t)1 << 62) - 1) + 1);
+    *op = (tr_workload_op){.f = "publish", .has_value = true, .value = id};
+    *type = TR__PUBSUB_WRITE;
+    tr_mp_write_array(w, 1);
+    tr_mp_write_int(w, id);
+    return 0;
+}
+
+/* publish: an integer is ok (committed, its event on its way); a string fail (refused:
+ * nothing written); no answer info (it may have been committed). pending: the count read
+ * (fail without an answer). */
+static tr_history_type pubsub_complete(tr_workload_client *cl, const tr_workload_op *op,
+                                       const tr_msg *reply, int err, tr_workload_op *done,
+                                       const char **error) {
+    pubsub_client *s = cl->state;
+    tr_mp_reader r;
+    int64_t v;
+    *done = *op;
+    if (!reply) {
+        *error = err == TR_ETIMEDOUT ? "timeout" : "no answer";
+        return s->asking ? TR_HISTORY_FAIL : TR_HISTORY_INFO;
+    }
+    tr_mp_reader_init(&r, reply->body, reply->body_len);
+    if (tr_mp_peek(&r) == TR_MP_INT && tr_mp_read_int(&r, &v) == 0) {
+        if (s->asking) {
+            s->drained = v == 0;
+            done->has_value = true;
+            done->value = v;
+        }
+        return TR_HISTORY_OK;
+    }
+    *error = tr_mp_peek(&r) == TR_MP_STR ? "refused" : "malformed reply";
+    return tr_mp_peek(&r) == TR_MP_STR ? TR_HISTORY_FAIL : TR_HISTORY_INFO;
+}
+
+static bool pubsub_busy(const tr_workload_client *cl) {
+    const pubsub_client *s = cl->state;
+    return cl->phase == TR_WORKLOAD_STOPPING && !s->drained;
+}
+
+static const tr_workload pubsub_workload = {.client_state_size = sizeof(pubsub_client),
+                                            .client_next = pubsub_next,
+                                            .client_complete = pubsub_complete,
+                                            .client_busy = pubsub_busy};
+
+static const tr_check pubsub_checks[] = {
+    {"delivered-once", tr__pubsub_check_delivered_once},
+    {"no-phantom-event", tr__pubsub_check_no_phantom},
+};
+
 static const char *const pubsub_bugs[] = {"publish-early", "volatile-outbox", "no-dedup",
                                           "topics-unbounded", NULL};
 
@@ -257,4 +370,8 @@ const tr_service tr__builtin_pubsub = {.abi = TR_SERVICE_ABI,
                                        .actor_count = 3,
                                        .requests = pubsub_requests,
                                        .request_count = 3,
-                                       .bugs = pubsub_bugs};
+                                       .workload = &pubsub_workload,
+                                       .checks = pubsub_checks,
+                                       .check_count = 2,
+                                       .bugs = pubsub_bugs,
+                                       .nemesis = TR_NEMESIS_CRASH | TR_NEMESIS_PARTITION};
