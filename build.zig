@@ -53,7 +53,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ actors.linkv ++ harness.lib;
+    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ actors.topics ++ actors.linkv ++ harness.lib;
 
     // libtroupe.a: runtime + proto + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);

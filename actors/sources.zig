@@ -10,15 +10,19 @@ pub const lib = [_][]const u8{
     "actors/proxy.c",
     "actors/kv.c",
     "actors/lock.c",
-    "actors/topics.c",
-    "actors/topic_client.c",
-    "actors/outbox.c",
 };
 /// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
 /// actors/ takes it from its host and defines no tr_ symbol.
 pub const raft = [_][]const u8{
     "actors/raft_log.c",
     "actors/raft.c",
+};
+/// Topics (troupe.h's tr_topic*, tr_outbox_*): in the library only, so that a service
+/// module built from actors/ takes them from its host and defines no tr_ symbol.
+pub const topics = [_][]const u8{
+    "actors/topics.c",
+    "actors/topic_client.c",
+    "actors/outbox.c",
 };
 /// lin-kv's replica actor: in the library and in zig-out/lib/troupe-lin-kv.so.
 pub const linkv = [_][]const u8{

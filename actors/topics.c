@@ -291,13 +291,14 @@ static void reply_stats(tr_ctx *ctx, const topics_state *s, const tr_msg *msg) {
 int tr_topics_stats_read(const void *body, size_t len, tr_topics_stats *out) {
     tr_mp_reader r;
     uint32_t n;
-    uint64_t *f = &out->subscriptions;
+    uint64_t *f[7] = {&out->subscriptions, &out->pending,    &out->delivered,   &out->resent,
+                      &out->refused,       &out->queue_high, &out->bad_messages};
     tr_mp_reader_init(&r, body, len);
     if (tr_mp_read_array(&r, &n) != 0 || n != 7) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < 7; i++) {
-        (void)tr_mp_read_uint(&r, &f[i]);
+        (void)tr_mp_read_uint(&r, f[i]);
     }
     return tr_mp_reader_done(&r);
 }
