@@ -53,7 +53,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const tsan = b.option(bool, "tsan", "Build everything with ThreadSanitizer") orelse false;
 
-    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ actors.entity ++ actors.linkv ++ harness.lib;
+    const lib_sources = runtime.lib ++ proto.lib ++ cluster.lib ++ sim.lib ++ actors.lib ++ actors.raft ++ actors.entity ++ actors.topics ++ actors.linkv ++ harness.lib;
 
     // libtroupe.a: runtime + proto + cluster + sim + actors (the embedding library).
     const lib_mod = newModule(b, target, optimize, tsan);
@@ -200,6 +200,19 @@ pub fn build(b: *std.Build) void {
             if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
             criterionSuite(b, target, optimize, lib, exe, test_step, ex.sources, path);
         }
+    }
+
+    // The durable outbox across 100 exits with status 137 between a commit and its publish on
+    // a real node (tests/actors/pubsub_kill9.sh), and its planted volatile-outbox bug caught.
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/actors/pubsub_kill9.sh", suite_filter.?) != null)) {
+        const k9 = b.addSystemCommand(&.{ "sh", "tests/actors/pubsub_kill9.sh" });
+        k9.addFileArg(exe.getEmittedBin());
+        k9.has_side_effects = true;
+        test_step.dependOn(&k9.step);
+        const planted = b.addSystemCommand(&.{ "sh", "-c", "if sh tests/actors/pubsub_kill9.sh \"$0\" 3 volatile-outbox; then echo 'pubsub_kill9.sh: planted volatile-outbox not caught'; exit 1; else echo 'pubsub_kill9.sh: planted volatile-outbox caught'; fi" });
+        planted.addFileArg(exe.getEmittedBin());
+        planted.has_side_effects = true;
+        test_step.dependOn(&planted.step);
     }
 
     // The service loader's suite: test service modules built -shared without libtroupe (as a

@@ -24,6 +24,13 @@ pub const entity = [_][]const u8{
     "actors/entity_store.c",
     "actors/entity.c",
 };
+/// Topics (troupe.h's tr_topic*, tr_outbox_*): in the library only, so that a service
+/// module built from actors/ takes them from its host and defines no tr_ symbol.
+pub const topics = [_][]const u8{
+    "actors/topics.c",
+    "actors/topic_client.c",
+    "actors/outbox.c",
+};
 /// lin-kv's replica actor: in the library and in zig-out/lib/troupe-lin-kv.so.
 pub const linkv = [_][]const u8{
     "actors/linkv.c",
@@ -36,4 +43,5 @@ pub const tests = [_][]const u8{
     "tests/actors/test_raft.c",
     "tests/actors/test_entity.c",
     "tests/actors/test_catalog.c",
+    "tests/actors/test_topics.c",
 };

@@ -241,8 +241,9 @@ static void usage(FILE *f) {
             "runs cp and ap as two workloads of one experiment and times AP's convergence\n"
             "after the heal.\n"
             "--workload lin-kv, --workload lock (a lease lock: docs/lock.md) and --workload\n"
-            "entity (registers as entities placed by the runtime: docs/entities.md) run those\n"
-            "built-in services exactly as --load runs a module.\n"
+            "entity (registers as entities placed by the runtime: docs/entities.md) and pubsub\n"
+            "(topics and a durable outbox: docs/pubsub.md) run those built-in services\n"
+            "exactly as --load runs a module.\n"
             "\n"
             "Limits: --nodes 1..16 (at most 256 clients in all), --keys 1..64, --clients\n"
             "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
@@ -2101,6 +2102,8 @@ static int run_loaded(int argc, char **argv) {
         svcs[count++] = &tr__builtin_lock;
     } else if (!strcmp(workload, "entity") && loads == 0) {
         svcs[count++] = &tr__builtin_entity;
+    } else if (!strcmp(workload, "pubsub") && loads == 0) {
+        svcs[count++] = &tr__builtin_pubsub;
     }
     cfg.services = svcs;
     cfg.service_count = count;
@@ -2131,7 +2134,7 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--load") ||
             (!strcmp(argv[i], "--workload") && i + 1 < argc &&
              (!strcmp(argv[i + 1], "lin-kv") || !strcmp(argv[i + 1], "lock") ||
-              !strcmp(argv[i + 1], "entity")))) {
+              !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub")))) {
             return run_loaded(argc, argv);
         }
     }

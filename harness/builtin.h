@@ -23,12 +23,13 @@ extern const tr_service tr__builtin_kv;
 extern const tr_service tr__builtin_cp;
 extern const tr_service tr__builtin_ap;
 extern const tr_service tr__builtin_stock;
-extern const tr_service tr__builtin_lock;  /* harness/builtin_lock.h */
-extern const tr_service tr__builtin_linkv; /* harness/builtin_linkv.h */
+extern const tr_service tr__builtin_lock;   /* harness/builtin_lock.h */
+extern const tr_service tr__builtin_linkv;  /* harness/builtin_linkv.h */
+extern const tr_service tr__builtin_pubsub; /* harness/builtin_pubsub.h */
 
 extern const tr_service tr__builtin_catalog; /* harness/builtin_catalog.h */
 
-#define TR__BUILTIN_COUNT 9
+#define TR__BUILTIN_COUNT 10
 /* Every built-in service, in the order a node boots them (echo, proxy, kv, cp, ap, stock,
  * lock: harness/builtin_lock.h, lin-kv: harness/builtin_linkv.h, catalog: harness/builtin_catalog.h). */
 extern const tr_service *const tr__builtin_services[TR__BUILTIN_COUNT];

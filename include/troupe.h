@@ -2263,6 +2263,164 @@ uint64_t tr_deadline_remaining_ms(uint64_t at_ms, uint64_t now_ms);
 int tr_deadline_request_name(tr_ctx *ctx, const char *name, uint32_t type, uint64_t at_ms,
                              const void *body, size_t len, uint64_t *corr_out);
 
+/* ------------------------------------------------------------------------------------ */
+/* Topics: publish/subscribe across nodes, and a durable outbox (docs/pubsub.md)          */
+/* ------------------------------------------------------------------------------------ */
+/* A broker actor runs on every node under the name TR_TOPICS_NAME (a service lists
+ * {TR_TOPICS_NAME, &tr_topics_broker, TR_PLACE_EVERY_NODE, NULL, NULL}; its state starts with
+ * the tr_service_place it is spawned with). Each topic has a home broker, the node
+ * FNV-1a(topic) mod node_count; every broker forwards the topic messages of other homes
+ * there (tr_forward: the sender is kept). The home keeps the topic's subscriptions durably
+ * (subscribers are named "name@node", so a subscriber restarted with a new address still
+ * gets its events) and delivers each published event to every subscriber of the topic at
+ * least once: it resends an event every TR_TOPICS_RESEND_MS until the subscriber acks it,
+ * and tells the publisher TR_TOPIC_MSG_PUBLISHED once every subscriber has.
+ *
+ * Slow subscribers: back-pressure. A home holds at most TR_TOPICS_QUEUE_MAX unacknowledged
+ * events per subscriber and TR_TOPICS_PENDING_MAX in all; a publish that would exceed either
+ * is refused (TR_TOPIC_MSG_REFUSED) and nothing of it is queued. Dropping the oldest event
+ * would break at-least-once for an event the publisher's outbox already holds durably; a
+ * refusal keeps the event where it is durable (the outbox retries it later) and bounds the
+ * home's memory. The home's queues are volatile: a home that crashes forgets what it was
+ * delivering and the outbox, which has not heard PUBLISHED, publishes it again.
+ *
+ * Wire (ordinary actor messages, msgpack bodies): SUBSCRIBE request [topic, subscriber]
+ * answered with SUBSCRIBED [topic] once the subscription is durable; PUBLISH [topic, id,
+ * body]; EVENT [topic, id, body, slot] to the subscriber; ACK [topic, id, slot] back;
+ * PUBLISHED / REFUSED [topic, id] to the publisher. A malformed message is dropped and
+ * counted. Limits: topics of at most TR_TOPIC_NAME_MAX bytes, subscriber names of at most
+ * TR_NAME_MAX, bodies of at most TR_TOPIC_BODY_MAX, TR_TOPICS_SUBS_MAX subscriptions per home
+ * (a subscription beyond: the reply is REFUSED). */
+#define TR_TOPICS_NAME "topics"
+#define TR_TOPIC_NAME_MAX 47
+#define TR_TOPIC_BODY_MAX 1024
+#define TR_TOPICS_SUBS_MAX 32
+#define TR_TOPICS_PENDING_MAX 128
+#define TR_TOPICS_QUEUE_MAX 16
+#define TR_TOPICS_RESEND_MS 200
+
+enum {
+    TR_TOPIC_MSG_BASE = 0xFFFE7000u,
+    TR_TOPIC_MSG_SUBSCRIBE = TR_TOPIC_MSG_BASE, /* request to the local broker */
+    TR_TOPIC_MSG_SUBSCRIBED,                    /* its reply */
+    TR_TOPIC_MSG_PUBLISH,                       /* to the local broker */
+    TR_TOPIC_MSG_PUBLISHED,                     /* home -> publisher: every subscriber acked */
+    TR_TOPIC_MSG_REFUSED,                       /* home -> publisher: full, retry later */
+    TR_TOPIC_MSG_EVENT,                         /* home -> subscriber */
+    TR_TOPIC_MSG_ACK,                           /* subscriber -> home */
+    TR_TOPIC_MSG_STATS,                         /* request: answered with tr_topics_stats */
+    TR_TOPIC_MSG_TICK,                          /* the broker's resend timer */
+    TR_TOPIC_MSG_OUTBOX_TICK                    /* an outbox's retry timer */
+};
+
+/* Planted bugs, for checking the checks: a broker takes TR_TOPIC_BUG_UNBOUNDED when its
+ * tr_service_place names the bug "topics-unbounded"; the others are set in their configs. */
+enum {
+    TR_TOPIC_BUG_UNBOUNDED = 1u << 0,      /* the home ignores TR_TOPICS_QUEUE_MAX */
+    TR_TOPIC_BUG_NO_DEDUP = 1u << 1,       /* the subscriber's window remembers nothing */
+    TR_OUTBOX_BUG_PUBLISH_EARLY = 1u << 2, /* the outbox publishes before the commit */
+    TR_OUTBOX_BUG_VOLATILE = 1u << 3       /* the outbox keeps its records in memory only */
+};
+
+/* The broker's behaviour; its spawn argument is a tr_service_place. */
+extern const tr_behaviour tr_topics_broker;
+
+/* A home's figures (the STATS reply body: msgpack array of these in order). */
+typedef struct tr_topics_stats {
+    uint64_t subscriptions; /* of the topics this node is home of */
+    uint64_t pending;       /* events being delivered */
+    uint64_t delivered;     /* (event, subscriber) acks received */
+    uint64_t resent;        /* EVENT messages sent again */
+    uint64_t refused;       /* publishes refused (back-pressure) */
+    uint64_t queue_high;    /* the most unacknowledged events one subscriber had */
+    uint64_t bad_messages;  /* malformed topic messages dropped */
+} tr_topics_stats;
+int tr_topics_stats_read(const void *body, size_t len, tr_topics_stats *out);
+
+/* Sends SUBSCRIBE [topic, subscriber] as a request to the local broker (tr_request: the
+ * SUBSCRIBED reply or a TR_MSG_TIMEOUT arrives with *corr_out). subscriber is this actor's
+ * registered name and node, "name@node". Subscribing twice is harmless. */
+int tr_topic_subscribe(tr_ctx *ctx, const char *topic, const char *subscriber, uint32_t timeout_ms,
+                       uint64_t *corr_out);
+/* Sends PUBLISH to the local broker once, with no durability: an event that must not be lost
+ * goes through an outbox (below). */
+int tr_topic_publish(tr_ctx *ctx, const char *topic, uint64_t id, const void *body, size_t len);
+
+/* The subscriber side: a window of the last TR_TOPIC_WINDOW (topic, id) pairs seen, kept in
+ * the actor's state (volatile: a restarted subscriber starts with an empty one; one that
+ * must see each event once across its own restarts keeps the ids it handled in its store).
+ * Event ids are chosen by publishers and must be unique per topic. */
+#define TR_TOPIC_WINDOW 256
+typedef struct tr_topic_inbox {
+    uint64_t seen_[TR_TOPIC_WINDOW][2];
+    uint32_t next_, count_;
+    uint32_t bugs;       /* TR_TOPIC_BUG_NO_DEDUP; 0 in production */
+    uint64_t duplicates; /* events acked and dropped as seen */
+} tr_topic_inbox;
+/* An event as the subscriber sees it: topic and body point into the message (borrowed). */
+typedef struct tr_topic_event {
+    char topic[TR_TOPIC_NAME_MAX + 1];
+    uint64_t id;
+    const uint8_t *body;
+    uint32_t body_len;
+} tr_topic_event;
+enum {
+    TR_TOPIC_NEW = 1,
+    TR_TOPIC_DUPLICATE = 2
+};
+/* Call first in receive. 0: not an EVENT (handle msg yourself); TR_TOPIC_NEW: *ev is an
+ * event not seen while the window held: handle it, then tr_topic_ack(ctx, msg);
+ * TR_TOPIC_DUPLICATE: seen, acked again here, to be ignored; TR_EPROTO: a malformed event
+ * (dropped, not acked). */
+int tr_topic_receive(tr_topic_inbox *in, tr_ctx *ctx, const tr_msg *msg, tr_topic_event *ev);
+/* Acks the EVENT msg to its home once the writes this actor issued so far (its handling of
+ * the event) are durable (tr_reply_durable; at once for an actor without a store), so that a
+ * crash before the commit leaves the event unacked and it comes again. 0 or the send's error. */
+int tr_topic_ack(tr_ctx *ctx, const tr_msg *msg);
+
+/* The durable outbox, inside a publishing actor's state (spawned with a name: it uses the
+ * store). tr_outbox_put writes the event under "outbox/<slot>" with the actor's other writes
+ * of the callback (the state change it describes); once that commit is durable (TR_MSG_DURABLE) the outbox publishes it, resends it
+ * every retry_ms until its home answers PUBLISHED, then deletes it. tr_outbox_init, after a
+ * restart, finds the records left and publishes them again (at least once: subscribers
+ * de-duplicate by id). The simulator commits the writes of one callback together; the real
+ * engine's store writer may split them over two consecutive commits, so a crash between those
+ * two can separate a state change from its event there (docs/pubsub.md, "Limits"). At most
+ * TR_OUTBOX_MAX records: a put beyond is TR_EFULL (refuse the
+ * request that wanted it: back-pressure reaches the client). */
+#define TR_OUTBOX_MAX 64
+typedef struct tr_outbox_config {
+    const char *broker; /* the local broker's name; NULL: TR_TOPICS_NAME (copied) */
+    uint32_t retry_ms;  /* 0: 500 */
+    uint32_t bugs;      /* TR_OUTBOX_BUG_*; 0 in production */
+} tr_outbox_config;
+typedef struct tr_outbox_record_ {
+    uint8_t state; /* 0 free, 1 written, 2 committed */
+    uint16_t body_len;
+    uint64_t id, token;
+    char topic[TR_TOPIC_NAME_MAX + 1];
+    uint8_t body[TR_TOPIC_BODY_MAX];
+} tr_outbox_record_;
+typedef struct tr_outbox {
+    tr_outbox_config cfg_;
+    char broker_[TR_NAME_MAX + 1];
+    tr_outbox_record_ rec_[TR_OUTBOX_MAX];
+    uint64_t timer_;
+    uint64_t published; /* PUBLISHED answers received for records held */
+    uint64_t refused;   /* REFUSED answers (retried later) */
+} tr_outbox;
+/* From the actor's init: recovers the records, publishes them, starts the retry timer.
+ * TR_EINVAL (bad config), TR_ENOTSUP (no store), TR_ECORRUPT (a record it cannot read). */
+int tr_outbox_init(tr_outbox *ob, tr_ctx *ctx, const tr_outbox_config *cfg);
+/* From a handler: stores the event (body copied; at most TR_TOPIC_BODY_MAX bytes) with the
+ * callback's other writes. 0; TR_EFULL; TR_EEXIST (this (topic, id) is held already);
+ * TR_EINVAL; or the store's error. */
+int tr_outbox_put(tr_outbox *ob, tr_ctx *ctx, const char *topic, uint64_t id, const void *body,
+                  size_t len);
+/* Call first in receive: 1 when msg was the outbox's (handled), 0 otherwise. */
+int tr_outbox_receive(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg);
+/* Records not yet answered PUBLISHED. */
+uint32_t tr_outbox_pending(const tr_outbox *ob);
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -1,0 +1,181 @@
+/* check_pubsub.c — the checks of the pubsub service (harness/builtin_pubsub.h) over the
+ * history, the subscribers' probes and what every node committed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/builtin_pubsub.h"
+
+typedef struct publish {
+    int64_t id;
+    int64_t process;
+    uint64_t invoked_ns;
+    int32_t node; /* where the publisher ran */
+    tr_history_type outcome;
+} publish;
+
+typedef struct got_record { /* as harness/builtin_pubsub.c writes it */
+    uint32_t count;
+    uint32_t epoch;
+    uint32_t arrival;
+} got_record;
+
+/* The publishes of the history, in invoke order; *out owned by the caller (free). */
+static int publishes(const tr_history *h, publish **out, size_t *count) {
+    size_t n = tr_history_count(h), k = 0;
+    publish *p = calloc(n ? n : 1, sizeof *p);
+    tr_history_op op;
+    if (!p) {
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        if (strcmp(op.f, "publish") != 0) {
+            continue;
+        }
+        if (op.type == TR_HISTORY_INVOKE) {
+            p[k++] = (publish){.id = op.value,
+                               .process = op.process,
+                               .invoked_ns = (uint64_t)op.time_ns,
+                               .node = op.node,
+                               .outcome = TR_HISTORY_INVOKE};
+            continue;
+        }
+        for (size_t j = k; j-- > 0;) {
+            if (p[j].process == op.process && p[j].outcome == TR_HISTORY_INVOKE) {
+                p[j].outcome = op.type;
+                break;
+            }
+        }
+    }
+    *out = p;
+    *count = k;
+    return 0;
+}
+
+/* When each node's subscriber was first told SUBSCRIBED (UINT64_MAX: never). */
+static int subscribed_at(const tr_check_input *in, uint64_t *at) {
+    const tr_sim_probe *probes;
+    uint64_t dropped = 0;
+    size_t n = tr_sim_probes(in->sim, &probes, &dropped);
+    for (uint32_t k = 0; k < in->node_count; k++) {
+        at[k] = UINT64_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tr_sim_probe *p = &probes[i];
+        if (p->kind == TR__PUBSUB_PROBE_SUBSCRIBED && p->a < in->node_count && p->t_ns < at[p->a]) {
+            at[p->a] = p->t_ns;
+        }
+    }
+    return dropped ? TR_EFULL : 0;
+}
+
+/* Node k's record of id: 0 (count 0 when never got), or the store's error. */
+static int got(const tr_check_input *in, uint32_t k, int64_t id, got_record *g) {
+    char key[40];
+    size_t len;
+    int n = snprintf(key, sizeof key, "got/%llu", (unsigned long long)id);
+    int rc = tr_check_kv_get(in, k, TR__PUBSUB_SUB, key, (size_t)n, g, sizeof *g, &len);
+    if (rc == TR_ENOENT) {
+        *g = (got_record){0, 0, 0};
+        return 0;
+    }
+    return rc != 0 ? rc : len == sizeof *g ? 0 : TR_ECORRUPT;
+}
+
+/* Outbox records left in the publishers' stores at the end (events still to deliver). */
+static uint32_t outbox_left(const tr_check_input *in) {
+    uint32_t left = 0;
+    for (uint32_t k = 0; k < in->node_count; k++) {
+        for (uint32_t slot = 0; slot < TR_OUTBOX_MAX; slot++) {
+            char key[32], buf[4];
+            size_t len;
+            int n = snprintf(key, sizeof key, "outbox/%u", slot);
+            int rc = tr_check_kv_get(in, k, TR__PUBSUB_PUB, key, (size_t)n, buf, sizeof buf, &len);
+            left += rc == 0 || rc == TR_ETOOBIG;
+        }
+    }
+    return left;
+}
+
+tr_verdict tr__pubsub_check_delivered_once(const tr_check_input *in, char *why, size_t cap) {
+    publish *p = NULL;
+    size_t n = 0;
+    uint64_t at[TR_SIM_NODES_MAX];
+    if (!in->sim || in->node_count > TR_SIM_NODES_MAX || publishes(in->history, &p, &n) != 0) {
+        snprintf(why, cap, "no simulation to read, or out of memory");
+        free(p);
+        return TR_VERDICT_UNKNOWN;
+    }
+    tr_verdict v = TR_VERDICT_HELD;
+    uint64_t ok = 0, deliveries = 0;
+    snprintf(why, cap, "every acknowledged publish reached every subscriber once");
+    if (subscribed_at(in, at) != 0) {
+        v = TR_VERDICT_UNKNOWN;
+        snprintf(why, cap, "probes were dropped: subscription times unknown");
+    }
+    for (size_t i = 0; i < n && v == TR_VERDICT_HELD; i++) {
+        ok += p[i].outcome == TR_HISTORY_OK;
+        for (uint32_t k = 0; k < in->node_count && v == TR_VERDICT_HELD; k++) {
+            got_record g;
+            if (!tr_sim_node_is_up(in->sim, k)) {
+                continue; /* down at the end: nothing can reach it */
+            }
+            if (got(in, k, p[i].id, &g) != 0) {
+                v = TR_VERDICT_UNKNOWN;
+                snprintf(why, cap, "n%u's store could not be read", k + 1);
+            } else if (g.count > 1) {
+                v = TR_VERDICT_VIOLATED;
+                snprintf(why, cap, "event %lld handed to n%u's subscriber %u times in one window",
+                         (long long)p[i].id, k + 1, g.count);
+            } else if (g.count == 0 && p[i].outcome == TR_HISTORY_OK && at[k] < p[i].invoked_ns) {
+                v = TR_VERDICT_VIOLATED;
+                snprintf(why, cap,
+                         "event %lld (publish ok) never reached n%u's subscriber (%u events "
+                         "still in outboxes)",
+                         (long long)p[i].id, k + 1, outbox_left(in));
+            }
+            deliveries += g.count;
+        }
+    }
+    tr_check_measure(in, "publishes_ok", (double)ok);
+    tr_check_measure(in, "deliveries", (double)deliveries);
+    free(p);
+    return v;
+}
+
+tr_verdict tr__pubsub_check_no_phantom(const tr_check_input *in, char *why, size_t cap) {
+    publish *p = NULL;
+    size_t n = 0;
+    if (!in->sim || publishes(in->history, &p, &n) != 0) {
+        snprintf(why, cap, "no simulation to read, or out of memory");
+        free(p);
+        return TR_VERDICT_UNKNOWN;
+    }
+    tr_verdict v = TR_VERDICT_HELD;
+    snprintf(why, cap, "every event delivered describes a committed state change");
+    for (size_t i = 0; i < n && v == TR_VERDICT_HELD; i++) {
+        bool delivered = false;
+        for (uint32_t k = 0; k < in->node_count && !delivered; k++) {
+            got_record g;
+            delivered = got(in, k, p[i].id, &g) == 0 && g.count > 0;
+        }
+        char key[40], buf[8];
+        size_t len;
+        int kl = snprintf(key, sizeof key, "state/%llu", (unsigned long long)p[i].id);
+        if (!delivered || p[i].node < 0) {
+            continue;
+        }
+        int rc = tr_check_kv_get(in, (uint32_t)p[i].node, TR__PUBSUB_PUB, key, (size_t)kl, buf,
+                                 sizeof buf, &len);
+        if (rc == TR_ENOENT) {
+            v = TR_VERDICT_VIOLATED;
+            snprintf(why, cap, "event %lld was delivered but n%d never committed its change",
+                     (long long)p[i].id, p[i].node + 1);
+        } else if (rc != 0) {
+            v = TR_VERDICT_UNKNOWN;
+            snprintf(why, cap, "n%d's store could not be read", p[i].node + 1);
+        }
+    }
+    free(p);
+    return v;
+}
