@@ -292,7 +292,7 @@ int tr__raft_log_check(const tr__raft *r) {
         members = c ? c : members;
         prev = t;
     }
-    bool conf_ok = members != 0 && members <= r->all && members == r->members &&
-                   (conf_index == r->conf_index || conf_index == r->snap_index);
+    bool conf_ok =
+        members != 0 && members <= r->all && members == r->members && conf_index == r->conf_index;
     return conf_ok ? 0 : TR_ECORRUPT;
 }
