@@ -17,7 +17,8 @@
 
 enum {
     PROPOSE = TR_MSG_USER, /* body: msgpack int, added to the sum */
-    STATUS,       /* [role, leader, term, commit, applied, snapshot, last, bad, sum, members] */
+    STATUS,       /* [role, leader, term, commit, applied, snapshot, last, bad, sum, members,
+                     elections] */
     CHANGE,       /* [node, add]: tr_raft_change; the answer [status] once done, or its refusal */
     CHANGE_TWICE, /* [node, node2]: removes both at once; the answer [the second's status] */
     RAFT_BASE = TR_MSG_USER + 16
@@ -104,7 +105,7 @@ static void reply_status(replica *s, tr_ctx *ctx, const tr_msg *m) {
     tr_mp_writer w;
     tr_raft_status_get(&s->raft, &st);
     tr_mp_writer_init(&w, buf, sizeof buf);
-    tr_mp_write_array(&w, 10);
+    tr_mp_write_array(&w, 11);
     uint64_t v[] = {st.role,          (uint64_t)(int64_t)st.leader,
                     st.term,          st.commit_index,
                     st.applied_index, st.snapshot_index,
@@ -114,6 +115,7 @@ static void reply_status(replica *s, tr_ctx *ctx, const tr_msg *m) {
     }
     tr_mp_write_int(&w, s->sum);
     tr_mp_write_int(&w, st.members);
+    tr_mp_write_int(&w, (int64_t)st.elections);
     (void)tr_reply(ctx, m, STATUS, buf, w.len);
 }
 
@@ -185,7 +187,7 @@ static tr_sim *make(uint64_t seed, uint32_t snapshot_every, uint32_t log_max) {
 }
 
 typedef struct status {
-    int64_t role, leader, term, commit, applied, snap, last, bad, sum, members;
+    int64_t role, leader, term, commit, applied, snap, last, bad, sum, members, elections;
 } status;
 
 static status get_status(tr_sim *sim, uint32_t node) {
@@ -197,7 +199,7 @@ static status get_status(tr_sim *sim, uint32_t node) {
     tr_mp_reader r;
     tr_mp_reader_init(&r, reply->body, reply->body_len);
     tr_mp_read_array(&r, &n);
-    for (uint32_t i = 0; i < 10; i++) {
+    for (uint32_t i = 0; i < 11; i++) {
         tr_mp_read_int(&r, &f[i]);
     }
     cr_assert_eq(tr_mp_reader_done(&r), 0);
@@ -555,22 +557,48 @@ Test(raft, a_replica_is_removed_and_added_back_while_a_client_writes) {
 }
 
 /* The leader removes itself: it is answered once the removal commits, then steps down; the
- * two others elect a leader and commit, and the removed one does not disturb them. */
+ * two others elect a leader and commit, and the removed one, which knows it is out, starts no
+ * election of its own (seed after seed). */
 Test(raft, a_leader_that_removes_itself_steps_down_once_it_commits) {
-    tr_sim *sim = make(7, 0, 0);
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        tr_sim *sim = make(200 + seed, 0, 0);
+        tr_sim_run_for(sim, 2 * SEC);
+        int64_t leader = leader_of(sim), sum = propose(sim, (uint32_t)leader_of(sim), 3);
+        int64_t elections = get_status(sim, (uint32_t)leader).elections;
+        cr_assert_eq(request_change(sim, (uint32_t)leader, (uint32_t)leader, false), 0);
+        tr_sim_run_for(sim, 2 * SEC);
+        int64_t next = leader_of(sim);
+        cr_assert_geq(next, 0, "seed %llu: no new leader", (unsigned long long)seed);
+        cr_assert_neq(next, leader, "the removed leader still leads");
+        status st = get_status(sim, (uint32_t)next);
+        cr_expect_eq(st.members, 7 & ~(1 << leader));
+        cr_assert(try_propose(sim, (uint32_t)next, 4, SEC, &sum), "the two left commit");
+        tr_sim_run_for(sim, 3 * SEC);
+        cr_expect_eq(get_status(sim, (uint32_t)next).term, st.term, "the removed one disrupted");
+        cr_expect_eq(get_status(sim, (uint32_t)leader).elections, elections,
+                     "seed %llu: the removed leader started an election", (unsigned long long)seed);
+        members_agree(sim, 3, 7);
+        tr_sim_destroy(sim);
+    }
+}
+
+/* An addition waits for its replica to catch up: a replica that is down never does, so the
+ * change fails (TR_ETIMEDOUT) and the configuration stays as it was, still committing. */
+Test(raft, an_addition_waits_for_the_replica_to_catch_up) {
+    tr_sim *sim = make(11, 0, 0);
     tr_sim_run_for(sim, 2 * SEC);
-    int64_t leader = leader_of(sim), sum = propose(sim, (uint32_t)leader_of(sim), 3);
-    cr_assert_eq(request_change(sim, (uint32_t)leader, (uint32_t)leader, false), 0);
-    tr_sim_run_for(sim, 2 * SEC);
-    int64_t next = leader_of(sim);
-    cr_assert_geq(next, 0, "no new leader");
-    cr_assert_neq(next, leader, "the removed leader still leads");
-    status st = get_status(sim, (uint32_t)next);
-    cr_expect_eq(st.members, 7 & ~(1 << leader));
-    cr_assert(try_propose(sim, (uint32_t)next, 4, SEC, &sum), "the two left commit");
-    tr_sim_run_for(sim, 3 * SEC);
-    cr_expect_eq(get_status(sim, (uint32_t)next).term, st.term, "the removed leader disrupted");
-    members_agree(sim, 3, 7);
+    int64_t leader = leader_of(sim), sum = 0;
+    uint32_t out = ((uint32_t)leader + 1) % 3;
+    cr_assert_eq(request_change(sim, (uint32_t)leader, out, false), 0);
+    tr_sim_crash(sim, out);
+    cr_expect_eq(request_change(sim, (uint32_t)leader, out, true), 1, "no answer in 3 s");
+    tr_sim_run_for(sim, 2 * SEC); /* 20 election timeouts of 200 ms from the request */
+    cr_expect_eq(get_status(sim, (uint32_t)leader).members, 7 & ~(1 << out));
+    cr_assert(try_propose(sim, (uint32_t)leader, 2, SEC, &sum));
+    tr_sim_restart(sim, out);
+    cr_expect_eq(request_change(sim, (uint32_t)leader, out, true), 0, "added once it is back");
+    tr_sim_run_for(sim, SEC);
+    members_agree(sim, 3, 2);
     tr_sim_destroy(sim);
 }
 
