@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/linkv.h"
 #include "actors/raft_internal.h"
 #include "troupe.h"
 
@@ -776,4 +777,86 @@ Test(raft, a_change_waits_for_the_previous_one_and_the_terms_first_commit) {
     r->role = TR_RAFT_FOLLOWER;
     cr_expect_eq(tr_raft_change((tr_raft *)r, no_ctx, &req, 0, false), TR_EAGAIN);
     free(r);
+}
+
+/* ---- lin-kv's member request ----------------------------------------------------------------- */
+
+static int boot_linkv(tr_node *node, void *ud) {
+    tr__linkv_arg a;
+    memset(&a, 0, sizeof a);
+    a.node_index = tr_node_id(node) - 1;
+    a.node_count = 3;
+    for (uint32_t i = 0; i < 3; i++) {
+        snprintf(a.names[i], sizeof a.names[i], "n%u", i + 1);
+    }
+    tr_spawn_opts o = {.name = TR__LINKV_NAME};
+    return tr_node_spawn(node, &tr__linkv_behaviour, &o, &a, sizeof a, NULL);
+}
+
+/* A lin-kv request through `node`: [code, value] (value -1 when nil). */
+static int64_t linkv_call(tr_sim *sim, uint32_t node, uint32_t type, const int64_t *f, uint32_t n,
+                          bool flag, int64_t *value) {
+    uint8_t body[64];
+    tr_mp_writer w;
+    tr_msg *reply = NULL;
+    int64_t code = -1;
+    uint32_t len = 0;
+    tr_mp_writer_init(&w, body, sizeof body);
+    tr_mp_write_array(&w, n + (type == TR__LINKV_MEMBER));
+    for (uint32_t i = 0; i < n; i++) {
+        tr_mp_write_int(&w, f[i]);
+    }
+    if (type == TR__LINKV_MEMBER) {
+        tr_mp_write_bool(&w, flag);
+    }
+    cr_assert_eq(tr_sim_request(sim, node, TR__LINKV_NAME, type, body, w.len, 3 * SEC, &reply), 0);
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, reply->body, reply->body_len);
+    cr_assert_eq(tr_mp_read_array(&r, &len), 0);
+    cr_assert_eq(tr_mp_read_int(&r, &code), 0);
+    *value = -1;
+    (void)tr_mp_read_int(&r, value);
+    tr_msg_free(reply);
+    return code;
+}
+
+/* lin-kv's member request: refused by a follower naming the leader, a removal committed by
+ * the leader, a second removal of the same replica refused, the two members left writing and
+ * reading, and the replica added back. */
+Test(raft, linkv_member_removes_and_adds_a_replica) {
+    tr_sim_config cfg;
+    tr_sim_config_init(&cfg);
+    cfg.net = TR_SIM_NET_ORACLE;
+    cfg.seed = 12;
+    cfg.nodes = 3;
+    cfg.boot = boot_linkv;
+    tr_sim *sim;
+    cr_assert_eq(tr_sim_create(&cfg, &sim), 0);
+    tr_sim_run_for(sim, 2 * SEC);
+    int64_t leader = -1, v = 0, kv[2] = {1, 42};
+    int64_t node[1] = {0};
+    int64_t code = linkv_call(sim, 0, TR__LINKV_MEMBER, node, 1, false, &leader);
+    if (code == TR__LINKV_NO_LEADER) {
+        cr_assert_geq(leader, 1, "a follower names the leader");
+        node[0] = (leader + 1) % 3;
+        code = linkv_call(sim, (uint32_t)leader, TR__LINKV_MEMBER, node, 1, false, &v);
+    } else {
+        leader = 0; /* n1 leads and removed the replica asked, n1: itself */
+    }
+    cr_assert_eq(code, TR__LINKV_OK, "the removal committed");
+    tr_sim_run_for(sim, SEC);
+    int64_t now = -1;
+    for (uint32_t i = 0; i < 3 && now < 0; i++) {
+        int64_t c = linkv_call(sim, i, TR__LINKV_MEMBER, node, 1, false, &v);
+        now = c == TR__LINKV_BAD ? i : now; /* the leader: the replica is already out */
+    }
+    cr_assert_geq(now, 0, "a leader refuses to remove a non-member");
+    cr_expect_eq(linkv_call(sim, (uint32_t)now, TR__LINKV_WRITE, kv, 2, false, &v), TR__LINKV_OK);
+    cr_expect_eq(linkv_call(sim, (uint32_t)now, TR__LINKV_READ, kv, 1, false, &v), TR__LINKV_OK);
+    cr_expect_eq(v, 42);
+    cr_expect_eq(linkv_call(sim, (uint32_t)now, TR__LINKV_MEMBER, node, 1, true, &v), TR__LINKV_OK,
+                 "added back");
+    int64_t bad[1] = {3};
+    cr_expect_eq(linkv_call(sim, (uint32_t)now, TR__LINKV_MEMBER, bad, 1, true, &v), TR__LINKV_BAD);
+    tr_sim_destroy(sim);
 }
