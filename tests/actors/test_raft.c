@@ -877,3 +877,60 @@ Test(raft, linkv_member_removes_and_adds_a_replica) {
     cr_expect_eq(linkv_call(sim, (uint32_t)now, TR__LINKV_MEMBER, bad, 1, true, &v), TR__LINKV_BAD);
     tr_sim_destroy(sim);
 }
+
+/* Changes and cuts interleaved on five replicas: in each round a random replica is cut off,
+ * the leader (if any) is asked to add or remove a random replica (three to five members)
+ * while writes go on, and the cut heals. No acknowledged write is lost, a write is applied at most once, and in the end
+ * the members agree on the log and the configuration. */
+Test(raft, changes_and_cuts_interleaved_lose_no_acknowledged_write) {
+    enum {
+        NODES = 5,
+        ROUNDS = 24
+    };
+    tr_sim *sim = make_n(13, NODES, 16, 64);
+    tr_sim_rng rng;
+    tr_sim_rng_init(&rng, 13, TR_SIM_STREAM_USER);
+    tr_sim_run_for(sim, 2 * SEC);
+    int64_t acked = 1, ones = 1, hundreds = 0, sum = 0; /* +1 writes (the last one included) */
+    int changes = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        tr_sim_isolate(sim, (uint32_t)(tr_sim_rng_next(&rng) % NODES));
+        tr_sim_run_for(sim, 500 * MS);
+        int64_t leader = leader_among(sim, NODES, NODES, 0);
+        if (leader >= 0) {
+            /* between three and five members: add when three, remove when five */
+            int64_t members = get_status(sim, (uint32_t)leader).members;
+            int count = __builtin_popcountll((unsigned long long)members);
+            bool add = count == 3 || (count < NODES && tr_sim_rng_next(&rng) % 2);
+            uint32_t node = (uint32_t)(tr_sim_rng_next(&rng) % NODES);
+            while ((members >> node & 1) == add) {
+                node = (node + 1) % NODES;
+            }
+            propose_async(sim, (uint32_t)leader); /* +100 x 10, not counted as acknowledged */
+            hundreds += 10;
+            changes += request_change(sim, (uint32_t)leader, node, add) == 0;
+            acked += try_propose(sim, (uint32_t)leader, 1, SEC, &sum);
+            ones++;
+        }
+        tr_sim_heal(sim);
+        tr_sim_run_for(sim, SEC);
+    }
+    tr_sim_run_for(sim, 2 * SEC);
+    int64_t leader = leader_among(sim, NODES, NODES, 0);
+    cr_assert_geq(leader, 0, "no leader in the end");
+    cr_assert(try_propose(sim, (uint32_t)leader, 1, 2 * SEC, &sum), "no commit in the end");
+    tr_sim_run_for(sim, SEC);
+    status lead = get_status(sim, (uint32_t)leader);
+    /* fewer than 100 +1 writes: the sum's last two digits count those applied */
+    cr_expect_geq(lead.sum % 100, acked, "acknowledged writes lost: %lld applied of %lld",
+                  (long long)(lead.sum % 100), (long long)acked);
+    cr_expect_leq(lead.sum % 100, ones, "a write applied twice");
+    cr_expect_leq(lead.sum / 100, hundreds, "a write applied twice");
+    members_agree(sim, NODES, lead.sum);
+    cr_expect_geq(changes, ROUNDS / 3, "only %d changes committed", changes);
+    cr_log_info("interleaved changes: %d committed; sum %lld, %lld of %lld +1 writes "
+                "acknowledged, members %llx",
+                changes, (long long)lead.sum, (long long)acked, (long long)ones,
+                (long long)lead.members);
+    tr_sim_destroy(sim);
+}
