@@ -1902,11 +1902,13 @@ typedef struct tr_raft_status {
 void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
 /* Adds (add) or removes replica `node` (0-based, < node_count) as a member, one at a time
  * (Raft dissertation 4.1): the configuration is a log entry, in force on each replica once in
- * its log; votes and commits count the current configuration's majority. On the leader only.
+ * its log; votes and commits count the current configuration's majority. On the leader only;
+ * req is borrowed (its type, sender and correlation id are kept for cfg.done).
  * An added replica first receives the log without counting (a learner); its entry is appended
  * once it holds every committed entry. cfg.done(req, 0) once the change is committed;
  * TR_ETIMEDOUT when the replica to add did not catch up within 20 election timeouts;
- * TR_EAGAIN when its entry was replaced. A removed leader steps down once its removal
+ * TR_EAGAIN when leadership was lost before its entry was appended, or its entry was
+ * replaced. A removed leader steps down once its removal
  * commits; a replica outside its configuration starts no election. Returns 0, TR_EAGAIN not
  * the leader, TR_EBUSY a change in flight or no entry of this term committed yet, TR_EINVAL
  * (node out of range, already in or out, or the last member), TR_EFULL. */
