@@ -210,6 +210,14 @@ static uint32_t op_of(uint32_t type) {
                                      : type;
 }
 
+/* A membership change's outcome as an answer code. */
+static int member_code(int status) {
+    return status == 0           ? TR__LINKV_OK
+           : status == TR_EAGAIN ? TR__LINKV_NO_LEADER
+           : status == TR_EBUSY || status == TR_ETIMEDOUT || status == TR_EFULL ? TR__LINKV_BUSY
+                                                                                : TR__LINKV_BAD;
+}
+
 static void done(void *ud, tr_ctx *ctx, const tr_msg *req_in, int status, const void *out,
                  size_t len) {
     const linkv *s = ud;
@@ -218,7 +226,9 @@ static void done(void *ud, tr_ctx *ctx, const tr_msg *req_in, int status, const 
     tr_msg copy = *req_in; /* answered under the client's operation's type */
     const tr_msg *req = &copy;
     copy.type = op_of(req_in->type);
-    if (status != 0) {
+    if (req->type == TR__LINKV_MEMBER) {
+        answer(ctx, req, member_code(status), false, 0);
+    } else if (status != 0) {
         if (copy.type == req_in->type) { /* a routed copy never refuses */
             answer(ctx, req, status == TR_EAGAIN ? TR__LINKV_NO_LEADER : TR__LINKV_BAD, false, 0);
         }
@@ -383,6 +393,28 @@ static int on_request(linkv *s, tr_ctx *ctx, const tr_msg *m) {
                          : redirect(s, ctx, m, rc, f, want);
 }
 
+/* member [node, add]: a change of the Raft configuration, answered by the leader only. */
+static int on_member(linkv *s, tr_ctx *ctx, const tr_msg *m) {
+    uint64_t node = 0;
+    bool add = false;
+    uint32_t n = 0;
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, m->body, m->body_len);
+    tr_mp_read_array(&r, &n);
+    tr_mp_read_uint(&r, &node);
+    tr_mp_read_bool(&r, &add);
+    if (n != 2 || tr_mp_reader_done(&r) != 0 || node >= s->arg.node_count) {
+        answer(ctx, m, TR__LINKV_BAD, false, 0);
+        return TR_CONTINUE;
+    }
+    int rc = tr_raft_change(&s->raft, ctx, m, (uint32_t)node, add);
+    int leader = tr_raft_leader(&s->raft);
+    if (rc != 0) {
+        answer(ctx, m, member_code(rc), rc == TR_EAGAIN && leader >= 0, leader);
+    }
+    return TR_CONTINUE;
+}
+
 /* After Raft's messages: a waiting request goes on once a leader other than the one it could
  * not reach is known, or is refused when its time is up. */
 static void retry_waiting(linkv *s, tr_ctx *ctx) {
@@ -450,6 +482,9 @@ static int receive(tr_ctx *ctx, void *state, const tr_msg *m) {
             (void)tr_reply(ctx, m, TR__LINKV_STATE, buf, w.len);
         }
         return TR_CONTINUE;
+    }
+    if (m->type == TR__LINKV_MEMBER) {
+        return on_member(s, ctx, m);
     }
     uint32_t op = op_of(m->type);
     if (op >= TR__LINKV_READ && op <= TR__LINKV_CAS) {

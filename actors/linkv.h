@@ -8,7 +8,8 @@
  * index when one is known), TR__LINKV_BUSY, TR__LINKV_BAD. A request from a client on another
  * node (`troupe call`) is answered only by the leader: the others say which node leads.
  * No answer: a write or cas may still take effect. A write or cas is applied at most once
- * per (client address, correlation id), however often the network delivers it. The harness's descriptor is
+ * per (client address, correlation id), however often the network delivers it. `member`
+ * changes the Raft configuration (one replica at a time). The harness's descriptor is
  * harness/builtin_linkv.c. */
 #ifndef TR_ACTORS_LINKV_H
 #define TR_ACTORS_LINKV_H
@@ -23,6 +24,10 @@ enum {
     TR__LINKV_WRITE,
     TR__LINKV_CAS,
     TR__LINKV_STATE, /* answer: an array of TR__LINKV_KEYS values (nil when unset) */
+    /* [node index, add]: adds or removes one replica as a Raft member (tr_raft_change), on
+     * the leader only; [0, nil] once committed, 3 not the leader (value: the leader), 4 a
+     * change in flight or the replica to add did not catch up, 5 a bad request. */
+    TR__LINKV_MEMBER,
     /* Between replicas, for a client whose replica does not hear from the leader: the
      * request's own fields, then the client's node, actor and correlation id (its session).
      * RELAY (read, write, cas): to another replica, which hands it on to its leader as LEADER;

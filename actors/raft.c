@@ -13,7 +13,15 @@
  * others whether they would vote for it in the next term, without raising its own; one that
  * heard from a leader within election_ticks, or whose log is more up to date, says no. Only
  * with a majority of yeses does it raise the term and ask for votes, so a replica coming back
- * from a partition cannot depose a leader that a majority still follows. */
+ * from a partition cannot depose a leader that a majority still follows.
+ * Membership (Raft dissertation 4.1): one replica added or removed at a time. The
+ * configuration is a log entry that takes effect on a replica as soon as it is in its log;
+ * votes, commits, reads and the quorum check count the current configuration's majority. A
+ * leader accepts a change only when the previous one and an entry of its own term are
+ * committed; a replica to be added first receives the log as a learner (not counted) and the
+ * entry is appended once it holds everything committed. A leader that removed itself leads
+ * until that entry commits, without counting itself, then steps down; a replica outside its
+ * configuration starts no election. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +89,31 @@ static void pending_finish(tr__raft *r, tr_ctx *ctx, uint32_t k, int status, con
     r->cfg.done(r->cfg.ud, ctx, &p.req, status, out, len);
 }
 
+static bool is_member(const tr__raft *r, uint32_t i) {
+    return (r->members >> i & 1) != 0;
+}
+
+static uint32_t self_bit(const tr__raft *r) {
+    return is_member(r, r->cfg.node_index) ? 1u << r->cfg.node_index : 0;
+}
+
+/* Whether the replicas of `bits` are a majority of the current configuration. */
+static bool quorum(const tr__raft *r, uint32_t bits) {
+    uint32_t need =
+        r->cfg.bugs & TR_RAFT_BUG_STATIC_MAJORITY ? r->cfg.node_count / 2 + 1 : r->majority;
+    return (uint32_t)__builtin_popcount(bits & r->members) >= need;
+}
+
+/* The leader replicates to the configuration's members and to a learner about to join. */
+static bool replicates_to(const tr__raft *r, uint32_t i) {
+    return i != r->cfg.node_index && (is_member(r, i) || r->learner == (int32_t)i);
+}
+
+/* Leadership lost: reads and a change still waiting for its learner fail (not proposed). */
 static void fail_reads(tr__raft *r, tr_ctx *ctx) {
+    r->learner = -1;
     for (uint32_t k = 0; k < r->pending_count;) {
-        if (r->pending[k].read) {
+        if (r->pending[k].read || (r->pending[k].change && r->pending[k].index == 0)) {
             pending_finish(r, ctx, k, TR_EAGAIN, NULL, 0);
         } else {
             k++;
@@ -94,11 +124,11 @@ static void fail_reads(tr__raft *r, tr_ctx *ctx) {
 static void check_reads(tr__raft *r, tr_ctx *ctx) {
     for (uint32_t k = 0; k < r->pending_count;) {
         tr__raft_pending *p = &r->pending[k];
-        uint32_t acks = 1;
+        uint32_t acks = self_bit(r);
         for (uint32_t i = 0; p->read && i < r->cfg.node_count; i++) {
-            acks += i != r->cfg.node_index && r->acked_seq[i] >= p->seq;
+            acks |= i != r->cfg.node_index && r->acked_seq[i] >= p->seq ? 1u << i : 0;
         }
-        if (p->read && acks >= r->majority && r->applied >= p->index) {
+        if (p->read && quorum(r, acks) && r->applied >= p->index) {
             pending_finish(r, ctx, k, 0, NULL, 0);
         } else {
             k++;
@@ -163,13 +193,14 @@ static void become_leader(tr__raft *r, tr_ctx *ctx) {
     /* entries written as a follower may have been replaced since their notify was asked */
     r->durable_wait = false;
     r->durable_index = 0;
-    (void)tr__raft_log_append(r, ctx, r->term, NULL, 0); /* the no-op that commits the term */
+    r->learner = -1;
+    (void)tr__raft_log_append(r, ctx, r->term, NULL, 0, 0); /* the no-op that commits the term */
     want_durable(r, ctx);
     broadcast(r, ctx, false);
 }
 
 static void tally(tr__raft *r, tr_ctx *ctx) {
-    if (r->role == TR_RAFT_CANDIDATE && (uint32_t)__builtin_popcount(r->votes) >= r->majority) {
+    if (r->role == TR_RAFT_CANDIDATE && quorum(r, r->votes)) {
         become_leader(r, ctx);
     }
 }
@@ -186,7 +217,7 @@ static void send_vote_requests(tr__raft *r, tr_ctx *ctx, uint64_t term, bool pre
     tr_mp_write_uint(&w, tr__raft_term_at(r, r->last_index));
     tr_mp_write_bool(&w, pre);
     for (uint32_t i = 0; i < r->cfg.node_count; i++) {
-        if (i != r->cfg.node_index) {
+        if (i != r->cfg.node_index && is_member(r, i)) {
             (void)send_to(r, ctx, i, TR__RAFT_VOTE, &w);
         }
     }
@@ -219,7 +250,7 @@ static void become_candidate(tr__raft *r, tr_ctx *ctx) {
 }
 
 static void tally_prevotes(tr__raft *r, tr_ctx *ctx) {
-    if (r->prevoting && (uint32_t)__builtin_popcount(r->prevotes) >= r->majority) {
+    if (r->prevoting && quorum(r, r->prevotes)) {
         r->prevoting = false;
         become_candidate(r, ctx);
     }
@@ -229,6 +260,10 @@ static void tally_prevotes(tr__raft *r, tr_ctx *ctx) {
 static void start_prevote(tr__raft *r, tr_ctx *ctx) {
     if (r->role == TR_RAFT_CANDIDATE) {
         become_follower(r, ctx, -1); /* the election failed; the next one starts over */
+    }
+    if (!is_member(r, r->cfg.node_index)) {
+        reset_election(r, ctx); /* outside the configuration: it cannot lead, so it waits */
+        return;
     }
     if (r->cfg.bugs & TR_RAFT_BUG_NO_PREVOTE) {
         become_candidate(r, ctx); /* planted: straight to a new term */
@@ -270,21 +305,34 @@ static void apply_committed(tr__raft *r, tr_ctx *ctx) {
     check_reads(r, ctx);
 }
 
+static void send_append(tr__raft *r, tr_ctx *ctx, uint32_t i, bool heartbeat);
+
 static void advance_commit(tr__raft *r, tr_ctx *ctx) {
     if (r->cfg.bugs & TR_RAFT_BUG_EARLY_COMMIT) {
         r->commit = r->last_index; /* planted: nobody else has it yet */
     }
     for (uint64_t n = r->last_index; n > r->commit && tr__raft_term_at(r, n) == r->term; n--) {
-        uint32_t count = r->durable_index >= n;
+        uint32_t holders = r->durable_index >= n ? self_bit(r) : 0;
         for (uint32_t i = 0; i < r->cfg.node_count; i++) {
-            count += i != r->cfg.node_index && r->match[i] >= n;
+            holders |= i != r->cfg.node_index && r->match[i] >= n ? 1u << i : 0;
         }
-        if (count >= r->majority) {
+        if (quorum(r, holders)) {
             r->commit = n;
             break;
         }
     }
     apply_committed(r, ctx);
+    if (r->role == TR_RAFT_LEADER && !is_member(r, r->cfg.node_index) &&
+        r->commit >= r->conf_index) {
+        /* its removal is committed: tell the others, then stop leading */
+        for (uint32_t i = 0; i < r->cfg.node_count; i++) {
+            if (replicates_to(r, i)) {
+                send_append(r, ctx, i, true);
+            }
+        }
+        become_follower(r, ctx, -1);
+        reset_election(r, ctx);
+    }
 }
 
 /* ---- the leader's appends ------------------------------------------------------------------- */
@@ -297,17 +345,22 @@ static void send_snapshot(tr__raft *r, tr_ctx *ctx, uint32_t i) {
     };
     uint8_t head[HEAD];
     size_t len = 0;
+    uint32_t members = 0;
     tr_mp_writer w;
-    if (tr__raft_snapshot_load(r, ctx, HEAD, &len) != 0) {
+    if (tr__raft_snapshot_load(r, ctx, HEAD, &len, &members) != 0) {
         return;
     }
+    /* [term, from, index, its term, seq, (its configuration unless every replica), data] */
     tr_mp_writer_init(&w, head, sizeof head);
-    tr_mp_write_array(&w, 6);
+    tr_mp_write_array(&w, members == r->all ? 6 : 7);
     tr_mp_write_uint(&w, r->term);
     tr_mp_write_uint(&w, r->cfg.node_index);
     tr_mp_write_uint(&w, r->snap_index);
     tr_mp_write_uint(&w, r->snap_term);
     tr_mp_write_uint(&w, r->seq);
+    if (members != r->all) {
+        tr_mp_write_uint(&w, members);
+    }
     uint8_t *p = tr_mp_writer_room(&w, 5);
     if (p == NULL) {
         return;
@@ -348,9 +401,13 @@ static void send_append(tr__raft *r, tr_ctx *ctx, uint32_t i, bool heartbeat) {
         if (tr__raft_len_at(r, k) && tr__raft_entry_read(r, ctx, k, cmd, &n) != 0) {
             return;
         }
-        tr_mp_write_array(&w, 2);
+        uint32_t conf = r->confs[k % r->cap]; /* [term, command] or [term, "", members] */
+        tr_mp_write_array(&w, conf ? 3 : 2);
         tr_mp_write_uint(&w, tr__raft_term_at(r, k));
         tr_mp_write_bin(&w, cmd, n);
+        if (conf) {
+            tr_mp_write_uint(&w, conf);
+        }
     }
     if (send_to(r, ctx, i, TR__RAFT_APPEND, &w) == 0 && end > r->next[i]) {
         r->next[i] = end;
@@ -360,11 +417,66 @@ static void send_append(tr__raft *r, tr_ctx *ctx, uint32_t i, bool heartbeat) {
 static void broadcast(tr__raft *r, tr_ctx *ctx, bool heartbeat) {
     r->last_broadcast = r->ticks;
     for (uint32_t i = 0; i < r->cfg.node_count; i++) {
-        if (i != r->cfg.node_index) {
+        if (replicates_to(r, i)) {
             send_append(r, ctx, i, heartbeat);
         }
     }
     advance_commit(r, ctx); /* a cluster of one commits alone */
+}
+
+/* ---- membership ----------------------------------------------------------------------------- */
+
+#define LEARNER_TICKS 20 /* election timeouts a replica to be added has to catch up */
+
+/* Appends the configuration `members` for the change pending at k and sends it; on an error
+ * the pending change stays as it was and the error is returned. */
+static int propose_conf(tr__raft *r, tr_ctx *ctx, uint32_t k, uint32_t members) {
+    int rc = tr__raft_log_append(r, ctx, r->term, NULL, 0, members);
+    if (rc != 0) {
+        return rc;
+    }
+    r->pending[k].index = r->last_index;
+    r->pending[k].term = r->term;
+    want_durable(r, ctx);
+    for (uint32_t i = 0; i < r->cfg.node_count; i++) {
+        if (replicates_to(r, i) && r->next[i] <= r->last_index) {
+            send_append(r, ctx, i, false);
+        }
+    }
+    advance_commit(r, ctx);
+    return 0;
+}
+
+/* The change waiting for its learner to catch up (index 0), or -1. */
+static int32_t waiting_change(const tr__raft *r) {
+    for (uint32_t k = 0; k < r->pending_count; k++) {
+        if (r->pending[k].change && r->pending[k].index == 0) {
+            return (int32_t)k;
+        }
+    }
+    return -1;
+}
+
+/* The learner holds every committed entry: the addition is appended. */
+static void propose_addition(tr__raft *r, tr_ctx *ctx) {
+    int32_t k = waiting_change(r);
+    uint32_t node = (uint32_t)r->learner;
+    r->learner = -1;
+    if (k >= 0) {
+        int rc = propose_conf(r, ctx, (uint32_t)k, r->members | 1u << node);
+        if (rc != 0) {
+            pending_finish(r, ctx, (uint32_t)k, rc, NULL, 0);
+        }
+    }
+}
+
+/* The learner did not catch up in time (down or cut off): the change fails, unproposed. */
+static void learner_give_up(tr__raft *r, tr_ctx *ctx) {
+    int32_t k = waiting_change(r);
+    r->learner = -1;
+    if (k >= 0) {
+        pending_finish(r, ctx, (uint32_t)k, TR_ETIMEDOUT, NULL, 0);
+    }
 }
 
 /* ---- receiving ---------------------------------------------------------------------------- */
@@ -476,7 +588,7 @@ static bool accept_leader(tr__raft *r, tr_ctx *ctx, uint64_t term, uint32_t from
 
 /* Stores entry idx of term t unless the log has it; 1 stored or had, 0 no room, <0 refused. */
 static int take_entry(tr__raft *r, tr_ctx *ctx, uint64_t idx, uint64_t t, const uint8_t *b,
-                      uint32_t n) {
+                      uint32_t n, uint32_t conf) {
     if (idx <= r->snap_index || (idx <= r->last_index && tr__raft_term_at(r, idx) == t)) {
         return 1;
     }
@@ -490,7 +602,7 @@ static int take_entry(tr__raft *r, tr_ctx *ctx, uint64_t idx, uint64_t t, const 
         }
         r->durable_wait = false;
     }
-    int rc = tr__raft_log_append(r, ctx, t, b, n);
+    int rc = tr__raft_log_append(r, ctx, t, b, n, conf);
     return rc == 0 ? 1 : rc == TR_EFULL ? 0 : rc;
 }
 
@@ -513,13 +625,17 @@ static int on_append(tr__raft *r, tr_ctx *ctx, const tr_msg *m) {
     }
     for (uint32_t k = 0; k < n; k++) {
         uint32_t two = 0, len = 0;
-        uint64_t t = 0;
+        uint64_t t = 0, conf = 0;
         const uint8_t *b = NULL;
-        if (tr_mp_read_array(&rd, &two) != 0 || two != 2 || tr_mp_read_uint(&rd, &t) != 0 ||
-            tr_mp_read_bin(&rd, &b, &len) != 0 || t > v[0] || len > TR_RAFT_COMMAND_MAX) {
+        if (tr_mp_read_array(&rd, &two) != 0 || (two != 2 && two != 3) ||
+            tr_mp_read_uint(&rd, &t) != 0 || tr_mp_read_bin(&rd, &b, &len) != 0 || t > v[0] ||
+            len > TR_RAFT_COMMAND_MAX) {
             return TR_EPROTO;
         }
-        int rc = take_entry(r, ctx, prev + 1 + k, t, b, len);
+        if (two == 3 && (tr_mp_read_uint(&rd, &conf) != 0 || conf == 0 || conf > r->all || len)) {
+            return TR_EPROTO;
+        }
+        int rc = take_entry(r, ctx, prev + 1 + k, t, b, len, (uint32_t)conf);
         if (rc <= 0) {
             break;
         }
@@ -536,14 +652,16 @@ static int on_append(tr__raft *r, tr_ctx *ctx, const tr_msg *m) {
 }
 
 static int on_snapshot(tr__raft *r, tr_ctx *ctx, const tr_msg *m) {
-    uint64_t v[5]; /* term, from, index, its term, seq */
+    uint64_t v[6] = {0}; /* term, from, index, its term, seq, members (when not all) */
     const uint8_t *b = NULL;
     uint32_t len = 0;
     tr_mp_reader rd;
-    if (read_head(r, &rd, m, 6, v, 5) != 0 || tr_mp_read_bin(&rd, &b, &len) != 0 ||
-        len > TR_RAFT_SNAPSHOT_MAX || v[3] > v[0]) {
+    bool conf = read_head(r, &rd, m, 6, v, 5) != 0;
+    if ((conf && (read_head(r, &rd, m, 7, v, 6) != 0 || v[5] == 0 || v[5] > r->all)) ||
+        tr_mp_read_bin(&rd, &b, &len) != 0 || len > TR_RAFT_SNAPSHOT_MAX || v[3] > v[0]) {
         return TR_EPROTO;
     }
+    uint32_t members = conf ? (uint32_t)v[5] : r->all;
     if (!accept_leader(r, ctx, v[0], (uint32_t)v[1])) {
         ack_append(r, ctx, m, false, r->commit, v[4]);
         return 0;
@@ -557,7 +675,7 @@ static int on_snapshot(tr__raft *r, tr_ctx *ctx, const tr_msg *m) {
                 k++;
             }
         }
-        if (tr__raft_install(r, ctx, v[2], v[3], b, len) != 0) {
+        if (tr__raft_install(r, ctx, v[2], v[3], members, b, len) != 0) {
             return TR_EPROTO;
         }
     }
@@ -592,6 +710,9 @@ static int on_append_resp(tr__raft *r, tr_ctx *ctx, const tr_msg *m) {
     if (!ok || r->next[i] <= r->last_index) {
         send_append(r, ctx, i, false);
     }
+    if (r->learner == (int32_t)i && r->match[i] >= r->commit) {
+        propose_addition(r, ctx);
+    }
     advance_commit(r, ctx);
     return 0;
 }
@@ -606,11 +727,14 @@ static void on_tick(tr__raft *r, tr_ctx *ctx) {
     }
     /* planted stale-leader-read: a leader cut off keeps leading, and answering reads */
     bool stale = r->cfg.bugs & TR_RAFT_BUG_STALE_LEADER_READ;
+    if (r->learner >= 0 && r->ticks - r->learner_since >= LEARNER_TICKS * r->cfg.election_ticks) {
+        learner_give_up(r, ctx);
+    }
     if (!stale && r->ticks - r->quorum_check >= r->cfg.election_ticks) {
-        uint32_t heard = (uint32_t)__builtin_popcount(r->heard) + 1;
+        uint32_t heard = r->heard | self_bit(r);
         r->heard = 0;
         r->quorum_check = r->ticks;
-        if (heard < r->majority) {
+        if (!quorum(r, heard)) {
             become_follower(r, ctx, -1); /* cut off from a majority: stop leading */
             reset_election(r, ctx);
             return;
@@ -685,7 +809,7 @@ int tr_raft_propose(tr_raft *pub, tr_ctx *ctx, const tr_msg *req, const void *cm
     if (r->pending_count == r->cfg.pending_max) {
         return TR_EFULL;
     }
-    int rc = tr__raft_log_append(r, ctx, r->term, cmd, (uint32_t)len);
+    int rc = tr__raft_log_append(r, ctx, r->term, cmd, (uint32_t)len, 0);
     if (rc != 0) {
         return rc;
     }
@@ -694,7 +818,7 @@ int tr_raft_propose(tr_raft *pub, tr_ctx *ctx, const tr_msg *req, const void *cm
     p->term = r->term;
     want_durable(r, ctx);
     for (uint32_t i = 0; i < r->cfg.node_count; i++) {
-        if (i != r->cfg.node_index && r->next[i] <= r->last_index) {
+        if (replicates_to(r, i) && r->next[i] <= r->last_index) {
             send_append(r, ctx, i, false);
         }
     }
@@ -734,6 +858,42 @@ int tr_raft_read(tr_raft *pub, tr_ctx *ctx, const tr_msg *req) {
     return 0;
 }
 
+int tr_raft_change(tr_raft *pub, tr_ctx *ctx, const tr_msg *req, uint32_t node, bool add) {
+    tr__raft *r = priv(pub);
+    if (!r || !ctx || !req || node >= r->cfg.node_count) {
+        return TR_EINVAL;
+    }
+    if (r->role != TR_RAFT_LEADER) {
+        return TR_EAGAIN;
+    }
+    uint32_t bit = 1u << node, next = add ? r->members | bit : r->members & ~bit;
+    if (next == r->members || next == 0) {
+        return TR_EINVAL;
+    }
+    /* planted: a change goes in at once, whatever is in flight */
+    bool racing = r->cfg.bugs & TR_RAFT_BUG_CONCURRENT_CHANGES;
+    bool settled =
+        r->conf_index <= r->commit && r->learner < 0 && tr__raft_term_at(r, r->commit) == r->term;
+    if (!settled && !racing) {
+        return TR_EBUSY;
+    }
+    tr__raft_pending *p = pending_add(r, req);
+    if (!p) {
+        return TR_EFULL;
+    }
+    p->change = true;
+    p->term = r->term;
+    if (!add || racing) {
+        int rc = propose_conf(r, ctx, r->pending_count - 1, next);
+        r->pending_count -= rc != 0; /* still the last one: nothing ran in between */
+        return rc;
+    }
+    r->learner = (int32_t)node; /* it catches up first; on_append_resp proposes the entry */
+    r->learner_since = r->ticks;
+    send_append(r, ctx, node, true);
+    return 0;
+}
+
 int tr_raft_leader(const tr_raft *pub) {
     return pub ? ((const tr__raft *)pub)->leader : -1;
 }
@@ -750,7 +910,8 @@ void tr_raft_status_get(const tr_raft *pub, tr_raft_status *out) {
                             .elections = r->elections,
                             .bad_messages = r->bad_messages,
                             .leader_silent_ticks =
-                                r->role == TR_RAFT_LEADER ? 0 : r->ticks - r->leader_tick};
+                                r->role == TR_RAFT_LEADER ? 0 : r->ticks - r->leader_tick,
+                            .members = r->members};
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------------- */
@@ -803,7 +964,10 @@ int tr_raft_init(tr_raft *pub, tr_ctx *ctx, const tr_raft_config *cfg) {
     if (rc != 0) {
         return rc;
     }
+    r->all = (uint32_t)((1ull << r->cfg.node_count) - 1);
+    r->members = r->snap_members = r->all;
     r->majority = r->cfg.node_count / 2 + 1;
+    r->learner = -1;
     r->cap = r->cfg.log_max;
     rc = tr__raft_recover(r, ctx);
     rc = rc ? rc

@@ -2,7 +2,10 @@
  * in a ring, the entries themselves in the actor's store (raft_internal.h has the
  * invariants). Store keys: "rt" = term (8 bytes) and vote (4); "rs" = snapshot index, term
  * (8 + 8) and the state machine's bytes; "re" + big-endian index (8) = the entry's term (8)
- * and command. */
+ * and command. A configuration entry's term has TR__RAFT_CONF_FLAG set and its value is the
+ * mask (4 bytes); a snapshot whose configuration is not the initial one (every replica) has
+ * the flag in its term and the mask (4 bytes) after the state, so a log that never changed
+ * membership is stored exactly as without it. */
 #include <string.h>
 
 #include "actors/raft_internal.h"
@@ -43,7 +46,7 @@ int tr__raft_entry_read(tr__raft *r, tr_ctx *ctx, uint64_t i, uint8_t *buf, uint
     size_t n = 0;
     entry_key(key, i);
     int rc = tr_kv_get(ctx, key, sizeof key, val, sizeof val, &n);
-    if (rc != 0 || n < 8 || get_u64(val) != tr__raft_term_at(r, i)) {
+    if (rc != 0 || n < 8 || get_u64(val) != tr__raft_term_at(r, i) || tr__raft_len_at(r, i) == 0) {
         return rc ? rc : TR_ECORRUPT;
     }
     memcpy(buf, val + 8, n - 8);
@@ -51,7 +54,8 @@ int tr__raft_entry_read(tr__raft *r, tr_ctx *ctx, uint64_t i, uint8_t *buf, uint
     return 0;
 }
 
-int tr__raft_log_append(tr__raft *r, tr_ctx *ctx, uint64_t term, const void *data, uint32_t len) {
+int tr__raft_log_append(tr__raft *r, tr_ctx *ctx, uint64_t term, const void *data, uint32_t len,
+                        uint32_t conf) {
     uint8_t key[ENTRY_KEY_LEN], val[8 + TR_RAFT_COMMAND_MAX];
     if (r->last_index - r->snap_index >= r->cap) {
         return TR_EFULL;
@@ -59,9 +63,15 @@ int tr__raft_log_append(tr__raft *r, tr_ctx *ctx, uint64_t term, const void *dat
     if (len > TR_RAFT_COMMAND_MAX) {
         return TR_ETOOBIG;
     }
+    if (conf > r->all || (conf && len)) {
+        return TR_EINVAL;
+    }
     entry_key(key, r->last_index + 1);
-    put_u64(val, term);
-    if (len) {
+    put_u64(val, conf ? term | TR__RAFT_CONF_FLAG : term);
+    if (conf) {
+        memcpy(val + 8, &conf, 4);
+        len = 4;
+    } else if (len) {
         memcpy(val + 8, data, len);
     }
     int rc = tr_kv_put(ctx, key, sizeof key, val, 8 + (size_t)len);
@@ -70,8 +80,31 @@ int tr__raft_log_append(tr__raft *r, tr_ctx *ctx, uint64_t term, const void *dat
     }
     r->last_index++;
     r->terms[r->last_index % r->cap] = term;
-    r->lens[r->last_index % r->cap] = (uint16_t)len;
+    r->lens[r->last_index % r->cap] = conf ? 0 : (uint16_t)len;
+    r->confs[r->last_index % r->cap] = (uint16_t)conf;
+    if (conf) {
+        tr__raft_conf_refresh(r);
+    }
     return 0;
+}
+
+uint32_t tr__raft_conf_at(const tr__raft *r, uint64_t i) {
+    for (uint64_t k = i; k > r->snap_index; k--) {
+        if (r->confs[k % r->cap]) {
+            return r->confs[k % r->cap];
+        }
+    }
+    return r->snap_members;
+}
+
+void tr__raft_conf_refresh(tr__raft *r) {
+    uint64_t k = r->last_index;
+    while (k > r->snap_index && r->confs[k % r->cap] == 0) {
+        k--;
+    }
+    r->conf_index = k;
+    r->members = tr__raft_conf_at(r, r->last_index);
+    r->majority = (uint32_t)__builtin_popcount(r->members) / 2 + 1;
 }
 
 static void drop_range(tr_ctx *ctx, uint64_t from, uint64_t to) {
@@ -88,6 +121,7 @@ void tr__raft_log_truncate(tr__raft *r, tr_ctx *ctx, uint64_t from) {
     }
     drop_range(ctx, from, r->last_index);
     r->last_index = from - 1;
+    tr__raft_conf_refresh(r); /* a configuration dropped with its entry no longer holds */
 }
 
 int tr__raft_save_term(tr__raft *r, tr_ctx *ctx) {
@@ -98,15 +132,21 @@ int tr__raft_save_term(tr__raft *r, tr_ctx *ctx) {
 }
 
 /* Writes "rs" from r->buf: the data is already at r->buf + 16. */
-static int store_snapshot(tr__raft *r, tr_ctx *ctx, uint64_t index, uint64_t term, size_t len) {
+static int store_snapshot(tr__raft *r, tr_ctx *ctx, uint64_t index, uint64_t term, uint32_t members,
+                          size_t len) {
+    bool conf = members != r->all;
     put_u64(r->buf, index);
-    put_u64(r->buf + 8, term);
-    return tr_kv_put(ctx, "rs", 2, r->buf, 16 + len);
+    put_u64(r->buf + 8, conf ? term | TR__RAFT_CONF_FLAG : term);
+    if (conf) {
+        memcpy(r->buf + 16 + len, &members, 4);
+    }
+    return tr_kv_put(ctx, "rs", 2, r->buf, 16 + len + (conf ? 4 : 0));
 }
 
 int tr__raft_compact(tr__raft *r, tr_ctx *ctx) {
     size_t len = 0;
     uint64_t at = r->applied, term = tr__raft_term_at(r, at);
+    uint32_t members = tr__raft_conf_at(r, at);
     if (at <= r->snap_index || !r->cfg.snapshot) {
         return 0;
     }
@@ -114,7 +154,7 @@ int tr__raft_compact(tr__raft *r, tr_ctx *ctx) {
     if (rc != 0 || len > TR_RAFT_SNAPSHOT_MAX) {
         return rc ? rc : TR_ETOOBIG;
     }
-    rc = store_snapshot(r, ctx, at, term, len);
+    rc = store_snapshot(r, ctx, at, term, members, len);
     if (rc != 0) {
         return rc;
     }
@@ -123,12 +163,14 @@ int tr__raft_compact(tr__raft *r, tr_ctx *ctx) {
     drop_range(ctx, r->snap_index + 1, at);
     r->snap_index = at;
     r->snap_term = term;
+    r->snap_members = members;
+    tr__raft_conf_refresh(r);
     return 0;
 }
 
-int tr__raft_install(tr__raft *r, tr_ctx *ctx, uint64_t index, uint64_t term, const void *data,
-                     size_t len) {
-    if (len > TR_RAFT_SNAPSHOT_MAX || index <= r->commit) {
+int tr__raft_install(tr__raft *r, tr_ctx *ctx, uint64_t index, uint64_t term, uint32_t members,
+                     const void *data, size_t len) {
+    if (len > TR_RAFT_SNAPSHOT_MAX || index <= r->commit || members == 0 || members > r->all) {
         return TR_EINVAL;
     }
     int rc = r->cfg.restore ? r->cfg.restore(r->cfg.ud, ctx, data, len) : TR_ENOTSUP;
@@ -136,7 +178,7 @@ int tr__raft_install(tr__raft *r, tr_ctx *ctx, uint64_t index, uint64_t term, co
         return rc;
     }
     memmove(r->buf + 16, data, len);
-    rc = store_snapshot(r, ctx, index, term, len);
+    rc = store_snapshot(r, ctx, index, term, members, len);
     if (rc != 0) {
         return rc;
     }
@@ -145,23 +187,35 @@ int tr__raft_install(tr__raft *r, tr_ctx *ctx, uint64_t index, uint64_t term, co
     r->last_index = keep ? r->last_index : index;
     r->snap_index = index;
     r->snap_term = term;
+    r->snap_members = members;
     r->commit = r->applied = index;
+    tr__raft_conf_refresh(r);
     return 0;
 }
 
-int tr__raft_snapshot_load(tr__raft *r, tr_ctx *ctx, size_t off, size_t *len) {
+int tr__raft_snapshot_load(tr__raft *r, tr_ctx *ctx, size_t off, size_t *len, uint32_t *members) {
     size_t n = 0;
     int rc = tr_kv_get(ctx, "rs", 2, r->buf + off, TR__RAFT_BUF - off, &n);
-    if (rc != 0 || n < 16 || n - 16 > TR_RAFT_SNAPSHOT_MAX) {
+    bool conf = rc == 0 && n >= 16 && (get_u64(r->buf + off + 8) & TR__RAFT_CONF_FLAG);
+    size_t tail = conf ? 4 : 0;
+    if (rc != 0 || n < 16 + tail || n - 16 - tail > TR_RAFT_SNAPSHOT_MAX) {
         return rc ? rc : TR_ECORRUPT;
     }
-    *len = n - 16;
+    *len = n - 16 - tail;
+    *members = r->all;
+    if (conf) {
+        memcpy(members, r->buf + off + n - 4, 4);
+    }
+    if (*members == 0 || *members > r->all) {
+        return TR_ECORRUPT;
+    }
     return 0;
 }
 
 static int recover_snapshot(tr__raft *r, tr_ctx *ctx) {
     size_t n = 0;
-    int rc = tr__raft_snapshot_load(r, ctx, 0, &n);
+    uint32_t members = 0;
+    int rc = tr__raft_snapshot_load(r, ctx, 0, &n, &members);
     if (rc == TR_ENOENT) {
         return 0;
     }
@@ -169,7 +223,8 @@ static int recover_snapshot(tr__raft *r, tr_ctx *ctx) {
         return rc;
     }
     r->snap_index = get_u64(r->buf);
-    r->snap_term = get_u64(r->buf + 8);
+    r->snap_term = get_u64(r->buf + 8) & ~TR__RAFT_CONF_FLAG;
+    r->snap_members = members;
     rc = r->cfg.restore ? r->cfg.restore(r->cfg.ud, ctx, r->buf + 16, n) : TR_ENOTSUP;
     r->last_index = r->commit = r->applied = r->snap_index;
     /* entries a crash kept below the snapshot (their deletes were lost with it) */
@@ -203,13 +258,20 @@ int tr__raft_recover(tr__raft *r, tr_ctx *ctx) {
         if (rc == TR_ENOENT) {
             break;
         }
-        if (rc != 0 || n < 8) {
+        uint64_t t = rc == 0 && n >= 8 ? get_u64(val) : 0;
+        uint32_t conf = 0;
+        if (t & TR__RAFT_CONF_FLAG) {
+            memcpy(&conf, val + 8, n == 12 ? 4 : 0);
+        }
+        if (rc != 0 || n < 8 || ((t & TR__RAFT_CONF_FLAG) && (conf == 0 || conf > r->all))) {
             return rc ? rc : TR_ECORRUPT;
         }
-        r->terms[i % r->cap] = get_u64(val);
-        r->lens[i % r->cap] = (uint16_t)(n - 8);
+        r->terms[i % r->cap] = t & ~TR__RAFT_CONF_FLAG;
+        r->lens[i % r->cap] = conf ? 0 : (uint16_t)(n - 8);
+        r->confs[i % r->cap] = (uint16_t)conf;
         r->last_index = i;
     }
+    tr__raft_conf_refresh(r);
     return tr__raft_log_check(r);
 }
 
@@ -218,13 +280,19 @@ int tr__raft_log_check(const tr__raft *r) {
           r->last_index - r->snap_index <= r->cap)) {
         return TR_ECORRUPT;
     }
-    uint64_t prev = r->snap_term;
+    uint64_t prev = r->snap_term, conf_index = r->snap_index;
+    uint32_t members = r->snap_members;
     for (uint64_t i = r->snap_index + 1; i <= r->last_index; i++) {
         uint64_t t = r->terms[i % r->cap];
-        if (t < prev || t > r->term) {
+        uint32_t c = r->confs[i % r->cap];
+        if (t < prev || t > r->term || (c && (r->lens[i % r->cap] || c > r->all))) {
             return TR_ECORRUPT;
         }
+        conf_index = c ? i : conf_index;
+        members = c ? c : members;
         prev = t;
     }
-    return 0;
+    bool conf_ok =
+        members != 0 && members <= r->all && members == r->members && conf_index == r->conf_index;
+    return conf_ok ? 0 : TR_ECORRUPT;
 }

@@ -100,7 +100,8 @@ static const tr_service_actor linkv_actors[] = {{.name = TR__LINKV_NAME,
 static const tr_service_request linkv_requests[] = {{"read", TR__LINKV_READ},
                                                     {"write", TR__LINKV_WRITE},
                                                     {"cas", TR__LINKV_CAS},
-                                                    {"state", TR__LINKV_STATE}};
+                                                    {"state", TR__LINKV_STATE},
+                                                    {"member", TR__LINKV_MEMBER}};
 static const tr_workload linkv_workload = {.next = linkv_next, .complete = linkv_complete};
 
 const tr_service tr__builtin_linkv = {.abi = TR_SERVICE_ABI,
@@ -108,7 +109,7 @@ const tr_service tr__builtin_linkv = {.abi = TR_SERVICE_ABI,
                                       .actors = linkv_actors,
                                       .actor_count = 1,
                                       .requests = linkv_requests,
-                                      .request_count = 4,
+                                      .request_count = 5,
                                       .workload = &linkv_workload,
                                       .lin_model = &tr_lin_model_cas_register,
                                       .checks = tr__linkv_checks,

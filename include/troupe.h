@@ -1804,8 +1804,9 @@ tr_verdict tr_entity_check_single(const tr_check_input *in, char *why, size_t wh
  * with a majority that it still leads, waits until it has applied the commit index it saw,
  * then calls cfg.done(req, 0, NULL) and the service reads its state). Snapshots: every
  * snapshot_every applied entries the state machine is saved (cfg.snapshot) and the log below
- * is dropped; a follower too far behind gets the snapshot (cfg.restore). Membership is fixed
- * at create time (no joint consensus).
+ * is dropped; a follower too far behind gets the snapshot (cfg.restore). Membership:
+ * node_names is every replica that may ever be a member; the configuration starts as all of
+ * them and changes one replica at a time (tr_raft_change).
  *
  * Limits: at most TR_RAFT_NODES_MAX replicas, log_max entries above the snapshot (a proposal
  * beyond is refused with TR_EFULL), commands of at most TR_RAFT_COMMAND_MAX bytes, snapshots
@@ -1825,7 +1826,9 @@ tr_verdict tr_entity_check_single(const tr_check_input *in, char *why, size_t wh
 enum {
     TR_RAFT_BUG_STALE_LEADER_READ = 1u << 0, /* a leader answers reads without a majority */
     TR_RAFT_BUG_EARLY_COMMIT = 1u << 1,      /* the leader commits before a majority has it */
-    TR_RAFT_BUG_NO_PREVOTE = 1u << 2         /* elections raise the term without a pre-vote */
+    TR_RAFT_BUG_NO_PREVOTE = 1u << 2,        /* elections raise the term without a pre-vote */
+    TR_RAFT_BUG_STATIC_MAJORITY = 1u << 3,   /* majorities of node_count, not of the members */
+    TR_RAFT_BUG_CONCURRENT_CHANGES = 1u << 4 /* a membership change while one is in flight */
 };
 
 /* A replica's memory, owned by the caller (put it in the actor's state); opaque. */
@@ -1897,8 +1900,22 @@ typedef struct tr_raft_status {
     uint64_t elections;           /* elections this replica started */
     uint64_t bad_messages;        /* Raft messages dropped as malformed or out of range */
     uint64_t leader_silent_ticks; /* a follower: ticks since it last heard from its leader */
+    uint32_t members;             /* the current configuration: bit i = replica i is a member */
 } tr_raft_status;
 void tr_raft_status_get(const tr_raft *r, tr_raft_status *out);
+/* Adds (add) or removes replica `node` (0-based, < node_count) as a member, one at a time
+ * (Raft dissertation 4.1): the configuration is a log entry, in force on each replica once in
+ * its log; votes and commits count the current configuration's majority. On the leader only;
+ * req is borrowed (its type, sender and correlation id are kept for cfg.done).
+ * An added replica first receives the log without counting (a learner); its entry is appended
+ * once it holds every committed entry. cfg.done(req, 0) once the change is committed;
+ * TR_ETIMEDOUT when the replica to add did not catch up within 20 election timeouts;
+ * TR_EAGAIN when leadership was lost before its entry was appended, or its entry was
+ * replaced. A removed leader steps down once its removal
+ * commits; a replica outside its configuration starts no election. Returns 0, TR_EAGAIN not
+ * the leader, TR_EBUSY a change in flight or no entry of this term committed yet, TR_EINVAL
+ * (node out of range, already in or out, or the last member), TR_EFULL. */
+int tr_raft_change(tr_raft *r, tr_ctx *ctx, const tr_msg *req, uint32_t node, bool add);
 
 /* ------------------------------------------------------------------------------------ */
 /* Event traces of a simulated run                                                        */
