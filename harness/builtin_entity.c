@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/workload_cas.h"
+
 enum {
     REG_OK = 0,
     REG_MISMATCH = 1,
@@ -60,68 +62,22 @@ static int entity_arg(const tr_service_env *env, void *buf, size_t cap, size_t *
     return tr_entity_host_arg(&tr__reg_type, env, bugs, buf, cap, len);
 }
 
-/* ---- the workload: read, write and cas on a few ids, values 0..4 ----------------------------- */
-
-#define VALUES 5
+/* ---- the workload: read, write and cas on a few ids (harness/workload_cas.h) ------------- */
 
 static int entity_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count,
                        tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
-    static const char *const f[] = {"read", "write", "cas"};
-    uint32_t i = (uint32_t)tr_sim_rng_below(rng, 3);
-    int64_t k = (int64_t)tr_sim_rng_below(rng, key_count ? key_count : 1);
-    int64_t a = (int64_t)tr_sim_rng_below(rng, VALUES), b = (int64_t)tr_sim_rng_below(rng, VALUES);
-    *op = (tr_workload_op){f[i], k, i > 0, i == 2, a, i == 2 ? b : 0};
-    *type = TR__REG_READ + i;
-    *target = tr__reg_type.name;
-    tr_mp_write_array(w, 1 + i);
-    tr_mp_write_int(w, k);
-    if (i > 0) {
-        tr_mp_write_int(w, a);
-    }
-    if (i == 2) {
-        tr_mp_write_int(w, b);
-    }
-    return w->err;
+    (void)env;
+    return tr__cas_next(rng, key_count, TR__REG_READ, tr__reg_type.name, op, type, target, w);
 }
 
 /* [code, value], or a string from the host: "indeterminate" (a write that may surface) is
- * info, every other string a definite fail (the request was not handled). No answer: a read
- * changed nothing (fail), a write or cas may still take effect (info). */
+ * info, every other string a definite fail (the request was not handled). */
 static tr_history_type entity_complete(const tr_service_env *env, const tr_workload_op *op,
                                        const tr_msg *reply, int err, tr_workload_op *done,
                                        const char **error) {
     static const char *const why[] = {"", "mismatch", "unset"};
-    static char text[48];
-    bool read = op->f[0] == 'r';
-    int64_t code = -1, v = 0;
-    uint32_t n = 0;
-    *done = *op;
-    if (!reply) {
-        *error = "no answer";
-        return read ? TR_HISTORY_FAIL : TR_HISTORY_INFO;
-    }
-    tr_mp_reader r;
-    tr_mp_reader_init(&r, reply->body, reply->body_len);
-    if (tr_mp_peek(&r) == TR_MP_STR && tr_mp_read_str_copy(&r, text, sizeof text) == 0) {
-        *error = text;
-        return !read && !strcmp(text, "indeterminate") ? TR_HISTORY_INFO : TR_HISTORY_FAIL;
-    }
-    bool nil = tr_mp_read_array(&r, &n) == 0 && tr_mp_read_int(&r, &code) == 0 &&
-               tr_mp_peek(&r) == TR_MP_NIL;
-    (void)(nil ? tr_mp_read_nil(&r) : tr_mp_read_int(&r, &v));
-    if (tr_mp_reader_done(&r) != 0 || n != 2 || code < 0 || code > REG_UNSET) {
-        *error = "bad reply";
-        return read ? TR_HISTORY_FAIL : TR_HISTORY_INFO;
-    }
-    if (code != REG_OK) {
-        *error = why[code];
-        return TR_HISTORY_FAIL;
-    }
-    if (read) {
-        done->has_value = !nil;
-        done->value = nil ? 0 : v;
-    }
-    return TR_HISTORY_OK;
+    (void)env, (void)err;
+    return tr__cas_complete(op, reply, why, REG_UNSET, true, done, error);
 }
 
 /* ---- checks ---------------------------------------------------------------------------------- */

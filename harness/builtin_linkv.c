@@ -7,6 +7,7 @@
 
 #include "actors/linkv.h"
 #include "harness/linkv_figures.h"
+#include "harness/workload_cas.h"
 
 static const char *const linkv_bugs[] = {"stale-leader-read", "early-commit", NULL};
 static const uint32_t linkv_bug_bits[] = {TR_RAFT_BUG_STALE_LEADER_READ, TR_RAFT_BUG_EARLY_COMMIT};
@@ -36,27 +37,11 @@ static int linkv_arg(const tr_service_env *env, void *buf, size_t cap, size_t *l
 
 /* ---- the workload: read, write and cas on a few keys, values 0..4, through any node ---- */
 
-#define VALUES 5
-
 static int linkv_next(const tr_service_env *env, tr_sim_rng *rng, uint32_t key_count,
                       tr_workload_op *op, uint32_t *type, const char **target, tr_mp_writer *w) {
-    static const char *const f[] = {"read", "write", "cas"};
-    uint32_t i = (uint32_t)tr_sim_rng_below(rng, 3);
+    (void)env;
     uint32_t keys = key_count && key_count < TR__LINKV_KEYS ? key_count : TR__LINKV_KEYS;
-    int64_t k = (int64_t)tr_sim_rng_below(rng, keys);
-    int64_t a = (int64_t)tr_sim_rng_below(rng, VALUES), b = (int64_t)tr_sim_rng_below(rng, VALUES);
-    *op = (tr_workload_op){f[i], k, i > 0, i == 2, a, i == 2 ? b : 0};
-    *type = TR__LINKV_READ + i;
-    *target = TR__LINKV_NAME;
-    tr_mp_write_array(w, 1 + i);
-    tr_mp_write_int(w, k);
-    if (i > 0) {
-        tr_mp_write_int(w, a);
-    }
-    if (i == 2) {
-        tr_mp_write_int(w, b);
-    }
-    return w->err;
+    return tr__cas_next(rng, keys, TR__LINKV_READ, TR__LINKV_NAME, op, type, target, w);
 }
 
 /* [code, value]. A refusal is a definite fail; no answer: a read changed nothing (fail), a
@@ -65,32 +50,8 @@ static tr_history_type linkv_complete(const tr_service_env *env, const tr_worklo
                                       const tr_msg *reply, int err, tr_workload_op *done,
                                       const char **error) {
     static const char *const why[] = {"", "mismatch", "unset", "no leader", "busy", "bad"};
-    bool read = op->f[0] == 'r';
-    int64_t code = -1, v = 0;
-    uint32_t n = 0;
-    *done = *op;
-    if (!reply) {
-        *error = "no answer";
-        return read ? TR_HISTORY_FAIL : TR_HISTORY_INFO;
-    }
-    tr_mp_reader r;
-    tr_mp_reader_init(&r, reply->body, reply->body_len);
-    bool nil = tr_mp_read_array(&r, &n) == 0 && tr_mp_read_int(&r, &code) == 0 &&
-               tr_mp_peek(&r) == TR_MP_NIL;
-    (void)(nil ? tr_mp_read_nil(&r) : tr_mp_read_int(&r, &v));
-    if (tr_mp_reader_done(&r) != 0 || n != 2 || code < 0 || code > TR__LINKV_BAD) {
-        *error = "bad reply";
-        return TR_HISTORY_INFO;
-    }
-    if (code != TR__LINKV_OK) {
-        *error = why[code];
-        return TR_HISTORY_FAIL;
-    }
-    if (read) {
-        done->has_value = !nil;
-        done->value = nil ? 0 : v;
-    }
-    return TR_HISTORY_OK;
+    (void)env, (void)err;
+    return tr__cas_complete(op, reply, why, TR__LINKV_BAD, false, done, error);
 }
 
 static const tr_service_actor linkv_actors[] = {{.name = TR__LINKV_NAME,
