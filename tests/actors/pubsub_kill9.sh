@@ -8,19 +8,7 @@
 # bug of the pubsub service, given to n1) the run must fail; a planted one must be caught.
 set -u
 troupe=$1 rounds=${2:-100} bug=${3:-}
-dir=$(mktemp -d)
-pids=""
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-    echo "pubsub_kill9.sh: $*"
-    for n in n1 n2; do [ -f "$dir/$n.log" ] && tail -5 "$dir/$n.log"; done
-    exit 1
-}
+. "$(dirname "$0")/../node_helpers.sh"
 printf 'pubsub-kill9-test-secret-0123456789' >"$dir/secret"
 unset TROUPE_SECRET
 common="--secret-file $dir/secret --replicas n1,n2 --builtins echo,pubsub --heartbeat-ms 100 \
@@ -36,17 +24,6 @@ start() {
         $bugarg 2>"$dir/$1.log" &
     eval "pid_$1=$!"
     pids="$pids $!"
-}
-# port NAME: waits for NAME's node_ready line and prints its port.
-port() {
-    i=0
-    while [ $i -lt 100 ]; do
-        p=$(sed -n 's/.*event=node_ready .*port=\([0-9]*\).*/\1/p' "$dir/$1.log" 2>/dev/null)
-        [ -n "$p" ] && { echo "$p"; return 0; }
-        i=$((i + 1))
-        sleep 0.05
-    done
-    return 1
 }
 # call PORT ACTOR TYPE JSON [TIMEOUT_MS]
 call() {

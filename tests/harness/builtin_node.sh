@@ -17,19 +17,7 @@
 # Usage: builtin_node.sh TROUPE CP_MODULE AP_MODULE STOCK_MODULE
 set -u
 troupe=$1 module=$2 ap_module=$3
-dir=$(mktemp -d)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-    echo "builtin_node.sh: $*"
-    for n in n1 n2 n3; do [ -f "$dir/$n.log" ] && tail -5 "$dir/$n.log"; done
-    exit 1
-}
+. "$(dirname "$0")/../node_helpers.sh"
 for m in "$2" "$3" "$4"; do
     defined=$(nm -D --defined-only "$m" | awk '$3 ~ /^tr_/ { print $3 }')
     [ -z "$defined" ] || fail "$m carries its own copy of: $defined"
@@ -40,17 +28,6 @@ export TROUPE_SECRET=
 unset TROUPE_SECRET
 common="--secret-file $dir/secret --replicas n1,n2,n3 --heartbeat-ms 100"
 
-# port NAME: waits for NAME's node_ready line and prints its port.
-port() {
-    i=0
-    while [ $i -lt 100 ]; do
-        p=$(sed -n 's/.*event=node_ready .*port=\([0-9]*\).*/\1/p' "$dir/$1.log" 2>/dev/null)
-        [ -n "$p" ] && { echo "$p"; return 0; }
-        i=$((i + 1))
-        sleep 0.1
-    done
-    return 1
-}
 
 "$troupe" node --name n1 --listen 127.0.0.1:0 --data "$dir/n1" $common \
     --builtins echo,proxy,kv,cp,ap,stock 2>"$dir/n1.log" &
