@@ -164,7 +164,7 @@ typedef struct run_result {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: troupe sim [--seed N | --seeds A..B] [--nodes N]\n"
+            "usage: troupe sim [--seed N | --seeds A..B [--shard I/N]] [--nodes N]\n"
             "                  [--workload cp|ap|both|stock]\n"
             "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder,\n"
             "                             isolate,ring,bridge,oneway,io-error,disk-full,\n"
@@ -301,7 +301,16 @@ static void usage(FILE *f) {
             "null); stock: verdict, counts, never_negative, conserved, final_levels, ...;\n"
             "and replay. With --check-determinism: seed, identical, trace_hash_first,\n"
             "trace_hash_second, diverged_at_event, diverged_at_s, what, replay. Sweep\n"
-            "summaries go to stderr with --json.\n"
+            "summaries go to stderr with --json, and a sweep's stdout ends with one JSON\n"
+            "line {\"summary\":\"sweep\", seeds_from, seeds_to, shard, shards, runs, held,\n"
+            "violated, unknown, errors, first_violating_seed, first_violating_replay,\n"
+            "first_unknown_seed, first_unknown_replay, options, wall_s}.\n"
+            "--shard I/N (built-in workloads) runs only the seeds s of --seeds A..B with\n"
+            "(s - A) mod N = I, shards counted from 0, 0 <= I < N <= 1024.\n"
+            "troupe sim --merge [--json] FILE... reads the --json outputs of all N shards\n"
+            "of one sweep and prints the unsharded sweep's summary and exit status (the\n"
+            "smallest failing seed across shards, wall times summed); 2 and one line when\n"
+            "the files are not every shard of one complete sweep.\n"
             "Exit: 0 every stated guarantee held, 1 one was violated (or runs diverged),\n"
             "2 usage or tool error, 3 a check answered unknown (and none was violated).\n");
 }
