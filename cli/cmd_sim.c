@@ -35,6 +35,7 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 #include "cli/cli.h"
+#include "cli/sim_shard.h"
 #include "harness/builtin.h"
 #include "harness/check_convergence.h"
 #include "harness/builtin_entity.h"
@@ -61,6 +62,8 @@
 typedef struct sim_opts {
     uint64_t seed_lo, seed_hi;
     bool sweep;
+    uint32_t shard, shards; /* --shard I/N (0/1 without it) */
+    bool shard_given;
     uint32_t nodes;
     bool cp, ap;
     bool stock; /* --workload stock (then cp and ap are off) */
@@ -161,7 +164,7 @@ typedef struct run_result {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: troupe sim [--seed N | --seeds A..B] [--nodes N]\n"
+            "usage: troupe sim [--seed N | --seeds A..B [--shard I/N]] [--nodes N]\n"
             "                  [--workload cp|ap|both|stock]\n"
             "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder,\n"
             "                             isolate,ring,bridge,oneway,io-error,disk-full,\n"
@@ -298,7 +301,16 @@ static void usage(FILE *f) {
             "null); stock: verdict, counts, never_negative, conserved, final_levels, ...;\n"
             "and replay. With --check-determinism: seed, identical, trace_hash_first,\n"
             "trace_hash_second, diverged_at_event, diverged_at_s, what, replay. Sweep\n"
-            "summaries go to stderr with --json.\n"
+            "summaries go to stderr with --json, and a sweep's stdout ends with one JSON\n"
+            "line {\"summary\":\"sweep\", seeds_from, seeds_to, shard, shards, runs, held,\n"
+            "violated, unknown, errors, first_violating_seed, first_violating_replay,\n"
+            "first_unknown_seed, first_unknown_replay, options, wall_s}.\n"
+            "--shard I/N (built-in workloads) runs only the seeds s of --seeds A..B with\n"
+            "(s - A) mod N = I, shards counted from 0, 0 <= I < N <= 1024.\n"
+            "troupe sim --merge [--json] FILE... reads the --json outputs of all N shards\n"
+            "of one sweep and prints the unsharded sweep's summary and exit status (the\n"
+            "smallest failing seed across shards, wall times summed); 2 and one line when\n"
+            "the files are not every shard of one complete sweep.\n"
             "Exit: 0 every stated guarantee held, 1 one was violated (or runs diverged),\n"
             "2 usage or tool error, 3 a check answered unknown (and none was violated).\n");
 }
@@ -333,6 +345,7 @@ typedef struct sim_option {
 static const sim_option sim_options[] = {
     {"--seed", true, true, true, "an unsigned integer"},
     {"--seeds", true, true, true, "A..B, unsigned integers with A <= B, at most 1000000 seeds"},
+    {"--shard", true, true, false, "I/N: shard I of N, counted from 0, with 0 <= I < N <= 1024"},
     {"--nodes", true, true, true, "an integer from 1 to 16"},
     {"--workload", true, true, true, "cp, ap, both or stock (with --load: a loaded service)"},
     {"--nemesis", true, true, true, "comma-separated kinds"},
@@ -582,6 +595,10 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
     if (!strcmp(a, "--seeds")) {
         return parse_seeds(v, o);
     }
+    if (!strcmp(a, "--shard")) {
+        o->shard_given = true;
+        return tr__sweep_parse_shard(v, &o->shard, &o->shards);
+    }
     if (!strcmp(a, "--nodes")) {
         return parse_bounded(v, 1, TR_REG_PEERS_MAX, &o->nodes);
     }
@@ -708,6 +725,7 @@ static int check_applies(const sim_opts *o) {
 static void opts_default(sim_opts *o) {
     *o = (sim_opts){.seed_lo = 1,
                     .seed_hi = 1,
+                    .shards = 1,
                     .nodes = 5,
                     .cp = true,
                     .ap = true,
@@ -751,6 +769,10 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
     }
     if (check_trace(o, o->check_determinism) != 0) {
         return TR_EINVAL;
+    }
+    if (o->shard_given && (!o->sweep || o->check_determinism)) {
+        return sim_error("--shard I/N splits a sweep: it needs --seeds A..B and not "
+                         "--check-determinism");
     }
     if (o->nodes * o->clients_per_node > TR_WORKLOAD_CLIENTS_MAX) {
         return sim_error("--nodes times --clients at most %d", TR_WORKLOAD_CLIENTS_MAX);
@@ -1746,31 +1768,61 @@ static int check_determinism(const sim_opts *o) {
     return errors > 0 ? 2 : diverged > 0 ? 1 : 0;
 }
 
+/* The replay line of seed into buf[TR__SWEEP_LINE_MAX] (cut at its end). */
+static void replay_line(const sim_opts *o, uint64_t seed, char *buf) {
+    FILE *f = fmemopen(buf, TR__SWEEP_LINE_MAX, "w");
+    buf[0] = '\0';
+    if (f != NULL) {
+        print_replay(o, seed, f);
+        fclose(f);
+    }
+    buf[TR__SWEEP_LINE_MAX - 1] = '\0';
+}
+
+/* One seed's outcome rc (0/1/2/3) into the sweep's tally. */
+static void tally_seed(const sim_opts *o, tr__sweep_tally *t, uint64_t seed, int rc) {
+    t->runs++;
+    t->held += rc == 0;
+    t->errors += rc == 2;
+    if (rc == 1 && t->violated++ == 0) {
+        t->first_bad = seed;
+        replay_line(o, seed, t->bad_replay);
+    }
+    if (rc == 3 && t->unknown++ == 0) {
+        t->first_unknown = seed;
+        replay_line(o, seed, t->unknown_replay);
+    }
+}
+
+/* The seeds of the range (of its shard, with --shard), each reported, then the summary (on
+ * stderr with --json, and as a JSON line on stdout). */
 static int sweep(const sim_opts *o) {
-    uint64_t runs = 0, held = 0, violated = 0, unknown = 0, errors = 0, first_bad = 0;
-    uint64_t first_unknown = 0;
+    static tr__sweep_tally t; /* large: its replay lines */
+    memset(&t, 0, sizeof t);
+    t.lo = o->seed_lo;
+    t.hi = o->seed_hi;
+    t.shard = o->shard;
+    t.shards = o->shards;
+    replay_line(o, o->seed_lo, t.options);
     double t0 = wall_now();
     run_result r;
-    for (uint64_t seed = o->seed_lo; seed <= o->seed_hi; seed++) {
+    uint64_t total = (o->seed_hi - o->seed_lo) / o->shards + 1;
+    if ((o->seed_hi - o->seed_lo) % o->shards < o->shard) {
+        total--;
+    }
+    for (uint64_t seed = o->seed_lo + o->shard; seed <= o->seed_hi && seed >= o->seed_lo;
+         seed += o->shards) {
         sim_opts drawn;
         const sim_opts *so = seed_opts(o, seed, &drawn);
         int rc = run_seed(so, seed, &r);
-        runs++;
-        held += rc == 0;
-        errors += rc == 2;
-        if (rc == 1 && violated++ == 0) {
-            first_bad = seed;
-        }
-        if (rc == 3 && unknown++ == 0) {
-            first_unknown = seed;
-        }
+        tally_seed(o, &t, seed, rc);
         if (o->json && rc != 2) {
             print_json(so, &r);
         }
         fprintf(stderr,
                 "[%" PRIu64 "/%" PRIu64 "] seed %" PRIu64 ": %s  trace-hash: %016" PRIx64
                 "%s%s%s%s%s%s\n",
-                runs, o->seed_hi - o->seed_lo + 1, seed,
+                t.runs, total, seed,
                 rc == 0   ? "held"
                 : rc == 1 ? "VIOLATED"
                 : rc == 3 ? "UNKNOWN"
@@ -1779,26 +1831,16 @@ static int sweep(const sim_opts *o) {
                 r.cp.violated || r.cp.unknown ? r.cp.why : "", r.ap.violated ? "  AP: " : "",
                 r.ap.violated ? r.ap.why : "", r.stock.violated ? "  stock: " : "",
                 r.stock.violated ? r.stock.why : "");
-        if (seed == UINT64_MAX) {
+        if (seed > UINT64_MAX - o->shards) {
             break;
         }
     }
-    FILE *f = o->json ? stderr : stdout;
-    fprintf(f,
-            "seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
-            " violated, %" PRIu64 " unknown, %" PRIu64 " errors, %.1f s wall\n",
-            o->seed_lo, o->seed_hi, runs, held, violated, unknown, errors, wall_now() - t0);
-    if (violated > 0) {
-        fprintf(f, "first violating seed %" PRIu64 "; replay: ", first_bad);
-        print_replay(o, first_bad, f);
-        fprintf(f, "\n");
+    t.wall_s = wall_now() - t0;
+    tr__sweep_print_text(&t, o->json ? stderr : stdout);
+    if (o->json) {
+        tr__sweep_print_json(&t);
     }
-    if (unknown > 0) {
-        fprintf(f, "first unknown seed %" PRIu64 "; replay: ", first_unknown);
-        print_replay(o, first_unknown, f);
-        fprintf(f, "\n");
-    }
-    return errors > 0 ? 2 : violated > 0 ? 1 : unknown > 0 ? 3 : 0;
+    return tr__sweep_exit(&t);
 }
 
 /* ---- loaded services: `troupe sim --load PATH --workload NAME` through the runner ----------- */
@@ -2128,6 +2170,11 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--merge")) {
+            return tr__sim_merge(argc, argv);
         }
     }
     for (int i = 1; i < argc; i++) {

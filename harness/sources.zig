@@ -42,6 +42,7 @@ pub const tests = [_][]const u8{
     "tests/harness/test_check_convergence.c",
     "tests/harness/test_check_stock.c",
     "tests/harness/test_stock_sim.c",
+    "tests/harness/test_sim_shard.c",
     "tests/harness/test_service_defaults.c",
     "tests/harness/test_linkv.c",
     "tests/harness/test_lock.c",
