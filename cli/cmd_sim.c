@@ -1104,17 +1104,7 @@ static void json_str(const char *s) {
         fputs("null", stdout);
         return;
     }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            printf("\\%c", *s);
-        } else if ((unsigned char)*s < 0x20) {
-            printf("\\u%04x", (unsigned char)*s);
-        } else {
-            putchar(*s);
-        }
-    }
-    putchar('"');
+    tr__json_string(s);
 }
 
 /* A fraction, or null when nothing was counted. */

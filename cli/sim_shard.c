@@ -69,7 +69,7 @@ void tr__sweep_print_text(const tr__sweep_tally *t, FILE *f) {
     }
 }
 
-static void json_string(const char *s) {
+void tr__json_string(const char *s) {
     putchar('"');
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') {
@@ -89,7 +89,7 @@ static void json_first(const char *name, bool any, uint64_t seed, const char *re
         return;
     }
     printf(",\"first_%s_seed\":%" PRIu64 ",\"first_%s_replay\":", name, seed, name);
-    json_string(replay);
+    tr__json_string(replay);
 }
 
 void tr__sweep_print_json(const tr__sweep_tally *t) {
@@ -100,7 +100,7 @@ void tr__sweep_print_json(const tr__sweep_tally *t) {
     json_first("violating", t->violated > 0, t->first_bad, t->bad_replay);
     json_first("unknown", t->unknown > 0, t->first_unknown, t->unknown_replay);
     fputs(",\"options\":", stdout);
-    json_string(t->options);
+    tr__json_string(t->options);
     printf(",\"wall_s\":%.3f}\n", t->wall_s);
 }
 

@@ -42,4 +42,7 @@ int tr__sweep_exit(const tr__sweep_tally *t);
  * the sweep's exit status returned, or 2 after one line naming what is wrong with the input. */
 int tr__sim_merge(int argc, char **argv);
 
+/* Writes s to stdout as a JSON string, quoted and escaped. */
+void tr__json_string(const char *s);
+
 #endif
