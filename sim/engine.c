@@ -325,20 +325,22 @@ size_t tr_sim_probes(const tr_sim *sim, const tr_sim_probe **out, uint64_t *drop
     return sim->probe_count;
 }
 
-static const tr_engine_ops sim_ops = {
-    .now_ns = op_now_ns,
-    .random = op_random,
-    .schedule = op_schedule,
-    .timer_arm = op_timer_arm,
-    .timer_cancel = op_timer_cancel,
-    .send_remote = tr__sim_send_remote,
-    .store_ready = op_store_ready,
-    .node_by_name = op_node_by_name,
-    .watch_node = tr__sim_watch_node,
-    .delivered = op_delivered,
-    .buggify = op_buggify,
-    .probe = op_probe,
-};
+/* The engine's ops; traced and untraced differ in the delivery hook only. */
+#define SIM_OPS(delivered_op)            \
+    {.now_ns = op_now_ns,                \
+     .random = op_random,                \
+     .schedule = op_schedule,            \
+     .timer_arm = op_timer_arm,          \
+     .timer_cancel = op_timer_cancel,    \
+     .send_remote = tr__sim_send_remote, \
+     .store_ready = op_store_ready,      \
+     .node_by_name = op_node_by_name,    \
+     .watch_node = tr__sim_watch_node,   \
+     .delivered = (delivered_op),        \
+     .buggify = op_buggify,              \
+     .probe = op_probe}
+
+static const tr_engine_ops sim_ops = SIM_OPS(op_delivered);
 
 /* --trace (sim/trace.h): the same delivery, then its trace line. The nodes of a traced sim use
  * these ops, so a run without a trace runs op_delivered exactly as before: no cost at all. */
@@ -348,19 +350,7 @@ static void op_delivered_traced(void *engine, tr_node *node, const tr_msg *msg) 
     tr__sim_trace_message(sim, tr__sim_index(sim, node), msg); /* reads, changes nothing */
 }
 
-static const tr_engine_ops sim_ops_traced = {
-    .now_ns = op_now_ns,
-    .random = op_random,
-    .schedule = op_schedule,
-    .timer_arm = op_timer_arm,
-    .timer_cancel = op_timer_cancel,
-    .send_remote = tr__sim_send_remote,
-    .store_ready = op_store_ready,
-    .node_by_name = op_node_by_name,
-    .watch_node = tr__sim_watch_node,
-    .delivered = op_delivered_traced,
-    .buggify = op_buggify,
-};
+static const tr_engine_ops sim_ops_traced = SIM_OPS(op_delivered_traced);
 
 void tr__sim_engine_traced(tr_sim *sim, bool on) {
     for (uint32_t i = 0; i < sim->n; i++) {

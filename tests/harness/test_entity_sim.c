@@ -6,6 +6,7 @@
  * tests/actors/test_entity.c's. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness/builtin_entity.h"
 #include "troupe.h"
@@ -83,4 +84,31 @@ Test(entity_sim, no_fencing_is_caught_by_single_activation) {
 
 Test(entity_sim, no_fencing_is_caught_by_linearizability) {
     cr_expect_neq(first_caught("linearizable"), 0, "no seed of 1..%d caught", SEEDS_MAX);
+}
+
+/* A traced run (troupe sim --trace) keeps the probes: the single-activation check sees the
+ * same activations as without a trace, and the trace changes nothing of the run. */
+Test(entity_sim, a_traced_run_keeps_its_probes) {
+    const tr_service *svc = &tr__builtin_entity;
+    char path[] = "/tmp/troupe_entity_trace_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    tr_sim_trace_spec spec = {.path = path, .node = -1};
+    tr_experiment_config cfg;
+    tr_service_experiment_init(&cfg, &svc);
+    cfg.sim.nodes = 3;
+    cfg.duration_ns = 10 * SEC;
+    tr_experiment_result *plain = NULL, *traced = NULL;
+    char err[256] = "";
+    cr_assert_eq(tr_experiment_run(&cfg, &plain, err, sizeof err), 0, "%s", err);
+    cfg.trace = &spec;
+    cr_assert_eq(tr_experiment_run(&cfg, &traced, err, sizeof err), 0, "%s", err);
+    unlink(path);
+    cr_expect_eq(outcome(traced, "single-activation")->verdict, TR_VERDICT_HELD);
+    cr_expect_eq(outcome(traced, "single-activation")->verdict,
+                 outcome(plain, "single-activation")->verdict);
+    cr_expect_eq(traced->trace_hash, plain->trace_hash);
+    tr_experiment_result_destroy(plain);
+    tr_experiment_result_destroy(traced);
 }
