@@ -11,6 +11,7 @@ pub const lib = [_][]const u8{
     "sim/nemesis.c",
     "sim/history.c",
     "sim/history_load.c",
+    "sim/history_load_edn.c",
     "sim/history_api.c",
     "sim/history_value.c",
     "sim/lincheck_memo.c",
