@@ -300,6 +300,15 @@ static void free_ext(tr_actor *a) {
     a->ext = NULL;
 }
 
+/* Ends the callback's part in the store's commit barrier if it wrote (store.h): the
+ * writes of one callback share one commit. */
+static inline void callback_done(tr_ctx *ctx) {
+    if (ctx->store_open) {
+        ctx->store_open = false;
+        tr__store_callback_end(ctx->node->store);
+    }
+}
+
 /* Runs on the actor's thread. The actor keeps its scheduling token forever (no
  * mark_empty), so pushes after this never schedule the dead slot. */
 static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) {
@@ -307,6 +316,7 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
     tr_addr self = tr__actor_self(a);
     if (run_terminate && a->inited && a->beh->terminate) {
         a->beh->terminate(ctx, a->state, reason);
+        callback_done(ctx);
     }
     atomic_store_explicit(&a->id, 0, memory_order_release);
     if (a->ext && a->ext->name[0]) {
@@ -628,6 +638,7 @@ bool tr__actor_run(tr_actor *a) {
         if (m->type == TR__SYS_INIT) {
             a->inited = 1;
             int rc = a->beh->init ? a->beh->init(&ctx, a->state, m->body, m->body_len) : 0;
+            callback_done(&ctx);
             if (rc == 0 && ctx.stop_self) {
                 break;
             }
@@ -640,6 +651,7 @@ bool tr__actor_run(tr_actor *a) {
         }
         if (m->type >= TR__SYS_BASE) {
             int d = dispatch_sys(&ctx, a, m, &reason);
+            callback_done(&ctx);
             if (d == DISPATCH_DIE) {
                 die = true;
                 break;
@@ -655,6 +667,7 @@ bool tr__actor_run(tr_actor *a) {
             node->ops->delivered(node->engine, node, m); /* sim: trace */
         }
         int rc = a->beh->receive(&ctx, a->state, m);
+        callback_done(&ctx);
         if (rc != TR_CONTINUE) {
             reason = rc == TR_STOP ? 0 : (rc < 0 ? rc : TR_EFAILED);
             die = true;
@@ -722,6 +735,7 @@ void tr__actor_free_all(tr_node *node, bool run_terminate) {
                 run_token_take(a);
                 if (run_terminate && a->inited && a->beh->terminate) {
                     a->beh->terminate(&ctx, a->state, TR_EKILLED);
+                    callback_done(&ctx);
                 }
                 run_token_release(a);
                 current_ctx = saved;

@@ -473,6 +473,16 @@ static int store_name(tr_ctx *ctx, const char **name) {
     return 0;
 }
 
+/* store_name for a write: the callback joins the store's commit barrier at its first write. */
+static int store_writer(tr_ctx *ctx, const char **name) {
+    int rc = store_name(ctx, name);
+    if (rc == 0 && !ctx->store_open) {
+        tr__store_callback_begin(ctx->node->store);
+        ctx->store_open = true;
+    }
+    return rc;
+}
+
 int tr_kv_get(tr_ctx *ctx, const void *key, size_t klen, void *buf, size_t cap, size_t *len) {
     const char *n;
     int rc = store_name(ctx, &n);
@@ -481,31 +491,31 @@ int tr_kv_get(tr_ctx *ctx, const void *key, size_t klen, void *buf, size_t cap, 
 
 int tr_kv_put(tr_ctx *ctx, const void *key, size_t klen, const void *val, size_t vlen) {
     const char *n;
-    int rc = store_name(ctx, &n);
+    int rc = store_writer(ctx, &n);
     return rc ? rc : tr__store_put(ctx->node->store, n, key, klen, val, vlen);
 }
 
 int tr_kv_del(tr_ctx *ctx, const void *key, size_t klen) {
     const char *n;
-    int rc = store_name(ctx, &n);
+    int rc = store_writer(ctx, &n);
     return rc ? rc : tr__store_del(ctx->node->store, n, key, klen);
 }
 
 int tr_journal_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq_out) {
     const char *n;
-    int rc = store_name(ctx, &n);
+    int rc = store_writer(ctx, &n);
     return rc ? rc : tr__store_append(ctx->node->store, n, event, len, seq_out);
 }
 
 int tr_snapshot_write(tr_ctx *ctx, uint64_t seq, const void *data, size_t len) {
     const char *n;
-    int rc = store_name(ctx, &n);
+    int rc = store_writer(ctx, &n);
     return rc ? rc : tr__store_snapshot(ctx->node->store, n, seq, data, len);
 }
 
 int tr_journal_truncate(tr_ctx *ctx, uint64_t upto_seq) {
     const char *n;
-    int rc = store_name(ctx, &n);
+    int rc = store_writer(ctx, &n);
     return rc ? rc : tr__store_truncate(ctx->node->store, n, upto_seq);
 }
 

@@ -203,6 +203,7 @@ struct tr_ctx {
     uint64_t mute_on_id;
     int stop_self; /* tr_stop(self) was called: die after the callback returns */
     int stop_reason;
+    bool store_open; /* this callback wrote to the store (tr__store_callback_begin) */
 };
 
 /* Watches of local actors on other nodes (node.c), answered by tr__node_event. Any thread. */

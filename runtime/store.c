@@ -290,6 +290,7 @@ static void store_free(tr_store *st) {
     tr__store_single_destroy(st->single);
     pthread_rwlock_destroy(&st->map_lock);
     pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->writers_cv);
     free(st);
 }
 
@@ -311,6 +312,7 @@ static tr_store *store_alloc(const tr_store_opts *opts) {
     pthread_rwlock_init(&st->map_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->writers_cv, NULL);
     bool single_ok = true;
     if (opts->defer_bytes != 0) {
         st->single = tr__store_single_create(opts->defer_bytes);

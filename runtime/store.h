@@ -99,6 +99,15 @@ int tr__store_hold(tr_store *st, tr_msg *reply);
  * pending writes are committed. Its overlay stays until then, so that an incarnation
  * restarted under the same name reads the same state at once. */
 void tr__store_actor_gone(tr_store *st, const char *actor);
+/* One actor callback's writes are atomic: the runtime calls _begin before the first write of
+ * a callback (behaviour init, receive, terminate) and _end when that callback returns, and
+ * a commit never swaps the pending batch between the two. A crash then keeps all of a
+ * callback's writes or none. A _begin that finds a commit waiting for the open callbacks to
+ * end waits for the swap (so that a stream of callbacks cannot starve the writer); the
+ * caller's callback has written nothing yet, so nothing waits for it. No-ops for a
+ * single-threaded store (its commits run between callbacks by construction). */
+void tr__store_callback_begin(tr_store *st);
+void tr__store_callback_end(tr_store *st);
 
 /* Engine-side calls. */
 /* Commits the pending batch (if any) in one transaction + sync, then routes its

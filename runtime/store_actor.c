@@ -8,6 +8,32 @@
 #include "runtime/store_db.h"
 #include "runtime/store_internal.h"
 
+/* ---- One callback's writes in one commit (store.h) ------------------------------------ */
+
+void tr__store_callback_begin(tr_store *st) {
+    if (st->single != NULL) {
+        return;
+    }
+    pthread_mutex_lock(&st->mu);
+    while (st->swap_waiting) {
+        pthread_cond_wait(&st->writers_cv, &st->mu);
+    }
+    st->writers++;
+    pthread_mutex_unlock(&st->mu);
+}
+
+void tr__store_callback_end(tr_store *st) {
+    if (st->single != NULL) {
+        return;
+    }
+    pthread_mutex_lock(&st->mu);
+    TR_ASSERT(st->writers > 0);
+    if (--st->writers == 0 && st->swap_waiting) {
+        pthread_cond_broadcast(&st->writers_cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
 /* ---- Admitting a write --------------------------------------------------------------- */
 
 /* Queues e in the pending batch. Caller holds the lock; *ready tells whether to call the hook. */

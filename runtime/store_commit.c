@@ -108,6 +108,14 @@ void tr__store_count_commit(tr_store *st, const batch *b) {
 static int take_pending(tr_store *st, batch *b) {
     store_lock(st);
     TR_ASSERT(!st->committing); /* tr__store_commit must not run concurrently with itself */
+    if (st->single == NULL && st->writers > 0) { /* a callback is halfway through its writes */
+        st->swap_waiting = true;
+        while (st->writers > 0) {
+            pthread_cond_wait(&st->writers_cv, &st->mu);
+        }
+        st->swap_waiting = false;
+        pthread_cond_broadcast(&st->writers_cv); /* the callbacks held at their first write */
+    }
     *b = st->pending;
     int failed = st->failed ? st->failed : st->fail_next; /* an injected failure: as LMDB's */
     st->fail_next = 0;

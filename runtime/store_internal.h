@@ -52,6 +52,12 @@ struct tr_store {
     table kv;     /* full key -> latest pending entry (kv puts and deletes) */
     table actors; /* name -> arec */
     bool committing;
+    /* Callbacks between their first write and their end (tr__store_callback_begin/_end),
+     * and a commit waiting for them to end: the commit swaps the pending batch only when no
+     * callback is halfway through its writes, so one callback's writes share one commit. */
+    uint32_t writers;
+    bool swap_waiting;
+    pthread_cond_t writers_cv; /* writers reached 0, or the swap happened */
     int failed;    /* a commit failed: the store refuses further writes (see docs/store.md) */
     int fail_next; /* simulator: the next commit fails with this code (tr__store_commit_fail) */
     uint64_t next_token;

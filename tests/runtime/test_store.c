@@ -4,7 +4,9 @@
 #include <lmdb.h> /* only to build foreign and newer-format directories by hand */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "runtime/engine.h"         /* tr__pool_alloc: a real message to hold */
 #include "runtime/store_internal.h" /* tr__store_check and the state it walks */
@@ -1158,6 +1160,37 @@ Test(store, a_plain_store_takes_calls_from_any_thread, .init = setup, .fini = te
     cr_assert_eq(pthread_create(&t, NULL, put_from_another_thread, NULL), 0);
     pthread_join(t, NULL);
     expect("x", "k", "v");
+}
+
+/* The commit barrier (store.h): a commit that comes while a callback is halfway through its
+ * writes waits for the callback to end, so both writes land in one commit. Without the
+ * barrier the commit below swaps out k1 alone during the pause and k2 stays pending. */
+static atomic_int barrier_committed;
+
+static void *commit_from_the_writer(void *arg) {
+    (void)arg;
+    commit();
+    atomic_store(&barrier_committed, 1);
+    return NULL;
+}
+
+Test(store, a_commit_waits_for_a_callback_halfway_through_its_writes, .init = setup,
+     .fini = teardown) {
+    atomic_store(&barrier_committed, 0);
+    tr__store_callback_begin(st);
+    put_s("x", "k1", "v1");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, commit_from_the_writer, NULL), 0);
+    for (int i = 0; i < 20; i++) { /* the writer gets time to swap if it would */
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    }
+    cr_expect_eq(atomic_load(&barrier_committed), 0, "the commit ran during the callback");
+    put_s("x", "k2", "v2");
+    tr__store_callback_end(st);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&barrier_committed), 1);
+    committed_is("x", "k1", "v1");
+    committed_is("x", "k2", "v2");
 }
 
 Test(store, actor_records_are_freed_once_gone_and_durable, .init = setup, .fini = teardown) {
