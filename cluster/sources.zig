@@ -26,4 +26,5 @@ pub const tests = [_][]const u8{
     "tests/cluster/test_real_history.c",
     "tests/cluster/test_linkv_nodes.c",
     "tests/cluster/test_soak.c",
+    "tests/chaos/test_real_chaos.c",
 };
