@@ -215,6 +215,14 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&planted.step);
     }
 
+    // The fuzz targets of tests/fuzz/ (libFuzzer with Debian's clang-14, scripts/fuzz.sh),
+    // 10 s each from the corpus in the repository. -Dsuite=fuzz runs only these.
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/fuzz", suite_filter.?) != null)) {
+        const fuzz = b.addSystemCommand(&.{ "sh", "scripts/fuzz.sh", "--seconds", "10" });
+        fuzz.has_side_effects = true;
+        test_step.dependOn(&fuzz.step);
+    }
+
     // The service loader's suite: test service modules built -shared without libtroupe (as a
     // user builds one), and the suite linked as the troupe binary is, so that it can load them.
     // tests/harness/run.sh checks that no module defines a tr_ symbol, then runs the suite
