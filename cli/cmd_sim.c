@@ -164,7 +164,7 @@ typedef struct run_result {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: troupe sim [--seed N | --seeds A..B [--shard I/N]] [--nodes N]\n"
+            "usage: troupe sim [--seed N | --seeds A..B [--shard I/N | --jobs N]] [--nodes N]\n"
             "                  [--workload cp|ap|both|stock]\n"
             "                  [--nemesis partition,crash,pause,clock,delay,loss,dup,reorder,\n"
             "                             isolate,ring,bridge,oneway,io-error,disk-full,\n"
@@ -305,6 +305,8 @@ static void usage(FILE *f) {
             "line {\"summary\":\"sweep\", seeds_from, seeds_to, shard, shards, runs, held,\n"
             "violated, unknown, errors, first_violating_seed, first_violating_replay,\n"
             "first_unknown_seed, first_unknown_replay, options, wall_s}.\n"
+            "--jobs N (built-in workloads) runs a sweep as N shard processes at once on\n"
+            "this machine and prints the one summary of the whole sweep (as --merge).\n"
             "--shard I/N (built-in workloads) runs only the seeds s of --seeds A..B with\n"
             "(s - A) mod N = I, shards counted from 0, 0 <= I < N <= 1024.\n"
             "troupe sim --merge [--json] FILE... reads the --json outputs of all N shards\n"
@@ -2154,6 +2156,29 @@ static int run_loaded(int argc, char **argv) {
 
 static int run_cli(const sim_opts *o);
 
+/* Takes "--jobs N" (1..1024) out of argv, into *jobs. 0, or 2 after a one-line error. */
+static int take_jobs(int *argc, char **argv, uint32_t *jobs) {
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--jobs") != 0) {
+            continue;
+        }
+        uint64_t n = 0;
+        if (i + 1 >= *argc || parse_u64(argv[i + 1], &n) != 0 || n < 1 ||
+            n > TR__SWEEP_SHARDS_MAX) {
+            fprintf(stderr, "troupe sim: --jobs N: N from 1 to %u processes\n",
+                    TR__SWEEP_SHARDS_MAX);
+            return 2;
+        }
+        *jobs = (uint32_t)n;
+        for (int j = i; j + 2 <= *argc; j++) {
+            argv[j] = argv[j + 2];
+        }
+        *argc -= 2;
+        return 0;
+    }
+    return 0;
+}
+
 int tr_cli_sim(int argc, char **argv) {
     sim_opts o;
     for (int i = 1; i < argc; i++) {
@@ -2175,8 +2200,20 @@ int tr_cli_sim(int argc, char **argv) {
             return run_loaded(argc, argv);
         }
     }
+    uint32_t jobs = 1;
+    if (take_jobs(&argc, argv, &jobs) != 0) {
+        return 2;
+    }
     if (parse_args(argc, argv, &o) != 0) {
         return 2; /* the one-line error is printed */
+    }
+    if (jobs > 1) {
+        if (!o.sweep || o.shard_given || o.check_determinism) {
+            fprintf(stderr, "troupe sim: --jobs N runs a sweep's shards at once: it needs "
+                            "--seeds A..B and not --shard or --check-determinism\n");
+            return 2;
+        }
+        return tr__sim_jobs(argc, argv, jobs, o.json);
     }
     if (o.scenario_path != NULL && load_scenario(&o) != 0) {
         return 2; /* the error names the file and line; usage would bury it */

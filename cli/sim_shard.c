@@ -11,9 +11,12 @@
 #include "cli/sim_shard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "troupe.h"
 
@@ -385,4 +388,94 @@ int tr__sim_merge(int argc, char **argv) {
         tr__sweep_print_json(&m);
     }
     return tr__sweep_exit(&m);
+}
+
+/* ---- troupe sim --jobs N: the shards as local processes, merged ------------------------- */
+
+/* Runs shard `shard` of `jobs`: this program again with argv and "--shard I/N --json", its
+ * stdout into the file `out`. The child's pid, or -1. */
+static pid_t start_shard(int argc, char **argv, uint32_t shard, uint32_t jobs, const char *out) {
+    char spec[32];
+    snprintf(spec, sizeof spec, "%u/%u", shard, jobs);
+    char **args = calloc((size_t)argc + 6, sizeof *args);
+    if (args == NULL) {
+        return -1;
+    }
+    int n = 0;
+    args[n++] = "/proc/self/exe";
+    args[n++] = "sim";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") != 0) {
+            args[n++] = argv[i];
+        }
+    }
+    args[n++] = "--shard";
+    args[n++] = spec;
+    args[n++] = "--json";
+    args[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_TRUNC);
+        if (fd < 0 || dup2(fd, 1) < 0) {
+            _exit(2);
+        }
+        execv("/proc/self/exe", args);
+        fprintf(stderr, "troupe sim --jobs: cannot run this program again: %s\n", strerror(errno));
+        _exit(2);
+    }
+    free(args);
+    return pid;
+}
+
+int tr__sim_jobs(int argc, char **argv, uint32_t jobs, bool json) {
+    static char names[TR__SWEEP_SHARDS_MAX][64];
+    static char *files[TR__SWEEP_SHARDS_MAX];
+    static pid_t pids[TR__SWEEP_SHARDS_MAX];
+    static tr__sweep_tally m;
+    if (jobs < 2 || jobs > TR__SWEEP_SHARDS_MAX) {
+        return 2;
+    }
+    int rc = 0;
+    uint32_t made = 0, started = 0;
+    for (; made < jobs; made++) {
+        snprintf(names[made], sizeof names[made], "/tmp/troupe-sim-jobs-XXXXXX");
+        int fd = mkstemp(names[made]);
+        if (fd < 0) {
+            fprintf(stderr, "troupe sim --jobs: cannot create a file in /tmp: %s\n",
+                    strerror(errno));
+            rc = 2;
+            break;
+        }
+        close(fd);
+        files[made] = names[made];
+    }
+    for (; rc == 0 && started < jobs; started++) {
+        pids[started] = start_shard(argc, argv, started, jobs, files[started]);
+        if (pids[started] < 0) {
+            fprintf(stderr, "troupe sim --jobs: cannot start shard %u: %s\n", started,
+                    strerror(errno));
+            rc = 2;
+            break;
+        }
+    }
+    for (uint32_t i = 0; i < started; i++) {
+        int st;
+        while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (rc == 0 && merge_files(files, (int)jobs, &m) != 0) {
+        rc = 2;
+    }
+    if (rc == 0) {
+        tr__sweep_print_text(&m, json ? stderr : stdout);
+        if (json) {
+            tr__sweep_print_json(&m);
+        }
+        rc = tr__sweep_exit(&m);
+    }
+    for (uint32_t i = 0; i < made; i++) {
+        unlink(files[i]);
+    }
+    return rc;
 }

@@ -42,6 +42,13 @@ int tr__sweep_exit(const tr__sweep_tally *t);
  * the sweep's exit status returned, or 2 after one line naming what is wrong with the input. */
 int tr__sim_merge(int argc, char **argv);
 
+/* `troupe sim --seeds A..B --jobs N ...` (argv without --jobs, already validated as a sweep of
+ * a built-in workload without --shard): runs the N shards as processes of this program at
+ * once, their --json outputs in temporary files, and prints the merged summary (text, or
+ * text on stderr and the JSON line with json) as the unsharded sweep would; returns its exit
+ * status, or 2 when a shard could not run. */
+int tr__sim_jobs(int argc, char **argv, uint32_t jobs, bool json);
+
 /* Writes s to stdout as a JSON string, quoted and escaped. */
 void tr__json_string(const char *s);
 

@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     tr_proto_link a, b;
-    if (tr__proto_link_init(&a, FRAME_MAX, gossip_a) || tr__proto_link_init(&b, FRAME_MAX, gossip_b)) {
+    if (tr__proto_link_init(&a, FRAME_MAX, gossip_a) ||
+        tr__proto_link_init(&b, FRAME_MAX, gossip_b)) {
         abort();
     }
     bool ready;

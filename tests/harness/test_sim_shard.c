@@ -196,3 +196,29 @@ Test(sim_shard, shard_values_are_checked) {
     cr_assert(strstr(out, "--shard is not an option of troupe sim --load") != NULL, "%s", out);
     remove_dir();
 }
+
+Test(sim_shard, jobs_run_the_shards_at_once_and_print_the_unsharded_summary, .timeout = 240) {
+    make_dir();
+    int whole = sim(false, "--seeds 1..40 " SWEEP " --json > all.json 2> all.err");
+    cr_assert_eq(whole, 1, "the planted bug fails some seeds: exit %d", whole);
+    int jobs = sim(false, "--seeds 1..40 --jobs 3 " SWEEP " --json > j.json 2> j.err");
+    cr_assert_eq(jobs, whole, "--jobs exit %d, unsharded %d", jobs, whole);
+    char *all_json = slurp("all.json"), *all_err = slurp("all.err");
+    char *j_json = slurp("j.json"), *j_err = slurp("j.err");
+    char *want = last_line(all_json), *want_text = text_summary(all_err, "1..40");
+    char *got_text = text_summary(j_err, "1..40");
+    strip_wall(want);
+    strip_wall(j_json);
+    strip_wall(want_text);
+    strip_wall(got_text);
+    cr_assert_str_eq(j_json, want);
+    cr_assert_str_eq(got_text, want_text);
+    free(all_json), free(all_err), free(j_json), free(j_err), free(want), free(want_text);
+    free(got_text);
+    cr_assert_eq(sim(true, "--seeds 1..8 --jobs 0"), 2);
+    cr_assert(strstr(out, "--jobs N: N from 1 to 1024") != NULL, "%s", out);
+    cr_assert_eq(sim(true, "--seed 3 --jobs 2"), 2);
+    cr_assert(strstr(out, "needs --seeds A..B") != NULL, "%s", out);
+    cr_assert_eq(sim(true, "--seeds 1..8 --jobs 2 --shard 0/2"), 2);
+    remove_dir();
+}
