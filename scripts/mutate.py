@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""mutate.py — mutation testing of the services: does the default nemesis with the checkers
+notice when a service's code is changed in small, plausible ways?
+
+For each source file named, it finds mutation sites (flipped comparisons, && for || and back,
+a majority that counts one less, a durable reply made plain, a skipped durability wait),
+draws up to --mutants of them with a seeded random stream, and for each one: writes the
+mutant into a scratch worktree of the current commit, builds troupe (ReleaseFast,
+incrementally), and runs the workload's default sweep. A mutant is *killed* when the sweep
+exits non-zero (a violated guarantee, an error or a crash), *survived* when it exits 0, and
+*stillborn* when it does not compile (left out of the share). It prints one line per mutant
+and the share killed per file, and exits 0 (it measures; it does not judge).
+
+    python3 scripts/mutate.py actors/register_cp.c:cp actors/stock.c:stock
+    python3 scripts/mutate.py --mutants 40 --seeds 1..20 actors/stock.c:stock
+
+Each argument is FILE:WORKLOAD (the workload of `troupe sim --workload` that exercises the
+file). The scratch worktree lives under /tmp and is removed at the end.
+"""
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+OPERATORS = [
+    ("flip <=", re.compile(r"(?<![<>=!])<=(?!=)"), "<"),
+    ("flip <", re.compile(r"(?<![<>=!-])<(?![<=])"), "<="),
+    ("flip >=", re.compile(r"(?<![<>=!])>=(?!=)"), ">"),
+    ("flip >", re.compile(r"(?<![<>=!-])>(?![>=])"), ">="),
+    ("flip ==", re.compile(r"=="), "!="),
+    ("flip !=", re.compile(r"!="), "=="),
+    ("&& to ||", re.compile(r"&&"), "||"),
+    ("|| to &&", re.compile(r"\|\|"), "&&"),
+    ("majority less one", re.compile(r"/ 2 \+ 1"), "/ 2"),
+    ("durable reply made plain", re.compile(r"\btr_reply_durable\("), "tr_reply("),
+    ("no durability wait", re.compile(r"\btr_durable_notify\([^;]*\);"), "(void)0;"),
+]
+
+SKIP_LINE = re.compile(r"^\s*(#|/?\*|//)|TR_ASSERT|TR_DEBUG_ASSERT|_Static_assert|#include")
+
+
+def sites(text):
+    """Every (line index, column, operator index) where an operator applies, outside
+    comments, preprocessor lines, assertions and string literals."""
+    out = []
+    for i, line in enumerate(text.split("\n")):
+        if SKIP_LINE.search(line):
+            continue
+        code = re.sub(r'"(\\.|[^"\\])*"', lambda m: " " * len(m.group(0)), line)
+        code = code.split("//")[0]
+        code = re.sub(r"/\*.*?\*/", lambda m: " " * len(m.group(0)), code)
+        if "->" in code:
+            code = code.replace("->", "  ")
+        for k, (_, pat, _) in enumerate(OPERATORS):
+            for m in pat.finditer(code):
+                out.append((i, m.start(), k))
+    return out
+
+
+def apply(text, site):
+    i, col, k = site
+    lines = text.split("\n")
+    _, pat, repl = OPERATORS[k]
+    m = pat.match(lines[i], col)
+    lines[i] = lines[i][:col] + repl + lines[i][m.end():]
+    return "\n".join(lines), lines[i].strip()
+
+
+def run(cmd, cwd, timeout):
+    try:
+        return subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        return 124
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("targets", nargs="+", help="FILE:WORKLOAD")
+    ap.add_argument("--mutants", type=int, default=15, help="mutants per file (default 15)")
+    ap.add_argument("--seeds", default="1..10", help="the sweep's seeds (default 1..10)")
+    ap.add_argument("--seed", type=int, default=1, help="draws the mutants (default 1)")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per sweep (default 900)")
+    a = ap.parse_args()
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    scratch = tempfile.mkdtemp(prefix="troupe-mutate-")
+    work = os.path.join(scratch, "tree")
+    subprocess.run(["git", "-C", root, "worktree", "add", "--detach", work, "HEAD"],
+                   check=True, capture_output=True)
+    zig = [sys.executable, "-m", "ziglang", "build", "-Doptimize=ReleaseFast"]
+    totals = []
+    try:
+        if run(zig, work, 3600) != 0:
+            sys.exit("mutate.py: the unmutated tree does not build")
+        for t in a.targets:
+            path, _, workload = t.partition(":")
+            if not workload:
+                sys.exit(f"mutate.py: {t}: expected FILE:WORKLOAD")
+            sweep = [os.path.join(work, "zig-out/bin/troupe"), "sim", "--workload", workload,
+                     "--seeds", a.seeds]
+            if run(sweep, work, a.timeout) != 0:
+                print(f"{path}: the unmutated sweep fails; skipped")
+                continue
+            original = open(os.path.join(work, path)).read()
+            found = sites(original)
+            rng = random.Random(f"{a.seed}:{path}")
+            chosen = sorted(rng.sample(found, min(a.mutants, len(found))))
+            killed = survived = stillborn = 0
+            for n, site in enumerate(chosen, 1):
+                mutant, shown = apply(original, site)
+                open(os.path.join(work, path), "w").write(mutant)
+                name = OPERATORS[site[2]][0]
+                if run(zig, work, 3600) != 0:
+                    verdict = "stillborn"
+                    stillborn += 1
+                else:
+                    rc = run(sweep, work, a.timeout)
+                    verdict = "killed" if rc != 0 else "SURVIVED"
+                    killed += rc != 0
+                    survived += rc == 0
+                print(f"{path}:{site[0] + 1}: {name}: {verdict}: {shown}", flush=True)
+            open(os.path.join(work, path), "w").write(original)
+            judged = killed + survived
+            share = 100.0 * killed / judged if judged else 0.0
+            totals.append((path, workload, killed, survived, stillborn, len(found)))
+            print(f"{path} (--workload {workload} --seeds {a.seeds}): {killed} of {judged} "
+                  f"mutants killed ({share:.0f}%), {stillborn} stillborn, {len(found)} sites",
+                  flush=True)
+    finally:
+        subprocess.run(["git", "-C", root, "worktree", "remove", "--force", work],
+                       capture_output=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    for path, workload, k, s, sb, nsites in totals:
+        print(f"summary: {path}: killed {k}, survived {s}, stillborn {sb} ({nsites} sites)")
+
+
+if __name__ == "__main__":
+    main()
