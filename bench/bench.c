@@ -9,7 +9,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 #include "bench/bench_util.h"
@@ -106,7 +111,8 @@ int tr_bench_fail(const tr_bench_opts *o, const char *bench, const char *why) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: troupe bench [NAME...] [--json] [--workers N] [-n N] [--help]\n\n"
+    fprintf(out, "usage: troupe bench [NAME...] [--json] [--workers N] [-n N] [--contend N]\n"
+                 "                    [--help]\n\n"
                  "Runs benchmarks and prints one line per figure:\n"
                  "  peer=troupe bench=<name> value=<number> unit=<unit>\n"
                  "(the format of bench/peers/run.sh), or JSON objects with --json.\n"
@@ -120,6 +126,10 @@ static void usage(FILE *out) {
                  "  --json       JSON lines instead of key=value lines\n"
                  "  --workers N  worker threads (default: one per core)\n"
                  "  -n N         override the size (round trips, messages, hops, leaves...)\n"
+                 "  --contend N  run N CPU-bound busy processes (at the same priority) for\n"
+                 "               the whole run: the benchmarks on a machine whose cores\n"
+                 "               other work wants too (bench/compare.sh CONTEND=N does the\n"
+                 "               same for troupe and its peers in one run)\n"
                  "  --help       this text\n"
                  "exit: 0 ok, 1 a benchmark failed its check, 2 usage or tool error\n");
 }
@@ -189,6 +199,13 @@ static int parse(int argc, char **argv, tr_bench_opts *o, const bench_entry **ru
                 return 2;
             }
             o->n = v;
+        } else if (is_option(a, "--contend")) {
+            const char *s = option_value(argc, argv, &i, "--contend");
+            if (!parse_count(s, 64, &v)) {
+                fprintf(stderr, "troupe bench: --contend wants a number 1..64\n");
+                return 2;
+            }
+            o->contend = (unsigned)v;
         } else if (a[0] == '-') {
             fprintf(stderr, "troupe bench: unknown option '%s' (see --help)\n", a);
             return 2;
@@ -223,10 +240,28 @@ int tr_cli_bench(int argc, char **argv) {
             }
         }
     }
-    int worst = 0;
-    for (size_t i = 0; i < nrun; i++) {
+    pid_t burners[64];
+    unsigned started = 0;
+    for (; started < o.contend; started++) {
+        burners[started] = fork();
+        if (burners[started] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the benchmark */
+            for (volatile uint64_t x = 0;; x++) {
+            }
+        }
+        if (burners[started] < 0) {
+            fprintf(stderr, "troupe bench: --contend: fork: %s\n", strerror(errno));
+            break;
+        }
+    }
+    int worst = started < o.contend ? 2 : 0;
+    for (size_t i = 0; i < nrun && worst < 2; i++) {
         int r = run[i]->run(&o);
         worst = r > worst ? r : worst;
+    }
+    for (unsigned i = 0; i < started; i++) {
+        kill(burners[i], SIGKILL);
+        waitpid(burners[i], NULL, 0);
     }
     free(run);
     return worst;

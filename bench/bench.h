@@ -12,6 +12,7 @@ typedef struct tr_bench_opts {
     bool json;
     unsigned workers; /* 0 = one per core */
     long n;           /* override the benchmark's size; 0 = the standard size */
+    unsigned contend; /* busy processes running beside the benchmarks (--contend) */
 } tr_bench_opts;
 
 /* Prints one result line (stdout). */

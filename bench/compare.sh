@@ -14,6 +14,10 @@
 #       TROUPE_ARGS    extra `troupe bench` options, e.g. "--workers 2"
 #       PEERS_ARGS     extra options for the runner before the names, e.g. "-n 100000"
 #       PEERS          restrict the peers ("erlang", "caf")
+#       CONTEND=N      N CPU-bound busy processes run for the whole comparison, beside troupe
+#                      and the peers alike (same priority, no pinning)
+#       CPU_LIMIT=C    troupe and the peers run in a cgroup limited to C CPUs (CFS quota, as
+#                      a Kubernetes CPU limit sets it; cgroup v1 "cpu" or v2); needs root
 # Prints the raw lines on stderr as they come, then a table on stdout:
 #   bench | unit | troupe | erlang | caf | ratio | beats best peer
 # ratio > 1 means troupe wins: troupe/best peer for rates; for ms, us and bytes/actor (lower
@@ -66,7 +70,41 @@ for b in $benches; do
 done
 
 out=$(mktemp) || exit 2
-trap 'rm -f "$out"' EXIT
+burners=()
+cgroup=
+cleanup() {
+    for p in "${burners[@]}"; do kill "$p" 2>/dev/null; done
+    if [ -n "$cgroup" ]; then
+        # everything still inside (this script, a daemon a peer started: epmd) moves out
+        for p in $(cat "$cgroup/cgroup.procs" 2>/dev/null); do
+            echo "$p" > "$(dirname "$cgroup")/cgroup.procs" 2>/dev/null
+        done
+        rmdir "$cgroup" 2>/dev/null || echo "compare.sh: notice: could not remove $cgroup" >&2
+    fi
+    rm -f "$out"
+}
+trap cleanup EXIT
+contend=${CONTEND:-0}
+case $contend in ''|*[!0-9]*) echo "compare.sh: CONTEND must be a number" >&2; exit 2 ;; esac
+for ((i = 0; i < contend; i++)); do
+    ( while :; do :; done ) &
+    burners+=($!)
+done
+[ "$contend" -gt 0 ] && echo "# contention: $contend busy processes" >&2
+if [ -n "${CPU_LIMIT:-}" ]; then
+    case $CPU_LIMIT in ''|*[!0-9]*|0) echo "compare.sh: CPU_LIMIT must be a whole number of CPUs" >&2; exit 2 ;; esac
+    # The busy processes above stay outside: only this script and what it starts move in.
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        cgroup=/sys/fs/cgroup/troupe-compare-$$
+        mkdir "$cgroup" && echo "$((CPU_LIMIT * 100000)) 100000" > "$cgroup/cpu.max"
+    else
+        cgroup=/sys/fs/cgroup/cpu/troupe-compare-$$
+        mkdir "$cgroup" && echo 100000 > "$cgroup/cpu.cfs_period_us" &&
+            echo "$((CPU_LIMIT * 100000))" > "$cgroup/cpu.cfs_quota_us"
+    fi || { echo "compare.sh: cannot create a cgroup with a CPU limit (root, cgroup cpu controller)" >&2; cgroup=; exit 2; }
+    echo $$ > "$cgroup/cgroup.procs" || { echo "compare.sh: cannot enter $cgroup" >&2; exit 2; }
+    echo "# cpu limit: $CPU_LIMIT CPU ($cgroup)" >&2
+fi
 echo "# load before: $(uptime)" >&2
 for ((r = 1; r <= runs; r++)); do
     echo "# run $r of $runs" >&2
