@@ -11,9 +11,11 @@
 #define SUBSCRIBE_MS 500
 #define VERIFY_SLOTS 32
 #define VERIFY_MS 1000
+#define VERIFY_DELAY_MS 0
+#define TICK_MS 100
 
 typedef struct verify {
-    uint64_t corr, order;
+    uint64_t corr, due_ms;
     uint32_t slot, topic;
     uint8_t rec[TR__AUDIT_RECORD_SIZE];
 } verify;
@@ -25,6 +27,7 @@ typedef struct audit {
     uint64_t subscribe_corr[TR__TOPIC_COUNT];
     bool subscribed[TR__TOPIC_COUNT];
     verify verifying[VERIFY_SLOTS];
+    uint64_t ticks;
 } audit;
 
 static void subscribe(tr_ctx *ctx, audit *a) {
@@ -51,28 +54,40 @@ static int audit_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     }
     subscribe(ctx, a);
     uint64_t timer;
-    return tr_timer_start(ctx, SUBSCRIBE_MS, SUBSCRIBE_MS, TR__SHOP_TICK, &timer);
+    return tr_timer_start(ctx, TICK_MS, TICK_MS, TR__SHOP_TICK, &timer);
 }
 
-/* Reads the order of the record in `slot`, as a subscriber reacting to its event would. */
+static void check_due(tr_ctx *ctx, audit *a);
+
+/* Schedules a read of the order of the record in `slot`, VERIFY_DELAY_MS from now (at once:
+ * a subscriber reacting to the event reads the order it names). */
 static void check_order(tr_ctx *ctx, audit *a, uint32_t slot, const uint8_t *rec) {
     for (int i = 0; i < VERIFY_SLOTS; i++) {
         verify *v = &a->verifying[i];
-        if (v->corr == 0) {
+        if (v->due_ms == 0 && v->corr == 0) {
+            v->due_ms = tr_now_ms(ctx) + VERIFY_DELAY_MS;
+            v->slot = slot;
+            v->topic = rec[0];
+            memcpy(v->rec, rec, sizeof v->rec);
+            return;
+        }
+    }
+}
+
+static void check_due(tr_ctx *ctx, audit *a) {
+    for (int i = 0; i < VERIFY_SLOTS; i++) {
+        verify *v = &a->verifying[i];
+        if (v->due_ms != 0 && v->corr == 0 && tr_now_ms(ctx) >= v->due_ms) {
             uint8_t body[12];
             tr_mp_writer w;
             tr_mp_writer_init(&w, body, sizeof body);
             tr_mp_write_array(&w, 1);
-            tr_mp_write_uint(&w, tr_load_be64(rec + 1));
+            tr_mp_write_uint(&w, tr_load_be64(v->rec + 1));
+            v->due_ms = 0;
             if (tr_request_name(ctx, TR_SHOP_ORDER_TYPE_NAME, TR__ORDER_READ, body, w.len,
-                                VERIFY_MS, &v->corr) == 0) {
-                v->slot = slot;
-                v->topic = rec[0];
-                memcpy(v->rec, rec, sizeof v->rec);
-            } else {
+                                VERIFY_MS, &v->corr) != 0) {
                 v->corr = 0;
             }
-            return;
         }
     }
 }
@@ -114,6 +129,7 @@ static int record(tr_ctx *ctx, audit *a, const tr_topic_event *ev) {
     rc = rc != 0 ? rc : tr_kv_put(ctx, "n", 1, val, 8);
     if (rc == 0 && (topic == TR__TOPIC_CONFIRMED || topic == TR__TOPIC_CANCELLED)) {
         check_order(ctx, a, (uint32_t)a->count, rec);
+        check_due(ctx, a);
     }
     a->count += rc == 0;
     return rc;
@@ -141,7 +157,10 @@ static int audit_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
             (void)tr_topic_ack(ctx, m);
         }
     } else if (k == 0 && m->type == TR__SHOP_TICK) {
-        subscribe(ctx, a);
+        if (++a->ticks % (SUBSCRIBE_MS / TICK_MS) == 0) {
+            subscribe(ctx, a);
+        }
+        check_due(ctx, a);
     } else if (k == 0 && m->type == TR_TOPIC_MSG_SUBSCRIBED) {
         for (int t = 0; t < TR__TOPIC_COUNT; t++) {
             a->subscribed[t] |= m->corr == a->subscribe_corr[t];
