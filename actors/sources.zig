@@ -11,6 +11,12 @@ pub const lib = [_][]const u8{
     "actors/kv.c",
     "actors/lock.c",
     "actors/catalog.c",
+    "actors/shop_wire.c",
+    "actors/orders_entity.c",
+    "actors/orders.c",
+    "actors/payment.c",
+    "actors/stock_orders.c",
+    "actors/shop_audit.c",
 };
 /// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
 /// actors/ takes it from its host and defines no tr_ symbol.
@@ -44,4 +50,5 @@ pub const tests = [_][]const u8{
     "tests/actors/test_entity.c",
     "tests/actors/test_catalog.c",
     "tests/actors/test_topics.c",
+    "tests/actors/test_shop.c",
 };

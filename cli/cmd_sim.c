@@ -41,6 +41,7 @@
 #include "harness/builtin_entity.h"
 #include "harness/builtin_linkv.h"
 #include "harness/builtin_lock.h"
+#include "harness/builtin_shop.h"
 #include "harness/nemesis.h"
 #include "harness/randomize.h"
 #include "runtime/assert.h"
@@ -1975,8 +1976,13 @@ static void json_loaded(const tr_experiment_result *r, const loaded_run *lr) {
     json_fraction("availability_minority", r->partitioned ? r->available_minority.fraction : -1);
     fputs("\"checks\":[", stdout);
     for (uint32_t i = 0; i < r->check_count; i++) {
-        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
+        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"", i ? "," : "", r->checks[i].name,
                tr_verdict_name(r->checks[i].verdict));
+        for (uint32_t k = 0; k < r->checks[i].measure_count; k++) { /* the check's figures */
+            printf("%s\"%s\":%.17g", k ? "," : ",\"measures\":{", r->checks[i].measures[k].name,
+                   r->checks[i].measures[k].value);
+        }
+        fputs(r->checks[i].measure_count ? "}}" : "}", stdout);
     }
     fputs("],", stdout);
     json_fault_timeline(r->faults, r->fault_count);
@@ -1999,6 +2005,9 @@ static void print_loaded(const tr_experiment_result *r, const loaded_run *lr) {
     for (uint32_t i = 0; i < r->check_count; i++) {
         printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
                r->checks[i].why[0] ? ": " : "", r->checks[i].why);
+        for (uint32_t k = 0; k < r->checks[i].measure_count; k++) {
+            printf("    %s %g\n", r->checks[i].measures[k].name, r->checks[i].measures[k].value);
+        }
     }
     print_loaded_counterexample(r, lr);
     print_fault_timeline(r->faults, r->fault_count, o->all_faults);
@@ -2138,6 +2147,8 @@ static int run_loaded(int argc, char **argv) {
         svcs[count++] = &tr__builtin_entity;
     } else if (!strcmp(workload, "pubsub") && loads == 0) {
         svcs[count++] = &tr__builtin_pubsub;
+    } else if (!strcmp(workload, "shop") && loads == 0) {
+        svcs[count++] = &tr__builtin_shop;
     }
     cfg.services = svcs;
     cfg.service_count = count;
@@ -2196,7 +2207,8 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--load") ||
             (!strcmp(argv[i], "--workload") && i + 1 < argc &&
              (!strcmp(argv[i + 1], "lin-kv") || !strcmp(argv[i + 1], "lock") ||
-              !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub")))) {
+              !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub") ||
+              !strcmp(argv[i + 1], "shop")))) {
             return run_loaded(argc, argv);
         }
     }
