@@ -2136,6 +2136,8 @@ static int run_loaded(int argc, char **argv) {
         svcs[count++] = &tr__builtin_entity;
     } else if (!strcmp(workload, "pubsub") && loads == 0) {
         svcs[count++] = &tr__builtin_pubsub;
+    } else if (tr__builtin_crdt_find(workload) != NULL && loads == 0) {
+        svcs[count++] = tr__builtin_crdt_find(workload);
     }
     cfg.services = svcs;
     cfg.service_count = count;
@@ -2171,7 +2173,8 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--load") ||
             (!strcmp(argv[i], "--workload") && i + 1 < argc &&
              (!strcmp(argv[i + 1], "lin-kv") || !strcmp(argv[i + 1], "lock") ||
-              !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub")))) {
+              !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub") ||
+              tr__builtin_crdt_find(argv[i + 1]) != NULL))) {
             return run_loaded(argc, argv);
         }
     }
