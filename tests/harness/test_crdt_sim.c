@@ -1,11 +1,12 @@
-/* The CRDT services (counter: harness/builtin_counter.h) through the experiment runner, as
- * `troupe sim --workload counter`: the checks hold under the declared nemesis over a few
+/* The CRDT services (counter, set: harness/builtin_counter.h, builtin_set.h) through the
+ * experiment runner, as `troupe sim --workload counter|set`: the checks hold under the declared nemesis over a few
  * seeds, each planted bug is caught in some seed of a short range, and a seed replays to the
  * same trace hash. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "harness/builtin_counter.h"
+#include "harness/builtin_set.h"
 #include "troupe.h"
 
 static tr_sweep_summary sweep(const tr_service *svc, const char *bug, uint64_t first,
@@ -56,4 +57,19 @@ Test(crdt_sim, counter_planted_no_gossip_is_caught) {
 Test(crdt_sim, counter_seed_replays_to_the_same_hash) {
     cr_expect_eq(hash_of(&tr__builtin_counter, 7), hash_of(&tr__builtin_counter, 7));
     cr_expect_neq(hash_of(&tr__builtin_counter, 7), hash_of(&tr__builtin_counter, 8));
+}
+
+Test(crdt_sim, set_holds_under_its_nemesis) {
+    tr_sweep_summary s = sweep(&tr__builtin_set, NULL, 1, 2);
+    cr_expect_eq(s.held, 2, "first failing: %s", s.first_replay);
+}
+
+Test(crdt_sim, set_planted_remove_drops_context_is_caught) {
+    tr_sweep_summary s = sweep(&tr__builtin_set, "remove-drops-context", 1, 3);
+    cr_expect_gt(s.violated, 0);
+    cr_expect(strstr(s.first_replay, "--bug remove-drops-context") != NULL, "%s", s.first_replay);
+}
+
+Test(crdt_sim, set_seed_replays_to_the_same_hash) {
+    cr_expect_eq(hash_of(&tr__builtin_set, 7), hash_of(&tr__builtin_set, 7));
 }
