@@ -5,6 +5,7 @@
 
 #include "harness/builtin_ap.h"
 #include "harness/builtin_catalog.h"
+#include "harness/builtin_broadcast.h"
 #include "harness/builtin_counter.h"
 #include "harness/builtin_set.h"
 #include "harness/builtin_linkv.h"
@@ -247,7 +248,8 @@ const tr_service *tr__builtin_find(const char *name) {
 }
 
 const tr_service *tr__builtin_crdt_find(const char *name) {
-    static const tr_service *const crdts[] = {&tr__builtin_counter, &tr__builtin_set};
+    static const tr_service *const crdts[] = {&tr__builtin_counter, &tr__builtin_set,
+                                              &tr__builtin_broadcast};
     for (size_t i = 0; name && i < sizeof crdts / sizeof crdts[0]; i++) {
         if (!strcmp(crdts[i]->name, name)) {
             return crdts[i];

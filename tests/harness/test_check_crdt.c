@@ -1,4 +1,5 @@
-/* The CRDT services' checks on hand-made histories (harness/check_counter.c, check_set.c),
+/* The CRDT services' checks on hand-made histories (harness/check_counter.c, check_set.c,
+ * check_broadcast.c),
  * and the CRDT data types of actors/ (actors/counter.h, orset.h), the OR-set's remove path
  * included: each check holds on a correct history and is violated by a planted fault in it. */
 #include <criterion/criterion.h>
@@ -6,6 +7,7 @@
 
 #include "actors/counter.h"
 #include "actors/orset.h"
+#include "harness/builtin_broadcast.h"
 #include "harness/builtin_counter.h"
 #include "harness/builtin_set.h"
 #include "troupe.h"
@@ -277,4 +279,59 @@ Test(check_crdt, set_full_finds_lost_and_resurrected_elements) {
     cr_expect_eq(set_check((int64_t[]){10, 11}, 2, &in, why), TR_VERDICT_VIOLATED);
     cr_expect(strstr(why, "resurrected") != NULL, "%s", why);
     tr_history_destroy(h);
+}
+
+/* ---- broadcast ---- */
+
+/* 1 ok, 2 info, 3 fail ("full"); final states: node k holds pairs[k] ([id, deliveries]...). */
+static tr_verdict broadcast_check(const int64_t (*pairs)[6], const uint32_t *n, char *why) {
+    tr_history *h = tr_history_create(64);
+    op(h, 1, 0, TR_HISTORY_INVOKE, "broadcast", true, 1);
+    op(h, 1, 0, TR_HISTORY_OK, "broadcast", true, 1);
+    op(h, 2, 1, TR_HISTORY_INVOKE, "broadcast", true, 2);
+    op(h, 2, 1, TR_HISTORY_INFO, "broadcast", true, 2);
+    op(h, 3, 1, TR_HISTORY_INVOKE, "broadcast", true, 3);
+    op(h, 3, 1, TR_HISTORY_FAIL, "broadcast", true, 3);
+    uint8_t bytes[2][64];
+    const uint8_t *states[2];
+    size_t lens[2];
+    for (int k = 0; k < 2; k++) {
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, bytes[k], sizeof bytes[k]);
+        tr_mp_write_array(&w, n[k]);
+        for (uint32_t i = 0; i < n[k]; i++) {
+            tr_mp_write_int(&w, pairs[k][i]);
+        }
+        states[k] = bytes[k];
+        lens[k] = w.len;
+    }
+    tr_check_input in = {.history = h, .node_count = 2, .states = states, .state_lens = lens};
+    tr_verdict v = tr__broadcast_check_delivery(&in, why, 200);
+    cr_log_info("%s", why);
+    tr_history_destroy(h);
+    return v;
+}
+
+Test(check_crdt, broadcast_delivery_holds_when_every_node_has_each_message_once) {
+    char why[200];
+    int64_t both[2][6] = {{1, 1, 2, 1}, {2, 1, 1, 1}};
+    cr_expect_eq(broadcast_check(both, (uint32_t[]){4, 4}, why), TR_VERDICT_HELD, "%s", why);
+    int64_t no_info[2][6] = {{1, 1}, {1, 1}};
+    cr_expect_eq(broadcast_check(no_info, (uint32_t[]){2, 2}, why), TR_VERDICT_HELD, "%s", why);
+}
+
+Test(check_crdt, broadcast_delivery_finds_missing_duplicate_partial_and_refused) {
+    char why[200];
+    int64_t missing[2][6] = {{1, 1}, {2, 1}};
+    cr_expect_eq(broadcast_check(missing, (uint32_t[]){2, 2}, why), TR_VERDICT_VIOLATED);
+    cr_expect(strstr(why, "1 missing") != NULL, "%s", why);
+    int64_t twice[2][6] = {{1, 2}, {1, 1}};
+    cr_expect_eq(broadcast_check(twice, (uint32_t[]){2, 2}, why), TR_VERDICT_VIOLATED);
+    cr_expect(strstr(why, "1 duplicated") != NULL, "%s", why);
+    int64_t partial[2][6] = {{1, 1, 2, 1}, {1, 1}};
+    cr_expect_eq(broadcast_check(partial, (uint32_t[]){4, 2}, why), TR_VERDICT_VIOLATED);
+    cr_expect(strstr(why, "1 partial") != NULL, "%s", why);
+    int64_t refused[2][6] = {{1, 1, 3, 1}, {1, 1, 3, 1}};
+    cr_expect_eq(broadcast_check(refused, (uint32_t[]){4, 4}, why), TR_VERDICT_VIOLATED);
+    cr_expect(strstr(why, "refused") != NULL, "%s", why);
 }

@@ -1,10 +1,12 @@
-/* The CRDT services (counter, set: harness/builtin_counter.h, builtin_set.h) through the
- * experiment runner, as `troupe sim --workload counter|set`: the checks hold under the declared nemesis over a few
+/* The CRDT services and broadcast (harness/builtin_counter.h, builtin_set.h,
+ * builtin_broadcast.h) through the experiment runner, as `troupe sim --workload
+ * counter|set|broadcast`: the checks hold under the declared nemesis over a few
  * seeds, each planted bug is caught in some seed of a short range, and a seed replays to the
  * same trace hash. */
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "harness/builtin_broadcast.h"
 #include "harness/builtin_counter.h"
 #include "harness/builtin_set.h"
 #include "troupe.h"
@@ -72,4 +74,23 @@ Test(crdt_sim, set_planted_remove_drops_context_is_caught) {
 
 Test(crdt_sim, set_seed_replays_to_the_same_hash) {
     cr_expect_eq(hash_of(&tr__builtin_set, 7), hash_of(&tr__builtin_set, 7));
+}
+
+Test(crdt_sim, broadcast_holds_under_its_nemesis) {
+    tr_sweep_summary s = sweep(&tr__builtin_broadcast, NULL, 1, 2);
+    cr_expect_eq(s.held, 2, "first failing: %s", s.first_replay);
+}
+
+Test(crdt_sim, broadcast_planted_no_retry_is_caught) {
+    tr_sweep_summary s = sweep(&tr__builtin_broadcast, "no-retry", 1, 3);
+    cr_expect_gt(s.violated, 0);
+}
+
+Test(crdt_sim, broadcast_planted_no_dedup_is_caught) {
+    tr_sweep_summary s = sweep(&tr__builtin_broadcast, "no-dedup", 1, 3);
+    cr_expect_gt(s.violated, 0);
+}
+
+Test(crdt_sim, broadcast_seed_replays_to_the_same_hash) {
+    cr_expect_eq(hash_of(&tr__builtin_broadcast, 7), hash_of(&tr__builtin_broadcast, 7));
 }
