@@ -48,7 +48,8 @@ static msg_rec *collect(const tr_history *h, size_t *count) {
             uint32_t ids;
             int64_t id;
             tr_mp_reader_init(&rd, op.any->bytes, op.any->len);
-            for (uint32_t j = 0; tr_mp_read_array(&rd, &ids) == 0 && j < ids; j++) {
+            ids = tr_mp_read_array(&rd, &ids) == 0 ? ids : 0;
+            for (uint32_t j = 0; j < ids; j++) {
                 if (tr_mp_read_int(&rd, &id) == 0 && (r = find(m, k, id)) != NULL) {
                     r->read = true;
                 }
