@@ -17,6 +17,10 @@ pub const lib = [_][]const u8{
     "actors/payment.c",
     "actors/stock_orders.c",
     "actors/shop_audit.c",
+    "actors/counter.c",
+    "actors/orset.c",
+    "actors/orset_replica.c",
+    "actors/broadcast.c",
 };
 /// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
 /// actors/ takes it from its host and defines no tr_ symbol.

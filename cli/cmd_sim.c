@@ -247,7 +247,8 @@ static void usage(FILE *f) {
             "--workload lin-kv, --workload lock (a lease lock: docs/lock.md) and --workload\n"
             "entity (registers as entities placed by the runtime: docs/entities.md) and pubsub\n"
             "(topics and a durable outbox: docs/pubsub.md) run those built-in services\n"
-            "exactly as --load runs a module.\n"
+            "exactly as --load runs a module; so do counter, set and broadcast (a PN-counter,\n"
+            "an OR-set and Maelstrom's broadcast, available in partitions: docs/crdt.md).\n"
             "\n"
             "Limits: --nodes 1..16 (at most 256 clients in all), --keys 1..64, --clients\n"
             "1..16, --rate 0.1..100000, --duration 1ms..24h, --seeds A..B with A <= B and at\n"
@@ -2149,6 +2150,8 @@ static int run_loaded(int argc, char **argv) {
         svcs[count++] = &tr__builtin_pubsub;
     } else if (!strcmp(workload, "shop") && loads == 0) {
         svcs[count++] = &tr__builtin_shop;
+    } else if (tr__builtin_crdt_find(workload) != NULL && loads == 0) {
+        svcs[count++] = tr__builtin_crdt_find(workload);
     }
     cfg.services = svcs;
     cfg.service_count = count;
@@ -2208,7 +2211,7 @@ int tr_cli_sim(int argc, char **argv) {
             (!strcmp(argv[i], "--workload") && i + 1 < argc &&
              (!strcmp(argv[i + 1], "lin-kv") || !strcmp(argv[i + 1], "lock") ||
               !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub") ||
-              !strcmp(argv[i + 1], "shop")))) {
+              !strcmp(argv[i + 1], "shop") || tr__builtin_crdt_find(argv[i + 1]) != NULL))) {
             return run_loaded(argc, argv);
         }
     }

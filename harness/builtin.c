@@ -5,6 +5,9 @@
 
 #include "harness/builtin_ap.h"
 #include "harness/builtin_catalog.h"
+#include "harness/builtin_broadcast.h"
+#include "harness/builtin_counter.h"
+#include "harness/builtin_set.h"
 #include "harness/builtin_linkv.h"
 #include "harness/builtin_lock.h"
 #include "harness/builtin_shop.h"
@@ -240,6 +243,17 @@ const tr_service *tr__builtin_find(const char *name) {
     for (size_t i = 0; name && i < TR__BUILTIN_COUNT; i++) {
         if (!strcmp(tr__builtin_services[i]->name, name)) {
             return tr__builtin_services[i];
+        }
+    }
+    return NULL;
+}
+
+const tr_service *tr__builtin_crdt_find(const char *name) {
+    static const tr_service *const crdts[] = {&tr__builtin_counter, &tr__builtin_set,
+                                              &tr__builtin_broadcast};
+    for (size_t i = 0; name && i < sizeof crdts / sizeof crdts[0]; i++) {
+        if (!strcmp(crdts[i]->name, name)) {
+            return crdts[i];
         }
     }
     return NULL;

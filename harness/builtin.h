@@ -40,4 +40,9 @@ extern const tr_service *const tr__builtin_services[TR__BUILTIN_COUNT];
 /* The built-in service called `name`, or NULL (name borrowed). */
 const tr_service *tr__builtin_find(const char *name);
 
+/* The built-in service run only in the simulator by `troupe sim --workload NAME`: "counter"
+ * (harness/builtin_counter.h), "set" (harness/builtin_set.h), "broadcast" (harness/builtin_broadcast.h),
+ * or NULL (name borrowed). */
+const tr_service *tr__builtin_crdt_find(const char *name);
+
 #endif

@@ -1,0 +1,221 @@
+/* check_counter.c — the checks of the counter service (harness/builtin_counter.h): the
+ * bounds every read must respect, and the final value the acknowledged and indeterminate
+ * adds allow. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/builtin_counter.h"
+
+/* One operation of the history: where its invoke and completion are. */
+typedef struct cop {
+    bool read;
+    int32_t node;
+    int64_t process;
+    int64_t value;           /* add: the delta; read: what it read */
+    tr_history_type outcome; /* TR_HISTORY_INVOKE: never completed */
+} cop;
+
+#define NONE ((size_t)-1)
+
+/* The adds and reads of h in invoke order (*ops, *op_count of them) and, per history entry, the operation it
+ * belongs to (*at, NONE for others). Both owned by the caller (free). 0 or TR_ENOMEM. */
+static int collect(const tr_history *h, cop **ops, size_t *op_count, size_t **at, size_t *count) {
+    size_t n = tr_history_count(h), k = 0;
+    cop *o = calloc(n ? n : 1, sizeof *o);
+    size_t *a = malloc((n ? n : 1) * sizeof *a);
+    tr_history_op op;
+    if (o == NULL || a == NULL) {
+        free(o);
+        free(a);
+        return TR_ENOMEM;
+    }
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        a[i] = NONE;
+        bool read = !strcmp(op.f, "read");
+        if (!read && strcmp(op.f, "add") != 0) {
+            continue;
+        }
+        if (op.type == TR_HISTORY_INVOKE) {
+            o[k] = (cop){.read = read, .node = op.node, .process = op.process, .value = op.value};
+            a[i] = k++;
+            continue;
+        }
+        for (size_t j = k; j-- > 0;) { /* the process's open operation */
+            if (o[j].process == op.process && o[j].outcome == TR_HISTORY_INVOKE) {
+                o[j].outcome = op.type;
+                o[j].value = read ? op.value : o[j].value;
+                a[i] = j;
+                break;
+            }
+        }
+    }
+    *ops = o;
+    *op_count = k;
+    *at = a;
+    *count = n;
+    return 0;
+}
+
+tr_verdict tr__counter_check_reads(const tr_check_input *in, char *why, size_t cap) {
+    cop *o = NULL;
+    size_t *at = NULL, n = 0, count = 0, reads = 0;
+    if (collect(in->history, &o, &count, &at, &n) != 0) {
+        snprintf(why, cap, "out of memory");
+        return TR_VERDICT_UNKNOWN;
+    }
+    int64_t inv_pos = 0, inv_neg = 0, done_pos[TR_SIM_NODES_MAX] = {0},
+            done_neg[TR_SIM_NODES_MAX] = {0};
+    int64_t *must =
+        calloc(count ? 2 * count : 1, sizeof *must); /* per read: [pos, neg] at invoke */
+    tr_verdict v = must ? TR_VERDICT_HELD : TR_VERDICT_UNKNOWN;
+    snprintf(why, cap,
+             must ? "every read within the bounds of the adds it may have seen" : "out of memory");
+    tr_history_op op;
+    for (size_t i = 0; v == TR_VERDICT_HELD && tr_history_get(in->history, i, &op) == 0; i++) {
+        if (at[i] == NONE) {
+            continue;
+        }
+        const cop *c = &o[at[i]];
+        bool local = c->node >= 0 && c->node < TR_SIM_NODES_MAX;
+        int64_t d = c->value;
+        if (!c->read && op.type == TR_HISTORY_INVOKE && c->outcome != TR_HISTORY_FAIL) {
+            *(d > 0 ? &inv_pos : &inv_neg) += d;
+        } else if (!c->read && op.type == TR_HISTORY_OK && local) {
+            *(d > 0 ? &done_pos[c->node] : &done_neg[c->node]) += d;
+        } else if (c->read && op.type == TR_HISTORY_INVOKE) {
+            must[2 * at[i]] = local ? done_pos[c->node] : 0;
+            must[2 * at[i] + 1] = local ? done_neg[c->node] : 0;
+        } else if (c->read && op.type == TR_HISTORY_OK) {
+            int64_t lo = must[2 * at[i]] + inv_neg, hi = inv_pos + must[2 * at[i] + 1];
+            reads++;
+            if (c->value < lo || c->value > hi) {
+                v = TR_VERDICT_VIOLATED;
+                snprintf(why, cap, "read %lld at n%d (history index %zu) outside [%lld, %lld]",
+                         (long long)c->value, c->node + 1, i, (long long)lo, (long long)hi);
+            }
+        }
+    }
+    tr_check_measure(in, "reads", (double)reads);
+    free(must);
+    free(o);
+    free(at);
+    return v;
+}
+
+/* Whether target is the sum of some subset of d[0..n): 1, 0, or -1 when the sums span more
+ * than 2^24 values (or memory ran out). */
+static int subset_sum(const int64_t *d, size_t n, int64_t target) {
+    int64_t neg = 0, pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        *(d[i] > 0 ? &pos : &neg) += d[i];
+    }
+    if (target < neg || target > pos) {
+        return 0;
+    }
+    if (pos - neg > ((int64_t)1 << 24)) {
+        return -1;
+    }
+    size_t width = (size_t)(pos - neg) + 1;
+    uint8_t *can = calloc(width, 1); /* can[s - neg]: s is a subset's sum */
+    if (can == NULL) {
+        return -1;
+    }
+    can[-neg] = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] > 0) {
+            for (size_t s = width; s-- > (size_t)d[i];) {
+                can[s] |= can[s - (size_t)d[i]];
+            }
+        } else {
+            for (size_t s = 0; s + (size_t)-d[i] < width; s++) {
+                can[s] |= can[s + (size_t)-d[i]];
+            }
+        }
+    }
+    int r = can[target - neg];
+    free(can);
+    return r;
+}
+
+/* Node k's final value, or false when it has none (down) or it is not an integer. */
+static bool final_value(const tr_check_input *in, uint32_t k, int64_t *v) {
+    tr_mp_reader r;
+    if (in->states == NULL || in->states[k] == NULL) {
+        return false;
+    }
+    tr_mp_reader_init(&r, in->states[k], in->state_lens[k]);
+    return tr_mp_read_int(&r, v) == 0 && tr_mp_reader_done(&r) == 0;
+}
+
+/* The verdict over the up nodes' final values, given the acknowledged sum and the
+ * indeterminate deltas d[0..n). */
+static tr_verdict final_verdict(const tr_check_input *in, int64_t acked, const int64_t *d, size_t n,
+                                char *why, size_t cap) {
+    int64_t first = 0, v;
+    uint32_t answered = 0, first_node = 0;
+    for (uint32_t k = 0; k < in->node_count; k++) {
+        if (!final_value(in, k, &v)) {
+            continue;
+        }
+        if (answered++ == 0) {
+            first = v;
+            first_node = k;
+        } else if (v != first) {
+            snprintf(why, cap, "replicas disagree after heal: n%u has %lld, n%u %lld",
+                     first_node + 1, (long long)first, k + 1, (long long)v);
+            return TR_VERDICT_VIOLATED;
+        }
+    }
+    if (answered == 0) {
+        snprintf(why, cap, "no node answered its final state");
+        return TR_VERDICT_UNKNOWN;
+    }
+    int ok = subset_sum(d, n, first - acked);
+    if (ok < 0) {
+        snprintf(why, cap, "%zu indeterminate adds: too many to decide", n);
+        return TR_VERDICT_UNKNOWN;
+    }
+    if (ok == 0) {
+        snprintf(why, cap,
+                 "final value %lld: not the %lld acknowledged plus a subset of the %zu "
+                 "indeterminate adds",
+                 (long long)first, (long long)acked, n);
+        return TR_VERDICT_VIOLATED;
+    }
+    snprintf(why, cap, "%u replicas agree on %lld: the %lld acknowledged plus indeterminate adds",
+             answered, (long long)first, (long long)acked);
+    return TR_VERDICT_HELD;
+}
+
+tr_verdict tr__counter_check_final(const tr_check_input *in, char *why, size_t cap) {
+    cop *o = NULL;
+    size_t *at = NULL, n = 0, count = 0, infos = 0;
+    if (collect(in->history, &o, &count, &at, &n) != 0) {
+        snprintf(why, cap, "out of memory");
+        return TR_VERDICT_UNKNOWN;
+    }
+    int64_t acked = 0;
+    int64_t *info = malloc((count ? count : 1) * sizeof *info);
+    for (size_t j = 0; info != NULL && j < count; j++) {
+        if (o[j].read) {
+            continue;
+        }
+        if (o[j].outcome == TR_HISTORY_OK) {
+            acked += o[j].value;
+        } else if (o[j].outcome != TR_HISTORY_FAIL) {
+            info[infos++] = o[j].value;
+        }
+    }
+    tr_verdict v = TR_VERDICT_UNKNOWN;
+    if (info == NULL) {
+        snprintf(why, cap, "out of memory");
+    } else {
+        v = final_verdict(in, acked, info, infos, why, cap);
+    }
+    tr_check_measure(in, "indeterminate_adds", (double)infos);
+    free(info);
+    free(o);
+    free(at);
+    return v;
+}
