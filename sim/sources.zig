@@ -23,6 +23,7 @@ pub const lib = [_][]const u8{
     "sim/trace.c",
     "sim/checkers.c",
     "sim/scenario.c",
+    "sim/shrink.c",
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_sim_engine.c",
