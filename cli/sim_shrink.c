@@ -174,7 +174,10 @@ static int write_result(const tr__shrink_opts *o, shrink_run *s, const tr__shrin
 }
 
 static void print_outcome(const tr__shrink_result *res, uint64_t budget) {
-    if (res->minimal) {
+    if (res->minimal && res->faults.count == 0) {
+        printf("1-minimal: the run fails without any scheduled fault (the bug alone, with the "
+               "link faults the replay keeps)\n");
+    } else if (res->minimal) {
         printf("1-minimal: removing any one of the %zu faults makes the run pass (the last "
                "pass ran each removal)\n",
                res->faults.count);
