@@ -41,6 +41,7 @@ pub const tests = [_][]const u8{
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
     "tests/sim/test_shrink.c",
+    "tests/sim/test_shrink_cli.c",
     "tests/sim/test_storage.c",
     "tests/sim/test_storage_services.c",
     "tests/sim/test_proto.c",
