@@ -2079,6 +2079,8 @@ static void shrink_replay(const tr_experiment_config *cfg, const char *path, uin
     r.nemesis = kinds;
     r.nemesis_text = text;
     r.scenario_path = path;
+    r.duration_ns = cfg->duration_ns;
+    r.clients_per_node = cfg->clients_per_node;
     char line[TR__SWEEP_LINE_MAX];
     replay_line(&r, o->seed_lo, line);
     snprintf(buf, cap, "%s", line);
@@ -2088,7 +2090,8 @@ static int shrink_run_of(const tr_experiment_config *cfg, const sim_opts *o) {
     tr__shrink_opts so = {.out_path = o->shrink_out,
                           .max_runs = o->shrink_runs,
                           .replay = shrink_replay,
-                          .replay_ud = (void *)o};
+                          .replay_ud = (void *)o,
+                          .clients = o->loaded == NULL && o->stock + o->cp + o->ap > 0};
     return tr__sim_shrink(cfg, &so);
 }
 

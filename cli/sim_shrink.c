@@ -173,6 +173,17 @@ static int write_result(const tr__shrink_opts *o, shrink_run *s, const tr__shrin
     return 0;
 }
 
+/* The workload's reduction, when there was one. */
+static void print_workload(const tr_experiment_config *from, const tr_experiment_config *to) {
+    if (from->duration_ns != to->duration_ns) {
+        printf("workload: --duration %.3fs -> %.3fs\n", from->duration_ns / 1e9,
+               to->duration_ns / 1e9);
+    }
+    if (from->clients_per_node != to->clients_per_node) {
+        printf("workload: --clients %u -> %u\n", from->clients_per_node, to->clients_per_node);
+    }
+}
+
 static void print_outcome(const tr__shrink_result *res, uint64_t budget) {
     if (res->minimal && res->faults.count == 0) {
         printf("1-minimal: the run fails without any scheduled fault (the bug alone, with the "
@@ -186,6 +197,55 @@ static void print_outcome(const tr__shrink_result *res, uint64_t budget) {
                "found, NOT proven 1-minimal\n",
                budget);
     }
+}
+
+/* One smaller workload tried: kept (1) if the run still fails with the faults of res. */
+static int try_config(shrink_run *s, const tr__shrink_result *res, uint64_t *runs, uint64_t budget,
+                      const tr_experiment_config *smaller) {
+    if (*runs >= budget) {
+        return 0;
+    }
+    tr_experiment_config keep = s->cfg;
+    s->cfg = *smaller;
+    (*runs)++;
+    int rc = try_events(res->faults.events, res->faults.count, s);
+    if (rc != 1) {
+        s->cfg = keep;
+    }
+    return rc;
+}
+
+/* The client operations: one client per node, then a workload cut short (whole milliseconds,
+ * after the last fault), each kept while the run still fails. 1 if the workload shrank, 0 if
+ * not, or a tool error. */
+static int shrink_ops(shrink_run *s, const tr__shrink_opts *o, const tr__shrink_result *res,
+                      uint64_t *runs, uint64_t budget) {
+    const uint64_t ms = 1000000;
+    bool shrank = false;
+    tr_experiment_config c = s->cfg;
+    if (o->clients && c.clients_per_node != 1) {
+        c.clients_per_node = 1;
+        int rc = try_config(s, res, runs, budget, &c);
+        if (rc < 0) {
+            return rc;
+        }
+        shrank = rc == 1;
+    }
+    uint64_t last = res->faults.count ? res->faults.events[res->faults.count - 1].at_ns : 0;
+    uint64_t floor_ns = (last / ms + 1) * ms; /* the first whole ms after the last fault */
+    while (s->cfg.duration_ns - floor_ns >= 2 * ms * 1000) { /* down to within 2 s of it */
+        c = s->cfg;
+        c.duration_ns = (floor_ns + (s->cfg.duration_ns - floor_ns) / 2) / ms * ms;
+        int rc = try_config(s, res, runs, budget, &c);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            break; /* a shorter run passes: keep this length */
+        }
+        shrank = true;
+    }
+    return shrank ? 1 : 0;
 }
 
 int tr__sim_shrink(const tr_experiment_config *cfg, const tr__shrink_opts *o) {
@@ -217,11 +277,24 @@ int tr__sim_shrink(const tr_experiment_config *cfg, const tr__shrink_opts *o) {
     }
     tr__shrink_result res;
     rc = tr__shrink(&faults, budget, try_events, &s, &res);
+    uint64_t runs = res.runs;
+    if (rc == 0 && res.minimal) { /* then the operations, and the faults again under them */
+        rc = shrink_ops(&s, o, &res, &runs, budget);
+        if (rc == 1) {
+            tr__shrink_result again;
+            rc = tr__shrink(&res.faults, budget - runs, try_events, &s, &again);
+            runs += again.runs;
+            tr__shrink_result_free(&res);
+            res = again;
+        }
+    }
+    res.runs = runs;
     remove(s.try_path);
     if (rc == 0) {
         printf("faults: %zu -> %zu; ops: %" PRIu64 " -> %" PRIu64 "; runs: %" PRIu64
                " (+2: the original and its replay)\n",
                faults.count, res.faults.count, ops_before, s.ops, res.runs);
+        print_workload(cfg, &s.cfg);
         print_outcome(&res, budget);
         print_schedule(res.faults.events, res.faults.count, s.nodes);
         rc = write_result(o, &s, &res, out, kinds);

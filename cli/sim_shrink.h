@@ -6,11 +6,15 @@
  * nemesis off: the clients draw from their own streams, so they do the same), shrinks them
  * with tr__shrink (sim/shrink.h), each candidate run from a scenario file, and writes the
  * result with its replay line. "Fails" means the check that failed first in the original run
- * is violated again. Bounded: at most max_runs runs for the shrink itself.
+ * is violated again. Then the client operations: one client per node (when the replay line
+ * can say so) and a shorter workload, each kept if the run still fails, after which the
+ * faults are shrunk and proven 1-minimal again under the smaller workload. Bounded: at most
+ * max_runs runs for the shrink itself.
  * Ownership: everything is borrowed. Threading: none; the CLI's thread. */
 #ifndef TR_CLI_SIM_SHRINK_H
 #define TR_CLI_SIM_SHRINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +34,7 @@ typedef struct tr__shrink_opts {
     uint64_t max_runs;    /* 0: TR__SHRINK_RUNS_DEFAULT */
     tr__shrink_replay_fn replay;
     void *replay_ud;
+    bool clients; /* the replay line can name cfg->clients_per_node (--clients) */
 } tr__shrink_opts;
 
 /* Shrinks the run of cfg (one seed) and prints what it did. The exit status: 0 the run held

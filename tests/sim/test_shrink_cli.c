@@ -73,6 +73,8 @@ Test(shrink_cli, a_planted_bug_shrinks_to_a_1_minimal_scenario_that_replays) {
     cr_assert_eq(sim(out, args), 1, "%s", out);
     cr_assert_not_null(strstr(out, "faults: 21 -> "), "%s", out);
     cr_assert_not_null(strstr(out, "1-minimal: removing any one of the"), "%s", out);
+    /* The workload shrinks too: the replay below runs the shorter one. */
+    cr_assert_not_null(strstr(out, "workload: --duration 20.000s -> "), "%s", out);
     read_file(file, text, sizeof text);
     size_t n = fault_lines(text, lines);
     cr_assert(n >= 2 && n < 21, "%zu faults:\n%s", n, text);
