@@ -36,6 +36,7 @@
 #include "actors/stock.h"
 #include "cli/cli.h"
 #include "cli/sim_shard.h"
+#include "cli/sim_shrink.h"
 #include "harness/builtin.h"
 #include "harness/check_convergence.h"
 #include "harness/builtin_entity.h"
@@ -93,6 +94,9 @@ typedef struct sim_opts {
     bool all_faults;        /* --all-faults: the whole fault timeline in the text report */
     bool tracing;           /* --trace FILE: the run's events (trace) */
     tr_sim_trace_spec trace;
+    bool shrink;            /* --shrink: the failing run's faults to a 1-minimal schedule */
+    const char *shrink_out; /* --shrink-out FILE */
+    uint32_t shrink_runs;   /* --shrink-runs N */
 } sim_opts;
 
 /* Room for one rendered counterexample (TR_CE_OPS_MAX operations and the dead ends). */
@@ -181,6 +185,7 @@ static void usage(FILE *f) {
             "                  [--heartbeat D] [--fd-down D] [--all-faults]\n"
             "                  [--trace FILE [--trace-max BYTES] [--trace-node nK]\n"
             "                   [--trace-actor NAME] [--trace-window FROM..TO]]\n"
+            "                  [--shrink [--shrink-out FILE] [--shrink-runs N]]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -209,6 +214,11 @@ static void usage(FILE *f) {
             "  20s io-error n2 for 1s | 21s disk-full n2 for 1s | 22s slow-disk n2 200ms for 2s\n"
             "  30s corrupt n3\n"
             "Times: ns, us, ms, s, m; each before --duration. A bad file exits 2 with the line.\n"
+            "--shrink reduces a failing seed's faults (delta debugging) to a 1-minimal\n"
+            "schedule that still fails (without any one of its faults the run passes) and\n"
+            "writes it as a --scenario file (--shrink-out, default shrunk-SEED.scenario) with\n"
+            "its replay line; at most --shrink-runs runs (200). Exit 1 when written, 0 when\n"
+            "the run held (nothing to shrink), 3 unknown, 2 error (docs/shrink.md).\n"
             "AP acknowledged writes lost under --nemesis clock or crash (or io-error,\n"
             "disk-full, corrupt: they crash nodes too) are reported, not counted: LWW with\n"
             "skewed clocks, and acks before durability, lose them by design.\n"
@@ -389,6 +399,9 @@ static const sim_option sim_options[] = {
     {"--op-timeout", true, true, true, "a whole number of ms (unit ms or s), from 1ms to 600s"},
     {"--heartbeat", true, true, true, "a whole number of ms (unit ms or s), from 1ms to 10s"},
     {"--fd-down", true, true, true, "a whole number of ms (unit ms or s), from 1ms to 600s"},
+    {"--shrink", false, true, true, NULL},
+    {"--shrink-out", true, true, true, "a file name"},
+    {"--shrink-runs", true, true, true, "an integer from 1 to 100000"},
 };
 
 static const sim_option *find_option(const char *name) {
@@ -644,14 +657,22 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
         o->history = v;
         return *v ? 0 : TR_EINVAL;
     }
+    if (!strcmp(a, "--shrink-out")) {
+        o->shrink_out = v;
+        return *v ? 0 : TR_EINVAL;
+    }
+    if (!strcmp(a, "--shrink-runs")) {
+        return parse_bounded(v, 1, TR__SHRINK_RUNS_MAX, &o->shrink_runs);
+    }
     TR_ASSERT(!strcmp(a, "--bug"));
     return parse_bug(v, o);
 }
 
 /* --randomize, --buggify, --no-buggify, --all-faults into o: whether a is one of them. */
 static bool parse_flag(const char *a, sim_opts *o) {
-    if (!strcmp(a, "--all-faults")) {
-        o->all_faults = true;
+    if (!strcmp(a, "--all-faults") || !strcmp(a, "--shrink")) {
+        o->all_faults |= !strcmp(a, "--all-faults");
+        o->shrink |= !strcmp(a, "--shrink");
         return true;
     }
     o->randomize |= !strcmp(a, "--randomize");
@@ -746,6 +767,23 @@ static void opts_default(sim_opts *o) {
     o->net = o->knobs.net; /* the protocol network, unless --net oracle */
 }
 
+/* --shrink runs one seed many times and writes a scenario file: what it cannot combine with. */
+static int shrink_refuses(const sim_opts *o) {
+    if (!o->shrink) {
+        return (o->shrink_out != NULL || o->shrink_runs != 0)
+                   ? sim_error("--shrink-out and --shrink-runs need --shrink")
+                   : 0;
+    }
+    const char *with = o->sweep               ? "--seeds (shrink one failing --seed)"
+                       : o->check_determinism ? "--check-determinism"
+                       : o->randomize         ? "--randomize (it draws the nodes a scenario names)"
+                       : o->tracing           ? "--trace"
+                       : o->json              ? "--json"
+                       : o->history != NULL   ? "--history"
+                                              : NULL;
+    return with != NULL ? sim_error("--shrink cannot run with %s", with) : 0;
+}
+
 static int parse_args(int argc, char **argv, sim_opts *o) {
     char err[256];
     opts_default(o);
@@ -784,6 +822,9 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
     if (o->randomize && o->scenario_path != NULL) {
         return sim_error("--randomize draws the node count: it cannot run --scenario, which "
                          "names nodes");
+    }
+    if (shrink_refuses(o) != 0) {
+        return TR_EINVAL;
     }
     if (o->scenario_path != NULL && !o->nemesis_given) {
         o->nemesis = 0; /* the file is the schedule */
@@ -2032,8 +2073,45 @@ static void loaded_result(const tr_experiment_result *r, void *ud) {
     }
 }
 
+/* --shrink's replay line: the built-in workload's as print_replay writes it, or the runner's
+ * for a --load run, with the scenario file in place of the random nemesis. */
+static void shrink_replay(const tr_experiment_config *cfg, const char *path, uint32_t kinds,
+                          void *ud, char *buf, size_t cap) {
+    const sim_opts *o = ud;
+    char text[160];
+    if (o->loaded != NULL || cfg->load_path_count > 0 || o->stock + o->cp + o->ap == 0) {
+        tr_experiment_config c = *cfg;
+        c.nemesis.kinds = kinds;
+        c.nemesis.scenario_path = path;
+        tr_experiment_replay_line(&c, buf, cap);
+        return;
+    }
+    sim_opts r = *o;
+    tr__nemesis_format(kinds, text, sizeof text);
+    r.nemesis = kinds;
+    r.nemesis_text = text;
+    r.scenario_path = path;
+    r.duration_ns = cfg->duration_ns;
+    r.clients_per_node = cfg->clients_per_node;
+    char line[TR__SWEEP_LINE_MAX];
+    replay_line(&r, o->seed_lo, line);
+    snprintf(buf, cap, "%s", line);
+}
+
+static int shrink_run_of(const tr_experiment_config *cfg, const sim_opts *o) {
+    tr__shrink_opts so = {.out_path = o->shrink_out,
+                          .max_runs = o->shrink_runs,
+                          .replay = shrink_replay,
+                          .replay_ud = (void *)o,
+                          .clients = o->loaded == NULL && o->stock + o->cp + o->ap > 0};
+    return tr__sim_shrink(cfg, &so);
+}
+
 static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
     char err[512];
+    if (o->shrink) {
+        return shrink_run_of(cfg, o);
+    }
     if (o->check_determinism) {
         o->loaded = cfg;
         return check_determinism(o);
@@ -2122,6 +2200,9 @@ static int run_loaded(int argc, char **argv) {
     }
     if (workload == NULL) {
         return load_usage("--load needs --workload NAME (a loaded service's name)");
+    }
+    if (shrink_refuses(&o) != 0) {
+        return 2;
     }
     if (check_trace(&o, o.check_determinism) != 0) {
         return 2;
@@ -2241,6 +2322,13 @@ int tr_cli_sim(int argc, char **argv) {
 static int run_cli(const sim_opts *o) {
     if (o->check_determinism) {
         return check_determinism(o);
+    }
+    if (o->shrink) {
+        const tr_service *svcs[3];
+        const char *names[3];
+        tr_experiment_config cfg;
+        runner_config(o, o->seed_lo, svcs, names, runner_services(o, svcs, names), &cfg);
+        return shrink_run_of(&cfg, o);
     }
     if (o->sweep) {
         return sweep(o);

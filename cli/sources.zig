@@ -6,6 +6,7 @@ pub const sources = [_][]const u8{
     "cli/cmd_call.c",
     "cli/cmd_sim.c",
     "cli/sim_shard.c",
+    "cli/sim_shrink.c",
     "cli/cmd_check.c",
     "cli/gateway.c",
     "cli/gateway_routes.c",

@@ -546,6 +546,32 @@ static void summarise_part(run *r, part *p) {
     }
 }
 
+/* The faults that took effect as a scenario file's text (res->scenario), if all could be
+ * recorded; left NULL otherwise, or without memory. */
+static void summarise_scenario(run *r) {
+    bool complete;
+    const tr_scenario *rec = tr__nemesis_record(r->nem, &complete);
+    if (!complete || rec->count == 0) {
+        return;
+    }
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i < rec->count; i++) { /* the exact size first */
+        cap += (size_t)tr__scenario_format(&rec->events[i], r->cfg->sim.nodes, NULL, 0) + 1;
+    }
+    char *text = malloc(cap);
+    for (size_t i = 0; text != NULL && i < rec->count; i++) {
+        int n = tr__scenario_format(&rec->events[i], r->cfg->sim.nodes, text + len, cap - len);
+        TR_ASSERT(n > 0 && len + (size_t)n + 1 < cap);
+        len += (size_t)n;
+        text[len++] = '\n';
+    }
+    if (text != NULL) {
+        text[len] = '\0';
+        r->out->scenario = text;
+        r->out->scenario_faults = (uint32_t)rec->count;
+    }
+}
+
 /* The fault timeline, and every part's figures. */
 static void summarise(run *r) {
     tr_experiment_result *res = r->out;
@@ -557,6 +583,7 @@ static void summarise(run *r) {
         res->faults = copy;
         res->fault_count = count;
     }
+    summarise_scenario(r);
     for (uint32_t k = 0; k < r->part_count; k++) {
         summarise_part(r, &r->parts[k]);
     }
@@ -754,6 +781,7 @@ static int fresh_shares(run *r, tr_experiment_result *res) {
     }
     tr_history_destroy(res->history);
     free((void *)res->faults);
+    free(res->scenario);
     free(res->workloads);
     *res = (tr_experiment_result){.seed = r->cfg->sim.seed};
     res->workloads = calloc(r->part_count, sizeof *res->workloads);
@@ -901,6 +929,7 @@ void tr_experiment_result_destroy(tr_experiment_result *r) {
         tr_history_destroy(r->history);
         free(r->workloads);
         free((void *)r->faults);
+        free(r->scenario);
         free(r);
     }
 }

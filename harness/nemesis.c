@@ -89,6 +89,10 @@ struct tr__nemesis {
     tr_fault_span spans[TR__NEMESIS_SPANS_MAX];
     uint32_t span_count;
     uint64_t spans_dropped;
+    /* Every fault that took effect before the end, as the scenario event that replays it. */
+    tr_scenario record;
+    bool ended;
+    bool record_lost; /* an append failed (memory or TR_SCENARIO_EVENTS_MAX) */
 };
 
 /* ---- kinds and scenario files ------------------------------------------------------------ */
@@ -206,31 +210,60 @@ static uint64_t all_nodes(const tr__nemesis *n) {
     return n->o.nodes >= 64 ? UINT64_MAX : (1ull << n->o.nodes) - 1;
 }
 
+/* Records a fault that took effect now, as the scenario event that replays it. The heal,
+ * restarts and resumes of tr__nemesis_end are not faults: a scenario run does them too. */
+static void record(tr__nemesis *n, tr_scen_event ev) {
+    uint64_t now = tr_sim_now_ns(n->sim);
+    if (n->ended || now >= n->o.duration_ns) {
+        return;
+    }
+    ev.at_ns = now;
+    ev.line = 0;
+    if (tr__scenario_append(&n->record, &ev) != 0) {
+        n->record_lost = true;
+    }
+}
+
+static void record_node(tr__nemesis *n, tr_scen_kind kind, uint32_t i) {
+    record(n, (tr_scen_event){.kind = kind, .a = i, .b = TR_SIM_ANY});
+}
+
 /* ---- the random faults -------------------------------------------------------------------- */
 
 static uint64_t rand_between(tr__nemesis *n, uint64_t lo, uint64_t hi) {
     return lo + tr_sim_rng_below(&n->rng, hi - lo + 1);
 }
 
-static void restart_cb(tr_sim *sim, void *ud) {
-    node_ud *u = ud;
+static bool restart_node(tr_sim *sim, node_ud *u) {
     if (!tr_sim_node_is_up(sim, u->index) && tr_sim_restart(sim, u->index) == 0) {
         u->n->down--;
         span_close(u->n, &u->n->crash_span[u->index]);
+        return true;
+    }
+    return false;
+}
+
+/* The end of a random crash. */
+static void restart_cb(tr_sim *sim, void *ud) {
+    node_ud *u = ud;
+    if (restart_node(sim, u)) {
+        record_node(u->n, TR_SCEN_RESTART, u->index);
     }
 }
 
-static void resume_node(tr__nemesis *n, uint32_t i) {
+static bool resume_node(tr__nemesis *n, uint32_t i) {
     if (tr_sim_resume(n->sim, i) == 0) {
         n->paused &= ~(1ull << i);
         span_close(n, &n->pause_span[i]);
+        return true;
     }
+    return false;
 }
 
 static void resume_cb(tr_sim *sim, void *ud) {
     node_ud *u = ud;
-    if (tr_sim_now_ns(sim) >= u->n->pause_until_ns[u->index]) {
-        resume_node(u->n, u->index);
+    if (tr_sim_now_ns(sim) >= u->n->pause_until_ns[u->index] && resume_node(u->n, u->index)) {
+        record_node(u->n, TR_SCEN_RESUME, u->index);
     }
 }
 
@@ -254,6 +287,7 @@ static void crash_one(tr__nemesis *n, uint32_t i) {
     if (n->down >= (n->o.nodes - 1) / 2 || tr_sim_crash(n->sim, i) != 0) {
         return;
     }
+    record_node(n, TR_SCEN_CRASH, i);
     crashed(n, i);
     uint64_t at = tr_sim_now_ns(n->sim) + rand_between(n, 1 * SEC, 4 * SEC);
     tr_sim_at(n->sim, at, restart_cb, &n->nodes[i]);
@@ -276,9 +310,11 @@ static void restore_links_cb(tr_sim *sim, void *ud) {
         return; /* a later shape is in force; its own restore comes later */
     }
     if (n->in_window) {
-        tr_sim_partition(sim, n->minority_mask);
-    } else {
-        tr_sim_heal(sim);
+        if (tr_sim_partition(sim, n->minority_mask) == 0) {
+            record(n, (tr_scen_event){.kind = TR_SCEN_PARTITION, .mask = n->minority_mask});
+        }
+    } else if (tr_sim_heal(sim) == 0) {
+        record(n, (tr_scen_event){.kind = TR_SCEN_HEAL});
     }
 }
 
@@ -288,6 +324,12 @@ static void shape_fault(tr__nemesis *n, uint32_t kind, uint32_t i) {
              : kind == TR_NEMESIS_BRIDGE ? tr_sim_partition_bridge(n->sim)
                                          : tr_sim_link_cut(n->sim, i, TR_SIM_ANY); /* i mute */
     if (rc == 0) {
+        tr_scen_kind k = kind == TR_NEMESIS_ISOLATE  ? TR_SCEN_ISOLATE
+                         : kind == TR_NEMESIS_RING   ? TR_SCEN_RING
+                         : kind == TR_NEMESIS_BRIDGE ? TR_SCEN_BRIDGE
+                                                     : TR_SCEN_ONEWAY;
+        bool node = k == TR_SCEN_ISOLATE || k == TR_SCEN_ONEWAY;
+        record(n, (tr_scen_event){.kind = k, .a = node ? i : TR_SIM_ANY, .b = TR_SIM_ANY});
         n->shape_until_ns = tr_sim_now_ns(n->sim) + rand_between(n, 500 * MS, 3 * SEC);
         tr_sim_at(n->sim, n->shape_until_ns, restore_links_cb, n);
         bool one = kind == TR_NEMESIS_ISOLATE || kind == TR_NEMESIS_ONEWAY;
@@ -318,10 +360,17 @@ static void service_fault(tr__nemesis *n, uint32_t f, uint32_t i) {
 }
 
 static void clock_fault(tr__nemesis *n, uint32_t i, int64_t skew) {
+    tr_scen_event ev = {.kind = TR_SCEN_CLOCK_JUMP, .a = i, .b = TR_SIM_ANY, .value = skew};
+    int rc;
     if (tr_sim_rng_below(&n->rng, 2) == 0) {
-        tr_sim_clock_jump(n->sim, i, skew);
+        rc = tr_sim_clock_jump(n->sim, i, skew);
     } else {
-        tr_sim_clock_drift(n->sim, i, (int32_t)rand_between(n, 0, 2000) - 1000);
+        ev.kind = TR_SCEN_CLOCK_DRIFT;
+        ev.value = (int32_t)rand_between(n, 0, 2000) - 1000;
+        rc = tr_sim_clock_drift(n->sim, i, (int32_t)ev.value);
+    }
+    if (rc == 0) {
+        record(n, ev);
     }
     span_open(n, "clock", 1ull << i, 0); /* a clock stays off until the end */
 }
@@ -349,6 +398,7 @@ static void fault_cb(tr_sim *sim, void *ud) {
     } else if (kind == TR_NEMESIS_CRASH) {
         crash_one(n, i);
     } else if (kind == TR_NEMESIS_PAUSE && !(n->paused >> i & 1) && tr_sim_pause(sim, i) == 0) {
+        record_node(n, TR_SCEN_PAUSE, i);
         n->paused |= 1ull << i;
         n->pause_span[i] = span_open(n, "pause", 1ull << i, 0);
         n->pause_until_ns[i] = tr_sim_now_ns(sim) + rand_between(n, 200 * MS, 2 * SEC);
@@ -359,6 +409,11 @@ static void fault_cb(tr_sim *sim, void *ud) {
         uint64_t extra = rand_between(n, 50 * MS, 500 * MS);
         uint64_t dur = rand_between(n, 1 * SEC, 3 * SEC);
         if (tr_sim_delay_spike(sim, i, TR_SIM_ANY, extra, dur) == 0) {
+            record(n, (tr_scen_event){.kind = TR_SCEN_DELAY_SPIKE,
+                                      .a = i,
+                                      .b = TR_SIM_ANY,
+                                      .extra_ns = extra,
+                                      .dur_ns = dur});
             span_open(n, "delay", 1ull << i, tr_sim_now_ns(sim) + dur);
         }
     } else if (kind & SHAPES) {
@@ -431,6 +486,7 @@ static void scenario_cb(tr_sim *sim, void *ud) {
     if (tr__scenario_apply(sim, u->ev) != 0) {
         return; /* it changed nothing (e.g. crash of a node that is down): not counted */
     }
+    record(u->n, *u->ev);
     scen_span(u->n, u->ev);
 }
 
@@ -460,6 +516,7 @@ static void partition_cb(tr_sim *sim, void *ud) {
         n->partitioned = true;
         n->window_from_ns = tr_sim_now_ns(sim);
         n->window_span = span_open(n, "partition", n->minority_mask, 0);
+        record(n, (tr_scen_event){.kind = TR_SCEN_PARTITION, .mask = n->minority_mask});
     }
 }
 
@@ -501,6 +558,7 @@ int tr__nemesis_create(const tr__nemesis_opts *opts, tr__nemesis **out) {
 void tr__nemesis_destroy(tr__nemesis *n) {
     if (n != NULL) {
         free(n->scen);
+        tr__scenario_free(&n->record);
         free(n);
     }
 }
@@ -528,6 +586,7 @@ static void storage_end(tr__nemesis *n, uint32_t i);
 
 void tr__nemesis_end(tr__nemesis *n) {
     tr_sim *sim = n->sim;
+    n->ended = true;
     n->in_window = false;
     n->shape_until_ns = 0;
     tr_sim_heal(sim);
@@ -542,7 +601,7 @@ void tr__nemesis_end(tr__nemesis *n) {
     for (uint32_t i = 0; i < n->o.nodes; i++) {
         storage_end(n, i);
         if (!tr_sim_node_is_up(sim, i)) {
-            restart_cb(sim, &n->nodes[i]);
+            restart_node(sim, &n->nodes[i]);
         }
         if (n->paused >> i & 1) {
             resume_node(n, i);
@@ -576,6 +635,11 @@ uint64_t tr__nemesis_spans_dropped(const tr__nemesis *n) {
     return n->spans_dropped;
 }
 
+const tr_scenario *tr__nemesis_record(const tr__nemesis *n, bool *complete) {
+    *complete = !n->record_lost && n->o.fault_count == 0;
+    return &n->record;
+}
+
 /* ---- storage faults ----------------------------------------------------------------------- */
 
 /* The disk of node i works again. A node whose store failed meanwhile refuses every write
@@ -594,7 +658,7 @@ static void disk_repair_cb(tr_sim *sim, void *ud) {
     if (tr_sim_node_is_up(sim, i) && tr_sim_store_failure(sim, i) != 0 &&
         tr_sim_crash(sim, i) == 0) {
         crashed(n, i);
-        restart_cb(sim, u);
+        restart_node(sim, u);
     }
 }
 
@@ -617,6 +681,10 @@ static void disk_fail(tr__nemesis *n, uint32_t i, int err, uint64_t dur) {
     if ((n->disk_bad >> i & 1) || tr_sim_disk_fail(n->sim, i, err) != 0) {
         return;
     }
+    record(n, (tr_scen_event){.kind = err == TR_EIO ? TR_SCEN_IO_ERROR : TR_SCEN_DISK_FULL,
+                              .a = i,
+                              .b = TR_SIM_ANY,
+                              .dur_ns = dur});
     n->disk_bad |= 1ull << i;
     n->disk_span[i] = span_open(n, err == TR_EIO ? "io-error" : "disk-full", 1ull << i, 0);
     tr_sim_at(n->sim, tr_sim_now_ns(n->sim) + dur, disk_repair_cb, &n->nodes[i]);
@@ -626,6 +694,10 @@ static void disk_slow(tr__nemesis *n, uint32_t i, uint64_t extra, uint64_t dur) 
     if ((n->disk_slow >> i & 1) || tr_sim_disk_slow(n->sim, i, extra) != 0) {
         return;
     }
+    record(
+        n,
+        (tr_scen_event){
+            .kind = TR_SCEN_SLOW_DISK, .a = i, .b = TR_SIM_ANY, .extra_ns = extra, .dur_ns = dur});
     n->disk_slow |= 1ull << i;
     n->slow_span[i] = span_open(n, "slow-disk", 1ull << i, 0);
     tr_sim_at(n->sim, tr_sim_now_ns(n->sim) + dur, disk_fast_cb, &n->nodes[i]);
@@ -638,6 +710,7 @@ static void disk_corrupt(tr__nemesis *n, uint32_t i, bool limit) {
     if ((limit && up && n->down >= (n->o.nodes - 1) / 2) || tr_sim_disk_corrupt(n->sim, i) != 0) {
         return;
     }
+    record_node(n, TR_SCEN_CORRUPT, i);
     if (up) {
         crashed(n, i);
     }

@@ -16,7 +16,8 @@
  *     data file and never starts again; with crashes, at most a minority down);
  *   - the faults of a scenario file at their fixed times.
  * tr__nemesis_end (call it at D) heals every link, stops service and storage faults, restarts
- * crashed and resumes paused nodes (a node with a torn data file stays down). Every fault that took effect is recorded as a tr_fault_span.
+ * crashed and resumes paused nodes (a node with a torn data file stays down). Every fault that
+ * took effect is recorded as a tr_fault_span, and as the scenario event that replays it.
  * Determinism: every draw comes from the stream TR_SIM_STREAM_USER + 1 of the sim's seed,
  * in a fixed order (the minority first, then each random fault: kind, node, clock offset,
  * then that kind's own draws); service fault kinds are appended after the built-in ones,
@@ -81,5 +82,10 @@ bool tr__nemesis_window(const tr__nemesis *n, uint64_t *from_ns, uint64_t *to_ns
  * show end_ns = 0 until tr__nemesis_end closes them. */
 const tr_fault_span *tr__nemesis_spans(const tr__nemesis *n, uint32_t *count);
 uint64_t tr__nemesis_spans_dropped(const tr__nemesis *n);
+/* Every fault that took effect before the end of the workload, random or from the scenario,
+ * as the scenario events that replay it (at the time it took effect; valid until
+ * tr__nemesis_destroy). *complete is false when some could not be recorded: a service fault
+ * kind was selected (the file format has none), or the record ran out of room. */
+const tr_scenario *tr__nemesis_record(const tr__nemesis *n, bool *complete);
 
 #endif /* TR_HARNESS_NEMESIS_H */

@@ -1693,6 +1693,13 @@ typedef struct tr_experiment_result {
     /* With cfg->sim.net TR_SIM_NET_PROTOCOL: what the cluster protocol did (net_ok true). */
     bool net_ok;
     tr_sim_net_stats net;
+    /* Every fault that took effect before the end of the workload (random or from a scenario
+     * file), as a scenario file's text that replays them with `--scenario` (one line per
+     * fault, docs/simulation.md): owned by the result, NULL when none took effect or when
+     * they cannot all be written (a service fault kind was selected: the format has none);
+     * scenario_faults counts its lines. `troupe sim --shrink` starts from it (docs/shrink.md). */
+    char *scenario;
+    uint32_t scenario_faults;
 } tr_experiment_result;
 
 /* Runs one seed (cfg->sim.seed). *out is owned: tr_experiment_result_destroy. TR_EINVAL with

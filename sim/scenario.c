@@ -334,21 +334,21 @@ static int tokenize(parser *p, char *line, char **tok, int *n) {
     return 0;
 }
 
-static int push(tr_scenario *s, size_t *cap, const tr_scen_event *ev) {
-    if (s->count == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
+static int push(tr_scenario *s, const tr_scen_event *ev) {
+    if (s->count == s->cap) {
+        size_t c = s->cap ? s->cap * 2 : 16;
         tr_scen_event *e = realloc(s->events, c * sizeof *e);
         if (e == NULL) {
             return TR_ENOMEM;
         }
         s->events = e;
-        *cap = c;
+        s->cap = c;
     }
     s->events[s->count++] = *ev;
     return 0;
 }
 
-static int parse_line(parser *p, char *line, tr_scenario *out, size_t *cap) {
+static int parse_line(parser *p, char *line, tr_scenario *out) {
     char *tok[TOKENS_MAX];
     int n;
     int rc = tokenize(p, line, tok, &n);
@@ -361,7 +361,7 @@ static int parse_line(parser *p, char *line, tr_scenario *out, size_t *cap) {
     tr_scen_event ev;
     rc = parse_event(p, tok, n, &ev);
     if (rc == 0) {
-        rc = push(out, cap, &ev);
+        rc = push(out, &ev);
         if (rc != 0) {
             snprintf(p->err, p->err_cap, "out of memory");
         }
@@ -376,7 +376,6 @@ int tr__scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario
     TR_ASSERT(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);
     parser p = {.nodes = nodes, .line = 0, .err = err, .err_cap = err_cap};
     char line[TR_SCENARIO_LINE_MAX + 1];
-    size_t cap = 0;
     *out = (tr_scenario){0};
     err[0] = '\0';
     size_t pos = 0;
@@ -392,7 +391,7 @@ int tr__scenario_parse(const char *text, size_t len, uint32_t nodes, tr_scenario
         } else {
             memcpy(line, text + pos, n);
             line[n] = '\0';
-            rc = parse_line(&p, line, out, &cap);
+            rc = parse_line(&p, line, out);
         }
         pos += n + (nl != NULL);
     }
@@ -433,4 +432,119 @@ int tr__scenario_apply(tr_sim *sim, const tr_scen_event *ev) {
     case TR_SCEN_CORRUPT: return tr_sim_disk_corrupt(sim, ev->a);
     }
     return TR_EINVAL;
+}
+
+int tr__scenario_append(tr_scenario *s, const tr_scen_event *ev) {
+    TR_ASSERT(s != NULL && ev != NULL);
+    return s->count == TR_SCENARIO_EVENTS_MAX ? TR_EFULL : push(s, ev);
+}
+
+/* ---- writing events back as lines ------------------------------------------------------- */
+
+/* ns as seconds with the trailing zeros of the nine decimals dropped: "12.5s", "3s". */
+static void format_time(char *buf, size_t cap, uint64_t ns) {
+    char frac[16];
+    snprintf(frac, sizeof frac, "%09llu", (unsigned long long)(ns % 1000000000u));
+    size_t n = strlen(frac);
+    while (n > 0 && frac[n - 1] == '0') {
+        frac[--n] = '\0';
+    }
+    snprintf(buf, cap, "%llu%s%ss", (unsigned long long)(ns / 1000000000u), n ? "." : "", frac);
+}
+
+static void format_node(char *buf, size_t cap, uint32_t i) {
+    if (i == TR_SIM_ANY) {
+        snprintf(buf, cap, "*");
+    } else {
+        snprintf(buf, cap, "n%u", i + 1);
+    }
+}
+
+/* "n1,n2|n3,n4,n5": side A is mask. */
+static void format_sides(char *buf, size_t cap, uint64_t mask, uint32_t nodes) {
+    size_t len = 0;
+    for (int side = 1; side >= 0; side--) {
+        bool first = true;
+        for (uint32_t i = 0; i < nodes && len < cap; i++) {
+            if ((int)(mask >> i & 1) == side) {
+                len += (size_t)snprintf(buf + len, cap - len, "%sn%u", first ? "" : ",", i + 1);
+                first = false;
+            }
+        }
+        if (side == 1 && len < cap) {
+            len += (size_t)snprintf(buf + len, cap - len, "|");
+        }
+    }
+}
+
+static const char *const kind_words[] = {
+    [TR_SCEN_PARTITION_HALVES] = "partition halves",
+    [TR_SCEN_PARTITION] = "partition",
+    [TR_SCEN_ISOLATE] = "isolate",
+    [TR_SCEN_RING] = "ring",
+    [TR_SCEN_BRIDGE] = "bridge",
+    [TR_SCEN_ONEWAY] = "oneway",
+    [TR_SCEN_HEAL] = "heal",
+    [TR_SCEN_CRASH] = "crash",
+    [TR_SCEN_RESTART] = "restart",
+    [TR_SCEN_PAUSE] = "pause",
+    [TR_SCEN_RESUME] = "resume",
+    [TR_SCEN_CLOCK_SKEW] = "clock-skew",
+    [TR_SCEN_CLOCK_JUMP] = "clock-jump",
+    [TR_SCEN_CLOCK_DRIFT] = "clock-drift",
+    [TR_SCEN_DELAY_SPIKE] = "delay-spike",
+    [TR_SCEN_IO_ERROR] = "io-error",
+    [TR_SCEN_DISK_FULL] = "disk-full",
+    [TR_SCEN_SLOW_DISK] = "slow-disk",
+    [TR_SCEN_CORRUPT] = "corrupt",
+};
+
+/* The arguments after the fault's name, into args[cap]. */
+static void format_args(const tr_scen_event *ev, uint32_t nodes, char *args, size_t cap) {
+    char a[16], b[16], t1[32], t2[32];
+    format_node(a, sizeof a, ev->a);
+    format_node(b, sizeof b, ev->b);
+    uint64_t offset = ev->value < 0 ? 0 - (uint64_t)ev->value : (uint64_t)ev->value;
+    args[0] = '\0';
+    switch (ev->kind) {
+    case TR_SCEN_PARTITION: format_sides(args, cap, ev->mask, nodes); break;
+    case TR_SCEN_ONEWAY: snprintf(args, cap, "%s->%s", a, b); break;
+    case TR_SCEN_CLOCK_SKEW:
+    case TR_SCEN_CLOCK_JUMP:
+        format_time(t1, sizeof t1, offset);
+        snprintf(args, cap, "%s %c%s", a, ev->value < 0 ? '-' : '+', t1);
+        break;
+    case TR_SCEN_CLOCK_DRIFT: snprintf(args, cap, "%s %lldppm", a, (long long)ev->value); break;
+    case TR_SCEN_DELAY_SPIKE:
+        format_time(t1, sizeof t1, ev->extra_ns);
+        format_time(t2, sizeof t2, ev->dur_ns);
+        snprintf(args, cap, "%s->%s %s for %s", a, b, t1, t2);
+        break;
+    case TR_SCEN_IO_ERROR:
+    case TR_SCEN_DISK_FULL:
+        format_time(t2, sizeof t2, ev->dur_ns);
+        snprintf(args, cap, "%s for %s", a, t2);
+        break;
+    case TR_SCEN_SLOW_DISK:
+        format_time(t1, sizeof t1, ev->extra_ns);
+        format_time(t2, sizeof t2, ev->dur_ns);
+        snprintf(args, cap, "%s %s for %s", a, t1, t2);
+        break;
+    case TR_SCEN_ISOLATE:
+    case TR_SCEN_CRASH:
+    case TR_SCEN_RESTART:
+    case TR_SCEN_PAUSE:
+    case TR_SCEN_RESUME:
+    case TR_SCEN_CORRUPT: snprintf(args, cap, "%s", a); break;
+    default: break; /* halves, ring, bridge, heal: no arguments */
+    }
+}
+
+int tr__scenario_format(const tr_scen_event *ev, uint32_t nodes, char *buf, size_t cap) {
+    TR_ASSERT(ev != NULL && (size_t)ev->kind < sizeof kind_words / sizeof kind_words[0]);
+    TR_ASSERT(nodes >= 1 && nodes <= TR_SIM_NODES_MAX);
+    char at[32], args[TR_SCENARIO_LINE_MAX];
+    format_time(at, sizeof at, ev->at_ns);
+    format_args(ev, nodes, args, sizeof args);
+    return snprintf(buf, cap, "%s %s%s%s", at, kind_words[ev->kind], args[0] ? " " : "", args);
 }

@@ -27,6 +27,9 @@
  * same time run in file order. Why a separate parser: it checks everything (node range,
  * sides, units, trailing words) before the sim starts, so a bad file is a usage error with a
  * line number, never a half-run scenario.
+ * tr__scenario_format writes an event back as a line that parses to the same event (times
+ * in seconds with up to nine decimals, so exact to the nanosecond): a run's recorded faults
+ * become a file that replays them (docs/shrink.md).
  * Ownership: tr__scenario_parse fills an owned array (tr__scenario_free). Limits: at most
  * TR_SCENARIO_EVENTS_MAX events, lines up to TR_SCENARIO_LINE_MAX bytes. Pure: no I/O.
  */
@@ -76,6 +79,7 @@ typedef struct tr_scen_event {
 typedef struct tr_scenario {
     tr_scen_event *events; /* owned, in file order */
     size_t count;
+    size_t cap; /* events allocated */
 } tr_scenario;
 
 /* Parses text[0..len) for a cluster of `nodes` nodes. 0, or TR_EINVAL with "LINE: why" in
@@ -87,5 +91,12 @@ void tr__scenario_free(tr_scenario *s);
  * and ends the storage faults that last dur_ns: tr_sim_disk_repair, tr_sim_disk_slow 0).
  * Returns what the tr_sim_* call returned. */
 int tr__scenario_apply(tr_sim *sim, const tr_scen_event *ev);
+/* Writes ev as one line of the file format (no newline) into buf[cap] for a cluster of
+ * `nodes` nodes; the line parses back to ev (but for its line number). Returns the length
+ * it needed, as snprintf does. */
+int tr__scenario_format(const tr_scen_event *ev, uint32_t nodes, char *buf, size_t cap);
+/* Appends ev to s (which owns its array; grows it). 0, TR_EFULL past TR_SCENARIO_EVENTS_MAX,
+ * TR_ENOMEM. */
+int tr__scenario_append(tr_scenario *s, const tr_scen_event *ev);
 
 #endif

@@ -23,6 +23,7 @@ pub const lib = [_][]const u8{
     "sim/trace.c",
     "sim/checkers.c",
     "sim/scenario.c",
+    "sim/shrink.c",
 };
 pub const tests = [_][]const u8{
     "tests/sim/test_sim_engine.c",
@@ -39,6 +40,8 @@ pub const tests = [_][]const u8{
     "tests/sim/test_sim_cli.c",
     "tests/sim/test_embed_user.c",
     "tests/sim/test_scenario.c",
+    "tests/sim/test_shrink.c",
+    "tests/sim/test_shrink_cli.c",
     "tests/sim/test_storage.c",
     "tests/sim/test_storage_services.c",
     "tests/sim/test_proto.c",
