@@ -49,6 +49,7 @@
 #include "sim/checkers.h"
 #include "sim/counterexample.h"
 #include "sim/lincheck.h"
+#include "sim/report.h"
 #include "sim/scenario.h"
 #include "troupe.h"
 
@@ -92,6 +93,7 @@ typedef struct sim_opts {
     bool all_faults;        /* --all-faults: the whole fault timeline in the text report */
     bool tracing;           /* --trace FILE: the run's events (trace) */
     tr_sim_trace_spec trace;
+    const char *report_dir; /* --report DIR: the run's page (sim/report.h) */
 } sim_opts;
 
 /* Room for one rendered counterexample (TR_CE_OPS_MAX operations and the dead ends). */
@@ -180,6 +182,7 @@ static void usage(FILE *f) {
             "                  [--heartbeat D] [--fd-down D] [--all-faults]\n"
             "                  [--trace FILE [--trace-max BYTES] [--trace-node nK]\n"
             "                   [--trace-actor NAME] [--trace-window FROM..TO]]\n"
+            "                  [--report DIR]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -230,7 +233,7 @@ static void usage(FILE *f) {
             "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
             "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
             "           [--check-determinism] [--history FILE] [--lin-budget N]\n"
-            "           [--all-faults] [--trace FILE ...]\n"
+            "           [--all-faults] [--trace FILE ...] [--report DIR]\n"
             "runs a loaded service (its actors on every node it places them, its workload's\n"
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
@@ -287,6 +290,10 @@ static void usage(FILE *f) {
             "line), filtered by --trace-node, --trace-actor (a registered name) and\n"
             "--trace-window (virtual, e.g. 10s..20s); one seed gives the same file. Not with\n"
             "--seeds or --check-determinism.\n"
+            "--report DIR writes DIR/index.html, one self-contained page of the run (no\n"
+            "network fetches): summary, fault timeline, per workload a timeline of every\n"
+            "operation by client process (the counterexample's marked), availability per side,\n"
+            "throughput and latency; with --seeds, the first failing seed's (docs/report.md).\n"
             "--json prints one object per seed: seed, verdict (\"held\", \"violated\" or\n"
             "\"unknown\"), held (verdict is held), nodes, trace_hash, partitioned, minority\n"
             "(node names), minority_mask (bit i: node n<i+1>), events, wall_s, cpu_s,\n"
@@ -365,6 +372,7 @@ static const sim_option sim_options[] = {
     {"--json", false, true, true, NULL},
     {"--all-faults", false, true, true, NULL},
     {"--trace", true, true, true, "a file name"},
+    {"--report", true, true, true, "a directory name"},
     {"--trace-max", true, true, true, "a number of bytes from 1024 to 17179869184"},
     {"--trace-node", true, true, true, "a node name n1..nN"},
     {"--trace-actor", true, true, true, "an actor's registered name"},
@@ -636,6 +644,10 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
         o->net = !strcmp(v, "protocol") ? TR_SIM_NET_PROTOCOL : TR_SIM_NET_ORACLE;
         return !strcmp(v, "protocol") || !strcmp(v, "oracle") ? 0 : TR_EINVAL;
     }
+    if (!strcmp(a, "--report")) {
+        o->report_dir = v;
+        return *v ? 0 : TR_EINVAL;
+    }
     if (!strcmp(a, "--history")) {
         o->history = v;
         return *v ? 0 : TR_EINVAL;
@@ -742,6 +754,9 @@ static void opts_default(sim_opts *o) {
     o->net = o->knobs.net; /* the protocol network, unless --net oracle */
 }
 
+static int check_report(const sim_opts *o);
+static void report_none(const sim_opts *o);
+
 static int parse_args(int argc, char **argv, sim_opts *o) {
     char err[256];
     opts_default(o);
@@ -767,7 +782,7 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
             return sim_error("%s '%s': expected %s", opt->name, v, opt->expects);
         }
     }
-    if (check_trace(o, o->check_determinism) != 0) {
+    if (check_trace(o, o->check_determinism) != 0 || check_report(o) != 0) {
         return TR_EINVAL;
     }
     if (o->shard_given && (!o->sweep || o->check_determinism)) {
@@ -1610,6 +1625,10 @@ static void history_cap_note(uint64_t seed, const tr_workload_result *w) {
             seed, w->name, max, last ? (double)tr__history_op(h, last - 1)->time_ns / 1e9 : 0.0);
 }
 
+static void replay_line(const sim_opts *o, uint64_t seed, char *buf);
+static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
+                      const tr_experiment_result *res, int rc, const char *replay);
+
 /* One seed of the built-in workloads through tr_experiment_run, its result as the table's. */
 static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     const tr_service *svcs[3];
@@ -1656,6 +1675,12 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
             r->tool_error = true;
             snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
         }
+    }
+    if (!r->tool_error && o->report_dir != NULL) {
+        char replay[TR__SWEEP_LINE_MAX];
+        replay_line(o, seed, replay);
+        r->tool_error = report_run(o, &cfg, res, (int)run_verdict(r), replay) != 0;
+        snprintf(r->tool_why, sizeof r->tool_why, "the report was not written");
     }
     tr_experiment_result_destroy(res);
     if (r->tool_error) {
@@ -1826,6 +1851,7 @@ static int sweep(const sim_opts *o) {
         }
     }
     t.wall_s = wall_now() - t0;
+    report_none(o);
     tr__sweep_print_text(&t, o->json ? stderr : stdout);
     if (o->json) {
         tr__sweep_print_json(&t);
@@ -2012,6 +2038,9 @@ static void loaded_result(const tr_experiment_result *r, void *ud) {
         }
     }
     print_loaded(r, lr);
+    if (lr->o->report_dir != NULL && report_run(lr->o, lr->cfg, r, (int)r->verdict, r->replay)) {
+        lr->write_errors++;
+    }
     for (uint32_t k = 0; k < r->workload_count; k++) {
         history_cap_note(r->seed, &r->workloads[k]);
     }
@@ -2034,6 +2063,7 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
             return load_usage(err);
         }
         s.errors += lr.write_errors;
+        report_none(o);
         printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
                " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
                o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
@@ -2111,7 +2141,7 @@ static int run_loaded(int argc, char **argv) {
     if (workload == NULL) {
         return load_usage("--load needs --workload NAME (a loaded service's name)");
     }
-    if (check_trace(&o, o.check_determinism) != 0) {
+    if (check_trace(&o, o.check_determinism) != 0 || check_report(&o) != 0) {
         return 2;
     }
     cfg.trace = o.tracing ? &o.trace : NULL;
@@ -2205,4 +2235,51 @@ static int run_cli(const sim_opts *o) {
         }
     }
     return rc;
+}
+
+/* ---- --report DIR: the run's page (sim/report.h) ---------------------------------------- */
+
+static bool report_written; /* a sweep writes the page of its first failing seed only */
+
+/* --report writes one run's page: not with --check-determinism (two runs of one seed). */
+static int check_report(const sim_opts *o) {
+    if (o->report_dir != NULL && o->check_determinism) {
+        return sim_error("--report writes one run's page; it cannot go with --check-determinism");
+    }
+    return 0;
+}
+
+/* The page of res (exit status rc) into --report's directory: every single run, and in a
+ * sweep the first seed that failed (violated or unknown). 0, or 2 after printing why. */
+static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
+                      const tr_experiment_result *res, int rc, const char *replay) {
+    char err[4200];
+    if (report_written || (o->sweep && rc != 1 && rc != 3)) {
+        return 0;
+    }
+    tr__report_input in = {.result = res,
+                           .services = cfg->services,
+                           .service_count = cfg->service_count,
+                           .nodes = cfg->sim.nodes,
+                           .lin_budget = o->lin_budget,
+                           .replay = replay};
+    if (tr__report_write_dir(o->report_dir, &in, err, sizeof err) != 0) {
+        fprintf(stderr, "troupe sim: %s\n", err);
+        return 2;
+    }
+    report_written = true;
+    fprintf(stderr, "troupe sim: seed %" PRIu64 ": report written to %s/index.html\n", res->seed,
+            o->report_dir);
+    return 0;
+}
+
+/* A sweep without a failing seed writes no page: said on stderr. */
+static void report_none(const sim_opts *o) {
+    if (o->report_dir != NULL && !report_written) {
+        fprintf(stderr,
+                "troupe sim: --report: no seed of %" PRIu64 "..%" PRIu64
+                " failed, so no page was written (--report DIR writes a sweep's first failing "
+                "seed; run one seed with --seed N for its page)\n",
+                o->seed_lo, o->seed_hi);
+    }
 }
