@@ -2257,12 +2257,19 @@ static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
     if (report_written || (o->sweep && rc != 1 && rc != 3)) {
         return 0;
     }
+    const tr_lin_model *shown[TR_EXPERIMENT_WORKLOADS_MAX] = {NULL};
+    for (uint32_t k = 0; k < res->workload_count && k < TR_EXPERIMENT_WORKLOADS_MAX; k++) {
+        /* both registers: AP's linearizability is shown next to CP's (show_ap_linearizability) */
+        bool ap = o->loaded == NULL && o->cp && o->ap && !strcmp(res->workloads[k].name, "ap");
+        shown[k] = ap ? &tr_lin_model_register : NULL;
+    }
     tr__report_input in = {.result = res,
                            .services = cfg->services,
                            .service_count = cfg->service_count,
                            .nodes = cfg->sim.nodes,
                            .lin_budget = o->lin_budget,
-                           .replay = replay};
+                           .replay = replay,
+                           .shown_models = shown};
     if (tr__report_write_dir(o->report_dir, &in, err, sizeof err) != 0) {
         fprintf(stderr, "troupe sim: %s\n", err);
         return 2;

@@ -230,25 +230,37 @@ static const tr_lin_model *model_of(const tr__report_input *in, const char *name
     return NULL;
 }
 
-/* The counterexample of w's violated linearizability check into *ce (found false: none). */
-static void find_counterexample(const tr__report_input *in, const tr_workload_result *w,
-                                tr__counterexample *ce) {
+/* The counterexample of workload k's violated linearizability check into *ce (found false:
+ * none); *promised false when it comes of a search the workload does not promise. */
+static void find_counterexample(const tr__report_input *in, uint32_t k, tr__counterexample *ce,
+                                bool *promised) {
+    const tr_workload_result *w = &in->result->workloads[k];
     const tr_lin_model *m = model_of(in, w->name);
     ce->found = false;
+    *promised = true;
     for (uint32_t i = 0; i < w->check_count && m != NULL; i++) {
         const tr_check_outcome *c = &w->checks[i];
-        if (strcmp(c->name, "linearizable") == 0 && c->verdict == TR_VERDICT_VIOLATED &&
-            c->has_key) {
-            if (tr__counterexample_find(w->history, m, c->key, c->has_op ? c->op_index : TR_CE_NONE,
+        if (strcmp(c->name, "linearizable") == 0) {
+            if (c->verdict == TR_VERDICT_VIOLATED && c->has_key &&
+                tr__counterexample_find(w->history, m, c->key, c->has_op ? c->op_index : TR_CE_NONE,
                                         in->lin_budget, ce) != 0) {
                 ce->found = false;
             }
             return;
         }
     }
+    tr_lin_result lr;
+    m = in->shown_models != NULL ? in->shown_models[k] : NULL;
+    *promised = false;
+    if (m != NULL && tr_lincheck_history(w->history, m, in->lin_budget, &lr) == 0 &&
+        lr.verdict == TR_VERDICT_VIOLATED &&
+        tr__counterexample_find(w->history, m, lr.key, lr.op_index, in->lin_budget, ce) != 0) {
+        ce->found = false;
+    }
 }
 
-static int json_counterexample(FILE *f, const tr_history *h, const tr__counterexample *ce) {
+static int json_counterexample(FILE *f, const tr_history *h, const tr__counterexample *ce,
+                               bool promised) {
     fputs(",\"counterexample\":", f);
     if (!ce->found) {
         fputs("null", f);
@@ -265,8 +277,9 @@ static int json_counterexample(FILE *f, const tr_history *h, const tr__counterex
         free(text);
         return TR_ENOMEM;
     }
-    fprintf(f, "{\"key\":%" PRId64 ",\"op_count\":%u,\"listed\":%s,\"text\":", ce->key,
-            ce->op_count, ce->listed ? "true" : "false");
+    fprintf(f,
+            "{\"key\":%" PRId64 ",\"op_count\":%u,\"listed\":%s,\"promised\":%s,\"text\":", ce->key,
+            ce->op_count, ce->listed ? "true" : "false", promised ? "true" : "false");
     json_str(f, text);
     free(text);
     fputs(",\"ops\":[", f);
@@ -277,8 +290,10 @@ static int json_counterexample(FILE *f, const tr_history *h, const tr__counterex
     return 0;
 }
 
-static int json_workload(FILE *f, const tr__report_input *in, const tr_workload_result *w,
-                         uint64_t bin_ns, uint64_t cap, tr__counterexample *ce) {
+static int json_workload(FILE *f, const tr__report_input *in, uint32_t k, uint64_t bin_ns,
+                         uint64_t cap, tr__counterexample *ce) {
+    const tr_workload_result *w = &in->result->workloads[k];
+    bool promised;
     fputs("{\"name\":", f);
     json_str(f, w->name);
     fprintf(f,
@@ -295,10 +310,10 @@ static int json_workload(FILE *f, const tr__report_input *in, const tr_workload_
         fputs(",\"ops\":[],\"ops_total\":0,\"ops_drawn\":0,\"counterexample\":null}", f);
         return 0;
     }
-    find_counterexample(in, w, ce);
+    find_counterexample(in, k, ce, &promised);
     json_ops(f, w->history, ce, cap);
     json_series(f, w->history, bin_ns);
-    int rc = json_counterexample(f, w->history, ce);
+    int rc = json_counterexample(f, w->history, ce, promised);
     fputc('}', f);
     return rc;
 }
@@ -318,7 +333,7 @@ static int json_data(FILE *f, const tr__report_input *in) {
     int rc = 0;
     for (uint32_t k = 0; k < r->workload_count && rc == 0; k++) {
         fputs(k ? "," : "", f);
-        rc = json_workload(f, in, &r->workloads[k], bin_ns, cap, ce);
+        rc = json_workload(f, in, k, bin_ns, cap, ce);
     }
     fputs("]}", f);
     free(ce);

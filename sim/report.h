@@ -42,6 +42,11 @@ typedef struct tr__report_input {
     uint64_t lin_budget; /* the counterexample's per-check budget (0: the checker's default) */
     const char *replay;  /* borrowed: the command that replays the run */
     uint32_t bars_max;   /* 0: TR__REPORT_BARS_MAX */
+    /* Optional, parallel to result->workloads (NULL: none): a model to search a workload's
+     * history with when none of its checks is "linearizable" (a linearizability shown, not
+     * promised, as `troupe sim` shows AP's next to CP's); its counterexample is shown and
+     * marked as such. Borrowed. */
+    const tr_lin_model *const *shown_models;
 } tr__report_input;
 
 /* Writes the page to f. 0, TR_ENOMEM, TR_EIO (a write failed). */
