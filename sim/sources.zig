@@ -49,4 +49,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_buggify.c",
     "tests/sim/test_probe.c",
     "tests/sim/test_randomize.c",
+    "tests/report/test_report.c",
 };
