@@ -138,6 +138,9 @@ typedef struct stock_result {
     bool violated;
     char why[480];
     char note[160];
+    /* chk's first negative and suspect ops, formatted while the history lives (their f and
+     * error point into it) */
+    char negative_text[200], suspect_text[200];
 } stock_result;
 
 typedef struct run_result {
@@ -831,6 +834,15 @@ static void stock_why(stock_result *r) {
     tr__check_stock_explain(&r->chk, r->why, sizeof r->why);
 }
 
+static void stock_op_texts(stock_result *r) {
+    if (r->chk.has_negative_op) {
+        tr__check_stock_op_format(r->negative_text, sizeof r->negative_text, &r->chk.negative_op);
+    }
+    if (r->chk.has_suspect_op) {
+        tr__check_stock_op_format(r->suspect_text, sizeof r->suspect_text, &r->chk.suspect_op);
+    }
+}
+
 /* ---- output ----------------------------------------------------------------------------- */
 
 /* The --net value that names a network. */
@@ -1176,13 +1188,7 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
 
 static void json_stock(const stock_result *s) {
     const tr_stock_check_result *c = &s->chk;
-    char neg[200] = "", sus[200] = "";
-    if (c->has_negative_op) {
-        tr__check_stock_op_format(neg, sizeof neg, &c->negative_op);
-    }
-    if (c->has_suspect_op) {
-        tr__check_stock_op_format(sus, sizeof sus, &c->suspect_op);
-    }
+    const char *neg = s->negative_text, *sus = s->suspect_text;
     printf("\"stock\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
            ",\"info\":%" PRIu64 ",\"reserve_ids\":%" PRIu64 ",\"restock_ids\":%" PRIu64
            ",\"retried_ids\":%" PRIu64 ",\"abandoned_ids\":%" PRIu64 ",",
@@ -1557,6 +1563,7 @@ static void stock_from_result(const sim_opts *o, const tr_workload_result *res, 
     r->avail.groups[0] = avail_counts(&res->available_majority);
     r->avail.groups[1] = avail_counts(&res->available_minority);
     r->violated = !r->chk.ok;
+    stock_op_texts(r);
     if (r->violated) {
         stock_why(r);
     }

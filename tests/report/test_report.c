@@ -54,6 +54,12 @@ Test(report, a_page_shows_every_fault_interval_of_a_faulty_run, .timeout = 300) 
     check_sim("stock", 0, "--workload stock --duration 10s --nemesis partition,crash,pause,clock");
 }
 
+/* Also troupe sim --json of a stock run whose check found a negative level, which formats the
+ * op after the run's history is gone. */
+Test(report, a_stock_bugs_failing_page_shows_every_operation, .timeout = 300) {
+    check_sim("oversell", 1, "--seed 1 --workload stock --bug oversell");
+}
+
 Test(report, a_loaded_services_page_shows_its_operations_and_counterexample, .timeout = 300) {
     check_sim("lin-kv", 1,
               "--workload lin-kv --seed 1 --nemesis partition,crash,pause,clock "
