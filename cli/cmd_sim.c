@@ -1634,7 +1634,8 @@ static void history_cap_note(uint64_t seed, const tr_workload_result *w) {
 
 static void replay_line(const sim_opts *o, uint64_t seed, char *buf);
 static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
-                      const tr_experiment_result *res, int rc, const char *replay);
+                      const tr_experiment_result *res, int rc, const char *replay, char *why,
+                      size_t why_cap);
 
 /* One seed of the built-in workloads through tr_experiment_run, its result as the table's. */
 static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
@@ -1686,8 +1687,8 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     if (!r->tool_error && o->report_dir != NULL) {
         char replay[TR__SWEEP_LINE_MAX];
         replay_line(o, seed, replay);
-        r->tool_error = report_run(o, &cfg, res, (int)run_verdict(r), replay) != 0;
-        snprintf(r->tool_why, sizeof r->tool_why, "the report was not written");
+        r->tool_error = report_run(o, &cfg, res, (int)run_verdict(r), replay, r->tool_why,
+                                   sizeof r->tool_why) != 0;
     }
     tr_experiment_result_destroy(res);
     if (r->tool_error) {
@@ -2045,7 +2046,10 @@ static void loaded_result(const tr_experiment_result *r, void *ud) {
         }
     }
     print_loaded(r, lr);
-    if (lr->o->report_dir != NULL && report_run(lr->o, lr->cfg, r, (int)r->verdict, r->replay)) {
+    char why[160];
+    if (lr->o->report_dir != NULL &&
+        report_run(lr->o, lr->cfg, r, (int)r->verdict, r->replay, why, sizeof why) != 0) {
+        fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", r->seed, why);
         lr->write_errors++;
     }
     for (uint32_t k = 0; k < r->workload_count; k++) {
@@ -2257,10 +2261,10 @@ static int check_report(const sim_opts *o) {
 }
 
 /* The page of res (exit status rc) into --report's directory: every single run, and in a
- * sweep the first seed that failed (violated or unknown). 0, or 2 after printing why. */
+ * sweep the first seed that failed (violated or unknown). 0, or 2 with why (one line). */
 static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
-                      const tr_experiment_result *res, int rc, const char *replay) {
-    char err[4200];
+                      const tr_experiment_result *res, int rc, const char *replay, char *why,
+                      size_t why_cap) {
     if (report_written || (o->sweep && rc != 1 && rc != 3)) {
         return 0;
     }
@@ -2277,8 +2281,7 @@ static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
                            .lin_budget = o->lin_budget,
                            .replay = replay,
                            .shown_models = shown};
-    if (tr__report_write_dir(o->report_dir, &in, err, sizeof err) != 0) {
-        fprintf(stderr, "troupe sim: %s\n", err);
+    if (tr__report_write_dir(o->report_dir, &in, why, why_cap) != 0) {
         return 2;
     }
     report_written = true;

@@ -362,17 +362,37 @@ int tr__report_write(FILE *f, const tr__report_input *in) {
     return rc;
 }
 
+/* mkdir -p: dir and every missing parent. 0 or -1 with errno. */
+static int make_dirs(const char *dir, char *path, size_t cap) {
+    size_t n = strlen(dir);
+    if (n == 0 || n >= cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0') {
+            continue;
+        }
+        char c = path[i];
+        path[i] = '\0';
+        int rc = mkdir(path, 0777);
+        path[i] = c;
+        if (rc != 0 && errno != EEXIST) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int tr__report_write_dir(const char *dir, const tr__report_input *in, char *err, size_t err_cap) {
     char path[4096];
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    if (make_dirs(dir, path, sizeof path - sizeof "/index.html") != 0) {
         snprintf(err, err_cap, "--report %s: cannot create the directory: %s", dir,
                  strerror(errno));
         return TR_EIO;
     }
-    if ((size_t)snprintf(path, sizeof path, "%s/index.html", dir) >= sizeof path) {
-        snprintf(err, err_cap, "--report: the directory name is too long");
-        return TR_EIO;
-    }
+    snprintf(path, sizeof path, "%s/index.html", dir);
     FILE *f = fopen(path, "w");
     if (f == NULL) {
         snprintf(err, err_cap, "--report: cannot write %s: %s", path, strerror(errno));

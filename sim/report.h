@@ -52,7 +52,7 @@ typedef struct tr__report_input {
 /* Writes the page to f. 0, TR_ENOMEM, TR_EIO (a write failed). */
 int tr__report_write(FILE *f, const tr__report_input *in);
 
-/* Creates dir if needed and writes dir/index.html. 0, or TR_EIO / TR_ENOMEM with a one-line
+/* Creates dir and its missing parents, and writes dir/index.html. 0, or TR_EIO / TR_ENOMEM with a one-line
  * reason in err[0..err_cap). */
 int tr__report_write_dir(const char *dir, const tr__report_input *in, char *err, size_t err_cap);
 
