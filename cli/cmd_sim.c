@@ -51,6 +51,7 @@
 #include "sim/checkers.h"
 #include "sim/counterexample.h"
 #include "sim/lincheck.h"
+#include "sim/report.h"
 #include "sim/scenario.h"
 #include "troupe.h"
 
@@ -97,6 +98,7 @@ typedef struct sim_opts {
     bool shrink;            /* --shrink: the failing run's faults to a 1-minimal schedule */
     const char *shrink_out; /* --shrink-out FILE */
     uint32_t shrink_runs;   /* --shrink-runs N */
+    const char *report_dir; /* --report DIR: the run's page (sim/report.h) */
 } sim_opts;
 
 /* Room for one rendered counterexample (TR_CE_OPS_MAX operations and the dead ends). */
@@ -141,6 +143,9 @@ typedef struct stock_result {
     bool violated;
     char why[480];
     char note[160];
+    /* chk's first negative and suspect ops, formatted while the history lives (their f and
+     * error point into it) */
+    char negative_text[200], suspect_text[200];
 } stock_result;
 
 typedef struct run_result {
@@ -186,6 +191,7 @@ static void usage(FILE *f) {
             "                  [--trace FILE [--trace-max BYTES] [--trace-node nK]\n"
             "                   [--trace-actor NAME] [--trace-window FROM..TO]]\n"
             "                  [--shrink [--shrink-out FILE] [--shrink-runs N]]\n"
+            "                  [--report DIR]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -241,7 +247,7 @@ static void usage(FILE *f) {
             "           [--bug B] [--nemesis kinds,service-fault-names] [--nodes N]\n"
             "           [--duration D] [--rate R] [--keys K] [--scenario FILE] [--json]\n"
             "           [--check-determinism] [--history FILE] [--lin-budget N]\n"
-            "           [--all-faults] [--trace FILE ...]\n"
+            "           [--all-faults] [--trace FILE ...] [--report DIR]\n"
             "runs a loaded service (its actors on every node it places them, its workload's\n"
             "clients, the nemesis; then heal, restart, a quiet second, each node's final\n"
             "state) and its checks: held, violated or unknown (a search budget ran out).\n"
@@ -299,6 +305,10 @@ static void usage(FILE *f) {
             "line), filtered by --trace-node, --trace-actor (a registered name) and\n"
             "--trace-window (virtual, e.g. 10s..20s); one seed gives the same file. Not with\n"
             "--seeds or --check-determinism.\n"
+            "--report DIR writes DIR/index.html, one self-contained page of the run (no\n"
+            "network fetches): summary, fault timeline, per workload a timeline of every\n"
+            "operation by client process (the counterexample's marked), availability per side,\n"
+            "throughput and latency; with --seeds, the first failing seed's (docs/report.md).\n"
             "--json prints one object per seed: seed, verdict (\"held\", \"violated\" or\n"
             "\"unknown\"), held (verdict is held), nodes, trace_hash, partitioned, minority\n"
             "(node names), minority_mask (bit i: node n<i+1>), events, wall_s, cpu_s,\n"
@@ -379,6 +389,7 @@ static const sim_option sim_options[] = {
     {"--json", false, true, true, NULL},
     {"--all-faults", false, true, true, NULL},
     {"--trace", true, true, true, "a file name"},
+    {"--report", true, true, true, "a directory name"},
     {"--trace-max", true, true, true, "a number of bytes from 1024 to 17179869184"},
     {"--trace-node", true, true, true, "a node name n1..nN"},
     {"--trace-actor", true, true, true, "an actor's registered name"},
@@ -653,6 +664,10 @@ static int parse_value(const char *a, const char *v, sim_opts *o) {
         o->net = !strcmp(v, "protocol") ? TR_SIM_NET_PROTOCOL : TR_SIM_NET_ORACLE;
         return !strcmp(v, "protocol") || !strcmp(v, "oracle") ? 0 : TR_EINVAL;
     }
+    if (!strcmp(a, "--report")) {
+        o->report_dir = v;
+        return *v ? 0 : TR_EINVAL;
+    }
     if (!strcmp(a, "--history")) {
         o->history = v;
         return *v ? 0 : TR_EINVAL;
@@ -783,6 +798,8 @@ static int shrink_refuses(const sim_opts *o) {
                                               : NULL;
     return with != NULL ? sim_error("--shrink cannot run with %s", with) : 0;
 }
+static int check_report(const sim_opts *o);
+static void report_none(const sim_opts *o);
 
 static int parse_args(int argc, char **argv, sim_opts *o) {
     char err[256];
@@ -809,7 +826,7 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
             return sim_error("%s '%s': expected %s", opt->name, v, opt->expects);
         }
     }
-    if (check_trace(o, o->check_determinism) != 0) {
+    if (check_trace(o, o->check_determinism) != 0 || check_report(o) != 0) {
         return TR_EINVAL;
     }
     if (o->shard_given && (!o->sweep || o->check_determinism)) {
@@ -859,6 +876,15 @@ static int load_scenario(sim_opts *o) {
 /* The why of a broken invariant, naming the first offending op. */
 static void stock_why(stock_result *r) {
     tr__check_stock_explain(&r->chk, r->why, sizeof r->why);
+}
+
+static void stock_op_texts(stock_result *r) {
+    if (r->chk.has_negative_op) {
+        tr__check_stock_op_format(r->negative_text, sizeof r->negative_text, &r->chk.negative_op);
+    }
+    if (r->chk.has_suspect_op) {
+        tr__check_stock_op_format(r->suspect_text, sizeof r->suspect_text, &r->chk.suspect_op);
+    }
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
@@ -1206,13 +1232,7 @@ static void json_store(const char *name, const store_result *s, bool is_ap, bool
 
 static void json_stock(const stock_result *s) {
     const tr_stock_check_result *c = &s->chk;
-    char neg[200] = "", sus[200] = "";
-    if (c->has_negative_op) {
-        tr__check_stock_op_format(neg, sizeof neg, &c->negative_op);
-    }
-    if (c->has_suspect_op) {
-        tr__check_stock_op_format(sus, sizeof sus, &c->suspect_op);
-    }
+    const char *neg = s->negative_text, *sus = s->suspect_text;
     printf("\"stock\":{\"ops\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"fail\":%" PRIu64
            ",\"info\":%" PRIu64 ",\"reserve_ids\":%" PRIu64 ",\"restock_ids\":%" PRIu64
            ",\"retried_ids\":%" PRIu64 ",\"abandoned_ids\":%" PRIu64 ",",
@@ -1587,6 +1607,7 @@ static void stock_from_result(const sim_opts *o, const tr_workload_result *res, 
     r->avail.groups[0] = avail_counts(&res->available_majority);
     r->avail.groups[1] = avail_counts(&res->available_minority);
     r->violated = !r->chk.ok;
+    stock_op_texts(r);
     if (r->violated) {
         stock_why(r);
     }
@@ -1655,6 +1676,11 @@ static void history_cap_note(uint64_t seed, const tr_workload_result *w) {
             seed, w->name, max, last ? (double)tr__history_op(h, last - 1)->time_ns / 1e9 : 0.0);
 }
 
+static void replay_line(const sim_opts *o, uint64_t seed, char *buf);
+static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
+                      const tr_experiment_result *res, int rc, const char *replay, char *why,
+                      size_t why_cap);
+
 /* One seed of the built-in workloads through tr_experiment_run, its result as the table's. */
 static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
     const tr_service *svcs[3];
@@ -1701,6 +1727,12 @@ static int run_seed_runner(const sim_opts *o, uint64_t seed, run_result *r) {
             r->tool_error = true;
             snprintf(r->tool_why, sizeof r->tool_why, "cannot write the history");
         }
+    }
+    if (!r->tool_error && o->report_dir != NULL) {
+        char replay[TR__SWEEP_LINE_MAX];
+        replay_line(o, seed, replay);
+        r->tool_error = report_run(o, &cfg, res, (int)run_verdict(r), replay, r->tool_why,
+                                   sizeof r->tool_why) != 0;
     }
     tr_experiment_result_destroy(res);
     if (r->tool_error) {
@@ -1871,6 +1903,7 @@ static int sweep(const sim_opts *o) {
         }
     }
     t.wall_s = wall_now() - t0;
+    report_none(o);
     tr__sweep_print_text(&t, o->json ? stderr : stdout);
     if (o->json) {
         tr__sweep_print_json(&t);
@@ -2065,6 +2098,12 @@ static void loaded_result(const tr_experiment_result *r, void *ud) {
         }
     }
     print_loaded(r, lr);
+    char why[160];
+    if (lr->o->report_dir != NULL &&
+        report_run(lr->o, lr->cfg, r, (int)r->verdict, r->replay, why, sizeof why) != 0) {
+        fprintf(stderr, "troupe sim: seed %" PRIu64 ": %s\n", r->seed, why);
+        lr->write_errors++;
+    }
     for (uint32_t k = 0; k < r->workload_count; k++) {
         history_cap_note(r->seed, &r->workloads[k]);
     }
@@ -2124,6 +2163,7 @@ static int run_loaded_config(tr_experiment_config *cfg, sim_opts *o) {
             return load_usage(err);
         }
         s.errors += lr.write_errors;
+        report_none(o);
         printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
                " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
                o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
@@ -2204,7 +2244,7 @@ static int run_loaded(int argc, char **argv) {
     if (shrink_refuses(&o) != 0) {
         return 2;
     }
-    if (check_trace(&o, o.check_determinism) != 0) {
+    if (check_trace(&o, o.check_determinism) != 0 || check_report(&o) != 0) {
         return 2;
     }
     cfg.trace = o.tracing ? &o.trace : NULL;
@@ -2345,4 +2385,57 @@ static int run_cli(const sim_opts *o) {
         }
     }
     return rc;
+}
+
+/* ---- --report DIR: the run's page (sim/report.h) ---------------------------------------- */
+
+static bool report_written; /* a sweep writes the page of its first failing seed only */
+
+/* --report writes one run's page: not with --check-determinism (two runs of one seed). */
+static int check_report(const sim_opts *o) {
+    if (o->report_dir != NULL && o->check_determinism) {
+        return sim_error("--report writes one run's page; it cannot go with --check-determinism");
+    }
+    return 0;
+}
+
+/* The page of res (exit status rc) into --report's directory: every single run, and in a
+ * sweep the first seed that failed (violated or unknown). 0, or 2 with why (one line). */
+static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
+                      const tr_experiment_result *res, int rc, const char *replay, char *why,
+                      size_t why_cap) {
+    if (report_written || (o->sweep && rc != 1 && rc != 3)) {
+        return 0;
+    }
+    const tr_lin_model *shown[TR_EXPERIMENT_WORKLOADS_MAX] = {NULL};
+    for (uint32_t k = 0; k < res->workload_count && k < TR_EXPERIMENT_WORKLOADS_MAX; k++) {
+        /* both registers: AP's linearizability is shown next to CP's (show_ap_linearizability) */
+        bool ap = o->loaded == NULL && o->cp && o->ap && !strcmp(res->workloads[k].name, "ap");
+        shown[k] = ap ? &tr_lin_model_register : NULL;
+    }
+    tr__report_input in = {.result = res,
+                           .services = cfg->services,
+                           .service_count = cfg->service_count,
+                           .nodes = cfg->sim.nodes,
+                           .lin_budget = o->lin_budget,
+                           .replay = replay,
+                           .shown_models = shown};
+    if (tr__report_write_dir(o->report_dir, &in, why, why_cap) != 0) {
+        return 2;
+    }
+    report_written = true;
+    fprintf(stderr, "troupe sim: seed %" PRIu64 ": report written to %s/index.html\n", res->seed,
+            o->report_dir);
+    return 0;
+}
+
+/* A sweep without a failing seed writes no page: said on stderr. */
+static void report_none(const sim_opts *o) {
+    if (o->report_dir != NULL && !report_written) {
+        fprintf(stderr,
+                "troupe sim: --report: no seed of %" PRIu64 "..%" PRIu64
+                " failed, so no page was written (--report DIR writes a sweep's first failing "
+                "seed; run one seed with --seed N for its page)\n",
+                o->seed_lo, o->seed_hi);
+    }
 }

@@ -7,8 +7,10 @@
 # exactly CLANG_FORMAT_VERSION (scripts/format.sh), and edn_format from PyPI at exactly
 # EDN_FORMAT_VERSION (the test step reads exported EDN histories with it), and
 # openapi-spec-validator, schemathesis and its hypothesis at exactly the versions below (the
-# gateway's test validates its contract and runs a property-based test against it); and
-# Debian's clang-14 with libclang-rt-14-dev (libFuzzer, for scripts/fuzz.sh).
+# gateway's test validates its contract and runs a property-based test against it),
+# Debian's clang-14 with libclang-rt-14-dev (libFuzzer, for scripts/fuzz.sh), and
+# Debian's chromium (tests/report/ opens `troupe sim --report` pages in it headless; not
+# pinned: Debian replaces its chromium with each security release).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
@@ -17,7 +19,7 @@ EDN_FORMAT_VERSION=0.8.0
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 SCHEMATHESIS_VERSION=3.39.16
 HYPOTHESIS_VERSION=6.123.2
-PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev libmicrohttpd-dev curl wrk pkg-config gcc g++ libc6-dev python3-pip clang-14 libclang-rt-14-dev"
+PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev libmicrohttpd-dev curl wrk pkg-config gcc g++ libc6-dev python3-pip clang-14 libclang-rt-14-dev chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

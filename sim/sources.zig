@@ -21,6 +21,8 @@ pub const lib = [_][]const u8{
     "sim/counterexample_explain.c",
     "sim/counterexample_print.c",
     "sim/trace.c",
+    "sim/report.c",
+    "sim/report_page.c",
     "sim/checkers.c",
     "sim/scenario.c",
     "sim/shrink.c",
@@ -50,4 +52,5 @@ pub const tests = [_][]const u8{
     "tests/sim/test_buggify.c",
     "tests/sim/test_probe.c",
     "tests/sim/test_randomize.c",
+    "tests/report/test_report.c",
 };
