@@ -27,6 +27,7 @@ pub const lib = [_][]const u8{
     "runtime/breaker.c",
     "runtime/retry.c",
     "runtime/deadline.c",
+    "runtime/metrics.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
