@@ -21,14 +21,8 @@ void tr__metrics_deinit(tr__metrics_node *m) {
     pthread_mutex_destroy(&m->lock);
 }
 
-static uint32_t home_row(const tr_behaviour *b) {
-    /* Fibonacci hashing of the pointer; rows 1.. (row 0 is "other"). */
-    uint64_t h = (uint64_t)(uintptr_t)b * UINT64_C(0x9E3779B97F4A7C15);
-    return 1u + (uint32_t)((h >> 40) % (TR__METRICS_TYPES_MAX - 1u));
-}
-
 static tr__metrics_type *find(tr__metrics_node *m, const tr_behaviour *b, bool *free_seen) {
-    uint32_t row = home_row(b);
+    uint32_t row = tr__metrics_home_row(b);
     for (uint32_t i = 0; i < TR__METRICS_TYPES_MAX - 1u; i++) {
         tr__metrics_type *r = &m->types[row];
         const tr_behaviour *k = atomic_load_explicit(&r->beh, memory_order_acquire);
@@ -44,7 +38,7 @@ static tr__metrics_type *find(tr__metrics_node *m, const tr_behaviour *b, bool *
     return NULL;
 }
 
-tr__metrics_type *tr__metrics_type_of(tr__metrics_node *m, const tr_behaviour *b) {
+tr__metrics_type *tr__metrics_type_probe(tr__metrics_node *m, const tr_behaviour *b) {
     TR_ASSERT(b);
     bool free_seen = false;
     tr__metrics_type *r = find(m, b, &free_seen);
@@ -58,7 +52,7 @@ tr__metrics_type *tr__metrics_type_of(tr__metrics_node *m, const tr_behaviour *b
     free_seen = false;
     r = find(m, b, &free_seen); /* another thread may have added it meanwhile */
     if (!r && free_seen) {
-        uint32_t row = home_row(b);
+        uint32_t row = tr__metrics_home_row(b);
         while (atomic_load_explicit(&m->types[row].beh, memory_order_relaxed)) {
             row = row + 1u < TR__METRICS_TYPES_MAX ? row + 1u : 1u;
         }

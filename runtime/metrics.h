@@ -65,8 +65,23 @@ typedef struct tr__metrics_node {
 void tr__metrics_init(tr__metrics_node *m);
 void tr__metrics_deinit(tr__metrics_node *m);
 
-/* The row of behaviour b, added if new (row 0 when the table is full). Never NULL. */
-tr__metrics_type *tr__metrics_type_of(tr__metrics_node *m, const tr_behaviour *b);
+/* The row behaviour b's probe starts at: Fibonacci hashing of the pointer into rows 1..
+ * (row 0 is "other"). */
+static inline uint32_t tr__metrics_home_row(const tr_behaviour *b) {
+    uint64_t h = (uint64_t)(uintptr_t)b * UINT64_C(0x9E3779B97F4A7C15);
+    return 1u + (uint32_t)((h >> 40) % (TR__METRICS_TYPES_MAX - 1u));
+}
+/* tr__metrics_type_of past the home row: probes, adds the row if new. */
+tr__metrics_type *tr__metrics_type_probe(tr__metrics_node *m, const tr_behaviour *b);
+/* The row of behaviour b, added if new (row 0 when the table is full). Never NULL. Inline:
+ * once per activation; a behaviour is found at its home row unless two collide. */
+static inline tr__metrics_type *tr__metrics_type_of(tr__metrics_node *m, const tr_behaviour *b) {
+    tr__metrics_type *r = &m->types[tr__metrics_home_row(b)];
+    if (atomic_load_explicit(&r->beh, memory_order_acquire) == b) { /* invariant 1 */
+        return r;
+    }
+    return tr__metrics_type_probe(m, b);
+}
 
 static inline void tr__metrics_add(_Atomic uint64_t *c, uint64_t n) {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed); /* a sum: no ordering needed */

@@ -47,4 +47,5 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_retry.c",
     "tests/runtime/test_deadline.c",
     "tests/runtime/test_resilience_sim.c",
+    "tests/runtime/test_metrics.c",
 };
