@@ -41,8 +41,7 @@ static int status_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
                           &s->timer);
 }
 
-static void write_members(tr_mp_writer *w, tr_cluster *cl) {
-    static _Thread_local tr_transport_member m[TR_MEMBERS_MAX];
+static void write_members(tr_mp_writer *w, tr_cluster *cl, tr_transport_member *m) {
     tr_transport_stats ts;
     int n = tr__cluster_view_get(cl, &ts, m, TR_MEMBERS_MAX);
     tr_mp_write_array(w, (uint32_t)n);
@@ -57,8 +56,7 @@ static void write_members(tr_mp_writer *w, tr_cluster *cl) {
     }
 }
 
-static void write_names(tr_mp_writer *w, tr_node *node) {
-    static _Thread_local char names[STATUS_NAMES_MAX][TR_NAME_MAX + 1];
+static void write_names(tr_mp_writer *w, tr_node *node, char (*names)[TR_NAME_MAX + 1]) {
     uint32_t total;
     uint32_t n = tr__metrics_names(node, names, STATUS_NAMES_MAX, &total);
     tr_mp_write_uint(w, total);
@@ -68,20 +66,28 @@ static void write_names(tr_mp_writer *w, tr_node *node) {
     }
 }
 
+/* What one answer is built from (allocated per request: answers are rare). */
+typedef struct status_scratch {
+    tr_transport_member members[TR_MEMBERS_MAX];
+    char names[STATUS_NAMES_MAX][TR_NAME_MAX + 1];
+    uint8_t body[STATUS_BODY_MAX];
+} status_scratch;
+
 /* [node name, node id, members, names total, names, stats]: see docs/status.md. */
 static int status_answer(tr_ctx *ctx, status_state *s, const tr_msg *req) {
-    uint8_t *buf = malloc(STATUS_BODY_MAX);
-    if (!buf) {
+    status_scratch *sc = malloc(sizeof *sc);
+    if (!sc) {
         return TR_CONTINUE; /* no answer: the caller's timeout says so */
     }
+    uint8_t *buf = sc->body;
     tr_node *node = tr_ctx_node(ctx);
     tr_mp_writer w;
     tr_mp_writer_init(&w, buf, STATUS_BODY_MAX);
     tr_mp_write_array(&w, 6);
     tr_mp_write_cstr(&w, tr_node_name(node));
     tr_mp_write_uint(&w, tr_node_id(node));
-    write_members(&w, s->cl);
-    write_names(&w, node);
+    write_members(&w, s->cl, sc->members);
+    write_names(&w, node, sc->names);
     tr_stats st;
     tr_node_stats_get(node, &st);
     tr_mp_write_array(&w, STATUS_STATS);
@@ -94,7 +100,7 @@ static int status_answer(tr_ctx *ctx, status_state *s, const tr_msg *req) {
     if (w.err == 0) {
         (void)tr_reply(ctx, req, STATUS_REPLY, buf, w.len);
     }
-    free(buf);
+    free(sc);
     return TR_CONTINUE;
 }
 

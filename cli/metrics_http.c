@@ -79,13 +79,16 @@ void tr__metrics_http_render(tr_runtime *rt, tr_cluster *cl, tr__metrics_text *t
     tr__metrics_printf(t, "troupe_node_info{node=\"%s\",id=\"%u\"} 1\n", tr_node_name(node),
                        tr_node_id(node));
     tr__metrics_render_node(node, t);
-    if (cl) {
-        static tr_transport_member members[TR_MEMBERS_MAX]; /* one scrape at a time: see below */
+    tr_transport_member *members = cl ? malloc(TR_MEMBERS_MAX * sizeof *members) : NULL;
+    if (members) {
         tr_transport_stats s;
         int n = tr__cluster_view_get(cl, &s, members, TR_MEMBERS_MAX);
         render_transport(&s, t);
         render_peers(members, n, t);
+    } else if (cl) {
+        t->cut = true; /* out of memory: answered 500 rather than a page without peers */
     }
+    free(members);
 }
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
@@ -144,7 +147,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (t.cut) {
         free(t.buf);
-        return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics over 1 MiB\n");
+        return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                           "metrics over 1 MiB or out of memory\n");
     }
     return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", t.buf, t.len,
                   MHD_RESPMEM_MUST_FREE);
@@ -184,7 +188,7 @@ int tr__metrics_http_start(tr_runtime *rt, tr_cluster *cl, const char *addr, tr_
     }
     m->rt = rt;
     m->cl = cl;
-    /* One polling thread, so scrapes run one at a time (render_peers' static buffer). */
+    /* One polling thread: scrapes run one at a time. */
     m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                                  on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX,
