@@ -240,10 +240,33 @@ static void render_totals(tr_node *node, tr__metrics_text *t) {
     }
 }
 
+/* Writes per commit as a histogram (cumulative buckets, as the format wants). */
+static void render_store(tr_node *node, tr__metrics_text *t) {
+    if (!node->store) {
+        return;
+    }
+    tr_store_stats s;
+    tr__store_stats_get(node->store, &s);
+    const char *name = "troupe_store_commit_writes";
+    tr__metrics_family(t, name, "histogram", "Store writes per committed transaction.");
+    uint64_t below = 0;
+    for (uint32_t i = 0; i + 1 < TR__STORE_BATCH_BUCKETS; i++) {
+        below += s.commits_by_writes[i];
+        tr__metrics_printf(t, "%s_bucket{le=\"%llu\"} %llu\n", name,
+                           (unsigned long long)(UINT64_C(1) << i), (unsigned long long)below);
+    }
+    below += s.commits_by_writes[TR__STORE_BATCH_BUCKETS - 1];
+    TR_ASSERT(below == s.commits);
+    tr__metrics_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n%s_count %llu\n", name,
+                       (unsigned long long)below, name, (unsigned long long)s.writes, name,
+                       (unsigned long long)s.commits);
+}
+
 void tr__metrics_render_node(tr_node *node, tr__metrics_text *t) {
     TR_ASSERT(node && t && t->cap > 0);
     render_types(node, t);
     render_totals(node, t);
+    render_store(node, t);
     TR_ASSERT(t->len < t->cap);
 }
 

@@ -5,7 +5,8 @@
 #     prometheus package), before and after a known workload;
 #   - N echo requests through `troupe call` move the families by at least N: messages in and
 #     out of the type "echo", the node's delivered messages, the transport's frames in; one
-#     request to a name nobody registered adds a dead letter with reason "no_actor";
+#     request to a name nobody registered adds a dead letter with reason "no_actor"; three kv
+#     puts add 3 writes to the store's writes-per-commit histogram;
 #   - `troupe status` lists three members up (--json and the table), and after kill -9 of n3
 #     shows n3 down within the failure detector's bound (--down-ms) plus the status view's
 #     refresh and a margin for a loaded machine; the time it took is printed.
@@ -20,7 +21,7 @@ n=20
 down_ms=2000
 printf 'metrics-node-test-secret-0123456789' >"$dir/secret"
 unset TROUPE_SECRET
-common="--secret-file $dir/secret --heartbeat-ms 100 --down-ms $down_ms --builtins echo"
+common="--secret-file $dir/secret --heartbeat-ms 100 --down-ms $down_ms --builtins echo,kv"
 
 # promtool must refuse a broken page, or its passes below would prove nothing.
 printf '# TYPE x counter\nx{a="1" 2\n' | promtool check metrics >/dev/null 2>&1 &&
@@ -90,6 +91,10 @@ while [ $i -lt $n ]; do
 done
 "$troupe" call 127.0.0.1:$p1 --secret-file "$dir/secret" --timeout 300 nobody-here echo '1' \
     >/dev/null 2>&1
+for k in 1 2 3; do
+    "$troupe" call 127.0.0.1:$p1 --secret-file "$dir/secret" kv put "[\"put\", \"k$k\", $k]" \
+        >/dev/null || fail "kv put failed"
+done
 scrape after
 # grows SERIES AT_LEAST
 grows() {
@@ -104,6 +109,10 @@ grows 'troupe_messages_delivered_total' $n
 grows 'troupe_transport_frames_total{direction="in"}' $n
 grows 'troupe_transport_frames_total{direction="out"}' $n
 grows 'troupe_dead_letters_total{reason="no_actor"}' 1
+grows 'troupe_store_commit_writes_count' 1
+grows 'troupe_store_commit_writes_sum' 3
+[ "$(value after 'troupe_store_commit_writes_bucket{le="+Inf"}')" = \
+    "$(value after 'troupe_store_commit_writes_count')" ] || fail "the +Inf bucket is not the count"
 [ "$(value after 'troupe_actor_live{type="echo"}')" = 1 ] || fail "not one live echo actor"
 [ "$(value after 'troupe_actor_spawned_total{type="troupe-status"}')" = 1 ] ||
     fail "not one status actor spawned"
