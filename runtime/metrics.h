@@ -8,11 +8,11 @@
  * label values stays bounded by the code, not by how many actors or names exist. Behaviours
  * with the same name share one series at rendering.
  *
- * Cost on the message path: nothing per message. An activation adds the messages it handled
- * and the messages its callbacks sent (a stack counter in tr_ctx) to its type's row with
- * one relaxed fetch-add each, once per activation (beside the st_delivered one it already
- * did). Finding the row is a multiplicative hash of the behaviour pointer into a table of
- * TR__METRICS_TYPES_MAX rows, probed linearly.
+ * Cost on the message path: per send, one increment of tr_ctx.sent (the activation's own
+ * context, no atomic). Per activation, the messages it handled and sent are added to its
+ * type's row with one relaxed fetch-add each (beside the st_delivered one it already did).
+ * Finding the row is a multiplicative hash of the behaviour pointer into a table of
+ * TR__METRICS_TYPES_MAX rows: the home row inline, a linear probe out of line.
  *
  * Invariants:
  *   1. a row's `beh` is written once, under `lock`, with release after its name; readers
