@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ struct tr__metrics_http {
 
 static void render_transport(const tr_transport_stats *s, tr__metrics_text *t) {
     tr__metrics_family(t, "troupe_transport_frames_total", "counter",
-                       "Frames read from and written to peers and clients.");
+                       "Frames read from peers and clients, envelopes written to them.");
     tr__metrics_printf(t, "troupe_transport_frames_total{direction=\"in\"} %llu\n",
                        (unsigned long long)s->frames_in);
     tr__metrics_printf(t, "troupe_transport_frames_total{direction=\"out\"} %llu\n",
@@ -60,6 +61,27 @@ static void render_peers(const tr_transport_member *m, int n, tr__metrics_text *
                        "The phi-accrual suspicion of a linked peer (0 when not linked).");
     for (int i = 0; i < n; i++) {
         tr__metrics_printf(t, "troupe_peer_phi{peer=\"%s\"} %.3f\n", m[i].name, m[i].phi);
+    }
+    const struct {
+        const char *name, *help;
+        size_t in, out;
+    } flows[] = {
+        {"troupe_peer_frames_total", "Frames read from each member, envelopes written to it.",
+         offsetof(tr_transport_member, frames_in), offsetof(tr_transport_member, frames_out)},
+        {"troupe_peer_bytes_total", "Bytes read from and written to each member.",
+         offsetof(tr_transport_member, bytes_in), offsetof(tr_transport_member, bytes_out)},
+    };
+    for (size_t f = 0; f < sizeof flows / sizeof flows[0]; f++) {
+        tr__metrics_family(t, flows[f].name, "counter", flows[f].help);
+        for (int i = 0; i < n; i++) {
+            uint64_t in, out;
+            memcpy(&in, (const char *)&m[i] + flows[f].in, sizeof in);
+            memcpy(&out, (const char *)&m[i] + flows[f].out, sizeof out);
+            tr__metrics_printf(t, "%s{peer=\"%s\",direction=\"in\"} %llu\n", flows[f].name,
+                               m[i].name, (unsigned long long)in);
+            tr__metrics_printf(t, "%s{peer=\"%s\",direction=\"out\"} %llu\n", flows[f].name,
+                               m[i].name, (unsigned long long)out);
+        }
     }
     tr__metrics_family(t, "troupe_peer_state", "gauge",
                        "1 for the failure detector's state of each peer, 0 for the others.");

@@ -670,6 +670,10 @@ int tr__transport_members(tr_transport *t, tr_transport_member *out, size_t cap)
         m->status = (uint8_t)p->fd.status;
         m->linked = p->active != NULL;
         m->phi = p->active ? tr__fd_phi(&p->fd, &t->fdc, now) : 0.0;
+        m->frames_in = p->frames_in;
+        m->frames_out = p->frames_out;
+        m->bytes_in = p->bytes_in;
+        m->bytes_out = p->bytes_out;
     }
     return (int)n;
 }

@@ -176,6 +176,7 @@ typedef struct tr_transport_member {
     uint8_t status; /* tr_member_status (proto/membership.h) */
     bool linked;    /* an authenticated connection is up */
     double phi;     /* the phi-accrual suspicion now (0 when not linked) */
+    uint64_t frames_in, frames_out, bytes_in, bytes_out; /* over all its connections */
 } tr_transport_member;
 /* Copies up to cap members into out; returns how many. Loop thread. */
 int tr__transport_members(tr_transport *t, tr_transport_member *out, size_t cap);

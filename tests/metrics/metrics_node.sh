@@ -109,6 +109,9 @@ grows 'troupe_messages_delivered_total' $n
 grows 'troupe_transport_frames_total{direction="in"}' $n
 grows 'troupe_transport_frames_total{direction="out"}' $n
 grows 'troupe_dead_letters_total{reason="no_actor"}' 1
+grows 'troupe_peer_frames_total{peer="n2",direction="in"}' 1 # heartbeats, every 100 ms
+grows 'troupe_peer_bytes_total{peer="n2",direction="in"}' 1
+grows 'troupe_peer_bytes_total{peer="n2",direction="out"}' 1 # heartbeats: bytes, not frames
 grows 'troupe_store_commit_writes_count' 1
 grows 'troupe_store_commit_writes_sum' 3
 [ "$(value after 'troupe_store_commit_writes_bucket{le="+Inf"}')" = \
