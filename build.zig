@@ -310,6 +310,15 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&node_entity.step);
     }
 
+    // `troupe node --metrics` checked by promtool and `troupe status` on three loopback nodes,
+    // one of them killed with SIGKILL (tests/metrics/metrics_node.sh).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/metrics/metrics_node.sh", suite_filter.?) != null)) {
+        const mn = b.addSystemCommand(&.{ "sh", "tests/metrics/metrics_node.sh" });
+        mn.addFileArg(exe.getEmittedBin());
+        mn.has_side_effects = true;
+        test_step.dependOn(&mn.step);
+    }
+
     // The HTTP gateway on three loopback nodes: curl-like requests, hostile HTTP, the contract
     // checked by openapi-spec-validator and schemathesis (tests/gateway/test_gateway.py).
     if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/gateway/test_gateway.py", suite_filter.?) != null)) {

@@ -11,5 +11,6 @@ int tr_cli_sim(int argc, char **argv);
 int tr_cli_check(int argc, char **argv);
 int tr_cli_node(int argc, char **argv);
 int tr_cli_call(int argc, char **argv);
+int tr_cli_status(int argc, char **argv);
 
 #endif

@@ -11,7 +11,9 @@
 #include "actors/registers.h"
 #include "cli/cli.h"
 #include "cli/gateway.h"
+#include "cli/metrics_http.h"
 #include "cli/node_common.h"
+#include "cli/status.h"
 #include "cluster/membership.h"
 #include "cluster/transport.h"
 #include "harness/builtin.h"
@@ -31,6 +33,7 @@ typedef struct node_args {
     const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
     const char *builtins;
     const char *http;
+    const char *metrics;
     const char *loads[NODE_LOADS_MAX];
     uint32_t load_count;
     const char *bug;
@@ -50,6 +53,7 @@ static void usage(FILE *out) {
             "                   [--client-idle-ms MS] [--client-frame-ms MS]\n"
             "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
             "                   [--builtins LIST] [--bug NAME] [--http IPV4:PORT]\n"
+            "                   [--metrics IPV4:PORT]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -58,6 +62,9 @@ static void usage(FILE *out) {
             "(default: this node alone); see actors/registers.h for their messages (troupe call\n"
             "TYPE read / write). Logs are key=value lines on stderr; SIGINT/SIGTERM stop it\n"
             "cleanly.\n"
+            "--metrics IPV4:PORT serves GET /metrics (Prometheus text format) and GET /healthz\n"
+            "(docs/metrics.md); every node runs the actor \"troupe-status\" that troupe status\n"
+            "asks.\n"
             "--builtins LIST chooses the built-in services it hosts, comma-separated among\n"
             "echo, proxy, kv, cp, ap, stock (the inventory service, actors/stock.h) and lock\n"
             "(leases, actors/lock.h), lin-kv (a linearizable key-value store on Raft, actor\n"
@@ -156,6 +163,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--bug")         ? &a->bug
                            : !strcmp(f, "--builtins")    ? &a->builtins
                            : !strcmp(f, "--http")        ? &a->http
+                           : !strcmp(f, "--metrics")     ? &a->metrics
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -430,6 +438,24 @@ int tr_cli_node(int argc, char **argv) {
         tr_runtime_destroy(rt);
         return 2;
     }
+    rc = tr__status_spawn(tr_runtime_node(rt), cl);
+    if (rc) {
+        tr__log_write("warn", a.name, "event=status_actor_failed error=%s", tr_err_name(rc));
+    }
+    tr__metrics_http *mh = NULL;
+    if (a.metrics) {
+        char err[256];
+        rc = tr__metrics_http_start(rt, cl, a.metrics, &mh, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "troupe node: %s\n", err);
+            tr_cluster_stop(cl);
+            tr_runtime_destroy(rt);
+            tr_cluster_destroy(cl);
+            return 2;
+        }
+        tr__log_write("info", a.name, "event=metrics_ready metrics_port=%u",
+                      (unsigned)tr__metrics_http_port(mh));
+    }
     tr__gateway *gw = NULL;
     if (a.http) {
         char err[256];
@@ -437,6 +463,7 @@ int tr_cli_node(int argc, char **argv) {
         rc = tr__gateway_start(rt, &gc, &gw, err, sizeof err);
         if (rc) {
             fprintf(stderr, "troupe node: %s\n", err);
+            tr__metrics_http_stop(mh);
             tr_cluster_stop(cl);
             tr_runtime_destroy(rt);
             tr_cluster_destroy(cl);
@@ -450,6 +477,7 @@ int tr_cli_node(int argc, char **argv) {
     tr__real_wait_signal(rt);
     tr__log_write("info", a.name, "event=node_stopping");
     tr__gateway_stop(gw);
+    tr__metrics_http_stop(mh);
     tr_cluster_stop(cl);
     tr_stats st;
     tr_node_stats_get(tr_runtime_node(rt), &st);

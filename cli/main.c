@@ -16,6 +16,7 @@ static const struct {
     {"check", tr_cli_check, "check a recorded history file"},
     {"node", tr_cli_node, "run a cluster node"},
     {"call", tr_cli_call, "send one request to a node and print the reply"},
+    {"status", tr_cli_status, "show a node's members, names and statistics"},
 };
 
 static void usage(FILE *out) {

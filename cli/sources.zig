@@ -11,4 +11,6 @@ pub const sources = [_][]const u8{
     "cli/gateway.c",
     "cli/gateway_routes.c",
     "cli/gateway_openapi.c",
+    "cli/metrics_http.c",
+    "cli/cmd_status.c",
 };

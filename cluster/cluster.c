@@ -10,6 +10,7 @@
 #include "cluster/transport.h"
 #include "proto/frame.h"
 #include "proto/handshake.h"
+#include "proto/membership.h"
 #include "runtime/assert.h"
 #include "runtime/codec.h"
 #include "runtime/engine.h"
@@ -58,6 +59,7 @@ struct tr_cluster {
         tr_addr on;
     } *blocked;
     uint32_t blocked_len, blocked_cap;
+    struct tr__cluster_view *view; /* [mu] the last snapshot for metrics and status, or NULL */
 };
 
 int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
@@ -421,6 +423,7 @@ void tr_cluster_destroy(tr_cluster *c) {
     memset(c->secret, 0, sizeof c->secret);
     free(c->seeds);
     free(c->blocked);
+    free(c->view);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
@@ -440,4 +443,48 @@ uint32_t tr_cluster_node_id(const char *name) {
     }
     h &= 0x7fffffffu;
     return h ? h : 1;
+}
+
+/* ---- the members and transport counters, copied for metrics and status --------------------- */
+
+struct tr__cluster_view {
+    tr_transport_stats stats;
+    int count;
+    tr_transport_member members[TR_MEMBERS_MAX];
+};
+
+static void refresh_on_loop(void *arg) {
+    tr_cluster *c = arg;
+    tr_transport *t = c->owned;
+    if (!t || atomic_load_explicit(&c->t, memory_order_acquire) == NULL) {
+        return; /* not started, or closing: the last snapshot stays */
+    }
+    pthread_mutex_lock(&c->mu);
+    if (!c->view) {
+        c->view = calloc(1, sizeof *c->view);
+    }
+    if (c->view) {
+        c->view->count = tr__transport_members(t, c->view->members, TR_MEMBERS_MAX);
+        tr__transport_stats_get(t, &c->view->stats);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void tr__cluster_view_refresh(tr_cluster *c) {
+    (void)tr__real_post(c->rt, refresh_on_loop, c); /* TR_ECLOSED at shutdown: nothing to do */
+}
+
+int tr__cluster_view_get(tr_cluster *c, tr_transport_stats *stats, tr_transport_member *out,
+                         size_t cap) {
+    int n = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->view) {
+        n = c->view->count < (int)cap ? c->view->count : (int)cap;
+        memcpy(out, c->view->members, (size_t)n * sizeof *out);
+        *stats = c->view->stats;
+    } else {
+        memset(stats, 0, sizeof *stats);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }

@@ -30,4 +30,15 @@
 int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
                        char *name_out);
 
+/* What this node's transport knows, copied for `troupe node --metrics` and `troupe status`:
+ * tr__cluster_view_refresh asks the I/O thread for a fresh copy (any thread; returns at once,
+ * the copy lands a moment later); tr__cluster_view_get copies the last one out (any thread):
+ * the transport's counters and up to cap members, returning how many (0, stats zeroed,
+ * before the first refresh ran). */
+struct tr_transport_member;
+struct tr_transport_stats;
+void tr__cluster_view_refresh(tr_cluster *c);
+int tr__cluster_view_get(tr_cluster *c, struct tr_transport_stats *stats,
+                         struct tr_transport_member *out, size_t cap);
+
 #endif

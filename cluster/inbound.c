@@ -200,6 +200,9 @@ void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     pthread_mutex_lock(&t->mu);
     t->stats.bytes_in += (uint64_t)nread;
     pthread_mutex_unlock(&t->mu);
+    if (c->peer) {
+        c->peer->bytes_in += (uint64_t)nread;
+    }
     conn_process(c);
 }
 
@@ -249,4 +252,7 @@ static void conn_process(conn *c) {
     pthread_mutex_lock(&t->mu);
     t->stats.frames_in += frames;
     pthread_mutex_unlock(&t->mu);
+    if (c->peer) {
+        c->peer->frames_in += frames;
+    }
 }

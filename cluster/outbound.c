@@ -43,6 +43,8 @@ void tr__outbound_flush_peer(tr_transport *t, peer *p) {
     uint32_t frames = tr__outq_take(&p->q, &c->w_ctrl, &c->w_data);
     t->stats.frames_out += frames;
     t->stats.bytes_out += c->w_ctrl.len + c->w_data.len;
+    p->frames_out += frames;
+    p->bytes_out += c->w_ctrl.len + c->w_data.len;
     t->stats.writes++;
     pthread_mutex_unlock(&t->mu);
     uv_buf_t bufs[2];

@@ -654,3 +654,26 @@ void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out) {
     *out = t->stats;
     pthread_mutex_unlock(&t->mu);
 }
+
+int tr__transport_members(tr_transport *t, tr_transport_member *out, size_t cap) {
+    uint64_t now = transport_now_ms(t);
+    size_t n = 0;
+    for (size_t i = 0; i < t->peer_count && n < cap; i++) {
+        const peer *p = t->peers[i];
+        if (!p->in_use || p->client) {
+            continue;
+        }
+        tr_transport_member *m = &out[n++];
+        m->id = p->id;
+        snprintf(m->name, sizeof m->name, "%s", p->name);
+        snprintf(m->addr, sizeof m->addr, "%s", p->addr);
+        m->status = (uint8_t)p->fd.status;
+        m->linked = p->active != NULL;
+        m->phi = p->active ? tr__fd_phi(&p->fd, &t->fdc, now) : 0.0;
+        m->frames_in = p->frames_in;
+        m->frames_out = p->frames_out;
+        m->bytes_in = p->bytes_in;
+        m->bytes_out = p->bytes_out;
+    }
+    return (int)n;
+}

@@ -168,4 +168,17 @@ typedef struct tr_transport_stats {
 } tr_transport_stats;
 void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out);
 
+/* A cluster member as this node's failure detector sees it (clients are not listed). */
+typedef struct tr_transport_member {
+    uint32_t id;
+    char name[TR_NAME_MAX + 1];
+    char addr[TR_ADDR_STR_MAX + 1];
+    uint8_t status; /* tr_member_status (proto/membership.h) */
+    bool linked;    /* an authenticated connection is up */
+    double phi;     /* the phi-accrual suspicion now (0 when not linked) */
+    uint64_t frames_in, frames_out, bytes_in, bytes_out; /* over all its connections */
+} tr_transport_member;
+/* Copies up to cap members into out; returns how many. Loop thread. */
+int tr__transport_members(tr_transport *t, tr_transport_member *out, size_t cap);
+
 #endif

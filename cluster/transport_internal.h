@@ -64,6 +64,8 @@ struct peer {
     conn *active;  /* the authenticated connection, or NULL */
     bool dialing;  /* addr is being resolved or connected to */
     bool addr_bad; /* addr is not a valid "host:port": not dialled until it changes */
+    /* what its connections carried, for metrics (tr__transport_members) */
+    uint64_t frames_in, frames_out, bytes_in, bytes_out;
     /* [mu] */
     bool reachable; /* sends are accepted (queued) */
     bool linked;    /* authenticated link up (a copy of fd.linked for other threads) */

@@ -74,8 +74,14 @@ tr_addr tr__actor_addr(const tr_actor *a) {
 
 /* ---- dead letters and routing ---------------------------------------------------------- */
 
+/* Counts a user message that reached no actor, in the node's total and under its reason. */
+static void count_dead(tr_node *node, tr__dead_reason why) {
+    atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+    tr__metrics_add(&node->metrics.dead[why], 1);
+}
+
 /* A message that reached no actor. System requests that expect an answer get one. */
-void tr__actor_dead_letter(tr_node *node, tr_msg *m) {
+static void dead_letter_why(tr_node *node, tr_msg *m, tr__dead_reason why) {
     if (m->type == TR__SYS_MONITOR) {
         uint8_t b[9];
         size_t n = tr__actor_pack_int(b, TR_ENOPROC);
@@ -84,9 +90,13 @@ void tr__actor_dead_letter(tr_node *node, tr_msg *m) {
         tr__actor_send_sys(node, m->to, m->from, TR__SYS_EXIT, (uint64_t)(int64_t)TR_ENOPROC, NULL,
                            0);
     } else if (m->type < TR__SYS_BASE) {
-        atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+        count_dead(node, why);
     }
     tr__pool_release(m);
+}
+
+void tr__actor_dead_letter(tr_node *node, tr_msg *m) {
+    dead_letter_why(node, m, TR__DEAD_NO_ACTOR);
 }
 
 int tr__actor_refuse(tr_node *node, tr_actor *a, tr_msg *m) {
@@ -95,7 +105,7 @@ int tr__actor_refuse(tr_node *node, tr_actor *a, tr_msg *m) {
         tr__pool_release(m);
         return TR_EFULL;
     }
-    tr__actor_dead_letter(node, m);
+    dead_letter_why(node, m, TR__DEAD_MAILBOX_FULL);
     return 0;
 }
 
@@ -109,12 +119,12 @@ int tr__actor_send_routed(tr_node *node, tr_ctx *ctx, tr_msg *m, const char *to_
     }
     if (m->to.node != 0 && m->to.node != node->id) {
         if (!node->ops->send_remote) {
-            tr__actor_dead_letter(node, m);
+            dead_letter_why(node, m, TR__DEAD_UNREACHABLE);
             return TR_EUNREACH;
         }
         int rc = node->ops->send_remote(node->engine, node, m, to_name);
         if (rc != 0) {
-            atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+            count_dead(node, TR__DEAD_UNREACHABLE);
         }
         return rc == TR_EFULL ? TR_EFULL : 0;
     }
@@ -190,7 +200,7 @@ static void drain_dead(tr_node *node, tr_actor *a) {
                 tr__actor_dead_letter(node, copy);
             }
         } else if (m->type < TR__SYS_BASE) {
-            atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+            count_dead(node, TR__DEAD_STOPPED);
         }
     }
 }
@@ -254,6 +264,7 @@ int tr__actor_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *o
     atomic_store_explicit(&a->id, id, memory_order_release);
     atomic_fetch_add_explicit(&node->st_live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&node->st_spawned, 1, memory_order_relaxed);
+    tr__metrics_add(&tr__metrics_type_of(&node->metrics, b)->spawned, 1);
     /* A fresh slot is empty-and-unscheduled; a reused one still holds its dead owner's
      * token (never marked empty). Either way exactly one schedule is owed now. */
     (void)tr__mailbox_push(&a->mb, init);
@@ -343,7 +354,7 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
                 tr__actor_dead_letter(node, copy);
             }
         } else if (m->type < TR__SYS_BASE && mine) {
-            atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+            count_dead(node, TR__DEAD_STOPPED);
         }
     }
     if (atomic_load_explicit(&a->has_muted, memory_order_acquire)) {
@@ -353,6 +364,7 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
     free(a->state);
     a->state = NULL;
     atomic_fetch_sub_explicit(&node->st_live, 1, memory_order_relaxed);
+    tr__metrics_add(&tr__metrics_type_of(&node->metrics, a->beh)->stopped, 1);
     /* The slot keeps the token, but once free it may be spawned into on another thread. */
     run_token_release(a);
     slot_free(node, tr__actor_id_slot(self.actor));
@@ -598,6 +610,21 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
 
 /* ---- the run loop -------------------------------------------------------------------- */
 
+/* Adds an activation's messages handled and sent to its type's row (metrics.h): two relaxed
+ * adds per activation, none per message. */
+static void count_activation(tr_node *node, const tr_behaviour *b, uint32_t in, uint32_t out) {
+    if (!in && !out) {
+        return;
+    }
+    tr__metrics_type *r = tr__metrics_type_of(&node->metrics, b);
+    if (in) {
+        tr__metrics_add(&r->messages_in, in);
+    }
+    if (out) {
+        tr__metrics_add(&r->messages_out, out);
+    }
+}
+
 bool tr__actor_run(tr_actor *a) {
     /* A run for an actor that is idle (empty bit set) is spurious: e.g. a simulated crash
      * reset the node while a run was queued. Running it would steal a token. */
@@ -630,7 +657,7 @@ bool tr__actor_run(tr_actor *a) {
                     tr__actor_dead_letter(node, copy);
                 }
             } else if (m->type < TR__SYS_BASE) {
-                atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
+                count_dead(node, TR__DEAD_STOPPED);
             }
             continue;
         }
@@ -692,6 +719,7 @@ bool tr__actor_run(tr_actor *a) {
     if (delivered) {
         atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
     }
+    count_activation(node, a->beh, delivered, ctx.sent);
     if (!die && ctx.stop_self) { /* tr_stop(self) from init or a system message path */
         die = true;
         reason = ctx.stop_reason;
@@ -744,6 +772,7 @@ void tr__actor_free_all(tr_node *node, bool run_terminate) {
                 free(a->state);
                 a->state = NULL;
                 atomic_fetch_sub_explicit(&node->st_live, 1, memory_order_relaxed);
+                tr__metrics_add(&tr__metrics_type_of(&node->metrics, a->beh)->stopped, 1);
             }
             TR_ASSERT(a->running == 0);
             tr__mailbox_discard(&a->mb);

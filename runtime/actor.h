@@ -115,6 +115,9 @@ static inline int tr__actor_deliver(tr_node *node, tr_ctx *ctx, tr_msg *m) {
  * it floods the receiver. to_name non-empty: the registered name on msg->to.node. Returns
  * 0, TR_EFULL (a bounded mailbox or a peer queue refused it), or TR_EUNREACH. */
 static inline int tr__actor_send(tr_node *node, tr_ctx *ctx, tr_msg *msg, const char *to_name) {
+    if (ctx) {
+        ctx->sent++; /* metrics.h: the activation adds it to its type once */
+    }
     if ((to_name && to_name[0]) || (msg->to.node != 0 && msg->to.node != node->id)) {
         return tr__actor_send_routed(node, ctx, msg, to_name);
     }

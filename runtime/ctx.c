@@ -92,6 +92,7 @@ int tr_send_name(tr_ctx *ctx, const char *name, uint32_t type, const void *body,
     int rc = resolve_name(ctx->node, name, &to, local);
     if (rc == TR_EUNREACH) {
         atomic_fetch_add_explicit(&ctx->node->st_dead, 1, memory_order_relaxed);
+        tr__metrics_add(&ctx->node->metrics.dead[TR__DEAD_UNREACHABLE], 1);
         return 0;
     }
     if (rc) {

@@ -46,6 +46,7 @@
 
 #include "runtime/engine.h"
 #include "runtime/mailbox.h"
+#include "runtime/metrics.h"
 #include "runtime/registry.h"
 #include "runtime/vec.h"
 #include "troupe.h"
@@ -192,6 +193,7 @@ struct tr_node {
 
     /* statistics [any] */
     _Atomic uint64_t st_live, st_spawned, st_delivered, st_dead, st_rejects, st_mutes, st_restarts;
+    tr__metrics_node metrics; /* per actor type and dead-letter reason (metrics.h) */
 };
 
 /* The thread-local view of the actor running now (tr_ctx is this struct). */
@@ -204,6 +206,7 @@ struct tr_ctx {
     int stop_self; /* tr_stop(self) was called: die after the callback returns */
     int stop_reason;
     bool store_open; /* this callback wrote to the store (tr__store_callback_begin) */
+    uint32_t sent;   /* messages this activation sent (metrics.h: counted once per activation) */
 };
 
 /* Watches of local actors on other nodes (node.c), answered by tr__node_event. Any thread. */

@@ -76,6 +76,7 @@ int tr__node_create(const tr_node_opts *opts, tr_node **out) {
     pthread_mutex_init(&node->slot_lock, NULL);
     pthread_mutex_init(&node->mute_lock, NULL);
     pthread_mutex_init(&node->watch_lock, NULL);
+    tr__metrics_init(&node->metrics);
     if (node->store) {
         tr_store_hooks hooks = {hook_ready, hook_durable, hook_release, node};
         tr__store_bind(node->store, &hooks);
@@ -137,6 +138,7 @@ void tr__node_destroy(tr_node *node) {
     pthread_mutex_destroy(&node->slot_lock);
     pthread_mutex_destroy(&node->mute_lock);
     pthread_mutex_destroy(&node->watch_lock);
+    tr__metrics_deinit(&node->metrics);
     free(node);
 }
 

@@ -27,6 +27,7 @@ pub const lib = [_][]const u8{
     "runtime/breaker.c",
     "runtime/retry.c",
     "runtime/deadline.c",
+    "runtime/metrics.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
@@ -46,4 +47,5 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_retry.c",
     "tests/runtime/test_deadline.c",
     "tests/runtime/test_resilience_sim.c",
+    "tests/runtime/test_metrics.c",
 };

@@ -157,6 +157,7 @@ int tr__store_journal_range(tr_store *st, const char *actor, uint64_t *first, ui
  * commit deterministically. NULL (the default) turns it off. */
 void tr__store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud);
 
+#define TR__STORE_BATCH_BUCKETS 12 /* 1, 2, 4, ... 1024 writes, then more */
 typedef struct tr_store_stats {
     uint64_t commits;
     uint64_t writes;
@@ -169,6 +170,9 @@ typedef struct tr_store_stats {
     uint64_t actor_records;   /* live or pending actors (journal seq caches) */
     uint64_t truncations;     /* journal truncations committed (re-queued steps included) */
     uint64_t truncated;       /* journal events they deleted (once written to LMDB) */
+    /* writes per commit: commits_by_writes[i] counts commits of at most 2^i writes (and more
+     * than 2^(i-1)); the last entry, commits of more than 2^(TR__STORE_BATCH_BUCKETS - 2) */
+    uint64_t commits_by_writes[TR__STORE_BATCH_BUCKETS];
 } tr_store_stats;
 void tr__store_stats_get(tr_store *st, tr_store_stats *out);
 

@@ -100,6 +100,11 @@ void tr__store_count_commit(tr_store *st, const batch *b) {
         if (b->count - b->truncs > st->stats.max_writes_per_commit) {
             st->stats.max_writes_per_commit = b->count - b->truncs;
         }
+        uint32_t k = 0;
+        while (k + 1 < TR__STORE_BATCH_BUCKETS && (UINT64_C(1) << k) < b->count - b->truncs) {
+            k++;
+        }
+        st->stats.commits_by_writes[k]++;
     }
 }
 

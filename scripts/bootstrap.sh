@@ -8,9 +8,10 @@
 # EDN_FORMAT_VERSION (the test step reads exported EDN histories with it), and
 # openapi-spec-validator, schemathesis and its hypothesis at exactly the versions below (the
 # gateway's test validates its contract and runs a property-based test against it),
-# Debian's clang-14 with libclang-rt-14-dev (libFuzzer, for scripts/fuzz.sh), and
+# Debian's clang-14 with libclang-rt-14-dev (libFuzzer, for scripts/fuzz.sh),
 # Debian's chromium (tests/report/ opens `troupe sim --report` pages in it headless; not
-# pinned: Debian replaces its chromium with each security release).
+# pinned: Debian replaces its chromium with each security release), and
+# Debian's prometheus at exactly PROMETHEUS_VERSION for its promtool (the metrics test).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
@@ -29,6 +30,16 @@ if [ -n "$missing" ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >&2
+fi
+# promtool, from Debian 12's prometheus package at its exact version: the metrics test checks
+# a live node's page with `promtool check metrics` (no recommends: the server is not needed).
+PROMETHEUS_VERSION=2.42.0+ds-5+deb12u1
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+    echo "bootstrap: installing prometheus=$PROMETHEUS_VERSION (promtool)" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        "prometheus=$PROMETHEUS_VERSION" >&2
 fi
 have=$(python3 -m ziglang version 2>/dev/null || true)
 if [ "$have" != "$ZIG_VERSION" ]; then

@@ -1,0 +1,238 @@
+/* metrics_http.c — the Prometheus endpoint of a node (metrics_http.h). */
+#include "cli/metrics_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "cluster/transport.h"
+#include "proto/membership.h"
+#include "runtime/assert.h"
+#include "runtime/metrics.h"
+
+#define PAGE_MAX (1u << 20)
+#define CONNECTIONS_MAX 16u
+#define IDLE_S 10u
+
+struct tr__metrics_http {
+    struct MHD_Daemon *daemon;
+    tr_runtime *rt;
+    tr_cluster *cl;
+    uint16_t port;
+};
+
+static void render_transport(const tr_transport_stats *s, tr__metrics_text *t) {
+    tr__metrics_family(t, "troupe_transport_frames_total", "counter",
+                       "Frames read from peers and clients, envelopes written to them.");
+    tr__metrics_printf(t, "troupe_transport_frames_total{direction=\"in\"} %llu\n",
+                       (unsigned long long)s->frames_in);
+    tr__metrics_printf(t, "troupe_transport_frames_total{direction=\"out\"} %llu\n",
+                       (unsigned long long)s->frames_out);
+    tr__metrics_family(t, "troupe_transport_bytes_total", "counter",
+                       "Bytes read from and written to peers and clients.");
+    tr__metrics_printf(t, "troupe_transport_bytes_total{direction=\"in\"} %llu\n",
+                       (unsigned long long)s->bytes_in);
+    tr__metrics_printf(t, "troupe_transport_bytes_total{direction=\"out\"} %llu\n",
+                       (unsigned long long)s->bytes_out);
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } rows[] = {
+        {"troupe_transport_conns_accepted_total", "Connections accepted.", s->conns_accepted},
+        {"troupe_transport_conns_refused_total", "Connections that failed their handshake.",
+         s->conns_refused},
+        {"troupe_transport_send_full_total", "Sends refused by a full peer queue.", s->send_full},
+        {"troupe_transport_send_unreachable_total", "Sends to an unknown or down node.",
+         s->send_unreach},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        tr__metrics_family(t, rows[i].name, "counter", rows[i].help);
+        tr__metrics_printf(t, "%s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
+    }
+}
+
+static void render_peers(const tr_transport_member *m, int n, tr__metrics_text *t) {
+    tr__metrics_family(t, "troupe_peer_phi", "gauge",
+                       "The phi-accrual suspicion of a linked peer (0 when not linked).");
+    for (int i = 0; i < n; i++) {
+        tr__metrics_printf(t, "troupe_peer_phi{peer=\"%s\"} %.3f\n", m[i].name, m[i].phi);
+    }
+    const struct {
+        const char *name, *help;
+        size_t in, out;
+    } flows[] = {
+        {"troupe_peer_frames_total", "Frames read from each member, envelopes written to it.",
+         offsetof(tr_transport_member, frames_in), offsetof(tr_transport_member, frames_out)},
+        {"troupe_peer_bytes_total", "Bytes read from and written to each member.",
+         offsetof(tr_transport_member, bytes_in), offsetof(tr_transport_member, bytes_out)},
+    };
+    for (size_t f = 0; f < sizeof flows / sizeof flows[0]; f++) {
+        tr__metrics_family(t, flows[f].name, "counter", flows[f].help);
+        for (int i = 0; i < n; i++) {
+            uint64_t in, out;
+            memcpy(&in, (const char *)&m[i] + flows[f].in, sizeof in);
+            memcpy(&out, (const char *)&m[i] + flows[f].out, sizeof out);
+            tr__metrics_printf(t, "%s{peer=\"%s\",direction=\"in\"} %llu\n", flows[f].name,
+                               m[i].name, (unsigned long long)in);
+            tr__metrics_printf(t, "%s{peer=\"%s\",direction=\"out\"} %llu\n", flows[f].name,
+                               m[i].name, (unsigned long long)out);
+        }
+    }
+    tr__metrics_family(t, "troupe_peer_state", "gauge",
+                       "1 for the failure detector's state of each peer, 0 for the others.");
+    static const tr_member_status states[] = {TR_MEMBER_JOINING, TR_MEMBER_UP, TR_MEMBER_SUSPECT,
+                                              TR_MEMBER_DOWN};
+    for (int i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof states / sizeof states[0]; k++) {
+            tr__metrics_printf(t, "troupe_peer_state{peer=\"%s\",state=\"%s\"} %d\n", m[i].name,
+                               tr__member_status_name(states[k]), m[i].status == states[k]);
+        }
+    }
+}
+
+void tr__metrics_http_render(tr_runtime *rt, tr_cluster *cl, tr__metrics_text *t) {
+    tr_node *node = tr_runtime_node(rt);
+    tr__metrics_family(t, "troupe_node_info", "gauge", "This node: its name and id (always 1).");
+    tr__metrics_printf(t, "troupe_node_info{node=\"%s\",id=\"%u\"} 1\n", tr_node_name(node),
+                       tr_node_id(node));
+    tr__metrics_render_node(node, t);
+    tr_transport_member *members = cl ? malloc(TR_MEMBERS_MAX * sizeof *members) : NULL;
+    if (members) {
+        tr_transport_stats s;
+        int n = tr__cluster_view_get(cl, &s, members, TR_MEMBERS_MAX);
+        render_transport(&s, t);
+        render_peers(members, n, t);
+    } else if (cl) {
+        t->cut = true; /* out of memory: answered 500 rather than a page without peers */
+    }
+    free(members);
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
+                              char *body, size_t len, enum MHD_ResponseMemoryMode mode) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE) {
+            free(body);
+        }
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status, const char *s) {
+    return answer(c, status, "text/plain; charset=utf-8", (char *)s, strlen(s),
+                  MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+    (void)version;
+    (void)upload;
+    tr__metrics_http *m = cls;
+    if (*con_cls == NULL) { /* the head: answer once the (empty) body is in */
+        *con_cls = m;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* a body is ignored */
+        return MHD_YES;
+    }
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (strcmp(url, "/healthz") == 0) {
+        return get ? answer_text(c, MHD_HTTP_OK, "ok\n")
+                   : answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
+    }
+    if (strcmp(url, "/metrics") != 0) {
+        return answer_text(c, MHD_HTTP_NOT_FOUND, "not found: GET /metrics or /healthz\n");
+    }
+    if (!get) {
+        return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
+    }
+    tr__metrics_text t = {.buf = malloc(PAGE_MAX), .cap = PAGE_MAX};
+    if (!t.buf) {
+        return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    }
+    t.buf[0] = '\0';
+    tr__metrics_http_render(m->rt, m->cl, &t);
+    if (m->cl) {
+        tr__cluster_view_refresh(m->cl); /* the next scrape sees fresher members */
+    }
+    if (t.cut) {
+        free(t.buf);
+        return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                           "metrics over 1 MiB or out of memory\n");
+    }
+    return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", t.buf, t.len,
+                  MHD_RESPMEM_MUST_FREE);
+}
+
+static int parse_addr(const char *addr, struct sockaddr_in *sa) {
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    char *end = NULL;
+    if (!colon || (size_t)(colon - addr) >= sizeof host) {
+        return -1;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return colon[1] != 0 && *end == 0 && port <= 65535 &&
+                   inet_pton(AF_INET, host, &sa->sin_addr) == 1
+               ? 0
+               : -1;
+}
+
+int tr__metrics_http_start(tr_runtime *rt, tr_cluster *cl, const char *addr, tr__metrics_http **out,
+                           char *err, size_t cap) {
+    TR_ASSERT(rt && addr && out && err);
+    struct sockaddr_in sa;
+    if (parse_addr(addr, &sa) != 0) {
+        snprintf(err, cap, "--metrics %s: want IPV4:PORT, e.g. 127.0.0.1:9464", addr);
+        return TR_EINVAL;
+    }
+    tr__metrics_http *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, cap, "out of memory");
+        return TR_ENOMEM;
+    }
+    m->rt = rt;
+    m->cl = cl;
+    /* One polling thread: scrapes run one at a time. */
+    m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+                                 on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, IDLE_S, MHD_OPTION_END);
+    if (!m->daemon) {
+        snprintf(err, cap, "--metrics %s: cannot listen (address in use or not local?)", addr);
+        free(m);
+        return TR_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    m->port = info ? info->port : ntohs(sa.sin_port);
+    *out = m;
+    return 0;
+}
+
+uint16_t tr__metrics_http_port(const tr__metrics_http *m) {
+    return m->port;
+}
+
+void tr__metrics_http_stop(tr__metrics_http *m) {
+    if (m) {
+        MHD_stop_daemon(m->daemon);
+        free(m);
+    }
+}
