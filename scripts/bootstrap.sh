@@ -7,7 +7,8 @@
 # exactly CLANG_FORMAT_VERSION (scripts/format.sh), and edn_format from PyPI at exactly
 # EDN_FORMAT_VERSION (the test step reads exported EDN histories with it), and
 # openapi-spec-validator, schemathesis and its hypothesis at exactly the versions below (the
-# gateway's test validates its contract and runs a property-based test against it).
+# gateway's test validates its contract and runs a property-based test against it), and
+# kubernetes-validate (deploy/k8s's manifests checked offline against bundled schemas).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
@@ -16,6 +17,7 @@ EDN_FORMAT_VERSION=0.8.0
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 SCHEMATHESIS_VERSION=3.39.16
 HYPOTHESIS_VERSION=6.123.2
+KUBERNETES_VALIDATE_VERSION=1.37.0
 PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev libmicrohttpd-dev curl wrk pkg-config gcc g++ libc6-dev python3-pip"
 missing=""
 for p in $PKGS; do
@@ -46,7 +48,8 @@ fi
 # The gateway test's Python tools, each at its pinned version (hypothesis too: schemathesis
 # 3.39 fails at run time with the newest one).
 for pin in "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
-    "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"; do
+    "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION" \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"; do
     if ! python3 -m pip show "${pin%%==*}" 2>/dev/null | grep -qx "Version: ${pin#*==}"; then
         echo "bootstrap: installing $pin from PyPI" >&2
         python3 -m pip install -q "$pin" >&2 ||
