@@ -319,6 +319,10 @@ pub fn build(b: *std.Build) void {
         const kv = b.addSystemCommand(&.{ "python3", "tests/deploy/validate.py" });
         kv.has_side_effects = true;
         test_step.dependOn(&kv.step);
+        const img = b.addSystemCommand(&.{ "sh", "tests/deploy/image_cluster.sh" });
+        img.addFileArg(exe.getEmittedBin());
+        img.has_side_effects = true;
+        test_step.dependOn(&img.step);
     }
 
     // zig build tidy

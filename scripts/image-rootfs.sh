@@ -1,0 +1,76 @@
+#!/bin/sh
+# image-rootfs.sh BINARY [TAG]: builds troupe's container image from Debian's package
+# registry alone, without pulling any image. mmdebstrap (Debian's package, installed on demand)
+# makes a Debian 12 root file system of the "essential" variant plus the troupe binary's
+# runtime libraries and a non-root user "troupe" (uid 10001, home /var/lib/troupe); the binary
+# is copied to /usr/local/bin/troupe and the result is imported with `podman import` as
+# troupe:VERSION (TAG overrides it), with the image's entrypoint, user, working directory,
+# exposed ports and volume. The base file system is cached in $TROUPE_IMAGE_CACHE (default
+# /var/cache/troupe-image) under a key made of the suite, variant and package list, so a
+# second build does not reach the registry. The image's file system is made in
+# $TROUPE_IMAGE_ROOT (default: beside the cache's base) and kept there. Prints the root file system's directory (with the
+# binary in it) on its last line; without podman it stops there, says so and exits 0.
+# The same image built by podman from a pulled base is Containerfile.
+set -eu
+bin=${1:?usage: image-rootfs.sh BINARY [TAG]}
+[ -x "$bin" ] || { echo "image-rootfs.sh: $bin is not an executable" >&2; exit 2; }
+SUITE=bookworm
+VARIANT=essential
+# The troupe binary's NEEDED libraries (ldd and dpkg -S on a built binary); apt adds what
+# they depend on (gnutls for libmicrohttpd, and so on).
+LIBS="libuv1 libmsgpackc2 liblmdb0 libssl3 libjansson4 libmicrohttpd12"
+cache=${TROUPE_IMAGE_CACHE:-/var/cache/troupe-image}
+key=$(printf '%s %s %s user=10001 merged-usr\n' "$SUITE" "$VARIANT" "$LIBS" | sha256sum | cut -c1-16)
+base="$cache/base-$key.tar"
+if [ ! -s "$base" ]; then
+    if ! command -v mmdebstrap >/dev/null 2>&1; then
+        echo "image-rootfs.sh: installing mmdebstrap (Debian's package)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >&2
+    fi
+    mkdir -p "$cache"
+    echo "image-rootfs.sh: building the $SUITE base ($VARIANT + $LIBS) into $base" >&2
+    # The user and group are written directly: the essential variant has no useradd.
+    # The merged-usr hook makes /bin, /lib, /sbin links itself, so the usrmerge package (and
+    # the perl it needs, half the file system) stays out.
+    mmdebstrap --quiet --variant="$VARIANT" --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+        --include="$(echo $LIBS | tr ' ' ,)" \
+        --customize-hook='echo "troupe:x:10001:10001:troupe:/var/lib/troupe:/usr/sbin/nologin" >> "$1/etc/passwd"' \
+        --customize-hook='echo "troupe:x:10001:" >> "$1/etc/group"' \
+        --customize-hook='echo "troupe:!:19000::::::" >> "$1/etc/shadow"' \
+        --customize-hook='mkdir -p "$1/var/lib/troupe" && chown 10001:10001 "$1/var/lib/troupe"' \
+        --customize-hook='rm -rf "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale" "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
+        "$SUITE" "$base.part.tar" >&2
+    mv "$base.part.tar" "$base"
+fi
+root=${TROUPE_IMAGE_ROOT:-$cache/rootfs-$key}
+rm -rf "$root"
+mkdir -p "$root"
+tar -xf "$base" -C "$root" --numeric-owner
+install -m 0755 "$bin" "$root/usr/local/bin/troupe"
+# The mount point of the cluster secret, and a hosts file a container runtime replaces.
+mkdir -p "$root/etc/troupe"
+[ -e "$root/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
+missing=$(chroot "$root" /usr/bin/ldd /usr/local/bin/troupe 2>&1 | grep 'not found' || true)
+[ -z "$missing" ] || { echo "image-rootfs.sh: libraries missing in the image: $missing" >&2; exit 1; }
+if ! command -v podman >/dev/null 2>&1; then
+    echo "image-rootfs.sh: podman not installed: root file system only" >&2
+    echo "$root"
+    exit 0
+fi
+tag=${2:-troupe:$("$bin" version | awk '{print $2}')}
+old=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+tar -C "$root" --numeric-owner -cf "$root.tar" .
+podman import --quiet \
+    --change 'ENTRYPOINT ["/usr/local/bin/troupe"]' \
+    --change 'CMD ["--help"]' \
+    --change 'USER troupe' \
+    --change 'WORKDIR /var/lib/troupe' \
+    --change 'VOLUME /var/lib/troupe' \
+    --change 'EXPOSE 7401/tcp' --change 'EXPOSE 8080/tcp' --change 'EXPOSE 9090/tcp' \
+    "$root.tar" "$tag" >&2
+rm -f "$root.tar"
+# The image the tag named before, now untagged, goes.
+new=$(podman image inspect --format '{{.Id}}' "$tag")
+[ -z "$old" ] || [ "$old" = "$new" ] || podman rmi "$old" >/dev/null 2>&1 || true
+echo "image-rootfs.sh: imported $tag ($(podman image inspect --format '{{.Size}}' "$tag") bytes)" >&2
+echo "$root"
