@@ -312,13 +312,18 @@ pub fn build(b: *std.Build) void {
     }
 
     // The deployment: the Kubernetes manifests rendered and validated offline (validate.py),
-    // and the container image's file system running a 3-node cluster in network namespaces
-    // with the StatefulSet's arguments (image_cluster.sh; skips, saying why, without root,
-    // mmdebstrap or network namespaces). -Dsuite=deploy runs only these.
+    // the image's runtime libraries against the binary's (runtime_libs.sh), and the image's
+    // file system running a 3-node cluster in network namespaces with the StatefulSet's
+    // arguments (image_cluster.sh; skips, saying why, without root, mmdebstrap or network
+    // namespaces). -Dsuite=deploy runs only these.
     if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/deploy", suite_filter.?) != null)) {
         const kv = b.addSystemCommand(&.{ "python3", "tests/deploy/validate.py" });
         kv.has_side_effects = true;
         test_step.dependOn(&kv.step);
+        const libs = b.addSystemCommand(&.{ "sh", "tests/deploy/runtime_libs.sh" });
+        libs.addFileArg(exe.getEmittedBin());
+        libs.has_side_effects = true;
+        test_step.dependOn(&libs.step);
         const img = b.addSystemCommand(&.{ "sh", "tests/deploy/image_cluster.sh" });
         img.addFileArg(exe.getEmittedBin());
         img.has_side_effects = true;

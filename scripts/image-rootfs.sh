@@ -5,7 +5,7 @@
 # runtime libraries and a non-root user "troupe" (uid 10001, home /var/lib/troupe); the binary
 # is copied to /usr/local/bin/troupe and the result is imported with `podman import` as
 # troupe:VERSION (TAG overrides it), with the image's entrypoint, user, working directory,
-# exposed ports and volume. The base file system is cached in $TROUPE_IMAGE_CACHE (default
+# exposed ports, volume and health check (deploy/troupe-health.sh). The base file system is cached in $TROUPE_IMAGE_CACHE (default
 # /var/cache/troupe-image) under a key made of the suite, variant and package list, so a
 # second build does not reach the registry. The image's file system is made in
 # $TROUPE_IMAGE_ROOT (default: beside the cache's base) and kept there. Prints the root file system's directory (with the
@@ -47,6 +47,7 @@ rm -rf "$root"
 mkdir -p "$root"
 tar -xf "$base" -C "$root" --numeric-owner
 install -m 0755 "$bin" "$root/usr/local/bin/troupe"
+install -m 0755 "$(dirname "$0")/../deploy/troupe-health.sh" "$root/usr/local/bin/troupe-health"
 # The mount point of the cluster secret, and a hosts file a container runtime replaces.
 mkdir -p "$root/etc/troupe"
 [ -e "$root/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
@@ -60,17 +61,29 @@ fi
 tag=${2:-troupe:$("$bin" version | awk '{print $2}')}
 old=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 tar -C "$root" --numeric-owner -cf "$root.tar" .
-podman import --quiet \
+imported=$(podman import --quiet \
     --change 'ENTRYPOINT ["/usr/local/bin/troupe"]' \
     --change 'CMD ["--help"]' \
     --change 'USER troupe' \
     --change 'WORKDIR /var/lib/troupe' \
     --change 'VOLUME /var/lib/troupe' \
     --change 'EXPOSE 7401/tcp' --change 'EXPOSE 8080/tcp' --change 'EXPOSE 9090/tcp' \
-    "$root.tar" "$tag" >&2
+    "$root.tar" "$tag")
 rm -f "$root.tar"
-# The image the tag named before, now untagged, goes.
+# podman import takes no HEALTHCHECK: buildah (podman's dependency) adds it without running
+# anything, into a docker-format image (the OCI format has no health check).
+if command -v buildah >/dev/null 2>&1; then
+    ctr=$(buildah from --quiet --name "troupe-image-$$" --format docker "$tag")
+    buildah config --healthcheck 'CMD /usr/local/bin/troupe-health' --healthcheck-interval 10s \
+        --healthcheck-timeout 5s --healthcheck-start-period 10s --healthcheck-retries 3 "$ctr"
+    buildah commit --quiet --format docker --rm "$ctr" "$tag" >/dev/null
+else
+    echo "image-rootfs.sh: no buildah: the image has no HEALTHCHECK" >&2
+fi
+# The images the tag named before (and the import's, under the health check's layer) go.
 new=$(podman image inspect --format '{{.Id}}' "$tag")
-[ -z "$old" ] || [ "$old" = "$new" ] || podman rmi "$old" >/dev/null 2>&1 || true
+for id in $old $imported; do
+    [ "${id#sha256:}" = "$new" ] || podman rmi "$id" >/dev/null 2>&1 || true
+done
 echo "image-rootfs.sh: imported $tag ($(podman image inspect --format '{{.Size}}' "$tag") bytes)" >&2
 echo "$root"

@@ -132,18 +132,25 @@ for k in 1 2 3; do
         exec chroot --userspec=10001:10001 "$r" "$@"' sh "$root" "$tmp/data$k" "$tmp/secret" \
         "$tmp/hosts" "$tmp/argv$k" >"$tmp/n$k.log" 2>&1 &
     pids="$pids $!"
+    eval "pid$k=$!"
 done
 echo "image_cluster.sh: nodes: $(tr '\n' ' ' <"$tmp/argv1")(and n2, n3)"
 
-# troupe call from node K's namespace through the image's binary, as kubectl exec would: with
-# the pod's /etc/hosts.
+# inpod K CMD...: CMD run from node K's namespace under the image's root as its user, with the
+# pod's /etc/hosts and secret, as kubectl exec (or the container's health check) would.
+inpod() {
+    k=$1
+    shift
+    ip netns exec "tr$k-$tag" unshare -m --propagation private sh -c '
+        r=$1 h=$2 s=$3; shift 3
+        mount --bind "$h" "$r/etc/hosts" && mount --bind "$s" "$r/etc/troupe" || exit 97
+        exec chroot --userspec=10001:10001 "$r" "$@"' sh "$root" "$tmp/hosts" "$tmp/secret" \
+        "$@" 2>&1
+}
 call() {
     k=$1
     shift
-    ip netns exec "tr$k-$tag" env TROUPE_SECRET="$secret" unshare -m --propagation private \
-        sh -c 'r=$1 h=$2; shift 2; mount --bind "$h" "$r/etc/hosts" || exit 97
-        exec chroot --userspec=10001:10001 "$r" /usr/local/bin/troupe call "$@" --timeout 2000' \
-        sh "$root" "$tmp/hosts" "$@" 2>&1
+    inpod "$k" /usr/local/bin/troupe call "$@" --timeout 2000 --secret-file /etc/troupe/secret
 }
 i=0
 until out=$(call 1 troupe-1.troupe:7401 proxy echo '["echo@n3", "across"]') &&
@@ -163,6 +170,14 @@ echo "image_cluster.sh: troupe call troupe-2.troupe:7401 cp read '{\"key\": 7}' 
 for k in 1 2 3; do
     [ -n "$(ls -A "$tmp/data$k")" ] || fail "node $k wrote nothing in its data volume"
 done
+# The image's health check (HEALTHCHECK CMD /usr/local/bin/troupe-health) on a live node, and
+# on a killed one, where it must fail.
+out=$(inpod 1 /usr/local/bin/troupe-health) || fail "troupe-health on n1: $out"
+kill -9 "$pid3"
+if out=$(inpod 3 /usr/local/bin/troupe-health); then
+    fail "troupe-health passed on the killed n3"
+fi
+echo "image_cluster.sh: troupe-health: 0 on n1, 1 on the killed n3 ($out)"
 if [ "$metrics" -gt 0 ]; then
     python3 "$here/sts_args.py" probes | while read -r name path port; do
         for k in 1 2 3; do
