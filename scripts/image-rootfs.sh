@@ -48,8 +48,8 @@ mkdir -p "$root"
 tar -xf "$base" -C "$root" --numeric-owner
 install -m 0755 "$bin" "$root/usr/local/bin/troupe"
 install -m 0755 "$(dirname "$0")/../deploy/troupe-health.sh" "$root/usr/local/bin/troupe-health"
-# The mount point of the cluster secret, and a hosts file a container runtime replaces.
-mkdir -p "$root/etc/troupe"
+# The mount points of the cluster secret and of /dev/shm (the simulator's stores), and a hosts file a container runtime replaces.
+mkdir -p "$root/etc/troupe" "$root/dev/shm"
 [ -e "$root/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
 missing=$(chroot "$root" /usr/bin/ldd /usr/local/bin/troupe 2>&1 | grep 'not found' || true)
 [ -z "$missing" ] || { echo "image-rootfs.sh: libraries missing in the image: $missing" >&2; exit 1; }
@@ -64,6 +64,7 @@ tar -C "$root" --numeric-owner -cf "$root.tar" .
 imported=$(podman import --quiet \
     --change 'ENTRYPOINT ["/usr/local/bin/troupe"]' \
     --change 'CMD ["--help"]' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'USER troupe' \
     --change 'WORKDIR /var/lib/troupe' \
     --change 'VOLUME /var/lib/troupe' \

@@ -8,9 +8,11 @@
 # read-only root, its own data directory and the secret mounted where the StatefulSet mounts
 # them, an /etc/hosts with the headless Service's names, and the StatefulSet's own command line
 # (tests/deploy/sts_args.py); then `troupe call`s through the names: a CP write through
-# troupe-3 read back through troupe-2, and echo on n3 reached through n1's proxy. The probes
-# are called as the kubelet calls them (HTTP GET on the pod's address) when the binary has
-# --metrics. Skips (exit 0, saying why) without root, network namespaces or mmdebstrap, or
+# troupe-3 read back through troupe-2, and echo on n3 reached through n1's proxy; the image's
+# health check passes on a live node and fails on a killed one. The probes are called as the
+# kubelet calls them (HTTP GET on the pod's address) when the binary has --metrics. Last, the
+# sweep Job's script runs as its N pods and their merged output must equal the unsharded
+# sweep's summary. Skips (exit 0, saying why) without root, network namespaces or mmdebstrap, or
 # when the package registry is out of reach with nothing cached.
 set -u
 bin=$(readlink -f "${1:?usage: image_cluster.sh TROUPE}")
@@ -191,5 +193,37 @@ else
     echo "image_cluster.sh: probes NOT checked: this troupe node has no --metrics (the" \
         "StatefulSet's probes need it); started without it"
 fi
-echo "image_cluster.sh: ok: 3 nodes from the image's file system in network namespaces," \
-    "in $(($(date +%s) - start)) s"
+
+# The sweep Job's pods: its container's script and env, each index as a pod (JOB_COMPLETION_INDEX),
+# the root read-only, /out a shared volume and /dev/shm (the simulator's stores) a tmpfs if the
+# Job mounts a volume there, with fewer seeds than the manifest's for time;
+# the merge of the shards must be the unsharded sweep's summary.
+seeds=1..16
+mkdir -p "$tmp/out"
+chown 10001:10001 "$tmp/out"
+python3 "$here/sts_args.py" job-script >"$tmp/job.sh" || fail "sts_args.py job-script"
+jobenv=$(python3 "$here/sts_args.py" job-env | grep -v '^SEEDS=') || fail "sts_args.py job-env"
+n=$(echo "$jobenv" | sed -n 's/^JOB_COMPLETIONS=//p')
+shm=$(echo "$jobenv" | sed -n 's/^JOB_MOUNTS=//p' | tr , '\n' | grep -cx /dev/shm)
+i=0
+while [ "$i" -lt "$n" ]; do
+    # shellcheck disable=SC2086
+    SHM=$shm unshare -m --propagation private sh -c '
+        r=$1 o=$2 j=$3; shift 3
+        mount --bind "$r" "$r" && mount -o remount,bind,ro "$r" "$r" &&
+        mount --bind "$o" "$r/mnt" || exit 97
+        [ "$SHM" -eq 0 ] || mount -t tmpfs -o size=256m shm "$r/dev/shm" || exit 97
+        exec chroot --userspec=10001:10001 "$r" env -i "$@" /bin/sh -c "$(sed "s|/out/|/mnt/|g" "$j")"' \
+        sh "$root" "$tmp/out" "$tmp/job.sh" PATH=/usr/local/bin:/usr/bin:/bin SEEDS=$seeds \
+        $(echo "$jobenv" | grep -v '^JOB_') JOB_COMPLETION_INDEX=$i >"$tmp/job$i.log" 2>&1 || fail "sweep pod $i failed"
+    i=$((i + 1))
+done
+[ "$(ls "$tmp/out" | grep -c '^shard-[0-9]*\.json$')" -eq "$n" ] || fail "not $n shard files"
+merged=$("$root/usr/local/bin/troupe" sim --merge --json "$tmp"/out/shard-*.json 2>/dev/null |
+    sed 's/,"wall_s":[0-9.]*//') || fail "troupe sim --merge failed"
+whole=$("$root/usr/local/bin/troupe" sim --seeds $seeds --json 2>/dev/null | tail -1 |
+    sed 's/,"wall_s":[0-9.]*//')
+[ -n "$merged" ] && [ "$merged" = "$whole" ] || fail "merged shards: $merged; unsharded: $whole"
+echo "image_cluster.sh: the sweep Job's $n pods on seeds $seeds, merged = unsharded: $merged" | cut -c1-200
+echo "image_cluster.sh: ok: the image's file system as a 3-node cluster in network namespaces" \
+    "and as the sweep Job's pods, in $(($(date +%s) - start)) s"

@@ -1,11 +1,15 @@
-"""sts_args.py K | probes: what Kubernetes would run for pod K of deploy/k8s's StatefulSet.
+"""sts_args.py K | probes | job-env | job-script: what Kubernetes would run from deploy/k8s.
 
 `sts_args.py K` prints the container's command line for the pod of ordinal K, one word a line:
 the image's entrypoint (the StatefulSet gives no command) and the args with $(VAR) expanded
 from the container's env as the kubelet does, the downward API's fields given the values
 Kubernetes gives pod K (metadata.name troupe-K, the pod-index label K, the namespace
 "default"). `sts_args.py probes` prints "NAME PATH PORT" for each httpGet probe, the port
-resolved from the container's named ports. For tests/deploy/image_cluster.sh.
+resolved from the container's named ports. `sts_args.py job-env` prints the sweep Job's
+container env as NAME=VALUE lines, its completions as JOB_COMPLETIONS=N and the mount paths of
+its volumes as JOB_MOUNTS=P,Q, and
+`sts_args.py job-script` the shell script its container runs (its command must be
+/bin/sh -c). For tests/deploy/image_cluster.sh.
 """
 
 import os
@@ -16,7 +20,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import render  # noqa: E402
 
 ENTRYPOINT = "/usr/local/bin/troupe"  # scripts/image-rootfs.sh, Containerfile
-BASE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "k8s", "base")
+K8S = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "k8s")
+BASE = os.path.join(K8S, "base")
+
+
+def job():
+    j = [o for o in render.render(os.path.join(K8S, "sweep")) if o["kind"] == "Job"][0]
+    c = j["spec"]["template"]["spec"]["containers"][0]
+    if c.get("command") != ["/bin/sh", "-c"] or len(c.get("args", [])) != 1:
+        raise SystemExit("sts_args.py: the sweep Job's container is not /bin/sh -c SCRIPT")
+    env = [f"{e['name']}={e['value']}" for e in c.get("env", [])]
+    mounts = ",".join(m["mountPath"] for m in c.get("volumeMounts", []))
+    return env + [f"JOB_COMPLETIONS={j['spec']['completions']}", f"JOB_MOUNTS={mounts}"], c["args"][0]
 
 
 def container():
@@ -57,5 +72,11 @@ def probes():
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        raise SystemExit("usage: sts_args.py K | probes")
-    print("\n".join(probes() if sys.argv[1] == "probes" else argv(int(sys.argv[1]))))
+        raise SystemExit("usage: sts_args.py K | probes | job-env | job-script")
+    what = sys.argv[1]
+    if what == "job-env":
+        print("\n".join(job()[0]))
+    elif what == "job-script":
+        print(job()[1], end="")
+    else:
+        print("\n".join(probes() if what == "probes" else argv(int(what))))
