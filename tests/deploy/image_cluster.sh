@@ -45,7 +45,7 @@ br="trbr$tag"
 cleanup() {
     for p in $pids; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
-    for k in 1 2 3; do ip netns del "tr$k-$tag" 2>/dev/null; done
+    for k in 1 2 3 9; do ip netns del "tr$k-$tag" 2>/dev/null; done
     ip link del "$br" 2>/dev/null
     if [ -n "${podnet:-}" ]; then
         podman rm -f -t 0 tr1-$tag tr2-$tag tr3-$tag >/dev/null 2>&1
@@ -109,7 +109,8 @@ mkdir -p "$tmp/secret"
 printf '%s' "$secret" >"$tmp/secret/secret"
 chown -R 0:10001 "$tmp/secret" && chmod 0750 "$tmp/secret" && chmod 0440 "$tmp/secret/secret"
 metrics=$("$bin" node --help 2>&1 | grep -c -- --metrics)
-for k in 1 2 3; do
+# Pods 1..3 are the StatefulSet's, pod 9 (10.231.0.9) the gateway Deployment's.
+for k in 1 2 3 9; do
     ns="tr$k-$tag"
     ip netns add "$ns" || fail "ip netns add $ns"
     ip link add "v$k-$tag" type veth peer name eth0 netns "$ns" || fail "veth for $ns"
@@ -119,7 +120,11 @@ for k in 1 2 3; do
     ip -n "$ns" link set eth0 up
     mkdir -p "$tmp/data$k"
     chown 10001:10001 "$tmp/data$k"
-    python3 "$here/sts_args.py" "$k" >"$tmp/argv$k" || fail "sts_args.py $k"
+    if [ "$k" -eq 9 ]; then
+        python3 "$here/sts_args.py" gateway 10.231.0.9 >"$tmp/argv$k" || fail "sts_args.py gateway"
+    else
+        python3 "$here/sts_args.py" "$k" >"$tmp/argv$k" || fail "sts_args.py $k"
+    fi
     if [ "$metrics" -eq 0 ]; then
         sed -i '/^--metrics$/,+1d' "$tmp/argv$k" # this binary has no --metrics yet
     fi
@@ -172,6 +177,29 @@ echo "image_cluster.sh: troupe call troupe-2.troupe:7401 cp read '{\"key\": 7}' 
 for k in 1 2 3; do
     [ -n "$(ls -A "$tmp/data$k")" ] || fail "node $k wrote nothing in its data volume"
 done
+# The gateway: a product written and read back through its Service's port, its probes as the
+# kubelet calls them, and its node a member of the cluster.
+gw=http://10.231.0.9:8080
+i=0
+until [ "$(ip netns exec "tr9-$tag" curl -s -o /dev/null -w '%{http_code}' "$gw/openapi.json")" = 200 ]; do
+    i=$((i + 1))
+    [ $i -lt 30 ] || fail "the gateway does not serve /openapi.json"
+    sleep 1
+done
+body='{"id": 7, "name": "Teapot", "price_cents": 2599}'
+want='{"id":7,"name":"Teapot","price_cents":2599,"description":"","version":1}'
+out=$(ip netns exec "tr9-$tag" curl -s -X POST "$gw/products" -d "$body")
+[ "$out" = "$want" ] || fail "POST /products through the gateway answered $out"
+out=$(ip netns exec "tr9-$tag" curl -s "$gw/products/7")
+[ "$out" = "$want" ] || fail "GET /products/7 through the gateway answered $out"
+echo "image_cluster.sh: gateway: POST /products and GET /products/7 -> $out"
+python3 "$here/sts_args.py" gateway-probes | while read -r name path port; do
+    got=$(ip netns exec "tr9-$tag" curl -s -o /dev/null -w '%{http_code}' "http://10.231.0.9:$port$path")
+    [ "$got" = 200 ] || { echo "image_cluster.sh: FAIL: the gateway's $name: $got"; exit 1; }
+    echo "image_cluster.sh: gateway $name GET $path on port $port: 200"
+done || fail "a gateway probe did not answer 200"
+grep -q 'event=link_up peer=gateway' "$tmp/n1.log" || fail "the gateway's node never linked to n1"
+
 # The image's health check (HEALTHCHECK CMD /usr/local/bin/troupe-health) on a live node, and
 # on a killed one, where it must fail.
 out=$(inpod 1 /usr/local/bin/troupe-health) || fail "troupe-health on n1: $out"
