@@ -65,6 +65,20 @@ if command -v podman >/dev/null 2>&1; then
     echo "image_cluster.sh: image troupe:test, $(podman image inspect --format '{{.Size}}' troupe:test) bytes"
 fi
 secret=0123456789abcdef0123456789abcdef
+mkdir -p "$tmp/secret"
+printf '%s' "$secret" >"$tmp/secret/secret"
+chown -R 0:10001 "$tmp/secret" && chmod 0750 "$tmp/secret" && chmod 0440 "$tmp/secret/secret"
+metrics=$("$bin" node --help 2>&1 | grep -c -- --metrics)
+# argv K: pod K's command line, one word a line, into $tmp/argvK (without --metrics when this
+# binary does not have it yet).
+argv() {
+    if [ "$1" -eq 9 ]; then
+        python3 "$here/sts_args.py" gateway 10.231.0.9 >"$tmp/argv$1" || fail "sts_args.py gateway"
+    else
+        python3 "$here/sts_args.py" "$1" >"$tmp/argv$1" || fail "sts_args.py $1"
+    fi
+    [ "$metrics" -gt 0 ] || sed -i '/^--metrics$/,+1d' "$tmp/argv$1"
+}
 
 # The podman way, where containers run.
 if command -v podman >/dev/null 2>&1; then
@@ -72,20 +86,18 @@ if command -v podman >/dev/null 2>&1; then
         podnet="troupe-test-$tag"
         podman network create "$podnet" >/dev/null || fail "podman network create failed"
         for k in 1 2 3; do
+            argv "$k"
             set --
-            while IFS= read -r w; do set -- "$@" "$w"; done <<END
-$(python3 "$here/sts_args.py" "$k" | tail -n +2)
-END
-            [ "$("$bin" node --help 2>&1 | grep -c -- --metrics)" -gt 0 ] ||
-                set -- $(printf '%s\n' "$@" | sed '/^--metrics$/,+1d')
+            while IFS= read -r w; do set -- "$@" "$w"; done <"$tmp/argv$k"
+            shift # the entrypoint
             podman run -d --name "tr$k-$tag" --network "$podnet" \
-                --network-alias "troupe-$k.troupe" -e TROUPE_SECRET="$secret" troupe:test \
-                $(printf '%s\n' "$@" | sed 's|^/etc/troupe/secret$||; /^--secret-file$/d' | grep -v '^$') \
-                >/dev/null || fail "podman run of node $k failed"
+                --network-alias "troupe-$k.troupe" -v "$tmp/secret:/etc/troupe:ro" troupe:test \
+                "$@" >/dev/null || fail "podman run of node $k failed"
         done
         i=0
-        until out=$(podman run --rm --network "$podnet" -e TROUPE_SECRET="$secret" troupe:test \
-            call troupe-1.troupe:7401 proxy echo '["echo@n3", "across"]' 2>&1); do
+        until out=$(podman run --rm --network "$podnet" -v "$tmp/secret:/etc/troupe:ro" \
+            troupe:test call troupe-1.troupe:7401 proxy echo '["echo@n3", "across"]' \
+            --secret-file /etc/troupe/secret 2>&1); do
             i=$((i + 1))
             [ $i -lt 30 ] || fail "troupe call through podman: $out"
             sleep 1
@@ -105,10 +117,6 @@ ip link add "$br" type bridge && ip link set "$br" up || fail "cannot make a bri
 : >"$tmp/hosts"
 printf '127.0.0.1 localhost\n' >>"$tmp/hosts"
 for k in 1 2 3; do printf '10.231.0.%d troupe-%d.troupe\n' "$k" "$k" >>"$tmp/hosts"; done
-mkdir -p "$tmp/secret"
-printf '%s' "$secret" >"$tmp/secret/secret"
-chown -R 0:10001 "$tmp/secret" && chmod 0750 "$tmp/secret" && chmod 0440 "$tmp/secret/secret"
-metrics=$("$bin" node --help 2>&1 | grep -c -- --metrics)
 # Pods 1..3 are the StatefulSet's, pod 9 (10.231.0.9) the gateway Deployment's.
 for k in 1 2 3 9; do
     ns="tr$k-$tag"
@@ -120,14 +128,7 @@ for k in 1 2 3 9; do
     ip -n "$ns" link set eth0 up
     mkdir -p "$tmp/data$k"
     chown 10001:10001 "$tmp/data$k"
-    if [ "$k" -eq 9 ]; then
-        python3 "$here/sts_args.py" gateway 10.231.0.9 >"$tmp/argv$k" || fail "sts_args.py gateway"
-    else
-        python3 "$here/sts_args.py" "$k" >"$tmp/argv$k" || fail "sts_args.py $k"
-    fi
-    if [ "$metrics" -eq 0 ]; then
-        sed -i '/^--metrics$/,+1d' "$tmp/argv$k" # this binary has no --metrics yet
-    fi
+    argv "$k"
     # A private mount namespace per node: the root read-only, the volumes bound in.
     ip netns exec "$ns" unshare -m --propagation private sh -c '
         r=$1 d=$2 s=$3 h=$4 a=$5
