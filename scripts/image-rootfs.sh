@@ -3,14 +3,15 @@
 # registry alone, without pulling any image. mmdebstrap (Debian's package, installed on demand)
 # makes a Debian 12 root file system of the "essential" variant plus the troupe binary's
 # runtime libraries and a non-root user "troupe" (uid 10001, home /var/lib/troupe); the binary
-# is copied to /usr/local/bin/troupe and the result is imported with `podman import` as
+# is copied to /usr/local/bin/troupe, the health check deploy/troupe-health.sh to
+# /usr/local/bin/troupe-health, and the result is imported with `podman import` as
 # troupe:VERSION (TAG overrides it), with the image's entrypoint, user, working directory,
-# exposed ports, volume and health check (deploy/troupe-health.sh). The base file system is cached in $TROUPE_IMAGE_CACHE (default
-# /var/cache/troupe-image) under a key made of the suite, variant and package list, so a
-# second build does not reach the registry. The image's file system is made in
-# $TROUPE_IMAGE_ROOT (default: beside the cache's base) and kept there. Prints the root file system's directory (with the
-# binary in it) on its last line; without podman it stops there, says so and exits 0.
-# The same image built by podman from a pulled base is Containerfile.
+# exposed ports, volume, PATH and health check. The base file system is cached in
+# $TROUPE_IMAGE_CACHE (default /var/cache/troupe-image) under a key made of the suite, variant
+# and package list, so a second build does not reach the registry. The image's file system is
+# made in $TROUPE_IMAGE_ROOT (default: beside the cached base) and kept there; the script
+# prints its directory on its last line. Without podman it stops there, says so and exits 0.
+# The same image built by podman from a pulled base is the Containerfile.
 set -eu
 bin=${1:?usage: image-rootfs.sh BINARY [TAG]}
 [ -x "$bin" ] || { echo "image-rootfs.sh: $bin is not an executable" >&2; exit 2; }
@@ -20,7 +21,8 @@ VARIANT=essential
 # they depend on (gnutls for libmicrohttpd, and so on).
 LIBS="libuv1 libmsgpackc2 liblmdb0 libssl3 libjansson4 libmicrohttpd12"
 cache=${TROUPE_IMAGE_CACHE:-/var/cache/troupe-image}
-key=$(printf '%s %s %s user=10001 merged-usr\n' "$SUITE" "$VARIANT" "$LIBS" | sha256sum | cut -c1-16)
+key=$(printf '%s %s %s user=10001 merged-usr\n' "$SUITE" "$VARIANT" "$LIBS" | sha256sum |
+    cut -c1-16)
 base="$cache/base-$key.tar"
 if [ ! -s "$base" ]; then
     if ! command -v mmdebstrap >/dev/null 2>&1; then
@@ -34,11 +36,13 @@ if [ ! -s "$base" ]; then
     # the perl it needs, half the file system) stays out.
     mmdebstrap --quiet --variant="$VARIANT" --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
         --include="$(echo $LIBS | tr ' ' ,)" \
-        --customize-hook='echo "troupe:x:10001:10001:troupe:/var/lib/troupe:/usr/sbin/nologin" >> "$1/etc/passwd"' \
+        --customize-hook='echo "troupe:x:10001:10001:troupe:/var/lib/troupe:/usr/sbin/nologin" \
+            >> "$1/etc/passwd"' \
         --customize-hook='echo "troupe:x:10001:" >> "$1/etc/group"' \
         --customize-hook='echo "troupe:!:19000::::::" >> "$1/etc/shadow"' \
         --customize-hook='mkdir -p "$1/var/lib/troupe" && chown 10001:10001 "$1/var/lib/troupe"' \
-        --customize-hook='rm -rf "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale" "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
+        --customize-hook='cd "$1" && rm -rf usr/share/doc usr/share/man usr/share/locale \
+            var/cache/apt var/lib/apt/lists' \
         "$SUITE" "$base.part.tar" >&2
     mv "$base.part.tar" "$base"
 fi
@@ -48,11 +52,15 @@ mkdir -p "$root"
 tar -xf "$base" -C "$root" --numeric-owner
 install -m 0755 "$bin" "$root/usr/local/bin/troupe"
 install -m 0755 "$(dirname "$0")/../deploy/troupe-health.sh" "$root/usr/local/bin/troupe-health"
-# The mount points of the cluster secret and of /dev/shm (the simulator's stores), and a hosts file a container runtime replaces.
+# The mount points of the cluster secret and of /dev/shm (the simulator's stores), and a hosts
+# file that a container runtime replaces.
 mkdir -p "$root/etc/troupe" "$root/dev/shm"
 [ -e "$root/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
 missing=$(chroot "$root" /usr/bin/ldd /usr/local/bin/troupe 2>&1 | grep 'not found' || true)
-[ -z "$missing" ] || { echo "image-rootfs.sh: libraries missing in the image: $missing" >&2; exit 1; }
+if [ -n "$missing" ]; then
+    echo "image-rootfs.sh: libraries missing in the image: $missing" >&2
+    exit 1
+fi
 if ! command -v podman >/dev/null 2>&1; then
     echo "image-rootfs.sh: podman not installed: root file system only" >&2
     echo "$root"
@@ -86,5 +94,6 @@ new=$(podman image inspect --format '{{.Id}}' "$tag")
 for id in $old $imported; do
     [ "${id#sha256:}" = "$new" ] || podman rmi "$id" >/dev/null 2>&1 || true
 done
-echo "image-rootfs.sh: imported $tag ($(podman image inspect --format '{{.Size}}' "$tag") bytes)" >&2
+size=$(podman image inspect --format '{{.Size}}' "$tag")
+echo "image-rootfs.sh: imported $tag ($size bytes)" >&2
 echo "$root"

@@ -57,12 +57,14 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 start=$(date +%s)
-root=$(TROUPE_IMAGE_ROOT="$tmp/rootfs" sh "$top/scripts/image-rootfs.sh" "$bin" "troupe:test" 2>"$tmp/image.log" | tail -1) ||
-    fail "image-rootfs.sh failed: $(tail -3 "$tmp/image.log")"
+root=$(TROUPE_IMAGE_ROOT="$tmp/rootfs" sh "$top/scripts/image-rootfs.sh" "$bin" "troupe:test" \
+    2>"$tmp/image.log" | tail -1) || fail "image-rootfs.sh failed: $(tail -3 "$tmp/image.log")"
 [ -d "$root" ] || fail "image-rootfs.sh printed no root file system"
-echo "image_cluster.sh: image built in $(($(date +%s) - start)) s; root file system $(du -sh "$root" | cut -f1)"
+echo "image_cluster.sh: image built in $(($(date +%s) - start)) s;" \
+    "root file system $(du -sh "$root" | cut -f1)"
 if command -v podman >/dev/null 2>&1; then
-    echo "image_cluster.sh: image troupe:test, $(podman image inspect --format '{{.Size}}' troupe:test) bytes"
+    size=$(podman image inspect --format '{{.Size}}' troupe:test)
+    echo "image_cluster.sh: image troupe:test, $size bytes"
 fi
 secret=0123456789abcdef0123456789abcdef
 mkdir -p "$tmp/secret"
@@ -168,13 +170,16 @@ until out=$(call 1 troupe-1.troupe:7401 proxy echo '["echo@n3", "across"]') &&
     for p in $pids; do kill -0 "$p" 2>/dev/null || fail "a node exited"; done
     sleep 1
 done
-echo "image_cluster.sh: troupe call troupe-1.troupe:7401 proxy echo '[\"echo@n3\", \"across\"]' -> $out"
+echo "image_cluster.sh: troupe call troupe-1.troupe:7401 proxy echo" \
+    "'[\"echo@n3\", \"across\"]' -> $out"
 out=$(call 3 troupe-3.troupe:7401 cp write '{"key": 7, "value": 42}') ||
     fail "cp write through troupe-3: $out"
-echo "image_cluster.sh: troupe call troupe-3.troupe:7401 cp write '{\"key\": 7, \"value\": 42}' -> $out"
+echo "image_cluster.sh: troupe call troupe-3.troupe:7401 cp write" \
+    "'{\"key\": 7, \"value\": 42}' -> $out"
 out=$(call 2 troupe-2.troupe:7401 cp read '{"key": 7}') || fail "cp read through troupe-2: $out"
 echo "image_cluster.sh: troupe call troupe-2.troupe:7401 cp read '{\"key\": 7}' -> $out"
-[ "$out" = '{"ok":true,"value":42}' ] || fail "the value written through troupe-3 was not read through troupe-2"
+[ "$out" = '{"ok":true,"value":42}' ] ||
+    fail "the value written through troupe-3 was not read through troupe-2"
 for k in 1 2 3; do
     [ -n "$(ls -A "$tmp/data$k")" ] || fail "node $k wrote nothing in its data volume"
 done
@@ -182,7 +187,8 @@ done
 # kubelet calls them, and its node a member of the cluster.
 gw=http://10.231.0.9:8080
 i=0
-until [ "$(ip netns exec "tr9-$tag" curl -s -o /dev/null -w '%{http_code}' "$gw/openapi.json")" = 200 ]; do
+status() { ip netns exec "tr9-$tag" curl -s -o /dev/null -w '%{http_code}' "$1"; }
+until [ "$(status "$gw/openapi.json")" = 200 ]; do
     i=$((i + 1))
     [ $i -lt 30 ] || fail "the gateway does not serve /openapi.json"
     sleep 1
@@ -195,7 +201,7 @@ out=$(ip netns exec "tr9-$tag" curl -s "$gw/products/7")
 [ "$out" = "$want" ] || fail "GET /products/7 through the gateway answered $out"
 echo "image_cluster.sh: gateway: POST /products and GET /products/7 -> $out"
 python3 "$here/sts_args.py" gateway-probes | while read -r name path port; do
-    got=$(ip netns exec "tr9-$tag" curl -s -o /dev/null -w '%{http_code}' "http://10.231.0.9:$port$path")
+    got=$(status "http://10.231.0.9:$port$path")
     [ "$got" = 200 ] || { echo "image_cluster.sh: FAIL: the gateway's $name: $got"; exit 1; }
     echo "image_cluster.sh: gateway $name GET $path on port $port: 200"
 done || fail "a gateway probe did not answer 200"
@@ -224,8 +230,9 @@ else
 fi
 
 # The sweep Job's pods: its container's script and env, each index as a pod (JOB_COMPLETION_INDEX),
-# the root read-only, /out a shared volume and /dev/shm (the simulator's stores) a tmpfs if the
-# Job mounts a volume there, with fewer seeds than the manifest's for time;
+# the root read-only, /out a shared volume (bound at /mnt, the image having no /out for a mount
+# point: the script's /out/ paths are rewritten) and /dev/shm (the simulator's stores) a tmpfs
+# if the Job mounts a volume there, with fewer seeds than the manifest's for time;
 # the merge of the shards must be the unsharded sweep's summary.
 seeds=1..16
 mkdir -p "$tmp/out"
@@ -242,9 +249,11 @@ while [ "$i" -lt "$n" ]; do
         mount --bind "$r" "$r" && mount -o remount,bind,ro "$r" "$r" &&
         mount --bind "$o" "$r/mnt" || exit 97
         [ "$SHM" -eq 0 ] || mount -t tmpfs -o size=256m shm "$r/dev/shm" || exit 97
-        exec chroot --userspec=10001:10001 "$r" env -i "$@" /bin/sh -c "$(sed "s|/out/|/mnt/|g" "$j")"' \
+        script=$(sed "s|/out/|/mnt/|g" "$j")
+        exec chroot --userspec=10001:10001 "$r" env -i "$@" /bin/sh -c "$script"' \
         sh "$root" "$tmp/out" "$tmp/job.sh" PATH=/usr/local/bin:/usr/bin:/bin SEEDS=$seeds \
-        $(echo "$jobenv" | grep -v '^JOB_') JOB_COMPLETION_INDEX=$i >"$tmp/job$i.log" 2>&1 || fail "sweep pod $i failed"
+        $(echo "$jobenv" | grep -v '^JOB_') JOB_COMPLETION_INDEX=$i >"$tmp/job$i.log" 2>&1 ||
+        fail "sweep pod $i failed"
     i=$((i + 1))
 done
 [ "$(ls "$tmp/out" | grep -c '^shard-[0-9]*\.json$')" -eq "$n" ] || fail "not $n shard files"
@@ -253,6 +262,7 @@ merged=$("$root/usr/local/bin/troupe" sim --merge --json "$tmp"/out/shard-*.json
 whole=$("$root/usr/local/bin/troupe" sim --seeds $seeds --json 2>/dev/null | tail -1 |
     sed 's/,"wall_s":[0-9.]*//')
 [ -n "$merged" ] && [ "$merged" = "$whole" ] || fail "merged shards: $merged; unsharded: $whole"
-echo "image_cluster.sh: the sweep Job's $n pods on seeds $seeds, merged = unsharded: $merged" | cut -c1-200
+echo "image_cluster.sh: the sweep Job's $n pods on seeds $seeds, merged = unsharded:" \
+    "$merged" | cut -c1-200
 echo "image_cluster.sh: ok: the image's file system as a 3-node cluster in network namespaces" \
     "and as the sweep Job's pods, in $(($(date +%s) - start)) s"

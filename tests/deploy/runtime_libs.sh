@@ -10,15 +10,22 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 command -v readelf >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 ||
     { echo "runtime_libs.sh: SKIP: needs readelf and dpkg"; exit 0; }
 need=$(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | while read -r so; do
-    path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64|x86_64|AArch64|aarch64/ {print $NF; exit}')
+    path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64|AArch64/ {print $NF; exit}')
     [ -n "$path" ] || { echo "runtime_libs.sh: $so not found by ldconfig" >&2; exit 1; }
     dpkg -S "$(readlink -f "$path")" 2>/dev/null | cut -d: -f1 | head -1
 done | grep -v '^libc6$' | sort -u | tr '\n' ' ')
-script=$(sed -n 's/^LIBS="\(.*\)"$/\1/p' "$top/scripts/image-rootfs.sh" | tr ' ' '\n' | sort -u | tr '\n' ' ')
-cfile=$(sed -n '/--no-install-recommends/{n;p}' "$top/Containerfile" | tr ' ' '\n' | grep '^[a-z0-9]' |
-    sort -u | tr '\n' ' ')
+script=$(sed -n 's/^LIBS="\(.*\)"$/\1/p' "$top/scripts/image-rootfs.sh" | tr ' ' '\n' | sort -u |
+    tr '\n' ' ')
+cfile=$(sed -n '/--no-install-recommends/{n;p}' "$top/Containerfile" | tr ' ' '\n' |
+    grep '^[a-z0-9]' | sort -u | tr '\n' ' ')
 ok=0
-[ "$need" = "$script" ] || { echo "runtime_libs.sh: image-rootfs.sh LIBS are '$script', the binary needs '$need'"; ok=1; }
-[ "$need" = "$cfile" ] || { echo "runtime_libs.sh: the Containerfile installs '$cfile', the binary needs '$need'"; ok=1; }
+if [ "$need" != "$script" ]; then
+    echo "runtime_libs.sh: image-rootfs.sh LIBS are '$script', the binary needs '$need'"
+    ok=1
+fi
+if [ "$need" != "$cfile" ]; then
+    echo "runtime_libs.sh: the Containerfile installs '$cfile', the binary needs '$need'"
+    ok=1
+fi
 [ $ok -ne 0 ] || echo "runtime_libs.sh: ok: the binary needs (besides libc6) $need"
 exit $ok

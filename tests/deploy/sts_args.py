@@ -33,7 +33,8 @@ def job():
         raise SystemExit("sts_args.py: the sweep Job's container is not /bin/sh -c SCRIPT")
     env = [f"{e['name']}={e['value']}" for e in c.get("env", [])]
     mounts = ",".join(m["mountPath"] for m in c.get("volumeMounts", []))
-    return env + [f"JOB_COMPLETIONS={j['spec']['completions']}", f"JOB_MOUNTS={mounts}"], c["args"][0]
+    extra = [f"JOB_COMPLETIONS={j['spec']['completions']}", f"JOB_MOUNTS={mounts}"]
+    return env + extra, c["args"][0]
 
 
 def container(kind="StatefulSet"):
