@@ -229,12 +229,13 @@ else
         "StatefulSet's probes need it); started without it"
 fi
 
-# The sweep Job's pods: its container's script and env, each index as a pod (JOB_COMPLETION_INDEX),
-# the root read-only, /out a shared volume (bound at /mnt, the image having no /out for a mount
-# point: the script's /out/ paths are rewritten) and /dev/shm (the simulator's stores) a tmpfs
-# if the Job mounts a volume there, with fewer seeds than the manifest's for time;
-# the merge of the shards must be the unsharded sweep's summary.
-seeds=1..16
+# The sweep Job's pods: its container's script and env, each index as a pod
+# (JOB_COMPLETION_INDEX), the root read-only, /out a shared volume (bound at /mnt, the image
+# having no /out for a mount point: the script's /out/ paths are rewritten) and /dev/shm (the
+# simulator's stores) a tmpfs if the Job mounts a volume there. Fewer seeds than the manifest's,
+# for time (DEPLOY_SWEEP_SEEDS=1..200 runs the manifest's). The merge of the shards must be the
+# unsharded sweep's summary.
+seeds=${DEPLOY_SWEEP_SEEDS:-1..16}
 mkdir -p "$tmp/out"
 chown 10001:10001 "$tmp/out"
 python3 "$here/sts_args.py" job-script >"$tmp/job.sh" || fail "sts_args.py job-script"
