@@ -328,6 +328,25 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&gw.step);
     }
 
+    // The deployment: the Kubernetes manifests rendered and validated offline (validate.py),
+    // the image's runtime libraries against the binary's (runtime_libs.sh), and the image's
+    // file system running a 3-node cluster in network namespaces with the StatefulSet's
+    // arguments (image_cluster.sh; skips, saying why, without root, mmdebstrap or network
+    // namespaces). -Dsuite=deploy runs only these.
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/deploy", suite_filter.?) != null)) {
+        const kv = b.addSystemCommand(&.{ "python3", "tests/deploy/validate.py" });
+        kv.has_side_effects = true;
+        test_step.dependOn(&kv.step);
+        const libs = b.addSystemCommand(&.{ "sh", "tests/deploy/runtime_libs.sh" });
+        libs.addFileArg(exe.getEmittedBin());
+        libs.has_side_effects = true;
+        test_step.dependOn(&libs.step);
+        const img = b.addSystemCommand(&.{ "sh", "tests/deploy/image_cluster.sh" });
+        img.addFileArg(exe.getEmittedBin());
+        img.has_side_effects = true;
+        test_step.dependOn(&img.step);
+    }
+
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;

@@ -10,8 +10,9 @@
 # gateway's test validates its contract and runs a property-based test against it),
 # Debian's clang-14 with libclang-rt-14-dev (libFuzzer, for scripts/fuzz.sh),
 # Debian's chromium (tests/report/ opens `troupe sim --report` pages in it headless; not
-# pinned: Debian replaces its chromium with each security release), and
-# Debian's prometheus at exactly PROMETHEUS_VERSION for its promtool (the metrics test).
+# pinned: Debian replaces its chromium with each security release),
+# Debian's prometheus at exactly PROMETHEUS_VERSION for its promtool (the metrics test), and
+# kubernetes-validate (deploy/k8s's manifests checked offline against bundled schemas).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
@@ -20,6 +21,7 @@ EDN_FORMAT_VERSION=0.8.0
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 SCHEMATHESIS_VERSION=3.39.16
 HYPOTHESIS_VERSION=6.123.2
+KUBERNETES_VALIDATE_VERSION=1.37.0
 PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev libmicrohttpd-dev curl wrk pkg-config gcc g++ libc6-dev python3-pip clang-14 libclang-rt-14-dev chromium"
 missing=""
 for p in $PKGS; do
@@ -60,7 +62,8 @@ fi
 # The gateway test's Python tools, each at its pinned version (hypothesis too: schemathesis
 # 3.39 fails at run time with the newest one).
 for pin in "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
-    "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"; do
+    "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION" \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"; do
     if ! python3 -m pip show "${pin%%==*}" 2>/dev/null | grep -qx "Version: ${pin#*==}"; then
         echo "bootstrap: installing $pin from PyPI" >&2
         python3 -m pip install -q "$pin" >&2 ||
