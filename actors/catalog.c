@@ -89,11 +89,30 @@ static void catalog_durable(catalog_state *s, const tr_msg *msg) {
     }
 }
 
+/* The request's own body, after its deadline (docs/resilience.md): false when it was answered
+ * here already (no time left: "deadline exceeded"; a malformed wrapper: "bad request"). */
+static bool request_body(tr_ctx *ctx, const tr_msg *msg, tr_deadline *d) {
+    int rc = tr_deadline_read(ctx, msg, d);
+    if (rc != 0) {
+        reply_error(ctx, msg, rc == TR_ETIMEDOUT ? "deadline exceeded" : "bad request");
+        return false;
+    }
+    return true;
+}
+
 static void catalog_get(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
     int64_t id;
     uint8_t key[9];
     size_t len = 0;
-    if (tr_msg_read_ints(msg, &id, 1) != 1 || id < 1 || id > TR_CATALOG_ID_MAX) {
+    tr_deadline d;
+    tr_mp_reader r;
+    uint32_t n;
+    if (!request_body(ctx, msg, &d)) {
+        return;
+    }
+    tr_mp_reader_init(&r, d.body, d.body_len);
+    if (tr_mp_read_array(&r, &n) != 0 || n != 1 || tr_mp_read_int(&r, &id) != 0 ||
+        tr_mp_reader_done(&r) != 0 || id < 1 || id > TR_CATALOG_ID_MAX) {
         reply_error(ctx, msg, "bad request");
         return;
     }
@@ -124,7 +143,11 @@ static void spread(tr_ctx *ctx, catalog_state *s, size_t len) {
 }
 
 static void catalog_put(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
-    if (tr__catalog_record_decode(msg->body, msg->body_len, false, &s->product) != 0) {
+    tr_deadline d;
+    if (!request_body(ctx, msg, &d)) {
+        return;
+    }
+    if (tr__catalog_record_decode(d.body, d.body_len, false, &s->product) != 0) {
         reply_error(ctx, msg, "bad request");
         return;
     }

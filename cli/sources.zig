@@ -10,4 +10,5 @@ pub const sources = [_][]const u8{
     "cli/gateway.c",
     "cli/gateway_routes.c",
     "cli/gateway_openapi.c",
+    "cli/gateway_breakers.c",
 };

@@ -317,11 +317,48 @@ def test_writer_down(exe, tmp, nodes):
                            json.dumps({"id": 8, "name": "x", "price_cents": 1}))
     check(status == 503 and is_problem(status, h, b) and time.time() - t0 < 0.5,
           "once n1 is held down, a write is refused at once: 503 (got %d)" % status)
+    # The writer's breaker: failures in a row open it, then writes are refused at once with
+    # Retry-After while reads from the replica still go through.
+    retry_after = None
+    for _ in range(6):
+        status, h, b = request(n2.http, "POST", "/products",
+                               json.dumps({"id": 8, "name": "x", "price_cents": 1}))
+        if status == 503 and "retry-after" in h:
+            retry_after = int(h["retry-after"])
+            break
+    check(retry_after is not None and 1 <= retry_after <= 5 and is_problem(status, h, b),
+          "failed writes open the writer's breaker: 503 with Retry-After %s" % retry_after)
+    status, _, body = request(n2.http, "GET", "/health")
+    health = json.loads(body) if status == 200 else {}
+    br = health.get("breakers", {})
+    check(health.get("status") == "degraded" and br.get("catalog-writer", {}).get("state") ==
+          "open" and br.get("catalog", {}).get("state") == "closed",
+          "GET /health shows the writer's breaker open and the reads' closed")
+    status, _, _ = request(n2.http, "GET", "/products/7")
+    check(status == 200, "with the writer's breaker open, reads are still answered")
+    check("event=breaker_transition dependency=catalog-writer from=closed to=open" in
+          open(n2.log_path).read(), "the opening is logged")
     again = Node(exe, tmp, "n1", seeds="127.0.0.1:%d" % n2.port, data=n1.data)
     nodes[0] = again
     status, _, body = request(again.http, "GET", "/products/7")
     check(status == 200 and json.loads(body)["version"] == 2,
           "n1 restarted from its data directory still serves version 2 (durable)")
+    # After Retry-After the next write probes the writer, which answers: the breaker closes.
+    time.sleep((retry_after or 5) + 0.2)
+    deadline = time.time() + 15
+    status = None
+    while time.time() < deadline and status not in (200, 201):
+        status, _, _ = request(n2.http, "POST", "/products",
+                               json.dumps({"id": 8, "name": "x", "price_cents": 1}))
+        if status not in (200, 201):
+            time.sleep(1.1)  # n2 has not seen n1 back yet, or a probe failed: open again
+    _, _, body = request(n2.http, "GET", "/health")
+    health = json.loads(body)
+    check(status in (200, 201) and health["status"] == "ok" and
+          health["breakers"]["catalog-writer"]["state"] == "closed",
+          "with the writer back, a write succeeds and its breaker closes (%s)" % status)
+    check("dependency=catalog-writer from=half-open to=closed" in open(n2.log_path).read(),
+          "the closing is logged")
 
 
 def main():
