@@ -11,6 +11,7 @@ pub const lib = [_][]const u8{
     "actors/kv.c",
     "actors/lock.c",
     "actors/catalog.c",
+    "actors/shop_wire.c",
 };
 /// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
 /// actors/ takes it from its host and defines no tr_ symbol.
