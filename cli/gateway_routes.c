@@ -191,8 +191,8 @@ static const char *product_parse(json_t *j, tr_catalog_product *p) {
         json_integer_value(price) > TR_CATALOG_PRICE_MAX) {
         return "price_cents must be an integer from 0 to 10^12";
     }
-    if (desc && !text_ok(desc, 500, false)) {
-        return "description must be a string of at most 500 characters";
+    if (desc && !text_ok(desc, 150, false)) {
+        return "description must be a string of at most 150 characters";
     }
     memset(p, 0, sizeof *p);
     p->id = json_integer_value(id);
