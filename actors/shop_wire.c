@@ -2,18 +2,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "actors/shop.h"
+#include "actors/shop_internal.h"
 
 _Static_assert(TR_SHOP_PLACE == 2304 && TR_SHOP_GET == 2305,
                "client message types are part of the protocol");
 
-uint64_t tr__shop_order_id(const void *key, size_t len) {
+uint64_t tr__shop_key_hash(const void *key, size_t len) {
     const uint8_t *p = key;
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++) {
         h = (h ^ p[i]) * 1099511628211ull;
     }
-    h &= (1ull << 53) - 1;
+    return h;
+}
+
+uint64_t tr__shop_order_id(const void *key, size_t len) {
+    uint64_t h = tr__shop_key_hash(key, len) & ((1ull << 53) - 1);
     return h == 0 ? 1 : h;
 }
 

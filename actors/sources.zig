@@ -12,6 +12,11 @@ pub const lib = [_][]const u8{
     "actors/lock.c",
     "actors/catalog.c",
     "actors/shop_wire.c",
+    "actors/orders_entity.c",
+    "actors/orders.c",
+    "actors/payment.c",
+    "actors/stock_orders.c",
+    "actors/shop_audit.c",
 };
 /// Raft (troupe.h's tr_raft_*): in the library only, so that a service module built from
 /// actors/ takes it from its host and defines no tr_ symbol.

@@ -41,6 +41,7 @@
 #include "harness/builtin_entity.h"
 #include "harness/builtin_linkv.h"
 #include "harness/builtin_lock.h"
+#include "harness/builtin_shop.h"
 #include "harness/nemesis.h"
 #include "harness/randomize.h"
 #include "runtime/assert.h"
@@ -2136,6 +2137,8 @@ static int run_loaded(int argc, char **argv) {
         svcs[count++] = &tr__builtin_entity;
     } else if (!strcmp(workload, "pubsub") && loads == 0) {
         svcs[count++] = &tr__builtin_pubsub;
+    } else if (!strcmp(workload, "shop") && loads == 0) {
+        svcs[count++] = &tr__builtin_shop;
     }
     cfg.services = svcs;
     cfg.service_count = count;
@@ -2171,7 +2174,8 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--load") ||
             (!strcmp(argv[i], "--workload") && i + 1 < argc &&
              (!strcmp(argv[i + 1], "lin-kv") || !strcmp(argv[i + 1], "lock") ||
-              !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub")))) {
+              !strcmp(argv[i + 1], "entity") || !strcmp(argv[i + 1], "pubsub") ||
+              !strcmp(argv[i + 1], "shop")))) {
             return run_loaded(argc, argv);
         }
     }

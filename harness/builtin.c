@@ -7,6 +7,7 @@
 #include "harness/builtin_catalog.h"
 #include "harness/builtin_linkv.h"
 #include "harness/builtin_lock.h"
+#include "harness/builtin_shop.h"
 #include "harness/builtin_stock.h"
 #include "actors/echo.h"
 #include "actors/kv.h"
@@ -231,9 +232,9 @@ const tr_service tr__builtin_stock = {.abi = TR_SERVICE_ABI,
                                       .bugs = stock_bugs};
 
 const tr_service *const tr__builtin_services[TR__BUILTIN_COUNT] = {
-    &tr__builtin_echo,   &tr__builtin_proxy,  &tr__builtin_kv,   &tr__builtin_cp,
-    &tr__builtin_ap,     &tr__builtin_stock,  &tr__builtin_lock, &tr__builtin_linkv,
-    &tr__builtin_pubsub, &tr__builtin_catalog};
+    &tr__builtin_echo,   &tr__builtin_proxy,   &tr__builtin_kv,   &tr__builtin_cp,
+    &tr__builtin_ap,     &tr__builtin_stock,   &tr__builtin_lock, &tr__builtin_linkv,
+    &tr__builtin_pubsub, &tr__builtin_catalog, &tr__builtin_shop};
 
 const tr_service *tr__builtin_find(const char *name) {
     for (size_t i = 0; name && i < TR__BUILTIN_COUNT; i++) {

@@ -29,9 +29,12 @@ extern const tr_service tr__builtin_pubsub; /* harness/builtin_pubsub.h */
 
 extern const tr_service tr__builtin_catalog; /* harness/builtin_catalog.h */
 
-#define TR__BUILTIN_COUNT 10
+extern const tr_service tr__builtin_shop; /* harness/builtin_shop.h */
+
+#define TR__BUILTIN_COUNT 11
 /* Every built-in service, in the order a node boots them (echo, proxy, kv, cp, ap, stock,
- * lock: harness/builtin_lock.h, lin-kv: harness/builtin_linkv.h, catalog: harness/builtin_catalog.h). */
+ * lock: harness/builtin_lock.h, lin-kv: harness/builtin_linkv.h, catalog: harness/builtin_catalog.h, shop:
+ * harness/builtin_shop.h). */
 extern const tr_service *const tr__builtin_services[TR__BUILTIN_COUNT];
 
 /* The built-in service called `name`, or NULL (name borrowed). */

@@ -24,6 +24,11 @@ const tr_experiment_config *tr__service_defaults_config(const tr_experiment_conf
         if (strcmp(svc->name, cfg->workload) == 0 && svc->nemesis != 0) {
             copy->nemesis.kinds = svc->nemesis;
         }
+        /* a service's own fault kind joins its declared nemesis (the first it declares) */
+        if (strcmp(svc->name, cfg->workload) == 0 && svc->fault_count > 0 &&
+            cfg->nemesis.service_faults == NULL) {
+            copy->nemesis.service_faults = svc->faults[0].name;
+        }
     }
     if (cfg->nemesis.scenario_path != NULL) {
         copy->nemesis.kinds = 0; /* the file is the schedule */

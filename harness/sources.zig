@@ -22,6 +22,8 @@ pub const lib = [_][]const u8{
     "harness/builtin_entity.c",
     "harness/builtin_pubsub.c",
     "harness/check_pubsub.c",
+    "harness/builtin_shop.c",
+    "harness/check_shop.c",
 };
 /// The built-in services that also build as loadable modules zig-out/lib/troupe-NAME.so:
 /// harness/builtin_module.c over these sources, its entry returning tr__builtin_NAME.

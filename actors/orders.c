@@ -1,0 +1,745 @@
+/* orders.c — the orders coordinator ("orders" on every node): it answers the client protocol
+ * of shop.h and drives each order through the saga (docs/shop.md):
+ *
+ *   create (order entity) -> reserve (stock) -> charging -> provider -> capture (payment)
+ *   -> charged -> confirmed -> sold
+ *   on "out of stock", a declined or repeatedly failing payment, or the saga's time running
+ *   out: cancelled -> release (stock) -> refund (payment)
+ *
+ * Every step is idempotent by the order's id, and every decision is an event the order entity
+ * accepts or refuses (confirmed and cancelled exclude each other), so a step may be repeated
+ * and two coordinators may drive one order. The orders this node drives are recorded in its
+ * store (key "p" + slot -> the order id) before the first step and deleted once the order is
+ * final and its compensation or sale is done: a restarted coordinator resumes each of them
+ * from the order's journal. Calls to the entities and the provider go through one circuit
+ * breaker per dependency (open breakers are probed by the tick) with jittered backoff between
+ * attempts; the provider's call carries its deadline. Events are published through the
+ * durable outbox once the journal commit that records them answered. */
+#include <stdio.h>
+#include <string.h>
+
+#include "actors/shop_internal.h"
+
+#define FLIGHTS 64
+#define TICK_MS 100
+#define CALL_MS 600      /* an entity call's timeout */
+#define PROVIDER_MS 1000 /* the provider's deadline */
+#define SAGA_MS 8000     /* a pending order still pending after this long is cancelled */
+#define CHARGE_ATTEMPTS 3
+#define VOLATILE_KEYS 256
+
+enum { /* dependencies, one breaker each */
+    DEP_ORDER = 0,
+    DEP_STOCK,
+    DEP_PAYMENT,
+    DEP_PROVIDER,
+    DEP_COUNT
+};
+static const char *const dep_names[DEP_COUNT] = {TR_SHOP_ORDER_TYPE_NAME, "stock",
+                                                 TR_SHOP_PAYMENTS_NAME, TR_SHOP_PROVIDER_NAME};
+
+enum { /* the call a flight has out */
+    A_NONE = 0,
+    A_CREATE,
+    A_READ,
+    A_EVENT,
+    A_RESERVE,
+    A_RELEASE,
+    A_SELL,
+    A_PROVIDER,
+    A_CAPTURE,
+    A_REFUND
+};
+static const uint8_t action_dep[] = {DEP_ORDER, DEP_ORDER, DEP_ORDER,    DEP_ORDER,   DEP_STOCK,
+                                     DEP_STOCK, DEP_STOCK, DEP_PROVIDER, DEP_PAYMENT, DEP_PAYMENT};
+
+enum { /* what a flight learned from the dependencies, before the journal records it */
+    K_RESERVED = 1u << 0,
+    K_OUT_OF_STOCK = 1u << 1,
+    K_APPROVED = 1u << 2,
+    K_DECLINED = 1u << 3,
+    K_CAPTURED = 1u << 4,
+    K_SOLD = 1u << 5,
+    K_RELEASED = 1u << 6,
+    K_REFUNDED = 1u << 7,
+    K_GIVE_UP = 1u << 8
+};
+
+typedef struct flight {
+    bool used, known, get_only, has_client;
+    uint8_t action, event, reason;
+    uint8_t slot; /* its pending record "p" + slot */
+    uint64_t order;
+    tr_order_view v;
+    uint32_t learned;   /* K_* */
+    uint32_t published; /* 1 << TR__TOPIC_*: events put in the outbox by this flight */
+    uint32_t attempts, charge_failures, delay_ms;
+    uint64_t corr, wake_ms, started_ms;
+    tr_msg client; /* type, from, corr and trace of the waiting request */
+    uint64_t client_deadline_ms;
+    uint8_t key[TR_SHOP_KEY_MAX];
+    uint32_t key_len;
+} flight;
+
+typedef struct orders {
+    tr_service_place place;
+    bool naive, early, volatile_ids;
+    tr_breaker breakers[DEP_COUNT];
+    uint64_t probe_corr[DEP_COUNT];
+    uint8_t saved_breakers[2 * DEP_COUNT];
+    tr_retry_policy backoff;
+    uint64_t salt;
+    uint64_t volatile_keys[VOLATILE_KEYS][2]; /* key hash -> order id (the planted bug) */
+    uint32_t volatile_next;
+    flight flights[FLIGHTS];
+    tr_outbox outbox;
+} orders;
+
+static void drive(tr_ctx *ctx, orders *s, flight *f);
+
+/* ---- the durable records --------------------------------------------------------------- */
+
+static void pending_key(uint8_t key[2], uint8_t slot) {
+    key[0] = 'p';
+    key[1] = slot;
+}
+
+static int pending_put(tr_ctx *ctx, const flight *f) {
+    uint8_t key[2], val[8];
+    pending_key(key, f->slot);
+    tr_store_be64(val, f->order);
+    return tr_kv_put(ctx, key, 2, val, 8);
+}
+
+/* The breakers' openings and states under "b", when they changed (the shop's checks read it). */
+static void breakers_save(tr_ctx *ctx, orders *s) {
+    uint8_t now[2 * DEP_COUNT];
+    for (int d = 0; d < DEP_COUNT; d++) {
+        tr_breaker_status st;
+        tr_breaker_status_get(&s->breakers[d], tr_now_ms(ctx), &st);
+        now[d] = (uint8_t)(st.opened > 255 ? 255 : st.opened);
+        now[DEP_COUNT + d] = (uint8_t)st.state;
+    }
+    if (memcmp(now, s->saved_breakers, sizeof now) != 0 &&
+        tr_kv_put(ctx, "b", 1, now, sizeof now) == 0) {
+        memcpy(s->saved_breakers, now, sizeof now);
+    }
+}
+
+/* ---- answers to clients ---------------------------------------------------------------- */
+
+/* Done: every step of a final order is recorded (its sale, or its compensation). */
+static bool settled(const orders *s, const tr_order_view *v) {
+    if (v->state == TR_SHOP_CONFIRMED + 1) {
+        return (v->steps & TR__STEP_SOLD) || s->naive;
+    }
+    if (v->state == TR_SHOP_CANCELLED + 1) {
+        bool refund = (v->steps & TR__STEP_CHARGING) && !(v->steps & TR__STEP_REFUNDED);
+        return s->naive || ((v->steps & TR__STEP_RELEASED) && !refund);
+    }
+    return false;
+}
+
+static void answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is) {
+    uint8_t buf[TR_SHOP_BODY_MAX];
+    size_t len = 0;
+    tr_shop_order o = {.id = f->order, .amount_cents = f->v.amount};
+    o.state = as_is || settled(s, &f->v) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
+    if (o.state == TR_SHOP_CANCELLED) {
+        snprintf(o.reason, sizeof o.reason, "%s", tr__shop_reason_name(f->v.reason));
+    }
+    if (tr__shop_order_encode(buf, sizeof buf, &o, &len) == 0) {
+        tr_reply(ctx, &f->client, f->client.type, buf, len);
+    }
+    f->has_client = false;
+}
+
+static void answer_str(tr_ctx *ctx, flight *f, const char *text) {
+    if (f->has_client) {
+        tr_reply_str(ctx, &f->client, text, false);
+        f->has_client = false;
+    }
+}
+
+static void finish(tr_ctx *ctx, orders *s, flight *f) {
+    if (f->has_client) {
+        answer_view(ctx, s, f, f->get_only);
+    }
+    if (!f->get_only) {
+        uint8_t key[2];
+        pending_key(key, f->slot);
+        (void)tr_kv_del(ctx, key, 2);
+    }
+    f->used = false;
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+const char *const tr__shop_topics[TR__TOPIC_COUNT] = {
+    "order.created", "order.confirmed", "order.cancelled", "stock.reserved", "payment.captured"};
+
+static void publish(tr_ctx *ctx, orders *s, flight *f, uint32_t topic) {
+    uint8_t body[48];
+    tr_mp_writer w;
+    if (f->published & (1u << topic)) {
+        return;
+    }
+    tr_mp_writer_init(&w, body, sizeof body);
+    tr_mp_write_array(&w, 3);
+    tr_mp_write_uint(&w, f->order);
+    tr_mp_write_uint(&w, f->v.key_hash);
+    tr_mp_write_uint(&w, f->v.amount);
+    int rc = tr_outbox_put(&s->outbox, ctx, tr__shop_topics[topic], f->order, body, w.len);
+    if (rc == 0 || rc == TR_EEXIST) {
+        f->published |= 1u << topic;
+    }
+}
+
+/* The events the journal now records (publish-before-commit publishes the decisions when
+ * they are sent instead). */
+static void publish_committed(tr_ctx *ctx, orders *s, flight *f) {
+    publish(ctx, s, f, TR__TOPIC_CREATED);
+    if (f->v.steps & TR__STEP_RESERVED) {
+        publish(ctx, s, f, TR__TOPIC_RESERVED);
+    }
+    if (f->v.steps & TR__STEP_CHARGED) {
+        publish(ctx, s, f, TR__TOPIC_CAPTURED);
+    }
+    if (!s->early && f->v.state == TR_SHOP_CONFIRMED + 1) {
+        publish(ctx, s, f, TR__TOPIC_CONFIRMED);
+    }
+    if (!s->early && f->v.state == TR_SHOP_CANCELLED + 1) {
+        publish(ctx, s, f, TR__TOPIC_CANCELLED);
+    }
+}
+
+/* ---- calls ------------------------------------------------------------------------------- */
+
+static int send_call(tr_ctx *ctx, orders *s, flight *f, uint32_t action, const void *body,
+                     size_t len, uint32_t type) {
+    tr_breaker *b = &s->breakers[action_dep[action]];
+    int rc;
+    if (action == A_PROVIDER) {
+        rc = tr_breaker_allow(b, tr_now_ms(ctx));
+        if (rc == 0) {
+            rc = tr_deadline_request_name(ctx, TR_SHOP_PROVIDER_NAME, type,
+                                          tr_now_ms(ctx) + PROVIDER_MS, body, len, &f->corr);
+            if (rc != 0) {
+                tr_breaker_record(b, tr_now_ms(ctx), false);
+            }
+        }
+    } else {
+        rc = tr_breaker_request_name(ctx, b, dep_names[action_dep[action]], type, body, len,
+                                     CALL_MS, &f->corr);
+    }
+    if (rc == 0) {
+        f->action = (uint8_t)action;
+    }
+    return rc;
+}
+
+static int call_order(tr_ctx *ctx, orders *s, flight *f, uint32_t action, uint32_t event,
+                      uint32_t reason) {
+    uint8_t body[TR_SHOP_BODY_MAX];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, body, sizeof body);
+    uint32_t type = action == A_CREATE ? TR__ORDER_CREATE
+                    : action == A_READ ? TR__ORDER_READ
+                                       : TR__ORDER_EVENT;
+    tr_mp_write_array(&w, action == A_CREATE ? 6 : action == A_READ ? 1 : 3);
+    tr_mp_write_uint(&w, f->order);
+    if (action == A_CREATE) {
+        tr_mp_write_str(&w, (const char *)f->key, f->key_len);
+        tr_mp_write_uint(&w, f->v.item);
+        tr_mp_write_uint(&w, f->v.qty);
+        tr_mp_write_uint(&w, f->v.customer);
+        tr_mp_write_uint(&w, f->v.amount);
+    } else if (action == A_EVENT) {
+        tr_mp_write_uint(&w, event);
+        tr_mp_write_uint(&w, reason);
+        f->event = (uint8_t)event;
+        f->reason = (uint8_t)reason;
+        if (s->early && event == TR__EV_CONFIRMED) { /* planted: before the commit */
+            publish(ctx, s, f, TR__TOPIC_CONFIRMED);
+        } else if (s->early && event == TR__EV_CANCELLED) {
+            publish(ctx, s, f, TR__TOPIC_CANCELLED);
+        }
+    }
+    return w.err != 0 ? w.err : send_call(ctx, s, f, action, body, w.len, type);
+}
+
+static int call_other(tr_ctx *ctx, orders *s, flight *f, uint32_t action) {
+    uint8_t body[TR_STOCK_BODY_MAX];
+    size_t len = 0;
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, body, sizeof body);
+    static const uint32_t types[] = {
+        [A_RESERVE] = TR__STOCK_ORDER_RESERVE, [A_RELEASE] = TR__STOCK_ORDER_RELEASE,
+        [A_SELL] = TR__STOCK_ORDER_SELL,       [A_PROVIDER] = TR__PROVIDER_CHARGE,
+        [A_CAPTURE] = TR__PAYMENT_CAPTURE,     [A_REFUND] = TR__PAYMENT_REFUND};
+    if (action_dep[action] == DEP_STOCK) {
+        uint32_t qty = action == A_RESERVE ? f->v.qty : 0;
+        int rc = tr__stock_order_encode(body, sizeof body, f->v.item, qty, f->order, &len);
+        if (rc != 0) {
+            return rc;
+        }
+    } else {
+        tr_mp_write_array(&w, action == A_REFUND ? 1 : 2);
+        tr_mp_write_uint(&w, f->order);
+        if (action != A_REFUND) {
+            tr_mp_write_uint(&w, f->v.amount);
+        }
+        len = w.len;
+    }
+    return send_call(ctx, s, f, action, body, len, types[action]);
+}
+
+/* ---- the saga ---------------------------------------------------------------------------- */
+
+/* The next call of a pending order. */
+static int step_pending(tr_ctx *ctx, orders *s, flight *f) {
+    uint32_t steps = f->v.steps;
+    bool late = tr_now_ms(ctx) >= f->started_ms + SAGA_MS && !s->naive;
+    if (f->learned & K_OUT_OF_STOCK) {
+        return call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, TR__REASON_OUT_OF_STOCK);
+    }
+    if (f->learned & K_DECLINED) {
+        return call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, TR__REASON_DECLINED);
+    }
+    if ((f->learned & K_GIVE_UP) || (late && !(steps & TR__STEP_CHARGED))) {
+        uint32_t why =
+            steps & TR__STEP_CHARGING ? TR__REASON_PAYMENT_FAILED : TR__REASON_STOCK_UNAVAILABLE;
+        return call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, why);
+    }
+    if (!(steps & TR__STEP_RESERVED)) {
+        return f->learned & K_RESERVED ? call_order(ctx, s, f, A_EVENT, TR__EV_RESERVED, 0)
+                                       : call_other(ctx, s, f, A_RESERVE);
+    }
+    if (!(steps & TR__STEP_CHARGING)) {
+        return call_order(ctx, s, f, A_EVENT, TR__EV_CHARGING, 0);
+    }
+    if (!(steps & TR__STEP_CHARGED)) {
+        if (f->learned & K_CAPTURED) {
+            return call_order(ctx, s, f, A_EVENT, TR__EV_CHARGED, 0);
+        }
+        return call_other(ctx, s, f, f->learned & K_APPROVED ? A_CAPTURE : A_PROVIDER);
+    }
+    return call_order(ctx, s, f, A_EVENT, TR__EV_CONFIRMED, 0);
+}
+
+/* The next call of a final order: its sale, or its compensation. */
+static int step_final(tr_ctx *ctx, orders *s, flight *f) {
+    uint32_t steps = f->v.steps;
+    if (f->v.state == TR_SHOP_CONFIRMED + 1) {
+        return f->learned & K_SOLD ? call_order(ctx, s, f, A_EVENT, TR__EV_SOLD, 0)
+                                   : call_other(ctx, s, f, A_SELL);
+    }
+    if (!(steps & TR__STEP_RELEASED)) {
+        return f->learned & K_RELEASED ? call_order(ctx, s, f, A_EVENT, TR__EV_RELEASED, 0)
+                                       : call_other(ctx, s, f, A_RELEASE);
+    }
+    return f->learned & K_REFUNDED ? call_order(ctx, s, f, A_EVENT, TR__EV_REFUNDED, 0)
+                                   : call_other(ctx, s, f, A_REFUND);
+}
+
+/* A failed call (a timeout, an error of the dependency, an open breaker): try again later. */
+static void back_off(tr_ctx *ctx, orders *s, flight *f) {
+    f->action = A_NONE;
+    f->attempts = f->attempts < TR_RETRY_ATTEMPTS_MAX ? f->attempts + 1 : TR_RETRY_ATTEMPTS_MAX;
+    f->delay_ms = tr_backoff_delay_ms(&s->backoff, f->attempts, f->delay_ms, tr_random(ctx));
+    f->wake_ms = tr_now_ms(ctx) + f->delay_ms + 1;
+}
+
+static void drive(tr_ctx *ctx, orders *s, flight *f) {
+    if (!f->used || f->action != A_NONE || tr_now_ms(ctx) < f->wake_ms) {
+        return;
+    }
+    int rc;
+    if (!f->known) {
+        rc = call_order(ctx, s, f, f->key_len > 0 ? A_CREATE : A_READ, 0, 0);
+    } else if (f->get_only || settled(s, &f->v)) {
+        finish(ctx, s, f);
+        return;
+    } else if (f->v.state == TR_SHOP_PENDING + 1) {
+        rc = step_pending(ctx, s, f);
+    } else {
+        rc = step_final(ctx, s, f);
+    }
+    if (rc != 0) {
+        back_off(ctx, s, f);
+    }
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+/* An order entity's answer: the view, or a string. */
+static void on_order(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
+    tr_order_view v;
+    char text[48];
+    tr_shop_order unused;
+    if (tr__order_view_decode(m->body, m->body_len, &v) == 0) {
+        v.tail_len = 0;
+        f->v = v;
+        f->known = true;
+        f->attempts = 0;
+        f->delay_ms = 0;
+        publish_committed(ctx, s, f);
+        return;
+    }
+    if (tr__shop_answer_decode(m->body, m->body_len, &unused, text, sizeof text) == 0 &&
+        (!strcmp(text, "key conflict") || !strcmp(text, "no such order"))) {
+        answer_str(ctx, f, text);
+        if (!f->get_only) {
+            uint8_t key[2];
+            pending_key(key, f->slot);
+            (void)tr_kv_del(ctx, key, 2);
+        }
+        f->used = false;
+        return;
+    }
+    back_off(ctx, s, f); /* "unavailable", "busy", "indeterminate", "not owner" */
+}
+
+/* A stock answer to a reserve, release or sale. */
+static void on_stock(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
+    tr_stock_reply rep;
+    if (tr__stock_reply_decode(m->body, m->body_len, &rep) != 0 || rep.from_host ||
+        rep.indeterminate || !strcmp(rep.error, "busy")) {
+        back_off(ctx, s, f);
+        return;
+    }
+    uint32_t ok_bit = f->action == A_RESERVE   ? K_RESERVED
+                      : f->action == A_RELEASE ? K_RELEASED
+                                               : K_SOLD;
+    if (rep.ok) {
+        f->learned |= ok_bit;
+    } else if (f->action == A_RESERVE && !strcmp(rep.error, "out of stock")) {
+        f->learned |= K_OUT_OF_STOCK;
+    } else {
+        f->known = false; /* decided elsewhere ("released", "sold"): read the journal */
+        f->key_len = 0;
+    }
+}
+
+static void on_payment(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
+    tr_payment_view v;
+    if (tr__payment_view_decode(m->body, m->body_len, &v) != 0) {
+        back_off(ctx, s, f);
+        return;
+    }
+    if (f->action == A_REFUND) {
+        f->learned |= K_REFUNDED;
+    } else if (v.status == TR__PAY_CAPTURED) {
+        f->learned |= K_CAPTURED;
+    } else {
+        f->learned |= K_GIVE_UP; /* voided: a cancellation got there first */
+    }
+}
+
+static void on_provider(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
+    char text[32] = "";
+    tr_shop_order unused;
+    if (m->type != TR_MSG_TIMEOUT) {
+        (void)tr__shop_answer_decode(m->body, m->body_len, &unused, text, sizeof text);
+    }
+    if (!strcmp(text, "approved")) {
+        f->learned |= K_APPROVED;
+    } else if (!strcmp(text, "declined")) {
+        f->learned |= K_DECLINED;
+    } else {
+        f->learned |= ++f->charge_failures >= CHARGE_ATTEMPTS && !s->naive ? K_GIVE_UP : 0;
+        back_off(ctx, s, f);
+    }
+}
+
+/* Is m, an answer or a timeout for f's call, a failure of its dependency? */
+static bool dependency_failed(const tr_msg *m) {
+    if (m->type == TR_MSG_TIMEOUT) {
+        return true;
+    }
+    tr_mp_reader r;
+    const char *text;
+    uint32_t n;
+    tr_mp_reader_init(&r, m->body, m->body_len);
+    if (tr_mp_peek(&r) != TR_MP_STR || tr_mp_read_str(&r, &text, &n) != 0) {
+        return false;
+    }
+    return tr_mp_str_eq(text, n, "unavailable") || tr_mp_str_eq(text, n, "indeterminate") ||
+           tr_mp_str_eq(text, n, "error");
+}
+
+static void on_answer(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
+    uint32_t action = f->action;
+    tr_breaker_record(&s->breakers[action_dep[action]], tr_now_ms(ctx), !dependency_failed(m));
+    if (m->type == TR_MSG_TIMEOUT && action != A_PROVIDER) {
+        back_off(ctx, s, f);
+        return;
+    }
+    switch (action_dep[action]) { /* each reads f->action: the call answered */
+    case DEP_ORDER: on_order(ctx, s, f, m); break;
+    case DEP_STOCK: on_stock(ctx, s, f, m); break;
+    case DEP_PAYMENT: on_payment(ctx, s, f, m); break;
+    default: on_provider(ctx, s, f, m); break;
+    }
+    f->action = A_NONE;
+    if (f->used && f->action == A_NONE) {
+        if (f->known && f->has_client && settled(s, &f->v)) {
+            answer_view(ctx, s, f, false);
+        }
+        drive(ctx, s, f);
+    }
+}
+
+/* ---- client requests -------------------------------------------------------------------- */
+
+static flight *flight_of(orders *s, uint64_t order) {
+    for (int i = 0; i < FLIGHTS; i++) {
+        if (s->flights[i].used && s->flights[i].order == order) {
+            return &s->flights[i];
+        }
+    }
+    return NULL;
+}
+
+static flight *flight_new(orders *s, uint64_t order, uint64_t now_ms) {
+    for (int i = 0; i < FLIGHTS; i++) {
+        flight *f = &s->flights[i];
+        if (!f->used) {
+            memset(f, 0, sizeof *f);
+            *f = (flight){.used = true, .slot = (uint8_t)i, .order = order, .started_ms = now_ms};
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static void attach(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m, uint64_t deadline_ms) {
+    if (f->has_client) { /* a newer request for the same order replaces the waiting one */
+        f->known ? answer_view(ctx, s, f, f->get_only) : answer_str(ctx, f, "busy");
+    }
+    memset(&f->client, 0, sizeof f->client);
+    f->client.type = m->type;
+    f->client.from = m->from;
+    f->client.corr = m->corr;
+    f->client.trace = m->trace;
+    f->client_deadline_ms = deadline_ms;
+    f->has_client = true;
+}
+
+/* The order id of a key: a function of the key; the planted bugs keep it in memory. */
+static uint64_t order_id(tr_ctx *ctx, orders *s, const tr_shop_place *p) {
+    uint64_t hash = tr__shop_key_hash(p->key, p->key_len);
+    if (s->naive) { /* planted: every request is a new order */
+        return (hash ^ tr_random(ctx)) % ((1ull << 53) - 1) + 1;
+    }
+    if (!s->volatile_ids) {
+        return tr__shop_order_id(p->key, p->key_len);
+    }
+    for (uint32_t i = 0; i < VOLATILE_KEYS; i++) { /* planted: a table in memory only */
+        if (s->volatile_keys[i][0] == hash) {
+            return s->volatile_keys[i][1];
+        }
+    }
+    uint64_t id = (hash ^ s->salt) % ((1ull << 53) - 1) + 1;
+    s->volatile_keys[s->volatile_next][0] = hash;
+    s->volatile_keys[s->volatile_next][1] = id;
+    s->volatile_next = (s->volatile_next + 1) % VOLATILE_KEYS;
+    return id;
+}
+
+static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
+                     uint64_t deadline_ms) {
+    tr_shop_place p;
+    char why[64], text[96];
+    if (tr__shop_place_decode(body, len, &p, why, sizeof why) != 0) {
+        snprintf(text, sizeof text, "bad request: %s", why);
+        tr_reply_str(ctx, m, text, false);
+        return;
+    }
+    uint64_t id = order_id(ctx, s, &p);
+    flight *f = flight_of(s, id);
+    if (f == NULL || f->get_only) {
+        f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
+        if (f == NULL) {
+            tr_reply_str(ctx, m, "busy", false);
+            return;
+        }
+        f->get_only = false;
+        f->v = (tr_order_view){.item = p.item,
+                               .qty = p.qty,
+                               .customer = p.customer,
+                               .amount = p.qty * tr__shop_price_cents(p.item)};
+        memcpy(f->key, p.key, p.key_len);
+        f->key_len = p.key_len;
+        f->known = false;
+        if (pending_put(ctx, f) != 0) {
+            f->used = false;
+            tr_reply_str(ctx, m, "unavailable", false);
+            return;
+        }
+    }
+    attach(ctx, s, f, m, deadline_ms);
+    if (f->known && settled(s, &f->v)) {
+        answer_view(ctx, s, f, false);
+    }
+    drive(ctx, s, f);
+}
+
+static void on_get(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
+                   uint64_t deadline_ms) {
+    uint64_t id;
+    char why[64], text[96];
+    if (tr__shop_get_decode(body, len, &id, why, sizeof why) != 0) {
+        snprintf(text, sizeof text, "bad request: %s", why);
+        tr_reply_str(ctx, m, text, false);
+        return;
+    }
+    flight *f = flight_of(s, id);
+    if (f != NULL && f->known) {
+        attach(ctx, s, f, m, deadline_ms);
+        answer_view(ctx, s, f, true);
+        return;
+    }
+    if (f == NULL && (f = flight_new(s, id, tr_now_ms(ctx))) != NULL) {
+        f->get_only = true;
+    }
+    if (f == NULL) {
+        tr_reply_str(ctx, m, "busy", false);
+        return;
+    }
+    attach(ctx, s, f, m, deadline_ms);
+    drive(ctx, s, f);
+}
+
+static void on_client(tr_ctx *ctx, orders *s, const tr_msg *m) {
+    tr_deadline d;
+    int rc = tr_deadline_read(ctx, m, &d);
+    if (rc != 0) {
+        tr_reply_str(ctx, m, rc == TR_ETIMEDOUT ? "deadline exceeded" : "bad request: deadline",
+                     false);
+        return;
+    }
+    uint64_t now = tr_now_ms(ctx);
+    uint64_t at = d.has ? d.at_ms : now + TR_SHOP_DEADLINE_MS;
+    at = at > now + TR_SHOP_DEADLINE_MAX_MS ? now + TR_SHOP_DEADLINE_MAX_MS : at;
+    if (m->type == TR_SHOP_PLACE) {
+        on_place(ctx, s, m, d.body, d.body_len, at);
+    } else {
+        on_get(ctx, s, m, d.body, d.body_len, at);
+    }
+}
+
+/* ---- the tick ---------------------------------------------------------------------------- */
+
+/* A probe through each breaker that is not closed, so that it closes once its dependency is
+ * back even when no order needs it. */
+static void probe(tr_ctx *ctx, orders *s) {
+    static const uint8_t order_read[] = {0x91, 0x01};        /* [1] */
+    static const uint8_t charge_zero[] = {0x92, 0x01, 0x00}; /* [1, 0]: "bad request" */
+    uint8_t stock_read[TR_STOCK_BODY_MAX];
+    size_t len = 0;
+    tr_stock_request rq = {.item = 0};
+    (void)tr__stock_request_encode(stock_read, sizeof stock_read, &rq, &len);
+    const void *bodies[DEP_COUNT] = {order_read, stock_read, order_read, charge_zero};
+    const size_t lens[DEP_COUNT] = {2, len, 2, 3};
+    const uint32_t types[DEP_COUNT] = {TR__ORDER_READ, TR_STOCK_READ, TR__PAYMENT_READ,
+                                       TR__PROVIDER_CHARGE};
+    for (int d = 0; d < DEP_COUNT; d++) {
+        tr_breaker_status st;
+        tr_breaker_status_get(&s->breakers[d], tr_now_ms(ctx), &st);
+        if (st.state != TR_BREAKER_CLOSED && s->probe_corr[d] == 0 && st.retry_after_ms == 0) {
+            (void)tr_breaker_request_name(ctx, &s->breakers[d], dep_names[d], types[d], bodies[d],
+                                          lens[d], CALL_MS, &s->probe_corr[d]);
+        }
+    }
+}
+
+static void tick(tr_ctx *ctx, orders *s) {
+    uint64_t now = tr_now_ms(ctx);
+    for (int i = 0; i < FLIGHTS; i++) {
+        flight *f = &s->flights[i];
+        if (f->used && f->has_client && now >= f->client_deadline_ms) {
+            f->known ? answer_view(ctx, s, f, f->get_only)
+                     : answer_str(ctx, f, "deadline exceeded");
+        }
+        drive(ctx, s, f);
+    }
+    probe(ctx, s);
+    breakers_save(ctx, s);
+}
+
+/* ---- the behaviour ----------------------------------------------------------------------- */
+
+static int orders_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
+    orders *s = state;
+    if (len != sizeof s->place) {
+        return TR_EINVAL;
+    }
+    memcpy(&s->place, arg, sizeof s->place);
+    s->naive = !strcmp(s->place.bug, TR_SHOP_BUG_NAIVE);
+    s->early = !strcmp(s->place.bug, TR_SHOP_BUG_PUBLISH_EARLY);
+    s->volatile_ids = !strcmp(s->place.bug, TR_SHOP_BUG_VOLATILE_IDEMPOTENCY);
+    s->salt = tr_random(ctx);
+    tr_breaker_config bc;
+    tr_breaker_config_init(&bc);
+    bc.consecutive_failures = 3;
+    bc.open_ms = 1000;
+    for (int d = 0; d < DEP_COUNT; d++) {
+        int rc = tr_breaker_init(&s->breakers[d], &bc, tr_now_ms(ctx));
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    tr_retry_policy_init(&s->backoff);
+    s->backoff.max_attempts = TR_RETRY_ATTEMPTS_MAX;
+    s->backoff.max_ms = 1000;
+    tr_outbox_config oc = {0};
+    int rc = tr_outbox_init(&s->outbox, ctx, &oc);
+    for (int i = 0; rc == 0 && i < FLIGHTS; i++) { /* resume what the store says is pending */
+        uint8_t key[2], val[8];
+        size_t n = 0;
+        pending_key(key, (uint8_t)i);
+        if (tr_kv_get(ctx, key, 2, val, sizeof val, &n) == 0 && n == 8) {
+            s->flights[i] = (flight){.used = true,
+                                     .slot = (uint8_t)i,
+                                     .order = tr_load_be64(val),
+                                     .started_ms = tr_now_ms(ctx)};
+        }
+    }
+    uint64_t timer;
+    return rc != 0 ? rc : tr_timer_start(ctx, TICK_MS, TICK_MS, TR__SHOP_TICK, &timer);
+}
+
+static int orders_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
+    orders *s = state;
+    if (tr_outbox_receive(&s->outbox, ctx, m)) {
+        return TR_CONTINUE;
+    }
+    if ((m->type == TR_SHOP_PLACE || m->type == TR_SHOP_GET) && !tr_msg_is_reply(m) &&
+        !tr_addr_is_none(m->from)) {
+        on_client(ctx, s, m);
+    } else if (m->type == TR__SHOP_TICK) {
+        tick(ctx, s);
+    } else if (m->corr != 0 && (tr_msg_is_reply(m) || m->type == TR_MSG_TIMEOUT)) {
+        for (int d = 0; d < DEP_COUNT; d++) {
+            if (s->probe_corr[d] == m->corr) {
+                tr_breaker_record(&s->breakers[d], tr_now_ms(ctx), !dependency_failed(m));
+                s->probe_corr[d] = 0;
+                return TR_CONTINUE;
+            }
+        }
+        for (int i = 0; i < FLIGHTS; i++) {
+            flight *f = &s->flights[i];
+            if (f->used && f->action != A_NONE && f->corr == m->corr) {
+                on_answer(ctx, s, f, m);
+                break;
+            }
+        }
+    }
+    return TR_CONTINUE;
+}
+
+const tr_behaviour tr__orders_behaviour = {.name = TR_SHOP_ORDERS_NAME,
+                                           .state_size = sizeof(orders),
+                                           .init = orders_init,
+                                           .receive = orders_receive};

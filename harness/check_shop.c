@@ -1,0 +1,399 @@
+/* check_shop.c — the shop's checks (builtin_shop.h), over the history and the end states in
+ * the nodes' stores (read after the heal and the quiet period).
+ *
+ * The orders of a run are those the audits recorded an order.created event for (every node's
+ * audit, merged) and those the history's answers name; each one's end state is read from the
+ * stores (tr_entity_check_get: the newest state among the nodes'). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/shop_internal.h"
+#include "harness/builtin_shop.h"
+
+#define ITEMS_MAX 64
+
+typedef struct shop_order {
+    uint64_t id, key_hash;
+    bool known; /* its state was read */
+    tr_order_view v;
+    tr_payment_view pay;
+    uint32_t events; /* 1 << TR__TOPIC_*: the events the audits recorded */
+} shop_order;
+
+typedef struct shop_world {
+    shop_order *orders;
+    size_t count, cap;
+    int64_t items;
+    tr_stock_account acct[ITEMS_MAX];
+    bool acct_known[ITEMS_MAX];
+    int64_t min_read; /* the lowest level a read answered */
+    char failed[120]; /* why the world could not be read ("": it was) */
+} shop_world;
+
+static shop_order *order_find(shop_world *w, uint64_t id, bool add) {
+    for (size_t i = 0; i < w->count; i++) {
+        if (w->orders[i].id == id) {
+            return &w->orders[i];
+        }
+    }
+    if (!add) {
+        return NULL;
+    }
+    if (w->count == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 256;
+        shop_order *o = realloc(w->orders, cap * sizeof *o);
+        if (o == NULL) {
+            return NULL;
+        }
+        w->orders = o;
+        w->cap = cap;
+    }
+    w->orders[w->count] = (shop_order){.id = id};
+    return &w->orders[w->count++];
+}
+
+/* The audits' events, every node's. */
+static int read_audits(const tr_check_input *in, shop_world *w) {
+    for (uint32_t node = 0; node < in->node_count; node++) {
+        uint8_t val[8], rec[TR__AUDIT_RECORD_SIZE], key[5] = {'a'};
+        size_t len = 0;
+        int rc = tr_check_kv_get(in, node, TR__SHOP_AUDIT_NAME, "n", 1, val, 8, &len);
+        if (rc == TR_ENOENT || rc == TR_EIO) {
+            continue;
+        }
+        if (rc != 0 || len != 8) {
+            return rc != 0 ? rc : TR_ECORRUPT;
+        }
+        uint64_t count = tr_load_be64(val);
+        for (uint64_t i = 0; i < count && i < TR__AUDIT_MAX; i++) {
+            tr_store_be32(key + 1, (uint32_t)i);
+            rc = tr_check_kv_get(in, node, TR__SHOP_AUDIT_NAME, key, 5, rec, sizeof rec, &len);
+            if (rc != 0 || len != sizeof rec || rec[0] >= TR__TOPIC_COUNT) {
+                continue;
+            }
+            shop_order *o = order_find(w, tr_load_be64(rec + 1), true);
+            if (o == NULL) {
+                return TR_ENOMEM;
+            }
+            o->key_hash = tr_load_be64(rec + 9);
+            o->events |= 1u << rec[0];
+        }
+    }
+    return 0;
+}
+
+/* The history's answered orders and the lowest level a read saw. */
+static int read_history(const tr_check_input *in, shop_world *w) {
+    tr_history_op op;
+    w->min_read = INT64_MAX;
+    for (size_t i = 0; i < tr_history_count(in->history); i++) {
+        if (tr_history_get(in->history, i, &op) != 0) {
+            continue;
+        }
+        w->items = op.key + 1 > w->items ? op.key + 1 : w->items;
+        if (op.type == TR_HISTORY_OK && !strcmp(op.f, "read") && op.has_value &&
+            op.value < w->min_read) {
+            w->min_read = op.value;
+        }
+        if ((op.type == TR_HISTORY_OK || op.type == TR_HISTORY_INFO) && !strcmp(op.f, "order") &&
+            op.value_to > 0) {
+            if (order_find(w, (uint64_t)op.value_to, true) == NULL) {
+                return TR_ENOMEM;
+            }
+        }
+    }
+    return w->items > ITEMS_MAX ? TR_EINVAL : 0;
+}
+
+static int read_states(const tr_check_input *in, shop_world *w) {
+    for (size_t i = 0; i < w->count; i++) {
+        shop_order *o = &w->orders[i];
+        uint8_t buf[TR_ENTITY_STATE_MAX];
+        size_t len = 0;
+        int rc = tr_entity_check_get(in, &tr__order_type, (int64_t)o->id, buf, sizeof buf, &len);
+        if (rc == 0 && tr__order_state_decode(buf, len, &o->v) == 0) {
+            o->known = true;
+            o->key_hash = tr__shop_key_hash(o->v.key, o->v.key_len);
+        }
+        rc = tr_entity_check_get(in, &tr__payment_type, (int64_t)o->id, buf, sizeof buf, &len);
+        if (rc != 0 || tr__payment_state_decode(buf, len, &o->pay) != 0) {
+            o->pay = (tr_payment_view){0};
+        }
+    }
+    for (int64_t item = 0; item < w->items; item++) {
+        uint8_t buf[TR_ENTITY_STATE_MAX];
+        size_t len = 0;
+        int rc = tr_entity_check_get(in, &tr__stock_orders_type, item, buf, sizeof buf, &len);
+        len = rc == TR_ENOENT ? 0 : len;
+        if ((rc == 0 || rc == TR_ENOENT) &&
+            tr__stock_orders_account(buf, len, &w->acct[item]) == 0) {
+            w->acct_known[item] = true;
+        }
+    }
+    return 0;
+}
+
+static bool world_read(const tr_check_input *in, shop_world *w) {
+    memset(w, 0, sizeof *w);
+    int rc = in->sim == NULL ? TR_ENOTSUP : read_audits(in, w);
+    rc = rc != 0 ? rc : read_history(in, w);
+    rc = rc != 0 ? rc : read_states(in, w);
+    if (rc != 0) {
+        snprintf(w->failed, sizeof w->failed, "the shop's end state could not be read: %s",
+                 tr_strerror(rc));
+    }
+    return rc == 0;
+}
+
+static void world_free(shop_world *w) {
+    free(w->orders);
+}
+
+#define CHECK_BEGIN(in, why, cap)               \
+    shop_world w;                               \
+    if (!world_read((in), &w)) {                \
+        snprintf((why), (cap), "%s", w.failed); \
+        world_free(&w);                         \
+        return TR_VERDICT_UNKNOWN;              \
+    }
+
+static tr_verdict verdict(shop_world *w, bool held) {
+    world_free(w);
+    return held ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED;
+}
+
+/* ---- stock ------------------------------------------------------------------------------ */
+
+static tr_verdict check_never_negative(const tr_check_input *in, char *why, size_t cap) {
+    CHECK_BEGIN(in, why, cap);
+    if (w.min_read < 0) {
+        snprintf(why, cap, "a read answered the level %lld", (long long)w.min_read);
+        return verdict(&w, false);
+    }
+    for (int64_t i = 0; i < w.items; i++) {
+        if (w.acct_known[i] && w.acct[i].level < 0) {
+            snprintf(why, cap, "item %lld ends at level %lld", (long long)i,
+                     (long long)w.acct[i].level);
+            return verdict(&w, false);
+        }
+    }
+    return verdict(&w, true);
+}
+
+/* initial + restocked = available + reserved + sold, per item; after the quiet period no
+ * reservation is left open, and what each item sold is what its confirmed orders bought. */
+static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t cap) {
+    CHECK_BEGIN(in, why, cap);
+    int64_t bought[ITEMS_MAX] = {0};
+    for (size_t i = 0; i < w.count; i++) {
+        const shop_order *o = &w.orders[i];
+        if (o->known && o->v.state == TR_SHOP_CONFIRMED + 1 && o->v.item < ITEMS_MAX) {
+            bought[o->v.item] += o->v.qty;
+        }
+    }
+    for (int64_t i = 0; i < w.items; i++) {
+        const tr_stock_account *a = &w.acct[i];
+        if (!w.acct_known[i]) {
+            continue;
+        }
+        if (TR_STOCK_INITIAL + a->restocked != a->level + a->reserved + a->sold) {
+            snprintf(why, cap,
+                     "item %lld: initial %d + restocked %lld != available %lld + "
+                     "reserved %lld + sold %lld",
+                     (long long)i, TR_STOCK_INITIAL, (long long)a->restocked, (long long)a->level,
+                     (long long)a->reserved, (long long)a->sold);
+            return verdict(&w, false);
+        }
+        if (a->reserved != 0 || a->sold != bought[i]) {
+            snprintf(why, cap,
+                     "item %lld: %lld still reserved after the quiet period, sold %lld "
+                     "while its confirmed orders bought %lld",
+                     (long long)i, (long long)a->reserved, (long long)a->sold,
+                     (long long)bought[i]);
+            return verdict(&w, false);
+        }
+    }
+    return verdict(&w, true);
+}
+
+/* ---- orders and payments ---------------------------------------------------------------- */
+
+/* Latency percentiles and availability of the orders, as measures. */
+static void measure_orders(const tr_check_input *in) {
+    size_t n = tr_history_count(in->history), done = 0, ok = 0, attempts = 0;
+    int64_t *lat = malloc((n ? n : 1) * sizeof *lat), *started = calloc(4096, sizeof *started);
+    tr_history_op op;
+    uint64_t side_ok[2] = {0}, side_all[2] = {0};
+    for (size_t i = 0; lat != NULL && started != NULL && i < n; i++) {
+        if (tr_history_get(in->history, i, &op) != 0 || strcmp(op.f, "order") != 0 ||
+            op.process < 0 || op.process >= 4096) {
+            continue;
+        }
+        if (op.type == TR_HISTORY_INVOKE) {
+            started[op.process] = op.time_ns;
+            continue;
+        }
+        attempts++;
+        bool cut = false; /* during a partition, on a node it touched */
+        for (uint32_t f = 0; f < in->fault_count; f++) {
+            const tr_fault_span *s = &in->faults[f];
+            cut |= !strcmp(s->kind, "partition") && op.node >= 0 && op.node < 64 &&
+                   (s->nodes >> op.node & 1) && (uint64_t)op.time_ns >= s->start_ns &&
+                   (uint64_t)op.time_ns < s->end_ns;
+        }
+        side_all[cut]++;
+        side_ok[cut] += op.type == TR_HISTORY_OK;
+        if (op.type == TR_HISTORY_OK) {
+            ok++;
+            lat[done++] = op.time_ns - started[op.process];
+        }
+    }
+    for (size_t i = 1; i < done; i++) { /* insertion sort: a run has a few thousand orders */
+        int64_t x = lat[i];
+        size_t j = i;
+        for (; j > 0 && lat[j - 1] > x; j--) {
+            lat[j] = lat[j - 1];
+        }
+        lat[j] = x;
+    }
+    if (done > 0) {
+        tr_check_measure(in, "order_p50_ms", (double)lat[done / 2] / 1e6);
+        tr_check_measure(in, "order_p90_ms", (double)lat[done * 9 / 10] / 1e6);
+        tr_check_measure(in, "order_p99_ms", (double)lat[done * 99 / 100] / 1e6);
+    }
+    tr_check_measure(in, "orders_answered", (double)ok);
+    tr_check_measure(in, "order_attempts", (double)attempts);
+    for (int s = 0; s < 2; s++) {
+        if (side_all[s] > 0) {
+            tr_check_measure(in, s ? "availability_cut_side" : "availability_other_side",
+                             (double)side_ok[s] / (double)side_all[s]);
+        }
+    }
+    free(lat);
+    free(started);
+}
+
+static void measure_breakers(const tr_check_input *in) {
+    double opened = 0, open_at_end = 0;
+    for (uint32_t node = 0; node < in->node_count; node++) {
+        uint8_t b[8];
+        size_t len = 0;
+        if (tr_check_kv_get(in, node, TR_SHOP_ORDERS_NAME, "b", 1, b, sizeof b, &len) != 0 ||
+            len != 8) {
+            continue;
+        }
+        for (int d = 0; d < 4; d++) {
+            opened += b[d];
+            open_at_end += b[4 + d] != TR_BREAKER_CLOSED;
+        }
+    }
+    tr_check_measure(in, "breaker_openings", opened);
+    tr_check_measure(in, "breakers_open_at_end", open_at_end);
+}
+
+static tr_verdict check_final(const tr_check_input *in, char *why, size_t cap) {
+    CHECK_BEGIN(in, why, cap);
+    size_t confirmed = 0, cancelled = 0;
+    measure_orders(in);
+    measure_breakers(in);
+    for (size_t i = 0; i < w.count; i++) {
+        const shop_order *o = &w.orders[i];
+        if (!o->known || o->v.state == TR_SHOP_PENDING + 1) {
+            snprintf(why, cap, "order %llu is %s after the quiet period", (unsigned long long)o->id,
+                     o->known ? "still pending" : "nowhere stored");
+            return verdict(&w, false);
+        }
+        confirmed += o->v.state == TR_SHOP_CONFIRMED + 1;
+        cancelled += o->v.state == TR_SHOP_CANCELLED + 1;
+    }
+    tr_check_measure(in, "orders_confirmed", (double)confirmed);
+    tr_check_measure(in, "orders_cancelled", (double)cancelled);
+    return verdict(&w, true);
+}
+
+/* No double charge or refund; captured - refunded, summed, equals the confirmed orders'
+ * amounts; a payment kept is an order confirmed, and a cancelled order kept no money. */
+static tr_verdict check_payments(const tr_check_input *in, char *why, size_t cap) {
+    CHECK_BEGIN(in, why, cap);
+    uint64_t kept = 0, owed = 0;
+    for (size_t i = 0; i < w.count; i++) {
+        const shop_order *o = &w.orders[i];
+        bool confirmed = o->known && o->v.state == TR_SHOP_CONFIRMED + 1;
+        uint64_t net = o->pay.captured - o->pay.refunded;
+        if (o->pay.refunded > o->pay.captured) {
+            snprintf(why, cap, "order %llu: refunded %llu cents of a capture of %llu",
+                     (unsigned long long)o->id, (unsigned long long)o->pay.refunded,
+                     (unsigned long long)o->pay.captured);
+            return verdict(&w, false);
+        }
+        if (confirmed != (net > 0) || (confirmed && net != o->v.amount)) {
+            snprintf(why, cap, "order %llu is %s but its payment keeps %llu cents (amount %llu)",
+                     (unsigned long long)o->id, confirmed ? "confirmed" : "not confirmed",
+                     (unsigned long long)net, (unsigned long long)o->v.amount);
+            return verdict(&w, false);
+        }
+        kept += net;
+        owed += confirmed ? o->v.amount : 0;
+    }
+    tr_check_measure(in, "captured_cents", (double)kept);
+    if (kept != owed) {
+        snprintf(why, cap, "payments keep %llu cents, confirmed orders amount to %llu",
+                 (unsigned long long)kept, (unsigned long long)owed);
+        return verdict(&w, false);
+    }
+    return verdict(&w, true);
+}
+
+static int by_key(const void *a, const void *b) {
+    const shop_order *x = a, *y = b;
+    return x->key_hash < y->key_hash ? -1 : x->key_hash > y->key_hash;
+}
+
+/* Each idempotency key created at most one order. */
+static tr_verdict check_idempotency(const tr_check_input *in, char *why, size_t cap) {
+    CHECK_BEGIN(in, why, cap);
+    qsort(w.orders, w.count, sizeof *w.orders, by_key);
+    for (size_t i = 1; i < w.count; i++) {
+        if (w.orders[i].key_hash != 0 && w.orders[i].key_hash == w.orders[i - 1].key_hash) {
+            snprintf(why, cap, "one idempotency key created orders %llu and %llu",
+                     (unsigned long long)w.orders[i - 1].id, (unsigned long long)w.orders[i].id);
+            return verdict(&w, false);
+        }
+    }
+    return verdict(&w, true);
+}
+
+/* Every event names a fact its order's journal committed. */
+static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) {
+    CHECK_BEGIN(in, why, cap);
+    size_t events = 0;
+    for (size_t i = 0; i < w.count; i++) {
+        const shop_order *o = &w.orders[i];
+        const tr_order_view *v = &o->v;
+        bool holds[TR__TOPIC_COUNT] = {
+            o->known, v->state == TR_SHOP_CONFIRMED + 1, v->state == TR_SHOP_CANCELLED + 1,
+            (v->steps & TR__STEP_RESERVED) != 0, (v->steps & TR__STEP_CHARGED) != 0};
+        for (int t = 0; t < TR__TOPIC_COUNT; t++) {
+            if (!(o->events >> t & 1)) {
+                continue;
+            }
+            events++;
+            if (!holds[t]) {
+                snprintf(why, cap, "event %s for order %llu, whose journal does not record it",
+                         tr__shop_topics[t], (unsigned long long)o->id);
+                return verdict(&w, false);
+            }
+        }
+    }
+    tr_check_measure(in, "events_recorded", (double)events);
+    return verdict(&w, true);
+}
+
+const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT] = {
+    {"stock-never-negative", check_never_negative},
+    {"stock-conserved", check_conserved},
+    {"orders-final", check_final},
+    {"payments", check_payments},
+    {"idempotency", check_idempotency},
+    {"events", check_events}};
