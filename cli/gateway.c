@@ -194,7 +194,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                           .param = "",
                           .body = up->body,
                           .body_len = up->len,
-                          .deadline_at_ms = up->deadline_at_ms};
+                          .deadline_at_ms = up->deadline_at_ms,
+                          .idempotency_key =
+                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key")};
     tr__gw_response res;
     memset(&res, 0, sizeof res);
     tr__gw_route(&gw->node, &req, &res);

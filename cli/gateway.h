@@ -61,6 +61,7 @@ typedef struct tr__gw_request {
     const uint8_t *body;
     size_t body_len;
     uint64_t deadline_at_ms; /* tr__gw_now_ms() when the request began + the gateway's timeout */
+    const char *idempotency_key; /* the Idempotency-Key header, or NULL */
 } tr__gw_request;
 
 typedef struct tr__gw_response {
@@ -94,5 +95,19 @@ tr__gw_breakers *tr__gw_node_breakers(tr__gw_node *node);
 void tr__gw_route(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
 /* A problem+json body (RFC 9457) for status with the reason `detail` into *res. */
 void tr__gw_problem(tr__gw_response *res, unsigned status, const char *detail);
+
+/* ---- shared by the route files (gateway_routes.c, gateway_orders.c) ---- */
+
+struct json_t;
+/* Answers with j (a jansson value, taken) as application/json; 503 when it cannot be dumped. */
+void tr__gw_reply_json(tr__gw_response *res, unsigned status, struct json_t *j);
+/* A decimal id without sign or leading zero, 1..2^53-1. 0, or -1. */
+int tr__gw_parse_id(const char *s, int64_t *id);
+/* A tr__gw_call that got no reply into *res: 503 (with Retry-After when a breaker refused it,
+ * retry_after_s) or 504; who names the dependency in the detail. */
+void tr__gw_call_failed(int rc, uint32_t retry_after_s, const char *who, tr__gw_response *res);
+/* The order routes (cli/gateway_orders.c): POST /orders, GET /orders/{id}. */
+void tr__gw_order_post(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
+void tr__gw_order_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
 
 #endif

@@ -29,7 +29,7 @@ static const char *reason_phrase(unsigned status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Content Too Large";
-    case 428: return "Precondition Required";
+    case 409: return "Conflict";
     case 415: return "Unsupported Media Type";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -48,7 +48,7 @@ void tr__gw_problem(tr__gw_response *res, unsigned status, const char *detail) {
 }
 
 /* Answers with j (taken) as application/json. */
-static void reply_json(tr__gw_response *res, unsigned status, json_t *j) {
+void tr__gw_reply_json(tr__gw_response *res, unsigned status, json_t *j) {
     res->status = status;
     res->content_type = "application/json";
     res->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -66,7 +66,7 @@ static json_t *product_json(const tr_catalog_product *p) {
 }
 
 /* A decimal id without sign or leading zero, 1..TR_CATALOG_ID_MAX. 0, or -1. */
-static int parse_id(const char *s, int64_t *id) {
+int tr__gw_parse_id(const char *s, int64_t *id) {
     size_t n = strlen(s);
     if (n == 0 || n > 16 || s[0] == '0' || strspn(s, "0123456789") != n) {
         return -1;
@@ -93,7 +93,7 @@ static bool catalog_reply_ok(const tr_msg *reply) {
 }
 
 /* A call that got no reply: 503 (with Retry-After when a breaker refused it) or 504. */
-static void call_failed(int rc, uint32_t retry_after_s, const char *who, tr__gw_response *res) {
+void tr__gw_call_failed(int rc, uint32_t retry_after_s, const char *who, tr__gw_response *res) {
     char detail[160];
     if (rc == TR_ETIMEDOUT) {
         snprintf(detail, sizeof detail, "the %s did not answer within the deadline", who);
@@ -116,14 +116,15 @@ static void catalog_answer(int rc, uint32_t retry_after_s, tr_msg *reply, int64_
     char detail[128], why[64];
     tr_catalog_product p;
     if (rc != 0) {
-        call_failed(rc, retry_after_s, "catalog", res);
+        tr__gw_call_failed(rc, retry_after_s, "catalog", res);
         return;
     }
     if (reply->body_len == 1 && reply->body[0] == 0xc0) {
         snprintf(detail, sizeof detail, "no product with id %lld", (long long)id);
         tr__gw_problem(res, 404, detail);
     } else if (tr__catalog_record_decode(reply->body, reply->body_len, true, &p) == 0) {
-        reply_json(res, ok_status == 201 && p.version > 1 ? 200 : ok_status, product_json(&p));
+        tr__gw_reply_json(res, ok_status == 201 && p.version > 1 ? 200 : ok_status,
+                          product_json(&p));
     } else if (catalog_error(reply, why, sizeof why) && strcmp(why, "deadline exceeded") == 0) {
         tr__gw_problem(res, 504, "the catalog did not answer within the deadline");
     } else if (catalog_error(reply, why, sizeof why)) {
@@ -137,7 +138,7 @@ static void catalog_answer(int rc, uint32_t retry_after_s, tr_msg *reply, int64_
 
 static void product_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
     int64_t id;
-    if (parse_id(req->param, &id) != 0) {
+    if (tr__gw_parse_id(req->param, &id) != 0) {
         tr__gw_problem(res, 400, "the id must be a decimal integer from 1 to 2^53-1");
         return;
     }
@@ -257,17 +258,16 @@ static void health_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_resp
                                       (json_int_t)st.successes, "failures", (json_int_t)st.failures,
                                       "retry_after_ms", (json_int_t)st.retry_after_ms));
     }
-    reply_json(
+    tr__gw_reply_json(
         res, 200,
         json_pack("{s:s, s:o}", "status", all_closed ? "ok" : "degraded", "breakers", breakers));
 }
 
 /* The routes. Adding one is a row here, a handler above, and its path in docs/openapi.json. */
 static const gw_route routes[] = {
-    {"GET", "/openapi.json", openapi_get},
-    {"GET", "/health", health_get},
-    {"GET", "/products/{id}", product_get},
-    {"POST", "/products", product_put},
+    {"GET", "/openapi.json", openapi_get},  {"GET", "/health", health_get},
+    {"GET", "/products/{id}", product_get}, {"POST", "/products", product_put},
+    {"POST", "/orders", tr__gw_order_post}, {"GET", "/orders/{id}", tr__gw_order_get},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

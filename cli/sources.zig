@@ -11,4 +11,5 @@ pub const sources = [_][]const u8{
     "cli/gateway_routes.c",
     "cli/gateway_openapi.c",
     "cli/gateway_breakers.c",
+    "cli/gateway_orders.c",
 };
