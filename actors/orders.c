@@ -4,7 +4,7 @@
  *   create (order entity) -> reserve (stock) -> charging -> provider -> capture (payment)
  *   -> charged -> confirmed -> sold
  *   on "out of stock", a declined or repeatedly failing payment, or the saga's time running
- *   out: cancelled -> release (stock) -> refund (payment)
+ *   out before the order is confirmed: cancelled -> release (stock) -> refund (payment)
  *
  * Every step is idempotent by the order's id, and every decision is an event the order entity
  * accepts or refuses (confirmed and cancelled exclude each other), so a step may be repeated
@@ -24,7 +24,7 @@
 #define TICK_MS 100
 #define CALL_MS 600      /* an entity call's timeout */
 #define PROVIDER_MS 1000 /* the provider's deadline */
-#define SAGA_MS 8000     /* a pending order still pending after this long is cancelled */
+#define SAGA_MS 5000     /* an order still pending after this long is cancelled */
 #define CHARGE_ATTEMPTS 3
 #define VOLATILE_KEYS 256
 
@@ -306,7 +306,7 @@ static int step_pending(tr_ctx *ctx, orders *s, flight *f) {
     if (f->learned & K_DECLINED) {
         return call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, TR__REASON_DECLINED);
     }
-    if ((f->learned & K_GIVE_UP) || (late && !(steps & TR__STEP_CHARGED))) {
+    if ((f->learned & K_GIVE_UP) || late) {
         uint32_t why =
             steps & TR__STEP_CHARGING ? TR__REASON_PAYMENT_FAILED : TR__REASON_STOCK_UNAVAILABLE;
         return call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, why);
@@ -342,8 +342,16 @@ static int step_final(tr_ctx *ctx, orders *s, flight *f) {
                                    : call_other(ctx, s, f, A_REFUND);
 }
 
-/* A failed call (a timeout, an error of the dependency, an open breaker): try again later. */
+/* A failed call (a timeout, an error of the dependency, an open breaker): try again later.
+ * A journal append that failed makes the flight forget what it learned since the journal's
+ * last answer and read the journal again: the journal is the saga's only memory, and every
+ * step it does not record is done again (each is idempotent), exactly as after a restart. */
 static void back_off(tr_ctx *ctx, orders *s, flight *f) {
+    if (f->action == A_EVENT) {
+        f->learned = 0;
+        f->known = false;
+        f->key_len = 0;
+    }
     f->action = A_NONE;
     f->attempts = f->attempts < TR_RETRY_ATTEMPTS_MAX ? f->attempts + 1 : TR_RETRY_ATTEMPTS_MAX;
     f->delay_ms = tr_backoff_delay_ms(&s->backoff, f->attempts, f->delay_ms, tr_random(ctx));

@@ -9,6 +9,16 @@
 #include "actors/shop_internal.h"
 
 #define SUBSCRIBE_MS 500
+#define VERIFY_SLOTS 32
+#define VERIFY_MS 1000
+#define VERIFY_DELAY_MS 0
+#define TICK_MS 100
+
+typedef struct verify {
+    uint64_t corr, due_ms;
+    uint32_t slot, topic;
+    uint8_t rec[TR__AUDIT_RECORD_SIZE];
+} verify;
 
 typedef struct audit {
     tr_service_place place;
@@ -16,6 +26,8 @@ typedef struct audit {
     uint64_t count;
     uint64_t subscribe_corr[TR__TOPIC_COUNT];
     bool subscribed[TR__TOPIC_COUNT];
+    verify verifying[VERIFY_SLOTS];
+    uint64_t ticks;
 } audit;
 
 static void subscribe(tr_ctx *ctx, audit *a) {
@@ -42,7 +54,42 @@ static int audit_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     }
     subscribe(ctx, a);
     uint64_t timer;
-    return tr_timer_start(ctx, SUBSCRIBE_MS, SUBSCRIBE_MS, TR__SHOP_TICK, &timer);
+    return tr_timer_start(ctx, TICK_MS, TICK_MS, TR__SHOP_TICK, &timer);
+}
+
+static void check_due(tr_ctx *ctx, audit *a);
+
+/* Schedules a read of the order of the record in `slot`, VERIFY_DELAY_MS from now (at once:
+ * a subscriber reacting to the event reads the order it names). */
+static void check_order(tr_ctx *ctx, audit *a, uint32_t slot, const uint8_t *rec) {
+    for (int i = 0; i < VERIFY_SLOTS; i++) {
+        verify *v = &a->verifying[i];
+        if (v->due_ms == 0 && v->corr == 0) {
+            v->due_ms = tr_now_ms(ctx) + VERIFY_DELAY_MS;
+            v->slot = slot;
+            v->topic = rec[0];
+            memcpy(v->rec, rec, sizeof v->rec);
+            return;
+        }
+    }
+}
+
+static void check_due(tr_ctx *ctx, audit *a) {
+    for (int i = 0; i < VERIFY_SLOTS; i++) {
+        verify *v = &a->verifying[i];
+        if (v->due_ms != 0 && v->corr == 0 && tr_now_ms(ctx) >= v->due_ms) {
+            uint8_t body[12];
+            tr_mp_writer w;
+            tr_mp_writer_init(&w, body, sizeof body);
+            tr_mp_write_array(&w, 1);
+            tr_mp_write_uint(&w, tr_load_be64(v->rec + 1));
+            v->due_ms = 0;
+            if (tr_request_name(ctx, TR_SHOP_ORDER_TYPE_NAME, TR__ORDER_READ, body, w.len,
+                                VERIFY_MS, &v->corr) != 0) {
+                v->corr = 0;
+            }
+        }
+    }
 }
 
 /* Records ev once (by topic and order); 0, or the store's error (the event is not acked). */
@@ -76,11 +123,29 @@ static int record(tr_ctx *ctx, audit *a, const tr_topic_event *ev) {
     key[0] = 'a';
     tr_store_be32(key + 1, (uint32_t)a->count);
     tr_store_be64(val, a->count + 1);
+    rec[25] = TR__SEEN_UNKNOWN;
     int rc = tr_kv_put(ctx, key, sizeof key, rec, sizeof rec);
     rc = rc != 0 ? rc : tr_kv_put(ctx, seen, sizeof seen, "", 0);
     rc = rc != 0 ? rc : tr_kv_put(ctx, "n", 1, val, 8);
+    if (rc == 0 && (topic == TR__TOPIC_CONFIRMED || topic == TR__TOPIC_CANCELLED)) {
+        check_order(ctx, a, (uint32_t)a->count, rec);
+        check_due(ctx, a);
+    }
     a->count += rc == 0;
     return rc;
+}
+
+/* The order's answer to the read check_order sent: the record's seen byte. */
+static void checked(tr_ctx *ctx, verify *v, const tr_msg *m) {
+    tr_order_view view;
+    uint8_t key[5] = {'a'};
+    if (m->type == TR_MSG_TIMEOUT || tr__order_view_decode(m->body, m->body_len, &view) != 0) {
+        return; /* no answer: unknown */
+    }
+    uint32_t want = v->topic == TR__TOPIC_CONFIRMED ? TR_SHOP_CONFIRMED : TR_SHOP_CANCELLED;
+    v->rec[25] = view.state == want + 1 ? TR__SEEN_HELD : TR__SEEN_PREMATURE;
+    tr_store_be32(key + 1, v->slot);
+    (void)tr_kv_put(ctx, key, sizeof key, v->rec, sizeof v->rec);
 }
 
 static int audit_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
@@ -92,10 +157,20 @@ static int audit_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
             (void)tr_topic_ack(ctx, m);
         }
     } else if (k == 0 && m->type == TR__SHOP_TICK) {
-        subscribe(ctx, a);
+        if (++a->ticks % (SUBSCRIBE_MS / TICK_MS) == 0) {
+            subscribe(ctx, a);
+        }
+        check_due(ctx, a);
     } else if (k == 0 && m->type == TR_TOPIC_MSG_SUBSCRIBED) {
         for (int t = 0; t < TR__TOPIC_COUNT; t++) {
             a->subscribed[t] |= m->corr == a->subscribe_corr[t];
+        }
+    } else if (k == 0 && m->corr != 0 && (tr_msg_is_reply(m) || m->type == TR_MSG_TIMEOUT)) {
+        for (int i = 0; i < VERIFY_SLOTS; i++) {
+            if (a->verifying[i].corr == m->corr) {
+                checked(ctx, &a->verifying[i], m);
+                a->verifying[i].corr = 0;
+            }
         }
     } else if (k == 0 && m->type == TR__SHOP_AUDIT_STATS && !tr_addr_is_none(m->from)) {
         tr_reply_int(ctx, m, (int64_t)a->count, false);

@@ -150,9 +150,18 @@ extern const tr_behaviour tr__orders_behaviour; /* spawn argument: tr_service_pl
 extern const tr_behaviour tr__audit_behaviour; /* spawn argument: tr_service_place */
 /* The audit's records in its store: key "a" + slot (4 bytes big-endian) for slots
  * 0..count-1, count under "n" (8 bytes); a record is [topic code (1), order (8), key
- * hash (8), amount (8)]. Topic codes: TR__TOPIC_*. At most TR__AUDIT_MAX records. */
+ * hash (8), amount (8), seen (1)]. Topic codes: TR__TOPIC_*. At most TR__AUDIT_MAX records.
+ * On order.confirmed and order.cancelled the audit reads the order, as any subscriber
+ * reacting to the event would: seen is TR__SEEN_HELD when the journal showed the event's
+ * fact, TR__SEEN_PREMATURE when it did not (the event came before its commit), 0 when the
+ * read got no answer. */
 #define TR__AUDIT_MAX 8192
-#define TR__AUDIT_RECORD_SIZE 25
+#define TR__AUDIT_RECORD_SIZE 26
+enum {
+    TR__SEEN_UNKNOWN = 0,
+    TR__SEEN_HELD = 1,
+    TR__SEEN_PREMATURE = 2
+};
 enum {
     TR__TOPIC_CREATED = 0,
     TR__TOPIC_CONFIRMED = 1,

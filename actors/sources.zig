@@ -50,4 +50,5 @@ pub const tests = [_][]const u8{
     "tests/actors/test_entity.c",
     "tests/actors/test_catalog.c",
     "tests/actors/test_topics.c",
+    "tests/actors/test_shop.c",
 };

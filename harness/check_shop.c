@@ -18,7 +18,8 @@ typedef struct shop_order {
     bool known; /* its state was read */
     tr_order_view v;
     tr_payment_view pay;
-    uint32_t events; /* 1 << TR__TOPIC_*: the events the audits recorded */
+    uint32_t events;    /* 1 << TR__TOPIC_*: the events the audits recorded */
+    uint32_t premature; /* 1 << TR__TOPIC_*: a subscriber read the order before its commit */
 } shop_order;
 
 typedef struct shop_world {
@@ -78,6 +79,7 @@ static int read_audits(const tr_check_input *in, shop_world *w) {
             }
             o->key_hash = tr_load_be64(rec + 9);
             o->events |= 1u << rec[0];
+            o->premature |= rec[25] == TR__SEEN_PREMATURE ? 1u << rec[0] : 0;
         }
     }
     return 0;
@@ -158,6 +160,8 @@ static void world_free(shop_world *w) {
         return TR_VERDICT_UNKNOWN;              \
     }
 
+static void measure_breakers(const tr_check_input *in);
+
 static tr_verdict verdict(shop_world *w, bool held) {
     world_free(w);
     return held ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED;
@@ -185,6 +189,7 @@ static tr_verdict check_never_negative(const tr_check_input *in, char *why, size
  * reservation is left open, and what each item sold is what its confirmed orders bought. */
 static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t cap) {
     CHECK_BEGIN(in, why, cap);
+    measure_breakers(in);
     int64_t bought[ITEMS_MAX] = {0};
     for (size_t i = 0; i < w.count; i++) {
         const shop_order *o = &w.orders[i];
@@ -219,8 +224,9 @@ static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t ca
 
 /* ---- orders and payments ---------------------------------------------------------------- */
 
-/* Latency percentiles and availability of the orders, as measures. */
-static void measure_orders(const tr_check_input *in) {
+/* Latency percentiles of the orders answered final, or (availability) the fraction of order
+ * attempts answered final on the nodes a partition cut off and on the others, as measures. */
+static void measure_orders(const tr_check_input *in, bool availability) {
     size_t n = tr_history_count(in->history), done = 0, ok = 0, attempts = 0;
     int64_t *lat = malloc((n ? n : 1) * sizeof *lat), *started = calloc(4096, sizeof *started);
     tr_history_op op;
@@ -257,18 +263,18 @@ static void measure_orders(const tr_check_input *in) {
         }
         lat[j] = x;
     }
-    if (done > 0) {
+    if (done > 0 && !availability) {
         tr_check_measure(in, "order_p50_ms", (double)lat[done / 2] / 1e6);
         tr_check_measure(in, "order_p90_ms", (double)lat[done * 9 / 10] / 1e6);
         tr_check_measure(in, "order_p99_ms", (double)lat[done * 99 / 100] / 1e6);
     }
-    tr_check_measure(in, "orders_answered", (double)ok);
-    tr_check_measure(in, "order_attempts", (double)attempts);
-    for (int s = 0; s < 2; s++) {
-        if (side_all[s] > 0) {
-            tr_check_measure(in, s ? "availability_cut_side" : "availability_other_side",
-                             (double)side_ok[s] / (double)side_all[s]);
-        }
+    if (!availability) {
+        tr_check_measure(in, "orders_answered", (double)ok);
+    }
+    (void)attempts;
+    for (int s = 0; s < 2 && availability; s++) {
+        tr_check_measure(in, s ? "availability_cut_side" : "availability_other_side",
+                         side_all[s] > 0 ? (double)side_ok[s] / (double)side_all[s] : -1);
     }
     free(lat);
     free(started);
@@ -294,9 +300,7 @@ static void measure_breakers(const tr_check_input *in) {
 
 static tr_verdict check_final(const tr_check_input *in, char *why, size_t cap) {
     CHECK_BEGIN(in, why, cap);
-    size_t confirmed = 0, cancelled = 0;
-    measure_orders(in);
-    measure_breakers(in);
+    measure_orders(in, false);
     for (size_t i = 0; i < w.count; i++) {
         const shop_order *o = &w.orders[i];
         if (!o->known || o->v.state == TR_SHOP_PENDING + 1) {
@@ -304,11 +308,7 @@ static tr_verdict check_final(const tr_check_input *in, char *why, size_t cap) {
                      o->known ? "still pending" : "nowhere stored");
             return verdict(&w, false);
         }
-        confirmed += o->v.state == TR_SHOP_CONFIRMED + 1;
-        cancelled += o->v.state == TR_SHOP_CANCELLED + 1;
     }
-    tr_check_measure(in, "orders_confirmed", (double)confirmed);
-    tr_check_measure(in, "orders_cancelled", (double)cancelled);
     return verdict(&w, true);
 }
 
@@ -316,9 +316,10 @@ static tr_verdict check_final(const tr_check_input *in, char *why, size_t cap) {
  * amounts; a payment kept is an order confirmed, and a cancelled order kept no money. */
 static tr_verdict check_payments(const tr_check_input *in, char *why, size_t cap) {
     CHECK_BEGIN(in, why, cap);
-    uint64_t kept = 0, owed = 0;
+    uint64_t kept = 0, owed = 0, refunds = 0;
     for (size_t i = 0; i < w.count; i++) {
         const shop_order *o = &w.orders[i];
+        refunds += o->pay.refunded > 0;
         bool confirmed = o->known && o->v.state == TR_SHOP_CONFIRMED + 1;
         uint64_t net = o->pay.captured - o->pay.refunded;
         if (o->pay.refunded > o->pay.captured) {
@@ -337,6 +338,7 @@ static tr_verdict check_payments(const tr_check_input *in, char *why, size_t cap
         owed += confirmed ? o->v.amount : 0;
     }
     tr_check_measure(in, "captured_cents", (double)kept);
+    tr_check_measure(in, "refunds", (double)refunds);
     if (kept != owed) {
         snprintf(why, cap, "payments keep %llu cents, confirmed orders amount to %llu",
                  (unsigned long long)kept, (unsigned long long)owed);
@@ -353,6 +355,7 @@ static int by_key(const void *a, const void *b) {
 /* Each idempotency key created at most one order. */
 static tr_verdict check_idempotency(const tr_check_input *in, char *why, size_t cap) {
     CHECK_BEGIN(in, why, cap);
+    measure_orders(in, true);
     qsort(w.orders, w.count, sizeof *w.orders, by_key);
     for (size_t i = 1; i < w.count; i++) {
         if (w.orders[i].key_hash != 0 && w.orders[i].key_hash == w.orders[i - 1].key_hash) {
@@ -379,6 +382,15 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
                 continue;
             }
             events++;
+            if (o->premature >> t & 1) {
+                snprintf(
+                    why, cap,
+                    "event %s for order %llu reached a subscriber before the "
+                    "journal recorded it (the subscriber read the order and did not find it %s)",
+                    tr__shop_topics[t], (unsigned long long)o->id,
+                    t == TR__TOPIC_CONFIRMED ? "confirmed" : "cancelled");
+                return verdict(&w, false);
+            }
             if (!holds[t]) {
                 snprintf(why, cap, "event %s for order %llu, whose journal does not record it",
                          tr__shop_topics[t], (unsigned long long)o->id);

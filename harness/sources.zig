@@ -50,4 +50,5 @@ pub const tests = [_][]const u8{
     "tests/harness/test_lock.c",
     "tests/harness/test_entity_sim.c",
     "tests/harness/test_pubsub_sim.c",
+    "tests/harness/test_shop_sim.c",
 };
