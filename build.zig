@@ -327,6 +327,13 @@ pub fn build(b: *std.Build) void {
         gw.has_side_effects = true;
         test_step.dependOn(&gw.step);
     }
+    // kill -9 in a 4-node shop behind the gateway: no hang, no acknowledged order lost.
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/gateway/test_shop_kill9.py", suite_filter.?) != null)) {
+        const k9 = b.addSystemCommand(&.{ "python3", "tests/gateway/test_shop_kill9.py" });
+        k9.addFileArg(exe.getEmittedBin());
+        k9.has_side_effects = true;
+        test_step.dependOn(&k9.step);
+    }
 
     // The deployment: the Kubernetes manifests rendered and validated offline (validate.py),
     // the image's runtime libraries against the binary's (runtime_libs.sh), and the image's

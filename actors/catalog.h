@@ -1,33 +1,46 @@
 /* catalog.h — the "catalog" service: products, written rarely and read often, with a replica
- * on every node that answers reads locally (eventually consistent).
+ * on every node that answers reads locally, updated by events (eventually consistent).
  *
  * Placement: one "catalog" actor on every node (TR_PLACE_EVERY_NODE, the default spawn
- * argument tr_service_place). The actor of node index 0 (named n1) is the writer: a PUT that
- * reaches another node is forwarded there (tr_forward), so every write is ordered by one
- * actor, which numbers each product's versions 1, 2, ... The writer stores the product
- * (tr_kv_put), sends it as an APPLY to the catalog actor of every other node (n2..nN) and
- * answers once its own write is durable. A replica stores an APPLY only when its version is
- * newer than the one it holds, so a duplicated or reordered APPLY changes nothing.
+ * argument tr_service_place), next to the topics broker (TR_TOPICS_NAME, docs/pubsub.md). The
+ * actor of node index 0 (named n1) is the writer: a PUT that reaches another node is forwarded
+ * there (tr_forward), so every write is ordered by one actor, which numbers each product's
+ * versions 1, 2, ... In one callback the writer stores the product (tr_kv_put), its event
+ * counter and a catalog.updated event [record, committed_at_ms] in its durable outbox
+ * (tr_outbox_put), so one commit holds the three; it answers once that commit is durable, and
+ * the outbox publishes the event then, resending it until every subscriber acked.
  *
- * Consistency: a read on any node returns that node's latest applied version (or "not
- * found"). Replication is fire and forget: an APPLY lost with a down node or a broken link (or
- * sent before the links between the nodes are up after a start) is not resent, and that
- * replica serves the older version until the product's next write.
- * At-least-once delivery over topics (catalog.updated) replaces the direct APPLY sends.
+ * Replicas: every other node's actor subscribes to catalog.updated as "catalog@nK" (again
+ * until the topic's home answers). An event's record is stored only when its version is newer
+ * than the replica's, so a duplicate or reordered event changes nothing; the ack goes once the
+ * store write is durable, so a replica that crashes first is sent the event again. Delivery
+ * is at least once from the subscription on: a replica sees every write made after its
+ * subscription was acknowledged (a subscription is durable at the topic's home); writes made
+ * before a node's first subscription reach it only with the product's next write.
+ *
+ * Lag: a replica measures, per event applied, its clock at the apply minus the writer's at the
+ * commit (meaningful when the nodes share a clock: one host, or the simulator without clock
+ * faults), and reports the most and the total in STATS.
+ *
+ * Deadlines: GET and PUT bodies may come in the deadline wrapper (docs/resilience.md); one
+ * that arrives with no time left is answered {"error": "deadline exceeded"} and does nothing.
  *
  * Requests (msgpack bodies; replies have type TR_CATALOG_REPLY):
  *   TR_CATALOG_GET  [id]                                  -> a product record, or nil
  *   TR_CATALOG_PUT  [id, name, price_cents, description]  -> the stored product record
- *   TR_CATALOG_APPLY  a product record (writer to replica; no reply)
- *   TR_CATALOG_STATS  []  -> [gets, puts, applies]: the requests this actor has handled since
- *                            it started (a benchmark checks with it that every HTTP read
+ *   TR_CATALOG_APPLY  a product record: stored if newer (no reply; a repair, and tests)
+ *   TR_CATALOG_STATS  []  -> [gets, puts, applies, events, lag_max_ms, lag_total_ms,
+ *                            subscribed]: since the actor started, the requests handled, the
+ *                            records stored from events or APPLY, the new events received and
+ *                            their lag (a benchmark checks with gets that every HTTP read
  *                            reached the actor)
  * A product record is [id, version, name, price_cents, description]. An error is a reply
- * {"error": why}: "bad request", "store failed", "writer unreachable".
+ * {"error": why}: "bad request", "store failed", "writer unreachable", "deadline exceeded",
+ * "busy" (the writer's outbox holds TR_OUTBOX_MAX undelivered events: replicas are behind).
  *
  * Limits: ids 1..TR_CATALOG_ID_MAX, names 1..TR_CATALOG_NAME_MAX bytes, descriptions
  * 0..TR_CATALOG_DESC_MAX bytes, prices 0..TR_CATALOG_PRICE_MAX cents; a record therefore fits
- * TR_CATALOG_RECORD_MAX bytes. */
+ * TR_CATALOG_RECORD_MAX bytes, and an event TR_TOPIC_BODY_MAX. */
 #ifndef TR_ACTORS_CATALOG_H
 #define TR_ACTORS_CATALOG_H
 
@@ -41,11 +54,13 @@ enum {
     TR_CATALOG_STATS = TR_MSG_USER + 0x704,
 };
 
+#define TR_CATALOG_TOPIC "catalog.updated"
+
 #define TR_CATALOG_ID_MAX ((1LL << 53) - 1) /* exact in a JSON number */
 #define TR_CATALOG_NAME_MAX 200
-#define TR_CATALOG_DESC_MAX 2000
+#define TR_CATALOG_DESC_MAX 600
 #define TR_CATALOG_PRICE_MAX 1000000000000LL
-#define TR_CATALOG_RECORD_MAX 4096
+#define TR_CATALOG_RECORD_MAX 840 /* 5-array: 1 + 3 x 9 ints + 2 + 200 + 3 + 600, rounded */
 
 typedef struct tr_catalog_product {
     int64_t id;

@@ -15,6 +15,8 @@
 
 /* The longest request head (request line and headers) a connection may send: MHD's buffer. */
 #define GW_HEAD_MAX (32u << 10)
+/* The largest actor request body a handler builds (before the deadline's wrapper). */
+#define GW_CALL_BODY_MAX 4096
 /* The most polling threads (and inboxes). */
 #define GW_THREADS_MAX 64
 
@@ -23,6 +25,7 @@ struct tr__gw_node {
     uint32_t node_id;
     uint32_t timeout_ms;
     uint32_t inbox_count;
+    tr__gw_breakers *breakers; /* owned */
     tr_inbox *inboxes[GW_THREADS_MAX];
     /* One flag per inbox: a handler takes a free inbox with acq_rel exchange (its earlier
      * user's request is complete before it is reused) and returns it with a release store. */
@@ -42,26 +45,53 @@ typedef struct gw_upload {
     size_t len;
     bool too_big;
     bool answered; /* a response was queued before the body was read */
+    uint64_t deadline_at_ms;
     uint8_t *body; /* owned; body_max bytes, allocated on the first body bytes */
 } gw_upload;
 
-int tr__gw_ask(tr__gw_node *node, const char *actor, uint32_t type, const void *body, size_t len,
-               tr_msg **reply_out) {
-    TR_ASSERT(node != NULL && node->inbox_count > 0 && actor != NULL && reply_out != NULL);
-    tr_addr at;
-    if (tr_node_lookup(tr_runtime_node(node->rt), actor, &at) != 0) {
-        return TR_ENOPROC;
-    }
+/* One request on a free inbox (one per polling thread, so one is always free). */
+static int ask(tr__gw_node *node, const char *actor, uint32_t type, const void *body, size_t len,
+               uint32_t timeout_ms, tr_msg **reply_out) {
     for (uint32_t i = 0;; i = (i + 1) % node->inbox_count) {
         if (atomic_exchange_explicit(&node->busy[i], true, memory_order_acq_rel)) {
             continue; /* in use by another thread: at most one per thread, so one is free */
         }
         tr_addr to = {.node = node->node_id};
-        int rc = tr_inbox_request(node->inboxes[i], to, actor, type, body, len, node->timeout_ms,
-                                  reply_out);
+        int rc =
+            tr_inbox_request(node->inboxes[i], to, actor, type, body, len, timeout_ms, reply_out);
         atomic_store_explicit(&node->busy[i], false, memory_order_release);
         return rc;
     }
+}
+
+int tr__gw_call(tr__gw_node *node, tr__gw_dep dep, const tr__gw_request *req, const char *actor,
+                uint32_t type, const void *body, size_t len, tr__gw_reply_ok reply_ok,
+                tr_msg **reply_out, uint32_t *retry_after_s) {
+    TR_ASSERT(node != NULL && node->inbox_count > 0 && actor != NULL && reply_out != NULL);
+    TR_ASSERT(req != NULL && reply_ok != NULL && retry_after_s != NULL);
+    *retry_after_s = 0;
+    uint64_t left = tr_deadline_remaining_ms(req->deadline_at_ms, tr__gw_now_ms());
+    if (left == 0) {
+        return TR_ETIMEDOUT;
+    }
+    uint8_t wrapped[TR_DEADLINE_WRAP_MAX + GW_CALL_BODY_MAX];
+    size_t wrapped_len = 0;
+    if (tr_deadline_wrap(wrapped, sizeof wrapped, (uint32_t)left, body, len, &wrapped_len) != 0) {
+        return TR_EINVAL; /* a handler's own body: not one msgpack value, or over the bound */
+    }
+    if (tr__gw_breaker_allow(node->breakers, dep, retry_after_s) != 0) {
+        return TR_EAGAIN;
+    }
+    tr_addr at;
+    int rc = tr_node_lookup(tr_runtime_node(node->rt), actor, &at) != 0
+                 ? TR_ENOPROC
+                 : ask(node, actor, type, wrapped, wrapped_len, (uint32_t)left, reply_out);
+    tr__gw_breaker_record(node->breakers, dep, rc == 0 && reply_ok(*reply_out));
+    return rc;
+}
+
+tr__gw_breakers *tr__gw_node_breakers(tr__gw_node *node) {
+    return node->breakers;
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *c, tr__gw_response *res, bool close) {
@@ -110,6 +140,7 @@ static enum MHD_Result request_begin(tr__gateway *gw, struct MHD_Connection *c, 
         return MHD_NO;
     }
     *con_cls = up;
+    up->deadline_at_ms = tr__gw_now_ms() + gw->node.timeout_ms;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > gw->body_max) {
         char detail[96];
@@ -158,8 +189,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(detail, sizeof detail, "the body is over the limit of %u bytes", gw->body_max);
         return answer_problem(c, MHD_HTTP_CONTENT_TOO_LARGE, detail, true);
     }
-    tr__gw_request req = {
-        .method = method, .path = url, .param = "", .body = up->body, .body_len = up->len};
+    tr__gw_request req = {.method = method,
+                          .path = url,
+                          .param = "",
+                          .body = up->body,
+                          .body_len = up->len,
+                          .deadline_at_ms = up->deadline_at_ms,
+                          .idempotency_key =
+                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key")};
     tr__gw_response res;
     memset(&res, 0, sizeof res);
     tr__gw_route(&gw->node, &req, &res);
@@ -200,6 +237,7 @@ static void gateway_free(tr__gateway *gw) {
     for (uint32_t i = 0; i < gw->node.inbox_count; i++) {
         tr_inbox_destroy(gw->node.inboxes[i]);
     }
+    tr__gw_breakers_destroy(gw->node.breakers);
     free(gw);
 }
 
@@ -237,7 +275,14 @@ int tr__gateway_start(tr_runtime *rt, const tr__gateway_config *cfg, tr__gateway
     gw->node.node_id = tr_node_id(tr_runtime_node(rt));
     gw->node.timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : TR__GATEWAY_TIMEOUT_MS_DEFAULT;
     gw->body_max = cfg->body_max ? cfg->body_max : TR__GATEWAY_BODY_DEFAULT;
-    int rc = gateway_inboxes(gw, threads, err, cap);
+    int rc =
+        tr__gw_breakers_create(cfg->breaker, tr_node_name(tr_runtime_node(rt)), &gw->node.breakers);
+    if (rc != 0) {
+        snprintf(err, cap, "the gateway's breakers: %s", tr_strerror(rc));
+        gateway_free(gw);
+        return rc;
+    }
+    rc = gateway_inboxes(gw, threads, err, cap);
     if (rc != 0) {
         gateway_free(gw);
         return rc;

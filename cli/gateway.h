@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/gateway_breakers.h"
 #include "troupe.h"
 
 #define TR__GATEWAY_THREADS_DEFAULT 2
@@ -33,6 +34,8 @@ typedef struct tr__gateway_config {
     uint32_t body_max;        /* bytes; 0: TR__GATEWAY_BODY_DEFAULT */
     uint32_t timeout_ms;      /* an actor request's deadline; 0: TR__GATEWAY_TIMEOUT_MS_DEFAULT */
     uint32_t idle_s;          /* 0: TR__GATEWAY_IDLE_S_DEFAULT */
+    /* every dependency's breaker (copied); NULL: tr_breaker_config_init's defaults */
+    const tr_breaker_config *breaker;
 } tr__gateway_config;
 
 typedef struct tr__gateway tr__gateway;
@@ -57,6 +60,8 @@ typedef struct tr__gw_request {
     const char *param; /* the {id} segment of the matched route, NUL-terminated; "" if none */
     const uint8_t *body;
     size_t body_len;
+    uint64_t deadline_at_ms; /* tr__gw_now_ms() when the request began + the gateway's timeout */
+    const char *idempotency_key; /* the Idempotency-Key header, or NULL */
 } tr__gw_request;
 
 typedef struct tr__gw_response {
@@ -69,17 +74,40 @@ typedef struct tr__gw_response {
     uint32_t retry_after_s; /* > 0: a Retry-After header */
 } tr__gw_response;
 
-/* What a handler reaches of the node: one request/reply with an actor of this node by name.
- * 0 with *reply_out owned (tr_msg_free); TR_ENOPROC when no such actor runs here;
- * TR_ETIMEDOUT; another error of tr_inbox_request. */
+/* What a handler reaches of the node: one request/reply with an actor of this node by name,
+ * in the order of docs/resilience.md: the deadline first (none left: TR_ETIMEDOUT, nothing
+ * sent), then dep's breaker (open: TR_EAGAIN with *retry_after_s, nothing sent), then the
+ * request, its body wrapped with the time left (the deadline convention of
+ * docs/resilience.md) and that time as its timeout. The outcome is recorded on the breaker:
+ * no actor, no answer or an error of the request is a failure; a reply is what
+ * reply_ok(reply) says. 0 with *reply_out owned (tr_msg_free); TR_EAGAIN; TR_ETIMEDOUT;
+ * TR_ENOPROC when no such actor runs here; another error of tr_inbox_request. */
 typedef struct tr__gw_node tr__gw_node;
-int tr__gw_ask(tr__gw_node *node, const char *actor, uint32_t type, const void *body, size_t len,
-               tr_msg **reply_out);
+typedef bool (*tr__gw_reply_ok)(const tr_msg *reply);
+int tr__gw_call(tr__gw_node *node, tr__gw_dep dep, const tr__gw_request *req, const char *actor,
+                uint32_t type, const void *body, size_t len, tr__gw_reply_ok reply_ok,
+                tr_msg **reply_out, uint32_t *retry_after_s);
+/* The gateway's breakers (valid while the gateway runs). */
+tr__gw_breakers *tr__gw_node_breakers(tr__gw_node *node);
 
 /* Routes one request by the table: fills *res (status, body); an unknown path is 404, a known
  * one with another method 405 with its Allow header. */
 void tr__gw_route(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
 /* A problem+json body (RFC 9457) for status with the reason `detail` into *res. */
 void tr__gw_problem(tr__gw_response *res, unsigned status, const char *detail);
+
+/* ---- shared by the route files (gateway_routes.c, gateway_orders.c) ---- */
+
+struct json_t;
+/* Answers with j (a jansson value, taken) as application/json; 503 when it cannot be dumped. */
+void tr__gw_reply_json(tr__gw_response *res, unsigned status, struct json_t *j);
+/* A decimal id without sign or leading zero, 1..2^53-1. 0, or -1. */
+int tr__gw_parse_id(const char *s, int64_t *id);
+/* A tr__gw_call that got no reply into *res: 503 (with Retry-After when a breaker refused it,
+ * retry_after_s) or 504; who names the dependency in the detail. */
+void tr__gw_call_failed(int rc, uint32_t retry_after_s, const char *who, tr__gw_response *res);
+/* The order routes (cli/gateway_orders.c): POST /orders, GET /orders/{id}. */
+void tr__gw_order_post(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
+void tr__gw_order_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
 
 #endif

@@ -29,6 +29,7 @@ static const char *reason_phrase(unsigned status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Content Too Large";
+    case 409: return "Conflict";
     case 415: return "Unsupported Media Type";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -47,7 +48,7 @@ void tr__gw_problem(tr__gw_response *res, unsigned status, const char *detail) {
 }
 
 /* Answers with j (taken) as application/json. */
-static void reply_json(tr__gw_response *res, unsigned status, json_t *j) {
+void tr__gw_reply_json(tr__gw_response *res, unsigned status, json_t *j) {
     res->status = status;
     res->content_type = "application/json";
     res->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -65,7 +66,7 @@ static json_t *product_json(const tr_catalog_product *p) {
 }
 
 /* A decimal id without sign or leading zero, 1..TR_CATALOG_ID_MAX. 0, or -1. */
-static int parse_id(const char *s, int64_t *id) {
+int tr__gw_parse_id(const char *s, int64_t *id) {
     size_t n = strlen(s);
     if (n == 0 || n > 16 || s[0] == '0' || strspn(s, "0123456789") != n) {
         return -1;
@@ -74,34 +75,70 @@ static int parse_id(const char *s, int64_t *id) {
     return *id <= TR_CATALOG_ID_MAX ? 0 : -1;
 }
 
-/* The catalog's answer to a request (its error, or a product record) into *res. */
-static void catalog_answer(int rc, tr_msg *reply, int64_t id, unsigned ok_status,
-                           tr__gw_response *res) {
-    char detail[128];
-    tr_catalog_product p;
+/* The catalog's error reply {"error": why}: true with why[0..cap) when reply is one. */
+static bool catalog_error(const tr_msg *reply, char *why, size_t cap) {
+    tr_mp_reader r;
+    uint32_t n;
+    char key[8];
+    tr_mp_reader_init(&r, reply->body, reply->body_len);
+    return tr_mp_read_map(&r, &n) == 0 && n == 1 && tr_mp_read_str_copy(&r, key, sizeof key) == 0 &&
+           strcmp(key, "error") == 0 && tr_mp_read_str_copy(&r, why, cap) == 0;
+}
+
+/* For the breaker: an error the catalog (or its writer) caused is a failure; an answer, or the
+ * refusal of a bad request, shows that it works. */
+static bool catalog_reply_ok(const tr_msg *reply) {
+    char why[64];
+    return !catalog_error(reply, why, sizeof why) || strcmp(why, "bad request") == 0;
+}
+
+/* A call that got no reply: 503 (with Retry-After when a breaker refused it) or 504. */
+void tr__gw_call_failed(int rc, uint32_t retry_after_s, const char *who, tr__gw_response *res) {
+    char detail[160];
     if (rc == TR_ETIMEDOUT) {
-        tr__gw_problem(res, 504, "the catalog did not answer in time");
-        return;
-    }
-    if (rc != 0) {
-        snprintf(detail, sizeof detail, "the catalog is unavailable: %s", tr_strerror(rc));
+        snprintf(detail, sizeof detail, "the %s did not answer within the deadline", who);
+        tr__gw_problem(res, 504, detail);
+    } else if (rc == TR_EAGAIN) {
+        snprintf(detail, sizeof detail,
+                 "the %s is failing: its circuit breaker is open, retry after %u s", who,
+                 retry_after_s);
         tr__gw_problem(res, 503, detail);
+        res->retry_after_s = retry_after_s;
+    } else {
+        snprintf(detail, sizeof detail, "the %s is unavailable: %s", who, tr_strerror(rc));
+        tr__gw_problem(res, 503, detail);
+    }
+}
+
+/* The catalog's answer to a request (its error, or a product record) into *res. */
+static void catalog_answer(int rc, uint32_t retry_after_s, tr_msg *reply, int64_t id,
+                           unsigned ok_status, tr__gw_response *res) {
+    char detail[128], why[64];
+    tr_catalog_product p;
+    if (rc != 0) {
+        tr__gw_call_failed(rc, retry_after_s, "catalog", res);
         return;
     }
     if (reply->body_len == 1 && reply->body[0] == 0xc0) {
         snprintf(detail, sizeof detail, "no product with id %lld", (long long)id);
         tr__gw_problem(res, 404, detail);
     } else if (tr__catalog_record_decode(reply->body, reply->body_len, true, &p) == 0) {
-        reply_json(res, ok_status == 201 && p.version > 1 ? 200 : ok_status, product_json(&p));
+        tr__gw_reply_json(res, ok_status == 201 && p.version > 1 ? 200 : ok_status,
+                          product_json(&p));
+    } else if (catalog_error(reply, why, sizeof why) && strcmp(why, "deadline exceeded") == 0) {
+        tr__gw_problem(res, 504, "the catalog did not answer within the deadline");
+    } else if (catalog_error(reply, why, sizeof why)) {
+        snprintf(detail, sizeof detail, "the catalog refused the request: %s", why);
+        tr__gw_problem(res, 503, detail);
     } else {
-        tr__gw_problem(res, 503, "the catalog refused the request");
+        tr__gw_problem(res, 503, "the catalog answered something it should not");
     }
     tr_msg_free(reply);
 }
 
 static void product_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
     int64_t id;
-    if (parse_id(req->param, &id) != 0) {
+    if (tr__gw_parse_id(req->param, &id) != 0) {
         tr__gw_problem(res, 400, "the id must be a decimal integer from 1 to 2^53-1");
         return;
     }
@@ -111,8 +148,10 @@ static void product_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_res
     tr_mp_write_array(&w, 1);
     tr_mp_write_int(&w, id);
     tr_msg *reply = NULL;
-    int rc = tr__gw_ask(node, "catalog", TR_CATALOG_GET, body, w.len, &reply);
-    catalog_answer(rc, reply, id, 200, res);
+    uint32_t retry_after_s = 0;
+    int rc = tr__gw_call(node, TR__GW_DEP_CATALOG, req, "catalog", TR_CATALOG_GET, body, w.len,
+                         catalog_reply_ok, &reply, &retry_after_s);
+    catalog_answer(rc, retry_after_s, reply, id, 200, res);
 }
 
 /* A string member of at most max_chars code points (jansson has checked UTF-8). */
@@ -153,8 +192,8 @@ static const char *product_parse(json_t *j, tr_catalog_product *p) {
         json_integer_value(price) > TR_CATALOG_PRICE_MAX) {
         return "price_cents must be an integer from 0 to 10^12";
     }
-    if (desc && !text_ok(desc, 500, false)) {
-        return "description must be a string of at most 500 characters";
+    if (desc && !text_ok(desc, 150, false)) {
+        return "description must be a string of at most 150 characters";
     }
     memset(p, 0, sizeof *p);
     p->id = json_integer_value(id);
@@ -190,8 +229,10 @@ static void product_put(tr__gw_node *node, const tr__gw_request *req, tr__gw_res
     tr_mp_write_int(&w, p.price_cents);
     tr_mp_write_cstr(&w, p.description);
     tr_msg *reply = NULL;
-    int rc = tr__gw_ask(node, "catalog", TR_CATALOG_PUT, body, w.len, &reply);
-    catalog_answer(rc, reply, p.id, 201, res);
+    uint32_t retry_after_s = 0;
+    int rc = tr__gw_call(node, TR__GW_DEP_CATALOG_WRITER, req, "catalog", TR_CATALOG_PUT, body,
+                         w.len, catalog_reply_ok, &reply, &retry_after_s);
+    catalog_answer(rc, retry_after_s, reply, p.id, 201, res);
 }
 
 static void openapi_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
@@ -201,11 +242,32 @@ static void openapi_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_res
     res->len = tr__gateway_openapi_len;
 }
 
+/* GET /health: every breaker's state and figures; "degraded" while one is not closed. */
+static void health_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
+    json_t *breakers = json_object();
+    bool all_closed = true;
+    for (int d = 0; d < TR__GW_DEP_COUNT; d++) {
+        tr_breaker_status st;
+        tr__gw_breaker_status(tr__gw_node_breakers(node), (tr__gw_dep)d, &st);
+        all_closed = all_closed && st.state == TR_BREAKER_CLOSED;
+        json_object_set_new(breakers, tr__gw_dep_name((tr__gw_dep)d),
+                            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "state",
+                                      tr_breaker_state_name(st.state), "transitions",
+                                      (json_int_t)st.transitions, "opened", (json_int_t)st.opened,
+                                      "rejected", (json_int_t)st.rejected, "successes",
+                                      (json_int_t)st.successes, "failures", (json_int_t)st.failures,
+                                      "retry_after_ms", (json_int_t)st.retry_after_ms));
+    }
+    tr__gw_reply_json(
+        res, 200,
+        json_pack("{s:s, s:o}", "status", all_closed ? "ok" : "degraded", "breakers", breakers));
+}
+
 /* The routes. Adding one is a row here, a handler above, and its path in docs/openapi.json. */
 static const gw_route routes[] = {
-    {"GET", "/openapi.json", openapi_get},
-    {"GET", "/products/{id}", product_get},
-    {"POST", "/products", product_put},
+    {"GET", "/openapi.json", openapi_get},  {"GET", "/health", health_get},
+    {"GET", "/products/{id}", product_get}, {"POST", "/products", product_put},
+    {"POST", "/orders", tr__gw_order_post}, {"GET", "/orders/{id}", tr__gw_order_get},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

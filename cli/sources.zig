@@ -13,4 +13,6 @@ pub const sources = [_][]const u8{
     "cli/gateway_openapi.c",
     "cli/metrics_http.c",
     "cli/cmd_status.c",
+    "cli/gateway_breakers.c",
+    "cli/gateway_orders.c",
 };

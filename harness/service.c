@@ -568,6 +568,13 @@ static bool boot_undo(tr_node *node, const tr_service *svc, const tr_addr *addrs
 _Static_assert(sizeof((tr_service_place *)0)->bug > TR_HISTORY_NAME_MAX,
                "a planted bug's name fits tr_service_place.bug");
 
+/* The topics broker is one per node, shared by every service that lists it: true when a is
+ * the broker and another service already runs it on node. */
+static bool broker_shared(const tr_service_actor *a, tr_node *node) {
+    tr_addr at;
+    return a->behaviour == &tr_topics_broker && tr_node_lookup(node, a->name, &at) == 0;
+}
+
 /* Spawns actor i on node (its argument from its arg callback, or a tr_service_place). */
 static int boot_spawn(const tr_service *svc, uint32_t i, tr_node *node, const tr_service_env *env,
                       boot_record *rec, uint8_t *buf, tr_addr *out, char *err, size_t cap) {
@@ -658,7 +665,7 @@ int tr__service_boot_why(const tr_service *svc, tr_node *node, const tr_service_
     for (uint32_t i = 0; i < svc->actor_count && rc == 0; i++) {
         addrs[i] = TR_ADDR_NONE;
         spawned = i + 1;
-        if (tr__service_places(&svc->actors[i], env)) {
+        if (tr__service_places(&svc->actors[i], env) && !broker_shared(&svc->actors[i], node)) {
             rc = boot_spawn(svc, i, node, env, rec, buf, &addrs[i], err, err_cap);
         }
     }

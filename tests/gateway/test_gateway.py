@@ -35,6 +35,7 @@ BODY_MAX = 16384
 IDLE_S = 10
 
 failures = []
+EXE = None
 
 
 def check(cond, what):
@@ -49,7 +50,7 @@ class Node:
         self.data = data or os.path.join(tmp, name)
         self.log_path = os.path.join(tmp, name + ".log")
         args = [exe, "node", "--name", name, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
-                "--replicas", "n1,n2,n3", "--data", self.data, "--builtins", "echo",
+                "--replicas", "n1,n2,n3", "--data", self.data, "--builtins", "echo,shop",
                 "--heartbeat-ms", "100", "--down-ms", "600"]
         if seeds:
             args += ["--seeds", seeds]
@@ -136,6 +137,18 @@ def wait_version(nodes, pid, version, timeout=5.0):
     return None
 
 
+def catalog_stats(n):
+    """The catalog actor's stats on n: [gets, puts, applies, events, lag_max_ms, lag_total_ms,
+    subscribed], through `troupe call`; None when it cannot be read."""
+    env = dict(os.environ, TROUPE_SECRET=SECRET)
+    try:
+        r = subprocess.run([EXE, "call", "127.0.0.1:%d" % n.port, "catalog", "stats", "[]"],
+                           capture_output=True, text=True, timeout=10, env=env)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
 def test_catalog(nodes):
     n1, n2, n3 = nodes
     status, headers, body = request(n3.http, "GET", "/products/7")
@@ -157,10 +170,41 @@ def test_catalog(nodes):
     lag = wait_version(nodes, 7, 2)
     check(lag is not None, "every node serves version 2 (lag %s ms)" %
           (None if lag is None else round(lag * 1000, 1)))
+    for n in nodes[1:]:
+        st = catalog_stats(n)
+        check(st is not None and st[3] >= 2 and st[6] == 1,
+              "%s applied the writes as catalog.updated events (stats %s; lag max %s ms)" %
+              (n.name, st, None if st is None else st[4]))
     prod1 = {"id": 1, "name": "Mug", "price_cents": 1299}
     status, _, body = request(n1.http, "POST", "/products", json.dumps(prod1))
     check(status in (200, 201) and json.loads(body)["description"] == "",
           "a product without description stores an empty one")
+
+
+def test_orders(nodes):
+    """POST /orders with an Idempotency-Key: a new key 201, the same key (through another node)
+    200 with the same order; GET /orders/{id} reads it back, final."""
+    n1, n2, n3 = nodes
+    body = json.dumps({"item": 2, "qty": 1, "customer": 42})
+    status, h, b = request(n2.http, "POST", "/orders", body, {"Idempotency-Key": "test-order-1"})
+    first = json.loads(b) if status in (200, 201) else {}
+    check(status == 201 and first.get("state") in ("confirmed", "cancelled", "pending") and
+          first.get("amount_cents") == 700,
+          "POST /orders with a new key: 201 %s" % first)
+    status, h, b = request(n3.http, "POST", "/orders", body, {"Idempotency-Key": "test-order-1"})
+    again = json.loads(b) if status in (200, 201) else {}
+    check(status == 200 and again.get("id") == first.get("id"),
+          "the same key again (through n3): 200 with the same order (%d %s)" % (status, again))
+    final = None
+    deadline = time.time() + 10
+    while time.time() < deadline and final is None:
+        status, _, b = request(n1.http, "GET", "/orders/%d" % first.get("id", 0))
+        order = json.loads(b) if status == 200 else {}
+        if order.get("state") in ("confirmed", "cancelled"):
+            final = order
+        time.sleep(0.1)
+    check(final is not None and final["id"] == first.get("id"),
+          "GET /orders/{id} through n1 reads it back, final: %s" % final)
 
 
 HOSTILE = [
@@ -197,7 +241,21 @@ HOSTILE = [
     ("an id past 2^53-1", "GET", "/products/9007199254740992", None, None, 400),
     ("a word for an id", "GET", "/products/abc", None, None, 400),
     ("a long id", "GET", "/products/" + "9" * 300, None, None, 404),
-    ("an unknown route", "GET", "/orders/1", None, None, 404),
+    ("an unknown route", "GET", "/customers/1", None, None, 404),
+    ("an order without Idempotency-Key", "POST", "/orders", b'{"item": 1, "qty": 1}', None, 400),
+    ("an Idempotency-Key of 65 characters", "POST", "/orders", b'{"item": 1, "qty": 1}',
+     {"Idempotency-Key": "k" * 65}, 400),
+    ("an order with an unknown field", "POST", "/orders", b'{"item": 1, "qty": 1, "coupon": 5}',
+     {"Idempotency-Key": "h-1"}, 400),
+    ("an order of qty 0", "POST", "/orders", b'{"item": 1, "qty": 0}', {"Idempotency-Key": "h-2"},
+     400),
+    ("an order of item 1024", "POST", "/orders", b'{"item": 1024, "qty": 1}',
+     {"Idempotency-Key": "h-3"}, 400),
+    ("malformed JSON in an order", "POST", "/orders", b'{"item": ', {"Idempotency-Key": "h-4"},
+     400),
+    ("an absent order", "GET", "/orders/1", None, None, 404),
+    ("a bad order id", "GET", "/orders/x1", None, None, 400),
+    ("DELETE on an order", "DELETE", "/orders/1", None, None, 405),
     ("a path below a product", "GET", "/products/1/x", None, None, 404),
     ("an empty id", "GET", "/products/", None, None, 404),
     ("DELETE on a product", "DELETE", "/products/1", None, None, 405),
@@ -236,6 +294,8 @@ def test_hostile(n):
         ok = status == want and is_problem(status, h, b)
         if want == 405:
             ok = ok and h.get("allow") in ("GET", "POST")
+        if not ok:
+            print("      " + repr(b[:200]))
         check(ok, "%s: %d problem+json (got %d)" % (what, want, status))
     # A chunked body over the limit: no length announced, the bound holds while reading.
     c = http.client.HTTPConnection("127.0.0.1", n.http, timeout=10)
@@ -317,15 +377,53 @@ def test_writer_down(exe, tmp, nodes):
                            json.dumps({"id": 8, "name": "x", "price_cents": 1}))
     check(status == 503 and is_problem(status, h, b) and time.time() - t0 < 0.5,
           "once n1 is held down, a write is refused at once: 503 (got %d)" % status)
+    # The writer's breaker: failures in a row open it, then writes are refused at once with
+    # Retry-After while reads from the replica still go through.
+    retry_after = None
+    for _ in range(6):
+        status, h, b = request(n2.http, "POST", "/products",
+                               json.dumps({"id": 8, "name": "x", "price_cents": 1}))
+        if status == 503 and "retry-after" in h:
+            retry_after = int(h["retry-after"])
+            break
+    check(retry_after is not None and 1 <= retry_after <= 5 and is_problem(status, h, b),
+          "failed writes open the writer's breaker: 503 with Retry-After %s" % retry_after)
+    status, _, body = request(n2.http, "GET", "/health")
+    health = json.loads(body) if status == 200 else {}
+    br = health.get("breakers", {})
+    check(health.get("status") == "degraded" and br.get("catalog-writer", {}).get("state") ==
+          "open" and br.get("catalog", {}).get("state") == "closed",
+          "GET /health shows the writer's breaker open and the reads' closed")
+    status, _, _ = request(n2.http, "GET", "/products/7")
+    check(status == 200, "with the writer's breaker open, reads are still answered")
+    check("event=breaker_transition dependency=catalog-writer from=closed to=open" in
+          open(n2.log_path).read(), "the opening is logged")
     again = Node(exe, tmp, "n1", seeds="127.0.0.1:%d" % n2.port, data=n1.data)
     nodes[0] = again
     status, _, body = request(again.http, "GET", "/products/7")
     check(status == 200 and json.loads(body)["version"] == 2,
           "n1 restarted from its data directory still serves version 2 (durable)")
+    # After Retry-After the next write probes the writer, which answers: the breaker closes.
+    time.sleep((retry_after or 5) + 0.2)
+    deadline = time.time() + 15
+    status = None
+    while time.time() < deadline and status not in (200, 201):
+        status, _, _ = request(n2.http, "POST", "/products",
+                               json.dumps({"id": 8, "name": "x", "price_cents": 1}))
+        if status not in (200, 201):
+            time.sleep(1.1)  # n2 has not seen n1 back yet, or a probe failed: open again
+    _, _, body = request(n2.http, "GET", "/health")
+    health = json.loads(body)
+    check(status in (200, 201) and health["status"] == "ok" and
+          health["breakers"]["catalog-writer"]["state"] == "closed",
+          "with the writer back, a write succeeds and its breaker closes (%s)" % status)
+    check("dependency=catalog-writer from=half-open to=closed" in open(n2.log_path).read(),
+          "the closing is logged")
 
 
 def main():
-    exe = os.path.abspath(sys.argv[1])
+    global EXE
+    exe = EXE = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="troupe-gateway-")
     nodes = []
     try:
@@ -336,6 +434,7 @@ def main():
         time.sleep(0.5)  # the nodes join
         test_contract(n1)
         test_catalog(nodes)
+        test_orders(nodes)
         test_hostile(nodes[1])
         test_schemathesis(nodes[2], tmp)
         test_writer_down(exe, tmp, nodes)
