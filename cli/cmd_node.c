@@ -63,7 +63,9 @@ static void usage(FILE *out) {
             "(leases, actors/lock.h), lin-kv (a linearizable key-value store on Raft, actor\n"
             "\"linkv\", docs/raft.md; give it --data), catalog (products, a replica on every\n"
             "node, docs/gateway.md), pubsub (topics and a durable outbox, docs/pubsub.md),\n"
-            "or \"none\"; default " NODE_BUILTINS_DEFAULT ". Each is a\n"
+            "shop (orders, payments and stock as a saga, docs/shop.md; its payment provider\n"
+            "reads TROUPE_SHOP_PROVIDER=DELAY_MS,FAIL_PCT,DECLINE_PCT), or \"none\"; "
+            "default " NODE_BUILTINS_DEFAULT ". Each is a\n"
             "service like a loaded one.\n"
             "Addresses are HOST:PORT, HOST a name (\"db-2.internal:7401\", resolved by the\n"
             "system resolver: /etc/hosts, DNS), an IPv4 address or an IPv6 address in brackets\n"
@@ -255,7 +257,7 @@ static int pick_builtins(const char *list, const tr_service **svcs) {
         if (!svc) {
             fprintf(stderr,
                     "troupe node: --builtins: '%.*s' is not a built-in service (echo, proxy, kv, "
-                    "cp, ap, stock, lock, lin-kv, catalog, pubsub, or none); see --help\n",
+                    "cp, ap, stock, lock, lin-kv, catalog, pubsub, shop, or none); see --help\n",
                     (int)(len > 64 ? 64 : len), s);
             return -1;
         }

@@ -1974,8 +1974,13 @@ static void json_loaded(const tr_experiment_result *r, const loaded_run *lr) {
     json_fraction("availability_minority", r->partitioned ? r->available_minority.fraction : -1);
     fputs("\"checks\":[", stdout);
     for (uint32_t i = 0; i < r->check_count; i++) {
-        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"}", i ? "," : "", r->checks[i].name,
+        printf("%s{\"name\":\"%s\",\"verdict\":\"%s\"", i ? "," : "", r->checks[i].name,
                tr_verdict_name(r->checks[i].verdict));
+        for (uint32_t k = 0; k < r->checks[i].measure_count; k++) { /* the check's figures */
+            printf("%s\"%s\":%.17g", k ? "," : ",\"measures\":{", r->checks[i].measures[k].name,
+                   r->checks[i].measures[k].value);
+        }
+        fputs(r->checks[i].measure_count ? "}}" : "}", stdout);
     }
     fputs("],", stdout);
     json_fault_timeline(r->faults, r->fault_count);
@@ -1998,6 +2003,9 @@ static void print_loaded(const tr_experiment_result *r, const loaded_run *lr) {
     for (uint32_t i = 0; i < r->check_count; i++) {
         printf("  %-24s %s%s%s\n", r->checks[i].name, tr_verdict_name(r->checks[i].verdict),
                r->checks[i].why[0] ? ": " : "", r->checks[i].why);
+        for (uint32_t k = 0; k < r->checks[i].measure_count; k++) {
+            printf("    %s %g\n", r->checks[i].measures[k].name, r->checks[i].measures[k].value);
+        }
     }
     print_loaded_counterexample(r, lr);
     print_fault_timeline(r->faults, r->fault_count, o->all_faults);
