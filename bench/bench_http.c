@@ -12,19 +12,28 @@
  * latency.
  * Checks (exit 1 when one fails): every response was 2xx; the gateway keeps no cache: the
  * catalog actor handled one GET per request the gateway answered (its own count,
- * TR_CATALOG_STATS), and the gateway answered at least the requests wrk completed. */
+ * TR_CATALOG_STATS), and the gateway answered at least the requests wrk completed.
+ *
+ * Then POST /orders end to end: the node also hosts the shop (docs/shop.md), and wrk (with a
+ * Lua script giving every request a fresh Idempotency-Key) places orders through the gateway
+ * for the same duration: each is the whole saga (reserve, charge, confirm or compensate),
+ * journaled durably. Figures: orders/s, p50 and p99, and the answers that were not 2xx
+ * (503 "busy" when the node has too many orders in flight): reported, not a failure; the
+ * run fails when no order was placed. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/catalog.h"
 #include "bench/bench.h"
 #include "bench/bench_util.h"
 #include "cli/gateway.h"
 #include "harness/builtin_catalog.h"
+#include "harness/builtin_shop.h"
 
 #define WRK_THREADS 2
 #define WRK_CONNECTIONS 32
@@ -62,11 +71,27 @@ static double wrk_ms(const char *v) {
     return !strncmp(end, "us", 2) ? x / 1000 : !strncmp(end, "ms", 2) ? x : x * 1000;
 }
 
-/* Runs wrk against port for seconds; 0, or 2 (it could not run or printed no rate). */
-static int run_wrk(unsigned port, long seconds, wrk_result *out) {
-    char cmd[256], line[512], v[64];
-    snprintf(cmd, sizeof cmd, "wrk -t%d -c%d -d%lds --latency http://127.0.0.1:%u/products/%d 2>&1",
-             WRK_THREADS, WRK_CONNECTIONS, seconds, port, PRODUCT_ID);
+/* wrk's script for POST /orders: a fresh Idempotency-Key per request (the thread's number and
+ * a counter), items spread over 16. */
+static const char orders_lua[] =
+    "local n, t = 0, 0\n"
+    "local threads = 0\n"
+    "function setup(thread) threads = threads + 1; thread:set('tid', threads) end\n"
+    "function init(args) t = tid or 0 end\n"
+    "function request()\n"
+    "  n = n + 1\n"
+    "  return wrk.format('POST', '/orders', {['Idempotency-Key'] = 'bench-' .. t .. '-' .. n,\n"
+    "    ['Content-Type'] = 'application/json'},\n"
+    "    '{\"item\": ' .. (n % 16) .. ', \"qty\": 1}')\n"
+    "end\n";
+
+/* Runs wrk against port and path for seconds (with the Lua script at lua, or none); 0, or 2
+ * (it could not run or printed no rate). */
+static int run_wrk(unsigned port, const char *path, const char *lua, long seconds,
+                   wrk_result *out) {
+    char cmd[512], line[512], v[64];
+    snprintf(cmd, sizeof cmd, "wrk -t%d -c%d -d%lds --latency %s%s http://127.0.0.1:%u%s 2>&1",
+             WRK_THREADS, WRK_CONNECTIONS, seconds, lua ? "-s " : "", lua ? lua : "", port, path);
     memset(out, 0, sizeof *out);
     FILE *p = popen(cmd, "r");
     if (!p) {
@@ -111,14 +136,48 @@ static int seed_product(tr_bench_env *env) {
     return ok ? 0 : 2;
 }
 
-static int boot_catalog(tr_bench_env *env) {
+/* The catalog and the shop on this one node, and the product. 0, or 2. */
+static int boot_services(tr_bench_env *env) {
     const char *names[] = {"n1"};
     tr_service_env senv = {.node_index = 0,
                            .node_count = 1,
                            .node_name = "n1",
                            .node_names = names,
                            .simulated = false};
-    return tr_service_boot(&tr__builtin_catalog, env->node, &senv) == 0 ? seed_product(env) : 2;
+    if (tr_service_boot(&tr__builtin_catalog, env->node, &senv) != 0 ||
+        tr_service_boot(&tr__builtin_shop, env->node, &senv) != 0) {
+        fprintf(stderr, "troupe bench http: the catalog or the shop did not start\n");
+        return 2;
+    }
+    return seed_product(env);
+}
+
+/* POST /orders under wrk: the saga end to end. 0, or 2. */
+static int measure_orders(const tr_bench_opts *o, tr__gateway *gw, long seconds) {
+    char lua[] = "/tmp/troupe-bench-orders-XXXXXX";
+    int fd = mkstemp(lua);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    wrk_result r;
+    bool wrote = f && fputs(orders_lua, f) >= 0;
+    if (f) {
+        fclose(f);
+    }
+    int rc = wrote ? run_wrk(tr__gateway_port(gw), "/orders", lua, seconds, &r) : 2;
+    if (fd >= 0) {
+        unlink(lua);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "troupe bench http: wrk did not run for POST /orders\n");
+        return 2;
+    }
+    tr_bench_report(o, "http_orders", r.rps, "req/s");
+    tr_bench_report(o, "http_orders_p50", r.p50_ms, "ms");
+    tr_bench_report(o, "http_orders_p99", r.p99_ms, "ms");
+    tr_bench_report(o, "http_orders_non_2xx", (double)r.non_2xx, "responses");
+    if (r.requests <= r.non_2xx) {
+        return tr_bench_fail(o, "http", "no order was placed");
+    }
+    return 0;
 }
 
 /* The catalog actor's count of GETs handled. 0, or 2. */
@@ -165,9 +224,9 @@ static int measure(const tr_bench_opts *o, tr_bench_env *env, tr__gateway *gw,
     wrk_result g, m;
     uint64_t gets0 = 0, gets = 0, served0 = 0, served = 0;
     if (settled_counts(env, gw, &served0, &gets0) != 0 ||
-        run_wrk(tr__gateway_port(gw), seconds, &g) != 0 ||
+        run_wrk(tr__gateway_port(gw), "/products/1", NULL, seconds, &g) != 0 ||
         settled_counts(env, gw, &served, &gets) != 0 ||
-        run_wrk(info ? info->port : 0, seconds, &m) != 0) {
+        run_wrk(info ? info->port : 0, "/products/1", NULL, seconds, &m) != 0) {
         fprintf(stderr, "troupe bench http: wrk did not run or printed no rate (is it "
                         "installed? scripts/bootstrap.sh installs it)\n");
         return 2;
@@ -187,7 +246,7 @@ static int measure(const tr_bench_opts *o, tr_bench_env *env, tr__gateway *gw,
     if (gets != served || served < g.requests) {
         return tr_bench_fail(o, "http", "catalog messages != gateway requests");
     }
-    return 0;
+    return measure_orders(o, gw, seconds);
 }
 
 int tr_bench_http(const tr_bench_opts *o) {
@@ -195,7 +254,7 @@ int tr_bench_http(const tr_bench_opts *o) {
     if (tr_bench_start(o, "http", &env) != 0) {
         return 2;
     }
-    int rc = boot_catalog(&env);
+    int rc = boot_services(&env);
     tr__gateway *gw = NULL;
     char err[256] = "";
     tr__gateway_config gc = {.addr = "127.0.0.1:0"};
