@@ -2416,7 +2416,7 @@ static int report_run(const sim_opts *o, const tr_experiment_config *cfg,
     tr__report_input in = {.result = res,
                            .services = cfg->services,
                            .service_count = cfg->service_count,
-                           .nodes = cfg->sim.nodes,
+                           .nodes = cfg->randomize ? 0 : cfg->sim.nodes, /* drawn in the run */
                            .lin_budget = o->lin_budget,
                            .replay = replay,
                            .shown_models = shown};

@@ -38,7 +38,7 @@ typedef struct tr__report_input {
     const tr_experiment_result *result; /* borrowed */
     const tr_service *const *services;  /* borrowed: the run's services, for their models */
     uint32_t service_count;
-    uint32_t nodes;
+    uint32_t nodes;      /* 0: unknown here (drawn per seed: the replay command names it) */
     uint64_t lin_budget; /* the counterexample's per-check budget (0: the checker's default) */
     const char *replay;  /* borrowed: the command that replays the run */
     uint32_t bars_max;   /* 0: TR__REPORT_BARS_MAX */
