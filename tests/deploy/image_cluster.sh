@@ -233,7 +233,10 @@ if [ "$metrics" -gt 0 ]; then
     python3 "$here/sts_args.py" probes | head -1 | while read -r name path port; do
         got=$(ip netns exec "tr3-$tag" curl -s -o /dev/null -w '%{http_code}' \
             "http://10.231.0.3:$port$path")
-        [ "$got" != 200 ] || { echo "image_cluster.sh: FAIL: $name passed on the killed n3"; exit 1; }
+        if [ "$got" = 200 ]; then
+            echo "image_cluster.sh: FAIL: $name passed on the killed n3"
+            exit 1
+        fi
         echo "image_cluster.sh: $name on the killed n3: $got, not ready"
     done || fail "a probe passed on a killed node"
 fi
