@@ -207,14 +207,6 @@ python3 "$here/sts_args.py" gateway-probes | while read -r name path port; do
 done || fail "a gateway probe did not answer 200"
 grep -q 'event=link_up peer=gateway' "$tmp/n1.log" || fail "the gateway's node never linked to n1"
 
-# The image's health check (HEALTHCHECK CMD /usr/local/bin/troupe-health) on a live node, and
-# on a killed one, where it must fail.
-out=$(inpod 1 /usr/local/bin/troupe-health) || fail "troupe-health on n1: $out"
-kill -9 "$pid3"
-if out=$(inpod 3 /usr/local/bin/troupe-health); then
-    fail "troupe-health passed on the killed n3"
-fi
-echo "image_cluster.sh: troupe-health: 0 on n1, 1 on the killed n3 ($out)"
 if [ "$metrics" -gt 0 ]; then
     python3 "$here/sts_args.py" probes | while read -r name path port; do
         for k in 1 2 3; do
@@ -229,6 +221,25 @@ else
         "StatefulSet's probes need it); started without it"
 fi
 
+# The image's health check (HEALTHCHECK CMD /usr/local/bin/troupe-health) on a live node, and
+# on a killed one, where it must fail.
+out=$(inpod 1 /usr/local/bin/troupe-health) || fail "troupe-health on n1: $out"
+kill -9 "$pid3"
+if out=$(inpod 3 /usr/local/bin/troupe-health); then
+    fail "troupe-health passed on the killed n3"
+fi
+echo "image_cluster.sh: troupe-health: 0 on n1, 1 on the killed n3 ($out)"
+if [ "$metrics" -gt 0 ]; then
+    python3 "$here/sts_args.py" probes | head -1 | while read -r name path port; do
+        got=$(ip netns exec "tr3-$tag" curl -s -o /dev/null -w '%{http_code}' \
+            "http://10.231.0.3:$port$path")
+        if [ "$got" = 200 ]; then
+            echo "image_cluster.sh: FAIL: $name passed on the killed n3"
+            exit 1
+        fi
+        echo "image_cluster.sh: $name on the killed n3: $got, not ready"
+    done || fail "a probe passed on a killed node"
+fi
 # The sweep Job's pods: its container's script and env, each index as a pod
 # (JOB_COMPLETION_INDEX), the root read-only, /out a shared volume (bound at /mnt, the image
 # having no /out for a mount point: the script's /out/ paths are rewritten) and /dev/shm (the
