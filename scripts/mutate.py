@@ -85,6 +85,9 @@ def main():
     ap.add_argument("--seeds", default="1..10", help="the sweep's seeds (default 1..10)")
     ap.add_argument("--seed", type=int, default=1, help="draws the mutants (default 1)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per sweep (default 900)")
+    ap.add_argument("--sim-args", default="", help="more troupe sim options for every sweep, "
+                    "e.g. \"--nemesis partition,crash,pause,clock\" (default: none, the "
+                    "workload's declared nemesis)")
     a = ap.parse_args()
     root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True,
                           text=True, check=True).stdout.strip()
@@ -102,7 +105,7 @@ def main():
             if not workload:
                 sys.exit(f"mutate.py: {t}: expected FILE:WORKLOAD")
             sweep = [os.path.join(work, "zig-out/bin/troupe"), "sim", "--workload", workload,
-                     "--seeds", a.seeds]
+                     "--seeds", a.seeds] + a.sim_args.split()
             if run(sweep, work, a.timeout) != 0:
                 print(f"{path}: the unmutated sweep fails; skipped")
                 continue
@@ -128,7 +131,7 @@ def main():
             judged = killed + survived
             share = 100.0 * killed / judged if judged else 0.0
             totals.append((path, workload, killed, survived, stillborn, len(found)))
-            print(f"{path} (--workload {workload} --seeds {a.seeds}): {killed} of {judged} "
+            print(f"{path} (--workload {workload} --seeds {a.seeds} {a.sim_args}): {killed} of {judged} "
                   f"mutants killed ({share:.0f}%), {stillborn} stillborn, {len(found)} sites",
                   flush=True)
     finally:
