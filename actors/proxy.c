@@ -9,7 +9,7 @@ typedef struct pending {
     uint64_t corr_out; /* the forwarded request's corr; 0 = a free slot */
     tr_addr from;      /* the original request's sender, corr and trace */
     uint64_t corr_in;
-    uint64_t trace;
+    tr_trace trace;
 } pending;
 
 typedef struct proxy_state {

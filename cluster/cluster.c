@@ -60,14 +60,14 @@ struct tr_cluster {
     uint32_t blocked_len, blocked_cap;
 };
 
-int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
-                       char *name_out) {
+int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, const tr_node *clock,
+                       tr_msg **out, char *name_out) {
     /* The transport hands over whole frames within its limit, from an authenticated peer. */
     TR_ASSERT(from != 0 && payload != NULL && len > 0);
     /* tr__envelope_decode runs tr__msgpack_check over the whole payload before msgpack-c or
      * any allocation sees it (codec.h): depth, lying headers, truncation, trailing bytes.
      * (tests/cluster/test_node.c sends each of those.) */
-    int rc = tr__envelope_decode(payload, len, out, name_out);
+    int rc = tr__envelope_decode(payload, len, clock, out, name_out);
     if (rc) {
         return rc;
     }
@@ -126,7 +126,7 @@ static bool client_may_send(const tr_msg *m) {
 static int deliver(tr_cluster *c, uint32_t from, const uint8_t *payload, size_t len, bool client) {
     tr_msg *m;
     char name[TR_NAME_MAX + 1];
-    int rc = tr__cluster_decode(from, payload, len, &m, name);
+    int rc = tr__cluster_decode(from, payload, len, c->node, &m, name);
     if (rc) {
         return rc;
     }
@@ -190,7 +190,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
     tr_cluster *c = ud;
     tr_transport *t = atomic_load_explicit(&c->t, memory_order_acquire);
     int rc;
-    size_t need = tr__envelope_size(msg, to_name);
+    size_t need = tr__envelope_size(msg, to_name, c->node);
     if (!t) {
         rc = TR_EUNREACH;
     } else if (need > c->frame_max + (size_t)TR_ENVELOPE_OVERHEAD_MAX) {
@@ -200,7 +200,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
         uint8_t stack[4096];
         uint8_t *buf = need <= sizeof stack ? stack : malloc(need);
         size_t len = 0;
-        rc = buf ? tr__envelope_encode(msg, to_name, buf, need, &len) : TR_ENOMEM;
+        rc = buf ? tr__envelope_encode(msg, to_name, c->node, buf, need, &len) : TR_ENOMEM;
         /* tr__envelope_size is an upper bound of what tr__envelope_encode writes. */
         TR_ASSERT(rc != 0 || (len > 0 && len <= need));
         if (rc == 0) {

@@ -131,6 +131,14 @@ enum {
  * bytes if the sender chose so) and is valid only during the receive callback that got it:
  * copy what you keep. Inside a node a message travels by pointer: the body is written once,
  * by the sender, and never re-encoded; the envelope is encoded only when it leaves the node. */
+/* A W3C trace context (the `traceparent` header's fields; section "Trace context and
+ * deadlines"): an all-zero `id` is no trace. */
+typedef struct tr_trace {
+    uint8_t id[16];  /* trace id */
+    uint8_t span[8]; /* parent span id: the span of the activation that sent the message */
+    uint8_t flags;   /* W3C trace flags: bit 0 (TR_TRACE_SAMPLED) = sampled */
+} tr_trace;
+
 typedef struct tr_msg tr_msg;
 struct tr_msg {
 #ifndef __cplusplus
@@ -143,10 +151,11 @@ struct tr_msg {
     tr_addr from;
     tr_addr to;
     uint64_t corr;  /* correlation id (requests, replies, timers, monitors) */
-    uint64_t trace; /* trace context, propagated by tr_send from the message being handled */
+    tr_trace trace; /* trace context, propagated by tr_send from the message being handled */
     const uint8_t *body;
     uint32_t flags_;
     uint32_t size_class_;
+    uint64_t deadline_; /* absolute, this node's tr_now_ms; 0 = none (tr_msg_deadline_ms) */
 };
 #ifndef __cplusplus
 _Static_assert(sizeof(tr_msg *_Atomic) == sizeof(tr_msg *) &&
@@ -2438,6 +2447,52 @@ int tr_outbox_put(tr_outbox *ob, tr_ctx *ctx, const char *topic, uint64_t id, co
 int tr_outbox_receive(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg);
 /* Records not yet answered PUBLISHED. */
 uint32_t tr_outbox_pending(const tr_outbox *ob);
+
+/* ------------------------------------------------------------------------------------ */
+/* Trace context and deadlines (docs/wire-protocol.md, section 4)                         */
+/* ------------------------------------------------------------------------------------ */
+/* Every message carries a trace context (tr_msg.trace, a W3C traceparent: trace id, parent
+ * span id, flags) and a deadline, both in the envelope. A message an actor sends while
+ * handling a message inherits them: the same trace id, as parent span the span of the
+ * activation handling the message (tr_trace_span_of), the same flags and the same absolute
+ * deadline. Replies carry the request's trace id with the replier's span as parent and no
+ * deadline. On the wire the deadline is the time left in milliseconds (u32, 0 = none), which
+ * each node turns into an absolute time on its own clock when the message arrives: clock
+ * offsets between nodes do not matter; transit time is not subtracted. The runtime carries
+ * the deadline and never enforces it: a handler reads it (tr_msg_deadline_ms) and decides. */
+#define TR_TRACE_SAMPLED 0x01u
+
+/* True when t carries a trace (its id is not all zero). */
+bool tr_trace_is_set(const tr_trace *t);
+/* The span id of the activation that handles msg (borrowed): derived from msg's trace, its
+ * receiver and its correlation id, so every node computes the same id for it; all zero when
+ * msg carries no trace. */
+void tr_trace_span_of(const tr_msg *msg, uint8_t out[8]);
+/* The trace context the messages sent from now on in this callback carry: the handled
+ * message's trace id and flags with this activation's span as parent, or what
+ * tr_trace_start / tr_trace_set chose. All zero when there is none. */
+void tr_trace_current(tr_ctx *ctx, tr_trace *out);
+/* Starts a new trace for the messages sent from now on in this callback: a fresh trace id
+ * and span id from the node's random source (seeded in the simulator), with `flags`.
+ * TR_EINVAL for a NULL ctx. */
+int tr_trace_start(tr_ctx *ctx, uint8_t flags);
+/* Adopts a trace context given from outside (a traceparent header) for the messages sent from
+ * now on in this callback; an all-zero id sends them without a trace. */
+int tr_trace_set(tr_ctx *ctx, const tr_trace *t);
+/* Writes t as a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>", 55 bytes and a NUL) into
+ * out[0..cap): TR_ETOOBIG when cap < 56. */
+int tr_trace_format(const tr_trace *t, char *out, size_t cap);
+/* Parses a W3C traceparent of version 00: TR_EINVAL when malformed (or an all-zero id). */
+int tr_trace_parse(const char *text, tr_trace *out);
+
+/* The time msg (borrowed) has left on this node's clock, in ms: 0 once its deadline has
+ * passed; *has (when not NULL) tells whether it carries a deadline at all (0 if not). */
+uint64_t tr_msg_deadline_ms(tr_ctx *ctx, const tr_msg *msg, bool *has);
+/* Sets the deadline of the messages sent from now on in this callback to `ms` from now (0:
+ * none: they carry no deadline, even if the handled message had one). TR_EINVAL for a NULL
+ * ctx or ms above UINT32_MAX. */
+int tr_deadline_set(tr_ctx *ctx, uint64_t ms);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

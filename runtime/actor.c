@@ -625,6 +625,7 @@ bool tr__actor_run(tr_actor *a) {
             continue;
         }
         ctx.current = m;
+        ctx.out_what = 0; /* tr_trace_start/tr_deadline_set last for one message */
         if (m->type == TR__SYS_INIT) {
             a->inited = 1;
             int rc = a->beh->init ? a->beh->init(&ctx, a->state, m->body, m->body_len) : 0;

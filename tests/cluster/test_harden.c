@@ -63,7 +63,7 @@ static size_t envelope(uint8_t *buf, size_t cap, uint32_t from, uint32_t to, uin
     m.body = (const uint8_t *)"\x2a";
     m.body_len = 1;
     size_t len;
-    cr_assert_eq(tr__envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
+    cr_assert_eq(tr__envelope_encode(&m, "echo", NULL, buf + 4, cap - 4, &len), 0);
     tr_store_be32(buf, (uint32_t)len);
     return len + 4;
 }

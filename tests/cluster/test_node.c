@@ -152,7 +152,7 @@ static size_t envelope(uint8_t *buf, size_t cap, uint32_t from_node, const void 
     m.body = body;
     m.body_len = (uint32_t)body_len;
     size_t len;
-    cr_assert_eq(tr__envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
+    cr_assert_eq(tr__envelope_encode(&m, "echo", NULL, buf + 4, cap - 4, &len), 0);
     tr_store_be32(buf, (uint32_t)len);
     return len + 4;
 }
@@ -176,11 +176,11 @@ Test(node_cli, hostile_peers_are_closed_with_a_logged_reason_and_the_node_keeps_
     hostile(true, env, cut, "bad envelope");
     static uint8_t deep[4 + 2 + 1000];
     tr_store_be32(deep, 1002);
-    deep[4] = 0x9b; /* envelope-shaped: array of 11, version 1, then 1000 nested arrays */
+    deep[4] = 0x9c; /* envelope-shaped: array of 12, kind 1, then 1000 nested arrays */
     deep[5] = 0x01;
     memset(deep + 6, 0x91, 1000);
     hostile(true, deep, sizeof deep, "bad envelope");
-    uint8_t lie[4 + 20] = {0, 0, 0, 20, 0x9b, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff};
+    uint8_t lie[4 + 20] = {0, 0, 0, 20, 0x9c, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff};
     hostile(true, lie, sizeof lie, "bad envelope");
     n = envelope(env, sizeof env, 999, "\x01", 1); /* from.node is not the sender */
     hostile(true, env, n, "bad envelope");
