@@ -179,9 +179,9 @@ static void on_refused(void *ud, const char *why) {
     note_peer_error(ud, TR_EAUTH, "refused by the node: ", why);
 }
 
-static void on_unresolved(void *ud, const char *addr, const char *error) {
+static void on_unresolved(void *ud, const char *addr, const char *error, bool connect) {
     char what[TR_ADDR_STR_MAX + 32];
-    snprintf(what, sizeof what, "cannot resolve %s: ", addr);
+    snprintf(what, sizeof what, connect ? "cannot connect to %s: " : "cannot resolve %s: ", addr);
     note_peer_error(ud, TR_EUNREACH, what, error);
 }
 

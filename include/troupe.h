@@ -114,7 +114,9 @@ static inline bool tr_addr_is_none(tr_addr a) {
 /* System message types (below TR_MSG_USER). User types are >= TR_MSG_USER. */
 enum {
     TR_MSG_NONE = 0,
-    TR_MSG_TIMEOUT = 1,   /* a tr_request timed out; corr = the request's corr; no body */
+    TR_MSG_TIMEOUT = 1,   /* a tr_request timed out (no body) or failed at once (a reply
+                             whose body is the code: tr_msg_request_error); corr = the
+                             request's corr */
     TR_MSG_DOWN = 2,      /* a monitored actor stopped; from = it; corr = monitor ref;
                              body = msgpack int: the reason (0 normal, else a TR_E code) */
     TR_MSG_EXIT = 3,      /* a linked actor stopped (delivered only when trapping exits);
@@ -1082,12 +1084,14 @@ int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
  * For clients that dialled one seed. TR_ETIMEDOUT; and, for a client (cfg->client), as soon
  * as it happens while no link is up, TR_EAUTH when a seed refused the handshake (wrong
- * secret or cluster name) or TR_EUNREACH when a seed's host name did not resolve: a client
+ * secret or cluster name) or TR_EUNREACH when a seed's host name did not resolve or nothing
+ * accepted the connection on any of its addresses (connection refused): a client
  * then gives up at once rather than wait for a retry that would fail the same way. Any
  * non-worker thread. */
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
 /* Why tr_cluster_wait_peer failed with TR_EAUTH or TR_EUNREACH, as one sentence ("refused by
- * the node: ...", "cannot resolve HOST:PORT: ..."), NUL-terminated in why[0..why_cap); ""
+ * the node: ...", "cannot resolve HOST:PORT: ...", "cannot connect to HOST:PORT: ..."),
+ * NUL-terminated in why[0..why_cap); ""
  * if nothing failed. Any thread. */
 void tr_cluster_peer_error(tr_cluster *c, char *why, size_t why_cap);
 /* Drains: refuses new remote sends (dead letters from then on), lets what is already queued
@@ -2492,6 +2496,18 @@ uint64_t tr_msg_deadline_ms(tr_ctx *ctx, const tr_msg *msg, bool *has);
  * none: they carry no deadline, even if the handled message had one). TR_EINVAL for a NULL
  * ctx or ms above UINT32_MAX. */
 int tr_deadline_set(tr_ctx *ctx, uint64_t ms);
+
+/* Errors that arrive at once. A user request (tr_request*, tr_inbox_request, a client's
+ * request) that cannot reach an actor is not left to time out: the node that finds out
+ * answers it at once with TR_MSG_TIMEOUT as a reply (the request's corr, tr_msg_is_reply
+ * true, the request's timeout cancelled) whose body is the msgpack int
+ *   TR_ENOPROC    no actor is registered under the name on the node it was sent to (local
+ *                 or on arrival from another node; Erlang's noproc);
+ *   TR_ENODEDOWN  the node it was sent to is known down or unreachable from the sender's node.
+ * tr_inbox_request returns that code. Plain sends are still dead letters, answered by no one. */
+/* For a TR_MSG_TIMEOUT: TR_ETIMEDOUT when it is a timeout, else the code it carries (a
+ * negative TR_E code); 0 for any other message. */
+int tr_msg_request_error(const tr_msg *msg);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

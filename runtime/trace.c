@@ -204,3 +204,16 @@ int tr_trace_parse(const char *text, tr_trace *out) {
     *out = t;
     return 0;
 }
+
+int tr_msg_request_error(const tr_msg *msg) {
+    if (msg == NULL || msg->type != TR_MSG_TIMEOUT) {
+        return 0;
+    }
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    int64_t code;
+    if (!tr_msg_is_reply(msg) || tr_mp_read_int(&r, &code) != 0 || code >= 0 || code < INT32_MIN) {
+        return TR_ETIMEDOUT;
+    }
+    return (int)code;
+}

@@ -337,3 +337,25 @@ Test(node_cli, replicated_registers_answer_across_nodes_and_survive_a_kill) {
     cr_assert(call_until(1, "cp", "read", "{\"key\": 5}", "{\"ok\":true,\"value\":77}", 8000),
               "the restarted n2 cannot read the value");
 }
+
+/* Errors that arrive at once: every call below has a 20 s timeout, so a node that left the
+ * request to time out would make it exit 1 (timeout), not 3 or 4. */
+Test(node_cli, errors_arrive_at_once_with_their_exit_codes) {
+    start_node("n1", 0, NULL, NULL);
+    int n2 = start_node("n2", 1, seed0, NULL);
+    char out[256];
+    /* nothing listens on port_base + 7: refused at once (the test's first call: "call1") */
+    cr_assert_eq(call(7, "echo", "300", "1", out, sizeof out, NULL, 20000), 1);
+    cr_assert_gt(log_count("call1", "cannot connect to 127.0.0.1:"), 0, "%s", log_tail("call1"));
+    cr_assert_eq(call(0, "nobody", "300", "1", out, sizeof out, NULL, 20000), 3,
+                 "a name not registered on the node called");
+    cr_assert_str_eq(out, "", "no reply may be printed");
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 1]", "1", 10000));
+    cr_assert_eq(call(0, "proxy", "300", "[\"nobody@n2\", 1]", out, sizeof out, NULL, 20000), 3,
+                 "a name not registered on the node a proxy forwards to");
+    proc_signal(n2, SIGKILL);
+    proc_wait(n2, 2000);
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 10000));
+    cr_assert_eq(call(0, "proxy", "300", "[\"echo@n2\", 1]", out, sizeof out, NULL, 20000), 4,
+                 "a node known down");
+}
