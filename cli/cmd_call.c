@@ -350,7 +350,11 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
         uint32_t left = spent < a->timeout_ms ? a->timeout_ms - (uint32_t)spent : 1;
         rc = tr_inbox_request(ib, (tr_addr){server, 0, 0}, a->actor, type, body->data, body->size,
                               left, &reply);
-        if (rc == TR_ETIMEDOUT) {
+        char why[256];
+        tr_cluster_peer_error(cl, why, sizeof why);
+        if (rc == TR_ETIMEDOUT && why[0]) { /* the node closed the connection with a reason */
+            fprintf(stderr, "troupe call: no reply: %s\n", why);
+        } else if (rc == TR_ETIMEDOUT) {
             fprintf(stderr, "troupe call: timed out waiting for the reply\n");
         } else if (rc == TR_ENOPROC) {
             fprintf(stderr,

@@ -359,3 +359,42 @@ Test(node_cli, errors_arrive_at_once_with_their_exit_codes) {
     cr_assert_eq(call(0, "proxy", "300", "[\"echo@n2\", 1]", out, sizeof out, NULL, 20000), 4,
                  "a node known down");
 }
+
+/* Reads the REASON frame a node sends before it closes: [21, code, text]. */
+static void expect_reason(int fd, int code, const char *text) {
+    uint8_t buf[256];
+    long n = raw_read_frame(fd, buf, sizeof buf, 3000);
+    cr_assert_gt(n, 3, "no REASON frame before the close (%ld)", n);
+    cr_assert(buf[0] == 0x93 && buf[1] == 21 && buf[2] == code, "frame %02x %02x %02x", buf[0],
+              buf[1], buf[2]);
+    size_t len = buf[3] & 0x1f; /* texts here are fixstr or str8 */
+    const char *s = (const char *)buf + 4;
+    if (buf[3] == 0xd9) {
+        len = buf[4];
+        s++;
+    }
+    char got[200];
+    snprintf(got, sizeof got, "%.*s", (int)len, s);
+    cr_assert(text[0] ? strstr(got, text) != NULL : len == 0, "text '%s', wanted '%s'", got, text);
+    cr_assert(raw_wait_closed(fd, 3000));
+    close(fd);
+}
+
+Test(node_cli, a_protocol_error_is_told_to_the_peer_in_a_reason_frame) {
+    start_node("n1", 0, NULL, NULL);
+    /* before authentication: the fixed code 2 and no text */
+    int fd = raw_connect(port_base);
+    const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_write_all(fd, http, strlen(http));
+    expect_reason(fd, 2, "");
+    /* after: the code and the logged reason */
+    fd = raw_authed();
+    uint8_t unknown[] = {0, 0, 0, 2, 0x91, 99};
+    raw_write_all(fd, unknown, sizeof unknown);
+    expect_reason(fd, 1, "unknown frame (kind 99");
+    fd = raw_authed();
+    uint8_t gossip[] = {0, 0, 0, 3, 0x92, 19, 0x90}; /* a client's GOSSIP: members only */
+    raw_write_all(fd, gossip, sizeof gossip);
+    expect_reason(fd, 3, "client sent GOSSIP");
+    good_call_works("reason frames");
+}
