@@ -117,10 +117,12 @@ static bool backlogged(void *ud, uint32_t from) {
     return false;
 }
 
-/* What a client may send: requests, that is user messages that are not replies. The
- * runtime's system messages (monitors, links, exits, kills) and replies are for members. */
+/* What a client may send: requests, that is user messages that are not replies, from an
+ * actor of the client (from.actor 0 would leave the answer nowhere to go). The runtime's
+ * system messages (monitors, links, exits, kills) and replies are for members. */
 static bool client_may_send(const tr_msg *m) {
-    return m->type >= TR_MSG_USER && m->type < TR__SYS_BASE && !(m->flags_ & TR__F_REPLY);
+    return m->type >= TR_MSG_USER && m->type < TR__SYS_BASE && !(m->flags_ & TR__F_REPLY) &&
+           m->from.actor != 0;
 }
 
 static int deliver(tr_cluster *c, uint32_t from, const uint8_t *payload, size_t len, bool client) {

@@ -129,7 +129,9 @@ static int on_envelope(tr_transport *t, conn *c, const tr_link_event *ev, char *
     case TR_TRANSPORT_CLIENT_REFUSED:
         TR_ASSERT(pr->client);
         transport_count(t, &t->stats.clients_refused);
-        snprintf(why, why_cap, "client sent a system message or a reply (requests only)");
+        snprintf(why, why_cap,
+                 "client sent a system message or a reply, or a request from actor 0 "
+                 "(requests only)");
         return TR_EPROTO;
     default:
         TR_ASSERT(rc < 0);
