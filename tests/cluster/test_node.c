@@ -398,3 +398,16 @@ Test(node_cli, a_protocol_error_is_told_to_the_peer_in_a_reason_frame) {
     expect_reason(fd, 3, "client sent GOSSIP");
     good_call_works("reason frames");
 }
+
+/* An independent client (Python, its own msgpack and HMAC, written from
+ * docs/wire-protocol.md alone) completes the handshake, gets echo's reply and the error
+ * reply for a name that is not registered. */
+Test(node_cli, an_independent_client_speaks_protocol_2_from_the_document) {
+    start_node("n1", 0, NULL, NULL);
+    char secret[512], cmd[1200];
+    proc_path(secret, sizeof secret, "secret");
+    snprintf(cmd, sizeof cmd, "python3 tests/cluster/v2_client.py 127.0.0.1:%d '%s'", port_base,
+             secret);
+    int rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s: status %d", cmd, rc);
+}
