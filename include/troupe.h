@@ -2252,12 +2252,13 @@ const char *tr_retry_verdict_name(tr_retry_verdict v);
  * remainder. The transit time of a message is not subtracted (no hop can measure it); a hop
  * that needs a margin asks for less.
  *
- * The envelope has no deadline field in this protocol version, so the deadline travels in the
- * body: a msgpack map of two entries, {"deadline_ms": remaining (uint), "body": the request's
- * own body (one msgpack value, as it is)}, in that order. A receiver that does not use the
- * convention sees a map; a body that is not such a map carries no deadline. The next protocol
- * version moves the remaining time into an envelope field and this wrapper goes away: read
- * and write deadlines only through these functions, so a service does not change then. */
+ * These functions carry the deadline in the body: a msgpack map of two entries,
+ * {"deadline_ms": remaining (uint), "body": the request's own body (one msgpack value, as it
+ * is)}, in that order. A receiver that does not use the convention sees a map; a body that is
+ * not such a map carries no deadline. Protocol 2's envelope also has a deadline field, which
+ * the runtime carries hop by hop (section "Trace context and deadlines": tr_deadline_set,
+ * tr_msg_deadline_ms); these functions do not use it yet, so services written against them
+ * keep working unchanged. */
 #define TR_DEADLINE_WRAP_MAX 24 /* bytes the wrapper adds to a body, at most */
 
 /* Writes the wrapper around body[0..len) (one msgpack value, borrowed) into buf[0..cap) and
