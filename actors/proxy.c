@@ -9,7 +9,7 @@ typedef struct pending {
     uint64_t corr_out; /* the forwarded request's corr; 0 = a free slot */
     tr_addr from;      /* the original request's sender, corr and trace */
     uint64_t corr_in;
-    uint64_t trace;
+    tr_trace trace;
 } pending;
 
 typedef struct proxy_state {
@@ -76,7 +76,10 @@ static int proxy_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
      * (correlation ids are per sending actor). */
     bool answer = msg->type == TR_MSG_TIMEOUT || tr_msg_is_reply(msg);
     pending *p = answer && msg->corr ? find_pending(s, msg->corr) : NULL;
-    if (p && msg->type == TR_MSG_TIMEOUT) {
+    if (p && msg->type == TR_MSG_TIMEOUT && tr_msg_request_error(msg) != TR_ETIMEDOUT) {
+        reply_to(ctx, p, TR_MSG_TIMEOUT, msg->body, msg->body_len); /* failed at once: relayed */
+        p->corr_out = 0;
+    } else if (p && msg->type == TR_MSG_TIMEOUT) {
         reply_error(ctx, p, TR_MSG_USER, "timeout");
         p->corr_out = 0;
     } else if (p && msg->type >= TR_MSG_USER) {

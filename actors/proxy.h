@@ -14,6 +14,8 @@
  *   "busy"                 TR_PROXY_PENDING_MAX forwarded requests are already waiting;
  *   "unreachable"          the forward could not be sent (unknown name, bad node);
  *   "timeout"              the target did not answer within TR_PROXY_TIMEOUT_MS.
+ * An error reply that failed at once (TR_MSG_TIMEOUT carrying TR_ENOPROC or TR_ENODEDOWN:
+ * troupe.h, "Errors that arrive at once") is relayed as it came.
  * Replies and timeouts that match no waiting request are ignored; a new request is never
  * taken for a reply, whatever its correlation id (tr_msg_is_reply).
  *

@@ -1,8 +1,9 @@
 /* cmd_call.c — `troupe call HOST:PORT ACTOR TYPE JSON`: connects to a node as a client
  * (handshake with the shared secret), sends one request to the actor registered as ACTOR
  * there (another node's actors through its "proxy"), prints the reply's body as JSON on
- * stdout. Exit: 0 reply printed, 1 timeout / connection refused / no reply, 2 usage or bad
- * input.
+ * stdout. Exit (docs/call.md): 0 reply printed, 1 timeout / connection refused / no reply,
+ * 2 usage or bad input, 3 no such actor, 4 node down (the last two answered at once by the
+ * node, troupe.h "Errors that arrive at once").
  *
  * The client is the library's: a runtime without a store, joined to the node as a cluster
  * client (tr_cluster_wait_peer gives up at once on a refusal or a name that does not
@@ -164,7 +165,7 @@ static int print_body(const uint8_t *body, size_t len) {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
-            "                   [--cluster NAME] [--load SVC.so]...\n"
+            "                   [--cluster NAME] [--load SVC.so]... [--show-type]\n"
             "Sends one request of TYPE with the body JSON (turned into msgpack) to the actor\n"
             "registered as ACTOR on the node at HOST:PORT and prints the reply body as one\n"
             "line of JSON. TYPE is a number (256..4294901759) or a request name: of the\n"
@@ -184,8 +185,11 @@ static void usage(FILE *out) {
             "HOST is a name (resolved by the system resolver: /etc/hosts, DNS), an IPv4\n"
             "address or an IPv6 address in brackets (\"[::1]:7401\"). ACTOR is a name on that\n"
             "node; its \"proxy\" actor reaches the other nodes' actors.\n"
+            "--show-type prints the reply's message type (\"type N\") on a line before it.\n"
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
-            "timeout, connection failure or a name that does not resolve, 2 on bad usage.\n");
+            "timeout, connection failure or a name that does not resolve, 2 on bad usage,\n"
+            "3 when the node answers that nothing is registered as ACTOR there, 4 when it\n"
+            "answers that the target's node is down (docs/call.md).\n");
 }
 
 #define CALL_LOADS_MAX 16
@@ -195,6 +199,7 @@ typedef struct call_args {
     const char *loads[CALL_LOADS_MAX];
     uint32_t load_count;
     uint32_t timeout_ms;
+    bool show_type;
 } call_args;
 
 static int parse(int argc, char **argv, call_args *a) {
@@ -206,6 +211,10 @@ static int parse(int argc, char **argv, call_args *a) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             usage(stdout);
             exit(0);
+        }
+        if (!strcmp(f, "--show-type")) {
+            a->show_type = true;
+            continue;
         }
         if (!strncmp(f, "--", 2) && strlen(f) > 2) {
             if (!strcmp(f, "--secret")) {
@@ -341,14 +350,31 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
         uint32_t left = spent < a->timeout_ms ? a->timeout_ms - (uint32_t)spent : 1;
         rc = tr_inbox_request(ib, (tr_addr){server, 0, 0}, a->actor, type, body->data, body->size,
                               left, &reply);
-        if (rc == TR_ETIMEDOUT) {
+        char why[256];
+        tr_cluster_peer_error(cl, why, sizeof why);
+        if (rc == TR_ETIMEDOUT && why[0]) { /* the node closed the connection with a reason */
+            fprintf(stderr, "troupe call: no reply: %s\n", why);
+        } else if (rc == TR_ETIMEDOUT) {
             fprintf(stderr, "troupe call: timed out waiting for the reply\n");
+        } else if (rc == TR_ENOPROC) {
+            fprintf(stderr,
+                    "troupe call: no such actor: nothing is registered as '%s' there "
+                    "(answered at once by the node)\n",
+                    a->actor);
+            result = 3;
+        } else if (rc == TR_ENODEDOWN) {
+            fprintf(stderr,
+                    "troupe call: node down: the node of '%s' is known down or "
+                    "unreachable (answered at once)\n",
+                    a->actor);
+            result = 4;
         } else if (rc) {
             fprintf(stderr, "troupe call: cannot send to %s: %s%s\n", a->actor, tr_strerror(rc),
                     strchr(a->actor, '@') ? " (ACTOR is a name on the node called; its \"proxy\" "
                                             "reaches the other nodes)"
                                           : "");
-        } else if (print_body(reply->body, reply->body_len)) {
+        } else if ((a->show_type && printf("type %u\n", reply->type) < 0) ||
+                   print_body(reply->body, reply->body_len)) {
             fprintf(stderr, "troupe call: the reply (type %u, %u bytes) is not msgpack\n",
                     reply->type, reply->body_len);
         } else {

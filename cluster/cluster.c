@@ -62,14 +62,14 @@ struct tr_cluster {
     struct tr__cluster_view *view; /* [mu] the last snapshot for metrics and status, or NULL */
 };
 
-int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
-                       char *name_out) {
+int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, const tr_node *clock,
+                       tr_msg **out, char *name_out) {
     /* The transport hands over whole frames within its limit, from an authenticated peer. */
     TR_ASSERT(from != 0 && payload != NULL && len > 0);
     /* tr__envelope_decode runs tr__msgpack_check over the whole payload before msgpack-c or
      * any allocation sees it (codec.h): depth, lying headers, truncation, trailing bytes.
      * (tests/cluster/test_node.c sends each of those.) */
-    int rc = tr__envelope_decode(payload, len, out, name_out);
+    int rc = tr__envelope_decode(payload, len, clock, out, name_out);
     if (rc) {
         return rc;
     }
@@ -119,16 +119,18 @@ static bool backlogged(void *ud, uint32_t from) {
     return false;
 }
 
-/* What a client may send: requests, that is user messages that are not replies. The
- * runtime's system messages (monitors, links, exits, kills) and replies are for members. */
+/* What a client may send: requests, that is user messages that are not replies, from an
+ * actor of the client (from.actor 0 would leave the answer nowhere to go). The runtime's
+ * system messages (monitors, links, exits, kills) and replies are for members. */
 static bool client_may_send(const tr_msg *m) {
-    return m->type >= TR_MSG_USER && m->type < TR__SYS_BASE && !(m->flags_ & TR__F_REPLY);
+    return m->type >= TR_MSG_USER && m->type < TR__SYS_BASE && !(m->flags_ & TR__F_REPLY) &&
+           m->from.actor != 0;
 }
 
 static int deliver(tr_cluster *c, uint32_t from, const uint8_t *payload, size_t len, bool client) {
     tr_msg *m;
     char name[TR_NAME_MAX + 1];
-    int rc = tr__cluster_decode(from, payload, len, &m, name);
+    int rc = tr__cluster_decode(from, payload, len, c->node, &m, name);
     if (rc) {
         return rc;
     }
@@ -181,9 +183,9 @@ static void on_refused(void *ud, const char *why) {
     note_peer_error(ud, TR_EAUTH, "refused by the node: ", why);
 }
 
-static void on_unresolved(void *ud, const char *addr, const char *error) {
+static void on_unresolved(void *ud, const char *addr, const char *error, bool connect) {
     char what[TR_ADDR_STR_MAX + 32];
-    snprintf(what, sizeof what, "cannot resolve %s: ", addr);
+    snprintf(what, sizeof what, connect ? "cannot connect to %s: " : "cannot resolve %s: ", addr);
     note_peer_error(ud, TR_EUNREACH, what, error);
 }
 
@@ -192,7 +194,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
     tr_cluster *c = ud;
     tr_transport *t = atomic_load_explicit(&c->t, memory_order_acquire);
     int rc;
-    size_t need = tr__envelope_size(msg, to_name);
+    size_t need = tr__envelope_size(msg, to_name, c->node);
     if (!t) {
         rc = TR_EUNREACH;
     } else if (need > c->frame_max + (size_t)TR_ENVELOPE_OVERHEAD_MAX) {
@@ -202,7 +204,7 @@ static int remote_send(void *ud, tr_msg *msg, const char *to_name) {
         uint8_t stack[4096];
         uint8_t *buf = need <= sizeof stack ? stack : malloc(need);
         size_t len = 0;
-        rc = buf ? tr__envelope_encode(msg, to_name, buf, need, &len) : TR_ENOMEM;
+        rc = buf ? tr__envelope_encode(msg, to_name, c->node, buf, need, &len) : TR_ENOMEM;
         /* tr__envelope_size is an upper bound of what tr__envelope_encode writes. */
         TR_ASSERT(rc != 0 || (len > 0 && len <= need));
         if (rc == 0) {

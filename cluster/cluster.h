@@ -25,10 +25,11 @@
 
 #include "troupe.h"
 
-/* Checks and decodes one kind-1 payload from peer `from`. *out owned (tr__pool_release).
- * TR_EPROTO / TR_ETOOBIG / TR_EVERSION for malformed input, TR_EPROTO if spoofed. */
-int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, tr_msg **out,
-                       char *name_out);
+/* Checks and decodes one kind-1 payload from peer `from`; clock (borrowed) makes its deadline
+ * absolute (codec.h). *out owned (tr__pool_release). TR_EPROTO / TR_ETOOBIG / TR_EVERSION
+ * for malformed input, TR_EPROTO if spoofed. */
+int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, const tr_node *clock,
+                       tr_msg **out, char *name_out);
 
 /* What this node's transport knows, copied for `troupe node --metrics` and `troupe status`:
  * tr__cluster_view_refresh asks the I/O thread for a fresh copy (any thread; returns at once,

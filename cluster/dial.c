@@ -49,6 +49,9 @@ static void on_connected(uv_connect_t *req, int status) {
         connect_to(t, c->remote, c->alts, c->alt_n, c->alt_i + 1, s, p);
         return;
     }
+    if (c->seed != NULL && t->on_unresolved) { /* a client: nothing listens there */
+        t->on_unresolved(t->ud, c->remote, uv_strerror(status), true);
+    }
     tr__conn_close(c, "debug", "connect to %s failed: %s", ip, uv_strerror(status));
 }
 
@@ -115,7 +118,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         pthread_mutex_unlock(&t->mu);
         tr__dial_done(t, s, p, true);
         if (t->on_unresolved) {
-            t->on_unresolved(t->ud, addr, err);
+            t->on_unresolved(t->ud, addr, err, false);
         }
         return;
     }

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cluster/conn.h"
 #include "cluster/outbound.h"
@@ -128,7 +129,9 @@ static int on_envelope(tr_transport *t, conn *c, const tr_link_event *ev, char *
     case TR_TRANSPORT_CLIENT_REFUSED:
         TR_ASSERT(pr->client);
         transport_count(t, &t->stats.clients_refused);
-        snprintf(why, why_cap, "client sent a system message or a reply (requests only)");
+        snprintf(why, why_cap,
+                 "client sent a system message or a reply, or a request from actor 0 "
+                 "(requests only)");
         return TR_EPROTO;
     default:
         TR_ASSERT(rc < 0);
@@ -216,6 +219,22 @@ static void note_partial(conn *c, uint64_t frames) {
     }
 }
 
+/* The REASON frame (docs/wire-protocol.md, section 5) before a close for an error: a fixed
+ * code without text before authentication, else the code and the logged reason. Best effort
+ * and never blocking, like BYE. */
+static void say_reason(conn *c, const char *why) {
+    uint32_t code = !c->authed                                      ? TR_REASON_HANDSHAKE
+                    : strncmp(why, "client sent", 11) == 0          ? TR_REASON_ROLE
+                    : strncmp(why, "envelope for another", 20) == 0 ? TR_REASON_MISADDRESSED
+                                                                    : TR_REASON_PROTOCOL;
+    uint8_t frame[4 + 8 + TR_REASON_TEXT_MAX];
+    long n = tr__proto_reason_frame(code, c->authed ? why : "", frame, sizeof frame);
+    if (n > 0 && !c->writing) {
+        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)n);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+}
+
 /* Handles the frames buffered in c's link, until they run out, c closes or c pauses. */
 static void conn_process(conn *c) {
     tr_transport *t = c->t;
@@ -240,11 +259,18 @@ static void conn_process(conn *c) {
                 t->stats.conns_refused++;
                 pthread_mutex_unlock(&t->mu);
             }
+            if (strncmp(c->link.reason, "closed by the peer", 18) != 0 &&
+                strstr(c->link.reason, "REASON frame") == NULL) {
+                say_reason(c, c->link.reason);
+            } else if (c->authed && t->on_refused) { /* a client: tell the user why */
+                t->on_refused(t->ud, c->link.reason);
+            }
             tr__conn_close(c, "warn", "%s", c->link.reason);
             break;
         }
         char why[160];
         if (on_event(t, c, &ev, why, sizeof why)) {
+            say_reason(c, why);
             tr__conn_close(c, "warn", "%s", why);
         }
     }

@@ -116,10 +116,11 @@ typedef struct tr_transport_config {
     /* An outbound connection was refused or dropped during its handshake (why = the reason
      * logged). Loop thread. May be NULL. For clients that want to give up at once. */
     void (*on_refused)(void *ud, const char *why);
-    /* A dialled host name (addr = the "host:port" dialled) did not resolve; error = the
-     * resolver's message. Loop thread. May be NULL. For clients that want to give up at once
-     * (the transport itself retries with backoff). */
-    void (*on_unresolved)(void *ud, const char *addr, const char *error);
+    /* A dialled seed (addr = the "host:port" dialled) did not resolve (connect false; error =
+     * the resolver's message) or refused the connection on every address (connect true;
+     * error = the last connect error). Loop thread. May be NULL. For clients that want to
+     * give up at once (the transport itself retries with backoff). */
+    void (*on_unresolved)(void *ud, const char *addr, const char *error, bool connect);
     /* Which log lines are printed: 0 = info and up (default), 1 = all (debug too),
      * 2 = info and up, 3 = warnings and errors only. */
     int log_level;

@@ -162,7 +162,7 @@ struct tr_transport {
     tr_transport_stats preauth_logged; /* the counts it reported */
     bool (*backlogged)(void *, uint32_t);
     void (*on_refused)(void *, const char *);
-    void (*on_unresolved)(void *, const char *, const char *);
+    void (*on_unresolved)(void *, const char *, const char *, bool);
     int log_level;
     void (*on_node)(void *, uint32_t, const char *, bool);
     void *ud;

@@ -114,7 +114,9 @@ static inline bool tr_addr_is_none(tr_addr a) {
 /* System message types (below TR_MSG_USER). User types are >= TR_MSG_USER. */
 enum {
     TR_MSG_NONE = 0,
-    TR_MSG_TIMEOUT = 1,   /* a tr_request timed out; corr = the request's corr; no body */
+    TR_MSG_TIMEOUT = 1,   /* a tr_request timed out (no body) or failed at once (a reply
+                             whose body is the code: tr_msg_request_error); corr = the
+                             request's corr */
     TR_MSG_DOWN = 2,      /* a monitored actor stopped; from = it; corr = monitor ref;
                              body = msgpack int: the reason (0 normal, else a TR_E code) */
     TR_MSG_EXIT = 3,      /* a linked actor stopped (delivered only when trapping exits);
@@ -131,6 +133,14 @@ enum {
  * bytes if the sender chose so) and is valid only during the receive callback that got it:
  * copy what you keep. Inside a node a message travels by pointer: the body is written once,
  * by the sender, and never re-encoded; the envelope is encoded only when it leaves the node. */
+/* A W3C trace context (the `traceparent` header's fields; section "Trace context and
+ * deadlines"): an all-zero `id` is no trace. */
+typedef struct tr_trace {
+    uint8_t id[16];  /* trace id */
+    uint8_t span[8]; /* parent span id: the span of the activation that sent the message */
+    uint8_t flags;   /* W3C trace flags: bit 0 (TR_TRACE_SAMPLED) = sampled */
+} tr_trace;
+
 typedef struct tr_msg tr_msg;
 struct tr_msg {
 #ifndef __cplusplus
@@ -143,10 +153,11 @@ struct tr_msg {
     tr_addr from;
     tr_addr to;
     uint64_t corr;  /* correlation id (requests, replies, timers, monitors) */
-    uint64_t trace; /* trace context, propagated by tr_send from the message being handled */
+    tr_trace trace; /* trace context, propagated by tr_send from the message being handled */
     const uint8_t *body;
     uint32_t flags_;
     uint32_t size_class_;
+    uint64_t deadline_; /* absolute, this node's tr_now_ms; 0 = none (tr_msg_deadline_ms) */
 };
 #ifndef __cplusplus
 _Static_assert(sizeof(tr_msg *_Atomic) == sizeof(tr_msg *) &&
@@ -1073,12 +1084,14 @@ int tr_cluster_port(const tr_cluster *c);
 /* Waits up to timeout_ms until a link to some member is up; *id_out = its id (the first one).
  * For clients that dialled one seed. TR_ETIMEDOUT; and, for a client (cfg->client), as soon
  * as it happens while no link is up, TR_EAUTH when a seed refused the handshake (wrong
- * secret or cluster name) or TR_EUNREACH when a seed's host name did not resolve: a client
+ * secret or cluster name) or TR_EUNREACH when a seed's host name did not resolve or nothing
+ * accepted the connection on any of its addresses (connection refused): a client
  * then gives up at once rather than wait for a retry that would fail the same way. Any
  * non-worker thread. */
 int tr_cluster_wait_peer(tr_cluster *c, uint32_t timeout_ms, uint32_t *id_out);
 /* Why tr_cluster_wait_peer failed with TR_EAUTH or TR_EUNREACH, as one sentence ("refused by
- * the node: ...", "cannot resolve HOST:PORT: ..."), NUL-terminated in why[0..why_cap); ""
+ * the node: ...", "cannot resolve HOST:PORT: ...", "cannot connect to HOST:PORT: ..."),
+ * NUL-terminated in why[0..why_cap); ""
  * if nothing failed. Any thread. */
 void tr_cluster_peer_error(tr_cluster *c, char *why, size_t why_cap);
 /* Drains: refuses new remote sends (dead letters from then on), lets what is already queued
@@ -2246,12 +2259,13 @@ const char *tr_retry_verdict_name(tr_retry_verdict v);
  * remainder. The transit time of a message is not subtracted (no hop can measure it); a hop
  * that needs a margin asks for less.
  *
- * The envelope has no deadline field in this protocol version, so the deadline travels in the
- * body: a msgpack map of two entries, {"deadline_ms": remaining (uint), "body": the request's
- * own body (one msgpack value, as it is)}, in that order. A receiver that does not use the
- * convention sees a map; a body that is not such a map carries no deadline. The next protocol
- * version moves the remaining time into an envelope field and this wrapper goes away: read
- * and write deadlines only through these functions, so a service does not change then. */
+ * These functions carry the deadline in the body: a msgpack map of two entries,
+ * {"deadline_ms": remaining (uint), "body": the request's own body (one msgpack value, as it
+ * is)}, in that order. A receiver that does not use the convention sees a map; a body that is
+ * not such a map carries no deadline. Protocol 2's envelope also has a deadline field, which
+ * the runtime carries hop by hop (section "Trace context and deadlines": tr_deadline_set,
+ * tr_msg_deadline_ms); these functions do not use it yet, so services written against them
+ * keep working unchanged. */
 #define TR_DEADLINE_WRAP_MAX 24 /* bytes the wrapper adds to a body, at most */
 
 /* Writes the wrapper around body[0..len) (one msgpack value, borrowed) into buf[0..cap) and
@@ -2445,6 +2459,64 @@ int tr_outbox_put(tr_outbox *ob, tr_ctx *ctx, const char *topic, uint64_t id, co
 int tr_outbox_receive(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg);
 /* Records not yet answered PUBLISHED. */
 uint32_t tr_outbox_pending(const tr_outbox *ob);
+
+/* ------------------------------------------------------------------------------------ */
+/* Trace context and deadlines (docs/wire-protocol.md, section 4)                         */
+/* ------------------------------------------------------------------------------------ */
+/* Every message carries a trace context (tr_msg.trace, a W3C traceparent: trace id, parent
+ * span id, flags) and a deadline, both in the envelope. A message an actor sends while
+ * handling a message inherits them: the same trace id, as parent span the span of the
+ * activation handling the message (tr_trace_span_of), the same flags and the same absolute
+ * deadline. Replies carry the request's trace id with the replier's span as parent and no
+ * deadline. On the wire the deadline is the time left in milliseconds (u32, 0 = none), which
+ * each node turns into an absolute time on its own clock when the message arrives: clock
+ * offsets between nodes do not matter; transit time is not subtracted. The runtime carries
+ * the deadline and never enforces it: a handler reads it (tr_msg_deadline_ms) and decides. */
+#define TR_TRACE_SAMPLED 0x01u
+
+/* True when t carries a trace (its id is not all zero). */
+bool tr_trace_is_set(const tr_trace *t);
+/* The span id of the activation that handles msg (borrowed): derived from msg's trace, its
+ * receiver and its correlation id, so every node computes the same id for it; all zero when
+ * msg carries no trace. */
+void tr_trace_span_of(const tr_msg *msg, uint8_t out[8]);
+/* The trace context the messages sent from now on in this callback carry: the handled
+ * message's trace id and flags with this activation's span as parent, or what
+ * tr_trace_start / tr_trace_set chose. All zero when there is none. */
+void tr_trace_current(tr_ctx *ctx, tr_trace *out);
+/* Starts a new trace for the messages sent from now on in this callback: a fresh trace id
+ * and span id from the node's random source (seeded in the simulator), with `flags`.
+ * TR_EINVAL for a NULL ctx. */
+int tr_trace_start(tr_ctx *ctx, uint8_t flags);
+/* Adopts a trace context given from outside (a traceparent header) for the messages sent from
+ * now on in this callback; an all-zero id sends them without a trace. */
+int tr_trace_set(tr_ctx *ctx, const tr_trace *t);
+/* Writes t as a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>", 55 bytes and a NUL) into
+ * out[0..cap): TR_ETOOBIG when cap < 56. */
+int tr_trace_format(const tr_trace *t, char *out, size_t cap);
+/* Parses a W3C traceparent of version 00: TR_EINVAL when malformed (or an all-zero id). */
+int tr_trace_parse(const char *text, tr_trace *out);
+
+/* The time msg (borrowed) has left on this node's clock, in ms: 0 once its deadline has
+ * passed; *has (when not NULL) tells whether it carries a deadline at all (0 if not). */
+uint64_t tr_msg_deadline_ms(tr_ctx *ctx, const tr_msg *msg, bool *has);
+/* Sets the deadline of the messages sent from now on in this callback to `ms` from now (0:
+ * none: they carry no deadline, even if the handled message had one). TR_EINVAL for a NULL
+ * ctx or ms above UINT32_MAX. */
+int tr_deadline_set(tr_ctx *ctx, uint64_t ms);
+
+/* Errors that arrive at once. A user request (tr_request*, tr_inbox_request, a client's
+ * request) that cannot reach an actor is not left to time out: the node that finds out
+ * answers it at once with TR_MSG_TIMEOUT as a reply (the request's corr, tr_msg_is_reply
+ * true, the request's timeout cancelled) whose body is the msgpack int
+ *   TR_ENOPROC    no actor is registered under the name on the node it was sent to (local
+ *                 or on arrival from another node; Erlang's noproc);
+ *   TR_ENODEDOWN  the node it was sent to is known down or unreachable from the sender's node.
+ * tr_inbox_request returns that code. Plain sends are still dead letters, answered by no one. */
+/* For a TR_MSG_TIMEOUT: TR_ETIMEDOUT when it is a timeout, else the code it carries (a
+ * negative TR_E code); 0 for any other message. */
+int tr_msg_request_error(const tr_msg *msg);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

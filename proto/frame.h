@@ -42,12 +42,13 @@
 
 /* Frame kinds: the first element of every payload's top-level msgpack array. */
 enum {
-    TR_FRAME_ENVELOPE = 1, /* a user message: runtime/codec.h, whose version field is 1 */
+    TR_FRAME_ENVELOPE = 1, /* a user message: runtime/codec.h, whose first field is 1 */
     TR_FRAME_HELLO = 16,
     TR_FRAME_AUTH = 17,
     TR_FRAME_HEARTBEAT = 18,
     TR_FRAME_GOSSIP = 19,
-    TR_FRAME_BYE = 20
+    TR_FRAME_BYE = 20,
+    TR_FRAME_REASON = 21 /* the last frame before a close for an error: [21, code, text] */
 };
 
 /* ---- frame reader ---- */
@@ -92,5 +93,16 @@ long tr__frame_end(tr_mp_writer *w);
 /* The kind of a payload: reads the top-level array header and its first element (a
  * positive fixint). Returns the kind (>= 1) and *count = array length, or TR_EPROTO. */
 int tr__frame_kind(const uint8_t *payload, size_t len, uint32_t *count);
+
+/* REASON codes (docs/wire-protocol.md, section 5). Before authentication only
+ * TR_REASON_HANDSHAKE is sent, with an empty text. */
+enum {
+    TR_REASON_PROTOCOL = 1,     /* a malformed or unknown frame, a bad envelope */
+    TR_REASON_HANDSHAKE = 2,    /* the handshake failed (the text is always empty) */
+    TR_REASON_ROLE = 3,         /* a client sent what only members may send */
+    TR_REASON_MISADDRESSED = 4, /* an envelope's to.node is not the receiver */
+    TR_REASON_CODE_MAX = 127
+};
+#define TR_REASON_TEXT_MAX 120 /* bytes of text in a REASON frame, at most */
 
 #endif

@@ -243,5 +243,8 @@ int tr__handshake_step(tr_handshake *hs, const uint8_t *payload, size_t len, uin
     if (kind < 0) {
         return fail(hs, TR_EPROTO, "malformed frame during handshake");
     }
+    if (kind == TR_FRAME_REASON) { /* before authentication it carries a fixed code only */
+        return fail(hs, TR_EPROTO, "refused by the peer (REASON frame)");
+    }
     return fail(hs, TR_EPROTO, "frame kind %d before authentication", kind);
 }

@@ -30,7 +30,7 @@
 
 #include "troupe.h"
 
-#define TR_PROTO_VERSION 1
+#define TR_PROTO_VERSION 2
 #define TR_NONCE_LEN 32
 #define TR_MAC_LEN 32
 #define TR_CLUSTER_NAME_MAX 63

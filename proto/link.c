@@ -80,6 +80,20 @@ static int parse_pair(const uint8_t *p, size_t len, uint64_t *seq, char *str, si
     return rc || tr_mp_reader_done(&r) ? TR_EPROTO : 0;
 }
 
+/* A REASON frame's code and text: 0, or TR_EPROTO when it is not [21, code <= 127, str]. */
+static int parse_reason(const uint8_t *p, size_t len, uint64_t *code, char *text, size_t cap) {
+    tr_mp_reader r;
+    uint32_t n;
+    uint64_t kind;
+    tr_mp_reader_init(&r, p, len);
+    if (tr_mp_read_array(&r, &n) || n != 3 || tr_mp_read_uint(&r, &kind) ||
+        tr_mp_read_uint(&r, code) || *code > TR_REASON_CODE_MAX ||
+        tr_mp_read_str_copy(&r, text, cap)) {
+        return TR_EPROTO;
+    }
+    return tr_mp_reader_done(&r) ? TR_EPROTO : 0;
+}
+
 static tr_link_event_kind on_handshake(tr_proto_link *l, const uint8_t *p, size_t len,
                                        tr_link_event *ev) {
     int rc = tr__handshake_step(&l->hs, p, len, l->out, sizeof l->out, &l->out_len);
@@ -125,7 +139,18 @@ static tr_link_event_kind on_frame(tr_proto_link *l, const uint8_t *p, size_t le
             return ev->kind;
         }
         break;
+    case TR_FRAME_REASON: {
+        uint64_t code;
+        char text[TR_REASON_TEXT_MAX + 1];
+        if (parse_reason(p, len, &code, text, sizeof text) == 0) {
+            return link_error(l, ev, "closed by the peer: reason %u (%s)", (unsigned)code, text);
+        }
+        break;
+    }
     default: break;
+    }
+    if (kind < 0) {
+        return link_error(l, ev, "malformed frame (%zu bytes): not an array headed by a kind", len);
     }
     return link_error(l, ev, "malformed or unknown frame (kind %d, %zu bytes)", kind, len);
 }
@@ -179,6 +204,16 @@ long tr__proto_bye_frame(const char *why, uint8_t *buf, size_t cap) {
     tr_mp_write_array(&w, 2);
     tr_mp_write_uint(&w, TR_FRAME_BYE);
     tr_mp_write_str(&w, why, strlen(why));
+    return tr__frame_end(&w);
+}
+
+long tr__proto_reason_frame(uint32_t code, const char *text, uint8_t *buf, size_t cap) {
+    tr_mp_writer w;
+    tr__frame_begin(&w, buf, cap);
+    tr_mp_write_array(&w, 3);
+    tr_mp_write_uint(&w, TR_FRAME_REASON);
+    tr_mp_write_uint(&w, code);
+    tr_mp_write_str(&w, text, strnlen(text, TR_REASON_TEXT_MAX));
     return tr__frame_end(&w);
 }
 

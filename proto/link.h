@@ -91,6 +91,9 @@ tr_link_event_kind tr__proto_link_next(tr_proto_link *l, tr_link_event *ev);
 /* Whole control frames (length prefix included); the size or TR_ETOOBIG. */
 long tr__proto_heartbeat_frame(uint64_t seq, uint8_t *buf, size_t cap);
 long tr__proto_bye_frame(const char *why, uint8_t *buf, size_t cap);
+/* A REASON frame [21, code, text] (text cut to TR_REASON_TEXT_MAX bytes), length prefix
+ * included: its size, or a negative TR_E code when cap is too small. */
+long tr__proto_reason_frame(uint32_t code, const char *text, uint8_t *buf, size_t cap);
 /* The 4-byte length prefix of an envelope frame of `len` payload bytes. */
 void tr__proto_envelope_prefix(size_t len, uint8_t out[4]);
 

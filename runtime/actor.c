@@ -112,6 +112,7 @@ int tr__actor_refuse(tr_node *node, tr_actor *a, tr_msg *m) {
 int tr__actor_send_routed(tr_node *node, tr_ctx *ctx, tr_msg *m, const char *to_name) {
     if (to_name && to_name[0] && (m->to.node == 0 || m->to.node == node->id)) {
         if (tr__registry_find(node, to_name, &m->to) != 0) {
+            tr__actor_fail_request(node, m, TR_ENOPROC);
             tr__actor_dead_letter(node, m);
             return 0;
         }
@@ -122,9 +123,13 @@ int tr__actor_send_routed(tr_node *node, tr_ctx *ctx, tr_msg *m, const char *to_
             dead_letter_why(node, m, TR__DEAD_UNREACHABLE);
             return TR_EUNREACH;
         }
+        tr_msg head = *m; /* send_remote consumes m: what an answer at once needs */
         int rc = node->ops->send_remote(node->engine, node, m, to_name);
         if (rc != 0) {
             count_dead(node, TR__DEAD_UNREACHABLE);
+            if (rc == TR_EUNREACH) {
+                tr__actor_fail_request(node, &head, TR_ENODEDOWN);
+            }
         }
         return rc == TR_EFULL ? TR_EFULL : 0;
     }
@@ -662,6 +667,7 @@ bool tr__actor_run(tr_actor *a) {
             continue;
         }
         ctx.current = m;
+        ctx.out_what = 0; /* tr_trace_start/tr_deadline_set last for one message */
         if (m->type == TR__SYS_INIT) {
             a->inited = 1;
             int rc = a->beh->init ? a->beh->init(&ctx, a->state, m->body, m->body_len) : 0;
@@ -819,4 +825,24 @@ void tr__actor_context(char *buf, size_t cap) {
     snprintf(buf, cap, "node %s, actor %u:%#llx name %s behaviour %s, message type %#x",
              ctx->node->name, ctx->node->id, (unsigned long long)id, name, beh,
              ctx->current ? ctx->current->type : 0u);
+}
+
+/* A user request that reaches no actor is answered at once (troupe.h, "Trace context and
+ * deadlines"): TR_MSG_TIMEOUT as a reply with the request's corr and trace, its body the
+ * msgpack int `code`, from this node (actor 0). Anything else (a plain send, a reply, a
+ * system message, a request without a sender) is left to the dead letter alone. */
+void tr__actor_fail_request(tr_node *node, const tr_msg *m, int code) {
+    if (m->type < TR_MSG_USER || m->type >= TR__SYS_BASE || !(m->corr & TR__CORR_REQUEST) ||
+        (m->flags_ & TR__F_REPLY) || tr_addr_is_none(m->from)) {
+        return;
+    }
+    uint8_t b[9];
+    size_t n = tr__actor_pack_int(b, code);
+    tr_msg *r =
+        tr__actor_msg_new((tr_addr){.node = node->id}, m->from, TR_MSG_TIMEOUT, m->corr, b, n);
+    if (r) {
+        tr__trace_reply(m, r);
+        r->flags_ |= TR__F_REPLY;
+        (void)tr__actor_send(node, NULL, r, NULL);
+    }
 }

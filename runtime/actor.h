@@ -129,6 +129,9 @@ int tr__actor_send_sys(tr_node *node, tr_addr from, tr_addr to, uint32_t type, u
                        const void *body, size_t len);
 /* Encodes v as a msgpack int (at most 9 bytes): the body of DOWN, EXIT and DURABLE. */
 size_t tr__actor_pack_int(uint8_t *buf, int64_t v);
+/* Answers the user request m (borrowed) at once with TR_MSG_TIMEOUT carrying `code`
+ * (TR_ENOPROC, TR_ENODEDOWN); no-op for anything that is not such a request. */
+void tr__actor_fail_request(tr_node *node, const tr_msg *m, int code);
 
 /* [owner] The actor's rarely used data, allocated on first need; NULL if out of memory. */
 tr_actor_ext *tr__actor_ext(tr_actor *a);

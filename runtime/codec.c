@@ -10,7 +10,7 @@
  * Encoding writes msgpack-c's exact bytes directly into the caller's buffer with the
  * unchecked tr_mp_put_* of troupe.h, after one bounds check for the whole envelope (see the
  * encoding section for why not through a packer).
- * Decoding reads the eleven fields with the bounds-checked tr_mp_reader: the envelope has a
+ * Decoding reads the twelve fields with the bounds-checked tr_mp_reader: the envelope has a
  * fixed shape of scalars, so no msgpack object tree (and no zone) is built, and the only
  * allocation is the message itself, sized by a body length the reader has proven to be inside
  * the buffer. A buffer the reader accepts is one well-formed object, so the validator runs
@@ -30,8 +30,9 @@
 #include "runtime/internal.h" /* the tr_msg.flags_ bits */
 #include "runtime/mp.h"
 
-#define ENVELOPE_VERSION 1
-#define ENVELOPE_FIELDS 11
+#define ENVELOPE_VERSION 1 /* the frame kind ENVELOPE; the layout is protocol 2's */
+#define ENVELOPE_FIELDS 12
+#define TRACE_WIRE_LEN 25 /* trace id 16, parent span 8, flags 1 */
 /* The flags_ bits that mean something on another node. Others are node-local state: never
  * sent, and ignored when a peer sends them (a later version may define them). Keeping the
  * wire flags below 128 keeps the field one byte, within TR_ENVELOPE_OVERHEAD_MAX. */
@@ -319,12 +320,35 @@ static size_t bin_header_size(size_t n) {
     return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
 }
 
-size_t tr__envelope_size(const tr_msg *msg, const char *to_name) {
+/* The deadline as sent: the ms left on the sender's clock, 0 for none; one that has passed
+ * goes as 1 (0 would mean none), one too far for a u32 as UINT32_MAX. */
+static uint32_t deadline_left(const tr_msg *msg, const tr_node *clock) {
+    if (msg->deadline_ == 0) {
+        return 0;
+    }
+    uint64_t now =
+        clock != NULL ? clock->ops->now_ns(clock->engine, (tr_node *)clock) / 1000000u : 0;
+    if (msg->deadline_ <= now) {
+        return 1;
+    }
+    uint64_t left = msg->deadline_ - now;
+    return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+static bool trace_set(const tr_trace *t) {
+    uint64_t a, b;
+    memcpy(&a, t->id, 8);
+    memcpy(&b, t->id + 8, 8);
+    return (a | b) != 0;
+}
+
+size_t tr__envelope_size(const tr_msg *msg, const char *to_name, const tr_node *clock) {
     TR_DEBUG_ASSERT(msg != NULL);
     size_t n = 1 + uint_size(ENVELOPE_VERSION) + uint_size(msg->type);
     n += uint_size(msg->from.node) + uint_size(msg->from.actor);
     n += uint_size(msg->to.node) + uint_size(msg->to.actor);
-    n += uint_size(msg->corr) + uint_size(msg->trace) + uint_size(msg->flags_ & WIRE_FLAGS);
+    n += uint_size(msg->corr) + (trace_set(&msg->trace) ? 2 + TRACE_WIRE_LEN : 1);
+    n += uint_size(deadline_left(msg, clock)) + uint_size(msg->flags_ & WIRE_FLAGS);
     if (to_name != NULL) {
         size_t name_len = strlen(to_name);
         n += str_header_size(name_len) + name_len;
@@ -336,7 +360,8 @@ size_t tr__envelope_size(const tr_msg *msg, const char *to_name) {
 }
 
 /* Writes the envelope; the caller has checked that it fits. Returns the end. */
-static uint8_t *put_fields(uint8_t *p, const tr_msg *msg, const char *to_name, size_t name_len) {
+static uint8_t *put_fields(uint8_t *p, const tr_msg *msg, const char *to_name, size_t name_len,
+                           uint32_t deadline) {
     _Static_assert(ENVELOPE_FIELDS <= 15 && ENVELOPE_VERSION < 0x80, "one-byte header, version");
     *p++ = 0x90 | ENVELOPE_FIELDS;
     *p++ = ENVELOPE_VERSION;
@@ -346,7 +371,17 @@ static uint8_t *put_fields(uint8_t *p, const tr_msg *msg, const char *to_name, s
     p = tr_mp_put_uint(p, msg->to.node);
     p = tr_mp_put_uint(p, msg->to.actor);
     p = tr_mp_put_uint(p, msg->corr);
-    p = tr_mp_put_uint(p, msg->trace);
+    if (trace_set(&msg->trace)) { /* bin8 of 25: id, parent span, flags */
+        *p++ = 0xc4;
+        *p++ = TRACE_WIRE_LEN;
+        memcpy(p, msg->trace.id, 16);
+        memcpy(p + 16, msg->trace.span, 8);
+        p[24] = msg->trace.flags;
+        p += TRACE_WIRE_LEN;
+    } else {
+        *p++ = 0xc0; /* nil: no trace */
+    }
+    p = tr_mp_put_uint(p, deadline);
     *p++ = (uint8_t)(msg->flags_ & WIRE_FLAGS); /* a positive fixint (asserted above) */
     if (to_name != NULL) {
         p = tr_mp_put_str_header(p, (uint32_t)name_len);
@@ -361,8 +396,8 @@ static uint8_t *put_fields(uint8_t *p, const tr_msg *msg, const char *to_name, s
     return p;
 }
 
-int tr__envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, size_t cap,
-                        size_t *len) {
+int tr__envelope_encode(const tr_msg *msg, const char *to_name, const tr_node *clock, uint8_t *buf,
+                        size_t cap, size_t *len) {
     TR_DEBUG_ASSERT(msg != NULL && len != NULL);
     TR_DEBUG_ASSERT(buf != NULL || cap == 0);
     TR_DEBUG_ASSERT(msg->body != NULL || msg->body_len == 0);
@@ -376,12 +411,13 @@ int tr__envelope_encode(const tr_msg *msg, const char *to_name, uint8_t *buf, si
     /* Every field but the body fits TR_ENVELOPE_OVERHEAD_MAX: the exact size is worked out
      * only for a buffer that could be too small. */
     if (cap < TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len &&
-        tr__envelope_size(msg, to_name) > cap) {
+        tr__envelope_size(msg, to_name, clock) > cap) {
         return TR_ETOOBIG;
     }
-    size_t n = (size_t)(put_fields(buf, msg, to_name, name_len) - buf);
-    TR_DEBUG_ASSERT(n == tr__envelope_size(msg, to_name)); /* exact for our own encoding */
-    TR_ASSERT(n <= cap);                                   /* what the bounds check promised */
+    uint32_t deadline = deadline_left(msg, clock);
+    size_t n = (size_t)(put_fields(buf, msg, to_name, name_len, deadline) - buf);
+    TR_DEBUG_ASSERT(n <= TR_ENVELOPE_OVERHEAD_MAX + (size_t)msg->body_len);
+    TR_ASSERT(n <= cap); /* what the bounds check promised */
     *len = n;
     return 0;
 }
@@ -425,8 +461,27 @@ static int read_name(tr_mp_reader *r, char *name_out) {
 
 /* The scalar fields, in wire order, after the version. */
 typedef struct fields {
-    uint64_t type, from_node, from_actor, to_node, to_actor, corr, trace, flags;
+    uint64_t type, from_node, from_actor, to_node, to_actor, corr, deadline, flags;
+    tr_trace trace;
 } fields;
+
+/* The trace field: nil (no trace) or a bin of exactly 25 bytes whose id is not all zero (an
+ * all-zero id must be sent as nil, so a trace has one encoding). */
+static int read_trace(tr_mp_reader *r, tr_trace *t) {
+    memset(t, 0, sizeof *t);
+    if (tr_mp_peek(r) == TR_MP_NIL) {
+        return tr_mp_read_nil(r);
+    }
+    const uint8_t *b;
+    uint32_t n;
+    if (tr_mp_read_bin(r, &b, &n) != 0 || n != TRACE_WIRE_LEN) {
+        return TR_EPROTO;
+    }
+    memcpy(t->id, b, 16);
+    memcpy(t->span, b + 16, 8);
+    t->flags = b[24];
+    return trace_set(t) ? 0 : TR_EPROTO;
+}
 
 static int read_scalars(tr_mp_reader *r, fields *f) {
     int rc = read_uint(r, UINT32_MAX, &f->type);
@@ -446,7 +501,10 @@ static int read_scalars(tr_mp_reader *r, fields *f) {
         rc = read_uint(r, UINT64_MAX, &f->corr);
     }
     if (rc == 0) {
-        rc = read_uint(r, UINT64_MAX, &f->trace);
+        rc = read_trace(r, &f->trace);
+    }
+    if (rc == 0) {
+        rc = read_uint(r, UINT32_MAX, &f->deadline);
     }
     if (rc == 0) {
         rc = read_uint(r, UINT32_MAX, &f->flags);
@@ -459,7 +517,7 @@ static int read_scalars(tr_mp_reader *r, fields *f) {
 static int read_preamble(tr_mp_reader *r) {
     uint32_t count;
     uint64_t version;
-    /* array32 is never needed for eleven fields */
+    /* array32 is never needed for twelve fields */
     if (r->p[0] == 0xdd || tr_mp_read_array(r, &count) != 0 || count == 0 ||
         read_uint(r, UINT64_MAX, &version) != 0) {
         return TR_EPROTO;
@@ -471,7 +529,7 @@ static int read_preamble(tr_mp_reader *r) {
 }
 
 /* Reads the whole envelope with the bounds-checked reader. Success proves the buffer is
- * exactly one array of eleven in-bounds scalars (nothing after it), i.e. one well-formed
+ * exactly one array of twelve in-bounds scalars (nothing after it), i.e. one well-formed
  * msgpack object of depth 1, which tr__msgpack_check would accept. */
 static int read_envelope(const uint8_t *buf, size_t len, fields *f, char *name_out,
                          const uint8_t **body, size_t *body_len) {
@@ -536,8 +594,9 @@ __attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp, 
     return true;
 }
 
-/* Reads buf[0..len) if it is laid out the way tr__envelope_encode writes it: fixarray of 11,
- * version 1 as a fixint, the eight scalars as unsigned forms in range, to_name nil or a
+/* Reads buf[0..len) if it is laid out the way tr__envelope_encode writes it: fixarray of 12,
+ * kind 1 as a fixint, the scalars as unsigned forms in range, the trace nil or bin8 of 25
+ * with a non-zero id, to_name nil or a
  * fixstr without NUL, the body as bin8 or bin16 ending exactly at len. Returns false for
  * anything else, having written nothing the caller keeps: the general reader then decides,
  * so every refusal (and its error code) stays the general path's. What this accepts, the
@@ -546,8 +605,9 @@ __attribute__((always_inline)) static inline bool fast_uint(const uint8_t **pp, 
  * two on every truncation, every single-byte change and fuzzed input). */
 static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
                       const uint8_t **body, size_t *body_len) {
-    /* header, version, 8 one-byte scalars, nil, bin8 header: the shortest envelope */
-    if (len < 13 || buf[0] != (0x90 | ENVELOPE_FIELDS) || buf[1] != ENVELOPE_VERSION) {
+    /* header, version, 6 one-byte scalars, nil trace, 2 one-byte scalars, nil, bin8 header:
+     * the shortest envelope */
+    if (len < 14 || buf[0] != (0x90 | ENVELOPE_FIELDS) || buf[1] != ENVELOPE_VERSION) {
         return false;
     }
     const uint8_t *p = buf + 2, *end = buf + len;
@@ -556,7 +616,24 @@ static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
         !fast_uint(&p, end, UINT64_MAX, &f->from_actor) ||
         !fast_uint(&p, end, UINT32_MAX, &f->to_node) ||
         !fast_uint(&p, end, UINT64_MAX, &f->to_actor) ||
-        !fast_uint(&p, end, UINT64_MAX, &f->corr) || !fast_uint(&p, end, UINT64_MAX, &f->trace) ||
+        !fast_uint(&p, end, UINT64_MAX, &f->corr) || end == p) {
+        return false;
+    }
+    if (*p == 0xc0) {
+        memset(&f->trace, 0, sizeof f->trace);
+        p++;
+    } else if (*p == 0xc4 && end - p >= 2 + TRACE_WIRE_LEN && p[1] == TRACE_WIRE_LEN) {
+        memcpy(f->trace.id, p + 2, 16);
+        memcpy(f->trace.span, p + 18, 8);
+        f->trace.flags = p[26];
+        p += 2 + TRACE_WIRE_LEN;
+        if (!trace_set(&f->trace)) {
+            return false;
+        }
+    } else {
+        return false;
+    }
+    if (!fast_uint(&p, end, UINT32_MAX, &f->deadline) ||
         !fast_uint(&p, end, UINT32_MAX, &f->flags) || end - p < 3) {
         return false; /* after the scalars: at least a nil and a bin8 header */
     }
@@ -593,7 +670,8 @@ static bool read_fast(const uint8_t *buf, size_t len, fields *f, char *name_out,
     return true;
 }
 
-static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, bool fast) {
+static int decode(const uint8_t *buf, size_t len, const tr_node *clock, tr_msg **out,
+                  char *name_out, bool fast) {
     TR_DEBUG_ASSERT(out != NULL && name_out != NULL);
     TR_DEBUG_ASSERT(buf != NULL || len == 0);
     name_out[0] = '\0';
@@ -628,15 +706,22 @@ static int decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out, 
     msg->to = (tr_addr){.node = (uint32_t)f.to_node, .actor = f.to_actor};
     msg->corr = f.corr;
     msg->trace = f.trace;
+    if (f.deadline != 0) { /* time left on the sender's clock, made absolute on ours */
+        uint64_t now =
+            clock != NULL ? clock->ops->now_ns(clock->engine, (tr_node *)clock) / 1000000u : 0;
+        msg->deadline_ = now + f.deadline;
+    }
     msg->flags_ = (uint32_t)f.flags & WIRE_FLAGS;
     *out = msg;
     return 0;
 }
 
-int tr__envelope_decode(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
-    return decode(buf, len, out, name_out, true);
+int tr__envelope_decode(const uint8_t *buf, size_t len, const tr_node *clock, tr_msg **out,
+                        char *name_out) {
+    return decode(buf, len, clock, out, name_out, true);
 }
 
-int tr__envelope_decode_general(const uint8_t *buf, size_t len, tr_msg **out, char *name_out) {
-    return decode(buf, len, out, name_out, false);
+int tr__envelope_decode_general(const uint8_t *buf, size_t len, const tr_node *clock, tr_msg **out,
+                                char *name_out) {
+    return decode(buf, len, clock, out, name_out, false);
 }

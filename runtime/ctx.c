@@ -42,9 +42,7 @@ static inline int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr
     if (!m) {
         return TR_ENOMEM;
     }
-    if (ctx->current) {
-        m->trace = ctx->current->trace;
-    }
+    tr__ctx_inherit(ctx, m);
     return tr__actor_send(ctx->node, ctx, m, to_name);
 }
 
@@ -239,18 +237,20 @@ int tr_forward(tr_ctx *ctx, const tr_msg *req, const char *to_name) {
     if (!m) {
         return TR_ENOMEM;
     }
-    m->trace = req->trace;
+    m->trace = req->trace; /* a forward is no hop of its own: the requester's context */
+    m->deadline_ = req->deadline_;
     return tr__actor_send(ctx->node, ctx, m, local);
 }
 
-/* The reply to req: to its sender, same corr and trace, flagged a reply when req was a
- * request (a client matches replies by that flag and corr). NULL when out of memory. */
+/* The reply to req: to its sender, same corr and trace id (tr__trace_reply), flagged a reply
+ * when req was a request (a client matches replies by that flag and corr). NULL when out of
+ * memory. */
 static tr_msg *reply_msg(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *body,
                          size_t len) {
     tr_msg *m =
         tr__actor_msg_new(tr__actor_self(ctx->actor), req->from, type, req->corr, body, len);
     if (m) {
-        m->trace = req->trace;
+        tr__trace_reply(req, m);
         if (req->corr & TR__CORR_REQUEST) {
             m->flags_ |= TR__F_REPLY;
         }

@@ -243,7 +243,7 @@ int tr_inbox_request(tr_inbox *ib, tr_addr to, const char *to_name, uint32_t typ
     ib->req.posted = false;
     pthread_mutex_unlock(&ib->lock);
     if (rc == 0 && (!m || m->type == TR_MSG_TIMEOUT)) {
-        rc = TR_ETIMEDOUT;
+        rc = m ? tr_msg_request_error(m) : TR_ETIMEDOUT; /* timed out, or failed at once */
     }
     if (rc) {
         tr_msg_free(m);

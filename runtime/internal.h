@@ -88,7 +88,8 @@ typedef struct tr_timer_rec {
 typedef struct tr_relay_rec {
     uint64_t corr; /* the relaying request's corr */
     tr_addr to;
-    uint64_t to_corr, trace;
+    uint64_t to_corr;
+    tr_trace trace;
 } tr_relay_rec;
 
 /* Requests one actor may have relayed by tr_forward and not yet answered, and how long such a
@@ -207,7 +208,18 @@ struct tr_ctx {
     int stop_reason;
     bool store_open; /* this callback wrote to the store (tr__store_callback_begin) */
     uint32_t sent;   /* messages this activation sent (metrics.h: counted once per activation) */
+    /* tr_trace_start/set, tr_deadline_set (runtime/trace.c): what the messages sent in this
+     * callback carry instead of what they inherit; cleared for each message handled. */
+    uint64_t out_deadline;
+    tr_trace out_trace;
+    uint8_t out_what; /* TR__OUT_TRACE | TR__OUT_DEADLINE: which of the two were set */
 };
+#define TR__OUT_TRACE 1u
+#define TR__OUT_DEADLINE 2u
+/* The trace and deadline a message sent now inherits (runtime/trace.c). */
+void tr__ctx_inherit(const tr_ctx *ctx, tr_msg *m);
+/* A reply to req carries req's trace id with the replier's span as parent, and no deadline. */
+void tr__trace_reply(const tr_msg *req, tr_msg *reply);
 
 /* Watches of local actors on other nodes (node.c), answered by tr__node_event. Any thread. */
 void tr__node_watch_add(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref, uint8_t kind);

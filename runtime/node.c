@@ -260,6 +260,7 @@ void tr__node_route(tr_node *node, tr_msg *msg) {
 bool tr__node_deliver(tr_node *node, tr_msg *msg, const char *to_name, tr_addr *receiver) {
     if (to_name && to_name[0]) {
         if (tr__registry_find(node, to_name, &msg->to) != 0) {
+            tr__actor_fail_request(node, msg, TR_ENOPROC);
             tr__actor_dead_letter(node, msg);
             return false;
         }

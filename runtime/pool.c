@@ -116,7 +116,8 @@ static inline tr_msg *msg_init(tr_msg *m, uint32_t c) {
     m->from = TR_ADDR_NONE;
     m->to = TR_ADDR_NONE;
     m->corr = 0;
-    m->trace = 0;
+    m->trace = (tr_trace){{0}};
+    m->deadline_ = 0;
     m->body = (const uint8_t *)(m + 1);
     m->flags_ = 0;
     m->size_class_ = c;
@@ -167,6 +168,7 @@ tr_msg *tr__pool_copy(const tr_msg *m) {
         c->to = m->to;
         c->corr = m->corr;
         c->trace = m->trace;
+        c->deadline_ = m->deadline_;
         c->flags_ = m->flags_;
         if (m->body_len) {
             memcpy(tr__pool_body_mut(c), m->body, m->body_len);

@@ -28,12 +28,14 @@ pub const lib = [_][]const u8{
     "runtime/retry.c",
     "runtime/deadline.c",
     "runtime/metrics.c",
+    "runtime/trace.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
     "tests/runtime/test_assert.c",
     "tests/runtime/test_actor.c",
     "tests/runtime/test_forward.c",
+    "tests/runtime/test_trace_context.c",
     "tests/runtime/test_store.c",
     "tests/runtime/test_codec.c",
     "tests/runtime/test_mp.c",

@@ -248,12 +248,12 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     size_t cap = SIM_BUF_SMALL;
     uint8_t *buf = tr__sim_buf_alloc(sim, cap);
     size_t len = 0;
-    int rc = buf ? tr__envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
+    int rc = buf ? tr__envelope_encode(msg, to_name, node, buf, cap, &len) : TR_ENOMEM;
     if (rc == TR_ETOOBIG) {
         tr__sim_buf_free(sim, buf, cap);
-        cap = tr__envelope_size(msg, to_name);
+        cap = tr__envelope_size(msg, to_name, node);
         buf = tr__sim_buf_alloc(sim, cap);
-        rc = buf ? tr__envelope_encode(msg, to_name, buf, cap, &len) : TR_ENOMEM;
+        rc = buf ? tr__envelope_encode(msg, to_name, node, buf, cap, &len) : TR_ENOMEM;
     }
     tr__pool_release(msg);
     if (rc != 0) {
@@ -313,7 +313,7 @@ void tr__sim_deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     sim->trace = tr__sim_mix(sim->trace, r->c);
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
-    int rc = tr__envelope_decode(buf, ev->u.msg.len, &msg, name);
+    int rc = tr__envelope_decode(buf, ev->u.msg.len, sim->nodes[ev->node].node, &msg, name);
     tr__sim_buf_free(sim, buf, ev->u.msg.len);
     ev->u.msg.buf = NULL;
     if (rc != 0) {

@@ -286,7 +286,7 @@ static void on_envelope(tr_sim *sim, uint32_t i, uint32_t k, const tr_link_event
     sim->trace = tr__sim_mix(sim->trace, r->c);
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
-    int rc = tr__envelope_decode(ev->payload, ev->len, &msg, name);
+    int rc = tr__envelope_decode(ev->payload, ev->len, sim->nodes[i].node, &msg, name);
     if (rc != 0) {
         char why[96];
         snprintf(why, sizeof why, "bad envelope (%zu bytes): %s", ev->len, tr_strerror(rc));

@@ -63,7 +63,7 @@ static size_t envelope(uint8_t *buf, size_t cap, uint32_t from, uint32_t to, uin
     m.body = (const uint8_t *)"\x2a";
     m.body_len = 1;
     size_t len;
-    cr_assert_eq(tr__envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
+    cr_assert_eq(tr__envelope_encode(&m, "echo", NULL, buf + 4, cap - 4, &len), 0);
     tr_store_be32(buf, (uint32_t)len);
     return len + 4;
 }
@@ -220,6 +220,10 @@ Test(harden, a_client_sends_requests_to_this_node_only) {
     refused(env, n, "client sent a system message or a reply");
     n = envelope(env, sizeof env, RAWC, 1, 300, TR__F_REPLY);
     refused(env, n, "client sent a system message or a reply");
+    n = envelope(env, sizeof env, RAWC, 1, 300, 0);
+    cr_assert_eq(env[4 + 2 + 3 + 5], 0x01, "from.actor's byte"); /* kind, type, from.node */
+    env[4 + 2 + 3 + 5] = 0x00; /* from.actor 0: a reply would have nowhere to go */
+    refused(env, n, "or a request from actor 0");
     /* a request for this node is answered on the same connection */
     int fd = raw_client(RAWC);
     n = envelope(env, sizeof env, RAWC, 1, 300, 0);

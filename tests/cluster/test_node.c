@@ -152,7 +152,7 @@ static size_t envelope(uint8_t *buf, size_t cap, uint32_t from_node, const void 
     m.body = body;
     m.body_len = (uint32_t)body_len;
     size_t len;
-    cr_assert_eq(tr__envelope_encode(&m, "echo", buf + 4, cap - 4, &len), 0);
+    cr_assert_eq(tr__envelope_encode(&m, "echo", NULL, buf + 4, cap - 4, &len), 0);
     tr_store_be32(buf, (uint32_t)len);
     return len + 4;
 }
@@ -176,11 +176,11 @@ Test(node_cli, hostile_peers_are_closed_with_a_logged_reason_and_the_node_keeps_
     hostile(true, env, cut, "bad envelope");
     static uint8_t deep[4 + 2 + 1000];
     tr_store_be32(deep, 1002);
-    deep[4] = 0x9b; /* envelope-shaped: array of 11, version 1, then 1000 nested arrays */
+    deep[4] = 0x9c; /* envelope-shaped: array of 12, kind 1, then 1000 nested arrays */
     deep[5] = 0x01;
     memset(deep + 6, 0x91, 1000);
     hostile(true, deep, sizeof deep, "bad envelope");
-    uint8_t lie[4 + 20] = {0, 0, 0, 20, 0x9b, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff};
+    uint8_t lie[4 + 20] = {0, 0, 0, 20, 0x9c, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff};
     hostile(true, lie, sizeof lie, "bad envelope");
     n = envelope(env, sizeof env, 999, "\x01", 1); /* from.node is not the sender */
     hostile(true, env, n, "bad envelope");
@@ -336,4 +336,78 @@ Test(node_cli, replicated_registers_answer_across_nodes_and_survive_a_kill) {
     start_node("n2", 1, seed0, "--data", d[1], "--replicas", "n1,n2,n3", NULL);
     cr_assert(call_until(1, "cp", "read", "{\"key\": 5}", "{\"ok\":true,\"value\":77}", 8000),
               "the restarted n2 cannot read the value");
+}
+
+/* Errors that arrive at once: every call below has a 20 s timeout, so a node that left the
+ * request to time out would make it exit 1 (timeout), not 3 or 4. */
+Test(node_cli, errors_arrive_at_once_with_their_exit_codes) {
+    start_node("n1", 0, NULL, NULL);
+    int n2 = start_node("n2", 1, seed0, NULL);
+    char out[256];
+    /* nothing listens on port_base + 7: refused at once (the test's first call: "call1") */
+    cr_assert_eq(call(7, "echo", "300", "1", out, sizeof out, NULL, 20000), 1);
+    cr_assert_gt(log_count("call1", "cannot connect to 127.0.0.1:"), 0, "%s", log_tail("call1"));
+    cr_assert_eq(call(0, "nobody", "300", "1", out, sizeof out, NULL, 20000), 3,
+                 "a name not registered on the node called");
+    cr_assert_str_eq(out, "", "no reply may be printed");
+    cr_assert(call_until(0, "proxy", "300", "[\"echo@n2\", 1]", "1", 10000));
+    cr_assert_eq(call(0, "proxy", "300", "[\"nobody@n2\", 1]", out, sizeof out, NULL, 20000), 3,
+                 "a name not registered on the node a proxy forwards to");
+    proc_signal(n2, SIGKILL);
+    proc_wait(n2, 2000);
+    cr_assert(log_wait("n1", "event=node_down peer=n2", 1, 10000));
+    cr_assert_eq(call(0, "proxy", "300", "[\"echo@n2\", 1]", out, sizeof out, NULL, 20000), 4,
+                 "a node known down");
+}
+
+/* Reads the REASON frame a node sends before it closes: [21, code, text]. */
+static void expect_reason(int fd, int code, const char *text) {
+    uint8_t buf[256];
+    long n = raw_read_frame(fd, buf, sizeof buf, 3000);
+    cr_assert_gt(n, 3, "no REASON frame before the close (%ld)", n);
+    cr_assert(buf[0] == 0x93 && buf[1] == 21 && buf[2] == code, "frame %02x %02x %02x", buf[0],
+              buf[1], buf[2]);
+    size_t len = buf[3] & 0x1f; /* texts here are fixstr or str8 */
+    const char *s = (const char *)buf + 4;
+    if (buf[3] == 0xd9) {
+        len = buf[4];
+        s++;
+    }
+    char got[200];
+    snprintf(got, sizeof got, "%.*s", (int)len, s);
+    cr_assert(text[0] ? strstr(got, text) != NULL : len == 0, "text '%s', wanted '%s'", got, text);
+    cr_assert(raw_wait_closed(fd, 3000));
+    close(fd);
+}
+
+Test(node_cli, a_protocol_error_is_told_to_the_peer_in_a_reason_frame) {
+    start_node("n1", 0, NULL, NULL);
+    /* before authentication: the fixed code 2 and no text */
+    int fd = raw_connect(port_base);
+    const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_write_all(fd, http, strlen(http));
+    expect_reason(fd, 2, "");
+    /* after: the code and the logged reason */
+    fd = raw_authed();
+    uint8_t unknown[] = {0, 0, 0, 2, 0x91, 99};
+    raw_write_all(fd, unknown, sizeof unknown);
+    expect_reason(fd, 1, "unknown frame (kind 99");
+    fd = raw_authed();
+    uint8_t gossip[] = {0, 0, 0, 3, 0x92, 19, 0x90}; /* a client's GOSSIP: members only */
+    raw_write_all(fd, gossip, sizeof gossip);
+    expect_reason(fd, 3, "client sent GOSSIP");
+    good_call_works("reason frames");
+}
+
+/* An independent client (Python, its own msgpack and HMAC, written from
+ * docs/wire-protocol.md alone) completes the handshake, gets echo's reply and the error
+ * reply for a name that is not registered. */
+Test(node_cli, an_independent_client_speaks_protocol_2_from_the_document) {
+    start_node("n1", 0, NULL, NULL);
+    char secret[512], cmd[1200];
+    proc_path(secret, sizeof secret, "secret");
+    snprintf(cmd, sizeof cmd, "python3 tests/cluster/v2_client.py 127.0.0.1:%d '%s'", port_base,
+             secret);
+    int rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s: status %d", cmd, rc);
 }

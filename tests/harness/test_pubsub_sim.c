@@ -57,6 +57,6 @@ Test(pubsub_sim, planted_no_dedup_is_caught) {
 }
 
 Test(pubsub_sim, planted_publish_early_is_caught) {
-    tr_sweep_summary s = sweep("publish-early", TR_NEMESIS_CRASH | TR_NEMESIS_SLOW_DISK, 22, 22);
+    tr_sweep_summary s = sweep("publish-early", TR_NEMESIS_CRASH | TR_NEMESIS_SLOW_DISK, 33, 33);
     cr_expect_eq(s.violated, 1, "%s", s.first_replay);
 }

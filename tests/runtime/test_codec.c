@@ -15,6 +15,18 @@
 
 /* ---- Helpers ----------------------------------------------------------------------------- */
 
+/* A trace context made from one value (all zero for 0): id, span and flags all vary. */
+static void set_trace(tr_msg *m, uint64_t v) {
+    memset(&m->trace, 0, sizeof m->trace);
+    if (v != 0) {
+        memcpy(m->trace.id, &v, 8);
+        uint64_t w = ~v;
+        memcpy(m->trace.id + 8, &w, 8);
+        memcpy(m->trace.span, &w, 8);
+        m->trace.flags = (uint8_t)v;
+    }
+}
+
 /* A tr_msg on the stack pointing at a caller's body (encode only reads it). */
 static tr_msg make_msg(const void *body, uint32_t body_len) {
     tr_msg m;
@@ -23,7 +35,8 @@ static tr_msg make_msg(const void *body, uint32_t body_len) {
     m.from = (tr_addr){.node = 7, .actor = 0x123456789abcdef0ull};
     m.to = (tr_addr){.node = 0xffffffffu, .actor = UINT64_MAX};
     m.corr = 0x8000000000000001ull;
-    m.trace = 42;
+    set_trace(&m, 42);
+    m.deadline_ = 1500; /* with no clock (NULL): 1500 ms left */
     m.body = body;
     m.body_len = body_len;
     return m;
@@ -31,10 +44,10 @@ static tr_msg make_msg(const void *body, uint32_t body_len) {
 
 /* Encodes m into a malloc'd buffer of exactly tr__envelope_size bytes. */
 static uint8_t *encode(const tr_msg *m, const char *name, size_t *len) {
-    size_t cap = tr__envelope_size(m, name);
+    size_t cap = tr__envelope_size(m, name, NULL);
     uint8_t *buf = malloc(cap);
     cr_assert_not_null(buf);
-    cr_assert_eq(tr__envelope_encode(m, name, buf, cap, len), 0);
+    cr_assert_eq(tr__envelope_encode(m, name, NULL, buf, cap, len), 0);
     cr_assert_eq(*len, cap, "tr__envelope_size must be exact: %zu vs %zu", *len, cap);
     return buf;
 }
@@ -44,7 +57,8 @@ static void assert_same(const tr_msg *a, const tr_msg *b) {
     cr_assert(tr_addr_eq(a->from, b->from));
     cr_assert(tr_addr_eq(a->to, b->to));
     cr_assert_eq(a->corr, b->corr);
-    cr_assert_eq(a->trace, b->trace);
+    cr_assert_eq(memcmp(&a->trace, &b->trace, sizeof a->trace), 0);
+    cr_assert_eq(a->deadline_, b->deadline_);
     cr_assert_eq(a->flags_, b->flags_);
     cr_assert_eq(a->body_len, b->body_len);
     if (a->body_len > 0) {
@@ -57,7 +71,7 @@ static void round_trip(const tr_msg *m, const char *name) {
     uint8_t *buf = encode(m, name, &len);
     tr_msg *got = NULL;
     char got_name[TR_NAME_MAX + 1];
-    cr_assert_eq(tr__envelope_decode(buf, len, &got, got_name), 0);
+    cr_assert_eq(tr__envelope_decode(buf, len, NULL, &got, got_name), 0);
     cr_assert_not_null(got);
     assert_same(m, got);
     cr_assert_str_eq(got_name, name ? name : "");
@@ -70,7 +84,7 @@ static int decode_rc(const uint8_t *buf, size_t len) {
     tr_msg *got = NULL;
     char name[TR_NAME_MAX + 1];
     memset(name, 'x', sizeof name);
-    int rc = tr__envelope_decode(buf, len, &got, name);
+    int rc = tr__envelope_decode(buf, len, NULL, &got, name);
     if (rc == 0) {
         tr__pool_release(got);
     } else {
@@ -94,8 +108,11 @@ static void builder_init(builder *b) {
 static void builder_scalars(builder *b, size_t count, uint64_t version) {
     msgpack_pack_array(&b->pk, count);
     msgpack_pack_uint64(&b->pk, version);
-    for (int i = 0; i < 8; i++) { /* type .. trace, flags */
+    for (int i = 0; i < 8; i++) { /* type .. corr, (trace nil), deadline, flags */
         msgpack_pack_uint64(&b->pk, (uint64_t)i + 1);
+        if (i == 5) {
+            msgpack_pack_nil(&b->pk);
+        }
     }
 }
 
@@ -130,21 +147,23 @@ Test(codec, only_wire_flags_travel) {
     uint8_t *buf = encode(&m, NULL, &len);
     tr_msg *got = NULL;
     char name[TR_NAME_MAX + 1];
-    cr_assert_eq(tr__envelope_decode(buf, len, &got, name), 0);
+    cr_assert_eq(tr__envelope_decode(buf, len, NULL, &got, name), 0);
     cr_assert_eq(got->flags_, TR__F_REPLY);
     tr__pool_release(got);
     free(buf);
     /* A peer sending every bit gets only the known ones through. */
     builder b;
     builder_init(&b);
-    msgpack_pack_array(&b.pk, 11);
-    for (int i = 0; i < 8; i++) {
+    msgpack_pack_array(&b.pk, 12);
+    for (int i = 0; i < 7; i++) {
         msgpack_pack_uint64(&b.pk, 1);
     }
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_uint64(&b.pk, 1);
     msgpack_pack_uint32(&b.pk, UINT32_MAX);
     msgpack_pack_nil(&b.pk);
     msgpack_pack_bin_with_body(&b.pk, "", 0);
-    cr_assert_eq(tr__envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(tr__envelope_decode((const uint8_t *)b.sb.data, b.sb.size, NULL, &got, name), 0);
     cr_assert_eq(got->flags_, TR__F_REPLY);
     tr__pool_release(got);
     msgpack_sbuffer_destroy(&b.sb);
@@ -167,7 +186,7 @@ Test(codec, round_trip_name_of_maximum_length) {
     name[TR_NAME_MAX] = '\0';
     tr_msg m = make_msg("x", 1);
     round_trip(&m, name);
-    cr_assert_leq(tr__envelope_size(&m, name) - m.body_len, TR_ENVELOPE_OVERHEAD_MAX);
+    cr_assert_leq(tr__envelope_size(&m, name, NULL) - m.body_len, TR_ENVELOPE_OVERHEAD_MAX);
 }
 
 Test(codec, overhead_of_the_largest_envelope_is_within_the_documented_bound) {
@@ -177,7 +196,9 @@ Test(codec, overhead_of_the_largest_envelope_is_within_the_documented_bound) {
     static uint8_t body[70000]; /* bin32: the longest body header */
     tr_msg m = make_msg(body, sizeof body);
     m.type = m.from.node = m.to.node = m.flags_ = UINT32_MAX;
-    m.from.actor = m.to.actor = m.corr = m.trace = UINT64_MAX;
+    m.from.actor = m.to.actor = m.corr = UINT64_MAX;
+    set_trace(&m, UINT64_MAX);
+    m.deadline_ = UINT32_MAX;
     size_t len;
     uint8_t *buf = encode(&m, name, &len);
     cr_assert_leq(len - sizeof body, TR_ENVELOPE_OVERHEAD_MAX, "overhead %zu", len - sizeof body);
@@ -191,7 +212,7 @@ Test(codec, encode_refuses_a_name_over_the_limit) {
     tr_msg m = make_msg("x", 1);
     uint8_t buf[512];
     size_t len;
-    cr_assert_eq(tr__envelope_encode(&m, name, buf, sizeof buf, &len), TR_EINVAL);
+    cr_assert_eq(tr__envelope_encode(&m, name, NULL, buf, sizeof buf, &len), TR_EINVAL);
 }
 
 Test(codec, round_trip_empty_and_large_bodies) {
@@ -225,10 +246,10 @@ Test(codec, every_short_body_and_name_length_round_trips) {
             name[nlen] = '\0';
             tr_msg m = make_msg(body, blen);
             round_trip(&m, name);
-            size_t need = tr__envelope_size(&m, name), len = 0;
-            uint8_t out[160];
+            size_t need = tr__envelope_size(&m, name, NULL), len = 0;
+            uint8_t out[256];
             memset(out, 0xee, sizeof out);
-            cr_assert_eq(tr__envelope_encode(&m, name, out, need, &len), 0);
+            cr_assert_eq(tr__envelope_encode(&m, name, NULL, out, need, &len), 0);
             for (size_t i = need; i < sizeof out; i++) {
                 cr_assert_eq(out[i], 0xee, "body %u name %zu: byte %zu written", blen, nlen, i);
             }
@@ -239,13 +260,13 @@ Test(codec, every_short_body_and_name_length_round_trips) {
 
 Test(codec, encode_refuses_every_short_buffer_without_writing_past_it) {
     tr_msg m = make_msg("hello", 5);
-    size_t need = tr__envelope_size(&m, "inventory");
+    size_t need = tr__envelope_size(&m, "inventory", NULL);
     uint8_t buf[256];
     cr_assert_lt(need, sizeof buf);
     for (size_t cap = 0; cap < need; cap++) {
         memset(buf, 0xee, sizeof buf);
         size_t len = 12345;
-        cr_assert_eq(tr__envelope_encode(&m, "inventory", buf, cap, &len), TR_ETOOBIG);
+        cr_assert_eq(tr__envelope_encode(&m, "inventory", NULL, buf, cap, &len), TR_ETOOBIG);
         cr_assert_eq(len, 12345);
         for (size_t i = cap; i < sizeof buf; i++) {
             cr_assert_eq(buf[i], 0xee, "byte %zu written with cap %zu", i, cap);
@@ -260,16 +281,33 @@ Test(codec, encoding_is_the_documented_wire_form) {
     m.from = (tr_addr){.node = 1, .actor = 2};
     m.to = (tr_addr){.node = 3, .actor = 4};
     m.corr = 5;
-    m.trace = 6;
+    m.deadline_ = 6; /* no clock: 6 ms left */
     m.body = (const uint8_t *)"\x07";
     m.body_len = 1;
-    uint8_t buf[64];
+    uint8_t buf[96];
     size_t len;
-    cr_assert_eq(tr__envelope_encode(&m, "ab", buf, sizeof buf, &len), 0);
-    const uint8_t want[] = {0x9b, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04,
-                            0x05, 0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
+    cr_assert_eq(tr__envelope_encode(&m, "ab", NULL, buf, sizeof buf, &len), 0);
+    const uint8_t want[] = {0x9c, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04, 0x05,
+                            0xc0, 0x06, 0x00, 0xa2, 'a',  'b',  0xc4, 0x01, 0x07};
     cr_assert_eq(len, sizeof want);
     cr_assert_eq(memcmp(buf, want, len), 0);
+    /* A trace: bin8 of 25, the id, the parent span, the flags. */
+    for (int i = 0; i < 16; i++) {
+        m.trace.id[i] = (uint8_t)(0x10 + i);
+    }
+    for (int i = 0; i < 8; i++) {
+        m.trace.span[i] = (uint8_t)(0x40 + i);
+    }
+    m.trace.flags = TR_TRACE_SAMPLED;
+    m.deadline_ = 0;
+    cr_assert_eq(tr__envelope_encode(&m, NULL, NULL, buf, sizeof buf, &len), 0);
+    cr_assert_eq(len, 10 + 27 + 2 + 1 + 3);
+    const uint8_t head[] = {0x9c, 0x01, 0xcd, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04, 0x05, 0xc4, 25};
+    cr_assert_eq(memcmp(buf, head, sizeof head), 0);
+    cr_assert_eq(memcmp(buf + 12, m.trace.id, 16), 0);
+    cr_assert_eq(memcmp(buf + 28, m.trace.span, 8), 0);
+    const uint8_t tail[] = {0x01, 0x00, 0x00, 0xc0, 0xc4, 0x01, 0x07};
+    cr_assert_eq(memcmp(buf + 36, tail, sizeof tail), 0);
 }
 
 /* The reference: the envelope as msgpack-c's packer writes it (how codec.c encoded it before
@@ -277,7 +315,7 @@ Test(codec, encoding_is_the_documented_wire_form) {
 static void pack_reference(msgpack_sbuffer *sb, const tr_msg *m, const char *name) {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 11);
+    msgpack_pack_array(&pk, 12);
     msgpack_pack_uint64(&pk, 1);
     msgpack_pack_uint64(&pk, m->type);
     msgpack_pack_uint64(&pk, m->from.node);
@@ -285,7 +323,16 @@ static void pack_reference(msgpack_sbuffer *sb, const tr_msg *m, const char *nam
     msgpack_pack_uint64(&pk, m->to.node);
     msgpack_pack_uint64(&pk, m->to.actor);
     msgpack_pack_uint64(&pk, m->corr);
-    msgpack_pack_uint64(&pk, m->trace);
+    if (tr_trace_is_set(&m->trace)) {
+        uint8_t t[25];
+        memcpy(t, m->trace.id, 16);
+        memcpy(t + 16, m->trace.span, 8);
+        t[24] = m->trace.flags;
+        msgpack_pack_bin_with_body(&pk, t, sizeof t);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    msgpack_pack_uint64(&pk, m->deadline_); /* no clock: the time left is deadline_ */
     msgpack_pack_uint64(&pk, m->flags_ & TR__F_REPLY);
     if (name != NULL) {
         msgpack_pack_str_with_body(&pk, name, strlen(name));
@@ -327,7 +374,8 @@ Test(codec, encoding_is_byte_for_byte_what_msgpack_c_packs) {
         m.from = (tr_addr){.node = (uint32_t)v[1], .actor = v[2]};
         m.to = (tr_addr){.node = (uint32_t)v[3], .actor = v[4]};
         m.corr = v[5];
-        m.trace = v[6];
+        set_trace(&m, v[6]);
+        m.deadline_ = v[6] & UINT32_MAX;
         m.flags_ = (uint32_t)v[7];
         m.body = body;
         m.body_len = body_lens[(v[7] >> 3) % (i < 1000 ? 7 : 4)]; /* big ones sometimes */
@@ -337,10 +385,10 @@ Test(codec, encoding_is_byte_for_byte_what_msgpack_c_packs) {
         msgpack_sbuffer_init(&sb);
         pack_reference(&sb, &m, name);
         size_t len = 0;
-        cr_assert_eq(tr__envelope_encode(&m, name, buf, sb.size, &len), 0, "iteration %d", i);
+        cr_assert_eq(tr__envelope_encode(&m, name, NULL, buf, sb.size, &len), 0, "iteration %d", i);
         cr_assert_eq(len, sb.size, "iteration %d", i);
         cr_assert_eq(memcmp(buf, sb.data, len), 0, "iteration %d: bytes differ", i);
-        cr_assert_eq(tr__envelope_size(&m, name), len);
+        cr_assert_eq(tr__envelope_size(&m, name, NULL), len);
         msgpack_sbuffer_destroy(&sb);
     }
     free(buf);
@@ -486,7 +534,7 @@ Test(codec, decode_refuses_lying_headers_without_a_huge_allocation) {
     /* A real envelope whose body claims 2 GiB. */
     builder b;
     builder_init(&b);
-    builder_scalars(&b, 11, 1);
+    builder_scalars(&b, 12, 1);
     msgpack_pack_nil(&b.pk);
     const uint8_t bin32[] = {0xc6, 0x80, 0x00, 0x00, 0x00, 1, 2, 3};
     msgpack_sbuffer_write(&b.sb, (const char *)bin32, sizeof bin32);
@@ -494,7 +542,7 @@ Test(codec, decode_refuses_lying_headers_without_a_huge_allocation) {
     msgpack_sbuffer_destroy(&b.sb);
     /* ... and whose name claims 2 GiB. */
     builder_init(&b);
-    builder_scalars(&b, 11, 1);
+    builder_scalars(&b, 12, 1);
     const uint8_t str32[] = {0xdb, 0x80, 0x00, 0x00, 0x00, 'a', 0xc4, 0x00};
     msgpack_sbuffer_write(&b.sb, (const char *)str32, sizeof str32);
     cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EPROTO);
@@ -534,7 +582,7 @@ Test(codec, decode_refuses_trailing_bytes) {
 Test(codec, decode_refuses_other_versions) {
     builder b;
     builder_init(&b);
-    builder_scalars(&b, 11, 2);
+    builder_scalars(&b, 12, 2);
     msgpack_pack_nil(&b.pk);
     msgpack_pack_bin_with_body(&b.pk, "", 0);
     cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EVERSION);
@@ -548,9 +596,9 @@ Test(codec, decode_refuses_other_versions) {
     msgpack_sbuffer_destroy(&b.sb);
     /* The version itself must be an unsigned integer. */
     builder_init(&b);
-    msgpack_pack_array(&b.pk, 11);
+    msgpack_pack_array(&b.pk, 12);
     msgpack_pack_str_with_body(&b.pk, "1", 1);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 11; i++) {
         msgpack_pack_nil(&b.pk);
     }
     cr_assert_eq(decode_rc((const uint8_t *)b.sb.data, b.sb.size), TR_EPROTO);
@@ -571,7 +619,7 @@ typedef enum tail_kind {
 static int decode_with_tail(tail_kind kind) {
     builder b;
     builder_init(&b);
-    builder_scalars(&b, kind == TAIL_MISSING_BODY ? 10 : kind == TAIL_EXTRA_FIELD ? 12 : 11, 1);
+    builder_scalars(&b, kind == TAIL_MISSING_BODY ? 11 : kind == TAIL_EXTRA_FIELD ? 13 : 12, 1);
     char long_name[TR_NAME_MAX + 1];
     memset(long_name, 'q', sizeof long_name);
     switch (kind) {
@@ -605,18 +653,21 @@ Test(codec, decode_refuses_wrong_name_and_body_types) {
     cr_assert_eq(decode_with_tail(TAIL_EXTRA_FIELD), TR_EPROTO);
 }
 
-/* Replaces scalar field `field` (1 = type .. 7 = trace, 8 = flags) with the object packed
- * by `bad`. */
+/* Replaces scalar field `field` (1 = type .. 6 = corr, 7 = deadline, 8 = flags; the trace
+ * between corr and deadline is nil) with the object packed by `bad`. */
 static int decode_with_bad_scalar(int field, void (*bad)(msgpack_packer *)) {
     builder b;
     builder_init(&b);
-    msgpack_pack_array(&b.pk, 11);
+    msgpack_pack_array(&b.pk, 12);
     msgpack_pack_uint64(&b.pk, 1);
     for (int i = 1; i <= 8; i++) {
         if (i == field) {
             bad(&b.pk);
         } else {
             msgpack_pack_uint64(&b.pk, (uint64_t)i);
+        }
+        if (i == 6) {
+            msgpack_pack_nil(&b.pk);
         }
     }
     msgpack_pack_nil(&b.pk);
@@ -663,9 +714,9 @@ Test(codec, decode_refuses_wrong_scalar_types) {
         }
         cr_assert_eq(decode_with_bad_scalar(field, pack_signed_positive), 0, "field %d", field);
     }
-    /* type, from_node, to_node and flags are 32-bit; actors, corr and trace are 64-bit. */
-    int narrow[] = {1, 2, 4, 8};
-    for (size_t i = 0; i < 4; i++) {
+    /* type, from_node, to_node, deadline and flags are 32-bit; actors and corr 64-bit. */
+    int narrow[] = {1, 2, 4, 7, 8};
+    for (size_t i = 0; i < 5; i++) {
         cr_assert_eq(decode_with_bad_scalar(narrow[i], pack_over_u32), TR_EPROTO);
     }
     cr_assert_eq(decode_with_bad_scalar(3, pack_over_u32), 0);
@@ -680,8 +731,8 @@ static int decode_both(const uint8_t *buf, size_t len, const char *what, size_t 
     char fast_name[TR_NAME_MAX + 1], general_name[TR_NAME_MAX + 1];
     memset(fast_name, 'x', sizeof fast_name);
     memset(general_name, 'y', sizeof general_name);
-    int rc = tr__envelope_decode(buf, len, &fast, fast_name);
-    int grc = tr__envelope_decode_general(buf, len, &general, general_name);
+    int rc = tr__envelope_decode(buf, len, NULL, &fast, fast_name);
+    int grc = tr__envelope_decode_general(buf, len, NULL, &general, general_name);
     cr_assert_eq(rc, grc, "%s %zu: fast path %d, general reader %d", what, at, rc, grc);
     cr_assert_str_eq(fast_name, general_name, "%s %zu", what, at);
     if (rc == 0) {
@@ -732,16 +783,19 @@ static uint8_t *fast_path_sample(int which, size_t *len) {
  * width, e.g. a 32-bit field over UINT32_MAX. */
 static uint8_t *wide_sample(size_t *len) {
     static const uint8_t tail[] = {0xc0, 0xc4, 0x01, 'z'};
-    *len = 2 + 8 * 9 + sizeof tail;
+    *len = 2 + 8 * 9 + 1 + sizeof tail;
     uint8_t *buf = malloc(*len), *p = buf;
     cr_assert_not_null(buf);
-    *p++ = 0x9b;
+    *p++ = 0x9c;
     *p++ = 0x01;
     for (int i = 0; i < 8; i++) {
         *p++ = 0xcf;
         memset(p, 0, 7);
         p[7] = 1;
         p += 8;
+        if (i == 5) {
+            *p++ = 0xc0; /* no trace */
+        }
     }
     memcpy(p, tail, sizeof tail);
     return buf;
@@ -778,18 +832,21 @@ Test(codec, fast_path_leaves_foreign_forms_to_the_general_reader) {
     cr_assert_eq(decode_with_tail(TAIL_OK), 0);
     builder b;
     builder_init(&b);
-    msgpack_pack_array(&b.pk, 11);
+    msgpack_pack_array(&b.pk, 12);
     msgpack_pack_uint64(&b.pk, 1);
     for (int i = 0; i < 8; i++) {
         const char u64[] = {(char)0xcf, 0, 0, 0, 0, 0, 0, 0, (char)(i + 1)}; /* not minimal */
         b.pk.callback(b.pk.data, u64, sizeof u64);
+        if (i == 5) {
+            msgpack_pack_nil(&b.pk);
+        }
     }
     const char tail[] = {(char)0xd9, 2, 'a', 'b', (char)0xc6, 0, 0, 0, 1, 'z'}; /* str8, bin32 */
     b.pk.callback(b.pk.data, tail, sizeof tail);
     tr_msg *got = NULL;
     char name[TR_NAME_MAX + 1];
     cr_assert_eq(decode_both((const uint8_t *)b.sb.data, b.sb.size, "foreign", 0), 0);
-    cr_assert_eq(tr__envelope_decode((const uint8_t *)b.sb.data, b.sb.size, &got, name), 0);
+    cr_assert_eq(tr__envelope_decode((const uint8_t *)b.sb.data, b.sb.size, NULL, &got, name), 0);
     cr_assert_eq(got->type, 1);
     cr_assert_eq(got->flags_, 0); /* 8 has no wire meaning */
     cr_assert_str_eq(name, "ab");
@@ -851,7 +908,7 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         mutate(&seed, buf, &len, sizeof buf);
         tr_msg *got = NULL;
         char name[TR_NAME_MAX + 1];
-        int rc = tr__envelope_decode(buf, len, &got, name);
+        int rc = tr__envelope_decode(buf, len, NULL, &got, name);
         int check = tr__msgpack_check(buf, len, TR_MSGPACK_DEPTH_MAX);
         decode_both(buf, len, "fuzz iteration", (size_t)i);
         if (rc != 0) {
@@ -868,10 +925,11 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
         uint8_t again[256];
         size_t again_len;
         cr_assert_eq(
-            tr__envelope_encode(got, name[0] ? name : NULL, again, sizeof again, &again_len), 0);
+            tr__envelope_encode(got, name[0] ? name : NULL, NULL, again, sizeof again, &again_len),
+            0);
         tr_msg *got2 = NULL;
         char name2[TR_NAME_MAX + 1];
-        cr_assert_eq(tr__envelope_decode(again, again_len, &got2, name2), 0);
+        cr_assert_eq(tr__envelope_decode(again, again_len, NULL, &got2, name2), 0);
         assert_same(got, got2);
         cr_assert_str_eq(name, name2);
         tr__pool_release(got2);
@@ -880,4 +938,30 @@ Test(codec, fuzzed_envelopes_decode_or_fail_cleanly) {
     free(base);
     cr_assert_gt(decoded, 100, "mutations that keep an envelope valid must decode");
     cr_assert_gt(refused, 10000, "most mutations must be refused");
+}
+
+/* The trace field is nil or a bin of exactly 25 bytes with a non-zero id: one encoding per
+ * trace, so a zero id sent as a bin, a short or long bin, or a str are refused. */
+Test(codec, decode_refuses_a_malformed_trace) {
+    tr_msg m = make_msg("p", 1);
+    size_t len;
+    uint8_t *buf = encode(&m, NULL, &len);
+    /* make_msg's scalars: 0x9c 0x01, type 5, from_node 1, from_actor 9, to_node 5, to_actor 9,
+     * corr 9 bytes: the trace starts at 2 + 38. */
+    size_t at = 2 + 5 + 1 + 9 + 5 + 9 + 9;
+    cr_assert_eq(buf[at], 0xc4);
+    cr_assert_eq(buf[at + 1], 25);
+    cr_assert_eq(decode_both(buf, len, "intact", 0), 0);
+    uint8_t *bad = malloc(len);
+    memcpy(bad, buf, len);
+    memset(bad + at + 2, 0, 16); /* an all-zero id in a bin */
+    cr_assert_eq(decode_both(bad, len, "zero id", at), TR_EPROTO);
+    memcpy(bad, buf, len);
+    bad[at + 1] = 24; /* one byte short: the bin ends inside the trace */
+    cr_assert_eq(decode_both(bad, len, "short bin", at), TR_EPROTO);
+    memcpy(bad, buf, len);
+    bad[at] = 0xd9; /* str8 instead of bin8 */
+    cr_assert_eq(decode_both(bad, len, "str", at), TR_EPROTO);
+    free(bad);
+    free(buf);
 }

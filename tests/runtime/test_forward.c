@@ -14,7 +14,7 @@ enum {
 /* What the actors saw (the simulator runs on the test's thread). */
 static struct {
     tr_addr forwarder[3];   /* each node's "fwd" */
-    uint64_t handled_trace; /* the trace of the request fwd last handled */
+    tr_trace handled_trace; /* the trace of the request fwd last handled */
     uint32_t echo_from_node;
     bool echo_from_forwarder, echo_same_trace;
     uint32_t fwd_answers; /* replies or timeouts that reached fwd's receive */
@@ -30,7 +30,7 @@ static int echo_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     for (int i = 0; i < 3; i++) {
         seen.echo_from_forwarder |= tr_addr_eq(m->from, seen.forwarder[i]);
     }
-    seen.echo_same_trace = m->trace == seen.handled_trace;
+    seen.echo_same_trace = memcmp(m->trace.id, seen.handled_trace.id, 16) == 0;
     uint8_t out[2] = {(uint8_t)tr_self(ctx).node, (uint8_t)m->from.node};
     tr_reply(ctx, m, T_ASK, out, sizeof out);
     return TR_CONTINUE;

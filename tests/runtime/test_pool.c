@@ -45,7 +45,8 @@ static void check_fresh(tr_msg *m, size_t body_cap) {
     cr_assert_eq(m->body_len, 0);
     cr_assert(tr_addr_eq(m->from, TR_ADDR_NONE) && tr_addr_eq(m->to, TR_ADDR_NONE));
     cr_assert_eq(m->corr, 0);
-    cr_assert_eq(m->trace, 0);
+    cr_assert(!tr_trace_is_set(&m->trace) && m->trace.flags == 0);
+    cr_assert_eq(m->deadline_, 0);
     cr_assert_eq(m->flags_, 0);
     cr_assert_eq(m->body, tr__pool_body_mut(m));
     cr_assert_eq((const void *)m->body, (const void *)(m + 1));
@@ -59,7 +60,8 @@ static void dirty(tr_msg *m) {
     m->from = (tr_addr){.node = 1, .actor = 2};
     m->to = (tr_addr){.node = 3, .actor = 4};
     m->corr = 5;
-    m->trace = 6;
+    memset(&m->trace, 6, sizeof m->trace);
+    m->deadline_ = 6;
     m->flags_ = 1;
 }
 
