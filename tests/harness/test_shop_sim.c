@@ -2,8 +2,9 @@
  * shop` (5 nodes, 60 s): its checks hold under its declared nemesis (partition, crash,
  * pause, clock and the provider fault) and without faults, and the planted bugs are caught:
  * naive-order in every seed tried, with or without faults; volatile-idempotency in seed 2
- * under the default nemesis and in none without faults; publish-before-commit in seed 2
- * under the default nemesis and seed 1 without faults (the event races its own commit). */
+ * under the default nemesis and in none without faults; publish-before-commit in some of
+ * seeds 1..6 under the default nemesis and of 1..3 without faults (the event races its own
+ * commit). */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -54,8 +55,9 @@ Test(shop_sim, planted_volatile_idempotency_needs_a_crash) {
 }
 
 Test(shop_sim, planted_publish_before_commit_is_caught) {
-    tr_sweep_summary s = sweep("publish-before-commit", DECLARED, 2, 2);
-    cr_expect_eq(s.violated, 1);
-    s = sweep("publish-before-commit", NO_FAULTS, 1, 1); /* a race: faults are not needed */
-    cr_expect_eq(s.violated, 1);
+    /* a few seeds each, not one pinned seed: any change to the event order moves the race */
+    tr_sweep_summary s = sweep("publish-before-commit", DECLARED, 1, 6);
+    cr_expect_geq(s.violated, 1);
+    s = sweep("publish-before-commit", NO_FAULTS, 1, 3); /* a race: faults are not needed */
+    cr_expect_geq(s.violated, 1);
 }
