@@ -58,7 +58,7 @@ static bool drain(tr_proto_link *l, outbox *sent) {
         if (k == TR_LINK_ENVELOPE) {
             tr_msg *m = NULL;
             char name[TR_NAME_MAX + 1];
-            if (tr__envelope_decode(ev.payload, ev.len, &m, name) == 0) {
+            if (tr__envelope_decode(ev.payload, ev.len, NULL, &m, name) == 0) {
                 tr_msg_free(m);
             }
         }
