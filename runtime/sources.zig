@@ -28,6 +28,8 @@ pub const lib = [_][]const u8{
     "runtime/retry.c",
     "runtime/deadline.c",
     "runtime/trace.c",
+    "runtime/trace_spans.c",
+    "runtime/trace_spans_file.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
