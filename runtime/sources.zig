@@ -37,6 +37,7 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_actor.c",
     "tests/runtime/test_forward.c",
     "tests/runtime/test_trace_context.c",
+    "tests/runtime/test_trace_spans.c",
     "tests/runtime/test_store.c",
     "tests/runtime/test_codec.c",
     "tests/runtime/test_mp.c",
