@@ -5,8 +5,9 @@
  *
  * A node records spans only while a recorder is attached (tr__spans_attach); without one the
  * run loop pays one load and one predictable branch per message. The recorder's memory is
- * the attacher's: it stays attached until tr__spans_detach, which must come after the last
- * activation of the node (after tr_runtime_destroy, or for a simulated node after the run).
+ * the attacher's and must outlive the node's last activation: it stays attached until
+ * tr__spans_detach or until the node is destroyed (tr_runtime_destroy, tr_sim_destroy), and
+ * is freed only after that.
  */
 #ifndef TR_RUNTIME_TRACE_SPANS_H
 #define TR_RUNTIME_TRACE_SPANS_H
