@@ -406,11 +406,16 @@ static int trace_out_start(const node_args *a, tr_node *node, trace_out *t) {
         return 2;
     }
     int rc = tr__span_file_open(&t->file, a->trace_out, true);
-    if (rc == 0) {
-        tr__spans_attach(node, t->spans);
-        rc = tr__span_file_writer_spawn(node, t->spans, &t->file, 1000);
+    if (rc != 0) { /* nothing attached, no file: nothing to finish */
+        fprintf(stderr, "troupe node: --trace-out %s: cannot create it\n", a->trace_out);
+        tr__spans_fini(t->spans);
+        free(t->spans);
+        t->spans = NULL;
+        return 2;
     }
-    if (rc != 0) {
+    tr__spans_attach(node, t->spans);
+    rc = tr__span_file_writer_spawn(node, t->spans, &t->file, 1000);
+    if (rc != 0) { /* trace_out_finish closes the file once the runtime is gone */
         fprintf(stderr, "troupe node: --trace-out %s: %s\n", a->trace_out, tr_strerror(rc));
         return 2;
     }
