@@ -354,6 +354,15 @@ pub fn build(b: *std.Build) void {
         test_step.dependOn(&img.step);
     }
 
+    // Tracing spans on three loopback nodes, read back with jsonschema against Zipkin v2's
+    // span definition (tests/cluster/test_spans.py).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/cluster/test_spans.py", suite_filter.?) != null)) {
+        const spans = b.addSystemCommand(&.{ "python3", "tests/cluster/test_spans.py" });
+        spans.addFileArg(exe.getEmittedBin());
+        spans.has_side_effects = true;
+        test_step.dependOn(&spans.step);
+    }
+
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });
     tidy.has_side_effects = true;

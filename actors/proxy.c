@@ -10,6 +10,8 @@ typedef struct pending {
     tr_addr from;      /* the original request's sender, corr and trace */
     uint64_t corr_in;
     tr_trace trace;
+    tr_addr to; /* and its receiver and type: the reply's trace names that activation's span */
+    uint32_t type;
 } pending;
 
 typedef struct proxy_state {
@@ -23,6 +25,8 @@ static void reply_to(tr_ctx *ctx, const pending *p, uint32_t type, const void *b
     req.from = p->from;
     req.corr = p->corr_in;
     req.trace = p->trace;
+    req.to = p->to;
+    req.type = p->type;
     (void)tr_reply(ctx, &req, type, b, n);
 }
 
@@ -45,7 +49,7 @@ static void proxy_forward(tr_ctx *ctx, proxy_state *s, const tr_msg *msg) {
     uint32_t n, name_len;
     const char *name;
     char target[2 * TR_NAME_MAX + 2];
-    pending me = {0, msg->from, msg->corr, msg->trace};
+    pending me = {0, msg->from, msg->corr, msg->trace, msg->to, msg->type};
     tr_mp_reader_init(&r, msg->body, msg->body_len);
     if (tr_mp_read_array(&r, &n) || n != 2 || tr_mp_read_str(&r, &name, &name_len) ||
         name_len >= sizeof target || r.p >= r.end) {

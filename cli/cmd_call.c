@@ -27,6 +27,7 @@
 #include "harness/builtin.h"
 #include "harness/service.h"
 #include "runtime/codec.h"
+#include "runtime/internal.h"
 #include "troupe.h"
 
 #define JSON_DEPTH_MAX 32
@@ -166,6 +167,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
             "                   [--cluster NAME] [--load SVC.so]... [--show-type]\n"
+            "                   [--trace]\n"
             "Sends one request of TYPE with the body JSON (turned into msgpack) to the actor\n"
             "registered as ACTOR on the node at HOST:PORT and prints the reply body as one\n"
             "line of JSON. TYPE is a number (256..4294901759) or a request name: of the\n"
@@ -186,6 +188,8 @@ static void usage(FILE *out) {
             "address or an IPv6 address in brackets (\"[::1]:7401\"). ACTOR is a name on that\n"
             "node; its \"proxy\" actor reaches the other nodes' actors.\n"
             "--show-type prints the reply's message type (\"type N\") on a line before it.\n"
+            "--trace starts a sampled trace for the request and prints its W3C traceparent\n"
+            "(\"traceparent 00-...-01\") on a line before the reply (docs/tracing.md).\n"
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
             "timeout, connection failure or a name that does not resolve, 2 on bad usage,\n"
             "3 when the node answers that nothing is registered as ACTOR there, 4 when it\n"
@@ -200,6 +204,7 @@ typedef struct call_args {
     uint32_t load_count;
     uint32_t timeout_ms;
     bool show_type;
+    bool trace; /* --trace: a new sampled trace, its traceparent printed */
 } call_args;
 
 static int parse(int argc, char **argv, call_args *a) {
@@ -211,6 +216,10 @@ static int parse(int argc, char **argv, call_args *a) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             usage(stdout);
             exit(0);
+        }
+        if (!strcmp(f, "--trace")) {
+            a->trace = true;
+            continue;
         }
         if (!strcmp(f, "--show-type")) {
             a->show_type = true;
@@ -348,8 +357,20 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
     } else {
         uint64_t spent = ms_since(&t0);
         uint32_t left = spent < a->timeout_ms ? a->timeout_ms - (uint32_t)spent : 1;
+        if (a->trace) {
+            tr__inbox_trace_start(ib, TR_TRACE_SAMPLED);
+        }
         rc = tr_inbox_request(ib, (tr_addr){server, 0, 0}, a->actor, type, body->data, body->size,
                               left, &reply);
+        tr_trace started;
+        char tp[56];
+        if (a->trace) {
+            tr__inbox_trace_get(ib, &started);
+            if (tr_trace_is_set(&started) && tr_trace_format(&started, tp, sizeof tp) == 0) {
+                printf("traceparent %s\n", tp);
+                fflush(stdout);
+            }
+        }
         char why[256];
         tr_cluster_peer_error(cl, why, sizeof why);
         if (rc == TR_ETIMEDOUT && why[0]) { /* the node closed the connection with a reason */

@@ -20,6 +20,7 @@
 #include "harness/builtin_catalog.h"
 #include "harness/service.h"
 #include "runtime/real.h"
+#include "runtime/trace_spans.h"
 #include "troupe.h"
 
 /* The most --load flags one node takes. */
@@ -34,6 +35,8 @@ typedef struct node_args {
     const char *builtins;
     const char *http;
     const char *metrics;
+    const char *trace_out; /* --trace-out FILE: Zipkin v2 spans (docs/tracing.md) */
+    double trace_sample;   /* --trace-sample P */
     const char *loads[NODE_LOADS_MAX];
     uint32_t load_count;
     const char *bug;
@@ -53,7 +56,7 @@ static void usage(FILE *out) {
             "                   [--client-idle-ms MS] [--client-frame-ms MS]\n"
             "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
             "                   [--builtins LIST] [--bug NAME] [--http IPV4:PORT]\n"
-            "                   [--metrics IPV4:PORT]\n"
+            "                   [--metrics IPV4:PORT] [--trace-out FILE] [--trace-sample P]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -103,7 +106,10 @@ static void usage(FILE *out) {
             "one-line error and exit 2.\n"
             "--http IPV4:PORT serves the HTTP/JSON gateway there (docs/gateway.md; its\n"
             "contract at GET /openapi.json) and hosts the catalog service even when\n"
-            "--builtins leaves it out.\n");
+            "--builtins leaves it out.\n"
+            "--trace-out FILE writes the spans of sampled traces as Zipkin v2 JSON (one\n"
+            "array, rewritten every second and at exit; docs/tracing.md); --trace-sample P\n"
+            "(0..1, default 0) also samples that fraction of the traces not flagged sampled.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -164,6 +170,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--builtins")    ? &a->builtins
                            : !strcmp(f, "--http")        ? &a->http
                            : !strcmp(f, "--metrics")     ? &a->metrics
+                           : !strcmp(f, "--trace-out")   ? &a->trace_out
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -172,6 +179,12 @@ static int parse_args(int argc, char **argv, node_args *a) {
         double *phi = !strcmp(f, "--phi-suspect") ? &a->cc.phi_suspect
                       : !strcmp(f, "--phi-down")  ? &a->cc.phi_down
                                                   : NULL;
+        if (!strcmp(f, "--trace-sample")) {
+            if (tr_cli_parse_double("node", f, v, 0.0, 1.0, &a->trace_sample)) {
+                return 2;
+            }
+            continue;
+        }
         if (phi) {
             if (tr_cli_parse_double("node", f, v, 0.1, TR_FD_PHI_MAX, phi)) {
                 return 2;
@@ -379,6 +392,64 @@ static int boot_services(const node_args *a, const tr_service **svcs, uint32_t b
     return 0;
 }
 
+/* --trace-out: a span recorder attached to the node and an actor writing its spans to the
+ * file every second. 0, or 2 after printing the reason. */
+typedef struct trace_out {
+    tr__spans *spans; /* owned (calloc): too large for the stack */
+    tr__span_file file;
+} trace_out;
+
+static int trace_out_start(const node_args *a, tr_node *node, trace_out *t) {
+    if (a->trace_out == NULL) {
+        if (a->trace_sample > 0) {
+            fprintf(stderr, "troupe node: --trace-sample needs --trace-out FILE\n");
+            return 2;
+        }
+        return 0;
+    }
+    t->spans = calloc(1, sizeof *t->spans);
+    if (t->spans == NULL || tr__spans_init(t->spans, a->trace_sample) != 0) {
+        fprintf(stderr, "troupe node: --trace-out: out of memory\n");
+        free(t->spans);
+        t->spans = NULL;
+        return 2;
+    }
+    int rc = tr__span_file_open(&t->file, a->trace_out, true);
+    if (rc != 0) { /* nothing attached, no file: nothing to finish */
+        fprintf(stderr, "troupe node: --trace-out %s: cannot create it\n", a->trace_out);
+        tr__spans_fini(t->spans);
+        free(t->spans);
+        t->spans = NULL;
+        return 2;
+    }
+    tr__spans_attach(node, t->spans);
+    rc = tr__span_file_writer_spawn(node, t->spans, &t->file, 1000);
+    if (rc != 0) { /* trace_out_finish closes the file once the runtime is gone */
+        fprintf(stderr, "troupe node: --trace-out %s: %s\n", a->trace_out, tr_strerror(rc));
+        return 2;
+    }
+    return 0;
+}
+
+/* After the runtime is gone (no activation can record any more): the last spans, then the
+ * counts in the log. */
+static void trace_out_finish(const node_args *a, trace_out *t) {
+    if (t->spans == NULL) {
+        return;
+    }
+    int rc = tr__span_file_drain(&t->file, t->spans);
+    int crc = tr__span_file_close(&t->file);
+    uint64_t recorded, dropped;
+    tr__spans_counts(t->spans, &recorded, &dropped);
+    tr__log_write(rc || crc ? "error" : "info", a->name,
+                  "event=trace_out_closed file=%s spans=%llu dropped=%llu%s", a->trace_out,
+                  (unsigned long long)recorded, (unsigned long long)dropped,
+                  rc || crc ? " error=EIO" : "");
+    tr__spans_fini(t->spans);
+    free(t->spans);
+    t->spans = NULL;
+}
+
 int tr_cli_node(int argc, char **argv) {
     node_args a;
     memset(&a, 0, sizeof a);
@@ -419,10 +490,17 @@ int tr_cli_node(int argc, char **argv) {
                       a.data ? a.data : "");
         return 2;
     }
+    trace_out tout = {0};
+    if (trace_out_start(&a, tr_runtime_node(rt), &tout)) {
+        tr_runtime_destroy(rt);
+        trace_out_finish(&a, &tout);
+        return 2;
+    }
     tr_cluster *cl = NULL;
     if (boot_services(&a, svcs, (uint32_t)builtin_count, tr_runtime_node(rt), replicas,
                       replica_count)) {
         tr_runtime_destroy(rt);
+        trace_out_finish(&a, &tout);
         return 2;
     }
     a.cc.cluster = a.cluster;
@@ -436,6 +514,7 @@ int tr_cli_node(int argc, char **argv) {
         tr__log_write("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
                       tr_strerror(rc));
         tr_runtime_destroy(rt);
+        trace_out_finish(&a, &tout);
         return 2;
     }
     rc = tr__status_spawn(tr_runtime_node(rt), cl);
@@ -466,6 +545,7 @@ int tr_cli_node(int argc, char **argv) {
             tr__metrics_http_stop(mh);
             tr_cluster_stop(cl);
             tr_runtime_destroy(rt);
+            trace_out_finish(&a, &tout);
             tr_cluster_destroy(cl);
             return 2;
         }
@@ -482,6 +562,7 @@ int tr_cli_node(int argc, char **argv) {
     tr_stats st;
     tr_node_stats_get(tr_runtime_node(rt), &st);
     tr_runtime_destroy(rt);
+    trace_out_finish(&a, &tout);
     tr_cluster_destroy(cl);
     tr__log_write("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",
                   (unsigned long long)st.messages_delivered, (unsigned long long)st.dead_letters);

@@ -14,6 +14,7 @@
 
 #include "runtime/assert.h"
 #include "runtime/store.h"
+#include "runtime/trace_spans.h"
 
 /* The activation this thread is running (NULL between activations): the context that
  * assertion hooks print. */
@@ -699,7 +700,9 @@ bool tr__actor_run(tr_actor *a) {
         if (node->ops->delivered) {
             node->ops->delivered(node->engine, node, m); /* sim: trace */
         }
-        int rc = a->beh->receive(&ctx, a->state, m);
+        struct tr__spans *spans = atomic_load_explicit(&node->spans, memory_order_relaxed);
+        int rc = __builtin_expect(spans != NULL, 0) ? tr__spans_receive(spans, &ctx, a, m)
+                                                    : a->beh->receive(&ctx, a->state, m);
         callback_done(&ctx);
         if (rc != TR_CONTINUE) {
             reason = rc == TR_STOP ? 0 : (rc < 0 ? rc : TR_EFAILED);

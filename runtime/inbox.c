@@ -47,6 +47,8 @@ struct tr_inbox {
     uint32_t count;
     int closed;
     inbox_request req; /* [lock] */
+    tr_trace trace;    /* [lock] tr__inbox_trace_start: flags to start the next request's
+                        * trace with (trace.flags | 0x80 armed), then the trace it started */
 };
 
 /* Runs the request a plain thread posted (see inbox_request). Inbox actor's thread. */
@@ -56,6 +58,10 @@ static void inbox_run_request(tr_ctx *ctx, tr_inbox *ib) {
     pthread_mutex_lock(&ib->lock);
     inbox_request *r = &ib->req;
     if (r->posted && !r->done) {
+        if (ib->trace.flags & 0x80) { /* a new trace: its root span is this request's sender */
+            (void)tr_trace_start(ctx, ib->trace.flags & 0x7f);
+            tr_trace_current(ctx, &ib->trace);
+        }
         r->rc = tr__ctx_request_to(ctx, r->to, r->name, r->type, r->body, r->len, r->timeout_ms,
                                    &r->corr);
         r->done = true;
@@ -271,4 +277,17 @@ void tr_inbox_destroy(tr_inbox *ib) {
     pthread_mutex_destroy(&ib->lock);
     pthread_cond_destroy(&ib->cond);
     free(ib);
+}
+
+void tr__inbox_trace_start(tr_inbox *ib, uint8_t flags) {
+    pthread_mutex_lock(&ib->lock);
+    memset(&ib->trace, 0, sizeof ib->trace);
+    ib->trace.flags = (uint8_t)(flags | 0x80);
+    pthread_mutex_unlock(&ib->lock);
+}
+
+void tr__inbox_trace_get(tr_inbox *ib, tr_trace *out) {
+    pthread_mutex_lock(&ib->lock);
+    *out = ib->trace;
+    pthread_mutex_unlock(&ib->lock);
 }

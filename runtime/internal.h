@@ -192,6 +192,9 @@ struct tr_node {
     _Atomic uint64_t peers_down;
     _Atomic bool peers_watched;
 
+    /* The span recorder (runtime/trace_spans.h), borrowed while attached; NULL: none. */
+    struct tr__spans *_Atomic spans;
+
     /* statistics [any] */
     _Atomic uint64_t st_live, st_spawned, st_delivered, st_dead, st_rejects, st_mutes, st_restarts;
     tr__metrics_node metrics; /* per actor type and dead-letter reason (metrics.h) */
@@ -220,6 +223,10 @@ struct tr_ctx {
 void tr__ctx_inherit(const tr_ctx *ctx, tr_msg *m);
 /* A reply to req carries req's trace id with the replier's span as parent, and no deadline. */
 void tr__trace_reply(const tr_msg *req, tr_msg *reply);
+/* The next tr_inbox_request of ib starts a new trace with `flags` (runtime/inbox.c); after it,
+ * tr__inbox_trace_get gives that trace (its span: the request's parent). */
+void tr__inbox_trace_start(tr_inbox *ib, uint8_t flags);
+void tr__inbox_trace_get(tr_inbox *ib, tr_trace *out);
 
 /* Watches of local actors on other nodes (node.c), answered by tr__node_event. Any thread. */
 void tr__node_watch_add(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref, uint8_t kind);

@@ -29,6 +29,8 @@ pub const lib = [_][]const u8{
     "runtime/deadline.c",
     "runtime/metrics.c",
     "runtime/trace.c",
+    "runtime/trace_spans.c",
+    "runtime/trace_spans_file.c",
 };
 pub const tests = [_][]const u8{
     "tests/runtime/test_error.c",
@@ -36,6 +38,7 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_actor.c",
     "tests/runtime/test_forward.c",
     "tests/runtime/test_trace_context.c",
+    "tests/runtime/test_trace_spans.c",
     "tests/runtime/test_store.c",
     "tests/runtime/test_codec.c",
     "tests/runtime/test_mp.c",
