@@ -9,6 +9,7 @@ pub const lib = [_][]const u8{
     "cluster/dial.c",
     "cluster/transport.c",
     "cluster/cluster.c",
+    "cluster/policy.c",
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
@@ -25,4 +26,5 @@ pub const tests = [_][]const u8{
     "tests/cluster/test_backpressure.c",
     "tests/cluster/test_real_history.c",
     "tests/cluster/test_linkv_nodes.c",
+    "tests/cluster/test_policy.c",
 };
