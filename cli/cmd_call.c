@@ -2,8 +2,8 @@
  * (handshake with the shared secret), sends one request to the actor registered as ACTOR
  * there (another node's actors through its "proxy"), prints the reply's body as JSON on
  * stdout. Exit (docs/call.md): 0 reply printed, 1 timeout / connection refused / no reply,
- * 2 usage or bad input, 3 no such actor, 4 node down (the last two answered at once by the
- * node, troupe.h "Errors that arrive at once").
+ * 2 usage or bad input, 3 no such actor, 4 node down, 5 forbidden by the access policy (the
+ * last three answered at once by the node, troupe.h "Errors that arrive at once").
  *
  * The client is the library's: a runtime without a store, joined to the node as a cluster
  * client (tr_cluster_wait_peer gives up at once on a refusal or a name that does not
@@ -189,7 +189,8 @@ static void usage(FILE *out) {
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
             "timeout, connection failure or a name that does not resolve, 2 on bad usage,\n"
             "3 when the node answers that nothing is registered as ACTOR there, 4 when it\n"
-            "answers that the target's node is down (docs/call.md).\n");
+            "answers that the target's node is down, 5 when its access policy refuses the\n"
+            "request (docs/call.md, docs/access-control.md).\n");
 }
 
 #define CALL_LOADS_MAX 16
@@ -368,6 +369,12 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
                     "unreachable (answered at once)\n",
                     a->actor);
             result = 4;
+        } else if (rc == TR_EFORBIDDEN) {
+            fprintf(stderr,
+                    "troupe call: forbidden: a node's access policy refuses this request "
+                    "to '%s' (answered at once)\n",
+                    a->actor);
+            result = 5;
         } else if (rc) {
             fprintf(stderr, "troupe call: cannot send to %s: %s%s\n", a->actor, tr_strerror(rc),
                     strchr(a->actor, '@') ? " (ACTOR is a name on the node called; its \"proxy\" "

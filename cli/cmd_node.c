@@ -12,7 +12,9 @@
 #include "cli/cli.h"
 #include "cli/gateway.h"
 #include "cli/node_common.h"
+#include "cluster/cluster.h"
 #include "cluster/membership.h"
+#include "cluster/policy_gate.h"
 #include "cluster/transport.h"
 #include "harness/builtin.h"
 #include "harness/builtin_catalog.h"
@@ -31,6 +33,7 @@ typedef struct node_args {
     const char *name, *listen, *advertise, *seeds, *data, *secret_file, *cluster, *replicas;
     const char *builtins;
     const char *http;
+    const char *policy;
     const char *loads[NODE_LOADS_MAX];
     uint32_t load_count;
     const char *bug;
@@ -50,6 +53,7 @@ static void usage(FILE *out) {
             "                   [--client-idle-ms MS] [--client-frame-ms MS]\n"
             "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
             "                   [--builtins LIST] [--bug NAME] [--http IPV4:PORT]\n"
+            "                   [--policy FILE]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -94,7 +98,14 @@ static void usage(FILE *out) {
             "one-line error and exit 2.\n"
             "--http IPV4:PORT serves the HTTP/JSON gateway there (docs/gateway.md; its\n"
             "contract at GET /openapi.json) and hosts the catalog service even when\n"
-            "--builtins leaves it out.\n");
+            "--builtins leaves it out.\n"
+            "--policy FILE enforces an access policy (docs/access-control.md) on the requests\n"
+            "that arrive from other nodes and clients: lines 'allow|deny FROM TYPES NAME',\n"
+            "FROM a node or client name, members, clients or *; TYPES N, A-B or *; NAME a\n"
+            "registered name or *; '#' comments. The first matching rule decides; no match\n"
+            "denies. A refused request is answered at once with TR_EFORBIDDEN and logged\n"
+            "(event=policy_refused). A bad file is a one-line error naming the line and exit\n"
+            "2; SIGHUP reloads it (a bad file then keeps the old policy, logged).\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -154,6 +165,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--bug")         ? &a->bug
                            : !strcmp(f, "--builtins")    ? &a->builtins
                            : !strcmp(f, "--http")        ? &a->http
+                           : !strcmp(f, "--policy")      ? &a->policy
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -400,6 +412,14 @@ int tr_cli_node(int argc, char **argv) {
     if (a.spin_given && a.cc.spin_us == 0) {
         a.cc.spin_us = -1; /* --spin-us 0 means never (the config's 0 is the default) */
     }
+    tr__policy_gate *gate = NULL;
+    if (a.policy) {
+        char err[384];
+        if (tr__policy_gate_create(a.policy, a.name, &gate, err, sizeof err)) {
+            fprintf(stderr, "troupe node: --policy %s\n", err);
+            return 2;
+        }
+    }
     tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers, .data_dir = a.data};
     tr_runtime *rt;
     rc = tr_runtime_create(&cfg, &rt);
@@ -407,12 +427,14 @@ int tr_cli_node(int argc, char **argv) {
         tr__log_write("error", a.name, "event=start_failed what=runtime error=%s msg=\"%s\"%s%s",
                       tr_err_name(rc), tr_strerror(rc), a.data ? " data=" : "",
                       a.data ? a.data : "");
+        tr__policy_gate_destroy(gate);
         return 2;
     }
     tr_cluster *cl = NULL;
     if (boot_services(&a, svcs, (uint32_t)builtin_count, tr_runtime_node(rt), replicas,
                       replica_count)) {
         tr_runtime_destroy(rt);
+        tr__policy_gate_destroy(gate);
         return 2;
     }
     a.cc.cluster = a.cluster;
@@ -421,11 +443,15 @@ int tr_cli_node(int argc, char **argv) {
     a.cc.seeds = a.seeds;
     a.cc.secret = secret;
     a.cc.secret_len = secret_len;
-    rc = tr_cluster_create(rt, &a.cc, &cl);
+    if (gate) {
+        (void)tr__policy_gate_watch(gate, rt); /* fails only once shutdown began */
+    }
+    rc = tr__cluster_create_gated(rt, &a.cc, gate, &cl);
     if (rc) {
         tr__log_write("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
                       tr_strerror(rc));
         tr_runtime_destroy(rt);
+        tr__policy_gate_destroy(gate);
         return 2;
     }
     tr__gateway *gw = NULL;
@@ -438,6 +464,7 @@ int tr_cli_node(int argc, char **argv) {
             tr_cluster_stop(cl);
             tr_runtime_destroy(rt);
             tr_cluster_destroy(cl);
+            tr__policy_gate_destroy(gate);
             return 2;
         }
         tr__log_write("info", a.name, "event=gateway_ready http_port=%u",
@@ -453,6 +480,7 @@ int tr_cli_node(int argc, char **argv) {
     tr_node_stats_get(tr_runtime_node(rt), &st);
     tr_runtime_destroy(rt);
     tr_cluster_destroy(cl);
+    tr__policy_gate_destroy(gate);
     tr__log_write("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",
                   (unsigned long long)st.messages_delivered, (unsigned long long)st.dead_letters);
     return 0;

@@ -31,4 +31,10 @@
 int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, const tr_node *clock,
                        tr_msg **out, char *name_out);
 
+/* tr_cluster_create with an access policy enforced on every envelope that arrives
+ * (policy_gate.h); gate borrowed, must outlive the cluster; NULL: none. */
+struct tr__policy_gate;
+int tr__cluster_create_gated(tr_runtime *rt, const tr_cluster_config *cfg,
+                             struct tr__policy_gate *gate, tr_cluster **out);
+
 #endif

@@ -10,6 +10,7 @@ pub const lib = [_][]const u8{
     "cluster/transport.c",
     "cluster/cluster.c",
     "cluster/policy.c",
+    "cluster/policy_gate.c",
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
@@ -27,4 +28,5 @@ pub const tests = [_][]const u8{
     "tests/cluster/test_real_history.c",
     "tests/cluster/test_linkv_nodes.c",
     "tests/cluster/test_policy.c",
+    "tests/cluster/test_policy_node.c",
 };
