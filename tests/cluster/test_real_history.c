@@ -168,6 +168,15 @@ static int client_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (!s->pending || !answer || msg->corr != s->corr) {
         return TR_CONTINUE; /* not ours (a late reply is dropped by the runtime anyway) */
     }
+    int err = tr_msg_request_error(msg);
+    if (err != 0 && err != TR_ETIMEDOUT) { /* failed at once, never delivered: as refused */
+        pthread_mutex_lock(&hmu);
+        note(tr__history_fail(hist, mono_ns(), s->process, tr_strerror(err)));
+        pthread_mutex_unlock(&hmu);
+        s->pending = false;
+        uint64_t timer;
+        return tr_timer_start(ctx, 20, 0, TICK, &timer) ? TR_STOP : TR_CONTINUE;
+    }
     client_complete(s, msg);
     return client_next(ctx, s);
 }
