@@ -101,3 +101,27 @@ Test(policy_node, a_flood_of_refusals_logs_a_line_per_doubling) {
     cr_assert_eq(log_count("n1", "refused=16"), 1);
     cr_assert_eq(log_count("n1", "refused=11\n"), 0);
 }
+
+/* `troupe call ... --client-name name` to echo on port_base + k; its exit code. */
+static int call_as(const char *name, const char *actor) {
+    static int seq;
+    char addr[32], tag[32], secret[512];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port_base);
+    snprintf(tag, sizeof tag, "named%d", ++seq);
+    proc_path(secret, sizeof secret, "secret");
+    char *args[] = {"call",          addr,   (char *)actor, "300",   "1",
+                    "--secret-file", secret, "--timeout",   "20000", "--client-name",
+                    (char *)name,    NULL};
+    return proc_wait(proc_spawn(tag, args), 23000);
+}
+
+Test(policy_node, a_rule_names_a_client_by_its_hello_name) {
+    const char *pol = write_policy("n1.policy", "allow ops 300 kv\n"
+                                                "allow clients 300 echo\n");
+    start_node("n1", 0, NULL, "--policy", pol, NULL);
+    cr_assert_eq(call_as("ops", "kv"), 0, "%s", log_tail("n1"));
+    cr_assert_eq(call_as("ops", "echo"), 0, "ops is also a client");
+    cr_assert_eq(call_as("dev", "kv"), 5);
+    cr_assert_eq(log_count("n1", "event=policy_refused from=dev role=client type=300 to=kv"), 1,
+                 "%s", log_tail("n1"));
+}
