@@ -14,6 +14,7 @@
 #include "cli/node_common.h"
 #include "cluster/cluster.h"
 #include "cluster/membership.h"
+#include "cluster/policy.h"
 #include "cluster/policy_gate.h"
 #include "cluster/transport.h"
 #include "harness/builtin.h"
@@ -101,11 +102,12 @@ static void usage(FILE *out) {
             "--builtins leaves it out.\n"
             "--policy FILE enforces an access policy (docs/access-control.md) on the requests\n"
             "that arrive from other nodes and clients: lines 'allow|deny FROM TYPES NAME',\n"
-            "FROM a node or client name, members, clients or *; TYPES N, A-B or *; NAME a\n"
-            "registered name or *; '#' comments. The first matching rule decides; no match\n"
-            "denies. A refused request is answered at once with TR_EFORBIDDEN and logged\n"
-            "(event=policy_refused). A bad file is a one-line error naming the line and exit\n"
-            "2; SIGHUP reloads it (a bad file then keeps the old policy, logged).\n");
+            "FROM a node or client name, members, clients or *; TYPES N, A-B, * or a request\n"
+            "name of a hosted service (read); NAME a registered name or *; '#' comments.\n"
+            "The first matching rule decides; no match denies. A refused request is answered\n"
+            "at once with TR_EFORBIDDEN and logged (event=policy_refused). A bad file is a\n"
+            "one-line error naming the line and exit 2; SIGHUP reloads it (a bad file then\n"
+            "keeps the old policy, logged).\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -381,6 +383,38 @@ static int boot_services(const node_args *a, const tr_service **svcs, uint32_t b
     return 0;
 }
 
+/* The hosted services, for request names in a --policy file. */
+typedef struct hosted {
+    const tr_service **svcs;
+    uint32_t count;
+} hosted;
+
+/* A request name's type for the receiver `to`: that of the service running the actor `to`;
+ * for "*" (or a name no service runs), the one type every hosted service defining it agrees
+ * on. 0, TR_ENOENT or TR_EINVAL (ambiguous). */
+static int policy_request_type(void *ud, const char *request, const char *to, uint32_t *type) {
+    const hosted *h = ud;
+    for (uint32_t i = 0; i < h->count; i++) {
+        for (uint32_t k = 0; k < h->svcs[i]->actor_count; k++) {
+            if (!strcmp(h->svcs[i]->actors[k].name, to)) {
+                return tr__service_request_type(h->svcs[i], request, type);
+            }
+        }
+    }
+    int rc = TR_ENOENT;
+    for (uint32_t i = 0; i < h->count; i++) {
+        uint32_t t;
+        if (tr__service_request_type(h->svcs[i], request, &t) == 0) {
+            if (rc == 0 && t != *type) {
+                return TR_EINVAL;
+            }
+            *type = t;
+            rc = 0;
+        }
+    }
+    return rc;
+}
+
 int tr_cli_node(int argc, char **argv) {
     node_args a;
     memset(&a, 0, sizeof a);
@@ -412,10 +446,12 @@ int tr_cli_node(int argc, char **argv) {
     if (a.spin_given && a.cc.spin_us == 0) {
         a.cc.spin_us = -1; /* --spin-us 0 means never (the config's 0 is the default) */
     }
+    hosted host = {svcs, (uint32_t)builtin_count + a.load_count};
+    tr__policy_names names = {policy_request_type, &host};
     tr__policy_gate *gate = NULL;
     if (a.policy) {
         char err[384];
-        if (tr__policy_gate_create(a.policy, a.name, &gate, err, sizeof err)) {
+        if (tr__policy_gate_create(a.policy, a.name, &names, &gate, err, sizeof err)) {
             fprintf(stderr, "troupe node: --policy %s\n", err);
             return 2;
         }

@@ -91,8 +91,28 @@ static int split(char *line, char **words) {
     return n;
 }
 
-/* One non-blank line (comment removed) into r. 0 or the error (err filled). */
-static int parse_rule(char *line, unsigned no, rule *r, char *err, size_t cap) {
+/* A request name in TYPES (it starts with a letter) into r's one type. */
+static int parse_request(const char *word, const char *to, const tr__policy_names *names,
+                         unsigned no, rule *r, char *err, size_t cap) {
+    if (!names) {
+        return fail(err, cap, TR_EINVAL, no, "request name '%.32s' here: give its number", word);
+    }
+    int rc = names->resolve(names->ud, word, to, &r->type_lo);
+    if (rc) {
+        return fail(err, cap, TR_EINVAL, no, "%s request name '%.32s' for '%.63s'; give its number",
+                    rc == TR_EINVAL ? "ambiguous" : "unknown", word, to);
+    }
+    r->type_hi = r->type_lo;
+    return 0;
+}
+
+static bool is_letter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* One non-blank line (comment removed) into r. 0, 1 (blank), or the error (err filled). */
+static int parse_rule(char *line, unsigned no, const tr__policy_names *names, rule *r, char *err,
+                      size_t cap) {
     char *w[5];
     int n = split(line, w);
     if (n == 0) {
@@ -115,16 +135,23 @@ static int parse_rule(char *line, unsigned no, rule *r, char *err, size_t cap) {
         return fail(err, cap, TR_ETOOBIG, no, "a name is longer than %d bytes", TR_NAME_MAX);
     }
     snprintf(r->from, sizeof r->from, "%s", w[1]);
-    if (!parse_types(w[2], r)) {
+    if (is_letter(w[2][0])) {
+        int rc = parse_request(w[2], w[3], names, no, r, err, cap);
+        if (rc) {
+            return rc;
+        }
+    } else if (!parse_types(w[2], r)) {
         return fail(err, cap, TR_EINVAL, no,
-                    "bad TYPES '%.32s' (a number, a range A-B with A <= B, or *)", w[2]);
+                    "bad TYPES '%.32s' (a number, a range A-B with A <= B, a request name, or *)",
+                    w[2]);
     }
     r->any_name = !strcmp(w[3], "*");
     snprintf(r->name, sizeof r->name, "%s", w[3]);
     return 0;
 }
 
-int tr__policy_parse(const char *text, size_t len, tr__policy **out, char *err, size_t err_cap) {
+int tr__policy_parse(const char *text, size_t len, const tr__policy_names *names, tr__policy **out,
+                     char *err, size_t err_cap) {
     TR_ASSERT(text != NULL && out != NULL && err != NULL);
     if (len > TR__POLICY_FILE_MAX) {
         return fail(err, err_cap, TR_ETOOBIG, 0, "the file is over %d bytes", TR__POLICY_FILE_MAX);
@@ -153,7 +180,7 @@ int tr__policy_parse(const char *text, size_t len, tr__policy **out, char *err, 
                 rc = fail(err, err_cap, TR_EINVAL, no, "contains a NUL byte");
             } else {
                 rule r;
-                rc = parse_rule(line, no, &r, err, err_cap);
+                rc = parse_rule(line, no, names, &r, err, err_cap);
                 if (rc == 0 && p->count == TR__POLICY_RULES_MAX) {
                     rc = fail(err, err_cap, TR_ETOOBIG, no, "more than %d rules",
                               TR__POLICY_RULES_MAX);
@@ -174,7 +201,8 @@ int tr__policy_parse(const char *text, size_t len, tr__policy **out, char *err, 
     return 0;
 }
 
-int tr__policy_load(const char *path, tr__policy **out, char *err, size_t err_cap) {
+int tr__policy_load(const char *path, const tr__policy_names *names, tr__policy **out, char *err,
+                    size_t err_cap) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, err_cap, "%s: %s", path, strerror(errno));
@@ -190,7 +218,7 @@ int tr__policy_load(const char *path, tr__policy **out, char *err, size_t err_ca
         rc = buf ? TR_EIO : TR_ENOMEM;
     } else {
         char why[224];
-        rc = tr__policy_parse(buf, len, out, why, sizeof why);
+        rc = tr__policy_parse(buf, len, names, out, why, sizeof why);
         if (rc) {
             snprintf(err, err_cap, "%s: %s", path, why);
         }

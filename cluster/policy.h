@@ -5,7 +5,8 @@
  *
  * Format: one rule a line, `allow|deny FROM TYPES NAME`; `#` starts a comment; blank lines
  * are ignored. FROM is a sender's HELLO name (member or client), `members`, `clients` or
- * `*`; TYPES a number, a range `A-B` (A <= B) or `*`; NAME a registered name or `*`.
+ * `*`; TYPES a number, a range `A-B` (A <= B), `*`, or a request name (`read`) that the
+ * caller's resolver turns into its type for the rule's NAME; NAME a registered name or `*`.
  *
  * Invariants: rules keep the file's order; the first rule that matches decides; a request
  * no rule matches is denied. A parsed policy is immutable, so any number of readers may
@@ -40,13 +41,24 @@ typedef struct tr__policy_request {
     void *ud;
 } tr__policy_request;
 
-/* Parses text[0..len) (need not be NUL-terminated). 0 with *out owned (tr__policy_destroy),
- * or TR_EINVAL / TR_ETOOBIG / TR_ENOMEM with a one-line reason in err ("line N: ..."). */
-int tr__policy_parse(const char *text, size_t len, tr__policy **out, char *err, size_t err_cap);
+/* Request names in TYPES: resolve(ud, request, to_name, &type) gives the type of `request`
+ * for the receiver `to_name` (a registered name, or "*"): 0, TR_ENOENT (no such request) or
+ * TR_EINVAL (ambiguous). Called while parsing only. */
+typedef struct tr__policy_names {
+    int (*resolve)(void *ud, const char *request, const char *to_name, uint32_t *type_out);
+    void *ud;
+} tr__policy_names;
+
+/* Parses text[0..len) (need not be NUL-terminated); names (borrowed for the call; NULL: no
+ * request names) resolves request names. 0 with *out owned (tr__policy_destroy), or
+ * TR_EINVAL / TR_ETOOBIG / TR_ENOMEM with a one-line reason in err ("line N: ..."). */
+int tr__policy_parse(const char *text, size_t len, const tr__policy_names *names, tr__policy **out,
+                     char *err, size_t err_cap);
 
 /* Reads and parses the file at path; errors as tr__policy_parse, plus TR_EIO (unreadable);
  * err then starts with the path. */
-int tr__policy_load(const char *path, tr__policy **out, char *err, size_t err_cap);
+int tr__policy_load(const char *path, const tr__policy_names *names, tr__policy **out, char *err,
+                    size_t err_cap);
 
 void tr__policy_destroy(tr__policy *p);
 

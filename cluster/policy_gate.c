@@ -21,13 +21,14 @@ struct tr__policy_gate {
     _Atomic uint64_t refused; /* relaxed: a statistic, ordered with nothing */
     char path[4096];
     char node[TR_NAME_MAX + 1];
-    tr_runtime *rt; /* borrowed, set by watch */
+    tr_runtime *rt;                /* borrowed, set by watch */
+    const tr__policy_names *names; /* borrowed, may be NULL */
     uv_signal_t sighup;
     bool watching; /* sighup is initialised (I/O thread) */
 };
 
-int tr__policy_gate_create(const char *path, const char *node_name, tr__policy_gate **out,
-                           char *err, size_t err_cap) {
+int tr__policy_gate_create(const char *path, const char *node_name, const tr__policy_names *names,
+                           tr__policy_gate **out, char *err, size_t err_cap) {
     if (strlen(path) >= sizeof((tr__policy_gate *)0)->path) {
         snprintf(err, err_cap, "policy file path too long");
         return TR_ETOOBIG;
@@ -39,7 +40,8 @@ int tr__policy_gate_create(const char *path, const char *node_name, tr__policy_g
     }
     snprintf(g->path, sizeof g->path, "%s", path);
     snprintf(g->node, sizeof g->node, "%s", node_name);
-    int rc = tr__policy_load(path, &g->current, err, err_cap);
+    g->names = names;
+    int rc = tr__policy_load(path, names, &g->current, err, err_cap);
     if (rc) {
         free(g);
         return rc;
@@ -53,7 +55,7 @@ int tr__policy_gate_create(const char *path, const char *node_name, tr__policy_g
 int tr__policy_gate_reload(tr__policy_gate *g) {
     char err[320];
     tr__policy *p;
-    int rc = tr__policy_load(g->path, &p, err, sizeof err);
+    int rc = tr__policy_load(g->path, g->names, &p, err, sizeof err);
     if (rc) {
         tr__log_write("error", g->node, "event=policy_reload_failed rules_kept=%u why=\"%s\"",
                       tr__policy_rule_count(g->current), err);

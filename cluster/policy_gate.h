@@ -34,10 +34,13 @@
 typedef struct tr__policy_gate tr__policy_gate;
 
 /* Loads the policy at path (copied) for the node called node_name (copied, for log lines),
- * logging event=policy_loaded. 0 with *out owned, or an error with a one-line reason in err
- * (policy.h). */
-int tr__policy_gate_create(const char *path, const char *node_name, tr__policy_gate **out,
-                           char *err, size_t err_cap);
+ * logging event=policy_loaded; names (borrowed, NULL: none) resolves request names, at
+ * every reload too, so it must outlive the gate. 0 with *out owned, or an error with a
+ * one-line reason in err (policy.h). */
+struct tr__policy_names;
+int tr__policy_gate_create(const char *path, const char *node_name,
+                           const struct tr__policy_names *names, tr__policy_gate **out, char *err,
+                           size_t err_cap);
 
 /* Reloads the policy from its path on every SIGHUP, on rt's I/O thread, until rt shuts
  * down; a file that does not parse keeps the policy in force (logged). 0 or TR_ECLOSED. */

@@ -11,7 +11,7 @@
 static tr__policy *parse_ok(const char *text) {
     tr__policy *p = NULL;
     char err[256] = "";
-    int rc = tr__policy_parse(text, strlen(text), &p, err, sizeof err);
+    int rc = tr__policy_parse(text, strlen(text), NULL, &p, err, sizeof err);
     cr_assert_eq(rc, 0, "parse failed: %s", err);
     return p;
 }
@@ -20,7 +20,7 @@ static tr__policy *parse_ok(const char *text) {
 static void parse_bad(const char *text, size_t len, int rc_want, const char *want) {
     tr__policy *p = NULL;
     char err[256] = "";
-    int rc = tr__policy_parse(text, len, &p, err, sizeof err);
+    int rc = tr__policy_parse(text, len, NULL, &p, err, sizeof err);
     cr_assert_eq(rc, rc_want, "'%.40s': rc %d (%s)", text, rc, err);
     cr_assert_null(p);
     cr_assert(strstr(err, want) != NULL, "reason '%s' lacks '%s'", err, want);
@@ -54,7 +54,7 @@ Test(policy, bad_lines_are_one_line_errors_naming_the_line) {
     parse_bad("allow * * *\npermit * * *\n", 25, TR_EINVAL, "line 2: 'permit' is not a rule");
     parse_bad("allow * *\n", 10, TR_EINVAL, "line 1: want 'allow FROM TYPES NAME'");
     parse_bad("allow * * * extra\n", 18, TR_EINVAL, "line 1: want");
-    parse_bad("\n\nallow * x *\n", 14, TR_EINVAL, "line 3: bad TYPES 'x'");
+    parse_bad("\n\nallow * x *\n", 14, TR_EINVAL, "line 3: request name 'x' here");
     parse_bad("deny * 300-299 *\n", 17, TR_EINVAL, "line 1: bad TYPES");
     parse_bad("deny * 4294967296 *\n", 20, TR_EINVAL, "line 1: bad TYPES");
     parse_bad("deny * 1- *\n", 12, TR_EINVAL, "line 1: bad TYPES");
@@ -76,8 +76,8 @@ Test(policy, limits_on_lines_rules_and_size) {
     text[TR__POLICY_LINE_MAX] = '\n';
     tr__policy *p = NULL;
     char err[256];
-    cr_assert_eq(tr__policy_parse(text, TR__POLICY_LINE_MAX + 1, &p, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(tr__policy_parse(text, TR__POLICY_LINE_MAX + 1, NULL, &p, err, sizeof err), 0,
+                 "%s", err);
     tr__policy_destroy(p);
     size_t len = 0;
     for (int i = 0; i <= TR__POLICY_RULES_MAX; i++) {
@@ -172,11 +172,47 @@ Test(policy, load_names_the_file_in_its_errors) {
     fclose(f);
     tr__policy *p = NULL;
     char err[512];
-    cr_assert_eq(tr__policy_load(path, &p, err, sizeof err), TR_EINVAL);
+    cr_assert_eq(tr__policy_load(path, NULL, &p, err, sizeof err), TR_EINVAL);
     char want[600];
     snprintf(want, sizeof want, "%s: line 2: bad TYPES '1-x'", path);
     cr_assert(strstr(err, want) == err, "'%s'", err);
     unlink(path);
-    cr_assert_eq(tr__policy_load(path, &p, err, sizeof err), TR_EIO);
+    cr_assert_eq(tr__policy_load(path, NULL, &p, err, sizeof err), TR_EIO);
     cr_assert(strstr(err, "No such file") != NULL, "'%s'", err);
+}
+
+/* A resolver that knows "read" (300) on "cp" and "get" on both "kv" (301) and "kv2" (302). */
+static int fake_resolve(void *ud, const char *request, const char *to, uint32_t *type) {
+    (void)ud;
+    if (!strcmp(request, "read") && !strcmp(to, "cp")) {
+        *type = 300;
+        return 0;
+    }
+    if (!strcmp(request, "get")) {
+        if (!strcmp(to, "*")) {
+            return TR_EINVAL;
+        }
+        *type = !strcmp(to, "kv") ? 301 : 302;
+        return 0;
+    }
+    return TR_ENOENT;
+}
+
+Test(policy, request_names_resolve_for_the_rules_receiver) {
+    tr__policy_names names = {fake_resolve, NULL};
+    const char *text = "allow clients read cp\nallow clients get kv\n";
+    tr__policy *p = NULL;
+    char err[256] = "";
+    cr_assert_eq(tr__policy_parse(text, strlen(text), &names, &p, err, sizeof err), 0, "%s", err);
+    cr_assert(allows(p, "c", true, 300, "cp"));
+    cr_assert_not(allows(p, "c", true, 301, "cp"));
+    cr_assert(allows(p, "c", true, 301, "kv"));
+    cr_assert_not(allows(p, "c", true, 302, "kv"));
+    tr__policy_destroy(p);
+    text = "allow clients read cp\nallow * write cp\n";
+    cr_assert_eq(tr__policy_parse(text, strlen(text), &names, &p, err, sizeof err), TR_EINVAL);
+    cr_assert_str_eq(err, "line 2: unknown request name 'write' for 'cp'; give its number");
+    text = "allow * get *\n";
+    cr_assert_eq(tr__policy_parse(text, strlen(text), &names, &p, err, sizeof err), TR_EINVAL);
+    cr_assert_str_eq(err, "line 1: ambiguous request name 'get' for '*'; give its number");
 }

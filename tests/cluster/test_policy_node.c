@@ -125,3 +125,14 @@ Test(policy_node, a_rule_names_a_client_by_its_hello_name) {
     cr_assert_eq(log_count("n1", "event=policy_refused from=dev role=client type=300 to=kv"), 1,
                  "%s", log_tail("n1"));
 }
+
+Test(policy_node, request_names_of_hosted_services_stand_for_their_types) {
+    const char *pol = write_policy("n1.policy", "allow clients read cp\n");
+    start_node("n1", 0, NULL, "--policy", pol, NULL);
+    char out[256];
+    cr_assert_eq(call(0, "cp", "read", "{\"key\": 1}", out, sizeof out, NULL, 20000), 0, "%s",
+                 log_tail("n1"));
+    cr_assert_eq(call(0, "cp", "write", "{\"key\": 1, \"value\": 5}", out, sizeof out, NULL, 20000),
+                 5);
+    cr_assert_eq(log_count("n1", "event=policy_refused"), 1, "%s", log_tail("n1"));
+}
