@@ -2,8 +2,8 @@
  * (handshake with the shared secret), sends one request to the actor registered as ACTOR
  * there (another node's actors through its "proxy"), prints the reply's body as JSON on
  * stdout. Exit (docs/call.md): 0 reply printed, 1 timeout / connection refused / no reply,
- * 2 usage or bad input, 3 no such actor, 4 node down (the last two answered at once by the
- * node, troupe.h "Errors that arrive at once").
+ * 2 usage or bad input, 3 no such actor, 4 node down, 5 forbidden by the access policy (the
+ * last three answered at once by the node, troupe.h "Errors that arrive at once").
  *
  * The client is the library's: a runtime without a store, joined to the node as a cluster
  * client (tr_cluster_wait_peer gives up at once on a refusal or a name that does not
@@ -168,6 +168,7 @@ static void usage(FILE *out) {
             "usage: troupe call HOST:PORT ACTOR TYPE JSON [--timeout MS] [--secret-file FILE]\n"
             "                   [--cluster NAME] [--load SVC.so]... [--show-type]\n"
             "                   [--trace]\n"
+            "                   [--client-name NAME]\n"
             "Sends one request of TYPE with the body JSON (turned into msgpack) to the actor\n"
             "registered as ACTOR on the node at HOST:PORT and prints the reply body as one\n"
             "line of JSON. TYPE is a number (256..4294901759) or a request name: of the\n"
@@ -193,13 +194,16 @@ static void usage(FILE *out) {
             "The secret comes from --secret-file or TROUPE_SECRET. Exit 0 on a reply, 1 on\n"
             "timeout, connection failure or a name that does not resolve, 2 on bad usage,\n"
             "3 when the node answers that nothing is registered as ACTOR there, 4 when it\n"
-            "answers that the target's node is down (docs/call.md).\n");
+            "answers that the target's node is down, 5 when its access policy refuses the\n"
+            "request (docs/call.md, docs/access-control.md).\n"
+            "--client-name NAME is the name announced to the node (default call-PID), the\n"
+            "name a node's access policy knows the client by.\n");
 }
 
 #define CALL_LOADS_MAX 16
 
 typedef struct call_args {
-    const char *addr, *actor, *type, *json, *secret_file, *cluster;
+    const char *addr, *actor, *type, *json, *secret_file, *cluster, *client_name;
     const char *loads[CALL_LOADS_MAX];
     uint32_t load_count;
     uint32_t timeout_ms;
@@ -243,6 +247,13 @@ static int parse(int argc, char **argv, call_args *a) {
                 a->secret_file = v;
             } else if (!strcmp(f, "--cluster")) {
                 a->cluster = v;
+            } else if (!strcmp(f, "--client-name")) {
+                if (!*v || strlen(v) > TR_NAME_MAX || strchr(v, '@')) {
+                    fprintf(stderr, "troupe call: bad --client-name '%.64s' (1..%d bytes, no @)\n",
+                            v, TR_NAME_MAX);
+                    return 2;
+                }
+                a->client_name = v;
             } else if (!strcmp(f, "--load")) {
                 if (a->load_count == CALL_LOADS_MAX) {
                     fprintf(stderr, "troupe call: at most %d --load flags; see --help\n",
@@ -389,6 +400,12 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
                     "unreachable (answered at once)\n",
                     a->actor);
             result = 4;
+        } else if (rc == TR_EFORBIDDEN) {
+            fprintf(stderr,
+                    "troupe call: forbidden: a node's access policy refuses this request "
+                    "to '%s' (answered at once)\n",
+                    a->actor);
+            result = 5;
         } else if (rc) {
             fprintf(stderr, "troupe call: cannot send to %s: %s%s\n", a->actor, tr_strerror(rc),
                     strchr(a->actor, '@') ? " (ACTOR is a name on the node called; its \"proxy\" "
@@ -500,8 +517,12 @@ int tr_cli_call(int argc, char **argv) {
     if (encode_body(a.json, &body)) {
         return 2;
     }
-    char name[32];
-    snprintf(name, sizeof name, "call-%d", (int)getpid());
+    char name[TR_NAME_MAX + 1];
+    if (a.client_name) {
+        snprintf(name, sizeof name, "%s", a.client_name);
+    } else {
+        snprintf(name, sizeof name, "call-%d", (int)getpid());
+    }
     /* A client: one worker, no store; it hosts nothing but the inbox the reply comes to. */
     tr_config cfg = {.node_id = client_id(), .node_name = name, .workers = 1, .no_store = true};
     tr_runtime *rt;

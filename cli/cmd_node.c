@@ -14,7 +14,10 @@
 #include "cli/metrics_http.h"
 #include "cli/node_common.h"
 #include "cli/status.h"
+#include "cluster/cluster.h"
 #include "cluster/membership.h"
+#include "cluster/policy.h"
+#include "cluster/policy_gate.h"
 #include "cluster/transport.h"
 #include "harness/builtin.h"
 #include "harness/builtin_catalog.h"
@@ -37,6 +40,7 @@ typedef struct node_args {
     const char *metrics;
     const char *trace_out; /* --trace-out FILE: Zipkin v2 spans (docs/tracing.md) */
     double trace_sample;   /* --trace-sample P */
+    const char *policy;
     const char *loads[NODE_LOADS_MAX];
     uint32_t load_count;
     const char *bug;
@@ -57,6 +61,7 @@ static void usage(FILE *out) {
             "                   [--phi-suspect PHI] [--phi-down PHI] [--load SVC.so]...\n"
             "                   [--builtins LIST] [--bug NAME] [--http IPV4:PORT]\n"
             "                   [--metrics IPV4:PORT] [--trace-out FILE] [--trace-sample P]\n"
+            "                   [--policy FILE]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -109,7 +114,15 @@ static void usage(FILE *out) {
             "--builtins leaves it out.\n"
             "--trace-out FILE writes the spans of sampled traces as Zipkin v2 JSON (one\n"
             "array, rewritten every second and at exit; docs/tracing.md); --trace-sample P\n"
-            "(0..1, default 0) also samples that fraction of the traces not flagged sampled.\n");
+            "(0..1, default 0) also samples that fraction of the traces not flagged sampled.\n"
+            "--policy FILE enforces an access policy (docs/access-control.md) on the requests\n"
+            "that arrive from other nodes and clients: lines 'allow|deny FROM TYPES NAME',\n"
+            "FROM a node or client name, members, clients or *; TYPES N, A-B, * or a request\n"
+            "name of a hosted service (read); NAME a registered name or *; '#' comments.\n"
+            "The first matching rule decides; no match denies. A refused request is answered\n"
+            "at once with TR_EFORBIDDEN and logged (event=policy_refused). A bad file is a\n"
+            "one-line error naming the line and exit 2; SIGHUP reloads it (a bad file then\n"
+            "keeps the old policy, logged).\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -171,6 +184,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                            : !strcmp(f, "--http")        ? &a->http
                            : !strcmp(f, "--metrics")     ? &a->metrics
                            : !strcmp(f, "--trace-out")   ? &a->trace_out
+                           : !strcmp(f, "--policy")      ? &a->policy
                                                          : NULL;
         if (dst) {
             *dst = v;
@@ -450,6 +464,38 @@ static void trace_out_finish(const node_args *a, trace_out *t) {
     t->spans = NULL;
 }
 
+/* The hosted services, for request names in a --policy file. */
+typedef struct hosted {
+    const tr_service **svcs;
+    uint32_t count;
+} hosted;
+
+/* A request name's type for the receiver `to`: that of the service running the actor `to`;
+ * for "*" (or a name no service runs), the one type every hosted service defining it agrees
+ * on. 0, TR_ENOENT or TR_EINVAL (ambiguous). */
+static int policy_request_type(void *ud, const char *request, const char *to, uint32_t *type) {
+    const hosted *h = ud;
+    for (uint32_t i = 0; i < h->count; i++) {
+        for (uint32_t k = 0; k < h->svcs[i]->actor_count; k++) {
+            if (!strcmp(h->svcs[i]->actors[k].name, to)) {
+                return tr__service_request_type(h->svcs[i], request, type);
+            }
+        }
+    }
+    int rc = TR_ENOENT;
+    for (uint32_t i = 0; i < h->count; i++) {
+        uint32_t t;
+        if (tr__service_request_type(h->svcs[i], request, &t) == 0) {
+            if (rc == 0 && t != *type) {
+                return TR_EINVAL;
+            }
+            *type = t;
+            rc = 0;
+        }
+    }
+    return rc;
+}
+
 int tr_cli_node(int argc, char **argv) {
     node_args a;
     memset(&a, 0, sizeof a);
@@ -481,6 +527,16 @@ int tr_cli_node(int argc, char **argv) {
     if (a.spin_given && a.cc.spin_us == 0) {
         a.cc.spin_us = -1; /* --spin-us 0 means never (the config's 0 is the default) */
     }
+    hosted host = {svcs, (uint32_t)builtin_count + a.load_count};
+    tr__policy_names names = {policy_request_type, &host};
+    tr__policy_gate *gate = NULL;
+    if (a.policy) {
+        char err[384];
+        if (tr__policy_gate_create(a.policy, a.name, &names, &gate, err, sizeof err)) {
+            fprintf(stderr, "troupe node: --policy %s\n", err);
+            return 2;
+        }
+    }
     tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers, .data_dir = a.data};
     tr_runtime *rt;
     rc = tr_runtime_create(&cfg, &rt);
@@ -488,6 +544,7 @@ int tr_cli_node(int argc, char **argv) {
         tr__log_write("error", a.name, "event=start_failed what=runtime error=%s msg=\"%s\"%s%s",
                       tr_err_name(rc), tr_strerror(rc), a.data ? " data=" : "",
                       a.data ? a.data : "");
+        tr__policy_gate_destroy(gate);
         return 2;
     }
     trace_out tout = {0};
@@ -501,6 +558,7 @@ int tr_cli_node(int argc, char **argv) {
                       replica_count)) {
         tr_runtime_destroy(rt);
         trace_out_finish(&a, &tout);
+        tr__policy_gate_destroy(gate);
         return 2;
     }
     a.cc.cluster = a.cluster;
@@ -509,12 +567,16 @@ int tr_cli_node(int argc, char **argv) {
     a.cc.seeds = a.seeds;
     a.cc.secret = secret;
     a.cc.secret_len = secret_len;
-    rc = tr_cluster_create(rt, &a.cc, &cl);
+    if (gate) {
+        (void)tr__policy_gate_watch(gate, rt); /* fails only once shutdown began */
+    }
+    rc = tr__cluster_create_gated(rt, &a.cc, gate, &cl);
     if (rc) {
         tr__log_write("error", a.name, "event=start_failed error=%s msg=\"%s\"", tr_err_name(rc),
                       tr_strerror(rc));
         tr_runtime_destroy(rt);
         trace_out_finish(&a, &tout);
+        tr__policy_gate_destroy(gate);
         return 2;
     }
     rc = tr__status_spawn(tr_runtime_node(rt), cl);
@@ -547,6 +609,7 @@ int tr_cli_node(int argc, char **argv) {
             tr_runtime_destroy(rt);
             trace_out_finish(&a, &tout);
             tr_cluster_destroy(cl);
+            tr__policy_gate_destroy(gate);
             return 2;
         }
         tr__log_write("info", a.name, "event=gateway_ready http_port=%u",
@@ -564,6 +627,7 @@ int tr_cli_node(int argc, char **argv) {
     tr_runtime_destroy(rt);
     trace_out_finish(&a, &tout);
     tr_cluster_destroy(cl);
+    tr__policy_gate_destroy(gate);
     tr__log_write("info", a.name, "event=node_stopped delivered=%llu dead_letters=%llu",
                   (unsigned long long)st.messages_delivered, (unsigned long long)st.dead_letters);
     return 0;

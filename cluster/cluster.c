@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/policy_gate.h"
 #include "cluster/transport.h"
 #include "proto/frame.h"
 #include "proto/handshake.h"
@@ -60,6 +61,7 @@ struct tr_cluster {
     } *blocked;
     uint32_t blocked_len, blocked_cap;
     struct tr__cluster_view *view; /* [mu] the last snapshot for metrics and status, or NULL */
+    tr__policy_gate *gate;         /* borrowed; NULL: no access policy (policy_gate.h) */
 };
 
 int tr__cluster_decode(uint32_t from, const uint8_t *payload, size_t len, const tr_node *clock,
@@ -127,6 +129,13 @@ static bool client_may_send(const tr_msg *m) {
            m->from.actor != 0;
 }
 
+/* The access policy's check (loop thread). */
+static bool admit(tr_cluster *c, uint32_t from, bool client, const tr_msg *m, const char *name) {
+    char who[TR_NAME_MAX + 1] = "";
+    (void)tr__transport_peer_name(c->owned, from, who, sizeof who);
+    return tr__policy_gate_admit(c->gate, c->node, who, client, m, name[0] ? name : NULL);
+}
+
 static int deliver(tr_cluster *c, uint32_t from, const uint8_t *payload, size_t len, bool client) {
     tr_msg *m;
     char name[TR_NAME_MAX + 1];
@@ -140,6 +149,10 @@ static int deliver(tr_cluster *c, uint32_t from, const uint8_t *payload, size_t 
     if (rc) {
         tr__pool_release(m);
         return rc;
+    }
+    if (c->gate && !admit(c, from, client, m, name)) {
+        tr__pool_release(m);
+        return 0;
     }
     tr_addr to;
     if (tr__node_deliver(c->node, m, name[0] ? name : NULL, &to) && note_blocked(c, from, to)) {
@@ -343,10 +356,16 @@ static void on_runtime_shutdown(void *arg) {
 }
 
 int tr_cluster_create(tr_runtime *rt, const tr_cluster_config *cfg, tr_cluster **out) {
+    return tr__cluster_create_gated(rt, cfg, NULL, out);
+}
+
+int tr__cluster_create_gated(tr_runtime *rt, const tr_cluster_config *cfg, tr__policy_gate *gate,
+                             tr_cluster **out) {
     tr_cluster *c = calloc(1, sizeof *c);
     if (!c) {
         return TR_ENOMEM;
     }
+    c->gate = gate;
     c->rt = rt;
     c->node = tr_runtime_node(rt);
     pthread_mutex_init(&c->mu, NULL);

@@ -41,5 +41,10 @@ struct tr_transport_stats;
 void tr__cluster_view_refresh(tr_cluster *c);
 int tr__cluster_view_get(tr_cluster *c, struct tr_transport_stats *stats,
                          struct tr_transport_member *out, size_t cap);
+/* tr_cluster_create with an access policy enforced on every envelope that arrives
+ * (policy_gate.h); gate borrowed, must outlive the cluster; NULL: none. */
+struct tr__policy_gate;
+int tr__cluster_create_gated(tr_runtime *rt, const tr_cluster_config *cfg,
+                             struct tr__policy_gate *gate, tr_cluster **out);
 
 #endif

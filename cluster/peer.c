@@ -193,3 +193,13 @@ void tr__peer_authenticated(tr_transport *t, conn *c) {
     }
     tr__outbound_flush_peer(t, p);
 }
+
+int tr__transport_peer_name(tr_transport *t, uint32_t id, char *name_out, size_t cap) {
+    pthread_mutex_lock(&t->mu);
+    peer *p = tr__peer_find_locked(t, id);
+    if (p) {
+        snprintf(name_out, cap, "%s", p->name);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return p ? 0 : TR_ENOENT;
+}

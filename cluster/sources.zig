@@ -9,6 +9,8 @@ pub const lib = [_][]const u8{
     "cluster/dial.c",
     "cluster/transport.c",
     "cluster/cluster.c",
+    "cluster/policy.c",
+    "cluster/policy_gate.c",
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
@@ -27,4 +29,6 @@ pub const tests = [_][]const u8{
     "tests/cluster/test_linkv_nodes.c",
     "tests/cluster/test_soak.c",
     "tests/chaos/test_real_chaos.c",
+    "tests/cluster/test_policy.c",
+    "tests/cluster/test_policy_node.c",
 };

@@ -141,6 +141,9 @@ int tr__transport_create(struct uv_loop_s *loop, const tr_transport_config *cfg,
 int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, size_t len);
 /* Name -> id of a known member (or of a connected client). Any thread. TR_ENOENT. */
 int tr__transport_node_by_name(tr_transport *t, const char *name, uint32_t *id_out);
+/* Id -> name (copied into name_out, cap bytes) of a known member or connected client. Any
+ * thread. TR_ENOENT. */
+int tr__transport_peer_name(tr_transport *t, uint32_t id, char *name_out, size_t cap);
 /* Is node `id` currently linked and authenticated? Any thread. */
 bool tr__transport_linked(tr_transport *t, uint32_t id);
 /* The bound port of the listener (0 if none). */

@@ -71,7 +71,8 @@ extern "C" {
     XX(LINKED, "a linked actor failed")                            \
     XX(FAILED, "actor failed")                                     \
     XX(NOPROC, "no such process (actor was not alive)")            \
-    XX(NODEDOWN, "the actor's node went down")
+    XX(NODEDOWN, "the actor's node went down")                     \
+    XX(FORBIDDEN, "forbidden by the node's access policy")
 
 enum tr__errno_index {
 #define TR__XX(name, msg) TR__EIDX_##name,
