@@ -31,6 +31,23 @@ uint64_t tr_random(tr_ctx *ctx) {
     return ctx->node->ops->random(ctx->node->engine, ctx->node);
 }
 
+/* Whether a message sent now carries anything from the handled one (its trace or deadline)
+ * or from an override (tr_trace_start/set, tr_deadline_set). Most sends carry nothing: they
+ * skip tr__ctx_inherit's call, and keep the empty trace and deadline tr__actor_msg_new gave. */
+static inline bool ctx_inherits(const tr_ctx *ctx) {
+    const tr_msg *cur = ctx->current;
+    if (ctx->out_what != 0) {
+        return true;
+    }
+    if (cur == NULL) {
+        return false;
+    }
+    uint64_t id0, id1;
+    memcpy(&id0, cur->trace.id, 8);
+    memcpy(&id1, cur->trace.id + 8, 8);
+    return (id0 | id1 | cur->deadline_) != 0;
+}
+
 static inline int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr, const void *body,
                            size_t len, const char *to_name) {
     if (!ctx || (len && !body) || len > TR_VALUE_MAX || type >= TR__SYS_BASE) {
@@ -42,7 +59,9 @@ static inline int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr
     if (!m) {
         return TR_ENOMEM;
     }
-    tr__ctx_inherit(ctx, m);
+    if (__builtin_expect(ctx_inherits(ctx), 0)) {
+        tr__ctx_inherit(ctx, m);
+    }
     return tr__actor_send(ctx->node, ctx, m, to_name);
 }
 
