@@ -267,10 +267,11 @@ int tr__actor_spawn(tr_node *node, const tr_behaviour *b, const tr_spawn_opts *o
     }
     init->to = addr;
     init->from = addr;
+    a->mrow = tr__metrics_type_of(&node->metrics, b); /* looked up once, not per activation */
     atomic_store_explicit(&a->id, id, memory_order_release);
     atomic_fetch_add_explicit(&node->st_live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&node->st_spawned, 1, memory_order_relaxed);
-    tr__metrics_add(&tr__metrics_type_of(&node->metrics, b)->spawned, 1);
+    tr__metrics_add(&a->mrow->spawned, 1);
     /* A fresh slot is empty-and-unscheduled; a reused one still holds its dead owner's
      * token (never marked empty). Either way exactly one schedule is owed now. */
     (void)tr__mailbox_push(&a->mb, init);
@@ -618,11 +619,10 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
 
 /* Adds an activation's messages handled and sent to its type's row (metrics.h): two relaxed
  * adds per activation, none per message. */
-static void count_activation(tr_node *node, const tr_behaviour *b, uint32_t in, uint32_t out) {
+static void count_activation(tr__metrics_type *r, uint32_t in, uint32_t out) {
     if (!in && !out) {
         return;
     }
-    tr__metrics_type *r = tr__metrics_type_of(&node->metrics, b);
     if (in) {
         tr__metrics_add(&r->messages_in, in);
     }
@@ -728,7 +728,7 @@ bool tr__actor_run(tr_actor *a) {
     if (delivered) {
         atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
     }
-    count_activation(node, a->beh, delivered, ctx.sent);
+    count_activation(a->mrow, delivered, ctx.sent);
     if (!die && ctx.stop_self) { /* tr_stop(self) from init or a system message path */
         die = true;
         reason = ctx.stop_reason;

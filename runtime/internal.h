@@ -133,6 +133,7 @@ struct tr_actor {
     uint8_t running;
     tr_node *node;           /* [init] */
     const tr_behaviour *beh; /* [init] */
+    tr__metrics_type *mrow;  /* [init] beh's row of the node's metrics (metrics.h) */
     void *state;             /* [owner] */
     tr_actor_ext *ext;       /* [owner] */
 };
