@@ -5,6 +5,8 @@
  *   -> charged -> confirmed -> sold
  *   on "out of stock", a declined or repeatedly failing payment, or the saga's time running
  *   out before the order is confirmed: cancelled -> release (stock) -> refund (payment)
+ *   on the customer's cancellation of a confirmed order: cancelled ("cancelled by customer")
+ *   -> release (a return of the stock sold) -> refund
  *
  * Every step is idempotent by the order's id, and every decision is an event the order entity
  * accepts or refuses (confirmed and cancelled exclude each other), so a step may be repeated
@@ -67,6 +69,7 @@ enum { /* what a flight learned from the dependencies, before the journal record
 
 typedef struct flight {
     bool used, known, get_only, has_client;
+    bool cancel; /* the customer cancels the order once it is confirmed (TR_SHOP_CANCEL) */
     uint8_t action, event, reason;
     uint8_t slot; /* its pending record "p" + slot */
     uint64_t order;
@@ -140,11 +143,17 @@ static bool settled(const orders *s, const tr_order_view *v) {
     return false;
 }
 
+/* The flight has nothing left to do: its order is settled, and a cancellation it carries is
+ * decided (a confirmed order still waits for its customer's cancellation). */
+static bool done(const orders *s, const flight *f) {
+    return settled(s, &f->v) && !(f->cancel && f->v.state == TR_SHOP_CONFIRMED + 1);
+}
+
 static void answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is) {
     uint8_t buf[TR_SHOP_BODY_MAX];
     size_t len = 0;
     tr_shop_order o = {.id = f->order, .amount_cents = f->v.amount};
-    o.state = as_is || settled(s, &f->v) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
+    o.state = as_is || done(s, f) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
     if (o.state == TR_SHOP_CANCELLED) {
         snprintf(o.reason, sizeof o.reason, "%s", tr__shop_reason_name(f->v.reason));
     }
@@ -278,7 +287,9 @@ static int call_other(tr_ctx *ctx, orders *s, flight *f, uint32_t action) {
         [A_SELL] = TR__STOCK_ORDER_SELL,       [A_PROVIDER] = TR__PROVIDER_CHARGE,
         [A_CAPTURE] = TR__PAYMENT_CAPTURE,     [A_REFUND] = TR__PAYMENT_REFUND};
     if (action_dep[action] == DEP_STOCK) {
-        uint32_t qty = action == A_RESERVE ? f->v.qty : 0;
+        /* a reserve, and the release of a customer's cancellation (a return), carry the qty */
+        bool ret = action == A_RELEASE && f->v.reason == TR__REASON_CUSTOMER;
+        uint32_t qty = action == A_RESERVE || ret ? f->v.qty : 0;
         int rc = tr__stock_order_encode(body, sizeof body, f->v.item, qty, f->order, &len);
         if (rc != 0) {
             return rc;
@@ -365,7 +376,9 @@ static void drive(tr_ctx *ctx, orders *s, flight *f) {
     int rc;
     if (!f->known) {
         rc = call_order(ctx, s, f, f->key_len > 0 ? A_CREATE : A_READ, 0, 0);
-    } else if (f->get_only || settled(s, &f->v)) {
+    } else if (f->cancel && f->v.state == TR_SHOP_CONFIRMED + 1) {
+        rc = call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, TR__REASON_CUSTOMER);
+    } else if (f->get_only || done(s, f)) {
         finish(ctx, s, f);
         return;
     } else if (f->v.state == TR_SHOP_PENDING + 1) {
@@ -491,7 +504,7 @@ static void on_answer(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     }
     f->action = A_NONE;
     if (f->used && f->action == A_NONE) {
-        if (f->known && f->has_client && settled(s, &f->v)) {
+        if (f->known && f->has_client && done(s, f)) {
             answer_view(ctx, s, f, false);
         }
         drive(ctx, s, f);
@@ -587,7 +600,41 @@ static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bod
         }
     }
     attach(ctx, s, f, m, deadline_ms);
-    if (f->known && settled(s, &f->v)) {
+    if (f->known && done(s, f)) {
+        answer_view(ctx, s, f, false);
+    }
+    drive(ctx, s, f);
+}
+
+/* A customer's cancellation: the order's flight (a new one reads the journal first) carries
+ * it, records itself as pending like a place, and answers once the order is cancelled and its
+ * compensation done. */
+static void on_cancel(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
+                      uint64_t deadline_ms) {
+    uint64_t id;
+    char why[64], text[96];
+    if (tr__shop_get_decode(body, len, &id, why, sizeof why) != 0) {
+        snprintf(text, sizeof text, "bad request: %s", why);
+        tr_reply_str(ctx, m, text, false);
+        return;
+    }
+    flight *f = flight_of(s, id);
+    if (f == NULL || f->get_only) {
+        f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
+        if (f == NULL) {
+            tr_reply_str(ctx, m, "busy", false);
+            return;
+        }
+        f->get_only = false;
+        if (pending_put(ctx, f) != 0) {
+            f->used = false;
+            tr_reply_str(ctx, m, "unavailable", false);
+            return;
+        }
+    }
+    f->cancel = true;
+    attach(ctx, s, f, m, deadline_ms);
+    if (f->known && done(s, f)) {
         answer_view(ctx, s, f, false);
     }
     drive(ctx, s, f);
@@ -632,6 +679,8 @@ static void on_client(tr_ctx *ctx, orders *s, const tr_msg *m) {
     at = at > now + TR_SHOP_DEADLINE_MAX_MS ? now + TR_SHOP_DEADLINE_MAX_MS : at;
     if (m->type == TR_SHOP_PLACE) {
         on_place(ctx, s, m, d.body, d.body_len, at);
+    } else if (m->type == TR_SHOP_CANCEL) {
+        on_cancel(ctx, s, m, d.body, d.body_len, at);
     } else {
         on_get(ctx, s, m, d.body, d.body_len, at);
     }
@@ -723,8 +772,8 @@ static int orders_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     if (tr_outbox_receive(&s->outbox, ctx, m)) {
         return TR_CONTINUE;
     }
-    if ((m->type == TR_SHOP_PLACE || m->type == TR_SHOP_GET) && !tr_msg_is_reply(m) &&
-        !tr_addr_is_none(m->from)) {
+    if ((m->type == TR_SHOP_PLACE || m->type == TR_SHOP_GET || m->type == TR_SHOP_CANCEL) &&
+        !tr_msg_is_reply(m) && !tr_addr_is_none(m->from)) {
         on_client(ctx, s, m);
     } else if (m->type == TR__SHOP_TICK) {
         tick(ctx, s);
