@@ -7,6 +7,8 @@
  *   out before the order is confirmed: cancelled -> release (stock) -> refund (payment)
  *   on the customer's cancellation of a confirmed order: cancelled ("cancelled by customer")
  *   -> release (a return of the stock sold) -> refund
+ *   a refund is the payment's record (payment) then the payout (provider); a failed payout
+ *   does both again
  *
  * Every step is idempotent by the order's id, and every decision is an event the order entity
  * accepts or refuses (confirmed and cancelled exclude each other), so a step may be repeated
@@ -50,10 +52,12 @@ enum { /* the call a flight has out */
     A_SELL,
     A_PROVIDER,
     A_CAPTURE,
-    A_REFUND
+    A_REFUND,
+    A_PAYOUT /* the provider pays a refund back */
 };
-static const uint8_t action_dep[] = {DEP_ORDER, DEP_ORDER, DEP_ORDER,    DEP_ORDER,   DEP_STOCK,
-                                     DEP_STOCK, DEP_STOCK, DEP_PROVIDER, DEP_PAYMENT, DEP_PAYMENT};
+static const uint8_t action_dep[] = {DEP_ORDER,   DEP_ORDER,   DEP_ORDER,   DEP_ORDER,
+                                     DEP_STOCK,   DEP_STOCK,   DEP_STOCK,   DEP_PROVIDER,
+                                     DEP_PAYMENT, DEP_PAYMENT, DEP_PROVIDER};
 
 enum { /* what a flight learned from the dependencies, before the journal records it */
     K_RESERVED = 1u << 0,
@@ -64,7 +68,8 @@ enum { /* what a flight learned from the dependencies, before the journal record
     K_SOLD = 1u << 5,
     K_RELEASED = 1u << 6,
     K_REFUNDED = 1u << 7,
-    K_GIVE_UP = 1u << 8
+    K_GIVE_UP = 1u << 8,
+    K_PAID_BACK = 1u << 9 /* the provider paid the refund back (or nothing was captured) */
 };
 
 typedef struct flight {
@@ -228,7 +233,7 @@ static int send_call(tr_ctx *ctx, orders *s, flight *f, uint32_t action, const v
                      size_t len, uint32_t type) {
     tr_breaker *b = &s->breakers[action_dep[action]];
     int rc;
-    if (action == A_PROVIDER) {
+    if (action_dep[action] == DEP_PROVIDER) {
         rc = tr_breaker_allow(b, tr_now_ms(ctx));
         if (rc == 0) {
             rc = tr_deadline_request_name(ctx, TR_SHOP_PROVIDER_NAME, type,
@@ -285,7 +290,8 @@ static int call_other(tr_ctx *ctx, orders *s, flight *f, uint32_t action) {
     static const uint32_t types[] = {
         [A_RESERVE] = TR__STOCK_ORDER_RESERVE, [A_RELEASE] = TR__STOCK_ORDER_RELEASE,
         [A_SELL] = TR__STOCK_ORDER_SELL,       [A_PROVIDER] = TR__PROVIDER_CHARGE,
-        [A_CAPTURE] = TR__PAYMENT_CAPTURE,     [A_REFUND] = TR__PAYMENT_REFUND};
+        [A_CAPTURE] = TR__PAYMENT_CAPTURE,     [A_REFUND] = TR__PAYMENT_REFUND,
+        [A_PAYOUT] = TR__PROVIDER_REFUND};
     if (action_dep[action] == DEP_STOCK) {
         /* a reserve, and the release of a customer's cancellation (a return), carry the qty */
         bool ret = action == A_RELEASE && f->v.reason == TR__REASON_CUSTOMER;
@@ -349,8 +355,11 @@ static int step_final(tr_ctx *ctx, orders *s, flight *f) {
         return f->learned & K_RELEASED ? call_order(ctx, s, f, A_EVENT, TR__EV_RELEASED, 0)
                                        : call_other(ctx, s, f, A_RELEASE);
     }
-    return f->learned & K_REFUNDED ? call_order(ctx, s, f, A_EVENT, TR__EV_REFUNDED, 0)
-                                   : call_other(ctx, s, f, A_REFUND);
+    if (!(f->learned & K_REFUNDED)) {
+        return call_other(ctx, s, f, A_REFUND);
+    }
+    return f->learned & K_PAID_BACK ? call_order(ctx, s, f, A_EVENT, TR__EV_REFUNDED, 0)
+                                    : call_other(ctx, s, f, A_PAYOUT);
 }
 
 /* A failed call (a timeout, an error of the dependency, an open breaker): try again later.
@@ -448,8 +457,8 @@ static void on_payment(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
         back_off(ctx, s, f);
         return;
     }
-    if (f->action == A_REFUND) {
-        f->learned |= K_REFUNDED;
+    if (f->action == A_REFUND) { /* nothing captured: nothing to pay back */
+        f->learned |= K_REFUNDED | (v.refunded == 0 ? K_PAID_BACK : 0);
     } else if (v.status == TR__PAY_CAPTURED) {
         f->learned |= K_CAPTURED;
     } else {
@@ -462,6 +471,16 @@ static void on_provider(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     tr_shop_order unused;
     if (m->type != TR_MSG_TIMEOUT) {
         (void)tr__shop_answer_decode(m->body, m->body_len, &unused, text, sizeof text);
+    }
+    if (f->action == A_PAYOUT) {
+        /* a failed payout does the refund step again from the payment's record: its refund is
+         * idempotent and answers the amount to pay back */
+        f->learned = !strcmp(text, "approved") ? f->learned | K_PAID_BACK
+                                               : f->learned & ~(uint32_t)K_REFUNDED;
+        if (!(f->learned & K_PAID_BACK)) {
+            back_off(ctx, s, f);
+        }
+        return;
     }
     if (!strcmp(text, "approved")) {
         f->learned |= K_APPROVED;
@@ -492,7 +511,7 @@ static bool dependency_failed(const tr_msg *m) {
 static void on_answer(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     uint32_t action = f->action;
     tr_breaker_record(&s->breakers[action_dep[action]], tr_now_ms(ctx), !dependency_failed(m));
-    if (m->type == TR_MSG_TIMEOUT && action != A_PROVIDER) {
+    if (m->type == TR_MSG_TIMEOUT && action_dep[action] != DEP_PROVIDER) {
         back_off(ctx, s, f);
         return;
     }

@@ -29,6 +29,7 @@ enum {
     TR__PAYMENT_REFUND,                             /* [id] */
     TR__PAYMENT_READ,                               /* [id] */
     TR__PROVIDER_CHARGE = TR_SHOP_PROVIDER_BASE,    /* [id, amount] -> "approved"|"declined" */
+    TR__PROVIDER_REFUND,                            /* [id, amount] -> "approved" (paid back) */
     TR__STOCK_ORDER_RESERVE = TR_STOCK_DEBIT + 1,   /* {"item", "qty", "order"} */
     TR__STOCK_ORDER_RELEASE, /* {"item", "order"}; a return adds "qty": the order's */
     TR__STOCK_ORDER_SELL     /* {"item", "order"} */

@@ -15,7 +15,7 @@
 #define RETRY_MS 100
 #define RETRY_CAP_MS 1600
 #define RESTOCK_QTY 5
-#define CANCEL_PERCENT 25 /* of the orders after a confirmed one: cancel that one instead */
+#define CANCEL_PERCENT 75 /* of the orders after a confirmed one: cancel that one instead */
 #define AGAIN_PERCENT 10  /* of the other orders: send an earlier key again */
 #define AGAIN_WINDOW 16   /* ... one of the customer's last this many keys */
 
@@ -336,4 +336,5 @@ const tr_service tr__builtin_shop = {.abi = TR_SERVICE_ABI,
                                      .fault_count = 1,
                                      .bugs = shop_bugs,
                                      .nemesis = TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH |
-                                                TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK};
+                                                TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK |
+                                                TR_NEMESIS_LOSS};

@@ -2,6 +2,7 @@
  * shop` (5 nodes, 60 s): its checks hold under its declared nemesis (partition, crash,
  * pause, clock and the provider fault) and without faults, and the planted bugs are caught:
  * naive-order in every seed tried, with or without faults; volatile-idempotency in seed 2
+ * under the default nemesis and in none without faults; refund-not-idempotent in seed 1
  * under the default nemesis and in none without faults; publish-before-commit not without
  * faults (the events check reads the final journals). */
 #include <criterion/criterion.h>
@@ -51,6 +52,14 @@ Test(shop_sim, planted_volatile_idempotency_needs_a_crash) {
     cr_expect_eq(s.held, 2, "first failing: %s", s.first_replay);
     s = sweep("volatile-idempotency", DECLARED, 2, 2);
     cr_expect_eq(s.violated, 1, "seed 2 (a crash, then a retried key): %s", s.first_replay);
+}
+
+Test(shop_sim, planted_refund_not_idempotent_needs_faults) {
+    /* a failed payout (the provider fault) or a lost answer makes the refund step run again */
+    tr_sweep_summary s = sweep("refund-not-idempotent", NO_FAULTS, 1, 2);
+    cr_expect_eq(s.held, 2, "first failing: %s", s.first_replay);
+    s = sweep("refund-not-idempotent", DECLARED, 1, 1);
+    cr_expect_eq(s.violated, 1, "seed 1: %s", s.first_replay);
 }
 
 Test(shop_sim, planted_publish_before_commit_is_invisible_without_faults) {
