@@ -112,11 +112,13 @@ static void pending_key(uint8_t key[2], uint8_t slot) {
     key[1] = slot;
 }
 
+/* "p" + slot -> the order id, and a ninth byte 1 when the flight carries a cancellation */
 static int pending_put(tr_ctx *ctx, const flight *f) {
-    uint8_t key[2], val[8];
+    uint8_t key[2], val[9];
     pending_key(key, f->slot);
     tr_store_be64(val, f->order);
-    return tr_kv_put(ctx, key, 2, val, 8);
+    val[8] = f->cancel;
+    return tr_kv_put(ctx, key, 2, val, f->cancel ? 9 : 8);
 }
 
 /* The breakers' openings and states under "b", when they changed (the shop's checks read it). */
@@ -638,20 +640,22 @@ static void on_cancel(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bo
         return;
     }
     flight *f = flight_of(s, id);
-    if (f == NULL || f->get_only) {
-        f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
-        if (f == NULL) {
-            tr_reply_str(ctx, m, "busy", false);
-            return;
-        }
+    bool fresh = f == NULL || f->get_only; /* no saga of this node drives it yet */
+    f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
+    if (f == NULL) {
+        tr_reply_str(ctx, m, "busy", false);
+        return;
+    }
+    if (!f->cancel) { /* the cancellation is durable: a restarted coordinator resumes it */
         f->get_only = false;
+        f->cancel = true;
         if (pending_put(ctx, f) != 0) {
-            f->used = false;
+            f->cancel = false;
+            f->used = !fresh;
             tr_reply_str(ctx, m, "unavailable", false);
             return;
         }
     }
-    f->cancel = true;
     attach(ctx, s, f, m, deadline_ms);
     if (f->known && done(s, f)) {
         answer_view(ctx, s, f, false);
@@ -772,11 +776,12 @@ static int orders_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     tr_outbox_config oc = {0};
     int rc = tr_outbox_init(&s->outbox, ctx, &oc);
     for (int i = 0; rc == 0 && i < FLIGHTS; i++) { /* resume what the store says is pending */
-        uint8_t key[2], val[8];
+        uint8_t key[2], val[9];
         size_t n = 0;
         pending_key(key, (uint8_t)i);
-        if (tr_kv_get(ctx, key, 2, val, sizeof val, &n) == 0 && n == 8) {
+        if (tr_kv_get(ctx, key, 2, val, sizeof val, &n) == 0 && (n == 8 || n == 9)) {
             s->flights[i] = (flight){.used = true,
+                                     .cancel = n == 9 && val[8] == 1,
                                      .slot = (uint8_t)i,
                                      .order = tr_load_be64(val),
                                      .started_ms = tr_now_ms(ctx)};
