@@ -5,6 +5,10 @@
  *   -> charged -> confirmed -> sold
  *   on "out of stock", a declined or repeatedly failing payment, or the saga's time running
  *   out before the order is confirmed: cancelled -> release (stock) -> refund (payment)
+ *   on the customer's cancellation of a confirmed order: cancelled ("cancelled by customer")
+ *   -> release (a return of the stock sold) -> refund
+ *   a refund is the payment's record (payment) then the payout (provider); a failed payout
+ *   does both again
  *
  * Every step is idempotent by the order's id, and every decision is an event the order entity
  * accepts or refuses (confirmed and cancelled exclude each other), so a step may be repeated
@@ -48,10 +52,12 @@ enum { /* the call a flight has out */
     A_SELL,
     A_PROVIDER,
     A_CAPTURE,
-    A_REFUND
+    A_REFUND,
+    A_PAYOUT /* the provider pays a refund back */
 };
-static const uint8_t action_dep[] = {DEP_ORDER, DEP_ORDER, DEP_ORDER,    DEP_ORDER,   DEP_STOCK,
-                                     DEP_STOCK, DEP_STOCK, DEP_PROVIDER, DEP_PAYMENT, DEP_PAYMENT};
+static const uint8_t action_dep[] = {DEP_ORDER,   DEP_ORDER,   DEP_ORDER,   DEP_ORDER,
+                                     DEP_STOCK,   DEP_STOCK,   DEP_STOCK,   DEP_PROVIDER,
+                                     DEP_PAYMENT, DEP_PAYMENT, DEP_PROVIDER};
 
 enum { /* what a flight learned from the dependencies, before the journal records it */
     K_RESERVED = 1u << 0,
@@ -62,11 +68,13 @@ enum { /* what a flight learned from the dependencies, before the journal record
     K_SOLD = 1u << 5,
     K_RELEASED = 1u << 6,
     K_REFUNDED = 1u << 7,
-    K_GIVE_UP = 1u << 8
+    K_GIVE_UP = 1u << 8,
+    K_PAID_BACK = 1u << 9 /* the provider paid the refund back (or nothing was captured) */
 };
 
 typedef struct flight {
     bool used, known, get_only, has_client;
+    bool cancel; /* the customer cancels the order once it is confirmed (TR_SHOP_CANCEL) */
     uint8_t action, event, reason;
     uint8_t slot; /* its pending record "p" + slot */
     uint64_t order;
@@ -104,11 +112,13 @@ static void pending_key(uint8_t key[2], uint8_t slot) {
     key[1] = slot;
 }
 
+/* "p" + slot -> the order id, and a ninth byte 1 when the flight carries a cancellation */
 static int pending_put(tr_ctx *ctx, const flight *f) {
-    uint8_t key[2], val[8];
+    uint8_t key[2], val[9];
     pending_key(key, f->slot);
     tr_store_be64(val, f->order);
-    return tr_kv_put(ctx, key, 2, val, 8);
+    val[8] = f->cancel;
+    return tr_kv_put(ctx, key, 2, val, f->cancel ? 9 : 8);
 }
 
 /* The breakers' openings and states under "b", when they changed (the shop's checks read it). */
@@ -140,11 +150,17 @@ static bool settled(const orders *s, const tr_order_view *v) {
     return false;
 }
 
+/* The flight has nothing left to do: its order is settled, and a cancellation it carries is
+ * decided (a confirmed order still waits for its customer's cancellation). */
+static bool done(const orders *s, const flight *f) {
+    return settled(s, &f->v) && !(f->cancel && f->v.state == TR_SHOP_CONFIRMED + 1);
+}
+
 static void answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is) {
     uint8_t buf[TR_SHOP_BODY_MAX];
     size_t len = 0;
     tr_shop_order o = {.id = f->order, .amount_cents = f->v.amount};
-    o.state = as_is || settled(s, &f->v) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
+    o.state = as_is || done(s, f) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
     if (o.state == TR_SHOP_CANCELLED) {
         snprintf(o.reason, sizeof o.reason, "%s", tr__shop_reason_name(f->v.reason));
     }
@@ -219,7 +235,7 @@ static int send_call(tr_ctx *ctx, orders *s, flight *f, uint32_t action, const v
                      size_t len, uint32_t type) {
     tr_breaker *b = &s->breakers[action_dep[action]];
     int rc;
-    if (action == A_PROVIDER) {
+    if (action_dep[action] == DEP_PROVIDER) {
         rc = tr_breaker_allow(b, tr_now_ms(ctx));
         if (rc == 0) {
             rc = tr_deadline_request_name(ctx, TR_SHOP_PROVIDER_NAME, type,
@@ -276,9 +292,12 @@ static int call_other(tr_ctx *ctx, orders *s, flight *f, uint32_t action) {
     static const uint32_t types[] = {
         [A_RESERVE] = TR__STOCK_ORDER_RESERVE, [A_RELEASE] = TR__STOCK_ORDER_RELEASE,
         [A_SELL] = TR__STOCK_ORDER_SELL,       [A_PROVIDER] = TR__PROVIDER_CHARGE,
-        [A_CAPTURE] = TR__PAYMENT_CAPTURE,     [A_REFUND] = TR__PAYMENT_REFUND};
+        [A_CAPTURE] = TR__PAYMENT_CAPTURE,     [A_REFUND] = TR__PAYMENT_REFUND,
+        [A_PAYOUT] = TR__PROVIDER_REFUND};
     if (action_dep[action] == DEP_STOCK) {
-        uint32_t qty = action == A_RESERVE ? f->v.qty : 0;
+        /* a reserve, and the release of a customer's cancellation (a return), carry the qty */
+        bool ret = action == A_RELEASE && f->v.reason == TR__REASON_CUSTOMER;
+        uint32_t qty = action == A_RESERVE || ret ? f->v.qty : 0;
         int rc = tr__stock_order_encode(body, sizeof body, f->v.item, qty, f->order, &len);
         if (rc != 0) {
             return rc;
@@ -338,8 +357,11 @@ static int step_final(tr_ctx *ctx, orders *s, flight *f) {
         return f->learned & K_RELEASED ? call_order(ctx, s, f, A_EVENT, TR__EV_RELEASED, 0)
                                        : call_other(ctx, s, f, A_RELEASE);
     }
-    return f->learned & K_REFUNDED ? call_order(ctx, s, f, A_EVENT, TR__EV_REFUNDED, 0)
-                                   : call_other(ctx, s, f, A_REFUND);
+    if (!(f->learned & K_REFUNDED)) {
+        return call_other(ctx, s, f, A_REFUND);
+    }
+    return f->learned & K_PAID_BACK ? call_order(ctx, s, f, A_EVENT, TR__EV_REFUNDED, 0)
+                                    : call_other(ctx, s, f, A_PAYOUT);
 }
 
 /* A failed call (a timeout, an error of the dependency, an open breaker): try again later.
@@ -365,7 +387,9 @@ static void drive(tr_ctx *ctx, orders *s, flight *f) {
     int rc;
     if (!f->known) {
         rc = call_order(ctx, s, f, f->key_len > 0 ? A_CREATE : A_READ, 0, 0);
-    } else if (f->get_only || settled(s, &f->v)) {
+    } else if (f->cancel && f->v.state == TR_SHOP_CONFIRMED + 1) {
+        rc = call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, TR__REASON_CUSTOMER);
+    } else if (f->get_only || done(s, f)) {
         finish(ctx, s, f);
         return;
     } else if (f->v.state == TR_SHOP_PENDING + 1) {
@@ -435,8 +459,8 @@ static void on_payment(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
         back_off(ctx, s, f);
         return;
     }
-    if (f->action == A_REFUND) {
-        f->learned |= K_REFUNDED;
+    if (f->action == A_REFUND) { /* nothing captured: nothing to pay back */
+        f->learned |= K_REFUNDED | (v.refunded == 0 ? K_PAID_BACK : 0);
     } else if (v.status == TR__PAY_CAPTURED) {
         f->learned |= K_CAPTURED;
     } else {
@@ -449,6 +473,16 @@ static void on_provider(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     tr_shop_order unused;
     if (m->type != TR_MSG_TIMEOUT) {
         (void)tr__shop_answer_decode(m->body, m->body_len, &unused, text, sizeof text);
+    }
+    if (f->action == A_PAYOUT) {
+        /* a failed payout does the refund step again from the payment's record: its refund is
+         * idempotent and answers the amount to pay back */
+        f->learned = !strcmp(text, "approved") ? f->learned | K_PAID_BACK
+                                               : f->learned & ~(uint32_t)K_REFUNDED;
+        if (!(f->learned & K_PAID_BACK)) {
+            back_off(ctx, s, f);
+        }
+        return;
     }
     if (!strcmp(text, "approved")) {
         f->learned |= K_APPROVED;
@@ -479,7 +513,7 @@ static bool dependency_failed(const tr_msg *m) {
 static void on_answer(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     uint32_t action = f->action;
     tr_breaker_record(&s->breakers[action_dep[action]], tr_now_ms(ctx), !dependency_failed(m));
-    if (m->type == TR_MSG_TIMEOUT && action != A_PROVIDER) {
+    if (m->type == TR_MSG_TIMEOUT && action_dep[action] != DEP_PROVIDER) {
         back_off(ctx, s, f);
         return;
     }
@@ -491,7 +525,7 @@ static void on_answer(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     }
     f->action = A_NONE;
     if (f->used && f->action == A_NONE) {
-        if (f->known && f->has_client && settled(s, &f->v)) {
+        if (f->known && f->has_client && done(s, f)) {
             answer_view(ctx, s, f, false);
         }
         drive(ctx, s, f);
@@ -587,7 +621,43 @@ static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bod
         }
     }
     attach(ctx, s, f, m, deadline_ms);
-    if (f->known && settled(s, &f->v)) {
+    if (f->known && done(s, f)) {
+        answer_view(ctx, s, f, false);
+    }
+    drive(ctx, s, f);
+}
+
+/* A customer's cancellation: the order's flight (a new one reads the journal first) carries
+ * it, records itself as pending like a place, and answers once the order is cancelled and its
+ * compensation done. */
+static void on_cancel(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
+                      uint64_t deadline_ms) {
+    uint64_t id;
+    char why[64], text[96];
+    if (tr__shop_get_decode(body, len, &id, why, sizeof why) != 0) {
+        snprintf(text, sizeof text, "bad request: %s", why);
+        tr_reply_str(ctx, m, text, false);
+        return;
+    }
+    flight *f = flight_of(s, id);
+    bool fresh = f == NULL || f->get_only; /* no saga of this node drives it yet */
+    f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
+    if (f == NULL) {
+        tr_reply_str(ctx, m, "busy", false);
+        return;
+    }
+    if (!f->cancel) { /* the cancellation is durable: a restarted coordinator resumes it */
+        f->get_only = false;
+        f->cancel = true;
+        if (pending_put(ctx, f) != 0) {
+            f->cancel = false;
+            f->used = !fresh;
+            tr_reply_str(ctx, m, "unavailable", false);
+            return;
+        }
+    }
+    attach(ctx, s, f, m, deadline_ms);
+    if (f->known && done(s, f)) {
         answer_view(ctx, s, f, false);
     }
     drive(ctx, s, f);
@@ -632,6 +702,8 @@ static void on_client(tr_ctx *ctx, orders *s, const tr_msg *m) {
     at = at > now + TR_SHOP_DEADLINE_MAX_MS ? now + TR_SHOP_DEADLINE_MAX_MS : at;
     if (m->type == TR_SHOP_PLACE) {
         on_place(ctx, s, m, d.body, d.body_len, at);
+    } else if (m->type == TR_SHOP_CANCEL) {
+        on_cancel(ctx, s, m, d.body, d.body_len, at);
     } else {
         on_get(ctx, s, m, d.body, d.body_len, at);
     }
@@ -704,11 +776,12 @@ static int orders_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     tr_outbox_config oc = {0};
     int rc = tr_outbox_init(&s->outbox, ctx, &oc);
     for (int i = 0; rc == 0 && i < FLIGHTS; i++) { /* resume what the store says is pending */
-        uint8_t key[2], val[8];
+        uint8_t key[2], val[9];
         size_t n = 0;
         pending_key(key, (uint8_t)i);
-        if (tr_kv_get(ctx, key, 2, val, sizeof val, &n) == 0 && n == 8) {
+        if (tr_kv_get(ctx, key, 2, val, sizeof val, &n) == 0 && (n == 8 || n == 9)) {
             s->flights[i] = (flight){.used = true,
+                                     .cancel = n == 9 && val[8] == 1,
                                      .slot = (uint8_t)i,
                                      .order = tr_load_be64(val),
                                      .started_ms = tr_now_ms(ctx)};
@@ -723,8 +796,8 @@ static int orders_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     if (tr_outbox_receive(&s->outbox, ctx, m)) {
         return TR_CONTINUE;
     }
-    if ((m->type == TR_SHOP_PLACE || m->type == TR_SHOP_GET) && !tr_msg_is_reply(m) &&
-        !tr_addr_is_none(m->from)) {
+    if ((m->type == TR_SHOP_PLACE || m->type == TR_SHOP_GET || m->type == TR_SHOP_CANCEL) &&
+        !tr_msg_is_reply(m) && !tr_addr_is_none(m->from)) {
         on_client(ctx, s, m);
     } else if (m->type == TR__SHOP_TICK) {
         tick(ctx, s);

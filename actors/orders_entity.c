@@ -7,8 +7,12 @@
 #include "actors/shop_internal.h"
 
 const char *tr__shop_reason_name(uint32_t reason) {
-    static const char *const names[TR__REASON_COUNT] = {"", "out of stock", "payment declined",
-                                                        "payment failed", "stock unavailable"};
+    static const char *const names[TR__REASON_COUNT] = {"",
+                                                        "out of stock",
+                                                        "payment declined",
+                                                        "payment failed",
+                                                        "stock unavailable",
+                                                        "cancelled by customer"};
     return reason < TR__REASON_COUNT ? names[reason] : "unknown";
 }
 
@@ -112,13 +116,17 @@ static const uint8_t step_of[] = {
 
 /* Applies event ev (with reason, for a cancellation) to v: true when v changed. A step that
  * is already recorded, a confirmation of a cancelled order, a cancellation of a confirmed
- * one and a charge after the order ended change nothing (the answer shows what holds). */
+ * one and a charge after the order ended change nothing (the answer shows what holds). The
+ * one exception is the customer's cancellation (TR__REASON_CUSTOMER), which applies to a
+ * confirmed order only, so that the reason alone says the order was confirmed before. */
 static bool apply(tr_order_view *v, uint32_t ev, uint32_t reason) {
     uint32_t pending = TR_SHOP_PENDING + 1;
     if (ev == TR__EV_CONFIRMED || ev == TR__EV_CANCELLED) {
         bool can_confirm = (v->steps & (TR__STEP_RESERVED | TR__STEP_CHARGED)) ==
                            (TR__STEP_RESERVED | TR__STEP_CHARGED);
-        if (v->state != pending || (ev == TR__EV_CONFIRMED && !can_confirm)) {
+        bool customer = ev == TR__EV_CANCELLED && reason == TR__REASON_CUSTOMER;
+        uint32_t from = customer ? TR_SHOP_CONFIRMED + 1 : pending;
+        if (v->state != from || (ev == TR__EV_CONFIRMED && !can_confirm)) {
             return false;
         }
         v->state = ev == TR__EV_CONFIRMED ? TR_SHOP_CONFIRMED + 1 : TR_SHOP_CANCELLED + 1;

@@ -155,6 +155,9 @@ static void provider_charge(tr_ctx *ctx, provider *p, const tr_msg *msg) {
         return; /* silent: the caller times out */
     }
     const char *answer = provider_verdict(ctx, p);
+    if (msg->type == TR__PROVIDER_REFUND && strcmp(answer, "declined") == 0) {
+        answer = "approved"; /* a payout is never declined: it fails or it is made */
+    }
     uint32_t delay = p->mode == 2 ? TR__PROVIDER_SLOW_MS : p->cfg.delay_ms;
     if (delay == 0) {
         tr_reply_str(ctx, msg, answer, false);
@@ -179,7 +182,8 @@ static void provider_charge(tr_ctx *ctx, provider *p, const tr_msg *msg) {
 static int provider_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     provider *p = state;
     int64_t mode;
-    if (msg->type == TR__PROVIDER_CHARGE && !tr_addr_is_none(msg->from)) {
+    if ((msg->type == TR__PROVIDER_CHARGE || msg->type == TR__PROVIDER_REFUND) &&
+        !tr_addr_is_none(msg->from)) {
         provider_charge(ctx, p, msg);
     } else if (msg->type == TR__SHOP_PROVIDER_FAULT && tr_msg_read_ints(msg, &mode, 1) == 1 &&
                mode >= 0 && mode <= 3) {

@@ -1,4 +1,4 @@
-/* shop.h — the shop's client protocol: the "orders" service (place an order, read one), the
+/* shop.h — the shop's client protocol: the "orders" service (place an order, read one, cancel one), the
  * price table, and the message type ranges of the shop's services (orders, payments, the
  * payment provider). docs/shop.md describes the services, the saga and the checks.
  *
@@ -25,18 +25,26 @@
  *       item, qty and customer; a later request's fields are not compared). The order's id is
  *       a function of the key (tr__shop_order_id), so any node finds it without a lookup.
  *   TR_SHOP_GET {"order": uint}
+ *   TR_SHOP_CANCEL {"order": uint}  (the same body as GET: tr__shop_get_encode / _decode)
+ *       The customer cancels a confirmed order: the order becomes "cancelled" with the
+ *       reason "cancelled by customer", its payment is refunded and its stock returned, and
+ *       only then the answer says "cancelled". An order still pending is driven to its end
+ *       first; one that ended cancelled answers as it is (its own reason). Idempotent: a
+ *       retry (the same order) never refunds twice. Until the cancellation is done the
+ *       answer says "pending"; retrying is always safe.
  *
- *   Answer to both, an order:
+ *   Answer to all three, an order:
  *       {"order": uint id, "state": "confirmed" | "cancelled" | "pending",
  *        "amount_cents": uint, "reason": str}
  *       "reason" is present only when the state is "cancelled": "out of stock",
- *       "payment declined", "payment failed", "stock unavailable". "pending": the saga has
- *       not finished within the deadline; it goes on (the coordinator resumes it after its
- *       own crash), and a GET or a retry of the PLACE with the same key shows its progress.
+ *       "payment declined", "payment failed", "stock unavailable", "cancelled by customer".
+ *       "pending": the saga has not finished within the deadline; it goes on (the coordinator
+ *       resumes it after its own crash), and a GET or a retry of the PLACE with the same key
+ *       shows its progress.
  *       amount_cents = qty * tr__shop_price_cents(item), fixed when the order is created.
  *   Or an error, one msgpack string:
  *       "bad request: <why>"  malformed body, a field missing or out of range    (HTTP 400)
- *       "no such order"       GET of an id no PLACE created                      (HTTP 404)
+ *       "no such order"       GET or CANCEL of an id no PLACE created            (HTTP 404)
  *       "key conflict"        another key already owns this key's order id (a
  *                             hash collision; nothing was done)                 (HTTP 409)
  *       "deadline exceeded"   the time given ran out before the order existed     (HTTP 504)
@@ -65,6 +73,7 @@
 enum {
     TR_SHOP_PLACE = TR_MSG_USER + 0x800,
     TR_SHOP_GET = TR_MSG_USER + 0x801,
+    TR_SHOP_CANCEL = TR_MSG_USER + 0x802,
     /* internal: the coordinator's timers and its calls to the entities and the provider */
     TR_SHOP_INTERNAL_BASE = TR_MSG_USER + 0x808,
     /* the "order" entity host's own types: + 0x820 .. + 0x82f; its requests + 0x830 .. */

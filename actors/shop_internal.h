@@ -29,9 +29,10 @@ enum {
     TR__PAYMENT_REFUND,                             /* [id] */
     TR__PAYMENT_READ,                               /* [id] */
     TR__PROVIDER_CHARGE = TR_SHOP_PROVIDER_BASE,    /* [id, amount] -> "approved"|"declined" */
+    TR__PROVIDER_REFUND,                            /* [id, amount] -> "approved" (paid back) */
     TR__STOCK_ORDER_RESERVE = TR_STOCK_DEBIT + 1,   /* {"item", "qty", "order"} */
-    TR__STOCK_ORDER_RELEASE,                        /* {"item", "order"} */
-    TR__STOCK_ORDER_SELL                            /* {"item", "order"} */
+    TR__STOCK_ORDER_RELEASE, /* {"item", "order"}; a return adds "qty": the order's */
+    TR__STOCK_ORDER_SELL     /* {"item", "order"} */
 };
 
 /* ---- the order: an event-sourced entity ----
@@ -68,6 +69,7 @@ enum { /* cancellation reasons */
     TR__REASON_DECLINED = 2,
     TR__REASON_PAYMENT_FAILED = 3,
     TR__REASON_STOCK_UNAVAILABLE = 4,
+    TR__REASON_CUSTOMER = 5, /* TR_SHOP_CANCEL of a confirmed order: only ever from confirmed */
     TR__REASON_COUNT
 };
 const char *tr__shop_reason_name(uint32_t reason);
@@ -125,7 +127,8 @@ extern const tr_behaviour tr__provider_behaviour;
  * State (big-endian): [0, 8) level, [8, 16) restocked, [16, 24) reserved, [24, 32) sold,
  * [32] records n <= TR__STOCK_RECORDS, then n records of 10 bytes: id (8), qty (1),
  * status (1: TR__RES_*), oldest first. Conservation, per item:
- * TR_STOCK_INITIAL + restocked = level + reserved + sold. */
+ * TR_STOCK_INITIAL + restocked = level + reserved + sold (a return moves its units from sold
+ * back to level). */
 #define TR__STOCK_RECORDS 60
 #define TR__STOCK_ORDERS_STATE_SIZE (33 + TR__STOCK_RECORDS * 10)
 enum {
@@ -133,7 +136,8 @@ enum {
     TR__RES_REFUSED = 2, /* out of stock: nothing held */
     TR__RES_SOLD = 3,
     TR__RES_RELEASED = 4,
-    TR__RES_RESTOCK = 5 /* a restock's id */
+    TR__RES_RESTOCK = 5, /* a restock's id */
+    TR__RES_RETURNED = 6 /* sold, then released (its order cancelled by the customer) */
 };
 typedef struct tr_stock_account {
     int64_t level, restocked, reserved, sold;

@@ -3,9 +3,11 @@
  * (shop_internal.h, "the shop's stock").
  *
  * An item keeps one record per order that reserved it (the order's id is the reservation's
- * id): reserve, release and sell are idempotent by it, and a record's fate is decided once:
- * a release after a sale (or a sale after a release) answers what holds and changes nothing,
- * and a reserve that arrives after its record was released does not reserve again. The
+ * id): reserve, release and sell are idempotent by it, and a record's fate is decided once,
+ * with one exception: a release after a sale is a return (the order was cancelled by its
+ * customer after confirmation; the units go back to the level, once). A sale after a release
+ * or a return answers what holds and changes nothing, and a reserve that arrives after its
+ * record was released does not reserve again. The
  * counters restocked, reserved and sold make conservation checkable from the end state alone:
  * TR_STOCK_INITIAL + restocked = level + reserved + sold. The window is bounded: the oldest
  * record whose fate is final leaves when a new one needs room; when every record is still
@@ -144,7 +146,8 @@ static void answer(tr_mp_writer *w, const char *error, int64_t level) {
     }
 }
 
-static const char *const fate_names[] = {"", "", "out of stock", "sold", "released", ""};
+static const char *const fate_names[] = {"",         "", "out of stock", "sold",
+                                         "released", "", "released"};
 
 /* A reserve, release or sell of order `id` on s: the error to answer (NULL: ok); *changed. */
 static const char *apply_order(item *s, uint32_t type, uint64_t id, int64_t qty, bool *changed) {
@@ -167,6 +170,14 @@ static const char *apply_order(item *s, uint32_t type, uint64_t id, int64_t qty,
         s->acct.reserved += qty;
         return NULL;
     }
+    if (r == NULL && type == TR__STOCK_ORDER_RELEASE && qty > 0) {
+        /* a return (it carries the order's qty) whose sale left the window: the order was
+         * confirmed, so its reservation was sold (only a cancellation releases one) */
+        *changed = add(s, id, (uint8_t)qty, TR__RES_RETURNED) != NULL;
+        s->acct.sold -= *changed ? qty : 0;
+        s->acct.level += *changed ? qty : 0;
+        return *changed ? NULL : "busy";
+    }
     if (r == NULL && type == TR__STOCK_ORDER_RELEASE) {
         /* nothing reserved (yet): a tombstone, so that a reserve arriving late holds nothing */
         *changed = add(s, id, 0, TR__RES_RELEASED) != NULL;
@@ -175,8 +186,18 @@ static const char *apply_order(item *s, uint32_t type, uint64_t id, int64_t qty,
     if (r == NULL) {
         return "no such reservation";
     }
+    if (r->status == TR__RES_SOLD && type == TR__STOCK_ORDER_RELEASE) {
+        /* a return: the order was cancelled by its customer after the sale */
+        s->acct.sold -= r->qty;
+        s->acct.level += r->qty;
+        r->status = TR__RES_RETURNED;
+        *changed = true;
+        return NULL;
+    }
     if (r->status != TR__RES_RESERVED) { /* decided already */
-        bool same = r->status == (type == TR__STOCK_ORDER_SELL ? TR__RES_SOLD : TR__RES_RELEASED);
+        bool same = r->status == TR__RES_RETURNED && type == TR__STOCK_ORDER_RELEASE;
+        same =
+            same || r->status == (type == TR__STOCK_ORDER_SELL ? TR__RES_SOLD : TR__RES_RELEASED);
         return same || r->status == TR__RES_REFUSED ? NULL : fate_names[r->status];
     }
     s->acct.reserved -= r->qty;

@@ -15,12 +15,16 @@
 #define RETRY_MS 100
 #define RETRY_CAP_MS 1600
 #define RESTOCK_QTY 5
+#define CANCEL_PERCENT 75 /* of the orders after a confirmed one: cancel that one instead */
+#define AGAIN_PERCENT 10  /* of the other orders: send an earlier key again */
+#define AGAIN_WINDOW 16   /* ... one of the customer's last this many keys */
 
 enum {
     K_NONE = 0,
     K_ORDER,
     K_READ,
-    K_RESTOCK
+    K_RESTOCK,
+    K_CANCEL
 };
 
 typedef struct shop_client {
@@ -29,7 +33,8 @@ typedef struct shop_client {
     bool open;    /* an order or restock whose outcome is still unknown */
     uint32_t item, qty, attempts;
     uint64_t restock_id;
-    uint64_t due_ns; /* the next attempt or operation, from then on */
+    uint64_t confirmed; /* the customer's last order, when it was answered confirmed (or 0) */
+    uint64_t due_ns;    /* the next attempt or operation, from then on */
     char key[24];
     uint32_t key_len;
     char error[48];
@@ -47,10 +52,20 @@ static void draw(tr_workload_client *cl, shop_client *s) {
         s->restock_id = tr__stock_id(cl->id, ++s->seq);
         s->open = true;
     } else if (dice < 70) {
+        uint32_t again = (uint32_t)tr_sim_rng_below(cl->rng, 100);
+        s->open = true;
+        if (s->confirmed != 0 && again < CANCEL_PERCENT) { /* the customer changed its mind */
+            s->kind = K_CANCEL;
+            return;
+        }
         s->kind = K_ORDER;
         s->qty = 1 + (uint32_t)tr_sim_rng_below(cl->rng, 3);
-        s->key_len = (uint32_t)snprintf(s->key, sizeof s->key, "c%u-%u", cl->id, ++s->seq);
-        s->open = true;
+        uint32_t seq = ++s->seq;
+        if (again >= 100 - AGAIN_PERCENT) { /* a repeated submission of an earlier key */
+            seq -= (uint32_t)tr_sim_rng_below(cl->rng, seq < AGAIN_WINDOW ? seq : AGAIN_WINDOW);
+            s->seq -= seq != s->seq;
+        }
+        s->key_len = (uint32_t)snprintf(s->key, sizeof s->key, "c%u-%u", cl->id, seq);
     } else {
         s->kind = K_READ;
     }
@@ -63,7 +78,9 @@ static int write_body(shop_client *s, uint32_t customer, tr_mp_writer *w) {
     if (p == NULL) {
         return TR_ETOOBIG;
     }
-    if (s->kind == K_ORDER) {
+    if (s->kind == K_CANCEL) {
+        rc = tr__shop_get_encode(p, TR_SHOP_BODY_MAX, s->confirmed, &len);
+    } else if (s->kind == K_ORDER) {
         tr_shop_place pl = {
             .key_len = s->key_len, .item = s->item, .qty = s->qty, .customer = customer};
         memcpy(pl.key, s->key, s->key_len);
@@ -101,9 +118,14 @@ static int shop_next(tr_workload_client *cl, tr_workload_op *op, uint32_t *type,
     }
     s->attempts++;
     uint64_t hash = tr__shop_key_hash(s->key, s->key_len);
-    static const char *const names[] = {"", "order", "read", "restock"};
+    static const char *const names[] = {"", "order", "read", "restock", "cancel"};
     *op = (tr_workload_op){.f = names[s->kind], .key = s->item};
-    if (s->kind == K_ORDER) {
+    if (s->kind == K_CANCEL) {
+        op->has_value = true;
+        op->value = (int64_t)s->confirmed;
+        *type = TR_SHOP_CANCEL;
+        *target = TR_SHOP_ORDERS_NAME;
+    } else if (s->kind == K_ORDER) {
         op->has_value = op->pair = true;
         op->value = (int64_t)(hash >> 1);
         *type = TR_SHOP_PLACE;
@@ -135,6 +157,7 @@ static tr_history_type retry(tr_workload_client *cl, shop_client *s, tr_history_
 
 static tr_history_type closed(tr_workload_client *cl, shop_client *s, tr_history_type t) {
     s->open = false;
+    s->confirmed = s->kind == K_CANCEL ? 0 : s->confirmed;
     s->due_ns = cl->now_ns + (THINK_MIN_MS + tr_sim_rng_below(cl->rng, THINK_SPAN_MS)) * MS;
     return t;
 }
@@ -148,16 +171,19 @@ static tr_history_type order_done(tr_workload_client *cl, shop_client *s, const 
     }
     *error = s->error;
     if (s->error[0] != '\0') { /* every error string but a bad request is transient */
-        bool definite =
-            strncmp(s->error, "bad request", 11) == 0 || strcmp(s->error, "key conflict") == 0;
+        bool definite = strncmp(s->error, "bad request", 11) == 0 ||
+                        strcmp(s->error, "key conflict") == 0 ||
+                        strcmp(s->error, "no such order") == 0;
         return definite ? closed(cl, s, TR_HISTORY_FAIL) : retry(cl, s, TR_HISTORY_INFO);
     }
     done->value_to = (int64_t)o.id;
-    if (o.state == TR_SHOP_PENDING) {
+    bool cancel = s->kind == K_CANCEL;
+    if (o.state == TR_SHOP_PENDING || (cancel && o.state == TR_SHOP_CONFIRMED)) {
         snprintf(s->error, sizeof s->error, "pending");
         return retry(cl, s, TR_HISTORY_INFO);
     }
     snprintf(s->error, sizeof s->error, "%s", o.state == TR_SHOP_CONFIRMED ? "" : o.reason);
+    s->confirmed = !cancel && o.state == TR_SHOP_CONFIRMED ? o.id : 0;
     return closed(cl, s, TR_HISTORY_OK);
 }
 
@@ -171,7 +197,7 @@ static tr_history_type shop_complete(tr_workload_client *cl, const tr_workload_o
         *error = err == TR_ETIMEDOUT ? "timeout" : err == TR_ECLOSED ? "crashed" : "send refused";
         return retry(cl, s, s->kind == K_READ ? TR_HISTORY_FAIL : TR_HISTORY_INFO);
     }
-    if (s->kind == K_ORDER) {
+    if (s->kind == K_ORDER || s->kind == K_CANCEL) {
         return order_done(cl, s, reply, done, error);
     }
     if (tr__stock_reply_decode(reply->body, reply->body_len, &rep) != 0) {
@@ -293,6 +319,7 @@ static const tr_service_actor shop_actors[] = {
 
 static const tr_service_request shop_requests[] = {{"place", TR_SHOP_PLACE},
                                                    {"get", TR_SHOP_GET},
+                                                   {"cancel", TR_SHOP_CANCEL},
                                                    {"restock", TR_STOCK_RESTOCK},
                                                    {"read", TR_STOCK_READ}};
 
@@ -301,7 +328,7 @@ const tr_service tr__builtin_shop = {.abi = TR_SERVICE_ABI,
                                      .actors = shop_actors,
                                      .actor_count = sizeof shop_actors / sizeof shop_actors[0],
                                      .requests = shop_requests,
-                                     .request_count = 4,
+                                     .request_count = 5,
                                      .workload = &tr__shop_workload,
                                      .checks = tr__shop_checks,
                                      .check_count = TR__SHOP_CHECK_COUNT,
@@ -309,4 +336,5 @@ const tr_service tr__builtin_shop = {.abi = TR_SERVICE_ABI,
                                      .fault_count = 1,
                                      .bugs = shop_bugs,
                                      .nemesis = TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH |
-                                                TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK};
+                                                TR_NEMESIS_PAUSE | TR_NEMESIS_CLOCK |
+                                                TR_NEMESIS_LOSS};

@@ -168,6 +168,8 @@ Test(shop_order, one_order_per_key_and_decisions_exclude_each_other) {
     v = event(&e, TR__EV_CONFIRMED, 0); /* cancelled first: the confirmation changes nothing */
     cr_assert_eq(v.state, TR_SHOP_CANCELLED + 1);
     cr_assert_eq(v.reason, TR__REASON_PAYMENT_FAILED);
+    v = event(&e, TR__EV_CANCELLED, TR__REASON_CUSTOMER); /* only a confirmed order */
+    cr_assert_eq(v.reason, TR__REASON_PAYMENT_FAILED);
     tr_order_view s;
     cr_assert_eq(tr__order_state_decode(e.state, e.len, &s), 0);
     cr_assert_eq(s.tail_len, 5); /* created, reserved, charging, charged, cancelled */
@@ -230,18 +232,51 @@ Test(shop_stock, reservations_by_order_are_decided_once) {
     cr_assert_eq(tr__stock_orders_account(e.state, e.len, &a), 0);
     cr_assert(a.level == TR_STOCK_INITIAL - 4 && a.reserved == 4);
     cr_assert(stock_call(&e, TR__STOCK_ORDER_SELL, 0, 11, NULL));
-    cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 0, 11, "sold")); /* decided: sold */
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 0, 11, NULL)); /* a return */
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 0, 11, NULL)); /* again: nothing more */
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_SELL, 0, 11, "released"));
+    cr_assert_eq(tr__stock_orders_account(e.state, e.len, &a), 0);
+    cr_assert(a.level == TR_STOCK_INITIAL && a.sold == 0);
     conserved(&e);
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_RESERVE, 4, 15, NULL));
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_SELL, 0, 15, NULL));
     cr_assert(stock_call(&e, TR__STOCK_ORDER_RESERVE, 5, 12, NULL));
     cr_assert(stock_call(&e, TR__STOCK_ORDER_RESERVE, 5, 13, "out of stock"));
     cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 0, 12, NULL));
     cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 0, 12, NULL)); /* again: nothing more */
     cr_assert_eq(tr__stock_orders_account(e.state, e.len, &a), 0);
     cr_assert(a.level == TR_STOCK_INITIAL - 4 && a.reserved == 0 && a.sold == 4);
+    /* a return whose sale left the record window carries its qty, and is recorded once */
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 4, 16, NULL));
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 4, 16, NULL));
+    cr_assert_eq(tr__stock_orders_account(e.state, e.len, &a), 0);
+    cr_assert(a.level == TR_STOCK_INITIAL && a.sold == 0);
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_RESERVE, 4, 17, NULL));
+    cr_assert(stock_call(&e, TR__STOCK_ORDER_SELL, 0, 17, NULL));
     /* a release before its reserve leaves a tombstone: the late reserve holds nothing */
     cr_assert(stock_call(&e, TR__STOCK_ORDER_RELEASE, 0, 14, NULL));
     cr_assert(stock_call(&e, TR__STOCK_ORDER_RESERVE, 1, 14, "released"));
     cr_assert_eq(tr__stock_orders_account(e.state, e.len, &a), 0);
     cr_assert_eq(a.reserved, 0);
     conserved(&e);
+}
+
+Test(shop_order, the_customer_cancels_a_confirmed_order_only) {
+    ent e = {0};
+    tr_order_view v;
+    create(&e, "k1");
+    v = event(&e, TR__EV_CANCELLED, TR__REASON_CUSTOMER); /* pending: refused */
+    cr_assert_eq(v.state, TR_SHOP_PENDING + 1);
+    event(&e, TR__EV_RESERVED, 0);
+    event(&e, TR__EV_CHARGING, 0);
+    event(&e, TR__EV_CHARGED, 0);
+    v = event(&e, TR__EV_CONFIRMED, 0);
+    cr_assert_eq(v.state, TR_SHOP_CONFIRMED + 1);
+    v = event(&e, TR__EV_CANCELLED, TR__REASON_DECLINED); /* the saga's own: refused */
+    cr_assert_eq(v.state, TR_SHOP_CONFIRMED + 1);
+    v = event(&e, TR__EV_CANCELLED, TR__REASON_CUSTOMER);
+    cr_assert(v.state == TR_SHOP_CANCELLED + 1 && v.reason == TR__REASON_CUSTOMER);
+    v = event(&e, TR__EV_RELEASED, 0);
+    cr_assert(v.steps & TR__STEP_RELEASED);
+    cr_assert_str_eq(tr__shop_reason_name(TR__REASON_CUSTOMER), "cancelled by customer");
 }
