@@ -362,6 +362,14 @@ pub fn build(b: *std.Build) void {
         spans.has_side_effects = true;
         test_step.dependOn(&spans.step);
     }
+    // Spans of a simulated run (troupe sim --spans), read back the same way
+    // (tests/sim/test_sim_spans.py).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/sim/test_sim_spans.py", suite_filter.?) != null)) {
+        const sim_spans = b.addSystemCommand(&.{ "python3", "tests/sim/test_sim_spans.py" });
+        sim_spans.addFileArg(exe.getEmittedBin());
+        sim_spans.has_side_effects = true;
+        test_step.dependOn(&sim_spans.step);
+    }
 
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });

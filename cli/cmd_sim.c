@@ -95,6 +95,8 @@ typedef struct sim_opts {
     bool all_faults;        /* --all-faults: the whole fault timeline in the text report */
     bool tracing;           /* --trace FILE: the run's events (trace) */
     tr_sim_trace_spec trace;
+    tr_sim_spans_spec spans; /* --spans FILE (path NULL: none), --trace-sample P */
+    bool spans_sample_given;
     bool shrink;            /* --shrink: the failing run's faults to a 1-minimal schedule */
     const char *shrink_out; /* --shrink-out FILE */
     uint32_t shrink_runs;   /* --shrink-runs N */
@@ -191,7 +193,7 @@ static void usage(FILE *f) {
             "                  [--trace FILE [--trace-max BYTES] [--trace-node nK]\n"
             "                   [--trace-actor NAME] [--trace-window FROM..TO]]\n"
             "                  [--shrink [--shrink-out FILE] [--shrink-runs N]]\n"
-            "                  [--report DIR]\n"
+            "                  [--report DIR] [--spans FILE [--trace-sample P]]\n"
             "\n"
             "Runs N nodes, each with a CP register (ABD quorums) and/or an AP register (LWW +\n"
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
@@ -305,6 +307,9 @@ static void usage(FILE *f) {
             "line), filtered by --trace-node, --trace-actor (a registered name) and\n"
             "--trace-window (virtual, e.g. 10s..20s); one seed gives the same file. Not with\n"
             "--seeds or --check-determinism.\n"
+            "--spans FILE writes the spans of the clients' traces as Zipkin v2 JSON in virtual\n"
+            "time, of a fraction P of the traces (--trace-sample, default 1); one seed gives the\n"
+            "same file and the same trace hash as without it (docs/tracing.md).\n"
             "--report DIR writes DIR/index.html, one self-contained page of the run (no\n"
             "network fetches): summary, fault timeline, per workload a timeline of every\n"
             "operation by client process (the counterexample's marked), availability per side,\n"
@@ -389,6 +394,8 @@ static const sim_option sim_options[] = {
     {"--json", false, true, true, NULL},
     {"--all-faults", false, true, true, NULL},
     {"--trace", true, true, true, "a file name"},
+    {"--spans", true, true, true, "a file name"},
+    {"--trace-sample", true, true, true, "a fraction from 0 to 1"},
     {"--report", true, true, true, "a directory name"},
     {"--trace-max", true, true, true, "a number of bytes from 1024 to 17179869184"},
     {"--trace-node", true, true, true, "a node name n1..nN"},
@@ -576,9 +583,41 @@ static int parse_trace(const char *a, const char *v, sim_opts *o) {
     return parse_window(v, &o->trace);
 }
 
+/* --spans FILE and --trace-sample P into o->spans (P defaults to 1). */
+static int parse_spans(const char *a, const char *v, sim_opts *o) {
+    if (!strcmp(a, "--spans")) {
+        o->spans.path = v;
+        o->spans.sample = o->spans_sample_given ? o->spans.sample : 1.0;
+        return 0;
+    }
+    char *end;
+    double p = strtod(v, &end);
+    if (end == v || *end != '\0' || !(p >= 0.0 && p <= 1.0)) {
+        return TR_EINVAL;
+    }
+    o->spans.sample = p;
+    o->spans_sample_given = true;
+    return 0;
+}
+
+/* --spans writes one run's spans: 0, or an error after printing why. */
+static int check_spans(const sim_opts *o, bool check_determinism) {
+    if (o->spans.path == NULL) {
+        return o->spans_sample_given ? sim_error("--trace-sample P needs --spans FILE") : 0;
+    }
+    if (o->sweep || check_determinism) {
+        return sim_error("--spans writes one run's spans: not with --seeds or "
+                         "--check-determinism");
+    }
+    return 0;
+}
+
 /* The trace's options that cannot apply, or a file that cannot be written: 0, or an error
  * after printing why. */
 static int check_trace(const sim_opts *o, bool check_determinism) {
+    if (check_spans(o, check_determinism) != 0) {
+        return TR_EINVAL;
+    }
     bool filters = o->trace.max_bytes || o->trace.node >= 0 || o->trace.actor || o->trace.to_ns;
     if (!o->tracing) {
         return filters ? sim_error("--trace-max, --trace-node, --trace-actor and --trace-window "
@@ -606,6 +645,9 @@ static int check_trace(const sim_opts *o, bool check_determinism) {
 /* One option's value into o; TR_EINVAL when it breaks the option's limit (not printed). */
 static int parse_value(const char *a, const char *v, sim_opts *o) {
     char *end;
+    if (!strcmp(a, "--spans") || !strcmp(a, "--trace-sample")) {
+        return parse_spans(a, v, o);
+    }
     if (!strncmp(a, "--trace", 7)) {
         return parse_trace(a, v, o);
     }
@@ -793,6 +835,7 @@ static int shrink_refuses(const sim_opts *o) {
                        : o->check_determinism ? "--check-determinism"
                        : o->randomize         ? "--randomize (it draws the nodes a scenario names)"
                        : o->tracing           ? "--trace"
+                       : o->spans.path        ? "--spans"
                        : o->json              ? "--json"
                        : o->history != NULL   ? "--history"
                                               : NULL;
@@ -1458,6 +1501,7 @@ static void runner_config(const sim_opts *o, uint64_t seed, const tr_service *co
     cfg->op_timeout_ms = o->op_timeout_ms;
     cfg->randomize = o->randomize;
     cfg->trace = o->tracing ? &o->trace : NULL;
+    cfg->spans = o->spans.path ? &o->spans : NULL;
 }
 
 static tr_avail_counts avail_counts(const tr_availability *a) {
@@ -2248,6 +2292,7 @@ static int run_loaded(int argc, char **argv) {
         return 2;
     }
     cfg.trace = o.tracing ? &o.trace : NULL;
+    cfg.spans = o.spans.path ? &o.spans : NULL;
     if (nemesis != NULL && tr__nemesis_parse(nemesis, &cfg.nemesis.kinds, service_faults,
                                              sizeof service_faults, err, sizeof err) != 0) {
         nemesis_error(err);
@@ -2320,14 +2365,6 @@ int tr_cli_sim(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--spans")) { /* docs/tracing.md, "Simulated runs" */
-            fprintf(stderr, "troupe sim: --spans is not implemented yet: the simulator records "
-                            "spans (runtime/trace_spans.h) but the runner neither starts "
-                            "sampled traces nor writes them\n");
-            return 2;
         }
     }
     for (int i = 1; i < argc; i++) {

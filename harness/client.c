@@ -7,6 +7,7 @@
 #include "harness/service_defaults.h"
 #include "runtime/assert.h"
 #include "sim/history.h"
+#include "sim/spans.h"
 
 enum {
     CLIENT_TICK = TR_MSG_USER + 0x210
@@ -156,6 +157,10 @@ static int invoke(tr_ctx *ctx, tr__clients *c, slot *s, uint64_t *wait_ns) {
         return TR_EFULL; /* history full: this client goes quiet */
     }
     s->pending = true;
+    tr_trace trace; /* --spans: each operation starts a trace (sim/spans.h) */
+    if (tr__sim_spans_trace(c->o.sim, &trace)) {
+        (void)tr_trace_set(ctx, &trace);
+    }
     rc = tr_request_name(ctx, target, type, body, w.len, c->o.op_timeout_ms, &s->corr);
     if (rc != 0 && stateful(c)) {
         complete(c, s, NULL, rc); /* the workload decides what a refused send means */

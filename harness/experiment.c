@@ -20,6 +20,7 @@
 #include "runtime/assert.h"
 #include "sim/checkers.h"
 #include "sim/sim.h" /* tr__sim_proto_reconnected */
+#include "sim/spans.h"
 #include "sim/trace.h"
 
 #define MS ((uint64_t)1000000)
@@ -713,6 +714,14 @@ static int start(run *r) {
     if (rc == 0 && r->cfg->trace != NULL) {
         char why[256];
         rc = tr__sim_trace_open(sim, r->cfg->trace, why, sizeof why);
+        if (rc != 0) {
+            tr_sim_destroy(sim);
+            return rc;
+        }
+    }
+    if (rc == 0 && r->cfg->spans != NULL) {
+        char why[256];
+        rc = tr__sim_spans_open(sim, r->cfg->spans, why, sizeof why);
         if (rc != 0) {
             tr_sim_destroy(sim);
             return rc;

@@ -1614,6 +1614,9 @@ typedef struct tr_experiment_config {
     uint64_t converge_poll_ns;
     /* Writes the run's events as JSON lines (tr_sim_trace_spec); NULL: no trace. Borrowed. */
     const struct tr_sim_trace_spec *trace;
+    /* Writes the spans of its clients' traces as Zipkin v2 JSON (tr_sim_spans_spec); NULL:
+     * none. Borrowed. */
+    const struct tr_sim_spans_spec *spans;
 } tr_experiment_config;
 #define TR_EXPERIMENT_WORKLOADS_MAX 4
 void tr_experiment_config_init(tr_experiment_config *cfg);
@@ -2478,7 +2481,7 @@ uint32_t tr_outbox_pending(const tr_outbox *ob);
 /* True when t carries a trace (its id is not all zero). */
 bool tr_trace_is_set(const tr_trace *t);
 /* The span id of the activation that handles msg (borrowed): derived from msg's trace, its
- * receiver and its correlation id, so every node computes the same id for it; all zero when
+ * receiver, sender and correlation id, so every node computes the same id for it; all zero when
  * msg carries no trace. */
 void tr_trace_span_of(const tr_msg *msg, uint8_t out[8]);
 /* The trace context the messages sent from now on in this callback carry: the handled
@@ -2517,6 +2520,23 @@ int tr_deadline_set(tr_ctx *ctx, uint64_t ms);
 /* For a TR_MSG_TIMEOUT: TR_ETIMEDOUT when it is a timeout, else the code it carries (a
  * negative TR_E code); 0 for any other message. */
 int tr_msg_request_error(const tr_msg *msg);
+
+/* ------------------------------------------------------------------------------------ */
+/* Spans of a simulated run (docs/tracing.md, "Simulated runs")                           */
+/* ------------------------------------------------------------------------------------ */
+/* What an experiment with tr_experiment_config.spans writes (`troupe sim --spans FILE`):
+ * every client operation starts a trace (ids from a stream of the seed's own, not flagged
+ * sampled); a fraction `sample` of the traces, chosen by trace id, is recorded on every node,
+ * one span per activation that handles one of their messages, and written as one JSON array
+ * of Zipkin v2 spans, times in virtual microseconds. The same seed and options give the same
+ * file byte for byte, and the run (its trace hash included) is the same with or without
+ * spans. At most 262144 spans are written. Each run truncates the file; a sweep, a
+ * determinism check and a shrink write none. A file that cannot be created fails the run
+ * (TR_EIO). */
+typedef struct tr_sim_spans_spec {
+    const char *path; /* created or truncated; borrowed */
+    double sample;    /* 0..1: the fraction of the traces recorded */
+} tr_sim_spans_spec;
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -50,6 +50,8 @@ void tr_trace_span_of(const tr_msg *msg, uint8_t out[8]) {
     h = fmix(h ^ (((uint64_t)msg->to.node << 32) | msg->type));
     h = fmix(h ^ msg->to.actor);
     h = fmix(h ^ msg->corr);
+    /* the sender too: the replies to one request fanned out share to, type and corr */
+    h = fmix(h ^ (((uint64_t)msg->from.node << 32) ^ fmix(msg->from.actor)));
     store64(out, h != 0 ? h : 1); /* W3C: an all-zero span id is invalid */
 }
 

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "runtime/assert.h"
+
 static uint64_t load64(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) {
@@ -38,6 +40,11 @@ void tr__spans_fini(tr__spans *sp) {
     }
 }
 
+void tr__spans_hook(tr__spans *sp, const tr__spans_hooks *h) {
+    TR_ASSERT(h->clock_ns != NULL && h->sink != NULL);
+    sp->hooks = *h;
+}
+
 void tr__spans_attach(tr_node *node, tr__spans *sp) {
     atomic_store_explicit(&node->spans, sp, memory_order_release);
 }
@@ -59,6 +66,12 @@ static bool sampled(const tr__spans *sp, const tr_trace *t) {
 
 static void push(tr__spans *sp, const tr__span *s) {
     pthread_mutex_lock(&sp->lock);
+    if (sp->hooks.sink != NULL) {
+        sp->hooks.sink(sp->hooks.ud, s);
+        sp->recorded++;
+        pthread_mutex_unlock(&sp->lock);
+        return;
+    }
     if (sp->len == TR__SPANS_CAP) { /* full: the oldest goes */
         sp->head = (sp->head + 1) % TR__SPANS_CAP;
         sp->len--;
@@ -68,6 +81,11 @@ static void push(tr__spans *sp, const tr__span *s) {
     sp->len++;
     sp->recorded++;
     pthread_mutex_unlock(&sp->lock);
+}
+
+static uint64_t now_ns(const tr__spans *sp, tr_node *node) {
+    return sp->hooks.clock_ns != NULL ? sp->hooks.clock_ns(sp->hooks.ud)
+                                      : node->ops->now_ns(node->engine, node);
 }
 
 int tr__spans_receive(tr__spans *sp, tr_ctx *ctx, tr_actor *a, const tr_msg *m) {
@@ -85,9 +103,9 @@ int tr__spans_receive(tr__spans *sp, tr_ctx *ctx, tr_actor *a, const tr_msg *m) 
     s.type = m->type;
     snprintf(s.name, sizeof s.name, "%s", a->beh->name ? a->beh->name : "actor");
     snprintf(s.node_name, sizeof s.node_name, "%s", node->name);
-    s.start_ns = node->ops->now_ns(node->engine, node);
+    s.start_ns = now_ns(sp, node);
     int rc = a->beh->receive(ctx, a->state, m); /* m stays valid: the run loop owns it */
-    s.end_ns = node->ops->now_ns(node->engine, node);
+    s.end_ns = now_ns(sp, node);
     push(sp, &s);
     return rc;
 }
@@ -109,4 +127,24 @@ void tr__spans_counts(tr__spans *sp, uint64_t *recorded, uint64_t *dropped) {
     *recorded = sp->recorded;
     *dropped = sp->dropped;
     pthread_mutex_unlock(&sp->lock);
+}
+
+uint64_t tr__spans_now_ns(tr_node *node) {
+    return node->ops->now_ns(node->engine, node);
+}
+
+uint64_t tr__spans_random(tr_node *node) {
+    return node->ops->random(node->engine, node);
+}
+
+bool tr__spans_sampled(tr_node *node, const tr_trace *t) {
+    tr__spans *sp = atomic_load_explicit(&node->spans, memory_order_acquire);
+    return sp != NULL && sampled(sp, t);
+}
+
+void tr__spans_record(tr_node *node, const tr_trace *t, const tr__span *s) {
+    tr__spans *sp = atomic_load_explicit(&node->spans, memory_order_acquire);
+    if (sp != NULL && sampled(sp, t)) {
+        push(sp, s);
+    }
 }

@@ -32,14 +32,27 @@ typedef struct tr__span {
     uint64_t start_ns, end_ns;
     tr_addr actor, from;
     uint32_t type;
-    char name[TR__SPAN_NAME_MAX + 1]; /* the behaviour's name */
+    bool server; /* a request a node took from outside (the gateway's): kind SERVER, name as
+                    is, no actor tags; otherwise an activation: CONSUMER, "name/type" */
+    char name[TR__SPAN_NAME_MAX + 1]; /* the behaviour's name, or the server span's */
     char node_name[TR_NAME_MAX + 1];  /* the recording node's name */
 } tr__span;
+
+/* Where a recorder takes its times from and puts its spans, in place of the engine's clock
+ * and the ring: the simulator's span output (sim/spans.h) reads true virtual time (reading a
+ * node's local clock there would move its monotonic floor, and so the run) and writes each
+ * span as it ends. Both called on the recording thread, with ud. */
+typedef struct tr__spans_hooks {
+    uint64_t (*clock_ns)(void *ud);
+    void (*sink)(void *ud, const tr__span *s);
+    void *ud;
+} tr__spans_hooks;
 
 /* A node's recorder. Owned by whoever attaches it; the fields are the module's. */
 typedef struct tr__spans {
     pthread_mutex_t lock;
     uint64_t sample_below; /* a trace not flagged sampled is sampled when its id hashes below */
+    tr__spans_hooks hooks; /* set by tr__spans_hook; clock_ns NULL: the engine's, the ring */
     uint64_t recorded, dropped; /* [lock] */
     uint32_t head, len;         /* [lock] the oldest span, how many are held */
     tr__span ring[TR__SPANS_CAP];
@@ -51,12 +64,23 @@ typedef struct tr__spans {
  * outside 0..1. */
 int tr__spans_init(tr__spans *sp, double sample);
 void tr__spans_fini(tr__spans *sp);
+/* Replaces the engine's clock and the ring by h's (copied; h->clock_ns and h->sink both set),
+ * before sp is attached anywhere. Spans given to the sink count as recorded, never dropped. */
+void tr__spans_hook(tr__spans *sp, const tr__spans_hooks *h);
 /* Attaches sp (borrowed until tr__spans_detach) to node, or detaches it. */
 void tr__spans_attach(tr_node *node, tr__spans *sp);
 void tr__spans_detach(tr_node *node);
 /* The run loop's call when a recorder is attached: runs a's receive on m, recording a span
  * when m belongs to a sampled trace. Returns what receive returned. */
 int tr__spans_receive(tr__spans *sp, tr_ctx *ctx, tr_actor *a, const tr_msg *m);
+/* Spans of threads that are not actors (the HTTP gateway): the clock spans are timed on
+ * (the engine's), and the recording of s (filled by the caller, server true) into node's
+ * recorder when one is attached and it samples t (s's trace). Any thread. */
+uint64_t tr__spans_now_ns(tr_node *node);
+/* 64 bits of the engine's random stream for node (ids of spans started outside actors). */
+uint64_t tr__spans_random(tr_node *node);
+bool tr__spans_sampled(tr_node *node, const tr_trace *t);
+void tr__spans_record(tr_node *node, const tr_trace *t, const tr__span *s);
 /* Moves up to max of the oldest spans held into out (owned by the caller); returns how many. */
 uint32_t tr__spans_take(tr__spans *sp, tr__span *out, uint32_t max);
 /* Spans recorded and dropped (overwritten in a full ring) since init. */

@@ -80,14 +80,22 @@ static void put_span(FILE *f, const tr__span *s, int64_t offset_ns) {
         fputs("\",\"parentId\":\"", f);
         put_hex(f, s->parent, 8);
     }
-    fprintf(f, "\",\"kind\":\"CONSUMER\",\"name\":");
+    fprintf(f, "\",\"kind\":\"%s\",\"name\":", s->server ? "SERVER" : "CONSUMER");
     char name[TR__SPAN_NAME_MAX + 16];
-    snprintf(name, sizeof name, "%s/%" PRIu32, s->name, s->type);
+    if (s->server) {
+        snprintf(name, sizeof name, "%s", s->name);
+    } else {
+        snprintf(name, sizeof name, "%s/%" PRIu32, s->name, s->type);
+    }
     put_str(f, name);
     fprintf(f, ",\"timestamp\":%" PRId64 ",\"duration\":%" PRIu64 ",\"localEndpoint\":{",
             start > 0 ? start / 1000 : 0, dur ? dur : 1);
     fputs("\"serviceName\":", f);
     put_str(f, s->node_name);
+    if (s->server) {
+        fputs("}}", f);
+        return;
+    }
     fprintf(f,
             "},\"tags\":{\"troupe.actor\":\"%" PRIu32 ".%" PRIu64 "\",\"troupe.from\":\"%" PRIu32
             ".%" PRIu64 "\",\"troupe.type\":\"%" PRIu32 "\"}}",

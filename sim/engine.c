@@ -22,6 +22,7 @@
 #include "sim/determinism.h"
 #include "sim/queue.h"
 #include "sim/sim.h"
+#include "sim/spans.h"
 #include "sim/store_dir.h"
 #include "sim/trace.h"
 
@@ -767,6 +768,7 @@ void tr_sim_destroy(tr_sim *sim) {
     }
     sim->destroying = true;
     tr__sim_trace_close(sim); /* what the teardown delivers is not the run's */
+    tr__sim_spans_close(sim);
     if (sim->cfg.buggify) {
         __atomic_fetch_sub(&tr_buggify_sims, 1, __ATOMIC_RELAXED);
     }

@@ -22,6 +22,7 @@
 #include "runtime/assert.h"
 #include "sim/queue.h"
 #include "sim/sim.h"
+#include "sim/spans.h"
 
 sim_link *tr__sim_link(tr_sim *sim, uint32_t from, uint32_t to) {
     TR_DEBUG_ASSERT(from < sim->n && to < sim->n);
@@ -248,6 +249,8 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
     size_t cap = SIM_BUF_SMALL;
     uint8_t *buf = tr__sim_buf_alloc(sim, cap);
     size_t len = 0;
+    tr_trace trace; /* carried beside the bytes with --spans (sim/spans.h, invariant 1) */
+    tr__sim_spans_strip(sim, msg, &trace);
     int rc = buf ? tr__envelope_encode(msg, to_name, node, buf, cap, &len) : TR_ENOMEM;
     if (rc == TR_ETOOBIG) {
         tr__sim_buf_free(sim, buf, cap);
@@ -266,6 +269,7 @@ int tr__sim_send_remote(void *engine, tr_node *node, tr_msg *msg, const char *to
      * exactly len. */
     SIM_ASSERT(sim, len <= UINT32_MAX && (len <= SIM_BUF_SMALL) == (cap == SIM_BUF_SMALL));
     sim->stats.remote_sent++;
+    tr__sim_spans_carry(sim, f, t, buf, len, &trace);
     if (sim->proto != NULL) {
         return tr__sim_proto_send(sim, f, t, buf, (uint32_t)len);
     }
@@ -314,6 +318,9 @@ void tr__sim_deliver(tr_sim *sim, sim_event *ev, sim_record *r) {
     tr_msg *msg = NULL;
     char name[TR_NAME_MAX + 1];
     int rc = tr__envelope_decode(buf, ev->u.msg.len, sim->nodes[ev->node].node, &msg, name);
+    if (rc == 0) {
+        tr__sim_spans_claim(sim, ev->u.msg.from, ev->node, buf, ev->u.msg.len, msg);
+    }
     tr__sim_buf_free(sim, buf, ev->u.msg.len);
     ev->u.msg.buf = NULL;
     if (rc != 0) {

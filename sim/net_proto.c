@@ -34,6 +34,7 @@
 #include "proto/outq.h"
 #include "runtime/assert.h"
 #include "sim/sim.h"
+#include "sim/spans.h"
 
 #define PROTO_TICK_MS 100
 #define PROTO_HANDSHAKE_TIMEOUT_MS 5000
@@ -294,6 +295,7 @@ static void on_envelope(tr_sim *sim, uint32_t i, uint32_t k, const tr_link_event
         return;
     }
     msg->flags_ |= TR__F_ENGINE;
+    tr__sim_spans_claim(sim, k, i, ev->payload, ev->len, msg);
     sim->stats.remote_delivered++;
     r->a = ((uint64_t)k << 32) | msg->type;
     r->b = msg->corr;

@@ -212,6 +212,7 @@ struct tr_sim {
     bool destroying;
     uint32_t event_node;             /* index + 1 of the node of the event being run; 0: none */
     struct tr__sim_trace *trace_out; /* --trace (sim/trace.h), owned; NULL: none */
+    struct tr__sim_spans *spans_out; /* --spans (sim/spans.h), owned; NULL: none */
     uint8_t *buf_pool[1024];         /* free small envelope buffers (tr__sim_buf_alloc) */
     uint32_t buf_pool_count;
     sim_request req;

@@ -21,6 +21,7 @@ pub const lib = [_][]const u8{
     "sim/counterexample_explain.c",
     "sim/counterexample_print.c",
     "sim/trace.c",
+    "sim/spans.c",
     "sim/report.c",
     "sim/report_page.c",
     "sim/checkers.c",
