@@ -370,6 +370,14 @@ pub fn build(b: *std.Build) void {
         sim_spans.has_side_effects = true;
         test_step.dependOn(&sim_spans.step);
     }
+    // The gateway's traceparent on two loopback nodes, read back the same way
+    // (tests/cluster/test_gateway_spans.py).
+    if (!tsan and (suite_filter == null or std.mem.indexOf(u8, "tests/cluster/test_gateway_spans.py", suite_filter.?) != null)) {
+        const gw_spans = b.addSystemCommand(&.{ "python3", "tests/cluster/test_gateway_spans.py" });
+        gw_spans.addFileArg(exe.getEmittedBin());
+        gw_spans.has_side_effects = true;
+        test_step.dependOn(&gw_spans.step);
+    }
 
     // zig build tidy
     const tidy = b.addSystemCommand(&.{ "sh", "scripts/tidy.sh" });

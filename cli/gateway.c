@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/gateway_trace.h"
 #include "runtime/assert.h"
+#include "runtime/internal.h"
 
 /* The longest request head (request line and headers) a connection may send: MHD's buffer. */
 #define GW_HEAD_MAX (32u << 10)
@@ -50,13 +52,14 @@ typedef struct gw_upload {
 } gw_upload;
 
 /* One request on a free inbox (one per polling thread, so one is always free). */
-static int ask(tr__gw_node *node, const char *actor, uint32_t type, const void *body, size_t len,
-               uint32_t timeout_ms, tr_msg **reply_out) {
+static int ask(tr__gw_node *node, const tr_trace *trace, const char *actor, uint32_t type,
+               const void *body, size_t len, uint32_t timeout_ms, tr_msg **reply_out) {
     for (uint32_t i = 0;; i = (i + 1) % node->inbox_count) {
         if (atomic_exchange_explicit(&node->busy[i], true, memory_order_acq_rel)) {
             continue; /* in use by another thread: at most one per thread, so one is free */
         }
         tr_addr to = {.node = node->node_id};
+        tr__inbox_trace_use(node->inboxes[i], trace);
         int rc =
             tr_inbox_request(node->inboxes[i], to, actor, type, body, len, timeout_ms, reply_out);
         atomic_store_explicit(&node->busy[i], false, memory_order_release);
@@ -83,9 +86,10 @@ int tr__gw_call(tr__gw_node *node, tr__gw_dep dep, const tr__gw_request *req, co
         return TR_EAGAIN;
     }
     tr_addr at;
-    int rc = tr_node_lookup(tr_runtime_node(node->rt), actor, &at) != 0
-                 ? TR_ENOPROC
-                 : ask(node, actor, type, wrapped, wrapped_len, (uint32_t)left, reply_out);
+    int rc =
+        tr_node_lookup(tr_runtime_node(node->rt), actor, &at) != 0
+            ? TR_ENOPROC
+            : ask(node, &req->trace, actor, type, wrapped, wrapped_len, (uint32_t)left, reply_out);
     tr__gw_breaker_record(node->breakers, dep, rc == 0 && reply_ok(*reply_out));
     return rc;
 }
@@ -119,16 +123,24 @@ static enum MHD_Result send_response(struct MHD_Connection *c, tr__gw_response *
     if (close) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     }
+    if (res->traceparent[0]) {
+        MHD_add_response_header(r, "traceparent", res->traceparent);
+    }
     enum MHD_Result rc = MHD_queue_response(c, res->status, r);
     MHD_destroy_response(r);
     return rc;
 }
 
-static enum MHD_Result answer_problem(struct MHD_Connection *c, unsigned status, const char *detail,
-                                      bool close) {
+static enum MHD_Result answer_problem(tr__gateway *gw, struct MHD_Connection *c, unsigned status,
+                                      const char *detail, bool close) {
     tr__gw_response res;
     memset(&res, 0, sizeof res);
     tr__gw_problem(&res, status, detail);
+    tr__gw_trace gt; /* a request refused before routing has its span too (gateway_trace.h) */
+    tr_node *node = tr_runtime_node(gw->node.rt);
+    tr__gw_trace_begin(node, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"), "HTTP",
+                       "413", &gt);
+    tr__gw_trace_end(node, &gt, res.traceparent, sizeof res.traceparent);
     return send_response(c, &res, close);
 }
 
@@ -146,7 +158,7 @@ static enum MHD_Result request_begin(tr__gateway *gw, struct MHD_Connection *c, 
         char detail[96];
         snprintf(detail, sizeof detail, "the body is over the limit of %u bytes", gw->body_max);
         up->answered = true;
-        return answer_problem(c, MHD_HTTP_CONTENT_TOO_LARGE, detail, true);
+        return answer_problem(gw, c, MHD_HTTP_CONTENT_TOO_LARGE, detail, true);
     }
     return MHD_YES;
 }
@@ -187,7 +199,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (up->too_big) {
         char detail[96];
         snprintf(detail, sizeof detail, "the body is over the limit of %u bytes", gw->body_max);
-        return answer_problem(c, MHD_HTTP_CONTENT_TOO_LARGE, detail, true);
+        return answer_problem(gw, c, MHD_HTTP_CONTENT_TOO_LARGE, detail, true);
     }
     tr__gw_request req = {.method = method,
                           .path = url,
@@ -197,9 +209,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                           .deadline_at_ms = up->deadline_at_ms,
                           .idempotency_key =
                               MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key")};
+    tr__gw_trace gt; /* the traceparent header (gateway_trace.h) */
+    tr_node *node = tr_runtime_node(gw->node.rt);
+    tr__gw_trace_begin(node, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"), method,
+                       url, &gt);
+    req.trace = gt.out;
     tr__gw_response res;
     memset(&res, 0, sizeof res);
     tr__gw_route(&gw->node, &req, &res);
+    tr__gw_trace_end(node, &gt, res.traceparent, sizeof res.traceparent);
     atomic_fetch_add_explicit(&gw->requests, 1, memory_order_relaxed);
     return send_response(c, &res, false);
 }
@@ -319,4 +337,8 @@ void tr__gateway_stop(tr__gateway *gw) {
         MHD_stop_daemon(gw->daemon);
         gateway_free(gw);
     }
+}
+
+tr__gw_breakers *tr__gateway_breakers(tr__gateway *gw) {
+    return gw->node.breakers;
 }

@@ -62,6 +62,8 @@ typedef struct tr__gw_request {
     size_t body_len;
     uint64_t deadline_at_ms; /* tr__gw_now_ms() when the request began + the gateway's timeout */
     const char *idempotency_key; /* the Idempotency-Key header, or NULL */
+    tr_trace
+        trace; /* what its calls carry: the request's trace, the gateway's span (gateway_trace.h) */
 } tr__gw_request;
 
 typedef struct tr__gw_response {
@@ -72,6 +74,7 @@ typedef struct tr__gw_response {
     size_t len;
     char allow[32];         /* the Allow header of a 405, or "" */
     uint32_t retry_after_s; /* > 0: a Retry-After header */
+    char traceparent[56];   /* the traceparent header: the gateway's span; "" for none */
 } tr__gw_response;
 
 /* What a handler reaches of the node: one request/reply with an actor of this node by name,
@@ -89,6 +92,8 @@ int tr__gw_call(tr__gw_node *node, tr__gw_dep dep, const tr__gw_request *req, co
                 tr_msg **reply_out, uint32_t *retry_after_s);
 /* The gateway's breakers (valid while the gateway runs). */
 tr__gw_breakers *tr__gw_node_breakers(tr__gw_node *node);
+/* The same, from the gateway (valid until tr__gateway_stop). */
+tr__gw_breakers *tr__gateway_breakers(tr__gateway *gw);
 
 /* Routes one request by the table: fills *res (status, body); an unknown path is 404, a known
  * one with another method 405 with its Allow header. */

@@ -15,4 +15,5 @@ pub const sources = [_][]const u8{
     "cli/cmd_status.c",
     "cli/gateway_breakers.c",
     "cli/gateway_orders.c",
+    "cli/gateway_trace.c",
 };

@@ -49,6 +49,7 @@ struct tr_inbox {
     inbox_request req; /* [lock] */
     tr_trace trace;    /* [lock] tr__inbox_trace_start: flags to start the next request's
                         * trace with (trace.flags | 0x80 armed), then the trace it started */
+    bool trace_given;  /* [lock] tr__inbox_trace_use: the next request carries `trace` */
 };
 
 /* Runs the request a plain thread posted (see inbox_request). Inbox actor's thread. */
@@ -61,6 +62,9 @@ static void inbox_run_request(tr_ctx *ctx, tr_inbox *ib) {
         if (ib->trace.flags & 0x80) { /* a new trace: its root span is this request's sender */
             (void)tr_trace_start(ctx, ib->trace.flags & 0x7f);
             tr_trace_current(ctx, &ib->trace);
+        } else if (ib->trace_given) { /* tr__inbox_trace_use: one request, this context */
+            (void)tr_trace_set(ctx, &ib->trace);
+            ib->trace_given = false;
         }
         r->rc = tr__ctx_request_to(ctx, r->to, r->name, r->type, r->body, r->len, r->timeout_ms,
                                    &r->corr);
@@ -289,5 +293,13 @@ void tr__inbox_trace_start(tr_inbox *ib, uint8_t flags) {
 void tr__inbox_trace_get(tr_inbox *ib, tr_trace *out) {
     pthread_mutex_lock(&ib->lock);
     *out = ib->trace;
+    pthread_mutex_unlock(&ib->lock);
+}
+
+void tr__inbox_trace_use(tr_inbox *ib, const tr_trace *t) {
+    pthread_mutex_lock(&ib->lock);
+    ib->trace = *t;
+    ib->trace.flags &= 0x7f; /* never the armed bit of tr__inbox_trace_start */
+    ib->trace_given = true;
     pthread_mutex_unlock(&ib->lock);
 }

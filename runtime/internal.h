@@ -228,6 +228,9 @@ void tr__trace_reply(const tr_msg *req, tr_msg *reply);
  * tr__inbox_trace_get gives that trace (its span: the request's parent). */
 void tr__inbox_trace_start(tr_inbox *ib, uint8_t flags);
 void tr__inbox_trace_get(tr_inbox *ib, tr_trace *out);
+/* The next request of ib carries t (copied) as its trace context: a context taken from
+ * outside (the gateway's traceparent), t.span the parent of the request's span. */
+void tr__inbox_trace_use(tr_inbox *ib, const tr_trace *t);
 
 /* Watches of local actors on other nodes (node.c), answered by tr__node_event. Any thread. */
 void tr__node_watch_add(tr_node *node, tr_addr watcher, tr_addr target, uint64_t ref, uint8_t kind);
