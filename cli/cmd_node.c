@@ -596,6 +596,7 @@ int tr_cli_node(int argc, char **argv) {
         }
         tr__log_write("info", a.name, "event=metrics_ready metrics_port=%u",
                       (unsigned)tr__metrics_http_port(mh));
+        tr__metrics_http_attach(mh, NULL, gate);
     }
     tr__gateway *gw = NULL;
     if (a.http) {
@@ -614,11 +615,13 @@ int tr_cli_node(int argc, char **argv) {
         }
         tr__log_write("info", a.name, "event=gateway_ready http_port=%u",
                       (unsigned)tr__gateway_port(gw));
+        tr__metrics_http_attach(mh, tr__gateway_breakers(gw), gate);
     }
     tr__log_write("info", a.name, "event=node_ready id=%u port=%d data=%s", id, tr_cluster_port(cl),
                   a.data ? a.data : "(temporary)");
     tr__real_wait_signal(rt);
     tr__log_write("info", a.name, "event=node_stopping");
+    tr__metrics_http_attach(mh, NULL, gate); /* the gateway's breakers go with it */
     tr__gateway_stop(gw);
     tr__metrics_http_stop(mh);
     tr_cluster_stop(cl);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/metrics_sources.h"
 #include "cluster/cluster.h"
 #include "cluster/transport.h"
 #include "proto/membership.h"
@@ -24,6 +25,8 @@ struct tr__metrics_http {
     tr_runtime *rt;
     tr_cluster *cl;
     uint16_t port;
+    pthread_mutex_t lock;        /* sources: a scrape renders them, attach replaces them */
+    tr__metrics_sources sources; /* [lock] */
 };
 
 static void render_transport(const tr_transport_stats *s, tr__metrics_text *t) {
@@ -54,6 +57,14 @@ static void render_transport(const tr_transport_stats *s, tr__metrics_text *t) {
         tr__metrics_family(t, rows[i].name, "counter", rows[i].help);
         tr__metrics_printf(t, "%s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
     }
+    const char *closed = "troupe_transport_preauth_closed_total";
+    tr__metrics_family(t, closed, "counter",
+                       "Connections closed before they authenticated: evicted to make room for a "
+                       "newcomer, or out of time for their handshake.");
+    tr__metrics_printf(t, "%s{reason=\"evicted\"} %llu\n", closed,
+                       (unsigned long long)s->conns_evicted);
+    tr__metrics_printf(t, "%s{reason=\"handshake_timeout\"} %llu\n", closed,
+                       (unsigned long long)s->handshake_timeouts);
 }
 
 static void render_peers(const tr_transport_member *m, int n, tr__metrics_text *t) {
@@ -164,6 +175,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     t.buf[0] = '\0';
     tr__metrics_http_render(m->rt, m->cl, &t);
+    pthread_mutex_lock(&m->lock);
+    tr__metrics_sources_render(&m->sources, &t);
+    pthread_mutex_unlock(&m->lock);
     if (m->cl) {
         tr__cluster_view_refresh(m->cl); /* the next scrape sees fresher members */
     }
@@ -210,6 +224,7 @@ int tr__metrics_http_start(tr_runtime *rt, tr_cluster *cl, const char *addr, tr_
     }
     m->rt = rt;
     m->cl = cl;
+    pthread_mutex_init(&m->lock, NULL);
     /* One polling thread: scrapes run one at a time. */
     m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                                  on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -217,6 +232,7 @@ int tr__metrics_http_start(tr_runtime *rt, tr_cluster *cl, const char *addr, tr_
                                  MHD_OPTION_CONNECTION_TIMEOUT, IDLE_S, MHD_OPTION_END);
     if (!m->daemon) {
         snprintf(err, cap, "--metrics %s: cannot listen (address in use or not local?)", addr);
+        pthread_mutex_destroy(&m->lock);
         free(m);
         return TR_EIO;
     }
@@ -233,6 +249,16 @@ uint16_t tr__metrics_http_port(const tr__metrics_http *m) {
 void tr__metrics_http_stop(tr__metrics_http *m) {
     if (m) {
         MHD_stop_daemon(m->daemon);
+        pthread_mutex_destroy(&m->lock);
         free(m);
+    }
+}
+
+void tr__metrics_http_attach(tr__metrics_http *m, tr__gw_breakers *breakers,
+                             tr__policy_gate *gate) {
+    if (m) {
+        pthread_mutex_lock(&m->lock);
+        m->sources = (tr__metrics_sources){.breakers = breakers, .gate = gate};
+        pthread_mutex_unlock(&m->lock);
     }
 }

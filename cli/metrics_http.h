@@ -27,6 +27,12 @@ int tr__metrics_http_start(tr_runtime *rt, tr_cluster *cl, const char *addr, tr_
 uint16_t tr__metrics_http_port(const tr__metrics_http *m);
 /* Stops serving, joins its thread, frees it. NULL: nothing. */
 void tr__metrics_http_stop(tr__metrics_http *m);
+/* The gateway's breakers and the access-control gate a scrape renders (borrowed until the
+ * next attach: attach NULLs before either goes; cli/metrics_sources.h). m NULL: nothing. */
+struct tr__gw_breakers;
+struct tr__policy_gate;
+void tr__metrics_http_attach(tr__metrics_http *m, struct tr__gw_breakers *breakers,
+                             struct tr__policy_gate *gate);
 /* Renders the node's whole page into t's buffer (what GET /metrics answers). */
 struct tr__metrics_text;
 void tr__metrics_http_render(tr_runtime *rt, tr_cluster *cl, struct tr__metrics_text *t);

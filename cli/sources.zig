@@ -16,4 +16,5 @@ pub const sources = [_][]const u8{
     "cli/gateway_breakers.c",
     "cli/gateway_orders.c",
     "cli/gateway_trace.c",
+    "cli/metrics_sources.c",
 };

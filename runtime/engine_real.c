@@ -572,7 +572,12 @@ static void *writer_main(void *arg) {
             usleep(rt->commit_interval_us); /* linger: bigger groups */
         }
         while (rt->store && tr__store_has_pending(rt->store)) {
+            struct timespec t0, t1; /* the commit latency (docs/metrics.md) */
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             int rc = tr__store_commit(rt->store, NULL);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            tr__store_commit_timed(rt->store, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 +
+                                                         (t1.tv_nsec - t0.tv_nsec)));
             if (rc) {
                 fprintf(stderr, "troupe: store commit failed: %s\n", tr_strerror(rc));
             }

@@ -240,6 +240,29 @@ static void render_totals(tr_node *node, tr__metrics_text *t) {
     }
 }
 
+/* Commit latency (the commits the real engine's writer timed) and the map's size and use. */
+static void render_store_latency(const tr_store_stats *s, tr__metrics_text *t) {
+    const char *name = "troupe_store_commit_seconds";
+    tr__metrics_family(t, name, "histogram",
+                       "Time a store commit took (LMDB transaction and sync), in seconds.");
+    uint64_t below = 0;
+    for (uint32_t i = 0; i < TR__STORE_LATENCY_BUCKETS; i++) {
+        below += s->commits_by_latency[i];
+        tr__metrics_printf(t, "%s_bucket{le=\"%g\"} %llu\n", name,
+                           (double)tr__store_latency_bounds_us[i] / 1e6, (unsigned long long)below);
+    }
+    below += s->commits_by_latency[TR__STORE_LATENCY_BUCKETS];
+    TR_ASSERT(below == s->timed_commits);
+    tr__metrics_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n", name,
+                       (unsigned long long)below, name, (double)s->timed_commit_ns / 1e9, name,
+                       (unsigned long long)s->timed_commits);
+    tr__metrics_family(t, "troupe_store_map_bytes", "gauge", "The store's LMDB map size.");
+    tr__metrics_printf(t, "troupe_store_map_bytes %llu\n", (unsigned long long)s->map_bytes);
+    tr__metrics_family(t, "troupe_store_used_bytes", "gauge",
+                       "Bytes of the store's LMDB pages in use (up to its last page).");
+    tr__metrics_printf(t, "troupe_store_used_bytes %llu\n", (unsigned long long)s->used_bytes);
+}
+
 /* Writes per commit as a histogram (cumulative buckets, as the format wants). */
 static void render_store(tr_node *node, tr__metrics_text *t) {
     if (!node->store) {
@@ -260,6 +283,7 @@ static void render_store(tr_node *node, tr__metrics_text *t) {
     tr__metrics_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n%s_count %llu\n", name,
                        (unsigned long long)below, name, (unsigned long long)s.writes, name,
                        (unsigned long long)s.commits);
+    render_store_latency(&s, t);
 }
 
 void tr__metrics_render_node(tr_node *node, tr__metrics_text *t) {

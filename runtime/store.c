@@ -387,8 +387,12 @@ void tr__store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud),
 }
 
 void tr__store_stats_get(tr_store *st, tr_store_stats *out) {
+    uint64_t map_bytes = 0, used_bytes = 0;
+    tr__store_db_usage(st, &map_bytes, &used_bytes); /* map_lock, not the store's lock */
     store_lock(st);
     *out = st->stats;
+    out->map_bytes = map_bytes;
+    out->used_bytes = used_bytes;
     out->overlay_keys = st->kv.count;
     out->overlay_buckets = st->kv.cap;
     out->actor_records = st->actors.count;

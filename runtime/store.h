@@ -157,7 +157,9 @@ int tr__store_journal_range(tr_store *st, const char *actor, uint64_t *first, ui
  * commit deterministically. NULL (the default) turns it off. */
 void tr__store_test_mid_commit(tr_store *st, void (*fn)(tr_store *st, void *ud), void *ud);
 
-#define TR__STORE_BATCH_BUCKETS 12 /* 1, 2, 4, ... 1024 writes, then more */
+#define TR__STORE_BATCH_BUCKETS 12   /* 1, 2, 4, ... 1024 writes, then more */
+#define TR__STORE_LATENCY_BUCKETS 12 /* 100 us ... 1 s, then slower */
+extern const uint64_t tr__store_latency_bounds_us[TR__STORE_LATENCY_BUCKETS];
 typedef struct tr_store_stats {
     uint64_t commits;
     uint64_t writes;
@@ -173,7 +175,16 @@ typedef struct tr_store_stats {
     /* writes per commit: commits_by_writes[i] counts commits of at most 2^i writes (and more
      * than 2^(i-1)); the last entry, commits of more than 2^(TR__STORE_BATCH_BUCKETS - 2) */
     uint64_t commits_by_writes[TR__STORE_BATCH_BUCKETS];
+    /* commit latency, of the commits a real node's writer thread timed (tr__store_commit_timed;
+     * the simulator times none): commits_by_latency[i] counts those of at most
+     * tr__store_latency_bounds_us[i] (and more than the bound before), the last entry the
+     * slower ones */
+    uint64_t timed_commits, timed_commit_ns;
+    uint64_t commits_by_latency[TR__STORE_LATENCY_BUCKETS + 1];
+    uint64_t map_bytes, used_bytes; /* LMDB's map size and its pages in use, in bytes */
 } tr_store_stats;
 void tr__store_stats_get(tr_store *st, tr_store_stats *out);
+/* A commit took ns on the clock of the thread that ran it (the real engine's writer). */
+void tr__store_commit_timed(tr_store *st, uint64_t ns);
 
 #endif

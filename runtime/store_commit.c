@@ -108,6 +108,21 @@ void tr__store_count_commit(tr_store *st, const batch *b) {
     }
 }
 
+const uint64_t tr__store_latency_bounds_us[TR__STORE_LATENCY_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+
+void tr__store_commit_timed(tr_store *st, uint64_t ns) {
+    uint32_t k = 0;
+    while (k < TR__STORE_LATENCY_BUCKETS && ns > tr__store_latency_bounds_us[k] * 1000) {
+        k++;
+    }
+    store_lock(st);
+    st->stats.timed_commits++;
+    st->stats.timed_commit_ns += ns;
+    st->stats.commits_by_latency[k]++;
+    store_unlock(st);
+}
+
 /* Swaps the pending batch out into *b, under the lock; the next one is a new generation.
  * Returns the store's failure (0 if none). */
 static int take_pending(tr_store *st, batch *b) {

@@ -386,3 +386,20 @@ int tr__store_write_batch(tr_store *st, batch *b) {
     }
     return 0;
 }
+
+void tr__store_db_usage(tr_store *st, uint64_t *map_bytes, uint64_t *used_bytes) {
+    *map_bytes = *used_bytes = 0;
+    if (st->env == NULL) {
+        return;
+    }
+    MDB_envinfo info;
+    MDB_stat ms;
+    pthread_rwlock_rdlock(&st->map_lock);
+    int rc = mdb_env_info(st->env, &info);
+    rc = rc != 0 ? rc : mdb_env_stat(st->env, &ms);
+    pthread_rwlock_unlock(&st->map_lock);
+    if (rc == 0) {
+        *map_bytes = info.me_mapsize;
+        *used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    }
+}

@@ -28,6 +28,9 @@ int tr__store_map_err(int rc);
 int tr__store_map_open_err(int rc);
 
 int tr__store_read_begin(tr_store *st, MDB_txn **txn);
+/* LMDB's map size and the bytes of its pages in use (up to the last page), under map_lock
+ * shared; both 0 without an environment. */
+void tr__store_db_usage(tr_store *st, uint64_t *map_bytes, uint64_t *used_bytes);
 void tr__store_read_end(tr_store *st, MDB_txn *txn);
 
 /* Copies n bytes to buf if they fit in cap (else TR_ETOOBIG); *len (may be NULL) = n. */

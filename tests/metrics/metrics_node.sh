@@ -6,7 +6,11 @@
 #   - N echo requests through `troupe call` move the families by at least N: messages in and
 #     out of the type "echo", the node's delivered messages, the transport's frames in; one
 #     request to a name nobody registered adds a dead letter with reason "no_actor"; three kv
-#     puts add 3 writes to the store's writes-per-commit histogram;
+#     puts add 3 writes to the store's writes-per-commit histogram, and every commit shows in
+#     the commit-latency histogram (its count grows as the commits do), the map's size and
+#     use are set; a call the access-control policy denies adds 1 refusal; n1's gateway
+#     (no orders service behind it) gets 6 orders: 5 failures open the orders breaker
+#     (state 1, 1 open) and the 6th is refused by it (1 rejected);
 #   - `troupe status` lists three members up (--json and the table), and after kill -9 of n3
 #     shows n3 down within the failure detector's bound (--down-ms) plus the status view's
 #     refresh and a margin for a loaded machine; the time it took is printed.
@@ -27,12 +31,15 @@ common="--secret-file $dir/secret --heartbeat-ms 100 --down-ms $down_ms --builti
 printf '# TYPE x counter\nx{a="1" 2\n' | promtool check metrics >/dev/null 2>&1 &&
     fail "promtool accepted a malformed page"
 
+printf 'deny clients * forbidden-here\nallow * * *\n' >"$dir/policy"
 "$troupe" node --name n1 --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --data "$dir/n1" $common \
-    2>"$dir/n1.log" &
+    --policy "$dir/policy" --http 127.0.0.1:0 2>"$dir/n1.log" &
 pids="$pids $!"
 p1=$(port n1) || fail "n1 did not start"
 mp=$(sed -n 's/.*event=metrics_ready metrics_port=\([0-9]*\).*/\1/p' "$dir/n1.log")
 [ -n "$mp" ] || fail "n1 logged no metrics_ready line"
+hp=$(sed -n 's/.*event=gateway_ready http_port=\([0-9]*\).*/\1/p' "$dir/n1.log")
+[ -n "$hp" ] || fail "n1 logged no gateway_ready line"
 for node in n2 n3; do
     "$troupe" node --name $node --listen 127.0.0.1:0 --seeds 127.0.0.1:$p1 --data "$dir/$node" \
         $common 2>"$dir/$node.log" &
@@ -95,6 +102,13 @@ for k in 1 2 3; do
     "$troupe" call 127.0.0.1:$p1 --secret-file "$dir/secret" kv put "[\"put\", \"k$k\", $k]" \
         >/dev/null || fail "kv put failed"
 done
+"$troupe" call 127.0.0.1:$p1 --secret-file "$dir/secret" forbidden-here echo '1' \
+    >/dev/null 2>&1 && fail "a call the policy denies was answered"
+for k in 1 2 3 4 5 6; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+        -H "Idempotency-Key: m$k" --data '{"item": 1, "qty": 1}' "http://127.0.0.1:$hp/orders")
+    [ "$code" = 503 ] || fail "POST /orders without an orders service answered $code, not 503"
+done
 scrape after
 # grows SERIES AT_LEAST
 grows() {
@@ -117,6 +131,26 @@ grows 'troupe_store_commit_writes_sum' 3
 [ "$(value after 'troupe_store_commit_writes_bucket{le="+Inf"}')" = \
     "$(value after 'troupe_store_commit_writes_count')" ] || fail "the +Inf bucket is not the count"
 [ "$(value after 'troupe_actor_live{type="echo"}')" = 1 ] || fail "not one live echo actor"
+# exactly N: every commit is timed, one refusal, one open, one call refused by the breaker
+exactly() {
+    b=$(value before "$1")
+    a=$(value after "$1")
+    [ $((a - b)) -eq "$2" ] || fail "$1 went from $b to $a: want +$2"
+    echo "metrics_node.sh: $1 +$((a - b))"
+}
+commits=$(($(value after troupe_store_commit_writes_count) - $(value before troupe_store_commit_writes_count)))
+exactly 'troupe_store_commit_seconds_count' $commits
+[ "$(value after 'troupe_store_commit_seconds_bucket{le="+Inf"}')" = \
+    "$(value after 'troupe_store_commit_seconds_count')" ] || fail "latency: +Inf is not the count"
+map=$(value after troupe_store_map_bytes)
+used=$(value after troupe_store_used_bytes)
+[ "$used" -gt 0 ] && [ "$used" -le "$map" ] || fail "store used $used bytes of a map of $map"
+exactly 'troupe_policy_refused_total' 1
+[ "$(value before 'troupe_breaker_state{breaker="orders"}')" = 0 ] || fail "breaker not closed"
+[ "$(value after 'troupe_breaker_state{breaker="orders"}')" = 1 ] || fail "breaker not open"
+exactly 'troupe_breaker_opens_total{breaker="orders"}' 1
+exactly 'troupe_breaker_rejected_total{breaker="orders"}' 1
+[ "$(value after 'troupe_breaker_state{breaker="catalog"}')" = 0 ] || fail "catalog breaker moved"
 [ "$(value after 'troupe_actor_spawned_total{type="troupe-status"}')" = 1 ] ||
     fail "not one status actor spawned"
 [ "$(value after 'troupe_peer_state{peer="n2",state="up"}')" = 1 ] || fail "n2 not up in /metrics"

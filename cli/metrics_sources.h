@@ -1,0 +1,22 @@
+/* metrics_sources.h — the families of a node's parts that live outside the runtime, for
+ * `troupe node --metrics` (docs/metrics.md): the HTTP gateway's circuit breakers and the
+ * access-control gate's refusals. cmd_node attaches them to the endpoint once they run and
+ * detaches them before they stop (tr__metrics_http_attach); a scrape renders what is
+ * attached under the endpoint's lock, so a part never goes while a scrape reads it. */
+#ifndef TR_CLI_METRICS_SOURCES_H
+#define TR_CLI_METRICS_SOURCES_H
+
+#include "cli/gateway_breakers.h"
+#include "cluster/policy_gate.h"
+#include "runtime/metrics.h"
+
+typedef struct tr__metrics_sources {
+    tr__gw_breakers *breakers; /* borrowed; NULL: no gateway */
+    tr__policy_gate *gate;     /* borrowed; NULL: no --policy */
+} tr__metrics_sources;
+
+/* troupe_breaker_state / _opens_total / _rejected_total per breaker (the gateway's, when
+ * attached), and troupe_policy_refused_total (0 without a gate): always present. */
+void tr__metrics_sources_render(const tr__metrics_sources *s, tr__metrics_text *t);
+
+#endif
