@@ -112,7 +112,7 @@ int tr_bench_fail(const tr_bench_opts *o, const char *bench, const char *why) {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: troupe bench [NAME...] [--json] [--workers N] [-n N] [--contend N]\n"
-                 "                    [--help]\n\n"
+                 "                    [--trace-sample P] [--help]\n\n"
                  "Runs benchmarks and prints one line per figure:\n"
                  "  peer=troupe bench=<name> value=<number> unit=<unit>\n"
                  "(the format of bench/peers/run.sh), or JSON objects with --json.\n"
@@ -130,6 +130,9 @@ static void usage(FILE *out) {
                  "               the whole run: the benchmarks on a machine whose cores\n"
                  "               other work wants too (bench/compare.sh CONTEND=N does the\n"
                  "               same for troupe and its peers in one run)\n"
+                 "  --trace-sample P  trace every message a benchmark sends (a new trace each)\n"
+                 "               and record the spans of a fraction P (0..1) of them, as\n"
+                 "               troupe node --trace-out --trace-sample P does (docs/tracing.md)\n"
                  "  --help       this text\n"
                  "exit: 0 ok, 1 a benchmark failed its check, 2 usage or tool error\n");
 }
@@ -206,6 +209,15 @@ static int parse(int argc, char **argv, tr_bench_opts *o, const bench_entry **ru
                 return 2;
             }
             o->contend = (unsigned)v;
+        } else if (is_option(a, "--trace-sample")) {
+            const char *s = option_value(argc, argv, &i, "--trace-sample");
+            char *end = NULL;
+            double p = s ? strtod(s, &end) : -1;
+            if (!s || end == s || *end != '\0' || !(p >= 0.0 && p <= 1.0)) {
+                fprintf(stderr, "troupe bench: --trace-sample wants a fraction 0..1\n");
+                return 2;
+            }
+            o->trace_sample = p;
         } else if (a[0] == '-') {
             fprintf(stderr, "troupe bench: unknown option '%s' (see --help)\n", a);
             return 2;
@@ -220,7 +232,7 @@ static int parse(int argc, char **argv, tr_bench_opts *o, const bench_entry **ru
 }
 
 int tr_cli_bench(int argc, char **argv) {
-    tr_bench_opts o = {0};
+    tr_bench_opts o = {.trace_sample = -1};
     const char *plant = getenv("TROUPE_BENCH_PLANT_BUG");
     tr_bench_plant_bug = plant != NULL && strcmp(plant, "1") == 0;
     const bench_entry **run = calloc((size_t)argc + BENCH_COUNT, sizeof *run);
@@ -229,6 +241,7 @@ int tr_cli_bench(int argc, char **argv) {
     }
     size_t nrun = 0;
     int rc = parse(argc, argv, &o, run, &nrun);
+    tr_bench_tracing = o.trace_sample >= 0;
     if (rc != 0) {
         free(run);
         return rc == 1 ? 0 : 2;

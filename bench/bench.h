@@ -10,9 +10,11 @@
 
 typedef struct tr_bench_opts {
     bool json;
-    unsigned workers; /* 0 = one per core */
-    long n;           /* override the benchmark's size; 0 = the standard size */
-    unsigned contend; /* busy processes running beside the benchmarks (--contend) */
+    unsigned workers;    /* 0 = one per core */
+    long n;              /* override the benchmark's size; 0 = the standard size */
+    unsigned contend;    /* busy processes running beside the benchmarks (--contend) */
+    double trace_sample; /* --trace-sample P: record spans of a fraction P of the traces
+                            (0..1); below 0, tracing off (the default) */
 } tr_bench_opts;
 
 /* Prints one result line (stdout). */

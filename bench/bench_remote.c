@@ -59,6 +59,9 @@ static int pinger_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     memcpy(&p->a, arg, sizeof p->a);
     uint8_t b[TR_BENCH_BODY_MAX];
     size_t n = tr_bench_pack_uint(b, 0);
+    if (tr_bench_tracing) {
+        (void)tr_trace_start(ctx, 0);
+    }
     return tr_send_name(ctx, "echo@n2", TR_BENCH_MSG_INT, b, n);
 }
 
@@ -124,7 +127,7 @@ static const tr_behaviour pinger_behaviour = {
 };
 
 /* Starts `troupe node --name n2` seeded with our port. Returns its pid or -1. */
-static pid_t start_peer(int port, const char *secret, unsigned workers) {
+static pid_t start_peer(int port, const char *secret, unsigned workers, double trace_sample) {
     char seeds[32], w[16], spin[16];
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d", port);
     snprintf(w, sizeof w, "%u", workers);
@@ -137,6 +140,13 @@ static pid_t start_peer(int port, const char *secret, unsigned workers) {
     setenv("TROUPE_SECRET", secret, 1);
     if (!getenv("TROUPE_BENCH_VERBOSE")) {
         (void)!freopen("/dev/null", "w", stderr);
+    }
+    char sample[32];
+    snprintf(sample, sizeof sample, "%g", trace_sample);
+    if (trace_sample >= 0) { /* n2 records its spans as n1 does (--trace-sample) */
+        execl("/proc/self/exe", "troupe", "node", "--name", "n2", "--id", "2", "--listen",
+              "127.0.0.1:0", "--seeds", seeds, "--workers", w, "--spin-us", spin, "--trace-out",
+              "/dev/null", "--trace-sample", sample, (char *)NULL);
     }
     execl("/proc/self/exe", "troupe", "node", "--name", "n2", "--id", "2", "--listen",
           "127.0.0.1:0", "--seeds", seeds, "--workers", w, "--spin-us", spin, (char *)NULL);
@@ -223,7 +233,7 @@ int tr_bench_remote(const tr_bench_opts *o) {
         tr_bench_stop(&env);
         return 2;
     }
-    pid_t peer = start_peer(tr_cluster_port(cl), secret, o->workers);
+    pid_t peer = start_peer(tr_cluster_port(cl), secret, o->workers, o->trace_sample);
     uint32_t id;
     int result;
     if (peer < 0 || tr_cluster_wait_peer(cl, 10000, &id) != 0 || id != 2) {

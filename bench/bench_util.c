@@ -3,8 +3,11 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "runtime/trace_spans.h"
 
 bool tr_bench_plant_bug;
 
@@ -68,13 +71,41 @@ int tr_bench_reset_peak_rss(void) {
     return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
+bool tr_bench_tracing;
+
 int tr_bench_send_uint(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t v) {
+    if (tr_bench_tracing) {
+        (void)tr_trace_start(ctx, 0);
+    }
     uint8_t buf[TR_BENCH_BODY_MAX];
     size_t len = tr_bench_pack_uint(buf, v);
     return tr_send(ctx, to, type, buf, len);
 }
 
 /* ---- runs ---------------------------------------------------------------------------- */
+
+/* --trace-sample: a recorder on the node, drained every second into /dev/null by the writer
+ * actor a real node's --trace-out spawns. */
+static int spans_start(const tr_bench_opts *o, const char *bench, tr_bench_env *env) {
+    env->spans = calloc(1, sizeof *env->spans);
+    env->sfile = calloc(1, sizeof *env->sfile);
+    int rc = env->spans && env->sfile ? tr__spans_init(env->spans, o->trace_sample) : TR_ENOMEM;
+    if (rc == 0 && tr__span_file_open(env->sfile, "/dev/null", true) != 0) {
+        rc = TR_EIO;
+    }
+    rc = rc != 0 ? rc : tr__span_file_writer_spawn(env->node, env->spans, env->sfile, 1000);
+    if (rc != 0) {
+        fprintf(stderr, "troupe bench %s: --trace-sample: %s\n", bench, tr_strerror(rc));
+        free(env->spans);
+        free(env->sfile);
+        env->spans = NULL;
+        env->sfile = NULL;
+        tr_bench_stop(env);
+        return 2;
+    }
+    tr__spans_attach(env->node, env->spans);
+    return 0;
+}
 
 int tr_bench_start(const tr_bench_opts *o, const char *bench, tr_bench_env *env) {
     memset(env, 0, sizeof *env);
@@ -94,16 +125,26 @@ int tr_bench_start(const tr_bench_opts *o, const char *bench, tr_bench_env *env)
         return 2;
     }
     env->main = tr_inbox_addr(env->inbox);
-    return 0;
+    return o->trace_sample >= 0 ? spans_start(o, bench, env) : 0;
 }
 
 void tr_bench_stop(tr_bench_env *env) {
+    if (env->spans != NULL) {
+        tr__spans_detach(env->node);
+    }
     if (env->inbox != NULL) {
         tr_inbox_destroy(env->inbox);
     }
     if (env->rt != NULL) {
         tr_runtime_destroy(env->rt);
     }
+    if (env->spans != NULL) {
+        (void)tr__span_file_drain(env->sfile, env->spans);
+        (void)tr__span_file_close(env->sfile);
+        tr__spans_fini(env->spans);
+    }
+    free(env->spans);
+    free(env->sfile);
     memset(env, 0, sizeof *env);
 }
 

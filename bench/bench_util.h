@@ -78,12 +78,23 @@ int tr_bench_msg_uint(const tr_msg *msg, uint64_t *out);
 int tr_bench_send_uint(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t v);
 
 /* A runtime for one benchmark run, and an inbox through which main() hears the result. */
+struct tr__spans;
+struct tr__span_file;
 typedef struct tr_bench_env {
     tr_runtime *rt;
     tr_node *node;
     tr_inbox *inbox;
-    tr_addr main; /* the inbox's address */
+    tr_addr main;                /* the inbox's address */
+    struct tr__spans *spans;     /* owned; --trace-sample: the node's recorder, else NULL */
+    struct tr__span_file *sfile; /* owned; its spans go to /dev/null, written every second */
 } tr_bench_env;
+
+/* --trace-sample P given: every message a benchmark sends with tr_bench_send_uint (and the
+ * remote pinger's sends) starts a new trace, not flagged sampled, so that the node's
+ * recorder records the fraction P of the activations (a real node's cost of tracing at P:
+ * the recorder, its ring, the writer actor formatting JSON each second). Set before any
+ * actor runs, read-only afterwards. */
+extern bool tr_bench_tracing;
 
 /* 0, or prints why on stderr and returns 2 (a tool error). */
 int tr_bench_start(const tr_bench_opts *o, const char *bench, tr_bench_env *env);
