@@ -11,6 +11,7 @@ pub const lib = [_][]const u8{
     "cluster/cluster.c",
     "cluster/policy.c",
     "cluster/policy_gate.c",
+    "cluster/tls.c",
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
