@@ -32,4 +32,5 @@ pub const tests = [_][]const u8{
     "tests/chaos/test_real_chaos.c",
     "tests/cluster/test_policy.c",
     "tests/cluster/test_policy_node.c",
+    "tests/cluster/test_tls.c",
 };
