@@ -10,7 +10,10 @@
  *               the cross-thread wake and the spin after activity;
  *   inbound.c   reading, frames dispatched, control frames, back-pressure pauses;
  *   dial.c      dials of seeds and members: resolution, connects, fallback addresses;
- *   transport.c configuration, listening, the periodic tick, drain and close.
+ *   transport.c configuration, listening, the periodic tick, drain and close, the TLS
+ *               context and its reload on SIGHUP.
+ * With mutual TLS configured, each connection's bytes pass through its session (tls.h,
+ * which shares none of this state): conn.c, inbound.c and outbound.c test c->tls.
  *
  * Threading: fields marked [mu] are shared with sender threads under t->mu; everything
  * else belongs to the loop thread. Every function declared by the modules' headers runs
