@@ -2,9 +2,14 @@
  * with the `openssl` command in the test's temp dir; `troupe node`, `troupe call` and
  * `troupe status` with --tls-cert/--tls-key/--tls-ca on loopback; an in-process client for
  * what the command line refuses to send (a HELLO naming another node than its certificate);
- * the session's bound on unprocessed ciphertext. */
+ * raw sockets for a silent or stalled TLS handshake; the session's bound on unprocessed
+ * ciphertext. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "cluster/tls.h"
 #include "proc.h"
@@ -417,4 +422,47 @@ Test(tls, nodes_without_tls_options_speak_plain_tcp_and_refuse_a_tls_client) {
     cr_assert_eq(tls_call("tlsc", 0, "echo", "1", "pki", "ops", pem("pki", "ca"), out, sizeof out),
                  1, "a plaintext node cannot complete a TLS handshake");
     cr_assert_str_eq(out, "");
+}
+
+/* The handshake deadline covers the TLS handshake: a peer that connects and says nothing,
+ * or sends half a ClientHello, is closed at --handshake-timeout-ms like any other. */
+Test(tls, a_silent_or_stalled_tls_handshake_is_closed_at_the_deadline) {
+    make_certs("pki", "ca", "n1");
+    char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port_base);
+    char *args[] = {"node",
+                    "--name",
+                    "n1",
+                    "--listen",
+                    listen,
+                    "--tls-cert",
+                    (char *)pem("pki", "n1"),
+                    "--tls-key",
+                    (char *)key("pki", "n1"),
+                    "--tls-ca",
+                    (char *)pem("pki", "ca"),
+                    "--handshake-timeout-ms",
+                    "300",
+                    NULL};
+    proc_spawn("n1", args);
+    cr_assert(log_wait("n1", "event=node_ready", 1, 10000), "%s", log_tail("n1"));
+    int fds[2];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port_base)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    /* a TLS record header announcing a 512-byte handshake message, and 5 bytes of it */
+    static const uint8_t half[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03};
+    cr_assert_eq(write(fds[1], half, sizeof half), (ssize_t)sizeof half);
+    for (int i = 0; i < 2; i++) {
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        uint8_t b[64];
+        cr_assert_eq(read(fds[i], b, sizeof b), 0, "connection %d closed by the node", i);
+        close(fds[i]);
+    }
+    cr_assert_eq(log_count("n1", "reason=\"handshake timeout after 300 ms\""), 2, "%s",
+                 log_tail("n1"));
 }
