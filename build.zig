@@ -46,7 +46,7 @@ const tsan_stress = [_][]const u8{
     "tests/tsan/stress_cluster.c",
 };
 
-const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "crypto", "jansson", "pthread", "m" };
+const system_libs = [_][]const u8{ "uv", "msgpackc", "lmdb", "ssl", "crypto", "jansson", "pthread", "m" };
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
@@ -108,7 +108,7 @@ pub fn build(b: *std.Build) void {
         \\Name: troupe
         \\Description: actor runtime with a deterministic simulator
         \\Version: 0.1.0
-        \\Requires: libuv lmdb jansson libcrypto
+        \\Requires: libuv lmdb jansson libssl libcrypto
         \\Libs: -L${{libdir}} -ltroupe -lpthread -lm
         \\Cflags: -I${{includedir}}
         \\

@@ -169,6 +169,7 @@ static void usage(FILE *out) {
             "                   [--cluster NAME] [--load SVC.so]... [--show-type]\n"
             "                   [--trace]\n"
             "                   [--client-name NAME]\n"
+            "                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
             "Sends one request of TYPE with the body JSON (turned into msgpack) to the actor\n"
             "registered as ACTOR on the node at HOST:PORT and prints the reply body as one\n"
             "line of JSON. TYPE is a number (256..4294901759) or a request name: of the\n"
@@ -196,8 +197,10 @@ static void usage(FILE *out) {
             "3 when the node answers that nothing is registered as ACTOR there, 4 when it\n"
             "answers that the target's node is down, 5 when its access policy refuses the\n"
             "request (docs/call.md, docs/access-control.md).\n"
-            "--client-name NAME is the name announced to the node (default call-PID), the\n"
-            "name a node's access policy knows the client by.\n");
+            "--client-name NAME is the name announced to the node (default call-PID, or the\n"
+            "certificate's CN with TLS), the name a node's access policy knows the client by.\n"
+            "--tls-cert/--tls-key/--tls-ca (all three, PEM): the client's certificate for a\n"
+            "node that runs mutual TLS (docs/tls.md); the secret is then optional.\n");
 }
 
 #define CALL_LOADS_MAX 16
@@ -209,6 +212,8 @@ typedef struct call_args {
     uint32_t timeout_ms;
     bool show_type;
     bool trace; /* --trace: a new sampled trace, its traceparent printed */
+    tr_cli_tls tls;
+    char cn[TR_NAME_MAX + 1]; /* the TLS certificate's CN ("" without TLS) */
 } call_args;
 
 static int parse(int argc, char **argv, call_args *a) {
@@ -239,6 +244,9 @@ static int parse(int argc, char **argv, call_args *a) {
                 return 2;
             }
             const char *v = argv[++i];
+            if (tr_cli_tls_flag(&a->tls, f, v)) {
+                continue;
+            }
             if (!strcmp(f, "--timeout")) {
                 if (tr_cli_parse_u32("call", f, v, 1, 3600000, &a->timeout_ms)) {
                     return 2;
@@ -289,6 +297,14 @@ static int parse(int argc, char **argv, call_args *a) {
         fprintf(stderr, "troupe call: bad actor name '%s'\n", a->actor);
         return 2;
     }
+    if (tr_cli_tls_check("call", &a->tls, a->cn, sizeof a->cn)) {
+        return 2;
+    }
+    if (a->cn[0] && a->client_name && strcmp(a->cn, a->client_name) != 0) {
+        fprintf(stderr, "troupe call: --tls-cert is for '%s' (its CN), not --client-name '%s'\n",
+                a->cn, a->client_name);
+        return 2;
+    }
     return 0;
 }
 
@@ -335,9 +351,12 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
     tr_cluster_config cc = {
         .cluster = a->cluster,
         .seeds = a->addr,
-        .secret = secret,
+        .secret = secret_len ? secret : NULL,
         .secret_len = secret_len,
         .client = true,
+        .tls_cert = a->tls.cert,
+        .tls_key = a->tls.key,
+        .tls_ca = a->tls.ca,
         .handshake_timeout_ms = a->timeout_ms,
         .down_ms = a->timeout_ms + 1000,
         /* A one-shot client waits out a slow reply: only down_ms (the call's timeout plus a
@@ -359,7 +378,7 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
     if (rc == TR_EAUTH || rc == TR_EUNREACH) {
         char why[256];
         tr_cluster_peer_error(cl, why, sizeof why);
-        fprintf(stderr, "troupe call: %s\n", why);
+        fprintf(stderr, "troupe call: %s%s\n", why, tr_cli_tls_hint(&a->tls, why));
     } else if (rc) {
         fprintf(stderr, "troupe call: timed out: no authenticated connection (node down, "
                         "wrong secret or cluster name?)\n");
@@ -510,7 +529,8 @@ int tr_cli_call(int argc, char **argv) {
     }
     static uint8_t secret[TR_CLI_SECRET_MAX];
     size_t secret_len;
-    if (tr_cli_read_secret("call", a.secret_file, secret, &secret_len)) {
+    if (tr_cli_read_secret_opt("call", a.secret_file, tr_cli_tls_given(&a.tls), secret,
+                               &secret_len)) {
         return 2;
     }
     msgpack_sbuffer body;
@@ -518,8 +538,8 @@ int tr_cli_call(int argc, char **argv) {
         return 2;
     }
     char name[TR_NAME_MAX + 1];
-    if (a.client_name) {
-        snprintf(name, sizeof name, "%s", a.client_name);
+    if (a.client_name || a.cn[0]) {
+        snprintf(name, sizeof name, "%s", a.cn[0] ? a.cn : a.client_name);
     } else {
         snprintf(name, sizeof name, "call-%d", (int)getpid());
     }

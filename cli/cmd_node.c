@@ -46,6 +46,7 @@ typedef struct node_args {
     const char *bug;
     uint32_t id, workers;
     bool spin_given;
+    tr_cli_tls tls; /* --tls-cert, --tls-key, --tls-ca (docs/tls.md) */
     tr_cluster_config cc;
 } node_args;
 
@@ -62,6 +63,7 @@ static void usage(FILE *out) {
             "                   [--builtins LIST] [--bug NAME] [--http IPV4:PORT]\n"
             "                   [--metrics IPV4:PORT] [--trace-out FILE] [--trace-sample P]\n"
             "                   [--policy FILE]\n"
+            "                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
             "Runs a cluster node hosting the actors \"echo\", \"proxy\" and \"kv\". The secret\n"
             "comes from --secret-file or the environment variable TROUPE_SECRET (never from a\n"
             "flag); at least 16 bytes. The node id defaults to K for a name nK, else a hash of\n"
@@ -122,7 +124,11 @@ static void usage(FILE *out) {
             "The first matching rule decides; no match denies. A refused request is answered\n"
             "at once with TR_EFORBIDDEN and logged (event=policy_refused). A bad file is a\n"
             "one-line error naming the line and exit 2; SIGHUP reloads it (a bad file then\n"
-            "keeps the old policy, logged).\n");
+            "keeps the old policy, logged).\n"
+            "--tls-cert/--tls-key/--tls-ca (all three, PEM) carry every connection over mutual\n"
+            "TLS 1.3 (docs/tls.md): peers and clients must present a certificate from the CA,\n"
+            "and a peer's name is its certificate's CN (this node's must be NAME); the secret is\n"
+            "then optional. SIGHUP reloads the three files for new connections.\n");
 }
 
 /* Returns 0, or 2 after printing the reason. */
@@ -169,6 +175,9 @@ static int parse_args(int argc, char **argv, node_args *a) {
                 return 2;
             }
             a->loads[a->load_count++] = v;
+            continue;
+        }
+        if (tr_cli_tls_flag(&a->tls, f, v)) {
             continue;
         }
         const char **dst = !strcmp(f, "--name")          ? &a->name
@@ -239,6 +248,15 @@ static int parse_args(int argc, char **argv, node_args *a) {
     if (tr_cli_check_addr("node", "--listen", a->listen, false, true) ||
         (a->advertise && tr_cli_check_addr("node", "--advertise", a->advertise, false, false)) ||
         (a->seeds && tr_cli_check_addr("node", "--seeds", a->seeds, true, false))) {
+        return 2;
+    }
+    char cn[TR_NAME_MAX + 1];
+    if (tr_cli_tls_check("node", &a->tls, cn, sizeof cn)) {
+        return 2;
+    }
+    if (cn[0] && strcmp(cn, a->name) != 0) {
+        fprintf(stderr, "troupe node: --tls-cert is for '%s' (its CN), not --name '%s'\n", cn,
+                a->name);
         return 2;
     }
     return 0;
@@ -505,7 +523,8 @@ int tr_cli_node(int argc, char **argv) {
     }
     static uint8_t secret[TR_CLI_SECRET_MAX];
     size_t secret_len;
-    if (tr_cli_read_secret("node", a.secret_file, secret, &secret_len)) {
+    if (tr_cli_read_secret_opt("node", a.secret_file, tr_cli_tls_given(&a.tls), secret,
+                               &secret_len)) {
         return 2;
     }
     static char replica_buf[TR_REG_PEERS_MAX * (TR_NAME_MAX + 1) + 1];
@@ -565,8 +584,11 @@ int tr_cli_node(int argc, char **argv) {
     a.cc.listen = a.listen;
     a.cc.advertise = a.advertise;
     a.cc.seeds = a.seeds;
-    a.cc.secret = secret;
+    a.cc.secret = secret_len ? secret : NULL;
     a.cc.secret_len = secret_len;
+    a.cc.tls_cert = a.tls.cert;
+    a.cc.tls_key = a.tls.key;
+    a.cc.tls_ca = a.tls.ca;
     if (gate) {
         (void)tr__policy_gate_watch(gate, rt); /* fails only once shutdown began */
     }

@@ -277,20 +277,23 @@ static void print_json(const status_view *v) {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: troupe status HOST:PORT [--json] [--timeout MS] [--secret-file FILE]\n"
-            "                     [--cluster NAME]\n"
+            "                     [--cluster NAME] [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
             "Asks the node at HOST:PORT (its \"troupe-status\" actor) for the cluster members\n"
             "as its failure detector sees them (state joining / up / suspect / down, and phi\n"
             "for linked ones), the names registered on it and its statistics, and prints a\n"
             "table, or one JSON object with --json (docs/status.md). The secret comes from\n"
             "--secret-file or TROUPE_SECRET, as for troupe call. Exit 0 on an answer, 1 when\n"
             "the node cannot be reached or does not answer in time (default 5000 ms), 2 on bad\n"
-            "usage.\n");
+            "usage. --tls-cert/--tls-key/--tls-ca: the client's certificate for a node that runs\n"
+            "mutual TLS (docs/tls.md); the client is then named by its CN.\n");
 }
 
 typedef struct status_args {
     const char *addr, *secret_file, *cluster;
     uint32_t timeout_ms;
     bool json;
+    tr_cli_tls tls;
+    char cn[TR_NAME_MAX + 1]; /* the TLS certificate's CN ("" without TLS) */
 } status_args;
 
 static int parse(int argc, char **argv, status_args *a) {
@@ -304,7 +307,7 @@ static int parse(int argc, char **argv, status_args *a) {
         if (!strcmp(f, "--json")) {
             a->json = true;
         } else if (!strcmp(f, "--timeout") || !strcmp(f, "--secret-file") ||
-                   !strcmp(f, "--cluster")) {
+                   !strcmp(f, "--cluster") || !strncmp(f, "--tls-", 6)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "troupe status: missing value for %s\n", f);
                 return 2;
@@ -316,8 +319,11 @@ static int parse(int argc, char **argv, status_args *a) {
                 }
             } else if (!strcmp(f, "--secret-file")) {
                 a->secret_file = v;
-            } else {
+            } else if (!strcmp(f, "--cluster")) {
                 a->cluster = v;
+            } else if (!tr_cli_tls_flag(&a->tls, f, v)) {
+                fprintf(stderr, "troupe status: unknown option %s; see --help\n", f);
+                return 2;
             }
         } else if (!strncmp(f, "--", 2)) {
             fprintf(stderr, "troupe status: unknown option %s; see --help\n", f);
@@ -333,16 +339,22 @@ static int parse(int argc, char **argv, status_args *a) {
         usage(stderr);
         return 2;
     }
-    return tr_cli_check_addr("status", "HOST:PORT", a->addr, false, false) ? 2 : 0;
+    if (tr_cli_check_addr("status", "HOST:PORT", a->addr, false, false)) {
+        return 2;
+    }
+    return tr_cli_tls_check("status", &a->tls, a->cn, sizeof a->cn) ? 2 : 0;
 }
 
 /* Joins as a client, asks, prints. Returns the exit code; destroys rt. */
 static int ask(tr_runtime *rt, const status_args *a, const uint8_t *secret, size_t secret_len) {
     tr_cluster_config cc = {.cluster = a->cluster,
                             .seeds = a->addr,
-                            .secret = secret,
+                            .secret = secret_len ? secret : NULL,
                             .secret_len = secret_len,
                             .client = true,
+                            .tls_cert = a->tls.cert,
+                            .tls_key = a->tls.key,
+                            .tls_ca = a->tls.ca,
                             .handshake_timeout_ms = a->timeout_ms,
                             .down_ms = a->timeout_ms + 1000,
                             .phi_down = INFINITY,
@@ -363,7 +375,7 @@ static int ask(tr_runtime *rt, const status_args *a, const uint8_t *secret, size
     if (rc == TR_EAUTH || rc == TR_EUNREACH) {
         char why[256];
         tr_cluster_peer_error(cl, why, sizeof why);
-        fprintf(stderr, "troupe status: %s\n", why);
+        fprintf(stderr, "troupe status: %s%s\n", why, tr_cli_tls_hint(&a->tls, why));
     } else if (rc) {
         fprintf(stderr, "troupe status: timed out: no authenticated connection (node down, "
                         "wrong secret or cluster name?)\n");
@@ -401,11 +413,15 @@ int tr_cli_status(int argc, char **argv) {
     }
     static uint8_t secret[TR_CLI_SECRET_MAX];
     size_t secret_len;
-    if (tr_cli_read_secret("status", a.secret_file, secret, &secret_len)) {
+    if (tr_cli_read_secret_opt("status", a.secret_file, tr_cli_tls_given(&a.tls), secret,
+                               &secret_len)) {
         return 2;
     }
-    char name[32];
-    snprintf(name, sizeof name, "status-%d", (int)getpid());
+    char name[TR_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s", a.cn);
+    if (!a.cn[0]) {
+        snprintf(name, sizeof name, "status-%d", (int)getpid());
+    }
     tr_config cfg = {.node_id = client_id(), .node_name = name, .workers = 1, .no_store = true};
     tr_runtime *rt;
     rc = tr_runtime_create(&cfg, &rt);

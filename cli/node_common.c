@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster/handshake.h"
+#include "cluster/tls.h"
 #include "cluster/transport.h"
 
 int tr_cli_read_secret(const char *cmd, const char *file, uint8_t *out, size_t *len) {
@@ -111,4 +112,58 @@ int tr_cli_check_addr(const char *cmd, const char *flag, const char *value, bool
         s = end ? end + 1 : NULL;
     } while (s);
     return 0;
+}
+
+bool tr_cli_tls_flag(tr_cli_tls *tls, const char *flag, const char *v) {
+    const char **dst = !strcmp(flag, "--tls-cert")  ? &tls->cert
+                       : !strcmp(flag, "--tls-key") ? &tls->key
+                       : !strcmp(flag, "--tls-ca")  ? &tls->ca
+                                                    : NULL;
+    if (dst) {
+        *dst = v;
+    }
+    return dst != NULL;
+}
+
+bool tr_cli_tls_given(const tr_cli_tls *tls) {
+    return tls->cert || tls->key || tls->ca;
+}
+
+int tr_cli_tls_check(const char *cmd, const tr_cli_tls *tls, char *cn, size_t cn_cap) {
+    cn[0] = 0;
+    if (!tr_cli_tls_given(tls)) {
+        return 0;
+    }
+    if (!tls->cert || !tls->key || !tls->ca) {
+        fprintf(stderr, "troupe %s: --tls-cert, --tls-key and --tls-ca go together (missing %s)\n",
+                cmd,
+                !tls->cert  ? "--tls-cert"
+                : !tls->key ? "--tls-key"
+                            : "--tls-ca");
+        return -1;
+    }
+    tr__tls_ctx *ctx;
+    char err[512];
+    if (tr__tls_ctx_load(tls->cert, tls->key, tls->ca, &ctx, err, sizeof err)) {
+        fprintf(stderr, "troupe %s: %s\n", cmd, err);
+        return -1;
+    }
+    snprintf(cn, cn_cap, "%s", tr__tls_ctx_name(ctx));
+    tr__tls_ctx_free(ctx);
+    return 0;
+}
+
+int tr_cli_read_secret_opt(const char *cmd, const char *file, bool tls, uint8_t *out, size_t *len) {
+    if (tls && !file && !getenv("TROUPE_SECRET")) {
+        *len = 0;
+        return 0;
+    }
+    return tr_cli_read_secret(cmd, file, out, len);
+}
+
+const char *tr_cli_tls_hint(const tr_cli_tls *tls, const char *why) {
+    if (tr_cli_tls_given(tls) || !strstr(why, "peer closed the connection")) {
+        return "";
+    }
+    return " (if the node runs mutual TLS, give --tls-cert, --tls-key and --tls-ca)";
 }

@@ -27,4 +27,22 @@ int tr_cli_parse_double(const char *cmd, const char *flag, const char *s, double
 int tr_cli_check_addr(const char *cmd, const char *flag, const char *value, bool list,
                       bool port0_ok);
 
+/* The --tls-cert / --tls-key / --tls-ca options (docs/tls.md); paths borrowed from argv. */
+typedef struct tr_cli_tls {
+    const char *cert, *key, *ca;
+} tr_cli_tls;
+/* Stores v if flag is one of the three; true if it was. */
+bool tr_cli_tls_flag(tr_cli_tls *tls, const char *flag, const char *v);
+/* True if any of the three was given. */
+bool tr_cli_tls_given(const tr_cli_tls *tls);
+/* Checks that all three or none were given and that they load (readable, the key matches
+ * the certificate, a CA bundle, a CN); the certificate's CN goes to cn[0..cap) ("" without
+ * TLS). Prints one line and returns -1 on error. */
+int tr_cli_tls_check(const char *cmd, const tr_cli_tls *tls, char *cn, size_t cn_cap);
+/* A hint to append to a refusal `why` when the node closed the handshake without a word and
+ * no certificate was given (it may run TLS): the hint, or "". */
+const char *tr_cli_tls_hint(const tr_cli_tls *tls, const char *why);
+/* tr_cli_read_secret, but with TLS (tls true) no secret at all is no error: *len = 0. */
+int tr_cli_read_secret_opt(const char *cmd, const char *file, bool tls, uint8_t *out, size_t *len);
+
 #endif

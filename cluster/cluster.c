@@ -300,9 +300,10 @@ static void close_now_on_loop(void *arg) {
 }
 
 static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
-    if (!cfg || !cfg->secret || cfg->secret_len < TR_SECRET_MIN ||
-        cfg->secret_len > sizeof c->secret) {
-        return TR_EINVAL;
+    bool tls = cfg && (cfg->tls_cert || cfg->tls_key || cfg->tls_ca);
+    if (!cfg || (!tls && !cfg->secret) ||
+        (cfg->secret && (cfg->secret_len < TR_SECRET_MIN || cfg->secret_len > sizeof c->secret))) {
+        return TR_EINVAL; /* a secret, or TLS (the transport checks all three files), or both */
     }
     if ((cfg->cluster && strlen(cfg->cluster) > TR_CLUSTER_NAME_MAX) ||
         (cfg->listen && strlen(cfg->listen) > TR_ADDR_STR_MAX) ||
@@ -313,7 +314,9 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
     snprintf(c->cluster, sizeof c->cluster, "%s", cfg->cluster ? cfg->cluster : "troupe");
     snprintf(c->listen, sizeof c->listen, "%s", cfg->listen ? cfg->listen : "");
     c->seeds = cfg->seeds ? strdup(cfg->seeds) : NULL;
-    memcpy(c->secret, cfg->secret, cfg->secret_len);
+    if (cfg->secret) {
+        memcpy(c->secret, cfg->secret, cfg->secret_len);
+    }
     snprintf(c->name, sizeof c->name, "%s", tr_node_name(c->node));
     c->frame_max = cfg->frame_max ? cfg->frame_max : TR_FRAME_MAX_DEFAULT;
     c->tc = (tr_transport_config){
@@ -323,8 +326,8 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .listen = c->listen[0] ? c->listen : NULL,
         .advertise = c->advertise[0] ? c->advertise : NULL,
         .seeds = c->seeds,
-        .secret = c->secret,
-        .secret_len = cfg->secret_len,
+        .secret = cfg->secret ? c->secret : NULL,
+        .secret_len = cfg->secret ? cfg->secret_len : 0,
         .client = cfg->client,
         .frame_max = c->frame_max,
         .queue_bytes = cfg->peer_queue_bytes,
@@ -347,6 +350,9 @@ static int copy_config(tr_cluster *c, const tr_cluster_config *cfg) {
         .log_level = cfg->quiet ? 3 : 0,
         .on_node = on_node,
         .ud = c,
+        .tls_cert = cfg->tls_cert,
+        .tls_key = cfg->tls_key,
+        .tls_ca = cfg->tls_ca,
     };
     return 0;
 }

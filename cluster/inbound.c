@@ -10,6 +10,7 @@
 #include "cluster/peer.h"
 
 static void conn_process(conn *c);
+static void conn_drain(conn *c);
 static void on_resume_timer(uv_timer_t *timer);
 
 static void add_member_from_gossip(tr_transport *t, const tr_gossip_entry *e) {
@@ -78,7 +79,7 @@ static void conn_resume(conn *c, bool forced) {
             forced ? "pause_cap" : "drained", transport_now_ms(t) - c->paused_since_ms);
         c->pause_logged = false;
     }
-    conn_process(c);
+    conn_drain(c);
     if (!c->closing && !c->paused) {
         int rc = uv_read_start((uv_stream_t *)&c->tcp, tr__inbound_alloc, tr__inbound_read);
         if (rc < 0) {
@@ -173,6 +174,10 @@ static int on_event(tr_transport *t, conn *c, const tr_link_event *ev, char *why
 
 void tr__inbound_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     conn *c = h->data;
+    if (c->tls) { /* ciphertext: into the session's buffer, decrypted into the link later */
+        *buf = uv_buf_init((char *)tr__tls_inbuf(c->tls), TR__TLS_READ_CHUNK);
+        return;
+    }
     uint8_t *dst;
     size_t avail;
     if (tr__proto_link_space(&c->link, &dst, &avail)) {
@@ -196,7 +201,15 @@ void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                        nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
         return;
     }
-    tr__proto_link_commit(&c->link, (size_t)nread);
+    if (c->tls) {
+        if (tr__tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread)) {
+            tr__conn_close(c, "warn", "TLS: more than %u bytes of ciphertext unprocessed",
+                           TR__TLS_BUFFERED_MAX);
+            return;
+        }
+    } else {
+        tr__proto_link_commit(&c->link, (size_t)nread);
+    }
     if (c->authed) {
         tr__outbound_note_activity(t);
     }
@@ -206,7 +219,13 @@ void tr__inbound_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (c->peer) {
         c->peer->bytes_in += (uint64_t)nread;
     }
-    conn_process(c);
+    if (!c->tls) {
+        conn_process(c);
+    } else if (c->tls_up) {
+        conn_drain(c);
+    } else {
+        tr__inbound_tls_step(c);
+    }
 }
 
 /* Since when the reader has held an incomplete frame (a client's frame deadline): a frame
@@ -230,9 +249,23 @@ static void say_reason(conn *c, const char *why) {
     uint8_t frame[4 + 8 + TR_REASON_TEXT_MAX];
     long n = tr__proto_reason_frame(code, c->authed ? why : "", frame, sizeof frame);
     if (n > 0 && !c->writing) {
-        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)n);
-        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        tr__conn_try_write(c, frame, (size_t)n);
     }
+}
+
+/* TLS: the name a peer's HELLO claims must be its certificate's. Checked as soon as the
+ * HELLO is in, before this side answers it, so neither side authenticates such a peer.
+ * True (why set) if it differs. */
+static bool tls_name_differs(conn *c, char *why, size_t why_cap) {
+    const tr_handshake *hs = &c->link.hs;
+    if ((hs->state != TR_HS_WAIT_AUTH && hs->state != TR_HS_DONE) || !hs->theirs.name[0] ||
+        strcmp(tr__tls_peer_name(c->tls), hs->theirs.name) == 0) {
+        return false;
+    }
+    snprintf(why, why_cap, "TLS: certificate name '%s' is not the HELLO's name '%s'",
+             tr__tls_peer_name(c->tls), hs->theirs.name);
+    transport_count(c->t, &c->t->stats.conns_refused);
+    return true;
 }
 
 /* Handles the frames buffered in c's link, until they run out, c closes or c pauses. */
@@ -242,6 +275,12 @@ static void conn_process(conn *c) {
     tr_link_event ev;
     while (!c->closing && !c->paused) {
         tr_link_event_kind k = tr__proto_link_next(&c->link, &ev);
+        char why[160];
+        if (!c->authed && c->tls && tls_name_differs(c, why, sizeof why)) {
+            say_reason(c, why);
+            tr__conn_close(c, "warn", "%s", why);
+            break;
+        }
         if (c->link.out_len > 0 && tr__conn_write_raw(c, c->link.out, c->link.out_len)) {
             tr__conn_close(c, "warn", "handshake write failed");
             break;
@@ -268,7 +307,6 @@ static void conn_process(conn *c) {
             tr__conn_close(c, "warn", "%s", c->link.reason);
             break;
         }
-        char why[160];
         if (on_event(t, c, &ev, why, sizeof why)) {
             say_reason(c, why);
             tr__conn_close(c, "warn", "%s", why);
@@ -280,5 +318,53 @@ static void conn_process(conn *c) {
     pthread_mutex_unlock(&t->mu);
     if (c->peer) {
         c->peer->frames_in += frames;
+    }
+}
+
+/* TLS: handles what the link holds, then decrypts into it and handles that, until the
+ * session has no more plaintext or c closes or pauses. Without TLS, conn_process. */
+static void conn_drain(conn *c) {
+    conn_process(c);
+    while (c->tls && !c->closing && !c->paused) {
+        uint8_t *dst;
+        size_t avail;
+        char why[200];
+        if (tr__proto_link_space(&c->link, &dst, &avail)) {
+            tr__conn_close(c, "warn", "out of memory for the read buffer");
+            return;
+        }
+        long n = tr__tls_read(c->tls, dst, avail, why, sizeof why);
+        if (tr__conn_tls_flush(c)) { /* what reading produced (an alert, a key update) */
+            tr__conn_close(c, "warn", "TLS write failed");
+            return;
+        }
+        if (n <= 0) {
+            if (n < 0) {
+                tr__conn_close(c, n == TR_ECLOSED ? "info" : "warn", "%s", why);
+            }
+            return;
+        }
+        tr__proto_link_commit(&c->link, (size_t)n);
+        conn_process(c);
+    }
+}
+
+void tr__inbound_tls_step(conn *c) {
+    tr_transport *t = c->t;
+    char why[200];
+    int rc = tr__tls_handshake(c->tls, why, sizeof why);
+    if (rc < 0) {
+        tr__conn_try_write(c, NULL, 0); /* the alert, if the socket takes it now */
+        transport_count(t, &t->stats.conns_refused);
+        tr__conn_close(c, "warn", "%s", why);
+        return;
+    }
+    if (tr__conn_tls_flush(c)) {
+        tr__conn_close(c, "warn", "TLS handshake write failed");
+        return;
+    }
+    if (rc == 1) {
+        tr__conn_tls_up(c);
+        conn_drain(c); /* a HELLO may have come with the handshake's last flight */
     }
 }

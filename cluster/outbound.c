@@ -12,6 +12,7 @@ static void on_batch_written(uv_write_t *req, int status) {
     c->writing = false;
     c->w_ctrl.len = 0;
     c->w_data.len = 0;
+    c->w_tls.len = 0;
     if (status < 0) {
         if (status != UV_ECANCELED) {
             tr__conn_close(c, "info", "write failed: %s", uv_strerror(status));
@@ -22,6 +23,26 @@ static void on_batch_written(uv_write_t *req, int status) {
         tr__outbound_note_activity(t);
         tr__outbound_flush_peer(t, c->peer);
     }
+}
+
+/* TLS: encrypts the batch's n buffers into c->w_tls, which becomes the one buffer to write
+ * (frames and records in the same order). 0 or an error. */
+static int seal(conn *c, uv_buf_t *bufs, unsigned *n) {
+    for (unsigned i = 0; i < *n; i++) {
+        int rc = tr__tls_write(c->tls, (const uint8_t *)bufs[i].base, bufs[i].len);
+        if (rc) {
+            return rc;
+        }
+    }
+    size_t len = tr__tls_pending(c->tls);
+    if (bytes_reserve(&c->w_tls, len)) {
+        return TR_ENOMEM;
+    }
+    c->w_tls.len = tr__tls_take(c->tls, c->w_tls.p, len);
+    TR_ASSERT(c->w_tls.len == len);
+    bufs[0] = uv_buf_init((char *)c->w_tls.p, (unsigned)len);
+    *n = 1;
+    return 0;
 }
 
 /* Moves what is queued for p into its connection's batch and writes it (control lane
@@ -54,6 +75,10 @@ void tr__outbound_flush_peer(tr_transport *t, peer *p) {
     }
     if (c->w_data.len) {
         bufs[n++] = uv_buf_init((char *)c->w_data.p, (unsigned)c->w_data.len);
+    }
+    if (c->tls && seal(c, bufs, &n)) {
+        tr__conn_close(c, "warn", "TLS: cannot encrypt a batch (out of memory)");
+        return;
     }
     c->writing = true;
     c->write_started_ms = transport_now_ms(t);

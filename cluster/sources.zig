@@ -11,6 +11,7 @@ pub const lib = [_][]const u8{
     "cluster/cluster.c",
     "cluster/policy.c",
     "cluster/policy_gate.c",
+    "cluster/tls.c",
 };
 pub const tests = [_][]const u8{
     "tests/cluster/test_frame.c",
@@ -31,4 +32,5 @@ pub const tests = [_][]const u8{
     "tests/chaos/test_real_chaos.c",
     "tests/cluster/test_policy.c",
     "tests/cluster/test_policy_node.c",
+    "tests/cluster/test_tls.c",
 };

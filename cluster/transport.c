@@ -196,7 +196,7 @@ bool tr__transport_check(tr_transport *t) {
         paused += c->paused;
     }
     TR_ASSERT(pending == t->pending_conns && paused == t->paused_conns);
-    TR_ASSERT(t->open_handles == 4 + (t->listening ? 1 : 0) + conns);
+    TR_ASSERT(t->open_handles == 4 + (t->listening ? 1 : 0) + (t->tls_watching ? 1 : 0) + conns);
     int resolving = 0;
     for (resolve *r = t->resolves; r; r = r->next) {
         resolving++;
@@ -315,11 +315,64 @@ static void on_connection(uv_stream_t *server, int status) {
     tr__conn_start(c);
 }
 
+/* TLS: loads the certificate, key and CA (all three required), keeping their paths for
+ * reloads. 0 or TR_EINVAL / TR_ENOMEM (logged). */
+static int tls_configure(tr_transport *t, const tr_transport_config *cfg) {
+    const char *files[3] = {cfg->tls_cert, cfg->tls_key, cfg->tls_ca};
+    for (int i = 0; i < 3; i++) {
+        if (!files[i] || !(t->tls_files[i] = strdup(files[i]))) {
+            return files[i] ? TR_ENOMEM : TR_EINVAL;
+        }
+    }
+    char err[512];
+    int rc = tr__tls_ctx_load(files[0], files[1], files[2], &t->tls_ctx, err, sizeof err);
+    if (rc) {
+        LOG(t, "error", "event=tls_failed reason=\"%s\"", err);
+    }
+    return rc;
+}
+
+/* SIGHUP: the certificate, key and CA are loaded afresh into a new context that new
+ * connections use; established ones keep their sessions (each holds its own reference to
+ * the context it began with). A file that does not load keeps the context in force. */
+static void on_tls_hup(uv_signal_t *h, int signum) {
+    (void)signum;
+    tr_transport *t = h->data;
+    tr__tls_ctx *fresh;
+    char err[512];
+    if (tr__tls_ctx_load(t->tls_files[0], t->tls_files[1], t->tls_files[2], &fresh, err,
+                         sizeof err)) {
+        LOG(t, "error", "event=tls_reload_failed reason=\"%s\" kept=old_certificates", err);
+        return;
+    }
+    tr__tls_ctx_free(t->tls_ctx);
+    t->tls_ctx = fresh;
+    LOG(t, "info", "event=tls_reloaded cert=%s name=%s", t->tls_files[0], tr__tls_ctx_name(fresh));
+}
+
+static void tls_watch(tr_transport *t) {
+    if (uv_signal_init(t->loop, &t->tls_hup) != 0) {
+        LOG(t, "error", "event=tls_watch_failed reason=\"no SIGHUP handle\"");
+        return;
+    }
+    t->tls_hup.data = t;
+    t->tls_watching = true;
+    t->open_handles++;
+    if (uv_signal_start(&t->tls_hup, on_tls_hup, SIGHUP) != 0) {
+        LOG(t, "error", "event=tls_watch_failed reason=\"SIGHUP not caught\"");
+    }
+}
+
 static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     if (!cfg->node_name || !cfg->node_name[0] || strlen(cfg->node_name) > TR_NAME_MAX ||
-        cfg->node_id == 0 || !cfg->secret || cfg->secret_len < TR_SECRET_MIN ||
-        cfg->secret_len > sizeof t->secret || !cfg->on_message) {
+        cfg->node_id == 0 || !cfg->on_message) {
         return TR_EINVAL;
+    }
+    bool tls = cfg->tls_cert || cfg->tls_key || cfg->tls_ca;
+    bool secret = cfg->secret && cfg->secret_len > 0;
+    if ((!secret && !tls) ||
+        (secret && (cfg->secret_len < TR_SECRET_MIN || cfg->secret_len > sizeof t->secret))) {
+        return TR_EINVAL; /* a secret, or TLS, or both */
     }
     const char *cluster = cfg->cluster ? cfg->cluster : "troupe";
     if (strlen(cluster) > TR_CLUSTER_NAME_MAX) {
@@ -340,8 +393,16 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     }
     t->id = cfg->node_id;
     t->client = cfg->client;
-    memcpy(t->secret, cfg->secret, cfg->secret_len);
-    t->secret_len = cfg->secret_len;
+    if (secret) {
+        memcpy(t->secret, cfg->secret, cfg->secret_len);
+        t->secret_len = cfg->secret_len;
+    }
+    if (tls) {
+        int rc = tls_configure(t, cfg);
+        if (rc) {
+            return rc;
+        }
+    }
     t->frame_max = cfg->frame_max ? cfg->frame_max : TR_FRAME_MAX_DEFAULT;
     if (t->frame_max < TR_FRAME_MIN_LIMIT || t->frame_max > TR_FRAME_MAX_CEILING) {
         return TR_EINVAL;
@@ -517,6 +578,10 @@ static void destroy(tr_transport *t) {
     pthread_mutex_destroy(&t->mu);
 
     memset(t->secret, 0, sizeof t->secret);
+    tr__tls_ctx_free(t->tls_ctx);
+    for (int i = 0; i < 3; i++) {
+        free(t->tls_files[i]);
+    }
     free(t);
 }
 
@@ -579,6 +644,9 @@ int tr__transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tra
     uv_timer_init(loop, &t->resume);
     t->resume.data = t;
     t->open_handles += 4;
+    if (t->tls_ctx && !t->client) {
+        tls_watch(t);
+    }
     if (cfg->listen && cfg->listen[0]) {
         rc = start_listen(t, cfg->listen);
         if (rc) {
@@ -591,9 +659,9 @@ int tr__transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tra
         period = 100; /* deadlines (handshake, stall) are checked at least this often */
     }
     uv_timer_start(&t->tick, on_tick, 0, period);
-    LOG(t, "info", "event=transport_started id=%u cluster=%s listen=%s seeds=%zu%s", t->id,
+    LOG(t, "info", "event=transport_started id=%u cluster=%s listen=%s seeds=%zu%s%s", t->id,
         t->cluster, t->listen_addr[0] ? t->listen_addr : "-", t->seed_count,
-        t->client ? " client=1" : "");
+        t->client ? " client=1" : "", t->tls_ctx ? " tls=1" : "");
     *out = t;
     return 0;
 }
@@ -624,8 +692,7 @@ void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     for (conn *c = t->conns; c; c = c->next) {
         if (c->authed && !c->closing && !c->writing && !t->saying_bye) {
             /* Best effort and never blocking: uv_close would cancel a queued write. */
-            uv_buf_t b = uv_buf_init((char *)bye, (unsigned)n);
-            (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+            tr__conn_try_write(c, bye, (size_t)n);
         }
         tr__conn_close(c, "info", "transport closing");
     }
@@ -639,6 +706,10 @@ void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     uv_close((uv_handle_t *)&t->resume, on_handle_closed);
     uv_close((uv_handle_t *)&t->async, on_handle_closed);
     uv_close((uv_handle_t *)&t->spin, on_handle_closed);
+    if (t->tls_watching) {
+        t->tls_watching = false;
+        uv_close((uv_handle_t *)&t->tls_hup, on_handle_closed);
+    }
     atomic_store_explicit(&t->spinning, false, memory_order_seq_cst);
     if (t->listening) {
         uv_close((uv_handle_t *)&t->listener, on_handle_closed);

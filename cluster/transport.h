@@ -75,7 +75,7 @@ typedef struct tr_transport_config {
                               port (required when listening on a wildcard such as 0.0.0.0
                               or [::]) */
     const char *seeds;     /* "host:port,host:port" (at most 32) to dial at start; NULL = none */
-    const uint8_t *secret; /* copied; at least TR_SECRET_MIN bytes */
+    const uint8_t *secret; /* copied; at least TR_SECRET_MIN bytes; NULL / 0 with TLS only */
     size_t secret_len;
     bool client;                   /* a client (troupe call): announced as such, never gossiped */
     uint32_t frame_max;            /* payload limit; 0 = 1 MiB */
@@ -127,6 +127,13 @@ typedef struct tr_transport_config {
     /* A cluster member (never a client) went up or down. Loop thread. May be NULL. */
     void (*on_node)(void *ud, uint32_t id, const char *name, bool up);
     void *ud;
+    /* Mutual TLS (tls.h, docs/tls.md): PEM paths (copied), all three or none (NULL = plain
+     * TCP). Every connection then runs TLS 1.3 first, both ends' certificates verified
+     * against tls_ca, and protocol 2 inside it; a peer whose HELLO names another node than
+     * its certificate's CN is refused. Without a secret, each connection's TLS exported key
+     * is the handshake's MAC key. A node (not a client) reloads the three files on SIGHUP
+     * for new connections (a file that does not load keeps the old ones, logged). */
+    const char *tls_cert, *tls_key, *tls_ca;
 } tr_transport_config;
 
 /* Creates the transport on `loop` (call on the loop's thread): binds the listener (an error

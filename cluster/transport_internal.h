@@ -10,7 +10,10 @@
  *               the cross-thread wake and the spin after activity;
  *   inbound.c   reading, frames dispatched, control frames, back-pressure pauses;
  *   dial.c      dials of seeds and members: resolution, connects, fallback addresses;
- *   transport.c configuration, listening, the periodic tick, drain and close.
+ *   transport.c configuration, listening, the periodic tick, drain and close, the TLS
+ *               context and its reload on SIGHUP.
+ * With mutual TLS configured, each connection's bytes pass through its session (tls.h,
+ * which shares none of this state): conn.c, inbound.c and outbound.c test c->tls.
  *
  * Threading: fields marked [mu] are shared with sender threads under t->mu; everything
  * else belongs to the loop thread. Every function declared by the modules' headers runs
@@ -33,6 +36,7 @@
 
 #include "cluster/address.h"
 #include "cluster/log.h"
+#include "cluster/tls.h"
 #include "cluster/transport.h"
 #include "proto/frame.h"
 #include "proto/handshake.h"
@@ -124,6 +128,11 @@ struct conn {
     bytes w_ctrl, w_data;
     uv_connect_t creq;
     uv_shutdown_t sreq;
+    /* mutual TLS (tls.h); tls NULL: plaintext, and nothing below is used */
+    tr__tls *tls;
+    bool tls_up;                              /* the TLS handshake is done: frames flow */
+    bytes w_tls;                              /* the batch being written, encrypted */
+    uint8_t tls_secret[TR__TLS_EXPORTER_LEN]; /* the handshake's MAC key without a secret */
 };
 
 struct tr_transport {
@@ -150,7 +159,11 @@ struct tr_transport {
     int pending_conns; /* connections not yet authenticated */
     uint64_t incarnation;
     uint8_t secret[256];
-    size_t secret_len;
+    size_t secret_len;    /* 0: none (TLS only; each connection's exported key stands in) */
+    tr__tls_ctx *tls_ctx; /* NULL: plaintext; replaced on SIGHUP (transport.c) */
+    char *tls_files[3];   /* cert, key, CA paths (owned) for the reload */
+    uv_signal_t tls_hup;
+    bool tls_watching; /* tls_hup is open (counted in open_handles) */
     uint32_t frame_max, queue_bytes, queue_count;
     tr_outq_limits qlim; /* queue_bytes, queue_count and CTRL_QUEUE_MAX as the queues' bounds */
     uint32_t handshake_timeout_ms, heartbeat_ms, write_stall_ms, gossip_ms;

@@ -1072,6 +1072,15 @@ typedef struct tr_cluster_config {
     uint32_t client_idle_ms;  /* a client that sends no message this long is closed; 0 = 60000 */
     uint32_t client_frame_ms; /* a client that leaves a frame incomplete this long is closed;
                                  0 = 10000 */
+    /* Mutual TLS (docs/tls.md): PEM files of this node's certificate chain, its private key
+     * and the CA bundle peers are verified against (borrowed during tr_cluster_create; the
+     * paths are kept for reloads). All three or none (NULL: plain TCP). With them, TLS 1.3
+     * carries every connection, both ends present certificates, a peer's name is its
+     * certificate's subject CN, and the secret becomes optional (NULL / 0). A node reloads
+     * the files on SIGHUP for new connections. */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_ca;
 } tr_cluster_config;
 
 /* Creates the transport, starts it on rt's I/O loop (listens, dials the seeds) and plugs it
