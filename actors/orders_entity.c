@@ -37,6 +37,7 @@ int tr__order_state_decode(const void *state, size_t len, tr_order_view *v) {
     memcpy(v->key, p + 24, v->key_len);
     v->tail_len = p[88];
     memcpy(v->tail, p + 89, v->tail_len);
+    v->creator = tr_load_be64(p + TR__ORDER_CREATOR_AT);
     return 0;
 }
 
@@ -53,10 +54,11 @@ static void state_encode(const tr_order_view *v, uint8_t *p) {
     memcpy(p + 24, v->key, v->key_len);
     p[88] = (uint8_t)v->tail_len;
     memcpy(p + 89, v->tail, v->tail_len);
+    tr_store_be64(p + TR__ORDER_CREATOR_AT, v->creator);
 }
 
 int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v) {
-    tr_mp_write_array(w, 8);
+    tr_mp_write_array(w, 9);
     tr_mp_write_uint(w, v->state);
     tr_mp_write_uint(w, v->steps);
     tr_mp_write_uint(w, v->reason);
@@ -65,6 +67,7 @@ int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v) {
     tr_mp_write_uint(w, v->qty);
     tr_mp_write_uint(w, v->customer);
     tr_mp_write_uint(w, v->key_hash != 0 ? v->key_hash : tr__shop_key_hash(v->key, v->key_len));
+    tr_mp_write_uint(w, v->creator);
     return w->err;
 }
 
@@ -72,10 +75,10 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
     tr_mp_reader r;
     uint32_t n;
     int64_t f[7];
-    uint64_t hash;
+    uint64_t hash, creator;
     memset(v, 0, sizeof *v);
     tr_mp_reader_init(&r, body, len);
-    if (tr_mp_peek(&r) != TR_MP_ARRAY || tr_mp_read_array(&r, &n) != 0 || n != 8) {
+    if (tr_mp_peek(&r) != TR_MP_ARRAY || tr_mp_read_array(&r, &n) != 0 || n != 9) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < 7; i++) {
@@ -83,7 +86,7 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
             return TR_EPROTO;
         }
     }
-    if (tr_mp_read_uint(&r, &hash) != 0) {
+    if (tr_mp_read_uint(&r, &hash) != 0 || tr_mp_read_uint(&r, &creator) != 0) {
         return TR_EPROTO;
     }
     if (tr_mp_reader_done(&r) != 0 || f[0] > 3) {
@@ -96,7 +99,8 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
                          .item = (uint32_t)f[4],
                          .qty = (uint32_t)f[5],
                          .customer = (uint32_t)f[6],
-                         .key_hash = hash};
+                         .key_hash = hash,
+                         .creator = creator};
     return 0;
 }
 
@@ -146,6 +150,7 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
     const char *key;
     uint32_t key_len;
     int64_t f[4];
+    uint64_t creator;
     if (tr_mp_read_str(r, &key, &key_len) != 0 || key_len == 0 || key_len > TR_SHOP_KEY_MAX) {
         return TR_EPROTO;
     }
@@ -153,6 +158,9 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
         if (tr_mp_read_int(r, &f[i]) != 0 || f[i] < 0 || f[i] > (int64_t)UINT32_MAX * 100) {
             return TR_EPROTO;
         }
+    }
+    if (tr_mp_read_uint(r, &creator) != 0) {
+        return TR_EPROTO;
     }
     if (v->state != 0) { /* the key's order exists: the first request's */
         if (v->key_len != key_len || memcmp(v->key, key, key_len) != 0) {
@@ -166,7 +174,8 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
                          .item = (uint32_t)f[0],
                          .qty = (uint32_t)f[1],
                          .customer = (uint32_t)f[2],
-                         .amount = (uint64_t)f[3]};
+                         .amount = (uint64_t)f[3],
+                         .creator = creator};
     memcpy(v->key, key, key_len);
     journal(v, TR__EV_CREATED);
     state_encode(v, call->state);
@@ -188,7 +197,7 @@ static int order_handle(tr_ctx *ctx, tr_entity_call *call, const tr_msg *msg) {
     if (tr_mp_read_array(&r, &n) != 0 || n == 0 || tr_mp_read_int(&r, &id) != 0) {
         return TR_EPROTO;
     }
-    if (msg->type == TR__ORDER_CREATE && n == 6) {
+    if (msg->type == TR__ORDER_CREATE && n == 7) {
         int rc = handle_create(call, &r, &v);
         return rc == 0 ? tr_mp_reader_done(&r) : rc;
     }

@@ -290,6 +290,32 @@ static int provider_arg(const tr_service_env *env, void *buf, size_t cap, size_t
     return 0;
 }
 
+/* The coordinator: the simulator's nodes each call their own provider; on a real node
+ * TROUPE_SHOP_PAYMENTS_NODE (a name among the nodes, e.g. "n3") makes every coordinator call
+ * the provider of that one node, the payments node. */
+static int orders_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
+    tr_orders_config c;
+    size_t placed = 0;
+    memset(&c, 0, sizeof c);
+    int rc = place_arg(env, &c.place, sizeof c.place, &placed);
+    const char *node = env->simulated ? NULL : getenv("TROUPE_SHOP_PAYMENTS_NODE");
+    bool known = node == NULL;
+    for (uint32_t i = 0; !known && i < env->node_count; i++) {
+        known = strcmp(node, env->node_names[i]) == 0;
+    }
+    if (rc != 0 || !known || cap < sizeof c) {
+        return rc != 0 ? rc : !known ? TR_EINVAL : TR_ETOOBIG;
+    }
+    int n = node ? snprintf(c.provider, sizeof c.provider, "%s@%s", TR_SHOP_PROVIDER_NAME, node)
+                 : snprintf(c.provider, sizeof c.provider, "%s", TR_SHOP_PROVIDER_NAME);
+    if (n < 0 || (size_t)n >= sizeof c.provider) {
+        return TR_EINVAL;
+    }
+    memcpy(buf, &c, sizeof c);
+    *len = sizeof c;
+    return 0;
+}
+
 static int entity_arg(const tr_entity_type *t, const tr_service_env *env, void *buf, size_t cap,
                       size_t *len) {
     return tr_entity_host_arg(t, env, 0, buf, cap, len);
@@ -314,7 +340,7 @@ static const tr_service_actor shop_actors[] = {
     {.name = TR_SHOP_PAYMENTS_NAME, .behaviour = &tr_entity_host, .arg = payment_arg},
     {.name = TR_SHOP_PROVIDER_NAME, .behaviour = &tr__provider_behaviour, .arg = provider_arg},
     {.name = TR__SHOP_AUDIT_NAME, .behaviour = &tr__audit_behaviour, .arg = place_arg},
-    {.name = TR_SHOP_ORDERS_NAME, .behaviour = &tr__orders_behaviour, .arg = place_arg},
+    {.name = TR_SHOP_ORDERS_NAME, .behaviour = &tr__orders_behaviour, .arg = orders_arg},
 };
 
 static const tr_service_request shop_requests[] = {{"place", TR_SHOP_PLACE},
