@@ -1,6 +1,6 @@
 /* gateway_orders.c — the order routes (cli/gateway.h): POST /orders with an Idempotency-Key,
- * GET /orders/{id}, over the orders service's client protocol (actors/shop.h), behind the
- * gateway's "orders" breaker. */
+ * GET /orders/{id}, POST /orders/{id}/cancel, over the orders service's client protocol
+ * (actors/shop.h), behind the gateway's "orders" breaker. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -171,6 +171,26 @@ void tr__gw_order_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_respo
     TR_ASSERT(rc == 0); /* an id within 2^53 always encodes */
     tr_msg *reply = NULL;
     if (orders_call(node, req, TR_SHOP_GET, body, len, &reply, res) == 0) {
+        orders_answer(reply, 200, res);
+    }
+}
+
+void tr__gw_order_cancel(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
+    int64_t id;
+    if (tr__gw_parse_id(req->param, &id) != 0) {
+        tr__gw_problem(res, 400, "the id must be a decimal integer from 1 to 2^53-1");
+        return;
+    }
+    if (req->body_len > 0) {
+        tr__gw_problem(res, 400, "this route takes no request body");
+        return;
+    }
+    uint8_t body[TR_SHOP_BODY_MAX];
+    size_t len = 0;
+    int rc = tr__shop_get_encode(body, sizeof body, (uint64_t)id, &len);
+    TR_ASSERT(rc == 0); /* an id within 2^53 always encodes */
+    tr_msg *reply = NULL;
+    if (orders_call(node, req, TR_SHOP_CANCEL, body, len, &reply, res) == 0) {
         orders_answer(reply, 200, res);
     }
 }
