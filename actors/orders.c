@@ -812,6 +812,9 @@ static int orders_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     s->early = !strcmp(s->place.bug, TR_SHOP_BUG_PUBLISH_EARLY);
     s->volatile_ids = !strcmp(s->place.bug, TR_SHOP_BUG_VOLATILE_IDEMPOTENCY);
     s->salt = tr_random(ctx);
+    /* the first tick stores the breakers: a restarted coordinator's start afresh, closed, and
+     * what the store held was its previous life's */
+    memset(s->saved_breakers, 0xff, sizeof s->saved_breakers);
     tr_breaker_config bc;
     tr_breaker_config_init(&bc);
     bc.consecutive_failures = 3;
