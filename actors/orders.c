@@ -211,17 +211,19 @@ static void finish(tr_ctx *ctx, orders *s, flight *f) {
 const char *const tr__shop_topics[TR__TOPIC_COUNT] = {
     "order.created", "order.confirmed", "order.cancelled", "stock.reserved", "payment.captured"};
 
-static void publish(tr_ctx *ctx, orders *s, flight *f, uint32_t topic) {
-    uint8_t body[48];
+/* Puts the event of topic in the outbox: [order, key hash, amount, epoch] (shop_internal.h). */
+static void publish(tr_ctx *ctx, orders *s, flight *f, uint32_t topic, uint64_t epoch) {
+    uint8_t body[64];
     tr_mp_writer w;
     if (f->published & (1u << topic)) {
         return;
     }
     tr_mp_writer_init(&w, body, sizeof body);
-    tr_mp_write_array(&w, 3);
+    tr_mp_write_array(&w, 4);
     tr_mp_write_uint(&w, f->order);
     tr_mp_write_uint(&w, f->v.key_hash);
     tr_mp_write_uint(&w, f->v.amount);
+    tr_mp_write_uint(&w, epoch);
     int rc = tr_outbox_put(&s->outbox, ctx, tr__shop_topics[topic], f->order, body, w.len);
     if (rc == 0 || rc == TR_EEXIST) {
         f->published |= 1u << topic;
@@ -231,18 +233,21 @@ static void publish(tr_ctx *ctx, orders *s, flight *f, uint32_t topic) {
 /* The events the journal now records (publish-before-commit publishes the decisions when
  * they are sent instead). */
 static void publish_committed(tr_ctx *ctx, orders *s, flight *f) {
-    publish(ctx, s, f, TR__TOPIC_CREATED);
+    publish(ctx, s, f, TR__TOPIC_CREATED, 0);
     if (f->v.steps & TR__STEP_RESERVED) {
-        publish(ctx, s, f, TR__TOPIC_RESERVED);
+        publish(ctx, s, f, TR__TOPIC_RESERVED, 0);
     }
     if (f->v.steps & TR__STEP_CHARGED) {
-        publish(ctx, s, f, TR__TOPIC_CAPTURED);
+        publish(ctx, s, f, TR__TOPIC_CAPTURED, 0);
     }
-    if (!s->early && f->v.state == TR_SHOP_CONFIRMED + 1) {
-        publish(ctx, s, f, TR__TOPIC_CONFIRMED);
+    /* a customer's cancellation of a confirmed order: order.confirmed stays as committed */
+    bool confirmed = f->v.state == TR_SHOP_CONFIRMED + 1 ||
+                     (f->v.state == TR_SHOP_CANCELLED + 1 && f->v.reason == TR__REASON_CUSTOMER);
+    if (!s->early && confirmed) {
+        publish(ctx, s, f, TR__TOPIC_CONFIRMED, f->v.confirmed_epoch);
     }
     if (!s->early && f->v.state == TR_SHOP_CANCELLED + 1) {
-        publish(ctx, s, f, TR__TOPIC_CANCELLED);
+        publish(ctx, s, f, TR__TOPIC_CANCELLED, f->v.cancelled_epoch);
     }
 }
 
@@ -293,10 +298,11 @@ static int call_order(tr_ctx *ctx, orders *s, flight *f, uint32_t action, uint32
         tr_mp_write_uint(&w, reason);
         f->event = (uint8_t)event;
         f->reason = (uint8_t)reason;
-        if (s->early && event == TR__EV_CONFIRMED) { /* planted: before the commit */
-            publish(ctx, s, f, TR__TOPIC_CONFIRMED);
+        /* planted: before the commit, with the epoch of the activation last heard from */
+        if (s->early && event == TR__EV_CONFIRMED) {
+            publish(ctx, s, f, TR__TOPIC_CONFIRMED, f->v.epoch);
         } else if (s->early && event == TR__EV_CANCELLED) {
-            publish(ctx, s, f, TR__TOPIC_CANCELLED);
+            publish(ctx, s, f, TR__TOPIC_CANCELLED, f->v.epoch);
         }
     }
     return w.err != 0 ? w.err : send_call(ctx, s, f, action, body, w.len, type);

@@ -38,6 +38,8 @@ int tr__order_state_decode(const void *state, size_t len, tr_order_view *v) {
     v->tail_len = p[88];
     memcpy(v->tail, p + 89, v->tail_len);
     v->creator = tr_load_be64(p + TR__ORDER_CREATOR_AT);
+    v->confirmed_epoch = tr_load_be64(p + TR__ORDER_CREATOR_AT + 8);
+    v->cancelled_epoch = tr_load_be64(p + TR__ORDER_CREATOR_AT + 16);
     return 0;
 }
 
@@ -55,10 +57,12 @@ static void state_encode(const tr_order_view *v, uint8_t *p) {
     p[88] = (uint8_t)v->tail_len;
     memcpy(p + 89, v->tail, v->tail_len);
     tr_store_be64(p + TR__ORDER_CREATOR_AT, v->creator);
+    tr_store_be64(p + TR__ORDER_CREATOR_AT + 8, v->confirmed_epoch);
+    tr_store_be64(p + TR__ORDER_CREATOR_AT + 16, v->cancelled_epoch);
 }
 
 int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v) {
-    tr_mp_write_array(w, 9);
+    tr_mp_write_array(w, 12);
     tr_mp_write_uint(w, v->state);
     tr_mp_write_uint(w, v->steps);
     tr_mp_write_uint(w, v->reason);
@@ -68,6 +72,9 @@ int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v) {
     tr_mp_write_uint(w, v->customer);
     tr_mp_write_uint(w, v->key_hash != 0 ? v->key_hash : tr__shop_key_hash(v->key, v->key_len));
     tr_mp_write_uint(w, v->creator);
+    tr_mp_write_uint(w, v->epoch);
+    tr_mp_write_uint(w, v->confirmed_epoch);
+    tr_mp_write_uint(w, v->cancelled_epoch);
     return w->err;
 }
 
@@ -75,10 +82,10 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
     tr_mp_reader r;
     uint32_t n;
     int64_t f[7];
-    uint64_t hash, creator;
+    uint64_t hash, creator, epochs[3];
     memset(v, 0, sizeof *v);
     tr_mp_reader_init(&r, body, len);
-    if (tr_mp_peek(&r) != TR_MP_ARRAY || tr_mp_read_array(&r, &n) != 0 || n != 9) {
+    if (tr_mp_peek(&r) != TR_MP_ARRAY || tr_mp_read_array(&r, &n) != 0 || n != 12) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < 7; i++) {
@@ -88,6 +95,11 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
     }
     if (tr_mp_read_uint(&r, &hash) != 0 || tr_mp_read_uint(&r, &creator) != 0) {
         return TR_EPROTO;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (tr_mp_read_uint(&r, &epochs[i]) != 0) {
+            return TR_EPROTO;
+        }
     }
     if (tr_mp_reader_done(&r) != 0 || f[0] > 3) {
         return TR_EPROTO;
@@ -100,7 +112,10 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
                          .qty = (uint32_t)f[5],
                          .customer = (uint32_t)f[6],
                          .key_hash = hash,
-                         .creator = creator};
+                         .creator = creator,
+                         .epoch = epochs[0],
+                         .confirmed_epoch = epochs[1],
+                         .cancelled_epoch = epochs[2]};
     return 0;
 }
 
@@ -123,7 +138,7 @@ static const uint8_t step_of[] = {
  * one and a charge after the order ended change nothing (the answer shows what holds). The
  * one exception is the customer's cancellation (TR__REASON_CUSTOMER), which applies to a
  * confirmed order only, so that the reason alone says the order was confirmed before. */
-static bool apply(tr_order_view *v, uint32_t ev, uint32_t reason) {
+static bool apply(tr_order_view *v, uint32_t ev, uint32_t reason, uint64_t epoch) {
     uint32_t pending = TR_SHOP_PENDING + 1;
     if (ev == TR__EV_CONFIRMED || ev == TR__EV_CANCELLED) {
         bool can_confirm = (v->steps & (TR__STEP_RESERVED | TR__STEP_CHARGED)) ==
@@ -135,6 +150,7 @@ static bool apply(tr_order_view *v, uint32_t ev, uint32_t reason) {
         }
         v->state = ev == TR__EV_CONFIRMED ? TR_SHOP_CONFIRMED + 1 : TR_SHOP_CANCELLED + 1;
         v->reason = ev == TR__EV_CANCELLED ? reason : TR__REASON_NONE;
+        *(ev == TR__EV_CONFIRMED ? &v->confirmed_epoch : &v->cancelled_epoch) = epoch;
     } else {
         bool late = (ev == TR__EV_CHARGING || ev == TR__EV_RESERVED) && v->state != pending;
         if (ev >= sizeof step_of || step_of[ev] == 0 || (v->steps & step_of[ev]) || late) {
@@ -167,6 +183,7 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
             tr_mp_write_cstr(call->reply, "key conflict");
             return 0;
         }
+        v->epoch = call->epoch;
         return tr__order_view_encode(call->reply, v);
     }
     *v = (tr_order_view){.state = TR_SHOP_PENDING + 1,
@@ -181,6 +198,7 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
     state_encode(v, call->state);
     call->len = TR__ORDER_STATE_SIZE;
     call->changed = true;
+    v->epoch = call->epoch;
     return tr__order_view_encode(call->reply, v);
 }
 
@@ -216,10 +234,11 @@ static int order_handle(tr_ctx *ctx, tr_entity_call *call, const tr_msg *msg) {
         tr_mp_write_cstr(call->reply, "no such order");
         return 0;
     }
-    if (msg->type == TR__ORDER_EVENT && apply(&v, (uint32_t)ev, (uint32_t)reason)) {
+    if (msg->type == TR__ORDER_EVENT && apply(&v, (uint32_t)ev, (uint32_t)reason, call->epoch)) {
         state_encode(&v, call->state);
         call->changed = true;
     }
+    v.epoch = call->epoch;
     return tr__order_view_encode(call->reply, &v);
 }
 

@@ -42,10 +42,12 @@ enum {
  *   [0] state (0 none, then tr_shop_state + 1), [1] steps (TR__STEP_* bits), [2] reason,
  *   [3] key length, [4, 12) amount, [12, 16) item, [16, 20) qty, [20, 24) customer,
  *   [24, 88) key, [88] tail length, [89, 89 + TR__ORDER_TAIL) the tail's event codes,
- *   then 8 bytes: the creator, the nonce of the PLACE request that created the order. */
+ *   then 8 bytes: the creator, the nonce of the PLACE request that created the order; then
+ *   8 + 8 bytes: the fencing epochs (tr_entity_call.epoch) of the activations that committed
+ *   the confirmation and the cancellation (0: not decided so). */
 #define TR__ORDER_TAIL 16
 #define TR__ORDER_CREATOR_AT (89 + TR__ORDER_TAIL)
-#define TR__ORDER_STATE_SIZE (TR__ORDER_CREATOR_AT + 8)
+#define TR__ORDER_STATE_SIZE (TR__ORDER_CREATOR_AT + 24)
 
 enum { /* journal events (the tail's codes); each sets its step bit */
     TR__EV_CREATED = 1,
@@ -88,11 +90,14 @@ typedef struct tr_order_view {
     uint8_t tail[TR__ORDER_TAIL];
     uint64_t key_hash; /* in a decoded answer (the key itself is not sent) */
     uint64_t creator;  /* the nonce of the PLACE request that created it */
+    uint64_t epoch;    /* in an answer: the answering activation's epoch (not stored) */
+    uint64_t confirmed_epoch, cancelled_epoch; /* the epochs that committed the decisions */
 } tr_order_view;
 
 int tr__order_state_decode(const void *state, size_t len, tr_order_view *v);
 /* The view as the entity answers it: [state, steps, reason, amount, item, qty, customer,
- * key hash, creator] (key_hash: tr__shop_key_hash of the order's key). */
+ * key hash, creator, epoch, confirmed epoch, cancelled epoch] (key_hash: tr__shop_key_hash
+ * of the order's key). */
 int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v);
 int tr__order_view_decode(const void *body, size_t len, tr_order_view *v);
 extern const tr_entity_type tr__order_type;
@@ -171,7 +176,7 @@ extern const tr_behaviour tr__audit_behaviour; /* spawn argument: tr_service_pla
  * fact, TR__SEEN_PREMATURE when it did not (the event came before its commit), 0 when the
  * read got no answer. */
 #define TR__AUDIT_MAX 8192
-#define TR__AUDIT_RECORD_SIZE 26
+#define TR__AUDIT_RECORD_SIZE 34 /* ..., seen (1), the event's epoch (8) */
 enum {
     TR__SEEN_UNKNOWN = 0,
     TR__SEEN_HELD = 1,
@@ -186,7 +191,10 @@ enum {
     TR__TOPIC_COUNT
 };
 extern const char *const tr__shop_topics[TR__TOPIC_COUNT];
-/* An event's body: [order, key hash, amount]. */
+/* An event's body: [order, key hash, amount, epoch]: epoch, of order.confirmed and
+ * order.cancelled, is the epoch of the activation that committed the decision in the order's
+ * journal (tr_order_view.confirmed_epoch, cancelled_epoch), so that the event is the committed
+ * record; 0 for the other topics. */
 uint64_t tr__shop_key_hash(const void *key, size_t len); /* FNV-1a 64, full width */
 
 #endif /* TR_ACTORS_SHOP_INTERNAL_H */

@@ -243,7 +243,7 @@ static bool shop_busy(const tr_workload_client *cl) {
            (cl->phase == TR_WORKLOAD_FINAL && !s->final_done);
 }
 
-const tr_workload tr__shop_workload = {.clients_per_node = 2,
+const tr_workload tr__shop_workload = {.clients_per_node = 6,
                                        .client_state_size = sizeof(shop_client),
                                        .client_next = shop_next,
                                        .client_complete = shop_complete,

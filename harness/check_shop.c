@@ -20,6 +20,7 @@ typedef struct shop_order {
     tr_payment_view pay;
     uint32_t events;    /* 1 << TR__TOPIC_*: the events the audits recorded */
     uint32_t premature; /* 1 << TR__TOPIC_*: a subscriber read the order before its commit */
+    uint64_t epochs[TR__TOPIC_COUNT]; /* each event's epoch, as an audit recorded it */
 } shop_order;
 
 typedef struct shop_world {
@@ -80,6 +81,7 @@ static int read_audits(const tr_check_input *in, shop_world *w) {
             o->key_hash = tr_load_be64(rec + 9);
             o->events |= 1u << rec[0];
             o->premature |= rec[25] == TR__SEEN_PREMATURE ? 1u << rec[0] : 0;
+            o->epochs[rec[0]] = tr_load_be64(rec + 26);
         }
     }
     return 0;
@@ -406,6 +408,17 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
             if (!holds[t]) {
                 snprintf(why, cap, "event %s for order %llu, whose journal does not record it",
                          tr__shop_topics[t], (unsigned long long)o->id);
+                return verdict(&w, false);
+            }
+            uint64_t committed = t == TR__TOPIC_CONFIRMED   ? v->confirmed_epoch
+                                 : t == TR__TOPIC_CANCELLED ? v->cancelled_epoch
+                                                            : 0;
+            if (o->epochs[t] != committed) {
+                snprintf(why, cap,
+                         "event %s for order %llu carries epoch %llu, but its journal committed "
+                         "it at epoch %llu: not the committed record",
+                         tr__shop_topics[t], (unsigned long long)o->id,
+                         (unsigned long long)o->epochs[t], (unsigned long long)committed);
                 return verdict(&w, false);
             }
         }
