@@ -73,14 +73,15 @@ Try:
   curl -s -i -X POST http://127.0.0.1:$((HTTP_PORT + 1))/orders -H 'Idempotency-Key: demo-1' -d '{"item": 3, "qty": 2}'
   curl -s $G/orders/ID            (the id the order answered)
   curl -s -i -X POST $G/orders -d '{"item": 3, "qty": 2}'
+  curl -s -X POST $G/orders/ID/cancel   (the customer cancels it: refunded, stock returned)
   curl -s $G/health
+  curl -s $G/openapi.json | head -c 300
 
 The payments node is n4. Kill it, and new orders are refused at once (503, Retry-After):
   kill -9 $(echo $PIDS | cut -d' ' -f4)
   curl -s -i -X POST $G/orders -H 'Idempotency-Key: demo-2' -d '{"item": 3, "qty": 1}'
 Restart it (in another shell; stop it yourself), and orders succeed again:
   TROUPE_SECRET=$TROUPE_SECRET TROUPE_SHOP_PAYMENTS_NODE=n4 $(node_cmd 4)
-  curl -s $G/openapi.json | head -c 300
 
 MSG
 while :; do sleep 3600 & wait $!; done # wait: a signal ends it at once
