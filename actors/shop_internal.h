@@ -138,7 +138,7 @@ extern const tr_behaviour tr__provider_behaviour;
  * status (1: TR__RES_*), oldest first. Conservation, per item:
  * TR_STOCK_INITIAL + restocked = level + reserved + sold (a return moves its units from sold
  * back to level). */
-#define TR__STOCK_RECORDS 60
+#define TR__STOCK_RECORDS 96 /* the state then fits TR_ENTITY_STATE_MAX */
 #define TR__STOCK_ORDERS_STATE_SIZE (33 + TR__STOCK_RECORDS * 10)
 enum {
     TR__RES_RESERVED = 1,
