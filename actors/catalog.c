@@ -12,11 +12,15 @@ typedef struct catalog_state {
     /* handled since the actor started (TR_CATALOG_STATS): requests, records applied, events
      * received (new ones), and the lag of those events (ms, commit to apply) */
     uint64_t gets, puts, applies, events, lag_max_ms, lag_total_ms;
-    uint64_t sub_corr; /* the SUBSCRIBE request in flight (replicas) */
-    bool subscribed;   /* its home answered SUBSCRIBED since this actor started */
+    uint64_t sub_corr;  /* the SUBSCRIBE request in flight (replicas) */
+    bool subscribed;    /* its home answered SUBSCRIBED since this actor started */
+    uint64_t sync_corr; /* the SYNC request in flight (replicas), 0: none */
+    uint64_t sync_next; /* the writer's index position it asks from */
+    bool synced;        /* every product the writer listed is stored here (or newer) */
     tr_catalog_product product;
     uint8_t record[TR_CATALOG_RECORD_MAX];
     uint8_t event[TR_TOPIC_BODY_MAX];
+    uint8_t sync[TR_CATALOG_SYNC_BATCH * TR_CATALOG_RECORD_MAX + 32]; /* a SYNC answer */
     tr_topic_inbox inbox; /* replicas: the events seen lately */
     tr_outbox outbox;     /* the writer: catalog.updated events not yet delivered */
 } catalog_state;
@@ -26,6 +30,8 @@ _Static_assert(TR_CATALOG_RECORD_MAX + 1 + 9 <= TR_TOPIC_BODY_MAX,
 
 /* The store key of the writer's event counter: an event's id, unique across its restarts. */
 #define SEQ_KEY "seq"
+/* The writer's index of product ids: "ni" -> count, "i" + position (8 bytes) -> id. */
+#define INDEX_COUNT_KEY "ni"
 
 size_t tr__catalog_record_encode(const tr_catalog_product *p, uint8_t *buf, size_t cap) {
     tr_mp_writer w;
@@ -170,6 +176,31 @@ static size_t event_encode(tr_ctx *ctx, catalog_state *s, size_t len) {
     return w.err ? 0 : w.len;
 }
 
+/* The length of the writer's index (0 when absent). */
+static uint64_t index_count(tr_ctx *ctx) {
+    uint8_t buf[8];
+    size_t len = 0;
+    return tr_kv_get(ctx, INDEX_COUNT_KEY, 2, buf, sizeof buf, &len) == 0 && len == 8
+               ? tr_load_be64(buf)
+               : 0;
+}
+
+static void index_key(uint64_t pos, uint8_t key[9]) {
+    key[0] = 'i';
+    tr_store_be64(key + 1, pos);
+}
+
+/* Appends id to the writer's index (a new product). */
+static int index_add(tr_ctx *ctx, int64_t id) {
+    uint8_t key[9], val[8];
+    uint64_t n = index_count(ctx);
+    index_key(n, key);
+    tr_store_be64(val, (uint64_t)id);
+    int rc = tr_kv_put(ctx, key, sizeof key, val, sizeof val);
+    tr_store_be64(val, n + 1);
+    return rc != 0 ? rc : tr_kv_put(ctx, INDEX_COUNT_KEY, 2, val, sizeof val);
+}
+
 /* The writer's write: the record, the event counter and the catalog.updated event in one
  * callback (one commit: docs/pubsub.md), answered once durable. NULL, or why it failed. */
 static const char *write_product(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
@@ -179,6 +210,9 @@ static const char *write_product(tr_ctx *ctx, catalog_state *s, const tr_msg *ms
         return "busy"; /* replicas behind: back-pressure reaches the client (503) */
     }
     s->product.version = stored_version(ctx, s, s->product.id) + 1;
+    if (s->product.version == 1 && index_add(ctx, s->product.id) != 0) {
+        return "store failed";
+    }
     size_t len = tr__catalog_record_encode(&s->product, s->record, sizeof s->record);
     size_t event_len = len ? event_encode(ctx, s, len) : 0;
     if (event_len == 0) {
@@ -275,6 +309,81 @@ static void catalog_stats(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
     (void)tr_reply(ctx, msg, TR_CATALOG_REPLY, buf, w.len);
 }
 
+/* The writer's answer to SYNC [from]: [next, count, [record, ...]]. */
+static void catalog_sync_answer(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
+    int64_t from;
+    if (s->place.node_index != 0 || tr_msg_read_ints(msg, &from, 1) != 1 || from < 0) {
+        reply_error(ctx, msg, "bad request");
+        return;
+    }
+    uint64_t count = index_count(ctx), pos = (uint64_t)from, n = 0;
+    uint64_t end = pos + TR_CATALOG_SYNC_BATCH < count ? pos + TR_CATALOG_SYNC_BATCH : count;
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, s->sync, sizeof s->sync);
+    tr_mp_write_array(&w, 3);
+    tr_mp_write_uint(&w, end > pos ? end : pos);
+    tr_mp_write_uint(&w, count);
+    tr_mp_write_array(&w, (uint32_t)(end > pos ? end - pos : 0));
+    for (; pos < end; pos++, n++) {
+        uint8_t key[9], val[8], pkey[9];
+        size_t len = 0;
+        index_key(pos, key);
+        if (tr_kv_get(ctx, key, sizeof key, val, sizeof val, &len) != 0 || len != 8 ||
+            tr_kv_get(ctx, pkey, product_key((int64_t)tr_load_be64(val), pkey), s->record,
+                      sizeof s->record, &len) != 0) {
+            reply_error(ctx, msg, "store failed");
+            return;
+        }
+        tr_mp_write_raw(&w, s->record, len);
+    }
+    if (w.err == 0) {
+        (void)tr_reply(ctx, msg, TR_CATALOG_REPLY, s->sync, w.len);
+    }
+}
+
+/* A replica asks the writer for its products from s->sync_next on. */
+static void sync_ask(tr_ctx *ctx, catalog_state *s) {
+    uint8_t body[16];
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, body, sizeof body);
+    tr_mp_write_array(&w, 1);
+    tr_mp_write_uint(&w, s->sync_next);
+    if (tr_request_name(ctx, "catalog@n1", TR_CATALOG_SYNC, body, w.len, 1000, &s->sync_corr) !=
+        0) {
+        s->sync_corr = 0; /* refused at once (no memory): the next start asks again */
+    }
+}
+
+/* The writer's SYNC answer (or its timeout): every newer copy stored, then the next batch;
+ * a timeout or an error asks again. */
+static void catalog_synced(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
+    tr_mp_reader r;
+    uint32_t n, k;
+    uint64_t next, count;
+    s->sync_corr = 0;
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    if (msg->type == TR_MSG_TIMEOUT || tr_mp_read_array(&r, &n) != 0 || n != 3 ||
+        tr_mp_read_uint(&r, &next) != 0 || tr_mp_read_uint(&r, &count) != 0 ||
+        tr_mp_read_array(&r, &k) != 0 || next < s->sync_next) {
+        sync_ask(ctx, s);
+        return;
+    }
+    for (uint32_t i = 0; i < k; i++) {
+        const uint8_t *rec = r.p;
+        if (tr_mp_skip(&r) != 0) {
+            sync_ask(ctx, s);
+            return;
+        }
+        (void)apply_record(ctx, s, rec, (size_t)(r.p - rec));
+    }
+    s->sync_next = next;
+    if (next < count) {
+        sync_ask(ctx, s);
+    } else {
+        s->synced = true;
+    }
+}
+
 /* Replicas (every node but the writer's) subscribe as "catalog@nK"; the request is sent again
  * when it times out, until the topic's home answers. */
 static void subscribe(tr_ctx *ctx, catalog_state *s) {
@@ -305,6 +414,9 @@ static bool subscription_msg(tr_ctx *ctx, catalog_state *s, const tr_msg *msg) {
     }
     if (msg->type == TR_TOPIC_MSG_SUBSCRIBED) {
         s->subscribed = true;
+        if (!s->synced && s->sync_corr == 0) {
+            sync_ask(ctx, s); /* what was written before the subscription */
+        }
     } else if (msg->type == TR_MSG_TIMEOUT || msg->type == TR_TOPIC_MSG_REFUSED) {
         subscribe(ctx, s);
     }
@@ -325,11 +437,17 @@ static int catalog_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (rc != 0 || subscription_msg(ctx, s, msg)) {
         return TR_CONTINUE; /* a duplicate (acked again), or a malformed event */
     }
+    if (s->sync_corr != 0 && msg->corr == s->sync_corr &&
+        (tr_msg_is_reply(msg) || msg->type == TR_MSG_TIMEOUT)) {
+        catalog_synced(ctx, s, msg);
+        return TR_CONTINUE;
+    }
     switch (msg->type) {
     case TR_CATALOG_GET: s->gets++, catalog_get(ctx, s, msg); break;
     case TR_CATALOG_PUT: s->puts++, catalog_put(ctx, s, msg); break;
     case TR_CATALOG_APPLY: catalog_apply(ctx, s, msg); break;
     case TR_CATALOG_STATS: catalog_stats(ctx, s, msg); break;
+    case TR_CATALOG_SYNC: catalog_sync_answer(ctx, s, msg); break;
     case TR_MSG_DURABLE: catalog_durable(s, msg); break;
     default:
         if (msg->type >= TR_MSG_USER && !tr_addr_is_none(msg->from) && !tr_msg_is_reply(msg)) {

@@ -15,8 +15,12 @@
  * than the replica's, so a duplicate or reordered event changes nothing; the ack goes once the
  * store write is durable, so a replica that crashes first is sent the event again. Delivery
  * is at least once from the subscription on: a replica sees every write made after its
- * subscription was acknowledged (a subscription is durable at the topic's home); writes made
- * before a node's first subscription reach it only with the product's next write.
+ * subscription was acknowledged (a subscription is durable at the topic's home). Catch-up:
+ * once its subscription is acknowledged, each time it starts, a replica asks the writer for
+ * every product (SYNC, in batches) and stores each copy newer than its own, so a node that
+ * joins or restarts with an empty replica gets the products written before it subscribed.
+ * The writer keeps the ids it ever stored in its own index ("i" + position -> id, "ni" the
+ * count), written in the commit that stores a new product.
  *
  * Lag: a replica measures, per event applied, its clock at the apply minus the writer's at the
  * commit (meaningful when the nodes share a clock: one host, or the simulator without clock
@@ -29,6 +33,10 @@
  *   TR_CATALOG_GET  [id]                                  -> a product record, or nil
  *   TR_CATALOG_PUT  [id, name, price_cents, description]  -> the stored product record
  *   TR_CATALOG_APPLY  a product record: stored if newer (no reply; a repair, and tests)
+ *   TR_CATALOG_SYNC  [from] (the writer only) -> [next, count, [record, ...]]: the records
+ *                            of the writer's index positions from.. (at most
+ *                            TR_CATALOG_SYNC_BATCH), next the position after them, count
+ *                            the index's length; ask again from next until next = count
  *   TR_CATALOG_STATS  []  -> [gets, puts, applies, events, lag_max_ms, lag_total_ms,
  *                            subscribed]: since the actor started, the requests handled, the
  *                            records stored from events or APPLY, the new events received and
@@ -52,7 +60,9 @@ enum {
     TR_CATALOG_APPLY = TR_MSG_USER + 0x702,
     TR_CATALOG_REPLY = TR_MSG_USER + 0x703,
     TR_CATALOG_STATS = TR_MSG_USER + 0x704,
+    TR_CATALOG_SYNC = TR_MSG_USER + 0x705,
 };
+#define TR_CATALOG_SYNC_BATCH 4 /* records in one SYNC answer */
 
 #define TR_CATALOG_TOPIC "catalog.updated"
 

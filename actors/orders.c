@@ -31,6 +31,7 @@
 #define SAGA_MS 5000     /* an order still pending after this long is cancelled */
 #define CHARGE_ATTEMPTS 3
 #define VOLATILE_KEYS 256
+#define WAITERS 4 /* requests waiting for one order's answer */
 
 enum { /* dependencies, one breaker each */
     DEP_ORDER = 0,
@@ -72,8 +73,15 @@ enum { /* what a flight learned from the dependencies, before the journal record
     K_PAID_BACK = 1u << 9 /* the provider paid the refund back (or nothing was captured) */
 };
 
+/* A client request waiting for its order's answer. */
+typedef struct waiter {
+    tr_msg req; /* type, from, corr and trace: enough for tr_reply */
+    uint64_t deadline_ms;
+    bool creator; /* the PLACE that started this flight's CREATE */
+} waiter;
+
 typedef struct flight {
-    bool used, known, get_only, has_client;
+    bool used, known, get_only;
     bool cancel; /* the customer cancels the order once it is confirmed (TR_SHOP_CANCEL) */
     uint8_t action, event, reason;
     uint8_t slot; /* its pending record "p" + slot */
@@ -83,14 +91,16 @@ typedef struct flight {
     uint32_t published; /* 1 << TR__TOPIC_*: events put in the outbox by this flight */
     uint32_t attempts, charge_failures, delay_ms;
     uint64_t corr, wake_ms, started_ms;
-    tr_msg client; /* type, from, corr and trace of the waiting request */
-    uint64_t client_deadline_ms;
+    waiter waiters[WAITERS]; /* oldest first */
+    uint8_t waiting;
+    uint64_t creator; /* the nonce its CREATE carries (0: it sends none) */
     uint8_t key[TR_SHOP_KEY_MAX];
     uint32_t key_len;
 } flight;
 
 typedef struct orders {
     tr_service_place place;
+    char provider[TR_NAME_MAX + 1]; /* the provider's name: local, or on the payments node */
     bool naive, early, volatile_ids;
     tr_breaker breakers[DEP_COUNT];
     uint64_t probe_corr[DEP_COUNT];
@@ -156,31 +166,38 @@ static bool done(const orders *s, const flight *f) {
     return settled(s, &f->v) && !(f->cancel && f->v.state == TR_SHOP_CONFIRMED + 1);
 }
 
-static void answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is) {
+/* Answers waiter w of f with the order; "created" only to the request that created it: the
+ * one whose flight's nonce the journal records as its creator. */
+static void answer_one(tr_ctx *ctx, const orders *s, const flight *f, const waiter *w, bool as_is) {
     uint8_t buf[TR_SHOP_BODY_MAX];
     size_t len = 0;
     tr_shop_order o = {.id = f->order, .amount_cents = f->v.amount};
     o.state = as_is || done(s, f) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
+    o.created = w->creator && f->creator != 0 && f->v.creator == f->creator;
     if (o.state == TR_SHOP_CANCELLED) {
         snprintf(o.reason, sizeof o.reason, "%s", tr__shop_reason_name(f->v.reason));
     }
     if (tr__shop_order_encode(buf, sizeof buf, &o, &len) == 0) {
-        tr_reply(ctx, &f->client, f->client.type, buf, len);
+        tr_reply(ctx, &w->req, w->req.type, buf, len);
     }
-    f->has_client = false;
+}
+
+static void answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is) {
+    for (uint32_t i = 0; i < f->waiting; i++) {
+        answer_one(ctx, s, f, &f->waiters[i], as_is);
+    }
+    f->waiting = 0;
 }
 
 static void answer_str(tr_ctx *ctx, flight *f, const char *text) {
-    if (f->has_client) {
-        tr_reply_str(ctx, &f->client, text, false);
-        f->has_client = false;
+    for (uint32_t i = 0; i < f->waiting; i++) {
+        tr_reply_str(ctx, &f->waiters[i].req, text, false);
     }
+    f->waiting = 0;
 }
 
 static void finish(tr_ctx *ctx, orders *s, flight *f) {
-    if (f->has_client) {
-        answer_view(ctx, s, f, f->get_only);
-    }
+    answer_view(ctx, s, f, f->get_only);
     if (!f->get_only) {
         uint8_t key[2];
         pending_key(key, f->slot);
@@ -194,17 +211,19 @@ static void finish(tr_ctx *ctx, orders *s, flight *f) {
 const char *const tr__shop_topics[TR__TOPIC_COUNT] = {
     "order.created", "order.confirmed", "order.cancelled", "stock.reserved", "payment.captured"};
 
-static void publish(tr_ctx *ctx, orders *s, flight *f, uint32_t topic) {
-    uint8_t body[48];
+/* Puts the event of topic in the outbox: [order, key hash, amount, epoch] (shop_internal.h). */
+static void publish(tr_ctx *ctx, orders *s, flight *f, uint32_t topic, uint64_t epoch) {
+    uint8_t body[64];
     tr_mp_writer w;
     if (f->published & (1u << topic)) {
         return;
     }
     tr_mp_writer_init(&w, body, sizeof body);
-    tr_mp_write_array(&w, 3);
+    tr_mp_write_array(&w, 4);
     tr_mp_write_uint(&w, f->order);
     tr_mp_write_uint(&w, f->v.key_hash);
     tr_mp_write_uint(&w, f->v.amount);
+    tr_mp_write_uint(&w, epoch);
     int rc = tr_outbox_put(&s->outbox, ctx, tr__shop_topics[topic], f->order, body, w.len);
     if (rc == 0 || rc == TR_EEXIST) {
         f->published |= 1u << topic;
@@ -214,18 +233,21 @@ static void publish(tr_ctx *ctx, orders *s, flight *f, uint32_t topic) {
 /* The events the journal now records (publish-before-commit publishes the decisions when
  * they are sent instead). */
 static void publish_committed(tr_ctx *ctx, orders *s, flight *f) {
-    publish(ctx, s, f, TR__TOPIC_CREATED);
+    publish(ctx, s, f, TR__TOPIC_CREATED, 0);
     if (f->v.steps & TR__STEP_RESERVED) {
-        publish(ctx, s, f, TR__TOPIC_RESERVED);
+        publish(ctx, s, f, TR__TOPIC_RESERVED, 0);
     }
     if (f->v.steps & TR__STEP_CHARGED) {
-        publish(ctx, s, f, TR__TOPIC_CAPTURED);
+        publish(ctx, s, f, TR__TOPIC_CAPTURED, 0);
     }
-    if (!s->early && f->v.state == TR_SHOP_CONFIRMED + 1) {
-        publish(ctx, s, f, TR__TOPIC_CONFIRMED);
+    /* a customer's cancellation of a confirmed order: order.confirmed stays as committed */
+    bool confirmed = f->v.state == TR_SHOP_CONFIRMED + 1 ||
+                     (f->v.state == TR_SHOP_CANCELLED + 1 && f->v.reason == TR__REASON_CUSTOMER);
+    if (!s->early && confirmed) {
+        publish(ctx, s, f, TR__TOPIC_CONFIRMED, f->v.confirmed_epoch);
     }
     if (!s->early && f->v.state == TR_SHOP_CANCELLED + 1) {
-        publish(ctx, s, f, TR__TOPIC_CANCELLED);
+        publish(ctx, s, f, TR__TOPIC_CANCELLED, f->v.cancelled_epoch);
     }
 }
 
@@ -238,8 +260,8 @@ static int send_call(tr_ctx *ctx, orders *s, flight *f, uint32_t action, const v
     if (action_dep[action] == DEP_PROVIDER) {
         rc = tr_breaker_allow(b, tr_now_ms(ctx));
         if (rc == 0) {
-            rc = tr_deadline_request_name(ctx, TR_SHOP_PROVIDER_NAME, type,
-                                          tr_now_ms(ctx) + PROVIDER_MS, body, len, &f->corr);
+            rc = tr_deadline_request_name(ctx, s->provider, type, tr_now_ms(ctx) + PROVIDER_MS,
+                                          body, len, &f->corr);
             if (rc != 0) {
                 tr_breaker_record(b, tr_now_ms(ctx), false);
             }
@@ -262,7 +284,7 @@ static int call_order(tr_ctx *ctx, orders *s, flight *f, uint32_t action, uint32
     uint32_t type = action == A_CREATE ? TR__ORDER_CREATE
                     : action == A_READ ? TR__ORDER_READ
                                        : TR__ORDER_EVENT;
-    tr_mp_write_array(&w, action == A_CREATE ? 6 : action == A_READ ? 1 : 3);
+    tr_mp_write_array(&w, action == A_CREATE ? 7 : action == A_READ ? 1 : 3);
     tr_mp_write_uint(&w, f->order);
     if (action == A_CREATE) {
         tr_mp_write_str(&w, (const char *)f->key, f->key_len);
@@ -270,15 +292,17 @@ static int call_order(tr_ctx *ctx, orders *s, flight *f, uint32_t action, uint32
         tr_mp_write_uint(&w, f->v.qty);
         tr_mp_write_uint(&w, f->v.customer);
         tr_mp_write_uint(&w, f->v.amount);
+        tr_mp_write_uint(&w, f->creator);
     } else if (action == A_EVENT) {
         tr_mp_write_uint(&w, event);
         tr_mp_write_uint(&w, reason);
         f->event = (uint8_t)event;
         f->reason = (uint8_t)reason;
-        if (s->early && event == TR__EV_CONFIRMED) { /* planted: before the commit */
-            publish(ctx, s, f, TR__TOPIC_CONFIRMED);
+        /* planted: before the commit, with the epoch of the activation last heard from */
+        if (s->early && event == TR__EV_CONFIRMED) {
+            publish(ctx, s, f, TR__TOPIC_CONFIRMED, f->v.epoch);
         } else if (s->early && event == TR__EV_CANCELLED) {
-            publish(ctx, s, f, TR__TOPIC_CANCELLED);
+            publish(ctx, s, f, TR__TOPIC_CANCELLED, f->v.epoch);
         }
     }
     return w.err != 0 ? w.err : send_call(ctx, s, f, action, body, w.len, type);
@@ -525,7 +549,7 @@ static void on_answer(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     }
     f->action = A_NONE;
     if (f->used && f->action == A_NONE) {
-        if (f->known && f->has_client && done(s, f)) {
+        if (f->known && f->waiting > 0 && done(s, f)) {
             answer_view(ctx, s, f, false);
         }
         drive(ctx, s, f);
@@ -555,17 +579,25 @@ static flight *flight_new(orders *s, uint64_t order, uint64_t now_ms) {
     return NULL;
 }
 
-static void attach(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m, uint64_t deadline_ms) {
-    if (f->has_client) { /* a newer request for the same order replaces the waiting one */
-        f->known ? answer_view(ctx, s, f, f->get_only) : answer_str(ctx, f, "busy");
+/* m waits for f's answer; when WAITERS already wait, the oldest is answered now (the order
+ * as it is, or "busy" while it is not known yet). */
+static void attach(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m, uint64_t deadline_ms,
+                   bool creator) {
+    if (f->waiting == WAITERS) {
+        waiter *old = &f->waiters[0];
+        f->known ? answer_one(ctx, s, f, old, f->get_only)
+                 : (void)tr_reply_str(ctx, &old->req, "busy", false);
+        memmove(&f->waiters[0], &f->waiters[1], (WAITERS - 1) * sizeof f->waiters[0]);
+        f->waiting--;
     }
-    memset(&f->client, 0, sizeof f->client);
-    f->client.type = m->type;
-    f->client.from = m->from;
-    f->client.corr = m->corr;
-    f->client.trace = m->trace;
-    f->client_deadline_ms = deadline_ms;
-    f->has_client = true;
+    waiter *w = &f->waiters[f->waiting++];
+    memset(w, 0, sizeof *w);
+    w->req.type = m->type;
+    w->req.from = m->from;
+    w->req.corr = m->corr;
+    w->req.trace = m->trace;
+    w->deadline_ms = deadline_ms;
+    w->creator = creator;
 }
 
 /* The order id of a key: a function of the key; the planted bugs keep it in memory. */
@@ -589,6 +621,15 @@ static uint64_t order_id(tr_ctx *ctx, orders *s, const tr_shop_place *p) {
     return id;
 }
 
+/* A new order is refused at once while the provider's breaker is not closed: its charge
+ * would fail or wait out its timeout, and an order refused before its first step needs no
+ * compensation. The tick's probe closes the breaker once the provider answers again. */
+static bool payments_refused(tr_ctx *ctx, orders *s) {
+    tr_breaker_status st;
+    tr_breaker_status_get(&s->breakers[DEP_PROVIDER], tr_now_ms(ctx), &st);
+    return st.state != TR_BREAKER_CLOSED && !s->naive;
+}
+
 static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
                      uint64_t deadline_ms) {
     tr_shop_place p;
@@ -600,13 +641,19 @@ static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bod
     }
     uint64_t id = order_id(ctx, s, &p);
     flight *f = flight_of(s, id);
-    if (f == NULL || f->get_only) {
+    if ((f == NULL || f->get_only) && payments_refused(ctx, s)) {
+        tr_reply_str(ctx, m, "breaker open: " TR_SHOP_PROVIDER_NAME, false);
+        return;
+    }
+    bool creator = f == NULL || f->get_only; /* this request starts the order's CREATE */
+    if (creator) {
         f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
         if (f == NULL) {
             tr_reply_str(ctx, m, "busy", false);
             return;
         }
         f->get_only = false;
+        f->creator = tr_random(ctx) | 1;
         f->v = (tr_order_view){.item = p.item,
                                .qty = p.qty,
                                .customer = p.customer,
@@ -620,7 +667,7 @@ static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bod
             return;
         }
     }
-    attach(ctx, s, f, m, deadline_ms);
+    attach(ctx, s, f, m, deadline_ms, creator);
     if (f->known && done(s, f)) {
         answer_view(ctx, s, f, false);
     }
@@ -656,7 +703,7 @@ static void on_cancel(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bo
             return;
         }
     }
-    attach(ctx, s, f, m, deadline_ms);
+    attach(ctx, s, f, m, deadline_ms, false);
     if (f->known && done(s, f)) {
         answer_view(ctx, s, f, false);
     }
@@ -674,7 +721,7 @@ static void on_get(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body,
     }
     flight *f = flight_of(s, id);
     if (f != NULL && f->known) {
-        attach(ctx, s, f, m, deadline_ms);
+        attach(ctx, s, f, m, deadline_ms, false);
         answer_view(ctx, s, f, true);
         return;
     }
@@ -685,7 +732,7 @@ static void on_get(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body,
         tr_reply_str(ctx, m, "busy", false);
         return;
     }
-    attach(ctx, s, f, m, deadline_ms);
+    attach(ctx, s, f, m, deadline_ms, false);
     drive(ctx, s, f);
 }
 
@@ -728,8 +775,9 @@ static void probe(tr_ctx *ctx, orders *s) {
         tr_breaker_status st;
         tr_breaker_status_get(&s->breakers[d], tr_now_ms(ctx), &st);
         if (st.state != TR_BREAKER_CLOSED && s->probe_corr[d] == 0 && st.retry_after_ms == 0) {
-            (void)tr_breaker_request_name(ctx, &s->breakers[d], dep_names[d], types[d], bodies[d],
-                                          lens[d], CALL_MS, &s->probe_corr[d]);
+            const char *name = d == DEP_PROVIDER ? s->provider : dep_names[d];
+            (void)tr_breaker_request_name(ctx, &s->breakers[d], name, types[d], bodies[d], lens[d],
+                                          CALL_MS, &s->probe_corr[d]);
         }
     }
 }
@@ -738,9 +786,16 @@ static void tick(tr_ctx *ctx, orders *s) {
     uint64_t now = tr_now_ms(ctx);
     for (int i = 0; i < FLIGHTS; i++) {
         flight *f = &s->flights[i];
-        if (f->used && f->has_client && now >= f->client_deadline_ms) {
-            f->known ? answer_view(ctx, s, f, f->get_only)
-                     : answer_str(ctx, f, "deadline exceeded");
+        for (uint32_t w = 0; f->used && w < f->waiting;) {
+            if (now < f->waiters[w].deadline_ms) {
+                w++;
+                continue;
+            }
+            f->known ? answer_one(ctx, s, f, &f->waiters[w], f->get_only)
+                     : (void)tr_reply_str(ctx, &f->waiters[w].req, "deadline exceeded", false);
+            memmove(&f->waiters[w], &f->waiters[w + 1],
+                    (f->waiting - w - 1) * sizeof f->waiters[0]);
+            f->waiting--;
         }
         drive(ctx, s, f);
     }
@@ -752,14 +807,20 @@ static void tick(tr_ctx *ctx, orders *s) {
 
 static int orders_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
     orders *s = state;
-    if (len != sizeof s->place) {
+    const tr_orders_config *cfg = arg;
+    if (len != sizeof *cfg || memchr(cfg->provider, 0, sizeof cfg->provider) == NULL ||
+        cfg->provider[0] == 0) {
         return TR_EINVAL;
     }
-    memcpy(&s->place, arg, sizeof s->place);
+    s->place = cfg->place;
+    memcpy(s->provider, cfg->provider, sizeof s->provider);
     s->naive = !strcmp(s->place.bug, TR_SHOP_BUG_NAIVE);
     s->early = !strcmp(s->place.bug, TR_SHOP_BUG_PUBLISH_EARLY);
     s->volatile_ids = !strcmp(s->place.bug, TR_SHOP_BUG_VOLATILE_IDEMPOTENCY);
     s->salt = tr_random(ctx);
+    /* the first tick stores the breakers: a restarted coordinator's start afresh, closed, and
+     * what the store held was its previous life's */
+    memset(s->saved_breakers, 0xff, sizeof s->saved_breakers);
     tr_breaker_config bc;
     tr_breaker_config_init(&bc);
     bc.consecutive_failures = 3;

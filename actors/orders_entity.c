@@ -37,6 +37,9 @@ int tr__order_state_decode(const void *state, size_t len, tr_order_view *v) {
     memcpy(v->key, p + 24, v->key_len);
     v->tail_len = p[88];
     memcpy(v->tail, p + 89, v->tail_len);
+    v->creator = tr_load_be64(p + TR__ORDER_CREATOR_AT);
+    v->confirmed_epoch = tr_load_be64(p + TR__ORDER_CREATOR_AT + 8);
+    v->cancelled_epoch = tr_load_be64(p + TR__ORDER_CREATOR_AT + 16);
     return 0;
 }
 
@@ -53,10 +56,13 @@ static void state_encode(const tr_order_view *v, uint8_t *p) {
     memcpy(p + 24, v->key, v->key_len);
     p[88] = (uint8_t)v->tail_len;
     memcpy(p + 89, v->tail, v->tail_len);
+    tr_store_be64(p + TR__ORDER_CREATOR_AT, v->creator);
+    tr_store_be64(p + TR__ORDER_CREATOR_AT + 8, v->confirmed_epoch);
+    tr_store_be64(p + TR__ORDER_CREATOR_AT + 16, v->cancelled_epoch);
 }
 
 int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v) {
-    tr_mp_write_array(w, 8);
+    tr_mp_write_array(w, 12);
     tr_mp_write_uint(w, v->state);
     tr_mp_write_uint(w, v->steps);
     tr_mp_write_uint(w, v->reason);
@@ -65,6 +71,10 @@ int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v) {
     tr_mp_write_uint(w, v->qty);
     tr_mp_write_uint(w, v->customer);
     tr_mp_write_uint(w, v->key_hash != 0 ? v->key_hash : tr__shop_key_hash(v->key, v->key_len));
+    tr_mp_write_uint(w, v->creator);
+    tr_mp_write_uint(w, v->epoch);
+    tr_mp_write_uint(w, v->confirmed_epoch);
+    tr_mp_write_uint(w, v->cancelled_epoch);
     return w->err;
 }
 
@@ -72,10 +82,10 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
     tr_mp_reader r;
     uint32_t n;
     int64_t f[7];
-    uint64_t hash;
+    uint64_t hash, creator, epochs[3];
     memset(v, 0, sizeof *v);
     tr_mp_reader_init(&r, body, len);
-    if (tr_mp_peek(&r) != TR_MP_ARRAY || tr_mp_read_array(&r, &n) != 0 || n != 8) {
+    if (tr_mp_peek(&r) != TR_MP_ARRAY || tr_mp_read_array(&r, &n) != 0 || n != 12) {
         return TR_EPROTO;
     }
     for (uint32_t i = 0; i < 7; i++) {
@@ -83,8 +93,13 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
             return TR_EPROTO;
         }
     }
-    if (tr_mp_read_uint(&r, &hash) != 0) {
+    if (tr_mp_read_uint(&r, &hash) != 0 || tr_mp_read_uint(&r, &creator) != 0) {
         return TR_EPROTO;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (tr_mp_read_uint(&r, &epochs[i]) != 0) {
+            return TR_EPROTO;
+        }
     }
     if (tr_mp_reader_done(&r) != 0 || f[0] > 3) {
         return TR_EPROTO;
@@ -96,7 +111,11 @@ int tr__order_view_decode(const void *body, size_t len, tr_order_view *v) {
                          .item = (uint32_t)f[4],
                          .qty = (uint32_t)f[5],
                          .customer = (uint32_t)f[6],
-                         .key_hash = hash};
+                         .key_hash = hash,
+                         .creator = creator,
+                         .epoch = epochs[0],
+                         .confirmed_epoch = epochs[1],
+                         .cancelled_epoch = epochs[2]};
     return 0;
 }
 
@@ -119,7 +138,7 @@ static const uint8_t step_of[] = {
  * one and a charge after the order ended change nothing (the answer shows what holds). The
  * one exception is the customer's cancellation (TR__REASON_CUSTOMER), which applies to a
  * confirmed order only, so that the reason alone says the order was confirmed before. */
-static bool apply(tr_order_view *v, uint32_t ev, uint32_t reason) {
+static bool apply(tr_order_view *v, uint32_t ev, uint32_t reason, uint64_t epoch) {
     uint32_t pending = TR_SHOP_PENDING + 1;
     if (ev == TR__EV_CONFIRMED || ev == TR__EV_CANCELLED) {
         bool can_confirm = (v->steps & (TR__STEP_RESERVED | TR__STEP_CHARGED)) ==
@@ -131,6 +150,7 @@ static bool apply(tr_order_view *v, uint32_t ev, uint32_t reason) {
         }
         v->state = ev == TR__EV_CONFIRMED ? TR_SHOP_CONFIRMED + 1 : TR_SHOP_CANCELLED + 1;
         v->reason = ev == TR__EV_CANCELLED ? reason : TR__REASON_NONE;
+        *(ev == TR__EV_CONFIRMED ? &v->confirmed_epoch : &v->cancelled_epoch) = epoch;
     } else {
         bool late = (ev == TR__EV_CHARGING || ev == TR__EV_RESERVED) && v->state != pending;
         if (ev >= sizeof step_of || step_of[ev] == 0 || (v->steps & step_of[ev]) || late) {
@@ -146,6 +166,7 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
     const char *key;
     uint32_t key_len;
     int64_t f[4];
+    uint64_t creator;
     if (tr_mp_read_str(r, &key, &key_len) != 0 || key_len == 0 || key_len > TR_SHOP_KEY_MAX) {
         return TR_EPROTO;
     }
@@ -154,11 +175,15 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
             return TR_EPROTO;
         }
     }
+    if (tr_mp_read_uint(r, &creator) != 0) {
+        return TR_EPROTO;
+    }
     if (v->state != 0) { /* the key's order exists: the first request's */
         if (v->key_len != key_len || memcmp(v->key, key, key_len) != 0) {
             tr_mp_write_cstr(call->reply, "key conflict");
             return 0;
         }
+        v->epoch = call->epoch;
         return tr__order_view_encode(call->reply, v);
     }
     *v = (tr_order_view){.state = TR_SHOP_PENDING + 1,
@@ -166,12 +191,14 @@ static int handle_create(tr_entity_call *call, tr_mp_reader *r, tr_order_view *v
                          .item = (uint32_t)f[0],
                          .qty = (uint32_t)f[1],
                          .customer = (uint32_t)f[2],
-                         .amount = (uint64_t)f[3]};
+                         .amount = (uint64_t)f[3],
+                         .creator = creator};
     memcpy(v->key, key, key_len);
     journal(v, TR__EV_CREATED);
     state_encode(v, call->state);
     call->len = TR__ORDER_STATE_SIZE;
     call->changed = true;
+    v->epoch = call->epoch;
     return tr__order_view_encode(call->reply, v);
 }
 
@@ -188,7 +215,7 @@ static int order_handle(tr_ctx *ctx, tr_entity_call *call, const tr_msg *msg) {
     if (tr_mp_read_array(&r, &n) != 0 || n == 0 || tr_mp_read_int(&r, &id) != 0) {
         return TR_EPROTO;
     }
-    if (msg->type == TR__ORDER_CREATE && n == 6) {
+    if (msg->type == TR__ORDER_CREATE && n == 7) {
         int rc = handle_create(call, &r, &v);
         return rc == 0 ? tr_mp_reader_done(&r) : rc;
     }
@@ -207,10 +234,11 @@ static int order_handle(tr_ctx *ctx, tr_entity_call *call, const tr_msg *msg) {
         tr_mp_write_cstr(call->reply, "no such order");
         return 0;
     }
-    if (msg->type == TR__ORDER_EVENT && apply(&v, (uint32_t)ev, (uint32_t)reason)) {
+    if (msg->type == TR__ORDER_EVENT && apply(&v, (uint32_t)ev, (uint32_t)reason, call->epoch)) {
         state_encode(&v, call->state);
         call->changed = true;
     }
+    v.epoch = call->epoch;
     return tr__order_view_encode(call->reply, &v);
 }
 

@@ -35,9 +35,13 @@
  *
  *   Answer to all three, an order:
  *       {"order": uint id, "state": "confirmed" | "cancelled" | "pending",
- *        "amount_cents": uint, "reason": str}
+ *        "amount_cents": uint, "reason": str, "created": true}
  *       "reason" is present only when the state is "cancelled": "out of stock",
  *       "payment declined", "payment failed", "stock unavailable", "cancelled by customer".
+ *       "created": true is present only in the answer to the one PLACE request that created
+ *       the order (the order's journal records a nonce of the request that created it), so
+ *       of several requests with one key, racing or retried, exactly one is answered
+ *       "created"; a request whose answer was lost is not answered "created" again.
  *       "pending": the saga has not finished within the deadline; it goes on (the coordinator
  *       resumes it after its own crash), and a GET or a retry of the PLACE with the same key
  *       shows its progress.
@@ -48,7 +52,8 @@
  *       "key conflict"        another key already owns this key's order id (a
  *                             hash collision; nothing was done)                 (HTTP 409)
  *       "deadline exceeded"   the time given ran out before the order existed     (HTTP 504)
- *       "breaker open: orders" the order store failed repeatedly; refused at once (HTTP 503)
+ *       "breaker open: payment-provider"  a new order refused at once: the breaker in
+ *                             front of the payment provider is open (nothing done) (HTTP 503)
  *       "unavailable"         the order store could not be reached: nothing done (HTTP 503)
  *       "busy"                too many orders in flight on this node or entity   (HTTP 503)
  *       "indeterminate"       the order may or may not have been created; a retry
@@ -121,6 +126,7 @@ typedef struct tr_shop_order {
     tr_shop_state state;
     uint64_t amount_cents;
     char reason[TR_SHOP_REASON_MAX + 1]; /* "" unless cancelled */
+    bool created;                        /* a PLACE's answer: this very request created the order */
 } tr_shop_order;
 
 /* The price of one unit of item, in cents: 500 + 100 * (item % 16) (5.00 .. 20.00). */

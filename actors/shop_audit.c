@@ -100,12 +100,15 @@ static int record(tr_ctx *ctx, audit *a, const tr_topic_event *ev) {
     }
     tr_mp_reader r;
     uint32_t n;
-    uint64_t f[3];
+    uint64_t f[4];
     tr_mp_reader_init(&r, ev->body, ev->body_len);
-    if (topic == TR__TOPIC_COUNT || tr_mp_read_array(&r, &n) != 0 || n != 3 ||
-        tr_mp_read_uint(&r, &f[0]) != 0 || tr_mp_read_uint(&r, &f[1]) != 0 ||
-        tr_mp_read_uint(&r, &f[2]) != 0) {
+    if (topic == TR__TOPIC_COUNT || tr_mp_read_array(&r, &n) != 0 || n != 4) {
         return 0; /* not the shop's: acked and dropped */
+    }
+    for (int i = 0; i < 4; i++) {
+        if (tr_mp_read_uint(&r, &f[i]) != 0) {
+            return 0;
+        }
     }
     uint8_t seen[10], val[8], rec[TR__AUDIT_RECORD_SIZE], key[5];
     size_t len = 0;
@@ -124,6 +127,7 @@ static int record(tr_ctx *ctx, audit *a, const tr_topic_event *ev) {
     tr_store_be32(key + 1, (uint32_t)a->count);
     tr_store_be64(val, a->count + 1);
     rec[25] = TR__SEEN_UNKNOWN;
+    tr_store_be64(rec + 26, f[3]);
     int rc = tr_kv_put(ctx, key, sizeof key, rec, sizeof rec);
     rc = rc != 0 ? rc : tr_kv_put(ctx, seen, sizeof seen, "", 0);
     rc = rc != 0 ? rc : tr_kv_put(ctx, "n", 1, val, 8);
@@ -142,8 +146,13 @@ static void checked(tr_ctx *ctx, verify *v, const tr_msg *m) {
     if (m->type == TR_MSG_TIMEOUT || tr__order_view_decode(m->body, m->body_len, &view) != 0) {
         return; /* no answer: unknown */
     }
-    uint32_t want = v->topic == TR__TOPIC_CONFIRMED ? TR_SHOP_CONFIRMED : TR_SHOP_CANCELLED;
-    v->rec[25] = view.state == want + 1 ? TR__SEEN_HELD : TR__SEEN_PREMATURE;
+    /* order.confirmed holds too when the customer has since cancelled the order, which only
+     * a confirmed order can be */
+    bool holds = v->topic == TR__TOPIC_CONFIRMED ? view.state == TR_SHOP_CONFIRMED + 1 ||
+                                                       (view.state == TR_SHOP_CANCELLED + 1 &&
+                                                        view.reason == TR__REASON_CUSTOMER)
+                                                 : view.state == TR_SHOP_CANCELLED + 1;
+    v->rec[25] = holds ? TR__SEEN_HELD : TR__SEEN_PREMATURE;
     tr_store_be32(key + 1, v->slot);
     (void)tr_kv_put(ctx, key, sizeof key, v->rec, sizeof v->rec);
 }

@@ -22,7 +22,8 @@ enum {
     TR__SHOP_PROVIDER_FAULT,                   /* [mode]: the simulated provider's fault on/off */
     TR__SHOP_PROVIDER_TIMER,                   /* the provider's delayed answer */
     TR__SHOP_AUDIT_STATS,                      /* [] -> [events recorded, duplicates] */
-    TR__ORDER_CREATE = TR_SHOP_ORDER_REQ_BASE, /* [id, key, item, qty, customer, amount] */
+    TR__ORDER_CREATE = TR_SHOP_ORDER_REQ_BASE, /* [id, key, item, qty, customer, amount,
+                                                  creator nonce] */
     TR__ORDER_EVENT,                           /* [id, event, reason] */
     TR__ORDER_READ,                            /* [id] */
     TR__PAYMENT_CAPTURE = TR_SHOP_PAYMENT_REQ_BASE, /* [id, amount] */
@@ -40,9 +41,13 @@ enum {
  * journal's tail, its last TR__ORDER_TAIL events in order:
  *   [0] state (0 none, then tr_shop_state + 1), [1] steps (TR__STEP_* bits), [2] reason,
  *   [3] key length, [4, 12) amount, [12, 16) item, [16, 20) qty, [20, 24) customer,
- *   [24, 88) key, [88] tail length, [89, 89 + TR__ORDER_TAIL) the tail's event codes. */
+ *   [24, 88) key, [88] tail length, [89, 89 + TR__ORDER_TAIL) the tail's event codes,
+ *   then 8 bytes: the creator, the nonce of the PLACE request that created the order; then
+ *   8 + 8 bytes: the fencing epochs (tr_entity_call.epoch) of the activations that committed
+ *   the confirmation and the cancellation (0: not decided so). */
 #define TR__ORDER_TAIL 16
-#define TR__ORDER_STATE_SIZE (89 + TR__ORDER_TAIL)
+#define TR__ORDER_CREATOR_AT (89 + TR__ORDER_TAIL)
+#define TR__ORDER_STATE_SIZE (TR__ORDER_CREATOR_AT + 24)
 
 enum { /* journal events (the tail's codes); each sets its step bit */
     TR__EV_CREATED = 1,
@@ -84,11 +89,15 @@ typedef struct tr_order_view {
     uint32_t tail_len;
     uint8_t tail[TR__ORDER_TAIL];
     uint64_t key_hash; /* in a decoded answer (the key itself is not sent) */
+    uint64_t creator;  /* the nonce of the PLACE request that created it */
+    uint64_t epoch;    /* in an answer: the answering activation's epoch (not stored) */
+    uint64_t confirmed_epoch, cancelled_epoch; /* the epochs that committed the decisions */
 } tr_order_view;
 
 int tr__order_state_decode(const void *state, size_t len, tr_order_view *v);
 /* The view as the entity answers it: [state, steps, reason, amount, item, qty, customer,
- * key hash] (key_hash: tr__shop_key_hash of the order's key). */
+ * key hash, creator, epoch, confirmed epoch, cancelled epoch] (key_hash: tr__shop_key_hash
+ * of the order's key). */
 int tr__order_view_encode(tr_mp_writer *w, const tr_order_view *v);
 int tr__order_view_decode(const void *body, size_t len, tr_order_view *v);
 extern const tr_entity_type tr__order_type;
@@ -129,7 +138,7 @@ extern const tr_behaviour tr__provider_behaviour;
  * status (1: TR__RES_*), oldest first. Conservation, per item:
  * TR_STOCK_INITIAL + restocked = level + reserved + sold (a return moves its units from sold
  * back to level). */
-#define TR__STOCK_RECORDS 60
+#define TR__STOCK_RECORDS 96 /* the state then fits TR_ENTITY_STATE_MAX */
 #define TR__STOCK_ORDERS_STATE_SIZE (33 + TR__STOCK_RECORDS * 10)
 enum {
     TR__RES_RESERVED = 1,
@@ -149,7 +158,14 @@ int tr__stock_order_encode(void *buf, size_t cap, uint32_t item, uint32_t qty, u
                            size_t *len);
 
 /* ---- the coordinator and the audit ---- */
-extern const tr_behaviour tr__orders_behaviour; /* spawn argument: tr_service_place */
+/* The coordinator's spawn argument: where it runs, and the registered name it calls the
+ * payment provider by: "payment-provider" (this node's: the simulator's layout) or
+ * "payment-provider@nK" (one payments node serves every coordinator). NUL-terminated. */
+typedef struct tr_orders_config {
+    tr_service_place place;
+    char provider[TR_NAME_MAX + 1];
+} tr_orders_config;
+extern const tr_behaviour tr__orders_behaviour; /* spawn argument: tr_orders_config */
 #define TR__SHOP_AUDIT_NAME "shop-audit"
 extern const tr_behaviour tr__audit_behaviour; /* spawn argument: tr_service_place */
 /* The audit's records in its store: key "a" + slot (4 bytes big-endian) for slots
@@ -160,7 +176,7 @@ extern const tr_behaviour tr__audit_behaviour; /* spawn argument: tr_service_pla
  * fact, TR__SEEN_PREMATURE when it did not (the event came before its commit), 0 when the
  * read got no answer. */
 #define TR__AUDIT_MAX 8192
-#define TR__AUDIT_RECORD_SIZE 26
+#define TR__AUDIT_RECORD_SIZE 34 /* ..., seen (1), the event's epoch (8) */
 enum {
     TR__SEEN_UNKNOWN = 0,
     TR__SEEN_HELD = 1,
@@ -175,7 +191,10 @@ enum {
     TR__TOPIC_COUNT
 };
 extern const char *const tr__shop_topics[TR__TOPIC_COUNT];
-/* An event's body: [order, key hash, amount]. */
+/* An event's body: [order, key hash, amount, epoch]: epoch, of order.confirmed and
+ * order.cancelled, is the epoch of the activation that committed the decision in the order's
+ * journal (tr_order_view.confirmed_epoch, cancelled_epoch), so that the event is the committed
+ * record; 0 for the other topics. */
 uint64_t tr__shop_key_hash(const void *key, size_t len); /* FNV-1a 64, full width */
 
 #endif /* TR_ACTORS_SHOP_INTERNAL_H */

@@ -160,7 +160,7 @@ int tr__shop_order_encode(void *buf, size_t cap, const tr_shop_order *o, size_t 
     bool cancelled = o->state == TR_SHOP_CANCELLED;
     tr_mp_writer w;
     tr_mp_writer_init(&w, buf, cap);
-    tr_mp_write_map(&w, cancelled ? 4 : 3);
+    tr_mp_write_map(&w, (cancelled ? 4 : 3) + (o->created ? 1 : 0));
     tr_mp_write_cstr(&w, "order");
     tr_mp_write_uint(&w, o->id);
     tr_mp_write_cstr(&w, "state");
@@ -170,6 +170,10 @@ int tr__shop_order_encode(void *buf, size_t cap, const tr_shop_order *o, size_t 
     if (cancelled) {
         tr_mp_write_cstr(&w, "reason");
         tr_mp_write_cstr(&w, o->reason);
+    }
+    if (o->created) {
+        tr_mp_write_cstr(&w, "created");
+        tr_mp_write_bool(&w, true);
     }
     *len = w.len;
     return w.err;
@@ -183,6 +187,9 @@ static int read_order_field(tr_mp_reader *r, const char *k, uint32_t klen, tr_sh
         }
         *(tr_mp_str_eq(k, klen, "order") ? &o->id : &o->amount_cents) = (uint64_t)v;
         return 0;
+    }
+    if (tr_mp_str_eq(k, klen, "created")) {
+        return tr_mp_read_bool(r, &o->created);
     }
     const char *s;
     uint32_t n;

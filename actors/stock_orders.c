@@ -10,8 +10,8 @@
  * record was released does not reserve again. The
  * counters restocked, reserved and sold make conservation checkable from the end state alone:
  * TR_STOCK_INITIAL + restocked = level + reserved + sold. The window is bounded: the oldest
- * record whose fate is final leaves when a new one needs room; when every record is still
- * reserved a new reservation is refused "busy" (nothing happened). */
+ * record whose fate is final leaves when a new one needs room (a returned one last); when
+ * every record is still reserved a new reservation is refused "busy" (nothing happened). */
 #include <string.h>
 
 #include "actors/shop_internal.h"
@@ -120,12 +120,18 @@ static record *find(item *s, uint64_t id) {
 }
 
 /* Room for a new record: drops the oldest one whose fate is final; NULL when none is. */
+/* Makes room when the window is full: the oldest record whose fate is final leaves, a
+ * returned one only when no other can (a repeated return that no longer finds its record
+ * would return its units again). */
 static record *add(item *s, uint64_t id, uint8_t qty, uint8_t status) {
     if (s->n == TR__STOCK_RECORDS) {
-        uint32_t i = 0;
-        while (i < s->n && s->r[i].status == TR__RES_RESERVED) {
+        uint32_t i = 0, returned = s->n;
+        while (i < s->n &&
+               (s->r[i].status == TR__RES_RESERVED || s->r[i].status == TR__RES_RETURNED)) {
+            returned = s->r[i].status == TR__RES_RETURNED && returned == s->n ? i : returned;
             i++;
         }
+        i = i < s->n ? i : returned;
         if (i == s->n) {
             return NULL;
         }

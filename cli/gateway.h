@@ -111,8 +111,10 @@ int tr__gw_parse_id(const char *s, int64_t *id);
 /* A tr__gw_call that got no reply into *res: 503 (with Retry-After when a breaker refused it,
  * retry_after_s) or 504; who names the dependency in the detail. */
 void tr__gw_call_failed(int rc, uint32_t retry_after_s, const char *who, tr__gw_response *res);
-/* The order routes (cli/gateway_orders.c): POST /orders, GET /orders/{id}. */
+/* The order routes (cli/gateway_orders.c): POST /orders, GET /orders/{id},
+ * POST /orders/{id}/cancel. */
 void tr__gw_order_post(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
 void tr__gw_order_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
+void tr__gw_order_cancel(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res);
 
 #endif

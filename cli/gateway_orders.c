@@ -1,6 +1,6 @@
 /* gateway_orders.c — the order routes (cli/gateway.h): POST /orders with an Idempotency-Key,
- * GET /orders/{id}, over the orders service's client protocol (actors/shop.h), behind the
- * gateway's "orders" breaker. */
+ * GET /orders/{id}, POST /orders/{id}/cancel, over the orders service's client protocol
+ * (actors/shop.h), behind the gateway's "orders" breaker. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,22 +28,25 @@ static bool transient(const char *error) {
 }
 
 /* For the breaker: an order, or a refusal of the request (bad request, no such order, a key
- * conflict), shows that the service works. */
+ * conflict), shows that the service works; so does a refusal by one of the service's own
+ * breakers ("breaker open: payment-provider"): it answered at once, and the breaker it names
+ * guards the dependency that failed. */
 static bool orders_reply_ok(const tr_msg *reply) {
     tr_shop_order o;
     char error[64];
     return tr__shop_answer_decode(reply->body, reply->body_len, &o, error, sizeof error) == 0 &&
-           !transient(error);
+           (!transient(error) || strncmp(error, "breaker open", 12) == 0);
 }
 
-/* The service's answer (an order, or an error string) into *res; reply taken. */
+/* The service's answer (an order, or an error string) into *res; reply taken. An order is
+ * answered ok_status, but 200 when ok_status is 201 and the answer does not say "created". */
 static void orders_answer(tr_msg *reply, unsigned ok_status, tr__gw_response *res) {
     tr_shop_order o;
     char error[64], detail[128];
     if (tr__shop_answer_decode(reply->body, reply->body_len, &o, error, sizeof error) != 0) {
         tr__gw_problem(res, 503, "the orders service answered something it should not");
     } else if (error[0] == 0) {
-        tr__gw_reply_json(res, ok_status, order_json(&o));
+        tr__gw_reply_json(res, ok_status == 201 && !o.created ? 200 : ok_status, order_json(&o));
     } else if (strncmp(error, "bad request", 11) == 0) {
         tr__gw_problem(res, 400, error);
     } else if (strcmp(error, "no such order") == 0) {
@@ -118,29 +121,6 @@ static const char *order_parse(json_t *j, tr_shop_place *p) {
     return NULL;
 }
 
-/* GET of the key's order: true when it exists (*res then holds it, 200); false with *res
- * untouched when it does not, or with *res filled (an error) when the service failed. */
-static bool existing_order(tr__gw_node *node, const tr__gw_request *req, uint64_t id,
-                           tr__gw_response *res) {
-    uint8_t body[TR_SHOP_BODY_MAX];
-    size_t len = 0;
-    tr_msg *reply = NULL;
-    tr_shop_order o;
-    char error[64];
-    int rc = tr__shop_get_encode(body, sizeof body, id, &len);
-    TR_ASSERT(rc == 0); /* an id within 2^53 always encodes */
-    if (orders_call(node, req, TR_SHOP_GET, body, len, &reply, res) != 0) {
-        return true; /* answered: 503 / 504 */
-    }
-    if (tr__shop_answer_decode(reply->body, reply->body_len, &o, error, sizeof error) == 0 &&
-        strcmp(error, "no such order") == 0) {
-        tr_msg_free(reply);
-        return false;
-    }
-    orders_answer(reply, 200, res);
-    return true;
-}
-
 void tr__gw_order_post(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
     json_error_t jerr;
     char detail[256];
@@ -167,15 +147,13 @@ void tr__gw_order_post(tr__gw_node *node, const tr__gw_request *req, tr__gw_resp
     }
     p.key_len = (uint32_t)strlen(req->idempotency_key);
     memcpy(p.key, req->idempotency_key, p.key_len);
-    /* the same key answers the order it made: 200; a new one 201 */
-    if (existing_order(node, req, tr__shop_order_id(p.key, p.key_len), res)) {
-        return;
-    }
     uint8_t body[TR_SHOP_BODY_MAX];
     size_t len = 0;
     int rc = tr__shop_place_encode(body, sizeof body, &p, &len);
     TR_ASSERT(rc == 0); /* the fields are checked above */
     tr_msg *reply = NULL;
+    /* 201 only to the request that created the order (the answer's "created"); every other
+     * request with the key is answered its order with 200 */
     if (orders_call(node, req, TR_SHOP_PLACE, body, len, &reply, res) == 0) {
         orders_answer(reply, 201, res);
     }
@@ -193,6 +171,26 @@ void tr__gw_order_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_respo
     TR_ASSERT(rc == 0); /* an id within 2^53 always encodes */
     tr_msg *reply = NULL;
     if (orders_call(node, req, TR_SHOP_GET, body, len, &reply, res) == 0) {
+        orders_answer(reply, 200, res);
+    }
+}
+
+void tr__gw_order_cancel(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
+    int64_t id;
+    if (tr__gw_parse_id(req->param, &id) != 0) {
+        tr__gw_problem(res, 400, "the id must be a decimal integer from 1 to 2^53-1");
+        return;
+    }
+    if (req->body_len > 0) {
+        tr__gw_problem(res, 400, "this route takes no request body");
+        return;
+    }
+    uint8_t body[TR_SHOP_BODY_MAX];
+    size_t len = 0;
+    int rc = tr__shop_get_encode(body, sizeof body, (uint64_t)id, &len);
+    TR_ASSERT(rc == 0); /* an id within 2^53 always encodes */
+    tr_msg *reply = NULL;
+    if (orders_call(node, req, TR_SHOP_CANCEL, body, len, &reply, res) == 0) {
         orders_answer(reply, 200, res);
     }
 }

@@ -265,9 +265,13 @@ static void health_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_resp
 
 /* The routes. Adding one is a row here, a handler above, and its path in docs/openapi.json. */
 static const gw_route routes[] = {
-    {"GET", "/openapi.json", openapi_get},  {"GET", "/health", health_get},
-    {"GET", "/products/{id}", product_get}, {"POST", "/products", product_put},
-    {"POST", "/orders", tr__gw_order_post}, {"GET", "/orders/{id}", tr__gw_order_get},
+    {"GET", "/openapi.json", openapi_get},
+    {"GET", "/health", health_get},
+    {"GET", "/products/{id}", product_get},
+    {"POST", "/products", product_put},
+    {"POST", "/orders", tr__gw_order_post},
+    {"GET", "/orders/{id}", tr__gw_order_get},
+    {"POST", "/orders/{id}/cancel", tr__gw_order_cancel},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

@@ -35,6 +35,8 @@ typedef struct shop_client {
     uint64_t restock_id;
     uint64_t confirmed; /* the customer's last order, when it was answered confirmed (or 0) */
     uint64_t due_ns;    /* the next attempt or operation, from then on */
+    bool probe_drawn;   /* the final phase's order was drawn */
+    bool final_done;    /* ... and answered (or given up), and a think time passed */
     char key[24];
     uint32_t key_len;
     char error[48];
@@ -99,18 +101,36 @@ static int write_body(shop_client *s, uint32_t customer, tr_mp_writer *w) {
     return rc;
 }
 
+/* The final phase's order, key "q<client>": placed after the heal, it is refused while its
+ * coordinator's breaker in front of the provider is open, so its answer shows the breaker
+ * closed again. */
+static void draw_final(tr_workload_client *cl, shop_client *s) {
+    s->probe_drawn = true;
+    s->open = true;
+    s->kind = K_ORDER;
+    s->attempts = 0;
+    s->item = (uint32_t)tr_sim_rng_below(cl->rng, cl->key_count ? cl->key_count : 1);
+    s->qty = 1;
+    s->key_len = (uint32_t)snprintf(s->key, sizeof s->key, "q%u", cl->id);
+}
+
 static int shop_next(tr_workload_client *cl, tr_workload_op *op, uint32_t *type,
                      const char **target, tr_mp_writer *w) {
     shop_client *s = cl->state;
-    if (cl->phase == TR_WORKLOAD_FINAL || (!s->open && cl->phase != TR_WORKLOAD_RUNNING)) {
+    bool final = cl->phase == TR_WORKLOAD_FINAL;
+    if (s->final_done || (!final && !s->open && cl->phase != TR_WORKLOAD_RUNNING)) {
         return TR_ENOENT;
     }
     if (cl->now_ns < s->due_ns) {
         cl->wait_ns = s->due_ns - cl->now_ns;
         return TR_EAGAIN;
     }
+    if (final && !s->open && s->probe_drawn) { /* answered, and a think time passed */
+        s->final_done = true;
+        return TR_ENOENT;
+    }
     if (!s->open) {
-        draw(cl, s);
+        final ? draw_final(cl, s) : draw(cl, s);
     }
     int rc = write_body(s, cl->id, w);
     if (rc != 0) {
@@ -219,10 +239,11 @@ static tr_history_type shop_complete(tr_workload_client *cl, const tr_workload_o
 
 static bool shop_busy(const tr_workload_client *cl) {
     const shop_client *s = cl->state;
-    return cl->phase == TR_WORKLOAD_STOPPING && s->open;
+    return (cl->phase == TR_WORKLOAD_STOPPING && s->open) ||
+           (cl->phase == TR_WORKLOAD_FINAL && !s->final_done);
 }
 
-const tr_workload tr__shop_workload = {.clients_per_node = 2,
+const tr_workload tr__shop_workload = {.clients_per_node = 6,
                                        .client_state_size = sizeof(shop_client),
                                        .client_next = shop_next,
                                        .client_complete = shop_complete,
@@ -290,6 +311,32 @@ static int provider_arg(const tr_service_env *env, void *buf, size_t cap, size_t
     return 0;
 }
 
+/* The coordinator: the simulator's nodes each call their own provider; on a real node
+ * TROUPE_SHOP_PAYMENTS_NODE (a name among the nodes, e.g. "n3") makes every coordinator call
+ * the provider of that one node, the payments node. */
+static int orders_arg(const tr_service_env *env, void *buf, size_t cap, size_t *len) {
+    tr_orders_config c;
+    size_t placed = 0;
+    memset(&c, 0, sizeof c);
+    int rc = place_arg(env, &c.place, sizeof c.place, &placed);
+    const char *node = env->simulated ? NULL : getenv("TROUPE_SHOP_PAYMENTS_NODE");
+    bool known = node == NULL;
+    for (uint32_t i = 0; !known && i < env->node_count; i++) {
+        known = strcmp(node, env->node_names[i]) == 0;
+    }
+    if (rc != 0 || !known || cap < sizeof c) {
+        return rc != 0 ? rc : !known ? TR_EINVAL : TR_ETOOBIG;
+    }
+    int n = node ? snprintf(c.provider, sizeof c.provider, "%s@%s", TR_SHOP_PROVIDER_NAME, node)
+                 : snprintf(c.provider, sizeof c.provider, "%s", TR_SHOP_PROVIDER_NAME);
+    if (n < 0 || (size_t)n >= sizeof c.provider) {
+        return TR_EINVAL;
+    }
+    memcpy(buf, &c, sizeof c);
+    *len = sizeof c;
+    return 0;
+}
+
 static int entity_arg(const tr_entity_type *t, const tr_service_env *env, void *buf, size_t cap,
                       size_t *len) {
     return tr_entity_host_arg(t, env, 0, buf, cap, len);
@@ -314,7 +361,7 @@ static const tr_service_actor shop_actors[] = {
     {.name = TR_SHOP_PAYMENTS_NAME, .behaviour = &tr_entity_host, .arg = payment_arg},
     {.name = TR_SHOP_PROVIDER_NAME, .behaviour = &tr__provider_behaviour, .arg = provider_arg},
     {.name = TR__SHOP_AUDIT_NAME, .behaviour = &tr__audit_behaviour, .arg = place_arg},
-    {.name = TR_SHOP_ORDERS_NAME, .behaviour = &tr__orders_behaviour, .arg = place_arg},
+    {.name = TR_SHOP_ORDERS_NAME, .behaviour = &tr__orders_behaviour, .arg = orders_arg},
 };
 
 static const tr_service_request shop_requests[] = {{"place", TR_SHOP_PLACE},

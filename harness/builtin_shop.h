@@ -16,14 +16,18 @@
  *
  * Checks (harness/check_shop.c, over the end states in the stores after the heal and the
  * quiet period, and the history): stock-never-negative, stock-conserved, orders-final,
- * payments, idempotency, events; the orders check reports the measures order latency
- * percentiles, availability and the breakers' openings. */
+ * payments, idempotency, events, breakers (every coordinator's breakers closed at the end);
+ * the orders check reports the measures order latency percentiles and availability, the
+ * breakers check the breakers' openings.
+ * Final phase: each client places one more order (key "q<client>", retried like any order
+ * until it is answered confirmed or cancelled), so that every coordinator's breaker in front
+ * of the payment provider, which refuses new orders while it is open, has to close. */
 #ifndef TR_HARNESS_BUILTIN_SHOP_H
 #define TR_HARNESS_BUILTIN_SHOP_H
 
 #include "troupe.h"
 
-#define TR__SHOP_CHECK_COUNT 6
+#define TR__SHOP_CHECK_COUNT 7
 extern const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT];
 extern const tr_workload tr__shop_workload;
 extern const tr_service tr__builtin_shop;

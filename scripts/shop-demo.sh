@@ -1,8 +1,11 @@
 #!/bin/sh
 # shop-demo.sh — a 4-node shop on this machine: nodes n1..n4 on 127.0.0.1 hosting the shop
 # (orders saga, payments, stock, the payment provider, topics) and the catalog, each with the
-# HTTP gateway (n1 on 127.0.0.1:8080, n2 on 8081, ...). Prints curl lines to try, then waits;
-# Ctrl-C stops the nodes and removes their data.
+# HTTP gateway (n1 on 127.0.0.1:8080, n2 on 8081, ...). n4 is the payments node: every
+# coordinator charges through n4's payment provider (TROUPE_SHOP_PAYMENTS_NODE=n4), so killing
+# n4 with kill -9 opens the coordinators' breaker in front of it and POST /orders answers 503
+# at once until n4 is back. Prints curl lines to try, then waits; Ctrl-C stops the nodes and
+# removes their data.
 #
 #   sh scripts/shop-demo.sh [TROUPE_BINARY]     (default: zig-out/bin/troupe)
 #   HTTP_PORT=9080 CLUSTER_PORT=9401 sh scripts/shop-demo.sh   (other ports)
@@ -18,6 +21,8 @@ command -v curl >/dev/null || { echo "shop-demo: curl is needed to try the gatew
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/troupe-shop.XXXXXX")
 TROUPE_SECRET="shop-demo-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export TROUPE_SECRET
+TROUPE_SHOP_PAYMENTS_NODE=n4
+export TROUPE_SHOP_PAYMENTS_NODE
 PIDS=""
 stop() {
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
@@ -27,14 +32,17 @@ stop() {
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
-for k in 1 2 3 4; do
-    port=$((CLUSTER_PORT + k - 1))
+# node_cmd K: the command line of node nK
+node_cmd() {
     seeds=""
-    [ "$k" -gt 1 ] && seeds="--seeds 127.0.0.1:$CLUSTER_PORT"
-    # shellcheck disable=SC2086 # $seeds is empty or two words
-    "$EXE" node --name "n$k" --listen "127.0.0.1:$port" $seeds --replicas n1,n2,n3,n4 \
-        --data "$DIR/n$k" --builtins shop --http "127.0.0.1:$((HTTP_PORT + k - 1))" \
-        --heartbeat-ms 200 --down-ms 1500 >"$DIR/n$k.log" 2>&1 &
+    [ "$1" -gt 1 ] && seeds="--seeds 127.0.0.1:$CLUSTER_PORT"
+    echo "$EXE node --name n$1 --listen 127.0.0.1:$((CLUSTER_PORT + $1 - 1)) $seeds" \
+        "--replicas n1,n2,n3,n4 --data $DIR/n$1 --builtins shop" \
+        "--http 127.0.0.1:$((HTTP_PORT + $1 - 1)) --heartbeat-ms 200 --down-ms 1500"
+}
+for k in 1 2 3 4; do
+    # shellcheck disable=SC2046 # the words of the command line
+    $(node_cmd "$k") >"$DIR/n$k.log" 2>&1 &
     PIDS="$PIDS $!"
 done
 # Ready once every gateway answers.
@@ -65,8 +73,15 @@ Try:
   curl -s -i -X POST http://127.0.0.1:$((HTTP_PORT + 1))/orders -H 'Idempotency-Key: demo-1' -d '{"item": 3, "qty": 2}'
   curl -s $G/orders/ID            (the id the order answered)
   curl -s -i -X POST $G/orders -d '{"item": 3, "qty": 2}'
+  curl -s -X POST $G/orders/ID/cancel   (the customer cancels it: refunded, stock returned)
   curl -s $G/health
   curl -s $G/openapi.json | head -c 300
+
+The payments node is n4. Kill it, and new orders are refused at once (503, Retry-After):
+  kill -9 $(echo $PIDS | cut -d' ' -f4)
+  curl -s -i -X POST $G/orders -H 'Idempotency-Key: demo-2' -d '{"item": 3, "qty": 1}'
+Restart it (in another shell; stop it yourself), and orders succeed again:
+  TROUPE_SECRET=$TROUPE_SECRET TROUPE_SHOP_PAYMENTS_NODE=n4 $(node_cmd 4)
 
 MSG
 while :; do sleep 3600 & wait $!; done # wait: a signal ends it at once

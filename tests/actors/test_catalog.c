@@ -14,10 +14,14 @@
 
 static const char *const names[] = {"n1", "n2", "n3"};
 static tr_sim *sim;
+static bool n2_late; /* n2 boots without the catalog until this is cleared */
 
 static int boot(tr_node *node, void *ud) {
     (void)ud;
     uint32_t i = tr_node_id(node) - 1;
+    if (i == 1 && n2_late) {
+        return 0; /* a node that joins the catalog later */
+    }
     tr_service_env env = {.node_index = i,
                           .node_count = NODES,
                           .node_name = names[i],
@@ -191,6 +195,29 @@ Test(catalog, a_write_made_while_a_replica_is_cut_off_reaches_it_after_the_heal)
     tr_sim_run_for(sim, 3000 * MS);
     cr_assert_eq(get_version(1, 11), 1, "after the heal the event reaches n2 (at least once)");
     cr_assert_eq(get_version(2, 11), 1, "and n3");
+    stop();
+}
+
+Test(catalog, a_replica_that_subscribes_late_catches_up_with_every_product) {
+    n2_late = true; /* n2, not n3: n3 is the topic's home */
+    start();
+    tr_catalog_product p;
+    for (int64_t id = 1; id <= 9; id++) { /* more than one SYNC batch */
+        cr_assert_eq(put(0, id, "Spoon", 100 + id, &p), 0);
+    }
+    cr_assert_eq(put(2, 4, "Spoon", 999, &p), 0); /* version 2 of one of them */
+    tr_sim_run_for(sim, 500 * MS);
+    cr_assert_eq(get_version(2, 9), 1, "n3, subscribed from the start, has every product");
+    /* n2 starts its catalog with an empty replica, long after these writes */
+    n2_late = false;
+    cr_assert_eq(tr_sim_crash(sim, 1), 0);
+    cr_assert_eq(tr_sim_restart(sim, 1), 0);
+    tr_sim_run_for(sim, 3000 * MS);
+    for (int64_t id = 1; id <= 9; id++) {
+        int64_t v = get_version(1, id);
+        cr_assert_eq(v, id == 4 ? 2 : 1, "the late replica n2 serves product %lld (version %lld)",
+                     (long long)id, (long long)v);
+    }
     stop();
 }
 

@@ -121,17 +121,18 @@ Test(shop_wire, answers_and_gets) {
     cr_assert_lt(tr__shop_order_id("k", 1), 1ull << 53);
 }
 
-static void create(ent *e, const char *key) {
+static void create(ent *e, const char *key, uint64_t creator) {
     uint8_t body[128];
     tr_mp_writer w;
     tr_mp_writer_init(&w, body, sizeof body);
-    tr_mp_write_array(&w, 6);
+    tr_mp_write_array(&w, 7);
     tr_mp_write_uint(&w, 1);
     tr_mp_write_cstr(&w, key);
     tr_mp_write_uint(&w, 3);    /* item */
     tr_mp_write_uint(&w, 2);    /* qty */
     tr_mp_write_uint(&w, 5);    /* customer */
     tr_mp_write_uint(&w, 1600); /* amount */
+    tr_mp_write_uint(&w, creator);
     cr_assert_eq(call(&tr__order_type, e, "", TR__ORDER_CREATE, body, w.len), 0);
 }
 
@@ -149,13 +150,15 @@ Test(shop_order, one_order_per_key_and_decisions_exclude_each_other) {
     int64_t id = 1;
     cr_assert_eq(call_ints(&tr__order_type, &e, "", TR__ORDER_READ, 1, &id), 0);
     cr_assert(reply_is(&e, "no such order"));
-    create(&e, "k1");
+    create(&e, "k1", 77);
     cr_assert_eq(tr__order_view_decode(e.reply, e.reply_len, &v), 0);
     cr_assert(v.state == TR_SHOP_PENDING + 1 && v.amount == 1600 && v.qty == 2);
     cr_assert_eq(v.key_hash, tr__shop_key_hash("k1", 2));
-    create(&e, "k1"); /* the same key: the same order */
+    cr_assert_eq(v.creator, 77);
+    create(&e, "k1", 78); /* the same key: the same order, its creator the first request */
     cr_assert_eq(tr__order_view_decode(e.reply, e.reply_len, &v), 0);
-    create(&e, "k2");
+    cr_assert_eq(v.creator, 77);
+    create(&e, "k2", 79);
     cr_assert(reply_is(&e, "key conflict"));
     v = event(&e, TR__EV_CONFIRMED, 0); /* nothing reserved or charged: refused */
     cr_assert_eq(v.state, TR_SHOP_PENDING + 1);
@@ -264,7 +267,7 @@ Test(shop_stock, reservations_by_order_are_decided_once) {
 Test(shop_order, the_customer_cancels_a_confirmed_order_only) {
     ent e = {0};
     tr_order_view v;
-    create(&e, "k1");
+    create(&e, "k1", 1);
     v = event(&e, TR__EV_CANCELLED, TR__REASON_CUSTOMER); /* pending: refused */
     cr_assert_eq(v.state, TR_SHOP_PENDING + 1);
     event(&e, TR__EV_RESERVED, 0);

@@ -205,6 +205,30 @@ def test_orders(nodes):
         time.sleep(0.1)
     check(final is not None and final["id"] == first.get("id"),
           "GET /orders/{id} through n1 reads it back, final: %s" % final)
+    test_cancel(nodes, final or {})
+
+
+def test_cancel(nodes, order):
+    """POST /orders/{id}/cancel: a confirmed order ends cancelled by the customer (pending until
+    the refund and the stock's return are done), a cancelled one answers as it is; a second
+    cancel through another node answers the same."""
+    n1, n2, n3 = nodes
+    oid, cancelled = order.get("id", 0), None
+    deadline = time.time() + 10
+    while time.time() < deadline and cancelled is None:
+        status, _, b = request(n2.http, "POST", "/orders/%d/cancel" % oid)
+        got = json.loads(b) if status == 200 else {}
+        if got.get("state") == "cancelled":
+            cancelled = got
+        time.sleep(0.1)
+    want = "cancelled by customer" if order.get("state") == "confirmed" else order.get("reason")
+    check(cancelled is not None and cancelled.get("reason") == want and
+          cancelled.get("id") == oid,
+          "POST /orders/{id}/cancel of a %s order: cancelled, %r: %s" %
+          (order.get("state"), want, cancelled))
+    status, _, b = request(n3.http, "POST", "/orders/%d/cancel" % oid)
+    check(status == 200 and json.loads(b) == cancelled,
+          "a second cancel through n3 answers the same (%d %s)" % (status, b[:120]))
 
 
 HOSTILE = [
@@ -256,6 +280,10 @@ HOSTILE = [
     ("an absent order", "GET", "/orders/1", None, None, 404),
     ("a bad order id", "GET", "/orders/x1", None, None, 400),
     ("DELETE on an order", "DELETE", "/orders/1", None, None, 405),
+    ("a cancel of an absent order", "POST", "/orders/1/cancel", None, None, 404),
+    ("a cancel of a bad id", "POST", "/orders/01/cancel", None, None, 400),
+    ("a cancel with a body", "POST", "/orders/1/cancel", b'{"why": 1}', None, 400),
+    ("GET on a cancel", "GET", "/orders/1/cancel", None, None, 405),
     ("a path below a product", "GET", "/products/1/x", None, None, 404),
     ("an empty id", "GET", "/products/", None, None, 404),
     ("DELETE on a product", "DELETE", "/products/1", None, None, 405),
@@ -355,6 +383,7 @@ def test_schemathesis(n, tmp):
     for line in tail[-10:]:
         print("      " + line.strip())
     check(rc == 0, "schemathesis: every check over the contract held (exit %d)" % rc)
+    check("/orders/{id}/cancel" in out, "schemathesis covered POST /orders/{id}/cancel")
     if rc != 0:
         print(out[-4000:])
 

@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""kill -9 in a real 4-node shop behind the HTTP gateway (loopback): orders go on through the
-gateway of n1 while another node is killed with SIGKILL and restarted.
+"""kill -9 of the payments node in a real 4-node shop behind the HTTP gateway (loopback):
+every node is given TROUPE_SHOP_PAYMENTS_NODE=n3, so n3's payment provider serves every
+coordinator; orders go on through the gateway of n1 while n3 is killed with SIGKILL and
+restarted.
 
   no hang       every POST /orders is answered (2xx, 503 or 504) within its deadline and a
-                margin, before, during and after the kill: a dead node costs at most the
-                requests in flight, never a hang
-  503 fast      an answer 503 comes at once (well under the deadline)
-  recovery      after the restart, orders with new keys are placed again (201)
+                margin, before, during and after the kill
+  fast 503      with n3 down, the coordinator's breaker in front of the payment provider
+                opens and from then on every new order is refused at once: 503
+                problem+json with Retry-After, each well under the deadline (nothing was
+                reserved, so nothing needs compensating); at least MIN_503 of them
+  recovery      after the restart the breaker half-opens, its probe closes it, and orders with
+                new keys are placed again (201)
+  one 201       requests with one new key sent in parallel through three gateways (so racing
+                within a coordinator and between coordinators) get exactly one 201, the
+                others 200, all with the same order
   no loss       every order answered 200/201 reads back through another node's gateway,
                 with its id, in a final state (confirmed or cancelled) once the saga is done;
                 a retry with the same key answers the same order
@@ -22,11 +30,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SECRET = "shop-kill9-test-secret-0123456789"
 DEADLINE_S = 2.0  # the gateway's deadline per request
 MARGIN_S = 1.5
+FAST_503_S = 0.5  # a refusal by an open breaker: at once, a quarter of the deadline at most
+MIN_503 = 10
+PAYMENTS_NODE = "n3"
 
 failures = []
 BUG = sys.argv[2] if len(sys.argv) > 2 else None
@@ -55,7 +67,8 @@ class Node:
             args += ["--bug", BUG]
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
-                                     env=dict(os.environ, TROUPE_SECRET=SECRET))
+                                     env=dict(os.environ, TROUPE_SECRET=SECRET,
+                                              TROUPE_SHOP_PAYMENTS_NODE=PAYMENTS_NODE))
         self.port = self.http = None
         deadline = time.time() + 10
         while time.time() < deadline and self.proc.poll() is None:
@@ -80,12 +93,13 @@ class Node:
         self.log.close()
 
 
-def request(port, method, path, body=None, headers=None):
+def request(port, method, path, body=None, headers=None, with_headers=False):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE_S + 10)
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
-        return r.status, r.read()
+        out = (r.status, r.read())
+        return out + (dict(r.getheaders()),) if with_headers else out
     finally:
         c.close()
 
@@ -103,15 +117,37 @@ class Client:
         self.seq += 1
         key = "k9-%d" % self.seq
         t0 = time.time()
-        status, body = request(self.gw, "POST", "/orders",
-                               json.dumps({"item": self.seq % 8, "qty": 1}),
-                               {"Idempotency-Key": key})
+        status, body, headers = request(self.gw, "POST", "/orders",
+                                        json.dumps({"item": self.seq % 8, "qty": 1}),
+                                        {"Idempotency-Key": key}, with_headers=True)
         took = time.time() - t0
         self.slowest = max(self.slowest, took)
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if status in (200, 201):
             self.acked[key] = json.loads(body)["id"]
+        self.last_headers = headers
+        self.last_body = body
         return status, took
+
+
+def race(gateways, key, per_gateway=3):
+    """POST /orders with one key from len(gateways) * per_gateway threads at once."""
+    results, start = [], threading.Event()
+
+    def one(gw):
+        start.wait()
+        status, body = request(gw, "POST", "/orders", json.dumps({"item": 2, "qty": 1}),
+                               {"Idempotency-Key": key})
+        results.append((status, json.loads(body).get("id")))
+
+    threads = [threading.Thread(target=one, args=(gw,)) for gw in gateways
+               for _ in range(per_gateway)]
+    for t in threads:
+        t.start()
+    start.set()
+    for t in threads:
+        t.join()
+    return results
 
 
 def run(exe, tmp):
@@ -126,28 +162,58 @@ def run(exe, tmp):
             client.order()
         check(client.statuses.get(201, 0) >= 8,
               "before the kill, orders are placed: %s" % client.statuses)
+        for r in range(5):
+            got = race([nodes[0].http, nodes[1].http, nodes[3].http], "race-%d" % r)
+            statuses = sorted(st for st, _ in got)
+            check(statuses.count(201) == 1 and statuses.count(200) == len(got) - 1 and
+                  len({oid for _, oid in got}) == 1,
+                  "9 racing requests with one key: exactly one 201, the others 200, one order: "
+                  "%s" % statuses)
         victim = nodes[2]
+        assert victim.name == PAYMENTS_NODE
         victim.stop(signal.SIGKILL)
-        fast_503 = True
-        during = {}
+        during, refusals, slow_503, bad_503, after_first = {}, 0, [], [], []
         t_end = time.time() + 6.0
         while time.time() < t_end:
             status, took = client.order()
             during[status] = during.get(status, 0) + 1
-            if status == 503 and took > 0.5:
-                fast_503 = False
+            if refusals > 0:
+                after_first.append(status)
+            if status == 503:
+                refusals += 1
+                if took > FAST_503_S:
+                    detail = json.loads(client.last_body).get("detail", "")
+                    slow_503.append((round(took, 2), detail))
+                problem = client.last_headers.get("Content-Type", "")
+                if "problem+json" not in problem or "Retry-After" not in client.last_headers:
+                    bad_503.append(problem)
         check(client.slowest <= DEADLINE_S + MARGIN_S and
               set(during) <= {200, 201, 503, 504},
-              "with n3 killed, every order is answered in time (slowest %.2f s): %s" %
-              (client.slowest, during))
-        check(fast_503, "each 503 came at once")
+              "with the payments node killed, every order is answered in time (slowest %.2f s): "
+              "%s" % (client.slowest, during))
+        check(refusals >= MIN_503, "the payments breaker opened: %d orders refused with 503 "
+              "(at least %d)" % (refusals, MIN_503))
+        check(not slow_503, "each 503 came at once (under %.1f s): slow ones %s" %
+              (FAST_503_S, slow_503[:5]))
+        check(not bad_503, "each 503 is problem+json with Retry-After: %s" % bad_503[:3])
+        check(after_first.count(503) == len(after_first),
+              "from the first refusal on, every new order is refused at once: %s" %
+              {s: after_first.count(s) for s in set(after_first)})
         victim.start()
-        time.sleep(1.5)
+        t_back, first_201 = time.time(), None
+        while time.time() < t_back + 20 and first_201 is None:
+            status, _ = client.order()
+            if status == 201:
+                first_201 = time.time() - t_back
+            else:
+                time.sleep(0.2)
+        check(first_201 is not None, "after the payments node's restart the breaker closes: an "
+              "order placed after %s s" % (None if first_201 is None else round(first_201, 1)))
         after = {}
         for _ in range(10):
             status, _ = client.order()
             after[status] = after.get(status, 0) + 1
-        check(after.get(201, 0) >= 8, "after n3's restart, orders are placed again: %s" % after)
+        check(after.get(201, 0) >= 8, "then orders are placed again: %s" % after)
         reader = nodes[1].http
         lost, unfinished = [], []
         deadline = time.time() + 20
