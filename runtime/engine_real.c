@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -136,6 +137,14 @@ uint64_t tr__real_thread_cpu_ns(void *ud) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The calling thread's involuntary context switches so far (Linux's RUSAGE_THREAD); 0
+ * where it cannot be read, so the spin policy then relies on preemption alone. */
+uint64_t tr__real_thread_preemptions(void *ud) {
+    (void)ud;
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_nivcsw : 0;
 }
 
 static uint64_t splitmix(uint64_t *s) {
@@ -307,7 +316,9 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
 
 static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
     tr_actor *a = NULL;
-    if (tr__spin_begin(&rt->w0_spin, mono_ns()) > 0) {
+    /* When the loop's poll would not block (the transport spins after activity, a callback is
+     * pending) the turn below is no park: the transport's own budget governs that spin. */
+    if (uv_backend_timeout(&rt->loop) != 0 && tr__spin_begin(&rt->w0_spin, mono_ns()) > 0) {
         bool more = true;
         while (!a && more && !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
             uv_run(&rt->loop, UV_RUN_NOWAIT);
@@ -733,7 +744,8 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     rt->nworkers = cfg.workers ? cfg.workers : (uint32_t)(cores > 0 ? cores : 1);
     rt->commit_interval_us = cfg.commit_interval_us;
-    tr__spin_init(&rt->w0_spin, W0_SPIN_NS, tr__real_thread_cpu_ns, NULL);
+    tr__spin_init(&rt->w0_spin, W0_SPIN_NS, tr__real_thread_cpu_ns, tr__real_thread_preemptions,
+                  NULL);
     pthread_mutex_init(&rt->global_lock, NULL);
     pthread_cond_init(&rt->global_cond, NULL);
     pthread_mutex_init(&rt->io_lock, NULL);

@@ -17,17 +17,25 @@
  *      clock). Wall time running ahead of CPU time by more than TR__SPIN_PREEMPT_NS means
  *      the thread was descheduled (preempted, throttled by a quota, or its vCPU stolen):
  *      the spin stops at once and the budget drops to 0.
- *   3. While the budget is 0 the thread parks at once; every probe_every-th park it spins a
- *      probe of max_ns instead, so the budget recovers when the machine goes idle. A probe
- *      that is preempted doubles probe_every (up to TR__SPIN_PROBE_MAX); a probe or spin
- *      that hits resets it to TR__SPIN_PROBE_MIN.
+ *   3. Crowding: a spin is often not preempted at all (the scheduler favours a thread that
+ *      sleeps often); the peer it waits for is the one kept off the cores. So every
+ *      TR__SPIN_WINDOW begins, the thread's count of involuntary context switches is read:
+ *      TR__SPIN_CROWDED or more in the window (at any time, spinning or working) means
+ *      other threads want these cores, and the budget drops to 0 as on a preemption. On an
+ *      idle machine a thread is hardly ever switched out against its will. While the last
+ *      window was crowded no probe runs.
+ *   4. While the budget is 0 the thread parks at once; every probe_every-th park it spins a
+ *      probe of max_ns instead, so the budget recovers when the machine goes idle. A
+ *      preemption or a crowded window doubles probe_every (up to TR__SPIN_PROBE_MAX); a
+ *      spin that hits halves it (down to TR__SPIN_PROBE_MIN).
  *
  * Invariants: budget_ns <= max_ns; budget_ns is 0 or >= TR__SPIN_MIN_NS (or == max_ns);
  * TR__SPIN_PROBE_MIN <= probe_every <= TR__SPIN_PROBE_MAX; between begin and end at most one
  * spin is in progress. max_ns == 0 never spins.
  *
- * Pure logic: wall time is passed in; the thread CPU clock is a callback (the real engine's
- * tr__real_thread_cpu_ns; tests feed both synthetic samples). Not thread-safe: one owner thread per tr__spin.
+ * Pure logic: wall time is passed in; the thread's CPU time and its involuntary switches
+ * are callbacks (the real engine's tr__real_thread_cpu_ns and tr__real_thread_preemptions;
+ * tests feed synthetic samples). Not thread-safe: one owner thread per tr__spin.
  */
 #ifndef TR_SPIN_H
 #define TR_SPIN_H
@@ -40,8 +48,11 @@
 #define TR__SPIN_PREEMPT_NS 10000u /* wall ahead of CPU by more: descheduled */
 #define TR__SPIN_PROBE_MIN 16u     /* parks between probes after a hit */
 #define TR__SPIN_PROBE_MAX 4096u   /* ... at most, after repeated preempted probes */
+#define TR__SPIN_WINDOW 32u        /* begins between two reads of the switch count */
+#define TR__SPIN_CROWDED 2u        /* involuntary switches in a window: cores are taken */
 
-/* The calling thread's CPU time in ns. ud is the tr__spin's clock_ud. */
+/* A count of the calling thread: its CPU time in ns, or its involuntary context switches
+ * so far. ud is the tr__spin's clock_ud. */
 typedef uint64_t (*tr__spin_clock_fn)(void *ud);
 
 typedef struct tr__spin {
@@ -49,18 +60,25 @@ typedef struct tr__spin {
     uint64_t budget_ns; /* the current budget, 0..max_ns */
     uint32_t probe_every, parks;
     tr__spin_clock_fn cpu_clock; /* borrowed function */
-    void *clock_ud;              /* borrowed; passed to cpu_clock */
+    tr__spin_clock_fn switches;  /* borrowed function; NULL: no crowding signal */
+    void *clock_ud;              /* borrowed; passed to both clocks */
+    /* the crowding window */
+    bool crowded, switches_ref_valid;
+    uint32_t window_begins;
+    uint64_t switches_ref;
     /* the spin in progress */
     bool active, probing, preempted, sampled;
     uint64_t start_ns, limit_ns;      /* wall time at begin; the spin's length */
     uint64_t ref_wall_ns, ref_cpu_ns; /* the first CPU sample of this spin */
     uint64_t next_sample_ns;          /* wall time of the next CPU sample */
     /* counters (read by tests and logs) */
-    uint64_t hits, misses, preemptions, probes;
+    uint64_t hits, misses, preemptions, probes, crowdings;
 } tr__spin;
 
-/* Sets s up with a ceiling of max_ns and a full budget. cpu_clock and ud are borrowed. */
-void tr__spin_init(tr__spin *s, uint64_t max_ns, tr__spin_clock_fn cpu_clock, void *ud);
+/* Sets s up with a ceiling of max_ns and a full budget. The clocks and ud are borrowed;
+ * switches may be NULL. */
+void tr__spin_init(tr__spin *s, uint64_t max_ns, tr__spin_clock_fn cpu_clock,
+                   tr__spin_clock_fn switches, void *ud);
 /* Starts a spin at wall time now_ns: returns how long it may last, 0 = park at once (then
  * no spin is in progress and tr__spin_end must not be called). */
 uint64_t tr__spin_begin(tr__spin *s, uint64_t now_ns);

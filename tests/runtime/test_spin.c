@@ -8,16 +8,22 @@
 
 #define MAX_NS 50000u
 
-/* The fake thread CPU clock: the test sets what it reads and counts the reads. */
+/* The fake thread clocks: the test sets what they read and counts the CPU clock's reads. */
 typedef struct fake_cpu {
     uint64_t now_ns;
     uint32_t reads;
+    uint64_t switches; /* the thread's involuntary context switches */
 } fake_cpu;
 
 static uint64_t fake_clock(void *ud) {
     fake_cpu *c = ud;
     c->reads++;
     return c->now_ns;
+}
+
+static uint64_t fake_switches(void *ud) {
+    const fake_cpu *c = ud;
+    return c->switches;
 }
 
 /* One spin on a free core: wall and CPU time advance together, step_ns per poll; work shows
@@ -65,7 +71,7 @@ static uint64_t spin_preempted(tr__spin *s, fake_cpu *c, uint64_t *wall, uint64_
 
 static void setup(tr__spin *s, fake_cpu *c) {
     *c = (fake_cpu){.now_ns = 123456};
-    tr__spin_init(s, MAX_NS, fake_clock, c);
+    tr__spin_init(s, MAX_NS, fake_clock, NULL, c);
 }
 
 Test(spin, spins_full_budget_while_every_spin_hits) {
@@ -191,9 +197,10 @@ Test(spin, a_missed_probe_keeps_parking) {
     fake_cpu c;
     setup(&s, &c);
     uint64_t wall = 1000000;
-    while (s.budget_ns) {
+    for (int i = 0; i < 100 && s.budget_ns; i++) {
         spin_free(&s, &c, &wall, UINT64_MAX); /* an idle node: nothing comes */
     }
+    cr_assert_eq(s.budget_ns, 0, "misses on an idle node must bring the budget to 0");
     uint32_t spins = 0;
     for (uint32_t i = 0; i < 100 * TR__SPIN_PROBE_MIN; i++) {
         spins += spin_free(&s, &c, &wall, UINT64_MAX) > 0;
@@ -206,9 +213,47 @@ Test(spin, a_zero_ceiling_never_spins) {
     tr__spin s;
     fake_cpu c;
     c = (fake_cpu){0};
-    tr__spin_init(&s, 0, fake_clock, &c);
+    tr__spin_init(&s, 0, fake_clock, NULL, &c);
     for (int i = 0; i < 10000; i++) {
         cr_assert_eq(tr__spin_begin(&s, (uint64_t)i * 1000), 0);
     }
     cr_assert_eq(s.probes, 0);
+}
+
+/* A crowded machine where the spinning thread itself is never preempted while it spins (its
+ * peer waits instead), but is switched out against its will now and then while it works:
+ * it stops spinning, probes included, until that stops; then the budget recovers. */
+Test(spin, involuntary_switches_stop_spinning_and_their_end_restores_it) {
+    tr__spin s;
+    fake_cpu c = {.now_ns = 777};
+    tr__spin_init(&s, MAX_NS, fake_clock, fake_switches, &c);
+    uint64_t wall = 1000000;
+    uint32_t late_spins = 0;
+    for (int i = 0; i < 5000; i++) {
+        c.switches += i % 8 == 0; /* one involuntary switch every 8 parks */
+        uint64_t limit = spin_free(&s, &c, &wall, 17000);
+        late_spins += i >= 3 * (int)TR__SPIN_WINDOW && limit > 0;
+    }
+    cr_assert_geq(s.crowdings, 1);
+    cr_assert_eq(s.preemptions, 0);
+    cr_assert_eq(late_spins, 0, "%u spins on a crowded machine", late_spins);
+    cr_assert_eq(s.budget_ns, 0);
+    uint32_t parks = 0;
+    while (s.budget_ns < MAX_NS && parks <= TR__SPIN_WINDOW + TR__SPIN_PROBE_MAX) {
+        spin_free(&s, &c, &wall, 17000); /* no more involuntary switches */
+        parks++;
+    }
+    cr_assert_eq(s.budget_ns, MAX_NS, "not recovered after %u parks", parks);
+}
+
+Test(spin, a_rare_involuntary_switch_keeps_the_full_budget) {
+    tr__spin s;
+    fake_cpu c = {.now_ns = 777};
+    tr__spin_init(&s, MAX_NS, fake_clock, fake_switches, &c);
+    uint64_t wall = 1000000;
+    for (int i = 0; i < 5000; i++) {
+        c.switches += i % 100 == 0; /* a kernel worker, now and then */
+        cr_assert_eq(spin_free(&s, &c, &wall, 17000), MAX_NS);
+    }
+    cr_assert_eq(s.crowdings, 0);
 }
