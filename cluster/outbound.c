@@ -140,34 +140,48 @@ bool tr__outbound_flush_all(tr_transport *t) {
     return any;
 }
 
-/* Activity (bytes in, a batch out): keep the loop spinning for spin_ns more, so that the
- * next message of a conversation is picked up without a sleep and a wake (15-20 us each
- * on a 2-vCPU VM), before parking in epoll_wait. */
+/* Activity (bytes in, a batch out): keep the loop spinning a while more, so that the next
+ * message of a conversation is picked up without a sleep and a wake (15-20 us each on a
+ * 2-vCPU VM), before parking in epoll_wait. How long is the spinner's adaptive budget
+ * (runtime/spin.h): up to spin_ns while spinning pays, nothing while the cores are taken,
+ * where spinning only burns the time slice or CPU quota the peer needs. */
 static void on_spin(uv_idle_t *h);
+
+static void spin_stop(tr_transport *t) {
+    uv_idle_stop(&t->spin);
+    atomic_store_explicit(&t->spinning, false, memory_order_seq_cst);
+    tr__outbound_flush_all(t); /* a sender that saw `spinning` did not wake us */
+}
 
 void tr__outbound_note_activity(tr_transport *t) {
     if (t->spin_ns == 0 || t->closing) {
         return;
     }
-    t->last_activity_ns = uv_hrtime();
-    if (!atomic_load_explicit(&t->spinning, memory_order_relaxed)) {
-        atomic_store_explicit(&t->spinning, true, memory_order_seq_cst);
-        uv_idle_start(&t->spin, on_spin);
+    bool spinning = atomic_load_explicit(&t->spinning, memory_order_relaxed);
+    if (spinning) {
+        tr__spin_end(&t->spinner, true); /* activity while spinning: the spin paid */
+    }
+    if (tr__spin_begin(&t->spinner, uv_hrtime()) > 0) {
+        if (!spinning) {
+            atomic_store_explicit(&t->spinning, true, memory_order_seq_cst);
+            uv_idle_start(&t->spin, on_spin);
+        }
+    } else if (spinning) {
+        spin_stop(t);
     }
 }
 
 static void on_spin(uv_idle_t *h) {
     tr_transport *t = h->data;
     if (tr__outbound_flush_all(t)) {
-        t->last_activity_ns = uv_hrtime();
+        tr__outbound_note_activity(t);
         return;
     }
-    if (uv_hrtime() - t->last_activity_ns < t->spin_ns) {
+    if (tr__spin_more(&t->spinner, uv_hrtime())) {
         return;
     }
-    uv_idle_stop(&t->spin);
-    atomic_store_explicit(&t->spinning, false, memory_order_seq_cst);
-    tr__outbound_flush_all(t); /* a sender that saw `spinning` did not wake us */
+    tr__spin_end(&t->spinner, false);
+    spin_stop(t);
 }
 
 void tr__outbound_on_async(uv_async_t *a) {

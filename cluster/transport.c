@@ -11,6 +11,7 @@
 #include "cluster/outbound.h"
 #include "cluster/peer.h"
 #include "cluster/transport_internal.h"
+#include "runtime/real.h"
 
 /* A client's deadlines: a frame left incomplete, or no envelope for too long. A paused
  * connection is waiting for us, not for the client. */
@@ -455,6 +456,8 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     t->on_refused = cfg->on_refused;
     t->on_unresolved = cfg->on_unresolved;
     t->spin_ns = (uint64_t)(cfg->spin_us == 0 ? 50 : cfg->spin_us < 0 ? 0 : cfg->spin_us) * 1000;
+    tr__spin_init(&t->spinner, t->spin_ns, tr__real_thread_cpu_ns, tr__real_thread_preemptions,
+                  NULL);
     t->ud = cfg->ud;
     return 0;
 }

@@ -91,9 +91,9 @@ typedef struct tr_transport_config {
     uint32_t write_stall_ms;       /* a batch unwritten this long closes the link; 0 = 5000 */
     uint32_t backoff_min_ms;       /* 0 = 100 */
     uint32_t backoff_max_ms;       /* 0 = 5000 */
-    int32_t spin_us; /* after I/O activity the loop polls without sleeping this long before
-                        parking (saves a wake per message in a conversation); 0 = 50,
-                        negative = never spin */
+    int32_t spin_us; /* after I/O activity the loop polls without sleeping up to this long
+                        before parking (saves a wake per message in a conversation; an
+                        adaptive budget, runtime/spin.h); 0 = 50, negative = never spin */
     /* A kind-1 frame (an envelope) from authenticated peer `from`. Loop thread. Returns 0,
      * or an error (a malformed envelope): the connection is then closed with a log line;
      * or TR_TRANSPORT_PAUSE: taken, but its receiver is backlogged: reading from this

@@ -44,6 +44,7 @@
 #include "proto/membership.h"
 #include "proto/outq.h"
 #include "runtime/assert.h"
+#include "runtime/spin.h"
 
 #define PEERS_MAX 1024
 #define SEEDS_MAX 32
@@ -149,7 +150,7 @@ struct tr_transport {
     uv_async_t async;
     uv_idle_t spin; /* active while spinning: the loop polls without blocking */
     uint64_t spin_ns;
-    uint64_t last_activity_ns;
+    tr__spin spinner;      /* the spin's adaptive budget, at most spin_ns (loop thread) */
     _Atomic bool spinning; /* senders skip the async wake while the loop spins */
     char cluster[TR_CLUSTER_NAME_MAX + 1];
     char name[TR_NAME_MAX + 1];

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -44,6 +45,7 @@
 #include "runtime/assert.h"
 #include "runtime/internal.h"
 #include "runtime/real.h"
+#include "runtime/spin.h"
 #include "runtime/store.h"
 
 #define SPIN_ROUNDS 4000
@@ -88,6 +90,7 @@ struct tr_runtime {
     _Atomic uint32_t idle;       /* workers spinning or parked */
     uint32_t parked;             /* [global_lock] */
     int w0_parked;               /* [global_lock] worker 0 is blocked in the loop's poll */
+    tr__spin w0_spin;            /* worker 0's idle spin budget (worker 0 only) */
     _Atomic int stopping;
 
     /* the libuv loop, run by worker 0 (and by the destroying thread at the end) */
@@ -127,6 +130,21 @@ static uint64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t tr__real_thread_cpu_ns(void *ud) {
+    (void)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The calling thread's involuntary context switches so far (Linux's RUSAGE_THREAD); 0
+ * where it cannot be read, so the spin policy then relies on preemption alone. */
+uint64_t tr__real_thread_preemptions(void *ud) {
+    (void)ud;
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_nivcsw : 0;
 }
 
 static uint64_t splitmix(uint64_t *s) {
@@ -289,23 +307,28 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
  * and its actor run, on the thread that read it, and an actor's send is written by that same
  * thread: a remote round trip costs no cross-thread wake-up (each one costs ~20-40 us here,
  * and a separate I/O thread would need six per round trip). While busy it polls the loop without
- * blocking every W0_POLL_EVERY activations; when idle it polls for up to W0_SPIN_NS, then
- * sleeps in the loop's poll, from which a global push or a post wakes it (uv_async_send). */
+ * blocking every W0_POLL_EVERY activations; when idle it polls for as long as its adaptive
+ * spin budget allows (runtime/spin.h: up to W0_SPIN_NS, less or nothing when spinning does
+ * not pay or the cores are taken), then sleeps in the loop's poll, from which a global push
+ * or a post wakes it (uv_async_send). */
 #define W0_POLL_EVERY 256
 #define W0_SPIN_NS 50000u
 
 static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
-    uint64_t until = mono_ns() + W0_SPIN_NS;
     tr_actor *a = NULL;
-    while (!a && !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
-        uv_run(&rt->loop, UV_RUN_NOWAIT);
-        a = ring_pop(&w->local);
-        if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
-            a = global_take(rt, w, false);
+    /* When the loop's poll would not block (the transport spins after activity, a callback is
+     * pending) the turn below is no park: the transport's own budget governs that spin. */
+    if (uv_backend_timeout(&rt->loop) != 0 && tr__spin_begin(&rt->w0_spin, mono_ns()) > 0) {
+        bool more = true;
+        while (!a && more && !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+            uv_run(&rt->loop, UV_RUN_NOWAIT);
+            a = ring_pop(&w->local);
+            if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
+                a = global_take(rt, w, false);
+            }
+            more = a || tr__spin_more(&rt->w0_spin, mono_ns());
         }
-        if (a || mono_ns() >= until) {
-            break;
-        }
+        tr__spin_end(&rt->w0_spin, a != NULL);
     }
     if (a || atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
         return a;
@@ -726,6 +749,8 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     rt->nworkers = cfg.workers ? cfg.workers : (uint32_t)(cores > 0 ? cores : 1);
     rt->commit_interval_us = cfg.commit_interval_us;
+    tr__spin_init(&rt->w0_spin, W0_SPIN_NS, tr__real_thread_cpu_ns, tr__real_thread_preemptions,
+                  NULL);
     pthread_mutex_init(&rt->global_lock, NULL);
     pthread_cond_init(&rt->global_cond, NULL);
     pthread_mutex_init(&rt->io_lock, NULL);

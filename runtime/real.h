@@ -35,5 +35,9 @@ void tr__real_stop(tr_runtime *rt);
 /* Registers fn to run on the I/O thread when the runtime shuts down (before the loop
  * closes), so the transport can close its handles. */
 void tr__real_on_shutdown(tr_runtime *rt, void (*fn)(void *arg), void *arg);
+/* The calling thread's CPU time in ns and its involuntary context switches so far (the spin
+ * policy's signals, runtime/spin.h; the count is 0 where it cannot be read); ud unused. */
+uint64_t tr__real_thread_cpu_ns(void *ud);
+uint64_t tr__real_thread_preemptions(void *ud);
 
 #endif

@@ -13,6 +13,7 @@ pub const lib = [_][]const u8{
     "runtime/registry.c",
     "runtime/node.c",
     "runtime/engine_real.c",
+    "runtime/spin.c",
     "runtime/inbox.c",
     "runtime/store.c",
     "runtime/store_overlay.c",
@@ -53,4 +54,5 @@ pub const tests = [_][]const u8{
     "tests/runtime/test_deadline.c",
     "tests/runtime/test_resilience_sim.c",
     "tests/runtime/test_metrics.c",
+    "tests/runtime/test_spin.c",
 };

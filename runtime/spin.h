@@ -1,0 +1,91 @@
+/*
+ * spin.h — an adaptive spin budget: how long a thread that ran out of work polls for more
+ * before it parks (worker 0's idle loop, the transport's spin after I/O activity).
+ *
+ * Why: waking a parked thread costs 15-20 us on a 2-vCPU VM, so a thread in a conversation
+ * (a remote round trip) is faster if it polls for the next message than if it sleeps. That
+ * pays only while the thread has a core to itself. When the cores are taken (busy
+ * processes, a CFS quota of one CPU), a spinning thread burns its time slice or its
+ * cgroup's quota, and the thread that would produce its work cannot run: the round trip
+ * then costs a scheduler slice (milliseconds) instead of a wake-up.
+ *
+ * The policy, per spinning loop (one tr__spin each, owned by one thread):
+ *   1. A spin that found work before its limit is a hit: the budget doubles (up to max_ns).
+ *      A spin that ran out is a miss: the budget halves, and below TR__SPIN_MIN_NS it is 0.
+ *   2. Preemption: while spinning, the thread's CPU time is compared with wall time (a
+ *      sample every TR__SPIN_SAMPLE_NS of wall time, so a spin that hits at once reads no
+ *      clock). Wall time running ahead of CPU time by more than TR__SPIN_PREEMPT_NS means
+ *      the thread was descheduled (preempted, throttled by a quota, or its vCPU stolen):
+ *      the spin stops at once and the budget drops to 0.
+ *   3. Crowding: a spin is often not preempted at all (the scheduler favours a thread that
+ *      sleeps often); the peer it waits for is the one kept off the cores. So every
+ *      TR__SPIN_WINDOW begins, the thread's count of involuntary context switches is read:
+ *      TR__SPIN_CROWDED or more in the window (at any time, spinning or working) means
+ *      other threads want these cores, and the budget drops to 0 as on a preemption. On an
+ *      idle machine a thread is hardly ever switched out against its will. While the last
+ *      window was crowded no probe runs.
+ *   4. While the budget is 0 the thread parks at once; every probe_every-th park it spins a
+ *      probe of max_ns instead, so the budget recovers when the machine goes idle. A
+ *      preemption or a crowded window doubles probe_every (up to TR__SPIN_PROBE_MAX); a
+ *      spin that hits halves it (down to TR__SPIN_PROBE_MIN).
+ *
+ * Invariants: budget_ns <= max_ns; budget_ns is 0 or >= TR__SPIN_MIN_NS (or == max_ns);
+ * TR__SPIN_PROBE_MIN <= probe_every <= TR__SPIN_PROBE_MAX; between begin and end at most one
+ * spin is in progress. max_ns == 0 never spins.
+ *
+ * Pure logic: wall time is passed in; the thread's CPU time and its involuntary switches
+ * are callbacks (the real engine's tr__real_thread_cpu_ns and tr__real_thread_preemptions;
+ * tests feed synthetic samples). Not thread-safe: one owner thread per tr__spin.
+ */
+#ifndef TR_SPIN_H
+#define TR_SPIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TR__SPIN_MIN_NS 1000u      /* a budget below this is 0 */
+#define TR__SPIN_SAMPLE_NS 4000u   /* CPU-clock samples this far apart during a spin */
+#define TR__SPIN_PREEMPT_NS 10000u /* wall ahead of CPU by more: descheduled */
+#define TR__SPIN_PROBE_MIN 16u     /* parks between probes after a hit */
+#define TR__SPIN_PROBE_MAX 4096u   /* ... at most, after repeated preempted probes */
+#define TR__SPIN_WINDOW 32u        /* begins between two reads of the switch count */
+#define TR__SPIN_CROWDED 2u        /* involuntary switches in a window: cores are taken */
+
+/* A count of the calling thread: its CPU time in ns, or its involuntary context switches
+ * so far. ud is the tr__spin's clock_ud. */
+typedef uint64_t (*tr__spin_clock_fn)(void *ud);
+
+typedef struct tr__spin {
+    uint64_t max_ns;    /* the ceiling: the configured spin; 0 never spins */
+    uint64_t budget_ns; /* the current budget, 0..max_ns */
+    uint32_t probe_every, parks;
+    tr__spin_clock_fn cpu_clock; /* borrowed function */
+    tr__spin_clock_fn switches;  /* borrowed function; NULL: no crowding signal */
+    void *clock_ud;              /* borrowed; passed to both clocks */
+    /* the crowding window */
+    bool crowded, switches_ref_valid;
+    uint32_t window_begins;
+    uint64_t switches_ref;
+    /* the spin in progress */
+    bool active, probing, preempted, sampled;
+    uint64_t start_ns, limit_ns;      /* wall time at begin; the spin's length */
+    uint64_t ref_wall_ns, ref_cpu_ns; /* the first CPU sample of this spin */
+    uint64_t next_sample_ns;          /* wall time of the next CPU sample */
+    /* counters (read by tests and logs) */
+    uint64_t hits, misses, preemptions, probes, crowdings;
+} tr__spin;
+
+/* Sets s up with a ceiling of max_ns and a full budget. The clocks and ud are borrowed;
+ * switches may be NULL. */
+void tr__spin_init(tr__spin *s, uint64_t max_ns, tr__spin_clock_fn cpu_clock,
+                   tr__spin_clock_fn switches, void *ud);
+/* Starts a spin at wall time now_ns: returns how long it may last, 0 = park at once (then
+ * no spin is in progress and tr__spin_end must not be called). */
+uint64_t tr__spin_begin(tr__spin *s, uint64_t now_ns);
+/* During a spin, at wall time now_ns: true to keep spinning, false once the limit is spent
+ * or the thread was found descheduled (the caller then ends the spin as a miss). */
+bool tr__spin_more(tr__spin *s, uint64_t now_ns);
+/* Ends the spin in progress: hit = it found work. */
+void tr__spin_end(tr__spin *s, bool hit);
+
+#endif
