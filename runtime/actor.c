@@ -617,19 +617,9 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
 
 /* ---- the run loop -------------------------------------------------------------------- */
 
-/* Adds an activation's messages handled and sent to its type's row (metrics.h): two relaxed
- * adds per activation, none per message. */
-static void count_activation(tr__metrics_type *r, uint32_t in, uint32_t out) {
-    if (!in && !out) {
-        return;
-    }
-    if (in) {
-        tr__metrics_add(&r->messages_in, in);
-    }
-    if (out) {
-        tr__metrics_add(&r->messages_out, out);
-    }
-}
+/* This thread's shard of the metrics counters (metrics.h): per activation, the messages
+ * handled and sent go there with a plain load and store each, no locked instruction. */
+static _Thread_local tr__metrics_local metrics_local;
 
 bool tr__actor_run(tr_actor *a) {
     /* A run for an actor that is idle (empty bit set) is spurious: e.g. a simulated crash
@@ -728,7 +718,7 @@ bool tr__actor_run(tr_actor *a) {
     if (delivered) {
         atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
     }
-    count_activation(a->mrow, delivered, ctx.sent);
+    tr__metrics_count(&node->metrics, &metrics_local, a->mrow, delivered, ctx.sent);
     if (!die && ctx.stop_self) { /* tr_stop(self) from init or a system message path */
         die = true;
         reason = ctx.stop_reason;
