@@ -637,8 +637,8 @@ bool tr__actor_run(tr_actor *a) {
     int reason = 0;
     bool die = false;
     tr_msg *m;
-    /* `queued` and st_delivered are shared cache lines (the senders increment `queued`):
-     * one atomic per activation instead of one per message, except for a bounded mailbox,
+    /* `queued` is a shared cache line (the senders increment it): one atomic per
+     * activation instead of one per message, except for a bounded mailbox,
      * whose capacity check needs the exact count. Unbounded mailboxes only use `queued`
      * against the mute thresholds, which a lag of one batch cannot upset. */
     bool exact = a->mb.capacity != 0;
@@ -715,9 +715,7 @@ bool tr__actor_run(tr_actor *a) {
     if (!exact && n) {
         tr__mailbox_popped(&a->mb, n);
     }
-    if (delivered) {
-        atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
-    }
+    /* also the node's messages delivered (tr__metrics_delivered): no node-wide atomic */
     tr__metrics_count(&node->metrics, &metrics_local, a->mrow, delivered, ctx.sent);
     if (!die && ctx.stop_self) { /* tr_stop(self) from init or a system message path */
         die = true;

@@ -106,9 +106,12 @@ uint64_t tr__metrics_messages_out(const tr__metrics_type *r) {
 }
 
 uint64_t tr__metrics_delivered(const tr__metrics_node *m) {
-    uint64_t n = 0;
-    for (uint32_t row = 0; row < TR__METRICS_TYPES_MAX; row++) {
-        n += tr__metrics_messages_in(&m->types[row]);
+    uint64_t n = tr__metrics_messages_in(&m->types[0]);
+    for (uint32_t row = 1; row < TR__METRICS_TYPES_MAX; row++) {
+        /* a free row has counted nothing: its behaviour is stored before any count */
+        if (atomic_load_explicit(&m->types[row].beh, memory_order_acquire)) {
+            n += tr__metrics_messages_in(&m->types[row]);
+        }
     }
     return n;
 }
