@@ -18,9 +18,12 @@
  *
  * Shards: a thread that runs activations claims a shard of the node (a compare-and-swap of
  * its owner, once per thread and node) and is then its only writer, so a load and a store
- * lose no count. A reader sums the row's own counters and the row's column of every shard.
- * A shard stays claimed after its thread exits; a later thread whose token (the address of
- * its thread-local cache) is the same reuses it, the earlier writer being gone. When all
+ * lose no count. Each row has a 64-byte lane per shard; a reader sums the row's own
+ * counters and its lanes, and the node's messages delivered (tr_stats) is the sum of every
+ * row's messages in. A thread caches its shard with the node's uid (process-unique, so a
+ * node freed and another made at the same address is not mistaken for it). A shard stays
+ * claimed after its thread exits; a later thread whose token (the address of its
+ * thread-local cache) is the same reuses it, the earlier writer being gone. When all
  * TR__METRICS_SHARDS are claimed, a thread adds to the row itself with relaxed fetch-adds.
  *
  * Invariants:
@@ -33,8 +36,9 @@
  * Threading: every function may be called from any thread. The counters are relaxed
  * atomics: each is a sum with no ordering against other memory; a scrape reads each one
  * once, so two counters of one scrape may be a few activations apart.
- * Limits: TR__METRICS_TYPES_MAX - 1 behaviours get their own row; the rendered text is
- * bounded by its buffer (tr__metrics_text), which says when it was cut.
+ * Limits: TR__METRICS_TYPES_MAX - 1 behaviours get their own row; TR__METRICS_SHARDS
+ * threads per node count without a locked add (the lanes take 64 KiB per node); the rendered
+ * text is bounded by its buffer (tr__metrics_text), which says when it was cut.
  */
 #ifndef TR_METRICS_H
 #define TR_METRICS_H
