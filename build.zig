@@ -168,7 +168,7 @@ pub fn build(b: *std.Build) void {
     for (all_tests) |path| {
         if (tsan) break;
         if (suite_filter) |f| if (std.mem.indexOf(u8, path, f) == null) continue;
-        criterionSuite(b, target, optimize, lib, exe, test_step, &.{}, path);
+        criterionSuite(b, target, optimize, lib, exe, test_step, testHelpers(path), path);
     }
 
     // ---- examples: services as a user writes them (examples/sources.zig) ----
@@ -472,4 +472,12 @@ fn builtinModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.
     const so = b.addLibrary(.{ .linkage = .dynamic, .name = name, .root_module = m });
     so.linker_allow_shlib_undefined = true;
     return so;
+}
+
+/// The shared test helper sources (.c) a suite links besides its own file.
+const reg_clients_c = [_][]const u8{"tests/cluster/reg_clients.c"};
+fn testHelpers(path: []const u8) []const []const u8 {
+    const users = [_][]const u8{ "tests/cluster/test_real_history.c", "tests/cluster/test_soak.c", "tests/chaos/test_real_chaos.c" };
+    for (users) |u| if (std.mem.eql(u8, u, path)) return &reg_clients_c;
+    return &.{};
 }

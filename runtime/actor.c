@@ -617,19 +617,9 @@ static bool filter_user(tr_actor *a, tr_msg *m) {
 
 /* ---- the run loop -------------------------------------------------------------------- */
 
-/* Adds an activation's messages handled and sent to its type's row (metrics.h): two relaxed
- * adds per activation, none per message. */
-static void count_activation(tr__metrics_type *r, uint32_t in, uint32_t out) {
-    if (!in && !out) {
-        return;
-    }
-    if (in) {
-        tr__metrics_add(&r->messages_in, in);
-    }
-    if (out) {
-        tr__metrics_add(&r->messages_out, out);
-    }
-}
+/* This thread's shard of the metrics counters (metrics.h): per activation, the messages
+ * handled and sent go there with a plain load and store each, no locked instruction. */
+static _Thread_local tr__metrics_local metrics_local;
 
 bool tr__actor_run(tr_actor *a) {
     /* A run for an actor that is idle (empty bit set) is spurious: e.g. a simulated crash
@@ -647,8 +637,8 @@ bool tr__actor_run(tr_actor *a) {
     int reason = 0;
     bool die = false;
     tr_msg *m;
-    /* `queued` and st_delivered are shared cache lines (the senders increment `queued`):
-     * one atomic per activation instead of one per message, except for a bounded mailbox,
+    /* `queued` is a shared cache line (the senders increment it): one atomic per
+     * activation instead of one per message, except for a bounded mailbox,
      * whose capacity check needs the exact count. Unbounded mailboxes only use `queued`
      * against the mute thresholds, which a lag of one batch cannot upset. */
     bool exact = a->mb.capacity != 0;
@@ -725,10 +715,8 @@ bool tr__actor_run(tr_actor *a) {
     if (!exact && n) {
         tr__mailbox_popped(&a->mb, n);
     }
-    if (delivered) {
-        atomic_fetch_add_explicit(&node->st_delivered, delivered, memory_order_relaxed);
-    }
-    count_activation(a->mrow, delivered, ctx.sent);
+    /* also the node's messages delivered (tr__metrics_delivered): no node-wide atomic */
+    tr__metrics_count(&node->metrics, &metrics_local, a->mrow, delivered, ctx.sent);
     if (!die && ctx.stop_self) { /* tr_stop(self) from init or a system message path */
         die = true;
         reason = ctx.stop_reason;

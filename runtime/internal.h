@@ -197,7 +197,7 @@ struct tr_node {
     struct tr__spans *_Atomic spans;
 
     /* statistics [any] */
-    _Atomic uint64_t st_live, st_spawned, st_delivered, st_dead, st_rejects, st_mutes, st_restarts;
+    _Atomic uint64_t st_live, st_spawned, st_dead, st_rejects, st_mutes, st_restarts;
     tr__metrics_node metrics; /* per actor type and dead-letter reason (metrics.h) */
 };
 

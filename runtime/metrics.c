@@ -11,8 +11,12 @@
 #include "runtime/internal.h"
 #include "runtime/store.h"
 
+/* The last uid given to a node's metrics. relaxed: only uniqueness is needed. */
+static _Atomic uint64_t last_uid;
+
 void tr__metrics_init(tr__metrics_node *m) {
     memset(m, 0, sizeof *m);
+    m->uid = atomic_fetch_add_explicit(&last_uid, 1, memory_order_relaxed) + 1;
     pthread_mutex_init(&m->lock, NULL);
     strcpy(m->types[0].name, "other");
 }
@@ -62,6 +66,54 @@ tr__metrics_type *tr__metrics_type_probe(tr__metrics_node *m, const tr_behaviour
     }
     pthread_mutex_unlock(&m->lock);
     return r ? r : &m->types[0];
+}
+
+int tr__metrics_shard_claim(tr__metrics_node *m, tr__metrics_local *local) {
+    const void *token = local;
+    int got = -1;
+    for (uint32_t i = 0; i < TR__METRICS_SHARDS && got < 0; i++) { /* already this thread's? */
+        if (atomic_load_explicit(&m->owners[i], memory_order_acquire) == token) {
+            got = (int)i;
+        }
+    }
+    for (uint32_t i = 0; i < TR__METRICS_SHARDS && got < 0; i++) {
+        const void *none = NULL;
+        /* acq_rel: the claim orders this thread's writes after the previous owner's, if a
+         * thread with the same token had it */
+        if (atomic_compare_exchange_strong_explicit(&m->owners[i], &none, token,
+                                                    memory_order_acq_rel, memory_order_acquire)) {
+            got = (int)i;
+        }
+    }
+    *local = got < 0 ? (tr__metrics_local){0, 0} : (tr__metrics_local){m->uid, (uint32_t)got};
+    return got;
+}
+
+uint64_t tr__metrics_messages_in(const tr__metrics_type *r) {
+    uint64_t n = atomic_load_explicit(&r->messages_in, memory_order_relaxed);
+    for (uint32_t i = 0; i < TR__METRICS_SHARDS; i++) {
+        n += atomic_load_explicit(&r->lanes[i].messages_in, memory_order_relaxed);
+    }
+    return n;
+}
+
+uint64_t tr__metrics_messages_out(const tr__metrics_type *r) {
+    uint64_t n = atomic_load_explicit(&r->messages_out, memory_order_relaxed);
+    for (uint32_t i = 0; i < TR__METRICS_SHARDS; i++) {
+        n += atomic_load_explicit(&r->lanes[i].messages_out, memory_order_relaxed);
+    }
+    return n;
+}
+
+uint64_t tr__metrics_delivered(const tr__metrics_node *m) {
+    uint64_t n = tr__metrics_messages_in(&m->types[0]);
+    for (uint32_t row = 1; row < TR__METRICS_TYPES_MAX; row++) {
+        /* a free row has counted nothing: its behaviour is stored before any count */
+        if (atomic_load_explicit(&m->types[row].beh, memory_order_acquire)) {
+            n += tr__metrics_messages_in(&m->types[row]);
+        }
+    }
+    return n;
 }
 
 const char *tr__metrics_dead_reason_name(tr__dead_reason r) {
@@ -134,8 +186,8 @@ static uint32_t sum_types(tr__metrics_node *m, type_sum *sums) {
         }
         sums[k].spawned += atomic_load_explicit(&r->spawned, memory_order_relaxed);
         sums[k].stopped += atomic_load_explicit(&r->stopped, memory_order_relaxed);
-        sums[k].in += atomic_load_explicit(&r->messages_in, memory_order_relaxed);
-        sums[k].out += atomic_load_explicit(&r->messages_out, memory_order_relaxed);
+        sums[k].in += tr__metrics_messages_in(r);
+        sums[k].out += tr__metrics_messages_out(r);
     }
     return n;
 }

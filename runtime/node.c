@@ -436,7 +436,7 @@ void tr_node_stats_get(tr_node *node, tr_stats *out) {
     memset(out, 0, sizeof *out);
     out->actors_live = atomic_load_explicit(&node->st_live, memory_order_relaxed);
     out->actors_spawned = atomic_load_explicit(&node->st_spawned, memory_order_relaxed);
-    out->messages_delivered = atomic_load_explicit(&node->st_delivered, memory_order_relaxed);
+    out->messages_delivered = tr__metrics_delivered(&node->metrics); /* summed: metrics.h */
     out->dead_letters = atomic_load_explicit(&node->st_dead, memory_order_relaxed);
     out->mailbox_rejects = atomic_load_explicit(&node->st_rejects, memory_order_relaxed);
     out->mutes = atomic_load_explicit(&node->st_mutes, memory_order_relaxed);

@@ -12,30 +12,24 @@
  * history, as it judges the simulator's: the correct register must be linearizable, and the
  * planted stale read (`--bug stale-read`: a read answered by one replica) must be caught.
  *
+ * The client actors and n9 are tests/cluster/reg_clients.h's, shared with test_real_history.
+ *
  * Needs root (network namespaces, veth, a bridge, nft); without them each test is skipped
  * with the reason. Everything it creates is named after its pid and removed at the end,
  * also when a test fails (the suite's fini). TROUPE_CHAOS_SECONDS (default 30) and
  * TROUPE_CHAOS_SEED (default 1) change the run. */
 #include <criterion/criterion.h>
-#include <pthread.h>
-#include <stdatomic.h>
 
-#include "actors/registers.h"
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function" /* proc.h: helpers we do not call */
+#pragma GCC diagnostic ignored "-Wunused-function" /* helpers we do not call */
 #include "../cluster/proc.h"
+#include "../cluster/reg_clients.h" /* its replica helpers: these nodes run in namespaces */
 #pragma GCC diagnostic pop
 #include "sim/history.h"
 #include "troupe.h"
 
-#define SECRET "cluster-test-secret-0123456789" /* what proc_setup writes */
-#define NODES 3
-#define CLIENTS_PER_NODE 2
-#define CLIENTS (NODES * CLIENTS_PER_NODE)
-#define KEYS 3
-#define OP_TIMEOUT_MS 1000
+#define NODES REG_REPLICAS
 #define HISTORY_MAX_OPS 400000
-#define TICK (TR_MSG_USER + 1)
 #define NODE_PORT 7401 /* the same in every namespace */
 #define PHASE_MS 3000
 #define FAULT_MS 2200
@@ -170,128 +164,6 @@ static int start_in_ns(int i) {
     return slot;
 }
 
-/* ---- the clients (as in tests/cluster/test_real_history.c) ------------------------------ */
-
-static pthread_mutex_t hmu = PTHREAD_MUTEX_INITIALIZER;
-static tr_history *hist;
-static atomic_bool stopping;
-static atomic_int clients_done, history_errors, oks;
-
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void note(int rc) {
-    if (rc != 0) {
-        atomic_fetch_add(&history_errors, 1);
-    }
-}
-
-typedef struct client_state {
-    uint32_t index;
-    int32_t node;
-    char target[32];
-    int64_t process;
-    uint64_t rng, corr, seq;
-    bool pending, is_write;
-} client_state;
-
-static uint64_t next_rand(client_state *s) {
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 7;
-    s->rng ^= s->rng << 17;
-    return s->rng;
-}
-
-static int client_next(tr_ctx *ctx, client_state *s) {
-    if (atomic_load(&stopping)) {
-        atomic_fetch_add(&clients_done, 1);
-        return TR_STOP;
-    }
-    uint32_t key = (uint32_t)(next_rand(s) % KEYS);
-    s->is_write = next_rand(s) % 2 == 0;
-    int64_t value = (int64_t)(s->index + 1) * 1000000 + (int64_t)++s->seq;
-    uint8_t body[TR_REG_BODY_MAX];
-    size_t len;
-    tr__registers_request_encode(body, sizeof body, key, s->is_write, value, &len);
-    pthread_mutex_lock(&hmu);
-    note(s->is_write ? tr__history_invoke_write(hist, mono_ns(), s->process, key, value, s->node)
-                     : tr__history_invoke_read(hist, mono_ns(), s->process, key, s->node));
-    pthread_mutex_unlock(&hmu);
-    if (tr_request_name(ctx, s->target, s->is_write ? TR_REG_WRITE : TR_REG_READ, body, len,
-                        OP_TIMEOUT_MS, &s->corr) != 0) {
-        pthread_mutex_lock(&hmu);
-        note(tr__history_fail(hist, mono_ns(), s->process, "send refused"));
-        pthread_mutex_unlock(&hmu);
-        uint64_t timer;
-        return tr_timer_start(ctx, 20, 0, TICK, &timer) ? TR_STOP : TR_CONTINUE;
-    }
-    s->pending = true;
-    return TR_CONTINUE;
-}
-
-static int client_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
-    client_state *s = state;
-    if (len != sizeof s->index) {
-        return TR_EINVAL;
-    }
-    memcpy(&s->index, arg, sizeof s->index);
-    s->node = (int32_t)(s->index % NODES);
-    snprintf(s->target, sizeof s->target, "cp@n%d", s->node + 1);
-    s->process = s->index;
-    s->rng = 0x9e3779b97f4a7c15ull * (s->index + 1);
-    return client_next(ctx, s) == TR_STOP ? TR_ECLOSED : 0;
-}
-
-/* Jepsen's rules: ok took effect, fail certainly did not, info unknown (the process retires). */
-static void client_complete(client_state *s, const tr_msg *msg) {
-    tr_reg_reply rep;
-    bool retire = false;
-    pthread_mutex_lock(&hmu);
-    int64_t now = mono_ns();
-    if (msg->type == TR_MSG_TIMEOUT) {
-        note(tr__history_info(hist, now, s->process, "timeout"));
-        retire = true;
-    } else if (tr__registers_reply_decode(msg->body, msg->body_len, &rep) != 0) {
-        note(tr__history_info(hist, now, s->process, "malformed reply"));
-        retire = true;
-    } else if (rep.ok) {
-        note(s->is_write ? tr__history_ok(hist, now, s->process)
-                         : tr__history_ok_read(hist, now, s->process, rep.has_value, rep.value));
-        atomic_fetch_add(&oks, 1);
-    } else if (rep.indeterminate) {
-        note(tr__history_info(hist, now, s->process, rep.error));
-        retire = true;
-    } else {
-        note(tr__history_fail(hist, now, s->process, rep.error));
-    }
-    pthread_mutex_unlock(&hmu);
-    if (retire) {
-        s->process += CLIENTS;
-    }
-    s->pending = false;
-}
-
-static int client_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
-    client_state *s = state;
-    if (msg->type == TICK && !s->pending) {
-        return client_next(ctx, s);
-    }
-    bool answer = msg->type == TR_MSG_TIMEOUT || msg->type == TR_REG_REPLY;
-    if (!s->pending || !answer || msg->corr != s->corr) {
-        return TR_CONTINUE;
-    }
-    client_complete(s, msg);
-    return client_next(ctx, s);
-}
-
-static const tr_behaviour client_b = {.name = "chaos-client",
-                                      .state_size = sizeof(client_state),
-                                      .init = client_init,
-                                      .receive = client_receive};
-
 /* ---- one run --------------------------------------------------------------------------- */
 
 typedef struct chaos_counts {
@@ -331,29 +203,20 @@ static int chaos_run(const char *bug) {
         proc_path(data_dir[i], sizeof data_dir[i], tag);
         slots[i] = start_in_ns(i);
     }
-    tr_config k = {.node_id = 9, .node_name = "n9", .workers = 1};
-    tr_runtime *rt;
-    cr_assert_eq(tr_runtime_create(&k, &rt), 0);
     char listen[40], seeds[128];
     snprintf(listen, sizeof listen, "%s:%d", host_ip, NODE_PORT);
     snprintf(seeds, sizeof seeds, "%s:%d,%s:%d,%s:%d", node_ip[0], NODE_PORT, node_ip[1], NODE_PORT,
              node_ip[2], NODE_PORT);
-    tr_cluster_config cc = {
-        .listen = listen, .seeds = seeds, .secret = SECRET, .secret_len = strlen(SECRET)};
-    tr_cluster *cl;
-    cr_assert_eq(tr_cluster_create(rt, &cc, &cl), 0);
+    reg_client_node cn;
+    reg_client_node_start(&cn, listen, seeds);
     for (int i = 0; i < NODES; i++) {
         char name[8];
         snprintf(name, sizeof name, "n%d", i + 1);
         cr_assert(log_wait(name, "event=link_up peer=n9 ", 1, 20000), "%s never saw n9:\n%s", name,
                   log_tail(name));
     }
-    hist = tr__history_create(HISTORY_MAX_OPS);
-    cr_assert(hist);
-    for (uint32_t c = 0; c < CLIENTS; c++) {
-        tr_addr addr;
-        cr_assert_eq(tr_node_spawn(tr_runtime_node(rt), &client_b, NULL, &c, sizeof c, &addr), 0);
-    }
+    static const char *const names[NODES] = {"n1", "n2", "n3"};
+    reg_clients_begin(&cn, "cp", names, HISTORY_MAX_OPS);
 
     uint64_t rng = 0x2545f4914f6cdd1dull * (uint64_t)env_long("TROUPE_CHAOS_SEED", 1);
     long seconds = env_long("TROUPE_CHAOS_SECONDS", 30);
@@ -389,23 +252,13 @@ static int chaos_run(const char *bug) {
         }
     }
     usleep(2000 * 1000); /* healed: the clients go on a little */
-    atomic_store(&stopping, true);
-    uint64_t until = proc_now_ms() + OP_TIMEOUT_MS + 5000;
-    while (atomic_load(&clients_done) < CLIENTS && proc_now_ms() < until) {
-        usleep(10000);
-    }
-    cr_assert_eq(atomic_load(&clients_done), CLIENTS, "clients still busy");
-    cr_assert_eq(atomic_load(&history_errors), 0, "the history refused an append");
-    tr_cluster_stop(cl);
-    tr_runtime_destroy(rt);
-    tr_cluster_destroy(cl);
+    reg_clients_end(5000);
+    reg_client_node_stop(&cn);
 
+    tr_history *hist = reg_clients_history_take();
     char path[512];
     proc_path(path, sizeof path, "history.json");
-    FILE *f = fopen(path, "w");
-    cr_assert(f);
-    cr_assert_eq(tr__history_write_json(hist, f), 0);
-    cr_assert_eq(fclose(f), 0);
+    reg_history_write(hist, path);
     char *args[] = {"check", path, NULL};
     int rc = proc_wait(proc_spawn("check", args), 60000);
     char out[512];
@@ -415,10 +268,10 @@ static int chaos_run(const char *bug) {
             "real_chaos%s%s: %lds, faults: %d partitions, %d kills, %d pauses (%d quiet "
             "phases); %zu history events, %d ok; troupe check -> exit %d\n%s",
             bug ? " --bug " : "", bug ? bug : "", seconds, n.partitions, n.kills, n.pauses, n.quiet,
-            tr__history_count(hist), atomic_load(&oks), rc, report);
+            tr__history_count(hist), reg_clients_ok_total(), rc, report);
     free(report);
     cr_assert_gt(n.partitions + n.kills + n.pauses, 0, "no fault was injected");
-    cr_assert_gt(atomic_load(&oks), 50, "the cluster hardly served");
+    cr_assert_gt(reg_clients_ok_total(), 50, "the cluster hardly served");
     tr__history_destroy(hist);
     return rc;
 }

@@ -28,10 +28,11 @@
 #pragma GCC diagnostic ignored "-Wunused-function" /* proc.h: helpers we do not call */
 #include "proc.h"
 #pragma GCC diagnostic pop
+#include "reg_clients.h"
 #include "troupe.h"
 
-#define SECRET "cluster-test-secret-0123456789" /* what proc_setup writes */
-#define REPLICAS 3
+#define REPLICAS REG_REPLICAS
+#define MESH_MS 20000
 #define CLIENTS 12
 #define KEYS_PER_CLIENT 8
 #define KEYS (CLIENTS * KEYS_PER_CLIENT)
@@ -216,37 +217,10 @@ static const tr_behaviour reader_b = {.name = "soak-reader",
                                       .init = reader_init,
                                       .receive = reader_receive};
 
-/* ---- the cluster (as in test_real_history.c) ------------------------------------------- */
+/* ---- the cluster (reg_clients.h's replicas and n9) ------------------------------------ */
 
-static const int seed0[] = {0, -1};
-static const char *const names[REPLICAS] = {"n1", "n2", "n3"};
-static const char *const peers[REPLICAS + 1] = {"n1", "n2", "n3", "n9"};
 static char data_dir[REPLICAS][512];
 static int slots[REPLICAS];
-
-static int start_replica(int i) {
-    return start_node(names[i], i, i ? seed0 : NULL, "--data", data_dir[i], "--replicas",
-                      "n1,n2,n3", NULL);
-}
-
-static void link_counts(int i, int counts[REPLICAS + 1]) {
-    for (int j = 0; j <= REPLICAS; j++) {
-        char needle[64];
-        snprintf(needle, sizeof needle, "event=link_up peer=%s ", peers[j]);
-        counts[j] = log_count(names[i], needle);
-    }
-}
-
-static void wait_mesh(int i, const int before[REPLICAS + 1]) {
-    for (int j = 0; j <= REPLICAS; j++) {
-        if (j != i) {
-            char needle[64];
-            snprintf(needle, sizeof needle, "event=link_up peer=%s ", peers[j]);
-            cr_assert(log_wait(names[i], needle, before[j] + 1, 20000),
-                      "%s never linked to %s:\n%s", names[i], peers[j], log_tail(names[i]));
-        }
-    }
-}
 
 /* ---- the samples ----------------------------------------------------------------------- */
 
@@ -345,25 +319,13 @@ static soak_result soak(long seconds, long kill_every, bool plant_lost) {
     cr_assert(seconds >= 10 && kill_every >= 5, "bad TROUPE_SOAK_SECONDS/KILL_SECONDS");
     for (int i = 0; i < REPLICAS; i++) {
         char tag[16];
-        snprintf(tag, sizeof tag, "data-%s", names[i]);
+        snprintf(tag, sizeof tag, "data-%s", reg_replica_names[i]);
         proc_path(data_dir[i], sizeof data_dir[i], tag);
-        slots[i] = start_replica(i);
+        slots[i] = reg_replica_start(i, data_dir[i]);
     }
-    tr_config k = {.node_id = 9, .node_name = "n9", .workers = 1};
-    tr_runtime *rt;
-    cr_assert_eq(tr_runtime_create(&k, &rt), 0);
-    char listen[32], seeds[128];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port_base + CLIENT_PORT);
-    snprintf(seeds, sizeof seeds, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", port_base,
-             port_base + 1, port_base + 2);
-    tr_cluster_config cc = {
-        .listen = listen, .seeds = seeds, .secret = SECRET, .secret_len = strlen(SECRET)};
-    tr_cluster *cl;
-    cr_assert_eq(tr_cluster_create(rt, &cc, &cl), 0);
-    static const int none[REPLICAS + 1] = {0};
-    for (int i = 0; i < REPLICAS; i++) {
-        wait_mesh(i, none);
-    }
+    reg_client_node cn;
+    reg_client_node_join(&cn, CLIENT_PORT, MESH_MS);
+    tr_runtime *rt = cn.rt;
     for (uint32_t c = 0; c < CLIENTS; c++) {
         tr_addr addr;
         cr_assert_eq(tr_node_spawn(tr_runtime_node(rt), &client_b, NULL, &c, sizeof c, &addr), 0);
@@ -380,11 +342,11 @@ static soak_result soak(long seconds, long kill_every, bool plant_lost) {
         if (mono_ms() >= next_kill) {
             int v = kills++ % REPLICAS;
             int links[REPLICAS + 1];
-            link_counts(v, links);
+            reg_link_counts(v, links);
             proc_signal(slots[v], SIGKILL);
             proc_wait(slots[v], 5000);
-            slots[v] = start_replica(v);
-            wait_mesh(v, links);
+            slots[v] = reg_replica_start(v, data_dir[v]);
+            reg_wait_mesh(v, links, MESH_MS);
             next_kill += (uint64_t)kill_every * 1000;
         }
         usleep(100000);
@@ -420,9 +382,7 @@ static soak_result soak(long seconds, long kill_every, bool plant_lost) {
             }
         }
     }
-    tr_cluster_stop(cl);
-    tr_runtime_destroy(rt);
-    tr_cluster_destroy(cl);
+    reg_client_node_stop(&cn);
 
     size_t lost_keys = 0;
     for (uint32_t key = 0; key < KEYS; key++) {
@@ -467,7 +427,7 @@ Test(soak, acknowledged_writes_survive_kills_and_memory_stays_bounded) {
     cr_assert_lt(r.rss_max, RSS_CEILING_KIB, "a node's RSS reached %ld KiB", r.rss_max);
     for (int n = 0; n < REPLICAS; n++) {
         cr_assert_leq(r.end->mdb_kib[n], 2 * r.warm->mdb_kib[n] + 4096,
-                      "%s's data file grew: %ld -> %ld", names[n], r.warm->mdb_kib[n],
+                      "%s's data file grew: %ld -> %ld", reg_replica_names[n], r.warm->mdb_kib[n],
                       r.end->mdb_kib[n]);
     }
 }

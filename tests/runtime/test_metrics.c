@@ -56,6 +56,22 @@ static void wait_for(_Atomic uint64_t *c, uint64_t want, const char *what) {
                  (unsigned long long)want);
 }
 
+static uint64_t in_of(void) {
+    return tr__metrics_messages_in(row());
+}
+static uint64_t out_of(void) {
+    return tr__metrics_messages_out(row());
+}
+
+/* Waits (5 s at most) until get() reaches want. */
+static void wait_sum(uint64_t (*get)(void), uint64_t want, const char *what) {
+    for (int i = 0; i < 500 && get() < want; i++) {
+        usleep(10000);
+    }
+    cr_assert_eq(get(), want, "%s: %llu, want %llu", what, (unsigned long long)get(),
+                 (unsigned long long)want);
+}
+
 Test(metrics, a_type_counts_its_spawns_stops_and_messages, .init = setup, .fini = teardown) {
     tr_addr a[3];
     for (int i = 0; i < 3; i++) {
@@ -69,8 +85,8 @@ Test(metrics, a_type_counts_its_spawns_stops_and_messages, .init = setup, .fini 
         }
     }
     cr_assert_eq(load(&row()->spawned), 3);
-    wait_for(&row()->messages_in, 15, "messages in"); /* init is not a message handled */
-    wait_for(&row()->messages_out, 15, "messages out (the replies)");
+    wait_sum(in_of, 15, "messages in"); /* init is not a message handled */
+    wait_sum(out_of, 15, "messages out (the replies)");
     cr_assert_eq(tr_node_stop(node, a[1], 0), 0);
     wait_for(&row()->stopped, 1, "stopped");
     cr_assert_str_eq(row()->name, "answerer");
@@ -114,4 +130,73 @@ Test(metrics, the_page_is_prometheus_text_and_a_small_buffer_is_cut, .init = set
     cr_assert(s.cut);
     cr_assert_eq(strlen(small), s.len);
     cr_assert_eq(small[s.len - 1], '\n', "the cut text ends at a whole line");
+}
+
+enum {
+    FLOOD_ACTORS = 8,
+    FLOOD_EACH = 20000
+};
+
+/* Sends FLOOD_EACH plain messages to each of FLOOD_ACTORS answerers (two workers run them at
+ * once) and checks that the type's messages in and the node's delivered total count every
+ * one of them. */
+static void flood_and_count(void) {
+    uint64_t before = in_of();
+    tr_stats st0;
+    tr_node_stats_get(node, &st0);
+    tr_addr a[FLOOD_ACTORS];
+    for (int i = 0; i < FLOOD_ACTORS; i++) {
+        cr_assert_eq(tr_node_spawn(node, &answerer, NULL, NULL, 0, &a[i]), 0);
+    }
+    for (int k = 0; k < FLOOD_EACH; k++) {
+        for (int i = 0; i < FLOOD_ACTORS; i++) {
+            cr_assert_eq(tr_node_send(node, a[i], T_ASK + 1, NULL, 0), 0);
+        }
+    }
+    uint64_t want = before + (uint64_t)FLOOD_ACTORS * FLOOD_EACH;
+    for (int i = 0; i < 1000 && in_of() < want; i++) {
+        usleep(10000);
+    }
+    usleep(20000); /* an overcount would show by now */
+    cr_assert_eq(in_of(), want, "messages in: %llu, want %llu", (unsigned long long)in_of(),
+                 (unsigned long long)want);
+    tr_stats st;
+    tr_node_stats_get(node, &st);
+    cr_assert_eq(st.messages_delivered - st0.messages_delivered,
+                 (uint64_t)FLOOD_ACTORS * FLOOD_EACH, "delivered counts each message once");
+}
+
+Test(metrics, counts_from_two_workers_add_up_exactly, .init = setup, .fini = teardown) {
+    flood_and_count();
+}
+
+/* More threads than shards: a thread that finds none free adds to the row itself. */
+Test(metrics, with_every_shard_taken_counts_go_to_the_row, .init = setup, .fini = teardown) {
+    static const char taken; /* a token no thread has */
+    for (uint32_t i = 0; i < TR__METRICS_SHARDS; i++) {
+        atomic_store_explicit(&node->metrics.owners[i], &taken, memory_order_release);
+    }
+    flood_and_count();
+    cr_assert_gt(load(&row()->messages_in), 0, "the row's own counter took the counts");
+}
+
+/* A shard has one writer: two threads (two tokens) never get the same one, a thread gets its
+ * own back, and when all are taken a newcomer gets none. */
+Test(metrics, each_thread_claims_its_own_shard) {
+    static tr__metrics_node m;
+    tr__metrics_init(&m);
+    static tr__metrics_local locals[TR__METRICS_SHARDS + 1];
+    for (uint32_t i = 0; i < TR__METRICS_SHARDS; i++) {
+        cr_assert_eq(tr__metrics_shard_claim(&m, &locals[i]), (int)i);
+        cr_assert_eq(locals[i].uid, m.uid);
+        cr_assert_eq(locals[i].shard, i);
+    }
+    cr_assert_eq(tr__metrics_shard_claim(&m, &locals[1]), 1, "its own, again");
+    cr_assert_eq(tr__metrics_shard_claim(&m, &locals[TR__METRICS_SHARDS]), -1, "all taken");
+    cr_assert_eq(locals[TR__METRICS_SHARDS].uid, 0, "nothing cached");
+    static tr__metrics_node other;
+    tr__metrics_init(&other);
+    cr_assert_neq(other.uid, m.uid, "a node's cache is not another's");
+    tr__metrics_deinit(&other);
+    tr__metrics_deinit(&m);
 }
