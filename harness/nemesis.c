@@ -525,6 +525,9 @@ static int schedule_scenario(tr__nemesis *n) {
 
 static void partition_cb(tr_sim *sim, void *ud) {
     tr__nemesis *n = ud;
+    if (n->window >= WINDOWS) {
+        return;
+    }
     uint64_t mask = n->window_mask[n->window];
     if (tr_sim_partition(sim, mask) == 0) {
         n->in_window = true;
