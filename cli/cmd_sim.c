@@ -8,8 +8,8 @@
  * experiment with AP's convergence after the heal timed (the runner polls the AP state
  * actors). The runner's schedule, for one seed (duration D of virtual time):
  *   [0, D)        clients run against their node's "cp", "ap" or "stock";
- *   D/4           (nemesis partition) one majority/minority split, held until D; other
- *                 nemeses fire at random times in [D/8, D);
+ *   2D/8..7D/8    (nemesis partition) three majority/minority splits, each healed after
+ *                 D/8; other nemeses fire at random times in [D/8, D);
  *   D             clients stop (stock's retry their unresolved reservations), everything
  *                 heals; outstanding ops finish or time out;
  *   then          the final states and reads, and the services' checks: CP must be
@@ -199,10 +199,12 @@ static void usage(FILE *f) {
             "anti-entropy), simulated clients and a fault schedule in virtual time, then checks\n"
             "the histories: CP must be linearizable; AP must stay available and converge after\n"
             "heal (AP not being linearizable is expected and reported). Defaults: seed 1,\n"
-            "5 nodes, both stores, nemesis partition, 60s, 100 ops/s per store, 4 keys,\n"
-            "2 clients per node. Nemeses: partition = one majority/minority split from D/4\n"
-            "to the end (D); crash, pause, clock, delay and the shapes isolate, ring, bridge,\n"
-            "oneway = random short faults from D/8; loss, dup, reorder = link probabilities.\n"
+            "5 nodes, both stores, nemesis partition (cp alone: partition,loss,ring,bridge),\n"
+            "60s, 100 ops/s per store, 4 keys, 2 clients per node. Nemeses: partition =\n"
+            "three majority/minority splits, each of its own random minority, over\n"
+            "2D/8-3D/8, 4D/8-5D/8 and 6D/8-7D/8 (D: the duration); crash, pause, clock, delay\n"
+            "and the shapes isolate, ring, bridge, oneway = random short faults from D/8 (half\n"
+            "of them on the node of the fault before); loss, dup, reorder = link probabilities.\n"
             "Storage faults, also random from D/8: io-error and disk-full (a node's commits\n"
             "fail with EIO / ENOSPC for 0.5-3 s, as a real store reports it: durable replies\n"
             "dropped, later writes refused; a node whose store failed restarts when its disk\n"
@@ -894,6 +896,9 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
          * (under partition and crash alone that needs a cut inside a ~1 ms window). */
         o->nemesis = TR_NEMESIS_PARTITION | TR_NEMESIS_CRASH | TR_NEMESIS_LOSS;
         o->nemesis_text = "partition,crash,loss";
+    } else if (o->cp && !o->ap && !o->nemesis_given) {
+        o->nemesis = TR__REGISTER_NEMESIS; /* the cp service's declared one (harness/builtin.h) */
+        o->nemesis_text = "partition,loss,ring,bridge";
     }
     return check_applies(o);
 }

@@ -162,7 +162,8 @@ const tr_service tr__builtin_cp = {.abi = TR_SERVICE_ABI,
                                    .request_count = 2,
                                    .workload = &cp_workload,
                                    .lin_model = &tr_lin_model_register,
-                                   .bugs = cp_bugs};
+                                   .bugs = cp_bugs,
+                                   .nemesis = TR__REGISTER_NEMESIS};
 
 static const char *const ap_bugs[] = {"no-anti-entropy", NULL};
 static const uint32_t ap_bug_bits[] = {TR_REG_BUG_NO_ANTI_ENTROPY};

