@@ -19,12 +19,14 @@
 #define PAGE_MAX (1u << 20)
 #define CONNECTIONS_MAX 16u
 #define IDLE_S 10u
+#define TOPICS_ASK_MS 250u /* a broker that does not answer STATS in time: troupe_topics_up 0 */
 
 struct tr__metrics_http {
     struct MHD_Daemon *daemon;
     tr_runtime *rt;
     tr_cluster *cl;
     uint16_t port;
+    tr_inbox *inbox; /* owned; asks the local topics broker for its STATS (one scrape at once) */
     pthread_mutex_t lock;        /* sources: a scrape renders them, attach replaces them */
     tr__metrics_sources sources; /* [lock] */
 };
@@ -124,6 +126,57 @@ void tr__metrics_http_render(tr_runtime *rt, tr_cluster *cl, tr__metrics_text *t
     free(members);
 }
 
+/* The local topics broker's figures (docs/pubsub.md, "Topics" in troupe.h): the subscriptions,
+ * deliveries and buffers of the topics this node is home of. They live in the broker's state,
+ * so the scrape asks it (a STATS request from the endpoint's inbox, TOPICS_ASK_MS at most);
+ * without a broker, or without an answer in time, troupe_topics_up is 0 and no other sample is
+ * written (a figure that is not known is not shown as 0). */
+static void render_topics(tr_runtime *rt, tr_inbox *inbox, tr__metrics_text *t) {
+    tr_topics_stats st;
+    tr_addr at;
+    bool up = false;
+    if (inbox && tr_node_lookup(tr_runtime_node(rt), TR_TOPICS_NAME, &at) == 0) {
+        tr_msg *reply = NULL;
+        up = tr_inbox_request(inbox, at, NULL, TR_TOPIC_MSG_STATS, NULL, 0, TOPICS_ASK_MS,
+                              &reply) == 0 &&
+             reply->type == TR_TOPIC_MSG_STATS &&
+             tr_topics_stats_read(reply->body, reply->body_len, &st) == 0;
+        tr_msg_free(reply);
+    }
+    tr__metrics_family(t, "troupe_topics_up", "gauge",
+                       "1 when this node's topics broker answered the scrape's STATS request.");
+    tr__metrics_printf(t, "troupe_topics_up %d\n", up ? 1 : 0);
+    if (!up) {
+        return;
+    }
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } rows[] = {
+        {"troupe_topics_subscriptions", "gauge",
+         "Subscriptions to the topics this node is home of.",
+         offsetof(tr_topics_stats, subscriptions)},
+        {"troupe_topics_pending", "gauge", "Events being delivered (not yet acked by everyone).",
+         offsetof(tr_topics_stats, pending)},
+        {"troupe_topics_delivered_total", "counter", "(event, subscriber) acks received.",
+         offsetof(tr_topics_stats, delivered)},
+        {"troupe_topics_resent_total", "counter", "Events sent again to a subscriber.",
+         offsetof(tr_topics_stats, resent)},
+        {"troupe_topics_refused_total", "counter", "Publishes refused by back-pressure.",
+         offsetof(tr_topics_stats, refused)},
+        {"troupe_topics_queue_high", "gauge", "The most unacknowledged events one subscriber had.",
+         offsetof(tr_topics_stats, queue_high)},
+        {"troupe_topics_bad_messages_total", "counter", "Malformed topic messages dropped.",
+         offsetof(tr_topics_stats, bad_messages)},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&st + rows[i].off, sizeof v);
+        tr__metrics_family(t, rows[i].name, rows[i].type, rows[i].help);
+        tr__metrics_printf(t, "%s %llu\n", rows[i].name, (unsigned long long)v);
+    }
+}
+
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
                               char *body, size_t len, enum MHD_ResponseMemoryMode mode) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
@@ -178,6 +231,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&m->lock);
     tr__metrics_sources_render(&m->sources, &t);
     pthread_mutex_unlock(&m->lock);
+    render_topics(m->rt, m->inbox, &t);
     if (m->cl) {
         tr__cluster_view_refresh(m->cl); /* the next scrape sees fresher members */
     }
@@ -224,6 +278,11 @@ int tr__metrics_http_start(tr_runtime *rt, tr_cluster *cl, const char *addr, tr_
     }
     m->rt = rt;
     m->cl = cl;
+    if (tr_inbox_create(rt, &m->inbox) != 0) {
+        snprintf(err, cap, "--metrics: out of memory");
+        free(m);
+        return TR_ENOMEM;
+    }
     pthread_mutex_init(&m->lock, NULL);
     /* One polling thread: scrapes run one at a time. */
     m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
@@ -233,6 +292,7 @@ int tr__metrics_http_start(tr_runtime *rt, tr_cluster *cl, const char *addr, tr_
     if (!m->daemon) {
         snprintf(err, cap, "--metrics %s: cannot listen (address in use or not local?)", addr);
         pthread_mutex_destroy(&m->lock);
+        tr_inbox_destroy(m->inbox);
         free(m);
         return TR_EIO;
     }
@@ -250,6 +310,7 @@ void tr__metrics_http_stop(tr__metrics_http *m) {
     if (m) {
         MHD_stop_daemon(m->daemon);
         pthread_mutex_destroy(&m->lock);
+        tr_inbox_destroy(m->inbox);
         free(m);
     }
 }

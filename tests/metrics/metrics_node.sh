@@ -25,7 +25,7 @@ n=20
 down_ms=2000
 printf 'metrics-node-test-secret-0123456789' >"$dir/secret"
 unset TROUPE_SECRET
-common="--secret-file $dir/secret --heartbeat-ms 100 --down-ms $down_ms --builtins echo,kv"
+common="--secret-file $dir/secret --heartbeat-ms 100 --down-ms $down_ms --builtins echo,kv,pubsub"
 
 # promtool must refuse a broken page, or its passes below would prove nothing.
 printf '# TYPE x counter\nx{a="1" 2\n' | promtool check metrics >/dev/null 2>&1 &&
@@ -109,7 +109,17 @@ for k in 1 2 3 4 5 6; do
         -H "Idempotency-Key: m$k" --data '{"item": 1, "qty": 1}' "http://127.0.0.1:$hp/orders")
     [ "$code" = 503 ] || fail "POST /orders without an orders service answered $code, not 503"
 done
+for k in 1 2 3 4 5 6 7 8 9 10 11 12; do # topics: their homes spread over the three nodes
+    "$troupe" call 127.0.0.1:$p1 --secret-file "$dir/secret" topics 4294864896 \
+        "[\"metrics-t$k\", \"echo@n1\"]" >/dev/null || fail "SUBSCRIBE metrics-t$k failed"
+done
 scrape after
+# the broker's own STATS answer (TR_TOPIC_MSG_STATS) right after the scrape: the same figures
+stats=$("$troupe" call 127.0.0.1:$p1 --secret-file "$dir/secret" topics 4294864903 null) ||
+    fail "STATS to the topics broker failed"
+[ "$(value after troupe_topics_up)" = 1 ] || fail "the scrape got no answer from the broker"
+[ "$(value after troupe_topics_subscriptions)" = "$(echo "$stats" | sed 's/^\[\([0-9]*\),.*/\1/')" ] ||
+    fail "troupe_topics_subscriptions $(value after troupe_topics_subscriptions), STATS $stats"
 # grows SERIES AT_LEAST
 grows() {
     b=$(value before "$1")
@@ -127,6 +137,7 @@ grows 'troupe_peer_frames_total{peer="n2",direction="in"}' 1 # heartbeats, every
 grows 'troupe_peer_bytes_total{peer="n2",direction="in"}' 1
 grows 'troupe_peer_bytes_total{peer="n2",direction="out"}' 1 # heartbeats: bytes, not frames
 grows 'troupe_store_commit_writes_count' 1
+grows 'troupe_topics_subscriptions' 1
 grows 'troupe_store_commit_writes_sum' 3
 [ "$(value after 'troupe_store_commit_writes_bucket{le="+Inf"}')" = \
     "$(value after 'troupe_store_commit_writes_count')" ] || fail "the +Inf bucket is not the count"
