@@ -5,6 +5,10 @@
 
 #include "actors/orset.h"
 
+/* A round's deltas to one peer, [origin, upto, delta...], fit the encoding buffer. */
+_Static_assert(16 + TR_ORSET_BATCH_MAX * TR_ORSET_DELTA_BYTES_MAX <= TR_ORSET_STATE_BYTES_MAX,
+               "a batch of deltas must fit orset_state.buf");
+
 typedef struct orset_state {
     tr_service_place place; /* first: tr_service_place_init */
     uint32_t bugs;
