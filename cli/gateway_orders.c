@@ -159,29 +159,15 @@ void tr__gw_order_post(tr__gw_node *node, const tr__gw_request *req, tr__gw_resp
     }
 }
 
-void tr__gw_order_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
+/* GET /orders/{id} and POST /orders/{id}/cancel: one request of `type` naming the order. */
+static void order_by_id(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res,
+                        uint32_t type) {
     int64_t id;
     if (tr__gw_parse_id(req->param, &id) != 0) {
         tr__gw_problem(res, 400, "the id must be a decimal integer from 1 to 2^53-1");
         return;
     }
-    uint8_t body[TR_SHOP_BODY_MAX];
-    size_t len = 0;
-    int rc = tr__shop_get_encode(body, sizeof body, (uint64_t)id, &len);
-    TR_ASSERT(rc == 0); /* an id within 2^53 always encodes */
-    tr_msg *reply = NULL;
-    if (orders_call(node, req, TR_SHOP_GET, body, len, &reply, res) == 0) {
-        orders_answer(reply, 200, res);
-    }
-}
-
-void tr__gw_order_cancel(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
-    int64_t id;
-    if (tr__gw_parse_id(req->param, &id) != 0) {
-        tr__gw_problem(res, 400, "the id must be a decimal integer from 1 to 2^53-1");
-        return;
-    }
-    if (req->body_len > 0) {
+    if (type == TR_SHOP_CANCEL && req->body_len > 0) {
         tr__gw_problem(res, 400, "this route takes no request body");
         return;
     }
@@ -190,7 +176,15 @@ void tr__gw_order_cancel(tr__gw_node *node, const tr__gw_request *req, tr__gw_re
     int rc = tr__shop_get_encode(body, sizeof body, (uint64_t)id, &len);
     TR_ASSERT(rc == 0); /* an id within 2^53 always encodes */
     tr_msg *reply = NULL;
-    if (orders_call(node, req, TR_SHOP_CANCEL, body, len, &reply, res) == 0) {
+    if (orders_call(node, req, type, body, len, &reply, res) == 0) {
         orders_answer(reply, 200, res);
     }
+}
+
+void tr__gw_order_get(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
+    order_by_id(node, req, res, TR_SHOP_GET);
+}
+
+void tr__gw_order_cancel(tr__gw_node *node, const tr__gw_request *req, tr__gw_response *res) {
+    order_by_id(node, req, res, TR_SHOP_CANCEL);
 }
