@@ -630,6 +630,28 @@ static bool payments_refused(tr_ctx *ctx, orders *s) {
     return st.state != TR_BREAKER_CLOSED && !s->naive;
 }
 
+/* Attaches the request to its order's flight, answers at once if the order is already final,
+ * and drives the flight on. */
+static void attach_and_drive(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m,
+                             uint64_t deadline_ms, bool creator) {
+    attach(ctx, s, f, m, deadline_ms, creator);
+    if (f->known && done(s, f)) {
+        answer_view(ctx, s, f, false);
+    }
+    drive(ctx, s, f);
+}
+
+/* The order id of a get or cancel body; else answers "bad request: ..." and returns -1. */
+static int decode_id(tr_ctx *ctx, const tr_msg *m, const uint8_t *body, size_t len, uint64_t *id) {
+    char why[64], text[96];
+    if (tr__shop_get_decode(body, len, id, why, sizeof why) != 0) {
+        snprintf(text, sizeof text, "bad request: %s", why);
+        tr_reply_str(ctx, m, text, false);
+        return -1;
+    }
+    return 0;
+}
+
 static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
                      uint64_t deadline_ms) {
     tr_shop_place p;
@@ -667,11 +689,7 @@ static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bod
             return;
         }
     }
-    attach(ctx, s, f, m, deadline_ms, creator);
-    if (f->known && done(s, f)) {
-        answer_view(ctx, s, f, false);
-    }
-    drive(ctx, s, f);
+    attach_and_drive(ctx, s, f, m, deadline_ms, creator);
 }
 
 /* A customer's cancellation: the order's flight (a new one reads the journal first) carries
@@ -680,10 +698,7 @@ static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bod
 static void on_cancel(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
                       uint64_t deadline_ms) {
     uint64_t id;
-    char why[64], text[96];
-    if (tr__shop_get_decode(body, len, &id, why, sizeof why) != 0) {
-        snprintf(text, sizeof text, "bad request: %s", why);
-        tr_reply_str(ctx, m, text, false);
+    if (decode_id(ctx, m, body, len, &id) != 0) {
         return;
     }
     flight *f = flight_of(s, id);
@@ -703,20 +718,13 @@ static void on_cancel(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *bo
             return;
         }
     }
-    attach(ctx, s, f, m, deadline_ms, false);
-    if (f->known && done(s, f)) {
-        answer_view(ctx, s, f, false);
-    }
-    drive(ctx, s, f);
+    attach_and_drive(ctx, s, f, m, deadline_ms, false);
 }
 
 static void on_get(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
                    uint64_t deadline_ms) {
     uint64_t id;
-    char why[64], text[96];
-    if (tr__shop_get_decode(body, len, &id, why, sizeof why) != 0) {
-        snprintf(text, sizeof text, "bad request: %s", why);
-        tr_reply_str(ctx, m, text, false);
+    if (decode_id(ctx, m, body, len, &id) != 0) {
         return;
     }
     flight *f = flight_of(s, id);
