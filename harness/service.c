@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -513,7 +514,21 @@ typedef struct boot_record {
     tr_behaviour copies[TR_SERVICE_ACTORS_MAX];
     const tr_behaviour *orig[TR_SERVICE_ACTORS_MAX];
     _Atomic int state[TR_SERVICE_ACTORS_MAX]; /* 1 pending, 0 ok, < 0 init's error */
+    struct boot_record *next;                 /* [kept_lock] the kept list */
 } boot_record;
+
+/* The records whose actors still run on their behaviour copies: they live as long as the
+ * process (an actor outlives no record), and this list keeps them reachable, so a leak
+ * checker reports them as held, not lost. */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static boot_record *kept; /* [kept_lock] */
+
+static void boot_keep(boot_record *rec) {
+    pthread_mutex_lock(&kept_lock);
+    rec->next = kept;
+    kept = rec;
+    pthread_mutex_unlock(&kept_lock);
+}
 
 typedef struct boot_tag {
     boot_record *rec;
@@ -675,8 +690,10 @@ int tr__service_boot_why(const tr_service *svc, tr_node *node, const tr_service_
     }
     if (rc != 0 && boot_undo(node, svc, addrs, spawned, rec != NULL)) {
         free(rec); /* every actor that used it is gone */
+    } else if (rec) {
+        boot_keep(rec);
     }
-    /* else rec is kept: the spawned actors run on its behaviour copies for the rest of their
+    /* a kept record: the spawned actors run on its behaviour copies for the rest of their
      * life (or an init that outlasted the wait still writes into it) */
     return rc;
 }
