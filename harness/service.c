@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -514,20 +513,21 @@ typedef struct boot_record {
     tr_behaviour copies[TR_SERVICE_ACTORS_MAX];
     const tr_behaviour *orig[TR_SERVICE_ACTORS_MAX];
     _Atomic int state[TR_SERVICE_ACTORS_MAX]; /* 1 pending, 0 ok, < 0 init's error */
-    struct boot_record *next;                 /* [kept_lock] the kept list */
+    struct boot_record *next;                 /* the kept list */
 } boot_record;
 
 /* The records whose actors still run on their behaviour copies: they live as long as the
  * process (an actor outlives no record), and this list keeps them reachable, so a leak
- * checker reports them as held, not lost. */
-static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
-static boot_record *kept; /* [kept_lock] */
+ * checker reports them as held, not lost. A push only, lock-free (boots may run on several
+ * threads); never read. */
+static _Atomic(boot_record *) kept;
 
 static void boot_keep(boot_record *rec) {
-    pthread_mutex_lock(&kept_lock);
-    rec->next = kept;
-    kept = rec;
-    pthread_mutex_unlock(&kept_lock);
+    boot_record *head = atomic_load_explicit(&kept, memory_order_relaxed);
+    do {
+        rec->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&kept, &head, rec, memory_order_release,
+                                                    memory_order_relaxed));
 }
 
 typedef struct boot_tag {
