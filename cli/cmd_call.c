@@ -374,14 +374,9 @@ static int call_node(tr_runtime *rt, const call_args *a, uint32_t type, const ui
     tr_inbox *ib = NULL;
     tr_msg *reply = NULL;
     int result = 1;
-    rc = tr_cluster_wait_peer(cl, a->timeout_ms, &server);
-    if (rc == TR_EAUTH || rc == TR_EUNREACH) {
-        char why[256];
-        tr_cluster_peer_error(cl, why, sizeof why);
-        fprintf(stderr, "troupe call: %s%s\n", why, tr_cli_tls_hint(&a->tls, why));
-    } else if (rc) {
-        fprintf(stderr, "troupe call: timed out: no authenticated connection (node down, "
-                        "wrong secret or cluster name?)\n");
+    rc = tr_cli_wait_server("troupe call", cl, a->timeout_ms, &a->tls, &server);
+    if (rc) {
+        /* said */
     } else if ((rc = tr_inbox_create(rt, &ib)) != 0) {
         fprintf(stderr, "troupe call: %s\n", tr_strerror(rc));
     } else {

@@ -371,14 +371,9 @@ static int ask(tr_runtime *rt, const status_args *a, const uint8_t *secret, size
     tr_msg *reply = NULL;
     static status_view v;
     int result = 1;
-    rc = tr_cluster_wait_peer(cl, a->timeout_ms, &server);
-    if (rc == TR_EAUTH || rc == TR_EUNREACH) {
-        char why[256];
-        tr_cluster_peer_error(cl, why, sizeof why);
-        fprintf(stderr, "troupe status: %s%s\n", why, tr_cli_tls_hint(&a->tls, why));
-    } else if (rc) {
-        fprintf(stderr, "troupe status: timed out: no authenticated connection (node down, "
-                        "wrong secret or cluster name?)\n");
+    rc = tr_cli_wait_server("troupe status", cl, a->timeout_ms, &a->tls, &server);
+    if (rc) {
+        /* said */
     } else if ((rc = tr_inbox_create(rt, &ib)) != 0) {
         fprintf(stderr, "troupe status: %s\n", tr_strerror(rc));
     } else if ((rc = tr_inbox_request(ib, (tr_addr){server, 0, 0}, TR__STATUS_NAME, TR_MSG_USER,

@@ -167,3 +167,19 @@ const char *tr_cli_tls_hint(const tr_cli_tls *tls, const char *why) {
     }
     return " (if the node runs mutual TLS, give --tls-cert, --tls-key and --tls-ca)";
 }
+
+int tr_cli_wait_server(const char *cmd, tr_cluster *cl, uint32_t timeout_ms, const tr_cli_tls *tls,
+                       uint32_t *server) {
+    int rc = tr_cluster_wait_peer(cl, timeout_ms, server);
+    if (rc == TR_EAUTH || rc == TR_EUNREACH) {
+        char why[256];
+        tr_cluster_peer_error(cl, why, sizeof why);
+        fprintf(stderr, "%s: %s%s\n", cmd, why, tr_cli_tls_hint(tls, why));
+    } else if (rc) {
+        fprintf(stderr,
+                "%s: timed out: no authenticated connection (node down, "
+                "wrong secret or cluster name?)\n",
+                cmd);
+    }
+    return rc;
+}

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "troupe.h"
+
 #define TR_CLI_SECRET_MAX 256
 
 /* Reads the secret from `file` (if non-NULL) or the environment variable TROUPE_SECRET.
@@ -42,6 +44,11 @@ int tr_cli_tls_check(const char *cmd, const tr_cli_tls *tls, char *cn, size_t cn
 /* A hint to append to a refusal `why` when the node closed the handshake without a word and
  * no certificate was given (it may run TLS): the hint, or "". */
 const char *tr_cli_tls_hint(const tr_cli_tls *tls, const char *why);
+/* Waits up to timeout_ms for the client's authenticated connection to its one server (the
+ * cluster cl of `troupe call` / `troupe status`); 0 with *server its node id, else prints
+ * "troupe CMD: why" (a refusal with its reason, or a timeout) and returns the error. */
+int tr_cli_wait_server(const char *cmd, tr_cluster *cl, uint32_t timeout_ms, const tr_cli_tls *tls,
+                       uint32_t *server);
 /* tr_cli_read_secret, but with TLS (tls true) no secret at all is no error: *len = 0. */
 int tr_cli_read_secret_opt(const char *cmd, const char *file, bool tls, uint8_t *out, size_t *len);
 
