@@ -45,17 +45,50 @@ static int seal(conn *c, uv_buf_t *bufs, unsigned *n) {
     return 0;
 }
 
+/* The batch of c is on the wire (or was refused): its buffers are empty again. */
+static void batch_clear(conn *c) {
+    c->w_ctrl.len = 0;
+    c->w_data.len = 0;
+    c->w_tls.len = 0;
+}
+
+/* Skips the first `done` bytes of the n buffers (a write took them). */
+static void bufs_advance(uv_buf_t *bufs, unsigned *n, size_t done) {
+    unsigned i = 0;
+    while (i < *n && done >= bufs[i].len) {
+        done -= bufs[i].len;
+        i++;
+    }
+    if (i < *n) {
+        bufs[i].base += done;
+        bufs[i].len -= done;
+    }
+    memmove(bufs, bufs + i, (*n - i) * sizeof *bufs);
+    *n -= i;
+}
+
 /* Moves what is queued for p into its connection's batch and writes it (control lane
- * first). Loop thread. */
-void tr__outbound_flush_peer(tr_transport *t, peer *p) {
+ * first). Loop thread. The batch is first offered to the socket at once (uv_try_write, no
+ * request and no callback): a conversation's frame, a few hundred bytes into an empty
+ * socket buffer, goes out in this call, and the loop saves the write request's completion
+ * turn and the re-arming of the socket's poll that a queued write costs. What the socket
+ * does not take goes out with uv_write, as it always did. A connection writes at most one
+ * batch per loop turn, as with uv_write alone (its callback comes the next turn), so that
+ * frames queued meanwhile travel together: a second flush in the same turn leaves them for
+ * the next turn's (t->loop_sent). True if anything was written or is being written. */
+bool tr__outbound_flush_peer(tr_transport *t, peer *p) {
     conn *c = p->active;
     if (!c || c->writing || c->closing) {
-        return;
+        return false;
+    }
+    if (c->sync_turn == t->turn) {
+        t->loop_sent = true; /* wrote this turn: the next turn's flush takes the rest */
+        return false;
     }
     pthread_mutex_lock(&t->mu);
     if (p->q.ctrl.len == 0 && p->q.data.len == 0) {
         pthread_mutex_unlock(&t->mu);
-        return;
+        return false;
     }
     /* The queues within their bounds, whole frames (the walk over every queued frame is a
      * debug build's); tr__outq_take asserts the batch buffers are empty since the last
@@ -78,7 +111,26 @@ void tr__outbound_flush_peer(tr_transport *t, peer *p) {
     }
     if (c->tls && seal(c, bufs, &n)) {
         tr__conn_close(c, "warn", "TLS: cannot encrypt a batch (out of memory)");
-        return;
+        return true;
+    }
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        total += bufs[i].len;
+    }
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (w < 0 && w != UV_EAGAIN) {
+        batch_clear(c);
+        tr__conn_close(c, "info", "write failed: %s", uv_strerror(w));
+        return true;
+    }
+    if (w >= 0 && (size_t)w == total) {
+        batch_clear(c); /* all on the wire: what on_batch_written does, without its turn */
+        c->sync_turn = t->turn;
+        tr__outbound_note_activity(t);
+        return true;
+    }
+    if (w > 0) {
+        bufs_advance(bufs, &n, (size_t)w);
     }
     c->writing = true;
     c->write_started_ms = transport_now_ms(t);
@@ -88,7 +140,13 @@ void tr__outbound_flush_peer(tr_transport *t, peer *p) {
         c->writing = false;
         tr__conn_close(c, "info", "write failed: %s", uv_strerror(rc));
     }
+    return true;
 }
+
+/* The transport whose loop this thread runs, set by the loop's prepare callback (each turn,
+ * before the poll) and cleared when that transport closes: a send from this thread is then
+ * flushed by that same callback before the loop next blocks, and needs no wake. */
+static _Thread_local tr_transport *loop_thread_of;
 
 /* Queues a control frame (whole frame bytes) for p. Loop thread. */
 void tr__outbound_queue_ctrl(tr_transport *t, peer *p, const uint8_t *frame, size_t len) {
@@ -120,21 +178,44 @@ int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, siz
     /* Only the send that made the queue non-empty wakes the loop (uv_async_send coalesces;
      * the loop drains everything queued by then), and not even that one while the loop
      * spins: it flushes every queue on each turn, and re-checks them all after it stops
-     * spinning (seq_cst on both sides, so one of the two sees the other). */
-    if (wake && !atomic_load_explicit(&t->spinning, memory_order_seq_cst)) {
-        uv_async_send(&t->async);
+     * spinning (seq_cst on both sides, so one of the two sees the other). A send from the
+     * loop's own thread (an actor run by the thread that also runs the loop) needs no wake
+     * either: it marks the queues for the flush the loop makes before it next polls. */
+    if (wake) {
+        if (loop_thread_of == t) {
+            t->loop_sent = true;
+        } else if (!atomic_load_explicit(&t->spinning, memory_order_seq_cst)) {
+            uv_async_send(&t->async);
+        }
     }
     return rc;
 }
 
-/* Flushes every peer; true if anything was written. */
+void tr__outbound_on_prepare(uv_prepare_t *h) {
+    tr_transport *t = h->data;
+    loop_thread_of = t;
+    t->turn++;
+    if (t->loop_sent) {
+        t->loop_sent = false;
+        if (tr__outbound_flush_all(t)) {
+            tr__outbound_note_activity(t);
+        }
+    }
+}
+
+void tr__outbound_forget_thread(tr_transport *t) {
+    if (loop_thread_of == t) {
+        loop_thread_of = NULL;
+    }
+}
+
+/* Flushes every peer; true if anything was written or is being written. */
 bool tr__outbound_flush_all(tr_transport *t) {
     bool any = false;
     for (size_t i = 0; i < t->peer_count; i++) {
         peer *p = t->peers[i];
         if (p->in_use && p->active && !p->active->writing) {
-            tr__outbound_flush_peer(t, p);
-            any = any || p->active->writing;
+            any = tr__outbound_flush_peer(t, p) || any;
         }
     }
     return any;

@@ -8,7 +8,8 @@
  * with one uv_write of two buffers, control lane first, so heartbeats never wait behind a
  * user flood; while a batch is being written new frames collect in the queues.
  * Waking the loop: only the send that makes a queue non-empty wakes it (uv_async_send), and
- * not even that one while the loop spins after activity (see tr__outbound_note_activity).
+ * not even that one while the loop spins after activity (see tr__outbound_note_activity)
+ * or when the sender is the loop's own thread (flushed before the loop's next poll).
  * Threading: tr__transport_send from any thread; the rest on the loop thread.
  */
 #ifndef TR_CLUSTER_OUTBOUND_H
@@ -17,9 +18,10 @@
 #include "cluster/transport_internal.h"
 
 /* Moves what is queued for p into its link's batch and writes it (control lane first),
- * unless p has no link or its link is writing already. */
-void tr__outbound_flush_peer(tr_transport *t, peer *p);
-/* Flushes every linked peer; true if anything is being written now. */
+ * unless p has no link or its link is writing already; true if anything was written (at
+ * once) or is being written. */
+bool tr__outbound_flush_peer(tr_transport *t, peer *p);
+/* Flushes every linked peer; true if anything was written or is being written. */
 bool tr__outbound_flush_all(tr_transport *t);
 /* Queues a control frame (whole frame bytes, copied) for p and flushes. */
 void tr__outbound_queue_ctrl(tr_transport *t, peer *p, const uint8_t *frame, size_t len);
@@ -33,5 +35,12 @@ long tr__outbound_bye_frame(uint8_t *buf, size_t cap);
 void tr__outbound_note_activity(tr_transport *t);
 /* t->async's callback: a sender queued for an idle peer. */
 void tr__outbound_on_async(uv_async_t *a);
+/* t->flusher's callback, each loop turn before the poll: notes the loop's thread, and
+ * flushes what that thread queued since (tr__transport_send from the loop thread sets
+ * t->loop_sent instead of waking the loop). */
+void tr__outbound_on_prepare(uv_prepare_t *h);
+/* The loop thread forgets t (t closes): its later sends to another transport at t's
+ * address must wake that one's loop. */
+void tr__outbound_forget_thread(tr_transport *t);
 
 #endif

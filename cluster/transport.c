@@ -197,7 +197,7 @@ bool tr__transport_check(tr_transport *t) {
         paused += c->paused;
     }
     TR_ASSERT(pending == t->pending_conns && paused == t->paused_conns);
-    TR_ASSERT(t->open_handles == 4 + (t->listening ? 1 : 0) + (t->tls_watching ? 1 : 0) + conns);
+    TR_ASSERT(t->open_handles == 5 + (t->listening ? 1 : 0) + (t->tls_watching ? 1 : 0) + conns);
     int resolving = 0;
     for (resolve *r = t->resolves; r; r = r->next) {
         resolving++;
@@ -646,7 +646,12 @@ int tr__transport_create(uv_loop_t *loop, const tr_transport_config *cfg, tr_tra
     t->spin.data = t;
     uv_timer_init(loop, &t->resume);
     t->resume.data = t;
-    t->open_handles += 4;
+    uv_prepare_init(loop, &t->flusher);
+    t->flusher.data = t;
+    uv_prepare_start(&t->flusher, tr__outbound_on_prepare);
+    t->turn = 1;                          /* a new connection's sync_turn (0) is no turn */
+    uv_unref((uv_handle_t *)&t->flusher); /* keeps no loop running by itself */
+    t->open_handles += 5;
     if (t->tls_ctx && !t->client) {
         tls_watch(t);
     }
@@ -709,6 +714,8 @@ void tr__transport_close(tr_transport *t, void (*done)(void *arg), void *arg) {
     uv_close((uv_handle_t *)&t->resume, on_handle_closed);
     uv_close((uv_handle_t *)&t->async, on_handle_closed);
     uv_close((uv_handle_t *)&t->spin, on_handle_closed);
+    uv_close((uv_handle_t *)&t->flusher, on_handle_closed);
+    tr__outbound_forget_thread(t);
     if (t->tls_watching) {
         t->tls_watching = false;
         uv_close((uv_handle_t *)&t->tls_hup, on_handle_closed);

@@ -125,6 +125,7 @@ struct conn {
     /* the batch being written */
     bool writing;
     uint64_t write_started_ms;
+    uint64_t sync_turn; /* the loop turn of its last batch written at once (t->turn) */
     uv_write_t wreq;
     bytes w_ctrl, w_data;
     uv_connect_t creq;
@@ -152,6 +153,9 @@ struct tr_transport {
     uint64_t spin_ns;
     tr__spin spinner;      /* the spin's adaptive budget, at most spin_ns (loop thread) */
     _Atomic bool spinning; /* senders skip the async wake while the loop spins */
+    uv_prepare_t flusher;  /* each turn before the poll: flushes the loop thread's sends */
+    bool loop_sent;        /* a frame waits for the next turn's flush */
+    uint64_t turn;         /* loop turns, counted by the flusher: one batch per turn */
     char cluster[TR_CLUSTER_NAME_MAX + 1];
     char name[TR_NAME_MAX + 1];
     char listen_addr[TR_ADDR_STR_MAX + 1];
