@@ -126,6 +126,9 @@ bool tr__outbound_flush_peer(tr_transport *t, peer *p) {
     if (w >= 0 && (size_t)w == total) {
         batch_clear(c); /* all on the wire: what on_batch_written does, without its turn */
         c->sync_turn = t->turn;
+        atomic_store_explicit(&t->writes_at_once,
+                              atomic_load_explicit(&t->writes_at_once, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         tr__outbound_note_activity(t);
         return true;
     }
@@ -185,6 +188,7 @@ int tr__transport_send(tr_transport *t, uint32_t to, const uint8_t *payload, siz
         if (loop_thread_of == t) {
             t->loop_sent = true;
         } else if (!atomic_load_explicit(&t->spinning, memory_order_seq_cst)) {
+            atomic_fetch_add_explicit(&t->wakes, 1, memory_order_relaxed);
             uv_async_send(&t->async);
         }
     }

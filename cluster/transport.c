@@ -734,6 +734,8 @@ void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out) {
     pthread_mutex_lock(&t->mu);
     *out = t->stats;
     pthread_mutex_unlock(&t->mu);
+    out->writes_at_once = atomic_load_explicit(&t->writes_at_once, memory_order_relaxed);
+    out->wakes = atomic_load_explicit(&t->wakes, memory_order_relaxed);
 }
 
 int tr__transport_members(tr_transport *t, tr_transport_member *out, size_t cap) {

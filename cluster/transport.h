@@ -176,6 +176,8 @@ typedef struct tr_transport_stats {
     uint64_t envelopes_misaddressed; /* envelopes whose to.node was not this node */
     uint64_t clients_idle;           /* clients closed after client_idle_ms without one */
     uint64_t clients_frame_stalled;  /* clients closed with a frame left incomplete */
+    uint64_t writes_at_once;         /* of `writes`, the batches the socket took at once */
+    uint64_t wakes;                  /* loop wake-ups by senders on other threads */
 } tr_transport_stats;
 void tr__transport_stats_get(tr_transport *t, tr_transport_stats *out);
 

@@ -156,6 +156,8 @@ struct tr_transport {
     uv_prepare_t flusher;  /* each turn before the poll: flushes the loop thread's sends */
     bool loop_sent;        /* a frame waits for the next turn's flush */
     uint64_t turn;         /* loop turns, counted by the flusher: one batch per turn */
+    _Atomic uint64_t writes_at_once; /* written by the loop thread only */
+    _Atomic uint64_t wakes;          /* senders' uv_async_send calls */
     char cluster[TR_CLUSTER_NAME_MAX + 1];
     char name[TR_NAME_MAX + 1];
     char listen_addr[TR_ADDR_STR_MAX + 1];

@@ -212,6 +212,40 @@ Test(transport, two_nodes_link_and_echo_in_order_with_batched_writes) {
     world_stop();
 }
 
+/* A conversation: n2 sends one frame at a time and waits for n1's echo. n1 echoes from its
+ * loop thread (on_message runs there), so its sends need no wake of its loop, and each echo,
+ * one small frame into an empty socket buffer, is written at once. */
+Test(transport, loop_thread_sends_wake_nothing_and_small_batches_go_out_at_once) {
+    world_start();
+    on_loop(&W, start_seeded, 1);
+    cr_assert(wait_for(is_up, 100 + 1, 3000), "n2 never saw n1 up");
+    cr_assert(wait_for(is_up, 0 + 2, 3000), "n1 never saw n2 up");
+    tr_transport_stats before;
+    tr__transport_stats_get(W.t[0], &before);
+    long n = 200;
+    for (long k = 0; k < n; k++) {
+        uint8_t p[3] = {0x92, 0x01, (uint8_t)(k % 100)};
+        cr_assert_eq(tr__transport_send(W.t[1], 1, p, sizeof p), 0);
+        cr_assert(wait_for(received_all, 1000000 + k + 1, 3000), "echo %ld never came", k);
+    }
+    tr_transport_stats st;
+    tr__transport_stats_get(W.t[0], &st);
+    cr_assert_eq(st.wakes, before.wakes, "n1 woke its own loop %llu times",
+                 (unsigned long long)(st.wakes - before.wakes));
+    uint64_t at_once = st.writes_at_once - before.writes_at_once;
+    uint64_t writes = st.writes - before.writes;
+    cr_assert_geq(writes, (uint64_t)n, "%llu batches for %ld echoes", (unsigned long long)writes,
+                  n);
+    cr_assert_geq(at_once, writes * 9 / 10, "only %llu of %llu batches written at once",
+                  (unsigned long long)at_once, (unsigned long long)writes);
+    /* n2's sends come from this thread, not its loop's: each one that finds its queue empty
+     * wakes the loop. */
+    tr__transport_stats_get(W.t[1], &st);
+    cr_assert_geq(st.wakes, (uint64_t)n / 2, "n2 woke its loop %llu times for %ld sends",
+                  (unsigned long long)st.wakes, n);
+    world_stop();
+}
+
 Test(transport, unknown_node_is_unreachable_and_oversize_refused) {
     world_start();
     uint8_t p[4] = {0x92, 0x01, 0x05, 0};
