@@ -48,8 +48,9 @@
 #include "runtime/spin.h"
 #include "runtime/store.h"
 
-#define SPIN_ROUNDS 4000
-#define LOCAL_FAIR 64 /* every 64th local pick takes the oldest actor */
+#define PARK_SPIN_NS 50000u /* the other workers' spin before parking, at most */
+#define PARK_SPIN_PAUSES 64 /* pauses between two looks at the clock (about a microsecond) */
+#define LOCAL_FAIR 64       /* every 64th local pick takes the oldest actor */
 
 typedef struct ring {
     tr_actor **items;
@@ -62,6 +63,7 @@ typedef struct worker {
     uint32_t index;
     ring local;
     uint64_t rng;
+    tr__spin park_spin; /* workers other than 0: the spin before parking (this worker only) */
 } worker;
 
 typedef struct timer_ent {
@@ -348,6 +350,30 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
     return ring_pop(&w->local);
 }
 
+/* A worker other than 0 found no work: it watches the global queue for as long as its
+ * adaptive budget allows (runtime/spin.h: up to PARK_SPIN_NS while spinning pays, nothing while
+ * the cores are taken) before it parks on the condition variable. A spin that sees work
+ * arrive is a hit. */
+static void park_spin(tr_runtime *rt, worker *w) {
+    if (tr__spin_begin(&w->park_spin, mono_ns()) == 0) {
+        return;
+    }
+    bool work = false;
+    do {
+        for (int i = 0; i < PARK_SPIN_PAUSES; i++) {
+            if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) ||
+                atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+                work = true;
+                break;
+            }
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    } while (!work && tr__spin_more(&w->park_spin, mono_ns()));
+    tr__spin_end(&w->park_spin, work);
+}
+
 /* The assertion context of a worker thread: which worker, which node, which actor. */
 static void worker_context(void *arg, char *buf, size_t cap) {
     const worker *w = arg;
@@ -386,15 +412,7 @@ static void *worker_main(void *arg) {
             }
         } else if (!a) {
             atomic_fetch_add_explicit(&rt->idle, 1, memory_order_relaxed);
-            for (int i = 0; i < SPIN_ROUNDS && !a; i++) {
-                if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) ||
-                    atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
-                    break;
-                }
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            }
+            park_spin(rt, w);
             a = global_take(rt, w, true);
             atomic_fetch_sub_explicit(&rt->idle, 1, memory_order_relaxed);
             if (!a) {
@@ -794,6 +812,8 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     for (uint32_t i = 0; i < rt->nworkers; i++) {
         rt->workers[i].rt = rt;
         rt->workers[i].index = i;
+        tr__spin_init(&rt->workers[i].park_spin, PARK_SPIN_NS, tr__real_thread_cpu_ns,
+                      tr__real_thread_preemptions, NULL);
         if (pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]) != 0) {
             abort();
         }
