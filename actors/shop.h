@@ -176,7 +176,7 @@ typedef struct tr_shop_breaker {
 int tr__shop_breakers_encode(void *buf, size_t cap, const tr_shop_breaker *b, uint32_t n,
                              size_t *len);
 /* 0 with *n breakers in out[0..TR_SHOP_BREAKERS_MAX), or TR_EPROTO (malformed, a state out of
- * range, a name too long, more than TR_SHOP_BREAKERS_MAX). */
+ * range, a name too long or with a byte outside [a-z0-9_-], more than TR_SHOP_BREAKERS_MAX). */
 int tr__shop_breakers_decode(const void *body, size_t len, tr_shop_breaker *out, uint32_t *n);
 
 #endif /* TR_ACTORS_SHOP_H */

@@ -268,6 +268,11 @@ static int read_breaker(tr_mp_reader *r, tr_shop_breaker *b) {
         tr_mp_read_uint(r, &b->opened) != 0 || tr_mp_read_uint(r, &b->rejected) != 0) {
         return TR_EPROTO;
     }
+    for (const char *c = b->dependency; *c; c++) { /* a metrics label value, unescaped */
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_')) {
+            return TR_EPROTO;
+        }
+    }
     b->state = (tr_breaker_state)state;
     return 0;
 }

@@ -27,9 +27,9 @@ struct tr__metrics_http {
     tr_runtime *rt;
     tr_cluster *cl;
     uint16_t port;
-    tr_inbox *inbox;      /* owned; asks the local topics broker and orders coordinator (one scrape
-                        at once) */
-    pthread_mutex_t lock; /* sources: a scrape renders them, attach replaces them */
+    /* owned; asks the local topics broker and orders coordinator (one scrape at once) */
+    tr_inbox *inbox;
+    pthread_mutex_t lock;        /* sources: a scrape renders them, attach replaces them */
     tr__metrics_sources sources; /* [lock] */
 };
 

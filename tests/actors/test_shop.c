@@ -304,6 +304,10 @@ Test(shop_wire, breakers_round_trip_and_bad_ones_are_refused) {
     cr_assert_neq(tr__shop_breakers_decode(buf, len - 1, back, &n), 0, "a cut answer");
     static const uint8_t bad_state[] = {0x91, 0x94, 0xa1, 'x', 0x03, 0x00, 0x00};
     cr_assert_neq(tr__shop_breakers_decode(bad_state, sizeof bad_state, back, &n), 0);
+    static const uint8_t bad_name[] = {0x91, 0x94, 0xa2, 'x', '"', 0x00, 0x00, 0x00};
+    cr_assert_neq(tr__shop_breakers_decode(bad_name, sizeof bad_name, back, &n), 0);
+    static const uint8_t good_name[] = {0x91, 0x94, 0xa2, 'x', '-', 0x00, 0x00, 0x00};
+    cr_assert_eq(tr__shop_breakers_decode(good_name, sizeof good_name, back, &n), 0);
     tr_shop_breaker many[TR_SHOP_BREAKERS_MAX + 1] = {0};
     cr_assert_eq(tr__shop_breakers_encode(buf, sizeof buf, many, TR_SHOP_BREAKERS_MAX + 1, &len),
                  TR_EINVAL);
