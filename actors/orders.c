@@ -811,6 +811,22 @@ static void tick(tr_ctx *ctx, orders *s) {
     breakers_save(ctx, s);
 }
 
+/* TR_SHOP_BREAKERS: each breaker's state and counts, for a node's metrics (docs/metrics.md). */
+static void on_breakers(tr_ctx *ctx, const orders *s, const tr_msg *m) {
+    tr_shop_breaker b[DEP_COUNT];
+    for (int d = 0; d < DEP_COUNT; d++) {
+        tr_breaker_status st;
+        tr_breaker_status_get(&s->breakers[d], tr_now_ms(ctx), &st);
+        b[d] = (tr_shop_breaker){.state = st.state, .opened = st.opened, .rejected = st.rejected};
+        snprintf(b[d].dependency, sizeof b[d].dependency, "%s", dep_names[d]);
+    }
+    uint8_t body[TR_SHOP_BREAKERS_BODY_MAX];
+    size_t len = 0;
+    if (tr__shop_breakers_encode(body, sizeof body, b, DEP_COUNT, &len) == 0) {
+        (void)tr_reply(ctx, m, TR_SHOP_BREAKERS, body, len);
+    }
+}
+
 /* ---- the behaviour ----------------------------------------------------------------------- */
 
 static int orders_init(tr_ctx *ctx, void *state, const void *arg, size_t len) {
@@ -868,6 +884,8 @@ static int orders_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     if ((m->type == TR_SHOP_PLACE || m->type == TR_SHOP_GET || m->type == TR_SHOP_CANCEL) &&
         !tr_msg_is_reply(m) && !tr_addr_is_none(m->from)) {
         on_client(ctx, s, m);
+    } else if (m->type == TR_SHOP_BREAKERS && !tr_msg_is_reply(m) && !tr_addr_is_none(m->from)) {
+        on_breakers(ctx, s, m);
     } else if (m->type == TR__SHOP_TICK) {
         tick(ctx, s);
     } else if (m->corr != 0 && (tr_msg_is_reply(m) || m->type == TR_MSG_TIMEOUT)) {

@@ -46,6 +46,14 @@
  *       resumes it after its own crash), and a GET or a retry of the PLACE with the same key
  *       shows its progress.
  *       amount_cents = qty * tr__shop_price_cents(item), fixed when the order is created.
+ *   TR_SHOP_BREAKERS (any body, ignored)
+ *       The coordinator's circuit breakers, one per dependency (what `troupe node --metrics`
+ *       exports, docs/metrics.md): an array of [dependency: str, state: uint (0 closed,
+ *       1 open, 2 half-open), opened: uint (times it opened), rejected: uint (calls it
+ *       refused)], in the coordinator's order ("order", "stock", "payment",
+ *       "payment-provider"); tr__shop_breakers_encode / _decode. Read only: it changes no
+ *       breaker.
+ *
  *   Or an error, one msgpack string:
  *       "bad request: <why>"  malformed body, a field missing or out of range    (HTTP 400)
  *       "no such order"       GET or CANCEL of an id no PLACE created            (HTTP 404)
@@ -79,6 +87,7 @@ enum {
     TR_SHOP_PLACE = TR_MSG_USER + 0x800,
     TR_SHOP_GET = TR_MSG_USER + 0x801,
     TR_SHOP_CANCEL = TR_MSG_USER + 0x802,
+    TR_SHOP_BREAKERS = TR_MSG_USER + 0x803,
     /* internal: the coordinator's timers and its calls to the entities and the provider */
     TR_SHOP_INTERNAL_BASE = TR_MSG_USER + 0x808,
     /* the "order" entity host's own types: + 0x820 .. + 0x82f; its requests + 0x830 .. */
@@ -153,5 +162,21 @@ int tr__shop_answer_decode(const void *body, size_t len, tr_shop_order *order, c
 int tr__shop_order_encode(void *buf, size_t cap, const tr_shop_order *o, size_t *len);
 /* "confirmed", "cancelled", "pending". */
 const char *tr__shop_state_name(tr_shop_state s);
+
+/* One breaker of a TR_SHOP_BREAKERS answer. */
+#define TR_SHOP_BREAKERS_MAX 8         /* a decoder takes at most this many */
+#define TR_SHOP_BREAKER_NAME_MAX 31    /* a dependency's name, bytes */
+#define TR_SHOP_BREAKERS_BODY_MAX 512u /* an answer of TR_SHOP_BREAKERS_MAX fits */
+typedef struct tr_shop_breaker {
+    char dependency[TR_SHOP_BREAKER_NAME_MAX + 1];
+    tr_breaker_state state;
+    uint64_t opened, rejected;
+} tr_shop_breaker;
+/* 0, TR_ETOOBIG or TR_EINVAL (n over TR_SHOP_BREAKERS_MAX, a name too long). b: n, borrowed. */
+int tr__shop_breakers_encode(void *buf, size_t cap, const tr_shop_breaker *b, uint32_t n,
+                             size_t *len);
+/* 0 with *n breakers in out[0..TR_SHOP_BREAKERS_MAX), or TR_EPROTO (malformed, a state out of
+ * range, a name too long or with a byte outside [a-z0-9_-], more than TR_SHOP_BREAKERS_MAX). */
+int tr__shop_breakers_decode(const void *body, size_t len, tr_shop_breaker *out, uint32_t *n);
 
 #endif /* TR_ACTORS_SHOP_H */

@@ -236,3 +236,57 @@ int tr__shop_answer_decode(const void *body, size_t len, tr_shop_order *order, c
     }
     return tr_mp_reader_done(&r) != 0 || order->id == 0 ? TR_EPROTO : 0;
 }
+
+int tr__shop_breakers_encode(void *buf, size_t cap, const tr_shop_breaker *b, uint32_t n,
+                             size_t *len) {
+    if (n > TR_SHOP_BREAKERS_MAX) {
+        return TR_EINVAL;
+    }
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_array(&w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (strlen(b[i].dependency) > TR_SHOP_BREAKER_NAME_MAX) {
+            return TR_EINVAL;
+        }
+        tr_mp_write_array(&w, 4);
+        tr_mp_write_cstr(&w, b[i].dependency);
+        tr_mp_write_uint(&w, (uint64_t)b[i].state);
+        tr_mp_write_uint(&w, b[i].opened);
+        tr_mp_write_uint(&w, b[i].rejected);
+    }
+    *len = w.len;
+    return w.err;
+}
+
+static int read_breaker(tr_mp_reader *r, tr_shop_breaker *b) {
+    uint32_t fields;
+    uint64_t state;
+    if (tr_mp_read_array(r, &fields) != 0 || fields != 4 ||
+        tr_mp_read_str_copy(r, b->dependency, sizeof b->dependency) != 0 ||
+        tr_mp_read_uint(r, &state) != 0 || state > TR_BREAKER_HALF_OPEN ||
+        tr_mp_read_uint(r, &b->opened) != 0 || tr_mp_read_uint(r, &b->rejected) != 0) {
+        return TR_EPROTO;
+    }
+    for (const char *c = b->dependency; *c; c++) { /* a metrics label value, unescaped */
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_')) {
+            return TR_EPROTO;
+        }
+    }
+    b->state = (tr_breaker_state)state;
+    return 0;
+}
+
+int tr__shop_breakers_decode(const void *body, size_t len, tr_shop_breaker *out, uint32_t *n) {
+    tr_mp_reader r;
+    tr_mp_reader_init(&r, body, len);
+    if (tr_mp_read_array(&r, n) != 0 || *n > TR_SHOP_BREAKERS_MAX) {
+        return TR_EPROTO;
+    }
+    for (uint32_t i = 0; i < *n; i++) {
+        if (read_breaker(&r, &out[i]) != 0) {
+            return TR_EPROTO;
+        }
+    }
+    return tr_mp_reader_done(&r) != 0 ? TR_EPROTO : 0;
+}

@@ -20,13 +20,15 @@
 #define CONNECTIONS_MAX 16u
 #define IDLE_S 10u
 #define TOPICS_ASK_MS 250u /* a broker that does not answer STATS in time: troupe_topics_up 0 */
+#define ORDERS_ASK_MS 250u /* an orders coordinator that does not answer: no series of its own */
 
 struct tr__metrics_http {
     struct MHD_Daemon *daemon;
     tr_runtime *rt;
     tr_cluster *cl;
     uint16_t port;
-    tr_inbox *inbox; /* owned; asks the local topics broker for its STATS (one scrape at once) */
+    /* owned; asks the local topics broker and orders coordinator (one scrape at once) */
+    tr_inbox *inbox;
     pthread_mutex_t lock;        /* sources: a scrape renders them, attach replaces them */
     tr__metrics_sources sources; /* [lock] */
 };
@@ -177,6 +179,25 @@ static void render_topics(tr_runtime *rt, tr_inbox *inbox, tr__metrics_text *t) 
     }
 }
 
+/* The local orders coordinator's breakers (docs/shop.md, TR_SHOP_BREAKERS): they live in its
+ * state, so the scrape asks it, ORDERS_ASK_MS at most. The number of breakers read: 0 on a
+ * node without the shop, or without an answer in time (then the breaker families carry the
+ * gateway's series only: a state not known is not shown as closed). */
+static uint32_t ask_orders(tr_runtime *rt, tr_inbox *inbox, tr_shop_breaker *out) {
+    tr_addr at;
+    uint32_t n = 0;
+    if (inbox && tr_node_lookup(tr_runtime_node(rt), TR_SHOP_ORDERS_NAME, &at) == 0) {
+        tr_msg *reply = NULL;
+        bool ok = tr_inbox_request(inbox, at, NULL, TR_SHOP_BREAKERS, NULL, 0, ORDERS_ASK_MS,
+                                   &reply) == 0 &&
+                  reply->type == TR_SHOP_BREAKERS &&
+                  tr__shop_breakers_decode(reply->body, reply->body_len, out, &n) == 0;
+        tr_msg_free(reply);
+        n = ok ? n : 0;
+    }
+    return n;
+}
+
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
                               char *body, size_t len, enum MHD_ResponseMemoryMode mode) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
@@ -228,8 +249,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     t.buf[0] = '\0';
     tr__metrics_http_render(m->rt, m->cl, &t);
+    tr_shop_breaker orders[TR_SHOP_BREAKERS_MAX];
+    uint32_t orders_n = ask_orders(m->rt, m->inbox, orders);
     pthread_mutex_lock(&m->lock);
-    tr__metrics_sources_render(&m->sources, &t);
+    tr__metrics_sources_render(&m->sources, orders, orders_n, &t);
     pthread_mutex_unlock(&m->lock);
     render_topics(m->rt, m->inbox, &t);
     if (m->cl) {

@@ -359,6 +359,7 @@ static const tr_workload pubsub_workload = {.client_state_size = sizeof(pubsub_c
 static const tr_check pubsub_checks[] = {
     {"delivered-once", tr__pubsub_check_delivered_once},
     {"no-phantom-event", tr__pubsub_check_no_phantom},
+    {"bounded-queues", tr__pubsub_check_bounded_queues},
 };
 
 static const char *const pubsub_bugs[] = {"publish-early", "volatile-outbox", "no-dedup",
@@ -372,7 +373,9 @@ const tr_service tr__builtin_pubsub = {.abi = TR_SERVICE_ABI,
                                        .request_count = 3,
                                        .workload = &pubsub_workload,
                                        .checks = pubsub_checks,
-                                       .check_count = 2,
+                                       .check_count = 3,
+                                       .state_actor = TR_TOPICS_NAME,
+                                       .state_type = TR_TOPIC_MSG_STATS,
                                        .bugs = pubsub_bugs,
                                        .nemesis = TR_NEMESIS_CRASH | TR_NEMESIS_PARTITION |
                                                   TR_NEMESIS_SLOW_DISK | TR_NEMESIS_IO_ERROR};

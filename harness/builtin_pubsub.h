@@ -17,7 +17,8 @@
  * info without an answer. After the workload time each client asks its publisher how many
  * events its outbox still holds (f "pending") and stays busy until none, so that the final
  * states are read once every event has been delivered (or the runner's settle bound).
- * Declared nemesis: crash, partition. Checks: below. */
+ * Declared nemesis: crash, partition. Final state: each broker's STATS (TR_TOPIC_MSG_STATS).
+ * Checks: below. */
 #ifndef TR_HARNESS_BUILTIN_PUBSUB_H
 #define TR_HARNESS_BUILTIN_PUBSUB_H
 
@@ -47,5 +48,10 @@ tr_verdict tr__pubsub_check_delivered_once(const tr_check_input *in, char *why, 
 /* Check "no-phantom-event": every event a subscriber got describes a state change the
  * publisher committed ("state/<id>" on the node the publish went to). */
 tr_verdict tr__pubsub_check_no_phantom(const tr_check_input *in, char *why, size_t cap);
+/* Check "bounded-queues": no broker let one subscriber hold more than TR_TOPICS_QUEUE_MAX
+ * unacknowledged events (the high-water mark each up broker's STATS, the run's final state,
+ * reports; a broker restarted during the run counts from its restart). Unknown when no broker
+ * answered. */
+tr_verdict tr__pubsub_check_bounded_queues(const tr_check_input *in, char *why, size_t cap);
 
 #endif /* TR_HARNESS_BUILTIN_PUBSUB_H */

@@ -18,7 +18,7 @@ jobs=$(nproc 2>/dev/null || echo 1)
 pairs="cp cp:stale-read cp:no-write-back ap ap:no-anti-entropy stock stock:oversell
 stock:double-charge stock:unsaved-charge lin-kv lin-kv:stale-leader-read lin-kv:early-commit
 lock lock:trust-node-down entity entity:no-fencing pubsub pubsub:publish-early
-pubsub:volatile-outbox pubsub:no-dedup counter counter:merge-sum counter:no-gossip set
+pubsub:volatile-outbox pubsub:no-dedup pubsub:topics-unbounded counter counter:merge-sum counter:no-gossip set
 set:remove-drops-context broadcast broadcast:no-retry broadcast:no-dedup shop shop:naive-order
 shop:publish-before-commit shop:volatile-idempotency shop:refund-not-idempotent"
 echo "| workload | --bug | seeds | violated | unknown | held | rate |"

@@ -283,3 +283,35 @@ Test(shop_order, the_customer_cancels_a_confirmed_order_only) {
     cr_assert(v.steps & TR__STEP_RELEASED);
     cr_assert_str_eq(tr__shop_reason_name(TR__REASON_CUSTOMER), "cancelled by customer");
 }
+
+Test(shop_wire, breakers_round_trip_and_bad_ones_are_refused) {
+    tr_shop_breaker b[2] = {{.dependency = "stock", .state = TR_BREAKER_CLOSED},
+                            {.dependency = "payment-provider",
+                             .state = TR_BREAKER_HALF_OPEN,
+                             .opened = 3,
+                             .rejected = 70000}};
+    uint8_t buf[TR_SHOP_BREAKERS_BODY_MAX];
+    size_t len = 0;
+    cr_assert_eq(tr__shop_breakers_encode(buf, sizeof buf, b, 2, &len), 0);
+    tr_shop_breaker back[TR_SHOP_BREAKERS_MAX];
+    uint32_t n = 0;
+    cr_assert_eq(tr__shop_breakers_decode(buf, len, back, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(back[1].dependency, "payment-provider");
+    cr_assert_eq(back[1].state, TR_BREAKER_HALF_OPEN);
+    cr_assert_eq(back[1].opened, 3);
+    cr_assert_eq(back[1].rejected, 70000);
+    cr_assert_neq(tr__shop_breakers_decode(buf, len - 1, back, &n), 0, "a cut answer");
+    static const uint8_t bad_state[] = {0x91, 0x94, 0xa1, 'x', 0x03, 0x00, 0x00};
+    cr_assert_neq(tr__shop_breakers_decode(bad_state, sizeof bad_state, back, &n), 0);
+    static const uint8_t bad_name[] = {0x91, 0x94, 0xa2, 'x', '"', 0x00, 0x00, 0x00};
+    cr_assert_neq(tr__shop_breakers_decode(bad_name, sizeof bad_name, back, &n), 0);
+    static const uint8_t good_name[] = {0x91, 0x94, 0xa2, 'x', '-', 0x00, 0x00, 0x00};
+    cr_assert_eq(tr__shop_breakers_decode(good_name, sizeof good_name, back, &n), 0);
+    tr_shop_breaker many[TR_SHOP_BREAKERS_MAX + 1] = {0};
+    cr_assert_eq(tr__shop_breakers_encode(buf, sizeof buf, many, TR_SHOP_BREAKERS_MAX + 1, &len),
+                 TR_EINVAL);
+    cr_assert_eq(tr__shop_breakers_encode(buf, sizeof buf, many, TR_SHOP_BREAKERS_MAX, &len), 0);
+    cr_assert_eq(tr__shop_breakers_decode(buf, len, back, &n), 0);
+    cr_assert_eq(n, TR_SHOP_BREAKERS_MAX);
+}

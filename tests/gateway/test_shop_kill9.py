@@ -15,6 +15,11 @@ restarted.
   one 201       requests with one new key sent in parallel through three gateways (so racing
                 within a coordinator and between coordinators) get exactly one 201, the
                 others 200, all with the same order
+  metrics       n1 serves --metrics: every scrape passes `promtool check metrics`; its orders
+                coordinator's breaker in front of the provider shows closed
+                (troupe_breaker_state{owner="orders",breaker="payment-provider"} 0) before
+                the kill, open (1) with troupe_breaker_opens_total +1 once it opens, and 0
+                again after the restart
   no loss       every order answered 200/201 reads back through another node's gateway,
                 with its id, in a final state (confirmed or cancelled) once the saga is done;
                 a retry with the same key answers the same order
@@ -25,6 +30,7 @@ held, 1 otherwise."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,6 +45,7 @@ MARGIN_S = 1.5
 FAST_503_S = 0.5  # a refusal by an open breaker: at once, a quarter of the deadline at most
 MIN_503 = 10
 PAYMENTS_NODE = "n3"
+PROVIDER = 'owner="orders",breaker="payment-provider"'
 
 failures = []
 BUG = sys.argv[2] if len(sys.argv) > 2 else None
@@ -63,16 +70,20 @@ class Node:
                 "shop", "--heartbeat-ms", "100", "--down-ms", "600"]
         if self.seeds:
             args += ["--seeds", self.seeds]
+        if self.name == "n1":
+            args += ["--metrics", "127.0.0.1:0"]
         if BUG:
             args += ["--bug", BUG]
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
                                      env=dict(os.environ, TROUPE_SECRET=SECRET,
                                               TROUPE_SHOP_PAYMENTS_NODE=PAYMENTS_NODE))
-        self.port = self.http = None
+        self.port = self.http = self.metrics = None
         deadline = time.time() + 10
         while time.time() < deadline and self.proc.poll() is None:
             for line in open(self.log_path):
+                if "event=metrics_ready" in line:
+                    self.metrics = int(line.split("metrics_port=")[1].split()[0])
                 if "event=gateway_ready" in line:
                     self.http = int(line.split("http_port=")[1].split()[0])
                 if "event=node_ready" in line:
@@ -102,6 +113,28 @@ def request(port, method, path, body=None, headers=None, with_headers=False):
         return out + (dict(r.getheaders()),) if with_headers else out
     finally:
         c.close()
+
+
+scrapes = {"count": 0, "refused": []}
+
+
+def scrape(node):
+    """GET /metrics of node, checked by promtool; {series: value}."""
+    status, body = request(node.metrics, "GET", "/metrics")
+    scrapes["count"] += 1
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+    if status != 200 or lint.returncode != 0:
+        scrapes["refused"].append((status, lint.stdout[:200], lint.stderr[:200]))
+    out = {}
+    for line in body.decode().splitlines():
+        m = re.match(r"^(\S+) (\S+)$", line)
+        if m and not line.startswith("#"):
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def provider(sample, family):
+    return sample.get("%s{%s}" % (family, PROVIDER))
 
 
 class Client:
@@ -169,9 +202,15 @@ def run(exe, tmp):
                   len({oid for _, oid in got}) == 1,
                   "9 racing requests with one key: exactly one 201, the others 200, one order: "
                   "%s" % statuses)
+        before = scrape(nodes[0])
+        opens0 = provider(before, "troupe_breaker_opens_total")
+        check(provider(before, "troupe_breaker_state") == 0 and opens0 is not None,
+              "before the kill, n1's metrics show the orders' provider breaker closed: %s, "
+              "opened %s" % (provider(before, "troupe_breaker_state"), opens0))
         victim = nodes[2]
         assert victim.name == PAYMENTS_NODE
         victim.stop(signal.SIGKILL)
+        seen_open = None  # the opens counter at the first scrape that showed the breaker open
         during, refusals, slow_503, bad_503, after_first = {}, 0, [], [], []
         t_end = time.time() + 6.0
         while time.time() < t_end:
@@ -179,6 +218,10 @@ def run(exe, tmp):
             during[status] = during.get(status, 0) + 1
             if refusals > 0:
                 after_first.append(status)
+            if seen_open is None:
+                sample = scrape(nodes[0])
+                if provider(sample, "troupe_breaker_state") == 1:
+                    seen_open = provider(sample, "troupe_breaker_opens_total")
             if status == 503:
                 refusals += 1
                 if took > FAST_503_S:
@@ -196,6 +239,9 @@ def run(exe, tmp):
         check(not slow_503, "each 503 came at once (under %.1f s): slow ones %s" %
               (FAST_503_S, slow_503[:5]))
         check(not bad_503, "each 503 is problem+json with Retry-After: %s" % bad_503[:3])
+        check(seen_open is not None and opens0 is not None and seen_open == opens0 + 1,
+              "n1's metrics show the provider breaker open (1) with opens %s -> %s (+1)" %
+              (opens0, seen_open))
         check(after_first.count(503) == len(after_first),
               "from the first refusal on, every new order is refused at once: %s" %
               {s: after_first.count(s) for s in set(after_first)})
@@ -214,6 +260,14 @@ def run(exe, tmp):
             status, _ = client.order()
             after[status] = after.get(status, 0) + 1
         check(after.get(201, 0) >= 8, "then orders are placed again: %s" % after)
+        back = scrape(nodes[0])
+        check(provider(back, "troupe_breaker_state") == 0 and
+              (provider(back, "troupe_breaker_opens_total") or 0) >= (opens0 or 0) + 1,
+              "after the restart the metrics show it closed again: state %s, opened %s" %
+              (provider(back, "troupe_breaker_state"), provider(back, "troupe_breaker_opens_total")))
+        check(scrapes["count"] >= 3 and not scrapes["refused"],
+              "promtool check metrics passed on every scrape (%d): refused %s" %
+              (scrapes["count"], scrapes["refused"][:2]))
         reader = nodes[1].http
         lost, unfinished = [], []
         deadline = time.time() + 20

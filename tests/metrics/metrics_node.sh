@@ -157,11 +157,12 @@ map=$(value after troupe_store_map_bytes)
 used=$(value after troupe_store_used_bytes)
 [ "$used" -gt 0 ] && [ "$used" -le "$map" ] || fail "store used $used bytes of a map of $map"
 exactly 'troupe_policy_refused_total' 1
-[ "$(value before 'troupe_breaker_state{breaker="orders"}')" = 0 ] || fail "breaker not closed"
-[ "$(value after 'troupe_breaker_state{breaker="orders"}')" = 1 ] || fail "breaker not open"
-exactly 'troupe_breaker_opens_total{breaker="orders"}' 1
-exactly 'troupe_breaker_rejected_total{breaker="orders"}' 1
-[ "$(value after 'troupe_breaker_state{breaker="catalog"}')" = 0 ] || fail "catalog breaker moved"
+[ "$(value before 'troupe_breaker_state{owner="gateway",breaker="orders"}')" = 0 ] || fail "breaker not closed"
+[ "$(value after 'troupe_breaker_state{owner="gateway",breaker="orders"}')" = 1 ] || fail "breaker not open"
+exactly 'troupe_breaker_opens_total{owner="gateway",breaker="orders"}' 1
+exactly 'troupe_breaker_rejected_total{owner="gateway",breaker="orders"}' 1
+[ "$(value after 'troupe_breaker_state{owner="gateway",breaker="catalog"}')" = 0 ] || fail "catalog breaker moved"
+grep -q 'owner="orders"' "$dir/after.txt" && fail "a node without the shop exports orders breakers"
 [ "$(value after 'troupe_actor_spawned_total{type="troupe-status"}')" = 1 ] ||
     fail "not one status actor spawned"
 [ "$(value after 'troupe_peer_state{peer="n2",state="up"}')" = 1 ] || fail "n2 not up in /metrics"

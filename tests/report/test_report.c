@@ -60,6 +60,19 @@ Test(report, a_stock_bugs_failing_page_shows_every_operation, .timeout = 300) {
     check_sim("oversell", 1, "--seed 1 --workload stock --bug oversell");
 }
 
+static char *slurp(const char *path, size_t *len);
+
+/* pubsub's broker past its per-subscriber bound: the check "bounded-queues" says so on the
+ * page, which reads the broker's STATS of the run's final state. */
+Test(report, a_pubsub_bugs_failing_page_names_the_bounded_queues_check, .timeout = 300) {
+    check_sim("topics-unbounded", 1, "--seed 1 --workload pubsub --bug topics-unbounded");
+    size_t len;
+    char *page = slurp(ARTEFACTS "/topics-unbounded/page/index.html", &len);
+    cr_assert_not_null(strstr(page, "let one subscriber hold 128 unacknowledged events (bound 16)"),
+                       "the page does not give bounded-queues' reason");
+    free(page);
+}
+
 Test(report, a_loaded_services_page_shows_its_operations_and_counterexample, .timeout = 300) {
     check_sim("lin-kv", 1,
               "--workload lin-kv --seed 1 --nemesis partition,crash,pause,clock "
