@@ -118,3 +118,22 @@ Test(crdt_sim, broadcast_planted_no_dedup_is_caught) {
 Test(crdt_sim, broadcast_seed_replays_to_the_same_hash) {
     cr_expect_eq(hash_of(&tr__builtin_broadcast, 7), hash_of(&tr__builtin_broadcast, 7));
 }
+
+/* A message journaled but not yet durable on its sender is not gossiped: the peers would take
+ * the sender for a holder, and a failing store's restart takes the message back from it. */
+Test(crdt_sim, broadcast_gossips_only_durable_messages) {
+    const tr_service *svc = &tr__builtin_broadcast;
+    tr_experiment_config cfg;
+    tr_experiment_result *r = NULL;
+    char err[256] = "";
+    tr_service_experiment_init(&cfg, &svc);
+    cfg.sim.seed = 1;
+    cfg.sim.nodes = 5;
+    cfg.nemesis.kinds = TR_NEMESIS_LOSS;
+    cfg.nemesis.scenario_path = "tests/data/broadcast/failing-store-1.scenario";
+    cfg.duration_ns = 20ull * 1000000000ull;
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(r->check_count, 1);
+    cr_expect_eq(r->verdict, TR_VERDICT_HELD, "%s", r->checks[0].why);
+    tr_experiment_result_destroy(r);
+}
