@@ -200,16 +200,19 @@ static void ship(tr_ctx *ctx, orset_state *s, uint32_t j) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, s->buf, sizeof s->buf);
     peer_name(j, name, sizeof name);
-    if ((from <= upto && from < s->log_first) || s->stuck[j] >= TR_ORSET_RELAY_ROUNDS) {
-        if (s->set.vv[self(s)] != s->durable_seq) {
-            return; /* it would carry own operations a crash could still take back */
+    bool beyond_log = from <= upto && from < s->log_first;
+    if (beyond_log || s->stuck[j] >= TR_ORSET_RELAY_ROUNDS) {
+        if (s->set.vv[self(s)] == s->durable_seq) {
+            tr_mp_write_array(&w, 2);
+            tr_mp_write_uint(&w, self(s));
+            tr__orset_encode(&s->set, &w);
+            (void)tr_send_name(ctx, name, TR_ORSET_FULL, s->buf, w.len);
+            s->stuck[j] = 0;
+            return;
         }
-        tr_mp_write_array(&w, 2);
-        tr_mp_write_uint(&w, self(s));
-        tr__orset_encode(&s->set, &w);
-        (void)tr_send_name(ctx, name, TR_ORSET_FULL, s->buf, w.len);
-        s->stuck[j] = 0;
-        return;
+        if (beyond_log) {
+            return; /* a state now would carry own operations a crash could still take back */
+        }
     }
     uint32_t last = from > upto ? from - 1 : upto;
     last = last - from + 1 > TR_ORSET_BATCH_MAX ? from + TR_ORSET_BATCH_MAX - 1 : last;
