@@ -175,9 +175,10 @@ static void send_once(tr_ctx *ctx, bc_state *s, int64_t id) {
     }
 }
 
-/* Every peer gets the durable messages it is not known to hold (a batch each round): a peer
- * that receives one records this node as its holder, which a message a crash or a failing
- * store could still take back would make a lie (the peer would never send it back). */
+/* Every peer gets the durable messages it is not known to hold (a batch each round, the newest
+ * first): a peer that receives one records this node as its holder, which a message a crash
+ * or a failing store could still take back would make a lie (the peer would never send it
+ * back). */
 static void tick(tr_ctx *ctx, bc_state *s) {
     if (!s->pending && s->durable_count != s->count && tr_durable_notify(ctx, &s->token) == 0) {
         s->pending = true;
@@ -191,7 +192,9 @@ static void tick(tr_ctx *ctx, bc_state *s) {
     }
     for (uint32_t j = 0; j < s->place.node_count; j++) {
         uint32_t n = 0;
-        for (uint32_t i = s->first_open; i < s->durable_count && n < TR_BCAST_BATCH_MAX; i++) {
+        /* Newest first: after a restart this node knows no peer's holdings and sends all it
+         * holds again; the messages only it may hold are the last it learned. */
+        for (uint32_t i = s->durable_count; i-- > s->first_open && n < TR_BCAST_BATCH_MAX;) {
             if (!(s->e[i].holders >> j & 1)) {
                 s->ids[n++] = s->e[i].id;
             }
