@@ -116,6 +116,38 @@ Test(check_crdt, counter_final_excuses_only_adds_of_a_node_torn_later) {
     tr_history_destroy(h);
 }
 
+/* What a torn node's survivors hold is its entry as it last gossiped it: its adds up to some
+ * moment. Losing its last add is allowed; losing an earlier one while a later one survived
+ * is not. */
+Test(check_crdt, counter_final_excuses_only_the_last_adds_of_a_torn_node) {
+    tr_history *h = tr_history_create(64);
+    op(h, 1, 0, TR_HISTORY_INVOKE, "add", true, 5); /* t 0..1 */
+    op(h, 1, 0, TR_HISTORY_OK, "add", true, 5);
+    op(h, 1, 0, TR_HISTORY_INVOKE, "add", true, 1); /* t 2..3 */
+    op(h, 1, 0, TR_HISTORY_OK, "add", true, 1);
+    tr_fault_span torn = {.kind = "corrupt", .start_ns = 9, .nodes = 1};
+    char why[200] = "";
+    for (int64_t final = 0; final <= 6; final++) {
+        uint8_t bytes[16];
+        const uint8_t *states[1] = {bytes};
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, bytes, sizeof bytes);
+        tr_mp_write_int(&w, final);
+        size_t lens[1] = {w.len};
+        tr_check_input in = {.history = h,
+                             .node_count = 1,
+                             .states = states,
+                             .state_lens = lens,
+                             .faults = &torn,
+                             .fault_count = 1};
+        bool allowed = final == 0 || final == 5 || final == 6;
+        cr_expect_eq(tr__counter_check_final(&in, why, sizeof why),
+                     allowed ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED, "final %lld: %s",
+                     (long long) final, why);
+    }
+    tr_history_destroy(h);
+}
+
 Test(check_crdt, pncounter_merge_is_idempotent_and_commutative) {
     tr__pncounter a, b, ab, ba;
     tr__pncounter_init(&a, 3);
