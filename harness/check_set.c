@@ -16,6 +16,8 @@ typedef struct elem_rec {
     tr_history_type removed; /* the remove's outcome, INVOKE when none completed */
     int64_t remove_process;
     bool add_torn;    /* the add's node had its disk torn after the add was invoked */
+    int32_t add_node; /* the add's node, its invoke and completion times */
+    int64_t add_invoked_ns, add_completed_ns;
     bool remove_torn; /* the same for the remove */
     bool read;        /* seen by some read */
     bool stale;       /* missed by a read invoked after its add was acknowledged */
@@ -72,7 +74,9 @@ static int collect(const tr_check_input *in, set_history *sh) {
                                          .key = op.key,
                                          .process = op.process,
                                          .remove_invoked = SIZE_MAX,
-                                         .add_torn = torn_after(in, op.node, op.time_ns)};
+                                         .add_torn = torn_after(in, op.node, op.time_ns),
+                                         .add_node = op.node,
+                                         .add_invoked_ns = op.time_ns};
         } else if (!strcmp(op.f, "read") && op.type == TR_HISTORY_INVOKE) {
             sh->r[sh->nr++] = (read_rec){
                 .key = op.key, .process = op.process, .invoked = i, .completed = SIZE_MAX};
@@ -95,6 +99,7 @@ static int collect(const tr_check_input *in, set_history *sh) {
         if (!strcmp(op.f, "add") && op.type != TR_HISTORY_INVOKE && op.process == e->process) {
             e->added = op.type;
             e->added_at = i;
+            e->add_completed_ns = op.time_ns;
         } else if (!strcmp(op.f, "remove") && op.type == TR_HISTORY_INVOKE) {
             e->remove_invoked = e->remove_invoked < i ? e->remove_invoked : i;
             e->remove_process = op.process;
@@ -215,15 +220,29 @@ typedef struct final_tally {
     uint32_t lost_node, resurrected_node;
 } final_tally;
 
-/* Lost and resurrected elements of node k's final set a[0..n). */
+/* Lost and resurrected elements of node k's final set a[0..n). A torn node's lost adds are
+ * excused when they are its last ones: a replica holds another node's operations in their
+ * order, so no add of that node invoked after a lost one completed may be there. */
 static void tally_node(const set_history *sh, uint32_t k, const int64_t *a, long n,
                        final_tally *t) {
+    int64_t latest[64]; /* per adding node: the latest invoke of its adds that are there */
+    for (int j = 0; j < 64; j++) {
+        latest[j] = INT64_MIN;
+    }
+    for (size_t i = 0; i < sh->ne; i++) {
+        const elem_rec *e = &sh->e[i];
+        if (e->add_node >= 0 && e->add_node < 64 && e->added == TR_HISTORY_OK &&
+            e->add_invoked_ns > latest[e->add_node] && has(a, n, e->elem)) {
+            latest[e->add_node] = e->add_invoked_ns;
+        }
+    }
     for (size_t i = 0; i < sh->ne; i++) {
         const elem_rec *e = &sh->e[i];
         bool there = has(a, n, e->elem);
         bool lost = !there && e->added == TR_HISTORY_OK && e->remove_invoked == SIZE_MAX;
         bool resurrected = there && e->removed == TR_HISTORY_OK;
-        if ((lost && e->add_torn) || (resurrected && e->remove_torn)) {
+        bool last = e->add_torn && latest[e->add_node] <= e->add_completed_ns;
+        if ((lost && last) || (resurrected && e->remove_torn)) {
             *(lost ? &t->lost_torn : &t->resurrected_torn) += 1;
             continue;
         }

@@ -354,6 +354,9 @@ Test(check_crdt, set_full_excuses_only_operations_of_a_node_torn_later) {
     cr_expect_eq(set_check((int64_t[]){12}, 1, &in, why), TR_VERDICT_HELD, "10 lost with n1");
     cr_expect(strstr(why, "allowed") != NULL, "%s", why);
     cr_expect_eq(set_check((int64_t[]){10, 11}, 2, &in, why), TR_VERDICT_HELD, "11's remove");
+    /* 11, added by n1 after its add of 10 completed, is there: 10 was not among its last */
+    cr_expect_eq(set_check((int64_t[]){11}, 1, &in, why), TR_VERDICT_VIOLATED, "%s", why);
+    cr_expect(strstr(why, "10 (add ok") != NULL, "%s", why);
     torn.nodes = 2;
     cr_expect_eq(set_check((int64_t[]){12}, 1, &in, why), TR_VERDICT_VIOLATED, "%s", why);
     cr_expect_eq(set_check((int64_t[]){10, 11}, 2, &in, why), TR_VERDICT_VIOLATED, "%s", why);
