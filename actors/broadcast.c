@@ -17,7 +17,11 @@ typedef struct bc_state {
     tr_service_place place; /* first: tr_service_place_init */
     uint32_t bugs;
     uint32_t count;
-    uint32_t first_open;           /* entries below it are held by every node */
+    uint32_t first_open;    /* entries below it are held by every node */
+    uint32_t durable_count; /* entries below it are known durable: what gossip carries */
+    bool pending;           /* a durable notification is outstanding ... */
+    uint32_t pending_count; /* ... for the entries below this one */
+    uint64_t token;
     bc_entry e[TR_BCAST_MSGS_MAX]; /* in the order this node learned them */
     uint16_t index[HASH_SIZE];     /* id -> entry + 1 (0: empty), open addressing */
     uint64_t last_seq;             /* the journal's last event */
@@ -135,6 +139,7 @@ static int bc_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
               : !strcmp(s->place.bug, "no-dedup") ? TR_BCAST_BUG_NO_DEDUP
                                                   : 0;
     rc = tr_recover(ctx, on_snapshot, on_event, s);
+    s->durable_count = s->count; /* recovered: committed */
     return rc != 0
                ? rc
                : tr_timer_start(ctx, TR_BCAST_GOSSIP_MS, TR_BCAST_GOSSIP_MS, TR_BCAST_TICK, &timer);
@@ -170,8 +175,15 @@ static void send_once(tr_ctx *ctx, bc_state *s, int64_t id) {
     }
 }
 
-/* Every peer gets the messages it is not known to hold (a batch each round). */
+/* Every peer gets the durable messages it is not known to hold (a batch each round, the newest
+ * first): a peer that receives one records this node as its holder, which a message a crash
+ * or a failing store could still take back would make a lie (the peer would never send it
+ * back). */
 static void tick(tr_ctx *ctx, bc_state *s) {
+    if (!s->pending && s->durable_count != s->count && tr_durable_notify(ctx, &s->token) == 0) {
+        s->pending = true;
+        s->pending_count = s->count;
+    }
     while (s->first_open < s->count && s->e[s->first_open].holders == all_nodes(s)) {
         s->first_open++;
     }
@@ -180,7 +192,9 @@ static void tick(tr_ctx *ctx, bc_state *s) {
     }
     for (uint32_t j = 0; j < s->place.node_count; j++) {
         uint32_t n = 0;
-        for (uint32_t i = s->first_open; i < s->count && n < TR_BCAST_BATCH_MAX; i++) {
+        /* Newest first: after a restart this node knows no peer's holdings and sends all it
+         * holds again; the messages only it may hold are the last it learned. */
+        for (uint32_t i = s->durable_count; i-- > s->first_open && n < TR_BCAST_BATCH_MAX;) {
             if (!(s->e[i].holders >> j & 1)) {
                 s->ids[n++] = s->e[i].id;
             }
@@ -222,6 +236,19 @@ static void gossip(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
     }
     size_t len = encode_batch(s, s->ids, n - 1);
     (void)tr_reply_durable(ctx, msg, TR_BCAST_ACK, s->buf, len);
+}
+
+static void durable(bc_state *s, const tr_msg *msg) {
+    tr_mp_reader r;
+    int64_t status = -1;
+    if (!s->pending || msg->corr != s->token) {
+        return;
+    }
+    tr_mp_reader_init(&r, msg->body, msg->body_len);
+    s->pending = false;
+    if (tr_mp_read_int(&r, &status) == 0 && status == 0) {
+        s->durable_count = s->pending_count;
+    }
 }
 
 static void acked(bc_state *s, const tr_msg *msg) {
@@ -287,6 +314,7 @@ static int bc_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     case TR_BCAST_GOSSIP: gossip(ctx, s, msg); break;
     case TR_BCAST_ACK: acked(s, msg); break;
     case TR_BCAST_TICK: tick(ctx, s); break;
+    case TR_MSG_DURABLE: durable(s, msg); break;
     default: break;
     }
     return TR_CONTINUE;

@@ -29,7 +29,10 @@
  * of own operations (TR_ORSET_LOG_MAX) no longer reaches back that far, its whole state,
  * which the peer joins. The peer answers with the number of the origin's operations it has
  * (an acknowledgement that may also go down: a peer that crashed lost what was not durable,
- * and is sent it again). Only own operations known durable are shipped (a tr_durable_notify
+ * and is sent it again) and its version vector. A peer that lags behind on a third origin's
+ * operations without moving for TR_ORSET_RELAY_ROUNDS answers in a row cannot get them from
+ * their origin (its disk is gone for good, or a partition cuts the two apart) and is sent the
+ * whole state too. Only own operations known durable are shipped (a tr_durable_notify
  * per round): a crash can then never reuse a dot a peer has seen.
  * Durability: every applied delta is journaled and the whole state is snapshotted every
  * TR_ORSET_SNAPSHOT_EVERY events and after each join (the journal truncated up to it).
@@ -46,6 +49,7 @@
 #define TR_ORSET_LOG_MAX 256
 #define TR_ORSET_BATCH_MAX TR_ORSET_LOG_MAX
 #define TR_ORSET_GOSSIP_MS 100
+#define TR_ORSET_RELAY_ROUNDS 5 /* lagging reports before a peer is sent the whole state */
 #define TR_ORSET_SNAPSHOT_EVERY 512
 #define TR_ORSET_NAME "orset"
 
@@ -56,7 +60,7 @@ enum {
     TR_ORSET_STATE,
     TR_ORSET_DELTAS, /* [origin, vv[origin], delta...]: between replicas */
     TR_ORSET_FULL,   /* [origin, state]: a whole state to join */
-    TR_ORSET_ACK,    /* [origin, operations of origin the sender has] */
+    TR_ORSET_ACK,    /* [sender, operations of origin the sender has, sender's vv...] */
     TR_ORSET_TICK
 };
 

@@ -18,8 +18,12 @@ typedef struct orset_state {
     tr__orset_delta log[TR_ORSET_LOG_MAX];
     uint32_t log_first;
     uint32_t ack[TR_ORSET_NODES_MAX]; /* the own operations each peer said it has */
-    uint32_t durable_seq;             /* own operations known durable: what may be shipped */
-    bool pending;                     /* a durable notification is outstanding ... */
+    /* Each peer's version vector as it last reported it, and for how many reports in a row
+     * it has lagged behind this replica on another origin's operations without moving. */
+    uint32_t peer_vv[TR_ORSET_NODES_MAX][TR_ORSET_NODES_MAX];
+    uint8_t stuck[TR_ORSET_NODES_MAX];
+    uint32_t durable_seq; /* own operations known durable: what may be shipped */
+    bool pending;         /* a durable notification is outstanding ... */
     uint64_t token;
     uint32_t pending_seq; /* ... for own operations up to this one */
     uint64_t last_seq;    /* the journal's last event */
@@ -196,15 +200,19 @@ static void ship(tr_ctx *ctx, orset_state *s, uint32_t j) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, s->buf, sizeof s->buf);
     peer_name(j, name, sizeof name);
-    if (from <= upto && from < s->log_first) {
-        if (s->set.vv[self(s)] != s->durable_seq) {
-            return; /* it would carry own operations a crash could still take back */
+    bool beyond_log = from <= upto && from < s->log_first;
+    if (beyond_log || s->stuck[j] >= TR_ORSET_RELAY_ROUNDS) {
+        if (s->set.vv[self(s)] == s->durable_seq) {
+            tr_mp_write_array(&w, 2);
+            tr_mp_write_uint(&w, self(s));
+            tr__orset_encode(&s->set, &w);
+            (void)tr_send_name(ctx, name, TR_ORSET_FULL, s->buf, w.len);
+            s->stuck[j] = 0;
+            return;
         }
-        tr_mp_write_array(&w, 2);
-        tr_mp_write_uint(&w, self(s));
-        tr__orset_encode(&s->set, &w);
-        (void)tr_send_name(ctx, name, TR_ORSET_FULL, s->buf, w.len);
-        return;
+        if (beyond_log) {
+            return; /* a state now would carry own operations a crash could still take back */
+        }
     }
     uint32_t last = from > upto ? from - 1 : upto;
     last = last - from + 1 > TR_ORSET_BATCH_MAX ? from + TR_ORSET_BATCH_MAX - 1 : last;
@@ -247,13 +255,17 @@ static void durable(orset_state *s, const tr_msg *msg) {
     }
 }
 
+/* [this node, origin's operations it has, its version vector...]. */
 static void ack(tr_ctx *ctx, orset_state *s, const tr_msg *msg, uint32_t origin) {
-    uint8_t buf[24];
+    uint8_t buf[24 + 9 * TR_ORSET_NODES_MAX];
     tr_mp_writer w;
     tr_mp_writer_init(&w, buf, sizeof buf);
-    tr_mp_write_array(&w, 2);
+    tr_mp_write_array(&w, 2 + s->set.n);
     tr_mp_write_uint(&w, self(s));
     tr_mp_write_uint(&w, s->set.vv[origin]);
+    for (uint32_t i = 0; i < s->set.n; i++) {
+        tr_mp_write_uint(&w, s->set.vv[i]);
+    }
     (void)tr_send(ctx, msg->from, TR_ORSET_ACK, buf, w.len);
 }
 
@@ -297,12 +309,25 @@ static void full(tr_ctx *ctx, orset_state *s, const tr_msg *msg) {
     ack(ctx, s, msg, (uint32_t)origin);
 }
 
+/* A peer's acknowledgement: what it has of this node's operations, and its version vector.
+ * A peer that keeps lagging on a third origin's operations without moving cannot get them
+ * from that origin (gone for good, or cut off from it): it is sent this replica's whole
+ * state, whose join carries them (ship). */
 static void acked(orset_state *s, const tr_msg *msg) {
-    int64_t v[2];
-    if (tr_msg_read_ints(msg, v, 2) == 2 && v[0] >= 0 && v[0] < s->set.n && v[1] >= 0 &&
-        v[1] <= UINT32_MAX) {
-        s->ack[v[0]] = (uint32_t)v[1]; /* may go down: that peer lost what was not durable */
+    int64_t v[2 + TR_ORSET_NODES_MAX];
+    if (tr_msg_read_ints(msg, v, 2 + TR_ORSET_NODES_MAX) != 2 + (int)s->set.n || v[0] < 0 ||
+        v[0] >= s->set.n || v[0] == self(s) || v[1] < 0 || v[1] > UINT32_MAX) {
+        return;
     }
+    uint32_t j = (uint32_t)v[0];
+    bool stuck = false;
+    s->ack[j] = (uint32_t)v[1]; /* may go down: that peer lost what was not durable */
+    for (uint32_t o = 0; o < s->set.n; o++) {
+        uint32_t has = v[2 + o] < 0 || v[2 + o] > UINT32_MAX ? 0 : (uint32_t)v[2 + o];
+        stuck |= o != j && o != self(s) && has < s->set.vv[o] && has == s->peer_vv[j][o];
+        s->peer_vv[j][o] = has;
+    }
+    s->stuck[j] = !stuck ? 0 : s->stuck[j] < UINT8_MAX ? s->stuck[j] + 1 : UINT8_MAX;
 }
 
 static int orset_receive(tr_ctx *ctx, void *state_, const tr_msg *msg) {

@@ -11,6 +11,7 @@ typedef struct msg_rec {
     int64_t id, process;
     tr_history_type outcome; /* INVOKE: never completed */
     bool read;               /* seen by some read */
+    bool torn;               /* its node's disk was torn after it was broadcast */
     uint32_t holders;        /* up nodes that delivered it */
 } msg_rec;
 
@@ -23,14 +24,30 @@ static msg_rec *find(msg_rec *m, size_t n, int64_t id) {
     return bsearch(&id, m, n, sizeof *m, by_id); /* id is msg_rec's first field */
 }
 
-/* The broadcasts of h, sorted by id, with their outcomes; reads mark what they saw. */
-static msg_rec *collect(const tr_history *h, size_t *count) {
+/* Whether a "corrupt" fault tore node's disk at or after t_ns: it never came back, and a
+ * message it had acknowledged but not yet sent went with it. */
+static bool torn_after(const tr_check_input *in, int32_t node, int64_t t_ns) {
+    for (uint32_t i = 0; node >= 0 && node < 64 && i < in->fault_count; i++) {
+        const tr_fault_span *f = &in->faults[i];
+        if (f->kind != NULL && !strcmp(f->kind, "corrupt") && (f->nodes >> node & 1) &&
+            (int64_t)f->start_ns >= t_ns) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The broadcasts of in's history, sorted by id, with their outcomes; reads mark what they
+ * saw. */
+static msg_rec *collect(const tr_check_input *in, size_t *count) {
+    const tr_history *h = in->history;
     size_t n = tr_history_count(h), k = 0;
     msg_rec *m = calloc(n + 1, sizeof *m);
     tr_history_op op;
     for (size_t i = 0; m != NULL && tr_history_get(h, i, &op) == 0; i++) {
         if (!strcmp(op.f, "broadcast") && op.type == TR_HISTORY_INVOKE) {
-            m[k++] = (msg_rec){.id = op.value, .process = op.process};
+            m[k++] = (msg_rec){
+                .id = op.value, .process = op.process, .torn = torn_after(in, op.node, op.time_ns)};
         }
     }
     if (m != NULL) {
@@ -101,10 +118,10 @@ static int node_state(const tr_check_input *in, uint32_t k, msg_rec *m, size_t n
 
 tr_verdict tr__broadcast_check_delivery(const tr_check_input *in, char *why, size_t cap) {
     size_t n = 0;
-    msg_rec *m = collect(in->history, &n);
+    msg_rec *m = collect(in, &n);
     tally t = {0};
     uint32_t up = 0;
-    uint64_t acked = 0, never_read = 0;
+    uint64_t acked = 0, never_read = 0, lost_torn = 0;
     if (m == NULL) {
         snprintf(why, cap, "out of memory");
         return TR_VERDICT_UNKNOWN;
@@ -117,6 +134,10 @@ tr_verdict tr__broadcast_check_delivery(const tr_check_input *in, char *why, siz
         bool ok = r->outcome == TR_HISTORY_OK;
         acked += ok;
         never_read += ok && !r->read;
+        if (ok && r->holders == 0 && r->torn) {
+            lost_torn++; /* its only durable copy was on the torn disk: allowed */
+            continue;
+        }
         if (ok && r->holders < up && t.missing++ == 0 && !t.first[0]) {
             snprintf(t.first, sizeof t.first,
                      "message %lld (broadcast ok) delivered on %u of %u up nodes", (long long)r->id,
@@ -132,6 +153,7 @@ tr_verdict tr__broadcast_check_delivery(const tr_check_input *in, char *why, siz
     tr_check_measure(in, "missing", (double)t.missing);
     tr_check_measure(in, "duplicates", (double)t.duplicates);
     tr_check_measure(in, "never_read", (double)never_read);
+    tr_check_measure(in, "lost_torn", (double)lost_torn);
     free(m);
     if (up == 0) {
         snprintf(why, cap, "no node answered its final state");
@@ -142,6 +164,14 @@ tr_verdict tr__broadcast_check_delivery(const tr_check_input *in, char *why, siz
                  (unsigned long long)t.missing, (unsigned long long)t.duplicates,
                  (unsigned long long)t.partial, (unsigned long long)t.phantoms, t.first);
         return TR_VERDICT_VIOLATED;
+    }
+    if (lost_torn > 0) {
+        snprintf(why, cap,
+                 "%u nodes delivered each of the %llu acknowledged messages once but %llu, "
+                 "acknowledged by a node whose disk was then torn and delivered nowhere "
+                 "(allowed)",
+                 up, (unsigned long long)acked, (unsigned long long)lost_torn);
+        return TR_VERDICT_HELD;
     }
     snprintf(why, cap, "%u nodes delivered each of the %llu acknowledged messages once", up,
              (unsigned long long)acked);

@@ -15,8 +15,12 @@ typedef struct elem_rec {
     size_t remove_invoked;   /* SIZE_MAX: never */
     tr_history_type removed; /* the remove's outcome, INVOKE when none completed */
     int64_t remove_process;
-    bool read;  /* seen by some read */
-    bool stale; /* missed by a read invoked after its add was acknowledged */
+    bool add_torn;    /* the add's node had its disk torn after the add was invoked */
+    int32_t add_node; /* the add's node, its invoke and completion times */
+    int64_t add_invoked_ns, add_completed_ns;
+    bool remove_torn; /* the same for the remove */
+    bool read;        /* seen by some read */
+    bool stale;       /* missed by a read invoked after its add was acknowledged */
 } elem_rec;
 
 typedef struct read_rec {
@@ -42,8 +46,22 @@ static elem_rec *find(const set_history *sh, int64_t elem) {
     return bsearch(&k, sh->e, sh->ne, sizeof k, by_elem);
 }
 
-/* The adds (sorted by element) and reads of h; owned by sh (free both). */
-static int collect(const tr_history *h, set_history *sh) {
+/* Whether a "corrupt" fault tore node's disk at or after t_ns: it never came back, and an
+ * acknowledged operation it had not shipped yet went with it. */
+static bool torn_after(const tr_check_input *in, int32_t node, int64_t t_ns) {
+    for (uint32_t i = 0; node >= 0 && node < 64 && i < in->fault_count; i++) {
+        const tr_fault_span *f = &in->faults[i];
+        if (f->kind != NULL && !strcmp(f->kind, "corrupt") && (f->nodes >> node & 1) &&
+            (int64_t)f->start_ns >= t_ns) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The adds (sorted by element) and reads of in's history; owned by sh (free both). */
+static int collect(const tr_check_input *in, set_history *sh) {
+    const tr_history *h = in->history;
     size_t n = tr_history_count(h);
     tr_history_op op;
     *sh = (set_history){calloc(n + 1, sizeof(elem_rec)), 0, calloc(n + 1, sizeof(read_rec)), 0};
@@ -52,8 +70,13 @@ static int collect(const tr_history *h, set_history *sh) {
     }
     for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) { /* adds and reads */
         if (!strcmp(op.f, "add") && op.type == TR_HISTORY_INVOKE) {
-            sh->e[sh->ne++] = (elem_rec){
-                .elem = op.value, .key = op.key, .process = op.process, .remove_invoked = SIZE_MAX};
+            sh->e[sh->ne++] = (elem_rec){.elem = op.value,
+                                         .key = op.key,
+                                         .process = op.process,
+                                         .remove_invoked = SIZE_MAX,
+                                         .add_torn = torn_after(in, op.node, op.time_ns),
+                                         .add_node = op.node,
+                                         .add_invoked_ns = op.time_ns};
         } else if (!strcmp(op.f, "read") && op.type == TR_HISTORY_INVOKE) {
             sh->r[sh->nr++] = (read_rec){
                 .key = op.key, .process = op.process, .invoked = i, .completed = SIZE_MAX};
@@ -76,9 +99,11 @@ static int collect(const tr_history *h, set_history *sh) {
         if (!strcmp(op.f, "add") && op.type != TR_HISTORY_INVOKE && op.process == e->process) {
             e->added = op.type;
             e->added_at = i;
+            e->add_completed_ns = op.time_ns;
         } else if (!strcmp(op.f, "remove") && op.type == TR_HISTORY_INVOKE) {
             e->remove_invoked = e->remove_invoked < i ? e->remove_invoked : i;
             e->remove_process = op.process;
+            e->remove_torn = torn_after(in, op.node, op.time_ns);
         } else if (!strcmp(op.f, "remove") && op.process == e->remove_process &&
                    e->removed != TR_HISTORY_OK) {
             e->removed = op.type;
@@ -190,21 +215,42 @@ static long final_elems(const tr_check_input *in, uint32_t k, int64_t **out) {
 
 typedef struct final_tally {
     uint64_t lost, resurrected;
+    uint64_t lost_torn, resurrected_torn; /* excused: their node's disk was torn */
     int64_t first_lost, first_resurrected;
     uint32_t lost_node, resurrected_node;
 } final_tally;
 
-/* Lost and resurrected elements of node k's final set a[0..n). */
+/* Lost and resurrected elements of node k's final set a[0..n). A torn node's lost adds are
+ * excused when they are its last ones: a replica holds another node's operations in their
+ * order, so no add of that node invoked after a lost one completed may be there. */
 static void tally_node(const set_history *sh, uint32_t k, const int64_t *a, long n,
                        final_tally *t) {
+    int64_t latest[64]; /* per adding node: the latest invoke of its adds that are there */
+    for (int j = 0; j < 64; j++) {
+        latest[j] = INT64_MIN;
+    }
+    for (size_t i = 0; i < sh->ne; i++) {
+        const elem_rec *e = &sh->e[i];
+        if (e->add_node >= 0 && e->add_node < 64 && e->added == TR_HISTORY_OK &&
+            e->add_invoked_ns > latest[e->add_node] && has(a, n, e->elem)) {
+            latest[e->add_node] = e->add_invoked_ns;
+        }
+    }
     for (size_t i = 0; i < sh->ne; i++) {
         const elem_rec *e = &sh->e[i];
         bool there = has(a, n, e->elem);
-        if (!there && e->added == TR_HISTORY_OK && e->remove_invoked == SIZE_MAX) {
+        bool lost = !there && e->added == TR_HISTORY_OK && e->remove_invoked == SIZE_MAX;
+        bool resurrected = there && e->removed == TR_HISTORY_OK;
+        bool last = e->add_torn && latest[e->add_node] <= e->add_completed_ns;
+        if ((lost && last) || (resurrected && e->remove_torn)) {
+            *(lost ? &t->lost_torn : &t->resurrected_torn) += 1;
+            continue;
+        }
+        if (lost) {
             t->first_lost = t->lost++ ? t->first_lost : e->elem;
             t->lost_node = t->lost == 1 ? k : t->lost_node;
         }
-        if (there && e->removed == TR_HISTORY_OK) {
+        if (resurrected) {
             t->first_resurrected = t->resurrected++ ? t->first_resurrected : e->elem;
             t->resurrected_node = t->resurrected == 1 ? k : t->resurrected_node;
         }
@@ -249,6 +295,13 @@ static tr_verdict final_verdict(const tr_check_input *in, const set_history *sh,
     } else if (answered == 0) {
         snprintf(why, cap, "no node answered its final set");
         return TR_VERDICT_UNKNOWN;
+    } else if (!differ && t->lost_torn + t->resurrected_torn > 0) {
+        snprintf(why, cap,
+                 "%u replicas agree on %ld elements; undone on some node: %llu adds and %llu "
+                 "removes acknowledged by a node whose disk was torn before it shipped them "
+                 "(allowed)",
+                 answered, first_n, (unsigned long long)t->lost_torn,
+                 (unsigned long long)t->resurrected_torn);
     } else if (!differ) {
         snprintf(why, cap, "%u replicas agree on %ld elements: none lost, none resurrected",
                  answered, first_n);
@@ -261,7 +314,7 @@ tr_verdict tr__set_check_full(const tr_check_input *in, char *why, size_t cap) {
     final_tally t = {0};
     size_t bufcap = TR_VALUE_BYTES_MAX;
     int64_t *buf = malloc(bufcap * sizeof *buf);
-    if (buf == NULL || collect(in->history, &sh) != 0) {
+    if (buf == NULL || collect(in, &sh) != 0) {
         snprintf(why, cap, "out of memory");
         free(buf);
         free(sh.e);
@@ -272,6 +325,8 @@ tr_verdict tr__set_check_full(const tr_check_input *in, char *why, size_t cap) {
     measure_reads(in, &sh, buf, bufcap);
     tr_check_measure(in, "lost", (double)t.lost);
     tr_check_measure(in, "resurrected", (double)t.resurrected);
+    tr_check_measure(in, "lost_torn", (double)t.lost_torn);
+    tr_check_measure(in, "resurrected_torn", (double)t.resurrected_torn);
     free(buf);
     free(sh.e);
     free(sh.r);

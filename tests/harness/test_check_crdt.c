@@ -86,6 +86,68 @@ Test(check_crdt, counter_final_is_acknowledged_plus_a_subset_of_indeterminate) {
     tr_history_destroy(h);
 }
 
+/* Acknowledged adds of a node whose disk a "corrupt" fault tore later may be missing (their
+ * only copy was that disk): allowed and counted; the same loss without that fault, or with a
+ * tear of another node or of an earlier time, is a violation. */
+Test(check_crdt, counter_final_excuses_only_adds_of_a_node_torn_later) {
+    tr_history *h = counter_history(5); /* acked: 5 on n1 (at 0), -3 on n2; info: 2 */
+    uint8_t bytes[16];
+    const uint8_t *states[1] = {bytes};
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, bytes, sizeof bytes);
+    tr_mp_write_int(&w, -3); /* the 5 of n1 is missing */
+    size_t lens[1] = {w.len};
+    tr_fault_span torn = {.kind = "corrupt", .start_ns = 7, .nodes = 1};
+    tr_check_input in = {.history = h,
+                         .node_count = 1,
+                         .states = states,
+                         .state_lens = lens,
+                         .faults = &torn,
+                         .fault_count = 1};
+    char why[200] = "";
+    cr_expect_eq(tr__counter_check_final(&in, why, sizeof why), TR_VERDICT_HELD, "%s", why);
+    cr_expect(strstr(why, "allowed") != NULL, "%s", why);
+    torn.nodes = 2; /* n2's disk: the 5 of n1 has no excuse */
+    cr_expect_eq(tr__counter_check_final(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+    torn = (tr_fault_span){.kind = "crash", .start_ns = 7, .nodes = 1};
+    cr_expect_eq(tr__counter_check_final(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+    in.fault_count = 0;
+    cr_expect_eq(tr__counter_check_final(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+    tr_history_destroy(h);
+}
+
+/* What a torn node's survivors hold is its entry as it last gossiped it: its adds up to some
+ * moment. Losing its last add is allowed; losing an earlier one while a later one survived
+ * is not. */
+Test(check_crdt, counter_final_excuses_only_the_last_adds_of_a_torn_node) {
+    tr_history *h = tr_history_create(64);
+    op(h, 1, 0, TR_HISTORY_INVOKE, "add", true, 5); /* t 0..1 */
+    op(h, 1, 0, TR_HISTORY_OK, "add", true, 5);
+    op(h, 1, 0, TR_HISTORY_INVOKE, "add", true, 1); /* t 2..3 */
+    op(h, 1, 0, TR_HISTORY_OK, "add", true, 1);
+    tr_fault_span torn = {.kind = "corrupt", .start_ns = 9, .nodes = 1};
+    char why[200] = "";
+    for (int64_t final = 0; final <= 6; final++) {
+        uint8_t bytes[16];
+        const uint8_t *states[1] = {bytes};
+        tr_mp_writer w;
+        tr_mp_writer_init(&w, bytes, sizeof bytes);
+        tr_mp_write_int(&w, final);
+        size_t lens[1] = {w.len};
+        tr_check_input in = {.history = h,
+                             .node_count = 1,
+                             .states = states,
+                             .state_lens = lens,
+                             .faults = &torn,
+                             .fault_count = 1};
+        bool allowed = final == 0 || final == 5 || final == 6;
+        cr_expect_eq(tr__counter_check_final(&in, why, sizeof why),
+                     allowed ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED, "final %lld: %s",
+                     (long long) final, why);
+    }
+    tr_history_destroy(h);
+}
+
 Test(check_crdt, pncounter_merge_is_idempotent_and_commutative) {
     tr__pncounter a, b, ab, ba;
     tr__pncounter_init(&a, 3);
@@ -281,10 +343,34 @@ Test(check_crdt, set_full_finds_lost_and_resurrected_elements) {
     tr_history_destroy(h);
 }
 
+/* An element whose add (or remove) was acknowledged by a node whose disk was torn later may
+ * be missing (still there): allowed and counted; not when another node's disk was torn. */
+Test(check_crdt, set_full_excuses_only_operations_of_a_node_torn_later) {
+    uint8_t read[] = {0x90};                        /* [] */
+    tr_history *h = set_history(read, sizeof read); /* n1 adds 10, adds and removes 11 */
+    tr_fault_span torn = {.kind = "corrupt", .start_ns = 100, .nodes = 1};
+    tr_check_input in = {.history = h, .faults = &torn, .fault_count = 1};
+    char why[200];
+    cr_expect_eq(set_check((int64_t[]){12}, 1, &in, why), TR_VERDICT_HELD, "10 lost with n1");
+    cr_expect(strstr(why, "allowed") != NULL, "%s", why);
+    cr_expect_eq(set_check((int64_t[]){10, 11}, 2, &in, why), TR_VERDICT_HELD, "11's remove");
+    /* 11, added by n1 after its add of 10 completed, is there: 10 was not among its last */
+    cr_expect_eq(set_check((int64_t[]){11}, 1, &in, why), TR_VERDICT_VIOLATED, "%s", why);
+    cr_expect(strstr(why, "10 (add ok") != NULL, "%s", why);
+    torn.nodes = 2;
+    cr_expect_eq(set_check((int64_t[]){12}, 1, &in, why), TR_VERDICT_VIOLATED, "%s", why);
+    cr_expect_eq(set_check((int64_t[]){10, 11}, 2, &in, why), TR_VERDICT_VIOLATED, "%s", why);
+    torn = (tr_fault_span){.kind = "corrupt", .start_ns = 3, .nodes = 1}; /* before the remove */
+    cr_expect_eq(set_check((int64_t[]){10, 11}, 2, &in, why), TR_VERDICT_VIOLATED, "%s", why);
+    tr_history_destroy(h);
+}
+
 /* ---- broadcast ---- */
 
 /* 1 ok, 2 info, 3 fail ("full"); final states: node k holds pairs[k] ([id, deliveries]...). */
-static tr_verdict broadcast_check(const int64_t (*pairs)[6], const uint32_t *n, char *why) {
+static tr_verdict broadcast_check_faults(const int64_t (*pairs)[6], const uint32_t *n,
+                                         const tr_fault_span *faults, uint32_t fault_count,
+                                         char *why) {
     tr_history *h = tr_history_create(64);
     op(h, 1, 0, TR_HISTORY_INVOKE, "broadcast", true, 1);
     op(h, 1, 0, TR_HISTORY_OK, "broadcast", true, 1);
@@ -305,11 +391,37 @@ static tr_verdict broadcast_check(const int64_t (*pairs)[6], const uint32_t *n, 
         states[k] = bytes[k];
         lens[k] = w.len;
     }
-    tr_check_input in = {.history = h, .node_count = 2, .states = states, .state_lens = lens};
+    tr_check_input in = {.history = h,
+                         .node_count = 2,
+                         .states = states,
+                         .state_lens = lens,
+                         .faults = faults,
+                         .fault_count = fault_count};
     tr_verdict v = tr__broadcast_check_delivery(&in, why, 200);
     cr_log_info("%s", why);
     tr_history_destroy(h);
     return v;
+}
+
+static tr_verdict broadcast_check(const int64_t (*pairs)[6], const uint32_t *n, char *why) {
+    return broadcast_check_faults(pairs, n, NULL, 0, why);
+}
+
+/* Message 1, acknowledged by n1, delivered nowhere: allowed when n1's disk was torn after it
+ * was broadcast (its only copy); not when another disk was, nor when some node has it. */
+Test(check_crdt, broadcast_delivery_excuses_only_messages_of_a_node_torn_later) {
+    char why[200];
+    int64_t none[2][6] = {{2, 1}, {2, 1}};
+    tr_fault_span torn = {.kind = "corrupt", .start_ns = 5, .nodes = 1};
+    cr_expect_eq(broadcast_check_faults(none, (uint32_t[]){2, 2}, &torn, 1, why), TR_VERDICT_HELD,
+                 "%s", why);
+    cr_expect(strstr(why, "allowed") != NULL, "%s", why);
+    int64_t one[2][6] = {{1, 1, 2, 1}, {2, 1}};
+    cr_expect_eq(broadcast_check_faults(one, (uint32_t[]){4, 2}, &torn, 1, why),
+                 TR_VERDICT_VIOLATED, "%s", why);
+    torn.nodes = 2;
+    cr_expect_eq(broadcast_check_faults(none, (uint32_t[]){2, 2}, &torn, 1, why),
+                 TR_VERDICT_VIOLATED, "%s", why);
 }
 
 Test(check_crdt, broadcast_delivery_holds_when_every_node_has_each_message_once) {

@@ -144,6 +144,26 @@ Test(lock_check, a_second_token_inside_a_lease_is_violated) {
     cr_expect(strstr(why, "lock 0: token 2") != NULL, "%s", why);
 }
 
+/* The promise assumes the home's clock neither jumps nor drifts beyond the margin: two owners
+ * of lock 0 (home n1 of 3) after a clock fault on n1 are outside it (unknown, the condition
+ * named); after one on another node, or one that started after the second grant, they are a
+ * violation. */
+Test(lock_check, two_owners_after_a_clock_fault_on_the_home_are_unknown) {
+    char why[200] = "";
+    op(1, "acquire", 0, 1, TR_HISTORY_OK, 1);
+    op(2, "acquire", LEASE - 10, 1, TR_HISTORY_OK, 2);
+    tr_fault_span home = {.kind = "clock", .start_ns = 100 * MS, .end_ns = 200 * MS, .nodes = 1};
+    tr_fault_span other = {.kind = "clock", .start_ns = 100 * MS, .nodes = 2};
+    tr_fault_span later = {.kind = "clock", .start_ns = (LEASE + 10) * MS, .nodes = 1};
+    tr_check_input in = {.history = h, .node_count = 3, .faults = &home, .fault_count = 1};
+    cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_UNKNOWN, "%s", why);
+    cr_expect(strstr(why, "clock fault on the home n1") != NULL, "%s", why);
+    in.faults = &other;
+    cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+    in.faults = &later;
+    cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+}
+
 /* The lease counts from the invoke: a token granted after it ran out does not overlap, even
  * though the first holder never released. */
 Test(lock_check, a_lease_is_trusted_for_its_duration_only) {
