@@ -2065,8 +2065,10 @@ const tr_behaviour *tr_entity_behaviour(void);
 int tr_entity_host_arg(const tr_entity_type *type, const tr_service_env *env, uint32_t bugs,
                        void *buf, size_t cap, size_t *len);
 /* For checks: the newest state of entity id among the nodes' stores at the end of a run
- * (tr_check_kv_get of each node), copied into buf[0..cap), *len its length. 0; TR_ENOENT (no
- * node stored it); TR_ETOOBIG; the errors of tr_check_kv_get. */
+ * (tr_check_kv_get of each node), copied into buf[0..cap), *len its length. The stores of
+ * nodes a "corrupt" fault tore are skipped while they are a minority (a state written to a
+ * majority is still held by one of the others). 0; TR_ENOENT (no node stored it); TR_ETOOBIG;
+ * the errors of tr_check_kv_get (TR_EIO: a majority of the stores was torn). */
 int tr_entity_check_get(const tr_check_input *in, const tr_entity_type *type, int64_t id, void *buf,
                         size_t cap, size_t *len);
 
