@@ -154,6 +154,20 @@ void tr__entity_store_sput(tr__entity_host *s, tr_ctx *ctx, const tr_msg *m) {
 
 /* ---- for checks ------------------------------------------------------------------------------ */
 
+/* Whether the run's fault timeline tore node i's data file (a "corrupt" fault): its store is
+ * refused on every restart and cannot be read back. */
+static bool store_torn(const tr_check_input *in, uint32_t i) {
+    for (uint32_t f = 0; f < in->fault_count && in->faults; f++) {
+        if (!strcmp(in->faults[f].kind, "corrupt") && i < 64 && (in->faults[f].nodes >> i & 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A state written to a majority of the hosts is still held by a majority of what is left when
+ * at most a minority of the stores was torn: every majority meets every readable majority. So
+ * torn stores are skipped while they are a minority; beyond that the read fails (TR_EIO). */
 int tr_entity_check_get(const tr_check_input *in, const tr_entity_type *type, int64_t id, void *buf,
                         size_t cap, size_t *len) {
     if (!in || !type || !type->name || id < 0 || !len) {
@@ -163,11 +177,15 @@ int tr_entity_check_get(const tr_check_input *in, const tr_entity_type *type, in
     uint64_t be = 0, bs = 0;
     bool found = false;
     int best = TR_ENOENT;
+    uint32_t torn = 0;
     entity_key(key, id);
     for (uint32_t i = 0; i < in->node_count; i++) {
         size_t n = 0;
         int rc = tr_check_kv_get(in, i, type->name, key, sizeof key, v, sizeof v, &n);
         if (rc == TR_ENOENT || rc == TR_ENOTSUP || (rc == 0 && n < 16)) {
+            continue;
+        }
+        if (rc == TR_EIO && store_torn(in, i) && ++torn <= (in->node_count - 1) / 2) {
             continue;
         }
         if (rc != 0) {

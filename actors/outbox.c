@@ -102,6 +102,7 @@ int tr_outbox_put(tr_outbox *ob, tr_ctx *ctx, const char *topic, uint64_t id, co
     tr_outbox_record_ *rec = &ob->rec_[slot];
     memcpy(rec->topic, topic, strlen(topic) + 1);
     rec->id = id;
+    rec->refused = 0;
     rec->body_len = (uint16_t)len;
     if (len) {
         memcpy(rec->body, body, len);
@@ -157,6 +158,20 @@ static int on_durable(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg) {
     return mine;
 }
 
+/* A PUBLISHED means the home has room again: publish the next record it refused (after slot
+ * `after`, round the ring) now rather than at the retry tick, so that a backlog drains at the
+ * pace of the acks, not of the timer. */
+static void refill(tr_outbox *ob, tr_ctx *ctx, uint32_t after) {
+    for (uint32_t k = 1; k <= TR_OUTBOX_MAX; k++) {
+        tr_outbox_record_ *rec = &ob->rec_[(after + k) % TR_OUTBOX_MAX];
+        if (rec->state == REC_COMMITTED && rec->refused) {
+            rec->refused = 0;
+            publish(ob, ctx, rec);
+            return;
+        }
+    }
+}
+
 static void on_published(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg) {
     tr_mp_reader r;
     uint32_t n;
@@ -173,7 +188,8 @@ static void on_published(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg) {
     }
     if (msg->type == TR_TOPIC_MSG_REFUSED) {
         ob->refused++;
-        return; /* the retry timer publishes it again */
+        rec->refused = 1;
+        return; /* the retry timer publishes it again, or the next PUBLISHED (below) */
     }
     char key[32];
     if (tr_kv_del(ctx, key, slot_key((uint32_t)(rec - ob->rec_), key, sizeof key)) == 0 ||
@@ -181,6 +197,7 @@ static void on_published(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg) {
         rec->state = REC_FREE;
         ob->published++;
     }
+    refill(ob, ctx, (uint32_t)(rec - ob->rec_));
 }
 
 int tr_outbox_receive(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg) {
@@ -197,6 +214,7 @@ int tr_outbox_receive(tr_outbox *ob, tr_ctx *ctx, const tr_msg *msg) {
         }
         for (uint32_t i = 0; i < TR_OUTBOX_MAX; i++) {
             if (ob->rec_[i].state == REC_COMMITTED) {
+                ob->rec_[i].refused = 0;
                 publish(ob, ctx, &ob->rec_[i]);
             }
         }

@@ -24,6 +24,8 @@ typedef struct topic_pending {
     uint64_t id;
     tr_addr publisher; /* the latest sender of this event's PUBLISH */
     uint32_t waiting;  /* bit i: subscription i has not acked */
+    uint8_t ticks;     /* resend ticks since it was last sent */
+    uint8_t wait;      /* ticks to let pass before the next resend (doubles, to RESEND_WAIT_MAX) */
     uint16_t body_len;
     uint8_t body[TR_TOPIC_BODY_MAX];
 } topic_pending;
@@ -38,6 +40,12 @@ typedef struct topics_state {
 } topics_state;
 
 _Static_assert(TR_TOPICS_SUBS_MAX <= 32, "one waiting bit per subscription");
+
+/* An event is resent once it has gone unacknowledged for more than `wait` whole ticks, and
+ * `wait` doubles each time (1, 2, 4, 8 ticks: 0.4, 0.6, 1.0, 1.8 s between sends): an event
+ * whose ack is merely late (a slow link, a slow disk) is not sent again at every tick, so the
+ * resends of a home with many pending events do not fill the links that are already slow. */
+#define RESEND_WAIT_MAX 8
 
 uint32_t tr__topic_home(const char *topic, uint32_t node_count) {
     uint64_t h = 14695981039346656037ull;
@@ -191,6 +199,7 @@ static void home_publish(tr_ctx *ctx, topics_state *s, const tr_msg *msg, const 
     p->id = id;
     p->publisher = msg->from;
     p->waiting = bits;
+    p->wait = 1;
     p->body_len = (uint16_t)body_len;
     memcpy(p->body, body, body_len);
     s->stats.pending++;
@@ -221,6 +230,17 @@ static void home_ack(tr_ctx *ctx, topics_state *s, const char *topic, uint64_t i
     }
 }
 
+/* Every event subscription slot has not acked, now. */
+static void resend_to(tr_ctx *ctx, topics_state *s, uint32_t slot) {
+    for (uint32_t i = 0; i < TR_TOPICS_PENDING_MAX; i++) {
+        const topic_pending *p = &s->pending[i];
+        if (p->used && (p->waiting & (1u << slot))) {
+            s->stats.resent++;
+            send_event(ctx, p, slot, s->subs[slot].name);
+        }
+    }
+}
+
 static void home_subscribe(tr_ctx *ctx, topics_state *s, const tr_msg *msg, const char *topic,
                            const char *name) {
     int free_slot = -1;
@@ -228,6 +248,7 @@ static void home_subscribe(tr_ctx *ctx, topics_state *s, const tr_msg *msg, cons
         const topic_sub *sub = &s->subs[i];
         if (sub->used && strcmp(sub->topic, topic) == 0 && strcmp(sub->name, name) == 0) {
             free_slot = -2;
+            resend_to(ctx, s, i); /* it restarted: what it had not acked is lost with it */
             break;
         }
         if (!sub->used && free_slot == -1) {
@@ -262,7 +283,12 @@ static void home_subscribe(tr_ctx *ctx, topics_state *s, const tr_msg *msg, cons
 
 static void resend(tr_ctx *ctx, topics_state *s) {
     for (uint32_t i = 0; i < TR_TOPICS_PENDING_MAX; i++) {
-        const topic_pending *p = &s->pending[i];
+        topic_pending *p = &s->pending[i];
+        if (!p->used || ++p->ticks <= p->wait) {
+            continue;
+        }
+        p->ticks = 0;
+        p->wait = p->wait < RESEND_WAIT_MAX ? (uint8_t)(2 * p->wait) : RESEND_WAIT_MAX;
         for (uint32_t k = 0; p->used && k < TR_TOPICS_SUBS_MAX; k++) {
             if (p->waiting & (1u << k)) {
                 s->stats.resent++;

@@ -292,8 +292,11 @@ static const tr_service_request pubsub_requests[] = {
 
 /* ---- the workload: each operation publishes one fresh id through the local publisher --- */
 
+/* After the workload time (STOPPING, then FINAL: up to the runner's settle bound and its final
+ * bound) a client asks until its publisher's outbox is empty, so the checks read the stores
+ * once everything the outboxes held was delivered. */
 typedef struct pubsub_client {
-    bool drained; /* STOPPING: the publisher's outbox answered 0 */
+    bool drained; /* STOPPING or FINAL: the publisher's outbox answered 0 */
     bool asking;  /* the operation in flight is a "pending" question */
 } pubsub_client;
 
@@ -303,7 +306,7 @@ static int pubsub_next(tr_workload_client *cl, tr_workload_op *op, uint32_t *typ
     *target = TR__PUBSUB_PUB;
     s->asking = cl->phase != TR_WORKLOAD_RUNNING;
     if (s->asking) {
-        if (cl->phase == TR_WORKLOAD_FINAL || s->drained) {
+        if (s->drained) {
             return TR_ENOENT;
         }
         *op = (tr_workload_op){.f = "pending"};
@@ -348,7 +351,7 @@ static tr_history_type pubsub_complete(tr_workload_client *cl, const tr_workload
 
 static bool pubsub_busy(const tr_workload_client *cl) {
     const pubsub_client *s = cl->state;
-    return cl->phase == TR_WORKLOAD_STOPPING && !s->drained;
+    return cl->phase != TR_WORKLOAD_RUNNING && !s->drained;
 }
 
 static const tr_workload pubsub_workload = {.client_state_size = sizeof(pubsub_client),

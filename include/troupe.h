@@ -2065,8 +2065,10 @@ const tr_behaviour *tr_entity_behaviour(void);
 int tr_entity_host_arg(const tr_entity_type *type, const tr_service_env *env, uint32_t bugs,
                        void *buf, size_t cap, size_t *len);
 /* For checks: the newest state of entity id among the nodes' stores at the end of a run
- * (tr_check_kv_get of each node), copied into buf[0..cap), *len its length. 0; TR_ENOENT (no
- * node stored it); TR_ETOOBIG; the errors of tr_check_kv_get. */
+ * (tr_check_kv_get of each node), copied into buf[0..cap), *len its length. The stores of
+ * nodes a "corrupt" fault tore are skipped while they are a minority (a state written to a
+ * majority is still held by one of the others). 0; TR_ENOENT (no node stored it); TR_ETOOBIG;
+ * the errors of tr_check_kv_get (TR_EIO: a majority of the stores was torn). */
 int tr_entity_check_get(const tr_check_input *in, const tr_entity_type *type, int64_t id, void *buf,
                         size_t cap, size_t *len);
 
@@ -2324,8 +2326,10 @@ int tr_deadline_request_name(tr_ctx *ctx, const char *name, uint32_t type, uint6
  * there (tr_forward: the sender is kept). The home keeps the topic's subscriptions durably
  * (subscribers are named "name@node", so a subscriber restarted with a new address still
  * gets its events) and delivers each published event to every subscriber of the topic at
- * least once: it resends an event every TR_TOPICS_RESEND_MS until the subscriber acks it,
- * and tells the publisher TR_TOPIC_MSG_PUBLISHED once every subscriber has.
+ * least once: it resends an event until the subscriber acks it (its resend tick is
+ * TR_TOPICS_RESEND_MS; an event is resent after 2, 3, 5, then every 9 ticks without its acks,
+ * and at once to a subscriber that subscribes again, which it does when it restarts), and
+ * tells the publisher TR_TOPIC_MSG_PUBLISHED once every subscriber has.
  *
  * Slow subscribers: back-pressure. A home holds at most TR_TOPICS_QUEUE_MAX unacknowledged
  * events per subscriber and TR_TOPICS_PENDING_MAX in all; a publish that would exceed either
@@ -2451,6 +2455,7 @@ typedef struct tr_outbox_record_ {
     uint64_t id, token;
     char topic[TR_TOPIC_NAME_MAX + 1];
     uint8_t body[TR_TOPIC_BODY_MAX];
+    uint8_t refused; /* its home refused its last publish (published again on a PUBLISHED) */
 } tr_outbox_record_;
 typedef struct tr_outbox {
     tr_outbox_config cfg_;

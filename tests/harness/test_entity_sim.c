@@ -112,3 +112,24 @@ Test(entity_sim, a_traced_run_keeps_its_probes) {
     tr_experiment_result_destroy(plain);
     tr_experiment_result_destroy(traced);
 }
+
+/* A store torn by `corrupt` (n2 at 10 s, tests/data/entity/corrupt-n2-10s.scenario) cannot be
+ * read back, but every state written to a majority is still held by a majority of the other
+ * stores: the durable check reads them there and holds, where it answered unknown ("cannot
+ * read the stores") while it read every store. */
+Test(entity_sim, a_torn_minority_store_leaves_states_readable) {
+    const tr_service *svc = &tr__builtin_entity;
+    tr_experiment_config cfg;
+    tr_service_experiment_init(&cfg, &svc);
+    cfg.sim.seed = 1;
+    cfg.sim.nodes = 5;
+    cfg.nemesis.kinds = 0;
+    cfg.nemesis.scenario_path = "tests/data/entity/corrupt-n2-10s.scenario";
+    cfg.duration_ns = 20 * SEC;
+    tr_experiment_result *r = NULL;
+    char err[256] = "";
+    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(outcome(r, "durable")->verdict, TR_VERDICT_HELD, "%s", outcome(r, "durable")->why);
+    cr_expect_eq(r->verdict, TR_VERDICT_HELD, "%s", r->replay);
+    tr_experiment_result_destroy(r);
+}
