@@ -112,3 +112,33 @@ Test(builtin, a_bad_peer_list_is_refused_by_the_argument) {
     cr_assert_eq(tr__builtin_cp.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
     cr_assert_eq(tr__builtin_stock.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
 }
+
+/* Appends an invoke of f by process p and its completion of type t. */
+static void op_pair(tr_history *h, int64_t p, const char *f, tr_history_type t) {
+    tr_history_op op = {.time_ns = 1, .process = p, .node = 0, .f = f, .type = TR_HISTORY_INVOKE};
+    op.has_value = !strcmp(f, "write");
+    op.value = 7;
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    op.type = t;
+    op.error = t == TR_HISTORY_OK ? NULL : "refused";
+    cr_assert_eq(tr_history_append(h, &op), 0);
+}
+
+/* cp's progress check (Jepsen's stats rule): a history of refused writes is linearizable, but
+ * a store that never takes a write is not one the check lets pass. */
+Test(builtin, cp_progress_fails_when_an_operation_never_succeeds) {
+    const tr_service *cp = tr__builtin_find("cp");
+    cr_assert_eq(cp->check_count, 1);
+    cr_assert_str_eq(cp->checks[0].name, "progress");
+    tr_history *h = tr_history_create(64);
+    op_pair(h, 0, "read", TR_HISTORY_OK);
+    op_pair(h, 1, "write", TR_HISTORY_FAIL);
+    op_pair(h, 2, "write", TR_HISTORY_INFO);
+    char why[128] = "";
+    tr_check_input in = {.history = h, .node_count = 3};
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_VIOLATED);
+    cr_assert_str_eq(why, "no write succeeded (2 invoked)");
+    op_pair(h, 3, "write", TR_HISTORY_OK);
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_HELD);
+    tr_history_destroy(h);
+}
