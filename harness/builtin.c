@@ -1,7 +1,6 @@
 /* builtin.c — the descriptors of troupe's own services (harness/builtin.h). */
 #include "harness/builtin.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "harness/builtin_ap.h"
@@ -19,6 +18,7 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 #include "harness/check_stock.h"
+#include "sim/checkers.h"
 
 /* The bits of env->bug among (name, bit) pairs; 0 when it names none of them. */
 static uint32_t bug_bits(const tr_service_env *env, const char *const *names,
@@ -150,29 +150,13 @@ static tr_history_type cp_complete(const tr_service_env *env, const tr_workload_
 
 static const tr_workload cp_workload = {.next = cp_next, .complete = cp_complete};
 
-/* progress, Jepsen's `stats` rule: each operation the clients invoked (read, write) succeeded
- * at least once. Linearizability alone holds for a store that refuses or loses every request,
- * which no fault of the nemesis excuses: its splits heal and a majority is up most of the run. */
+/* progress (sim/checkers.h): reads and writes each succeed at least once. Linearizability
+ * alone holds for a store that refuses or loses every request, which no fault of the nemesis
+ * excuses: its splits heal and a majority is up most of the run. */
 static tr_verdict cp_check_progress(const tr_check_input *in, char *why, size_t why_cap) {
     static const char *const fs[] = {"read", "write"};
-    uint64_t ok[2] = {0, 0}, all[2] = {0, 0};
-    tr_history_op op;
-    for (size_t i = 0; tr_history_get(in->history, i, &op) == 0; i++) {
-        for (size_t f = 0; f < 2; f++) {
-            if (strcmp(op.f, fs[f]) == 0) {
-                all[f] += op.type == TR_HISTORY_INVOKE;
-                ok[f] += op.type == TR_HISTORY_OK;
-            }
-        }
-    }
-    for (size_t f = 0; f < 2; f++) {
-        if (all[f] > 0 && ok[f] == 0) {
-            snprintf(why, why_cap, "no %s succeeded (%llu invoked)", fs[f],
-                     (unsigned long long)all[f]);
-            return TR_VERDICT_VIOLATED;
-        }
-    }
-    return TR_VERDICT_HELD;
+    return tr__checkers_progress(in->history, fs, 2, why, why_cap) ? TR_VERDICT_HELD
+                                                                   : TR_VERDICT_VIOLATED;
 }
 
 static const tr_check cp_checks[] = {{"progress", cp_check_progress}};

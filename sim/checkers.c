@@ -1,6 +1,7 @@
 /* checkers.c — availability and latency checkers (see checkers.h). */
 #include "sim/checkers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,4 +98,27 @@ int tr__checkers_latency(const tr_history *h, tr_latency *out) {
     }
     free(lat);
     return 0;
+}
+
+bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n, char *why,
+                           size_t why_cap) {
+    uint64_t ok[8] = {0}, all[8] = {0};
+    tr_history_op op;
+    n = n < 8 ? n : 8;
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        for (size_t f = 0; f < n; f++) {
+            if (strcmp(op.f, fs[f]) == 0) {
+                all[f] += op.type == TR_HISTORY_INVOKE;
+                ok[f] += op.type == TR_HISTORY_OK;
+            }
+        }
+    }
+    for (size_t f = 0; f < n; f++) {
+        if (all[f] > 0 && ok[f] == 0) {
+            snprintf(why, why_cap, "no %s succeeded (%llu invoked)", fs[f],
+                     (unsigned long long)all[f]);
+            return false;
+        }
+    }
+    return true;
 }

@@ -60,4 +60,13 @@ typedef struct tr_latency {
 /* 0 or TR_ENOMEM. */
 int tr__checkers_latency(const tr_history *h, tr_latency *out);
 
+/* ---- progress ----------------------------------------------------------------------- */
+
+/* Jepsen's `stats` rule: each of the operation names fs[0..n) that the history invokes
+ * completes ok at least once. Safety checks alone pass a service that refuses or loses every
+ * request. False, with why naming the first that never succeeded ("no write succeeded (N
+ * invoked)"), or true (why untouched). At most 8 names. */
+bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n, char *why,
+                           size_t why_cap);
+
 #endif

@@ -142,3 +142,26 @@ Test(builtin, cp_progress_fails_when_an_operation_never_succeeds) {
     cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_HELD);
     tr_history_destroy(h);
 }
+
+/* stock's progress row: reservations whose answers are all lost fail it. */
+Test(builtin, stock_progress_fails_when_no_reservation_succeeds) {
+    const tr_service *stock = tr__builtin_find("stock");
+    const tr_check *c = &stock->checks[stock->check_count - 1];
+    cr_assert_str_eq(c->name, "progress");
+    tr_history *h = tr_history_create(64);
+    tr_history_op op = {.time_ns = 1, .process = 0, .node = 0, .f = "reserve"};
+    op.type = TR_HISTORY_INVOKE;
+    op.has_value = true;
+    op.pair = true;
+    op.value = 1;
+    op.value_to = 1;
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    op.type = TR_HISTORY_INFO;
+    op.error = "malformed reply";
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    char why[128] = "";
+    tr_check_input in = {.history = h, .node_count = 3};
+    cr_assert_eq(c->run(&in, why, sizeof why), TR_VERDICT_VIOLATED);
+    cr_assert_str_eq(why, "no reserve succeeded (1 invoked)");
+    tr_history_destroy(h);
+}
