@@ -102,10 +102,14 @@ int tr__checkers_latency(const tr_history *h, tr_latency *out) {
 
 bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n, char *why,
                            size_t why_cap) {
-    uint64_t ok[8] = {0}, all[8] = {0};
+    uint64_t ok[8] = {0}, all[8] = {0}, malformed = 0, first = 0;
     tr_history_op op;
     n = n < 8 ? n : 8;
     for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        if (op.type != TR_HISTORY_INVOKE && op.error != NULL &&
+            strcmp(op.error, "malformed reply") == 0 && malformed++ == 0) {
+            first = op.index;
+        }
         for (size_t f = 0; f < n; f++) {
             if (strcmp(op.f, fs[f]) == 0) {
                 all[f] += op.type == TR_HISTORY_INVOKE;
@@ -119,6 +123,11 @@ bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n,
                      (unsigned long long)all[f]);
             return false;
         }
+    }
+    if (malformed > 0) {
+        snprintf(why, why_cap, "%llu replies malformed (the first completes op %llu)",
+                 (unsigned long long)malformed, (unsigned long long)first);
+        return false;
     }
     return true;
 }

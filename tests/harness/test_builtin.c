@@ -165,3 +165,23 @@ Test(builtin, stock_progress_fails_when_no_reservation_succeeds) {
     cr_assert_str_eq(why, "no reserve succeeded (1 invoked)");
     tr_history_destroy(h);
 }
+
+/* progress also refuses a garbled answer: a malformed reply is the service's, never a fault's. */
+Test(builtin, progress_fails_on_a_malformed_reply) {
+    const tr_service *cp = tr__builtin_find("cp");
+    tr_history *h = tr_history_create(64);
+    op_pair(h, 0, "read", TR_HISTORY_OK);
+    op_pair(h, 1, "write", TR_HISTORY_OK);
+    char why[128] = "";
+    tr_check_input in = {.history = h, .node_count = 3};
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_HELD);
+    tr_history_op op = {.time_ns = 2, .process = 2, .node = 0, .f = "read"};
+    op.type = TR_HISTORY_INVOKE;
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    op.type = TR_HISTORY_INFO;
+    op.error = "malformed reply";
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_VIOLATED);
+    cr_assert_str_eq(why, "1 replies malformed (the first completes op 5)");
+    tr_history_destroy(h);
+}
