@@ -118,7 +118,7 @@ bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n,
         }
     }
     for (size_t f = 0; f < n; f++) {
-        if (all[f] > 0 && ok[f] == 0) {
+        if (all[f] >= TR__PROGRESS_MIN_OPS && ok[f] == 0) {
             snprintf(why, why_cap, "no %s succeeded (%llu invoked)", fs[f],
                      (unsigned long long)all[f]);
             return false;
