@@ -10,6 +10,7 @@
 
 #include "actors/shop_internal.h"
 #include "harness/builtin_shop.h"
+#include "sim/checkers.h"
 
 #define ITEMS_MAX 64
 
@@ -447,6 +448,14 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
     return verdict(&w, true);
 }
 
+/* progress (sim/checkers.h): placed orders are answered at least once, and no reply is
+ * malformed (the other checks pass a shop that answers no order at all). */
+static tr_verdict check_progress(const tr_check_input *in, char *why, size_t cap) {
+    static const char *const fs[] = {"order"};
+    return tr__checkers_progress(in->history, fs, 1, why, cap) ? TR_VERDICT_HELD
+                                                               : TR_VERDICT_VIOLATED;
+}
+
 const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT] = {
     {"stock-never-negative", check_never_negative},
     {"stock-conserved", check_conserved},
@@ -454,4 +463,5 @@ const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT] = {
     {"payments", check_payments},
     {"idempotency", check_idempotency},
     {"events", check_events},
-    {"breakers", check_breakers}};
+    {"breakers", check_breakers},
+    {"progress", check_progress}};
