@@ -3,13 +3,16 @@
 notice when a service's code is changed in small, plausible ways?
 
 For each source file named, it finds mutation sites (flipped comparisons, && for || and back,
-a majority that counts one less, a durable reply made plain, a skipped durability wait),
-draws up to --mutants of them with a seeded random stream, and for each one: writes the
-mutant into a scratch worktree of the current commit, builds troupe (ReleaseFast,
-incrementally), and runs the workload's default sweep. A mutant is *killed* when the sweep
-exits non-zero (a violated guarantee, an error or a crash), *survived* when it exits 0, and
-*stillborn* when it does not compile (left out of the share). It prints one line per mutant
-and the share killed per file, and exits 0 (it measures; it does not judge).
+a majority that counts one less, a quorum of one, an off-by-one, a durable reply made plain,
+a skipped durability wait), draws up to --mutants of them with a seeded random stream, and
+for each one: writes the mutant into a scratch worktree of the current commit, builds the
+troupe binary alone (ReleaseFast, incrementally), and runs the workload's default sweep. A
+mutant is *killed* when the sweep exits non-zero (a violated guarantee, an unknown verdict,
+an error or a crash), *survived* when it exits 0, and *stillborn* when it does not compile
+(left out of the share). It prints one line per mutant and the share killed per file, and
+exits 0 (it measures; it does not judge). --keep DIR keeps the mutants' binaries (to re-run
+them under other --sim-args without a build); --survivors LOG runs only the mutants an
+earlier output marked SURVIVED. docs/mutation.md has the operators and the results.
 
     python3 scripts/mutate.py actors/register_cp.c:cp actors/stock.c:stock
     python3 scripts/mutate.py --mutants 40 --seeds 1..20 actors/stock.c:stock
