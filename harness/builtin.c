@@ -18,6 +18,7 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 #include "harness/check_stock.h"
+#include "sim/checkers.h"
 
 /* The bits of env->bug among (name, bit) pairs; 0 when it names none of them. */
 static uint32_t bug_bits(const tr_service_env *env, const char *const *names,
@@ -149,6 +150,17 @@ static tr_history_type cp_complete(const tr_service_env *env, const tr_workload_
 
 static const tr_workload cp_workload = {.next = cp_next, .complete = cp_complete};
 
+/* progress (sim/checkers.h): reads and writes each succeed at least once. Linearizability
+ * alone holds for a store that refuses or loses every request, which no fault of the nemesis
+ * excuses: its splits heal and a majority is up most of the run. */
+static tr_verdict cp_check_progress(const tr_check_input *in, char *why, size_t why_cap) {
+    static const char *const fs[] = {"read", "write"};
+    return tr__checkers_progress(in->history, fs, 2, why, why_cap) ? TR_VERDICT_HELD
+                                                                   : TR_VERDICT_VIOLATED;
+}
+
+static const tr_check cp_checks[] = {{"progress", cp_check_progress}};
+
 static const tr_service_actor cp_actors[] = {{.name = "cp",
                                               .behaviour = &tr__register_cp_behaviour,
                                               .placement = TR_PLACE_EVERY_NODE,
@@ -162,6 +174,8 @@ const tr_service tr__builtin_cp = {.abi = TR_SERVICE_ABI,
                                    .request_count = 2,
                                    .workload = &cp_workload,
                                    .lin_model = &tr_lin_model_register,
+                                   .checks = cp_checks,
+                                   .check_count = 1,
                                    .bugs = cp_bugs,
                                    .nemesis = TR__REGISTER_NEMESIS};
 

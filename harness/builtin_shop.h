@@ -27,7 +27,7 @@
 
 #include "troupe.h"
 
-#define TR__SHOP_CHECK_COUNT 7
+#define TR__SHOP_CHECK_COUNT 8
 extern const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT];
 extern const tr_workload tr__shop_workload;
 extern const tr_service tr__builtin_shop;

@@ -37,7 +37,7 @@
 
 #include "troupe.h"
 
-#define TR__STOCK_CHECK_COUNT 3
+#define TR__STOCK_CHECK_COUNT 4
 /* Items whose final level the final phase reads (keys beyond are never final-read). */
 #define TR__STOCK_ITEMS_MAX 64
 

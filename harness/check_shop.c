@@ -10,6 +10,7 @@
 
 #include "actors/shop_internal.h"
 #include "harness/builtin_shop.h"
+#include "sim/checkers.h"
 
 #define ITEMS_MAX 64
 
@@ -514,10 +515,23 @@ static tr_verdict check_idempotency(const tr_check_input *in, char *why, size_t 
 /* Every event the audits recorded names a fact its order's final journal holds: an event
  * published for a decision that never committed (its append lost, its coordinator crashed,
  * and the order decided otherwise) is caught here. A confirmed order that its customer
- * cancelled (TR__REASON_CUSTOMER, only ever applied to a confirmed order) was confirmed.
+ * cancelled (TR__REASON_CUSTOMER, only ever applied to a confirmed order) was confirmed, and
+ * some client asked to cancel it (a cancel op of the history names it).
  * The audits' reads racing an event (a read that did not yet find the event's fact) are
  * counted, not judged: a read that overtakes a commit still in flight proves nothing about
  * the journal. */
+/* True when some client of the history asked to cancel order `id` (a cancel's value). */
+static bool cancel_asked(const tr_history *h, uint64_t id) {
+    tr_history_op op;
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        if (op.type == TR_HISTORY_INVOKE && op.has_value && (uint64_t)op.value == id &&
+            strcmp(op.f, "cancel") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) {
     CHECK_BEGIN(in, why, cap);
     size_t events = 0, early_reads = 0, returned = 0;
@@ -526,6 +540,11 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
         const tr_order_view *v = &o->v;
         bool cancelled = v->state == TR_SHOP_CANCELLED + 1;
         bool by_customer = cancelled && v->reason == TR__REASON_CUSTOMER;
+        if (by_customer && !cancel_asked(in->history, o->id)) {
+            snprintf(why, cap, "order %llu cancelled by its customer, who never asked to cancel it",
+                     (unsigned long long)o->id);
+            return verdict(&w, false);
+        }
         bool holds[TR__TOPIC_COUNT] = {o->known, v->state == TR_SHOP_CONFIRMED + 1 || by_customer,
                                        cancelled, (v->steps & TR__STEP_RESERVED) != 0,
                                        (v->steps & TR__STEP_CHARGED) != 0};
@@ -560,6 +579,14 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
     return verdict(&w, true);
 }
 
+/* progress (sim/checkers.h): placed orders are answered at least once, and no reply is
+ * malformed (the other checks pass a shop that answers no order at all). */
+static tr_verdict check_progress(const tr_check_input *in, char *why, size_t cap) {
+    static const char *const fs[] = {"order"};
+    return tr__checkers_progress(in->history, fs, 1, why, cap) ? TR_VERDICT_HELD
+                                                               : TR_VERDICT_VIOLATED;
+}
+
 const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT] = {
     {"stock-never-negative", check_never_negative},
     {"stock-conserved", check_conserved},
@@ -567,4 +594,5 @@ const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT] = {
     {"payments", check_payments},
     {"idempotency", check_idempotency},
     {"events", check_events},
-    {"breakers", check_breakers}};
+    {"breakers", check_breakers},
+    {"progress", check_progress}};

@@ -1,6 +1,7 @@
 /* checkers.c — availability and latency checkers (see checkers.h). */
 #include "sim/checkers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,4 +98,36 @@ int tr__checkers_latency(const tr_history *h, tr_latency *out) {
     }
     free(lat);
     return 0;
+}
+
+bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n, char *why,
+                           size_t why_cap) {
+    uint64_t ok[8] = {0}, all[8] = {0}, malformed = 0, first = 0;
+    tr_history_op op;
+    n = n < 8 ? n : 8;
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        if (op.type != TR_HISTORY_INVOKE && op.error != NULL &&
+            strcmp(op.error, "malformed reply") == 0 && malformed++ == 0) {
+            first = op.index;
+        }
+        for (size_t f = 0; f < n; f++) {
+            if (strcmp(op.f, fs[f]) == 0) {
+                all[f] += op.type == TR_HISTORY_INVOKE;
+                ok[f] += op.type == TR_HISTORY_OK;
+            }
+        }
+    }
+    for (size_t f = 0; f < n; f++) {
+        if (all[f] >= TR__PROGRESS_MIN_OPS && ok[f] == 0) {
+            snprintf(why, why_cap, "no %s succeeded (%llu invoked)", fs[f],
+                     (unsigned long long)all[f]);
+            return false;
+        }
+    }
+    if (malformed > 0) {
+        snprintf(why, why_cap, "%llu replies malformed (the first completes op %llu)",
+                 (unsigned long long)malformed, (unsigned long long)first);
+        return false;
+    }
+    return true;
 }

@@ -8,6 +8,7 @@
 #include "actors/stock.h"
 #include "harness/builtin.h"
 #include "harness/service.h"
+#include "sim/checkers.h"
 
 static const char *const names3[] = {"n1", "n2", "n3"};
 
@@ -111,4 +112,91 @@ Test(builtin, a_bad_peer_list_is_refused_by_the_argument) {
     size_t len = 0;
     cr_assert_eq(tr__builtin_cp.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
     cr_assert_eq(tr__builtin_stock.actors[0].arg(&env, buf, sizeof buf, &len), TR_EINVAL);
+}
+
+static void op_one(tr_history *h, int64_t p, const char *f, tr_history_type t);
+
+/* Appends TR__PROGRESS_MIN_OPS invokes of f by processes p, p + 1000, ... and their
+ * completions of type t (the fewest the progress check judges). */
+static void op_pair(tr_history *h, int64_t p, const char *f, tr_history_type t) {
+    for (int i = 0; i < TR__PROGRESS_MIN_OPS; i++) {
+        op_one(h, p + 1000 * i, f, t);
+    }
+}
+
+static void op_one(tr_history *h, int64_t p, const char *f, tr_history_type t) {
+    tr_history_op op = {.time_ns = 1, .process = p, .node = 0, .f = f, .type = TR_HISTORY_INVOKE};
+    op.has_value = !strcmp(f, "write");
+    op.value = 7;
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    op.type = t;
+    op.error = t == TR_HISTORY_OK ? NULL : "refused";
+    cr_assert_eq(tr_history_append(h, &op), 0);
+}
+
+/* cp's progress check (Jepsen's stats rule): a history of refused writes is linearizable, but
+ * a store that never takes a write is not one the check lets pass. */
+Test(builtin, cp_progress_fails_when_an_operation_never_succeeds) {
+    const tr_service *cp = tr__builtin_find("cp");
+    cr_assert_eq(cp->check_count, 1);
+    cr_assert_str_eq(cp->checks[0].name, "progress");
+    tr_history *h = tr_history_create(1024);
+    op_pair(h, 0, "read", TR_HISTORY_OK);
+    op_pair(h, 1, "write", TR_HISTORY_FAIL);
+    op_pair(h, 2, "write", TR_HISTORY_INFO);
+    char why[128] = "";
+    tr_check_input in = {.history = h, .node_count = 3};
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_VIOLATED);
+    cr_assert_str_eq(why, "no write succeeded (64 invoked)");
+    op_pair(h, 3, "write", TR_HISTORY_OK);
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_HELD);
+    tr_history_destroy(h);
+}
+
+/* stock's progress row: reservations whose answers are all lost fail it. */
+Test(builtin, stock_progress_fails_when_no_reservation_succeeds) {
+    const tr_service *stock = tr__builtin_find("stock");
+    const tr_check *c = &stock->checks[stock->check_count - 1];
+    cr_assert_str_eq(c->name, "progress");
+    tr_history *h = tr_history_create(1024);
+    tr_history_op op = {.time_ns = 1, .process = 0, .node = 0, .f = "reserve"};
+    op.type = TR_HISTORY_INVOKE;
+    op.has_value = true;
+    op.pair = true;
+    op.value = 1;
+    op.value_to = 1;
+    for (int i = 0; i < TR__PROGRESS_MIN_OPS; i++) {
+        op.process = i;
+        op.type = TR_HISTORY_INVOKE;
+        op.error = NULL;
+        cr_assert_eq(tr_history_append(h, &op), 0);
+        op.type = TR_HISTORY_INFO;
+        op.error = "timeout";
+        cr_assert_eq(tr_history_append(h, &op), 0);
+    }
+    char why[128] = "";
+    tr_check_input in = {.history = h, .node_count = 3};
+    cr_assert_eq(c->run(&in, why, sizeof why), TR_VERDICT_VIOLATED);
+    cr_assert_str_eq(why, "no reserve succeeded (32 invoked)");
+    tr_history_destroy(h);
+}
+
+/* progress also refuses a garbled answer: a malformed reply is the service's, never a fault's. */
+Test(builtin, progress_fails_on_a_malformed_reply) {
+    const tr_service *cp = tr__builtin_find("cp");
+    tr_history *h = tr_history_create(1024);
+    op_pair(h, 0, "read", TR_HISTORY_OK);
+    op_pair(h, 1, "write", TR_HISTORY_OK);
+    char why[128] = "";
+    tr_check_input in = {.history = h, .node_count = 3};
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_HELD);
+    tr_history_op op = {.time_ns = 2, .process = 2, .node = 0, .f = "read"};
+    op.type = TR_HISTORY_INVOKE;
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    op.type = TR_HISTORY_INFO;
+    op.error = "malformed reply";
+    cr_assert_eq(tr_history_append(h, &op), 0);
+    cr_assert_eq(cp->checks[0].run(&in, why, sizeof why), TR_VERDICT_VIOLATED);
+    cr_assert_str_eq(why, "1 replies malformed (the first completes op 129)");
+    tr_history_destroy(h);
 }
