@@ -1,7 +1,9 @@
-/* raft_internal.h — the state of one Raft replica (troupe.h, "Raft"), shared by
- * actors/raft.c (the protocol: election, replication, commit, reads) and actors/raft_log.c
- * (the log: the terms of the entries above the snapshot, in a ring, and the entries themselves
- * in the actor's store, read back when they are sent or applied).
+/* raft_internal.h — the state of one Raft replica (troupe.h, "Raft") and the calls between
+ * its files: actors/raft.c (entry points, shared helpers, pending proposals and reads),
+ * actors/raft_election.c (roles and votes), actors/raft_replicate.c (appends, snapshots,
+ * commit and apply), actors/raft_members.c (membership changes) and actors/raft_log.c (the
+ * log: the terms of the entries above the snapshot, in a ring, and the entries themselves in
+ * the actor's store, read back when they are sent or applied).
  *
  * Invariants (checked by tr__raft_log_check):
  *   1. snap_index <= applied <= commit <= last_index, and last_index - snap_index <= cap.
@@ -131,5 +133,80 @@ int tr__raft_snapshot_load(tr__raft *r, tr_ctx *ctx, size_t off, size_t *len, ui
 int tr__raft_recover(tr__raft *r, tr_ctx *ctx);
 /* Invariants 1, 2 and 4; 0 or TR_ECORRUPT. */
 int tr__raft_log_check(const tr__raft *r);
+
+/* Membership of the current configuration (invariant 4), the tests every file counts by. */
+static inline bool tr__raft_is_member(const tr__raft *r, uint32_t i) {
+    return (r->members >> i & 1) != 0;
+}
+
+static inline uint32_t tr__raft_self_bit(const tr__raft *r) {
+    return tr__raft_is_member(r, r->cfg.node_index) ? 1u << r->cfg.node_index : 0;
+}
+
+/* Whether the replicas of `bits` are a majority of the current configuration. */
+static inline bool tr__raft_quorum(const tr__raft *r, uint32_t bits) {
+    uint32_t need =
+        r->cfg.bugs & TR_RAFT_BUG_STATIC_MAJORITY ? r->cfg.node_count / 2 + 1 : r->majority;
+    return (uint32_t)__builtin_popcount(bits & r->members) >= need;
+}
+
+/* The leader replicates to the configuration's members and to a learner about to join. */
+static inline bool tr__raft_replicates_to(const tr__raft *r, uint32_t i) {
+    return i != r->cfg.node_index && (tr__raft_is_member(r, i) || r->learner == (int32_t)i);
+}
+
+/* raft.c: messages and pending requests */
+/* Sends the message in *w (borrowed) to replica i, as type msg_base + type. */
+int tr__raft_send_to(tr__raft *r, tr_ctx *ctx, uint32_t i, uint32_t type, const tr_mp_writer *w);
+/* Answers the peer message `to` once every write issued so far is durable. */
+void tr__raft_respond(tr__raft *r, tr_ctx *ctx, const tr_msg *to, uint32_t type, tr_mp_writer *w);
+/* Starts a message of `fields` fields in r->buf: our term and index first. */
+void tr__raft_writer(tr__raft *r, tr_mp_writer *w, uint32_t fields);
+/* Reads the head of a peer message: an array of n fields whose first k are unsigned ints
+ * (into v), the second naming another replica. 0 or TR_EPROTO. */
+int tr__raft_read_head(tr__raft *r, tr_mp_reader *rd, const tr_msg *m, uint32_t n, uint64_t *v,
+                       uint32_t k);
+/* A copy of req (body not copied) in a free pending slot, or NULL when all are taken. */
+tr__raft_pending *tr__raft_pending_add(tr__raft *r, const tr_msg *req);
+/* Answers pending request k through cfg.done and frees its slot (the last one moves in). */
+void tr__raft_pending_finish(tr__raft *r, tr_ctx *ctx, uint32_t k, int status, const void *out,
+                             size_t len);
+/* Leadership lost: fails the pending reads and an unproposed change (TR_EAGAIN). */
+void tr__raft_fail_reads(tr__raft *r, tr_ctx *ctx);
+/* Answers the pending reads a majority has confirmed and the state machine has caught up on. */
+void tr__raft_check_reads(tr__raft *r, tr_ctx *ctx);
+
+/* raft_election.c */
+void tr__raft_reset_election(tr__raft *r, tr_ctx *ctx);
+void tr__raft_become_follower(tr__raft *r, tr_ctx *ctx, int32_t leader);
+/* A message of a later term: adopt it (durably) and follow. */
+void tr__raft_observe_term(tr__raft *r, tr_ctx *ctx, uint64_t term);
+/* A candidate whose own vote is durable: asks the others for theirs. */
+void tr__raft_ask_votes(tr__raft *r, tr_ctx *ctx);
+/* The election timer ran out. */
+void tr__raft_start_prevote(tr__raft *r, tr_ctx *ctx);
+/* A vote or pre-vote request, an answer to one; 0 or TR_EPROTO. */
+int tr__raft_on_vote(tr__raft *r, tr_ctx *ctx, const tr_msg *m);
+int tr__raft_on_vote_resp(tr__raft *r, tr_ctx *ctx, const tr_msg *m);
+
+/* raft_replicate.c */
+/* Asks to be told when the log up to last_index is durable (one request outstanding). */
+void tr__raft_want_durable(tr__raft *r, tr_ctx *ctx);
+/* Commits what a majority holds (a leader), applies it and answers its proposals. */
+void tr__raft_advance_commit(tr__raft *r, tr_ctx *ctx);
+/* Sends replica i the entries from its next (a snapshot when they are compacted away). */
+void tr__raft_send_append(tr__raft *r, tr_ctx *ctx, uint32_t i, bool heartbeat);
+/* Sends every replica its appends (or a heartbeat), then advances the commit. */
+void tr__raft_broadcast(tr__raft *r, tr_ctx *ctx, bool heartbeat);
+/* An append, a snapshot, an acknowledgement of either; 0 or TR_EPROTO. */
+int tr__raft_on_append(tr__raft *r, tr_ctx *ctx, const tr_msg *m);
+int tr__raft_on_snapshot(tr__raft *r, tr_ctx *ctx, const tr_msg *m);
+int tr__raft_on_append_resp(tr__raft *r, tr_ctx *ctx, const tr_msg *m);
+
+/* raft_members.c */
+/* The learner holds every committed entry: appends the addition it waited for. */
+void tr__raft_propose_addition(tr__raft *r, tr_ctx *ctx);
+/* A leader's tick: fails the waiting addition whose learner did not catch up in time. */
+void tr__raft_learner_check(tr__raft *r, tr_ctx *ctx);
 
 #endif

@@ -27,6 +27,9 @@ pub const lib = [_][]const u8{
 pub const raft = [_][]const u8{
     "actors/raft_log.c",
     "actors/raft.c",
+    "actors/raft_election.c",
+    "actors/raft_replicate.c",
+    "actors/raft_members.c",
 };
 /// Entities (troupe.h's tr_entity_*): in the library only, like Raft.
 pub const entity = [_][]const u8{

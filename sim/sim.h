@@ -1,6 +1,6 @@
 /*
- * sim.h — internals of the sim engine (sim/engine.c, sim/queue.c, sim/net.c, sim/nemesis.c,
- * sim/prng.c, sim/store_dir.c, sim/determinism.c).
+ * sim.h — internals of the sim engine (sim/engine.c, sim/engine_ops.c, sim/engine_loop.c,
+ * sim/queue.c, sim/net.c, sim/nemesis.c, sim/prng.c, sim/store_dir.c, sim/determinism.c).
  *
  * What: one tr_sim drives N tr_nodes in one thread. All activity is an event in a 4-ary
  * min-heap ordered by (virtual time ns, sequence number); the sequence number makes ties
@@ -248,9 +248,17 @@ typedef struct tr__sim_context {
 void tr__sim_context_enter(tr_sim *sim, tr__sim_context *saved);
 void tr__sim_context_leave(const tr__sim_context *saved);
 #define SIM_STORE_DEFER_BYTES (1u << 16) /* see open_store */
+
+/* engine_ops.c */
+/* The ops of an untraced node (tr__sim_engine_traced, sim/trace.h, switches them). */
+const tr_engine_ops *tr__sim_engine_ops(void);
 uint32_t tr__sim_index(tr_sim *sim, tr_node *node);
 uint64_t tr__sim_local_now(tr_sim *sim, sim_node *sn);
 uint64_t tr__sim_local_to_global(tr_sim *sim, sim_node *sn, uint64_t due_local);
+
+/* engine_loop.c */
+/* Puts actor at the tail of node sn's run queue and wakes its CPU (a RUN event when idle). */
+void tr__sim_cpu_schedule(tr_sim *sim, sim_node *sn, tr_actor *actor);
 
 /* queue.c (see sim/queue.h for the queue's own calls) */
 uint32_t tr__sim_push(tr_sim *sim, uint64_t time, const sim_event *ev);

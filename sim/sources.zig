@@ -2,6 +2,8 @@
 pub const lib = [_][]const u8{
     "sim/prng.c",
     "sim/engine.c",
+    "sim/engine_ops.c",
+    "sim/engine_loop.c",
     "sim/request.c",
     "sim/queue.c",
     "sim/store_dir.c",

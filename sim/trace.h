@@ -2,7 +2,7 @@
  *
  * A traced sim's nodes use a copy of the engine ops whose delivered op (every message an
  * actor receives, local or remote) also calls tr__sim_trace_message (tr__sim_engine_traced,
- * sim/engine.c), so a run without a trace runs the delivery path unchanged; tr__sim_fault
+ * sim/engine_ops.c), so a run without a trace runs the delivery path unchanged; tr__sim_fault
  * calls tr__sim_trace_fault behind one branch on sim->trace_out (faults are rare). Writing reads
  * only what the run already decided (virtual time, addresses, names): a trace never changes
  * the run or its trace hash, and the same run gives the same bytes.
