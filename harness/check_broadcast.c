@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness/builtin_broadcast.h"
+#include "sim/checkers.h"
 
 typedef struct msg_rec {
     int64_t id, process;
@@ -24,19 +25,6 @@ static msg_rec *find(msg_rec *m, size_t n, int64_t id) {
     return bsearch(&id, m, n, sizeof *m, by_id); /* id is msg_rec's first field */
 }
 
-/* Whether a "corrupt" fault tore node's disk at or after t_ns: it never came back, and a
- * message it had acknowledged but not yet sent went with it. */
-static bool torn_after(const tr_check_input *in, int32_t node, int64_t t_ns) {
-    for (uint32_t i = 0; node >= 0 && node < 64 && i < in->fault_count; i++) {
-        const tr_fault_span *f = &in->faults[i];
-        if (f->kind != NULL && !strcmp(f->kind, "corrupt") && (f->nodes >> node & 1) &&
-            (int64_t)f->start_ns >= t_ns) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The broadcasts of in's history, sorted by id, with their outcomes; reads mark what they
  * saw. */
 static msg_rec *collect(const tr_check_input *in, size_t *count) {
@@ -46,8 +34,9 @@ static msg_rec *collect(const tr_check_input *in, size_t *count) {
     tr_history_op op;
     for (size_t i = 0; m != NULL && tr_history_get(h, i, &op) == 0; i++) {
         if (!strcmp(op.f, "broadcast") && op.type == TR_HISTORY_INVOKE) {
-            m[k++] = (msg_rec){
-                .id = op.value, .process = op.process, .torn = torn_after(in, op.node, op.time_ns)};
+            m[k++] = (msg_rec){.id = op.value,
+                               .process = op.process,
+                               .torn = tr__checkers_torn_after(in, op.node, op.time_ns)};
         }
     }
     if (m != NULL) {

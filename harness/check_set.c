@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness/builtin_set.h"
+#include "sim/checkers.h"
 
 /* One element: its add, and the remove of it if any. */
 typedef struct elem_rec {
@@ -46,19 +47,6 @@ static elem_rec *find(const set_history *sh, int64_t elem) {
     return bsearch(&k, sh->e, sh->ne, sizeof k, by_elem);
 }
 
-/* Whether a "corrupt" fault tore node's disk at or after t_ns: it never came back, and an
- * acknowledged operation it had not shipped yet went with it. */
-static bool torn_after(const tr_check_input *in, int32_t node, int64_t t_ns) {
-    for (uint32_t i = 0; node >= 0 && node < 64 && i < in->fault_count; i++) {
-        const tr_fault_span *f = &in->faults[i];
-        if (f->kind != NULL && !strcmp(f->kind, "corrupt") && (f->nodes >> node & 1) &&
-            (int64_t)f->start_ns >= t_ns) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The adds (sorted by element) and reads of in's history; owned by sh (free both). */
 static int collect(const tr_check_input *in, set_history *sh) {
     const tr_history *h = in->history;
@@ -70,13 +58,14 @@ static int collect(const tr_check_input *in, set_history *sh) {
     }
     for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) { /* adds and reads */
         if (!strcmp(op.f, "add") && op.type == TR_HISTORY_INVOKE) {
-            sh->e[sh->ne++] = (elem_rec){.elem = op.value,
-                                         .key = op.key,
-                                         .process = op.process,
-                                         .remove_invoked = SIZE_MAX,
-                                         .add_torn = torn_after(in, op.node, op.time_ns),
-                                         .add_node = op.node,
-                                         .add_invoked_ns = op.time_ns};
+            sh->e[sh->ne++] =
+                (elem_rec){.elem = op.value,
+                           .key = op.key,
+                           .process = op.process,
+                           .remove_invoked = SIZE_MAX,
+                           .add_torn = tr__checkers_torn_after(in, op.node, op.time_ns),
+                           .add_node = op.node,
+                           .add_invoked_ns = op.time_ns};
         } else if (!strcmp(op.f, "read") && op.type == TR_HISTORY_INVOKE) {
             sh->r[sh->nr++] = (read_rec){
                 .key = op.key, .process = op.process, .invoked = i, .completed = SIZE_MAX};
@@ -103,7 +92,7 @@ static int collect(const tr_check_input *in, set_history *sh) {
         } else if (!strcmp(op.f, "remove") && op.type == TR_HISTORY_INVOKE) {
             e->remove_invoked = e->remove_invoked < i ? e->remove_invoked : i;
             e->remove_process = op.process;
-            e->remove_torn = torn_after(in, op.node, op.time_ns);
+            e->remove_torn = tr__checkers_torn_after(in, op.node, op.time_ns);
         } else if (!strcmp(op.f, "remove") && op.process == e->remove_process &&
                    e->removed != TR_HISTORY_OK) {
             e->removed = op.type;

@@ -131,3 +131,14 @@ bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n,
     }
     return true;
 }
+
+bool tr__checkers_torn_after(const tr_check_input *in, int32_t node, int64_t t_ns) {
+    for (uint32_t i = 0; node >= 0 && node < 64 && i < in->fault_count; i++) {
+        const tr_fault_span *f = &in->faults[i];
+        if (f->kind != NULL && !strcmp(f->kind, "corrupt") && (f->nodes >> node & 1) &&
+            (int64_t)f->start_ns >= t_ns) {
+            return true;
+        }
+    }
+    return false;
+}

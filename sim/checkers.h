@@ -75,4 +75,11 @@ int tr__checkers_latency(const tr_history *h, tr_latency *out);
 bool tr__checkers_progress(const tr_history *h, const char *const *fs, size_t n, char *why,
                            size_t why_cap);
 
+/* ---- torn disks ---------------------------------------------------------------------- */
+
+/* Whether a "corrupt" fault of in's timeline tore node's disk at or after t_ns: the node never
+ * came back, and what it had acknowledged but not yet shipped went with it (the AP checks'
+ * allowance, docs/checkers.md "Under every fault kind"). */
+bool tr__checkers_torn_after(const tr_check_input *in, int32_t node, int64_t t_ns);
+
 #endif
