@@ -18,7 +18,7 @@
 #include "actors/registers.h"
 #include "actors/stock.h"
 #include "harness/check_stock.h"
-#include "sim/checkers.h"
+#include "harness/check_common.h"
 
 /* The bits of env->bug among (name, bit) pairs; 0 when it names none of them. */
 static uint32_t bug_bits(const tr_service_env *env, const char *const *names,
@@ -150,13 +150,13 @@ static tr_history_type cp_complete(const tr_service_env *env, const tr_workload_
 
 static const tr_workload cp_workload = {.next = cp_next, .complete = cp_complete};
 
-/* progress (sim/checkers.h): reads and writes each succeed at least once. Linearizability
+/* progress (harness/check_common.h): reads and writes each succeed at least once. Linearizability
  * alone holds for a store that refuses or loses every request, which no fault of the nemesis
  * excuses: its splits heal and a majority is up most of the run. */
 static tr_verdict cp_check_progress(const tr_check_input *in, char *why, size_t why_cap) {
     static const char *const fs[] = {"read", "write"};
-    return tr__checkers_progress(in->history, fs, 2, why, why_cap) ? TR_VERDICT_HELD
-                                                                   : TR_VERDICT_VIOLATED;
+    return tr__check_progress(in->history, fs, 2, why, why_cap) ? TR_VERDICT_HELD
+                                                                : TR_VERDICT_VIOLATED;
 }
 
 static const tr_check cp_checks[] = {{"progress", cp_check_progress}};

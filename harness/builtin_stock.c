@@ -6,7 +6,7 @@
 
 #include "actors/stock.h"
 #include "harness/check_stock.h"
-#include "sim/checkers.h"
+#include "harness/check_common.h"
 
 #define READ_PERCENT 20
 #define RESTOCK_PERCENT 20
@@ -350,12 +350,11 @@ static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t ca
     return TR_VERDICT_HELD;
 }
 
-/* progress (sim/checkers.h): reservations, restocks and reads each succeed at least once
+/* progress (harness/check_common.h): reservations, restocks and reads each succeed at least once
  * (the safety checks pass a service whose every answer is lost). */
 static tr_verdict check_progress(const tr_check_input *in, char *why, size_t cap) {
     static const char *const fs[] = {"reserve", "restock", "read"};
-    return tr__checkers_progress(in->history, fs, 3, why, cap) ? TR_VERDICT_HELD
-                                                               : TR_VERDICT_VIOLATED;
+    return tr__check_progress(in->history, fs, 3, why, cap) ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED;
 }
 
 const tr_check tr__stock_checks[TR__STOCK_CHECK_COUNT] = {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "harness/builtin_broadcast.h"
-#include "sim/checkers.h"
+#include "harness/check_common.h"
 
 typedef struct msg_rec {
     int64_t id, process;
@@ -36,7 +36,7 @@ static msg_rec *collect(const tr_check_input *in, size_t *count) {
         if (!strcmp(op.f, "broadcast") && op.type == TR_HISTORY_INVOKE) {
             m[k++] = (msg_rec){.id = op.value,
                                .process = op.process,
-                               .torn = tr__checkers_torn_after(in, op.node, op.time_ns)};
+                               .torn = tr__check_torn_after(in, op.node, op.time_ns)};
         }
     }
     if (m != NULL) {

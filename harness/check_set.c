@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "harness/builtin_set.h"
-#include "sim/checkers.h"
+#include "harness/check_common.h"
 
 /* One element: its add, and the remove of it if any. */
 typedef struct elem_rec {
@@ -58,14 +58,13 @@ static int collect(const tr_check_input *in, set_history *sh) {
     }
     for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) { /* adds and reads */
         if (!strcmp(op.f, "add") && op.type == TR_HISTORY_INVOKE) {
-            sh->e[sh->ne++] =
-                (elem_rec){.elem = op.value,
-                           .key = op.key,
-                           .process = op.process,
-                           .remove_invoked = SIZE_MAX,
-                           .add_torn = tr__checkers_torn_after(in, op.node, op.time_ns),
-                           .add_node = op.node,
-                           .add_invoked_ns = op.time_ns};
+            sh->e[sh->ne++] = (elem_rec){.elem = op.value,
+                                         .key = op.key,
+                                         .process = op.process,
+                                         .remove_invoked = SIZE_MAX,
+                                         .add_torn = tr__check_torn_after(in, op.node, op.time_ns),
+                                         .add_node = op.node,
+                                         .add_invoked_ns = op.time_ns};
         } else if (!strcmp(op.f, "read") && op.type == TR_HISTORY_INVOKE) {
             sh->r[sh->nr++] = (read_rec){
                 .key = op.key, .process = op.process, .invoked = i, .completed = SIZE_MAX};
@@ -92,7 +91,7 @@ static int collect(const tr_check_input *in, set_history *sh) {
         } else if (!strcmp(op.f, "remove") && op.type == TR_HISTORY_INVOKE) {
             e->remove_invoked = e->remove_invoked < i ? e->remove_invoked : i;
             e->remove_process = op.process;
-            e->remove_torn = tr__checkers_torn_after(in, op.node, op.time_ns);
+            e->remove_torn = tr__check_torn_after(in, op.node, op.time_ns);
         } else if (!strcmp(op.f, "remove") && op.process == e->remove_process &&
                    e->removed != TR_HISTORY_OK) {
             e->removed = op.type;

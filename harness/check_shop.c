@@ -10,7 +10,7 @@
 
 #include "actors/shop_internal.h"
 #include "harness/builtin_shop.h"
-#include "sim/checkers.h"
+#include "harness/check_common.h"
 
 #define ITEMS_MAX 64
 
@@ -579,12 +579,11 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
     return verdict(&w, true);
 }
 
-/* progress (sim/checkers.h): placed orders are answered at least once, and no reply is
+/* progress (harness/check_common.h): placed orders are answered at least once, and no reply is
  * malformed (the other checks pass a shop that answers no order at all). */
 static tr_verdict check_progress(const tr_check_input *in, char *why, size_t cap) {
     static const char *const fs[] = {"order"};
-    return tr__checkers_progress(in->history, fs, 1, why, cap) ? TR_VERDICT_HELD
-                                                               : TR_VERDICT_VIOLATED;
+    return tr__check_progress(in->history, fs, 1, why, cap) ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED;
 }
 
 const tr_check tr__shop_checks[TR__SHOP_CHECK_COUNT] = {

@@ -25,6 +25,7 @@ pub const lib = [_][]const u8{
     "harness/check_pubsub_queues.c",
     "harness/builtin_shop.c",
     "harness/check_shop.c",
+    "harness/check_common.c",
     "harness/builtin_counter.c",
     "harness/check_counter.c",
     "harness/builtin_set.c",
@@ -35,7 +36,7 @@ pub const lib = [_][]const u8{
 /// The built-in services that also build as loadable modules zig-out/lib/troupe-NAME.so:
 /// harness/builtin_module.c over these sources, its entry returning tr__builtin_NAME.
 pub const module_names = [_][]const u8{ "cp", "ap", "stock", "lock" };
-pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_ap.c", "harness/builtin_stock.c", "harness/builtin_lock.c", "harness/builtin_catalog.c", "harness/check_stock.c", "harness/builtin_linkv.c", "harness/linkv_figures.c", "harness/workload_cas.c", "harness/builtin_pubsub.c", "harness/check_pubsub.c", "harness/check_pubsub_queues.c", "harness/builtin_counter.c", "harness/check_counter.c", "harness/builtin_set.c", "harness/check_set.c", "harness/builtin_broadcast.c", "harness/check_broadcast.c", "harness/builtin_shop.c", "harness/check_shop.c", "harness/builtin_module.c" };
+pub const module_sources = [_][]const u8{ "harness/builtin.c", "harness/builtin_ap.c", "harness/builtin_stock.c", "harness/builtin_lock.c", "harness/builtin_catalog.c", "harness/check_stock.c", "harness/builtin_linkv.c", "harness/linkv_figures.c", "harness/workload_cas.c", "harness/builtin_pubsub.c", "harness/check_pubsub.c", "harness/check_pubsub_queues.c", "harness/builtin_counter.c", "harness/check_counter.c", "harness/builtin_set.c", "harness/check_set.c", "harness/builtin_broadcast.c", "harness/check_broadcast.c", "harness/builtin_shop.c", "harness/check_shop.c", "harness/check_common.c", "harness/builtin_module.c" };
 /// zig-out/lib/troupe-lin-kv.so: the lin-kv descriptor with its entry point (TR__LINKV_MODULE)
 /// and its actor; Raft comes from the host.
 pub const linkv_module_sources = [_][]const u8{ "harness/builtin_linkv.c", "harness/linkv_figures.c", "harness/workload_cas.c" };

@@ -8,7 +8,7 @@
 #include "actors/stock.h"
 #include "harness/builtin.h"
 #include "harness/service.h"
-#include "sim/checkers.h"
+#include "harness/check_common.h"
 
 static const char *const names3[] = {"n1", "n2", "n3"};
 
