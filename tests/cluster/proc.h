@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -37,8 +38,35 @@ static const char *troupe_bin(void) {
     return b;
 }
 
-/* A fresh temp dir with a secret file; a port range of 20 from the pid (tests run in
- * parallel processes), in 20000..31999. */
+/* A block of 20 ports in 20000..31999, below the ephemeral range (32768 up) where outgoing
+ * connections take theirs. Tests run in parallel processes (several suites at once, and
+ * Criterion's workers in each), so a block is claimed with an advisory lock on a file named
+ * after it, held until the process exits: two live tests never share a block. The search
+ * starts at a block picked from the pid and moves on past the taken ones. */
+static int proc_reserve_ports(void) {
+    static int lock_fd = -1;
+    int start = (int)(getpid() % 600);
+    (void)mkdir("/tmp/troupe-test-ports", 0777); /* one lock file per block, kept for reuse */
+    for (int i = 0; i < 600; i++) {
+        int block = (start + i) % 600;
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/troupe-test-ports/%d.lock", block);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        cr_assert(fd >= 0, "cannot open %s", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (lock_fd >= 0) {
+                close(lock_fd); /* a second setup in one process: the new block replaces it */
+            }
+            lock_fd = fd;
+            return 20000 + block * 20;
+        }
+        close(fd);
+    }
+    cr_assert_fail("every test port block in 20000..31999 is taken");
+    return -1;
+}
+
+/* A fresh temp dir with a secret file; a block of 20 ports (proc_reserve_ports). */
 static void proc_setup(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/troupe-cluster-test-XXXXXX");
     cr_assert(mkdtemp(tmpdir));
@@ -51,8 +79,7 @@ static void proc_setup(void) {
     f = fopen(path, "w");
     fputs("not-the-cluster-secret-xyz\n", f);
     fclose(f);
-    /* below the ephemeral range (32768 up), where outgoing connections take ports */
-    port_base = 20000 + (int)(getpid() % 600) * 20;
+    port_base = proc_reserve_ports();
     memset(procs, 0, sizeof procs);
 }
 
