@@ -32,7 +32,9 @@ static void check_crowding(tr__spin *s) {
         s->crowded = n >= s->switches_ref + TR__SPIN_CROWDED;
         if (s->crowded) {
             s->crowdings++;
-            back_off(s);
+            s->budget_ns = 0; /* no probe while crowded: probe soon once it is not */
+            s->parks = 0;
+            s->probe_every = TR__SPIN_PROBE_MIN;
         }
     }
     s->switches_ref_valid = true;
