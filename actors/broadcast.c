@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "actors/broadcast.h"
+#include "actors/crdt_durable.h"
 
 #define HASH_SIZE (2 * TR_BCAST_MSGS_MAX) /* a power of two */
 
@@ -17,11 +18,8 @@ typedef struct bc_state {
     tr_service_place place; /* first: tr_service_place_init */
     uint32_t bugs;
     uint32_t count;
-    uint32_t first_open;    /* entries below it are held by every node */
-    uint32_t durable_count; /* entries below it are known durable: what gossip carries */
-    bool pending;           /* a durable notification is outstanding ... */
-    uint32_t pending_count; /* ... for the entries below this one */
-    uint64_t token;
+    uint32_t first_open;           /* entries below it are held by every node */
+    tr__durable_mark mark;         /* position: entries below mark.durable are durable, gossiped */
     bc_entry e[TR_BCAST_MSGS_MAX]; /* in the order this node learned them */
     uint16_t index[HASH_SIZE];     /* id -> entry + 1 (0: empty), open addressing */
     uint64_t last_seq;             /* the journal's last event */
@@ -92,6 +90,7 @@ static bc_entry *deliver(tr_ctx *ctx, bc_state *s, int64_t id) {
         return NULL;
     }
     bc_entry *e = record(s, id);
+    (void)tr__durable_mark_ask(ctx, &s->mark, s->count);
     if (++s->since_snapshot >= TR_BCAST_SNAPSHOT_EVERY) {
         snapshot(ctx, s);
     }
@@ -139,7 +138,7 @@ static int bc_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len) {
               : !strcmp(s->place.bug, "no-dedup") ? TR_BCAST_BUG_NO_DEDUP
                                                   : 0;
     rc = tr_recover(ctx, on_snapshot, on_event, s);
-    s->durable_count = s->count; /* recovered: committed */
+    tr__durable_mark_init(&s->mark, s->count); /* recovered: committed */
     return rc != 0
                ? rc
                : tr_timer_start(ctx, TR_BCAST_GOSSIP_MS, TR_BCAST_GOSSIP_MS, TR_BCAST_TICK, &timer);
@@ -175,18 +174,11 @@ static void send_once(tr_ctx *ctx, bc_state *s, int64_t id) {
     }
 }
 
-/* Every peer gets the durable messages it is not known to hold (a batch each round, the newest
- * first): a peer that receives one records this node as its holder, which a message a crash
- * or a failing store could still take back would make a lie (the peer would never send it
- * back). */
-static void tick(tr_ctx *ctx, bc_state *s) {
-    if (!s->pending && s->durable_count != s->count && tr_durable_notify(ctx, &s->token) == 0) {
-        s->pending = true;
-        s->pending_count = s->count;
-    }
-    while (s->first_open < s->count && s->e[s->first_open].holders == all_nodes(s)) {
-        s->first_open++;
-    }
+/* Every peer gets the durable messages from entry `from` on that it is not known to hold (a
+ * batch each, the newest first): a peer that receives one records this node as its holder,
+ * which a message a crash or a failing store could still take back would make a lie (the
+ * peer would never send it back). */
+static void offer(tr_ctx *ctx, bc_state *s, uint32_t from) {
     if (s->bugs & TR_BCAST_BUG_NO_RETRY) {
         return;
     }
@@ -194,7 +186,7 @@ static void tick(tr_ctx *ctx, bc_state *s) {
         uint32_t n = 0;
         /* Newest first: after a restart this node knows no peer's holdings and sends all it
          * holds again; the messages only it may hold are the last it learned. */
-        for (uint32_t i = s->durable_count; i-- > s->first_open && n < TR_BCAST_BATCH_MAX;) {
+        for (uint32_t i = (uint32_t)s->mark.durable; i-- > from && n < TR_BCAST_BATCH_MAX;) {
             if (!(s->e[i].holders >> j & 1)) {
                 s->ids[n++] = s->e[i].id;
             }
@@ -203,6 +195,15 @@ static void tick(tr_ctx *ctx, bc_state *s) {
             send_batch(ctx, s, j, s->ids, n);
         }
     }
+}
+
+/* A round: everything durable that some peer is not known to hold. */
+static void tick(tr_ctx *ctx, bc_state *s) {
+    (void)tr__durable_mark_ask(ctx, &s->mark, s->count);
+    while (s->first_open < s->count && s->e[s->first_open].holders == all_nodes(s)) {
+        s->first_open++;
+    }
+    offer(ctx, s, s->first_open);
 }
 
 /* [origin, id...] (at most a batch): delivers the new ones and acknowledges them all once
@@ -238,16 +239,13 @@ static void gossip(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
     (void)tr_reply_durable(ctx, msg, TR_BCAST_ACK, s->buf, len);
 }
 
-static void durable(bc_state *s, const tr_msg *msg) {
-    tr_mp_reader r;
-    int64_t status = -1;
-    if (!s->pending || msg->corr != s->token) {
-        return;
-    }
-    tr_mp_reader_init(&r, msg->body, msg->body_len);
-    s->pending = false;
-    if (tr_mp_read_int(&r, &status) == 0 && status == 0) {
-        s->durable_count = s->pending_count;
+/* Newer messages are durable: the peers get those at once, and the later ones are asked
+ * about. */
+static void durable(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
+    uint32_t from = (uint32_t)s->mark.durable;
+    if (tr__durable_mark_answer(&s->mark, msg)) {
+        offer(ctx, s, from);
+        (void)tr__durable_mark_ask(ctx, &s->mark, s->count);
     }
 }
 
@@ -314,7 +312,7 @@ static int bc_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     case TR_BCAST_GOSSIP: gossip(ctx, s, msg); break;
     case TR_BCAST_ACK: acked(s, msg); break;
     case TR_BCAST_TICK: tick(ctx, s); break;
-    case TR_MSG_DURABLE: durable(s, msg); break;
+    case TR_MSG_DURABLE: durable(ctx, s, msg); break;
     default: break;
     }
     return TR_CONTINUE;

@@ -4,8 +4,9 @@
  * A node delivers a message the first time it learns it (from a client or a peer): it
  * journals it, and that durable record is the delivery (a delivery a crash took back before
  * it was durable never happened, and is made again when the message is sent again). A node
- * sends every message it holds durably (known by a tr_durable_notify per round) to every peer
- * not known to hold it, every TR_BCAST_GOSSIP_MS, in batches of at most TR_BCAST_BATCH_MAX,
+ * sends every message it holds durably (actors/crdt_durable.h) to every peer not known to
+ * hold it, the newly durable ones as soon as they are, all of them every TR_BCAST_GOSSIP_MS,
+ * in batches of at most TR_BCAST_BATCH_MAX,
  * until that peer acknowledges it (a peer takes the sender for a holder, so a message a crash
  * or a failing store could still take back from the sender is not sent yet); a peer
  * acknowledges a batch once its deliveries are durable (tr_reply_durable), so an

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "actors/counter.h"
+#include "actors/crdt_durable.h"
 
 void tr__pncounter_init(tr__pncounter *c, uint32_t n) {
     memset(c, 0, sizeof *c);
@@ -84,8 +85,8 @@ typedef struct counter_state {
     uint32_t bugs;
     tr__pncounter c;
     uint64_t durable_p, durable_m; /* the own entry known durable: what gossip carries */
-    bool pending;                  /* a tr_durable_notify of this round is outstanding */
-    uint64_t token, pending_p, pending_m;
+    tr__durable_mark mark;         /* position: the own entry's p + m, which only grows */
+    uint64_t asked_p, asked_m;     /* the own entry the outstanding notification covers */
 } counter_state;
 
 #define OWN_KEY "own"
@@ -107,7 +108,17 @@ static int counter_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_le
         s->c.p[s->place.node_index] = s->durable_p = own[0]; /* committed: durable */
         s->c.m[s->place.node_index] = s->durable_m = own[1];
     }
+    tr__durable_mark_init(&s->mark, s->durable_p + s->durable_m);
     return tr_timer_start(ctx, TR_COUNTER_GOSSIP_MS, TR_COUNTER_GOSSIP_MS, TR_COUNTER_TICK, &timer);
+}
+
+/* Asks to learn when the own entry as it is now is durable. */
+static void ask_durable(tr_ctx *ctx, counter_state *s) {
+    uint32_t self = s->place.node_index;
+    if (tr__durable_mark_ask(ctx, &s->mark, s->c.p[self] + s->c.m[self])) {
+        s->asked_p = s->c.p[self];
+        s->asked_m = s->c.m[self];
+    }
 }
 
 static void add(tr_ctx *ctx, counter_state *s, const tr_msg *msg) {
@@ -125,18 +136,13 @@ static void add(tr_ctx *ctx, counter_state *s, const tr_msg *msg) {
         return;
     }
     s->c = next;
+    ask_durable(ctx, s);
     (void)tr_reply_int(ctx, msg, delta, true);
 }
 
-/* One gossip round: every other node gets the counter with this node's own entry as last
- * known durable; and a durable notification is asked for, to learn the newer one. */
+/* Every other node gets the counter with this node's own entry as last known durable. */
 static void gossip(tr_ctx *ctx, counter_state *s) {
     uint32_t self = s->place.node_index;
-    if (!s->pending && tr_durable_notify(ctx, &s->token) == 0) {
-        s->pending = true;
-        s->pending_p = s->c.p[self];
-        s->pending_m = s->c.m[self];
-    }
     if (s->bugs & TR_COUNTER_BUG_NO_GOSSIP) {
         return;
     }
@@ -156,17 +162,14 @@ static void gossip(tr_ctx *ctx, counter_state *s) {
     }
 }
 
-static void durable(counter_state *s, const tr_msg *msg) {
-    tr_mp_reader r;
-    int64_t status = -1;
-    if (!s->pending || msg->corr != s->token) {
-        return;
-    }
-    tr_mp_reader_init(&r, msg->body, msg->body_len);
-    s->pending = false;
-    if (tr_mp_read_int(&r, &status) == 0 && status == 0) {
-        s->durable_p = s->pending_p;
-        s->durable_m = s->pending_m;
+/* A newer own entry is durable: the peers get it at once, and the adds made since are asked
+ * about. */
+static void durable(tr_ctx *ctx, counter_state *s, const tr_msg *msg) {
+    if (tr__durable_mark_answer(&s->mark, msg)) {
+        s->durable_p = s->asked_p;
+        s->durable_m = s->asked_m;
+        gossip(ctx, s);
+        ask_durable(ctx, s);
     }
 }
 
@@ -183,8 +186,11 @@ static int counter_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
             tr__pncounter_merge(&s->c, &other, s->bugs);
         }
         break;
-    case TR_COUNTER_TICK: gossip(ctx, s); break;
-    case TR_MSG_DURABLE: durable(s, msg); break;
+    case TR_COUNTER_TICK:
+        ask_durable(ctx, s);
+        gossip(ctx, s);
+        break;
+    case TR_MSG_DURABLE: durable(ctx, s, msg); break;
     default: break;
     }
     return TR_CONTINUE;

@@ -20,8 +20,9 @@
  * ("counter@nK"): lost or duplicated gossip is harmless, the next round carries it again.
  * Durability: only the node's own entry is stored (one key); the others come back by
  * gossip after a restart. The own entry a replica gossips is the last one it knows durable
- * (a tr_durable_notify per round), never one a crash could take back: otherwise a peer could
- * hold a larger own entry than the node recovers, and max would hide the node's next adds.
+ * (actors/crdt_durable.h; a newer one goes to every other node as soon as it is durable),
+ * never one a crash could take back: otherwise a peer could hold a larger own entry than
+ * the node recovers, and max would hide the node's next adds.
  *
  * Planted bugs (tr_service_place.bug): "merge-sum" merges by adding entries instead of
  * taking their maximum (a duplicated or repeated gossip counts twice); "no-gossip" never

@@ -32,8 +32,9 @@
  * and is sent it again) and its version vector. A peer that lags behind on a third origin's
  * operations without moving for TR_ORSET_RELAY_ROUNDS answers in a row cannot get them from
  * their origin (its disk is gone for good, or a partition cuts the two apart) and is sent the
- * whole state too. Only own operations known durable are shipped (a tr_durable_notify
- * per round): a crash can then never reuse a dot a peer has seen.
+ * whole state too. Only own operations known durable are shipped (actors/crdt_durable.h; the
+ * peers that lack them get them as soon as they are durable, not only at the next round): a
+ * crash can then never reuse a dot a peer has seen.
  * Durability: every applied delta is journaled and the whole state is snapshotted every
  * TR_ORSET_SNAPSHOT_EVERY events and after each join (the journal truncated up to it).
  *

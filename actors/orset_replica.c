@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "actors/crdt_durable.h"
 #include "actors/orset.h"
 
 /* A round's deltas to one peer, [origin, upto, delta...], fit the encoding buffer. */
@@ -22,11 +23,8 @@ typedef struct orset_state {
      * it has lagged behind this replica on another origin's operations without moving. */
     uint32_t peer_vv[TR_ORSET_NODES_MAX][TR_ORSET_NODES_MAX];
     uint8_t stuck[TR_ORSET_NODES_MAX];
-    uint32_t durable_seq; /* own operations known durable: what may be shipped */
-    bool pending;         /* a durable notification is outstanding ... */
-    uint64_t token;
-    uint32_t pending_seq; /* ... for own operations up to this one */
-    uint64_t last_seq;    /* the journal's last event */
+    tr__durable_mark mark; /* position: own operations up to mark.durable may be shipped */
+    uint64_t last_seq;     /* the journal's last event */
     uint32_t since_snapshot;
     uint8_t buf[TR_ORSET_STATE_BYTES_MAX]; /* encodings: snapshots, full states, reads */
 } orset_state;
@@ -93,8 +91,8 @@ static int orset_init(tr_ctx *ctx, void *state, const void *arg, size_t arg_len)
     if (rc != 0) {
         return rc;
     }
-    s->durable_seq = s->set.vv[self(s)]; /* recovered: committed */
-    s->log_first = s->durable_seq + 1;   /* the log starts empty: older ops go as a state */
+    tr__durable_mark_init(&s->mark, s->set.vv[self(s)]); /* recovered: committed */
+    s->log_first = s->set.vv[self(s)] + 1; /* the log starts empty: older ops go as a state */
     return tr_timer_start(ctx, TR_ORSET_GOSSIP_MS, TR_ORSET_GOSSIP_MS, TR_ORSET_TICK, &timer);
 }
 
@@ -131,6 +129,7 @@ static void change(tr_ctx *ctx, orset_state *s, const tr_msg *msg) {
         (void)tr_reply_str(ctx, msg, tr_strerror(rc), false);
         return;
     }
+    (void)tr__durable_mark_ask(ctx, &s->mark, s->set.vv[self(s)]);
     (void)tr_reply_int(ctx, msg, add ? v[1] : 1, true);
 }
 
@@ -196,13 +195,13 @@ static void peer_name(uint32_t node, char *name, size_t cap) {
  * answer with what it has), or the whole state when the log no longer reaches back. */
 static void ship(tr_ctx *ctx, orset_state *s, uint32_t j) {
     char name[TR_NAME_MAX + 1];
-    uint32_t from = s->ack[j] + 1, upto = s->durable_seq;
+    uint32_t from = s->ack[j] + 1, upto = (uint32_t)s->mark.durable;
     tr_mp_writer w;
     tr_mp_writer_init(&w, s->buf, sizeof s->buf);
     peer_name(j, name, sizeof name);
     bool beyond_log = from <= upto && from < s->log_first;
     if (beyond_log || s->stuck[j] >= TR_ORSET_RELAY_ROUNDS) {
-        if (s->set.vv[self(s)] == s->durable_seq) {
+        if (s->set.vv[self(s)] == upto) {
             tr_mp_write_array(&w, 2);
             tr_mp_write_uint(&w, self(s));
             tr__orset_encode(&s->set, &w);
@@ -230,11 +229,7 @@ static void ship(tr_ctx *ctx, orset_state *s, uint32_t j) {
 }
 
 static void tick(tr_ctx *ctx, orset_state *s) {
-    if (!s->pending && s->set.vv[self(s)] != s->durable_seq &&
-        tr_durable_notify(ctx, &s->token) == 0) {
-        s->pending = true;
-        s->pending_seq = s->set.vv[self(s)];
-    }
+    (void)tr__durable_mark_ask(ctx, &s->mark, s->set.vv[self(s)]);
     for (uint32_t j = 0; j < s->set.n; j++) {
         if (j != self(s)) {
             ship(ctx, s, j);
@@ -242,17 +237,18 @@ static void tick(tr_ctx *ctx, orset_state *s) {
     }
 }
 
-static void durable(orset_state *s, const tr_msg *msg) {
-    tr_mp_reader r;
-    int64_t status = -1;
-    if (!s->pending || msg->corr != s->token) {
+/* Newer own operations are durable: the peers that lack them get them at once, and the
+ * later ones are asked about. */
+static void durable(tr_ctx *ctx, orset_state *s, const tr_msg *msg) {
+    if (!tr__durable_mark_answer(&s->mark, msg)) {
         return;
     }
-    tr_mp_reader_init(&r, msg->body, msg->body_len);
-    s->pending = false;
-    if (tr_mp_read_int(&r, &status) == 0 && status == 0) {
-        s->durable_seq = s->pending_seq;
+    for (uint32_t j = 0; j < s->set.n; j++) {
+        if (j != self(s) && s->ack[j] < s->mark.durable) {
+            ship(ctx, s, j);
+        }
     }
+    (void)tr__durable_mark_ask(ctx, &s->mark, s->set.vv[self(s)]);
 }
 
 /* [this node, origin's operations it has, its version vector...]. */
@@ -341,7 +337,7 @@ static int orset_receive(tr_ctx *ctx, void *state_, const tr_msg *msg) {
     case TR_ORSET_FULL: full(ctx, s, msg); break;
     case TR_ORSET_ACK: acked(s, msg); break;
     case TR_ORSET_TICK: tick(ctx, s); break;
-    case TR_MSG_DURABLE: durable(s, msg); break;
+    case TR_MSG_DURABLE: durable(ctx, s, msg); break;
     default: break;
     }
     return TR_CONTINUE;

@@ -17,6 +17,7 @@ pub const lib = [_][]const u8{
     "actors/payment.c",
     "actors/stock_orders.c",
     "actors/shop_audit.c",
+    "actors/crdt_durable.c",
     "actors/counter.c",
     "actors/orset.c",
     "actors/orset_replica.c",
