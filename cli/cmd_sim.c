@@ -16,9 +16,9 @@
  *                 linearizable; AP must converge without lost or phantom writes and never
  *                 refuse an op (AP not being linearizable is shown, not counted); stock's
  *                 never-negative and conservation.
- * The report prints the result: the CP and AP table, or stock's invariants (recomputed here
- * over the result's history with harness/check_stock.h for its bounds), or a loaded
- * service's checks.
+ * The report prints the result: the CP and AP table, or stock's invariants (recomputed
+ * in sim_results.c over the result's history with harness/check_stock.h for its bounds), or a
+ * loaded service's checks.
  * Everything the run does is a function of (seed, options, code); the trace hash proves it.
  * The command's files share cli/sim_cli.h, which lists them; this one dispatches: --help,
  * --merge, --load (and the built-in services run as loaded ones), --jobs, then one run, a
@@ -37,8 +37,8 @@
 #include "harness/nemesis.h"
 #include "sim/scenario.h"
 
-/* --shrink's replay line: the built-in workload's as tr__sim_print_replay writes it, or the runner's
- * for a --load run, with the scenario file in place of the random nemesis. */
+/* --shrink's replay line: the built-in workload's as tr__sim_print_replay writes it, or the
+ * runner's for a --load run, with the scenario file in place of the random nemesis. */
 static void shrink_replay(const tr_experiment_config *cfg, const char *path, uint32_t kinds,
                           void *ud, char *buf, size_t cap) {
     const tr__sim_opts *o = ud;
