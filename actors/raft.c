@@ -215,16 +215,7 @@ int tr_raft_propose(tr_raft *pub, tr_ctx *ctx, const tr_msg *req, const void *cm
     if (rc != 0) {
         return rc;
     }
-    tr__raft_pending *p = tr__raft_pending_add(r, req);
-    p->index = r->last_index;
-    p->term = r->term;
-    tr__raft_want_durable(r, ctx);
-    for (uint32_t i = 0; i < r->cfg.node_count; i++) {
-        if (tr__raft_replicates_to(r, i) && r->next[i] <= r->last_index) {
-            tr__raft_send_append(r, ctx, i, false);
-        }
-    }
-    tr__raft_advance_commit(r, ctx);
+    tr__raft_replicate_now(r, ctx, tr__raft_pending_add(r, req));
     return 0;
 }
 

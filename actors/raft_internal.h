@@ -198,6 +198,10 @@ void tr__raft_advance_commit(tr__raft *r, tr_ctx *ctx);
 void tr__raft_send_append(tr__raft *r, tr_ctx *ctx, uint32_t i, bool heartbeat);
 /* Sends every replica its appends (or a heartbeat), then advances the commit. */
 void tr__raft_broadcast(tr__raft *r, tr_ctx *ctx, bool heartbeat);
+/* The leader's entry just appended (the last one) becomes pending request p's (borrowed, one
+ * of r->pending): it is made durable, sent to every replica that lacks it, and the commit
+ * advances (a cluster of one commits it at once). */
+void tr__raft_replicate_now(tr__raft *r, tr_ctx *ctx, tr__raft_pending *p);
 /* An append, a snapshot, an acknowledgement of either; 0 or TR_EPROTO. */
 int tr__raft_on_append(tr__raft *r, tr_ctx *ctx, const tr_msg *m);
 int tr__raft_on_snapshot(tr__raft *r, tr_ctx *ctx, const tr_msg *m);

@@ -19,15 +19,7 @@ static int propose_conf(tr__raft *r, tr_ctx *ctx, uint32_t k, uint32_t members) 
     if (rc != 0) {
         return rc;
     }
-    r->pending[k].index = r->last_index;
-    r->pending[k].term = r->term;
-    tr__raft_want_durable(r, ctx);
-    for (uint32_t i = 0; i < r->cfg.node_count; i++) {
-        if (tr__raft_replicates_to(r, i) && r->next[i] <= r->last_index) {
-            tr__raft_send_append(r, ctx, i, false);
-        }
-    }
-    tr__raft_advance_commit(r, ctx);
+    tr__raft_replicate_now(r, ctx, &r->pending[k]);
     return 0;
 }
 

@@ -175,6 +175,18 @@ void tr__raft_broadcast(tr__raft *r, tr_ctx *ctx, bool heartbeat) {
     tr__raft_advance_commit(r, ctx); /* a cluster of one commits alone */
 }
 
+void tr__raft_replicate_now(tr__raft *r, tr_ctx *ctx, tr__raft_pending *p) {
+    p->index = r->last_index;
+    p->term = r->term;
+    tr__raft_want_durable(r, ctx);
+    for (uint32_t i = 0; i < r->cfg.node_count; i++) {
+        if (tr__raft_replicates_to(r, i) && r->next[i] <= r->last_index) {
+            tr__raft_send_append(r, ctx, i, false);
+        }
+    }
+    tr__raft_advance_commit(r, ctx);
+}
+
 static void ack_append(tr__raft *r, tr_ctx *ctx, const tr_msg *m, bool ok, uint64_t match,
                        uint64_t seq) {
     tr_mp_writer w;

@@ -1,7 +1,7 @@
 /*
- * actor.c — the actor lifecycle and run loop: slots, spawning, delivery and dead letters,
- * death, muting, system messages, and tr__actor_run. See internal.h for the run token and
- * the memory invariants, mailbox.h for the queue itself.
+ * actor.c — the actor lifecycle and run loop: slots, spawning, delivery, death, muting,
+ * system messages, and tr__actor_run (dead letters: actor_dead.c). See internal.h for the
+ * run token and the memory invariants, mailbox.h for the queue itself.
  *
  * Ordering: an actor's id is stored (release) after its [init] fields are written; senders
  * load it (acquire) before pushing, so a sender that sees the id sees a ready mailbox.
@@ -73,42 +73,7 @@ tr_addr tr__actor_addr(const tr_actor *a) {
     return tr__actor_self(a);
 }
 
-/* ---- dead letters and routing ---------------------------------------------------------- */
-
-/* Counts a user message that reached no actor, in the node's total and under its reason. */
-static void count_dead(tr_node *node, tr__dead_reason why) {
-    atomic_fetch_add_explicit(&node->st_dead, 1, memory_order_relaxed);
-    tr__metrics_add(&node->metrics.dead[why], 1);
-}
-
-/* A message that reached no actor. System requests that expect an answer get one. */
-static void dead_letter_why(tr_node *node, tr_msg *m, tr__dead_reason why) {
-    if (m->type == TR__SYS_MONITOR) {
-        uint8_t b[9];
-        size_t n = tr__actor_pack_int(b, TR_ENOPROC);
-        tr__actor_send_sys(node, m->to, m->from, TR_MSG_DOWN, m->corr, b, n);
-    } else if (m->type == TR__SYS_LINK) {
-        tr__actor_send_sys(node, m->to, m->from, TR__SYS_EXIT, (uint64_t)(int64_t)TR_ENOPROC, NULL,
-                           0);
-    } else if (m->type < TR__SYS_BASE) {
-        count_dead(node, why);
-    }
-    tr__pool_release(m);
-}
-
-void tr__actor_dead_letter(tr_node *node, tr_msg *m) {
-    dead_letter_why(node, m, TR__DEAD_NO_ACTOR);
-}
-
-int tr__actor_refuse(tr_node *node, tr_actor *a, tr_msg *m) {
-    if (a->overflow == TR_OVERFLOW_REJECT) {
-        atomic_fetch_add_explicit(&node->st_rejects, 1, memory_order_relaxed);
-        tr__pool_release(m);
-        return TR_EFULL;
-    }
-    dead_letter_why(node, m, TR__DEAD_MAILBOX_FULL);
-    return 0;
-}
+/* ---- routing ------------------------------------------------------------------------- */
 
 int tr__actor_send_routed(tr_node *node, tr_ctx *ctx, tr_msg *m, const char *to_name) {
     if (to_name && to_name[0] && (m->to.node == 0 || m->to.node == node->id)) {
@@ -121,13 +86,13 @@ int tr__actor_send_routed(tr_node *node, tr_ctx *ctx, tr_msg *m, const char *to_
     }
     if (m->to.node != 0 && m->to.node != node->id) {
         if (!node->ops->send_remote) {
-            dead_letter_why(node, m, TR__DEAD_UNREACHABLE);
+            tr__actor_dead_letter_why(node, m, TR__DEAD_UNREACHABLE);
             return TR_EUNREACH;
         }
         tr_msg head = *m; /* send_remote consumes m: what an answer at once needs */
         int rc = node->ops->send_remote(node->engine, node, m, to_name);
         if (rc != 0) {
-            count_dead(node, TR__DEAD_UNREACHABLE);
+            tr__actor_count_dead(node, TR__DEAD_UNREACHABLE);
             if (rc == TR_EUNREACH) {
                 tr__actor_fail_request(node, &head, TR_ENODEDOWN);
             }
@@ -199,15 +164,7 @@ static void slot_free(tr_node *node, uint32_t slot) {
 static void drain_dead(tr_node *node, tr_actor *a) {
     tr_msg *m;
     while ((m = tr__mailbox_pop(&a->mb)) != NULL) {
-        /* m stays as the stub: answer it, but the memory is released by the next pop. */
-        if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
-            tr_msg *copy = tr__actor_msg_new(m->from, m->to, m->type, m->corr, NULL, 0);
-            if (copy) {
-                tr__actor_dead_letter(node, copy);
-            }
-        } else if (m->type < TR__SYS_BASE) {
-            count_dead(node, TR__DEAD_STOPPED);
-        }
+        tr__actor_dead_stopped(node, m);
     }
 }
 
@@ -361,7 +318,7 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
                 tr__actor_dead_letter(node, copy);
             }
         } else if (m->type < TR__SYS_BASE && mine) {
-            count_dead(node, TR__DEAD_STOPPED);
+            tr__actor_count_dead(node, TR__DEAD_STOPPED);
         }
     }
     if (atomic_load_explicit(&a->has_muted, memory_order_acquire)) {
@@ -647,14 +604,7 @@ bool tr__actor_run(tr_actor *a) {
            (m = exact ? tr__mailbox_pop(&a->mb) : tr__mailbox_pop_uncounted(&a->mb)) != NULL) {
         n++;
         if (m->to.actor != my_id || my_id == 0) { /* for a previous owner of the slot */
-            if (m->type == TR__SYS_MONITOR || m->type == TR__SYS_LINK) {
-                tr_msg *copy = tr__actor_msg_new(m->from, m->to, m->type, m->corr, NULL, 0);
-                if (copy) {
-                    tr__actor_dead_letter(node, copy);
-                }
-            } else if (m->type < TR__SYS_BASE) {
-                count_dead(node, TR__DEAD_STOPPED);
-            }
+            tr__actor_dead_stopped(node, m);
             continue;
         }
         ctx.current = m;
@@ -816,24 +766,4 @@ void tr__actor_context(char *buf, size_t cap) {
     snprintf(buf, cap, "node %s, actor %u:%#llx name %s behaviour %s, message type %#x",
              ctx->node->name, ctx->node->id, (unsigned long long)id, name, beh,
              ctx->current ? ctx->current->type : 0u);
-}
-
-/* A user request that reaches no actor is answered at once (troupe.h, "Trace context and
- * deadlines"): TR_MSG_TIMEOUT as a reply with the request's corr and trace, its body the
- * msgpack int `code`, from this node (actor 0). Anything else (a plain send, a reply, a
- * system message, a request without a sender) is left to the dead letter alone. */
-void tr__actor_fail_request(tr_node *node, const tr_msg *m, int code) {
-    if (m->type < TR_MSG_USER || m->type >= TR__SYS_BASE || !(m->corr & TR__CORR_REQUEST) ||
-        (m->flags_ & TR__F_REPLY) || tr_addr_is_none(m->from)) {
-        return;
-    }
-    uint8_t b[9];
-    size_t n = tr__actor_pack_int(b, code);
-    tr_msg *r =
-        tr__actor_msg_new((tr_addr){.node = node->id}, m->from, TR_MSG_TIMEOUT, m->corr, b, n);
-    if (r) {
-        tr__trace_reply(m, r);
-        r->flags_ |= TR__F_REPLY;
-        (void)tr__actor_send(node, NULL, r, NULL);
-    }
 }

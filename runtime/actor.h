@@ -82,6 +82,13 @@ void tr__actor_free_all(tr_node *node, bool run_terminate);
 void tr__actor_dead_letter(tr_node *node, tr_msg *msg);
 /* A bounded mailbox of `a` is full: rejects (TR_EFULL) or drops msg per a's overflow. */
 int tr__actor_refuse(tr_node *node, tr_actor *a, tr_msg *msg);
+/* tr__actor_dead_letter counted under `why` (takes ownership of msg). */
+void tr__actor_dead_letter_why(tr_node *node, tr_msg *msg, tr__dead_reason why);
+/* Counts a user message that reached no actor, in the node's total and under `why`. */
+void tr__actor_count_dead(tr_node *node, tr__dead_reason why);
+/* A message left for an actor that stopped (m borrowed: a mailbox stub the next pop frees):
+ * a monitor or link request is answered from a copy, a user message counted. */
+void tr__actor_dead_stopped(tr_node *node, const tr_msg *m);
 /* tr__actor_send for a name or another node (out of line: the rare paths). */
 int tr__actor_send_routed(tr_node *node, tr_ctx *ctx, tr_msg *msg, const char *to_name);
 

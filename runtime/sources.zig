@@ -7,6 +7,7 @@ pub const lib = [_][]const u8{
     "runtime/vec.c",
     "runtime/mailbox.c",
     "runtime/actor.c",
+    "runtime/actor_dead.c",
     "runtime/ctx.c",
     "runtime/buggify.c",
     "runtime/probe.c",
