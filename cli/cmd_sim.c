@@ -111,15 +111,15 @@ int tr_cli_sim(int argc, char **argv) {
             return tr__sim_merge(argc, argv);
         }
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--load") || (!strcmp(argv[i], "--workload") && i + 1 < argc &&
-                                           tr__sim_builtin_loaded(argv[i + 1]) != NULL)) {
-            return tr__sim_run_loaded(argc, argv);
-        }
-    }
     uint32_t jobs = 1;
     if (tr__sim_take_jobs(&argc, argv, &jobs) != 0) {
         return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--load") || (!strcmp(argv[i], "--workload") && i + 1 < argc &&
+                                           tr__sim_builtin_loaded(argv[i + 1]) != NULL)) {
+            return tr__sim_run_loaded(argc, argv, jobs);
+        }
     }
     if (tr__sim_parse_args(argc, argv, &o) != 0) {
         return 2; /* the one-line error is printed */

@@ -263,8 +263,9 @@ void tr__sim_report_none(const tr__sim_opts *o);
 /* sim_loaded.c */
 /* The built-in service that `--workload name` runs as a loaded one, or NULL. */
 const tr_service *tr__sim_builtin_loaded(const char *name);
-/* argv with --load (or a service of tr__sim_builtin_loaded): the exit status. */
-int tr__sim_run_loaded(int argc, char **argv);
+/* argv with --load (or a service of tr__sim_builtin_loaded), --jobs already taken out (jobs,
+ * 1 without it; more runs a sweep on that many processes): the exit status. */
+int tr__sim_run_loaded(int argc, char **argv, uint32_t jobs);
 
 /* sim_loaded_print.c: a loaded service's run as text or the --json line. */
 void tr__sim_print_loaded(const tr_experiment_result *r, const tr__sim_opts *o,

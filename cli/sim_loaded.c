@@ -2,9 +2,13 @@
  * run exactly as a loaded module does (lin-kv, lock, entity, pubsub, shop and the CRDTs):
  * the flags into a tr_experiment_config, then one run, a sweep with the measures its checks
  * reported, --check-determinism or --shrink. */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/sim_cli.h"
 #include "harness/builtin.h"
@@ -105,8 +109,192 @@ static void loaded_result(const tr_experiment_result *r, void *ud) {
     }
 }
 
-static int run_loaded_config(tr_experiment_config *cfg, tr__sim_opts *o) {
+/* The sweep's summary line, its measures and its first failing seed's replay. */
+static int sweep_print(const tr__sim_opts *o, tr_sweep_summary *s, measure_runs *m) {
+    tr__sim_report_none(o);
+    printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
+           " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
+           o->seed_lo, o->seed_hi, s->runs, s->held, s->violated, s->unknown, s->errors);
+    measures_print(m);
+    if (s->violated + s->unknown > 0) {
+        printf("first failing seed %" PRIu64 "; replay: %s\n", s->first_failing_seed,
+               s->first_replay);
+    }
+    return s->errors ? 2 : s->violated ? 1 : s->unknown ? 3 : 0;
+}
+
+/* ---- --jobs N: a --load sweep on N processes ------------------------------------------
+ * The seeds split into N consecutive ranges, one per forked process. Each writes what the
+ * one-process sweep prints for its seeds into a temporary file, and its tally (counts, first
+ * failing seed, replay, measure values) into another; the parent prints the outputs in seed
+ * order, then the one summary of the whole sweep, so the output is that of the one-process
+ * sweep. */
+
+typedef struct job {
+    pid_t pid;
+    FILE *out, *tally; /* unlinked temporary files */
+    uint64_t lo, hi;
+} job;
+
+static FILE *job_tmpfile(void) {
+    char path[] = "/tmp/troupe-sim-job-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        return NULL;
+    }
+    unlink(path);
+    FILE *f = fdopen(fd, "w+");
+    if (f == NULL) {
+        close(fd);
+    }
+    return f;
+}
+
+/* In the child: the sweep of j's seeds, its output on j->out, its tally on j->tally. */
+static int job_child(tr_experiment_config *cfg, const tr__sim_opts *o, const job *j) {
+    fflush(stdout);
+    if (dup2(fileno(j->out), STDOUT_FILENO) < 0) {
+        return 2;
+    }
+    loaded_run lr = {.o = o, .cfg = cfg};
+    tr_sweep_summary s;
     char err[512];
+    if (tr_experiment_sweep(cfg, j->lo, j->hi, &s, loaded_result, &lr, err, sizeof err) != 0) {
+        tr__sim_error("%s", err);
+        return 2;
+    }
+    fflush(stdout);
+    FILE *t = j->tally;
+    fprintf(t, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n%s\n",
+            s.runs, s.held, s.violated, s.unknown, s.errors + lr.write_errors, s.first_failing_seed,
+            s.first_replay);
+    for (uint32_t i = 0; i < MEASURE_NAMES_MAX && lr.measures[i].name; i++) {
+        for (uint32_t k = 0; k < lr.measures[i].n; k++) {
+            fprintf(t, "%.17g %s\n", lr.measures[i].v[k], lr.measures[i].name);
+        }
+    }
+    return fflush(t) == 0 ? 0 : 2;
+}
+
+/* Adds a finished job's tally to s and m (names into names[], MEASURE_NAMES_MAX x 64). 0, or
+ * -1 when the tally is unreadable (the job failed). */
+static int job_tally(job *j, tr_sweep_summary *s, measure_runs *m, char (*names)[64]) {
+    tr_sweep_summary t = {0};
+    char line[640];
+    rewind(j->tally);
+    if (fscanf(j->tally, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+               &t.runs, &t.held, &t.violated, &t.unknown, &t.errors, &t.first_failing_seed) != 6 ||
+        fgetc(j->tally) != '\n' || fgets(line, sizeof line, j->tally) == NULL) {
+        return -1;
+    }
+    line[strcspn(line, "\n")] = '\0';
+    if (s->violated + s->unknown == 0 && t.violated + t.unknown > 0) {
+        s->first_failing_seed = t.first_failing_seed; /* jobs are read in seed order */
+        snprintf(s->first_replay, sizeof s->first_replay, "%s", line);
+    }
+    s->runs += t.runs;
+    s->held += t.held;
+    s->violated += t.violated;
+    s->unknown += t.unknown;
+    s->errors += t.errors;
+    double v;
+    char name[64];
+    while (fscanf(j->tally, "%lg %63s", &v, name) == 2) {
+        uint32_t i = 0;
+        while (i < MEASURE_NAMES_MAX && names[i][0] && strcmp(names[i], name) != 0) {
+            i++;
+        }
+        if (i == MEASURE_NAMES_MAX) {
+            continue; /* as many names as the one-process sweep keeps */
+        }
+        if (!names[i][0]) {
+            snprintf(names[i], sizeof names[i], "%s", name);
+        }
+        measure_add(m, &(tr_measure){.name = names[i], .value = v});
+    }
+    return 0;
+}
+
+/* Copies a finished job's output to stdout. */
+static void job_output(job *j) {
+    char buf[8192];
+    size_t n;
+    rewind(j->out);
+    while ((n = fread(buf, 1, sizeof buf, j->out)) > 0) {
+        fwrite(buf, 1, n, stdout);
+    }
+}
+
+static int sweep_jobs(tr_experiment_config *cfg, const tr__sim_opts *o, uint32_t jobs) {
+    uint64_t seeds = o->seed_hi - o->seed_lo + 1;
+    if (jobs > seeds) {
+        jobs = (uint32_t)seeds;
+    }
+    job *js = calloc(jobs, sizeof *js);
+    if (js == NULL) {
+        return load_usage("--jobs: out of memory");
+    }
+    int rc = 0;
+    uint32_t started = 0;
+    fflush(stdout);
+    fflush(stderr);
+    for (uint32_t k = 0; k < jobs; k++, started++) {
+        job *j = &js[k];
+        j->lo = o->seed_lo + seeds * k / jobs;
+        j->hi = o->seed_lo + seeds * (k + 1) / jobs - 1;
+        j->out = job_tmpfile();
+        j->tally = job_tmpfile();
+        j->pid = j->out && j->tally ? fork() : -1;
+        if (j->pid == 0) {
+            _exit(job_child(cfg, o, j));
+        }
+        if (j->pid < 0) {
+            tr__sim_error("--jobs: cannot start a process: %s", strerror(errno));
+            rc = 2;
+            break;
+        }
+    }
+    tr_sweep_summary s = {0};
+    measure_runs m[MEASURE_NAMES_MAX] = {0};
+    char names[MEASURE_NAMES_MAX][64] = {{0}};
+    for (uint32_t k = 0; k < jobs; k++) {
+        job *j = &js[k];
+        int st = 0;
+        if (k < started && (waitpid(j->pid, &st, 0) != j->pid || !WIFEXITED(st) ||
+                            WEXITSTATUS(st) != 0 || job_tally(j, &s, m, names) != 0)) {
+            tr__sim_error("--jobs: the process for seeds %" PRIu64 "..%" PRIu64 " failed", j->lo,
+                          j->hi);
+            rc = 2;
+        }
+        if (k < started && rc == 0) {
+            job_output(j);
+        }
+        if (j->out) {
+            fclose(j->out);
+        }
+        if (j->tally) {
+            fclose(j->tally);
+        }
+    }
+    free(js);
+    if (rc != 0) {
+        for (uint32_t i = 0; i < MEASURE_NAMES_MAX; i++) {
+            free(m[i].v);
+        }
+        return rc;
+    }
+    return sweep_print(o, &s, m);
+}
+
+static int run_loaded_config(tr_experiment_config *cfg, tr__sim_opts *o, uint32_t jobs) {
+    char err[512];
+    if (jobs > 1) {
+        if (!o->sweep || o->check_determinism || o->shrink || o->report_dir != NULL) {
+            return load_usage("--jobs N runs a sweep on N processes: it needs --seeds A..B, "
+                              "and not --check-determinism, --shrink or --report");
+        }
+        return sweep_jobs(cfg, o, jobs);
+    }
     if (o->shrink) {
         return tr__sim_shrink_run(cfg, o);
     }
@@ -122,16 +310,7 @@ static int run_loaded_config(tr_experiment_config *cfg, tr__sim_opts *o) {
             return load_usage(err);
         }
         s.errors += lr.write_errors;
-        tr__sim_report_none(o);
-        printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " held, %" PRIu64
-               " violated, %" PRIu64 " unknown, %" PRIu64 " errors\n",
-               o->seed_lo, o->seed_hi, s.runs, s.held, s.violated, s.unknown, s.errors);
-        measures_print(lr.measures);
-        if (s.violated + s.unknown > 0) {
-            printf("first failing seed %" PRIu64 "; replay: %s\n", s.first_failing_seed,
-                   s.first_replay);
-        }
-        return s.errors ? 2 : s.violated ? 1 : s.unknown ? 3 : 0;
+        return sweep_print(o, &s, lr.measures);
     }
     tr_experiment_result *r;
     if (tr_experiment_run(cfg, &r, err, sizeof err) != 0) {
@@ -276,12 +455,12 @@ static void loaded_config(loaded_args *la) {
 }
 
 /* argv with --load: the services come from modules and run through the experiment runner. */
-int tr__sim_run_loaded(int argc, char **argv) {
+int tr__sim_run_loaded(int argc, char **argv, uint32_t jobs) {
     loaded_args la;
     loaded_defaults(&la);
     if (loaded_parse(argc, argv, &la) != 0) {
         return 2;
     }
     loaded_config(&la);
-    return run_loaded_config(&la.cfg, &la.o);
+    return run_loaded_config(&la.cfg, &la.o, jobs);
 }

@@ -222,3 +222,25 @@ Test(sim_shard, jobs_run_the_shards_at_once_and_print_the_unsharded_summary, .ti
     cr_assert_eq(sim(true, "--seeds 1..8 --jobs 2 --shard 0/2"), 2);
     remove_dir();
 }
+
+/* A workload run as a loaded service (lock, with a planted bug that fails some seeds): --jobs
+ * prints what the one-process sweep prints, byte for byte (every seed's output in seed order,
+ * the summary, the measures, the first failing seed), with the same exit status. */
+Test(sim_shard, jobs_of_a_loaded_workload_print_the_one_process_sweep, .timeout = 240) {
+    make_dir();
+    const char *args = "--workload lock --seeds 1..9 --bug trust-node-down --duration 10s";
+    int whole = sim(false, "%s > one.txt", args);
+    cr_assert_eq(whole, 1, "the planted bug fails some seeds: exit %d", whole);
+    int jobs = sim(false, "%s --jobs 4 > four.txt", args);
+    cr_assert_eq(jobs, whole, "--jobs exit %d, one process %d", jobs, whole);
+    char *one = slurp("one.txt"), *four = slurp("four.txt");
+    cr_assert(strstr(one, "seeds 1..9: 9 runs") != NULL, "%s", one);
+    cr_assert(strstr(one, "first failing seed") != NULL, "%s", one);
+    cr_assert_str_eq(four, one);
+    free(one), free(four);
+    cr_assert_eq(sim(true, "--workload lock --seed 3 --jobs 2"), 2);
+    cr_assert(strstr(out, "needs --seeds A..B") != NULL, "%s", out);
+    cr_assert_eq(sim(true, "--workload lock --seeds 1..3 --jobs 2 --report r"), 2);
+    cr_assert(strstr(out, "not --check-determinism, --shrink or --report") != NULL, "%s", out);
+    remove_dir();
+}
