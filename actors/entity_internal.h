@@ -79,7 +79,8 @@ typedef struct tr__entity_act {
     uint64_t seq;      /* the state's sequence within epoch ordering (loaded or written) */
     uint64_t best_epoch, best_seq;
     uint64_t used_ms, deadline_ms;
-    uint64_t handled; /* messages handled since it was loaded */
+    uint64_t resend_at_ms; /* loading or writing: when the phase is sent again (resend_ms) */
+    uint64_t handled;      /* messages handled since it was loaded */
     int32_t head, tail;
     uint32_t queued;
     size_t len;

@@ -16,6 +16,11 @@
 #define TR_SHOP_BUG_VOLATILE_IDEMPOTENCY "volatile-idempotency"
 #define TR_SHOP_BUG_REFUND_TWICE "refund-not-idempotent"
 
+/* The shop's entities (order, payment, stock) send a load or a write again to the hosts that
+ * have not answered it after this long (tr_entity_type.resend_ms): with a bare majority of
+ * hosts left, one lost message would otherwise fail the phase. */
+#define TR__SHOP_RESEND_MS 100
+
 /* ---- message types ---- */
 enum {
     TR__SHOP_TICK = TR_SHOP_INTERNAL_BASE,     /* the coordinator's timer */

@@ -2044,6 +2044,12 @@ typedef struct tr_entity_type {
     uint32_t passivate_ms;     /* 0 = 30000 */
     uint32_t lease_ms;         /* 0 = 2000 */
     uint32_t write_timeout_ms; /* 0 = 1000 */
+    /* 0: a load or a write is sent to each host once. Else one still short of a majority is
+     * sent again every resend_ms (until write_timeout_ms) to the hosts that have not answered
+     * it, so that a lost message costs a resend rather than the activation (each is
+     * idempotent: a repeated load raises the fence to the same epoch, a repeated write stores
+     * nothing new and is acknowledged again). */
+    uint32_t resend_ms;
 } tr_entity_type;
 
 /* Planted bug (for checking the checks): placement without fencing. The leader moves a
