@@ -523,7 +523,8 @@ static bool type_ok(const tr_entity_type *t) {
         name_ok = name_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
     }
     return name_ok && t->handle && t->state_max >= 1 && t->state_max <= TR_ENTITY_STATE_MAX &&
-           t->msg_base >= TR_MSG_USER && t->msg_base <= UINT32_MAX - TR_ENTITY_MSG_COUNT;
+           t->msg_base >= TR_MSG_USER && t->msg_base <= UINT32_MAX - TR_ENTITY_MSG_COUNT &&
+           (t->election_ms == 0 || (t->election_ms >= 100 && t->election_ms <= 60000));
 }
 
 static uint64_t fnv1a(const char *s) {

@@ -2050,6 +2050,13 @@ typedef struct tr_entity_type {
      * idempotent: a repeated load raises the fence to the same epoch, a repeated write stores
      * nothing new and is acknowledged again). */
     uint32_t resend_ms;
+    /* 0: the hosts' Raft group keeps Raft's election timeout (8 ticks of 25 ms). Else a
+     * follower that hears no leader for election_ms seeks an election, and a leader that
+     * heard no majority within it steps down (100..60000, rounded up to whole ticks; another
+     * value makes the host's init fail with TR_EINVAL). With a bare
+     * majority of hosts left every follower counts: a window no longer than one stream's
+     * retransmission delay makes leadership, and with it every lease, churn. */
+    uint32_t election_ms;
 } tr_entity_type;
 
 /* Planted bug (for checking the checks): placement without fencing. The leader moves a
