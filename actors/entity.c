@@ -53,9 +53,14 @@ static void answer_str(tr_ctx *ctx, const tr_msg *req, const char *why) {
 
 /* ---- activations ----------------------------------------------------------------------------- */
 
-static void send_all(tr__entity_host *s, tr_ctx *ctx, uint32_t type, const void *body, size_t len) {
+/* Sends to every host but those in skip (a bit per node index). */
+static void send_all(tr__entity_host *s, tr_ctx *ctx, uint32_t type, const void *body, size_t len,
+                     uint32_t skip) {
     char to[2 * TR_NAME_MAX + 2];
     for (uint32_t k = 0; k < s->arg.node_count; k++) {
+        if (skip >> k & 1u) {
+            continue;
+        }
         snprintf(to, sizeof to, "%s@%s", s->arg.type->name, s->arg.names[k]);
         (void)tr_send_name(ctx, to, s->arg.type->msg_base + type, body, len);
     }
@@ -70,6 +75,7 @@ static void begin_phase(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a, tr__
     a->gen = ++s->gen;
     a->answered = 0;
     a->deadline_ms = tr_now_ms(ctx) + s->write_ms;
+    a->resend_at_ms = tr_now_ms(ctx) + s->arg.type->resend_ms;
 }
 
 /* Drops an activation: the request its write answers (if any) gets "indeterminate", the rest
@@ -88,36 +94,38 @@ static void drop(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
     a->queued = 0;
 }
 
-static void start_load(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
-    uint8_t buf[40];
+/* The phase's message (sget while loading, sput of a->state while writing) to every host that
+ * has not answered it yet. */
+static void send_phase(tr__entity_host *s, tr_ctx *ctx, const tr__entity_act *a) {
+    uint8_t buf[64 + TR_ENTITY_STATE_MAX];
     tr_mp_writer w;
+    bool load = a->phase == TR__ACT_LOADING;
+    tr_mp_writer_init(&w, buf, sizeof buf);
+    tr_mp_write_array(&w, load ? 3 : 5);
+    tr_mp_write_uint(&w, token_of(s, a));
+    tr_mp_write_int(&w, a->id);
+    tr_mp_write_uint(&w, a->epoch);
+    if (!load) {
+        tr_mp_write_uint(&w, a->seq);
+        tr_mp_write_bin(&w, a->state, a->len);
+    }
+    send_all(s, ctx, load ? TR__ENTITY_SGET : TR__ENTITY_SPUT, buf, w.len, a->answered);
+}
+
+static void start_load(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a) {
     begin_phase(s, ctx, a, TR__ACT_LOADING);
     a->agree = true;
     a->handled = 0;
     a->best_epoch = a->best_seq = 0;
     a->len = 0;
-    tr_mp_writer_init(&w, buf, sizeof buf);
-    tr_mp_write_array(&w, 3);
-    tr_mp_write_uint(&w, token_of(s, a));
-    tr_mp_write_int(&w, a->id);
-    tr_mp_write_uint(&w, a->epoch);
-    send_all(s, ctx, TR__ENTITY_SGET, buf, w.len);
+    send_phase(s, ctx, a);
 }
 
 static void start_write(tr__entity_host *s, tr_ctx *ctx, tr__entity_act *a, bool has_head) {
-    uint8_t buf[64 + TR_ENTITY_STATE_MAX];
-    tr_mp_writer w;
     begin_phase(s, ctx, a, TR__ACT_WRITING);
     a->has_head = has_head;
     a->seq++;
-    tr_mp_writer_init(&w, buf, sizeof buf);
-    tr_mp_write_array(&w, 5);
-    tr_mp_write_uint(&w, token_of(s, a));
-    tr_mp_write_int(&w, a->id);
-    tr_mp_write_uint(&w, a->epoch);
-    tr_mp_write_uint(&w, a->seq);
-    tr_mp_write_bin(&w, a->state, a->len);
-    send_all(s, ctx, TR__ENTITY_SPUT, buf, w.len);
+    send_phase(s, ctx, a);
 }
 
 /* The single-activation probe: the simulator records (type, id, epoch) at each handle, in true
@@ -453,6 +461,9 @@ static void sweep(tr__entity_host *s, tr_ctx *ctx) {
         if (!tr__entity_owns(s, ctx, tr__entity_shard(a->id), a->epoch) ||
             (busy && now >= a->deadline_ms)) {
             drop(s, ctx, a);
+        } else if (busy && s->arg.type->resend_ms != 0 && now >= a->resend_at_ms) {
+            a->resend_at_ms = now + s->arg.type->resend_ms;
+            send_phase(s, ctx, a); /* a lost sget, sput or answer costs a resend */
         } else if (a->phase == TR__ACT_READY && a->queued == 0 &&
                    now >= a->used_ms + s->passivate_ms) {
             a->phase = TR__ACT_FREE; /* its state is durable at a majority */
@@ -512,7 +523,8 @@ static bool type_ok(const tr_entity_type *t) {
         name_ok = name_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
     }
     return name_ok && t->handle && t->state_max >= 1 && t->state_max <= TR_ENTITY_STATE_MAX &&
-           t->msg_base >= TR_MSG_USER && t->msg_base <= UINT32_MAX - TR_ENTITY_MSG_COUNT;
+           t->msg_base >= TR_MSG_USER && t->msg_base <= UINT32_MAX - TR_ENTITY_MSG_COUNT &&
+           (t->election_ms == 0 || (t->election_ms >= 100 && t->election_ms <= 60000));
 }
 
 static uint64_t fnv1a(const char *s) {

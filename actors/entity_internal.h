@@ -41,6 +41,7 @@ enum {
 #define TR__ENTITY_SLOTS 512 /* queued and waiting requests per host */
 #define TR__ENTITY_WAIT_MS 500
 #define TR__ENTITY_TICK_MS 100
+#define TR__ENTITY_RAFT_TICK_MS 25 /* Raft's tick (its default), for election_ms */
 #define TR__ENTITY_NO_SLOT (-1)
 #define TR__ENTITY_SEEN 256               /* requests remembered against network duplicates */
 #define TR__ENTITY_CLIENT_IDS 0x80000000u /* node ids of client connections (not members) */
@@ -79,7 +80,8 @@ typedef struct tr__entity_act {
     uint64_t seq;      /* the state's sequence within epoch ordering (loaded or written) */
     uint64_t best_epoch, best_seq;
     uint64_t used_ms, deadline_ms;
-    uint64_t handled; /* messages handled since it was loaded */
+    uint64_t resend_at_ms; /* loading or writing: when the phase is sent again (resend_ms) */
+    uint64_t handled;      /* messages handled since it was loaded */
     int32_t head, tail;
     uint32_t queued;
     size_t len;

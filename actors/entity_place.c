@@ -332,5 +332,10 @@ int tr__entity_place_init(tr__entity_host *s, tr_ctx *ctx) {
     cfg.snapshot = snapshot;
     cfg.restore = restore;
     cfg.done = done;
+    if (s->arg.type->election_ms != 0) {
+        cfg.tick_ms = TR__ENTITY_RAFT_TICK_MS;
+        cfg.election_ticks =
+            (s->arg.type->election_ms + TR__ENTITY_RAFT_TICK_MS - 1) / TR__ENTITY_RAFT_TICK_MS;
+    }
     return tr_raft_init(&s->raft, ctx, &cfg);
 }

@@ -246,4 +246,6 @@ const tr_entity_type tr__order_type = {.name = TR_SHOP_ORDER_TYPE_NAME,
                                        .state_max = TR__ORDER_STATE_SIZE,
                                        .msg_base = TR_SHOP_ORDER_MSG_BASE,
                                        .handle = order_handle,
-                                       .write_timeout_ms = 500};
+                                       .write_timeout_ms = 500,
+                                       .resend_ms = TR__SHOP_RESEND_MS,
+                                       .election_ms = TR__SHOP_ELECTION_MS};

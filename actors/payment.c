@@ -89,7 +89,9 @@ const tr_entity_type tr__payment_type = {.name = TR_SHOP_PAYMENTS_NAME,
                                          .state_max = TR__PAYMENT_STATE_SIZE,
                                          .msg_base = TR_SHOP_PAYMENT_MSG_BASE,
                                          .handle = payment_handle,
-                                         .write_timeout_ms = 500};
+                                         .write_timeout_ms = 500,
+                                         .resend_ms = TR__SHOP_RESEND_MS,
+                                         .election_ms = TR__SHOP_ELECTION_MS};
 
 /* ---- the provider --------------------------------------------------------------------- */
 

@@ -16,6 +16,15 @@
 #define TR_SHOP_BUG_VOLATILE_IDEMPOTENCY "volatile-idempotency"
 #define TR_SHOP_BUG_REFUND_TWICE "refund-not-idempotent"
 
+/* The shop's entities (order, payment, stock) send a load or a write again to the hosts that
+ * have not answered it after this long (tr_entity_type.resend_ms): with a bare majority of
+ * hosts left, one lost message would otherwise fail the phase. */
+#define TR__SHOP_RESEND_MS 100
+/* Their Raft groups' election timeout (tr_entity_type.election_ms): well above the 200 ms a
+ * retransmitted segment delays a stream, so that one slow follower of a bare majority does
+ * not depose the leader and lapse every lease. */
+#define TR__SHOP_ELECTION_MS 600
+
 /* ---- message types ---- */
 enum {
     TR__SHOP_TICK = TR_SHOP_INTERNAL_BASE,     /* the coordinator's timer */

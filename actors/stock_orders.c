@@ -266,4 +266,6 @@ const tr_entity_type tr__stock_orders_type = {.name = "stock",
                                               .msg_base = TR_STOCK_MSG_BASE,
                                               .id_of = item_of,
                                               .handle = handle,
-                                              .write_timeout_ms = 500};
+                                              .write_timeout_ms = 500,
+                                              .resend_ms = TR__SHOP_RESEND_MS,
+                                              .election_ms = TR__SHOP_ELECTION_MS};

@@ -193,6 +193,34 @@ static uint64_t torn_at(const tr_check_input *in, int64_t k) {
     return at;
 }
 
+/* Whether some "order" of the history was answered ok for the key of hash h. */
+static bool key_answered(const tr_history *h, int64_t hash) {
+    tr_history_op op;
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
+        if (op.type == TR_HISTORY_OK && op.value == hash && strcmp(op.f, "order") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Items a key placed through a torn node may hold although its last attempt ended before the
+ * tear: an attempt answered "info" (a timeout) may have created the order, and the retry
+ * that would name it was due after the tear, on the torn node. No one names such an order
+ * (no answer, and the torn store kept its audit's events), so it is unknown to the checks,
+ * while its item may have sold it. */
+static void orphan_keys(const tr_check_input *in, shop_world *w) {
+    tr_history_op op;
+    for (size_t i = 0; tr_history_get(in->history, i, &op) == 0; i++) {
+        uint64_t tear = torn_at(in, op.node);
+        if (op.type == TR_HISTORY_INFO && tear != UINT64_MAX && (uint64_t)op.time_ns < tear &&
+            strcmp(op.f, "order") == 0 && op.key >= 0 && op.key < ITEMS_MAX &&
+            !w->orphan_item[op.key] && !key_answered(in->history, op.value)) {
+            w->orphan_item[op.key] = true;
+        }
+    }
+}
+
 /* Items an order placed through a torn node may still hold: an "order" invoked there before
  * the tear and not answered ok before it (its saga may have reserved, and no one may name the
  * order: neither an answer nor an audit's event that the torn store did not keep). */
@@ -228,6 +256,7 @@ static int orphan_items(const tr_check_input *in, shop_world *w) {
         }
     }
     free(open);
+    orphan_keys(in, w);
     return 0;
 }
 

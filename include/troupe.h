@@ -2044,6 +2044,19 @@ typedef struct tr_entity_type {
     uint32_t passivate_ms;     /* 0 = 30000 */
     uint32_t lease_ms;         /* 0 = 2000 */
     uint32_t write_timeout_ms; /* 0 = 1000 */
+    /* 0: a load or a write is sent to each host once. Else one still short of a majority is
+     * sent again every resend_ms (until write_timeout_ms) to the hosts that have not answered
+     * it, so that a lost message costs a resend rather than the activation (each is
+     * idempotent: a repeated load raises the fence to the same epoch, a repeated write stores
+     * nothing new and is acknowledged again). */
+    uint32_t resend_ms;
+    /* 0: the hosts' Raft group keeps Raft's election timeout (8 ticks of 25 ms). Else a
+     * follower that hears no leader for election_ms seeks an election, and a leader that
+     * heard no majority within it steps down (100..60000, rounded up to whole ticks; another
+     * value makes the host's init fail with TR_EINVAL). With a bare
+     * majority of hosts left every follower counts: a window no longer than one stream's
+     * retransmission delay makes leadership, and with it every lease, churn. */
+    uint32_t election_ms;
 } tr_entity_type;
 
 /* Planted bug (for checking the checks): placement without fencing. The leader moves a
