@@ -35,6 +35,33 @@ static tr_sweep_summary sweep(const char *bug, uint32_t kinds, uint64_t first, u
     return s;
 }
 
+/* cfg for replaying a shrunk scenario file of a sweep's seed: the shop on `nodes` nodes, the
+ * file's faults with the link loss the seed drew (`--nemesis loss`, the sweep's randomised
+ * settings set by the caller). */
+static void scenario_config(tr_experiment_config *cfg, uint64_t seed, uint32_t nodes,
+                            const char *path) {
+    tr_experiment_config_init(cfg);
+    cfg->services = &svc;
+    cfg->service_count = 1;
+    cfg->workload = "shop";
+    cfg->sim.seed = seed;
+    cfg->sim.nodes = nodes;
+    cfg->nemesis.kinds = TR_NEMESIS_LOSS;
+    cfg->nemesis.scenario_path = path;
+}
+
+/* Runs cfg and expects every check to hold: the result, owned by the caller. */
+static tr_experiment_result *run_all_held(const tr_experiment_config *cfg) {
+    tr_experiment_result *r = NULL;
+    char err[256] = "";
+    cr_assert_eq(tr_experiment_run(cfg, &r, err, sizeof err), 0, "%s", err);
+    for (uint32_t i = 0; i < r->check_count; i++) {
+        cr_expect_eq(r->checks[i].verdict, TR_VERDICT_HELD, "%s: %s (%s)", r->checks[i].name,
+                     r->checks[i].why, r->replay);
+    }
+    return r;
+}
+
 Test(shop_sim, holds_under_its_nemesis_and_without_faults) {
     tr_sweep_summary s = sweep(NULL, DECLARED, 1, 2);
     cr_expect_eq(s.held, 2, "first failing: %s", s.first_replay);
@@ -101,14 +128,7 @@ Test(shop_sim, orders_stay_readable_with_a_torn_minority_store) {
  * still reserved. */
 Test(shop_sim, orders_a_torn_node_was_driving_are_allowed_and_counted) {
     tr_experiment_config cfg;
-    tr_experiment_result *r = NULL;
-    char err[256] = "";
-    tr_experiment_config_init(&cfg);
-    cfg.services = &svc;
-    cfg.service_count = 1;
-    cfg.workload = "shop";
-    cfg.sim.seed = 12;
-    cfg.sim.nodes = 5;
+    scenario_config(&cfg, 12, 5, "tests/data/shop/torn-driver-12.scenario");
     cfg.sim.link_delay_min_ns = 522000;
     cfg.sim.link_delay_mean_ns = 1253000;
     cfg.sim.dup_prob = 0.000128;
@@ -118,13 +138,7 @@ Test(shop_sim, orders_a_torn_node_was_driving_are_allowed_and_counted) {
     cfg.sim.fd_down_ms = 3210;
     cfg.op_timeout_ms = 3593;
     cfg.duration_ns = 23296000000ull;
-    cfg.nemesis.kinds = TR_NEMESIS_LOSS;
-    cfg.nemesis.scenario_path = "tests/data/shop/torn-driver-12.scenario";
-    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
-    for (uint32_t i = 0; i < r->check_count; i++) {
-        cr_expect_eq(r->checks[i].verdict, TR_VERDICT_HELD, "%s: %s (%s)", r->checks[i].name,
-                     r->checks[i].why, r->replay);
-    }
+    tr_experiment_result *r = run_all_held(&cfg);
     cr_expect_gt(tr_check_outcome_measure(&r->checks[3], "unfinished_torn", -1), 0, "%s",
                  r->checks[3].name);
     cr_expect_gt(tr_check_outcome_measure(&r->checks[1], "items_unsettled_torn", -1), 0, "%s",
@@ -139,14 +153,7 @@ Test(shop_sim, orders_a_torn_node_was_driving_are_allowed_and_counted) {
  * entities send a phase again to the hosts that have not answered, and every check holds. */
 Test(shop_sim, a_bare_majority_of_hosts_under_loss_finishes_every_saga) {
     tr_experiment_config cfg;
-    tr_experiment_result *r = NULL;
-    char err[256] = "";
-    tr_experiment_config_init(&cfg);
-    cfg.services = &svc;
-    cfg.service_count = 1;
-    cfg.workload = "shop";
-    cfg.sim.seed = 211;
-    cfg.sim.nodes = 8;
+    scenario_config(&cfg, 211, 8, "tests/data/shop/bare-majority-loss-211.scenario");
     cfg.sim.link_delay_min_ns = 762000;
     cfg.sim.link_delay_mean_ns = 2320000;
     cfg.sim.delay_dist = TR_SIM_DELAY_FIXED;
@@ -156,13 +163,7 @@ Test(shop_sim, a_bare_majority_of_hosts_under_loss_finishes_every_saga) {
     cfg.sim.fd_down_ms = 3465;
     cfg.op_timeout_ms = 2490;
     cfg.duration_ns = 60000000000ull;
-    cfg.nemesis.kinds = TR_NEMESIS_LOSS;
-    cfg.nemesis.scenario_path = "tests/data/shop/bare-majority-loss-211.scenario";
-    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
-    for (uint32_t i = 0; i < r->check_count; i++) {
-        cr_expect_eq(r->checks[i].verdict, TR_VERDICT_HELD, "%s: %s (%s)", r->checks[i].name,
-                     r->checks[i].why, r->replay);
-    }
+    tr_experiment_result *r = run_all_held(&cfg);
     tr_experiment_result_destroy(r);
 }
 
@@ -172,14 +173,7 @@ Test(shop_sim, a_bare_majority_of_hosts_under_loss_finishes_every_saga) {
  * a stock entity stayed unavailable; with the shop's election_ms every check holds. */
 Test(shop_sim, a_bare_majority_of_hosts_keeps_its_leaders_under_loss) {
     tr_experiment_config cfg;
-    tr_experiment_result *r = NULL;
-    char err[256] = "";
-    tr_experiment_config_init(&cfg);
-    cfg.services = &svc;
-    cfg.service_count = 1;
-    cfg.workload = "shop";
-    cfg.sim.seed = 263;
-    cfg.sim.nodes = 6;
+    scenario_config(&cfg, 263, 6, "tests/data/shop/leader-churn-263.scenario");
     cfg.sim.link_delay_min_ns = 78000;
     cfg.sim.link_delay_mean_ns = 954000;
     cfg.sim.delay_dist = TR_SIM_DELAY_FIXED;
@@ -191,13 +185,7 @@ Test(shop_sim, a_bare_majority_of_hosts_keeps_its_leaders_under_loss) {
     cfg.sim.fd_down_ms = 3180;
     cfg.op_timeout_ms = 635;
     cfg.duration_ns = 60000000000ull;
-    cfg.nemesis.kinds = TR_NEMESIS_LOSS;
-    cfg.nemesis.scenario_path = "tests/data/shop/leader-churn-263.scenario";
-    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
-    for (uint32_t i = 0; i < r->check_count; i++) {
-        cr_expect_eq(r->checks[i].verdict, TR_VERDICT_HELD, "%s: %s (%s)", r->checks[i].name,
-                     r->checks[i].why, r->replay);
-    }
+    tr_experiment_result *r = run_all_held(&cfg);
     tr_experiment_result_destroy(r);
 }
 
@@ -207,14 +195,7 @@ Test(shop_sim, a_bare_majority_of_hosts_keeps_its_leaders_under_loss) {
  * allows and counts the item instead of finding it sold more than its confirmed orders. */
 Test(shop_sim, an_order_a_torn_node_left_unnamed_is_allowed_on_its_item) {
     tr_experiment_config cfg;
-    tr_experiment_result *r = NULL;
-    char err[256] = "";
-    tr_experiment_config_init(&cfg);
-    cfg.services = &svc;
-    cfg.service_count = 1;
-    cfg.workload = "shop";
-    cfg.sim.seed = 70;
-    cfg.sim.nodes = 11;
+    scenario_config(&cfg, 70, 11, "tests/data/shop/torn-unnamed-70.scenario");
     cfg.sim.link_delay_min_ns = 1240000;
     cfg.sim.link_delay_mean_ns = 2538000;
     cfg.sim.delay_dist = TR_SIM_DELAY_FIXED;
@@ -224,13 +205,7 @@ Test(shop_sim, an_order_a_torn_node_left_unnamed_is_allowed_on_its_item) {
     cfg.sim.fd_down_ms = 2431;
     cfg.op_timeout_ms = 905;
     cfg.duration_ns = 60000000000ull;
-    cfg.nemesis.kinds = TR_NEMESIS_LOSS;
-    cfg.nemesis.scenario_path = "tests/data/shop/torn-unnamed-70.scenario";
-    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
-    for (uint32_t i = 0; i < r->check_count; i++) {
-        cr_expect_eq(r->checks[i].verdict, TR_VERDICT_HELD, "%s: %s (%s)", r->checks[i].name,
-                     r->checks[i].why, r->replay);
-    }
+    tr_experiment_result *r = run_all_held(&cfg);
     cr_expect_gt(tr_check_outcome_measure(&r->checks[1], "items_unsettled_torn", -1), 0, "%s",
                  r->checks[1].name);
     tr_experiment_result_destroy(r);
