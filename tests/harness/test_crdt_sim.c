@@ -100,22 +100,30 @@ Test(crdt_sim, set_converges_after_a_partition_held_to_the_end) {
     tr_experiment_result_destroy(r);
 }
 
-/* A node whose disk is torn never comes back: the operations it shipped to some replicas only
- * reach the others through those replicas' whole states, and the final sets agree. */
-Test(crdt_sim, set_relays_the_operations_of_a_node_gone_for_good) {
-    const tr_service *svc = &tr__builtin_set;
+/* Replays a shrunk scenario (5 nodes, the declared loss, `seconds` long) of a service with one
+ * check, and expects it to hold: the result, owned by the caller. */
+static tr_experiment_result *replay_one_check(const tr_service *svc, uint64_t seed,
+                                              const char *scenario, uint64_t seconds) {
     tr_experiment_config cfg;
     tr_experiment_result *r = NULL;
     char err[256] = "";
     tr_service_experiment_init(&cfg, &svc);
-    cfg.sim.seed = 1;
+    cfg.sim.seed = seed;
     cfg.sim.nodes = 5;
     cfg.nemesis.kinds = TR_NEMESIS_LOSS;
-    cfg.nemesis.scenario_path = "tests/data/set/torn-behind-partition-1.scenario";
-    cfg.duration_ns = 45ull * 1000000000ull;
+    cfg.nemesis.scenario_path = scenario;
+    cfg.duration_ns = seconds * 1000000000ull;
     cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(r->check_count, 1);
     cr_expect_eq(r->verdict, TR_VERDICT_HELD, "%s", r->checks[0].why);
+    return r;
+}
+
+/* A node whose disk is torn never comes back: the operations it shipped to some replicas only
+ * reach the others through those replicas' whole states, and the final sets agree. */
+Test(crdt_sim, set_relays_the_operations_of_a_node_gone_for_good) {
+    tr_experiment_result *r = replay_one_check(
+        &tr__builtin_set, 1, "tests/data/set/torn-behind-partition-1.scenario", 45);
     cr_expect_eq(tr_check_outcome_measure(&r->checks[0], "lost", -1), 0);
     tr_experiment_result_destroy(r);
 }
@@ -142,19 +150,8 @@ Test(crdt_sim, broadcast_seed_replays_to_the_same_hash) {
 /* A message journaled but not yet durable on its sender is not gossiped: the peers would take
  * the sender for a holder, and a failing store's restart takes the message back from it. */
 Test(crdt_sim, broadcast_gossips_only_durable_messages) {
-    const tr_service *svc = &tr__builtin_broadcast;
-    tr_experiment_config cfg;
-    tr_experiment_result *r = NULL;
-    char err[256] = "";
-    tr_service_experiment_init(&cfg, &svc);
-    cfg.sim.seed = 1;
-    cfg.sim.nodes = 5;
-    cfg.nemesis.kinds = TR_NEMESIS_LOSS;
-    cfg.nemesis.scenario_path = "tests/data/broadcast/failing-store-1.scenario";
-    cfg.duration_ns = 20ull * 1000000000ull;
-    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(r->check_count, 1);
-    cr_expect_eq(r->verdict, TR_VERDICT_HELD, "%s", r->checks[0].why);
+    tr_experiment_result *r = replay_one_check(&tr__builtin_broadcast, 1,
+                                               "tests/data/broadcast/failing-store-1.scenario", 20);
     tr_experiment_result_destroy(r);
 }
 
