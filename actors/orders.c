@@ -18,102 +18,19 @@
  * from the order's journal. Calls to the entities and the provider go through one circuit
  * breaker per dependency (open breakers are probed by the tick) with jittered backoff between
  * attempts; the provider's call carries its deadline. Events are published through the
- * durable outbox once the journal commit that records them answered. */
+ * durable outbox once the journal commit that records them answered. The client requests that
+ * start, cancel and read orders are orders_client.c's. */
 #include <stdio.h>
 #include <string.h>
 
-#include "actors/shop_internal.h"
+#include "actors/orders_internal.h"
 
-#define FLIGHTS 64
-#define TICK_MS 100
-#define CALL_MS 600      /* an entity call's timeout */
-#define PROVIDER_MS 1000 /* the provider's deadline */
-#define SAGA_MS 5000     /* an order still pending after this long is cancelled */
-#define CHARGE_ATTEMPTS 3
-#define VOLATILE_KEYS 256
-#define WAITERS 4 /* requests waiting for one order's answer */
-
-enum { /* dependencies, one breaker each */
-    DEP_ORDER = 0,
-    DEP_STOCK,
-    DEP_PAYMENT,
-    DEP_PROVIDER,
-    DEP_COUNT
-};
 static const char *const dep_names[DEP_COUNT] = {TR_SHOP_ORDER_TYPE_NAME, "stock",
                                                  TR_SHOP_PAYMENTS_NAME, TR_SHOP_PROVIDER_NAME};
 
-enum { /* the call a flight has out */
-    A_NONE = 0,
-    A_CREATE,
-    A_READ,
-    A_EVENT,
-    A_RESERVE,
-    A_RELEASE,
-    A_SELL,
-    A_PROVIDER,
-    A_CAPTURE,
-    A_REFUND,
-    A_PAYOUT /* the provider pays a refund back */
-};
 static const uint8_t action_dep[] = {DEP_ORDER,   DEP_ORDER,   DEP_ORDER,   DEP_ORDER,
                                      DEP_STOCK,   DEP_STOCK,   DEP_STOCK,   DEP_PROVIDER,
                                      DEP_PAYMENT, DEP_PAYMENT, DEP_PROVIDER};
-
-enum { /* what a flight learned from the dependencies, before the journal records it */
-    K_RESERVED = 1u << 0,
-    K_OUT_OF_STOCK = 1u << 1,
-    K_APPROVED = 1u << 2,
-    K_DECLINED = 1u << 3,
-    K_CAPTURED = 1u << 4,
-    K_SOLD = 1u << 5,
-    K_RELEASED = 1u << 6,
-    K_REFUNDED = 1u << 7,
-    K_GIVE_UP = 1u << 8,
-    K_PAID_BACK = 1u << 9 /* the provider paid the refund back (or nothing was captured) */
-};
-
-/* A client request waiting for its order's answer. */
-typedef struct waiter {
-    tr_msg req; /* type, from, corr and trace: enough for tr_reply */
-    uint64_t deadline_ms;
-    bool creator; /* the PLACE that started this flight's CREATE */
-} waiter;
-
-typedef struct flight {
-    bool used, known, get_only;
-    bool cancel; /* the customer cancels the order once it is confirmed (TR_SHOP_CANCEL) */
-    uint8_t action, event, reason;
-    uint8_t slot; /* its pending record "p" + slot */
-    uint64_t order;
-    tr_order_view v;
-    uint32_t learned;   /* K_* */
-    uint32_t published; /* 1 << TR__TOPIC_*: events put in the outbox by this flight */
-    uint32_t attempts, charge_failures, delay_ms;
-    uint64_t corr, wake_ms, started_ms;
-    waiter waiters[WAITERS]; /* oldest first */
-    uint8_t waiting;
-    uint64_t creator; /* the nonce its CREATE carries (0: it sends none) */
-    uint8_t key[TR_SHOP_KEY_MAX];
-    uint32_t key_len;
-} flight;
-
-typedef struct orders {
-    tr_service_place place;
-    char provider[TR_NAME_MAX + 1]; /* the provider's name: local, or on the payments node */
-    bool naive, early, volatile_ids;
-    tr_breaker breakers[DEP_COUNT];
-    uint64_t probe_corr[DEP_COUNT];
-    uint8_t saved_breakers[2 * DEP_COUNT];
-    tr_retry_policy backoff;
-    uint64_t salt;
-    uint64_t volatile_keys[VOLATILE_KEYS][2]; /* key hash -> order id (the planted bug) */
-    uint32_t volatile_next;
-    flight flights[FLIGHTS];
-    tr_outbox outbox;
-} orders;
-
-static void drive(tr_ctx *ctx, orders *s, flight *f);
 
 /* ---- the durable records --------------------------------------------------------------- */
 
@@ -123,7 +40,7 @@ static void pending_key(uint8_t key[2], uint8_t slot) {
 }
 
 /* "p" + slot -> the order id, and a ninth byte 1 when the flight carries a cancellation */
-static int pending_put(tr_ctx *ctx, const flight *f) {
+int tr__orders_pending_put(tr_ctx *ctx, const flight *f) {
     uint8_t key[2], val[9];
     pending_key(key, f->slot);
     tr_store_be64(val, f->order);
@@ -162,17 +79,18 @@ static bool settled(const orders *s, const tr_order_view *v) {
 
 /* The flight has nothing left to do: its order is settled, and a cancellation it carries is
  * decided (a confirmed order still waits for its customer's cancellation). */
-static bool done(const orders *s, const flight *f) {
+bool tr__orders_done(const orders *s, const flight *f) {
     return settled(s, &f->v) && !(f->cancel && f->v.state == TR_SHOP_CONFIRMED + 1);
 }
 
 /* Answers waiter w of f with the order; "created" only to the request that created it: the
  * one whose flight's nonce the journal records as its creator. */
-static void answer_one(tr_ctx *ctx, const orders *s, const flight *f, const waiter *w, bool as_is) {
+void tr__orders_answer_one(tr_ctx *ctx, const orders *s, const flight *f, const waiter *w,
+                           bool as_is) {
     uint8_t buf[TR_SHOP_BODY_MAX];
     size_t len = 0;
     tr_shop_order o = {.id = f->order, .amount_cents = f->v.amount};
-    o.state = as_is || done(s, f) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
+    o.state = as_is || tr__orders_done(s, f) ? (tr_shop_state)(f->v.state - 1) : TR_SHOP_PENDING;
     o.created = w->creator && f->creator != 0 && f->v.creator == f->creator;
     if (o.state == TR_SHOP_CANCELLED) {
         snprintf(o.reason, sizeof o.reason, "%s", tr__shop_reason_name(f->v.reason));
@@ -182,9 +100,9 @@ static void answer_one(tr_ctx *ctx, const orders *s, const flight *f, const wait
     }
 }
 
-static void answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is) {
+void tr__orders_answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is) {
     for (uint32_t i = 0; i < f->waiting; i++) {
-        answer_one(ctx, s, f, &f->waiters[i], as_is);
+        tr__orders_answer_one(ctx, s, f, &f->waiters[i], as_is);
     }
     f->waiting = 0;
 }
@@ -197,7 +115,7 @@ static void answer_str(tr_ctx *ctx, flight *f, const char *text) {
 }
 
 static void finish(tr_ctx *ctx, orders *s, flight *f) {
-    answer_view(ctx, s, f, f->get_only);
+    tr__orders_answer_view(ctx, s, f, f->get_only);
     if (!f->get_only) {
         uint8_t key[2];
         pending_key(key, f->slot);
@@ -404,7 +322,7 @@ static void back_off(tr_ctx *ctx, orders *s, flight *f) {
     f->wake_ms = tr_now_ms(ctx) + f->delay_ms + 1;
 }
 
-static void drive(tr_ctx *ctx, orders *s, flight *f) {
+void tr__orders_drive(tr_ctx *ctx, orders *s, flight *f) {
     if (!f->used || f->action != A_NONE || tr_now_ms(ctx) < f->wake_ms) {
         return;
     }
@@ -413,7 +331,7 @@ static void drive(tr_ctx *ctx, orders *s, flight *f) {
         rc = call_order(ctx, s, f, f->key_len > 0 ? A_CREATE : A_READ, 0, 0);
     } else if (f->cancel && f->v.state == TR_SHOP_CONFIRMED + 1) {
         rc = call_order(ctx, s, f, A_EVENT, TR__EV_CANCELLED, TR__REASON_CUSTOMER);
-    } else if (f->get_only || done(s, f)) {
+    } else if (f->get_only || tr__orders_done(s, f)) {
         finish(ctx, s, f);
         return;
     } else if (f->v.state == TR_SHOP_PENDING + 1) {
@@ -549,218 +467,10 @@ static void on_answer(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m) {
     }
     f->action = A_NONE;
     if (f->used && f->action == A_NONE) {
-        if (f->known && f->waiting > 0 && done(s, f)) {
-            answer_view(ctx, s, f, false);
+        if (f->known && f->waiting > 0 && tr__orders_done(s, f)) {
+            tr__orders_answer_view(ctx, s, f, false);
         }
-        drive(ctx, s, f);
-    }
-}
-
-/* ---- client requests -------------------------------------------------------------------- */
-
-static flight *flight_of(orders *s, uint64_t order) {
-    for (int i = 0; i < FLIGHTS; i++) {
-        if (s->flights[i].used && s->flights[i].order == order) {
-            return &s->flights[i];
-        }
-    }
-    return NULL;
-}
-
-static flight *flight_new(orders *s, uint64_t order, uint64_t now_ms) {
-    for (int i = 0; i < FLIGHTS; i++) {
-        flight *f = &s->flights[i];
-        if (!f->used) {
-            memset(f, 0, sizeof *f);
-            *f = (flight){.used = true, .slot = (uint8_t)i, .order = order, .started_ms = now_ms};
-            return f;
-        }
-    }
-    return NULL;
-}
-
-/* m waits for f's answer; when WAITERS already wait, the oldest is answered now (the order
- * as it is, or "busy" while it is not known yet). */
-static void attach(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m, uint64_t deadline_ms,
-                   bool creator) {
-    if (f->waiting == WAITERS) {
-        waiter *old = &f->waiters[0];
-        f->known ? answer_one(ctx, s, f, old, f->get_only)
-                 : (void)tr_reply_str(ctx, &old->req, "busy", false);
-        memmove(&f->waiters[0], &f->waiters[1], (WAITERS - 1) * sizeof f->waiters[0]);
-        f->waiting--;
-    }
-    waiter *w = &f->waiters[f->waiting++];
-    memset(w, 0, sizeof *w);
-    w->req.type = m->type;
-    w->req.from = m->from;
-    w->req.corr = m->corr;
-    w->req.trace = m->trace;
-    w->deadline_ms = deadline_ms;
-    w->creator = creator;
-}
-
-/* The order id of a key: a function of the key; the planted bugs keep it in memory. */
-static uint64_t order_id(tr_ctx *ctx, orders *s, const tr_shop_place *p) {
-    uint64_t hash = tr__shop_key_hash(p->key, p->key_len);
-    if (s->naive) { /* planted: every request is a new order */
-        return (hash ^ tr_random(ctx)) % ((1ull << 53) - 1) + 1;
-    }
-    if (!s->volatile_ids) {
-        return tr__shop_order_id(p->key, p->key_len);
-    }
-    for (uint32_t i = 0; i < VOLATILE_KEYS; i++) { /* planted: a table in memory only */
-        if (s->volatile_keys[i][0] == hash) {
-            return s->volatile_keys[i][1];
-        }
-    }
-    uint64_t id = (hash ^ s->salt) % ((1ull << 53) - 1) + 1;
-    s->volatile_keys[s->volatile_next][0] = hash;
-    s->volatile_keys[s->volatile_next][1] = id;
-    s->volatile_next = (s->volatile_next + 1) % VOLATILE_KEYS;
-    return id;
-}
-
-/* A new order is refused at once while the provider's breaker is not closed: its charge
- * would fail or wait out its timeout, and an order refused before its first step needs no
- * compensation. The tick's probe closes the breaker once the provider answers again. */
-static bool payments_refused(tr_ctx *ctx, orders *s) {
-    tr_breaker_status st;
-    tr_breaker_status_get(&s->breakers[DEP_PROVIDER], tr_now_ms(ctx), &st);
-    return st.state != TR_BREAKER_CLOSED && !s->naive;
-}
-
-/* Attaches the request to its order's flight, answers at once if the order is already final,
- * and drives the flight on. */
-static void attach_and_drive(tr_ctx *ctx, orders *s, flight *f, const tr_msg *m,
-                             uint64_t deadline_ms, bool creator) {
-    attach(ctx, s, f, m, deadline_ms, creator);
-    if (f->known && done(s, f)) {
-        answer_view(ctx, s, f, false);
-    }
-    drive(ctx, s, f);
-}
-
-/* The order id of a get or cancel body; else answers "bad request: ..." and returns -1. */
-static int decode_id(tr_ctx *ctx, const tr_msg *m, const uint8_t *body, size_t len, uint64_t *id) {
-    char why[64], text[96];
-    if (tr__shop_get_decode(body, len, id, why, sizeof why) != 0) {
-        snprintf(text, sizeof text, "bad request: %s", why);
-        tr_reply_str(ctx, m, text, false);
-        return -1;
-    }
-    return 0;
-}
-
-static void on_place(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
-                     uint64_t deadline_ms) {
-    tr_shop_place p;
-    char why[64], text[96];
-    if (tr__shop_place_decode(body, len, &p, why, sizeof why) != 0) {
-        snprintf(text, sizeof text, "bad request: %s", why);
-        tr_reply_str(ctx, m, text, false);
-        return;
-    }
-    uint64_t id = order_id(ctx, s, &p);
-    flight *f = flight_of(s, id);
-    if ((f == NULL || f->get_only) && payments_refused(ctx, s)) {
-        tr_reply_str(ctx, m, "breaker open: " TR_SHOP_PROVIDER_NAME, false);
-        return;
-    }
-    bool creator = f == NULL || f->get_only; /* this request starts the order's CREATE */
-    if (creator) {
-        f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
-        if (f == NULL) {
-            tr_reply_str(ctx, m, "busy", false);
-            return;
-        }
-        f->get_only = false;
-        f->creator = tr_random(ctx) | 1;
-        f->v = (tr_order_view){.item = p.item,
-                               .qty = p.qty,
-                               .customer = p.customer,
-                               .amount = p.qty * tr__shop_price_cents(p.item)};
-        memcpy(f->key, p.key, p.key_len);
-        f->key_len = p.key_len;
-        f->known = false;
-        if (pending_put(ctx, f) != 0) {
-            f->used = false;
-            tr_reply_str(ctx, m, "unavailable", false);
-            return;
-        }
-    }
-    attach_and_drive(ctx, s, f, m, deadline_ms, creator);
-}
-
-/* A customer's cancellation: the order's flight (a new one reads the journal first) carries
- * it, records itself as pending like a place, and answers once the order is cancelled and its
- * compensation done. */
-static void on_cancel(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
-                      uint64_t deadline_ms) {
-    uint64_t id;
-    if (decode_id(ctx, m, body, len, &id) != 0) {
-        return;
-    }
-    flight *f = flight_of(s, id);
-    bool fresh = f == NULL || f->get_only; /* no saga of this node drives it yet */
-    f = f == NULL ? flight_new(s, id, tr_now_ms(ctx)) : f;
-    if (f == NULL) {
-        tr_reply_str(ctx, m, "busy", false);
-        return;
-    }
-    if (!f->cancel) { /* the cancellation is durable: a restarted coordinator resumes it */
-        f->get_only = false;
-        f->cancel = true;
-        if (pending_put(ctx, f) != 0) {
-            f->cancel = false;
-            f->used = !fresh;
-            tr_reply_str(ctx, m, "unavailable", false);
-            return;
-        }
-    }
-    attach_and_drive(ctx, s, f, m, deadline_ms, false);
-}
-
-static void on_get(tr_ctx *ctx, orders *s, const tr_msg *m, const uint8_t *body, size_t len,
-                   uint64_t deadline_ms) {
-    uint64_t id;
-    if (decode_id(ctx, m, body, len, &id) != 0) {
-        return;
-    }
-    flight *f = flight_of(s, id);
-    if (f != NULL && f->known) {
-        attach(ctx, s, f, m, deadline_ms, false);
-        answer_view(ctx, s, f, true);
-        return;
-    }
-    if (f == NULL && (f = flight_new(s, id, tr_now_ms(ctx))) != NULL) {
-        f->get_only = true;
-    }
-    if (f == NULL) {
-        tr_reply_str(ctx, m, "busy", false);
-        return;
-    }
-    attach(ctx, s, f, m, deadline_ms, false);
-    drive(ctx, s, f);
-}
-
-static void on_client(tr_ctx *ctx, orders *s, const tr_msg *m) {
-    tr_deadline d;
-    int rc = tr_deadline_read(ctx, m, &d);
-    if (rc != 0) {
-        tr_reply_str(ctx, m, rc == TR_ETIMEDOUT ? "deadline exceeded" : "bad request: deadline",
-                     false);
-        return;
-    }
-    uint64_t now = tr_now_ms(ctx);
-    uint64_t at = d.has ? d.at_ms : now + TR_SHOP_DEADLINE_MS;
-    at = at > now + TR_SHOP_DEADLINE_MAX_MS ? now + TR_SHOP_DEADLINE_MAX_MS : at;
-    if (m->type == TR_SHOP_PLACE) {
-        on_place(ctx, s, m, d.body, d.body_len, at);
-    } else if (m->type == TR_SHOP_CANCEL) {
-        on_cancel(ctx, s, m, d.body, d.body_len, at);
-    } else {
-        on_get(ctx, s, m, d.body, d.body_len, at);
+        tr__orders_drive(ctx, s, f);
     }
 }
 
@@ -799,13 +509,13 @@ static void tick(tr_ctx *ctx, orders *s) {
                 w++;
                 continue;
             }
-            f->known ? answer_one(ctx, s, f, &f->waiters[w], f->get_only)
+            f->known ? tr__orders_answer_one(ctx, s, f, &f->waiters[w], f->get_only)
                      : (void)tr_reply_str(ctx, &f->waiters[w].req, "deadline exceeded", false);
             memmove(&f->waiters[w], &f->waiters[w + 1],
                     (f->waiting - w - 1) * sizeof f->waiters[0]);
             f->waiting--;
         }
-        drive(ctx, s, f);
+        tr__orders_drive(ctx, s, f);
     }
     probe(ctx, s);
     breakers_save(ctx, s);
@@ -883,7 +593,7 @@ static int orders_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     }
     if ((m->type == TR_SHOP_PLACE || m->type == TR_SHOP_GET || m->type == TR_SHOP_CANCEL) &&
         !tr_msg_is_reply(m) && !tr_addr_is_none(m->from)) {
-        on_client(ctx, s, m);
+        tr__orders_on_client(ctx, s, m);
     } else if (m->type == TR_SHOP_BREAKERS && !tr_msg_is_reply(m) && !tr_addr_is_none(m->from)) {
         on_breakers(ctx, s, m);
     } else if (m->type == TR__SHOP_TICK) {

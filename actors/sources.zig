@@ -14,6 +14,7 @@ pub const lib = [_][]const u8{
     "actors/shop_wire.c",
     "actors/orders_entity.c",
     "actors/orders.c",
+    "actors/orders_client.c",
     "actors/payment.c",
     "actors/stock_orders.c",
     "actors/shop_audit.c",
