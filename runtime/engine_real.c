@@ -43,96 +43,13 @@
 
 #include "runtime/actor.h"
 #include "runtime/assert.h"
-#include "runtime/internal.h"
-#include "runtime/real.h"
+#include "runtime/engine_real_internal.h"
 #include "runtime/spin.h"
 #include "runtime/store.h"
-
-#define PARK_SPIN_NS 50000u /* the other workers' spin before parking, at most */
-#define PARK_SPIN_PAUSES 64 /* pauses between two looks at the clock (about a microsecond) */
-#define LOCAL_FAIR 64       /* every 64th local pick takes the oldest actor */
-
-typedef struct ring {
-    tr_actor **items;
-    uint32_t head, len, cap; /* cap is a power of two */
-} ring;
-
-typedef struct worker {
-    struct tr_runtime *rt;
-    pthread_t thread;
-    uint32_t index;
-    ring local;
-    uint64_t rng;
-    tr__spin park_spin; /* workers other than 0: the spin before parking (this worker only) */
-} worker;
-
-typedef struct timer_ent {
-    uint64_t due_ns;
-    uint64_t seq;
-    tr_addr owner;
-    uint64_t id;
-} timer_ent;
-
-typedef struct post_ent {
-    void (*fn)(void *);
-    void *arg;
-} post_ent;
-
-struct tr_runtime {
-    tr_node *node;
-    tr_store *store;
-    char *tmp_dir; /* owned temporary data dir, removed at destroy */
-
-    worker *workers;
-    uint32_t nworkers;
-    pthread_mutex_t global_lock;
-    pthread_cond_t global_cond;
-    ring global;
-    _Atomic uint32_t global_len; /* hint for spinning workers */
-    _Atomic uint32_t idle;       /* workers spinning or parked */
-    uint32_t parked;             /* [global_lock] */
-    int w0_parked;               /* [global_lock] worker 0 is blocked in the loop's poll */
-    tr__spin w0_spin;            /* worker 0's idle spin budget (worker 0 only) */
-    _Atomic int stopping;
-
-    /* the libuv loop, run by worker 0 (and by the destroying thread at the end) */
-    uv_loop_t loop;
-    uv_async_t async;
-    uv_timer_t timer;
-    uv_signal_t sigint, sigterm;
-    pthread_mutex_t io_lock; /* guards posts, new timers, io_closing */
-    tr_vec posts;            /* post_ent */
-    tr_vec new_timers;       /* timer_ent */
-    tr_vec heap;             /* timer_ent, I/O thread only */
-    uint64_t timer_seq;
-    int io_closing;
-    tr_vec shutdown_hooks; /* post_ent */
-
-    /* store writer */
-    pthread_t writer;
-    pthread_mutex_t writer_lock;
-    pthread_cond_t writer_cond;
-    int writer_kick, writer_stop;
-    uint32_t commit_interval_us;
-
-    /* signals / stop */
-    pthread_mutex_t sig_lock;
-    pthread_cond_t sig_cond;
-    int sig_received;
-
-    const tr_remote_ops *remote;
-    void *remote_ud;
-};
 
 static _Thread_local worker *current_worker;
 
 /* ---- clock and randomness (the only place they are read) ------------------------------ */
-
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 uint64_t tr__real_thread_cpu_ns(void *ud) {
     (void)ud;
@@ -161,14 +78,14 @@ static _Thread_local uint64_t thread_rng;
 static uint64_t real_now(void *e, tr_node *n) {
     (void)e;
     (void)n;
-    return mono_ns();
+    return tr__real_mono_ns();
 }
 
 static uint64_t real_random(void *e, tr_node *n) {
     (void)e;
     (void)n;
     if (!thread_rng) {
-        thread_rng = mono_ns() ^ (uint64_t)(uintptr_t)&thread_rng ^ (uint64_t)getpid();
+        thread_rng = tr__real_mono_ns() ^ (uint64_t)(uintptr_t)&thread_rng ^ (uint64_t)getpid();
     }
     return splitmix(&thread_rng);
 }
@@ -320,7 +237,8 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
     tr_actor *a = NULL;
     /* When the loop's poll would not block (the transport spins after activity, a callback is
      * pending) the turn below is no park: the transport's own budget governs that spin. */
-    if (uv_backend_timeout(&rt->loop) != 0 && tr__spin_begin(&rt->w0_spin, mono_ns()) > 0) {
+    if (uv_backend_timeout(&rt->loop) != 0 &&
+        tr__spin_begin(&rt->w0_spin, tr__real_mono_ns()) > 0) {
         bool more = true;
         while (!a && more && !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
             uv_run(&rt->loop, UV_RUN_NOWAIT);
@@ -328,7 +246,7 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
             if (!a && atomic_load_explicit(&rt->global_len, memory_order_relaxed)) {
                 a = global_take(rt, w, false);
             }
-            more = a || tr__spin_more(&rt->w0_spin, mono_ns());
+            more = a || tr__spin_more(&rt->w0_spin, tr__real_mono_ns());
         }
         tr__spin_end(&rt->w0_spin, a != NULL);
     }
@@ -355,7 +273,7 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
  * the cores are taken) before it parks on the condition variable. A spin that sees work
  * arrive is a hit. */
 static void park_spin(tr_runtime *rt, worker *w) {
-    if (tr__spin_begin(&w->park_spin, mono_ns()) == 0) {
+    if (tr__spin_begin(&w->park_spin, tr__real_mono_ns()) == 0) {
         return;
     }
     bool work = false;
@@ -370,7 +288,7 @@ static void park_spin(tr_runtime *rt, worker *w) {
             __builtin_ia32_pause();
 #endif
         }
-    } while (!work && tr__spin_more(&w->park_spin, mono_ns()));
+    } while (!work && tr__spin_more(&w->park_spin, tr__real_mono_ns()));
     tr__spin_end(&w->park_spin, work);
 }
 
@@ -440,200 +358,6 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* ---- I/O thread: posted work and timers ------------------------------------------------ */
-
-static bool timer_less(const timer_ent *a, const timer_ent *b) {
-    return a->due_ns < b->due_ns || (a->due_ns == b->due_ns && a->seq < b->seq);
-}
-
-static void heap_push(tr_vec *h, const timer_ent *t) {
-    if (tr__vec_push(h, t, sizeof *t) != 0) {
-        return;
-    }
-    timer_ent *e = h->items;
-    uint32_t i = h->len - 1;
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (!timer_less(&e[i], &e[p])) {
-            break;
-        }
-        timer_ent tmp = e[i];
-        e[i] = e[p];
-        e[p] = tmp;
-        i = p;
-    }
-}
-
-static void heap_pop(tr_vec *h) {
-    timer_ent *e = h->items;
-    e[0] = e[--h->len];
-    uint32_t i = 0;
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->len && timer_less(&e[l], &e[m])) {
-            m = l;
-        }
-        if (r < h->len && timer_less(&e[r], &e[m])) {
-            m = r;
-        }
-        if (m == i) {
-            break;
-        }
-        timer_ent tmp = e[i];
-        e[i] = e[m];
-        e[m] = tmp;
-        i = m;
-    }
-}
-
-static void arm_uv_timer(tr_runtime *rt);
-
-static void on_timer(uv_timer_t *t) {
-    tr_runtime *rt = t->data;
-    uint64_t now = mono_ns();
-    while (rt->heap.len) {
-        timer_ent *e = rt->heap.items;
-        if (e[0].due_ns > now) {
-            break;
-        }
-        timer_ent fire = e[0];
-        heap_pop(&rt->heap);
-        tr__actor_timer_fire(rt->node, fire.owner, fire.id);
-    }
-    arm_uv_timer(rt);
-}
-
-static void arm_uv_timer(tr_runtime *rt) {
-    if (!rt->heap.len) {
-        uv_timer_stop(&rt->timer);
-        return;
-    }
-    timer_ent *e = rt->heap.items;
-    uint64_t now = mono_ns();
-    uint64_t ms = e[0].due_ns > now ? (e[0].due_ns - now + 999999) / 1000000 : 0;
-    uv_timer_start(&rt->timer, on_timer, ms, 0);
-}
-
-static void on_async(uv_async_t *h) {
-    tr_runtime *rt = h->data;
-    pthread_mutex_lock(&rt->io_lock);
-    tr_vec posts = rt->posts, timers = rt->new_timers;
-    memset(&rt->posts, 0, sizeof rt->posts);
-    memset(&rt->new_timers, 0, sizeof rt->new_timers);
-    int closing = rt->io_closing;
-    pthread_mutex_unlock(&rt->io_lock);
-    timer_ent *t = timers.items;
-    for (uint32_t i = 0; i < timers.len; i++) {
-        heap_push(&rt->heap, &t[i]);
-    }
-    tr__vec_free(&timers);
-    post_ent *p = posts.items;
-    for (uint32_t i = 0; i < posts.len; i++) {
-        p[i].fn(p[i].arg);
-    }
-    tr__vec_free(&posts);
-    if (closing) {
-        post_ent *s = rt->shutdown_hooks.items;
-        for (uint32_t i = 0; i < rt->shutdown_hooks.len; i++) {
-            s[i].fn(s[i].arg);
-        }
-        uv_close((uv_handle_t *)&rt->timer, NULL);
-        uv_close((uv_handle_t *)&rt->sigint, NULL);
-        uv_close((uv_handle_t *)&rt->sigterm, NULL);
-        uv_close((uv_handle_t *)&rt->async, NULL);
-        return;
-    }
-    arm_uv_timer(rt);
-}
-
-/* No handle: cancellation is lazy here (the runtime ignores the fire of a timer it dropped);
- * withdrawing it would mean a cross-thread call into the I/O loop's heap for every reply. */
-static uint64_t real_timer_arm(void *e, tr_node *n, tr_addr owner, uint64_t id, uint64_t due_ns) {
-    tr_runtime *rt = e;
-    (void)n;
-    pthread_mutex_lock(&rt->io_lock);
-    timer_ent t = {due_ns, ++rt->timer_seq, owner, id};
-    int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->new_timers, &t, sizeof t);
-    pthread_mutex_unlock(&rt->io_lock);
-    if (rc == 0) {
-        uv_async_send(&rt->async);
-    }
-    return 0;
-}
-
-int tr__real_post(tr_runtime *rt, void (*fn)(void *), void *arg) {
-    post_ent p = {fn, arg};
-    pthread_mutex_lock(&rt->io_lock);
-    int rc = rt->io_closing ? TR_ECLOSED : tr__vec_push(&rt->posts, &p, sizeof p);
-    pthread_mutex_unlock(&rt->io_lock);
-    if (rc == 0) {
-        uv_async_send(&rt->async);
-    }
-    return rc;
-}
-
-static void on_signal(uv_signal_t *s, int signum) {
-    tr_runtime *rt = s->data;
-    (void)signum;
-    pthread_mutex_lock(&rt->sig_lock);
-    rt->sig_received = 1;
-    pthread_cond_broadcast(&rt->sig_cond);
-    pthread_mutex_unlock(&rt->sig_lock);
-}
-
-/* ---- store writer ---------------------------------------------------------------------- */
-
-static void real_store_ready(void *e, tr_node *n) {
-    tr_runtime *rt = e;
-    (void)n;
-    pthread_mutex_lock(&rt->writer_lock);
-    rt->writer_kick = 1;
-    pthread_cond_signal(&rt->writer_cond);
-    pthread_mutex_unlock(&rt->writer_lock);
-}
-
-/* The assertion context of the store writer thread. */
-static void writer_context(void *arg, char *buf, size_t cap) {
-    const tr_runtime *rt = arg;
-    snprintf(buf, cap, "real engine store writer of node %s", rt->node->name);
-}
-
-static void *writer_main(void *arg) {
-    tr_runtime *rt = arg;
-    tr__assert_context_set(writer_context, rt, NULL, NULL);
-    pthread_mutex_lock(&rt->writer_lock);
-    for (;;) {
-        while (!rt->writer_kick && !rt->writer_stop) {
-            pthread_cond_wait(&rt->writer_cond, &rt->writer_lock);
-        }
-        int stop = rt->writer_stop;
-        rt->writer_kick = 0;
-        pthread_mutex_unlock(&rt->writer_lock);
-        if (rt->commit_interval_us) {
-            usleep(rt->commit_interval_us); /* linger: bigger groups */
-        }
-        while (rt->store && tr__store_has_pending(rt->store)) {
-            struct timespec t0, t1; /* the commit latency (docs/metrics.md) */
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            int rc = tr__store_commit(rt->store, NULL);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            tr__store_commit_timed(rt->store, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 +
-                                                         (t1.tv_nsec - t0.tv_nsec)));
-            if (rc) {
-                fprintf(stderr, "troupe: store commit failed: %s\n", tr_strerror(rc));
-            }
-        }
-        pthread_mutex_lock(&rt->writer_lock);
-        if (stop) {
-            break;
-        }
-    }
-    pthread_mutex_unlock(&rt->writer_lock);
-    tr__assert_context_set(NULL, NULL, NULL, NULL);
-    tr__pool_thread_flush();
-    return NULL;
-}
-
 /* ---- remote ------------------------------------------------------------------------------ */
 
 static int real_send_remote(void *e, tr_node *n, tr_msg *m, const char *to_name) {
@@ -667,9 +391,9 @@ static const tr_engine_ops real_ops = {
     .now_ns = real_now,
     .random = real_random,
     .schedule = real_schedule,
-    .timer_arm = real_timer_arm,
+    .timer_arm = tr__real_timer_arm,
     .send_remote = real_send_remote,
-    .store_ready = real_store_ready,
+    .store_ready = tr__real_store_ready,
     .node_by_name = real_node_by_name,
     .watch_node = real_watch_node,
 };
@@ -723,15 +447,15 @@ static int io_start(tr_runtime *rt) {
     if (rc) {
         return TR_EIO;
     }
-    uv_async_init(&rt->loop, &rt->async, on_async);
+    uv_async_init(&rt->loop, &rt->async, tr__real_on_async);
     rt->async.data = rt;
     uv_timer_init(&rt->loop, &rt->timer);
     rt->timer.data = rt;
     uv_signal_init(&rt->loop, &rt->sigint);
     uv_signal_init(&rt->loop, &rt->sigterm);
     rt->sigint.data = rt->sigterm.data = rt;
-    uv_signal_start(&rt->sigint, on_signal, SIGINT);
-    uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&rt->sigint, tr__real_on_signal, SIGINT);
+    uv_signal_start(&rt->sigterm, tr__real_on_signal, SIGTERM);
     return 0; /* worker 0 runs the loop (worker_main) */
 }
 
@@ -798,7 +522,7 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     if (rc == 0) {
         rc = io_start(rt);
     }
-    if (rc == 0 && pthread_create(&rt->writer, NULL, writer_main, rt) != 0) {
+    if (rc == 0 && pthread_create(&rt->writer, NULL, tr__real_writer_main, rt) != 0) {
         rc = TR_ENOMEM;
     }
     if (rc) {

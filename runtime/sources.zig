@@ -14,6 +14,7 @@ pub const lib = [_][]const u8{
     "runtime/registry.c",
     "runtime/node.c",
     "runtime/engine_real.c",
+    "runtime/engine_real_io.c",
     "runtime/spin.c",
     "runtime/inbox.c",
     "runtime/store.c",
