@@ -11,8 +11,10 @@
 # Debian's clang-14 with libclang-rt-14-dev (libFuzzer, for scripts/fuzz.sh),
 # Debian's chromium (tests/report/ opens `troupe sim --report` pages in it headless; not
 # pinned: Debian replaces its chromium with each security release),
-# Debian's prometheus at exactly PROMETHEUS_VERSION for its promtool (the metrics test), and
-# kubernetes-validate (deploy/k8s's manifests checked offline against bundled schemas).
+# Debian's prometheus at exactly PROMETHEUS_VERSION for its promtool (the metrics test),
+# kubernetes-validate (deploy/k8s's manifests checked offline against bundled schemas), and
+# Debian's nftables and iproute2 (the real-process chaos test's partitions are nft rules in
+# network namespaces, its delays tc netem).
 # Prints the zig command to use on its last line (python3 -m ziglang).
 set -eu
 ZIG_VERSION=0.16.0
@@ -22,7 +24,7 @@ OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 SCHEMATHESIS_VERSION=3.39.16
 HYPOTHESIS_VERSION=6.123.2
 KUBERNETES_VALIDATE_VERSION=1.37.0
-PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev libmicrohttpd-dev curl wrk pkg-config gcc g++ libc6-dev python3-pip clang-14 libclang-rt-14-dev chromium openssl"
+PKGS="libuv1-dev libmsgpack-dev liblmdb-dev libcriterion-dev libssl-dev libjansson-dev libmicrohttpd-dev curl wrk pkg-config gcc g++ libc6-dev python3-pip clang-14 libclang-rt-14-dev chromium openssl nftables iproute2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
