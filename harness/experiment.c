@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness/client.h"
+#include "harness/experiment_internal.h"
 #include "harness/nemesis.h"
 #include "harness/service_defaults.h"
 #include "harness/randomize.h"
@@ -23,47 +24,12 @@
 #include "sim/spans.h"
 #include "sim/trace.h"
 
-#define MS ((uint64_t)1000000)
-#define SEC ((uint64_t)1000000000)
-#define SETTLE_NS (10 * SEC)
-#define QUIET_NS (1 * SEC)
-#define STATE_NS (2 * SEC)
-#define FINAL_NS (10 * SEC)
-#define STATE_MAX 65536
-#define LIN_BUDGET_DEFAULT 200000
-
 static const char *const node_names[TR_SIM_NODES_MAX] = {
     "n1",  "n2",  "n3",  "n4",  "n5",  "n6",  "n7",  "n8",  "n9",  "n10", "n11", "n12", "n13",
     "n14", "n15", "n16", "n17", "n18", "n19", "n20", "n21", "n22", "n23", "n24", "n25", "n26",
     "n27", "n28", "n29", "n30", "n31", "n32", "n33", "n34", "n35", "n36", "n37", "n38", "n39",
     "n40", "n41", "n42", "n43", "n44", "n45", "n46", "n47", "n48", "n49", "n50", "n51", "n52",
     "n53", "n54", "n55", "n56", "n57", "n58", "n59", "n60", "n61", "n62", "n63", "n64"};
-
-/* One workload of the run: its service, clients and final states. */
-typedef struct part {
-    const tr_service *svc;
-    tr__clients *clients;
-    uint8_t *states[TR_SIM_NODES_MAX];
-    size_t state_lens[TR_SIM_NODES_MAX];
-    tr_workload_result *out; /* its share of the result */
-} part;
-
-typedef struct run {
-    const tr_experiment_config *cfg; /* the caller's, or `resolved` */
-    tr_experiment_config drawn;      /* cfg->randomize: the caller's with this seed's draws */
-    tr_experiment_config resolved;   /* the one run, with the service's defaults applied */
-    part parts[TR_EXPERIMENT_WORKLOADS_MAX];
-    uint32_t part_count;
-    const tr_service *bug_svc; /* the service the planted bug belongs to, or NULL */
-    tr_service_env envs[TR_SIM_NODES_MAX];
-    tr_sim *sim;
-    tr__nemesis *nem;
-    tr_scenario scen;
-    uint32_t states_waiting;
-    bool converge_stopped;
-    tr__nemesis_opts nemesis_opts; /* checked; each start creates its nemesis from it */
-    tr_experiment_result *out;
-} run;
 
 void tr_experiment_config_init(tr_experiment_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -406,253 +372,6 @@ static void converge_start(run *r) {
     }
 }
 
-/* ---- checks and the result ---------------------------------------------------------------- */
-
-/* What a check reports with tr_check_measure while it runs. */
-typedef struct measures {
-    uint32_t count;
-    tr_measure items[TR_CHECK_MEASURES_MAX];
-} measures;
-
-int tr_check_measure(const tr_check_input *in, const char *name, double value) {
-    measures *m = in != NULL ? in->measures_ : NULL;
-    if (name == NULL || name[0] == '\0') {
-        return TR_EINVAL;
-    }
-    if (m == NULL) {
-        return 0;
-    }
-    if (m->count == TR_CHECK_MEASURES_MAX) {
-        return TR_EFULL;
-    }
-    m->items[m->count++] = (tr_measure){.name = name, .value = value};
-    return 0;
-}
-
-double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise) {
-    for (uint32_t i = 0; i < o->measure_count; i++) {
-        if (strcmp(o->measures[i].name, name) == 0) {
-            return o->measures[i].value;
-        }
-    }
-    return otherwise;
-}
-
-static tr_check_outcome *add_outcome(tr_workload_result *res, const char *name, tr_verdict v,
-                                     const char *why) {
-    TR_ASSERT(res->check_count < TR_SERVICE_CHECKS_MAX + 1);
-    tr_check_outcome *o = &res->checks[res->check_count++];
-    *o = (tr_check_outcome){.name = name, .verdict = v};
-    snprintf(o->why, sizeof o->why, "%s", why);
-    /* violated > unknown > held */
-    if (v == TR_VERDICT_VIOLATED || (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
-        res->verdict = v;
-    }
-    return o;
-}
-
-static void run_checks(run *r, part *p) {
-    tr_workload_result *res = p->out;
-    const tr_service *svc = p->svc;
-    if (svc->lin_model != NULL) {
-        tr_lin_result lr;
-        uint64_t budget = r->cfg->lin_budget ? r->cfg->lin_budget : LIN_BUDGET_DEFAULT;
-        int rc = tr_lincheck_history(res->history, svc->lin_model, budget, &lr);
-        tr_check_outcome *o =
-            add_outcome(res, "linearizable", rc == 0 ? lr.verdict : TR_VERDICT_UNKNOWN,
-                        rc == 0 ? lr.why : tr_strerror(rc));
-        o->has_key = rc == 0 && lr.verdict != TR_VERDICT_HELD;
-        o->key = lr.key;
-        o->has_op = rc == 0 && lr.verdict == TR_VERDICT_VIOLATED;
-        o->op_index = lr.op_index;
-    }
-    const uint8_t *states[TR_SIM_NODES_MAX];
-    for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
-        states[i] = p->states[i];
-    }
-    tr_check_input in = {.history = res->history,
-                         .node_count = r->cfg->sim.nodes,
-                         .states = states,
-                         .state_lens = p->state_lens,
-                         .bug = p->svc == r->bug_svc ? r->cfg->bug : NULL,
-                         .faults = r->out->faults,
-                         .fault_count = r->out->fault_count,
-                         .sim = r->sim};
-    for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
-        char why[200] = "";
-        measures m = {0};
-        in.measures_ = &m;
-        tr_verdict v = svc->checks[c].run(&in, why, sizeof why);
-        if (v != TR_VERDICT_HELD && v != TR_VERDICT_VIOLATED) {
-            v = TR_VERDICT_UNKNOWN;
-        }
-        tr_check_outcome *o = add_outcome(res, svc->checks[c].name, v, why);
-        o->measure_count = m.count;
-        memcpy(o->measures, m.items, sizeof o->measures);
-    }
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static tr_availability availability(const tr_avail_counts *c) {
-    return (tr_availability){
-        .ok = c->ok, .fail = c->fail, .info = c->info, .fraction = c->fraction};
-}
-
-/* The whole run's, and in the partition window each side's (group 0 majority, 1 minority). */
-static void side_availability(run *r, tr_workload_result *w) {
-    tr_experiment_result *res = r->out;
-    int32_t groups[TR_SIM_NODES_MAX];
-    for (uint32_t i = 0; i < r->cfg->sim.nodes; i++) {
-        groups[i] = (int32_t)(res->minority_nodes >> i & 1);
-    }
-    tr_avail_options ao = {
-        .group_of_node = groups, .node_count = r->cfg->sim.nodes, .group_count = 2};
-    if (res->partitioned) {
-        ao.window_start_ns = (int64_t)res->partition_start_ns;
-        ao.window_end_ns = (int64_t)res->partition_end_ns;
-    }
-    tr_avail_result av;
-    if (tr__checkers_availability(w->history, &ao, &av) == 0) {
-        w->available = availability(&av.all);
-        w->available_majority = availability(&av.groups[0]);
-        w->available_minority = availability(&av.groups[1]);
-    }
-}
-
-/* Part p's operation counts, latencies and availability. */
-static void summarise_part(run *r, part *p) {
-    tr_workload_result *res = p->out;
-    side_availability(r, res);
-    tr_history_op op;
-    for (size_t i = 0; i < tr_history_count(res->history); i++) {
-        if (tr_history_get(res->history, i, &op) == 0) {
-            res->ops_ok += op.type == TR_HISTORY_OK;
-            res->ops_fail += op.type == TR_HISTORY_FAIL;
-            res->ops_info += op.type == TR_HISTORY_INFO;
-        }
-    }
-    size_t n;
-    const uint64_t *lat = tr__clients_latencies(p->clients, &n);
-    uint64_t *sorted = n ? malloc(n * sizeof *sorted) : NULL;
-    if (sorted != NULL) {
-        memcpy(sorted, lat, n * sizeof *sorted);
-        qsort(sorted, n, sizeof *sorted, cmp_u64);
-        res->latency_p50_ns = sorted[(n - 1) / 2];
-        res->latency_p99_ns = sorted[(n - 1) * 99 / 100];
-        free(sorted);
-    }
-}
-
-/* The faults that took effect as a scenario file's text (res->scenario), if all could be
- * recorded; left NULL otherwise, or without memory. */
-static void summarise_scenario(run *r) {
-    bool complete;
-    const tr_scenario *rec = tr__nemesis_record(r->nem, &complete);
-    if (!complete || rec->count == 0) {
-        return;
-    }
-    size_t cap = 1, len = 0;
-    for (size_t i = 0; i < rec->count; i++) { /* the exact size first */
-        cap += (size_t)tr__scenario_format(&rec->events[i], r->cfg->sim.nodes, NULL, 0) + 1;
-    }
-    char *text = malloc(cap);
-    for (size_t i = 0; text != NULL && i < rec->count; i++) {
-        int n = tr__scenario_format(&rec->events[i], r->cfg->sim.nodes, text + len, cap - len);
-        TR_ASSERT(n > 0 && len + (size_t)n + 1 < cap);
-        len += (size_t)n;
-        text[len++] = '\n';
-    }
-    if (text != NULL) {
-        text[len] = '\0';
-        r->out->scenario = text;
-        r->out->scenario_faults = (uint32_t)rec->count;
-    }
-}
-
-/* The fault timeline, and every part's figures. */
-static void summarise(run *r) {
-    tr_experiment_result *res = r->out;
-    uint32_t count;
-    const tr_fault_span *spans = tr__nemesis_spans(r->nem, &count);
-    tr_fault_span *copy = count ? malloc(count * sizeof *copy) : NULL;
-    if (copy != NULL) {
-        memcpy(copy, spans, count * sizeof *copy);
-        res->faults = copy;
-        res->fault_count = count;
-    }
-    summarise_scenario(r);
-    for (uint32_t k = 0; k < r->part_count; k++) {
-        summarise_part(r, &r->parts[k]);
-    }
-}
-
-/* The result's top-level figures: the first workload's, the verdict the worst of all. */
-static void mirror_first(tr_experiment_result *res) {
-    const tr_workload_result *w = &res->workloads[0];
-    res->check_count = w->check_count;
-    memcpy(res->checks, w->checks, sizeof res->checks);
-    res->ops_ok = w->ops_ok;
-    res->ops_fail = w->ops_fail;
-    res->ops_info = w->ops_info;
-    res->latency_p50_ns = w->latency_p50_ns;
-    res->latency_p99_ns = w->latency_p99_ns;
-    res->available = w->available;
-    res->available_majority = w->available_majority;
-    res->available_minority = w->available_minority;
-    res->verdict = TR_VERDICT_HELD;
-    for (uint32_t k = 0; k < res->workload_count; k++) {
-        tr_verdict v = res->workloads[k].verdict;
-        if (v == TR_VERDICT_VIOLATED ||
-            (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
-            res->verdict = v;
-        }
-    }
-}
-
-void tr_experiment_replay_line(const tr_experiment_config *cfg, char *buf, size_t cap) {
-    char kinds[160];
-    size_t len = 0;
-    tr__nemesis_format(cfg->nemesis.kinds, kinds, sizeof kinds);
-    char workload[TR_EXPERIMENT_WORKLOADS_MAX * 72] = "";
-    for (uint32_t k = 0, n = 0; k < cfg->workload_count && k < TR_EXPERIMENT_WORKLOADS_MAX; k++) {
-        n += (size_t)snprintf(workload + n, sizeof workload - n, "%s%.64s", k ? "," : "",
-                              cfg->workloads[k] ? cfg->workloads[k] : "");
-    }
-    len += (size_t)snprintf(buf, cap, "troupe sim");
-    for (uint32_t i = 0; i < cfg->load_path_count && len < cap; i++) {
-        len += (size_t)snprintf(buf + len, cap - len, " --load %s", cfg->load_paths[i]);
-    }
-    if (len < cap) {
-        bool sf = cfg->nemesis.service_faults != NULL && cfg->nemesis.service_faults[0];
-        len += (size_t)snprintf(
-            buf + len, cap - len,
-            " --workload %s --seed %" PRIu64 " --nodes %u --nemesis %s%s%s --duration %.3fs "
-            "--rate %g --keys %u",
-            cfg->workload_count ? workload : cfg->workload, cfg->sim.seed, cfg->sim.nodes,
-            cfg->nemesis.kinds || !sf ? kinds : "", cfg->nemesis.kinds && sf ? "," : "",
-            sf ? cfg->nemesis.service_faults : "", cfg->duration_ns / 1e9, cfg->rate, cfg->keys);
-    }
-    if (cfg->bug != NULL && len < cap) {
-        len += (size_t)snprintf(buf + len, cap - len, " --bug %s", cfg->bug);
-    }
-    if (cfg->lin_budget != 0 && cfg->lin_budget != LIN_BUDGET_DEFAULT && len < cap) {
-        len += (size_t)snprintf(buf + len, cap - len, " --lin-budget %" PRIu64, cfg->lin_budget);
-    }
-    if (cfg->nemesis.scenario_path != NULL && len < cap) {
-        len += (size_t)snprintf(buf + len, cap - len, " --scenario %s", cfg->nemesis.scenario_path);
-    }
-    if (cfg->sim.net == TR_SIM_NET_ORACLE && len < cap) { /* the protocol is the default */
-        len += (size_t)snprintf(buf + len, cap - len, " --net oracle");
-    }
-    if (len < cap) { /* delays, rates, timeouts and --buggify that differ from the defaults */
-        tr__randomize_format(&cfg->sim, cfg->op_timeout_ms, buf + len, cap - len);
-    }
-}
-
 /* ---- one seed ------------------------------------------------------------------------------ */
 
 static uint32_t clients_per_node(const tr_experiment_config *cfg, const tr_workload *wl) {
@@ -858,15 +577,16 @@ static int prepare(const tr_experiment_config *cfg, run *r, tr_experiment_result
 static void finish(run *r) {
     tr_experiment_result *res = r->out;
     drive(r);
-    summarise(r);
+    tr__experiment_summarise(r);
     for (uint32_t k = 0; k < r->part_count; k++) {
-        run_checks(r, &r->parts[k]);
+        tr__experiment_run_checks(r, &r->parts[k]);
         if (tr__clients_record_errors(r->parts[k].clients) > 0) {
-            add_outcome(r->parts[k].out, "history", TR_VERDICT_UNKNOWN,
-                        "history records refused (full, or the workload broke an invariant)");
+            tr__experiment_add_outcome(
+                r->parts[k].out, "history", TR_VERDICT_UNKNOWN,
+                "history records refused (full, or the workload broke an invariant)");
         }
     }
-    mirror_first(res);
+    tr__experiment_mirror_first(res);
     tr_experiment_replay_line(r->cfg, res->replay, sizeof res->replay);
 }
 

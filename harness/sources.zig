@@ -6,6 +6,7 @@ pub const lib = [_][]const u8{
     "harness/nemesis.c",
     "harness/client.c",
     "harness/experiment.c",
+    "harness/experiment_result.c",
     "harness/randomize.c",
     "harness/builtin.c",
     "harness/builtin_ap.c",

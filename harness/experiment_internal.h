@@ -1,0 +1,61 @@
+/* experiment_internal.h — the experiment runner's state for one seed, shared by its files:
+ * experiment.c (configuration, boot, final states, convergence, one seed's run) and
+ * experiment_result.c (the checks over the history and the states, and the result's summary
+ * and replay line). Not part of the public API. */
+#ifndef TR_EXPERIMENT_INTERNAL_H
+#define TR_EXPERIMENT_INTERNAL_H
+
+#include "harness/client.h"
+#include "harness/nemesis.h"
+#include "troupe.h"
+
+#define MS ((uint64_t)1000000)
+#define SEC ((uint64_t)1000000000)
+#define SETTLE_NS (10 * SEC)
+#define QUIET_NS (1 * SEC)
+#define STATE_NS (2 * SEC)
+#define FINAL_NS (10 * SEC)
+#define STATE_MAX 65536
+#define LIN_BUDGET_DEFAULT 200000
+
+/* One workload of the run: its service, clients and final states. */
+typedef struct part {
+    const tr_service *svc;
+    tr__clients *clients;
+    uint8_t *states[TR_SIM_NODES_MAX];
+    size_t state_lens[TR_SIM_NODES_MAX];
+    tr_workload_result *out; /* its share of the result */
+} part;
+
+typedef struct run {
+    const tr_experiment_config *cfg; /* the caller's, or `resolved` */
+    tr_experiment_config drawn;      /* cfg->randomize: the caller's with this seed's draws */
+    tr_experiment_config resolved;   /* the one run, with the service's defaults applied */
+    part parts[TR_EXPERIMENT_WORKLOADS_MAX];
+    uint32_t part_count;
+    const tr_service *bug_svc; /* the service the planted bug belongs to, or NULL */
+    tr_service_env envs[TR_SIM_NODES_MAX];
+    tr_sim *sim;
+    tr__nemesis *nem;
+    tr_scenario scen;
+    uint32_t states_waiting;
+    bool converge_stopped;
+    tr__nemesis_opts nemesis_opts; /* checked; each start creates its nemesis from it */
+    tr_experiment_result *out;
+} run;
+
+/* experiment_result.c */
+/* Appends the outcome of check `name` to res; the workload's verdict becomes the worst so far
+ * (violated > unknown > held). */
+tr_check_outcome *tr__experiment_add_outcome(tr_workload_result *res, const char *name,
+                                             tr_verdict v, const char *why);
+/* Runs part p's checks (linearizability when its workload is a register's, then the
+ * service's) over its history and final states, into p->out. */
+void tr__experiment_run_checks(run *r, part *p);
+/* The fault timeline (and the scenario that replays it), and every part's figures: counts,
+ * latencies, availability per side. */
+void tr__experiment_summarise(run *r);
+/* The result's top-level figures: the first workload's; its verdict the worst of all. */
+void tr__experiment_mirror_first(tr_experiment_result *res);
+
+#endif /* TR_EXPERIMENT_INTERNAL_H */
