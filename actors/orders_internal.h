@@ -100,7 +100,8 @@ void tr__orders_answer_one(tr_ctx *ctx, const orders *s, const flight *f, const 
                            bool as_is);
 /* Answers every waiter of f with the order, and forgets them. */
 void tr__orders_answer_view(tr_ctx *ctx, const orders *s, flight *f, bool as_is);
-/* Takes f's saga one step on: sends its next call, or finishes it. */
+/* Takes f's saga one step on when no call is out and its back-off is over: sends its next call
+ * (backing off when it cannot be sent), or finishes the flight. */
 void tr__orders_drive(tr_ctx *ctx, orders *s, flight *f);
 
 /* orders_client.c */
