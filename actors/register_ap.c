@@ -10,6 +10,12 @@
  * acknowledged before it is durable: AP promises availability, not durability of the last
  * few writes across a crash (they also live on the peers the gossip reached).
  *
+ * Replication: each local write is pushed to every peer at once; every cfg.gossip_ms a
+ * round sends the whole table; a replica answers a round (or a push) with the entries it
+ * holds newer than those it received. The rounds run on the node's clock, which stands still
+ * for a while when it is set back: the pushes and answers do not, so such a replica's last
+ * writes still reach its peers (they answer its silence with their own rounds).
+ *
  * Timestamps: a local write takes ns = max(now_ns, ns of the key's current entry + 1), so a
  * write always supersedes what this replica has already seen (a hybrid logical clock for
  * one key), and ties between nodes break by node id. Nanoseconds rather than milliseconds:
@@ -250,6 +256,8 @@ static int on_event(void *ud, uint64_t seq, const void *event, size_t len) {
 
 /* ---- client operations --------------------------------------------------------------- */
 
+static void push(tr_ctx *ctx, ap_state *s, const ap_entry *e);
+
 static void reply(tr_ctx *ctx, const tr_msg *req, const ap_entry *e) {
     uint8_t buf[TR_REG_BODY_MAX];
     size_t len;
@@ -294,38 +302,81 @@ static void client_op(tr_ctx *ctx, ap_state *s, const tr_msg *msg, bool is_write
     ap_entry *e = merge(s, &in);
     assert(e != NULL);
     journal(ctx, s, e);
+    if (!(s->cfg.bugs & TR_REG_BUG_NO_ANTI_ENTROPY)) {
+        push(ctx, s, e);
+    }
     reply(ctx, msg, e);
 }
 
 /* ---- anti-entropy -------------------------------------------------------------------- */
 
-static void send_chunk(tr_ctx *ctx, ap_state *s, const uint8_t *buf, size_t len) {
+/* {"entries": [...]} (and "answer": true for an answer, which is not answered in turn)
+ * from the entries at `idx` (slots of s->table), at most TR_REG_GOSSIP_CHUNK of them. */
+static size_t encode_entries(const ap_state *s, const uint16_t *idx, uint32_t n, bool answer,
+                             uint8_t *buf, size_t cap) {
+    tr_mp_writer w;
+    tr_mp_writer_init(&w, buf, cap);
+    tr_mp_write_map(&w, answer ? 2 : 1);
+    if (answer) { /* first: the receiver knows it before it reads the entries */
+        tr_mp_write_cstr(&w, "answer");
+        tr_mp_write_bool(&w, true);
+    }
+    tr_mp_write_cstr(&w, "entries");
+    tr_mp_write_array(&w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        put_entry(&w, &s->table[idx[i]]);
+    }
+    assert(w.err == 0);
+    return w.len;
+}
+
+#define GOSSIP_BUF (24 + TR_REG_GOSSIP_CHUNK * ENTRY_MAX)
+
+static void send_peers(tr_ctx *ctx, ap_state *s, const uint8_t *buf, size_t len) {
     for (uint32_t i = 0; i < s->cfg.peer_count; i++) {
         if (i == s->self) {
             continue;
         }
-        /* lost on a cut link: retried */
+        /* lost on a cut link: the next round, or an answer to the peer's, repairs it */
         tr_send_name(ctx, s->addr[i], TR_REG_GOSSIP, buf, len);
     }
 }
 
+/* A round of anti-entropy: the whole table to every peer, a chunk per message. */
 static void gossip(tr_ctx *ctx, ap_state *s) {
-    uint8_t buf[16 + TR_REG_GOSSIP_CHUNK * 29];
+    uint8_t buf[GOSSIP_BUF];
     if (TR_BUGGIFY(ctx)) {
         return; /* fault point: a round skipped (a busy node); the next round sends it all */
     }
-    for (uint32_t i = 0; i < s->count;) {
+    for (uint32_t i = 0; i < s->count; i += TR_REG_GOSSIP_CHUNK) {
         uint32_t n = s->count - i < TR_REG_GOSSIP_CHUNK ? s->count - i : TR_REG_GOSSIP_CHUNK;
-        tr_mp_writer w;
-        tr_mp_writer_init(&w, buf, sizeof buf);
-        tr_mp_write_map(&w, 1);
-        tr_mp_write_cstr(&w, "entries");
-        tr_mp_write_array(&w, n);
-        for (uint32_t end = i + n; i < end; i++) {
-            put_entry(&w, &s->table[s->used[i]]);
-        }
-        assert(w.err == 0);
-        send_chunk(ctx, s, buf, w.len);
+        send_peers(ctx, s, buf, encode_entries(s, &s->used[i], n, false, buf, sizeof buf));
+    }
+}
+
+/* A local write goes to every peer at once, not only with the next round: the rounds run on
+ * the node's clock, which stands still for a while when it is set back, and the write must
+ * not wait for it (the peers' answers to their own rounds repair a push that was lost). */
+static void push(tr_ctx *ctx, ap_state *s, const ap_entry *e) {
+    uint8_t buf[GOSSIP_BUF];
+    uint16_t idx = (uint16_t)(e - s->table);
+    send_peers(ctx, s, buf, encode_entries(s, &idx, 1, false, buf, sizeof buf));
+}
+
+/* Entries the sender of a gossip holds older than we do, sent back to it (push-pull): a
+ * replica whose own rounds stand still (its clock set back) still hands its newer entries
+ * to every peer that gossips to it. */
+typedef struct answer {
+    uint16_t idx[TR_REG_GOSSIP_CHUNK];
+    uint32_t n;
+} answer;
+
+static void answer_flush(tr_ctx *ctx, ap_state *s, const tr_msg *msg, answer *a) {
+    uint8_t buf[GOSSIP_BUF];
+    if (a->n > 0) {
+        tr_send(ctx, msg->from, TR_REG_GOSSIP, buf,
+                encode_entries(s, a->idx, a->n, true, buf, sizeof buf));
+        a->n = 0;
     }
 }
 
@@ -334,11 +385,18 @@ static void on_gossip(tr_ctx *ctx, ap_state *s, const tr_msg *msg) {
     uint32_t n, m, klen;
     const char *k;
     ap_entry e;
+    answer a = {.n = 0};
+    bool is_answer = false;
     tr_mp_reader_init(&r, msg->body, msg->body_len);
     tr_mp_read_map(&r, &n);
     for (uint32_t i = 0; i < n && r.err == 0; i++) {
         if (tr_mp_read_str(&r, &k, &klen) != 0) {
             break;
+        }
+        if (tr_mp_str_eq(k, klen, "answer")) {
+            bool v = false;
+            is_answer |= tr_mp_read_bool(&r, &v) == 0 && v;
+            continue;
         }
         if (!tr_mp_str_eq(k, klen, "entries")) {
             tr_mp_skip(&r);
@@ -347,11 +405,20 @@ static void on_gossip(tr_ctx *ctx, ap_state *s, const tr_msg *msg) {
         tr_mp_read_array(&r, &m);
         for (uint32_t j = 0; j < m && get_entry(&r, &e) == 0; j++) {
             const ap_entry *changed = merge(s, &e);
+            const ap_entry *ours;
             if (changed != NULL) {
                 journal(ctx, s, changed);
+            } else if (!is_answer && (ours = slot(s, e.key, false)) != NULL &&
+                       newer(&e, ours->ns, ours->node)) {
+                a.idx[a.n++] = (uint16_t)(ours - s->table);
+                if (a.n == TR_REG_GOSSIP_CHUNK) {
+                    answer_flush(ctx, s, msg, &a);
+                }
             }
         }
     }
+    /* Answers are not answered (a.n stays 0), so two replicas never bounce entries. */
+    answer_flush(ctx, s, msg, &a);
 }
 
 /* ---- behaviour ----------------------------------------------------------------------- */

@@ -20,9 +20,11 @@
  *         side is unavailable, as a CP store must be. State survives a crash (the store).
  *   "ap"  Last-writer-wins: a write is applied to the local replica with
  *         ts = (max(now_ns, last ts of that key + 1), own node id) and acknowledged at once;
- *         reads are local; every gossip_ms a replica pushes its whole table to every peer
- *         (anti-entropy), and a replica keeps the entry with the larger ts, so replicas
- *         converge after a partition heals. Writes are journalled (snapshot every
+ *         reads are local; a replica pushes each local write to every peer at once and,
+ *         every gossip_ms, its whole table (anti-entropy); a replica keeps the entry with
+ *         the larger ts and answers a round with the entries it holds newer than the
+ *         sender's (push-pull), so replicas converge after a partition heals, even while
+ *         one replica's own rounds stand still (its clock set back). Writes are journalled (snapshot every
  *         TR_REG_AP_SNAPSHOT_EVERY events, the journal truncated up to each snapshot)
  *         and replayed at start. Concurrent writes to one
  *         key lose all but one (LWW), and a skewed clock decides which: that is the stated
@@ -53,11 +55,14 @@
  *                                                                -> TR_REG_STORE_ACK (durable)
  *   TR_REG_STORE_ACK  {"ok": true}
  *   TR_REG_GOSSIP     {"entries": [[key, ts_ns, node, value], ...]}  (at most
- *                     TR_REG_GOSSIP_CHUNK entries per message; no reply)
+ *                     TR_REG_GOSSIP_CHUNK entries per message: a round, or one local
+ *                     write pushed at once), answered with a TR_REG_GOSSIP
+ *                     {"answer": true, "entries": [...]} of the receiver's entries newer
+ *                     than the ones received, when it has any; an answer is not answered
  *
  * Planted bugs (tr_registers_opts.bugs), to show the checkers catch them:
  *   TR_REG_BUG_STALE_READ       a cp read is answered from the coordinator's own replica.
- *   TR_REG_BUG_NO_ANTI_ENTROPY  ap replicas never gossip.
+ *   TR_REG_BUG_NO_ANTI_ENTROPY  ap replicas never gossip (no rounds, no pushed writes).
  *   TR_REG_BUG_NO_WRITE_BACK    a cp read returns the largest ts of its query majority
  *                               without the store phase even when the answers disagree (the
  *                               fast read's condition dropped): a later read can miss what
