@@ -24,11 +24,10 @@
  *         every gossip_ms, its whole table (anti-entropy); a replica keeps the entry with
  *         the larger ts and answers a round with the entries it holds newer than the
  *         sender's (push-pull), so replicas converge after a partition heals, even while
- *         one replica's own rounds stand still (its clock set back). Writes are journalled (snapshot every
- *         TR_REG_AP_SNAPSHOT_EVERY events, the journal truncated up to each snapshot)
- *         and replayed at start. Concurrent writes to one
- *         key lose all but one (LWW), and a skewed clock decides which: that is the stated
- *         semantics, not a bug.
+ *         one replica's own rounds stand still (its clock set back). Writes are journalled
+ *         (snapshot every TR_REG_AP_SNAPSHOT_EVERY events, the journal truncated up to each
+ *         snapshot) and replayed at start. Concurrent writes to one key lose all but one
+ *         (LWW), and a skewed clock decides which: that is the stated semantics, not a bug.
  *
  * Both are plain actors: they use only troupe.h, so the same code runs on the simulator
  * and on real nodes. Every node registers "cp" and "ap"; replicas address each other by
