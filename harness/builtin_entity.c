@@ -149,6 +149,8 @@ const tr_service tr__builtin_entity = {.abi = TR_SERVICE_ABI,
                                        .checks = entity_checks,
                                        .check_count = 2,
                                        .bugs = entity_bugs,
+                                       /* reads are answered from the activation's memory */
+                                       .lin_rests_on = "single-activation",
                                        .nemesis = TR_NEMESIS_PAUSE | TR_NEMESIS_PARTITION |
                                                   TR_NEMESIS_CRASH};
 

@@ -56,6 +56,38 @@ tr_check_outcome *tr__experiment_add_outcome(tr_workload_result *res, const char
     return o;
 }
 
+void tr__experiment_rest_linearizability(tr_workload_result *res, const char *rests_on) {
+    tr_check_outcome *lin = NULL, *base = NULL;
+    for (uint32_t i = 0; i < res->check_count; i++) {
+        if (strcmp(res->checks[i].name, "linearizable") == 0) {
+            lin = &res->checks[i];
+        } else if (strcmp(res->checks[i].name, rests_on) == 0) {
+            base = &res->checks[i];
+        }
+    }
+    if (lin == NULL || base == NULL || lin->verdict != TR_VERDICT_VIOLATED ||
+        base->verdict == TR_VERDICT_HELD) {
+        return;
+    }
+    char text[sizeof lin->why];
+    snprintf(text, sizeof text, "%s", lin->why);
+    if (base->verdict == TR_VERDICT_VIOLATED) {
+        snprintf(lin->why, sizeof lin->why, "%s was violated too; %s", rests_on, text);
+    } else {
+        snprintf(lin->why, sizeof lin->why, "not promised when %s is unknown; %s", rests_on, text);
+    }
+    lin->verdict = base->verdict;
+    lin->has_op = lin->verdict == TR_VERDICT_VIOLATED;
+    res->verdict = TR_VERDICT_HELD;
+    for (uint32_t i = 0; i < res->check_count; i++) {
+        tr_verdict v = res->checks[i].verdict;
+        if (v == TR_VERDICT_VIOLATED ||
+            (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
+            res->verdict = v;
+        }
+    }
+}
+
 void tr__experiment_run_checks(run *r, part *p) {
     tr_workload_result *res = p->out;
     const tr_service *svc = p->svc;
@@ -94,6 +126,9 @@ void tr__experiment_run_checks(run *r, part *p) {
         tr_check_outcome *o = tr__experiment_add_outcome(res, svc->checks[c].name, v, why);
         o->measure_count = m.count;
         memcpy(o->measures, m.items, sizeof o->measures);
+    }
+    if (svc->lin_model != NULL && svc->lin_rests_on != NULL) {
+        tr__experiment_rest_linearizability(res, svc->lin_rests_on);
     }
 }
 

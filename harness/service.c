@@ -262,6 +262,18 @@ static int validate_checks(const tr_service *svc, char *err, size_t cap) {
             }
         }
     }
+    if (svc->lin_rests_on) {
+        bool found = false;
+        for (uint32_t i = 0; i < svc->check_count && !found; i++) {
+            found = !strcmp(svc->checks[i].name, svc->lin_rests_on);
+        }
+        if (!m || !found) {
+            return fail(err, cap,
+                        "service '%s': lin_rests_on '%.64s' must name one of its checks, and "
+                        "needs a lin_model",
+                        svc->name, svc->lin_rests_on);
+        }
+    }
     if (svc->state_actor && (!reg_name_ok(svc->state_actor, strnlen(svc->state_actor, 65)) ||
                              svc->state_type < TR_MSG_USER || svc->state_type >= 0xFFFF0000u)) {
         return fail(err, cap,

@@ -1302,9 +1302,10 @@ int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t
  * point's name stays the same across ABIs, so that a host can always find an older or newer
  * module and say which ABI it was built for; the ABI number changes whenever a struct a
  * module fills (tr_service, tr_workload, ...) changes shape. ABI 2: a declared nemesis, a
- * workload's table of operations and target, stateful clients.
+ * workload's table of operations and target, stateful clients. ABI 3: the check that
+ * linearizability rests on (tr_service.lin_rests_on).
  * Everything a descriptor points at is static: it must live as long as the module. */
-#define TR_SERVICE_ABI 2
+#define TR_SERVICE_ABI 3
 #define TR_SERVICE_ENTRY "troupe_service_v1"
 #define TR_SERVICE_ACTORS_MAX 16
 #define TR_SERVICE_CHECKS_MAX 8
@@ -1505,6 +1506,13 @@ typedef struct tr_service {
      * that names none (tr_nemesis_spec.kinds == TR_NEMESIS_DEFAULT, as tr_experiment_config_init
      * sets it; `troupe sim` without --nemesis). 0: a partition. */
     uint32_t nemesis;
+    /* Optional (with lin_model): the name of one of `checks` whose guarantee the service's
+     * linearizability rests on, as an entity's rests on single activation. When the history is
+     * not linearizable and that check did not hold, the linearizability verdict is that
+     * check's: unknown when the check says its own promise did not apply to the run ("not
+     * promised with clock faults"), violated when the check was violated; the why names both.
+     * When the check held, a history that is not linearizable is violated as always. */
+    const char *lin_rests_on;
 } tr_service;
 
 /* In tr_nemesis_spec.kinds: the nemesis the workload's service declares (tr_service.nemesis;

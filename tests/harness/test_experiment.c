@@ -294,6 +294,60 @@ Test(experiment, a_tiny_lin_budget_gives_unknown_never_held) {
     tr_experiment_result_destroy(r);
 }
 
+static tr_verdict premise;
+
+static tr_verdict check_premise(const tr_check_input *in, char *why, size_t cap) {
+    (void)in;
+    snprintf(why, cap, "%s",
+             premise == TR_VERDICT_UNKNOWN ? "not promised with clock faults" : "as stated");
+    return premise;
+}
+
+static const tr_check premise_check[] = {{"premise", check_premise}};
+
+/* A service whose linearizability rests on one of its checks (tr_service.lin_rests_on, as an
+ * entity's rests on single activation): a history that is not linearizable (the phantom bug)
+ * takes that check's verdict when the check did not hold, and is violated when it held; a
+ * linearizable one stays held whatever the check says. */
+Test(experiment, linearizability_takes_the_verdict_of_the_check_it_rests_on) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    svc.lin_model = &model;
+    svc.checks = premise_check;
+    svc.check_count = 1;
+    svc.lin_rests_on = "premise";
+    static const struct {
+        const char *bug;
+        tr_verdict premise, lin;
+        const char *why;
+    } cases[] = {
+        {"phantom", TR_VERDICT_HELD, TR_VERDICT_VIOLATED, "key "},
+        {"phantom", TR_VERDICT_UNKNOWN, TR_VERDICT_UNKNOWN,
+         "not promised when premise is unknown; key "},
+        {"phantom", TR_VERDICT_VIOLATED, TR_VERDICT_VIOLATED, "premise was violated too; key "},
+        {NULL, TR_VERDICT_UNKNOWN, TR_VERDICT_HELD, "every key linearizable"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tr_experiment_config cfg;
+        config(&cfg, 1);
+        cfg.sim.nodes = 1; /* one register, no faults: linearizable but for the bug */
+        cfg.nemesis.kinds = 0;
+        cfg.services = one;
+        cfg.bug = cases[i].bug;
+        premise = cases[i].premise;
+        tr_experiment_result *r = run_ok(&cfg);
+        cr_assert_eq(r->check_count, 2);
+        cr_assert_str_eq(r->checks[0].name, "linearizable");
+        cr_expect_eq(r->checks[0].verdict, cases[i].lin, "case %zu: %s", i, r->checks[0].why);
+        cr_expect(strncmp(r->checks[0].why, cases[i].why, strlen(cases[i].why)) == 0,
+                  "case %zu: '%s' does not start with '%s'", i, r->checks[0].why, cases[i].why);
+        tr_verdict worst =
+            cases[i].lin == TR_VERDICT_VIOLATED ? TR_VERDICT_VIOLATED : TR_VERDICT_UNKNOWN;
+        cr_expect_eq(r->verdict, worst, "case %zu", i);
+        tr_experiment_result_destroy(r);
+    }
+}
+
 static int slow_started, slow_stopped;
 
 static void slow_start(tr_sim *sim, uint32_t node) {

@@ -71,12 +71,15 @@ Test(service_validate, accepts_a_complete_descriptor) {
     char err[256];
     cr_assert_eq(tr_service_validate(&svc, err, sizeof err), 0, "%s", err);
     cr_assert_str_empty(err);
+    svc.lin_model = &tr_lin_model_register;
+    svc.lin_rests_on = "no-loss";
+    cr_assert_eq(tr_service_validate(&svc, err, sizeof err), 0, "%s", err);
 }
 
 Test(service_validate, names_what_is_wrong) {
     good();
     svc.abi = TR_SERVICE_ABI + 1;
-    expect_invalid("ABI 3, but this troupe hosts ABI 2");
+    expect_invalid("ABI 4, but this troupe hosts ABI 3");
     good();
     svc.name = "Bad Name";
     expect_invalid("'Bad Name' is not 1..63 bytes of [a-z0-9-]");
@@ -137,6 +140,13 @@ Test(service_validate, names_what_is_wrong) {
     svc.lin_model = &model;
     expect_invalid("linearizability model needs");
     good();
+    svc.lin_rests_on = "no-loss"; /* a check, but no model to rest */
+    expect_invalid("lin_rests_on 'no-loss' must name one of its checks, and needs a lin_model");
+    good();
+    svc.lin_model = &tr_lin_model_register;
+    svc.lin_rests_on = "no-such-check";
+    expect_invalid("lin_rests_on 'no-such-check' must name one of its checks");
+    good();
     bugs[1] = "early-reply";
     bugs[2] = NULL;
     expect_invalid("planted bug 'early-reply' is listed twice");
@@ -180,7 +190,7 @@ Test(service_load, refuses_what_is_not_a_service) {
     expect_load_error(module("TR_SVC_NOENTRY"), TR_EINVAL,
                       "is not a troupe service: it has no troupe_service_v1 entry point");
     expect_load_error(module("TR_SVC_ABI"), TR_EINVAL,
-                      "was built for service ABI 3; this troupe hosts ABI 2");
+                      "was built for service ABI 4; this troupe hosts ABI 3");
     expect_load_error(module("TR_SVC_OWNCOPY"), TR_EINVAL,
                       "carries its own copy of the troupe runtime (it defines tr_strerror)");
 }
@@ -321,8 +331,8 @@ Test(service_cli, node_exits_2_on_a_bad_module, .timeout = 60) {
                         "troupe node: --load: cannot open '/nonexistent/svc.so'");
     expect_node_refuses(getenv("TROUPE_BIN"), "cannot dynamically load executable");
     expect_node_refuses(module("TR_SVC_NOENTRY"), "is not a troupe service");
-    expect_node_refuses(module("TR_SVC_ABI"), "was built for service ABI 3; this troupe hosts "
-                                              "ABI 2");
+    expect_node_refuses(module("TR_SVC_ABI"), "was built for service ABI 4; this troupe hosts "
+                                              "ABI 3");
     expect_node_refuses(module("TR_SVC_INITFAIL"),
                         "service 'svc-initfail': actor 'initfail-second' failed in init: "
                         "input/output error");
@@ -337,7 +347,7 @@ Test(service_cli, call_refuses_a_bad_module_or_an_unknown_request_name) {
     char out[2048], args[1024];
     snprintf(args, sizeof args, "127.0.0.1:1 counter add '{}' --load '%s'", module("TR_SVC_ABI"));
     cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
-    cr_assert(strstr(out, "troupe call: --load: ") && strstr(out, "was built for service ABI 3"),
+    cr_assert(strstr(out, "troupe call: --load: ") && strstr(out, "was built for service ABI 4"),
               "%s", out);
     snprintf(args, sizeof args, "127.0.0.1:1 counter addd '{}' --load '%s'", module("TR_SVC_TEST"));
     cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
