@@ -248,7 +248,23 @@ void tr__sim_print_replay(const tr__sim_opts *o, uint64_t seed, FILE *f) {
 /* The text report's fault timeline shows this many faults unless --all-faults. */
 #define FAULTS_SHOWN 20
 
-/* Each fault that took effect: its kind, virtual window and the nodes it touched. */
+/* A clock fault's change as text ("jump +1.556s", "drift -840ppm", "skew to -0.200s"); ""
+ * for a span of another kind. */
+static void clock_change(char *buf, size_t cap, const tr_fault_span *f) {
+    buf[0] = '\0';
+    if (f->change == NULL) {
+        return;
+    }
+    if (strcmp(f->change, "drift") == 0) {
+        snprintf(buf, cap, "drift %+" PRId64 "ppm", f->value);
+    } else {
+        snprintf(buf, cap, "%s%s %+.3fs", f->change, strcmp(f->change, "skew") ? "" : " to",
+                 (double)f->value / 1e9);
+    }
+}
+
+/* Each fault that took effect: its kind, virtual window and the nodes it touched (and how a
+ * clock changed). */
 void tr__sim_print_fault_timeline(const tr_fault_span *f, uint32_t n, bool all) {
     if (n == 0) {
         return;
@@ -261,8 +277,10 @@ void tr__sim_print_fault_timeline(const tr_fault_span *f, uint32_t n, bool all) 
         if (f[i].end_ns != 0) {
             snprintf(end, sizeof end, "%.3fs", f[i].end_ns / 1e9);
         }
-        printf("  %-10s %9.3fs .. %-9s nodes %s\n", f[i].kind, f[i].start_ns / 1e9, end,
-               names[0] ? names : "-");
+        char change[48];
+        clock_change(change, sizeof change, &f[i]);
+        printf("  %-10s %9.3fs .. %-9s nodes %s%s%s%s\n", f[i].kind, f[i].start_ns / 1e9, end,
+               names[0] ? names : "-", change[0] ? " (" : "", change, change[0] ? ")" : "");
     }
     if (shown < n) {
         printf("  ... and %u more (--all-faults lists every one)\n", n - shown);
@@ -421,7 +439,8 @@ void tr__sim_json_nodes(uint64_t mask, uint32_t nodes) {
     putchar(']');
 }
 
-/* The fault timeline as a JSON array of {kind, start_s, end_s (null: until the end), nodes}. */
+/* The fault timeline as a JSON array of {kind, start_s, end_s (null: until the end), nodes},
+ * a clock fault's with its change: "jump_s", "skew_s" or "drift_ppm". */
 void tr__sim_json_fault_timeline(const tr_fault_span *f, uint32_t n) {
     fputs("\"fault_timeline\":[", stdout);
     for (uint32_t i = 0; i < n; i++) {
@@ -435,6 +454,12 @@ void tr__sim_json_fault_timeline(const tr_fault_span *f, uint32_t n) {
         }
         fputs(",\"nodes\":", stdout);
         tr__sim_json_nodes(f[i].nodes, TR_SIM_NODES_MAX);
+        if (f[i].change != NULL && strcmp(f[i].change, "drift") == 0) {
+            printf(",\"drift_ppm\":%" PRId64, f[i].value);
+        } else if (f[i].change != NULL) {
+            printf(",\"%s_s\":%.9f", strcmp(f[i].change, "skew") ? "jump" : "skew",
+                   (double)f[i].value / 1e9);
+        }
         putchar('}');
     }
     putchar(']');

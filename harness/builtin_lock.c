@@ -255,13 +255,13 @@ static const span *overlap(const span *s, size_t n, const span **other) {
 }
 
 /* The promise assumes bounded drift and no clock jumps on the home: two owners of a lock
- * whose home (lock mod N) had a clock fault starting before the second grant completed are
- * outside it. */
+ * whose home (lock mod N) had a clock fault beyond that (tr_fault_breaks_clock_bound)
+ * starting before the second grant completed are outside it. */
 static bool home_clock_fault(const tr_check_input *in, const span *bad) {
     uint32_t home = in->node_count ? (uint32_t)((uint64_t)bad->lock % in->node_count) : 0;
     for (uint32_t i = 0; i < in->fault_count && home < 64; i++) {
         const tr_fault_span *f = &in->faults[i];
-        if (f->kind != NULL && !strncmp(f->kind, "clock", 5) && (f->nodes >> home & 1) &&
+        if (tr_fault_breaks_clock_bound(f) && (f->nodes >> home & 1) &&
             (int64_t)f->start_ns < bad->start_ns) {
             return true;
         }

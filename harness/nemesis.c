@@ -368,6 +368,17 @@ static void service_fault(tr__nemesis *n, uint32_t f, uint32_t i) {
     tr_sim_at(n->sim, until, service_stop_cb, &n->fault_uds[f * TR_SIM_NODES_MAX + i]);
 }
 
+/* A clock fault's span (it stays open until the end), with how the clock changed. */
+static void clock_span(tr__nemesis *n, const tr_scen_event *ev, uint64_t nodes) {
+    uint32_t s = span_open(n, "clock", nodes, 0);
+    if (s != NO_SPAN) {
+        n->spans[s].change = ev->kind == TR_SCEN_CLOCK_JUMP   ? "jump"
+                             : ev->kind == TR_SCEN_CLOCK_SKEW ? "skew"
+                                                              : "drift";
+        n->spans[s].value = ev->value;
+    }
+}
+
 static void clock_fault(tr__nemesis *n, uint32_t i, int64_t skew) {
     tr_scen_event ev = {.kind = TR_SCEN_CLOCK_JUMP, .a = i, .b = TR_SIM_ANY, .value = skew};
     int rc;
@@ -381,7 +392,17 @@ static void clock_fault(tr__nemesis *n, uint32_t i, int64_t skew) {
     if (rc == 0) {
         record(n, ev);
     }
-    span_open(n, "clock", 1ull << i, 0); /* a clock stays off until the end */
+    clock_span(n, &ev, 1ull << i);
+}
+
+bool tr_fault_breaks_clock_bound(const tr_fault_span *f) {
+    if (f->kind == NULL || strcmp(f->kind, "clock") != 0) {
+        return false;
+    }
+    if (f->change == NULL || strcmp(f->change, "drift") != 0) {
+        return true; /* a jump or skew, or a span that does not say */
+    }
+    return f->value >= TR_CLOCK_DRIFT_BOUND_PPM || f->value <= -TR_CLOCK_DRIFT_BOUND_PPM;
 }
 
 static void storage_fault(tr__nemesis *n, uint32_t kind, uint32_t i);
@@ -483,7 +504,7 @@ static void scen_span(tr__nemesis *n, const tr_scen_event *ev) {
         break;
     case TR_SCEN_CLOCK_SKEW:
     case TR_SCEN_CLOCK_JUMP:
-    case TR_SCEN_CLOCK_DRIFT: span_open(n, kind, scen_nodes(n, ev), 0); break;
+    case TR_SCEN_CLOCK_DRIFT: clock_span(n, ev, scen_nodes(n, ev)); break;
     default: /* a partition shape: until the next heal or shape */
         span_close(n, &n->link_span);
         n->link_span = span_open(n, kind, scen_nodes(n, ev), 0);

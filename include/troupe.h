@@ -1303,7 +1303,8 @@ int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t
  * module and say which ABI it was built for; the ABI number changes whenever a struct a
  * module fills (tr_service, tr_workload, ...) changes shape. ABI 2: a declared nemesis, a
  * workload's table of operations and target, stateful clients. ABI 3: the check that
- * linearizability rests on (tr_service.lin_rests_on).
+ * linearizability rests on (tr_service.lin_rests_on), and a clock fault's change in its
+ * tr_fault_span.
  * Everything a descriptor points at is static: it must live as long as the module. */
 #define TR_SERVICE_ABI 3
 #define TR_SERVICE_ENTRY "troupe_service_v1"
@@ -1642,7 +1643,18 @@ struct tr_fault_span {
     const char *kind; /* "partition", "crash", ..., or a service fault's name */
     uint64_t start_ns, end_ns;
     uint64_t nodes; /* bit i: node index i touched */
+    /* For kind "clock", how the clock changed: "jump" (value: the nanoseconds added, either
+     * sign), "skew" (value: the offset set from true time, ns) or "drift" (value: the rate's
+     * offset from true time, ppm); NULL for every other kind. */
+    const char *change;
+    int64_t value;
 };
+/* Whether the clock fault f is outside "bounded drift and no jumps", the condition leases
+ * rest on (single activation, a lock's owner): a jump or skew, or a drift of
+ * TR_CLOCK_DRIFT_BOUND_PPM or more either way (two clocks then drift apart by 10% or more).
+ * False for a span of another kind. */
+#define TR_CLOCK_DRIFT_BOUND_PPM 50000
+bool tr_fault_breaks_clock_bound(const tr_fault_span *f);
 
 /* Completed operations by outcome; fraction = ok / (ok + fail + info), -1 when none. */
 typedef struct tr_availability {
@@ -1822,9 +1834,9 @@ size_t tr_sim_probes(const tr_sim *sim, const tr_sim_probe **out, uint64_t *drop
  * violated when two activations of one entity handled messages in overlapping true time (the
  * first to the last message of each). Unknown without a simulation, without any entity
  * probe, or when probes were dropped and no violation is among those kept; and a violation in
- * a run with clock faults (a fault span whose kind starts with "clock") is unknown too, "not
- * promised with clock faults": single activation is promised under bounded drift and no
- * clock jumps only (troupe.h, "Entities"). Reports the measures "entities" and
+ * a run with a clock fault outside the bound (tr_fault_breaks_clock_bound: a jump, a skew, a
+ * drift of 5% or more) is unknown too, "not promised with clock faults": single activation is
+ * promised under bounded drift and no clock jumps only (troupe.h, "Entities"). Reports the measures "entities" and
  * "activations". */
 tr_verdict tr_entity_check_single(const tr_check_input *in, char *why, size_t why_cap);
 /* ------------------------------------------------------------------------------------ */

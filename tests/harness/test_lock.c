@@ -145,9 +145,9 @@ Test(lock_check, a_second_token_inside_a_lease_is_violated) {
 }
 
 /* The promise assumes the home's clock neither jumps nor drifts beyond the margin: two owners
- * of lock 0 (home n1 of 3) after a clock fault on n1 are outside it (unknown, the condition
- * named); after one on another node, or one that started after the second grant, they are a
- * violation. */
+ * of lock 0 (home n1 of 3) after a clock jump on n1 are outside it (unknown, the condition
+ * named); after one on another node, one that started after the second grant, or a drift
+ * inside the margin, they are a violation. */
 Test(lock_check, two_owners_after_a_clock_fault_on_the_home_are_unknown) {
     char why[200] = "";
     op(1, "acquire", 0, 1, TR_HISTORY_OK, 1);
@@ -162,6 +162,18 @@ Test(lock_check, two_owners_after_a_clock_fault_on_the_home_are_unknown) {
     cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
     in.faults = &later;
     cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+    tr_fault_span drift = home;
+    drift.change = "drift";
+    drift.value = -1000; /* ppm: far inside the 10% margin */
+    in.faults = &drift;
+    cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_VIOLATED, "%s", why);
+    drift.value = 60000;
+    cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_UNKNOWN, "%s", why);
+    tr_fault_span jump = home;
+    jump.change = "jump";
+    jump.value = 2000000;
+    in.faults = &jump;
+    cr_expect_eq(tr__lock_check_single_owner(&in, why, sizeof why), TR_VERDICT_UNKNOWN, "%s", why);
 }
 
 /* The lease counts from the invoke: a token granted after it ran out does not overlap, even

@@ -149,6 +149,29 @@ Test(trace, fault_timeline_in_json_has_each_fault_with_its_window_and_nodes, .ti
     unlink(path);
 }
 
+/* A clock fault says how the clock changed, in the text and in the JSON: checks tell a jump
+ * from a drift inside the bound leases allow (tr_fault_breaks_clock_bound). */
+Test(trace, fault_timeline_says_how_a_clock_changed, .timeout = 60) {
+    char path[96], args[256];
+    tmp_name(path, sizeof path, "clock");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "1s clock-jump n2 +1.5s\n2s clock-drift n3 -300ppm\n3s clock-skew n1 -0.25s\n");
+    fclose(f);
+    snprintf(args, sizeof args, "--workload cp --duration 5s --scenario %s", path);
+    cr_assert_eq(sim(args), 0, "%s", out);
+    cr_assert_not_null(
+        strstr(out, "  clock          1.000s .. 5.000s    nodes n2 (jump +1.500s)\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "nodes n3 (drift -300ppm)\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "nodes n1 (skew to -0.250s)\n"), "%s", out);
+    snprintf(args, sizeof args, "--workload cp --duration 5s --scenario %s --json", path);
+    cr_assert_eq(sim(args), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"nodes\":[\"n2\"],\"jump_s\":1.500000000}"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"nodes\":[\"n3\"],\"drift_ppm\":-300}"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"nodes\":[\"n1\"],\"skew_s\":-0.250000000}"), "%s", out);
+    unlink(path);
+}
+
 Test(trace, fault_timeline_text_shows_twenty_unless_all_faults, .timeout = 60) {
     char path[96], args[256];
     tmp_name(path, sizeof path, "scen25");
