@@ -18,7 +18,8 @@ typedef struct bc_state {
     tr_service_place place; /* first: tr_service_place_init */
     uint32_t bugs;
     uint32_t count;
-    uint32_t first_open;           /* entries below it are held by every node */
+    uint32_t first_open;                        /* entries below it are held by every node */
+    uint32_t first_open_of[TR_BCAST_NODES_MAX]; /* per node j: entries below it are held by j */
     tr__durable_mark mark;         /* position: entries below mark.durable are durable, gossiped */
     bc_entry e[TR_BCAST_MSGS_MAX]; /* in the order this node learned them */
     uint16_t index[HASH_SIZE];     /* id -> entry + 1 (0: empty), open addressing */
@@ -184,9 +185,18 @@ static void offer(tr_ctx *ctx, bc_state *s, uint32_t from) {
     }
     for (uint32_t j = 0; j < s->place.node_count; j++) {
         uint32_t n = 0;
+        /* Holders only grow, so the entries j holds from the oldest on need no second look:
+         * the scan below starts above them (the batch is the same, at a round's cost in the
+         * entries j lacks rather than in all since the oldest one some node lacks). */
+        uint32_t lo = s->first_open_of[j];
+        while (lo < s->count && (s->e[lo].holders >> j & 1)) {
+            lo++;
+        }
+        s->first_open_of[j] = lo;
         /* Newest first: after a restart this node knows no peer's holdings and sends all it
          * holds again; the messages only it may hold are the last it learned. */
-        for (uint32_t i = (uint32_t)s->mark.durable; i-- > from && n < TR_BCAST_BATCH_MAX;) {
+        for (uint32_t i = (uint32_t)s->mark.durable;
+             i-- > (lo > from ? lo : from) && n < TR_BCAST_BATCH_MAX;) {
             if (!(s->e[i].holders >> j & 1)) {
                 s->ids[n++] = s->e[i].id;
             }

@@ -229,10 +229,19 @@ void tr__orset_encode(const tr__orset *s, tr_mp_writer *w) {
     }
     tr_mp_write_array(w, 4 * s->count);
     for (uint32_t i = 0; i < s->count; i++) {
-        tr_mp_write_int(w, s->e[i].key);
-        tr_mp_write_int(w, s->e[i].elem);
-        tr_mp_write_uint(w, s->e[i].node);
-        tr_mp_write_uint(w, s->e[i].seq);
+        const tr__orset_entry *e = &s->e[i];
+        uint8_t *p = tr_mp_writer_room(w, 4 * 9); /* a state is shipped whole: no call per value */
+        if (p != NULL) {
+            p = tr_mp_put_int(p, e->key);
+            p = tr_mp_put_int(p, e->elem);
+            p = tr_mp_put_uint(p, e->node);
+            tr_mp_writer_advance(w, tr_mp_put_uint(p, e->seq));
+            continue;
+        }
+        tr_mp_write_int(w, e->key);
+        tr_mp_write_int(w, e->elem);
+        tr_mp_write_uint(w, e->node);
+        tr_mp_write_uint(w, e->seq);
     }
 }
 

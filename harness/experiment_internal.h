@@ -45,6 +45,12 @@ typedef struct run {
 } run;
 
 /* experiment_result.c */
+/* What a check reports with tr_check_measure while it runs (tr_check_input.measures_). */
+typedef struct tr__measures {
+    uint32_t count;
+    tr_measure items[TR_CHECK_MEASURES_MAX];
+} tr__measures;
+
 /* Appends the outcome of check `name` to res; the workload's verdict becomes the worst so far
  * (violated > unknown > held). */
 tr_check_outcome *tr__experiment_add_outcome(tr_workload_result *res, const char *name,

@@ -13,14 +13,8 @@
 #include "runtime/assert.h"
 #include "sim/checkers.h"
 
-/* What a check reports with tr_check_measure while it runs. */
-typedef struct measures {
-    uint32_t count;
-    tr_measure items[TR_CHECK_MEASURES_MAX];
-} measures;
-
 int tr_check_measure(const tr_check_input *in, const char *name, double value) {
-    measures *m = in != NULL ? in->measures_ : NULL;
+    tr__measures *m = in != NULL ? in->measures_ : NULL;
     if (name == NULL || name[0] == '\0') {
         return TR_EINVAL;
     }
@@ -117,7 +111,7 @@ void tr__experiment_run_checks(run *r, part *p) {
                          .sim = r->sim};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
-        measures m = {0};
+        tr__measures m = {0};
         in.measures_ = &m;
         tr_verdict v = svc->checks[c].run(&in, why, sizeof why);
         if (v != TR_VERDICT_HELD && v != TR_VERDICT_VIOLATED) {

@@ -10,6 +10,7 @@
 #include "harness/builtin_broadcast.h"
 #include "harness/builtin_counter.h"
 #include "harness/builtin_set.h"
+#include "harness/experiment_internal.h"
 #include "troupe.h"
 
 static void op(tr_history *h, int64_t process, int32_t node, tr_history_type type, const char *f,
@@ -363,6 +364,43 @@ Test(check_crdt, set_full_excuses_only_operations_of_a_node_torn_later) {
     torn = (tr_fault_span){.kind = "corrupt", .start_ns = 3, .nodes = 1}; /* before the remove */
     cr_expect_eq(set_check((int64_t[]){10, 11}, 2, &in, why), TR_VERDICT_VIOLATED, "%s", why);
     tr_history_destroy(h);
+}
+
+/* The value of measure `name` in m, or -1. */
+static double measure(const tr__measures *m, const char *name) {
+    for (uint32_t i = 0; i < m->count; i++) {
+        if (strcmp(m->items[i].name, name) == 0) {
+            return m->items[i].value;
+        }
+    }
+    return -1;
+}
+
+/* The read after the adds (10 and 11 ok, 11 then removed) and its stale and never-read
+ * elements: 10 is stale when the read misses it, never read unless a read saw it; a read's
+ * elements in another order count the same. */
+Test(check_crdt, set_reads_count_stale_and_never_read_elements) {
+    static const struct {
+        uint8_t read[4];
+        size_t len;
+        double stale, never_read;
+    } cases[] = {
+        {{0x90}, 1, 1, 2},         /* []: misses 10; neither was read */
+        {{0x91, 10}, 2, 0, 1},     /* [10]: 11 never read */
+        {{0x92, 10, 11}, 3, 0, 0}, /* [10, 11] */
+        {{0x92, 12, 10}, 3, 0, 1}, /* [12, 10], not ascending: 10 seen */
+        {{0x92, 11, 12}, 3, 1, 1}, /* [11, 12]: misses 10 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tr_history *h = set_history(cases[i].read, cases[i].len);
+        tr__measures m = {0};
+        tr_check_input in = {.history = h, .measures_ = &m};
+        char why[200];
+        (void)set_check((int64_t[]){10}, 1, &in, why);
+        cr_expect_eq(measure(&m, "stale"), cases[i].stale, "case %zu", i);
+        cr_expect_eq(measure(&m, "never_read"), cases[i].never_read, "case %zu", i);
+        tr_history_destroy(h);
+    }
 }
 
 /* ---- broadcast ---- */
