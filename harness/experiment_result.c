@@ -37,16 +37,20 @@ double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, dou
     return otherwise;
 }
 
+/* The worse of two verdicts: violated > unknown > held. */
+static tr_verdict worse(tr_verdict a, tr_verdict b) {
+    return a == TR_VERDICT_VIOLATED || b == TR_VERDICT_VIOLATED ? TR_VERDICT_VIOLATED
+           : a == TR_VERDICT_UNKNOWN || b == TR_VERDICT_UNKNOWN ? TR_VERDICT_UNKNOWN
+                                                                : TR_VERDICT_HELD;
+}
+
 tr_check_outcome *tr__experiment_add_outcome(tr_workload_result *res, const char *name,
                                              tr_verdict v, const char *why) {
     TR_ASSERT(res->check_count < TR_SERVICE_CHECKS_MAX + 1);
     tr_check_outcome *o = &res->checks[res->check_count++];
     *o = (tr_check_outcome){.name = name, .verdict = v};
     snprintf(o->why, sizeof o->why, "%s", why);
-    /* violated > unknown > held */
-    if (v == TR_VERDICT_VIOLATED || (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
-        res->verdict = v;
-    }
+    res->verdict = worse(res->verdict, v);
     return o;
 }
 
@@ -74,11 +78,7 @@ void tr__experiment_rest_linearizability(tr_workload_result *res, const char *re
     lin->has_op = lin->verdict == TR_VERDICT_VIOLATED;
     res->verdict = TR_VERDICT_HELD;
     for (uint32_t i = 0; i < res->check_count; i++) {
-        tr_verdict v = res->checks[i].verdict;
-        if (v == TR_VERDICT_VIOLATED ||
-            (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
-            res->verdict = v;
-        }
+        res->verdict = worse(res->verdict, res->checks[i].verdict);
     }
 }
 
@@ -239,11 +239,7 @@ void tr__experiment_mirror_first(tr_experiment_result *res) {
     res->available_minority = w->available_minority;
     res->verdict = TR_VERDICT_HELD;
     for (uint32_t k = 0; k < res->workload_count; k++) {
-        tr_verdict v = res->workloads[k].verdict;
-        if (v == TR_VERDICT_VIOLATED ||
-            (v == TR_VERDICT_UNKNOWN && res->verdict == TR_VERDICT_HELD)) {
-            res->verdict = v;
-        }
+        res->verdict = worse(res->verdict, res->workloads[k].verdict);
     }
 }
 
