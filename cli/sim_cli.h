@@ -116,6 +116,7 @@ typedef struct tr__sim_stock_result {
     tr_avail_result avail;
     uint64_t refused[3]; /* "out of stock" fails: whole run, majority, minority side */
     bool violated;
+    bool unknown; /* an invariant failed where the check it rests on did not hold */
     char why[480];
     char note[160];
     /* chk's first negative and suspect ops, formatted while the history lives (their f and

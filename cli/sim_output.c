@@ -163,10 +163,14 @@ static void print_stock(const tr__sim_run *r) {
                           : snprintf(levels + n, sizeof levels - n, "%s?", i ? " " : ""));
     }
     printf("  %-24s %s%s\n", "final levels [bounds]", levels, i < s->items ? " ..." : "");
-    printf("  %-24s %s\n", "stock never negative", c->never_negative ? "held" : "VIOLATED");
-    printf("  %-24s %s\n", "conservation", c->conserved ? "held (no double charge)" : "VIOLATED");
-    printf("  %-24s %s\n", "stated guarantees", s->violated ? "VIOLATED" : "held");
-    if (s->violated) {
+    const char *failed = s->unknown ? "unknown (not promised)" : "VIOLATED";
+    printf("  %-24s %s\n", "stock never negative", c->never_negative ? "held" : failed);
+    printf("  %-24s %s\n", "conservation", c->conserved ? "held (no double charge)" : failed);
+    printf("  %-24s %s\n", "stated guarantees",
+           s->violated  ? "VIOLATED"
+           : s->unknown ? "unknown"
+                        : "held");
+    if (s->violated || s->unknown) {
         printf("  stock: %s\n", s->why);
     }
     if (s->note[0] != '\0') {
@@ -420,7 +424,9 @@ static void json_stock(const tr__sim_stock_result *s) {
         }
     }
     printf("],\"verdict\":\"%s\",\"violated\":%s,\"why\":",
-           tr_verdict_name(s->violated ? TR_VERDICT_VIOLATED : TR_VERDICT_HELD),
+           tr_verdict_name(s->violated  ? TR_VERDICT_VIOLATED
+                           : s->unknown ? TR_VERDICT_UNKNOWN
+                                        : TR_VERDICT_HELD),
            s->violated ? "true" : "false");
     tr__sim_json_str(s->why);
     fputs(",\"note\":", stdout);

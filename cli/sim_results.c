@@ -7,6 +7,7 @@
 
 #include "cli/sim_cli.h"
 #include "harness/builtin.h"
+#include "harness/builtin_stock.h"
 #include "sim/counterexample.h"
 
 /* The why of a broken invariant, naming the first offending op. */
@@ -135,6 +136,31 @@ static void stock_service_checks(const tr_workload_result *res, tr__sim_stock_re
     }
 }
 
+/* The invariants rest on single activation (tr__stock_checks' rests_on): where the service's
+ * own outcomes of both say unknown, so does the report, with the reason before its own. */
+static void stock_rest(const tr_workload_result *res, tr__sim_stock_result *r) {
+    const char *on = NULL;
+    for (uint32_t i = 0; i < res->check_count; i++) {
+        const tr_check_outcome *c = &res->checks[i];
+        bool invariant = !strcmp(c->name, "never-negative") || !strcmp(c->name, "conserved");
+        if (invariant && c->verdict == TR_VERDICT_VIOLATED) {
+            return;
+        }
+        for (uint32_t k = 0; invariant && k < TR__STOCK_CHECK_COUNT; k++) {
+            if (c->verdict == TR_VERDICT_UNKNOWN && !strcmp(tr__stock_checks[k].name, c->name)) {
+                on = tr__stock_checks[k].rests_on;
+            }
+        }
+    }
+    if (on != NULL) {
+        char text[sizeof r->why];
+        snprintf(text, sizeof text, "%s", r->why);
+        snprintf(r->why, sizeof r->why, "not promised when %s is unknown; %s", on, text);
+        r->violated = false;
+        r->unknown = true;
+    }
+}
+
 /* The stock report's figures from an experiment's result: the same stock check the service's
  * checks run (harness/check_stock.h), with the bounds of every item kept for the table. */
 static void stock_from_result(const tr__sim_opts *o, const tr_workload_result *res,
@@ -174,6 +200,7 @@ static void stock_from_result(const tr__sim_opts *o, const tr_workload_result *r
     stock_op_texts(r);
     if (r->violated) {
         stock_why(r);
+        stock_rest(res, r);
     }
     stock_service_checks(res, r);
     if (r->chk.items_unknown > 0) {

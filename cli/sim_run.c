@@ -53,7 +53,8 @@ tr_verdict tr__sim_run_verdict(const tr__sim_run *r) {
     if (r->cp.violated || r->ap.violated || r->stock.violated) {
         return TR_VERDICT_VIOLATED;
     }
-    return r->cp.unknown || r->ap.unknown ? TR_VERDICT_UNKNOWN : TR_VERDICT_HELD;
+    return r->cp.unknown || r->ap.unknown || r->stock.unknown ? TR_VERDICT_UNKNOWN
+                                                              : TR_VERDICT_HELD;
 }
 
 /* The built-in services whose workloads this run drives (count returned): stock, cp, ap, or

@@ -56,8 +56,9 @@ int tr__sim_sweep(const tr__sim_opts *o) {
                           : "ERROR",
                 r.trace_hash, r.cp.violated || r.cp.unknown ? "  CP: " : "",
                 r.cp.violated || r.cp.unknown ? r.cp.why : "", r.ap.violated ? "  AP: " : "",
-                r.ap.violated ? r.ap.why : "", r.stock.violated ? "  stock: " : "",
-                r.stock.violated ? r.stock.why : "");
+                r.ap.violated ? r.ap.why : "",
+                r.stock.violated || r.stock.unknown ? "  stock: " : "",
+                r.stock.violated || r.stock.unknown ? r.stock.why : "");
         if (seed > UINT64_MAX - o->shards) {
             break;
         }

@@ -357,8 +357,10 @@ static tr_verdict check_progress(const tr_check_input *in, char *why, size_t cap
     return tr__check_progress(in->history, fs, 3, why, cap) ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED;
 }
 
+/* Both invariants rest on single activation: two activations of one item each reserve from
+ * the level they hold and each answer reads from it. */
 const tr_check tr__stock_checks[TR__STOCK_CHECK_COUNT] = {
-    {"never-negative", check_never_negative},
-    {"conserved", check_conserved},
+    {"never-negative", check_never_negative, "single-activation"},
+    {"conserved", check_conserved, "single-activation"},
     {"single-activation", tr_entity_check_single},
     {"progress", check_progress}};

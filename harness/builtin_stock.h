@@ -28,6 +28,7 @@
  *   1. never-negative: invariant (a);
  *   2. conserved: invariant (b); it reports the measures reserve_ids, restock_ids,
  *      retried_ids and items_unknown (final level not read);
+ *      both rest on 3 (tr_check.rests_on): unknown where it is and they are broken;
  *   3. single-activation: tr_entity_check_single, reported unknown rather than violated in a
  *      run with clock faults (its stated condition excludes clock jumps).
  * Everything here uses troupe.h and actors/ only: it builds into troupe-stock.so too.

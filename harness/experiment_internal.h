@@ -55,10 +55,11 @@ typedef struct tr__measures {
  * (violated > unknown > held). */
 tr_check_outcome *tr__experiment_add_outcome(tr_workload_result *res, const char *name,
                                              tr_verdict v, const char *why);
-/* When the history is not linearizable (the outcome "linearizable" violated) and the check
- * `rests_on` (tr_service.lin_rests_on) did not hold, gives linearizability that check's
- * verdict with a why naming both, and takes the workload's verdict again over its outcomes. */
-void tr__experiment_rest_linearizability(tr_workload_result *res, const char *rests_on);
+/* When the outcome `name` is violated and the check `rests_on` did not hold (the check
+ * linearizability rests on, tr_service.lin_rests_on, or the one a check rests on,
+ * tr_check.rests_on), gives the outcome that check's verdict with a why naming both, and takes
+ * the workload's verdict again over its outcomes. */
+void tr__experiment_rest(tr_workload_result *res, const char *name, const char *rests_on);
 /* Runs part p's checks (linearizability when its workload is a register's, then the
  * service's) over its history and final states, into p->out. */
 void tr__experiment_run_checks(run *r, part *p);

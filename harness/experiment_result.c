@@ -54,28 +54,28 @@ tr_check_outcome *tr__experiment_add_outcome(tr_workload_result *res, const char
     return o;
 }
 
-void tr__experiment_rest_linearizability(tr_workload_result *res, const char *rests_on) {
-    tr_check_outcome *lin = NULL, *base = NULL;
+void tr__experiment_rest(tr_workload_result *res, const char *name, const char *rests_on) {
+    tr_check_outcome *o = NULL, *base = NULL;
     for (uint32_t i = 0; i < res->check_count; i++) {
-        if (strcmp(res->checks[i].name, "linearizable") == 0) {
-            lin = &res->checks[i];
+        if (strcmp(res->checks[i].name, name) == 0) {
+            o = &res->checks[i];
         } else if (strcmp(res->checks[i].name, rests_on) == 0) {
             base = &res->checks[i];
         }
     }
-    if (lin == NULL || base == NULL || lin->verdict != TR_VERDICT_VIOLATED ||
+    if (o == NULL || base == NULL || o->verdict != TR_VERDICT_VIOLATED ||
         base->verdict == TR_VERDICT_HELD) {
         return;
     }
-    char text[sizeof lin->why];
-    snprintf(text, sizeof text, "%s", lin->why);
+    char text[sizeof o->why];
+    snprintf(text, sizeof text, "%s", o->why);
     if (base->verdict == TR_VERDICT_VIOLATED) {
-        snprintf(lin->why, sizeof lin->why, "%s was violated too; %s", rests_on, text);
+        snprintf(o->why, sizeof o->why, "%s was violated too; %s", rests_on, text);
     } else {
-        snprintf(lin->why, sizeof lin->why, "not promised when %s is unknown; %s", rests_on, text);
+        snprintf(o->why, sizeof o->why, "not promised when %s is unknown; %s", rests_on, text);
     }
-    lin->verdict = base->verdict;
-    lin->has_op = lin->verdict == TR_VERDICT_VIOLATED;
+    o->verdict = base->verdict;
+    o->has_op = o->has_op && o->verdict == TR_VERDICT_VIOLATED;
     res->verdict = TR_VERDICT_HELD;
     for (uint32_t i = 0; i < res->check_count; i++) {
         res->verdict = worse(res->verdict, res->checks[i].verdict);
@@ -121,8 +121,15 @@ void tr__experiment_run_checks(run *r, part *p) {
         o->measure_count = m.count;
         memcpy(o->measures, m.items, sizeof o->measures);
     }
+    /* The checks' premises first, so that linearizability sees the verdict of a check that
+     * rests on another. */
+    for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
+        if (svc->checks[c].rests_on != NULL) {
+            tr__experiment_rest(res, svc->checks[c].name, svc->checks[c].rests_on);
+        }
+    }
     if (svc->lin_model != NULL && svc->lin_rests_on != NULL) {
-        tr__experiment_rest_linearizability(res, svc->lin_rests_on);
+        tr__experiment_rest(res, "linearizable", svc->lin_rests_on);
     }
 }
 

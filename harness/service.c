@@ -262,6 +262,19 @@ static int validate_checks(const tr_service *svc, char *err, size_t cap) {
             }
         }
     }
+    for (uint32_t i = 0; i < svc->check_count; i++) {
+        const char *on = svc->checks[i].rests_on;
+        const tr_check *base = NULL;
+        for (uint32_t j = 0; on && j < svc->check_count && !base; j++) {
+            base = j != i && !strcmp(svc->checks[j].name, on) ? &svc->checks[j] : NULL;
+        }
+        if (on && (!base || base->rests_on)) {
+            return fail(err, cap,
+                        "service '%s': check '%s' rests on '%.64s', which must be another of its "
+                        "checks and rest on none",
+                        svc->name, svc->checks[i].name, on);
+        }
+    }
     if (svc->lin_rests_on) {
         bool found = false;
         for (uint32_t i = 0; i < svc->check_count && !found; i++) {

@@ -1304,9 +1304,9 @@ int tr_lincheck_history(const tr_history *h, const tr_lin_model *model, uint64_t
  * module fills (tr_service, tr_workload, ...) changes shape. ABI 2: a declared nemesis, a
  * workload's table of operations and target, stateful clients. ABI 3: the check that
  * linearizability rests on (tr_service.lin_rests_on), and a clock fault's change in its
- * tr_fault_span.
+ * tr_fault_span. ABI 4: the check that a check rests on (tr_check.rests_on).
  * Everything a descriptor points at is static: it must live as long as the module. */
-#define TR_SERVICE_ABI 3
+#define TR_SERVICE_ABI 4
 #define TR_SERVICE_ENTRY "troupe_service_v1"
 #define TR_SERVICE_ACTORS_MAX 16
 #define TR_SERVICE_CHECKS_MAX 8
@@ -1477,6 +1477,12 @@ int tr_check_kv_get(const tr_check_input *in, uint32_t node, const char *actor, 
 typedef struct tr_check {
     const char *name;
     tr_verdict (*run)(const tr_check_input *in, char *why, size_t why_cap);
+    /* Optional: the name of another of the service's checks whose guarantee this one rests on
+     * (a stock level kept right by one activation per item rests on "single-activation"). When
+     * this check is violated and that one did not hold, this one takes its verdict: unknown
+     * ("not promised when ... is unknown") or violated ("... was violated too"). The named
+     * check may not rest on another. */
+    const char *rests_on;
 } tr_check;
 
 /* A fault kind of the service's own (a failing payment provider, a slow dependency): the

@@ -348,6 +348,53 @@ Test(experiment, linearizability_takes_the_verdict_of_the_check_it_rests_on) {
     }
 }
 
+static const tr_check resting_checks[] = {
+    {.name = "reads-were-written", .run = check_reads, .rests_on = "premise"},
+    {.name = "premise", .run = check_premise}};
+
+/* A check that rests on another (tr_check.rests_on, as stock's invariants rest on single
+ * activation): violated (the phantom bug) where the other held, the other's verdict where it
+ * did not, and held when nothing broke whatever the other says. */
+Test(experiment, a_check_takes_the_verdict_of_the_check_it_rests_on) {
+    tr_service svc = reg_service;
+    const tr_service *const one[] = {&svc};
+    svc.checks = resting_checks;
+    svc.check_count = 2;
+    static const struct {
+        const char *bug;
+        tr_verdict premise, reads;
+        const char *why;
+    } cases[] = {
+        {"phantom", TR_VERDICT_HELD, TR_VERDICT_VIOLATED, "read of "},
+        {"phantom", TR_VERDICT_UNKNOWN, TR_VERDICT_UNKNOWN,
+         "not promised when premise is unknown; read of "},
+        {"phantom", TR_VERDICT_VIOLATED, TR_VERDICT_VIOLATED, "premise was violated too; read of "},
+        {NULL, TR_VERDICT_UNKNOWN, TR_VERDICT_HELD, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tr_experiment_config cfg;
+        config(&cfg, 1);
+        cfg.sim.nodes = 1;
+        cfg.nemesis.kinds = 0;
+        cfg.services = one;
+        cfg.bug = cases[i].bug;
+        premise = cases[i].premise;
+        tr_experiment_result *r = run_ok(&cfg);
+        cr_assert_eq(r->check_count, 2);
+        cr_assert_str_eq(r->checks[0].name, "reads-were-written");
+        cr_expect_eq(r->checks[0].verdict, cases[i].reads, "case %zu: %s", i, r->checks[0].why);
+        cr_expect(strncmp(r->checks[0].why, cases[i].why, strlen(cases[i].why)) == 0,
+                  "case %zu: '%s' does not start with '%s'", i, r->checks[0].why, cases[i].why);
+        cr_expect_eq(r->checks[1].verdict, cases[i].premise, "case %zu: the premise untouched", i);
+        tr_verdict worst =
+            cases[i].reads == TR_VERDICT_VIOLATED || cases[i].premise == TR_VERDICT_VIOLATED
+                ? TR_VERDICT_VIOLATED
+                : TR_VERDICT_UNKNOWN;
+        cr_expect_eq(r->verdict, worst, "case %zu", i);
+        tr_experiment_result_destroy(r);
+    }
+}
+
 static int slow_started, slow_stopped;
 
 static void slow_start(tr_sim *sim, uint32_t node) {

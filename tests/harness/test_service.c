@@ -74,12 +74,15 @@ Test(service_validate, accepts_a_complete_descriptor) {
     svc.lin_model = &tr_lin_model_register;
     svc.lin_rests_on = "no-loss";
     cr_assert_eq(tr_service_validate(&svc, err, sizeof err), 0, "%s", err);
+    checks[1] = (tr_check){"no-double", nop_check, "no-loss"}; /* one check resting on another */
+    svc.check_count = 2;
+    cr_assert_eq(tr_service_validate(&svc, err, sizeof err), 0, "%s", err);
 }
 
 Test(service_validate, names_what_is_wrong) {
     good();
     svc.abi = TR_SERVICE_ABI + 1;
-    expect_invalid("ABI 4, but this troupe hosts ABI 3");
+    expect_invalid("ABI 5, but this troupe hosts ABI 4");
     good();
     svc.name = "Bad Name";
     expect_invalid("'Bad Name' is not 1..63 bytes of [a-z0-9-]");
@@ -147,6 +150,18 @@ Test(service_validate, names_what_is_wrong) {
     svc.lin_rests_on = "no-such-check";
     expect_invalid("lin_rests_on 'no-such-check' must name one of its checks");
     good();
+    checks[0].rests_on = "no-such-check";
+    expect_invalid("check 'no-loss' rests on 'no-such-check', which must be another of its checks");
+    good();
+    checks[0].rests_on = "no-loss";
+    expect_invalid("check 'no-loss' rests on 'no-loss', which must be another");
+    good();
+    checks[1] = (tr_check){"no-double", nop_check, "no-loss"};
+    checks[2] = (tr_check){"no-gap", nop_check, "no-double"};
+    svc.check_count = 3;
+    expect_invalid("check 'no-gap' rests on 'no-double', which must be another of its checks and "
+                   "rest on none");
+    good();
     bugs[1] = "early-reply";
     bugs[2] = NULL;
     expect_invalid("planted bug 'early-reply' is listed twice");
@@ -190,7 +205,7 @@ Test(service_load, refuses_what_is_not_a_service) {
     expect_load_error(module("TR_SVC_NOENTRY"), TR_EINVAL,
                       "is not a troupe service: it has no troupe_service_v1 entry point");
     expect_load_error(module("TR_SVC_ABI"), TR_EINVAL,
-                      "was built for service ABI 4; this troupe hosts ABI 3");
+                      "was built for service ABI 5; this troupe hosts ABI 4");
     expect_load_error(module("TR_SVC_OWNCOPY"), TR_EINVAL,
                       "carries its own copy of the troupe runtime (it defines tr_strerror)");
 }
@@ -331,8 +346,8 @@ Test(service_cli, node_exits_2_on_a_bad_module, .timeout = 60) {
                         "troupe node: --load: cannot open '/nonexistent/svc.so'");
     expect_node_refuses(getenv("TROUPE_BIN"), "cannot dynamically load executable");
     expect_node_refuses(module("TR_SVC_NOENTRY"), "is not a troupe service");
-    expect_node_refuses(module("TR_SVC_ABI"), "was built for service ABI 4; this troupe hosts "
-                                              "ABI 3");
+    expect_node_refuses(module("TR_SVC_ABI"), "was built for service ABI 5; this troupe hosts "
+                                              "ABI 4");
     expect_node_refuses(module("TR_SVC_INITFAIL"),
                         "service 'svc-initfail': actor 'initfail-second' failed in init: "
                         "input/output error");
@@ -347,7 +362,7 @@ Test(service_cli, call_refuses_a_bad_module_or_an_unknown_request_name) {
     char out[2048], args[1024];
     snprintf(args, sizeof args, "127.0.0.1:1 counter add '{}' --load '%s'", module("TR_SVC_ABI"));
     cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
-    cr_assert(strstr(out, "troupe call: --load: ") && strstr(out, "was built for service ABI 4"),
+    cr_assert(strstr(out, "troupe call: --load: ") && strstr(out, "was built for service ABI 5"),
               "%s", out);
     snprintf(args, sizeof args, "127.0.0.1:1 counter addd '{}' --load '%s'", module("TR_SVC_TEST"));
     cr_assert_eq(troupe_cli("", "call", args, true, out, sizeof out), 2, "%s", out);
