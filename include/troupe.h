@@ -721,7 +721,8 @@ typedef struct tr_config {
     uint32_t workers;            /* 0 = one per core */
     uint32_t batch;              /* messages per activation; 0 = 100 */
     uint32_t mute_threshold;     /* queued messages above which senders are muted; 0 = 4096 */
-    const char *data_dir;        /* LMDB directory; NULL = a fresh temporary one, removed at exit */
+    const char *data_dir;        /* LMDB directory; NULL = a fresh temporary one under $TMPDIR
+                                    (or /tmp), removed by tr_runtime_destroy */
     uint64_t map_size;           /* initial LMDB map size; 0 = 64 MiB; grows when full */
     uint32_t commit_interval_us; /* group-commit linger; 0 = commit as soon as the writer is free */
     bool no_store;               /* no store at all (a client process; data_dir must be NULL): the

@@ -465,8 +465,12 @@ static int store_start(tr_runtime *rt, const tr_config *cfg) {
         return dir ? TR_EINVAL : 0;
     }
     if (!dir) {
-        char tmpl[] = "/tmp/troupe-XXXXXX";
-        if (!mkdtemp(tmpl)) {
+        /* Under $TMPDIR as mkdtemp's callers do by convention, so that a process killed before
+         * it could remove the directory leaves it where its owner looks (a test's own). */
+        const char *base = getenv("TMPDIR");
+        char tmpl[4096];
+        int n = snprintf(tmpl, sizeof tmpl, "%s/troupe-XXXXXX", base && base[0] ? base : "/tmp");
+        if (n < 0 || (size_t)n >= sizeof tmpl || !mkdtemp(tmpl)) {
             return TR_EIO;
         }
         rt->tmp_dir = strdup(tmpl);

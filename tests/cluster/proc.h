@@ -116,6 +116,7 @@ static int proc_spawn(const char *tag, char *const *args) {
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+        setenv("TMPDIR", tmpdir, 1);      /* a SIGKILLed node's temporary store goes with it */
         int fo = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int fl = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fo, 1);
