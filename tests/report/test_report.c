@@ -186,6 +186,8 @@ Test(report, a_sweep_writes_its_first_failing_seeds_page, .timeout = 300) {
     cr_assert_not_null(strstr(page, want), "%s not in the page", want);
     free(page);
     cr_assert_eq(strstr(strstr(w, "\n"), "report written"), NULL, "one page only: %s", out);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    cr_assert_eq(system(path), 0);
 }
 
 Test(report, a_sweep_without_a_failing_seed_writes_no_page_and_says_so, .timeout = 300) {
