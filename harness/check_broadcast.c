@@ -21,13 +21,50 @@ static int by_id(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static msg_rec *find(msg_rec *m, size_t n, int64_t id) {
-    return bsearch(&id, m, n, sizeof *m, by_id); /* id is msg_rec's first field */
+/* The records sorted by id, and an open-addressing index over them: every read returns every
+ * id its node delivered, so lookups are the check's bulk. */
+typedef struct msgs {
+    msg_rec *m;
+    size_t n;
+    uint32_t *slot; /* index + 1 into m, 0 empty; mask + 1 slots */
+    size_t mask;
+} msgs;
+
+static size_t slot_of(int64_t id, size_t mask) {
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15u) >> 17) & mask;
 }
 
-/* The broadcasts of in's history, sorted by id, with their outcomes; reads mark what they
- * saw. */
-static msg_rec *collect(const tr_check_input *in, size_t *count) {
+/* Builds the index (1 << k slots, at least twice n); false without memory. */
+static bool index_build(msgs *ms) {
+    size_t cap = 16;
+    while (cap < 2 * ms->n + 2) {
+        cap <<= 1;
+    }
+    ms->slot = calloc(cap, sizeof *ms->slot);
+    ms->mask = cap - 1;
+    for (size_t i = 0; ms->slot != NULL && i < ms->n; i++) {
+        size_t j = slot_of(ms->m[i].id, ms->mask);
+        while (ms->slot[j] != 0) {
+            j = (j + 1) & ms->mask;
+        }
+        ms->slot[j] = (uint32_t)i + 1;
+    }
+    return ms->slot != NULL;
+}
+
+static msg_rec *find(const msgs *ms, int64_t id) {
+    for (size_t j = slot_of(id, ms->mask); ms->slot[j] != 0; j = (j + 1) & ms->mask) {
+        msg_rec *r = &ms->m[ms->slot[j] - 1];
+        if (r->id == id) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* The broadcasts of in's history, sorted by id and indexed, with their outcomes; reads mark
+ * what they saw. false without memory. */
+static bool collect(const tr_check_input *in, msgs *ms) {
     const tr_history *h = in->history;
     size_t n = tr_history_count(h), k = 0;
     msg_rec *m = calloc(n + 1, sizeof *m);
@@ -39,12 +76,18 @@ static msg_rec *collect(const tr_check_input *in, size_t *count) {
                                .torn = tr__check_torn_after(in, op.node, op.time_ns)};
         }
     }
-    if (m != NULL) {
-        qsort(m, k, sizeof *m, by_id);
+    *ms = (msgs){.m = m, .n = k};
+    if (m == NULL) {
+        return false;
     }
-    for (size_t i = 0; m != NULL && tr_history_get(h, i, &op) == 0; i++) {
+    qsort(m, k, sizeof *m, by_id);
+    if (!index_build(ms)) {
+        free(m);
+        return false;
+    }
+    for (size_t i = 0; tr_history_get(h, i, &op) == 0; i++) {
         msg_rec *r =
-            strcmp(op.f, "broadcast") || op.type == TR_HISTORY_INVOKE ? NULL : find(m, k, op.value);
+            strcmp(op.f, "broadcast") || op.type == TR_HISTORY_INVOKE ? NULL : find(ms, op.value);
         if (r != NULL && r->process == op.process) {
             r->outcome = op.type;
         }
@@ -56,14 +99,13 @@ static msg_rec *collect(const tr_check_input *in, size_t *count) {
             tr_mp_reader_init(&rd, op.any->bytes, op.any->len);
             ids = tr_mp_read_array(&rd, &ids) == 0 ? ids : 0;
             for (uint32_t j = 0; j < ids; j++) {
-                if (tr_mp_read_int(&rd, &id) == 0 && (r = find(m, k, id)) != NULL) {
+                if (tr_mp_read_int(&rd, &id) == 0 && (r = find(ms, id)) != NULL) {
                     r->read = true;
                 }
             }
         }
     }
-    *count = k;
-    return m;
+    return true;
 }
 
 typedef struct tally {
@@ -73,7 +115,7 @@ typedef struct tally {
 
 /* Node k's final state against the broadcasts: duplicates and phantoms counted, holders of
  * each message marked. 0, or -1 when it has no state or a malformed one. */
-static int node_state(const tr_check_input *in, uint32_t k, msg_rec *m, size_t n, tally *t) {
+static int node_state(const tr_check_input *in, uint32_t k, const msgs *ms, tally *t) {
     tr_mp_reader r;
     uint32_t len;
     if (in->states == NULL || in->states[k] == NULL) {
@@ -88,7 +130,7 @@ static int node_state(const tr_check_input *in, uint32_t k, msg_rec *m, size_t n
         if (tr_mp_read_int(&r, &id) != 0 || tr_mp_read_int(&r, &deliveries) != 0) {
             return -1;
         }
-        msg_rec *rec = find(m, n, id);
+        msg_rec *rec = find(ms, id);
         if (rec == NULL || rec->outcome == TR_HISTORY_FAIL) {
             if (t->phantoms++ == 0 && t->duplicates == 0) {
                 snprintf(t->first, sizeof t->first, "n%u delivered %lld, which was %s", k + 1,
@@ -106,20 +148,20 @@ static int node_state(const tr_check_input *in, uint32_t k, msg_rec *m, size_t n
 }
 
 tr_verdict tr__broadcast_check_delivery(const tr_check_input *in, char *why, size_t cap) {
-    size_t n = 0;
-    msg_rec *m = collect(in, &n);
+    msgs ms;
+    bool have = collect(in, &ms);
     tally t = {0};
     uint32_t up = 0;
     uint64_t acked = 0, never_read = 0, lost_torn = 0;
-    if (m == NULL) {
+    if (!have) {
         snprintf(why, cap, "out of memory");
         return TR_VERDICT_UNKNOWN;
     }
     for (uint32_t k = 0; k < in->node_count; k++) {
-        up += node_state(in, k, m, n, &t) == 0;
+        up += node_state(in, k, &ms, &t) == 0;
     }
-    for (size_t i = 0; i < n && up > 0; i++) {
-        const msg_rec *r = &m[i];
+    for (size_t i = 0; i < ms.n && up > 0; i++) {
+        const msg_rec *r = &ms.m[i];
         bool ok = r->outcome == TR_HISTORY_OK;
         acked += ok;
         never_read += ok && !r->read;
@@ -143,7 +185,8 @@ tr_verdict tr__broadcast_check_delivery(const tr_check_input *in, char *why, siz
     tr_check_measure(in, "duplicates", (double)t.duplicates);
     tr_check_measure(in, "never_read", (double)never_read);
     tr_check_measure(in, "lost_torn", (double)lost_torn);
-    free(m);
+    free(ms.m);
+    free(ms.slot);
     if (up == 0) {
         snprintf(why, cap, "no node answered its final state");
         return TR_VERDICT_UNKNOWN;
