@@ -140,6 +140,7 @@ int tr__orset_join(tr__orset *s, const tr__orset *o) {
     }
     tr__orset_entry *out = malloc(sizeof s->e);
     uint32_t i = 0, j = 0, k = 0;
+    bool changed = false; /* one of s's entries dropped or replaced, or one of o's added */
     if (out == NULL) {
         return TR_ENOMEM;
     }
@@ -155,6 +156,7 @@ int tr__orset_join(tr__orset *s, const tr__orset *o) {
         } else {
             keep = c < 0 ? (unseen(a, o->vv) ? a : NULL) : (unseen(b, s->vv) ? b : NULL);
         }
+        changed |= c <= 0 ? keep != a : keep != NULL;
         i += c <= 0;
         j += c >= 0;
         if (keep != NULL && k < TR_ORSET_ENTRIES_MAX) {
@@ -169,10 +171,11 @@ int tr__orset_join(tr__orset *s, const tr__orset *o) {
     memcpy(s->e, out, k * sizeof out[0]);
     s->count = k;
     for (uint32_t x = 0; x < s->n; x++) {
+        changed |= o->vv[x] > s->vv[x];
         s->vv[x] = o->vv[x] > s->vv[x] ? o->vv[x] : s->vv[x];
     }
     free(out);
-    return 0;
+    return changed;
 }
 
 /* ---- encodings ---------------------------------------------------------------------- */

@@ -51,6 +51,8 @@
 #define TR_ORSET_BATCH_MAX TR_ORSET_LOG_MAX
 #define TR_ORSET_GOSSIP_MS 100
 #define TR_ORSET_RELAY_ROUNDS 5 /* lagging reports before a peer is sent the whole state */
+/* Rounds between whole states to a peer not heard from since the last (1, 2, up to this). */
+#define TR_ORSET_FULL_BACKOFF_MAX 4
 #define TR_ORSET_SNAPSHOT_EVERY 512
 #define TR_ORSET_NAME "orset"
 
@@ -102,7 +104,8 @@ int tr__orset_remove(tr__orset *s, uint32_t self, int64_t key, int64_t elem, tr_
 /* Applies a delta: 1 applied, 0 already seen, TR_EAGAIN (out of order, or a remove whose
  * dots are not all seen yet), TR_EFULL, TR_EINVAL (a bad node). */
 int tr__orset_apply(tr__orset *s, const tr__orset_delta *d);
-/* s = s joined with other (same n): 0, TR_EFULL (s unchanged), TR_EINVAL. */
+/* s = s joined with other (same n): 1 when s changed, 0 when other held nothing s lacked,
+ * TR_EFULL (s unchanged), TR_EINVAL. */
 int tr__orset_join(tr__orset *s, const tr__orset *other);
 bool tr__orset_contains(const tr__orset *s, int64_t key, int64_t elem);
 

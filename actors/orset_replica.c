@@ -23,6 +23,10 @@ typedef struct orset_state {
      * it has lagged behind this replica on another origin's operations without moving. */
     uint32_t peer_vv[TR_ORSET_NODES_MAX][TR_ORSET_NODES_MAX];
     uint8_t stuck[TR_ORSET_NODES_MAX];
+    /* Whole states to a peer not heard from since the last back off (a dead peer beyond the
+     * log would get one every round): rounds to wait before the next, and the wait after it
+     * (1, 2, 4 up to TR_ORSET_FULL_BACKOFF_MAX); any message from the peer resets both. */
+    uint8_t full_wait[TR_ORSET_NODES_MAX], full_backoff[TR_ORSET_NODES_MAX];
     tr__durable_mark mark; /* position: own operations up to mark.durable may be shipped */
     uint64_t last_seq;     /* the journal's last event */
     uint32_t since_snapshot;
@@ -200,18 +204,24 @@ static void ship(tr_ctx *ctx, orset_state *s, uint32_t j) {
     tr_mp_writer_init(&w, s->buf, sizeof s->buf);
     peer_name(j, name, sizeof name);
     bool beyond_log = from <= upto && from < s->log_first;
-    if (beyond_log || s->stuck[j] >= TR_ORSET_RELAY_ROUNDS) {
+    if ((beyond_log || s->stuck[j] >= TR_ORSET_RELAY_ROUNDS) && s->full_wait[j] == 0) {
         if (s->set.vv[self(s)] == upto) {
             tr_mp_write_array(&w, 2);
             tr_mp_write_uint(&w, self(s));
             tr__orset_encode(&s->set, &w);
             (void)tr_send_name(ctx, name, TR_ORSET_FULL, s->buf, w.len);
             s->stuck[j] = 0;
+            s->full_wait[j] = s->full_backoff[j];
+            s->full_backoff[j] = s->full_backoff[j] == 0 ? 1
+                                 : 2 * s->full_backoff[j] > TR_ORSET_FULL_BACKOFF_MAX
+                                     ? TR_ORSET_FULL_BACKOFF_MAX
+                                     : 2 * s->full_backoff[j];
             return;
         }
-        if (beyond_log) {
-            return; /* a state now would carry own operations a crash could still take back */
-        }
+    }
+    if (beyond_log) {
+        return; /* the log no longer reaches back; a state now would carry own operations a
+                   crash could still take back, or one went out too recently */
     }
     uint32_t last = from > upto ? from - 1 : upto;
     last = last - from + 1 > TR_ORSET_BATCH_MAX ? from + TR_ORSET_BATCH_MAX - 1 : last;
@@ -232,6 +242,7 @@ static void tick(tr_ctx *ctx, orset_state *s) {
     (void)tr__durable_mark_ask(ctx, &s->mark, s->set.vv[self(s)]);
     for (uint32_t j = 0; j < s->set.n; j++) {
         if (j != self(s)) {
+            s->full_wait[j] -= s->full_wait[j] > 0;
             ship(ctx, s, j);
         }
     }
@@ -249,6 +260,11 @@ static void durable(tr_ctx *ctx, orset_state *s, const tr_msg *msg) {
         }
     }
     (void)tr__durable_mark_ask(ctx, &s->mark, s->set.vv[self(s)]);
+}
+
+/* Peer j is up and reachable: a whole state it needs goes at the next round again. */
+static void heard_from(orset_state *s, uint32_t j) {
+    s->full_wait[j] = s->full_backoff[j] = 0;
 }
 
 /* [this node, origin's operations it has, its version vector...]. */
@@ -276,6 +292,7 @@ static void deltas(tr_ctx *ctx, orset_state *s, const tr_msg *msg) {
         tr_mp_read_int(&r, &upto) != 0 || origin < 0 || origin >= s->set.n || origin == self(s)) {
         return;
     }
+    heard_from(s, (uint32_t)origin);
     for (uint32_t k = 2; k < n; k++) {
         tr__orset_delta d;
         if (tr__orset_delta_decode(&r, &d) != 0 || d.dot.node != origin) {
@@ -299,7 +316,8 @@ static void full(tr_ctx *ctx, orset_state *s, const tr_msg *msg) {
         tr_mp_reader_done(&r) != 0) {
         return;
     }
-    if (tr__orset_join(&s->set, &s->peer) == 0) {
+    heard_from(s, (uint32_t)origin);
+    if (tr__orset_join(&s->set, &s->peer) == 1) {
         snapshot(ctx, s); /* a join is not journaled: the snapshot covers it */
     }
     ack(ctx, s, msg, (uint32_t)origin);
@@ -318,6 +336,7 @@ static void acked(orset_state *s, const tr_msg *msg) {
     uint32_t j = (uint32_t)v[0];
     bool stuck = false;
     s->ack[j] = (uint32_t)v[1]; /* may go down: that peer lost what was not durable */
+    heard_from(s, j);
     for (uint32_t o = 0; o < s->set.n; o++) {
         uint32_t has = v[2 + o] < 0 || v[2 + o] > UINT32_MAX ? 0 : (uint32_t)v[2 + o];
         stuck |= o != j && o != self(s) && has < s->set.vv[o] && has == s->peer_vv[j][o];
