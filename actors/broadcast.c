@@ -20,6 +20,9 @@ typedef struct bc_state {
     uint32_t count;
     uint32_t first_open;                        /* entries below it are held by every node */
     uint32_t first_open_of[TR_BCAST_NODES_MAX]; /* per node j: entries below it are held by j */
+    /* Per node j: rounds in a row it was sent a batch without a word back, saturating, and
+     * (once that reaches TR_BCAST_UNANSWERED_MAX) rounds left before it is offered again. */
+    uint8_t unanswered[TR_BCAST_NODES_MAX], rest[TR_BCAST_NODES_MAX];
     tr__durable_mark mark;         /* position: entries below mark.durable are durable, gossiped */
     bc_entry e[TR_BCAST_MSGS_MAX]; /* in the order this node learned them */
     uint16_t index[HASH_SIZE];     /* id -> entry + 1 (0: empty), open addressing */
@@ -179,7 +182,27 @@ static void send_once(tr_ctx *ctx, bc_state *s, int64_t id) {
  * batch each, the newest first): a peer that receives one records this node as its holder,
  * which a message a crash or a failing store could still take back would make a lie (the
  * peer would never send it back). */
-static void offer(tr_ctx *ctx, bc_state *s, uint32_t from) {
+/* Whether peer j is offered now (`round`: a round's offer, not a durable one). One that has
+ * not answered TR_BCAST_UNANSWERED_MAX rounds in a row (down, or cut off) is offered every
+ * TR_BCAST_QUIET_ROUNDS + 1 rounds only, not at every round and commit. */
+static bool may_offer(bc_state *s, uint32_t j, bool round) {
+    if (s->unanswered[j] < TR_BCAST_UNANSWERED_MAX) {
+        return true;
+    }
+    if (!round || s->rest[j] > 0) {
+        s->rest[j] -= round;
+        return false;
+    }
+    s->rest[j] = TR_BCAST_QUIET_ROUNDS;
+    return true;
+}
+
+/* Peer j said something (a batch, an acknowledgement): it is offered at once again. */
+static void heard_from(bc_state *s, uint32_t j) {
+    s->unanswered[j] = s->rest[j] = 0;
+}
+
+static void offer(tr_ctx *ctx, bc_state *s, uint32_t from, bool round) {
     if (s->bugs & TR_BCAST_BUG_NO_RETRY) {
         return;
     }
@@ -201,8 +224,9 @@ static void offer(tr_ctx *ctx, bc_state *s, uint32_t from) {
                 s->ids[n++] = s->e[i].id;
             }
         }
-        if (n > 0) {
+        if (n > 0 && may_offer(s, j, round)) {
             send_batch(ctx, s, j, s->ids, n);
+            s->unanswered[j] += round && s->unanswered[j] < UINT8_MAX;
         }
     }
 }
@@ -213,7 +237,7 @@ static void tick(tr_ctx *ctx, bc_state *s) {
     while (s->first_open < s->count && s->e[s->first_open].holders == all_nodes(s)) {
         s->first_open++;
     }
-    offer(ctx, s, s->first_open);
+    offer(ctx, s, s->first_open, true);
 }
 
 /* [origin, id...] (at most a batch): delivers the new ones and acknowledges them all once
@@ -227,6 +251,7 @@ static void gossip(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
         tr_mp_read_int(&r, &origin) != 0 || origin < 0 || origin >= s->place.node_count) {
         return;
     }
+    heard_from(s, (uint32_t)origin);
     for (uint32_t i = 0; i < n - 1; i++) {
         if (tr_mp_read_int(&r, &s->ids[i]) != 0) {
             return;
@@ -254,7 +279,7 @@ static void gossip(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
 static void durable(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
     uint32_t from = (uint32_t)s->mark.durable;
     if (tr__durable_mark_answer(&s->mark, msg)) {
-        offer(ctx, s, from);
+        offer(ctx, s, from, false);
         (void)tr__durable_mark_ask(ctx, &s->mark, s->count);
     }
 }
@@ -268,6 +293,7 @@ static void acked(bc_state *s, const tr_msg *msg) {
         origin >= s->place.node_count) {
         return;
     }
+    heard_from(s, (uint32_t)origin);
     for (uint32_t i = 1; i < n && tr_mp_read_int(&r, &id) == 0; i++) {
         bc_entry *e = find(s, id, &slot);
         if (e != NULL) {

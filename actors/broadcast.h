@@ -6,7 +6,8 @@
  * it was durable never happened, and is made again when the message is sent again). A node
  * sends every message it holds durably (actors/crdt_durable.h) to every peer not known to
  * hold it, the newly durable ones as soon as they are, all of them every TR_BCAST_GOSSIP_MS,
- * in batches of at most TR_BCAST_BATCH_MAX,
+ * in batches of at most TR_BCAST_BATCH_MAX (to a peer that has not answered
+ * TR_BCAST_UNANSWERED_MAX rounds in a row, every TR_BCAST_QUIET_ROUNDS + 1 rounds only),
  * until that peer acknowledges it (a peer takes the sender for a holder, so a message a crash
  * or a failing store could still take back from the sender is not sent yet); a peer
  * acknowledges a batch once its deliveries are durable (tr_reply_durable), so an
@@ -34,6 +35,10 @@
 #define TR_BCAST_MSGS_MAX 8192
 #define TR_BCAST_BATCH_MAX 512
 #define TR_BCAST_GOSSIP_MS 100
+/* A peer sent a batch this many rounds in a row without a word back is offered every
+ * TR_BCAST_QUIET_ROUNDS + 1 rounds only, until it answers. */
+#define TR_BCAST_UNANSWERED_MAX 10
+#define TR_BCAST_QUIET_ROUNDS 4
 #define TR_BCAST_SNAPSHOT_EVERY 512
 #define TR_BCAST_ID_MAX (((int64_t)1 << 40) - 1)
 #define TR_BCAST_NAME "broadcast"
