@@ -170,12 +170,22 @@ Test(metrics, counts_from_two_workers_add_up_exactly, .init = setup, .fini = tea
     flood_and_count();
 }
 
-/* More threads than shards: a thread that finds none free adds to the row itself. */
-Test(metrics, with_every_shard_taken_counts_go_to_the_row, .init = setup, .fini = teardown) {
-    static const char taken; /* a token no thread has */
+/* The runtime of setup with every shard taken by a token no thread has, before any thread
+ * has run an activation (the inbox's own start would let a worker claim one first). */
+static void setup_shards_taken(void) {
+    static const char taken;
+    tr_config cfg = {.workers = 2, .no_store = true};
+    cr_assert_eq(tr_runtime_create(&cfg, &rt), 0);
+    node = tr_runtime_node(rt);
     for (uint32_t i = 0; i < TR__METRICS_SHARDS; i++) {
         atomic_store_explicit(&node->metrics.owners[i], &taken, memory_order_release);
     }
+    cr_assert_eq(tr_inbox_create(rt, &inbox), 0);
+}
+
+/* More threads than shards: a thread that finds none free adds to the row itself. */
+Test(metrics, with_every_shard_taken_counts_go_to_the_row, .init = setup_shards_taken,
+     .fini = teardown) {
     flood_and_count();
     cr_assert_gt(load(&row()->messages_in), 0, "the row's own counter took the counts");
 }
