@@ -137,7 +137,8 @@ static void stock_service_checks(const tr_workload_result *res, tr__sim_stock_re
 }
 
 /* The invariants rest on single activation (tr__stock_checks' rests_on): where the service's
- * own outcomes of both say unknown, so does the report, with the reason before its own. */
+ * own outcome of a broken invariant says unknown and neither says violated, so does the
+ * report, with the reason before its own. */
 static void stock_rest(const tr_workload_result *res, tr__sim_stock_result *r) {
     const char *on = NULL;
     for (uint32_t i = 0; i < res->check_count; i++) {
