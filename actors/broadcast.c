@@ -5,6 +5,7 @@
 
 #include "actors/broadcast.h"
 #include "actors/crdt_durable.h"
+#include "actors/fmt.h"
 
 #define HASH_SIZE (2 * TR_BCAST_MSGS_MAX) /* a power of two */
 
@@ -165,7 +166,7 @@ static size_t encode_batch(bc_state *s, const int64_t *ids, uint32_t n) {
 static void send_batch(tr_ctx *ctx, bc_state *s, uint32_t j, const int64_t *ids, uint32_t n) {
     char name[TR_NAME_MAX + 1];
     size_t len = encode_batch(s, ids, n);
-    (void)snprintf(name, sizeof name, TR_BCAST_NAME "@n%u", j + 1);
+    (void)tr__fmt_u64(name, sizeof name, TR_BCAST_NAME, "@n", (uint64_t)j + 1);
     (void)tr_send_name(ctx, name, TR_BCAST_GOSSIP, s->buf, len);
 }
 

@@ -4,6 +4,7 @@
 
 #include "actors/counter.h"
 #include "actors/crdt_durable.h"
+#include "actors/fmt.h"
 
 void tr__pncounter_init(tr__pncounter *c, uint32_t n) {
     memset(c, 0, sizeof *c);
@@ -156,7 +157,7 @@ static void gossip(tr_ctx *ctx, counter_state *s) {
     for (uint32_t i = 0; i < s->place.node_count && w.err == 0; i++) {
         char name[TR_NAME_MAX + 1];
         if (i != self) {
-            (void)snprintf(name, sizeof name, TR_COUNTER_NAME "@n%u", i + 1);
+            (void)tr__fmt_u64(name, sizeof name, TR_COUNTER_NAME, "@n", (uint64_t)i + 1);
             (void)tr_send_name(ctx, name, TR_COUNTER_GOSSIP, buf, w.len);
         }
     }

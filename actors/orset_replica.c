@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "actors/crdt_durable.h"
+#include "actors/fmt.h"
 #include "actors/orset.h"
 
 /* A round's deltas to one peer, [origin, upto, delta...], fit the encoding buffer. */
@@ -192,7 +193,7 @@ static void state(tr_ctx *ctx, orset_state *s, const tr_msg *msg) {
 /* ---- anti-entropy ------------------------------------------------------------------------ */
 
 static void peer_name(uint32_t node, char *name, size_t cap) {
-    (void)snprintf(name, cap, TR_ORSET_NAME "@n%u", node + 1);
+    (void)tr__fmt_u64(name, cap, TR_ORSET_NAME, "@n", (uint64_t)node + 1);
 }
 
 /* Peer j's round: the own operations it lacks (or nothing: a heartbeat that makes it

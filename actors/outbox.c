@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "actors/fmt.h"
 #include "actors/topics.h"
 
 enum {
@@ -14,8 +15,7 @@ enum {
 };
 
 static size_t slot_key(uint32_t slot, char *key, size_t cap) {
-    int n = snprintf(key, cap, "outbox/%u", slot);
-    return n > 0 ? (size_t)n : 0;
+    return tr__fmt_u64(key, cap, "outbox/", "", slot);
 }
 
 static void publish(tr_outbox *ob, tr_ctx *ctx, const tr_outbox_record_ *rec) {

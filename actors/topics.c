@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "actors/fmt.h"
 #include "actors/topics.h"
 
 typedef struct topic_sub {
@@ -406,7 +407,7 @@ static int topics_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
 }
 
 void tr__topics_home_name(uint32_t home, char *out, size_t cap) {
-    (void)snprintf(out, cap, "%s@n%u", TR_TOPICS_NAME, home + 1);
+    (void)tr__fmt_u64(out, cap, TR_TOPICS_NAME, "@n", (uint64_t)home + 1);
 }
 
 const tr_behaviour tr_topics_broker = {

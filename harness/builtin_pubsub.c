@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actors/fmt.h"
 #include "harness/builtin_pubsub.h"
 
 typedef struct pubsub_arg {
@@ -27,8 +28,7 @@ static int pubsub_arg_fill(const tr_service_env *env, void *buf, size_t cap, siz
 }
 
 static size_t id_key(const char *prefix, uint64_t id, char *key, size_t cap) {
-    int n = snprintf(key, cap, "%s/%llu", prefix, (unsigned long long)id);
-    return n > 0 ? (size_t)n : 0;
+    return tr__fmt_u64(key, cap, prefix, "/", id);
 }
 
 /* [id] with 1 <= id < 2^62, or 0. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "actors/fmt.h"
 #include "runtime/assert.h"
 #include "sim/sim.h"
 
@@ -150,7 +151,7 @@ int tr_service_forward_owner(tr_ctx *ctx, const tr_msg *req, const tr_service_pl
         return TR_SERVICE_MINE;
     }
     char to[TR_NAME_MAX + 1];
-    int rc = (size_t)snprintf(to, sizeof to, "%s@n%u", actor, (unsigned)owner + 1) >= sizeof to
+    int rc = tr__fmt_u64(to, sizeof to, actor, "@n", (uint64_t)owner + 1) >= sizeof to
                  ? TR_EINVAL
                  : tr_forward(ctx, req, to);
     if (rc != 0) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "actors/fmt.h"
 #include "actors/topics.h"
 #include "troupe.h"
 
@@ -402,4 +403,26 @@ Test(topics, malformed_messages_are_counted_not_fatal) {
     tr_sim_run_for(w.sim, SEC);
     cr_expect_eq(delivered(1, 3), 1, "the broker still works");
     tr_sim_destroy(w.sim);
+}
+
+/* The names and keys the services build per message (actors/fmt.h) are byte for byte what
+ * snprintf writes, truncation and return value included. */
+Test(topics, names_are_formatted_as_snprintf_would) {
+    static const uint64_t values[] = {0, 1, 9, 10, 99, 4294967295u, 18446744073709551615u};
+    static const char *const parts[][2] = {{"topics", "@n"}, {"outbox/", ""}, {"", ""}};
+    for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+        for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+            for (size_t cap = 0; cap <= 32; cap++) {
+                char want[40], got[40];
+                memset(want, 'x', sizeof want);
+                memset(got, 'x', sizeof got);
+                int n = snprintf(want, cap, "%s%s%llu", parts[p][0], parts[p][1],
+                                 (unsigned long long)values[v]);
+                size_t m = tr__fmt_u64(got, cap, parts[p][0], parts[p][1], values[v]);
+                cr_assert_eq(m, (size_t)n, "value %zu part %zu cap %zu", v, p, cap);
+                cr_assert_eq(memcmp(want, got, sizeof want), 0, "value %zu part %zu cap %zu: '%s'",
+                             v, p, cap, cap ? got : "");
+            }
+        }
+    }
 }
