@@ -26,15 +26,28 @@ static tr_sweep_summary sweep(const tr_service *svc, const char *bug, uint64_t f
     return s;
 }
 
-static uint64_t hash_of(const tr_service *svc, uint64_t seed) {
+/* Runs svc on 3 nodes for `seconds` from `seed`: under its declared nemesis, or with
+ * `scenario`'s faults alone under the oracle network. The result, owned by the caller. */
+static tr_experiment_result *run_on_three(const tr_service *svc, uint64_t seed, uint64_t seconds,
+                                          const char *scenario) {
     tr_experiment_config cfg;
     tr_experiment_result *r = NULL;
     char err[256] = "";
     tr_service_experiment_init(&cfg, &svc);
     cfg.sim.nodes = 3;
     cfg.sim.seed = seed;
-    cfg.duration_ns = 5ull * 1000000000ull;
+    cfg.duration_ns = seconds * 1000000000ull;
+    if (scenario != NULL) {
+        cfg.sim.net = TR_SIM_NET_ORACLE;
+        cfg.nemesis.kinds = 0;
+        cfg.nemesis.scenario_path = scenario;
+    }
     cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
+    return r;
+}
+
+static uint64_t hash_of(const tr_service *svc, uint64_t seed) {
+    tr_experiment_result *r = run_on_three(svc, seed, 5, NULL);
     uint64_t h = r->trace_hash;
     tr_experiment_result_destroy(r);
     return h;
@@ -132,16 +145,7 @@ Test(crdt_sim, set_relays_the_operations_of_a_node_gone_for_good) {
  * (tests/data/set/n3-down-from-5s.scenario): the messages sent to the dead node, each counted
  * where it is dropped. */
 static uint64_t sent_to_a_dead_node(const tr_service *svc) {
-    tr_experiment_config cfg;
-    tr_experiment_result *r = NULL;
-    char err[256] = "";
-    tr_service_experiment_init(&cfg, &svc);
-    cfg.sim.nodes = 3;
-    cfg.sim.net = TR_SIM_NET_ORACLE;
-    cfg.nemesis.kinds = 0;
-    cfg.nemesis.scenario_path = "tests/data/set/n3-down-from-5s.scenario";
-    cfg.duration_ns = 45ull * 1000000000ull;
-    cr_assert_eq(tr_experiment_run(&cfg, &r, err, sizeof err), 0, "%s", err);
+    tr_experiment_result *r = run_on_three(svc, 1, 45, "tests/data/set/n3-down-from-5s.scenario");
     cr_expect_eq(r->verdict, TR_VERDICT_HELD, "%s", r->checks[0].why);
     uint64_t n = r->stats.dropped_down;
     tr_experiment_result_destroy(r);
