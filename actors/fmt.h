@@ -1,5 +1,5 @@
 /* fmt.h — the names and keys the services build on every message ("topics@n3", "outbox/7",
- * "events/1042"): a prefix and a decimal number, exactly as snprintf("%s%s%llu") writes them,
+ * "got/1042"): a prefix and a decimal number, exactly as snprintf("%s%s%llu") writes them,
  * without printf's machinery (a tenth of a pubsub run's CPU went to formatting these).
  *
  * Why: the simulator runs these actors millions of times per sweep, and a name built per
