@@ -129,6 +129,8 @@ int tr__raft_install(tr__raft *r, tr_ctx *ctx, uint64_t index, uint64_t term, ui
  * *len bytes long (off + 16 + TR_RAFT_SNAPSHOT_MAX + 4 must fit in TR__RAFT_BUF); *members
  * its configuration. */
 int tr__raft_snapshot_load(tr__raft *r, tr_ctx *ctx, size_t off, size_t *len, uint32_t *members);
+/* The index and term of the snapshot a load put at r->buf + off. */
+void tr__raft_snapshot_head(const tr__raft *r, size_t off, uint64_t *index, uint64_t *term);
 /* Recovers term, vote, snapshot and log from the store. */
 int tr__raft_recover(tr__raft *r, tr_ctx *ctx);
 /* Invariants 1, 2 and 4; 0 or TR_ECORRUPT. */

@@ -212,6 +212,11 @@ int tr__raft_snapshot_load(tr__raft *r, tr_ctx *ctx, size_t off, size_t *len, ui
     return 0;
 }
 
+void tr__raft_snapshot_head(const tr__raft *r, size_t off, uint64_t *index, uint64_t *term) {
+    *index = get_u64(r->buf + off);
+    *term = get_u64(r->buf + off + 8) & ~TR__RAFT_CONF_FLAG;
+}
+
 static int recover_snapshot(tr__raft *r, tr_ctx *ctx) {
     size_t n = 0;
     uint32_t members = 0;

@@ -98,7 +98,15 @@ static void send_snapshot(tr__raft *r, tr_ctx *ctx, uint32_t i) {
     size_t len = 0;
     uint32_t members = 0;
     tr_mp_writer w;
+    uint64_t index, term;
     if (tr__raft_snapshot_load(r, ctx, HEAD, &len, &members) != 0) {
+        return;
+    }
+    tr__raft_snapshot_head(r, HEAD, &index, &term);
+    if (index != r->snap_index || term != r->snap_term) {
+        /* The store lost the snapshot this replica took (its commit failed, and a failed
+         * commit takes back what it carried): the one stored is older. Sent under the newer
+         * index, a follower would install an older state and skip the entries between. */
         return;
     }
     /* [term, from, index, its term, seq, (its configuration unless every replica), data] */
