@@ -766,7 +766,8 @@ Test(assert_context, a_worker_names_its_node_and_actor) {
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         dup2(fds[1], 2);
-        tr_config cfg = {.workers = 1, .node_name = "ctxnode"};
+        /* no store: the child aborts, and a temporary store would be left behind */
+        tr_config cfg = {.workers = 1, .node_name = "ctxnode", .no_store = true};
         tr_runtime *r;
         if (tr_runtime_create(&cfg, &r) != 0) {
             _exit(3);
