@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/fmt.h"
 #include "harness/builtin_pubsub.h"
 
 typedef struct publish {
@@ -73,8 +74,8 @@ static int subscribed_at(const tr_check_input *in, uint64_t *at) {
 static int got(const tr_check_input *in, uint32_t k, int64_t id, got_record *g) {
     char key[40];
     size_t len;
-    int n = snprintf(key, sizeof key, "got/%llu", (unsigned long long)id);
-    int rc = tr_check_kv_get(in, k, TR__PUBSUB_SUB, key, (size_t)n, g, sizeof *g, &len);
+    size_t n = tr__fmt_u64(key, sizeof key, "got/", "", (uint64_t)id);
+    int rc = tr_check_kv_get(in, k, TR__PUBSUB_SUB, key, n, g, sizeof *g, &len);
     if (rc == TR_ENOENT) {
         *g = (got_record){0, 0, 0};
         return 0;
@@ -102,23 +103,47 @@ static bool any_torn(const tr_check_input *in) {
     return false;
 }
 
-/* Whether the outbox of node k still holds the event id at the end (its record
- * [topic, id, body] under "outbox/<slot>"). */
-static bool in_outbox(const tr_check_input *in, uint32_t k, int64_t id) {
+/* The event ids in each publisher's outbox at the end (its records [topic, id, body] under
+ * "outbox/<slot>"), read from a node's store the first time a check asks about it: the check
+ * asks per publish and subscriber, and reading the slots each time took a third of a run. */
+typedef struct outboxes {
+    uint8_t read[TR_SIM_NODES_MAX];  /* node k's slots were read */
+    uint8_t count[TR_SIM_NODES_MAX]; /* the ids found in them */
+    int64_t id[TR_SIM_NODES_MAX][TR_OUTBOX_MAX];
+} outboxes;
+
+static void outbox_read(const tr_check_input *in, outboxes *o, uint32_t k) {
+    o->read[k] = 1;
+    o->count[k] = 0;
     for (uint32_t slot = 0; slot < TR_OUTBOX_MAX; slot++) {
         char key[32];
         uint8_t buf[TR_TOPIC_BODY_MAX + TR_TOPIC_NAME_MAX + 32];
         size_t len;
         uint32_t n;
         uint64_t v;
-        int kl = snprintf(key, sizeof key, "outbox/%u", slot);
-        if (tr_check_kv_get(in, k, TR__PUBSUB_PUB, key, (size_t)kl, buf, sizeof buf, &len) != 0) {
+        size_t kl = tr__fmt_u64(key, sizeof key, "outbox/", "", slot);
+        if (tr_check_kv_get(in, k, TR__PUBSUB_PUB, key, kl, buf, sizeof buf, &len) != 0) {
             continue;
         }
         tr_mp_reader r;
         tr_mp_reader_init(&r, buf, len);
         if (tr_mp_read_array(&r, &n) == 0 && n == 3 && tr_mp_skip(&r) == 0 &&
-            tr_mp_read_uint(&r, &v) == 0 && v == (uint64_t)id) {
+            tr_mp_read_uint(&r, &v) == 0) {
+            o->id[k][o->count[k]++] = (int64_t)v;
+        }
+    }
+}
+
+/* Whether the outbox of node k still holds the event id at the end. */
+static bool in_outbox(const tr_check_input *in, outboxes *o, uint32_t k, int64_t id) {
+    if (k >= TR_SIM_NODES_MAX) {
+        return false;
+    }
+    if (!o->read[k]) {
+        outbox_read(in, o, k);
+    }
+    for (uint32_t i = 0; i < o->count[k]; i++) {
+        if (o->id[k][i] == id) {
             return true;
         }
     }
@@ -130,11 +155,11 @@ static bool in_outbox(const tr_check_input *in, uint32_t k, int64_t id) {
  * outbox (a subscriber that never acks again holds its topic at its bound, a home that never
  * comes back holds it altogether: the stated back-pressure, no drop), or the publisher's own
  * store was torn (the record went with it). An event neither delivered nor held is lost. */
-static bool undeliverable(const tr_check_input *in, const publish *p) {
+static bool undeliverable(const tr_check_input *in, outboxes *o, const publish *p) {
     if (p->node < 0 || !any_torn(in)) {
         return false;
     }
-    return torn(in, (uint32_t)p->node) || in_outbox(in, (uint32_t)p->node, p->id);
+    return torn(in, (uint32_t)p->node) || in_outbox(in, o, (uint32_t)p->node, p->id);
 }
 
 /* An acknowledged publish not delivered by the end of the run that is not lost either: its
@@ -142,8 +167,8 @@ static bool undeliverable(const tr_check_input *in, const publish *p) {
  * subscriber has acked it. Whether it would arrive is not known: the run ended first (a big
  * backlog drains at the pace of the slowest subscriber's acks, and the runner's drain bound
  * is finite). An event neither delivered nor held is lost. */
-static bool still_on_its_way(const tr_check_input *in, const publish *p) {
-    return p->node >= 0 && in_outbox(in, (uint32_t)p->node, p->id);
+static bool still_on_its_way(const tr_check_input *in, outboxes *o, const publish *p) {
+    return p->node >= 0 && in_outbox(in, o, (uint32_t)p->node, p->id);
 }
 
 /* Outbox records left in the publishers' stores at the end (events still to deliver). */
@@ -153,8 +178,8 @@ static uint32_t outbox_left(const tr_check_input *in) {
         for (uint32_t slot = 0; slot < TR_OUTBOX_MAX; slot++) {
             char key[32], buf[4];
             size_t len;
-            int n = snprintf(key, sizeof key, "outbox/%u", slot);
-            int rc = tr_check_kv_get(in, k, TR__PUBSUB_PUB, key, (size_t)n, buf, sizeof buf, &len);
+            size_t n = tr__fmt_u64(key, sizeof key, "outbox/", "", slot);
+            int rc = tr_check_kv_get(in, k, TR__PUBSUB_PUB, key, n, buf, sizeof buf, &len);
             left += rc == 0 || rc == TR_ETOOBIG;
         }
     }
@@ -165,9 +190,12 @@ tr_verdict tr__pubsub_check_delivered_once(const tr_check_input *in, char *why, 
     publish *p = NULL;
     size_t n = 0;
     uint64_t at[TR_SIM_NODES_MAX];
-    if (!in->sim || in->node_count > TR_SIM_NODES_MAX || publishes(in->history, &p, &n) != 0) {
+    outboxes *o = calloc(1, sizeof *o);
+    if (!o || !in->sim || in->node_count > TR_SIM_NODES_MAX ||
+        publishes(in->history, &p, &n) != 0) {
         snprintf(why, cap, "no simulation to read, or out of memory");
         free(p);
+        free(o);
         return TR_VERDICT_UNKNOWN;
     }
     tr_verdict v = TR_VERDICT_HELD;
@@ -192,10 +220,10 @@ tr_verdict tr__pubsub_check_delivered_once(const tr_check_input *in, char *why, 
                 snprintf(why, cap, "event %lld handed to n%u's subscriber %u times in one window",
                          (long long)p[i].id, k + 1, g.count);
             } else if (g.count == 0 && p[i].outcome == TR_HISTORY_OK && at[k] < p[i].invoked_ns &&
-                       undeliverable(in, &p[i])) {
+                       undeliverable(in, o, &p[i])) {
                 lost_torn++; /* allowed: a torn store took the event or its topic's home */
             } else if (g.count == 0 && p[i].outcome == TR_HISTORY_OK && at[k] < p[i].invoked_ns &&
-                       still_on_its_way(in, &p[i])) {
+                       still_on_its_way(in, o, &p[i])) {
                 on_its_way++; /* not known: its delivery goes on after the run */
             } else if (g.count == 0 && p[i].outcome == TR_HISTORY_OK && at[k] < p[i].invoked_ns) {
                 v = TR_VERDICT_VIOLATED;
@@ -226,6 +254,7 @@ tr_verdict tr__pubsub_check_delivered_once(const tr_check_input *in, char *why, 
                  (unsigned long long)lost_torn);
     }
     free(p);
+    free(o);
     return v;
 }
 
@@ -246,18 +275,18 @@ tr_verdict tr__pubsub_check_no_phantom(const tr_check_input *in, char *why, size
             got_record g;
             delivered = got(in, k, p[i].id, &g) == 0 && g.count > 0;
         }
-        char key[40], buf[8];
-        size_t len;
-        int kl = snprintf(key, sizeof key, "state/%llu", (unsigned long long)p[i].id);
         if (!delivered || p[i].node < 0) {
             continue;
         }
+        char key[40], buf[8];
+        size_t len;
+        size_t kl = tr__fmt_u64(key, sizeof key, "state/", "", (uint64_t)p[i].id);
         if (torn(in, (uint32_t)p[i].node)) {
             unread++; /* its publisher's store was torn: the change cannot be read back */
             continue;
         }
-        int rc = tr_check_kv_get(in, (uint32_t)p[i].node, TR__PUBSUB_PUB, key, (size_t)kl, buf,
-                                 sizeof buf, &len);
+        int rc = tr_check_kv_get(in, (uint32_t)p[i].node, TR__PUBSUB_PUB, key, kl, buf, sizeof buf,
+                                 &len);
         if (rc == TR_ENOENT) {
             v = TR_VERDICT_VIOLATED;
             snprintf(why, cap, "event %lld was delivered but n%d never committed its change",
