@@ -279,6 +279,7 @@ static int env_open(tr_store *st, const char *dir, bool fresh) {
 
 static void store_free(tr_store *st) {
     if (st->env) {
+        tr__store_read_spare_drop(st);
         mdb_env_close(st->env);
     }
     if (st->dir_fd >= 0) {
@@ -453,6 +454,7 @@ int tr__store_reopen(tr_store *st, bool tear) {
         rc = torn_size(st, &keep);
     }
     if (st->env != NULL) {
+        tr__store_read_spare_drop(st);
         mdb_env_close(st->env);
         st->env = NULL;
     }
@@ -472,6 +474,7 @@ int tr__store_reopen(tr_store *st, bool tear) {
     }
     rc = rc ? rc : env_open(st, st->dir, fresh);
     if (rc != 0 && st->env != NULL) {
+        tr__store_read_spare_drop(st);
         mdb_env_close(st->env);
         st->env = NULL;
     }

@@ -63,17 +63,37 @@ int tr__store_map_open_err(int rc) {
 
 int tr__store_read_begin(tr_store *st, MDB_txn **txn) {
     pthread_rwlock_rdlock(&st->map_lock);
-    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+    MDB_txn *t = atomic_exchange_explicit(&st->read_spare, NULL, memory_order_acquire);
+    int rc = 0;
+    if (t != NULL && mdb_txn_renew(t) != 0) {
+        mdb_txn_abort(t); /* not renewed: a new one below */
+        t = NULL;
+    }
+    if (t == NULL) {
+        rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t);
+    }
     if (rc != 0) {
         pthread_rwlock_unlock(&st->map_lock);
         return tr__store_map_err(rc);
     }
+    *txn = t;
     return 0;
 }
 
 void tr__store_read_end(tr_store *st, MDB_txn *txn) {
-    mdb_txn_abort(txn);
+    mdb_txn_reset(txn); /* MDB_NOTLS: another thread may renew it */
+    MDB_txn *old = atomic_exchange_explicit(&st->read_spare, txn, memory_order_release);
+    if (old != NULL) {
+        mdb_txn_abort(old);
+    }
     pthread_rwlock_unlock(&st->map_lock);
+}
+
+void tr__store_read_spare_drop(tr_store *st) {
+    MDB_txn *t = atomic_exchange_explicit(&st->read_spare, NULL, memory_order_acquire);
+    if (t != NULL) {
+        mdb_txn_abort(t);
+    }
 }
 
 int tr__store_copy_out(void *buf, size_t cap, const void *src, size_t n, size_t *len) {

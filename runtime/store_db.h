@@ -32,6 +32,9 @@ int tr__store_read_begin(tr_store *st, MDB_txn **txn);
  * shared; both 0 without an environment. */
 void tr__store_db_usage(tr_store *st, uint64_t *map_bytes, uint64_t *used_bytes);
 void tr__store_read_end(tr_store *st, MDB_txn *txn);
+/* Aborts the read txn kept for the next read (tr__store_read_end keeps one): before the
+ * environment is closed, by whoever closes it with no read under way. */
+void tr__store_read_spare_drop(tr_store *st);
 
 /* Copies n bytes to buf if they fit in cap (else TR_ETOOBIG); *len (may be NULL) = n. */
 int tr__store_copy_out(void *buf, size_t cap, const void *src, size_t n, size_t *len);
