@@ -82,7 +82,8 @@ int tr__store_read_begin(tr_store *st, MDB_txn **txn) {
 
 void tr__store_read_end(tr_store *st, MDB_txn *txn) {
     mdb_txn_reset(txn); /* MDB_NOTLS: another thread may renew it */
-    MDB_txn *old = atomic_exchange_explicit(&st->read_spare, txn, memory_order_release);
+    /* acq_rel: the txn it replaces may come from another thread, and is freed here */
+    MDB_txn *old = atomic_exchange_explicit(&st->read_spare, txn, memory_order_acq_rel);
     if (old != NULL) {
         mdb_txn_abort(old);
     }
