@@ -289,20 +289,47 @@ static bool world_read(const tr_check_input *in, shop_world *w) {
     return rc == 0;
 }
 
-static void world_free(shop_world *w) {
-    free(w->orders);
+/* The world is read once per run and shared by the checks (tr_check_shared): each check works
+ * on a shallow copy, and none changes what the copy points to. */
+static void *world_make(const tr_check_input *in) {
+    shop_world *w = malloc(sizeof *w);
+    if (w != NULL) {
+        (void)world_read(in, w); /* one that could not be read says why in failed */
+    }
+    return w;
 }
 
-#define CHECK_BEGIN(in, why, cap)               \
-    shop_world w;                               \
-    if (!world_read((in), &w)) {                \
-        snprintf((why), (cap), "%s", w.failed); \
-        world_free(&w);                         \
-        return TR_VERDICT_UNKNOWN;              \
+static void world_drop(void *p) {
+    shop_world *w = p;
+    if (w != NULL) {
+        free(w->orders);
+        free(w);
     }
+}
 
-static tr_verdict verdict(shop_world *w, bool held) {
-    world_free(w);
+static const char world_tag = 0;
+
+#define CHECK_BEGIN(in, why, cap)                                                             \
+    bool owned_ = false;                                                                      \
+    shop_world *shared_ = tr_check_shared((in), &world_tag, world_make, world_drop, &owned_); \
+    if (shared_ == NULL || shared_->failed[0]) {                                              \
+        snprintf((why), (cap), "%s",                                                          \
+                 shared_ != NULL ? shared_->failed                                            \
+                                 : "the shop's end state could not be read: out of memory");  \
+        if (owned_) {                                                                         \
+            world_drop(shared_);                                                              \
+        }                                                                                     \
+        return TR_VERDICT_UNKNOWN;                                                            \
+    }                                                                                         \
+    shop_world w = *shared_
+
+/* The verdict; the world goes with it when this check owns it. */
+#define VERDICT(held) verdict(shared_, owned_, (held))
+
+static tr_verdict verdict(shop_world *w, bool owned, bool held) {
+    if (owned) {
+        world_drop(w);
+    }
     return held ? TR_VERDICT_HELD : TR_VERDICT_VIOLATED;
 }
 
@@ -312,16 +339,16 @@ static tr_verdict check_never_negative(const tr_check_input *in, char *why, size
     CHECK_BEGIN(in, why, cap);
     if (w.min_read < 0) {
         snprintf(why, cap, "a read answered the level %lld", (long long)w.min_read);
-        return verdict(&w, false);
+        return VERDICT(false);
     }
     for (int64_t i = 0; i < w.items; i++) {
         if (w.acct_known[i] && w.acct[i].level < 0) {
             snprintf(why, cap, "item %lld ends at level %lld", (long long)i,
                      (long long)w.acct[i].level);
-            return verdict(&w, false);
+            return VERDICT(false);
         }
     }
-    return verdict(&w, true);
+    return VERDICT(true);
 }
 
 /* initial + restocked = available + reserved + sold, per item; after the quiet period no
@@ -347,7 +374,7 @@ static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t ca
                      "reserved %lld + sold %lld",
                      (long long)i, TR_STOCK_INITIAL, (long long)a->restocked, (long long)a->level,
                      (long long)a->reserved, (long long)a->sold);
-            return verdict(&w, false);
+            return VERDICT(false);
         }
         if (w.orphan_item[i]) {
             skipped++; /* an order of it no one can finish may hold a reservation or a sale */
@@ -359,7 +386,7 @@ static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t ca
                      "while its confirmed orders bought %lld",
                      (long long)i, (long long)a->reserved, (long long)a->sold,
                      (long long)bought[i]);
-            return verdict(&w, false);
+            return VERDICT(false);
         }
     }
     tr_check_measure(in, "items_unsettled_torn", (double)skipped);
@@ -369,7 +396,7 @@ static tr_verdict check_conserved(const tr_check_input *in, char *why, size_t ca
                  "(allowed: no one is left to finish it; reserved and sold not compared)",
                  skipped);
     }
-    return verdict(&w, true);
+    return VERDICT(true);
 }
 
 /* ---- orders and payments ---------------------------------------------------------------- */
@@ -470,7 +497,7 @@ static tr_verdict check_final(const tr_check_input *in, char *why, size_t cap) {
         if (!o->orphan && (!o->known || o->v.state == TR_SHOP_PENDING + 1)) {
             snprintf(why, cap, "order %llu is %s after the quiet period", (unsigned long long)o->id,
                      o->known ? "still pending" : "nowhere stored");
-            return verdict(&w, false);
+            return VERDICT(false);
         }
     }
     if (w.orphans > 0) { /* counted in payments' measures (this check has its four) */
@@ -479,7 +506,7 @@ static tr_verdict check_final(const tr_check_input *in, char *why, size_t cap) {
                  "is left to finish them)",
                  w.orphans);
     }
-    return verdict(&w, true);
+    return VERDICT(true);
 }
 
 /* No double charge or refund; captured - refunded, summed, equals the confirmed orders'
@@ -496,13 +523,13 @@ static tr_verdict check_payments(const tr_check_input *in, char *why, size_t cap
             snprintf(why, cap, "order %llu: refunded %llu cents of a capture of %llu",
                      (unsigned long long)o->id, (unsigned long long)o->pay.refunded,
                      (unsigned long long)o->pay.captured);
-            return verdict(&w, false);
+            return VERDICT(false);
         }
         if (!o->orphan && (confirmed != (net > 0) || (confirmed && net != o->v.amount))) {
             snprintf(why, cap, "order %llu is %s but its payment keeps %llu cents (amount %llu)",
                      (unsigned long long)o->id, confirmed ? "confirmed" : "not confirmed",
                      (unsigned long long)net, (unsigned long long)o->v.amount);
-            return verdict(&w, false);
+            return VERDICT(false);
         }
         if (o->orphan) {
             continue; /* its saga may stop between the charge and the decision */
@@ -516,9 +543,9 @@ static tr_verdict check_payments(const tr_check_input *in, char *why, size_t cap
     if (kept != owed) {
         snprintf(why, cap, "payments keep %llu cents, confirmed orders amount to %llu",
                  (unsigned long long)kept, (unsigned long long)owed);
-        return verdict(&w, false);
+        return VERDICT(false);
     }
-    return verdict(&w, true);
+    return VERDICT(true);
 }
 
 static int by_key(const void *a, const void *b) {
@@ -530,15 +557,26 @@ static int by_key(const void *a, const void *b) {
 static tr_verdict check_idempotency(const tr_check_input *in, char *why, size_t cap) {
     CHECK_BEGIN(in, why, cap);
     measure_orders(in, true);
-    qsort(w.orders, w.count, sizeof *w.orders, by_key);
-    for (size_t i = 1; i < w.count; i++) {
-        if (w.orders[i].key_hash != 0 && w.orders[i].key_hash == w.orders[i - 1].key_hash) {
+    shop_order *sorted = malloc((w.count ? w.count : 1) * sizeof *sorted); /* w is shared */
+    if (sorted == NULL) {
+        snprintf(why, cap, "out of memory");
+        (void)VERDICT(true);
+        return TR_VERDICT_UNKNOWN;
+    }
+    if (w.count > 0) {
+        memcpy(sorted, w.orders, w.count * sizeof *sorted);
+    }
+    qsort(sorted, w.count, sizeof *sorted, by_key);
+    bool held = true;
+    for (size_t i = 1; i < w.count && held; i++) {
+        if (sorted[i].key_hash != 0 && sorted[i].key_hash == sorted[i - 1].key_hash) {
             snprintf(why, cap, "one idempotency key created orders %llu and %llu",
-                     (unsigned long long)w.orders[i - 1].id, (unsigned long long)w.orders[i].id);
-            return verdict(&w, false);
+                     (unsigned long long)sorted[i - 1].id, (unsigned long long)sorted[i].id);
+            held = false;
         }
     }
-    return verdict(&w, true);
+    free(sorted);
+    return VERDICT(held);
 }
 
 /* Every event the audits recorded names a fact its order's final journal holds: an event
@@ -572,7 +610,7 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
         if (by_customer && !cancel_asked(in->history, o->id)) {
             snprintf(why, cap, "order %llu cancelled by its customer, who never asked to cancel it",
                      (unsigned long long)o->id);
-            return verdict(&w, false);
+            return VERDICT(false);
         }
         bool holds[TR__TOPIC_COUNT] = {o->known, v->state == TR_SHOP_CONFIRMED + 1 || by_customer,
                                        cancelled, (v->steps & TR__STEP_RESERVED) != 0,
@@ -587,7 +625,7 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
             if (!holds[t]) {
                 snprintf(why, cap, "event %s for order %llu, whose journal does not record it",
                          tr__shop_topics[t], (unsigned long long)o->id);
-                return verdict(&w, false);
+                return VERDICT(false);
             }
             uint64_t committed = t == TR__TOPIC_CONFIRMED   ? v->confirmed_epoch
                                  : t == TR__TOPIC_CANCELLED ? v->cancelled_epoch
@@ -598,14 +636,14 @@ static tr_verdict check_events(const tr_check_input *in, char *why, size_t cap) 
                          "it at epoch %llu: not the committed record",
                          tr__shop_topics[t], (unsigned long long)o->id,
                          (unsigned long long)o->epochs[t], (unsigned long long)committed);
-                return verdict(&w, false);
+                return VERDICT(false);
             }
         }
     }
     tr_check_measure(in, "events_recorded", (double)events);
     tr_check_measure(in, "reads_before_commit", (double)early_reads);
     tr_check_measure(in, "cancelled_by_customer", (double)returned);
-    return verdict(&w, true);
+    return VERDICT(true);
 }
 
 /* progress (harness/check_common.h): placed orders are answered at least once, and no reply is

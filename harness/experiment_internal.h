@@ -46,9 +46,20 @@ typedef struct run {
 
 /* experiment_result.c */
 /* What a check reports with tr_check_measure while it runs (tr_check_input.measures_). */
+/* What the checks of one run share (tr_check_shared), dropped after the last of them. */
+typedef struct tr__shared {
+    uint32_t count;
+    struct {
+        const void *tag;
+        void *value;
+        void (*drop)(void *value);
+    } items[TR_CHECK_SHARED_MAX];
+} tr__shared;
+
 typedef struct tr__measures {
     uint32_t count;
     tr_measure items[TR_CHECK_MEASURES_MAX];
+    tr__shared *shared; /* the run's, for tr_check_shared */
 } tr__measures;
 
 /* Appends the outcome of check `name` to res; the workload's verdict becomes the worst so far

@@ -28,6 +28,37 @@ int tr_check_measure(const tr_check_input *in, const char *name, double value) {
     return 0;
 }
 
+void *tr_check_shared(const tr_check_input *in, const void *tag,
+                      void *(*make)(const tr_check_input *in), void (*drop)(void *value),
+                      bool *owned) {
+    tr__measures *m = in != NULL ? in->measures_ : NULL;
+    tr__shared *sh = m != NULL ? m->shared : NULL;
+    if (owned != NULL) {
+        *owned = false;
+    }
+    if (in == NULL || tag == NULL || make == NULL || drop == NULL || owned == NULL) {
+        return NULL;
+    }
+    for (uint32_t i = 0; sh != NULL && i < sh->count; i++) {
+        if (sh->items[i].tag == tag) {
+            return sh->items[i].value;
+        }
+    }
+    void *value = make(in);
+    if (value == NULL) {
+        return NULL;
+    }
+    if (sh == NULL || sh->count == TR_CHECK_SHARED_MAX) {
+        *owned = true;
+        return value;
+    }
+    sh->items[sh->count].tag = tag;
+    sh->items[sh->count].value = value;
+    sh->items[sh->count].drop = drop;
+    sh->count++;
+    return value;
+}
+
 double tr_check_outcome_measure(const tr_check_outcome *o, const char *name, double otherwise) {
     for (uint32_t i = 0; i < o->measure_count; i++) {
         if (strcmp(o->measures[i].name, name) == 0) {
@@ -109,9 +140,10 @@ void tr__experiment_run_checks(run *r, part *p) {
                          .faults = r->out->faults,
                          .fault_count = r->out->fault_count,
                          .sim = r->sim};
+    tr__shared shared = {0};
     for (uint32_t c = 0; c < svc->check_count && c < TR_SERVICE_CHECKS_MAX; c++) {
         char why[200] = "";
-        tr__measures m = {0};
+        tr__measures m = {.shared = &shared};
         in.measures_ = &m;
         tr_verdict v = svc->checks[c].run(&in, why, sizeof why);
         if (v != TR_VERDICT_HELD && v != TR_VERDICT_VIOLATED) {
@@ -120,6 +152,9 @@ void tr__experiment_run_checks(run *r, part *p) {
         tr_check_outcome *o = tr__experiment_add_outcome(res, svc->checks[c].name, v, why);
         o->measure_count = m.count;
         memcpy(o->measures, m.items, sizeof o->measures);
+    }
+    for (uint32_t i = 0; i < shared.count; i++) {
+        shared.items[i].drop(shared.items[i].value);
     }
     /* The checks' premises first, so that linearizability sees the verdict of a check that
      * rests on another. */

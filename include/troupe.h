@@ -1681,6 +1681,19 @@ typedef struct tr_measure {
  * (TR_CHECK_MEASURES_MAX reported already), TR_EINVAL (no name); with an input the runner did
  * not make (measures_ NULL) the measure is dropped and 0 returned. */
 int tr_check_measure(const tr_check_input *in, const char *name, double value);
+/* From inside a check's run: one value the service's checks share within a run, for what
+ * several of them read alike (every node's end state). The first check of the run that asks
+ * with `tag` (an address of the service's own: a static's) gets make(in)'s value, and so does
+ * every later check of the same run that asks with that tag (a service's checks run one
+ * after another over the same history and stores). A shared value must not be changed. The
+ * runner calls drop(value) after the run's last check; *owned is then false. NULL when make
+ * returned NULL (nothing is kept: the next ask makes it again). With an input the runner did
+ * not make (measures_ NULL), or past TR_CHECK_SHARED_MAX tags in one run, nothing is kept:
+ * make(in)'s value is returned with *owned true, and the caller drops it. */
+#define TR_CHECK_SHARED_MAX 4
+void *tr_check_shared(const tr_check_input *in, const void *tag,
+                      void *(*make)(const tr_check_input *in), void (*drop)(void *value),
+                      bool *owned);
 
 typedef struct tr_check_outcome {
     const char *name; /* "linearizable" or the check's name */

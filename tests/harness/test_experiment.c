@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/builtin.h"
@@ -382,6 +383,90 @@ Test(experiment, a_check_takes_the_verdict_of_the_check_it_rests_on) {
     svc.checks = resting_checks;
     svc.check_count = 2;
     expect_resting(&svc, "reads-were-written", "read of ", "");
+}
+
+/* tr_check_shared: what the checks of one run share is made once, is the same value for every
+ * check of the run, and is dropped once after the last; each run makes its own. */
+static int shared_made, shared_dropped;
+static const void *shared_seen[3];
+static const char shared_tag = 0;
+
+static void *shared_make(const tr_check_input *in) {
+    int *v = malloc(sizeof *v);
+    cr_assert_not_null(v);
+    *v = (int)tr_history_count(in->history);
+    shared_made++;
+    return v;
+}
+
+static void shared_drop(void *v) {
+    free(v);
+    shared_dropped++;
+}
+
+static tr_verdict check_sharing(const tr_check_input *in, char *why, size_t cap, int k) {
+    bool owned = true;
+    const int *v = tr_check_shared(in, &shared_tag, shared_make, shared_drop, &owned);
+    cr_assert_not_null(v);
+    cr_expect_not(owned, "the runner keeps it");
+    cr_expect_eq(*v, (int)tr_history_count(in->history));
+    cr_expect_eq(shared_dropped, shared_made - 1, "not dropped before the run's last check");
+    shared_seen[k] = v;
+    snprintf(why, cap, "shared");
+    return TR_VERDICT_HELD;
+}
+
+static tr_verdict check_sharing_0(const tr_check_input *in, char *why, size_t cap) {
+    return check_sharing(in, why, cap, 0);
+}
+static tr_verdict check_sharing_1(const tr_check_input *in, char *why, size_t cap) {
+    return check_sharing(in, why, cap, 1);
+}
+static tr_verdict check_sharing_2(const tr_check_input *in, char *why, size_t cap) {
+    return check_sharing(in, why, cap, 2);
+}
+
+static const tr_check sharing_checks[] = {
+    {"share-0", check_sharing_0}, {"share-1", check_sharing_1}, {"share-2", check_sharing_2}};
+
+Test(experiment, the_checks_of_a_run_share_one_value_made_once) {
+    tr_service svc = reg_service;
+    svc.checks = sharing_checks;
+    svc.check_count = 3;
+    const tr_service *const one[] = {&svc};
+    for (int run = 1; run <= 2; run++) {
+        tr_experiment_config cfg;
+        config(&cfg, (uint64_t)run);
+        cfg.sim.nodes = 1;
+        cfg.nemesis.kinds = 0;
+        cfg.services = one;
+        tr_experiment_result *r = run_ok(&cfg);
+        cr_assert_eq(shared_made, run, "made once per run");
+        cr_assert_eq(shared_dropped, run, "dropped after the run's last check");
+        cr_expect(shared_seen[0] != NULL && shared_seen[0] == shared_seen[1] &&
+                      shared_seen[1] == shared_seen[2],
+                  "every check of the run got the same value");
+        cr_expect_eq(r->verdict, TR_VERDICT_HELD);
+        tr_experiment_result_destroy(r);
+    }
+}
+
+/* Without the runner (an input built by hand) nothing is kept: the caller owns what it got. */
+Test(experiment, a_check_run_by_hand_owns_the_shared_value) {
+    tr_history *h = tr_history_create(16);
+    cr_assert_not_null(h);
+    tr_check_input in = {.history = h};
+    bool owned = false;
+    int before = shared_made;
+    int *v = tr_check_shared(&in, &shared_tag, shared_make, shared_drop, &owned);
+    cr_assert_not_null(v);
+    cr_expect(owned);
+    int *again = tr_check_shared(&in, &shared_tag, shared_make, shared_drop, &owned);
+    cr_expect(owned && again != v && shared_made == before + 2, "made again: nothing kept");
+    shared_drop(v);
+    shared_drop(again);
+    cr_expect_null(tr_check_shared(&in, &shared_tag, NULL, shared_drop, &owned));
+    tr_history_destroy(h);
 }
 
 static int slow_started, slow_stopped;
