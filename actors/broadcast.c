@@ -157,6 +157,14 @@ static size_t encode_batch(bc_state *s, const int64_t *ids, uint32_t n) {
     tr_mp_writer_init(&w, s->buf, sizeof s->buf);
     tr_mp_write_array(&w, 1 + n);
     tr_mp_write_uint(&w, s->place.node_index);
+    uint8_t *p = tr_mp_writer_room(&w, 9 * (size_t)n); /* a batch is sent often: no call per id */
+    if (p != NULL) {
+        for (uint32_t i = 0; i < n; i++) {
+            p = tr_mp_put_int(p, ids[i]);
+        }
+        tr_mp_writer_advance(&w, p);
+        return w.len;
+    }
     for (uint32_t i = 0; i < n; i++) {
         tr_mp_write_int(&w, ids[i]);
     }
@@ -331,7 +339,15 @@ static void answer(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
     tr_mp_writer w;
     tr_mp_writer_init(&w, s->buf, sizeof s->buf);
     tr_mp_write_array(&w, state ? 2 * s->count : s->count);
-    for (uint32_t i = 0; i < s->count; i++) {
+    uint8_t *p = tr_mp_writer_room(&w, 18 * (size_t)s->count); /* reads are many: no call per id */
+    for (uint32_t i = 0; p != NULL && i < s->count; i++) {
+        p = tr_mp_put_int(p, s->e[i].id);
+        p = state ? tr_mp_put_uint(p, s->e[i].deliveries) : p;
+    }
+    if (p != NULL) {
+        tr_mp_writer_advance(&w, p);
+    }
+    for (uint32_t i = 0; p == NULL && i < s->count; i++) {
         tr_mp_write_int(&w, s->e[i].id);
         if (state) {
             tr_mp_write_uint(&w, s->e[i].deliveries);
