@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "actors/entity_internal.h"
+#include "actors/fmt.h"
 
 /* ---- queued requests ------------------------------------------------------------------------- */
 
@@ -61,7 +62,7 @@ static void send_all(tr__entity_host *s, tr_ctx *ctx, uint32_t type, const void 
         if (skip >> k & 1u) {
             continue;
         }
-        snprintf(to, sizeof to, "%s@%s", s->arg.type->name, s->arg.names[k]);
+        (void)tr__fmt_str3(to, sizeof to, s->arg.type->name, "@", s->arg.names[k]);
         (void)tr_send_name(ctx, to, s->arg.type->msg_base + type, body, len);
     }
 }
@@ -413,7 +414,7 @@ static void route(tr__entity_host *s, tr_ctx *ctx, const tr_msg *m, uint64_t unt
     }
     if (elsewhere) {
         char to[2 * TR_NAME_MAX + 2];
-        snprintf(to, sizeof to, "%s@%s", s->arg.type->name, s->arg.names[owner]);
+        (void)tr__fmt_str3(to, sizeof to, s->arg.type->name, "@", s->arg.names[owner]);
         int rc = tr_forward(ctx, m, to);
         if (rc != TR_EUNREACH) {
             if (rc != 0) {

@@ -15,9 +15,10 @@
 #include <string.h>
 
 #include "actors/entity_internal.h"
+#include "actors/fmt.h"
 
 static void node_name(const tr__entity_host *s, uint32_t node, char *out, size_t cap) {
-    snprintf(out, cap, "%s@%s", s->arg.type->name, s->arg.names[node]);
+    (void)tr__fmt_str3(out, cap, s->arg.type->name, "@", s->arg.names[node]);
 }
 
 /* ---- the state machine ----------------------------------------------------------------------- */

@@ -38,4 +38,23 @@ static inline size_t tr__fmt_u64(char *out, size_t cap, const char *a, const cha
     return len;
 }
 
+/* Writes a, b and c one after the other into out[0..cap) as snprintf("%s%s%s") would ("orders"
+ * "@" "n3": an entity host's peer); returns the length the whole would take. */
+static inline size_t tr__fmt_str3(char *out, size_t cap, const char *a, const char *b,
+                                  const char *c) {
+    const char *part[3] = {a, b, c};
+    size_t k = 0, len = 0;
+    for (int i = 0; i < 3; i++) {
+        for (const char *q = part[i]; *q != '\0'; q++, len++) {
+            if (k + 1 < cap) {
+                out[k++] = *q;
+            }
+        }
+    }
+    if (cap > 0) {
+        out[k] = '\0';
+    }
+    return len;
+}
+
 #endif /* TR_ACTORS_FMT_H */

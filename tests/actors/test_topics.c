@@ -426,3 +426,22 @@ Test(topics, names_are_formatted_as_snprintf_would) {
         }
     }
 }
+
+Test(topics, joined_names_are_formatted_as_snprintf_would) {
+    static const char *const parts[][3] = {{"orders", "@", "n3"},
+                                           {"", "", ""},
+                                           {"a", "", "bc"},
+                                           {"stock-entity-type", "@", "node-17"}};
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+        for (size_t cap = 0; cap <= 32; cap++) {
+            char want[40], got[40];
+            memset(want, 'x', sizeof want);
+            memset(got, 'x', sizeof got);
+            int n = snprintf(want, cap, "%s%s%s", parts[p][0], parts[p][1], parts[p][2]);
+            size_t m = tr__fmt_str3(got, cap, parts[p][0], parts[p][1], parts[p][2]);
+            cr_assert_eq(m, (size_t)n, "part %zu cap %zu", p, cap);
+            cr_assert_eq(memcmp(want, got, sizeof want), 0, "part %zu cap %zu: '%s'", p, cap,
+                         cap ? got : "");
+        }
+    }
+}
