@@ -340,17 +340,18 @@ static void answer(tr_ctx *ctx, bc_state *s, const tr_msg *msg) {
     tr_mp_writer_init(&w, s->buf, sizeof s->buf);
     tr_mp_write_array(&w, state ? 2 * s->count : s->count);
     uint8_t *p = tr_mp_writer_room(&w, 18 * (size_t)s->count); /* reads are many: no call per id */
-    for (uint32_t i = 0; p != NULL && i < s->count; i++) {
-        p = tr_mp_put_int(p, s->e[i].id);
-        p = state ? tr_mp_put_uint(p, s->e[i].deliveries) : p;
-    }
     if (p != NULL) {
+        for (uint32_t i = 0; i < s->count; i++) {
+            p = tr_mp_put_int(p, s->e[i].id);
+            p = state ? tr_mp_put_uint(p, s->e[i].deliveries) : p;
+        }
         tr_mp_writer_advance(&w, p);
-    }
-    for (uint32_t i = 0; p == NULL && i < s->count; i++) {
-        tr_mp_write_int(&w, s->e[i].id);
-        if (state) {
-            tr_mp_write_uint(&w, s->e[i].deliveries);
+    } else {
+        for (uint32_t i = 0; i < s->count; i++) {
+            tr_mp_write_int(&w, s->e[i].id);
+            if (state) {
+                tr_mp_write_uint(&w, s->e[i].deliveries);
+            }
         }
     }
     (void)tr_reply(ctx, msg, msg->type, s->buf, w.len);

@@ -19,8 +19,7 @@ typedef struct topic_sub {
     uint32_t outstanding;       /* pending events this subscriber has not acked */
 } topic_sub;
 
-typedef struct topic_pending {
-    bool used;
+typedef struct topic_pending { /* in use when its bit of topics_state.in_use is set */
     char topic[TR_TOPIC_NAME_MAX + 1];
     uint64_t id;
     tr_addr publisher; /* the latest sender of this event's PUBLISH */
@@ -37,7 +36,7 @@ typedef struct topics_state {
     uint64_t timer;
     topic_sub subs[TR_TOPICS_SUBS_MAX];
     topic_pending pending[TR_TOPICS_PENDING_MAX];
-    /* bit i: pending[i].used. Every publish, ack and tick looks for events: a scan of the bits
+    /* bit i: pending[i] is in use. Every publish, ack and tick looks for events: a scan of the bits
      * in use reads a few words where one of the slots read a line of each (a tenth of a
      * faulted pubsub run went to those scans). */
     uint64_t in_use[TR_TOPICS_PENDING_MAX / 64];
@@ -162,7 +161,6 @@ static uint32_t next_used(const topics_state *s, uint32_t i) {
 
 static void set_used(topics_state *s, topic_pending *p, bool used) {
     uint32_t i = (uint32_t)(p - s->pending);
-    p->used = used;
     s->in_use[i / 64] = used ? s->in_use[i / 64] | (UINT64_C(1) << (i % 64))
                              : s->in_use[i / 64] & ~(UINT64_C(1) << (i % 64));
 }
@@ -315,7 +313,7 @@ static void resend(tr_ctx *ctx, topics_state *s) {
         }
         p->ticks = 0;
         p->wait = p->wait < RESEND_WAIT_MAX ? (uint8_t)(2 * p->wait) : RESEND_WAIT_MAX;
-        for (uint32_t k = 0; p->used && k < TR_TOPICS_SUBS_MAX; k++) {
+        for (uint32_t k = 0; k < TR_TOPICS_SUBS_MAX; k++) {
             if (p->waiting & (1u << k)) {
                 s->stats.resent++;
                 send_event(ctx, p, k, s->subs[k].name);

@@ -105,7 +105,7 @@ static bool any_torn(const tr_check_input *in) {
 
 /* The event ids in each publisher's outbox at the end (its records [topic, id, body] under
  * "outbox/<slot>"), read from a node's store the first time a check asks about it: the check
- * asks per publish and subscriber, and reading the slots each time took a third of a run. */
+ * asks per publish and subscriber, and reading the slots each time took a fifth of a run. */
 typedef struct outboxes {
     uint8_t read[TR_SIM_NODES_MAX];  /* node k's slots were read */
     uint8_t count[TR_SIM_NODES_MAX]; /* the ids found in them */
