@@ -131,13 +131,15 @@ static inline int tr__actor_deliver(tr_node *node, tr_ctx *ctx, tr_msg *m) {
     if (a->mb.capacity && q >= a->mb.capacity && m->type >= TR_MSG_USER && m->type < TR__SYS_BASE) {
         return tr__actor_refuse(node, a, m);
     }
-    if (tr__mailbox_push(&a->mb, m)) {
-        node->ops->schedule(node->engine, node, a);
-    }
-    /* The sender flooded `a`: it is muted after its current callback (actor.c). */
+    /* The sender floods `a`: it is muted after its current callback (actor.c). Noted before
+     * the push, while the message still holds a's id; and the schedule call, last, then has
+     * nothing to keep in saved registers across it. */
     if (q + 1 > node->mute_threshold && ctx && ctx->actor != a && !ctx->mute_on) {
         ctx->mute_on = a;
-        ctx->mute_on_id = atomic_load_explicit(&a->id, memory_order_relaxed);
+        ctx->mute_on_id = m->to.actor;
+    }
+    if (tr__mailbox_push(&a->mb, m)) {
+        node->ops->schedule(node->engine, node, a);
     }
     return 0;
 }

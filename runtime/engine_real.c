@@ -166,12 +166,9 @@ static void global_push_locked(tr_runtime *rt, tr_actor *a) {
     }
 }
 
-static void real_schedule(void *e, tr_node *n, tr_actor *a) {
-    tr_runtime *rt = e;
-    (void)n;
-    /* Only the holder of the run token schedules, and it holds a non-idle mailbox. */
-    TR_DEBUG_ASSERT(!tr__mailbox_is_idle(&a->mb));
-    worker *w = current_worker;
+/* real_schedule's other cases: a full local queue (grown here), a thread that is not one of
+ * this runtime's workers (the global queue). */
+static __attribute__((noinline)) void schedule_slow(tr_runtime *rt, worker *w, tr_actor *a) {
     if (w && w->rt == rt) {
         if (ring_push_front(&w->local, a) == 0) {
             return;
@@ -180,6 +177,24 @@ static void real_schedule(void *e, tr_node *n, tr_actor *a) {
     pthread_mutex_lock(&rt->global_lock);
     global_push_locked(rt, a);
     pthread_mutex_unlock(&rt->global_lock);
+}
+
+static void real_schedule(void *e, tr_node *n, tr_actor *a) {
+    tr_runtime *rt = e;
+    (void)n;
+    /* Only the holder of the run token schedules, and it holds a non-idle mailbox. */
+    TR_DEBUG_ASSERT(!tr__mailbox_is_idle(&a->mb));
+    worker *w = current_worker;
+    /* Once per local send: the common case, a worker's own queue with room, is kept free of
+     * calls so that it needs no saved registers. */
+    if (__builtin_expect(w != NULL && w->rt == rt && w->local.len < w->local.cap, 1)) {
+        ring *r = &w->local;
+        r->head = (r->head - 1) & (r->cap - 1);
+        r->items[r->head] = a;
+        r->len++;
+        return;
+    }
+    schedule_slow(rt, w, a);
 }
 
 /* Gives the older half of the local queue to idle workers. */
