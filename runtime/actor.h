@@ -32,7 +32,8 @@ static inline tr_addr tr__actor_self(const tr_actor *a) {
  * which a call of memcpy costs more than the copy: up to 16 bytes are copied here with two
  * loads and two stores of fixed width that may overlap (no byte outside [0, len) is read or
  * written); longer bodies go to memcpy. */
-static inline void tr__actor_body_copy(uint8_t *dst, const void *body, size_t len) {
+static inline __attribute__((always_inline)) void
+tr__actor_body_copy(uint8_t *dst, const void *body, size_t len) {
     const uint8_t *src = body;
     if (len > 16) {
         memcpy(dst, src, len);
@@ -55,19 +56,27 @@ static inline void tr__actor_body_copy(uint8_t *dst, const void *body, size_t le
     }
 }
 
-/* A new owned message with a copy of body, or NULL (out of memory). Inline: one per send. */
-static inline tr_msg *tr__actor_msg_new(tr_addr from, tr_addr to, uint32_t type, uint64_t corr,
-                                        const void *body, size_t len) {
-    tr_msg *m = tr__pool_alloc(len);
-    if (!m) {
-        return NULL;
-    }
+/* Fills a fresh message from the pool with its addresses, type, correlation and a copy of
+ * body (len bytes; the message has room for them). */
+static inline __attribute__((always_inline)) void tr__actor_msg_fill(tr_msg *m, tr_addr from,
+                                                                     tr_addr to, uint32_t type,
+                                                                     uint64_t corr,
+                                                                     const void *body, size_t len) {
     m->type = type;
     m->from = from;
     m->to = to;
     m->corr = corr;
     m->body_len = (uint32_t)len;
     tr__actor_body_copy(tr__pool_body_mut(m), body, len);
+}
+
+/* A new owned message with a copy of body, or NULL (out of memory). Inline: one per send. */
+static inline tr_msg *tr__actor_msg_new(tr_addr from, tr_addr to, uint32_t type, uint64_t corr,
+                                        const void *body, size_t len) {
+    tr_msg *m = tr__pool_alloc(len);
+    if (m) {
+        tr__actor_msg_fill(m, from, to, type, corr, body, len);
+    }
     return m;
 }
 

@@ -48,6 +48,25 @@ static inline bool ctx_inherits(const tr_ctx *ctx) {
     return (id0 | id1 | cur->deadline_) != 0;
 }
 
+/* The general send: every case ctx_send's fast path leaves to it (a registered name, another
+ * node, a trace or deadline to carry, a body over 16 bytes, an empty pool, a receiver that is
+ * gone or has a bounded mailbox). Arguments already checked. */
+static __attribute__((noinline)) int ctx_send_general(tr_ctx *ctx, tr_addr to, uint32_t type,
+                                                      uint64_t corr, const void *body, size_t len,
+                                                      const char *to_name) {
+    tr_msg *m = tr__actor_msg_new(tr__actor_self(ctx->actor), to, type, corr, body, len);
+    if (!m) {
+        return TR_ENOMEM;
+    }
+    if (ctx_inherits(ctx)) {
+        tr__ctx_inherit(ctx, m);
+    }
+    return tr__actor_send(ctx->node, ctx, m, to_name);
+}
+
+/* Most sends are by address to a live local actor with an unbounded mailbox, carry a few
+ * bytes and no trace: that case is done here with no call but the engine's schedule, last,
+ * so it saves no registers; every other goes to ctx_send_general before anything is built. */
 static inline int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr, const void *body,
                            size_t len, const char *to_name) {
     if (!ctx || (len && !body) || len > TR_VALUE_MAX || type >= TR__SYS_BASE) {
@@ -55,21 +74,29 @@ static inline int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr
     }
     /* troupe.h: a ctx is valid during its actor's callbacks only (the run token's marker). */
     TR_DEBUG_ASSERT(tr__actor_current() == ctx);
-    tr_msg *m = tr__actor_msg_new(tr__actor_self(ctx->actor), to, type, corr, body, len);
-    if (!m) {
-        return TR_ENOMEM;
-    }
-    if (__builtin_expect(ctx_inherits(ctx), 0)) {
-        tr__ctx_inherit(ctx, m);
-    }
     tr_node *node = ctx->node;
-    if (to_name == NULL && (m->to.node == 0 || m->to.node == node->id)) {
-        /* tr__actor_send's local case, inline: the send of most messages, and a call less */
-        ctx->sent++;
-        m->to.node = node->id;
-        return tr__actor_deliver(node, ctx, m);
+    tr_actor *a;
+    tr_msg *m;
+    if (to_name != NULL || (to.node != 0 && to.node != node->id) || len > 16 || ctx_inherits(ctx) ||
+        (a = tr__actor_slot_get(node, to.actor)) == NULL ||
+        atomic_load_explicit(&a->id, memory_order_acquire) != to.actor || a->mb.capacity != 0 ||
+        (m = tr__pool_try_alloc(len)) == NULL) {
+        return ctx_send_general(ctx, to, type, corr, body, len, to_name);
     }
-    return tr__actor_send(node, ctx, m, to_name);
+    to.node = node->id;
+    tr__actor_msg_fill(m, tr__actor_self(ctx->actor), to, type, corr, body, len);
+    ctx->sent++; /* metrics.h: the activation adds it to its type once */
+    /* tr__actor_deliver's push, for an unbounded mailbox: the flooding sender is noted for
+     * muting, and the receiver scheduled if it was idle. */
+    uint32_t q = atomic_load_explicit(&a->mb.queued, memory_order_relaxed);
+    if (q + 1 > node->mute_threshold && ctx->actor != a && !ctx->mute_on) {
+        ctx->mute_on = a;
+        ctx->mute_on_id = to.actor;
+    }
+    if (tr__mailbox_push(&a->mb, m)) {
+        node->ops->schedule(node->engine, node, a);
+    }
+    return 0;
 }
 
 int tr_send(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t len) {

@@ -155,6 +155,18 @@ tr_msg *tr__pool_alloc(size_t body_cap) {
     return msg_init((tr_msg *)f, c);
 }
 
+__attribute__((always_inline)) tr_msg *tr__pool_try_alloc(size_t body_cap) {
+    size_t total = sizeof(tr_msg) + body_cap;
+    uint32_t c = class_of(total);
+    tr_free *f = c != TR__CLASS_HUGE ? local.cur[c] : NULL;
+    if (__builtin_expect(f == NULL, 0)) {
+        return NULL;
+    }
+    local.cur[c] = f->next;
+    local.cur_count[c]--;
+    return msg_init((tr_msg *)f, c);
+}
+
 uint8_t *tr__pool_body_mut(tr_msg *msg) {
     return (uint8_t *)(msg + 1);
 }

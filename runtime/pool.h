@@ -28,6 +28,10 @@
 
 /* Returns an owned message with body_cap bytes of body, or NULL (out of memory). */
 tr_msg *tr__pool_alloc(size_t body_cap);
+/* tr__pool_alloc's common case only: a message from this thread's pool of its class, or NULL
+ * when that pool is empty or the class is malloc's (the caller then takes its general path).
+ * It calls nothing, so a caller's fast path that uses it needs no saved registers for it. */
+tr_msg *tr__pool_try_alloc(size_t body_cap);
 /* Takes ownership of msg (NULL is ignored) and returns its memory to the pool. */
 void tr__pool_release(tr_msg *msg);
 /* The writable body of a message from tr__pool_alloc (msg->body, not const). */
