@@ -67,8 +67,9 @@ static __attribute__((noinline)) int ctx_send_general(tr_ctx *ctx, tr_addr to, u
 /* Most sends are by address to a live local actor with an unbounded mailbox, carry a few
  * bytes and no trace: that case is done here with no call but the engine's schedule, last,
  * so it saves no registers; every other goes to ctx_send_general before anything is built. */
-static inline int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type, uint64_t corr, const void *body,
-                           size_t len, const char *to_name) {
+static inline __attribute__((always_inline)) int ctx_send(tr_ctx *ctx, tr_addr to, uint32_t type,
+                                                          uint64_t corr, const void *body,
+                                                          size_t len, const char *to_name) {
     if (!ctx || (len && !body) || len > TR_VALUE_MAX || type >= TR__SYS_BASE) {
         return TR_EINVAL;
     }
