@@ -126,6 +126,72 @@ Test(actor, mailbox_is_fifo_per_sender_under_many_producers, .init = setup, .fin
     tr_msg_free(m);
 }
 
+/* ---- bodies of every short length arrive intact ---- */
+
+static int quiet_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
+    (void)ctx;
+    (void)st;
+    (void)m;
+    return TR_CONTINUE;
+}
+
+/* A send copies its body: up to 16 bytes inline (two fixed-width loads and stores that may
+ * overlap, or three byte copies), longer ones by memcpy. The sender sends every length from
+ * 0 to BODY_LEN_MAX, each byte a function of the length and its offset, and the receiver
+ * counts the bodies that differ. */
+#define BODY_LEN_MAX 40
+#define T_BODY (TR_MSG_USER + 100) /* T_BODY + n: a body of n bytes */
+
+static uint8_t body_byte(uint32_t len, uint32_t i) {
+    return (uint8_t)(len * 31u + i * 7u + 1u);
+}
+
+typedef struct {
+    uint32_t got;
+    uint32_t bad;
+} bodies_state;
+
+static int bodies_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
+    bodies_state *s = st;
+    uint32_t len = m->type - T_BODY; /* the type says the length sent */
+    bool ok = m->body_len == len;
+    for (uint32_t i = 0; ok && i < len; i++) {
+        ok = m->body[i] == body_byte(len, i);
+    }
+    s->bad += ok ? 0 : 1;
+    if (++s->got == BODY_LEN_MAX + 1) {
+        report(ctx, s->bad);
+    }
+    return TR_CONTINUE;
+}
+static const tr_behaviour bodies_b = {"bodies", sizeof(bodies_state), NULL, bodies_recv, NULL};
+
+static int bodies_send_init(tr_ctx *ctx, void *st, const void *arg, size_t len) {
+    tr_addr to;
+    memcpy(&to, arg, sizeof to);
+    for (uint32_t n = 0; n <= BODY_LEN_MAX; n++) {
+        /* in a buffer one byte longer, whose extra byte must not travel */
+        uint8_t buf[BODY_LEN_MAX + 1];
+        for (uint32_t i = 0; i < n; i++) {
+            buf[i] = body_byte(n, i);
+        }
+        buf[n] = 0xEE;
+        cr_assert_eq(tr_send(ctx, to, T_BODY + n, n ? buf : NULL, n), 0);
+    }
+    return 0;
+}
+static const tr_behaviour bodies_send_b = {"bodies-sender", 0, bodies_send_init, quiet_recv, NULL};
+
+Test(actor, bodies_of_every_short_length_arrive_intact, .init = setup, .fini = teardown) {
+    tr_addr sink;
+    cr_assert_eq(tr_node_spawn(node, &bodies_b, NULL, NULL, 0, &sink), 0);
+    cr_assert_eq(tr_node_spawn(node, &bodies_send_b, NULL, &sink, sizeof sink, NULL), 0);
+    tr_msg *m = expect(T_REPORT);
+    cr_assert_eq(u64_of(m), 0, "%lu of %d bodies differ from what was sent",
+                 (unsigned long)u64_of(m), BODY_LEN_MAX + 1);
+    tr_msg_free(m);
+}
+
 /* ---- fairness: a flooded actor does not starve another ---- */
 
 static int spinner_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
