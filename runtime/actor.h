@@ -28,6 +28,9 @@ static inline tr_addr tr__actor_self(const tr_actor *a) {
     return (tr_addr){a->node->id, 0, atomic_load_explicit(&a->id, memory_order_relaxed)};
 }
 
+/* The longest body tr__actor_body_copy copies without memcpy, and ctx.c's fast send takes. */
+#define TR__BODY_INLINE_MAX 16
+
 /* Copies a message body. Most bodies are a few msgpack bytes (an integer, a short key), for
  * which a call of memcpy costs more than the copy: up to 16 bytes are copied here with two
  * loads and two stores of fixed width that may overlap (no byte outside [0, len) is read or
@@ -35,7 +38,7 @@ static inline tr_addr tr__actor_self(const tr_actor *a) {
 static inline __attribute__((always_inline)) void
 tr__actor_body_copy(uint8_t *dst, const void *body, size_t len) {
     const uint8_t *src = body;
-    if (len > 16) {
+    if (len > TR__BODY_INLINE_MAX) {
         memcpy(dst, src, len);
     } else if (len >= 8) {
         uint64_t lo, hi;

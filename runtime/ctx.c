@@ -49,8 +49,8 @@ static inline bool ctx_inherits(const tr_ctx *ctx) {
 }
 
 /* The general send: every case ctx_send's fast path leaves to it (a registered name, another
- * node, a trace or deadline to carry, a body over 16 bytes, an empty pool, a receiver that is
- * gone or has a bounded mailbox). Arguments already checked. */
+ * node, a trace or deadline to carry, a body over TR__BODY_INLINE_MAX bytes, an empty pool, a
+ * receiver that is gone or has a bounded mailbox). Arguments already checked. */
 static __attribute__((noinline)) int ctx_send_general(tr_ctx *ctx, tr_addr to, uint32_t type,
                                                       uint64_t corr, const void *body, size_t len,
                                                       const char *to_name) {
@@ -78,8 +78,8 @@ static inline __attribute__((always_inline)) int ctx_send(tr_ctx *ctx, tr_addr t
     tr_node *node = ctx->node;
     tr_actor *a;
     tr_msg *m;
-    if (to_name != NULL || (to.node != 0 && to.node != node->id) || len > 16 || ctx_inherits(ctx) ||
-        (a = tr__actor_slot_get(node, to.actor)) == NULL ||
+    if (to_name != NULL || (to.node != 0 && to.node != node->id) || len > TR__BODY_INLINE_MAX ||
+        ctx_inherits(ctx) || (a = tr__actor_slot_get(node, to.actor)) == NULL ||
         atomic_load_explicit(&a->id, memory_order_acquire) != to.actor || a->mb.capacity != 0 ||
         (m = tr__pool_try_alloc(len)) == NULL) {
         return ctx_send_general(ctx, to, type, corr, body, len, to_name);
