@@ -129,6 +129,22 @@ void tr__actor_dead_stopped(tr_node *node, const tr_msg *m);
 /* tr__actor_send for a name or another node (out of line: the rare paths). */
 int tr__actor_send_routed(tr_node *node, tr_ctx *ctx, tr_msg *msg, const char *to_name);
 
+/* The end of every local delivery, once the receiver `a` is known alive and with room for m
+ * (q: its queued count before the push). A sender (ctx, may be NULL) that floods `a` is muted
+ * after its current callback (actor.c): noted before the push, while m still holds a's id.
+ * Then the push, and the schedule of `a` if it was idle, last, so that nothing is kept in
+ * saved registers across that call. */
+static inline __attribute__((always_inline)) void
+tr__actor_push(tr_node *node, tr_ctx *ctx, tr_actor *a, tr_msg *m, uint32_t q) {
+    if (q + 1 > node->mute_threshold && ctx && ctx->actor != a && !ctx->mute_on) {
+        ctx->mute_on = a;
+        ctx->mute_on_id = m->to.actor;
+    }
+    if (tr__mailbox_push(&a->mb, m)) {
+        node->ops->schedule(node->engine, node, a);
+    }
+}
+
 /* Delivers an owned message to the local actor msg->to.actor. Inline with tr__actor_send:
  * with the mailbox push, this is every local send. */
 static inline int tr__actor_deliver(tr_node *node, tr_ctx *ctx, tr_msg *m) {
@@ -143,16 +159,7 @@ static inline int tr__actor_deliver(tr_node *node, tr_ctx *ctx, tr_msg *m) {
     if (a->mb.capacity && q >= a->mb.capacity && m->type >= TR_MSG_USER && m->type < TR__SYS_BASE) {
         return tr__actor_refuse(node, a, m);
     }
-    /* The sender floods `a`: it is muted after its current callback (actor.c). Noted before
-     * the push, while the message still holds a's id; and the schedule call, last, then has
-     * nothing to keep in saved registers across it. */
-    if (q + 1 > node->mute_threshold && ctx && ctx->actor != a && !ctx->mute_on) {
-        ctx->mute_on = a;
-        ctx->mute_on_id = m->to.actor;
-    }
-    if (tr__mailbox_push(&a->mb, m)) {
-        node->ops->schedule(node->engine, node, a);
-    }
+    tr__actor_push(node, ctx, a, m, q);
     return 0;
 }
 

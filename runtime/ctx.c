@@ -87,16 +87,7 @@ static inline __attribute__((always_inline)) int ctx_send(tr_ctx *ctx, tr_addr t
     to.node = node->id;
     tr__actor_msg_fill(m, tr__actor_self(ctx->actor), to, type, corr, body, len);
     ctx->sent++; /* metrics.h: the activation adds it to its type once */
-    /* tr__actor_deliver's push, for an unbounded mailbox: the flooding sender is noted for
-     * muting, and the receiver scheduled if it was idle. */
-    uint32_t q = atomic_load_explicit(&a->mb.queued, memory_order_relaxed);
-    if (q + 1 > node->mute_threshold && ctx->actor != a && !ctx->mute_on) {
-        ctx->mute_on = a;
-        ctx->mute_on_id = to.actor;
-    }
-    if (tr__mailbox_push(&a->mb, m)) {
-        node->ops->schedule(node->engine, node, a);
-    }
+    tr__actor_push(node, ctx, a, m, atomic_load_explicit(&a->mb.queued, memory_order_relaxed));
     return 0;
 }
 
