@@ -143,21 +143,8 @@ __attribute__((noinline)) static tr_msg *alloc_slow(size_t total, uint32_t c) {
     return m ? msg_init(m, c) : NULL;
 }
 
-tr_msg *tr__pool_alloc(size_t body_cap) {
-    size_t total = sizeof(tr_msg) + body_cap;
-    uint32_t c = class_of(total);
-    tr_free *f = c != TR__CLASS_HUGE ? local.cur[c] : NULL;
-    if (__builtin_expect(f == NULL, 0)) {
-        return alloc_slow(total, c);
-    }
-    local.cur[c] = f->next;
-    local.cur_count[c]--;
-    return msg_init((tr_msg *)f, c);
-}
-
 __attribute__((always_inline)) tr_msg *tr__pool_try_alloc(size_t body_cap) {
-    size_t total = sizeof(tr_msg) + body_cap;
-    uint32_t c = class_of(total);
+    uint32_t c = class_of(sizeof(tr_msg) + body_cap);
     tr_free *f = c != TR__CLASS_HUGE ? local.cur[c] : NULL;
     if (__builtin_expect(f == NULL, 0)) {
         return NULL;
@@ -165,6 +152,15 @@ __attribute__((always_inline)) tr_msg *tr__pool_try_alloc(size_t body_cap) {
     local.cur[c] = f->next;
     local.cur_count[c]--;
     return msg_init((tr_msg *)f, c);
+}
+
+tr_msg *tr__pool_alloc(size_t body_cap) {
+    tr_msg *m = tr__pool_try_alloc(body_cap);
+    if (__builtin_expect(m != NULL, 1)) {
+        return m;
+    }
+    size_t total = sizeof(tr_msg) + body_cap;
+    return alloc_slow(total, class_of(total));
 }
 
 uint8_t *tr__pool_body_mut(tr_msg *msg) {
