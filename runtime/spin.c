@@ -21,15 +21,17 @@ static void back_off(tr__spin *s) {
         s->probe_every * 2 > TR__SPIN_PROBE_MAX ? TR__SPIN_PROBE_MAX : s->probe_every * 2;
 }
 
-/* Every TR__SPIN_WINDOW begins: was this thread switched out against its will? The first
- * read (on the owner thread: init may run on another) only takes the reference. */
-static void check_crowding(tr__spin *s) {
+/* Every TR__SPIN_WINDOW begins: was this thread switched out against its will, often enough
+ * for a crowd? The first read (on the owner thread: init may run on another) only takes the
+ * reference. */
+static void check_crowding(tr__spin *s, uint64_t now_ns) {
     if (!s->switches || s->max_ns == 0 || ++s->window_begins < TR__SPIN_WINDOW) {
         return;
     }
     uint64_t n = s->switches(s->clock_ud);
     if (s->switches_ref_valid) {
-        s->crowded = n >= s->switches_ref + TR__SPIN_CROWDED;
+        uint64_t switched = n - s->switches_ref, span_ns = now_ns - s->window_start_ns;
+        s->crowded = switched >= TR__SPIN_CROWDED && switched * TR__SPIN_CROWDED_GAP_NS >= span_ns;
         if (s->crowded) {
             s->crowdings++;
             s->budget_ns = 0; /* no probe while crowded: probe soon once it is not */
@@ -39,12 +41,13 @@ static void check_crowding(tr__spin *s) {
     }
     s->switches_ref_valid = true;
     s->switches_ref = n;
+    s->window_start_ns = now_ns;
     s->window_begins = 0;
 }
 
 uint64_t tr__spin_begin(tr__spin *s, uint64_t now_ns) {
     TR_ASSERT(!s->active);
-    check_crowding(s);
+    check_crowding(s, now_ns);
     uint64_t limit = s->budget_ns;
     bool probing = false;
     if (limit == 0 && s->max_ns > 0 && !s->crowded && ++s->parks >= s->probe_every) {
@@ -93,21 +96,18 @@ void tr__spin_end(tr__spin *s, bool hit) {
     if (s->preempted) {
         s->preemptions++;
         back_off(s);
-    } else if (hit) {
-        s->hits++;
-        uint64_t grown = s->probing ? s->limit_ns : s->budget_ns * 2;
-        s->budget_ns = grown > s->max_ns ? s->max_ns : grown;
-        s->probe_every =
-            s->probe_every / 2 < TR__SPIN_PROBE_MIN ? TR__SPIN_PROBE_MIN : s->probe_every / 2;
     } else {
-        s->misses++;
-        if (!s->probing) {
-            s->budget_ns /= 2;
-            if (s->budget_ns < TR__SPIN_MIN_NS) {
-                s->budget_ns = 0;
-            }
+        if (hit) {
+            s->hits++;
+            s->probe_every =
+                s->probe_every / 2 < TR__SPIN_PROBE_MIN ? TR__SPIN_PROBE_MIN : s->probe_every / 2;
+        } else {
+            s->misses++; /* a miss on a free core costs nothing: the budget stays */
+        }
+        if (s->probing) {
+            s->budget_ns = s->max_ns; /* a probe ran on a free core */
         }
     }
-    TR_ASSERT(s->budget_ns <= s->max_ns);
+    TR_ASSERT(s->budget_ns == 0 || s->budget_ns == s->max_ns);
     TR_ASSERT(s->probe_every >= TR__SPIN_PROBE_MIN && s->probe_every <= TR__SPIN_PROBE_MAX);
 }

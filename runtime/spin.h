@@ -9,34 +9,49 @@
  * cgroup's quota, and the thread that would produce its work cannot run: the round trip
  * then costs a scheduler slice (milliseconds) instead of a wake-up.
  *
- * The policy, per spinning loop (one tr__spin each, owned by one thread):
- *   1. A spin that found work before its limit is a hit: the budget doubles (up to max_ns).
- *      A spin that ran out is a miss: the budget halves, and below TR__SPIN_MIN_NS it is 0.
- *   2. Preemption: while spinning, the thread's CPU time is compared with wall time (a
+ * The policy, per spinning loop (one tr__spin each, owned by one thread). The budget is
+ * all (max_ns) or nothing (0): a spin on a core that nothing else wants costs only power,
+ * so what decides is whether other threads want the cores.
+ *   1. A spin that found work is a hit, one that ran out a miss. A miss leaves the budget
+ *      as it is: on a free core it cost nothing, and a conversation whose messages come at
+ *      uneven gaps (two nodes passing batches back and forth) loses a sleep and a wake-up
+ *      on both sides for every spin it gives up. (Halving the budget on each miss cost the
+ *      pipelined remote benchmark 10-20%: there worker 0 finds work in one spin of two to
+ *      six after the transport's own spin has run out.)
+ *   2. Crowding: every TR__SPIN_WINDOW begins the thread's count of involuntary context
+ *      switches is read. TR__SPIN_CROWDED or more in the window, and at least one per
+ *      TR__SPIN_CROWDED_GAP_NS of its wall time on average, means other threads want these
+ *      cores (at any time, spinning or working: a spinner is seldom preempted itself, the
+ *      scheduler favouring a thread that sleeps often; its peer is the one kept off the
+ *      cores). The budget drops to 0, and no probe runs while the windows stay crowded.
+ *      The rate is what tells a crowd from noise: measured on a 2-vCPU VM, a remote round
+ *      trip beside one CPU-bound process is switched out ~17,000 times a second, while on
+ *      an idle machine the window of a loop that begins a few times a second can span a
+ *      few hundred milliseconds and still collect a handful of switches (kernel threads).
+ *   3. Preemption: while spinning, the thread's CPU time is compared with wall time (a
  *      sample every TR__SPIN_SAMPLE_NS of wall time, so a spin that hits at once reads no
- *      clock). Wall time running ahead of CPU time by more than TR__SPIN_PREEMPT_NS means
- *      the thread was descheduled (preempted, throttled by a quota, or its vCPU stolen):
- *      the spin stops at once and the budget drops to 0.
- *   3. Crowding: a spin is often not preempted at all (the scheduler favours a thread that
- *      sleeps often); the peer it waits for is the one kept off the cores. So every
- *      TR__SPIN_WINDOW begins, the thread's count of involuntary context switches is read:
- *      TR__SPIN_CROWDED or more in the window (at any time, spinning or working) means
- *      other threads want these cores, and the budget drops to 0 as on a preemption. On an
- *      idle machine a thread is hardly ever switched out against its will. While the last
- *      window was crowded no probe runs.
- *   4. While the budget is 0 the thread parks at once; every probe_every-th park it spins a
- *      probe of max_ns instead, so the budget recovers when the machine goes idle. A
- *      preemption doubles probe_every (up to TR__SPIN_PROBE_MAX); a spin that hits halves
- *      it (down to TR__SPIN_PROBE_MIN). A crowded window sets it to TR__SPIN_PROBE_MIN
- *      instead: no probe runs while the windows are crowded, so the window check is
- *      already the test, and once a window is quiet the next probe comes after a few parks.
- *      (Doubling there too made a crowded start, e.g. the other threads of a process that
- *      is starting, cost thousands of parked round trips after the crowd had gone: an idle
- *      sequential remote round trip ran at ~50k/s instead of ~64k/s.)
+ *      clock). Wall time running ahead of CPU time by more than TR__SPIN_PREEMPT_NS (a
+ *      scheduler slice or a quota's throttling; an idle machine's kernel threads take tens
+ *      of microseconds) means the thread was descheduled: the spin stops at once and the
+ *      budget drops to 0.
+ *   4. While the budget is 0 (and the last window was not crowded) the thread parks at
+ *      once; every probe_every-th park it spins a probe of max_ns instead. A probe that is
+ *      not descheduled restores the full budget, whether or not work came: it ran on a
+ *      free core. A preemption doubles probe_every (up to TR__SPIN_PROBE_MAX); a hit
+ *      halves it (down to TR__SPIN_PROBE_MIN). A crowded window sets it to
+ *      TR__SPIN_PROBE_MIN instead: no probe runs while the windows are crowded, so the
+ *      window test is already the test, and once a window is quiet the next probe comes
+ *      after a few parks. (Doubling there too made a crowded start, e.g. the other threads
+ *      of a process that is starting, cost thousands of parked round trips after the crowd
+ *      had gone.) A quiet window does not restore the budget by itself: beside a CPU-bound
+ *      process the windows in which a node spins are the quiet ones (the spinner keeps
+ *      its core while its peer waits). A variant that restored it there (with a rate of
+ *      one switch per millisecond for a crowd) ran that round trip at two thirds of the
+ *      rate of this policy.
  *
- * Invariants: budget_ns <= max_ns; budget_ns is 0 or >= TR__SPIN_MIN_NS (or == max_ns);
- * TR__SPIN_PROBE_MIN <= probe_every <= TR__SPIN_PROBE_MAX; between begin and end at most one
- * spin is in progress. max_ns == 0 never spins.
+ * Invariants: budget_ns is 0 or max_ns; TR__SPIN_PROBE_MIN <= probe_every <=
+ * TR__SPIN_PROBE_MAX; between begin and end at most one spin is in progress. max_ns == 0
+ * never spins.
  *
  * Pure logic: wall time is passed in; the thread's CPU time and its involuntary switches
  * are callbacks (the real engine's tr__real_thread_cpu_ns and tr__real_thread_preemptions;
@@ -48,13 +63,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TR__SPIN_MIN_NS 1000u      /* a budget below this is 0 */
-#define TR__SPIN_SAMPLE_NS 4000u   /* CPU-clock samples this far apart during a spin */
-#define TR__SPIN_PREEMPT_NS 10000u /* wall ahead of CPU by more: descheduled */
-#define TR__SPIN_PROBE_MIN 16u     /* parks between probes after a hit */
-#define TR__SPIN_PROBE_MAX 4096u   /* ... at most, after repeated preempted probes */
-#define TR__SPIN_WINDOW 32u        /* begins between two reads of the switch count */
-#define TR__SPIN_CROWDED 2u        /* involuntary switches in a window: cores are taken */
+#define TR__SPIN_SAMPLE_NS 4000u          /* CPU-clock samples this far apart during a spin */
+#define TR__SPIN_PREEMPT_NS 1000000u      /* wall ahead of CPU by more: descheduled */
+#define TR__SPIN_PROBE_MIN 16u            /* parks between probes after a hit */
+#define TR__SPIN_PROBE_MAX 4096u          /* ... at most, after repeated preempted probes */
+#define TR__SPIN_WINDOW 32u               /* begins between two reads of the switch count */
+#define TR__SPIN_CROWDED 2u               /* involuntary switches in a window: cores are taken, */
+#define TR__SPIN_CROWDED_GAP_NS 10000000u /* ... if one per this much wall time or more */
 
 /* A count of the calling thread: its CPU time in ns, or its involuntary context switches
  * so far. ud is the tr__spin's clock_ud. */
@@ -62,7 +77,7 @@ typedef uint64_t (*tr__spin_clock_fn)(void *ud);
 
 typedef struct tr__spin {
     uint64_t max_ns;    /* the ceiling: the configured spin; 0 never spins */
-    uint64_t budget_ns; /* the current budget, 0..max_ns */
+    uint64_t budget_ns; /* the current budget: 0 or max_ns */
     uint32_t probe_every, parks;
     tr__spin_clock_fn cpu_clock; /* borrowed function */
     tr__spin_clock_fn switches;  /* borrowed function; NULL: no crowding signal */
@@ -70,7 +85,7 @@ typedef struct tr__spin {
     /* the crowding window */
     bool crowded, switches_ref_valid;
     uint32_t window_begins;
-    uint64_t switches_ref;
+    uint64_t switches_ref, window_start_ns; /* the count and wall time at its start */
     /* the spin in progress */
     bool active, probing, preempted, sampled;
     uint64_t start_ns, limit_ns;      /* wall time at begin; the spin's length */
