@@ -228,8 +228,8 @@ bool tr__outbound_flush_all(tr_transport *t) {
 /* Activity (bytes in, a batch out): keep the loop spinning a while more, so that the next
  * message of a conversation is picked up without a sleep and a wake (15-20 us each on a
  * 2-vCPU VM), before parking in epoll_wait. How long is the spinner's adaptive budget
- * (runtime/spin.h): up to spin_ns while spinning pays, nothing while the cores are taken,
- * where spinning only burns the time slice or CPU quota the peer needs. */
+ * (runtime/spin.h): spin_ns, or nothing while other threads want the cores, where spinning
+ * only burns the time slice or CPU quota the peer needs. */
 static void on_spin(uv_idle_t *h);
 
 static void spin_stop(tr_transport *t) {

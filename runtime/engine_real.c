@@ -242,9 +242,9 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
  * thread: a remote round trip costs no cross-thread wake-up (each one costs ~20-40 us here,
  * and a separate I/O thread would need six per round trip). While busy it polls the loop without
  * blocking every W0_POLL_EVERY activations; when idle it polls for as long as its adaptive
- * spin budget allows (runtime/spin.h: up to W0_SPIN_NS, less or nothing when spinning does
- * not pay or the cores are taken), then sleeps in the loop's poll, from which a global push
- * or a post wakes it (uv_async_send). */
+ * spin budget allows (runtime/spin.h: W0_SPIN_NS, or nothing while other threads want the
+ * cores), then sleeps in the loop's poll, from which a global push or a post wakes it
+ * (uv_async_send). */
 #define W0_POLL_EVERY 256
 #define W0_SPIN_NS 50000u
 
@@ -284,9 +284,9 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
 }
 
 /* A worker other than 0 found no work: it watches the global queue for as long as its
- * adaptive budget allows (runtime/spin.h: up to PARK_SPIN_NS while spinning pays, nothing while
- * the cores are taken) before it parks on the condition variable. A spin that sees work
- * arrive is a hit. */
+ * adaptive budget allows (runtime/spin.h: PARK_SPIN_NS, or nothing while other threads want
+ * the cores) before it parks on the condition variable. A spin that sees work arrive is a
+ * hit. */
 static void park_spin(tr_runtime *rt, worker *w) {
     if (tr__spin_begin(&w->park_spin, tr__real_mono_ns()) == 0) {
         return;
