@@ -116,6 +116,8 @@ int tr_bench_start(const tr_bench_opts *o, const char *bench, tr_bench_env *env)
     memset(env, 0, sizeof *env);
     tr_config cfg = {0};
     cfg.workers = o->workers;
+    const char *spin = getenv("TROUPE_BENCH_SPIN_US"); /* as the remote benchmark's peer node */
+    cfg.spin_us = spin ? (int32_t)atoi(spin) : 0;
     int rc = tr_runtime_create(&cfg, &env->rt);
     if (rc != 0) {
         fprintf(stderr, "troupe bench %s: runtime: %s\n", bench, tr_strerror(rc));

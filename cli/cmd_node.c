@@ -105,6 +105,10 @@ static void usage(FILE *out) {
             "call) may send requests only; one that gossips or sends a system message is\n"
             "closed, as is one that sends no request for --client-idle-ms (default 60000) or\n"
             "leaves a frame incomplete for --client-frame-ms (default 10000).\n"
+            "--spin-us US (0..100000, default 50): how long an idle worker and the network\n"
+            "loop poll for more work before they sleep, at most; the budget drops by itself\n"
+            "while other threads want the cores. 0 never polls: less CPU on a shared machine,\n"
+            "slower round trips (docs/benchmarks.md).\n"
             "--load SVC.so (repeatable, at most 16) loads a service module (docs/call.md)\n"
             "and starts its actors placed on this node before the node joins the cluster; the\n"
             "service sees this node's index in --replicas (else 0) and their count; it may not\n"
@@ -557,7 +561,11 @@ int tr_cli_node(int argc, char **argv) {
             return 2;
         }
     }
-    tr_config cfg = {.node_id = id, .node_name = a.name, .workers = a.workers, .data_dir = a.data};
+    tr_config cfg = {.node_id = id,
+                     .node_name = a.name,
+                     .workers = a.workers,
+                     .data_dir = a.data,
+                     .spin_us = a.cc.spin_us};
     tr_runtime *rt;
     rc = tr_runtime_create(&cfg, &rt);
     if (rc) {

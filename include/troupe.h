@@ -727,6 +727,10 @@ typedef struct tr_config {
     uint32_t commit_interval_us; /* group-commit linger; 0 = commit as soon as the writer is free */
     bool no_store;               /* no store at all (a client process; data_dir must be NULL): the
                                     durable state calls return TR_ENOTSUP */
+    int32_t spin_us;             /* how long an idle worker polls for work before it sleeps, at
+                                    most (the budget adapts: docs/runtime-core.md); 0 = 50,
+                                    negative = never (sleep at once: a machine shared with
+                                    other busy processes, or a CPU quota) */
 } tr_config;
 
 /* Starts the engine (workers, I/O loop, store writer). *out is owned: tr_runtime_destroy. */

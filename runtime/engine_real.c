@@ -242,11 +242,23 @@ static tr_actor *global_take(tr_runtime *rt, worker *w, bool wait) {
  * thread: a remote round trip costs no cross-thread wake-up (each one costs ~20-40 us here,
  * and a separate I/O thread would need six per round trip). While busy it polls the loop without
  * blocking every W0_POLL_EVERY activations; when idle it polls for as long as its adaptive
- * spin budget allows (runtime/spin.h: W0_SPIN_NS, or nothing while other threads want the
+ * spin budget allows (runtime/spin.h: rt->spin_ns, or nothing while other threads want the
  * cores), then sleeps in the loop's poll, from which a global push or a post wakes it
- * (uv_async_send). */
+ * (uv_async_send). A timer that is due when that sleep begins fires before the poll (libuv
+ * runs due timers first) and queues its actor on this worker: w0_prepare then keeps the poll
+ * from blocking, or the actor would wait for the next event, which may never come. */
 #define W0_POLL_EVERY 256
-#define W0_SPIN_NS 50000u
+
+/* The loop's prepare callback: libuv calls it after the due timers and before the poll. Work
+ * they queued on worker 0 makes the poll return at once (uv_stop: a zero timeout). Only on
+ * worker 0: the destroying thread runs the loop's closing with worker 0 gone. */
+static void w0_prepare(uv_prepare_t *p) {
+    tr_runtime *rt = p->data;
+    worker *w = current_worker;
+    if (w && w->rt == rt && w->local.len) {
+        uv_stop(&rt->loop);
+    }
+}
 
 static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
     tr_actor *a = NULL;
@@ -284,7 +296,7 @@ static tr_actor *w0_idle(tr_runtime *rt, worker *w) {
 }
 
 /* A worker other than 0 found no work: it watches the global queue for as long as its
- * adaptive budget allows (runtime/spin.h: PARK_SPIN_NS, or nothing while other threads want
+ * adaptive budget allows (runtime/spin.h: rt->spin_ns, or nothing while other threads want
  * the cores) before it parks on the condition variable. A spin that sees work arrive is a
  * hit. */
 static void park_spin(tr_runtime *rt, worker *w) {
@@ -466,6 +478,10 @@ static int io_start(tr_runtime *rt) {
     rt->async.data = rt;
     uv_timer_init(&rt->loop, &rt->timer);
     rt->timer.data = rt;
+    uv_prepare_init(&rt->loop, &rt->prepare);
+    rt->prepare.data = rt;
+    uv_prepare_start(&rt->prepare, w0_prepare);
+    uv_unref((uv_handle_t *)&rt->prepare); /* it alone keeps no loop alive */
     uv_signal_init(&rt->loop, &rt->sigint);
     uv_signal_init(&rt->loop, &rt->sigterm);
     rt->sigint.data = rt->sigterm.data = rt;
@@ -510,7 +526,10 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     rt->nworkers = cfg.workers ? cfg.workers : (uint32_t)(cores > 0 ? cores : 1);
     rt->commit_interval_us = cfg.commit_interval_us;
-    tr__spin_init(&rt->w0_spin, W0_SPIN_NS, tr__real_thread_cpu_ns, tr__real_thread_preemptions,
+    rt->spin_ns = cfg.spin_us < 0    ? 0
+                  : cfg.spin_us == 0 ? SPIN_NS_DEFAULT
+                                     : (uint64_t)cfg.spin_us * 1000;
+    tr__spin_init(&rt->w0_spin, rt->spin_ns, tr__real_thread_cpu_ns, tr__real_thread_preemptions,
                   NULL);
     pthread_mutex_init(&rt->global_lock, NULL);
     pthread_cond_init(&rt->global_cond, NULL);
@@ -555,7 +574,7 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     for (uint32_t i = 0; i < rt->nworkers; i++) {
         rt->workers[i].rt = rt;
         rt->workers[i].index = i;
-        tr__spin_init(&rt->workers[i].park_spin, PARK_SPIN_NS, tr__real_thread_cpu_ns,
+        tr__spin_init(&rt->workers[i].park_spin, rt->spin_ns, tr__real_thread_cpu_ns,
                       tr__real_thread_preemptions, NULL);
         if (pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]) != 0) {
             abort();

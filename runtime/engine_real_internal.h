@@ -19,7 +19,8 @@
 #include "runtime/store.h"
 #include "runtime/vec.h"
 
-#define PARK_SPIN_NS 50000u /* the other workers' spin before parking, at most */
+#define SPIN_NS_DEFAULT \
+    50000u /* an idle worker's spin before it sleeps, at most (tr_config.spin_us) */
 #define PARK_SPIN_PAUSES 64 /* pauses between two looks at the clock (about a microsecond) */
 #define LOCAL_FAIR 64       /* every 64th local pick takes the oldest actor */
 
@@ -63,6 +64,7 @@ struct tr_runtime {
     _Atomic uint32_t idle;       /* workers spinning or parked */
     uint32_t parked;             /* [global_lock] */
     int w0_parked;               /* [global_lock] worker 0 is blocked in the loop's poll */
+    uint64_t spin_ns;            /* [init] the idle spins' ceiling (tr_config.spin_us); 0: never */
     tr__spin w0_spin;            /* worker 0's idle spin budget (worker 0 only) */
     _Atomic int stopping;
 
@@ -70,6 +72,7 @@ struct tr_runtime {
     uv_loop_t loop;
     uv_async_t async;
     uv_timer_t timer;
+    uv_prepare_t prepare; /* before each poll: worker 0 never sleeps on work it just queued */
     uv_signal_t sigint, sigterm;
     pthread_mutex_t io_lock; /* guards posts, new timers, io_closing */
     tr_vec posts;            /* post_ent */

@@ -112,6 +112,7 @@ void tr__real_on_async(uv_async_t *h) {
             s[i].fn(s[i].arg);
         }
         uv_close((uv_handle_t *)&rt->timer, NULL);
+        uv_close((uv_handle_t *)&rt->prepare, NULL);
         uv_close((uv_handle_t *)&rt->sigint, NULL);
         uv_close((uv_handle_t *)&rt->sigterm, NULL);
         uv_close((uv_handle_t *)&rt->async, NULL);

@@ -4,10 +4,13 @@
  *     worker must not starve an actor that was woken before them;
  *   - muting: a sender that floods a mailbox is paused after its current callback, so the
  *     mailbox stays near the mute threshold even when the sender continues through
- *     messages to itself (which would otherwise run a whole batch of callbacks). */
+ *     messages to itself (which would otherwise run a whole batch of callbacks);
+ *   - worker 0's sleep: a timer that fell due while it was busy fires as the sleep begins
+ *     (before the loop's poll) and must not leave its actor queued behind a blocking poll. */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "troupe.h"
 
@@ -203,4 +206,66 @@ Test(sched, flooding_sender_is_paused_after_its_callback_not_its_batch, .timeout
     tr_inbox_destroy(inbox);
     tr_runtime_destroy(rt);
     cr_assert_eq(atomic_load(&bad_init_args), 0);
+}
+
+/* ---- a timer due when worker 0 goes to sleep ---- */
+
+enum {
+    T_ARM = TR_MSG_USER + 16,
+    T_FIRST,
+    T_SECOND,
+    T_FIRED
+};
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Arms two one-shot timers, 5 and 10 ms ahead; the first keeps the worker busy for 20 ms,
+ * past the second's due time, so the second is due when the worker next goes to sleep. */
+static int timed_recv(tr_ctx *ctx, void *st, const tr_msg *m) {
+    (void)st;
+    uint64_t id;
+    if (m->type == T_ARM) {
+        tr_timer_start(ctx, 5, 0, T_FIRST, &id);
+        tr_timer_start(ctx, 10, 0, T_SECOND, &id);
+    } else if (m->type == T_FIRST) {
+        uint64_t until = mono_ms() + 20;
+        while (mono_ms() < until) {
+        }
+    } else if (m->type == T_SECOND) {
+        tr_send(ctx, main_addr, T_FIRED, NULL, 0);
+        return TR_STOP;
+    }
+    return TR_CONTINUE;
+}
+static const tr_behaviour timed_beh = {"timed", 0, NULL, timed_recv, NULL};
+
+Test(sched, a_timer_due_when_worker_0_goes_to_sleep_runs_its_actor, .timeout = 60) {
+    /* One worker that never spins: it goes from the busy callback straight to the loop,
+     * where the due timer fires before the poll. Nothing else would wake it: no other
+     * timer, no I/O. */
+    tr_runtime *rt;
+    tr_inbox *inbox;
+    tr_config cfg = {.workers = 1, .spin_us = -1};
+    cr_assert_eq(tr_runtime_create(&cfg, &rt), 0);
+    cr_assert_eq(tr_inbox_create(rt, &inbox), 0);
+    main_addr = tr_inbox_addr(inbox);
+    tr_node *node = tr_runtime_node(rt);
+    for (int round = 0; round < 5; round++) {
+        tr_addr a;
+        cr_assert_eq(tr_node_spawn(node, &timed_beh, NULL, NULL, 0, &a), 0);
+        cr_assert_eq(tr_node_send(node, a, T_ARM, NULL, 0), 0);
+        tr_msg *m = NULL;
+        cr_assert_eq(tr_inbox_receive(inbox, 5000, &m), 0,
+                     "round %d: the second timer's message never ran (its actor sat in worker "
+                     "0's queue while the worker slept in the poll)",
+                     round);
+        cr_assert_eq(m->type, T_FIRED);
+        tr_msg_free(m);
+    }
+    tr_inbox_destroy(inbox);
+    tr_runtime_destroy(rt);
 }
