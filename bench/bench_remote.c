@@ -143,13 +143,17 @@ static pid_t start_peer(int port, const char *secret, unsigned workers, double t
     }
     char sample[32];
     snprintf(sample, sizeof sample, "%g", trace_sample);
+    /* The peer is this binary, unless TROUPE_BENCH_PEER_EXE names another troupe (under
+     * valgrind, /proc/self/exe is valgrind's own tool: docs/benchmarks.md). */
+    const char *exe = getenv("TROUPE_BENCH_PEER_EXE");
+    exe = exe && exe[0] ? exe : "/proc/self/exe";
     if (trace_sample >= 0) { /* n2 records its spans as n1 does (--trace-sample) */
-        execl("/proc/self/exe", "troupe", "node", "--name", "n2", "--id", "2", "--listen",
-              "127.0.0.1:0", "--seeds", seeds, "--workers", w, "--spin-us", spin, "--trace-out",
-              "/dev/null", "--trace-sample", sample, (char *)NULL);
+        execl(exe, "troupe", "node", "--name", "n2", "--id", "2", "--listen", "127.0.0.1:0",
+              "--seeds", seeds, "--workers", w, "--spin-us", spin, "--trace-out", "/dev/null",
+              "--trace-sample", sample, (char *)NULL);
     }
-    execl("/proc/self/exe", "troupe", "node", "--name", "n2", "--id", "2", "--listen",
-          "127.0.0.1:0", "--seeds", seeds, "--workers", w, "--spin-us", spin, (char *)NULL);
+    execl(exe, "troupe", "node", "--name", "n2", "--id", "2", "--listen", "127.0.0.1:0", "--seeds",
+          seeds, "--workers", w, "--spin-us", spin, (char *)NULL);
     _exit(127);
 }
 
