@@ -321,7 +321,7 @@ static void actor_die(tr_ctx *ctx, tr_actor *a, int reason, bool run_terminate) 
             tr__actor_count_dead(node, TR__DEAD_STOPPED);
         }
     }
-    if (atomic_load_explicit(&a->has_muted, memory_order_acquire)) {
+    if (atomic_load_explicit(&a->has_muted, memory_order_seq_cst)) { /* see mute_self */
         unmute_senders_of(node, self.actor, true);
     }
     free_ext(a);
@@ -361,7 +361,14 @@ static void unmute_senders_of(tr_node *node, uint64_t receiver, bool all) {
     tr__vec_free(&wake);
 }
 
-/* The sender `a` flooded `r`: park `a` until `r` drains. Returns true if muted. */
+/* The sender `a` flooded `r`: park `a` until `r` drains. Returns true if muted.
+ * The receiver does not take mute_lock to look for muted senders: at the end of each run it
+ * subtracts what it popped from `queued` and then reads `has_muted` (tr__actor_run, and
+ * actor_die). So the sender publishes `has_muted` first and reads `queued` after it, all
+ * seq_cst (Dekker): either the receiver sees the flag and unmutes, or the sender sees the
+ * drained count and does not mute. Reading `queued` only before the flag, a sender could
+ * mute itself on a receiver that had just drained and gone idle, and stay muted until
+ * someone else sent to that receiver (with nobody, forever). */
 static bool mute_self(tr_actor *a, tr_actor *r, uint64_t rid) {
     tr_node *node = a->node;
     uint32_t low = node->mute_threshold / 2;
@@ -371,8 +378,12 @@ static bool mute_self(tr_actor *a, tr_actor *r, uint64_t rid) {
         atomic_load_explicit(&r->mb.queued, memory_order_acquire) > low) {
         tr_mute_rec rec = {rid, a};
         if (tr__vec_push(&node->mutes, &rec, sizeof rec) == 0) {
-            atomic_store_explicit(&r->has_muted, 1, memory_order_release);
-            muted = true;
+            atomic_store_explicit(&r->has_muted, 1, memory_order_seq_cst);
+            if (atomic_load_explicit(&r->mb.queued, memory_order_seq_cst) > low) {
+                muted = true;
+            } else { /* drained meanwhile; the flag alone costs its next run one look */
+                tr__vec_remove(&node->mutes, node->mutes.len - 1, sizeof rec);
+            }
         }
     }
     pthread_mutex_unlock(&node->mute_lock);
@@ -697,7 +708,8 @@ bool tr__actor_run(tr_actor *a) {
         current_ctx = saved;
         return false;
     }
-    if (atomic_load_explicit(&a->has_muted, memory_order_acquire) &&
+    /* After the pops' count (seq_cst, tr__mailbox_popped): see mute_self. */
+    if (atomic_load_explicit(&a->has_muted, memory_order_seq_cst) &&
         atomic_load_explicit(&a->mb.queued, memory_order_acquire) <= node->mute_threshold / 2) {
         unmute_senders_of(node, my_id, false);
     }

@@ -29,7 +29,8 @@
  *         store(prev->next, release) publishes the message body to the consumer.
  *   pop:  load(tail->next, acquire) pairs with that release store.
  *   mark_empty: CAS(head, tail -> tail|1, acq_rel) fails iff a producer pushed since.
- *   queued: relaxed; it is a count for bounds and back-pressure, never for synchronisation.
+ *   queued: relaxed, except the consumer's subtraction (seq_cst): a count for bounds and
+ *         back-pressure, and one half of the mute handshake (actor.c, mute_self).
  *
  * Push and pop are static inline: every message passes through them.
  */
@@ -81,9 +82,11 @@ static inline bool tr__mailbox_push(tr_mailbox *mb, tr_msg *m) {
 }
 
 /* Accounts for n messages popped without counting. Pops never outnumber pushes: the count
- * it takes them from must hold them (the push/pop pairing, checked in debug builds). */
+ * it takes them from must hold them (the push/pop pairing, checked in debug builds).
+ * seq_cst: the receiver's half of the mute handshake (actor.c, mute_self); on x86 the same
+ * locked instruction as a relaxed one. */
 static inline void tr__mailbox_popped(tr_mailbox *mb, uint32_t n) {
-    uint32_t before = atomic_fetch_sub_explicit(&mb->queued, n, memory_order_relaxed);
+    uint32_t before = atomic_fetch_sub_explicit(&mb->queued, n, memory_order_seq_cst);
     TR_DEBUG_ASSERT(before >= n);
     (void)before;
 }
