@@ -361,14 +361,11 @@ static void unmute_senders_of(tr_node *node, uint64_t receiver, bool all) {
     tr__vec_free(&wake);
 }
 
-/* The sender `a` flooded `r`: park `a` until `r` drains. Returns true if muted.
- * The receiver does not take mute_lock to look for muted senders: at the end of each run it
- * subtracts what it popped from `queued` and then reads `has_muted` (tr__actor_run, and
- * actor_die). So the sender publishes `has_muted` first and reads `queued` after it, all
- * seq_cst (Dekker): either the receiver sees the flag and unmutes, or the sender sees the
- * drained count and does not mute. Reading `queued` only before the flag, a sender could
- * mute itself on a receiver that had just drained and gone idle, and stay muted until
- * someone else sent to that receiver (with nobody, forever). */
+/* The sender `a` flooded `r`: park `a` until `r` drains. Returns true if muted. The
+ * receiver takes no lock to look for muted senders: it counts its pops in `queued`, then
+ * reads `has_muted` (tr__actor_run, actor_die). So the sender sets the flag, then reads
+ * `queued`, all seq_cst (Dekker): the receiver sees the flag, or the sender the drained
+ * count. Else a sender could mute itself on a receiver that had just gone idle, for good. */
 static bool mute_self(tr_actor *a, tr_actor *r, uint64_t rid) {
     tr_node *node = a->node;
     uint32_t low = node->mute_threshold / 2;
