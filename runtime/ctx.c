@@ -91,7 +91,8 @@ static inline __attribute__((always_inline)) int ctx_send(tr_ctx *ctx, tr_addr t
     return 0;
 }
 
-int tr_send(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body, size_t len) {
+__attribute__((always_inline)) int tr_send(tr_ctx *ctx, tr_addr to, uint32_t type, const void *body,
+                                           size_t len) {
     if (tr_addr_is_none(to)) {
         return TR_EINVAL;
     }
