@@ -455,7 +455,7 @@ static int apply_config(tr_transport *t, const tr_transport_config *cfg) {
     t->on_node = cfg->on_node;
     t->on_refused = cfg->on_refused;
     t->on_unresolved = cfg->on_unresolved;
-    t->spin_ns = (uint64_t)(cfg->spin_us == 0 ? 50 : cfg->spin_us < 0 ? 0 : cfg->spin_us) * 1000;
+    t->spin_ns = tr__spin_ceiling_ns(cfg->spin_us);
     tr__spin_init(&t->spinner, t->spin_ns, tr__real_thread_cpu_ns, tr__real_thread_preemptions,
                   NULL);
     t->ud = cfg->ud;

@@ -526,9 +526,7 @@ int tr_runtime_create(const tr_config *cfg_in, tr_runtime **out) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     rt->nworkers = cfg.workers ? cfg.workers : (uint32_t)(cores > 0 ? cores : 1);
     rt->commit_interval_us = cfg.commit_interval_us;
-    rt->spin_ns = cfg.spin_us < 0    ? 0
-                  : cfg.spin_us == 0 ? SPIN_NS_DEFAULT
-                                     : (uint64_t)cfg.spin_us * 1000;
+    rt->spin_ns = tr__spin_ceiling_ns(cfg.spin_us);
     tr__spin_init(&rt->w0_spin, rt->spin_ns, tr__real_thread_cpu_ns, tr__real_thread_preemptions,
                   NULL);
     pthread_mutex_init(&rt->global_lock, NULL);

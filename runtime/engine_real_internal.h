@@ -19,9 +19,8 @@
 #include "runtime/store.h"
 #include "runtime/vec.h"
 
-#define SPIN_NS_DEFAULT 50000u /* an idle worker's spin at most (tr_config.spin_us 0) */
-#define PARK_SPIN_PAUSES 64    /* pauses between two looks at the clock (about a microsecond) */
-#define LOCAL_FAIR 64          /* every 64th local pick takes the oldest actor */
+#define PARK_SPIN_PAUSES 64 /* pauses between two looks at the clock (about a microsecond) */
+#define LOCAL_FAIR 64       /* every 64th local pick takes the oldest actor */
 
 typedef struct ring {
     tr_actor **items;

@@ -71,6 +71,14 @@
 #define TR__SPIN_CROWDED 2u               /* involuntary switches in a window: cores are taken, */
 #define TR__SPIN_CROWDED_GAP_NS 10000000u /* ... if one per this much wall time or more */
 
+#define TR__SPIN_DEFAULT_US 50u /* a configured spin of 0 (tr_config, the transport's config) */
+
+/* The ceiling in ns for a configured spin in µs: 0 is the default, negative is none. */
+static inline uint64_t tr__spin_ceiling_ns(int32_t spin_us) {
+    return spin_us < 0 ? 0
+                       : (uint64_t)(spin_us == 0 ? TR__SPIN_DEFAULT_US : (uint32_t)spin_us) * 1000;
+}
+
 /* A count of the calling thread: its CPU time in ns, or its involuntary context switches
  * so far. ud is the tr__spin's clock_ud. */
 typedef uint64_t (*tr__spin_clock_fn)(void *ud);
